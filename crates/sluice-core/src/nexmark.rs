@@ -1,0 +1,1365 @@
+//! Deterministic Nexmark event generator (people, auctions, bids), columnar and fast.
+//!
+//! Follows Apache Beam's Nexmark generator (`sources/generator/`): the 1:3:46 event mix by
+//! `eventId % 50`, Beam's id formulas (`lastBase0PersonId + 1000`, `lastBase0AuctionId + 1000`),
+//! hot sellers / auctions / bidders, log-uniform prices, `nextString` / `nextExtra` strings, and
+//! Flink's channel / url bid fields. Instead of a `java.util.Random` seeded per event, every
+//! random draw is a pure function of (seed, eventId, stream):
+//!
+//! `draw = murmur3_u64(eventId, seed ^ stream * 0x9E3779B9)` (u32 wrapping math)
+//!
+//! so any column can be generated alone (projection), any event from its id alone (seek,
+//! parallel splits), and the TypeScript twin (`ts/engine/ts/nexmark.ts`) produces identical
+//! bytes: only u32 integer math, integers below 2^53, and f64 `+ - * /` and floor in a fixed
+//! order (no `powf`/`exp`/`round`, no FMA).
+//!
+//! Integers are taken from a draw `x` as mixed-radix digits: `digit(x, n) = (x * n) >> 32`,
+//! keeping `x = (x * n) mod 2^32` for the next digit (n <= 2^21). Strings take several
+//! characters per 32-bit word, words being `fmix32(h + k * 0x9E3779B9)` for k = 1, 2, ...
+//! where `h` is the field's draw.
+//!
+//! Timeline: event number `n` (the event id) happens at
+//! `baseTimeMs + floor(n * 1000 / ratePerSec)`. Split `i` of `c` generates event numbers
+//! `i, i + c, i + 2c, ...` below `event_count`, so the splits partition the single-generator
+//! stream exactly.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::batch::{Column, ColumnData, DataType, Field, RecordBatch, Schema, SchemaRef};
+use crate::error::{Error, Result};
+use crate::hash::{fmix32, murmur3_u32, murmur3_u64};
+
+// ---------------------------------------------------------------------------------------------
+// Constants (Beam's defaults)
+
+pub const FIRST_PERSON_ID: u64 = 1000;
+pub const FIRST_AUCTION_ID: u64 = 1000;
+pub const FIRST_CATEGORY_ID: u64 = 10;
+
+const PERSON_PROPORTION: u64 = 1;
+const AUCTION_PROPORTION: u64 = 3;
+const PROPORTION_DENOMINATOR: u64 = 50;
+
+/// P(hot) = 1 - 1/ratio (Beam's configurable hot*Ratio defaults).
+const HOT_AUCTION_RATIO: u32 = 2;
+const HOT_SELLERS_RATIO: u32 = 4;
+const HOT_BIDDERS_RATIO: u32 = 4;
+/// Hot ids are the first (sellers, auctions) or second (bidders) of each block of 100.
+const HOT_BLOCK: u64 = 100;
+
+const NUM_ACTIVE_PEOPLE: u64 = 1000;
+const NUM_IN_FLIGHT_AUCTIONS: u64 = 100;
+const PERSON_ID_LEAD: u64 = 10;
+const AUCTION_ID_LEAD: u64 = 10;
+const NUM_CATEGORIES: u32 = 5;
+/// Events until `NUM_IN_FLIGHT_AUCTIONS` more auctions exist: the auction-length horizon.
+const EVENTS_FOR_AUCTIONS: u64 = NUM_IN_FLIGHT_AUCTIONS * PROPORTION_DENOMINATOR / AUCTION_PROPORTION;
+
+const AVG_PERSON_BYTES: u32 = 200;
+const AVG_AUCTION_BYTES: u32 = 500;
+const AVG_BID_BYTES: u32 = 100;
+
+const HOT_CHANNELS_RATIO: u32 = 2;
+const CHANNELS_NUMBER: u32 = 10_000;
+const NUM_HOT_CHANNELS: u32 = 4;
+
+/// Largest accepted `event_count` (and split count): keeps `eventNumber * 1000` below 2^53,
+/// so the TypeScript twin computes timestamps exactly.
+pub const MAX_EVENT_COUNT: u64 = 1 << 43;
+/// Largest accepted |base_time_ms| (same reason).
+pub const MAX_BASE_TIME_MS: i64 = 1 << 47;
+
+const GOLDEN: u32 = 0x9E37_79B9;
+/// Seed of the channel/url tables: fixed, so they are the same for every generator seed (as
+/// in Flink, where they are process-wide).
+const URL_SEED: u32 = 0x4E58_4D4B;
+
+// Random streams (one per field and draw).
+const S_P_NAME: u32 = 1;
+const S_P_EMAIL1: u32 = 2;
+const S_P_EMAIL2: u32 = 3;
+const S_P_CARD1: u32 = 4;
+const S_P_CARD2: u32 = 5;
+const S_P_CITY: u32 = 6;
+const S_P_STATE: u32 = 7;
+const S_P_EXTRA: u32 = 8;
+const S_A_SELLER: u32 = 11;
+const S_A_CATEGORY: u32 = 12;
+const S_A_INITIAL: u32 = 13;
+const S_A_RESERVE: u32 = 14;
+const S_A_EXPIRES: u32 = 15;
+const S_A_EXPIRES2: u32 = 16;
+const S_A_NAME: u32 = 17;
+const S_A_DESC: u32 = 18;
+const S_A_EXTRA: u32 = 19;
+const S_B_AUCTION: u32 = 21;
+const S_B_BIDDER: u32 = 22;
+const S_B_PRICE: u32 = 23;
+const S_B_CHANNEL: u32 = 24;
+const S_B_EXTRA: u32 = 25;
+
+const FIRST_NAMES: [&str; 11] =
+    ["Peter", "Paul", "Luke", "John", "Saul", "Vicky", "Kate", "Julie", "Sarah", "Deiter", "Walter"];
+const LAST_NAMES: [&str; 9] = ["Shultz", "Abrams", "Spencer", "White", "Bartels", "Walton", "Smith", "Jones", "Noris"];
+const US_CITIES: [&str; 10] =
+    ["Phoenix", "Los Angeles", "San Francisco", "Boise", "Portland", "Bend", "Redmond", "Seattle", "Kent", "Cheyenne"];
+const US_STATES: [&str; 6] = ["AZ", "CA", "ID", "OR", "WA", "WY"];
+const HOT_CHANNELS: [&str; 4] = ["Google", "Facebook", "Baidu", "Apple"];
+
+// ---------------------------------------------------------------------------------------------
+// Public types
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Person,
+    Auction,
+    Bid,
+}
+
+impl EventKind {
+    pub fn parse(s: &str) -> Result<EventKind> {
+        match s.to_ascii_lowercase().as_str() {
+            "person" => Ok(EventKind::Person),
+            "auction" => Ok(EventKind::Auction),
+            "bid" => Ok(EventKind::Bid),
+            _ => Err(Error::config(format!("unknown Nexmark event kind '{s}'; use one of person, auction, bid"))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Person => "person",
+            EventKind::Auction => "auction",
+            EventKind::Bid => "bid",
+        }
+    }
+
+    /// The kind of event `event_id` (by `event_id % 50`).
+    #[inline]
+    pub fn of_event(event_id: u64) -> EventKind {
+        let m = event_id % PROPORTION_DENOMINATOR;
+        if m < PERSON_PROPORTION {
+            EventKind::Person
+        } else if m < PERSON_PROPORTION + AUCTION_PROPORTION {
+            EventKind::Auction
+        } else {
+            EventKind::Bid
+        }
+    }
+
+    /// `[lo, hi)` of `eventId % 50` for this kind.
+    fn residues(self) -> (u64, u64) {
+        match self {
+            EventKind::Person => (0, PERSON_PROPORTION),
+            EventKind::Auction => (PERSON_PROPORTION, PERSON_PROPORTION + AUCTION_PROPORTION),
+            EventKind::Bid => (PERSON_PROPORTION + AUCTION_PROPORTION, PROPORTION_DENOMINATOR),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct NexmarkConfig {
+    pub seed: u32,
+    /// Events of the whole timeline (all kinds, all splits).
+    pub event_count: u64,
+    pub rate_per_sec: u64,
+    pub base_time_ms: i64,
+    pub split_index: u64,
+    pub split_count: u64,
+}
+
+impl Default for NexmarkConfig {
+    fn default() -> Self {
+        NexmarkConfig {
+            seed: 42,
+            event_count: 10_000_000,
+            rate_per_sec: 10_000,
+            base_time_ms: 1_436_918_400_000, // 2015-07-15T00:00:00Z
+            split_index: 0,
+            split_count: 1,
+        }
+    }
+}
+
+impl NexmarkConfig {
+    pub fn validate(&self) -> Result<()> {
+        if self.rate_per_sec == 0 || self.rate_per_sec > MAX_EVENT_COUNT {
+            return Err(Error::config(format!(
+                "Nexmark ratePerSec must be between 1 and {MAX_EVENT_COUNT}, got {}",
+                self.rate_per_sec
+            )));
+        }
+        if self.event_count > MAX_EVENT_COUNT {
+            return Err(Error::config(format!(
+                "Nexmark eventCount must be at most {MAX_EVENT_COUNT} (2^43), got {}",
+                self.event_count
+            )));
+        }
+        if self.base_time_ms.unsigned_abs() > MAX_BASE_TIME_MS as u64 {
+            return Err(Error::config(format!(
+                "Nexmark baseTimeMs must be within ±{MAX_BASE_TIME_MS} (2^47), got {}",
+                self.base_time_ms
+            )));
+        }
+        if self.split_count == 0 || self.split_count > MAX_EVENT_COUNT {
+            return Err(Error::config(format!(
+                "Nexmark splitCount must be between 1 and {MAX_EVENT_COUNT}, got {}",
+                self.split_count
+            )));
+        }
+        if self.split_index >= self.split_count {
+            return Err(Error::config(format!(
+                "Nexmark splitIndex must be below splitCount ({}), got {}",
+                self.split_count, self.split_index
+            )));
+        }
+        Ok(())
+    }
+
+    /// Events this split generates: event numbers `split_index + k * split_count < event_count`.
+    pub fn split_event_count(&self) -> u64 {
+        if self.event_count <= self.split_index {
+            0
+        } else {
+            (self.event_count - self.split_index - 1) / self.split_count + 1
+        }
+    }
+
+    /// Event time (ms) of event number `n`.
+    #[inline]
+    pub fn timestamp(&self, n: u64) -> i64 {
+        self.base_time_ms + (n * 1000 / self.rate_per_sec) as i64
+    }
+}
+
+/// The full schema of one event kind.
+pub fn schema(kind: EventKind) -> Schema {
+    Schema::new(
+        cols_of(kind)
+            .iter()
+            .map(|&c| {
+                let (name, t) = c.spec();
+                Field::new(name, t)
+            })
+            .collect(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Columns
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Col {
+    PId,
+    PName,
+    PEmail,
+    PCard,
+    PCity,
+    PState,
+    PDateTime,
+    PExtra,
+    AId,
+    AItemName,
+    ADescription,
+    AInitialBid,
+    AReserve,
+    ADateTime,
+    AExpires,
+    ASeller,
+    ACategory,
+    AExtra,
+    BAuction,
+    BBidder,
+    BPrice,
+    BChannel,
+    BUrl,
+    BDateTime,
+    BExtra,
+}
+
+const PERSON_COLS: [Col; 8] =
+    [Col::PId, Col::PName, Col::PEmail, Col::PCard, Col::PCity, Col::PState, Col::PDateTime, Col::PExtra];
+const AUCTION_COLS: [Col; 10] = [
+    Col::AId,
+    Col::AItemName,
+    Col::ADescription,
+    Col::AInitialBid,
+    Col::AReserve,
+    Col::ADateTime,
+    Col::AExpires,
+    Col::ASeller,
+    Col::ACategory,
+    Col::AExtra,
+];
+const BID_COLS: [Col; 7] =
+    [Col::BAuction, Col::BBidder, Col::BPrice, Col::BChannel, Col::BUrl, Col::BDateTime, Col::BExtra];
+
+fn cols_of(kind: EventKind) -> &'static [Col] {
+    match kind {
+        EventKind::Person => &PERSON_COLS,
+        EventKind::Auction => &AUCTION_COLS,
+        EventKind::Bid => &BID_COLS,
+    }
+}
+
+impl Col {
+    fn spec(self) -> (&'static str, DataType) {
+        use DataType::*;
+        match self {
+            Col::PId => ("id", I64),
+            Col::PName => ("name", Utf8),
+            Col::PEmail => ("emailAddress", Utf8),
+            Col::PCard => ("creditCard", Utf8),
+            Col::PCity => ("city", Utf8),
+            Col::PState => ("state", Utf8),
+            Col::PDateTime | Col::ADateTime | Col::BDateTime => ("dateTime", Timestamp),
+            Col::PExtra | Col::AExtra | Col::BExtra => ("extra", Utf8),
+            Col::AId => ("id", I64),
+            Col::AItemName => ("itemName", Utf8),
+            Col::ADescription => ("description", Utf8),
+            Col::AInitialBid => ("initialBid", I64),
+            Col::AReserve => ("reserve", I64),
+            Col::AExpires => ("expires", Timestamp),
+            Col::ASeller => ("seller", I64),
+            Col::ACategory => ("category", I64),
+            Col::BAuction => ("auction", I64),
+            Col::BBidder => ("bidder", I64),
+            Col::BPrice => ("price", I64),
+            Col::BChannel => ("channel", Utf8),
+            Col::BUrl => ("url", Utf8),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random draws
+
+#[inline(always)]
+fn draw(seed: u32, id: u64, stream: u32) -> u32 {
+    murmur3_u64(id, seed ^ stream.wrapping_mul(GOLDEN))
+}
+
+/// Next mixed-radix digit in `[0, n)` of `x` (n <= 2^21); `x` keeps the remaining fraction.
+#[inline(always)]
+fn digit(x: &mut u32, n: u32) -> u32 {
+    let t = *x as u64 * n as u64;
+    *x = t as u32;
+    (t >> 32) as u32
+}
+
+/// Word `k` (k >= 1) of a string whose field draw is `h`.
+#[inline(always)]
+fn word(h: u32, k: u32) -> u32 {
+    fmix32(h.wrapping_add(k.wrapping_mul(GOLDEN)))
+}
+
+/// Uniform in `[0, n)` for any n < 2^53 from two draws.
+#[inline]
+fn uniform_big(a: u32, b: u32, n: u64) -> u64 {
+    if n <= 1 << 21 {
+        let mut x = a;
+        digit(&mut x, n as u32) as u64
+    } else {
+        ((((a >> 11) as u64) << 32) | b as u64) % n
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prices: round(10^(U * 6) * 100) with a portable pow10.
+
+const LN10: f64 = 2.302585092994046;
+const EXP_TERMS: usize = 11;
+
+struct PriceTables {
+    /// 1/k! for k < EXP_TERMS.
+    coef: [f64; EXP_TERMS],
+    /// 10^(m/16) for m < 96.
+    pow: [f64; 96],
+}
+
+/// exp(x) for 0 <= x < ln10/16 by a fixed Horner polynomial (Taylor, 11 terms).
+#[inline(always)]
+fn exp_small(coef: &[f64; EXP_TERMS], x: f64) -> f64 {
+    let mut acc = coef[EXP_TERMS - 1];
+    let mut k = EXP_TERMS - 1;
+    while k > 0 {
+        k -= 1;
+        acc = acc * x + coef[k];
+    }
+    acc
+}
+
+fn price_tables() -> &'static PriceTables {
+    static T: OnceLock<PriceTables> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut coef = [0.0; EXP_TERMS];
+        let mut fact = 1.0f64;
+        for (k, c) in coef.iter_mut().enumerate() {
+            if k > 0 {
+                fact *= k as f64;
+            }
+            *c = 1.0 / fact;
+        }
+        let root = exp_small(&coef, LN10 / 16.0); // 10^(1/16)
+        let mut frac = [0.0f64; 16];
+        frac[0] = 1.0;
+        for j in 1..16 {
+            frac[j] = frac[j - 1] * root;
+        }
+        let mut pow = [0.0f64; 96];
+        let mut ten = 1.0f64;
+        for k in 0..6 {
+            for j in 0..16 {
+                pow[k * 16 + j] = ten * frac[j];
+            }
+            ten *= 10.0;
+        }
+        PriceTables { coef, pow }
+    })
+}
+
+/// `round(10^(6 * r / 2^32) * 100)`: log-uniform in 100 ..= 1e8.
+#[inline(always)]
+fn price_from(t: &PriceTables, r: u32) -> i64 {
+    let y = r as f64 * (6.0 / 4294967296.0); // exact
+    let s = y * 16.0; // exact
+    let m = s as usize; // floor, 0..96
+    let f = s - m as f64; // exact, [0, 1)
+    let e = exp_small(&t.coef, f * (LN10 / 16.0));
+    (t.pow[m] * e * 100.0 + 0.5).floor() as i64
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strings
+
+/// 338 symbols: 1 in 13 is `space`, the rest uniform over a-z (Beam's nextString).
+fn sym_table(space: u8) -> [u8; 338] {
+    let mut t = [0u8; 338];
+    for (d, s) in t.iter_mut().enumerate() {
+        *s = if d < 26 { space } else { b'a' + ((d - 26) % 26) as u8 };
+    }
+    t
+}
+
+fn syms() -> &'static [u8; 338] {
+    static T: OnceLock<[u8; 338]> = OnceLock::new();
+    T.get_or_init(|| sym_table(b' '))
+}
+
+/// Untrimmed length of `nextString(maxLen)` for field draw `h`: 3 ..= maxLen - 1.
+#[inline(always)]
+fn string_len(h: u32, max_len: u32) -> u32 {
+    let mut x = h;
+    3 + digit(&mut x, max_len - 3)
+}
+
+/// Writes the untrimmed `nextString` characters for draw `h` into `buf`, returns the length.
+#[inline(always)]
+fn string_chars(sym: &[u8; 338], h: u32, max_len: u32, buf: &mut [u8; 128]) -> usize {
+    let len = string_len(h, max_len) as usize;
+    let mut k = 1u32;
+    for chunk in buf[..len].chunks_mut(3) {
+        let mut w = word(h, k);
+        k += 1;
+        for b in chunk {
+            *b = sym[digit(&mut w, 338) as usize];
+        }
+    }
+    len
+}
+
+/// Appends Beam's `nextString(maxLen)` (trimmed of spaces) for draw `h`.
+#[inline(always)]
+fn push_string(out: &mut Vec<u8>, sym: &[u8; 338], h: u32, max_len: u32) {
+    let mut buf = [0u8; 128];
+    let len = string_chars(sym, h, max_len, &mut buf);
+    let mut s = 0;
+    let mut e = len;
+    while s < e && buf[s] == b' ' {
+        s += 1;
+    }
+    while e > s && buf[e - 1] == b' ' {
+        e -= 1;
+    }
+    out.extend_from_slice(&buf[s..e]);
+}
+
+/// Length of Beam's `nextExtra(currentSize, avg)`: avg - current ± 20%, or 0.
+#[inline(always)]
+fn extra_len(h: u32, current: u32, avg: u32) -> u32 {
+    if current > avg {
+        return 0;
+    }
+    let desired = avg - current;
+    let delta = (2 * desired + 5) / 10; // round(desired * 0.2); never a tie
+    let mut x = h;
+    desired - delta + if delta == 0 { 0 } else { digit(&mut x, 2 * delta) }
+}
+
+/// Appends the padding string: random a-z, 6 letters per word.
+#[inline(always)]
+fn push_extra(out: &mut Vec<u8>, h: u32, current: u32, avg: u32) {
+    let size = extra_len(h, current, avg) as usize;
+    let start = out.len();
+    out.resize(start + size, 0);
+    let mut k = 1u32;
+    for chunk in out[start..].chunks_mut(6) {
+        let mut w = word(h, k);
+        k += 1;
+        for b in chunk {
+            *b = b'a' + digit(&mut w, 26) as u8;
+        }
+    }
+}
+
+/// Strings from a fixed list: bytes plus offsets.
+struct StrTable {
+    data: Vec<u8>,
+    offsets: Vec<u32>,
+}
+
+impl StrTable {
+    fn new() -> StrTable {
+        StrTable { data: Vec::new(), offsets: vec![0] }
+    }
+    fn push(&mut self, s: &[u8]) {
+        self.data.extend_from_slice(s);
+        self.offsets.push(self.data.len() as u32);
+    }
+    #[inline(always)]
+    fn get(&self, i: usize) -> &[u8] {
+        &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+    fn max_len(&self) -> usize {
+        self.offsets.windows(2).map(|w| (w[1] - w[0]) as usize).max().unwrap_or(0)
+    }
+}
+
+struct Tables {
+    /// "First Last", index first * 9 + last.
+    names: StrTable,
+    cities: StrTable,
+    states: StrTable,
+    /// Index 0..4: the hot channels; 4 + n: "channel-n".
+    channels: StrTable,
+    urls: StrTable,
+}
+
+/// Flink's url: `https://www.nexmark.com/<s>/<s>/<s>/item.htm?query=1`, each `<s>` a
+/// `nextString(5)` with `_` for space; 90% of the non-hot channels' urls add
+/// `&channel_id=<abs(Integer.reverse(n))>`. Derived from the channel index with a fixed seed.
+fn channel_url(index: u32, sym: &[u8; 338]) -> Vec<u8> {
+    let mut u = b"https://www.nexmark.com/".to_vec();
+    for j in 0..3u32 {
+        let h = murmur3_u32(index, URL_SEED ^ (j + 1).wrapping_mul(GOLDEN));
+        let mut buf = [0u8; 128];
+        let len = string_chars(sym, h, 5, &mut buf);
+        u.extend_from_slice(&buf[..len]);
+        u.push(b'/');
+    }
+    u.extend_from_slice(b"item.htm?query=1");
+    if index >= NUM_HOT_CHANNELS {
+        let n = index - NUM_HOT_CHANNELS;
+        let mut x = murmur3_u32(index, URL_SEED ^ 4u32.wrapping_mul(GOLDEN));
+        if digit(&mut x, 10) > 0 {
+            let id = (n.reverse_bits() as i32).wrapping_abs();
+            u.extend_from_slice(format!("&channel_id={id}").as_bytes());
+        }
+    }
+    u
+}
+
+fn tables() -> &'static Tables {
+    static T: OnceLock<Tables> = OnceLock::new();
+    T.get_or_init(|| {
+        let mut names = StrTable::new();
+        for f in FIRST_NAMES {
+            for l in LAST_NAMES {
+                names.push(format!("{f} {l}").as_bytes());
+            }
+        }
+        let mut cities = StrTable::new();
+        for c in US_CITIES {
+            cities.push(c.as_bytes());
+        }
+        let mut states = StrTable::new();
+        for s in US_STATES {
+            states.push(s.as_bytes());
+        }
+        let usym = sym_table(b'_');
+        let mut channels = StrTable::new();
+        let mut urls = StrTable::new();
+        for i in 0..NUM_HOT_CHANNELS + CHANNELS_NUMBER {
+            if i < NUM_HOT_CHANNELS {
+                channels.push(HOT_CHANNELS[i as usize].as_bytes());
+            } else {
+                channels.push(format!("channel-{}", i - NUM_HOT_CHANNELS).as_bytes());
+            }
+            urls.push(&channel_url(i, &usym));
+        }
+        Tables { names, cities, states, channels, urls }
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ids (Beam's formulas)
+
+/// Last person id (base 0) at `event_id`; the current one for a person event.
+#[inline(always)]
+fn last_base0_person_id(event_id: u64) -> u64 {
+    let epoch = event_id / PROPORTION_DENOMINATOR;
+    let mut offset = event_id % PROPORTION_DENOMINATOR;
+    if offset >= PERSON_PROPORTION {
+        offset = PERSON_PROPORTION - 1;
+    }
+    epoch * PERSON_PROPORTION + offset
+}
+
+/// Last auction id (base 0) at `event_id`; the current one for an auction event. -1 before
+/// the first auction.
+#[inline(always)]
+fn last_base0_auction_id(event_id: u64) -> i64 {
+    let mut epoch = (event_id / PROPORTION_DENOMINATOR) as i64;
+    let mut offset = (event_id % PROPORTION_DENOMINATOR) as i64;
+    if offset < PERSON_PROPORTION as i64 {
+        epoch -= 1;
+        offset = AUCTION_PROPORTION as i64 - 1;
+    } else if offset >= (PERSON_PROPORTION + AUCTION_PROPORTION) as i64 {
+        offset = AUCTION_PROPORTION as i64 - 1;
+    } else {
+        offset -= PERSON_PROPORTION as i64;
+    }
+    epoch * AUCTION_PROPORTION as i64 + offset
+}
+
+/// A random active person (base 0), up to 10 ids ahead.
+#[inline(always)]
+fn next_base0_person_id(event_id: u64, x: &mut u32) -> u64 {
+    let num_people = last_base0_person_id(event_id) + 1;
+    let active = num_people.min(NUM_ACTIVE_PEOPLE);
+    num_people - active + digit(x, (active + PERSON_ID_LEAD) as u32) as u64
+}
+
+/// A random in-flight auction (base 0), up to 10 ids ahead.
+#[inline(always)]
+fn next_base0_auction_id(event_id: u64, x: &mut u32) -> i64 {
+    let max = last_base0_auction_id(event_id);
+    let min = (max - NUM_IN_FLIGHT_AUCTIONS as i64).max(0);
+    min + digit(x, (max - min + 1 + AUCTION_ID_LEAD as i64) as u32) as i64
+}
+
+#[inline(always)]
+fn person_id(id: u64) -> i64 {
+    (last_base0_person_id(id) + FIRST_PERSON_ID) as i64
+}
+
+#[inline(always)]
+fn auction_id(id: u64) -> i64 {
+    last_base0_auction_id(id) + FIRST_AUCTION_ID as i64
+}
+
+#[inline(always)]
+fn bid_auction(seed: u32, id: u64) -> i64 {
+    let mut x = draw(seed, id, S_B_AUCTION);
+    let a = if digit(&mut x, HOT_AUCTION_RATIO) > 0 {
+        (last_base0_auction_id(id) / HOT_BLOCK as i64) * HOT_BLOCK as i64
+    } else {
+        next_base0_auction_id(id, &mut x)
+    };
+    a + FIRST_AUCTION_ID as i64
+}
+
+#[inline(always)]
+fn bid_bidder(seed: u32, id: u64) -> i64 {
+    let mut x = draw(seed, id, S_B_BIDDER);
+    let p = if digit(&mut x, HOT_BIDDERS_RATIO) > 0 {
+        (last_base0_person_id(id) / HOT_BLOCK) * HOT_BLOCK + 1
+    } else {
+        next_base0_person_id(id, &mut x)
+    };
+    (p + FIRST_PERSON_ID) as i64
+}
+
+/// Index into the channel tables.
+#[inline(always)]
+fn bid_channel(seed: u32, id: u64) -> usize {
+    let mut x = draw(seed, id, S_B_CHANNEL);
+    if digit(&mut x, HOT_CHANNELS_RATIO) > 0 {
+        digit(&mut x, NUM_HOT_CHANNELS) as usize
+    } else {
+        (NUM_HOT_CHANNELS + digit(&mut x, CHANNELS_NUMBER)) as usize
+    }
+}
+
+#[inline(always)]
+fn auction_seller(seed: u32, id: u64) -> i64 {
+    let mut x = draw(seed, id, S_A_SELLER);
+    let p = if digit(&mut x, HOT_SELLERS_RATIO) > 0 {
+        (last_base0_person_id(id) / HOT_BLOCK) * HOT_BLOCK
+    } else {
+        next_base0_person_id(id, &mut x)
+    };
+    (p + FIRST_PERSON_ID) as i64
+}
+
+#[inline(always)]
+fn auction_category(seed: u32, id: u64) -> i64 {
+    let mut x = draw(seed, id, S_A_CATEGORY);
+    (FIRST_CATEGORY_ID + digit(&mut x, NUM_CATEGORIES) as u64) as i64
+}
+
+#[inline(always)]
+fn auction_expires(cfg: &NexmarkConfig, id: u64, ts: i64) -> i64 {
+    let horizon = (cfg.timestamp(id + EVENTS_FOR_AUCTIONS) - ts) as u64;
+    let n = (horizon * 2).max(1);
+    let len = 1 + uniform_big(draw(cfg.seed, id, S_A_EXPIRES), draw(cfg.seed, id, S_A_EXPIRES2), n);
+    ts + len as i64
+}
+
+#[inline(always)]
+fn person_name_index(seed: u32, id: u64) -> usize {
+    let mut x = draw(seed, id, S_P_NAME);
+    let f = digit(&mut x, FIRST_NAMES.len() as u32);
+    let l = digit(&mut x, LAST_NAMES.len() as u32);
+    (f * LAST_NAMES.len() as u32 + l) as usize
+}
+
+#[inline(always)]
+fn person_city_index(seed: u32, id: u64) -> usize {
+    let mut x = draw(seed, id, S_P_CITY);
+    digit(&mut x, US_CITIES.len() as u32) as usize
+}
+
+#[inline(always)]
+fn person_state_index(seed: u32, id: u64) -> usize {
+    let mut x = draw(seed, id, S_P_STATE);
+    digit(&mut x, US_STATES.len() as u32) as usize
+}
+
+/// Beam's size estimate of a person without extra (untrimmed string lengths).
+#[inline(always)]
+fn person_size(t: &Tables, seed: u32, id: u64) -> u32 {
+    let name = t.names.get(person_name_index(seed, id)).len() as u32;
+    let email = string_len(draw(seed, id, S_P_EMAIL1), 7) + 1 + string_len(draw(seed, id, S_P_EMAIL2), 5) + 4;
+    let city = t.cities.get(person_city_index(seed, id)).len() as u32;
+    8 + name + email + 19 + city + 2
+}
+
+/// Beam's size estimate of an auction without extra (untrimmed string lengths).
+#[inline(always)]
+fn auction_size(seed: u32, id: u64) -> u32 {
+    8 + string_len(draw(seed, id, S_A_NAME), 20) + string_len(draw(seed, id, S_A_DESC), 100) + 40
+}
+
+const BID_SIZE: u32 = 8 + 8 + 8 + 8;
+
+#[inline(always)]
+fn push_card(out: &mut Vec<u8>, seed: u32, id: u64) {
+    let mut b = [b' '; 19];
+    let mut g = 0;
+    for s in [S_P_CARD1, S_P_CARD2] {
+        let mut x = draw(seed, id, s);
+        for _ in 0..2 {
+            let mut v = digit(&mut x, 10_000);
+            let p = g * 5;
+            for k in (0..4).rev() {
+                b[p + k] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            g += 1;
+        }
+    }
+    out.extend_from_slice(&b);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generator
+
+/// Generates the events of one kind of one split of the timeline as record batches.
+pub struct NexmarkGenerator {
+    config: NexmarkConfig,
+    kind: EventKind,
+    cols: Vec<Col>,
+    schema: SchemaRef,
+    position: u64,
+    total: u64,
+    ids: Vec<u64>,
+}
+
+impl NexmarkGenerator {
+    /// `fields`: names to produce (projection), in any order; output columns follow the full
+    /// schema's order restricted to these. None = all. Unknown name = config error.
+    pub fn new(config: NexmarkConfig, kind: EventKind, fields: Option<&[String]>) -> Result<Self> {
+        config.validate()?;
+        let all = cols_of(kind);
+        let cols: Vec<Col> = match fields {
+            None => all.to_vec(),
+            Some(names) => {
+                for n in names {
+                    if !all.iter().any(|c| c.spec().0 == n) {
+                        let valid: Vec<&str> = all.iter().map(|c| c.spec().0).collect();
+                        return Err(Error::config(format!(
+                            "unknown {} field '{n}'; valid fields are: {}",
+                            kind.name(),
+                            valid.join(", ")
+                        )));
+                    }
+                }
+                all.iter().copied().filter(|c| names.iter().any(|n| n == c.spec().0)).collect()
+            }
+        };
+        let schema = Arc::new(Schema::new(
+            cols.iter()
+                .map(|c| {
+                    let (n, t) = c.spec();
+                    Field::new(n, t)
+                })
+                .collect(),
+        ));
+        let total = config.split_event_count();
+        // Build the shared tables now rather than inside the first batch.
+        tables();
+        price_tables();
+        syms();
+        Ok(NexmarkGenerator { config, kind, cols, schema, position: 0, total, ids: Vec::new() })
+    }
+
+    pub fn output_schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    pub fn kind(&self) -> EventKind {
+        self.kind
+    }
+
+    pub fn config(&self) -> &NexmarkConfig {
+        &self.config
+    }
+
+    /// Events of this split consumed so far.
+    pub fn position(&self) -> u64 {
+        self.position
+    }
+
+    /// Events of this split in total.
+    pub fn split_event_count(&self) -> u64 {
+        self.total
+    }
+
+    pub fn seek(&mut self, position: u64) {
+        self.position = position;
+    }
+
+    /// Scans events from the current position; keeps only events of this generator's kind;
+    /// stops after `max_rows` such rows or at the end of the split. None when exhausted.
+    /// `event_time` is each row's dateTime.
+    pub fn next_batch(&mut self, max_rows: usize) -> Option<RecordBatch> {
+        let max_rows = max_rows.max(1);
+        if self.position >= self.total {
+            return None;
+        }
+        let cfg = &self.config;
+        let c = cfg.split_count;
+        let rate = cfg.rate_per_sec;
+        let (lo, hi) = self.kind.residues();
+        let mut p = self.position;
+        let mut n = cfg.split_index + p * c;
+        let mut m = n % PROPORTION_DENOMINATOR;
+        let step_m = c % PROPORTION_DENOMINATOR;
+        let mut q = n * 1000 / rate;
+        let mut rem = n * 1000 % rate;
+        let dq = c * 1000 / rate;
+        let dr = c * 1000 % rate;
+        let expect = match self.kind {
+            EventKind::Bid => max_rows.min((self.total - p) as usize),
+            _ => max_rows.min(((self.total - p) / 8) as usize + 16),
+        };
+        self.ids.clear();
+        self.ids.reserve(expect);
+        let mut ts: Vec<i64> = Vec::with_capacity(expect);
+        let ids = &mut self.ids;
+        while p < self.total && ids.len() < max_rows {
+            if m >= lo && m < hi {
+                ids.push(n);
+                ts.push(cfg.base_time_ms + q as i64);
+            }
+            p += 1;
+            n += c;
+            m += step_m;
+            if m >= PROPORTION_DENOMINATOR {
+                m -= PROPORTION_DENOMINATOR;
+            }
+            q += dq;
+            rem += dr;
+            if rem >= rate {
+                rem -= rate;
+                q += 1;
+            }
+        }
+        self.position = p;
+        if self.ids.is_empty() {
+            return None;
+        }
+        let columns: Vec<Column> = self.cols.iter().map(|&col| Column::new(self.column(col, &ts))).collect();
+        Some(RecordBatch { schema: self.schema.clone(), columns, len: self.ids.len(), event_time: Some(ts) })
+    }
+
+    fn column(&self, col: Col, ts: &[i64]) -> ColumnData {
+        let ids = &self.ids[..];
+        let cfg = &self.config;
+        let seed = cfg.seed;
+        let t = tables();
+        let rows = ids.len();
+        match col {
+            Col::PDateTime | Col::ADateTime | Col::BDateTime => ColumnData::Timestamp(ts.to_vec()),
+            Col::PId => ColumnData::I64(ids.iter().map(|&id| person_id(id)).collect()),
+            Col::AId => ColumnData::I64(ids.iter().map(|&id| auction_id(id)).collect()),
+            Col::BAuction => ColumnData::I64(ids.iter().map(|&id| bid_auction(seed, id)).collect()),
+            Col::BBidder => ColumnData::I64(ids.iter().map(|&id| bid_bidder(seed, id)).collect()),
+            Col::BPrice => {
+                let pt = price_tables();
+                ColumnData::I64(ids.iter().map(|&id| price_from(pt, draw(seed, id, S_B_PRICE))).collect())
+            }
+            Col::AInitialBid => {
+                let pt = price_tables();
+                ColumnData::I64(ids.iter().map(|&id| price_from(pt, draw(seed, id, S_A_INITIAL))).collect())
+            }
+            Col::AReserve => {
+                let pt = price_tables();
+                ColumnData::I64(
+                    ids.iter()
+                        .map(|&id| {
+                            price_from(pt, draw(seed, id, S_A_INITIAL)) + price_from(pt, draw(seed, id, S_A_RESERVE))
+                        })
+                        .collect(),
+                )
+            }
+            Col::AExpires => ColumnData::Timestamp(
+                ids.iter().zip(ts).map(|(&id, &time)| auction_expires(cfg, id, time)).collect(),
+            ),
+            Col::ASeller => ColumnData::I64(ids.iter().map(|&id| auction_seller(seed, id)).collect()),
+            Col::ACategory => ColumnData::I64(ids.iter().map(|&id| auction_category(seed, id)).collect()),
+            Col::PName => table_column(&t.names, rows, ids.iter().map(|&id| person_name_index(seed, id))),
+            Col::PCity => table_column(&t.cities, rows, ids.iter().map(|&id| person_city_index(seed, id))),
+            Col::PState => table_column(&t.states, rows, ids.iter().map(|&id| person_state_index(seed, id))),
+            Col::BChannel => table_column(&t.channels, rows, ids.iter().map(|&id| bid_channel(seed, id))),
+            Col::BUrl => table_column(&t.urls, rows, ids.iter().map(|&id| bid_channel(seed, id))),
+            Col::PEmail => {
+                let sym = syms();
+                utf8_column(rows, rows * 16, |out, i| {
+                    let id = ids[i];
+                    push_string(out, sym, draw(seed, id, S_P_EMAIL1), 7);
+                    out.push(b'@');
+                    push_string(out, sym, draw(seed, id, S_P_EMAIL2), 5);
+                    out.extend_from_slice(b".com");
+                })
+            }
+            Col::PCard => utf8_column(rows, rows * 19, |out, i| push_card(out, seed, ids[i])),
+            Col::AItemName => {
+                let sym = syms();
+                utf8_column(rows, rows * 11, |out, i| push_string(out, sym, draw(seed, ids[i], S_A_NAME), 20))
+            }
+            Col::ADescription => {
+                let sym = syms();
+                utf8_column(rows, rows * 51, |out, i| push_string(out, sym, draw(seed, ids[i], S_A_DESC), 100))
+            }
+            Col::PExtra => utf8_column(rows, rows * (AVG_PERSON_BYTES as usize), |out, i| {
+                let id = ids[i];
+                push_extra(out, draw(seed, id, S_P_EXTRA), person_size(t, seed, id), AVG_PERSON_BYTES)
+            }),
+            Col::AExtra => utf8_column(rows, rows * (AVG_AUCTION_BYTES as usize), |out, i| {
+                let id = ids[i];
+                push_extra(out, draw(seed, id, S_A_EXTRA), auction_size(seed, id), AVG_AUCTION_BYTES)
+            }),
+            Col::BExtra => utf8_column(rows, rows * (AVG_BID_BYTES as usize), |out, i| {
+                push_extra(out, draw(seed, ids[i], S_B_EXTRA), BID_SIZE, AVG_BID_BYTES)
+            }),
+        }
+    }
+}
+
+fn table_column(t: &StrTable, rows: usize, idx: impl Iterator<Item = usize>) -> ColumnData {
+    let mut offsets = Vec::with_capacity(rows + 1);
+    let mut data = Vec::with_capacity(rows * t.max_len());
+    offsets.push(0i32);
+    for i in idx {
+        data.extend_from_slice(t.get(i));
+        offsets.push(data.len() as i32);
+    }
+    ColumnData::Utf8 { offsets, data }
+}
+
+#[inline(always)]
+fn utf8_column(rows: usize, bytes: usize, mut f: impl FnMut(&mut Vec<u8>, usize)) -> ColumnData {
+    let mut offsets = Vec::with_capacity(rows + 1);
+    let mut data = Vec::with_capacity(bytes);
+    offsets.push(0i32);
+    for i in 0..rows {
+        f(&mut data, i);
+        offsets.push(data.len() as i32);
+    }
+    ColumnData::Utf8 { offsets, data }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::ValuesRef;
+
+    fn cfg(event_count: u64) -> NexmarkConfig {
+        NexmarkConfig { event_count, ..NexmarkConfig::default() }
+    }
+
+    fn all(config: NexmarkConfig, kind: EventKind, fields: Option<&[String]>, batch: usize) -> Vec<RecordBatch> {
+        let mut g = NexmarkGenerator::new(config, kind, fields).unwrap();
+        let mut out = Vec::new();
+        while let Some(b) = g.next_batch(batch) {
+            out.push(b);
+        }
+        out
+    }
+
+    fn i64s(b: &RecordBatch, name: &str) -> Vec<i64> {
+        match b.columns[b.schema.index_of(name).unwrap()].as_ref().values {
+            ValuesRef::I64(v) | ValuesRef::Timestamp(v) => v.to_vec(),
+            _ => panic!("{name} is not i64"),
+        }
+    }
+
+    fn strs(b: &RecordBatch, name: &str) -> Vec<String> {
+        match &b.columns[b.schema.index_of(name).unwrap()].data {
+            ColumnData::Utf8 { offsets, data } => offsets
+                .windows(2)
+                .map(|w| String::from_utf8(data[w[0] as usize..w[1] as usize].to_vec()).unwrap())
+                .collect(),
+            _ => panic!("{name} is not utf8"),
+        }
+    }
+
+    fn concat(batches: &[RecordBatch]) -> (Vec<Vec<i64>>, Vec<Vec<String>>, Vec<i64>) {
+        let schema = &batches[0].schema;
+        let mut ints = vec![Vec::new(); schema.len()];
+        let mut texts = vec![Vec::new(); schema.len()];
+        let mut et = Vec::new();
+        for b in batches {
+            for (k, f) in schema.fields.iter().enumerate() {
+                if f.data_type == DataType::Utf8 {
+                    texts[k].extend(strs(b, &f.name));
+                } else {
+                    ints[k].extend(i64s(b, &f.name));
+                }
+            }
+            et.extend(b.event_time.clone().unwrap());
+        }
+        (ints, texts, et)
+    }
+
+    const KINDS: [EventKind; 3] = [EventKind::Person, EventKind::Auction, EventKind::Bid];
+
+    #[test]
+    fn schemas_and_kind_names() {
+        let names = |k| schema(k).fields.iter().map(|f| f.name.clone()).collect::<Vec<_>>().join(",");
+        assert_eq!(names(EventKind::Person), "id,name,emailAddress,creditCard,city,state,dateTime,extra");
+        assert_eq!(
+            names(EventKind::Auction),
+            "id,itemName,description,initialBid,reserve,dateTime,expires,seller,category,extra"
+        );
+        assert_eq!(names(EventKind::Bid), "auction,bidder,price,channel,url,dateTime,extra");
+        for k in KINDS {
+            assert_eq!(EventKind::parse(k.name()).unwrap(), k);
+        }
+        assert!(EventKind::parse("bids").is_err());
+        let bad = NexmarkGenerator::new(cfg(10), EventKind::Bid, Some(&["price".into(), "nope".into()]));
+        let msg = bad.err().unwrap().message;
+        assert!(msg.contains("nope") && msg.contains("auction, bidder, price"), "{msg}");
+        assert!(NexmarkGenerator::new(NexmarkConfig { split_index: 3, split_count: 3, ..cfg(10) }, EventKind::Bid, None)
+            .is_err());
+        assert!(NexmarkGenerator::new(NexmarkConfig { rate_per_sec: 0, ..cfg(10) }, EventKind::Bid, None).is_err());
+    }
+
+    #[test]
+    fn deterministic_and_batch_size_independent() {
+        for k in KINDS {
+            let a = concat(&all(cfg(20_000), k, None, 1000));
+            let b = concat(&all(cfg(20_000), k, None, 777));
+            assert_eq!(a, b);
+            let other = concat(&all(NexmarkConfig { seed: 7, ..cfg(20_000) }, k, None, 1000));
+            assert_ne!(a.1, other.1);
+        }
+    }
+
+    #[test]
+    fn projection_matches_full_columns() {
+        for k in KINDS {
+            let full = concat(&all(cfg(20_000), k, None, 500));
+            let s = schema(k);
+            for f in &s.fields {
+                let proj = concat(&all(cfg(20_000), k, Some(&[f.name.clone()]), 500));
+                let i = s.index_of(&f.name).unwrap();
+                assert_eq!(proj.0[0], full.0[i], "{} {}", k.name(), f.name);
+                assert_eq!(proj.1[0], full.1[i], "{} {}", k.name(), f.name);
+                assert_eq!(proj.2, full.2);
+            }
+            // Any order in, schema order out.
+            let g = NexmarkGenerator::new(cfg(10), k, Some(&["dateTime".into(), "extra".into()])).unwrap();
+            let names: Vec<_> = g.output_schema().fields.iter().map(|f| f.name.clone()).collect();
+            assert_eq!(names, vec!["dateTime", "extra"]);
+        }
+    }
+
+    #[test]
+    fn seek_and_position() {
+        let mut g = NexmarkGenerator::new(cfg(10_000), EventKind::Bid, None).unwrap();
+        let b1 = g.next_batch(100).unwrap();
+        // 100 bids: events 4..49 (46 bids), 54..99 (46), 104..111 (8): position 112.
+        assert_eq!(g.position(), 112);
+        let b2 = g.next_batch(100).unwrap();
+        g.seek(112);
+        assert_eq!(g.next_batch(100).unwrap(), b2);
+        g.seek(0);
+        assert_eq!(g.next_batch(100).unwrap(), b1);
+        g.seek(9_990);
+        let tail = g.next_batch(1000).unwrap();
+        assert_eq!(tail.len, 10 - 4); // events 9990..9999: residues 40..49
+        assert_eq!(g.position(), 10_000);
+        assert!(g.next_batch(10).is_none());
+        g.seek(20_000);
+        assert!(g.next_batch(10).is_none());
+        // Persons with a split that has none.
+        let mut p = NexmarkGenerator::new(
+            NexmarkConfig { split_index: 1, split_count: 50, ..cfg(10_000) },
+            EventKind::Person,
+            None,
+        )
+        .unwrap();
+        assert!(p.next_batch(10).is_none());
+        assert_eq!(p.position(), 200);
+    }
+
+    #[test]
+    fn splits_partition_the_events() {
+        for k in KINDS {
+            let whole = concat(&all(cfg(30_001), k, None, 1000));
+            let mut rows: Vec<(i64, Vec<i64>, Vec<String>)> = Vec::new();
+            for i in 0..3 {
+                let part = all(NexmarkConfig { split_index: i, split_count: 3, ..cfg(30_001) }, k, None, 333);
+                let (ints, texts, et) = concat(&part);
+                for r in 0..et.len() {
+                    rows.push((
+                        et[r],
+                        ints.iter().filter(|c| !c.is_empty()).map(|c| c[r]).collect(),
+                        texts.iter().filter(|c| !c.is_empty()).map(|c| c[r].clone()).collect(),
+                    ));
+                }
+            }
+            let mut want: Vec<(i64, Vec<i64>, Vec<String>)> = (0..whole.2.len())
+                .map(|r| {
+                    (
+                        whole.2[r],
+                        whole.0.iter().filter(|c| !c.is_empty()).map(|c| c[r]).collect(),
+                        whole.1.iter().filter(|c| !c.is_empty()).map(|c| c[r].clone()).collect(),
+                    )
+                })
+                .collect();
+            rows.sort();
+            want.sort();
+            assert_eq!(rows, want, "{}", k.name());
+        }
+    }
+
+    #[test]
+    fn proportions_and_timestamps() {
+        let c = cfg(100_000);
+        let counts: Vec<usize> =
+            KINDS.iter().map(|&k| all(c.clone(), k, None, 4096).iter().map(|b| b.len).sum()).collect();
+        assert_eq!(counts, vec![2_000, 6_000, 92_000]);
+        // Event 0 is person 1000 at the base time; event 10_000 is 1 s later at 10k/s.
+        let b = &all(c.clone(), EventKind::Person, None, 4096)[0];
+        assert_eq!(i64s(b, "id")[..3], [1000, 1001, 1002]);
+        assert_eq!(i64s(b, "dateTime")[..3], [1_436_918_400_000, 1_436_918_400_005, 1_436_918_400_010]);
+        assert_eq!(i64s(b, "dateTime")[200], 1_436_918_400_000 + 1000);
+        assert_eq!(b.event_time.as_ref().unwrap()[..], i64s(b, "dateTime")[..]);
+        // Non-integral ms per event: rate 3/s.
+        let slow = NexmarkConfig { rate_per_sec: 3, split_index: 1, split_count: 2, ..cfg(1000) };
+        let b = &all(slow.clone(), EventKind::Bid, Some(&["dateTime".into()]), 4096)[0];
+        let want: Vec<i64> =
+            (0..1000u64).filter(|n| n % 2 == 1 && n % 50 >= 4).map(|n| slow.timestamp(n)).collect();
+        assert_eq!(i64s(b, "dateTime"), want);
+    }
+
+    #[test]
+    fn ids_follow_beams_formulas() {
+        let c = cfg(100_000);
+        let a = &all(c.clone(), EventKind::Auction, None, 100_000)[0];
+        let ids = i64s(a, "id");
+        // Events 1, 2, 3 are auctions 1000, 1001, 1002; 51, 52, 53 are 1003..1005.
+        assert_eq!(ids[..6], [1000, 1001, 1002, 1003, 1004, 1005]);
+        assert_eq!(*ids.last().unwrap(), 1000 + 6000 - 1);
+        assert_eq!(last_base0_auction_id(0), -1);
+        assert_eq!(last_base0_auction_id(49), 2);
+        assert_eq!(last_base0_person_id(49), 0);
+        assert_eq!(last_base0_person_id(50), 1);
+        assert_eq!(person_id(5000), 1100);
+        assert_eq!(auction_id(5003), 1302);
+
+        let sellers = i64s(a, "seller");
+        let cats = i64s(a, "category");
+        let mut hot = 0;
+        for (r, (&s, &cat)) in sellers.iter().zip(&cats).enumerate() {
+            let ev = (r as u64 / 3) * 50 + 1 + r as u64 % 3;
+            let last = last_base0_person_id(ev) as i64;
+            if s == (last / 100) * 100 + 1000 {
+                hot += 1;
+            }
+            let active = (last + 1).min(1000);
+            assert!(s >= last + 1 - active + 1000 && s <= last + 10 + 1000, "seller {s} at event {ev}");
+            assert!((10..15).contains(&cat));
+        }
+        let hot_frac = hot as f64 / sellers.len() as f64;
+        assert!((0.73..0.79).contains(&hot_frac), "hot sellers {hot_frac}");
+        let (expires, times) = (i64s(a, "expires"), i64s(a, "dateTime"));
+        // Horizon at 10k/s: 1666 events = 166 ms; length 1 ..= 332 ms.
+        for (e, t) in expires.iter().zip(&times) {
+            assert!(*e > *t && *e <= *t + 332);
+        }
+        let (ib, rs) = (i64s(a, "initialBid"), i64s(a, "reserve"));
+        assert!(ib.iter().zip(&rs).all(|(i, r)| r > i));
+
+        let b = &all(c, EventKind::Bid, None, 100_000)[0];
+        let (auctions, bidders) = (i64s(b, "auction"), i64s(b, "bidder"));
+        let (mut hot_a, mut hot_b) = (0, 0);
+        let mut r = 0;
+        for ev in 0..100_000u64 {
+            if ev % 50 < 4 {
+                continue;
+            }
+            let la = last_base0_auction_id(ev);
+            let lp = last_base0_person_id(ev) as i64;
+            let (a, bd) = (auctions[r], bidders[r]);
+            if a == (la / 100) * 100 + 1000 {
+                hot_a += 1;
+            } else {
+                assert!(a >= (la - 100).max(0) + 1000 && a <= la + 10 + 1000, "auction {a} at {ev}");
+            }
+            if bd == (lp / 100) * 100 + 1 + 1000 {
+                hot_b += 1;
+            } else {
+                let active = (lp + 1).min(1000);
+                assert!(bd >= lp + 1 - active + 1000 && bd <= lp + 10 + 1000, "bidder {bd} at {ev}");
+            }
+            r += 1;
+        }
+        let n = auctions.len() as f64;
+        assert!((0.49..0.53).contains(&(hot_a as f64 / n)), "hot auctions {}", hot_a as f64 / n);
+        assert!((0.74..0.77).contains(&(hot_b as f64 / n)), "hot bidders {}", hot_b as f64 / n);
+        let channels = strs(b, "channel");
+        let urls = strs(b, "url");
+        let hot_c = channels.iter().filter(|c| HOT_CHANNELS.contains(&c.as_str())).count() as f64 / n;
+        assert!((0.49..0.51).contains(&hot_c), "hot channels {hot_c}");
+        for (ch, u) in channels.iter().zip(&urls) {
+            assert!(u.starts_with("https://www.nexmark.com/"));
+            assert!(u.contains("item.htm?query=1"));
+            if u.contains("&channel_id=") {
+                assert!(ch.starts_with("channel-"));
+            }
+        }
+    }
+
+    #[test]
+    fn prices_are_log_uniform_in_range() {
+        let pt = price_tables();
+        assert_eq!(price_from(pt, 0), 100);
+        assert_eq!(price_from(pt, u32::MAX), 100_000_000);
+        // 10^(6 * 2^31 / 2^32) * 100 = 10^3 * 100.
+        assert_eq!(price_from(pt, 1 << 31), 100_000);
+        let b = &all(cfg(200_000), EventKind::Bid, Some(&["price".into()]), 1 << 20)[0];
+        let prices = i64s(b, "price");
+        assert!(prices.iter().all(|p| (100..=100_000_000).contains(p)));
+        // Log-uniform: each decade holds about 1/6 of the prices.
+        for d in 0..6 {
+            let lo = 100 * 10i64.pow(d);
+            let frac = prices.iter().filter(|&&p| p >= lo && p < lo * 10).count() as f64 / prices.len() as f64;
+            assert!((frac - 1.0 / 6.0).abs() < 0.01, "decade {d}: {frac}");
+        }
+        // Accuracy of the portable pow10 against the platform's.
+        for r in (0..u32::MAX).step_by(9_999_991) {
+            let want = (10f64.powf(r as f64 / 4294967296.0 * 6.0) * 100.0).round() as i64;
+            assert!((price_from(pt, r) - want).abs() <= 1, "r {r}");
+        }
+    }
+
+    #[test]
+    fn extras_pad_to_average_sizes() {
+        let c = cfg(200_000);
+        for (k, avg) in [(EventKind::Person, 200.0), (EventKind::Auction, 500.0), (EventKind::Bid, 100.0)] {
+            let b = &all(c.clone(), k, None, 1 << 20)[0];
+            let mut total = 0usize;
+            let mut extra_total = 0usize;
+            for f in &b.schema.fields {
+                match f.data_type {
+                    DataType::Utf8 => {
+                        let s = strs(b, &f.name);
+                        let bytes: usize = s.iter().map(|x| x.len()).sum();
+                        total += bytes;
+                        if f.name == "extra" {
+                            extra_total = bytes;
+                            assert!(s.iter().all(|x| x.bytes().all(|c| c.is_ascii_lowercase())));
+                        }
+                    }
+                    _ => total += 8 * b.len,
+                }
+            }
+            // Beam's estimate: bids count 4 longs and no channel/url.
+            if k == EventKind::Bid {
+                total = 32 * b.len + extra_total;
+            }
+            let mean = total as f64 / b.len as f64;
+            assert!((mean - avg).abs() < avg * 0.1, "{}: mean size {mean}", k.name());
+        }
+        assert_eq!(extra_len(123, 32, 100) >= 54, true);
+        for h in [0u32, 1, 999, u32::MAX] {
+            let l = extra_len(h, 32, 100);
+            assert!((54..82).contains(&l));
+        }
+        assert_eq!(extra_len(5, 600, 500), 0);
+    }
+
+    #[test]
+    fn strings_look_like_beams() {
+        let c = cfg(50_000);
+        let p = &all(c.clone(), EventKind::Person, None, 1 << 20)[0];
+        for e in strs(p, "emailAddress") {
+            assert!(e.ends_with(".com") && e.contains('@'), "{e}");
+        }
+        for cc in strs(p, "creditCard") {
+            assert_eq!(cc.len(), 19);
+            assert!(cc.split(' ').all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_digit())));
+        }
+        for s in strs(p, "state") {
+            assert!(US_STATES.contains(&s.as_str()));
+        }
+        let a = &all(c, EventKind::Auction, None, 1 << 20)[0];
+        let descs = strs(a, "description");
+        let chars: usize = descs.iter().map(|d| d.len()).sum();
+        let spaces: usize = descs.iter().map(|d| d.bytes().filter(|&b| b == b' ').count()).sum();
+        let frac = spaces as f64 / chars as f64;
+        assert!((frac - 1.0 / 13.0).abs() < 0.01, "space fraction {frac}");
+        for d in descs.iter().chain(strs(a, "itemName").iter()) {
+            assert!(!d.starts_with(' ') && !d.ends_with(' ') && d.len() < 100);
+        }
+    }
+
+    #[test]
+    fn large_auction_lengths_use_two_draws() {
+        // At 1 event/s the horizon is 1666 s, so the length range exceeds 2^21 ms.
+        let c = NexmarkConfig { rate_per_sec: 1, ..cfg(5_000) };
+        let a = &all(c, EventKind::Auction, Some(&["dateTime".into(), "expires".into()]), 1 << 20)[0];
+        let (t, e) = (i64s(a, "dateTime"), i64s(a, "expires"));
+        let lens: Vec<i64> = e.iter().zip(&t).map(|(e, t)| e - t).collect();
+        assert!(lens.iter().all(|&l| (1..=2 * 1_666_000).contains(&l)));
+        let mean = lens.iter().sum::<i64>() as f64 / lens.len() as f64;
+        assert!((mean - 1_666_000.0).abs() < 100_000.0, "{mean}");
+    }
+}

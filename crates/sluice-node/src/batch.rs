@@ -1,0 +1,118 @@
+//! Batches across the N-API boundary, in both directions, without per-record calls.
+//!
+//! In: JavaScript passes every buffer of every column as a `Uint8Array` view of its typed
+//! array (validity, values; or validity, offsets, data for utf8) and the event-time column;
+//! Rust reads them in place as slices. Out: each column's `Vec` becomes a typed array that
+//! JavaScript owns, without a copy.
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use sluice_core::batch::{BatchRef, ColumnData, ColumnRef, DataType, Field, RecordBatch, Schema, ValuesRef};
+
+#[napi(object)]
+pub struct FieldSpec {
+    pub name: String,
+    #[napi(js_name = "type")]
+    pub data_type: String,
+}
+
+pub fn parse_schema(fields: &[FieldSpec]) -> Result<Schema> {
+    let fields = fields
+        .iter()
+        .map(|f| Ok(Field::new(f.name.clone(), DataType::parse(&f.data_type).map_err(to_napi)?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Schema::new(fields))
+}
+
+pub fn to_napi(e: sluice_core::Error) -> Error {
+    Error::new(Status::GenericFailure, e.message)
+}
+
+/// Reinterprets bytes as a slice of `T`, refusing misaligned or ragged input.
+fn cast<'a, T: Copy>(bytes: &'a [u8], what: &str) -> Result<&'a [T]> {
+    // SAFETY: T is a plain integer or float type (i32, i64, f64) for which every bit pattern is
+    // a valid value; align_to only yields the correctly aligned middle part, and we reject input
+    // whose start is misaligned or whose length is not a whole number of elements.
+    let (pre, mid, post) = unsafe { bytes.align_to::<T>() };
+    if !pre.is_empty() || !post.is_empty() {
+        return Err(Error::new(
+            Status::InvalidArg,
+            format!("{what}: buffer is not aligned to {} bytes or not a whole number of values", std::mem::size_of::<T>()),
+        ));
+    }
+    Ok(mid)
+}
+
+/// Borrows a batch from the buffers JavaScript passed (see module docs).
+pub fn batch_ref<'a>(
+    schema: &'a Schema,
+    buffers: &'a [Uint8Array],
+    len: usize,
+    event_time: Option<&'a [i64]>,
+) -> Result<BatchRef<'a>> {
+    let need: usize = schema.fields.iter().map(|f| f.data_type.buffer_count()).sum();
+    if buffers.len() != need {
+        return Err(Error::new(
+            Status::InvalidArg,
+            format!("expected {need} buffers for schema, got {}", buffers.len()),
+        ));
+    }
+    let mut columns = Vec::with_capacity(schema.fields.len());
+    let mut b = 0;
+    for f in &schema.fields {
+        let validity: &[u8] = &buffers[b];
+        let validity = if validity.is_empty() { None } else { Some(validity) };
+        let values = match f.data_type {
+            DataType::I32 => ValuesRef::I32(cast(&buffers[b + 1], &f.name)?),
+            DataType::I64 => ValuesRef::I64(cast(&buffers[b + 1], &f.name)?),
+            DataType::Timestamp => ValuesRef::Timestamp(cast(&buffers[b + 1], &f.name)?),
+            DataType::F64 => ValuesRef::F64(cast(&buffers[b + 1], &f.name)?),
+            DataType::Bool => ValuesRef::Bool(&buffers[b + 1]),
+            DataType::Utf8 => ValuesRef::Utf8 { offsets: cast(&buffers[b + 1], &f.name)?, data: &buffers[b + 2] },
+        };
+        b += f.data_type.buffer_count();
+        columns.push(ColumnRef { values, validity });
+    }
+    let batch = BatchRef { schema, columns, len, event_time };
+    batch.validate().map_err(to_napi)?;
+    Ok(batch)
+}
+
+pub fn event_time_slice(et: &Option<Uint8Array>) -> Result<Option<&[i64]>> {
+    match et {
+        None => Ok(None),
+        Some(b) => Ok(Some(cast(b, "event time")?)),
+    }
+}
+
+/// A batch handed to JavaScript: buffers grouped by element type, in schema order within each
+/// group (validity bitmaps, bool bitmaps and utf8 data in `u8`, empty for "no validity";
+/// i32 values and utf8 offsets in `i32`).
+#[napi(object)]
+pub struct BatchOut {
+    pub length: u32,
+    pub u8: Vec<Uint8Array>,
+    pub i32: Vec<Int32Array>,
+    pub i64: Vec<BigInt64Array>,
+    pub f64: Vec<Float64Array>,
+    pub event_time: Option<BigInt64Array>,
+}
+
+pub fn batch_out(batch: RecordBatch) -> BatchOut {
+    let mut out = BatchOut { length: batch.len as u32, u8: vec![], i32: vec![], i64: vec![], f64: vec![], event_time: None };
+    for c in batch.columns {
+        out.u8.push(Uint8Array::new(c.validity.unwrap_or_default()));
+        match c.data {
+            ColumnData::I32(v) => out.i32.push(Int32Array::new(v)),
+            ColumnData::I64(v) | ColumnData::Timestamp(v) => out.i64.push(BigInt64Array::new(v)),
+            ColumnData::F64(v) => out.f64.push(Float64Array::new(v)),
+            ColumnData::Bool(v) => out.u8.push(Uint8Array::new(v)),
+            ColumnData::Utf8 { offsets, data } => {
+                out.i32.push(Int32Array::new(offsets));
+                out.u8.push(Uint8Array::new(data));
+            }
+        }
+    }
+    out.event_time = batch.event_time.map(BigInt64Array::new);
+    out
+}

@@ -1,0 +1,103 @@
+//! `NativeWindowAggregator`: the keyed tumbling-window operator, one call per batch.
+
+use std::sync::Arc;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use sluice_core::window::{AggKind, AggSpec, TumblingWindows, WindowAggSpec, WindowAggregator};
+
+use crate::batch::{batch_out, batch_ref, event_time_slice, parse_schema, to_napi, BatchOut, FieldSpec};
+
+#[napi(object)]
+pub struct AggregateSpec {
+    pub name: String,
+    pub kind: String,
+    /// Input field index; absent for count().
+    pub field: Option<u32>,
+}
+
+#[napi(object)]
+pub struct WindowAggregatorSpec {
+    pub input: Vec<FieldSpec>,
+    pub key_fields: Vec<u32>,
+    pub size_ms: i64,
+    pub offset_ms: i64,
+    pub aggregates: Vec<AggregateSpec>,
+}
+
+#[napi]
+pub struct NativeWindowAggregator {
+    inner: WindowAggregator,
+}
+
+/// Watermarks cross as numbers; ±Infinity are the start and end of time.
+pub fn watermark_to_i64(wm: f64) -> i64 {
+    if wm == f64::INFINITY {
+        i64::MAX
+    } else if wm == f64::NEG_INFINITY {
+        i64::MIN
+    } else {
+        wm.floor() as i64
+    }
+}
+
+#[napi]
+impl NativeWindowAggregator {
+    #[napi(constructor)]
+    pub fn new(spec: WindowAggregatorSpec) -> Result<Self> {
+        let input = Arc::new(parse_schema(&spec.input)?);
+        let aggs = spec
+            .aggregates
+            .iter()
+            .map(|a| {
+                Ok(AggSpec { name: a.name.clone(), kind: AggKind::parse(&a.kind).map_err(to_napi)?, field: a.field.map(|f| f as usize) })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let windows = TumblingWindows::new(spec.size_ms, spec.offset_ms).map_err(to_napi)?;
+        let inner = WindowAggregator::new(WindowAggSpec {
+            input,
+            key_fields: spec.key_fields.iter().map(|&k| k as usize).collect(),
+            windows,
+            aggs,
+        })
+        .map_err(to_napi)?;
+        Ok(NativeWindowAggregator { inner })
+    }
+
+    /// Adds one batch; returns the number of late rows it dropped.
+    #[napi]
+    pub fn push(&mut self, buffers: Vec<Uint8Array>, length: u32, event_time: Option<Uint8Array>) -> Result<u32> {
+        let schema = self.inner_schema();
+        let et = event_time_slice(&event_time)?;
+        let batch = batch_ref(&schema, &buffers, length as usize, et)?;
+        let late = self.inner.push(&batch).map_err(to_napi)?;
+        Ok(late as u32)
+    }
+
+    /// Advances the watermark; returns the fired rows, or null.
+    #[napi]
+    pub fn advance_watermark(&mut self, watermark: f64) -> Result<Option<BatchOut>> {
+        Ok(self.inner.advance_watermark(watermark_to_i64(watermark)).map_err(to_napi)?.map(batch_out))
+    }
+
+    #[napi(getter)]
+    pub fn late_dropped(&self) -> f64 {
+        self.inner.late_dropped() as f64
+    }
+
+    #[napi(getter)]
+    pub fn memory_bytes(&self) -> f64 {
+        self.inner.memory_held() as f64
+    }
+
+    #[napi(getter)]
+    pub fn group_count(&self) -> u32 {
+        self.inner.group_count() as u32
+    }
+}
+
+impl NativeWindowAggregator {
+    fn inner_schema(&self) -> Arc<sluice_core::batch::Schema> {
+        self.inner.input_schema()
+    }
+}

@@ -1,0 +1,150 @@
+/**
+ * Columns: one typed array per field, plus an optional validity bitmap (least significant bit
+ * first; null means no nulls). Bool values are a bitmap too. Utf8 is offsets plus bytes.
+ */
+
+import type { DataType } from './schema.js';
+
+export interface I32Column {
+  readonly type: 'i32';
+  readonly values: Int32Array;
+  readonly validity: Uint8Array | null;
+}
+export interface I64Column {
+  readonly type: 'i64' | 'timestamp';
+  readonly values: BigInt64Array;
+  readonly validity: Uint8Array | null;
+}
+export interface F64Column {
+  readonly type: 'f64';
+  readonly values: Float64Array;
+  readonly validity: Uint8Array | null;
+}
+export interface BoolColumn {
+  readonly type: 'bool';
+  /** Bitmap of `length` bits. */
+  readonly values: Uint8Array;
+  readonly validity: Uint8Array | null;
+}
+export interface Utf8Column {
+  readonly type: 'utf8';
+  /** length + 1 offsets into data. */
+  readonly offsets: Int32Array;
+  readonly data: Uint8Array;
+  readonly validity: Uint8Array | null;
+}
+
+export type Column = I32Column | I64Column | F64Column | BoolColumn | Utf8Column;
+
+export function bitmapBytes(n: number): number {
+  return (n + 7) >>> 3;
+}
+
+export function bitGet(bitmap: Uint8Array, i: number): boolean {
+  return (bitmap[i >>> 3]! & (1 << (i & 7))) !== 0;
+}
+
+export function bitSet(bitmap: Uint8Array, i: number): void {
+  bitmap[i >>> 3]! |= 1 << (i & 7);
+}
+
+export function isValid(col: Column, i: number): boolean {
+  return col.validity === null || bitGet(col.validity, i);
+}
+
+export function emptyColumn(type: DataType): Column {
+  switch (type) {
+    case 'i32':
+      return { type, values: new Int32Array(0), validity: null };
+    case 'i64':
+    case 'timestamp':
+      return { type, values: new BigInt64Array(0), validity: null };
+    case 'f64':
+      return { type, values: new Float64Array(0), validity: null };
+    case 'bool':
+      return { type, values: new Uint8Array(0), validity: null };
+    case 'utf8':
+      return { type, offsets: new Int32Array(1), data: new Uint8Array(0), validity: null };
+  }
+}
+
+/** The buffers of a column in the order the native layer expects them. */
+export function columnBuffers(col: Column): ArrayBufferView[] {
+  const validity = col.validity ?? EMPTY;
+  if (col.type === 'utf8') return [validity, col.offsets, col.data];
+  return [validity, col.values];
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** Selects rows `idx[0..n)` of a column into a new column (gather). */
+export function takeColumn(col: Column, idx: Uint32Array | Int32Array, n: number): Column {
+  let validity: Uint8Array | null = null;
+  if (col.validity !== null) {
+    const src = col.validity;
+    validity = new Uint8Array(bitmapBytes(n));
+    let anyNull = false;
+    for (let i = 0; i < n; i++) {
+      const j = idx[i]!;
+      if ((src[j >>> 3]! & (1 << (j & 7))) !== 0) validity[i >>> 3]! |= 1 << (i & 7);
+      else anyNull = true;
+    }
+    if (!anyNull) validity = null;
+  }
+  switch (col.type) {
+    case 'i32': {
+      const out = new Int32Array(n);
+      const v = col.values;
+      for (let i = 0; i < n; i++) out[i] = v[idx[i]!]!;
+      return { type: 'i32', values: out, validity };
+    }
+    case 'i64':
+    case 'timestamp': {
+      const out = new BigInt64Array(n);
+      const o32 = new Int32Array(out.buffer);
+      const s32 = new Int32Array(col.values.buffer, col.values.byteOffset, col.values.length * 2);
+      for (let i = 0; i < n; i++) {
+        const j = idx[i]! * 2;
+        o32[2 * i] = s32[j]!;
+        o32[2 * i + 1] = s32[j + 1]!;
+      }
+      return { type: col.type, values: out, validity };
+    }
+    case 'f64': {
+      const out = new Float64Array(n);
+      const v = col.values;
+      for (let i = 0; i < n; i++) out[i] = v[idx[i]!]!;
+      return { type: 'f64', values: out, validity };
+    }
+    case 'bool': {
+      const out = new Uint8Array(bitmapBytes(n));
+      const v = col.values;
+      for (let i = 0; i < n; i++) {
+        const j = idx[i]!;
+        if ((v[j >>> 3]! & (1 << (j & 7))) !== 0) out[i >>> 3]! |= 1 << (i & 7);
+      }
+      return { type: 'bool', values: out, validity };
+    }
+    case 'utf8': {
+      const so = col.offsets;
+      const sd = col.data;
+      let bytes = 0;
+      for (let i = 0; i < n; i++) bytes += so[idx[i]! + 1]! - so[idx[i]!]!;
+      const offsets = new Int32Array(n + 1);
+      const data = new Uint8Array(bytes);
+      let p = 0;
+      for (let i = 0; i < n; i++) {
+        const j = idx[i]!;
+        const s = so[j]!;
+        const e = so[j + 1]!;
+        if (e - s < 16) for (let k = s; k < e; k++) data[p++] = sd[k]!;
+        else {
+          data.set(sd.subarray(s, e), p);
+          p += e - s;
+        }
+        offsets[i + 1] = p;
+      }
+      return { type: 'utf8', offsets, data, validity };
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Exact 64-bit integers without BigInt arithmetic on the hot path.
+ *
+ * i64 and timestamp columns are stored in `BigInt64Array`s (the same bytes Rust sees as
+ * `&[i64]`). Reading a `BigInt64Array` element allocates a BigInt, so hot loops read through an
+ * `Int32Array` view of the same buffer: element i is (lo = v32[2i], hi = v32[2i + 1]),
+ * little-endian on every platform Node supports.
+ */
+
+const TWO32 = 4294967296;
+/** |hi| below this means |value| <= 2^53: exactly representable as a number. */
+const HI_EXACT = 2097152; // 2^21
+
+export function i32View(values: BigInt64Array): Int32Array {
+  return new Int32Array(values.buffer, values.byteOffset, values.length * 2);
+}
+
+/** True when element i of an i64 view is exactly representable as a number. */
+export function i64IsExact(v32: Int32Array, i: number): boolean {
+  const hi = v32[2 * i + 1]!;
+  return hi >= -HI_EXACT && hi < HI_EXACT;
+}
+
+/** Element i as a number; the caller has checked exactness or knows the range (timestamps). */
+export function getI64(v32: Int32Array, i: number): number {
+  return v32[2 * i + 1]! * TWO32 + (v32[2 * i]! >>> 0);
+}
+
+/** Writes a number that is a safe integer (the caller has checked). */
+export function setI64(v32: Int32Array, i: number, x: number): void {
+  const hi = Math.floor(x / TWO32);
+  v32[2 * i] = x - hi * TWO32; // ToInt32 wraps the unsigned low word
+  v32[2 * i + 1] = hi;
+}
+
+export const I64_MIN = -(2n ** 63n);
+export const I64_MAX = 2n ** 63n - 1n;
+
+/** Error for an i64 value a number cannot hold exactly. */
+export function inexactI64Error(where: string, value: bigint): Error {
+  return new RangeError(
+    `${where}: the i64 value ${value} is outside ±2^53 and cannot be a JavaScript number without rounding; ` +
+      'keep it in declarative operators (keyBy on fields, built-in aggregates), which are exact for all 64 bits',
+  );
+}

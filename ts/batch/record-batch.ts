@@ -1,0 +1,135 @@
+/**
+ * RecordBatch: a schema, one typed-array column per field, a row count and, once timestamps
+ * are assigned, an event-time column (ms, i64). The unit that crosses every boundary: between
+ * operators, into native code (as slices, without copying) and on the wire (FlatBuffers).
+ */
+
+import { Buffer } from 'node:buffer';
+import { bitGet, columnBuffers, emptyColumn, takeColumn, type Column } from './column.js';
+import { getI64, i32View, i64IsExact, inexactI64Error } from './i64.js';
+import { Schema, type SchemaSpec } from './schema.js';
+
+export type Row = Record<string, unknown>;
+
+export class RecordBatch {
+  constructor(
+    readonly schema: Schema,
+    readonly columns: readonly Column[],
+    readonly length: number,
+    /** Event time of each row in ms, or null before timestamps are assigned. */
+    readonly eventTime: BigInt64Array | null = null,
+  ) {
+    if (columns.length !== schema.length) {
+      throw new Error(`a batch needs ${schema.length} columns for schema ${schema}, got ${columns.length}`);
+    }
+  }
+
+  static empty(schema: Schema | SchemaSpec): RecordBatch {
+    const s = Schema.from(schema);
+    return new RecordBatch(s, s.fields.map((f) => emptyColumn(f.type)), 0, null);
+  }
+
+  column(name: string): Column {
+    return this.columns[this.schema.indexOf(name)]!;
+  }
+
+  withEventTime(eventTime: BigInt64Array | null): RecordBatch {
+    return new RecordBatch(this.schema, this.columns, this.length, eventTime);
+  }
+
+  /** Rows `idx[0..n)`, in that order, event time included. */
+  take(idx: Uint32Array | Int32Array, n: number): RecordBatch {
+    let eventTime: BigInt64Array | null = null;
+    if (this.eventTime !== null) {
+      eventTime = (takeColumn({ type: 'timestamp', values: this.eventTime, validity: null }, idx, n) as {
+        values: BigInt64Array;
+      }).values;
+    }
+    return new RecordBatch(this.schema, this.columns.map((c) => takeColumn(c, idx, n)), n, eventTime);
+  }
+
+  /** Every buffer of every column, in schema order: what the native layer reads as slices. */
+  buffers(): ArrayBufferView[] {
+    const out: ArrayBufferView[] = [];
+    for (const c of this.columns) for (const b of columnBuffers(c)) out.push(b);
+    return out;
+  }
+
+  /** Materialises the rows as plain objects (for user functions and sinks). */
+  toRecords(): Row[] {
+    const read = rowReader(this);
+    const out = new Array<Row>(this.length);
+    for (let i = 0; i < this.length; i++) out[i] = read(i);
+    return out;
+  }
+}
+
+/** A column reader that returns JS values; i64 values beyond ±2^53 throw rather than round. */
+export function valueReader(col: Column, fieldName: string): (i: number) => unknown {
+  const validity = col.validity;
+  let get: (i: number) => unknown;
+  switch (col.type) {
+    case 'i32':
+    case 'f64': {
+      const v = col.values;
+      get = (i) => v[i];
+      break;
+    }
+    case 'i64':
+    case 'timestamp': {
+      const v32 = i32View(col.values);
+      const values = col.values;
+      get = (i) => {
+        if (!i64IsExact(v32, i)) throw inexactI64Error(`field '${fieldName}', row ${i}`, values[i]!);
+        return getI64(v32, i);
+      };
+      break;
+    }
+    case 'bool': {
+      const v = col.values;
+      get = (i) => bitGet(v, i);
+      break;
+    }
+    case 'utf8': {
+      const o = col.offsets;
+      const d = col.data;
+      const buf = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
+      get = (i) => {
+        const s = o[i]!;
+        const e = o[i + 1]!;
+        if (e - s <= 24) {
+          let ascii = true;
+          for (let k = s; k < e; k++) if (d[k]! >= 0x80) ascii = false;
+          if (ascii) return String.fromCharCode.apply(null, d.subarray(s, e) as unknown as number[]);
+        }
+        return buf.toString('utf8', s, e);
+      };
+      break;
+    }
+  }
+  if (validity === null) return get;
+  return (i) => (bitGet(validity, i) ? get(i) : null);
+}
+
+/**
+ * Builds rows as objects of one fixed shape (one hidden class), so user functions stay
+ * monomorphic. The property list is generated once per schema.
+ */
+export function rowReader(batch: RecordBatch): (i: number) => Row {
+  const readers = batch.columns.map((c, k) => valueReader(c, batch.schema.fields[k]!.name));
+  const make = shapeFactory(batch.schema);
+  return (i) => make(readers, i);
+}
+
+const factories = new WeakMap<Schema, (readers: ((i: number) => unknown)[], i: number) => Row>();
+
+function shapeFactory(schema: Schema): (readers: ((i: number) => unknown)[], i: number) => Row {
+  let f = factories.get(schema);
+  if (f === undefined) {
+    const props = schema.fields.map((fl, k) => `${JSON.stringify(fl.name)}: r[${k}](i)`).join(', ');
+    // Generated once per schema from field names (JSON-quoted), never from data.
+    f = new Function('r', 'i', `return { ${props} };`) as (readers: ((i: number) => unknown)[], i: number) => Row;
+    factories.set(schema, f);
+  }
+  return f;
+}
