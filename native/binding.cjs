@@ -835,5 +835,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeNexmarkGenerator = nativeBinding.NativeNexmarkGenerator
 module.exports.NativeWindowAggregator = nativeBinding.NativeWindowAggregator
+module.exports.decodeBatch = nativeBinding.decodeBatch
+module.exports.encodeBatch = nativeBinding.encodeBatch
 module.exports.murmur332 = nativeBinding.murmur332

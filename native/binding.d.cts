@@ -9,6 +9,15 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeNexmarkGenerator {
+  constructor(config: NexmarkConfigSpec, kind: string, fields?: Array<string> | undefined | null)
+  /** The next batch of up to `max_rows` events of this kind, or null when exhausted. */
+  nextBatch(maxRows: number): BatchOut | null
+  position(): number
+  seek(position: number): void
+  get fields(): Array<FieldSpec>
+}
+
 export declare class NativeWindowAggregator {
   constructor(spec: WindowAggregatorSpec)
   /** Adds one batch; returns the number of late rows it dropped. */
@@ -41,12 +50,46 @@ export interface BatchOut {
   eventTime?: BigInt64Array
 }
 
+/**
+ * A field as the codec sees it: `FieldSpec` plus nullability (absent means nullable, the
+ * schema default). A type of its own so that `FieldSpec`, which other bindings build, keeps
+ * its shape.
+ */
+export interface CodecFieldSpec {
+  name: string
+  type: string
+  nullable?: boolean
+}
+
+/** Decodes a FlatBuffers `RecordBatch` into its fields (with nullability) and buffers. */
+export declare function decodeBatch(bytes: Uint8Array): DecodedBatch
+
+export interface DecodedBatch {
+  fields: Array<CodecFieldSpec>
+  batch: BatchOut
+}
+
+/**
+ * Encodes a batch (fields, every buffer as bytes, row count, optional event time) as a
+ * FlatBuffers `RecordBatch`.
+ */
+export declare function encodeBatch(fields: Array<CodecFieldSpec>, buffers: Array<Uint8Array>, length: number, eventTime?: Uint8Array | undefined | null): Uint8Array
+
 export interface FieldSpec {
   name: string
   type: string
 }
 
 export declare function murmur332(data: Uint8Array, seed: number): number
+
+export interface NexmarkConfigSpec {
+  seed: number
+  eventCount: number
+  ratePerSec: number
+  baseTimeMs: number
+  splitIndex: number
+  splitCount: number
+}
 
 export interface WindowAggregatorSpec {
   input: Array<FieldSpec>

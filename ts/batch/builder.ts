@@ -15,9 +15,11 @@ export class BadValueError extends Error {
     readonly where: string,
     readonly position: number,
     readonly field: string,
-    detail: string,
+    readonly detail: string,
+    /** What a position counts: records, or lines of a file. */
+    unit: 'record' | 'line' = 'record',
   ) {
-    super(`${where}, record ${position}, field '${field}': ${detail}`);
+    super(`${where}, ${unit} ${position}, field '${field}': ${detail}`);
     this.name = 'BadValueError';
   }
 }
@@ -104,9 +106,13 @@ export class ColumnBuilder {
       case 'timestamp': {
         let x: unknown = v;
         if (f.type === 'timestamp' && v instanceof Date) x = v.getTime();
+        if (typeof x === 'string' && /^-?[0-9]{1,19}$/.test(x)) x = BigInt(x); // exact decimal text
         if (typeof x === 'number') {
           if (!Number.isSafeInteger(x)) {
-            throw new BadValueError(where, position, f.name, `expected ${f.type === 'i64' ? 'an i64' : 'a timestamp in ms'} (an integer; numbers beyond ±2^53 must be given as bigint), got ${describe(v)}`);
+            const why = Number.isInteger(x)
+              ? ' beyond ±2^53, where a JavaScript number (and JSON.parse) may already have rounded it; give it as a bigint or a decimal string'
+              : '';
+            throw new BadValueError(where, position, f.name, `expected ${f.type === 'i64' ? 'an i64' : 'a timestamp in ms'} (an integer), got ${describe(v)}${why}`);
           }
           setI64(this.i64v!, i, x);
         } else if (typeof x === 'bigint') {
@@ -140,6 +146,19 @@ export class ColumnBuilder {
     }
     if (this.validity !== null) this.validity[i >>> 3]! |= 1 << (i & 7);
     this.n++;
+  }
+
+  /** Removes the last appended value (so a record that fails half-way leaves no trace). */
+  rollbackLast(): void {
+    if (this.n === 0) return;
+    const i = --this.n;
+    const mask = ~(1 << (i & 7));
+    if (this.validity !== null) {
+      if ((this.validity[i >>> 3]! & (1 << (i & 7))) === 0) this.nulls--;
+      this.validity[i >>> 3]! &= mask;
+    }
+    if (this.bits !== null) this.bits[i >>> 3]! &= mask;
+    if (this.offsets !== null) this.dataLen = this.offsets[i]!;
   }
 
   private appendString(s: string): void {
@@ -215,7 +234,14 @@ export class BatchBuilder {
       throw new BadValueError(where, position, this.names[0] ?? '', `expected a record object, got ${describe(record)}`);
     }
     const r = record as Record<string, unknown>;
-    for (let k = 0; k < this.cols.length; k++) this.cols[k]!.append(r[this.names[k]!], where, position);
+    for (let k = 0; k < this.cols.length; k++) {
+      try {
+        this.cols[k]!.append(r[this.names[k]!], where, position);
+      } catch (e) {
+        for (let j = 0; j < k; j++) this.cols[j]!.rollbackLast();
+        throw e;
+      }
+    }
     if (eventTime !== undefined) (this.times ??= []).push(eventTime);
   }
 
@@ -232,8 +258,8 @@ export class BatchBuilder {
 }
 
 /** One batch from records (tests, `fromRecords`). */
-export function batchFromRecords(records: readonly unknown[], schema: Schema, where = 'records'): RecordBatch {
+export function batchFromRecords(records: readonly unknown[], schema: Schema, where = 'records', firstPosition = 0): RecordBatch {
   const b = new BatchBuilder(schema, records.length);
-  for (let i = 0; i < records.length; i++) b.append(records[i], where, i);
+  for (let i = 0; i < records.length; i++) b.append(records[i], where, firstPosition + i);
   return b.finish();
 }

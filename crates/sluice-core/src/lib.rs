@@ -1,11 +1,11 @@
 //! Sluice core: the engine. Knows nothing of Node; `sluice-node` binds it.
 
 pub mod batch;
-// pub mod codec;
+pub mod codec;
 pub mod error;
 pub mod hash;
 pub mod memory;
-// pub mod nexmark;
+pub mod nexmark;
 pub mod window;
 
 pub use error::{Error, ErrorKind, Result};

@@ -426,7 +426,8 @@ fn price_from(t: &PriceTables, r: u32) -> i64 {
     let m = s as usize; // floor, 0..96
     let f = s - m as f64; // exact, [0, 1)
     let e = exp_small(&t.coef, f * (LN10 / 16.0));
-    (t.pow[m] * e * 100.0 + 0.5).floor() as i64
+    // floor of a positive value: truncation (`floor()` is a libm call without SSE4.1).
+    (t.pow[m] * e * 100.0 + 0.5) as i64
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -459,10 +460,10 @@ fn string_chars(sym: &[u8; 338], h: u32, max_len: u32, buf: &mut [u8; 128]) -> u
     let len = string_len(h, max_len) as usize;
     let mut k = 1u32;
     for chunk in buf[..len].chunks_mut(3) {
-        let mut w = word(h, k);
+        let w = word(h, k);
         k += 1;
-        for b in chunk {
-            *b = sym[digit(&mut w, 338) as usize];
+        for (j, b) in chunk.iter_mut().enumerate() {
+            *b = sym[((w.wrapping_mul(POW338[j]) as u64 * 338) >> 32) as usize];
         }
     }
     len
@@ -496,53 +497,89 @@ fn extra_len(h: u32, current: u32, avg: u32) -> u32 {
     desired - delta + if delta == 0 { 0 } else { digit(&mut x, 2 * delta) }
 }
 
-/// Appends the padding string: random a-z, 6 letters per word.
+/// `26^k mod 2^32`: the state of the digit chain of a word after k base-26 digits, so
+/// `digit k of w = (w * 26^k mod 2^32) * 26 >> 32` and the 6 digits are independent.
+const POW26: [u32; 6] = [1, 26, 676, 17_576, 456_976, 11_881_376];
+/// The same for base 338 (3 digits).
+const POW338: [u32; 3] = [1, 338, 114_244];
+
+/// Base-26 digit `k` of word `w` as a letter.
 #[inline(always)]
-fn push_extra(out: &mut Vec<u8>, h: u32, current: u32, avg: u32) {
-    let size = extra_len(h, current, avg) as usize;
-    let start = out.len();
-    out.resize(start + size, 0);
-    let mut k = 1u32;
-    for chunk in out[start..].chunks_mut(6) {
-        let mut w = word(h, k);
-        k += 1;
-        for b in chunk {
-            *b = b'a' + digit(&mut w, 26) as u8;
-        }
+fn letter(w: u32, k: usize) -> u8 {
+    b'a' + ((w.wrapping_mul(POW26[k]) as u64 * 26) >> 32) as u8
+}
+
+/// Blocks of 8 random letters for the padding strings (`extra`): 2^13 blocks (64 KiB), each
+/// 32-bit word of an extra picks two, so a row costs a hash per 16 letters and one 8-byte copy
+/// per 8 letters. Fixed seed: the same table for every generator.
+const EXTRA_BLOCK_BITS: u32 = 13;
+const EXTRA_BLOCKS: usize = 1 << EXTRA_BLOCK_BITS;
+const EXTRA_SEED: u32 = 0x4558_5452;
+
+fn extra_blocks() -> &'static [[u8; 8]] {
+    static T: OnceLock<Vec<[u8; 8]>> = OnceLock::new();
+    T.get_or_init(|| {
+        (0..EXTRA_BLOCKS as u32)
+            .map(|b| {
+                let w0 = murmur3_u32(2 * b, EXTRA_SEED);
+                let w1 = murmur3_u32(2 * b + 1, EXTRA_SEED);
+                let mut out = [0u8; 8];
+                for (j, c) in out.iter_mut().enumerate() {
+                    *c = if j < 6 { letter(w0, j) } else { letter(w1, j - 6) };
+                }
+                out
+            })
+            .collect()
+    })
+}
+
+/// Appends the padding string: random a-z, in blocks of 8 letters, two blocks per word
+/// (the last word's blocks cut to the size).
+#[inline(always)]
+fn push_extra(out: &mut Vec<u8>, blocks: &[[u8; 8]], h: u32, current: u32, avg: u32) {
+    let size = extra_len(h, current, avg);
+    let end = out.len() + size as usize;
+    let words = size.div_ceil(16);
+    for k in 1..=words {
+        let w = word(h, k);
+        out.extend_from_slice(&blocks[(w >> (32 - EXTRA_BLOCK_BITS)) as usize]);
+        out.extend_from_slice(&blocks[((w >> (32 - 2 * EXTRA_BLOCK_BITS)) as usize) & (EXTRA_BLOCKS - 1)]);
     }
+    out.truncate(end);
 }
 
-/// Strings from a fixed list: bytes plus offsets.
-struct StrTable {
-    data: Vec<u8>,
-    offsets: Vec<u32>,
+/// Strings from a fixed list, each padded to `W` bytes so a copy has a constant length
+/// (inlined moves instead of a `memcpy` call per row).
+struct StrTable<const W: usize> {
+    padded: Vec<[u8; W]>,
+    lens: Vec<u32>,
 }
 
-impl StrTable {
-    fn new() -> StrTable {
-        StrTable { data: Vec::new(), offsets: vec![0] }
+impl<const W: usize> StrTable<W> {
+    fn new() -> Self {
+        StrTable { padded: Vec::new(), lens: Vec::new() }
     }
     fn push(&mut self, s: &[u8]) {
-        self.data.extend_from_slice(s);
-        self.offsets.push(self.data.len() as u32);
+        assert!(s.len() <= W, "table string longer than {W}");
+        let mut p = [0u8; W];
+        p[..s.len()].copy_from_slice(s);
+        self.padded.push(p);
+        self.lens.push(s.len() as u32);
     }
     #[inline(always)]
-    fn get(&self, i: usize) -> &[u8] {
-        &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
-    }
-    fn max_len(&self) -> usize {
-        self.offsets.windows(2).map(|w| (w[1] - w[0]) as usize).max().unwrap_or(0)
+    fn len_of(&self, i: usize) -> usize {
+        self.lens[i] as usize
     }
 }
 
 struct Tables {
     /// "First Last", index first * 9 + last.
-    names: StrTable,
-    cities: StrTable,
-    states: StrTable,
+    names: StrTable<16>,
+    cities: StrTable<16>,
+    states: StrTable<16>,
     /// Index 0..4: the hot channels; 4 + n: "channel-n".
-    channels: StrTable,
-    urls: StrTable,
+    channels: StrTable<16>,
+    urls: StrTable<80>,
 }
 
 /// Flink's url: `https://www.nexmark.com/<s>/<s>/<s>/item.htm?query=1`, each `<s>` a
@@ -739,9 +776,9 @@ fn person_state_index(seed: u32, id: u64) -> usize {
 /// Beam's size estimate of a person without extra (untrimmed string lengths).
 #[inline(always)]
 fn person_size(t: &Tables, seed: u32, id: u64) -> u32 {
-    let name = t.names.get(person_name_index(seed, id)).len() as u32;
+    let name = t.names.len_of(person_name_index(seed, id)) as u32;
     let email = string_len(draw(seed, id, S_P_EMAIL1), 7) + 1 + string_len(draw(seed, id, S_P_EMAIL2), 5) + 4;
-    let city = t.cities.get(person_city_index(seed, id)).len() as u32;
+    let city = t.cities.len_of(person_city_index(seed, id)) as u32;
     8 + name + email + 19 + city + 2
 }
 
@@ -821,6 +858,7 @@ impl NexmarkGenerator {
         tables();
         price_tables();
         syms();
+        extra_blocks();
         Ok(NexmarkGenerator { config, kind, cols, schema, position: 0, total, ids: Vec::new() })
     }
 
@@ -900,15 +938,23 @@ impl NexmarkGenerator {
         if self.ids.is_empty() {
             return None;
         }
-        let columns: Vec<Column> = self.cols.iter().map(|&col| Column::new(self.column(col, &ts))).collect();
+        // Channel and url share one draw.
+        let chan: Vec<u16> = if self.cols.iter().any(|&c| c == Col::BChannel || c == Col::BUrl) {
+            let seed = self.config.seed;
+            self.ids.iter().map(|&id| bid_channel(seed, id) as u16).collect()
+        } else {
+            Vec::new()
+        };
+        let columns: Vec<Column> = self.cols.iter().map(|&col| Column::new(self.column(col, &ts, &chan))).collect();
         Some(RecordBatch { schema: self.schema.clone(), columns, len: self.ids.len(), event_time: Some(ts) })
     }
 
-    fn column(&self, col: Col, ts: &[i64]) -> ColumnData {
+    fn column(&self, col: Col, ts: &[i64], chan: &[u16]) -> ColumnData {
         let ids = &self.ids[..];
         let cfg = &self.config;
         let seed = cfg.seed;
         let t = tables();
+        let blocks = extra_blocks();
         let rows = ids.len();
         match col {
             Col::PDateTime | Col::ADateTime | Col::BDateTime => ColumnData::Timestamp(ts.to_vec()),
@@ -942,8 +988,8 @@ impl NexmarkGenerator {
             Col::PName => table_column(&t.names, rows, ids.iter().map(|&id| person_name_index(seed, id))),
             Col::PCity => table_column(&t.cities, rows, ids.iter().map(|&id| person_city_index(seed, id))),
             Col::PState => table_column(&t.states, rows, ids.iter().map(|&id| person_state_index(seed, id))),
-            Col::BChannel => table_column(&t.channels, rows, ids.iter().map(|&id| bid_channel(seed, id))),
-            Col::BUrl => table_column(&t.urls, rows, ids.iter().map(|&id| bid_channel(seed, id))),
+            Col::BChannel => table_column(&t.channels, rows, chan.iter().map(|&c| c as usize)),
+            Col::BUrl => table_column(&t.urls, rows, chan.iter().map(|&c| c as usize)),
             Col::PEmail => {
                 let sym = syms();
                 utf8_column(rows, rows * 16, |out, i| {
@@ -965,26 +1011,29 @@ impl NexmarkGenerator {
             }
             Col::PExtra => utf8_column(rows, rows * (AVG_PERSON_BYTES as usize), |out, i| {
                 let id = ids[i];
-                push_extra(out, draw(seed, id, S_P_EXTRA), person_size(t, seed, id), AVG_PERSON_BYTES)
+                push_extra(out, blocks, draw(seed, id, S_P_EXTRA), person_size(t, seed, id), AVG_PERSON_BYTES)
             }),
             Col::AExtra => utf8_column(rows, rows * (AVG_AUCTION_BYTES as usize), |out, i| {
                 let id = ids[i];
-                push_extra(out, draw(seed, id, S_A_EXTRA), auction_size(seed, id), AVG_AUCTION_BYTES)
+                push_extra(out, blocks, draw(seed, id, S_A_EXTRA), auction_size(seed, id), AVG_AUCTION_BYTES)
             }),
             Col::BExtra => utf8_column(rows, rows * (AVG_BID_BYTES as usize), |out, i| {
-                push_extra(out, draw(seed, ids[i], S_B_EXTRA), BID_SIZE, AVG_BID_BYTES)
+                push_extra(out, blocks, draw(seed, ids[i], S_B_EXTRA), BID_SIZE, AVG_BID_BYTES)
             }),
         }
     }
 }
 
-fn table_column(t: &StrTable, rows: usize, idx: impl Iterator<Item = usize>) -> ColumnData {
+fn table_column<const W: usize>(t: &StrTable<W>, rows: usize, idx: impl Iterator<Item = usize>) -> ColumnData {
     let mut offsets = Vec::with_capacity(rows + 1);
-    let mut data = Vec::with_capacity(rows * t.max_len());
+    let max = t.lens.iter().copied().max().unwrap_or(0) as usize;
+    let mut data = Vec::with_capacity(rows * max + W);
     offsets.push(0i32);
     for i in idx {
-        data.extend_from_slice(t.get(i));
-        offsets.push(data.len() as i32);
+        let end = data.len() + t.len_of(i);
+        data.extend_from_slice(&t.padded[i]);
+        data.truncate(end);
+        offsets.push(end as i32);
     }
     ColumnData::Utf8 { offsets, data }
 }
@@ -1122,7 +1171,7 @@ mod tests {
         assert_eq!(g.next_batch(100).unwrap(), b1);
         g.seek(9_990);
         let tail = g.next_batch(1000).unwrap();
-        assert_eq!(tail.len, 10 - 4); // events 9990..9999: residues 40..49
+        assert_eq!(tail.len, 10); // events 9990..9999: residues 40..49, all bids
         assert_eq!(g.position(), 10_000);
         assert!(g.next_batch(10).is_none());
         g.seek(20_000);

@@ -536,8 +536,9 @@ impl WindowAggregator {
         let wm = self.watermark;
         let Keys::Bytes { arena, spans, cols, scratch } = &mut self.keys else { unreachable!() };
         let key_cols: Vec<ColumnRef<'_>> = cols.iter().map(|&(c, _)| batch.columns[c]).collect();
-        for i in 0..self.gids.len() {
-            let start = w.start_of(ts[i]);
+        let n = self.gids.len();
+        for (i, &t) in ts[..n].iter().enumerate() {
+            let start = w.start_of(t);
             if w.max_timestamp(start) <= wm {
                 self.late_dropped += 1;
                 continue;

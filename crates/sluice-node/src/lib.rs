@@ -4,5 +4,7 @@
 #![deny(clippy::all)]
 
 mod batch;
+mod codec;
 mod hash;
+mod nexmark;
 mod window;

@@ -128,6 +128,7 @@ impl<'a> ::flatbuffers::Follow<'a> for Field<'a> {
 impl<'a> Field<'a> {
   pub const VT_NAME: ::flatbuffers::VOffsetT = 4;
   pub const VT_TYPE_: ::flatbuffers::VOffsetT = 6;
+  pub const VT_NULLABLE: ::flatbuffers::VOffsetT = 8;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -140,6 +141,7 @@ impl<'a> Field<'a> {
   ) -> ::flatbuffers::WIPOffset<Field<'bldr>> {
     let mut builder = FieldBuilder::new(_fbb);
     if let Some(x) = args.name { builder.add_name(x); }
+    builder.add_nullable(args.nullable);
     builder.add_type_(args.type_);
     builder.finish()
   }
@@ -159,6 +161,13 @@ impl<'a> Field<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<DataType>(Field::VT_TYPE_, Some(DataType::I32)).unwrap()}
   }
+  #[inline]
+  pub fn nullable(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(Field::VT_NULLABLE, Some(true)).unwrap()}
+  }
 }
 
 impl ::flatbuffers::Verifiable for Field<'_> {
@@ -169,6 +178,7 @@ impl ::flatbuffers::Verifiable for Field<'_> {
     v.visit_table(pos)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("name", Self::VT_NAME, true)?
      .visit_field::<DataType>("type_", Self::VT_TYPE_, false)?
+     .visit_field::<bool>("nullable", Self::VT_NULLABLE, false)?
      .finish();
     Ok(())
   }
@@ -176,6 +186,7 @@ impl ::flatbuffers::Verifiable for Field<'_> {
 pub struct FieldArgs<'a> {
     pub name: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub type_: DataType,
+    pub nullable: bool,
 }
 impl<'a> Default for FieldArgs<'a> {
   #[inline]
@@ -183,6 +194,7 @@ impl<'a> Default for FieldArgs<'a> {
     FieldArgs {
       name: None, // required field
       type_: DataType::I32,
+      nullable: true,
     }
   }
 }
@@ -199,6 +211,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> FieldBuilder<'a, 'b, A> {
   #[inline]
   pub fn add_type_(&mut self, type_: DataType) {
     self.fbb_.push_slot::<DataType>(Field::VT_TYPE_, type_, DataType::I32);
+  }
+  #[inline]
+  pub fn add_nullable(&mut self, nullable: bool) {
+    self.fbb_.push_slot::<bool>(Field::VT_NULLABLE, nullable, true);
   }
   #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> FieldBuilder<'a, 'b, A> {
@@ -221,6 +237,7 @@ impl ::core::fmt::Debug for Field<'_> {
     let mut ds = f.debug_struct("Field");
       ds.field("name", &self.name());
       ds.field("type_", &self.type_());
+      ds.field("nullable", &self.nullable());
       ds.finish()
   }
 }

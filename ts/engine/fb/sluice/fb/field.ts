@@ -37,8 +37,13 @@ type():DataType {
   return offset ? this.bb!.readInt8(this.bb_pos + offset) : DataType.I32;
 }
 
+nullable():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : true;
+}
+
 static startField(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(3);
 }
 
 static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
@@ -49,16 +54,21 @@ static addType(builder:flatbuffers.Builder, type:DataType) {
   builder.addFieldInt8(1, type, DataType.I32);
 }
 
+static addNullable(builder:flatbuffers.Builder, nullable:boolean) {
+  builder.addFieldInt8(2, +nullable, +true);
+}
+
 static endField(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   builder.requiredField(offset, 4) // name
   return offset;
 }
 
-static createField(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset, type:DataType):flatbuffers.Offset {
+static createField(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset, type:DataType, nullable:boolean):flatbuffers.Offset {
   Field.startField(builder);
   Field.addName(builder, nameOffset);
   Field.addType(builder, type);
+  Field.addNullable(builder, nullable);
   return Field.endField(builder);
 }
 }

@@ -1,0 +1,114 @@
+/**
+ * Benchmark cases. Each runs once in a fresh process (see run.ts) and reports events/s, so
+ * peak RSS belongs to one engine and one case.
+ */
+
+import { agg, DiscardingSink, NexmarkSource, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy } from '../ts/index.js';
+import { RecordBatch } from '../ts/batch/record-batch.js';
+import { Schema } from '../ts/batch/schema.js';
+import { i32View, setI64 } from '../ts/batch/i64.js';
+import { selectEngine } from '../ts/engine/select.js';
+import type { EngineName } from '../ts/engine/engine.js';
+
+export interface CaseResult {
+  readonly events: number;
+  readonly seconds: number;
+  readonly check: number;
+}
+
+export type CaseName = 'kernel-10k' | 'kernel-1m' | 'e2e-q-window';
+
+/** splitmix64-like mixing in 32-bit halves, cheap and deterministic (data generation only). */
+function mix(i: number): number {
+  let h = Math.imul(i ^ 0x9e3779b9, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * The window-aggregation kernel over pre-built batches, as in shared/reference/limits/agg.rs:
+ * keyed by an i64 column, count/sum/max of an f64 column, 1 million events per window, 10
+ * events per ms. Batch building is outside the timing.
+ */
+function kernel(engine: EngineName, keys: number, events: number): CaseResult {
+  const eng = selectEngine(engine);
+  const schema = new Schema([
+    { name: 'key', type: 'i64', nullable: false },
+    { name: 'price', type: 'f64', nullable: false },
+  ]);
+  const batchRows = 65536;
+  const batches: RecordBatch[] = [];
+  const lastTs: number[] = [];
+  for (let start = 0; start < events; start += batchRows) {
+    const n = Math.min(batchRows, events - start);
+    const key = new BigInt64Array(n);
+    const kv = i32View(key);
+    const price = new Float64Array(n);
+    const et = new BigInt64Array(n);
+    const tv = i32View(et);
+    for (let i = 0; i < n; i++) {
+      const r = mix(start + i);
+      kv[2 * i] = r % keys;
+      price[i] = (r >>> 8) % 10000 / 100;
+      setI64(tv, i, Math.floor((start + i) / 10));
+    }
+    batches.push(
+      new RecordBatch(schema, [
+        { type: 'i64', values: key, validity: null },
+        { type: 'f64', values: price, validity: null },
+      ], n, et),
+    );
+    lastTs.push(Math.floor((start + n - 1) / 10));
+  }
+  const op = eng.createWindowAggregator({
+    input: schema,
+    keyFields: [0],
+    sizeMs: 100_000, // 1M events per window at 10 events/ms
+    offsetMs: 0,
+    aggregates: [
+      { name: 'n', kind: 'count', field: null },
+      { name: 'sum', kind: 'sum', field: 1 },
+      { name: 'max', kind: 'max', field: 1 },
+    ],
+  });
+  let check = 0;
+  const t0 = performance.now();
+  for (let k = 0; k < batches.length; k++) {
+    op.push(batches[k]!);
+    // Timestamps are in order: everything before the batch's last timestamp is complete.
+    const fired = op.advanceWatermark(lastTs[k]! - 1);
+    if (fired !== null) check += fired.length;
+  }
+  const fired = op.advanceWatermark(Infinity);
+  if (fired !== null) check += fired.length;
+  const seconds = (performance.now() - t0) / 1000;
+  return { events, seconds, check };
+}
+
+/** Nexmark bids -> keyBy(auction) -> 10 s tumbling window max(price), count -> discard. */
+async function endToEnd(engine: EngineName, events: number): Promise<CaseResult> {
+  const env = StreamEnvironment.create({ engine });
+  const sink = new DiscardingSink();
+  env
+    .fromSource(NexmarkSource.bids({ events }), WatermarkStrategy.forBoundedOutOfOrderness(4000))
+    .keyBy('auction')
+    .window(TumblingEventTimeWindows.of(10_000))
+    .aggregate({ maxPrice: agg.max('price'), bids: agg.count() })
+    .sinkTo(sink);
+  const t0 = performance.now();
+  await env.execute('bench e2e');
+  const seconds = (performance.now() - t0) / 1000;
+  return { events, seconds, check: sink.rows };
+}
+
+export async function runCase(name: CaseName, engine: EngineName, events: number): Promise<CaseResult> {
+  switch (name) {
+    case 'kernel-10k':
+      return kernel(engine, 10_000, events);
+    case 'kernel-1m':
+      return kernel(engine, 1_000_000, events);
+    case 'e2e-q-window':
+      return endToEnd(engine, events);
+  }
+}

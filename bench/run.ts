@@ -1,0 +1,95 @@
+/**
+ * `npm run bench`: every case on both engines, each run in a fresh process; prints the median
+ * events/s, the native/TS ratio and peak RSS, writes bench/results/latest.json and regenerates
+ * the results table in BENCHMARKS.md.
+ *
+ * Options: --runs N (default 5), --quick (fewer events, for a smoke run).
+ */
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CaseName } from './cases.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..');
+const args = process.argv.slice(2);
+const runs = Number(args[args.indexOf('--runs') + 1] ?? 5) || 5;
+const quick = args.includes('--quick');
+
+interface Case {
+  readonly name: CaseName;
+  readonly title: string;
+  readonly events: number;
+  readonly target: string;
+}
+
+const CASES: Case[] = [
+  { name: 'kernel-10k', title: 'window kernel, 10 000 keys', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 60 M/s, >= 2x TS' },
+  { name: 'kernel-1m', title: 'window kernel, 1 000 000 keys', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 2x TS' },
+  { name: 'e2e-q-window', title: 'e2e: Nexmark bids -> keyBy(auction) -> 10 s tumbling max(price), count', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 10 M/s, >= 2x TS' },
+];
+
+interface Measured {
+  engine: string;
+  medianEventsPerSec: number;
+  runsEventsPerSec: number[];
+  maxRssMb: number;
+  check: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+}
+
+function measure(c: Case, engine: string): Measured {
+  const rates: number[] = [];
+  let rss = 0;
+  let check = -1;
+  for (let i = 0; i < runs; i++) {
+    const out = execFileSync(process.execPath, [join(here, 'worker.js'), c.name, engine, String(c.events)], { encoding: 'utf8' });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { events: number; seconds: number; check: number; maxRssMb: number };
+    if (check !== -1 && r.check !== check) throw new Error(`${c.name} on ${engine}: results differ between runs (${check} vs ${r.check})`);
+    check = r.check;
+    rates.push(r.events / r.seconds);
+    rss = Math.max(rss, r.maxRssMb);
+  }
+  return { engine, medianEventsPerSec: median(rates), runsEventsPerSec: rates, maxRssMb: rss, check };
+}
+
+const M = (x: number) => `${(x / 1e6).toFixed(2)} M/s`;
+const results = [];
+for (const c of CASES) {
+  const native = measure(c, 'native');
+  const ts = measure(c, 'ts');
+  if (native.check !== ts.check) throw new Error(`${c.name}: engines disagree (${native.check} vs ${ts.check} result rows)`);
+  const ratio = native.medianEventsPerSec / ts.medianEventsPerSec;
+  console.log(`${c.title}: native ${M(native.medianEventsPerSec)}, ts ${M(ts.medianEventsPerSec)}, ratio ${ratio.toFixed(2)}x, peak RSS ${native.maxRssMb.toFixed(0)} / ${ts.maxRssMb.toFixed(0)} MB`);
+  results.push({ case: c.name, title: c.title, events: c.events, target: c.target, native, ts, ratio });
+}
+
+const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
+const doc = { date: new Date().toISOString(), runs, quick, machine, results };
+writeFileSync(join(root, 'bench', 'results', 'latest.json'), JSON.stringify(doc, null, 2) + '\n');
+
+const table = [
+  `Measured ${doc.date.slice(0, 10)} on ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGb} GiB, Node ${machine.node}; median of ${runs} runs, each in a fresh process, single-threaded.`,
+  '',
+  '| case | events | native | TS | native/TS | peak RSS native / TS | target |',
+  '|---|---|---|---|---|---|---|',
+  ...results.map(
+    (r) => `| ${r.title} | ${(r.events / 1e6).toFixed(0)} M | ${M(r.native.medianEventsPerSec)} | ${M(r.ts.medianEventsPerSec)} | ${r.ratio.toFixed(2)}x | ${r.native.maxRssMb.toFixed(0)} / ${r.ts.maxRssMb.toFixed(0)} MB | ${r.target} |`,
+  ),
+].join('\n');
+const mdPath = join(root, 'BENCHMARKS.md');
+const md = readFileSync(mdPath, 'utf8');
+const begin = '<!-- results:begin -->';
+const end = '<!-- results:end -->';
+const i = md.indexOf(begin);
+const j = md.indexOf(end);
+if (i < 0 || j < 0) throw new Error('BENCHMARKS.md lacks the results markers');
+writeFileSync(mdPath, md.slice(0, i + begin.length) + '\n' + table + '\n' + md.slice(j));
+console.log('wrote bench/results/latest.json and BENCHMARKS.md');

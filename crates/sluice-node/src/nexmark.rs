@@ -1,0 +1,74 @@
+//! `NativeNexmarkGenerator`: the deterministic Nexmark generator, one call per batch.
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use sluice_core::nexmark::{EventKind, NexmarkConfig, NexmarkGenerator};
+
+use crate::batch::{batch_out, to_napi, BatchOut, FieldSpec};
+
+#[napi(object)]
+pub struct NexmarkConfigSpec {
+    pub seed: u32,
+    pub event_count: f64,
+    pub rate_per_sec: f64,
+    pub base_time_ms: f64,
+    pub split_index: f64,
+    pub split_count: f64,
+}
+
+fn whole(v: f64, what: &str) -> Result<u64> {
+    if v.fract() != 0.0 || !(0.0..=9_007_199_254_740_991.0).contains(&v) {
+        return Err(Error::new(Status::InvalidArg, format!("Nexmark {what} must be a whole number >= 0, got {v}")));
+    }
+    Ok(v as u64)
+}
+
+#[napi]
+pub struct NativeNexmarkGenerator {
+    inner: NexmarkGenerator,
+}
+
+#[napi]
+impl NativeNexmarkGenerator {
+    #[napi(constructor)]
+    pub fn new(config: NexmarkConfigSpec, kind: String, fields: Option<Vec<String>>) -> Result<Self> {
+        let config = NexmarkConfig {
+            seed: config.seed,
+            event_count: whole(config.event_count, "eventCount")?,
+            rate_per_sec: whole(config.rate_per_sec, "ratePerSec")?,
+            base_time_ms: whole(config.base_time_ms, "baseTimeMs")? as i64,
+            split_index: whole(config.split_index, "splitIndex")?,
+            split_count: whole(config.split_count, "splitCount")?,
+        };
+        let kind = EventKind::parse(&kind).map_err(to_napi)?;
+        let inner = NexmarkGenerator::new(config, kind, fields.as_deref()).map_err(to_napi)?;
+        Ok(NativeNexmarkGenerator { inner })
+    }
+
+    /// The next batch of up to `max_rows` events of this kind, or null when exhausted.
+    #[napi]
+    pub fn next_batch(&mut self, max_rows: u32) -> Option<BatchOut> {
+        self.inner.next_batch(max_rows as usize).map(batch_out)
+    }
+
+    #[napi]
+    pub fn position(&self) -> f64 {
+        self.inner.position() as f64
+    }
+
+    #[napi]
+    pub fn seek(&mut self, position: f64) -> Result<()> {
+        self.inner.seek(whole(position, "position")?);
+        Ok(())
+    }
+
+    #[napi(getter)]
+    pub fn fields(&self) -> Vec<FieldSpec> {
+        self.inner
+            .output_schema()
+            .fields
+            .iter()
+            .map(|f| FieldSpec { name: f.name.clone(), data_type: f.data_type.name().to_string() })
+            .collect()
+    }
+}

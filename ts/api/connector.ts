@@ -1,0 +1,48 @@
+/** Source and sink contracts: batches in, batches out. */
+
+import type { RecordBatch } from '../batch/record-batch.js';
+import type { Schema } from '../batch/schema.js';
+import type { Engine } from '../engine/engine.js';
+
+export interface SourceContext {
+  readonly engine: Engine;
+  /** Rows per batch the source should aim for. */
+  readonly batchSize: number;
+  /** Fields the job reads, when the planner could narrow them (null: all). */
+  readonly projection: readonly string[] | null;
+}
+
+export interface SourceReader {
+  /** The next batch, or null at end of input. */
+  next(): Promise<RecordBatch | null> | RecordBatch | null;
+  close(): Promise<void> | void;
+  /** Counters reported in the job result (e.g. deadLetters). */
+  metrics?(): Record<string, number>;
+}
+
+/** `T` is the record type the source produces (for typing only). */
+export interface Source<T extends object = Record<string, unknown>> {
+  readonly name: string;
+  readonly schema: Schema;
+  /** Phantom: never set; carries the record type. */
+  readonly __record?: T;
+  /** True when batches already carry event time (e.g. the Nexmark generator). */
+  readonly hasEventTime: boolean;
+  /** True when the source honours `SourceContext.projection`. */
+  readonly supportsProjection: boolean;
+  open(ctx: SourceContext): SourceReader;
+}
+
+export interface SinkWriter {
+  write(batch: RecordBatch): Promise<void> | void;
+  close(): Promise<void> | void;
+}
+
+export interface SinkContext {
+  readonly engine: Engine;
+}
+
+export interface Sink {
+  readonly name: string;
+  open(schema: Schema, ctx: SinkContext): SinkWriter;
+}

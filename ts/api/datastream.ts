@@ -1,0 +1,197 @@
+/**
+ * DataStream, KeyedStream and WindowedStream: the pipeline-building API, named after Flink's.
+ * Every call adds a node to the environment's job graph and checks its configuration at once.
+ */
+
+import { Schema, type DataType, type RecordOf, type SchemaSpec } from '../batch/schema.js';
+import type { AggregateSpec } from '../engine/engine.js';
+import { aggregateOutputType, windowOutputSchema } from '../engine/window-spec.js';
+import type { GraphNode, NodeOp, Partitioning } from '../plan/graph.js';
+import type { AggregateCall } from './agg.js';
+import type { Sink } from './connector.js';
+import type { StreamEnvironment } from './environment.js';
+import { WatermarkStrategy } from './watermark.js';
+import { TumblingEventTimeWindows, type WindowAssigner } from './windows.js';
+
+type KeyValue = string | number | boolean;
+
+/** What a window aggregation emits: the key fields, the window bounds and the named results. */
+export type WindowResult<K, A> = K & { windowStart: number; windowEnd: number } & { [N in keyof A]: number };
+
+export class DataStream<T extends object> {
+  /** @internal */
+  constructor(
+    protected readonly env: StreamEnvironment,
+    /** @internal */
+    readonly node: GraphNode,
+  ) {}
+
+  /** The schema of this stream's records. */
+  get schema(): Schema {
+    return this.node.schema;
+  }
+
+  protected add<R extends object>(name: string, op: NodeOp, schema: Schema, opts: { partitioning?: Partitioning; hasEventTime?: boolean } = {}): DataStream<R> {
+    const node = this.env.graph.add({
+      name,
+      op,
+      input: this.node,
+      partitioning: opts.partitioning ?? { kind: 'forward' },
+      schema,
+      hasEventTime: opts.hasEventTime ?? this.node.hasEventTime,
+    });
+    return new DataStream<R>(this.env, node);
+  }
+
+  /** One output record per input record. Pass the output schema when the shape changes. */
+  map(fn: (record: T) => T): DataStream<T>;
+  map<S extends SchemaSpec>(fn: (record: T) => RecordOf<S>, schema: S): DataStream<RecordOf<S>>;
+  map(fn: (record: T) => object, schema?: SchemaSpec): DataStream<object> {
+    checkFn(fn, 'map');
+    return this.add('Map', { kind: 'map', fn: fn as never }, schema === undefined ? this.schema : Schema.from(schema));
+  }
+
+  /** Keeps the records for which `fn` returns true. */
+  filter(fn: (record: T) => boolean): DataStream<T> {
+    checkFn(fn, 'filter');
+    return this.add('Filter', { kind: 'filter', fn: fn as never }, this.schema);
+  }
+
+  /** Zero or more output records per input record. Pass the output schema when the shape changes. */
+  flatMap(fn: (record: T) => Iterable<T>): DataStream<T>;
+  flatMap<S extends SchemaSpec>(fn: (record: T) => Iterable<RecordOf<S>>, schema: S): DataStream<RecordOf<S>>;
+  flatMap(fn: (record: T) => Iterable<object>, schema?: SchemaSpec): DataStream<object> {
+    checkFn(fn, 'flatMap');
+    return this.add('FlatMap', { kind: 'flatMap', fn: fn as never }, schema === undefined ? this.schema : Schema.from(schema));
+  }
+
+  /** Assigns event time and generates watermarks (replacing any from upstream). */
+  assignTimestampsAndWatermarks(strategy: WatermarkStrategy<T>): DataStream<T> {
+    checkTimestampAssigner(strategy as WatermarkStrategy<never>, this.schema, this.node.hasEventTime, 'assignTimestampsAndWatermarks');
+    return this.add('Timestamps/Watermarks', { kind: 'timestamps', strategy: strategy as WatermarkStrategy<never> }, this.schema, {
+      hasEventTime: true,
+    });
+  }
+
+  /** Partitions by key: one field, several fields, or a selector function (its key type defaults to utf8). */
+  keyBy<K extends keyof T & string>(field: K): KeyedStream<T, Pick<T, K>>;
+  keyBy<K extends keyof T & string>(fields: readonly K[]): KeyedStream<T, Pick<T, K>>;
+  keyBy<V extends KeyValue>(selector: (record: T) => V, keyType?: DataType): KeyedStream<T, { key: V }>;
+  keyBy(key: string | readonly string[] | ((record: T) => KeyValue), keyType: DataType = 'utf8'): KeyedStream<T, object> {
+    if (typeof key === 'function') {
+      const schema = new Schema([...this.schema.fields, { name: 'key', type: keyType, nullable: false }]);
+      if (this.schema.has('key')) {
+        throw new Error("keyBy(selector) adds a field named 'key', but the stream already has one; key by the field name instead");
+      }
+      const keyed = this.add<object>('KeySelector', { kind: 'keySelector', fn: key as never, keyType }, schema);
+      return new KeyedStream(this.env, keyed.node, ['key']);
+    }
+    const fields = typeof key === 'string' ? [key] : [...key];
+    if (fields.length === 0) throw new Error('keyBy needs at least one field');
+    for (const f of fields) {
+      if (!this.schema.has(f)) {
+        throw new Error(`keyBy: no field '${f}' in the stream; fields are: ${this.schema.names().join(', ')}`);
+      }
+    }
+    return new KeyedStream(this.env, this.node, fields);
+  }
+
+  /** Writes the stream to a sink. */
+  sinkTo(sink: Sink): void {
+    this.add(`Sink: ${sink.name}`, { kind: 'sink', sink }, this.schema);
+  }
+
+  /**
+   * Runs the environment's job and yields this stream's records as they are produced
+   * (Flink's executeAndCollect). Memory stays bounded: the job waits while the consumer lags.
+   */
+  collect(): AsyncIterableIterator<T> {
+    return this.env.collectStream(this) as AsyncIterableIterator<T>;
+  }
+}
+
+export class KeyedStream<T extends object, K> {
+  /** @internal */
+  constructor(
+    private readonly env: StreamEnvironment,
+    private readonly node: GraphNode,
+    readonly keyFields: readonly string[],
+  ) {}
+
+  /** Groups each key's records into windows. */
+  window(assigner: WindowAssigner): WindowedStream<T, K> {
+    if (!(assigner instanceof TumblingEventTimeWindows)) {
+      throw new TypeError('window() takes a window assigner such as TumblingEventTimeWindows.of(ms)');
+    }
+    if (!this.node.hasEventTime) {
+      throw new Error(
+        'an event-time window needs event timestamps: give the source a WatermarkStrategy with a timestamp assigner, or call assignTimestampsAndWatermarks() before keyBy()',
+      );
+    }
+    return new WindowedStream<T, K>(this.env, this.node, this.keyFields, assigner);
+  }
+}
+
+export class WindowedStream<T extends object, K> {
+  /** @internal */
+  constructor(
+    private readonly env: StreamEnvironment,
+    private readonly node: GraphNode,
+    private readonly keyFields: readonly string[],
+    private readonly assigner: TumblingEventTimeWindows,
+  ) {}
+
+  /** Built-in aggregates per key and window, computed by the engine without materialising records. */
+  aggregate<A extends Record<string, AggregateCall<keyof T & string>>>(aggregates: A): DataStream<WindowResult<K, A>> {
+    const input = this.node.schema;
+    const specs: AggregateSpec[] = Object.entries(aggregates).map(([name, call]) => {
+      if (call === null || typeof call !== 'object' || typeof (call as AggregateCall).kind !== 'string') {
+        throw new TypeError(`aggregate '${name}' must be an aggregate such as agg.count() or agg.max('price')`);
+      }
+      const c = call as AggregateCall;
+      const field = c.field === null ? null : fieldIndex(input, c.field, `aggregate '${name}'`);
+      const spec: AggregateSpec = { name, kind: c.kind, field };
+      aggregateOutputType(spec, input);
+      return spec;
+    });
+    if (specs.length === 0) throw new Error("aggregate() needs at least one aggregate, e.g. { n: agg.count() }");
+    const keyFields = this.keyFields.map((k) => input.indexOf(k));
+    const schema = windowOutputSchema({ input, keyFields, sizeMs: this.assigner.sizeMs, offsetMs: this.assigner.offsetMs, aggregates: specs });
+    const node = this.env.graph.add({
+      name: `Window(${this.assigner.describe()}) aggregate [${specs.map((s) => `${s.name}=${s.kind}(${s.field === null ? '' : input.fields[s.field]!.name})`).join(', ')}]`,
+      op: { kind: 'windowAggregate', keyFields, sizeMs: this.assigner.sizeMs, offsetMs: this.assigner.offsetMs, aggregates: specs },
+      input: this.node,
+      partitioning: { kind: 'hash', keyFields: this.keyFields },
+      schema,
+      hasEventTime: true,
+    });
+    return new DataStream(this.env, node);
+  }
+}
+
+function fieldIndex(schema: Schema, name: string, what: string): number {
+  if (!schema.has(name)) throw new Error(`${what}: no field '${name}' in the stream; fields are: ${schema.names().join(', ')}`);
+  return schema.indexOf(name);
+}
+
+function checkFn(fn: unknown, what: string): void {
+  if (typeof fn !== 'function') throw new TypeError(`${what}() takes a function`);
+}
+
+/** Build-time checks of a timestamp assigner against the schema it will read. */
+export function checkTimestampAssigner(strategy: WatermarkStrategy<never>, schema: Schema, hasEventTime: boolean, where: string): void {
+  if (!(strategy instanceof WatermarkStrategy)) {
+    throw new TypeError(`${where} takes a WatermarkStrategy, e.g. WatermarkStrategy.forBoundedOutOfOrderness(4000).withTimestampAssigner('dateTime')`);
+  }
+  const a = strategy.assigner;
+  if (a === null && !hasEventTime) {
+    throw new Error(`${where}: these records carry no event time; add .withTimestampAssigner(field or function) to the WatermarkStrategy`);
+  }
+  if (typeof a === 'string') {
+    if (!schema.has(a)) throw new Error(`${where}: timestamp field '${a}' is not in the stream; fields are: ${schema.names().join(', ')}`);
+    const t = schema.field(a).type;
+    if (t !== 'timestamp' && t !== 'i64') {
+      throw new Error(`${where}: timestamp field '${a}' is ${t}; it must be a timestamp or i64 field holding ms since the epoch`);
+    }
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * StreamEnvironment: where a pipeline starts (sources), how it runs (engine, batch size) and
+ * where it is executed. Named after Flink's StreamExecutionEnvironment.
+ */
+
+import { batchFromRecords } from '../batch/builder.js';
+import { RecordBatch, type Row } from '../batch/record-batch.js';
+import { Schema, type RecordOf, type SchemaSpec } from '../batch/schema.js';
+import type { Engine } from '../engine/engine.js';
+import { selectEngine, type EngineChoice } from '../engine/select.js';
+import { JobGraph } from '../plan/graph.js';
+import { buildPlan, explainMermaid, explainText } from '../plan/physical.js';
+import { executeJob, type ExecuteOptions, type JobResult } from '../runtime/executor.js';
+import { BoundedQueue } from '../runtime/queue.js';
+import type { Sink, SinkWriter, Source } from './connector.js';
+import { checkTimestampAssigner, DataStream } from './datastream.js';
+import type { WatermarkStrategy } from './watermark.js';
+
+export interface EnvironmentOptions {
+  /** 'native', 'ts' or 'auto' (default; SLUICE_ENGINE overrides the default). */
+  readonly engine?: EngineChoice;
+  /** Rows per batch that sources aim for (default 8192). */
+  readonly batchSize?: number;
+}
+
+export class StreamEnvironment {
+  /** @internal */
+  readonly graph = new JobGraph();
+  readonly engine: Engine;
+  readonly batchSize: number;
+
+  private constructor(options: EnvironmentOptions) {
+    this.engine = selectEngine(options.engine);
+    const bs = options.batchSize ?? 8192;
+    if (!Number.isSafeInteger(bs) || bs < 1) throw new RangeError(`batchSize must be a whole number >= 1, got ${bs}`);
+    this.batchSize = bs;
+  }
+
+  static create(options: EnvironmentOptions = {}): StreamEnvironment {
+    return new StreamEnvironment(options);
+  }
+
+  /** A stream from a source; the watermark strategy assigns event time and watermarks. */
+  fromSource<T extends object>(source: Source<T>, watermarks?: WatermarkStrategy<T>, name?: string): DataStream<T> {
+    if (watermarks !== undefined) {
+      checkTimestampAssigner(watermarks as WatermarkStrategy<never>, source.schema, source.hasEventTime, `fromSource(${source.name})`);
+    }
+    const node = this.graph.add({
+      name: name ?? `Source: ${source.name}`,
+      op: { kind: 'source', source: source as Source, watermarks: (watermarks ?? null) as WatermarkStrategy<never> | null },
+      input: null,
+      partitioning: { kind: 'forward' },
+      schema: source.schema,
+      hasEventTime: source.hasEventTime || (watermarks !== undefined && watermarks.assigner !== null),
+    });
+    return new DataStream<T>(this, node);
+  }
+
+  /** A stream of in-memory records of a declared schema (checked when the job runs). */
+  fromRecords<S extends SchemaSpec>(records: readonly RecordOf<S>[], schema: S, watermarks?: WatermarkStrategy<RecordOf<S>>): DataStream<RecordOf<S>> {
+    return this.fromSource(new RecordsSource<RecordOf<S>>(records, Schema.from(schema)), watermarks);
+  }
+
+  /** The physical plan as text (or as a Mermaid flowchart). */
+  explain(format: 'text' | 'mermaid' = 'text'): string {
+    const plan = buildPlan(this.graph);
+    return format === 'mermaid' ? explainMermaid(plan) : explainText(plan, this.engine.name);
+  }
+
+  /** Runs every sink of this environment to completion. */
+  execute(jobName = 'sluice job', options: ExecuteOptions = {}): Promise<JobResult> {
+    return executeJob(jobName, this.graph, this.engine, this.batchSize, options);
+  }
+
+  /** @internal — backs DataStream.collect(). */
+  collectStream(stream: DataStream<object>): AsyncIterableIterator<Row> {
+    const queue = new BoundedQueue<RecordBatch>(16);
+    const sink: Sink = {
+      name: 'collect',
+      open: (): SinkWriter => ({ write: (b) => queue.put(b), close: () => undefined }),
+    };
+    stream.sinkTo(sink);
+    let started = false;
+    let pending: Row[] = [];
+    let pos = 0;
+    const start = (): void => {
+      started = true;
+      this.execute('collect').then(
+        () => queue.close(),
+        (e: unknown) => queue.close(e),
+      );
+    };
+    const it: AsyncIterableIterator<Row> = {
+      next: async (): Promise<IteratorResult<Row>> => {
+        if (!started) start();
+        while (pos >= pending.length) {
+          const b = await queue.take();
+          if (b === undefined) return { done: true, value: undefined };
+          pending = b.toRecords();
+          pos = 0;
+        }
+        return { done: false, value: pending[pos++]! };
+      },
+      return: async (): Promise<IteratorResult<Row>> => {
+        queue.close();
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]() {
+        return it;
+      },
+    };
+    return it;
+  }
+}
+
+/** In-memory records, converted to batches of `batchSize` rows when the job runs. */
+class RecordsSource<T extends object> implements Source<T> {
+  readonly name = 'records';
+  readonly hasEventTime = false;
+  readonly supportsProjection = false;
+  constructor(
+    private readonly records: readonly T[],
+    readonly schema: Schema,
+  ) {}
+
+  open(ctx: { batchSize: number }) {
+    let pos = 0;
+    const records = this.records;
+    const schema = this.schema;
+    return {
+      next: (): RecordBatch | null => {
+        if (pos >= records.length) return null;
+        const slice = records.slice(pos, pos + ctx.batchSize);
+        const b = batchFromRecords(slice, schema, 'fromRecords', pos);
+        pos += slice.length;
+        return b;
+      },
+      close: () => undefined,
+    };
+  }
+}

@@ -1,0 +1,43 @@
+/**
+ * WatermarkStrategy, as in Flink: where event time comes from and how far behind the highest
+ * timestamp seen the watermark trails.
+ */
+
+export type TimestampAssigner<T> = (record: T, previousTimestamp: number) => number;
+
+export class WatermarkStrategy<T = Record<string, unknown>> {
+  private constructor(
+    /** Out-of-orderness bound in ms; null = no watermarks (only the final one at end of input). */
+    readonly boundMs: number | null,
+    /** Field holding the event time, a function computing it, or null to keep existing event time. */
+    readonly assigner: (keyof T & string) | TimestampAssigner<T> | null,
+  ) {}
+
+  /** Watermark = highest timestamp seen - bound - 1 (Flink's BoundedOutOfOrdernessWatermarks). */
+  static forBoundedOutOfOrderness<T = Record<string, unknown>>(maxOutOfOrdernessMs: number): WatermarkStrategy<T> {
+    if (!Number.isSafeInteger(maxOutOfOrdernessMs) || maxOutOfOrdernessMs < 0) {
+      throw new RangeError(`forBoundedOutOfOrderness needs a whole number of ms >= 0, got ${maxOutOfOrdernessMs}`);
+    }
+    return new WatermarkStrategy<T>(maxOutOfOrdernessMs, null);
+  }
+
+  /** Timestamps never decrease: the watermark follows the highest timestamp. */
+  static forMonotonousTimestamps<T = Record<string, unknown>>(): WatermarkStrategy<T> {
+    return new WatermarkStrategy<T>(0, null);
+  }
+
+  /** Event time without watermarks: windows fire only at end of input. */
+  static noWatermarks<T = Record<string, unknown>>(): WatermarkStrategy<T> {
+    return new WatermarkStrategy<T>(null, null);
+  }
+
+  /** Takes event time (ms) from a timestamp/i64 field, or computes it per record. */
+  withTimestampAssigner<U extends T>(assigner: (keyof U & string) | TimestampAssigner<U>): WatermarkStrategy<U> {
+    return new WatermarkStrategy<U>(this.boundMs, assigner);
+  }
+
+  describe(): string {
+    const a = this.assigner === null ? 'existing event time' : typeof this.assigner === 'string' ? `field '${this.assigner}'` : 'assigner function';
+    return this.boundMs === null ? `no watermarks, ${a}` : `bounded out-of-orderness ${this.boundMs} ms, ${a}`;
+  }
+}

@@ -1,0 +1,127 @@
+/**
+ * Nexmark source: persons, auctions or bids from the deterministic generator of the engine in
+ * use (native or TS; identical output). Batches carry event time (`dateTime`). Runs at
+ * maximum speed, or paced to a target rate of events per second of wall-clock time.
+ */
+
+import type { RecordBatch } from '../batch/record-batch.js';
+import { Schema, type RecordOf } from '../batch/schema.js';
+import type { Source, SourceContext, SourceReader } from '../api/connector.js';
+import { DEFAULT_NEXMARK_CONFIG, type NexmarkConfig, type NexmarkKind } from '../engine/nexmark-config.js';
+
+export const PERSON_SCHEMA = {
+  id: 'i64',
+  name: 'utf8',
+  emailAddress: 'utf8',
+  creditCard: 'utf8',
+  city: 'utf8',
+  state: 'utf8',
+  dateTime: 'timestamp',
+  extra: 'utf8',
+} as const;
+
+export const AUCTION_SCHEMA = {
+  id: 'i64',
+  itemName: 'utf8',
+  description: 'utf8',
+  initialBid: 'i64',
+  reserve: 'i64',
+  dateTime: 'timestamp',
+  expires: 'timestamp',
+  seller: 'i64',
+  category: 'i64',
+  extra: 'utf8',
+} as const;
+
+export const BID_SCHEMA = {
+  auction: 'i64',
+  bidder: 'i64',
+  price: 'i64',
+  channel: 'utf8',
+  url: 'utf8',
+  dateTime: 'timestamp',
+  extra: 'utf8',
+} as const;
+
+export type Person = RecordOf<typeof PERSON_SCHEMA>;
+export type Auction = RecordOf<typeof AUCTION_SCHEMA>;
+export type Bid = RecordOf<typeof BID_SCHEMA>;
+
+export interface NexmarkOptions {
+  /** Total events generated (persons + auctions + bids, 1:3:46), default 10 000 000. */
+  readonly events?: number;
+  readonly seed?: number;
+  /** Event-time rate: events per second of event time (default 10 000, as in Nexmark). */
+  readonly eventRatePerSec?: number;
+  /** Wall-clock pacing in events per second; omit for maximum speed. */
+  readonly targetRatePerSec?: number;
+  readonly baseTimeMs?: number;
+  /** This generator's share of a split timeline (index of count). */
+  readonly splitIndex?: number;
+  readonly splitCount?: number;
+}
+
+export class NexmarkSource<T extends object> implements Source<T> {
+  readonly name: string;
+  readonly schema: Schema;
+  readonly hasEventTime = true;
+  readonly supportsProjection = true;
+  private readonly config: NexmarkConfig;
+
+  private constructor(
+    private readonly kind: NexmarkKind,
+    schema: Schema,
+    private readonly options: NexmarkOptions,
+  ) {
+    this.schema = schema;
+    this.name = `nexmark ${kind}s`;
+    const c: NexmarkConfig = {
+      ...DEFAULT_NEXMARK_CONFIG,
+      ...(options.events !== undefined ? { eventCount: options.events } : {}),
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      ...(options.eventRatePerSec !== undefined ? { ratePerSec: options.eventRatePerSec } : {}),
+      ...(options.baseTimeMs !== undefined ? { baseTimeMs: options.baseTimeMs } : {}),
+      ...(options.splitIndex !== undefined ? { splitIndex: options.splitIndex } : {}),
+      ...(options.splitCount !== undefined ? { splitCount: options.splitCount } : {}),
+    };
+    for (const [k, v] of Object.entries(c)) {
+      if (!Number.isSafeInteger(v) || (v as number) < 0) throw new RangeError(`Nexmark option ${k} must be a whole number >= 0, got ${String(v)}`);
+    }
+    if (c.ratePerSec < 1) throw new RangeError('Nexmark eventRatePerSec must be at least 1');
+    if (c.splitCount < 1 || c.splitIndex >= c.splitCount) {
+      throw new RangeError(`Nexmark split ${c.splitIndex} of ${c.splitCount} is invalid; use 0 <= splitIndex < splitCount`);
+    }
+    if (options.targetRatePerSec !== undefined && !(options.targetRatePerSec > 0)) {
+      throw new RangeError(`targetRatePerSec must be above 0, got ${options.targetRatePerSec}; omit it for maximum speed`);
+    }
+    this.config = c;
+  }
+
+  static persons(options: NexmarkOptions = {}): NexmarkSource<Person> {
+    return new NexmarkSource<Person>('person', Schema.from(PERSON_SCHEMA), options);
+  }
+  static auctions(options: NexmarkOptions = {}): NexmarkSource<Auction> {
+    return new NexmarkSource<Auction>('auction', Schema.from(AUCTION_SCHEMA), options);
+  }
+  static bids(options: NexmarkOptions = {}): NexmarkSource<Bid> {
+    return new NexmarkSource<Bid>('bid', Schema.from(BID_SCHEMA), options);
+  }
+
+  open(ctx: SourceContext): SourceReader {
+    const gen = ctx.engine.createNexmarkGenerator(this.config, this.kind, ctx.projection ?? undefined);
+    const rate = this.options.targetRatePerSec;
+    const started = performance.now();
+    return {
+      next: async (): Promise<RecordBatch | null> => {
+        if (rate !== undefined) {
+          // Pace by events generated so far (all kinds), not rows emitted.
+          const due = started + (gen.position() / rate) * 1000;
+          const wait = due - performance.now();
+          if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        }
+        return gen.nextBatch(ctx.batchSize);
+      },
+      close: () => undefined,
+    };
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The Engine interface: what the runtime calls, identically for both engines. The native
+ * engine runs these operators in Rust (crates/sluice-core via crates/sluice-node); the TS
+ * engine runs the same operators in TypeScript. A change here changes both engines and their
+ * shared tests together.
+ */
+
+import type { RecordBatch } from '../batch/record-batch.js';
+import type { Schema } from '../batch/schema.js';
+import type { NexmarkConfig, NexmarkKind } from './nexmark-config.js';
+
+export type EngineName = 'native' | 'ts';
+export type AggKind = 'count' | 'sum' | 'min' | 'max' | 'avg';
+
+export interface AggregateSpec {
+  readonly name: string;
+  readonly kind: AggKind;
+  /** Input field index; null for count() of rows. */
+  readonly field: number | null;
+}
+
+export interface WindowAggregatorSpec {
+  readonly input: Schema;
+  readonly keyFields: readonly number[];
+  readonly sizeMs: number;
+  readonly offsetMs: number;
+  readonly aggregates: readonly AggregateSpec[];
+}
+
+/** Keyed tumbling event-time window aggregation over whole batches. */
+export interface WindowAggregator {
+  readonly outputSchema: Schema;
+  /** Adds a batch (with event time); returns the number of late rows it dropped. */
+  push(batch: RecordBatch): number;
+  /** Advances the watermark (ms; +Infinity at end of input); returns fired rows or null. */
+  advanceWatermark(watermark: number): RecordBatch | null;
+  readonly lateDropped: number;
+  /** Managed memory the operator holds, in bytes. */
+  readonly memoryBytes: number;
+}
+
+/** A deterministic Nexmark event generator for one event kind. */
+export interface NexmarkGenerator {
+  readonly schema: Schema;
+  /** Up to maxRows events of this kind, with event time set; null when exhausted. */
+  nextBatch(maxRows: number): RecordBatch | null;
+  position(): number;
+  seek(position: number): void;
+}
+
+export interface Engine {
+  readonly name: EngineName;
+  createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator;
+  createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[]): NexmarkGenerator;
+  /** Encodes a batch as a FlatBuffers `RecordBatch` (schema/sluice.fbs). */
+  encodeBatch(batch: RecordBatch): Uint8Array;
+  decodeBatch(bytes: Uint8Array): RecordBatch;
+  /** murmur3 x86_32, the stable key hash (key groups). */
+  murmur3(bytes: Uint8Array, seed: number): number;
+}

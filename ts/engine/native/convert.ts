@@ -1,0 +1,62 @@
+/** RecordBatch <-> native buffers: byte views in (no copy), owned typed arrays out. */
+
+import type { Column } from '../../batch/column.js';
+import { RecordBatch } from '../../batch/record-batch.js';
+import { Schema, type DataType } from '../../batch/schema.js';
+import type { BatchOutN, FieldSpecN } from './binding.js';
+
+const EMPTY = new Uint8Array(0);
+
+function bytes(v: ArrayBufferView): Uint8Array {
+  return v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+/** Every buffer of every column as a byte view of the same memory. */
+export function batchBuffers(batch: RecordBatch): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const c of batch.columns) {
+    out.push(c.validity ?? EMPTY);
+    if (c.type === 'utf8') {
+      out.push(bytes(c.offsets), c.data);
+    } else out.push(bytes(c.values));
+  }
+  return out;
+}
+
+export function eventTimeBytes(batch: RecordBatch): Uint8Array | null {
+  return batch.eventTime === null ? null : bytes(batch.eventTime);
+}
+
+export function fieldSpecs(schema: Schema): FieldSpecN[] {
+  return schema.fields.map((f) => ({ name: f.name, type: f.type, nullable: f.nullable }));
+}
+
+export function schemaFromSpecs(fields: readonly FieldSpecN[]): Schema {
+  return new Schema(fields.map((f) => ({ name: f.name, type: f.type as DataType, nullable: f.nullable ?? true })));
+}
+
+/** Rebuilds a RecordBatch from a native BatchOut, in schema order. */
+export function fromBatchOut(schema: Schema, out: BatchOutN): RecordBatch {
+  let u = 0;
+  let i32 = 0;
+  let i64 = 0;
+  let f64 = 0;
+  const columns: Column[] = schema.fields.map((f) => {
+    const v = out.u8[u++]!;
+    const validity = v.length === 0 ? null : v;
+    switch (f.type) {
+      case 'i32':
+        return { type: 'i32', values: out.i32[i32++]!, validity };
+      case 'i64':
+      case 'timestamp':
+        return { type: f.type, values: out.i64[i64++]!, validity };
+      case 'f64':
+        return { type: 'f64', values: out.f64[f64++]!, validity };
+      case 'bool':
+        return { type: 'bool', values: out.u8[u++]!, validity };
+      case 'utf8':
+        return { type: 'utf8', offsets: out.i32[i32++]!, data: out.u8[u++]!, validity };
+    }
+  });
+  return new RecordBatch(schema, columns, out.length, out.eventTime ?? null);
+}

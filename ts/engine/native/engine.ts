@@ -1,0 +1,97 @@
+/** The native engine: operators run in Rust through the napi-rs addon, one call per batch. */
+
+import type { RecordBatch } from '../../batch/record-batch.js';
+import { Schema } from '../../batch/schema.js';
+import type { Engine, NexmarkGenerator, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
+import { windowOutputSchema } from '../window-spec.js';
+import type { NativeBinding, NativeNexmarkGeneratorN, NativeWindowAggregatorN } from './binding.js';
+import { batchBuffers, eventTimeBytes, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
+
+class NativeWindowAggregator implements WindowAggregator {
+  readonly outputSchema: Schema;
+  private readonly inner: NativeWindowAggregatorN;
+
+  constructor(binding: NativeBinding, spec: WindowAggregatorSpec) {
+    this.outputSchema = windowOutputSchema(spec);
+    this.inner = new binding.NativeWindowAggregator({
+      input: fieldSpecs(spec.input),
+      keyFields: [...spec.keyFields],
+      sizeMs: spec.sizeMs,
+      offsetMs: spec.offsetMs,
+      aggregates: spec.aggregates.map((a) => (a.field === null ? { name: a.name, kind: a.kind } : { name: a.name, kind: a.kind, field: a.field })),
+    });
+  }
+
+  push(batch: RecordBatch): number {
+    return this.inner.push(batchBuffers(batch), batch.length, eventTimeBytes(batch));
+  }
+
+  advanceWatermark(watermark: number): RecordBatch | null {
+    const out = this.inner.advanceWatermark(watermark);
+    return out === null ? null : fromBatchOut(this.outputSchema, out);
+  }
+
+  get lateDropped(): number {
+    return this.inner.lateDropped;
+  }
+
+  get memoryBytes(): number {
+    return this.inner.memoryBytes;
+  }
+}
+
+class NativeNexmark implements NexmarkGenerator {
+  readonly schema: Schema;
+  constructor(
+    private readonly inner: NativeNexmarkGeneratorN,
+    schema: Schema,
+  ) {
+    this.schema = schema;
+  }
+  nextBatch(maxRows: number): RecordBatch | null {
+    const out = this.inner.nextBatch(maxRows);
+    return out === null ? null : fromBatchOut(this.schema, out);
+  }
+  position(): number {
+    return this.inner.position();
+  }
+  seek(position: number): void {
+    this.inner.seek(position);
+  }
+}
+
+export class NativeEngine implements Engine {
+  readonly name = 'native' as const;
+
+  constructor(private readonly binding: NativeBinding) {}
+
+  createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator {
+    return new NativeWindowAggregator(this.binding, spec);
+  }
+
+  createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[]): NexmarkGenerator {
+    const inner = new this.binding.NativeNexmarkGenerator({ ...config }, kind, fields === undefined ? null : [...fields]);
+    const full = Schema.from(nexmarkSchemaSpec(kind));
+    const names = new Set(inner.fields.map((f) => f.name));
+    return new NativeNexmark(inner, new Schema(full.fields.filter((f) => names.has(f.name))));
+  }
+
+  encodeBatch(batch: RecordBatch): Uint8Array {
+    return this.binding.encodeBatch(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch));
+  }
+
+  decodeBatch(bytes: Uint8Array): RecordBatch {
+    const { fields, batch } = this.binding.decodeBatch(bytes);
+    return fromBatchOut(schemaFromSpecs(fields), batch);
+  }
+
+  murmur3(bytes: Uint8Array, seed: number): number {
+    return this.binding.murmur3(bytes, seed);
+  }
+}
+
+import { NEXMARK_SCHEMAS } from '../nexmark-config.js';
+function nexmarkSchemaSpec(kind: NexmarkKind) {
+  return NEXMARK_SCHEMAS[kind];
+}

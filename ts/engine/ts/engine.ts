@@ -1,0 +1,33 @@
+/** The pure-TypeScript engine: the same operators as the native one, in TypeScript. */
+
+import type { RecordBatch } from '../../batch/record-batch.js';
+import type { Engine, NexmarkGenerator, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
+import { decodeBatch, encodeBatch } from './codec.js';
+import { murmur3_32 } from './hash.js';
+import { TsNexmarkGenerator } from './nexmark.js';
+import { TsWindowAggregator } from './window.js';
+
+export class TsEngine implements Engine {
+  readonly name = 'ts' as const;
+
+  createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator {
+    return new TsWindowAggregator(spec);
+  }
+
+  createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[]): NexmarkGenerator {
+    return new TsNexmarkGenerator(config, kind, fields);
+  }
+
+  encodeBatch(batch: RecordBatch): Uint8Array {
+    return encodeBatch(batch);
+  }
+
+  decodeBatch(bytes: Uint8Array): RecordBatch {
+    return decodeBatch(bytes);
+  }
+
+  murmur3(bytes: Uint8Array, seed: number): number {
+    return murmur3_32(bytes, seed);
+  }
+}

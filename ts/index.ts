@@ -1,0 +1,27 @@
+/**
+ * Sluice: stateful stream processing for TypeScript with a Rust core.
+ * Everything exported here is the public API; other modules are internal.
+ */
+
+export { StreamEnvironment, type EnvironmentOptions } from './api/environment.js';
+export { DataStream, KeyedStream, WindowedStream, type WindowResult } from './api/datastream.js';
+export { WatermarkStrategy, type TimestampAssigner } from './api/watermark.js';
+export { TumblingEventTimeWindows, type WindowAssigner } from './api/windows.js';
+export { agg, type AggregateCall } from './api/agg.js';
+export type { Source, SourceReader, SourceContext, Sink, SinkWriter, SinkContext } from './api/connector.js';
+export type { JobResult, ExecuteOptions, Progress } from './runtime/executor.js';
+export type { OperatorMetrics } from './runtime/operator.js';
+export { JobFailedError } from './runtime/errors.js';
+
+export { Schema, type SchemaSpec, type RecordOf, type DataType, type FieldType, type Field } from './batch/schema.js';
+export { RecordBatch, type Row } from './batch/record-batch.js';
+export type { Column } from './batch/column.js';
+export { BadValueError, batchFromRecords } from './batch/builder.js';
+
+export { NexmarkSource, BID_SCHEMA, AUCTION_SCHEMA, PERSON_SCHEMA, type Bid, type Auction, type Person, type NexmarkOptions } from './connectors/nexmark-source.js';
+export { FileSource, type JsonlSourceOptions } from './connectors/jsonl-source.js';
+export { FileSink } from './connectors/file-sink.js';
+export { CollectSink, DiscardingSink } from './connectors/memory-sinks.js';
+
+export type { Engine, EngineName } from './engine/engine.js';
+export { selectEngine, nativeAvailable, type EngineChoice } from './engine/select.js';

@@ -1,0 +1,65 @@
+/**
+ * The logical graph: one node per transformation, built by the DataStream API. Each node
+ * knows its output schema and whether its rows carry event time, so configuration errors
+ * surface while the pipeline is built, not when it runs.
+ */
+
+import type { Schema } from '../batch/schema.js';
+import type { Sink, Source } from '../api/connector.js';
+import type { WatermarkStrategy } from '../api/watermark.js';
+import type { AggregateSpec } from '../engine/engine.js';
+import type { DataType } from '../batch/schema.js';
+
+export type UserFn = (...args: never[]) => unknown;
+
+export type NodeOp =
+  | { readonly kind: 'source'; readonly source: Source; readonly watermarks: WatermarkStrategy<never> | null }
+  | { readonly kind: 'map'; readonly fn: UserFn }
+  | { readonly kind: 'filter'; readonly fn: UserFn }
+  | { readonly kind: 'flatMap'; readonly fn: UserFn }
+  | { readonly kind: 'timestamps'; readonly strategy: WatermarkStrategy<never> }
+  | { readonly kind: 'keySelector'; readonly fn: UserFn; readonly keyType: DataType }
+  | {
+      readonly kind: 'windowAggregate';
+      readonly keyFields: readonly number[];
+      readonly sizeMs: number;
+      readonly offsetMs: number;
+      readonly aggregates: readonly AggregateSpec[];
+    }
+  | { readonly kind: 'sink'; readonly sink: Sink };
+
+/** How records reach a node from its input. */
+export type Partitioning = { readonly kind: 'forward' } | { readonly kind: 'hash'; readonly keyFields: readonly string[] };
+
+export interface GraphNode {
+  readonly id: number;
+  readonly name: string;
+  readonly op: NodeOp;
+  readonly input: GraphNode | null;
+  readonly partitioning: Partitioning;
+  readonly schema: Schema;
+  readonly hasEventTime: boolean;
+}
+
+/** The nodes of one environment, in creation order (a topological order). */
+export class JobGraph {
+  readonly nodes: GraphNode[] = [];
+
+  add(node: Omit<GraphNode, 'id'>): GraphNode {
+    const n: GraphNode = { ...node, id: this.nodes.length + 1 };
+    this.nodes.push(n);
+    return n;
+  }
+
+  consumers(node: GraphNode): GraphNode[] {
+    return this.nodes.filter((n) => n.input === node);
+  }
+
+  sources(): GraphNode[] {
+    return this.nodes.filter((n) => n.op.kind === 'source');
+  }
+
+  sinks(): GraphNode[] {
+    return this.nodes.filter((n) => n.op.kind === 'sink');
+  }
+}

@@ -1,0 +1,250 @@
+/**
+ * Runs a physical plan: instantiates operators on the chosen engine, drives every source
+ * through its chain (sources run concurrently), and reports per-operator metrics. A failure
+ * anywhere stops every source and rejects with the operator's name and the original error.
+ */
+
+import type { Source, SourceReader, SinkWriter } from '../api/connector.js';
+import type { Engine } from '../engine/engine.js';
+import type { Row } from '../batch/record-batch.js';
+import type { WatermarkStrategy } from '../api/watermark.js';
+import { buildPlan, type PhysicalNode } from '../plan/physical.js';
+import type { JobGraph } from '../plan/graph.js';
+import { annotate, JobFailedError, operatorOf } from './errors.js';
+import { Operator, type OperatorMetrics } from './operator.js';
+import {
+  FilterOperator,
+  FlatMapOperator,
+  KeySelectorOperator,
+  MapOperator,
+  SinkOperator,
+  TimestampsOperator,
+  WindowAggregateOperator,
+} from './operators.js';
+
+export interface JobResult {
+  readonly jobName: string;
+  readonly engine: string;
+  readonly durationMs: number;
+  /** Records read by all sources. */
+  readonly recordsIn: number;
+  /** Per operator, in graph order. */
+  readonly operators: readonly OperatorMetrics[];
+  /** Late records dropped by window operators, summed. */
+  readonly lateRecordsDropped: number;
+  /** Bad input records routed to dead-letter files, summed. */
+  readonly deadLetters: number;
+}
+
+export interface Progress {
+  readonly jobName: string;
+  readonly elapsedMs: number;
+  readonly recordsIn: number;
+  readonly recordsPerSecond: number;
+  /** Lowest watermark among the operators that have one (ms), or null. */
+  readonly watermark: number | null;
+}
+
+export interface ExecuteOptions {
+  /** true prints a status line to stderr; a function receives progress snapshots instead. */
+  readonly progress?: boolean | ((p: Progress) => void);
+  readonly progressIntervalMs?: number;
+}
+
+/** A source as the head of its chain. */
+class SourceOperator extends Operator {
+  constructor(
+    id: number,
+    name: string,
+    readonly reader: SourceReader,
+  ) {
+    super(id, name);
+  }
+  processBatch(): void {
+    throw new Error('a source has no input');
+  }
+  push(batch: Parameters<Operator['processBatch']>[0]): Promise<void> {
+    return this.emit(batch);
+  }
+  end(): Promise<void> {
+    return this.emitWatermark(Infinity).then(() => this.emitEnd());
+  }
+}
+
+export async function executeJob(
+  jobName: string,
+  graph: JobGraph,
+  engine: Engine,
+  batchSize: number,
+  options: ExecuteOptions = {},
+): Promise<JobResult> {
+  if (graph.sinks().length === 0) {
+    throw new Error('the job has no sink: end a stream with sinkTo(...) or collect() before execute()');
+  }
+  const plan = buildPlan(graph);
+  const operators: Operator[] = [];
+  const writers: SinkWriter[] = [];
+  const sources: SourceOperator[] = [];
+  const started = performance.now();
+
+  const instantiate = (p: PhysicalNode): Operator => {
+    const n = p.node;
+    const op = n.op;
+    let o: Operator;
+    switch (op.kind) {
+      case 'source': {
+        const reader = (op.source as Source).open({ engine, batchSize, projection: p.projection });
+        const s = new SourceOperator(n.id, n.name, reader);
+        sources.push(s);
+        o = s;
+        if (op.watermarks !== null) {
+          // The source's watermark strategy runs chained right behind it.
+          const ts = new TimestampsOperator(n.id, `${n.name} timestamps/watermarks`, op.watermarks as WatermarkStrategy<never>, p.outputSchema, n.name);
+          operators.push(o);
+          s.outputs.push(ts);
+          o = ts;
+        }
+        break;
+      }
+      case 'map':
+        o = new MapOperator(n.id, n.name, op.fn as (r: Row) => unknown, p.outputSchema);
+        break;
+      case 'filter':
+        o = new FilterOperator(n.id, n.name, op.fn as (r: Row) => unknown);
+        break;
+      case 'flatMap':
+        o = new FlatMapOperator(n.id, n.name, op.fn as (r: Row) => Iterable<unknown>, p.outputSchema);
+        break;
+      case 'timestamps':
+        o = new TimestampsOperator(n.id, n.name, op.strategy, p.outputSchema, sourceName(n));
+        break;
+      case 'keySelector':
+        o = new KeySelectorOperator(n.id, n.name, op.fn as (r: Row) => unknown, op.keyType, p.outputSchema);
+        break;
+      case 'windowAggregate': {
+        const logicalInput = n.input!.schema;
+        const input = p.inputSchema!;
+        const at = (i: number): number => input.indexOf(logicalInput.fields[i]!.name);
+        const agg = engine.createWindowAggregator({
+          input,
+          keyFields: op.keyFields.map(at),
+          sizeMs: op.sizeMs,
+          offsetMs: op.offsetMs,
+          aggregates: op.aggregates.map((a) => ({ ...a, field: a.field === null ? null : at(a.field) })),
+        });
+        o = new WindowAggregateOperator(n.id, n.name, agg);
+        break;
+      }
+      case 'sink': {
+        const w = op.sink.open(p.outputSchema, { engine });
+        writers.push(w);
+        o = new SinkOperator(n.id, n.name, w);
+        break;
+      }
+    }
+    operators.push(o);
+    for (const c of p.children) {
+      const child = instantiate(c);
+      // Attach to the chain's tail: for sources with a strategy, that is the timestamps operator.
+      o.outputs.push(child);
+    }
+    return operators.find((x) => x.metrics.id === n.id)!;
+  };
+
+  let timer: NodeJS.Timeout | undefined;
+  let failed = false;
+  try {
+    for (const r of plan.roots) instantiate(r);
+    const recordsIn = (): number => sources.reduce((s, o) => s + o.metrics.recordsOut, 0);
+    const report = typeof options.progress === 'function' ? options.progress : options.progress === true ? printProgress : null;
+    if (report !== null) {
+      timer = setInterval(() => {
+        const elapsedMs = performance.now() - started;
+        const wms = operators.filter((o) => o.watermark > -Infinity && o.watermark < Infinity).map((o) => o.watermark);
+        report({
+          jobName,
+          elapsedMs,
+          recordsIn: recordsIn(),
+          recordsPerSecond: (recordsIn() / elapsedMs) * 1000,
+          watermark: wms.length === 0 ? null : Math.min(...wms),
+        });
+      }, options.progressIntervalMs ?? 500);
+    }
+    await Promise.all(
+      sources.map(async (s) => {
+        try {
+          for (;;) {
+            if (failed) return;
+            const b = await s.reader.next();
+            if (b === null) break;
+            await s.push(b);
+            // Let other sources and timers run between batches.
+            if (sources.length > 1 || timer !== undefined) await new Promise<void>((r) => setImmediate(r));
+          }
+          await s.end();
+        } catch (e) {
+          failed = true;
+          throw annotate(e, s.metrics.name);
+        }
+      }),
+    );
+  } catch (e) {
+    throw new JobFailedError(jobName, operatorOf(e) ?? 'job setup', 0, e);
+  } finally {
+    if (timer !== undefined) clearInterval(timer);
+    for (const s of sources) {
+      try {
+        await s.reader.close();
+      } catch {
+        // Closing after a failure must not hide the failure.
+      }
+    }
+    if (failed) {
+      for (const w of writers) {
+        try {
+          await w.close();
+        } catch {
+          // as above
+        }
+      }
+    }
+  }
+  const durationMs = performance.now() - started;
+  for (const s of sources) {
+    const m = s.reader.metrics?.();
+    if (m?.deadLetters !== undefined) s.metrics.deadLetters = m.deadLetters;
+  }
+  const metrics = dedupe(operators).map((o) => o.metrics);
+  return {
+    jobName,
+    engine: engine.name,
+    durationMs,
+    recordsIn: sources.reduce((s, o) => s + o.metrics.recordsOut, 0),
+    operators: metrics,
+    lateRecordsDropped: metrics.reduce((s, m) => s + (m.lateRecordsDropped ?? 0), 0),
+    deadLetters: metrics.reduce((s, m) => s + (m.deadLetters ?? 0), 0),
+  };
+}
+
+function dedupe(ops: Operator[]): Operator[] {
+  return [...new Set(ops)];
+}
+
+function sourceName(n: { input: { input: unknown; name: string; op: { kind: string } } | null; name: string }): string {
+  let cur: { input: unknown; name: string; op: { kind: string } } | null = n.input;
+  while (cur !== null && cur.op.kind !== 'source') cur = cur.input as typeof cur;
+  return cur === null ? n.name : cur.name;
+}
+
+function printProgress(p: Progress): void {
+  const wm = p.watermark === null ? '-' : new Date(p.watermark).toISOString();
+  const line = `[${p.jobName}] ${fmt(p.recordsIn)} records in, ${fmt(p.recordsPerSecond)}/s, watermark ${wm}, ${(p.elapsedMs / 1000).toFixed(1)} s`;
+  if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
+  else process.stderr.write(`${line}\n`);
+}
+
+function fmt(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}K`;
+  return n.toFixed(0);
+}

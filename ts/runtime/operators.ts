@@ -1,0 +1,253 @@
+/** The operators behind the DataStream API. */
+
+import { BatchBuilder, BadValueError, ColumnBuilder } from '../batch/builder.js';
+import { RecordBatch, rowReader, type Row } from '../batch/record-batch.js';
+import { getI64, i32View, setI64 } from '../batch/i64.js';
+import type { Schema, DataType } from '../batch/schema.js';
+import type { SinkWriter } from '../api/connector.js';
+import type { TimestampAssigner, WatermarkStrategy } from '../api/watermark.js';
+import type { WindowAggregator } from '../engine/engine.js';
+import { Operator } from './operator.js';
+
+const HI_EXACT = 2097152; // 2^21: |ms| < 2^53
+
+/** Copies the event time of rows idx[0..n) (for operators that change the row set). */
+function takeEventTime(et: BigInt64Array | null, idx: Int32Array, n: number): BigInt64Array | null {
+  if (et === null) return null;
+  const out = new BigInt64Array(n);
+  const o = i32View(out);
+  const s = i32View(et);
+  for (let i = 0; i < n; i++) {
+    o[2 * i] = s[2 * idx[i]!]!;
+    o[2 * i + 1] = s[2 * idx[i]! + 1]!;
+  }
+  return out;
+}
+
+export class MapOperator extends Operator {
+  constructor(
+    id: number,
+    name: string,
+    private readonly fn: (r: Row) => unknown,
+    private readonly schema: Schema,
+  ) {
+    super(id, name);
+  }
+
+  processBatch(batch: RecordBatch): Promise<void> {
+    const read = rowReader(batch);
+    const b = new BatchBuilder(this.schema, batch.length);
+    const where = `${this.metrics.name} output`;
+    const base = this.metrics.recordsIn - batch.length;
+    for (let i = 0; i < batch.length; i++) b.append(this.fn(read(i)), where, base + i);
+    // One output per input: the event time is unchanged.
+    return this.emit(b.finish().withEventTime(batch.eventTime));
+  }
+}
+
+export class FilterOperator extends Operator {
+  private sel = new Int32Array(1024);
+  constructor(
+    id: number,
+    name: string,
+    private readonly fn: (r: Row) => unknown,
+  ) {
+    super(id, name);
+  }
+
+  processBatch(batch: RecordBatch): Promise<void> | void {
+    const read = rowReader(batch);
+    if (this.sel.length < batch.length) this.sel = new Int32Array(batch.length);
+    const sel = this.sel;
+    let m = 0;
+    for (let i = 0; i < batch.length; i++) if (this.fn(read(i)) === true) sel[m++] = i;
+    if (m === batch.length) return this.emit(batch);
+    return this.emit(batch.take(sel, m));
+  }
+}
+
+export class FlatMapOperator extends Operator {
+  constructor(
+    id: number,
+    name: string,
+    private readonly fn: (r: Row) => Iterable<unknown>,
+    private readonly schema: Schema,
+  ) {
+    super(id, name);
+  }
+
+  processBatch(batch: RecordBatch): Promise<void> {
+    const read = rowReader(batch);
+    const b = new BatchBuilder(this.schema, batch.length);
+    const src: number[] = [];
+    const where = `${this.metrics.name} output`;
+    const base = this.metrics.recordsIn - batch.length;
+    for (let i = 0; i < batch.length; i++) {
+      const out = this.fn(read(i));
+      if (out === null || typeof out !== 'object' || !(Symbol.iterator in out)) {
+        throw new TypeError(`${this.metrics.name}: the function must return an iterable (e.g. an array) of records, got ${typeof out} for record ${base + i}`);
+      }
+      for (const r of out) {
+        b.append(r, where, base + i);
+        src.push(i);
+      }
+    }
+    const out = b.finish();
+    return this.emit(out.withEventTime(takeEventTime(batch.eventTime, Int32Array.from(src), src.length)));
+  }
+}
+
+/**
+ * Assigns event time (from a field, zero-copy, or a function) and emits watermarks after each
+ * batch: highest timestamp seen - bound - 1. Upstream watermarks are replaced, as in Flink.
+ */
+export class TimestampsOperator extends Operator {
+  private maxTs = -Infinity;
+  private readonly field: number | null;
+  private readonly fn: TimestampAssigner<Row> | null;
+  private readonly bound: number | null;
+
+  constructor(
+    id: number,
+    name: string,
+    strategy: WatermarkStrategy<never>,
+    private readonly schema: Schema,
+    /** Names the origin of the records in error messages (the source). */
+    private readonly origin: string,
+  ) {
+    super(id, name);
+    const a = strategy.assigner as string | TimestampAssigner<Row> | null;
+    this.field = typeof a === 'string' ? schema.indexOf(a) : null;
+    this.fn = typeof a === 'function' ? a : null;
+    this.bound = strategy.boundMs;
+  }
+
+  processBatch(batch: RecordBatch): Promise<void> {
+    const n = batch.length;
+    const base = this.metrics.recordsIn - n;
+    let et: BigInt64Array;
+    if (this.field !== null) {
+      const col = batch.columns[this.field]!;
+      const name = this.schema.fields[this.field]!.name;
+      if (col.validity !== null) {
+        for (let i = 0; i < n; i++) {
+          if ((col.validity[i >>> 3]! & (1 << (i & 7))) === 0) {
+            throw new BadValueError(this.origin, base + i, name, 'has no valid timestamp (null); every record needs its event time');
+          }
+        }
+      }
+      et = (col as { values: BigInt64Array }).values;
+    } else if (this.fn !== null) {
+      et = new BigInt64Array(n);
+      const v = i32View(et);
+      const read = rowReader(batch);
+      let prev = this.maxTs === -Infinity ? Number.MIN_SAFE_INTEGER : this.maxTs;
+      for (let i = 0; i < n; i++) {
+        const t = this.fn(read(i), prev);
+        if (typeof t !== 'number' || !Number.isSafeInteger(t)) {
+          throw new BadValueError(this.origin, base + i, '(timestamp assigner)', `the timestamp assigner returned ${String(t)}; it must return ms since the epoch as a whole number`);
+        }
+        setI64(v, i, t);
+        prev = t;
+      }
+    } else {
+      if (batch.eventTime === null) {
+        throw new Error(`${this.origin}: records carry no event time; add .withTimestampAssigner(field or function)`);
+      }
+      et = batch.eventTime;
+    }
+    // Range check (exact in both engines) and the highest timestamp.
+    const v = i32View(et);
+    let max = this.maxTs;
+    for (let i = 0; i < n; i++) {
+      const hi = v[2 * i + 1]!;
+      if (hi < -HI_EXACT || hi >= HI_EXACT) {
+        throw new BadValueError(this.origin, base + i, this.field === null ? '(event time)' : this.schema.fields[this.field]!.name, `timestamp ${et[i]} ms is outside ±2^53 ms`);
+      }
+      const t = getI64(v, i);
+      if (t > max) max = t;
+    }
+    this.maxTs = max;
+    const out = batch.eventTime === et ? batch : batch.withEventTime(et);
+    return this.emitThenWatermark(out);
+  }
+
+  private async emitThenWatermark(batch: RecordBatch): Promise<void> {
+    await this.emit(batch);
+    if (this.bound !== null && this.maxTs !== -Infinity) await this.emitWatermark(this.maxTs - this.bound - 1);
+  }
+
+  override processWatermark(watermark: number): Promise<void> | void {
+    // Only end of input passes through; this operator generates its own watermarks.
+    if (watermark === Infinity) return this.emitWatermark(watermark);
+  }
+}
+
+/** keyBy(selector): appends the computed key as a `key` column. */
+export class KeySelectorOperator extends Operator {
+  constructor(
+    id: number,
+    name: string,
+    private readonly fn: (r: Row) => unknown,
+    private readonly keyType: DataType,
+    private readonly schema: Schema,
+  ) {
+    super(id, name);
+  }
+
+  processBatch(batch: RecordBatch): Promise<void> {
+    const read = rowReader(batch);
+    const kb = new ColumnBuilder({ name: 'key', type: this.keyType, nullable: false }, batch.length);
+    const where = `${this.metrics.name} (key selector; change the key type with keyBy(fn, type))`;
+    const base = this.metrics.recordsIn - batch.length;
+    for (let i = 0; i < batch.length; i++) kb.append(this.fn(read(i)), where, base + i);
+    return this.emit(new RecordBatch(this.schema, [...batch.columns, kb.finish()], batch.length, batch.eventTime));
+  }
+}
+
+export class WindowAggregateOperator extends Operator {
+  constructor(
+    id: number,
+    name: string,
+    private readonly agg: WindowAggregator,
+  ) {
+    super(id, name);
+    this.metrics.lateRecordsDropped = 0;
+  }
+
+  processBatch(batch: RecordBatch): void {
+    this.metrics.lateRecordsDropped! += this.agg.push(batch);
+    this.metrics.memoryBytes = this.agg.memoryBytes;
+  }
+
+  override async processWatermark(watermark: number): Promise<void> {
+    const fired = this.agg.advanceWatermark(watermark);
+    if (fired !== null) await this.emit(fired);
+    await this.emitWatermark(watermark);
+  }
+
+  override async finish(): Promise<void> {
+    await this.processWatermark(Infinity);
+    await this.emitEnd();
+  }
+}
+
+export class SinkOperator extends Operator {
+  constructor(
+    id: number,
+    name: string,
+    private readonly writer: SinkWriter,
+  ) {
+    super(id, name);
+  }
+
+  processBatch(batch: RecordBatch): Promise<void> | void {
+    return this.writer.write(batch);
+  }
+
+  override processWatermark(): void {}
+
+  override async finish(): Promise<void> {
+    await this.writer.close();
+  }
+}
