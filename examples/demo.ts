@@ -6,12 +6,12 @@
  * Runs on the native engine with a live progress line, prints the busiest auction windows,
  * then runs the same job on the pure-TypeScript engine and checks both give the same answer.
  *
- *   node dist/examples/demo.js [events]        (default 5 000 000)
+ *   node dist/examples/demo.js [events]        (default 20 000 000)
  */
 
 import { agg, CollectSink, NexmarkSource, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy, nativeAvailable, type EngineName, type JobResult } from '../ts/index.js';
 
-const events = Number(process.argv[2] ?? 5_000_000);
+const events = Number(process.argv[2] ?? 20_000_000);
 
 interface HotAuction {
   auction: number;
@@ -31,7 +31,7 @@ async function run(engine: EngineName): Promise<{ rows: HotAuction[]; result: Jo
     .aggregate({ bids: agg.count(), topPrice: agg.max('price') })
     .sinkTo(sink);
   if (engine === 'native') console.log(env.explain() + '\n');
-  const result = await env.execute(`hot auctions (${engine})`, { progress: true });
+  const result = await env.execute(`hot auctions (${engine})`, { progress: true, progressIntervalMs: 250 });
   if (process.stderr.isTTY) process.stderr.write('\n');
   return { rows: sink.records, result };
 }

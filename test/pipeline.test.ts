@@ -227,3 +227,20 @@ describe('file connectors', () => {
     });
   });
 });
+
+describe('environment', () => {
+  it('a second execute() runs only the sinks added since the first', async () => {
+    const env = StreamEnvironment.create({ engine: 'ts' });
+    const a = new CollectSink();
+    const src = env.fromRecords(clicks, CLICKS);
+    src.sinkTo(a);
+    const r1 = await env.execute('first');
+    const b = new CollectSink();
+    src.filter((c) => c.user === 'ann').sinkTo(b);
+    const r2 = await env.execute('second');
+    expect(a.records).toHaveLength(6);
+    expect(b.records).toHaveLength(3);
+    expect(r1.operators.map((o) => o.name)).toEqual(['Source: records', 'Sink: collect']);
+    expect(r2.operators.map((o) => o.name)).toEqual(['Source: records', 'Filter', 'Sink: collect']);
+  });
+});

@@ -8,7 +8,7 @@ import { RecordBatch, type Row } from '../batch/record-batch.js';
 import { Schema, type RecordOf, type SchemaSpec } from '../batch/schema.js';
 import type { Engine } from '../engine/engine.js';
 import { selectEngine, type EngineChoice } from '../engine/select.js';
-import { JobGraph } from '../plan/graph.js';
+import { JobGraph, type GraphNode } from '../plan/graph.js';
 import { buildPlan, explainMermaid, explainText } from '../plan/physical.js';
 import { executeJob, type ExecuteOptions, type JobResult } from '../runtime/executor.js';
 import { BoundedQueue } from '../runtime/queue.js';
@@ -63,14 +63,21 @@ export class StreamEnvironment {
 
   /** The physical plan as text (or as a Mermaid flowchart). */
   explain(format: 'text' | 'mermaid' = 'text'): string {
-    const plan = buildPlan(this.graph);
+    const plan = buildPlan(this.graph.lineageOf(this.graph.sinks().filter((s) => !this.executed.has(s))));
     return format === 'mermaid' ? explainMermaid(plan) : explainText(plan, this.engine.name);
   }
 
-  /** Runs every sink of this environment to completion. */
+  /**
+   * Runs every sink added since the last execute() to completion, with what feeds them (as
+   * Flink clears executed transformations, a second execute() does not rerun the first job).
+   */
   execute(jobName = 'sluice job', options: ExecuteOptions = {}): Promise<JobResult> {
-    return executeJob(jobName, this.graph, this.engine, this.batchSize, options);
+    const sinks = this.graph.sinks().filter((s) => !this.executed.has(s));
+    for (const s of sinks) this.executed.add(s);
+    return executeJob(jobName, this.graph.lineageOf(sinks), this.engine, this.batchSize, options);
   }
+
+  private readonly executed = new Set<GraphNode>();
 
   /** @internal — backs DataStream.collect(). */
   collectStream(stream: DataStream<object>): AsyncIterableIterator<Row> {

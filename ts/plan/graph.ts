@@ -62,4 +62,13 @@ export class JobGraph {
   sinks(): GraphNode[] {
     return this.nodes.filter((n) => n.op.kind === 'sink');
   }
+
+  /** The sub-graph that feeds `sinks`: their ancestors and them, no other branch. */
+  lineageOf(sinks: readonly GraphNode[]): JobGraph {
+    const keep = new Set<GraphNode>();
+    for (const s of sinks) for (let n: GraphNode | null = s; n !== null && !keep.has(n); n = n.input) keep.add(n);
+    const g = new JobGraph();
+    g.nodes.push(...this.nodes.filter((n) => keep.has(n)));
+    return g;
+  }
 }

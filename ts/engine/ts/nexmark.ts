@@ -197,7 +197,7 @@ function digitNext(n: number): number {
 // ---------------------------------------------------------------------------------------------
 // Prices
 
-const LN10 = 2.302585092994046;
+const LN10 = Math.LN10; // the same double as Rust's std::f64::consts::LN_10
 const EXP_TERMS = 11;
 const COEF = new Float64Array(EXP_TERMS);
 const POW = new Float64Array(96);
@@ -535,6 +535,7 @@ export class TsNexmarkGenerator {
    * `maxRows` rows or at the end of the split; null when exhausted. `eventTime` = dateTime.
    */
   nextBatch(maxRows: number): RecordBatch | null {
+    if (Number.isNaN(maxRows)) throw new RangeError('nextBatch(maxRows): maxRows must be a number >= 1');
     maxRows = Math.max(1, Math.floor(maxRows));
     if (this.pos >= this.total) return null;
     const cfg = this.config;
@@ -542,7 +543,9 @@ export class TsNexmarkGenerator {
     const rate = cfg.ratePerSec;
     const lo = this.kind === 'person' ? 0 : this.kind === 'auction' ? 1 : 4;
     const hi = this.kind === 'person' ? 1 : this.kind === 'auction' ? 4 : 50;
-    const expect = Math.min(maxRows, this.kind === 'bid' ? this.total - this.pos : Math.floor((this.total - this.pos) / 8) + 16);
+    // Rows expected, for the scratch capacity (capped: `maxRows` may be huge).
+    const left = Math.min(this.total - this.pos, 65536);
+    const expect = Math.min(maxRows, this.kind === 'bid' ? left : Math.floor(left / 8) + 16);
     this.grow(expect);
     let p = this.pos;
     let n = cfg.splitIndex + p * c;
@@ -555,14 +558,18 @@ export class TsNexmarkGenerator {
     const base = cfg.baseTimeMs;
     const total = this.total;
     let rows = 0;
+    let { ids, ts, klo, khi, cap } = this;
     while (p < total && rows < maxRows) {
       if (m >= lo && m < hi) {
-        if (rows === this.cap) this.growKeep(rows + 1);
-        this.ids[rows] = n;
-        this.ts[rows] = base + q;
+        if (rows === cap) {
+          this.growKeep(rows + 1);
+          ({ ids, ts, klo, khi, cap } = this);
+        }
+        ids[rows] = n;
+        ts[rows] = base + q;
         const l = n >>> 0;
-        this.klo[rows] = mixK(l);
-        this.khi[rows] = mixK((n - l) * INV32);
+        klo[rows] = mixK(l);
+        khi[rows] = mixK((n - l) * INV32);
         rows++;
       }
       p++;
@@ -582,7 +589,6 @@ export class TsNexmarkGenerator {
     const columns: Column[] = this.cols.map((col) => this.column(col, rows));
     const et = new BigInt64Array(rows);
     const et32 = new Int32Array(et.buffer);
-    const ts = this.ts;
     for (let i = 0; i < rows; i++) setI64(et32, i, ts[i]!);
     return new RecordBatch(this.schema, columns, rows, et);
   }
