@@ -839,4 +839,4 @@ module.exports.NativeNexmarkGenerator = nativeBinding.NativeNexmarkGenerator
 module.exports.NativeWindowAggregator = nativeBinding.NativeWindowAggregator
 module.exports.decodeBatch = nativeBinding.decodeBatch
 module.exports.encodeBatch = nativeBinding.encodeBatch
-module.exports.murmur332 = nativeBinding.murmur332
+module.exports.murmur3 = nativeBinding.murmur3

@@ -80,7 +80,7 @@ export interface FieldSpec {
   type: string
 }
 
-export declare function murmur332(data: Uint8Array, seed: number): number
+export declare function murmur3(data: Uint8Array, seed: number): number
 
 export interface NexmarkConfigSpec {
   seed: number

@@ -16,7 +16,15 @@
 //! Integers are taken from a draw `x` as mixed-radix digits: `digit(x, n) = (x * n) >> 32`,
 //! keeping `x = (x * n) mod 2^32` for the next digit (n <= 2^21). Strings take several
 //! characters per 32-bit word, words being `fmix32(h + k * 0x9E3779B9)` for k = 1, 2, ...
-//! where `h` is the field's draw.
+//! where `h` is the field's draw: `nextString` fields (names, descriptions, emails) 3
+//! characters per word as base-338 digits (1 in 13 a space); the `extra` padding 16 letters
+//! per word as two 13-bit indexes into a fixed table of 8-letter random blocks (speed: a
+//! hash per 16 bytes and 8-byte copies).
+//!
+//! Differences from Beam, all deliberate: the record-size estimate behind `extra` uses the
+//! untrimmed lengths of the random strings (so `extra` can be generated without them); the
+//! `extra` letters come from the block table rather than one draw per letter; channel urls
+//! are a fixed function of the channel number (Flink caches random ones per process).
 //!
 //! Timeline: event number `n` (the event id) happens at
 //! `baseTimeMs + floor(n * 1000 / ratePerSec)`. Split `i` of `c` generates event numbers
@@ -981,9 +989,9 @@ impl NexmarkGenerator {
                         .collect(),
                 )
             }
-            Col::AExpires => ColumnData::Timestamp(
-                ids.iter().zip(ts).map(|(&id, &time)| auction_expires(cfg, id, time)).collect(),
-            ),
+            Col::AExpires => {
+                ColumnData::Timestamp(ids.iter().zip(ts).map(|(&id, &time)| auction_expires(cfg, id, time)).collect())
+            }
             Col::ASeller => ColumnData::I64(ids.iter().map(|&id| auction_seller(seed, id)).collect()),
             Col::ACategory => ColumnData::I64(ids.iter().map(|&id| auction_category(seed, id)).collect()),
             Col::PName => table_column(&t.names, rows, ids.iter().map(|&id| person_name_index(seed, id))),
@@ -1124,8 +1132,12 @@ mod tests {
         let bad = NexmarkGenerator::new(cfg(10), EventKind::Bid, Some(&["price".into(), "nope".into()]));
         let msg = bad.err().unwrap().message;
         assert!(msg.contains("nope") && msg.contains("auction, bidder, price"), "{msg}");
-        assert!(NexmarkGenerator::new(NexmarkConfig { split_index: 3, split_count: 3, ..cfg(10) }, EventKind::Bid, None)
-            .is_err());
+        assert!(NexmarkGenerator::new(
+            NexmarkConfig { split_index: 3, split_count: 3, ..cfg(10) },
+            EventKind::Bid,
+            None
+        )
+        .is_err());
         assert!(NexmarkGenerator::new(NexmarkConfig { rate_per_sec: 0, ..cfg(10) }, EventKind::Bid, None).is_err());
     }
 
@@ -1234,8 +1246,7 @@ mod tests {
         // Non-integral ms per event: rate 3/s.
         let slow = NexmarkConfig { rate_per_sec: 3, split_index: 1, split_count: 2, ..cfg(1000) };
         let b = &all(slow.clone(), EventKind::Bid, Some(&["dateTime".into()]), 4096)[0];
-        let want: Vec<i64> =
-            (0..1000u64).filter(|n| n % 2 == 1 && n % 50 >= 4).map(|n| slow.timestamp(n)).collect();
+        let want: Vec<i64> = (0..1000u64).filter(|n| n % 2 == 1 && n % 50 >= 4).map(|n| slow.timestamp(n)).collect();
         assert_eq!(i64s(b, "dateTime"), want);
     }
 

@@ -27,7 +27,7 @@ fn events(n: usize, keys: u32, bound: i64) -> Events {
         e.key.push(k);
         e.name.push(format!("k{}", k % 7));
         e.price.push((rnd(i, 2) % 10_000) as f64 / 100.0);
-        e.qty.push(if rnd(i, 3) % 5 == 0 { None } else { Some((rnd(i, 4) % 100) as i32 - 20) });
+        e.qty.push(if rnd(i, 3).is_multiple_of(5) { None } else { Some((rnd(i, 4) % 100) as i32 - 20) });
         e.ts.push(1_000_000 + i as i64 * 3 - (rnd(i, 5) as i64 % (bound + 1)));
     }
     e

@@ -3,7 +3,7 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-#[napi]
+#[napi(js_name = "murmur3")]
 pub fn murmur3_32(data: Uint8Array, seed: u32) -> u32 {
     sluice_core::hash::murmur3_32(&data, seed)
 }

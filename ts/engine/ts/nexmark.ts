@@ -168,13 +168,6 @@ function draw(ss: number, kl: number, kh: number): number {
   return h >>> 0;
 }
 
-/** Draw for an event id given as a number (tables, tests). */
-function drawId(seed: number, id: number, s: number): number {
-  const lo = id >>> 0;
-  const hi = (id - lo) * INV32;
-  return draw(streamSeed(seed, s), mixK(lo), mixK(hi));
-}
-
 /** Word `k` (k >= 1) of a string whose field draw is `h`. */
 function word(h: number, k: number): number {
   return fmix32((h + Math.imul(k, GOLDEN)) | 0);
@@ -965,7 +958,3 @@ export function nexmarkKindOf(eventId: number): NexmarkKind {
   return m < 1 ? 'person' : m < 4 ? 'auction' : 'bid';
 }
 
-/** Test helper: one draw of stream `s` for event `id`. */
-export function nexmarkDraw(seed: number, id: number, s: number): number {
-  return drawId(seed, id, s);
-}
