@@ -7,41 +7,16 @@
 import type { RecordBatch } from '../batch/record-batch.js';
 import { Schema, type RecordOf } from '../batch/schema.js';
 import type { Source, SourceContext, SourceReader } from '../api/connector.js';
-import { DEFAULT_NEXMARK_CONFIG, type NexmarkConfig, type NexmarkKind } from '../engine/nexmark-config.js';
+import {
+  AUCTION_SCHEMA,
+  BID_SCHEMA,
+  DEFAULT_NEXMARK_CONFIG,
+  PERSON_SCHEMA,
+  type NexmarkConfig,
+  type NexmarkKind,
+} from '../engine/nexmark-config.js';
 
-export const PERSON_SCHEMA = {
-  id: 'i64',
-  name: 'utf8',
-  emailAddress: 'utf8',
-  creditCard: 'utf8',
-  city: 'utf8',
-  state: 'utf8',
-  dateTime: 'timestamp',
-  extra: 'utf8',
-} as const;
-
-export const AUCTION_SCHEMA = {
-  id: 'i64',
-  itemName: 'utf8',
-  description: 'utf8',
-  initialBid: 'i64',
-  reserve: 'i64',
-  dateTime: 'timestamp',
-  expires: 'timestamp',
-  seller: 'i64',
-  category: 'i64',
-  extra: 'utf8',
-} as const;
-
-export const BID_SCHEMA = {
-  auction: 'i64',
-  bidder: 'i64',
-  price: 'i64',
-  channel: 'utf8',
-  url: 'utf8',
-  dateTime: 'timestamp',
-  extra: 'utf8',
-} as const;
+export { AUCTION_SCHEMA, BID_SCHEMA, PERSON_SCHEMA };
 
 export type Person = RecordOf<typeof PERSON_SCHEMA>;
 export type Auction = RecordOf<typeof AUCTION_SCHEMA>;

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NexmarkConfig } from '../nexmark-config.js';
 
 export interface FieldSpecN {
   name: string;
@@ -41,14 +42,6 @@ export interface NativeNexmarkGeneratorN {
   readonly fields: FieldSpecN[];
 }
 
-export interface NexmarkConfigN {
-  seed: number;
-  eventCount: number;
-  ratePerSec: number;
-  baseTimeMs: number;
-  splitIndex: number;
-  splitCount: number;
-}
 
 export interface NativeBinding {
   NativeWindowAggregator: new (spec: {
@@ -58,7 +51,7 @@ export interface NativeBinding {
     offsetMs: number;
     aggregates: { name: string; kind: string; field?: number }[];
   }) => NativeWindowAggregatorN;
-  NativeNexmarkGenerator: new (config: NexmarkConfigN, kind: string, fields?: string[] | null) => NativeNexmarkGeneratorN;
+  NativeNexmarkGenerator: new (config: NexmarkConfig, kind: string, fields?: string[] | null) => NativeNexmarkGeneratorN;
   encodeBatch(fields: FieldSpecN[], buffers: Uint8Array[], length: number, eventTime?: Uint8Array | null): Uint8Array;
   decodeBatch(bytes: Uint8Array): { fields: FieldSpecN[]; batch: BatchOutN };
   murmur3(data: Uint8Array, seed: number): number;

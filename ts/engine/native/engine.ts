@@ -3,7 +3,7 @@
 import type { RecordBatch } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
 import type { Engine, NexmarkGenerator, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
-import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
+import { NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
 import { windowOutputSchema } from '../window-spec.js';
 import type { NativeBinding, NativeNexmarkGeneratorN, NativeWindowAggregatorN } from './binding.js';
 import { batchBuffers, eventTimeBytes, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
@@ -72,7 +72,7 @@ export class NativeEngine implements Engine {
 
   createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[]): NexmarkGenerator {
     const inner = new this.binding.NativeNexmarkGenerator({ ...config }, kind, fields === undefined ? null : [...fields]);
-    const full = Schema.from(nexmarkSchemaSpec(kind));
+    const full = Schema.from(NEXMARK_SCHEMAS[kind]);
     const names = new Set(inner.fields.map((f) => f.name));
     return new NativeNexmark(inner, new Schema(full.fields.filter((f) => names.has(f.name))));
   }
@@ -89,9 +89,4 @@ export class NativeEngine implements Engine {
   murmur3(bytes: Uint8Array, seed: number): number {
     return this.binding.murmur3(bytes, seed);
   }
-}
-
-import { NEXMARK_SCHEMAS } from '../nexmark-config.js';
-function nexmarkSchemaSpec(kind: NexmarkKind) {
-  return NEXMARK_SCHEMAS[kind];
 }

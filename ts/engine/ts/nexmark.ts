@@ -16,64 +16,10 @@
 import type { Column } from '../../batch/column.js';
 import { setI64 } from '../../batch/i64.js';
 import { RecordBatch } from '../../batch/record-batch.js';
-import { Schema, type SchemaSpec } from '../../batch/schema.js';
+import { Schema } from '../../batch/schema.js';
 import { fmix32, mixK, murmur3U32 } from './hash.js';
 
-export type NexmarkKind = 'person' | 'auction' | 'bid';
-
-export interface NexmarkConfig {
-  /** u32. */
-  seed: number;
-  /** Events of the whole timeline (all kinds, all splits); at most 2^43. */
-  eventCount: number;
-  ratePerSec: number;
-  baseTimeMs: number;
-  splitIndex: number;
-  splitCount: number;
-}
-
-export const DEFAULT_NEXMARK_CONFIG: NexmarkConfig = Object.freeze({
-  seed: 42,
-  eventCount: 10_000_000,
-  ratePerSec: 10_000,
-  baseTimeMs: 1_436_918_400_000, // 2015-07-15T00:00:00Z
-  splitIndex: 0,
-  splitCount: 1,
-});
-
-export const NEXMARK_SCHEMAS: Record<NexmarkKind, SchemaSpec> = Object.freeze({
-  person: Object.freeze({
-    id: 'i64',
-    name: 'utf8',
-    emailAddress: 'utf8',
-    creditCard: 'utf8',
-    city: 'utf8',
-    state: 'utf8',
-    dateTime: 'timestamp',
-    extra: 'utf8',
-  }),
-  auction: Object.freeze({
-    id: 'i64',
-    itemName: 'utf8',
-    description: 'utf8',
-    initialBid: 'i64',
-    reserve: 'i64',
-    dateTime: 'timestamp',
-    expires: 'timestamp',
-    seller: 'i64',
-    category: 'i64',
-    extra: 'utf8',
-  }),
-  bid: Object.freeze({
-    auction: 'i64',
-    bidder: 'i64',
-    price: 'i64',
-    channel: 'utf8',
-    url: 'utf8',
-    dateTime: 'timestamp',
-    extra: 'utf8',
-  }),
-});
+import { DEFAULT_NEXMARK_CONFIG, NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constants (Beam's defaults)

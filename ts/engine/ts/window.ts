@@ -15,7 +15,7 @@ import type { DataType, Schema } from '../../batch/schema.js';
 import type { AggregateSpec, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { windowOutputSchema } from '../window-spec.js';
 import { encodeKey, KeyScratch } from './key.js';
-import { murmur3_32 } from './hash.js';
+import { fmix32, mixH, murmur3_32 } from './hash.js';
 
 const TWO32 = 4294967296;
 const TWO52 = 4503599627370496;
@@ -395,21 +395,8 @@ export class TsWindowAggregator implements WindowAggregator {
           hi = lo >> 31;
         }
       }
-      // murmur3-style mix of (lo, hi ^ window, valid)
-      let k = Math.imul(lo, 0xcc9e2d51);
-      k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-      let h = 0x5151ce00 ^ k;
-      h = Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64;
-      k = Math.imul(hi ^ sh, 0xcc9e2d51);
-      k = Math.imul((k << 15) | (k >>> 17), 0x1b873593);
-      h ^= k;
-      h = Math.imul((h << 13) | (h >>> 19), 5) + 0xe6546b64;
-      h ^= ok;
-      h ^= h >>> 16;
-      h = Math.imul(h, 0x85ebca6b);
-      h ^= h >>> 13;
-      h = Math.imul(h, 0xc2b2ae35);
-      h ^= h >>> 16;
+      // murmur3 steps over (lo, hi ^ window), then the validity bit; | 0 keeps it an int32 like ghash.
+      const h = fmix32(mixH(mixH(0x5151ce00, lo), hi ^ sh) ^ ok) | 0;
       const index = this.index;
       const mask = index.length - 1;
       let s = h & mask;
