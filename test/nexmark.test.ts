@@ -1,8 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { selectEngine, type RecordBatch } from '../ts/index.js';
+import {
+  agg,
+  CollectSink,
+  DiscardingSink,
+  NexmarkSource,
+  selectEngine,
+  StreamEnvironment,
+  TumblingEventTimeWindows,
+  WatermarkStrategy,
+  type RecordBatch,
+} from '../ts/index.js';
 import { encodeBatch } from '../ts/engine/ts/codec.js';
 import { DEFAULT_NEXMARK_CONFIG, type NexmarkConfig, type NexmarkKind } from '../ts/engine/nexmark-config.js';
-import { requireNative } from './engines.js';
+import { onBothEngines, requireNative } from './engines.js';
 
 function drain(engine: 'native' | 'ts', config: NexmarkConfig, kind: NexmarkKind, batch: number, fields?: string[]): RecordBatch[] {
   const g = selectEngine(engine).createNexmarkGenerator(config, kind, fields);
@@ -68,5 +78,35 @@ describe('the Nexmark generator', () => {
     const h = selectEngine('ts').createNexmarkGenerator(c, 'bid');
     h.seek(pos);
     expect(wire([h.nextBatch(500)!])).toEqual(wire([next]));
+  });
+});
+
+describe('the Nexmark source in a pipeline', () => {
+  it('bids -> keyBy(auction) -> 10 s window gives identical results on both engines, reading only the fields it needs', async () => {
+    const { native } = await onBothEngines(async (engine) => {
+      const env = StreamEnvironment.create({ engine, batchSize: 4096 });
+      const sink = new CollectSink();
+      env
+        .fromSource(NexmarkSource.bids({ events: 300_000 }), WatermarkStrategy.forBoundedOutOfOrderness(4000))
+        .keyBy('auction')
+        .window(TumblingEventTimeWindows.of(10_000))
+        .aggregate({ maxPrice: agg.max('price'), bids: agg.count() })
+        .sinkTo(sink);
+      expect(env.explain()).toContain('[reads auction, price]');
+      const result = await env.execute();
+      expect(result.recordsIn).toBe(276_000); // 46 of every 50 events are bids
+      return sink.records;
+    });
+    const total = native.reduce((s, r) => s + (r as { bids: number }).bids, 0);
+    expect(total).toBe(276_000);
+  });
+
+  it('paces itself to a target rate of events per second', async () => {
+    const env = StreamEnvironment.create({ engine: 'native', batchSize: 1000 });
+    env.fromSource(NexmarkSource.bids({ events: 20_000, targetRatePerSec: 50_000 })).sinkTo(new DiscardingSink());
+    const result = await env.execute();
+    // 20 000 events at 50 000/s cannot take less than ~0.4 s (the last batch is due at 0.38 s).
+    expect(result.durationMs).toBeGreaterThanOrEqual(350);
+    expect(() => NexmarkSource.bids({ targetRatePerSec: 0 })).toThrow(/targetRatePerSec must be above 0/);
   });
 });
