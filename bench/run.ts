@@ -52,7 +52,7 @@ function measure(c: Case, engine: string): Measured {
   for (let i = 0; i < runs; i++) {
     const out = execFileSync(process.execPath, [join(here, 'worker.js'), c.name, engine, String(c.events)], { encoding: 'utf8' });
     const r = JSON.parse(out.trim().split('\n').pop()!) as { events: number; seconds: number; check: number; maxRssMb: number };
-    if (check !== -1 && r.check !== check) throw new Error(`${c.name} on ${engine}: results differ between runs (${check} vs ${r.check})`);
+    if (check !== -1 && r.check !== check) throw new Error(`${c.name} on ${engine}: result checksums differ between runs (${check} vs ${r.check})`);
     check = r.check;
     rates.push(r.events / r.seconds);
     rss = Math.max(rss, r.maxRssMb);
@@ -65,7 +65,7 @@ const results = [];
 for (const c of CASES) {
   const native = measure(c, 'native');
   const ts = measure(c, 'ts');
-  if (native.check !== ts.check) throw new Error(`${c.name}: engines disagree (${native.check} vs ${ts.check} result rows)`);
+  if (native.check !== ts.check) throw new Error(`${c.name}: engines disagree (result checksums ${native.check} vs ${ts.check})`);
   const ratio = native.medianEventsPerSec / ts.medianEventsPerSec;
   console.log(`${c.title}: native ${M(native.medianEventsPerSec)}, ts ${M(ts.medianEventsPerSec)}, ratio ${ratio.toFixed(2)}x, peak RSS ${native.maxRssMb.toFixed(0)} / ${ts.maxRssMb.toFixed(0)} MB`);
   results.push({ case: c.name, title: c.title, events: c.events, target: c.target, native, ts, ratio });

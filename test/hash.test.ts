@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { selectEngine } from '../ts/index.js';
 import { batchFromRecords } from '../ts/batch/builder.js';
 import { Schema } from '../ts/batch/schema.js';
-import { encodeKey, KeyScratch } from '../ts/engine/ts/key.js';
+import { encodeKey, keyViews, KeyScratch } from '../ts/engine/ts/key.js';
 import { requireNative } from './engines.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -11,9 +11,10 @@ const enc = (s: string) => new TextEncoder().encode(s);
 function keyGroups(records: object[], spec: Record<string, 'i64' | 'utf8' | 'f64' | 'i32?'>, engine: 'native' | 'ts', maxParallelism = 128): number[] {
   const b = batchFromRecords(records, Schema.from(spec));
   const sc = new KeyScratch();
+  const views = keyViews(b.columns);
   return records.map((_, i) => {
     sc.len = 0;
-    encodeKey(b.columns, i, sc);
+    encodeKey(b.columns, views, i, sc);
     return selectEngine(engine).murmur3(sc.buf.slice(0, sc.len), 0) % maxParallelism;
   });
 }

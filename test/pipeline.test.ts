@@ -7,7 +7,11 @@ import {
   CollectSink,
   FileSink,
   FileSource,
+  NexmarkSource,
+  Schema,
   StreamEnvironment,
+  batchFromRecords,
+  type Bid,
   TumblingEventTimeWindows,
   WatermarkStrategy,
   type EngineName,
@@ -242,5 +246,113 @@ describe('environment', () => {
     expect(b.records).toHaveLength(3);
     expect(r1.operators.map((o) => o.name)).toEqual(['Source: records', 'Sink: collect']);
     expect(r2.operators.map((o) => o.name)).toEqual(['Source: records', 'Filter', 'Sink: collect']);
+  });
+});
+
+describe('sources, time and collect() at the edges', () => {
+  /** A source whose batches carry event time (like a generator), built from records. */
+  function timedSource(rows: object[], spec: Record<string, string>, times: bigint[], declared?: Record<string, string>) {
+    const schema = Schema.from(spec as never);
+    return {
+      name: 'timed',
+      schema: Schema.from((declared ?? spec) as never),
+      hasEventTime: true,
+      supportsProjection: false,
+      open: () => {
+        let done = false;
+        return {
+          next: () => {
+            if (done) return null;
+            done = true;
+            return batchFromRecords(rows, schema).withEventTime(BigInt64Array.from(times));
+          },
+          close: () => undefined,
+        };
+      },
+    };
+  }
+
+  it('a timestamp assigner function sees whole records even where the planner narrows sources', async () => {
+    await onBothEngines(async (engine) => {
+      const env = StreamEnvironment.create({ engine });
+      const sink = new CollectSink();
+      env
+        .fromSource(NexmarkSource.bids({ events: 2000 }), WatermarkStrategy.forBoundedOutOfOrderness<Bid>(0).withTimestampAssigner((b) => b.dateTime + 1))
+        .keyBy('auction')
+        .window(TumblingEventTimeWindows.of(1000))
+        .aggregate({ n: agg.count() })
+        .sinkTo(sink);
+      expect(env.explain()).not.toContain('[reads');
+      await env.execute();
+      expect(sink.records.reduce((s, r) => s + (r as { n: number }).n, 0)).toBe(1840);
+      return sink.records;
+    });
+  });
+
+  it('event time beyond ±2^53 ms from a source is rejected, naming the source and record', async () => {
+    for (const engine of ['native', 'ts'] as const) {
+      const env = StreamEnvironment.create({ engine });
+      env.fromSource(timedSource([{ k: 1 }, { k: 2 }], { k: 'i32' }, [1n, 2n ** 60n])).keyBy('k').window(TumblingEventTimeWindows.of(10)).aggregate({ n: agg.count() }).sinkTo(new CollectSink());
+      await expect(env.execute()).rejects.toThrow("timed, record 1, field '(event time)': timestamp 1152921504606846976 ms is outside ±2^53 ms");
+    }
+  });
+
+  it('a source whose batches do not match its declared schema fails loudly', async () => {
+    const env = StreamEnvironment.create({ engine: 'native' });
+    env.fromSource(timedSource([{ k: 1 }], { k: 'i64' }, [1n], { k: 'f64' })).keyBy('k').window(TumblingEventTimeWindows.of(10)).aggregate({ n: agg.count() }).sinkTo(new CollectSink());
+    await expect(env.execute()).rejects.toThrow("produced a batch of { k: i64 } but declared { k: f64 }");
+  });
+
+  it('min and max propagate NaN (as Java Math.min/max do) on both engines', async () => {
+    await onBothEngines(async (engine) => {
+      const env = StreamEnvironment.create({ engine });
+      const sink = new CollectSink();
+      const rows = [
+        { k: 1, v: 1, t: 1 },
+        { k: 1, v: NaN, t: 2 },
+        { k: 1, v: 3, t: 3 },
+        { k: 2, v: NaN, t: 4 },
+        { k: 3, v: 2, t: 5 },
+      ];
+      env
+        .fromRecords(rows, { k: 'i32', v: 'f64', t: 'timestamp' }, WatermarkStrategy.noWatermarks<(typeof rows)[number]>().withTimestampAssigner('t'))
+        .keyBy('k')
+        .window(TumblingEventTimeWindows.of(10))
+        .aggregate({ lo: agg.min('v'), hi: agg.max('v') })
+        .sinkTo(sink);
+      await env.execute();
+      expect(sink.records.map((r) => [(r as { lo: number }).lo, (r as { hi: number }).hi])).toEqual([
+        [NaN, NaN],
+        [NaN, NaN],
+        [2, 2],
+      ]);
+      return sink.records;
+    });
+  });
+
+  it('collect() beside execute(): each runs its own sinks, nothing hangs', async () => {
+    const env = StreamEnvironment.create({ engine: 'ts', batchSize: 1 });
+    const many = Array.from({ length: 100 }, (_, i) => ({ ...clicks[0]!, ms: i }));
+    const s = env.fromRecords(many, CLICKS);
+    const other = new CollectSink();
+    s.sinkTo(other);
+    const it = s.collect();
+    await env.execute('the sink only');
+    expect(other.records).toHaveLength(100);
+    let n = 0;
+    for await (const _ of it) n++;
+    expect(n).toBe(100);
+  });
+
+  it('leaving a collect() loop early stops the job', async () => {
+    const env = StreamEnvironment.create({ engine: 'ts', batchSize: 10 });
+    let mapped = 0;
+    const many = Array.from({ length: 10_000 }, (_, i) => ({ ...clicks[0]!, ms: i }));
+    for await (const r of env.fromRecords(many, CLICKS).map((c) => (mapped++, c)).collect()) {
+      expect(r.ms).toBe(0);
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    expect(mapped).toBeLessThan(10_000);
   });
 });

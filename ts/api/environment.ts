@@ -79,37 +79,49 @@ export class StreamEnvironment {
 
   private readonly executed = new Set<GraphNode>();
 
-  /** @internal — backs DataStream.collect(). */
+  /**
+   * @internal — backs DataStream.collect(): on the first next() it adds a collecting sink and
+   * runs only that sink's lineage (execute() never runs it), with a bounded queue between the
+   * job and the consumer. Leaving the loop early (break, return, an error) stops the job.
+   */
   collectStream(stream: DataStream<object>): AsyncIterableIterator<Row> {
     const queue = new BoundedQueue<RecordBatch>(16);
-    const sink: Sink = {
-      name: 'collect',
-      open: (): SinkWriter => ({ write: (b) => queue.put(b), close: () => undefined }),
-    };
-    stream.sinkTo(sink);
+    const abort = new AbortController();
     let started = false;
     let pending: Row[] = [];
     let pos = 0;
     const start = (): void => {
       started = true;
-      this.execute('collect').then(
+      const sink: Sink = { name: 'collect', open: (): SinkWriter => ({ write: (b) => queue.put(b), close: () => undefined }) };
+      const node = this.graph.add({ name: 'Sink: collect', op: { kind: 'sink', sink }, input: stream.node, partitioning: { kind: 'forward' }, schema: stream.schema, hasEventTime: stream.node.hasEventTime });
+      this.executed.add(node);
+      executeJob('collect', this.graph.lineageOf([node]), this.engine, this.batchSize, { signal: abort.signal }).then(
         () => queue.close(),
         (e: unknown) => queue.close(e),
       );
     };
+    const stop = (): void => {
+      abort.abort();
+      queue.close();
+    };
     const it: AsyncIterableIterator<Row> = {
       next: async (): Promise<IteratorResult<Row>> => {
         if (!started) start();
-        while (pos >= pending.length) {
-          const b = await queue.take();
-          if (b === undefined) return { done: true, value: undefined };
-          pending = b.toRecords();
-          pos = 0;
+        try {
+          while (pos >= pending.length) {
+            const b = await queue.take();
+            if (b === undefined) return { done: true, value: undefined };
+            pending = b.toRecords();
+            pos = 0;
+          }
+        } catch (e) {
+          stop();
+          throw e;
         }
         return { done: false, value: pending[pos++]! };
       },
       return: async (): Promise<IteratorResult<Row>> => {
-        queue.close();
+        stop();
         return { done: true, value: undefined };
       },
       [Symbol.asyncIterator]() {

@@ -54,7 +54,9 @@ function cell(col: Column, json: boolean): Cell {
   return (i) => (bitGet(validity, i) ? f(i) : null);
 }
 
+/** RFC 4180 quoting; an empty string is written as "" so that it differs from null (an empty field). */
 export function csvQuote(s: string): string {
+  if (s === '') return '""';
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 

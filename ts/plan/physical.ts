@@ -33,6 +33,8 @@ export function requiredFields(graph: JobGraph, node: GraphNode): Set<string> | 
     const op = c.op;
     switch (op.kind) {
       case 'timestamps': {
+        // A function assigner reads whole records.
+        if (typeof op.strategy.assigner === 'function') return null;
         if (typeof op.strategy.assigner === 'string') need.add(op.strategy.assigner);
         const down = requiredFields(graph, c);
         if (down === null) return null;
@@ -72,7 +74,7 @@ export function buildPlan(graph: JobGraph): PhysicalPlan {
     if (source?.supportsProjection) {
       const need = requiredFields(graph, s);
       const wm = s.op.kind === 'source' ? s.op.watermarks?.assigner : null;
-      if (need !== null) {
+      if (need !== null && typeof wm !== 'function') {
         if (typeof wm === 'string') need.add(wm);
         projection = s.schema.names().filter((n) => need.has(n));
       }
@@ -95,7 +97,8 @@ export function explainText(plan: PhysicalPlan, engine: string): string {
       const pad = '  '.repeat(depth + 1);
       const edge = p.inputSchema === null ? '' : `--${edgeLabel(p.node)}--> `;
       const proj = p.projection !== null ? ` [reads ${p.projection.join(', ')}]` : '';
-      lines.push(`${pad}${edge}#${p.node.id} ${p.node.name} (p=${p.parallelism})${proj} -> ${p.outputSchema}`);
+      const wm = p.node.op.kind === 'source' && p.node.op.watermarks !== null ? ` [watermarks: ${p.node.op.watermarks.describe()}]` : '';
+      lines.push(`${pad}${edge}#${p.node.id} ${p.node.name} (p=${p.parallelism})${proj}${wm} -> ${p.outputSchema}`);
       for (const c of p.children) walk(c, depth + 1);
     };
     walk(root, 0);

@@ -6,7 +6,8 @@
 
 import type { Source, SourceReader, SinkWriter } from '../api/connector.js';
 import type { Engine } from '../engine/engine.js';
-import type { Row } from '../batch/record-batch.js';
+import type { RecordBatch, Row } from '../batch/record-batch.js';
+import type { Schema } from '../batch/schema.js';
 import type { WatermarkStrategy } from '../api/watermark.js';
 import { buildPlan, type PhysicalNode } from '../plan/physical.js';
 import type { JobGraph } from '../plan/graph.js';
@@ -20,6 +21,7 @@ import {
   SinkOperator,
   TimestampsOperator,
   WindowAggregateOperator,
+  maxEventTime,
 } from './operators.js';
 
 export interface JobResult {
@@ -34,6 +36,8 @@ export interface JobResult {
   readonly lateRecordsDropped: number;
   /** Bad input records routed to dead-letter files, summed. */
   readonly deadLetters: number;
+  /** True when the job was stopped through `ExecuteOptions.signal` before its input ended. */
+  readonly cancelled: boolean;
 }
 
 export interface Progress {
@@ -49,21 +53,37 @@ export interface ExecuteOptions {
   /** true prints a status line to stderr; a function receives progress snapshots instead. */
   readonly progress?: boolean | ((p: Progress) => void);
   readonly progressIntervalMs?: number;
+  /** Stops the job: sources stop reading, open windows are not flushed, sinks are closed. */
+  readonly signal?: AbortSignal;
 }
 
-/** A source as the head of its chain. */
+/** A source as the head of its chain: checks what the source produces before anyone reads it. */
 class SourceOperator extends Operator {
   constructor(
     id: number,
     name: string,
     readonly reader: SourceReader,
+    private readonly schema: Schema,
   ) {
     super(id, name);
   }
   processBatch(): void {
     throw new Error('a source has no input');
   }
-  push(batch: Parameters<Operator['processBatch']>[0]): Promise<void> {
+  push(batch: RecordBatch): Promise<void> {
+    const position = this.metrics.recordsOut;
+    if (!batch.schema.equals(this.schema)) {
+      const kinds = (s: Schema) => s.fields.map((f) => `${f.name}: ${f.type}`).join(', ');
+      if (kinds(batch.schema) !== kinds(this.schema)) {
+        throw new Error(`${this.metrics.name} produced a batch of { ${kinds(batch.schema)} } but declared { ${kinds(this.schema)} }`);
+      }
+    }
+    batch.columns.forEach((c, k) => {
+      if (c.type !== this.schema.fields[k]!.type) {
+        throw new Error(`${this.metrics.name}: column '${this.schema.fields[k]!.name}' holds ${c.type} values but is declared ${this.schema.fields[k]!.type}`);
+      }
+    });
+    if (batch.eventTime !== null) maxEventTime(batch.eventTime, batch.length, this.metrics.name, position, '(event time)');
     return this.emit(batch);
   }
   end(): Promise<void> {
@@ -94,7 +114,7 @@ export async function executeJob(
     switch (op.kind) {
       case 'source': {
         const reader = (op.source as Source).open({ engine, batchSize, projection: p.projection });
-        const s = new SourceOperator(n.id, n.name, reader);
+        const s = new SourceOperator(n.id, n.name, reader, p.outputSchema);
         sources.push(s);
         o = s;
         if (op.watermarks !== null) {
@@ -153,6 +173,7 @@ export async function executeJob(
 
   let timer: NodeJS.Timeout | undefined;
   let failed = false;
+  let cancelled = false;
   try {
     for (const r of plan.roots) instantiate(r);
     const recordsIn = (): number => sources.reduce((s, o) => s + o.metrics.recordsOut, 0);
@@ -175,6 +196,10 @@ export async function executeJob(
         try {
           for (;;) {
             if (failed) return;
+            if (options.signal?.aborted === true) {
+              cancelled = true;
+              return;
+            }
             const b = await s.reader.next();
             if (b === null) break;
             await s.push(b);
@@ -189,6 +214,7 @@ export async function executeJob(
       }),
     );
   } catch (e) {
+    failed = true;
     throw new JobFailedError(jobName, operatorOf(e) ?? 'job setup', 0, e);
   } finally {
     if (timer !== undefined) clearInterval(timer);
@@ -199,7 +225,7 @@ export async function executeJob(
         // Closing after a failure must not hide the failure.
       }
     }
-    if (failed) {
+    if (failed || cancelled) {
       for (const w of writers) {
         try {
           await w.close();
@@ -223,6 +249,7 @@ export async function executeJob(
     operators: metrics,
     lateRecordsDropped: metrics.reduce((s, m) => s + (m.lateRecordsDropped ?? 0), 0),
     deadLetters: metrics.reduce((s, m) => s + (m.deadLetters ?? 0), 0),
+    cancelled,
   };
 }
 

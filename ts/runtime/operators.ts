@@ -11,6 +11,24 @@ import { Operator } from './operator.js';
 
 const HI_EXACT = 2097152; // 2^21: |ms| < 2^53
 
+/**
+ * The highest event time of a batch, checking every timestamp is within ±2^53 ms (where both
+ * engines compute windows exactly); -Infinity for an empty batch.
+ */
+export function maxEventTime(et: BigInt64Array, n: number, origin: string, firstPosition: number, field: string): number {
+  const v = i32View(et);
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    const hi = v[2 * i + 1]!;
+    if (hi < -HI_EXACT || hi >= HI_EXACT) {
+      throw new BadValueError(origin, firstPosition + i, field, `timestamp ${et[i]} ms is outside ±2^53 ms`);
+    }
+    const t = getI64(v, i);
+    if (t > max) max = t;
+  }
+  return max;
+}
+
 /** Copies the event time of rows idx[0..n) (for operators that change the row set). */
 function takeEventTime(et: BigInt64Array | null, idx: Int32Array, n: number): BigInt64Array | null {
   if (et === null) return null;
@@ -156,18 +174,7 @@ export class TimestampsOperator extends Operator {
       }
       et = batch.eventTime;
     }
-    // Range check (exact in both engines) and the highest timestamp.
-    const v = i32View(et);
-    let max = this.maxTs;
-    for (let i = 0; i < n; i++) {
-      const hi = v[2 * i + 1]!;
-      if (hi < -HI_EXACT || hi >= HI_EXACT) {
-        throw new BadValueError(this.origin, base + i, this.field === null ? '(event time)' : this.schema.fields[this.field]!.name, `timestamp ${et[i]} ms is outside ±2^53 ms`);
-      }
-      const t = getI64(v, i);
-      if (t > max) max = t;
-    }
-    this.maxTs = max;
+    this.maxTs = Math.max(this.maxTs, maxEventTime(et, n, this.origin, base, this.field === null ? '(event time)' : this.schema.fields[this.field]!.name));
     const out = batch.eventTime === et ? batch : batch.withEventTime(et);
     return this.emitThenWatermark(out);
   }

@@ -87,7 +87,7 @@ impl Reservation {
             if !self.pool.try_take(more) {
                 return Err(Error::memory(format!(
                     "{} needs {} KiB more managed memory but the budget of {} MiB has {} KiB free; \
-                     raise the memory budget (StreamEnvironment.create({{ memory: '...' }})) or reduce the key space",
+                     raise the job's managed memory budget or reduce the key space",
                     self.consumer,
                     more / 1024,
                     self.pool.budget() / (1024 * 1024),

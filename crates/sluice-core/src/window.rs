@@ -164,7 +164,7 @@ const HASH_SEED: u32 = 0x5151_ce00;
 /// Group keys: a fast path for one integer-like key column, canonical bytes otherwise.
 enum Keys {
     Int { vals: Vec<i64>, valid: Vec<bool>, col: usize, dtype: DataType },
-    Bytes { arena: Vec<u8>, spans: Vec<(u32, u32)>, cols: Vec<(usize, DataType)>, scratch: Vec<u8> },
+    Bytes { arena: Vec<u8>, spans: Vec<(usize, u32)>, cols: Vec<(usize, DataType)>, scratch: Vec<u8> },
 }
 
 /// Per-aggregate accumulators, indexed by group id.
@@ -227,8 +227,9 @@ impl Acc {
             }
             (AggKind::Min, ValuesRef::F64(v)) => {
                 let s = &mut self.f;
+                // NaN propagates, as in Java's Math.min: once NaN, always NaN.
                 each_value(gids, v, validity, |g, x| {
-                    if x < s[g] {
+                    if x < s[g] || x.is_nan() {
                         s[g] = x;
                     }
                     n[g] += 1;
@@ -237,7 +238,7 @@ impl Acc {
             (AggKind::Max, ValuesRef::F64(v)) => {
                 let s = &mut self.f;
                 each_value(gids, v, validity, |g, x| {
-                    if x > s[g] {
+                    if x > s[g] || x.is_nan() {
                         s[g] = x;
                     }
                     n[g] += 1;
@@ -471,7 +472,7 @@ impl WindowAggregator {
     fn account(&mut self) -> Result<()> {
         let keys = match &self.keys {
             Keys::Int { vals, valid, .. } => vals.capacity() * 8 + valid.capacity(),
-            Keys::Bytes { arena, spans, .. } => arena.capacity() + spans.capacity() * 8,
+            Keys::Bytes { arena, spans, .. } => arena.capacity() + spans.capacity() * 16,
         };
         let bytes = keys
             + self.win_start.capacity() * 8
@@ -554,7 +555,7 @@ impl WindowAggregator {
                     let g = self.win_start.len() as u32;
                     self.index[slot] = ((h as u64) << 32) | g as u64;
                     self.win_start.push(start);
-                    spans.push((arena.len() as u32, scratch.len() as u32));
+                    spans.push((arena.len(), scratch.len() as u32));
                     arena.extend_from_slice(scratch);
                     self.open_windows.insert(start);
                     if self.win_start.len() * 2 > self.index.len() {
@@ -565,7 +566,7 @@ impl WindowAggregator {
                 let g = e as u32;
                 if (e >> 32) as u32 == h && self.win_start[g as usize] == start {
                     let (s, l) = spans[g as usize];
-                    if &arena[s as usize..(s + l) as usize] == scratch.as_slice() {
+                    if &arena[s..s + l as usize] == scratch.as_slice() {
                         break g;
                     }
                 }
@@ -587,9 +588,6 @@ impl WindowAggregator {
         if fired.is_empty() {
             return Ok(None);
         }
-        for s in &fired {
-            self.open_windows.remove(s);
-        }
         let last_fired = *fired.last().unwrap();
         // Fired groups, by window start, then first arrival.
         let mut out_groups: Vec<u32> = (0..self.win_start.len() as u32).filter(|&g| self.win_start[g as usize] <= last_fired).collect();
@@ -597,6 +595,9 @@ impl WindowAggregator {
             out_groups.sort_by_key(|&g| self.win_start[g as usize]);
         }
         let batch = self.emit(&out_groups)?;
+        for s in &fired {
+            self.open_windows.remove(s);
+        }
         self.retain_open(last_fired);
         self.account()?;
         Ok(Some(batch))
@@ -621,7 +622,7 @@ impl WindowAggregator {
             }
             Keys::Bytes { arena, spans, cols, .. } => {
                 let keys: Vec<&[u8]> =
-                    groups.iter().map(|&g| { let (s, l) = spans[g as usize]; &arena[s as usize..(s + l) as usize] }).collect();
+                    groups.iter().map(|&g| { let (s, l) = spans[g as usize]; &arena[s..s + l as usize] }).collect();
                 columns.extend(decode_keys(&keys, cols.iter().map(|c| c.1)));
             }
         }
@@ -654,8 +655,8 @@ impl WindowAggregator {
                 let mut ns = Vec::with_capacity(keep.len());
                 for &g in &keep {
                     let (s, l) = spans[g];
-                    ns.push((na.len() as u32, l));
-                    na.extend_from_slice(&arena[s as usize..(s + l) as usize]);
+                    ns.push((na.len(), l));
+                    na.extend_from_slice(&arena[s..s + l as usize]);
                 }
                 *arena = na;
                 *spans = ns;

@@ -26,9 +26,9 @@ pub struct CodecFieldSpec {
 }
 
 #[napi(object)]
-pub struct DecodedBatch {
+pub struct DecodedBatch<'env> {
     pub fields: Vec<CodecFieldSpec>,
-    pub batch: BatchOut,
+    pub batch: BatchOut<'env>,
 }
 
 /// Encodes a batch (fields, every buffer as bytes, row count, optional event time) as a
@@ -65,7 +65,7 @@ pub fn encode_batch(
 
 /// Decodes a FlatBuffers `RecordBatch` into its fields (with nullability) and buffers.
 #[napi(js_name = "decodeBatch")]
-pub fn decode_batch(bytes: Uint8Array) -> Result<DecodedBatch> {
+pub fn decode_batch(env: &Env, bytes: Uint8Array) -> Result<DecodedBatch<'_>> {
     let (batch, nullable) = codec::decode(&bytes).map_err(to_napi)?;
     let fields = batch
         .schema
@@ -74,5 +74,5 @@ pub fn decode_batch(bytes: Uint8Array) -> Result<DecodedBatch> {
         .zip(nullable)
         .map(|(f, n)| CodecFieldSpec { name: f.name.clone(), data_type: f.data_type.name().to_string(), nullable: Some(n) })
         .collect();
-    Ok(DecodedBatch { fields, batch: batch_out(batch) })
+    Ok(DecodedBatch { fields, batch: batch_out(env, batch)? })
 }

@@ -47,8 +47,8 @@ impl NativeNexmarkGenerator {
 
     /// The next batch of up to `max_rows` events of this kind, or null when exhausted.
     #[napi]
-    pub fn next_batch(&mut self, max_rows: u32) -> Option<BatchOut> {
-        self.inner.next_batch(max_rows as usize).map(batch_out)
+    pub fn next_batch<'env>(&mut self, env: &'env Env, max_rows: u32) -> Result<Option<BatchOut<'env>>> {
+        self.inner.next_batch(max_rows as usize).map(|b| batch_out(env, b)).transpose()
     }
 
     #[napi]

@@ -76,8 +76,8 @@ impl NativeWindowAggregator {
 
     /// Advances the watermark; returns the fired rows, or null.
     #[napi]
-    pub fn advance_watermark(&mut self, watermark: f64) -> Result<Option<BatchOut>> {
-        Ok(self.inner.advance_watermark(watermark_to_i64(watermark)).map_err(to_napi)?.map(batch_out))
+    pub fn advance_watermark<'env>(&mut self, env: &'env Env, watermark: f64) -> Result<Option<BatchOut<'env>>> {
+        self.inner.advance_watermark(watermark_to_i64(watermark)).map_err(to_napi)?.map(|b| batch_out(env, b)).transpose()
     }
 
     #[napi(getter)]

@@ -34,9 +34,10 @@ export function fmix32(h: number): number {
 }
 
 /** murmur3 x86_32 of `data` with `seed` (unsigned result). */
-export function murmur3_32(data: Uint8Array, seed: number): number {
+/** murmur3 x86_32 of `data[0..length)`; `length` lets hot loops hash a scratch buffer without a subarray. */
+export function murmur3_32(data: Uint8Array, seed: number, length: number = data.length): number {
   let h = seed | 0;
-  const n = data.length;
+  const n = length;
   const whole = n & ~3;
   let i = 0;
   for (; i < whole; i += 4) {

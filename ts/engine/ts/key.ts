@@ -6,6 +6,7 @@
  */
 
 import type { Column } from '../../batch/column.js';
+import { i32View } from '../../batch/i64.js';
 
 export class KeyScratch {
   buf = new Uint8Array(256);
@@ -19,6 +20,14 @@ export class KeyScratch {
       b.set(this.buf.subarray(0, this.len));
       this.buf = b;
     }
+  }
+
+  putI32(v: number): void {
+    const b = this.buf;
+    b[this.len++] = v & 0xff;
+    b[this.len++] = (v >>> 8) & 0xff;
+    b[this.len++] = (v >>> 16) & 0xff;
+    b[this.len++] = (v >>> 24) & 0xff;
   }
 
   putF64(x: number): void {
@@ -35,8 +44,14 @@ export class KeyScratch {
   }
 }
 
-export function encodeKey(cols: readonly Column[], i: number, sc: KeyScratch): void {
-  for (const c of cols) {
+/** Per key column, an Int32Array view for i64/timestamp columns (made once per batch). */
+export function keyViews(cols: readonly Column[]): (Int32Array | null)[] {
+  return cols.map((c) => (c.type === 'i64' || c.type === 'timestamp' ? i32View(c.values) : null));
+}
+
+export function encodeKey(cols: readonly Column[], views: readonly (Int32Array | null)[], i: number, sc: KeyScratch): void {
+  for (let ci = 0; ci < cols.length; ci++) {
+    const c = cols[ci]!;
     sc.ensure(9);
     const b = sc.buf;
     if (c.validity !== null && (c.validity[i >>> 3]! & (1 << (i & 7))) === 0) {
@@ -45,18 +60,14 @@ export function encodeKey(cols: readonly Column[], i: number, sc: KeyScratch): v
     }
     b[sc.len++] = 1;
     switch (c.type) {
-      case 'i32': {
-        const v = c.values[i]!;
-        b[sc.len++] = v & 0xff;
-        b[sc.len++] = (v >>> 8) & 0xff;
-        b[sc.len++] = (v >>> 16) & 0xff;
-        b[sc.len++] = (v >>> 24) & 0xff;
+      case 'i32':
+        sc.putI32(c.values[i]!);
         break;
-      }
       case 'i64':
       case 'timestamp': {
-        const src = new Uint8Array(c.values.buffer, c.values.byteOffset + i * 8, 8);
-        for (let k = 0; k < 8; k++) b[sc.len++] = src[k]!;
+        const v32 = views[ci]!;
+        sc.putI32(v32[2 * i]!);
+        sc.putI32(v32[2 * i + 1]!);
         break;
       }
       case 'f64':
@@ -69,10 +80,7 @@ export function encodeKey(cols: readonly Column[], i: number, sc: KeyScratch): v
         const s = c.offsets[i]!;
         const e = c.offsets[i + 1]!;
         const l = e - s;
-        b[sc.len++] = l & 0xff;
-        b[sc.len++] = (l >>> 8) & 0xff;
-        b[sc.len++] = (l >>> 16) & 0xff;
-        b[sc.len++] = (l >>> 24) & 0xff;
+        sc.putI32(l);
         sc.ensure(l);
         sc.buf.set(c.data.subarray(s, e), sc.len);
         sc.len += l;

@@ -14,7 +14,7 @@ import { RecordBatch } from '../../batch/record-batch.js';
 import type { DataType, Schema } from '../../batch/schema.js';
 import type { AggregateSpec, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { windowOutputSchema } from '../window-spec.js';
-import { encodeKey, KeyScratch } from './key.js';
+import { encodeKey, keyViews, KeyScratch } from './key.js';
 import { fmix32, mixH, murmur3_32 } from './hash.js';
 
 const TWO32 = 4294967296;
@@ -126,7 +126,7 @@ class Acc {
           const g = gids[i]!;
           if (g < 0 || (validity !== null && (validity[i >>> 3]! & (1 << (i & 7))) === 0)) continue;
           const x = v[i]!;
-          if (x < acc[g]!) acc[g] = x;
+          if (x < acc[g]! || x !== x) acc[g] = x; // NaN propagates, as in Java's Math.min
           nn[g]!++;
         }
       } else {
@@ -134,7 +134,7 @@ class Acc {
           const g = gids[i]!;
           if (g < 0 || (validity !== null && (validity[i >>> 3]! & (1 << (i & 7))) === 0)) continue;
           const x = v[i]!;
-          if (x > acc[g]!) acc[g] = x;
+          if (x > acc[g]! || x !== x) acc[g] = x;
           nn[g]!++;
         }
       }
@@ -332,12 +332,18 @@ export class TsWindowAggregator implements WindowAggregator {
     const g = this.groups++;
     this.winStart[g] = start;
     this.ghash[g] = h;
+    // Keep the open window starts sorted (binary search; usually the last one).
     const ow = this.openWindows;
-    if (ow.length === 0 || ow[ow.length - 1] !== start) {
-      if (!ow.includes(start)) {
-        ow.push(start);
-        ow.sort((a, b) => a - b);
+    if (ow.length === 0 || ow[ow.length - 1]! < start) ow.push(start);
+    else {
+      let lo = 0;
+      let hi = ow.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (ow[mid]! < start) lo = mid + 1;
+        else hi = mid;
       }
+      if (ow[lo] !== start) ow.splice(lo, 0, start);
     }
     return g;
   }
@@ -426,6 +432,7 @@ export class TsWindowAggregator implements WindowAggregator {
     const wm = this.watermark;
     const gids = this.gids;
     const keyCols = this.spec.keyFields.map((k) => batch.columns[k]!);
+    const views = keyViews(keyCols);
     const sc = this.scratch;
     for (let i = 0; i < n; i++) {
       const t = ts[2 * i + 1]! * TWO32 + (ts[2 * i]! >>> 0);
@@ -436,10 +443,10 @@ export class TsWindowAggregator implements WindowAggregator {
         continue;
       }
       sc.len = 0;
-      encodeKey(keyCols, i, sc);
+      encodeKey(keyCols, views, i, sc);
       const kb = sc.buf;
       const kl = sc.len;
-      const h = murmur3_32(kb.subarray(0, kl), 0x5151ce00) ^ Math.imul((start % TWO32) | 0, 0x9e3779b1);
+      const h = murmur3_32(kb, 0x5151ce00, kl) ^ Math.imul((start % TWO32) | 0, 0x9e3779b1);
       const index = this.index;
       const mask = index.length - 1;
       let s = h & mask;
@@ -487,14 +494,14 @@ export class TsWindowAggregator implements WindowAggregator {
     while (fired < ow.length && ow[fired]! + this.size - 1 <= watermark) fired++;
     if (fired === 0) return null;
     const lastFired = ow[fired - 1]!;
-    const firedStarts = ow.slice(0, fired);
-    this.openWindows = ow.slice(fired);
-    // Fired groups by window start, then first arrival.
-    const out = new Int32Array(this.groups);
-    let m = 0;
+    // Fired groups by window start, then first arrival: one pass, then a stable sort by start.
     const ws = this.winStart;
-    for (const start of firedStarts) for (let g = 0; g < this.groups; g++) if (ws[g] === start) out[m++] = g;
-    const batch = this.emit(out, m);
+    let list: number[] = [];
+    for (let g = 0; g < this.groups; g++) if (ws[g]! <= lastFired) list.push(g);
+    if (fired > 1) list = list.sort((a, b) => ws[a]! - ws[b]! || a - b);
+    const batch = this.emit(Int32Array.from(list), list.length);
+    // Forget the fired windows only once their rows exist (an emit error leaves state as it was).
+    this.openWindows = ow.slice(fired);
     this.retainOpen(lastFired);
     return batch;
   }
