@@ -16,6 +16,18 @@ const HI_EXACT = 2097152; // 2^21: |ms| < 2^53
  * engines compute windows exactly); -Infinity for an empty batch.
  */
 export function maxEventTime(et: BigInt64Array, n: number, origin: string, firstPosition: number, field: string): number {
+  // A source's batch is checked where it enters the job and again by its watermark generator:
+  // scan it once.
+  const known = checked.get(et);
+  if (known !== undefined && known.n === n) return known.max;
+  const max = scanEventTime(et, n, origin, firstPosition, field);
+  checked.set(et, { n, max });
+  return max;
+}
+
+const checked = new WeakMap<BigInt64Array, { n: number; max: number }>();
+
+function scanEventTime(et: BigInt64Array, n: number, origin: string, firstPosition: number, field: string): number {
   const v = i32View(et);
   let max = -Infinity;
   for (let i = 0; i < n; i++) {

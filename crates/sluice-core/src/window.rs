@@ -163,8 +163,16 @@ const HASH_SEED: u32 = 0x5151_ce00;
 
 /// Group keys: a fast path for one integer-like key column, canonical bytes otherwise.
 enum Keys {
-    Int { vals: Vec<i64>, valid: Vec<bool>, col: usize, dtype: DataType },
+    /// One entry per group, so a probe touches one cache line: key, window start, validity.
+    Int { entries: Vec<IntEntry>, col: usize, dtype: DataType },
     Bytes { arena: Vec<u8>, spans: Vec<(usize, u32)>, cols: Vec<(usize, DataType)>, scratch: Vec<u8> },
+}
+
+#[derive(Clone, Copy)]
+struct IntEntry {
+    key: i64,
+    start: i64,
+    valid: bool,
 }
 
 /// Per-aggregate accumulators, indexed by group id.
@@ -173,7 +181,10 @@ struct Acc {
     field: Option<usize>,
     input: DataType,
     out: DataType,
-    /// Non-null inputs seen (rows, for count()).
+    /// Whether `n` is kept: until the input column shows a null, every row of a group is a
+    /// non-null input and the group's row count serves (one write per row saved).
+    tracks_nulls: bool,
+    /// Non-null inputs per group (only while `tracks_nulls`).
     n: Vec<i64>,
     /// Exact integer sums.
     isum: Vec<i128>,
@@ -185,7 +196,9 @@ struct Acc {
 
 impl Acc {
     fn grow(&mut self, groups: usize) {
-        self.n.resize(groups, 0);
+        if self.tracks_nulls {
+            self.n.resize(groups, 0);
+        }
         let float = self.input == DataType::F64;
         match self.kind {
             AggKind::Count => {}
@@ -202,27 +215,53 @@ impl Acc {
         self.n.capacity() * 8 + self.isum.capacity() * 16 + self.f.capacity() * 8 + self.i.capacity() * 8
     }
 
-    fn update(&mut self, batch: &BatchRef<'_>, gids: &[u32]) {
-        let col = match self.field {
-            None => {
-                for &g in gids {
-                    if g != LATE {
-                        self.n[g as usize] += 1;
-                    }
+    /// Non-null inputs of group `g`.
+    #[inline]
+    fn non_null(&self, g: usize, rows: &[i64]) -> i64 {
+        if self.field.is_some() && self.tracks_nulls {
+            self.n[g]
+        } else {
+            rows[g]
+        }
+    }
+
+    /// `rows` already counts this batch (`gids`); the accumulators do not yet.
+    fn update(&mut self, batch: &BatchRef<'_>, gids: &[u32], rows: &[i64]) {
+        let Some(f) = self.field else { return }; // count(): the row count
+        let col = batch.columns[f];
+        let has_nulls = col.validity.is_some_and(|b| (0..gids.len()).any(|i| !bit_get(b, i)));
+        if has_nulls && !self.tracks_nulls {
+            // First null: non-null counts so far are the row counts before this batch.
+            self.n = rows.to_vec();
+            for &g in gids {
+                if g != LATE {
+                    self.n[g as usize] -= 1;
                 }
-                return;
             }
-            Some(f) => batch.columns[f],
-        };
-        let validity = col.validity;
+            self.tracks_nulls = true;
+        }
+        if self.tracks_nulls {
+            self.update_with::<true>(col.values, col.validity, gids)
+        } else {
+            self.update_with::<false>(col.values, None, gids)
+        }
+    }
+
+    #[inline(always)]
+    fn update_with<const TRACK: bool>(&mut self, values: ValuesRef<'_>, validity: Option<&[u8]>, gids: &[u32]) {
         let n = &mut self.n;
-        match (self.kind, col.values) {
-            (AggKind::Count, _) => each_valid(gids, validity, |g, _| n[g] += 1),
+        let mut seen = |g: usize| {
+            if TRACK {
+                n[g] += 1
+            }
+        };
+        match (self.kind, values) {
+            (AggKind::Count, _) => each_valid(gids, validity, |g, _| seen(g)),
             (AggKind::Sum | AggKind::Avg, ValuesRef::F64(v)) => {
                 let s = &mut self.f;
                 each_value(gids, v, validity, |g, x| {
                     s[g] += x;
-                    n[g] += 1;
+                    seen(g);
                 })
             }
             (AggKind::Min, ValuesRef::F64(v)) => {
@@ -232,7 +271,7 @@ impl Acc {
                     if x < s[g] || x.is_nan() {
                         s[g] = x;
                     }
-                    n[g] += 1;
+                    seen(g);
                 })
             }
             (AggKind::Max, ValuesRef::F64(v)) => {
@@ -241,12 +280,12 @@ impl Acc {
                     if x > s[g] || x.is_nan() {
                         s[g] = x;
                     }
-                    n[g] += 1;
+                    seen(g);
                 })
             }
-            (kind, ValuesRef::I32(v)) => int_update(kind, gids, v, validity, n, &mut self.isum, &mut self.i, |x| x as i64),
+            (kind, ValuesRef::I32(v)) => int_update(kind, gids, v, validity, &mut seen, &mut self.isum, &mut self.i, |x| x as i64),
             (kind, ValuesRef::I64(v) | ValuesRef::Timestamp(v)) => {
-                int_update(kind, gids, v, validity, n, &mut self.isum, &mut self.i, |x| x)
+                int_update(kind, gids, v, validity, &mut seen, &mut self.isum, &mut self.i, |x| x)
             }
             // Non-numeric inputs are rejected when the spec is built.
             _ => {}
@@ -261,7 +300,7 @@ fn int_update<T: Copy>(
     gids: &[u32],
     v: &[T],
     validity: Option<&[u8]>,
-    n: &mut [i64],
+    seen: &mut impl FnMut(usize),
     isum: &mut [i128],
     im: &mut [i64],
     to: impl Fn(T) -> i64 + Copy,
@@ -269,23 +308,23 @@ fn int_update<T: Copy>(
     match kind {
         AggKind::Sum | AggKind::Avg => each_value(gids, v, validity, |g, x| {
             isum[g] += to(x) as i128;
-            n[g] += 1;
+            seen(g);
         }),
         AggKind::Min => each_value(gids, v, validity, |g, x| {
             let x = to(x);
             if x < im[g] {
                 im[g] = x;
             }
-            n[g] += 1;
+            seen(g);
         }),
         AggKind::Max => each_value(gids, v, validity, |g, x| {
             let x = to(x);
             if x > im[g] {
                 im[g] = x;
             }
-            n[g] += 1;
+            seen(g);
         }),
-        AggKind::Count => each_valid(gids, validity, |g, _| n[g] += 1),
+        AggKind::Count => each_valid(gids, validity, |g, _| seen(g)),
     }
 }
 
@@ -359,6 +398,8 @@ pub struct WindowAggregator {
     output: SchemaRef,
     keys: Keys,
     win_start: Vec<i64>,
+    /// Rows per group (count(), and non-null counts while a column has shown no null).
+    rows: Vec<i64>,
     /// Open addressing: (hash << 32 | group id), EMPTY_SLOT when free.
     index: Vec<u64>,
     accs: Vec<Acc>,
@@ -383,7 +424,7 @@ impl WindowAggregator {
             spec.key_fields.iter().map(|&k| (k, spec.input.fields[k].data_type)).collect();
         let keys = match key_types.as_slice() {
             [(col, t @ (DataType::I32 | DataType::I64 | DataType::Timestamp))] => {
-                Keys::Int { vals: Vec::new(), valid: Vec::new(), col: *col, dtype: *t }
+                Keys::Int { entries: Vec::new(), col: *col, dtype: *t }
             }
             _ => Keys::Bytes { arena: Vec::new(), spans: Vec::new(), cols: key_types, scratch: Vec::new() },
         };
@@ -393,7 +434,7 @@ impl WindowAggregator {
             .map(|a| {
                 let out = agg_output_type(a, &spec.input)?;
                 let input = a.field.map(|f| spec.input.fields[f].data_type).unwrap_or(DataType::I64);
-                Ok(Acc { kind: a.kind, field: a.field, input, out, n: vec![], isum: vec![], f: vec![], i: vec![] })
+                Ok(Acc { kind: a.kind, field: a.field, input, out, tracks_nulls: false, n: vec![], isum: vec![], f: vec![], i: vec![] })
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(WindowAggregator {
@@ -401,6 +442,7 @@ impl WindowAggregator {
             output,
             keys,
             win_start: Vec::new(),
+            rows: Vec::new(),
             index: vec![EMPTY_SLOT; 1024],
             accs,
             open_windows: BTreeSet::new(),
@@ -464,18 +506,19 @@ impl WindowAggregator {
             self.account()?;
         }
         for a in &mut self.accs {
-            a.update(batch, &self.gids[..n]);
+            a.update(batch, &self.gids[..n], &self.rows);
         }
         Ok(self.late_dropped - before)
     }
 
     fn account(&mut self) -> Result<()> {
         let keys = match &self.keys {
-            Keys::Int { vals, valid, .. } => vals.capacity() * 8 + valid.capacity(),
+            Keys::Int { entries, .. } => entries.capacity() * std::mem::size_of::<IntEntry>(),
             Keys::Bytes { arena, spans, .. } => arena.capacity() + spans.capacity() * 16,
         };
         let bytes = keys
             + self.win_start.capacity() * 8
+            + self.rows.capacity() * 8
             + self.index.capacity() * 8
             + self.accs.iter().map(Acc::bytes).sum::<usize>();
         self.reservation.resize(bytes as u64)
@@ -486,7 +529,8 @@ impl WindowAggregator {
         let w = self.spec.windows;
         let wm = self.watermark;
         let (mut cur_start, mut cur_end, mut cur_late) = (i64::MAX, i64::MIN, false);
-        let Keys::Int { vals, valid, .. } = &mut self.keys else { unreachable!() };
+        let mut last_opened = None;
+        let Keys::Int { entries, .. } = &mut self.keys else { unreachable!() };
         for i in 0..self.gids.len() {
             let t = ts[i];
             if t < cur_start || t >= cur_end {
@@ -510,24 +554,27 @@ impl WindowAggregator {
                     let g = self.win_start.len() as u32;
                     self.index[slot] = ((h as u64) << 32) | g as u64;
                     self.win_start.push(cur_start);
-                    vals.push(k);
-                    valid.push(ok);
-                    self.open_windows.insert(cur_start);
+                    self.rows.push(0);
+                    entries.push(IntEntry { key: k, start: cur_start, valid: ok });
+                    if last_opened != Some(cur_start) {
+                        self.open_windows.insert(cur_start);
+                        last_opened = Some(cur_start);
+                    }
                     if self.win_start.len() * 2 > self.index.len() {
                         grow_index(&mut self.index);
                     }
                     break g;
                 }
                 let g = e as u32;
-                if (e >> 32) as u32 == h
-                    && vals[g as usize] == k
-                    && valid[g as usize] == ok
-                    && self.win_start[g as usize] == cur_start
-                {
-                    break g;
+                if (e >> 32) as u32 == h {
+                    let en = &entries[g as usize];
+                    if en.key == k && en.start == cur_start && en.valid == ok {
+                        break g;
+                    }
                 }
                 slot = (slot + 1) & mask;
             };
+            self.rows[g as usize] += 1;
             self.gids[i] = g;
         }
     }
@@ -555,6 +602,7 @@ impl WindowAggregator {
                     let g = self.win_start.len() as u32;
                     self.index[slot] = ((h as u64) << 32) | g as u64;
                     self.win_start.push(start);
+                    self.rows.push(0);
                     spans.push((arena.len(), scratch.len() as u32));
                     arena.extend_from_slice(scratch);
                     self.open_windows.insert(start);
@@ -572,6 +620,7 @@ impl WindowAggregator {
                 }
                 slot = (slot + 1) & mask;
             };
+            self.rows[g as usize] += 1;
             self.gids[i] = g;
         }
     }
@@ -607,16 +656,17 @@ impl WindowAggregator {
         let n = groups.len();
         let mut columns: Vec<Column> = Vec::with_capacity(self.output.fields.len());
         match &self.keys {
-            Keys::Int { vals, valid, dtype, .. } => {
-                let validity = if groups.iter().all(|&g| valid[g as usize]) {
+            Keys::Int { entries, dtype, .. } => {
+                let validity = if groups.iter().all(|&g| entries[g as usize].valid) {
                     None
                 } else {
-                    Some(bitmap_from(groups.iter().map(|&g| valid[g as usize])))
+                    Some(bitmap_from(groups.iter().map(|&g| entries[g as usize].valid)))
                 };
+                let key = |g: &u32| entries[*g as usize].key;
                 let data = match dtype {
-                    DataType::I32 => ColumnData::I32(groups.iter().map(|&g| vals[g as usize] as i32).collect()),
-                    DataType::I64 => ColumnData::I64(groups.iter().map(|&g| vals[g as usize]).collect()),
-                    _ => ColumnData::Timestamp(groups.iter().map(|&g| vals[g as usize]).collect()),
+                    DataType::I32 => ColumnData::I32(groups.iter().map(|g| key(g) as i32).collect()),
+                    DataType::I64 => ColumnData::I64(groups.iter().map(key).collect()),
+                    _ => ColumnData::Timestamp(groups.iter().map(key).collect()),
                 };
                 columns.push(Column { data, validity });
             }
@@ -631,7 +681,7 @@ impl WindowAggregator {
         columns.push(Column::new(ColumnData::Timestamp(starts.clone())));
         columns.push(Column::new(ColumnData::Timestamp(starts.iter().map(|&s| s.saturating_add(size)).collect())));
         for (a, spec) in self.accs.iter().zip(&self.spec.aggs) {
-            columns.push(emit_acc(a, spec, groups)?);
+            columns.push(emit_acc(a, spec, groups, &self.rows)?);
         }
         let event_time = starts.iter().map(|&s| self.spec.windows.max_timestamp(s)).collect();
         Ok(RecordBatch { schema: self.output.clone(), columns, len: n, event_time: Some(event_time) })
@@ -640,16 +690,34 @@ impl WindowAggregator {
     /// Drops the groups of windows starting at or before `last_fired` and rebuilds the index.
     fn retain_open(&mut self, last_fired: i64) {
         let keep: Vec<usize> = (0..self.win_start.len()).filter(|&g| self.win_start[g] > last_fired).collect();
+        if keep.is_empty() {
+            // The common case (one window open at a time): keep every allocation for the next
+            // window instead of growing the table again from scratch.
+            match &mut self.keys {
+                Keys::Int { entries, .. } => entries.clear(),
+                Keys::Bytes { arena, spans, .. } => {
+                    arena.clear();
+                    spans.clear();
+                }
+            }
+            self.win_start.clear();
+            self.rows.clear();
+            for a in &mut self.accs {
+                a.n.clear();
+                a.isum.clear();
+                a.f.clear();
+                a.i.clear();
+            }
+            self.index.fill(EMPTY_SLOT);
+            return;
+        }
         fn pick<T: Copy>(v: &mut Vec<T>, keep: &[usize]) {
             if !v.is_empty() {
                 *v = keep.iter().map(|&g| v[g]).collect();
             }
         }
         match &mut self.keys {
-            Keys::Int { vals, valid, .. } => {
-                pick(vals, &keep);
-                pick(valid, &keep);
-            }
+            Keys::Int { entries, .. } => pick(entries, &keep),
             Keys::Bytes { arena, spans, .. } => {
                 let mut na = Vec::new();
                 let mut ns = Vec::with_capacity(keep.len());
@@ -663,6 +731,7 @@ impl WindowAggregator {
             }
         }
         pick(&mut self.win_start, &keep);
+        pick(&mut self.rows, &keep);
         for a in &mut self.accs {
             pick(&mut a.n, &keep);
             pick(&mut a.isum, &keep);
@@ -678,7 +747,7 @@ impl WindowAggregator {
             }
             remap[g] = new as u32;
         }
-        let cap = (keep.len() * 2).next_power_of_two().max(1024);
+        let cap = (keep.len() * 2).next_power_of_two().max(old.len());
         self.index = vec![EMPTY_SLOT; cap];
         let mask = cap - 1;
         for e in old {
@@ -726,8 +795,8 @@ fn bitmap_from(bits: impl ExactSizeIterator<Item = bool>) -> Vec<u8> {
     out
 }
 
-fn emit_acc(a: &Acc, spec: &AggSpec, groups: &[u32]) -> Result<Column> {
-    let nn = |g: u32| a.n[g as usize];
+fn emit_acc(a: &Acc, spec: &AggSpec, groups: &[u32], rows: &[i64]) -> Result<Column> {
+    let nn = |g: u32| a.non_null(g as usize, rows);
     if a.kind == AggKind::Count {
         return Ok(Column::new(ColumnData::I64(groups.iter().map(|&g| nn(g)).collect())));
     }
