@@ -105,13 +105,7 @@ function draw(ss: number, kl: number, kh: number): number {
   h ^= kh;
   h = (h << 13) | (h >>> 19);
   h = (Math.imul(h, 5) + 0xe6546b64) | 0;
-  h ^= 8;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h ^ 8);
 }
 
 /** Word `k` (k >= 1) of a string whose field draw is `h`. */
