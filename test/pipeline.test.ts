@@ -12,6 +12,7 @@ import {
   StreamEnvironment,
   batchFromRecords,
   type Bid,
+  type Progress,
   TumblingEventTimeWindows,
   WatermarkStrategy,
   type EngineName,
@@ -354,5 +355,27 @@ describe('sources, time and collect() at the edges', () => {
     }
     await new Promise((r) => setTimeout(r, 50));
     expect(mapped).toBeLessThan(10_000);
+  });
+});
+
+describe('metrics', () => {
+  it('a slow sink shows up as backpressure on the operators before it, and as blocked time on the sink', async () => {
+    const env = StreamEnvironment.create({ engine: 'native', batchSize: 10 });
+    const slow = {
+      name: 'slow',
+      open: () => ({ write: () => new Promise<void>((r) => setTimeout(r, 20)), close: () => undefined }),
+    };
+    const many = Array.from({ length: 200 }, (_, i) => ({ ...clicks[0]!, ms: i }));
+    env.fromRecords(many, CLICKS).filter((c) => c.ms >= 0).sinkTo(slow);
+    const reports: Progress[] = [];
+    const result = await env.execute('slow', { progress: (p) => reports.push(p), progressIntervalMs: 60 });
+    const seen = reports.find((p) => p.backpressured !== null);
+    expect(seen?.backpressured).toMatchObject({ blockedBy: 'Sink: slow' });
+    expect(['Source: records', 'Filter']).toContain(seen!.backpressured!.operator);
+    const byName = Object.fromEntries(result.operators.map((o) => [o.name, o]));
+    expect(byName['Sink: slow']!.blockedMs).toBeGreaterThan(300);
+    expect(byName['Source: records']!.backpressuredMs).toBeGreaterThan(300);
+    expect(byName['Filter']!.busyMs).toBeLessThan(byName['Filter']!.backpressuredMs);
+    expect(result.operators.every((o) => o.subtask === 0)).toBe(true);
   });
 });

@@ -16,7 +16,7 @@ export interface SourceReader {
   /** The next batch, or null at end of input. */
   next(): Promise<RecordBatch | null> | RecordBatch | null;
   close(): Promise<void> | void;
-  /** Counters reported in the job result (e.g. deadLetters). */
+  /** Counters reported in the job result: `deadLetters`, and `idleMs` (time `next()` spent waiting, not working). */
   metrics?(): Record<string, number>;
 }
 

@@ -86,17 +86,24 @@ export class NexmarkSource<T extends object> implements Source<T> {
     const gen = ctx.engine.createNexmarkGenerator(this.config, this.kind, ctx.projection ?? undefined);
     const rate = this.options.targetRatePerSec;
     const started = performance.now();
+    let idleMs = 0;
     return {
       next: async (): Promise<RecordBatch | null> => {
         if (rate !== undefined) {
           // Pace by events generated so far (all kinds), not rows emitted.
           const due = started + (gen.position() / rate) * 1000;
           const wait = due - performance.now();
-          if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+          if (wait > 1) {
+            const t0 = performance.now();
+            await new Promise((r) => setTimeout(r, wait));
+            idleMs += performance.now() - t0;
+          }
         }
         return gen.nextBatch(ctx.batchSize);
       },
       close: () => undefined,
+      // Time spent waiting for the target rate is idle, not busy.
+      metrics: () => ({ idleMs }),
     };
   }
 }

@@ -43,10 +43,19 @@ export interface JobResult {
 export interface Progress {
   readonly jobName: string;
   readonly elapsedMs: number;
+  /** Records read by the sources, and records that reached the sinks. */
   readonly recordsIn: number;
+  readonly recordsOut: number;
+  /** Source records per second since the previous report. */
   readonly recordsPerSecond: number;
   /** Lowest watermark among the operators that have one (ms), or null. */
   readonly watermark: number | null;
+  /** How far the watermark trails the highest event time seen (ms), or null. */
+  readonly watermarkLagMs: number | null;
+  /** The operator that spent most of the last interval unable to emit, and what blocked it. */
+  readonly backpressured: { readonly operator: string; readonly blockedBy: string | null; readonly share: number } | null;
+  /** Every operator's metrics at this moment. */
+  readonly operators: readonly OperatorMetrics[];
 }
 
 export interface ExecuteOptions {
@@ -176,19 +185,48 @@ export async function executeJob(
   let cancelled = false;
   try {
     for (const r of plan.roots) instantiate(r);
-    const recordsIn = (): number => sources.reduce((s, o) => s + o.metrics.recordsOut, 0);
     const report = typeof options.progress === 'function' ? options.progress : options.progress === true ? printProgress : null;
     if (report !== null) {
+      let last = { at: started, recordsIn: 0, bp: new Map<Operator, number>(), blocked: new Map<Operator, number>() };
       timer = setInterval(() => {
-        const elapsedMs = performance.now() - started;
-        const wms = operators.filter((o) => o.watermark > -Infinity && o.watermark < Infinity).map((o) => o.watermark);
+        const at = performance.now();
+        const all = dedupe(operators);
+        const recordsIn = sources.reduce((n, o) => n + o.metrics.recordsOut, 0);
+        const recordsOut = all.filter((o) => o instanceof SinkOperator).reduce((n, o) => n + o.metrics.recordsIn, 0);
+        const wms = all.map((o) => o.watermark).filter((w) => w > -Infinity && w < Infinity);
+        const watermark = wms.length === 0 ? null : Math.min(...wms);
+        const maxTs = all.map((o) => o.metrics.maxEventTime).filter((t): t is number => t !== undefined);
+        const dt = at - last.at;
+        let backpressured: Progress['backpressured'] = null;
+        let blockedBy: string | null = null;
+        let mostBlocked = 0;
+        for (const o of all) {
+          const b = (o.metrics.blockedMs ?? 0) - (last.blocked.get(o) ?? 0);
+          if (b > mostBlocked) {
+            mostBlocked = b;
+            blockedBy = o.metrics.name;
+          }
+          const share = (o.metrics.backpressuredMs - (last.bp.get(o) ?? 0)) / dt;
+          if (share > 0.1 && (backpressured === null || share > backpressured.share)) backpressured = { operator: o.metrics.name, blockedBy: null, share };
+        }
+        if (backpressured !== null) backpressured = { ...backpressured, blockedBy };
         report({
           jobName,
-          elapsedMs,
-          recordsIn: recordsIn(),
-          recordsPerSecond: (recordsIn() / elapsedMs) * 1000,
-          watermark: wms.length === 0 ? null : Math.min(...wms),
+          elapsedMs: at - started,
+          recordsIn,
+          recordsOut,
+          recordsPerSecond: ((recordsIn - last.recordsIn) / dt) * 1000,
+          watermark,
+          watermarkLagMs: watermark === null || maxTs.length === 0 ? null : Math.max(0, Math.max(...maxTs) - watermark),
+          backpressured,
+          operators: all.map((o) => ({ ...o.metrics })),
         });
+        last = {
+          at,
+          recordsIn,
+          bp: new Map(all.map((o) => [o, o.metrics.backpressuredMs])),
+          blocked: new Map(all.map((o) => [o, o.metrics.blockedMs ?? 0])),
+        };
       }, options.progressIntervalMs ?? 500);
     }
     await Promise.all(
@@ -200,7 +238,10 @@ export async function executeJob(
               cancelled = true;
               return;
             }
+            const t0 = performance.now();
+            const idle0 = s.reader.metrics?.().idleMs ?? 0;
             const b = await s.reader.next();
+            s.metrics.busyMs += performance.now() - t0 - ((s.reader.metrics?.().idleMs ?? 0) - idle0);
             if (b === null) break;
             await s.push(b);
             // Let other sources and timers run between batches.
@@ -264,10 +305,17 @@ function sourceName(n: { input: { input: unknown; name: string; op: { kind: stri
 }
 
 function printProgress(p: Progress): void {
-  const wm = p.watermark === null ? '-' : new Date(p.watermark).toISOString();
-  const line = `[${p.jobName}] ${fmt(p.recordsIn)} records in, ${fmt(p.recordsPerSecond)}/s, watermark ${wm}, ${(p.elapsedMs / 1000).toFixed(1)} s`;
+  const line = formatProgress(p);
   if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
   else process.stderr.write(`${line}\n`);
+}
+
+/** One status line: records in/out, rate, watermark and its lag, elapsed time, backpressure. */
+export function formatProgress(p: Progress): string {
+  const wm = p.watermark === null ? '-' : new Date(p.watermark).toISOString();
+  const lag = p.watermarkLagMs === null ? '' : ` (lag ${(p.watermarkLagMs / 1000).toFixed(1)} s)`;
+  const bp = p.backpressured === null ? '' : `, backpressured: ${p.backpressured.operator}${p.backpressured.blockedBy === null ? '' : ` (waiting on ${p.backpressured.blockedBy})`}`;
+  return `[${p.jobName}] in ${fmt(p.recordsIn)}, out ${fmt(p.recordsOut)}, ${fmt(p.recordsPerSecond)}/s, watermark ${wm}${lag}, ${(p.elapsedMs / 1000).toFixed(1)} s${bp}`;
 }
 
 function fmt(n: number): string {

@@ -2,6 +2,11 @@
  * Operators of a running job. Each receives batches, watermarks and end-of-input from its
  * input and emits to its outputs (fan-out). Methods may return promises (sinks do); the task
  * awaits them, so a slow sink slows its source down instead of buffering.
+ *
+ * Time accounting, per operator: `busyMs` is time spent in its own work (downstream work
+ * excluded); `backpressuredMs` is time it could not hand its output on because something
+ * downstream was blocked waiting (a full collect() queue, a sink's pending write), as in
+ * Flink's backPressuredTimeMs. The blocked sink itself counts that time as `blockedMs`.
  */
 
 import type { RecordBatch } from '../batch/record-batch.js';
@@ -10,24 +15,40 @@ import { annotate } from './errors.js';
 export interface OperatorMetrics {
   readonly id: number;
   readonly name: string;
+  /** Subtask index (every operator runs as one subtask for now). */
+  readonly subtask: number;
   recordsIn: number;
   recordsOut: number;
+  /** The last watermark this operator emitted (ms), or null before the first. */
+  watermark: number | null;
+  busyMs: number;
+  backpressuredMs: number;
+  /** Sinks: time waiting for the destination (e.g. a slow collect() consumer). */
+  blockedMs?: number;
   /** Late records dropped (window operators). */
   lateRecordsDropped?: number;
-  /** Managed memory held at the end (native) or table size (TS), in bytes. */
+  /** Managed memory held (native) or table size (TS), in bytes (window operators). */
   memoryBytes?: number;
   /** Bad records routed to a dead-letter file (sources). */
   deadLetters?: number;
+  /** Highest event time seen (watermark generators), ms. */
+  maxEventTime?: number;
 }
+
+const now = (): number => performance.now();
 
 export abstract class Operator {
   readonly metrics: OperatorMetrics;
   readonly outputs: Operator[] = [];
   /** The last watermark this operator emitted. */
   watermark = -Infinity;
+  /** Time spent in downstream calls, and time blocked downstream, cumulative. */
+  private downstreamMs = 0;
+  /** @internal Time blocked in this operator or below it, cumulative. */
+  waitMs = 0;
 
   constructor(id: number, name: string) {
-    this.metrics = { id, name, recordsIn: 0, recordsOut: 0 };
+    this.metrics = { id, name, subtask: 0, recordsIn: 0, recordsOut: 0, watermark: null, busyMs: 0, backpressuredMs: 0 };
   }
 
   abstract processBatch(batch: RecordBatch): Promise<void> | void;
@@ -41,38 +62,50 @@ export abstract class Operator {
     return this.emitEnd();
   }
 
+  /** Calls `o` with time accounting and error annotation. */
+  private async call(o: Operator, f: () => Promise<void> | void): Promise<void> {
+    const t0 = now();
+    const down0 = o.downstreamMs;
+    const wait0 = o.waitMs;
+    try {
+      await f();
+    } catch (e) {
+      throw annotate(e, o.metrics.name);
+    }
+    const total = now() - t0;
+    o.metrics.busyMs += total - (o.downstreamMs - down0);
+    this.downstreamMs += total;
+    const waited = o.waitMs - wait0;
+    if (waited > 0) {
+      this.metrics.backpressuredMs += waited;
+      this.waitMs += waited;
+    }
+  }
+
+  /** A sink records time it spent blocked on its destination. */
+  protected blocked(ms: number): void {
+    this.metrics.blockedMs = (this.metrics.blockedMs ?? 0) + ms;
+    this.metrics.busyMs -= ms;
+    this.waitMs += ms;
+  }
+
   protected async emit(batch: RecordBatch): Promise<void> {
     if (batch.length === 0) return;
     this.metrics.recordsOut += batch.length;
     for (const o of this.outputs) {
       o.metrics.recordsIn += batch.length;
-      try {
-        await o.processBatch(batch);
-      } catch (e) {
-        throw annotate(e, o.metrics.name);
-      }
+      await this.call(o, () => o.processBatch(batch));
     }
   }
 
   protected async emitWatermark(watermark: number): Promise<void> {
     if (!(watermark > this.watermark)) return; // never backwards
     this.watermark = watermark;
-    for (const o of this.outputs) {
-      try {
-        await o.processWatermark(watermark);
-      } catch (e) {
-        throw annotate(e, o.metrics.name);
-      }
-    }
+    this.metrics.watermark = watermark;
+    for (const o of this.outputs) await this.call(o, () => o.processWatermark(watermark));
   }
 
   protected async emitEnd(): Promise<void> {
-    for (const o of this.outputs) {
-      try {
-        await o.finish();
-      } catch (e) {
-        throw annotate(e, o.metrics.name);
-      }
-    }
+    for (const o of this.outputs) await this.call(o, () => o.finish());
   }
 }

@@ -187,6 +187,7 @@ export class TimestampsOperator extends Operator {
       et = batch.eventTime;
     }
     this.maxTs = Math.max(this.maxTs, maxEventTime(et, n, this.origin, base, this.field === null ? '(event time)' : this.schema.fields[this.field]!.name));
+    if (this.maxTs > -Infinity) this.metrics.maxEventTime = this.maxTs;
     const out = batch.eventTime === et ? batch : batch.withEventTime(et);
     return this.emitThenWatermark(out);
   }
@@ -261,7 +262,14 @@ export class SinkOperator extends Operator {
   }
 
   processBatch(batch: RecordBatch): Promise<void> | void {
-    return this.writer.write(batch);
+    const r = this.writer.write(batch);
+    if (r instanceof Promise) return this.waitFor(r);
+  }
+
+  private async waitFor(p: Promise<void>): Promise<void> {
+    const t0 = performance.now();
+    await p;
+    this.blocked(performance.now() - t0);
   }
 
   override processWatermark(): void {}

@@ -1,0 +1,218 @@
+#!/usr/bin/env node
+/**
+ * The `sluice` command: run and explain TypeScript (or JavaScript) pipelines, and run the
+ * benchmarks. A pipeline module exports `default (env, args) => { ...build the job... }`;
+ * the command creates the environment, so engine and batch size come from the command line.
+ */
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, writeFileSync } from 'node:fs';
+import { register } from 'node:module';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Server } from 'node:http';
+import { StreamEnvironment, type EnvironmentOptions } from '../api/environment.js';
+import type { EngineChoice } from '../engine/select.js';
+import { formatProgress, type JobResult, type Progress } from '../runtime/executor.js';
+import { parseArgs, usage, UsageError, type OptionSpec } from './args.js';
+import { prometheusText, serveMetrics } from './prometheus.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+const COMMON: OptionSpec[] = [
+  { name: 'engine', value: '<native|ts|auto>', help: "engine to run on (default: SLUICE_ENGINE, else auto)" },
+  { name: 'batch-size', value: '<rows>', help: 'rows per batch that sources aim for (default 8192)' },
+  { name: 'help', help: 'show this help' },
+];
+const RUN: OptionSpec[] = [
+  ...COMMON,
+  { name: 'no-progress', help: 'no status line (default: a live line on a terminal, a log line every 5 s otherwise)' },
+  { name: 'progress-interval', value: '<ms>', help: 'how often progress is reported (default 500 on a terminal, 5000 otherwise)' },
+  { name: 'metrics-port', value: '<port>', help: 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics while the job runs' },
+  { name: 'metrics-json', value: '<file|->', help: 'write the job result with per-operator metrics as JSON' },
+];
+const EXPLAIN: OptionSpec[] = [...COMMON, { name: 'mermaid', help: 'print the plan as a Mermaid flowchart' }];
+
+const HELP = `Usage: sluice <command> [options]
+
+Commands:
+  run <pipeline.ts> [options] [-- args]      run a pipeline, with live progress and metrics
+  explain <pipeline.ts> [options] [-- args]  print the physical plan of a pipeline
+  bench [options]                            run the benchmarks (from a source checkout)
+
+A pipeline module exports its job as a function:
+  export default function (env: StreamEnvironment, args: string[]) { env.fromSource(...)...sinkTo(...); }
+
+Run 'sluice <command> --help' for the options of a command.
+`;
+
+type PipelineFn = (env: StreamEnvironment, args: readonly string[]) => void | Promise<void>;
+
+async function loadPipeline(file: string): Promise<{ fn: PipelineFn; name: string }> {
+  const path = resolve(file);
+  if (!existsSync(path)) throw new UsageError(`no pipeline at ${path}`);
+  // here = <package>/dist/ts/cli: the library's sources are <package>/ts, its build <package>/dist/ts.
+  const root = resolve(here, '..', '..', '..');
+  const data = { sources: pathToFileURL(join(root, 'ts')).href + '/', build: pathToFileURL(join(root, 'dist', 'ts')).href + '/' };
+  register(new URL('./ts-hooks.js', import.meta.url).href, { parentURL: import.meta.url, data });
+  const mod = (await import(pathToFileURL(path).href)) as { default?: unknown; name?: unknown };
+  if (typeof mod.default !== 'function') {
+    throw new UsageError(`${file} must export its job as a function: export default function (env, args) { ... }`);
+  }
+  return { fn: mod.default as PipelineFn, name: typeof mod.name === 'string' ? mod.name : basename(path).replace(/\.[cm]?[jt]s$/, '') };
+}
+
+function envOptions(options: Map<string, string | true>): EnvironmentOptions {
+  const out: { engine?: EngineChoice; batchSize?: number } = {};
+  const engine = options.get('engine');
+  if (typeof engine === 'string') {
+    if (engine !== 'native' && engine !== 'ts' && engine !== 'auto') throw new UsageError(`--engine is '${engine}'; use native, ts or auto`);
+    out.engine = engine;
+  }
+  const bs = options.get('batch-size');
+  if (typeof bs === 'string') {
+    const n = Number(bs);
+    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--batch-size must be a whole number >= 1, got '${bs}'`);
+    out.batchSize = n;
+  }
+  return out;
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  const { positional, options, rest } = parseArgs(argv, RUN);
+  if (options.has('help') || positional.length !== 1) {
+    process.stdout.write(usage('run', '<pipeline.ts> [options] [-- pipeline args]', 'Runs a pipeline to the end of its input, or until Ctrl-C, which stops it cleanly:\nsources stop, sinks are flushed and closed.', RUN));
+    return options.has('help') ? 0 : 2;
+  }
+  const { fn, name } = await loadPipeline(positional[0]!);
+  const env = StreamEnvironment.create(envOptions(options));
+  await fn(env, rest);
+
+  const abort = new AbortController();
+  let interrupted = false;
+  const onSigint = (): void => {
+    if (interrupted) {
+      process.stderr.write('\nsluice: second Ctrl-C, exiting without waiting\n');
+      process.exit(130);
+    }
+    interrupted = true;
+    process.stderr.write('\nsluice: stopping (sources stop reading; sinks are flushed and closed). Ctrl-C again to exit at once.\n');
+    abort.abort();
+  };
+  process.on('SIGINT', onSigint);
+
+  let latest: Progress | null = null;
+  const started = performance.now();
+  let server: Server | null = null;
+  const port = options.get('metrics-port');
+  if (typeof port === 'string') {
+    const p = Number(port);
+    if (!Number.isSafeInteger(p) || p < 0 || p > 65535) throw new UsageError(`--metrics-port must be a port number, got '${port}'`);
+    server = await serveMetrics(p, () => prometheusText(name, latest?.operators ?? [], (performance.now() - started) / 1000));
+    const address = server.address();
+    process.stderr.write(`sluice: metrics at http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : p}/metrics\n`);
+  }
+  const tty = process.stderr.isTTY === true;
+  const showProgress = !options.has('no-progress');
+  const intervalOpt = options.get('progress-interval');
+  const interval = typeof intervalOpt === 'string' ? Number(intervalOpt) : tty ? 500 : 5000;
+  if (!(interval > 0)) throw new UsageError(`--progress-interval must be a number of ms above 0, got '${String(intervalOpt)}'`);
+  // Metrics are sampled every 500 ms at most; the printed line follows --progress-interval.
+  let lastPrinted = 0;
+  const progress = (p: Progress): void => {
+    latest = p;
+    if (!showProgress || p.elapsedMs - lastPrinted < interval) return;
+    lastPrinted = p.elapsedMs;
+    const line = formatProgress(p);
+    process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+  };
+
+  let result: JobResult;
+  try {
+    result = await env.execute(name, { progress, progressIntervalMs: Math.min(interval, 500), signal: abort.signal });
+  } finally {
+    process.off('SIGINT', onSigint);
+    if (tty && showProgress) process.stderr.write('\n');
+    if (server !== null) await new Promise((r) => server!.close(r));
+  }
+  const json = options.get('metrics-json');
+  if (typeof json === 'string') {
+    const text = JSON.stringify(result, null, 2) + '\n';
+    if (json === '-') process.stdout.write(text);
+    else writeFileSync(json, text);
+  }
+  process.stderr.write(summary(result));
+  if (result.cancelled) {
+    process.stderr.write(`sluice: stopped by Ctrl-C after ${result.recordsIn} records in ${(result.durationMs / 1000).toFixed(1)} s; all sinks are closed\n`);
+    return 130;
+  }
+  return 0;
+}
+
+function summary(r: JobResult): string {
+  const rows = r.operators.map((m) => `  #${m.id} ${m.name}: in ${m.recordsIn}, out ${m.recordsOut}, busy ${(m.busyMs / 1000).toFixed(2)} s` +
+    (m.backpressuredMs > 0.5 ? `, backpressured ${(m.backpressuredMs / 1000).toFixed(2)} s` : '') +
+    (m.lateRecordsDropped ? `, late dropped ${m.lateRecordsDropped}` : '') + (m.deadLetters ? `, dead letters ${m.deadLetters}` : ''));
+  return `sluice: job '${r.jobName}' on the ${r.engine} engine: ${r.recordsIn} records in ${(r.durationMs / 1000).toFixed(2)} s\n${rows.join('\n')}\n`;
+}
+
+async function explain(argv: readonly string[]): Promise<number> {
+  const { positional, options, rest } = parseArgs(argv, EXPLAIN);
+  if (options.has('help') || positional.length !== 1) {
+    process.stdout.write(usage('explain', '<pipeline.ts> [options] [-- pipeline args]', 'Builds a pipeline without running it and prints its physical plan: tasks, operator chains,\nparallelism, partitioning on every edge and the fields each source reads.', EXPLAIN));
+    return options.has('help') ? 0 : 2;
+  }
+  const { fn } = await loadPipeline(positional[0]!);
+  const env = StreamEnvironment.create(envOptions(options));
+  await fn(env, rest);
+  process.stdout.write(env.explain(options.has('mermaid') ? 'mermaid' : 'text') + '\n');
+  return 0;
+}
+
+function bench(argv: readonly string[]): number {
+  const specs: OptionSpec[] = [
+    { name: 'runs', value: '<n>', help: 'runs per case and engine (default 5); the median is reported' },
+    { name: 'quick', help: 'fewer events, for a smoke run' },
+    { name: 'help', help: 'show this help' },
+  ];
+  const { options } = parseArgs(argv, specs);
+  if (options.has('help')) {
+    process.stdout.write(usage('bench', '[options]', 'Runs every benchmark case on both engines, each run in a fresh process, and writes\nbench/results/latest.json and the table in BENCHMARKS.md.', specs));
+    return 0;
+  }
+  const script = join(here, '..', '..', 'bench', 'run.js');
+  if (!existsSync(script)) throw new UsageError('the benchmarks ship with the source repository (npm run build there, then sluice bench)');
+  return spawnSync(process.execPath, [script, ...argv], { stdio: 'inherit' }).status ?? 1;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'run':
+      return run(rest);
+    case 'explain':
+      return explain(rest);
+    case 'bench':
+      return bench(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(HELP);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`sluice: ${e.message}\nRun 'sluice --help' for usage.\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`sluice: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  },
+);
