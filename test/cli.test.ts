@@ -72,6 +72,7 @@ describe('the sluice command', () => {
     expect(text).toContain('# TYPE sluice_records_in_total counter');
     expect(text).toMatch(/sluice_records_out_total\{job="cli-pipeline",operator="Source: nexmark bids",operator_id="1",subtask="0"\} [1-9]\d*/);
     expect(text).toMatch(/sluice_current_watermark_ms\{[^}]*operator="Window/);
+    expect(text).toMatch(/sluice_records_out_per_second\{[^}]*operator="Source: nexmark bids"[^}]*\} [1-9]/);
     child.kill('SIGINT');
     expect(await exited).toBe(130);
     expect(stderr).toContain('sluice: stopping (sources stop reading; sinks are flushed and closed)');

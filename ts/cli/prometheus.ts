@@ -18,6 +18,8 @@ const FAMILIES: readonly Family[] = [
   { name: 'sluice_busy_seconds_total', help: 'Time spent in the operator itself.', type: 'counter', value: (m) => m.busyMs / 1000 },
   { name: 'sluice_backpressured_seconds_total', help: 'Time the operator could not emit because downstream was blocked.', type: 'counter', value: (m) => m.backpressuredMs / 1000 },
   { name: 'sluice_blocked_seconds_total', help: 'Time a sink waited for its destination.', type: 'counter', value: (m) => (m.blockedMs === undefined ? undefined : m.blockedMs / 1000) },
+  { name: 'sluice_records_in_per_second', help: 'Records received per second over the last interval.', type: 'gauge', value: (m) => m.recordsInPerSecond },
+  { name: 'sluice_records_out_per_second', help: 'Records emitted per second over the last interval.', type: 'gauge', value: (m) => m.recordsOutPerSecond },
   { name: 'sluice_current_watermark_ms', help: 'The last watermark the operator emitted.', type: 'gauge', value: (m) => m.watermark ?? undefined },
   { name: 'sluice_managed_memory_bytes', help: 'Operator state memory.', type: 'gauge', value: (m) => m.memoryBytes },
 ];

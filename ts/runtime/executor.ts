@@ -187,7 +187,14 @@ export async function executeJob(
     for (const r of plan.roots) instantiate(r);
     const report = typeof options.progress === 'function' ? options.progress : options.progress === true ? printProgress : null;
     if (report !== null) {
-      let last = { at: started, recordsIn: 0, bp: new Map<Operator, number>(), blocked: new Map<Operator, number>() };
+      let last = {
+        at: started,
+        recordsIn: 0,
+        ins: new Map<Operator, number>(),
+        outs: new Map<Operator, number>(),
+        bp: new Map<Operator, number>(),
+        blocked: new Map<Operator, number>(),
+      };
       timer = setInterval(() => {
         const at = performance.now();
         const all = dedupe(operators);
@@ -219,11 +226,17 @@ export async function executeJob(
           watermark,
           watermarkLagMs: watermark === null || maxTs.length === 0 ? null : Math.max(0, Math.max(...maxTs) - watermark),
           backpressured,
-          operators: all.map((o) => ({ ...o.metrics })),
+          operators: all.map((o) => ({
+            ...o.metrics,
+            recordsInPerSecond: ((o.metrics.recordsIn - (last.ins.get(o) ?? 0)) / dt) * 1000,
+            recordsOutPerSecond: ((o.metrics.recordsOut - (last.outs.get(o) ?? 0)) / dt) * 1000,
+          })),
         });
         last = {
           at,
           recordsIn,
+          ins: new Map(all.map((o) => [o, o.metrics.recordsIn])),
+          outs: new Map(all.map((o) => [o, o.metrics.recordsOut])),
           bp: new Map(all.map((o) => [o, o.metrics.backpressuredMs])),
           blocked: new Map(all.map((o) => [o, o.metrics.blockedMs ?? 0])),
         };
@@ -281,7 +294,11 @@ export async function executeJob(
     const m = s.reader.metrics?.();
     if (m?.deadLetters !== undefined) s.metrics.deadLetters = m.deadLetters;
   }
-  const metrics = dedupe(operators).map((o) => o.metrics);
+  const metrics = dedupe(operators).map((o) => ({
+    ...o.metrics,
+    recordsInPerSecond: (o.metrics.recordsIn / durationMs) * 1000,
+    recordsOutPerSecond: (o.metrics.recordsOut / durationMs) * 1000,
+  }));
   return {
     jobName,
     engine: engine.name,

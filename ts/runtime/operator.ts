@@ -19,6 +19,9 @@ export interface OperatorMetrics {
   readonly subtask: number;
   recordsIn: number;
   recordsOut: number;
+  /** Records per second: over the last progress interval in live snapshots, over the whole run in the result. */
+  recordsInPerSecond?: number;
+  recordsOutPerSecond?: number;
   /** The last watermark this operator emitted (ms), or null before the first. */
   watermark: number | null;
   busyMs: number;
