@@ -92,6 +92,10 @@ export function loadNative(): LoadResult {
     return (cached = { ok: true, binding });
   } catch (e) {
     const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+    // napi's loader blames an npm bug whenever nothing loads; usually there is simply no binary.
+    if (msg.startsWith('Cannot find native binding')) {
+      return (cached = { ok: false, reason: `no prebuilt binary for ${process.platform}-${process.arch} is installed (the optional package sluice-${process.platform}-${process.arch}* is missing) and none was built here` });
+    }
     return (cached = { ok: false, reason: msg });
   }
 }
