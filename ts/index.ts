@@ -19,8 +19,12 @@ export type { Column } from './batch/column.js';
 export { BadValueError, batchFromRecords } from './batch/builder.js';
 
 export { NexmarkSource, BID_SCHEMA, AUCTION_SCHEMA, PERSON_SCHEMA, type Bid, type Auction, type Person, type NexmarkOptions } from './connectors/nexmark-source.js';
-export { FileSource, type JsonlSourceOptions } from './connectors/jsonl-source.js';
+export { FileSource, type JsonlSourceOptions } from './connectors/file-source.js';
 export { FileSink } from './connectors/file-sink.js';
+export type { CsvSourceOptions, DirectorySourceOptions, WatchSourceOptions } from './connectors/file-source.js';
+export type { FilePattern } from './connectors/directory-source.js';
+export type { FileSinkOptions } from './connectors/file-sink.js';
+export type { RolloverPolicy } from './connectors/rolling-sink.js';
 export { CollectSink, DiscardingSink } from './connectors/memory-sinks.js';
 
 export type { Engine, EngineName } from './engine/engine.js';

@@ -13,7 +13,11 @@ export interface SourceContext {
 }
 
 export interface SourceReader {
-  /** The next batch, or null at end of input. */
+  /**
+   * The next batch, or null at end of input. An unbounded source with nothing to read returns
+   * a zero-row batch within about one poll interval rather than blocking, so that a stop
+   * request (ExecuteOptions.signal, Ctrl-C) is seen between batches.
+   */
   next(): Promise<RecordBatch | null> | RecordBatch | null;
   close(): Promise<void> | void;
   /** Counters reported in the job result: `deadLetters`, and `idleMs` (time `next()` spent waiting, not working). */

@@ -1,33 +1,52 @@
-/** File sinks: JSON Lines and CSV (RFC 4180, header row; null as an empty field). */
+/**
+ * File sinks: JSON Lines and CSV (RFC 4180, header row; null as an empty field, "" for an
+ * empty string). One file, or with a rollover policy a directory of part files
+ * (rolling-sink.ts).
+ */
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Schema } from '../batch/schema.js';
 import type { Sink, SinkWriter } from '../api/connector.js';
-import { csvQuote, toCsvLines, toJsonLines } from './format.js';
+import { csvHeader, toLines, type TextFormat } from './format.js';
+import { checkRollover, RollingFileWriter, type RolloverPolicy } from './rolling-sink.js';
+
+export interface FileSinkOptions {
+  /**
+   * Write part files into the directory `path` (created if missing) instead of one file,
+   * starting a new part by size and/or time.
+   */
+  readonly rollover?: RolloverPolicy;
+}
 
 export class FileSink implements Sink {
   private constructor(
     readonly name: string,
     private readonly path: string,
-    private readonly format: 'jsonl' | 'csv',
+    private readonly format: TextFormat,
+    private readonly rollover: RolloverPolicy | null,
   ) {}
 
-  static jsonl(path: string): FileSink {
-    return new FileSink(`jsonl ${path}`, path, 'jsonl');
+  static jsonl(path: string, options: FileSinkOptions = {}): FileSink {
+    return FileSink.of(path, 'jsonl', options);
   }
 
-  static csv(path: string): FileSink {
-    return new FileSink(`csv ${path}`, path, 'csv');
+  static csv(path: string, options: FileSinkOptions = {}): FileSink {
+    return FileSink.of(path, 'csv', options);
+  }
+
+  private static of(path: string, format: TextFormat, options: FileSinkOptions): FileSink {
+    const rollover = options.rollover === undefined ? null : checkRollover(options.rollover);
+    return new FileSink(rollover === null ? `${format} ${path}` : `${format} parts in ${path}`, path, format, rollover);
   }
 
   open(schema: Schema): SinkWriter {
+    if (this.rollover !== null) return new RollingFileWriter(this.path, this.format, schema, this.rollover);
     const fd = openSync(this.path, 'w');
-    if (this.format === 'csv') writeSync(fd, schema.names().map(csvQuote).join(',') + '\n');
-    const render = this.format === 'csv' ? toCsvLines : toJsonLines;
+    if (this.format === 'csv') writeSync(fd, csvHeader(schema));
     let open = true;
     return {
       write: (batch) => {
-        writeSync(fd, render(batch));
+        writeSync(fd, toLines(batch, this.format));
       },
       close: () => {
         if (open) {

@@ -1,5 +1,6 @@
 /**
- * Batch -> text rows for file sinks, read straight from the columns (i64 values are written
+ * Batch -> text rows for file sinks (JSON Lines, or CSV per RFC 4180 with null as an empty
+ * field and "" for an empty string), read straight from the columns (i64 values are written
  * exactly, whatever their size).
  */
 
@@ -7,6 +8,7 @@ import { Buffer } from 'node:buffer';
 import { bitGet, type Column } from '../batch/column.js';
 import { getI64, i32View, i64IsExact } from '../batch/i64.js';
 import type { RecordBatch } from '../batch/record-batch.js';
+import type { Schema } from '../batch/schema.js';
 
 export type Cell = (i: number) => string | null;
 
@@ -60,31 +62,42 @@ export function csvQuote(s: string): string {
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-export function toJsonLines(batch: RecordBatch): string {
+export type TextFormat = 'jsonl' | 'csv';
+
+/** Renders row i of `batch` as one line of text, line feed included. */
+export function rowRenderer(batch: RecordBatch, format: TextFormat): (i: number) => string {
+  if (format === 'csv') {
+    const cells = csvCells(batch);
+    return (i) => {
+      let line = '';
+      for (let k = 0; k < cells.length; k++) {
+        if (k > 0) line += ',';
+        line += cells[k]!(i) ?? '';
+      }
+      return line + '\n';
+    };
+  }
   const cells = jsonCells(batch);
   const keys = batch.schema.fields.map((f) => `${JSON.stringify(f.name)}:`);
-  let out = '';
-  for (let i = 0; i < batch.length; i++) {
+  return (i) => {
     let line = '{';
     for (let k = 0; k < cells.length; k++) {
       if (k > 0) line += ',';
       line += keys[k]! + (cells[k]!(i) ?? 'null');
     }
-    out += line + '}\n';
-  }
-  return out;
+    return line + '}\n';
+  };
 }
 
-export function toCsvLines(batch: RecordBatch): string {
-  const cells = csvCells(batch);
+/** The CSV header row: the field names, quoted where needed. */
+export function csvHeader(schema: Schema): string {
+  return schema.names().map(csvQuote).join(',') + '\n';
+}
+
+/** All rows of a batch as text. */
+export function toLines(batch: RecordBatch, format: TextFormat): string {
+  const row = rowRenderer(batch, format);
   let out = '';
-  for (let i = 0; i < batch.length; i++) {
-    let line = '';
-    for (let k = 0; k < cells.length; k++) {
-      if (k > 0) line += ',';
-      line += cells[k]!(i) ?? '';
-    }
-    out += line + '\n';
-  }
+  for (let i = 0; i < batch.length; i++) out += row(i);
   return out;
 }

@@ -41,6 +41,8 @@ export class NexmarkSource<T extends object> implements Source<T> {
   readonly schema: Schema;
   readonly hasEventTime = true;
   readonly supportsProjection = true;
+  /** Carries the record type for fromSource's typing; never set. */
+  declare readonly __record?: T;
   private readonly config: NexmarkConfig;
 
   private constructor(

@@ -1,0 +1,211 @@
+/**
+ * FileSource: records of a declared schema from JSON Lines or CSV files — one file, every
+ * matching file of a directory, or a watched directory whose new files are picked up while
+ * the job runs. Files stream in chunks (bounded memory), one file open at a time, and bad
+ * input follows one rule everywhere: an error naming the file, the line and the field, or,
+ * with `deadLetterPath`, a line in that file and a count in the job result.
+ */
+
+import { resolve } from 'node:path';
+import { BatchBuilder } from '../batch/builder.js';
+import type { RecordBatch } from '../batch/record-batch.js';
+import { Schema, type RecordOf, type SchemaSpec } from '../batch/schema.js';
+import type { Source, SourceContext, SourceReader } from '../api/connector.js';
+import { CsvFileReader, type CsvFormat } from './csv-reader.js';
+import { DeadLetterFile } from './dead-letters.js';
+import { DirectoryFiles, IDLE, nameMatcher, SingleFile, WatchedFiles, type FileFeed, type FilePattern } from './directory-source.js';
+import { JsonlFileReader } from './jsonl-reader.js';
+import type { RecordFileReader } from './text-file.js';
+
+export interface JsonlSourceOptions {
+  /** Route bad lines here (JSONL: file, line, error, raw) instead of failing the job. */
+  readonly deadLetterPath?: string;
+}
+
+export interface CsvSourceOptions {
+  /** Route bad records here (JSONL: file, line, error, raw) instead of failing the job. */
+  readonly deadLetterPath?: string;
+  /** The first record names the columns, matched to fields by name (default true); false: by position. */
+  readonly header?: boolean;
+  /** Field separator, one character (default ','). */
+  readonly delimiter?: string;
+}
+
+export interface DirectorySourceOptions<S extends SchemaSpec> {
+  readonly format: 'jsonl' | 'csv';
+  readonly schema: S;
+  /** Which file names to read (default: all); names starting with '.' or '_' are always skipped. */
+  readonly pattern?: FilePattern;
+  /** Route bad records of every file here (JSONL: file, line, error, raw) instead of failing the job. */
+  readonly deadLetterPath?: string;
+  /** CSV only: see CsvSourceOptions. */
+  readonly header?: boolean;
+  /** CSV only: see CsvSourceOptions. */
+  readonly delimiter?: string;
+}
+
+export interface WatchSourceOptions<S extends SchemaSpec> extends DirectorySourceOptions<S> {
+  /** How often to look for new files, ms (default 1000). A file is read once two polls see it unchanged. */
+  readonly pollIntervalMs?: number;
+}
+
+type Format = { readonly kind: 'jsonl' } | ({ readonly kind: 'csv' } & CsvFormat);
+
+type Feed = { readonly kind: 'file'; readonly path: string } | { readonly kind: 'directory'; readonly dir: string; readonly pattern: FilePattern | undefined; readonly pollIntervalMs: number | null };
+
+export class FileSource<T extends object> implements Source<T> {
+  /** Carries the record type to fromSource() (never set). */
+  declare readonly __record?: T;
+  readonly hasEventTime = false;
+  readonly supportsProjection = false;
+  private readonly accept: ((name: string) => boolean) | null;
+
+  private constructor(
+    readonly name: string,
+    readonly schema: Schema,
+    private readonly feed: Feed,
+    private readonly format: Format,
+    private readonly deadLetterPath: string | null,
+  ) {
+    this.accept = feed.kind === 'directory' ? nameMatcher(feed.pattern) : null;
+  }
+
+  /** One JSON Lines file. */
+  static jsonl<S extends SchemaSpec>(path: string, schema: S, options: JsonlSourceOptions = {}): FileSource<RecordOf<S>> {
+    return new FileSource<RecordOf<S>>(`jsonl ${path}`, Schema.from(schema), { kind: 'file', path }, { kind: 'jsonl' }, deadLetters(options));
+  }
+
+  /** One CSV file (RFC 4180). */
+  static csv<S extends SchemaSpec>(path: string, schema: S, options: CsvSourceOptions = {}): FileSource<RecordOf<S>> {
+    return new FileSource<RecordOf<S>>(`csv ${path}`, Schema.from(schema), { kind: 'file', path }, csvFormat(options), deadLetters(options));
+  }
+
+  /** Every matching file of a directory, in name order, as one stream; bounded. */
+  static directory<S extends SchemaSpec>(dir: string, options: DirectorySourceOptions<S>): FileSource<RecordOf<S>> {
+    const format = fileFormat(options);
+    return new FileSource<RecordOf<S>>(
+      `${format.kind} files in ${dir}`,
+      Schema.from(options.schema),
+      { kind: 'directory', dir, pattern: options.pattern, pollIntervalMs: null },
+      format,
+      deadLetters(options),
+    );
+  }
+
+  /**
+   * A watched directory: its files, then each new file once it is complete (see
+   * directory-source.ts for the rule); unbounded, runs until the job is stopped through
+   * `ExecuteOptions.signal` (or a collect() loop is left).
+   */
+  static watch<S extends SchemaSpec>(dir: string, options: WatchSourceOptions<S>): FileSource<RecordOf<S>> {
+    const format = fileFormat(options);
+    const poll = options.pollIntervalMs ?? 1000;
+    if (typeof poll !== 'number' || !Number.isFinite(poll) || poll <= 0) {
+      throw new RangeError(`FileSource.watch: pollIntervalMs must be a number of ms above 0, got ${String(poll)}`);
+    }
+    return new FileSource<RecordOf<S>>(
+      `${format.kind} files watched in ${dir}`,
+      Schema.from(options.schema),
+      { kind: 'directory', dir, pattern: options.pattern, pollIntervalMs: poll },
+      format,
+      deadLetters(options),
+    );
+  }
+
+  open(ctx: SourceContext): SourceReader {
+    const dead = this.deadLetterPath === null ? null : new DeadLetterFile(this.deadLetterPath);
+    const exclude = new Set(this.deadLetterPath === null ? [] : [resolve(this.deadLetterPath)]);
+    const f = this.feed;
+    let feed: FileFeed;
+    if (f.kind === 'file') feed = new SingleFile(f.path);
+    else if (f.pollIntervalMs === null) feed = new DirectoryFiles(f.dir, this.accept!, exclude);
+    else feed = new WatchedFiles(f.dir, this.accept!, exclude, f.pollIntervalMs);
+    const format = this.format;
+    const schema = this.schema;
+    const openFile = (path: string): RecordFileReader =>
+      format.kind === 'csv' ? new CsvFileReader(path, schema, format, dead) : new JsonlFileReader(path, dead);
+    return new FilesReader(feed, openFile, schema, ctx.batchSize, dead);
+  }
+}
+
+/** Reads the files of a feed one after the other into batches that may span files. */
+class FilesReader implements SourceReader {
+  private current: RecordFileReader | null = null;
+  private ended = false;
+
+  constructor(
+    private readonly feed: FileFeed,
+    private readonly openFile: (path: string) => RecordFileReader,
+    private readonly schema: Schema,
+    private readonly batchSize: number,
+    private readonly dead: DeadLetterFile | null,
+  ) {}
+
+  metrics(): Record<string, number> {
+    return { deadLetters: this.dead?.count ?? 0, idleMs: this.feed.idleMs };
+  }
+
+  /**
+   * A batch of up to batchSize rows; null at the end of a bounded feed. A watched directory
+   * with nothing new yields a batch of zero rows after at most one poll interval: the runtime
+   * checks for a stop request between batches (and operators skip empty batches), so the job
+   * can be stopped while it waits for files.
+   */
+  async next(): Promise<RecordBatch | null> {
+    if (this.ended) return null;
+    const rows = new BatchBuilder(this.schema, this.batchSize);
+    while (rows.length < this.batchSize) {
+      if (this.current === null) {
+        const path = await this.feed.next(rows.length === 0);
+        if (path === null) {
+          this.ended = true;
+          break;
+        }
+        if (path === IDLE) break;
+        this.current = this.openFile(path);
+      }
+      if (!(await this.current.fill(rows, this.batchSize))) {
+        const done = this.current;
+        this.current = null;
+        await done.close();
+      }
+    }
+    return this.ended && rows.length === 0 ? null : rows.finish();
+  }
+
+  async close(): Promise<void> {
+    const cur = this.current;
+    this.current = null;
+    try {
+      await cur?.close();
+    } finally {
+      this.dead?.close();
+    }
+  }
+}
+
+function deadLetters(options: { readonly deadLetterPath?: string }): string | null {
+  const p = options.deadLetterPath;
+  if (p === undefined) return null;
+  if (typeof p !== 'string' || p === '') throw new TypeError(`deadLetterPath must be a file path, got ${JSON.stringify(p)}`);
+  return p;
+}
+
+function csvFormat(options: CsvSourceOptions): Format {
+  const delimiter = options.delimiter ?? ',';
+  if (typeof delimiter !== 'string' || delimiter.length !== 1 || delimiter === '"' || delimiter === '\r' || delimiter === '\n') {
+    throw new TypeError(`CSV delimiter must be one character other than a quote or a line break, got ${JSON.stringify(delimiter)}`);
+  }
+  return { kind: 'csv', header: options.header ?? true, delimiter };
+}
+
+function fileFormat(options: DirectorySourceOptions<SchemaSpec>): Format {
+  if (options.format === 'csv') return csvFormat(options);
+  if (options.format === 'jsonl') {
+    if (options.header !== undefined || options.delimiter !== undefined) {
+      throw new TypeError("header and delimiter are CSV options; with format: 'jsonl' leave them out");
+    }
+    return { kind: 'jsonl' };
+  }
+  throw new TypeError(`file format must be 'jsonl' or 'csv', got ${JSON.stringify((options as { format?: unknown }).format)}`);
+}
