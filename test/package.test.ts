@@ -6,7 +6,7 @@
  * warning. The installed declarations type-check a user's pipeline and reject a wrong field.
  */
 
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
@@ -232,6 +232,34 @@ describe('the npm package, installed from its tarballs', () => {
     expect(strict.status).not.toBe(0);
     expect(strict.stderr).toContain(`the native engine cannot load on ${process.platform}-${process.arch}`);
   });
+
+  it('the installed sluice command runs a TypeScript pipeline, shows progress, serves metrics and stops on Ctrl-C', async () => {
+    writeFileSync(
+      join(nativeProject, 'job.ts'),
+      `import { agg, FileSink, NexmarkSource, TumblingEventTimeWindows, WatermarkStrategy, type StreamEnvironment } from 'sluice';
+export default function (env: StreamEnvironment, args: readonly string[]): void {
+  env.fromSource(NexmarkSource.bids({ events: 1e9, targetRatePerSec: Number(args[0]) }), WatermarkStrategy.forBoundedOutOfOrderness(4000))
+    .keyBy('auction').window(TumblingEventTimeWindows.of(10_000))
+    .aggregate({ bids: agg.count(), topPrice: agg.max('price') })
+    .sinkTo(FileSink.jsonl('hot.jsonl'));
+}
+`,
+    );
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const bin = join(nativeProject, 'node_modules', '.bin', 'sluice');
+    const child = spawn(bin, ['run', 'job.ts', '--metrics-port', String(port), '--progress-interval', '100', '--', '1000000'], { cwd: nativeProject, env: userEnv() });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    for (let i = 0; i < 200 && (stderr.match(/\[job\] in /g) ?? []).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(stderr).toMatch(/\[job\] in [\d.]+[KM]?, out [\d.]+[KM]?, [\d.]+[KM]?\/s, watermark 2015-07-15T/);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    expect(metrics).toMatch(/sluice_records_out_total\{job="job",operator="Source: nexmark bids",operator_id="1",subtask="0"\} [1-9]/);
+    child.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toContain('on the native engine');
+    expect(stderr).toMatch(/stopped by Ctrl-C after \d+ records/);
+  }, 60_000);
 
   it("the installed declarations type-check a user's pipeline, and reject a field the schema lacks", () => {
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
