@@ -6,6 +6,7 @@ pub mod error;
 pub mod hash;
 pub mod memory;
 pub mod nexmark;
+pub mod partition;
 pub mod window;
 
 pub use error::{Error, ErrorKind, Result};

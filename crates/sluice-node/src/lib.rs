@@ -9,4 +9,5 @@ mod batch;
 mod codec;
 mod hash;
 mod nexmark;
+mod partition;
 mod window;

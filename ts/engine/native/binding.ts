@@ -55,6 +55,15 @@ export interface NativeBinding {
   encodeBatch(fields: FieldSpecN[], buffers: Uint8Array[], length: number, eventTime?: Uint8Array | null): Uint8Array;
   decodeBatch(bytes: Uint8Array): { fields: FieldSpecN[]; batch: BatchOutN };
   murmur3(data: Uint8Array, seed: number): number;
+  hashPartition(
+    fields: FieldSpecN[],
+    buffers: Uint8Array[],
+    length: number,
+    eventTime: Uint8Array | null,
+    keyFields: number[],
+    parallelism: number,
+    maxParallelism: number,
+  ): BatchOutN[];
 }
 
 export type LoadResult = { ok: true; binding: NativeBinding } | { ok: false; reason: string };
