@@ -43,6 +43,8 @@ const now = (): number => performance.now();
 export abstract class Operator {
   readonly metrics: OperatorMetrics;
   readonly outputs: Operator[] = [];
+  /** Which input of each output this operator feeds (absent: input 0). */
+  private readonly outputInput = new Map<Operator, number>();
   /** The last watermark this operator emitted. */
   watermark = -Infinity;
   /** Time spent in downstream calls, and time blocked downstream, cumulative. */
@@ -54,15 +56,22 @@ export abstract class Operator {
     this.metrics = { id, name, subtask: 0, recordsIn: 0, recordsOut: 0, watermark: null, busyMs: 0, backpressuredMs: 0 };
   }
 
-  abstract processBatch(batch: RecordBatch): Promise<void> | void;
+  /** `input` says which input a multi-input operator receives on (0 for the rest). */
+  abstract processBatch(batch: RecordBatch, input: number): Promise<void> | void;
 
-  processWatermark(watermark: number): Promise<void> | void {
+  processWatermark(watermark: number, _input: number): Promise<void> | void {
     return this.emitWatermark(watermark);
   }
 
   /** End of input: flush state, then tell the outputs. */
-  finish(): Promise<void> | void {
+  finish(_input: number): Promise<void> | void {
     return this.emitEnd();
+  }
+
+  /** Feeds `o` (on its input `input`). */
+  addOutput(o: Operator, input = 0): void {
+    this.outputs.push(o);
+    if (input !== 0) this.outputInput.set(o, input);
   }
 
   /** Calls `o` with time accounting and error annotation. */
@@ -97,7 +106,8 @@ export abstract class Operator {
     this.metrics.recordsOut += batch.length;
     for (const o of this.outputs) {
       o.metrics.recordsIn += batch.length;
-      await this.call(o, () => o.processBatch(batch));
+      const input = this.outputInput.get(o) ?? 0;
+      await this.call(o, () => o.processBatch(batch, input));
     }
   }
 
@@ -105,10 +115,48 @@ export abstract class Operator {
     if (!(watermark > this.watermark)) return; // never backwards
     this.watermark = watermark;
     this.metrics.watermark = watermark;
-    for (const o of this.outputs) await this.call(o, () => o.processWatermark(watermark));
+    for (const o of this.outputs) await this.call(o, () => o.processWatermark(watermark, this.outputInput.get(o) ?? 0));
   }
 
   protected async emitEnd(): Promise<void> {
-    for (const o of this.outputs) await this.call(o, () => o.finish());
+    for (const o of this.outputs) await this.call(o, () => o.finish(this.outputInput.get(o) ?? 0));
+  }
+}
+
+/**
+ * An operator with several inputs: its watermark is the minimum over the inputs that have not
+ * ended (an ended input counts as +Infinity), and it ends when every input has ended.
+ */
+export abstract class MultiInputOperator extends Operator {
+  private readonly inputWatermarks: number[];
+  private readonly ended: boolean[];
+
+  constructor(id: number, name: string, readonly inputCount: number) {
+    super(id, name);
+    this.inputWatermarks = new Array<number>(inputCount).fill(-Infinity);
+    this.ended = new Array<boolean>(inputCount).fill(false);
+  }
+
+  /** Called when the combined watermark advances (never backwards). */
+  protected onWatermark(watermark: number): Promise<void> | void {
+    return this.emitWatermark(watermark);
+  }
+
+  /** Called once, when every input has ended (after a final +Infinity watermark). */
+  protected onEnd(): Promise<void> | void {
+    return this.emitEnd();
+  }
+
+  override processWatermark(watermark: number, input: number): Promise<void> | void {
+    if (!(watermark > this.inputWatermarks[input]!)) return;
+    this.inputWatermarks[input] = watermark;
+    const combined = Math.min(...this.inputWatermarks);
+    if (combined > this.watermark) return this.onWatermark(combined);
+  }
+
+  override async finish(input: number): Promise<void> {
+    this.ended[input] = true;
+    await this.processWatermark(Infinity, input);
+    if (this.ended.every((e) => e)) await this.onEnd();
   }
 }

@@ -1,0 +1,260 @@
+/**
+ * Operators with two or more inputs: union, connect (co-map / co-flatMap), window joins and
+ * coGroups, and interval joins. User functions see plain records; results are built into
+ * batches of the declared output schema. Late records (their windows fired, or older than the
+ * watermark for interval joins) are dropped and counted.
+ */
+
+import { BatchBuilder } from '../batch/builder.js';
+import { getI64, i32View } from '../batch/i64.js';
+import { rowReader, type RecordBatch, type Row } from '../batch/record-batch.js';
+import type { Schema } from '../batch/schema.js';
+import { MultiInputOperator } from './operator.js';
+
+/** Event time of row i as a number (event times are checked to be within ±2^53 at sources). */
+function timeOf(batch: RecordBatch): (i: number) => number {
+  if (batch.eventTime === null) throw new Error('a join needs event timestamps on both inputs; assign them with a WatermarkStrategy');
+  const v = i32View(batch.eventTime);
+  return (i) => getI64(v, i);
+}
+
+/** A key as a Map key: type-tagged so 1 and '1' differ; composite keys as JSON. */
+export type KeyFn = (r: Row) => unknown;
+function keyString(k: unknown): string {
+  if (typeof k === 'string') return `s${k}`;
+  if (typeof k === 'number' || typeof k === 'boolean' || typeof k === 'bigint' || k === null) return `${typeof k}:${String(k)}`;
+  return `j${JSON.stringify(k)}`;
+}
+
+/** Builds output batches, one event time per output row. */
+class Output {
+  private b: BatchBuilder;
+  constructor(
+    private readonly schema: Schema,
+    private readonly where: string,
+  ) {
+    this.b = new BatchBuilder(schema, 256);
+  }
+  add(record: unknown, eventTime: number, position: number): void {
+    this.b.append(record, this.where, position, eventTime);
+  }
+  take(): RecordBatch | null {
+    if (this.b.length === 0) return null;
+    const out = this.b.finish();
+    this.b = new BatchBuilder(this.schema, 256);
+    return out;
+  }
+}
+
+/** `union`: every input's batches, in arrival order; the watermark is the minimum over inputs. */
+export class UnionOperator extends MultiInputOperator {
+  processBatch(batch: RecordBatch): Promise<void> {
+    return this.emit(batch);
+  }
+}
+
+/** `connect(...).flatMap(f1, f2)`: one function per input, one output stream; event time is kept. */
+export class CoFlatMapOperator extends MultiInputOperator {
+  private seen = 0;
+  constructor(
+    id: number,
+    name: string,
+    private readonly fns: readonly ((r: Row) => Iterable<unknown>)[],
+    private readonly schema: Schema,
+  ) {
+    super(id, name, fns.length);
+  }
+
+  processBatch(batch: RecordBatch, input: number): Promise<void> {
+    const read = rowReader(batch);
+    const time = batch.eventTime === null ? null : timeOf(batch);
+    const out = new BatchBuilder(this.schema, batch.length);
+    const fn = this.fns[input]!;
+    for (let i = 0; i < batch.length; i++) {
+      const res = fn(read(i));
+      if (res === null || typeof res !== 'object' || !(Symbol.iterator in res)) {
+        throw new TypeError(`${this.metrics.name}: the function for input ${input + 1} must return an iterable of records, got ${typeof res}`);
+      }
+      for (const r of res) out.append(r, `${this.metrics.name} output`, this.seen + i, time === null ? undefined : time(i));
+    }
+    this.seen += batch.length;
+    return this.emit(out.finish());
+  }
+}
+
+/** Window assignment for joins: the starts of the windows a timestamp belongs to. */
+export interface JoinWindows {
+  readonly sizeMs: number;
+  readonly slideMs: number;
+  readonly offsetMs: number;
+  readonly describe: string;
+}
+
+function windowStarts(w: JoinWindows, ts: number, out: number[]): void {
+  out.length = 0;
+  const last = ts - ((((ts - w.offsetMs) % w.slideMs) + w.slideMs) % w.slideMs);
+  for (let start = last; start > ts - w.sizeMs; start -= w.slideMs) out.push(start);
+}
+
+interface Group {
+  readonly key: unknown;
+  readonly sides: Row[][];
+}
+
+/**
+ * Window join and coGroup: both inputs keyed by their own key function and assigned to the same
+ * windows; when the watermark passes a window's end, the function gets, per key, the records of
+ * each side (coGroup: also when one side is empty; join: every pair). Results carry the window's
+ * last timestamp (end - 1) as event time, as in Flink.
+ */
+export class WindowCoGroupOperator extends MultiInputOperator {
+  /** window start -> key -> records per side, keys in first-arrival order (Map order). */
+  private readonly windows = new Map<number, Map<string, Group>>();
+  private readonly starts: number[] = [];
+  private produced = 0;
+
+  constructor(
+    id: number,
+    name: string,
+    private readonly keys: readonly [KeyFn, KeyFn],
+    private readonly assigner: JoinWindows,
+    private readonly fn: (left: Row[], right: Row[], window: { start: number; end: number }) => Iterable<unknown>,
+    private readonly schema: Schema,
+    private readonly innerJoin: boolean,
+  ) {
+    super(id, name, 2);
+    this.metrics.lateRecordsDropped = 0;
+  }
+
+  processBatch(batch: RecordBatch, input: number): void {
+    const read = rowReader(batch);
+    const time = timeOf(batch);
+    const key = this.keys[input]!;
+    const starts: number[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const ts = time(i);
+      windowStarts(this.assigner, ts, starts);
+      const r = read(i);
+      const k = key(r);
+      let placed = false;
+      for (const start of starts) {
+        if (start + this.assigner.sizeMs - 1 <= this.watermark) continue; // that window has fired
+        placed = true;
+        let w = this.windows.get(start);
+        if (w === undefined) {
+          w = new Map();
+          this.windows.set(start, w);
+          this.insertStart(start);
+        }
+        const ks = keyString(k);
+        let g = w.get(ks);
+        if (g === undefined) {
+          g = { key: k, sides: [[], []] };
+          w.set(ks, g);
+        }
+        g.sides[input]!.push(r);
+      }
+      if (!placed) this.metrics.lateRecordsDropped!++;
+    }
+  }
+
+  private insertStart(start: number): void {
+    const s = this.starts;
+    let i = s.length;
+    while (i > 0 && s[i - 1]! > start) i--;
+    s.splice(i, 0, start);
+  }
+
+  protected override async onWatermark(watermark: number): Promise<void> {
+    const size = this.assigner.sizeMs;
+    const out = new Output(this.schema, `${this.metrics.name} output`);
+    while (this.starts.length > 0 && this.starts[0]! + size - 1 <= watermark) {
+      const start = this.starts.shift()!;
+      const w = this.windows.get(start)!;
+      this.windows.delete(start);
+      const window = { start, end: start + size };
+      for (const g of w.values()) {
+        const [l, r] = g.sides as [Row[], Row[]];
+        if (this.innerJoin && (l.length === 0 || r.length === 0)) continue;
+        const res = this.fn(l, r, window);
+        for (const rec of res) out.add(rec, start + size - 1, this.produced++);
+      }
+    }
+    const b = out.take();
+    if (b !== null) await this.emit(b);
+    await this.emitWatermark(watermark);
+  }
+}
+
+/**
+ * Interval join: a left record at time t joins every right record of the same key with time in
+ * [t + lower, t + upper] (both ends included); the result's event time is the later of the two.
+ * State is kept only as long as a future record could still match.
+ */
+export class IntervalJoinOperator extends MultiInputOperator {
+  /** Per side: key -> buffered records with their times. */
+  private readonly buffers: [Map<string, { t: number; r: Row }[]>, Map<string, { t: number; r: Row }[]>] = [new Map(), new Map()];
+  private produced = 0;
+
+  constructor(
+    id: number,
+    name: string,
+    private readonly keys: readonly [KeyFn, KeyFn],
+    private readonly lower: number,
+    private readonly upper: number,
+    private readonly fn: (left: Row, right: Row, ctx: { leftTimestamp: number; rightTimestamp: number }) => unknown,
+    private readonly schema: Schema,
+  ) {
+    super(id, name, 2);
+    this.metrics.lateRecordsDropped = 0;
+  }
+
+  processBatch(batch: RecordBatch, input: number): Promise<void> | void {
+    const read = rowReader(batch);
+    const time = timeOf(batch);
+    const out = new Output(this.schema, `${this.metrics.name} output`);
+    const mine = this.buffers[input]!;
+    const other = this.buffers[1 - input]!;
+    for (let i = 0; i < batch.length; i++) {
+      const t = time(i);
+      if (t < this.watermark) {
+        this.metrics.lateRecordsDropped!++;
+        continue;
+      }
+      const r = read(i);
+      const ks = keyString(this.keys[input]!(r));
+      // Left at t matches right in [t + lower, t + upper]; right at t matches left in [t - upper, t - lower].
+      const [lo, hi] = input === 0 ? [t + this.lower, t + this.upper] : [t - this.upper, t - this.lower];
+      for (const o of other.get(ks) ?? []) {
+        if (o.t < lo || o.t > hi) continue;
+        const [left, right] = input === 0 ? [r, o.r] : [o.r, r];
+        const [lt, rt] = input === 0 ? [t, o.t] : [o.t, t];
+        out.add(this.fn(left, right, { leftTimestamp: lt, rightTimestamp: rt }), Math.max(lt, rt), this.produced++);
+      }
+      let list = mine.get(ks);
+      if (list === undefined) {
+        list = [];
+        mine.set(ks, list);
+      }
+      list.push({ t, r });
+    }
+    const b = out.take();
+    if (b !== null) return this.emit(b);
+  }
+
+  protected override onWatermark(watermark: number): Promise<void> {
+    // Future records have times >= watermark: a left record can still match while
+    // t + upper >= watermark, a right one while t >= watermark + lower.
+    this.evict(0, (t) => t + this.upper < watermark);
+    this.evict(1, (t) => t < watermark + this.lower);
+    return this.emitWatermark(watermark);
+  }
+
+  private evict(side: 0 | 1, gone: (t: number) => boolean): void {
+    for (const [k, list] of this.buffers[side]) {
+      const keep = list.filter((e) => !gone(e.t));
+      if (keep.length === 0) this.buffers[side].delete(k);
+      else if (keep.length !== list.length) this.buffers[side].set(k, keep);
+    }
+  }
+}
