@@ -9,7 +9,7 @@ import { RecordBatch } from '../ts/batch/record-batch.js';
 import { Schema } from '../ts/batch/schema.js';
 import { i32View, setI64 } from '../ts/batch/i64.js';
 import { selectEngine } from '../ts/engine/select.js';
-import type { EngineName } from '../ts/engine/engine.js';
+import type { EngineName, WindowDescriptor } from '../ts/engine/engine.js';
 
 export interface CaseResult {
   readonly events: number;
@@ -17,7 +17,7 @@ export interface CaseResult {
   readonly check: number;
 }
 
-export type CaseName = 'kernel-10k' | 'kernel-1m' | 'e2e-q-window';
+export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'e2e-q-window';
 
 /** Time spent checksumming results, excluded from the measured time (it is the harness, not the engine). */
 let checksumMs = 0;
@@ -48,10 +48,10 @@ function mix(i: number): number {
 
 /**
  * The window-aggregation kernel over pre-built batches, as in shared/reference/limits/agg.rs:
- * keyed by an i64 column, count/sum/max of an f64 column, 1 million events per window, 10
- * events per ms. Batch building is outside the timing.
+ * keyed by an i64 column, count/sum/max of an f64 column, 10 events per ms (tumbling: 1
+ * million events per window). Batch building is outside the timing.
  */
-function kernel(engine: EngineName, keys: number, events: number): CaseResult {
+function kernel(engine: EngineName, keys: number, events: number, window: WindowDescriptor = { kind: 'tumbling', sizeMs: 100_000, offsetMs: 0 }): CaseResult {
   const eng = selectEngine(engine);
   const schema = new Schema([
     { name: 'key', type: 'i64', nullable: false },
@@ -84,8 +84,7 @@ function kernel(engine: EngineName, keys: number, events: number): CaseResult {
   const op = eng.createWindowAggregator({
     input: schema,
     keyFields: [0],
-    sizeMs: 100_000, // 1M events per window at 10 events/ms
-    offsetMs: 0,
+    window,
     aggregates: [
       { name: 'n', kind: 'count', field: null },
       { name: 'sum', kind: 'sum', field: 1 },
@@ -145,6 +144,12 @@ export async function runCase(name: CaseName, engine: EngineName, events: number
       return kernel(engine, 10_000, events);
     case 'kernel-1m':
       return kernel(engine, 1_000_000, events);
+    case 'kernel-sliding':
+      // 10 s windows every 2 s: each record is in 5 windows, aggregated once per 2 s slice.
+      return kernel(engine, 10_000, events, { kind: 'sliding', sizeMs: 10_000, slideMs: 2_000, offsetMs: 0 });
+    case 'kernel-session':
+      // A key about every 1 s on average, sessions closed by 2 s of inactivity (~7 records each).
+      return kernel(engine, 10_000, events, { kind: 'session', gapMs: 2_000 });
     case 'e2e-q-window':
       return endToEnd(engine, events);
   }

@@ -29,6 +29,8 @@ interface Case {
 const CASES: Case[] = [
   { name: 'kernel-10k', title: 'window kernel, 10 000 keys', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 60 M/s, >= 2x TS' },
   { name: 'kernel-1m', title: 'window kernel, 1 000 000 keys', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 2x TS' },
+  { name: 'kernel-sliding', title: 'sliding window kernel, 10 000 keys, 10 s every 2 s', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 2x TS' },
+  { name: 'kernel-session', title: 'session window kernel, 10 000 keys, 2 s gap', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 2x TS' },
   { name: 'e2e-q-window', title: 'e2e: Nexmark bids -> keyBy(auction) -> 10 s tumbling max(price), count', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 10 M/s, >= 2x TS' },
 ];
 

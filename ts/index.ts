@@ -6,7 +6,7 @@
 export { StreamEnvironment, type EnvironmentOptions } from './api/environment.js';
 export { DataStream, KeyedStream, WindowedStream, type WindowResult } from './api/datastream.js';
 export { WatermarkStrategy, type TimestampAssigner } from './api/watermark.js';
-export { TumblingEventTimeWindows, type WindowAssigner } from './api/windows.js';
+export { TumblingEventTimeWindows, SlidingEventTimeWindows, EventTimeSessionWindows, type WindowAssigner } from './api/windows.js';
 export { agg, type AggregateCall } from './api/agg.js';
 export type { Source, SourceReader, SourceContext, Sink, SinkWriter, SinkContext } from './api/connector.js';
 export type { JobResult, ExecuteOptions, Progress } from './runtime/executor.js';
@@ -27,5 +27,5 @@ export type { FileSinkOptions } from './connectors/file-sink.js';
 export type { RolloverPolicy } from './connectors/rolling-sink.js';
 export { CollectSink, DiscardingSink } from './connectors/memory-sinks.js';
 
-export type { Engine, EngineName } from './engine/engine.js';
+export type { Engine, EngineName, WindowDescriptor } from './engine/engine.js';
 export { selectEngine, nativeAvailable, type EngineChoice } from './engine/select.js';

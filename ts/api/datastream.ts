@@ -5,18 +5,23 @@
 
 import { Schema, type DataType, type RecordOf, type SchemaSpec } from '../batch/schema.js';
 import type { AggregateSpec } from '../engine/engine.js';
-import { aggregateOutputType, windowOutputSchema } from '../engine/window-spec.js';
-import type { GraphNode, NodeOp, Partitioning } from '../plan/graph.js';
+import { aggregateOutputType, windowOutputSchema, withGapColumn } from '../engine/window-spec.js';
+import type { GraphNode, NodeOp, Partitioning, UserFn } from '../plan/graph.js';
 import type { AggregateCall } from './agg.js';
 import type { Sink } from './connector.js';
 import type { StreamEnvironment } from './environment.js';
 import { WatermarkStrategy } from './watermark.js';
-import { TumblingEventTimeWindows, type WindowAssigner } from './windows.js';
+import { EventTimeSessionWindows, SlidingEventTimeWindows, TumblingEventTimeWindows, type WindowAssigner } from './windows.js';
 
 type KeyValue = string | number | boolean;
 
-/** What a window aggregation emits: the key fields, the window bounds and the named results. */
-export type WindowResult<K, A> = K & { windowStart: number; windowEnd: number } & { [N in keyof A]: number };
+/**
+ * What a window aggregation emits: the key fields, the window bounds and the named results
+ * (first/last have the type of their field `T[F]`, the others are numbers).
+ */
+export type WindowResult<K, A, T = unknown> = K & { windowStart: number; windowEnd: number } & {
+  [N in keyof A]: A[N] extends AggregateCall<infer F, 'first' | 'last'> ? (F extends keyof T ? T[F] : unknown) : number;
+};
 
 export class DataStream<T extends object> {
   /** @internal */
@@ -118,10 +123,20 @@ export class KeyedStream<T extends object, K> {
     readonly keyFields: readonly string[],
   ) {}
 
-  /** Groups each key's records into windows. */
-  window(assigner: WindowAssigner): WindowedStream<T, K> {
-    if (!(assigner instanceof TumblingEventTimeWindows)) {
-      throw new TypeError('window() takes a window assigner such as TumblingEventTimeWindows.of(ms)');
+  /**
+   * Groups each key's records into event-time windows: TumblingEventTimeWindows.of(size),
+   * SlidingEventTimeWindows.of(size, slide) or EventTimeSessionWindows.withGap(gap) /
+   * withDynamicGap(fn).
+   */
+  window(assigner: WindowAssigner<T>): WindowedStream<T, K> {
+    if (
+      !(assigner instanceof TumblingEventTimeWindows) &&
+      !(assigner instanceof SlidingEventTimeWindows) &&
+      !(assigner instanceof EventTimeSessionWindows)
+    ) {
+      throw new TypeError(
+        'window() takes a window assigner: TumblingEventTimeWindows.of(ms), SlidingEventTimeWindows.of(size, slide) or EventTimeSessionWindows.withGap(ms)',
+      );
     }
     if (!this.node.hasEventTime) {
       throw new Error(
@@ -138,11 +153,14 @@ export class WindowedStream<T extends object, K> {
     private readonly env: StreamEnvironment,
     private readonly node: GraphNode,
     private readonly keyFields: readonly string[],
-    private readonly assigner: TumblingEventTimeWindows,
+    private readonly assigner: WindowAssigner<T>,
   ) {}
 
-  /** Built-in aggregates per key and window, computed by the engine without materialising records. */
-  aggregate<A extends Record<string, AggregateCall<keyof T & string>>>(aggregates: A): DataStream<WindowResult<K, A>> {
+  /**
+   * Built-in aggregates per key and window, computed by the engine without materialising
+   * records (a dynamic session gap function sees each record).
+   */
+  aggregate<A extends Record<string, AggregateCall<keyof T & string>>>(aggregates: A): DataStream<WindowResult<K, A, T>> {
     const input = this.node.schema;
     const specs: AggregateSpec[] = Object.entries(aggregates).map(([name, call]) => {
       if (call === null || typeof call !== 'object' || typeof (call as AggregateCall).kind !== 'string') {
@@ -156,10 +174,15 @@ export class WindowedStream<T extends object, K> {
     });
     if (specs.length === 0) throw new Error("aggregate() needs at least one aggregate, e.g. { n: agg.count() }");
     const keyFields = this.keyFields.map((k) => input.indexOf(k));
-    const schema = windowOutputSchema({ input, keyFields, sizeMs: this.assigner.sizeMs, offsetMs: this.assigner.offsetMs, aggregates: specs });
+    const a = this.assigner;
+    // A dynamic session gap becomes an i64 column after the input's, filled by the runtime.
+    const gapFn = a instanceof EventTimeSessionWindows ? a.gapFn : null;
+    const window = a instanceof EventTimeSessionWindows ? a.descriptor(input.length) : a.descriptor();
+    const engineInput = gapFn === null ? input : withGapColumn(input);
+    const schema = windowOutputSchema({ input: engineInput, keyFields, window, aggregates: specs });
     const node = this.env.graph.add({
-      name: `Window(${this.assigner.describe()}) aggregate [${specs.map((s) => `${s.name}=${s.kind}(${s.field === null ? '' : input.fields[s.field]!.name})`).join(', ')}]`,
-      op: { kind: 'windowAggregate', keyFields, sizeMs: this.assigner.sizeMs, offsetMs: this.assigner.offsetMs, aggregates: specs },
+      name: `Window(${a.describe()}) aggregate [${specs.map((s) => `${s.name}=${s.kind}(${s.field === null ? '' : input.fields[s.field]!.name})`).join(', ')}]`,
+      op: { kind: 'windowAggregate', keyFields, window, gapFn: gapFn as UserFn | null, aggregates: specs },
       input: this.node,
       partitioning: { kind: 'hash', keyFields: this.keyFields },
       schema,

@@ -10,7 +10,7 @@ import type { Schema } from '../batch/schema.js';
 import type { NexmarkConfig, NexmarkKind } from './nexmark-config.js';
 
 export type EngineName = 'native' | 'ts';
-export type AggKind = 'count' | 'sum' | 'min' | 'max' | 'avg';
+export type AggKind = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'first' | 'last' | 'countDistinct';
 
 export interface AggregateSpec {
   readonly name: string;
@@ -19,15 +19,28 @@ export interface AggregateSpec {
   readonly field: number | null;
 }
 
+/**
+ * The window assigner, in ms. Tumbling and sliding windows start where `start ≡ offset (mod
+ * slide)` (tumbling: slide = size); a session's gap is fixed or read per row from an i64
+ * input column (`dynamicGapField`, computed by the runtime from the user's function).
+ */
+export type WindowDescriptor =
+  | { readonly kind: 'tumbling'; readonly sizeMs: number; readonly offsetMs: number }
+  | { readonly kind: 'sliding'; readonly sizeMs: number; readonly slideMs: number; readonly offsetMs: number }
+  | { readonly kind: 'session'; readonly gapMs: number }
+  | { readonly kind: 'session'; readonly dynamicGapField: number };
+
 export interface WindowAggregatorSpec {
   readonly input: Schema;
   readonly keyFields: readonly number[];
-  readonly sizeMs: number;
-  readonly offsetMs: number;
+  readonly window: WindowDescriptor;
   readonly aggregates: readonly AggregateSpec[];
 }
 
-/** Keyed tumbling event-time window aggregation over whole batches. */
+/**
+ * Keyed event-time window aggregation over whole batches (tumbling, sliding, session). Fired
+ * rows come by window end, then start, then the first arrival of the key in the window.
+ */
 export interface WindowAggregator {
   readonly outputSchema: Schema;
   /** Adds a batch (with event time); returns the number of late rows it dropped. */

@@ -1,10 +1,10 @@
 /**
  * The window operator's output schema and configuration checks, shared by both engines (the
- * Rust core applies the same rules in `window.rs`).
+ * Rust core applies the same rules in `window/mod.rs`).
  */
 
 import { Schema, type DataType, type Field } from '../batch/schema.js';
-import type { AggregateSpec, WindowAggregatorSpec } from './engine.js';
+import type { AggregateSpec, WindowAggregatorSpec, WindowDescriptor } from './engine.js';
 
 export function aggregateOutputType(a: AggregateSpec, input: Schema): DataType {
   if (a.field === null) {
@@ -14,7 +14,8 @@ export function aggregateOutputType(a: AggregateSpec, input: Schema): DataType {
   const f = input.fields[a.field];
   if (f === undefined) throw new Error(`aggregate '${a.name}': field index ${a.field} out of range`);
   const t = f.type;
-  if (a.kind === 'count') return 'i64';
+  if (a.kind === 'count' || a.kind === 'countDistinct') return 'i64';
+  if (a.kind === 'first' || a.kind === 'last') return t;
   if (t !== 'i32' && t !== 'i64' && t !== 'f64' && t !== 'timestamp') {
     throw new Error(`aggregate '${a.name}' needs a numeric field (i32, i64, f64, timestamp), but '${f.name}' is ${t}`);
   }
@@ -32,16 +33,76 @@ export function aggregateOutputType(a: AggregateSpec, input: Schema): DataType {
 
 /** Whether an aggregate's result can be null (no non-null input in the window). */
 function aggregateNullable(a: AggregateSpec, input: Schema): boolean {
-  if (a.kind === 'count') return false;
+  if (a.kind === 'count' || a.kind === 'countDistinct') return false;
   return a.field !== null && input.fields[a.field]!.nullable;
 }
 
-export function windowOutputSchema(spec: WindowAggregatorSpec): Schema {
-  if (!(spec.sizeMs > 0) || !Number.isSafeInteger(spec.sizeMs)) {
-    throw new Error(`a tumbling window needs a size above 0 ms (a whole number), got ${spec.sizeMs}; pass the window length in ms`);
+const whole = (x: number): boolean => Number.isSafeInteger(x);
+
+/**
+ * Checks a window assigner; the messages say what to change. Throws RangeError (the same
+ * rules as the Rust core's `Windows::tumbling / sliding / session`).
+ */
+export function checkWindow(w: WindowDescriptor): void {
+  switch (w.kind) {
+    case 'tumbling':
+      if (!whole(w.sizeMs) || w.sizeMs <= 0) {
+        throw new RangeError(`a tumbling window needs a size above 0 ms (a whole number), got ${w.sizeMs}; pass the window length in ms`);
+      }
+      if (!whole(w.offsetMs) || Math.abs(w.offsetMs) >= w.sizeMs) {
+        throw new RangeError(`a window offset must be a whole number of ms smaller than the window size (${w.sizeMs} ms), got ${w.offsetMs}`);
+      }
+      return;
+    case 'sliding':
+      if (!whole(w.sizeMs) || w.sizeMs <= 0) {
+        throw new RangeError(`a sliding window needs a size above 0 ms (a whole number), got ${w.sizeMs}; pass the window length in ms`);
+      }
+      if (!whole(w.slideMs) || w.slideMs <= 0) {
+        throw new RangeError(`a sliding window needs a slide above 0 ms (a whole number), got ${w.slideMs}; pass how often a window starts, in ms`);
+      }
+      if (w.slideMs > w.sizeMs) {
+        throw new RangeError(
+          `a sliding window's slide (${w.slideMs} ms) is larger than its size (${w.sizeMs} ms), so records between windows would be lost; use a slide of at most the size`,
+        );
+      }
+      if (!whole(w.offsetMs) || Math.abs(w.offsetMs) >= w.slideMs) {
+        throw new RangeError(`a sliding window's offset must be a whole number of ms smaller than its slide (${w.slideMs} ms), got ${w.offsetMs}`);
+      }
+      return;
+    case 'session':
+      if ('gapMs' in w) {
+        if (!whole(w.gapMs) || w.gapMs <= 0) {
+          throw new RangeError(`a session window needs a gap above 0 ms (a whole number), got ${w.gapMs}; pass the inactivity gap that ends a session, in ms`);
+        }
+      } else if (!Number.isInteger(w.dynamicGapField) || w.dynamicGapField < 0) {
+        throw new RangeError(`a dynamic session gap needs an input column index, got ${String(w.dynamicGapField)}`);
+      }
+      return;
+    default:
+      throw new TypeError(`unknown window kind '${String((w as { kind: unknown }).kind)}'; use tumbling, sliding or session`);
   }
-  if (!Number.isSafeInteger(spec.offsetMs) || Math.abs(spec.offsetMs) >= spec.sizeMs) {
-    throw new Error(`a window offset must be a whole number of ms smaller than the window size (${spec.sizeMs}), got ${spec.offsetMs}`);
+}
+
+/** The assigner in words (plans and operator names). */
+export function describeWindow(w: WindowDescriptor): string {
+  const off = (o: number) => (o !== 0 ? `, offset ${o} ms` : '');
+  switch (w.kind) {
+    case 'tumbling':
+      return `TumblingEventTimeWindows(${w.sizeMs} ms${off(w.offsetMs)})`;
+    case 'sliding':
+      return `SlidingEventTimeWindows(${w.sizeMs} ms, slide ${w.slideMs} ms${off(w.offsetMs)})`;
+    case 'session':
+      return 'gapMs' in w ? `EventTimeSessionWindows(gap ${w.gapMs} ms)` : 'EventTimeSessionWindows(dynamic gap)';
+  }
+}
+
+export function windowOutputSchema(spec: WindowAggregatorSpec): Schema {
+  checkWindow(spec.window);
+  if (spec.window.kind === 'session' && 'dynamicGapField' in spec.window) {
+    const g = spec.input.fields[spec.window.dynamicGapField];
+    if (g === undefined || g.type !== 'i64') {
+      throw new Error(`the session gap field must be an i64 input column (ms), got ${g === undefined ? 'no such column' : g.type}`);
+    }
   }
   if (spec.keyFields.length === 0) throw new Error('a keyed window needs at least one key field');
   const fields: Field[] = spec.keyFields.map((k) => spec.input.fields[k]!);
@@ -58,4 +119,11 @@ export function windowOutputSchema(spec: WindowAggregatorSpec): Schema {
     seen.add(f.name);
   }
   return new Schema(fields);
+}
+
+/** The input plus the i64 column a dynamic session gap is written to (a name no field has). */
+export function withGapColumn(input: Schema): Schema {
+  let name = '$sessionGap';
+  while (input.has(name)) name = `$${name}`;
+  return new Schema([...input.fields, { name, type: 'i64', nullable: false }]);
 }

@@ -7,7 +7,7 @@
 import type { Schema } from '../batch/schema.js';
 import type { Sink, Source } from '../api/connector.js';
 import type { WatermarkStrategy } from '../api/watermark.js';
-import type { AggregateSpec } from '../engine/engine.js';
+import type { AggregateSpec, WindowDescriptor } from '../engine/engine.js';
 import type { DataType } from '../batch/schema.js';
 
 export type UserFn = (...args: never[]) => unknown;
@@ -22,8 +22,10 @@ export type NodeOp =
   | {
       readonly kind: 'windowAggregate';
       readonly keyFields: readonly number[];
-      readonly sizeMs: number;
-      readonly offsetMs: number;
+      /** The assigner; a dynamic session gap names the column after the input's fields. */
+      readonly window: WindowDescriptor;
+      /** A dynamic session gap: a function of the record, run by the operator. */
+      readonly gapFn: UserFn | null;
       readonly aggregates: readonly AggregateSpec[];
     }
   | { readonly kind: 'sink'; readonly sink: Sink };

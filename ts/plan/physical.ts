@@ -42,6 +42,8 @@ export function requiredFields(graph: JobGraph, node: GraphNode): Set<string> | 
         break;
       }
       case 'windowAggregate':
+        // A dynamic session gap function reads whole records.
+        if (op.gapFn !== null) return null;
         for (const k of op.keyFields) need.add(node.schema.fields[k]!.name);
         for (const a of op.aggregates) if (a.field !== null) need.add(node.schema.fields[a.field]!.name);
         break;

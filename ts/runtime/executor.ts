@@ -10,6 +10,7 @@ import type { RecordBatch, Row } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import type { WatermarkStrategy } from '../api/watermark.js';
 import { buildPlan, type PhysicalNode } from '../plan/physical.js';
+import { withGapColumn } from '../engine/window-spec.js';
 import type { JobGraph } from '../plan/graph.js';
 import { annotate, JobFailedError, operatorOf } from './errors.js';
 import { Operator, type OperatorMetrics } from './operator.js';
@@ -154,14 +155,17 @@ export async function executeJob(
         const logicalInput = n.input!.schema;
         const input = p.inputSchema!;
         const at = (i: number): number => input.indexOf(logicalInput.fields[i]!.name);
+        // A dynamic session gap: the operator appends the gap column after the input's fields.
+        const engineInput = op.gapFn === null ? input : withGapColumn(input);
+        const window = op.gapFn === null ? op.window : { kind: 'session' as const, dynamicGapField: input.length };
         const agg = engine.createWindowAggregator({
-          input,
+          input: engineInput,
           keyFields: op.keyFields.map(at),
-          sizeMs: op.sizeMs,
-          offsetMs: op.offsetMs,
+          window,
           aggregates: op.aggregates.map((a) => ({ ...a, field: a.field === null ? null : at(a.field) })),
         });
-        o = new WindowAggregateOperator(n.id, n.name, agg);
+        const gap = op.gapFn === null ? null : { fn: op.gapFn as (r: Row) => unknown, schema: engineInput, origin: sourceName(n) };
+        o = new WindowAggregateOperator(n.id, n.name, agg, gap);
         break;
       }
       case 'sink': {

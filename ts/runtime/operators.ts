@@ -225,17 +225,51 @@ export class KeySelectorOperator extends Operator {
   }
 }
 
+/** A dynamic session gap: the user's function per record, into an i64 column appended to the batch. */
+export interface SessionGapFn {
+  readonly fn: (r: Row) => unknown;
+  /** The input schema with the gap column last. */
+  readonly schema: Schema;
+  /** Names the origin of the records in error messages (the source). */
+  readonly origin: string;
+}
+
 export class WindowAggregateOperator extends Operator {
   constructor(
     id: number,
     name: string,
     private readonly agg: WindowAggregator,
+    private readonly gap: SessionGapFn | null = null,
   ) {
     super(id, name);
     this.metrics.lateRecordsDropped = 0;
   }
 
+  /** The batch with its session gap column (the function's result per record, checked). */
+  private withGaps(batch: RecordBatch, gap: SessionGapFn): RecordBatch {
+    const n = batch.length;
+    const read = rowReader(batch);
+    const values = new BigInt64Array(n);
+    const v = i32View(values);
+    const base = this.metrics.recordsIn - n;
+    for (let i = 0; i < n; i++) {
+      const record = read(i);
+      const g = gap.fn(record);
+      if (typeof g !== 'number' || !Number.isSafeInteger(g) || g <= 0) {
+        throw new BadValueError(
+          gap.origin,
+          base + i,
+          '(session gap)',
+          `the session gap function returned ${typeof g === 'number' ? g : String(g)} for ${describeRecord(record)}; it must return a whole number of ms above 0`,
+        );
+      }
+      setI64(v, i, g);
+    }
+    return new RecordBatch(gap.schema, [...batch.columns, { type: 'i64', values, validity: null }], n, batch.eventTime);
+  }
+
   processBatch(batch: RecordBatch): void {
+    if (this.gap !== null) batch = this.withGaps(batch, this.gap);
     this.metrics.lateRecordsDropped! += this.agg.push(batch);
     this.metrics.memoryBytes = this.agg.memoryBytes;
   }
@@ -249,6 +283,15 @@ export class WindowAggregateOperator extends Operator {
   override async finish(): Promise<void> {
     await this.processWatermark(Infinity);
     await this.emitEnd();
+  }
+}
+
+function describeRecord(r: Row): string {
+  try {
+    const s = JSON.stringify(r);
+    return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+  } catch {
+    return 'the record';
   }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use sluice_core::batch::{Column, ColumnData, DataType, Field, RecordBatch, Schema, Utf8Builder};
 use sluice_core::hash::murmur3_u64;
-use sluice_core::window::{AggKind, AggSpec, TumblingWindows, WindowAggSpec, WindowAggregator};
+use sluice_core::window::{AggKind, AggSpec, WindowAggSpec, WindowAggregator, Windows};
 
 fn rnd(i: u64, s: u32) -> u32 {
     murmur3_u64(i, s)
@@ -87,7 +87,7 @@ struct Row {
 }
 
 fn run(e: &Events, key_fields: Vec<usize>, size: i64, batch_rows: usize, bound: i64) -> (Vec<(String, Row)>, u64) {
-    let spec = WindowAggSpec { input: schema(), key_fields, windows: TumblingWindows::new(size, 0).unwrap(), aggs: aggs() };
+    let spec = WindowAggSpec { input: schema(), key_fields, windows: Windows::tumbling(size, 0).unwrap(), aggs: aggs() };
     let mut op = WindowAggregator::new(spec).unwrap();
     let mut out = Vec::new();
     let mut max_ts = i64::MIN;
@@ -202,7 +202,7 @@ fn composite_key_matches_reference() {
 #[test]
 fn late_records_are_dropped_and_counted() {
     let e = Events { key: vec![1, 1, 1, 2], name: vec!["a".into(); 4], price: vec![1.0, 2.0, 3.0, 4.0], qty: vec![Some(1); 4], ts: vec![5, 15, 3, 25] };
-    let spec = WindowAggSpec { input: schema(), key_fields: vec![0], windows: TumblingWindows::new(10, 0).unwrap(), aggs: aggs() };
+    let spec = WindowAggSpec { input: schema(), key_fields: vec![0], windows: Windows::tumbling(10, 0).unwrap(), aggs: aggs() };
     let mut op = WindowAggregator::new(spec).unwrap();
     op.push(&batch(&e, 0, 2).as_ref()).unwrap();
     let fired = op.advance_watermark(10).unwrap().unwrap();
@@ -218,18 +218,18 @@ fn late_records_are_dropped_and_counted() {
 
 #[test]
 fn bad_configuration_is_rejected_with_advice() {
-    assert!(TumblingWindows::new(0, 0).unwrap_err().message.contains("size above 0"));
+    assert!(Windows::tumbling(0, 0).unwrap_err().message.contains("size above 0"));
     let spec = WindowAggSpec {
         input: schema(),
         key_fields: vec![0],
-        windows: TumblingWindows::new(10, 0).unwrap(),
+        windows: Windows::tumbling(10, 0).unwrap(),
         aggs: vec![AggSpec { name: "x".into(), kind: AggKind::Sum, field: Some(1) }],
     };
     assert!(WindowAggregator::new(spec).err().unwrap().message.contains("numeric field"));
     let spec = WindowAggSpec {
         input: schema(),
         key_fields: vec![0],
-        windows: TumblingWindows::new(10, 0).unwrap(),
+        windows: Windows::tumbling(10, 0).unwrap(),
         aggs: vec![AggSpec { name: "key".into(), kind: AggKind::Count, field: None }],
     };
     assert!(WindowAggregator::new(spec).err().unwrap().message.contains("two fields named 'key'"));
@@ -247,7 +247,7 @@ fn integer_sum_overflow_is_an_error_not_a_wrap() {
     let spec = WindowAggSpec {
         input: s,
         key_fields: vec![0],
-        windows: TumblingWindows::new(10, 0).unwrap(),
+        windows: Windows::tumbling(10, 0).unwrap(),
         aggs: vec![AggSpec { name: "s".into(), kind: AggKind::Sum, field: Some(1) }],
     };
     let mut op = WindowAggregator::new(spec).unwrap();

@@ -1,10 +1,11 @@
-//! `NativeWindowAggregator`: the keyed tumbling-window operator, one call per batch.
+//! `NativeWindowAggregator`: the keyed event-time window operator (tumbling, sliding,
+//! session), one call per batch.
 
 use std::sync::Arc;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use sluice_core::window::{AggKind, AggSpec, TumblingWindows, WindowAggSpec, WindowAggregator};
+use sluice_core::window::{AggKind, AggSpec, WindowAggSpec, WindowAggregator, Windows};
 
 use crate::batch::{batch_out, batch_ref, event_time_slice, parse_schema, to_napi, BatchOut, FieldSpec};
 
@@ -16,13 +17,45 @@ pub struct AggregateSpec {
     pub field: Option<u32>,
 }
 
+/// The window assigner: `kind` is 'tumbling' (sizeMs, offsetMs), 'sliding' (sizeMs, slideMs,
+/// offsetMs) or 'session' (gapMs, or dynamicGapField: an i64 input column of gaps).
+#[napi(object)]
+pub struct WindowDescriptor {
+    pub kind: String,
+    pub size_ms: Option<i64>,
+    pub slide_ms: Option<i64>,
+    pub offset_ms: Option<i64>,
+    pub gap_ms: Option<i64>,
+    pub dynamic_gap_field: Option<u32>,
+}
+
 #[napi(object)]
 pub struct WindowAggregatorSpec {
     pub input: Vec<FieldSpec>,
     pub key_fields: Vec<u32>,
-    pub size_ms: i64,
-    pub offset_ms: i64,
+    pub window: WindowDescriptor,
     pub aggregates: Vec<AggregateSpec>,
+}
+
+fn windows_of(w: &WindowDescriptor) -> Result<Windows> {
+    let need = |v: Option<i64>, what: &str| {
+        v.ok_or_else(|| Error::new(Status::InvalidArg, format!("a {} window descriptor needs {what}", w.kind)))
+    };
+    match w.kind.as_str() {
+        "tumbling" => Windows::tumbling(need(w.size_ms, "sizeMs")?, w.offset_ms.unwrap_or(0)).map_err(to_napi),
+        "sliding" => {
+            Windows::sliding(need(w.size_ms, "sizeMs")?, need(w.slide_ms, "slideMs")?, w.offset_ms.unwrap_or(0)).map_err(to_napi)
+        }
+        "session" => match (w.gap_ms, w.dynamic_gap_field) {
+            (Some(gap), None) => Windows::session(gap).map_err(to_napi),
+            (None, Some(f)) => Ok(Windows::DynamicSession { gap_field: f as usize }),
+            _ => Err(Error::new(Status::InvalidArg, "a session window descriptor needs either gapMs or dynamicGapField")),
+        },
+        other => Err(Error::new(
+            Status::InvalidArg,
+            format!("unknown window kind '{other}'; use tumbling, sliding or session"),
+        )),
+    }
 }
 
 #[napi]
@@ -53,7 +86,7 @@ impl NativeWindowAggregator {
                 Ok(AggSpec { name: a.name.clone(), kind: AggKind::parse(&a.kind).map_err(to_napi)?, field: a.field.map(|f| f as usize) })
             })
             .collect::<Result<Vec<_>>>()?;
-        let windows = TumblingWindows::new(spec.size_ms, spec.offset_ms).map_err(to_napi)?;
+        let windows = windows_of(&spec.window)?;
         let inner = WindowAggregator::new(WindowAggSpec {
             input,
             key_fields: spec.key_fields.iter().map(|&k| k as usize).collect(),

@@ -47,8 +47,7 @@ export interface NativeBinding {
   NativeWindowAggregator: new (spec: {
     input: FieldSpecN[];
     keyFields: number[];
-    sizeMs: number;
-    offsetMs: number;
+    window: { kind: string; sizeMs?: number; slideMs?: number; offsetMs?: number; gapMs?: number; dynamicGapField?: number };
     aggregates: { name: string; kind: string; field?: number }[];
   }) => NativeWindowAggregatorN;
   NativeNexmarkGenerator: new (config: NexmarkConfig, kind: string, fields?: string[] | null) => NativeNexmarkGeneratorN;

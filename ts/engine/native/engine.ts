@@ -17,8 +17,7 @@ class NativeWindowAggregator implements WindowAggregator {
     this.inner = new binding.NativeWindowAggregator({
       input: fieldSpecs(spec.input),
       keyFields: [...spec.keyFields],
-      sizeMs: spec.sizeMs,
-      offsetMs: spec.offsetMs,
+      window: { ...spec.window },
       aggregates: spec.aggregates.map((a) => (a.field === null ? { name: a.name, kind: a.kind } : { name: a.name, kind: a.kind, field: a.field })),
     });
   }

@@ -6,13 +6,13 @@ import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
 import { decodeBatch, encodeBatch } from './codec.js';
 import { murmur3_32 } from './hash.js';
 import { TsNexmarkGenerator } from './nexmark.js';
-import { TsWindowAggregator } from './window.js';
+import { createTsWindowAggregator } from './window.js';
 
 export class TsEngine implements Engine {
   readonly name = 'ts' as const;
 
   createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator {
-    return new TsWindowAggregator(spec);
+    return createTsWindowAggregator(spec);
   }
 
   createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[]): NexmarkGenerator {

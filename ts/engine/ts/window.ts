@@ -1,267 +1,66 @@
 /**
- * Keyed tumbling event-time window aggregation in TypeScript, written for speed: typed
- * arrays, open addressing, column-at-a-time updates, no per-record allocation.
+ * Keyed event-time window aggregation in TypeScript, written for speed: typed arrays, open
+ * addressing, column-at-a-time updates, no per-record allocation.
  *
- * It mirrors crates/sluice-core/src/window.rs exactly: groups numbered in first-arrival order,
- * fired windows emitted by start then group order, the same arithmetic per aggregate (f64
- * sums in row order, exact integer sums, avg = exact sum rounded once, then divided), so both
- * engines produce identical batches.
+ * Tumbling and sliding windows aggregate per slice (gcd of size and slide) and merge slices
+ * when a window fires; sessions are in window-session.ts. Both mirror
+ * crates/sluice-core/src/window exactly: groups numbered in first-arrival order, fired rows by
+ * window end, then start, then first arrival of the key in the window, the same arithmetic per
+ * aggregate (f64 sums in row order within a slice, slices merged in slice order, exact integer
+ * sums, avg = exact sum rounded once, then divided), so both engines produce identical batches.
  */
 
-import { bitmapBytes, type Column } from '../../batch/column.js';
+import type { Column } from '../../batch/column.js';
 import { i32View } from '../../batch/i64.js';
 import { RecordBatch } from '../../batch/record-batch.js';
-import type { DataType, Schema } from '../../batch/schema.js';
-import type { AggregateSpec, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { Schema } from '../../batch/schema.js';
+import type { WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { windowOutputSchema } from '../window-spec.js';
 import { encodeKey, keyViews, KeyScratch } from './key.js';
 import { fmix32, mixH, murmur3_32 } from './hash.js';
+import { setExact, type Accs } from './window-acc.js';
+import { accsFor, decodeKeyColumns, intKeyColumn } from './window-common.js';
+import { TsSessionAggregator } from './window-session.js';
 
 const TWO32 = 4294967296;
-const TWO52 = 4503599627370496;
 const LATE = -1;
-
-/** Accumulators of one aggregate, indexed by group id. */
-class Acc {
-  n: Float64Array;
-  /** f64 sum/min/max, or the low part of an exact integer sum. */
-  f: Float64Array;
-  /** High part of an exact integer sum (sum = hi * 2^32 + f), or hi word of i64 min/max. */
-  hi: Float64Array;
-  readonly float: boolean;
-  readonly wide: boolean;
-
-  constructor(
-    readonly spec: AggregateSpec,
-    readonly input: DataType,
-    readonly out: DataType,
-    cap: number,
-  ) {
-    this.float = input === 'f64';
-    this.wide = input === 'i64' || input === 'timestamp';
-    this.n = new Float64Array(cap);
-    this.f = new Float64Array(cap);
-    this.hi = new Float64Array(cap);
-    this.init(0, cap);
-  }
-
-  private init(from: number, to: number): void {
-    const k = this.spec.kind;
-    if (k === 'min' || k === 'max') {
-      const lo = k === 'min' ? Infinity : -Infinity;
-      this.f.fill(lo, from, to);
-      this.hi.fill(lo, from, to);
-    }
-  }
-
-  grow(oldCap: number, cap: number): void {
-    const n = new Float64Array(cap);
-    n.set(this.n);
-    this.n = n;
-    const f = new Float64Array(cap);
-    f.set(this.f);
-    this.f = f;
-    const hi = new Float64Array(cap);
-    hi.set(this.hi);
-    this.hi = hi;
-    this.init(oldCap, cap);
-  }
-
-  reset(cap: number): void {
-    this.n.fill(0, 0, cap);
-    this.f.fill(0, 0, cap);
-    this.hi.fill(0, 0, cap);
-    this.init(0, cap);
-  }
-
-  update(batch: RecordBatch, gids: Int32Array, len: number): void {
-    const nn = this.n;
-    const fieldIdx = this.spec.field;
-    if (fieldIdx === null) {
-      for (let i = 0; i < len; i++) {
-        const g = gids[i]!;
-        if (g >= 0) nn[g]!++;
-      }
-      return;
-    }
-    const col = batch.columns[fieldIdx]!;
-    const validity = col.validity;
-    const kind = this.spec.kind;
-    if (kind === 'count') {
-      for (let i = 0; i < len; i++) {
-        const g = gids[i]!;
-        if (g >= 0 && (validity === null || (validity[i >>> 3]! & (1 << (i & 7))) !== 0)) nn[g]!++;
-      }
-      return;
-    }
-    const acc = this.f;
-    if (col.type === 'f64' || col.type === 'i32') {
-      const v = col.values;
-      if (kind === 'sum' || kind === 'avg') {
-        if (col.type === 'f64') {
-          for (let i = 0; i < len; i++) {
-            const g = gids[i]!;
-            if (g < 0 || (validity !== null && (validity[i >>> 3]! & (1 << (i & 7))) === 0)) continue;
-            acc[g] = acc[g]! + v[i]!;
-            nn[g]!++;
-          }
-        } else {
-          // i32 sums stay exact in an f64 until 2^52; carry into hi beyond.
-          const hi = this.hi;
-          for (let i = 0; i < len; i++) {
-            const g = gids[i]!;
-            if (g < 0 || (validity !== null && (validity[i >>> 3]! & (1 << (i & 7))) === 0)) continue;
-            let s = acc[g]! + v[i]!;
-            if (s >= TWO52 || s <= -TWO52) {
-              const c = Math.floor(s / TWO32);
-              hi[g] = hi[g]! + c;
-              s -= c * TWO32;
-            }
-            acc[g] = s;
-            nn[g]!++;
-          }
-        }
-      } else if (kind === 'min') {
-        for (let i = 0; i < len; i++) {
-          const g = gids[i]!;
-          if (g < 0 || (validity !== null && (validity[i >>> 3]! & (1 << (i & 7))) === 0)) continue;
-          const x = v[i]!;
-          if (x < acc[g]! || x !== x) acc[g] = x; // NaN propagates, as in Java's Math.min
-          nn[g]!++;
-        }
-      } else {
-        for (let i = 0; i < len; i++) {
-          const g = gids[i]!;
-          if (g < 0 || (validity !== null && (validity[i >>> 3]! & (1 << (i & 7))) === 0)) continue;
-          const x = v[i]!;
-          if (x > acc[g]! || x !== x) acc[g] = x;
-          nn[g]!++;
-        }
-      }
-      return;
-    }
-    if (col.type !== 'i64' && col.type !== 'timestamp') return; // rejected when the spec is built
-    const v32 = i32View(col.values);
-    const hi = this.hi;
-    if (kind === 'sum' || kind === 'avg') {
-      for (let i = 0; i < len; i++) {
-        const g = gids[i]!;
-        if (g < 0 || (validity !== null && (validity[i >>> 3]! & (1 << (i & 7))) === 0)) continue;
-        // Exact: unsigned low words accumulate in f (carried before 2^52), signed high words in hi.
-        let s = acc[g]! + (v32[2 * i]! >>> 0);
-        if (s >= TWO52) {
-          const c = Math.floor(s / TWO32);
-          hi[g] = hi[g]! + c;
-          s -= c * TWO32;
-        }
-        acc[g] = s;
-        hi[g] = hi[g]! + v32[2 * i + 1]!;
-        nn[g]!++;
-      }
-    } else {
-      // i64 min/max: compare (hi, unsigned lo); hi holds the high word, f the low word.
-      const isMin = kind === 'min';
-      for (let i = 0; i < len; i++) {
-        const g = gids[i]!;
-        if (g < 0 || (validity !== null && (validity[i >>> 3]! & (1 << (i & 7))) === 0)) continue;
-        const xh = v32[2 * i + 1]!;
-        const xl = v32[2 * i]! >>> 0;
-        const ch = hi[g]!;
-        if (isMin ? xh < ch || (xh === ch && xl < acc[g]!) : xh > ch || (xh === ch && xl > acc[g]!)) {
-          hi[g] = xh;
-          acc[g] = xl;
-        }
-        nn[g]!++;
-      }
-    }
-  }
-
-  /** The result column for groups `groups[0..n)`. */
-  emit(groups: Int32Array, n: number): Column {
-    const nn = this.n;
-    const kind = this.spec.kind;
-    if (kind === 'count') {
-      const out = new BigInt64Array(n);
-      const o = i32View(out);
-      for (let i = 0; i < n; i++) setExact(o, i, nn[groups[i]!]!);
-      return { type: 'i64', values: out, validity: null };
-    }
-    let validity: Uint8Array | null = null;
-    for (let i = 0; i < n; i++) {
-      if (nn[groups[i]!] === 0) {
-        validity = new Uint8Array(bitmapBytes(n));
-        for (let j = 0; j < n; j++) if (nn[groups[j]!]! > 0) validity[j >>> 3]! |= 1 << (j & 7);
-        break;
-      }
-    }
-    const f = this.f;
-    const hi = this.hi;
-    if (this.out === 'f64') {
-      const out = new Float64Array(n);
-      for (let i = 0; i < n; i++) {
-        const g = groups[i]!;
-        if (nn[g] === 0) continue;
-        if (kind === 'avg') {
-          // Rounded once from the exact sum (hi * 2^32 is exact), as Rust's i128 -> f64.
-          const sum = this.float ? f[g]! : hi[g]! * TWO32 + f[g]!;
-          out[i] = sum / nn[g]!;
-        } else out[i] = f[g]!;
-      }
-      return { type: 'f64', values: out, validity };
-    }
-    if (this.out === 'i32') {
-      const out = new Int32Array(n);
-      for (let i = 0; i < n; i++) if (nn[groups[i]!]! > 0) out[i] = f[groups[i]!]!;
-      return { type: 'i32', values: out, validity };
-    }
-    // i64 / timestamp: an exact sum, or a min/max of i32 (in f) or i64 (hi, lo) values.
-    const out = new BigInt64Array(n);
-    const o = i32View(out);
-    for (let i = 0; i < n; i++) {
-      const g = groups[i]!;
-      if (nn[g] === 0) continue;
-      let h: number;
-      let l: number;
-      if (kind === 'sum' || !this.wide) {
-        const total = kind === 'sum' ? f[g]! : f[g]!; // low part (or the i32 value itself)
-        const high = kind === 'sum' ? hi[g]! : 0;
-        const c = Math.floor(total / TWO32);
-        h = high + c;
-        l = total - c * TWO32;
-        if (h < -2147483648 || h > 2147483647) {
-          throw new RangeError(
-            `sum '${this.spec.name}' = ${BigInt(hi[g]!) * 2n ** 32n + BigInt(f[g]!)} does not fit in i64; aggregate a narrower value or use an f64 field`,
-          );
-        }
-      } else {
-        h = hi[g]!;
-        l = f[g]!;
-      }
-      o[2 * i] = l;
-      o[2 * i + 1] = h;
-    }
-    return { type: this.out as 'i64' | 'timestamp', values: out, validity };
-  }
-
-  /** Moves group `from` to slot `to` (compaction after firing). */
-  move(from: number, to: number): void {
-    this.n[to] = this.n[from]!;
-    this.f[to] = this.f[from]!;
-    this.hi[to] = this.hi[from]!;
-  }
-}
 
 type KeyMode = 'i32' | 'i64' | 'bytes';
 
+/** The TS window operator for a spec: slices (tumbling, sliding) or sessions. */
+export function createTsWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator {
+  return spec.window.kind === 'session' ? new TsSessionAggregator(spec) : new TsWindowAggregator(spec);
+}
+
+function gcd(a: number, b: number): number {
+  while (b !== 0) [a, b] = [b, a % b];
+  return a;
+}
+
+/** Merges the slices of sliding windows into one row per (window, key). */
+interface Scratch {
+  accs: Accs;
+  rep: Int32Array;
+  seq: Float64Array;
+  rows: number;
+  table: Int32Array;
+  touched: number[];
+}
+
+/** Tumbling and sliding windows: one group per (slice, key). */
 export class TsWindowAggregator implements WindowAggregator {
   readonly outputSchema: Schema;
   private readonly size: number;
+  private readonly slide: number;
   private readonly offset: number;
+  private readonly slice: number;
   private readonly mode: KeyMode;
   private readonly keyCol: number;
   private cap = 1024;
   private groups = 0;
-  private winStart = new Float64Array(1024);
+  private pane = new Float64Array(1024);
+  private seq = new Float64Array(1024);
+  private khash = new Int32Array(1024);
   private ghash = new Int32Array(1024);
   private klo = new Int32Array(1024);
   private khi = new Int32Array(1024);
@@ -271,29 +70,39 @@ export class TsWindowAggregator implements WindowAggregator {
   private spanStart = new Int32Array(1024);
   private spanLen = new Int32Array(1024);
   private index = new Int32Array(2048).fill(-1);
-  private readonly accs: Acc[];
-  private readonly scratch = new KeyScratch();
-  private openWindows: number[] = [];
+  private readonly accs: Accs;
+  private readonly scratch: Scratch | null;
+  private readonly keyScratch = new KeyScratch();
+  private openPanes: number[] = [];
+  /** Windows starting at or before this have fired (or were complete before any record). */
+  private firedTo = -Infinity;
   private watermark = -Infinity;
+  private seqBase = 0;
   private gids = new Int32Array(1024);
   lateDropped = 0;
 
   constructor(private readonly spec: WindowAggregatorSpec) {
     this.outputSchema = windowOutputSchema(spec);
-    this.size = spec.sizeMs;
-    this.offset = spec.offsetMs;
+    const w = spec.window;
+    if (w.kind === 'session') throw new Error('TsWindowAggregator handles tumbling and sliding windows');
+    this.size = w.sizeMs;
+    this.slide = w.kind === 'sliding' ? w.slideMs : w.sizeMs;
+    // Offsets are normalised into [0, slide) (the same window starts).
+    this.offset = ((w.offsetMs % this.slide) + this.slide) % this.slide;
+    this.slice = gcd(this.size, this.slide);
     const k0 = spec.input.fields[spec.keyFields[0]!]!.type;
     this.mode = spec.keyFields.length === 1 && (k0 === 'i32' || k0 === 'i64' || k0 === 'timestamp') ? (k0 === 'i32' ? 'i32' : 'i64') : 'bytes';
     this.keyCol = spec.keyFields[0]!;
-    const keyCount = spec.keyFields.length;
-    this.accs = spec.aggregates.map(
-      (a, i) =>
-        new Acc(a, a.field === null ? 'i64' : spec.input.fields[a.field]!.type, this.outputSchema.fields[keyCount + 2 + i]!.type, this.cap),
-    );
+    this.accs = accsFor(spec, this.outputSchema, this.cap);
+    this.scratch =
+      this.slide === this.size
+        ? null
+        : { accs: accsFor(spec, this.outputSchema, 1024), rep: new Int32Array(1024), seq: new Float64Array(1024), rows: 0, table: new Int32Array(1024).fill(-1), touched: [] };
   }
 
   get memoryBytes(): number {
-    return this.cap * (8 + 4 * 5 + 1 + 24 * this.accs.length) + this.index.length * 4 + this.arena.length;
+    const sc = this.scratch === null ? 0 : this.scratch.accs.cap * (this.scratch.accs.bytesPerSlot + 12) + this.scratch.table.length * 4;
+    return this.cap * (8 * 2 + 4 * 6 + 1 + this.accs.bytesPerSlot) + this.index.length * 4 + this.arena.length + sc;
   }
 
   private growGroups(): void {
@@ -304,14 +113,16 @@ export class TsWindowAggregator implements WindowAggregator {
       b.set(a as never);
       return b;
     };
-    this.winStart = g(this.winStart, (n) => new Float64Array(n));
+    this.pane = g(this.pane, (n) => new Float64Array(n));
+    this.seq = g(this.seq, (n) => new Float64Array(n));
+    this.khash = g(this.khash, (n) => new Int32Array(n));
     this.ghash = g(this.ghash, (n) => new Int32Array(n));
     this.klo = g(this.klo, (n) => new Int32Array(n));
     this.khi = g(this.khi, (n) => new Int32Array(n));
     this.kvalid = g(this.kvalid, (n) => new Uint8Array(n));
     this.spanStart = g(this.spanStart, (n) => new Int32Array(n));
     this.spanLen = g(this.spanLen, (n) => new Int32Array(n));
-    for (const a of this.accs) a.grow(old, cap);
+    this.accs.ensure(cap);
     this.cap = cap;
   }
 
@@ -327,13 +138,14 @@ export class TsWindowAggregator implements WindowAggregator {
     this.index = index;
   }
 
-  private newGroup(start: number, h: number): number {
+  private newGroup(start: number, h: number, seq: number): number {
     if (this.groups === this.cap) this.growGroups();
     const g = this.groups++;
-    this.winStart[g] = start;
+    this.pane[g] = start;
+    this.seq[g] = seq;
     this.ghash[g] = h;
-    // Keep the open window starts sorted (binary search; usually the last one).
-    const ow = this.openWindows;
+    // Keep the open slice starts sorted (binary search; usually the last one).
+    const ow = this.openPanes;
     if (ow.length === 0 || ow[ow.length - 1]! < start) ow.push(start);
     else {
       let lo = 0;
@@ -348,6 +160,12 @@ export class TsWindowAggregator implements WindowAggregator {
     return g;
   }
 
+  /** The last window start at or before `t`. */
+  private lastStart(t: number): number {
+    const s = this.slide;
+    return t - ((((t - this.offset) % s) + s) % s);
+  }
+
   push(batch: RecordBatch): number {
     const et = batch.eventTime;
     if (et === null) {
@@ -356,10 +174,32 @@ export class TsWindowAggregator implements WindowAggregator {
     const n = batch.length;
     if (this.gids.length < n) this.gids = new Int32Array(n);
     const before = this.lateDropped;
+    const groupsBefore = this.groups;
     if (this.mode === 'bytes') this.assignBytes(batch, i32View(et), n);
     else this.assignInt(batch, i32View(et), n);
-    for (const a of this.accs) a.update(batch, this.gids, n);
+    if (this.scratch !== null) for (let g = groupsBefore; g < this.groups; g++) this.khash[g] = this.keyHash(g);
+    this.accs.update(batch, this.gids, n, this.seqBase);
+    this.seqBase += n;
     return this.lateDropped - before;
+  }
+
+  private keyHash(g: number): number {
+    if (this.mode === 'bytes') {
+      const p = this.spanStart[g]!;
+      return murmur3_32(this.arena.subarray(p, p + this.spanLen[g]!), 0x5151ce00) | 0;
+    }
+    return fmix32(mixH(mixH(0x5151ce00, this.klo[g]!), this.khi[g]!) ^ this.kvalid[g]!) | 0;
+  }
+
+  private sameKey(a: number, b: number): boolean {
+    if (this.mode !== 'bytes') return this.klo[a] === this.klo[b] && this.khi[a] === this.khi[b] && this.kvalid[a] === this.kvalid[b];
+    const l = this.spanLen[a]!;
+    if (this.spanLen[b] !== l) return false;
+    const ar = this.arena;
+    const pa = this.spanStart[a]!;
+    const pb = this.spanStart[b]!;
+    for (let j = 0; j < l; j++) if (ar[pa + j] !== ar[pb + j]) return false;
+    return true;
   }
 
   private assignInt(batch: RecordBatch, ts: Int32Array, n: number): void {
@@ -368,9 +208,12 @@ export class TsWindowAggregator implements WindowAggregator {
     const wide = this.mode === 'i64';
     const kv = wide ? i32View((col as { values: BigInt64Array }).values) : (col as { values: Int32Array }).values;
     const size = this.size;
+    const slide = this.slide;
+    const slice = this.slice;
     const offset = this.offset;
     const wm = this.watermark;
     const gids = this.gids;
+    const seqBase = this.seqBase;
     let curStart = Infinity;
     let curEnd = -Infinity;
     let curLate = false;
@@ -379,9 +222,10 @@ export class TsWindowAggregator implements WindowAggregator {
     for (let i = 0; i < n; i++) {
       const t = ts[2 * i + 1]! * TWO32 + (ts[2 * i]! >>> 0);
       if (t < curStart || t >= curEnd) {
-        curStart = t - ((((t - offset) % size) + size) % size);
-        curEnd = curStart + size;
-        curLate = curStart + size - 1 <= wm;
+        curStart = t - ((((t - offset) % slice) + slice) % slice);
+        curEnd = curStart + slice;
+        const last = curStart - ((((curStart - offset) % slide) + slide) % slide);
+        curLate = last + size - 1 <= wm;
         sh = Math.imul((curStart % TWO32) | 0, 0x9e3779b1) ^ ((curStart / TWO32) | 0);
       }
       if (curLate) {
@@ -410,7 +254,7 @@ export class TsWindowAggregator implements WindowAggregator {
       for (;;) {
         g = index[s]!;
         if (g === -1) {
-          g = this.newGroup(curStart, h);
+          g = this.newGroup(curStart, h, seqBase + i);
           this.klo[g] = lo;
           this.khi[g] = hi;
           this.kvalid[g] = ok;
@@ -418,7 +262,7 @@ export class TsWindowAggregator implements WindowAggregator {
           if (this.groups * 2 > index.length) this.rehash(index.length * 2);
           break;
         }
-        if (this.ghash[g] === h && this.klo[g] === lo && this.khi[g] === hi && this.kvalid[g] === ok && this.winStart[g] === curStart) break;
+        if (this.ghash[g] === h && this.klo[g] === lo && this.khi[g] === hi && this.kvalid[g] === ok && this.pane[g] === curStart) break;
         s = (s + 1) & mask;
       }
       gids[i] = g;
@@ -428,16 +272,20 @@ export class TsWindowAggregator implements WindowAggregator {
 
   private assignBytes(batch: RecordBatch, ts: Int32Array, n: number): void {
     const size = this.size;
+    const slide = this.slide;
+    const slice = this.slice;
     const offset = this.offset;
     const wm = this.watermark;
     const gids = this.gids;
+    const seqBase = this.seqBase;
     const keyCols = this.spec.keyFields.map((k) => batch.columns[k]!);
     const views = keyViews(keyCols);
-    const sc = this.scratch;
+    const sc = this.keyScratch;
     for (let i = 0; i < n; i++) {
       const t = ts[2 * i + 1]! * TWO32 + (ts[2 * i]! >>> 0);
-      const start = t - ((((t - offset) % size) + size) % size);
-      if (start + size - 1 <= wm) {
+      const start = t - ((((t - offset) % slice) + slice) % slice);
+      const last = start - ((((start - offset) % slide) + slide) % slide);
+      if (last + size - 1 <= wm) {
         gids[i] = LATE;
         this.lateDropped++;
         continue;
@@ -454,7 +302,7 @@ export class TsWindowAggregator implements WindowAggregator {
       for (;;) {
         g = index[s]!;
         if (g === -1) {
-          g = this.newGroup(start, h);
+          g = this.newGroup(start, h, seqBase + i);
           if (this.arenaLen + kl > this.arena.length) {
             const a = new Uint8Array(Math.max(this.arena.length * 2, this.arenaLen + kl));
             a.set(this.arena.subarray(0, this.arenaLen));
@@ -468,7 +316,7 @@ export class TsWindowAggregator implements WindowAggregator {
           if (this.groups * 2 > index.length) this.rehash(index.length * 2);
           break;
         }
-        if (this.ghash[g] === h && this.winStart[g] === start && this.spanLen[g] === kl) {
+        if (this.ghash[g] === h && this.pane[g] === start && this.spanLen[g] === kl) {
           const a = this.arena;
           const p = this.spanStart[g]!;
           let eq = true;
@@ -486,85 +334,230 @@ export class TsWindowAggregator implements WindowAggregator {
     }
   }
 
+  /** Window starts that fire when every window starting at or before `newFired` is complete. */
+  private dueWindows(newFired: number): number[] {
+    const { size, slide, slice, offset } = this;
+    const floorStart = (x: number) => x - ((((x - offset) % slide) + slide) % slide);
+    const out: number[] = [];
+    let next = this.firedTo + slide;
+    for (const a of this.openPanes) {
+      // The first window holding the slice: the lowest start >= a + slice - size.
+      const x = a + slice - size;
+      const f = floorStart(x);
+      const first = Math.max(f < x ? f + slide : f, next);
+      if (first > newFired) break;
+      const last = Math.min(floorStart(a), newFired);
+      for (let ws = first; ws <= last; ws += slide) out.push(ws);
+      next = Math.max(next, last + slide);
+    }
+    return out;
+  }
+
   advanceWatermark(watermark: number): RecordBatch | null {
     if (!(watermark > this.watermark)) return null;
     this.watermark = watermark;
-    const ow = this.openWindows;
-    let fired = 0;
-    while (fired < ow.length && ow[fired]! + this.size - 1 <= watermark) fired++;
-    if (fired === 0) return null;
-    const lastFired = ow[fired - 1]!;
-    // Fired groups by window start, then first arrival: one pass, then a stable sort by start.
-    const ws = this.winStart;
-    let list: number[] = [];
-    for (let g = 0; g < this.groups; g++) if (ws[g]! <= lastFired) list.push(g);
-    if (fired > 1) list = list.sort((a, b) => ws[a]! - ws[b]! || a - b);
-    const batch = this.emit(Int32Array.from(list), list.length);
-    // Forget the fired windows only once their rows exist (an emit error leaves state as it was).
-    this.openWindows = ow.slice(fired);
-    this.retainOpen(lastFired);
+    // Every window whose last timestamp is at or before the watermark is complete.
+    const newFired = watermark === Infinity ? Infinity : this.lastStart(watermark - this.size + 1);
+    const windows = this.dueWindows(newFired);
+    const batch = windows.length === 0 ? null : this.scratch === null ? this.emitTumbling(windows) : this.emitSliding(windows, this.scratch);
+    // Forget fired windows only once their rows exist (an emit error leaves state as it was).
+    if (newFired > this.firedTo) this.firedTo = newFired;
+    const op = this.openPanes;
+    let dead = 0;
+    while (dead < op.length && this.lastStart(op[dead]!) <= this.firedTo) dead++;
+    if (dead > 0) {
+      this.openPanes = op.slice(dead);
+      // Sliding windows drop one slice at a time: compact once the dropped groups are half of
+      // all (tumbling windows usually drop everything, which is cheap).
+      let live = 0;
+      // A slice outlives the fired windows when it starts after the last one's start + slide.
+      const liveFrom = this.firedTo + this.slide;
+      if (this.scratch !== null) for (let g = 0; g < this.groups; g++) if (this.pane[g]! >= liveFrom) live++;
+      if (this.scratch === null || live * 2 <= this.groups) this.retainOpen();
+    }
     return batch;
   }
 
-  private emit(groups: Int32Array, n: number): RecordBatch {
-    const columns: Column[] = [];
-    if (this.mode === 'bytes') {
-      const keyTypes = this.spec.keyFields.map((k) => this.spec.input.fields[k]!.type);
-      columns.push(...decodeKeyColumns(this.arena, this.spanStart, this.spanLen, groups, n, keyTypes));
-    } else {
-      let validity: Uint8Array | null = null;
-      for (let i = 0; i < n; i++) {
-        if (this.kvalid[groups[i]!] === 0) {
-          validity = new Uint8Array(bitmapBytes(n));
-          for (let j = 0; j < n; j++) if (this.kvalid[groups[j]!] === 1) validity[j >>> 3]! |= 1 << (j & 7);
-          break;
-        }
+  /** Tumbling: each fired window is one slice; its groups in creation order. */
+  private emitTumbling(windows: number[]): RecordBatch {
+    const lastFired = windows[windows.length - 1]!;
+    const ws = this.pane;
+    let list: number[] = [];
+    for (let g = 0; g < this.groups; g++) if (ws[g]! <= lastFired) list.push(g);
+    if (windows.length > 1) list = list.sort((a, b) => ws[a]! - ws[b]! || a - b);
+    const groups = Int32Array.from(list);
+    const n = list.length;
+    const starts = new Float64Array(n);
+    for (let i = 0; i < n; i++) starts[i] = ws[groups[i]!]!;
+    return this.build(this.keyColumns(groups, n), starts, n, this.accs, groups);
+  }
+
+  /**
+   * Groups whose slice starts in [from, to), ordered by slice, then creation: a counting sort
+   * over the slices (slice starts are multiples of the slice length apart).
+   */
+  private groupsBySlice(from: number, to: number): Int32Array {
+    const pane = this.pane;
+    const slice = this.slice;
+    const buckets = Math.ceil((to - from) / slice);
+    let n = 0;
+    for (let g = 0; g < this.groups; g++) if (pane[g]! >= from && pane[g]! < to) n++;
+    const out = new Int32Array(n);
+    if (buckets > 4 * n + 64) {
+      let k = 0;
+      for (let g = 0; g < this.groups; g++) if (pane[g]! >= from && pane[g]! < to) out[k++] = g;
+      const list = Array.from(out).sort((a, b) => pane[a]! - pane[b]! || a - b);
+      out.set(list);
+      return out;
+    }
+    const at = new Int32Array(buckets + 1);
+    for (let g = 0; g < this.groups; g++) {
+      const p = pane[g]!;
+      if (p >= from && p < to) at[(p - from) / slice + 1]!++;
+    }
+    for (let i = 1; i <= buckets; i++) at[i] = at[i]! + at[i - 1]!;
+    for (let g = 0; g < this.groups; g++) {
+      const p = pane[g]!;
+      if (p >= from && p < to) out[at[(p - from) / slice]!++] = g;
+    }
+    return out;
+  }
+
+  /** Sliding: merges each fired window's slices per key, rows by first arrival of the key. */
+  private emitSliding(windows: number[], sc: Scratch): RecordBatch {
+    const size = this.size;
+    const pane = this.pane;
+    // Groups of dropped slices may linger (compaction is lazy): their slices start before every
+    // window that can still fire.
+    const cand = this.groupsBySlice(windows[0]!, windows[windows.length - 1]! + size);
+    sc.accs.reset(0, sc.rows);
+    sc.rows = 0;
+    const order: number[] = [];
+    const startsL: number[] = [];
+    // (row, group) merges, in window, slice, then group order.
+    let pairDst = new Int32Array(Math.max(1024, cand.length * 2));
+    let pairSrc = new Int32Array(pairDst.length);
+    let pairs = 0;
+    let lo = 0;
+    for (const ws of windows) {
+      const we = ws + size;
+      while (lo < cand.length && pane[cand[lo]!]! < ws) lo++;
+      let hi = lo;
+      while (hi < cand.length && pane[cand[hi]!]! < we) hi++;
+      if (hi === lo) continue;
+      const firstRow = sc.rows;
+      let need = 1024;
+      while (need < (hi - lo) * 2) need *= 2;
+      if (sc.table.length < need) sc.table = new Int32Array(need).fill(-1);
+      const table = sc.table;
+      const mask = table.length - 1;
+      sc.accs.ensure(firstRow + hi - lo);
+      if (sc.rep.length < firstRow + hi - lo) {
+        let cap = sc.rep.length;
+        while (cap < firstRow + hi - lo) cap *= 2;
+        const rep = new Int32Array(cap);
+        rep.set(sc.rep);
+        sc.rep = rep;
+        const sq = new Float64Array(cap);
+        sq.set(sc.seq);
+        sc.seq = sq;
       }
-      if (this.mode === 'i32') {
-        const v = new Int32Array(n);
-        for (let i = 0; i < n; i++) v[i] = this.klo[groups[i]!]!;
-        columns.push({ type: 'i32', values: v, validity });
-      } else {
-        const v = new BigInt64Array(n);
-        const o = i32View(v);
-        for (let i = 0; i < n; i++) {
-          o[2 * i] = this.klo[groups[i]!]!;
-          o[2 * i + 1] = this.khi[groups[i]!]!;
+      if (pairs + hi - lo > pairDst.length) {
+        const d = new Int32Array((pairs + hi - lo) * 2);
+        d.set(pairDst);
+        pairDst = d;
+        const sr = new Int32Array(d.length);
+        sr.set(pairSrc);
+        pairSrc = sr;
+      }
+      for (let k = lo; k < hi; k++) {
+        const g = cand[k]!;
+        const h = this.khash[g]!;
+        let s = h & mask;
+        let row: number;
+        for (;;) {
+          const r = table[s]!;
+          if (r === -1) {
+            row = sc.rows++;
+            table[s] = row;
+            sc.touched.push(s);
+            sc.rep[row] = g;
+            sc.seq[row] = this.seq[g]!;
+            break;
+          }
+          const rep = sc.rep[r]!;
+          if (this.khash[rep] === h && this.sameKey(rep, g)) {
+            row = r;
+            break;
+          }
+          s = (s + 1) & mask;
         }
-        columns.push({ type: this.spec.input.fields[this.keyCol]!.type as 'i64' | 'timestamp', values: v, validity });
+        if (this.seq[g]! < sc.seq[row]!) sc.seq[row] = this.seq[g]!;
+        pairDst[pairs] = row;
+        pairSrc[pairs++] = g;
+      }
+      for (const s of sc.touched) table[s] = -1;
+      sc.touched.length = 0;
+      const rows: number[] = [];
+      for (let r = firstRow; r < sc.rows; r++) rows.push(r);
+      const sq = sc.seq;
+      rows.sort((a, b) => sq[a]! - sq[b]!);
+      for (const r of rows) {
+        order.push(r);
+        startsL.push(ws);
       }
     }
-    const starts = new BigInt64Array(n);
-    const ends = new BigInt64Array(n);
+    sc.accs.mergePairs(this.accs, pairDst, pairSrc, pairs);
+    const n = order.length;
+    const reps = new Int32Array(n);
+    for (let i = 0; i < n; i++) reps[i] = sc.rep[order[i]!]!;
+    return this.build(this.keyColumns(reps, n), Float64Array.from(startsL), n, sc.accs, Int32Array.from(order));
+  }
+
+  private build(keyCols: Column[], starts: Float64Array, n: number, accs: Accs, rows: Int32Array): RecordBatch {
+    const columns = keyCols;
+    const s = new BigInt64Array(n);
+    const e = new BigInt64Array(n);
     const et = new BigInt64Array(n);
-    const s32 = i32View(starts);
-    const e32 = i32View(ends);
+    const s32 = i32View(s);
+    const e32 = i32View(e);
     const t32 = i32View(et);
     for (let i = 0; i < n; i++) {
-      const s = this.winStart[groups[i]!]!;
-      setExact(s32, i, s);
-      setExact(e32, i, s + this.size);
-      setExact(t32, i, s + this.size - 1);
+      setExact(s32, i, starts[i]!);
+      setExact(e32, i, starts[i]! + this.size);
+      setExact(t32, i, starts[i]! + this.size - 1);
     }
-    columns.push({ type: 'timestamp', values: starts, validity: null });
-    columns.push({ type: 'timestamp', values: ends, validity: null });
-    for (const a of this.accs) columns.push(a.emit(groups, n));
+    columns.push({ type: 'timestamp', values: s, validity: null });
+    columns.push({ type: 'timestamp', values: e, validity: null });
+    columns.push(...accs.emit(rows, n));
     return new RecordBatch(this.outputSchema, columns, n, et);
   }
 
-  private retainOpen(lastFired: number): void {
+  private keyColumns(groups: Int32Array, n: number): Column[] {
+    if (this.mode === 'bytes') {
+      const keyTypes = this.spec.keyFields.map((k) => this.spec.input.fields[k]!.type);
+      return decodeKeyColumns(this.arena, this.spanStart, this.spanLen, groups, n, keyTypes);
+    }
+    return [intKeyColumn(this.mode, this.spec.input.fields[this.keyCol]!.type, this.klo, this.khi, this.kvalid, groups, n)];
+  }
+
+  /** Drops the groups of slices whose every window has fired; compacts and rehashes. */
+  private retainOpen(): void {
     let m = 0;
-    const ws = this.winStart;
+    const ws = this.pane;
     let arenaLen = 0;
+    const firedTo = this.firedTo;
     for (let g = 0; g < this.groups; g++) {
-      if (ws[g]! <= lastFired) continue;
+      if (this.lastStart(ws[g]!) <= firedTo) continue;
       if (m !== g) {
         ws[m] = ws[g]!;
+        this.seq[m] = this.seq[g]!;
+        this.khash[m] = this.khash[g]!;
         this.ghash[m] = this.ghash[g]!;
         this.klo[m] = this.klo[g]!;
         this.khi[m] = this.khi[g]!;
         this.kvalid[m] = this.kvalid[g]!;
-        for (const a of this.accs) a.move(g, m);
+        this.accs.move(g, m);
       }
       if (this.mode === 'bytes') {
         const p = this.spanStart[g]!;
@@ -579,117 +572,10 @@ export class TsWindowAggregator implements WindowAggregator {
     const old = this.groups;
     this.groups = m;
     this.arenaLen = arenaLen;
-    for (const a of this.accs) {
-      a.n.fill(0, m, old);
-      a.f.fill(0, m, old);
-      a.hi.fill(0, m, old);
-      if (a.spec.kind === 'min' || a.spec.kind === 'max') {
-        const v = a.spec.kind === 'min' ? Infinity : -Infinity;
-        a.f.fill(v, m, old);
-        a.hi.fill(v, m, old);
-      }
-    }
+    this.accs.reset(m, old);
     let slots = 2048;
     while (slots < m * 2) slots *= 2;
     this.rehash(slots);
   }
 }
 
-function setExact(v32: Int32Array, i: number, x: number): void {
-  const hi = Math.floor(x / TWO32);
-  v32[2 * i] = x - hi * TWO32;
-  v32[2 * i + 1] = hi;
-}
-
-/** Rebuilds key columns from canonical key bytes (see key.ts). */
-function decodeKeyColumns(
-  arena: Uint8Array,
-  spanStart: Int32Array,
-  spanLen: Int32Array,
-  groups: Int32Array,
-  n: number,
-  types: readonly DataType[],
-): Column[] {
-  const pos = new Int32Array(n);
-  for (let i = 0; i < n; i++) pos[i] = spanStart[groups[i]!]!;
-  const dv = new DataView(arena.buffer, arena.byteOffset, arena.byteLength);
-  const cols: Column[] = [];
-  for (const t of types) {
-    const validity = new Uint8Array(bitmapBytes(n));
-    let nulls = 0;
-    const i32 = t === 'i32' ? new Int32Array(n) : null;
-    const i64 = t === 'i64' || t === 'timestamp' ? new BigInt64Array(n) : null;
-    const i64v = i64 === null ? null : i32View(i64);
-    const f64 = t === 'f64' ? new Float64Array(n) : null;
-    const bools = t === 'bool' ? new Uint8Array(bitmapBytes(n)) : null;
-    const offsets = t === 'utf8' ? new Int32Array(n + 1) : null;
-    let bytes = 0;
-    if (offsets !== null) {
-      // First pass for sizes.
-      for (let i = 0; i < n; i++) {
-        const p = pos[i]!;
-        if (arena[p] === 1) bytes += dv.getUint32(p + 1, true);
-      }
-    }
-    const data = offsets !== null ? new Uint8Array(bytes) : null;
-    let dp = 0;
-    for (let i = 0; i < n; i++) {
-      let p = pos[i]!;
-      const present = arena[p++] === 1;
-      if (present) validity[i >>> 3]! |= 1 << (i & 7);
-      else nulls++;
-      if (present) {
-        switch (t) {
-          case 'i32':
-            i32![i] = dv.getInt32(p, true);
-            p += 4;
-            break;
-          case 'i64':
-          case 'timestamp':
-            i64v![2 * i] = dv.getInt32(p, true);
-            i64v![2 * i + 1] = dv.getInt32(p + 4, true);
-            p += 8;
-            break;
-          case 'f64':
-            f64![i] = dv.getFloat64(p, true);
-            p += 8;
-            break;
-          case 'bool':
-            if (arena[p] === 1) bools![i >>> 3]! |= 1 << (i & 7);
-            p += 1;
-            break;
-          case 'utf8': {
-            const l = dv.getUint32(p, true);
-            p += 4;
-            data!.set(arena.subarray(p, p + l), dp);
-            dp += l;
-            p += l;
-            break;
-          }
-        }
-      }
-      if (offsets !== null) offsets[i + 1] = dp;
-      pos[i] = p;
-    }
-    const v = nulls > 0 ? validity : null;
-    switch (t) {
-      case 'i32':
-        cols.push({ type: t, values: i32!, validity: v });
-        break;
-      case 'i64':
-      case 'timestamp':
-        cols.push({ type: t, values: i64!, validity: v });
-        break;
-      case 'f64':
-        cols.push({ type: t, values: f64!, validity: v });
-        break;
-      case 'bool':
-        cols.push({ type: t, values: bools!, validity: v });
-        break;
-      case 'utf8':
-        cols.push({ type: t, offsets: offsets!, data: data!, validity: v });
-        break;
-    }
-  }
-  return cols;
-}

@@ -1,0 +1,494 @@
+//! Keyed event-time window aggregation over whole batches: tumbling, sliding and session
+//! windows, with the built-in aggregates count, sum, min, max, avg, first, last and
+//! countDistinct.
+//!
+//! Column-at-a-time: `push` first maps every row of a batch to a group id (one hash-table
+//! probe per row), then runs one tight loop per aggregate over the group ids.
+//!
+//! # Assigners (Flink semantics)
+//! - **Tumbling** `[start, start + size)` with `start = ts - (ts - offset) mod size`.
+//! - **Sliding** windows `[start, start + size)` starting every `slide` (`start ≡ offset mod
+//!   slide`); a record belongs to every window containing it (as Flink's
+//!   `SlidingEventTimeWindows.assignWindows`, also when the slide does not divide the size).
+//!   A slide larger than the size is rejected (records between windows would be lost).
+//! - **Session** windows `[first ts, last ts + gap)` (dynamic gap: `max(ts + gap(record))`)
+//!   per key; a record's window `[ts, ts + gap)` merges with every open session of its key
+//!   that it touches or overlaps (`start <= other.end && end >= other.start`, Flink's
+//!   `TimeWindow.intersects`), so a record can bridge two sessions into one.
+//!
+//! A window fires when the watermark reaches `end - 1`. A record is late, dropped and counted,
+//! when every window it belongs to has fired (sliding: its last window; sessions: its window
+//! after merging with the open sessions of its key, as in Flink's `WindowOperator`, so a record
+//! whose own window is complete still counts when it joins an open session). A sliding window
+//! whose end passed the watermark before any of its records arrived never fires (Flink skips
+//! late windows), even if later records of its other windows arrive.
+//!
+//! # Slices (`sliced.rs`): cost scales with the data, not with size / slide
+//! Tumbling and sliding windows aggregate each record once, into its *slice* `[s, s + g)`
+//! (`g = gcd(size, slide)`, `s ≡ offset mod g`): one group per (slice, key), numbered in
+//! creation order. A window is the union of its `size / g` slices; when it fires, the slice
+//! groups of each key are merged into one scratch row (key ids assigned when a group is created
+//! make this an array lookup): counts and sums add, min/max compare, first/last keep the value
+//! with the smaller/larger arrival sequence number, and countDistinct takes the union of the
+//! per-slice distinct-value sets (exact; the union is built per fired row). A slice's groups are
+//! dropped once the last window containing it has fired (compacted when they are half of all
+//! groups). Tumbling windows are the case `slide = size`: one slice per window, emitted as is.
+//!
+//! # Sessions (`session.rs`)
+//! Per key, a list of open sessions sorted by start. Merging adds the accumulators of the later
+//! sessions (by start) into the earliest one, which survives; rows of the same batch already
+//! assigned to a merged-away session are redirected to the survivor before the aggregates run.
+//! Sessions fire from a min-heap on their end.
+//!
+//! # Output order (identical in both engines)
+//! The rows fired by one watermark come in the order of their window's end, then its start,
+//! then the first arrival of the group: the arrival sequence number of the earliest-arriving
+//! record of that key in that window (every pushed row gets the next sequence number). For
+//! tumbling windows that is the order in which the groups were created. Windows with an
+//! earlier end never fire later, so the whole output is in this order.
+//!
+//! # first / last / countDistinct
+//! `first` is the value of the earliest-arriving record of the window whose field is not
+//! null, `last` that of the latest-arriving one (null when there is none); any field type.
+//! Slices and merged sessions keep the arrival sequence number of their value, so combining
+//! picks correctly. `countDistinct` counts distinct non-null canonical values (integers, f64
+//! bits with -0 = 0 and one NaN, bool, utf8 bytes), exactly.
+//!
+//! # Float sums
+//! f64 sums add values in arrival order within a slice or session; sliding windows add the
+//! slice sums in slice order; merged sessions add the merged sessions' sums (in start order)
+//! before the rows of the batch that caused the merge. Both engines do the same additions in
+//! the same order, so results are bit-identical for identical input batches.
+
+mod acc;
+mod session;
+mod sliced;
+
+use std::sync::Arc;
+
+use crate::batch::{bit_get, bit_set, bitmap_len, BatchRef, Column, ColumnData, ColumnRef, DataType, Field, Schema, SchemaRef, ValuesRef};
+use crate::error::{Error, Result};
+use crate::memory::{MemoryPool, MemoryPoolRef};
+
+pub use acc::LATE;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggKind {
+    Count,
+    Sum,
+    Min,
+    Max,
+    Avg,
+    First,
+    Last,
+    CountDistinct,
+}
+
+impl AggKind {
+    pub fn parse(s: &str) -> Result<AggKind> {
+        Ok(match s {
+            "count" => AggKind::Count,
+            "sum" => AggKind::Sum,
+            "min" => AggKind::Min,
+            "max" => AggKind::Max,
+            "avg" => AggKind::Avg,
+            "first" => AggKind::First,
+            "last" => AggKind::Last,
+            "countDistinct" => AggKind::CountDistinct,
+            other => {
+                return Err(Error::config(format!(
+                    "unknown aggregate '{other}'; use count, sum, min, max, avg, first, last or countDistinct"
+                )))
+            }
+        })
+    }
+}
+
+/// One named aggregate. `field: None` is only valid for `Count` (count of rows); with a field,
+/// `Count` counts its non-null values and the others ignore nulls (null when none;
+/// countDistinct is 0 then).
+#[derive(Clone, Debug)]
+pub struct AggSpec {
+    pub name: String,
+    pub kind: AggKind,
+    pub field: Option<usize>,
+}
+
+/// The window assigner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Windows {
+    Tumbling { size: i64, offset: i64 },
+    Sliding { size: i64, slide: i64, offset: i64 },
+    Session { gap: i64 },
+    /// The gap of each row comes from an i64 column of the input (computed by the caller).
+    DynamicSession { gap_field: usize },
+}
+
+impl Windows {
+    pub fn tumbling(size: i64, offset: i64) -> Result<Windows> {
+        if size <= 0 {
+            return Err(Error::config(format!(
+                "a tumbling window needs a size above 0 ms, got {size}; pass the window length in ms"
+            )));
+        }
+        if offset.unsigned_abs() >= size as u64 {
+            return Err(Error::config(format!(
+                "a window offset must be smaller than the window size ({size} ms), got {offset}"
+            )));
+        }
+        Ok(Windows::Tumbling { size, offset })
+    }
+
+    pub fn sliding(size: i64, slide: i64, offset: i64) -> Result<Windows> {
+        if size <= 0 {
+            return Err(Error::config(format!(
+                "a sliding window needs a size above 0 ms, got {size}; pass the window length in ms"
+            )));
+        }
+        if slide <= 0 {
+            return Err(Error::config(format!(
+                "a sliding window needs a slide above 0 ms, got {slide}; pass how often a window starts, in ms"
+            )));
+        }
+        if slide > size {
+            return Err(Error::config(format!(
+                "a sliding window's slide ({slide} ms) is larger than its size ({size} ms), so records between windows would be lost; use a slide of at most the size"
+            )));
+        }
+        if offset.unsigned_abs() >= slide as u64 {
+            return Err(Error::config(format!(
+                "a sliding window's offset must be smaller than its slide ({slide} ms), got {offset}"
+            )));
+        }
+        Ok(Windows::Sliding { size, slide, offset })
+    }
+
+    pub fn session(gap: i64) -> Result<Windows> {
+        if gap <= 0 {
+            return Err(Error::config(format!(
+                "a session window needs a gap above 0 ms, got {gap}; pass the inactivity gap that ends a session, in ms"
+            )));
+        }
+        Ok(Windows::Session { gap })
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct WindowAggSpec {
+    pub input: SchemaRef,
+    pub key_fields: Vec<usize>,
+    pub windows: Windows,
+    pub aggs: Vec<AggSpec>,
+}
+
+impl WindowAggSpec {
+    /// Key fields under their own names, `windowStart`, `windowEnd`, then the aggregates.
+    pub fn output_schema(&self) -> Result<Schema> {
+        let mut fields: Vec<Field> = Vec::new();
+        for &k in &self.key_fields {
+            let f = self.input.fields.get(k).ok_or_else(|| Error::config(format!("key field index {k} out of range")))?;
+            fields.push(f.clone());
+        }
+        fields.push(Field::new("windowStart", DataType::Timestamp));
+        fields.push(Field::new("windowEnd", DataType::Timestamp));
+        for a in &self.aggs {
+            let t = agg_output_type(a, &self.input)?;
+            fields.push(Field::new(a.name.clone(), t));
+        }
+        for (i, f) in fields.iter().enumerate() {
+            if fields[..i].iter().any(|g| g.name == f.name) {
+                return Err(Error::config(format!(
+                    "the window result would have two fields named '{}'; rename the aggregate",
+                    f.name
+                )));
+            }
+        }
+        Ok(Schema::new(fields))
+    }
+}
+
+pub(crate) fn agg_output_type(a: &AggSpec, input: &Schema) -> Result<DataType> {
+    let input_type = match a.field {
+        None if a.kind == AggKind::Count => return Ok(DataType::I64),
+        None => return Err(Error::config(format!("aggregate '{}' needs a field", a.name))),
+        Some(f) => input
+            .fields
+            .get(f)
+            .ok_or_else(|| Error::config(format!("aggregate '{}': field index {f} out of range", a.name)))?
+            .data_type,
+    };
+    let numeric = matches!(input_type, DataType::I32 | DataType::I64 | DataType::F64 | DataType::Timestamp);
+    Ok(match a.kind {
+        AggKind::Count | AggKind::CountDistinct => DataType::I64,
+        AggKind::First | AggKind::Last => input_type,
+        _ if !numeric => {
+            return Err(Error::config(format!(
+                "aggregate '{}' needs a numeric field (i32, i64, f64, timestamp), got {input_type}",
+                a.name
+            )))
+        }
+        AggKind::Sum if input_type == DataType::Timestamp => {
+            return Err(Error::config(format!("aggregate '{}': a sum of timestamps is meaningless", a.name)))
+        }
+        AggKind::Sum => {
+            if input_type == DataType::F64 {
+                DataType::F64
+            } else {
+                DataType::I64
+            }
+        }
+        AggKind::Min | AggKind::Max => input_type,
+        AggKind::Avg => DataType::F64,
+    })
+}
+
+/// Keyed event-time window aggregation: tumbling and sliding windows (slices) or sessions.
+pub struct WindowAggregator {
+    inner: Inner,
+}
+
+enum Inner {
+    Sliced(Box<sliced::SlicedAggregator>),
+    Session(Box<session::SessionAggregator>),
+}
+
+impl WindowAggregator {
+    pub fn new(spec: WindowAggSpec) -> Result<WindowAggregator> {
+        WindowAggregator::with_pool(spec, MemoryPool::unbounded())
+    }
+
+    pub fn with_pool(spec: WindowAggSpec, pool: MemoryPoolRef) -> Result<WindowAggregator> {
+        let output = Arc::new(spec.output_schema()?);
+        if spec.key_fields.is_empty() {
+            return Err(Error::config("a keyed window needs at least one key field"));
+        }
+        // Re-check the assigner (the fields are public).
+        let inner = match spec.windows {
+            Windows::Tumbling { size, offset } => {
+                Windows::tumbling(size, offset)?;
+                Inner::Sliced(Box::new(sliced::SlicedAggregator::new(spec, output, size, size, offset, pool)?))
+            }
+            Windows::Sliding { size, slide, offset } => {
+                Windows::sliding(size, slide, offset)?;
+                Inner::Sliced(Box::new(sliced::SlicedAggregator::new(spec, output, size, slide, offset, pool)?))
+            }
+            Windows::Session { gap } => {
+                Windows::session(gap)?;
+                Inner::Session(Box::new(session::SessionAggregator::new(spec, output, session::Gap::Fixed(gap), pool)?))
+            }
+            Windows::DynamicSession { gap_field } => {
+                let f = spec.input.fields.get(gap_field).ok_or_else(|| {
+                    Error::config(format!("session gap field index {gap_field} out of range"))
+                })?;
+                if f.data_type != DataType::I64 {
+                    return Err(Error::config(format!(
+                        "the session gap field '{}' must be i64 (ms), got {}",
+                        f.name, f.data_type
+                    )));
+                }
+                Inner::Session(Box::new(session::SessionAggregator::new(spec, output, session::Gap::Field(gap_field), pool)?))
+            }
+        };
+        Ok(WindowAggregator { inner })
+    }
+
+    pub fn output_schema(&self) -> SchemaRef {
+        match &self.inner {
+            Inner::Sliced(a) => a.output.clone(),
+            Inner::Session(a) => a.output.clone(),
+        }
+    }
+    pub fn input_schema(&self) -> SchemaRef {
+        match &self.inner {
+            Inner::Sliced(a) => a.spec.input.clone(),
+            Inner::Session(a) => a.spec.input.clone(),
+        }
+    }
+    pub fn late_dropped(&self) -> u64 {
+        match &self.inner {
+            Inner::Sliced(a) => a.late_dropped,
+            Inner::Session(a) => a.late_dropped,
+        }
+    }
+    pub fn watermark(&self) -> i64 {
+        match &self.inner {
+            Inner::Sliced(a) => a.watermark,
+            Inner::Session(a) => a.watermark,
+        }
+    }
+    /// Groups held: (slice, key) pairs, or open sessions.
+    pub fn group_count(&self) -> usize {
+        match &self.inner {
+            Inner::Sliced(a) => a.group_count(),
+            Inner::Session(a) => a.group_count(),
+        }
+    }
+    pub fn memory_held(&self) -> u64 {
+        match &self.inner {
+            Inner::Sliced(a) => a.reservation.held(),
+            Inner::Session(a) => a.reservation.held(),
+        }
+    }
+
+    /// Adds a batch. Returns the number of late rows dropped from it.
+    pub fn push(&mut self, batch: &BatchRef<'_>) -> Result<u64> {
+        let input = self.input_schema();
+        if batch.schema.fields != input.fields {
+            return Err(Error::data("the batch's schema differs from the window operator's input schema"));
+        }
+        let ts = batch.event_time.ok_or_else(|| {
+            Error::data("the window operator got rows without event timestamps; assign them with assignTimestampsAndWatermarks")
+        })?;
+        match &mut self.inner {
+            Inner::Sliced(a) => a.push(batch, ts),
+            Inner::Session(a) => a.push(batch, ts),
+        }
+    }
+
+    /// Advances the watermark (never backwards) and returns the rows of every window it
+    /// completes, or None when none fires. `i64::MAX` (end of input) fires everything.
+    pub fn advance_watermark(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {
+        match &mut self.inner {
+            Inner::Sliced(a) => a.advance_watermark(watermark),
+            Inner::Session(a) => a.advance_watermark(watermark),
+        }
+    }
+}
+
+use crate::batch::RecordBatch;
+
+/// Canonical key bytes of row `i`: per field a tag byte (0 null, 1 value) then the value
+/// (i32 4 bytes LE, i64/timestamp 8 LE, f64 bits 8 LE with -0 and NaN canonicalised,
+/// bool 1 byte, utf8 u32 LE length + bytes). The same bytes in both engines.
+pub fn encode_key(cols: &[ColumnRef<'_>], i: usize, out: &mut Vec<u8>) {
+    for c in cols {
+        if !c.is_valid(i) {
+            out.push(0);
+            continue;
+        }
+        out.push(1);
+        match c.values {
+            ValuesRef::I32(v) => out.extend_from_slice(&v[i].to_le_bytes()),
+            ValuesRef::I64(v) | ValuesRef::Timestamp(v) => out.extend_from_slice(&v[i].to_le_bytes()),
+            ValuesRef::F64(v) => out.extend_from_slice(&canonical_f64_bits(v[i]).to_le_bytes()),
+            ValuesRef::Bool(v) => out.push(bit_get(v, i) as u8),
+            ValuesRef::Utf8 { offsets, data } => {
+                let s = ColumnRef::utf8_bytes(offsets, data, i);
+                out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+                out.extend_from_slice(s);
+            }
+        }
+    }
+}
+
+#[inline]
+pub fn canonical_f64_bits(x: f64) -> u64 {
+    if x.is_nan() {
+        0x7ff8_0000_0000_0000
+    } else if x == 0.0 {
+        0
+    } else {
+        x.to_bits()
+    }
+}
+
+pub(crate) fn bitmap_from(bits: impl ExactSizeIterator<Item = bool>) -> Vec<u8> {
+    let mut out = vec![0u8; bitmap_len(bits.len())];
+    for (i, b) in bits.enumerate() {
+        if b {
+            bit_set(&mut out, i, true);
+        }
+    }
+    out
+}
+
+/// A single integer-like key column from (value, valid) pairs.
+pub(crate) fn int_key_column(dtype: DataType, keys: impl ExactSizeIterator<Item = (i64, bool)> + Clone) -> Column {
+    let validity = if keys.clone().all(|(_, v)| v) { None } else { Some(bitmap_from(keys.clone().map(|(_, v)| v))) };
+    let data = match dtype {
+        DataType::I32 => ColumnData::I32(keys.map(|(k, _)| k as i32).collect()),
+        DataType::I64 => ColumnData::I64(keys.map(|(k, _)| k).collect()),
+        _ => ColumnData::Timestamp(keys.map(|(k, _)| k).collect()),
+    };
+    Column { data, validity }
+}
+
+/// The output batch: key columns, window bounds, aggregates of `accs` slots `rows` (in
+/// order); event time is each window's last timestamp.
+pub(crate) fn build_output(
+    output: &SchemaRef,
+    mut columns: Vec<Column>,
+    starts: Vec<i64>,
+    ends: Vec<i64>,
+    accs: &acc::Accs,
+    specs: &[AggSpec],
+    rows: &[u32],
+) -> Result<RecordBatch> {
+    let n = rows.len();
+    let event_time = ends.iter().map(|&e| e.saturating_sub(1)).collect();
+    columns.push(Column::new(ColumnData::Timestamp(starts)));
+    columns.push(Column::new(ColumnData::Timestamp(ends)));
+    columns.extend(accs.emit(specs, rows)?);
+    Ok(RecordBatch { schema: output.clone(), columns, len: n, event_time: Some(event_time) })
+}
+
+/// Rebuilds key columns from canonical key bytes (see [`encode_key`]).
+pub fn decode_keys(keys: &[&[u8]], types: impl Iterator<Item = DataType>) -> Vec<Column> {
+    let types: Vec<DataType> = types.collect();
+    let n = keys.len();
+    let mut pos = vec![0usize; n];
+    let mut out = Vec::with_capacity(types.len());
+    for t in types {
+        let mut valid = vec![true; n];
+        let mut i64s = Vec::new();
+        let mut i32s = Vec::new();
+        let mut f64s = Vec::new();
+        let mut bools = vec![0u8; if t == DataType::Bool { bitmap_len(n) } else { 0 }];
+        let mut ub = crate::batch::Utf8Builder::with_capacity(n, 0);
+        for (r, k) in keys.iter().enumerate() {
+            let p = &mut pos[r];
+            let tag = k[*p];
+            *p += 1;
+            let present = tag == 1;
+            valid[r] = present;
+            let take = |p: &mut usize, len: usize| {
+                let s = &k[*p..*p + len];
+                *p += len;
+                s
+            };
+            match t {
+                DataType::I32 => i32s.push(if present { i32::from_le_bytes(take(p, 4).try_into().unwrap()) } else { 0 }),
+                DataType::I64 | DataType::Timestamp => {
+                    i64s.push(if present { i64::from_le_bytes(take(p, 8).try_into().unwrap()) } else { 0 })
+                }
+                DataType::F64 => {
+                    f64s.push(if present { f64::from_bits(u64::from_le_bytes(take(p, 8).try_into().unwrap())) } else { 0.0 })
+                }
+                DataType::Bool => {
+                    if present && take(p, 1)[0] == 1 {
+                        bit_set(&mut bools, r, true);
+                    }
+                }
+                DataType::Utf8 => {
+                    if present {
+                        let len = u32::from_le_bytes(take(p, 4).try_into().unwrap()) as usize;
+                        ub.push(take(p, len));
+                    } else {
+                        ub.push(b"");
+                    }
+                }
+            }
+        }
+        let data = match t {
+            DataType::I32 => ColumnData::I32(i32s),
+            DataType::I64 => ColumnData::I64(i64s),
+            DataType::Timestamp => ColumnData::Timestamp(i64s),
+            DataType::F64 => ColumnData::F64(f64s),
+            DataType::Bool => ColumnData::Bool(bools),
+            DataType::Utf8 => ub.finish(),
+        };
+        let validity = if valid.iter().all(|&v| v) { None } else { Some(bitmap_from(valid.into_iter())) };
+        out.push(Column { data, validity });
+    }
+    out
+}

@@ -1,0 +1,540 @@
+//! Session windows: per key, a list of open sessions sorted by start (pairwise apart: a
+//! session ends before the next one starts). A record's window `[ts, ts + gap)` merges every
+//! session it touches or overlaps; the earliest of them (by start) absorbs the others. Fired
+//! and merged-away sessions are compacted away once they outnumber the open ones.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+use super::acc::{pick, Accs, LATE};
+use super::{build_output, decode_keys, encode_key, int_key_column, WindowAggSpec};
+use crate::batch::{bit_get, BatchRef, Column, ColumnRef, DataType, RecordBatch, SchemaRef, ValuesRef};
+use crate::error::{Error, Result};
+use crate::hash::{murmur3_32, murmur3_u64};
+use crate::memory::{MemoryPoolRef, Reservation};
+
+const NONE: u32 = u32::MAX;
+/// `fwd` of an open session; otherwise the session it was merged into, or FIRED.
+const ALIVE: u32 = u32::MAX;
+const FIRED: u32 = u32::MAX - 1;
+const EMPTY_SLOT: u64 = u64::MAX;
+const HASH_SEED: u32 = 0x5e55_1000;
+
+pub(crate) enum Gap {
+    Fixed(i64),
+    /// An i64 column of the input.
+    Field(usize),
+}
+
+enum KeyData {
+    /// The key value is in the entry.
+    Int { col: usize, dtype: DataType },
+    Bytes { arena: Vec<u8>, spans: Vec<(usize, u32)>, cols: Vec<(usize, DataType)>, scratch: Vec<u8> },
+}
+
+/// One key: its value (int keys), hash and first open session, in one cache line.
+#[derive(Clone, Copy)]
+struct KeyEntry {
+    key: i64,
+    hash: u32,
+    head: u32,
+    valid: bool,
+}
+
+/// Keys by id, each with the head of its session list.
+struct KeyTable {
+    data: KeyData,
+    entries: Vec<KeyEntry>,
+    /// Open addressing: (hash << 32 | key id).
+    index: Vec<u64>,
+    /// Keys with at least one open session.
+    live: usize,
+}
+
+impl KeyTable {
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn bytes(&self) -> usize {
+        let data = match &self.data {
+            KeyData::Int { .. } => 0,
+            KeyData::Bytes { arena, spans, .. } => arena.capacity() + spans.capacity() * 16,
+        };
+        data + self.entries.capacity() * std::mem::size_of::<KeyEntry>() + self.index.capacity() * 8
+    }
+
+    fn push(&mut self, h: u32, key: i64, valid: bool) -> u32 {
+        let kid = self.entries.len() as u32;
+        self.entries.push(KeyEntry { key, hash: h, head: NONE, valid });
+        if self.entries.len() * 2 > self.index.len() {
+            self.rehash(self.index.len() * 2);
+        } else {
+            let mask = self.index.len() - 1;
+            let mut slot = h as usize & mask;
+            while self.index[slot] != EMPTY_SLOT {
+                slot = (slot + 1) & mask;
+            }
+            self.index[slot] = ((h as u64) << 32) | kid as u64;
+        }
+        kid
+    }
+
+    fn rehash(&mut self, cap: usize) {
+        let mut index = vec![EMPTY_SLOT; cap];
+        let mask = cap - 1;
+        for (kid, e) in self.entries.iter().enumerate() {
+            let h = e.hash;
+            let mut slot = h as usize & mask;
+            while index[slot] != EMPTY_SLOT {
+                slot = (slot + 1) & mask;
+            }
+            index[slot] = ((h as u64) << 32) | kid as u64;
+        }
+        self.index = index;
+    }
+
+    fn emit(&self, kids: impl ExactSizeIterator<Item = u32> + Clone) -> Vec<Column> {
+        match &self.data {
+            KeyData::Int { dtype, .. } => {
+                vec![int_key_column(*dtype, kids.map(|k| (self.entries[k as usize].key, self.entries[k as usize].valid)))]
+            }
+            KeyData::Bytes { arena, spans, cols, .. } => {
+                let keys: Vec<&[u8]> = kids
+                    .map(|k| {
+                        let (s, l) = spans[k as usize];
+                        &arena[s..s + l as usize]
+                    })
+                    .collect();
+                decode_keys(&keys, cols.iter().map(|c| c.1))
+            }
+        }
+    }
+
+    /// Keeps the keys that have open sessions; returns old id -> new id.
+    fn compact(&mut self) -> Vec<u32> {
+        let mut remap = vec![NONE; self.len()];
+        let keep: Vec<usize> = (0..self.len()).filter(|&k| self.entries[k].head != NONE).collect();
+        for (new, &k) in keep.iter().enumerate() {
+            remap[k] = new as u32;
+        }
+        match &mut self.data {
+            KeyData::Int { .. } => {}
+            KeyData::Bytes { arena, spans, .. } => {
+                let mut na = Vec::new();
+                let mut ns = Vec::with_capacity(keep.len());
+                for &k in &keep {
+                    let (s, l) = spans[k];
+                    ns.push((na.len(), l));
+                    na.extend_from_slice(&arena[s..s + l as usize]);
+                }
+                *arena = na;
+                *spans = ns;
+            }
+        }
+        pick(&mut self.entries, &keep);
+        let cap = (keep.len() * 2).next_power_of_two().max(1024);
+        self.rehash(cap);
+        self.live = keep.len();
+        remap
+    }
+}
+
+/// One session: [start, end), first arrival, key id, next session of the key, and `fwd`.
+#[derive(Clone, Copy)]
+struct Session {
+    start: i64,
+    end: i64,
+    seq: i64,
+    kid: u32,
+    next: u32,
+    fwd: u32,
+}
+
+pub(crate) struct SessionAggregator {
+    pub(crate) spec: WindowAggSpec,
+    pub(crate) output: SchemaRef,
+    gap: Gap,
+    keys: KeyTable,
+    sessions: Vec<Session>,
+    accs: Accs,
+    /// (end, session) per open session, possibly with an older (smaller) end: checked when popped.
+    heap: BinaryHeap<Reverse<(i64, u32)>>,
+    live: usize,
+    pub(crate) watermark: i64,
+    pub(crate) late_dropped: u64,
+    seq_base: i64,
+    gids: Vec<u32>,
+    pub(crate) reservation: Reservation,
+}
+
+impl SessionAggregator {
+    pub fn new(spec: WindowAggSpec, output: SchemaRef, gap: Gap, pool: MemoryPoolRef) -> Result<SessionAggregator> {
+        let key_types: Vec<(usize, DataType)> = spec.key_fields.iter().map(|&k| (k, spec.input.fields[k].data_type)).collect();
+        let data = match key_types.as_slice() {
+            [(col, t @ (DataType::I32 | DataType::I64 | DataType::Timestamp))] => {
+                KeyData::Int { col: *col, dtype: *t }
+            }
+            _ => KeyData::Bytes { arena: Vec::new(), spans: Vec::new(), cols: key_types, scratch: Vec::new() },
+        };
+        let accs = Accs::new(&spec.aggs, &spec.input, false)?;
+        Ok(SessionAggregator {
+            spec,
+            output,
+            gap,
+            keys: KeyTable { data, entries: vec![], index: vec![EMPTY_SLOT; 1024], live: 0 },
+            sessions: vec![],
+            accs,
+            heap: BinaryHeap::new(),
+            live: 0,
+            watermark: i64::MIN,
+            late_dropped: 0,
+            seq_base: 0,
+            gids: vec![],
+            reservation: Reservation::new(pool, "session window aggregation"),
+        })
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.live
+    }
+
+    fn account(&mut self) -> Result<()> {
+        let bytes = self.keys.bytes()
+            + self.sessions.capacity() * std::mem::size_of::<Session>()
+            + self.heap.capacity() * 16
+            + self.accs.bytes();
+        self.reservation.resize(bytes as u64)
+    }
+
+    pub fn push(&mut self, batch: &BatchRef<'_>, ts: &[i64]) -> Result<u64> {
+        let n = batch.len;
+        // Check every gap before touching any state.
+        let gaps: Option<&[i64]> = match self.gap {
+            Gap::Fixed(_) => None,
+            Gap::Field(f) => {
+                let c = batch.columns[f];
+                let ValuesRef::I64(v) = c.values else {
+                    return Err(Error::data("the session gap column must hold i64 values"));
+                };
+                for (i, &g) in v[..n].iter().enumerate() {
+                    if !c.is_valid(i) || g <= 0 {
+                        let shown = if c.is_valid(i) { format!("{g} ms") } else { "null".to_string() };
+                        return Err(Error::data(format!(
+                            "the session gap of row {i} of the batch is {shown}; a session gap must be above 0 ms"
+                        )));
+                    }
+                }
+                Some(&v[..n])
+            }
+        };
+        self.gids.clear();
+        self.gids.resize(n, LATE);
+        let before = self.late_dropped;
+        let merged = match &self.keys.data {
+            KeyData::Int { col, .. } => {
+                let col = *col;
+                let c = batch.columns[col];
+                match c.values {
+                    ValuesRef::I32(v) => self.assign(ts, gaps, |_, i| {
+                        let ok = c.validity.is_none_or(|b| bit_get(b, i));
+                        KeyRef::Int(if ok { v[i] as i64 } else { 0 }, ok)
+                    }),
+                    ValuesRef::I64(v) | ValuesRef::Timestamp(v) => self.assign(ts, gaps, |_, i| {
+                        let ok = c.validity.is_none_or(|b| bit_get(b, i));
+                        KeyRef::Int(if ok { v[i] } else { 0 }, ok)
+                    }),
+                    _ => unreachable!("the int key path is chosen for integer columns only"),
+                }
+            }
+            KeyData::Bytes { cols, .. } => {
+                let key_cols: Vec<ColumnRef<'_>> = cols.iter().map(|&(c, _)| batch.columns[c]).collect();
+                self.assign(ts, gaps, |scratch, i| {
+                    scratch.clear();
+                    encode_key(&key_cols, i, scratch);
+                    KeyRef::Bytes
+                })
+            }
+        };
+        if merged {
+            // Rows assigned to a session that a later row merged away go to its survivor.
+            for g in self.gids.iter_mut() {
+                if *g != LATE {
+                    while self.sessions[*g as usize].fwd != ALIVE {
+                        *g = self.sessions[*g as usize].fwd;
+                    }
+                }
+            }
+        }
+        self.accs.update(batch, &self.gids[..n], self.seq_base);
+        self.seq_base += n as i64;
+        self.maybe_compact();
+        self.account()?;
+        Ok(self.late_dropped - before)
+    }
+
+    /// Assigns every row to a session; returns whether any sessions merged.
+    fn assign(&mut self, ts: &[i64], gaps: Option<&[i64]>, mut key_of: impl FnMut(&mut Vec<u8>, usize) -> KeyRef) -> bool {
+        let wm = self.watermark;
+        let fixed = match self.gap {
+            Gap::Fixed(g) => g,
+            Gap::Field(_) => 0,
+        };
+        let mut merged = false;
+        let mut scratch = match &mut self.keys.data {
+            KeyData::Bytes { scratch, .. } => std::mem::take(scratch),
+            KeyData::Int { .. } => Vec::new(),
+        };
+        for i in 0..self.gids.len() {
+            let t = ts[i];
+            let gap = gaps.map_or(fixed, |g| g[i]);
+            let w_end = t.saturating_add(gap);
+            let key = key_of(&mut scratch, i);
+            let (h, found) = self.find_key(&key, &scratch);
+            let g = match found {
+                None => {
+                    if w_end.saturating_sub(1) <= wm {
+                        self.late_dropped += 1;
+                        continue;
+                    }
+                    let kid = self.insert_key(h, &key, &scratch);
+                    self.keys.live += 1;
+                    self.new_session(kid, NONE, NONE, t, w_end, self.seq_base + i as i64)
+                }
+                Some(kid) => {
+                    let head = self.keys.entries[kid as usize].head;
+                    // Skip the sessions that end before the window starts.
+                    let mut prev = NONE;
+                    let mut cur = head;
+                    while cur != NONE && self.sessions[cur as usize].end < t {
+                        prev = cur;
+                        cur = self.sessions[cur as usize].next;
+                    }
+                    if cur != NONE && self.sessions[cur as usize].start <= w_end {
+                        // Touches or overlaps `cur`: extend it, absorbing the later sessions the
+                        // merged window now reaches.
+                        let c = cur as usize;
+                        let mut s = self.sessions[c];
+                        s.start = s.start.min(t);
+                        s.end = s.end.max(w_end);
+                        while s.next != NONE && self.sessions[s.next as usize].start <= s.end {
+                            let x = s.next as usize;
+                            let xs = self.sessions[x];
+                            s.end = s.end.max(xs.end);
+                            s.seq = s.seq.min(xs.seq);
+                            s.next = xs.next;
+                            self.accs.merge_slot(c, x);
+                            self.sessions[x].fwd = cur;
+                            self.live -= 1;
+                            merged = true;
+                        }
+                        self.sessions[c] = s;
+                        cur
+                    } else {
+                        if w_end.saturating_sub(1) <= wm {
+                            self.late_dropped += 1;
+                            continue;
+                        }
+                        if head == NONE {
+                            self.keys.live += 1;
+                        }
+                        self.new_session(kid, prev, cur, t, w_end, self.seq_base + i as i64)
+                    }
+                }
+            };
+            self.accs.rows[g as usize] += 1;
+            self.gids[i] = g;
+        }
+        if let KeyData::Bytes { scratch: s, .. } = &mut self.keys.data {
+            *s = scratch;
+        }
+        merged
+    }
+
+    #[inline]
+    fn find_key(&self, key: &KeyRef, scratch: &[u8]) -> (u32, Option<u32>) {
+        let h = match key {
+            KeyRef::Int(k, ok) => murmur3_u64(*k as u64, HASH_SEED) ^ (!ok as u32),
+            KeyRef::Bytes => murmur3_32(scratch, HASH_SEED),
+        };
+        let mask = self.keys.index.len() - 1;
+        let mut slot = h as usize & mask;
+        loop {
+            let e = self.keys.index[slot];
+            if e == EMPTY_SLOT {
+                return (h, None);
+            }
+            if (e >> 32) as u32 == h {
+                let kid = e as u32;
+                let same = match (&self.keys.data, key) {
+                    (KeyData::Int { .. }, KeyRef::Int(k, ok)) => {
+                        let e = &self.keys.entries[kid as usize];
+                        e.key == *k && e.valid == *ok
+                    }
+                    (KeyData::Bytes { arena, spans, .. }, KeyRef::Bytes) => {
+                        let (s, l) = spans[kid as usize];
+                        &arena[s..s + l as usize] == scratch
+                    }
+                    _ => false,
+                };
+                if same {
+                    return (h, Some(kid));
+                }
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    fn insert_key(&mut self, h: u32, key: &KeyRef, scratch: &[u8]) -> u32 {
+        match (&mut self.keys.data, key) {
+            (KeyData::Int { .. }, &KeyRef::Int(k, ok)) => self.keys.push(h, k, ok),
+            (KeyData::Bytes { arena, spans, .. }, KeyRef::Bytes) => {
+                spans.push((arena.len(), scratch.len() as u32));
+                arena.extend_from_slice(scratch);
+                self.keys.push(h, 0, true)
+            }
+            _ => unreachable!(),
+        }
+    }
+
+    /// A new session for key `kid` between sessions `prev` and `next` of its list.
+    fn new_session(&mut self, kid: u32, prev: u32, next: u32, start: i64, end: i64, seq: i64) -> u32 {
+        let g = self.sessions.len() as u32;
+        self.sessions.push(Session { start, end, seq, kid, next, fwd: ALIVE });
+        // Sized now: a later row of the batch may merge this session into another.
+        self.accs.grow(g as usize + 1);
+        if prev == NONE {
+            self.keys.entries[kid as usize].head = g;
+        } else {
+            self.sessions[prev as usize].next = g;
+        }
+        self.heap.push(Reverse((end, g)));
+        self.live += 1;
+        g
+    }
+
+    /// Advances the watermark (never backwards) and returns the sessions it completes, by
+    /// end, then start, then first arrival.
+    pub fn advance_watermark(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {
+        if watermark <= self.watermark {
+            return Ok(None);
+        }
+        self.watermark = watermark;
+        let mut due: Vec<u32> = Vec::new();
+        while let Some(&Reverse((e, g))) = self.heap.peek() {
+            if e.saturating_sub(1) > watermark {
+                break;
+            }
+            self.heap.pop();
+            let sess = &self.sessions[g as usize];
+            if sess.fwd != ALIVE {
+                continue;
+            }
+            if sess.end != e {
+                self.heap.push(Reverse((sess.end, g)));
+                continue;
+            }
+            due.push(g);
+        }
+        if due.is_empty() {
+            return Ok(None);
+        }
+        let ss = &self.sessions;
+        due.sort_unstable_by_key(|&g| (ss[g as usize].end, ss[g as usize].start, ss[g as usize].seq));
+        let starts = due.iter().map(|&g| ss[g as usize].start).collect();
+        let ends = due.iter().map(|&g| ss[g as usize].end).collect();
+        let out = build_output(
+            &self.output,
+            self.keys.emit(due.iter().map(|&g| ss[g as usize].kid)),
+            starts,
+            ends,
+            &self.accs,
+            &self.spec.aggs,
+            &due,
+        );
+        let out = match out {
+            Ok(b) => b,
+            Err(e) => {
+                // Leave the sessions as they were (their heap entries back).
+                for &g in &due {
+                    self.heap.push(Reverse((self.sessions[g as usize].end, g)));
+                }
+                return Err(e);
+            }
+        };
+        for &g in &due {
+            let gi = g as usize;
+            self.sessions[gi].fwd = FIRED;
+            self.live -= 1;
+            let kid = self.sessions[gi].kid as usize;
+            let next = self.sessions[gi].next;
+            let mut prev = NONE;
+            let mut cur = self.keys.entries[kid].head;
+            while cur != g {
+                prev = cur;
+                cur = self.sessions[cur as usize].next;
+            }
+            if prev == NONE {
+                self.keys.entries[kid].head = next;
+                if next == NONE {
+                    self.keys.live -= 1;
+                }
+            } else {
+                self.sessions[prev as usize].next = next;
+            }
+        }
+        self.maybe_compact();
+        self.account()?;
+        Ok(Some(out))
+    }
+
+    /// Drops fired and merged-away sessions once they outnumber the open ones, and keys
+    /// without sessions likewise.
+    fn maybe_compact(&mut self) {
+        let total = self.sessions.len();
+        let dead = total - self.live;
+        if self.live == 0 && total > 0 {
+            self.sessions.clear();
+            self.accs.clear();
+            self.heap.clear();
+        } else if dead > self.live && dead >= 1024 {
+            let keep: Vec<usize> = (0..total).filter(|&g| self.sessions[g].fwd == ALIVE).collect();
+            let mut remap = vec![NONE; total];
+            for (new, &g) in keep.iter().enumerate() {
+                remap[g] = new as u32;
+            }
+            let re = |x: u32| if x == NONE { NONE } else { remap[x as usize] };
+            pick(&mut self.sessions, &keep);
+            for s in self.sessions.iter_mut() {
+                s.next = re(s.next);
+            }
+            for e in self.keys.entries.iter_mut() {
+                e.head = re(e.head);
+            }
+            self.accs.compact(&keep);
+            self.heap = self.sessions.iter().enumerate().map(|(g, s)| Reverse((s.end, g as u32))).collect();
+        }
+        let keys_dead = self.keys.len() - self.keys.live;
+        if self.keys.live == 0 && self.keys.len() > 0 {
+            if let KeyData::Bytes { arena, spans, .. } = &mut self.keys.data {
+                arena.clear();
+                spans.clear();
+            }
+            self.keys.entries.clear();
+            self.keys.index.fill(EMPTY_SLOT);
+        } else if keys_dead > self.keys.live && keys_dead >= 1024 {
+            let remap = self.keys.compact();
+            for s in self.sessions.iter_mut() {
+                // Dead sessions may name dropped keys; they are never read again.
+                let r = remap[s.kid as usize];
+                s.kid = if r == NONE { 0 } else { r };
+            }
+        }
+    }
+}
+
+enum KeyRef {
+    Int(i64, bool),
+    /// The canonical bytes are in the scratch buffer.
+    Bytes,
+}

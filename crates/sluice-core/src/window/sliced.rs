@@ -1,0 +1,762 @@
+//! Tumbling and sliding windows over slices: one group per (slice, key), numbered in creation
+//! order; a firing window merges the slices it spans (tumbling: one slice, emitted as is).
+
+use std::collections::BTreeSet;
+
+use super::acc::{pick, Accs, LATE};
+use super::{build_output, decode_keys, encode_key, int_key_column, WindowAggSpec};
+use crate::batch::{bit_get, BatchRef, Column, ColumnRef, DataType, RecordBatch, SchemaRef, ValuesRef};
+use crate::error::Result;
+use crate::hash::{fmix32, murmur3_32, murmur3_u64};
+use crate::memory::{MemoryPoolRef, Reservation};
+
+const EMPTY_SLOT: u64 = u64::MAX;
+const HASH_SEED: u32 = 0x5151_ce00;
+const NO_ROW: u32 = u32::MAX;
+
+/// Group keys: a fast path for one integer-like key column, canonical bytes otherwise.
+enum Keys {
+    /// One entry per group, so a probe touches one cache line: key, slice start, validity.
+    Int { entries: Vec<IntEntry>, col: usize, dtype: DataType },
+    Bytes { arena: Vec<u8>, spans: Vec<(usize, u32)>, cols: Vec<(usize, DataType)>, scratch: Vec<u8> },
+}
+
+#[derive(Clone, Copy)]
+struct IntEntry {
+    key: i64,
+    start: i64,
+    valid: bool,
+}
+
+impl Keys {
+    /// Whether groups `a` and `b` have the same key.
+    #[inline]
+    fn same(&self, a: usize, b: usize) -> bool {
+        match self {
+            Keys::Int { entries, .. } => entries[a].key == entries[b].key && entries[a].valid == entries[b].valid,
+            Keys::Bytes { arena, spans, .. } => {
+                let (sa, la) = spans[a];
+                let (sb, lb) = spans[b];
+                la == lb && arena[sa..sa + la as usize] == arena[sb..sb + lb as usize]
+            }
+        }
+    }
+
+    /// Hash of group `g`'s key alone (not its slice).
+    fn key_hash(&self, g: usize) -> u32 {
+        match self {
+            Keys::Int { entries, .. } => murmur3_u64(entries[g].key as u64, HASH_SEED) ^ (!entries[g].valid as u32),
+            Keys::Bytes { arena, spans, .. } => {
+                let (s, l) = spans[g];
+                murmur3_32(&arena[s..s + l as usize], HASH_SEED)
+            }
+        }
+    }
+
+    /// The key columns of groups `groups`, in that order.
+    fn emit(&self, groups: &[u32]) -> Vec<Column> {
+        match self {
+            Keys::Int { entries, dtype, .. } => {
+                vec![int_key_column(*dtype, groups.iter().map(|&g| (entries[g as usize].key, entries[g as usize].valid)))]
+            }
+            Keys::Bytes { arena, spans, cols, .. } => {
+                let keys: Vec<&[u8]> = groups
+                    .iter()
+                    .map(|&g| {
+                        let (s, l) = spans[g as usize];
+                        &arena[s..s + l as usize]
+                    })
+                    .collect();
+                decode_keys(&keys, cols.iter().map(|c| c.1))
+            }
+        }
+    }
+}
+
+/// Sliding windows: the keys of the open groups, numbered (when a group is created), so that a
+/// firing window merges its slices through an array indexed by key id rather than a hash table.
+struct KeyIds {
+    /// Open addressing: (hash << 32 | key id).
+    index: Vec<u64>,
+    hash: Vec<u32>,
+    /// Bytes keys: a live group with the key, or NONE once no group has it (never matched again).
+    rep: Vec<u32>,
+    /// Int keys, inline (no group is touched to compare).
+    ikey: Vec<(i64, bool)>,
+    refs: Vec<u32>,
+    live: usize,
+}
+
+const NONE: u32 = u32::MAX;
+
+#[inline(always)]
+fn int_key_hash(k: i64, ok: bool) -> u32 {
+    murmur3_u64(k as u64, HASH_SEED) ^ (!ok as u32)
+}
+
+impl KeyIds {
+    fn new() -> KeyIds {
+        KeyIds { index: vec![EMPTY_SLOT; 1024], hash: vec![], rep: vec![], ikey: vec![], refs: vec![], live: 0 }
+    }
+
+    fn len(&self) -> usize {
+        self.hash.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.index.capacity() * 8
+            + (self.hash.capacity() + self.rep.capacity() + self.refs.capacity()) * 4
+            + self.ikey.capacity() * 16
+    }
+
+    fn clear(&mut self) {
+        self.index.fill(EMPTY_SLOT);
+        self.hash.clear();
+        self.rep.clear();
+        self.ikey.clear();
+        self.refs.clear();
+        self.live = 0;
+    }
+
+    fn push(&mut self, slot: usize, h: u32, rep: u32, ikey: (i64, bool)) -> u32 {
+        let kid = self.hash.len() as u32;
+        self.index[slot] = ((h as u64) << 32) | kid as u64;
+        self.hash.push(h);
+        self.rep.push(rep);
+        self.ikey.push(ikey);
+        self.refs.push(0);
+        if self.hash.len() * 2 > self.index.len() {
+            grow_index(&mut self.index);
+        }
+        kid
+    }
+
+    /// Counts one more group with key `kid`.
+    #[inline(always)]
+    fn add_ref(&mut self, kid: u32) {
+        let r = &mut self.refs[kid as usize];
+        if *r == 0 {
+            self.live += 1;
+        }
+        *r += 1;
+    }
+
+    /// The id of an integer key, added (without groups) when new.
+    #[inline(always)]
+    fn find_int(&mut self, k: i64, ok: bool) -> u32 {
+        let h = int_key_hash(k, ok);
+        let mask = self.index.len() - 1;
+        let mut slot = h as usize & mask;
+        loop {
+            let e = self.index[slot];
+            if e == EMPTY_SLOT {
+                return self.push(slot, h, NONE, (k, ok));
+            }
+            let kid = e as u32;
+            if (e >> 32) as u32 == h && self.ikey[kid as usize] == (k, ok) {
+                return kid;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// The id of group `g`'s key, counting `g`.
+    fn intern(&mut self, keys: &Keys, g: usize) -> u32 {
+        if let Keys::Int { entries, .. } = keys {
+            let kid = self.find_int(entries[g].key, entries[g].valid);
+            self.add_ref(kid);
+            return kid;
+        }
+        let h = keys.key_hash(g);
+        let mask = self.index.len() - 1;
+        let mut slot = h as usize & mask;
+        loop {
+            let e = self.index[slot];
+            if e == EMPTY_SLOT {
+                let kid = self.push(slot, h, g as u32, (0, false));
+                self.add_ref(kid);
+                return kid;
+            }
+            let kid = e as u32;
+            let rep = self.rep[kid as usize];
+            if (e >> 32) as u32 == h && rep != NONE && keys.same(rep as usize, g) {
+                self.add_ref(kid);
+                return kid;
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// After the groups were renumbered (`gkid`: key id per group): recounts, and rebuilds the
+    /// table once keys without groups outnumber the others.
+    fn recount(&mut self, keys: &Keys, gkid: &mut [u32]) {
+        self.refs.fill(0);
+        let int = matches!(keys, Keys::Int { .. });
+        if !int {
+            self.rep.fill(NONE);
+        }
+        for (g, &k) in gkid.iter().enumerate() {
+            self.refs[k as usize] += 1;
+            if !int {
+                self.rep[k as usize] = g as u32;
+            }
+        }
+        self.live = self.refs.iter().filter(|&&r| r > 0).count();
+        let dead = self.len() - self.live;
+        if dead > self.live && dead >= 1024 {
+            self.clear();
+            for (g, k) in gkid.iter_mut().enumerate() {
+                *k = self.intern(keys, g);
+            }
+        }
+    }
+}
+
+/// Merges the slices of sliding windows into one row per (window, key).
+struct Scratch {
+    accs: Accs,
+    /// Per row: a group with its key, and the first arrival of the key in the window.
+    rep: Vec<u32>,
+    seq: Vec<i64>,
+    /// Key id -> row of the current window.
+    row_of: Vec<u32>,
+    touched: Vec<u32>,
+    ids: KeyIds,
+    /// Buffers reused from one firing to the next.
+    cand: Vec<u32>,
+    pairs: Vec<(u32, u32)>,
+    order: Vec<u32>,
+    rows: Vec<u32>,
+    reps: Vec<u32>,
+}
+
+pub(crate) struct SlicedAggregator {
+    pub(crate) spec: WindowAggSpec,
+    pub(crate) output: SchemaRef,
+    size: i64,
+    slide: i64,
+    offset: i64,
+    /// Slice length: gcd(size, slide).
+    slice: i64,
+    keys: Keys,
+    /// Per group: slice start, arrival sequence number of its first row, key id (sliding).
+    pane: Vec<i64>,
+    seq: Vec<i64>,
+    gkid: Vec<u32>,
+    /// Per group: its hash in `index` (to rebuild it).
+    ghash: Vec<u32>,
+    /// Open addressing: (hash << 32 | group id), EMPTY_SLOT when free.
+    index: Vec<u64>,
+    accs: Accs,
+    scratch: Option<Scratch>,
+    open_panes: BTreeSet<i64>,
+    /// Windows starting at or before this have fired (or were complete before any record).
+    fired_to: Option<i64>,
+    pub(crate) watermark: i64,
+    pub(crate) late_dropped: u64,
+    seq_base: i64,
+    gids: Vec<u32>,
+    pub(crate) reservation: Reservation,
+}
+
+fn gcd(a: i64, b: i64) -> i64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+impl SlicedAggregator {
+    pub fn new(spec: WindowAggSpec, output: SchemaRef, size: i64, slide: i64, offset: i64, pool: MemoryPoolRef) -> Result<SlicedAggregator> {
+        let key_types: Vec<(usize, DataType)> = spec.key_fields.iter().map(|&k| (k, spec.input.fields[k].data_type)).collect();
+        let keys = match key_types.as_slice() {
+            [(col, t @ (DataType::I32 | DataType::I64 | DataType::Timestamp))] => {
+                Keys::Int { entries: Vec::new(), col: *col, dtype: *t }
+            }
+            _ => Keys::Bytes { arena: Vec::new(), spans: Vec::new(), cols: key_types, scratch: Vec::new() },
+        };
+        let accs = Accs::new(&spec.aggs, &spec.input, false)?;
+        let scratch = if slide == size {
+            None
+        } else {
+            Some(Scratch {
+                accs: Accs::new(&spec.aggs, &spec.input, true)?,
+                rep: vec![],
+                seq: vec![],
+                row_of: vec![],
+                touched: vec![],
+                ids: KeyIds::new(),
+                cand: vec![],
+                pairs: vec![],
+                order: vec![],
+                rows: vec![],
+                reps: vec![],
+            })
+        };
+        // Offsets are normalised into [0, slide) (the same window starts).
+        let offset = offset.rem_euclid(slide);
+        Ok(SlicedAggregator {
+            spec,
+            output,
+            size,
+            slide,
+            offset,
+            slice: gcd(size, slide),
+            keys,
+            pane: Vec::new(),
+            seq: Vec::new(),
+            gkid: Vec::new(),
+            ghash: Vec::new(),
+            index: vec![EMPTY_SLOT; 1024],
+            accs,
+            scratch,
+            open_panes: BTreeSet::new(),
+            fired_to: None,
+            watermark: i64::MIN,
+            late_dropped: 0,
+            seq_base: 0,
+            gids: Vec::new(),
+            reservation: Reservation::new(pool, "window aggregation"),
+        })
+    }
+
+    pub fn group_count(&self) -> usize {
+        self.pane.len()
+    }
+
+    /// The start of the slice holding `ts`.
+    #[inline(always)]
+    fn slice_of(&self, ts: i64) -> i64 {
+        ts.wrapping_sub(ts.wrapping_sub(self.offset).rem_euclid(self.slice))
+    }
+
+    /// The last window start at or before `t`.
+    #[inline(always)]
+    fn last_start(&self, t: i64) -> i64 {
+        t.wrapping_sub(t.wrapping_sub(self.offset).rem_euclid(self.slide))
+    }
+
+    /// Whether every window holding the slice at `start` is complete at watermark `wm`.
+    #[inline(always)]
+    fn slice_late(&self, start: i64, wm: i64) -> bool {
+        self.last_start(start).saturating_add(self.size - 1) <= wm
+    }
+
+    pub fn push(&mut self, batch: &BatchRef<'_>, ts: &[i64]) -> Result<u64> {
+        let n = batch.len;
+        self.gids.clear();
+        self.gids.resize(n, LATE);
+        let before = self.late_dropped;
+        let groups_before = self.pane.len();
+        match &self.keys {
+            Keys::Int { col, .. } => {
+                let col = *col;
+                match batch.columns[col].values {
+                    ValuesRef::I32(v) => self.assign_int(ts, v, batch.columns[col].validity, |x| x as i64),
+                    ValuesRef::I64(v) | ValuesRef::Timestamp(v) => self.assign_int(ts, v, batch.columns[col].validity, |x| x),
+                    _ => unreachable!("the int key path is chosen for integer columns only"),
+                }
+            }
+            Keys::Bytes { .. } => self.assign_bytes(ts, batch),
+        }
+        let groups = self.pane.len();
+        if groups != groups_before {
+            self.accs.grow(groups);
+            if let Some(sc) = &mut self.scratch {
+                for g in groups_before..groups {
+                    let k = sc.ids.intern(&self.keys, g);
+                    self.gkid.push(k);
+                }
+            }
+            self.account()?;
+        }
+        self.accs.update(batch, &self.gids[..n], self.seq_base);
+        self.seq_base += n as i64;
+        Ok(self.late_dropped - before)
+    }
+
+    fn account(&mut self) -> Result<()> {
+        let keys = match &self.keys {
+            Keys::Int { entries, .. } => entries.capacity() * std::mem::size_of::<IntEntry>(),
+            Keys::Bytes { arena, spans, .. } => arena.capacity() + spans.capacity() * 16,
+        };
+        let scratch = self.scratch.as_ref().map_or(0, |s| {
+            s.accs.bytes() + s.rep.capacity() * 4 + s.seq.capacity() * 8 + s.row_of.capacity() * 4 + s.touched.capacity() * 4 + s.ids.bytes()
+        });
+        let bytes = keys
+            + self.pane.capacity() * 8
+            + self.seq.capacity() * 8
+            + (self.gkid.capacity() + self.ghash.capacity()) * 4
+            + self.index.capacity() * 8
+            + self.accs.bytes()
+            + scratch;
+        self.reservation.resize(bytes as u64)
+    }
+
+    #[inline(always)]
+    fn assign_int<T: Copy>(&mut self, ts: &[i64], v: &[T], validity: Option<&[u8]>, to: impl Fn(T) -> i64) {
+        let wm = self.watermark;
+        let (mut cur_start, mut cur_end, mut cur_late) = (i64::MAX, i64::MIN, false);
+        let mut last_opened = None;
+        let (size, slide, slice, offset) = (self.size, self.slide, self.slice, self.offset);
+        let seq_base = self.seq_base;
+        let Keys::Int { entries, .. } = &mut self.keys else { unreachable!() };
+        for i in 0..self.gids.len() {
+            let t = ts[i];
+            if t < cur_start || t >= cur_end {
+                cur_start = t.wrapping_sub(t.wrapping_sub(offset).rem_euclid(slice));
+                cur_end = cur_start.saturating_add(slice);
+                let last = cur_start.wrapping_sub(cur_start.wrapping_sub(offset).rem_euclid(slide));
+                cur_late = last.saturating_add(size - 1) <= wm;
+            }
+            if cur_late {
+                self.late_dropped += 1;
+                continue;
+            }
+            let ok = validity.is_none_or(|b| bit_get(b, i));
+            let k = if ok { to(v[i]) } else { 0 };
+            let h = murmur3_u64((k as u64) ^ (cur_start as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), HASH_SEED) ^ (!ok as u32);
+            let mask = self.index.len() - 1;
+            let mut slot = h as usize & mask;
+            let g = loop {
+                let e = self.index[slot];
+                if e == EMPTY_SLOT {
+                    let g = self.pane.len() as u32;
+                    self.index[slot] = ((h as u64) << 32) | g as u64;
+                    self.pane.push(cur_start);
+                    self.seq.push(seq_base + i as i64);
+                    self.ghash.push(h);
+                    self.accs.rows.push(0);
+                    entries.push(IntEntry { key: k, start: cur_start, valid: ok });
+                    if last_opened != Some(cur_start) {
+                        self.open_panes.insert(cur_start);
+                        last_opened = Some(cur_start);
+                    }
+                    if self.pane.len() * 2 > self.index.len() {
+                        grow_index(&mut self.index);
+                    }
+                    break g;
+                }
+                let g = e as u32;
+                if (e >> 32) as u32 == h {
+                    let en = &entries[g as usize];
+                    if en.key == k && en.start == cur_start && en.valid == ok {
+                        break g;
+                    }
+                }
+                slot = (slot + 1) & mask;
+            };
+            self.accs.rows[g as usize] += 1;
+            self.gids[i] = g;
+        }
+    }
+
+    fn assign_bytes(&mut self, ts: &[i64], batch: &BatchRef<'_>) {
+        let wm = self.watermark;
+        let seq_base = self.seq_base;
+        let n = self.gids.len();
+        let key_cols: Vec<ColumnRef<'_>> = match &self.keys {
+            Keys::Bytes { cols, .. } => cols.iter().map(|&(c, _)| batch.columns[c]).collect(),
+            Keys::Int { .. } => unreachable!(),
+        };
+        for (i, &t) in ts[..n].iter().enumerate() {
+            let start = self.slice_of(t);
+            if self.slice_late(start, wm) {
+                self.late_dropped += 1;
+                continue;
+            }
+            let Keys::Bytes { arena, spans, scratch, .. } = &mut self.keys else { unreachable!() };
+            scratch.clear();
+            encode_key(&key_cols, i, scratch);
+            let h = fmix32(murmur3_32(scratch, HASH_SEED) ^ murmur3_u64(start as u64, HASH_SEED));
+            let mask = self.index.len() - 1;
+            let mut slot = h as usize & mask;
+            let g = loop {
+                let e = self.index[slot];
+                if e == EMPTY_SLOT {
+                    let g = self.pane.len() as u32;
+                    self.index[slot] = ((h as u64) << 32) | g as u64;
+                    self.pane.push(start);
+                    self.seq.push(seq_base + i as i64);
+                    self.ghash.push(h);
+                    self.accs.rows.push(0);
+                    spans.push((arena.len(), scratch.len() as u32));
+                    arena.extend_from_slice(scratch);
+                    self.open_panes.insert(start);
+                    if self.pane.len() * 2 > self.index.len() {
+                        grow_index(&mut self.index);
+                    }
+                    break g;
+                }
+                let g = e as u32;
+                if (e >> 32) as u32 == h && self.pane[g as usize] == start {
+                    let (s, l) = spans[g as usize];
+                    if &arena[s..s + l as usize] == scratch.as_slice() {
+                        break g;
+                    }
+                }
+                slot = (slot + 1) & mask;
+            };
+            self.accs.rows[g as usize] += 1;
+            self.gids[i] = g;
+        }
+    }
+
+    /// Window starts to fire at watermark `wm`, ascending, and the new `fired_to`.
+    fn due_windows(&self, wm: i64) -> (Vec<i64>, Option<i64>) {
+        let (size, slide, slice, off) = (self.size as i128, self.slide as i128, self.slice as i128, self.offset as i128);
+        let floor_start = |x: i128| x - (x - off).rem_euclid(slide);
+        // Every window whose last timestamp is at or before wm is complete; at the end of input
+        // (i64::MAX) every window is.
+        let new_fired: i128 = if wm == i64::MAX { i128::MAX } else { floor_start(wm as i128 - size + 1) };
+        let mut out = Vec::new();
+        let mut next: i128 = self.fired_to.map_or(i128::MIN, |f| f as i128 + slide);
+        for &a in &self.open_panes {
+            let a = a as i128;
+            // The first window holding the slice: the lowest start >= a + slice - size.
+            let x = a + slice - size;
+            let f = floor_start(x);
+            let first = (if f < x { f + slide } else { f }).max(next);
+            if first > new_fired {
+                break;
+            }
+            let last = floor_start(a).min(new_fired);
+            let mut ws = first;
+            while ws <= last {
+                out.push(ws as i64);
+                ws += slide;
+            }
+            next = next.max(last + slide);
+        }
+        let fired_to = if new_fired >= i64::MAX as i128 {
+            Some(i64::MAX)
+        } else if new_fired < i64::MIN as i128 {
+            self.fired_to
+        } else {
+            Some(self.fired_to.map_or(new_fired as i64, |f| f.max(new_fired as i64)))
+        };
+        (out, fired_to)
+    }
+
+    /// Advances the watermark (never backwards) and returns the rows of every window it
+    /// completes, or None when none fires. `i64::MAX` (end of input) fires everything.
+    pub fn advance_watermark(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {
+        if watermark <= self.watermark {
+            return Ok(None);
+        }
+        self.watermark = watermark;
+        let (windows, fired_to) = self.due_windows(watermark);
+        let batch = if windows.is_empty() {
+            None
+        } else if self.scratch.is_none() {
+            Some(self.emit_tumbling(&windows)?)
+        } else {
+            Some(self.emit_sliding(&windows)?)
+        };
+        // Forget fired windows only once their rows exist (an emit error leaves state as it was).
+        self.fired_to = fired_to;
+        if let Some(f) = fired_to {
+            let dead: Vec<i64> = self.open_panes.iter().copied().take_while(|&a| self.last_start(a) <= f).collect();
+            if !dead.is_empty() {
+                for a in &dead {
+                    self.open_panes.remove(a);
+                }
+                // Sliding windows drop one slice at a time: compact once the dropped groups are
+                // half of all (tumbling windows usually drop everything, which is cheap).
+                let live = if self.scratch.is_none() {
+                    0
+                } else {
+                    // A slice outlives the fired windows when it starts after the last one's
+                    // start + slide (`f` is a window start).
+                    let live_from = f.saturating_add(self.slide);
+                    self.pane.iter().filter(|&&a| a >= live_from).count()
+                };
+                if self.scratch.is_none() || live * 2 <= self.pane.len() {
+                    self.retain_open(f);
+                    self.account()?;
+                }
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Tumbling: each fired window is one slice; its groups in creation order.
+    fn emit_tumbling(&self, windows: &[i64]) -> Result<RecordBatch> {
+        let last = *windows.last().unwrap();
+        let mut groups: Vec<u32> = (0..self.pane.len() as u32).filter(|&g| self.pane[g as usize] <= last).collect();
+        if windows.len() > 1 {
+            groups.sort_by_key(|&g| self.pane[g as usize]);
+        }
+        let starts: Vec<i64> = groups.iter().map(|&g| self.pane[g as usize]).collect();
+        let ends = starts.iter().map(|&s| s.saturating_add(self.size)).collect();
+        build_output(&self.output, self.keys.emit(&groups), starts, ends, &self.accs, &self.spec.aggs, &groups)
+    }
+
+    /// Sliding: merge each fired window's slices per key into scratch rows, ordered by the
+    /// first arrival of the key in the window.
+    fn emit_sliding(&mut self, windows: &[i64]) -> Result<RecordBatch> {
+        let size = self.size;
+        let end_of_last = windows.last().unwrap().saturating_add(size);
+        // Groups of dropped slices may linger (compaction is lazy): their slices start before
+        // every window that can still fire.
+        let first = windows[0];
+        let mut sc = self.scratch.take().unwrap();
+        let mut cand = std::mem::take(&mut sc.cand);
+        cand.clear();
+        cand.extend((0..self.pane.len() as u32).filter(|&g| (first..end_of_last).contains(&self.pane[g as usize])));
+        cand.sort_by_key(|&g| self.pane[g as usize]); // stable: creation order within a slice
+        sc.accs.clear();
+        sc.rep.clear();
+        sc.seq.clear();
+        let mut order = std::mem::take(&mut sc.order);
+        order.clear();
+        let mut starts: Vec<i64> = Vec::new();
+        // (row, group) merges, in window, slice, then group order.
+        let mut pairs = std::mem::take(&mut sc.pairs);
+        pairs.clear();
+        let mut rows = std::mem::take(&mut sc.rows);
+        let mut lo = 0usize;
+        for &ws in windows {
+            let we = ws.saturating_add(size);
+            while lo < cand.len() && self.pane[cand[lo] as usize] < ws {
+                lo += 1;
+            }
+            let mut hi = lo;
+            while hi < cand.len() && self.pane[cand[hi] as usize] < we {
+                hi += 1;
+            }
+            let range = &cand[lo..hi];
+            if range.is_empty() {
+                continue;
+            }
+            let first_row = sc.rep.len();
+            // At most one row per group of the window: size the scratch slots once.
+            if sc.accs.rows.len() < first_row + range.len() {
+                sc.accs.grow(first_row + range.len());
+            }
+            if sc.row_of.len() < sc.ids.len() {
+                sc.row_of.resize(sc.ids.len(), NO_ROW);
+            }
+            for &g in range {
+                let g = g as usize;
+                let kid = self.gkid[g];
+                let mut row = sc.row_of[kid as usize];
+                if row == NO_ROW {
+                    row = sc.rep.len() as u32;
+                    sc.row_of[kid as usize] = row;
+                    sc.touched.push(kid);
+                    sc.rep.push(g as u32);
+                    sc.seq.push(self.seq[g]);
+                }
+                if self.seq[g] < sc.seq[row as usize] {
+                    sc.seq[row as usize] = self.seq[g];
+                }
+                pairs.push((row, g as u32));
+            }
+            for &k in &sc.touched {
+                sc.row_of[k as usize] = NO_ROW;
+            }
+            sc.touched.clear();
+            rows.clear();
+            rows.extend(first_row as u32..sc.rep.len() as u32);
+            rows.sort_unstable_by_key(|&r| sc.seq[r as usize]);
+            order.extend_from_slice(&rows);
+            starts.resize(order.len(), ws);
+        }
+        sc.accs.merge_pairs(&self.accs, &pairs);
+        let mut reps = std::mem::take(&mut sc.reps);
+        reps.clear();
+        reps.extend(order.iter().map(|&r| sc.rep[r as usize]));
+        let ends = starts.iter().map(|&s| s.saturating_add(size)).collect();
+        let out = build_output(&self.output, self.keys.emit(&reps), starts, ends, &sc.accs, &self.spec.aggs, &order);
+        (sc.cand, sc.pairs, sc.order, sc.rows, sc.reps) = (cand, pairs, order, rows, reps);
+        self.scratch = Some(sc);
+        out
+    }
+
+    /// Drops the groups of slices whose every window has fired (windows starting at or
+    /// before `fired_to`) and rebuilds the index.
+    fn retain_open(&mut self, fired_to: i64) {
+        let keep: Vec<usize> = (0..self.pane.len()).filter(|&g| self.last_start(self.pane[g]) > fired_to).collect();
+        if keep.is_empty() {
+            // The common case (one window open at a time): keep every allocation for the next
+            // window instead of growing the table again from scratch.
+            match &mut self.keys {
+                Keys::Int { entries, .. } => entries.clear(),
+                Keys::Bytes { arena, spans, .. } => {
+                    arena.clear();
+                    spans.clear();
+                }
+            }
+            self.pane.clear();
+            self.seq.clear();
+            self.gkid.clear();
+            self.ghash.clear();
+            if let Some(sc) = &mut self.scratch {
+                sc.ids.clear();
+            }
+            self.accs.clear();
+            self.index.fill(EMPTY_SLOT);
+            return;
+        }
+        if keep.len() == self.pane.len() {
+            return;
+        }
+        match &mut self.keys {
+            Keys::Int { entries, .. } => pick(entries, &keep),
+            Keys::Bytes { arena, spans, .. } => {
+                let mut na = Vec::new();
+                let mut ns = Vec::with_capacity(keep.len());
+                for &g in &keep {
+                    let (s, l) = spans[g];
+                    ns.push((na.len(), l));
+                    na.extend_from_slice(&arena[s..s + l as usize]);
+                }
+                *arena = na;
+                *spans = ns;
+            }
+        }
+        pick(&mut self.pane, &keep);
+        pick(&mut self.seq, &keep);
+        pick(&mut self.gkid, &keep);
+        self.accs.compact(&keep);
+        if let Some(sc) = &mut self.scratch {
+            sc.ids.recount(&self.keys, &mut self.gkid);
+        }
+        pick(&mut self.ghash, &keep);
+        // Rehash the survivors.
+        // Keep the table's size: the groups usually grow back to it before the next firing.
+        let cap = (keep.len() * 2).next_power_of_two().max(self.index.len());
+        if self.index.len() == cap {
+            self.index.fill(EMPTY_SLOT);
+        } else {
+            self.index = vec![EMPTY_SLOT; cap];
+        }
+        let mask = cap - 1;
+        for (g, &h) in self.ghash.iter().enumerate() {
+            let mut slot = h as usize & mask;
+            while self.index[slot] != EMPTY_SLOT {
+                slot = (slot + 1) & mask;
+            }
+            self.index[slot] = ((h as u64) << 32) | g as u64;
+        }
+    }
+}
+
+fn grow_index(index: &mut Vec<u64>) {
+    let cap = index.len() * 2;
+    let mask = cap - 1;
+    let mut next = vec![EMPTY_SLOT; cap];
+    for &e in index.iter() {
+        if e != EMPTY_SLOT {
+            let mut slot = (e >> 32) as usize & mask;
+            while next[slot] != EMPTY_SLOT {
+                slot = (slot + 1) & mask;
+            }
+            next[slot] = e;
+        }
+    }
+    *index = next;
+}
+

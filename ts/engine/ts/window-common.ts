@@ -1,0 +1,144 @@
+/** Helpers shared by the TS window operators (slices and sessions). */
+
+import { bitmapBytes, type Column } from '../../batch/column.js';
+import { i32View } from '../../batch/i64.js';
+import type { DataType, Schema } from '../../batch/schema.js';
+import type { WindowAggregatorSpec } from '../engine.js';
+import { Accs } from './window-acc.js';
+
+/** The accumulators of a spec's aggregates (input and output types resolved). */
+export function accsFor(spec: WindowAggregatorSpec, outputSchema: Schema, cap: number): Accs {
+  const keyCount = spec.keyFields.length;
+  return new Accs(
+    spec.aggregates,
+    spec.aggregates.map((a) => (a.field === null ? 'i64' : spec.input.fields[a.field]!.type)),
+    spec.aggregates.map((_, i) => outputSchema.fields[keyCount + 2 + i]!.type),
+    cap,
+  );
+}
+
+/** A single integer-like key column from per-group words. */
+export function intKeyColumn(
+  mode: 'i32' | 'i64',
+  type: DataType,
+  klo: Int32Array,
+  khi: Int32Array,
+  kvalid: Uint8Array,
+  groups: Int32Array,
+  n: number,
+): Column {
+  let validity: Uint8Array | null = null;
+  for (let i = 0; i < n; i++) {
+    if (kvalid[groups[i]!] === 0) {
+      validity = new Uint8Array(bitmapBytes(n));
+      for (let j = 0; j < n; j++) if (kvalid[groups[j]!] === 1) validity[j >>> 3]! |= 1 << (j & 7);
+      break;
+    }
+  }
+  if (mode === 'i32') {
+    const v = new Int32Array(n);
+    for (let i = 0; i < n; i++) v[i] = klo[groups[i]!]!;
+    return { type: 'i32', values: v, validity };
+  }
+  const v = new BigInt64Array(n);
+  const o = i32View(v);
+  for (let i = 0; i < n; i++) {
+    o[2 * i] = klo[groups[i]!]!;
+    o[2 * i + 1] = khi[groups[i]!]!;
+  }
+  return { type: type as 'i64' | 'timestamp', values: v, validity };
+}
+
+/** Rebuilds key columns from canonical key bytes (see key.ts). */
+export function decodeKeyColumns(
+  arena: Uint8Array,
+  spanStart: Int32Array,
+  spanLen: Int32Array,
+  groups: Int32Array,
+  n: number,
+  types: readonly DataType[],
+): Column[] {
+  void spanLen;
+  const pos = new Int32Array(n);
+  for (let i = 0; i < n; i++) pos[i] = spanStart[groups[i]!]!;
+  const dv = new DataView(arena.buffer, arena.byteOffset, arena.byteLength);
+  const cols: Column[] = [];
+  for (const t of types) {
+    const validity = new Uint8Array(bitmapBytes(n));
+    let nulls = 0;
+    const i32 = t === 'i32' ? new Int32Array(n) : null;
+    const i64 = t === 'i64' || t === 'timestamp' ? new BigInt64Array(n) : null;
+    const i64v = i64 === null ? null : i32View(i64);
+    const f64 = t === 'f64' ? new Float64Array(n) : null;
+    const bools = t === 'bool' ? new Uint8Array(bitmapBytes(n)) : null;
+    const offsets = t === 'utf8' ? new Int32Array(n + 1) : null;
+    let bytes = 0;
+    if (offsets !== null) {
+      // First pass for sizes.
+      for (let i = 0; i < n; i++) {
+        const p = pos[i]!;
+        if (arena[p] === 1) bytes += dv.getUint32(p + 1, true);
+      }
+    }
+    const data = offsets !== null ? new Uint8Array(bytes) : null;
+    let dp = 0;
+    for (let i = 0; i < n; i++) {
+      let p = pos[i]!;
+      const present = arena[p++] === 1;
+      if (present) validity[i >>> 3]! |= 1 << (i & 7);
+      else nulls++;
+      if (present) {
+        switch (t) {
+          case 'i32':
+            i32![i] = dv.getInt32(p, true);
+            p += 4;
+            break;
+          case 'i64':
+          case 'timestamp':
+            i64v![2 * i] = dv.getInt32(p, true);
+            i64v![2 * i + 1] = dv.getInt32(p + 4, true);
+            p += 8;
+            break;
+          case 'f64':
+            f64![i] = dv.getFloat64(p, true);
+            p += 8;
+            break;
+          case 'bool':
+            if (arena[p] === 1) bools![i >>> 3]! |= 1 << (i & 7);
+            p += 1;
+            break;
+          case 'utf8': {
+            const l = dv.getUint32(p, true);
+            p += 4;
+            data!.set(arena.subarray(p, p + l), dp);
+            dp += l;
+            p += l;
+            break;
+          }
+        }
+      }
+      if (offsets !== null) offsets[i + 1] = dp;
+      pos[i] = p;
+    }
+    const v = nulls > 0 ? validity : null;
+    switch (t) {
+      case 'i32':
+        cols.push({ type: t, values: i32!, validity: v });
+        break;
+      case 'i64':
+      case 'timestamp':
+        cols.push({ type: t, values: i64!, validity: v });
+        break;
+      case 'f64':
+        cols.push({ type: t, values: f64!, validity: v });
+        break;
+      case 'bool':
+        cols.push({ type: t, values: bools!, validity: v });
+        break;
+      case 'utf8':
+        cols.push({ type: t, offsets: offsets!, data: data!, validity: v });
+        break;
+    }
+  }
+  return cols;
+}

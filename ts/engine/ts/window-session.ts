@@ -1,0 +1,497 @@
+/**
+ * Session windows in TypeScript, mirroring crates/sluice-core/src/window/session.rs: per key a
+ * list of open sessions sorted by start; a record's window `[ts, ts + gap)` merges every
+ * session it touches or overlaps, the earliest (by start) absorbing the later ones in start
+ * order; sessions fire by end, then start, then first arrival.
+ */
+
+import { i32View } from '../../batch/i64.js';
+import { RecordBatch } from '../../batch/record-batch.js';
+import type { Column } from '../../batch/column.js';
+import type { Schema } from '../../batch/schema.js';
+import type { WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import { windowOutputSchema } from '../window-spec.js';
+import { fmix32, mixH, murmur3_32 } from './hash.js';
+import { encodeKey, keyViews, KeyScratch } from './key.js';
+import { setExact, type Accs } from './window-acc.js';
+import { accsFor, decodeKeyColumns, intKeyColumn } from './window-common.js';
+
+const TWO32 = 4294967296;
+const NONE = -1;
+/** `fwd` of an open session; otherwise the session it was merged into, or FIRED. */
+const ALIVE = -1;
+const FIRED = -2;
+const LATE = -1;
+
+function grown<T extends Float64Array | Int32Array | Uint8Array>(a: T, cap: number, fill?: number): T {
+  const b = new (a.constructor as new (n: number) => T)(cap);
+  b.set(a as never);
+  if (fill !== undefined) b.fill(fill as never, a.length);
+  return b;
+}
+
+export class TsSessionAggregator implements WindowAggregator {
+  readonly outputSchema: Schema;
+  private readonly fixedGap: number;
+  private readonly gapField: number;
+  private readonly mode: 'i32' | 'i64' | 'bytes';
+  private readonly keyCol: number;
+  // Keys by id.
+  private keys = 0;
+  private liveKeys = 0;
+  private kcap = 1024;
+  private klo = new Int32Array(1024);
+  private khi = new Int32Array(1024);
+  private kvalid = new Uint8Array(1024);
+  private khash = new Int32Array(1024);
+  private head = new Int32Array(1024).fill(NONE);
+  private arena = new Uint8Array(4096);
+  private arenaLen = 0;
+  private spanStart = new Int32Array(1024);
+  private spanLen = new Int32Array(1024);
+  private kindex = new Int32Array(2048).fill(-1);
+  // Sessions.
+  private sessions = 0;
+  private live = 0;
+  private scap = 1024;
+  private kid = new Int32Array(1024);
+  private start = new Float64Array(1024);
+  private end = new Float64Array(1024);
+  private seq = new Float64Array(1024);
+  private next = new Int32Array(1024);
+  private fwd = new Int32Array(1024);
+  private readonly accs: Accs;
+  // Min-heap of (end, session); an entry may hold an older (smaller) end, checked when popped.
+  private heapEnd = new Float64Array(1024);
+  private heapG = new Int32Array(1024);
+  private heapLen = 0;
+  private readonly keyScratch = new KeyScratch();
+  private watermark = -Infinity;
+  private seqBase = 0;
+  private gids = new Int32Array(1024);
+  lateDropped = 0;
+
+  constructor(private readonly spec: WindowAggregatorSpec) {
+    this.outputSchema = windowOutputSchema(spec);
+    const w = spec.window;
+    if (w.kind !== 'session') throw new Error('TsSessionAggregator handles session windows');
+    this.fixedGap = 'gapMs' in w ? w.gapMs : 0;
+    this.gapField = 'dynamicGapField' in w ? w.dynamicGapField : -1;
+    const k0 = spec.input.fields[spec.keyFields[0]!]!.type;
+    this.mode = spec.keyFields.length === 1 && (k0 === 'i32' || k0 === 'i64' || k0 === 'timestamp') ? (k0 === 'i32' ? 'i32' : 'i64') : 'bytes';
+    this.keyCol = spec.keyFields[0]!;
+    this.accs = accsFor(spec, this.outputSchema, this.scap);
+  }
+
+  get memoryBytes(): number {
+    return this.kcap * 29 + this.kindex.length * 4 + this.arena.length + this.scap * (8 * 3 + 4 * 3 + this.accs.bytesPerSlot) + this.heapEnd.length * 12;
+  }
+
+  push(batch: RecordBatch): number {
+    const et = batch.eventTime;
+    if (et === null) {
+      throw new Error('the window operator got rows without event timestamps; assign them with assignTimestampsAndWatermarks');
+    }
+    const n = batch.length;
+    let gaps: Int32Array | null = null;
+    if (this.gapField >= 0) {
+      // Check every gap before touching any state.
+      const c = batch.columns[this.gapField]! as { values: BigInt64Array; validity: Uint8Array | null };
+      gaps = i32View(c.values);
+      for (let i = 0; i < n; i++) {
+        const valid = c.validity === null || (c.validity[i >>> 3]! & (1 << (i & 7))) !== 0;
+        const h = gaps[2 * i + 1]!;
+        if (!valid || h < 0 || (h === 0 && gaps[2 * i] === 0)) {
+          throw new Error(`the session gap of row ${i} of the batch is ${valid ? `${c.values[i]} ms` : 'null'}; a session gap must be above 0 ms`);
+        }
+      }
+    }
+    if (this.gids.length < n) this.gids = new Int32Array(n);
+    const before = this.lateDropped;
+    const merged = this.assign(batch, i32View(et), gaps, n);
+    const gids = this.gids;
+    if (merged) {
+      // Rows assigned to a session that a later row merged away go to its survivor.
+      const fwd = this.fwd;
+      for (let i = 0; i < n; i++) {
+        let g = gids[i]!;
+        if (g < 0) continue;
+        while (fwd[g] !== ALIVE) g = fwd[g]!;
+        gids[i] = g;
+      }
+    }
+    this.accs.update(batch, gids, n, this.seqBase);
+    this.seqBase += n;
+    this.maybeCompact();
+    return this.lateDropped - before;
+  }
+
+  private assign(batch: RecordBatch, ts: Int32Array, gaps: Int32Array | null, n: number): boolean {
+    const wm = this.watermark;
+    const gids = this.gids;
+    let merged = false;
+    const bytes = this.mode === 'bytes';
+    const keyCols = bytes ? this.spec.keyFields.map((k) => batch.columns[k]!) : [];
+    const views = keyViews(keyCols);
+    const col = batch.columns[this.keyCol]!;
+    const validity = col.validity;
+    const wide = this.mode === 'i64';
+    const kv = bytes ? null : wide ? i32View((col as { values: BigInt64Array }).values) : (col as { values: Int32Array }).values;
+    const sc = this.keyScratch;
+    for (let i = 0; i < n; i++) {
+      const t = ts[2 * i + 1]! * TWO32 + (ts[2 * i]! >>> 0);
+      const gap = gaps === null ? this.fixedGap : gaps[2 * i + 1]! * TWO32 + (gaps[2 * i]! >>> 0);
+      const wEnd = t + gap;
+      let lo = 0;
+      let hi = 0;
+      let ok = 1;
+      let h: number;
+      if (bytes) {
+        sc.len = 0;
+        encodeKey(keyCols, views, i, sc);
+        h = murmur3_32(sc.buf, 0x5e551000, sc.len) | 0;
+      } else {
+        ok = validity === null || (validity[i >>> 3]! & (1 << (i & 7))) !== 0 ? 1 : 0;
+        if (ok === 1) {
+          if (wide) {
+            lo = kv![2 * i]!;
+            hi = kv![2 * i + 1]!;
+          } else {
+            lo = kv![i]!;
+            hi = lo >> 31;
+          }
+        }
+        h = fmix32(mixH(mixH(0x5e551000, lo), hi) ^ ok) | 0;
+      }
+      // Find the key.
+      const index = this.kindex;
+      const mask = index.length - 1;
+      let s = h & mask;
+      let kid: number;
+      for (;;) {
+        kid = index[s]!;
+        if (kid === -1) break;
+        if (this.khash[kid] === h && (bytes ? this.sameBytes(kid) : this.klo[kid] === lo && this.khi[kid] === hi && this.kvalid[kid] === ok)) break;
+        s = (s + 1) & mask;
+      }
+      let g: number;
+      if (kid === -1) {
+        if (wEnd - 1 <= wm) {
+          gids[i] = LATE;
+          this.lateDropped++;
+          continue;
+        }
+        kid = this.newKey(s, h, lo, hi, ok);
+        this.liveKeys++;
+        g = this.newSession(kid, NONE, NONE, t, wEnd, this.seqBase + i);
+      } else {
+        const headS = this.head[kid]!;
+        // Skip the sessions that end before the window starts.
+        let prev = NONE;
+        let cur = headS;
+        while (cur !== NONE && this.end[cur]! < t) {
+          prev = cur;
+          cur = this.next[cur]!;
+        }
+        if (cur !== NONE && this.start[cur]! <= wEnd) {
+          // Touches or overlaps `cur`: extend it, absorbing the later sessions the merged
+          // window now reaches.
+          const newStart = Math.min(this.start[cur]!, t);
+          let newEnd = Math.max(this.end[cur]!, wEnd);
+          let nx = this.next[cur]!;
+          while (nx !== NONE && this.start[nx]! <= newEnd) {
+            newEnd = Math.max(newEnd, this.end[nx]!);
+            this.accs.mergeFrom(cur, this.accs, nx);
+            if (this.seq[nx]! < this.seq[cur]!) this.seq[cur] = this.seq[nx]!;
+            this.fwd[nx] = cur;
+            this.live--;
+            merged = true;
+            nx = this.next[nx]!;
+          }
+          this.next[cur] = nx;
+          this.start[cur] = newStart;
+          this.end[cur] = newEnd;
+          g = cur;
+        } else {
+          if (wEnd - 1 <= wm) {
+            gids[i] = LATE;
+            this.lateDropped++;
+            continue;
+          }
+          if (headS === NONE) this.liveKeys++;
+          g = this.newSession(kid, prev, cur, t, wEnd, this.seqBase + i);
+        }
+      }
+      gids[i] = g;
+    }
+    return merged;
+  }
+
+  private sameBytes(kid: number): boolean {
+    const sc = this.keyScratch;
+    const l = sc.len;
+    if (this.spanLen[kid] !== l) return false;
+    const a = this.arena;
+    const p = this.spanStart[kid]!;
+    const b = sc.buf;
+    for (let j = 0; j < l; j++) if (a[p + j] !== b[j]) return false;
+    return true;
+  }
+
+  private newKey(slot: number, h: number, lo: number, hi: number, ok: number): number {
+    if (this.keys === this.kcap) {
+      const cap = this.kcap * 2;
+      this.klo = grown(this.klo, cap);
+      this.khi = grown(this.khi, cap);
+      this.kvalid = grown(this.kvalid, cap);
+      this.khash = grown(this.khash, cap);
+      this.head = grown(this.head, cap, NONE);
+      this.spanStart = grown(this.spanStart, cap);
+      this.spanLen = grown(this.spanLen, cap);
+      this.kcap = cap;
+    }
+    const kid = this.keys++;
+    this.klo[kid] = lo;
+    this.khi[kid] = hi;
+    this.kvalid[kid] = ok;
+    this.khash[kid] = h;
+    this.head[kid] = NONE;
+    if (this.mode === 'bytes') {
+      const sc = this.keyScratch;
+      const kl = sc.len;
+      if (this.arenaLen + kl > this.arena.length) {
+        const a = new Uint8Array(Math.max(this.arena.length * 2, this.arenaLen + kl));
+        a.set(this.arena.subarray(0, this.arenaLen));
+        this.arena = a;
+      }
+      this.arena.set(sc.buf.subarray(0, kl), this.arenaLen);
+      this.spanStart[kid] = this.arenaLen;
+      this.spanLen[kid] = kl;
+      this.arenaLen += kl;
+    }
+    this.kindex[slot] = kid;
+    if (this.keys * 2 > this.kindex.length) this.rehashKeys(this.kindex.length * 2);
+    return kid;
+  }
+
+  private rehashKeys(slots: number): void {
+    const index = new Int32Array(slots).fill(-1);
+    const mask = slots - 1;
+    for (let k = 0; k < this.keys; k++) {
+      let s = this.khash[k]! & mask;
+      while (index[s] !== -1) s = (s + 1) & mask;
+      index[s] = k;
+    }
+    this.kindex = index;
+  }
+
+  /** A new session for key `kid` between sessions `prev` and `next` of its list. */
+  private newSession(kid: number, prev: number, next: number, start: number, end: number, seq: number): number {
+    if (this.sessions === this.scap) {
+      const cap = this.scap * 2;
+      this.kid = grown(this.kid, cap);
+      this.start = grown(this.start, cap);
+      this.end = grown(this.end, cap);
+      this.seq = grown(this.seq, cap);
+      this.next = grown(this.next, cap);
+      this.fwd = grown(this.fwd, cap);
+      this.scap = cap;
+    }
+    // Sized now: a later row of the batch may merge this session into another.
+    this.accs.ensure(this.scap);
+    const g = this.sessions++;
+    this.kid[g] = kid;
+    this.start[g] = start;
+    this.end[g] = end;
+    this.seq[g] = seq;
+    this.next[g] = next;
+    this.fwd[g] = ALIVE;
+    if (prev === NONE) this.head[kid] = g;
+    else this.next[prev] = g;
+    this.heapPush(end, g);
+    this.live++;
+    return g;
+  }
+
+  private heapPush(e: number, g: number): void {
+    if (this.heapLen === this.heapEnd.length) {
+      this.heapEnd = grown(this.heapEnd, this.heapLen * 2);
+      this.heapG = grown(this.heapG, this.heapLen * 2);
+    }
+    const he = this.heapEnd;
+    const hg = this.heapG;
+    let i = this.heapLen++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (he[p]! < e || (he[p] === e && hg[p]! <= g)) break;
+      he[i] = he[p]!;
+      hg[i] = hg[p]!;
+      i = p;
+    }
+    he[i] = e;
+    hg[i] = g;
+  }
+
+  private heapPop(): void {
+    const he = this.heapEnd;
+    const hg = this.heapG;
+    const n = --this.heapLen;
+    if (n === 0) return;
+    const e = he[n]!;
+    const g = hg[n]!;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && (he[c + 1]! < he[c]! || (he[c + 1] === he[c] && hg[c + 1]! < hg[c]!))) c++;
+      if (e < he[c]! || (e === he[c] && g <= hg[c]!)) break;
+      he[i] = he[c]!;
+      hg[i] = hg[c]!;
+      i = c;
+    }
+    he[i] = e;
+    hg[i] = g;
+  }
+
+  advanceWatermark(watermark: number): RecordBatch | null {
+    if (!(watermark > this.watermark)) return null;
+    this.watermark = watermark;
+    const due: number[] = [];
+    while (this.heapLen > 0) {
+      const e = this.heapEnd[0]!;
+      const g = this.heapG[0]!;
+      if (e - 1 > watermark) break;
+      this.heapPop();
+      if (this.fwd[g] !== ALIVE) continue;
+      if (this.end[g] !== e) {
+        this.heapPush(this.end[g]!, g);
+        continue;
+      }
+      due.push(g);
+    }
+    if (due.length === 0) return null;
+    const { start, end, seq } = this;
+    due.sort((a, b) => end[a]! - end[b]! || start[a]! - start[b]! || seq[a]! - seq[b]!);
+    let batch: RecordBatch;
+    try {
+      batch = this.emit(Int32Array.from(due));
+    } catch (e) {
+      // Leave the sessions as they were (their heap entries back).
+      for (const g of due) this.heapPush(this.end[g]!, g);
+      throw e;
+    }
+    for (const g of due) {
+      this.fwd[g] = FIRED;
+      this.live--;
+      const k = this.kid[g]!;
+      let prev = NONE;
+      let cur = this.head[k]!;
+      while (cur !== g) {
+        prev = cur;
+        cur = this.next[cur]!;
+      }
+      if (prev === NONE) {
+        this.head[k] = this.next[g]!;
+        if (this.head[k] === NONE) this.liveKeys--;
+      } else this.next[prev] = this.next[g]!;
+    }
+    this.maybeCompact();
+    return batch;
+  }
+
+  private emit(groups: Int32Array): RecordBatch {
+    const n = groups.length;
+    const kids = new Int32Array(n);
+    for (let i = 0; i < n; i++) kids[i] = this.kid[groups[i]!]!;
+    const columns: Column[] =
+      this.mode === 'bytes'
+        ? decodeKeyColumns(this.arena, this.spanStart, this.spanLen, kids, n, this.spec.keyFields.map((k) => this.spec.input.fields[k]!.type))
+        : [intKeyColumn(this.mode, this.spec.input.fields[this.keyCol]!.type, this.klo, this.khi, this.kvalid, kids, n)];
+    const s = new BigInt64Array(n);
+    const e = new BigInt64Array(n);
+    const et = new BigInt64Array(n);
+    const s32 = i32View(s);
+    const e32 = i32View(e);
+    const t32 = i32View(et);
+    for (let i = 0; i < n; i++) {
+      const g = groups[i]!;
+      setExact(s32, i, this.start[g]!);
+      setExact(e32, i, this.end[g]!);
+      setExact(t32, i, this.end[g]! - 1);
+    }
+    columns.push({ type: 'timestamp', values: s, validity: null });
+    columns.push({ type: 'timestamp', values: e, validity: null });
+    columns.push(...this.accs.emit(groups, n));
+    return new RecordBatch(this.outputSchema, columns, n, et);
+  }
+
+  /** Drops fired and merged-away sessions once they outnumber the open ones; keys likewise. */
+  private maybeCompact(): void {
+    const total = this.sessions;
+    const dead = total - this.live;
+    if (this.live === 0 && total > 0) {
+      this.accs.reset(0, total);
+      this.sessions = 0;
+      this.heapLen = 0;
+    } else if (dead > this.live && dead >= 1024) {
+      const remap = new Int32Array(total).fill(NONE);
+      let m = 0;
+      for (let g = 0; g < total; g++) if (this.fwd[g] === ALIVE) remap[g] = m++;
+      const re = (x: number) => (x === NONE ? NONE : remap[x]!);
+      for (let g = 0; g < total; g++) {
+        const to = remap[g]!;
+        if (to === NONE) continue;
+        this.kid[to] = this.kid[g]!;
+        this.start[to] = this.start[g]!;
+        this.end[to] = this.end[g]!;
+        this.seq[to] = this.seq[g]!;
+        this.next[to] = re(this.next[g]!);
+        this.fwd[to] = ALIVE;
+        if (to !== g) this.accs.move(g, to);
+      }
+      for (let k = 0; k < this.keys; k++) this.head[k] = re(this.head[k]!);
+      this.accs.reset(m, total);
+      this.sessions = m;
+      this.heapLen = 0;
+      for (let g = 0; g < m; g++) this.heapPush(this.end[g]!, g);
+    }
+    const deadKeys = this.keys - this.liveKeys;
+    if (this.liveKeys === 0 && this.keys > 0) {
+      this.keys = 0;
+      this.arenaLen = 0;
+      this.kindex.fill(-1);
+    } else if (deadKeys > this.liveKeys && deadKeys >= 1024) {
+      const remap = new Int32Array(this.keys).fill(NONE);
+      let m = 0;
+      let arenaLen = 0;
+      for (let k = 0; k < this.keys; k++) {
+        if (this.head[k] === NONE) continue;
+        remap[k] = m;
+        this.klo[m] = this.klo[k]!;
+        this.khi[m] = this.khi[k]!;
+        this.kvalid[m] = this.kvalid[k]!;
+        this.khash[m] = this.khash[k]!;
+        this.head[m] = this.head[k]!;
+        if (this.mode === 'bytes') {
+          const p = this.spanStart[k]!;
+          const l = this.spanLen[k]!;
+          this.arena.copyWithin(arenaLen, p, p + l);
+          this.spanStart[m] = arenaLen;
+          this.spanLen[m] = l;
+          arenaLen += l;
+        }
+        m++;
+      }
+      this.keys = m;
+      this.arenaLen = arenaLen;
+      // Dead sessions may name dropped keys; they are never read again.
+      for (let g = 0; g < this.sessions; g++) {
+        const r = remap[this.kid[g]!]!;
+        this.kid[g] = r === NONE ? 0 : r;
+      }
+      let slots = 2048;
+      while (slots < m * 2) slots *= 2;
+      this.rehashKeys(slots);
+    }
+  }
+}
