@@ -12,6 +12,9 @@ import type { Sink } from './connector.js';
 import type { StreamEnvironment } from './environment.js';
 import { WatermarkStrategy } from './watermark.js';
 import { EventTimeSessionWindows, SlidingEventTimeWindows, TumblingEventTimeWindows, type WindowAssigner } from './windows.js';
+import { ConnectedStreams, IntervalJoin, JoinedStreams, keySelector, type GraphAccess } from './joins.js';
+import type { Row } from '../batch/record-batch.js';
+import type { AggregateFunction, UserWindowAssigner, UserWindowFunction } from '../runtime/user-window.js';
 
 type KeyValue = string | number | boolean;
 
@@ -101,6 +104,51 @@ export class DataStream<T extends object> {
     return new KeyedStream(this.env, this.node, fields);
   }
 
+  /** The records of this stream and of `others` (all of one schema) as one stream; the watermark is the minimum over the inputs. */
+  union(...others: DataStream<T>[]): DataStream<T> {
+    if (others.length === 0) throw new Error('union needs at least one other stream');
+    for (const o of others) {
+      if (!o.schema.equals(this.schema)) {
+        throw new Error(`union needs inputs of one schema: ${this.schema} and ${o.schema}; map them to one schema first`);
+      }
+    }
+    return this.multi<T>('Union', { kind: 'union' }, [this.node, ...others.map((o) => o.node)], this.schema, { kind: 'forward' });
+  }
+
+  /** Two streams processed together, with one function per input (ConnectedStreams). */
+  connect<B extends object>(other: DataStream<B>): ConnectedStreams<T, B> {
+    return new ConnectedStreams<T, B>(this.graphAccess(), this, other);
+  }
+
+  /** A window join: `a.join(b).where(keyA).equalTo(keyB).window(assigner).apply(fn, schema)`. */
+  join<B extends object>(other: DataStream<B>): JoinedStreams<T, B, 'join'> {
+    return new JoinedStreams<T, B, 'join'>(this.graphAccess(), this, other, 'join');
+  }
+
+  /** A window coGroup: like join, but the function gets all records of each side per key and window. */
+  coGroup<B extends object>(other: DataStream<B>): JoinedStreams<T, B, 'coGroup'> {
+    return new JoinedStreams<T, B, 'coGroup'>(this.graphAccess(), this, other, 'coGroup');
+  }
+
+  /** @internal */
+  multi<R extends object>(name: string, op: NodeOp, inputs: readonly GraphNode[], schema: Schema, partitioning: Partitioning): DataStream<R> {
+    const node = this.env.graph.add({ name, op, input: inputs[0]!, inputs, partitioning, schema, hasEventTime: inputs.every((n) => n.hasEventTime) });
+    return new DataStream<R>(this.env, node);
+  }
+
+  /** @internal */
+  graphAccess(): GraphAccess {
+    return {
+      env: this.env,
+      add: (name, op, inputs, schema, partitioning) => {
+        if ((op.kind === 'windowJoin' || op.kind === 'intervalJoin') && !inputs.every((n) => n.hasEventTime)) {
+          throw new Error(`${name} needs event timestamps on both inputs: give each source a WatermarkStrategy with a timestamp assigner`);
+        }
+        return this.multi(name, op, inputs, schema, partitioning);
+      },
+    };
+  }
+
   /** Writes the stream to a sink. */
   sinkTo(sink: Sink): void {
     this.add(`Sink: ${sink.name}`, { kind: 'sink', sink }, this.schema);
@@ -118,10 +166,21 @@ export class DataStream<T extends object> {
 export class KeyedStream<T extends object, K> {
   /** @internal */
   constructor(
-    private readonly env: StreamEnvironment,
-    private readonly node: GraphNode,
+    /** @internal */
+    readonly env: StreamEnvironment,
+    /** @internal */
+    readonly node: GraphNode,
     readonly keyFields: readonly string[],
   ) {}
+
+  /** An interval join with another keyed stream: `.between(lower, upper).process(fn, schema)`. */
+  intervalJoin<B extends object, KB>(other: KeyedStream<B, KB>): IntervalJoin<T, B> {
+    const side = <X extends object>(k: KeyedStream<X, unknown>) => ({ stream: new DataStream<X>(k.env, k.node), key: keySelector(k.keyFields as never, k.node.schema, 'intervalJoin').fn, fields: k.keyFields });
+    if (!this.node.hasEventTime || !other.node.hasEventTime) {
+      throw new Error('intervalJoin needs event timestamps on both inputs: give each source a WatermarkStrategy with a timestamp assigner');
+    }
+    return new IntervalJoin<T, B>(new DataStream<T>(this.env, this.node).graphAccess(), side(this), side(other as KeyedStream<B, unknown>));
+  }
 
   /**
    * Groups each key's records into event-time windows: TumblingEventTimeWindows.of(size),
@@ -160,7 +219,54 @@ export class WindowedStream<T extends object, K> {
    * Built-in aggregates per key and window, computed by the engine without materialising
    * records (a dynamic session gap function sees each record).
    */
-  aggregate<A extends Record<string, AggregateCall<keyof T & string>>>(aggregates: A): DataStream<WindowResult<K, A, T>> {
+  aggregate<A extends Record<string, AggregateCall<keyof T & string>>>(aggregates: A): DataStream<WindowResult<K, A, T>>;
+  /** A user AggregateFunction per key and window; rows are its results plus windowStart and windowEnd. */
+  aggregate<ACC, S extends SchemaSpec>(fn: AggregateFunction<T, ACC, RecordOf<S>>, resultSchema: S): DataStream<RecordOf<S> & WindowBounds>;
+  aggregate(arg: object, resultSchema?: SchemaSpec): DataStream<object> {
+    if (typeof (arg as { createAccumulator?: unknown }).createAccumulator === 'function') {
+      const f = arg as AggregateFunction<Row, unknown, Row>;
+      for (const m of ['add', 'getResult', 'merge'] as const) {
+        if (typeof f[m] !== 'function') throw new TypeError(`an AggregateFunction needs createAccumulator, add, getResult and merge; '${m}' is missing`);
+      }
+      if (resultSchema === undefined) throw new Error('aggregate(AggregateFunction, resultSchema): pass the schema of getResult()');
+      return this.userWindow('Aggregate', { kind: 'aggregate', fn: f }, withBounds(Schema.from(resultSchema)));
+    }
+    return this.builtIn(arg as Record<string, AggregateCall<keyof T & string>>);
+  }
+
+  /** Combines each key's records per window with `fn` (rows: the reduced record plus windowStart and windowEnd). */
+  reduce(fn: (a: T, b: T) => T): DataStream<T & WindowBounds> {
+    checkFn(fn, 'reduce');
+    return this.userWindow('Reduce', { kind: 'reduce', fn: fn as never }, withBounds(this.node.schema)) as DataStream<T & WindowBounds>;
+  }
+
+  /** Calls `fn` once per key and window with all of its records; the rows it returns have `schema`. */
+  process<S extends SchemaSpec>(fn: (key: unknown, window: { start: number; end: number }, records: T[]) => Iterable<RecordOf<S>>, schema: S): DataStream<RecordOf<S>> {
+    checkFn(fn, 'process');
+    return this.userWindow('Process', { kind: 'process', fn: fn as never }, Schema.from(schema)) as DataStream<RecordOf<S>>;
+  }
+
+  private userWindow(what: string, fn: UserWindowFunction, schema: Schema): DataStream<object> {
+    const a = this.assigner;
+    const assigner: UserWindowAssigner =
+      a instanceof EventTimeSessionWindows
+        ? { kind: 'session', gapMs: (a.gapFn ?? a.gapMs!) as number | ((r: Row) => number) }
+        : a instanceof SlidingEventTimeWindows
+          ? { kind: 'sliding', sizeMs: a.sizeMs, slideMs: a.slideMs, offsetMs: a.offsetMs }
+          : { kind: 'tumbling', sizeMs: a.sizeMs, slideMs: a.sizeMs, offsetMs: a.offsetMs };
+    const key = keySelector(this.keyFields as never, this.node.schema, 'window').fn;
+    const node = this.env.graph.add({
+      name: `Window(${a.describe()}) ${what}`,
+      op: { kind: 'userWindow', key: key as UserFn, assigner, fn },
+      input: this.node,
+      partitioning: { kind: 'hash', keyFields: this.keyFields },
+      schema,
+      hasEventTime: true,
+    });
+    return new DataStream(this.env, node);
+  }
+
+  private builtIn<A extends Record<string, AggregateCall<keyof T & string>>>(aggregates: A): DataStream<WindowResult<K, A, T>> {
     const input = this.node.schema;
     const specs: AggregateSpec[] = Object.entries(aggregates).map(([name, call]) => {
       if (call === null || typeof call !== 'object' || typeof (call as AggregateCall).kind !== 'string') {
@@ -190,6 +296,15 @@ export class WindowedStream<T extends object, K> {
     });
     return new DataStream(this.env, node);
   }
+}
+
+export type WindowBounds = { windowStart: number; windowEnd: number };
+
+function withBounds(schema: Schema): Schema {
+  for (const f of ['windowStart', 'windowEnd']) {
+    if (schema.has(f)) throw new Error(`the window result already has a field '${f}'; the window bounds are added under that name`);
+  }
+  return new Schema([...schema.fields, { name: 'windowStart', type: 'timestamp', nullable: false }, { name: 'windowEnd', type: 'timestamp', nullable: false }]);
 }
 
 function fieldIndex(schema: Schema, name: string, what: string): number {

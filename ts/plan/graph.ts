@@ -9,6 +9,7 @@ import type { Sink, Source } from '../api/connector.js';
 import type { WatermarkStrategy } from '../api/watermark.js';
 import type { AggregateSpec, WindowDescriptor } from '../engine/engine.js';
 import type { DataType } from '../batch/schema.js';
+import type { UserWindowAssigner, UserWindowFunction } from '../runtime/user-window.js';
 
 export type UserFn = (...args: never[]) => unknown;
 
@@ -28,7 +29,19 @@ export type NodeOp =
       readonly gapFn: UserFn | null;
       readonly aggregates: readonly AggregateSpec[];
     }
-  | { readonly kind: 'sink'; readonly sink: Sink };
+  | { readonly kind: 'sink'; readonly sink: Sink }
+  | { readonly kind: 'union' }
+  | { readonly kind: 'coFlatMap'; readonly fns: readonly UserFn[] }
+  | {
+      readonly kind: 'windowJoin';
+      readonly keys: readonly [UserFn, UserFn];
+      readonly windows: { readonly sizeMs: number; readonly slideMs: number; readonly offsetMs: number; readonly describe: string };
+      readonly fn: UserFn;
+      /** join (pairs only) or coGroup (every key seen on either side). */
+      readonly inner: boolean;
+    }
+  | { readonly kind: 'intervalJoin'; readonly keys: readonly [UserFn, UserFn]; readonly lower: number; readonly upper: number; readonly fn: UserFn }
+  | { readonly kind: 'userWindow'; readonly key: UserFn; readonly assigner: UserWindowAssigner; readonly fn: UserWindowFunction };
 
 /** How records reach a node from its input. */
 export type Partitioning = { readonly kind: 'forward' } | { readonly kind: 'hash'; readonly keyFields: readonly string[] };
@@ -37,7 +50,9 @@ export interface GraphNode {
   readonly id: number;
   readonly name: string;
   readonly op: NodeOp;
+  /** The first input (null for sources); `inputs` has them all. */
   readonly input: GraphNode | null;
+  readonly inputs: readonly GraphNode[];
   readonly partitioning: Partitioning;
   readonly schema: Schema;
   readonly hasEventTime: boolean;
@@ -47,14 +62,15 @@ export interface GraphNode {
 export class JobGraph {
   readonly nodes: GraphNode[] = [];
 
-  add(node: Omit<GraphNode, 'id'>): GraphNode {
-    const n: GraphNode = { ...node, id: this.nodes.length + 1 };
+  add(node: Omit<GraphNode, 'id' | 'inputs'> & { readonly inputs?: readonly GraphNode[] }): GraphNode {
+    const inputs = node.inputs ?? (node.input === null ? [] : [node.input]);
+    const n: GraphNode = { ...node, inputs, id: this.nodes.length + 1 };
     this.nodes.push(n);
     return n;
   }
 
   consumers(node: GraphNode): GraphNode[] {
-    return this.nodes.filter((n) => n.input === node);
+    return this.nodes.filter((n) => n.inputs.includes(node));
   }
 
   sources(): GraphNode[] {
@@ -68,7 +84,12 @@ export class JobGraph {
   /** The sub-graph that feeds `sinks`: their ancestors and them, no other branch. */
   lineageOf(sinks: readonly GraphNode[]): JobGraph {
     const keep = new Set<GraphNode>();
-    for (const s of sinks) for (let n: GraphNode | null = s; n !== null && !keep.has(n); n = n.input) keep.add(n);
+    const visit = (n: GraphNode): void => {
+      if (keep.has(n)) return;
+      keep.add(n);
+      n.inputs.forEach(visit);
+    };
+    sinks.forEach(visit);
     const g = new JobGraph();
     g.nodes.push(...this.nodes.filter((n) => keep.has(n)));
     return g;

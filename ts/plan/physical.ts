@@ -11,8 +11,10 @@ import type { GraphNode, JobGraph } from './graph.js';
 
 export interface PhysicalNode {
   readonly node: GraphNode;
-  /** The schema this node's operator receives (after projection). */
+  /** The schema this node's operator receives on its first input (after projection). */
   readonly inputSchema: Schema | null;
+  /** The schemas of all its inputs, in input order. */
+  readonly inputSchemas: readonly Schema[];
   /** The schema it emits. */
   readonly outputSchema: Schema;
   readonly parallelism: number;
@@ -55,35 +57,42 @@ export function requiredFields(graph: JobGraph, node: GraphNode): Set<string> | 
 }
 
 export function buildPlan(graph: JobGraph): PhysicalPlan {
+  // Creation order is a topological order: every input is built before its consumers.
+  const built = new Map<GraphNode, PhysicalNode>();
   const all: PhysicalNode[] = [];
-  const build = (node: GraphNode, inputSchema: Schema | null, projection: readonly string[] | null): PhysicalNode => {
+  for (const node of graph.nodes) {
+    const inputs = node.inputs.map((n) => built.get(n)!);
+    let projection: string[] | null = null;
     let outputSchema: Schema;
     if (node.op.kind === 'source') {
-      outputSchema = projection === null ? node.schema : new Schema(node.schema.fields.filter((f) => projection.includes(f.name)));
-    } else if (node.op.kind === 'timestamps' || node.op.kind === 'filter' || node.op.kind === 'sink') {
-      outputSchema = inputSchema!;
+      const wm = node.op.watermarks?.assigner;
+      if (node.op.source.supportsProjection && typeof wm !== 'function') {
+        const need = requiredFields(graph, node);
+        if (need !== null) {
+          if (typeof wm === 'string') need.add(wm);
+          projection = node.schema.names().filter((n) => need.has(n));
+        }
+      }
+      outputSchema = projection === null ? node.schema : new Schema(node.schema.fields.filter((f) => projection!.includes(f.name)));
+    } else if (node.op.kind === 'timestamps' || node.op.kind === 'filter' || node.op.kind === 'sink' || node.op.kind === 'union') {
+      outputSchema = inputs[0]!.outputSchema;
     } else {
       outputSchema = node.schema;
     }
-    const p: PhysicalNode = { node, inputSchema, outputSchema, parallelism: 1, children: [], projection };
+    const p: PhysicalNode = {
+      node,
+      inputSchema: inputs[0]?.outputSchema ?? null,
+      inputSchemas: inputs.map((i) => i.outputSchema),
+      outputSchema,
+      parallelism: 1,
+      children: [],
+      projection,
+    };
+    for (const i of inputs) i.children.push(p);
+    built.set(node, p);
     all.push(p);
-    for (const c of graph.consumers(node)) p.children.push(build(c, outputSchema, null));
-    return p;
-  };
-  const roots = graph.sources().map((s) => {
-    const source = s.op.kind === 'source' ? s.op.source : null;
-    let projection: string[] | null = null;
-    if (source?.supportsProjection) {
-      const need = requiredFields(graph, s);
-      const wm = s.op.kind === 'source' ? s.op.watermarks?.assigner : null;
-      if (need !== null && typeof wm !== 'function') {
-        if (typeof wm === 'string') need.add(wm);
-        projection = s.schema.names().filter((n) => need.has(n));
-      }
-    }
-    return build(s, null, projection);
-  });
-  return { roots, all };
+  }
+  return { roots: all.filter((p) => p.node.op.kind === 'source'), all };
 }
 
 function edgeLabel(n: GraphNode): string {
@@ -92,41 +101,32 @@ function edgeLabel(n: GraphNode): string {
 
 /** The plan as text: one task per source, its chained operators, edges and parallelism. */
 export function explainText(plan: PhysicalPlan, engine: string): string {
-  const lines: string[] = [`Physical plan (engine: ${engine}, parallelism 1, ${plan.roots.length} task${plan.roots.length === 1 ? '' : 's'})`];
+  const lines: string[] = [`Physical plan (engine: ${engine}, parallelism 1, ${plan.roots.length} source chain${plan.roots.length === 1 ? '' : 's'})`];
+  const printed = new Set<PhysicalNode>();
   plan.roots.forEach((root, t) => {
     lines.push(`Task ${t + 1} (chain):`);
-    const walk = (p: PhysicalNode, depth: number): void => {
+    const walk = (p: PhysicalNode, from: PhysicalNode | null, depth: number): void => {
       const pad = '  '.repeat(depth + 1);
-      const edge = p.inputSchema === null ? '' : `--${edgeLabel(p.node)}--> `;
+      const edge = from === null ? '' : `--${edgeLabel(p.node)}${p.inputSchemas.length > 1 ? ` (input ${p.node.inputs.indexOf(from.node) + 1} of ${p.inputSchemas.length})` : ''}--> `;
+      if (printed.has(p)) {
+        lines.push(`${pad}${edge}#${p.node.id} ${p.node.name} (shown above)`);
+        return;
+      }
+      printed.add(p);
       const proj = p.projection !== null ? ` [reads ${p.projection.join(', ')}]` : '';
       const wm = p.node.op.kind === 'source' && p.node.op.watermarks !== null ? ` [watermarks: ${p.node.op.watermarks.describe()}]` : '';
       lines.push(`${pad}${edge}#${p.node.id} ${p.node.name} (p=${p.parallelism})${proj}${wm} -> ${p.outputSchema}`);
-      for (const c of p.children) walk(c, depth + 1);
+      for (const c of p.children) walk(c, p, depth + 1);
     };
-    walk(root, 0);
+    walk(root, null, 0);
   });
   return lines.join('\n');
 }
 
-/** The plan as a Mermaid flowchart. */
+/** The plan as a Mermaid flowchart: every operator once, every edge with its partitioning. */
 export function explainMermaid(plan: PhysicalPlan): string {
   const lines = ['flowchart LR'];
-  plan.roots.forEach((root, t) => {
-    lines.push(`  subgraph task${t + 1}["Task ${t + 1} (chained, p=1)"]`);
-    const ids: string[] = [];
-    const walk = (p: PhysicalNode): void => {
-      ids.push(`    n${p.node.id}["${p.node.name.replace(/"/g, "'")} (p=${p.parallelism})"]`);
-      p.children.forEach(walk);
-    };
-    walk(root);
-    lines.push(...ids, '  end');
-    const edges = (p: PhysicalNode): void => {
-      for (const c of p.children) {
-        lines.push(`  n${p.node.id} -->|${edgeLabel(c.node)}| n${c.node.id}`);
-        edges(c);
-      }
-    };
-    edges(root);
-  });
+  for (const p of plan.all) lines.push(`  n${p.node.id}["${p.node.name.replace(/"/g, "'")} (p=${p.parallelism})"]`);
+  for (const p of plan.all) for (const c of p.children) lines.push(`  n${p.node.id} -->|${edgeLabel(c.node)}| n${c.node.id}`);
   return lines.join('\n');
 }

@@ -13,6 +13,8 @@ import { buildPlan, type PhysicalNode } from '../plan/physical.js';
 import { withGapColumn } from '../engine/window-spec.js';
 import type { JobGraph } from '../plan/graph.js';
 import { annotate, JobFailedError, operatorOf } from './errors.js';
+import { CoFlatMapOperator, IntervalJoinOperator, UnionOperator, WindowCoGroupOperator, type KeyFn } from './joins.js';
+import { UserWindowOperator } from './user-window.js';
 import { Operator, type OperatorMetrics } from './operator.js';
 import {
   FilterOperator,
@@ -131,7 +133,7 @@ export async function executeJob(
           // The source's watermark strategy runs chained right behind it.
           const ts = new TimestampsOperator(n.id, `${n.name} timestamps/watermarks`, op.watermarks as WatermarkStrategy<never>, p.outputSchema, n.name);
           operators.push(o);
-          s.outputs.push(ts);
+          s.addOutput(ts);
           o = ts;
         }
         break;
@@ -174,21 +176,39 @@ export async function executeJob(
         o = new SinkOperator(n.id, n.name, w);
         break;
       }
+      case 'union':
+        o = new UnionOperator(n.id, n.name, n.inputs.length);
+        break;
+      case 'coFlatMap':
+        o = new CoFlatMapOperator(n.id, n.name, op.fns as ((r: Row) => Iterable<unknown>)[], p.outputSchema);
+        break;
+      case 'windowJoin':
+        o = new WindowCoGroupOperator(n.id, n.name, op.keys as [KeyFn, KeyFn], op.windows, op.fn as never, p.outputSchema, op.inner);
+        break;
+      case 'intervalJoin':
+        o = new IntervalJoinOperator(n.id, n.name, op.keys as [KeyFn, KeyFn], op.lower, op.upper, op.fn as never, p.outputSchema);
+        break;
+      case 'userWindow':
+        o = new UserWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.assigner, op.fn, p.outputSchema);
+        break;
     }
     operators.push(o);
-    for (const c of p.children) {
-      const child = instantiate(c);
-      // Attach to the chain's tail: for sources with a strategy, that is the timestamps operator.
-      o.outputs.push(child);
-    }
-    return operators.find((x) => x.metrics.id === n.id)!;
+    // The tail emits to consumers: for a source with a strategy, the timestamps operator.
+    tails.set(p, o);
+    // Inputs come first in plan order, so their tails exist: connect each input edge.
+    p.node.inputs.forEach((inputNode, j) => {
+      const from = plan.all.find((q) => q.node === inputNode)!;
+      tails.get(from)!.addOutput(o, j);
+    });
+    return o;
   };
+  const tails = new Map<PhysicalNode, Operator>();
 
   let timer: NodeJS.Timeout | undefined;
   let failed = false;
   let cancelled = false;
   try {
-    for (const r of plan.roots) instantiate(r);
+    for (const p of plan.all) instantiate(p);
     const report = typeof options.progress === 'function' ? options.progress : options.progress === true ? printProgress : null;
     if (report !== null) {
       let last = {

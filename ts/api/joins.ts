@@ -1,0 +1,158 @@
+/**
+ * Streams with two inputs, named as in Flink's DataStream API: ConnectedStreams (co-map /
+ * co-flatMap), JoinedStreams and CoGroupedStreams (window joins), and interval joins on keyed
+ * streams.
+ */
+
+import { Schema, type RecordOf, type SchemaSpec } from '../batch/schema.js';
+import type { Row } from '../batch/record-batch.js';
+import type { GraphNode, NodeOp, Partitioning } from '../plan/graph.js';
+import type { DataStream } from './datastream.js';
+import type { StreamEnvironment } from './environment.js';
+
+type KeySpec<T> = (keyof T & string) | readonly (keyof T & string)[] | ((record: T) => unknown);
+
+/** A key selector over records from a field, several fields, or a function. */
+export function keySelector<T>(spec: KeySpec<T>, schema: Schema, what: string): { fn: (r: Row) => unknown; fields: string[] | null } {
+  if (typeof spec === 'function') return { fn: spec as (r: Row) => unknown, fields: null };
+  const fields = typeof spec === 'string' ? [spec] : [...(spec as readonly string[])];
+  if (fields.length === 0) throw new Error(`${what} needs at least one key field`);
+  for (const f of fields) {
+    if (!schema.has(f)) throw new Error(`${what}: no field '${f}' in the stream; fields are: ${schema.names().join(', ')}`);
+  }
+  if (fields.length === 1) {
+    const f = fields[0]!;
+    return { fn: (r) => r[f], fields };
+  }
+  return { fn: (r) => fields.map((f) => r[f]), fields };
+}
+
+/** Window assigners usable in window joins: tumbling and sliding event-time windows. */
+export interface JoinWindowAssigner {
+  readonly sizeMs: number;
+  readonly offsetMs: number;
+  readonly slideMs?: number;
+  describe(): string;
+}
+
+export function joinWindows(assigner: JoinWindowAssigner): { sizeMs: number; slideMs: number; offsetMs: number; describe: string } {
+  if (assigner === null || typeof assigner !== 'object' || typeof assigner.sizeMs !== 'number') {
+    throw new TypeError('a window join takes TumblingEventTimeWindows.of(...) or SlidingEventTimeWindows.of(...)');
+  }
+  return { sizeMs: assigner.sizeMs, slideMs: assigner.slideMs ?? assigner.sizeMs, offsetMs: assigner.offsetMs, describe: assigner.describe() };
+}
+
+/** @internal Adds a node with several inputs to the environment's graph. */
+export interface GraphAccess {
+  readonly env: StreamEnvironment;
+  add(name: string, op: NodeOp, inputs: readonly GraphNode[], schema: Schema, partitioning: Partitioning): DataStream<object>;
+}
+
+function outSchema(spec: SchemaSpec | undefined, a: Schema, b: Schema, what: string): Schema {
+  if (spec !== undefined) return Schema.from(spec);
+  if (a.equals(b)) return a;
+  throw new Error(`${what}: the two inputs have different schemas (${a} and ${b}); pass the output schema`);
+}
+
+export class ConnectedStreams<A extends object, B extends object> {
+  /** @internal */
+  constructor(
+    private readonly g: GraphAccess,
+    private readonly a: DataStream<A>,
+    private readonly b: DataStream<B>,
+  ) {}
+
+  /** One function per input; both feed one output stream. */
+  map<S extends SchemaSpec>(fa: (r: A) => RecordOf<S>, fb: (r: B) => RecordOf<S>, schema?: S): DataStream<RecordOf<S>> {
+    return this.flatMap((r) => [fa(r)], (r) => [fb(r)], schema);
+  }
+
+  flatMap<S extends SchemaSpec>(fa: (r: A) => Iterable<RecordOf<S>>, fb: (r: B) => Iterable<RecordOf<S>>, schema?: S): DataStream<RecordOf<S>> {
+    const s = outSchema(schema, this.a.schema, this.b.schema, 'connect().flatMap');
+    return this.g.add('CoFlatMap', { kind: 'coFlatMap', fns: [fa as never, fb as never] }, [this.a.node, this.b.node], s, { kind: 'forward' }) as DataStream<RecordOf<S>>;
+  }
+}
+
+type JoinKind = 'join' | 'coGroup';
+
+export class JoinedStreams<A extends object, B extends object, K extends JoinKind = 'join'> {
+  /** @internal */
+  constructor(
+    private readonly g: GraphAccess,
+    private readonly a: DataStream<A>,
+    private readonly b: DataStream<B>,
+    private readonly kind: K,
+  ) {}
+
+  where(key: KeySpec<A>): { equalTo(key: KeySpec<B>): { window(assigner: JoinWindowAssigner): WindowJoin<A, B, K> } } {
+    const ka = keySelector(key, this.a.schema, `${this.kind}().where`);
+    return {
+      equalTo: (keyB) => {
+        const kb = keySelector(keyB, this.b.schema, `${this.kind}().equalTo`);
+        return { window: (assigner) => new WindowJoin<A, B, K>(this.g, this.a, this.b, this.kind, [ka, kb], joinWindows(assigner)) };
+      },
+    };
+  }
+}
+
+type JoinFn<A, B, K extends JoinKind, R> = K extends 'join'
+  ? (left: A, right: B, window: { start: number; end: number }) => R
+  : (left: A[], right: B[], window: { start: number; end: number }) => Iterable<R>;
+
+export class WindowJoin<A extends object, B extends object, K extends JoinKind> {
+  /** @internal */
+  constructor(
+    private readonly g: GraphAccess,
+    private readonly a: DataStream<A>,
+    private readonly b: DataStream<B>,
+    private readonly kind: K,
+    private readonly keys: readonly [{ fn: (r: Row) => unknown; fields: string[] | null }, { fn: (r: Row) => unknown; fields: string[] | null }],
+    private readonly windows: { sizeMs: number; slideMs: number; offsetMs: number; describe: string },
+  ) {}
+
+  /** join: called for every pair of records with equal keys in the same window. coGroup: once per key and window, with all records of each side. */
+  apply<S extends SchemaSpec>(fn: JoinFn<A, B, K, RecordOf<S>>, schema: S): DataStream<RecordOf<S>> {
+    if (typeof fn !== 'function') throw new TypeError(`${this.kind}().apply takes a function`);
+    const pairs =
+      this.kind === 'join'
+        ? (l: Row[], r: Row[], w: { start: number; end: number }) => l.flatMap((x) => r.map((y) => (fn as (a: Row, b: Row, w: { start: number; end: number }) => unknown)(x, y, w)))
+        : (fn as (l: Row[], r: Row[], w: { start: number; end: number }) => Iterable<unknown>);
+    const name = `Window${this.kind === 'join' ? 'Join' : 'CoGroup'}(${this.windows.describe})`;
+    const partitioning: Partitioning = { kind: 'hash', keyFields: this.keys[0].fields ?? ['<selector>'] };
+    return this.g.add(
+      name,
+      { kind: 'windowJoin', keys: [this.keys[0].fn, this.keys[1].fn], windows: this.windows, fn: pairs as never, inner: this.kind === 'join' },
+      [this.a.node, this.b.node],
+      Schema.from(schema),
+      partitioning,
+    ) as DataStream<RecordOf<S>>;
+  }
+}
+
+export class IntervalJoin<A extends object, B extends object> {
+  /** @internal */
+  constructor(
+    private readonly g: GraphAccess,
+    private readonly a: { stream: DataStream<A>; key: (r: Row) => unknown; fields: readonly string[] },
+    private readonly b: { stream: DataStream<B>; key: (r: Row) => unknown; fields: readonly string[] },
+  ) {}
+
+  /** Right records with time in [left time + lower, left time + upper] (ms, both included). */
+  between(lowerMs: number, upperMs: number): { process<S extends SchemaSpec>(fn: (left: A, right: B, ctx: { leftTimestamp: number; rightTimestamp: number }) => RecordOf<S>, schema: S): DataStream<RecordOf<S>> } {
+    if (!Number.isSafeInteger(lowerMs) || !Number.isSafeInteger(upperMs) || lowerMs > upperMs) {
+      throw new RangeError(`intervalJoin().between(lower, upper) needs whole ms with lower <= upper, got (${lowerMs}, ${upperMs})`);
+    }
+    return {
+      process: (fn, schema) => {
+        if (typeof fn !== 'function') throw new TypeError('intervalJoin().process takes a function');
+        return this.g.add(
+          `IntervalJoin[${lowerMs}, ${upperMs}]`,
+          { kind: 'intervalJoin', keys: [this.a.key, this.b.key], lower: lowerMs, upper: upperMs, fn: fn as never },
+          [this.a.stream.node, this.b.stream.node],
+          Schema.from(schema),
+          { kind: 'hash', keyFields: [...this.a.fields] },
+        ) as DataStream<RecordOf<typeof schema>>;
+      },
+    };
+  }
+}

@@ -1,0 +1,213 @@
+/**
+ * Windows with user functions (reduce, aggregate with an AggregateFunction, process with all
+ * records), for tumbling, sliding and session windows. Runs in TypeScript on both engines:
+ * the functions are the user's. Incremental functions keep one accumulator per key and
+ * window; process keeps the records. Sessions merge when they touch or overlap (merging
+ * accumulators with `merge`, or reduce's function, or concatenating records).
+ *
+ * Firing order matches the built-in aggregation: windows by end, then start, then the key's
+ * first arrival. Results carry the window's last timestamp (end - 1) as event time.
+ */
+
+import { BatchBuilder } from '../batch/builder.js';
+import { getI64, i32View } from '../batch/i64.js';
+import { rowReader, type RecordBatch, type Row } from '../batch/record-batch.js';
+import type { Schema } from '../batch/schema.js';
+import { Operator } from './operator.js';
+
+export type UserWindowAssigner =
+  | { readonly kind: 'tumbling' | 'sliding'; readonly sizeMs: number; readonly slideMs: number; readonly offsetMs: number }
+  | { readonly kind: 'session'; readonly gapMs: number | ((r: Row) => number) };
+
+/** Flink's AggregateFunction: accumulate incrementally, merge for sessions. */
+export interface AggregateFunction<T, ACC, R> {
+  createAccumulator(): ACC;
+  add(value: T, accumulator: ACC): ACC;
+  getResult(accumulator: ACC): R;
+  merge(a: ACC, b: ACC): ACC;
+}
+
+export interface WindowInfo {
+  readonly start: number;
+  readonly end: number;
+}
+
+export type UserWindowFunction =
+  | { readonly kind: 'reduce'; readonly fn: (a: Row, b: Row) => Row }
+  | { readonly kind: 'aggregate'; readonly fn: AggregateFunction<Row, unknown, Row> }
+  | { readonly kind: 'process'; readonly fn: (key: unknown, window: WindowInfo, records: Row[]) => Iterable<Row> };
+
+interface Pane {
+  start: number;
+  end: number;
+  /** Order of the key's first arrival, for a deterministic firing order. */
+  readonly seq: number;
+  readonly key: unknown;
+  state: unknown;
+  empty: boolean;
+}
+
+function keyString(k: unknown): string {
+  if (typeof k === 'string') return `s${k}`;
+  if (typeof k === 'number' || typeof k === 'boolean' || k === null) return `${typeof k}:${String(k)}`;
+  return `j${JSON.stringify(k)}`;
+}
+
+export class UserWindowOperator extends Operator {
+  /** key -> panes of that key (sessions: disjoint, merged). */
+  private readonly panes = new Map<string, Pane[]>();
+  private seq = 0;
+  private produced = 0;
+  private readonly keySeq = new Map<string, number>();
+
+  constructor(
+    id: number,
+    name: string,
+    private readonly key: (r: Row) => unknown,
+    private readonly assigner: UserWindowAssigner,
+    private readonly fn: UserWindowFunction,
+    /** reduce/aggregate: the result's schema plus windowStart/windowEnd; process: the user's schema. */
+    private readonly schema: Schema,
+  ) {
+    super(id, name);
+    this.metrics.lateRecordsDropped = 0;
+  }
+
+  private init(): unknown {
+    switch (this.fn.kind) {
+      case 'reduce':
+        return undefined;
+      case 'aggregate':
+        return this.fn.fn.createAccumulator();
+      case 'process':
+        return [] as Row[];
+    }
+  }
+
+  private add(state: unknown, empty: boolean, r: Row): unknown {
+    switch (this.fn.kind) {
+      case 'reduce':
+        return empty ? r : this.fn.fn(state as Row, r);
+      case 'aggregate':
+        return this.fn.fn.add(r, state);
+      case 'process':
+        (state as Row[]).push(r);
+        return state;
+    }
+  }
+
+  private mergeStates(a: Pane, b: Pane): unknown {
+    if (a.empty) return b.state;
+    if (b.empty) return a.state;
+    switch (this.fn.kind) {
+      case 'reduce':
+        return this.fn.fn(a.state as Row, b.state as Row);
+      case 'aggregate':
+        return this.fn.fn.merge(a.state, b.state);
+      case 'process':
+        return [...(a.state as Row[]), ...(b.state as Row[])];
+    }
+  }
+
+  processBatch(batch: RecordBatch): void {
+    if (batch.eventTime === null) throw new Error('an event-time window needs event timestamps; assign them with a WatermarkStrategy');
+    const read = rowReader(batch);
+    const tv = i32View(batch.eventTime);
+    const starts: number[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const ts = getI64(tv, i);
+      const r = read(i);
+      const k = this.key(r);
+      const ks = keyString(k);
+      let seq = this.keySeq.get(ks);
+      if (seq === undefined) {
+        seq = this.seq++;
+        this.keySeq.set(ks, seq);
+      }
+      let list = this.panes.get(ks);
+      if (list === undefined) {
+        list = [];
+        this.panes.set(ks, list);
+      }
+      if (this.assigner.kind === 'session') {
+        const gap = typeof this.assigner.gapMs === 'function' ? this.assigner.gapMs(r) : this.assigner.gapMs;
+        if (!(typeof gap === 'number' && Number.isSafeInteger(gap) && gap > 0)) {
+          throw new RangeError(`${this.metrics.name}: the session gap for record ${this.metrics.recordsIn - batch.length + i} is ${String(gap)}; it must be a whole number of ms above 0`);
+        }
+        this.addToSession(list, k, seq, ts, ts + gap, r);
+      } else {
+        const a = this.assigner;
+        starts.length = 0;
+        const last = ts - ((((ts - a.offsetMs) % a.slideMs) + a.slideMs) % a.slideMs);
+        for (let s = last; s > ts - a.sizeMs; s -= a.slideMs) starts.push(s);
+        let placed = false;
+        for (const s of starts) {
+          if (s + a.sizeMs - 1 <= this.watermark) continue;
+          placed = true;
+          let p = list.find((x) => x.start === s);
+          if (p === undefined) {
+            p = { start: s, end: s + a.sizeMs, seq, key: k, state: this.init(), empty: true };
+            list.push(p);
+          }
+          p.state = this.add(p.state, p.empty, r);
+          p.empty = false;
+        }
+        if (!placed) this.metrics.lateRecordsDropped!++;
+      }
+    }
+  }
+
+  private addToSession(list: Pane[], key: unknown, seq: number, start: number, end: number, r: Row): void {
+    // Merge with every session it touches or overlaps (Flink's TimeWindow.intersects).
+    let merged: Pane = { start, end, seq, key, state: this.add(this.init(), true, r), empty: false };
+    const keep: Pane[] = [];
+    for (const p of list) {
+      if (p.start <= merged.end && p.end >= merged.start) {
+        merged = { start: Math.min(p.start, merged.start), end: Math.max(p.end, merged.end), seq, key, state: this.mergeStates(p, merged), empty: false };
+      } else keep.push(p);
+    }
+    if (merged.end - 1 <= this.watermark) {
+      this.metrics.lateRecordsDropped!++;
+      return; // its session has fired: late (the sessions it touched stay as they were)
+    }
+    keep.push(merged);
+    list.length = 0;
+    list.push(...keep);
+  }
+
+  override async processWatermark(watermark: number): Promise<void> {
+    const due: Pane[] = [];
+    for (const [ks, list] of this.panes) {
+      const rest = list.filter((p) => {
+        if (p.end - 1 <= watermark) {
+          due.push(p);
+          return false;
+        }
+        return true;
+      });
+      if (rest.length === 0) this.panes.delete(ks);
+      else if (rest.length !== list.length) this.panes.set(ks, rest);
+    }
+    due.sort((a, b) => a.end - b.end || a.start - b.start || a.seq - b.seq);
+    if (due.length > 0) {
+      const out = new BatchBuilder(this.schema, due.length);
+      const where = `${this.metrics.name} output`;
+      for (const p of due) {
+        const t = p.end - 1;
+        if (this.fn.kind === 'process') {
+          for (const rec of this.fn.fn(p.key, { start: p.start, end: p.end }, p.state as Row[])) out.append(rec, where, this.produced++, t);
+        } else {
+          const result = this.fn.kind === 'reduce' ? (p.state as Row) : this.fn.fn.getResult(p.state);
+          out.append({ ...result, windowStart: p.start, windowEnd: p.end }, where, this.produced++, t);
+        }
+      }
+      await this.emit(out.finish());
+    }
+    await this.emitWatermark(watermark);
+  }
+
+  override async finish(): Promise<void> {
+    await this.processWatermark(Infinity);
+    await this.emitEnd();
+  }
+}
