@@ -175,7 +175,13 @@ export class KeyedStream<T extends object, K> {
 
   /** An interval join with another keyed stream: `.between(lower, upper).process(fn, schema)`. */
   intervalJoin<B extends object, KB>(other: KeyedStream<B, KB>): IntervalJoin<T, B> {
-    const side = <X extends object>(k: KeyedStream<X, unknown>) => ({ stream: new DataStream<X>(k.env, k.node), key: keySelector(k.keyFields as never, k.node.schema, 'intervalJoin').fn, fields: k.keyFields });
+    // A selector key is a computed 'key' column by now, so every side is keyed by fields.
+    const side = <X extends object>(k: KeyedStream<X, unknown>) => ({
+      stream: new DataStream<X>(k.env, k.node),
+      key: keySelector(k.keyFields as never, k.node.schema, 'intervalJoin').fn,
+      fields: k.keyFields,
+      byFields: true,
+    });
     if (!this.node.hasEventTime || !other.node.hasEventTime) {
       throw new Error('intervalJoin needs event timestamps on both inputs: give each source a WatermarkStrategy with a timestamp assigner');
     }

@@ -133,8 +133,8 @@ export class IntervalJoin<A extends object, B extends object> {
   /** @internal */
   constructor(
     private readonly g: GraphAccess,
-    private readonly a: { stream: DataStream<A>; key: (r: Row) => unknown; fields: readonly string[] },
-    private readonly b: { stream: DataStream<B>; key: (r: Row) => unknown; fields: readonly string[] },
+    private readonly a: { stream: DataStream<A>; key: (r: Row) => unknown; fields: readonly string[]; byFields: boolean },
+    private readonly b: { stream: DataStream<B>; key: (r: Row) => unknown; fields: readonly string[]; byFields: boolean },
   ) {}
 
   /** Right records with time in [left time + lower, left time + upper] (ms, both included). */
@@ -147,7 +147,14 @@ export class IntervalJoin<A extends object, B extends object> {
         if (typeof fn !== 'function') throw new TypeError('intervalJoin().process takes a function');
         return this.g.add(
           `IntervalJoin[${lowerMs}, ${upperMs}]`,
-          { kind: 'intervalJoin', keys: [this.a.key, this.b.key], lower: lowerMs, upper: upperMs, fn: fn as never },
+          {
+            kind: 'intervalJoin',
+            keys: [this.a.key, this.b.key],
+            keyFields: [this.a.byFields ? this.a.fields : null, this.b.byFields ? this.b.fields : null],
+            lower: lowerMs,
+            upper: upperMs,
+            fn: fn as never,
+          },
           [this.a.stream.node, this.b.stream.node],
           Schema.from(schema),
           { kind: 'hash', keyFields: [...this.a.fields] },

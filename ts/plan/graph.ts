@@ -40,7 +40,14 @@ export type NodeOp =
       /** join (pairs only) or coGroup (every key seen on either side). */
       readonly inner: boolean;
     }
-  | { readonly kind: 'intervalJoin'; readonly keys: readonly [UserFn, UserFn]; readonly lower: number; readonly upper: number; readonly fn: UserFn }
+  | {
+      readonly kind: 'intervalJoin';
+      readonly keys: readonly [UserFn, UserFn];
+      readonly keyFields: readonly [readonly string[] | null, readonly string[] | null];
+      readonly lower: number;
+      readonly upper: number;
+      readonly fn: UserFn;
+    }
   | { readonly kind: 'userWindow'; readonly key: UserFn; readonly assigner: UserWindowAssigner; readonly fn: UserWindowFunction };
 
 /** How records reach a node from its input. */

@@ -186,7 +186,7 @@ export async function executeJob(
         o = new WindowCoGroupOperator(n.id, n.name, op.keys as [KeyFn, KeyFn], op.windows, op.fn as never, p.outputSchema, op.inner);
         break;
       case 'intervalJoin':
-        o = new IntervalJoinOperator(n.id, n.name, op.keys as [KeyFn, KeyFn], op.lower, op.upper, op.fn as never, p.outputSchema);
+        o = new IntervalJoinOperator(n.id, n.name, op.keys as [KeyFn, KeyFn], op.keyFields, op.lower, op.upper, op.fn as never, p.outputSchema);
         break;
       case 'userWindow':
         o = new UserWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.assigner, op.fn, p.outputSchema);

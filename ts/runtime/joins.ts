@@ -7,7 +7,7 @@
 
 import { BatchBuilder } from '../batch/builder.js';
 import { getI64, i32View } from '../batch/i64.js';
-import { rowReader, type RecordBatch, type Row } from '../batch/record-batch.js';
+import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import { MultiInputOperator } from './operator.js';
 
@@ -189,17 +189,24 @@ export class WindowCoGroupOperator extends MultiInputOperator {
 /**
  * Interval join: a left record at time t joins every right record of the same key with time in
  * [t + lower, t + upper] (both ends included); the result's event time is the later of the two.
- * State is kept only as long as a future record could still match.
+ * State is kept only as long as a future record could still match. Buffered records stay in
+ * their batches (a row index each) and become objects only when they match; keys given as
+ * fields are read from their columns.
  */
 export class IntervalJoinOperator extends MultiInputOperator {
-  /** Per side: key -> buffered records with their times. */
-  private readonly buffers: [Map<string, { t: number; r: Row }[]>, Map<string, { t: number; r: Row }[]>] = [new Map(), new Map()];
+  /** Per side: key -> buffered rows (time, reader of its batch, row), in arrival order. */
+  private readonly buffers: [Map<string, Buffered[]>, Map<string, Buffered[]>] = [new Map(), new Map()];
+  /** Per side: (time, key) in arrival order, to find what may have expired without scanning every key. */
+  private readonly arrivals: [{ t: number; k: string }[], { t: number; k: string }[]] = [[], []];
+  private readonly arrivalHead: [number, number] = [0, 0];
   private produced = 0;
 
   constructor(
     id: number,
     name: string,
     private readonly keys: readonly [KeyFn, KeyFn],
+    /** Key fields per side when keyed by fields (read from the columns), else null. */
+    private readonly keyFields: readonly [readonly string[] | null, readonly string[] | null],
     private readonly lower: number,
     private readonly upper: number,
     private readonly fn: (left: Row, right: Row, ctx: { leftTimestamp: number; rightTimestamp: number }) => unknown,
@@ -209,34 +216,54 @@ export class IntervalJoinOperator extends MultiInputOperator {
     this.metrics.lateRecordsDropped = 0;
   }
 
+  /** Key of row i: from the key columns when keyed by fields, else from the record. */
+  private keyReader(batch: RecordBatch, input: number, row: (i: number) => Row): (i: number) => string {
+    const fields = this.keyFields[input as 0 | 1];
+    if (fields === null) {
+      const fn = this.keys[input]!;
+      return (i) => keyString(fn(row(i)));
+    }
+    const cols = fields.map((f) => valueReader(batch.column(f), f));
+    if (cols.length === 1) {
+      const c = cols[0]!;
+      return (i) => keyString(c(i));
+    }
+    return (i) => keyString(cols.map((c) => c(i)));
+  }
+
   processBatch(batch: RecordBatch, input: number): Promise<void> | void {
-    const read = rowReader(batch);
     const time = timeOf(batch);
+    const row = lazyRows(batch);
+    const key = this.keyReader(batch, input, row);
     const out = new Output(this.schema, `${this.metrics.name} output`);
     const mine = this.buffers[input]!;
     const other = this.buffers[1 - input]!;
+    const arrivals = this.arrivals[input as 0 | 1];
     for (let i = 0; i < batch.length; i++) {
       const t = time(i);
       if (t < this.watermark) {
         this.metrics.lateRecordsDropped!++;
         continue;
       }
-      const r = read(i);
-      const ks = keyString(this.keys[input]!(r));
+      const ks = key(i);
       // Left at t matches right in [t + lower, t + upper]; right at t matches left in [t - upper, t - lower].
       const [lo, hi] = input === 0 ? [t + this.lower, t + this.upper] : [t - this.upper, t - this.lower];
-      for (const o of other.get(ks) ?? []) {
-        if (o.t < lo || o.t > hi) continue;
-        const [left, right] = input === 0 ? [r, o.r] : [o.r, r];
-        const [lt, rt] = input === 0 ? [t, o.t] : [o.t, t];
-        out.add(this.fn(left, right, { leftTimestamp: lt, rightTimestamp: rt }), Math.max(lt, rt), this.produced++);
+      const candidates = other.get(ks);
+      if (candidates !== undefined) {
+        for (const o of candidates) {
+          if (o.t < lo || o.t > hi) continue;
+          const [left, right] = input === 0 ? [row(i), o.row(o.i)] : [o.row(o.i), row(i)];
+          const [lt, rt] = input === 0 ? [t, o.t] : [o.t, t];
+          out.add(this.fn(left, right, { leftTimestamp: lt, rightTimestamp: rt }), Math.max(lt, rt), this.produced++);
+        }
       }
       let list = mine.get(ks);
       if (list === undefined) {
         list = [];
         mine.set(ks, list);
       }
-      list.push({ t, r });
+      list.push({ t, row, i });
+      arrivals.push({ t, k: ks });
     }
     const b = out.take();
     if (b !== null) return this.emit(b);
@@ -250,11 +277,50 @@ export class IntervalJoinOperator extends MultiInputOperator {
     return this.emitWatermark(watermark);
   }
 
+  /**
+   * Drops expired records: walks the arrivals from the oldest while they have expired and trims
+   * each such key's list from its front. With out-of-order input an expired record can wait
+   * behind a younger one; matching checks times explicitly, so that only delays its removal.
+   */
   private evict(side: 0 | 1, gone: (t: number) => boolean): void {
-    for (const [k, list] of this.buffers[side]) {
-      const keep = list.filter((e) => !gone(e.t));
-      if (keep.length === 0) this.buffers[side].delete(k);
-      else if (keep.length !== list.length) this.buffers[side].set(k, keep);
+    const arrivals = this.arrivals[side];
+    const buffers = this.buffers[side];
+    let head = this.arrivalHead[side];
+    while (head < arrivals.length && gone(arrivals[head]!.t)) {
+      const list = buffers.get(arrivals[head]!.k);
+      if (list !== undefined) {
+        let drop = 0;
+        while (drop < list.length && gone(list[drop]!.t)) drop++;
+        if (drop === list.length) buffers.delete(arrivals[head]!.k);
+        else if (drop > 0) list.splice(0, drop);
+      }
+      head++;
     }
+    if (head > 4096 && head * 2 > arrivals.length) {
+      arrivals.splice(0, head);
+      head = 0;
+    }
+    this.arrivalHead[side] = head;
   }
+}
+
+interface Buffered {
+  readonly t: number;
+  readonly row: (i: number) => Row;
+  readonly i: number;
+}
+
+/** Rows of a batch as objects, made on first request and then reused. */
+function lazyRows(batch: RecordBatch): (i: number) => Row {
+  let read: ((i: number) => Row) | null = null;
+  const made = new Map<number, Row>();
+  return (i) => {
+    let r = made.get(i);
+    if (r === undefined) {
+      read ??= rowReader(batch);
+      r = read(i);
+      made.set(i, r);
+    }
+    return r;
+  };
 }
