@@ -3,8 +3,15 @@
  * peak RSS belongs to one engine and one case.
  */
 
-import { agg, NexmarkSource, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy, type Sink, type SinkWriter } from '../ts/index.js';
+import { agg, NexmarkSource, StreamEnvironment, type NexmarkOptions, TumblingEventTimeWindows, WatermarkStrategy, type Sink, type SinkWriter } from '../ts/index.js';
 import { murmur3_32 } from '../ts/engine/ts/hash.js';
+import { q0 } from '../examples/nexmark/q0.js';
+import { q1 } from '../examples/nexmark/q1.js';
+import { q2 } from '../examples/nexmark/q2.js';
+import { q5 } from '../examples/nexmark/q5.js';
+import { q7 } from '../examples/nexmark/q7.js';
+import { q8 } from '../examples/nexmark/q8.js';
+import { q11 } from '../examples/nexmark/q11.js';
 import { RecordBatch } from '../ts/batch/record-batch.js';
 import { Schema } from '../ts/batch/schema.js';
 import { i32View, setI64 } from '../ts/batch/i64.js';
@@ -17,7 +24,28 @@ export interface CaseResult {
   readonly check: number;
 }
 
-export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'e2e-q-window';
+export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'e2e-q-window' | NexmarkCase;
+type NexmarkCase = 'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2' | 'nexmark-q5' | 'nexmark-q7' | 'nexmark-q8' | 'nexmark-q11';
+
+const QUERIES: Record<NexmarkCase, (env: StreamEnvironment, source: NexmarkOptions) => { sinkTo(s: Sink): void }> = {
+  'nexmark-q0': q0,
+  'nexmark-q1': q1,
+  'nexmark-q2': q2,
+  'nexmark-q5': q5,
+  'nexmark-q7': q7,
+  'nexmark-q8': q8,
+  'nexmark-q11': q11,
+};
+
+/** A Nexmark query from examples/nexmark over `events` generated events, into a checksum sink. */
+async function nexmarkQuery(name: NexmarkCase, engine: EngineName, events: number): Promise<CaseResult> {
+  const env = StreamEnvironment.create({ engine });
+  const sink = new ChecksumSink();
+  QUERIES[name](env, { events }).sinkTo(sink);
+  const t0 = performance.now();
+  await env.execute(name);
+  return { events, seconds: (performance.now() - t0 - checksumMs) / 1000, check: sink.checksum };
+}
 
 /** Time spent checksumming results, excluded from the measured time (it is the harness, not the engine). */
 let checksumMs = 0;
@@ -152,5 +180,7 @@ export async function runCase(name: CaseName, engine: EngineName, events: number
       return kernel(engine, 10_000, events, { kind: 'session', gapMs: 2_000 });
     case 'e2e-q-window':
       return endToEnd(engine, events);
+    default:
+      return nexmarkQuery(name, engine, events);
   }
 }
