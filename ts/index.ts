@@ -7,6 +7,7 @@ export { StreamEnvironment, type EnvironmentOptions } from './api/environment.js
 export { DataStream, KeyedStream, WindowedStream, type WindowResult, type WindowBounds } from './api/datastream.js';
 export { ConnectedStreams, JoinedStreams, WindowJoin, IntervalJoin, type JoinWindowAssigner } from './api/joins.js';
 export type { AggregateFunction } from './runtime/user-window.js';
+export { OutputTag } from './api/output-tag.js';
 export { WatermarkStrategy, type TimestampAssigner } from './api/watermark.js';
 export { TumblingEventTimeWindows, SlidingEventTimeWindows, EventTimeSessionWindows, type WindowAssigner } from './api/windows.js';
 export { agg, type AggregateCall } from './api/agg.js';

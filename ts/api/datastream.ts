@@ -13,6 +13,7 @@ import type { StreamEnvironment } from './environment.js';
 import { WatermarkStrategy } from './watermark.js';
 import { EventTimeSessionWindows, SlidingEventTimeWindows, TumblingEventTimeWindows, type WindowAssigner } from './windows.js';
 import { ConnectedStreams, IntervalJoin, JoinedStreams, keySelector, type GraphAccess } from './joins.js';
+import { OutputTag } from './output-tag.js';
 import type { Row } from '../batch/record-batch.js';
 import type { AggregateFunction, UserWindowAssigner, UserWindowFunction } from '../runtime/user-window.js';
 
@@ -149,6 +150,20 @@ export class DataStream<T extends object> {
     };
   }
 
+  /** The side output `tag` of the operator that produced this stream (e.g. a window's late records). */
+  getSideOutput<S extends object>(tag: OutputTag<S>): DataStream<S> {
+    const op = this.node.op;
+    const lateTag = op.kind === 'windowAggregate' || op.kind === 'userWindow' ? op.lateTag : null;
+    if (!(tag instanceof OutputTag) || lateTag !== tag.id) {
+      throw new Error(`this stream has no side output '${tag instanceof OutputTag ? tag.id : String(tag)}'; call sideOutputLateData(tag) on the windowed stream that produces it`);
+    }
+    const input = this.node.input!;
+    return new DataStream<S>(
+      this.env,
+      this.env.graph.add({ name: `Late records (${tag.id})`, op: { kind: 'sideOutput', tag: tag.id }, input: this.node, partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: true }),
+    );
+  }
+
   /** Writes the stream to a sink. */
   sinkTo(sink: Sink): void {
     this.add(`Sink: ${sink.name}`, { kind: 'sink', sink }, this.schema);
@@ -219,7 +234,17 @@ export class WindowedStream<T extends object, K> {
     private readonly node: GraphNode,
     private readonly keyFields: readonly string[],
     private readonly assigner: WindowAssigner<T>,
+    private readonly lateTag: OutputTag<T> | null = null,
   ) {}
+
+  /**
+   * Sends records that arrive after their windows fired to the side output `tag` (read it with
+   * `getSideOutput(tag)` on the result) instead of dropping them.
+   */
+  sideOutputLateData(tag: OutputTag<T>): WindowedStream<T, K> {
+    if (!(tag instanceof OutputTag)) throw new TypeError('sideOutputLateData takes an OutputTag, e.g. new OutputTag("late")');
+    return new WindowedStream<T, K>(this.env, this.node, this.keyFields, this.assigner, tag);
+  }
 
   /**
    * Built-in aggregates per key and window, computed by the engine without materialising
@@ -263,7 +288,7 @@ export class WindowedStream<T extends object, K> {
     const key = keySelector(this.keyFields as never, this.node.schema, 'window').fn;
     const node = this.env.graph.add({
       name: `Window(${a.describe()}) ${what}`,
-      op: { kind: 'userWindow', key: key as UserFn, assigner, fn },
+      op: { kind: 'userWindow', key: key as UserFn, assigner, fn, lateTag: this.lateTag?.id ?? null },
       input: this.node,
       partitioning: { kind: 'hash', keyFields: this.keyFields },
       schema,
@@ -294,7 +319,7 @@ export class WindowedStream<T extends object, K> {
     const schema = windowOutputSchema({ input: engineInput, keyFields, window, aggregates: specs });
     const node = this.env.graph.add({
       name: `Window(${a.describe()}) aggregate [${specs.map((s) => `${s.name}=${s.kind}(${s.field === null ? '' : input.fields[s.field]!.name})`).join(', ')}]`,
-      op: { kind: 'windowAggregate', keyFields, window, gapFn: gapFn as UserFn | null, aggregates: specs },
+      op: { kind: 'windowAggregate', keyFields, window, gapFn: gapFn as UserFn | null, aggregates: specs, lateTag: this.lateTag?.id ?? null },
       input: this.node,
       partitioning: { kind: 'hash', keyFields: this.keyFields },
       schema,

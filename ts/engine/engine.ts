@@ -48,6 +48,8 @@ export interface WindowAggregator {
   /** Advances the watermark (ms; +Infinity at end of input); returns fired rows or null. */
   advanceWatermark(watermark: number): RecordBatch | null;
   readonly lateDropped: number;
+  /** Indices of the rows of the last pushed batch that were late (for a side output). */
+  lateRows(): Uint32Array;
   /** Managed memory the operator holds, in bytes. */
   readonly memoryBytes: number;
 }

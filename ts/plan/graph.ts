@@ -28,6 +28,8 @@ export type NodeOp =
       /** A dynamic session gap: a function of the record, run by the operator. */
       readonly gapFn: UserFn | null;
       readonly aggregates: readonly AggregateSpec[];
+      /** Side output for late records (sideOutputLateData), or null. */
+      readonly lateTag: string | null;
     }
   | { readonly kind: 'sink'; readonly sink: Sink }
   | { readonly kind: 'union' }
@@ -48,7 +50,9 @@ export type NodeOp =
       readonly upper: number;
       readonly fn: UserFn;
     }
-  | { readonly kind: 'userWindow'; readonly key: UserFn; readonly assigner: UserWindowAssigner; readonly fn: UserWindowFunction };
+  | { readonly kind: 'userWindow'; readonly key: UserFn; readonly assigner: UserWindowAssigner; readonly fn: UserWindowFunction; readonly lateTag: string | null }
+  /** The late records of a window (its input): `getSideOutput(tag)`. */
+  | { readonly kind: 'sideOutput'; readonly tag: string };
 
 /** How records reach a node from its input. */
 export type Partitioning = { readonly kind: 'forward' } | { readonly kind: 'hash'; readonly keyFields: readonly string[] };

@@ -15,7 +15,7 @@ import type { JobGraph } from '../plan/graph.js';
 import { annotate, JobFailedError, operatorOf } from './errors.js';
 import { CoFlatMapOperator, IntervalJoinOperator, UnionOperator, WindowCoGroupOperator, type KeyFn } from './joins.js';
 import { UserWindowOperator } from './user-window.js';
-import { Operator, type OperatorMetrics } from './operator.js';
+import { Operator, SideOutputOperator, type OperatorMetrics } from './operator.js';
 import {
   FilterOperator,
   FlatMapOperator,
@@ -167,7 +167,7 @@ export async function executeJob(
           aggregates: op.aggregates.map((a) => ({ ...a, field: a.field === null ? null : at(a.field) })),
         });
         const gap = op.gapFn === null ? null : { fn: op.gapFn as (r: Row) => unknown, schema: engineInput, origin: sourceName(n) };
-        o = new WindowAggregateOperator(n.id, n.name, agg, gap);
+        o = new WindowAggregateOperator(n.id, n.name, agg, gap, op.lateTag);
         break;
       }
       case 'sink': {
@@ -189,7 +189,10 @@ export async function executeJob(
         o = new IntervalJoinOperator(n.id, n.name, op.keys as [KeyFn, KeyFn], op.keyFields, op.lower, op.upper, op.fn as never, p.outputSchema);
         break;
       case 'userWindow':
-        o = new UserWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.assigner, op.fn, p.outputSchema);
+        o = new UserWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.assigner, op.fn, p.outputSchema, op.lateTag);
+        break;
+      case 'sideOutput':
+        o = new SideOutputOperator(n.id, n.name);
         break;
     }
     operators.push(o);
@@ -198,7 +201,8 @@ export async function executeJob(
     // Inputs come first in plan order, so their tails exist: connect each input edge.
     p.node.inputs.forEach((inputNode, j) => {
       const from = plan.all.find((q) => q.node === inputNode)!;
-      tails.get(from)!.addOutput(o, j);
+      if (op.kind === 'sideOutput') tails.get(from)!.addSideOutput(op.tag, o);
+      else tails.get(from)!.addOutput(o, j);
     });
     return o;
   };

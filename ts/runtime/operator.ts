@@ -45,6 +45,8 @@ export abstract class Operator {
   readonly outputs: Operator[] = [];
   /** Which input of each output this operator feeds (absent: input 0). */
   private readonly outputInput = new Map<Operator, number>();
+  /** Consumers of side outputs, by tag id (e.g. a window's late records). */
+  private readonly sideOutputs = new Map<string, Operator[]>();
   /** The last watermark this operator emitted. */
   watermark = -Infinity;
   /** Time spent in downstream calls, and time blocked downstream, cumulative. */
@@ -66,6 +68,30 @@ export abstract class Operator {
   /** End of input: flush state, then tell the outputs. */
   finish(_input: number): Promise<void> | void {
     return this.emitEnd();
+  }
+
+  /** Feeds `o` with the side output `tag`; it gets this operator's watermarks and end too. */
+  addSideOutput(tag: string, o: Operator): void {
+    const list = this.sideOutputs.get(tag) ?? [];
+    list.push(o);
+    this.sideOutputs.set(tag, list);
+  }
+
+  hasSideOutput(tag: string): boolean {
+    return this.sideOutputs.has(tag);
+  }
+
+  protected async emitSide(tag: string, batch: RecordBatch): Promise<void> {
+    if (batch.length === 0) return;
+    for (const o of this.sideOutputs.get(tag) ?? []) {
+      o.metrics.recordsIn += batch.length;
+      await this.call(o, () => o.processBatch(batch, 0));
+    }
+  }
+
+  private *allOutputs(): Generator<[Operator, number]> {
+    for (const o of this.outputs) yield [o, this.outputInput.get(o) ?? 0];
+    for (const list of this.sideOutputs.values()) for (const o of list) yield [o, 0];
   }
 
   /** Feeds `o` (on its input `input`). */
@@ -115,11 +141,11 @@ export abstract class Operator {
     if (!(watermark > this.watermark)) return; // never backwards
     this.watermark = watermark;
     this.metrics.watermark = watermark;
-    for (const o of this.outputs) await this.call(o, () => o.processWatermark(watermark, this.outputInput.get(o) ?? 0));
+    for (const [o, input] of this.allOutputs()) await this.call(o, () => o.processWatermark(watermark, input));
   }
 
   protected async emitEnd(): Promise<void> {
-    for (const o of this.outputs) await this.call(o, () => o.finish(this.outputInput.get(o) ?? 0));
+    for (const [o, input] of this.allOutputs()) await this.call(o, () => o.finish(input));
   }
 }
 
@@ -158,5 +184,12 @@ export abstract class MultiInputOperator extends Operator {
     this.ended[input] = true;
     await this.processWatermark(Infinity, input);
     if (this.ended.every((e) => e)) await this.onEnd();
+  }
+}
+
+/** The head of a side output's chain: passes batches on. */
+export class SideOutputOperator extends Operator {
+  processBatch(batch: RecordBatch): Promise<void> {
+    return this.emit(batch);
   }
 }

@@ -240,6 +240,8 @@ export class WindowAggregateOperator extends Operator {
     name: string,
     private readonly agg: WindowAggregator,
     private readonly gap: SessionGapFn | null = null,
+    /** Side output for late records, or null to drop (and count) them. */
+    private readonly lateTag: string | null = null,
   ) {
     super(id, name);
     this.metrics.lateRecordsDropped = 0;
@@ -268,10 +270,17 @@ export class WindowAggregateOperator extends Operator {
     return new RecordBatch(gap.schema, [...batch.columns, { type: 'i64', values, validity: null }], n, batch.eventTime);
   }
 
-  processBatch(batch: RecordBatch): void {
-    if (this.gap !== null) batch = this.withGaps(batch, this.gap);
-    this.metrics.lateRecordsDropped! += this.agg.push(batch);
+  processBatch(batch: RecordBatch): Promise<void> | void {
+    const late = this.agg.push(this.gap === null ? batch : this.withGaps(batch, this.gap));
     this.metrics.memoryBytes = this.agg.memoryBytes;
+    if (late === 0) return;
+    if (this.lateTag === null) {
+      this.metrics.lateRecordsDropped! += late;
+      return;
+    }
+    // The late rows of the input batch as it came (without the gap column).
+    const rows = this.agg.lateRows();
+    return this.emitSide(this.lateTag, batch.take(Int32Array.from(rows), rows.length));
   }
 
   override async processWatermark(watermark: number): Promise<void> {

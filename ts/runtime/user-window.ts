@@ -68,10 +68,15 @@ export class UserWindowOperator extends Operator {
     private readonly fn: UserWindowFunction,
     /** reduce/aggregate: the result's schema plus windowStart/windowEnd; process: the user's schema. */
     private readonly schema: Schema,
+    /** Side output for late records, or null to drop (and count) them. */
+    private readonly lateTag: string | null = null,
   ) {
     super(id, name);
     this.metrics.lateRecordsDropped = 0;
   }
+
+  /** Rows of the current batch found late. */
+  private late: number[] = [];
 
   private init(): unknown {
     switch (this.fn.kind) {
@@ -109,7 +114,18 @@ export class UserWindowOperator extends Operator {
     }
   }
 
-  processBatch(batch: RecordBatch): void {
+  processBatch(batch: RecordBatch): Promise<void> | void {
+    this.late = [];
+    this.assign(batch);
+    if (this.late.length === 0) return;
+    if (this.lateTag === null) {
+      this.metrics.lateRecordsDropped! += this.late.length;
+      return;
+    }
+    return this.emitSide(this.lateTag, batch.take(Int32Array.from(this.late), this.late.length));
+  }
+
+  private assign(batch: RecordBatch): void {
     if (batch.eventTime === null) throw new Error('an event-time window needs event timestamps; assign them with a WatermarkStrategy');
     const read = rowReader(batch);
     const tv = i32View(batch.eventTime);
@@ -134,7 +150,7 @@ export class UserWindowOperator extends Operator {
         if (!(typeof gap === 'number' && Number.isSafeInteger(gap) && gap > 0)) {
           throw new RangeError(`${this.metrics.name}: the session gap for record ${this.metrics.recordsIn - batch.length + i} is ${String(gap)}; it must be a whole number of ms above 0`);
         }
-        this.addToSession(list, k, seq, ts, ts + gap, r);
+        if (!this.addToSession(list, k, seq, ts, ts + gap, r)) this.late.push(i);
       } else {
         const a = this.assigner;
         starts.length = 0;
@@ -152,12 +168,13 @@ export class UserWindowOperator extends Operator {
           p.state = this.add(p.state, p.empty, r);
           p.empty = false;
         }
-        if (!placed) this.metrics.lateRecordsDropped!++;
+        if (!placed) this.late.push(i);
       }
     }
   }
 
-  private addToSession(list: Pane[], key: unknown, seq: number, start: number, end: number, r: Row): void {
+  /** Adds a record's session window, merging; false when the merged session has fired (late). */
+  private addToSession(list: Pane[], key: unknown, seq: number, start: number, end: number, r: Row): boolean {
     // Merge with every session it touches or overlaps (Flink's TimeWindow.intersects).
     let merged: Pane = { start, end, seq, key, state: this.add(this.init(), true, r), empty: false };
     const keep: Pane[] = [];
@@ -166,13 +183,11 @@ export class UserWindowOperator extends Operator {
         merged = { start: Math.min(p.start, merged.start), end: Math.max(p.end, merged.end), seq, key, state: this.mergeStates(p, merged), empty: false };
       } else keep.push(p);
     }
-    if (merged.end - 1 <= this.watermark) {
-      this.metrics.lateRecordsDropped!++;
-      return; // its session has fired: late (the sessions it touched stay as they were)
-    }
+    if (merged.end - 1 <= this.watermark) return false; // its session has fired (the sessions it touched stay as they were)
     keep.push(merged);
     list.length = 0;
     list.push(...keep);
+    return true;
   }
 
   override async processWatermark(watermark: number): Promise<void> {

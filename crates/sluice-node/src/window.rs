@@ -113,6 +113,12 @@ impl NativeWindowAggregator {
         self.inner.advance_watermark(watermark_to_i64(watermark)).map_err(to_napi)?.map(|b| batch_out(env, b)).transpose()
     }
 
+    /// Indices of the rows of the last pushed batch that were late.
+    #[napi]
+    pub fn late_rows(&self) -> Uint32Array {
+        Uint32Array::new(self.inner.late_rows())
+    }
+
     #[napi(getter)]
     pub fn late_dropped(&self) -> f64 {
         self.inner.late_dropped() as f64

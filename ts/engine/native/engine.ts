@@ -35,6 +35,10 @@ class NativeWindowAggregator implements WindowAggregator {
     return this.inner.lateDropped;
   }
 
+  lateRows(): Uint32Array {
+    return this.inner.lateRows();
+  }
+
   get memoryBytes(): number {
     return this.inner.memoryBytes;
   }

@@ -69,6 +69,8 @@ export class TsSessionAggregator implements WindowAggregator {
   private watermark = -Infinity;
   private seqBase = 0;
   private gids = new Int32Array(1024);
+  /** Rows of the last pushed batch (the valid prefix of `gids`). */
+  private lastLen = 0;
   lateDropped = 0;
 
   constructor(private readonly spec: WindowAggregatorSpec) {
@@ -85,6 +87,15 @@ export class TsSessionAggregator implements WindowAggregator {
 
   get memoryBytes(): number {
     return this.kcap * 29 + this.kindex.length * 4 + this.arena.length + this.scap * (8 * 3 + 4 * 3 + this.accs.bytesPerSlot) + this.heapEnd.length * 12;
+  }
+
+  lateRows(): Uint32Array {
+    let n = 0;
+    for (let i = 0; i < this.lastLen; i++) if (this.gids[i] === LATE) n++;
+    const out = new Uint32Array(n);
+    let k = 0;
+    for (let i = 0; i < this.lastLen; i++) if (this.gids[i] === LATE) out[k++] = i;
+    return out;
   }
 
   push(batch: RecordBatch): number {
@@ -107,6 +118,7 @@ export class TsSessionAggregator implements WindowAggregator {
       }
     }
     if (this.gids.length < n) this.gids = new Int32Array(n);
+    this.lastLen = n;
     const before = this.lateDropped;
     const merged = this.assign(batch, i32View(et), gaps, n);
     const gids = this.gids;

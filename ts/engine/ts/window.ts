@@ -79,6 +79,8 @@ export class TsWindowAggregator implements WindowAggregator {
   private watermark = -Infinity;
   private seqBase = 0;
   private gids = new Int32Array(1024);
+  /** Rows of the last pushed batch (the valid prefix of `gids`). */
+  private lastLen = 0;
   lateDropped = 0;
 
   constructor(private readonly spec: WindowAggregatorSpec) {
@@ -166,6 +168,15 @@ export class TsWindowAggregator implements WindowAggregator {
     return t - ((((t - this.offset) % s) + s) % s);
   }
 
+  lateRows(): Uint32Array {
+    let n = 0;
+    for (let i = 0; i < this.lastLen; i++) if (this.gids[i] === LATE) n++;
+    const out = new Uint32Array(n);
+    let k = 0;
+    for (let i = 0; i < this.lastLen; i++) if (this.gids[i] === LATE) out[k++] = i;
+    return out;
+  }
+
   push(batch: RecordBatch): number {
     const et = batch.eventTime;
     if (et === null) {
@@ -173,6 +184,7 @@ export class TsWindowAggregator implements WindowAggregator {
     }
     const n = batch.length;
     if (this.gids.length < n) this.gids = new Int32Array(n);
+    this.lastLen = n;
     const before = this.lateDropped;
     const groupsBefore = this.groups;
     if (this.mode === 'bytes') this.assignBytes(batch, i32View(et), n);

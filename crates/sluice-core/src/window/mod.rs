@@ -345,6 +345,15 @@ impl WindowAggregator {
         }
     }
 
+    /// The rows of the last pushed batch that were late (dropped), for a side output.
+    pub fn late_rows(&self) -> Vec<u32> {
+        let (gids, n) = match &self.inner {
+            Inner::Sliced(a) => (&a.gids, a.last_len),
+            Inner::Session(a) => (&a.gids, a.last_len),
+        };
+        gids[..n].iter().enumerate().filter(|(_, &g)| g == LATE).map(|(i, _)| i as u32).collect()
+    }
+
     /// Advances the watermark (never backwards) and returns the rows of every window it
     /// completes, or None when none fires. `i64::MAX` (end of input) fires everything.
     pub fn advance_watermark(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {

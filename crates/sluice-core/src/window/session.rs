@@ -164,7 +164,9 @@ pub(crate) struct SessionAggregator {
     pub(crate) watermark: i64,
     pub(crate) late_dropped: u64,
     seq_base: i64,
-    gids: Vec<u32>,
+    pub(crate) gids: Vec<u32>,
+    /// Rows of the last pushed batch (the prefix of `gids` that is valid).
+    pub(crate) last_len: usize,
     pub(crate) reservation: Reservation,
 }
 
@@ -191,6 +193,7 @@ impl SessionAggregator {
             late_dropped: 0,
             seq_base: 0,
             gids: vec![],
+            last_len: 0,
             reservation: Reservation::new(pool, "session window aggregation"),
         })
     }
@@ -230,6 +233,7 @@ impl SessionAggregator {
         };
         self.gids.clear();
         self.gids.resize(n, LATE);
+        self.last_len = n;
         let before = self.late_dropped;
         let merged = match &self.keys.data {
             KeyData::Int { col, .. } => {

@@ -255,7 +255,9 @@ pub(crate) struct SlicedAggregator {
     pub(crate) watermark: i64,
     pub(crate) late_dropped: u64,
     seq_base: i64,
-    gids: Vec<u32>,
+    pub(crate) gids: Vec<u32>,
+    /// Rows of the last pushed batch (the prefix of `gids` that is valid).
+    pub(crate) last_len: usize,
     pub(crate) reservation: Reservation,
 }
 
@@ -317,6 +319,7 @@ impl SlicedAggregator {
             late_dropped: 0,
             seq_base: 0,
             gids: Vec::new(),
+            last_len: 0,
             reservation: Reservation::new(pool, "window aggregation"),
         })
     }
@@ -347,6 +350,7 @@ impl SlicedAggregator {
         let n = batch.len;
         self.gids.clear();
         self.gids.resize(n, LATE);
+        self.last_len = n;
         let before = self.late_dropped;
         let groups_before = self.pane.len();
         match &self.keys {
