@@ -11,6 +11,8 @@ export class WatermarkStrategy<T = Record<string, unknown>> {
     readonly boundMs: number | null,
     /** Field holding the event time, a function computing it, or null to keep existing event time. */
     readonly assigner: (keyof T & string) | TimestampAssigner<T> | null,
+    /** After this long without records (wall time), the input is idle and stops holding back watermarks. */
+    readonly idleMs: number | null = null,
   ) {}
 
   /** Watermark = highest timestamp seen - bound - 1 (Flink's BoundedOutOfOrdernessWatermarks). */
@@ -33,11 +35,22 @@ export class WatermarkStrategy<T = Record<string, unknown>> {
 
   /** Takes event time (ms) from a timestamp/i64 field, or computes it per record. */
   withTimestampAssigner<U extends T>(assigner: (keyof U & string) | TimestampAssigner<U>): WatermarkStrategy<U> {
-    return new WatermarkStrategy<U>(this.boundMs, assigner);
+    return new WatermarkStrategy<U>(this.boundMs, assigner, this.idleMs);
+  }
+
+  /**
+   * Marks the input idle after `ms` of wall time without records, so that operators with
+   * several inputs take their watermark from the others (Flink's withIdleness). The input is
+   * active again with its next record.
+   */
+  withIdleness(ms: number): WatermarkStrategy<T> {
+    if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`withIdleness needs a whole number of ms above 0, got ${ms}`);
+    return new WatermarkStrategy<T>(this.boundMs, this.assigner, ms);
   }
 
   describe(): string {
     const a = this.assigner === null ? 'existing event time' : typeof this.assigner === 'string' ? `field '${this.assigner}'` : 'assigner function';
-    return this.boundMs === null ? `no watermarks, ${a}` : `bounded out-of-orderness ${this.boundMs} ms, ${a}`;
+    const idle = this.idleMs === null ? '' : `, idle after ${this.idleMs} ms`;
+    return (this.boundMs === null ? `no watermarks, ${a}` : `bounded out-of-orderness ${this.boundMs} ms, ${a}`) + idle;
   }
 }

@@ -83,6 +83,7 @@ class SourceOperator extends Operator {
     throw new Error('a source has no input');
   }
   push(batch: RecordBatch): Promise<void> {
+    if (batch.length === 0) return this.tick();
     const position = this.metrics.recordsOut;
     if (!batch.schema.equals(this.schema)) {
       const kinds = (s: Schema) => s.fields.map((f) => `${f.name}: ${f.type}`).join(', ');
@@ -98,6 +99,12 @@ class SourceOperator extends Operator {
     if (batch.eventTime !== null) maxEventTime(batch.eventTime, batch.length, this.metrics.name, position, '(event time)');
     return this.emit(batch);
   }
+  /** Nothing to read right now: let the watermark generator consider the input idle. */
+  private async tick(): Promise<void> {
+    const now = performance.now();
+    for (const o of this.outputs) if (o instanceof TimestampsOperator) await o.tick(now);
+  }
+
   end(): Promise<void> {
     return this.emitWatermark(Infinity).then(() => this.emitEnd());
   }

@@ -70,6 +70,15 @@ export abstract class Operator {
     return this.emitEnd();
   }
 
+  /** An input became idle (or active again): single-input operators pass it on. */
+  processIdle(idle: boolean, _input: number): Promise<void> | void {
+    return this.emitIdle(idle);
+  }
+
+  protected async emitIdle(idle: boolean): Promise<void> {
+    for (const [o, input] of this.allOutputs()) await this.call(o, () => o.processIdle(idle, input));
+  }
+
   /** Feeds `o` with the side output `tag`; it gets this operator's watermarks and end too. */
   addSideOutput(tag: string, o: Operator): void {
     const list = this.sideOutputs.get(tag) ?? [];
@@ -156,11 +165,40 @@ export abstract class Operator {
 export abstract class MultiInputOperator extends Operator {
   private readonly inputWatermarks: number[];
   private readonly ended: boolean[];
+  private readonly idle: boolean[];
+  private allIdle = false;
 
   constructor(id: number, name: string, readonly inputCount: number) {
     super(id, name);
     this.inputWatermarks = new Array<number>(inputCount).fill(-Infinity);
     this.ended = new Array<boolean>(inputCount).fill(false);
+    this.idle = new Array<boolean>(inputCount).fill(false);
+  }
+
+  /** The minimum over inputs that are not idle (ended inputs are at +Infinity); null if all are idle. */
+  private combined(): number | null {
+    let min: number | null = null;
+    for (let i = 0; i < this.inputCount; i++) {
+      if (this.idle[i]) continue;
+      const w = this.inputWatermarks[i]!;
+      min = min === null ? w : Math.min(min, w);
+    }
+    return min;
+  }
+
+  private async advance(): Promise<void> {
+    const c = this.combined();
+    const nowAllIdle = c === null;
+    if (nowAllIdle !== this.allIdle) {
+      this.allIdle = nowAllIdle;
+      await this.emitIdle(nowAllIdle);
+    }
+    if (c !== null && c > this.watermark) await this.onWatermark(c);
+  }
+
+  override processIdle(idle: boolean, input: number): Promise<void> {
+    this.idle[input] = idle;
+    return this.advance();
   }
 
   /** Called when the combined watermark advances (never backwards). */
@@ -176,12 +214,12 @@ export abstract class MultiInputOperator extends Operator {
   override processWatermark(watermark: number, input: number): Promise<void> | void {
     if (!(watermark > this.inputWatermarks[input]!)) return;
     this.inputWatermarks[input] = watermark;
-    const combined = Math.min(...this.inputWatermarks);
-    if (combined > this.watermark) return this.onWatermark(combined);
+    return this.advance();
   }
 
   override async finish(input: number): Promise<void> {
     this.ended[input] = true;
+    this.idle[input] = false;
     await this.processWatermark(Infinity, input);
     if (this.ended.every((e) => e)) await this.onEnd();
   }

@@ -136,6 +136,7 @@ export class TimestampsOperator extends Operator {
   private readonly field: number | null;
   private readonly fn: TimestampAssigner<Row> | null;
   private readonly bound: number | null;
+  private readonly idleMs: number | null;
 
   constructor(
     id: number,
@@ -150,6 +151,7 @@ export class TimestampsOperator extends Operator {
     this.field = typeof a === 'string' ? schema.indexOf(a) : null;
     this.fn = typeof a === 'function' ? a : null;
     this.bound = strategy.boundMs;
+    this.idleMs = strategy.idleMs;
   }
 
   processBatch(batch: RecordBatch): Promise<void> {
@@ -192,7 +194,24 @@ export class TimestampsOperator extends Operator {
     return this.emitThenWatermark(out);
   }
 
+  /** Wall time of the last record, and whether this input has been declared idle. */
+  private lastActivity = performance.now();
+  private idle = false;
+
+  /** Called by the source when it had nothing to read: declare the input idle once quiet long enough. */
+  async tick(now: number): Promise<void> {
+    if (this.idleMs !== null && !this.idle && now - this.lastActivity >= this.idleMs) {
+      this.idle = true;
+      await this.emitIdle(true);
+    }
+  }
+
   private async emitThenWatermark(batch: RecordBatch): Promise<void> {
+    this.lastActivity = performance.now();
+    if (this.idle) {
+      this.idle = false;
+      await this.emitIdle(false);
+    }
     await this.emit(batch);
     if (this.bound !== null && this.maxTs !== -Infinity) await this.emitWatermark(this.maxTs - this.bound - 1);
   }
