@@ -133,6 +133,9 @@ export class DataStream<T extends object> {
 
   /** @internal */
   multi<R extends object>(name: string, op: NodeOp, inputs: readonly GraphNode[], schema: Schema, partitioning: Partitioning): DataStream<R> {
+    for (const n of inputs) {
+      if (!this.env.graph.nodes.includes(n)) throw new Error(`${name}: every input must come from the same StreamEnvironment`);
+    }
     const node = this.env.graph.add({ name, op, input: inputs[0]!, inputs, partitioning, schema, hasEventTime: inputs.every((n) => n.hasEventTime) });
     return new DataStream<R>(this.env, node);
   }
@@ -268,7 +271,9 @@ export class WindowedStream<T extends object, K> {
   /** Combines each key's records per window with `fn` (rows: the reduced record plus windowStart and windowEnd). */
   reduce(fn: (a: T, b: T) => T): DataStream<T & WindowBounds> {
     checkFn(fn, 'reduce');
-    return this.userWindow('Reduce', { kind: 'reduce', fn: fn as never }, withBounds(this.node.schema)) as DataStream<T & WindowBounds>;
+    // A key selector's computed 'key' column is not part of T.
+    const input = this.node.op.kind === 'keySelector' ? new Schema(this.node.schema.fields.filter((f) => f.name !== 'key')) : this.node.schema;
+    return this.userWindow('Reduce', { kind: 'reduce', fn: fn as never }, withBounds(input)) as DataStream<T & WindowBounds>;
   }
 
   /** Calls `fn` once per key and window with all of its records; the rows it returns have `schema`. */

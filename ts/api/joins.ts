@@ -9,6 +9,7 @@ import type { Row } from '../batch/record-batch.js';
 import type { GraphNode, NodeOp, Partitioning } from '../plan/graph.js';
 import type { DataStream } from './datastream.js';
 import type { StreamEnvironment } from './environment.js';
+import { SlidingEventTimeWindows, TumblingEventTimeWindows } from './windows.js';
 
 type KeySpec<T> = (keyof T & string) | readonly (keyof T & string)[] | ((record: T) => unknown);
 
@@ -36,10 +37,12 @@ export interface JoinWindowAssigner {
 }
 
 export function joinWindows(assigner: JoinWindowAssigner): { sizeMs: number; slideMs: number; offsetMs: number; describe: string } {
-  if (assigner === null || typeof assigner !== 'object' || typeof assigner.sizeMs !== 'number') {
-    throw new TypeError('a window join takes TumblingEventTimeWindows.of(...) or SlidingEventTimeWindows.of(...)');
+  // Only the library's assigners: they have checked their sizes and offsets.
+  if (!(assigner instanceof TumblingEventTimeWindows) && !(assigner instanceof SlidingEventTimeWindows)) {
+    throw new TypeError('a window join takes TumblingEventTimeWindows.of(...) or SlidingEventTimeWindows.of(...) (session windows are not supported in joins yet)');
   }
-  return { sizeMs: assigner.sizeMs, slideMs: assigner.slideMs ?? assigner.sizeMs, offsetMs: assigner.offsetMs, describe: assigner.describe() };
+  const slideMs = assigner instanceof SlidingEventTimeWindows ? assigner.slideMs : assigner.sizeMs;
+  return { sizeMs: assigner.sizeMs, slideMs, offsetMs: assigner.offsetMs, describe: assigner.describe() };
 }
 
 /** @internal Adds a node with several inputs to the environment's graph. */

@@ -44,8 +44,8 @@ export function requiredFields(graph: JobGraph, node: GraphNode): Set<string> | 
         break;
       }
       case 'windowAggregate':
-        // A dynamic session gap function reads whole records.
-        if (op.gapFn !== null) return null;
+        // A dynamic session gap function reads whole records, and so does a side output of late records.
+        if (op.gapFn !== null || op.lateTag !== null) return null;
         for (const k of op.keyFields) need.add(node.schema.fields[k]!.name);
         for (const a of op.aggregates) if (a.field !== null) need.add(node.schema.fields[a.field]!.name);
         break;
@@ -76,6 +76,9 @@ export function buildPlan(graph: JobGraph): PhysicalPlan {
       outputSchema = projection === null ? node.schema : new Schema(node.schema.fields.filter((f) => projection!.includes(f.name)));
     } else if (node.op.kind === 'timestamps' || node.op.kind === 'filter' || node.op.kind === 'sink' || node.op.kind === 'union') {
       outputSchema = inputs[0]!.outputSchema;
+    } else if (node.op.kind === 'sideOutput') {
+      // Late records are the window's input records.
+      outputSchema = inputs[0]!.inputSchema!;
     } else {
       outputSchema = node.schema;
     }

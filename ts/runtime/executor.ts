@@ -324,6 +324,16 @@ export async function executeJob(
       }
     }
   }
+  if (!cancelled) {
+    // Every operator must have seen every input end; anything else is a wiring bug, not success.
+    for (const p of plan.all) {
+      const expected = p.node.inputs.length;
+      const head = operators.find((x) => x.metrics.id === p.node.id)!;
+      if (expected > 0 && head.endedInputs !== expected) {
+        throw new JobFailedError(jobName, head.metrics.name, 0, new Error(`internal error: ${head.endedInputs} of its ${expected} inputs ended`));
+      }
+    }
+  }
   const durationMs = performance.now() - started;
   for (const s of sources) {
     const m = s.reader.metrics?.();

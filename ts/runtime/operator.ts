@@ -42,9 +42,8 @@ const now = (): number => performance.now();
 
 export abstract class Operator {
   readonly metrics: OperatorMetrics;
-  readonly outputs: Operator[] = [];
-  /** Which input of each output this operator feeds (absent: input 0). */
-  private readonly outputInput = new Map<Operator, number>();
+  /** Every output edge: the operator fed and which of its inputs (one operator may be fed twice, e.g. `s.union(s)`). */
+  private readonly edges: { readonly op: Operator; readonly input: number }[] = [];
   /** Consumers of side outputs, by tag id (e.g. a window's late records). */
   private readonly sideOutputs = new Map<string, Operator[]>();
   /** The last watermark this operator emitted. */
@@ -70,6 +69,9 @@ export abstract class Operator {
     return this.emitEnd();
   }
 
+  /** Inputs that have ended (counted by the caller, for the end-of-job check). */
+  endedInputs = 0;
+
   /** An input became idle (or active again): single-input operators pass it on. */
   processIdle(idle: boolean, _input: number): Promise<void> | void {
     return this.emitIdle(idle);
@@ -77,6 +79,11 @@ export abstract class Operator {
 
   protected async emitIdle(idle: boolean): Promise<void> {
     for (const [o, input] of this.allOutputs()) await this.call(o, () => o.processIdle(idle, input));
+  }
+
+  /** The operators this one feeds on its main output. */
+  get outputs(): Operator[] {
+    return this.edges.map((e) => e.op);
   }
 
   /** Feeds `o` with the side output `tag`; it gets this operator's watermarks and end too. */
@@ -99,14 +106,13 @@ export abstract class Operator {
   }
 
   private *allOutputs(): Generator<[Operator, number]> {
-    for (const o of this.outputs) yield [o, this.outputInput.get(o) ?? 0];
+    for (const e of this.edges) yield [e.op, e.input];
     for (const list of this.sideOutputs.values()) for (const o of list) yield [o, 0];
   }
 
   /** Feeds `o` (on its input `input`). */
   addOutput(o: Operator, input = 0): void {
-    this.outputs.push(o);
-    if (input !== 0) this.outputInput.set(o, input);
+    this.edges.push({ op: o, input });
   }
 
   /** Calls `o` with time accounting and error annotation. */
@@ -139,9 +145,8 @@ export abstract class Operator {
   protected async emit(batch: RecordBatch): Promise<void> {
     if (batch.length === 0) return;
     this.metrics.recordsOut += batch.length;
-    for (const o of this.outputs) {
+    for (const { op: o, input } of this.edges) {
       o.metrics.recordsIn += batch.length;
-      const input = this.outputInput.get(o) ?? 0;
       await this.call(o, () => o.processBatch(batch, input));
     }
   }
@@ -154,7 +159,10 @@ export abstract class Operator {
   }
 
   protected async emitEnd(): Promise<void> {
-    for (const [o, input] of this.allOutputs()) await this.call(o, () => o.finish(input));
+    for (const [o, input] of this.allOutputs()) {
+      o.endedInputs++;
+      await this.call(o, () => o.finish(input));
+    }
   }
 }
 

@@ -5,8 +5,8 @@
  * window; process keeps the records. Sessions merge when they touch or overlap (merging
  * accumulators with `merge`, or reduce's function, or concatenating records).
  *
- * Firing order matches the built-in aggregation: windows by end, then start, then the key's
- * first arrival. Results carry the window's last timestamp (end - 1) as event time.
+ * Firing order matches the built-in aggregation: windows by end, then start, then the arrival
+ * of the window's first record of the key. Results carry the window's last timestamp (end - 1) as event time.
  */
 
 import { BatchBuilder } from '../batch/builder.js';
@@ -40,7 +40,7 @@ export type UserWindowFunction =
 interface Pane {
   start: number;
   end: number;
-  /** Order of the key's first arrival, for a deterministic firing order. */
+  /** Arrival number of the pane's first record: the firing order within one window end and start. */
   readonly seq: number;
   readonly key: unknown;
   state: unknown;
@@ -56,9 +56,9 @@ function keyString(k: unknown): string {
 export class UserWindowOperator extends Operator {
   /** key -> panes of that key (sessions: disjoint, merged). */
   private readonly panes = new Map<string, Pane[]>();
+  /** Records seen so far (arrival numbers). */
   private seq = 0;
   private produced = 0;
-  private readonly keySeq = new Map<string, number>();
 
   constructor(
     id: number,
@@ -92,7 +92,9 @@ export class UserWindowOperator extends Operator {
   private add(state: unknown, empty: boolean, r: Row): unknown {
     switch (this.fn.kind) {
       case 'reduce':
-        return empty ? r : this.fn.fn(state as Row, r);
+        // A copy: the same record may start panes of several (sliding) windows, and reduce
+        // functions may update their first argument.
+        return empty ? { ...r } : this.fn.fn(state as Row, r);
       case 'aggregate':
         return this.fn.fn.add(r, state);
       case 'process':
@@ -135,11 +137,7 @@ export class UserWindowOperator extends Operator {
       const r = read(i);
       const k = this.key(r);
       const ks = keyString(k);
-      let seq = this.keySeq.get(ks);
-      if (seq === undefined) {
-        seq = this.seq++;
-        this.keySeq.set(ks, seq);
-      }
+      const seq = this.seq++;
       let list = this.panes.get(ks);
       if (list === undefined) {
         list = [];
@@ -180,7 +178,7 @@ export class UserWindowOperator extends Operator {
     const keep: Pane[] = [];
     for (const p of list) {
       if (p.start <= merged.end && p.end >= merged.start) {
-        merged = { start: Math.min(p.start, merged.start), end: Math.max(p.end, merged.end), seq, key, state: this.mergeStates(p, merged), empty: false };
+        merged = { start: Math.min(p.start, merged.start), end: Math.max(p.end, merged.end), seq: Math.min(p.seq, merged.seq), key, state: this.mergeStates(p, merged), empty: false };
       } else keep.push(p);
     }
     if (merged.end - 1 <= this.watermark) return false; // its session has fired (the sessions it touched stay as they were)
