@@ -142,3 +142,13 @@ export function decodeKeyColumns(
   }
   return cols;
 }
+
+/** Indices of the rows whose group id marks them late (`late`), among the first `n`. */
+export function lateRowsOf(gids: Int32Array, n: number, late: number): Uint32Array {
+  let count = 0;
+  for (let i = 0; i < n; i++) if (gids[i] === late) count++;
+  const out = new Uint32Array(count);
+  let k = 0;
+  for (let i = 0; i < n; i++) if (gids[i] === late) out[k++] = i;
+  return out;
+}

@@ -14,7 +14,7 @@ import { windowOutputSchema } from '../window-spec.js';
 import { fmix32, mixH, murmur3_32 } from './hash.js';
 import { encodeKey, keyViews, KeyScratch } from './key.js';
 import { setExact, type Accs } from './window-acc.js';
-import { accsFor, decodeKeyColumns, intKeyColumn } from './window-common.js';
+import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn } from './window-common.js';
 
 const TWO32 = 4294967296;
 const NONE = -1;
@@ -90,12 +90,7 @@ export class TsSessionAggregator implements WindowAggregator {
   }
 
   lateRows(): Uint32Array {
-    let n = 0;
-    for (let i = 0; i < this.lastLen; i++) if (this.gids[i] === LATE) n++;
-    const out = new Uint32Array(n);
-    let k = 0;
-    for (let i = 0; i < this.lastLen; i++) if (this.gids[i] === LATE) out[k++] = i;
-    return out;
+    return lateRowsOf(this.gids, this.lastLen, LATE);
   }
 
   push(batch: RecordBatch): number {
