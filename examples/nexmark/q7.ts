@@ -12,10 +12,7 @@ export const Q7_SCHEMA = { auction: 'i64', price: 'i64', bidder: 'i64', dateTime
 
 export function q7(env: StreamEnvironment, source: NexmarkOptions) {
   const bids = env.fromSource(NexmarkSource.bids(source), WatermarkStrategy.forBoundedOutOfOrderness(4000));
-  const maxima = bids
-    .keyBy(() => 0, 'i32')
-    .window(TumblingEventTimeWindows.of(10_000))
-    .aggregate({ maxPrice: agg.max('price') });
+  const maxima = bids.windowAll(TumblingEventTimeWindows.of(10_000)).aggregate({ maxPrice: agg.max('price') });
   return maxima
     .keyBy('maxPrice')
     .intervalJoin(bids.keyBy('price'))

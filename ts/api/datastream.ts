@@ -167,6 +167,14 @@ export class DataStream<T extends object> {
     );
   }
 
+  /**
+   * Windows over the whole stream, without a key (Flink's windowAll): one result per window.
+   * Results have windowStart, windowEnd and the aggregates (or what the function returns).
+   */
+  windowAll(assigner: WindowAssigner<T>): WindowedStream<T, object> {
+    return new KeyedStream<T, object>(this.env, this.node, []).window(assigner);
+  }
+
   /** Writes the stream to a sink. */
   sinkTo(sink: Sink): void {
     this.add(`Sink: ${sink.name}`, { kind: 'sink', sink }, this.schema);
@@ -290,12 +298,12 @@ export class WindowedStream<T extends object, K> {
         : a instanceof SlidingEventTimeWindows
           ? { kind: 'sliding', sizeMs: a.sizeMs, slideMs: a.slideMs, offsetMs: a.offsetMs }
           : { kind: 'tumbling', sizeMs: a.sizeMs, slideMs: a.sizeMs, offsetMs: a.offsetMs };
-    const key = keySelector(this.keyFields as never, this.node.schema, 'window').fn;
+    const key = this.keyFields.length === 0 ? () => null : keySelector(this.keyFields as never, this.node.schema, 'window').fn;
     const node = this.env.graph.add({
       name: `Window(${a.describe()}) ${what}`,
       op: { kind: 'userWindow', key: key as UserFn, assigner, fn, lateTag: this.lateTag?.id ?? null },
       input: this.node,
-      partitioning: { kind: 'hash', keyFields: this.keyFields },
+      partitioning: this.keyFields.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: this.keyFields },
       schema,
       hasEventTime: true,
     });
@@ -326,7 +334,7 @@ export class WindowedStream<T extends object, K> {
       name: `Window(${a.describe()}) aggregate [${specs.map((s) => `${s.name}=${s.kind}(${s.field === null ? '' : input.fields[s.field]!.name})`).join(', ')}]`,
       op: { kind: 'windowAggregate', keyFields, window, gapFn: gapFn as UserFn | null, aggregates: specs, lateTag: this.lateTag?.id ?? null },
       input: this.node,
-      partitioning: { kind: 'hash', keyFields: this.keyFields },
+      partitioning: this.keyFields.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: this.keyFields },
       schema,
       hasEventTime: true,
     });

@@ -104,7 +104,6 @@ export function windowOutputSchema(spec: WindowAggregatorSpec): Schema {
       throw new Error(`the session gap field must be an i64 input column (ms), got ${g === undefined ? 'no such column' : g.type}`);
     }
   }
-  if (spec.keyFields.length === 0) throw new Error('a keyed window needs at least one key field');
   const fields: Field[] = spec.keyFields.map((k) => spec.input.fields[k]!);
   fields.push({ name: 'windowStart', type: 'timestamp', nullable: false });
   fields.push({ name: 'windowEnd', type: 'timestamp', nullable: false });

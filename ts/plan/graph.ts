@@ -55,7 +55,7 @@ export type NodeOp =
   | { readonly kind: 'sideOutput'; readonly tag: string };
 
 /** How records reach a node from its input. */
-export type Partitioning = { readonly kind: 'forward' } | { readonly kind: 'hash'; readonly keyFields: readonly string[] };
+export type Partitioning = { readonly kind: 'forward' } | { readonly kind: 'global' } | { readonly kind: 'hash'; readonly keyFields: readonly string[] };
 
 export interface GraphNode {
   readonly id: number;

@@ -99,7 +99,8 @@ export function buildPlan(graph: JobGraph): PhysicalPlan {
 }
 
 function edgeLabel(n: GraphNode): string {
-  return n.partitioning.kind === 'hash' ? `HASH(${n.partitioning.keyFields.join(', ')})` : 'FORWARD';
+  if (n.partitioning.kind === 'hash') return `HASH(${n.partitioning.keyFields.join(', ')})`;
+  return n.partitioning.kind === 'global' ? 'GLOBAL' : 'FORWARD';
 }
 
 /** The plan as text: one task per source, its chained operators, edges and parallelism. */

@@ -79,9 +79,10 @@ export class TsSessionAggregator implements WindowAggregator {
     if (w.kind !== 'session') throw new Error('TsSessionAggregator handles session windows');
     this.fixedGap = 'gapMs' in w ? w.gapMs : 0;
     this.gapField = 'dynamicGapField' in w ? w.dynamicGapField : -1;
-    const k0 = spec.input.fields[spec.keyFields[0]!]!.type;
+    // No key fields (windowAll): the canonical-bytes path with empty keys puts all rows in one group.
+    const k0 = spec.keyFields.length === 1 ? spec.input.fields[spec.keyFields[0]!]!.type : null;
     this.mode = spec.keyFields.length === 1 && (k0 === 'i32' || k0 === 'i64' || k0 === 'timestamp') ? (k0 === 'i32' ? 'i32' : 'i64') : 'bytes';
-    this.keyCol = spec.keyFields[0]!;
+    this.keyCol = spec.keyFields[0] ?? -1;
     this.accs = accsFor(spec, this.outputSchema, this.scap);
   }
 
@@ -140,10 +141,11 @@ export class TsSessionAggregator implements WindowAggregator {
     const bytes = this.mode === 'bytes';
     const keyCols = bytes ? this.spec.keyFields.map((k) => batch.columns[k]!) : [];
     const views = keyViews(keyCols);
-    const col = batch.columns[this.keyCol]!;
-    const validity = col.validity;
+    // The int fast path reads one key column; the bytes path (and windowAll, with no key) does not.
+    const col = bytes ? null : batch.columns[this.keyCol]!;
+    const validity = col === null ? null : col.validity;
     const wide = this.mode === 'i64';
-    const kv = bytes ? null : wide ? i32View((col as { values: BigInt64Array }).values) : (col as { values: Int32Array }).values;
+    const kv = col === null ? null : wide ? i32View((col as { values: BigInt64Array }).values) : (col as { values: Int32Array }).values;
     const sc = this.keyScratch;
     for (let i = 0; i < n; i++) {
       const t = ts[2 * i + 1]! * TWO32 + (ts[2 * i]! >>> 0);

@@ -92,9 +92,10 @@ export class TsWindowAggregator implements WindowAggregator {
     // Offsets are normalised into [0, slide) (the same window starts).
     this.offset = ((w.offsetMs % this.slide) + this.slide) % this.slide;
     this.slice = gcd(this.size, this.slide);
-    const k0 = spec.input.fields[spec.keyFields[0]!]!.type;
+    // No key fields (windowAll): the canonical-bytes path with empty keys puts all rows in one group.
+    const k0 = spec.keyFields.length === 1 ? spec.input.fields[spec.keyFields[0]!]!.type : null;
     this.mode = spec.keyFields.length === 1 && (k0 === 'i32' || k0 === 'i64' || k0 === 'timestamp') ? (k0 === 'i32' ? 'i32' : 'i64') : 'bytes';
-    this.keyCol = spec.keyFields[0]!;
+    this.keyCol = spec.keyFields[0] ?? -1;
     this.accs = accsFor(spec, this.outputSchema, this.cap);
     this.scratch =
       this.slide === this.size

@@ -259,9 +259,7 @@ impl WindowAggregator {
 
     pub fn with_pool(spec: WindowAggSpec, pool: MemoryPoolRef) -> Result<WindowAggregator> {
         let output = Arc::new(spec.output_schema()?);
-        if spec.key_fields.is_empty() {
-            return Err(Error::config("a keyed window needs at least one key field"));
-        }
+        // No key fields: one group per window (windowAll); the empty key bytes are that group.
         // Re-check the assigner (the fields are public).
         let inner = match spec.windows {
             Windows::Tumbling { size, offset } => {
