@@ -16,6 +16,7 @@ import { RecordBatch } from '../ts/batch/record-batch.js';
 import { Schema } from '../ts/batch/schema.js';
 import { i32View, setI64 } from '../ts/batch/i64.js';
 import { selectEngine } from '../ts/engine/select.js';
+import { DEFAULT_NEXMARK_CONFIG } from '../ts/engine/nexmark-config.js';
 import type { EngineName, WindowDescriptor } from '../ts/engine/engine.js';
 
 export interface CaseResult {
@@ -24,7 +25,7 @@ export interface CaseResult {
   readonly check: number;
 }
 
-export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'e2e-q-window' | NexmarkCase;
+export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'e2e-q-window' | 'partition' | NexmarkCase;
 type NexmarkCase = 'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2' | 'nexmark-q5' | 'nexmark-q7' | 'nexmark-q8' | 'nexmark-q11';
 
 const QUERIES: Record<NexmarkCase, (env: StreamEnvironment, source: NexmarkOptions) => { sinkTo(s: Sink): void }> = {
@@ -166,6 +167,28 @@ class ChecksumSink implements Sink {
   }
 }
 
+/**
+ * The hash-partitioning kernel: Nexmark bids (auction, price, dateTime) generated beforehand,
+ * split by key group of `auction` into 4 per-subtask batches (maxParallelism 128).
+ */
+function partition(engine: EngineName, events: number): CaseResult {
+  const eng = selectEngine(engine);
+  const gen = eng.createNexmarkGenerator({ ...DEFAULT_NEXMARK_CONFIG, eventCount: events }, 'bid', ['auction', 'price', 'dateTime']);
+  const batches: RecordBatch[] = [];
+  let rows = 0;
+  for (let b = gen.nextBatch(8192); b !== null; b = gen.nextBatch(8192)) {
+    batches.push(b);
+    rows += b.length;
+  }
+  let check = 0;
+  const t0 = performance.now();
+  for (const b of batches) {
+    const parts = eng.hashPartition(b, [0], 4, 128);
+    for (let t = 0; t < parts.length; t++) check = (check + parts[t]!.length * (t + 1)) >>> 0;
+  }
+  return { events: rows, seconds: (performance.now() - t0) / 1000, check };
+}
+
 export async function runCase(name: CaseName, engine: EngineName, events: number): Promise<CaseResult> {
   switch (name) {
     case 'kernel-10k':
@@ -180,6 +203,8 @@ export async function runCase(name: CaseName, engine: EngineName, events: number
       return kernel(engine, 10_000, events, { kind: 'session', gapMs: 2_000 });
     case 'e2e-q-window':
       return endToEnd(engine, events);
+    case 'partition':
+      return partition(engine, events);
     default:
       return nexmarkQuery(name, engine, events);
   }

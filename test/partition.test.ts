@@ -2,16 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { batchFromRecords } from '../ts/batch/builder.js';
 import type { RecordBatch } from '../ts/batch/record-batch.js';
 import { Schema } from '../ts/batch/schema.js';
-import { loadNative } from '../ts/engine/native/binding.js';
-import { batchBuffers, eventTimeBytes, fieldSpecs, fromBatchOut } from '../ts/engine/native/convert.js';
+import { selectEngine } from '../ts/engine/select.js';
 import { encodeBatch } from '../ts/engine/ts/codec.js';
 import { hashPartition, keyGroups } from '../ts/engine/ts/partition.js';
-import { rng } from './engines.js';
+import { requireNative, rng } from './engines.js';
 
 function nativePartition(b: RecordBatch, keys: number[], p: number, maxP: number): RecordBatch[] {
-  const n = loadNative();
-  if (!n.ok) throw new Error(`the native addon did not load: ${n.reason}`);
-  return n.binding.hashPartition(fieldSpecs(b.schema), batchBuffers(b), b.length, eventTimeBytes(b), keys, p, maxP).map((o) => fromBatchOut(b.schema, o));
+  requireNative();
+  return selectEngine('native').hashPartition(b, keys, p, maxP);
 }
 
 const wire = (bs: RecordBatch[]) => bs.map((b) => Buffer.from(encodeBatch(b)).toString('base64'));

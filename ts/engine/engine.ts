@@ -72,4 +72,9 @@ export interface Engine {
   decodeBatch(bytes: Uint8Array): RecordBatch;
   /** murmur3 x86_32, the stable key hash (key groups). */
   murmur3(bytes: Uint8Array, seed: number): number;
+  /**
+   * Splits a batch into `parallelism` batches by key group (Flink's rule on canonical key
+   * bytes), rows kept in order; one call per batch.
+   */
+  hashPartition(batch: RecordBatch, keyFields: readonly number[], parallelism: number, maxParallelism: number): RecordBatch[];
 }

@@ -92,4 +92,10 @@ export class NativeEngine implements Engine {
   murmur3(bytes: Uint8Array, seed: number): number {
     return this.binding.murmur3(bytes, seed);
   }
+
+  hashPartition(batch: RecordBatch, keyFields: readonly number[], parallelism: number, maxParallelism: number): RecordBatch[] {
+    return this.binding
+      .hashPartition(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), [...keyFields], parallelism, maxParallelism)
+      .map((o) => fromBatchOut(batch.schema, o));
+  }
 }

@@ -5,6 +5,7 @@ import type { Engine, NexmarkGenerator, WindowAggregator, WindowAggregatorSpec }
 import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
 import { decodeBatch, encodeBatch } from './codec.js';
 import { murmur3_32 } from './hash.js';
+import { hashPartition } from './partition.js';
 import { TsNexmarkGenerator } from './nexmark.js';
 import { createTsWindowAggregator } from './window.js';
 
@@ -29,5 +30,9 @@ export class TsEngine implements Engine {
 
   murmur3(bytes: Uint8Array, seed: number): number {
     return murmur3_32(bytes, seed);
+  }
+
+  hashPartition(batch: RecordBatch, keyFields: readonly number[], parallelism: number, maxParallelism: number): RecordBatch[] {
+    return hashPartition(batch, keyFields, parallelism, maxParallelism);
   }
 }
