@@ -9,7 +9,15 @@ export { ConnectedStreams, JoinedStreams, WindowJoin, IntervalJoin, type JoinWin
 export type { AggregateFunction } from './runtime/user-window.js';
 export { OutputTag } from './api/output-tag.js';
 export { WatermarkStrategy, type TimestampAssigner } from './api/watermark.js';
-export { TumblingEventTimeWindows, SlidingEventTimeWindows, EventTimeSessionWindows, type WindowAssigner } from './api/windows.js';
+export {
+  TumblingEventTimeWindows,
+  TumblingProcessingTimeWindows,
+  SlidingProcessingTimeWindows,
+  ProcessingTimeSessionWindows,
+  SlidingEventTimeWindows,
+  EventTimeSessionWindows,
+  type WindowAssigner,
+} from './api/windows.js';
 export { agg, type AggregateCall } from './api/agg.js';
 export type { Source, SourceReader, SourceContext, Sink, SinkWriter, SinkContext } from './api/connector.js';
 export type { JobResult, ExecuteOptions, Progress } from './runtime/executor.js';

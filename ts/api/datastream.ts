@@ -229,9 +229,21 @@ export class KeyedStream<T extends object, K> {
         'window() takes a window assigner: TumblingEventTimeWindows.of(ms), SlidingEventTimeWindows.of(size, slide) or EventTimeSessionWindows.withGap(ms)',
       );
     }
+    if (assigner.processingTime) {
+      // Window time = the wall clock at the window: a stamping step feeds the same window operator.
+      const stamped = this.env.graph.add({
+        name: 'Processing time',
+        op: { kind: 'processingTime' },
+        input: this.node,
+        partitioning: { kind: 'forward' },
+        schema: this.node.schema,
+        hasEventTime: true,
+      });
+      return new WindowedStream<T, K>(this.env, stamped, this.keyFields, assigner);
+    }
     if (!this.node.hasEventTime) {
       throw new Error(
-        'an event-time window needs event timestamps: give the source a WatermarkStrategy with a timestamp assigner, or call assignTimestampsAndWatermarks() before keyBy()',
+        'an event-time window needs event timestamps: give the source a WatermarkStrategy with a timestamp assigner, or call assignTimestampsAndWatermarks() before keyBy(); or use a processing-time window',
       );
     }
     return new WindowedStream<T, K>(this.env, this.node, this.keyFields, assigner);
@@ -280,7 +292,8 @@ export class WindowedStream<T extends object, K> {
   reduce(fn: (a: T, b: T) => T): DataStream<T & WindowBounds> {
     checkFn(fn, 'reduce');
     // A key selector's computed 'key' column is not part of T.
-    const input = this.node.op.kind === 'keySelector' ? new Schema(this.node.schema.fields.filter((f) => f.name !== 'key')) : this.node.schema;
+    const keyed = this.node.op.kind === 'processingTime' ? this.node.input! : this.node;
+    const input = keyed.op.kind === 'keySelector' ? new Schema(this.node.schema.fields.filter((f) => f.name !== 'key')) : this.node.schema;
     return this.userWindow('Reduce', { kind: 'reduce', fn: fn as never }, withBounds(input)) as DataStream<T & WindowBounds>;
   }
 

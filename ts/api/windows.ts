@@ -16,7 +16,14 @@ export class TumblingEventTimeWindows {
   private constructor(
     readonly sizeMs: number,
     readonly offsetMs: number,
+    /** @internal Windows over processing time (wall clock at the window) instead of event time. */
+    readonly processingTime = false,
   ) {}
+
+  /** @internal */
+  static create(sizeMs: number, offsetMs: number, processingTime: boolean): TumblingEventTimeWindows {
+    return new TumblingEventTimeWindows(sizeMs, offsetMs, processingTime);
+  }
 
   /** Windows `[start, start + size)` with `start = ts - (ts - offset) mod size`; |offset| < size. */
   static of(sizeMs: number, offsetMs = 0): TumblingEventTimeWindows {
@@ -30,7 +37,8 @@ export class TumblingEventTimeWindows {
   }
 
   describe(): string {
-    return describeWindow(this.descriptor());
+    const d = describeWindow(this.descriptor());
+    return this.processingTime ? d.replace('EventTime', 'ProcessingTime') : d;
   }
 }
 
@@ -39,7 +47,14 @@ export class SlidingEventTimeWindows {
     readonly sizeMs: number,
     readonly slideMs: number,
     readonly offsetMs: number,
+    /** @internal */
+    readonly processingTime = false,
   ) {}
+
+  /** @internal */
+  static create(sizeMs: number, slideMs: number, offsetMs: number, processingTime: boolean): SlidingEventTimeWindows {
+    return new SlidingEventTimeWindows(sizeMs, slideMs, offsetMs, processingTime);
+  }
 
   /**
    * Windows `[start, start + size)` starting every `slide` ms (`start ≡ offset mod slide`;
@@ -57,7 +72,8 @@ export class SlidingEventTimeWindows {
   }
 
   describe(): string {
-    return describeWindow(this.descriptor());
+    const d = describeWindow(this.descriptor());
+    return this.processingTime ? d.replace('EventTime', 'ProcessingTime') : d;
   }
 }
 
@@ -73,7 +89,14 @@ export class EventTimeSessionWindows<T = never> {
     readonly gapMs: number | null,
     /** @internal */
     readonly gapFn: GapFn<T> | null,
+    /** @internal */
+    readonly processingTime = false,
   ) {}
+
+  /** @internal */
+  static create(gapMs: number, processingTime: boolean): EventTimeSessionWindows {
+    return new EventTimeSessionWindows(gapMs, null, processingTime);
+  }
 
   /** A fixed inactivity gap in ms (above 0). */
   static withGap(gapMs: number): EventTimeSessionWindows {
@@ -99,8 +122,36 @@ export class EventTimeSessionWindows<T = never> {
   }
 
   describe(): string {
-    return this.gapMs !== null ? describeWindow({ kind: 'session', gapMs: this.gapMs }) : 'EventTimeSessionWindows(dynamic gap)';
+    const d = this.gapMs !== null ? describeWindow({ kind: 'session', gapMs: this.gapMs }) : 'EventTimeSessionWindows(dynamic gap)';
+    return this.processingTime ? d.replace('EventTimeSessionWindows', 'ProcessingTimeSessionWindows') : d;
   }
 }
 
 export type WindowAssigner<T = any> = TumblingEventTimeWindows | SlidingEventTimeWindows | EventTimeSessionWindows<T>;
+
+/**
+ * Processing-time windows (Flink's TumblingProcessingTimeWindows etc.): a record belongs to the
+ * window of the wall-clock time at which it reaches the window operator, and windows fire as
+ * the clock passes their end, checked as batches arrive and at the end of input (which flushes
+ * every open window). They need no timestamps or watermarks, and results are not repeatable.
+ */
+export const TumblingProcessingTimeWindows = {
+  of(sizeMs: number, offsetMs = 0): TumblingEventTimeWindows {
+    checked('TumblingProcessingTimeWindows.of', { kind: 'tumbling', sizeMs, offsetMs });
+    return TumblingEventTimeWindows.create(sizeMs, offsetMs, true);
+  },
+};
+
+export const SlidingProcessingTimeWindows = {
+  of(sizeMs: number, slideMs: number, offsetMs = 0): SlidingEventTimeWindows {
+    checked('SlidingProcessingTimeWindows.of', { kind: 'sliding', sizeMs, slideMs, offsetMs });
+    return SlidingEventTimeWindows.create(sizeMs, slideMs, offsetMs, true);
+  },
+};
+
+export const ProcessingTimeSessionWindows = {
+  withGap(gapMs: number): EventTimeSessionWindows {
+    checked('ProcessingTimeSessionWindows.withGap', { kind: 'session', gapMs });
+    return EventTimeSessionWindows.create(gapMs, true);
+  },
+};

@@ -51,6 +51,8 @@ export type NodeOp =
       readonly fn: UserFn;
     }
   | { readonly kind: 'userWindow'; readonly key: UserFn; readonly assigner: UserWindowAssigner; readonly fn: UserWindowFunction; readonly lateTag: string | null }
+  /** Stamps records with the wall-clock time and advances a processing-time watermark. */
+  | { readonly kind: 'processingTime' }
   /** The late records of a window (its input): `getSideOutput(tag)`. */
   | { readonly kind: 'sideOutput'; readonly tag: string };
 

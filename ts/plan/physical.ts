@@ -34,6 +34,12 @@ export function requiredFields(graph: JobGraph, node: GraphNode): Set<string> | 
   for (const c of graph.consumers(node)) {
     const op = c.op;
     switch (op.kind) {
+      case 'processingTime': {
+        const down = requiredFields(graph, c);
+        if (down === null) return null;
+        for (const f of down) need.add(f);
+        break;
+      }
       case 'timestamps': {
         // A function assigner reads whole records.
         if (typeof op.strategy.assigner === 'function') return null;
@@ -74,7 +80,7 @@ export function buildPlan(graph: JobGraph): PhysicalPlan {
         }
       }
       outputSchema = projection === null ? node.schema : new Schema(node.schema.fields.filter((f) => projection!.includes(f.name)));
-    } else if (node.op.kind === 'timestamps' || node.op.kind === 'filter' || node.op.kind === 'sink' || node.op.kind === 'union') {
+    } else if (node.op.kind === 'timestamps' || node.op.kind === 'filter' || node.op.kind === 'sink' || node.op.kind === 'union' || node.op.kind === 'processingTime') {
       outputSchema = inputs[0]!.outputSchema;
     } else if (node.op.kind === 'sideOutput') {
       // Late records are the window's input records.

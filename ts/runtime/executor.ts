@@ -24,6 +24,7 @@ import {
   SinkOperator,
   TimestampsOperator,
   WindowAggregateOperator,
+  ProcessingTimeOperator,
   maxEventTime,
 } from './operators.js';
 
@@ -200,6 +201,9 @@ export async function executeJob(
         break;
       case 'sideOutput':
         o = new SideOutputOperator(n.id, n.name);
+        break;
+      case 'processingTime':
+        o = new ProcessingTimeOperator(n.id, n.name);
         break;
     }
     operators.push(o);
