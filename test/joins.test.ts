@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { agg, CollectSink, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy, type EngineName, type Row } from '../ts/index.js';
+import { agg, CollectSink, EventTimeSessionWindows, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy, type EngineName, type Row } from '../ts/index.js';
 import { onBothEngines, rng } from './engines.js';
 
 const EV = { k: 'i64', v: 'i64', t: 'timestamp' } as const;
@@ -115,6 +115,45 @@ describe('several inputs', () => {
       }
     }
     expect(native).toEqual(sortRows([...want.values()]));
+  });
+
+  it('session window join: sessions formed per key from both inputs together, every pair within one session', async () => {
+    const gap = 25;
+    const { native } = await onBothEngines(async (engine) =>
+      sortRows(
+        await collect(engine, (env) =>
+          env
+            .fromRecords(a, EV, wm(30))
+            .join(env.fromRecords(b, EV, wm(50)))
+            .where('k')
+            .equalTo('k')
+            .window(EventTimeSessionWindows.withGap(gap))
+            .apply((x, y, w) => ({ k: x.k, left: x.v, right: y.v, start: w.start, end: w.end }), { k: 'i64', left: 'i64', right: 'i64', start: 'timestamp', end: 'timestamp' }),
+        ),
+      ),
+    );
+    // Independent computation: per key, sort both sides' times, cut where the next time is past last + gap.
+    const want: Row[] = [];
+    for (let k = 0; k < 20; k++) {
+      const evs = [...a.filter((e) => e.k === k).map((e) => ({ e, side: 0 })), ...b.filter((e) => e.k === k).map((e) => ({ e, side: 1 }))].sort((x, y) => x.e.t - y.e.t);
+      let session: typeof evs = [];
+      const flush = () => {
+        if (session.length === 0) return;
+        const start = session[0]!.e.t;
+        const end = Math.max(...session.map((x) => x.e.t)) + gap;
+        for (const x of session) for (const y of session) if (x.side === 0 && y.side === 1) want.push({ k, left: x.e.v, right: y.e.v, start, end });
+      };
+      for (const ev of evs) {
+        if (session.length > 0 && ev.e.t > Math.max(...session.map((x) => x.e.t)) + gap) {
+          flush();
+          session = [];
+        }
+        session.push(ev);
+      }
+      flush();
+    }
+    expect(want.length).toBeGreaterThan(100);
+    expect(native).toEqual(sortRows(want));
   });
 
   it('interval join: right records within [t - 20, t + 10] of each left record, against a nested loop', async () => {

@@ -9,7 +9,7 @@ import type { Row } from '../batch/record-batch.js';
 import type { GraphNode, NodeOp, Partitioning } from '../plan/graph.js';
 import type { DataStream } from './datastream.js';
 import type { StreamEnvironment } from './environment.js';
-import { SlidingEventTimeWindows, TumblingEventTimeWindows } from './windows.js';
+import { EventTimeSessionWindows, SlidingEventTimeWindows, TumblingEventTimeWindows } from './windows.js';
 
 type KeySpec<T> = (keyof T & string) | readonly (keyof T & string)[] | ((record: T) => unknown);
 
@@ -36,10 +36,15 @@ export interface JoinWindowAssigner {
   describe(): string;
 }
 
-export function joinWindows(assigner: JoinWindowAssigner): { sizeMs: number; slideMs: number; offsetMs: number; describe: string } {
-  // Only the library's assigners: they have checked their sizes and offsets.
-  if (!(assigner instanceof TumblingEventTimeWindows) && !(assigner instanceof SlidingEventTimeWindows)) {
-    throw new TypeError('a window join takes TumblingEventTimeWindows.of(...) or SlidingEventTimeWindows.of(...) (session windows are not supported in joins yet)');
+export function joinWindows(assigner: JoinWindowAssigner | EventTimeSessionWindows): { sizeMs: number; slideMs: number; offsetMs: number; gapMs?: number; describe: string } {
+  // Only the library's event-time assigners: they have checked their sizes, offsets and gaps.
+  if (assigner instanceof EventTimeSessionWindows && !assigner.processingTime && assigner.gapMs !== null) {
+    return { sizeMs: 0, slideMs: 0, offsetMs: 0, gapMs: assigner.gapMs, describe: assigner.describe() };
+  }
+  if ((!(assigner instanceof TumblingEventTimeWindows) && !(assigner instanceof SlidingEventTimeWindows)) || assigner.processingTime) {
+    throw new TypeError(
+      'a window join takes event-time windows: TumblingEventTimeWindows.of(...), SlidingEventTimeWindows.of(...) or EventTimeSessionWindows.withGap(...)',
+    );
   }
   const slideMs = assigner instanceof SlidingEventTimeWindows ? assigner.slideMs : assigner.sizeMs;
   return { sizeMs: assigner.sizeMs, slideMs, offsetMs: assigner.offsetMs, describe: assigner.describe() };
@@ -87,7 +92,7 @@ export class JoinedStreams<A extends object, B extends object, K extends JoinKin
     private readonly kind: K,
   ) {}
 
-  where(key: KeySpec<A>): { equalTo(key: KeySpec<B>): { window(assigner: JoinWindowAssigner): WindowJoin<A, B, K> } } {
+  where(key: KeySpec<A>): { equalTo(key: KeySpec<B>): { window(assigner: JoinWindowAssigner | EventTimeSessionWindows): WindowJoin<A, B, K> } } {
     const ka = keySelector(key, this.a.schema, `${this.kind}().where`);
     return {
       equalTo: (keyB) => {
@@ -110,7 +115,7 @@ export class WindowJoin<A extends object, B extends object, K extends JoinKind> 
     private readonly b: DataStream<B>,
     private readonly kind: K,
     private readonly keys: readonly [{ fn: (r: Row) => unknown; fields: string[] | null }, { fn: (r: Row) => unknown; fields: string[] | null }],
-    private readonly windows: { sizeMs: number; slideMs: number; offsetMs: number; describe: string },
+    private readonly windows: { sizeMs: number; slideMs: number; offsetMs: number; gapMs?: number; describe: string },
   ) {}
 
   /** join: called for every pair of records with equal keys in the same window. coGroup: once per key and window, with all records of each side. */

@@ -37,7 +37,7 @@ export type NodeOp =
   | {
       readonly kind: 'windowJoin';
       readonly keys: readonly [UserFn, UserFn];
-      readonly windows: { readonly sizeMs: number; readonly slideMs: number; readonly offsetMs: number; readonly describe: string };
+      readonly windows: { readonly sizeMs: number; readonly slideMs: number; readonly offsetMs: number; readonly gapMs?: number; readonly describe: string };
       readonly fn: UserFn;
       /** join (pairs only) or coGroup (every key seen on either side). */
       readonly inner: boolean;

@@ -82,11 +82,13 @@ export class CoFlatMapOperator extends MultiInputOperator {
   }
 }
 
-/** Window assignment for joins: the starts of the windows a timestamp belongs to. */
+/** Window assignment for joins: tumbling/sliding (size, slide, offset) or sessions (gap). */
 export interface JoinWindows {
   readonly sizeMs: number;
   readonly slideMs: number;
   readonly offsetMs: number;
+  /** Session windows with this gap (sizes then unused), merged per key across both inputs. */
+  readonly gapMs?: number;
   readonly describe: string;
 }
 
@@ -94,6 +96,15 @@ function windowStarts(w: JoinWindows, ts: number, out: number[]): void {
   out.length = 0;
   const last = ts - ((((ts - w.offsetMs) % w.slideMs) + w.slideMs) % w.slideMs);
   for (let start = last; start > ts - w.sizeMs; start -= w.slideMs) out.push(start);
+}
+
+interface Session {
+  readonly key: unknown;
+  readonly start: number;
+  readonly end: number;
+  /** Arrival number of the session's first record (firing order). */
+  readonly seq: number;
+  readonly sides: [Row[], Row[]];
 }
 
 interface Group {
@@ -126,7 +137,12 @@ export class WindowCoGroupOperator extends MultiInputOperator {
     this.metrics.lateRecordsDropped = 0;
   }
 
+  /** Sessions per key (only for session windows), each with the records of both sides. */
+  private readonly sessions = new Map<string, Session[]>();
+  private arrivals = 0;
+
   processBatch(batch: RecordBatch, input: number): void {
+    if (this.assigner.gapMs !== undefined) return this.addToSessions(batch, input, this.assigner.gapMs);
     const read = rowReader(batch);
     const time = timeOf(batch);
     const key = this.keys[input]!;
@@ -165,9 +181,62 @@ export class WindowCoGroupOperator extends MultiInputOperator {
     s.splice(i, 0, start);
   }
 
+  /** Each record opens [t, t + gap) and merges with its key's sessions that touch or overlap. */
+  private addToSessions(batch: RecordBatch, input: number, gap: number): void {
+    const read = rowReader(batch);
+    const time = timeOf(batch);
+    const key = this.keys[input]!;
+    for (let i = 0; i < batch.length; i++) {
+      const t = time(i);
+      const r = read(i);
+      const k = key(r);
+      const ks = keyString(k);
+      const list = this.sessions.get(ks) ?? [];
+      let merged: Session = { key: k, start: t, end: t + gap, seq: this.arrivals++, sides: [[], []] };
+      merged.sides[input]!.push(r);
+      const keep: Session[] = [];
+      for (const x of list) {
+        if (x.start <= merged.end && x.end >= merged.start) {
+          merged = {
+            key: k,
+            start: Math.min(x.start, merged.start),
+            end: Math.max(x.end, merged.end),
+            seq: Math.min(x.seq, merged.seq),
+            sides: [
+              [...x.sides[0], ...merged.sides[0]],
+              [...x.sides[1], ...merged.sides[1]],
+            ],
+          };
+        } else keep.push(x);
+      }
+      if (merged.end - 1 <= this.watermark) {
+        this.metrics.lateRecordsDropped!++; // its session has fired
+        continue;
+      }
+      keep.push(merged);
+      this.sessions.set(ks, keep);
+    }
+  }
+
+  private fireSessions(watermark: number, out: Output): void {
+    const due: Session[] = [];
+    for (const [ks, list] of this.sessions) {
+      const rest = list.filter((x) => (x.end - 1 <= watermark ? (due.push(x), false) : true));
+      if (rest.length === 0) this.sessions.delete(ks);
+      else if (rest.length !== list.length) this.sessions.set(ks, rest);
+    }
+    due.sort((a, b) => a.end - b.end || a.start - b.start || a.seq - b.seq);
+    for (const x of due) {
+      const [l, r] = x.sides;
+      if (this.innerJoin && (l.length === 0 || r.length === 0)) continue;
+      for (const rec of this.fn(l, r, { start: x.start, end: x.end })) out.add(rec, x.end - 1, this.produced++);
+    }
+  }
+
   protected override async onWatermark(watermark: number): Promise<void> {
     const size = this.assigner.sizeMs;
     const out = new Output(this.schema, `${this.metrics.name} output`);
+    if (this.assigner.gapMs !== undefined) this.fireSessions(watermark, out);
     while (this.starts.length > 0 && this.starts[0]! + size - 1 <= watermark) {
       const start = this.starts.shift()!;
       const w = this.windows.get(start)!;
