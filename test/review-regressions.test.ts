@@ -108,7 +108,7 @@ describe('review regressions', () => {
     const env = StreamEnvironment.create({ engine: 'ts' });
     const other = StreamEnvironment.create({ engine: 'ts' });
     const a = env.fromRecords(rows, SCHEMA, wm());
-    expect(() => a.join(a).where('k').equalTo('k').window({ sizeMs: 0, offsetMs: 0, describe: () => 'x' } as never)).toThrow(/a window join takes TumblingEventTimeWindows/);
+    expect(() => a.join(a).where('k').equalTo('k').window({ sizeMs: 0, offsetMs: 0, describe: () => 'x' } as never)).toThrow(/a window join takes event-time windows: TumblingEventTimeWindows/);
     expect(() => a.union(other.fromRecords(rows, SCHEMA, wm()))).toThrow('Union: every input must come from the same StreamEnvironment');
   });
 });
