@@ -13,6 +13,8 @@ export class WatermarkStrategy<T = Record<string, unknown>> {
     readonly assigner: (keyof T & string) | TimestampAssigner<T> | null,
     /** After this long without records (wall time), the input is idle and stops holding back watermarks. */
     readonly idleMs: number | null = null,
+    /** Where records without a valid timestamp go (JSON lines), instead of failing the job. */
+    readonly invalidTimestampsPath: string | null = null,
   ) {}
 
   /** Watermark = highest timestamp seen - bound - 1 (Flink's BoundedOutOfOrdernessWatermarks). */
@@ -35,7 +37,7 @@ export class WatermarkStrategy<T = Record<string, unknown>> {
 
   /** Takes event time (ms) from a timestamp/i64 field, or computes it per record. */
   withTimestampAssigner<U extends T>(assigner: (keyof U & string) | TimestampAssigner<U>): WatermarkStrategy<U> {
-    return new WatermarkStrategy<U>(this.boundMs, assigner, this.idleMs);
+    return new WatermarkStrategy<U>(this.boundMs, assigner, this.idleMs, this.invalidTimestampsPath);
   }
 
   /**
@@ -45,7 +47,17 @@ export class WatermarkStrategy<T = Record<string, unknown>> {
    */
   withIdleness(ms: number): WatermarkStrategy<T> {
     if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`withIdleness needs a whole number of ms above 0, got ${ms}`);
-    return new WatermarkStrategy<T>(this.boundMs, this.assigner, ms);
+    return new WatermarkStrategy<T>(this.boundMs, this.assigner, ms, this.invalidTimestampsPath);
+  }
+
+  /**
+   * Routes records without a valid timestamp (null, not a whole number, beyond ±2^53 ms) to a
+   * dead-letter file of JSON lines `{ source, record, field, error, raw }`, counted in the job
+   * result, instead of failing the job.
+   */
+  withInvalidTimestampsTo(deadLetterPath: string): WatermarkStrategy<T> {
+    if (typeof deadLetterPath !== 'string' || deadLetterPath === '') throw new TypeError('withInvalidTimestampsTo needs a file path');
+    return new WatermarkStrategy<T>(this.boundMs, this.assigner, this.idleMs, deadLetterPath);
   }
 
   describe(): string {

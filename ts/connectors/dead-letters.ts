@@ -22,6 +22,13 @@ export class DeadLetterFile {
     this.n++;
   }
 
+  /** Any JSON line (e.g. a record without a valid timestamp: source, record, field, error, raw). */
+  writeEntry(entry: Record<string, unknown>): void {
+    this.fd ??= openSync(this.path, 'w');
+    writeSync(this.fd, JSON.stringify(entry) + '\n');
+    this.n++;
+  }
+
   close(): void {
     if (this.fd !== null) {
       closeSync(this.fd);

@@ -8,6 +8,8 @@ import type { SinkWriter } from '../api/connector.js';
 import type { TimestampAssigner, WatermarkStrategy } from '../api/watermark.js';
 import type { WindowAggregator } from '../engine/engine.js';
 import { Operator } from './operator.js';
+import { DeadLetterFile } from '../connectors/dead-letters.js';
+import { jsonCells } from '../connectors/format.js';
 
 const HI_EXACT = 2097152; // 2^21: |ms| < 2^53
 
@@ -137,6 +139,7 @@ export class TimestampsOperator extends Operator {
   private readonly fn: TimestampAssigner<Row> | null;
   private readonly bound: number | null;
   private readonly idleMs: number | null;
+  private readonly deadLetters: DeadLetterFile | null;
 
   constructor(
     id: number,
@@ -152,20 +155,25 @@ export class TimestampsOperator extends Operator {
     this.fn = typeof a === 'function' ? a : null;
     this.bound = strategy.boundMs;
     this.idleMs = strategy.idleMs;
+    this.deadLetters = strategy.invalidTimestampsPath === null ? null : new DeadLetterFile(strategy.invalidTimestampsPath);
   }
 
   processBatch(batch: RecordBatch): Promise<void> {
     const n = batch.length;
     const base = this.metrics.recordsIn - n;
+    const fieldName = this.field === null ? (this.fn === null ? '(event time)' : '(timestamp assigner)') : this.schema.fields[this.field]!.name;
+    const bad: { i: number; detail: string }[] = [];
+    // Without a dead-letter file the first invalid timestamp fails the job, naming source, record and field.
+    const reject = (i: number, detail: string): void => {
+      if (this.deadLetters === null) throw new BadValueError(this.origin, base + i, fieldName, detail);
+      bad.push({ i, detail });
+    };
     let et: BigInt64Array;
     if (this.field !== null) {
       const col = batch.columns[this.field]!;
-      const name = this.schema.fields[this.field]!.name;
       if (col.validity !== null) {
         for (let i = 0; i < n; i++) {
-          if ((col.validity[i >>> 3]! & (1 << (i & 7))) === 0) {
-            throw new BadValueError(this.origin, base + i, name, 'has no valid timestamp (null); every record needs its event time');
-          }
+          if ((col.validity[i >>> 3]! & (1 << (i & 7))) === 0) reject(i, 'has no valid timestamp (null); every record needs its event time');
         }
       }
       et = (col as { values: BigInt64Array }).values;
@@ -177,7 +185,8 @@ export class TimestampsOperator extends Operator {
       for (let i = 0; i < n; i++) {
         const t = this.fn(read(i), prev);
         if (typeof t !== 'number' || !Number.isSafeInteger(t)) {
-          throw new BadValueError(this.origin, base + i, '(timestamp assigner)', `the timestamp assigner returned ${String(t)}; it must return ms since the epoch as a whole number`);
+          reject(i, `the timestamp assigner returned ${String(t)}; it must return ms since the epoch as a whole number within ±2^53`);
+          continue;
         }
         setI64(v, i, t);
         prev = t;
@@ -188,10 +197,39 @@ export class TimestampsOperator extends Operator {
       }
       et = batch.eventTime;
     }
-    this.maxTs = Math.max(this.maxTs, maxEventTime(et, n, this.origin, base, this.field === null ? '(event time)' : this.schema.fields[this.field]!.name));
+    if (this.deadLetters !== null) {
+      const v = i32View(et);
+      const known = new Set(bad.map((b) => b.i));
+      for (let i = 0; i < n; i++) {
+        const hi = v[2 * i + 1]!;
+        if (!known.has(i) && (hi < -HI_EXACT || hi >= HI_EXACT)) reject(i, `timestamp ${et[i]} ms is outside ±2^53 ms`);
+      }
+    }
+    let out = batch.eventTime === et ? batch : batch.withEventTime(et);
+    if (bad.length > 0) {
+      // Exact rendering from the columns (a raw i64 beyond 2^53 must not be rounded here either).
+      const cells = jsonCells(batch);
+      const names = batch.schema.names();
+      for (const { i, detail } of bad) {
+        const raw = `{${names.map((name, k) => `${JSON.stringify(name)}:${cells[k]!(i) ?? 'null'}`).join(',')}}`;
+        this.deadLetters!.writeEntry({ source: this.origin, record: base + i, field: fieldName, error: `${this.origin}, record ${base + i}, field '${fieldName}': ${detail}`, raw });
+      }
+      this.metrics.deadLetters = (this.metrics.deadLetters ?? 0) + bad.length;
+      const badRows = new Set(bad.map((b) => b.i));
+      const keep = Int32Array.from({ length: n }, (_, i) => i).filter((i) => !badRows.has(i));
+      out = out.take(keep, keep.length);
+    }
+    this.maxTs = Math.max(this.maxTs, maxEventTime(out.eventTime!, out.length, this.origin, base, fieldName));
     if (this.maxTs > -Infinity) this.metrics.maxEventTime = this.maxTs;
-    const out = batch.eventTime === et ? batch : batch.withEventTime(et);
     return this.emitThenWatermark(out);
+  }
+
+  override async finish(input: number): Promise<void> {
+    try {
+      await super.finish(input);
+    } finally {
+      this.deadLetters?.close();
+    }
   }
 
   /** Wall time of the last record, and whether this input has been declared idle. */
