@@ -36,6 +36,14 @@ export interface Utf8Column {
 
 export type Column = I32Column | I64Column | F64Column | BoolColumn | Utf8Column;
 
+/** A typed array of `cap` elements starting with `a`'s contents; the rest is `fill` (default 0). */
+export function grown<T extends Float64Array | Int32Array | Uint8Array>(a: T, cap: number, fill?: number): T {
+  const b = new (a.constructor as new (n: number) => T)(cap);
+  b.set(a as never);
+  if (fill !== undefined) b.fill(fill as never, a.length);
+  return b;
+}
+
 export function bitmapBytes(n: number): number {
   return (n + 7) >>> 3;
 }

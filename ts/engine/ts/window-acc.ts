@@ -7,7 +7,7 @@
  */
 
 import { Buffer } from 'node:buffer';
-import { bitmapBytes, type Column } from '../../batch/column.js';
+import { bitmapBytes, grown, type Column } from '../../batch/column.js';
 import { i32View } from '../../batch/i64.js';
 import type { RecordBatch } from '../../batch/record-batch.js';
 import type { DataType } from '../../batch/schema.js';
@@ -76,20 +76,10 @@ export class Acc {
   }
 
   grow(oldCap: number, cap: number): void {
-    const n = new Float64Array(cap);
-    n.set(this.n);
-    this.n = n;
-    const f = new Float64Array(cap);
-    f.set(this.f);
-    this.f = f;
-    const hi = new Float64Array(cap);
-    hi.set(this.hi);
-    this.hi = hi;
-    if (this.pick) {
-      const s = new Float64Array(cap);
-      s.set(this.seq);
-      this.seq = s;
-    }
+    this.n = grown(this.n, cap);
+    this.f = grown(this.f, cap);
+    this.hi = grown(this.hi, cap);
+    if (this.pick) this.seq = grown(this.seq, cap);
     this.init(oldCap, cap);
   }
 

@@ -7,7 +7,7 @@
 
 import { i32View } from '../../batch/i64.js';
 import { RecordBatch } from '../../batch/record-batch.js';
-import type { Column } from '../../batch/column.js';
+import { grown, type Column } from '../../batch/column.js';
 import type { Schema } from '../../batch/schema.js';
 import type { WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { windowOutputSchema } from '../window-spec.js';
@@ -22,13 +22,6 @@ const NONE = -1;
 const ALIVE = -1;
 const FIRED = -2;
 const LATE = -1;
-
-function grown<T extends Float64Array | Int32Array | Uint8Array>(a: T, cap: number, fill?: number): T {
-  const b = new (a.constructor as new (n: number) => T)(cap);
-  b.set(a as never);
-  if (fill !== undefined) b.fill(fill as never, a.length);
-  return b;
-}
 
 export class TsSessionAggregator implements WindowAggregator {
   readonly outputSchema: Schema;

@@ -10,7 +10,7 @@
  * sums, avg = exact sum rounded once, then divided), so both engines produce identical batches.
  */
 
-import type { Column } from '../../batch/column.js';
+import { grown, type Column } from '../../batch/column.js';
 import { i32View } from '../../batch/i64.js';
 import { RecordBatch } from '../../batch/record-batch.js';
 import type { Schema } from '../../batch/schema.js';
@@ -111,20 +111,15 @@ export class TsWindowAggregator implements WindowAggregator {
   private growGroups(): void {
     const old = this.cap;
     const cap = old * 2;
-    const g = <T extends Float64Array | Int32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
-      const b = make(cap);
-      b.set(a as never);
-      return b;
-    };
-    this.pane = g(this.pane, (n) => new Float64Array(n));
-    this.seq = g(this.seq, (n) => new Float64Array(n));
-    this.khash = g(this.khash, (n) => new Int32Array(n));
-    this.ghash = g(this.ghash, (n) => new Int32Array(n));
-    this.klo = g(this.klo, (n) => new Int32Array(n));
-    this.khi = g(this.khi, (n) => new Int32Array(n));
-    this.kvalid = g(this.kvalid, (n) => new Uint8Array(n));
-    this.spanStart = g(this.spanStart, (n) => new Int32Array(n));
-    this.spanLen = g(this.spanLen, (n) => new Int32Array(n));
+    this.pane = grown(this.pane, cap);
+    this.seq = grown(this.seq, cap);
+    this.khash = grown(this.khash, cap);
+    this.ghash = grown(this.ghash, cap);
+    this.klo = grown(this.klo, cap);
+    this.khi = grown(this.khi, cap);
+    this.kvalid = grown(this.kvalid, cap);
+    this.spanStart = grown(this.spanStart, cap);
+    this.spanLen = grown(this.spanLen, cap);
     this.accs.ensure(cap);
     this.cap = cap;
   }
@@ -463,20 +458,12 @@ export class TsWindowAggregator implements WindowAggregator {
       if (sc.rep.length < firstRow + hi - lo) {
         let cap = sc.rep.length;
         while (cap < firstRow + hi - lo) cap *= 2;
-        const rep = new Int32Array(cap);
-        rep.set(sc.rep);
-        sc.rep = rep;
-        const sq = new Float64Array(cap);
-        sq.set(sc.seq);
-        sc.seq = sq;
+        sc.rep = grown(sc.rep, cap);
+        sc.seq = grown(sc.seq, cap);
       }
       if (pairs + hi - lo > pairDst.length) {
-        const d = new Int32Array((pairs + hi - lo) * 2);
-        d.set(pairDst);
-        pairDst = d;
-        const sr = new Int32Array(d.length);
-        sr.set(pairSrc);
-        pairSrc = sr;
+        pairDst = grown(pairDst, (pairs + hi - lo) * 2);
+        pairSrc = grown(pairSrc, pairDst.length);
       }
       for (let k = lo; k < hi; k++) {
         const g = cand[k]!;
