@@ -4,7 +4,7 @@
  */
 
 export { StreamEnvironment, type EnvironmentOptions } from './api/environment.js';
-export { DataStream, KeyedStream, WindowedStream, type WindowResult, type WindowBounds } from './api/datastream.js';
+export { DataStream, KeyedStream, WindowedStream, type WindowResult, type WindowBounds, type NoBounds } from './api/datastream.js';
 export { ConnectedStreams, JoinedStreams, WindowJoin, IntervalJoin, type JoinWindowAssigner } from './api/joins.js';
 export type { AggregateFunction } from './runtime/user-window.js';
 export { OutputTag } from './api/output-tag.js';
@@ -16,6 +16,13 @@ export {
   ProcessingTimeSessionWindows,
   SlidingEventTimeWindows,
   EventTimeSessionWindows,
+  GlobalWindows,
+  Trigger,
+  CountTrigger,
+  EventTimeTrigger,
+  ContinuousEventTimeTrigger,
+  PurgingTrigger,
+  CountEvictor,
   type WindowAssigner,
 } from './api/windows.js';
 export { agg, type AggregateCall } from './api/agg.js';

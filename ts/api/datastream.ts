@@ -5,17 +5,28 @@
 
 import { Schema, type DataType, type RecordOf, type SchemaSpec } from '../batch/schema.js';
 import type { AggregateSpec } from '../engine/engine.js';
-import { aggregateOutputType, windowOutputSchema, withGapColumn } from '../engine/window-spec.js';
+import { aggregateOutputType, describeWindow, windowOutputSchema, withGapColumn } from '../engine/window-spec.js';
 import type { GraphNode, NodeOp, Partitioning, UserFn } from '../plan/graph.js';
 import type { AggregateCall } from './agg.js';
 import type { Sink } from './connector.js';
 import type { StreamEnvironment } from './environment.js';
 import { WatermarkStrategy } from './watermark.js';
-import { EventTimeSessionWindows, SlidingEventTimeWindows, TumblingEventTimeWindows, type WindowAssigner } from './windows.js';
+import {
+  CountEvictor,
+  CountTrigger,
+  EventTimeSessionWindows,
+  GlobalWindows,
+  PurgingTrigger,
+  SlidingEventTimeWindows,
+  Trigger,
+  TumblingEventTimeWindows,
+  type WindowAssigner,
+} from './windows.js';
 import { ConnectedStreams, IntervalJoin, JoinedStreams, keySelector, type GraphAccess } from './joins.js';
 import { OutputTag } from './output-tag.js';
 import type { Row } from '../batch/record-batch.js';
 import type { AggregateFunction, UserWindowAssigner, UserWindowFunction } from '../runtime/user-window.js';
+import type { WindowDescriptor } from '../engine/engine.js';
 
 type KeyValue = string | number | boolean;
 
@@ -23,7 +34,7 @@ type KeyValue = string | number | boolean;
  * What a window aggregation emits: the key fields, the window bounds and the named results
  * (first/last have the type of their field `T[F]`, the others are numbers).
  */
-export type WindowResult<K, A, T = unknown> = K & { windowStart: number; windowEnd: number } & {
+export type WindowResult<K, A, T = unknown, B = WindowBounds> = K & B & {
   [N in keyof A]: A[N] extends AggregateCall<infer F, 'first' | 'last'> ? (F extends keyof T ? T[F] : unknown) : number;
 };
 
@@ -171,8 +182,15 @@ export class DataStream<T extends object> {
    * Windows over the whole stream, without a key (Flink's windowAll): one result per window.
    * Results have windowStart, windowEnd and the aggregates (or what the function returns).
    */
-  windowAll(assigner: WindowAssigner<T>): WindowedStream<T, object> {
-    return new KeyedStream<T, object>(this.env, this.node, []).window(assigner);
+  windowAll(assigner: GlobalWindows): WindowedStream<T, object, NoBounds>;
+  windowAll(assigner: WindowAssigner<T>): WindowedStream<T, object>;
+  windowAll(assigner: WindowAssigner<T>): WindowedStream<T, object, object> {
+    return new KeyedStream<T, object>(this.env, this.node, []).window(assigner as never);
+  }
+
+  /** Count windows over the whole stream (Flink's countWindowAll): see KeyedStream.countWindow. */
+  countWindowAll(size: number, slide?: number): WindowedStream<T, object, NoBounds> {
+    return new KeyedStream<T, object>(this.env, this.node, []).countWindow(size, slide);
   }
 
   /** Writes the stream to a sink. */
@@ -219,14 +237,17 @@ export class KeyedStream<T extends object, K> {
    * SlidingEventTimeWindows.of(size, slide) or EventTimeSessionWindows.withGap(gap) /
    * withDynamicGap(fn).
    */
-  window(assigner: WindowAssigner<T>): WindowedStream<T, K> {
+  window(assigner: GlobalWindows): WindowedStream<T, K, NoBounds>;
+  window(assigner: WindowAssigner<T>): WindowedStream<T, K>;
+  window(assigner: WindowAssigner<T>): WindowedStream<T, K, object> {
+    if (assigner instanceof GlobalWindows) return new WindowedStream<T, K, NoBounds>(this.env, this.node, this.keyFields, assigner);
     if (
       !(assigner instanceof TumblingEventTimeWindows) &&
       !(assigner instanceof SlidingEventTimeWindows) &&
       !(assigner instanceof EventTimeSessionWindows)
     ) {
       throw new TypeError(
-        'window() takes a window assigner: TumblingEventTimeWindows.of(ms), SlidingEventTimeWindows.of(size, slide) or EventTimeSessionWindows.withGap(ms)',
+        'window() takes a window assigner: TumblingEventTimeWindows.of(ms), SlidingEventTimeWindows.of(size, slide), EventTimeSessionWindows.withGap(ms) or GlobalWindows.create()',
       );
     }
     if (assigner.processingTime) {
@@ -248,9 +269,25 @@ export class KeyedStream<T extends object, K> {
     }
     return new WindowedStream<T, K>(this.env, this.node, this.keyFields, assigner);
   }
+
+  /**
+   * Count windows per key (Flink's countWindow): `countWindow(n)` fires every n records of a
+   * key with those n records; `countWindow(n, slide)` fires every `slide` records with the
+   * key's last n records (fewer at first). No time is involved; results have no window bounds.
+   * A key's records after its last firing are never emitted (as in Flink) and are counted in
+   * the job result as `unfiredRecords`.
+   */
+  countWindow(size: number, slide?: number): WindowedStream<T, K, NoBounds> {
+    const global = new WindowedStream<T, K, NoBounds>(this.env, this.node, this.keyFields, GlobalWindows.create());
+    if (slide === undefined) return global.trigger(PurgingTrigger.of(CountTrigger.of(size)));
+    return global.evictor(CountEvictor.of(size)).trigger(CountTrigger.of(slide));
+  }
 }
 
-export class WindowedStream<T extends object, K> {
+/** Results of GlobalWindows and count windows carry no window bounds. */
+export type NoBounds = object;
+
+export class WindowedStream<T extends object, K, B extends object = WindowBounds> {
   /** @internal */
   constructor(
     private readonly env: StreamEnvironment,
@@ -258,24 +295,61 @@ export class WindowedStream<T extends object, K> {
     private readonly keyFields: readonly string[],
     private readonly assigner: WindowAssigner<T>,
     private readonly lateTag: OutputTag<T> | null = null,
+    private readonly trig: Trigger | null = null,
+    private readonly evict: CountEvictor | null = null,
   ) {}
+
+  /** When the window fires (GlobalWindows only): CountTrigger, EventTimeTrigger, ContinuousEventTimeTrigger, PurgingTrigger.of(...). */
+  trigger(trigger: Trigger): WindowedStream<T, K, B> {
+    if (!(trigger instanceof Trigger)) throw new TypeError('trigger() takes a trigger, e.g. CountTrigger.of(100) or PurgingTrigger.of(CountTrigger.of(100))');
+    if (!(this.assigner instanceof GlobalWindows)) {
+      throw new Error('triggers can be set on GlobalWindows only (time windows fire when the watermark passes their end); use window(GlobalWindows.create()).trigger(...)');
+    }
+    if (trigger.spec.kind !== 'count' && !this.node.hasEventTime) {
+      throw new Error(`${trigger.describe()} needs event timestamps: give the source a WatermarkStrategy with a timestamp assigner`);
+    }
+    return new WindowedStream<T, K, B>(this.env, this.node, this.keyFields, this.assigner, this.lateTag, trigger, this.evict);
+  }
+
+  /** Keeps only the last `count` records of a window before its function runs (GlobalWindows only). */
+  evictor(evictor: CountEvictor): WindowedStream<T, K, B> {
+    if (!(evictor instanceof CountEvictor)) throw new TypeError('evictor() takes CountEvictor.of(n)');
+    if (!(this.assigner instanceof GlobalWindows)) throw new Error('evictors can be set on GlobalWindows only; use window(GlobalWindows.create()).evictor(...)');
+    return new WindowedStream<T, K, B>(this.env, this.node, this.keyFields, this.assigner, this.lateTag, this.trig, evictor);
+  }
+
+  /** The built-in aggregates a GlobalWindows trigger maps to: count windows, or an error that says what to use. */
+  private globalDescriptor(): WindowDescriptor {
+    const t = this.trig?.spec;
+    if (t === undefined) throw new Error('GlobalWindows never fire without a trigger: add .trigger(CountTrigger.of(n)), or use countWindow(n)');
+    if (t.kind === 'count') {
+      const ev = this.evict?.count;
+      // Purging: each firing sees the records since the last one (at most the evictor's count).
+      if (t.purge) return { kind: 'count', size: ev === undefined ? t.count : Math.min(ev, t.count), slide: t.count };
+      if (ev !== undefined) return { kind: 'count', size: ev, slide: t.count };
+    }
+    throw new Error(
+      `built-in aggregates on GlobalWindows run as count windows (countWindow(n[, slide]), or PurgingTrigger.of(CountTrigger.of(n)), or CountTrigger with a CountEvictor); for ${this.trig!.describe()}${this.evict === null ? '' : ' with an evictor'} use reduce, aggregate(AggregateFunction) or process`,
+    );
+  }
 
   /**
    * Sends records that arrive after their windows fired to the side output `tag` (read it with
    * `getSideOutput(tag)` on the result) instead of dropping them.
    */
-  sideOutputLateData(tag: OutputTag<T>): WindowedStream<T, K> {
+  sideOutputLateData(tag: OutputTag<T>): WindowedStream<T, K, B> {
     if (!(tag instanceof OutputTag)) throw new TypeError('sideOutputLateData takes an OutputTag, e.g. new OutputTag("late")');
-    return new WindowedStream<T, K>(this.env, this.node, this.keyFields, this.assigner, tag);
+    if (this.assigner instanceof GlobalWindows) throw new Error('GlobalWindows and count windows have no late records (they never end); remove sideOutputLateData');
+    return new WindowedStream<T, K, B>(this.env, this.node, this.keyFields, this.assigner, tag, this.trig, this.evict);
   }
 
   /**
    * Built-in aggregates per key and window, computed by the engine without materialising
    * records (a dynamic session gap function sees each record).
    */
-  aggregate<A extends Record<string, AggregateCall<keyof T & string>>>(aggregates: A): DataStream<WindowResult<K, A, T>>;
-  /** A user AggregateFunction per key and window; rows are its results plus windowStart and windowEnd. */
-  aggregate<ACC, S extends SchemaSpec>(fn: AggregateFunction<T, ACC, RecordOf<S>>, resultSchema: S): DataStream<RecordOf<S> & WindowBounds>;
+  aggregate<A extends Record<string, AggregateCall<keyof T & string>>>(aggregates: A): DataStream<WindowResult<K, A, T, B>>;
+  /** A user AggregateFunction per key and window; rows are its results plus windowStart and windowEnd (not for GlobalWindows). */
+  aggregate<ACC, S extends SchemaSpec>(fn: AggregateFunction<T, ACC, RecordOf<S>>, resultSchema: S): DataStream<RecordOf<S> & B>;
   aggregate(arg: object, resultSchema?: SchemaSpec): DataStream<object> {
     if (typeof (arg as { createAccumulator?: unknown }).createAccumulator === 'function') {
       const f = arg as AggregateFunction<Row, unknown, Row>;
@@ -283,18 +357,22 @@ export class WindowedStream<T extends object, K> {
         if (typeof f[m] !== 'function') throw new TypeError(`an AggregateFunction needs createAccumulator, add, getResult and merge; '${m}' is missing`);
       }
       if (resultSchema === undefined) throw new Error('aggregate(AggregateFunction, resultSchema): pass the schema of getResult()');
-      return this.userWindow('Aggregate', { kind: 'aggregate', fn: f }, withBounds(Schema.from(resultSchema)));
+      return this.userWindow('Aggregate', { kind: 'aggregate', fn: f }, this.withBounds(Schema.from(resultSchema)));
     }
     return this.builtIn(arg as Record<string, AggregateCall<keyof T & string>>);
   }
 
   /** Combines each key's records per window with `fn` (rows: the reduced record plus windowStart and windowEnd). */
-  reduce(fn: (a: T, b: T) => T): DataStream<T & WindowBounds> {
+  reduce(fn: (a: T, b: T) => T): DataStream<T & B> {
     checkFn(fn, 'reduce');
     // A key selector's computed 'key' column is not part of T.
     const keyed = this.node.op.kind === 'processingTime' ? this.node.input! : this.node;
     const input = keyed.op.kind === 'keySelector' ? new Schema(this.node.schema.fields.filter((f) => f.name !== 'key')) : this.node.schema;
-    return this.userWindow('Reduce', { kind: 'reduce', fn: fn as never }, withBounds(input)) as DataStream<T & WindowBounds>;
+    return this.userWindow('Reduce', { kind: 'reduce', fn: fn as never }, this.withBounds(input)) as DataStream<T & B>;
+  }
+
+  private withBounds(schema: Schema): Schema {
+    return this.assigner instanceof GlobalWindows ? schema : withBounds(schema);
   }
 
   /** Calls `fn` once per key and window with all of its records; the rows it returns have `schema`. */
@@ -305,6 +383,21 @@ export class WindowedStream<T extends object, K> {
 
   private userWindow(what: string, fn: UserWindowFunction, schema: Schema): DataStream<object> {
     const a = this.assigner;
+    if (a instanceof GlobalWindows) {
+      const trigger = this.trig;
+      if (trigger === null) throw new Error('GlobalWindows never fire without a trigger: add .trigger(CountTrigger.of(n)), or use countWindow(n)');
+      const gkey = this.keyFields.length === 0 ? () => null : keySelector(this.keyFields as never, this.node.schema, 'window').fn;
+      const evict = this.evict === null ? '' : `, CountEvictor(${this.evict.count})`;
+      const node = this.env.graph.add({
+        name: `Window(GlobalWindows, ${trigger.describe()}${evict}) ${what}`,
+        op: { kind: 'globalWindow', key: gkey as UserFn, spec: { trigger: trigger.spec, evictCount: this.evict?.count ?? null }, fn },
+        input: this.node,
+        partitioning: this.keyFields.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: this.keyFields },
+        schema,
+        hasEventTime: false,
+      });
+      return new DataStream(this.env, node);
+    }
     const assigner: UserWindowAssigner =
       a instanceof EventTimeSessionWindows
         ? { kind: 'session', gapMs: (a.gapFn ?? a.gapMs!) as number | ((r: Row) => number) }
@@ -340,16 +433,17 @@ export class WindowedStream<T extends object, K> {
     const a = this.assigner;
     // A dynamic session gap becomes an i64 column after the input's, filled by the runtime.
     const gapFn = a instanceof EventTimeSessionWindows ? a.gapFn : null;
-    const window = a instanceof EventTimeSessionWindows ? a.descriptor(input.length) : a.descriptor();
+    const window = a instanceof EventTimeSessionWindows ? a.descriptor(input.length) : a instanceof GlobalWindows ? this.globalDescriptor() : a.descriptor();
     const engineInput = gapFn === null ? input : withGapColumn(input);
     const schema = windowOutputSchema({ input: engineInput, keyFields, window, aggregates: specs });
     const node = this.env.graph.add({
-      name: `Window(${a.describe()}) aggregate [${specs.map((s) => `${s.name}=${s.kind}(${s.field === null ? '' : input.fields[s.field]!.name})`).join(', ')}]`,
+      name: `Window(${a instanceof GlobalWindows ? describeWindow(window) : a.describe()}) aggregate [${specs.map((s) => `${s.name}=${s.kind}(${s.field === null ? '' : input.fields[s.field]!.name})`).join(', ')}]`,
       op: { kind: 'windowAggregate', keyFields, window, gapFn: gapFn as UserFn | null, aggregates: specs, lateTag: this.lateTag?.id ?? null },
       input: this.node,
       partitioning: this.keyFields.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: this.keyFields },
       schema,
-      hasEventTime: true,
+      // Count windows have no time (Flink's GlobalWindow results carry none either).
+      hasEventTime: window.kind !== 'count',
     });
     return new DataStream(this.env, node);
   }

@@ -2,6 +2,7 @@
 
 import type { WindowDescriptor } from '../engine/engine.js';
 import { checkWindow, describeWindow } from '../engine/window-spec.js';
+import type { TriggerSpec } from '../runtime/user-window.js';
 
 function checked(where: string, w: WindowDescriptor): WindowDescriptor {
   try {
@@ -127,7 +128,7 @@ export class EventTimeSessionWindows<T = never> {
   }
 }
 
-export type WindowAssigner<T = any> = TumblingEventTimeWindows | SlidingEventTimeWindows | EventTimeSessionWindows<T>;
+export type WindowAssigner<T = any> = TumblingEventTimeWindows | SlidingEventTimeWindows | EventTimeSessionWindows<T> | GlobalWindows;
 
 /**
  * Processing-time windows (Flink's TumblingProcessingTimeWindows etc.): a record belongs to the
@@ -155,3 +156,77 @@ export const ProcessingTimeSessionWindows = {
     return EventTimeSessionWindows.create(gapMs, true);
   },
 };
+
+/**
+ * One window per key that never ends (Flink's GlobalWindows): it fires only through a trigger,
+ * set with `.trigger(...)` on the windowed stream (CountTrigger, EventTimeTrigger,
+ * ContinuousEventTimeTrigger, PurgingTrigger), optionally with `.evictor(CountEvictor.of(n))`.
+ * `countWindow(n)` is GlobalWindows with PurgingTrigger.of(CountTrigger.of(n)).
+ */
+export class GlobalWindows {
+  /** Makes the class nominal (a time-window assigner is not a GlobalWindows). */
+  private readonly global = true;
+  private constructor() {}
+  static create(): GlobalWindows {
+    return new GlobalWindows();
+  }
+  describe(): string {
+    return 'GlobalWindows';
+  }
+}
+
+/** When a window fires. Built-in triggers only (named as in Flink). */
+export class Trigger {
+  /** @internal */
+  constructor(
+    /** @internal */
+    readonly spec: TriggerSpec,
+  ) {}
+  describe(): string {
+    const t = this.spec;
+    const inner = t.kind === 'count' ? `CountTrigger(${t.count})` : t.kind === 'eventTime' ? 'EventTimeTrigger' : `ContinuousEventTimeTrigger(${t.intervalMs} ms)`;
+    return t.purge ? `PurgingTrigger(${inner})` : inner;
+  }
+}
+
+/** Fires each time `count` more records of the key have arrived. */
+export const CountTrigger = {
+  of(count: number): Trigger {
+    if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`CountTrigger.of needs a count of at least 1 record (a whole number), got ${count}`);
+    return new Trigger({ kind: 'count', count, purge: false });
+  },
+};
+
+/** Fires when the watermark passes the window's end (for GlobalWindows: at the end of input). */
+export const EventTimeTrigger = {
+  create(): Trigger {
+    return new Trigger({ kind: 'eventTime', purge: false });
+  },
+};
+
+/** Fires every `intervalMs` of event time (as the watermark passes each multiple of the interval). */
+export const ContinuousEventTimeTrigger = {
+  of(intervalMs: number): Trigger {
+    if (!Number.isSafeInteger(intervalMs) || intervalMs < 1) {
+      throw new RangeError(`ContinuousEventTimeTrigger.of needs an interval above 0 ms (a whole number), got ${intervalMs}`);
+    }
+    return new Trigger({ kind: 'continuousEventTime', intervalMs, purge: false });
+  },
+};
+
+/** Clears the window's contents each time the wrapped trigger fires. */
+export const PurgingTrigger = {
+  of(trigger: Trigger): Trigger {
+    if (!(trigger instanceof Trigger)) throw new TypeError('PurgingTrigger.of takes a trigger, e.g. CountTrigger.of(100)');
+    return new Trigger({ ...trigger.spec, purge: true });
+  },
+};
+
+/** Keeps only the last `count` records of a window before its function runs. */
+export class CountEvictor {
+  private constructor(readonly count: number) {}
+  static of(count: number): CountEvictor {
+    if (!Number.isSafeInteger(count) || count < 1) throw new RangeError(`CountEvictor.of needs a count of at least 1 record (a whole number), got ${count}`);
+    return new CountEvictor(count);
+  }
+}

@@ -28,7 +28,9 @@ export type WindowDescriptor =
   | { readonly kind: 'tumbling'; readonly sizeMs: number; readonly offsetMs: number }
   | { readonly kind: 'sliding'; readonly sizeMs: number; readonly slideMs: number; readonly offsetMs: number }
   | { readonly kind: 'session'; readonly gapMs: number }
-  | { readonly kind: 'session'; readonly dynamicGapField: number };
+  | { readonly kind: 'session'; readonly dynamicGapField: number }
+  /** Count windows per key: every `slide` records of a key, its last `size` records (no time). */
+  | { readonly kind: 'count'; readonly size: number; readonly slide: number };
 
 export interface WindowAggregatorSpec {
   readonly input: Schema;
@@ -38,13 +40,18 @@ export interface WindowAggregatorSpec {
 }
 
 /**
- * Keyed event-time window aggregation over whole batches (tumbling, sliding, session). Fired
- * rows come by window end, then start, then the first arrival of the key in the window.
+ * Keyed window aggregation over whole batches (tumbling, sliding, session; count). Fired
+ * rows come by window end, then start, then the first arrival of the key in the window; count
+ * windows fire in push, in the order of the records that complete them.
  */
 export interface WindowAggregator {
   readonly outputSchema: Schema;
   /** Adds a batch (with event time); returns the number of late rows it dropped. */
   push(batch: RecordBatch): number;
+  /** Count windows: the rows fired by the last push (take them before the next push), or null. */
+  takePushedOutput(): RecordBatch | null;
+  /** Count windows: records after their key's last firing (never emitted, as in Flink). */
+  readonly unfiredRows: number;
   /** Advances the watermark (ms; +Infinity at end of input); returns fired rows or null. */
   advanceWatermark(watermark: number): RecordBatch | null;
   readonly lateDropped: number;

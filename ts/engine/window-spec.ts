@@ -78,8 +78,16 @@ export function checkWindow(w: WindowDescriptor): void {
         throw new RangeError(`a dynamic session gap needs an input column index, got ${String(w.dynamicGapField)}`);
       }
       return;
+    case 'count':
+      if (!whole(w.size) || w.size < 1) {
+        throw new RangeError(`a count window needs a size of at least 1 record (a whole number), got ${w.size}`);
+      }
+      if (!whole(w.slide) || w.slide < 1) {
+        throw new RangeError(`a count window needs a slide of at least 1 record (a whole number), got ${w.slide}; pass how many records of a key start the next window`);
+      }
+      return;
     default:
-      throw new TypeError(`unknown window kind '${String((w as { kind: unknown }).kind)}'; use tumbling, sliding or session`);
+      throw new TypeError(`unknown window kind '${String((w as { kind: unknown }).kind)}'; use tumbling, sliding, session or count`);
   }
 }
 
@@ -93,6 +101,8 @@ export function describeWindow(w: WindowDescriptor): string {
       return `SlidingEventTimeWindows(${w.sizeMs} ms, slide ${w.slideMs} ms${off(w.offsetMs)})`;
     case 'session':
       return 'gapMs' in w ? `EventTimeSessionWindows(gap ${w.gapMs} ms)` : 'EventTimeSessionWindows(dynamic gap)';
+    case 'count':
+      return w.slide === w.size ? `CountWindow(${w.size})` : `CountWindow(${w.size}, slide ${w.slide})`;
   }
 }
 
@@ -105,8 +115,11 @@ export function windowOutputSchema(spec: WindowAggregatorSpec): Schema {
     }
   }
   const fields: Field[] = spec.keyFields.map((k) => spec.input.fields[k]!);
-  fields.push({ name: 'windowStart', type: 'timestamp', nullable: false });
-  fields.push({ name: 'windowEnd', type: 'timestamp', nullable: false });
+  // Count windows have no time bounds (Flink's GlobalWindow).
+  if (spec.window.kind !== 'count') {
+    fields.push({ name: 'windowStart', type: 'timestamp', nullable: false });
+    fields.push({ name: 'windowEnd', type: 'timestamp', nullable: false });
+  }
   for (const a of spec.aggregates) {
     fields.push({ name: a.name, type: aggregateOutputType(a, spec.input), nullable: aggregateNullable(a, spec.input) });
   }

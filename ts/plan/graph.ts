@@ -9,7 +9,7 @@ import type { Sink, Source } from '../api/connector.js';
 import type { WatermarkStrategy } from '../api/watermark.js';
 import type { AggregateSpec, WindowDescriptor } from '../engine/engine.js';
 import type { DataType } from '../batch/schema.js';
-import type { UserWindowAssigner, UserWindowFunction } from '../runtime/user-window.js';
+import type { GlobalWindowSpec, UserWindowAssigner, UserWindowFunction } from '../runtime/user-window.js';
 
 export type UserFn = (...args: never[]) => unknown;
 
@@ -51,6 +51,8 @@ export type NodeOp =
       readonly fn: UserFn;
     }
   | { readonly kind: 'userWindow'; readonly key: UserFn; readonly assigner: UserWindowAssigner; readonly fn: UserWindowFunction; readonly lateTag: string | null }
+  /** GlobalWindows with a trigger (and evictor), user functions. */
+  | { readonly kind: 'globalWindow'; readonly key: UserFn; readonly spec: GlobalWindowSpec; readonly fn: UserWindowFunction }
   /** Stamps records with the wall-clock time and advances a processing-time watermark. */
   | { readonly kind: 'processingTime' }
   /** The late records of a window (its input): `getSideOutput(tag)`. */

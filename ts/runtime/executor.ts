@@ -14,7 +14,7 @@ import { withGapColumn } from '../engine/window-spec.js';
 import type { JobGraph } from '../plan/graph.js';
 import { annotate, JobFailedError, operatorOf } from './errors.js';
 import { CoFlatMapOperator, IntervalJoinOperator, UnionOperator, WindowCoGroupOperator, type KeyFn } from './joins.js';
-import { UserWindowOperator } from './user-window.js';
+import { GlobalWindowOperator, UserWindowOperator } from './user-window.js';
 import { Operator, SideOutputOperator, type OperatorMetrics } from './operator.js';
 import {
   FilterOperator,
@@ -175,7 +175,7 @@ export async function executeJob(
           aggregates: op.aggregates.map((a) => ({ ...a, field: a.field === null ? null : at(a.field) })),
         });
         const gap = op.gapFn === null ? null : { fn: op.gapFn as (r: Row) => unknown, schema: engineInput, origin: sourceName(n) };
-        o = new WindowAggregateOperator(n.id, n.name, agg, gap, op.lateTag);
+        o = new WindowAggregateOperator(n.id, n.name, agg, gap, op.lateTag, op.window.kind === 'count');
         break;
       }
       case 'sink': {
@@ -198,6 +198,9 @@ export async function executeJob(
         break;
       case 'userWindow':
         o = new UserWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.assigner, op.fn, p.outputSchema, op.lateTag);
+        break;
+      case 'globalWindow':
+        o = new GlobalWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.spec, op.fn, p.outputSchema);
         break;
       case 'sideOutput':
         o = new SideOutputOperator(n.id, n.name);

@@ -30,6 +30,11 @@ export interface OperatorMetrics {
   blockedMs?: number;
   /** Late records dropped (window operators). */
   lateRecordsDropped?: number;
+  /**
+   * Count windows: records after their key's last firing when the input ended, never emitted
+   * (as in Flink, a count trigger does not fire a partial window).
+   */
+  unfiredRecords?: number;
   /** Managed memory held (native) or table size (TS), in bytes (window operators). */
   memoryBytes?: number;
   /** Bad records routed to a dead-letter file (sources). */

@@ -299,9 +299,12 @@ export class WindowAggregateOperator extends Operator {
     private readonly gap: SessionGapFn | null = null,
     /** Side output for late records, or null to drop (and count) them. */
     private readonly lateTag: string | null = null,
+    /** Count windows: no late records; records after a key's last firing are reported instead. */
+    private readonly count = false,
   ) {
     super(id, name);
-    this.metrics.lateRecordsDropped = 0;
+    if (count) this.metrics.unfiredRecords = 0;
+    else this.metrics.lateRecordsDropped = 0;
   }
 
   /** The batch with its session gap column (the function's result per record, checked). */
@@ -330,6 +333,9 @@ export class WindowAggregateOperator extends Operator {
   processBatch(batch: RecordBatch): Promise<void> | void {
     const late = this.agg.push(this.gap === null ? batch : this.withGaps(batch, this.gap));
     this.metrics.memoryBytes = this.agg.memoryBytes;
+    // Count windows fire on records.
+    const fired = this.agg.takePushedOutput();
+    if (fired !== null) return this.emit(fired);
     if (late === 0) return;
     if (this.lateTag === null) {
       this.metrics.lateRecordsDropped! += late;
@@ -348,6 +354,7 @@ export class WindowAggregateOperator extends Operator {
 
   override async finish(): Promise<void> {
     await this.processWatermark(Infinity);
+    if (this.count) this.metrics.unfiredRecords = this.agg.unfiredRows;
     await this.emitEnd();
   }
 }

@@ -19,6 +19,18 @@ export type UserWindowAssigner =
   | { readonly kind: 'tumbling' | 'sliding'; readonly sizeMs: number; readonly slideMs: number; readonly offsetMs: number }
   | { readonly kind: 'session'; readonly gapMs: number | ((r: Row) => number) };
 
+/** When a global window fires (Flink's triggers on GlobalWindows); `purge` clears it after firing. */
+export type TriggerSpec =
+  | { readonly kind: 'count'; readonly count: number; readonly purge: boolean }
+  | { readonly kind: 'eventTime'; readonly purge: boolean }
+  | { readonly kind: 'continuousEventTime'; readonly intervalMs: number; readonly purge: boolean };
+
+/** A global window per key with a trigger, and optionally an evictor keeping the last `evictCount` records. */
+export interface GlobalWindowSpec {
+  readonly trigger: TriggerSpec;
+  readonly evictCount: number | null;
+}
+
 /** Flink's AggregateFunction: accumulate incrementally, merge for sessions. */
 export interface AggregateFunction<T, ACC, R> {
   createAccumulator(): ACC;
@@ -53,6 +65,31 @@ function keyString(k: unknown): string {
   return `j${JSON.stringify(k)}`;
 }
 
+function initState(fn: UserWindowFunction): unknown {
+  switch (fn.kind) {
+    case 'reduce':
+      return undefined;
+    case 'aggregate':
+      return fn.fn.createAccumulator();
+    case 'process':
+      return [] as Row[];
+  }
+}
+
+function addToState(fn: UserWindowFunction, state: unknown, empty: boolean, r: Row): unknown {
+  switch (fn.kind) {
+    case 'reduce':
+      // A copy: the same record may start panes of several (sliding) windows, and reduce
+      // functions may update their first argument.
+      return empty ? { ...r } : fn.fn(state as Row, r);
+    case 'aggregate':
+      return fn.fn.add(r, state);
+    case 'process':
+      (state as Row[]).push(r);
+      return state;
+  }
+}
+
 export class UserWindowOperator extends Operator {
   /** key -> panes of that key (sessions: disjoint, merged). */
   private readonly panes = new Map<string, Pane[]>();
@@ -79,28 +116,11 @@ export class UserWindowOperator extends Operator {
   private late: number[] = [];
 
   private init(): unknown {
-    switch (this.fn.kind) {
-      case 'reduce':
-        return undefined;
-      case 'aggregate':
-        return this.fn.fn.createAccumulator();
-      case 'process':
-        return [] as Row[];
-    }
+    return initState(this.fn);
   }
 
   private add(state: unknown, empty: boolean, r: Row): unknown {
-    switch (this.fn.kind) {
-      case 'reduce':
-        // A copy: the same record may start panes of several (sliding) windows, and reduce
-        // functions may update their first argument.
-        return empty ? { ...r } : this.fn.fn(state as Row, r);
-      case 'aggregate':
-        return this.fn.fn.add(r, state);
-      case 'process':
-        (state as Row[]).push(r);
-        return state;
-    }
+    return addToState(this.fn, state, empty, r);
   }
 
   private mergeStates(a: Pane, b: Pane): unknown {
@@ -221,6 +241,127 @@ export class UserWindowOperator extends Operator {
 
   override async finish(): Promise<void> {
     await this.processWatermark(Infinity);
+    await this.emitEnd();
+  }
+}
+
+interface GlobalPane {
+  readonly key: unknown;
+  readonly seq: number;
+  /** Records (with an evictor, or for process), else the incremental state. */
+  records: Row[];
+  state: unknown;
+  empty: boolean;
+  /** Count trigger: records since the last firing. */
+  count: number;
+  /** Continuous trigger: the next firing time, or null before the first record. */
+  nextFire: number | null;
+}
+
+/**
+ * Global windows (one per key, never ending) with a trigger: CountTrigger, EventTimeTrigger,
+ * ContinuousEventTimeTrigger, each optionally purging, and an optional CountEvictor. Results
+ * carry no window bounds and no event time (Flink's GlobalWindow has neither).
+ *
+ * Deviation from Flink: a continuous trigger whose watermark jumps over several intervals at
+ * once fires once (Flink fires once per interval, with the same contents).
+ */
+export class GlobalWindowOperator extends Operator {
+  private readonly panes = new Map<string, GlobalPane>();
+  private seq = 0;
+  private produced = 0;
+  private readonly keepRecords: boolean;
+  private ended = false;
+
+  constructor(
+    id: number,
+    name: string,
+    private readonly key: (r: Row) => unknown,
+    private readonly spec: GlobalWindowSpec,
+    private readonly fn: UserWindowFunction,
+    private readonly schema: Schema,
+  ) {
+    super(id, name);
+    this.keepRecords = spec.evictCount !== null || fn.kind === 'process';
+  }
+
+  async processBatch(batch: RecordBatch): Promise<void> {
+    const read = rowReader(batch);
+    const tv = batch.eventTime === null ? null : i32View(batch.eventTime);
+    const t = this.spec.trigger;
+    const out = new BatchBuilder(this.schema, 16);
+    for (let i = 0; i < batch.length; i++) {
+      const r = read(i);
+      const k = this.key(r);
+      const ks = keyString(k);
+      let p = this.panes.get(ks);
+      if (p === undefined) {
+        p = { key: k, seq: this.seq++, records: [], state: initState(this.fn), empty: true, count: 0, nextFire: null };
+        this.panes.set(ks, p);
+      }
+      if (this.keepRecords) p.records.push(r);
+      else p.state = addToState(this.fn, p.state, p.empty, r);
+      p.empty = false;
+      if (t.kind === 'count') {
+        if (++p.count >= t.count) {
+          p.count = 0;
+          this.fire(p, out, t.purge);
+        }
+      } else if (t.kind === 'continuousEventTime' && p.nextFire === null) {
+        if (tv === null) throw new Error(`${this.metrics.name}: a ContinuousEventTimeTrigger needs event timestamps; assign them with a WatermarkStrategy`);
+        const ts = getI64(tv, i);
+        p.nextFire = ts - (((ts % t.intervalMs) + t.intervalMs) % t.intervalMs) + t.intervalMs;
+      }
+    }
+    if (out.length > 0) await this.emit(out.finish());
+  }
+
+  /** Emits the pane's result (nothing for an empty pane), then purges it if asked. */
+  private fire(p: GlobalPane, out: BatchBuilder, purge: boolean): void {
+    if (p.empty) return;
+    const where = `${this.metrics.name} output`;
+    const ev = this.spec.evictCount;
+    if (ev !== null && p.records.length > ev) p.records = p.records.slice(p.records.length - ev);
+    if (this.fn.kind === 'process') {
+      for (const rec of this.fn.fn(p.key, { start: -Infinity, end: Infinity }, p.records)) out.append(rec, where, this.produced++);
+    } else {
+      let state = p.state;
+      if (this.keepRecords) {
+        state = initState(this.fn);
+        p.records.forEach((r, j) => (state = addToState(this.fn, state, j === 0, r)));
+      }
+      out.append(this.fn.kind === 'reduce' ? (state as Row) : this.fn.fn.getResult(state), where, this.produced++);
+    }
+    if (purge) {
+      p.records = [];
+      p.state = initState(this.fn);
+      p.empty = true;
+    }
+  }
+
+  override async processWatermark(watermark: number): Promise<void> {
+    const t = this.spec.trigger;
+    // The end of input arrives as a watermark and again as finish(): fire once.
+    if (watermark === Infinity && this.ended) return;
+    if (watermark === Infinity) this.ended = true;
+    if (t.kind !== 'count') {
+      const out = new BatchBuilder(this.schema, 16);
+      // Panes in the order their keys first arrived (Map order).
+      for (const p of this.panes.values()) {
+        if (watermark === Infinity) {
+          this.fire(p, out, t.purge);
+        } else if (t.kind === 'continuousEventTime' && p.nextFire !== null && p.nextFire <= watermark) {
+          this.fire(p, out, t.purge);
+          p.nextFire += t.intervalMs * Math.ceil((watermark - p.nextFire + 1) / t.intervalMs);
+        }
+      }
+      if (out.length > 0) await this.emit(out.finish());
+    }
+    await this.emitWatermark(watermark);
+  }
+
+  override async finish(): Promise<void> {
+    if (!this.ended) await this.processWatermark(Infinity);
     await this.emitEnd();
   }
 }

@@ -402,3 +402,58 @@ fn long_strings_keep_first_and_last_exact() {
         assert_eq!(key1[4], text(799 * rows + 9));
     }
 }
+
+/// Count windows: per key, at its `slide`-th, `2 slide`-th ... record, its last `size` records.
+fn count_reference(e: &[Ev], composite: bool, size: usize, slide: usize) -> (Vec<Vec<String>>, u64) {
+    let mut by: HashMap<Vec<String>, Vec<&Ev>> = HashMap::new();
+    let mut out = Vec::new();
+    for x in e {
+        let key = key_strings(x, composite);
+        let list = by.entry(key.clone()).or_default();
+        list.push(x);
+        let c = list.len();
+        if c.is_multiple_of(slide) {
+            let mut row = expected(&key, 0, 0, &list[c - c.min(size)..]);
+            row.drain(key.len()..key.len() + 2); // no window bounds
+            out.push(row);
+        }
+    }
+    let unfired = by.values().map(|l| (l.len() % slide) as u64).sum();
+    (out, unfired)
+}
+
+#[test]
+fn count_windows_match_the_last_records_per_key() {
+    for (seed, keys) in [(1u32, 7u32), (2, 300), (3, 3000)] {
+        let e = events(20_000, keys, 1, 50, seed, false);
+        for (size, slide) in [(5usize, 5usize), (1, 1), (4, 2), (6, 4), (3, 7), (10, 1)] {
+            for (composite, key_fields) in [(false, vec![0]), (true, vec![1, 0])] {
+                for rows in [1usize, 97, 4096] {
+                    let mut op = WindowAggregator::new(WindowAggSpec {
+                        input: schema(),
+                        key_fields: key_fields.clone(),
+                        windows: Windows::count(size as i64, slide as i64).unwrap(),
+                        aggs: aggs(),
+                    })
+                    .unwrap();
+                    let mut got = Vec::new();
+                    for chunk in e.chunks(rows) {
+                        let mut b = batch(chunk);
+                        b.event_time = None; // count windows need no time
+                        op.push(&b.as_ref()).unwrap();
+                        if let Some(out) = op.take_pushed_output() {
+                            got.extend(rows_of(&out));
+                        }
+                        assert!(op.advance_watermark(i64::MAX).unwrap().is_none());
+                    }
+                    let (want, unfired) = count_reference(&e, composite, size, slide);
+                    assert_eq!(got.len(), want.len(), "size {size} slide {slide} composite {composite} rows {rows}");
+                    assert!(got == want, "size {size} slide {slide} composite {composite} rows {rows}");
+                    assert_eq!(op.unfired_rows(), unfired);
+                }
+            }
+        }
+    }
+    assert!(Windows::count(0, 1).is_err());
+    assert!(Windows::count(3, 0).is_err());
+}

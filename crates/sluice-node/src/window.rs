@@ -1,5 +1,5 @@
-//! `NativeWindowAggregator`: the keyed event-time window operator (tumbling, sliding,
-//! session), one call per batch.
+//! `NativeWindowAggregator`: the keyed window operator (tumbling, sliding, session, count),
+//! one call per batch.
 
 use std::sync::Arc;
 
@@ -27,6 +27,9 @@ pub struct WindowDescriptor {
     pub offset_ms: Option<i64>,
     pub gap_ms: Option<i64>,
     pub dynamic_gap_field: Option<u32>,
+    /// Count windows: records per window and records between firings.
+    pub size: Option<i64>,
+    pub slide: Option<i64>,
 }
 
 #[napi(object)]
@@ -51,9 +54,10 @@ fn windows_of(w: &WindowDescriptor) -> Result<Windows> {
             (None, Some(f)) => Ok(Windows::DynamicSession { gap_field: f as usize }),
             _ => Err(Error::new(Status::InvalidArg, "a session window descriptor needs either gapMs or dynamicGapField")),
         },
+        "count" => Windows::count(need(w.size, "size")?, need(w.slide, "slide")?).map_err(to_napi),
         other => Err(Error::new(
             Status::InvalidArg,
-            format!("unknown window kind '{other}'; use tumbling, sliding or session"),
+            format!("unknown window kind '{other}'; use tumbling, sliding, session or count"),
         )),
     }
 }
@@ -111,6 +115,18 @@ impl NativeWindowAggregator {
     #[napi]
     pub fn advance_watermark<'env>(&mut self, env: &'env Env, watermark: f64) -> Result<Option<BatchOut<'env>>> {
         self.inner.advance_watermark(watermark_to_i64(watermark)).map_err(to_napi)?.map(|b| batch_out(env, b)).transpose()
+    }
+
+    /// Count windows: the rows fired by the last push, or null.
+    #[napi]
+    pub fn take_pushed_output<'env>(&mut self, env: &'env Env) -> Result<Option<BatchOut<'env>>> {
+        self.inner.take_pushed_output().map(|b| batch_out(env, b)).transpose()
+    }
+
+    /// Count windows: records after their key's last firing.
+    #[napi(getter)]
+    pub fn unfired_rows(&self) -> f64 {
+        self.inner.unfired_rows() as f64
     }
 
     /// Indices of the rows of the last pushed batch that were late.

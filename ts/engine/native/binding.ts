@@ -31,6 +31,8 @@ export interface NativeWindowAggregatorN {
   push(buffers: Uint8Array[], length: number, eventTime?: Uint8Array | null): number;
   advanceWatermark(watermark: number): BatchOutN | null;
   lateRows(): Uint32Array;
+  takePushedOutput(): BatchOutN | null;
+  readonly unfiredRows: number;
   readonly lateDropped: number;
   readonly memoryBytes: number;
   readonly groupCount: number;
@@ -48,7 +50,7 @@ export interface NativeBinding {
   NativeWindowAggregator: new (spec: {
     input: FieldSpecN[];
     keyFields: number[];
-    window: { kind: string; sizeMs?: number; slideMs?: number; offsetMs?: number; gapMs?: number; dynamicGapField?: number };
+    window: { kind: string; sizeMs?: number; slideMs?: number; offsetMs?: number; gapMs?: number; dynamicGapField?: number; size?: number; slide?: number };
     aggregates: { name: string; kind: string; field?: number }[];
   }) => NativeWindowAggregatorN;
   NativeNexmarkGenerator: new (config: NexmarkConfig, kind: string, fields?: string[] | null) => NativeNexmarkGeneratorN;

@@ -39,6 +39,15 @@ class NativeWindowAggregator implements WindowAggregator {
     return this.inner.lateRows();
   }
 
+  takePushedOutput(): RecordBatch | null {
+    const out = this.inner.takePushedOutput();
+    return out === null ? null : fromBatchOut(this.outputSchema, out);
+  }
+
+  get unfiredRows(): number {
+    return this.inner.unfiredRows;
+  }
+
   get memoryBytes(): number {
     return this.inner.memoryBytes;
   }

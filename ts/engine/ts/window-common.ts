@@ -8,11 +8,12 @@ import { Accs } from './window-acc.js';
 
 /** The accumulators of a spec's aggregates (input and output types resolved). */
 export function accsFor(spec: WindowAggregatorSpec, outputSchema: Schema, cap: number): Accs {
-  const keyCount = spec.keyFields.length;
+  // Aggregates follow the keys and, except for count windows, windowStart and windowEnd.
+  const first = spec.keyFields.length + (spec.window.kind === 'count' ? 0 : 2);
   return new Accs(
     spec.aggregates,
     spec.aggregates.map((a) => (a.field === null ? 'i64' : spec.input.fields[a.field]!.type)),
-    spec.aggregates.map((_, i) => outputSchema.fields[keyCount + 2 + i]!.type),
+    spec.aggregates.map((_, i) => outputSchema.fields[first + i]!.type),
     cap,
   );
 }

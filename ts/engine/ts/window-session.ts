@@ -83,6 +83,13 @@ export class TsSessionAggregator implements WindowAggregator {
     return this.kcap * 29 + this.kindex.length * 4 + this.arena.length + this.scap * (8 * 3 + 4 * 3 + this.accs.bytesPerSlot) + this.heapEnd.length * 12;
   }
 
+  /** Time windows fire on watermarks only. */
+  takePushedOutput(): RecordBatch | null {
+    return null;
+  }
+
+  readonly unfiredRows = 0;
+
   lateRows(): Uint32Array {
     return lateRowsOf(this.gids, this.lastLen, LATE);
   }

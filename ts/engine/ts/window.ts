@@ -21,6 +21,7 @@ import { fmix32, mixH, murmur3_32 } from './hash.js';
 import { setExact, type Accs } from './window-acc.js';
 import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn } from './window-common.js';
 import { TsSessionAggregator } from './window-session.js';
+import { TsCountAggregator } from './window-count.js';
 
 const TWO32 = 4294967296;
 const LATE = -1;
@@ -29,7 +30,8 @@ type KeyMode = 'i32' | 'i64' | 'bytes';
 
 /** The TS window operator for a spec: slices (tumbling, sliding) or sessions. */
 export function createTsWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator {
-  return spec.window.kind === 'session' ? new TsSessionAggregator(spec) : new TsWindowAggregator(spec);
+  const k = spec.window.kind;
+  return k === 'session' ? new TsSessionAggregator(spec) : k === 'count' ? new TsCountAggregator(spec) : new TsWindowAggregator(spec);
 }
 
 function gcd(a: number, b: number): number {
@@ -86,7 +88,7 @@ export class TsWindowAggregator implements WindowAggregator {
   constructor(private readonly spec: WindowAggregatorSpec) {
     this.outputSchema = windowOutputSchema(spec);
     const w = spec.window;
-    if (w.kind === 'session') throw new Error('TsWindowAggregator handles tumbling and sliding windows');
+    if (w.kind === 'session' || w.kind === 'count') throw new Error('TsWindowAggregator handles tumbling and sliding windows');
     this.size = w.sizeMs;
     this.slide = w.kind === 'sliding' ? w.slideMs : w.sizeMs;
     // Offsets are normalised into [0, slide) (the same window starts).
@@ -163,6 +165,13 @@ export class TsWindowAggregator implements WindowAggregator {
     const s = this.slide;
     return t - ((((t - this.offset) % s) + s) % s);
   }
+
+  /** Time windows fire on watermarks only. */
+  takePushedOutput(): RecordBatch | null {
+    return null;
+  }
+
+  readonly unfiredRows = 0;
 
   lateRows(): Uint32Array {
     return lateRowsOf(this.gids, this.lastLen, LATE);

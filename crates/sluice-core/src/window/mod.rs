@@ -61,6 +61,8 @@
 //! the same order, so results are bit-identical for identical input batches.
 
 mod acc;
+mod count;
+mod keys;
 mod session;
 mod sliced;
 
@@ -122,6 +124,8 @@ pub enum Windows {
     Session { gap: i64 },
     /// The gap of each row comes from an i64 column of the input (computed by the caller).
     DynamicSession { gap_field: usize },
+    /// Count windows per key: every `slide` records, the key's last `size` records.
+    Count { size: i64, slide: i64 },
 }
 
 impl Windows {
@@ -171,6 +175,18 @@ impl Windows {
         }
         Ok(Windows::Session { gap })
     }
+
+    pub fn count(size: i64, slide: i64) -> Result<Windows> {
+        if size <= 0 {
+            return Err(Error::config(format!("a count window needs a size of at least 1 record, got {size}")));
+        }
+        if slide <= 0 {
+            return Err(Error::config(format!(
+                "a count window needs a slide of at least 1 record, got {slide}; pass how many records of a key start the next window"
+            )));
+        }
+        Ok(Windows::Count { size, slide })
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -189,8 +205,11 @@ impl WindowAggSpec {
             let f = self.input.fields.get(k).ok_or_else(|| Error::config(format!("key field index {k} out of range")))?;
             fields.push(f.clone());
         }
-        fields.push(Field::new("windowStart", DataType::Timestamp));
-        fields.push(Field::new("windowEnd", DataType::Timestamp));
+        // Count windows have no time bounds (Flink's GlobalWindow).
+        if !matches!(self.windows, Windows::Count { .. }) {
+            fields.push(Field::new("windowStart", DataType::Timestamp));
+            fields.push(Field::new("windowEnd", DataType::Timestamp));
+        }
         for a in &self.aggs {
             let t = agg_output_type(a, &self.input)?;
             fields.push(Field::new(a.name.clone(), t));
@@ -245,11 +264,14 @@ pub(crate) fn agg_output_type(a: &AggSpec, input: &Schema) -> Result<DataType> {
 /// Keyed event-time window aggregation: tumbling and sliding windows (slices) or sessions.
 pub struct WindowAggregator {
     inner: Inner,
+    /// Rows produced by the last push (count windows), until taken.
+    pushed_out: Option<RecordBatch>,
 }
 
 enum Inner {
     Sliced(Box<sliced::SlicedAggregator>),
     Session(Box<session::SessionAggregator>),
+    Count(Box<count::CountAggregator>),
 }
 
 impl WindowAggregator {
@@ -286,32 +308,40 @@ impl WindowAggregator {
                 }
                 Inner::Session(Box::new(session::SessionAggregator::new(spec, output, session::Gap::Field(gap_field), pool)?))
             }
+            Windows::Count { size, slide } => {
+                Windows::count(size, slide)?;
+                Inner::Count(Box::new(count::CountAggregator::new(spec, output, size as u64, slide as u64, pool)?))
+            }
         };
-        Ok(WindowAggregator { inner })
+        Ok(WindowAggregator { inner, pushed_out: None })
     }
 
     pub fn output_schema(&self) -> SchemaRef {
         match &self.inner {
             Inner::Sliced(a) => a.output.clone(),
             Inner::Session(a) => a.output.clone(),
+            Inner::Count(a) => a.output.clone(),
         }
     }
     pub fn input_schema(&self) -> SchemaRef {
         match &self.inner {
             Inner::Sliced(a) => a.spec.input.clone(),
             Inner::Session(a) => a.spec.input.clone(),
+            Inner::Count(a) => a.spec.input.clone(),
         }
     }
     pub fn late_dropped(&self) -> u64 {
         match &self.inner {
             Inner::Sliced(a) => a.late_dropped,
             Inner::Session(a) => a.late_dropped,
+            Inner::Count(_) => 0,
         }
     }
     pub fn watermark(&self) -> i64 {
         match &self.inner {
             Inner::Sliced(a) => a.watermark,
             Inner::Session(a) => a.watermark,
+            Inner::Count(_) => i64::MIN,
         }
     }
     /// Groups held: (slice, key) pairs, or open sessions.
@@ -319,12 +349,14 @@ impl WindowAggregator {
         match &self.inner {
             Inner::Sliced(a) => a.group_count(),
             Inner::Session(a) => a.group_count(),
+            Inner::Count(a) => a.group_count(),
         }
     }
     pub fn memory_held(&self) -> u64 {
         match &self.inner {
             Inner::Sliced(a) => a.reservation.held(),
             Inner::Session(a) => a.reservation.held(),
+            Inner::Count(a) => a.memory_held(),
         }
     }
 
@@ -334,12 +366,34 @@ impl WindowAggregator {
         if batch.schema.fields != input.fields {
             return Err(Error::data("the batch's schema differs from the window operator's input schema"));
         }
+        if let Inner::Count(a) = &mut self.inner {
+            if self.pushed_out.is_some() {
+                return Err(Error::data("the rows fired by the previous batch were not taken (take_pushed_output) before this push"));
+            }
+            self.pushed_out = a.push(batch)?;
+            return Ok(0);
+        }
         let ts = batch.event_time.ok_or_else(|| {
             Error::data("the window operator got rows without event timestamps; assign them with assignTimestampsAndWatermarks")
         })?;
         match &mut self.inner {
             Inner::Sliced(a) => a.push(batch, ts),
             Inner::Session(a) => a.push(batch, ts),
+            Inner::Count(_) => unreachable!(),
+        }
+    }
+
+    /// Rows fired by the pushes since the last call (count windows fire on records), or None.
+    pub fn take_pushed_output(&mut self) -> Option<RecordBatch> {
+        self.pushed_out.take()
+    }
+
+    /// Count windows: records after the last firing of their key (not emitted at the end of
+    /// input, as in Flink). 0 for time windows.
+    pub fn unfired_rows(&self) -> u64 {
+        match &self.inner {
+            Inner::Count(a) => a.unfired_rows(),
+            _ => 0,
         }
     }
 
@@ -348,6 +402,7 @@ impl WindowAggregator {
         let (gids, n) = match &self.inner {
             Inner::Sliced(a) => (&a.gids, a.last_len),
             Inner::Session(a) => (&a.gids, a.last_len),
+            Inner::Count(_) => return vec![],
         };
         gids[..n].iter().enumerate().filter(|(_, &g)| g == LATE).map(|(i, _)| i as u32).collect()
     }
@@ -358,6 +413,7 @@ impl WindowAggregator {
         match &mut self.inner {
             Inner::Sliced(a) => a.advance_watermark(watermark),
             Inner::Session(a) => a.advance_watermark(watermark),
+            Inner::Count(_) => Ok(None),
         }
     }
 }

@@ -7,137 +7,21 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::acc::{pick, Accs, LATE};
-use super::{build_output, decode_keys, encode_key, int_key_column, WindowAggSpec};
-use crate::batch::{bit_get, BatchRef, Column, ColumnRef, DataType, RecordBatch, SchemaRef, ValuesRef};
+use super::keys::{KeyData, KeyRef, KeyTable, EMPTY_SLOT};
+use super::{build_output, encode_key, WindowAggSpec};
+use crate::batch::{bit_get, BatchRef, ColumnRef, DataType, RecordBatch, SchemaRef, ValuesRef};
 use crate::error::{Error, Result};
-use crate::hash::{murmur3_32, murmur3_u64};
 use crate::memory::{MemoryPoolRef, Reservation};
 
 const NONE: u32 = u32::MAX;
 /// `fwd` of an open session; otherwise the session it was merged into, or FIRED.
 const ALIVE: u32 = u32::MAX;
 const FIRED: u32 = u32::MAX - 1;
-const EMPTY_SLOT: u64 = u64::MAX;
-const HASH_SEED: u32 = 0x5e55_1000;
 
 pub(crate) enum Gap {
     Fixed(i64),
     /// An i64 column of the input.
     Field(usize),
-}
-
-enum KeyData {
-    /// The key value is in the entry.
-    Int { col: usize, dtype: DataType },
-    Bytes { arena: Vec<u8>, spans: Vec<(usize, u32)>, cols: Vec<(usize, DataType)>, scratch: Vec<u8> },
-}
-
-/// One key: its value (int keys), hash and first open session, in one cache line.
-#[derive(Clone, Copy)]
-struct KeyEntry {
-    key: i64,
-    hash: u32,
-    head: u32,
-    valid: bool,
-}
-
-/// Keys by id, each with the head of its session list.
-struct KeyTable {
-    data: KeyData,
-    entries: Vec<KeyEntry>,
-    /// Open addressing: (hash << 32 | key id).
-    index: Vec<u64>,
-    /// Keys with at least one open session.
-    live: usize,
-}
-
-impl KeyTable {
-    fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    fn bytes(&self) -> usize {
-        let data = match &self.data {
-            KeyData::Int { .. } => 0,
-            KeyData::Bytes { arena, spans, .. } => arena.capacity() + spans.capacity() * 16,
-        };
-        data + self.entries.capacity() * std::mem::size_of::<KeyEntry>() + self.index.capacity() * 8
-    }
-
-    fn push(&mut self, h: u32, key: i64, valid: bool) -> u32 {
-        let kid = self.entries.len() as u32;
-        self.entries.push(KeyEntry { key, hash: h, head: NONE, valid });
-        if self.entries.len() * 2 > self.index.len() {
-            self.rehash(self.index.len() * 2);
-        } else {
-            let mask = self.index.len() - 1;
-            let mut slot = h as usize & mask;
-            while self.index[slot] != EMPTY_SLOT {
-                slot = (slot + 1) & mask;
-            }
-            self.index[slot] = ((h as u64) << 32) | kid as u64;
-        }
-        kid
-    }
-
-    fn rehash(&mut self, cap: usize) {
-        let mut index = vec![EMPTY_SLOT; cap];
-        let mask = cap - 1;
-        for (kid, e) in self.entries.iter().enumerate() {
-            let h = e.hash;
-            let mut slot = h as usize & mask;
-            while index[slot] != EMPTY_SLOT {
-                slot = (slot + 1) & mask;
-            }
-            index[slot] = ((h as u64) << 32) | kid as u64;
-        }
-        self.index = index;
-    }
-
-    fn emit(&self, kids: impl ExactSizeIterator<Item = u32> + Clone) -> Vec<Column> {
-        match &self.data {
-            KeyData::Int { dtype, .. } => {
-                vec![int_key_column(*dtype, kids.map(|k| (self.entries[k as usize].key, self.entries[k as usize].valid)))]
-            }
-            KeyData::Bytes { arena, spans, cols, .. } => {
-                let keys: Vec<&[u8]> = kids
-                    .map(|k| {
-                        let (s, l) = spans[k as usize];
-                        &arena[s..s + l as usize]
-                    })
-                    .collect();
-                decode_keys(&keys, cols.iter().map(|c| c.1))
-            }
-        }
-    }
-
-    /// Keeps the keys that have open sessions; returns old id -> new id.
-    fn compact(&mut self) -> Vec<u32> {
-        let mut remap = vec![NONE; self.len()];
-        let keep: Vec<usize> = (0..self.len()).filter(|&k| self.entries[k].head != NONE).collect();
-        for (new, &k) in keep.iter().enumerate() {
-            remap[k] = new as u32;
-        }
-        match &mut self.data {
-            KeyData::Int { .. } => {}
-            KeyData::Bytes { arena, spans, .. } => {
-                let mut na = Vec::new();
-                let mut ns = Vec::with_capacity(keep.len());
-                for &k in &keep {
-                    let (s, l) = spans[k];
-                    ns.push((na.len(), l));
-                    na.extend_from_slice(&arena[s..s + l as usize]);
-                }
-                *arena = na;
-                *spans = ns;
-            }
-        }
-        pick(&mut self.entries, &keep);
-        let cap = (keep.len() * 2).next_power_of_two().max(1024);
-        self.rehash(cap);
-        self.live = keep.len();
-        remap
-    }
 }
 
 /// One session: [start, end), first arrival, key id, next session of the key, and `fwd`.
@@ -173,18 +57,12 @@ pub(crate) struct SessionAggregator {
 impl SessionAggregator {
     pub fn new(spec: WindowAggSpec, output: SchemaRef, gap: Gap, pool: MemoryPoolRef) -> Result<SessionAggregator> {
         let key_types: Vec<(usize, DataType)> = spec.key_fields.iter().map(|&k| (k, spec.input.fields[k].data_type)).collect();
-        let data = match key_types.as_slice() {
-            [(col, t @ (DataType::I32 | DataType::I64 | DataType::Timestamp))] => {
-                KeyData::Int { col: *col, dtype: *t }
-            }
-            _ => KeyData::Bytes { arena: Vec::new(), spans: Vec::new(), cols: key_types, scratch: Vec::new() },
-        };
         let accs = Accs::new(&spec.aggs, &spec.input, false)?;
         Ok(SessionAggregator {
             spec,
             output,
             gap,
-            keys: KeyTable { data, entries: vec![], index: vec![EMPTY_SLOT; 1024], live: 0 },
+            keys: KeyTable::new(key_types),
             sessions: vec![],
             accs,
             heap: BinaryHeap::new(),
@@ -294,14 +172,14 @@ impl SessionAggregator {
             let gap = gaps.map_or(fixed, |g| g[i]);
             let w_end = t.saturating_add(gap);
             let key = key_of(&mut scratch, i);
-            let (h, found) = self.find_key(&key, &scratch);
+            let (h, found) = self.keys.find(&key, &scratch);
             let g = match found {
                 None => {
                     if w_end.saturating_sub(1) <= wm {
                         self.late_dropped += 1;
                         continue;
                     }
-                    let kid = self.insert_key(h, &key, &scratch);
+                    let kid = self.keys.insert(h, &key, &scratch);
                     self.keys.live += 1;
                     self.new_session(kid, NONE, NONE, t, w_end, self.seq_base + i as i64)
                 }
@@ -353,52 +231,6 @@ impl SessionAggregator {
             *s = scratch;
         }
         merged
-    }
-
-    #[inline]
-    fn find_key(&self, key: &KeyRef, scratch: &[u8]) -> (u32, Option<u32>) {
-        let h = match key {
-            KeyRef::Int(k, ok) => murmur3_u64(*k as u64, HASH_SEED) ^ (!ok as u32),
-            KeyRef::Bytes => murmur3_32(scratch, HASH_SEED),
-        };
-        let mask = self.keys.index.len() - 1;
-        let mut slot = h as usize & mask;
-        loop {
-            let e = self.keys.index[slot];
-            if e == EMPTY_SLOT {
-                return (h, None);
-            }
-            if (e >> 32) as u32 == h {
-                let kid = e as u32;
-                let same = match (&self.keys.data, key) {
-                    (KeyData::Int { .. }, KeyRef::Int(k, ok)) => {
-                        let e = &self.keys.entries[kid as usize];
-                        e.key == *k && e.valid == *ok
-                    }
-                    (KeyData::Bytes { arena, spans, .. }, KeyRef::Bytes) => {
-                        let (s, l) = spans[kid as usize];
-                        &arena[s..s + l as usize] == scratch
-                    }
-                    _ => false,
-                };
-                if same {
-                    return (h, Some(kid));
-                }
-            }
-            slot = (slot + 1) & mask;
-        }
-    }
-
-    fn insert_key(&mut self, h: u32, key: &KeyRef, scratch: &[u8]) -> u32 {
-        match (&mut self.keys.data, key) {
-            (KeyData::Int { .. }, &KeyRef::Int(k, ok)) => self.keys.push(h, k, ok),
-            (KeyData::Bytes { arena, spans, .. }, KeyRef::Bytes) => {
-                spans.push((arena.len(), scratch.len() as u32));
-                arena.extend_from_slice(scratch);
-                self.keys.push(h, 0, true)
-            }
-            _ => unreachable!(),
-        }
     }
 
     /// A new session for key `kid` between sessions `prev` and `next` of its list.
@@ -535,10 +367,4 @@ impl SessionAggregator {
             }
         }
     }
-}
-
-enum KeyRef {
-    Int(i64, bool),
-    /// The canonical bytes are in the scratch buffer.
-    Bytes,
 }
