@@ -22,6 +22,13 @@ export interface SourceReader {
   close(): Promise<void> | void;
   /** Counters reported in the job result: `deadLetters`, and `idleMs` (time `next()` spent waiting, not working). */
   metrics?(): Record<string, number>;
+  /**
+   * Per-split watermarks (Flink's FLIP-27 split-aware watermarks): the split (e.g. the file)
+   * of the batch `next()` returned last, and every split of this reader that has not ended,
+   * read yet or not. The source's watermark is then the minimum over those splits' own
+   * watermarks, so a split that is behind holds it back and an ended split no longer does.
+   */
+  splits?(): { readonly current: string; readonly active: readonly string[] };
 }
 
 /** `T` is the record type the source produces (for typing only). */

@@ -98,6 +98,8 @@ class SourceOperator extends Operator {
       }
     });
     if (batch.eventTime !== null) maxEventTime(batch.eventTime, batch.length, this.metrics.name, position, '(event time)');
+    const splits = this.reader.splits?.();
+    if (splits !== undefined) for (const o of this.outputs) if (o instanceof TimestampsOperator) o.setSplits(splits.current, splits.active);
     return this.emit(batch);
   }
   /** Nothing to read right now: let the watermark generator consider the input idle. */

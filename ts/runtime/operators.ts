@@ -219,9 +219,31 @@ export class TimestampsOperator extends Operator {
       const keep = Int32Array.from({ length: n }, (_, i) => i).filter((i) => !badRows.has(i));
       out = out.take(keep, keep.length);
     }
-    this.maxTs = Math.max(this.maxTs, maxEventTime(out.eventTime!, out.length, this.origin, base, fieldName));
+    const batchMax = maxEventTime(out.eventTime!, out.length, this.origin, base, fieldName);
+    this.maxTs = Math.max(this.maxTs, batchMax);
     if (this.maxTs > -Infinity) this.metrics.maxEventTime = this.maxTs;
+    if (this.split !== null) this.splitMax.set(this.split, Math.max(this.splitMax.get(this.split) ?? -Infinity, batchMax));
     return this.emitThenWatermark(out);
+  }
+
+  /** Per-split watermarks: the split of the next batch, and the splits that have not ended. */
+  private split: string | null = null;
+  private active: readonly string[] = [];
+  private readonly splitMax = new Map<string, number>();
+
+  setSplits(current: string, active: readonly string[]): void {
+    this.split = current;
+    for (const s of this.splitMax.keys()) if (!active.includes(s) && s !== current) this.splitMax.delete(s);
+    this.active = active;
+  }
+
+  /** The highest event time that bounds the watermark: the minimum over active splits, or over the whole input. */
+  private watermarkBase(): number {
+    if (this.split === null) return this.maxTs;
+    if (this.active.length === 0) return this.maxTs;
+    let m = Infinity;
+    for (const s of this.active) m = Math.min(m, this.splitMax.get(s) ?? -Infinity);
+    return m;
   }
 
   override async finish(input: number): Promise<void> {
@@ -251,7 +273,8 @@ export class TimestampsOperator extends Operator {
       await this.emitIdle(false);
     }
     await this.emit(batch);
-    if (this.bound !== null && this.maxTs !== -Infinity) await this.emitWatermark(this.maxTs - this.bound - 1);
+    const base = this.watermarkBase();
+    if (this.bound !== null && base !== -Infinity) await this.emitWatermark(base - this.bound - 1);
   }
 
   override processWatermark(watermark: number): Promise<void> | void {
