@@ -297,7 +297,20 @@ export class WindowedStream<T extends object, K, B extends object = WindowBounds
     private readonly lateTag: OutputTag<T> | null = null,
     private readonly trig: Trigger | null = null,
     private readonly evict: CountEvictor | null = null,
+    private readonly lateness = 0,
   ) {}
+
+  /**
+   * Keeps each window's state for `ms` after the watermark passed its end: a record that
+   * arrives in that time is added and the window fires again with the updated result (one
+   * update per such record, as in Flink). Later records are late (side output or dropped and
+   * counted). For reduce, aggregate(AggregateFunction) and process.
+   */
+  allowedLateness(ms: number): WindowedStream<T, K, B> {
+    if (!Number.isSafeInteger(ms) || ms < 0) throw new RangeError(`allowedLateness needs a whole number of ms, 0 or more, got ${ms}`);
+    if (this.assigner instanceof GlobalWindows) throw new Error('GlobalWindows and count windows never end, so allowedLateness does not apply; remove it');
+    return new WindowedStream<T, K, B>(this.env, this.node, this.keyFields, this.assigner, this.lateTag, this.trig, this.evict, ms);
+  }
 
   /** When the window fires (GlobalWindows only): CountTrigger, EventTimeTrigger, ContinuousEventTimeTrigger, PurgingTrigger.of(...). */
   trigger(trigger: Trigger): WindowedStream<T, K, B> {
@@ -308,14 +321,14 @@ export class WindowedStream<T extends object, K, B extends object = WindowBounds
     if (trigger.spec.kind !== 'count' && !this.node.hasEventTime) {
       throw new Error(`${trigger.describe()} needs event timestamps: give the source a WatermarkStrategy with a timestamp assigner`);
     }
-    return new WindowedStream<T, K, B>(this.env, this.node, this.keyFields, this.assigner, this.lateTag, trigger, this.evict);
+    return new WindowedStream<T, K, B>(this.env, this.node, this.keyFields, this.assigner, this.lateTag, trigger, this.evict, this.lateness);
   }
 
   /** Keeps only the last `count` records of a window before its function runs (GlobalWindows only). */
   evictor(evictor: CountEvictor): WindowedStream<T, K, B> {
     if (!(evictor instanceof CountEvictor)) throw new TypeError('evictor() takes CountEvictor.of(n)');
     if (!(this.assigner instanceof GlobalWindows)) throw new Error('evictors can be set on GlobalWindows only; use window(GlobalWindows.create()).evictor(...)');
-    return new WindowedStream<T, K, B>(this.env, this.node, this.keyFields, this.assigner, this.lateTag, this.trig, evictor);
+    return new WindowedStream<T, K, B>(this.env, this.node, this.keyFields, this.assigner, this.lateTag, this.trig, evictor, this.lateness);
   }
 
   /** The built-in aggregates a GlobalWindows trigger maps to: count windows, or an error that says what to use. */
@@ -340,7 +353,7 @@ export class WindowedStream<T extends object, K, B extends object = WindowBounds
   sideOutputLateData(tag: OutputTag<T>): WindowedStream<T, K, B> {
     if (!(tag instanceof OutputTag)) throw new TypeError('sideOutputLateData takes an OutputTag, e.g. new OutputTag("late")');
     if (this.assigner instanceof GlobalWindows) throw new Error('GlobalWindows and count windows have no late records (they never end); remove sideOutputLateData');
-    return new WindowedStream<T, K, B>(this.env, this.node, this.keyFields, this.assigner, tag, this.trig, this.evict);
+    return new WindowedStream<T, K, B>(this.env, this.node, this.keyFields, this.assigner, tag, this.trig, this.evict, this.lateness);
   }
 
   /**
@@ -407,7 +420,7 @@ export class WindowedStream<T extends object, K, B extends object = WindowBounds
     const key = this.keyFields.length === 0 ? () => null : keySelector(this.keyFields as never, this.node.schema, 'window').fn;
     const node = this.env.graph.add({
       name: `Window(${a.describe()}) ${what}`,
-      op: { kind: 'userWindow', key: key as UserFn, assigner, fn, lateTag: this.lateTag?.id ?? null },
+      op: { kind: 'userWindow', key: key as UserFn, assigner, fn, lateTag: this.lateTag?.id ?? null, lateness: this.lateness },
       input: this.node,
       partitioning: this.keyFields.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: this.keyFields },
       schema,
@@ -417,6 +430,11 @@ export class WindowedStream<T extends object, K, B extends object = WindowBounds
   }
 
   private builtIn<A extends Record<string, AggregateCall<keyof T & string>>>(aggregates: A): DataStream<WindowResult<K, A, T>> {
+    if (this.lateness > 0) {
+      throw new Error(
+        'allowedLateness is not supported with built-in aggregates yet (the engines drop window state when it fires); use reduce or aggregate(AggregateFunction), or sideOutputLateData to see late records',
+      );
+    }
     const input = this.node.schema;
     const specs: AggregateSpec[] = Object.entries(aggregates).map(([name, call]) => {
       if (call === null || typeof call !== 'object' || typeof (call as AggregateCall).kind !== 'string') {

@@ -50,7 +50,7 @@ export type NodeOp =
       readonly upper: number;
       readonly fn: UserFn;
     }
-  | { readonly kind: 'userWindow'; readonly key: UserFn; readonly assigner: UserWindowAssigner; readonly fn: UserWindowFunction; readonly lateTag: string | null }
+  | { readonly kind: 'userWindow'; readonly key: UserFn; readonly assigner: UserWindowAssigner; readonly fn: UserWindowFunction; readonly lateTag: string | null; readonly lateness: number }
   /** GlobalWindows with a trigger (and evictor), user functions. */
   | { readonly kind: 'globalWindow'; readonly key: UserFn; readonly spec: GlobalWindowSpec; readonly fn: UserWindowFunction }
   /** Stamps records with the wall-clock time and advances a processing-time watermark. */

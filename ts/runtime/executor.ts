@@ -199,7 +199,7 @@ export async function executeJob(
         o = new IntervalJoinOperator(n.id, n.name, op.keys as [KeyFn, KeyFn], op.keyFields, op.lower, op.upper, op.fn as never, p.outputSchema);
         break;
       case 'userWindow':
-        o = new UserWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.assigner, op.fn, p.outputSchema, op.lateTag);
+        o = new UserWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.assigner, op.fn, p.outputSchema, op.lateTag, op.lateness);
         break;
       case 'globalWindow':
         o = new GlobalWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.spec, op.fn, p.outputSchema);

@@ -57,6 +57,8 @@ interface Pane {
   readonly key: unknown;
   state: unknown;
   empty: boolean;
+  /** Fired once already (kept for allowed lateness). */
+  fired?: boolean;
 }
 
 function keyString(k: unknown): string {
@@ -107,10 +109,16 @@ export class UserWindowOperator extends Operator {
     private readonly schema: Schema,
     /** Side output for late records, or null to drop (and count) them. */
     private readonly lateTag: string | null = null,
+    /**
+     * Allowed lateness (ms): a window is kept until the watermark passes end - 1 + lateness, and
+     * each record that still reaches a fired window fires it again with the updated result.
+     */
+    private readonly lateness = 0,
   ) {
     super(id, name);
     this.metrics.lateRecordsDropped = 0;
   }
+
 
   /** Rows of the current batch found late. */
   private late: number[] = [];
@@ -136,9 +144,11 @@ export class UserWindowOperator extends Operator {
     }
   }
 
-  processBatch(batch: RecordBatch): Promise<void> | void {
+  async processBatch(batch: RecordBatch): Promise<void> {
     this.late = [];
-    this.assign(batch);
+    const out = this.lateness > 0 ? new BatchBuilder(this.schema, 16) : null;
+    this.assign(batch, out);
+    if (out !== null && out.length > 0) await this.emit(out.finish());
     if (this.late.length === 0) return;
     if (this.lateTag === null) {
       this.metrics.lateRecordsDropped! += this.late.length;
@@ -147,7 +157,7 @@ export class UserWindowOperator extends Operator {
     return this.emitSide(this.lateTag, batch.take(Int32Array.from(this.late), this.late.length));
   }
 
-  private assign(batch: RecordBatch): void {
+  private assign(batch: RecordBatch, updates: BatchBuilder | null): void {
     if (batch.eventTime === null) throw new Error('an event-time window needs event timestamps; assign them with a WatermarkStrategy');
     const read = rowReader(batch);
     const tv = i32View(batch.eventTime);
@@ -168,15 +178,19 @@ export class UserWindowOperator extends Operator {
         if (!(typeof gap === 'number' && Number.isSafeInteger(gap) && gap > 0)) {
           throw new RangeError(`${this.metrics.name}: the session gap for record ${this.metrics.recordsIn - batch.length + i} is ${String(gap)}; it must be a whole number of ms above 0`);
         }
-        if (!this.addToSession(list, k, seq, ts, ts + gap, r)) this.late.push(i);
+        const p = this.addToSession(list, k, seq, ts, ts + gap, r);
+        if (p === null) this.late.push(i);
+        else if (p.end - 1 <= this.watermark) this.fire(p, updates!);
       } else {
         const a = this.assigner;
         starts.length = 0;
         const last = ts - ((((ts - a.offsetMs) % a.slideMs) + a.slideMs) % a.slideMs);
         for (let s = last; s > ts - a.sizeMs; s -= a.slideMs) starts.push(s);
         let placed = false;
-        for (const s of starts) {
-          if (s + a.sizeMs - 1 <= this.watermark) continue;
+        // Oldest window first, as Flink fires a late record's windows.
+        for (let j = starts.length - 1; j >= 0; j--) {
+          const s = starts[j]!;
+          if (s + a.sizeMs - 1 + this.lateness <= this.watermark) continue;
           placed = true;
           let p = list.find((x) => x.start === s);
           if (p === undefined) {
@@ -185,14 +199,16 @@ export class UserWindowOperator extends Operator {
           }
           p.state = this.add(p.state, p.empty, r);
           p.empty = false;
+          // A window within its allowed lateness fires again for each record it gets.
+          if (p.end - 1 <= this.watermark) this.fire(p, updates!);
         }
         if (!placed) this.late.push(i);
       }
     }
   }
 
-  /** Adds a record's session window, merging; false when the merged session has fired (late). */
-  private addToSession(list: Pane[], key: unknown, seq: number, start: number, end: number, r: Row): boolean {
+  /** Adds a record's session window, merging; null when the merged session is past its allowed lateness (late). */
+  private addToSession(list: Pane[], key: unknown, seq: number, start: number, end: number, r: Row): Pane | null {
     // Merge with every session it touches or overlaps (Flink's TimeWindow.intersects).
     let merged: Pane = { start, end, seq, key, state: this.add(this.init(), true, r), empty: false };
     const keep: Pane[] = [];
@@ -201,22 +217,33 @@ export class UserWindowOperator extends Operator {
         merged = { start: Math.min(p.start, merged.start), end: Math.max(p.end, merged.end), seq: Math.min(p.seq, merged.seq), key, state: this.mergeStates(p, merged), empty: false };
       } else keep.push(p);
     }
-    if (merged.end - 1 <= this.watermark) return false; // its session has fired (the sessions it touched stay as they were)
+    if (merged.end - 1 + this.lateness <= this.watermark) return null; // its session is gone (the sessions it touched stay as they were)
     keep.push(merged);
     list.length = 0;
     list.push(...keep);
-    return true;
+    return merged;
+  }
+
+  /** Appends a pane's result (window functions: once per window; process: its rows). */
+  private fire(p: Pane, out: BatchBuilder): void {
+    const t = p.end - 1;
+    const where = `${this.metrics.name} output`;
+    p.fired = true;
+    if (this.fn.kind === 'process') {
+      for (const rec of this.fn.fn(p.key, { start: p.start, end: p.end }, p.state as Row[])) out.append(rec, where, this.produced++, t);
+    } else {
+      const result = this.fn.kind === 'reduce' ? (p.state as Row) : this.fn.fn.getResult(p.state);
+      out.append({ ...result, windowStart: p.start, windowEnd: p.end }, where, this.produced++, t);
+    }
   }
 
   override async processWatermark(watermark: number): Promise<void> {
     const due: Pane[] = [];
     for (const [ks, list] of this.panes) {
       const rest = list.filter((p) => {
-        if (p.end - 1 <= watermark) {
-          due.push(p);
-          return false;
-        }
-        return true;
+        if (p.end - 1 <= watermark && p.fired !== true) due.push(p);
+        // Kept until its allowed lateness has passed.
+        return p.end - 1 + this.lateness > watermark;
       });
       if (rest.length === 0) this.panes.delete(ks);
       else if (rest.length !== list.length) this.panes.set(ks, rest);
@@ -224,16 +251,7 @@ export class UserWindowOperator extends Operator {
     due.sort((a, b) => a.end - b.end || a.start - b.start || a.seq - b.seq);
     if (due.length > 0) {
       const out = new BatchBuilder(this.schema, due.length);
-      const where = `${this.metrics.name} output`;
-      for (const p of due) {
-        const t = p.end - 1;
-        if (this.fn.kind === 'process') {
-          for (const rec of this.fn.fn(p.key, { start: p.start, end: p.end }, p.state as Row[])) out.append(rec, where, this.produced++, t);
-        } else {
-          const result = this.fn.kind === 'reduce' ? (p.state as Row) : this.fn.fn.getResult(p.state);
-          out.append({ ...result, windowStart: p.start, windowEnd: p.end }, where, this.produced++, t);
-        }
-      }
+      for (const p of due) this.fire(p, out);
       await this.emit(out.finish());
     }
     await this.emitWatermark(watermark);
