@@ -25,7 +25,7 @@ export interface CaseResult {
   readonly check: number;
 }
 
-export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'e2e-q-window' | 'partition' | NexmarkCase;
+export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | NexmarkCase;
 type NexmarkCase = 'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2' | 'nexmark-q5' | 'nexmark-q7' | 'nexmark-q8' | 'nexmark-q11';
 
 const QUERIES: Record<NexmarkCase, (env: StreamEnvironment, source: NexmarkOptions) => { sinkTo(s: Sink): void }> = {
@@ -124,6 +124,8 @@ function kernel(engine: EngineName, keys: number, events: number, window: Window
   const t0 = performance.now();
   for (let k = 0; k < batches.length; k++) {
     op.push(batches[k]!);
+    const counted = op.takePushedOutput();
+    if (counted !== null) check = checksum(counted, check);
     // Timestamps are in order: everything before the batch's last timestamp is complete.
     const fired = op.advanceWatermark(lastTs[k]! - 1);
     if (fired !== null) check = checksum(fired, check);
@@ -201,6 +203,9 @@ export async function runCase(name: CaseName, engine: EngineName, events: number
     case 'kernel-session':
       // A key about every 1 s on average, sessions closed by 2 s of inactivity (~7 records each).
       return kernel(engine, 10_000, events, { kind: 'session', gapMs: 2_000 });
+    case 'kernel-count':
+      // countWindow(100, 10) per key: every 10 records of a key, its last 100.
+      return kernel(engine, 10_000, events, { kind: 'count', size: 100, slide: 10 });
     case 'e2e-q-window':
       return endToEnd(engine, events);
     case 'partition':

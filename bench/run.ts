@@ -31,6 +31,7 @@ const CASES: Case[] = [
   { name: 'kernel-1m', title: 'window kernel, 1 000 000 keys', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 2x TS' },
   { name: 'kernel-sliding', title: 'sliding window kernel, 10 000 keys, 10 s every 2 s', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 2x TS' },
   { name: 'kernel-session', title: 'session window kernel, 10 000 keys, 2 s gap', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 2x TS' },
+  { name: 'kernel-count', title: 'count window kernel, 10 000 keys, countWindow(100, 10)', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 2x TS' },
   { name: 'e2e-q-window', title: 'e2e: Nexmark bids -> keyBy(auction) -> 10 s tumbling max(price), count', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 10 M/s, >= 2x TS' },
   { name: 'partition', title: 'hash partitioning kernel: bids by auction into 4 subtasks', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 2x TS' },
   { name: 'nexmark-q0', title: 'Nexmark q0 pass-through', events: quick ? 500_000 : 2_000_000, target: '-' },
