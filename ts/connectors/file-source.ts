@@ -139,23 +139,40 @@ export class FileSource<T extends object> implements Source<T> {
   }
 }
 
-/** Reads every file of a bounded feed at once, a batch from each in turn; each file is a split. */
-class InterleavedFilesReader implements SourceReader {
-  private open: { path: string; reader: RecordFileReader }[] | null = null;
-  private turn = 0;
-  private current = '';
-
+/** What both file readers share: the feed, how to open a file, batch shape, dead letters. */
+abstract class FeedReader implements SourceReader {
   constructor(
-    private readonly feed: FileFeed,
-    private readonly openFile: (path: string) => RecordFileReader,
-    private readonly schema: Schema,
-    private readonly batchSize: number,
+    protected readonly feed: FileFeed,
+    protected readonly openFile: (path: string) => RecordFileReader,
+    protected readonly schema: Schema,
+    protected readonly batchSize: number,
     private readonly dead: DeadLetterFile | null,
   ) {}
+
+  abstract next(): Promise<RecordBatch | null>;
+
+  /** Closes the files still open. */
+  protected abstract closeFiles(): Promise<void>;
 
   metrics(): Record<string, number> {
     return { deadLetters: this.dead?.count ?? 0, idleMs: this.feed.idleMs };
   }
+
+  async close(): Promise<void> {
+    try {
+      await this.closeFiles();
+    } finally {
+      this.dead?.close();
+    }
+  }
+}
+
+/** Reads every file of a bounded feed at once, a batch from each in turn; each file is a split. */
+class InterleavedFilesReader extends FeedReader {
+  private open: { path: string; reader: RecordFileReader }[] | null = null;
+  private turn = 0;
+  private current = '';
+
 
   splits(): { current: string; active: readonly string[] } {
     return { current: this.current, active: (this.open ?? []).map((f) => f.path) };
@@ -183,33 +200,18 @@ class InterleavedFilesReader implements SourceReader {
     return null;
   }
 
-  async close(): Promise<void> {
+  protected async closeFiles(): Promise<void> {
     const open = this.open ?? [];
     this.open = [];
-    try {
-      for (const f of open) await f.reader.close();
-    } finally {
-      this.dead?.close();
-    }
+    for (const f of open) await f.reader.close();
   }
 }
 
 /** Reads the files of a feed one after the other into batches that may span files. */
-class FilesReader implements SourceReader {
+class FilesReader extends FeedReader {
   private current: RecordFileReader | null = null;
   private ended = false;
 
-  constructor(
-    private readonly feed: FileFeed,
-    private readonly openFile: (path: string) => RecordFileReader,
-    private readonly schema: Schema,
-    private readonly batchSize: number,
-    private readonly dead: DeadLetterFile | null,
-  ) {}
-
-  metrics(): Record<string, number> {
-    return { deadLetters: this.dead?.count ?? 0, idleMs: this.feed.idleMs };
-  }
 
   /**
    * A batch of up to batchSize rows; null at the end of a bounded feed. A watched directory
@@ -239,14 +241,10 @@ class FilesReader implements SourceReader {
     return this.ended && rows.length === 0 ? null : rows.finish();
   }
 
-  async close(): Promise<void> {
+  protected async closeFiles(): Promise<void> {
     const cur = this.current;
     this.current = null;
-    try {
-      await cur?.close();
-    } finally {
-      this.dead?.close();
-    }
+    await cur?.close();
   }
 }
 
