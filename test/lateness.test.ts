@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { agg, CollectSink, EventTimeSessionWindows, OutputTag, SlidingEventTimeWindows, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy } from '../ts/index.js';
-import { onBothEngines } from './engines.js';
+import { onBothEngines, rng } from './engines.js';
 
 const SCHEMA = { k: 'i64', v: 'i64', t: 'timestamp' } as const;
 type Ev = { k: number; v: number; t: number };
@@ -88,10 +88,72 @@ describe('allowed lateness', () => {
     ]);
   });
 
-  it('bad lateness fails at build time; built-in aggregates say what to use instead', () => {
+  it('built-in aggregates with allowed lateness: the same rows, in the same order, as an AggregateFunction (both engines)', async () => {
+    // Out of order by up to 3 s, watermark 1 s behind: many records arrive after their window
+    // fired, some within 1.5 s of lateness, some later.
+    const r = rng(7);
+    const evs: (Ev & { name: string })[] = Array.from({ length: 3000 }, (_, i) => {
+      const k = Math.floor(r() * 6);
+      return { k, name: `n${k}`, v: Math.floor(r() * 1000) - 300, t: 100_000 + i * 10 - Math.floor(r() * 3000) };
+    });
+    const schema = { k: 'i64', name: 'utf8', v: 'i64', t: 'timestamp' } as const;
+    type Out = { windowStart: number; windowEnd: number; n: number; sum: number; lo: number; hi: number };
+    const fn = {
+      createAccumulator: () => ({ n: 0, sum: 0, lo: Infinity, hi: -Infinity }),
+      add: (e: Ev, a: { n: number; sum: number; lo: number; hi: number }) => ({ n: a.n + 1, sum: a.sum + e.v, lo: Math.min(a.lo, e.v), hi: Math.max(a.hi, e.v) }),
+      getResult: (a: { n: number; sum: number; lo: number; hi: number }) => a,
+      merge: (x: { n: number; sum: number; lo: number; hi: number }, y: { n: number; sum: number; lo: number; hi: number }) => ({
+        n: x.n + y.n,
+        sum: x.sum + y.sum,
+        lo: Math.min(x.lo, y.lo),
+        hi: Math.max(x.hi, y.hi),
+      }),
+    };
+    const assigners = [TumblingEventTimeWindows.of(2000), SlidingEventTimeWindows.of(3000, 1000), EventTimeSessionWindows.withGap(400)];
+    for (const batchSize of [1, 64]) {
+      await onBothEngines(async (engine) => {
+        const env = StreamEnvironment.create({ engine, batchSize });
+        const s = env.fromRecords(evs, schema, WatermarkStrategy.forBoundedOutOfOrderness<Ev>(1000).withTimestampAssigner('t'));
+        const res: Record<string, { builtIn: CollectSink<Out & { k?: number; name?: string }>; fn: CollectSink<Out & { key?: unknown }>; late: CollectSink<Ev>; lateFn: CollectSink<Ev> }> = {};
+        assigners.forEach((a, i) => {
+          for (const key of ['k', 'name'] as const) {
+            const sinks = { builtIn: new CollectSink(), fn: new CollectSink(), late: new CollectSink<Ev>(), lateFn: new CollectSink<Ev>() };
+            const lateTag = new OutputTag<Ev>(`late-${i}-${key}`);
+            const lateFnTag = new OutputTag<Ev>(`late-fn-${i}-${key}`);
+            const w = () => s.keyBy(key).window(a).allowedLateness(1500);
+            const b = w().sideOutputLateData(lateTag).aggregate({ n: agg.count(), sum: agg.sum('v'), lo: agg.min('v'), hi: agg.max('v') });
+            b.sinkTo(sinks.builtIn as CollectSink<never>);
+            b.getSideOutput(lateTag).sinkTo(sinks.late);
+            const f = w().sideOutputLateData(lateFnTag).aggregate(fn, { n: 'i64', sum: 'i64', lo: 'i64', hi: 'i64' });
+            f.sinkTo(sinks.fn as CollectSink<never>);
+            f.getSideOutput(lateFnTag).sinkTo(sinks.lateFn);
+            res[`${i}-${key}`] = sinks as never;
+          }
+        });
+        await env.execute();
+        const rows: Record<string, unknown> = {};
+        let tooLate = 0;
+        for (const [name, x] of Object.entries(res)) {
+          const strip = (o: Out) => [o.windowStart, o.windowEnd, o.n, o.sum, o.lo, o.hi];
+          const built = x.builtIn.records.map(strip);
+          expect(built, name).toEqual(x.fn.records.map(strip));
+          expect(x.late.records, name).toEqual(x.lateFn.records);
+          // Windows fired more than once, and some records came too late even for the lateness.
+          expect(built.length, name).toBeGreaterThan(new Set(built.map((b) => `${b[0]}/${b[1]}`)).size + 20);
+          tooLate += x.late.records.length;
+          rows[name] = built;
+        }
+        // Sliding windows of 3 s keep every record within 1.5 s of lateness; the others do not.
+        expect(tooLate).toBeGreaterThan(0);
+        return rows;
+      });
+    }
+  });
+
+  it('bad lateness fails at build time', () => {
     const env = StreamEnvironment.create({ engine: 'ts' });
     const w = env.fromRecords(events, SCHEMA, WatermarkStrategy.forMonotonousTimestamps<Ev>().withTimestampAssigner('t')).keyBy('k').window(TumblingEventTimeWindows.of(10));
     expect(() => w.allowedLateness(-1)).toThrow(/0 or more/);
-    expect(() => w.allowedLateness(1000).aggregate({ n: agg.count() })).toThrow(/use reduce or aggregate\(AggregateFunction\)/);
+    expect(() => w.allowedLateness(1.5)).toThrow(/whole number/);
   });
 });

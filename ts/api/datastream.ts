@@ -304,7 +304,8 @@ export class WindowedStream<T extends object, K, B extends object = WindowBounds
    * Keeps each window's state for `ms` after the watermark passed its end: a record that
    * arrives in that time is added and the window fires again with the updated result (one
    * update per such record, as in Flink). Later records are late (side output or dropped and
-   * counted). For reduce, aggregate(AggregateFunction) and process.
+   * counted). For built-in aggregates (natively too), reduce, aggregate(AggregateFunction) and
+   * process; a record reaching several fired sliding windows fires them latest start first.
    */
   allowedLateness(ms: number): WindowedStream<T, K, B> {
     if (!Number.isSafeInteger(ms) || ms < 0) throw new RangeError(`allowedLateness needs a whole number of ms, 0 or more, got ${ms}`);
@@ -430,11 +431,6 @@ export class WindowedStream<T extends object, K, B extends object = WindowBounds
   }
 
   private builtIn<A extends Record<string, AggregateCall<keyof T & string>>>(aggregates: A): DataStream<WindowResult<K, A, T>> {
-    if (this.lateness > 0) {
-      throw new Error(
-        'allowedLateness is not supported with built-in aggregates yet (the engines drop window state when it fires); use reduce or aggregate(AggregateFunction), or sideOutputLateData to see late records',
-      );
-    }
     const input = this.node.schema;
     const specs: AggregateSpec[] = Object.entries(aggregates).map(([name, call]) => {
       if (call === null || typeof call !== 'object' || typeof (call as AggregateCall).kind !== 'string') {
@@ -456,7 +452,7 @@ export class WindowedStream<T extends object, K, B extends object = WindowBounds
     const schema = windowOutputSchema({ input: engineInput, keyFields, window, aggregates: specs });
     const node = this.env.graph.add({
       name: `Window(${a instanceof GlobalWindows ? describeWindow(window) : a.describe()}) aggregate [${specs.map((s) => `${s.name}=${s.kind}(${s.field === null ? '' : input.fields[s.field]!.name})`).join(', ')}]`,
-      op: { kind: 'windowAggregate', keyFields, window, gapFn: gapFn as UserFn | null, aggregates: specs, lateTag: this.lateTag?.id ?? null },
+      op: { kind: 'windowAggregate', keyFields, window, gapFn: gapFn as UserFn | null, aggregates: specs, lateTag: this.lateTag?.id ?? null, lateness: this.lateness },
       input: this.node,
       partitioning: this.keyFields.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: this.keyFields },
       schema,

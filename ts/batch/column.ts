@@ -85,6 +85,63 @@ export function columnBuffers(col: Column): ArrayBufferView[] {
 
 const EMPTY = new Uint8Array(0);
 
+/** The first `lens[i]` rows of each column of `cols` (all of type `type`), one after another. */
+export function concatColumns(type: DataType, cols: readonly Column[], lens: readonly number[]): Column {
+  let n = 0;
+  for (const l of lens) n += l;
+  let validity: Uint8Array | null = null;
+  if (cols.some((c) => c.validity !== null)) {
+    validity = new Uint8Array(bitmapBytes(n));
+    let at = 0;
+    cols.forEach((c, k) => {
+      for (let i = 0; i < lens[k]!; i++, at++) if (c.validity === null || bitGet(c.validity, i)) bitSet(validity!, at);
+    });
+  }
+  switch (type) {
+    case 'i32':
+    case 'f64':
+    case 'i64':
+    case 'timestamp': {
+      const out = type === 'i32' ? new Int32Array(n) : type === 'f64' ? new Float64Array(n) : new BigInt64Array(n);
+      let at = 0;
+      cols.forEach((c, k) => {
+        const v = (c as I32Column | F64Column | I64Column).values;
+        (out as { set(a: ArrayLike<number | bigint>, o: number): void }).set(v.subarray(0, lens[k]!), at);
+        at += lens[k]!;
+      });
+      return { type, values: out, validity } as Column;
+    }
+    case 'bool': {
+      const out = new Uint8Array(bitmapBytes(n));
+      let at = 0;
+      cols.forEach((c, k) => {
+        for (let i = 0; i < lens[k]!; i++, at++) if (bitGet((c as BoolColumn).values, i)) bitSet(out, at);
+      });
+      return { type: 'bool', values: out, validity };
+    }
+    case 'utf8': {
+      const offsets = new Int32Array(n + 1);
+      let bytes = 0;
+      cols.forEach((c, k) => {
+        const u = c as Utf8Column;
+        bytes += u.offsets[lens[k]!]! - u.offsets[0]!;
+      });
+      const data = new Uint8Array(bytes);
+      let at = 0;
+      let dp = 0;
+      cols.forEach((c, k) => {
+        const u = c as Utf8Column;
+        const base = u.offsets[0]!;
+        for (let i = 1; i <= lens[k]!; i++) offsets[at + i] = dp + u.offsets[i]! - base;
+        data.set(u.data.subarray(base, u.offsets[lens[k]!]!), dp);
+        dp += u.offsets[lens[k]!]! - base;
+        at += lens[k]!;
+      });
+      return { type: 'utf8', offsets, data, validity };
+    }
+  }
+}
+
 /** Selects rows `idx[0..n)` of a column into a new column (gather). */
 export function takeColumn(col: Column, idx: Uint32Array | Int32Array, n: number): Column {
   let validity: Uint8Array | null = null;

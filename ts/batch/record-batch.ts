@@ -5,7 +5,7 @@
  */
 
 import { Buffer } from 'node:buffer';
-import { bitGet, columnBuffers, emptyColumn, takeColumn, type Column } from './column.js';
+import { bitGet, columnBuffers, concatColumns, emptyColumn, takeColumn, type Column } from './column.js';
 import { getI64, i32View, i64IsExact, inexactI64Error } from './i64.js';
 import { Schema, type SchemaSpec } from './schema.js';
 
@@ -27,6 +27,31 @@ export class RecordBatch {
   static empty(schema: Schema | SchemaSpec): RecordBatch {
     const s = Schema.from(schema);
     return new RecordBatch(s, s.fields.map((f) => emptyColumn(f.type)), 0, null);
+  }
+
+  /** The rows of `parts` (all of `schema`), in order; event time when every part has it. */
+  static concat(schema: Schema, parts: readonly RecordBatch[]): RecordBatch {
+    if (parts.length === 1) return parts[0]!;
+    const lens = parts.map((p) => p.length);
+    const columns = schema.fields.map((f, c) => concatColumns(f.type, parts.map((p) => p.columns[c]!), lens));
+    const n = lens.reduce((a, b) => a + b, 0);
+    let eventTime: BigInt64Array | null = null;
+    if (parts.every((p) => p.eventTime !== null)) {
+      eventTime = new BigInt64Array(n);
+      let at = 0;
+      for (const p of parts) {
+        eventTime.set(p.eventTime!.subarray(0, p.length), at);
+        at += p.length;
+      }
+    }
+    return new RecordBatch(schema, columns, n, eventTime);
+  }
+
+  /** Rows `start..end` (copied). */
+  slice(start: number, end: number): RecordBatch {
+    const idx = new Int32Array(end - start);
+    for (let i = 0; i < idx.length; i++) idx[i] = start + i;
+    return this.take(idx, idx.length);
   }
 
   column(name: string): Column {

@@ -37,6 +37,12 @@ export interface WindowAggregatorSpec {
   readonly keyFields: readonly number[];
   readonly window: WindowDescriptor;
   readonly aggregates: readonly AggregateSpec[];
+  /**
+   * Time windows (Flink's allowedLateness, ms, default 0): a fired window is kept until the
+   * watermark passes end - 1 + lateness, and each record that still reaches it fires it again
+   * (the updated rows come from takePushedOutput).
+   */
+  readonly allowedLatenessMs?: number;
 }
 
 /**
@@ -48,7 +54,10 @@ export interface WindowAggregator {
   readonly outputSchema: Schema;
   /** Adds a batch (with event time); returns the number of late rows it dropped. */
   push(batch: RecordBatch): number;
-  /** Count windows: the rows fired by the last push (take them before the next push), or null. */
+  /**
+   * The rows fired by the last push (count windows; time windows fired again by records within
+   * their allowed lateness); take them before the next push. Null when none.
+   */
   takePushedOutput(): RecordBatch | null;
   /** Count windows: records after their key's last firing (never emitted, as in Flink). */
   readonly unfiredRows: number;

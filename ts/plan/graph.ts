@@ -30,6 +30,8 @@ export type NodeOp =
       readonly aggregates: readonly AggregateSpec[];
       /** Side output for late records (sideOutputLateData), or null. */
       readonly lateTag: string | null;
+      /** allowedLateness (ms): fired windows are kept and fire again for late records. */
+      readonly lateness: number;
     }
   | { readonly kind: 'sink'; readonly sink: Sink }
   | { readonly kind: 'union' }

@@ -175,6 +175,7 @@ export async function executeJob(
           keyFields: op.keyFields.map(at),
           window,
           aggregates: op.aggregates.map((a) => ({ ...a, field: a.field === null ? null : at(a.field) })),
+          allowedLatenessMs: op.lateness,
         });
         const gap = op.gapFn === null ? null : { fn: op.gapFn as (r: Row) => unknown, schema: engineInput, origin: sourceName(n) };
         o = new WindowAggregateOperator(n.id, n.name, agg, gap, op.lateTag, op.window.kind === 'count');

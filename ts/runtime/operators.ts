@@ -356,17 +356,23 @@ export class WindowAggregateOperator extends Operator {
   processBatch(batch: RecordBatch): Promise<void> | void {
     const late = this.agg.push(this.gap === null ? batch : this.withGaps(batch, this.gap));
     this.metrics.memoryBytes = this.agg.memoryBytes;
-    // Count windows fire on records.
+    // Count windows fire on records, and so do fired windows within their allowed lateness.
     const fired = this.agg.takePushedOutput();
-    if (fired !== null) return this.emit(fired);
+    if (fired === null) return this.late(batch, late);
+    // The late rows are read before the next push.
+    const rows = late === 0 ? null : this.agg.lateRows();
+    return Promise.resolve(this.emit(fired)).then(() => this.late(batch, late, rows));
+  }
+
+  private late(batch: RecordBatch, late: number, rows: Uint32Array | null = null): Promise<void> | void {
     if (late === 0) return;
     if (this.lateTag === null) {
       this.metrics.lateRecordsDropped! += late;
       return;
     }
     // The late rows of the input batch as it came (without the gap column).
-    const rows = this.agg.lateRows();
-    return this.emitSide(this.lateTag, batch.take(Int32Array.from(rows), rows.length));
+    const r = rows ?? this.agg.lateRows();
+    return this.emitSide(this.lateTag, batch.take(Int32Array.from(r), r.length));
   }
 
   override async processWatermark(watermark: number): Promise<void> {

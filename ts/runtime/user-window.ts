@@ -187,9 +187,9 @@ export class UserWindowOperator extends Operator {
         const last = ts - ((((ts - a.offsetMs) % a.slideMs) + a.slideMs) % a.slideMs);
         for (let s = last; s > ts - a.sizeMs; s -= a.slideMs) starts.push(s);
         let placed = false;
-        // Oldest window first, as Flink fires a late record's windows.
-        for (let j = starts.length - 1; j >= 0; j--) {
-          const s = starts[j]!;
+        // Latest start first: the order of Flink's SlidingEventTimeWindows.assignWindows, in
+        // which WindowOperator adds a record to its windows and fires those already complete.
+        for (const s of starts) {
           if (s + a.sizeMs - 1 + this.lateness <= this.watermark) continue;
           placed = true;
           let p = list.find((x) => x.start === s);

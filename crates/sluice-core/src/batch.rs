@@ -268,6 +268,90 @@ impl<'a> ColumnRef<'a> {
     }
 }
 
+impl<'a> ColumnRef<'a> {
+    /// Rows `start..end` as an owned column (utf8 offsets rebased to 0).
+    pub fn slice_owned(&self, start: usize, end: usize) -> Column {
+        let data = match self.values {
+            ValuesRef::I32(v) => ColumnData::I32(v[start..end].to_vec()),
+            ValuesRef::I64(v) => ColumnData::I64(v[start..end].to_vec()),
+            ValuesRef::F64(v) => ColumnData::F64(v[start..end].to_vec()),
+            ValuesRef::Bool(v) => ColumnData::Bool(bitmap_of((start..end).map(|i| bit_get(v, i)), end - start)),
+            ValuesRef::Utf8 { offsets, data } => {
+                let base = offsets[start];
+                ColumnData::Utf8 {
+                    offsets: offsets[start..=end].iter().map(|&o| o - base).collect(),
+                    data: data[base as usize..offsets[end] as usize].to_vec(),
+                }
+            }
+            ValuesRef::Timestamp(v) => ColumnData::Timestamp(v[start..end].to_vec()),
+        };
+        Column { data, validity: self.validity.map(|v| bitmap_of((start..end).map(|i| bit_get(v, i)), end - start)) }
+    }
+}
+
+fn bitmap_of(bits: impl Iterator<Item = bool>, n: usize) -> Vec<u8> {
+    let mut out = vec![0u8; bitmap_len(n)];
+    for (i, b) in bits.enumerate() {
+        if b {
+            bit_set(&mut out, i, true);
+        }
+    }
+    out
+}
+
+impl RecordBatch {
+    /// The rows of `parts`, in order, as one batch of `schema` (every part has that schema).
+    pub fn concat(schema: SchemaRef, parts: &[RecordBatch]) -> RecordBatch {
+        let len: usize = parts.iter().map(|p| p.len).sum();
+        let mut columns = Vec::with_capacity(schema.fields.len());
+        for (c, f) in schema.fields.iter().enumerate() {
+            let mut data = ColumnData::empty(f.data_type);
+            let mut at = 0usize;
+            for p in parts {
+                let col = &p.columns[c];
+                match (&mut data, &col.data) {
+                    (ColumnData::I32(d), ColumnData::I32(v)) => d.extend_from_slice(&v[..p.len]),
+                    (ColumnData::I64(d), ColumnData::I64(v)) | (ColumnData::Timestamp(d), ColumnData::Timestamp(v)) => {
+                        d.extend_from_slice(&v[..p.len])
+                    }
+                    (ColumnData::F64(d), ColumnData::F64(v)) => d.extend_from_slice(&v[..p.len]),
+                    (ColumnData::Bool(d), ColumnData::Bool(v)) => {
+                        d.resize(bitmap_len(at + p.len), 0);
+                        for i in 0..p.len {
+                            if bit_get(v, i) {
+                                bit_set(d, at + i, true);
+                            }
+                        }
+                    }
+                    (ColumnData::Utf8 { offsets: d_off, data: d_data }, ColumnData::Utf8 { offsets, data: v }) => {
+                        let base = d_data.len() as i32 - offsets[0];
+                        d_off.extend(offsets[1..=p.len].iter().map(|&o| o + base));
+                        d_data.extend_from_slice(&v[offsets[0] as usize..offsets[p.len] as usize]);
+                    }
+                    _ => unreachable!("concat: every part has the schema's column types"),
+                }
+                at += p.len;
+            }
+            let validity = if parts.iter().all(|p| p.columns[c].validity.is_none()) {
+                None
+            } else {
+                let bits = parts.iter().flat_map(|p| {
+                    let v = p.columns[c].validity.as_deref();
+                    (0..p.len).map(move |i| v.is_none_or(|b| bit_get(b, i)))
+                });
+                Some(bitmap_of(bits, len))
+            };
+            columns.push(Column { data, validity });
+        }
+        let event_time = if parts.iter().all(|p| p.event_time.is_some()) {
+            Some(parts.iter().flat_map(|p| p.event_time.as_ref().unwrap()[..p.len].iter().copied()).collect())
+        } else {
+            None
+        };
+        RecordBatch { schema, columns, len, event_time }
+    }
+}
+
 /// A borrowed columnar batch.
 #[derive(Clone, Debug)]
 pub struct BatchRef<'a> {
@@ -350,6 +434,16 @@ impl<'a> BatchRef<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Rows `start..end` as an owned batch.
+    pub fn slice_owned(&self, start: usize, end: usize) -> RecordBatch {
+        RecordBatch {
+            schema: Arc::new(self.schema.clone()),
+            columns: self.columns.iter().map(|c| c.slice_owned(start, end)).collect(),
+            len: end - start,
+            event_time: self.event_time.map(|t| t[start..end].to_vec()),
+        }
     }
 
     pub fn to_owned_batch(&self) -> RecordBatch {

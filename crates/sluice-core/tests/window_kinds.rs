@@ -457,3 +457,160 @@ fn count_windows_match_the_last_records_per_key() {
     assert!(Windows::count(0, 1).is_err());
     assert!(Windows::count(3, 0).is_err());
 }
+
+/// A window in the lateness reference: start, key, end, first arrival, (arrival, record).
+type RefWindow<'a> = (i64, Vec<String>, i64, usize, Vec<(usize, &'a Ev)>);
+
+/// Flink's WindowOperator with allowed lateness, record by record: a record is added to each of
+/// its windows not yet past end - 1 + lateness, and fires each such window that is already
+/// complete (latest start first); the watermark fires windows as they complete (by end, start,
+/// first arrival) and drops them once their lateness has passed.
+struct LatenessReference<'a> {
+    composite: bool,
+    lateness: i64,
+    wm: i64,
+    /// Sliding: (start, key) -> (end, first arrival, records); sessions: the same per session.
+    windows: Vec<RefWindow<'a>>,
+    out: Vec<Vec<String>>,
+    late: Vec<usize>,
+}
+
+impl<'a> LatenessReference<'a> {
+    fn row(&self, w: &RefWindow<'a>) -> Vec<String> {
+        let mut m = w.4.clone();
+        m.sort_by_key(|&(i, _)| i);
+        expected(&w.1, w.0, w.2, &m.into_iter().map(|(_, x)| x).collect::<Vec<_>>())
+    }
+
+    fn add(&mut self, i: usize, x: &'a Ev, assigner: Windows) {
+        let key = key_strings(x, self.composite);
+        let (wm, l) = (self.wm, self.lateness);
+        let assigner = match assigner {
+            Windows::Tumbling { size, offset } => Windows::Sliding { size, slide: size, offset },
+            a => a,
+        };
+        match assigner {
+            Windows::Sliding { size, slide, offset } => {
+                let mut start = x.ts - (x.ts - offset).rem_euclid(slide);
+                let mut placed = false;
+                while start > x.ts - size {
+                    let end = start + size;
+                    if end - 1 + l > wm {
+                        placed = true;
+                        let at = match self.windows.iter().position(|w| w.0 == start && w.1 == key) {
+                            Some(p) => p,
+                            None => {
+                                self.windows.push((start, key.clone(), end, i, vec![]));
+                                self.windows.len() - 1
+                            }
+                        };
+                        self.windows[at].4.push((i, x));
+                        if end - 1 <= wm {
+                            let r = self.row(&self.windows[at]);
+                            self.out.push(r);
+                        }
+                    }
+                    start -= slide;
+                }
+                if !placed {
+                    self.late.push(i);
+                }
+            }
+            _ => {
+                let gap = if let Windows::Session { gap } = assigner { gap } else { x.gap };
+                let (mut s, mut e, mut first, mut m) = (x.ts, x.ts + gap, i, vec![(i, x)]);
+                let (touch, keep): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut self.windows).into_iter().partition(|w| w.1 == key && w.0 <= x.ts + gap && w.2 >= x.ts);
+                self.windows = keep;
+                for w in &touch {
+                    s = s.min(w.0);
+                    e = e.max(w.2);
+                    first = first.min(w.3);
+                    m.extend(w.4.iter().copied());
+                }
+                if e - 1 + l <= wm {
+                    self.windows.extend(touch);
+                    self.late.push(i);
+                    return;
+                }
+                let w = (s, key, e, first, m);
+                if e - 1 <= wm {
+                    self.out.push(self.row(&w));
+                }
+                self.windows.push(w);
+            }
+        }
+    }
+
+    fn advance(&mut self, wm: i64) {
+        if wm <= self.wm {
+            return;
+        }
+        let mut due: Vec<_> = self.windows.iter().filter(|w| w.2 - 1 > self.wm && w.2 - 1 <= wm).collect();
+        due.sort_by_key(|w| (w.2, w.0, w.3));
+        let rows: Vec<_> = due.into_iter().map(|w| self.row(w)).collect();
+        self.out.extend(rows);
+        let l = self.lateness;
+        self.windows.retain(|w| wm == i64::MAX || w.2 - 1 + l > wm);
+        self.wm = wm;
+    }
+}
+
+#[test]
+fn allowed_lateness_refires_windows_like_flinks_operator() {
+    // Out of order by up to 400 ms, watermark 100 ms behind the highest timestamp: many records
+    // arrive after their window fired, some within the allowed lateness, some beyond it.
+    let windows = [
+        Windows::tumbling(200, 0).unwrap(),
+        Windows::sliding(300, 100, 0).unwrap(),
+        Windows::sliding(250, 100, 30).unwrap(),
+        Windows::session(41).unwrap(),
+        Windows::DynamicSession { gap_field: 4 },
+    ];
+    let mut too_late = 0;
+    for (c, &assigner) in windows.iter().enumerate() {
+        for composite in [false, true] {
+            for rows in [1, 97, 500] {
+                for lateness in [0, 150] {
+                    let e = events(3000, 12, 2, 400, c as u32 * 7 + rows as u32, true);
+                    let keys = if composite { vec![1, 0] } else { vec![0] };
+                    let mut op = WindowAggregator::new(WindowAggSpec { input: schema(), key_fields: keys, windows: assigner, aggs: aggs() }).unwrap();
+                    op.set_allowed_lateness(lateness).unwrap();
+                    let mut r = LatenessReference { composite, lateness, wm: i64::MIN, windows: vec![], out: vec![], late: vec![] };
+                    let (mut got, mut late) = (vec![], vec![]);
+                    let mut max_ts = i64::MIN;
+                    for (ci, chunk) in e.chunks(rows).enumerate() {
+                        op.push(&batch(chunk).as_ref()).unwrap();
+                        late.extend(op.late_rows().iter().map(|&x| ci * rows + x as usize));
+                        if let Some(b) = op.take_pushed_output() {
+                            got.extend(rows_of(&b));
+                        }
+                        for (j, x) in chunk.iter().enumerate() {
+                            r.add(ci * rows + j, x, assigner);
+                        }
+                        max_ts = max_ts.max(chunk.iter().map(|x| x.ts).max().unwrap());
+                        if let Some(b) = op.advance_watermark(max_ts - 101).unwrap() {
+                            got.extend(rows_of(&b));
+                        }
+                        r.advance(max_ts - 101);
+                    }
+                    if let Some(b) = op.advance_watermark(i64::MAX).unwrap() {
+                        got.extend(rows_of(&b));
+                    }
+                    r.advance(i64::MAX);
+                    let what = format!("{assigner:?} composite {composite} rows {rows} lateness {lateness}");
+                    too_late += r.late.len();
+                    assert_eq!(late, r.late, "{what}: late rows");
+                    assert_eq!(op.late_dropped() as usize, r.late.len(), "{what}");
+                    assert_eq!(got.len(), r.out.len(), "{what}: rows");
+                    assert_eq!(got, r.out, "{what}");
+                    if lateness > 0 && rows == 1 {
+                        let fired: BTreeSet<&[String]> = r.out.iter().map(|x| &x[..x.len() - 9]).collect();
+                        assert!(r.out.len() > fired.len() + 10, "{what}: windows fire again");
+                    }
+                }
+            }
+        }
+    }
+    assert!(too_late > 1000, "some records are too late: {too_late}");
+}

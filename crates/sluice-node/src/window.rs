@@ -38,6 +38,8 @@ pub struct WindowAggregatorSpec {
     pub key_fields: Vec<u32>,
     pub window: WindowDescriptor,
     pub aggregates: Vec<AggregateSpec>,
+    /// Time windows: how long (ms) a fired window is kept and fired again by late records.
+    pub allowed_lateness_ms: Option<i64>,
 }
 
 fn windows_of(w: &WindowDescriptor) -> Result<Windows> {
@@ -91,13 +93,14 @@ impl NativeWindowAggregator {
             })
             .collect::<Result<Vec<_>>>()?;
         let windows = windows_of(&spec.window)?;
-        let inner = WindowAggregator::new(WindowAggSpec {
+        let mut inner = WindowAggregator::new(WindowAggSpec {
             input,
             key_fields: spec.key_fields.iter().map(|&k| k as usize).collect(),
             windows,
             aggs,
         })
         .map_err(to_napi)?;
+        inner.set_allowed_lateness(spec.allowed_lateness_ms.unwrap_or(0)).map_err(to_napi)?;
         Ok(NativeWindowAggregator { inner })
     }
 
@@ -117,7 +120,8 @@ impl NativeWindowAggregator {
         self.inner.advance_watermark(watermark_to_i64(watermark)).map_err(to_napi)?.map(|b| batch_out(env, b)).transpose()
     }
 
-    /// Count windows: the rows fired by the last push, or null.
+    /// The rows fired by the last push (count windows; time windows fired again by records
+    /// within their allowed lateness), or null.
     #[napi]
     pub fn take_pushed_output<'env>(&mut self, env: &'env Env) -> Result<Option<BatchOut<'env>>> {
         self.inner.take_pushed_output().map(|b| batch_out(env, b)).transpose()

@@ -52,6 +52,7 @@ export interface NativeBinding {
     keyFields: number[];
     window: { kind: string; sizeMs?: number; slideMs?: number; offsetMs?: number; gapMs?: number; dynamicGapField?: number; size?: number; slide?: number };
     aggregates: { name: string; kind: string; field?: number }[];
+    allowedLatenessMs?: number;
   }) => NativeWindowAggregatorN;
   NativeNexmarkGenerator: new (config: NexmarkConfig, kind: string, fields?: string[] | null) => NativeNexmarkGeneratorN;
   encodeBatch(fields: FieldSpecN[], buffers: Uint8Array[], length: number, eventTime?: Uint8Array | null): Uint8Array;

@@ -19,6 +19,7 @@ class NativeWindowAggregator implements WindowAggregator {
       keyFields: [...spec.keyFields],
       window: { ...spec.window },
       aggregates: spec.aggregates.map((a) => (a.field === null ? { name: a.name, kind: a.kind } : { name: a.name, kind: a.kind, field: a.field })),
+      allowedLatenessMs: spec.allowedLatenessMs ?? 0,
     });
   }
 

@@ -3,6 +3,7 @@
 import { bitmapBytes, type Column } from '../../batch/column.js';
 import { i32View } from '../../batch/i64.js';
 import type { DataType, Schema } from '../../batch/schema.js';
+import { RecordBatch } from '../../batch/record-batch.js';
 import type { WindowAggregatorSpec } from '../engine.js';
 import { Accs } from './window-acc.js';
 
@@ -152,4 +153,46 @@ export function lateRowsOf(gids: Int32Array, n: number, late: number): Uint32Arr
   let k = 0;
   for (let i = 0; i < n; i++) if (gids[i] === late) out[k++] = i;
   return out;
+}
+
+/** A time-window operator with allowed lateness, as `pushRefiring` drives it. */
+export interface RefiringOperator {
+  /** Pushes rows as one batch; returns the late rows dropped. */
+  pushPart(batch: RecordBatch): number;
+  /** After a one-row push: the windows that row fired again, or null. */
+  refireLastRow(): RecordBatch | null;
+  /** The late rows of the last part. */
+  lateRows(): Uint32Array;
+}
+
+/**
+ * Allowed lateness: the rows that reach a fired window go one at a time, each firing its
+ * windows again with the contents up to that row (as Flink's per-record trigger); the rows
+ * between them go in bulk. Slow, but only for late rows. Mirrors WindowAggregator::push in Rust.
+ */
+export function pushRefiring(
+  op: RefiringOperator,
+  batch: RecordBatch,
+  candidates: readonly number[],
+  schema: Schema,
+): { dropped: number; late: Uint32Array; fired: RecordBatch | null } {
+  const late: number[] = [];
+  const fired: RecordBatch[] = [];
+  let dropped = 0;
+  const run = (start: number, end: number, single: boolean): void => {
+    dropped += op.pushPart(batch.slice(start, end));
+    for (const r of op.lateRows()) late.push(r + start);
+    if (single) {
+      const out = op.refireLastRow();
+      if (out !== null) fired.push(out);
+    }
+  };
+  let at = 0;
+  for (const c of candidates) {
+    if (at < c) run(at, c, false);
+    run(c, c + 1, true);
+    at = c + 1;
+  }
+  if (at < batch.length) run(at, batch.length, false);
+  return { dropped, late: Uint32Array.from(late), fired: fired.length === 0 ? null : RecordBatch.concat(schema, fired) };
 }

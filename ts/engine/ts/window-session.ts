@@ -14,7 +14,7 @@ import { windowOutputSchema } from '../window-spec.js';
 import { fmix32, mixH, murmur3_32 } from './hash.js';
 import { encodeKey, keyViews, KeyScratch } from './key.js';
 import { setExact, type Accs } from './window-acc.js';
-import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn } from './window-common.js';
+import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn, pushRefiring } from './window-common.js';
 
 const TWO32 = 4294967296;
 const NONE = -1;
@@ -22,6 +22,69 @@ const NONE = -1;
 const ALIVE = -1;
 const FIRED = -2;
 const LATE = -1;
+
+/** A min-heap of (end, session), ordered by end, then session (as Rust's BinaryHeap<Reverse<_>>). */
+class EndHeap {
+  private ends = new Float64Array(1024);
+  private ids = new Int32Array(1024);
+  length = 0;
+
+  get topEnd(): number {
+    return this.ends[0]!;
+  }
+
+  get topId(): number {
+    return this.ids[0]!;
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+
+  get bytes(): number {
+    return this.ends.length * 12;
+  }
+
+  push(e: number, g: number): void {
+    if (this.length === this.ends.length) {
+      this.ends = grown(this.ends, this.length * 2);
+      this.ids = grown(this.ids, this.length * 2);
+    }
+    const he = this.ends;
+    const hg = this.ids;
+    let i = this.length++;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (he[p]! < e || (he[p] === e && hg[p]! <= g)) break;
+      he[i] = he[p]!;
+      hg[i] = hg[p]!;
+      i = p;
+    }
+    he[i] = e;
+    hg[i] = g;
+  }
+
+  pop(): void {
+    const he = this.ends;
+    const hg = this.ids;
+    const n = --this.length;
+    if (n === 0) return;
+    const e = he[n]!;
+    const g = hg[n]!;
+    let i = 0;
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && (he[c + 1]! < he[c]! || (he[c + 1] === he[c] && hg[c + 1]! < hg[c]!))) c++;
+      if (e < he[c]! || (e === he[c] && g <= hg[c]!)) break;
+      he[i] = he[c]!;
+      hg[i] = hg[c]!;
+      i = c;
+    }
+    he[i] = e;
+    hg[i] = g;
+  }
+}
 
 export class TsSessionAggregator implements WindowAggregator {
   readonly outputSchema: Schema;
@@ -54,10 +117,22 @@ export class TsSessionAggregator implements WindowAggregator {
   private next = new Int32Array(1024);
   private fwd = new Int32Array(1024);
   private readonly accs: Accs;
-  // Min-heap of (end, session); an entry may hold an older (smaller) end, checked when popped.
-  private heapEnd = new Float64Array(1024);
-  private heapG = new Int32Array(1024);
-  private heapLen = 0;
+  /** Fired with its current contents and kept for allowed lateness. */
+  private done = new Uint8Array(1024);
+  /** Has an entry in `heap` (so reopening a fired session never queues it twice). */
+  private queued = new Uint8Array(1024);
+  // (end, session) per open session; an entry may hold an older (smaller) end, checked when popped.
+  private readonly heap = new EndHeap();
+  /**
+   * Allowed lateness: (end, session) per fired session kept until the watermark passes
+   * end - 1 + lateness; stale when the session changed since.
+   */
+  private readonly lateness: number;
+  private readonly cleanup = new EndHeap();
+  /** Rows fired by the last push (allowed lateness), until taken. */
+  private pushed: RecordBatch | null = null;
+  /** The late rows of the last push when it was split into parts. */
+  private splitLate: Uint32Array | null = null;
   private readonly keyScratch = new KeyScratch();
   private watermark = -Infinity;
   private seqBase = 0;
@@ -76,25 +151,71 @@ export class TsSessionAggregator implements WindowAggregator {
     const k0 = spec.keyFields.length === 1 ? spec.input.fields[spec.keyFields[0]!]!.type : null;
     this.mode = spec.keyFields.length === 1 && (k0 === 'i32' || k0 === 'i64' || k0 === 'timestamp') ? (k0 === 'i32' ? 'i32' : 'i64') : 'bytes';
     this.keyCol = spec.keyFields[0] ?? -1;
+    this.lateness = spec.allowedLatenessMs ?? 0;
     this.accs = accsFor(spec, this.outputSchema, this.scap);
   }
 
   get memoryBytes(): number {
-    return this.kcap * 29 + this.kindex.length * 4 + this.arena.length + this.scap * (8 * 3 + 4 * 3 + this.accs.bytesPerSlot) + this.heapEnd.length * 12;
+    return this.kcap * 29 + this.kindex.length * 4 + this.arena.length + this.scap * (8 * 3 + 4 * 3 + 2 + this.accs.bytesPerSlot) + this.heap.bytes + this.cleanup.bytes;
   }
 
-  /** Time windows fire on watermarks only. */
+  /** Sessions fired again by records within their allowed lateness. */
   takePushedOutput(): RecordBatch | null {
-    return null;
+    const out = this.pushed;
+    this.pushed = null;
+    return out;
   }
 
   readonly unfiredRows = 0;
 
   lateRows(): Uint32Array {
-    return lateRowsOf(this.gids, this.lastLen, LATE);
+    return this.splitLate ?? lateRowsOf(this.gids, this.lastLen, LATE);
+  }
+
+  private dropWatermark(): number {
+    return this.watermark === Infinity ? Infinity : this.watermark - this.lateness;
   }
 
   push(batch: RecordBatch): number {
+    this.splitLate = null;
+    if (this.pushed !== null) throw new Error('the rows fired by the previous batch were not taken (takePushedOutput) before this push');
+    const candidates = this.refireCandidates(batch);
+    if (candidates.length === 0) return this.pushPart(batch);
+    const r = pushRefiring(this, batch, candidates, this.outputSchema);
+    this.splitLate = r.late;
+    this.pushed = r.fired;
+    return r.dropped;
+  }
+
+  /**
+   * Rows (ascending) whose own window is complete: within the allowed lateness they may reach
+   * a fired session, which fires again, so they are pushed one at a time.
+   */
+  private refireCandidates(batch: RecordBatch): number[] {
+    const wm = this.watermark;
+    const out: number[] = [];
+    if (this.lateness === 0 || wm === -Infinity || batch.eventTime === null) return out;
+    const ts = i32View(batch.eventTime);
+    const gaps = this.gapField >= 0 ? i32View((batch.columns[this.gapField] as { values: BigInt64Array }).values) : null;
+    for (let i = 0; i < batch.length; i++) {
+      const t = ts[2 * i + 1]! * TWO32 + (ts[2 * i]! >>> 0);
+      const gap = gaps === null ? this.fixedGap : Math.max(1, gaps[2 * i + 1]! * TWO32 + (gaps[2 * i]! >>> 0));
+      if (t + gap - 1 <= wm) out.push(i);
+    }
+    return out;
+  }
+
+  /** After a one-row push: the session the row landed in when it is complete (it fires again), or null. */
+  refireLastRow(): RecordBatch | null {
+    const g = this.gids[0]!;
+    if (this.lastLen !== 1 || g === LATE || this.end[g]! - 1 > this.watermark) return null;
+    const out = this.emit(Int32Array.of(g));
+    this.done[g] = 1;
+    this.cleanup.push(this.end[g]!, g);
+    return out;
+  }
+
+  pushPart(batch: RecordBatch): number {
     const et = batch.eventTime;
     if (et === null) {
       throw new Error('the window operator got rows without event timestamps; assign them with assignTimestampsAndWatermarks');
@@ -135,7 +256,8 @@ export class TsSessionAggregator implements WindowAggregator {
   }
 
   private assign(batch: RecordBatch, ts: Int32Array, gaps: Int32Array | null, n: number): boolean {
-    const wm = this.watermark;
+    const fireWm = this.watermark;
+    const wm = this.dropWatermark();
     const gids = this.gids;
     let merged = false;
     const bytes = this.mode === 'bytes';
@@ -220,6 +342,14 @@ export class TsSessionAggregator implements WindowAggregator {
           this.next[cur] = nx;
           this.start[cur] = newStart;
           this.end[cur] = newEnd;
+          if (this.done[cur] === 1 && newEnd - 1 > fireWm) {
+            // A fired session grew past the watermark: it fires again on time.
+            this.done[cur] = 0;
+            if (this.queued[cur] === 0) {
+              this.queued[cur] = 1;
+              this.heap.push(newEnd, cur);
+            }
+          }
           g = cur;
         } else {
           if (wEnd - 1 <= wm) {
@@ -304,6 +434,8 @@ export class TsSessionAggregator implements WindowAggregator {
       this.seq = grown(this.seq, cap);
       this.next = grown(this.next, cap);
       this.fwd = grown(this.fwd, cap);
+      this.done = grown(this.done, cap);
+      this.queued = grown(this.queued, cap);
       this.scap = cap;
     }
     // Sized now: a later row of the batch may merge this session into another.
@@ -315,70 +447,38 @@ export class TsSessionAggregator implements WindowAggregator {
     this.seq[g] = seq;
     this.next[g] = next;
     this.fwd[g] = ALIVE;
+    this.done[g] = 0;
+    this.queued[g] = 1;
     if (prev === NONE) this.head[kid] = g;
     else this.next[prev] = g;
-    this.heapPush(end, g);
+    this.heap.push(end, g);
     this.live++;
     return g;
-  }
-
-  private heapPush(e: number, g: number): void {
-    if (this.heapLen === this.heapEnd.length) {
-      this.heapEnd = grown(this.heapEnd, this.heapLen * 2);
-      this.heapG = grown(this.heapG, this.heapLen * 2);
-    }
-    const he = this.heapEnd;
-    const hg = this.heapG;
-    let i = this.heapLen++;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (he[p]! < e || (he[p] === e && hg[p]! <= g)) break;
-      he[i] = he[p]!;
-      hg[i] = hg[p]!;
-      i = p;
-    }
-    he[i] = e;
-    hg[i] = g;
-  }
-
-  private heapPop(): void {
-    const he = this.heapEnd;
-    const hg = this.heapG;
-    const n = --this.heapLen;
-    if (n === 0) return;
-    const e = he[n]!;
-    const g = hg[n]!;
-    let i = 0;
-    for (;;) {
-      let c = 2 * i + 1;
-      if (c >= n) break;
-      if (c + 1 < n && (he[c + 1]! < he[c]! || (he[c + 1] === he[c] && hg[c + 1]! < hg[c]!))) c++;
-      if (e < he[c]! || (e === he[c] && g <= hg[c]!)) break;
-      he[i] = he[c]!;
-      hg[i] = hg[c]!;
-      i = c;
-    }
-    he[i] = e;
-    hg[i] = g;
   }
 
   advanceWatermark(watermark: number): RecordBatch | null {
     if (!(watermark > this.watermark)) return null;
     this.watermark = watermark;
     const due: number[] = [];
-    while (this.heapLen > 0) {
-      const e = this.heapEnd[0]!;
-      const g = this.heapG[0]!;
+    const heap = this.heap;
+    while (heap.length > 0) {
+      const e = heap.topEnd;
+      const g = heap.topId;
       if (e - 1 > watermark) break;
-      this.heapPop();
-      if (this.fwd[g] !== ALIVE) continue;
+      heap.pop();
+      this.queued[g] = 0;
+      if (this.fwd[g] !== ALIVE || this.done[g] === 1) continue;
       if (this.end[g] !== e) {
-        this.heapPush(this.end[g]!, g);
+        this.queued[g] = 1;
+        heap.push(this.end[g]!, g);
         continue;
       }
       due.push(g);
     }
-    if (due.length === 0) return null;
+    if (due.length === 0) {
+      this.cleanUp();
+      return null;
+    }
     const { start, end, seq } = this;
     due.sort((a, b) => end[a]! - end[b]! || start[a]! - start[b]! || seq[a]! - seq[b]!);
     let batch: RecordBatch;
@@ -386,26 +486,51 @@ export class TsSessionAggregator implements WindowAggregator {
       batch = this.emit(Int32Array.from(due));
     } catch (e) {
       // Leave the sessions as they were (their heap entries back).
-      for (const g of due) this.heapPush(this.end[g]!, g);
+      for (const g of due) {
+        this.queued[g] = 1;
+        heap.push(this.end[g]!, g);
+      }
       throw e;
     }
     for (const g of due) {
-      this.fwd[g] = FIRED;
-      this.live--;
-      const k = this.kid[g]!;
-      let prev = NONE;
-      let cur = this.head[k]!;
-      while (cur !== g) {
-        prev = cur;
-        cur = this.next[cur]!;
+      if (this.lateness === 0) this.remove(g);
+      else {
+        this.done[g] = 1;
+        this.cleanup.push(this.end[g]!, g);
       }
-      if (prev === NONE) {
-        this.head[k] = this.next[g]!;
-        if (this.head[k] === NONE) this.liveKeys--;
-      } else this.next[prev] = this.next[g]!;
+    }
+    this.cleanUp();
+    return batch;
+  }
+
+  /** Removes the fired sessions whose allowed lateness has passed. */
+  private cleanUp(): void {
+    const drop = this.dropWatermark();
+    const c = this.cleanup;
+    while (c.length > 0 && c.topEnd - 1 <= drop) {
+      const e = c.topEnd;
+      const g = c.topId;
+      c.pop();
+      if (this.fwd[g] === ALIVE && this.done[g] === 1 && this.end[g] === e) this.remove(g);
     }
     this.maybeCompact();
-    return batch;
+  }
+
+  /** Unlinks session `g` from its key's list. */
+  private remove(g: number): void {
+    this.fwd[g] = FIRED;
+    this.live--;
+    const k = this.kid[g]!;
+    let prev = NONE;
+    let cur = this.head[k]!;
+    while (cur !== g) {
+      prev = cur;
+      cur = this.next[cur]!;
+    }
+    if (prev === NONE) {
+      this.head[k] = this.next[g]!;
+      if (this.head[k] === NONE) this.liveKeys--;
+    } else this.next[prev] = this.next[g]!;
   }
 
   private emit(groups: Int32Array): RecordBatch {
@@ -441,7 +566,8 @@ export class TsSessionAggregator implements WindowAggregator {
     if (this.live === 0 && total > 0) {
       this.accs.reset(0, total);
       this.sessions = 0;
-      this.heapLen = 0;
+      this.heap.clear();
+      this.cleanup.clear();
     } else if (dead > this.live && dead >= 1024) {
       const remap = new Int32Array(total).fill(NONE);
       let m = 0;
@@ -456,13 +582,19 @@ export class TsSessionAggregator implements WindowAggregator {
         this.seq[to] = this.seq[g]!;
         this.next[to] = re(this.next[g]!);
         this.fwd[to] = ALIVE;
+        this.done[to] = this.done[g]!;
         if (to !== g) this.accs.move(g, to);
       }
       for (let k = 0; k < this.keys; k++) this.head[k] = re(this.head[k]!);
       this.accs.reset(m, total);
       this.sessions = m;
-      this.heapLen = 0;
-      for (let g = 0; g < m; g++) this.heapPush(this.end[g]!, g);
+      this.heap.clear();
+      this.cleanup.clear();
+      for (let g = 0; g < m; g++) {
+        this.queued[g] = this.done[g] === 1 ? 0 : 1;
+        if (this.done[g] === 1) this.cleanup.push(this.end[g]!, g);
+        else this.heap.push(this.end[g]!, g);
+      }
     }
     const deadKeys = this.keys - this.liveKeys;
     if (this.liveKeys === 0 && this.keys > 0) {

@@ -19,7 +19,7 @@ import { windowOutputSchema } from '../window-spec.js';
 import { encodeKey, keyViews, KeyScratch } from './key.js';
 import { fmix32, mixH, murmur3_32 } from './hash.js';
 import { setExact, type Accs } from './window-acc.js';
-import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn } from './window-common.js';
+import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn, pushRefiring } from './window-common.js';
 import { TsSessionAggregator } from './window-session.js';
 import { TsCountAggregator } from './window-count.js';
 
@@ -78,6 +78,15 @@ export class TsWindowAggregator implements WindowAggregator {
   private openPanes: number[] = [];
   /** Windows starting at or before this have fired (or were complete before any record). */
   private firedTo = -Infinity;
+  /**
+   * Allowed lateness (ms): a fired window's slices are kept until the watermark passes its
+   * end - 1 + lateness, and a record that still reaches it fires it again.
+   */
+  private readonly lateness: number;
+  /** Rows fired by the last push (allowed lateness), until taken. */
+  private pushed: RecordBatch | null = null;
+  /** The late rows of the last push when it was split into parts. */
+  private splitLate: Uint32Array | null = null;
   private watermark = -Infinity;
   private seqBase = 0;
   private gids = new Int32Array(1024);
@@ -98,6 +107,7 @@ export class TsWindowAggregator implements WindowAggregator {
     const k0 = spec.keyFields.length === 1 ? spec.input.fields[spec.keyFields[0]!]!.type : null;
     this.mode = spec.keyFields.length === 1 && (k0 === 'i32' || k0 === 'i64' || k0 === 'timestamp') ? (k0 === 'i32' ? 'i32' : 'i64') : 'bytes';
     this.keyCol = spec.keyFields[0] ?? -1;
+    this.lateness = spec.allowedLatenessMs ?? 0;
     this.accs = accsFor(spec, this.outputSchema, this.cap);
     this.scratch =
       this.slide === this.size
@@ -166,18 +176,121 @@ export class TsWindowAggregator implements WindowAggregator {
     return t - ((((t - this.offset) % s) + s) % s);
   }
 
-  /** Time windows fire on watermarks only. */
+  /** The first window start holding the slice at `a`. */
+  private firstStart(a: number): number {
+    const x = a + this.slice - this.size;
+    const f = this.lastStart(x);
+    return f < x ? f + this.slide : f;
+  }
+
+  /** Records are dropped (late) once every window they belong to is past this watermark. */
+  private dropWatermark(): number {
+    return this.watermark === Infinity ? Infinity : this.watermark - this.lateness;
+  }
+
+  /** Windows fired again by records within their allowed lateness. */
   takePushedOutput(): RecordBatch | null {
-    return null;
+    const out = this.pushed;
+    this.pushed = null;
+    return out;
   }
 
   readonly unfiredRows = 0;
 
   lateRows(): Uint32Array {
-    return lateRowsOf(this.gids, this.lastLen, LATE);
+    return this.splitLate ?? lateRowsOf(this.gids, this.lastLen, LATE);
   }
 
   push(batch: RecordBatch): number {
+    this.splitLate = null;
+    if (this.pushed !== null) throw new Error('the rows fired by the previous batch were not taken (takePushedOutput) before this push');
+    const candidates = this.refireCandidates(batch);
+    if (candidates.length === 0) return this.pushPart(batch);
+    const r = pushRefiring(this, batch, candidates, this.outputSchema);
+    this.splitLate = r.late;
+    this.pushed = r.fired;
+    return r.dropped;
+  }
+
+  /**
+   * Rows (ascending) that reach a window that already fired but is within the allowed
+   * lateness: each fires that window again, so they are pushed one at a time.
+   */
+  private refireCandidates(batch: RecordBatch): number[] {
+    const wm = this.watermark;
+    const out: number[] = [];
+    if (this.lateness === 0 || wm === -Infinity || batch.eventTime === null) return out;
+    const drop = this.dropWatermark();
+    const ts = i32View(batch.eventTime);
+    for (let i = 0; i < batch.length; i++) {
+      const a = this.sliceOf(ts[2 * i + 1]! * TWO32 + (ts[2 * i]! >>> 0));
+      if (this.firstStart(a) + this.size - 1 <= wm && !(this.lastStart(a) + this.size - 1 <= drop)) out.push(i);
+    }
+    return out;
+  }
+
+  private sliceOf(t: number): number {
+    const s = this.slice;
+    return t - ((((t - this.offset) % s) + s) % s);
+  }
+
+  /**
+   * After a one-row push: the rows of every fired window (within lateness) that the row
+   * reached, latest start first (Flink's assignment order), or null.
+   */
+  refireLastRow(): RecordBatch | null {
+    const g = this.gids[0]!;
+    if (this.lastLen !== 1 || g === LATE) return null;
+    const wm = this.watermark;
+    const drop = this.dropWatermark();
+    const a = this.pane[g]!;
+    const parts: RecordBatch[] = [];
+    for (let ws = this.lastStart(a), first = this.firstStart(a); ws >= first; ws -= this.slide) {
+      const end1 = ws + this.size - 1;
+      if (end1 <= wm && end1 > drop) parts.push(this.emitOne(g, ws));
+    }
+    return parts.length === 0 ? null : RecordBatch.concat(this.outputSchema, parts);
+  }
+
+  /** The group holding the key of group `g` in the slice starting at `start`, or -1. */
+  private findGroup(g: number, start: number): number {
+    let h: number;
+    if (this.mode === 'bytes') {
+      const p = this.spanStart[g]!;
+      h = murmur3_32(this.arena.subarray(p, p + this.spanLen[g]!), 0x5151ce00) ^ Math.imul((start % TWO32) | 0, 0x9e3779b1);
+    } else {
+      const sh = Math.imul((start % TWO32) | 0, 0x9e3779b1) ^ ((start / TWO32) | 0);
+      h = fmix32(mixH(mixH(0x5151ce00, this.klo[g]!), this.khi[g]! ^ sh) ^ this.kvalid[g]!) | 0;
+    }
+    const index = this.index;
+    const mask = index.length - 1;
+    for (let s = h & mask; ; s = (s + 1) & mask) {
+      const x = index[s]!;
+      if (x === -1) return -1;
+      if (this.ghash[x] === h && this.pane[x] === start && this.sameKey(x, g)) return x;
+    }
+  }
+
+  /** One row: the window starting at `ws` for the key of group `g`, merged over its slices. */
+  private emitOne(g: number, ws: number): RecordBatch {
+    const one = Int32Array.of(g);
+    const sc = this.scratch;
+    // Tumbling: the window is the group's slice.
+    if (sc === null) return this.build(this.keyColumns(one, 1), Float64Array.of(ws), 1, this.accs, one);
+    const src: number[] = [];
+    // Slices in order, so float sums add as when the window fired on time.
+    for (let i = 0; i < this.size / this.slice; i++) {
+      const x = this.findGroup(g, ws + i * this.slice);
+      if (x !== -1) src.push(x);
+    }
+    sc.accs.reset(0, sc.rows);
+    sc.rows = 1;
+    sc.accs.ensure(1);
+    sc.accs.mergePairs(this.accs, new Int32Array(src.length), Int32Array.from(src), src.length);
+    return this.build(this.keyColumns(one, 1), Float64Array.of(ws), 1, sc.accs, Int32Array.of(0));
+  }
+
+  pushPart(batch: RecordBatch): number {
     const et = batch.eventTime;
     if (et === null) {
       throw new Error('the window operator got rows without event timestamps; assign them with assignTimestampsAndWatermarks');
@@ -223,7 +336,7 @@ export class TsWindowAggregator implements WindowAggregator {
     const slide = this.slide;
     const slice = this.slice;
     const offset = this.offset;
-    const wm = this.watermark;
+    const wm = this.dropWatermark();
     const gids = this.gids;
     const seqBase = this.seqBase;
     let curStart = Infinity;
@@ -287,7 +400,7 @@ export class TsWindowAggregator implements WindowAggregator {
     const slide = this.slide;
     const slice = this.slice;
     const offset = this.offset;
-    const wm = this.watermark;
+    const wm = this.dropWatermark();
     const gids = this.gids;
     const seqBase = this.seqBase;
     const keyCols = this.spec.keyFields.map((k) => batch.columns[k]!);
@@ -374,28 +487,34 @@ export class TsWindowAggregator implements WindowAggregator {
     const batch = windows.length === 0 ? null : this.scratch === null ? this.emitTumbling(windows) : this.emitSliding(windows, this.scratch);
     // Forget fired windows only once their rows exist (an emit error leaves state as it was).
     if (newFired > this.firedTo) this.firedTo = newFired;
+    // Slices stay while a window holding them is within its allowed lateness.
+    const drop = this.dropWatermark();
+    const cleanTo =
+      this.lateness === 0 ? this.firedTo : Math.min(this.firedTo, drop === Infinity ? Infinity : this.lastStart(drop - this.size + 1));
     const op = this.openPanes;
     let dead = 0;
-    while (dead < op.length && this.lastStart(op[dead]!) <= this.firedTo) dead++;
+    while (dead < op.length && this.lastStart(op[dead]!) <= cleanTo) dead++;
     if (dead > 0) {
       this.openPanes = op.slice(dead);
       // Sliding windows drop one slice at a time: compact once the dropped groups are half of
       // all (tumbling windows usually drop everything, which is cheap).
       let live = 0;
       // A slice outlives the fired windows when it starts after the last one's start + slide.
-      const liveFrom = this.firedTo + this.slide;
+      const liveFrom = cleanTo + this.slide;
       if (this.scratch !== null) for (let g = 0; g < this.groups; g++) if (this.pane[g]! >= liveFrom) live++;
-      if (this.scratch === null || live * 2 <= this.groups) this.retainOpen();
+      if (this.scratch === null || live * 2 <= this.groups) this.retainOpen(cleanTo);
     }
     return batch;
   }
 
   /** Tumbling: each fired window is one slice; its groups in creation order. */
   private emitTumbling(windows: number[]): RecordBatch {
+    const firstFired = windows[0]!;
     const lastFired = windows[windows.length - 1]!;
     const ws = this.pane;
     let list: number[] = [];
-    for (let g = 0; g < this.groups; g++) if (ws[g]! <= lastFired) list.push(g);
+    // Slices of fired windows kept for allowed lateness come before `firstFired`.
+    for (let g = 0; g < this.groups; g++) if (ws[g]! >= firstFired && ws[g]! <= lastFired) list.push(g);
     if (windows.length > 1) list = list.sort((a, b) => ws[a]! - ws[b]! || a - b);
     const groups = Int32Array.from(list);
     const n = list.length;
@@ -545,12 +664,11 @@ export class TsWindowAggregator implements WindowAggregator {
     return [intKeyColumn(this.mode, this.spec.input.fields[this.keyCol]!.type, this.klo, this.khi, this.kvalid, groups, n)];
   }
 
-  /** Drops the groups of slices whose every window has fired; compacts and rehashes. */
-  private retainOpen(): void {
+  /** Drops the groups of slices whose every window starts at or before `firedTo`; compacts and rehashes. */
+  private retainOpen(firedTo: number): void {
     let m = 0;
     const ws = this.pane;
     let arenaLen = 0;
-    const firedTo = this.firedTo;
     for (let g = 0; g < this.groups; g++) {
       if (this.lastStart(ws[g]!) <= firedTo) continue;
       if (m !== g) {

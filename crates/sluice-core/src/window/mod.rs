@@ -264,8 +264,12 @@ pub(crate) fn agg_output_type(a: &AggSpec, input: &Schema) -> Result<DataType> {
 /// Keyed event-time window aggregation: tumbling and sliding windows (slices) or sessions.
 pub struct WindowAggregator {
     inner: Inner,
-    /// Rows produced by the last push (count windows), until taken.
+    /// Rows produced by the last push (count windows; time windows fired again by records
+    /// within their allowed lateness), until taken.
     pushed_out: Option<RecordBatch>,
+    lateness: i64,
+    /// The late rows of the last push when it was split into parts (allowed lateness).
+    split_late: Option<Vec<u32>>,
 }
 
 enum Inner {
@@ -313,7 +317,7 @@ impl WindowAggregator {
                 Inner::Count(Box::new(count::CountAggregator::new(spec, output, size as u64, slide as u64, pool)?))
             }
         };
-        Ok(WindowAggregator { inner, pushed_out: None })
+        Ok(WindowAggregator { inner, pushed_out: None, lateness: 0, split_late: None })
     }
 
     pub fn output_schema(&self) -> SchemaRef {
@@ -360,27 +364,101 @@ impl WindowAggregator {
         }
     }
 
+    /// Allowed lateness (Flink's `allowedLateness`): a time window's state is kept until the
+    /// watermark passes its end - 1 + `ms`, and every record that reaches it after it fired
+    /// fires it again (the updated row comes from `take_pushed_output`); records whose windows
+    /// are all past that are late. Set before the first push.
+    pub fn set_allowed_lateness(&mut self, ms: i64) -> Result<()> {
+        if ms < 0 {
+            return Err(Error::config(format!("allowed lateness must be 0 ms or more, got {ms}")));
+        }
+        match &mut self.inner {
+            Inner::Sliced(a) => a.set_lateness(ms),
+            Inner::Session(a) => a.set_lateness(ms),
+            Inner::Count(_) if ms == 0 => {}
+            Inner::Count(_) => {
+                return Err(Error::config("count windows never end, so allowed lateness does not apply; remove it"))
+            }
+        }
+        self.lateness = ms;
+        Ok(())
+    }
+
     /// Adds a batch. Returns the number of late rows dropped from it.
     pub fn push(&mut self, batch: &BatchRef<'_>) -> Result<u64> {
         let input = self.input_schema();
         if batch.schema.fields != input.fields {
             return Err(Error::data("the batch's schema differs from the window operator's input schema"));
         }
+        self.split_late = None;
+        if self.pushed_out.is_some() {
+            return Err(Error::data("the rows fired by the previous batch were not taken (take_pushed_output) before this push"));
+        }
         if let Inner::Count(a) = &mut self.inner {
-            if self.pushed_out.is_some() {
-                return Err(Error::data("the rows fired by the previous batch were not taken (take_pushed_output) before this push"));
-            }
             self.pushed_out = a.push(batch)?;
             return Ok(0);
         }
         let ts = batch.event_time.ok_or_else(|| {
             Error::data("the window operator got rows without event timestamps; assign them with assignTimestampsAndWatermarks")
         })?;
+        let candidates = match &self.inner {
+            _ if self.lateness == 0 => vec![],
+            Inner::Sliced(a) => a.refire_candidates(&ts[..batch.len]),
+            Inner::Session(a) => a.refire_candidates(batch, &ts[..batch.len]),
+            Inner::Count(_) => unreachable!(),
+        };
+        if candidates.is_empty() {
+            return self.push_part(batch, ts);
+        }
+        self.push_refiring(batch, &candidates)
+    }
+
+    fn push_part(&mut self, batch: &BatchRef<'_>, ts: &[i64]) -> Result<u64> {
         match &mut self.inner {
             Inner::Sliced(a) => a.push(batch, ts),
             Inner::Session(a) => a.push(batch, ts),
             Inner::Count(_) => unreachable!(),
         }
+    }
+
+    /// Allowed lateness: the rows that reach a fired window go one at a time, each firing
+    /// its windows again with the contents up to that row (as Flink's per-record trigger);
+    /// the rows between them go in bulk. Slow, but only for late rows.
+    fn push_refiring(&mut self, batch: &BatchRef<'_>, candidates: &[usize]) -> Result<u64> {
+        let mut late = Vec::new();
+        let mut dropped = 0;
+        let mut fired = Vec::new();
+        let mut at = 0;
+        let mut parts: Vec<(usize, usize)> = Vec::new();
+        for &c in candidates {
+            if at < c {
+                parts.push((at, c));
+            }
+            parts.push((c, c + 1));
+            at = c + 1;
+        }
+        if at < batch.len {
+            parts.push((at, batch.len));
+        }
+        for (start, end) in parts {
+            let part = batch.slice_owned(start, end);
+            let pref = part.as_ref();
+            dropped += self.push_part(&pref, part.event_time.as_deref().unwrap())?;
+            late.extend(self.late_rows().into_iter().map(|r| r + start as u32));
+            if end - start == 1 && candidates.binary_search(&start).is_ok() {
+                let out = match &mut self.inner {
+                    Inner::Sliced(a) => a.refire_last_row()?,
+                    Inner::Session(a) => a.refire_last_row()?,
+                    Inner::Count(_) => unreachable!(),
+                };
+                fired.extend(out);
+            }
+        }
+        self.split_late = Some(late);
+        if !fired.is_empty() {
+            self.pushed_out = Some(RecordBatch::concat(self.output_schema(), &fired));
+        }
+        Ok(dropped)
     }
 
     /// Rows fired by the pushes since the last call (count windows fire on records), or None.
@@ -399,6 +477,9 @@ impl WindowAggregator {
 
     /// The rows of the last pushed batch that were late (dropped), for a side output.
     pub fn late_rows(&self) -> Vec<u32> {
+        if let Some(l) = &self.split_late {
+            return l.clone();
+        }
         let (gids, n) = match &self.inner {
             Inner::Sliced(a) => (&a.gids, a.last_len),
             Inner::Session(a) => (&a.gids, a.last_len),

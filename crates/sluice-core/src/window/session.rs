@@ -33,6 +33,10 @@ struct Session {
     kid: u32,
     next: u32,
     fwd: u32,
+    /// Fired with its current contents and kept for allowed lateness.
+    done: bool,
+    /// Has an entry in `heap` (so reopening a fired session never queues it twice).
+    queued: bool,
 }
 
 pub(crate) struct SessionAggregator {
@@ -44,6 +48,10 @@ pub(crate) struct SessionAggregator {
     accs: Accs,
     /// (end, session) per open session, possibly with an older (smaller) end: checked when popped.
     heap: BinaryHeap<Reverse<(i64, u32)>>,
+    /// Allowed lateness: (end, session) per fired session kept until the watermark passes
+    /// end - 1 + lateness; stale when the session changed since.
+    lateness: i64,
+    cleanup: BinaryHeap<Reverse<(i64, u32)>>,
     live: usize,
     pub(crate) watermark: i64,
     pub(crate) late_dropped: u64,
@@ -66,6 +74,8 @@ impl SessionAggregator {
             sessions: vec![],
             accs,
             heap: BinaryHeap::new(),
+            lateness: 0,
+            cleanup: BinaryHeap::new(),
             live: 0,
             watermark: i64::MIN,
             late_dropped: 0,
@@ -86,6 +96,53 @@ impl SessionAggregator {
             + self.heap.capacity() * 16
             + self.accs.bytes();
         self.reservation.resize(bytes as u64)
+    }
+
+    pub fn set_lateness(&mut self, ms: i64) {
+        self.lateness = ms;
+    }
+
+    fn drop_watermark(&self) -> i64 {
+        if self.watermark == i64::MAX {
+            i64::MAX
+        } else {
+            self.watermark.saturating_sub(self.lateness)
+        }
+    }
+
+    /// Rows (ascending) whose own window is complete: within the allowed lateness they may
+    /// reach a fired session, which fires again, so they are pushed one at a time.
+    pub fn refire_candidates(&self, batch: &BatchRef<'_>, ts: &[i64]) -> Vec<usize> {
+        let wm = self.watermark;
+        if self.lateness == 0 || wm == i64::MIN {
+            return vec![];
+        }
+        let gaps: Option<&[i64]> = match self.gap {
+            Gap::Fixed(_) => None,
+            Gap::Field(f) => match batch.columns[f].values {
+                ValuesRef::I64(v) => Some(v),
+                _ => None,
+            },
+        };
+        let fixed = if let Gap::Fixed(g) = self.gap { g } else { 1 };
+        (0..batch.len).filter(|&i| ts[i].saturating_add(gaps.map_or(fixed, |g| g[i].max(1))).saturating_sub(1) <= wm).collect()
+    }
+
+    /// After a one-row push: the session the row landed in, when it is complete (it fires
+    /// again with the row), or None.
+    pub fn refire_last_row(&mut self) -> Result<Option<RecordBatch>> {
+        let g = self.gids[0];
+        if self.last_len != 1 || g == LATE {
+            return Ok(None);
+        }
+        let s = self.sessions[g as usize];
+        if s.end.saturating_sub(1) > self.watermark {
+            return Ok(None);
+        }
+        let out = build_output(&self.output, self.keys.emit([s.kid].into_iter()), vec![s.start], vec![s.end], &self.accs, &self.spec.aggs, &[g])?;
+        self.sessions[g as usize].done = true;
+        self.cleanup.push(Reverse((s.end, g)));
+        Ok(Some(out))
     }
 
     pub fn push(&mut self, batch: &BatchRef<'_>, ts: &[i64]) -> Result<u64> {
@@ -157,7 +214,7 @@ impl SessionAggregator {
 
     /// Assigns every row to a session; returns whether any sessions merged.
     fn assign(&mut self, ts: &[i64], gaps: Option<&[i64]>, mut key_of: impl FnMut(&mut Vec<u8>, usize) -> KeyRef) -> bool {
-        let wm = self.watermark;
+        let (fire_wm, wm) = (self.watermark, self.drop_watermark());
         let fixed = match self.gap {
             Gap::Fixed(g) => g,
             Gap::Field(_) => 0,
@@ -210,6 +267,14 @@ impl SessionAggregator {
                             self.live -= 1;
                             merged = true;
                         }
+                        if s.done && s.end.saturating_sub(1) > fire_wm {
+                            // A fired session grew past the watermark: it fires again on time.
+                            s.done = false;
+                            if !s.queued {
+                                s.queued = true;
+                                self.heap.push(Reverse((s.end, cur)));
+                            }
+                        }
                         self.sessions[c] = s;
                         cur
                     } else {
@@ -236,7 +301,7 @@ impl SessionAggregator {
     /// A new session for key `kid` between sessions `prev` and `next` of its list.
     fn new_session(&mut self, kid: u32, prev: u32, next: u32, start: i64, end: i64, seq: i64) -> u32 {
         let g = self.sessions.len() as u32;
-        self.sessions.push(Session { start, end, seq, kid, next, fwd: ALIVE });
+        self.sessions.push(Session { start, end, seq, kid, next, fwd: ALIVE, done: false, queued: true });
         // Sized now: a later row of the batch may merge this session into another.
         self.accs.grow(g as usize + 1);
         if prev == NONE {
@@ -262,17 +327,20 @@ impl SessionAggregator {
                 break;
             }
             self.heap.pop();
-            let sess = &self.sessions[g as usize];
-            if sess.fwd != ALIVE {
+            let sess = &mut self.sessions[g as usize];
+            sess.queued = false;
+            if sess.fwd != ALIVE || sess.done {
                 continue;
             }
             if sess.end != e {
+                sess.queued = true;
                 self.heap.push(Reverse((sess.end, g)));
                 continue;
             }
             due.push(g);
         }
         if due.is_empty() {
+            self.clean_up()?;
             return Ok(None);
         }
         let ss = &self.sessions;
@@ -293,35 +361,62 @@ impl SessionAggregator {
             Err(e) => {
                 // Leave the sessions as they were (their heap entries back).
                 for &g in &due {
+                    self.sessions[g as usize].queued = true;
                     self.heap.push(Reverse((self.sessions[g as usize].end, g)));
                 }
                 return Err(e);
             }
         };
         for &g in &due {
-            let gi = g as usize;
-            self.sessions[gi].fwd = FIRED;
-            self.live -= 1;
-            let kid = self.sessions[gi].kid as usize;
-            let next = self.sessions[gi].next;
-            let mut prev = NONE;
-            let mut cur = self.keys.entries[kid].head;
-            while cur != g {
-                prev = cur;
-                cur = self.sessions[cur as usize].next;
-            }
-            if prev == NONE {
-                self.keys.entries[kid].head = next;
-                if next == NONE {
-                    self.keys.live -= 1;
-                }
+            if self.lateness == 0 {
+                self.remove(g);
             } else {
-                self.sessions[prev as usize].next = next;
+                self.sessions[g as usize].done = true;
+                self.cleanup.push(Reverse((self.sessions[g as usize].end, g)));
+            }
+        }
+        self.clean_up()?;
+        Ok(Some(out))
+    }
+
+    /// Removes the fired sessions whose allowed lateness has passed.
+    fn clean_up(&mut self) -> Result<()> {
+        let wm = self.drop_watermark();
+        while let Some(&Reverse((e, g))) = self.cleanup.peek() {
+            if e.saturating_sub(1) > wm {
+                break;
+            }
+            self.cleanup.pop();
+            let s = &self.sessions[g as usize];
+            if s.fwd == ALIVE && s.done && s.end == e {
+                self.remove(g);
             }
         }
         self.maybe_compact();
-        self.account()?;
-        Ok(Some(out))
+        self.account()
+    }
+
+    /// Unlinks session `g` from its key's list.
+    fn remove(&mut self, g: u32) {
+        let gi = g as usize;
+        self.sessions[gi].fwd = FIRED;
+        self.live -= 1;
+        let kid = self.sessions[gi].kid as usize;
+        let next = self.sessions[gi].next;
+        let mut prev = NONE;
+        let mut cur = self.keys.entries[kid].head;
+        while cur != g {
+            prev = cur;
+            cur = self.sessions[cur as usize].next;
+        }
+        if prev == NONE {
+            self.keys.entries[kid].head = next;
+            if next == NONE {
+                self.keys.live -= 1;
+            }
+        } else {
+            self.sessions[prev as usize].next = next;
+        }
     }
 
     /// Drops fired and merged-away sessions once they outnumber the open ones, and keys
@@ -333,6 +428,7 @@ impl SessionAggregator {
             self.sessions.clear();
             self.accs.clear();
             self.heap.clear();
+            self.cleanup.clear();
         } else if dead > self.live && dead >= 1024 {
             let keep: Vec<usize> = (0..total).filter(|&g| self.sessions[g].fwd == ALIVE).collect();
             let mut remap = vec![NONE; total];
@@ -348,7 +444,11 @@ impl SessionAggregator {
                 e.head = re(e.head);
             }
             self.accs.compact(&keep);
-            self.heap = self.sessions.iter().enumerate().map(|(g, s)| Reverse((s.end, g as u32))).collect();
+            for s in self.sessions.iter_mut() {
+                s.queued = !s.done;
+            }
+            self.heap = self.sessions.iter().enumerate().filter(|(_, s)| !s.done).map(|(g, s)| Reverse((s.end, g as u32))).collect();
+            self.cleanup = self.sessions.iter().enumerate().filter(|(_, s)| s.done).map(|(g, s)| Reverse((s.end, g as u32))).collect();
         }
         let keys_dead = self.keys.len() - self.keys.live;
         if self.keys.live == 0 && self.keys.len() > 0 {

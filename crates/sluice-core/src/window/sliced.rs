@@ -252,6 +252,9 @@ pub(crate) struct SlicedAggregator {
     open_panes: BTreeSet<i64>,
     /// Windows starting at or before this have fired (or were complete before any record).
     fired_to: Option<i64>,
+    /// Allowed lateness (ms): a fired window's slices are kept until the watermark passes its
+    /// end - 1 + lateness, and a record that still reaches it fires it again.
+    lateness: i64,
     pub(crate) watermark: i64,
     pub(crate) late_dropped: u64,
     seq_base: i64,
@@ -315,6 +318,7 @@ impl SlicedAggregator {
             scratch,
             open_panes: BTreeSet::new(),
             fired_to: None,
+            lateness: 0,
             watermark: i64::MIN,
             late_dropped: 0,
             seq_base: 0,
@@ -344,6 +348,125 @@ impl SlicedAggregator {
     #[inline(always)]
     fn slice_late(&self, start: i64, wm: i64) -> bool {
         self.last_start(start).saturating_add(self.size - 1) <= wm
+    }
+
+    pub fn set_lateness(&mut self, ms: i64) {
+        self.lateness = ms;
+    }
+
+    /// Records are dropped (late) once every window they belong to is past this watermark.
+    fn drop_watermark(&self) -> i64 {
+        if self.watermark == i64::MAX {
+            i64::MAX
+        } else {
+            self.watermark.saturating_sub(self.lateness)
+        }
+    }
+
+    /// The first window start holding the slice at `a`.
+    fn first_start(&self, a: i64) -> i64 {
+        let x = a.saturating_add(self.slice - self.size);
+        let f = self.last_start(x);
+        if f < x {
+            f + self.slide
+        } else {
+            f
+        }
+    }
+
+    /// Rows (ascending) that reach a window that already fired but is within the allowed
+    /// lateness: each fires that window again, so they are pushed one at a time.
+    pub fn refire_candidates(&self, ts: &[i64]) -> Vec<usize> {
+        let (wm, drop) = (self.watermark, self.drop_watermark());
+        if self.lateness == 0 || wm == i64::MIN {
+            return vec![];
+        }
+        (0..ts.len())
+            .filter(|&i| {
+                let a = self.slice_of(ts[i]);
+                self.first_start(a).saturating_add(self.size - 1) <= wm && !self.slice_late(a, drop)
+            })
+            .collect()
+    }
+
+    /// After a one-row push: the rows of every fired window (within lateness) that the row
+    /// reached, latest start first (Flink's assignment order), or None.
+    pub fn refire_last_row(&mut self) -> Result<Option<RecordBatch>> {
+        let g = self.gids[0];
+        if self.last_len != 1 || g == LATE {
+            return Ok(None);
+        }
+        let (wm, drop) = (self.watermark, self.drop_watermark());
+        let a = self.pane[g as usize];
+        let mut ws = self.last_start(a);
+        let first = self.first_start(a);
+        let mut parts = Vec::new();
+        while ws >= first {
+            let end_1 = ws.saturating_add(self.size - 1);
+            if end_1 <= wm && end_1 > drop {
+                parts.push(self.emit_one(g as usize, ws)?);
+            }
+            ws -= self.slide;
+        }
+        Ok(match parts.len() {
+            0 => None,
+            1 => parts.pop(),
+            _ => Some(RecordBatch::concat(self.output.clone(), &parts)),
+        })
+    }
+
+    /// The group holding the key of group `g` in the slice starting at `start`.
+    fn find_group(&self, g: usize, start: i64) -> Option<u32> {
+        let mask = self.index.len() - 1;
+        let (h, same): (u32, Box<dyn Fn(usize) -> bool + '_>) = match &self.keys {
+            Keys::Int { entries, .. } => {
+                let (k, ok) = (entries[g].key, entries[g].valid);
+                let h = murmur3_u64((k as u64) ^ (start as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15), HASH_SEED) ^ (!ok as u32);
+                (h, Box::new(move |x: usize| entries[x].key == k && entries[x].start == start && entries[x].valid == ok))
+            }
+            Keys::Bytes { arena, spans, .. } => {
+                let (s, l) = spans[g];
+                let key = &arena[s..s + l as usize];
+                let h = fmix32(murmur3_32(key, HASH_SEED) ^ murmur3_u64(start as u64, HASH_SEED));
+                let pane = &self.pane;
+                (
+                    h,
+                    Box::new(move |x: usize| {
+                        let (xs, xl) = spans[x];
+                        pane[x] == start && &arena[xs..xs + xl as usize] == key
+                    }),
+                )
+            }
+        };
+        let mut slot = h as usize & mask;
+        loop {
+            let e = self.index[slot];
+            if e == EMPTY_SLOT {
+                return None;
+            }
+            if (e >> 32) as u32 == h && same(e as u32 as usize) {
+                return Some(e as u32);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// One row: the window starting at `ws` for the key of group `g`, merged over its slices.
+    fn emit_one(&mut self, g: usize, ws: i64) -> Result<RecordBatch> {
+        let starts = vec![ws];
+        let ends = vec![ws.saturating_add(self.size)];
+        if self.scratch.is_none() {
+            // Tumbling: the window is the group's slice.
+            return build_output(&self.output, self.keys.emit(&[g as u32]), starts, ends, &self.accs, &self.spec.aggs, &[g as u32]);
+        }
+        // Slices in order, so float sums add as when the window fired on time.
+        let pairs: Vec<(u32, u32)> =
+            (0..self.size / self.slice).filter_map(|i| self.find_group(g, ws + i * self.slice)).map(|x| (0, x)).collect();
+        let sc = self.scratch.as_mut().unwrap();
+        sc.accs.clear();
+        sc.accs.grow(1);
+        sc.accs.merge_pairs(&self.accs, &pairs);
+        build_output(&self.output, self.keys.emit(&[g as u32]), starts, ends, &sc.accs, &self.spec.aggs, &[0])
     }
 
     pub fn push(&mut self, batch: &BatchRef<'_>, ts: &[i64]) -> Result<u64> {
@@ -400,7 +523,7 @@ impl SlicedAggregator {
 
     #[inline(always)]
     fn assign_int<T: Copy>(&mut self, ts: &[i64], v: &[T], validity: Option<&[u8]>, to: impl Fn(T) -> i64) {
-        let wm = self.watermark;
+        let wm = self.drop_watermark();
         let (mut cur_start, mut cur_end, mut cur_late) = (i64::MAX, i64::MIN, false);
         let mut last_opened = None;
         let (size, slide, slice, offset) = (self.size, self.slide, self.slice, self.offset);
@@ -457,7 +580,7 @@ impl SlicedAggregator {
     }
 
     fn assign_bytes(&mut self, ts: &[i64], batch: &BatchRef<'_>) {
-        let wm = self.watermark;
+        let wm = self.drop_watermark();
         let seq_base = self.seq_base;
         let n = self.gids.len();
         let key_cols: Vec<ColumnRef<'_>> = match &self.keys {
@@ -507,7 +630,18 @@ impl SlicedAggregator {
         }
     }
 
-    /// Window starts to fire at watermark `wm`, ascending, and the new `fired_to`.
+    /// The last window start whose window is complete at watermark `wm`, if any.
+    fn complete_to(&self, wm: i64) -> Option<i64> {
+        if wm == i64::MAX {
+            return Some(i64::MAX);
+        }
+        let x = wm as i128 - self.size as i128 + 1;
+        let s = x - (x - self.offset as i128).rem_euclid(self.slide as i128);
+        (s >= i64::MIN as i128).then_some(s as i64)
+    }
+
+    /// Window starts to fire at watermark `wm`, ascending, and the new `fired_to` (the last
+    /// window start complete at `wm`, or the current `fired_to` when later).
     fn due_windows(&self, wm: i64) -> (Vec<i64>, Option<i64>) {
         let (size, slide, slice, off) = (self.size as i128, self.slide as i128, self.slice as i128, self.offset as i128);
         let floor_start = |x: i128| x - (x - off).rem_euclid(slide);
@@ -560,7 +694,9 @@ impl SlicedAggregator {
         };
         // Forget fired windows only once their rows exist (an emit error leaves state as it was).
         self.fired_to = fired_to;
-        if let Some(f) = fired_to {
+        // Slices stay while a window holding them is within its allowed lateness.
+        let clean_to = if self.lateness == 0 { fired_to } else { self.complete_to(self.drop_watermark()).min(fired_to) };
+        if let Some(f) = clean_to {
             let dead: Vec<i64> = self.open_panes.iter().copied().take_while(|&a| self.last_start(a) <= f).collect();
             if !dead.is_empty() {
                 for a in &dead {
@@ -587,8 +723,9 @@ impl SlicedAggregator {
 
     /// Tumbling: each fired window is one slice; its groups in creation order.
     fn emit_tumbling(&self, windows: &[i64]) -> Result<RecordBatch> {
-        let last = *windows.last().unwrap();
-        let mut groups: Vec<u32> = (0..self.pane.len() as u32).filter(|&g| self.pane[g as usize] <= last).collect();
+        let (first, last) = (windows[0], *windows.last().unwrap());
+        // Slices of fired windows kept for allowed lateness come before `first`.
+        let mut groups: Vec<u32> = (0..self.pane.len() as u32).filter(|&g| (first..=last).contains(&self.pane[g as usize])).collect();
         if windows.len() > 1 {
             groups.sort_by_key(|&g| self.pane[g as usize]);
         }
