@@ -3,7 +3,7 @@
  * Everything exported here is the public API; other modules are internal.
  */
 
-export { StreamEnvironment, type EnvironmentOptions } from './api/environment.js';
+export { StreamEnvironment, runJob, type EnvironmentOptions, type RunJobOptions } from './api/environment.js';
 export { DataStream, KeyedStream, WindowedStream, type WindowResult, type WindowBounds, type NoBounds } from './api/datastream.js';
 export { ConnectedStreams, JoinedStreams, WindowJoin, IntervalJoin, type JoinWindowAssigner } from './api/joins.js';
 export type { AggregateFunction } from './runtime/user-window.js';

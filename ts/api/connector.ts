@@ -10,6 +10,9 @@ export interface SourceContext {
   readonly batchSize: number;
   /** Fields the job reads, when the planner could narrow them (null: all). */
   readonly projection: readonly string[] | null;
+  /** This reader's subtask and the source's parallelism (a parallel source reads its share). */
+  readonly subtask?: number;
+  readonly parallelism?: number;
 }
 
 export interface SourceReader {
@@ -41,6 +44,11 @@ export interface Source<T extends object = Record<string, unknown>> {
   readonly hasEventTime: boolean;
   /** True when the source honours `SourceContext.projection`. */
   readonly supportsProjection: boolean;
+  /**
+   * True when the source can run as several subtasks, each reading its share (subtask of
+   * parallelism). Otherwise it runs as one subtask, reading its input in order.
+   */
+  readonly parallel?: boolean;
   open(ctx: SourceContext): SourceReader;
 }
 
@@ -55,5 +63,10 @@ export interface SinkContext {
 
 export interface Sink {
   readonly name: string;
+  /**
+   * True when each subtask can write on its own (e.g. discarding). Otherwise the sink runs as
+   * one subtask, on the thread that called execute(), fed by every upstream subtask.
+   */
+  readonly parallel?: boolean;
   open(schema: Schema, ctx: SinkContext): SinkWriter;
 }

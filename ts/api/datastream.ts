@@ -51,6 +51,25 @@ export class DataStream<T extends object> {
     return this.node.schema;
   }
 
+  /** Subtasks of the operator that produces this stream (checked against the max parallelism when the job is planned). */
+  setParallelism(n: number): this {
+    if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`${this.node.name}: parallelism must be a whole number >= 1, got ${n}`);
+    this.env.graph.parallel.byNode.set(this.node.id, n);
+    return this;
+  }
+
+  /** Never chains the operator that produces this stream to its input or its consumers: it runs as its own task. */
+  disableChaining(): this {
+    this.env.graph.parallel.noChain.add(this.node.id);
+    return this;
+  }
+
+  /** Starts a new chain at the operator that produces this stream (it is not chained to its input). */
+  startNewChain(): this {
+    this.env.graph.parallel.newChain.add(this.node.id);
+    return this;
+  }
+
   protected add<R extends object>(name: string, op: NodeOp, schema: Schema, opts: { partitioning?: Partitioning; hasEventTime?: boolean } = {}): DataStream<R> {
     const node = this.env.graph.add({
       name,
@@ -216,6 +235,24 @@ export class KeyedStream<T extends object, K> {
     readonly node: GraphNode,
     readonly keyFields: readonly string[],
   ) {}
+
+  /**
+   * One output record per input record, with every record of a key on the same subtask (hash
+   * partitioned by key group), so per-key state kept by the function stays whole at any
+   * parallelism.
+   */
+  map<S extends SchemaSpec>(fn: (record: T) => RecordOf<S>, schema: S): DataStream<RecordOf<S>> {
+    checkFn(fn, 'map');
+    const node = this.env.graph.add({
+      name: 'Map (keyed)',
+      op: { kind: 'map', fn: fn as never },
+      input: this.node,
+      partitioning: { kind: 'hash', keyFields: this.keyFields },
+      schema: Schema.from(schema),
+      hasEventTime: this.node.hasEventTime,
+    });
+    return new DataStream<RecordOf<S>>(this.env, node);
+  }
 
   /** An interval join with another keyed stream: `.between(lower, upper).process(fn, schema)`. */
   intervalJoin<B extends object, KB>(other: KeyedStream<B, KB>): IntervalJoin<T, B> {

@@ -11,6 +11,8 @@ import { selectEngine, type EngineChoice } from '../engine/select.js';
 import { JobGraph, type GraphNode } from '../plan/graph.js';
 import { buildPlan, explainMermaid, explainText } from '../plan/physical.js';
 import { executeJob, type ExecuteOptions, type JobResult } from '../runtime/executor.js';
+import { executeParallel } from '../runtime/parallel.js';
+import type { JobModule } from '../runtime/job-module.js';
 import { BoundedQueue } from '../runtime/queue.js';
 import type { Sink, SinkWriter, Source } from './connector.js';
 import { checkTimestampAssigner, DataStream } from './datastream.js';
@@ -21,6 +23,20 @@ export interface EnvironmentOptions {
   readonly engine?: EngineChoice;
   /** Rows per batch that sources aim for (default 8192). */
   readonly batchSize?: number;
+  /**
+   * Subtasks per operator (default 1). Above 1 the job runs on that many worker threads, which
+   * rebuild it from its module: run it with `runJob(moduleUrl, ...)` or `sluice run`.
+   */
+  readonly parallelism?: number;
+  /** Key groups, the upper bound of any operator's parallelism (default 128, as Flink). */
+  readonly maxParallelism?: number;
+  /** @internal The module that builds this job (set by runJob and the command line). */
+  readonly job?: JobModule;
+}
+
+function checkParallelism(what: string, n: number, max: number): void {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`${what} must be a whole number >= 1, got ${n}`);
+  if (n > max) throw new RangeError(`${what} ${n} is above the max parallelism ${max} (the number of key groups); lower it or raise setMaxParallelism`);
 }
 
 export class StreamEnvironment {
@@ -28,12 +44,40 @@ export class StreamEnvironment {
   readonly graph = new JobGraph();
   readonly engine: Engine;
   readonly batchSize: number;
+  private readonly job: JobModule | null;
 
   private constructor(options: EnvironmentOptions) {
     this.engine = selectEngine(options.engine);
     const bs = options.batchSize ?? 8192;
     if (!Number.isSafeInteger(bs) || bs < 1) throw new RangeError(`batchSize must be a whole number >= 1, got ${bs}`);
     this.batchSize = bs;
+    this.job = options.job ?? null;
+    if (options.maxParallelism !== undefined) this.setMaxParallelism(options.maxParallelism);
+    if (options.parallelism !== undefined) this.setParallelism(options.parallelism);
+  }
+
+  /** Subtasks of every operator that does not set its own (Flink's setParallelism). */
+  setParallelism(n: number): this {
+    checkParallelism('parallelism', n, this.graph.parallel.maxParallelism);
+    this.graph.parallel.parallelism = n;
+    return this;
+  }
+
+  get parallelism(): number {
+    return this.graph.parallel.parallelism;
+  }
+
+  /** The number of key groups (1 to 32768): the most subtasks any keyed operator can have. */
+  setMaxParallelism(n: number): this {
+    if (!Number.isSafeInteger(n) || n < 1 || n > 32768) throw new RangeError(`max parallelism must be a whole number from 1 to 32768, got ${n}`);
+    if (n < this.graph.parallel.parallelism) throw new RangeError(`max parallelism ${n} is below the parallelism ${this.graph.parallel.parallelism}; raise it or lower the parallelism first`);
+    this.graph.parallel.maxParallelism = n;
+    return this;
+  }
+
+  /** @internal The job that the next execute() runs. */
+  pendingGraph(): JobGraph {
+    return this.graph.lineageOf(this.graph.sinks().filter((s) => !this.executed.has(s)));
   }
 
   static create(options: EnvironmentOptions = {}): StreamEnvironment {
@@ -73,8 +117,20 @@ export class StreamEnvironment {
    */
   execute(jobName = 'sluice job', options: ExecuteOptions = {}): Promise<JobResult> {
     const sinks = this.graph.sinks().filter((s) => !this.executed.has(s));
+    const graph = this.graph.lineageOf(sinks);
+    if (sinks.length > 0 && buildPlan(graph).slots > 1) {
+      if (this.job === null) {
+        return Promise.reject(
+          new Error(
+            'parallelism above 1 runs the job on worker threads, which rebuild it from its module: put the pipeline in a module that exports default (env, args) => { ... } and run it with runJob(url, { parallelism }) or `sluice run job.ts --parallelism n`; or use parallelism 1',
+          ),
+        );
+      }
+      for (const s of sinks) this.executed.add(s);
+      return executeParallel(jobName, graph, this.engine, this.batchSize, options, this.job);
+    }
     for (const s of sinks) this.executed.add(s);
-    return executeJob(jobName, this.graph.lineageOf(sinks), this.engine, this.batchSize, options);
+    return executeJob(jobName, graph, this.engine, this.batchSize, options);
   }
 
   private readonly executed = new Set<GraphNode>();
@@ -157,4 +213,24 @@ class RecordsSource<T extends object> implements Source<T> {
       close: () => undefined,
     };
   }
+}
+
+export interface RunJobOptions extends Omit<EnvironmentOptions, 'job'>, ExecuteOptions {
+  /** Arguments for the job's builder function. */
+  readonly args?: readonly string[];
+  readonly jobName?: string;
+}
+
+/**
+ * Runs the job that the module at `url` builds (its default export, `(env, args) => void`),
+ * at the given parallelism: worker threads import the same module to build their copy.
+ */
+export async function runJob(url: string | URL, options: RunJobOptions = {}): Promise<JobResult> {
+  const href = typeof url === 'string' ? url : url.href;
+  const mod = (await import(href)) as { default?: unknown };
+  if (typeof mod.default !== 'function') throw new Error(`${href} must export its job as a function: export default function (env, args) { ... }`);
+  const args = options.args ?? [];
+  const env = StreamEnvironment.create({ ...options, job: { url: href, args } });
+  await (mod.default as (env: StreamEnvironment, args: readonly string[]) => unknown)(env, args);
+  return env.execute(options.jobName ?? 'sluice job', options);
 }

@@ -22,6 +22,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const COMMON: OptionSpec[] = [
   { name: 'engine', value: '<native|ts|auto>', help: "engine to run on (default: SLUICE_ENGINE, else auto)" },
   { name: 'batch-size', value: '<rows>', help: 'rows per batch that sources aim for (default 8192)' },
+  { name: 'parallelism', value: '<n>', help: 'subtasks per operator, on n worker threads (default 1)' },
   { name: 'help', help: 'show this help' },
 ];
 const RUN: OptionSpec[] = [
@@ -63,7 +64,13 @@ async function loadPipeline(file: string): Promise<{ fn: PipelineFn; name: strin
 }
 
 function envOptions(options: Map<string, string | true>): EnvironmentOptions {
-  const out: { engine?: EngineChoice; batchSize?: number } = {};
+  const out: { engine?: EngineChoice; batchSize?: number; parallelism?: number } = {};
+  const par = options.get('parallelism');
+  if (typeof par === 'string') {
+    const n = Number(par);
+    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--parallelism must be a whole number >= 1, got '${par}'`);
+    out.parallelism = n;
+  }
   const engine = options.get('engine');
   if (typeof engine === 'string') {
     if (engine !== 'native' && engine !== 'ts' && engine !== 'auto') throw new UsageError(`--engine is '${engine}'; use native, ts or auto`);
@@ -85,7 +92,8 @@ async function run(argv: readonly string[]): Promise<number> {
     return options.has('help') ? 0 : 2;
   }
   const { fn, name } = await loadPipeline(positional[0]!);
-  const env = StreamEnvironment.create(envOptions(options));
+  // Worker threads of a parallel run rebuild the job from the same module and arguments.
+  const env = StreamEnvironment.create({ ...envOptions(options), job: { url: pathToFileURL(resolve(positional[0]!)).href, args: rest } });
   await fn(env, rest);
 
   const abort = new AbortController();

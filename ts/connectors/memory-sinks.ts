@@ -21,6 +21,7 @@ export class CollectSink<T extends object = Row> implements Sink {
 /** Drops everything, counting rows and batches. */
 export class DiscardingSink implements Sink {
   readonly name = 'discard';
+  readonly parallel = true;
   rows = 0;
   batches = 0;
 

@@ -41,6 +41,8 @@ export class NexmarkSource<T extends object> implements Source<T> {
   readonly schema: Schema;
   readonly hasEventTime = true;
   readonly supportsProjection = true;
+  /** Subtask i of n generates split i of n of its timeline (or of its own split). */
+  readonly parallel = true;
   /** Carries the record type for fromSource's typing; never set. */
   declare readonly __record?: T;
   private readonly config: NexmarkConfig;
@@ -85,7 +87,11 @@ export class NexmarkSource<T extends object> implements Source<T> {
   }
 
   open(ctx: SourceContext): SourceReader {
-    const gen = ctx.engine.createNexmarkGenerator(this.config, this.kind, ctx.projection ?? undefined);
+    const n = ctx.parallelism ?? 1;
+    const i = ctx.subtask ?? 0;
+    // Subtasks split this source's share further: split i of n of split s of c is s + c*i of c*n.
+    const config = n === 1 ? this.config : { ...this.config, splitIndex: this.config.splitIndex + this.config.splitCount * i, splitCount: this.config.splitCount * n };
+    const gen = ctx.engine.createNexmarkGenerator(config, this.kind, ctx.projection ?? undefined);
     const rate = this.options.targetRatePerSec;
     const started = performance.now();
     let idleMs = 0;

@@ -75,9 +75,27 @@ export interface GraphNode {
   readonly hasEventTime: boolean;
 }
 
+/** How the job runs in parallel: set on the environment and per operator. */
+export class ParallelSettings {
+  /** Subtasks per operator unless set on the operator (Flink's env.setParallelism). */
+  parallelism = 1;
+  /** Key groups: the upper bound of any operator's parallelism (Flink's default 128). */
+  maxParallelism = 128;
+  /** Per node id: setParallelism(n). */
+  readonly byNode = new Map<number, number>();
+  /** Node ids that start a new chain (startNewChain) or are never chained (disableChaining). */
+  readonly newChain = new Set<number>();
+  readonly noChain = new Set<number>();
+}
+
 /** The nodes of one environment, in creation order (a topological order). */
 export class JobGraph {
   readonly nodes: GraphNode[] = [];
+  readonly parallel: ParallelSettings;
+
+  constructor(parallel: ParallelSettings = new ParallelSettings()) {
+    this.parallel = parallel;
+  }
 
   add(node: Omit<GraphNode, 'id' | 'inputs'> & { readonly inputs?: readonly GraphNode[] }): GraphNode {
     const inputs = node.inputs ?? (node.input === null ? [] : [node.input]);
@@ -107,7 +125,7 @@ export class JobGraph {
       n.inputs.forEach(visit);
     };
     sinks.forEach(visit);
-    const g = new JobGraph();
+    const g = new JobGraph(this.parallel);
     g.nodes.push(...this.nodes.filter((n) => keep.has(n)));
     return g;
   }

@@ -1,13 +1,25 @@
 /**
- * Logical graph -> physical plan. At this stage every operator runs with parallelism 1 in one
- * task per source, chained on forward and hash edges (one subtask makes a hash edge a
- * forward one). The planner also narrows sources to the fields the job reads when every
- * consumer is declarative (projection pushdown), and resolves field positions against the
- * narrowed schemas.
+ * Logical graph -> physical plan: every operator gets its parallelism (Flink's rules: the
+ * operator's own setting, else the environment's; sources and sinks that cannot split run as
+ * one subtask, as do global windows (windowAll) and, for now, joins), and every input edge a
+ * kind: chained (forward with equal parallelism, so records stay in the thread), or an exchange
+ * (hash by key groups, rebalance, global to subtask 0). The planner also narrows sources to
+ * the fields the job reads when every consumer is declarative (projection pushdown), and
+ * resolves field positions against the narrowed schemas.
  */
 
 import { Schema } from '../batch/schema.js';
-import type { GraphNode, JobGraph } from './graph.js';
+import type { GraphNode, JobGraph, ParallelSettings } from './graph.js';
+
+/** How one input of an operator is fed. */
+export type EdgeKind = 'chain' | 'forward' | 'hash' | 'rebalance' | 'global';
+
+export interface PhysicalEdge {
+  readonly from: PhysicalNode;
+  readonly kind: EdgeKind;
+  /** hash: the key fields, as names of `from`'s output. */
+  readonly keyFields: readonly string[];
+}
 
 export interface PhysicalNode {
   readonly node: GraphNode;
@@ -18,6 +30,10 @@ export interface PhysicalNode {
   /** The schema it emits. */
   readonly outputSchema: Schema;
   readonly parallelism: number;
+  /** Per input, in input order. */
+  readonly edges: readonly PhysicalEdge[];
+  /** A sink that runs as one subtask on the thread that called execute() (parallel runs). */
+  readonly onMain: boolean;
   readonly children: PhysicalNode[];
   /** For sources: fields the job reads, or null for all. */
   readonly projection: readonly string[] | null;
@@ -26,6 +42,51 @@ export interface PhysicalNode {
 export interface PhysicalPlan {
   readonly roots: PhysicalNode[];
   readonly all: PhysicalNode[];
+  /** The highest parallelism of any operator: the number of worker slots a parallel run uses. */
+  readonly slots: number;
+  readonly maxParallelism: number;
+}
+
+/** A configuration the plan cannot run with: says what to change. */
+export class PlanError extends Error {
+  override name = 'PlanError';
+}
+
+/** Operators that run as one subtask whatever the setting, and why (null: none). */
+function singleSubtaskReason(node: GraphNode): string | null {
+  const op = node.op;
+  if (op.kind === 'source' && op.source.parallel !== true) return `the source ${op.source.name} reads its input in order as one subtask`;
+  if (op.kind === 'sink' && op.sink.parallel !== true) return `the sink ${op.sink.name} writes as one subtask`;
+  if (node.partitioning.kind === 'global') return 'it sees every record (a window over all records, or a global partitioning)';
+  if (op.kind === 'windowJoin' || op.kind === 'intervalJoin' || op.kind === 'coFlatMap') return 'joins and connected streams run as one subtask for now';
+  return null;
+}
+
+function parallelismOf(node: GraphNode, inputs: readonly PhysicalNode[], s: ParallelSettings): number {
+  const explicit = s.byNode.get(node.id);
+  if (explicit !== undefined && (explicit < 1 || explicit > s.maxParallelism || !Number.isSafeInteger(explicit))) {
+    throw new PlanError(`${node.name}: parallelism ${explicit} is out of range; use 1 to the max parallelism (${s.maxParallelism}), or raise it with setMaxParallelism`);
+  }
+  // A side output is the window's own output: same subtasks.
+  if (node.op.kind === 'sideOutput') return inputs[0]!.parallelism;
+  const single = singleSubtaskReason(node);
+  if (single !== null) {
+    if (explicit !== undefined && explicit > 1) throw new PlanError(`${node.name} cannot run with parallelism ${explicit}: ${single}; remove setParallelism(${explicit})`);
+    return 1;
+  }
+  return explicit ?? s.parallelism;
+}
+
+function edgeOf(node: GraphNode, from: PhysicalNode, p: number, s: ParallelSettings): PhysicalEdge {
+  const part = node.partitioning;
+  const same = from.parallelism === p;
+  const chainable = same && !s.noChain.has(node.id) && !s.newChain.has(node.id) && !s.noChain.has(from.node.id);
+  if (node.op.kind === 'sideOutput') return { from, kind: 'chain', keyFields: [] };
+  // One subtask downstream: every record goes there, whatever the partitioning.
+  if (part.kind === 'hash' && p > 1) return { from, kind: 'hash', keyFields: part.keyFields };
+  if (part.kind === 'global' || part.kind === 'hash' || p === 1) return { from, kind: same && chainable ? 'chain' : 'global', keyFields: [] };
+  if (same) return { from, kind: chainable ? 'chain' : 'forward', keyFields: [] };
+  return { from, kind: 'rebalance', keyFields: [] };
 }
 
 /** Fields of `node`'s output that its consumers read; null when some consumer needs whole records. */
@@ -63,6 +124,7 @@ export function requiredFields(graph: JobGraph, node: GraphNode): Set<string> | 
 }
 
 export function buildPlan(graph: JobGraph): PhysicalPlan {
+  const s = graph.parallel;
   // Creation order is a topological order: every input is built before its consumers.
   const built = new Map<GraphNode, PhysicalNode>();
   const all: PhysicalNode[] = [];
@@ -88,12 +150,15 @@ export function buildPlan(graph: JobGraph): PhysicalPlan {
     } else {
       outputSchema = node.schema;
     }
+    const parallelism = parallelismOf(node, inputs, s);
     const p: PhysicalNode = {
       node,
       inputSchema: inputs[0]?.outputSchema ?? null,
       inputSchemas: inputs.map((i) => i.outputSchema),
       outputSchema,
-      parallelism: 1,
+      parallelism,
+      edges: inputs.map((i) => edgeOf(node, i, parallelism, s)),
+      onMain: node.op.kind === 'sink' && node.op.sink.parallel !== true,
       children: [],
       projection,
     };
@@ -101,23 +166,44 @@ export function buildPlan(graph: JobGraph): PhysicalPlan {
     built.set(node, p);
     all.push(p);
   }
-  return { roots: all.filter((p) => p.node.op.kind === 'source'), all };
+  const slots = Math.max(1, ...all.map((p) => p.parallelism));
+  if (slots > 1) {
+    // A sink on the calling thread is fed from the workers: never chained to them.
+    for (const p of all) if (p.onMain) (p.edges as PhysicalEdge[]).forEach((e, j, es) => (es[j] = e.kind === 'chain' ? { ...e, kind: 'global' } : e));
+  }
+  return { roots: all.filter((p) => p.node.op.kind === 'source'), all, slots, maxParallelism: s.maxParallelism };
 }
 
-function edgeLabel(n: GraphNode): string {
-  if (n.partitioning.kind === 'hash') return `HASH(${n.partitioning.keyFields.join(', ')})`;
-  return n.partitioning.kind === 'global' ? 'GLOBAL' : 'FORWARD';
+/** The edge's partitioning (a chained edge names what it would be with more subtasks). */
+function edgeLabel(to: PhysicalNode, e: PhysicalEdge): string {
+  const part = to.node.partitioning;
+  if (e.kind === 'hash' || (e.kind === 'chain' && part.kind === 'hash')) return `HASH(${(part.kind === 'hash' ? part.keyFields : e.keyFields).join(', ')})`;
+  if (e.kind === 'chain') return part.kind === 'global' ? 'GLOBAL' : 'FORWARD';
+  return e.kind.toUpperCase();
 }
 
-/** The plan as text: one task per source, its chained operators, edges and parallelism. */
+function edgeTo(c: PhysicalNode, from: PhysicalNode): PhysicalEdge {
+  return c.edges[c.node.inputs.indexOf(from.node)]!;
+}
+
+/**
+ * The plan as text: from each source, every operator with its parallelism, each edge with its
+ * partitioning; an operator not chained to its input starts a new task (its own thread hop).
+ */
 export function explainText(plan: PhysicalPlan, engine: string): string {
-  const lines: string[] = [`Physical plan (engine: ${engine}, parallelism 1, ${plan.roots.length} source chain${plan.roots.length === 1 ? '' : 's'})`];
+  const p = plan.slots;
+  const lines: string[] = [
+    `Physical plan (engine: ${engine}, ${p === 1 ? 'parallelism 1, one thread' : `up to ${p} subtasks per operator on ${p} worker threads`}, max parallelism ${plan.maxParallelism}, ${plan.roots.length} source chain${plan.roots.length === 1 ? '' : 's'})`,
+  ];
   const printed = new Set<PhysicalNode>();
   plan.roots.forEach((root, t) => {
     lines.push(`Task ${t + 1} (chain):`);
     const walk = (p: PhysicalNode, from: PhysicalNode | null, depth: number): void => {
       const pad = '  '.repeat(depth + 1);
-      const edge = from === null ? '' : `--${edgeLabel(p.node)}${p.inputSchemas.length > 1 ? ` (input ${p.node.inputs.indexOf(from.node) + 1} of ${p.inputSchemas.length})` : ''}--> `;
+      const e = from === null ? null : edgeTo(p, from);
+      const edge = e === null ? '' : `--${edgeLabel(p, e)}${p.inputSchemas.length > 1 ? ` (input ${p.node.inputs.indexOf(from!.node) + 1} of ${p.inputSchemas.length})` : ''}--> `;
+      const task = e !== null && e.kind !== 'chain' ? ' [new task]' : '';
+      const where = p.onMain && plan.slots > 1 ? ' [on the calling thread]' : '';
       if (printed.has(p)) {
         lines.push(`${pad}${edge}#${p.node.id} ${p.node.name} (shown above)`);
         return;
@@ -125,7 +211,7 @@ export function explainText(plan: PhysicalPlan, engine: string): string {
       printed.add(p);
       const proj = p.projection !== null ? ` [reads ${p.projection.join(', ')}]` : '';
       const wm = p.node.op.kind === 'source' && p.node.op.watermarks !== null ? ` [watermarks: ${p.node.op.watermarks.describe()}]` : '';
-      lines.push(`${pad}${edge}#${p.node.id} ${p.node.name} (p=${p.parallelism})${proj}${wm} -> ${p.outputSchema}`);
+      lines.push(`${pad}${edge}#${p.node.id} ${p.node.name} (p=${p.parallelism})${task}${where}${proj}${wm} -> ${p.outputSchema}`);
       for (const c of p.children) walk(c, p, depth + 1);
     };
     walk(root, null, 0);
@@ -137,6 +223,6 @@ export function explainText(plan: PhysicalPlan, engine: string): string {
 export function explainMermaid(plan: PhysicalPlan): string {
   const lines = ['flowchart LR'];
   for (const p of plan.all) lines.push(`  n${p.node.id}["${p.node.name.replace(/"/g, "'")} (p=${p.parallelism})"]`);
-  for (const p of plan.all) for (const c of p.children) lines.push(`  n${p.node.id} -->|${edgeLabel(c.node)}| n${c.node.id}`);
+  for (const p of plan.all) for (const c of p.children) lines.push(`  n${p.node.id} -->|${edgeLabel(c, edgeTo(c, p))}| n${c.node.id}`);
   return lines.join('\n');
 }

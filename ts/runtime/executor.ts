@@ -16,6 +16,7 @@ import { annotate, JobFailedError, operatorOf } from './errors.js';
 import { CoFlatMapOperator, IntervalJoinOperator, UnionOperator, WindowCoGroupOperator, type KeyFn } from './joins.js';
 import { GlobalWindowOperator, UserWindowOperator } from './user-window.js';
 import { Operator, SideOutputOperator, type OperatorMetrics } from './operator.js';
+import { ExchangeReceiver, ExchangeSender, type ChannelIn, type ChannelOut } from './exchange.js';
 import {
   FilterOperator,
   FlatMapOperator,
@@ -113,17 +114,39 @@ class SourceOperator extends Operator {
   }
 }
 
+/**
+ * Which part of a parallel job this thread runs: subtask `where` of every operator that has
+ * one (a worker), or the sinks that run on the calling thread ('main'); and its channels.
+ */
+export interface Placement {
+  readonly where: number | 'main';
+  /** The channels of an edge (`edgeKey`) from upstream subtask `from`, by downstream subtask. */
+  readonly out: (edge: string, from: number) => (ChannelOut | undefined)[];
+  /** The channels of an edge into downstream subtask `to`, by upstream subtask. */
+  readonly in: (edge: string, to: number) => ChannelIn[];
+}
+
+/** Names input `j` of node `id`: one exchange. */
+export function edgeKey(id: number, j: number): string {
+  return `${id}:${j}`;
+}
+
 export async function executeJob(
   jobName: string,
   graph: JobGraph,
   engine: Engine,
   batchSize: number,
   options: ExecuteOptions = {},
+  placement?: Placement,
 ): Promise<JobResult> {
   if (graph.sinks().length === 0) {
     throw new Error('the job has no sink: end a stream with sinkTo(...) or collect() before execute()');
   }
   const plan = buildPlan(graph);
+  const sub = placement === undefined || placement.where === 'main' ? 0 : placement.where;
+  const here = (p: PhysicalNode): boolean =>
+    placement === undefined ? true : placement.where === 'main' ? p.onMain : !p.onMain && placement.where < p.parallelism;
+  const receivers: ExchangeReceiver[] = [];
   const operators: Operator[] = [];
   const writers: SinkWriter[] = [];
   const sources: SourceOperator[] = [];
@@ -135,7 +158,7 @@ export async function executeJob(
     let o: Operator;
     switch (op.kind) {
       case 'source': {
-        const reader = (op.source as Source).open({ engine, batchSize, projection: p.projection });
+        const reader = (op.source as Source).open({ engine, batchSize, projection: p.projection, subtask: sub, parallelism: p.parallelism });
         const s = new SourceOperator(n.id, n.name, reader, p.outputSchema);
         sources.push(s);
         o = s;
@@ -218,9 +241,26 @@ export async function executeJob(
     // Inputs come first in plan order, so their tails exist: connect each input edge.
     p.node.inputs.forEach((inputNode, j) => {
       const from = plan.all.find((q) => q.node === inputNode)!;
-      if (op.kind === 'sideOutput') tails.get(from)!.addSideOutput(op.tag, o);
+      if (placement !== undefined && p.edges[j]!.kind !== 'chain') {
+        const r = new ExchangeReceiver(n.id, `${n.name} (input ${j + 1} exchange)`, placement.in(edgeKey(n.id, j), sub));
+        r.addOutput(o, j);
+        receivers.push(r);
+      } else if (op.kind === 'sideOutput') tails.get(from)!.addSideOutput(op.tag, o);
       else tails.get(from)!.addOutput(o, j);
     });
+    // Consumers in other subtasks or threads: one sender per exchange edge.
+    if (placement !== undefined) {
+      for (const c of p.children) {
+        c.node.inputs.forEach((inputNode, j) => {
+          const e = c.edges[j]!;
+          if (inputNode !== p.node || e.kind === 'chain') return;
+          const keys = e.keyFields.map((f) => p.outputSchema.indexOf(f));
+          const name = `${n.name} -> ${c.node.name} (${e.kind})`;
+          tails.get(p)!.addOutput(new ExchangeSender(c.node.id, name, e.kind, placement.out(edgeKey(c.node.id, j), sub), engine, keys, plan.maxParallelism, sub));
+        });
+      }
+    }
+    for (const x of operators) (x.metrics as { subtask: number }).subtask = sub;
     return o;
   };
   const tails = new Map<PhysicalNode, Operator>();
@@ -229,7 +269,7 @@ export async function executeJob(
   let failed = false;
   let cancelled = false;
   try {
-    for (const p of plan.all) instantiate(p);
+    for (const p of plan.all) if (here(p)) instantiate(p);
     const report = typeof options.progress === 'function' ? options.progress : options.progress === true ? printProgress : null;
     if (report !== null) {
       let last = {
@@ -287,8 +327,17 @@ export async function executeJob(
         };
       }, options.progressIntervalMs ?? 500);
     }
-    await Promise.all(
-      sources.map(async (s) => {
+    const drains = receivers.map(async (r) => {
+      try {
+        await r.run();
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    });
+    await Promise.all([
+      ...drains,
+      ...sources.map(async (s) => {
         try {
           for (;;) {
             if (failed) return;
@@ -311,10 +360,10 @@ export async function executeJob(
           throw annotate(e, s.metrics.name);
         }
       }),
-    );
+    ]);
   } catch (e) {
     failed = true;
-    throw new JobFailedError(jobName, operatorOf(e) ?? 'job setup', 0, e);
+    throw new JobFailedError(jobName, operatorOf(e) ?? 'job setup', sub, e);
   } finally {
     if (timer !== undefined) clearInterval(timer);
     for (const s of sources) {
@@ -337,10 +386,11 @@ export async function executeJob(
   if (!cancelled) {
     // Every operator must have seen every input end; anything else is a wiring bug, not success.
     for (const p of plan.all) {
+      if (!here(p)) continue;
       const expected = p.node.inputs.length;
       const head = operators.find((x) => x.metrics.id === p.node.id)!;
       if (expected > 0 && head.endedInputs !== expected) {
-        throw new JobFailedError(jobName, head.metrics.name, 0, new Error(`internal error: ${head.endedInputs} of its ${expected} inputs ended`));
+        throw new JobFailedError(jobName, head.metrics.name, sub, new Error(`internal error: ${head.endedInputs} of its ${expected} inputs ended`));
       }
     }
   }

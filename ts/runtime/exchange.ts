@@ -1,0 +1,301 @@
+/**
+ * Exchanges between subtasks: a sender partitions each batch (hash by key groups, rebalance,
+ * global, forward) and hands the parts to channels; a receiver merges its channels (one per
+ * upstream subtask) into one input: batches in arrival order, the watermark the minimum over
+ * the channels, the end when every channel ended.
+ *
+ * Channels are bounded with credits (Flink's credit-based flow control): a sender holds one
+ * credit per batch the receiver has room for and waits when it has none, so a slow consumer
+ * slows its producers down instead of letting batches pile up. Between threads a batch's
+ * column buffers are transferred (moved, not copied) when the batch was made for this channel
+ * (the parts of a partitioned batch); a batch that other consumers may still read is copied
+ * once. Within a thread the batch object itself is passed on.
+ */
+
+import type { Column } from '../batch/column.js';
+import { RecordBatch } from '../batch/record-batch.js';
+import type { Schema } from '../batch/schema.js';
+import type { Engine } from '../engine/engine.js';
+import type { EdgeKind } from '../plan/physical.js';
+import { MultiInputOperator, Operator } from './operator.js';
+
+/** Batches a channel's receiver has room for. */
+export const CHANNEL_CREDITS = 4;
+
+type Message =
+  | { readonly t: 'b'; readonly batch: RecordBatch }
+  | { readonly t: 'w'; readonly wm: number }
+  | { readonly t: 'i'; readonly idle: boolean }
+  | { readonly t: 'e' };
+
+/** The sending end of a channel. */
+export interface ChannelOut {
+  /** Resolves once the receiver has room (a credit). `owned`: the batch may be moved. */
+  send(batch: RecordBatch, owned: boolean): Promise<void> | void;
+  control(m: Message): void;
+}
+
+/** The receiving end: messages in order; `credit()` after a batch is processed. */
+export interface ChannelIn {
+  onMessage(f: (m: Message) => void): void;
+  credit(): void;
+  close(): void;
+}
+
+/**
+ * Credits, shared by both channel kinds. Several producers of one thread may wait on the same
+ * channel (an operator with two inputs emits from both), so waiters queue in order.
+ */
+class Credits {
+  private n = CHANNEL_CREDITS;
+  private readonly waiting: (() => void)[] = [];
+
+  take(): Promise<void> | void {
+    if (this.n > 0 && this.waiting.length === 0) {
+      this.n--;
+      return;
+    }
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  give(): void {
+    const w = this.waiting.shift();
+    if (w !== undefined) w();
+    else this.n++;
+  }
+}
+
+/** Both ends of a channel within one thread: the batch object is passed on. */
+export class LocalChannel implements ChannelOut, ChannelIn {
+  private readonly credits = new Credits();
+  private handler: ((m: Message) => void) | null = null;
+  private pending: Message[] = [];
+
+  send(batch: RecordBatch): Promise<void> | void {
+    const c = this.credits.take();
+    if (c === undefined) return this.deliver({ t: 'b', batch });
+    return c.then(() => this.deliver({ t: 'b', batch }));
+  }
+  control(m: Message): void {
+    this.deliver(m);
+  }
+  private deliver(m: Message): void {
+    if (this.handler === null) this.pending.push(m);
+    else this.handler(m);
+  }
+  onMessage(f: (m: Message) => void): void {
+    this.handler = f;
+    for (const m of this.pending) f(m);
+    this.pending = [];
+  }
+  credit(): void {
+    this.credits.give();
+  }
+  close(): void {}
+}
+
+/** What a channel needs of a MessagePort (declared here so the package's types need no Node typings). */
+export interface PortLike {
+  postMessage(message: unknown, transfer?: readonly ArrayBuffer[]): void;
+  on(event: 'message', listener: (message: never) => void): unknown;
+  close(): void;
+}
+
+/** A channel end on a MessagePort to another thread. */
+export class PortChannel implements ChannelOut, ChannelIn {
+  private readonly credits = new Credits();
+
+  constructor(
+    private readonly port: PortLike,
+    private readonly schema: Schema,
+  ) {
+    // Credits come back on the same port. Open ports keep the thread alive while a sender
+    // waits; the receiver closes the channel after the end (the job's threads are then ended).
+    port.on('message', (m: { t: string }) => {
+      if (m.t === 'c') this.credits.give();
+    });
+  }
+
+  send(batch: RecordBatch, owned: boolean): Promise<void> | void {
+    const c = this.credits.take();
+    if (c === undefined) return this.post(batch, owned);
+    return c.then(() => this.post(batch, owned));
+  }
+
+  private post(batch: RecordBatch, owned: boolean): void {
+    const transfer: ArrayBuffer[] = [];
+    const buf = (a: ArrayBufferView | null): ArrayBuffer | null => {
+      if (a === null) return null;
+      // A view of part of a buffer, or of a buffer others may still read, is copied once.
+      const whole = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer;
+      const b = owned && whole ? (a.buffer as ArrayBuffer) : (new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice().buffer as ArrayBuffer);
+      if (!transfer.includes(b)) transfer.push(b);
+      return b;
+    };
+    const cols = batch.columns.map((c) => (c.type === 'utf8' ? { o: buf(c.offsets), d: buf(c.data), n: buf(c.validity) } : { v: buf(c.values), n: buf(c.validity) }));
+    this.port.postMessage({ t: 'b', len: batch.length, et: buf(batch.eventTime), cols }, transfer);
+  }
+
+  control(m: Message): void {
+    this.port.postMessage(m);
+  }
+
+  onMessage(f: (m: Message) => void): void {
+    this.port.on('message', (m: WireMessage) => {
+      if (m.t === 'b') f({ t: 'b', batch: decode(m, this.schema) });
+      else if (m.t !== 'c') f(m);
+    });
+  }
+
+  credit(): void {
+    this.port.postMessage({ t: 'c' });
+  }
+
+  close(): void {
+    this.port.close();
+  }
+}
+
+type WireColumn = { v?: ArrayBuffer; o?: ArrayBuffer; d?: ArrayBuffer; n: ArrayBuffer | null };
+type WireMessage = { t: 'b'; len: number; et: ArrayBuffer | null; cols: WireColumn[] } | { t: 'c' } | Exclude<Message, { t: 'b' }>;
+
+function decode(m: { len: number; et: ArrayBuffer | null; cols: WireColumn[] }, schema: Schema): RecordBatch {
+  const cols: Column[] = schema.fields.map((f, i) => {
+    const w = m.cols[i]!;
+    const validity = w.n === null ? null : new Uint8Array(w.n);
+    switch (f.type) {
+      case 'i32':
+        return { type: 'i32', values: new Int32Array(w.v!), validity };
+      case 'i64':
+      case 'timestamp':
+        return { type: f.type, values: new BigInt64Array(w.v!), validity };
+      case 'f64':
+        return { type: 'f64', values: new Float64Array(w.v!), validity };
+      case 'bool':
+        return { type: 'bool', values: new Uint8Array(w.v!), validity };
+      case 'utf8':
+        return { type: 'utf8', offsets: new Int32Array(w.o!), data: new Uint8Array(w.d!), validity };
+    }
+  });
+  return new RecordBatch(schema, cols, m.len, m.et === null ? null : new BigInt64Array(m.et));
+}
+
+/** Partitions batches of one edge onto its channels (one per downstream subtask). */
+export class ExchangeSender extends Operator {
+  private next = 0;
+
+  constructor(
+    id: number,
+    name: string,
+    private readonly kind: EdgeKind,
+    /** By downstream subtask; undefined where this subtask sends nothing (forward, global). */
+    private readonly out: readonly (ChannelOut | undefined)[],
+    private readonly engine: Engine,
+    private readonly keyFields: readonly number[],
+    private readonly maxParallelism: number,
+    private readonly subtask: number,
+  ) {
+    super(id, name);
+  }
+
+  private get channels(): ChannelOut[] {
+    return this.out.filter((c): c is ChannelOut => c !== undefined);
+  }
+
+  async processBatch(batch: RecordBatch): Promise<void> {
+    if (batch.length === 0) return;
+    this.metrics.recordsOut += batch.length;
+    switch (this.kind) {
+      case 'hash': {
+        const parts = this.engine.hashPartition(batch, this.keyFields, this.out.length, this.maxParallelism);
+        for (let b = 0; b < parts.length; b++) if (parts[b]!.length > 0) await this.out[b]!.send(parts[b]!, true);
+        return;
+      }
+      case 'rebalance': {
+        // Round-robin by batch, starting at a subtask's own index so sources spread at once.
+        const b = (this.subtask + this.next++) % this.out.length;
+        await this.out[b]!.send(batch, false);
+        return;
+      }
+      default:
+        // forward: the one channel to the same subtask; global: to subtask 0.
+        for (const c of this.channels) await c.send(batch, false);
+    }
+  }
+
+  override processWatermark(watermark: number): void {
+    if (!(watermark > this.watermark)) return;
+    this.watermark = watermark;
+    this.metrics.watermark = watermark;
+    for (const c of this.channels) c.control({ t: 'w', wm: watermark });
+  }
+
+  override processIdle(idle: boolean): void {
+    for (const c of this.channels) c.control({ t: 'i', idle });
+  }
+
+  override finish(): void {
+    for (const c of this.channels) c.control({ t: 'e' });
+  }
+}
+
+/** One input fed by every upstream subtask's channel: processes their messages one at a time. */
+export class ExchangeReceiver extends MultiInputOperator {
+  private readonly queue: { ch: number; m: Message }[] = [];
+  private wake: (() => void) | null = null;
+  private open: number;
+
+  constructor(
+    id: number,
+    name: string,
+    private readonly inputs: readonly ChannelIn[],
+  ) {
+    super(id, name, inputs.length);
+    this.open = inputs.length;
+    inputs.forEach((c, ch) =>
+      c.onMessage((m) => {
+        this.queue.push({ ch, m });
+        const w = this.wake;
+        if (w !== null) {
+          this.wake = null;
+          w();
+        }
+      }),
+    );
+  }
+
+  processBatch(batch: RecordBatch): Promise<void> {
+    return this.emit(batch);
+  }
+
+  /** Runs until every channel ended. */
+  async run(): Promise<void> {
+    while (this.open > 0) {
+      const item = this.queue.shift();
+      if (item === undefined) {
+        await new Promise<void>((r) => (this.wake = r));
+        continue;
+      }
+      const { ch, m } = item;
+      switch (m.t) {
+        case 'b':
+          this.metrics.recordsIn += m.batch.length;
+          await this.processBatch(m.batch);
+          this.inputs[ch]!.credit();
+          break;
+        case 'w':
+          await this.processWatermark(m.wm, ch);
+          break;
+        case 'i':
+          await this.processIdle(m.idle, ch);
+          break;
+        case 'e':
+          this.open--;
+          this.endedInputs++;
+          await this.finish(ch);
+          this.inputs[ch]!.close();
+          break;
+      }
+    }
+  }
+}

@@ -1,0 +1,219 @@
+/**
+ * Parallel runs: one worker thread per slot (the highest parallelism in the plan), each
+ * running subtask i of every operator that has an i-th subtask (Flink's slot sharing), and
+ * the calling thread running the sinks that write as one subtask. Workers build the same job
+ * by importing the job module and calling its default export, so no function is ever sent
+ * between threads; only batches are, over channels wired here.
+ *
+ * A failure anywhere stops every worker: execute() rejects with the operator's name, the
+ * subtask index and the original error, and no worker outlives the call.
+ */
+
+import { existsSync } from 'node:fs';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import type { Engine } from '../engine/engine.js';
+import { buildPlan, type PhysicalEdge, type PhysicalNode, type PhysicalPlan } from '../plan/physical.js';
+import type { Schema } from '../batch/schema.js';
+import type { JobGraph } from '../plan/graph.js';
+import { JobFailedError } from './errors.js';
+import { LocalChannel, PortChannel, type ChannelIn, type ChannelOut, type PortLike } from './exchange.js';
+import { edgeKey, executeJob, type ExecuteOptions, type JobResult, type Placement } from './executor.js';
+import type { OperatorMetrics } from './operator.js';
+
+import type { JobModule } from './job-module.js';
+
+/** What a worker needs; ports are transferred alongside. */
+export interface WorkerSetup {
+  readonly job: JobModule;
+  readonly jobName: string;
+  readonly env: { readonly engine: string; readonly batchSize: number; readonly parallelism: number; readonly maxParallelism: number };
+  readonly subtask: number;
+  readonly ports: readonly { readonly edge: string; readonly from: number; readonly to: number; readonly port: MessagePort }[];
+  /** Registers the TypeScript loader first (the job module is a .ts file). */
+  readonly typescript: boolean;
+}
+
+/** The worker entry: next to this module when built; the build's when running from sources (tests). */
+function workerScript(): URL {
+  const here = new URL('./worker.js', import.meta.url);
+  if (existsSync(here)) return here;
+  const built = new URL(here.href.replace(/\/ts\/runtime\/worker\.js$/, '/dist/ts/runtime/worker.js'));
+  if (!existsSync(built)) throw new Error('parallel runs need the built worker (dist/ts/runtime/worker.js); run `npm run build` first');
+  return built;
+}
+
+/** Channels of one thread, by edge and subtasks: ports to other threads, local ones within. */
+export class ChannelTable {
+  private readonly ends = new Map<string, ChannelIn & ChannelOut>();
+
+  constructor(
+    ports: WorkerSetup['ports'],
+    schemaOf: (edge: string) => Schema,
+  ) {
+    for (const p of ports) this.ends.set(`${p.edge}/${p.from}/${p.to}`, new PortChannel(p.port as unknown as PortLike, schemaOf(p.edge)));
+  }
+
+  private get(edge: string, from: number, to: number): ChannelIn & ChannelOut {
+    const k = `${edge}/${from}/${to}`;
+    let c = this.ends.get(k);
+    if (c === undefined) {
+      c = new LocalChannel();
+      this.ends.set(k, c);
+    }
+    return c;
+  }
+
+  out(edge: string, from: number, targets: readonly number[], width: number): (ChannelOut | undefined)[] {
+    const out: (ChannelOut | undefined)[] = new Array(width).fill(undefined);
+    for (const t of targets) out[t] = this.get(edge, from, t);
+    return out;
+  }
+
+  in(edge: string, to: number, sources: readonly number[]): ChannelIn[] {
+    return sources.map((s) => this.get(edge, s, to));
+  }
+}
+
+/** The edge named by `edgeKey`, with its downstream node. */
+export function edgeOf(plan: PhysicalPlan, edge: string): PhysicalEdge & { readonly to: PhysicalNode } {
+  const [id, j] = edge.split(':').map(Number);
+  const to = plan.all.find((p) => p.node.id === id)!;
+  return { ...to.edges[j!]!, to };
+}
+
+/** The channels of thread `where` for the executor. */
+export function placementOf(plan: PhysicalPlan, where: number | 'main', table: ChannelTable): Placement {
+  const width = (e: { to: PhysicalNode }): number => e.to.parallelism;
+  return {
+    where,
+    out: (edge, from) => {
+      const e = edgeOf(plan, edge);
+      return table.out(edge, from, edgeTargets(e.kind, from, width(e)), width(e));
+    },
+    in: (edge, to) => {
+      const e = edgeOf(plan, edge);
+      const from = Array.from({ length: e.from.parallelism }, (_, a) => a).filter((a) => edgeTargets(e.kind, a, width(e)).includes(to));
+      return table.in(edge, to, from);
+    },
+  };
+}
+
+/** Which upstream subtask feeds which downstream subtask on an edge. */
+export function edgeTargets(kind: string, from: number, width: number): number[] {
+  if (kind === 'forward') return [from];
+  if (kind === 'global') return [0];
+  return Array.from({ length: width }, (_, i) => i);
+}
+
+export async function executeParallel(
+  jobName: string,
+  graph: JobGraph,
+  engine: Engine,
+  batchSize: number,
+  options: ExecuteOptions,
+  job: JobModule,
+): Promise<JobResult> {
+  const plan = buildPlan(graph);
+  const started = performance.now();
+  const slots = plan.slots;
+  // Ports between threads: `main` is -1.
+  const ports: { thread: number; edge: string; from: number; to: number; port: MessagePort }[] = [];
+  for (const c of plan.all) {
+    c.edges.forEach((e, j) => {
+      if (e.kind === 'chain') return;
+      const edge = edgeKey(c.node.id, j);
+      for (let a = 0; a < e.from.parallelism; a++) {
+        for (const b of edgeTargets(e.kind, a, c.parallelism)) {
+          const receiver = c.onMain ? -1 : b;
+          if (receiver === a) continue; // same worker: a local channel
+          const { port1, port2 } = new MessageChannel();
+          ports.push({ thread: a, edge, from: a, to: b, port: port1 }, { thread: receiver, edge, from: a, to: b, port: port2 });
+        }
+      }
+    });
+  }
+  const portsOf = (t: number) => ports.filter((p) => p.thread === t).map(({ edge, from, to, port }) => ({ edge, from, to, port }));
+
+  const workers: Worker[] = [];
+  const results: Promise<OperatorMetrics[]>[] = [];
+  let failure: JobFailedError | null = null;
+  const fail = (e: JobFailedError): void => {
+    if (failure === null) failure = e;
+    for (const w of workers) void w.terminate();
+  };
+  for (let i = 0; i < slots; i++) {
+    const mine = portsOf(i);
+    const setup: WorkerSetup = {
+      job,
+      jobName,
+      env: { engine: engine.name, batchSize, parallelism: graph.parallel.parallelism, maxParallelism: graph.parallel.maxParallelism },
+      subtask: i,
+      ports: mine,
+      typescript: /\.[cm]?ts$/.test(job.url),
+    };
+    const w = new Worker(workerScript(), { workerData: setup, transferList: mine.map((p) => p.port) });
+    workers.push(w);
+    results.push(
+      new Promise<OperatorMetrics[]>((resolve, reject) => {
+        let done = false;
+        w.on('message', (m: { t: 'done'; metrics: OperatorMetrics[] } | { t: 'error'; operator: string; subtask: number; message: string; stack?: string }) => {
+          if (m.t === 'done') {
+            done = true;
+            resolve(m.metrics);
+          } else {
+            const original = new Error(m.message);
+            if (m.stack !== undefined) original.stack = m.stack;
+            const e = new JobFailedError(jobName, m.operator, m.subtask, original);
+            fail(e);
+            reject(e);
+          }
+        });
+        w.on('error', (err) => {
+          const e = new JobFailedError(jobName, `worker ${i}`, i, err);
+          fail(e);
+          reject(e);
+        });
+        w.on('exit', (code) => {
+          if (done || failure !== null) return;
+          const e = new JobFailedError(jobName, `worker ${i}`, i, new Error(`the worker thread exited (code ${code}) before the job ended`));
+          fail(e);
+          reject(e);
+        });
+      }),
+    );
+  }
+  // This thread runs the sinks that write as one subtask, fed by the workers.
+  const table = new ChannelTable(portsOf(-1), (edge) => edgeOf(plan, edge).from.outputSchema);
+  const mainPart = plan.all.some((p) => p.onMain)
+    ? executeJob(jobName, graph, engine, batchSize, {}, placementOf(plan, 'main', table)).catch((e: unknown) => {
+        const err = e instanceof JobFailedError ? e : new JobFailedError(jobName, 'job', 0, e);
+        fail(err);
+        throw err;
+      })
+    : null;
+  let perWorker: OperatorMetrics[][];
+  let onMain: JobResult | null = null;
+  try {
+    const all = await Promise.all([Promise.all(results), mainPart]);
+    perWorker = all[0];
+    onMain = all[1];
+  } catch (e) {
+    throw failure ?? e;
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    for (const p of ports) if (p.thread === -1) p.port.close();
+  }
+  const durationMs = performance.now() - started;
+  const metrics = [...perWorker.flat(), ...(onMain?.operators ?? [])].sort((a, b) => a.id - b.id || a.subtask - b.subtask);
+  const sourceIds = new Set(plan.roots.map((r) => r.node.id));
+  return {
+    jobName,
+    engine: engine.name,
+    durationMs,
+    recordsIn: metrics.filter((m) => sourceIds.has(m.id) && !m.name.endsWith('timestamps/watermarks')).reduce((s, m) => s + m.recordsOut, 0),
+    operators: metrics.map((m) => ({ ...m, recordsInPerSecond: (m.recordsIn / durationMs) * 1000, recordsOutPerSecond: (m.recordsOut / durationMs) * 1000 })),
+    lateRecordsDropped: metrics.reduce((s, m) => s + (m.lateRecordsDropped ?? 0), 0),
+    deadLetters: metrics.reduce((s, m) => s + (m.deadLetters ?? 0), 0),
+    cancelled: onMain?.cancelled ?? false,
+  };
+}

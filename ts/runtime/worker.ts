@@ -1,0 +1,51 @@
+/**
+ * A worker thread of a parallel run: rebuilds the job from its module, then runs subtask
+ * `subtask` of every operator that has one, exchanging batches over the channels it was given.
+ * Reports its operators' metrics, or the first failure with the operator and subtask.
+ */
+
+import { register } from 'node:module';
+import { parentPort, workerData } from 'node:worker_threads';
+import { StreamEnvironment } from '../api/environment.js';
+import { buildPlan } from '../plan/physical.js';
+import { JobFailedError, operatorOf } from './errors.js';
+import { executeJob } from './executor.js';
+import { ChannelTable, edgeOf, placementOf, type WorkerSetup } from './parallel.js';
+
+const setup = workerData as WorkerSetup;
+
+async function main(): Promise<void> {
+  if (setup.typescript) {
+    const root = new URL('../../../', import.meta.url);
+    register(new URL('../cli/ts-hooks.js', import.meta.url).href, {
+      parentURL: import.meta.url,
+      data: { sources: new URL('ts/', root).href, build: new URL('dist/ts/', root).href },
+    });
+  }
+  const mod = (await import(setup.job.url)) as { default?: unknown };
+  if (typeof mod.default !== 'function') throw new Error(`${setup.job.url} has no default export that builds the job`);
+  const env = StreamEnvironment.create({
+    engine: setup.env.engine as 'native' | 'ts',
+    batchSize: setup.env.batchSize,
+    parallelism: setup.env.parallelism,
+    maxParallelism: setup.env.maxParallelism,
+  });
+  await (mod.default as (env: StreamEnvironment, args: readonly string[]) => unknown)(env, setup.job.args);
+  const graph = env.pendingGraph();
+  const plan = buildPlan(graph);
+  const table = new ChannelTable(setup.ports, (edge) => edgeOf(plan, edge).from.outputSchema);
+  const result = await executeJob(setup.jobName, graph, env.engine, env.batchSize, {}, placementOf(plan, setup.subtask, table));
+  parentPort!.postMessage({ t: 'done', metrics: result.operators });
+}
+
+main().catch((e: unknown) => {
+  const original = e instanceof JobFailedError ? e.original : e;
+  const err = original instanceof Error ? original : new Error(String(original));
+  parentPort!.postMessage({
+    t: 'error',
+    operator: e instanceof JobFailedError ? e.operator : (operatorOf(e) ?? 'job setup'),
+    subtask: setup.subtask,
+    message: err.message,
+    stack: err.stack,
+  });
+});
