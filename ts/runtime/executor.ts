@@ -260,7 +260,6 @@ export async function executeJob(
         });
       }
     }
-    for (const x of operators) (x.metrics as { subtask: number }).subtask = sub;
     return o;
   };
   const tails = new Map<PhysicalNode, Operator>();
@@ -270,6 +269,7 @@ export async function executeJob(
   let cancelled = false;
   try {
     for (const p of plan.all) if (here(p)) instantiate(p);
+    for (const x of operators) (x.metrics as { subtask: number }).subtask = sub;
     const report = typeof options.progress === 'function' ? options.progress : options.progress === true ? printProgress : null;
     if (report !== null) {
       let last = {

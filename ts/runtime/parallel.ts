@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Engine } from '../engine/engine.js';
-import { buildPlan, type PhysicalEdge, type PhysicalNode, type PhysicalPlan } from '../plan/physical.js';
+import { buildPlan, type EdgeKind, type PhysicalEdge, type PhysicalNode, type PhysicalPlan } from '../plan/physical.js';
 import type { Schema } from '../batch/schema.js';
 import type { JobGraph } from '../plan/graph.js';
 import { JobFailedError } from './errors.js';
@@ -99,7 +99,7 @@ export function placementOf(plan: PhysicalPlan, where: number | 'main', table: C
 }
 
 /** Which upstream subtask feeds which downstream subtask on an edge. */
-export function edgeTargets(kind: string, from: number, width: number): number[] {
+export function edgeTargets(kind: EdgeKind, from: number, width: number): number[] {
   if (kind === 'forward') return [from];
   if (kind === 'global') return [0];
   return Array.from({ length: width }, (_, i) => i);

@@ -155,6 +155,42 @@ export function lateRowsOf(gids: Int32Array, n: number, late: number): Uint32Arr
   return out;
 }
 
+/** Records are dropped (late) once every window they belong to is past this watermark. */
+export function dropWatermark(watermark: number, lateness: number): number {
+  return watermark === Infinity ? Infinity : watermark - lateness;
+}
+
+/**
+ * The allowed-lateness side of a TS time-window aggregator's push: the windows fired again by
+ * the last push until taken, and its late rows when it was split into parts.
+ */
+export class Refires {
+  private pushed: RecordBatch | null = null;
+  private splitLate: Uint32Array | null = null;
+
+  /** Pushes in bulk when no row reaches a fired window (`candidates` empty), else in parts. */
+  push(op: RefiringOperator, batch: RecordBatch, candidates: readonly number[], schema: Schema): number {
+    this.splitLate = null;
+    if (this.pushed !== null) throw new Error('the rows fired by the previous batch were not taken (takePushedOutput) before this push');
+    if (candidates.length === 0) return op.pushPart(batch);
+    const r = pushRefiring(op, batch, candidates, schema);
+    this.splitLate = r.late;
+    this.pushed = r.fired;
+    return r.dropped;
+  }
+
+  take(): RecordBatch | null {
+    const out = this.pushed;
+    this.pushed = null;
+    return out;
+  }
+
+  /** The late rows of the last push: its parts' when it was split, else `ofLastPart()`. */
+  lateRows(ofLastPart: () => Uint32Array): Uint32Array {
+    return this.splitLate ?? ofLastPart();
+  }
+}
+
 /** A time-window operator with allowed lateness, as `pushRefiring` drives it. */
 export interface RefiringOperator {
   /** Pushes rows as one batch; returns the late rows dropped. */

@@ -19,7 +19,7 @@ import { windowOutputSchema } from '../window-spec.js';
 import { encodeKey, keyViews, KeyScratch } from './key.js';
 import { fmix32, mixH, murmur3_32 } from './hash.js';
 import { setExact, type Accs } from './window-acc.js';
-import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn, pushRefiring } from './window-common.js';
+import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn, dropWatermark, Refires } from './window-common.js';
 import { TsSessionAggregator } from './window-session.js';
 import { TsCountAggregator } from './window-count.js';
 
@@ -83,10 +83,8 @@ export class TsWindowAggregator implements WindowAggregator {
    * end - 1 + lateness, and a record that still reaches it fires it again.
    */
   private readonly lateness: number;
-  /** Rows fired by the last push (allowed lateness), until taken. */
-  private pushed: RecordBatch | null = null;
-  /** The late rows of the last push when it was split into parts. */
-  private splitLate: Uint32Array | null = null;
+  /** Windows fired again by records within their allowed lateness. */
+  private readonly refires = new Refires();
   private watermark = -Infinity;
   private seqBase = 0;
   private gids = new Int32Array(1024);
@@ -183,33 +181,23 @@ export class TsWindowAggregator implements WindowAggregator {
     return f < x ? f + this.slide : f;
   }
 
-  /** Records are dropped (late) once every window they belong to is past this watermark. */
   private dropWatermark(): number {
-    return this.watermark === Infinity ? Infinity : this.watermark - this.lateness;
+    return dropWatermark(this.watermark, this.lateness);
   }
 
   /** Windows fired again by records within their allowed lateness. */
   takePushedOutput(): RecordBatch | null {
-    const out = this.pushed;
-    this.pushed = null;
-    return out;
+    return this.refires.take();
   }
 
   readonly unfiredRows = 0;
 
   lateRows(): Uint32Array {
-    return this.splitLate ?? lateRowsOf(this.gids, this.lastLen, LATE);
+    return this.refires.lateRows(() => lateRowsOf(this.gids, this.lastLen, LATE));
   }
 
   push(batch: RecordBatch): number {
-    this.splitLate = null;
-    if (this.pushed !== null) throw new Error('the rows fired by the previous batch were not taken (takePushedOutput) before this push');
-    const candidates = this.refireCandidates(batch);
-    if (candidates.length === 0) return this.pushPart(batch);
-    const r = pushRefiring(this, batch, candidates, this.outputSchema);
-    this.splitLate = r.late;
-    this.pushed = r.fired;
-    return r.dropped;
+    return this.refires.push(this, batch, this.refireCandidates(batch), this.outputSchema);
   }
 
   /**

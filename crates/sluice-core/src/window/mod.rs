@@ -261,6 +261,16 @@ pub(crate) fn agg_output_type(a: &AggSpec, input: &Schema) -> Result<DataType> {
     })
 }
 
+/// Allowed lateness: records are dropped (late) once every window they belong to is past this
+/// watermark; at the end of input (`i64::MAX`) everything is.
+pub(crate) fn drop_watermark(watermark: i64, lateness: i64) -> i64 {
+    if watermark == i64::MAX {
+        i64::MAX
+    } else {
+        watermark.saturating_sub(lateness)
+    }
+}
+
 /// Keyed event-time window aggregation: tumbling and sliding windows (slices) or sessions.
 pub struct WindowAggregator {
     inner: Inner,

@@ -103,11 +103,7 @@ impl SessionAggregator {
     }
 
     fn drop_watermark(&self) -> i64 {
-        if self.watermark == i64::MAX {
-            i64::MAX
-        } else {
-            self.watermark.saturating_sub(self.lateness)
-        }
+        super::drop_watermark(self.watermark, self.lateness)
     }
 
     /// Rows (ascending) whose own window is complete: within the allowed lateness they may

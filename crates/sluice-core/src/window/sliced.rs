@@ -354,13 +354,8 @@ impl SlicedAggregator {
         self.lateness = ms;
     }
 
-    /// Records are dropped (late) once every window they belong to is past this watermark.
     fn drop_watermark(&self) -> i64 {
-        if self.watermark == i64::MAX {
-            i64::MAX
-        } else {
-            self.watermark.saturating_sub(self.lateness)
-        }
+        super::drop_watermark(self.watermark, self.lateness)
     }
 
     /// The first window start holding the slice at `a`.
