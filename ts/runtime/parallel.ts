@@ -132,6 +132,7 @@ export async function executeParallel(
       }
     });
   }
+  const mainPortsClosed = ports.filter((p) => p.thread === -1).map((p) => new Promise<void>((r) => p.port.once('close', () => r())));
   const portsOf = (t: number) => ports.filter((p) => p.thread === t).map(({ edge, from, to, port }) => ({ edge, from, to, port }));
 
   const workers: Worker[] = [];
@@ -201,7 +202,10 @@ export async function executeParallel(
     throw failure ?? e;
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
+    // Settle only once this thread's channel ports are closed (closing completes asynchronously;
+    // a receiver may have closed its port already).
     for (const p of ports) if (p.thread === -1) p.port.close();
+    await Promise.all(mainPortsClosed);
   }
   const durationMs = performance.now() - started;
   const metrics = [...perWorker.flat(), ...(onMain?.operators ?? [])].sort((a, b) => a.id - b.id || a.subtask - b.subtask);
