@@ -2,8 +2,9 @@
  * Nexmark q3, local item suggestion: auctions of category 10 joined to their sellers when the
  * seller lives in OR, ID or CA (a regular, unwindowed join: both sides are kept).
  *
- * The join state lives in the co-flatMap's closure: correct at parallelism 1, but not yet in
- * checkpointed keyed state (that arrives with keyed state and checkpoints).
+ * The connected streams are keyed (person id = auction seller), so a person and their auctions
+ * meet on one subtask at any parallelism. The join state lives in the co-flatMap's closure (per
+ * subtask; not yet checkpointed keyed state, which arrives with checkpoints).
  *   npm run cli -- run examples/nexmark/q3.ts -- 10000000 [out.jsonl]
  */
 
@@ -20,6 +21,7 @@ export function q3(env: StreamEnvironment, source: NexmarkOptions) {
     .fromSource(NexmarkSource.persons(source))
     .filter((p) => p.state === 'OR' || p.state === 'ID' || p.state === 'CA')
     .connect(env.fromSource(NexmarkSource.auctions(source)).filter((a) => a.category === 10))
+    .keyBy('id', 'seller')
     .flatMap(
       (p) => {
         people.set(p.id, p);

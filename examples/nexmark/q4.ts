@@ -4,10 +4,11 @@
  * every time an auction's highest valid bid rises, its category's average is emitted again; the
  * last row per category is the final answer.
  *
- * The join and aggregation state lives in the functions' closures (not yet checkpointed keyed
- * state): the join runs as one subtask, the averages keyed by category. At parallelism above 1
- * the updates of a category may come in another order (bids reach the join from several
- * subtasks), so intermediate rows differ; the last row per category does not.
+ * The join and aggregation state lives in the functions' closures (per subtask, not yet
+ * checkpointed keyed state), so both steps are keyed: the join by auction id, the averages by
+ * category. At parallelism above 1 the updates of a category may come in another order (they
+ * reach the averages from several join subtasks), so intermediate rows differ; the last row
+ * per category does not.
  *   npm run cli -- run examples/nexmark/q4.ts -- 10000000 [out.jsonl]
  */
 
@@ -33,6 +34,7 @@ export function q4(env: StreamEnvironment, source: NexmarkOptions) {
   const maxima = env
     .fromSource(NexmarkSource.auctions(source))
     .connect(env.fromSource(NexmarkSource.bids(source)))
+    .keyBy('id', 'auction')
     .flatMap(
       (a) => {
         const open: Open = { category: a.category, start: a.dateTime, end: a.expires, max: null };

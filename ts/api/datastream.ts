@@ -44,6 +44,8 @@ export class DataStream<T extends object> {
     protected readonly env: StreamEnvironment,
     /** @internal */
     readonly node: GraphNode,
+    /** @internal How the next operator's input is partitioned (rebalance(), broadcast(), ...); null: the default. */
+    readonly partitioner: Partitioning | null = null,
   ) {}
 
   /** The schema of this stream's records. */
@@ -75,7 +77,7 @@ export class DataStream<T extends object> {
       name,
       op,
       input: this.node,
-      partitioning: opts.partitioning ?? { kind: 'forward' },
+      partitioning: opts.partitioning ?? this.partitioner ?? { kind: 'forward' },
       schema,
       hasEventTime: opts.hasEventTime ?? this.node.hasEventTime,
     });
@@ -112,11 +114,102 @@ export class DataStream<T extends object> {
     });
   }
 
+  /** The next operator's records are spread round-robin over its subtasks (by batch), even at equal parallelism. */
+  rebalance(): DataStream<T> {
+    return this.partitioned({ kind: 'rebalance' }, 'rebalance');
+  }
+
+  /** Every record goes to a random subtask of the next operator. */
+  shuffle(): DataStream<T> {
+    return this.partitioned({ kind: 'shuffle' }, 'shuffle');
+  }
+
+  /**
+   * Round-robin to a local group of the next operator's subtasks (Flink's rescale): with twice
+   * as many downstream subtasks, each upstream subtask feeds two of them; with half as many,
+   * each downstream subtask is fed by two. Fewer channels than rebalance.
+   */
+  rescale(): DataStream<T> {
+    return this.partitioned({ kind: 'rescale' }, 'rescale');
+  }
+
+  /** Every record goes to every subtask of the next operator. */
+  broadcast(): DataStream<T> {
+    return this.partitioned({ kind: 'broadcast' }, 'broadcast');
+  }
+
+  /** Records stay on the same subtask: the next operator must have the same parallelism (checked when the job is planned). */
+  forward(): DataStream<T> {
+    return this.partitioned({ kind: 'forward', explicit: true }, 'forward');
+  }
+
+  /** Every record goes to one subtask: the next operator runs with parallelism 1. */
+  global(): DataStream<T> {
+    return this.partitioned({ kind: 'global' }, 'global');
+  }
+
+  /**
+   * The subtask of the next operator is chosen by `partitioner(key, numPartitions)` (a whole
+   * number from 0 to numPartitions - 1) from each record's key: a field, or a selector.
+   */
+  partitionCustom<K>(partitioner: (key: K, numPartitions: number) => number, key: (keyof T & string) | ((record: T) => K)): DataStream<T> {
+    checkFn(partitioner, 'partitionCustom');
+    let fn: (r: Row) => unknown;
+    let describe: string;
+    if (typeof key === 'function') {
+      fn = key as (r: Row) => unknown;
+      describe = 'key selector';
+    } else {
+      fieldIndex(this.schema, key, 'partitionCustom');
+      fn = (r) => r[key];
+      describe = key;
+    }
+    return this.partitioned({ kind: 'custom', partitioner: partitioner as UserFn, key: fn as UserFn, describe }, 'partitionCustom');
+  }
+
+  /**
+   * Range partitioning on one field: subtask k of the next operator gets the values in
+   * [boundaries[k-1], boundaries[k]) (nulls go to the first). Give the parallelism - 1 ascending
+   * boundaries, or let them be taken from the quantiles of the first `sampleSize` records
+   * (default 1000; those records, and the watermark, wait until the sample is complete), which
+   * needs one sending subtask so that every record sees the same ranges.
+   */
+  partitionByRange(field: keyof T & string, options: { readonly boundaries?: readonly (number | string)[]; readonly sampleSize?: number } = {}): DataStream<T> {
+    const type = this.schema.fields[fieldIndex(this.schema, field, 'partitionByRange')]!.type;
+    if (type === 'bool') throw new Error(`partitionByRange: field '${field}' is bool; range partitioning needs a number, timestamp or string field`);
+    const sampleSize = options.sampleSize ?? 1000;
+    if (!Number.isSafeInteger(sampleSize) || sampleSize < 1) throw new RangeError(`partitionByRange: sampleSize must be a whole number >= 1, got ${sampleSize}`);
+    const b = options.boundaries ?? null;
+    if (b !== null) {
+      const want = type === 'utf8' ? 'string' : 'number';
+      b.forEach((x, i) => {
+        if (typeof x !== want) throw new TypeError(`partitionByRange: boundary ${i} is ${typeof x}, but field '${field}' is ${type}; give ${want}s`);
+        if (i > 0 && !(b[i - 1]! < x)) throw new RangeError(`partitionByRange: boundaries must be strictly ascending, but boundary ${i} (${String(x)}) follows ${String(b[i - 1])}`);
+      });
+    }
+    return this.partitioned({ kind: 'range', field, boundaries: b === null ? null : [...b], sampleSize }, 'partitionByRange');
+  }
+
+  private partitioned(p: Partitioning, what: string): DataStream<T> {
+    if (this.partitioner !== null) throw new Error(`${what}() follows ${partitionerName(this.partitioner)}(): a stream has one partitioner per edge; keep one of them`);
+    return new DataStream<T>(this.env, this.node, p);
+  }
+
+  /** @internal Operators that partition their input themselves (keyBy, windowAll, joins) reject a partitioner set before them. */
+  checkNoPartitioner(what: string): void {
+    if (this.partitioner === null) return;
+    if (this.partitioner.kind === 'broadcast') {
+      throw new Error(`${what} after broadcast(): a keyed operator needs each key on one subtask, but broadcast() sends every record to every subtask; remove broadcast(), or broadcast into a non-keyed operator (map, flatMap, connect)`);
+    }
+    throw new Error(`${what} partitions the stream itself, so the ${partitionerName(this.partitioner)}() before it has no effect; remove ${partitionerName(this.partitioner)}()`);
+  }
+
   /** Partitions by key: one field, several fields, or a selector function (its key type defaults to utf8). */
   keyBy<K extends keyof T & string>(field: K): KeyedStream<T, Pick<T, K>>;
   keyBy<K extends keyof T & string>(fields: readonly K[]): KeyedStream<T, Pick<T, K>>;
   keyBy<V extends KeyValue>(selector: (record: T) => V, keyType?: DataType): KeyedStream<T, { key: V }>;
   keyBy(key: string | readonly string[] | ((record: T) => KeyValue), keyType: DataType = 'utf8'): KeyedStream<T, object> {
+    this.checkNoPartitioner('keyBy()');
     if (typeof key === 'function') {
       const schema = new Schema([...this.schema.fields, { name: 'key', type: keyType, nullable: false }]);
       if (this.schema.has('key')) {
@@ -143,7 +236,9 @@ export class DataStream<T extends object> {
         throw new Error(`union needs inputs of one schema: ${this.schema} and ${o.schema}; map them to one schema first`);
       }
     }
-    return this.multi<T>('Union', { kind: 'union' }, [this.node, ...others.map((o) => o.node)], this.schema, { kind: 'forward' });
+    const inputs = [this, ...others];
+    const parts = inputs.map((o) => o.partitioner ?? { kind: 'forward' as const });
+    return this.multi<T>('Union', { kind: 'union' }, inputs.map((o) => o.node), this.schema, parts);
   }
 
   /** Two streams processed together, with one function per input (ConnectedStreams). */
@@ -162,11 +257,21 @@ export class DataStream<T extends object> {
   }
 
   /** @internal */
-  multi<R extends object>(name: string, op: NodeOp, inputs: readonly GraphNode[], schema: Schema, partitioning: Partitioning): DataStream<R> {
+  multi<R extends object>(name: string, op: NodeOp, inputs: readonly GraphNode[], schema: Schema, partitioning: Partitioning | readonly Partitioning[]): DataStream<R> {
     for (const n of inputs) {
       if (!this.env.graph.nodes.includes(n)) throw new Error(`${name}: every input must come from the same StreamEnvironment`);
     }
-    const node = this.env.graph.add({ name, op, input: inputs[0]!, inputs, partitioning, schema, hasEventTime: inputs.every((n) => n.hasEventTime) });
+    const perInput = Array.isArray(partitioning) ? (partitioning as readonly Partitioning[]) : null;
+    const node = this.env.graph.add({
+      name,
+      op,
+      input: inputs[0]!,
+      inputs,
+      partitioning: perInput === null ? (partitioning as Partitioning) : perInput[0]!,
+      ...(perInput === null ? {} : { inputPartitioning: perInput }),
+      schema,
+      hasEventTime: inputs.every((n) => n.hasEventTime),
+    });
     return new DataStream<R>(this.env, node);
   }
 
@@ -204,11 +309,13 @@ export class DataStream<T extends object> {
   windowAll(assigner: GlobalWindows): WindowedStream<T, object, NoBounds>;
   windowAll(assigner: WindowAssigner<T>): WindowedStream<T, object>;
   windowAll(assigner: WindowAssigner<T>): WindowedStream<T, object, object> {
+    this.checkNoPartitioner('windowAll()');
     return new KeyedStream<T, object>(this.env, this.node, []).window(assigner as never);
   }
 
   /** Count windows over the whole stream (Flink's countWindowAll): see KeyedStream.countWindow. */
   countWindowAll(size: number, slide?: number): WindowedStream<T, object, NoBounds> {
+    this.checkNoPartitioner('countWindowAll()');
     return new KeyedStream<T, object>(this.env, this.node, []).countWindow(size, slide);
   }
 
@@ -512,6 +619,10 @@ function withBounds(schema: Schema): Schema {
 function fieldIndex(schema: Schema, name: string, what: string): number {
   if (!schema.has(name)) throw new Error(`${what}: no field '${name}' in the stream; fields are: ${schema.names().join(', ')}`);
   return schema.indexOf(name);
+}
+
+function partitionerName(p: Partitioning): string {
+  return p.kind === 'custom' ? 'partitionCustom' : p.kind === 'range' ? 'partitionByRange' : p.kind;
 }
 
 function checkFn(fn: unknown, what: string): void {

@@ -53,7 +53,35 @@ export function joinWindows(assigner: JoinWindowAssigner | EventTimeSessionWindo
 /** @internal Adds a node with several inputs to the environment's graph. */
 export interface GraphAccess {
   readonly env: StreamEnvironment;
-  add(name: string, op: NodeOp, inputs: readonly GraphNode[], schema: Schema, partitioning: Partitioning): DataStream<object>;
+  add(name: string, op: NodeOp, inputs: readonly GraphNode[], schema: Schema, partitioning: Partitioning | readonly Partitioning[]): DataStream<object>;
+}
+
+/** Key types whose canonical bytes are equal exactly when the values are equal (f64 is not: 0 and -0). */
+const HASHABLE = new Set(['i32', 'i64', 'timestamp', 'utf8', 'bool']);
+
+/**
+ * How the two inputs of a keyed two-input operator are partitioned so that equal keys meet on
+ * one subtask: by key group of the key fields when both sides' fields have the same types, else
+ * by key group of the selected key value (as the operator compares keys).
+ */
+export function keyedInputs(
+  a: { readonly fn: (r: Row) => unknown; readonly fields: readonly string[] | null },
+  b: { readonly fn: (r: Row) => unknown; readonly fields: readonly string[] | null },
+  sa: Schema,
+  sb: Schema,
+): [Partitioning, Partitioning] {
+  const fa = a.fields;
+  const fb = b.fields;
+  if (fa !== null && fb !== null && fa.length === fb.length && fa.every((f, i) => sa.field(f).type === sb.field(fb[i]!).type && HASHABLE.has(sa.field(f).type))) {
+    return [
+      { kind: 'hash', keyFields: fa },
+      { kind: 'hash', keyFields: fb },
+    ];
+  }
+  return [
+    { kind: 'keyFn', fn: a.fn as never, describe: fa?.join(', ') ?? 'key selector' },
+    { kind: 'keyFn', fn: b.fn as never, describe: fb?.join(', ') ?? 'key selector' },
+  ];
 }
 
 function outSchema(spec: SchemaSpec | undefined, a: Schema, b: Schema, what: string): Schema {
@@ -68,7 +96,20 @@ export class ConnectedStreams<A extends object, B extends object> {
     private readonly g: GraphAccess,
     private readonly a: DataStream<A>,
     private readonly b: DataStream<B>,
+    private readonly keys: [Partitioning, Partitioning] | null = null,
   ) {}
+
+  /**
+   * Keys both inputs (Flink's connect().keyBy): records of either input with equal keys meet on
+   * one subtask, so state the functions keep per key stays whole at any parallelism.
+   */
+  keyBy(keyA: KeySpec<A>, keyB: KeySpec<B>): ConnectedStreams<A, B> {
+    this.a.checkNoPartitioner('connect().keyBy()');
+    this.b.checkNoPartitioner('connect().keyBy()');
+    const ka = keySelector(keyA, this.a.schema, 'connect().keyBy');
+    const kb = keySelector(keyB, this.b.schema, 'connect().keyBy');
+    return new ConnectedStreams<A, B>(this.g, this.a, this.b, keyedInputs(ka, kb, this.a.schema, this.b.schema));
+  }
 
   /** One function per input; both feed one output stream. */
   map<S extends SchemaSpec>(fa: (r: A) => RecordOf<S>, fb: (r: B) => RecordOf<S>, schema?: S): DataStream<RecordOf<S>> {
@@ -77,7 +118,8 @@ export class ConnectedStreams<A extends object, B extends object> {
 
   flatMap<S extends SchemaSpec>(fa: (r: A) => Iterable<RecordOf<S>>, fb: (r: B) => Iterable<RecordOf<S>>, schema?: S): DataStream<RecordOf<S>> {
     const s = outSchema(schema, this.a.schema, this.b.schema, 'connect().flatMap');
-    return this.g.add('CoFlatMap', { kind: 'coFlatMap', fns: [fa as never, fb as never] }, [this.a.node, this.b.node], s, { kind: 'forward' }) as DataStream<RecordOf<S>>;
+    const parts = this.keys ?? [this.a.partitioner ?? { kind: 'forward' }, this.b.partitioner ?? { kind: 'forward' }];
+    return this.g.add(this.keys === null ? 'CoFlatMap' : 'CoFlatMap (keyed)', { kind: 'coFlatMap', fns: [fa as never, fb as never] }, [this.a.node, this.b.node], s, parts) as DataStream<RecordOf<S>>;
   }
 }
 
@@ -93,6 +135,8 @@ export class JoinedStreams<A extends object, B extends object, K extends JoinKin
   ) {}
 
   where(key: KeySpec<A>): { equalTo(key: KeySpec<B>): { window(assigner: JoinWindowAssigner | EventTimeSessionWindows): WindowJoin<A, B, K> } } {
+    this.a.checkNoPartitioner(`${this.kind}()`);
+    this.b.checkNoPartitioner(`${this.kind}()`);
     const ka = keySelector(key, this.a.schema, `${this.kind}().where`);
     return {
       equalTo: (keyB) => {
@@ -126,7 +170,7 @@ export class WindowJoin<A extends object, B extends object, K extends JoinKind> 
         ? (l: Row[], r: Row[], w: { start: number; end: number }) => l.flatMap((x) => r.map((y) => (fn as (a: Row, b: Row, w: { start: number; end: number }) => unknown)(x, y, w)))
         : (fn as (l: Row[], r: Row[], w: { start: number; end: number }) => Iterable<unknown>);
     const name = `Window${this.kind === 'join' ? 'Join' : 'CoGroup'}(${this.windows.describe})`;
-    const partitioning: Partitioning = { kind: 'hash', keyFields: this.keys[0].fields ?? ['<selector>'] };
+    const partitioning = keyedInputs(this.keys[0], this.keys[1], this.a.schema, this.b.schema);
     return this.g.add(
       name,
       { kind: 'windowJoin', keys: [this.keys[0].fn, this.keys[1].fn], windows: this.windows, fn: pairs as never, inner: this.kind === 'join' },
@@ -165,7 +209,7 @@ export class IntervalJoin<A extends object, B extends object> {
           },
           [this.a.stream.node, this.b.stream.node],
           Schema.from(schema),
-          { kind: 'hash', keyFields: [...this.a.fields] },
+          keyedInputs({ fn: this.a.key, fields: this.a.fields }, { fn: this.b.key, fields: this.b.fields }, this.a.stream.schema, this.b.stream.schema),
         ) as DataStream<RecordOf<typeof schema>>;
       },
     };

@@ -93,4 +93,6 @@ export interface Engine {
    * bytes), rows kept in order; one call per batch.
    */
   hashPartition(batch: RecordBatch, keyFields: readonly number[], parallelism: number, maxParallelism: number): RecordBatch[];
+  /** Splits a batch into `n` batches, row i into batch `targets[i]`, rows kept in order; one call per batch. */
+  partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[];
 }

@@ -60,8 +60,25 @@ export type NodeOp =
   /** The late records of a window (its input): `getSideOutput(tag)`. */
   | { readonly kind: 'sideOutput'; readonly tag: string };
 
-/** How records reach a node from its input. */
-export type Partitioning = { readonly kind: 'forward' } | { readonly kind: 'global' } | { readonly kind: 'hash'; readonly keyFields: readonly string[] };
+/**
+ * How records reach a node from its input. `forward` without `explicit` is the default (chained
+ * when parallelism is equal, else rebalanced); the others are set by keyBy, windowAll, joins or
+ * a partitioner call (rebalance(), shuffle(), ...), and always cross a task boundary.
+ */
+export type Partitioning =
+  | { readonly kind: 'forward'; readonly explicit?: boolean }
+  | { readonly kind: 'global' }
+  | { readonly kind: 'hash'; readonly keyFields: readonly string[] }
+  /** By the key group of a function's value (joins keyed by functions). */
+  | { readonly kind: 'keyFn'; readonly fn: UserFn; readonly describe: string }
+  | { readonly kind: 'rebalance' }
+  | { readonly kind: 'shuffle' }
+  | { readonly kind: 'rescale' }
+  | { readonly kind: 'broadcast' }
+  /** partitionCustom: the user's function picks the subtask from the record's key. */
+  | { readonly kind: 'custom'; readonly partitioner: UserFn; readonly key: UserFn; readonly describe: string }
+  /** By ranges of one field's values; boundaries given, or sampled from the first records. */
+  | { readonly kind: 'range'; readonly field: string; readonly boundaries: readonly (number | string)[] | null; readonly sampleSize: number };
 
 export interface GraphNode {
   readonly id: number;
@@ -70,9 +87,17 @@ export interface GraphNode {
   /** The first input (null for sources); `inputs` has them all. */
   readonly input: GraphNode | null;
   readonly inputs: readonly GraphNode[];
+  /** How every input is partitioned, unless `inputPartitioning` says otherwise for one. */
   readonly partitioning: Partitioning;
+  /** Per input (joins, connected streams, unions of partitioned streams). */
+  readonly inputPartitioning?: readonly Partitioning[];
   readonly schema: Schema;
   readonly hasEventTime: boolean;
+}
+
+/** The partitioning of input `j` of `node`. */
+export function partitioningOf(node: GraphNode, j: number): Partitioning {
+  return node.inputPartitioning?.[j] ?? node.partitioning;
 }
 
 /** How the job runs in parallel: set on the environment and per operator. */

@@ -9,16 +9,18 @@
  */
 
 import { Schema } from '../batch/schema.js';
-import type { GraphNode, JobGraph, ParallelSettings } from './graph.js';
+import { partitioningOf, type GraphNode, type JobGraph, type ParallelSettings, type Partitioning } from './graph.js';
 
 /** How one input of an operator is fed. */
-export type EdgeKind = 'chain' | 'forward' | 'hash' | 'rebalance' | 'global';
+export type EdgeKind = 'chain' | 'forward' | 'hash' | 'keyFn' | 'rebalance' | 'shuffle' | 'rescale' | 'broadcast' | 'custom' | 'range' | 'global';
 
 export interface PhysicalEdge {
   readonly from: PhysicalNode;
   readonly kind: EdgeKind;
   /** hash: the key fields, as names of `from`'s output. */
   readonly keyFields: readonly string[];
+  /** The partitioning that chose this edge (keyFn, custom and range carry their functions and fields). */
+  readonly partitioning: Partitioning;
 }
 
 export interface PhysicalNode {
@@ -58,7 +60,6 @@ function singleSubtaskReason(node: GraphNode): string | null {
   if (op.kind === 'source' && op.source.parallel !== true) return `the source ${op.source.name} reads its input in order as one subtask`;
   if (op.kind === 'sink' && op.sink.parallel !== true) return `the sink ${op.sink.name} writes as one subtask`;
   if (node.partitioning.kind === 'global') return 'it sees every record (a window over all records, or a global partitioning)';
-  if (op.kind === 'windowJoin' || op.kind === 'intervalJoin' || op.kind === 'coFlatMap') return 'joins and connected streams run as one subtask for now';
   return null;
 }
 
@@ -77,16 +78,44 @@ function parallelismOf(node: GraphNode, inputs: readonly PhysicalNode[], s: Para
   return explicit ?? s.parallelism;
 }
 
-function edgeOf(node: GraphNode, from: PhysicalNode, p: number, s: ParallelSettings): PhysicalEdge {
-  const part = node.partitioning;
+function edgeOf(node: GraphNode, j: number, from: PhysicalNode, p: number, s: ParallelSettings): PhysicalEdge {
+  const part = partitioningOf(node, j);
   const same = from.parallelism === p;
   const chainable = same && !s.noChain.has(node.id) && !s.newChain.has(node.id) && !s.noChain.has(from.node.id);
-  if (node.op.kind === 'sideOutput') return { from, kind: 'chain', keyFields: [] };
-  // One subtask downstream: every record goes there, whatever the partitioning.
-  if (part.kind === 'hash' && p > 1) return { from, kind: 'hash', keyFields: part.keyFields };
-  if (part.kind === 'global' || part.kind === 'hash' || p === 1) return { from, kind: same && chainable ? 'chain' : 'global', keyFields: [] };
-  if (same) return { from, kind: chainable ? 'chain' : 'forward', keyFields: [] };
-  return { from, kind: 'rebalance', keyFields: [] };
+  const edge = (kind: EdgeKind): PhysicalEdge => ({ from, kind, keyFields: part.kind === 'hash' ? part.keyFields : [], partitioning: part });
+  if (node.op.kind === 'sideOutput') return edge('chain');
+  switch (part.kind) {
+    case 'hash':
+    case 'keyFn':
+      // One subtask downstream: every record goes there, whatever the key.
+      if (p > 1) return edge(part.kind);
+      return edge(chainable ? 'chain' : 'global');
+    case 'global':
+      return edge(chainable ? 'chain' : 'global');
+    case 'forward':
+      if (part.explicit === true && !same) {
+        throw new PlanError(
+          `${node.name}: forward() keeps records on the same subtask, so it needs equal parallelism on both sides, but ${from.node.name} has ${from.parallelism} and ${node.name} has ${p}; use rebalance() or rescale(), or set equal parallelism`,
+        );
+      }
+      if (same) return edge(chainable ? 'chain' : 'forward');
+      return edge(p === 1 ? 'global' : 'rebalance');
+    case 'range':
+      if (part.boundaries !== null && part.boundaries.length !== p - 1) {
+        throw new PlanError(
+          `${node.name}: partitionByRange(${part.field}) has ${part.boundaries.length} boundaries for ${p} subtask${p === 1 ? '' : 's'}; give parallelism - 1 = ${p - 1}, or leave them out to sample them`,
+        );
+      }
+      if (part.boundaries === null && from.parallelism > 1) {
+        throw new PlanError(
+          `${node.name}: partitionByRange(${part.field}) samples its boundaries in the sending subtask, but ${from.node.name} has ${from.parallelism} subtasks that would each sample their own; give the boundaries, or setParallelism(1) on ${from.node.name}`,
+        );
+      }
+      return edge('range');
+    default:
+      // rebalance, shuffle, rescale, broadcast, custom: the records cross to the subtasks they choose.
+      return edge(part.kind);
+  }
 }
 
 /** Fields of `node`'s output that its consumers read; null when some consumer needs whole records. */
@@ -157,7 +186,7 @@ export function buildPlan(graph: JobGraph): PhysicalPlan {
       inputSchemas: inputs.map((i) => i.outputSchema),
       outputSchema,
       parallelism,
-      edges: inputs.map((i) => edgeOf(node, i, parallelism, s)),
+      edges: inputs.map((i, j) => edgeOf(node, j, i, parallelism, s)),
       onMain: node.op.kind === 'sink' && node.op.sink.parallel !== true,
       children: [],
       projection,
@@ -175,11 +204,22 @@ export function buildPlan(graph: JobGraph): PhysicalPlan {
 }
 
 /** The edge's partitioning (a chained edge names what it would be with more subtasks). */
-function edgeLabel(to: PhysicalNode, e: PhysicalEdge): string {
-  const part = to.node.partitioning;
-  if (e.kind === 'hash' || (e.kind === 'chain' && part.kind === 'hash')) return `HASH(${(part.kind === 'hash' ? part.keyFields : e.keyFields).join(', ')})`;
-  if (e.kind === 'chain') return part.kind === 'global' ? 'GLOBAL' : 'FORWARD';
-  return e.kind.toUpperCase();
+function edgeLabel(e: PhysicalEdge): string {
+  const part = e.partitioning;
+  switch (part.kind) {
+    case 'hash':
+      return `HASH(${part.keyFields.join(', ')})`;
+    case 'keyFn':
+      return `HASH(${part.describe})`;
+    case 'custom':
+      return `CUSTOM(${part.describe})`;
+    case 'range':
+      return `RANGE(${part.field}${part.boundaries === null ? `, sampled from ${part.sampleSize} records` : `, boundaries ${part.boundaries.join(' | ')}`})`;
+    case 'forward':
+      return e.kind === 'chain' || e.kind === 'forward' ? 'FORWARD' : e.kind.toUpperCase();
+    default:
+      return part.kind.toUpperCase();
+  }
 }
 
 function edgeTo(c: PhysicalNode, from: PhysicalNode): PhysicalEdge {
@@ -201,7 +241,7 @@ export function explainText(plan: PhysicalPlan, engine: string): string {
     const walk = (p: PhysicalNode, from: PhysicalNode | null, depth: number): void => {
       const pad = '  '.repeat(depth + 1);
       const e = from === null ? null : edgeTo(p, from);
-      const edge = e === null ? '' : `--${edgeLabel(p, e)}${p.inputSchemas.length > 1 ? ` (input ${p.node.inputs.indexOf(from!.node) + 1} of ${p.inputSchemas.length})` : ''}--> `;
+      const edge = e === null ? '' : `--${edgeLabel(e)}${p.inputSchemas.length > 1 ? ` (input ${p.node.inputs.indexOf(from!.node) + 1} of ${p.inputSchemas.length})` : ''}--> `;
       const task = e !== null && e.kind !== 'chain' ? ' [new task]' : '';
       const where = p.onMain && plan.slots > 1 ? ' [on the calling thread]' : '';
       if (printed.has(p)) {
@@ -223,6 +263,6 @@ export function explainText(plan: PhysicalPlan, engine: string): string {
 export function explainMermaid(plan: PhysicalPlan): string {
   const lines = ['flowchart LR'];
   for (const p of plan.all) lines.push(`  n${p.node.id}["${p.node.name.replace(/"/g, "'")} (p=${p.parallelism})"]`);
-  for (const p of plan.all) for (const c of p.children) lines.push(`  n${p.node.id} -->|${edgeLabel(c, edgeTo(c, p))}| n${c.node.id}`);
+  for (const p of plan.all) for (const c of p.children) lines.push(`  n${p.node.id} -->|${edgeLabel(edgeTo(c, p))}| n${c.node.id}`);
   return lines.join('\n');
 }

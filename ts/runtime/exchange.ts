@@ -13,10 +13,13 @@
  */
 
 import type { Column } from '../batch/column.js';
-import { RecordBatch } from '../batch/record-batch.js';
+import { RecordBatch, rowReader, valueReader, type Row } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import type { Engine } from '../engine/engine.js';
+import { murmur3_32 } from '../engine/ts/hash.js';
+import type { Partitioning } from '../plan/graph.js';
 import type { EdgeKind } from '../plan/physical.js';
+import { keyString } from './joins.js';
 import { MultiInputOperator, Operator } from './operator.js';
 
 /** Batches a channel's receiver has room for. */
@@ -180,22 +183,36 @@ function decode(m: { len: number; et: ArrayBuffer | null; cols: WireColumn[] }, 
   return new RecordBatch(schema, cols, m.len, m.et === null ? null : new BigInt64Array(m.et));
 }
 
+/** What a sender needs to know of its edge. */
+export interface SenderEdge {
+  readonly kind: EdgeKind;
+  readonly partitioning: Partitioning;
+  /** hash: key field positions in the sent batches. */
+  readonly keyFields: readonly number[];
+  readonly maxParallelism: number;
+}
+
+const utf8 = new TextEncoder();
+
 /** Partitions batches of one edge onto its channels (one per downstream subtask). */
 export class ExchangeSender extends Operator {
   private next = 0;
+  /** range: the boundaries in use (given, or sampled), and the batches held while sampling. */
+  private boundaries: readonly (number | string | bigint)[] | null;
+  private sampling: RecordBatch[] = [];
+  private sampled = 0;
 
   constructor(
     id: number,
     name: string,
-    private readonly kind: EdgeKind,
-    /** By downstream subtask; undefined where this subtask sends nothing (forward, global). */
+    private readonly edge: SenderEdge,
+    /** By downstream subtask; undefined where this subtask sends nothing (forward, global, rescale). */
     private readonly out: readonly (ChannelOut | undefined)[],
     private readonly engine: Engine,
-    private readonly keyFields: readonly number[],
-    private readonly maxParallelism: number,
     private readonly subtask: number,
   ) {
     super(id, name);
+    this.boundaries = edge.partitioning.kind === 'range' ? edge.partitioning.boundaries : null;
   }
 
   private get channels(): ChannelOut[] {
@@ -205,28 +222,126 @@ export class ExchangeSender extends Operator {
   async processBatch(batch: RecordBatch): Promise<void> {
     if (batch.length === 0) return;
     this.metrics.recordsOut += batch.length;
-    switch (this.kind) {
-      case 'hash': {
-        const parts = this.engine.hashPartition(batch, this.keyFields, this.out.length, this.maxParallelism);
-        for (let b = 0; b < parts.length; b++) if (parts[b]!.length > 0) await this.out[b]!.send(parts[b]!, true);
+    const n = this.out.length;
+    switch (this.edge.kind) {
+      case 'hash':
+        return this.sendParts(this.engine.hashPartition(batch, this.edge.keyFields, n, this.edge.maxParallelism));
+      case 'rebalance':
+      case 'rescale': {
+        // Round-robin by batch over the channels this subtask feeds (all, or its rescale group),
+        // starting at the subtask's own index so parallel sources spread at once.
+        const chans = this.channels;
+        await chans[(this.subtask + this.next++) % chans.length]!.send(batch, false);
         return;
       }
-      case 'rebalance': {
-        // Round-robin by batch, starting at a subtask's own index so sources spread at once.
-        const b = (this.subtask + this.next++) % this.out.length;
-        await this.out[b]!.send(batch, false);
-        return;
-      }
+      case 'keyFn':
+      case 'custom':
+      case 'shuffle':
+        return this.sendParts(this.engine.partitionByTargets(batch, this.targets(batch), n));
+      case 'range':
+        if (this.boundaries === null) return this.sample(batch);
+        return this.sendParts(this.engine.partitionByTargets(batch, this.targets(batch), n));
       default:
-        // forward: the one channel to the same subtask; global: to subtask 0.
+        // forward: the one channel to the same subtask; global: to subtask 0; broadcast: to all.
         for (const c of this.channels) await c.send(batch, false);
     }
+  }
+
+  private async sendParts(parts: RecordBatch[]): Promise<void> {
+    for (let b = 0; b < parts.length; b++) if (parts[b]!.length > 0) await this.out[b]!.send(parts[b]!, true);
+  }
+
+  /** The downstream subtask of every row, for the partitioners computed here. */
+  private targets(batch: RecordBatch): Uint32Array {
+    const n = this.out.length;
+    const t = new Uint32Array(batch.length);
+    const part = this.edge.partitioning;
+    switch (part.kind) {
+      case 'shuffle':
+        for (let i = 0; i < t.length; i++) t[i] = Math.floor(Math.random() * n);
+        return t;
+      case 'keyFn': {
+        const read = rowReader(batch);
+        const fn = part.fn as (r: Row) => unknown;
+        const max = this.edge.maxParallelism;
+        for (let i = 0; i < t.length; i++) {
+          const group = murmur3_32(utf8.encode(keyString(fn(read(i)))), 0) % max;
+          t[i] = Math.floor((group * n) / max);
+        }
+        return t;
+      }
+      case 'custom': {
+        const read = rowReader(batch);
+        const key = part.key as (r: Row) => unknown;
+        const choose = part.partitioner as (key: unknown, numPartitions: number) => unknown;
+        for (let i = 0; i < t.length; i++) {
+          const p = choose(key(read(i)), n);
+          if (typeof p !== 'number' || !Number.isInteger(p) || p < 0 || p >= n) {
+            throw new Error(`partitionCustom: the partitioner returned ${String(p)} for record ${this.metrics.recordsOut - batch.length + i} of this subtask; it must return a whole number from 0 to numPartitions - 1 (${n - 1})`);
+          }
+          t[i] = p;
+        }
+        return t;
+      }
+      case 'range': {
+        const col = batch.schema.indexOf(part.field);
+        const read = valueReader(batch.columns[col]!, part.field);
+        const b = this.boundaries!;
+        for (let i = 0; i < t.length; i++) {
+          const v = read(i) as number | string | bigint | null;
+          // Partition k holds [b[k-1], b[k]); nulls go to the first.
+          let lo = 0;
+          if (v !== null) {
+            let hi = b.length;
+            while (lo < hi) {
+              const mid = (lo + hi) >>> 1;
+              if (b[mid]! <= v) lo = mid + 1;
+              else hi = mid;
+            }
+          }
+          t[i] = lo;
+        }
+        return t;
+      }
+      default:
+        throw new Error(`internal error: no per-row targets for a ${part.kind} edge`);
+    }
+  }
+
+  /** Range partitioning without boundaries: holds batches until the sample is full (or the input ends). */
+  private async sample(batch: RecordBatch): Promise<void> {
+    this.sampling.push(batch);
+    this.sampled += batch.length;
+    const part = this.edge.partitioning as Extract<Partitioning, { kind: 'range' }>;
+    if (this.sampled >= part.sampleSize) await this.flushSample();
+  }
+
+  private async flushSample(): Promise<void> {
+    const part = this.edge.partitioning as Extract<Partitioning, { kind: 'range' }>;
+    const values: (number | string | bigint)[] = [];
+    for (const b of this.sampling) {
+      const read = valueReader(b.columns[b.schema.indexOf(part.field)]!, part.field);
+      for (let i = 0; i < b.length; i++) {
+        const v = read(i) as number | string | bigint | null;
+        if (v !== null) values.push(v);
+      }
+    }
+    values.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const n = this.out.length;
+    // n - 1 boundaries at the sample's quantiles.
+    this.boundaries = values.length === 0 ? new Array(n - 1).fill(0) : Array.from({ length: n - 1 }, (_, k) => values[Math.floor(((k + 1) * values.length) / n)]!);
+    const held = this.sampling;
+    this.sampling = [];
+    for (const b of held) await this.sendParts(this.engine.partitionByTargets(b, this.targets(b), n));
+    if (this.watermark > -Infinity) for (const c of this.channels) c.control({ t: 'w', wm: this.watermark });
   }
 
   override processWatermark(watermark: number): void {
     if (!(watermark > this.watermark)) return;
     this.watermark = watermark;
     this.metrics.watermark = watermark;
+    // While a range sample is held, so is the watermark: the held records must not become late.
+    if (this.sampling.length > 0) return;
     for (const c of this.channels) c.control({ t: 'w', wm: watermark });
   }
 
@@ -234,7 +349,8 @@ export class ExchangeSender extends Operator {
     for (const c of this.channels) c.control({ t: 'i', idle });
   }
 
-  override finish(): void {
+  override async finish(): Promise<void> {
+    if (this.sampling.length > 0) await this.flushSample();
     for (const c of this.channels) c.control({ t: 'e' });
   }
 }

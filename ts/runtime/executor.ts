@@ -256,7 +256,8 @@ export async function executeJob(
           if (inputNode !== p.node || e.kind === 'chain') return;
           const keys = e.keyFields.map((f) => p.outputSchema.indexOf(f));
           const name = `${n.name} -> ${c.node.name} (${e.kind})`;
-          tails.get(p)!.addOutput(new ExchangeSender(c.node.id, name, e.kind, placement.out(edgeKey(c.node.id, j), sub), engine, keys, plan.maxParallelism, sub));
+          const edge = { kind: e.kind, partitioning: e.partitioning, keyFields: keys, maxParallelism: plan.maxParallelism };
+          tails.get(p)!.addOutput(new ExchangeSender(c.node.id, name, edge, placement.out(edgeKey(c.node.id, j), sub), engine, sub));
         });
       }
     }

@@ -20,7 +20,7 @@ function timeOf(batch: RecordBatch): (i: number) => number {
 
 /** A key as a Map key: type-tagged so 1 and '1' differ; composite keys as JSON. */
 export type KeyFn = (r: Row) => unknown;
-function keyString(k: unknown): string {
+export function keyString(k: unknown): string {
   if (typeof k === 'string') return `s${k}`;
   if (typeof k === 'number' || typeof k === 'boolean' || typeof k === 'bigint' || k === null) return `${typeof k}:${String(k)}`;
   return `j${JSON.stringify(k)}`;

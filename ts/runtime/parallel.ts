@@ -83,26 +83,36 @@ export function edgeOf(plan: PhysicalPlan, edge: string): PhysicalEdge & { reado
 
 /** The channels of thread `where` for the executor. */
 export function placementOf(plan: PhysicalPlan, where: number | 'main', table: ChannelTable): Placement {
-  const width = (e: { to: PhysicalNode }): number => e.to.parallelism;
   return {
     where,
     out: (edge, from) => {
       const e = edgeOf(plan, edge);
-      return table.out(edge, from, edgeTargets(e.kind, from, width(e)), width(e));
+      return table.out(edge, from, edgeTargets(e.kind, from, e.from.parallelism, e.to.parallelism), e.to.parallelism);
     },
     in: (edge, to) => {
       const e = edgeOf(plan, edge);
-      const from = Array.from({ length: e.from.parallelism }, (_, a) => a).filter((a) => edgeTargets(e.kind, a, width(e)).includes(to));
+      const from = Array.from({ length: e.from.parallelism }, (_, a) => a).filter((a) => edgeTargets(e.kind, a, e.from.parallelism, e.to.parallelism).includes(to));
       return table.in(edge, to, from);
     },
   };
 }
 
-/** Which upstream subtask feeds which downstream subtask on an edge. */
-export function edgeTargets(kind: EdgeKind, from: number, width: number): number[] {
+/**
+ * Which downstream subtasks upstream subtask `from` feeds on an edge: forward the same one,
+ * global the first, rescale its local group (Flink's rule: with more downstream subtasks each
+ * upstream one feeds a contiguous group of them, with fewer each downstream one is fed by a
+ * contiguous group), every other kind all of them.
+ */
+export function edgeTargets(kind: EdgeKind, from: number, fromWidth: number, toWidth: number): number[] {
   if (kind === 'forward') return [from];
   if (kind === 'global') return [0];
-  return Array.from({ length: width }, (_, i) => i);
+  if (kind === 'rescale') {
+    if (toWidth < fromWidth) return [Math.floor((from * toWidth) / fromWidth)];
+    const first = Math.floor((from * toWidth) / fromWidth);
+    const end = Math.floor(((from + 1) * toWidth) / fromWidth);
+    return Array.from({ length: end - first }, (_, i) => first + i);
+  }
+  return Array.from({ length: toWidth }, (_, i) => i);
 }
 
 export async function executeParallel(
@@ -123,7 +133,7 @@ export async function executeParallel(
       if (e.kind === 'chain') return;
       const edge = edgeKey(c.node.id, j);
       for (let a = 0; a < e.from.parallelism; a++) {
-        for (const b of edgeTargets(e.kind, a, c.parallelism)) {
+        for (const b of edgeTargets(e.kind, a, e.from.parallelism, c.parallelism)) {
           const receiver = c.onMain ? -1 : b;
           if (receiver === a) continue; // same worker: a local channel
           const { port1, port2 } = new MessageChannel();

@@ -77,17 +77,26 @@ pub fn key_groups(batch: &BatchRef<'_>, key_fields: &[usize], max_parallelism: u
 pub fn hash_partition(batch: &BatchRef<'_>, key_fields: &[usize], parallelism: u32, max_parallelism: u32) -> Result<Vec<RecordBatch>> {
     check_parallelism(parallelism, max_parallelism)?;
     let groups = key_groups(batch, key_fields, max_parallelism)?;
-    let p = parallelism as usize;
-    let mut rows: Vec<Vec<u32>> = vec![Vec::new(); p];
-    if p == 1 {
-        rows[0] = (0..batch.len as u32).collect();
-    } else {
-        for v in rows.iter_mut() {
-            v.reserve(batch.len / p + 16);
-        }
-        for (i, &kg) in groups.iter().enumerate() {
-            rows[subtask_for_key_group(kg, parallelism, max_parallelism) as usize].push(i as u32);
-        }
+    if parallelism == 1 {
+        return Ok(vec![take(batch, &(0..batch.len as u32).collect::<Vec<_>>())]);
+    }
+    let targets: Vec<u32> = groups.iter().map(|&kg| subtask_for_key_group(kg, parallelism, max_parallelism)).collect();
+    split_by_targets(batch, &targets, parallelism)
+}
+
+/// Splits `batch` into `n` batches: row i goes to batch `targets[i]`, rows kept in order
+/// (the partitioners whose targets are computed elsewhere: custom, range, shuffle).
+pub fn split_by_targets(batch: &BatchRef<'_>, targets: &[u32], n: u32) -> Result<Vec<RecordBatch>> {
+    if targets.len() != batch.len {
+        return Err(Error::config(format!("{} targets for a batch of {} rows", targets.len(), batch.len)));
+    }
+    if let Some((i, &t)) = targets.iter().enumerate().find(|(_, &t)| t >= n) {
+        return Err(Error::config(format!("row {i} is sent to partition {t}, but there are only {n} (0 to {})", n - 1)));
+    }
+    let n = n as usize;
+    let mut rows: Vec<Vec<u32>> = vec![Vec::with_capacity(batch.len / n + 16); n];
+    for (i, &t) in targets.iter().enumerate() {
+        rows[t as usize].push(i as u32);
     }
     Ok(rows.iter().map(|idx| take(batch, idx)).collect())
 }
@@ -195,5 +204,20 @@ mod tests {
         assert!(parts.iter().all(|p| p.len > 0), "37 keys spread over 4 subtasks");
         assert!(hash_partition(&b.as_ref(), &[0], 0, 128).is_err());
         assert!(hash_partition(&b.as_ref(), &[0], 129, 128).unwrap_err().message.contains("between 1 and maxParallelism (128)"));
+    }
+
+    #[test]
+    fn split_by_targets_keeps_row_order_and_rejects_targets_out_of_range() {
+        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::I64)]));
+        let b = RecordBatch { schema, columns: vec![Column::new(ColumnData::I64((0..10).collect()))], len: 10, event_time: None };
+        let parts = split_by_targets(&b.as_ref(), &[2, 0, 2, 1, 0, 0, 2, 1, 1, 0], 3).unwrap();
+        let rows = |p: &RecordBatch| match &p.columns[0].data {
+            ColumnData::I64(v) => v.clone(),
+            _ => panic!(),
+        };
+        assert_eq!(parts.iter().map(rows).collect::<Vec<_>>(), vec![vec![1, 4, 5, 9], vec![3, 7, 8], vec![0, 2, 6]]);
+        let err = split_by_targets(&b.as_ref(), &[0, 0, 0, 3, 0, 0, 0, 0, 0, 0], 3).unwrap_err();
+        assert!(err.message.contains("row 3 is sent to partition 3, but there are only 3"), "{}", err.message);
+        assert!(split_by_targets(&b.as_ref(), &[0; 9], 3).is_err());
     }
 }

@@ -67,6 +67,7 @@ export interface NativeBinding {
     parallelism: number,
     maxParallelism: number,
   ): BatchOutN[];
+  partitionByTargets(fields: FieldSpecN[], buffers: Uint8Array[], length: number, eventTime: Uint8Array | null, targets: Uint32Array, n: number): BatchOutN[];
 }
 
 export type LoadResult = { ok: true; binding: NativeBinding } | { ok: false; reason: string };

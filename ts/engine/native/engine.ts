@@ -108,4 +108,8 @@ export class NativeEngine implements Engine {
       .hashPartition(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), [...keyFields], parallelism, maxParallelism)
       .map((o) => fromBatchOut(batch.schema, o));
   }
+
+  partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[] {
+    return this.binding.partitionByTargets(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), targets, n).map((o) => fromBatchOut(batch.schema, o));
+  }
 }

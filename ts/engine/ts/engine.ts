@@ -5,7 +5,7 @@ import type { Engine, NexmarkGenerator, WindowAggregator, WindowAggregatorSpec }
 import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
 import { decodeBatch, encodeBatch } from './codec.js';
 import { murmur3_32 } from './hash.js';
-import { hashPartition } from './partition.js';
+import { hashPartition, partitionByTargets } from './partition.js';
 import { TsNexmarkGenerator } from './nexmark.js';
 import { createTsWindowAggregator } from './window.js';
 
@@ -34,5 +34,9 @@ export class TsEngine implements Engine {
 
   hashPartition(batch: RecordBatch, keyFields: readonly number[], parallelism: number, maxParallelism: number): RecordBatch[] {
     return hashPartition(batch, keyFields, parallelism, maxParallelism);
+  }
+
+  partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[] {
+    return partitionByTargets(batch, targets, n);
   }
 }

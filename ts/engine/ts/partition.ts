@@ -57,18 +57,24 @@ export function keyGroups(batch: RecordBatch, keyFields: readonly number[], maxP
 export function hashPartition(batch: RecordBatch, keyFields: readonly number[], parallelism: number, maxParallelism: number): RecordBatch[] {
   checkParallelism(parallelism, maxParallelism);
   const groups = keyGroups(batch, keyFields, maxParallelism);
-  const n = batch.length;
-  const counts = new Int32Array(parallelism);
-  const target = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const t = Math.floor((groups[i]! * parallelism) / maxParallelism);
-    target[i] = t;
+  const target = new Uint32Array(batch.length);
+  for (let i = 0; i < target.length; i++) target[i] = Math.floor((groups[i]! * parallelism) / maxParallelism);
+  return partitionByTargets(batch, target, parallelism);
+}
+
+/** Splits a batch into `n` batches: row i into batch `targets[i]`, rows kept in order. */
+export function partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[] {
+  if (targets.length !== batch.length) throw new Error(`${targets.length} targets for a batch of ${batch.length} rows`);
+  const counts = new Int32Array(n);
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i]!;
+    if (t >= n) throw new Error(`row ${i} is sent to partition ${t}, but there are only ${n} (0 to ${n - 1})`);
     counts[t]!++;
   }
-  const idx = Array.from({ length: parallelism }, (_, t) => new Int32Array(counts[t]!));
-  const fill = new Int32Array(parallelism);
-  for (let i = 0; i < n; i++) {
-    const t = target[i]!;
+  const idx = Array.from({ length: n }, (_, t) => new Int32Array(counts[t]!));
+  const fill = new Int32Array(n);
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i]!;
     idx[t]![fill[t]!++] = i;
   }
   return idx.map((rows) => batch.take(rows, rows.length));

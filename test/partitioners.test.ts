@@ -1,0 +1,137 @@
+/**
+ * The partitioners of DataStream at parallelism 2, on both engines: where each sends which
+ * records (observed through the worker thread a record was mapped on), that no record is lost
+ * or duplicated (broadcast: one copy per subtask), and the build-time errors.
+ */
+
+import { readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { agg, CollectSink, NexmarkSource, runJob, StreamEnvironment, TumblingEventTimeWindows } from '../ts/index.js';
+import { edgeTargets } from '../ts/runtime/parallel.js';
+import { requireNative } from './engines.js';
+
+type Tagged = { auction: number; bidder: number; price: number; thread: number };
+
+async function run(how: string, engine: 'native' | 'ts', extra: string[] = []): Promise<Tagged[]> {
+  const out = join(tmpdir(), `sluice-part-${process.pid}-${how}-${engine}.jsonl`);
+  rmSync(out, { force: true });
+  await runJob(new URL('./fixtures/jobs/partitioners.ts', import.meta.url), { engine, parallelism: 2, args: [how, out, ...extra] });
+  const rows = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Tagged);
+  rmSync(out, { force: true });
+  return rows;
+}
+
+const key = (r: Tagged): string => `${r.auction}/${r.bidder}/${r.price}`;
+const byThread = (rows: Tagged[]): Map<number, Tagged[]> => {
+  const m = new Map<number, Tagged[]>();
+  for (const r of rows) m.set(r.thread, [...(m.get(r.thread) ?? []), r]);
+  return m;
+};
+
+describe('partitioners', () => {
+  let input: string[] = [];
+  const expectAllOnce = (rows: Tagged[]): void => expect(rows.map(key).sort()).toEqual(input);
+
+  for (const engine of ['native', 'ts'] as const) {
+    describe(`${engine} engine`, () => {
+      it('rebalance, shuffle and rescale spread the records over both subtasks, each record once', async () => {
+        requireNative();
+        if (input.length === 0) input = (await run('global', 'ts')).map(key).sort();
+        for (const how of ['rebalance', 'shuffle', 'rescale']) {
+          const rows = await run(how, engine);
+          expectAllOnce(rows);
+          const parts = [...byThread(rows).values()].map((r) => r.length);
+          expect(parts.length, how).toBe(2);
+          // Shuffle is random per record: both halves are near 50%; by batch, rebalance too.
+          for (const n of parts) expect(n / rows.length, how).toBeGreaterThan(how === 'shuffle' ? 0.45 : 0.2);
+        }
+      }, 60_000);
+
+      it('global sends every record to one subtask; broadcast sends every record to every subtask', async () => {
+        requireNative();
+        if (input.length === 0) input = (await run('global', 'ts')).map(key).sort();
+        const g = await run('global', engine);
+        expectAllOnce(g);
+        expect(byThread(g).size).toBe(1);
+        const b = await run('broadcast', engine);
+        const threads = byThread(b);
+        expect(threads.size).toBe(2);
+        for (const rows of threads.values()) expectAllOnce(rows);
+      }, 60_000);
+
+      it('partitionCustom sends each record where the function says', async () => {
+        requireNative();
+        if (input.length === 0) input = (await run('global', 'ts')).map(key).sort();
+        const rows = await run('custom', engine);
+        expectAllOnce(rows);
+        const threads = [...byThread(rows).values()];
+        expect(threads.length).toBe(2);
+        // auction % 2: one subtask has the even auctions, the other the odd ones.
+        for (const t of threads) expect(new Set(t.map((r) => r.auction % 2)).size).toBe(1);
+      }, 60_000);
+
+      it('partitionByRange splits at the given boundary, or at the median of a sample', async () => {
+        requireNative();
+        if (input.length === 0) input = (await run('global', 'ts')).map(key).sort();
+        for (const extra of [['5000000'], []]) {
+          const rows = await run('range', engine, extra);
+          expectAllOnce(rows);
+          const threads = [...byThread(rows).values()].sort((a, b) => a[0]!.price - b[0]!.price);
+          expect(threads.length).toBe(2);
+          const [low, high] = threads as [Tagged[], Tagged[]];
+          const top = Math.max(...low.map((r) => r.price));
+          const bottom = Math.min(...high.map((r) => r.price));
+          expect(top).toBeLessThan(bottom);
+          if (extra.length > 0) expect(top < 5_000_000 && bottom >= 5_000_000).toBe(true);
+          // Sampled: the boundary is the sample's median, so the halves are close to even.
+          else expect(Math.abs(low.length - high.length) / rows.length).toBeLessThan(0.1);
+        }
+      }, 60_000);
+    });
+  }
+
+  it('rescale feeds local groups of subtasks', () => {
+    expect([0, 1].map((a) => edgeTargets('rescale', a, 2, 4))).toEqual([[0, 1], [2, 3]]);
+    expect([0, 1, 2, 3].map((a) => edgeTargets('rescale', a, 4, 2))).toEqual([[0], [0], [1], [1]]);
+    expect([0, 1].map((a) => edgeTargets('rescale', a, 2, 3))).toEqual([[0], [1, 2]]);
+  });
+
+  it('explain names every partitioner', () => {
+    const env = StreamEnvironment.create({ engine: 'ts', parallelism: 2 });
+    const bids = env.fromSource(NexmarkSource.bids({ events: 10 }));
+    bids.rebalance().map((b) => b).shuffle().map((b) => b).broadcast().map((b) => b).rescale().map((b) => b).forward().map((b) => b).sinkTo(new CollectSink());
+    bids.partitionCustom((a: number, n) => a % n, 'auction').map((b) => b).partitionByRange('price', { boundaries: [100] }).map((b) => b).sinkTo(new CollectSink());
+    const text = env.explain();
+    for (const l of ['--REBALANCE--> #2 Map (p=2) [new task]', '--SHUFFLE-->', '--BROADCAST-->', '--RESCALE-->', '--CUSTOM(auction)-->', '--RANGE(price, boundaries 100)-->']) expect(text).toContain(l);
+  });
+
+  it('bad partitioner configurations fail while the job is built', () => {
+    const env = StreamEnvironment.create({ engine: 'ts', parallelism: 2 });
+    const bids = env.fromSource(NexmarkSource.bids({ events: 10 }));
+    expect(() => bids.broadcast().keyBy('auction')).toThrow(/keyBy\(\) after broadcast\(\): a keyed operator needs each key on one subtask/);
+    expect(() => bids.rebalance().windowAll(TumblingEventTimeWindows.of(10))).toThrow(/windowAll\(\) partitions the stream itself, so the rebalance\(\) before it has no effect/);
+    expect(() => bids.rebalance().shuffle()).toThrow(/shuffle\(\) follows rebalance\(\)/);
+    expect(() => bids.partitionByRange('price', { boundaries: [5, 3] })).toThrow(/strictly ascending/);
+    expect(() => bids.partitionByRange('price', { boundaries: ['a'] })).toThrow(/boundary 0 is string, but field 'price' is i64/);
+    expect(() => bids.partitionByRange('nope' as 'price')).toThrow(/no field 'nope'/);
+    expect(() => bids.broadcast().join(bids).where('auction')).toThrow(/join\(\) after broadcast\(\)/);
+
+    const env2 = StreamEnvironment.create({ engine: 'ts', parallelism: 2 });
+    env2.fromSource(NexmarkSource.bids({ events: 10 })).map((b) => b).setParallelism(1).forward().map((b) => b).sinkTo(new CollectSink());
+    expect(() => env2.explain()).toThrow(/forward\(\) keeps records on the same subtask, so it needs equal parallelism on both sides, but Map has 1 and Map has 2/);
+
+    const env3 = StreamEnvironment.create({ engine: 'ts', parallelism: 2 });
+    env3.fromSource(NexmarkSource.bids({ events: 10 })).partitionByRange('price', { boundaries: [1, 2] }).sinkTo(new CollectSink());
+    expect(() => env3.explain()).toThrow(/partitionByRange\(price\) has 2 boundaries for 1 subtask/);
+
+    const env5 = StreamEnvironment.create({ engine: 'ts', parallelism: 2 });
+    env5.fromSource(NexmarkSource.bids({ events: 10 })).partitionByRange('price').map((b) => b).sinkTo(new CollectSink());
+    expect(() => env5.explain()).toThrow(/samples its boundaries in the sending subtask, but Source: nexmark bids has 2 subtasks .* give the boundaries, or setParallelism\(1\)/);
+
+    const env4 = StreamEnvironment.create({ engine: 'ts', parallelism: 2 });
+    env4.fromSource(NexmarkSource.bids({ events: 10 })).keyBy('auction').window(TumblingEventTimeWindows.of(10)).aggregate({ n: agg.count() }).sinkTo(new CollectSink());
+    expect(env4.explain()).toContain('HASH(auction)');
+  });
+});
