@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { agg, CollectSink, NexmarkSource, runJob, StreamEnvironment, TumblingEventTimeWindows } from '../ts/index.js';
-import { edgeTargets } from '../ts/runtime/parallel.js';
+import { edgeTargets } from '../ts/plan/physical.js';
 import { requireNative } from './engines.js';
 
 type Tagged = { auction: number; bidder: number; price: number; thread: number };

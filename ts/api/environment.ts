@@ -12,6 +12,7 @@ import { JobGraph, type GraphNode } from '../plan/graph.js';
 import { buildPlan, explainMermaid, explainText } from '../plan/physical.js';
 import { executeJob, type ExecuteOptions, type JobResult } from '../runtime/executor.js';
 import { executeParallel } from '../runtime/parallel.js';
+import { defaultMemoryBytes, parseMemorySize, planMemory } from '../runtime/memory.js';
 import type { JobModule } from '../runtime/job-module.js';
 import { BoundedQueue } from '../runtime/queue.js';
 import type { Sink, SinkWriter, Source } from './connector.js';
@@ -30,6 +31,12 @@ export interface EnvironmentOptions {
   readonly parallelism?: number;
   /** Key groups, the upper bound of any operator's parallelism (default 128, as Flink). */
   readonly maxParallelism?: number;
+  /**
+   * Managed memory for the run: exchange buffers between subtasks and window operator state, as
+   * '512mb', '2gb' or bytes (default: a quarter of the machine's memory, at most 2 GiB). A plan
+   * that cannot run in it fails before it starts; state that outgrows it fails the job.
+   */
+  readonly memory?: string | number;
   /** @internal The module that builds this job (set by runJob and the command line). */
   readonly job?: JobModule;
 }
@@ -44,6 +51,8 @@ export class StreamEnvironment {
   readonly graph = new JobGraph();
   readonly engine: Engine;
   readonly batchSize: number;
+  /** The managed memory budget, in bytes. */
+  readonly memoryBytes: number;
   private readonly job: JobModule | null;
 
   private constructor(options: EnvironmentOptions) {
@@ -52,6 +61,7 @@ export class StreamEnvironment {
     if (!Number.isSafeInteger(bs) || bs < 1) throw new RangeError(`batchSize must be a whole number >= 1, got ${bs}`);
     this.batchSize = bs;
     this.job = options.job ?? null;
+    this.memoryBytes = options.memory === undefined ? defaultMemoryBytes() : parseMemorySize(options.memory);
     if (options.maxParallelism !== undefined) this.setMaxParallelism(options.maxParallelism);
     if (options.parallelism !== undefined) this.setParallelism(options.parallelism);
   }
@@ -108,7 +118,11 @@ export class StreamEnvironment {
   /** The physical plan as text (or as a Mermaid flowchart). */
   explain(format: 'text' | 'mermaid' = 'text'): string {
     const plan = buildPlan(this.graph.lineageOf(this.graph.sinks().filter((s) => !this.executed.has(s))));
-    return format === 'mermaid' ? explainMermaid(plan) : explainText(plan, this.engine.name);
+    const mem = planMemory(plan, this.batchSize, this.memoryBytes);
+    if (format === 'mermaid') return explainMermaid(plan);
+    const mib = (b: number): string => `${(b / (1024 * 1024)).toFixed(1)} MiB`;
+    const exchange = plan.slots > 1 ? `${mib(mem.exchangeReservedBytes)} for the buffers of ${mem.channels} exchange channels, ` : '';
+    return `${explainText(plan, this.engine.name)}\nManaged memory ${mib(this.memoryBytes)}: ${exchange}${mib(this.memoryBytes - mem.exchangeReservedBytes)} for operator state`;
   }
 
   /**
@@ -127,10 +141,10 @@ export class StreamEnvironment {
         );
       }
       for (const s of sinks) this.executed.add(s);
-      return executeParallel(jobName, graph, this.engine, this.batchSize, options, this.job);
+      return executeParallel(jobName, graph, this.engine, this.batchSize, options, this.job, this.memoryBytes);
     }
     for (const s of sinks) this.executed.add(s);
-    return executeJob(jobName, graph, this.engine, this.batchSize, options);
+    return executeJob(jobName, graph, this.engine, this.batchSize, options, undefined, this.memoryBytes);
   }
 
   private readonly executed = new Set<GraphNode>();
@@ -151,7 +165,7 @@ export class StreamEnvironment {
       const sink: Sink = { name: 'collect', open: (): SinkWriter => ({ write: (b) => queue.put(b), close: () => undefined }) };
       const node = this.graph.add({ name: 'Sink: collect', op: { kind: 'sink', sink }, input: stream.node, partitioning: { kind: 'forward' }, schema: stream.schema, hasEventTime: stream.node.hasEventTime });
       this.executed.add(node);
-      executeJob('collect', this.graph.lineageOf([node]), this.engine, this.batchSize, { signal: abort.signal }).then(
+      executeJob('collect', this.graph.lineageOf([node]), this.engine, this.batchSize, { signal: abort.signal }, undefined, this.memoryBytes).then(
         () => queue.close(),
         (e: unknown) => queue.close(e),
       );

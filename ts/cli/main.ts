@@ -23,6 +23,7 @@ const COMMON: OptionSpec[] = [
   { name: 'engine', value: '<native|ts|auto>', help: "engine to run on (default: SLUICE_ENGINE, else auto)" },
   { name: 'batch-size', value: '<rows>', help: 'rows per batch that sources aim for (default 8192)' },
   { name: 'parallelism', value: '<n>', help: 'subtasks per operator, on n worker threads (default 1)' },
+  { name: 'memory', value: '<size>', help: "managed memory, e.g. 512mb (default: a quarter of RAM, at most 2gb)" },
   { name: 'help', help: 'show this help' },
 ];
 const RUN: OptionSpec[] = [
@@ -64,7 +65,9 @@ async function loadPipeline(file: string): Promise<{ fn: PipelineFn; name: strin
 }
 
 function envOptions(options: Map<string, string | true>): EnvironmentOptions {
-  const out: { engine?: EngineChoice; batchSize?: number; parallelism?: number } = {};
+  const out: { engine?: EngineChoice; batchSize?: number; parallelism?: number; memory?: string } = {};
+  const mem = options.get('memory');
+  if (typeof mem === 'string') out.memory = mem;
   const par = options.get('parallelism');
   if (typeof par === 'string') {
     const n = Number(par);
@@ -161,7 +164,10 @@ function summary(r: JobResult): string {
   const rows = r.operators.map((m) => `  #${m.id} ${m.name}: in ${m.recordsIn}, out ${m.recordsOut}, busy ${(m.busyMs / 1000).toFixed(2)} s` +
     (m.backpressuredMs > 0.5 ? `, backpressured ${(m.backpressuredMs / 1000).toFixed(2)} s` : '') +
     (m.lateRecordsDropped ? `, late dropped ${m.lateRecordsDropped}` : '') + (m.deadLetters ? `, dead letters ${m.deadLetters}` : ''));
-  return `sluice: job '${r.jobName}' on the ${r.engine} engine: ${r.recordsIn} records in ${(r.durationMs / 1000).toFixed(2)} s\n${rows.join('\n')}\n`;
+  const mib = (b: number): string => `${(b / (1024 * 1024)).toFixed(1)} MiB`;
+  const m = r.memory;
+  const memory = `  managed memory ${mib(m.budgetBytes)}: operator state peak ${mib(m.operatorPeakBytes)} of ${mib(m.operatorBudgetBytes)}` + (m.exchangeReservedBytes > 0 ? `, exchange buffers peak ${mib(m.exchangePeakBytes)} of ${mib(m.exchangeReservedBytes)}` : '');
+  return `sluice: job '${r.jobName}' on the ${r.engine} engine: ${r.recordsIn} records in ${(r.durationMs / 1000).toFixed(2)} s\n${rows.join('\n')}\n${memory}\n`;
 }
 
 async function explain(argv: readonly string[]): Promise<number> {

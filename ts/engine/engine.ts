@@ -43,6 +43,8 @@ export interface WindowAggregatorSpec {
    * (the updated rows come from takePushedOutput).
    */
   readonly allowedLatenessMs?: number;
+  /** The managed memory pool (openMemoryPool) the operator reserves its state from (native engine). */
+  readonly memoryPool?: string;
 }
 
 /**
@@ -93,6 +95,14 @@ export interface Engine {
    * bytes), rows kept in order; one call per batch.
    */
   hashPartition(batch: RecordBatch, keyFields: readonly number[], parallelism: number, maxParallelism: number): RecordBatch[];
+  /**
+   * A managed memory pool shared by every thread of the process, named by the run: the native
+   * window operators reserve their state from it. The TS engine keeps none (the runtime counts
+   * its operators' state in shared counters), so its use is null.
+   */
+  openMemoryPool(id: string, budgetBytes: number): void;
+  memoryPoolUse(id: string): { readonly used: number; readonly peak: number } | null;
+  closeMemoryPool(id: string): void;
   /** Splits a batch into `n` batches, row i into batch `targets[i]`, rows kept in order; one call per batch. */
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[];
 }

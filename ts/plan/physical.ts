@@ -118,6 +118,24 @@ function edgeOf(node: GraphNode, j: number, from: PhysicalNode, p: number, s: Pa
   }
 }
 
+/**
+ * Which downstream subtasks upstream subtask `from` feeds on an edge: forward the same one,
+ * global the first, rescale its local group (Flink's rule: with more downstream subtasks each
+ * upstream one feeds a contiguous group of them, with fewer each downstream one is fed by a
+ * contiguous group), every other kind all of them.
+ */
+export function edgeTargets(kind: EdgeKind, from: number, fromWidth: number, toWidth: number): number[] {
+  if (kind === 'forward') return [from];
+  if (kind === 'global') return [0];
+  if (kind === 'rescale') {
+    if (toWidth < fromWidth) return [Math.floor((from * toWidth) / fromWidth)];
+    const first = Math.floor((from * toWidth) / fromWidth);
+    const end = Math.floor(((from + 1) * toWidth) / fromWidth);
+    return Array.from({ length: end - first }, (_, i) => first + i);
+  }
+  return Array.from({ length: toWidth }, (_, i) => i);
+}
+
 /** Fields of `node`'s output that its consumers read; null when some consumer needs whole records. */
 export function requiredFields(graph: JobGraph, node: GraphNode): Set<string> | null {
   const need = new Set<string>();

@@ -20,9 +20,10 @@ import { murmur3_32 } from '../engine/ts/hash.js';
 import type { Partitioning } from '../plan/graph.js';
 import type { EdgeKind } from '../plan/physical.js';
 import { keyString } from './joins.js';
+import type { ManagedMemory } from './memory.js';
 import { MultiInputOperator, Operator } from './operator.js';
 
-/** Batches a channel's receiver has room for. */
+/** Batches a channel's receiver has room for (its byte window is this many batches' estimate). */
 export const CHANNEL_CREDITS = 4;
 
 type Message =
@@ -33,8 +34,8 @@ type Message =
 
 /** The sending end of a channel. */
 export interface ChannelOut {
-  /** Resolves once the receiver has room (a credit). `owned`: the batch may be moved. */
-  send(batch: RecordBatch, owned: boolean): Promise<void> | void;
+  /** Resolves once the receiver had room (a credit), with the ms waited for it. `owned`: the batch may be moved. */
+  send(batch: RecordBatch, owned: boolean): Promise<number>;
   control(m: Message): void;
 }
 
@@ -45,39 +46,89 @@ export interface ChannelIn {
   close(): void;
 }
 
-/**
- * Credits, shared by both channel kinds. Several producers of one thread may wait on the same
- * channel (an operator with two inputs emits from both), so waiters queue in order.
- */
-class Credits {
-  private n = CHANNEL_CREDITS;
-  private readonly waiting: (() => void)[] = [];
+/** The bytes of a batch's buffers (what a channel holds while the batch is in flight). */
+function batchBytes(batch: RecordBatch): number {
+  let n = batch.eventTime?.byteLength ?? 0;
+  for (const b of batch.buffers()) n += b.byteLength;
+  return n;
+}
 
-  take(): Promise<void> | void {
-    if (this.n > 0 && this.waiting.length === 0) {
-      this.n--;
-      return;
-    }
-    return new Promise<void>((resolve) => this.waiting.push(resolve));
+/**
+ * The sending side of a bounded channel, shared by both channel kinds. A batch may go when the
+ * receiver has a credit (at most CHANNEL_CREDITS batches in flight) and the channel's byte
+ * window has room for it; the window is the channel's share of managed memory, so a batch
+ * larger than half of it is cut into row slices first. Several producers of one thread may
+ * wait on the same channel (an operator with two inputs emits from both), so waiters queue in
+ * order; credits come back in the order batches were sent.
+ */
+abstract class CreditedChannel {
+  private credits = CHANNEL_CREDITS;
+  private free: number;
+  private readonly sizes: number[] = [];
+  private readonly waiting: { readonly bytes: number; readonly go: () => void }[] = [];
+
+  constructor(
+    private readonly windowBytes: number,
+    private readonly memory: ManagedMemory | null,
+  ) {
+    this.free = windowBytes;
   }
 
-  give(): void {
-    const w = this.waiting.shift();
-    if (w !== undefined) w();
-    else this.n++;
+  /** Hands the batch to the receiver (it has room). */
+  protected abstract post(batch: RecordBatch, owned: boolean): void;
+
+  async send(batch: RecordBatch, owned: boolean): Promise<number> {
+    const bytes = batchBytes(batch);
+    if (bytes > this.windowBytes / 2 && batch.length > 1) {
+      const parts = Math.ceil(bytes / (this.windowBytes / 2));
+      const rows = Math.ceil(batch.length / parts);
+      let waited = 0;
+      for (let at = 0; at < batch.length; at += rows) waited += await this.send(batch.slice(at, Math.min(batch.length, at + rows)), true);
+      return waited;
+    }
+    let waited = 0;
+    if (this.waiting.length > 0 || !this.fits(bytes)) {
+      const t0 = performance.now();
+      await new Promise<void>((go) => this.waiting.push({ bytes, go }));
+      waited = performance.now() - t0;
+    } else this.admit(bytes);
+    this.post(batch, owned);
+    return waited;
+  }
+
+  /** A row wider than the window alone still goes, when the channel is empty. */
+  private fits(bytes: number): boolean {
+    return this.credits > 0 && (bytes <= this.free || this.sizes.length === 0);
+  }
+
+  private admit(bytes: number): void {
+    this.credits--;
+    this.free -= bytes;
+    this.sizes.push(bytes);
+    this.memory?.inFlight(bytes);
+  }
+
+  /** The receiver processed the oldest batch in flight. */
+  protected returned(): void {
+    const bytes = this.sizes.shift() ?? 0;
+    this.credits++;
+    this.free += bytes;
+    this.memory?.inFlight(-bytes);
+    while (this.waiting.length > 0 && this.fits(this.waiting[0]!.bytes)) {
+      const w = this.waiting.shift()!;
+      this.admit(w.bytes);
+      w.go();
+    }
   }
 }
 
 /** Both ends of a channel within one thread: the batch object is passed on. */
-export class LocalChannel implements ChannelOut, ChannelIn {
-  private readonly credits = new Credits();
+export class LocalChannel extends CreditedChannel implements ChannelOut, ChannelIn {
   private handler: ((m: Message) => void) | null = null;
   private pending: Message[] = [];
 
-  send(batch: RecordBatch): Promise<void> | void {
-    const c = this.credits.take();
-    if (c === undefined) return this.deliver({ t: 'b', batch });
-    return c.then(() => this.deliver({ t: 'b', batch }));
+  protected post(batch: RecordBatch): void {
+    this.deliver({ t: 'b', batch });
   }
   control(m: Message): void {
     this.deliver(m);
@@ -92,7 +143,7 @@ export class LocalChannel implements ChannelOut, ChannelIn {
     this.pending = [];
   }
   credit(): void {
-    this.credits.give();
+    this.returned();
   }
   close(): void {}
 }
@@ -105,27 +156,22 @@ export interface PortLike {
 }
 
 /** A channel end on a MessagePort to another thread. */
-export class PortChannel implements ChannelOut, ChannelIn {
-  private readonly credits = new Credits();
-
+export class PortChannel extends CreditedChannel implements ChannelOut, ChannelIn {
   constructor(
     private readonly port: PortLike,
     private readonly schema: Schema,
+    windowBytes: number,
+    memory: ManagedMemory | null,
   ) {
+    super(windowBytes, memory);
     // Credits come back on the same port. Open ports keep the thread alive while a sender
     // waits; the receiver closes the channel after the end (the job's threads are then ended).
     port.on('message', (m: { t: string }) => {
-      if (m.t === 'c') this.credits.give();
+      if (m.t === 'c') this.returned();
     });
   }
 
-  send(batch: RecordBatch, owned: boolean): Promise<void> | void {
-    const c = this.credits.take();
-    if (c === undefined) return this.post(batch, owned);
-    return c.then(() => this.post(batch, owned));
-  }
-
-  private post(batch: RecordBatch, owned: boolean): void {
+  protected post(batch: RecordBatch, owned: boolean): void {
     const transfer: ArrayBuffer[] = [];
     const buf = (a: ArrayBufferView | null): ArrayBuffer | null => {
       if (a === null) return null;
@@ -231,7 +277,7 @@ export class ExchangeSender extends Operator {
         // Round-robin by batch over the channels this subtask feeds (all, or its rescale group),
         // starting at the subtask's own index so parallel sources spread at once.
         const chans = this.channels;
-        await chans[(this.subtask + this.next++) % chans.length]!.send(batch, false);
+        await this.send(chans[(this.subtask + this.next++) % chans.length]!, batch, false);
         return;
       }
       case 'keyFn':
@@ -243,12 +289,18 @@ export class ExchangeSender extends Operator {
         return this.sendParts(this.engine.partitionByTargets(batch, this.targets(batch), n));
       default:
         // forward: the one channel to the same subtask; global: to subtask 0; broadcast: to all.
-        for (const c of this.channels) await c.send(batch, false);
+        for (const c of this.channels) await this.send(c, batch, false);
     }
   }
 
   private async sendParts(parts: RecordBatch[]): Promise<void> {
-    for (let b = 0; b < parts.length; b++) if (parts[b]!.length > 0) await this.out[b]!.send(parts[b]!, true);
+    for (let b = 0; b < parts.length; b++) if (parts[b]!.length > 0) await this.send(this.out[b]!, parts[b]!, true);
+  }
+
+  /** Time spent waiting for the receiver's room is backpressure on the operators upstream. */
+  private async send(c: ChannelOut, batch: RecordBatch, owned: boolean): Promise<void> {
+    const waited = await c.send(batch, owned);
+    if (waited > 0) this.blocked(waited);
   }
 
   /** The downstream subtask of every row, for the partitioners computed here. */

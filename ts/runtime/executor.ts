@@ -17,6 +17,7 @@ import { CoFlatMapOperator, IntervalJoinOperator, UnionOperator, WindowCoGroupOp
 import { GlobalWindowOperator, UserWindowOperator } from './user-window.js';
 import { Operator, SideOutputOperator, type OperatorMetrics } from './operator.js';
 import { ExchangeReceiver, ExchangeSender, type ChannelIn, type ChannelOut } from './exchange.js';
+import { defaultMemoryBytes, ManagedMemory, OperatorMemory, planMemory, type MemoryUse } from './memory.js';
 import {
   FilterOperator,
   FlatMapOperator,
@@ -43,6 +44,8 @@ export interface JobResult {
   readonly deadLetters: number;
   /** True when the job was stopped through `ExecuteOptions.signal` before its input ended. */
   readonly cancelled: boolean;
+  /** Managed memory: the budget, its split, and the most used at once. */
+  readonly memory: MemoryUse;
 }
 
 export interface Progress {
@@ -138,11 +141,22 @@ export async function executeJob(
   batchSize: number,
   options: ExecuteOptions = {},
   placement?: Placement,
+  /** The run's managed memory (a parallel run's, shared), or the budget of a run on this thread alone. */
+  memory: ManagedMemory | number = defaultMemoryBytes(),
 ): Promise<JobResult> {
   if (graph.sinks().length === 0) {
     throw new Error('the job has no sink: end a stream with sinkTo(...) or collect() before execute()');
   }
   const plan = buildPlan(graph);
+  if (typeof memory === 'number') {
+    const mine = ManagedMemory.create(memory, planMemory(plan, batchSize, memory).exchangeReservedBytes);
+    engine.openMemoryPool(mine.id, mine.operatorBudgetBytes);
+    try {
+      return await executeJob(jobName, graph, engine, batchSize, options, placement, mine);
+    } finally {
+      engine.closeMemoryPool(mine.id);
+    }
+  }
   const sub = placement === undefined || placement.where === 'main' ? 0 : placement.where;
   const here = (p: PhysicalNode): boolean =>
     placement === undefined ? true : placement.where === 'main' ? p.onMain : !p.onMain && placement.where < p.parallelism;
@@ -199,9 +213,12 @@ export async function executeJob(
           window,
           aggregates: op.aggregates.map((a) => ({ ...a, field: a.field === null ? null : at(a.field) })),
           allowedLatenessMs: op.lateness,
+          memoryPool: memory.id,
         });
         const gap = op.gapFn === null ? null : { fn: op.gapFn as (r: Row) => unknown, schema: engineInput, origin: sourceName(n) };
-        o = new WindowAggregateOperator(n.id, n.name, agg, gap, op.lateTag, op.window.kind === 'count');
+        // The native engine reserves from the pool itself; the TS engine's state is counted here.
+        const share = engine.name === 'ts' ? new OperatorMemory(memory, `${n.name} (subtask ${sub})`) : null;
+        o = new WindowAggregateOperator(n.id, n.name, agg, gap, op.lateTag, op.window.kind === 'count', share);
         break;
       }
       case 'sink': {
@@ -414,6 +431,7 @@ export async function executeJob(
     lateRecordsDropped: metrics.reduce((s, m) => s + (m.lateRecordsDropped ?? 0), 0),
     deadLetters: metrics.reduce((s, m) => s + (m.deadLetters ?? 0), 0),
     cancelled,
+    memory: memory.use(engine),
   };
 }
 

@@ -1,5 +1,6 @@
 /** The operators behind the DataStream API. */
 
+import type { OperatorMemory } from './memory.js';
 import { BatchBuilder, BadValueError, ColumnBuilder } from '../batch/builder.js';
 import { RecordBatch, rowReader, type Row } from '../batch/record-batch.js';
 import { getI64, i32View, setI64 } from '../batch/i64.js';
@@ -324,6 +325,8 @@ export class WindowAggregateOperator extends Operator {
     private readonly lateTag: string | null = null,
     /** Count windows: no late records; records after a key's last firing are reported instead. */
     private readonly count = false,
+    /** TS engine: the operator's share of managed memory (the native engine reserves its own). */
+    private readonly memory: OperatorMemory | null = null,
   ) {
     super(id, name);
     if (count) this.metrics.unfiredRecords = 0;
@@ -356,6 +359,7 @@ export class WindowAggregateOperator extends Operator {
   processBatch(batch: RecordBatch): Promise<void> | void {
     const late = this.agg.push(this.gap === null ? batch : this.withGaps(batch, this.gap));
     this.metrics.memoryBytes = this.agg.memoryBytes;
+    this.memory?.resize(this.metrics.memoryBytes);
     // Count windows fire on records, and so do fired windows within their allowed lateness.
     const fired = this.agg.takePushedOutput();
     if (fired === null) return this.late(batch, late);
@@ -377,12 +381,14 @@ export class WindowAggregateOperator extends Operator {
 
   override async processWatermark(watermark: number): Promise<void> {
     const fired = this.agg.advanceWatermark(watermark);
+    this.memory?.resize(this.agg.memoryBytes);
     if (fired !== null) await this.emit(fired);
     await this.emitWatermark(watermark);
   }
 
   override async finish(): Promise<void> {
     await this.processWatermark(Infinity);
+    this.memory?.release();
     if (this.count) this.metrics.unfiredRecords = this.agg.unfiredRows;
     await this.emitEnd();
   }

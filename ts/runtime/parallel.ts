@@ -12,11 +12,12 @@
 import { existsSync } from 'node:fs';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Engine } from '../engine/engine.js';
-import { buildPlan, type EdgeKind, type PhysicalEdge, type PhysicalNode, type PhysicalPlan } from '../plan/physical.js';
+import { buildPlan, edgeTargets, type PhysicalEdge, type PhysicalNode, type PhysicalPlan } from '../plan/physical.js';
 import type { Schema } from '../batch/schema.js';
 import type { JobGraph } from '../plan/graph.js';
 import { JobFailedError } from './errors.js';
 import { LocalChannel, PortChannel, type ChannelIn, type ChannelOut, type PortLike } from './exchange.js';
+import { channelWindowBytes, ManagedMemory, planMemory, type SharedMemorySetup } from './memory.js';
 import { edgeKey, executeJob, type ExecuteOptions, type JobResult, type Placement } from './executor.js';
 import type { OperatorMetrics } from './operator.js';
 
@@ -31,7 +32,9 @@ export interface WorkerSetup {
   readonly ports: readonly { readonly edge: string; readonly from: number; readonly to: number; readonly port: MessagePort }[];
   /** Registers the TypeScript loader first (the job module is a .ts file). */
   readonly typescript: boolean;
+  readonly memory: SharedMemorySetup;
 }
+
 
 /** The worker entry: next to this module when built; the build's when running from sources (tests). */
 function workerScript(): URL {
@@ -48,16 +51,21 @@ export class ChannelTable {
 
   constructor(
     ports: WorkerSetup['ports'],
-    schemaOf: (edge: string) => Schema,
+    private readonly schemaOf: (edge: string) => Schema,
+    private readonly batchSize: number,
+    private readonly memory: ManagedMemory,
   ) {
-    for (const p of ports) this.ends.set(`${p.edge}/${p.from}/${p.to}`, new PortChannel(p.port as unknown as PortLike, schemaOf(p.edge)));
+    for (const p of ports) {
+      const schema = schemaOf(p.edge);
+      this.ends.set(`${p.edge}/${p.from}/${p.to}`, new PortChannel(p.port as unknown as PortLike, schema, channelWindowBytes(schema, batchSize), memory));
+    }
   }
 
   private get(edge: string, from: number, to: number): ChannelIn & ChannelOut {
     const k = `${edge}/${from}/${to}`;
     let c = this.ends.get(k);
     if (c === undefined) {
-      c = new LocalChannel();
+      c = new LocalChannel(channelWindowBytes(this.schemaOf(edge), this.batchSize), this.memory);
       this.ends.set(k, c);
     }
     return c;
@@ -97,23 +105,6 @@ export function placementOf(plan: PhysicalPlan, where: number | 'main', table: C
   };
 }
 
-/**
- * Which downstream subtasks upstream subtask `from` feeds on an edge: forward the same one,
- * global the first, rescale its local group (Flink's rule: with more downstream subtasks each
- * upstream one feeds a contiguous group of them, with fewer each downstream one is fed by a
- * contiguous group), every other kind all of them.
- */
-export function edgeTargets(kind: EdgeKind, from: number, fromWidth: number, toWidth: number): number[] {
-  if (kind === 'forward') return [from];
-  if (kind === 'global') return [0];
-  if (kind === 'rescale') {
-    if (toWidth < fromWidth) return [Math.floor((from * toWidth) / fromWidth)];
-    const first = Math.floor((from * toWidth) / fromWidth);
-    const end = Math.floor(((from + 1) * toWidth) / fromWidth);
-    return Array.from({ length: end - first }, (_, i) => first + i);
-  }
-  return Array.from({ length: toWidth }, (_, i) => i);
-}
 
 export async function executeParallel(
   jobName: string,
@@ -122,8 +113,30 @@ export async function executeParallel(
   batchSize: number,
   options: ExecuteOptions,
   job: JobModule,
+  memoryBytes: number,
 ): Promise<JobResult> {
   const plan = buildPlan(graph);
+  const { exchangeReservedBytes } = planMemory(plan, batchSize, memoryBytes);
+  const memory = ManagedMemory.create(memoryBytes, exchangeReservedBytes);
+  // One pool for the window operators of every thread (the addon is loaded once per process).
+  engine.openMemoryPool(memory.id, memory.operatorBudgetBytes);
+  try {
+    return await runParallel(jobName, graph, plan, engine, batchSize, options, job, memory);
+  } finally {
+    engine.closeMemoryPool(memory.id);
+  }
+}
+
+async function runParallel(
+  jobName: string,
+  graph: JobGraph,
+  plan: PhysicalPlan,
+  engine: Engine,
+  batchSize: number,
+  options: ExecuteOptions,
+  job: JobModule,
+  memory: ManagedMemory,
+): Promise<JobResult> {
   const started = performance.now();
   const slots = plan.slots;
   // Ports between threads: `main` is -1.
@@ -161,6 +174,7 @@ export async function executeParallel(
       subtask: i,
       ports: mine,
       typescript: /\.[cm]?ts$/.test(job.url),
+      memory: memory.setup,
     };
     const w = new Worker(workerScript(), { workerData: setup, transferList: mine.map((p) => p.port) });
     workers.push(w);
@@ -194,9 +208,9 @@ export async function executeParallel(
     );
   }
   // This thread runs the sinks that write as one subtask, fed by the workers.
-  const table = new ChannelTable(portsOf(-1), (edge) => edgeOf(plan, edge).from.outputSchema);
+  const table = new ChannelTable(portsOf(-1), (edge) => edgeOf(plan, edge).from.outputSchema, batchSize, memory);
   const mainPart = plan.all.some((p) => p.onMain)
-    ? executeJob(jobName, graph, engine, batchSize, {}, placementOf(plan, 'main', table)).catch((e: unknown) => {
+    ? executeJob(jobName, graph, engine, batchSize, {}, placementOf(plan, 'main', table), memory).catch((e: unknown) => {
         const err = e instanceof JobFailedError ? e : new JobFailedError(jobName, 'job', 0, e);
         fail(err);
         throw err;
@@ -229,5 +243,6 @@ export async function executeParallel(
     lateRecordsDropped: metrics.reduce((s, m) => s + (m.lateRecordsDropped ?? 0), 0),
     deadLetters: metrics.reduce((s, m) => s + (m.deadLetters ?? 0), 0),
     cancelled: onMain?.cancelled ?? false,
+    memory: memory.use(engine),
   };
 }

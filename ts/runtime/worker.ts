@@ -10,6 +10,7 @@ import { StreamEnvironment } from '../api/environment.js';
 import { buildPlan } from '../plan/physical.js';
 import { JobFailedError, operatorOf } from './errors.js';
 import { executeJob } from './executor.js';
+import { ManagedMemory } from './memory.js';
 import { ChannelTable, edgeOf, placementOf, type WorkerSetup } from './parallel.js';
 
 const setup = workerData as WorkerSetup;
@@ -33,8 +34,9 @@ async function main(): Promise<void> {
   await (mod.default as (env: StreamEnvironment, args: readonly string[]) => unknown)(env, setup.job.args);
   const graph = env.pendingGraph();
   const plan = buildPlan(graph);
-  const table = new ChannelTable(setup.ports, (edge) => edgeOf(plan, edge).from.outputSchema);
-  const result = await executeJob(setup.jobName, graph, env.engine, env.batchSize, {}, placementOf(plan, setup.subtask, table));
+  const memory = ManagedMemory.attach(setup.memory);
+  const table = new ChannelTable(setup.ports, (edge) => edgeOf(plan, edge).from.outputSchema, env.batchSize, memory);
+  const result = await executeJob(setup.jobName, graph, env.engine, env.batchSize, {}, placementOf(plan, setup.subtask, table), memory);
   parentPort!.postMessage({ t: 'done', metrics: result.operators });
 }
 

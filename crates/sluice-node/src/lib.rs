@@ -8,6 +8,7 @@
 mod batch;
 mod codec;
 mod hash;
+mod memory;
 mod nexmark;
 mod partition;
 mod window;

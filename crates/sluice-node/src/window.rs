@@ -40,6 +40,8 @@ pub struct WindowAggregatorSpec {
     pub aggregates: Vec<AggregateSpec>,
     /// Time windows: how long (ms) a fired window is kept and fired again by late records.
     pub allowed_lateness_ms: Option<i64>,
+    /// The managed memory pool (openMemoryPool) whose budget bounds the operator's state.
+    pub memory_pool: Option<String>,
 }
 
 fn windows_of(w: &WindowDescriptor) -> Result<Windows> {
@@ -93,12 +95,11 @@ impl NativeWindowAggregator {
             })
             .collect::<Result<Vec<_>>>()?;
         let windows = windows_of(&spec.window)?;
-        let mut inner = WindowAggregator::new(WindowAggSpec {
-            input,
-            key_fields: spec.key_fields.iter().map(|&k| k as usize).collect(),
-            windows,
-            aggs,
-        })
+        let pool = crate::memory::pool_for(spec.memory_pool.as_deref())?;
+        let mut inner = WindowAggregator::with_pool(
+            WindowAggSpec { input, key_fields: spec.key_fields.iter().map(|&k| k as usize).collect(), windows, aggs },
+            pool,
+        )
         .map_err(to_napi)?;
         inner.set_allowed_lateness(spec.allowed_lateness_ms.unwrap_or(0)).map_err(to_napi)?;
         Ok(NativeWindowAggregator { inner })

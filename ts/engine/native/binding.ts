@@ -53,6 +53,7 @@ export interface NativeBinding {
     window: { kind: string; sizeMs?: number; slideMs?: number; offsetMs?: number; gapMs?: number; dynamicGapField?: number; size?: number; slide?: number };
     aggregates: { name: string; kind: string; field?: number }[];
     allowedLatenessMs?: number;
+    memoryPool?: string;
   }) => NativeWindowAggregatorN;
   NativeNexmarkGenerator: new (config: NexmarkConfig, kind: string, fields?: string[] | null) => NativeNexmarkGeneratorN;
   encodeBatch(fields: FieldSpecN[], buffers: Uint8Array[], length: number, eventTime?: Uint8Array | null): Uint8Array;
@@ -67,6 +68,9 @@ export interface NativeBinding {
     parallelism: number,
     maxParallelism: number,
   ): BatchOutN[];
+  openMemoryPool(id: string, budgetBytes: number): void;
+  memoryPoolUse(id: string): { budget: number; used: number; peak: number } | null;
+  closeMemoryPool(id: string): void;
   partitionByTargets(fields: FieldSpecN[], buffers: Uint8Array[], length: number, eventTime: Uint8Array | null, targets: Uint32Array, n: number): BatchOutN[];
 }
 

@@ -20,6 +20,7 @@ class NativeWindowAggregator implements WindowAggregator {
       window: { ...spec.window },
       aggregates: spec.aggregates.map((a) => (a.field === null ? { name: a.name, kind: a.kind } : { name: a.name, kind: a.kind, field: a.field })),
       allowedLatenessMs: spec.allowedLatenessMs ?? 0,
+      ...(spec.memoryPool === undefined ? {} : { memoryPool: spec.memoryPool }),
     });
   }
 
@@ -107,6 +108,16 @@ export class NativeEngine implements Engine {
     return this.binding
       .hashPartition(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), [...keyFields], parallelism, maxParallelism)
       .map((o) => fromBatchOut(batch.schema, o));
+  }
+
+  openMemoryPool(id: string, budgetBytes: number): void {
+    this.binding.openMemoryPool(id, budgetBytes);
+  }
+  memoryPoolUse(id: string): { used: number; peak: number } | null {
+    return this.binding.memoryPoolUse(id);
+  }
+  closeMemoryPool(id: string): void {
+    this.binding.closeMemoryPool(id);
   }
 
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[] {

@@ -36,6 +36,12 @@ export class TsEngine implements Engine {
     return hashPartition(batch, keyFields, parallelism, maxParallelism);
   }
 
+  openMemoryPool(): void {}
+  memoryPoolUse(): null {
+    return null;
+  }
+  closeMemoryPool(): void {}
+
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[] {
     return partitionByTargets(batch, targets, n);
   }

@@ -1,0 +1,210 @@
+/**
+ * Managed memory of one run: a budget (StreamEnvironment.create({ memory })) split into the
+ * exchange buffers the plan needs (every channel's credits, reserved up front) and operator
+ * state (the rest). Window operators reserve their state in 32 KiB segments: natively from a
+ * pool in the Rust core shared by every thread of the process, in the TS engine from counters
+ * in shared memory that every worker thread sees. A reservation that does not fit fails the
+ * operator with what to change; it never aborts the process.
+ */
+
+import { totalmem } from 'node:os';
+import type { Schema } from '../batch/schema.js';
+import type { Engine } from '../engine/engine.js';
+import { edgeTargets, PlanError, type PhysicalPlan } from '../plan/physical.js';
+import { CHANNEL_CREDITS } from './exchange.js';
+
+export const SEGMENT_BYTES = 32 * 1024;
+const MiB = 1024 * 1024;
+
+/** '512mb', '2g', '64 KiB' or a number of bytes. */
+export function parseMemorySize(v: string | number, what = 'memory'): number {
+  if (typeof v === 'number') {
+    if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`${what} must be a whole number of bytes >= 1, or a size such as '512mb', got ${v}`);
+    return v;
+  }
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(v);
+  if (m === null) throw new RangeError(`${what} '${v}' is not a size; write it like '512mb', '2gb' or '64kb' (powers of 1024)`);
+  const unit = (m[2] ?? 'b').toLowerCase()[0]!;
+  const bytes = Math.floor(Number(m[1]) * (unit === 'g' ? 1024 * MiB : unit === 'm' ? MiB : unit === 'k' ? 1024 : 1));
+  if (bytes < 1) throw new RangeError(`${what} '${v}' is below one byte`);
+  return bytes;
+}
+
+/** The default budget: a quarter of the machine's memory, at most 2 GiB. */
+export function defaultMemoryBytes(): number {
+  return Math.min(Math.floor(totalmem() / 4), 2048 * MiB);
+}
+
+/** A generous size of one batch of `rows` rows (utf8 values estimated at 32 bytes). */
+export function estimateBatchBytes(schema: Schema, rows: number): number {
+  let perRow = 8; // event time
+  for (const f of schema.fields) perRow += (f.type === 'i32' ? 4 : f.type === 'bool' ? 1 : f.type === 'utf8' ? 36 : 8) + (f.nullable ? 1 : 0);
+  return perRow * rows;
+}
+
+/** Operator state each window operator subtask needs at least (a small table). */
+export const MIN_STATE_BYTES = 1024 * 1024;
+
+/**
+ * The managed memory a plan needs: every exchange channel's credits of batches (reserved up
+ * front), and at least MIN_STATE_BYTES per window operator subtask from the rest. A budget that
+ * cannot hold that fails before anything runs, saying what to change.
+ */
+export function planMemory(plan: PhysicalPlan, batchSize: number, budgetBytes: number): { exchangeReservedBytes: number; channels: number } {
+  let channels = 0;
+  let exchange = 0;
+  if (plan.slots > 1) {
+    for (const c of plan.all) {
+      for (const e of c.edges) {
+        if (e.kind === 'chain') continue;
+        let n = 0;
+        for (let a = 0; a < e.from.parallelism; a++) n += edgeTargets(e.kind, a, e.from.parallelism, c.parallelism).length;
+        channels += n;
+        exchange += n * channelWindowBytes(e.from.outputSchema, batchSize);
+      }
+    }
+  }
+  const stateful = plan.all.filter((p) => p.node.op.kind === 'windowAggregate').reduce((n, p) => n + p.parallelism, 0);
+  const need = exchange + stateful * MIN_STATE_BYTES;
+  if (need > budgetBytes) {
+    const mib = (b: number): string => `${(b / (1024 * 1024)).toFixed(1)} MiB`;
+    throw new PlanError(
+      `the managed memory budget of ${mib(budgetBytes)} is too small to run this plan: it needs at least ${mib(need)} (${mib(exchange)} for the buffers of ${channels} exchange channels, ${CHANNEL_CREDITS} batches of ${batchSize} rows each, and ${mib(stateful * MIN_STATE_BYTES)} for ${stateful} window operator subtasks); raise memory (StreamEnvironment.create({ memory }) or --memory), or lower the parallelism or the batch size`,
+    );
+  }
+  return { exchangeReservedBytes: exchange, channels };
+}
+
+/** A channel's byte window: CHANNEL_CREDITS batches of the estimated size. */
+export function channelWindowBytes(schema: Schema, batchSize: number): number {
+  return CHANNEL_CREDITS * estimateBatchBytes(schema, batchSize);
+}
+
+/** What a run used, in the job result. */
+export interface MemoryUse {
+  /** The whole budget. */
+  readonly budgetBytes: number;
+  /** Reserved for exchange buffers (channels × credits × batch size), and the most in flight at once. */
+  readonly exchangeReservedBytes: number;
+  readonly exchangePeakBytes: number;
+  /** The rest, for operator state; the most held at once (whole segments). */
+  readonly operatorBudgetBytes: number;
+  readonly operatorPeakBytes: number;
+}
+
+/** What workers need to share one run's counters. */
+export interface SharedMemorySetup {
+  readonly id: string;
+  readonly budgetBytes: number;
+  readonly exchangeReservedBytes: number;
+  readonly counters: SharedArrayBuffer;
+}
+
+// Counter slots (bytes): exchange in flight, its peak, operator state held, its peak.
+const IN_FLIGHT = 0;
+const IN_FLIGHT_PEAK = 1;
+const HELD = 2;
+const HELD_PEAK = 3;
+
+let runs = 0;
+
+export class ManagedMemory {
+  private readonly c: BigInt64Array;
+
+  constructor(
+    readonly id: string,
+    readonly budgetBytes: number,
+    readonly exchangeReservedBytes: number,
+    readonly counters: SharedArrayBuffer = new SharedArrayBuffer(4 * 8),
+  ) {
+    this.c = new BigInt64Array(counters);
+  }
+
+  static create(budgetBytes: number, exchangeReservedBytes: number): ManagedMemory {
+    return new ManagedMemory(`sluice-${process.pid}-${++runs}-${Date.now()}`, budgetBytes, exchangeReservedBytes);
+  }
+
+  static attach(s: SharedMemorySetup): ManagedMemory {
+    return new ManagedMemory(s.id, s.budgetBytes, s.exchangeReservedBytes, s.counters);
+  }
+
+  get setup(): SharedMemorySetup {
+    return { id: this.id, budgetBytes: this.budgetBytes, exchangeReservedBytes: this.exchangeReservedBytes, counters: this.counters };
+  }
+
+  get operatorBudgetBytes(): number {
+    return this.budgetBytes - this.exchangeReservedBytes;
+  }
+
+  private add(slot: number, peak: number, delta: number): void {
+    this.raise(peak, Atomics.add(this.c, slot, BigInt(delta)) + BigInt(delta));
+  }
+
+  private raise(peak: number, now: bigint): void {
+    let p = Atomics.load(this.c, peak);
+    while (now > p) {
+      const seen = Atomics.compareExchange(this.c, peak, p, now);
+      if (seen === p) break;
+      p = seen;
+    }
+  }
+
+  /** A batch of `bytes` entered (+) or left (-) an exchange channel. */
+  inFlight(bytes: number): void {
+    this.add(IN_FLIGHT, IN_FLIGHT_PEAK, bytes);
+  }
+
+  /** Operator state of the TS engine: `consumer` grows from `held` to `want` bytes, or fails. */
+  reserve(consumer: string, held: number, want: number): void {
+    const more = want - held;
+    if (more <= 0) {
+      if (more < 0) this.add(HELD, HELD_PEAK, more);
+      return;
+    }
+    const budget = BigInt(this.operatorBudgetBytes);
+    for (;;) {
+      const cur = Atomics.load(this.c, HELD);
+      if (cur + BigInt(more) > budget) {
+        throw new Error(
+          `${consumer} needs ${Math.ceil(more / 1024)} KiB more managed memory but the budget of ${Math.round(this.operatorBudgetBytes / MiB)} MiB for operator state has ${(Number(budget - cur) / 1024).toFixed(0)} KiB free; raise the job's managed memory budget (StreamEnvironment.create({ memory }) or --memory) or reduce the key space`,
+        );
+      }
+      if (Atomics.compareExchange(this.c, HELD, cur, cur + BigInt(more)) === cur) {
+        this.raise(HELD_PEAK, cur + BigInt(more));
+        return;
+      }
+    }
+  }
+
+  /** The run's use: operator state natively from the engine's pool, else from the shared counters. */
+  use(engine: Engine): MemoryUse {
+    const native = engine.memoryPoolUse(this.id);
+    return {
+      budgetBytes: this.budgetBytes,
+      exchangeReservedBytes: this.exchangeReservedBytes,
+      exchangePeakBytes: Number(Atomics.load(this.c, IN_FLIGHT_PEAK)),
+      operatorBudgetBytes: this.operatorBudgetBytes,
+      operatorPeakBytes: native?.peak ?? Number(Atomics.load(this.c, HELD_PEAK)),
+    };
+  }
+}
+
+/** One TS-engine operator's share: whole segments, grown and shrunk with its state. */
+export class OperatorMemory {
+  private held = 0;
+  constructor(
+    private readonly memory: ManagedMemory,
+    private readonly consumer: string,
+  ) {}
+
+  resize(bytes: number): void {
+    const want = Math.ceil(bytes / SEGMENT_BYTES) * SEGMENT_BYTES;
+    if (want === this.held) return;
+    this.memory.reserve(this.consumer, this.held, want);
+    this.held = want;
+  }
+
+  release(): void {
+    this.resize(0);
+  }
+}
