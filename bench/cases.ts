@@ -3,7 +3,7 @@
  * peak RSS belongs to one engine and one case.
  */
 
-import { agg, NexmarkSource, StreamEnvironment, type NexmarkOptions, TumblingEventTimeWindows, WatermarkStrategy, type Sink, type SinkWriter } from '../ts/index.js';
+import { agg, NexmarkSource, runJob, StreamEnvironment, type NexmarkOptions, TumblingEventTimeWindows, WatermarkStrategy, type Sink, type SinkWriter } from '../ts/index.js';
 import { murmur3_32 } from '../ts/engine/ts/hash.js';
 import { q0 } from '../examples/nexmark/q0.js';
 import { q1 } from '../examples/nexmark/q1.js';
@@ -25,7 +25,9 @@ export interface CaseResult {
   readonly check: number;
 }
 
-export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | NexmarkCase;
+export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | NexmarkCase | ParallelCase;
+/** A Nexmark query module run as a job at parallelism 1 or 2 (worker threads), into its discarding sink. */
+export type ParallelCase = `parallel-${'q0' | 'q5' | 'q7'}-p${1 | 2}`;
 type NexmarkCase = 'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2' | 'nexmark-q5' | 'nexmark-q7' | 'nexmark-q8' | 'nexmark-q11';
 
 const QUERIES: Record<NexmarkCase, (env: StreamEnvironment, source: NexmarkOptions) => { sinkTo(s: Sink): void }> = {
@@ -46,6 +48,18 @@ async function nexmarkQuery(name: NexmarkCase, engine: EngineName, events: numbe
   const t0 = performance.now();
   await env.execute(name);
   return { events, seconds: (performance.now() - t0 - checksumMs) / 1000, check: sink.checksum };
+}
+
+/**
+ * The query's module (examples/nexmark/qN.ts, built) as a job: runJob at the given parallelism,
+ * sources split per subtask, DiscardingSink in every subtask. The time includes starting the
+ * worker threads; the check is the number of result rows.
+ */
+async function parallelQuery(name: ParallelCase, engine: EngineName, events: number): Promise<CaseResult> {
+  const [, q, p] = /^parallel-(q\d+)-p(\d)$/.exec(name)!;
+  const r = await runJob(new URL(`../examples/nexmark/${q}.js`, import.meta.url), { engine, parallelism: Number(p), args: [String(events)], jobName: name });
+  const rows = r.operators.filter((m) => m.name.startsWith('Sink:')).reduce((n, m) => n + m.recordsIn, 0);
+  return { events, seconds: r.durationMs / 1000, check: rows };
 }
 
 /** Time spent checksumming results, excluded from the measured time (it is the harness, not the engine). */
@@ -211,6 +225,7 @@ export async function runCase(name: CaseName, engine: EngineName, events: number
     case 'partition':
       return partition(engine, events);
     default:
-      return nexmarkQuery(name, engine, events);
+      if (name.startsWith('parallel-')) return parallelQuery(name as ParallelCase, engine, events);
+      return nexmarkQuery(name as NexmarkCase, engine, events);
   }
 }

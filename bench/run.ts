@@ -41,6 +41,14 @@ const CASES: Case[] = [
   { name: 'nexmark-q7', title: 'Nexmark q7 highest bid (interval join)', events: quick ? 500_000 : 2_000_000, target: 'native >= 2 M/s' },
   { name: 'nexmark-q8', title: 'Nexmark q8 new users (window join)', events: quick ? 1_000_000 : 10_000_000, target: '-' },
   { name: 'nexmark-q11', title: 'Nexmark q11 user sessions', events: quick ? 1_000_000 : 10_000_000, target: 'native >= 1 M/s' },
+  ...(['q0', 'q5', 'q7'] as const).flatMap((q) =>
+    ([1, 2] as const).map((p) => ({
+      name: `parallel-${q}-p${p}` as const,
+      title: `Nexmark ${q} as a job at parallelism ${p}${p === 2 ? ' (2 worker threads)' : ''}`,
+      events: quick ? 500_000 : q === 'q5' ? 20_000_000 : 4_000_000,
+      target: p === 2 ? 'native >= 1.6x its p=1' : '-',
+    })),
+  ),
 ];
 
 interface Measured {
@@ -72,7 +80,7 @@ function measure(c: Case, engine: string): Measured {
 }
 
 const M = (x: number) => `${(x / 1e6).toFixed(2)} M/s`;
-const results = [];
+const results: { case: CaseName; title: string; events: number; target: string; native: Measured; ts: Measured; ratio: number }[] = [];
 for (const c of CASES) {
   const native = measure(c, 'native');
   const ts = measure(c, 'ts');
@@ -87,13 +95,24 @@ const doc = { date: new Date().toISOString(), runs, quick, machine, results };
 writeFileSync(join(root, 'bench', 'results', 'latest.json'), JSON.stringify(doc, null, 2) + '\n');
 
 const table = [
-  `Measured ${doc.date.slice(0, 10)} on ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGb} GiB, Node ${machine.node}; median of ${runs} runs, each in a fresh process, single-threaded.`,
+  `Measured ${doc.date.slice(0, 10)} on ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGb} GiB, Node ${machine.node}; median of ${runs} runs, each in a fresh process; single-threaded except the parallel-* cases.`,
   '',
   '| case | events | native | TS | native/TS | peak RSS native / TS | target |',
   '|---|---|---|---|---|---|---|',
   ...results.map(
     (r) => `| ${r.title} | ${(r.events / 1e6).toFixed(0)} M | ${M(r.native.medianEventsPerSec)} | ${M(r.ts.medianEventsPerSec)} | ${r.ratio.toFixed(2)}x | ${r.native.maxRssMb.toFixed(0)} / ${r.ts.maxRssMb.toFixed(0)} MB | ${r.target} |`,
   ),
+  '',
+  'Scaling on this machine (the parallel-* rows: each query as a job through runJob, DiscardingSink, worker start-up included):',
+  '',
+  '| query | native p=1 | native p=2 | native p2/p1 | TS p=1 | TS p=2 | TS p2/p1 | target |',
+  '|---|---|---|---|---|---|---|---|',
+  ...(['q0', 'q5', 'q7'] as const).map((q) => {
+    const at = (p: number) => results.find((r) => r.case === `parallel-${q}-p${p}`)!;
+    const [a, b] = [at(1), at(2)];
+    const x = (e: 'native' | 'ts') => (b[e].medianEventsPerSec / a[e].medianEventsPerSec).toFixed(2);
+    return `| ${q} | ${M(a.native.medianEventsPerSec)} | ${M(b.native.medianEventsPerSec)} | ${x('native')}x | ${M(a.ts.medianEventsPerSec)} | ${M(b.ts.medianEventsPerSec)} | ${x('ts')}x | native p2 >= 1.6x p1 |`;
+  }),
 ].join('\n');
 const mdPath = join(root, 'BENCHMARKS.md');
 const md = readFileSync(mdPath, 'utf8');

@@ -369,8 +369,11 @@ export async function executeJob(
             s.metrics.busyMs += performance.now() - t0 - ((s.reader.metrics?.().idleMs ?? 0) - idle0);
             if (b === null) break;
             await s.push(b);
-            // Let other sources and timers run between batches.
-            if (sources.length > 1 || timer !== undefined) await new Promise<void>((r) => setImmediate(r));
+            // Let other sources, timers and (in a parallel run) batches and credits arriving from
+            // other threads in between batches: a source whose consumers are all in this thread
+            // would otherwise run ahead on microtasks alone, while the port messages of the other
+            // subtasks wait, and the watermark (their minimum) falls behind.
+            if (sources.length > 1 || timer !== undefined || placement !== undefined) await new Promise<void>((r) => setImmediate(r));
           }
           await s.end();
         } catch (e) {
