@@ -6,14 +6,15 @@
  *
  * Channels are bounded with credits (Flink's credit-based flow control): a sender holds one
  * credit per batch the receiver has room for and waits when it has none, so a slow consumer
- * slows its producers down instead of letting batches pile up. Between threads a batch's
- * column buffers are transferred (moved, not copied) when the batch was made for this channel
+ * slows its producers down instead of letting batches pile up. Between threads a batch travels
+ * as a FlatBuffers header (batch/wire.ts) with its column buffers transferred (moved, not
+ * copied) when the batch was made for this channel
  * (the parts of a partitioned batch); a batch that other consumers may still read is copied
  * once. Within a thread the batch object itself is passed on.
  */
 
-import type { Column } from '../batch/column.js';
-import { RecordBatch, rowReader, valueReader, type Row } from '../batch/record-batch.js';
+import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/record-batch.js';
+import { decodeBatchHeader, encodeBatchHeader } from '../batch/wire.js';
 import type { Schema } from '../batch/schema.js';
 import type { Engine } from '../engine/engine.js';
 import { murmur3_32 } from '../engine/ts/hash.js';
@@ -172,17 +173,18 @@ export class PortChannel extends CreditedChannel implements ChannelOut, ChannelI
   }
 
   protected post(batch: RecordBatch, owned: boolean): void {
-    const transfer: ArrayBuffer[] = [];
-    const buf = (a: ArrayBufferView | null): ArrayBuffer | null => {
-      if (a === null) return null;
+    const buffers: ArrayBuffer[] = [];
+    const header = encodeBatchHeader(batch, (a) => {
       // A view of part of a buffer, or of a buffer others may still read, is copied once.
       const whole = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer;
       const b = owned && whole ? (a.buffer as ArrayBuffer) : (new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice().buffer as ArrayBuffer);
-      if (!transfer.includes(b)) transfer.push(b);
-      return b;
-    };
-    const cols = batch.columns.map((c) => (c.type === 'utf8' ? { o: buf(c.offsets), d: buf(c.data), n: buf(c.validity) } : { v: buf(c.values), n: buf(c.validity) }));
-    this.port.postMessage({ t: 'b', len: batch.length, et: buf(batch.eventTime), cols }, transfer);
+      const at = buffers.indexOf(b);
+      if (at >= 0) return at;
+      buffers.push(b);
+      return buffers.length - 1;
+    });
+    const h = header.slice().buffer as ArrayBuffer;
+    this.port.postMessage({ t: 'b', h, bufs: buffers }, [h, ...buffers]);
   }
 
   control(m: Message): void {
@@ -191,7 +193,7 @@ export class PortChannel extends CreditedChannel implements ChannelOut, ChannelI
 
   onMessage(f: (m: Message) => void): void {
     this.port.on('message', (m: WireMessage) => {
-      if (m.t === 'b') f({ t: 'b', batch: decode(m, this.schema) });
+      if (m.t === 'b') f({ t: 'b', batch: decodeBatchHeader(new Uint8Array(m.h), m.bufs, this.schema, 'exchange') });
       else if (m.t !== 'c') f(m);
     });
   }
@@ -205,29 +207,7 @@ export class PortChannel extends CreditedChannel implements ChannelOut, ChannelI
   }
 }
 
-type WireColumn = { v?: ArrayBuffer; o?: ArrayBuffer; d?: ArrayBuffer; n: ArrayBuffer | null };
-type WireMessage = { t: 'b'; len: number; et: ArrayBuffer | null; cols: WireColumn[] } | { t: 'c' } | Exclude<Message, { t: 'b' }>;
-
-function decode(m: { len: number; et: ArrayBuffer | null; cols: WireColumn[] }, schema: Schema): RecordBatch {
-  const cols: Column[] = schema.fields.map((f, i) => {
-    const w = m.cols[i]!;
-    const validity = w.n === null ? null : new Uint8Array(w.n);
-    switch (f.type) {
-      case 'i32':
-        return { type: 'i32', values: new Int32Array(w.v!), validity };
-      case 'i64':
-      case 'timestamp':
-        return { type: f.type, values: new BigInt64Array(w.v!), validity };
-      case 'f64':
-        return { type: 'f64', values: new Float64Array(w.v!), validity };
-      case 'bool':
-        return { type: 'bool', values: new Uint8Array(w.v!), validity };
-      case 'utf8':
-        return { type: 'utf8', offsets: new Int32Array(w.o!), data: new Uint8Array(w.d!), validity };
-    }
-  });
-  return new RecordBatch(schema, cols, m.len, m.et === null ? null : new BigInt64Array(m.et));
-}
+type WireMessage = { t: 'b'; h: ArrayBuffer; bufs: ArrayBuffer[] } | { t: 'c' } | Exclude<Message, { t: 'b' }>;
 
 /** What a sender needs to know of its edge. */
 export interface SenderEdge {

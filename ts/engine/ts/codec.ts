@@ -31,7 +31,7 @@ export const FILE_IDENTIFIER = 'SLB1';
 /** Largest buffer FlatBuffers can address (2 GiB), as Rust's `MAX_ENCODED_SIZE`. */
 export const MAX_ENCODED_SIZE = 2 ** 31;
 
-const TYPE_CODE: Readonly<Record<DataType, FbDataType>> = {
+export const TYPE_CODE: Readonly<Record<DataType, FbDataType>> = {
   i32: FbDataType.I32,
   i64: FbDataType.I64,
   f64: FbDataType.F64,
@@ -41,7 +41,7 @@ const TYPE_CODE: Readonly<Record<DataType, FbDataType>> = {
 };
 
 /** DataType by FlatBuffers type code. */
-const TYPE_BY_CODE: readonly DataType[] = ['i32', 'i64', 'f64', 'bool', 'utf8', 'timestamp'];
+export const TYPE_BY_CODE: readonly DataType[] = ['i32', 'i64', 'f64', 'bool', 'utf8', 'timestamp'];
 
 // ---------------------------------------------------------------------------------------------
 // Encoding

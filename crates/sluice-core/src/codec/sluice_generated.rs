@@ -588,6 +588,307 @@ impl ::core::fmt::Debug for RecordBatch<'_> {
       ds.finish()
   }
 }
+pub enum ColumnBuffersOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Where one column's buffers are among the buffers that travel with a BatchHeader: an index
+/// into that list, or -1 when the column has no such buffer (no nulls; not that type).
+pub struct ColumnBuffers<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for ColumnBuffers<'a> {
+  type Inner = ColumnBuffers<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> ColumnBuffers<'a> {
+  pub const VT_VALIDITY: ::flatbuffers::VOffsetT = 4;
+  pub const VT_VALUES: ::flatbuffers::VOffsetT = 6;
+  pub const VT_OFFSETS: ::flatbuffers::VOffsetT = 8;
+  pub const VT_DATA: ::flatbuffers::VOffsetT = 10;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    ColumnBuffers { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args ColumnBuffersArgs
+  ) -> ::flatbuffers::WIPOffset<ColumnBuffers<'bldr>> {
+    let mut builder = ColumnBuffersBuilder::new(_fbb);
+    builder.add_data(args.data);
+    builder.add_offsets(args.offsets);
+    builder.add_values(args.values);
+    builder.add_validity(args.validity);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn validity(&self) -> i32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<i32>(ColumnBuffers::VT_VALIDITY, Some(-1)).unwrap()}
+  }
+  #[inline]
+  pub fn values(&self) -> i32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<i32>(ColumnBuffers::VT_VALUES, Some(-1)).unwrap()}
+  }
+  #[inline]
+  pub fn offsets(&self) -> i32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<i32>(ColumnBuffers::VT_OFFSETS, Some(-1)).unwrap()}
+  }
+  #[inline]
+  pub fn data(&self) -> i32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<i32>(ColumnBuffers::VT_DATA, Some(-1)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for ColumnBuffers<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<i32>("validity", Self::VT_VALIDITY, false)?
+     .visit_field::<i32>("values", Self::VT_VALUES, false)?
+     .visit_field::<i32>("offsets", Self::VT_OFFSETS, false)?
+     .visit_field::<i32>("data", Self::VT_DATA, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct ColumnBuffersArgs {
+    pub validity: i32,
+    pub values: i32,
+    pub offsets: i32,
+    pub data: i32,
+}
+impl<'a> Default for ColumnBuffersArgs {
+  #[inline]
+  fn default() -> Self {
+    ColumnBuffersArgs {
+      validity: -1,
+      values: -1,
+      offsets: -1,
+      data: -1,
+    }
+  }
+}
+
+pub struct ColumnBuffersBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ColumnBuffersBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_validity(&mut self, validity: i32) {
+    self.fbb_.push_slot::<i32>(ColumnBuffers::VT_VALIDITY, validity, -1);
+  }
+  #[inline]
+  pub fn add_values(&mut self, values: i32) {
+    self.fbb_.push_slot::<i32>(ColumnBuffers::VT_VALUES, values, -1);
+  }
+  #[inline]
+  pub fn add_offsets(&mut self, offsets: i32) {
+    self.fbb_.push_slot::<i32>(ColumnBuffers::VT_OFFSETS, offsets, -1);
+  }
+  #[inline]
+  pub fn add_data(&mut self, data: i32) {
+    self.fbb_.push_slot::<i32>(ColumnBuffers::VT_DATA, data, -1);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ColumnBuffersBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    ColumnBuffersBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<ColumnBuffers<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for ColumnBuffers<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("ColumnBuffers");
+      ds.field("validity", &self.validity());
+      ds.field("values", &self.values());
+      ds.field("offsets", &self.offsets());
+      ds.field("data", &self.data());
+      ds.finish()
+  }
+}
+pub enum BatchHeaderOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// A batch sent between worker threads: this header carries the schema, the row count and
+/// where each column's buffers are; the buffers themselves move alongside (transferred
+/// ArrayBuffers, not copied into the message).
+pub struct BatchHeader<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for BatchHeader<'a> {
+  type Inner = BatchHeader<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> BatchHeader<'a> {
+  pub const VT_FIELDS: ::flatbuffers::VOffsetT = 4;
+  pub const VT_COLUMNS: ::flatbuffers::VOffsetT = 6;
+  pub const VT_LENGTH: ::flatbuffers::VOffsetT = 8;
+  pub const VT_EVENT_TIME: ::flatbuffers::VOffsetT = 10;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    BatchHeader { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args BatchHeaderArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<BatchHeader<'bldr>> {
+    let mut builder = BatchHeaderBuilder::new(_fbb);
+    builder.add_event_time(args.event_time);
+    builder.add_length(args.length);
+    if let Some(x) = args.columns { builder.add_columns(x); }
+    if let Some(x) = args.fields { builder.add_fields(x); }
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn fields(&self) -> ::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Field<'a>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Field>>>>(BatchHeader::VT_FIELDS, None).unwrap()}
+  }
+  #[inline]
+  pub fn columns(&self) -> ::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<ColumnBuffers<'a>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<ColumnBuffers>>>>(BatchHeader::VT_COLUMNS, None).unwrap()}
+  }
+  #[inline]
+  pub fn length(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(BatchHeader::VT_LENGTH, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn event_time(&self) -> i32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<i32>(BatchHeader::VT_EVENT_TIME, Some(-1)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for BatchHeader<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<Field>>>>("fields", Self::VT_FIELDS, true)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<ColumnBuffers>>>>("columns", Self::VT_COLUMNS, true)?
+     .visit_field::<u32>("length", Self::VT_LENGTH, false)?
+     .visit_field::<i32>("event_time", Self::VT_EVENT_TIME, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct BatchHeaderArgs<'a> {
+    pub fields: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<Field<'a>>>>>,
+    pub columns: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<ColumnBuffers<'a>>>>>,
+    pub length: u32,
+    pub event_time: i32,
+}
+impl<'a> Default for BatchHeaderArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    BatchHeaderArgs {
+      fields: None, // required field
+      columns: None, // required field
+      length: 0,
+      event_time: -1,
+    }
+  }
+}
+
+pub struct BatchHeaderBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> BatchHeaderBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_fields(&mut self, fields: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<Field<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(BatchHeader::VT_FIELDS, fields);
+  }
+  #[inline]
+  pub fn add_columns(&mut self, columns: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<ColumnBuffers<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(BatchHeader::VT_COLUMNS, columns);
+  }
+  #[inline]
+  pub fn add_length(&mut self, length: u32) {
+    self.fbb_.push_slot::<u32>(BatchHeader::VT_LENGTH, length, 0);
+  }
+  #[inline]
+  pub fn add_event_time(&mut self, event_time: i32) {
+    self.fbb_.push_slot::<i32>(BatchHeader::VT_EVENT_TIME, event_time, -1);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> BatchHeaderBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    BatchHeaderBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<BatchHeader<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    self.fbb_.required(o, BatchHeader::VT_FIELDS,"fields");
+    self.fbb_.required(o, BatchHeader::VT_COLUMNS,"columns");
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for BatchHeader<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("BatchHeader");
+      ds.field("fields", &self.fields());
+      ds.field("columns", &self.columns());
+      ds.field("length", &self.length());
+      ds.field("event_time", &self.event_time());
+      ds.finish()
+  }
+}
 #[inline]
 /// Verifies that a buffer of bytes contains a `RecordBatch`
 /// and returns it.

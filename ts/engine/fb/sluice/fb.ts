@@ -2,7 +2,9 @@
 
 /* eslint-disable @typescript-eslint/no-unused-vars, @typescript-eslint/no-explicit-any, @typescript-eslint/no-non-null-assertion */
 
+export { BatchHeader } from './fb/batch-header.js';
 export { Column } from './fb/column.js';
+export { ColumnBuffers } from './fb/column-buffers.js';
 export { DataType } from './fb/data-type.js';
 export { Field } from './fb/field.js';
 export { RecordBatch } from './fb/record-batch.js';
