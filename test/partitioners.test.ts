@@ -31,14 +31,18 @@ const byThread = (rows: Tagged[]): Map<number, Tagged[]> => {
 };
 
 describe('partitioners', () => {
+  // Every bid once, as global() delivers them: what the other partitioners must deliver too.
   let input: string[] = [];
+  const baseline = async (): Promise<void> => {
+    if (input.length === 0) input = (await run('global', 'ts')).map(key).sort();
+  };
   const expectAllOnce = (rows: Tagged[]): void => expect(rows.map(key).sort()).toEqual(input);
 
   for (const engine of ['native', 'ts'] as const) {
     describe(`${engine} engine`, () => {
       it('rebalance, shuffle and rescale spread the records over both subtasks, each record once', async () => {
         requireNative();
-        if (input.length === 0) input = (await run('global', 'ts')).map(key).sort();
+        await baseline();
         for (const how of ['rebalance', 'shuffle', 'rescale']) {
           const rows = await run(how, engine);
           expectAllOnce(rows);
@@ -51,7 +55,7 @@ describe('partitioners', () => {
 
       it('global sends every record to one subtask; broadcast sends every record to every subtask', async () => {
         requireNative();
-        if (input.length === 0) input = (await run('global', 'ts')).map(key).sort();
+        await baseline();
         const g = await run('global', engine);
         expectAllOnce(g);
         expect(byThread(g).size).toBe(1);
@@ -63,7 +67,7 @@ describe('partitioners', () => {
 
       it('partitionCustom sends each record where the function says', async () => {
         requireNative();
-        if (input.length === 0) input = (await run('global', 'ts')).map(key).sort();
+        await baseline();
         const rows = await run('custom', engine);
         expectAllOnce(rows);
         const threads = [...byThread(rows).values()];
@@ -74,7 +78,7 @@ describe('partitioners', () => {
 
       it('partitionByRange splits at the given boundary, or at the median of a sample', async () => {
         requireNative();
-        if (input.length === 0) input = (await run('global', 'ts')).map(key).sort();
+        await baseline();
         for (const extra of [['5000000'], []]) {
           const rows = await run('range', engine, extra);
           expectAllOnce(rows);

@@ -12,7 +12,7 @@ import { JobGraph, type GraphNode } from '../plan/graph.js';
 import { buildPlan, explainMermaid, explainText } from '../plan/physical.js';
 import { executeJob, type ExecuteOptions, type JobResult } from '../runtime/executor.js';
 import { executeParallel } from '../runtime/parallel.js';
-import { defaultMemoryBytes, parseMemorySize, planMemory } from '../runtime/memory.js';
+import { defaultMemoryBytes, formatMiB, parseMemorySize, planMemory } from '../runtime/memory.js';
 import type { JobModule } from '../runtime/job-module.js';
 import { BoundedQueue } from '../runtime/queue.js';
 import type { Sink, SinkWriter, Source } from './connector.js';
@@ -120,9 +120,8 @@ export class StreamEnvironment {
     const plan = buildPlan(this.graph.lineageOf(this.graph.sinks().filter((s) => !this.executed.has(s))));
     const mem = planMemory(plan, this.batchSize, this.memoryBytes);
     if (format === 'mermaid') return explainMermaid(plan);
-    const mib = (b: number): string => `${(b / (1024 * 1024)).toFixed(1)} MiB`;
-    const exchange = plan.slots > 1 ? `${mib(mem.exchangeReservedBytes)} for the buffers of ${mem.channels} exchange channels, ` : '';
-    return `${explainText(plan, this.engine.name)}\nManaged memory ${mib(this.memoryBytes)}: ${exchange}${mib(this.memoryBytes - mem.exchangeReservedBytes)} for operator state`;
+    const exchange = plan.slots > 1 ? `${formatMiB(mem.exchangeReservedBytes)} for the buffers of ${mem.channels} exchange channels, ` : '';
+    return `${explainText(plan, this.engine.name)}\nManaged memory ${formatMiB(this.memoryBytes)}: ${exchange}${formatMiB(this.memoryBytes - mem.exchangeReservedBytes)} for operator state`;
   }
 
   /**

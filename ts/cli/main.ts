@@ -14,6 +14,7 @@ import type { Server } from 'node:http';
 import { StreamEnvironment, type EnvironmentOptions } from '../api/environment.js';
 import type { EngineChoice } from '../engine/select.js';
 import { formatProgress, type JobResult, type Progress } from '../runtime/executor.js';
+import { formatMiB } from '../runtime/memory.js';
 import { parseArgs, usage, UsageError, type OptionSpec } from './args.js';
 import { prometheusText, serveMetrics } from './prometheus.js';
 
@@ -164,9 +165,8 @@ function summary(r: JobResult): string {
   const rows = r.operators.map((m) => `  #${m.id} ${m.name}: in ${m.recordsIn}, out ${m.recordsOut}, busy ${(m.busyMs / 1000).toFixed(2)} s` +
     (m.backpressuredMs > 0.5 ? `, backpressured ${(m.backpressuredMs / 1000).toFixed(2)} s` : '') +
     (m.lateRecordsDropped ? `, late dropped ${m.lateRecordsDropped}` : '') + (m.deadLetters ? `, dead letters ${m.deadLetters}` : ''));
-  const mib = (b: number): string => `${(b / (1024 * 1024)).toFixed(1)} MiB`;
   const m = r.memory;
-  const memory = `  managed memory ${mib(m.budgetBytes)}: operator state peak ${mib(m.operatorPeakBytes)} of ${mib(m.operatorBudgetBytes)}` + (m.exchangeReservedBytes > 0 ? `, exchange buffers peak ${mib(m.exchangePeakBytes)} of ${mib(m.exchangeReservedBytes)}` : '');
+  const memory = `  managed memory ${formatMiB(m.budgetBytes)}: operator state peak ${formatMiB(m.operatorPeakBytes)} of ${formatMiB(m.operatorBudgetBytes)}` + (m.exchangeReservedBytes > 0 ? `, exchange buffers peak ${formatMiB(m.exchangePeakBytes)} of ${formatMiB(m.exchangeReservedBytes)}` : '');
   return `sluice: job '${r.jobName}' on the ${r.engine} engine: ${r.recordsIn} records in ${(r.durationMs / 1000).toFixed(2)} s\n${rows.join('\n')}\n${memory}\n`;
 }
 

@@ -16,6 +16,11 @@ import { CHANNEL_CREDITS } from './exchange.js';
 export const SEGMENT_BYTES = 32 * 1024;
 const MiB = 1024 * 1024;
 
+/** Bytes as MiB with one decimal, as plans, errors and summaries print them. */
+export function formatMiB(bytes: number): string {
+  return `${(bytes / MiB).toFixed(1)} MiB`;
+}
+
 /** '512mb', '2g', '64 KiB' or a number of bytes. */
 export function parseMemorySize(v: string | number, what = 'memory'): number {
   if (typeof v === 'number') {
@@ -67,9 +72,8 @@ export function planMemory(plan: PhysicalPlan, batchSize: number, budgetBytes: n
   const stateful = plan.all.filter((p) => p.node.op.kind === 'windowAggregate').reduce((n, p) => n + p.parallelism, 0);
   const need = exchange + stateful * MIN_STATE_BYTES;
   if (need > budgetBytes) {
-    const mib = (b: number): string => `${(b / (1024 * 1024)).toFixed(1)} MiB`;
     throw new PlanError(
-      `the managed memory budget of ${mib(budgetBytes)} is too small to run this plan: it needs at least ${mib(need)} (${mib(exchange)} for the buffers of ${channels} exchange channels, ${CHANNEL_CREDITS} batches of ${batchSize} rows each, and ${mib(stateful * MIN_STATE_BYTES)} for ${stateful} window operator subtasks); raise memory (StreamEnvironment.create({ memory }) or --memory), or lower the parallelism or the batch size`,
+      `the managed memory budget of ${formatMiB(budgetBytes)} is too small to run this plan: it needs at least ${formatMiB(need)} (${formatMiB(exchange)} for the buffers of ${channels} exchange channels, ${CHANNEL_CREDITS} batches of ${batchSize} rows each, and ${formatMiB(stateful * MIN_STATE_BYTES)} for ${stateful} window operator subtasks); raise memory (StreamEnvironment.create({ memory }) or --memory), or lower the parallelism or the batch size`,
     );
   }
   return { exchangeReservedBytes: exchange, channels };
