@@ -96,6 +96,26 @@ describe('partitioners', () => {
     });
   }
 
+  it('a join keyed by selector functions gives the same rows at parallelism 1 and 2, on both engines', async () => {
+    requireNative();
+    const rows = async (engine: 'native' | 'ts', parallelism: number): Promise<string[]> => {
+      const out = join(tmpdir(), `sluice-fnjoin-${process.pid}-${engine}-${parallelism}.jsonl`);
+      rmSync(out, { force: true });
+      await runJob(new URL('./fixtures/jobs/fn-join.ts', import.meta.url), { engine, parallelism, args: [out] });
+      const lines = readFileSync(out, 'utf8').trim().split('\n').sort();
+      rmSync(out, { force: true });
+      return lines;
+    };
+    const base = await rows('native', 1);
+    expect(base.length).toBeGreaterThan(100);
+    expect(await rows('native', 2)).toEqual(base);
+    expect(await rows('ts', 2)).toEqual(base);
+    const env = StreamEnvironment.create({ engine: 'ts', parallelism: 2, job: { url: 'x', args: [] } });
+    const mod = (await import('./fixtures/jobs/fn-join.js')) as { default: (env: StreamEnvironment, args: string[]) => void };
+    mod.default(env, ['/dev/null']);
+    expect(env.explain()).toMatch(/--HASH\(key selector\) \(input 1 of 2\)--> #\d+ WindowJoin.* \(p=2\)/);
+  }, 60_000);
+
   it('rescale feeds local groups of subtasks', () => {
     expect([0, 1].map((a) => edgeTargets('rescale', a, 2, 4))).toEqual([[0, 1], [2, 3]]);
     expect([0, 1, 2, 3].map((a) => edgeTargets('rescale', a, 4, 2))).toEqual([[0], [0], [1], [1]]);

@@ -227,6 +227,7 @@ export class ExchangeSender extends Operator {
   private boundaries: readonly (number | string | bigint)[] | null;
   private sampling: RecordBatch[] = [];
   private sampled = 0;
+  private scratch = new Uint8Array(64);
 
   constructor(
     id: number,
@@ -297,7 +298,10 @@ export class ExchangeSender extends Operator {
         const fn = part.fn as (r: Row) => unknown;
         const max = this.edge.maxParallelism;
         for (let i = 0; i < t.length; i++) {
-          const group = murmur3_32(utf8.encode(keyString(fn(read(i)))), 0) % max;
+          // The key's UTF-8 bytes into a reused scratch buffer (no allocation per row).
+          const k = keyString(fn(read(i)));
+          if (this.scratch.length < k.length * 3) this.scratch = new Uint8Array(k.length * 6);
+          const group = murmur3_32(this.scratch, 0, utf8.encodeInto(k, this.scratch).written) % max;
           t[i] = Math.floor((group * n) / max);
         }
         return t;
