@@ -3,6 +3,8 @@
  * timestamp seen the watermark trails.
  */
 
+import type { AlignmentSpec } from '../runtime/alignment.js';
+
 export type TimestampAssigner<T> = (record: T, previousTimestamp: number) => number;
 
 export class WatermarkStrategy<T = Record<string, unknown>> {
@@ -15,6 +17,8 @@ export class WatermarkStrategy<T = Record<string, unknown>> {
     readonly idleMs: number | null = null,
     /** Where records without a valid timestamp go (JSON lines), instead of failing the job. */
     readonly invalidTimestampsPath: string | null = null,
+    /** Pause this source while its watermark runs ahead of its group's lowest by more than the drift. */
+    readonly alignment: AlignmentSpec | null = null,
   ) {}
 
   /** Watermark = highest timestamp seen - bound - 1 (Flink's BoundedOutOfOrdernessWatermarks). */
@@ -37,7 +41,7 @@ export class WatermarkStrategy<T = Record<string, unknown>> {
 
   /** Takes event time (ms) from a timestamp/i64 field, or computes it per record. */
   withTimestampAssigner<U extends T>(assigner: (keyof U & string) | TimestampAssigner<U>): WatermarkStrategy<U> {
-    return new WatermarkStrategy<U>(this.boundMs, assigner, this.idleMs, this.invalidTimestampsPath);
+    return new WatermarkStrategy<U>(this.boundMs, assigner, this.idleMs, this.invalidTimestampsPath, this.alignment);
   }
 
   /**
@@ -47,7 +51,7 @@ export class WatermarkStrategy<T = Record<string, unknown>> {
    */
   withIdleness(ms: number): WatermarkStrategy<T> {
     if (!Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`withIdleness needs a whole number of ms above 0, got ${ms}`);
-    return new WatermarkStrategy<T>(this.boundMs, this.assigner, ms, this.invalidTimestampsPath);
+    return new WatermarkStrategy<T>(this.boundMs, this.assigner, ms, this.invalidTimestampsPath, this.alignment);
   }
 
   /**
@@ -57,12 +61,27 @@ export class WatermarkStrategy<T = Record<string, unknown>> {
    */
   withInvalidTimestampsTo(deadLetterPath: string): WatermarkStrategy<T> {
     if (typeof deadLetterPath !== 'string' || deadLetterPath === '') throw new TypeError('withInvalidTimestampsTo needs a file path');
-    return new WatermarkStrategy<T>(this.boundMs, this.assigner, this.idleMs, deadLetterPath);
+    return new WatermarkStrategy<T>(this.boundMs, this.assigner, this.idleMs, deadLetterPath, this.alignment);
+  }
+
+  /**
+   * Watermark alignment (Flink's withWatermarkAlignment): every source subtask whose strategy
+   * names `group` pauses reading while its watermark is more than `maxAllowedDriftMs` ahead of
+   * the lowest in the group, so parallel sources advance together and the operators after them
+   * do not buffer the fast ones' records while waiting for the slow ones' watermark.
+   */
+  withWatermarkAlignment(group: string, maxAllowedDriftMs: number): WatermarkStrategy<T> {
+    if (typeof group !== 'string' || group === '') throw new TypeError('withWatermarkAlignment needs a group name');
+    if (!Number.isSafeInteger(maxAllowedDriftMs) || maxAllowedDriftMs <= 0) {
+      throw new RangeError(`withWatermarkAlignment needs a drift of a whole number of ms above 0, got ${maxAllowedDriftMs}`);
+    }
+    return new WatermarkStrategy<T>(this.boundMs, this.assigner, this.idleMs, this.invalidTimestampsPath, { group, maxDriftMs: maxAllowedDriftMs });
   }
 
   describe(): string {
     const a = this.assigner === null ? 'existing event time' : typeof this.assigner === 'string' ? `field '${this.assigner}'` : 'assigner function';
     const idle = this.idleMs === null ? '' : `, idle after ${this.idleMs} ms`;
-    return (this.boundMs === null ? `no watermarks, ${a}` : `bounded out-of-orderness ${this.boundMs} ms, ${a}`) + idle;
+    const al = this.alignment === null ? '' : `, aligned in '${this.alignment.group}' within ${this.alignment.maxDriftMs} ms`;
+    return (this.boundMs === null ? `no watermarks, ${a}` : `bounded out-of-orderness ${this.boundMs} ms, ${a}`) + idle + al;
   }
 }

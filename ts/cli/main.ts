@@ -164,6 +164,7 @@ async function run(argv: readonly string[]): Promise<number> {
 function summary(r: JobResult): string {
   const rows = r.operators.map((m) => `  #${m.id} ${m.name}: in ${m.recordsIn}, out ${m.recordsOut}, busy ${(m.busyMs / 1000).toFixed(2)} s` +
     (m.backpressuredMs > 0.5 ? `, backpressured ${(m.backpressuredMs / 1000).toFixed(2)} s` : '') +
+    ((m.alignmentPausedMs ?? 0) > 0.5 ? `, paused for watermark alignment ${(m.alignmentPausedMs! / 1000).toFixed(2)} s` : '') +
     (m.lateRecordsDropped ? `, late dropped ${m.lateRecordsDropped}` : '') + (m.deadLetters ? `, dead letters ${m.deadLetters}` : ''));
   const m = r.memory;
   const memory = `  managed memory ${formatMiB(m.budgetBytes)}: operator state peak ${formatMiB(m.operatorPeakBytes)} of ${formatMiB(m.operatorBudgetBytes)}` + (m.exchangeReservedBytes > 0 ? `, exchange buffers peak ${formatMiB(m.exchangePeakBytes)} of ${formatMiB(m.exchangeReservedBytes)}` : '');

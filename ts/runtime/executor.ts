@@ -17,6 +17,7 @@ import { CoFlatMapOperator, IntervalJoinOperator, UnionOperator, WindowCoGroupOp
 import { GlobalWindowOperator, UserWindowOperator } from './user-window.js';
 import { Operator, SideOutputOperator, type OperatorMetrics } from './operator.js';
 import { ExchangeReceiver, ExchangeSender, type ChannelIn, type ChannelOut } from './exchange.js';
+import { WatermarkBoard } from './alignment.js';
 import { defaultMemoryBytes, ManagedMemory, OperatorMemory, planMemory, type MemoryUse } from './memory.js';
 import {
   FilterOperator,
@@ -143,6 +144,8 @@ export async function executeJob(
   placement?: Placement,
   /** The run's managed memory (a parallel run's, shared), or the budget of a run on this thread alone. */
   memory: ManagedMemory | number = defaultMemoryBytes(),
+  /** Source watermarks for alignment (a parallel run's, shared); made here for a run on this thread alone. */
+  board?: WatermarkBoard,
 ): Promise<JobResult> {
   if (graph.sinks().length === 0) {
     throw new Error('the job has no sink: end a stream with sinkTo(...) or collect() before execute()');
@@ -152,12 +155,14 @@ export async function executeJob(
     const mine = ManagedMemory.create(memory, planMemory(plan, batchSize, memory).exchangeReservedBytes);
     engine.openMemoryPool(mine.id, mine.operatorBudgetBytes);
     try {
-      return await executeJob(jobName, graph, engine, batchSize, options, placement, mine);
+      return await executeJob(jobName, graph, engine, batchSize, options, placement, mine, board ?? WatermarkBoard.forPlan(plan));
     } finally {
       engine.closeMemoryPool(mine.id);
     }
   }
+  const watermarks = board ?? WatermarkBoard.forPlan(plan);
   const sub = placement === undefined || placement.where === 'main' ? 0 : placement.where;
+  const aligned = new Map<SourceOperator, { slot: number; group: number[]; driftMs: number; watermark: () => number }>();
   const here = (p: PhysicalNode): boolean =>
     placement === undefined ? true : placement.where === 'main' ? p.onMain : !p.onMain && placement.where < p.parallelism;
   const receivers: ExchangeReceiver[] = [];
@@ -179,6 +184,11 @@ export async function executeJob(
         if (op.watermarks !== null) {
           // The source's watermark strategy runs chained right behind it.
           const ts = new TimestampsOperator(n.id, `${n.name} timestamps/watermarks`, op.watermarks as WatermarkStrategy<never>, p.outputSchema, n.name);
+          const al = op.watermarks.alignment;
+          if (al !== null) {
+            s.metrics.alignmentPausedMs = 0;
+            aligned.set(s, { slot: WatermarkBoard.slotOf(plan, n.id, sub), group: WatermarkBoard.groupSlots(plan, al.group), driftMs: al.maxDriftMs, watermark: () => ts.watermark });
+          }
           operators.push(o);
           s.addOutput(ts);
           o = ts;
@@ -345,6 +355,18 @@ export async function executeJob(
         };
       }, options.progressIntervalMs ?? 500);
     }
+    /** Publishes the source's watermark, then waits while it is ahead of its group's lowest by more than the drift. */
+    const align = async (s: SourceOperator, al: { slot: number; group: number[]; driftMs: number; watermark: () => number }): Promise<void> => {
+      watermarks.publish(al.slot, al.watermark());
+      const t0 = performance.now();
+      for (;;) {
+        const seen = watermarks.changes();
+        if (failed || options.signal?.aborted === true || al.watermark() <= watermarks.lowest(al.group) + al.driftMs) break;
+        // The timeout only bounds how late a failure or cancellation is noticed.
+        await watermarks.changedSince(seen, 50);
+      }
+      s.metrics.alignmentPausedMs! += performance.now() - t0;
+    };
     const drains = receivers.map(async (r) => {
       try {
         await r.run();
@@ -374,7 +396,11 @@ export async function executeJob(
             // would otherwise run ahead on microtasks alone, while the port messages of the other
             // subtasks wait, and the watermark (their minimum) falls behind.
             if (sources.length > 1 || timer !== undefined || placement !== undefined) await new Promise<void>((r) => setImmediate(r));
+            const al = aligned.get(s);
+            if (al !== undefined) await align(s, al);
           }
+          const done = aligned.get(s);
+          if (done !== undefined) watermarks.publish(done.slot, Infinity); // an ended source holds no one back
           await s.end();
         } catch (e) {
           failed = true;

@@ -37,6 +37,8 @@ export interface OperatorMetrics {
   unfiredRecords?: number;
   /** Managed memory held (native) or table size (TS), in bytes (window operators). */
   memoryBytes?: number;
+  /** Sources with watermark alignment: time paused because their watermark ran ahead of the group. */
+  alignmentPausedMs?: number;
   /** Bad records routed to a dead-letter file (sources). */
   deadLetters?: number;
   /** Highest event time seen (watermark generators), ms. */

@@ -17,6 +17,7 @@ import type { Schema } from '../batch/schema.js';
 import type { JobGraph } from '../plan/graph.js';
 import { JobFailedError } from './errors.js';
 import { LocalChannel, PortChannel, type ChannelIn, type ChannelOut, type PortLike } from './exchange.js';
+import { WatermarkBoard } from './alignment.js';
 import { channelWindowBytes, ManagedMemory, planMemory, type SharedMemorySetup } from './memory.js';
 import { edgeKey, executeJob, type ExecuteOptions, type JobResult, type Placement } from './executor.js';
 import type { OperatorMetrics } from './operator.js';
@@ -33,6 +34,8 @@ export interface WorkerSetup {
   /** Registers the TypeScript loader first (the job module is a .ts file). */
   readonly typescript: boolean;
   readonly memory: SharedMemorySetup;
+  /** The run's source watermarks (watermark alignment). */
+  readonly watermarks: SharedArrayBuffer;
 }
 
 
@@ -139,6 +142,7 @@ async function runParallel(
 ): Promise<JobResult> {
   const started = performance.now();
   const slots = plan.slots;
+  const board = WatermarkBoard.forPlan(plan);
   // Ports between threads: `main` is -1.
   const ports: { thread: number; edge: string; from: number; to: number; port: MessagePort }[] = [];
   for (const c of plan.all) {
@@ -175,6 +179,7 @@ async function runParallel(
       ports: mine,
       typescript: /\.[cm]?ts$/.test(job.url),
       memory: memory.setup,
+      watermarks: board.buffer,
     };
     const w = new Worker(workerScript(), { workerData: setup, transferList: mine.map((p) => p.port) });
     workers.push(w);
@@ -210,7 +215,7 @@ async function runParallel(
   // This thread runs the sinks that write as one subtask, fed by the workers.
   const table = new ChannelTable(portsOf(-1), (edge) => edgeOf(plan, edge).from.outputSchema, batchSize, memory);
   const mainPart = plan.all.some((p) => p.onMain)
-    ? executeJob(jobName, graph, engine, batchSize, {}, placementOf(plan, 'main', table), memory).catch((e: unknown) => {
+    ? executeJob(jobName, graph, engine, batchSize, {}, placementOf(plan, 'main', table), memory, board).catch((e: unknown) => {
         const err = e instanceof JobFailedError ? e : new JobFailedError(jobName, 'job', 0, e);
         fail(err);
         throw err;

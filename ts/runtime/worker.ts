@@ -11,6 +11,7 @@ import { buildPlan } from '../plan/physical.js';
 import { JobFailedError, operatorOf } from './errors.js';
 import { executeJob } from './executor.js';
 import { ManagedMemory } from './memory.js';
+import { WatermarkBoard } from './alignment.js';
 import { ChannelTable, edgeOf, placementOf, type WorkerSetup } from './parallel.js';
 
 const setup = workerData as WorkerSetup;
@@ -36,7 +37,7 @@ async function main(): Promise<void> {
   const plan = buildPlan(graph);
   const memory = ManagedMemory.attach(setup.memory);
   const table = new ChannelTable(setup.ports, (edge) => edgeOf(plan, edge).from.outputSchema, env.batchSize, memory);
-  const result = await executeJob(setup.jobName, graph, env.engine, env.batchSize, {}, placementOf(plan, setup.subtask, table), memory);
+  const result = await executeJob(setup.jobName, graph, env.engine, env.batchSize, {}, placementOf(plan, setup.subtask, table), memory, new WatermarkBoard(setup.watermarks));
   parentPort!.postMessage({ t: 'done', metrics: result.operators });
 }
 
