@@ -8,6 +8,26 @@ export { DataStream, KeyedStream, WindowedStream, type WindowResult, type Window
 export { ConnectedStreams, JoinedStreams, WindowJoin, IntervalJoin, type JoinWindowAssigner } from './api/joins.js';
 export type { AggregateFunction } from './runtime/user-window.js';
 export { OutputTag } from './api/output-tag.js';
+export {
+  ValueStateDescriptor,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  ReducingStateDescriptor,
+  AggregatingStateDescriptor,
+  type StateTtlConfig,
+  type TtlUpdateType,
+  type ValueState,
+  type ListState,
+  type MapState,
+  type ReducingState,
+  type AggregatingState,
+  type RuntimeContext,
+  type TimerService,
+  type KeyedContext,
+  type OnTimerContext,
+  type Collector,
+  type KeyedProcessFunction,
+} from './api/state.js';
 export { WatermarkStrategy, type TimestampAssigner } from './api/watermark.js';
 export {
   TumblingEventTimeWindows,

@@ -3,6 +3,7 @@
  * Every call adds a node to the environment's job graph and checks its configuration at once.
  */
 
+import type { KeyedProcessFunction } from './state.js';
 import { Schema, type DataType, type RecordOf, type SchemaSpec } from '../batch/schema.js';
 import type { AggregateSpec } from '../engine/engine.js';
 import { aggregateOutputType, describeWindow, windowOutputSchema, withGapColumn } from '../engine/window-spec.js';
@@ -353,6 +354,27 @@ export class KeyedStream<T extends object, K> {
     const node = this.env.graph.add({
       name: 'Map (keyed)',
       op: { kind: 'map', fn: fn as never },
+      input: this.node,
+      partitioning: { kind: 'hash', keyFields: this.keyFields },
+      schema: Schema.from(schema),
+      hasEventTime: this.node.hasEventTime,
+    });
+    return new DataStream<RecordOf<S>>(this.env, node);
+  }
+
+  /**
+   * Flink's KeyedProcessFunction: `fn.processElement(record, ctx, out)` per record, with per-key
+   * state (from the runtime context given to `fn.open`) and event- or processing-time timers
+   * (`ctx.timerService()`, calling `fn.onTimer`). Records of a key stay on one subtask and in
+   * order; `schema` is that of the records given to `out.collect`.
+   */
+  process<S extends SchemaSpec>(fn: KeyedProcessFunction<K, T, RecordOf<S>>, schema: S): DataStream<RecordOf<S>> {
+    if (fn === null || typeof fn !== 'object' || typeof fn.processElement !== 'function') {
+      throw new TypeError('process() needs a KeyedProcessFunction: an object with processElement(record, ctx, out), and optionally open(ctx), onTimer(time, ctx, out), close()');
+    }
+    const node = this.env.graph.add({
+      name: 'KeyedProcess',
+      op: { kind: 'keyedProcess', keyFields: this.keyFields, fn: fn as never },
       input: this.node,
       partitioning: { kind: 'hash', keyFields: this.keyFields },
       schema: Schema.from(schema),

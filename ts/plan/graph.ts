@@ -9,6 +9,7 @@ import type { Sink, Source } from '../api/connector.js';
 import type { WatermarkStrategy } from '../api/watermark.js';
 import type { AggregateSpec, WindowDescriptor } from '../engine/engine.js';
 import type { DataType } from '../batch/schema.js';
+import type { KeyedProcessFunction } from '../api/state.js';
 import type { GlobalWindowSpec, UserWindowAssigner, UserWindowFunction } from '../runtime/user-window.js';
 
 export type UserFn = (...args: never[]) => unknown;
@@ -33,6 +34,7 @@ export type NodeOp =
       /** allowedLateness (ms): fired windows are kept and fire again for late records. */
       readonly lateness: number;
     }
+  | { readonly kind: 'keyedProcess'; readonly keyFields: readonly string[]; readonly fn: KeyedProcessFunction<unknown, never, object> }
   | { readonly kind: 'sink'; readonly sink: Sink }
   | { readonly kind: 'union' }
   | { readonly kind: 'coFlatMap'; readonly fns: readonly UserFn[] }

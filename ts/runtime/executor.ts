@@ -18,6 +18,7 @@ import { GlobalWindowOperator, UserWindowOperator } from './user-window.js';
 import { Operator, SideOutputOperator, type OperatorMetrics } from './operator.js';
 import { ExchangeReceiver, ExchangeSender, type ChannelIn, type ChannelOut } from './exchange.js';
 import { WatermarkBoard } from './alignment.js';
+import { KeyedProcessOperator } from './process.js';
 import { defaultMemoryBytes, ManagedMemory, OperatorMemory, planMemory, type MemoryUse } from './memory.js';
 import {
   FilterOperator,
@@ -260,6 +261,9 @@ export async function executeJob(
         break;
       case 'processingTime':
         o = new ProcessingTimeOperator(n.id, n.name);
+        break;
+      case 'keyedProcess':
+        o = new KeyedProcessOperator(n.id, n.name, op.keyFields, op.fn as never, p.outputSchema, n.hasEventTime, sub, p.parallelism);
         break;
     }
     operators.push(o);

@@ -35,6 +35,10 @@ export interface OperatorMetrics {
    * (as in Flink, a count trigger does not fire a partial window).
    */
   unfiredRecords?: number;
+  /** Process functions: processing-time timers still pending when the input ended (not fired, as in Flink). */
+  unfiredTimers?: number;
+  /** Process functions: state values and list/map items removed because their time to live ran out. */
+  expiredState?: number;
   /** Managed memory held (native) or table size (TS), in bytes (window operators). */
   memoryBytes?: number;
   /** Sources with watermark alignment: time paused because their watermark ran ahead of the group. */

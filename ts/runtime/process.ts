@@ -1,0 +1,335 @@
+/**
+ * `keyBy(...).process(fn)`: Flink's KeyedProcessOperator. Calls the user's processElement per
+ * record with the record's key as the current key of its state and timers; event-time timers
+ * fire when the watermark reaches them (in time order, then registration order), before the
+ * watermark is forwarded; processing-time timers fire from the wall clock. Runs in TypeScript
+ * on both engines: the function and its state values are the user's.
+ *
+ * Output records carry the input record's event time (processElement), the timer's time
+ * (event-time timers), or the current watermark (processing-time timers) when the stream has
+ * event time. Processing-time timers still pending when the input ends are not fired (as in
+ * Flink); they are counted in the metrics as `unfiredTimers`.
+ */
+
+import type {
+  AggregatingStateDescriptor,
+  AnyStateDescriptor,
+  Collector,
+  KeyedProcessFunction,
+  ListStateDescriptor,
+  MapStateDescriptor,
+  OnTimerContext,
+  ReducingStateDescriptor,
+  RuntimeContext,
+  TimerService,
+  ValueStateDescriptor,
+} from '../api/state.js';
+import { BatchBuilder } from '../batch/builder.js';
+import { getI64, i32View } from '../batch/i64.js';
+import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/record-batch.js';
+import type { Schema } from '../batch/schema.js';
+import { keyString } from './joins.js';
+import { Operator } from './operator.js';
+import { KeyedStateStore, type StateSnapshot } from './state.js';
+
+interface Timer {
+  readonly t: number;
+  readonly seq: number;
+  readonly ks: string;
+  readonly key: unknown;
+}
+
+/** Timers of one time domain: at most one per key and time; fired in (time, registration) order. */
+class TimerQueue {
+  private heap: Timer[] = [];
+  /** Registered and not deleted, by `${t}|${ks}`. */
+  private readonly live = new Map<string, Timer>();
+  private seq = 0;
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  add(t: number, ks: string, key: unknown): void {
+    const id = `${t}|${ks}`;
+    if (this.live.has(id)) return;
+    const timer = { t, seq: this.seq++, ks, key };
+    this.live.set(id, timer);
+    this.heap.push(timer);
+    this.up(this.heap.length - 1);
+  }
+
+  delete(t: number, ks: string): void {
+    this.live.delete(`${t}|${ks}`); // its heap entry is skipped when it surfaces
+  }
+
+  /** The earliest live timer's time, or Infinity. */
+  peek(): number {
+    this.skipDeleted();
+    return this.heap.length === 0 ? Infinity : this.heap[0]!.t;
+  }
+
+  /** Removes and returns the earliest live timer due at `upTo`, or null. */
+  pop(upTo: number): Timer | null {
+    this.skipDeleted();
+    const top = this.heap[0];
+    if (top === undefined || top.t > upTo) return null;
+    this.removeTop();
+    this.live.delete(`${top.t}|${top.ks}`);
+    return top;
+  }
+
+  all(): Timer[] {
+    return [...this.live.values()];
+  }
+
+  private skipDeleted(): void {
+    while (this.heap.length > 0) {
+      const top = this.heap[0]!;
+      if (this.live.get(`${top.t}|${top.ks}`) === top) return;
+      this.removeTop();
+    }
+  }
+
+  private less(a: Timer, b: Timer): boolean {
+    return a.t < b.t || (a.t === b.t && a.seq < b.seq);
+  }
+
+  private removeTop(): void {
+    const last = this.heap.pop()!;
+    if (this.heap.length === 0) return;
+    this.heap[0] = last;
+    let i = 0;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < this.heap.length && this.less(this.heap[l]!, this.heap[m]!)) m = l;
+      if (r < this.heap.length && this.less(this.heap[r]!, this.heap[m]!)) m = r;
+      if (m === i) return;
+      [this.heap[i], this.heap[m]] = [this.heap[m]!, this.heap[i]!];
+      i = m;
+    }
+  }
+
+  private up(i: number): void {
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(this.heap[i]!, this.heap[p]!)) return;
+      [this.heap[i], this.heap[p]] = [this.heap[p]!, this.heap[i]!];
+      i = p;
+    }
+  }
+}
+
+export interface ProcessSnapshot {
+  readonly state: StateSnapshot[];
+  /** [time, key] of every pending timer. */
+  readonly eventTimers: [number, unknown][];
+  readonly processingTimers: [number, unknown][];
+}
+
+export class KeyedProcessOperator extends Operator {
+  readonly store = new KeyedStateStore();
+  private readonly eventTimers = new TimerQueue();
+  private readonly processingTimers = new TimerQueue();
+  private readonly descriptors = new Map<string, AnyStateDescriptor>();
+  private out: BatchBuilder;
+  private produced = 0;
+  /** Event time of the record or timer being processed (null without event time). */
+  private time: number | null = null;
+  private domain: 'eventTime' | 'processingTime' = 'eventTime';
+  /** Serializes the wall-clock timer with batches and watermarks. */
+  private queue: Promise<void> = Promise.resolve();
+  private wallTimer: NodeJS.Timeout | null = null;
+  /** A processing-time timer that threw, reported with the next call the runtime makes. */
+  private failure: unknown = null;
+  private ended = false;
+  private readonly ctx: OnTimerContext<unknown>;
+  private readonly collector: Collector<object>;
+
+  constructor(
+    id: number,
+    name: string,
+    private readonly keyFields: readonly string[],
+    private readonly fn: KeyedProcessFunction<unknown, Row, object>,
+    private readonly schema: Schema,
+    private readonly hasEventTime: boolean,
+    subtask: number,
+    parallelism: number,
+  ) {
+    super(id, name);
+    this.out = new BatchBuilder(schema, 256);
+    this.metrics.unfiredTimers = 0;
+    const timers: TimerService = {
+      currentWatermark: () => this.watermark,
+      currentProcessingTime: () => Date.now(),
+      registerEventTimeTimer: (t) => {
+        if (!this.hasEventTime) throw new Error(`${this.metrics.name}: registerEventTimeTimer needs event timestamps; give the source a WatermarkStrategy, or use registerProcessingTimeTimer`);
+        this.eventTimers.add(checkTime(t, 'registerEventTimeTimer'), this.currentKs, this.store.currentKey);
+      },
+      registerProcessingTimeTimer: (t) => {
+        this.processingTimers.add(checkTime(t, 'registerProcessingTimeTimer'), this.currentKs, this.store.currentKey);
+        this.armWallClock();
+      },
+      deleteEventTimeTimer: (t) => this.eventTimers.delete(t, this.currentKs),
+      deleteProcessingTimeTimer: (t) => this.processingTimers.delete(t, this.currentKs),
+    };
+    this.ctx = {
+      timestamp: () => this.time,
+      getCurrentKey: () => this.store.currentKey,
+      timerService: () => timers,
+      timeDomain: () => this.domain,
+    };
+    this.collector = {
+      collect: (r) => {
+        const t = this.hasEventTime ? (this.time ?? (Number.isFinite(this.watermark) ? this.watermark : Number.MIN_SAFE_INTEGER)) : undefined;
+        this.out.append(r, `${this.metrics.name} output`, this.produced++, t);
+      },
+    };
+    const store = this.store;
+    const descriptors = this.descriptors;
+    const register = <D extends AnyStateDescriptor>(d: D): D => {
+      const seen = descriptors.get(d.name);
+      if (seen !== undefined && seen.kind !== d.kind) throw new Error(`${name}: state '${d.name}' is registered twice, as ${seen.kind} and ${d.kind} state; give each its own name`);
+      descriptors.set(d.name, d);
+      return d;
+    };
+    const runtime: RuntimeContext = {
+      subtask,
+      parallelism,
+      getState: <T>(d: ValueStateDescriptor<T>) => store.value(register(d as AnyStateDescriptor) as ValueStateDescriptor<T>),
+      getListState: <T>(d: ListStateDescriptor<T>) => store.list(register(d as AnyStateDescriptor) as ListStateDescriptor<T>),
+      getMapState: <K, V>(d: MapStateDescriptor<K, V>) => store.map(register(d as AnyStateDescriptor) as MapStateDescriptor<K, V>),
+      getReducingState: <T>(d: ReducingStateDescriptor<T>) => store.reducing(register(d as AnyStateDescriptor) as ReducingStateDescriptor<T>),
+      getAggregatingState: <IN, ACC, OUT>(d: AggregatingStateDescriptor<IN, ACC, OUT>) =>
+        store.aggregating(register(d as AnyStateDescriptor) as AggregatingStateDescriptor<IN, ACC, OUT>),
+    };
+    this.fn.open?.(runtime);
+  }
+
+  private currentKs = '';
+
+  private setKey(ks: string, key: unknown): void {
+    this.currentKs = ks;
+    this.store.setCurrentKey(ks, key);
+  }
+
+  /** Runs `f` after whatever is in progress (batches, watermarks, wall-clock timers never interleave). */
+  private serial(f: () => Promise<void> | void): Promise<void> {
+    const p = this.queue.then(() => {
+      if (this.failure !== null) throw this.failure;
+      return f();
+    });
+    this.queue = p.catch(() => {});
+    return p;
+  }
+
+  processBatch(batch: RecordBatch): Promise<void> {
+    return this.serial(async () => {
+      const read = rowReader(batch);
+      const cols = this.keyFields.map((f) => valueReader(batch.column(f), f));
+      const key = cols.length === 1 ? cols[0]! : (i: number) => cols.map((c) => c(i));
+      const tv = batch.eventTime === null ? null : i32View(batch.eventTime);
+      this.domain = 'eventTime';
+      for (let i = 0; i < batch.length; i++) {
+        const k = key(i);
+        this.setKey(keyString(k), k);
+        this.time = tv === null ? null : getI64(tv, i);
+        this.fn.processElement(read(i), this.ctx, this.collector);
+      }
+      this.store.sweep();
+      this.fireProcessingTimers(Date.now());
+      this.metrics.expiredState = this.store.expiredCount;
+      await this.flush();
+    });
+  }
+
+  private fire(timers: TimerQueue, upTo: number, domain: 'eventTime' | 'processingTime'): void {
+    for (let t = timers.pop(upTo); t !== null; t = timers.pop(upTo)) {
+      this.setKey(t.ks, t.key);
+      this.domain = domain;
+      this.time = domain === 'eventTime' ? t.t : null;
+      this.fn.onTimer?.(t.t, this.ctx, this.collector);
+    }
+  }
+
+  private fireProcessingTimers(now: number): void {
+    this.fire(this.processingTimers, now, 'processingTime');
+    this.armWallClock();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.out.length === 0) return;
+    const b = this.out.finish();
+    this.out = new BatchBuilder(this.schema, 256);
+    await this.emit(b);
+  }
+
+  /** Wakes up for the earliest processing-time timer (while the input has not ended). */
+  private armWallClock(): void {
+    if (this.wallTimer !== null) clearTimeout(this.wallTimer);
+    this.wallTimer = null;
+    const next = this.processingTimers.peek();
+    if (next === Infinity || this.ended) return;
+    this.wallTimer = setTimeout(() => {
+      this.wallTimer = null;
+      this.serial(async () => {
+        this.fireProcessingTimers(Date.now());
+        await this.flush();
+      }).catch((e: unknown) => {
+        this.failure ??= e;
+      });
+    }, Math.max(0, next - Date.now()));
+    // The sources keep a running job alive; a pending timer must not keep a failed one alive.
+    this.wallTimer.unref();
+  }
+
+  override processWatermark(watermark: number): Promise<void> {
+    return this.serial(async () => {
+      // Timers first, with the old watermark visible, as Flink (timers at t fire when the watermark reaches t).
+      this.fire(this.eventTimers, watermark, 'eventTime');
+      this.store.sweep();
+      await this.flush();
+      await this.emitWatermark(watermark);
+    });
+  }
+
+  override finish(): Promise<void> {
+    return this.serial(async () => {
+      this.ended = true;
+      if (this.wallTimer !== null) clearTimeout(this.wallTimer);
+      this.wallTimer = null;
+      this.metrics.unfiredTimers = this.processingTimers.size;
+      this.fn.close?.();
+      await this.flush();
+      await this.emitEnd();
+    });
+  }
+
+  snapshot(): ProcessSnapshot {
+    return {
+      state: this.store.snapshot(),
+      eventTimers: this.eventTimers.all().map((t) => [t.t, t.key]),
+      processingTimers: this.processingTimers.all().map((t) => [t.t, t.key]),
+    };
+  }
+
+  /** Loads a snapshot's state and timers for the keys `keep` accepts (this subtask's key groups). */
+  restore(s: ProcessSnapshot, keep: (key: unknown) => boolean): void {
+    this.store.restore(s.state, keep, (name, kind) => {
+      const d = this.descriptors.get(name);
+      if (d === undefined) throw new Error(`${this.metrics.name}: the checkpoint has state '${name}' (${kind}), which the function does not register in open(); restore with the job that wrote it`);
+      if (d.kind !== kind) throw new Error(`${this.metrics.name}: state '${name}' is ${kind} state in the checkpoint but ${d.kind} state in the function`);
+      return d;
+    });
+    for (const [t, key] of s.eventTimers) if (keep(key)) this.eventTimers.add(t, keyString(key), key);
+    for (const [t, key] of s.processingTimers) if (keep(key)) this.processingTimers.add(t, keyString(key), key);
+    this.armWallClock();
+  }
+}
+
+function checkTime(t: number, what: string): number {
+  if (!Number.isSafeInteger(t)) throw new RangeError(`${what}(${String(t)}): a timer's time is a whole number of ms`);
+  return t;
+}
