@@ -8,6 +8,8 @@ export { DataStream, KeyedStream, WindowedStream, type WindowResult, type Window
 export { ConnectedStreams, JoinedStreams, WindowJoin, IntervalJoin, type JoinWindowAssigner } from './api/joins.js';
 export type { AggregateFunction } from './runtime/user-window.js';
 export { OutputTag } from './api/output-tag.js';
+export { RestartStrategies, type RestartStrategy } from './api/restart.js';
+export type { CheckpointStats } from './runtime/checkpoint.js';
 export {
   ValueStateDescriptor,
   ListStateDescriptor,

@@ -32,6 +32,14 @@ export interface SourceReader {
    * watermarks, so a split that is behind holds it back and an ended split no longer does.
    */
   splits?(): { readonly current: string; readonly active: readonly string[] };
+  /**
+   * Checkpoints: where the reader is (a structured-cloneable value), so that a restore can
+   * continue right after the last batch `next()` returned. A source without it cannot run
+   * in a checkpointed job.
+   */
+  checkpoint?(): unknown;
+  /** Continues from a position `checkpoint()` returned (called right after open, before `next`). */
+  restore?(position: unknown): void;
 }
 
 /** `T` is the record type the source produces (for typing only). */
@@ -55,10 +63,24 @@ export interface Source<T extends object = Record<string, unknown>> {
 export interface SinkWriter {
   write(batch: RecordBatch): Promise<void> | void;
   close(): Promise<void> | void;
+  /**
+   * Exactly-once output (two-phase commit), phase one: make everything written so far durable
+   * but not yet visible, as part of checkpoint `checkpointId`. The value returned is stored in
+   * the checkpoint and given to `restore` when the job resumes from it.
+   */
+  preCommit?(checkpointId: number): unknown;
+  /** Phase two: checkpoint `checkpointId` completed; publish what preCommit prepared up to it. */
+  commit?(checkpointId: number): Promise<void> | void;
+  /** Resuming from a checkpoint: publish what its preCommit value covers (once), discard the rest. */
+  restore?(state: unknown): void;
 }
 
 export interface SinkContext {
   readonly engine: Engine;
+  /** The job takes checkpoints: writers that can should publish output only on commit. */
+  readonly checkpointing?: boolean;
+  /** The job resumes from a checkpoint: `restore` follows; keep what earlier runs published. */
+  readonly restoring?: boolean;
 }
 
 export interface Sink {

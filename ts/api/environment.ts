@@ -3,6 +3,8 @@
  * where it is executed. Named after Flink's StreamExecutionEnvironment.
  */
 
+import { RestartStrategies, type RestartStrategy } from './restart.js';
+import { JobFailedError } from '../runtime/errors.js';
 import { batchFromRecords } from '../batch/builder.js';
 import { RecordBatch, type Row } from '../batch/record-batch.js';
 import { Schema, type RecordOf, type SchemaSpec } from '../batch/schema.js';
@@ -85,6 +87,29 @@ export class StreamEnvironment {
     return this;
   }
 
+  /**
+   * Takes a checkpoint every `intervalMs` into `dir` (kept: the newest `retain`, default 3).
+   * File sinks then publish their output only when a checkpoint that covers it completes, and
+   * a job resumed with `execute(name, { restoreFrom })` (or restarted by its restart strategy)
+   * continues from the newest complete checkpoint without losing or repeating output.
+   */
+  enableCheckpointing(intervalMs: number, options: { readonly dir: string; readonly retain?: number }): this {
+    if (!Number.isSafeInteger(intervalMs) || intervalMs < 10) throw new RangeError(`enableCheckpointing needs an interval of at least 10 ms (a whole number), got ${intervalMs}`);
+    if (typeof options?.dir !== 'string' || options.dir === '') throw new TypeError('enableCheckpointing needs { dir }: the directory the checkpoints are written to');
+    const retain = options.retain ?? 3;
+    if (!Number.isSafeInteger(retain) || retain < 1) throw new RangeError(`enableCheckpointing retain must be a whole number >= 1, got ${retain}`);
+    this.graph.checkpoint = { intervalMs, dir: options.dir, retain };
+    return this;
+  }
+
+  /** What a checkpointed job does when a task fails (default: RestartStrategies.none()). */
+  setRestartStrategy(strategy: RestartStrategy): this {
+    this.restartStrategy = strategy;
+    return this;
+  }
+
+  private restartStrategy: RestartStrategy = RestartStrategies.none();
+
   /** @internal The job that the next execute() runs. */
   pendingGraph(): JobGraph {
     return this.graph.lineageOf(this.graph.sinks().filter((s) => !this.executed.has(s)));
@@ -143,7 +168,27 @@ export class StreamEnvironment {
       return executeParallel(jobName, graph, this.engine, this.batchSize, options, this.job, this.memoryBytes);
     }
     for (const s of sinks) this.executed.add(s);
-    return executeJob(jobName, graph, this.engine, this.batchSize, options, undefined, this.memoryBytes);
+    return this.runWithRestarts(jobName, graph, options);
+  }
+
+  /** Runs the job; after a failure, restarts it from its latest checkpoint while the strategy allows. */
+  private async runWithRestarts(jobName: string, graph: JobGraph, options: ExecuteOptions): Promise<JobResult> {
+    const failures: number[] = [];
+    let opts = options;
+    for (;;) {
+      try {
+        const r = await executeJob(jobName, graph, this.engine, this.batchSize, opts, undefined, this.memoryBytes);
+        return failures.length === 0 ? r : { ...r, restarts: failures.length };
+      } catch (e) {
+        if (graph.checkpoint === null || !(e instanceof JobFailedError) || e.operator === 'job setup' || opts.signal?.aborted === true) throw e;
+        failures.push(Date.now());
+        const delay = this.restartStrategy.nextDelay(failures);
+        if (delay === null) throw e;
+        process.emitWarning(`job '${jobName}' failed (${e.message}); restarting from its latest checkpoint in ${delay} ms (${this.restartStrategy.description}, restart ${failures.length})`, { code: 'SLUICE_RESTART' });
+        await new Promise((r) => setTimeout(r, delay));
+        opts = { ...options, restoreFrom: 'latest' };
+      }
+    }
   }
 
   private readonly executed = new Set<GraphNode>();
@@ -224,6 +269,10 @@ class RecordsSource<T extends object> implements Source<T> {
         return b;
       },
       close: () => undefined,
+      checkpoint: () => pos,
+      restore: (p: unknown) => {
+        pos = p as number;
+      },
     };
   }
 }

@@ -33,6 +33,7 @@ const RUN: OptionSpec[] = [
   { name: 'progress-interval', value: '<ms>', help: 'how often progress is reported (default 500 on a terminal, 5000 otherwise)' },
   { name: 'metrics-port', value: '<port>', help: 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics while the job runs' },
   { name: 'metrics-json', value: '<file|->', help: 'write the job result with per-operator metrics as JSON' },
+  { name: 'restore-from', value: '<dir|latest>', help: "resume from a checkpoint: its directory, a checkpoint root (newest intact one), or 'latest' under the job's checkpoint dir" },
 ];
 const EXPLAIN: OptionSpec[] = [...COMMON, { name: 'mermaid', help: 'print the plan as a Mermaid flowchart' }];
 
@@ -141,7 +142,9 @@ async function run(argv: readonly string[]): Promise<number> {
 
   let result: JobResult;
   try {
-    result = await env.execute(name, { progress, progressIntervalMs: Math.min(interval, 500), signal: abort.signal });
+    const restoreFrom = options.get('restore-from');
+    if (restoreFrom === true) throw new UsageError("--restore-from needs a checkpoint directory or 'latest'");
+    result = await env.execute(name, { progress, progressIntervalMs: Math.min(interval, 500), signal: abort.signal, ...(typeof restoreFrom === 'string' ? { restoreFrom } : {}) });
   } finally {
     process.off('SIGINT', onSigint);
     if (tty && showProgress) process.stderr.write('\n');
@@ -168,7 +171,15 @@ function summary(r: JobResult): string {
     (m.lateRecordsDropped ? `, late dropped ${m.lateRecordsDropped}` : '') + (m.deadLetters ? `, dead letters ${m.deadLetters}` : ''));
   const m = r.memory;
   const memory = `  managed memory ${formatMiB(m.budgetBytes)}: operator state peak ${formatMiB(m.operatorPeakBytes)} of ${formatMiB(m.operatorBudgetBytes)}` + (m.exchangeReservedBytes > 0 ? `, exchange buffers peak ${formatMiB(m.exchangePeakBytes)} of ${formatMiB(m.exchangeReservedBytes)}` : '');
-  return `sluice: job '${r.jobName}' on the ${r.engine} engine: ${r.recordsIn} records in ${(r.durationMs / 1000).toFixed(2)} s\n${rows.join('\n')}\n${memory}\n`;
+  const c = r.checkpoints;
+  const checkpoints =
+    c === undefined
+      ? ''
+      : `  checkpoints: ${c.completed} completed, last #${c.lastId ?? '-'} (${(c.lastBytes / 1024).toFixed(1)} KiB, ${c.lastDurationMs.toFixed(0)} ms, sources held ${c.lastPauseMs.toFixed(1)} ms)` +
+        (c.restoredFrom !== null ? `; resumed from ${c.restoredFrom}` : '') +
+        (c.skipped.length > 0 ? `; skipped ${c.skipped.length} damaged or incomplete` : '') +
+        '\n';
+  return `sluice: job '${r.jobName}' on the ${r.engine} engine: ${r.recordsIn} records in ${(r.durationMs / 1000).toFixed(2)} s\n${rows.join('\n')}\n${memory}\n${checkpoints}`;
 }
 
 async function explain(argv: readonly string[]): Promise<number> {

@@ -6,7 +6,8 @@
 
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Schema } from '../batch/schema.js';
-import type { Sink, SinkWriter } from '../api/connector.js';
+import type { Sink, SinkContext, SinkWriter } from '../api/connector.js';
+import { CommittingFileWriter } from './committing-file.js';
 import { csvHeader, toLines, type TextFormat } from './format.js';
 import { checkRollover, RollingFileWriter, type RolloverPolicy } from './rolling-sink.js';
 
@@ -39,7 +40,11 @@ export class FileSink implements Sink {
     return new FileSink(rollover === null ? `${format} ${path}` : `${format} parts in ${path}`, path, format, rollover);
   }
 
-  open(schema: Schema): SinkWriter {
+  open(schema: Schema, ctx?: SinkContext): SinkWriter {
+    if (ctx?.checkpointing === true && this.rollover === null) {
+      // Exactly-once: records become visible when the checkpoint that covers them completes.
+      return new CommittingFileWriter(this.path, this.format === 'csv' ? csvHeader(schema) : '', ctx.restoring === true, (b) => toLines(b, this.format));
+    }
     if (this.rollover !== null) return new RollingFileWriter(this.path, this.format, schema, this.rollover);
     const fd = openSync(this.path, 'w');
     if (this.format === 'csv') writeSync(fd, csvHeader(schema));

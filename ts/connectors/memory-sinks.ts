@@ -32,6 +32,10 @@ export class DiscardingSink implements Sink {
         this.batches++;
       },
       close: () => undefined,
+      // Nothing is published, so nothing can be published twice: exactly-once trivially.
+      preCommit: () => null,
+      commit: () => undefined,
+      restore: () => undefined,
     };
   }
 }

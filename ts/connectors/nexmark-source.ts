@@ -93,13 +93,14 @@ export class NexmarkSource<T extends object> implements Source<T> {
     const config = n === 1 ? this.config : { ...this.config, splitIndex: this.config.splitIndex + this.config.splitCount * i, splitCount: this.config.splitCount * n };
     const gen = ctx.engine.createNexmarkGenerator(config, this.kind, ctx.projection ?? undefined);
     const rate = this.options.targetRatePerSec;
-    const started = performance.now();
+    let started = performance.now();
+    let origin = 0;
     let idleMs = 0;
     return {
       next: async (): Promise<RecordBatch | null> => {
         if (rate !== undefined) {
           // Pace by events generated so far (all kinds), not rows emitted.
-          const due = started + (gen.position() / rate) * 1000;
+          const due = started + ((gen.position() - origin) / rate) * 1000;
           const wait = due - performance.now();
           if (wait > 1) {
             const t0 = performance.now();
@@ -110,6 +111,14 @@ export class NexmarkSource<T extends object> implements Source<T> {
         return gen.nextBatch(ctx.batchSize);
       },
       close: () => undefined,
+      // The generator is deterministic: its position (events generated) is all a restore needs.
+      checkpoint: () => gen.position(),
+      restore: (p) => {
+        gen.seek(p as number);
+        // Paced from here: the rate applies to this run, not since the first event.
+        origin = p as number;
+        started = performance.now();
+      },
       // Time spent waiting for the target rate is idle, not busy.
       metrics: () => ({ idleMs }),
     };

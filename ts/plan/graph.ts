@@ -10,6 +10,7 @@ import type { WatermarkStrategy } from '../api/watermark.js';
 import type { AggregateSpec, WindowDescriptor } from '../engine/engine.js';
 import type { DataType } from '../batch/schema.js';
 import type { KeyedProcessFunction } from '../api/state.js';
+import type { CheckpointConfig } from '../runtime/checkpoint.js';
 import type { GlobalWindowSpec, UserWindowAssigner, UserWindowFunction } from '../runtime/user-window.js';
 
 export type UserFn = (...args: never[]) => unknown;
@@ -119,6 +120,8 @@ export class ParallelSettings {
 export class JobGraph {
   readonly nodes: GraphNode[] = [];
   readonly parallel: ParallelSettings;
+  /** Set by env.enableCheckpointing. */
+  checkpoint: CheckpointConfig | null = null;
 
   constructor(parallel: ParallelSettings = new ParallelSettings()) {
     this.parallel = parallel;
@@ -153,6 +156,7 @@ export class JobGraph {
     };
     sinks.forEach(visit);
     const g = new JobGraph(this.parallel);
+    g.checkpoint = this.checkpoint;
     g.nodes.push(...this.nodes.filter((n) => keep.has(n)));
     return g;
   }

@@ -17,7 +17,10 @@ import { CoFlatMapOperator, IntervalJoinOperator, UnionOperator, WindowCoGroupOp
 import { GlobalWindowOperator, UserWindowOperator } from './user-window.js';
 import { Operator, SideOutputOperator, type OperatorMetrics } from './operator.js';
 import { ExchangeReceiver, ExchangeSender, type ChannelIn, type ChannelOut } from './exchange.js';
+import { deserialize } from 'node:v8';
 import { WatermarkBoard } from './alignment.js';
+import { CheckpointCoordinator, type CheckpointConfig, type CheckpointStats } from './checkpoint.js';
+import { findLatest, type CheckpointData } from './checkpoint-store.js';
 import { KeyedProcessOperator } from './process.js';
 import { defaultMemoryBytes, ManagedMemory, OperatorMemory, planMemory, type MemoryUse } from './memory.js';
 import {
@@ -48,6 +51,10 @@ export interface JobResult {
   readonly cancelled: boolean;
   /** Managed memory: the budget, its split, and the most used at once. */
   readonly memory: MemoryUse;
+  /** Restarts after failures (restart strategy) before the run that succeeded. */
+  readonly restarts?: number;
+  /** With checkpointing: what was checkpointed, and what the run resumed from. */
+  readonly checkpoints?: CheckpointStats;
 }
 
 export interface Progress {
@@ -74,6 +81,13 @@ export interface ExecuteOptions {
   readonly progressIntervalMs?: number;
   /** Stops the job: sources stop reading, open windows are not flushed, sinks are closed. */
   readonly signal?: AbortSignal;
+  /**
+   * Resumes from a checkpoint: a checkpoint directory (`.../chk-7`), a checkpoint root (its
+   * newest intact checkpoint), or 'latest' for the newest under the job's checkpoint directory
+   * (a fresh start when there is none yet). Damaged or incomplete checkpoints are skipped and
+   * reported in `JobResult.checkpoints.skipped`.
+   */
+  readonly restoreFrom?: string;
 }
 
 /** A source as the head of its chain: checks what the source produces before anyone reads it. */
@@ -88,6 +102,15 @@ class SourceOperator extends Operator {
   }
   processBatch(): void {
     throw new Error('a source has no input');
+  }
+  override checkpointGap(): string | null {
+    return this.reader.checkpoint === undefined ? 'the source cannot record its read position, so a restore could not rewind it' : null;
+  }
+  override snapshotState(): unknown {
+    return this.reader.checkpoint!();
+  }
+  override restoreState(state: unknown): void {
+    this.reader.restore!(state);
   }
   push(batch: RecordBatch): Promise<void> {
     if (batch.length === 0) return this.tick();
@@ -162,6 +185,13 @@ export async function executeJob(
     }
   }
   const watermarks = board ?? WatermarkBoard.forPlan(plan);
+  const checkpointing = graph.checkpoint;
+  if (checkpointing !== null && placement !== undefined) {
+    throw new Error('checkpointing runs at parallelism 1 so far (barriers do not cross worker threads yet); run the job with parallelism 1, or without enableCheckpointing');
+  }
+  const restore = options.restoreFrom === undefined ? null : locateRestore(options.restoreFrom, checkpointing);
+  const sinks: SinkOperator[] = [];
+  let coordinator: CheckpointCoordinator | null = null;
   const sub = placement === undefined || placement.where === 'main' ? 0 : placement.where;
   const aligned = new Map<SourceOperator, { slot: number; group: number[]; driftMs: number; watermark: () => number }>();
   const here = (p: PhysicalNode): boolean =>
@@ -233,9 +263,11 @@ export async function executeJob(
         break;
       }
       case 'sink': {
-        const w = op.sink.open(p.outputSchema, { engine });
+        const w = op.sink.open(p.outputSchema, { engine, checkpointing: checkpointing !== null, restoring: restore !== null });
         writers.push(w);
-        o = new SinkOperator(n.id, n.name, w);
+        const so = new SinkOperator(n.id, n.name, w, checkpointing !== null);
+        sinks.push(so);
+        o = so;
         break;
       }
       case 'union':
@@ -302,6 +334,21 @@ export async function executeJob(
   try {
     for (const p of plan.all) if (here(p)) instantiate(p);
     for (const x of operators) (x.metrics as { subtask: number }).subtask = sub;
+    if (checkpointing !== null) {
+      const all = dedupe(operators);
+      const gaps = all.map((o) => [o.metrics.name, o.checkpointGap()] as const).filter(([, g]) => g !== null);
+      if (gaps.length > 0) throw new Error(`checkpointing cannot cover this job: ${gaps.map(([n, g]) => `'${n}': ${g}`).join('; ')}`);
+      if (restore !== null) restoreOperators(all, sinks, sub, restore.from);
+      const committers = sinks.filter((s) => s.committer !== null).map((s) => ({ nodeId: s.metrics.id, subtask: sub, c: s.committer! }));
+      const atLeastOnce = sinks.filter((s) => s.committer === null).map((s) => s.metrics.name);
+      if (atLeastOnce.length > 0) {
+        process.emitWarning(`${atLeastOnce.join(', ')}: no two-phase commit, so after a restore these sinks get the records since the checkpoint again (at-least-once)`, { code: 'SLUICE_AT_LEAST_ONCE' });
+      }
+      coordinator = new CheckpointCoordinator(checkpointing, jobName, graph.parallel.parallelism, plan.maxParallelism, all.map((op) => ({ op, subtask: sub })), committers, sources, restore);
+      coordinator.start();
+    } else if (restore !== null) {
+      throw new Error('restoreFrom needs a job with checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job');
+    }
     const report = typeof options.progress === 'function' ? options.progress : options.progress === true ? printProgress : null;
     if (report !== null) {
       let last = {
@@ -399,24 +446,34 @@ export async function executeJob(
             // other threads in between batches: a source whose consumers are all in this thread
             // would otherwise run ahead on microtasks alone, while the port messages of the other
             // subtasks wait, and the watermark (their minimum) falls behind.
-            if (sources.length > 1 || timer !== undefined || placement !== undefined) await new Promise<void>((r) => setImmediate(r));
+            // With checkpoints, also so that a checkpoint's background write and commit progress.
+            if (sources.length > 1 || timer !== undefined || placement !== undefined || coordinator !== null) await new Promise<void>((r) => setImmediate(r));
             const al = aligned.get(s);
             if (al !== undefined) await align(s, al);
+            if (coordinator !== null) await coordinator.barrier(s);
           }
           const done = aligned.get(s);
           if (done !== undefined) watermarks.publish(done.slot, Infinity); // an ended source holds no one back
           await s.end();
+          await coordinator?.ended(s);
         } catch (e) {
           failed = true;
           throw annotate(e, s.metrics.name);
         }
       }),
     ]);
+    if ((coordinator as CheckpointCoordinator | null) !== null && !failed && !cancelled) {
+      // The final checkpoint publishes the last output; only then do the sinks close.
+      await coordinator!.finish();
+      for (const s of sinks) await s.closeWriter();
+    }
   } catch (e) {
     failed = true;
     throw new JobFailedError(jobName, operatorOf(e) ?? 'job setup', sub, e);
   } finally {
     if (timer !== undefined) clearInterval(timer);
+    const c = coordinator as CheckpointCoordinator | null;
+    if (c !== null && (failed || cancelled)) await c.abandon().catch(() => {});
     for (const s of sources) {
       try {
         await s.reader.close();
@@ -465,7 +522,36 @@ export async function executeJob(
     deadLetters: metrics.reduce((s, m) => s + (m.deadLetters ?? 0), 0),
     cancelled,
     memory: memory.use(engine),
+    ...(coordinator !== null ? { checkpoints: coordinator.result() } : {}),
   };
+}
+
+/** Finds the checkpoint to resume from (see ExecuteOptions.restoreFrom); null for a fresh start. */
+function locateRestore(from: string, config: CheckpointConfig | null): { from: CheckpointData; skipped: string[] } | null {
+  const root = from === 'latest' ? config?.dir : from;
+  if (root === undefined) throw new Error("restoreFrom: 'latest' needs a job with checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job");
+  const { checkpoint, skipped } = findLatest(root);
+  for (const s of skipped) process.emitWarning(`skipping checkpoint: ${s}`, { code: 'SLUICE_CHECKPOINT_SKIPPED' });
+  if (checkpoint !== null) return { from: checkpoint, skipped };
+  if (from === 'latest') return null;
+  throw new Error(`restoreFrom: no complete checkpoint in ${from}${skipped.length > 0 ? ` (${skipped.join('; ')})` : ''}`);
+}
+
+/** Loads each operator's state (and each sink's commit state) from the checkpoint. */
+function restoreOperators(all: readonly Operator[], sinks: readonly SinkOperator[], sub: number, c: CheckpointData): void {
+  const byKey = new Map(c.entries.map((e) => [`${e.nodeId}/${e.subtask}/${e.name}`, e.data]));
+  const take = (id: number, name: string): Uint8Array => {
+    const d = byKey.get(`${id}/${sub}/${name}`);
+    if (d === undefined) throw new Error(`checkpoint ${c.path} has no state for '${name}' (operator ${id}, subtask ${sub}): it was written by a different job; restore with the job that wrote it`);
+    byKey.delete(`${id}/${sub}/${name}`);
+    return d;
+  };
+  for (const o of all) {
+    const { watermark, state } = deserialize(take(o.metrics.id, o.metrics.name)) as { watermark: number; state: unknown };
+    o.restoreWatermark(watermark);
+    o.restoreState(state);
+  }
+  for (const s of sinks) if (s.committer !== null) s.restoreCommit(deserialize(take(s.metrics.id, `${s.committer.name} (commit)`)));
 }
 
 function dedupe(ops: Operator[]): Operator[] {

@@ -119,6 +119,10 @@ interface Group {
  * last timestamp (end - 1) as event time, as in Flink.
  */
 export class WindowCoGroupOperator extends MultiInputOperator {
+  override checkpointGap(): string {
+    return 'window joins and coGroups keep their buffered records outside checkpoints so far';
+  }
+
   /** window start -> key -> records per side, keys in first-arrival order (Map order). */
   private readonly windows = new Map<number, Map<string, Group>>();
   private readonly starts: number[] = [];
@@ -263,6 +267,10 @@ export class WindowCoGroupOperator extends MultiInputOperator {
  * fields are read from their columns.
  */
 export class IntervalJoinOperator extends MultiInputOperator {
+  override checkpointGap(): string {
+    return 'interval joins keep their buffered records outside checkpoints so far';
+  }
+
   /** Per side: key -> buffered rows (time, reader of its batch, row), in arrival order. */
   private readonly buffers: [Map<string, Buffered[]>, Map<string, Buffered[]>] = [new Map(), new Map()];
   /** Per side: (time, key) in arrival order, to find what may have expired without scanning every key. */

@@ -80,6 +80,32 @@ export abstract class Operator {
     return this.emitEnd();
   }
 
+  /**
+   * Checkpoints: why this operator's state cannot be checkpointed yet, or null when it can
+   * (stateless operators can). A job with checkpointing fails at start when any says why not.
+   */
+  checkpointGap(): string | null {
+    return null;
+  }
+
+  /** Its state as a structured-cloneable value (the runtime saves the watermark of every operator itself). */
+  snapshotState(): unknown {
+    return null;
+  }
+
+  restoreState(_state: unknown): void {}
+
+  /** Resolves when no work of its own (e.g. a wall-clock timer) is in progress. */
+  quiesce(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Restores the last watermark this operator emitted (a checkpoint's). */
+  restoreWatermark(watermark: number): void {
+    this.watermark = watermark;
+    this.metrics.watermark = Number.isFinite(watermark) ? watermark : null;
+  }
+
   /** Inputs that have ended (counted by the caller, for the end-of-job check). */
   endedInputs = 0;
 
@@ -218,6 +244,15 @@ export abstract class MultiInputOperator extends Operator {
   override processIdle(idle: boolean, input: number): Promise<void> {
     this.idle[input] = idle;
     return this.advance();
+  }
+
+  override snapshotState(): unknown {
+    return { inputWatermarks: [...this.inputWatermarks] };
+  }
+
+  override restoreState(state: unknown): void {
+    const s = state as { inputWatermarks: number[] };
+    s.inputWatermarks.forEach((w, i) => (this.inputWatermarks[i] = w));
   }
 
   /** Called when the combined watermark advances (never backwards). */

@@ -307,6 +307,18 @@ export class KeyedProcessOperator extends Operator {
     });
   }
 
+  override snapshotState(): unknown {
+    return this.snapshot();
+  }
+
+  override quiesce(): Promise<void> {
+    return this.queue;
+  }
+
+  override restoreState(state: unknown): void {
+    this.restore(state as ProcessSnapshot, () => true);
+  }
+
   snapshot(): ProcessSnapshot {
     return {
       state: this.store.snapshot(),

@@ -120,6 +120,17 @@ export class UserWindowOperator extends Operator {
   }
 
 
+  override snapshotState(): unknown {
+    return { panes: [...this.panes], seq: this.seq, produced: this.produced };
+  }
+
+  override restoreState(state: unknown): void {
+    const s = state as { panes: [string, Pane[]][]; seq: number; produced: number };
+    for (const [k, ps] of s.panes) this.panes.set(k, ps);
+    this.seq = s.seq;
+    this.produced = s.produced;
+  }
+
   /** Rows of the current batch found late. */
   private late: number[] = [];
 
@@ -285,6 +296,10 @@ interface GlobalPane {
  * once fires once (Flink fires once per interval, with the same contents).
  */
 export class GlobalWindowOperator extends Operator {
+  override checkpointGap(): string {
+    return 'global windows with triggers (countWindow) keep their state outside checkpoints so far';
+  }
+
   private readonly panes = new Map<string, GlobalPane>();
   private seq = 0;
   private produced = 0;

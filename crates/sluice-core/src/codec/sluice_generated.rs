@@ -889,6 +889,627 @@ impl ::core::fmt::Debug for BatchHeader<'_> {
       ds.finish()
   }
 }
+pub enum OperatorStateOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// The state of one operator subtask in a checkpoint. `data` is the operator's own encoding
+/// of its state (the structured-clone serialization of JavaScript values).
+pub struct OperatorState<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for OperatorState<'a> {
+  type Inner = OperatorState<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> OperatorState<'a> {
+  pub const VT_NODE_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_SUBTASK: ::flatbuffers::VOffsetT = 6;
+  pub const VT_NAME: ::flatbuffers::VOffsetT = 8;
+  pub const VT_DATA: ::flatbuffers::VOffsetT = 10;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    OperatorState { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args OperatorStateArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<OperatorState<'bldr>> {
+    let mut builder = OperatorStateBuilder::new(_fbb);
+    if let Some(x) = args.data { builder.add_data(x); }
+    if let Some(x) = args.name { builder.add_name(x); }
+    builder.add_subtask(args.subtask);
+    builder.add_node_id(args.node_id);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn node_id(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(OperatorState::VT_NODE_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn subtask(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(OperatorState::VT_SUBTASK, Some(0)).unwrap()}
+  }
+  /// The operator's name when the checkpoint was taken: a restore checks it is the same job.
+  #[inline]
+  pub fn name(&self) -> &'a str {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(OperatorState::VT_NAME, None).unwrap()}
+  }
+  #[inline]
+  pub fn data(&self) -> ::flatbuffers::Vector<'a, u8> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(OperatorState::VT_DATA, None).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for OperatorState<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u32>("node_id", Self::VT_NODE_ID, false)?
+     .visit_field::<u32>("subtask", Self::VT_SUBTASK, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("name", Self::VT_NAME, true)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("data", Self::VT_DATA, true)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct OperatorStateArgs<'a> {
+    pub node_id: u32,
+    pub subtask: u32,
+    pub name: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub data: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+}
+impl<'a> Default for OperatorStateArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    OperatorStateArgs {
+      node_id: 0,
+      subtask: 0,
+      name: None, // required field
+      data: None, // required field
+    }
+  }
+}
+
+pub struct OperatorStateBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> OperatorStateBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_node_id(&mut self, node_id: u32) {
+    self.fbb_.push_slot::<u32>(OperatorState::VT_NODE_ID, node_id, 0);
+  }
+  #[inline]
+  pub fn add_subtask(&mut self, subtask: u32) {
+    self.fbb_.push_slot::<u32>(OperatorState::VT_SUBTASK, subtask, 0);
+  }
+  #[inline]
+  pub fn add_name(&mut self, name: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(OperatorState::VT_NAME, name);
+  }
+  #[inline]
+  pub fn add_data(&mut self, data: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , u8>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(OperatorState::VT_DATA, data);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> OperatorStateBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    OperatorStateBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<OperatorState<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    self.fbb_.required(o, OperatorState::VT_NAME,"name");
+    self.fbb_.required(o, OperatorState::VT_DATA,"data");
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for OperatorState<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("OperatorState");
+      ds.field("node_id", &self.node_id());
+      ds.field("subtask", &self.subtask());
+      ds.field("name", &self.name());
+      ds.field("data", &self.data());
+      ds.finish()
+  }
+}
+pub enum SnapshotOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Everything a checkpoint holds: source positions, operator state and sink commit state,
+/// each an OperatorState of its node and subtask.
+pub struct Snapshot<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for Snapshot<'a> {
+  type Inner = Snapshot<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> Snapshot<'a> {
+  pub const VT_CHECKPOINT_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_JOB: ::flatbuffers::VOffsetT = 6;
+  pub const VT_PARALLELISM: ::flatbuffers::VOffsetT = 8;
+  pub const VT_MAX_PARALLELISM: ::flatbuffers::VOffsetT = 10;
+  pub const VT_OPERATORS: ::flatbuffers::VOffsetT = 12;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    Snapshot { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args SnapshotArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<Snapshot<'bldr>> {
+    let mut builder = SnapshotBuilder::new(_fbb);
+    builder.add_checkpoint_id(args.checkpoint_id);
+    if let Some(x) = args.operators { builder.add_operators(x); }
+    builder.add_max_parallelism(args.max_parallelism);
+    builder.add_parallelism(args.parallelism);
+    if let Some(x) = args.job { builder.add_job(x); }
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn checkpoint_id(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(Snapshot::VT_CHECKPOINT_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn job(&self) -> &'a str {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Snapshot::VT_JOB, None).unwrap()}
+  }
+  #[inline]
+  pub fn parallelism(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(Snapshot::VT_PARALLELISM, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn max_parallelism(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(Snapshot::VT_MAX_PARALLELISM, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn operators(&self) -> ::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<OperatorState<'a>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<OperatorState>>>>(Snapshot::VT_OPERATORS, None).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for Snapshot<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u64>("checkpoint_id", Self::VT_CHECKPOINT_ID, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("job", Self::VT_JOB, true)?
+     .visit_field::<u32>("parallelism", Self::VT_PARALLELISM, false)?
+     .visit_field::<u32>("max_parallelism", Self::VT_MAX_PARALLELISM, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<OperatorState>>>>("operators", Self::VT_OPERATORS, true)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct SnapshotArgs<'a> {
+    pub checkpoint_id: u64,
+    pub job: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub parallelism: u32,
+    pub max_parallelism: u32,
+    pub operators: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<OperatorState<'a>>>>>,
+}
+impl<'a> Default for SnapshotArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    SnapshotArgs {
+      checkpoint_id: 0,
+      job: None, // required field
+      parallelism: 0,
+      max_parallelism: 0,
+      operators: None, // required field
+    }
+  }
+}
+
+pub struct SnapshotBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> SnapshotBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_checkpoint_id(&mut self, checkpoint_id: u64) {
+    self.fbb_.push_slot::<u64>(Snapshot::VT_CHECKPOINT_ID, checkpoint_id, 0);
+  }
+  #[inline]
+  pub fn add_job(&mut self, job: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Snapshot::VT_JOB, job);
+  }
+  #[inline]
+  pub fn add_parallelism(&mut self, parallelism: u32) {
+    self.fbb_.push_slot::<u32>(Snapshot::VT_PARALLELISM, parallelism, 0);
+  }
+  #[inline]
+  pub fn add_max_parallelism(&mut self, max_parallelism: u32) {
+    self.fbb_.push_slot::<u32>(Snapshot::VT_MAX_PARALLELISM, max_parallelism, 0);
+  }
+  #[inline]
+  pub fn add_operators(&mut self, operators: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<OperatorState<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Snapshot::VT_OPERATORS, operators);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> SnapshotBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    SnapshotBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<Snapshot<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    self.fbb_.required(o, Snapshot::VT_JOB,"job");
+    self.fbb_.required(o, Snapshot::VT_OPERATORS,"operators");
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for Snapshot<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("Snapshot");
+      ds.field("checkpoint_id", &self.checkpoint_id());
+      ds.field("job", &self.job());
+      ds.field("parallelism", &self.parallelism());
+      ds.field("max_parallelism", &self.max_parallelism());
+      ds.field("operators", &self.operators());
+      ds.finish()
+  }
+}
+pub enum CheckpointFileOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// One file of a checkpoint, with the CRC-32 of its bytes as written (compressed).
+pub struct CheckpointFile<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for CheckpointFile<'a> {
+  type Inner = CheckpointFile<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> CheckpointFile<'a> {
+  pub const VT_NAME: ::flatbuffers::VOffsetT = 4;
+  pub const VT_BYTES: ::flatbuffers::VOffsetT = 6;
+  pub const VT_CRC32: ::flatbuffers::VOffsetT = 8;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    CheckpointFile { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args CheckpointFileArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<CheckpointFile<'bldr>> {
+    let mut builder = CheckpointFileBuilder::new(_fbb);
+    builder.add_bytes(args.bytes);
+    builder.add_crc32(args.crc32);
+    if let Some(x) = args.name { builder.add_name(x); }
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn name(&self) -> &'a str {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(CheckpointFile::VT_NAME, None).unwrap()}
+  }
+  #[inline]
+  pub fn bytes(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(CheckpointFile::VT_BYTES, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn crc32(&self) -> u32 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u32>(CheckpointFile::VT_CRC32, Some(0)).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for CheckpointFile<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("name", Self::VT_NAME, true)?
+     .visit_field::<u64>("bytes", Self::VT_BYTES, false)?
+     .visit_field::<u32>("crc32", Self::VT_CRC32, false)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct CheckpointFileArgs<'a> {
+    pub name: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub bytes: u64,
+    pub crc32: u32,
+}
+impl<'a> Default for CheckpointFileArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    CheckpointFileArgs {
+      name: None, // required field
+      bytes: 0,
+      crc32: 0,
+    }
+  }
+}
+
+pub struct CheckpointFileBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> CheckpointFileBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_name(&mut self, name: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(CheckpointFile::VT_NAME, name);
+  }
+  #[inline]
+  pub fn add_bytes(&mut self, bytes: u64) {
+    self.fbb_.push_slot::<u64>(CheckpointFile::VT_BYTES, bytes, 0);
+  }
+  #[inline]
+  pub fn add_crc32(&mut self, crc32: u32) {
+    self.fbb_.push_slot::<u32>(CheckpointFile::VT_CRC32, crc32, 0);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> CheckpointFileBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    CheckpointFileBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<CheckpointFile<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    self.fbb_.required(o, CheckpointFile::VT_NAME,"name");
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for CheckpointFile<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("CheckpointFile");
+      ds.field("name", &self.name());
+      ds.field("bytes", &self.bytes());
+      ds.field("crc32", &self.crc32());
+      ds.finish()
+  }
+}
+pub enum ManifestOffset {}
+#[derive(Copy, Clone, PartialEq)]
+
+/// Written last, after every file of the checkpoint is durable: a checkpoint without a valid
+/// manifest is not complete.
+pub struct Manifest<'a> {
+  pub _tab: ::flatbuffers::Table<'a>,
+}
+
+impl<'a> ::flatbuffers::Follow<'a> for Manifest<'a> {
+  type Inner = Manifest<'a>;
+  #[inline]
+  unsafe fn follow(buf: &'a [u8], loc: usize) -> Self::Inner {
+    Self { _tab: unsafe { ::flatbuffers::Table::new(buf, loc) } }
+  }
+}
+
+impl<'a> Manifest<'a> {
+  pub const VT_CHECKPOINT_ID: ::flatbuffers::VOffsetT = 4;
+  pub const VT_JOB: ::flatbuffers::VOffsetT = 6;
+  pub const VT_COMPLETED_AT_MS: ::flatbuffers::VOffsetT = 8;
+  pub const VT_SAVEPOINT: ::flatbuffers::VOffsetT = 10;
+  pub const VT_FILES: ::flatbuffers::VOffsetT = 12;
+
+  #[inline]
+  pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
+    Manifest { _tab: table }
+  }
+  #[allow(unused_mut)]
+  pub fn create<'bldr: 'args, 'args: 'mut_bldr, 'mut_bldr, A: ::flatbuffers::Allocator + 'bldr>(
+    _fbb: &'mut_bldr mut ::flatbuffers::FlatBufferBuilder<'bldr, A>,
+    args: &'args ManifestArgs<'args>
+  ) -> ::flatbuffers::WIPOffset<Manifest<'bldr>> {
+    let mut builder = ManifestBuilder::new(_fbb);
+    builder.add_completed_at_ms(args.completed_at_ms);
+    builder.add_checkpoint_id(args.checkpoint_id);
+    if let Some(x) = args.files { builder.add_files(x); }
+    if let Some(x) = args.job { builder.add_job(x); }
+    builder.add_savepoint(args.savepoint);
+    builder.finish()
+  }
+
+
+  #[inline]
+  pub fn checkpoint_id(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(Manifest::VT_CHECKPOINT_ID, Some(0)).unwrap()}
+  }
+  #[inline]
+  pub fn job(&self) -> &'a str {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(Manifest::VT_JOB, None).unwrap()}
+  }
+  #[inline]
+  pub fn completed_at_ms(&self) -> u64 {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<u64>(Manifest::VT_COMPLETED_AT_MS, Some(0)).unwrap()}
+  }
+  /// True for a savepoint (taken on demand; kept until deleted by the user).
+  #[inline]
+  pub fn savepoint(&self) -> bool {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<bool>(Manifest::VT_SAVEPOINT, Some(false)).unwrap()}
+  }
+  #[inline]
+  pub fn files(&self) -> ::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<CheckpointFile<'a>>> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<CheckpointFile>>>>(Manifest::VT_FILES, None).unwrap()}
+  }
+}
+
+impl ::flatbuffers::Verifiable for Manifest<'_> {
+  #[inline]
+  fn run_verifier(
+    v: &mut ::flatbuffers::Verifier, pos: usize
+  ) -> Result<(), ::flatbuffers::InvalidFlatbuffer> {
+    v.visit_table(pos)?
+     .visit_field::<u64>("checkpoint_id", Self::VT_CHECKPOINT_ID, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("job", Self::VT_JOB, true)?
+     .visit_field::<u64>("completed_at_ms", Self::VT_COMPLETED_AT_MS, false)?
+     .visit_field::<bool>("savepoint", Self::VT_SAVEPOINT, false)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, ::flatbuffers::ForwardsUOffset<CheckpointFile>>>>("files", Self::VT_FILES, true)?
+     .finish();
+    Ok(())
+  }
+}
+pub struct ManifestArgs<'a> {
+    pub checkpoint_id: u64,
+    pub job: Option<::flatbuffers::WIPOffset<&'a str>>,
+    pub completed_at_ms: u64,
+    pub savepoint: bool,
+    pub files: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, ::flatbuffers::ForwardsUOffset<CheckpointFile<'a>>>>>,
+}
+impl<'a> Default for ManifestArgs<'a> {
+  #[inline]
+  fn default() -> Self {
+    ManifestArgs {
+      checkpoint_id: 0,
+      job: None, // required field
+      completed_at_ms: 0,
+      savepoint: false,
+      files: None, // required field
+    }
+  }
+}
+
+pub struct ManifestBuilder<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> {
+  fbb_: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>,
+  start_: ::flatbuffers::WIPOffset<::flatbuffers::TableUnfinishedWIPOffset>,
+}
+impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> ManifestBuilder<'a, 'b, A> {
+  #[inline]
+  pub fn add_checkpoint_id(&mut self, checkpoint_id: u64) {
+    self.fbb_.push_slot::<u64>(Manifest::VT_CHECKPOINT_ID, checkpoint_id, 0);
+  }
+  #[inline]
+  pub fn add_job(&mut self, job: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Manifest::VT_JOB, job);
+  }
+  #[inline]
+  pub fn add_completed_at_ms(&mut self, completed_at_ms: u64) {
+    self.fbb_.push_slot::<u64>(Manifest::VT_COMPLETED_AT_MS, completed_at_ms, 0);
+  }
+  #[inline]
+  pub fn add_savepoint(&mut self, savepoint: bool) {
+    self.fbb_.push_slot::<bool>(Manifest::VT_SAVEPOINT, savepoint, false);
+  }
+  #[inline]
+  pub fn add_files(&mut self, files: ::flatbuffers::WIPOffset<::flatbuffers::Vector<'b , ::flatbuffers::ForwardsUOffset<CheckpointFile<'b >>>>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(Manifest::VT_FILES, files);
+  }
+  #[inline]
+  pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> ManifestBuilder<'a, 'b, A> {
+    let start = _fbb.start_table();
+    ManifestBuilder {
+      fbb_: _fbb,
+      start_: start,
+    }
+  }
+  #[inline]
+  pub fn finish(self) -> ::flatbuffers::WIPOffset<Manifest<'a>> {
+    let o = self.fbb_.end_table(self.start_);
+    self.fbb_.required(o, Manifest::VT_JOB,"job");
+    self.fbb_.required(o, Manifest::VT_FILES,"files");
+    ::flatbuffers::WIPOffset::new(o.value())
+  }
+}
+
+impl ::core::fmt::Debug for Manifest<'_> {
+  fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+    let mut ds = f.debug_struct("Manifest");
+      ds.field("checkpoint_id", &self.checkpoint_id());
+      ds.field("job", &self.job());
+      ds.field("completed_at_ms", &self.completed_at_ms());
+      ds.field("savepoint", &self.savepoint());
+      ds.field("files", &self.files());
+      ds.finish()
+  }
+}
 #[inline]
 /// Verifies that a buffer of bytes contains a `RecordBatch`
 /// and returns it.

@@ -3,8 +3,12 @@
 /* eslint-disable @typescript-eslint/no-unused-vars, @typescript-eslint/no-explicit-any, @typescript-eslint/no-non-null-assertion */
 
 export { BatchHeader } from './fb/batch-header.js';
+export { CheckpointFile } from './fb/checkpoint-file.js';
 export { Column } from './fb/column.js';
 export { ColumnBuffers } from './fb/column-buffers.js';
 export { DataType } from './fb/data-type.js';
 export { Field } from './fb/field.js';
+export { Manifest } from './fb/manifest.js';
+export { OperatorState } from './fb/operator-state.js';
 export { RecordBatch } from './fb/record-batch.js';
+export { Snapshot } from './fb/snapshot.js';

@@ -1,0 +1,182 @@
+// Checkpoints and exactly-once recovery: real child processes killed with SIGKILL at random
+// moments and resumed from their checkpoints; damaged checkpoints; restart strategies.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FileSink, MapStateDescriptor, RestartStrategies, StreamEnvironment, ValueStateDescriptor, type ValueState } from '../ts/index.js';
+import { checkpointIds, findLatest } from '../ts/runtime/checkpoint-store.js';
+import { ENGINES, rng } from './engines.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const cli = `${root}dist/ts/cli/main.js`;
+const work = mkdtempSync(join(tmpdir(), 'sluice-ckpt-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const EVENTS = '120000';
+const RATE = '40000'; // about 3 s of wall time without restarts
+
+function jobArgs(kind: string, out: string, dir: string): string[] {
+  return ['run', 'test/fixtures/jobs/checkpointed.ts', '--no-progress', '--restore-from', 'latest', '--', kind, out, dir, EVENTS, RATE];
+}
+
+/** Runs to the end; returns the published lines. */
+function uninterrupted(engine: string, kind: string): string {
+  const out = join(work, `ref-${engine}-${kind}.jsonl`);
+  const p = spawnSync(process.execPath, [cli, ...jobArgs(kind, out, join(work, `ref-${engine}-${kind}-chk`)).slice(0, 2), '--engine', engine, ...jobArgs(kind, out, join(work, `ref-${engine}-${kind}-chk`)).slice(2)], { cwd: root, encoding: 'utf8' });
+  expect(p.status, p.stderr).toBe(0);
+  return readFileSync(out, 'utf8');
+}
+
+describe.each(ENGINES)('exactly-once recovery from SIGKILL (%s engine)', (engine) => {
+  it.each(['process', 'window'])('%s: killed at random moments and resumed, the output equals an uninterrupted run', async (kind) => {
+    const reference = uninterrupted(engine, kind);
+    expect(reference.split('\n').length).toBeGreaterThan(100);
+    const out = join(work, `kill-${engine}-${kind}.jsonl`);
+    const dir = join(work, `kill-${engine}-${kind}-chk`);
+    const random = rng(kind === 'process' ? 7 : 11);
+    let kills = 0;
+    let finished = false;
+    for (let attempt = 0; attempt < 40 && !finished; attempt++) {
+      const before = checkpointIds(dir)[0] ?? 0;
+      const args = jobArgs(kind, out, dir);
+      const child = spawn(process.execPath, [cli, ...args.slice(0, 2), '--engine', engine, ...args.slice(2)], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+      let done: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+      void exited.then((d) => (done = d));
+      // Kill only after this run made progress (a new checkpoint), at a random moment after it.
+      const killAfterProgress = kills < 4;
+      while (done === null && killAfterProgress && (checkpointIds(dir)[0] ?? 0) <= before) await new Promise((r) => setTimeout(r, 5));
+      if (done === null && killAfterProgress) {
+        await new Promise((r) => setTimeout(r, Math.floor(random() * 250)));
+        child.kill('SIGKILL');
+      }
+      const { code, signal } = await exited;
+      if (signal === 'SIGKILL') {
+        kills++;
+        // Whatever is published at any moment is a prefix of the uninterrupted output: nothing twice, nothing out of order.
+        const published = existsSync(out) ? readFileSync(out, 'utf8') : '';
+        expect(reference.startsWith(published)).toBe(true);
+        // Uncommitted output is never visible under the published name.
+        expect(published === '' || published.endsWith('\n')).toBe(true);
+      } else {
+        expect(code, stderr).toBe(0);
+        finished = true;
+      }
+    }
+    expect(kills).toBeGreaterThanOrEqual(4);
+    expect(finished).toBe(true);
+    expect(readFileSync(out, 'utf8')).toBe(reference);
+    // Only the published file remains: no pending or in-progress files.
+    expect(readdirSync(work).filter((n) => n.startsWith(`kill-${engine}-${kind}.jsonl.`))).toEqual([]);
+  }, 120_000);
+});
+
+describe('damaged checkpoints', () => {
+  it('are detected by their checksums and skipped for the previous complete one', async () => {
+    const out = join(work, 'damaged.jsonl');
+    const dir = join(work, 'damaged-chk');
+    const run = () => spawnSync(process.execPath, [cli, 'run', 'test/fixtures/jobs/checkpointed.ts', '--engine', 'ts', '--no-progress', '--', 'process', out, dir, '20000', '1000000'], { cwd: root, encoding: 'utf8' });
+    expect(run().status).toBe(0);
+    const ids = checkpointIds(dir);
+    expect(ids.length).toBe(2); // retain: 2
+    const [newest, previous] = ids as [number, number];
+    const state = join(dir, `chk-${newest}`, 'state.bin');
+    const bytes = readFileSync(state);
+    bytes[bytes.length >> 1] ^= 0xff;
+    writeFileSync(state, bytes);
+    let found = findLatest(dir);
+    expect(found.checkpoint!.id).toBe(previous);
+    expect(found.skipped[0]).toMatch(/state\.bin fails its checksum: the file is damaged/);
+    // A truncated manifest: also skipped.
+    const manifest = join(dir, `chk-${previous}`, '_manifest');
+    writeFileSync(manifest, readFileSync(manifest).subarray(0, 10));
+    found = findLatest(dir);
+    expect(found.checkpoint).toBeNull();
+    expect(found.skipped[1]).toMatch(/_manifest fails its checksum/);
+    // Asked for explicitly, no intact checkpoint is an error that says why.
+    const env = StreamEnvironment.create({ engine: 'ts' });
+    env.enableCheckpointing(1000, { dir }).fromRecords([{ a: 1 }], { a: 'i64' }).sinkTo(FileSink.jsonl(join(work, 'x.jsonl')));
+    await expect(env.execute('x', { restoreFrom: dir })).rejects.toThrow(/no complete checkpoint in .*damaged-chk \(.*fails its checksum/);
+  });
+});
+
+describe.each(ENGINES)('restart strategies (%s engine)', (engine) => {
+  it('restart a failed job from its latest checkpoint; the exactly-once file holds each record once', async () => {
+    const records = Array.from({ length: 3000 }, (_, i) => ({ user: `u${i % 13}`, n: i }));
+    const run = async (failAt: number | null, out: string, strategy = RestartStrategies.fixedDelay(2, 10)) => {
+      let failed = false;
+      const env = StreamEnvironment.create({ engine, batchSize: 100 });
+      env.enableCheckpointing(10, { dir: `${out}-chk` }).setRestartStrategy(strategy);
+      let count!: ValueState<number>;
+      env
+        .fromRecords(records, { user: 'utf8', n: 'i64' })
+        .map((r) => {
+          // Slow enough (1 ms per 100 records) that checkpoints complete before the failure.
+          if (r.n % 100 === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+          if (!failed && r.n === failAt) {
+            failed = true;
+            throw new Error('boom');
+          }
+          return r;
+        }, { user: 'utf8', n: 'i64' })
+        .keyBy('user')
+        .process(
+          {
+            open: (ctx) => {
+              count = ctx.getState(new ValueStateDescriptor<number>('count', 0));
+              ctx.getMapState(new MapStateDescriptor<string, number>('unused'));
+            },
+            processElement: (r, ctx, o) => {
+              count.update(count.value()! + 1);
+              o.collect({ user: ctx.getCurrentKey(), n: r.n, count: count.value() });
+            },
+          },
+          { user: 'utf8', n: 'i64', count: 'i64' },
+        )
+        .sinkTo(FileSink.jsonl(out));
+      return env.execute('restarts');
+    };
+    const ref = join(work, `restart-ref-${engine}.jsonl`);
+    await run(null, ref);
+    const out = join(work, `restart-${engine}.jsonl`);
+    const r = await run(2500, out);
+    expect(r.restarts).toBe(1);
+    expect(r.checkpoints!.restoredFrom).not.toBeNull();
+    expect(readFileSync(out, 'utf8')).toBe(readFileSync(ref, 'utf8'));
+    await expect(run(2500, join(work, `norestart-${engine}.jsonl`), RestartStrategies.none())).rejects.toThrow(/boom/);
+  });
+
+  it('strategies decide when to give up', () => {
+    const fixed = RestartStrategies.fixedDelay(2, 5);
+    expect([fixed.nextDelay([1]), fixed.nextDelay([1, 2]), fixed.nextDelay([1, 2, 3])]).toEqual([5, 5, null]);
+    const exp = RestartStrategies.exponentialDelay(10, 50);
+    expect([1, 2, 3, 4].map((n) => exp.nextDelay(Array.from({ length: n }, (_, i) => i)))).toEqual([10, 20, 40, 50]);
+    const rate = RestartStrategies.failureRate(2, 1000, 0);
+    expect(rate.nextDelay([0, 500])).toBe(0);
+    expect(rate.nextDelay([0, 500, 900])).toBeNull();
+    expect(rate.nextDelay([0, 500, 1600])).toBe(0);
+    expect(RestartStrategies.none().nextDelay([1])).toBeNull();
+  });
+});
+
+describe('checkpointing configuration', () => {
+  it('fails at start for operators whose state it does not cover yet, and in parallel runs', async () => {
+    const env = StreamEnvironment.create({ engine: 'ts' });
+    env.enableCheckpointing(100, { dir: join(work, 'gap-chk') });
+    const { agg, TumblingEventTimeWindows, WatermarkStrategy } = await import('../ts/index.js');
+    env
+      .fromRecords([{ k: 1, t: 1 }], { k: 'i64', t: 'timestamp' }, WatermarkStrategy.forMonotonousTimestamps<{ k: number; t: number }>().withTimestampAssigner('t'))
+      .keyBy('k')
+      .window(TumblingEventTimeWindows.of(10))
+      .aggregate({ n: agg.count() })
+      .sinkTo(FileSink.jsonl(join(work, 'gap.jsonl')));
+    await expect(env.execute('gap')).rejects.toThrow(/checkpointing cannot cover this job: 'Window.*built-in window aggregation's state/);
+    expect(() => StreamEnvironment.create().enableCheckpointing(5, { dir: 'x' })).toThrow(/at least 10 ms/);
+    expect(() => StreamEnvironment.create().enableCheckpointing(100, {} as never)).toThrow(/needs \{ dir \}/);
+  });
+});
