@@ -9,6 +9,7 @@ export { ConnectedStreams, JoinedStreams, WindowJoin, IntervalJoin, type JoinWin
 export type { AggregateFunction } from './runtime/user-window.js';
 export { OutputTag } from './api/output-tag.js';
 export { RestartStrategies, type RestartStrategy } from './api/restart.js';
+export { JobClient } from './api/job-client.js';
 export type { CheckpointStats } from './runtime/checkpoint.js';
 export {
   ValueStateDescriptor,

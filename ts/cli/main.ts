@@ -5,6 +5,7 @@
  * the command creates the environment, so engine and batch size come from the command line.
  */
 
+import { JobClient } from '../api/job-client.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { register } from 'node:module';
@@ -33,6 +34,7 @@ const RUN: OptionSpec[] = [
   { name: 'progress-interval', value: '<ms>', help: 'how often progress is reported (default 500 on a terminal, 5000 otherwise)' },
   { name: 'metrics-port', value: '<port>', help: 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics while the job runs' },
   { name: 'metrics-json', value: '<file|->', help: 'write the job result with per-operator metrics as JSON' },
+  { name: 'savepoint-dir', value: '<dir>', help: 'on Ctrl-C, stop with a savepoint into <dir> (checkpointing jobs; restore it with --restore-from)' },
   { name: 'restore-from', value: '<dir|latest>', help: "resume from a checkpoint: its directory, a checkpoint root (newest intact one), or 'latest' under the job's checkpoint dir" },
 ];
 const EXPLAIN: OptionSpec[] = [...COMMON, { name: 'mermaid', help: 'print the plan as a Mermaid flowchart' }];
@@ -102,6 +104,7 @@ async function run(argv: readonly string[]): Promise<number> {
   await fn(env, rest);
 
   const abort = new AbortController();
+  const client = new JobClient();
   let interrupted = false;
   const onSigint = (): void => {
     if (interrupted) {
@@ -109,6 +112,18 @@ async function run(argv: readonly string[]): Promise<number> {
       process.exit(130);
     }
     interrupted = true;
+    const dir = options.get('savepoint-dir');
+    if (typeof dir === 'string') {
+      process.stderr.write('\nsluice: stopping with a savepoint. Ctrl-C again to exit at once.\n');
+      client.stopWithSavepoint(dir).then(
+        (path) => process.stderr.write(`sluice: savepoint at ${path}\n`),
+        (e: unknown) => {
+          process.stderr.write(`sluice: the savepoint failed (${e instanceof Error ? e.message : String(e)}); stopping without one\n`);
+          abort.abort();
+        },
+      );
+      return;
+    }
     process.stderr.write('\nsluice: stopping (sources stop reading; sinks are flushed and closed). Ctrl-C again to exit at once.\n');
     abort.abort();
   };
@@ -144,7 +159,8 @@ async function run(argv: readonly string[]): Promise<number> {
   try {
     const restoreFrom = options.get('restore-from');
     if (restoreFrom === true) throw new UsageError("--restore-from needs a checkpoint directory or 'latest'");
-    result = await env.execute(name, { progress, progressIntervalMs: Math.min(interval, 500), signal: abort.signal, ...(typeof restoreFrom === 'string' ? { restoreFrom } : {}) });
+    const withSavepoint = typeof options.get('savepoint-dir') === 'string' ? { client } : {};
+    result = await env.execute(name, { progress, progressIntervalMs: Math.min(interval, 500), signal: abort.signal, ...withSavepoint, ...(typeof restoreFrom === 'string' ? { restoreFrom } : {}) });
   } finally {
     process.off('SIGINT', onSigint);
     if (tty && showProgress) process.stderr.write('\n');
@@ -175,7 +191,7 @@ function summary(r: JobResult): string {
   const checkpoints =
     c === undefined
       ? ''
-      : `  checkpoints: ${c.completed} completed, last #${c.lastId ?? '-'} (${(c.lastBytes / 1024).toFixed(1)} KiB, ${c.lastDurationMs.toFixed(0)} ms, sources held ${c.lastPauseMs.toFixed(1)} ms)` +
+      : `  checkpoints: ${c.completed} completed, last #${c.lastId ?? '-'} (${(c.lastBytes / 1024).toFixed(1)} KiB, ${c.lastDurationMs.toFixed(0)} ms, barriers aligned in ${c.lastAlignMs.toFixed(1)} ms)` +
         (c.restoredFrom !== null ? `; resumed from ${c.restoredFrom}` : '') +
         (c.skipped.length > 0 ? `; skipped ${c.skipped.length} damaged or incomplete` : '') +
         '\n';

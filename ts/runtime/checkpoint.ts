@@ -1,10 +1,13 @@
 /**
- * The checkpoint coordinator of a run on one thread. Every interval it asks the sources to stop
- * at their next batch boundary (the barrier: in one thread, a source's batch has been through
- * every operator when its push returns, so no record is in flight); when all have stopped it
- * captures every operator's state and each sink's pre-commit at once, lets the sources go on,
- * and writes the checkpoint in the background. Only when the checkpoint is durable (manifest
- * last) do the sinks commit, so published output always belongs to a complete checkpoint.
+ * Checkpoints (asynchronous barrier snapshots, as Flink). The coordinator, on the thread that
+ * called execute(), triggers checkpoint n every interval; each thread's task lets its sources
+ * inject barrier n at their next batch boundary after recording their position. Barriers flow
+ * with the records (never overtaking them); an operator with one input snapshots its state when
+ * the barrier passes, one with several inputs first waits for the barrier on all of them
+ * (holding back the inputs that delivered it). When every operator of a thread has snapshotted,
+ * the thread acknowledges with its state; when every thread has, the coordinator writes the
+ * checkpoint (FlatBuffers, compressed, checksummed, manifest last) in the background, and only
+ * then do the sinks commit, so published output always belongs to a complete checkpoint.
  */
 
 import { serialize } from 'node:v8';
@@ -22,16 +25,18 @@ export interface CheckpointStats {
   /** Checkpoints completed in this run (the final one included). */
   readonly completed: number;
   readonly lastId: number | null;
-  /** Compressed size of the last checkpoint's state, bytes. */
+  /** Size of the last checkpoint's state before compression, bytes. */
   readonly lastBytes: number;
-  /** Time from the barrier to the completed checkpoint (durable, sinks committed), ms. */
+  /** Time from the trigger to the completed checkpoint (durable, sinks committed), ms. */
   readonly lastDurationMs: number;
-  /** Time the sources were held for the last capture, ms. */
-  readonly lastPauseMs: number;
+  /** Time from the trigger until every thread acknowledged its snapshot, ms. */
+  readonly lastAlignMs: number;
   /** The checkpoint this run resumed from, or null. */
   readonly restoredFrom: string | null;
   /** Newer checkpoints passed over at restore because they were incomplete or damaged, with the reason. */
   readonly skipped: readonly string[];
+  /** Savepoints taken during the run (their directories). */
+  readonly savepoints: readonly string[];
 }
 
 /** Two-phase-commit hooks of a sink subtask. */
@@ -41,140 +46,262 @@ export interface Committer {
   commit(id: number): Promise<void> | void;
 }
 
+/** The name under which a sink's pre-commit state is stored. */
+export function commitEntryName(operator: string): string {
+  return `${operator} (commit)`;
+}
+
+/** What checkpoint `id` stores of one operator subtask: its state and watermark, and a sink's pre-commit. */
+export function snapshotEntries(op: Operator, subtask: number, id: number): StateEntry[] {
+  const out: StateEntry[] = [{ nodeId: op.metrics.id, subtask, name: op.metrics.name, data: serialize({ watermark: op.watermark, state: op.snapshotState() }) }];
+  const pc = op.preCommit(id);
+  if (pc !== undefined) out.push({ nodeId: op.metrics.id, subtask, name: commitEntryName(op.metrics.name), data: serialize(pc) });
+  return out;
+}
+
+/** One thread's part in the checkpoints of a run. */
+export class CheckpointTask {
+  private readonly live = new Set<Operator>();
+  private readonly finishedOps: Operator[] = [];
+  private readonly pending = new Map<number, { entries: StateEntry[]; left: Set<Operator>; done: Set<Operator> }>();
+  /** The newest checkpoint triggered: sources inject its barrier at their next batch boundary. */
+  triggered = 0;
+  /** Set once every operator of the thread is registered: a trigger before waits for it. */
+  private ready = false;
+
+  constructor(
+    readonly subtask: number,
+    private readonly ack: (id: number, entries: StateEntry[]) => void,
+  ) {}
+
+  register(op: Operator): void {
+    this.live.add(op);
+    op.task = this;
+  }
+
+  get operators(): Operator[] {
+    return [...this.live, ...this.finishedOps];
+  }
+
+  trigger(id: number): void {
+    this.triggered = id;
+    if (!this.ready) return;
+    this.open(id);
+    this.maybeAck(id);
+  }
+
+  /** Every operator is registered: checkpoints can be acknowledged from now on. */
+  start(): void {
+    this.ready = true;
+    if (this.triggered > 0) this.trigger(this.triggered);
+  }
+
+  /** `op` saw barrier `id` (after aligning its inputs): its state now belongs to checkpoint `id`. */
+  snapshot(op: Operator, id: number): void {
+    if (!this.live.has(op)) return; // transport (exchanges) holds no state
+    const p = this.open(id);
+    if (p.done.has(op)) return;
+    p.entries.push(...snapshotEntries(op, this.subtask, id));
+    p.done.add(op);
+    p.left.delete(op);
+    this.maybeAck(id);
+  }
+
+  /** `op` ended: it no longer waits for barriers; its (final) state is taken with each later acknowledgement. */
+  finished(op: Operator): void {
+    if (!this.live.delete(op)) return;
+    this.finishedOps.push(op);
+    for (const [id, p] of [...this.pending]) if (p.left.delete(op)) this.maybeAck(id);
+  }
+
+  private open(id: number) {
+    let p = this.pending.get(id);
+    if (p === undefined) {
+      p = { entries: [], left: new Set(this.live), done: new Set() };
+      this.pending.set(id, p);
+    }
+    return p;
+  }
+
+  private maybeAck(id: number): void {
+    const p = this.pending.get(id);
+    if (p === undefined || p.left.size > 0) return;
+    this.pending.delete(id);
+    for (const op of this.finishedOps) if (!p.done.has(op)) p.entries.push(...snapshotEntries(op, this.subtask, id));
+    this.ack(id, p.entries);
+  }
+
+  /** Every operator's state once all have ended, for the final checkpoint `id`. */
+  finalEntries(id: number): StateEntry[] {
+    return this.operators.flatMap((op) => snapshotEntries(op, this.subtask, id));
+  }
+
+  async commit(id: number): Promise<void> {
+    for (const op of this.operators) await op.commit(id);
+  }
+}
+
+/** A thread of the run as the coordinator sees it. */
+export interface CheckpointThread {
+  trigger(id: number): void;
+  complete(id: number): Promise<void> | void;
+}
+
+interface Savepoint {
+  readonly dir: string;
+  readonly resolve: (path: string) => void;
+  readonly reject: (e: unknown) => void;
+}
+
 export class CheckpointCoordinator {
-  private requested = false;
-  /** When the next checkpoint is due (wall clock, ms). */
-  private due = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private nextId: number;
+  private current: { id: number; acks: Map<number, StateEntry[]>; t0: number; savepoint: Savepoint | null } | null = null;
   private writing: Promise<void> | null = null;
   private failure: unknown = null;
-  private readonly live = new Set<object>();
-  private readonly arrived = new Set<object>();
-  private release: (() => void) | null = null;
-  private gate: Promise<void> | null = null;
-  private nextId: number;
-  private stats: { completed: number; lastId: number | null; lastBytes: number; lastDurationMs: number; lastPauseMs: number } = {
-    completed: 0,
-    lastId: null,
-    lastBytes: 0,
-    lastDurationMs: 0,
-    lastPauseMs: 0,
-  };
+  /** Final states of threads that ended (by checkpoint id), used in place of their acknowledgements. */
+  private readonly finals = new Map<number, (id: number) => StateEntry[]>();
+  private readonly savepointQueue: Savepoint[] = [];
+  private readonly savepointDirs: string[] = [];
+  private stats = { completed: 0, lastId: null as number | null, lastBytes: 0, lastDurationMs: 0, lastAlignMs: 0 };
 
   constructor(
     private readonly config: CheckpointConfig,
     private readonly job: string,
     private readonly parallelism: number,
     private readonly maxParallelism: number,
-    /** Every operator of the run with the subtask it is. */
-    private readonly operators: readonly { readonly op: Operator; readonly subtask: number }[],
-    private readonly committers: readonly { readonly nodeId: number; readonly subtask: number; readonly c: Committer }[],
-    sources: readonly object[],
+    /** By thread index (a worker's subtask; the calling thread's index comes last). */
+    private readonly threads: readonly CheckpointThread[],
     private readonly restored: { readonly from: CheckpointData; readonly skipped: readonly string[] } | null,
   ) {
     this.nextId = (restored?.from.id ?? 0) + 1;
-    for (const s of sources) this.live.add(s);
   }
 
   start(): void {
-    this.due = performance.now() + this.config.intervalMs;
+    this.timer = setInterval(() => this.tick(), this.config.intervalMs);
+    this.timer.unref();
   }
 
   stop(): void {
-    this.due = Infinity;
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
   }
 
-  /** A failed background write fails the job at the next batch boundary. */
+  /** A failed write fails the job. */
   check(): void {
     if (this.failure !== null) throw this.failure;
   }
 
-  /** Called by a source between batches: stops here while a checkpoint is being captured. */
-  async barrier(source: object): Promise<void> {
-    this.check();
-    // Due by the clock, and the previous checkpoint is complete (one at a time, as Flink's default).
-    if (!this.requested && this.writing === null && performance.now() >= this.due) this.requested = true;
-    if (!this.requested) return;
-    this.arrived.add(source);
-    this.gate ??= new Promise<void>((r) => (this.release = r));
-    const gate = this.gate;
-    if (this.allArrived()) await this.capture();
-    else await gate;
+  get failed(): unknown {
+    return this.failure;
   }
 
-  /** A source ended: it no longer holds a checkpoint back. */
-  async ended(source: object): Promise<void> {
-    this.live.delete(source);
-    this.arrived.delete(source);
-    if (this.requested && this.arrived.size > 0 && this.allArrived()) await this.capture();
+  private tick(): void {
+    if (this.current !== null || this.writing !== null || this.failure !== null) return;
+    this.begin(this.savepointQueue.shift() ?? null);
   }
 
-  private allArrived(): boolean {
-    for (const s of this.live) if (!this.arrived.has(s)) return false;
-    return true;
-  }
-
-  /** Captures the state of every operator (sources stopped), then lets the sources go on. */
-  private async capture(): Promise<void> {
-    const t0 = performance.now();
-    // Processing-time timers may be mid-flight; let them finish before reading state.
-    await Promise.all(this.operators.map(({ op }) => op.quiesce()));
+  private begin(savepoint: Savepoint | null): void {
     const id = this.nextId++;
-    const entries: StateEntry[] = [];
-    for (const { op, subtask } of this.operators) {
-      entries.push({ nodeId: op.metrics.id, subtask, name: op.metrics.name, data: serialize({ watermark: op.watermark, state: op.snapshotState() }) });
-    }
-    for (const { nodeId, subtask, c } of this.committers) {
-      entries.push({ nodeId, subtask, name: `${c.name} (commit)`, data: serialize(c.preCommit(id)) });
-    }
-    this.requested = false;
-    this.arrived.clear();
-    const release = this.release;
-    this.gate = null;
-    this.release = null;
-    this.stats.lastPauseMs = performance.now() - t0;
-    if (this.due !== Infinity) this.due = performance.now() + this.config.intervalMs;
-    release?.();
-    this.writing = this.persist(id, entries, t0);
+    this.current = { id, acks: new Map(), t0: performance.now(), savepoint };
+    for (const [t, final] of this.finals) this.current.acks.set(t, final(id));
+    this.threads.forEach((th, t) => {
+      if (!this.finals.has(t)) th.trigger(id);
+    });
+    this.maybeComplete();
   }
 
-  private async persist(id: number, entries: StateEntry[], t0: number): Promise<void> {
+  /** Thread `thread` snapshotted everything it runs for checkpoint `id`. */
+  acknowledge(thread: number, id: number, entries: StateEntry[]): void {
+    const c = this.current;
+    if (c === null || c.id !== id) return;
+    c.acks.set(thread, entries);
+    this.maybeComplete();
+  }
+
+  /** Thread `thread` ended; its final state stands in for its acknowledgements from now on. */
+  threadEnded(thread: number, final: (id: number) => StateEntry[]): void {
+    this.finals.set(thread, final);
+    const c = this.current;
+    if (c !== null && !c.acks.has(thread)) {
+      c.acks.set(thread, final(c.id));
+      this.maybeComplete();
+    }
+  }
+
+  private maybeComplete(): void {
+    const c = this.current;
+    if (c === null || c.acks.size < this.threads.length) return;
+    this.current = null;
+    this.stats.lastAlignMs = performance.now() - c.t0;
+    const entries = [...c.acks.values()].flat();
+    this.writing = this.persist(c.id, entries, c.t0, c.savepoint).finally(() => {
+      this.writing = null;
+      if (this.savepointQueue.length > 0 && this.failure === null && this.timer !== null) this.begin(this.savepointQueue.shift()!);
+    });
+  }
+
+  private async persist(id: number, entries: StateEntry[], t0: number, savepoint: Savepoint | null): Promise<void> {
     try {
-      await writeCheckpoint(this.config.dir, { id, job: this.job, parallelism: this.parallelism, maxParallelism: this.maxParallelism, savepoint: false, entries });
-      for (const { c } of this.committers) await c.commit(id);
-      pruneCheckpoints(this.config.dir, this.config.retain, id);
+      const meta = { id, job: this.job, parallelism: this.parallelism, maxParallelism: this.maxParallelism, entries };
+      const dir = await writeCheckpoint(savepoint?.dir ?? this.config.dir, { ...meta, savepoint: savepoint !== null });
+      for (const th of this.threads) await th.complete(id);
+      if (savepoint === null) pruneCheckpoints(this.config.dir, this.config.retain, id);
       this.stats.completed++;
       this.stats.lastId = id;
       this.stats.lastBytes = entries.reduce((s, e) => s + e.data.length, 0);
       this.stats.lastDurationMs = performance.now() - t0;
+      if (savepoint !== null) {
+        this.savepointDirs.push(dir);
+        savepoint.resolve(dir);
+      }
     } catch (e) {
-      this.failure ??= new Error(`checkpoint ${id} to ${this.config.dir} failed: ${e instanceof Error ? e.message : String(e)}`);
-    } finally {
-      this.writing = null;
+      const err = new Error(`checkpoint ${id} to ${savepoint?.dir ?? this.config.dir} failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.failure ??= err;
+      savepoint?.reject(err);
+    }
+  }
+
+  /** A savepoint into `dir` (its own checkpoint directory, kept): taken as the next checkpoint. */
+  savepoint(dir: string): Promise<string> {
+    return new Promise<string>((resolve, reject) => {
+      const sp = { dir, resolve, reject };
+      if (this.current === null && this.writing === null && this.timer !== null) this.begin(sp);
+      else this.savepointQueue.push(sp);
+    });
+  }
+
+  /** Waits for the checkpoint in progress, if any, to be written. */
+  async settle(): Promise<void> {
+    while (this.current !== null || this.writing !== null) {
+      if (this.writing !== null) await this.writing;
+      else await new Promise((r) => setTimeout(r, 1));
     }
   }
 
   /**
-   * The input ended everywhere: one last checkpoint covers the final output, so that the sinks
-   * publish it (and a restore from it replays nothing).
+   * The input ended everywhere: one last checkpoint from the threads' final states covers the
+   * final output, so that the sinks publish it (and a restore from it replays nothing).
    */
   async finish(): Promise<void> {
     this.stop();
-    if (this.writing !== null) await this.writing;
+    await this.settle();
     this.check();
-    this.requested = true;
-    await this.capture();
-    await this.writing;
+    for (const sp of this.savepointQueue.splice(0)) sp.reject(new Error('the job ended before the savepoint was taken'));
+    this.timer = null;
+    this.begin(null);
+    await this.settle();
     this.check();
   }
 
   /** The run failed or was stopped: wait for a write in progress, commit nothing more. */
   async abandon(): Promise<void> {
     this.stop();
-    const w = this.writing;
-    if (w !== null) await w;
+    for (const sp of this.savepointQueue.splice(0)) sp.reject(new Error('the job stopped before the savepoint was taken'));
+    if (this.writing !== null) await this.writing.catch(() => {});
   }
 
   result(): CheckpointStats {
-    return { ...this.stats, restoredFrom: this.restored?.from.path ?? null, skipped: this.restored?.skipped ?? [] };
+    return { ...this.stats, restoredFrom: this.restored?.from.path ?? null, skipped: this.restored?.skipped ?? [], savepoints: [...this.savepointDirs] };
   }
 }

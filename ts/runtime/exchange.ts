@@ -31,6 +31,8 @@ type Message =
   | { readonly t: 'b'; readonly batch: RecordBatch }
   | { readonly t: 'w'; readonly wm: number }
   | { readonly t: 'i'; readonly idle: boolean }
+  /** Checkpoint barrier `id`: everything before it on this channel belongs to checkpoint `id`. */
+  | { readonly t: 'k'; readonly id: number }
   | { readonly t: 'e' };
 
 /** The sending end of a channel. */
@@ -222,6 +224,7 @@ const utf8 = new TextEncoder();
 
 /** Partitions batches of one edge onto its channels (one per downstream subtask). */
 export class ExchangeSender extends Operator {
+  override readonly transport = true;
   private next = 0;
   /** range: the boundaries in use (given, or sampled), and the batches held while sampling. */
   private boundaries: readonly (number | string | bigint)[] | null;
@@ -278,10 +281,31 @@ export class ExchangeSender extends Operator {
     for (let b = 0; b < parts.length; b++) if (parts[b]!.length > 0) await this.send(this.out[b]!, parts[b]!, true);
   }
 
+  /** Sends in progress (waiting for credits): a barrier must not overtake them. */
+  private readonly sending = new Set<Promise<number>>();
+
   /** Time spent waiting for the receiver's room is backpressure on the operators upstream. */
   private async send(c: ChannelOut, batch: RecordBatch, owned: boolean): Promise<void> {
-    const waited = await c.send(batch, owned);
-    if (waited > 0) this.blocked(waited);
+    const p = c.send(batch, owned);
+    this.sending.add(p);
+    try {
+      const waited = await p;
+      if (waited > 0) this.blocked(waited);
+    } finally {
+      this.sending.delete(p);
+    }
+  }
+
+  override async processBarrier(id: number): Promise<void> {
+    if (this.sampling.length > 0) await this.flushSample();
+    while (this.sending.size > 0) await Promise.all(this.sending);
+    for (const c of this.channels) c.control({ t: 'k', id });
+  }
+
+  override checkpointGap(): string | null {
+    return this.edge.partitioning.kind === 'range' && this.edge.partitioning.boundaries === null
+      ? 'range partitioning with sampled boundaries samples again after a restore; give the boundaries'
+      : null;
   }
 
   /** The downstream subtask of every row, for the partitioners computed here. */
@@ -393,7 +417,10 @@ export class ExchangeSender extends Operator {
 
 /** One input fed by every upstream subtask's channel: processes their messages one at a time. */
 export class ExchangeReceiver extends MultiInputOperator {
+  override readonly transport = true;
   private readonly queue: { ch: number; m: Message }[] = [];
+  /** Messages of channels held back while a barrier is aligned, by channel. */
+  private readonly held = new Map<number, { ch: number; m: Message }[]>();
   private wake: (() => void) | null = null;
   private open: number;
 
@@ -429,7 +456,17 @@ export class ExchangeReceiver extends MultiInputOperator {
         continue;
       }
       const { ch, m } = item;
+      if (this.gate(ch) !== undefined) {
+        // This channel delivered the barrier being aligned: what follows waits for the others.
+        const h = this.held.get(ch) ?? [];
+        h.push(item);
+        this.held.set(ch, h);
+        continue;
+      }
       switch (m.t) {
+        case 'k':
+          await this.processBarrier(m.id, ch);
+          break;
         case 'b':
           this.metrics.recordsIn += m.batch.length;
           await this.processBatch(m.batch);
@@ -447,6 +484,13 @@ export class ExchangeReceiver extends MultiInputOperator {
           await this.finish(ch);
           this.inputs[ch]!.close();
           break;
+      }
+      if (!this.isAligning && this.held.size > 0) {
+        // Aligned (a barrier, or the end of the last channel missing it): the held messages go
+        // first, each channel's in order.
+        const back = [...this.held.values()].flat();
+        this.held.clear();
+        this.queue.unshift(...back);
       }
     }
   }

@@ -7,20 +7,22 @@
 import type { Source, SourceReader, SinkWriter } from '../api/connector.js';
 import type { Engine } from '../engine/engine.js';
 import type { RecordBatch, Row } from '../batch/record-batch.js';
-import type { Schema } from '../batch/schema.js';
+import { Schema } from '../batch/schema.js';
 import type { WatermarkStrategy } from '../api/watermark.js';
 import { buildPlan, type PhysicalNode } from '../plan/physical.js';
 import { withGapColumn } from '../engine/window-spec.js';
-import type { JobGraph } from '../plan/graph.js';
+import { partitioningOf, type JobGraph } from '../plan/graph.js';
 import { annotate, JobFailedError, operatorOf } from './errors.js';
 import { CoFlatMapOperator, IntervalJoinOperator, UnionOperator, WindowCoGroupOperator, type KeyFn } from './joins.js';
 import { GlobalWindowOperator, UserWindowOperator } from './user-window.js';
 import { Operator, SideOutputOperator, type OperatorMetrics } from './operator.js';
 import { ExchangeReceiver, ExchangeSender, type ChannelIn, type ChannelOut } from './exchange.js';
 import { deserialize } from 'node:v8';
+import type { JobClient } from '../api/job-client.js';
 import { WatermarkBoard } from './alignment.js';
-import { CheckpointCoordinator, type CheckpointConfig, type CheckpointStats } from './checkpoint.js';
+import { CheckpointCoordinator, CheckpointTask, commitEntryName, type CheckpointConfig, type CheckpointStats } from './checkpoint.js';
 import { findLatest, type CheckpointData } from './checkpoint-store.js';
+import type { PhysicalPlan } from '../plan/physical.js';
 import { KeyedProcessOperator } from './process.js';
 import { defaultMemoryBytes, ManagedMemory, OperatorMemory, planMemory, type MemoryUse } from './memory.js';
 import {
@@ -88,6 +90,8 @@ export interface ExecuteOptions {
    * reported in `JobResult.checkpoints.skipped`.
    */
   readonly restoreFrom?: string;
+  /** A handle for savepoints while the job runs (checkpointing jobs at parallelism 1). */
+  readonly client?: JobClient;
 }
 
 /** A source as the head of its chain: checks what the source produces before anyone reads it. */
@@ -152,6 +156,8 @@ export interface Placement {
   readonly out: (edge: string, from: number) => (ChannelOut | undefined)[];
   /** The channels of an edge into downstream subtask `to`, by upstream subtask. */
   readonly in: (edge: string, to: number) => ChannelIn[];
+  /** With checkpointing: this thread's task, and the checkpoint the run resumes from. */
+  readonly checkpoints?: { readonly task: CheckpointTask; readonly restore: CheckpointData | null };
 }
 
 /** Names input `j` of node `id`: one exchange. */
@@ -186,12 +192,25 @@ export async function executeJob(
   }
   const watermarks = board ?? WatermarkBoard.forPlan(plan);
   const checkpointing = graph.checkpoint;
-  if (checkpointing !== null && placement !== undefined) {
-    throw new Error('checkpointing runs at parallelism 1 so far (barriers do not cross worker threads yet); run the job with parallelism 1, or without enableCheckpointing');
-  }
-  const restore = options.restoreFrom === undefined ? null : locateRestore(options.restoreFrom, checkpointing);
+  // A run on this thread alone coordinates its own checkpoints; in a parallel run the calling
+  // thread does, and each thread has a task.
+  const restore =
+    placement?.checkpoints !== undefined
+      ? placement.checkpoints.restore === null
+        ? null
+        : { from: placement.checkpoints.restore, skipped: [] }
+      : options.restoreFrom === undefined
+        ? null
+        : locateRestore(options.restoreFrom, checkpointing);
   const sinks: SinkOperator[] = [];
   let coordinator: CheckpointCoordinator | null = null;
+  let task: CheckpointTask | null = placement?.checkpoints?.task ?? null;
+  const injected = new Map<SourceOperator, number>();
+  if (options.client !== undefined && checkpointing === null) {
+    throw new Error('savepoints need checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job');
+  }
+  let stopped = false;
+  const stopRequested = (): boolean => stopped || options.signal?.aborted === true;
   const sub = placement === undefined || placement.where === 'main' ? 0 : placement.where;
   const aligned = new Map<SourceOperator, { slot: number; group: number[]; driftMs: number; watermark: () => number }>();
   const here = (p: PhysicalNode): boolean =>
@@ -282,9 +301,13 @@ export async function executeJob(
       case 'intervalJoin':
         o = new IntervalJoinOperator(n.id, n.name, op.keys as [KeyFn, KeyFn], op.keyFields, op.lower, op.upper, op.fn as never, p.outputSchema);
         break;
-      case 'userWindow':
-        o = new UserWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.assigner, op.fn, p.outputSchema, op.lateTag, op.lateness);
+      case 'userWindow': {
+        const w = new UserWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.assigner, op.fn, p.outputSchema, op.lateTag, op.lateness);
+        const part = partitioningOf(n, 0);
+        if (part.kind === 'hash') w.keyed = { schema: new Schema(part.keyFields.map((f) => p.inputSchema!.fields[p.inputSchema!.indexOf(f)]!)), maxParallelism: plan.maxParallelism };
+        o = w;
         break;
+      }
       case 'globalWindow':
         o = new GlobalWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.spec, op.fn, p.outputSchema);
         break;
@@ -295,7 +318,7 @@ export async function executeJob(
         o = new ProcessingTimeOperator(n.id, n.name);
         break;
       case 'keyedProcess':
-        o = new KeyedProcessOperator(n.id, n.name, op.keyFields, op.fn as never, p.outputSchema, n.hasEventTime, sub, p.parallelism);
+        o = new KeyedProcessOperator(n.id, n.name, op.keyFields, op.fn as never, p.outputSchema, n.hasEventTime, sub, p.parallelism, new Schema(op.keyFields.map((f) => p.inputSchema!.fields[p.inputSchema!.indexOf(f)]!)), plan.maxParallelism);
         break;
     }
     operators.push(o);
@@ -338,14 +361,29 @@ export async function executeJob(
       const all = dedupe(operators);
       const gaps = all.map((o) => [o.metrics.name, o.checkpointGap()] as const).filter(([, g]) => g !== null);
       if (gaps.length > 0) throw new Error(`checkpointing cannot cover this job: ${gaps.map(([n, g]) => `'${n}': ${g}`).join('; ')}`);
-      if (restore !== null) restoreOperators(all, sinks, sub, restore.from);
-      const committers = sinks.filter((s) => s.committer !== null).map((s) => ({ nodeId: s.metrics.id, subtask: sub, c: s.committer! }));
+      if (restore !== null) restoreOperators(all, sub, restore.from, plan);
+      if (task === null) {
+        const local: CheckpointTask = new CheckpointTask(0, (id, entries) => coordinator!.acknowledge(0, id, entries));
+        task = local;
+        coordinator = new CheckpointCoordinator(checkpointing, jobName, graph.parallel.parallelism, plan.maxParallelism, [{ trigger: (id) => local.trigger(id), complete: (id) => local.commit(id) }], restore);
+      }
+      for (const o of all) if (!o.transport) task.register(o);
+      task.start();
       const atLeastOnce = sinks.filter((s) => s.committer === null).map((s) => s.metrics.name);
       if (atLeastOnce.length > 0) {
         process.emitWarning(`${atLeastOnce.join(', ')}: no two-phase commit, so after a restore these sinks get the records since the checkpoint again (at-least-once)`, { code: 'SLUICE_AT_LEAST_ONCE' });
       }
-      coordinator = new CheckpointCoordinator(checkpointing, jobName, graph.parallel.parallelism, plan.maxParallelism, all.map((op) => ({ op, subtask: sub })), committers, sources, restore);
-      coordinator.start();
+      const own = coordinator as CheckpointCoordinator | null;
+      if (own !== null) {
+        own.start();
+        options.client?.attach({
+          savepoint: (dir) => own.savepoint(dir),
+          stop: () => {
+            stopped = true;
+            own.stop(); // no checkpoint after the savepoint: its output is what a restore continues from
+          },
+        });
+      }
     } else if (restore !== null) {
       throw new Error('restoreFrom needs a job with checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job');
     }
@@ -412,7 +450,7 @@ export async function executeJob(
       const t0 = performance.now();
       for (;;) {
         const seen = watermarks.changes();
-        if (failed || options.signal?.aborted === true || al.watermark() <= watermarks.lowest(al.group) + al.driftMs) break;
+        if (failed || stopRequested() || al.watermark() <= watermarks.lowest(al.group) + al.driftMs) break;
         // The timeout only bounds how late a failure or cancellation is noticed.
         await watermarks.changedSince(seen, 50);
       }
@@ -432,7 +470,7 @@ export async function executeJob(
         try {
           for (;;) {
             if (failed) return;
-            if (options.signal?.aborted === true) {
+            if (stopRequested()) {
               cancelled = true;
               return;
             }
@@ -447,25 +485,34 @@ export async function executeJob(
             // would otherwise run ahead on microtasks alone, while the port messages of the other
             // subtasks wait, and the watermark (their minimum) falls behind.
             // With checkpoints, also so that a checkpoint's background write and commit progress.
-            if (sources.length > 1 || timer !== undefined || placement !== undefined || coordinator !== null) await new Promise<void>((r) => setImmediate(r));
+            if (sources.length > 1 || timer !== undefined || placement !== undefined || task !== null) await new Promise<void>((r) => setImmediate(r));
             const al = aligned.get(s);
             if (al !== undefined) await align(s, al);
-            if (coordinator !== null) await coordinator.barrier(s);
+            if (task !== null) {
+              (coordinator as CheckpointCoordinator | null)?.check();
+              // Checkpoint triggered: record the position and send the barrier after the last batch.
+              const id = task.triggered;
+              if (id > (injected.get(s) ?? 0)) {
+                injected.set(s, id);
+                await s.processBarrier(id, 0);
+              }
+            }
           }
           const done = aligned.get(s);
           if (done !== undefined) watermarks.publish(done.slot, Infinity); // an ended source holds no one back
           await s.end();
-          await coordinator?.ended(s);
         } catch (e) {
           failed = true;
           throw annotate(e, s.metrics.name);
         }
       }),
     ]);
-    if ((coordinator as CheckpointCoordinator | null) !== null && !failed && !cancelled) {
+    const own = coordinator as CheckpointCoordinator | null;
+    if (own !== null && !failed && !cancelled) {
       // The final checkpoint publishes the last output; only then do the sinks close.
-      await coordinator!.finish();
-      for (const s of sinks) await s.closeWriter();
+      own.threadEnded(0, (id) => task!.finalEntries(id));
+      await own.finish();
+      for (const s of sinks) await s.closeDeferred();
     }
   } catch (e) {
     failed = true;
@@ -473,6 +520,7 @@ export async function executeJob(
   } finally {
     if (timer !== undefined) clearInterval(timer);
     const c = coordinator as CheckpointCoordinator | null;
+    options.client?.detach();
     if (c !== null && (failed || cancelled)) await c.abandon().catch(() => {});
     for (const s of sources) {
       try {
@@ -527,7 +575,7 @@ export async function executeJob(
 }
 
 /** Finds the checkpoint to resume from (see ExecuteOptions.restoreFrom); null for a fresh start. */
-function locateRestore(from: string, config: CheckpointConfig | null): { from: CheckpointData; skipped: string[] } | null {
+export function locateRestore(from: string, config: CheckpointConfig | null): { from: CheckpointData; skipped: string[] } | null {
   const root = from === 'latest' ? config?.dir : from;
   if (root === undefined) throw new Error("restoreFrom: 'latest' needs a job with checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job");
   const { checkpoint, skipped } = findLatest(root);
@@ -537,21 +585,41 @@ function locateRestore(from: string, config: CheckpointConfig | null): { from: C
   throw new Error(`restoreFrom: no complete checkpoint in ${from}${skipped.length > 0 ? ` (${skipped.join('; ')})` : ''}`);
 }
 
-/** Loads each operator's state (and each sink's commit state) from the checkpoint. */
-function restoreOperators(all: readonly Operator[], sinks: readonly SinkOperator[], sub: number, c: CheckpointData): void {
-  const byKey = new Map(c.entries.map((e) => [`${e.nodeId}/${e.subtask}/${e.name}`, e.data]));
-  const take = (id: number, name: string): Uint8Array => {
-    const d = byKey.get(`${id}/${sub}/${name}`);
-    if (d === undefined) throw new Error(`checkpoint ${c.path} has no state for '${name}' (operator ${id}, subtask ${sub}): it was written by a different job; restore with the job that wrote it`);
-    byKey.delete(`${id}/${sub}/${name}`);
-    return d;
-  };
-  for (const o of all) {
-    const { watermark, state } = deserialize(take(o.metrics.id, o.metrics.name)) as { watermark: number; state: unknown };
-    o.restoreWatermark(watermark);
-    o.restoreState(state);
+/**
+ * Loads each operator's state (and each sink's commit state) from the checkpoint. An operator
+ * whose parallelism changed since takes the entries of every old subtask and keeps the keys of
+ * its key groups (keyed state); operators without keyed state must keep their parallelism.
+ */
+export function restoreOperators(all: readonly Operator[], sub: number, c: CheckpointData, plan: PhysicalPlan): void {
+  if (c.maxParallelism !== plan.maxParallelism) {
+    throw new Error(`checkpoint ${c.path} was taken with max parallelism ${c.maxParallelism}, this job has ${plan.maxParallelism}; key groups cannot change between a checkpoint and its restore, so set setMaxParallelism(${c.maxParallelism})`);
   }
-  for (const s of sinks) if (s.committer !== null) s.restoreCommit(deserialize(take(s.metrics.id, `${s.committer.name} (commit)`)));
+  const parallelismOf = new Map(plan.all.map((p) => [p.node.id, p.onMain ? 1 : p.parallelism]));
+  for (const o of all) {
+    if (o.transport) continue;
+    const name = o.metrics.name;
+    const mine = c.entries.filter((e) => e.nodeId === o.metrics.id && e.name === name);
+    if (mine.length === 0) throw new Error(`checkpoint ${c.path} has no state for '${name}' (operator ${o.metrics.id}): it was written by a different job; restore with the job that wrote it`);
+    const commits = c.entries.filter((e) => e.nodeId === o.metrics.id && e.name === commitEntryName(name));
+    const now = parallelismOf.get(o.metrics.id) ?? 1;
+    if (mine.length === now) {
+      const e = mine.find((x) => x.subtask === sub)!;
+      const { watermark, state } = deserialize(e.data) as { watermark: number; state: unknown };
+      o.restoreWatermark(watermark);
+      o.restoreState(state);
+      const pc = commits.find((x) => x.subtask === sub);
+      if (pc !== undefined) o.restoreCommit(deserialize(pc.data));
+      continue;
+    }
+    const olds = mine.map((e) => deserialize(e.data) as { watermark: number; state: unknown });
+    o.restoreWatermark(Math.min(...olds.map((x) => x.watermark)));
+    if (olds.every((x) => x.state === null)) continue;
+    const max = plan.maxParallelism;
+    if (!o.restoreRescaled(olds.map((x) => x.state), (kg) => Math.floor((kg * now) / max) === sub)) {
+      throw new Error(`'${name}' has state of ${mine.length} subtasks in checkpoint ${c.path} and runs at parallelism ${now} now; only keyed state moves between subtasks, so run it at parallelism ${mine.length} (setParallelism(${mine.length}))`);
+    }
+    if (commits.length > 0) throw new Error(`'${name}': a sink's commit state cannot change parallelism (${commits.length} -> ${now})`);
+  }
 }
 
 function dedupe(ops: Operator[]): Operator[] {

@@ -9,6 +9,7 @@
  * Flink's backPressuredTimeMs. The blocked sink itself counts that time as `blockedMs`.
  */
 
+import type { CheckpointTask } from './checkpoint.js';
 import type { RecordBatch } from '../batch/record-batch.js';
 import { annotate } from './errors.js';
 
@@ -115,8 +116,66 @@ export abstract class Operator {
   }
 
   protected async emitIdle(idle: boolean): Promise<void> {
-    for (const [o, input] of this.allOutputs()) await this.call(o, () => o.processIdle(idle, input));
+    for (const [o, input] of this.allOutputs()) {
+      const g = o.gate(input);
+      if (g !== undefined) await g;
+      await this.call(o, () => o.processIdle(idle, input));
+    }
   }
+
+  /** @internal This thread's part in checkpoints of a parallel run (null otherwise). */
+  task: CheckpointTask | null = null;
+
+  /**
+   * Checkpoint barrier `id` on input `input`: an operator with one input snapshots its state
+   * and passes the barrier on (those with several align their inputs first).
+   */
+  async processBarrier(id: number, _input: number): Promise<void> {
+    this.task?.snapshot(this, id);
+    await this.emitBarrier(id);
+  }
+
+  protected async emitBarrier(id: number): Promise<void> {
+    for (const [o, input] of this.allOutputs()) {
+      const g = o.gate(input);
+      if (g !== undefined) await g;
+      await this.call(o, () => o.processBarrier(id, input));
+    }
+  }
+
+  /**
+   * While this operator aligns a checkpoint barrier, an input that delivered it already waits
+   * (what follows the barrier belongs to the next checkpoint): the promise of its release.
+   */
+  gate(_input: number): Promise<void> | undefined {
+    return undefined;
+  }
+
+  /** Exchanges move records between threads and hold no state of their own: checkpoints skip them. */
+  readonly transport: boolean = false;
+
+  /**
+   * Restoring at another parallelism: the states of every old subtask, of which this subtask
+   * keeps the keys whose key group `mine` accepts. False when the state is not keyed (and so
+   * cannot move between subtasks).
+   */
+  restoreRescaled(_states: readonly unknown[], _mine: (keyGroup: number) => boolean): boolean {
+    return false;
+  }
+
+  /** Sinks: the pre-commit state a checkpoint kept (two-phase commit), when resuming from it. */
+  restoreCommit(_state: unknown): void {}
+
+  /** Sinks whose close waits for the final checkpoint: closes them. */
+  closeDeferred(): Promise<void> | void {}
+
+  /** Sinks (two-phase commit): prepares checkpoint `id`'s output; undefined for other operators. */
+  preCommit(_id: number): unknown {
+    return undefined;
+  }
+
+  /** Sinks: checkpoint `id` is complete; publish its output. */
+  commit(_id: number): Promise<void> | void {}
 
   /** The operators this one feeds on its main output. */
   get outputs(): Operator[] {
@@ -137,6 +196,8 @@ export abstract class Operator {
   protected async emitSide(tag: string, batch: RecordBatch): Promise<void> {
     if (batch.length === 0) return;
     for (const o of this.sideOutputs.get(tag) ?? []) {
+      const g = o.gate(0);
+      if (g !== undefined) await g;
       o.metrics.recordsIn += batch.length;
       await this.call(o, () => o.processBatch(batch, 0));
     }
@@ -183,6 +244,8 @@ export abstract class Operator {
     if (batch.length === 0) return;
     this.metrics.recordsOut += batch.length;
     for (const { op: o, input } of this.edges) {
+      const g = o.gate(input);
+      if (g !== undefined) await g;
       o.metrics.recordsIn += batch.length;
       await this.call(o, () => o.processBatch(batch, input));
     }
@@ -192,11 +255,18 @@ export abstract class Operator {
     if (!(watermark > this.watermark)) return; // never backwards
     this.watermark = watermark;
     this.metrics.watermark = watermark;
-    for (const [o, input] of this.allOutputs()) await this.call(o, () => o.processWatermark(watermark, input));
+    for (const [o, input] of this.allOutputs()) {
+      const g = o.gate(input);
+      if (g !== undefined) await g;
+      await this.call(o, () => o.processWatermark(watermark, input));
+    }
   }
 
   protected async emitEnd(): Promise<void> {
+    this.task?.finished(this);
     for (const [o, input] of this.allOutputs()) {
+      const g = o.gate(input);
+      if (g !== undefined) await g;
       o.endedInputs++;
       await this.call(o, () => o.finish(input));
     }
@@ -246,6 +316,41 @@ export abstract class MultiInputOperator extends Operator {
     return this.advance();
   }
 
+  /** The barrier being aligned: which inputs delivered it, and the release of those waiting. */
+  private aligning: { readonly id: number; readonly seen: boolean[]; readonly release: () => void; readonly gate: Promise<void> } | null = null;
+
+  override gate(input: number): Promise<void> | undefined {
+    const a = this.aligning;
+    return a !== null && a.seen[input] === true ? a.gate : undefined;
+  }
+
+  /** Aligns barrier `id`: snapshots and passes it on once every input that has not ended delivered it. */
+  override async processBarrier(id: number, input: number): Promise<void> {
+    if (this.aligning === null) {
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      this.aligning = { id, seen: new Array<boolean>(this.inputCount).fill(false), release, gate };
+    } else if (this.aligning.id !== id) {
+      throw new Error(`internal error: barrier ${id} arrived while barrier ${this.aligning.id} is being aligned`);
+    }
+    this.aligning.seen[input] = true;
+    await this.alignedYet();
+  }
+
+  /** True while a barrier is being aligned. */
+  get isAligning(): boolean {
+    return this.aligning !== null;
+  }
+
+  private async alignedYet(): Promise<void> {
+    const a = this.aligning;
+    if (a === null || !a.seen.every((s, i) => s || this.ended[i])) return;
+    this.aligning = null;
+    this.task?.snapshot(this, a.id);
+    await this.emitBarrier(a.id);
+    a.release();
+  }
+
   override snapshotState(): unknown {
     return { inputWatermarks: [...this.inputWatermarks] };
   }
@@ -274,6 +379,8 @@ export abstract class MultiInputOperator extends Operator {
   override async finish(input: number): Promise<void> {
     this.ended[input] = true;
     this.idle[input] = false;
+    // An ended input has nothing more to deliver before a barrier being aligned.
+    await this.alignedYet();
     await this.processWatermark(Infinity, input);
     if (this.ended.every((e) => e)) await this.onEnd();
   }

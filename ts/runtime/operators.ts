@@ -435,11 +435,24 @@ export class SinkOperator extends Operator {
       w.preCommit !== undefined && w.commit !== undefined ? { name, preCommit: (cid) => w.preCommit!(cid), commit: (cid) => w.commit!(cid) } : null;
   }
 
-  restoreCommit(state: unknown): void {
+  override restoreCommit(state: unknown): void {
     this.writer.restore!(state);
   }
 
-  async closeWriter(): Promise<void> {
+  override preCommit(id: number): unknown {
+    return this.committer?.preCommit(id);
+  }
+
+  override commit(id: number): Promise<void> | void {
+    return this.committer?.commit(id);
+  }
+
+  override async finish(): Promise<void> {
+    this.task?.finished(this);
+    if (!this.deferClose) await this.writer.close();
+  }
+
+  override async closeDeferred(): Promise<void> {
     await this.writer.close();
   }
 
@@ -456,9 +469,6 @@ export class SinkOperator extends Operator {
 
   override processWatermark(): void {}
 
-  override async finish(): Promise<void> {
-    if (!this.deferClose) await this.writer.close();
-  }
 }
 
 /**

@@ -18,8 +18,10 @@ import type { JobGraph } from '../plan/graph.js';
 import { JobFailedError } from './errors.js';
 import { LocalChannel, PortChannel, type ChannelIn, type ChannelOut, type PortLike } from './exchange.js';
 import { WatermarkBoard } from './alignment.js';
+import { CheckpointCoordinator, CheckpointTask, type CheckpointThread } from './checkpoint.js';
+import type { CheckpointData, StateEntry } from './checkpoint-store.js';
 import { channelWindowBytes, ManagedMemory, planMemory, type SharedMemorySetup } from './memory.js';
-import { edgeKey, executeJob, type ExecuteOptions, type JobResult, type Placement } from './executor.js';
+import { edgeKey, executeJob, locateRestore, type ExecuteOptions, type JobResult, type Placement } from './executor.js';
 import type { OperatorMetrics } from './operator.js';
 
 import type { JobModule } from './job-module.js';
@@ -36,7 +38,15 @@ export interface WorkerSetup {
   readonly memory: SharedMemorySetup;
   /** The run's source watermarks (watermark alignment). */
   readonly watermarks: SharedArrayBuffer;
+  /** The checkpoint the run resumes from (checkpointing jobs), or null. */
+  readonly restore: CheckpointData | null;
 }
+
+/** What a worker tells the thread that runs the job. */
+export type WorkerMessage =
+  | { t: 'done'; metrics: readonly OperatorMetrics[]; final: StateEntry[] }
+  | { t: 'ack'; id: number; entries: StateEntry[] }
+  | { t: 'error'; operator: string; subtask: number; message: string; stack?: string };
 
 
 /** The worker entry: next to this module when built; the build's when running from sources (tests). */
@@ -143,6 +153,26 @@ async function runParallel(
   const started = performance.now();
   const slots = plan.slots;
   const board = WatermarkBoard.forPlan(plan);
+  const hasMain = plan.all.some((p) => p.onMain);
+  // Checkpoints: the coordinator runs here; every worker (and this thread, when it runs sinks) has a task.
+  const config = graph.checkpoint;
+  if (options.client !== undefined) throw new Error('savepoints on demand (JobClient) work at parallelism 1 so far; restoring a savepoint works at any parallelism');
+  const restore = config === null || options.restoreFrom === undefined ? null : locateRestore(options.restoreFrom, config);
+  let coordinator: CheckpointCoordinator | null = null;
+  let mainTask: CheckpointTask | null = null;
+  const workers: Worker[] = [];
+  if (config !== null) {
+    const threads: CheckpointThread[] = Array.from({ length: slots }, (_, i) => ({
+      trigger: (id: number) => workers[i]!.postMessage({ t: 'trigger', id }),
+      complete: (id: number) => workers[i]!.postMessage({ t: 'complete', id }),
+    }));
+    if (hasMain) {
+      const task = new CheckpointTask(0, (id, entries) => coordinator!.acknowledge(slots, id, entries));
+      mainTask = task;
+      threads.push({ trigger: (id) => task.trigger(id), complete: (id) => task.commit(id) });
+    }
+    coordinator = new CheckpointCoordinator(config, jobName, graph.parallel.parallelism, plan.maxParallelism, threads, restore);
+  }
   // Ports between threads: `main` is -1.
   const ports: { thread: number; edge: string; from: number; to: number; port: MessagePort }[] = [];
   for (const c of plan.all) {
@@ -162,7 +192,6 @@ async function runParallel(
   const mainPortsClosed = ports.filter((p) => p.thread === -1).map((p) => new Promise<void>((r) => p.port.once('close', () => r())));
   const portsOf = (t: number) => ports.filter((p) => p.thread === t).map(({ edge, from, to, port }) => ({ edge, from, to, port }));
 
-  const workers: Worker[] = [];
   const results: Promise<OperatorMetrics[]>[] = [];
   let failure: JobFailedError | null = null;
   const fail = (e: JobFailedError): void => {
@@ -180,16 +209,19 @@ async function runParallel(
       typescript: /\.[cm]?ts$/.test(job.url),
       memory: memory.setup,
       watermarks: board.buffer,
+      restore: restore?.from ?? null,
     };
     const w = new Worker(workerScript(), { workerData: setup, transferList: mine.map((p) => p.port) });
     workers.push(w);
     results.push(
       new Promise<OperatorMetrics[]>((resolve, reject) => {
         let done = false;
-        w.on('message', (m: { t: 'done'; metrics: OperatorMetrics[] } | { t: 'error'; operator: string; subtask: number; message: string; stack?: string }) => {
-          if (m.t === 'done') {
+        w.on('message', (m: WorkerMessage) => {
+          if (m.t === 'ack') coordinator?.acknowledge(i, m.id, m.entries);
+          else if (m.t === 'done') {
             done = true;
-            resolve(m.metrics);
+            coordinator?.threadEnded(i, () => m.final);
+            resolve([...m.metrics]);
           } else {
             const original = new Error(m.message);
             if (m.stack !== undefined) original.stack = m.stack;
@@ -214,8 +246,10 @@ async function runParallel(
   }
   // This thread runs the sinks that write as one subtask, fed by the workers.
   const table = new ChannelTable(portsOf(-1), (edge) => edgeOf(plan, edge).from.outputSchema, batchSize, memory);
-  const mainPart = plan.all.some((p) => p.onMain)
-    ? executeJob(jobName, graph, engine, batchSize, {}, placementOf(plan, 'main', table), memory, board).catch((e: unknown) => {
+  const mainPlacement = { ...placementOf(plan, 'main', table), ...(mainTask !== null ? { checkpoints: { task: mainTask, restore: restore?.from ?? null } } : {}) };
+  coordinator?.start();
+  const mainPart = hasMain
+    ? executeJob(jobName, graph, engine, batchSize, {}, mainPlacement, memory, board).catch((e: unknown) => {
         const err = e instanceof JobFailedError ? e : new JobFailedError(jobName, 'job', 0, e);
         fail(err);
         throw err;
@@ -227,7 +261,18 @@ async function runParallel(
     const all = await Promise.all([Promise.all(results), mainPart]);
     perWorker = all[0];
     onMain = all[1];
+    if (coordinator !== null) {
+      coordinator.check();
+      // Everything ended: the final checkpoint publishes the last output; then the sinks close.
+      if (mainTask !== null) {
+        const task = mainTask;
+        coordinator.threadEnded(slots, (id) => task.finalEntries(id));
+      }
+      await coordinator.finish();
+      for (const o of mainTask?.operators ?? []) await o.closeDeferred();
+    }
   } catch (e) {
+    await coordinator?.abandon();
     throw failure ?? e;
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
@@ -249,5 +294,6 @@ async function runParallel(
     deadLetters: metrics.reduce((s, m) => s + (m.deadLetters ?? 0), 0),
     cancelled: onMain?.cancelled ?? false,
     memory: memory.use(engine),
+    ...(coordinator !== null ? { checkpoints: coordinator.result() } : {}),
   };
 }

@@ -30,7 +30,7 @@ import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/rec
 import type { Schema } from '../batch/schema.js';
 import { keyString } from './joins.js';
 import { Operator } from './operator.js';
-import { KeyedStateStore, type StateSnapshot } from './state.js';
+import { keyGroupsOf, KeyedStateStore, type StateSnapshot } from './state.js';
 
 interface Timer {
   readonly t: number;
@@ -124,6 +124,8 @@ class TimerQueue {
 
 export interface ProcessSnapshot {
   readonly state: StateSnapshot[];
+  /** The key group of every key in the snapshot (by keyString), so that keys can move on rescaling. */
+  readonly keyGroups: Map<string, number>;
   /** [time, key] of every pending timer. */
   readonly eventTimers: [number, unknown][];
   readonly processingTimers: [number, unknown][];
@@ -157,6 +159,9 @@ export class KeyedProcessOperator extends Operator {
     private readonly hasEventTime: boolean,
     subtask: number,
     parallelism: number,
+    /** The key fields' schema and the job's key groups: the key group of each key in snapshots. */
+    private readonly keySchema: Schema,
+    private readonly maxParallelism: number,
   ) {
     super(id, name);
     this.out = new BatchBuilder(schema, 256);
@@ -319,12 +324,19 @@ export class KeyedProcessOperator extends Operator {
     this.restore(state as ProcessSnapshot, () => true);
   }
 
+  override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
+    for (const s of states as ProcessSnapshot[]) this.restore(s, (key) => mine(s.keyGroups.get(keyString(key))!));
+    return true;
+  }
+
   snapshot(): ProcessSnapshot {
-    return {
-      state: this.store.snapshot(),
-      eventTimers: this.eventTimers.all().map((t) => [t.t, t.key]),
-      processingTimers: this.processingTimers.all().map((t) => [t.t, t.key]),
-    };
+    const state = this.store.snapshot();
+    const eventTimers = this.eventTimers.all().map((t): [number, unknown] => [t.t, t.key]);
+    const processingTimers = this.processingTimers.all().map((t): [number, unknown] => [t.t, t.key]);
+    const keys = new Map<string, unknown>();
+    for (const s of state) for (const [k] of s.entries) keys.set(keyString(k), k);
+    for (const [, k] of [...eventTimers, ...processingTimers]) keys.set(keyString(k), k);
+    return { state, keyGroups: keyGroupsOf(keys, this.keySchema, this.maxParallelism), eventTimers, processingTimers };
   }
 
   /** Loads a snapshot's state and timers for the keys `keep` accepts (this subtask's key groups). */

@@ -24,7 +24,24 @@ import type {
   ValueState,
   ValueStateDescriptor,
 } from '../api/state.js';
+import { batchFromRecords } from '../batch/builder.js';
+import type { Schema } from '../batch/schema.js';
+import { keyGroups } from '../engine/ts/partition.js';
 import { keyString } from './joins.js';
+
+/**
+ * The key group of each key (by keyString) as the hash exchange computes it from the key
+ * fields (`keySchema`; a key of several fields is the array of their values): one batch for
+ * all keys. Snapshots keep it, so that keys can move to other subtasks on rescaling.
+ */
+export function keyGroupsOf(keys: ReadonlyMap<string, unknown>, keySchema: Schema, maxParallelism: number): Map<string, number> {
+  const names = keySchema.names();
+  const rows = [...keys.values()].map((k) => (names.length === 1 ? { [names[0]!]: k } : Object.fromEntries(names.map((n, i) => [n, (k as unknown[])[i]]))));
+  const groups = rows.length === 0 ? new Int32Array(0) : keyGroups(batchFromRecords(rows, keySchema, 'state keys'), names.map((_, i) => i), maxParallelism);
+  const out = new Map<string, number>();
+  [...keys.keys()].forEach((ks, i) => out.set(ks, groups[i]!));
+  return out;
+}
 
 /** One value of one key; `t` is when its time to live (re)started. */
 interface Entry {

@@ -14,6 +14,7 @@ import { getI64, i32View } from '../batch/i64.js';
 import { rowReader, type RecordBatch, type Row } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import { Operator } from './operator.js';
+import { keyGroupsOf } from './state.js';
 
 export type UserWindowAssigner =
   | { readonly kind: 'tumbling' | 'sliding'; readonly sizeMs: number; readonly slideMs: number; readonly offsetMs: number }
@@ -120,8 +121,14 @@ export class UserWindowOperator extends Operator {
   }
 
 
+  /** Keyed windows: the key fields' schema and the key groups, so that snapshots can be rescaled. */
+  keyed: { readonly schema: Schema; readonly maxParallelism: number } | null = null;
+
   override snapshotState(): unknown {
-    return { panes: [...this.panes], seq: this.seq, produced: this.produced };
+    const keys = new Map<string, unknown>();
+    for (const [ks, ps] of this.panes) if (ps.length > 0) keys.set(ks, ps[0]!.key);
+    const keyGroups = this.keyed === null ? null : keyGroupsOf(keys, this.keyed.schema, this.keyed.maxParallelism);
+    return { panes: [...this.panes], seq: this.seq, produced: this.produced, keyGroups };
   }
 
   override restoreState(state: unknown): void {
@@ -129,6 +136,16 @@ export class UserWindowOperator extends Operator {
     for (const [k, ps] of s.panes) this.panes.set(k, ps);
     this.seq = s.seq;
     this.produced = s.produced;
+  }
+
+  override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
+    if (this.keyed === null) return false;
+    for (const st of states as { panes: [string, Pane[]][]; seq: number; produced: number; keyGroups: Map<string, number> }[]) {
+      for (const [k, ps] of st.panes) if (ps.length === 0 || mine(st.keyGroups.get(k)!)) this.panes.set(k, ps);
+      // Arrival numbers order firings within a window end: keep them increasing past every old subtask's.
+      this.seq = Math.max(this.seq, st.seq);
+    }
+    return true;
   }
 
   /** Rows of the current batch found late. */

@@ -12,7 +12,8 @@ import { JobFailedError, operatorOf } from './errors.js';
 import { executeJob } from './executor.js';
 import { ManagedMemory } from './memory.js';
 import { WatermarkBoard } from './alignment.js';
-import { ChannelTable, edgeOf, placementOf, type WorkerSetup } from './parallel.js';
+import { CheckpointTask } from './checkpoint.js';
+import { ChannelTable, type WorkerMessage, edgeOf, placementOf, type WorkerSetup } from './parallel.js';
 
 const setup = workerData as WorkerSetup;
 
@@ -37,8 +38,24 @@ async function main(): Promise<void> {
   const plan = buildPlan(graph);
   const memory = ManagedMemory.attach(setup.memory);
   const table = new ChannelTable(setup.ports, (edge) => edgeOf(plan, edge).from.outputSchema, env.batchSize, memory);
-  const result = await executeJob(setup.jobName, graph, env.engine, env.batchSize, {}, placementOf(plan, setup.subtask, table), memory, new WatermarkBoard(setup.watermarks));
-  parentPort!.postMessage({ t: 'done', metrics: result.operators });
+  // Checkpoints: this thread's task answers the coordinator's triggers with its snapshots.
+  const task = graph.checkpoint === null ? null : new CheckpointTask(setup.subtask, (id, entries) => post({ t: 'ack', id, entries }));
+  const onCoordinator = (m: { t: string; id: number }): void => {
+    if (m.t === 'trigger') task?.trigger(m.id);
+    else if (m.t === 'complete') void task?.commit(m.id);
+  };
+  parentPort!.on('message', onCoordinator);
+  const placement = { ...placementOf(plan, setup.subtask, table), ...(task !== null ? { checkpoints: { task, restore: setup.restore } } : {}) };
+  try {
+    const result = await executeJob(setup.jobName, graph, env.engine, env.batchSize, {}, placement, memory, new WatermarkBoard(setup.watermarks));
+    post({ t: 'done', metrics: result.operators, final: task?.finalEntries(0) ?? [] });
+  } finally {
+    parentPort!.off('message', onCoordinator);
+  }
+}
+
+function post(m: WorkerMessage): void {
+  parentPort!.postMessage(m);
 }
 
 main().catch((e: unknown) => {
