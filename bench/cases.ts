@@ -3,7 +3,10 @@
  * peak RSS belongs to one engine and one case.
  */
 
-import { agg, NexmarkSource, runJob, StreamEnvironment, type NexmarkOptions, TumblingEventTimeWindows, WatermarkStrategy, type Sink, type SinkWriter } from '../ts/index.js';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { agg, DiscardingSink, NexmarkSource, runJob, StreamEnvironment, ValueStateDescriptor, type KeyedProcessFunction, type Source, type ValueState, type NexmarkOptions, TumblingEventTimeWindows, WatermarkStrategy, type Sink, type SinkWriter } from '../ts/index.js';
 import { murmur3_32 } from '../ts/engine/ts/hash.js';
 import { q0 } from '../examples/nexmark/q0.js';
 import { q1 } from '../examples/nexmark/q1.js';
@@ -23,9 +26,13 @@ export interface CaseResult {
   readonly events: number;
   readonly seconds: number;
   readonly check: number;
+  /** Further figures of the case (checkpoint sizes and times), by name. */
+  readonly extra?: Record<string, number>;
 }
 
-export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | NexmarkCase | ParallelCase;
+export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | NexmarkCase | ParallelCase | CheckpointCase;
+/** A keyed process function with state per bidder, without checkpoints and with one every second; 1 M keys of state snapshotted and restored. */
+export type CheckpointCase = 'checkpoint-off' | 'checkpoint-1s' | 'state-1m-keys';
 /** A Nexmark query module run as a job at parallelism 1 or 2 (worker threads), into its discarding sink. */
 export type ParallelCase = `parallel-${'q0' | 'q5' | 'q7'}-p${1 | 2}`;
 type NexmarkCase = 'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2' | 'nexmark-q5' | 'nexmark-q7' | 'nexmark-q8' | 'nexmark-q11';
@@ -205,8 +212,129 @@ function partition(engine: EngineName, events: number): CaseResult {
   return { events: rows, seconds: (performance.now() - t0) / 1000, check };
 }
 
+/** Per bidder: a running count and the highest price (ValueState), one output per 1000 bids of a bidder. */
+function perBidderState(): KeyedProcessFunction<number, { bidder: number; price: number }, object> {
+  let count!: ValueState<number>;
+  let max!: ValueState<number>;
+  return {
+    open(ctx) {
+      count = ctx.getState(new ValueStateDescriptor<number>('count', 0));
+      max = ctx.getState(new ValueStateDescriptor<number>('max', 0));
+    },
+    processElement(b, ctx, out) {
+      const n = count.value()! + 1;
+      count.update(n);
+      if (b.price > max.value()!) max.update(b.price);
+      if (n % 1000 === 0) out.collect({ bidder: ctx.getCurrentKey(), n, max: max.value() });
+    },
+  };
+}
+
+/** Bids through the stateful process function, with a checkpoint every second or none. */
+async function checkpointOverhead(engine: EngineName, events: number, every: number | null): Promise<CaseResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-chk-'));
+  try {
+    const env = StreamEnvironment.create({ engine });
+    if (every !== null) env.enableCheckpointing(every, { dir });
+    const sink = new ChecksumSink();
+    env
+      .fromSource(NexmarkSource.bids({ events }), WatermarkStrategy.forBoundedOutOfOrderness(4000))
+      .keyBy('bidder')
+      .process(perBidderState(), { bidder: 'i64', n: 'i64', max: 'i64' })
+      .sinkTo(sink);
+    const t0 = performance.now();
+    const r = await env.execute('checkpoint overhead');
+    const c = r.checkpoints;
+    return {
+      events,
+      seconds: (performance.now() - t0 - checksumMs) / 1000,
+      check: sink.checksum,
+      ...(c !== undefined ? { extra: { checkpoints: c.completed, lastStateKiB: c.lastBytes / 1024, lastCheckpointMs: c.lastDurationMs } } : {}),
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `keys` distinct keys, one record each. */
+function keysSource(keys: number): Source<{ k: number }> {
+  const schema = Schema.from({ k: 'i64' });
+  return {
+    name: `${keys} keys`,
+    schema,
+    hasEventTime: false,
+    supportsProjection: false,
+    open: (ctx) => {
+      let at = 0;
+      return {
+        next: () => {
+          if (at >= keys) return null;
+          const n = Math.min(ctx.batchSize, keys - at);
+          const v = new BigInt64Array(n);
+          const w = i32View(v);
+          for (let i = 0; i < n; i++) setI64(w, i, at + i);
+          at += n;
+          return new RecordBatch(schema, [{ type: 'i64', values: v, validity: null } as never], n, null);
+        },
+        close: () => undefined,
+        checkpoint: () => at,
+        restore: (p) => {
+          at = p as number;
+        },
+      };
+    },
+  };
+}
+
+/**
+ * One ValueState per key for `keys` keys: the time and size of the checkpoint that holds them
+ * (the final one, from the barrier to durable), and the time to restore a job from it. The
+ * rate reported is keys per second of checkpointing.
+ */
+async function stateSnapshot(engine: EngineName, keys: number): Promise<CaseResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-state-'));
+  try {
+    const job = () => {
+      const env = StreamEnvironment.create({ engine });
+      env.enableCheckpointing(3_600_000, { dir, retain: 1 });
+      let v!: ValueState<number>;
+      env
+        .fromSource(keysSource(keys))
+        .keyBy('k')
+        .process<{ k: 'i64' }>(
+          {
+            open: (ctx) => (v = ctx.getState(new ValueStateDescriptor<number>('v', 0))),
+            processElement: (r: { k: number }) => v.update(r.k),
+          },
+          { k: 'i64' },
+        )
+        .sinkTo(new DiscardingSink());
+      return env;
+    };
+    const first = await job().execute('state');
+    const c = first.checkpoints!;
+    const again = await job().execute('state', { restoreFrom: 'latest' });
+    const restoreMs = again.checkpoints!.restoreMs;
+    const files = readdirSync(dir).flatMap((d) => readdirSync(join(dir, d)).map((f) => statSync(join(dir, d, f)).size));
+    return {
+      events: keys,
+      seconds: c.lastDurationMs / 1000,
+      check: keys,
+      extra: { snapshotMs: c.lastDurationMs, stateMiB: c.lastBytes / 2 ** 20, fileMiB: files.reduce((a, b) => a + b, 0) / 2 ** 20 / Math.max(1, readdirSync(dir).length), restoreMs },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function runCase(name: CaseName, engine: EngineName, events: number): Promise<CaseResult> {
   switch (name) {
+    case 'checkpoint-off':
+      return checkpointOverhead(engine, events, null);
+    case 'checkpoint-1s':
+      return checkpointOverhead(engine, events, 1000);
+    case 'state-1m-keys':
+      return stateSnapshot(engine, events);
     case 'kernel-10k':
       return kernel(engine, 10_000, events);
     case 'kernel-1m':

@@ -254,7 +254,7 @@ describe('state time to live', () => {
     for (let i = 0; i < 40; i++) store.sweep();
     expect(store.size).toBe(5000); // the values without a time to live stay
     expect(store.expiredCount).toBe(5000);
-    expect(store.snapshot().find((s) => s.name === 'v')!.entries).toEqual([]);
+    expect(store.snapshot().find((s) => s.name === 'v')!.keys).toEqual([]);
   });
 
   it('rejects a bad time to live', () => {

@@ -366,9 +366,10 @@ export class KeyedStream<T extends object, K> {
    * Flink's KeyedProcessFunction: `fn.processElement(record, ctx, out)` per record, with per-key
    * state (from the runtime context given to `fn.open`) and event- or processing-time timers
    * (`ctx.timerService()`, calling `fn.onTimer`). Records of a key stay on one subtask and in
-   * order; `schema` is that of the records given to `out.collect`.
+   * order; `schema` is that of the records given to `out.collect`. `ctx.getCurrentKey()` is the
+   * key's value (an array of values when keyed by several fields).
    */
-  process<S extends SchemaSpec>(fn: KeyedProcessFunction<K, T, RecordOf<S>>, schema: S): DataStream<RecordOf<S>> {
+  process<S extends SchemaSpec, KEY = unknown>(fn: KeyedProcessFunction<KEY, T, RecordOf<S>>, schema: S): DataStream<RecordOf<S>> {
     if (fn === null || typeof fn !== 'object' || typeof fn.processElement !== 'function') {
       throw new TypeError('process() needs a KeyedProcessFunction: an object with processElement(record, ctx, out), and optionally open(ctx), onTimer(time, ctx, out), close()');
     }

@@ -6,7 +6,8 @@
  * either a complete checkpoint or one without a valid manifest, which readers skip and report.
  */
 
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, rmSync, mkdirSync, existsSync, writeSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32, gunzipSync, gzip } from 'node:zlib';
@@ -37,25 +38,25 @@ export class CorruptCheckpointError extends Error {}
 const STATE = 'state.bin';
 const MANIFEST = '_manifest';
 
-function writeDurably(path: string, bytes: Uint8Array): void {
+/** Writes, fsyncs and renames into place, on the I/O thread pool (processing goes on meanwhile). */
+async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
+  const f = await open(tmp, 'w');
   try {
-    let at = 0;
-    while (at < bytes.length) at += writeSync(fd, bytes, at, bytes.length - at);
-    fsyncSync(fd);
+    await f.writeFile(bytes);
+    await f.sync();
   } finally {
-    closeSync(fd);
+    await f.close();
   }
-  renameSync(tmp, path);
+  await rename(tmp, path);
 }
 
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
+async function fsyncDir(dir: string): Promise<void> {
+  const f = await open(dir, 'r');
   try {
-    fsyncSync(fd);
+    await f.sync();
   } finally {
-    closeSync(fd);
+    await f.close();
   }
 }
 
@@ -63,7 +64,7 @@ function encodeSnapshot(c: Omit<CheckpointData, 'path' | 'savepoint'>): Uint8Arr
   const b = new flatbuffers.Builder(1024 + c.entries.reduce((s, e) => s + e.data.length + 64, 0));
   const ops = c.entries.map((e) => {
     const name = b.createString(e.name);
-    const data = OperatorState.createDataVector(b, e.data);
+    const data = b.createByteVector(e.data);
     return OperatorState.createOperatorState(b, e.nodeId, e.subtask, name, data);
   });
   const vec = Snapshot.createOperatorsVector(b, ops);
@@ -97,12 +98,12 @@ export async function writeCheckpoint(root: string, c: Omit<CheckpointData, 'pat
   const raw = encodeSnapshot(c);
   const packed = new Uint8Array(await gzipAsync(raw));
   const dir = join(root, checkpointDirName(c.id));
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  writeDurably(join(dir, STATE), packed);
-  writeDurably(join(dir, MANIFEST), encodeManifest(c.id, c.job, c.savepoint, [{ name: STATE, bytes: packed.length, crc: crc32(packed) }]));
-  fsyncDir(dir);
-  fsyncDir(root);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  await writeDurably(join(dir, STATE), packed);
+  await writeDurably(join(dir, MANIFEST), encodeManifest(c.id, c.job, c.savepoint, [{ name: STATE, bytes: packed.length, crc: crc32(packed) }]));
+  await fsyncDir(dir);
+  await fsyncDir(root);
   return dir;
 }
 

@@ -33,6 +33,8 @@ export interface CheckpointStats {
   readonly lastAlignMs: number;
   /** The checkpoint this run resumed from, or null. */
   readonly restoredFrom: string | null;
+  /** Time to find, verify, read and load the checkpoint resumed from (this thread), ms. */
+  readonly restoreMs: number;
   /** Newer checkpoints passed over at restore because they were incomplete or damaged, with the reason. */
   readonly skipped: readonly string[];
   /** Savepoints taken during the run (their directories). */
@@ -164,6 +166,8 @@ export class CheckpointCoordinator {
   private readonly savepointQueue: Savepoint[] = [];
   private readonly savepointDirs: string[] = [];
   private stats = { completed: 0, lastId: null as number | null, lastBytes: 0, lastDurationMs: 0, lastAlignMs: 0 };
+  /** Set by the runtime once the restore is done. */
+  restoreMs = 0;
 
   constructor(
     private readonly config: CheckpointConfig,
@@ -302,6 +306,6 @@ export class CheckpointCoordinator {
   }
 
   result(): CheckpointStats {
-    return { ...this.stats, restoredFrom: this.restored?.from.path ?? null, skipped: this.restored?.skipped ?? [], savepoints: [...this.savepointDirs] };
+    return { ...this.stats, restoreMs: this.restoreMs, restoredFrom: this.restored?.from.path ?? null, skipped: this.restored?.skipped ?? [], savepoints: [...this.savepointDirs] };
   }
 }

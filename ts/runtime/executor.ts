@@ -194,6 +194,7 @@ export async function executeJob(
   const checkpointing = graph.checkpoint;
   // A run on this thread alone coordinates its own checkpoints; in a parallel run the calling
   // thread does, and each thread has a task.
+  const restoreStarted = performance.now();
   const restore =
     placement?.checkpoints !== undefined
       ? placement.checkpoints.restore === null
@@ -362,6 +363,7 @@ export async function executeJob(
       const gaps = all.map((o) => [o.metrics.name, o.checkpointGap()] as const).filter(([, g]) => g !== null);
       if (gaps.length > 0) throw new Error(`checkpointing cannot cover this job: ${gaps.map(([n, g]) => `'${n}': ${g}`).join('; ')}`);
       if (restore !== null) restoreOperators(all, sub, restore.from, plan);
+      const restoreMs = restore === null ? 0 : performance.now() - restoreStarted;
       if (task === null) {
         const local: CheckpointTask = new CheckpointTask(0, (id, entries) => coordinator!.acknowledge(0, id, entries));
         task = local;
@@ -375,6 +377,7 @@ export async function executeJob(
       }
       const own = coordinator as CheckpointCoordinator | null;
       if (own !== null) {
+        own.restoreMs = restoreMs;
         own.start();
         options.client?.attach({
           savepoint: (dir) => own.savepoint(dir),

@@ -122,13 +122,19 @@ class TimerQueue {
   }
 }
 
+/** Pending timers: times, keys, and the keys' key groups. */
+interface TimersSnapshot {
+  readonly times: Float64Array;
+  readonly keys: unknown[];
+  readonly keyGroups: Int32Array;
+}
+
 export interface ProcessSnapshot {
   readonly state: StateSnapshot[];
-  /** The key group of every key in the snapshot (by keyString), so that keys can move on rescaling. */
-  readonly keyGroups: Map<string, number>;
-  /** [time, key] of every pending timer. */
-  readonly eventTimers: [number, unknown][];
-  readonly processingTimers: [number, unknown][];
+  /** Per state, the key group of each key (aligned with its keys), so that keys can move on rescaling. */
+  readonly keyGroups: Int32Array[];
+  readonly eventTimers: TimersSnapshot;
+  readonly processingTimers: TimersSnapshot;
 }
 
 export class KeyedProcessOperator extends Operator {
@@ -325,30 +331,41 @@ export class KeyedProcessOperator extends Operator {
   }
 
   override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
-    for (const s of states as ProcessSnapshot[]) this.restore(s, (key) => mine(s.keyGroups.get(keyString(key))!));
+    for (const s of states as ProcessSnapshot[]) this.restore(s, mine);
     return true;
+  }
+
+  private timers(q: TimerQueue): TimersSnapshot {
+    const all = q.all();
+    const keys = all.map((t) => t.key);
+    return { times: Float64Array.from(all, (t) => t.t), keys, keyGroups: keyGroupsOf(keys, this.keySchema, this.maxParallelism) };
   }
 
   snapshot(): ProcessSnapshot {
     const state = this.store.snapshot();
-    const eventTimers = this.eventTimers.all().map((t): [number, unknown] => [t.t, t.key]);
-    const processingTimers = this.processingTimers.all().map((t): [number, unknown] => [t.t, t.key]);
-    const keys = new Map<string, unknown>();
-    for (const s of state) for (const [k] of s.entries) keys.set(keyString(k), k);
-    for (const [, k] of [...eventTimers, ...processingTimers]) keys.set(keyString(k), k);
-    return { state, keyGroups: keyGroupsOf(keys, this.keySchema, this.maxParallelism), eventTimers, processingTimers };
+    return {
+      state,
+      keyGroups: state.map((s) => keyGroupsOf(s.keys, this.keySchema, this.maxParallelism)),
+      eventTimers: this.timers(this.eventTimers),
+      processingTimers: this.timers(this.processingTimers),
+    };
   }
 
-  /** Loads a snapshot's state and timers for the keys `keep` accepts (this subtask's key groups). */
-  restore(s: ProcessSnapshot, keep: (key: unknown) => boolean): void {
-    this.store.restore(s.state, keep, (name, kind) => {
+  /** Loads a snapshot's state and timers of the key groups `mine` accepts (this subtask's). */
+  restore(s: ProcessSnapshot, mine: (keyGroup: number) => boolean): void {
+    this.store.restore(s.state, s.keyGroups, mine, (name, kind) => {
       const d = this.descriptors.get(name);
       if (d === undefined) throw new Error(`${this.metrics.name}: the checkpoint has state '${name}' (${kind}), which the function does not register in open(); restore with the job that wrote it`);
       if (d.kind !== kind) throw new Error(`${this.metrics.name}: state '${name}' is ${kind} state in the checkpoint but ${d.kind} state in the function`);
       return d;
     });
-    for (const [t, key] of s.eventTimers) if (keep(key)) this.eventTimers.add(t, keyString(key), key);
-    for (const [t, key] of s.processingTimers) if (keep(key)) this.processingTimers.add(t, keyString(key), key);
+    const load = (q: TimerQueue, ts: TimersSnapshot): void => {
+      ts.keys.forEach((key, i) => {
+        if (mine(ts.keyGroups[i]!)) q.add(ts.times[i]!, keyString(key), key);
+      });
+    };
+    load(this.eventTimers, s.eventTimers);
+    load(this.processingTimers, s.processingTimers);
     this.armWallClock();
   }
 }

@@ -26,20 +26,30 @@ import type {
 } from '../api/state.js';
 import { batchFromRecords } from '../batch/builder.js';
 import type { Schema } from '../batch/schema.js';
-import { keyGroups } from '../engine/ts/partition.js';
+import { hashI64Key, keyGroups } from '../engine/ts/partition.js';
 import { keyString } from './joins.js';
 
 /**
- * The key group of each key (by keyString) as the hash exchange computes it from the key
- * fields (`keySchema`; a key of several fields is the array of their values): one batch for
- * all keys. Snapshots keep it, so that keys can move to other subtasks on rescaling.
+ * The key group of each key as the hash exchange computes it from the key fields (`keySchema`;
+ * a key of several fields is the array of their values), so that snapshots can move keys to
+ * other subtasks on rescaling. Whole-number keys of one i64 field are hashed directly; other
+ * keys go through one batch.
  */
-export function keyGroupsOf(keys: ReadonlyMap<string, unknown>, keySchema: Schema, maxParallelism: number): Map<string, number> {
+export function keyGroupsOf(keys: readonly unknown[], keySchema: Schema, maxParallelism: number): Int32Array {
+  const out = new Int32Array(keys.length);
+  const f = keySchema.fields;
+  if (f.length === 1 && !f[0]!.nullable && (f[0]!.type === 'i64' || f[0]!.type === 'timestamp') && keys.every((k) => typeof k === 'number' && Number.isSafeInteger(k))) {
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as number;
+      const hi = Math.floor(k / 4294967296);
+      out[i] = hashI64Key((k - hi * 4294967296) | 0, hi | 0) % maxParallelism;
+    }
+    return out;
+  }
+  if (keys.length === 0) return out;
   const names = keySchema.names();
-  const rows = [...keys.values()].map((k) => (names.length === 1 ? { [names[0]!]: k } : Object.fromEntries(names.map((n, i) => [n, (k as unknown[])[i]]))));
-  const groups = rows.length === 0 ? new Int32Array(0) : keyGroups(batchFromRecords(rows, keySchema, 'state keys'), names.map((_, i) => i), maxParallelism);
-  const out = new Map<string, number>();
-  [...keys.keys()].forEach((ks, i) => out.set(ks, groups[i]!));
+  const rows = keys.map((k) => (names.length === 1 ? { [names[0]!]: k } : Object.fromEntries(names.map((n, i) => [n, (k as unknown[])[i]]))));
+  out.set(keyGroups(batchFromRecords(rows, keySchema, 'state keys'), names.map((_, i) => i), maxParallelism));
   return out;
 }
 
@@ -63,8 +73,11 @@ const SWEEP_STEP = 256;
 export interface StateSnapshot {
   readonly name: string;
   readonly kind: string;
-  /** [key, value, last access] per key; list/map values are their items with their own times. */
-  readonly entries: readonly (readonly [unknown, unknown, number])[];
+  /** Column per field (compact to serialize): each key, its value and its last access. */
+  readonly keys: unknown[];
+  /** List values: [value, time][]; map values: [key, value, time][]. */
+  readonly values: unknown[];
+  readonly times: Float64Array;
 }
 
 class Table {
@@ -310,46 +323,52 @@ export class KeyedStateStore {
     const out: StateSnapshot[] = [];
     for (const [name, t] of this.tables) {
       const ttl = t.ttl;
-      const entries: (readonly [unknown, unknown, number])[] = [];
-      for (const [ks, e] of t.rows) {
-        if (ttl !== null) {
+      if (ttl !== null) {
+        // Expired values never reach a checkpoint.
+        for (const [ks, e] of t.rows) {
           if (t.desc.kind === 'list' || t.desc.kind === 'map') {
             dropExpired(e.value as Item[] | Map<string, Item>, now, ttl);
-            if (isEmpty(e.value as Item[] | Map<string, Item>)) {
-              t.rows.delete(ks);
-              continue;
-            }
-          } else if (now - e.t >= ttl) {
-            t.rows.delete(ks);
-            continue;
-          }
+            if (isEmpty(e.value as Item[] | Map<string, Item>)) t.rows.delete(ks);
+          } else if (now - e.t >= ttl) t.rows.delete(ks);
         }
-        const v = t.desc.kind === 'list' ? (e.value as Item[]).map((it) => [it.v, it.t]) : t.desc.kind === 'map' ? [...(e.value as Map<string, Item>).values()].map((it) => [it.k, it.v, it.t]) : e.value;
-        entries.push([e.key, v, e.t]);
       }
-      out.push({ name, kind: t.desc.kind, entries });
+      const n = t.rows.size;
+      const keys = new Array<unknown>(n);
+      const values = new Array<unknown>(n);
+      const times = new Float64Array(n);
+      let i = 0;
+      for (const e of t.rows.values()) {
+        keys[i] = e.key;
+        values[i] = t.desc.kind === 'list' ? (e.value as Item[]).map((it) => [it.v, it.t]) : t.desc.kind === 'map' ? [...(e.value as Map<string, Item>).values()].map((it) => [it.k, it.v, it.t]) : e.value;
+        times[i++] = e.t;
+      }
+      out.push({ name, kind: t.desc.kind, keys, values, times });
     }
     return out;
   }
 
   /**
-   * Loads snapshot entries (of any subtask: the caller keeps those whose key is its own).
+   * Loads snapshot entries (of any subtask: those whose key group `mine` accepts; `keyGroups`
+   * aligned with each snapshot's keys).
    * The descriptors register on first use, so restored tables wait for them by name.
    */
-  restore(snapshots: readonly StateSnapshot[], keep: (key: unknown) => boolean, describe: (name: string, kind: string) => AnyStateDescriptor): void {
-    for (const s of snapshots) {
+  restore(snapshots: readonly StateSnapshot[], keyGroups: readonly Int32Array[], mine: (keyGroup: number) => boolean, describe: (name: string, kind: string) => AnyStateDescriptor): void {
+    snapshots.forEach((s, j) => {
       const t = this.table(describe(s.name, s.kind));
-      for (const [key, v, at] of s.entries) {
-        if (!keep(key)) continue;
+      const groups = keyGroups[j]!;
+      for (let i = 0; i < s.keys.length; i++) {
+        const key = s.keys[i];
+        if (!mine(groups[i]!)) continue;
+        const v = s.values[i];
         const value =
           s.kind === 'list'
             ? (v as [unknown, number][]).map(([x, t2]) => ({ v: x, t: t2 }))
             : s.kind === 'map'
               ? new Map((v as [unknown, unknown, number][]).map(([k, x, t2]) => [keyString(k), { k, v: x, t: t2 }]))
               : v;
-        t.rows.set(keyString(key), { key, value, t: at });
+        t.rows.set(keyString(key), { key, value, t: s.times[i]! });
       }
-    }
+    });
   }
 }
 

@@ -125,10 +125,9 @@ export class UserWindowOperator extends Operator {
   keyed: { readonly schema: Schema; readonly maxParallelism: number } | null = null;
 
   override snapshotState(): unknown {
-    const keys = new Map<string, unknown>();
-    for (const [ks, ps] of this.panes) if (ps.length > 0) keys.set(ks, ps[0]!.key);
-    const keyGroups = this.keyed === null ? null : keyGroupsOf(keys, this.keyed.schema, this.keyed.maxParallelism);
-    return { panes: [...this.panes], seq: this.seq, produced: this.produced, keyGroups };
+    const panes = [...this.panes].filter(([, ps]) => ps.length > 0);
+    const keyGroups = this.keyed === null ? null : keyGroupsOf(panes.map(([, ps]) => ps[0]!.key), this.keyed.schema, this.keyed.maxParallelism);
+    return { panes, seq: this.seq, produced: this.produced, keyGroups };
   }
 
   override restoreState(state: unknown): void {
@@ -140,8 +139,10 @@ export class UserWindowOperator extends Operator {
 
   override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
     if (this.keyed === null) return false;
-    for (const st of states as { panes: [string, Pane[]][]; seq: number; produced: number; keyGroups: Map<string, number> }[]) {
-      for (const [k, ps] of st.panes) if (ps.length === 0 || mine(st.keyGroups.get(k)!)) this.panes.set(k, ps);
+    for (const st of states as { panes: [string, Pane[]][]; seq: number; produced: number; keyGroups: Int32Array }[]) {
+      st.panes.forEach(([k, ps], i) => {
+        if (mine(st.keyGroups[i]!)) this.panes.set(k, ps);
+      });
       // Arrival numbers order firings within a window end: keep them increasing past every old subtask's.
       this.seq = Math.max(this.seq, st.seq);
     }
