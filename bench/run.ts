@@ -49,6 +49,9 @@ const CASES: Case[] = [
       target: p === 2 ? 'native >= 1.6x its p=1' : '-',
     })),
   ),
+  { name: 'checkpoint-off', title: 'keyed process function (ValueState per bidder), no checkpoints', events: quick ? 1_000_000 : 10_000_000, target: '-' },
+  { name: 'checkpoint-1s', title: 'keyed process function (ValueState per bidder), a checkpoint every 1 s', events: quick ? 1_000_000 : 10_000_000, target: 'at most 10% below no checkpoints' },
+  { name: 'state-1m-keys', title: '1 000 000 keys of ValueState: checkpoint (keys/s of snapshotting)', events: quick ? 200_000 : 1_000_000, target: '-' },
 ];
 
 interface Measured {
@@ -57,6 +60,8 @@ interface Measured {
   runsEventsPerSec: number[];
   maxRssMb: number;
   check: number;
+  /** Medians of the case's further figures (checkpoint size and times). */
+  extra?: Record<string, number>;
 }
 
 function median(xs: number[]): number {
@@ -66,17 +71,20 @@ function median(xs: number[]): number {
 
 function measure(c: Case, engine: string): Measured {
   const rates: number[] = [];
+  const extras: Record<string, number>[] = [];
   let rss = 0;
   let check = -1;
   for (let i = 0; i < runs; i++) {
-    const out = execFileSync(process.execPath, [join(here, 'worker.js'), c.name, engine, String(c.events)], { encoding: 'utf8' });
-    const r = JSON.parse(out.trim().split('\n').pop()!) as { events: number; seconds: number; check: number; maxRssMb: number };
+    const out = execFileSync(process.execPath, [join(here, 'worker.js'), c.name, engine, String(c.events)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const r = JSON.parse(out.trim().split('\n').pop()!) as { events: number; seconds: number; check: number; maxRssMb: number; extra?: Record<string, number> };
+    if (r.extra !== undefined) extras.push(r.extra);
     if (check !== -1 && r.check !== check) throw new Error(`${c.name} on ${engine}: result checksums differ between runs (${check} vs ${r.check})`);
     check = r.check;
     rates.push(r.events / r.seconds);
     rss = Math.max(rss, r.maxRssMb);
   }
-  return { engine, medianEventsPerSec: median(rates), runsEventsPerSec: rates, maxRssMb: rss, check };
+  const extra = extras.length === 0 ? undefined : Object.fromEntries(Object.keys(extras[0]!).map((k) => [k, median(extras.map((x) => x[k]!))]));
+  return { engine, medianEventsPerSec: median(rates), runsEventsPerSec: rates, maxRssMb: rss, check, ...(extra !== undefined ? { extra } : {}) };
 }
 
 const M = (x: number) => `${(x / 1e6).toFixed(2)} M/s`;
@@ -112,6 +120,18 @@ const table = [
     const [a, b] = [at(1), at(2)];
     const x = (e: 'native' | 'ts') => (b[e].medianEventsPerSec / a[e].medianEventsPerSec).toFixed(2);
     return `| ${q} | ${M(a.native.medianEventsPerSec)} | ${M(b.native.medianEventsPerSec)} | ${x('native')}x | ${M(a.ts.medianEventsPerSec)} | ${M(b.ts.medianEventsPerSec)} | ${x('ts')}x | native p2 >= 1.6x p1 |`;
+  }),
+  '',
+  'Checkpoints (parallelism 1; throughput with a checkpoint every second against none, and 1 000 000 keys of ValueState):',
+  '',
+  '| engine | no checkpoints | 1 s checkpoints | cost | state per checkpoint | checkpoint time | 1 M keys: snapshot | state | file | restore |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+  ...(['native', 'ts'] as const).map((e) => {
+    const off = results.find((r) => r.case === 'checkpoint-off')![e];
+    const on = results.find((r) => r.case === 'checkpoint-1s')![e];
+    const st = results.find((r) => r.case === 'state-1m-keys')![e].extra!;
+    const cost = (1 - on.medianEventsPerSec / off.medianEventsPerSec) * 100;
+    return `| ${e} | ${M(off.medianEventsPerSec)} | ${M(on.medianEventsPerSec)} | ${cost.toFixed(1)}% (target <= 10%) | ${(on.extra!.lastStateKiB! / 1024).toFixed(1)} MiB | ${on.extra!.lastCheckpointMs!.toFixed(0)} ms | ${st.snapshotMs!.toFixed(0)} ms | ${st.stateMiB!.toFixed(1)} MiB | ${st.fileMiB!.toFixed(1)} MiB (gzip) | ${st.restoreMs!.toFixed(0)} ms |`;
   }),
 ].join('\n');
 const mdPath = join(root, 'BENCHMARKS.md');
