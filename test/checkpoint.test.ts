@@ -102,7 +102,7 @@ describe.each(ENGINES)('savepoints and rescaling (%s engine)', (engine) => {
   it.each([
     [1, 2],
     [2, 1],
-  ] as const)('a savepoint taken at parallelism %i (stop with savepoint on Ctrl-C at 1; a retained checkpoint at 2) resumes at %i: keyed state moves by key group, output as uninterrupted', async (from, to) => {
+  ] as const)('stop with a savepoint (Ctrl-C) at parallelism %i, resume at %i: keyed state moves by key group, output as uninterrupted', async (from, to) => {
     for (const kind of ['process', 'window']) {
       const tag = `${engine}-${kind}-${from}-${to}`;
       const ref = join(work, `sp-ref-${tag}.jsonl`);
@@ -112,27 +112,14 @@ describe.each(ENGINES)('savepoints and rescaling (%s engine)', (engine) => {
       expect(r.status, r.stderr).toBe(0);
       const out = join(work, `sp-${tag}.jsonl`);
       const savepoints = join(work, `sp-${tag}`);
-      if (from === 1) {
-        const child = spawn(process.execPath, args(out, from, ['--savepoint-dir', savepoints]), { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-        let stderr = '';
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-        await new Promise((res) => setTimeout(res, 1200));
-        child.kill('SIGINT');
-        expect(await exited).toBe(130);
-        expect(stderr).toMatch(/savepoint at .*sp-.*chk-\d+/);
-      } else {
-        // Savepoints on demand run at parallelism 1 so far: at 2, a retained checkpoint of a killed run stands in.
-        const child = spawn(process.execPath, args(out, from, []), { cwd: root, stdio: 'ignore' });
-        const chk = join(work, `sp-chk-${tag}`);
-        rmSync(chk, { recursive: true, force: true });
-        while ((checkpointIds(chk)[0] ?? 0) < 3) await new Promise((res) => setTimeout(res, 5));
-        child.kill('SIGKILL');
-        await new Promise((res) => child.on('exit', res));
-        rmSync(savepoints, { recursive: true, force: true });
-        const { renameSync } = await import('node:fs');
-        renameSync(chk, savepoints);
-      }
+      const child = spawn(process.execPath, args(out, from, ['--savepoint-dir', savepoints]), { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+      await new Promise((res) => setTimeout(res, 1200));
+      child.kill('SIGINT');
+      expect(await exited, stderr).toBe(130);
+      expect(stderr).toMatch(/savepoint at .*sp-.*chk-\d+/);
       const partial = readFileSync(out, 'utf8');
       expect(sortedLines(partial).length).toBeLessThan(sortedLines(readFileSync(ref, 'utf8')).length);
       const resumed = spawnSync(process.execPath, args(out, to, ['--restore-from', savepoints]), { cwd: root, encoding: 'utf8' });
@@ -239,6 +226,26 @@ describe.each(ENGINES)('restart strategies (%s engine)', (engine) => {
     expect(rate.nextDelay([0, 500, 1600])).toBe(0);
     expect(RestartStrategies.none().nextDelay([1])).toBeNull();
   });
+});
+
+describe.each(ENGINES)('restart strategies in parallel runs (%s engine)', (engine) => {
+  it('a task that throws restarts every worker from the latest checkpoint; output as without the failure', async () => {
+    const { runJob } = await import('../ts/index.js');
+    const run = async (tag: string, failing: boolean) => {
+      const marker = join(work, `fail-once-${engine}-${tag}`);
+      if (!failing) writeFileSync(marker, 'no failure');
+      const out = join(work, `fail-once-${engine}-${tag}.jsonl`);
+      const r = await runJob(new URL('./fixtures/jobs/fail-once.ts', import.meta.url), { engine, parallelism: 2, args: [marker, out, join(work, `fail-once-${engine}-${tag}-chk`)] });
+      return { r, lines: sortedLines(readFileSync(out, 'utf8')) };
+    };
+    const ref = await run('ref', false);
+    expect(ref.r.restarts).toBeUndefined();
+    const failed = await run('failing', true);
+    expect(failed.r.restarts).toBe(1);
+    expect(failed.r.checkpoints!.restoredFrom).toMatch(/chk-\d+$/);
+    expect(failed.lines.length).toBeGreaterThan(1000);
+    expect(failed.lines).toEqual(ref.lines);
+  }, 60_000);
 });
 
 describe('checkpointing configuration', () => {

@@ -3,6 +3,7 @@
  * where it is executed. Named after Flink's StreamExecutionEnvironment.
  */
 
+import { availableParallelism } from 'node:os';
 import { RestartStrategies, type RestartStrategy } from './restart.js';
 import { JobFailedError } from '../runtime/errors.js';
 import { batchFromRecords } from '../batch/builder.js';
@@ -165,19 +166,20 @@ export class StreamEnvironment {
         );
       }
       for (const s of sinks) this.executed.add(s);
-      return executeParallel(jobName, graph, this.engine, this.batchSize, options, this.job, this.memoryBytes);
+      const job = this.job;
+      return this.runWithRestarts(jobName, graph, options, (o) => executeParallel(jobName, graph, this.engine, this.batchSize, o, job, this.memoryBytes));
     }
     for (const s of sinks) this.executed.add(s);
-    return this.runWithRestarts(jobName, graph, options);
+    return this.runWithRestarts(jobName, graph, options, (o) => executeJob(jobName, graph, this.engine, this.batchSize, o, undefined, this.memoryBytes));
   }
 
   /** Runs the job; after a failure, restarts it from its latest checkpoint while the strategy allows. */
-  private async runWithRestarts(jobName: string, graph: JobGraph, options: ExecuteOptions): Promise<JobResult> {
+  private async runWithRestarts(jobName: string, graph: JobGraph, options: ExecuteOptions, run: (o: ExecuteOptions) => Promise<JobResult>): Promise<JobResult> {
     const failures: number[] = [];
     let opts = options;
     for (;;) {
       try {
-        const r = await executeJob(jobName, graph, this.engine, this.batchSize, opts, undefined, this.memoryBytes);
+        const r = await run(opts);
         return failures.length === 0 ? r : { ...r, restarts: failures.length };
       } catch (e) {
         if (graph.checkpoint === null || !(e instanceof JobFailedError) || e.operator === 'job setup' || opts.signal?.aborted === true) throw e;
@@ -277,6 +279,15 @@ class RecordsSource<T extends object> implements Source<T> {
   }
 }
 
+/**
+ * The parallelism of a job run from its module (runJob, `sluice run`) when none is given: one
+ * subtask per core, as Flink's local environment. An environment built inline runs at 1, since
+ * its functions cannot be rebuilt on worker threads.
+ */
+export function defaultParallelism(): number {
+  return Math.max(1, Math.min(availableParallelism(), 128));
+}
+
 export interface RunJobOptions extends Omit<EnvironmentOptions, 'job'>, ExecuteOptions {
   /** Arguments for the job's builder function. */
   readonly args?: readonly string[];
@@ -292,7 +303,7 @@ export async function runJob(url: string | URL, options: RunJobOptions = {}): Pr
   const mod = (await import(href)) as { default?: unknown };
   if (typeof mod.default !== 'function') throw new Error(`${href} must export its job as a function: export default function (env, args) { ... }`);
   const args = options.args ?? [];
-  const env = StreamEnvironment.create({ ...options, job: { url: href, args } });
+  const env = StreamEnvironment.create({ ...options, parallelism: options.parallelism ?? defaultParallelism(), job: { url: href, args } });
   await (mod.default as (env: StreamEnvironment, args: readonly string[]) => unknown)(env, args);
   return env.execute(options.jobName ?? 'sluice job', options);
 }

@@ -6,6 +6,7 @@
  */
 
 import { JobClient } from '../api/job-client.js';
+import { defaultParallelism } from '../api/environment.js';
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { register } from 'node:module';
@@ -24,7 +25,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const COMMON: OptionSpec[] = [
   { name: 'engine', value: '<native|ts|auto>', help: "engine to run on (default: SLUICE_ENGINE, else auto)" },
   { name: 'batch-size', value: '<rows>', help: 'rows per batch that sources aim for (default 8192)' },
-  { name: 'parallelism', value: '<n>', help: 'subtasks per operator, on n worker threads (default 1)' },
+  { name: 'parallelism', value: '<n>', help: 'subtasks per operator, on n worker threads (default: one per core)' },
   { name: 'memory', value: '<size>', help: "managed memory, e.g. 512mb (default: a quarter of RAM, at most 2gb)" },
   { name: 'help', help: 'show this help' },
 ];
@@ -77,7 +78,7 @@ function envOptions(options: Map<string, string | true>): EnvironmentOptions {
     const n = Number(par);
     if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--parallelism must be a whole number >= 1, got '${par}'`);
     out.parallelism = n;
-  }
+  } else out.parallelism = defaultParallelism();
   const engine = options.get('engine');
   if (typeof engine === 'string') {
     if (engine !== 'native' && engine !== 'ts' && engine !== 'auto') throw new UsageError(`--engine is '${engine}'; use native, ts or auto`);

@@ -53,12 +53,20 @@ export function commitEntryName(operator: string): string {
   return `${operator} (commit)`;
 }
 
+/** An operator subtask's state and watermark, as a checkpoint stores them. */
+function stateEntry(op: Operator, subtask: number): StateEntry {
+  return { nodeId: op.metrics.id, subtask, name: op.metrics.name, data: serialize({ watermark: op.watermark, state: op.snapshotState() }) };
+}
+
+/** A sink's pre-commit for checkpoint `id` (two-phase commit), or none. */
+function commitEntries(op: Operator, subtask: number, id: number): StateEntry[] {
+  const pc = op.preCommit(id);
+  return pc === undefined ? [] : [{ nodeId: op.metrics.id, subtask, name: commitEntryName(op.metrics.name), data: serialize(pc) }];
+}
+
 /** What checkpoint `id` stores of one operator subtask: its state and watermark, and a sink's pre-commit. */
 export function snapshotEntries(op: Operator, subtask: number, id: number): StateEntry[] {
-  const out: StateEntry[] = [{ nodeId: op.metrics.id, subtask, name: op.metrics.name, data: serialize({ watermark: op.watermark, state: op.snapshotState() }) }];
-  const pc = op.preCommit(id);
-  if (pc !== undefined) out.push({ nodeId: op.metrics.id, subtask, name: commitEntryName(op.metrics.name), data: serialize(pc) });
-  return out;
+  return [stateEntry(op, subtask), ...commitEntries(op, subtask, id)];
 }
 
 /** One thread's part in the checkpoints of a run. */
@@ -133,9 +141,17 @@ export class CheckpointTask {
     this.ack(id, p.entries);
   }
 
-  /** Every operator's state once all have ended, for the final checkpoint `id`. */
+  private frozen: StateEntry[] | null = null;
+
+  /** Every operator ended: takes their final state (before the sources are closed). */
+  freeze(): void {
+    this.frozen = this.operators.map((op) => stateEntry(op, this.subtask));
+  }
+
+  /** The final state of every operator (see freeze), with the sinks' pre-commit for the final checkpoint `id`. */
   finalEntries(id: number): StateEntry[] {
-    return this.operators.flatMap((op) => snapshotEntries(op, this.subtask, id));
+    const state = this.frozen ?? this.operators.map((op) => stateEntry(op, this.subtask));
+    return [...state, ...this.operators.flatMap((op) => commitEntries(op, this.subtask, id))];
   }
 
   async commit(id: number): Promise<void> {

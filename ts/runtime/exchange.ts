@@ -447,9 +447,21 @@ export class ExchangeReceiver extends MultiInputOperator {
     return this.emit(batch);
   }
 
-  /** Runs until every channel ended. */
+  private aborted = false;
+
+  /** The job is being stopped: stop waiting for the channels (what they still hold is dropped). */
+  abort(): void {
+    this.aborted = true;
+    const w = this.wake;
+    if (w !== null) {
+      this.wake = null;
+      w();
+    }
+  }
+
+  /** Runs until every channel ended (or the job is stopped). */
   async run(): Promise<void> {
-    while (this.open > 0) {
+    while (this.open > 0 && !this.aborted) {
       const item = this.queue.shift();
       if (item === undefined) {
         await new Promise<void>((r) => (this.wake = r));

@@ -18,6 +18,7 @@ import { GlobalWindowOperator, UserWindowOperator } from './user-window.js';
 import { Operator, SideOutputOperator, type OperatorMetrics } from './operator.js';
 import { ExchangeReceiver, ExchangeSender, type ChannelIn, type ChannelOut } from './exchange.js';
 import { deserialize } from 'node:v8';
+import { ProgressTracker } from './progress.js';
 import type { JobClient } from '../api/job-client.js';
 import { WatermarkBoard } from './alignment.js';
 import { CheckpointCoordinator, CheckpointTask, commitEntryName, type CheckpointConfig, type CheckpointStats } from './checkpoint.js';
@@ -212,6 +213,11 @@ export async function executeJob(
   }
   let stopped = false;
   const stopRequested = (): boolean => stopped || options.signal?.aborted === true;
+  // Stopping: sources stop between batches; receivers stop waiting for channels (parallel runs).
+  const stopReceivers = (): void => {
+    for (const r of receivers) r.abort();
+  };
+  options.signal?.addEventListener('abort', stopReceivers, { once: true });
   const sub = placement === undefined || placement.where === 'main' ? 0 : placement.where;
   const aligned = new Map<SourceOperator, { slot: number; group: number[]; driftMs: number; watermark: () => number }>();
   const here = (p: PhysicalNode): boolean =>
@@ -384,6 +390,7 @@ export async function executeJob(
           stop: () => {
             stopped = true;
             own.stop(); // no checkpoint after the savepoint: its output is what a restore continues from
+            stopReceivers();
           },
         });
       }
@@ -392,60 +399,9 @@ export async function executeJob(
     }
     const report = typeof options.progress === 'function' ? options.progress : options.progress === true ? printProgress : null;
     if (report !== null) {
-      let last = {
-        at: started,
-        recordsIn: 0,
-        ins: new Map<Operator, number>(),
-        outs: new Map<Operator, number>(),
-        bp: new Map<Operator, number>(),
-        blocked: new Map<Operator, number>(),
-      };
-      timer = setInterval(() => {
-        const at = performance.now();
-        const all = dedupe(operators);
-        const recordsIn = sources.reduce((n, o) => n + o.metrics.recordsOut, 0);
-        const recordsOut = all.filter((o) => o instanceof SinkOperator).reduce((n, o) => n + o.metrics.recordsIn, 0);
-        const wms = all.map((o) => o.watermark).filter((w) => w > -Infinity && w < Infinity);
-        const watermark = wms.length === 0 ? null : Math.min(...wms);
-        const maxTs = all.map((o) => o.metrics.maxEventTime).filter((t): t is number => t !== undefined);
-        const dt = at - last.at;
-        let backpressured: Progress['backpressured'] = null;
-        let blockedBy: string | null = null;
-        let mostBlocked = 0;
-        for (const o of all) {
-          const b = (o.metrics.blockedMs ?? 0) - (last.blocked.get(o) ?? 0);
-          if (b > mostBlocked) {
-            mostBlocked = b;
-            blockedBy = o.metrics.name;
-          }
-          const share = (o.metrics.backpressuredMs - (last.bp.get(o) ?? 0)) / dt;
-          if (share > 0.1 && (backpressured === null || share > backpressured.share)) backpressured = { operator: o.metrics.name, blockedBy: null, share };
-        }
-        if (backpressured !== null) backpressured = { ...backpressured, blockedBy };
-        report({
-          jobName,
-          elapsedMs: at - started,
-          recordsIn,
-          recordsOut,
-          recordsPerSecond: ((recordsIn - last.recordsIn) / dt) * 1000,
-          watermark,
-          watermarkLagMs: watermark === null || maxTs.length === 0 ? null : Math.max(0, Math.max(...maxTs) - watermark),
-          backpressured,
-          operators: all.map((o) => ({
-            ...o.metrics,
-            recordsInPerSecond: ((o.metrics.recordsIn - (last.ins.get(o) ?? 0)) / dt) * 1000,
-            recordsOutPerSecond: ((o.metrics.recordsOut - (last.outs.get(o) ?? 0)) / dt) * 1000,
-          })),
-        });
-        last = {
-          at,
-          recordsIn,
-          ins: new Map(all.map((o) => [o, o.metrics.recordsIn])),
-          outs: new Map(all.map((o) => [o, o.metrics.recordsOut])),
-          bp: new Map(all.map((o) => [o, o.metrics.backpressuredMs])),
-          blocked: new Map(all.map((o) => [o, o.metrics.blockedMs ?? 0])),
-        };
-      }, options.progressIntervalMs ?? 500);
+      const sourceMetrics = new Set(sources.map((o) => o.metrics));
+      const tracker = new ProgressTracker(jobName, started, (m) => sourceMetrics.has(m), (m) => sinks.some((o) => o.metrics === m));
+      timer = setInterval(() => report(tracker.tick(dedupe(operators).map((o) => o.metrics))), options.progressIntervalMs ?? 500);
     }
     /** Publishes the source's watermark, then waits while it is ahead of its group's lowest by more than the drift. */
     const align = async (s: SourceOperator, al: { slot: number; group: number[]; driftMs: number; watermark: () => number }): Promise<void> => {
@@ -510,6 +466,9 @@ export async function executeJob(
         }
       }),
     ]);
+    // A thread without sources (the sinks of a parallel run) learns of a stop from its receivers.
+    if (stopRequested()) cancelled = true;
+    if (task !== null && !failed && !cancelled) task.freeze();
     const own = coordinator as CheckpointCoordinator | null;
     if (own !== null && !failed && !cancelled) {
       // The final checkpoint publishes the last output; only then do the sinks close.
@@ -522,6 +481,7 @@ export async function executeJob(
     throw new JobFailedError(jobName, operatorOf(e) ?? 'job setup', sub, e);
   } finally {
     if (timer !== undefined) clearInterval(timer);
+    options.signal?.removeEventListener('abort', stopReceivers);
     const c = coordinator as CheckpointCoordinator | null;
     options.client?.detach();
     if (c !== null && (failed || cancelled)) await c.abandon().catch(() => {});
@@ -635,7 +595,7 @@ function sourceName(n: { input: { input: unknown; name: string; op: { kind: stri
   return cur === null ? n.name : cur.name;
 }
 
-function printProgress(p: Progress): void {
+export function printProgress(p: Progress): void {
   const line = formatProgress(p);
   if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
   else process.stderr.write(`${line}\n`);

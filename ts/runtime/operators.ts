@@ -468,7 +468,6 @@ export class SinkOperator extends Operator {
   }
 
   override processWatermark(): void {}
-
 }
 
 /**

@@ -21,7 +21,8 @@ import { WatermarkBoard } from './alignment.js';
 import { CheckpointCoordinator, CheckpointTask, type CheckpointThread } from './checkpoint.js';
 import type { CheckpointData, StateEntry } from './checkpoint-store.js';
 import { channelWindowBytes, ManagedMemory, planMemory, type SharedMemorySetup } from './memory.js';
-import { edgeKey, executeJob, locateRestore, type ExecuteOptions, type JobResult, type Placement } from './executor.js';
+import { ProgressTracker } from './progress.js';
+import { edgeKey, executeJob, locateRestore, printProgress, type ExecuteOptions, type JobResult, type Placement } from './executor.js';
 import type { OperatorMetrics } from './operator.js';
 
 import type { JobModule } from './job-module.js';
@@ -40,12 +41,15 @@ export interface WorkerSetup {
   readonly watermarks: SharedArrayBuffer;
   /** The checkpoint the run resumes from (checkpointing jobs), or null. */
   readonly restore: CheckpointData | null;
+  /** Report operator metrics this often (ms), or null when nobody watches progress. */
+  readonly progressIntervalMs: number | null;
 }
 
 /** What a worker tells the thread that runs the job. */
 export type WorkerMessage =
   | { t: 'done'; metrics: readonly OperatorMetrics[]; final: StateEntry[] }
   | { t: 'ack'; id: number; entries: StateEntry[] }
+  | { t: 'metrics'; operators: readonly OperatorMetrics[] }
   | { t: 'error'; operator: string; subtask: number; message: string; stack?: string };
 
 
@@ -156,7 +160,7 @@ async function runParallel(
   const hasMain = plan.all.some((p) => p.onMain);
   // Checkpoints: the coordinator runs here; every worker (and this thread, when it runs sinks) has a task.
   const config = graph.checkpoint;
-  if (options.client !== undefined) throw new Error('savepoints on demand (JobClient) work at parallelism 1 so far; restoring a savepoint works at any parallelism');
+  if (options.client !== undefined && config === null) throw new Error('savepoints need checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job');
   const restore = config === null || options.restoreFrom === undefined ? null : locateRestore(options.restoreFrom, config);
   let coordinator: CheckpointCoordinator | null = null;
   let mainTask: CheckpointTask | null = null;
@@ -193,6 +197,19 @@ async function runParallel(
   const portsOf = (t: number) => ports.filter((p) => p.thread === t).map(({ edge, from, to, port }) => ({ edge, from, to, port }));
 
   const results: Promise<OperatorMetrics[]>[] = [];
+  // Stopping (the caller's signal, or stop with savepoint): every thread stops its sources and receivers.
+  const stop = new AbortController();
+  const stopAll = (): void => {
+    if (stop.signal.aborted) return;
+    stop.abort();
+    for (const w of workers) w.postMessage({ t: 'stop' });
+  };
+  if (options.signal?.aborted === true) stopAll();
+  options.signal?.addEventListener('abort', stopAll, { once: true });
+  // Progress: each thread reports its operators' metrics; this thread combines them.
+  const report = typeof options.progress === 'function' ? options.progress : options.progress === true ? printProgress : null;
+  const interval = options.progressIntervalMs ?? 500;
+  const latest = new Map<number, readonly OperatorMetrics[]>();
   let failure: JobFailedError | null = null;
   const fail = (e: JobFailedError): void => {
     if (failure === null) failure = e;
@@ -210,6 +227,7 @@ async function runParallel(
       memory: memory.setup,
       watermarks: board.buffer,
       restore: restore?.from ?? null,
+      progressIntervalMs: report === null ? null : interval,
     };
     const w = new Worker(workerScript(), { workerData: setup, transferList: mine.map((p) => p.port) });
     workers.push(w);
@@ -218,6 +236,7 @@ async function runParallel(
         let done = false;
         w.on('message', (m: WorkerMessage) => {
           if (m.t === 'ack') coordinator?.acknowledge(i, m.id, m.entries);
+          else if (m.t === 'metrics') latest.set(i, m.operators);
           else if (m.t === 'done') {
             done = true;
             coordinator?.threadEnded(i, () => m.final);
@@ -247,9 +266,27 @@ async function runParallel(
   // This thread runs the sinks that write as one subtask, fed by the workers.
   const table = new ChannelTable(portsOf(-1), (edge) => edgeOf(plan, edge).from.outputSchema, batchSize, memory);
   const mainPlacement = { ...placementOf(plan, 'main', table), ...(mainTask !== null ? { checkpoints: { task: mainTask, restore: restore?.from ?? null } } : {}) };
-  coordinator?.start();
+  if (coordinator !== null) {
+    const c = coordinator;
+    c.start();
+    options.client?.attach({
+      savepoint: (dir) => c.savepoint(dir),
+      stop: () => {
+        c.stop(); // no checkpoint after the savepoint
+        stopAll();
+      },
+    });
+  }
+  let progressTimer: NodeJS.Timeout | undefined;
+  if (report !== null) {
+    const sourceIds = new Set(plan.roots.map((r) => r.node.id));
+    const sinkIds = new Set(plan.all.filter((p) => p.node.op.kind === 'sink').map((p) => p.node.id));
+    const tracker = new ProgressTracker(jobName, started, (m) => sourceIds.has(m.id) && !m.name.endsWith('timestamps/watermarks'), (m) => sinkIds.has(m.id));
+    progressTimer = setInterval(() => report(tracker.tick([...latest.values()].flat())), interval);
+  }
+  const mainOptions: ExecuteOptions = { signal: stop.signal, ...(report !== null ? { progress: (p) => latest.set(-1, p.operators), progressIntervalMs: interval } : {}) };
   const mainPart = hasMain
-    ? executeJob(jobName, graph, engine, batchSize, {}, mainPlacement, memory, board).catch((e: unknown) => {
+    ? executeJob(jobName, graph, engine, batchSize, mainOptions, mainPlacement, memory, board).catch((e: unknown) => {
         const err = e instanceof JobFailedError ? e : new JobFailedError(jobName, 'job', 0, e);
         fail(err);
         throw err;
@@ -261,7 +298,8 @@ async function runParallel(
     const all = await Promise.all([Promise.all(results), mainPart]);
     perWorker = all[0];
     onMain = all[1];
-    if (coordinator !== null) {
+    if (coordinator !== null && stop.signal.aborted) await coordinator.abandon();
+    else if (coordinator !== null) {
       coordinator.check();
       // Everything ended: the final checkpoint publishes the last output; then the sinks close.
       if (mainTask !== null) {
@@ -275,6 +313,9 @@ async function runParallel(
     await coordinator?.abandon();
     throw failure ?? e;
   } finally {
+    if (progressTimer !== undefined) clearInterval(progressTimer);
+    options.signal?.removeEventListener('abort', stopAll);
+    options.client?.detach();
     await Promise.all(workers.map((w) => w.terminate()));
     // Settle only once this thread's channel ports are closed (closing completes asynchronously;
     // a receiver may have closed its port already).
@@ -292,7 +333,7 @@ async function runParallel(
     operators: metrics.map((m) => ({ ...m, recordsInPerSecond: (m.recordsIn / durationMs) * 1000, recordsOutPerSecond: (m.recordsOut / durationMs) * 1000 })),
     lateRecordsDropped: metrics.reduce((s, m) => s + (m.lateRecordsDropped ?? 0), 0),
     deadLetters: metrics.reduce((s, m) => s + (m.deadLetters ?? 0), 0),
-    cancelled: onMain?.cancelled ?? false,
+    cancelled: stop.signal.aborted,
     memory: memory.use(engine),
     ...(coordinator !== null ? { checkpoints: coordinator.result() } : {}),
   };

@@ -13,6 +13,7 @@ import { executeJob } from './executor.js';
 import { ManagedMemory } from './memory.js';
 import { WatermarkBoard } from './alignment.js';
 import { CheckpointTask } from './checkpoint.js';
+import type { Progress } from './executor.js';
 import { ChannelTable, type WorkerMessage, edgeOf, placementOf, type WorkerSetup } from './parallel.js';
 
 const setup = workerData as WorkerSetup;
@@ -40,14 +41,18 @@ async function main(): Promise<void> {
   const table = new ChannelTable(setup.ports, (edge) => edgeOf(plan, edge).from.outputSchema, env.batchSize, memory);
   // Checkpoints: this thread's task answers the coordinator's triggers with its snapshots.
   const task = graph.checkpoint === null ? null : new CheckpointTask(setup.subtask, (id, entries) => post({ t: 'ack', id, entries }));
+  const stop = new AbortController();
   const onCoordinator = (m: { t: string; id: number }): void => {
     if (m.t === 'trigger') task?.trigger(m.id);
     else if (m.t === 'complete') void task?.commit(m.id);
+    else if (m.t === 'stop') stop.abort();
   };
   parentPort!.on('message', onCoordinator);
   const placement = { ...placementOf(plan, setup.subtask, table), ...(task !== null ? { checkpoints: { task, restore: setup.restore } } : {}) };
   try {
-    const result = await executeJob(setup.jobName, graph, env.engine, env.batchSize, {}, placement, memory, new WatermarkBoard(setup.watermarks));
+    const every = setup.progressIntervalMs;
+    const options = { signal: stop.signal, ...(every !== null ? { progress: (p: Progress) => post({ t: 'metrics', operators: p.operators }), progressIntervalMs: every } : {}) };
+    const result = await executeJob(setup.jobName, graph, env.engine, env.batchSize, options, placement, memory, new WatermarkBoard(setup.watermarks));
     post({ t: 'done', metrics: result.operators, final: task?.finalEntries(0) ?? [] });
   } finally {
     parentPort!.off('message', onCoordinator);
