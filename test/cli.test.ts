@@ -62,19 +62,28 @@ describe('the sluice command', () => {
   it('reports progress, serves Prometheus metrics while running, and stops cleanly on Ctrl-C', async () => {
     const out = join(dir, 'paced.jsonl');
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = spawn(process.execPath, [cli, 'run', fixture, '--engine', 'native', '--metrics-port', String(port), '--progress-interval', '100', '--', '100000000', out, '1000000'], { cwd: root });
+    // Two subtasks on worker threads: progress, metrics and Ctrl-C across threads.
+    const child = spawn(process.execPath, [cli, 'run', fixture, '--engine', 'native', '--parallelism', '2', '--metrics-port', String(port), '--progress-interval', '100', '--', '100000000', out, '1000000'], { cwd: root });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     // Wait for two progress lines (not a terminal: plain log lines).
-    // One subtask per core by default (progress combines the worker threads' metrics); the first
-    // lines may come while the workers start.
+    // Progress combines the worker threads' metrics; the first lines may come while they start.
     const line = /\[cli-pipeline\] in [\d.]+[KM]?, out [\d.]+[KM]?, [\d.]+[KM]?\/s, watermark 2015-07-15T\S+ \(lag [\d.]+ s\), [\d.]+ s/;
     for (let i = 0; i < 200 && !line.test(stderr); i++) await new Promise((r) => setTimeout(r, 50));
     expect(stderr).toMatch(line);
-    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    // Every subtask appears once its thread reported (each worker reports on its own clock).
+    const bothSources = /subtask="0"\} [1-9][\s\S]*subtask="1"\} [1-9]|subtask="1"\} [1-9][\s\S]*subtask="0"\} [1-9]/;
+    const sourceOut = (t: string) => t.split('\n').filter((l) => l.startsWith('sluice_records_out_total{job="cli-pipeline",operator="Source: nexmark bids",')).join('\n');
+    let text = '';
+    for (let i = 0; i < 100; i++) {
+      text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      if (bothSources.test(sourceOut(text))) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
     expect(text).toContain('# TYPE sluice_records_in_total counter');
     expect(text).toMatch(/sluice_records_out_total\{job="cli-pipeline",operator="Source: nexmark bids",operator_id="1",subtask="0"\} [1-9]\d*/);
+    expect(text).toMatch(/sluice_records_out_total\{job="cli-pipeline",operator="Source: nexmark bids",operator_id="1",subtask="1"\} [1-9]\d*/);
     expect(text).toMatch(/sluice_current_watermark_ms\{[^}]*operator="Window/);
     expect(text).toMatch(/sluice_records_out_per_second\{[^}]*operator="Source: nexmark bids"[^}]*\} [1-9]/);
     child.kill('SIGINT');
