@@ -32,7 +32,7 @@ export interface CaseResult {
 
 export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | NexmarkCase | ParallelCase | CheckpointCase;
 /** A keyed process function with state per bidder, without checkpoints and with one every second; 1 M keys of state snapshotted and restored. */
-export type CheckpointCase = 'checkpoint-off' | 'checkpoint-1s' | 'state-1m-keys';
+export type CheckpointCase = 'checkpoint-off' | 'checkpoint-1s' | 'state-1m-keys' | 'window-checkpoint-off' | 'window-checkpoint-1s';
 /** A Nexmark query module run as a job at parallelism 1 or 2 (worker threads), into its discarding sink. */
 export type ParallelCase = `parallel-${'q0' | 'q5' | 'q7'}-p${1 | 2}`;
 type NexmarkCase = 'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2' | 'nexmark-q5' | 'nexmark-q7' | 'nexmark-q8' | 'nexmark-q11';
@@ -158,8 +158,10 @@ function kernel(engine: EngineName, keys: number, events: number, window: Window
 }
 
 /** Nexmark bids -> keyBy(auction) -> 10 s tumbling window max(price), count -> discard. */
-async function endToEnd(engine: EngineName, events: number): Promise<CaseResult> {
+async function endToEnd(engine: EngineName, events: number, checkpointEveryMs: number | null = null): Promise<CaseResult> {
   const env = StreamEnvironment.create({ engine });
+  const dir = checkpointEveryMs === null ? null : mkdtempSync(join(tmpdir(), 'sluice-bench-wchk-'));
+  if (dir !== null) env.enableCheckpointing(checkpointEveryMs!, { dir });
   const sink = new ChecksumSink();
   env
     .fromSource(NexmarkSource.bids({ events }), WatermarkStrategy.forBoundedOutOfOrderness(4000))
@@ -168,9 +170,11 @@ async function endToEnd(engine: EngineName, events: number): Promise<CaseResult>
     .aggregate({ maxPrice: agg.max('price'), bids: agg.count() })
     .sinkTo(sink);
   const t0 = performance.now();
-  await env.execute('bench e2e');
+  const r = await env.execute('bench e2e');
   const seconds = (performance.now() - t0 - checksumMs) / 1000;
-  return { events, seconds, check: sink.checksum };
+  if (dir !== null) rmSync(dir, { recursive: true, force: true });
+  const c = r.checkpoints;
+  return { events, seconds, check: sink.checksum, ...(c !== undefined ? { extra: { checkpoints: c.completed, largestStateKiB: c.largestBytes / 1024, longestCheckpointMs: c.longestMs } } : {}) };
 }
 
 /**
@@ -249,7 +253,7 @@ async function checkpointOverhead(engine: EngineName, events: number, every: num
       events,
       seconds: (performance.now() - t0 - checksumMs) / 1000,
       check: sink.checksum,
-      ...(c !== undefined ? { extra: { checkpoints: c.completed, lastStateKiB: c.lastBytes / 1024, lastCheckpointMs: c.lastDurationMs } } : {}),
+      ...(c !== undefined ? { extra: { checkpoints: c.completed, largestStateKiB: c.largestBytes / 1024, longestCheckpointMs: c.longestMs } } : {}),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -335,6 +339,10 @@ export async function runCase(name: CaseName, engine: EngineName, events: number
       return checkpointOverhead(engine, events, 1000);
     case 'state-1m-keys':
       return stateSnapshot(engine, events);
+    case 'window-checkpoint-off':
+      return endToEnd(engine, events);
+    case 'window-checkpoint-1s':
+      return endToEnd(engine, events, 1000);
     case 'kernel-10k':
       return kernel(engine, 10_000, events);
     case 'kernel-1m':

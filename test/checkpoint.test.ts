@@ -48,14 +48,16 @@ describe.each(ENGINES)('exactly-once recovery from SIGKILL (%s engine)', (engine
   it.each([
     ['process', 1],
     ['window', 1],
+    ['builtin', 1],
     ['process', 2],
     ['window', 2],
+    ['builtin', 2],
   ] as const)('%s at parallelism %i: killed at random moments and resumed, the output equals an uninterrupted run', async (kind, parallelism) => {
     const reference = uninterrupted(engine, kind, parallelism);
     expect(sortedLines(reference).length).toBeGreaterThan(100);
     const out = join(work, `kill-${engine}-${kind}-${parallelism}.jsonl`);
     const dir = join(work, `kill-${engine}-${kind}-${parallelism}-chk`);
-    const random = rng(parallelism * 100 + (kind === 'process' ? 7 : 11));
+    const random = rng(parallelism * 100 + kind.length);
     let kills = 0;
     let finished = false;
     for (let attempt = 0; attempt < 40 && !finished; attempt++) {
@@ -103,7 +105,7 @@ describe.each(ENGINES)('savepoints and rescaling (%s engine)', (engine) => {
     [1, 2],
     [2, 1],
   ] as const)('stop with a savepoint (Ctrl-C) at parallelism %i, resume at %i: keyed state moves by key group, output as uninterrupted', async (from, to) => {
-    for (const kind of ['process', 'window']) {
+    for (const kind of ['process', 'window', 'builtin']) {
       const tag = `${engine}-${kind}-${from}-${to}`;
       const ref = join(work, `sp-ref-${tag}.jsonl`);
       // The source runs as one subtask (its position is not keyed state); the keyed operator rescales.
@@ -252,14 +254,14 @@ describe('checkpointing configuration', () => {
   it('fails at start for operators whose state it does not cover yet', async () => {
     const env = StreamEnvironment.create({ engine: 'ts' });
     env.enableCheckpointing(100, { dir: join(work, 'gap-chk') });
-    const { agg, TumblingEventTimeWindows, WatermarkStrategy } = await import('../ts/index.js');
+    const { agg, EventTimeSessionWindows, WatermarkStrategy } = await import('../ts/index.js');
     env
       .fromRecords([{ k: 1, t: 1 }], { k: 'i64', t: 'timestamp' }, WatermarkStrategy.forMonotonousTimestamps<{ k: number; t: number }>().withTimestampAssigner('t'))
       .keyBy('k')
-      .window(TumblingEventTimeWindows.of(10))
+      .window(EventTimeSessionWindows.withGap(10))
       .aggregate({ n: agg.count() })
       .sinkTo(FileSink.jsonl(join(work, 'gap.jsonl')));
-    await expect(env.execute('gap')).rejects.toThrow(/checkpointing cannot cover this job: 'Window.*built-in window aggregation's state/);
+    await expect(env.execute('gap')).rejects.toThrow(/checkpointing cannot cover this job: 'Window.*session windows of the built-in aggregation are not covered/);
     expect(() => StreamEnvironment.create().enableCheckpointing(5, { dir: 'x' })).toThrow(/at least 10 ms/);
     expect(() => StreamEnvironment.create().enableCheckpointing(100, {} as never)).toThrow(/needs \{ dir \}/);
   });

@@ -27,6 +27,9 @@ export interface CheckpointStats {
   readonly lastId: number | null;
   /** Size of the last checkpoint's state before compression, bytes. */
   readonly lastBytes: number;
+  /** The largest checkpoint of the run (uncompressed) and the longest time one took. */
+  readonly largestBytes: number;
+  readonly longestMs: number;
   /** Time from the trigger to the completed checkpoint (durable, sinks committed), ms. */
   readonly lastDurationMs: number;
   /** Time from the trigger until every thread acknowledged its snapshot, ms. */
@@ -181,7 +184,7 @@ export class CheckpointCoordinator {
   private readonly finals = new Map<number, (id: number) => StateEntry[]>();
   private readonly savepointQueue: Savepoint[] = [];
   private readonly savepointDirs: string[] = [];
-  private stats = { completed: 0, lastId: null as number | null, lastBytes: 0, lastDurationMs: 0, lastAlignMs: 0 };
+  private stats = { completed: 0, lastId: null as number | null, lastBytes: 0, lastDurationMs: 0, lastAlignMs: 0, largestBytes: 0, longestMs: 0 };
   /** Set by the runtime once the restore is done. */
   restoreMs = 0;
 
@@ -271,6 +274,8 @@ export class CheckpointCoordinator {
       this.stats.lastId = id;
       this.stats.lastBytes = entries.reduce((s, e) => s + e.data.length, 0);
       this.stats.lastDurationMs = performance.now() - t0;
+      this.stats.largestBytes = Math.max(this.stats.largestBytes, this.stats.lastBytes);
+      this.stats.longestMs = Math.max(this.stats.longestMs, this.stats.lastDurationMs);
       if (savepoint !== null) {
         this.savepointDirs.push(dir);
         savepoint.resolve(dir);

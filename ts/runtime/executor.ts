@@ -285,7 +285,11 @@ export async function executeJob(
         const gap = op.gapFn === null ? null : { fn: op.gapFn as (r: Row) => unknown, schema: engineInput, origin: sourceName(n) };
         // The native engine reserves from the pool itself; the TS engine's state is counted here.
         const share = engine.name === 'ts' ? new OperatorMemory(memory, `${n.name} (subtask ${sub})`) : null;
-        o = new WindowAggregateOperator(n.id, n.name, agg, gap, op.lateTag, op.window.kind === 'count', share);
+        const wo = new WindowAggregateOperator(n.id, n.name, agg, gap, op.lateTag, op.window.kind === 'count', share);
+        if (checkpointing !== null) {
+          wo.replay = { engine, window: op.window, lateness: op.lateness, keyFields: op.keyFields.map(at), maxParallelism: plan.maxParallelism };
+        }
+        o = wo;
         break;
       }
       case 'sink': {

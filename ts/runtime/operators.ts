@@ -8,7 +8,8 @@ import { getI64, i32View, setI64 } from '../batch/i64.js';
 import type { Schema, DataType } from '../batch/schema.js';
 import type { SinkWriter } from '../api/connector.js';
 import type { TimestampAssigner, WatermarkStrategy } from '../api/watermark.js';
-import type { WindowAggregator } from '../engine/engine.js';
+import type { Engine, WindowAggregator, WindowDescriptor } from '../engine/engine.js';
+import { keyGroups } from '../engine/ts/partition.js';
 import { Operator } from './operator.js';
 import { DeadLetterFile } from '../connectors/dead-letters.js';
 import { jsonCells } from '../connectors/format.js';
@@ -326,9 +327,84 @@ export interface SessionGapFn {
   readonly origin: string;
 }
 
+/**
+ * Checkpoints of the built-in time windows: the operator keeps the input batches that still
+ * belong to a window not yet purged (each until the watermark passes the end of the last window
+ * of its latest record, plus the allowed lateness); a checkpoint stores them (columnar,
+ * FlatBuffers) and a restore replays them into a fresh aggregator, then advances it to the
+ * checkpoint's watermark, discarding what that fires again (it was emitted before the
+ * checkpoint). Replayed in arrival order, the aggregator's state, output order and float sums
+ * are as they were.
+ */
+export interface WindowReplay {
+  readonly engine: Engine;
+  readonly window: WindowDescriptor;
+  readonly lateness: number;
+  /** Key fields (input indices) and the key groups, to keep a subtask's keys on rescaling. */
+  readonly keyFields: readonly number[];
+  readonly maxParallelism: number;
+}
+
 export class WindowAggregateOperator extends Operator {
-  override checkpointGap(): string {
-    return "the built-in window aggregation's state (native and TS engine) is not covered by checkpoints yet; use reduce(), aggregate() with an AggregateFunction, process() on the window, or a KeyedProcessFunction";
+  /** With checkpoints: the input batches of windows not yet purged, and until which watermark each is needed. */
+  private retained: { batch: RecordBatch; until: number }[] = [];
+  /** Set when the job takes checkpoints. */
+  replay: WindowReplay | null = null;
+
+  override checkpointGap(): string | null {
+    const k = this.replay?.window.kind;
+    if (k === 'tumbling' || k === 'sliding') return null;
+    return k === 'count'
+      ? 'count windows keep their records outside checkpoints so far'
+      : k === 'session'
+        ? 'session windows of the built-in aggregation are not covered by checkpoints yet; use a KeyedProcessFunction, or reduce()/aggregate(AggregateFunction) on the window'
+        : 'internal error: the window operator was not prepared for checkpoints';
+  }
+
+  /** Until which watermark the batch is needed: the end of the last window of its latest record, plus lateness. */
+  private neededUntil(batch: RecordBatch): number {
+    const w = this.replay!.window as { sizeMs: number; slideMs?: number; offsetMs: number };
+    const slide = w.slideMs ?? w.sizeMs;
+    const v = i32View(batch.eventTime!);
+    let max = -Infinity;
+    for (let i = 0; i < batch.length; i++) max = Math.max(max, getI64(v, i));
+    const lastStart = max - ((((max - w.offsetMs) % slide) + slide) % slide);
+    return lastStart + w.sizeMs - 1 + this.replay!.lateness;
+  }
+
+  override snapshotState(): unknown {
+    if (this.replay === null) return null;
+    return { batches: this.retained.map((r) => this.replay!.engine.encodeBatch(r.batch)) };
+  }
+
+  override restoreState(state: unknown): void {
+    this.replayBatches((state as { batches: Uint8Array[] }).batches.map((b) => this.replay!.engine.decodeBatch(b)));
+  }
+
+  override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
+    const r = this.replay!;
+    const batches: RecordBatch[] = [];
+    for (const s of states as { batches: Uint8Array[] }[]) {
+      for (const bytes of s.batches) {
+        const b = r.engine.decodeBatch(bytes);
+        const groups = keyGroups(b, r.keyFields, r.maxParallelism);
+        const rows = Int32Array.from({ length: b.length }, (_, i) => i).filter((i) => mine(groups[i]!));
+        if (rows.length > 0) batches.push(b.take(rows, rows.length));
+      }
+    }
+    // Old subtasks' batches interleave by key only, so per key the arrival order holds.
+    this.replayBatches(batches);
+    return true;
+  }
+
+  private replayBatches(batches: readonly RecordBatch[]): void {
+    for (const b of batches) {
+      this.agg.push(b);
+      this.agg.takePushedOutput(); // fired before the checkpoint already
+      this.retained.push({ batch: b, until: this.neededUntil(b) });
+    }
+    if (this.watermark > -Infinity) this.agg.advanceWatermark(this.watermark); // ditto
+    this.metrics.memoryBytes = this.agg.memoryBytes;
   }
 
   constructor(
@@ -372,6 +448,7 @@ export class WindowAggregateOperator extends Operator {
   }
 
   processBatch(batch: RecordBatch): Promise<void> | void {
+    if (this.replay !== null && batch.length > 0) this.retained.push({ batch, until: this.neededUntil(batch) });
     const late = this.agg.push(this.gap === null ? batch : this.withGaps(batch, this.gap));
     this.metrics.memoryBytes = this.agg.memoryBytes;
     this.memory?.resize(this.metrics.memoryBytes);
@@ -396,6 +473,7 @@ export class WindowAggregateOperator extends Operator {
 
   override async processWatermark(watermark: number): Promise<void> {
     const fired = this.agg.advanceWatermark(watermark);
+    if (this.retained.length > 0) this.retained = this.retained.filter((r) => r.until > watermark);
     this.memory?.resize(this.agg.memoryBytes);
     if (fired !== null) await this.emit(fired);
     await this.emitWatermark(watermark);
