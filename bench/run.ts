@@ -3,7 +3,9 @@
  * events/s, the native/TS ratio and peak RSS, writes bench/results/latest.json and regenerates
  * the results table in BENCHMARKS.md.
  *
- * Options: --runs N (default 5), --quick (fewer events, for a smoke run).
+ * Options: --runs N (default 5), --quick (fewer events, for a smoke run), --only a,b (measure
+ * only these cases; the others keep their figures from bench/results/latest.json, and the
+ * table says which rows were measured when).
  */
 
 import { execFileSync } from 'node:child_process';
@@ -18,6 +20,7 @@ const root = join(here, '..', '..');
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] ?? 5) || 5;
 const quick = args.includes('--quick');
+const only = args.includes('--only') ? new Set(args[args.indexOf('--only') + 1]!.split(',')) : null;
 
 interface Case {
   readonly name: CaseName;
@@ -90,22 +93,32 @@ function measure(c: Case, engine: string): Measured {
 }
 
 const M = (x: number) => `${(x / 1e6).toFixed(2)} M/s`;
-const results: { case: CaseName; title: string; events: number; target: string; native: Measured; ts: Measured; ratio: number }[] = [];
+type Row = { case: CaseName; title: string; events: number; target: string; native: Measured; ts: Measured; ratio: number; measured?: string };
+const latestPath = join(root, 'bench', 'results', 'latest.json');
+const previous = only === null ? null : (JSON.parse(readFileSync(latestPath, 'utf8')) as { date: string; runs: number; results: Row[] });
+const results: Row[] = [];
 for (const c of CASES) {
+  if (only !== null && !only.has(c.name)) {
+    const kept = previous!.results.find((r) => r.case === c.name);
+    if (kept === undefined) throw new Error(`--only: no earlier result for ${c.name} in ${latestPath}; run the full benchmark first`);
+    results.push({ ...kept, measured: kept.measured ?? previous!.date });
+    continue;
+  }
   const native = measure(c, 'native');
   const ts = measure(c, 'ts');
   if (native.check !== ts.check) throw new Error(`${c.name}: engines disagree (result checksums ${native.check} vs ${ts.check})`);
   const ratio = native.medianEventsPerSec / ts.medianEventsPerSec;
   console.log(`${c.title}: native ${M(native.medianEventsPerSec)}, ts ${M(ts.medianEventsPerSec)}, ratio ${ratio.toFixed(2)}x, peak RSS ${native.maxRssMb.toFixed(0)} / ${ts.maxRssMb.toFixed(0)} MB`);
-  results.push({ case: c.name, title: c.title, events: c.events, target: c.target, native, ts, ratio });
+  results.push({ case: c.name, title: c.title, events: c.events, target: c.target, native, ts, ratio, ...(only !== null ? { measured: new Date().toISOString() } : {}) });
 }
 
 const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform}-${process.arch}` };
 const doc = { date: new Date().toISOString(), runs, quick, machine, results };
-writeFileSync(join(root, 'bench', 'results', 'latest.json'), JSON.stringify(doc, null, 2) + '\n');
+writeFileSync(latestPath, JSON.stringify(doc, null, 2) + '\n');
 
 const table = [
-  `Measured ${doc.date.slice(0, 10)} on ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGb} GiB, Node ${machine.node}; median of ${runs} runs, each in a fresh process; single-threaded except the parallel-* cases.`,
+  `Measured ${doc.date.slice(0, 10)} on ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGb} GiB, Node ${machine.node}; median of ${runs} runs, each in a fresh process; single-threaded except the parallel-* cases.` +
+    (only === null ? '' : ` Measured in this run: ${[...only].join(', ')}; the other rows are from ${previous!.date.slice(0, 16)} (latest.json keeps each row's time).`),
   '',
   '| case | events | native | TS | native/TS | peak RSS native / TS | target |',
   '|---|---|---|---|---|---|---|',
