@@ -119,8 +119,22 @@ interface Group {
  * last timestamp (end - 1) as event time, as in Flink.
  */
 export class WindowCoGroupOperator extends MultiInputOperator {
-  override checkpointGap(): string {
-    return 'window joins and coGroups keep their buffered records outside checkpoints so far';
+  override snapshotState(): unknown {
+    return { inputs: super.snapshotState(), windows: [...this.windows].map(([s, w]) => [s, [...w]]), starts: [...this.starts], sessions: [...this.sessions], arrivals: this.arrivals, produced: this.produced };
+  }
+
+  override restoreState(state: unknown): void {
+    const s = state as { inputs: unknown; windows: [number, [string, Group][]][]; starts: number[]; sessions: [string, Session[]][]; arrivals: number; produced: number };
+    super.restoreState(s.inputs);
+    for (const [start, groups] of s.windows) this.windows.set(start, new Map(groups));
+    this.starts.push(...s.starts);
+    for (const [k, ss] of s.sessions) this.sessions.set(k, ss);
+    this.arrivals = s.arrivals;
+    this.produced = s.produced;
+  }
+
+  override restoreRescaled(): boolean {
+    throw new Error(`${this.metrics.name}: the state of window joins and coGroups does not move between subtasks yet; restore at the parallelism of the checkpoint`);
   }
 
   /** window start -> key -> records per side, keys in first-arrival order (Map order). */
@@ -267,8 +281,29 @@ export class WindowCoGroupOperator extends MultiInputOperator {
  * fields are read from their columns.
  */
 export class IntervalJoinOperator extends MultiInputOperator {
-  override checkpointGap(): string {
-    return 'interval joins keep their buffered records outside checkpoints so far';
+  /** The buffered records as objects (a buffer refers to its batch, which a checkpoint does not keep). */
+  override snapshotState(): unknown {
+    const side = (b: Map<string, Buffered[]>) => [...b].map(([k, list]) => [k, list.map((x) => [x.t, x.row(x.i)])]);
+    return {
+      inputs: super.snapshotState(),
+      buffers: this.buffers.map(side),
+      arrivals: this.arrivals.map((a, s) => a.slice(this.arrivalHead[s as 0 | 1])),
+      produced: this.produced,
+    };
+  }
+
+  override restoreState(state: unknown): void {
+    const s = state as { inputs: unknown; buffers: [string, [number, Row][]][][]; arrivals: { t: number; k: string }[][]; produced: number };
+    super.restoreState(s.inputs);
+    s.buffers.forEach((side, j) => {
+      for (const [k, list] of side) this.buffers[j]!.set(k, list.map(([t, r]) => ({ t, row: () => r, i: 0 })));
+    });
+    s.arrivals.forEach((a, j) => this.arrivals[j]!.push(...a));
+    this.produced = s.produced;
+  }
+
+  override restoreRescaled(): boolean {
+    throw new Error(`${this.metrics.name}: the state of interval joins does not move between subtasks yet; restore at the parallelism of the checkpoint`);
   }
 
   /** Per side: key -> buffered rows (time, reader of its batch, row), in arrival order. */
