@@ -270,6 +270,7 @@ describe('checkpointing configuration', () => {
       .aggregate({ n: agg.count() })
       .sinkTo(FileSink.jsonl(join(work, 'gap.jsonl')));
     await expect(env.execute('gap')).rejects.toThrow(/checkpointing cannot cover this job: 'Window.*session windows of the built-in aggregation are not covered/);
+    expect(env.explain()).toMatch(/Checkpoints every 100 ms into .*gap-chk \(the newest 3 kept\); restart strategy: no restarts/);
     expect(() => StreamEnvironment.create().enableCheckpointing(5, { dir: 'x' })).toThrow(/at least 10 ms/);
     expect(() => StreamEnvironment.create().enableCheckpointing(100, {} as never)).toThrow(/needs \{ dir \}/);
   });

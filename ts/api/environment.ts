@@ -147,7 +147,9 @@ export class StreamEnvironment {
     const mem = planMemory(plan, this.batchSize, this.memoryBytes);
     if (format === 'mermaid') return explainMermaid(plan);
     const exchange = plan.slots > 1 ? `${formatMiB(mem.exchangeReservedBytes)} for the buffers of ${mem.channels} exchange channels, ` : '';
-    return `${explainText(plan, this.engine.name)}\nManaged memory ${formatMiB(this.memoryBytes)}: ${exchange}${formatMiB(this.memoryBytes - mem.exchangeReservedBytes)} for operator state`;
+    const c = this.graph.checkpoint;
+    const checkpoints = c === null ? '' : `\nCheckpoints every ${c.intervalMs} ms into ${c.dir} (the newest ${c.retain} kept); restart strategy: ${this.restartStrategy.description}`;
+    return `${explainText(plan, this.engine.name)}\nManaged memory ${formatMiB(this.memoryBytes)}: ${exchange}${formatMiB(this.memoryBytes - mem.exchangeReservedBytes)} for operator state${checkpoints}`;
   }
 
   /**
