@@ -10,10 +10,10 @@ import { ENGINES } from './engines.js';
 
 type Row = { sub: number; ts: number };
 
-async function run(engine: 'native' | 'ts', drift: string) {
+async function run(engine: 'native' | 'ts', drift: string, mode: string[] = []) {
   const out = join(tmpdir(), `sluice-align-${process.pid}-${engine}-${drift}.jsonl`);
   rmSync(out, { force: true });
-  const result = await runJob(new URL('./fixtures/jobs/aligned.ts', import.meta.url), { engine, parallelism: 2, args: [out, drift] });
+  const result = await runJob(new URL('./fixtures/jobs/aligned.ts', import.meta.url), { engine, parallelism: 2, args: [out, drift, ...mode] });
   const rows = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
   rmSync(out, { force: true });
   // How far the fast subtask's event time ran ahead of the slow one's, in the order the sink got them.
@@ -43,6 +43,16 @@ describe.each(ENGINES)('watermark alignment (%s engine)', (engine) => {
     const key = (r: Row) => `${r.sub}/${r.ts}`;
     expect(aligned.rows.map(key).sort()).toEqual(free.rows.map(key).sort());
     expect(aligned.rows.length).toBe(2 * 120 * 100);
+  });
+
+  it('an idle source subtask (withIdleness) does not hold the others back', async () => {
+    // Subtask 1 is quiet for 1.5 s after its first batch; subtask 0 runs on once it is declared idle.
+    const r = await run(engine, '2000', ['idle']);
+    expect(r.rows.length).toBe(2 * 120 * 100);
+    const fast = r.rows.filter((x) => x.sub === 0);
+    const slowFirst = r.rows.findIndex((x) => x.sub === 1 && x.ts >= 100 * 10);
+    // All of subtask 0's records reached the sink before subtask 1 woke up.
+    expect(r.rows.slice(0, slowFirst).filter((x) => x.sub === 0).length).toBe(fast.length);
   });
 });
 

@@ -219,7 +219,7 @@ export async function executeJob(
   };
   options.signal?.addEventListener('abort', stopReceivers, { once: true });
   const sub = placement === undefined || placement.where === 'main' ? 0 : placement.where;
-  const aligned = new Map<SourceOperator, { slot: number; group: number[]; driftMs: number; watermark: () => number }>();
+  const aligned = new Map<SourceOperator, { slot: number; group: number[]; driftMs: number; watermark: () => number; idle: () => boolean }>();
   const here = (p: PhysicalNode): boolean =>
     placement === undefined ? true : placement.where === 'main' ? p.onMain : !p.onMain && placement.where < p.parallelism;
   const receivers: ExchangeReceiver[] = [];
@@ -244,7 +244,7 @@ export async function executeJob(
           const al = op.watermarks.alignment;
           if (al !== null) {
             s.metrics.alignmentPausedMs = 0;
-            aligned.set(s, { slot: WatermarkBoard.slotOf(plan, n.id, sub), group: WatermarkBoard.groupSlots(plan, al.group), driftMs: al.maxDriftMs, watermark: () => ts.watermark });
+            aligned.set(s, { slot: WatermarkBoard.slotOf(plan, n.id, sub), group: WatermarkBoard.groupSlots(plan, al.group), driftMs: al.maxDriftMs, watermark: () => ts.watermark, idle: () => ts.isIdle });
           }
           operators.push(o);
           s.addOutput(ts);
@@ -408,7 +408,12 @@ export async function executeJob(
       timer = setInterval(() => report(tracker.tick(dedupe(operators).map((o) => o.metrics))), options.progressIntervalMs ?? 500);
     }
     /** Publishes the source's watermark, then waits while it is ahead of its group's lowest by more than the drift. */
-    const align = async (s: SourceOperator, al: { slot: number; group: number[]; driftMs: number; watermark: () => number }): Promise<void> => {
+    const align = async (s: SourceOperator, al: { slot: number; group: number[]; driftMs: number; watermark: () => number; idle: () => boolean }): Promise<void> => {
+      // An idle source (withIdleness) holds no one back, as it holds no watermark back.
+      if (al.idle()) {
+        watermarks.publish(al.slot, Infinity);
+        return;
+      }
       watermarks.publish(al.slot, al.watermark());
       const t0 = performance.now();
       for (;;) {

@@ -271,6 +271,11 @@ export class TimestampsOperator extends Operator {
   private lastActivity = performance.now();
   private idle = false;
 
+  /** Declared idle (withIdleness) and not active again yet. */
+  get isIdle(): boolean {
+    return this.idle;
+  }
+
   /** Called by the source when it had nothing to read: declare the input idle once quiet long enough. */
   async tick(now: number): Promise<void> {
     if (this.idleMs !== null && !this.idle && now - this.lastActivity >= this.idleMs) {
