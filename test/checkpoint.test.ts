@@ -272,6 +272,10 @@ describe('checkpointing configuration', () => {
     await expect(env.execute('gap')).rejects.toThrow(/checkpointing cannot cover this job: 'Window.*session windows of the built-in aggregation are not covered/);
     expect(env.explain()).toMatch(/Checkpoints every 100 ms into .*gap-chk \(the newest 3 kept\); restart strategy: no restarts/);
     expect(() => StreamEnvironment.create().enableCheckpointing(5, { dir: 'x' })).toThrow(/at least 10 ms/);
+    const { runJob } = await import('../ts/index.js');
+    await expect(runJob(new URL('./fixtures/jobs/range-checkpoint.ts', import.meta.url), { engine: 'ts', parallelism: 2, args: [join(work, 'range.jsonl'), join(work, 'range-chk')] })).rejects.toThrow(
+      /range partitioning with sampled boundaries samples again after a restore; give the boundaries/,
+    );
     expect(() => StreamEnvironment.create().enableCheckpointing(100, {} as never)).toThrow(/needs \{ dir \}/);
   });
 });

@@ -223,6 +223,7 @@ export async function executeJob(
   const here = (p: PhysicalNode): boolean =>
     placement === undefined ? true : placement.where === 'main' ? p.onMain : !p.onMain && placement.where < p.parallelism;
   const receivers: ExchangeReceiver[] = [];
+  const senders: ExchangeSender[] = [];
   const operators: Operator[] = [];
   const writers: SinkWriter[] = [];
   const sources: SourceOperator[] = [];
@@ -354,7 +355,9 @@ export async function executeJob(
           const keys = e.keyFields.map((f) => p.outputSchema.indexOf(f));
           const name = `${n.name} -> ${c.node.name} (${e.kind})`;
           const edge = { kind: e.kind, partitioning: e.partitioning, keyFields: keys, maxParallelism: plan.maxParallelism };
-          tails.get(p)!.addOutput(new ExchangeSender(c.node.id, name, edge, placement.out(edgeKey(c.node.id, j), sub), engine, sub));
+          const sender = new ExchangeSender(c.node.id, name, edge, placement.out(edgeKey(c.node.id, j), sub), engine, sub);
+          senders.push(sender);
+          tails.get(p)!.addOutput(sender);
         });
       }
     }
@@ -370,7 +373,7 @@ export async function executeJob(
     for (const x of operators) (x.metrics as { subtask: number }).subtask = sub;
     if (checkpointing !== null) {
       const all = dedupe(operators);
-      const gaps = all.map((o) => [o.metrics.name, o.checkpointGap()] as const).filter(([, g]) => g !== null);
+      const gaps = [...all, ...senders].map((o) => [o.metrics.name, o.checkpointGap()] as const).filter(([, g]) => g !== null);
       if (gaps.length > 0) throw new Error(`checkpointing cannot cover this job: ${gaps.map(([n, g]) => `'${n}': ${g}`).join('; ')}`);
       if (restore !== null) restoreOperators(all, sub, restore.from, plan);
       const restoreMs = restore === null ? 0 : performance.now() - restoreStarted;
