@@ -15,8 +15,8 @@ const cli = `${root}dist/ts/cli/main.js`;
 const work = mkdtempSync(join(tmpdir(), 'sluice-ckpt-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const EVENTS = '120000';
-const RATE = '40000'; // about 3 s of wall time without restarts
+const EVENTS = '200000';
+const RATE = '40000'; // about 5 s of wall time without restarts: room for four kills after progress, also on a loaded machine
 
 function jobArgs(kind: string, out: string, dir: string, engine: string, parallelism: number, extra: string[] = []): string[] {
   // q8 joins persons with auctions: smaller batches, so that its sparse persons source reaches a
