@@ -1,51 +1,15 @@
 // Checkpoints and exactly-once recovery: real child processes killed with SIGKILL at random
 // moments and resumed from their checkpoints; damaged checkpoints; restart strategies.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileSink, MapStateDescriptor, RestartStrategies, StreamEnvironment, ValueStateDescriptor, type ValueState } from '../ts/index.js';
 import { checkpointIds, findLatest } from '../ts/runtime/checkpoint-store.js';
+import { cli, jobArgs, root, sortedLines, subMultiset, uninterrupted, work } from './checkpoint-jobs.js';
 import { ENGINES, rng } from './engines.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const cli = `${root}dist/ts/cli/main.js`;
-const work = mkdtempSync(join(tmpdir(), 'sluice-ckpt-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-const EVENTS = '200000';
-const RATE = '40000'; // about 5 s of wall time without restarts: room for four kills after progress, also on a loaded machine
-
-function jobArgs(kind: string, out: string, dir: string, engine: string, parallelism: number, extra: string[] = []): string[] {
-  // q8 joins persons with auctions: smaller batches, so that its sparse persons source reaches a
-  // batch boundary (where barriers go) often enough for checkpoints between the kills.
-  const batches = kind === 'q8' ? ['--batch-size', '128'] : kind === 'q7' ? ['--batch-size', '1024'] : [];
-  return ['run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(parallelism), '--no-progress', ...batches, ...extra, '--', kind, out, dir, EVENTS, RATE];
-}
-
-/** Runs to the end without interruption; returns the published output. */
-function uninterrupted(engine: string, kind: string, parallelism: number): string {
-  const out = join(work, `ref-${engine}-${kind}-${parallelism}.jsonl`);
-  const p = spawnSync(process.execPath, [cli, ...jobArgs(kind, out, join(work, `ref-${engine}-${kind}-${parallelism}-chk`), engine, parallelism)], { cwd: root, encoding: 'utf8' });
-  expect(p.status, p.stderr).toBe(0);
-  return readFileSync(out, 'utf8');
-}
-
-const sortedLines = (text: string): string[] => text.split('\n').filter((l) => l !== '').sort();
-
-/** True when every line of `part` is in `whole` (as a multiset): nothing published twice, nothing foreign. */
-function subMultiset(part: string, whole: string): boolean {
-  const count = new Map<string, number>();
-  for (const l of sortedLines(whole)) count.set(l, (count.get(l) ?? 0) + 1);
-  for (const l of sortedLines(part)) {
-    const n = count.get(l) ?? 0;
-    if (n === 0) return false;
-    count.set(l, n - 1);
-  }
-  return true;
-}
 
 describe.each(ENGINES)('exactly-once recovery from SIGKILL (%s engine)', (engine) => {
   it.each([
@@ -104,48 +68,6 @@ describe.each(ENGINES)('exactly-once recovery from SIGKILL (%s engine)', (engine
     // Only the published file remains: no pending or in-progress files.
     expect(readdirSync(work).filter((n) => n.startsWith(`kill-${engine}-${kind}-${parallelism}.jsonl.`))).toEqual([]);
   }, 120_000);
-});
-
-describe.each(ENGINES)('savepoints and rescaling (%s engine)', (engine) => {
-  it.each([
-    [1, 2],
-    [2, 1],
-  ] as const)('stop with a savepoint (Ctrl-C) at parallelism %i, resume at %i: keyed state moves by key group, output as uninterrupted', async (from, to) => {
-    for (const kind of ['process', 'window', 'builtin']) {
-      const tag = `${engine}-${kind}-${from}-${to}`;
-      const ref = join(work, `sp-ref-${tag}.jsonl`);
-      // The source runs as one subtask (its position is not keyed state); the keyed operator rescales.
-      const args = (out: string, p: number, extra: string[]) => [cli, 'run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(p), '--no-progress', ...extra, '--', kind, out, join(work, `sp-chk-${tag}`), EVENTS, RATE, '1'];
-      const r = spawnSync(process.execPath, args(ref, from, []), { cwd: root, encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
-      const out = join(work, `sp-${tag}.jsonl`);
-      const savepoints = join(work, `sp-${tag}`);
-      const child = spawn(process.execPath, args(out, from, ['--savepoint-dir', savepoints]), { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
-      await new Promise((res) => setTimeout(res, 1200));
-      child.kill('SIGINT');
-      expect(await exited, stderr).toBe(130);
-      expect(stderr).toMatch(/savepoint at .*sp-.*chk-\d+/);
-      const partial = readFileSync(out, 'utf8');
-      expect(sortedLines(partial).length).toBeLessThan(sortedLines(readFileSync(ref, 'utf8')).length);
-      const resumed = spawnSync(process.execPath, args(out, to, ['--restore-from', savepoints]), { cwd: root, encoding: 'utf8' });
-      expect(resumed.status, resumed.stderr).toBe(0);
-      expect(resumed.stderr).toMatch(/resumed from .*chk-\d+/);
-      expect(sortedLines(readFileSync(out, 'utf8'))).toEqual(sortedLines(readFileSync(ref, 'utf8')));
-    }
-  }, 120_000);
-
-  it('refuses to move state that is not keyed to another parallelism', async () => {
-    const dir = join(work, `nk-${engine}`);
-    const out = join(work, `nk-${engine}.jsonl`);
-    const run = (p: number, extra: string[]) => spawnSync(process.execPath, [cli, 'run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(p), '--no-progress', ...extra, '--', 'process', out, dir, '20000', '1000000'], { cwd: root, encoding: 'utf8' });
-    expect(run(1, []).status).toBe(0);
-    const again = run(2, ['--restore-from', dir]);
-    expect(again.status).not.toBe(0);
-    expect(again.stderr).toMatch(/has state of 1 subtasks in checkpoint .* and runs at parallelism 2 now; only keyed state moves between subtasks, so run it at parallelism 1/);
-  });
 });
 
 describe('damaged checkpoints', () => {
