@@ -139,3 +139,17 @@ export function withGapColumn(input: Schema): Schema {
   while (input.has(name)) name = `$${name}`;
   return new Schema([...input.fields, { name, type: 'i64', nullable: false }]);
 }
+
+/** The start of the last (latest-starting) window of slide `slideMs` and offset `offsetMs` that contains `ts`. */
+export function lastWindowStart(ts: number, slideMs: number, offsetMs: number): number {
+  return ts - ((((ts - offsetMs) % slideMs) + slideMs) % slideMs);
+}
+
+/**
+ * The starts of every tumbling or sliding window containing `ts`, latest first (the order of
+ * Flink's SlidingEventTimeWindows.assignWindows), into `out`.
+ */
+export function windowStarts(w: { readonly sizeMs: number; readonly slideMs: number; readonly offsetMs: number }, ts: number, out: number[]): void {
+  out.length = 0;
+  for (let start = lastWindowStart(ts, w.slideMs, w.offsetMs); start > ts - w.sizeMs; start -= w.slideMs) out.push(start);
+}

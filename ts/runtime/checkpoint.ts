@@ -313,7 +313,6 @@ export class CheckpointCoordinator {
     await this.settle();
     this.check();
     for (const sp of this.savepointQueue.splice(0)) sp.reject(new Error('the job ended before the savepoint was taken'));
-    this.timer = null;
     this.begin(null);
     await this.settle();
     this.check();

@@ -9,7 +9,7 @@ import type { Engine } from '../engine/engine.js';
 import type { RecordBatch, Row } from '../batch/record-batch.js';
 import { Schema } from '../batch/schema.js';
 import type { WatermarkStrategy } from '../api/watermark.js';
-import { buildPlan, type PhysicalNode } from '../plan/physical.js';
+import { buildPlan, type PhysicalNode, type PhysicalPlan } from '../plan/physical.js';
 import { withGapColumn } from '../engine/window-spec.js';
 import { partitioningOf, type JobGraph } from '../plan/graph.js';
 import { annotate, JobFailedError, operatorOf } from './errors.js';
@@ -23,7 +23,6 @@ import type { JobClient } from '../api/job-client.js';
 import { WatermarkBoard } from './alignment.js';
 import { CheckpointCoordinator, CheckpointTask, commitEntryName, type CheckpointConfig, type CheckpointStats } from './checkpoint.js';
 import { findLatest, type CheckpointData } from './checkpoint-store.js';
-import type { PhysicalPlan } from '../plan/physical.js';
 import { KeyedProcessOperator } from './process.js';
 import { defaultMemoryBytes, ManagedMemory, OperatorMemory, planMemory, type MemoryUse } from './memory.js';
 import {
@@ -161,6 +160,15 @@ export interface Placement {
   readonly checkpoints?: { readonly task: CheckpointTask; readonly restore: CheckpointData | null };
 }
 
+/** A source subtask in a watermark alignment group: its board slot, the group's slots, and its watermark. */
+interface Alignment {
+  readonly slot: number;
+  readonly group: number[];
+  readonly driftMs: number;
+  readonly watermark: () => number;
+  readonly idle: () => boolean;
+}
+
 /** Names input `j` of node `id`: one exchange. */
 export function edgeKey(id: number, j: number): string {
   return `${id}:${j}`;
@@ -219,7 +227,7 @@ export async function executeJob(
   };
   options.signal?.addEventListener('abort', stopReceivers, { once: true });
   const sub = placement === undefined || placement.where === 'main' ? 0 : placement.where;
-  const aligned = new Map<SourceOperator, { slot: number; group: number[]; driftMs: number; watermark: () => number; idle: () => boolean }>();
+  const aligned = new Map<SourceOperator, Alignment>();
   const here = (p: PhysicalNode): boolean =>
     placement === undefined ? true : placement.where === 'main' ? p.onMain : !p.onMain && placement.where < p.parallelism;
   const receivers: ExchangeReceiver[] = [];
@@ -316,7 +324,7 @@ export async function executeJob(
       case 'userWindow': {
         const w = new UserWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.assigner, op.fn, p.outputSchema, op.lateTag, op.lateness);
         const part = partitioningOf(n, 0);
-        if (part.kind === 'hash') w.keyed = { schema: new Schema(part.keyFields.map((f) => p.inputSchema!.fields[p.inputSchema!.indexOf(f)]!)), maxParallelism: plan.maxParallelism };
+        if (part.kind === 'hash') w.keyed = { schema: keySchema(p, part.keyFields), maxParallelism: plan.maxParallelism };
         o = w;
         break;
       }
@@ -330,7 +338,7 @@ export async function executeJob(
         o = new ProcessingTimeOperator(n.id, n.name);
         break;
       case 'keyedProcess':
-        o = new KeyedProcessOperator(n.id, n.name, op.keyFields, op.fn as never, p.outputSchema, n.hasEventTime, sub, p.parallelism, new Schema(op.keyFields.map((f) => p.inputSchema!.fields[p.inputSchema!.indexOf(f)]!)), plan.maxParallelism);
+        o = new KeyedProcessOperator(n.id, n.name, op.keyFields, op.fn as never, p.outputSchema, n.hasEventTime, sub, p.parallelism, keySchema(p, op.keyFields), plan.maxParallelism);
         break;
     }
     operators.push(o);
@@ -411,7 +419,7 @@ export async function executeJob(
       timer = setInterval(() => report(tracker.tick(dedupe(operators).map((o) => o.metrics))), options.progressIntervalMs ?? 500);
     }
     /** Publishes the source's watermark, then waits while it is ahead of its group's lowest by more than the drift. */
-    const align = async (s: SourceOperator, al: { slot: number; group: number[]; driftMs: number; watermark: () => number; idle: () => boolean }): Promise<void> => {
+    const align = async (s: SourceOperator, al: Alignment): Promise<void> => {
       // An idle source (withIdleness) holds no one back, as it holds no watermark back.
       if (al.idle()) {
         watermarks.publish(al.slot, Infinity);
@@ -595,6 +603,11 @@ export function restoreOperators(all: readonly Operator[], sub: number, c: Check
     }
     if (commits.length > 0) throw new Error(`'${name}': a sink's commit state cannot change parallelism (${commits.length} -> ${now})`);
   }
+}
+
+/** The schema of a keyed node's key fields, as its input has them (for key groups in snapshots). */
+function keySchema(p: PhysicalNode, keyFields: readonly string[]): Schema {
+  return new Schema(keyFields.map((f) => p.inputSchema!.field(f)));
 }
 
 function dedupe(ops: Operator[]): Operator[] {

@@ -9,6 +9,7 @@ import { BatchBuilder } from '../batch/builder.js';
 import { getI64, i32View } from '../batch/i64.js';
 import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
+import { windowStarts } from '../engine/window-spec.js';
 import { MultiInputOperator } from './operator.js';
 
 /** Event time of row i as a number (event times are checked to be within ±2^53 at sources). */
@@ -90,12 +91,6 @@ export interface JoinWindows {
   /** Session windows with this gap (sizes then unused), merged per key across both inputs. */
   readonly gapMs?: number;
   readonly describe: string;
-}
-
-function windowStarts(w: JoinWindows, ts: number, out: number[]): void {
-  out.length = 0;
-  const last = ts - ((((ts - w.offsetMs) % w.slideMs) + w.slideMs) % w.slideMs);
-  for (let start = last; start > ts - w.sizeMs; start -= w.slideMs) out.push(start);
 }
 
 interface Session {

@@ -10,6 +10,7 @@ import type { SinkWriter } from '../api/connector.js';
 import type { TimestampAssigner, WatermarkStrategy } from '../api/watermark.js';
 import type { Engine, WindowAggregator, WindowDescriptor } from '../engine/engine.js';
 import { keyGroups } from '../engine/ts/partition.js';
+import { lastWindowStart } from '../engine/window-spec.js';
 import { Operator } from './operator.js';
 import { DeadLetterFile } from '../connectors/dead-letters.js';
 import { jsonCells } from '../connectors/format.js';
@@ -369,12 +370,9 @@ export class WindowAggregateOperator extends Operator {
   /** Until which watermark the batch is needed: the end of the last window of its latest record, plus lateness. */
   private neededUntil(batch: RecordBatch): number {
     const w = this.replay!.window as { sizeMs: number; slideMs?: number; offsetMs: number };
-    const slide = w.slideMs ?? w.sizeMs;
-    const v = i32View(batch.eventTime!);
-    let max = -Infinity;
-    for (let i = 0; i < batch.length; i++) max = Math.max(max, getI64(v, i));
-    const lastStart = max - ((((max - w.offsetMs) % slide) + slide) % slide);
-    return lastStart + w.sizeMs - 1 + this.replay!.lateness;
+    // Usually a cache hit: the watermark generator scanned this event-time column already.
+    const max = maxEventTime(batch.eventTime!, batch.length, this.metrics.name, 0, '(event time)');
+    return lastWindowStart(max, w.slideMs ?? w.sizeMs, w.offsetMs) + w.sizeMs - 1 + this.replay!.lateness;
   }
 
   override snapshotState(): unknown {

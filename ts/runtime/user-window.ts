@@ -13,6 +13,7 @@ import { BatchBuilder } from '../batch/builder.js';
 import { getI64, i32View } from '../batch/i64.js';
 import { rowReader, type RecordBatch, type Row } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
+import { windowStarts } from '../engine/window-spec.js';
 import { Operator } from './operator.js';
 import { keyGroupsOf } from './state.js';
 
@@ -212,9 +213,7 @@ export class UserWindowOperator extends Operator {
         else if (p.end - 1 <= this.watermark) this.fire(p, updates!);
       } else {
         const a = this.assigner;
-        starts.length = 0;
-        const last = ts - ((((ts - a.offsetMs) % a.slideMs) + a.slideMs) % a.slideMs);
-        for (let s = last; s > ts - a.sizeMs; s -= a.slideMs) starts.push(s);
+        windowStarts(a, ts, starts);
         let placed = false;
         // Latest start first: the order of Flink's SlidingEventTimeWindows.assignWindows, in
         // which WindowOperator adds a record to its windows and fires those already complete.

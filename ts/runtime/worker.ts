@@ -9,11 +9,10 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { StreamEnvironment } from '../api/environment.js';
 import { buildPlan } from '../plan/physical.js';
 import { JobFailedError, operatorOf } from './errors.js';
-import { executeJob } from './executor.js';
+import { executeJob, type Progress } from './executor.js';
 import { ManagedMemory } from './memory.js';
 import { WatermarkBoard } from './alignment.js';
 import { CheckpointTask } from './checkpoint.js';
-import type { Progress } from './executor.js';
 import { ChannelTable, type WorkerMessage, edgeOf, placementOf, type WorkerSetup } from './parallel.js';
 
 const setup = workerData as WorkerSetup;
@@ -66,7 +65,7 @@ function post(m: WorkerMessage): void {
 main().catch((e: unknown) => {
   const original = e instanceof JobFailedError ? e.original : e;
   const err = original instanceof Error ? original : new Error(String(original));
-  parentPort!.postMessage({
+  post({
     t: 'error',
     operator: e instanceof JobFailedError ? e.operator : (operatorOf(e) ?? 'job setup'),
     subtask: setup.subtask,
