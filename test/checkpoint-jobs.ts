@@ -1,10 +1,12 @@
 // Shared by the checkpoint tests: the checkpointed job run through the real `sluice` command.
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
+import { rng } from './engines.js';
+import { checkpointIds } from '../ts/runtime/checkpoint-store.js';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 export const cli = `${root}dist/ts/cli/main.js`;
@@ -40,4 +42,51 @@ export function subMultiset(part: string, whole: string): boolean {
     count.set(l, n - 1);
   }
   return true;
+}
+
+/**
+ * Runs `sluice <args> --restore-from latest` again and again, SIGKILLing each of the first four
+ * runs at a random moment after it completed a new checkpoint, until a run finishes. After
+ * every kill the published output must be part of `reference` (a prefix on one thread); at
+ * the end it must equal it (on one thread byte for byte, else as a multiset).
+ */
+export async function killAndResume(o: { args: readonly string[]; out: string; dir: string; reference: string; ordered: boolean; seed: number }): Promise<void> {
+  const random = rng(o.seed);
+  let kills = 0;
+  let finished = false;
+  for (let attempt = 0; attempt < 40 && !finished; attempt++) {
+    const before = checkpointIds(o.dir)[0] ?? 0;
+    const child = spawn(process.execPath, [cli, ...o.args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+    let done: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+    void exited.then((d) => (done = d));
+    // Kill only after this run made progress (a new checkpoint), at a random moment after it.
+    const killAfterProgress = kills < 4;
+    while (done === null && killAfterProgress && (checkpointIds(o.dir)[0] ?? 0) <= before) await new Promise((r) => setTimeout(r, 5));
+    if (done === null && killAfterProgress) {
+      await new Promise((r) => setTimeout(r, Math.floor(random() * 250)));
+      child.kill('SIGKILL');
+    }
+    const { code, signal } = await exited;
+    if (signal === 'SIGKILL') {
+      kills++;
+      const published = existsSync(o.out) ? readFileSync(o.out, 'utf8') : '';
+      // Uncommitted output is never visible under the published name.
+      expect(published === '' || published.endsWith('\n')).toBe(true);
+      // Whatever is published is part of the uninterrupted output: nothing twice. On one
+      // thread the order is the same too, so it is a prefix.
+      if (o.ordered) expect(o.reference.startsWith(published)).toBe(true);
+      else expect(subMultiset(published, o.reference)).toBe(true);
+    } else {
+      expect(code, stderr).toBe(0);
+      finished = true;
+    }
+  }
+  expect(kills).toBeGreaterThanOrEqual(4);
+  expect(finished).toBe(true);
+  const final = readFileSync(o.out, 'utf8');
+  if (o.ordered) expect(final).toBe(o.reference);
+  else expect(sortedLines(final)).toEqual(sortedLines(o.reference));
 }

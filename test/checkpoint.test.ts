@@ -1,12 +1,12 @@
 // Checkpoints and exactly-once recovery: real child processes killed with SIGKILL at random
 // moments and resumed from their checkpoints; damaged checkpoints; restart strategies.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileSink, MapStateDescriptor, RestartStrategies, StreamEnvironment, ValueStateDescriptor, type ValueState } from '../ts/index.js';
 import { checkpointIds, findLatest } from '../ts/runtime/checkpoint-store.js';
-import { cli, jobArgs, root, sortedLines, subMultiset, uninterrupted, work } from './checkpoint-jobs.js';
+import { cli, jobArgs, killAndResume, root, sortedLines, uninterrupted, work } from './checkpoint-jobs.js';
 import { ENGINES, rng } from './engines.js';
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -27,46 +27,54 @@ describe.each(ENGINES)('exactly-once recovery from SIGKILL (%s engine)', (engine
     expect(sortedLines(reference).length).toBeGreaterThan(kind === 'q7' ? 0 : 100);
     const out = join(work, `kill-${engine}-${kind}-${parallelism}.jsonl`);
     const dir = join(work, `kill-${engine}-${kind}-${parallelism}-chk`);
-    const random = rng(parallelism * 100 + kind.length);
-    let kills = 0;
-    let finished = false;
-    for (let attempt = 0; attempt < 40 && !finished; attempt++) {
-      const before = checkpointIds(dir)[0] ?? 0;
-      const child = spawn(process.execPath, [cli, ...jobArgs(kind, out, dir, engine, parallelism, ['--restore-from', 'latest'])], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
-      let done: { code: number | null; signal: NodeJS.Signals | null } | null = null;
-      void exited.then((d) => (done = d));
-      // Kill only after this run made progress (a new checkpoint), at a random moment after it.
-      const killAfterProgress = kills < 4;
-      while (done === null && killAfterProgress && (checkpointIds(dir)[0] ?? 0) <= before) await new Promise((r) => setTimeout(r, 5));
-      if (done === null && killAfterProgress) {
-        await new Promise((r) => setTimeout(r, Math.floor(random() * 250)));
-        child.kill('SIGKILL');
-      }
-      const { code, signal } = await exited;
-      if (signal === 'SIGKILL') {
-        kills++;
-        const published = existsSync(out) ? readFileSync(out, 'utf8') : '';
-        // Uncommitted output is never visible under the published name.
-        expect(published === '' || published.endsWith('\n')).toBe(true);
-        // Whatever is published is part of the uninterrupted output: nothing twice. On one
-        // thread the order is the same too, so it is a prefix.
-        if (parallelism === 1) expect(reference.startsWith(published)).toBe(true);
-        else expect(subMultiset(published, reference)).toBe(true);
-      } else {
-        expect(code, stderr).toBe(0);
-        finished = true;
-      }
-    }
-    expect(kills).toBeGreaterThanOrEqual(4);
-    expect(finished).toBe(true);
-    const final = readFileSync(out, 'utf8');
-    if (parallelism === 1) expect(final).toBe(reference);
-    else expect(sortedLines(final)).toEqual(sortedLines(reference));
+    await killAndResume({ args: jobArgs(kind, out, dir, engine, parallelism, ['--restore-from', 'latest']), out, dir, reference, ordered: parallelism === 1, seed: parallelism * 100 + kind.length });
     // Only the published file remains: no pending or in-progress files.
     expect(readdirSync(work).filter((n) => n.startsWith(`kill-${engine}-${kind}-${parallelism}.jsonl.`))).toEqual([]);
+  }, 120_000);
+});
+
+/** Four input files of 50 000 records (bad ones among them), CSV or JSONL, with a BOM, CRLF line ends and an unterminated last line. */
+function writeInputs(dir: string, format: 'csv' | 'jsonl', overlapping: boolean): void {
+  mkdirSync(dir, { recursive: true });
+  const random = rng(format.length);
+  const items = ['a', 'café', '日本', 'z"q', 'x,y'];
+  for (let f = 0; f < 4; f++) {
+    const lines: string[] = format === 'csv' ? ['ts,user,item,amount'] : [];
+    for (let i = 0; i < 50_000; i++) {
+      const ts = (overlapping ? 0 : f * 500_000) + i * 10 + Math.floor(random() * 800);
+      const user = 1 + Math.floor(random() * 50);
+      const item = items[Math.floor(random() * items.length)]!;
+      const bad = (i + f) % 4999 === 0;
+      if (format === 'csv') lines.push(`${ts},${user},"${item.replaceAll('"', '""')}",${bad ? 'x' : i % 97}`);
+      else lines.push(bad ? `{"ts":${ts},"user":${user},` : JSON.stringify({ ts, user, item, amount: i % 97 }));
+    }
+    const eol = f === 1 ? '\r\n' : '\n';
+    writeFileSync(join(dir, `part-${f}.${format}`), (f === 0 ? '\ufeff' : '') + lines.join(eol) + (f === 3 ? '' : eol));
+  }
+}
+
+describe.each(ENGINES)('exactly-once recovery of file sources from SIGKILL (%s engine)', (engine) => {
+  it.each([
+    ['csv', 'interleaved', 1],
+    ['jsonl', 'sequential', 2],
+  ] as const)('%s files read %s at parallelism %i: output and dead letters equal an uninterrupted run', async (format, mode, parallelism) => {
+    const input = join(work, `files-${format}-${mode}`);
+    if (!existsSync(input)) writeInputs(input, format, mode === 'interleaved');
+    const args = (name: string, extra: string[]) => [
+      'run', 'test/fixtures/jobs/files-checkpointed.ts', '--engine', engine, '--parallelism', String(parallelism), '--no-progress', '--batch-size', '1000', ...extra, '--',
+      format, mode, input, join(work, `${name}.jsonl`), join(work, `${name}-chk`), join(work, `${name}-dead.jsonl`),
+    ];
+    const ref = `files-ref-${engine}-${format}-${parallelism}`;
+    const p = spawnSync(process.execPath, [cli, ...args(ref, [])], { cwd: root, encoding: 'utf8' });
+    expect(p.status, p.stderr).toBe(0);
+    const reference = readFileSync(join(work, `${ref}.jsonl`), 'utf8');
+    const deadReference = readFileSync(join(work, `${ref}-dead.jsonl`), 'utf8');
+    expect(sortedLines(reference).length).toBeGreaterThan(1000);
+    expect(sortedLines(deadReference).length).toBeGreaterThan(30);
+    const name = `files-kill-${engine}-${format}-${parallelism}`;
+    await killAndResume({ args: args(name, ['--restore-from', 'latest']), out: join(work, `${name}.jsonl`), dir: join(work, `${name}-chk`), reference, ordered: parallelism === 1, seed: 7 + parallelism });
+    // The source is one subtask: its rejected records come in file order, each once.
+    expect(readFileSync(join(work, `${name}-dead.jsonl`), 'utf8')).toBe(deadReference);
   }, 120_000);
 });
 

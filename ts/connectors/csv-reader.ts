@@ -15,7 +15,7 @@ import type { Schema } from '../batch/schema.js';
 import { CsvParser, type CsvStep } from './csv-parser.js';
 import { textParser, type TextParser } from './csv-values.js';
 import type { DeadLetterFile } from './dead-letters.js';
-import { countNewlines, TextChunks, type RecordFileReader } from './text-file.js';
+import { countNewlines, TextChunks, type FilePosition, type RecordFileReader } from './text-file.js';
 
 export interface CsvFormat {
   /** True: the first record names the columns. */
@@ -54,14 +54,24 @@ export class CsvFileReader implements RecordFileReader {
   private columnOf: number[] | null = null;
   /** Fields every record must have. */
   private width = 0;
+  /** The file's last record had no line break and has been read. */
+  private unterminated = false;
 
   constructor(
     private readonly path: string,
     private readonly schema: Schema,
     private readonly format: CsvFormat,
     private readonly deadLetters: DeadLetterFile | null,
+    at: FilePosition | null = null,
   ) {
-    this.chunks = new TextChunks(path);
+    if (at !== null) {
+      this.lineNo = at.lines + 1;
+      if (at.header != null) {
+        this.columnOf = [...at.header.columnOf];
+        this.width = at.header.width;
+      }
+    }
+    this.chunks = new TextChunks(path, at?.lines ?? 0);
     this.parser = new CsvParser(format.delimiter);
     this.where = `file '${path}'`;
     this.parsers = schema.fields.map((f) => textParser(f.type));
@@ -96,8 +106,15 @@ export class CsvFileReader implements RecordFileReader {
       const line = this.lineNo;
       this.lineNo += countNewlines(this.text, start, step.end);
       this.pos = step.end;
+      // A last record without a line break: read, so a restore must not read it again.
+      if (this.eof && step.end >= this.text.length && step.end > start && this.text.charCodeAt(step.end - 1) !== 10) this.unterminated = true;
       return { step, line, start };
     }
+  }
+
+  position(): FilePosition {
+    // lineNo is the line the next record starts on: the line feeds before it have been read.
+    return { lines: this.lineNo - 1 + (this.unterminated ? 1 : 0), header: this.columnOf === null ? null : { columnOf: this.columnOf, width: this.width } };
   }
 
   private isBlank(): boolean {

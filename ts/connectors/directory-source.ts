@@ -17,7 +17,7 @@
 
 import type { Dirent } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 
 /** A file name pattern: a RegExp tested on the name, a glob with `*` and `?` (`'*.csv'`), or a suffix (`'.csv'`). */
 export type FilePattern = RegExp | string;
@@ -31,6 +31,8 @@ export interface FileFeed {
    * one poll interval for a file to become ready (false when the caller holds rows to emit).
    */
   next(wait: boolean): Promise<string | null | typeof IDLE>;
+  /** Never gives these paths (a restore: the files a checkpoint had taken). */
+  skip(paths: ReadonlySet<string>): void;
   /** Time spent waiting for files, ms. */
   readonly idleMs: number;
 }
@@ -90,6 +92,9 @@ export class SingleFile implements FileFeed {
   readonly idleMs = 0;
   private given = false;
   constructor(private readonly path: string) {}
+  skip(paths: ReadonlySet<string>): void {
+    if (paths.has(this.path)) this.given = true;
+  }
   next(): Promise<string | null> {
     if (this.given) return Promise.resolve(null);
     this.given = true;
@@ -102,6 +107,7 @@ export class DirectoryFiles implements FileFeed {
   readonly idleMs = 0;
   private files: string[] | null = null;
   private i = 0;
+  private skipped: ReadonlySet<string> = new Set();
 
   constructor(
     private readonly dir: string,
@@ -109,8 +115,12 @@ export class DirectoryFiles implements FileFeed {
     private readonly exclude: ReadonlySet<string>,
   ) {}
 
+  skip(paths: ReadonlySet<string>): void {
+    this.skipped = paths;
+  }
+
   async next(): Promise<string | null> {
-    this.files ??= (await listFiles(this.dir, this.accept, this.exclude)).map((e) => join(this.dir, e.name));
+    this.files ??= (await listFiles(this.dir, this.accept, this.exclude)).map((e) => join(this.dir, e.name)).filter((p) => !this.skipped.has(p));
     return this.i < this.files.length ? this.files[this.i++]! : null;
   }
 }
@@ -134,6 +144,11 @@ export class WatchedFiles implements FileFeed {
 
   get idleMs(): number {
     return this.waited;
+  }
+
+  skip(paths: ReadonlySet<string>): void {
+    // Every path came from this feed (join(dir, name)).
+    for (const p of paths) this.done.add(basename(p));
   }
 
   async next(wait: boolean): Promise<string | typeof IDLE> {

@@ -12,10 +12,10 @@ import type { RecordBatch } from '../batch/record-batch.js';
 import { Schema, type RecordOf, type SchemaSpec } from '../batch/schema.js';
 import type { Source, SourceContext, SourceReader } from '../api/connector.js';
 import { CsvFileReader, type CsvFormat } from './csv-reader.js';
-import { DeadLetterFile } from './dead-letters.js';
+import { DeadLetterFile, type DeadLetterPosition } from './dead-letters.js';
 import { DirectoryFiles, IDLE, nameMatcher, SingleFile, WatchedFiles, type FileFeed, type FilePattern } from './directory-source.js';
 import { JsonlFileReader } from './jsonl-reader.js';
-import type { RecordFileReader } from './text-file.js';
+import type { FilePosition, RecordFileReader } from './text-file.js';
 
 export interface JsonlSourceOptions {
   /** Route bad lines here (JSONL: file, line, error, raw) instead of failing the job. */
@@ -132,18 +132,35 @@ export class FileSource<T extends object> implements Source<T> {
     else feed = new WatchedFiles(f.dir, this.accept!, exclude, f.pollIntervalMs);
     const format = this.format;
     const schema = this.schema;
-    const openFile = (path: string): RecordFileReader =>
-      format.kind === 'csv' ? new CsvFileReader(path, schema, format, dead) : new JsonlFileReader(path, dead);
+    const openFile = (path: string, at: FilePosition | null): RecordFileReader =>
+      format.kind === 'csv' ? new CsvFileReader(path, schema, format, dead, at) : new JsonlFileReader(path, dead, at);
     if (f.kind === 'directory' && f.interleave === true) return new InterleavedFilesReader(feed, openFile, schema, ctx.batchSize, dead);
     return new FilesReader(feed, openFile, schema, ctx.batchSize, dead);
   }
 }
 
-/** What both file readers share: the feed, how to open a file, batch shape, dead letters. */
+/**
+ * A file source's position at a checkpoint: the files it has taken from its feed, where it is
+ * in those still open, and its dead-letter file. Files are named by path, so a restore skips
+ * the files already read whatever else appeared in the directory since.
+ */
+interface FeedPosition {
+  readonly taken: readonly string[];
+  readonly open: readonly { readonly path: string; readonly at: FilePosition }[];
+  readonly turn: number;
+  readonly deadLetters: DeadLetterPosition | null;
+}
+
+/** What both file readers share: the feed, how to open a file, batch shape, dead letters, checkpoints. */
 abstract class FeedReader implements SourceReader {
+  /** Every path the feed gave, in order (a checkpoint's record of what not to read again). */
+  private readonly taken: string[] = [];
+  /** Files to continue from a restored position, in their order; taken by the first `next`. */
+  protected resumed: { path: string; reader: RecordFileReader }[] = [];
+
   constructor(
-    protected readonly feed: FileFeed,
-    protected readonly openFile: (path: string) => RecordFileReader,
+    private readonly feed: FileFeed,
+    private readonly openFile: (path: string, at: FilePosition | null) => RecordFileReader,
     protected readonly schema: Schema,
     protected readonly batchSize: number,
     private readonly dead: DeadLetterFile | null,
@@ -151,8 +168,44 @@ abstract class FeedReader implements SourceReader {
 
   abstract next(): Promise<RecordBatch | null>;
 
+  /** The files open now with their readers, in reading order. */
+  protected abstract openFiles(): readonly { readonly path: string; readonly reader: RecordFileReader }[];
+
+  /** Whose turn it is (interleaved reading). */
+  protected turnIndex(): number {
+    return 0;
+  }
+
+  protected setTurn(_turn: number): void {}
+
   /** Closes the files still open. */
   protected abstract closeFiles(): Promise<void>;
+
+  /** The next file of the feed (see FileFeed.next), opened. */
+  protected async nextFile(wait: boolean): Promise<{ path: string; reader: RecordFileReader } | null | typeof IDLE> {
+    const p = await this.feed.next(wait);
+    if (typeof p !== 'string') return p;
+    this.taken.push(p);
+    return { path: p, reader: this.openFile(p, null) };
+  }
+
+  checkpoint(): FeedPosition {
+    return {
+      taken: this.taken.slice(),
+      open: this.openFiles().map((f) => ({ path: f.path, at: f.reader.position() })),
+      turn: this.turnIndex(),
+      deadLetters: this.dead?.position() ?? null,
+    };
+  }
+
+  restore(position: unknown): void {
+    const p = position as FeedPosition;
+    this.taken.push(...p.taken);
+    this.feed.skip(new Set(p.taken));
+    this.resumed = p.open.map((f) => ({ path: f.path, reader: this.openFile(f.path, f.at) }));
+    this.setTurn(p.turn);
+    if (p.deadLetters !== null) this.dead?.restore(p.deadLetters);
+  }
 
   metrics(): Record<string, number> {
     return { deadLetters: this.dead?.count ?? 0, idleMs: this.feed.idleMs };
@@ -173,15 +226,28 @@ class InterleavedFilesReader extends FeedReader {
   private turn = 0;
   private current = '';
 
-
   splits(): { current: string; active: readonly string[] } {
-    return { current: this.current, active: (this.open ?? []).map((f) => f.path) };
+    return { current: this.current, active: (this.open ?? this.resumed).map((f) => f.path) };
+  }
+
+  protected openFiles(): readonly { path: string; reader: RecordFileReader }[] {
+    return this.open ?? this.resumed;
+  }
+
+  protected override turnIndex(): number {
+    return this.turn;
+  }
+
+  protected override setTurn(turn: number): void {
+    this.turn = turn;
   }
 
   async next(): Promise<RecordBatch | null> {
     if (this.open === null) {
-      this.open = [];
-      for (let p = await this.feed.next(false); typeof p === 'string'; p = await this.feed.next(false)) this.open.push({ path: p, reader: this.openFile(p) });
+      // Restored files first (all of the directory was open at the checkpoint), then any not yet taken.
+      this.open = this.resumed;
+      this.resumed = [];
+      for (let f = await this.nextFile(false); f !== null && f !== IDLE; f = await this.nextFile(false)) this.open.push(f);
     }
     while (this.open.length > 0) {
       this.turn %= this.open.length;
@@ -201,17 +267,21 @@ class InterleavedFilesReader extends FeedReader {
   }
 
   protected async closeFiles(): Promise<void> {
-    const open = this.open ?? [];
+    const open = [...(this.open ?? []), ...this.resumed];
     this.open = [];
+    this.resumed = [];
     for (const f of open) await f.reader.close();
   }
 }
 
 /** Reads the files of a feed one after the other into batches that may span files. */
 class FilesReader extends FeedReader {
-  private current: RecordFileReader | null = null;
+  private current: { path: string; reader: RecordFileReader } | null = null;
   private ended = false;
 
+  protected openFiles(): readonly { path: string; reader: RecordFileReader }[] {
+    return this.current === null ? this.resumed : [this.current];
+  }
 
   /**
    * A batch of up to batchSize rows; null at the end of a bounded feed. A watched directory
@@ -224,27 +294,28 @@ class FilesReader extends FeedReader {
     const rows = new BatchBuilder(this.schema, this.batchSize);
     while (rows.length < this.batchSize) {
       if (this.current === null) {
-        const path = await this.feed.next(rows.length === 0);
-        if (path === null) {
+        const f = this.resumed.shift() ?? (await this.nextFile(rows.length === 0));
+        if (f === null) {
           this.ended = true;
           break;
         }
-        if (path === IDLE) break;
-        this.current = this.openFile(path);
+        if (f === IDLE) break;
+        this.current = f;
       }
-      if (!(await this.current.fill(rows, this.batchSize))) {
+      if (!(await this.current.reader.fill(rows, this.batchSize))) {
         const done = this.current;
         this.current = null;
-        await done.close();
+        await done.reader.close();
       }
     }
     return this.ended && rows.length === 0 ? null : rows.finish();
   }
 
   protected async closeFiles(): Promise<void> {
-    const cur = this.current;
+    const open = [...(this.current === null ? [] : [this.current]), ...this.resumed];
     this.current = null;
-    await cur?.close();
+    this.resumed = [];
+    for (const f of open) await f.reader.close();
   }
 }
 

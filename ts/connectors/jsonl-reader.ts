@@ -7,7 +7,7 @@
 
 import { BadValueError, type BatchBuilder } from '../batch/builder.js';
 import type { DeadLetterFile } from './dead-letters.js';
-import { TextChunks, type RecordFileReader } from './text-file.js';
+import { TextChunks, type FilePosition, type RecordFileReader } from './text-file.js';
 
 export class JsonlFileReader implements RecordFileReader {
   private readonly chunks: TextChunks;
@@ -20,9 +20,16 @@ export class JsonlFileReader implements RecordFileReader {
   constructor(
     private readonly path: string,
     private readonly deadLetters: DeadLetterFile | null,
+    at: FilePosition | null = null,
   ) {
-    this.chunks = new TextChunks(path);
+    this.lineNo = at?.lines ?? 0;
+    this.chunks = new TextChunks(path, this.lineNo);
     this.where = `file '${path}'`;
+  }
+
+  position(): FilePosition {
+    // Lines are consumed whole: every line counted is behind the reader.
+    return { lines: this.lineNo };
   }
 
   private async readLine(): Promise<string | null> {

@@ -12,7 +12,7 @@ import type { Engine, WindowAggregator, WindowDescriptor } from '../engine/engin
 import { keyGroups } from '../engine/ts/partition.js';
 import { lastWindowStart } from '../engine/window-spec.js';
 import { Operator } from './operator.js';
-import { DeadLetterFile } from '../connectors/dead-letters.js';
+import { DeadLetterFile, type DeadLetterPosition } from '../connectors/dead-letters.js';
 import { jsonCells } from '../connectors/format.js';
 
 const HI_EXACT = 2097152; // 2^21: |ms| < 2^53
@@ -231,13 +231,17 @@ export class TimestampsOperator extends Operator {
   }
 
   override snapshotState(): unknown {
-    return { maxTs: this.maxTs, splitMax: [...this.splitMax] };
+    return { maxTs: this.maxTs, splitMax: [...this.splitMax], deadLetters: this.deadLetters?.position() ?? null };
   }
 
   override restoreState(state: unknown): void {
-    const s = state as { maxTs: number; splitMax: [string, number][] };
+    const s = state as { maxTs: number; splitMax: [string, number][]; deadLetters?: DeadLetterPosition | null };
     this.maxTs = s.maxTs;
     for (const [k, v] of s.splitMax) this.splitMax.set(k, v);
+    if (this.deadLetters !== null && s.deadLetters != null) {
+      this.deadLetters.restore(s.deadLetters);
+      this.metrics.deadLetters = s.deadLetters.count;
+    }
   }
 
   /** Per-split watermarks: the split of the next batch, and the splits that have not ended. */
