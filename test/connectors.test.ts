@@ -14,7 +14,12 @@ import {
   type Source,
   type SourceReader,
 } from '../ts/index.js';
+import { BatchBuilder } from '../ts/batch/builder.js';
+import { rowReader } from '../ts/batch/record-batch.js';
 import { CsvParser } from '../ts/connectors/csv-parser.js';
+import { CsvFileReader } from '../ts/connectors/csv-reader.js';
+import { JsonlFileReader } from '../ts/connectors/jsonl-reader.js';
+import type { FilePosition } from '../ts/connectors/text-file.js';
 import { parseIsoTimestamp } from '../ts/connectors/csv-values.js';
 import { onBothEngines, rng } from './engines.js';
 
@@ -549,5 +554,52 @@ describe('rolling file sinks', () => {
     await env3.execute();
     expect(existsSync(single) && statSync(single).isFile()).toBe(true);
     expect(readFileSync(single, 'utf8')).toBe('id,text,v\n0,"",\n1,xxxxxxx,0.25\n');
+  });
+});
+
+describe('file read positions (checkpoints)', () => {
+  const schema = Schema.from({ id: 'i64', name: 'utf8' });
+  type Reader = { fill(rows: BatchBuilder, limit: number): Promise<boolean>; position(): FilePosition; close(): Promise<void> };
+  async function readAll(r: Reader, limit: number): Promise<unknown[]> {
+    const out: unknown[] = [];
+    for (let more = true; more; ) {
+      const rows = new BatchBuilder(schema, limit);
+      more = await r.fill(rows, limit);
+      const b = rows.finish();
+      const read = rowReader(b);
+      for (let i = 0; i < b.length; i++) out.push(read(i));
+      if (rows.length === limit) break;
+    }
+    return out;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-pos-'));
+  const names = ['a', 'café', '日本語', 'x'];
+  const csv = '\ufeffname,id\r\n' + names.map((n, i) => `"${n}\r\nline",${i}`).join('\r\n') + '\r\n' + 'last,9'; // quoted line breaks, no final line break
+  const jsonl = '\ufeff' + names.map((n, i) => JSON.stringify({ id: i, name: n })).join('\n') + '\n\n' + JSON.stringify({ id: 9, name: 'last' });
+  writeFileSync(join(dir, 'p.csv'), csv);
+  writeFileSync(join(dir, 'p.jsonl'), jsonl);
+  const open = {
+    csv: (at: FilePosition | null) => new CsvFileReader(join(dir, 'p.csv'), schema, { header: true, delimiter: ',' }, null, at),
+    jsonl: (at: FilePosition | null) => new JsonlFileReader(join(dir, 'p.jsonl'), null, at),
+  };
+
+  it.each(['csv', 'jsonl'] as const)('%s: a reader opened at the position of another continues exactly after its last record, at every record', async (format) => {
+    const whole = await readAll(open[format](null), 1000);
+    expect(whole).toHaveLength(5);
+    for (let k = 1; k <= 5; k++) {
+      const first = open[format](null);
+      const head = await readAll(first, k);
+      const at = first.position();
+      await first.close();
+      const second = open[format](at);
+      const tail = await readAll(second, 1000);
+      await second.close();
+      expect([...head, ...tail]).toEqual(whole);
+    }
+  });
+
+  it('a file shorter than the position is an error naming it', async () => {
+    const r = open.jsonl({ lines: 40 });
+    await expect(readAll(r, 10)).rejects.toThrow(/p\.jsonl'.*ends 3[0-9] lines before the position the checkpoint had read to/);
   });
 });
