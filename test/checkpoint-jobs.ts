@@ -1,6 +1,6 @@
 // Shared by the checkpoint tests: the checkpointed job run through the real `sluice` command.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,12 +22,23 @@ export function jobArgs(kind: string, out: string, dir: string, engine: string, 
   return ['run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(parallelism), '--no-progress', ...batches, ...extra, '--', kind, out, dir, EVENTS, RATE];
 }
 
+/** What a file sink published: the file, or (`dir/`) its visible part files in name order, concatenated. */
+export function publishedOutput(out: string): string {
+  if (!out.endsWith('/')) return existsSync(out) ? readFileSync(out, 'utf8') : '';
+  if (!existsSync(out)) return '';
+  return readdirSync(out)
+    .filter((n) => !n.startsWith('.'))
+    .sort()
+    .map((n) => readFileSync(join(out, n), 'utf8'))
+    .join('');
+}
+
 /** Runs to the end without interruption; returns the published output. */
 export function uninterrupted(engine: string, kind: string, parallelism: number): string {
   const out = join(work, `ref-${engine}-${kind}-${parallelism}.jsonl`);
   const p = spawnSync(process.execPath, [cli, ...jobArgs(kind, out, join(work, `ref-${engine}-${kind}-${parallelism}-chk`), engine, parallelism)], { cwd: root, encoding: 'utf8' });
   expect(p.status, p.stderr).toBe(0);
-  return readFileSync(out, 'utf8');
+  return publishedOutput(out);
 }
 
 export const sortedLines = (text: string): string[] => text.split('\n').filter((l) => l !== '').sort();
@@ -51,6 +62,7 @@ export function subMultiset(part: string, whole: string): boolean {
  * the end it must equal it (on one thread byte for byte, else as a multiset).
  */
 export async function killAndResume(o: { args: readonly string[]; out: string; dir: string; reference: string; ordered: boolean; seed: number }): Promise<void> {
+  const published = (): string => publishedOutput(o.out);
   const random = rng(o.seed);
   let kills = 0;
   let finished = false;
@@ -72,13 +84,13 @@ export async function killAndResume(o: { args: readonly string[]; out: string; d
     const { code, signal } = await exited;
     if (signal === 'SIGKILL') {
       kills++;
-      const published = existsSync(o.out) ? readFileSync(o.out, 'utf8') : '';
+      const now = published();
       // Uncommitted output is never visible under the published name.
-      expect(published === '' || published.endsWith('\n')).toBe(true);
+      expect(now === '' || now.endsWith('\n')).toBe(true);
       // Whatever is published is part of the uninterrupted output: nothing twice. On one
       // thread the order is the same too, so it is a prefix.
-      if (o.ordered) expect(o.reference.startsWith(published)).toBe(true);
-      else expect(subMultiset(published, o.reference)).toBe(true);
+      if (o.ordered) expect(o.reference.startsWith(now)).toBe(true);
+      else expect(subMultiset(now, o.reference)).toBe(true);
     } else {
       expect(code, stderr).toBe(0);
       finished = true;
@@ -86,7 +98,7 @@ export async function killAndResume(o: { args: readonly string[]; out: string; d
   }
   expect(kills).toBeGreaterThanOrEqual(4);
   expect(finished).toBe(true);
-  const final = readFileSync(o.out, 'utf8');
+  const final = published();
   if (o.ordered) expect(final).toBe(o.reference);
   else expect(sortedLines(final)).toEqual(sortedLines(o.reference));
 }

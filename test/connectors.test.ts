@@ -19,6 +19,7 @@ import { rowReader } from '../ts/batch/record-batch.js';
 import { CsvParser } from '../ts/connectors/csv-parser.js';
 import { CsvFileReader } from '../ts/connectors/csv-reader.js';
 import { JsonlFileReader } from '../ts/connectors/jsonl-reader.js';
+import { RollingFileWriter } from '../ts/connectors/rolling-sink.js';
 import type { FilePosition } from '../ts/connectors/text-file.js';
 import { parseIsoTimestamp } from '../ts/connectors/csv-values.js';
 import { onBothEngines, rng } from './engines.js';
@@ -601,5 +602,62 @@ describe('file read positions (checkpoints)', () => {
   it('a file shorter than the position is an error naming it', async () => {
     const r = open.jsonl({ lines: 40 });
     await expect(readAll(r, 10)).rejects.toThrow(/p\.jsonl'.*ends 3[0-9] lines before the position the checkpoint had read to/);
+  });
+});
+
+describe('rolling file sinks under checkpoints (two-phase commit)', () => {
+  const schema = Schema.from({ n: 'i64' });
+  const batch = (from: number, count: number) => {
+    const b = new BatchBuilder(schema, count);
+    for (let i = 0; i < count; i++) b.append({ n: from + i }, 'test', i);
+    return b.finish();
+  };
+  const visible = (dir: string) => readdirSync(dir).filter((n) => !n.startsWith('.')).sort();
+
+  it('publishes parts only when their checkpoint completes; a restore publishes its pending parts once and deletes later ones', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-roll2pc-'));
+    const w1 = new RollingFileWriter(dir, 'jsonl', schema, { maxBytes: 40 }, { restoring: false });
+    w1.write(batch(0, 10)); // rolls by size: several parts, none visible yet
+    expect(visible(dir)).toEqual([]);
+    const s1 = w1.preCommit(1);
+    w1.write(batch(10, 3));
+    const s2 = w1.preCommit(2);
+    expect(s2.nextIndex).toBeGreaterThan(s1.nextIndex);
+    w1.commit(1);
+    const afterOne = visible(dir);
+    expect(afterOne.length).toBe(s1.nextIndex);
+    expect(afterOne.map((n) => readFileSync(join(dir, n), 'utf8')).join('')).toBe(Array.from({ length: 10 }, (_, i) => `{"n":${i}}\n`).join(''));
+    w1.write(batch(13, 2)); // in progress when the process dies; checkpoint 2 never completes
+
+    // A restore from checkpoint 1 whose commit had not happened: publish it, drop everything after.
+    for (const n of readdirSync(dir)) if (n.startsWith('part-')) renameSync(join(dir, n), join(dir, `.${n}.pending`));
+    const w2 = new RollingFileWriter(dir, 'jsonl', schema, { maxBytes: 40 }, { restoring: true });
+    w2.restore(s1);
+    expect(visible(dir)).toEqual(afterOne);
+    expect(readdirSync(dir).filter((n) => n.startsWith('.'))).toEqual([]);
+    w2.write(batch(10, 5));
+    w2.preCommit(3);
+    w2.commit(3);
+    w2.close();
+    const all = visible(dir);
+    expect(all).toEqual(all.map((_, i) => `part-${String(i).padStart(5, '0')}.jsonl`));
+    expect(all.map((n) => readFileSync(join(dir, n), 'utf8')).join('')).toBe(Array.from({ length: 15 }, (_, i) => `{"n":${i}}\n`).join(''));
+    expect(readdirSync(dir).filter((n) => n.startsWith('.'))).toEqual([]);
+  });
+
+  it('a restore deletes parts a lost later checkpoint had published', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-roll2pc-'));
+    const w1 = new RollingFileWriter(dir, 'jsonl', schema, { maxBytes: 1000 }, { restoring: false });
+    w1.write(batch(0, 2));
+    const s1 = w1.preCommit(1);
+    w1.commit(1);
+    w1.write(batch(2, 2));
+    w1.preCommit(2);
+    w1.commit(2); // published, but checkpoint 2's files are lost: the job resumes from 1
+    expect(visible(dir)).toEqual(['part-00000.jsonl', 'part-00001.jsonl']);
+    const w2 = new RollingFileWriter(dir, 'jsonl', schema, { maxBytes: 1000 }, { restoring: true });
+    w2.restore(s1);
+    expect(visible(dir)).toEqual(['part-00000.jsonl']);
+    w2.close();
   });
 });

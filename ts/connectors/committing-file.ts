@@ -31,7 +31,8 @@ function writeAll(fd: number, bytes: Uint8Array | string): number {
   return buf.length;
 }
 
-function fsyncDir(dir: string): void {
+/** Makes a directory's renames and new entries durable. */
+export function fsyncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);

@@ -45,7 +45,9 @@ export class FileSink implements Sink {
       // Exactly-once: records become visible when the checkpoint that covers them completes.
       return new CommittingFileWriter(this.path, this.format === 'csv' ? csvHeader(schema) : '', ctx.restoring === true, (b) => toLines(b, this.format));
     }
-    if (this.rollover !== null) return new RollingFileWriter(this.path, this.format, schema, this.rollover);
+    if (this.rollover !== null) {
+      return new RollingFileWriter(this.path, this.format, schema, this.rollover, ctx?.checkpointing === true ? { restoring: ctx.restoring === true } : null);
+    }
     const fd = openSync(this.path, 'w');
     if (this.format === 'csv') writeSync(fd, csvHeader(schema));
     let open = true;

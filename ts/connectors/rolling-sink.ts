@@ -8,14 +8,22 @@
  * reader that skips hidden files (FileSource.directory / watch) never sees half a part.
  * A part that has been open for `intervalMs` is completed by a timer even when no rows
  * arrive (and checked again on every write and on close).
+ *
+ * Under checkpoints the parts are exactly-once (two-phase commit, as Flink's FileSink): a
+ * completed part is renamed `.part-NNNNN.<ext>.pending` (still hidden), each checkpoint also
+ * completes the part in progress, and when the checkpoint completes its pending parts get
+ * their final names. The checkpoint keeps the pending parts and the next part number, so a
+ * restore publishes what the checkpoint covered (once) and deletes every later part, pending,
+ * in progress or even published by a checkpoint that did not survive.
  */
 
 import { Buffer } from 'node:buffer';
-import { closeSync, mkdirSync, openSync, readdirSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import type { SinkWriter } from '../api/connector.js';
+import { fsyncDir } from './committing-file.js';
 import { csvHeader, rowRenderer, type TextFormat } from './format.js';
 
 export interface RolloverPolicy {
@@ -41,12 +49,25 @@ export function checkRollover(policy: RolloverPolicy): RolloverPolicy {
 }
 
 interface Part {
+  readonly index: number;
   readonly fd: number;
   readonly tmp: string;
   readonly final: string;
   readonly openedAt: number;
   bytes: number;
   rows: number;
+}
+
+/** The parts completed for one checkpoint, awaiting its completion. */
+interface PendingParts {
+  readonly id: number;
+  readonly parts: readonly number[];
+}
+
+export interface RollingFileState {
+  /** The first part number the checkpoint does not cover. */
+  readonly nextIndex: number;
+  readonly pending: readonly PendingParts[];
 }
 
 /** Flush rendered rows to the file past this many characters (bounds memory per batch). */
@@ -61,17 +82,23 @@ export class RollingFileWriter implements SinkWriter {
   private failure: unknown = null;
   private readonly header: string | null;
   private readonly headerBytes: number;
+  /** Checkpointing: parts completed since the last checkpoint, and those awaiting a checkpoint's completion. */
+  private rolled: number[] = [];
+  private pending: PendingParts[] = [];
+  private readonly partName: RegExp;
 
   constructor(
     private readonly dir: string,
     private readonly format: TextFormat,
     schema: Schema,
     private readonly policy: RolloverPolicy,
+    /** Exactly-once (the job takes checkpoints); `restoring`: `restore` follows, the parts are ours. */
+    private readonly committing: { readonly restoring: boolean } | null = null,
   ) {
     mkdirSync(dir, { recursive: true });
-    const partName = new RegExp(`^\\.?part-[0-9]{5,}\\.${format}(\\.inprogress)?$`);
-    const old = readdirSync(dir).filter((n) => partName.test(n));
-    if (old.length > 0) {
+    this.partName = new RegExp(`^\\.?part-([0-9]{5,})\\.${format}(\\.inprogress|\\.pending)?$`);
+    const old = readdirSync(dir).filter((n) => this.partName.test(n));
+    if (old.length > 0 && committing?.restoring !== true) {
       // As Spark's default save mode: never mix two runs' parts, never delete a user's files.
       throw new Error(
         `directory '${dir}' already holds part files (${old.slice(0, 3).join(', ')}${old.length > 3 ? ', ...' : ''}) from an earlier run; ` +
@@ -112,8 +139,71 @@ export class RollingFileWriter implements SinkWriter {
     this.closed = true;
     // An empty stream still leaves one (empty, or header-only) part, as the single-file sink leaves a file.
     if (this.part === null && this.index === 0) this.openPart();
-    if (this.part !== null) this.finishPart();
+    const p = this.part;
+    if (this.committing !== null && p !== null) {
+      // Everything checkpointed is published; rows after the last checkpoint (a cancelled or
+      // failed run) stay for the next restore to discard. An empty stream's empty part has nothing to commit.
+      this.closePart();
+      closeSync(p.fd);
+      if (p.rows === 0 && p.index === 0) renameSync(p.tmp, p.final);
+      else if (p.rows === 0) rmSync(p.tmp, { force: true });
+    } else if (p !== null) this.finishPart();
     this.check();
+  }
+
+  /** Phase one: completes the part in progress; the parts completed since the last checkpoint wait for this one. */
+  preCommit(checkpointId: number): RollingFileState {
+    this.check();
+    if (this.part !== null && this.part.rows > 0) this.finishPart();
+    if (this.rolled.length > 0) {
+      fsyncDir(this.dir);
+      this.pending.push({ id: checkpointId, parts: this.rolled });
+      this.rolled = [];
+    }
+    const nextIndex = this.part !== null ? this.part.index : this.index;
+    return { nextIndex, pending: this.pending.map((g) => ({ id: g.id, parts: g.parts.slice() })) };
+  }
+
+  /** Phase two: the checkpoint completed; its parts (and earlier ones) get their final names. */
+  commit(checkpointId: number): void {
+    let renamed = false;
+    while (this.pending.length > 0 && this.pending[0]!.id <= checkpointId) {
+      for (const i of this.pending.shift()!.parts) renamed = this.publish(i) || renamed;
+    }
+    if (renamed) fsyncDir(this.dir);
+  }
+
+  /** Resuming from a checkpoint (before any write): publish its pending parts, delete every part after it. */
+  restore(state: unknown): void {
+    const s = state as RollingFileState;
+    for (const g of s.pending) for (const i of g.parts) this.publish(i);
+    for (const n of readdirSync(this.dir)) {
+      const m = this.partName.exec(n);
+      if (m === null) continue;
+      // In progress: never checkpointed. Pending or published from number nextIndex on: output
+      // after the checkpoint (published only if a later checkpoint completed and was then lost).
+      if (m[2] === '.inprogress' || Number(m[1]) >= s.nextIndex) rmSync(join(this.dir, n), { force: true });
+    }
+    fsyncDir(this.dir);
+    this.index = s.nextIndex;
+    this.pending = [];
+    this.rolled = [];
+  }
+
+  private names(index: number): { final: string; pending: string } {
+    const name = `part-${String(index).padStart(5, '0')}.${this.format}`;
+    return { final: join(this.dir, name), pending: join(this.dir, `.${name}.pending`) };
+  }
+
+  /** Renames a pending part to its final name (idempotent); true when it renamed. */
+  private publish(index: number): boolean {
+    const { final, pending } = this.names(index);
+    if (!existsSync(pending)) {
+      if (existsSync(final)) return false; // published by an earlier run
+      throw new Error(`cannot publish part ${final}: neither it nor its pending file ${pending} exists; was the directory changed?`);
+    }
+    renameSync(pending, final);
+    return true;
   }
 
   private check(): void {
@@ -135,11 +225,12 @@ export class RollingFileWriter implements SinkWriter {
   }
 
   private openPart(): Part {
-    const name = `part-${String(this.index++).padStart(5, '0')}.${this.format}`;
+    const index = this.index++;
+    const name = `part-${String(index).padStart(5, '0')}.${this.format}`;
     const tmp = join(this.dir, `.${name}.inprogress`);
     const fd = openSync(tmp, 'w');
     if (this.header !== null) writeSync(fd, this.header);
-    const part: Part = { fd, tmp, final: join(this.dir, name), openedAt: Date.now(), bytes: this.headerBytes, rows: 0 };
+    const part: Part = { index, fd, tmp, final: join(this.dir, name), openedAt: Date.now(), bytes: this.headerBytes, rows: 0 };
     this.part = part;
     const interval = this.policy.intervalMs;
     if (interval !== undefined && !this.closed) {
@@ -156,15 +247,28 @@ export class RollingFileWriter implements SinkWriter {
     return part;
   }
 
+  /** Completes the current part: published at once, or under checkpoints pending the next one. */
   private finishPart(): void {
-    const p = this.part;
+    const p = this.closePart();
     if (p === null) return;
+    if (this.committing !== null) fsyncSync(p.fd);
+    closeSync(p.fd);
+    if (this.committing === null) renameSync(p.tmp, p.final);
+    else {
+      renameSync(p.tmp, this.names(p.index).pending);
+      this.rolled.push(p.index);
+    }
+  }
+
+  /** Takes the current part off (and its timer); the caller closes it. */
+  private closePart(): Part | null {
+    const p = this.part;
+    if (p === null) return null;
     this.part = null;
     if (this.timer !== null) {
       clearTimeout(this.timer);
       this.timer = null;
     }
-    closeSync(p.fd);
-    renameSync(p.tmp, p.final);
+    return p;
   }
 }
