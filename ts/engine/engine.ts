@@ -68,6 +68,11 @@ export interface WindowAggregator {
   readonly lateDropped: number;
   /** Indices of the rows of the last pushed batch that were late (for a side output). */
   lateRows(): Uint32Array;
+  /**
+   * Session windows: the earliest start of a session in state (open, or kept for allowed
+   * lateness), +Infinity when none; other windows: -Infinity (not tracked). For checkpoints.
+   */
+  earliestStart(): number;
   /** Managed memory the operator holds, in bytes. */
   readonly memoryBytes: number;
 }

@@ -345,6 +345,11 @@ export interface SessionGapFn {
  * checkpoint's watermark, discarding what that fires again (it was emitted before the
  * checkpoint). Replayed in arrival order, the aggregator's state, output order and float sums
  * are as they were.
+ *
+ * Sessions grow and merge, so a record's window is not known from its time: the operator keeps
+ * each batch with the watermark it arrived at, and drops (at a checkpoint) the batches older
+ * than the earliest session still in the aggregator. A restore replays the batches each at its
+ * own watermark, so that sessions merge, fire and find records late as they did.
  */
 export interface WindowReplay {
   readonly engine: Engine;
@@ -357,60 +362,80 @@ export interface WindowReplay {
 
 export class WindowAggregateOperator extends Operator {
   /** With checkpoints: the input batches of windows not yet purged, and until which watermark each is needed. */
-  private retained: { batch: RecordBatch; until: number }[] = [];
+  private retained: { batch: RecordBatch; until: number; watermark: number }[] = [];
+  /** The watermark the aggregator was last advanced to. */
+  private aggWatermark = -Infinity;
+  private pruneAt = 1024;
   /** Set when the job takes checkpoints. */
   replay: WindowReplay | null = null;
 
   override checkpointGap(): string | null {
     const k = this.replay?.window.kind;
-    if (k === 'tumbling' || k === 'sliding') return null;
+    if (k === 'tumbling' || k === 'sliding' || k === 'session') return null;
     return k === 'count'
-      ? 'count windows keep their records outside checkpoints so far'
-      : k === 'session'
-        ? 'session windows of the built-in aggregation are not covered by checkpoints yet; use a KeyedProcessFunction, or reduce()/aggregate(AggregateFunction) on the window'
-        : 'internal error: the window operator was not prepared for checkpoints';
+      ? 'count windows of the built-in aggregation keep their records outside checkpoints so far; use countWindow(...).reduce/aggregate(AggregateFunction) or a KeyedProcessFunction'
+      : 'internal error: the window operator was not prepared for checkpoints';
   }
 
   /** Until which watermark the batch is needed: the end of the last window of its latest record, plus lateness. */
   private neededUntil(batch: RecordBatch): number {
+    if (this.replay!.window.kind === 'session') return Infinity; // until pruned by the earliest session (prune)
     const w = this.replay!.window as { sizeMs: number; slideMs?: number; offsetMs: number };
     // Usually a cache hit: the watermark generator scanned this event-time column already.
     const max = maxEventTime(batch.eventTime!, batch.length, this.metrics.name, 0, '(event time)');
     return lastWindowStart(max, w.slideMs ?? w.sizeMs, w.offsetMs) + w.sizeMs - 1 + this.replay!.lateness;
   }
 
+  /** Sessions: drops the batches older than the earliest session in the aggregator (their sessions are gone). */
+  private prune(): void {
+    if (this.replay?.window.kind !== 'session' || this.retained.length === 0) return;
+    const earliest = this.agg.earliestStart();
+    this.retained = this.retained.filter((r) => maxEventTime(r.batch.eventTime!, r.batch.length, this.metrics.name, 0, '(event time)') >= earliest);
+  }
+
   override snapshotState(): unknown {
     if (this.replay === null) return null;
-    return { batches: this.retained.map((r) => this.replay!.engine.encodeBatch(r.batch)) };
+    this.prune();
+    return { batches: this.retained.map((r) => this.replay!.engine.encodeBatch(r.batch)), watermarks: this.retained.map((r) => r.watermark) };
   }
 
   override restoreState(state: unknown): void {
-    this.replayBatches((state as { batches: Uint8Array[] }).batches.map((b) => this.replay!.engine.decodeBatch(b)));
+    const s = state as { batches: Uint8Array[]; watermarks?: number[] };
+    this.replayBatches(s.batches.map((b, i) => ({ batch: this.replay!.engine.decodeBatch(b), watermark: s.watermarks?.[i] ?? -Infinity })));
   }
 
   override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
     const r = this.replay!;
-    const batches: RecordBatch[] = [];
-    for (const s of states as { batches: Uint8Array[] }[]) {
-      for (const bytes of s.batches) {
+    const batches: { batch: RecordBatch; watermark: number }[] = [];
+    for (const s of states as { batches: Uint8Array[]; watermarks?: number[] }[]) {
+      s.batches.forEach((bytes, j) => {
         const b = r.engine.decodeBatch(bytes);
         const groups = keyGroups(b, r.keyFields, r.maxParallelism);
         const rows = Int32Array.from({ length: b.length }, (_, i) => i).filter((i) => mine(groups[i]!));
-        if (rows.length > 0) batches.push(b.take(rows, rows.length));
-      }
+        if (rows.length > 0) batches.push({ batch: b.take(rows, rows.length), watermark: s.watermarks?.[j] ?? -Infinity });
+      });
     }
-    // Old subtasks' batches interleave by key only, so per key the arrival order holds.
+    // Old subtasks' batches interleave by key only, so per key the arrival order holds; each
+    // batch is replayed at the watermark it arrived at (a stable sort keeps the order within one).
+    batches.sort((a, b) => a.watermark - b.watermark || 0);
     this.replayBatches(batches);
     return true;
   }
 
-  private replayBatches(batches: readonly RecordBatch[]): void {
-    for (const b of batches) {
-      this.agg.push(b);
+  private replayBatches(batches: readonly { batch: RecordBatch; watermark: number }[]): void {
+    const sessions = this.replay!.window.kind === 'session';
+    for (const { batch: b, watermark } of batches) {
+      // Sessions: the watermark the batch arrived at (what fires is discarded: emitted before the checkpoint).
+      if (sessions && watermark > this.aggWatermark) {
+        this.agg.advanceWatermark(watermark);
+        this.aggWatermark = watermark;
+      }
+      this.agg.push(this.gap === null ? b : this.withGaps(b, this.gap));
       this.agg.takePushedOutput(); // fired before the checkpoint already
-      this.retained.push({ batch: b, until: this.neededUntil(b) });
+      this.retained.push({ batch: b, until: this.neededUntil(b), watermark });
     }
     if (this.watermark > -Infinity) this.agg.advanceWatermark(this.watermark); // ditto
+    this.aggWatermark = Math.max(this.aggWatermark, this.watermark);
     this.metrics.memoryBytes = this.agg.memoryBytes;
   }
 
@@ -455,7 +480,7 @@ export class WindowAggregateOperator extends Operator {
   }
 
   processBatch(batch: RecordBatch): Promise<void> | void {
-    if (this.replay !== null && batch.length > 0) this.retained.push({ batch, until: this.neededUntil(batch) });
+    if (this.replay !== null && batch.length > 0) this.retained.push({ batch, until: this.neededUntil(batch), watermark: this.aggWatermark });
     const late = this.agg.push(this.gap === null ? batch : this.withGaps(batch, this.gap));
     this.metrics.memoryBytes = this.agg.memoryBytes;
     this.memory?.resize(this.metrics.memoryBytes);
@@ -480,7 +505,13 @@ export class WindowAggregateOperator extends Operator {
 
   override async processWatermark(watermark: number): Promise<void> {
     const fired = this.agg.advanceWatermark(watermark);
+    this.aggWatermark = Math.max(this.aggWatermark, watermark);
     if (this.retained.length > 0) this.retained = this.retained.filter((r) => r.until > watermark);
+    // Sessions: pruning scans the sessions, so between checkpoints only when the batches kept doubled.
+    if (this.retained.length >= this.pruneAt) {
+      this.prune();
+      this.pruneAt = Math.max(1024, 2 * this.retained.length);
+    }
     this.memory?.resize(this.agg.memoryBytes);
     if (fired !== null) await this.emit(fired);
     await this.emitWatermark(watermark);

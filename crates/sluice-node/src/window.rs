@@ -150,6 +150,18 @@ impl NativeWindowAggregator {
         self.inner.memory_held() as f64
     }
 
+    /// Session windows: the earliest start of a session in state, +Infinity when none;
+    /// -Infinity for other windows (not tracked).
+    #[napi]
+    pub fn earliest_start(&self) -> f64 {
+        match self.inner.earliest_start() {
+            None => f64::INFINITY,
+            Some(i64::MIN) => f64::NEG_INFINITY,
+            // Event times are checked to lie within ±2^53 ms, so the conversion is exact.
+            Some(t) => t as f64,
+        }
+    }
+
     #[napi(getter)]
     pub fn group_count(&self) -> u32 {
         self.inner.group_count() as u32

@@ -31,6 +31,7 @@ export interface NativeWindowAggregatorN {
   push(buffers: Uint8Array[], length: number, eventTime?: Uint8Array | null): number;
   advanceWatermark(watermark: number): BatchOutN | null;
   lateRows(): Uint32Array;
+  earliestStart(): number;
   takePushedOutput(): BatchOutN | null;
   readonly unfiredRows: number;
   readonly lateDropped: number;

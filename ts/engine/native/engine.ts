@@ -41,6 +41,10 @@ class NativeWindowAggregator implements WindowAggregator {
     return this.inner.lateRows();
   }
 
+  earliestStart(): number {
+    return this.inner.earliestStart();
+  }
+
   takePushedOutput(): RecordBatch | null {
     const out = this.inner.takePushedOutput();
     return out === null ? null : fromBatchOut(this.outputSchema, out);

@@ -66,6 +66,11 @@ export class TsCountAggregator implements WindowAggregator {
     return n;
   }
 
+  /** Not tracked (only session windows need it). */
+  earliestStart(): number {
+    return -Infinity;
+  }
+
   lateRows(): Uint32Array {
     return new Uint32Array(0);
   }

@@ -168,6 +168,13 @@ export class TsSessionAggregator implements WindowAggregator {
     return this.refires.lateRows(() => lateRowsOf(this.gids, this.lastLen, LATE));
   }
 
+  earliestStart(): number {
+    // O(sessions): called per checkpoint, not per batch.
+    let m = Infinity;
+    for (let g = 0; g < this.sessions; g++) if (this.fwd[g] === ALIVE && this.start[g]! < m) m = this.start[g]!;
+    return m;
+  }
+
   private dropWatermark(): number {
     return dropWatermark(this.watermark, this.lateness);
   }

@@ -192,6 +192,11 @@ export class TsWindowAggregator implements WindowAggregator {
 
   readonly unfiredRows = 0;
 
+  /** Not tracked (only session windows need it). */
+  earliestStart(): number {
+    return -Infinity;
+  }
+
   lateRows(): Uint32Array {
     return this.refires.lateRows(() => lateRowsOf(this.gids, this.lastLen, LATE));
   }

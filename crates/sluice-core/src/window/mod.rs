@@ -358,6 +358,14 @@ impl WindowAggregator {
             Inner::Count(_) => i64::MIN,
         }
     }
+    /// Session windows: the earliest start of a session in state (None when there is none).
+    /// Other windows do not track it: Some(i64::MIN).
+    pub fn earliest_start(&self) -> Option<i64> {
+        match &self.inner {
+            Inner::Session(a) => a.earliest_start(),
+            _ => Some(i64::MIN),
+        }
+    }
     /// Groups held: (slice, key) pairs, or open sessions.
     pub fn group_count(&self) -> usize {
         match &self.inner {

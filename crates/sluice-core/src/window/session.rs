@@ -90,6 +90,13 @@ impl SessionAggregator {
         self.live
     }
 
+    /// The earliest start of a session in state (open, or fired and kept for allowed
+    /// lateness), or None. Checkpoints keep the input from there on. O(sessions): called per
+    /// checkpoint, not per batch.
+    pub fn earliest_start(&self) -> Option<i64> {
+        self.sessions.iter().filter(|s| s.fwd == ALIVE).map(|s| s.start).min()
+    }
+
     fn account(&mut self) -> Result<()> {
         let bytes = self.keys.bytes()
             + self.sessions.capacity() * std::mem::size_of::<Session>()
