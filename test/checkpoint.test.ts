@@ -21,6 +21,7 @@ describe.each(ENGINES)('exactly-once recovery from SIGKILL (%s engine)', (engine
     ['builtin', 2],
     ['session', 1],
     ['session', 2],
+    ['count', 1],
     ['q7', 1],
     ['q8', 1],
   ] as const)('%s at parallelism %i: killed at random moments and resumed, the output equals an uninterrupted run', async (kind, parallelism) => {

@@ -14,7 +14,7 @@ describe.each(ENGINES)('savepoints and rescaling (%s engine)', (engine) => {
     [1, 2],
     [2, 1],
   ] as const)('stop with a savepoint (Ctrl-C) at parallelism %i, resume at %i: keyed state moves by key group, output as uninterrupted', async (from, to) => {
-    for (const kind of ['process', 'window', 'builtin', 'session']) {
+    for (const kind of ['process', 'window', 'builtin', 'session', 'count', 'cogroup', 'interval']) {
       const tag = `${engine}-${kind}-${from}-${to}`;
       const ref = join(work, `sp-ref-${tag}.jsonl`);
       // The source runs as one subtask (its position is not keyed state); the keyed operator rescales.

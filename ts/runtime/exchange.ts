@@ -221,6 +221,15 @@ export interface SenderEdge {
 }
 
 const utf8 = new TextEncoder();
+/** Reused for the keys' UTF-8 bytes (no allocation per row). */
+let scratch = new Uint8Array(64);
+
+/** The key group of a key selector's result (keyBy with a function): murmur3 of its type-tagged string. */
+export function keyFnGroup(key: unknown, maxParallelism: number): number {
+  const k = keyString(key);
+  if (scratch.length < k.length * 3) scratch = new Uint8Array(k.length * 6);
+  return murmur3_32(scratch, 0, utf8.encodeInto(k, scratch).written) % maxParallelism;
+}
 
 /** Partitions batches of one edge onto its channels (one per downstream subtask). */
 export class ExchangeSender extends Operator {
@@ -230,7 +239,6 @@ export class ExchangeSender extends Operator {
   private boundaries: readonly (number | string | bigint)[] | null;
   private sampling: RecordBatch[] = [];
   private sampled = 0;
-  private scratch = new Uint8Array(64);
 
   constructor(
     id: number,
@@ -321,13 +329,7 @@ export class ExchangeSender extends Operator {
         const read = rowReader(batch);
         const fn = part.fn as (r: Row) => unknown;
         const max = this.edge.maxParallelism;
-        for (let i = 0; i < t.length; i++) {
-          // The key's UTF-8 bytes into a reused scratch buffer (no allocation per row).
-          const k = keyString(fn(read(i)));
-          if (this.scratch.length < k.length * 3) this.scratch = new Uint8Array(k.length * 6);
-          const group = murmur3_32(this.scratch, 0, utf8.encodeInto(k, this.scratch).written) % max;
-          t[i] = Math.floor((group * n) / max);
-        }
+        for (let i = 0; i < t.length; i++) t[i] = Math.floor((keyFnGroup(fn(read(i)), max) * n) / max);
         return t;
       }
       case 'custom': {

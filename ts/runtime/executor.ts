@@ -11,12 +11,12 @@ import { Schema } from '../batch/schema.js';
 import type { WatermarkStrategy } from '../api/watermark.js';
 import { buildPlan, type PhysicalNode, type PhysicalPlan } from '../plan/physical.js';
 import { withGapColumn } from '../engine/window-spec.js';
-import { partitioningOf, type JobGraph } from '../plan/graph.js';
+import { partitioningOf, type GraphNode, type JobGraph } from '../plan/graph.js';
 import { annotate, JobFailedError, operatorOf } from './errors.js';
-import { CoFlatMapOperator, IntervalJoinOperator, UnionOperator, WindowCoGroupOperator, type KeyFn } from './joins.js';
+import { CoFlatMapOperator, IntervalJoinOperator, UnionOperator, WindowCoGroupOperator, type KeyFn, type KeyGrouper } from './joins.js';
 import { GlobalWindowOperator, UserWindowOperator } from './user-window.js';
 import { Operator, SideOutputOperator, type OperatorMetrics } from './operator.js';
-import { ExchangeReceiver, ExchangeSender, type ChannelIn, type ChannelOut } from './exchange.js';
+import { ExchangeReceiver, ExchangeSender, keyFnGroup, type ChannelIn, type ChannelOut } from './exchange.js';
 import { deserialize } from 'node:v8';
 import { ProgressTracker } from './progress.js';
 import type { JobClient } from '../api/job-client.js';
@@ -24,6 +24,7 @@ import { WatermarkBoard } from './alignment.js';
 import { CheckpointCoordinator, CheckpointTask, commitEntryName, type CheckpointConfig, type CheckpointStats } from './checkpoint.js';
 import { findLatest, type CheckpointData } from './checkpoint-store.js';
 import { KeyedProcessOperator } from './process.js';
+import { keyGroupsOf } from './state.js';
 import { defaultMemoryBytes, ManagedMemory, OperatorMemory, planMemory, type MemoryUse } from './memory.js';
 import {
   FilterOperator,
@@ -315,12 +316,18 @@ export async function executeJob(
       case 'coFlatMap':
         o = new CoFlatMapOperator(n.id, n.name, op.fns as ((r: Row) => Iterable<unknown>)[], p.outputSchema);
         break;
-      case 'windowJoin':
-        o = new WindowCoGroupOperator(n.id, n.name, op.keys as [KeyFn, KeyFn], op.windows, op.fn as never, p.outputSchema, op.inner);
+      case 'windowJoin': {
+        const j = new WindowCoGroupOperator(n.id, n.name, op.keys as [KeyFn, KeyFn], op.windows, op.fn as never, p.outputSchema, op.inner);
+        j.keyGroups = joinKeyGroups(n, p, plan.maxParallelism);
+        o = j;
         break;
-      case 'intervalJoin':
-        o = new IntervalJoinOperator(n.id, n.name, op.keys as [KeyFn, KeyFn], op.keyFields, op.lower, op.upper, op.fn as never, p.outputSchema);
+      }
+      case 'intervalJoin': {
+        const j = new IntervalJoinOperator(n.id, n.name, op.keys as [KeyFn, KeyFn], op.keyFields, op.lower, op.upper, op.fn as never, p.outputSchema);
+        j.keyGroups = joinKeyGroups(n, p, plan.maxParallelism);
+        o = j;
         break;
+      }
       case 'userWindow': {
         const w = new UserWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.assigner, op.fn, p.outputSchema, op.lateTag, op.lateness);
         const part = partitioningOf(n, 0);
@@ -328,9 +335,13 @@ export async function executeJob(
         o = w;
         break;
       }
-      case 'globalWindow':
-        o = new GlobalWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.spec, op.fn, p.outputSchema);
+      case 'globalWindow': {
+        const w = new GlobalWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.spec, op.fn, p.outputSchema);
+        const part = partitioningOf(n, 0);
+        if (part.kind === 'hash') w.keyed = { schema: keySchema(p, part.keyFields), maxParallelism: plan.maxParallelism };
+        o = w;
         break;
+      }
       case 'sideOutput':
         o = new SideOutputOperator(n.id, n.name);
         break;
@@ -603,6 +614,17 @@ export function restoreOperators(all: readonly Operator[], sub: number, c: Check
     }
     if (commits.length > 0) throw new Error(`'${name}': a sink's commit state cannot change parallelism (${commits.length} -> ${now})`);
   }
+}
+
+/** How a two-input operator's keys map to key groups, as its input exchanges compute them; null when not keyed. */
+function joinKeyGroups(n: GraphNode, p: PhysicalNode, maxParallelism: number): KeyGrouper | null {
+  const part = partitioningOf(n, 0);
+  if (part.kind === 'hash') {
+    const schema = keySchema(p, part.keyFields);
+    return (keys) => keyGroupsOf(keys, schema, maxParallelism);
+  }
+  if (part.kind === 'keyFn') return (keys) => Int32Array.from(keys, (k) => keyFnGroup(k, maxParallelism));
+  return null;
 }
 
 /** The schema of a keyed node's key fields, as its input has them (for key groups in snapshots). */

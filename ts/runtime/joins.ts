@@ -27,6 +27,12 @@ export function keyString(k: unknown): string {
   return `j${JSON.stringify(k)}`;
 }
 
+/**
+ * Key groups of keys as a join compares them (its key functions' results), computed as its
+ * input exchanges do, so that a snapshot's keys can move to the subtask that owns them now.
+ */
+export type KeyGrouper = (keys: readonly unknown[]) => Int32Array;
+
 /** Builds output batches, one event time per output row. */
 class Output {
   private b: BatchBuilder;
@@ -128,8 +134,36 @@ export class WindowCoGroupOperator extends MultiInputOperator {
     this.produced = s.produced;
   }
 
-  override restoreRescaled(): boolean {
-    throw new Error(`${this.metrics.name}: the state of window joins and coGroups does not move between subtasks yet; restore at the parallelism of the checkpoint`);
+  /** Keyed inputs (set by the runtime): the key groups of keys, for rescaling. */
+  keyGroups: KeyGrouper | null = null;
+
+  override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
+    if (this.keyGroups === null) return false;
+    const olds = states as { inputs: unknown; windows: [number, [string, Group][]][]; sessions: [string, Session[]][]; arrivals: number; produced: number }[];
+    this.restoreInputsRescaled(olds.map((s) => s.inputs));
+    for (const s of olds) {
+      for (const [start, groups] of s.windows) {
+        const kg = this.keyGroups(groups.map(([, g]) => g.key));
+        const kept = groups.filter((_, i) => mine(kg[i]!));
+        if (kept.length === 0) continue;
+        let w = this.windows.get(start);
+        if (w === undefined) {
+          w = new Map();
+          this.windows.set(start, w);
+          this.insertStart(start);
+        }
+        for (const [k, g] of kept) w.set(k, g);
+      }
+      const sessions = s.sessions.filter(([, ss]) => ss.length > 0);
+      const kg = this.keyGroups(sessions.map(([, ss]) => ss[0]!.key));
+      sessions.forEach(([k, ss], i) => {
+        if (mine(kg[i]!)) this.sessions.set(k, ss);
+      });
+      // Arrival numbers order firings within a window end: keep them increasing past every old subtask's.
+      this.arrivals = Math.max(this.arrivals, s.arrivals);
+      this.produced = Math.max(this.produced, s.produced);
+    }
+    return true;
   }
 
   /** window start -> key -> records per side, keys in first-arrival order (Map order). */
@@ -297,8 +331,32 @@ export class IntervalJoinOperator extends MultiInputOperator {
     this.produced = s.produced;
   }
 
-  override restoreRescaled(): boolean {
-    throw new Error(`${this.metrics.name}: the state of interval joins does not move between subtasks yet; restore at the parallelism of the checkpoint`);
+  /** Keyed inputs (set by the runtime): the key groups of keys, for rescaling. */
+  keyGroups: KeyGrouper | null = null;
+
+  override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
+    if (this.keyGroups === null) return false;
+    const olds = states as { inputs: unknown; buffers: [string, [number, Row][]][][]; arrivals: { t: number; k: string }[][]; produced: number }[];
+    this.restoreInputsRescaled(olds.map((s) => s.inputs));
+    const merged: [{ t: number; k: string }[], { t: number; k: string }[]] = [[], []];
+    for (const s of olds) {
+      s.buffers.forEach((side, j) => {
+        const lists = side.filter(([, list]) => list.length > 0);
+        // The key as the operator compares it, from a buffered record of that key.
+        const kg = this.keyGroups!(lists.map(([, list]) => this.keys[j]!(list[0]![1])));
+        const kept = new Set<string>();
+        lists.forEach(([k, list], i) => {
+          if (!mine(kg[i]!)) return;
+          kept.add(k);
+          this.buffers[j]!.set(k, list.map(([t, r]) => ({ t, row: () => r, i: 0 })));
+        });
+        merged[j as 0 | 1].push(...s.arrivals[j]!.filter((a) => kept.has(a.k)));
+      });
+      this.produced = Math.max(this.produced, s.produced);
+    }
+    // Expiry walks the arrivals from the oldest: in time order across the old subtasks.
+    merged.forEach((a, j) => this.arrivals[j]!.push(...a.sort((x, y) => x.t - y.t)));
+    return true;
   }
 
   /** Per side: key -> buffered rows (time, reader of its batch, row), in arrival order. */

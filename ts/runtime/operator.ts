@@ -360,6 +360,11 @@ export abstract class MultiInputOperator extends Operator {
     s.inputWatermarks.forEach((w, i) => (this.inputWatermarks[i] = w));
   }
 
+  /** Rescaling: the input watermarks of several old subtasks (their `inputs` states); each input at the lowest. */
+  protected restoreInputsRescaled(states: readonly unknown[]): void {
+    for (let i = 0; i < this.inputCount; i++) this.inputWatermarks[i] = Math.min(...states.map((s) => (s as { inputWatermarks: number[] }).inputWatermarks[i]!));
+  }
+
   /** Called when the combined watermark advances (never backwards). */
   protected onWatermark(watermark: number): Promise<void> | void {
     return this.emitWatermark(watermark);

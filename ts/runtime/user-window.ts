@@ -313,8 +313,36 @@ interface GlobalPane {
  * once fires once (Flink fires once per interval, with the same contents).
  */
 export class GlobalWindowOperator extends Operator {
-  override checkpointGap(): string {
-    return 'global windows with triggers (countWindow) keep their state outside checkpoints so far';
+  /** Keyed windows: the key fields' schema and the key groups, so that snapshots can be rescaled. */
+  keyed: { readonly schema: Schema; readonly maxParallelism: number } | null = null;
+
+  override snapshotState(): unknown {
+    const panes = [...this.panes];
+    const keyGroups = this.keyed === null ? null : keyGroupsOf(panes.map(([, p]) => p.key), this.keyed.schema, this.keyed.maxParallelism);
+    return { panes, seq: this.seq, produced: this.produced, ended: this.ended, keyGroups };
+  }
+
+  override restoreState(state: unknown): void {
+    const s = state as { panes: [string, GlobalPane][]; seq: number; produced: number; ended: boolean };
+    for (const [k, p] of s.panes) this.panes.set(k, p);
+    this.seq = s.seq;
+    this.produced = s.produced;
+    this.ended = s.ended;
+  }
+
+  override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
+    if (this.keyed === null) return false;
+    const kept: [string, GlobalPane][] = [];
+    for (const st of states as { panes: [string, GlobalPane][]; seq: number; keyGroups: Int32Array }[]) {
+      st.panes.forEach((e, i) => {
+        if (mine(st.keyGroups[i]!)) kept.push(e);
+      });
+      this.seq = Math.max(this.seq, st.seq);
+    }
+    // Watermark firings go by the keys' first arrival; across old subtasks that is unknown, so by their numbers.
+    kept.sort((a, b) => a[1].seq - b[1].seq);
+    for (const [k, p] of kept) this.panes.set(k, p);
+    return true;
   }
 
   private readonly panes = new Map<string, GlobalPane>();
