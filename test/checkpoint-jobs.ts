@@ -16,9 +16,8 @@ export const EVENTS = '200000';
 export const RATE = '40000'; // about 5 s of wall time without restarts: room for four kills after progress, also on a loaded machine
 
 export function jobArgs(kind: string, out: string, dir: string, engine: string, parallelism: number, extra: string[] = []): string[] {
-  // q8 joins persons with auctions: smaller batches, so that its sparse persons source reaches a
-  // batch boundary (where barriers go) often enough for checkpoints between the kills.
-  const batches = kind === 'q8' ? ['--batch-size', '128'] : kind === 'q7' ? ['--batch-size', '1024'] : [];
+  // (q8's sparse persons source needs no smaller batches: a paced Nexmark source emits what is due every 10 ms.)
+  const batches = kind === 'q7' ? ['--batch-size', '1024'] : [];
   return ['run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(parallelism), '--no-progress', ...batches, ...extra, '--', kind, out, dir, EVENTS, RATE];
 }
 
@@ -85,12 +84,17 @@ export async function killAndResume(o: { args: readonly string[]; out: string; d
     if (signal === 'SIGKILL') {
       kills++;
       const now = published();
-      // Uncommitted output is never visible under the published name.
-      expect(now === '' || now.endsWith('\n')).toBe(true);
       // Whatever is published is part of the uninterrupted output: nothing twice. On one
-      // thread the order is the same too, so it is a prefix.
+      // thread the order is the same too, so it is a prefix. Only output of completed
+      // checkpoints is published; a kill in the middle of a commit (appending a completed
+      // checkpoint's pending file) can leave the last line unfinished, which the restore completes.
+      const cut = now.lastIndexOf('\n') + 1;
+      const tail = now.slice(cut);
       if (o.ordered) expect(o.reference.startsWith(now)).toBe(true);
-      else expect(subMultiset(now, o.reference)).toBe(true);
+      else {
+        expect(subMultiset(now.slice(0, cut), o.reference)).toBe(true);
+        if (tail !== '') expect(o.reference.split('\n').some((l) => l.startsWith(tail))).toBe(true);
+      }
     } else {
       expect(code, stderr).toBe(0);
       finished = true;

@@ -1,7 +1,7 @@
 // Savepoints (stop with savepoint on Ctrl-C) and rescaling: a savepoint taken at one
 // parallelism resumes at another, keyed state moving by key group.
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cli, EVENTS, RATE, root, sortedLines, work } from './checkpoint-jobs.js';
@@ -16,11 +16,14 @@ describe.each(ENGINES)('savepoints and rescaling (%s engine)', (engine) => {
   ] as const)('stop with a savepoint (Ctrl-C) at parallelism %i, resume at %i: keyed state moves by key group, output as uninterrupted', async (from, to) => {
     for (const kind of ['process', 'window', 'builtin', 'session', 'count', 'cogroup', 'interval']) {
       const tag = `${engine}-${kind}-${from}-${to}`;
-      const ref = join(work, `sp-ref-${tag}.jsonl`);
       // The source runs as one subtask (its position is not keyed state); the keyed operator rescales.
       const args = (out: string, p: number, extra: string[]) => [cli, 'run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(p), '--no-progress', ...extra, '--', kind, out, join(work, `sp-chk-${tag}`), EVENTS, RATE, '1'];
-      const r = spawnSync(process.execPath, args(ref, from, []), { cwd: root, encoding: 'utf8' });
-      expect(r.status, r.stderr).toBe(0);
+      // One uninterrupted run per engine and kind: the output is the same multiset at either parallelism.
+      const ref = join(work, `sp-ref-${engine}-${kind}.jsonl`);
+      if (!existsSync(ref)) {
+        const r = spawnSync(process.execPath, args(ref, from, []), { cwd: root, encoding: 'utf8' });
+        expect(r.status, r.stderr).toBe(0);
+      }
       const out = join(work, `sp-${tag}.jsonl`);
       const savepoints = join(work, `sp-${tag}`);
       const child = spawn(process.execPath, args(out, from, ['--savepoint-dir', savepoints]), { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -5,6 +5,9 @@
  * deleted. The checkpoint keeps the file's length after each pending file, so a restore can
  * finish an interrupted commit and cut off anything a later, unfinished checkpoint published:
  * after any crash, `<path>` holds exactly the output of the checkpoint the job resumes from.
+ * (A crash in the middle of an append leaves `<path>` with part of a completed checkpoint's
+ * output, possibly ending mid-line, until the restore completes it; rolling part files are
+ * published by rename instead, whole.)
  */
 
 import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';

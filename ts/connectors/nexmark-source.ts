@@ -36,6 +36,9 @@ export interface NexmarkOptions {
   readonly splitCount?: number;
 }
 
+/** Each kind's share of the events (Beam's 1:3:46 mix). */
+const KIND_SHARE: Record<NexmarkKind, number> = { person: 1 / 50, auction: 3 / 50, bid: 46 / 50 };
+
 export class NexmarkSource<T extends object> implements Source<T> {
   readonly name: string;
   readonly schema: Schema;
@@ -98,17 +101,21 @@ export class NexmarkSource<T extends object> implements Source<T> {
     let idleMs = 0;
     return {
       next: async (): Promise<RecordBatch | null> => {
-        if (rate !== undefined) {
-          // Pace by events generated so far (all kinds), not rows emitted.
-          const due = started + ((gen.position() - origin) / rate) * 1000;
-          const wait = due - performance.now();
-          if (wait > 1) {
-            const t0 = performance.now();
-            await new Promise((r) => setTimeout(r, wait));
-            idleMs += performance.now() - t0;
-          }
+        if (rate === undefined) return gen.nextBatch(ctx.batchSize);
+        // Paced by events generated so far (all kinds), in batches of 10 ms worth of this kind's
+        // rows (at most batchSize), each once it is due. A sparse kind (persons are 1 event in 50)
+        // thus emits small batches often instead of a full batch after a long wait, so that the
+        // watermark and checkpoint barriers (which leave a source between batches) keep moving.
+        // The batch size depends on the rate only, not on timing: runs are repeatable.
+        const share = KIND_SHARE[this.kind];
+        const rows = Math.max(1, Math.min(ctx.batchSize, Math.floor(rate * share * 0.01)));
+        const wait = started + ((gen.position() + rows / share - origin) / rate) * 1000 - performance.now();
+        if (wait > 1) {
+          const t0 = performance.now();
+          await new Promise((r) => setTimeout(r, wait));
+          idleMs += performance.now() - t0;
         }
-        return gen.nextBatch(ctx.batchSize);
+        return gen.nextBatch(rows);
       },
       close: () => undefined,
       // The generator is deterministic: its position (events generated) is all a restore needs.
