@@ -45,10 +45,16 @@ describe.each(ENGINES)('exactly-once rolling part files after SIGKILL (%s engine
     const out = join(work, `parts-${engine}-${kind}-${parallelism}/`);
     const dir = join(work, `parts-${engine}-${kind}-${parallelism}-chk`);
     await killAndResume({ args: jobArgs(kind, out, dir, engine, parallelism, ['--restore-from', 'latest']), out, dir, reference, ordered: parallelism === 1, seed: 31 + parallelism });
-    // Only published parts remain, numbered without gaps (a restore deletes the parts after its checkpoint and writes them again).
+    // Only published parts remain, each subtask's numbered without gaps (a restore deletes the
+    // parts after its checkpoint and writes them again); in parallel each subtask writes its own.
     const files = readdirSync(out).sort();
     expect(files.length).toBeGreaterThan(3);
-    expect(files).toEqual(files.map((_, i) => `part-${String(i).padStart(5, '0')}.jsonl`));
+    for (const prefix of parallelism === 1 ? ['part-'] : ['part-0-', 'part-1-']) {
+      const mine = files.filter((n) => n.startsWith(prefix) && /^part-(\d+-)?\d{5}\.jsonl$/.test(n) && (parallelism === 1 || n.split('-').length === 3));
+      expect(mine.length).toBeGreaterThan(1);
+      expect(mine).toEqual(mine.map((_, i) => `${prefix}${String(i).padStart(5, '0')}.jsonl`));
+    }
+    expect(files.every((n) => /^part-(\d+-)?\d{5}\.jsonl$/.test(n))).toBe(true);
   }, 120_000);
 });
 

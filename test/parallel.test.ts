@@ -4,7 +4,7 @@
  * fails before anything runs; a failing subtask fails the job with its operator and subtask.
  */
 
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -46,6 +46,31 @@ describe('parallel execution', () => {
       }
     }, 120_000);
   }
+
+  it('rolling part files are written by every sink subtask, each its own parts; together they hold every record once', async () => {
+    requireNative();
+    const read = (out: string) =>
+      readdirSync(out)
+        .sort()
+        .flatMap((n) => readFileSync(join(out, n), 'utf8').trim().split('\n'));
+    const base = join(dir, `sluice-parts-${process.pid}-1`);
+    rmSync(base, { recursive: true, force: true });
+    await runJob(new URL('./fixtures/jobs/parallel-parts.ts', import.meta.url), { engine: 'native', parallelism: 1, args: [EVENTS, base] });
+    expect(readdirSync(base).every((n) => /^part-\d{5}\.jsonl$/.test(n))).toBe(true);
+    for (const engine of ['native', 'ts'] as const) {
+      const out = join(dir, `sluice-parts-${process.pid}-${engine}-2`);
+      rmSync(out, { recursive: true, force: true });
+      const r = await runJob(new URL('./fixtures/jobs/parallel-parts.ts', import.meta.url), { engine, parallelism: 2, args: [EVENTS, out] });
+      const sinks = r.operators.filter((m) => m.name.startsWith('Sink'));
+      expect(sinks.map((m) => m.subtask).sort()).toEqual([0, 1]);
+      const names = readdirSync(out);
+      expect(names.some((n) => n.startsWith('part-0-')) && names.some((n) => n.startsWith('part-1-'))).toBe(true);
+      expect(names.every((n) => /^part-[01]-\d{5}\.jsonl$/.test(n))).toBe(true);
+      expect(read(out).sort()).toEqual(read(base).sort());
+      rmSync(out, { recursive: true, force: true });
+    }
+    rmSync(base, { recursive: true, force: true });
+  }, 120_000);
 
   it('explain shows parallelism, the tasks and the exchanges; sinks that write as one subtask run on the calling thread', () => {
     const env = StreamEnvironment.create({ engine: 'ts', parallelism: 2 });

@@ -81,6 +81,9 @@ export interface SinkContext {
   readonly checkpointing?: boolean;
   /** The job resumes from a checkpoint: `restore` follows; keep what earlier runs published. */
   readonly restoring?: boolean;
+  /** A parallel sink: this writer's subtask and the sink's parallelism. */
+  readonly subtask?: number;
+  readonly parallelism?: number;
 }
 
 export interface Sink {

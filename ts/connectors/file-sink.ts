@@ -20,6 +20,11 @@ export interface FileSinkOptions {
 }
 
 export class FileSink implements Sink {
+  /** Part files: each subtask writes its own (`part-<subtask>-NNNNN`); one file: one writer. */
+  get parallel(): boolean {
+    return this.rollover !== null;
+  }
+
   private constructor(
     readonly name: string,
     private readonly path: string,
@@ -46,7 +51,8 @@ export class FileSink implements Sink {
       return new CommittingFileWriter(this.path, this.format === 'csv' ? csvHeader(schema) : '', ctx.restoring === true, (b) => toLines(b, this.format));
     }
     if (this.rollover !== null) {
-      return new RollingFileWriter(this.path, this.format, schema, this.rollover, ctx?.checkpointing === true ? { restoring: ctx.restoring === true } : null);
+      const subtask = (ctx?.parallelism ?? 1) > 1 ? (ctx?.subtask ?? 0) : null;
+      return new RollingFileWriter(this.path, this.format, schema, this.rollover, ctx?.checkpointing === true ? { restoring: ctx.restoring === true } : null, subtask);
     }
     const fd = openSync(this.path, 'w');
     if (this.format === 'csv') writeSync(fd, csvHeader(schema));

@@ -1,6 +1,7 @@
 /**
  * Rolling part files: a sink writing into a directory as `part-00000.jsonl`,
- * `part-00001.jsonl`, ... and starting a new part when the current one would grow past
+ * `part-00001.jsonl`, ... (in parallel, each subtask its own: `part-<subtask>-00000.jsonl`, as
+ * Flink's FileSink names parts per subtask) and starting a new part when the current one would grow past
  * `maxBytes` or has been open for `intervalMs`. A row is never split across parts; a row
  * larger than `maxBytes` gets a part of its own. Every CSV part starts with the header row.
  *
@@ -86,6 +87,7 @@ export class RollingFileWriter implements SinkWriter {
   private rolled: number[] = [];
   private pending: PendingParts[] = [];
   private readonly partName: RegExp;
+  private readonly prefix: string;
 
   constructor(
     private readonly dir: string,
@@ -94,9 +96,13 @@ export class RollingFileWriter implements SinkWriter {
     private readonly policy: RolloverPolicy,
     /** Exactly-once (the job takes checkpoints); `restoring`: `restore` follows, the parts are ours. */
     private readonly committing: { readonly restoring: boolean } | null = null,
+    /** A parallel sink's subtask (its parts are `part-<subtask>-NNNNN`), or null for one writer. */
+    subtask: number | null = null,
   ) {
     mkdirSync(dir, { recursive: true });
-    this.partName = new RegExp(`^\\.?part-([0-9]{5,})\\.${format}(\\.inprogress|\\.pending)?$`);
+    this.prefix = subtask === null ? 'part-' : `part-${subtask}-`;
+    this.partName = new RegExp(`^\\.?${this.prefix}([0-9]{5,})\\.${format}(\\.inprogress|\\.pending)?$`);
+    // Another subtask's parts of this run may appear meanwhile: only this writer's names count here.
     const old = readdirSync(dir).filter((n) => this.partName.test(n));
     if (old.length > 0 && committing?.restoring !== true) {
       // As Spark's default save mode: never mix two runs' parts, never delete a user's files.
@@ -137,16 +143,22 @@ export class RollingFileWriter implements SinkWriter {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    // An empty stream still leaves one (empty, or header-only) part, as the single-file sink leaves a file.
-    if (this.part === null && this.index === 0) this.openPart();
+    // An empty stream still leaves one (empty, or header-only) part, as the single-file sink
+    // leaves a file; in parallel, a subtask without rows leaves none (as in Flink).
+    const single = this.prefix === 'part-';
+    if (this.part === null && this.index === 0 && single) this.openPart();
     const p = this.part;
     if (this.committing !== null && p !== null) {
       // Everything checkpointed is published; rows after the last checkpoint (a cancelled or
       // failed run) stay for the next restore to discard. An empty stream's empty part has nothing to commit.
       this.closePart();
       closeSync(p.fd);
-      if (p.rows === 0 && p.index === 0) renameSync(p.tmp, p.final);
+      if (p.rows === 0 && p.index === 0 && single) renameSync(p.tmp, p.final);
       else if (p.rows === 0) rmSync(p.tmp, { force: true });
+    } else if (p !== null && p.rows === 0 && !single) {
+      this.closePart();
+      closeSync(p.fd);
+      rmSync(p.tmp, { force: true });
     } else if (p !== null) this.finishPart();
     this.check();
   }
@@ -191,7 +203,7 @@ export class RollingFileWriter implements SinkWriter {
   }
 
   private names(index: number): { final: string; pending: string } {
-    const name = `part-${String(index).padStart(5, '0')}.${this.format}`;
+    const name = `${this.prefix}${String(index).padStart(5, '0')}.${this.format}`;
     return { final: join(this.dir, name), pending: join(this.dir, `.${name}.pending`) };
   }
 
@@ -226,7 +238,7 @@ export class RollingFileWriter implements SinkWriter {
 
   private openPart(): Part {
     const index = this.index++;
-    const name = `part-${String(index).padStart(5, '0')}.${this.format}`;
+    const name = `${this.prefix}${String(index).padStart(5, '0')}.${this.format}`;
     const tmp = join(this.dir, `.${name}.inprogress`);
     const fd = openSync(tmp, 'w');
     if (this.header !== null) writeSync(fd, this.header);

@@ -303,7 +303,7 @@ export async function executeJob(
         break;
       }
       case 'sink': {
-        const w = op.sink.open(p.outputSchema, { engine, checkpointing: checkpointing !== null, restoring: restore !== null });
+        const w = op.sink.open(p.outputSchema, { engine, checkpointing: checkpointing !== null, restoring: restore !== null, subtask: sub, parallelism: p.parallelism });
         writers.push(w);
         const so = new SinkOperator(n.id, n.name, w, checkpointing !== null);
         sinks.push(so);

@@ -48,6 +48,8 @@ export interface WorkerSetup {
 /** What a worker tells the thread that runs the job. */
 export type WorkerMessage =
   | { t: 'done'; metrics: readonly OperatorMetrics[]; final: StateEntry[] }
+  /** Checkpointing: the worker committed the final checkpoint and closed its sinks. */
+  | { t: 'closed' }
   | { t: 'ack'; id: number; entries: StateEntry[] }
   | { t: 'metrics'; operators: readonly OperatorMetrics[] }
   | { t: 'error'; operator: string; subtask: number; message: string; stack?: string };
@@ -197,6 +199,8 @@ async function runParallel(
   const portsOf = (t: number) => ports.filter((p) => p.thread === t).map(({ edge, from, to, port }) => ({ edge, from, to, port }));
 
   const results: Promise<OperatorMetrics[]>[] = [];
+  /** Per worker: resolves its 'closed' (after the final checkpoint it commits and closes its sinks). */
+  const closed: (() => void)[] = [];
   // Stopping (the caller's signal, or stop with savepoint): every thread stops its sources and receivers.
   const stop = new AbortController();
   const stopAll = (): void => {
@@ -235,7 +239,8 @@ async function runParallel(
       new Promise<OperatorMetrics[]>((resolve, reject) => {
         let done = false;
         w.on('message', (m: WorkerMessage) => {
-          if (m.t === 'ack') coordinator?.acknowledge(i, m.id, m.entries);
+          if (m.t === 'closed') closed[i]?.();
+          else if (m.t === 'ack') coordinator?.acknowledge(i, m.id, m.entries);
           else if (m.t === 'metrics') latest.set(i, m.operators);
           else if (m.t === 'done') {
             done = true;
@@ -308,6 +313,15 @@ async function runParallel(
       }
       await coordinator.finish();
       for (const o of mainTask?.operators ?? []) await o.closeDeferred();
+      // Sinks in workers commit the final checkpoint there (its 'complete' came first on the
+      // same port) and then close; only then may the workers end.
+      await Promise.all(
+        workers.map((w, i) => {
+          const p = new Promise<void>((r) => (closed[i] = r));
+          w.postMessage({ t: 'close' });
+          return p;
+        }),
+      );
     }
   } catch (e) {
     await coordinator?.abandon();

@@ -41,9 +41,14 @@ async function main(): Promise<void> {
   // Checkpoints: this thread's task answers the coordinator's triggers with its snapshots.
   const task = graph.checkpoint === null ? null : new CheckpointTask(setup.subtask, (id, entries) => post({ t: 'ack', id, entries }));
   const stop = new AbortController();
+  // Commits run one after the other; the final close waits for them.
+  let commits: Promise<void> = Promise.resolve();
+  let closeRequested!: () => void;
+  const close = new Promise<void>((r) => (closeRequested = r));
   const onCoordinator = (m: { t: string; id: number }): void => {
     if (m.t === 'trigger') task?.trigger(m.id);
-    else if (m.t === 'complete') void task?.commit(m.id);
+    else if (m.t === 'complete') commits = commits.then(() => task?.commit(m.id));
+    else if (m.t === 'close') closeRequested();
     else if (m.t === 'stop') stop.abort();
   };
   parentPort!.on('message', onCoordinator);
@@ -53,6 +58,14 @@ async function main(): Promise<void> {
     const options = { signal: stop.signal, ...(every !== null ? { progress: (p: Progress) => post({ t: 'metrics', operators: p.operators }), progressIntervalMs: every } : {}) };
     const result = await executeJob(setup.jobName, graph, env.engine, env.batchSize, options, placement, memory, new WatermarkBoard(setup.watermarks));
     post({ t: 'done', metrics: result.operators, final: task?.finalEntries(0) ?? [] });
+    if (task !== null) {
+      // The final checkpoint is written on the calling thread, then committed here; sinks
+      // (whose close comes after their last commit) close only then.
+      await close;
+      await commits;
+      for (const o of task.operators) await o.closeDeferred();
+      post({ t: 'closed' });
+    }
   } finally {
     parentPort!.off('message', onCoordinator);
   }
