@@ -28,14 +28,14 @@ import { BatchBuilder } from '../batch/builder.js';
 import { getI64, i32View } from '../batch/i64.js';
 import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
-import { keyString } from './joins.js';
+import { mapKey } from './joins.js';
 import { Operator } from './operator.js';
 import { keyGroupsOf, KeyedStateStore, type StateSnapshot } from './state.js';
 
 interface Timer {
   readonly t: number;
   readonly seq: number;
-  readonly ks: string;
+  readonly ks: unknown;
   readonly key: unknown;
 }
 
@@ -43,14 +43,14 @@ interface Timer {
 class TimerQueue {
   private heap: Timer[] = [];
   /** Registered and not deleted, by `${t}|${ks}`. */
-  private readonly live = new Map<string, Timer>();
+  private readonly live = new Map<unknown, Timer>();
   private seq = 0;
 
   get size(): number {
     return this.live.size;
   }
 
-  add(t: number, ks: string, key: unknown): void {
+  add(t: number, ks: unknown, key: unknown): void {
     const id = `${t}|${ks}`;
     if (this.live.has(id)) return;
     const timer = { t, seq: this.seq++, ks, key };
@@ -59,7 +59,7 @@ class TimerQueue {
     this.up(this.heap.length - 1);
   }
 
-  delete(t: number, ks: string): void {
+  delete(t: number, ks: unknown): void {
     this.live.delete(`${t}|${ks}`); // its heap entry is skipped when it surfaces
   }
 
@@ -219,9 +219,9 @@ export class KeyedProcessOperator extends Operator {
     this.fn.open?.(runtime);
   }
 
-  private currentKs = '';
+  private currentKs: unknown = '';
 
-  private setKey(ks: string, key: unknown): void {
+  private setKey(ks: unknown, key: unknown): void {
     this.currentKs = ks;
     this.store.setCurrentKey(ks, key);
   }
@@ -245,7 +245,7 @@ export class KeyedProcessOperator extends Operator {
       this.domain = 'eventTime';
       for (let i = 0; i < batch.length; i++) {
         const k = key(i);
-        this.setKey(keyString(k), k);
+        this.setKey(mapKey(k), k);
         this.time = tv === null ? null : getI64(tv, i);
         this.fn.processElement(read(i), this.ctx, this.collector);
       }
@@ -361,7 +361,7 @@ export class KeyedProcessOperator extends Operator {
     });
     const load = (q: TimerQueue, ts: TimersSnapshot): void => {
       ts.keys.forEach((key, i) => {
-        if (mine(ts.keyGroups[i]!)) q.add(ts.times[i]!, keyString(key), key);
+        if (mine(ts.keyGroups[i]!)) q.add(ts.times[i]!, mapKey(key), key);
       });
     };
     load(this.eventTimers, s.eventTimers);

@@ -27,7 +27,7 @@ import type {
 import { batchFromRecords } from '../batch/builder.js';
 import type { Schema } from '../batch/schema.js';
 import { hashI64Key, keyGroups } from '../engine/ts/partition.js';
-import { keyString } from './joins.js';
+import { mapKey } from './joins.js';
 
 /**
  * The key group of each key as the hash exchange computes it from the key fields (`keySchema`;
@@ -81,8 +81,8 @@ export interface StateSnapshot {
 }
 
 class Table {
-  readonly rows = new Map<string, Entry>();
-  private sweep: Iterator<[string, Entry]> | null = null;
+  readonly rows = new Map<unknown, Entry>();
+  private sweep: Iterator<[unknown, Entry]> | null = null;
   expired = 0;
 
   constructor(readonly desc: AnyStateDescriptor) {}
@@ -108,7 +108,7 @@ class Table {
       }
       const [ks, e] = n.value;
       if (this.desc.kind === 'list' || this.desc.kind === 'map') {
-        const items = e.value as Item[] | Map<string, Item>;
+        const items = e.value as Item[] | Map<unknown, Item>;
         const live = dropExpired(items, now, ttl);
         this.expired += live;
         if ((Array.isArray(items) ? items.length : items.size) === 0) this.rows.delete(ks);
@@ -121,7 +121,7 @@ class Table {
 }
 
 /** Drops expired items in place; returns how many. */
-function dropExpired(items: Item[] | Map<string, Item>, now: number, ttl: number): number {
+function dropExpired(items: Item[] | Map<unknown, Item>, now: number, ttl: number): number {
   if (Array.isArray(items)) {
     const before = items.length;
     let w = 0;
@@ -141,7 +141,7 @@ function dropExpired(items: Item[] | Map<string, Item>, now: number, ttl: number
 
 export class KeyedStateStore {
   private readonly tables = new Map<string, Table>();
-  private keyStr = '';
+  private keyStr: unknown = '';
   private keyValue: unknown = undefined;
 
   constructor(
@@ -150,7 +150,7 @@ export class KeyedStateStore {
   ) {}
 
   /** Scopes every state to `key` until the next call. */
-  setCurrentKey(ks: string, key: unknown): void {
+  setCurrentKey(ks: unknown, key: unknown): void {
     this.keyStr = ks;
     this.keyValue = key;
   }
@@ -198,8 +198,8 @@ export class KeyedStateStore {
     if (ttl === null) return e;
     const now = this.clock();
     if (t.desc.kind === 'list' || t.desc.kind === 'map') {
-      t.expired += dropExpired(e.value as Item[] | Map<string, Item>, now, ttl);
-      if (t.refreshOnRead) touchItems(e.value as Item[] | Map<string, Item>, now);
+      t.expired += dropExpired(e.value as Item[] | Map<unknown, Item>, now, ttl);
+      if (t.refreshOnRead) touchItems(e.value as Item[] | Map<unknown, Item>, now);
       return e;
     }
     if (now - e.t >= ttl) {
@@ -263,23 +263,23 @@ export class KeyedStateStore {
 
   map<K, V>(d: MapStateDescriptor<K, V>): MapState<K, V> {
     const t = this.table(d as AnyStateDescriptor);
-    const items = (): Map<string, Item> | undefined => this.read(t)?.value as Map<string, Item> | undefined;
+    const items = (): Map<unknown, Item> | undefined => this.read(t)?.value as Map<unknown, Item> | undefined;
     const put = (k: K, v: V): void => {
-      const e = this.read(t) ?? this.write(t, new Map<string, Item>());
-      (e.value as Map<string, Item>).set(keyString(k), { k, v, t: this.clock() });
+      const e = this.read(t) ?? this.write(t, new Map<unknown, Item>());
+      (e.value as Map<unknown, Item>).set(mapKey(k), { k, v, t: this.clock() });
     };
     const all = (): Item[] => [...(items()?.values() ?? [])];
     return {
-      get: (k) => items()?.get(keyString(k))?.v as V | undefined,
+      get: (k) => items()?.get(mapKey(k))?.v as V | undefined,
       put,
       putAll: (es) => {
         for (const [k, v] of es) put(k, v);
       },
-      contains: (k) => items()?.has(keyString(k)) === true,
+      contains: (k) => items()?.has(mapKey(k)) === true,
       remove: (k) => {
         const m = items();
         if (m === undefined) return;
-        m.delete(keyString(k));
+        m.delete(mapKey(k));
         if (m.size === 0) this.clear(t);
       },
       entries: () => all().map((it) => [it.k as K, it.v as V]),
@@ -327,8 +327,8 @@ export class KeyedStateStore {
         // Expired values never reach a checkpoint.
         for (const [ks, e] of t.rows) {
           if (t.desc.kind === 'list' || t.desc.kind === 'map') {
-            dropExpired(e.value as Item[] | Map<string, Item>, now, ttl);
-            if (isEmpty(e.value as Item[] | Map<string, Item>)) t.rows.delete(ks);
+            dropExpired(e.value as Item[] | Map<unknown, Item>, now, ttl);
+            if (isEmpty(e.value as Item[] | Map<unknown, Item>)) t.rows.delete(ks);
           } else if (now - e.t >= ttl) t.rows.delete(ks);
         }
       }
@@ -339,7 +339,7 @@ export class KeyedStateStore {
       let i = 0;
       for (const e of t.rows.values()) {
         keys[i] = e.key;
-        values[i] = t.desc.kind === 'list' ? (e.value as Item[]).map((it) => [it.v, it.t]) : t.desc.kind === 'map' ? [...(e.value as Map<string, Item>).values()].map((it) => [it.k, it.v, it.t]) : e.value;
+        values[i] = t.desc.kind === 'list' ? (e.value as Item[]).map((it) => [it.v, it.t]) : t.desc.kind === 'map' ? [...(e.value as Map<unknown, Item>).values()].map((it) => [it.k, it.v, it.t]) : e.value;
         times[i++] = e.t;
       }
       out.push({ name, kind: t.desc.kind, keys, values, times });
@@ -364,18 +364,18 @@ export class KeyedStateStore {
           s.kind === 'list'
             ? (v as [unknown, number][]).map(([x, t2]) => ({ v: x, t: t2 }))
             : s.kind === 'map'
-              ? new Map((v as [unknown, unknown, number][]).map(([k, x, t2]) => [keyString(k), { k, v: x, t: t2 }]))
+              ? new Map((v as [unknown, unknown, number][]).map(([k, x, t2]) => [mapKey(k), { k, v: x, t: t2 }]))
               : v;
-        t.rows.set(keyString(key), { key, value, t: s.times[i]! });
+        t.rows.set(mapKey(key), { key, value, t: s.times[i]! });
       }
     });
   }
 }
 
-function isEmpty(items: Item[] | Map<string, Item>): boolean {
+function isEmpty(items: Item[] | Map<unknown, Item>): boolean {
   return Array.isArray(items) ? items.length === 0 : items.size === 0;
 }
 
-function touchItems(items: Item[] | Map<string, Item>, now: number): void {
+function touchItems(items: Item[] | Map<unknown, Item>, now: number): void {
   for (const it of Array.isArray(items) ? items : items.values()) it.t = now;
 }

@@ -15,6 +15,7 @@ import { rowReader, type RecordBatch, type Row } from '../batch/record-batch.js'
 import type { Schema } from '../batch/schema.js';
 import { windowStarts } from '../engine/window-spec.js';
 import { Operator } from './operator.js';
+import { mapKey } from './joins.js';
 import { keyGroupsOf } from './state.js';
 
 export type UserWindowAssigner =
@@ -63,12 +64,6 @@ interface Pane {
   fired?: boolean;
 }
 
-function keyString(k: unknown): string {
-  if (typeof k === 'string') return `s${k}`;
-  if (typeof k === 'number' || typeof k === 'boolean' || k === null) return `${typeof k}:${String(k)}`;
-  return `j${JSON.stringify(k)}`;
-}
-
 function initState(fn: UserWindowFunction): unknown {
   switch (fn.kind) {
     case 'reduce':
@@ -96,7 +91,7 @@ function addToState(fn: UserWindowFunction, state: unknown, empty: boolean, r: R
 
 export class UserWindowOperator extends Operator {
   /** key -> panes of that key (sessions: disjoint, merged). */
-  private readonly panes = new Map<string, Pane[]>();
+  private readonly panes = new Map<unknown, Pane[]>();
   /** Records seen so far (arrival numbers). */
   private seq = 0;
   private produced = 0;
@@ -132,7 +127,7 @@ export class UserWindowOperator extends Operator {
   }
 
   override restoreState(state: unknown): void {
-    const s = state as { panes: [string, Pane[]][]; seq: number; produced: number };
+    const s = state as { panes: [unknown, Pane[]][]; seq: number; produced: number };
     for (const [k, ps] of s.panes) this.panes.set(k, ps);
     this.seq = s.seq;
     this.produced = s.produced;
@@ -140,7 +135,7 @@ export class UserWindowOperator extends Operator {
 
   override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
     if (this.keyed === null) return false;
-    for (const st of states as { panes: [string, Pane[]][]; seq: number; produced: number; keyGroups: Int32Array }[]) {
+    for (const st of states as { panes: [unknown, Pane[]][]; seq: number; produced: number; keyGroups: Int32Array }[]) {
       st.panes.forEach(([k, ps], i) => {
         if (mine(st.keyGroups[i]!)) this.panes.set(k, ps);
       });
@@ -196,7 +191,7 @@ export class UserWindowOperator extends Operator {
       const ts = getI64(tv, i);
       const r = read(i);
       const k = this.key(r);
-      const ks = keyString(k);
+      const ks = mapKey(k);
       const seq = this.seq++;
       let list = this.panes.get(ks);
       if (list === undefined) {
@@ -323,7 +318,7 @@ export class GlobalWindowOperator extends Operator {
   }
 
   override restoreState(state: unknown): void {
-    const s = state as { panes: [string, GlobalPane][]; seq: number; produced: number; ended: boolean };
+    const s = state as { panes: [unknown, GlobalPane][]; seq: number; produced: number; ended: boolean };
     for (const [k, p] of s.panes) this.panes.set(k, p);
     this.seq = s.seq;
     this.produced = s.produced;
@@ -332,8 +327,8 @@ export class GlobalWindowOperator extends Operator {
 
   override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
     if (this.keyed === null) return false;
-    const kept: [string, GlobalPane][] = [];
-    for (const st of states as { panes: [string, GlobalPane][]; seq: number; keyGroups: Int32Array }[]) {
+    const kept: [unknown, GlobalPane][] = [];
+    for (const st of states as { panes: [unknown, GlobalPane][]; seq: number; keyGroups: Int32Array }[]) {
       st.panes.forEach((e, i) => {
         if (mine(st.keyGroups[i]!)) kept.push(e);
       });
@@ -345,7 +340,7 @@ export class GlobalWindowOperator extends Operator {
     return true;
   }
 
-  private readonly panes = new Map<string, GlobalPane>();
+  private readonly panes = new Map<unknown, GlobalPane>();
   private seq = 0;
   private produced = 0;
   private readonly keepRecords: boolean;
@@ -371,7 +366,7 @@ export class GlobalWindowOperator extends Operator {
     for (let i = 0; i < batch.length; i++) {
       const r = read(i);
       const k = this.key(r);
-      const ks = keyString(k);
+      const ks = mapKey(k);
       let p = this.panes.get(ks);
       if (p === undefined) {
         p = { key: k, seq: this.seq++, records: [], state: initState(this.fn), empty: true, count: 0, nextFire: null };
