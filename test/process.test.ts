@@ -257,6 +257,47 @@ describe('state time to live', () => {
     expect(store.snapshot().find((s) => s.name === 'v')!.keys).toEqual([]);
   });
 
+  it('a snapshot keeps the times of state with a time to live (and none for state without); a restore goes on from them', () => {
+    let now = 0;
+    const descriptors = {
+      v: new ValueStateDescriptor<number>('v').enableTimeToLive({ ttlMs: 100 }),
+      l: new ListStateDescriptor<number>('l').enableTimeToLive({ ttlMs: 100 }),
+      m: new MapStateDescriptor<string, number>('m').enableTimeToLive({ ttlMs: 100 }),
+      plain: new ValueStateDescriptor<number>('plain'),
+      plainList: new ListStateDescriptor<number>('plainList'),
+      plainMap: new MapStateDescriptor<string, number>('plainMap'),
+    };
+    const fill = (store: KeyedStateStore) => ({
+      v: store.value(descriptors.v),
+      l: store.list(descriptors.l),
+      m: store.map(descriptors.m),
+      plain: store.value(descriptors.plain),
+      plainList: store.list(descriptors.plainList),
+      plainMap: store.map(descriptors.plainMap),
+    });
+    const a = new KeyedStateStore(() => now);
+    const s = fill(a);
+    a.setCurrentKey(7, 7);
+    s.v.update(1);
+    s.l.add(1);
+    s.m.put('x', 1);
+    s.plain.update(5);
+    s.plainList.add(5);
+    s.plainMap.put('y', 5);
+    now = 60;
+    s.l.add(2);
+    s.m.put('z', 2);
+    const snap = structuredClone(a.snapshot());
+    expect(snap.find((x) => x.name === 'plain')!.times).toBeNull();
+    const b = new KeyedStateStore(() => now);
+    const r = fill(b);
+    b.restore(snap, () => () => true, (name) => Object.values(descriptors).find((d) => d.name === name)!);
+    b.setCurrentKey(7, 7);
+    expect([r.v.value(), r.l.get(), r.m.get('x'), r.m.get('z'), r.plain.value(), r.plainList.get(), r.plainMap.get('y')]).toEqual([1, [1, 2], 1, 2, 5, [5], 5]);
+    now = 120; // the entries written at 0 expired; those at 60 not
+    expect([r.v.value(), r.l.get(), r.m.get('x'), r.m.get('z'), r.plain.value(), r.plainList.get(), r.plainMap.get('y')]).toEqual([null, [2], undefined, 2, 5, [5], 5]);
+  });
+
   it('rejects a bad time to live', () => {
     expect(() => new ValueStateDescriptor('x').enableTimeToLive({ ttlMs: 0 })).toThrow(/ttlMs must be a whole number of ms above 0/);
     expect(() => new ValueStateDescriptor('x').enableTimeToLive({ ttlMs: 5, updateType: 'never' as never })).toThrow(/updateType/);

@@ -122,17 +122,18 @@ class TimerQueue {
   }
 }
 
-/** Pending timers: times, keys, and the keys' key groups. */
+/** Pending timers: times and keys. */
 interface TimersSnapshot {
   readonly times: Float64Array;
   readonly keys: unknown[];
-  readonly keyGroups: Int32Array;
 }
 
+/**
+ * Key groups are not stored: a restore at the same parallelism takes every key, and a rescaled
+ * one computes them from the keys (the snapshot, taken every interval, stays smaller).
+ */
 export interface ProcessSnapshot {
   readonly state: StateSnapshot[];
-  /** Per state, the key group of each key (aligned with its keys), so that keys can move on rescaling. */
-  readonly keyGroups: Int32Array[];
   readonly eventTimers: TimersSnapshot;
   readonly processingTimers: TimersSnapshot;
 }
@@ -327,7 +328,7 @@ export class KeyedProcessOperator extends Operator {
   }
 
   override restoreState(state: unknown): void {
-    this.restore(state as ProcessSnapshot, () => true);
+    this.restore(state as ProcessSnapshot, null);
   }
 
   override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
@@ -338,30 +339,35 @@ export class KeyedProcessOperator extends Operator {
   private timers(q: TimerQueue): TimersSnapshot {
     const all = q.all();
     const keys = all.map((t) => t.key);
-    return { times: Float64Array.from(all, (t) => t.t), keys, keyGroups: keyGroupsOf(keys, this.keySchema, this.maxParallelism) };
+    return { times: Float64Array.from(all, (t) => t.t), keys };
   }
 
   snapshot(): ProcessSnapshot {
-    const state = this.store.snapshot();
     return {
-      state,
-      keyGroups: state.map((s) => keyGroupsOf(s.keys, this.keySchema, this.maxParallelism)),
+      state: this.store.snapshot(),
       eventTimers: this.timers(this.eventTimers),
       processingTimers: this.timers(this.processingTimers),
     };
   }
 
   /** Loads a snapshot's state and timers of the key groups `mine` accepts (this subtask's). */
-  restore(s: ProcessSnapshot, mine: (keyGroup: number) => boolean): void {
-    this.store.restore(s.state, s.keyGroups, mine, (name, kind) => {
+  restore(s: ProcessSnapshot, mine: ((keyGroup: number) => boolean) | null): void {
+    // Rescaling: which keys are this subtask's, by key group.
+    const take = (keys: unknown[]): ((i: number) => boolean) => {
+      if (mine === null) return () => true;
+      const groups = keyGroupsOf(keys, this.keySchema, this.maxParallelism);
+      return (i) => mine(groups[i]!);
+    };
+    this.store.restore(s.state, take, (name, kind) => {
       const d = this.descriptors.get(name);
       if (d === undefined) throw new Error(`${this.metrics.name}: the checkpoint has state '${name}' (${kind}), which the function does not register in open(); restore with the job that wrote it`);
       if (d.kind !== kind) throw new Error(`${this.metrics.name}: state '${name}' is ${kind} state in the checkpoint but ${d.kind} state in the function`);
       return d;
     });
     const load = (q: TimerQueue, ts: TimersSnapshot): void => {
+      const mineAt = take(ts.keys);
       ts.keys.forEach((key, i) => {
-        if (mine(ts.keyGroups[i]!)) q.add(ts.times[i]!, mapKey(key), key);
+        if (mineAt(i)) q.add(ts.times[i]!, mapKey(key), key);
       });
     };
     load(this.eventTimers, s.eventTimers);

@@ -75,9 +75,10 @@ export interface StateSnapshot {
   readonly kind: string;
   /** Column per field (compact to serialize): each key, its value and its last access. */
   readonly keys: unknown[];
-  /** List values: [value, time][]; map values: [key, value, time][]. */
+  /** List values: [value, time][]; map values: [key, value, time][] (without times when `times` is null). */
   readonly values: unknown[];
-  readonly times: Float64Array;
+  /** When each value's time to live (re)started; null for state without TTL (nothing to keep). */
+  readonly times: Float64Array | null;
 }
 
 class Table {
@@ -335,14 +336,18 @@ export class KeyedStateStore {
       const n = t.rows.size;
       const keys = new Array<unknown>(n);
       const values = new Array<unknown>(n);
-      const times = new Float64Array(n);
+      const times = ttl === null ? null : new Float64Array(n);
+      const kind = t.desc.kind;
       let i = 0;
       for (const e of t.rows.values()) {
         keys[i] = e.key;
-        values[i] = t.desc.kind === 'list' ? (e.value as Item[]).map((it) => [it.v, it.t]) : t.desc.kind === 'map' ? [...(e.value as Map<unknown, Item>).values()].map((it) => [it.k, it.v, it.t]) : e.value;
-        times[i++] = e.t;
+        if (kind === 'list') values[i] = (e.value as Item[]).map((it) => (times === null ? it.v : [it.v, it.t]));
+        else if (kind === 'map') values[i] = [...(e.value as Map<unknown, Item>).values()].map((it) => (times === null ? [it.k, it.v] : [it.k, it.v, it.t]));
+        else values[i] = e.value;
+        if (times !== null) times[i] = e.t;
+        i++;
       }
-      out.push({ name, kind: t.desc.kind, keys, values, times });
+      out.push({ name, kind, keys, values, times });
     }
     return out;
   }
@@ -352,23 +357,26 @@ export class KeyedStateStore {
    * aligned with each snapshot's keys).
    * The descriptors register on first use, so restored tables wait for them by name.
    */
-  restore(snapshots: readonly StateSnapshot[], keyGroups: readonly Int32Array[], mine: (keyGroup: number) => boolean, describe: (name: string, kind: string) => AnyStateDescriptor): void {
-    snapshots.forEach((s, j) => {
+  restore(snapshots: readonly StateSnapshot[], take: (keys: unknown[]) => (i: number) => boolean, describe: (name: string, kind: string) => AnyStateDescriptor): void {
+    // State without TTL kept no times: any will do.
+    const now = this.clock();
+    for (const s of snapshots) {
       const t = this.table(describe(s.name, s.kind));
-      const groups = keyGroups[j]!;
+      const mine = take(s.keys);
+      const timed = s.times !== null;
       for (let i = 0; i < s.keys.length; i++) {
         const key = s.keys[i];
-        if (!mine(groups[i]!)) continue;
+        if (!mine(i)) continue;
         const v = s.values[i];
         const value =
           s.kind === 'list'
-            ? (v as [unknown, number][]).map(([x, t2]) => ({ v: x, t: t2 }))
+            ? (v as unknown[]).map((x) => (timed ? { v: (x as [unknown, number])[0], t: (x as [unknown, number])[1] } : { v: x, t: now }))
             : s.kind === 'map'
-              ? new Map((v as [unknown, unknown, number][]).map(([k, x, t2]) => [mapKey(k), { k, v: x, t: t2 }]))
+              ? new Map((v as [unknown, unknown, number?][]).map(([k, x, t2]) => [mapKey(k), { k, v: x, t: timed ? t2! : now }]))
               : v;
-        t.rows.set(mapKey(key), { key, value, t: s.times[i]! });
+        t.rows.set(mapKey(key), { key, value, t: timed ? s.times![i]! : now });
       }
-    });
+    }
   }
 }
 
