@@ -14,7 +14,7 @@ import { withGapColumn } from '../engine/window-spec.js';
 import { partitioningOf, type GraphNode, type JobGraph } from '../plan/graph.js';
 import { annotate, JobFailedError, operatorOf } from './errors.js';
 import { CoFlatMapOperator, IntervalJoinOperator, UnionOperator, WindowCoGroupOperator, type KeyFn, type KeyGrouper } from './joins.js';
-import { GlobalWindowOperator, UserWindowOperator } from './user-window.js';
+import { GlobalWindowOperator, UserWindowOperator, type WindowKeys } from './user-window.js';
 import { Operator, SideOutputOperator, type OperatorMetrics } from './operator.js';
 import { ExchangeReceiver, ExchangeSender, keyFnGroup, type ChannelIn, type ChannelOut } from './exchange.js';
 import { deserialize } from 'node:v8';
@@ -330,15 +330,13 @@ export async function executeJob(
       }
       case 'userWindow': {
         const w = new UserWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.assigner, op.fn, p.outputSchema, op.lateTag, op.lateness);
-        const part = partitioningOf(n, 0);
-        if (part.kind === 'hash') w.keyed = { schema: keySchema(p, part.keyFields), maxParallelism: plan.maxParallelism };
+        w.keyed = hashKeys(n, p, plan.maxParallelism);
         o = w;
         break;
       }
       case 'globalWindow': {
         const w = new GlobalWindowOperator(n.id, n.name, op.key as (r: Row) => unknown, op.spec, op.fn, p.outputSchema);
-        const part = partitioningOf(n, 0);
-        if (part.kind === 'hash') w.keyed = { schema: keySchema(p, part.keyFields), maxParallelism: plan.maxParallelism };
+        w.keyed = hashKeys(n, p, plan.maxParallelism);
         o = w;
         break;
       }
@@ -621,14 +619,17 @@ export function restoreOperators(all: readonly Operator[], sub: number, c: Check
   }
 }
 
+/** A node hashed by key fields: their schema (for key groups in snapshots); null when its input is not. */
+function hashKeys(n: GraphNode, p: PhysicalNode, maxParallelism: number): WindowKeys | null {
+  const part = partitioningOf(n, 0);
+  return part.kind === 'hash' ? { schema: keySchema(p, part.keyFields), maxParallelism } : null;
+}
+
 /** How a two-input operator's keys map to key groups, as its input exchanges compute them; null when not keyed. */
 function joinKeyGroups(n: GraphNode, p: PhysicalNode, maxParallelism: number): KeyGrouper | null {
-  const part = partitioningOf(n, 0);
-  if (part.kind === 'hash') {
-    const schema = keySchema(p, part.keyFields);
-    return (keys) => keyGroupsOf(keys, schema, maxParallelism);
-  }
-  if (part.kind === 'keyFn') return (keys) => Int32Array.from(keys, (k) => keyFnGroup(k, maxParallelism));
+  const hashed = hashKeys(n, p, maxParallelism);
+  if (hashed !== null) return (keys) => keyGroupsOf(keys, hashed.schema, maxParallelism);
+  if (partitioningOf(n, 0).kind === 'keyFn') return (keys) => Int32Array.from(keys, (k) => keyFnGroup(k, maxParallelism));
   return null;
 }
 

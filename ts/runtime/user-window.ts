@@ -89,6 +89,27 @@ function addToState(fn: UserWindowFunction, state: unknown, empty: boolean, r: R
   }
 }
 
+/** Keyed windows: the key fields' schema and the key groups' count, so that snapshots can be rescaled. */
+export interface WindowKeys {
+  readonly schema: Schema;
+  readonly maxParallelism: number;
+}
+
+/**
+ * Rescaling: the panes of old subtasks' snapshots whose key group is this subtask's (`mine`),
+ * the groups computed from the keys as the input exchange computes them.
+ */
+function keptEntries<P>(keyed: WindowKeys, olds: readonly { readonly panes: readonly [unknown, P][] }[], keyOf: (p: P) => unknown, mine: (keyGroup: number) => boolean): [unknown, P][] {
+  const kept: [unknown, P][] = [];
+  for (const { panes } of olds) {
+    const groups = keyGroupsOf(panes.map(([, p]) => keyOf(p)), keyed.schema, keyed.maxParallelism);
+    panes.forEach((e, i) => {
+      if (mine(groups[i]!)) kept.push(e);
+    });
+  }
+  return kept;
+}
+
 export class UserWindowOperator extends Operator {
   /** key -> panes of that key (sessions: disjoint, merged). */
   private readonly panes = new Map<unknown, Pane[]>();
@@ -117,13 +138,11 @@ export class UserWindowOperator extends Operator {
   }
 
 
-  /** Keyed windows: the key fields' schema and the key groups, so that snapshots can be rescaled. */
-  keyed: { readonly schema: Schema; readonly maxParallelism: number } | null = null;
+  /** Keyed windows (set by the runtime), for rescaling. */
+  keyed: WindowKeys | null = null;
 
   override snapshotState(): unknown {
-    const panes = [...this.panes].filter(([, ps]) => ps.length > 0);
-    const keyGroups = this.keyed === null ? null : keyGroupsOf(panes.map(([, ps]) => ps[0]!.key), this.keyed.schema, this.keyed.maxParallelism);
-    return { panes, seq: this.seq, produced: this.produced, keyGroups };
+    return { panes: [...this.panes].filter(([, ps]) => ps.length > 0), seq: this.seq, produced: this.produced };
   }
 
   override restoreState(state: unknown): void {
@@ -135,13 +154,10 @@ export class UserWindowOperator extends Operator {
 
   override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
     if (this.keyed === null) return false;
-    for (const st of states as { panes: [unknown, Pane[]][]; seq: number; produced: number; keyGroups: Int32Array }[]) {
-      st.panes.forEach(([k, ps], i) => {
-        if (mine(st.keyGroups[i]!)) this.panes.set(k, ps);
-      });
-      // Arrival numbers order firings within a window end: keep them increasing past every old subtask's.
-      this.seq = Math.max(this.seq, st.seq);
-    }
+    const olds = states as { panes: [unknown, Pane[]][]; seq: number }[];
+    for (const [k, ps] of keptEntries(this.keyed, olds, (ps) => ps[0]!.key, mine)) this.panes.set(k, ps);
+    // Arrival numbers order firings within a window end: keep them increasing past every old subtask's.
+    this.seq = Math.max(this.seq, ...olds.map((st) => st.seq));
     return true;
   }
 
@@ -308,13 +324,11 @@ interface GlobalPane {
  * once fires once (Flink fires once per interval, with the same contents).
  */
 export class GlobalWindowOperator extends Operator {
-  /** Keyed windows: the key fields' schema and the key groups, so that snapshots can be rescaled. */
-  keyed: { readonly schema: Schema; readonly maxParallelism: number } | null = null;
+  /** Keyed windows (set by the runtime), for rescaling. */
+  keyed: WindowKeys | null = null;
 
   override snapshotState(): unknown {
-    const panes = [...this.panes];
-    const keyGroups = this.keyed === null ? null : keyGroupsOf(panes.map(([, p]) => p.key), this.keyed.schema, this.keyed.maxParallelism);
-    return { panes, seq: this.seq, produced: this.produced, ended: this.ended, keyGroups };
+    return { panes: [...this.panes], seq: this.seq, produced: this.produced, ended: this.ended };
   }
 
   override restoreState(state: unknown): void {
@@ -327,13 +341,9 @@ export class GlobalWindowOperator extends Operator {
 
   override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
     if (this.keyed === null) return false;
-    const kept: [unknown, GlobalPane][] = [];
-    for (const st of states as { panes: [unknown, GlobalPane][]; seq: number; keyGroups: Int32Array }[]) {
-      st.panes.forEach((e, i) => {
-        if (mine(st.keyGroups[i]!)) kept.push(e);
-      });
-      this.seq = Math.max(this.seq, st.seq);
-    }
+    const olds = states as { panes: [unknown, GlobalPane][]; seq: number }[];
+    const kept = keptEntries(this.keyed, olds, (p) => p.key, mine);
+    this.seq = Math.max(this.seq, ...olds.map((st) => st.seq));
     // Watermark firings go by the keys' first arrival; across old subtasks that is unknown, so by their numbers.
     kept.sort((a, b) => a[1].seq - b[1].seq);
     for (const [k, p] of kept) this.panes.set(k, p);
