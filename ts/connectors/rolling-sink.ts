@@ -145,21 +145,16 @@ export class RollingFileWriter implements SinkWriter {
     this.closed = true;
     // An empty stream still leaves one (empty, or header-only) part, as the single-file sink
     // leaves a file; in parallel, a subtask without rows leaves none (as in Flink).
-    const single = this.prefix === 'part-';
-    if (this.part === null && this.index === 0 && single) this.openPart();
-    const p = this.part;
-    if (this.committing !== null && p !== null) {
-      // Everything checkpointed is published; rows after the last checkpoint (a cancelled or
-      // failed run) stay for the next restore to discard. An empty stream's empty part has nothing to commit.
-      this.closePart();
+    if (this.part === null && this.index === 0 && this.prefix === 'part-') this.openPart();
+    const p = this.closePart();
+    if (p !== null) {
       closeSync(p.fd);
-      if (p.rows === 0 && p.index === 0 && single) renameSync(p.tmp, p.final);
-      else if (p.rows === 0) rmSync(p.tmp, { force: true });
-    } else if (p !== null && p.rows === 0 && !single) {
-      this.closePart();
-      closeSync(p.fd);
-      rmSync(p.tmp, { force: true });
-    } else if (p !== null) this.finishPart();
+      // Published at once without checkpoints, and so is an empty stream's part (parts open on
+      // their first row, so a part without rows is that one). Under checkpoints everything
+      // checkpointed is published; rows after the last checkpoint (a cancelled or failed run)
+      // stay in progress for the next restore to discard.
+      if (this.committing === null || p.rows === 0) renameSync(p.tmp, p.final);
+    }
     this.check();
   }
 
