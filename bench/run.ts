@@ -117,6 +117,14 @@ const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown', 
 const doc = { date: new Date().toISOString(), runs, quick, machine, results };
 writeFileSync(latestPath, JSON.stringify(doc, null, 2) + '\n');
 
+/** The cells a checkpoint-cost row starts with: engine, throughput without and with 1 s checkpoints, cost, largest and longest checkpoint. */
+function costCells(offCase: CaseName, onCase: CaseName, e: 'native' | 'ts'): string {
+  const off = results.find((r) => r.case === offCase)![e];
+  const on = results.find((r) => r.case === onCase)![e];
+  const cost = (1 - on.medianEventsPerSec / off.medianEventsPerSec) * 100;
+  return `| ${e} | ${M(off.medianEventsPerSec)} | ${M(on.medianEventsPerSec)} | ${cost.toFixed(1)}% (target <= 10%) | ${(on.extra!.largestStateKiB! / 1024).toFixed(1)} MiB | ${on.extra!.longestCheckpointMs!.toFixed(0)} ms |`;
+}
+
 const table = [
   `Measured ${doc.date.slice(0, 10)} on ${machine.cpus} cores (${machine.cpuModel}), ${machine.memoryGb} GiB, Node ${machine.node}; median of ${runs} runs, each in a fresh process; single-threaded except the parallel-* cases.` +
     (only === null ? '' : ` Measured in this run: ${[...only].join(', ')}; the other rows are from ${previous!.date.slice(0, 16)} (latest.json keeps each row's time).`),
@@ -143,23 +151,15 @@ const table = [
   '| engine | no checkpoints | 1 s checkpoints | cost | largest checkpoint | longest checkpoint | 1 M keys: snapshot | state | file | restore |',
   '|---|---|---|---|---|---|---|---|---|---|',
   ...(['native', 'ts'] as const).map((e) => {
-    const off = results.find((r) => r.case === 'checkpoint-off')![e];
-    const on = results.find((r) => r.case === 'checkpoint-1s')![e];
     const st = results.find((r) => r.case === 'state-1m-keys')![e].extra!;
-    const cost = (1 - on.medianEventsPerSec / off.medianEventsPerSec) * 100;
-    return `| ${e} | ${M(off.medianEventsPerSec)} | ${M(on.medianEventsPerSec)} | ${cost.toFixed(1)}% (target <= 10%) | ${(on.extra!.largestStateKiB! / 1024).toFixed(1)} MiB | ${on.extra!.longestCheckpointMs!.toFixed(0)} ms | ${st.snapshotMs!.toFixed(0)} ms | ${st.stateMiB!.toFixed(1)} MiB | ${st.fileMiB!.toFixed(1)} MiB (gzip) | ${st.restoreMs!.toFixed(0)} ms |`;
+    return `${costCells('checkpoint-off', 'checkpoint-1s', e)} ${st.snapshotMs!.toFixed(0)} ms | ${st.stateMiB!.toFixed(1)} MiB | ${st.fileMiB!.toFixed(1)} MiB (gzip) | ${st.restoreMs!.toFixed(0)} ms |`;
   }),
   '',
   'The built-in window aggregation (the e2e job over 100 M events) with a checkpoint every second (its state: the input batches of its open windows, replayed on restore):',
   '',
   '| engine | no checkpoints | 1 s checkpoints | cost | largest checkpoint | longest checkpoint |',
   '|---|---|---|---|---|---|',
-  ...(['native', 'ts'] as const).map((e) => {
-    const off = results.find((r) => r.case === 'window-checkpoint-off')![e];
-    const on = results.find((r) => r.case === 'window-checkpoint-1s')![e];
-    const cost = (1 - on.medianEventsPerSec / off.medianEventsPerSec) * 100;
-    return `| ${e} | ${M(off.medianEventsPerSec)} | ${M(on.medianEventsPerSec)} | ${cost.toFixed(1)}% (target <= 10%) | ${(on.extra!.largestStateKiB! / 1024).toFixed(1)} MiB | ${on.extra!.longestCheckpointMs!.toFixed(0)} ms |`;
-  }),
+  ...(['native', 'ts'] as const).map((e) => costCells('window-checkpoint-off', 'window-checkpoint-1s', e)),
 ].join('\n');
 const mdPath = join(root, 'BENCHMARKS.md');
 const md = readFileSync(mdPath, 'utf8');
