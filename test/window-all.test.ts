@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { agg, CollectSink, EventTimeSessionWindows, SlidingEventTimeWindows, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy, type WindowAssigner } from '../ts/index.js';
+import { agg, CollectSink, EventTimeSessionWindows, NexmarkSource, OutputTag, runJob, SlidingEventTimeWindows, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy, type WindowAssigner } from '../ts/index.js';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { onBothEngines, rng } from './engines.js';
 
 const SCHEMA = { k: 'i64', v: 'i64', t: 'timestamp' } as const;
@@ -63,9 +66,91 @@ describe('windowAll (no key: one result per window)', () => {
     });
   }
 
-  it('explain shows a GLOBAL edge', () => {
+  it('explain shows the pre-aggregation chained to the input and a GLOBAL edge to the window', () => {
     const env = StreamEnvironment.create({ engine: 'ts' });
     env.fromRecords(evs, SCHEMA, WatermarkStrategy.forMonotonousTimestamps<Ev>().withTimestampAssigner('t')).windowAll(TumblingEventTimeWindows.of(10)).aggregate({ n: agg.count() }).sinkTo(new CollectSink());
-    expect(env.explain()).toContain('--GLOBAL--> #2 Window(TumblingEventTimeWindows(10 ms))');
+    const text = env.explain();
+    expect(text).toContain('--FORWARD--> #2 LocalWindowAggregate(TumblingEventTimeWindows(10 ms) per batch) [n=count()] (p=1) -> { windowStart: timestamp, windowEnd: timestamp, n: i64 }');
+    expect(text).toContain('--GLOBAL--> #3 Window(TumblingEventTimeWindows(10 ms)) aggregate [n=count()] (p=1) -> { windowStart: timestamp, windowEnd: timestamp, n: i64 }');
+    // A parallel input: one pre-aggregation per subtask, in the subtask's chain.
+    const p2 = StreamEnvironment.create({ engine: 'ts', parallelism: 2 });
+    p2.fromSource(NexmarkSource.bids({ events: 10 })).windowAll(SlidingEventTimeWindows.of(10_000, 4_000)).aggregate({ n: agg.count(), hi: agg.max('price') }).sinkTo(new CollectSink());
+    const text2 = p2.explain();
+    expect(text2).toContain('#1 Source: nexmark bids (p=2) [reads price]');
+    expect(text2).toContain('--FORWARD--> #2 LocalWindowAggregate(TumblingEventTimeWindows(2000 ms) per batch) [n=count(), hi=max(price)] (p=2) -> ');
+    expect(text2).toMatch(/--GLOBAL--> #3 Window\(SlidingEventTimeWindows\(10000 ms, slide 4000 ms\)\) aggregate \[n=count\(\), hi=max\(price\)\] \(p=1\) \[new task\]/);
+  });
+
+  it('aggregates that do not combine exactly, late-record side outputs and allowed lateness keep one operator', () => {
+    const plan = (build: (w: ReturnType<ReturnType<StreamEnvironment['fromRecords']>['windowAll']>) => { sinkTo(s: CollectSink): unknown }) => {
+      const env = StreamEnvironment.create({ engine: 'ts' });
+      const w = env.fromRecords(evs, { ...SCHEMA, f: 'f64' } as const, WatermarkStrategy.forMonotonousTimestamps<Ev>().withTimestampAssigner('t')).windowAll(TumblingEventTimeWindows.of(10));
+      build(w as never).sinkTo(new CollectSink());
+      return env.explain();
+    };
+    expect(plan((w) => w.aggregate({ s: agg.sum('v') }))).toContain('LocalWindowAggregate');
+    expect(plan((w) => w.aggregate({ s: agg.sum('f') }))).not.toContain('LocalWindowAggregate');
+    expect(plan((w) => w.aggregate({ a: agg.avg('v') }))).not.toContain('LocalWindowAggregate');
+    expect(plan((w) => w.aggregate({ a: agg.first('v') }))).not.toContain('LocalWindowAggregate');
+    expect(plan((w) => w.allowedLateness(5).aggregate({ n: agg.count() }))).not.toContain('LocalWindowAggregate');
+    expect(plan((w) => w.sideOutputLateData(new OutputTag('late')).aggregate({ n: agg.count() }))).not.toContain('LocalWindowAggregate');
+    expect(plan((w) => w.aggregate({ n: agg.count() }))).toContain('LocalWindowAggregate');
+  });
+
+  for (const [name, assigner] of [
+    ['tumbling', TumblingEventTimeWindows.of(3_000)],
+    ['sliding', SlidingEventTimeWindows.of(10_000, 4_000)],
+  ] as const) {
+    it(`${name}: in two phases at parallelism 1 and 2, the results of one operator over every record, on both engines`, async () => {
+      const run = async (engine: 'native' | 'ts', parallelism: number) => {
+        const dir = mkdtempSync(join(tmpdir(), 'sluice-window-all-'));
+        const [twoPhase, reference] = [join(dir, 'two-phase.jsonl'), join(dir, 'reference.jsonl')];
+        const r = await runJob(new URL('./fixtures/jobs/window-all.ts', import.meta.url), { engine, parallelism, batchSize: 1000, args: [name, twoPhase, reference] });
+        const rows = (f: string) =>
+          readFileSync(f, 'utf8')
+            .trim()
+            .split('\n')
+            .map((l) => JSON.parse(l) as { windowStart: number })
+            .sort((a, b) => a.windowStart - b.windowStart);
+        const out = { twoPhase: rows(twoPhase), reference: rows(reference), late: r.lateRecordsDropped };
+        rmSync(dir, { recursive: true });
+        return out;
+      };
+      const { native } = await onBothEngines(async (engine) => {
+        const p1 = await run(engine, 1);
+        expect(await run(engine, 2)).toEqual(p1);
+        return p1;
+      });
+      expect(native.twoPhase.length).toBeGreaterThan(8);
+      expect(native.twoPhase).toEqual(native.reference);
+    });
+  }
+
+  it('late records are counted as records, not as the partial rows that carry them', async () => {
+    // Batches of 2 and a monotonous watermark: after [1000, 12000] windows ending by 12000 have
+    // fired, so the next batch's two records (one partial row) are late for [0, 10000).
+    const late: Ev[] = [
+      { k: 1, v: 1, t: 1000 },
+      { k: 1, v: 2, t: 12000 },
+      { k: 1, v: 3, t: 5000 },
+      { k: 2, v: 4, t: 5001 },
+      { k: 2, v: 5, t: 13000 },
+      { k: 1, v: 6, t: 14000 },
+    ];
+    const { native } = await onBothEngines(async (engine) => {
+      const env = StreamEnvironment.create({ engine, batchSize: 2 });
+      const out = new CollectSink();
+      env.fromRecords(late, SCHEMA, WatermarkStrategy.forMonotonousTimestamps<Ev>().withTimestampAssigner('t')).windowAll(TumblingEventTimeWindows.of(10_000)).aggregate({ hi: agg.max('v') }).sinkTo(out);
+      expect(env.explain()).toContain('LocalWindowAggregate');
+      const r = await env.execute();
+      return { rows: out.records, dropped: r.lateRecordsDropped };
+    });
+    expect(native).toEqual({
+      rows: [
+        { windowStart: 0, windowEnd: 10_000, hi: 1 },
+        { windowStart: 10_000, windowEnd: 20_000, hi: 6 },
+      ],
+      dropped: 2,
+    });
   });
 });

@@ -8,6 +8,7 @@ import { Schema, type DataType, type RecordOf, type SchemaSpec } from '../batch/
 import type { AggregateSpec } from '../engine/engine.js';
 import { aggregateOutputType, describeWindow, windowOutputSchema, withGapColumn } from '../engine/window-spec.js';
 import type { GraphNode, NodeOp, Partitioning, UserFn } from '../plan/graph.js';
+import { addWindowAggregate } from '../plan/two-phase.js';
 import type { AggregateCall } from './agg.js';
 import type { Sink } from './connector.js';
 import type { StreamEnvironment } from './environment.js';
@@ -617,15 +618,14 @@ export class WindowedStream<T extends object, K, B extends object = WindowBounds
     const window = a instanceof EventTimeSessionWindows ? a.descriptor(input.length) : a instanceof GlobalWindows ? this.globalDescriptor() : a.descriptor();
     const engineInput = gapFn === null ? input : withGapColumn(input);
     const schema = windowOutputSchema({ input: engineInput, keyFields, window, aggregates: specs });
-    const node = this.env.graph.add({
-      name: `Window(${a instanceof GlobalWindows ? describeWindow(window) : a.describe()}) aggregate [${specs.map((s) => `${s.name}=${s.kind}(${s.field === null ? '' : input.fields[s.field]!.name})`).join(', ')}]`,
-      op: { kind: 'windowAggregate', keyFields, window, gapFn: gapFn as UserFn | null, aggregates: specs, lateTag: this.lateTag?.id ?? null, lateness: this.lateness },
-      input: this.node,
-      partitioning: this.keyFields.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: this.keyFields },
+    const node = addWindowAggregate(
+      this.env.graph,
+      this.node,
+      `Window(${a instanceof GlobalWindows ? describeWindow(window) : a.describe()}) aggregate [${specs.map((s) => `${s.name}=${s.kind}(${s.field === null ? '' : input.fields[s.field]!.name})`).join(', ')}]`,
+      { kind: 'windowAggregate', keyFields, window, gapFn: gapFn as UserFn | null, aggregates: specs, lateTag: this.lateTag?.id ?? null, lateness: this.lateness },
+      this.keyFields.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: this.keyFields },
       schema,
-      // Count windows have no time (Flink's GlobalWindow results carry none either).
-      hasEventTime: window.kind !== 'count',
-    });
+    );
     return new DataStream(this.env, node);
   }
 }

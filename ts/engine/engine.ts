@@ -65,6 +65,11 @@ export interface WindowAggregator {
   readonly unfiredRows: number;
   /** Advances the watermark (ms; +Infinity at end of input); returns fired rows or null. */
   advanceWatermark(watermark: number): RecordBatch | null;
+  /**
+   * Tumbling and sliding windows: fires every window in state whatever the watermark and starts
+   * over from no watermark (a pre-aggregation of one batch at a time: nothing it sees is late).
+   */
+  flush(): RecordBatch | null;
   readonly lateDropped: number;
   /** Indices of the rows of the last pushed batch that were late (for a side output). */
   lateRows(): Uint32Array;

@@ -34,7 +34,19 @@ export type NodeOp =
       readonly lateTag: string | null;
       /** allowedLateness (ms): fired windows are kept and fire again for late records. */
       readonly lateness: number;
+      /**
+       * The second phase of a two-phase aggregation (its input is a windowPreAggregate): the
+       * input column holding each partial row's record count, so late records are counted as
+       * records; null when the input is records.
+       */
+      readonly partialRecords: number | null;
     }
+  /**
+   * The first phase of a two-phase window aggregation: each batch's partial aggregates per key
+   * and slice (tumbling windows of gcd(size, slide)), chained to the input, so the exchange
+   * carries one row per key and slice of a batch instead of every record.
+   */
+  | { readonly kind: 'windowPreAggregate'; readonly keyFields: readonly number[]; readonly window: WindowDescriptor; readonly aggregates: readonly AggregateSpec[] }
   | { readonly kind: 'keyedProcess'; readonly keyFields: readonly string[]; readonly fn: KeyedProcessFunction<unknown, never, object> }
   | { readonly kind: 'sink'; readonly sink: Sink }
   | { readonly kind: 'union' }

@@ -68,8 +68,8 @@ function parallelismOf(node: GraphNode, inputs: readonly PhysicalNode[], s: Para
   if (explicit !== undefined && (explicit < 1 || explicit > s.maxParallelism || !Number.isSafeInteger(explicit))) {
     throw new PlanError(`${node.name}: parallelism ${explicit} is out of range; use 1 to the max parallelism (${s.maxParallelism}), or raise it with setMaxParallelism`);
   }
-  // A side output is the window's own output: same subtasks.
-  if (node.op.kind === 'sideOutput') return inputs[0]!.parallelism;
+  // A side output is the window's own output, and a pre-aggregation is chained to its input: same subtasks.
+  if (node.op.kind === 'sideOutput' || node.op.kind === 'windowPreAggregate') return inputs[0]!.parallelism;
   const single = singleSubtaskReason(node);
   if (single !== null) {
     if (explicit !== undefined && explicit > 1) throw new PlanError(`${node.name} cannot run with parallelism ${explicit}: ${single}; remove setParallelism(${explicit})`);
@@ -158,8 +158,9 @@ export function requiredFields(graph: JobGraph, node: GraphNode): Set<string> | 
         break;
       }
       case 'windowAggregate':
+      case 'windowPreAggregate':
         // A dynamic session gap function reads whole records, and so does a side output of late records.
-        if (op.gapFn !== null || op.lateTag !== null) return null;
+        if (op.kind === 'windowAggregate' && (op.gapFn !== null || op.lateTag !== null)) return null;
         for (const k of op.keyFields) need.add(node.schema.fields[k]!.name);
         for (const a of op.aggregates) if (a.field !== null) need.add(node.schema.fields[a.field]!.name);
         break;

@@ -34,6 +34,7 @@ import {
   SinkOperator,
   TimestampsOperator,
   WindowAggregateOperator,
+  WindowPreAggregateOperator,
   ProcessingTimeOperator,
   maxEventTime,
 } from './operators.js';
@@ -277,6 +278,21 @@ export async function executeJob(
       case 'keySelector':
         o = new KeySelectorOperator(n.id, n.name, op.fn as (r: Row) => unknown, op.keyType, p.outputSchema);
         break;
+      case 'windowPreAggregate': {
+        const logicalInput = n.input!.schema;
+        const input = p.inputSchema!;
+        const at = (i: number): number => input.indexOf(logicalInput.fields[i]!.name);
+        const agg = engine.createWindowAggregator({
+          input,
+          keyFields: op.keyFields.map(at),
+          window: op.window,
+          aggregates: op.aggregates.map((a) => ({ ...a, field: a.field === null ? null : at(a.field) })),
+          memoryPool: memory.id,
+        });
+        const share = engine.name === 'ts' ? new OperatorMemory(memory, `${n.name} (subtask ${sub})`) : null;
+        o = new WindowPreAggregateOperator(n.id, n.name, agg, share);
+        break;
+      }
       case 'windowAggregate': {
         const logicalInput = n.input!.schema;
         const input = p.inputSchema!;
@@ -295,7 +311,7 @@ export async function executeJob(
         const gap = op.gapFn === null ? null : { fn: op.gapFn as (r: Row) => unknown, schema: engineInput, origin: sourceName(n) };
         // The native engine reserves from the pool itself; the TS engine's state is counted here.
         const share = engine.name === 'ts' ? new OperatorMemory(memory, `${n.name} (subtask ${sub})`) : null;
-        const wo = new WindowAggregateOperator(n.id, n.name, agg, gap, op.lateTag, op.window.kind === 'count', share);
+        const wo = new WindowAggregateOperator(n.id, n.name, agg, gap, op.lateTag, op.window.kind === 'count', share, op.partialRecords === null ? null : at(op.partialRecords));
         if (checkpointing !== null) {
           wo.replay = { engine, window: op.window, lateness: op.lateness, keyFields: op.keyFields.map(at), maxParallelism: plan.maxParallelism };
         }

@@ -69,7 +69,7 @@ export function planMemory(plan: PhysicalPlan, batchSize: number, budgetBytes: n
       }
     }
   }
-  const stateful = plan.all.filter((p) => p.node.op.kind === 'windowAggregate').reduce((n, p) => n + p.parallelism, 0);
+  const stateful = plan.all.filter((p) => p.node.op.kind === 'windowAggregate' || p.node.op.kind === 'windowPreAggregate').reduce((n, p) => n + p.parallelism, 0);
   const need = exchange + stateful * MIN_STATE_BYTES;
   if (need > budgetBytes) {
     throw new PlanError(

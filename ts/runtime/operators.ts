@@ -450,6 +450,8 @@ export class WindowAggregateOperator extends Operator {
     private readonly count = false,
     /** TS engine: the operator's share of managed memory (the native engine reserves its own). */
     private readonly memory: OperatorMemory | null = null,
+    /** Two-phase: the input column with each partial row's record count (late records are counted as records). */
+    private readonly partialRecords: number | null = null,
   ) {
     super(id, name);
     if (count) this.metrics.unfiredRecords = 0;
@@ -495,7 +497,7 @@ export class WindowAggregateOperator extends Operator {
   private late(batch: RecordBatch, late: number, rows: Uint32Array | null = null): Promise<void> | void {
     if (late === 0) return;
     if (this.lateTag === null) {
-      this.metrics.lateRecordsDropped! += late;
+      this.metrics.lateRecordsDropped! += this.partialRecords === null ? late : recordsOf(batch, this.partialRecords, rows ?? this.agg.lateRows());
       return;
     }
     // The late rows of the input batch as it came (without the gap column).
@@ -522,6 +524,45 @@ export class WindowAggregateOperator extends Operator {
     this.memory?.release();
     if (this.count) this.metrics.unfiredRecords = this.agg.unfiredRows;
     await this.emitEnd();
+  }
+}
+
+/** The records the partial rows `rows` of a batch stand for (their i64 record counts). */
+function recordsOf(batch: RecordBatch, column: number, rows: Uint32Array): number {
+  const v = i32View((batch.columns[column] as { values: BigInt64Array }).values);
+  let n = 0;
+  for (const r of rows) n += getI64(v, r);
+  return n;
+}
+
+/**
+ * The first phase of a two-phase window aggregation (plan/two-phase.ts): each batch's partial
+ * aggregates per key and slice, emitted at once. It holds nothing between batches, so it has
+ * no state to checkpoint and nothing it sees is late (the window after the exchange decides).
+ */
+export class WindowPreAggregateOperator extends Operator {
+  constructor(
+    id: number,
+    name: string,
+    private readonly agg: WindowAggregator,
+    /** TS engine: the operator's share of managed memory (the native engine reserves its own). */
+    private readonly memory: OperatorMemory | null,
+  ) {
+    super(id, name);
+  }
+
+  processBatch(batch: RecordBatch): Promise<void> | void {
+    if (batch.length === 0) return;
+    this.agg.push(batch);
+    this.metrics.memoryBytes = this.agg.memoryBytes;
+    this.memory?.resize(this.metrics.memoryBytes);
+    const partial = this.agg.flush();
+    if (partial !== null) return this.emit(partial);
+  }
+
+  override finish(): Promise<void> {
+    this.memory?.release();
+    return this.emitEnd();
   }
 }
 

@@ -255,3 +255,43 @@ fn integer_sum_overflow_is_an_error_not_a_wrap() {
     let err = op.advance_watermark(i64::MAX).unwrap_err();
     assert!(err.message.contains("does not fit in i64"), "{}", err.message);
 }
+
+/// A pre-aggregation: each batch pushed and flushed on its own. Partial rows of one (key,
+/// window) add up to the whole window, nothing is late however far back a later batch reaches,
+/// and every flush leaves the aggregator empty.
+#[test]
+fn flush_emits_each_batch_and_starts_over() {
+    let e = events(20_000, 50, 2_000);
+    let size = 300;
+    let spec = WindowAggSpec { input: schema(), key_fields: vec![0], windows: Windows::tumbling(size, 0).unwrap(), aggs: aggs() };
+    let mut op = WindowAggregator::new(spec).unwrap();
+    let mut sums: BTreeMap<(i64, String), (i64, Option<i64>)> = BTreeMap::new();
+    let mut partial_rows = 0;
+    for from in (0..e.key.len()).step_by(997) {
+        let to = (from + 997).min(e.key.len());
+        op.push(&batch(&e, from, to).as_ref()).unwrap();
+        let b = op.flush().unwrap().expect("a non-empty batch fires");
+        assert_eq!(op.group_count(), 0, "a flush leaves nothing in state");
+        partial_rows += b.len;
+        let (ColumnData::I64(k), ColumnData::Timestamp(s), ColumnData::I64(n)) = (&b.columns[0].data, &b.columns[1].data, &b.columns[3].data) else { unreachable!() };
+        let ColumnData::I64(q) = &b.columns[7].data else { unreachable!() };
+        for r in 0..b.len {
+            let valid = b.columns[7].validity.as_ref().is_none_or(|v| v[r / 8] & (1 << (r % 8)) != 0);
+            let acc = sums.entry((s[r], k[r].to_string())).or_insert((0, None));
+            acc.0 += n[r];
+            if valid {
+                acc.1 = Some(acc.1.unwrap_or(0) + q[r]);
+            }
+        }
+    }
+    assert_eq!(op.late_dropped(), 0);
+    let want = reference(&e, |i| e.key[i].to_string(), size);
+    assert!(partial_rows > want.len(), "batches overlap in windows, so some windows come in parts");
+    assert_eq!(sums.len(), want.len());
+    for ((start, key), r) in want {
+        assert_eq!(sums[&(start, key.clone())], (r.n, r.sum_qty), "key {key} window {start}");
+    }
+    let session = WindowAggSpec { input: schema(), key_fields: vec![0], windows: Windows::session(100).unwrap(), aggs: aggs() };
+    let err = WindowAggregator::new(session).unwrap().flush().unwrap_err().to_string();
+    assert!(err.contains("tumbling and sliding"), "{err}");
+}

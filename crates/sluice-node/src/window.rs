@@ -121,6 +121,12 @@ impl NativeWindowAggregator {
         self.inner.advance_watermark(watermark_to_i64(watermark)).map_err(to_napi)?.map(|b| batch_out(env, b)).transpose()
     }
 
+    /// Tumbling and sliding windows: fires everything in state and starts over (pre-aggregation).
+    #[napi]
+    pub fn flush<'env>(&mut self, env: &'env Env) -> Result<Option<BatchOut<'env>>> {
+        self.inner.flush().map_err(to_napi)?.map(|b| batch_out(env, b)).transpose()
+    }
+
     /// The rows fired by the last push (count windows; time windows fired again by records
     /// within their allowed lateness), or null.
     #[napi]

@@ -30,6 +30,7 @@ export interface BatchOutN {
 export interface NativeWindowAggregatorN {
   push(buffers: Uint8Array[], length: number, eventTime?: Uint8Array | null): number;
   advanceWatermark(watermark: number): BatchOutN | null;
+  flush(): BatchOutN | null;
   lateRows(): Uint32Array;
   earliestStart(): number;
   takePushedOutput(): BatchOutN | null;

@@ -33,6 +33,11 @@ class NativeWindowAggregator implements WindowAggregator {
     return out === null ? null : fromBatchOut(this.outputSchema, out);
   }
 
+  flush(): RecordBatch | null {
+    const out = this.inner.flush();
+    return out === null ? null : fromBatchOut(this.outputSchema, out);
+  }
+
   get lateDropped(): number {
     return this.inner.lateDropped;
   }

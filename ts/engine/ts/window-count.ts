@@ -75,6 +75,10 @@ export class TsCountAggregator implements WindowAggregator {
     return new Uint32Array(0);
   }
 
+  flush(): RecordBatch | null {
+    throw new Error('flush is for tumbling and sliding windows: sessions and count windows cannot be pre-aggregated per batch');
+  }
+
   advanceWatermark(): RecordBatch | null {
     return null;
   }

@@ -452,6 +452,10 @@ export class TsSessionAggregator implements WindowAggregator {
     return g;
   }
 
+  flush(): RecordBatch | null {
+    throw new Error('flush is for tumbling and sliding windows: sessions and count windows cannot be pre-aggregated per batch');
+  }
+
   advanceWatermark(watermark: number): RecordBatch | null {
     if (!(watermark > this.watermark)) return null;
     this.watermark = watermark;

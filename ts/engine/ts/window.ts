@@ -471,6 +471,13 @@ export class TsWindowAggregator implements WindowAggregator {
     return out;
   }
 
+  flush(): RecordBatch | null {
+    const out = this.advanceWatermark(Infinity);
+    this.watermark = -Infinity;
+    this.firedTo = -Infinity;
+    return out;
+  }
+
   advanceWatermark(watermark: number): RecordBatch | null {
     if (!(watermark > this.watermark)) return null;
     this.watermark = watermark;

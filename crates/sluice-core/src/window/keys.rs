@@ -76,7 +76,7 @@ impl KeyTable {
                     }
                     (KeyData::Bytes { arena, spans, .. }, KeyRef::Bytes) => {
                         let (s, l) = spans[kid as usize];
-                        &arena[s..s + l as usize] == scratch
+                        bytes_eq(&arena[s..s + l as usize], scratch)
                     }
                     _ => false,
                 };
@@ -190,3 +190,12 @@ impl KeyTable {
 }
 
 
+
+/// Key bytes equal. Empty keys (a window over all records) are compared without memcmp: an
+/// empty arena never allocated points nowhere, and the libc memcmp of this machine loads from
+/// that address under an all-zero AVX-512 mask, which costs about 70 ns per call here (measured:
+/// a keyless tumbling window pushed 100 ns per row, 16 ns with this check).
+#[inline(always)]
+pub(crate) fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
+}

@@ -515,6 +515,15 @@ impl WindowAggregator {
             Inner::Count(_) => Ok(None),
         }
     }
+
+    /// Tumbling and sliding windows: fires every window in state whatever the watermark and
+    /// forgets it, back to no watermark (a pre-aggregation of one batch at a time).
+    pub fn flush(&mut self) -> Result<Option<RecordBatch>> {
+        match &mut self.inner {
+            Inner::Sliced(a) => a.flush(),
+            _ => Err(Error::config("flush is for tumbling and sliding windows: sessions and count windows cannot be pre-aggregated per batch")),
+        }
+    }
 }
 
 use crate::batch::RecordBatch;

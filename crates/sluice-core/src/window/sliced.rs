@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::keys::bytes_eq;
 use super::acc::{pick, Accs, LATE};
 use super::{build_output, decode_keys, encode_key, int_key_column, WindowAggSpec};
 use crate::batch::{bit_get, BatchRef, Column, ColumnRef, DataType, RecordBatch, SchemaRef, ValuesRef};
@@ -37,7 +38,7 @@ impl Keys {
             Keys::Bytes { arena, spans, .. } => {
                 let (sa, la) = spans[a];
                 let (sb, lb) = spans[b];
-                la == lb && arena[sa..sa + la as usize] == arena[sb..sb + lb as usize]
+                la == lb && bytes_eq(&arena[sa..sa + la as usize], &arena[sb..sb + lb as usize])
             }
         }
     }
@@ -428,7 +429,7 @@ impl SlicedAggregator {
                     h,
                     Box::new(move |x: usize| {
                         let (xs, xl) = spans[x];
-                        pane[x] == start && &arena[xs..xs + xl as usize] == key
+                        pane[x] == start && bytes_eq(&arena[xs..xs + xl as usize], key)
                     }),
                 )
             }
@@ -614,7 +615,7 @@ impl SlicedAggregator {
                 let g = e as u32;
                 if (e >> 32) as u32 == h && self.pane[g as usize] == start {
                     let (s, l) = spans[g as usize];
-                    if &arena[s..s + l as usize] == scratch.as_slice() {
+                    if bytes_eq(&arena[s..s + l as usize], scratch) {
                         break g;
                     }
                 }
@@ -714,6 +715,15 @@ impl SlicedAggregator {
             }
         }
         Ok(batch)
+    }
+
+    /// Fires every window in state whatever the watermark, then starts over from no watermark
+    /// with the allocations kept: a pre-aggregation that emits each batch's partial results.
+    pub fn flush(&mut self) -> Result<Option<RecordBatch>> {
+        let out = self.advance_watermark(i64::MAX)?;
+        self.watermark = i64::MIN;
+        self.fired_to = None;
+        Ok(out)
     }
 
     /// Tumbling: each fired window is one slice; its groups in creation order.
