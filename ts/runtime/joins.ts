@@ -10,6 +10,7 @@ import { getI64, i32View } from '../batch/i64.js';
 import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import { windowStarts } from '../engine/window-spec.js';
+import { IntervalBuffer } from './interval-buffer.js';
 import { MultiInputOperator } from './operator.js';
 
 /** Event time of row i as a number (event times are checked to be within ±2^53 at sources). */
@@ -319,25 +320,22 @@ export class WindowCoGroupOperator extends MultiInputOperator {
  * fields are read from their columns.
  */
 export class IntervalJoinOperator extends MultiInputOperator {
-  /** The buffered records as objects (a buffer refers to its batch, which a checkpoint does not keep). */
+  /** The buffered records as [key, time, record] in arrival order, per side. */
   override snapshotState(): unknown {
-    const side = (b: Map<unknown, Buffered[]>) => [...b].map(([k, list]) => [k, list.map((x) => [x.t, x.row(x.i)])]);
-    return {
-      inputs: super.snapshotState(),
-      buffers: this.buffers.map(side),
-      arrivals: this.arrivals.map((a, s) => a.slice(this.arrivalHead[s as 0 | 1])),
-      produced: this.produced,
-    };
+    return { inputs: super.snapshotState(), sides: this.buffers.map((b) => b.snapshot()), produced: this.produced };
   }
 
   override restoreState(state: unknown): void {
-    const s = state as { inputs: unknown; buffers: [unknown, [number, Row][]][][]; arrivals: { t: number; k: unknown }[][]; produced: number };
+    const s = state as IntervalJoinState;
     super.restoreState(s.inputs);
-    s.buffers.forEach((side, j) => {
-      for (const [k, list] of side) this.buffers[j]!.set(k, list.map(([t, r]) => ({ t, row: () => r, i: 0 })));
-    });
-    s.arrivals.forEach((a, j) => this.arrivals[j]!.push(...a));
+    s.sides.forEach((side, j) => this.restoreSide(j, side));
     this.produced = s.produced;
+  }
+
+  private restoreSide(j: number, side: readonly [unknown, number, Row][]): void {
+    const b = this.buffers[j]!;
+    b.addReader((i) => side[i]![2]);
+    side.forEach(([k, t], i) => b.add(k, t, i));
   }
 
   /** Keyed inputs (set by the runtime): the key groups of keys, for rescaling. */
@@ -345,34 +343,26 @@ export class IntervalJoinOperator extends MultiInputOperator {
 
   override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
     if (this.keyGroups === null) return false;
-    const olds = states as { inputs: unknown; buffers: [unknown, [number, Row][]][][]; arrivals: { t: number; k: unknown }[][]; produced: number }[];
+    const olds = states as IntervalJoinState[];
     this.restoreInputsRescaled(olds.map((s) => s.inputs));
-    const merged: [{ t: number; k: unknown }[], { t: number; k: unknown }[]] = [[], []];
-    for (const s of olds) {
-      s.buffers.forEach((side, j) => {
-        const lists = side.filter(([, list]) => list.length > 0);
-        // The key as the operator compares it, from a buffered record of that key.
-        const kg = this.keyGroups!(lists.map(([, list]) => this.keys[j]!(list[0]![1])));
-        const kept = new Set<unknown>();
-        lists.forEach(([k, list], i) => {
-          if (!mine(kg[i]!)) return;
-          kept.add(k);
-          this.buffers[j]!.set(k, list.map(([t, r]) => ({ t, row: () => r, i: 0 })));
+    for (const j of [0, 1]) {
+      const kept: [unknown, number, Row][] = [];
+      for (const s of olds) {
+        // The key as the operator compares it, from each buffered record.
+        const kg = this.keyGroups(s.sides[j]!.map(([, , r]) => this.keys[j]!(r)));
+        s.sides[j]!.forEach((e, i) => {
+          if (mine(kg[i]!)) kept.push(e);
         });
-        merged[j as 0 | 1].push(...s.arrivals[j]!.filter((a) => kept.has(a.k)));
-      });
-      this.produced = Math.max(this.produced, s.produced);
+      }
+      // Each old subtask's records stay in arrival order (a key's matches come oldest first);
+      // expiry from the oldest may then wait behind another subtask's younger records.
+      this.restoreSide(j, kept);
     }
-    // Expiry walks the arrivals from the oldest: in time order across the old subtasks.
-    merged.forEach((a, j) => this.arrivals[j]!.push(...a.sort((x, y) => x.t - y.t)));
+    this.produced = Math.max(this.produced, ...olds.map((s) => s.produced));
     return true;
   }
 
-  /** Per side: key -> buffered rows (time, reader of its batch, row), in arrival order. */
-  private readonly buffers: [Map<unknown, Buffered[]>, Map<unknown, Buffered[]>] = [new Map(), new Map()];
-  /** Per side: (time, key) in arrival order, to find what may have expired without scanning every key. */
-  private readonly arrivals: [{ t: number; k: unknown }[], { t: number; k: unknown }[]] = [[], []];
-  private readonly arrivalHead: [number, number] = [0, 0];
+  private readonly buffers: [IntervalBuffer, IntervalBuffer] = [new IntervalBuffer(), new IntervalBuffer()];
   private produced = 0;
 
   constructor(
@@ -412,7 +402,7 @@ export class IntervalJoinOperator extends MultiInputOperator {
     const out = new Output(this.schema, `${this.metrics.name} output`);
     const mine = this.buffers[input]!;
     const other = this.buffers[1 - input]!;
-    const arrivals = this.arrivals[input as 0 | 1];
+    mine.addReader(row);
     for (let i = 0; i < batch.length; i++) {
       const t = time(i);
       if (t < this.watermark) {
@@ -421,23 +411,12 @@ export class IntervalJoinOperator extends MultiInputOperator {
       }
       const ks = key(i);
       // Left at t matches right in [t + lower, t + upper]; right at t matches left in [t - upper, t - lower].
-      const [lo, hi] = input === 0 ? [t + this.lower, t + this.upper] : [t - this.upper, t - this.lower];
-      const candidates = other.get(ks);
-      if (candidates !== undefined) {
-        for (const o of candidates) {
-          if (o.t < lo || o.t > hi) continue;
-          const [left, right] = input === 0 ? [row(i), o.row(o.i)] : [o.row(o.i), row(i)];
-          const [lt, rt] = input === 0 ? [t, o.t] : [o.t, t];
-          out.add(this.fn(left, right, { leftTimestamp: lt, rightTimestamp: rt }), Math.max(lt, rt), this.produced++);
-        }
+      if (input === 0) {
+        other.matches(ks, t + this.lower, t + this.upper, (rt, right) => out.add(this.fn(row(i), right, { leftTimestamp: t, rightTimestamp: rt }), Math.max(t, rt), this.produced++));
+      } else {
+        other.matches(ks, t - this.upper, t - this.lower, (lt, left) => out.add(this.fn(left, row(i), { leftTimestamp: lt, rightTimestamp: t }), Math.max(lt, t), this.produced++));
       }
-      let list = mine.get(ks);
-      if (list === undefined) {
-        list = [];
-        mine.set(ks, list);
-      }
-      list.push({ t, row, i });
-      arrivals.push({ t, k: ks });
+      mine.add(ks, t, i);
     }
     const b = out.take();
     if (b !== null) return this.emit(b);
@@ -446,42 +425,16 @@ export class IntervalJoinOperator extends MultiInputOperator {
   protected override onWatermark(watermark: number): Promise<void> {
     // Future records have times >= watermark: a left record can still match while
     // t + upper >= watermark, a right one while t >= watermark + lower.
-    this.evict(0, (t) => t + this.upper < watermark);
-    this.evict(1, (t) => t < watermark + this.lower);
+    this.buffers[0].expire((t) => t + this.upper < watermark);
+    this.buffers[1].expire((t) => t < watermark + this.lower);
     return this.emitWatermark(watermark);
-  }
-
-  /**
-   * Drops expired records: walks the arrivals from the oldest while they have expired and trims
-   * each such key's list from its front. With out-of-order input an expired record can wait
-   * behind a younger one; matching checks times explicitly, so that only delays its removal.
-   */
-  private evict(side: 0 | 1, gone: (t: number) => boolean): void {
-    const arrivals = this.arrivals[side];
-    const buffers = this.buffers[side];
-    let head = this.arrivalHead[side];
-    while (head < arrivals.length && gone(arrivals[head]!.t)) {
-      const list = buffers.get(arrivals[head]!.k);
-      if (list !== undefined) {
-        let drop = 0;
-        while (drop < list.length && gone(list[drop]!.t)) drop++;
-        if (drop === list.length) buffers.delete(arrivals[head]!.k);
-        else if (drop > 0) list.splice(0, drop);
-      }
-      head++;
-    }
-    if (head > 4096 && head * 2 > arrivals.length) {
-      arrivals.splice(0, head);
-      head = 0;
-    }
-    this.arrivalHead[side] = head;
   }
 }
 
-interface Buffered {
-  readonly t: number;
-  readonly row: (i: number) => Row;
-  readonly i: number;
+interface IntervalJoinState {
+  readonly inputs: unknown;
+  readonly sides: [unknown, number, Row][][];
+  readonly produced: number;
 }
 
 /** Rows of a batch as objects, made on first request and then reused. */
