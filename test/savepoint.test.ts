@@ -14,7 +14,7 @@ describe.each(ENGINES)('savepoints and rescaling (%s engine)', (engine) => {
     [1, 2],
     [2, 1],
   ] as const)('stop with a savepoint (Ctrl-C) at parallelism %i, resume at %i: keyed state moves by key group, output as uninterrupted', async (from, to) => {
-    for (const kind of ['process', 'window', 'builtin', 'session', 'count', 'cogroup', 'interval']) {
+    for (const kind of ['process', 'window', 'builtin', 'session', 'count', 'countbuiltin', 'cogroup', 'interval']) {
       const tag = `${engine}-${kind}-${from}-${to}`;
       // The source runs as one subtask (its position is not keyed state); the keyed operator rescales.
       const args = (out: string, p: number, extra: string[]) => [cli, 'run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(p), '--no-progress', ...extra, '--', kind, out, join(work, `sp-chk-${tag}`), EVENTS, RATE, '1'];
@@ -41,7 +41,7 @@ describe.each(ENGINES)('savepoints and rescaling (%s engine)', (engine) => {
       expect(resumed.stderr).toMatch(/resumed from .*chk-\d+/);
       expect(sortedLines(readFileSync(out, 'utf8'))).toEqual(sortedLines(readFileSync(ref, 'utf8')));
     }
-  }, 120_000);
+  }, 240_000);
 
   it('refuses to move state that is not keyed to another parallelism', async () => {
     const dir = join(work, `nk-${engine}`);

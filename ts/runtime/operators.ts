@@ -11,6 +11,7 @@ import type { TimestampAssigner, WatermarkStrategy } from '../api/watermark.js';
 import type { Engine, WindowAggregator, WindowDescriptor } from '../engine/engine.js';
 import { keyGroups } from '../engine/ts/partition.js';
 import { lastWindowStart } from '../engine/window-spec.js';
+import { CountRetention } from './count-retention.js';
 import { Operator } from './operator.js';
 import { DeadLetterFile, type DeadLetterPosition } from '../connectors/dead-letters.js';
 import { jsonCells } from '../connectors/format.js';
@@ -368,13 +369,22 @@ export class WindowAggregateOperator extends Operator {
   private pruneAt = 1024;
   /** Set when the job takes checkpoints. */
   replay: WindowReplay | null = null;
+  /** Count windows with checkpoints: the records a restore replays (count-retention.ts). */
+  private counts: CountRetention | null = null;
 
   override checkpointGap(): string | null {
-    const k = this.replay?.window.kind;
-    if (k === 'tumbling' || k === 'sliding' || k === 'session') return null;
-    return k === 'count'
-      ? 'count windows of the built-in aggregation keep their records outside checkpoints so far; use countWindow(...).reduce/aggregate(AggregateFunction) or a KeyedProcessFunction'
-      : 'internal error: the window operator was not prepared for checkpoints';
+    return this.replay === null ? 'internal error: the window operator was not prepared for checkpoints' : null;
+  }
+
+  /** Keeps what checkpoints need of a batch the aggregator received. */
+  private retain(batch: RecordBatch, watermark: number): void {
+    const r = this.replay!;
+    if (r.window.kind === 'count') {
+      this.counts ??= new CountRetention(r.keyFields, r.window.size, r.window.slide);
+      this.counts.add(batch);
+    } else {
+      this.retained.push({ batch, until: this.neededUntil(batch), watermark });
+    }
   }
 
   /** Until which watermark the batch is needed: the end of the last window of its latest record, plus lateness. */
@@ -395,6 +405,7 @@ export class WindowAggregateOperator extends Operator {
 
   override snapshotState(): unknown {
     if (this.replay === null) return null;
+    if (this.replay.window.kind === 'count') return { batches: (this.counts?.keep() ?? []).map((b) => this.replay!.engine.encodeBatch(b)) };
     this.prune();
     return { batches: this.retained.map((r) => this.replay!.engine.encodeBatch(r.batch)), watermarks: this.retained.map((r) => r.watermark) };
   }
@@ -432,7 +443,7 @@ export class WindowAggregateOperator extends Operator {
       }
       this.agg.push(this.gap === null ? b : this.withGaps(b, this.gap));
       this.agg.takePushedOutput(); // fired before the checkpoint already
-      this.retained.push({ batch: b, until: this.neededUntil(b), watermark });
+      this.retain(b, watermark);
     }
     if (this.watermark > -Infinity) this.agg.advanceWatermark(this.watermark); // ditto
     this.aggWatermark = Math.max(this.aggWatermark, this.watermark);
@@ -482,7 +493,7 @@ export class WindowAggregateOperator extends Operator {
   }
 
   processBatch(batch: RecordBatch): Promise<void> | void {
-    if (this.replay !== null && batch.length > 0) this.retained.push({ batch, until: this.neededUntil(batch), watermark: this.aggWatermark });
+    if (this.replay !== null && batch.length > 0) this.retain(batch, this.aggWatermark);
     const late = this.agg.push(this.gap === null ? batch : this.withGaps(batch, this.gap));
     this.metrics.memoryBytes = this.agg.memoryBytes;
     this.memory?.resize(this.metrics.memoryBytes);
