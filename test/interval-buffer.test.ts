@@ -44,4 +44,24 @@ describe('interval join buffer', () => {
     expect(plain.length - head).toBeLessThan(plain.length / 10);
     expect(buf.snapshot()).toEqual(plain.slice(head).map((e) => [e.k, e.t, e.row]));
   });
+
+  it('compares number keys as a Map does: 0 and -0 alike, NaN equal to itself, 1 apart from "1"', () => {
+    const buf = new IntervalBuffer();
+    const rows = [{ r: 0 }, { r: 1 }, { r: 2 }, { r: 3 }];
+    buf.addReader((i) => rows[i]!);
+    buf.add(0, 10, 0);
+    buf.add(NaN, 10, 1);
+    buf.add('1', 10, 2);
+    buf.add(1, 10, 3);
+    const found = (k: unknown) => {
+      const got: unknown[] = [];
+      buf.matches(k, 0, 100, (_t, row) => got.push(row));
+      return got;
+    };
+    expect(found(-0)).toEqual([{ r: 0 }]);
+    expect(found(NaN)).toEqual([{ r: 1 }]);
+    expect(found(1)).toEqual([{ r: 3 }]);
+    expect(found('1')).toEqual([{ r: 2 }]);
+    expect(found(2)).toEqual([]);
+  });
 });

@@ -27,8 +27,9 @@ export class IntervalBuffer {
   private readers: ((i: number) => Row)[] = [];
   private readerFirst: number[] = [];
   private readerBase = 0;
-  /** key -> its newest record. */
-  private readonly newest = new Map<unknown, number>();
+  /** key -> its newest record: numbers in a typed-array table, other keys in a Map. */
+  private readonly numbers = new NumberIndex();
+  private readonly others = new Map<unknown, number>();
   private sweepAt = 4096;
 
   get size(): number {
@@ -46,12 +47,16 @@ export class IntervalBuffer {
     if (this.end - this.base === this.time.length) this.makeRoom();
     const at = this.end - this.base;
     this.time[at] = t;
-    this.prev[at] = this.newest.get(key) ?? NONE;
+    if (typeof key === 'number') {
+      this.prev[at] = this.numbers.swap(key, this.end);
+    } else {
+      this.prev[at] = this.others.get(key) ?? NONE;
+      this.others.set(key, this.end);
+    }
     this.source[at] = this.readers.length - 1 + this.readerBase;
     this.row[at] = i;
-    this.newest.set(key, this.end);
     this.end++;
-    if (this.newest.size >= this.sweepAt) this.sweep();
+    if (this.numbers.size + this.others.size >= this.sweepAt) this.sweep();
   }
 
   /**
@@ -59,8 +64,8 @@ export class IntervalBuffer {
    * [lo, hi], oldest first.
    */
   matches(key: unknown, lo: number, hi: number, fn: (t: number, record: Row) => void): void {
-    let s = this.newest.get(key);
-    if (s === undefined) return;
+    let s = typeof key === 'number' ? this.numbers.get(key) : (this.others.get(key) ?? NONE);
+    if (s === NONE) return;
     let found: number[] | null = null;
     for (; s >= this.head; s = this.prev[s - this.base]!) {
       const t = this.time[s - this.base]!;
@@ -94,8 +99,9 @@ export class IntervalBuffer {
 
   /** Drops keys whose records have all expired. */
   private sweep(): void {
-    for (const [k, s] of this.newest) if (s < this.head) this.newest.delete(k);
-    this.sweepAt = Math.max(4096, 2 * this.newest.size);
+    this.numbers.keepFrom(this.head);
+    for (const [k, s] of this.others) if (s < this.head) this.others.delete(k);
+    this.sweepAt = Math.max(4096, 2 * (this.numbers.size + this.others.size));
   }
 
   /** Room for one more record: drops the expired ones from the arrays, or grows them. */
@@ -123,9 +129,77 @@ export class IntervalBuffer {
   snapshot(): [unknown, number, Row][] {
     // Each record's key, from the chains of the keys' newest records.
     const keyOf = new Map<number, unknown>();
-    for (const [k, newest] of this.newest) for (let s = newest; s >= this.head; s = this.prev[s - this.base]!) keyOf.set(s, k);
+    const chain = (k: unknown, newest: number): void => {
+      for (let s = newest; s >= this.head; s = this.prev[s - this.base]!) keyOf.set(s, k);
+    };
+    this.numbers.forEach(chain);
+    this.others.forEach((newest, k) => chain(k, newest));
     const out: [unknown, number, Row][] = [];
     for (let s = this.head; s < this.end; s++) out.push([keyOf.get(s), this.time[s - this.base]!, this.record(s)]);
     return out;
+  }
+}
+
+/**
+ * Number keys -> a record's sequence number, by open addressing over typed arrays: a Map's
+ * get and set took 130 ns per record on Nexmark q7's prices. Keys compare as a Map's do
+ * (0 and -0 alike, NaN equal to itself).
+ */
+class NumberIndex {
+  private keys = new Float64Array(4096);
+  private vals = new Float64Array(4096).fill(NONE);
+  size = 0;
+
+  private slot(k: number): number {
+    const keys = this.keys;
+    const vals = this.vals;
+    const mask = keys.length - 1;
+    let h = Math.imul((k | 0) ^ ((k / 4294967296) | 0), 0x9e3779b1);
+    h ^= h >>> 15;
+    let s = h & mask;
+    while (vals[s] !== NONE && keys[s] !== k && !(k !== k && keys[s] !== keys[s])) s = (s + 1) & mask;
+    return s;
+  }
+
+  /** The record of `k`, or NONE. */
+  get(k: number): number {
+    return this.vals[this.slot(k)]!;
+  }
+
+  /** Makes `seq` the record of `k`; returns the previous one, or NONE. */
+  swap(k: number, seq: number): number {
+    const s = this.slot(k);
+    const prev = this.vals[s]!;
+    if (prev === NONE) {
+      this.keys[s] = k;
+      this.size++;
+    }
+    this.vals[s] = seq;
+    if (this.size * 2 > this.keys.length) this.rebuild(this.keys.length * 2, NONE);
+    return prev;
+  }
+
+  /** Drops the keys whose record is before `head`. */
+  keepFrom(head: number): void {
+    this.rebuild(this.keys.length, head);
+  }
+
+  private rebuild(cap: number, from: number): void {
+    const [keys, vals] = [this.keys, this.vals];
+    this.keys = new Float64Array(cap);
+    this.vals = new Float64Array(cap).fill(NONE);
+    this.size = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const v = vals[i]!;
+      if (v === NONE || v < from) continue;
+      const s = this.slot(keys[i]!);
+      this.keys[s] = keys[i]!;
+      this.vals[s] = v;
+      this.size++;
+    }
+  }
+
+  forEach(fn: (k: number, seq: number) => void): void {
+    for (let i = 0; i < this.keys.length; i++) if (this.vals[i] !== NONE) fn(this.keys[i]!, this.vals[i]!);
   }
 }
