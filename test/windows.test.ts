@@ -176,6 +176,39 @@ describe('sliding event-time windows', () => {
     }
   });
 
+  // Few keys and small batches: runs of one key in the same windows (which the user-function
+  // window operator serves from the panes it found for the run's first record) and runs broken
+  // by a new key, a new window, or a batch end.
+  for (const [size, slide] of [
+    [1000, 250],
+    [1000, 300],
+    [500, 500],
+  ] as const) {
+    it(`size ${size}, slide ${slide}: user functions (process, reduce, AggregateFunction) see the records the built-in aggregation counts`, async () => {
+      const evs = events(3000, 3, 7, 200, size + slide);
+      const { native } = await onBothEngines(async (engine) => {
+        const env = StreamEnvironment.create({ engine, batchSize: 97 });
+        const windows = env.fromRecords(evs, SCHEMA, WatermarkStrategy.forBoundedOutOfOrderness<Ev>(200).withTimestampAssigner('ts')).keyBy('key').window(SlidingEventTimeWindows.of(size, slide));
+        const [builtIn, processed, reduced, aggregated] = [new CollectSink(), new CollectSink(), new CollectSink(), new CollectSink()];
+        windows.aggregate({ n: agg.count(), total: agg.sum('price') }).sinkTo(builtIn);
+        windows.process((key, w, rs) => [{ key: key as number, windowStart: w.start, windowEnd: w.end, n: rs.length, total: rs.reduce((a, b) => a + b.price, 0) }], { key: 'i64', windowStart: 'timestamp', windowEnd: 'timestamp', n: 'i64', total: 'f64' }).sinkTo(processed);
+        windows.reduce((a, b) => ({ ...a, price: a.price + b.price })).sinkTo(reduced);
+        windows
+          .aggregate<{ n: number }, { n: number }>({ createAccumulator: () => ({ n: 0 }), add: (_r, a) => ({ n: a.n + 1 }), getResult: (a) => a, merge: (a, b) => ({ n: a.n + b.n }) }, { n: 'i64' })
+          .sinkTo(aggregated);
+        await env.execute();
+        const order = (a: { windowStart: number; key: number }, b: { windowStart: number; key: number }) => a.windowStart - b.windowStart || a.key - b.key;
+        type W = { key: number; windowStart: number; windowEnd: number; n: number; total: number };
+        const want = (builtIn.records as W[]).map((w) => ({ key: w.key, windowStart: w.windowStart, windowEnd: w.windowEnd, n: w.n, total: w.total })).sort(order);
+        expect((processed.records as W[]).sort(order)).toEqual(want);
+        expect((reduced.records as (Ev & { windowStart: number })[]).map((w) => [w.key, w.windowStart, w.price]).sort()).toEqual(want.map((w) => [w.key, w.windowStart, w.total]).sort());
+        expect((aggregated.records as { n: number; windowStart: number }[]).map((w) => [w.windowStart, w.n]).sort()).toEqual(want.map((w) => [w.windowStart, w.n]).sort());
+        return want;
+      });
+      expect(native.length).toBeGreaterThan(30);
+    });
+  }
+
   it('stay exact with many short-lived keys (state compaction), on both engines', async () => {
     for (const keyBy of ['key', ['name', 'key']] as KeyBy[]) {
       const evs = events(8000, 4000, 1, 30, 99);
