@@ -1,7 +1,6 @@
 //! Tumbling and sliding windows over slices: one group per (slice, key), numbered in creation
 //! order; a firing window merges the slices it spans (tumbling: one slice, emitted as is).
 
-use std::collections::BTreeSet;
 
 use super::keys::bytes_eq;
 use super::acc::{pick, Accs, LATE};
@@ -250,7 +249,9 @@ pub(crate) struct SlicedAggregator {
     index: Vec<u64>,
     accs: Accs,
     scratch: Option<Scratch>,
-    open_panes: BTreeSet<i64>,
+    /// The open slices by start, each with its groups in creation order (a firing reads only
+    /// its windows' slices instead of filtering and sorting every group).
+    slices: Vec<(i64, Vec<u32>)>,
     /// Windows starting at or before this have fired (or were complete before any record).
     fired_to: Option<i64>,
     /// Allowed lateness (ms): a fired window's slices are kept until the watermark passes its
@@ -317,7 +318,7 @@ impl SlicedAggregator {
             index: vec![EMPTY_SLOT; 1024],
             accs,
             scratch,
-            open_panes: BTreeSet::new(),
+            slices: Vec::new(),
             fired_to: None,
             lateness: 0,
             watermark: i64::MIN,
@@ -512,6 +513,7 @@ impl SlicedAggregator {
             + self.seq.capacity() * 8
             + (self.gkid.capacity() + self.ghash.capacity()) * 4
             + self.index.capacity() * 8
+            + self.slices.iter().map(|(_, gs)| gs.capacity() * 4 + 32).sum::<usize>()
             + self.accs.bytes()
             + scratch;
         self.reservation.resize(bytes as u64)
@@ -521,7 +523,8 @@ impl SlicedAggregator {
     fn assign_int<T: Copy>(&mut self, ts: &[i64], v: &[T], validity: Option<&[u8]>, to: impl Fn(T) -> i64) {
         let wm = self.drop_watermark();
         let (mut cur_start, mut cur_end, mut cur_late) = (i64::MAX, i64::MIN, false);
-        let mut last_opened = None;
+        // The index of `cur_start`'s slice in `slices`, once a group was opened in it.
+        let mut cur_slice = usize::MAX;
         let (size, slide, slice, offset) = (self.size, self.slide, self.slice, self.offset);
         let seq_base = self.seq_base;
         let Keys::Int { entries, .. } = &mut self.keys else { unreachable!() };
@@ -530,6 +533,7 @@ impl SlicedAggregator {
             if t < cur_start || t >= cur_end {
                 cur_start = t.wrapping_sub(t.wrapping_sub(offset).rem_euclid(slice));
                 cur_end = cur_start.saturating_add(slice);
+                cur_slice = usize::MAX;
                 let last = cur_start.wrapping_sub(cur_start.wrapping_sub(offset).rem_euclid(slide));
                 cur_late = last.saturating_add(size - 1) <= wm;
             }
@@ -552,10 +556,10 @@ impl SlicedAggregator {
                     self.ghash.push(h);
                     self.accs.rows.push(0);
                     entries.push(IntEntry { key: k, start: cur_start, valid: ok });
-                    if last_opened != Some(cur_start) {
-                        self.open_panes.insert(cur_start);
-                        last_opened = Some(cur_start);
+                    if cur_slice == usize::MAX {
+                        cur_slice = slice_index(&mut self.slices, cur_start);
                     }
+                    self.slices[cur_slice].1.push(g);
                     if self.pane.len() * 2 > self.index.len() {
                         grow_index(&mut self.index);
                     }
@@ -606,7 +610,8 @@ impl SlicedAggregator {
                     self.accs.rows.push(0);
                     spans.push((arena.len(), scratch.len() as u32));
                     arena.extend_from_slice(scratch);
-                    self.open_panes.insert(start);
+                    let at = slice_index(&mut self.slices, start);
+                    self.slices[at].1.push(g);
                     if self.pane.len() * 2 > self.index.len() {
                         grow_index(&mut self.index);
                     }
@@ -646,7 +651,7 @@ impl SlicedAggregator {
         let new_fired: i128 = if wm == i64::MAX { i128::MAX } else { floor_start(wm as i128 - size + 1) };
         let mut out = Vec::new();
         let mut next: i128 = self.fired_to.map_or(i128::MIN, |f| f as i128 + slide);
-        for &a in &self.open_panes {
+        for &(a, _) in &self.slices {
             let a = a as i128;
             // The first window holding the slice: the lowest start >= a + slice - size.
             let x = a + slice - size;
@@ -693,11 +698,9 @@ impl SlicedAggregator {
         // Slices stay while a window holding them is within its allowed lateness.
         let clean_to = if self.lateness == 0 { fired_to } else { self.complete_to(self.drop_watermark()).min(fired_to) };
         if let Some(f) = clean_to {
-            let dead: Vec<i64> = self.open_panes.iter().copied().take_while(|&a| self.last_start(a) <= f).collect();
-            if !dead.is_empty() {
-                for a in &dead {
-                    self.open_panes.remove(a);
-                }
+            let dead = self.slices.iter().take_while(|(a, _)| self.last_start(*a) <= f).count();
+            if dead > 0 {
+                self.slices.drain(..dead);
                 // Sliding windows drop one slice at a time: compact once the dropped groups are
                 // half of all (tumbling windows usually drop everything, which is cheap).
                 let live = if self.scratch.is_none() {
@@ -730,10 +733,7 @@ impl SlicedAggregator {
     fn emit_tumbling(&self, windows: &[i64]) -> Result<RecordBatch> {
         let (first, last) = (windows[0], *windows.last().unwrap());
         // Slices of fired windows kept for allowed lateness come before `first`.
-        let mut groups: Vec<u32> = (0..self.pane.len() as u32).filter(|&g| (first..=last).contains(&self.pane[g as usize])).collect();
-        if windows.len() > 1 {
-            groups.sort_by_key(|&g| self.pane[g as usize]);
-        }
+        let groups: Vec<u32> = self.slices.iter().filter(|(a, _)| (first..=last).contains(a)).flat_map(|(_, gs)| gs.iter().copied()).collect();
         let starts: Vec<i64> = groups.iter().map(|&g| self.pane[g as usize]).collect();
         let ends = starts.iter().map(|&s| s.saturating_add(self.size)).collect();
         build_output(&self.output, self.keys.emit(&groups), starts, ends, &self.accs, &self.spec.aggs, &groups)
@@ -750,8 +750,9 @@ impl SlicedAggregator {
         let mut sc = self.scratch.take().unwrap();
         let mut cand = std::mem::take(&mut sc.cand);
         cand.clear();
-        cand.extend((0..self.pane.len() as u32).filter(|&g| (first..end_of_last).contains(&self.pane[g as usize])));
-        cand.sort_by_key(|&g| self.pane[g as usize]); // stable: creation order within a slice
+        for (_, gs) in self.slices.iter().filter(|(a, _)| (first..end_of_last).contains(a)) {
+            cand.extend_from_slice(gs);
+        }
         sc.accs.clear();
         sc.rep.clear();
         sc.seq.clear();
@@ -844,6 +845,7 @@ impl SlicedAggregator {
             }
             self.accs.clear();
             self.index.fill(EMPTY_SLOT);
+            self.slices.clear();
             return;
         }
         if keep.len() == self.pane.len() {
@@ -886,6 +888,31 @@ impl SlicedAggregator {
                 slot = (slot + 1) & mask;
             }
             self.index[slot] = ((h as u64) << 32) | g as u64;
+        }
+        // The survivors are renumbered in order: their slices list them again.
+        for (_, gs) in &mut self.slices {
+            gs.clear();
+        }
+        for (g, &a) in self.pane.iter().enumerate() {
+            let at = slice_index(&mut self.slices, a);
+            self.slices[at].1.push(g as u32);
+        }
+    }
+}
+
+/// The position of the slice starting at `start` in `slices` (ascending), added when missing.
+fn slice_index(slices: &mut Vec<(i64, Vec<u32>)>, start: i64) -> usize {
+    // New slices are mostly the latest.
+    if let Some((last, _)) = slices.last() {
+        if *last == start {
+            return slices.len() - 1;
+        }
+    }
+    match slices.binary_search_by_key(&start, |(a, _)| *a) {
+        Ok(i) => i,
+        Err(i) => {
+            slices.insert(i, (start, Vec::new()));
+            i
         }
     }
 }
