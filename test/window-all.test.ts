@@ -84,11 +84,13 @@ describe('windowAll (no key: one result per window)', () => {
   it('aggregates that do not combine exactly, late-record side outputs and allowed lateness keep one operator', () => {
     const plan = (build: (w: ReturnType<ReturnType<StreamEnvironment['fromRecords']>['windowAll']>) => { sinkTo(s: CollectSink): unknown }) => {
       const env = StreamEnvironment.create({ engine: 'ts' });
-      const w = env.fromRecords(evs, { ...SCHEMA, f: 'f64' } as const, WatermarkStrategy.forMonotonousTimestamps<Ev>().withTimestampAssigner('t')).windowAll(TumblingEventTimeWindows.of(10));
+      const w = env.fromRecords(evs, { ...SCHEMA, f: 'f64', q: 'i32' } as const, WatermarkStrategy.forMonotonousTimestamps<Ev>().withTimestampAssigner('t')).windowAll(TumblingEventTimeWindows.of(10));
       build(w as never).sinkTo(new CollectSink());
       return env.explain();
     };
-    expect(plan((w) => w.aggregate({ s: agg.sum('v') }))).toContain('LocalWindowAggregate');
+    expect(plan((w) => w.aggregate({ s: agg.sum('q') }))).toContain('LocalWindowAggregate');
+    // An i64 sum is exact while the window's total fits, which a batch's partial may not.
+    expect(plan((w) => w.aggregate({ s: agg.sum('v') }))).not.toContain('LocalWindowAggregate');
     expect(plan((w) => w.aggregate({ s: agg.sum('f') }))).not.toContain('LocalWindowAggregate');
     expect(plan((w) => w.aggregate({ a: agg.avg('v') }))).not.toContain('LocalWindowAggregate');
     expect(plan((w) => w.aggregate({ a: agg.first('v') }))).not.toContain('LocalWindowAggregate');
@@ -125,6 +127,28 @@ describe('windowAll (no key: one result per window)', () => {
       expect(native.twoPhase).toEqual(native.reference);
     });
   }
+
+  it('an i64 sum whose running total leaves i64 within the window is exact, as in one operator', async () => {
+    // Batches of 2: 2^62 + 2^62 in the first (beyond i64 on its own), -2^62 and -2^62 + 5 in the second.
+    const big = [
+      { k: 1, v: 2n ** 62n, t: 1 },
+      { k: 1, v: 2n ** 62n, t: 2 },
+      { k: 1, v: -(2n ** 62n), t: 3 },
+      { k: 1, v: 5n - 2n ** 62n, t: 4 },
+    ];
+    const { native } = await onBothEngines(async (engine) => {
+      const env = StreamEnvironment.create({ engine, batchSize: 2 });
+      const out = new CollectSink();
+      env
+        .fromRecords(big, { k: 'i64', v: 'i64', t: 'timestamp' }, WatermarkStrategy.forMonotonousTimestamps<(typeof big)[number]>().withTimestampAssigner('t'))
+        .windowAll(TumblingEventTimeWindows.of(10))
+        .aggregate({ s: agg.sum('v') })
+        .sinkTo(out);
+      await env.execute();
+      return out.records;
+    });
+    expect(native).toEqual([{ windowStart: 0, windowEnd: 10, s: 5 }]);
+  });
 
   it('late records are counted as records, not as the partial rows that carry them', async () => {
     // Batches of 2 and a monotonous watermark: after [1000, 12000] windows ending by 12000 have

@@ -1,7 +1,8 @@
 /**
  * Two-phase window aggregation (Flink SQL's local-global aggregation): a built-in tumbling or
  * sliding window aggregate over all records (windowAll) whose aggregates combine exactly
- * (count, min, max, integer sum) becomes a pre-aggregation chained to its input — each batch's partial results per key and
+ * (count, min, max, sum of i32) becomes a pre-aggregation chained to its input — each
+ * batch's partial results per key and
  * slice, where a slice is a tumbling window of gcd(size, slide) — and the window aggregate over
  * those partial rows after the exchange. Every record of a slice belongs to the same windows,
  * so a partial row (event time: the slice's end - 1) is assigned, fired and found late exactly
@@ -11,7 +12,8 @@
  * The plan is the same at every parallelism, so checkpoints and savepoints move between them.
  * It is not used where the records themselves matter: a side output of late records, allowed
  * lateness (each late record fires its window again), sessions, count windows, f64 sums (the
- * rounding would depend on the grouping), and first/last/avg/countDistinct.
+ * rounding would depend on the grouping), i64 sums (a partial sum may overflow where the
+ * window's total does not), and first/last/avg/countDistinct.
  */
 
 import type { Schema } from '../batch/schema.js';
@@ -32,9 +34,9 @@ export function preAggregable(op: Omit<WindowAggregateOp, 'partialRecords'>, inp
   if (op.keyFields.length > 0) return false;
   if (op.window.kind !== 'tumbling' && op.window.kind !== 'sliding') return false;
   if (op.gapFn !== null || op.lateTag !== null || op.lateness !== 0) return false;
-  return op.aggregates.every(
-    (a) => a.kind === 'count' || a.kind === 'min' || a.kind === 'max' || (a.kind === 'sum' && input.fields[a.field!]!.type !== 'f64'),
-  );
+  // Sums of i32 only: an i64 sum is exact while its total fits, but a batch's partial sum
+  // could overflow where the window's total does not.
+  return op.aggregates.every((a) => a.kind === 'count' || a.kind === 'min' || a.kind === 'max' || (a.kind === 'sum' && input.fields[a.field!]!.type === 'i32'));
 }
 
 function gcd(a: number, b: number): number {

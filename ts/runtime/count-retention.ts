@@ -12,8 +12,8 @@
  * kept, and the counts need not be stored: the replay makes them.
  */
 
-import { RecordBatch, valueReader } from '../batch/record-batch.js';
-import { keyString, mapKey } from './joins.js';
+import type { RecordBatch } from '../batch/record-batch.js';
+import { encodeKey, keyViews, KeyScratch } from '../engine/ts/key.js';
 
 /** How many of a key's last records a restore replays after `count` records. */
 export function replayedRecords(count: number, size: number, slide: number): number {
@@ -22,7 +22,7 @@ export function replayedRecords(count: number, size: number, slide: number): num
 
 export class CountRetention {
   /** Records per key so far (since the start, or as replayed by a restore). */
-  private readonly counts = new Map<unknown, number>();
+  private readonly counts = new Map<string, number>();
   private retained: RecordBatch[] = [];
   private retainedRows = 0;
   /** Rows kept by the last pruning: the next one runs once four times as many are retained. */
@@ -34,15 +34,19 @@ export class CountRetention {
     private readonly slide: number,
   ) {}
 
-  /** Each row's key (as a Map key). */
-  private keysOf(batch: RecordBatch): (i: number) => unknown {
-    const cols = this.keyFields.map((f) => valueReader(batch.columns[f]!, batch.schema.fields[f]!.name));
-    if (cols.length === 0) return () => null;
-    if (cols.length === 1) {
-      const c = cols[0]!;
-      return (i) => mapKey(c(i));
-    }
-    return (i) => keyString(cols.map((c) => c(i)));
+  /**
+   * Each row's key as a Map key: its canonical key bytes (as the aggregators tell keys apart:
+   * every i64 exactly, NaN and null apart) as a string of one char per byte.
+   */
+  private keysOf(batch: RecordBatch): (i: number) => string {
+    const cols = this.keyFields.map((f) => batch.columns[f]!);
+    const views = keyViews(cols);
+    const sc = new KeyScratch();
+    return (i) => {
+      sc.len = 0;
+      encodeKey(cols, views, i, sc);
+      return String.fromCharCode.apply(null, sc.buf.subarray(0, sc.len) as unknown as number[]);
+    };
   }
 
   /** A batch the aggregator received (or replayed). */
@@ -66,7 +70,7 @@ export class CountRetention {
 
   /** Drops every retained record a restore would not replay. */
   private prune(): void {
-    const taken = new Map<unknown, number>();
+    const taken = new Map<string, number>();
     const kept: RecordBatch[] = [];
     for (let b = this.retained.length - 1; b >= 0; b--) {
       const batch = this.retained[b]!;
