@@ -6,7 +6,7 @@
 import type { KeyedProcessFunction } from './state.js';
 import { Schema, type DataType, type RecordOf, type SchemaSpec } from '../batch/schema.js';
 import type { AggregateSpec } from '../engine/engine.js';
-import { aggregateOutputType, describeWindow, windowOutputSchema, withGapColumn } from '../engine/window-spec.js';
+import { aggregateOutputType, describeAggregates, describeWindow, windowOutputSchema, withGapColumn } from '../engine/window-spec.js';
 import type { GraphNode, NodeOp, Partitioning, UserFn } from '../plan/graph.js';
 import { addWindowAggregate } from '../plan/two-phase.js';
 import type { AggregateCall } from './agg.js';
@@ -621,7 +621,7 @@ export class WindowedStream<T extends object, K, B extends object = WindowBounds
     const node = addWindowAggregate(
       this.env.graph,
       this.node,
-      `Window(${a instanceof GlobalWindows ? describeWindow(window) : a.describe()}) aggregate [${specs.map((s) => `${s.name}=${s.kind}(${s.field === null ? '' : input.fields[s.field]!.name})`).join(', ')}]`,
+      `Window(${a instanceof GlobalWindows ? describeWindow(window) : a.describe()}) aggregate [${describeAggregates(specs, input)}]`,
       { kind: 'windowAggregate', keyFields, window, gapFn: gapFn as UserFn | null, aggregates: specs, lateTag: this.lateTag?.id ?? null, lateness: this.lateness },
       this.keyFields.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: this.keyFields },
       schema,

@@ -91,6 +91,11 @@ export function checkWindow(w: WindowDescriptor): void {
   }
 }
 
+/** Aggregates as `name=kind(field)`, comma-separated (operator names). */
+export function describeAggregates(aggregates: readonly AggregateSpec[], input: Schema): string {
+  return aggregates.map((a) => `${a.name}=${a.kind}(${a.field === null ? '' : input.fields[a.field]!.name})`).join(', ');
+}
+
 /** The assigner in words (plans and operator names). */
 export function describeWindow(w: WindowDescriptor): string {
   const off = (o: number) => (o !== 0 ? `, offset ${o} ms` : '');

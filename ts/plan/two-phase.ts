@@ -1,10 +1,9 @@
 /**
  * Two-phase window aggregation (Flink SQL's local-global aggregation): a built-in tumbling or
  * sliding window aggregate over all records (windowAll) whose aggregates combine exactly
- * (count, min, max, sum of i32) becomes a pre-aggregation chained to its input — each
- * batch's partial results per key and
- * slice, where a slice is a tumbling window of gcd(size, slide) — and the window aggregate over
- * those partial rows after the exchange. Every record of a slice belongs to the same windows,
+ * (count, min, max, sum of i32) becomes a pre-aggregation chained to its input — each batch's
+ * partial results per key and slice, where a slice is a tumbling window of gcd(size, slide) —
+ * and the window aggregate over those partial rows after the exchange. Every record of a slice belongs to the same windows,
  * so a partial row (event time: the slice's end - 1) is assigned, fired and found late exactly
  * as its records would be; the exchange and the window's state carry one row per key and
  * slice of a batch instead of every record.
@@ -18,7 +17,7 @@
 
 import type { Schema } from '../batch/schema.js';
 import type { AggregateSpec, WindowDescriptor } from '../engine/engine.js';
-import { describeWindow, windowOutputSchema } from '../engine/window-spec.js';
+import { describeAggregates, describeWindow, windowOutputSchema } from '../engine/window-spec.js';
 import type { GraphNode, JobGraph, NodeOp, Partitioning } from './graph.js';
 
 type WindowAggregateOp = Extract<NodeOp, { kind: 'windowAggregate' }>;
@@ -65,8 +64,10 @@ export function addWindowAggregate(
   partitioning: Partitioning,
   schema: Schema,
 ): GraphNode {
-  const single = (): GraphNode => graph.add({ name, op: { ...op, partialRecords: null }, input, partitioning, schema, hasEventTime: op.window.kind !== 'count' });
-  if (!preAggregable(op, input.schema)) return single();
+  if (!preAggregable(op, input.schema)) {
+    // Count windows have no time (Flink's GlobalWindow results carry none either).
+    return graph.add({ name, op: { ...op, partialRecords: null }, input, partitioning, schema, hasEventTime: op.window.kind !== 'count' });
+  }
   const window = op.window as Extract<WindowDescriptor, { kind: 'tumbling' | 'sliding' }>;
   const slices = slicesOf(window);
   // Each partial row's record count, for the late-record count after the exchange.
@@ -81,7 +82,7 @@ export function addWindowAggregate(
   const preAggs = [...op.aggregates, ...extra];
   const preSchema = windowOutputSchema({ input: input.schema, keyFields: op.keyFields, window: slices, aggregates: preAggs });
   const pre = graph.add({
-    name: `LocalWindowAggregate(${describeWindow(slices)} per batch) [${preAggs.map((a) => `${a.name}=${a.kind}(${a.field === null ? '' : input.schema.fields[a.field]!.name})`).join(', ')}]`,
+    name: `LocalWindowAggregate(${describeWindow(slices)} per batch) [${describeAggregates(preAggs, input.schema)}]`,
     op: { kind: 'windowPreAggregate', keyFields: op.keyFields, window: slices, aggregates: preAggs },
     input,
     partitioning: { kind: 'forward' },

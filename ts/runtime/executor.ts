@@ -5,7 +5,7 @@
  */
 
 import type { Source, SourceReader, SinkWriter } from '../api/connector.js';
-import type { Engine } from '../engine/engine.js';
+import type { AggregateSpec, Engine } from '../engine/engine.js';
 import type { RecordBatch, Row } from '../batch/record-batch.js';
 import { Schema } from '../batch/schema.js';
 import type { WatermarkStrategy } from '../api/watermark.js';
@@ -279,41 +279,29 @@ export async function executeJob(
         o = new KeySelectorOperator(n.id, n.name, op.fn as (r: Row) => unknown, op.keyType, p.outputSchema);
         break;
       case 'windowPreAggregate': {
-        const logicalInput = n.input!.schema;
-        const input = p.inputSchema!;
-        const at = (i: number): number => input.indexOf(logicalInput.fields[i]!.name);
-        const agg = engine.createWindowAggregator({
-          input,
-          keyFields: op.keyFields.map(at),
-          window: op.window,
-          aggregates: op.aggregates.map((a) => ({ ...a, field: a.field === null ? null : at(a.field) })),
-          memoryPool: memory.id,
-        });
-        const share = engine.name === 'ts' ? new OperatorMemory(memory, `${n.name} (subtask ${sub})`) : null;
-        o = new WindowPreAggregateOperator(n.id, n.name, agg, share);
+        const f = windowFields(n, p, op);
+        const agg = engine.createWindowAggregator({ input: p.inputSchema!, keyFields: f.keyFields, window: op.window, aggregates: f.aggregates, memoryPool: memory.id });
+        o = new WindowPreAggregateOperator(n.id, n.name, agg, stateShare(engine, memory, n, sub));
         break;
       }
       case 'windowAggregate': {
-        const logicalInput = n.input!.schema;
+        const f = windowFields(n, p, op);
         const input = p.inputSchema!;
-        const at = (i: number): number => input.indexOf(logicalInput.fields[i]!.name);
         // A dynamic session gap: the operator appends the gap column after the input's fields.
         const engineInput = op.gapFn === null ? input : withGapColumn(input);
         const window = op.gapFn === null ? op.window : { kind: 'session' as const, dynamicGapField: input.length };
         const agg = engine.createWindowAggregator({
           input: engineInput,
-          keyFields: op.keyFields.map(at),
+          keyFields: f.keyFields,
           window,
-          aggregates: op.aggregates.map((a) => ({ ...a, field: a.field === null ? null : at(a.field) })),
+          aggregates: f.aggregates,
           allowedLatenessMs: op.lateness,
           memoryPool: memory.id,
         });
         const gap = op.gapFn === null ? null : { fn: op.gapFn as (r: Row) => unknown, schema: engineInput, origin: sourceName(n) };
-        // The native engine reserves from the pool itself; the TS engine's state is counted here.
-        const share = engine.name === 'ts' ? new OperatorMemory(memory, `${n.name} (subtask ${sub})`) : null;
-        const wo = new WindowAggregateOperator(n.id, n.name, agg, gap, op.lateTag, op.window.kind === 'count', share, op.partialRecords === null ? null : at(op.partialRecords));
+        const wo = new WindowAggregateOperator(n.id, n.name, agg, gap, op.lateTag, op.window.kind === 'count', stateShare(engine, memory, n, sub), op.partialRecords === null ? null : f.at(op.partialRecords));
         if (checkpointing !== null) {
-          wo.replay = { engine, window: op.window, lateness: op.lateness, keyFields: op.keyFields.map(at), maxParallelism: plan.maxParallelism };
+          wo.replay = { engine, window: op.window, lateness: op.lateness, keyFields: f.keyFields, maxParallelism: plan.maxParallelism };
         }
         o = wo;
         break;
@@ -633,6 +621,21 @@ export function restoreOperators(all: readonly Operator[], sub: number, c: Check
     }
     if (commits.length > 0) throw new Error(`'${name}': a sink's commit state cannot change parallelism (${commits.length} -> ${now})`);
   }
+}
+
+/**
+ * A window node's key and aggregate fields (indices into its logical input) at its input as
+ * planned (narrowed by projection); `at` resolves any other field.
+ */
+function windowFields(n: GraphNode, p: PhysicalNode, op: { readonly keyFields: readonly number[]; readonly aggregates: readonly AggregateSpec[] }) {
+  const logical = n.input!.schema;
+  const at = (i: number): number => p.inputSchema!.indexOf(logical.fields[i]!.name);
+  return { at, keyFields: op.keyFields.map(at), aggregates: op.aggregates.map((a) => ({ ...a, field: a.field === null ? null : at(a.field) })) };
+}
+
+/** The TS engine's window state is counted in the run's managed memory here; the native engine reserves from the pool itself. */
+function stateShare(engine: Engine, memory: ManagedMemory, n: GraphNode, sub: number): OperatorMemory | null {
+  return engine.name === 'ts' ? new OperatorMemory(memory, `${n.name} (subtask ${sub})`) : null;
 }
 
 /** A node hashed by key fields: their schema (for key groups in snapshots); null when its input is not. */
