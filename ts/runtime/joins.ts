@@ -12,6 +12,7 @@ import type { Schema } from '../batch/schema.js';
 import { windowStarts } from '../engine/window-spec.js';
 import { IntervalBuffer } from './interval-buffer.js';
 import { MultiInputOperator } from './operator.js';
+import { entriesOfMine } from './state.js';
 
 /** Event time of row i as a number (event times are checked to be within ±2^53 at sources). */
 function timeOf(batch: RecordBatch): (i: number) => number {
@@ -153,8 +154,7 @@ export class WindowCoGroupOperator extends MultiInputOperator {
     this.restoreInputsRescaled(olds.map((s) => s.inputs));
     for (const s of olds) {
       for (const [start, groups] of s.windows) {
-        const kg = this.keyGroups(groups.map(([, g]) => g.key));
-        const kept = groups.filter((_, i) => mine(kg[i]!));
+        const kept = entriesOfMine(groups, ([, g]) => g.key, this.keyGroups, mine);
         if (kept.length === 0) continue;
         let w = this.windows.get(start);
         if (w === undefined) {
@@ -165,10 +165,7 @@ export class WindowCoGroupOperator extends MultiInputOperator {
         for (const [k, g] of kept) w.set(k, g);
       }
       const sessions = s.sessions.filter(([, ss]) => ss.length > 0);
-      const kg = this.keyGroups(sessions.map(([, ss]) => ss[0]!.key));
-      sessions.forEach(([k, ss], i) => {
-        if (mine(kg[i]!)) this.sessions.set(k, ss);
-      });
+      for (const [k, ss] of entriesOfMine(sessions, ([, ss]) => ss[0]!.key, this.keyGroups, mine)) this.sessions.set(k, ss);
       // Arrival numbers order firings within a window end: keep them increasing past every old subtask's.
       this.arrivals = Math.max(this.arrivals, s.arrivals);
       this.produced = Math.max(this.produced, s.produced);
@@ -346,14 +343,8 @@ export class IntervalJoinOperator extends MultiInputOperator {
     const olds = states as IntervalJoinState[];
     this.restoreInputsRescaled(olds.map((s) => s.inputs));
     for (const j of [0, 1]) {
-      const kept: [unknown, number, Row][] = [];
-      for (const s of olds) {
-        // The key as the operator compares it, from each buffered record.
-        const kg = this.keyGroups(s.sides[j]!.map(([, , r]) => this.keys[j]!(r)));
-        s.sides[j]!.forEach((e, i) => {
-          if (mine(kg[i]!)) kept.push(e);
-        });
-      }
+      // The key as the operator compares it, from each buffered record.
+      const kept = olds.flatMap((s) => entriesOfMine(s.sides[j]!, ([, , r]) => this.keys[j]!(r), this.keyGroups!, mine));
       // Each old subtask's records stay in arrival order (a key's matches come oldest first);
       // expiry from the oldest may then wait behind another subtask's younger records.
       this.restoreSide(j, kept);

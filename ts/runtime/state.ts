@@ -30,6 +30,15 @@ import { hashI64Key, keyGroups } from '../engine/ts/partition.js';
 import { mapKey } from './joins.js';
 
 /**
+ * Rescaling: the entries of an old subtask's snapshot whose key (`keyOf`) is in one of this
+ * subtask's key groups (`mine`), the groups computed by `groupsOf` as the input exchange does.
+ */
+export function entriesOfMine<E>(entries: readonly E[], keyOf: (e: E) => unknown, groupsOf: (keys: unknown[]) => Int32Array, mine: (keyGroup: number) => boolean): E[] {
+  const groups = groupsOf(entries.map(keyOf));
+  return entries.filter((_, i) => mine(groups[i]!));
+}
+
+/**
  * The key group of each key as the hash exchange computes it from the key fields (`keySchema`;
  * a key of several fields is the array of their values), so that snapshots can move keys to
  * other subtasks on rescaling. Whole-number keys of one i64 field are hashed directly; other

@@ -16,7 +16,7 @@ import type { Schema } from '../batch/schema.js';
 import { lastWindowStart, windowStarts } from '../engine/window-spec.js';
 import { Operator } from './operator.js';
 import { mapKey } from './joins.js';
-import { keyGroupsOf } from './state.js';
+import { entriesOfMine, keyGroupsOf } from './state.js';
 
 export type UserWindowAssigner =
   | { readonly kind: 'tumbling' | 'sliding'; readonly sizeMs: number; readonly slideMs: number; readonly offsetMs: number }
@@ -100,14 +100,8 @@ export interface WindowKeys {
  * the groups computed from the keys as the input exchange computes them.
  */
 function keptEntries<P>(keyed: WindowKeys, olds: readonly { readonly panes: readonly [unknown, P][] }[], keyOf: (p: P) => unknown, mine: (keyGroup: number) => boolean): [unknown, P][] {
-  const kept: [unknown, P][] = [];
-  for (const { panes } of olds) {
-    const groups = keyGroupsOf(panes.map(([, p]) => keyOf(p)), keyed.schema, keyed.maxParallelism);
-    panes.forEach((e, i) => {
-      if (mine(groups[i]!)) kept.push(e);
-    });
-  }
-  return kept;
+  const groupsOf = (keys: unknown[]): Int32Array => keyGroupsOf(keys, keyed.schema, keyed.maxParallelism);
+  return olds.flatMap(({ panes }) => entriesOfMine(panes, ([, p]) => keyOf(p), groupsOf, mine));
 }
 
 /** No key yet (a key compares unequal to it). */
