@@ -6,6 +6,8 @@
 //! The canonical key bytes are those of `window::encode_key`; a single non-null integer key
 //! (tag byte 1, then 8 little-endian bytes) is hashed without building the bytes.
 
+use std::borrow::Cow;
+
 use crate::batch::{bit_get, bit_set, bitmap_len, BatchRef, Column, ColumnData, ColumnRef, RecordBatch, ValuesRef};
 use crate::error::{Error, Result};
 use crate::hash::{fmix32, murmur3_32, subtask_for_key_group};
@@ -80,14 +82,15 @@ fn key_hashes(batch: &BatchRef<'_>, key_fields: &[usize]) -> Result<Vec<u32>> {
     })
 }
 
-/// Where the rows of one batch go: the target of every row and the rows per target.
-pub struct Routing {
-    pub targets: Vec<u32>,
+/// Where the rows of one batch go: the target of every row (computed here, or the caller's) and
+/// the rows per target.
+pub struct Routing<'a> {
+    pub targets: Cow<'a, [u32]>,
     pub rows: Vec<usize>,
 }
 
 /// Routes every row by key group: `subtask = keyGroup * parallelism / maxParallelism`.
-pub fn hash_routing(batch: &BatchRef<'_>, key_fields: &[usize], parallelism: u32, max_parallelism: u32) -> Result<Routing> {
+pub fn hash_routing(batch: &BatchRef<'_>, key_fields: &[usize], parallelism: u32, max_parallelism: u32) -> Result<Routing<'static>> {
     check_parallelism(parallelism, max_parallelism)?;
     // The subtask of every key group, looked up instead of divided per row.
     let table: Vec<u32> = (0..max_parallelism).map(|kg| subtask_for_key_group(kg, parallelism, max_parallelism)).collect();
@@ -102,12 +105,12 @@ pub fn hash_routing(batch: &BatchRef<'_>, key_fields: &[usize], parallelism: u32
     for &t in &targets {
         rows[t as usize] += 1;
     }
-    Ok(Routing { targets, rows })
+    Ok(Routing { targets: Cow::Owned(targets), rows })
 }
 
 /// Routes row i to `targets[i]` (the partitioners whose targets are computed elsewhere: custom,
 /// range, shuffle), checking every target.
-pub fn target_routing(batch: &BatchRef<'_>, targets: &[u32], n: u32) -> Result<Routing> {
+pub fn target_routing<'a>(batch: &BatchRef<'_>, targets: &'a [u32], n: u32) -> Result<Routing<'a>> {
     if targets.len() != batch.len {
         return Err(Error::config(format!("{} targets for a batch of {} rows", targets.len(), batch.len)));
     }
@@ -118,7 +121,7 @@ pub fn target_routing(batch: &BatchRef<'_>, targets: &[u32], n: u32) -> Result<R
         }
         rows[t as usize] += 1;
     }
-    Ok(Routing { targets: targets.to_vec(), rows })
+    Ok(Routing { targets: Cow::Borrowed(targets), rows })
 }
 
 /// The size of one column of one part: whether it holds a null (it then needs a validity
@@ -130,7 +133,7 @@ pub struct ColumnSize {
 }
 
 /// Per part, per column: what its buffers must hold (see `scatter`).
-pub fn part_sizes(batch: &BatchRef<'_>, routing: &Routing) -> Vec<Vec<ColumnSize>> {
+pub fn part_sizes(batch: &BatchRef<'_>, routing: &Routing<'_>) -> Vec<Vec<ColumnSize>> {
     let mut sizes = vec![vec![ColumnSize::default(); batch.columns.len()]; routing.rows.len()];
     for (j, c) in batch.columns.iter().enumerate() {
         if let Some(v) = c.validity {
@@ -177,7 +180,6 @@ pub struct PartMut<'a> {
 /// the caller can allocate the parts' buffers where they are needed (JavaScript memory) and
 /// nothing is gathered and copied again.
 pub fn scatter(batch: &BatchRef<'_>, targets: &[u32], parts: &mut [PartMut<'_>]) {
-    let n = parts.len();
     for (j, c) in batch.columns.iter().enumerate() {
         if let Some(v) = c.validity {
             let mut dst: Vec<&mut [u8]> = parts.iter_mut().map(|p| &mut *p.columns[j].validity).collect();
@@ -196,16 +198,7 @@ pub fn scatter(batch: &BatchRef<'_>, targets: &[u32], parts: &mut [PartMut<'_>])
                         _ => panic!("scatter: column {j} of a part is not utf8"),
                     })
                     .collect();
-                let mut at = vec![(0usize, 0usize); n];
-                for (i, &t) in targets.iter().enumerate() {
-                    let (row, pos) = &mut at[t as usize];
-                    let (o, d) = &mut dst[t as usize];
-                    let s = ColumnRef::utf8_bytes(offsets, data, i);
-                    d[*pos..*pos + s.len()].copy_from_slice(s);
-                    *pos += s.len();
-                    *row += 1;
-                    o[*row] = *pos as i32;
-                }
+                scatter_utf8(offsets, data, targets, &mut dst);
             }
         }
     }
@@ -225,6 +218,20 @@ fn scatter_fixed<T: Copy>(src: &[T], targets: &[u32], dst: &mut [&mut [T]]) {
         let k = &mut at[t as usize];
         dst[t as usize][*k] = v;
         *k += 1;
+    }
+}
+
+/// Utf8 values: each part's offsets (from 0) and data bytes, rows in order.
+fn scatter_utf8(offsets: &[i32], data: &[u8], targets: &[u32], dst: &mut [(&mut [i32], &mut [u8])]) {
+    let mut at = vec![(0usize, 0usize); dst.len()];
+    for (i, &t) in targets.iter().enumerate() {
+        let (row, pos) = &mut at[t as usize];
+        let (o, d) = &mut dst[t as usize];
+        let s = ColumnRef::utf8_bytes(offsets, data, i);
+        d[*pos..*pos + s.len()].copy_from_slice(s);
+        *pos += s.len();
+        *row += 1;
+        o[*row] = *pos as i32;
     }
 }
 
@@ -256,7 +263,7 @@ pub fn split_by_targets(batch: &BatchRef<'_>, targets: &[u32], n: u32) -> Result
 
 /// The parts of a routed batch as owned batches (Rust callers; the N-API layer scatters into
 /// JavaScript buffers instead).
-fn split(batch: &BatchRef<'_>, routing: &Routing) -> Vec<RecordBatch> {
+fn split(batch: &BatchRef<'_>, routing: &Routing<'_>) -> Vec<RecordBatch> {
     let sizes = part_sizes(batch, routing);
     let mut owned: Vec<(Vec<Column>, Option<Vec<i64>>)> = routing
         .rows
@@ -282,8 +289,6 @@ fn split(batch: &BatchRef<'_>, routing: &Routing) -> Vec<RecordBatch> {
             (columns, batch.event_time.map(|_| vec![0; rows]))
         })
         .collect();
-    let mut empty: Vec<Vec<u8>> = vec![Vec::new(); batch.columns.len() * owned.len()];
-    let mut empties = empty.iter_mut();
     let mut parts: Vec<PartMut<'_>> = owned
         .iter_mut()
         .map(|(columns, et)| PartMut {
@@ -297,8 +302,8 @@ fn split(batch: &BatchRef<'_>, routing: &Routing) -> Vec<RecordBatch> {
                         ColumnData::Bool(v) => ValuesMut::Bool(v),
                         ColumnData::Utf8 { offsets, data } => ValuesMut::Utf8 { offsets, data },
                     };
-                    let none = empties.next().expect("one empty bitmap per column and part");
-                    ColumnMut { values, validity: c.validity.as_mut().unwrap_or(none) }
+                    // A part's column without nulls has no bitmap: an empty one takes no bits.
+                    ColumnMut { values, validity: c.validity.as_deref_mut().unwrap_or(&mut []) }
                 })
                 .collect(),
             event_time: et.as_deref_mut(),

@@ -89,7 +89,7 @@ macro_rules! js_array {
 fn parts_out<'env>(
     env: &'env Env,
     batch: &BatchRef<'_>,
-    routing: &Routing,
+    routing: &Routing<'_>,
 ) -> Result<Vec<BatchOut<'env>>> {
     let sizes = part_sizes(batch, routing);
     let mut outs = Vec::with_capacity(routing.rows.len());
