@@ -2,7 +2,7 @@
 # Regenerates the FlatBuffers code for schema/sluice.fbs with the pinned flatc.
 #
 #   Rust:       crates/sluice-core/src/codec/sluice_generated.rs
-#   TypeScript: ts/engine/fb/   (whole directory is generated; do not edit by hand)
+#   TypeScript: ts/batch/fb/   (whole directory is generated; do not edit by hand)
 #
 # flatc is not taken from PATH: the version must match the Rust `flatbuffers` crate pinned in
 # Cargo.toml (see schema/FLATC_VERSION). If the pinned flatc is not in the tools cache it is
@@ -20,7 +20,7 @@ cd "$ROOT"
 
 SCHEMA="schema/sluice.fbs"
 RUST_OUT="crates/sluice-core/src/codec/sluice_generated.rs"
-TS_OUT="ts/engine/fb"
+TS_OUT="ts/batch/fb"
 
 # First line of schema/FLATC_VERSION is the version; the rest is commentary.
 FLATC_VERSION="$(head -n 1 schema/FLATC_VERSION | tr -d '[:space:]')"

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { selectEngine } from '../ts/index.js';
 import { batchFromRecords } from '../ts/batch/builder.js';
 import { Schema } from '../ts/batch/schema.js';
-import { encodeKey, keyViews, KeyScratch } from '../ts/engine/ts/key.js';
+import { encodeKey, keyViews, KeyScratch } from '../ts/keys/key-bytes.js';
 import { requireNative } from './engines.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);

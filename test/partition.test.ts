@@ -4,7 +4,8 @@ import type { RecordBatch } from '../ts/batch/record-batch.js';
 import { Schema } from '../ts/batch/schema.js';
 import { selectEngine } from '../ts/engine/select.js';
 import { encodeBatch } from '../ts/engine/ts/codec.js';
-import { hashPartition, keyGroups } from '../ts/engine/ts/partition.js';
+import { hashPartition } from '../ts/engine/ts/partition.js';
+import { keyGroups } from '../ts/keys/key-groups.js';
 import { requireNative, rng } from './engines.js';
 
 function nativePartition(b: RecordBatch, keys: number[], p: number, maxP: number): RecordBatch[] {

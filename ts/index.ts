@@ -6,11 +6,11 @@
 export { StreamEnvironment, runJob, type EnvironmentOptions, type RunJobOptions } from './api/environment.js';
 export { DataStream, KeyedStream, WindowedStream, type WindowResult, type WindowBounds, type NoBounds } from './api/datastream.js';
 export { ConnectedStreams, JoinedStreams, WindowJoin, IntervalJoin, type JoinWindowAssigner } from './api/joins.js';
-export type { AggregateFunction } from './runtime/user-window.js';
+export type { AggregateFunction } from './api/window-functions.js';
 export { OutputTag } from './api/output-tag.js';
 export { RestartStrategies, type RestartStrategy } from './api/restart.js';
 export { JobClient } from './api/job-client.js';
-export type { CheckpointStats } from './runtime/checkpoint.js';
+export type { CheckpointConfig, CheckpointStats, ExecuteOptions, JobResult, MemoryUse, OperatorMetrics, Progress } from './api/job.js';
 export {
   ValueStateDescriptor,
   ListStateDescriptor,
@@ -50,9 +50,7 @@ export {
 } from './api/windows.js';
 export { agg, type AggregateCall } from './api/agg.js';
 export type { Source, SourceReader, SourceContext, Sink, SinkWriter, SinkContext } from './api/connector.js';
-export type { JobResult, ExecuteOptions, Progress } from './runtime/executor.js';
-export type { OperatorMetrics } from './runtime/operator.js';
-export { JobFailedError } from './runtime/errors.js';
+export { JobFailedError } from './api/errors.js';
 
 export { Schema, type SchemaSpec, type RecordOf, type DataType, type FieldType, type Field } from './batch/schema.js';
 export { RecordBatch, type Row } from './batch/record-batch.js';

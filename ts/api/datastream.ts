@@ -13,21 +13,11 @@ import type { AggregateCall } from './agg.js';
 import type { Sink } from './connector.js';
 import type { StreamEnvironment } from './environment.js';
 import { WatermarkStrategy } from './watermark.js';
-import {
-  CountEvictor,
-  CountTrigger,
-  EventTimeSessionWindows,
-  GlobalWindows,
-  PurgingTrigger,
-  SlidingEventTimeWindows,
-  Trigger,
-  TumblingEventTimeWindows,
-  type WindowAssigner,
-} from './windows.js';
+import { CountEvictor, CountTrigger, EventTimeSessionWindows, GlobalWindows, PurgingTrigger, SlidingEventTimeWindows, Trigger, TumblingEventTimeWindows, type WindowAssigner } from './windows.js';
 import { ConnectedStreams, IntervalJoin, JoinedStreams, keySelector, type GraphAccess } from './joins.js';
 import { OutputTag } from './output-tag.js';
 import type { Row } from '../batch/record-batch.js';
-import type { AggregateFunction, UserWindowAssigner, UserWindowFunction } from '../runtime/user-window.js';
+import type { AggregateFunction, UserWindowAssigner, UserWindowFunction } from './window-functions.js';
 import type { WindowDescriptor } from '../engine/engine.js';
 
 type KeyValue = string | number | boolean;

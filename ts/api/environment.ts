@@ -5,7 +5,6 @@
 
 import { availableParallelism } from 'node:os';
 import { RestartStrategies, type RestartStrategy } from './restart.js';
-import { JobFailedError } from '../runtime/errors.js';
 import { batchFromRecords } from '../batch/builder.js';
 import { RecordBatch, type Row } from '../batch/record-batch.js';
 import { Schema, type RecordOf, type SchemaSpec } from '../batch/schema.js';
@@ -13,14 +12,15 @@ import type { Engine } from '../engine/engine.js';
 import { selectEngine, type EngineChoice } from '../engine/select.js';
 import { JobGraph, type GraphNode } from '../plan/graph.js';
 import { buildPlan, explainMermaid, explainText } from '../plan/physical.js';
-import { executeJob, type ExecuteOptions, type JobResult } from '../runtime/executor.js';
+import { executeJob } from '../runtime/executor.js';
 import { executeParallel } from '../runtime/parallel.js';
 import { defaultMemoryBytes, formatMiB, parseMemorySize, planMemory } from '../runtime/memory.js';
-import type { JobModule } from '../runtime/job-module.js';
 import { BoundedQueue } from '../runtime/queue.js';
 import type { Sink, SinkWriter, Source } from './connector.js';
 import { checkTimestampAssigner, DataStream } from './datastream.js';
 import type { WatermarkStrategy } from './watermark.js';
+import { JobFailedError } from './errors.js';
+import type { ExecuteOptions, JobModule, JobResult } from './job.js';
 
 export interface EnvironmentOptions {
   /** 'native', 'ts' or 'auto' (default; SLUICE_ENGINE overrides the default). */

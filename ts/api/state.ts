@@ -4,7 +4,7 @@
  * reads and writes it for the key of the record (or timer) being processed.
  */
 
-import type { AggregateFunction } from '../runtime/user-window.js';
+import type { AggregateFunction } from './window-functions.js';
 
 /** When a value's time to live restarts (Flink's StateTtlConfig.UpdateType). */
 export type TtlUpdateType = 'onCreateAndWrite' | 'onReadAndWrite';

@@ -3,7 +3,11 @@
  * timestamp seen the watermark trails.
  */
 
-import type { AlignmentSpec } from '../runtime/alignment.js';
+/** Watermark alignment (withWatermarkAlignment): sources of one group stay within maxDriftMs of the group's lowest watermark. */
+export interface AlignmentSpec {
+  readonly group: string;
+  readonly maxDriftMs: number;
+}
 
 export type TimestampAssigner<T> = (record: T, previousTimestamp: number) => number;
 

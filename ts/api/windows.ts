@@ -2,7 +2,7 @@
 
 import type { WindowDescriptor } from '../engine/engine.js';
 import { checkWindow, describeWindow } from '../engine/window-spec.js';
-import type { TriggerSpec } from '../runtime/user-window.js';
+import type { TriggerSpec } from './window-functions.js';
 
 function checked(where: string, w: WindowDescriptor): WindowDescriptor {
   try {

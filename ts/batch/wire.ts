@@ -10,8 +10,8 @@ import * as flatbuffers from 'flatbuffers';
 import type { Column } from './column.js';
 import { RecordBatch } from './record-batch.js';
 import { Schema, type Field } from './schema.js';
-import { TYPE_BY_CODE, TYPE_CODE } from '../engine/ts/codec.js';
-import { BatchHeader, ColumnBuffers, Field as FbField } from '../engine/fb/sluice/fb.js';
+import { TYPE_BY_CODE, TYPE_CODE } from './type-codes.js';
+import { BatchHeader, ColumnBuffers, Field as FbField } from './fb/sluice/fb.js';
 
 /** Encodes the header; `slot` places a buffer among those sent and returns its index. */
 export function encodeBatchHeader(batch: RecordBatch, slot: (view: ArrayBufferView) => number): Uint8Array {

@@ -15,10 +15,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Server } from 'node:http';
 import { StreamEnvironment, type EnvironmentOptions } from '../api/environment.js';
 import type { EngineChoice } from '../engine/select.js';
-import { formatProgress, type JobResult, type Progress } from '../runtime/executor.js';
+import { formatProgress } from '../runtime/executor.js';
 import { formatMiB } from '../runtime/memory.js';
 import { parseArgs, usage, UsageError, type OptionSpec } from './args.js';
 import { prometheusText, serveMetrics } from './prometheus.js';
+import type { JobResult, Progress } from '../api/job.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 

@@ -1,7 +1,7 @@
 /** Job metrics in the Prometheus text exposition format, served over HTTP on request. */
 
 import { createServer, type Server } from 'node:http';
-import type { OperatorMetrics } from '../runtime/operator.js';
+import type { OperatorMetrics } from '../api/job.js';
 
 interface Family {
   readonly name: string;

@@ -14,7 +14,7 @@ import { BadValueError, type BatchBuilder } from '../batch/builder.js';
 import type { Schema } from '../batch/schema.js';
 import { CsvParser, type CsvStep } from './csv-parser.js';
 import { textParser, type TextParser } from './csv-values.js';
-import type { DeadLetterFile } from './dead-letters.js';
+import type { DeadLetterFile } from '../runtime/dead-letters.js';
 import { countNewlines, TextChunks, type FilePosition, type RecordFileReader } from './text-file.js';
 
 export interface CsvFormat {

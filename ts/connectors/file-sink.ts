@@ -8,7 +8,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Schema } from '../batch/schema.js';
 import type { Sink, SinkContext, SinkWriter } from '../api/connector.js';
 import { CommittingFileWriter } from './committing-file.js';
-import { csvHeader, toLines, type TextFormat } from './format.js';
+import { csvHeader, toLines, type TextFormat } from '../batch/text-format.js';
 import { checkRollover, RollingFileWriter, type RolloverPolicy } from './rolling-sink.js';
 
 export interface FileSinkOptions {

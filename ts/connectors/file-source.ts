@@ -12,7 +12,7 @@ import type { RecordBatch } from '../batch/record-batch.js';
 import { Schema, type RecordOf, type SchemaSpec } from '../batch/schema.js';
 import type { Source, SourceContext, SourceReader } from '../api/connector.js';
 import { CsvFileReader, type CsvFormat } from './csv-reader.js';
-import { DeadLetterFile, type DeadLetterPosition } from './dead-letters.js';
+import { DeadLetterFile, type DeadLetterPosition } from '../runtime/dead-letters.js';
 import { DirectoryFiles, IDLE, nameMatcher, SingleFile, WatchedFiles, type FileFeed, type FilePattern } from './directory-source.js';
 import { JsonlFileReader } from './jsonl-reader.js';
 import type { FilePosition, RecordFileReader } from './text-file.js';

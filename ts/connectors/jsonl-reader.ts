@@ -6,7 +6,7 @@
  */
 
 import { BadValueError, type BatchBuilder } from '../batch/builder.js';
-import type { DeadLetterFile } from './dead-letters.js';
+import type { DeadLetterFile } from '../runtime/dead-letters.js';
 import { TextChunks, type FilePosition, type RecordFileReader } from './text-file.js';
 
 export class JsonlFileReader implements RecordFileReader {

@@ -25,7 +25,7 @@ import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import type { SinkWriter } from '../api/connector.js';
 import { fsyncDir } from './committing-file.js';
-import { csvHeader, rowRenderer, type TextFormat } from './format.js';
+import { csvHeader, rowRenderer, type TextFormat } from '../batch/text-format.js';
 
 export interface RolloverPolicy {
   /** Start a new part before the current one would exceed this many bytes (whole rows only). */

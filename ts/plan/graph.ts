@@ -10,8 +10,8 @@ import type { WatermarkStrategy } from '../api/watermark.js';
 import type { AggregateSpec, WindowDescriptor } from '../engine/engine.js';
 import type { DataType } from '../batch/schema.js';
 import type { KeyedProcessFunction } from '../api/state.js';
-import type { CheckpointConfig } from '../runtime/checkpoint.js';
-import type { GlobalWindowSpec, UserWindowAssigner, UserWindowFunction } from '../runtime/user-window.js';
+import type { GlobalWindowSpec, UserWindowAssigner, UserWindowFunction } from '../api/window-functions.js';
+import type { CheckpointConfig } from '../api/job.js';
 
 export type UserFn = (...args: never[]) => unknown;
 

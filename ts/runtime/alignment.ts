@@ -10,11 +10,6 @@
 
 import type { PhysicalPlan } from '../plan/physical.js';
 
-export interface AlignmentSpec {
-  readonly group: string;
-  readonly maxDriftMs: number;
-}
-
 export class WatermarkBoard {
   private readonly slots: Float64Array;
   /** Bumped on every publish, so that a paused source wakes as soon as another one moved. */

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { crc32, gunzipSync, gzip } from 'node:zlib';
 import * as flatbuffers from 'flatbuffers';
-import { CheckpointFile, Manifest, OperatorState, Snapshot } from '../engine/fb/sluice/fb.js';
+import { CheckpointFile, Manifest, OperatorState, Snapshot } from '../batch/fb/sluice/fb.js';
 
 const gzipAsync = promisify(gzip);
 

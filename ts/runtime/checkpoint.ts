@@ -11,38 +11,9 @@
  */
 
 import { serialize } from 'node:v8';
-import type { Operator } from './operator.js';
+import type { Operator, SnapshotListener } from './operator.js';
 import { pruneCheckpoints, writeCheckpoint, type CheckpointData, type StateEntry } from './checkpoint-store.js';
-
-export interface CheckpointConfig {
-  readonly intervalMs: number;
-  readonly dir: string;
-  /** Complete checkpoints kept (default 3). */
-  readonly retain: number;
-}
-
-export interface CheckpointStats {
-  /** Checkpoints completed in this run (the final one included). */
-  readonly completed: number;
-  readonly lastId: number | null;
-  /** Size of the last checkpoint's state before compression, bytes. */
-  readonly lastBytes: number;
-  /** The largest checkpoint of the run (uncompressed) and the longest time one took. */
-  readonly largestBytes: number;
-  readonly longestMs: number;
-  /** Time from the trigger to the completed checkpoint (durable, sinks committed), ms. */
-  readonly lastDurationMs: number;
-  /** Time from the trigger until every thread acknowledged its snapshot, ms. */
-  readonly lastAlignMs: number;
-  /** The checkpoint this run resumed from, or null. */
-  readonly restoredFrom: string | null;
-  /** Time to find, verify, read and load the checkpoint resumed from (this thread), ms. */
-  readonly restoreMs: number;
-  /** Newer checkpoints passed over at restore because they were incomplete or damaged, with the reason. */
-  readonly skipped: readonly string[];
-  /** Savepoints taken during the run (their directories). */
-  readonly savepoints: readonly string[];
-}
+import type { CheckpointConfig, CheckpointStats } from '../api/job.js';
 
 /** Two-phase-commit hooks of a sink subtask. */
 export interface Committer {
@@ -73,7 +44,7 @@ export function snapshotEntries(op: Operator, subtask: number, id: number): Stat
 }
 
 /** One thread's part in the checkpoints of a run. */
-export class CheckpointTask {
+export class CheckpointTask implements SnapshotListener {
   private readonly live = new Set<Operator>();
   private readonly finishedOps: Operator[] = [];
   private readonly pending = new Map<number, { entries: StateEntry[]; left: Set<Operator>; done: Set<Operator> }>();

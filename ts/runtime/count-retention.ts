@@ -13,7 +13,7 @@
  */
 
 import type { RecordBatch } from '../batch/record-batch.js';
-import { encodeKey, keyViews, KeyScratch } from '../engine/ts/key.js';
+import { encodeKey, keyViews, KeyScratch } from '../keys/key-bytes.js';
 
 /** How many of a key's last records a restore replays after `count` records. */
 export function replayedRecords(count: number, size: number, slide: number): number {

@@ -1,19 +1,8 @@
-/** Job failure: names the job, the operator and the subtask, and keeps the original error. */
+import type { JobFailedError } from '../api/errors.js';
+/** Which operator an error passed through first (the one that threw), for JobFailedError. */
 
 const ANNOTATED = Symbol('sluice.operator');
 
-export class JobFailedError extends Error {
-  constructor(
-    readonly jobName: string,
-    readonly operator: string,
-    readonly subtask: number,
-    readonly original: unknown,
-  ) {
-    const msg = original instanceof Error ? original.message : String(original);
-    super(`job '${jobName}' failed in operator '${operator}' (subtask ${subtask}): ${msg}`, { cause: original });
-    this.name = 'JobFailedError';
-  }
-}
 
 /** Records the first operator an error passed through (the one that threw). */
 export function annotate(e: unknown, operator: string): unknown {

@@ -17,15 +17,11 @@ import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/rec
 import { decodeBatchHeader, encodeBatchHeader } from '../batch/wire.js';
 import type { Schema } from '../batch/schema.js';
 import type { Engine } from '../engine/engine.js';
-import { murmur3_32 } from '../engine/ts/hash.js';
+import { keyFnGroup } from '../keys/key-groups.js';
 import type { Partitioning } from '../plan/graph.js';
 import type { EdgeKind } from '../plan/physical.js';
-import { keyString } from './joins.js';
-import type { ManagedMemory } from './memory.js';
+import { CHANNEL_CREDITS, type ManagedMemory } from './memory.js';
 import { MultiInputOperator, Operator } from './operator.js';
-
-/** Batches a channel's receiver has room for (its byte window is this many batches' estimate). */
-export const CHANNEL_CREDITS = 4;
 
 type Message =
   | { readonly t: 'b'; readonly batch: RecordBatch }
@@ -218,17 +214,6 @@ export interface SenderEdge {
   /** hash: key field positions in the sent batches. */
   readonly keyFields: readonly number[];
   readonly maxParallelism: number;
-}
-
-const utf8 = new TextEncoder();
-/** Reused for the keys' UTF-8 bytes (no allocation per row). */
-let scratch = new Uint8Array(64);
-
-/** The key group of a key selector's result (keyBy with a function): murmur3 of its type-tagged string. */
-export function keyFnGroup(key: unknown, maxParallelism: number): number {
-  const k = keyString(key);
-  if (scratch.length < k.length * 3) scratch = new Uint8Array(k.length * 6);
-  return murmur3_32(scratch, 0, utf8.encodeInto(k, scratch).written) % maxParallelism;
 }
 
 /** Partitions batches of one edge onto its channels (one per downstream subtask). */

@@ -12,89 +12,23 @@ import type { WatermarkStrategy } from '../api/watermark.js';
 import { buildPlan, type PhysicalNode, type PhysicalPlan } from '../plan/physical.js';
 import { withGapColumn } from '../engine/window-spec.js';
 import { partitioningOf, type GraphNode, type JobGraph } from '../plan/graph.js';
-import { annotate, JobFailedError, operatorOf } from './errors.js';
+import { annotate, operatorOf } from './errors.js';
 import { CoFlatMapOperator, IntervalJoinOperator, UnionOperator, WindowCoGroupOperator, type KeyFn, type KeyGrouper } from './joins.js';
 import { GlobalWindowOperator, UserWindowOperator, type WindowKeys } from './user-window.js';
-import { Operator, SideOutputOperator, type OperatorMetrics } from './operator.js';
-import { ExchangeReceiver, ExchangeSender, keyFnGroup, type ChannelIn, type ChannelOut } from './exchange.js';
+import { Operator, SideOutputOperator } from './operator.js';
+import { ExchangeReceiver, ExchangeSender, type ChannelIn, type ChannelOut } from './exchange.js';
 import { deserialize } from 'node:v8';
 import { ProgressTracker } from './progress.js';
 import type { JobClient } from '../api/job-client.js';
 import { WatermarkBoard } from './alignment.js';
-import { CheckpointCoordinator, CheckpointTask, commitEntryName, type CheckpointConfig, type CheckpointStats } from './checkpoint.js';
+import { CheckpointCoordinator, CheckpointTask, commitEntryName } from './checkpoint.js';
 import { findLatest, type CheckpointData } from './checkpoint-store.js';
 import { KeyedProcessOperator } from './process.js';
-import { keyGroupsOf } from './state.js';
-import { defaultMemoryBytes, ManagedMemory, OperatorMemory, planMemory, type MemoryUse } from './memory.js';
-import {
-  FilterOperator,
-  FlatMapOperator,
-  KeySelectorOperator,
-  MapOperator,
-  SinkOperator,
-  TimestampsOperator,
-  WindowAggregateOperator,
-  WindowPreAggregateOperator,
-  ProcessingTimeOperator,
-  maxEventTime,
-} from './operators.js';
-
-export interface JobResult {
-  readonly jobName: string;
-  readonly engine: string;
-  readonly durationMs: number;
-  /** Records read by all sources. */
-  readonly recordsIn: number;
-  /** Per operator, in graph order. */
-  readonly operators: readonly OperatorMetrics[];
-  /** Late records dropped by window operators, summed. */
-  readonly lateRecordsDropped: number;
-  /** Bad input records routed to dead-letter files, summed. */
-  readonly deadLetters: number;
-  /** True when the job was stopped through `ExecuteOptions.signal` before its input ended. */
-  readonly cancelled: boolean;
-  /** Managed memory: the budget, its split, and the most used at once. */
-  readonly memory: MemoryUse;
-  /** Restarts after failures (restart strategy) before the run that succeeded. */
-  readonly restarts?: number;
-  /** With checkpointing: what was checkpointed, and what the run resumed from. */
-  readonly checkpoints?: CheckpointStats;
-}
-
-export interface Progress {
-  readonly jobName: string;
-  readonly elapsedMs: number;
-  /** Records read by the sources, and records that reached the sinks. */
-  readonly recordsIn: number;
-  readonly recordsOut: number;
-  /** Source records per second since the previous report. */
-  readonly recordsPerSecond: number;
-  /** Lowest watermark among the operators that have one (ms), or null. */
-  readonly watermark: number | null;
-  /** How far the watermark trails the highest event time seen (ms), or null. */
-  readonly watermarkLagMs: number | null;
-  /** The operator that spent most of the last interval unable to emit, and what blocked it. */
-  readonly backpressured: { readonly operator: string; readonly blockedBy: string | null; readonly share: number } | null;
-  /** Every operator's metrics at this moment. */
-  readonly operators: readonly OperatorMetrics[];
-}
-
-export interface ExecuteOptions {
-  /** true prints a status line to stderr; a function receives progress snapshots instead. */
-  readonly progress?: boolean | ((p: Progress) => void);
-  readonly progressIntervalMs?: number;
-  /** Stops the job: sources stop reading, open windows are not flushed, sinks are closed. */
-  readonly signal?: AbortSignal;
-  /**
-   * Resumes from a checkpoint: a checkpoint directory (`.../chk-7`), a checkpoint root (its
-   * newest intact checkpoint), or 'latest' for the newest under the job's checkpoint directory
-   * (a fresh start when there is none yet). Damaged or incomplete checkpoints are skipped and
-   * reported in `JobResult.checkpoints.skipped`.
-   */
-  readonly restoreFrom?: string;
-  /** A handle for savepoints while the job runs (checkpointing jobs at parallelism 1). */
-  readonly client?: JobClient;
-}
+import { keyFnGroup, keyGroupsOf } from '../keys/key-groups.js';
+import { defaultMemoryBytes, ManagedMemory, OperatorMemory, planMemory } from './memory.js';
+import { FilterOperator, FlatMapOperator, KeySelectorOperator, MapOperator, SinkOperator, TimestampsOperator, WindowAggregateOperator, WindowPreAggregateOperator, ProcessingTimeOperator, maxEventTime } from './operators.js';
+import { JobFailedError } from '../api/errors.js';
+import type { CheckpointConfig, CheckpointStats, ExecuteOptions, JobResult, MemoryUse, OperatorMetrics, Progress } from '../api/job.js';
 
 /** A source as the head of its chain: checks what the source produces before anyone reads it. */
 class SourceOperator extends Operator {

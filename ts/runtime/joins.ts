@@ -13,6 +13,7 @@ import { windowStarts } from '../engine/window-spec.js';
 import { IntervalBuffer } from './interval-buffer.js';
 import { MultiInputOperator } from './operator.js';
 import { entriesOfMine } from './state.js';
+import { keyString, mapKey } from '../keys/map-key.js';
 
 /** Event time of row i as a number (event times are checked to be within ±2^53 at sources). */
 function timeOf(batch: RecordBatch): (i: number) => number {
@@ -21,22 +22,7 @@ function timeOf(batch: RecordBatch): (i: number) => number {
   return (i) => getI64(v, i);
 }
 
-/** A key as a Map key: type-tagged so 1 and '1' differ; composite keys as JSON. */
 export type KeyFn = (r: Row) => unknown;
-export function keyString(k: unknown): string {
-  if (typeof k === 'string') return `s${k}`;
-  if (typeof k === 'number' || typeof k === 'boolean' || typeof k === 'bigint' || k === null) return `${typeof k}:${String(k)}`;
-  return `j${JSON.stringify(k)}`;
-}
-
-/**
- * A key as a Map key: a number or string as it is (a Map tells 1 from '1', and takes -0 as 0
- * as equal keys must), anything else as its type-tagged string. Building a string per record
- * for numeric keys cost a third of a window process function's time (Nexmark q5).
- */
-export function mapKey(k: unknown): unknown {
-  return typeof k === 'number' || typeof k === 'string' ? k : keyString(k);
-}
 
 /**
  * Key groups of keys as a join compares them (its key functions' results), computed as its

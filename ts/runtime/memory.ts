@@ -11,7 +11,10 @@ import { totalmem } from 'node:os';
 import type { Schema } from '../batch/schema.js';
 import type { Engine } from '../engine/engine.js';
 import { edgeTargets, PlanError, type PhysicalPlan } from '../plan/physical.js';
-import { CHANNEL_CREDITS } from './exchange.js';
+import type { MemoryUse } from '../api/job.js';
+
+/** Batches a channel's receiver has room for (its byte window is this many batches' estimate). */
+export const CHANNEL_CREDITS = 4;
 
 export const SEGMENT_BYTES = 32 * 1024;
 const MiB = 1024 * 1024;
@@ -82,18 +85,6 @@ export function planMemory(plan: PhysicalPlan, batchSize: number, budgetBytes: n
 /** A channel's byte window: CHANNEL_CREDITS batches of the estimated size. */
 export function channelWindowBytes(schema: Schema, batchSize: number): number {
   return CHANNEL_CREDITS * estimateBatchBytes(schema, batchSize);
-}
-
-/** What a run used, in the job result. */
-export interface MemoryUse {
-  /** The whole budget. */
-  readonly budgetBytes: number;
-  /** Reserved for exchange buffers (channels × credits × batch size), and the most in flight at once. */
-  readonly exchangeReservedBytes: number;
-  readonly exchangePeakBytes: number;
-  /** The rest, for operator state; the most held at once (whole segments). */
-  readonly operatorBudgetBytes: number;
-  readonly operatorPeakBytes: number;
 }
 
 /** What workers need to share one run's counters. */

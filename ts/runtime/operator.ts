@@ -9,48 +9,19 @@
  * Flink's backPressuredTimeMs. The blocked sink itself counts that time as `blockedMs`.
  */
 
-import type { CheckpointTask } from './checkpoint.js';
 import type { RecordBatch } from '../batch/record-batch.js';
 import { annotate } from './errors.js';
-
-export interface OperatorMetrics {
-  readonly id: number;
-  readonly name: string;
-  /** Subtask index (every operator runs as one subtask for now). */
-  readonly subtask: number;
-  recordsIn: number;
-  recordsOut: number;
-  /** Records per second: over the last progress interval in live snapshots, over the whole run in the result. */
-  recordsInPerSecond?: number;
-  recordsOutPerSecond?: number;
-  /** The last watermark this operator emitted (ms), or null before the first. */
-  watermark: number | null;
-  busyMs: number;
-  backpressuredMs: number;
-  /** Sinks: time waiting for the destination (e.g. a slow collect() consumer). */
-  blockedMs?: number;
-  /** Late records dropped (window operators). */
-  lateRecordsDropped?: number;
-  /**
-   * Count windows: records after their key's last firing when the input ended, never emitted
-   * (as in Flink, a count trigger does not fire a partial window).
-   */
-  unfiredRecords?: number;
-  /** Process functions: processing-time timers still pending when the input ended (not fired, as in Flink). */
-  unfiredTimers?: number;
-  /** Process functions: state values and list/map items removed because their time to live ran out. */
-  expiredState?: number;
-  /** Managed memory held (native) or table size (TS), in bytes (window operators). */
-  memoryBytes?: number;
-  /** Sources with watermark alignment: time paused because their watermark ran ahead of the group. */
-  alignmentPausedMs?: number;
-  /** Bad records routed to a dead-letter file (sources). */
-  deadLetters?: number;
-  /** Highest event time seen (watermark generators), ms. */
-  maxEventTime?: number;
-}
+import type { OperatorMetrics } from '../api/job.js';
 
 const now = (): number => performance.now();
+
+/** This thread's part in checkpoints (the checkpoint task), as operators report to it. */
+export interface SnapshotListener {
+  /** The operator passed barrier `id`: take its snapshot. */
+  snapshot(op: Operator, id: number): void;
+  /** The operator's input ended: it takes part in no further checkpoint of this run. */
+  finished(op: Operator): void;
+}
 
 export abstract class Operator {
   readonly metrics: OperatorMetrics;
@@ -124,7 +95,7 @@ export abstract class Operator {
   }
 
   /** @internal This thread's part in checkpoints of a parallel run (null otherwise). */
-  task: CheckpointTask | null = null;
+  task: SnapshotListener | null = null;
 
   /**
    * Checkpoint barrier `id` on input `input`: an operator with one input snapshots its state

@@ -9,12 +9,12 @@ import type { Schema, DataType } from '../batch/schema.js';
 import type { SinkWriter } from '../api/connector.js';
 import type { TimestampAssigner, WatermarkStrategy } from '../api/watermark.js';
 import type { Engine, WindowAggregator, WindowDescriptor } from '../engine/engine.js';
-import { keyGroups } from '../engine/ts/partition.js';
+import { keyGroups } from '../keys/key-groups.js';
 import { lastWindowStart } from '../engine/window-spec.js';
 import { CountRetention } from './count-retention.js';
 import { Operator } from './operator.js';
-import { DeadLetterFile, type DeadLetterPosition } from '../connectors/dead-letters.js';
-import { jsonCells } from '../connectors/format.js';
+import { DeadLetterFile, type DeadLetterPosition } from './dead-letters.js';
+import { jsonCells } from '../batch/text-format.js';
 
 const HI_EXACT = 2097152; // 2^21: |ms| < 2^53
 

@@ -15,17 +15,16 @@ import type { Engine } from '../engine/engine.js';
 import { buildPlan, edgeTargets, type PhysicalEdge, type PhysicalNode, type PhysicalPlan } from '../plan/physical.js';
 import type { Schema } from '../batch/schema.js';
 import type { JobGraph } from '../plan/graph.js';
-import { JobFailedError } from './errors.js';
 import { LocalChannel, PortChannel, type ChannelIn, type ChannelOut, type PortLike } from './exchange.js';
 import { WatermarkBoard } from './alignment.js';
 import { CheckpointCoordinator, CheckpointTask, type CheckpointThread } from './checkpoint.js';
 import type { CheckpointData, StateEntry } from './checkpoint-store.js';
 import { channelWindowBytes, ManagedMemory, planMemory, type SharedMemorySetup } from './memory.js';
 import { ProgressTracker } from './progress.js';
-import { edgeKey, executeJob, locateRestore, printProgress, type ExecuteOptions, type JobResult, type Placement } from './executor.js';
-import type { OperatorMetrics } from './operator.js';
+import { edgeKey, executeJob, locateRestore, printProgress, type Placement } from './executor.js';
+import { JobFailedError } from '../api/errors.js';
+import type { ExecuteOptions, JobModule, JobResult, OperatorMetrics, Progress } from '../api/job.js';
 
-import type { JobModule } from './job-module.js';
 
 /** What a worker needs; ports are transferred alongside. */
 export interface WorkerSetup {

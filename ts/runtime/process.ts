@@ -11,26 +11,15 @@
  * Flink); they are counted in the metrics as `unfiredTimers`.
  */
 
-import type {
-  AggregatingStateDescriptor,
-  AnyStateDescriptor,
-  Collector,
-  KeyedProcessFunction,
-  ListStateDescriptor,
-  MapStateDescriptor,
-  OnTimerContext,
-  ReducingStateDescriptor,
-  RuntimeContext,
-  TimerService,
-  ValueStateDescriptor,
-} from '../api/state.js';
+import type { AggregatingStateDescriptor, AnyStateDescriptor, Collector, KeyedProcessFunction, ListStateDescriptor, MapStateDescriptor, OnTimerContext, ReducingStateDescriptor, RuntimeContext, TimerService, ValueStateDescriptor } from '../api/state.js';
 import { BatchBuilder } from '../batch/builder.js';
 import { getI64, i32View } from '../batch/i64.js';
 import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
-import { mapKey } from './joins.js';
+import { mapKey } from '../keys/map-key.js';
 import { Operator } from './operator.js';
-import { keyGroupsOf, KeyedStateStore, type StateSnapshot } from './state.js';
+import { KeyedStateStore, type StateSnapshot } from './state.js';
+import { keyGroupsOf } from '../keys/key-groups.js';
 
 interface Timer {
   readonly t: number;

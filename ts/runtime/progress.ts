@@ -1,11 +1,10 @@
+import type { OperatorMetrics, Progress } from '../api/job.js';
 /**
  * Live progress of a running job, from its operators' metrics: records in and out, rates over
  * the last interval, the watermark and its lag, and the most backpressured operator. Works on
  * metric snapshots, so a parallel run can combine those its threads report.
  */
 
-import type { OperatorMetrics } from './operator.js';
-import type { Progress } from './executor.js';
 
 type Counters = { recordsIn: number; recordsOut: number; bp: number; blocked: number };
 

@@ -11,23 +11,10 @@
  * key, so that they can be split by key group.
  */
 
-import type {
-  AggregatingState,
-  AggregatingStateDescriptor,
-  AnyStateDescriptor,
-  ListState,
-  ListStateDescriptor,
-  MapState,
-  MapStateDescriptor,
-  ReducingState,
-  ReducingStateDescriptor,
-  ValueState,
-  ValueStateDescriptor,
-} from '../api/state.js';
+import type { AggregatingState, AggregatingStateDescriptor, AnyStateDescriptor, ListState, ListStateDescriptor, MapState, MapStateDescriptor, ReducingState, ReducingStateDescriptor, ValueState, ValueStateDescriptor } from '../api/state.js';
 import { batchFromRecords } from '../batch/builder.js';
 import type { Schema } from '../batch/schema.js';
-import { hashI64Key, keyGroups } from '../engine/ts/partition.js';
-import { mapKey } from './joins.js';
+import { mapKey } from '../keys/map-key.js';
 
 /**
  * Rescaling: the entries of an old subtask's snapshot whose key (`keyOf`) is in one of this
@@ -36,30 +23,6 @@ import { mapKey } from './joins.js';
 export function entriesOfMine<E>(entries: readonly E[], keyOf: (e: E) => unknown, groupsOf: (keys: unknown[]) => Int32Array, mine: (keyGroup: number) => boolean): E[] {
   const groups = groupsOf(entries.map(keyOf));
   return entries.filter((_, i) => mine(groups[i]!));
-}
-
-/**
- * The key group of each key as the hash exchange computes it from the key fields (`keySchema`;
- * a key of several fields is the array of their values), so that snapshots can move keys to
- * other subtasks on rescaling. Whole-number keys of one i64 field are hashed directly; other
- * keys go through one batch.
- */
-export function keyGroupsOf(keys: readonly unknown[], keySchema: Schema, maxParallelism: number): Int32Array {
-  const out = new Int32Array(keys.length);
-  const f = keySchema.fields;
-  if (f.length === 1 && !f[0]!.nullable && (f[0]!.type === 'i64' || f[0]!.type === 'timestamp') && keys.every((k) => typeof k === 'number' && Number.isSafeInteger(k))) {
-    for (let i = 0; i < keys.length; i++) {
-      const k = keys[i] as number;
-      const hi = Math.floor(k / 4294967296);
-      out[i] = hashI64Key((k - hi * 4294967296) | 0, hi | 0) % maxParallelism;
-    }
-    return out;
-  }
-  if (keys.length === 0) return out;
-  const names = keySchema.names();
-  const rows = keys.map((k) => (names.length === 1 ? { [names[0]!]: k } : Object.fromEntries(names.map((n, i) => [n, (k as unknown[])[i]]))));
-  out.set(keyGroups(batchFromRecords(rows, keySchema, 'state keys'), names.map((_, i) => i), maxParallelism));
-  return out;
 }
 
 /** One value of one key; `t` is when its time to live (re)started. */

@@ -8,12 +8,14 @@ import { register } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { StreamEnvironment } from '../api/environment.js';
 import { buildPlan } from '../plan/physical.js';
-import { JobFailedError, operatorOf } from './errors.js';
-import { executeJob, type Progress } from './executor.js';
+import { operatorOf } from './errors.js';
+import { executeJob } from './executor.js';
 import { ManagedMemory } from './memory.js';
 import { WatermarkBoard } from './alignment.js';
 import { CheckpointTask } from './checkpoint.js';
 import { ChannelTable, type WorkerMessage, edgeOf, placementOf, type WorkerSetup } from './parallel.js';
+import { JobFailedError } from '../api/errors.js';
+import type { Progress } from '../api/job.js';
 
 const setup = workerData as WorkerSetup;
 

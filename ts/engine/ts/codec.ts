@@ -19,29 +19,14 @@ import * as flatbuffers from 'flatbuffers';
 import { bitmapBytes, type Column } from '../../batch/column.js';
 import { RecordBatch } from '../../batch/record-batch.js';
 import { Schema, type DataType, type Field } from '../../batch/schema.js';
-import {
-  Column as FbColumn,
-  DataType as FbDataType,
-  Field as FbField,
-  RecordBatch as FbRecordBatch,
-} from '../fb/sluice/fb.js';
+import { Column as FbColumn, Field as FbField, RecordBatch as FbRecordBatch } from '../../batch/fb/sluice/fb.js';
+import { TYPE_BY_CODE, TYPE_CODE } from '../../batch/type-codes.js';
 
 export const FILE_IDENTIFIER = 'SLB1';
 
 /** Largest buffer FlatBuffers can address (2 GiB), as Rust's `MAX_ENCODED_SIZE`. */
 export const MAX_ENCODED_SIZE = 2 ** 31;
 
-export const TYPE_CODE: Readonly<Record<DataType, FbDataType>> = {
-  i32: FbDataType.I32,
-  i64: FbDataType.I64,
-  f64: FbDataType.F64,
-  bool: FbDataType.Bool,
-  utf8: FbDataType.Utf8,
-  timestamp: FbDataType.Timestamp,
-};
-
-/** DataType by FlatBuffers type code. */
-export const TYPE_BY_CODE: readonly DataType[] = ['i32', 'i64', 'f64', 'bool', 'utf8', 'timestamp'];
 
 // ---------------------------------------------------------------------------------------------
 // Encoding

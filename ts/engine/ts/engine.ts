@@ -4,7 +4,7 @@ import type { RecordBatch } from '../../batch/record-batch.js';
 import type { Engine, NexmarkGenerator, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
 import { decodeBatch, encodeBatch } from './codec.js';
-import { murmur3_32 } from './hash.js';
+import { murmur3_32 } from '../../keys/hash.js';
 import { hashPartition, partitionByTargets } from './partition.js';
 import { TsNexmarkGenerator } from './nexmark.js';
 import { createTsWindowAggregator } from './window.js';

@@ -9,8 +9,8 @@ import { i32View } from '../../batch/i64.js';
 import type { RecordBatch } from '../../batch/record-batch.js';
 import type { DataType } from '../../batch/schema.js';
 import type { WindowAggregatorSpec } from '../engine.js';
-import { fmix32, mixH, murmur3_32 } from './hash.js';
-import { encodeKey, keyViews, KeyScratch } from './key.js';
+import { fmix32, mixH, murmur3_32 } from '../../keys/hash.js';
+import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
 import { decodeKeyColumns, intKeyColumn } from './window-common.js';
 
 const NONE = -1;

@@ -17,7 +17,7 @@ import type { Column } from '../../batch/column.js';
 import { setI64 } from '../../batch/i64.js';
 import { RecordBatch } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
-import { fmix32, mixK, murmur3U32 } from './hash.js';
+import { fmix32, mixK, murmur3U32 } from '../../keys/hash.js';
 
 import { DEFAULT_NEXMARK_CONFIG, NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
 

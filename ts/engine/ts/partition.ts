@@ -5,53 +5,7 @@
  */
 
 import type { RecordBatch } from '../../batch/record-batch.js';
-import { fmix32, mixH, mixK, murmur3_32 } from './hash.js';
-import { encodeKey, keyViews, KeyScratch } from './key.js';
-import { i32View } from '../../batch/i64.js';
-
-export function checkParallelism(parallelism: number, maxParallelism: number): void {
-  if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > 32768) {
-    throw new RangeError(`maxParallelism must be between 1 and 32768, got ${maxParallelism}`);
-  }
-  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > maxParallelism) {
-    throw new RangeError(`parallelism must be between 1 and maxParallelism (${maxParallelism}), got ${parallelism}`);
-  }
-}
-
-/** murmur3 (seed 0) of the 9 canonical bytes [1, v as 8 LE bytes] of a non-null i64 key (lo/hi words). */
-export function hashI64Key(lo: number, hi: number): number {
-  const k1 = 1 | (lo << 8);
-  const k2 = (lo >>> 24) | (hi << 8);
-  const tail = hi >>> 24;
-  const h = mixH(mixH(0, k1), k2);
-  return fmix32(h ^ mixK(tail) ^ 9);
-}
-
-/** The key group of every row. */
-export function keyGroups(batch: RecordBatch, keyFields: readonly number[], maxParallelism: number): Int32Array {
-  if (keyFields.length === 0) throw new Error('hash partitioning needs at least one key field');
-  const n = batch.length;
-  const out = new Int32Array(n);
-  const cols = keyFields.map((k) => {
-    const c = batch.columns[k];
-    if (c === undefined) throw new RangeError(`key field index ${k} is out of range for a batch of ${batch.columns.length} columns`);
-    return c;
-  });
-  const c0 = cols[0]!;
-  if (cols.length === 1 && c0.validity === null && (c0.type === 'i64' || c0.type === 'timestamp')) {
-    const v = i32View(c0.values);
-    for (let i = 0; i < n; i++) out[i] = hashI64Key(v[2 * i]!, v[2 * i + 1]!) % maxParallelism;
-    return out;
-  }
-  const views = keyViews(cols);
-  const sc = new KeyScratch();
-  for (let i = 0; i < n; i++) {
-    sc.len = 0;
-    encodeKey(cols, views, i, sc);
-    out[i] = murmur3_32(sc.buf, 0, sc.len) % maxParallelism;
-  }
-  return out;
-}
+import { checkParallelism, keyGroups } from '../../keys/key-groups.js';
 
 /** Splits a batch into `parallelism` batches by key group (empty targets get empty batches). */
 export function hashPartition(batch: RecordBatch, keyFields: readonly number[], parallelism: number, maxParallelism: number): RecordBatch[] {

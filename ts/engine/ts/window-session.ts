@@ -11,8 +11,8 @@ import { grown, type Column } from '../../batch/column.js';
 import type { Schema } from '../../batch/schema.js';
 import type { WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { windowOutputSchema } from '../window-spec.js';
-import { fmix32, mixH, murmur3_32 } from './hash.js';
-import { encodeKey, keyViews, KeyScratch } from './key.js';
+import { fmix32, mixH, murmur3_32 } from '../../keys/hash.js';
+import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
 import { setExact, type Accs } from './window-acc.js';
 import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn, dropWatermark, Refires } from './window-common.js';
 

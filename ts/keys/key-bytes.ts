@@ -5,8 +5,8 @@
  * bytes. Hashing these bytes gives the same key group in both engines.
  */
 
-import type { Column } from '../../batch/column.js';
-import { i32View } from '../../batch/i64.js';
+import type { Column } from '../batch/column.js';
+import { i32View } from '../batch/i64.js';
 
 export class KeyScratch {
   buf = new Uint8Array(256);

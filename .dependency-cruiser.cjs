@@ -1,0 +1,110 @@
+// The layers of ts/ (ARCHITECTURE.md), checked by `npm run lint:layers` and by
+// test/architecture/layers.test.ts. From the ground up:
+//   batch < keys < engine < api < plan < runtime < connectors < cli (and ts/index.ts on top).
+// A file may import its own layer and the layers below it, with two named exceptions: the
+// DataStream API builds the logical graph (api -> plan/graph, plan/two-phase), and
+// api/environment.ts is where a job is planned and executed (api -> plan, runtime).
+const API_CYCLE = '^ts/api/(datastream|environment|joins)\\.ts$';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-cycles',
+      comment: 'No import cycles between files, except DataStream / environment / joins (Flink\'s own shape).',
+      severity: 'error',
+      from: { pathNot: API_CYCLE },
+      to: { circular: true },
+    },
+    {
+      name: 'no-cycles-through-api-triangle',
+      comment: 'The DataStream / environment / joins cycle may not pass through any other file.',
+      severity: 'error',
+      from: { path: API_CYCLE },
+      to: { circular: true, viaSomeNot: API_CYCLE },
+    },
+    {
+      name: 'batch-is-the-ground-floor',
+      comment: 'ts/batch (columns, schemas, the wire format and its generated FlatBuffers code) imports nothing of Sluice but itself.',
+      severity: 'error',
+      from: { path: '^ts/batch/' },
+      to: { path: '^ts/', pathNot: '^ts/batch/' },
+    },
+    {
+      name: 'keys-stand-on-batch',
+      comment: 'ts/keys (canonical key bytes, murmur3, key groups, Map keys) imports only ts/batch.',
+      severity: 'error',
+      from: { path: '^ts/keys/' },
+      to: { path: '^ts/', pathNot: '^ts/(batch|keys)/' },
+    },
+    {
+      name: 'engine-below-api',
+      comment: 'The engines know nothing of the API, the plan, the runtime, connectors or the CLI.',
+      severity: 'error',
+      from: { path: '^ts/engine/' },
+      to: { path: '^ts/(api|plan|runtime|connectors|cli)/|^ts/index\\.ts$' },
+    },
+    {
+      name: 'engines-only-through-the-interface',
+      comment: 'Outside ts/engine, an engine is reached only through the Engine interface (engine/engine.ts, engine/select.ts, the shared specs), never its TS or native implementation.',
+      severity: 'error',
+      from: { pathNot: '^ts/engine/' },
+      to: { path: '^ts/engine/(ts|native)/' },
+    },
+    {
+      name: 'api-below-plan-and-runtime',
+      comment: 'The API builds the logical graph (plan/graph, plan/two-phase); only api/environment.ts plans and runs a job.',
+      severity: 'error',
+      from: { path: '^ts/api/', pathNot: '^ts/api/environment\\.ts$' },
+      to: { path: '^ts/(plan|runtime|connectors|cli)/', pathNot: '^ts/plan/(graph|two-phase)\\.ts$' },
+    },
+    {
+      name: 'environment-not-above-runtime',
+      comment: 'api/environment.ts reaches plan and runtime, never connectors or the CLI.',
+      severity: 'error',
+      from: { path: '^ts/api/environment\\.ts$' },
+      to: { path: '^ts/(connectors|cli)/' },
+    },
+    {
+      name: 'plan-never-imports-runtime',
+      severity: 'error',
+      from: { path: '^ts/plan/' },
+      to: { path: '^ts/(runtime|connectors|cli)/' },
+    },
+    {
+      name: 'runtime-below-connectors',
+      comment: 'Connectors build on the runtime and the API; the runtime never imports a connector or the CLI.',
+      severity: 'error',
+      from: { path: '^ts/runtime/' },
+      to: { path: '^ts/(connectors|cli)/' },
+    },
+    {
+      name: 'connectors-below-cli',
+      severity: 'error',
+      from: { path: '^ts/connectors/' },
+      to: { path: '^ts/cli/' },
+    },
+    {
+      name: 'public-api-is-the-top',
+      comment: 'ts/index.ts is the public API: nothing inside imports it.',
+      severity: 'error',
+      from: { path: '^ts/', pathNot: '^ts/index\\.ts$' },
+      to: { path: '^ts/index\\.ts$' },
+    },
+    {
+      name: 'public-types-live-in-api',
+      comment: 'Every type a user writes against lives in ts/api (or batch, connectors, engine); the public API exports nothing from runtime or plan.',
+      severity: 'error',
+      from: { path: '^ts/index\\.ts$' },
+      to: { path: '^ts/(runtime|plan)/' },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)(node_modules|dist)/' },
+    // Type-only imports count: a cycle of types is a cycle of concepts.
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};

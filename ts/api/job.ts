@@ -1,0 +1,150 @@
+/**
+ * What a user configures a run with and gets back from it: checkpointing, execute options,
+ * progress snapshots, the job result and its per-operator metrics.
+ */
+
+import type { JobClient } from './job-client.js';
+
+export interface CheckpointConfig {
+  readonly intervalMs: number;
+  readonly dir: string;
+  /** Complete checkpoints kept (default 3). */
+  readonly retain: number;
+}
+
+export interface CheckpointStats {
+  /** Checkpoints completed in this run (the final one included). */
+  readonly completed: number;
+  readonly lastId: number | null;
+  /** Size of the last checkpoint's state before compression, bytes. */
+  readonly lastBytes: number;
+  /** The largest checkpoint of the run (uncompressed) and the longest time one took. */
+  readonly largestBytes: number;
+  readonly longestMs: number;
+  /** Time from the trigger to the completed checkpoint (durable, sinks committed), ms. */
+  readonly lastDurationMs: number;
+  /** Time from the trigger until every thread acknowledged its snapshot, ms. */
+  readonly lastAlignMs: number;
+  /** The checkpoint this run resumed from, or null. */
+  readonly restoredFrom: string | null;
+  /** Time to find, verify, read and load the checkpoint resumed from (this thread), ms. */
+  readonly restoreMs: number;
+  /** Newer checkpoints passed over at restore because they were incomplete or damaged, with the reason. */
+  readonly skipped: readonly string[];
+  /** Savepoints taken during the run (their directories). */
+  readonly savepoints: readonly string[];
+}
+
+export interface OperatorMetrics {
+  readonly id: number;
+  readonly name: string;
+  /** Subtask index (every operator runs as one subtask for now). */
+  readonly subtask: number;
+  recordsIn: number;
+  recordsOut: number;
+  /** Records per second: over the last progress interval in live snapshots, over the whole run in the result. */
+  recordsInPerSecond?: number;
+  recordsOutPerSecond?: number;
+  /** The last watermark this operator emitted (ms), or null before the first. */
+  watermark: number | null;
+  busyMs: number;
+  backpressuredMs: number;
+  /** Sinks: time waiting for the destination (e.g. a slow collect() consumer). */
+  blockedMs?: number;
+  /** Late records dropped (window operators). */
+  lateRecordsDropped?: number;
+  /**
+   * Count windows: records after their key's last firing when the input ended, never emitted
+   * (as in Flink, a count trigger does not fire a partial window).
+   */
+  unfiredRecords?: number;
+  /** Process functions: processing-time timers still pending when the input ended (not fired, as in Flink). */
+  unfiredTimers?: number;
+  /** Process functions: state values and list/map items removed because their time to live ran out. */
+  expiredState?: number;
+  /** Managed memory held (native) or table size (TS), in bytes (window operators). */
+  memoryBytes?: number;
+  /** Sources with watermark alignment: time paused because their watermark ran ahead of the group. */
+  alignmentPausedMs?: number;
+  /** Bad records routed to a dead-letter file (sources). */
+  deadLetters?: number;
+  /** Highest event time seen (watermark generators), ms. */
+  maxEventTime?: number;
+}
+
+/** What a run used, in the job result. */
+export interface MemoryUse {
+  /** The whole budget. */
+  readonly budgetBytes: number;
+  /** Reserved for exchange buffers (channels × credits × batch size), and the most in flight at once. */
+  readonly exchangeReservedBytes: number;
+  readonly exchangePeakBytes: number;
+  /** The rest, for operator state; the most held at once (whole segments). */
+  readonly operatorBudgetBytes: number;
+  readonly operatorPeakBytes: number;
+}
+
+export interface JobResult {
+  readonly jobName: string;
+  readonly engine: string;
+  readonly durationMs: number;
+  /** Records read by all sources. */
+  readonly recordsIn: number;
+  /** Per operator, in graph order. */
+  readonly operators: readonly OperatorMetrics[];
+  /** Late records dropped by window operators, summed. */
+  readonly lateRecordsDropped: number;
+  /** Bad input records routed to dead-letter files, summed. */
+  readonly deadLetters: number;
+  /** True when the job was stopped through `ExecuteOptions.signal` before its input ended. */
+  readonly cancelled: boolean;
+  /** Managed memory: the budget, its split, and the most used at once. */
+  readonly memory: MemoryUse;
+  /** Restarts after failures (restart strategy) before the run that succeeded. */
+  readonly restarts?: number;
+  /** With checkpointing: what was checkpointed, and what the run resumed from. */
+  readonly checkpoints?: CheckpointStats;
+}
+
+export interface Progress {
+  readonly jobName: string;
+  readonly elapsedMs: number;
+  /** Records read by the sources, and records that reached the sinks. */
+  readonly recordsIn: number;
+  readonly recordsOut: number;
+  /** Source records per second since the previous report. */
+  readonly recordsPerSecond: number;
+  /** Lowest watermark among the operators that have one (ms), or null. */
+  readonly watermark: number | null;
+  /** How far the watermark trails the highest event time seen (ms), or null. */
+  readonly watermarkLagMs: number | null;
+  /** The operator that spent most of the last interval unable to emit, and what blocked it. */
+  readonly backpressured: { readonly operator: string; readonly blockedBy: string | null; readonly share: number } | null;
+  /** Every operator's metrics at this moment. */
+  readonly operators: readonly OperatorMetrics[];
+}
+
+export interface ExecuteOptions {
+  /** true prints a status line to stderr; a function receives progress snapshots instead. */
+  readonly progress?: boolean | ((p: Progress) => void);
+  readonly progressIntervalMs?: number;
+  /** Stops the job: sources stop reading, open windows are not flushed, sinks are closed. */
+  readonly signal?: AbortSignal;
+  /**
+   * Resumes from a checkpoint: a checkpoint directory (`.../chk-7`), a checkpoint root (its
+   * newest intact checkpoint), or 'latest' for the newest under the job's checkpoint directory
+   * (a fresh start when there is none yet). Damaged or incomplete checkpoints are skipped and
+   * reported in `JobResult.checkpoints.skipped`.
+   */
+  readonly restoreFrom?: string;
+  /** A handle for savepoints while the job runs (checkpointing jobs at parallelism 1). */
+  readonly client?: JobClient;
+}
+
+/** How a worker thread rebuilds a job: the module whose default export builds it, and its arguments. */
+export interface JobModule {
+  /** A file URL of a module whose default export is `(env, args) => void`. */
+  readonly url: string;
+  readonly args: readonly string[];
+}
+

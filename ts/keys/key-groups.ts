@@ -1,0 +1,94 @@
+/**
+ * Key groups, as in Flink and identical to crates/sluice-core/src/partition.rs:
+ * keyGroup = murmur3(canonical key bytes) % maxParallelism, subtask = keyGroup * p / maxParallelism.
+ * The unit of state redistribution: the exchange routes by it and snapshots move keys by it, so
+ * both engines and the runtime compute it here.
+ */
+
+import { batchFromRecords } from '../batch/builder.js';
+import { i32View } from '../batch/i64.js';
+import type { RecordBatch } from '../batch/record-batch.js';
+import type { Schema } from '../batch/schema.js';
+import { fmix32, mixH, mixK, murmur3_32 } from './hash.js';
+import { encodeKey, keyViews, KeyScratch } from './key-bytes.js';
+import { keyString } from './map-key.js';
+
+export function checkParallelism(parallelism: number, maxParallelism: number): void {
+  if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > 32768) {
+    throw new RangeError(`maxParallelism must be between 1 and 32768, got ${maxParallelism}`);
+  }
+  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > maxParallelism) {
+    throw new RangeError(`parallelism must be between 1 and maxParallelism (${maxParallelism}), got ${parallelism}`);
+  }
+}
+
+/** murmur3 (seed 0) of the 9 canonical bytes [1, v as 8 LE bytes] of a non-null i64 key (lo/hi words). */
+export function hashI64Key(lo: number, hi: number): number {
+  const k1 = 1 | (lo << 8);
+  const k2 = (lo >>> 24) | (hi << 8);
+  const tail = hi >>> 24;
+  const h = mixH(mixH(0, k1), k2);
+  return fmix32(h ^ mixK(tail) ^ 9);
+}
+
+/** The key group of every row. */
+export function keyGroups(batch: RecordBatch, keyFields: readonly number[], maxParallelism: number): Int32Array {
+  if (keyFields.length === 0) throw new Error('hash partitioning needs at least one key field');
+  const n = batch.length;
+  const out = new Int32Array(n);
+  const cols = keyFields.map((k) => {
+    const c = batch.columns[k];
+    if (c === undefined) throw new RangeError(`key field index ${k} is out of range for a batch of ${batch.columns.length} columns`);
+    return c;
+  });
+  const c0 = cols[0]!;
+  if (cols.length === 1 && c0.validity === null && (c0.type === 'i64' || c0.type === 'timestamp')) {
+    const v = i32View(c0.values);
+    for (let i = 0; i < n; i++) out[i] = hashI64Key(v[2 * i]!, v[2 * i + 1]!) % maxParallelism;
+    return out;
+  }
+  const views = keyViews(cols);
+  const sc = new KeyScratch();
+  for (let i = 0; i < n; i++) {
+    sc.len = 0;
+    encodeKey(cols, views, i, sc);
+    out[i] = murmur3_32(sc.buf, 0, sc.len) % maxParallelism;
+  }
+  return out;
+}
+
+/**
+ * The key group of each key as the hash exchange computes it from the key fields (`keySchema`;
+ * a key of several fields is the array of their values), so that snapshots can move keys to
+ * other subtasks on rescaling. Whole-number keys of one i64 field are hashed directly; other
+ * keys go through one batch.
+ */
+export function keyGroupsOf(keys: readonly unknown[], keySchema: Schema, maxParallelism: number): Int32Array {
+  const out = new Int32Array(keys.length);
+  const f = keySchema.fields;
+  if (f.length === 1 && !f[0]!.nullable && (f[0]!.type === 'i64' || f[0]!.type === 'timestamp') && keys.every((k) => typeof k === 'number' && Number.isSafeInteger(k))) {
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as number;
+      const hi = Math.floor(k / 4294967296);
+      out[i] = hashI64Key((k - hi * 4294967296) | 0, hi | 0) % maxParallelism;
+    }
+    return out;
+  }
+  if (keys.length === 0) return out;
+  const names = keySchema.names();
+  const rows = keys.map((k) => (names.length === 1 ? { [names[0]!]: k } : Object.fromEntries(names.map((n, i) => [n, (k as unknown[])[i]]))));
+  out.set(keyGroups(batchFromRecords(rows, keySchema, 'state keys'), names.map((_, i) => i), maxParallelism));
+  return out;
+}
+
+const utf8 = new TextEncoder();
+/** Reused for the keys' UTF-8 bytes (no allocation per row). */
+let scratch = new Uint8Array(64);
+
+/** The key group of a key selector's result (keyBy with a function): murmur3 of its type-tagged string. */
+export function keyFnGroup(key: unknown, maxParallelism: number): number {
+  const k = keyString(key);
+  if (scratch.length < k.length * 3) scratch = new Uint8Array(k.length * 6);
+  return murmur3_32(scratch, 0, utf8.encodeInto(k, scratch).written) % maxParallelism;
+}
+
