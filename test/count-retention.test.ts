@@ -7,7 +7,7 @@ import { RecordBatch } from '../ts/batch/record-batch.js';
 import { Schema } from '../ts/batch/schema.js';
 import { selectEngine } from '../ts/engine/select.js';
 import type { WindowAggregator } from '../ts/engine/engine.js';
-import { CountRetention, replayedRecords } from '../ts/runtime/count-retention.js';
+import { CountRetention, replayedRecords } from '../ts/runtime/replay/count-retention.js';
 import { ENGINES, requireNative, rng } from './engines.js';
 
 const schema = new Schema([

@@ -4,7 +4,7 @@
  * records and keys to compact and grow the arrays, sweep the key map and drop row readers.
  */
 import { describe, expect, it } from 'vitest';
-import { IntervalBuffer } from '../ts/runtime/interval-buffer.js';
+import { IntervalBuffer } from '../ts/runtime/operators/interval-buffer.js';
 import { rng } from './engines.js';
 
 describe('interval join buffer', () => {

@@ -6,7 +6,8 @@ import { rowReader, type RecordBatch } from '../ts/batch/record-batch.js';
 import { Schema } from '../ts/batch/schema.js';
 import { selectEngine } from '../ts/engine/select.js';
 import { Operator } from '../ts/runtime/operator.js';
-import { WindowAggregateOperator } from '../ts/runtime/operators.js';
+import { WindowAggregateOperator } from '../ts/runtime/operators/window-aggregate.js';
+import { InputReplay } from '../ts/runtime/replay/input-replay.js';
 import { ENGINES, requireNative } from './engines.js';
 
 class Collect extends Operator {
@@ -29,8 +30,8 @@ function operator(engineName: 'native' | 'ts'): { op: WindowAggregateOperator; o
   const engine = selectEngine(engineName);
   const window = { kind: 'session', gapMs: 10 } as const;
   const agg = engine.createWindowAggregator({ input, keyFields: [0], window, aggregates: [{ name: 'n', kind: 'count', field: null }] });
-  const op = new WindowAggregateOperator(1, 'sessions', agg);
-  op.replay = { engine, window, lateness: 0, keyFields: [0], maxParallelism: 128 };
+  const replay = new InputReplay({ engine, window, lateness: 0, keyFields: [0], name: 'sessions' }, () => agg.earliestStart());
+  const op = new WindowAggregateOperator(1, 'sessions', { agg, window, gap: null, lateTag: null, memory: null, partialRecords: null, replay });
   const out = new Collect(2, 'collect');
   op.addOutput(out);
   return { op, out };

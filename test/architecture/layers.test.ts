@@ -37,10 +37,10 @@ describe('layers', () => {
 
   // Each of these stood in the tree before the layering (or its equivalent after a file moved).
   const injected: readonly (readonly [from: string, to: string, rule: string])[] = [
-    ['ts/api/state.ts', 'ts/runtime/user-window.ts', 'api-below-plan-and-runtime'],
+    ['ts/api/state.ts', 'ts/runtime/operators/user-window.ts', 'api-below-plan-and-runtime'],
     ['ts/api/watermark.ts', 'ts/runtime/alignment.ts', 'api-below-plan-and-runtime'],
     ['ts/plan/graph.ts', 'ts/runtime/checkpoint.ts', 'plan-never-imports-runtime'],
-    ['ts/plan/graph.ts', 'ts/runtime/user-window.ts', 'plan-never-imports-runtime'],
+    ['ts/plan/graph.ts', 'ts/runtime/operators/user-window.ts', 'plan-never-imports-runtime'],
     ['ts/runtime/state.ts', 'ts/runtime/joins.ts', 'no-cycles'],
     ['ts/runtime/operator.ts', 'ts/runtime/checkpoint.ts', 'no-cycles'],
     ['ts/runtime/memory.ts', 'ts/runtime/exchange.ts', 'no-cycles'],

@@ -172,7 +172,7 @@ export class StreamEnvironment {
       return this.runWithRestarts(jobName, graph, options, (o) => executeParallel(jobName, graph, this.engine, this.batchSize, o, job, this.memoryBytes));
     }
     for (const s of sinks) this.executed.add(s);
-    return this.runWithRestarts(jobName, graph, options, (o) => executeJob(jobName, graph, this.engine, this.batchSize, o, undefined, this.memoryBytes));
+    return this.runWithRestarts(jobName, graph, options, (o) => executeJob(jobName, graph, this.engine, this.batchSize, o, this.memoryBytes));
   }
 
   /** Runs the job; after a failure, restarts it from its latest checkpoint while the strategy allows. */
@@ -213,7 +213,7 @@ export class StreamEnvironment {
       const sink: Sink = { name: 'collect', open: (): SinkWriter => ({ write: (b) => queue.put(b), close: () => undefined }) };
       const node = this.graph.add({ name: 'Sink: collect', op: { kind: 'sink', sink }, input: stream.node, partitioning: { kind: 'forward' }, schema: stream.schema, hasEventTime: stream.node.hasEventTime });
       this.executed.add(node);
-      executeJob('collect', this.graph.lineageOf([node]), this.engine, this.batchSize, { signal: abort.signal }, undefined, this.memoryBytes).then(
+      executeJob('collect', this.graph.lineageOf([node]), this.engine, this.batchSize, { signal: abort.signal }, this.memoryBytes).then(
         () => queue.close(),
         (e: unknown) => queue.close(e),
       );

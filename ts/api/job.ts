@@ -38,8 +38,10 @@ export interface CheckpointStats {
 export interface OperatorMetrics {
   readonly id: number;
   readonly name: string;
-  /** Subtask index (every operator runs as one subtask for now). */
+  /** Subtask index. */
   readonly subtask: number;
+  /** What the operator is to the job: a source (its records out are the job's records in) or a sink. */
+  readonly role?: 'source' | 'sink';
   recordsIn: number;
   recordsOut: number;
   /** Records per second: over the last progress interval in live snapshots, over the whole run in the result. */

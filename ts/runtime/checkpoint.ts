@@ -14,13 +14,7 @@ import { serialize } from 'node:v8';
 import type { Operator, SnapshotListener } from './operator.js';
 import { pruneCheckpoints, writeCheckpoint, type CheckpointData, type StateEntry } from './checkpoint-store.js';
 import type { CheckpointConfig, CheckpointStats } from '../api/job.js';
-
-/** Two-phase-commit hooks of a sink subtask. */
-export interface Committer {
-  readonly name: string;
-  preCommit(id: number): unknown;
-  commit(id: number): Promise<void> | void;
-}
+import { isTwoPhaseCommitting } from './two-phase-commit.js';
 
 /** The name under which a sink's pre-commit state is stored. */
 export function commitEntryName(operator: string): string {
@@ -34,6 +28,7 @@ function stateEntry(op: Operator, subtask: number): StateEntry {
 
 /** A sink's pre-commit for checkpoint `id` (two-phase commit), or none. */
 function commitEntries(op: Operator, subtask: number, id: number): StateEntry[] {
+  if (!isTwoPhaseCommitting(op)) return [];
   const pc = op.preCommit(id);
   return pc === undefined ? [] : [{ nodeId: op.metrics.id, subtask, name: commitEntryName(op.metrics.name), data: serialize(pc) }];
 }
@@ -60,7 +55,6 @@ export class CheckpointTask implements SnapshotListener {
 
   register(op: Operator): void {
     this.live.add(op);
-    op.task = this;
   }
 
   get operators(): Operator[] {
@@ -129,7 +123,7 @@ export class CheckpointTask implements SnapshotListener {
   }
 
   async commit(id: number): Promise<void> {
-    for (const op of this.operators) await op.commit(id);
+    for (const op of this.operators) if (isTwoPhaseCommitting(op)) await op.commit(id);
   }
 }
 

@@ -409,7 +409,7 @@ export class ExchangeReceiver extends MultiInputOperator {
   /** Messages of channels held back while a barrier is aligned, by channel. */
   private readonly held = new Map<number, { ch: number; m: Message }[]>();
   private wake: (() => void) | null = null;
-  private open: number;
+  private openInputs: number;
 
   constructor(
     id: number,
@@ -417,7 +417,7 @@ export class ExchangeReceiver extends MultiInputOperator {
     private readonly inputs: readonly ChannelIn[],
   ) {
     super(id, name, inputs.length);
-    this.open = inputs.length;
+    this.openInputs = inputs.length;
     inputs.forEach((c, ch) =>
       c.onMessage((m) => {
         this.queue.push({ ch, m });
@@ -448,7 +448,7 @@ export class ExchangeReceiver extends MultiInputOperator {
 
   /** Runs until every channel ended (or the job is stopped). */
   async run(): Promise<void> {
-    while (this.open > 0 && !this.aborted) {
+    while (this.openInputs > 0 && !this.aborted) {
       const item = this.queue.shift();
       if (item === undefined) {
         await new Promise<void>((r) => (this.wake = r));
@@ -478,7 +478,7 @@ export class ExchangeReceiver extends MultiInputOperator {
           await this.processIdle(m.idle, ch);
           break;
         case 'e':
-          this.open--;
+          this.openInputs--;
           this.endedInputs++;
           await this.finish(ch);
           this.inputs[ch]!.close();

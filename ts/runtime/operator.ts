@@ -1,6 +1,10 @@
 /**
- * Operators of a running job. Each receives batches, watermarks and end-of-input from its
- * input and emits to its outputs (fan-out). Methods may return promises (sinks do); the task
+ * Operators of a running job, with Flink's lifecycle: built by their factory with everything
+ * they need (runtime/factories.ts), `open` once before the first record, then `processBatch`,
+ * `processWatermark` (and idleness, barriers), `snapshotState` / `restoreState` for
+ * checkpoints, `finish` when an input ends, and `close` once at the very end, also after a
+ * failure, to release what `open` or the constructor took. Each receives batches, watermarks
+ * and end-of-input from its input and emits to its outputs (fan-out). Methods may return promises (sinks do); the task
  * awaits them, so a slow sink slows its source down instead of buffering.
  *
  * Time accounting, per operator: `busyMs` is time spent in its own work (downstream work
@@ -11,6 +15,7 @@
 
 import type { RecordBatch } from '../batch/record-batch.js';
 import { annotate } from './errors.js';
+import type { KeyGroupFilter } from './rescale.js';
 import type { OperatorMetrics } from '../api/job.js';
 
 const now = (): number => performance.now();
@@ -21,6 +26,15 @@ export interface SnapshotListener {
   snapshot(op: Operator, id: number): void;
   /** The operator's input ended: it takes part in no further checkpoint of this run. */
   finished(op: Operator): void;
+}
+
+/** What an operator learns when its task opens it. */
+export interface OperatorContext {
+  /** The subtask this instance runs, of how many. */
+  readonly subtask: number;
+  readonly parallelism: number;
+  /** This thread's checkpoint task, or null when the job takes no checkpoints. */
+  readonly checkpoints: SnapshotListener | null;
 }
 
 export abstract class Operator {
@@ -36,9 +50,21 @@ export abstract class Operator {
   /** @internal Time blocked in this operator or below it, cumulative. */
   waitMs = 0;
 
-  constructor(id: number, name: string) {
-    this.metrics = { id, name, subtask: 0, recordsIn: 0, recordsOut: 0, watermark: null, busyMs: 0, backpressuredMs: 0 };
+  constructor(id: number, name: string, role?: OperatorMetrics['role']) {
+    this.metrics = { id, name, subtask: 0, recordsIn: 0, recordsOut: 0, watermark: null, busyMs: 0, backpressuredMs: 0, ...(role === undefined ? {} : { role }) };
   }
+
+  /** Called once before the first record (Flink's open): the subtask and the checkpoint task. */
+  open(context: OperatorContext): Promise<void> | void {
+    (this.metrics as { subtask: number }).subtask = context.subtask;
+    this.task = context.checkpoints;
+  }
+
+  /**
+   * Called once at the very end of the run, after success, cancellation or failure (Flink's
+   * close): releases resources. With checkpoints, after the final checkpoint was committed.
+   */
+  close(): Promise<void> | void {}
 
   /** `input` says which input a multi-input operator receives on (0 for the rest). */
   abstract processBatch(batch: RecordBatch, input: number): Promise<void> | void;
@@ -94,8 +120,8 @@ export abstract class Operator {
     }
   }
 
-  /** @internal This thread's part in checkpoints of a parallel run (null otherwise). */
-  task: SnapshotListener | null = null;
+  /** This thread's part in checkpoints (from open), or null. */
+  protected task: SnapshotListener | null = null;
 
   /**
    * Checkpoint barrier `id` on input `input`: an operator with one input snapshots its state
@@ -127,26 +153,12 @@ export abstract class Operator {
 
   /**
    * Restoring at another parallelism: the states of every old subtask, of which this subtask
-   * keeps the keys whose key group `mine` accepts. False when the state is not keyed (and so
-   * cannot move between subtasks).
+   * keeps what `keep` says belongs to its key groups. False when the state is not keyed (and
+   * so cannot move between subtasks).
    */
-  restoreRescaled(_states: readonly unknown[], _mine: (keyGroup: number) => boolean): boolean {
+  restoreRescaled(_states: readonly unknown[], _keep: KeyGroupFilter): boolean {
     return false;
   }
-
-  /** Sinks: the pre-commit state a checkpoint kept (two-phase commit), when resuming from it. */
-  restoreCommit(_state: unknown): void {}
-
-  /** Sinks whose close waits for the final checkpoint: closes them. */
-  closeDeferred(): Promise<void> | void {}
-
-  /** Sinks (two-phase commit): prepares checkpoint `id`'s output; undefined for other operators. */
-  preCommit(_id: number): unknown {
-    return undefined;
-  }
-
-  /** Sinks: checkpoint `id` is complete; publish its output. */
-  commit(_id: number): Promise<void> | void {}
 
   /** The operators this one feeds on its main output. */
   get outputs(): Operator[] {
@@ -359,12 +371,5 @@ export abstract class MultiInputOperator extends Operator {
     await this.alignedYet();
     await this.processWatermark(Infinity, input);
     if (this.ended.every((e) => e)) await this.onEnd();
-  }
-}
-
-/** The head of a side output's chain: passes batches on. */
-export class SideOutputOperator extends Operator {
-  processBatch(batch: RecordBatch): Promise<void> {
-    return this.emit(batch);
   }
 }

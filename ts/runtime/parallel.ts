@@ -17,13 +17,16 @@ import type { Schema } from '../batch/schema.js';
 import type { JobGraph } from '../plan/graph.js';
 import { LocalChannel, PortChannel, type ChannelIn, type ChannelOut, type PortLike } from './exchange.js';
 import { WatermarkBoard } from './alignment.js';
-import { CheckpointCoordinator, CheckpointTask, type CheckpointThread } from './checkpoint.js';
+import { CheckpointTask, type CheckpointCoordinator, type CheckpointThread } from './checkpoint.js';
 import type { CheckpointData, StateEntry } from './checkpoint-store.js';
 import { channelWindowBytes, ManagedMemory, planMemory, type SharedMemorySetup } from './memory.js';
 import { ProgressTracker } from './progress.js';
-import { edgeKey, executeJob, locateRestore, printProgress, type Placement } from './executor.js';
+import { printProgress, runTask, type TaskRun } from './executor.js';
+import { prepareRestore, startCoordinator } from './job-checkpoints.js';
+import { jobResult } from './job-result.js';
+import { edgeKey, type Placement } from './task.js';
 import { JobFailedError } from '../api/errors.js';
-import type { ExecuteOptions, JobModule, JobResult, OperatorMetrics, Progress } from '../api/job.js';
+import type { ExecuteOptions, JobModule, JobResult, OperatorMetrics } from '../api/job.js';
 
 
 /** What a worker needs; ports are transferred alongside. */
@@ -161,23 +164,10 @@ async function runParallel(
   const hasMain = plan.all.some((p) => p.onMain);
   // Checkpoints: the coordinator runs here; every worker (and this thread, when it runs sinks) has a task.
   const config = graph.checkpoint;
-  if (options.client !== undefined && config === null) throw new Error('savepoints need checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job');
-  const restore = config === null || options.restoreFrom === undefined ? null : locateRestore(options.restoreFrom, config);
+  const restore = prepareRestore(options, config);
   let coordinator: CheckpointCoordinator | null = null;
-  let mainTask: CheckpointTask | null = null;
+  const mainTask = config !== null && hasMain ? new CheckpointTask(0, (id, entries) => coordinator!.acknowledge(slots, id, entries)) : null;
   const workers: Worker[] = [];
-  if (config !== null) {
-    const threads: CheckpointThread[] = Array.from({ length: slots }, (_, i) => ({
-      trigger: (id: number) => workers[i]!.postMessage({ t: 'trigger', id }),
-      complete: (id: number) => workers[i]!.postMessage({ t: 'complete', id }),
-    }));
-    if (hasMain) {
-      const task = new CheckpointTask(0, (id, entries) => coordinator!.acknowledge(slots, id, entries));
-      mainTask = task;
-      threads.push({ trigger: (id) => task.trigger(id), complete: (id) => task.commit(id) });
-    }
-    coordinator = new CheckpointCoordinator(config, jobName, graph.parallel.parallelism, plan.maxParallelism, threads, restore);
-  }
   // Ports between threads: `main` is -1.
   const ports: { thread: number; edge: string; from: number; to: number; port: MessagePort }[] = [];
   for (const c of plan.all) {
@@ -269,49 +259,44 @@ async function runParallel(
   }
   // This thread runs the sinks that write as one subtask, fed by the workers.
   const table = new ChannelTable(portsOf(-1), (edge) => edgeOf(plan, edge).from.outputSchema, batchSize, memory);
-  const mainPlacement = { ...placementOf(plan, 'main', table), ...(mainTask !== null ? { checkpoints: { task: mainTask, restore: restore?.from ?? null } } : {}) };
-  if (coordinator !== null) {
-    const c = coordinator;
-    c.start();
-    options.client?.attach({
-      savepoint: (dir) => c.savepoint(dir),
-      stop: () => {
-        c.stop(); // no checkpoint after the savepoint
-        stopAll();
-      },
-    });
+  if (config !== null) {
+    const threads: CheckpointThread[] = workers.map((w) => ({
+      trigger: (id: number) => w.postMessage({ t: 'trigger', id }),
+      complete: (id: number) => w.postMessage({ t: 'complete', id }),
+    }));
+    if (mainTask !== null) threads.push({ trigger: (id) => mainTask.trigger(id), complete: (id) => mainTask.commit(id) });
+    coordinator = startCoordinator({ config, jobName, parallelism: graph.parallel.parallelism, maxParallelism: plan.maxParallelism, threads, restore, options, stop: stopAll });
   }
   let progressTimer: NodeJS.Timeout | undefined;
   if (report !== null) {
-    const sourceIds = new Set(plan.roots.map((r) => r.node.id));
-    const sinkIds = new Set(plan.all.filter((p) => p.node.op.kind === 'sink').map((p) => p.node.id));
-    const tracker = new ProgressTracker(jobName, started, (m) => sourceIds.has(m.id) && !m.name.endsWith('timestamps/watermarks'), (m) => sinkIds.has(m.id));
+    const tracker = new ProgressTracker(jobName, started);
     progressTimer = setInterval(() => report(tracker.tick([...latest.values()].flat())), interval);
   }
   const mainOptions: ExecuteOptions = { signal: stop.signal, ...(report !== null ? { progress: (p) => latest.set(-1, p.operators), progressIntervalMs: interval } : {}) };
+  const part = { placement: placementOf(plan, 'main', table), checkpoints: mainTask === null ? null : { task: mainTask, restore: restore?.from ?? null } };
+  let mainRun: TaskRun | null = null;
   const mainPart = hasMain
-    ? executeJob(jobName, graph, engine, batchSize, mainOptions, mainPlacement, memory, board).catch((e: unknown) => {
-        const err = e instanceof JobFailedError ? e : new JobFailedError(jobName, 'job', 0, e);
-        fail(err);
-        throw err;
-      })
+    ? runTask({ jobName, graph, plan, engine, batchSize, options: mainOptions, memory, board, part }).then(
+        (run) => (mainRun = run),
+        (e: unknown) => {
+          const err = e instanceof JobFailedError ? e : new JobFailedError(jobName, 'job', 0, e);
+          fail(err);
+          throw err;
+        },
+      )
     : null;
   let perWorker: OperatorMetrics[][];
-  let onMain: JobResult | null = null;
+  let failed = false;
   try {
     const all = await Promise.all([Promise.all(results), mainPart]);
     perWorker = all[0];
-    onMain = all[1];
     if (coordinator !== null && stop.signal.aborted) await coordinator.abandon();
     else if (coordinator !== null) {
       coordinator.check();
       // Everything ended: the final checkpoint publishes the last output; then the sinks close.
-      if (mainTask !== null) {
-        const task = mainTask;
-        coordinator.threadEnded(slots, (id) => task.finalEntries(id));
-      }
+      if (mainTask !== null) coordinator.threadEnded(slots, (id) => mainTask.finalEntries(id));
       await coordinator.finish();
-      for (const o of mainTask?.operators ?? []) await o.closeDeferred();
+      await (mainRun as TaskRun | null)?.close();
       // Sinks in workers commit the final checkpoint there (its 'complete' came first on the
       // same port) and then close; only then may the workers end.
       await Promise.all(
@@ -322,10 +307,14 @@ async function runParallel(
         }),
       );
     }
+    await (mainRun as TaskRun | null)?.close();
   } catch (e) {
+    failed = true;
     await coordinator?.abandon();
     throw failure ?? e;
   } finally {
+    // The calling thread's operators close once, whatever happened (idempotent after a close above).
+    if (failed) await (mainRun as TaskRun | null)?.close(true);
     if (progressTimer !== undefined) clearInterval(progressTimer);
     options.signal?.removeEventListener('abort', stopAll);
     options.client?.detach();
@@ -335,19 +324,7 @@ async function runParallel(
     for (const p of ports) if (p.thread === -1) p.port.close();
     await Promise.all(mainPortsClosed);
   }
-  const durationMs = performance.now() - started;
-  const metrics = [...perWorker.flat(), ...(onMain?.operators ?? [])].sort((a, b) => a.id - b.id || a.subtask - b.subtask);
-  const sourceIds = new Set(plan.roots.map((r) => r.node.id));
-  return {
-    jobName,
-    engine: engine.name,
-    durationMs,
-    recordsIn: metrics.filter((m) => sourceIds.has(m.id) && !m.name.endsWith('timestamps/watermarks')).reduce((s, m) => s + m.recordsOut, 0),
-    operators: metrics.map((m) => ({ ...m, recordsInPerSecond: (m.recordsIn / durationMs) * 1000, recordsOutPerSecond: (m.recordsOut / durationMs) * 1000 })),
-    lateRecordsDropped: metrics.reduce((s, m) => s + (m.lateRecordsDropped ?? 0), 0),
-    deadLetters: metrics.reduce((s, m) => s + (m.deadLetters ?? 0), 0),
-    cancelled: stop.signal.aborted,
-    memory: memory.use(engine),
-    ...(coordinator !== null ? { checkpoints: coordinator.result() } : {}),
-  };
+  const onMain = (mainRun as TaskRun | null)?.result.operators ?? [];
+  const operators = [...perWorker.flat(), ...onMain].sort((a, b) => a.id - b.id || a.subtask - b.subtask);
+  return jobResult({ jobName, engine: engine.name, durationMs: performance.now() - started, operators, cancelled: stop.signal.aborted, memory: memory.use(engine), coordinator });
 }

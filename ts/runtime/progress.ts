@@ -16,9 +16,6 @@ export class ProgressTracker {
   constructor(
     private readonly jobName: string,
     private readonly started: number,
-    /** Sources (records read) and sinks (records written), by their metrics. */
-    private readonly isSource: (m: OperatorMetrics) => boolean,
-    private readonly isSink: (m: OperatorMetrics) => boolean,
   ) {
     this.lastAt = started;
   }
@@ -27,8 +24,9 @@ export class ProgressTracker {
   tick(all: readonly OperatorMetrics[]): Progress {
     const at = performance.now();
     const key = (m: OperatorMetrics): string => `${m.id}/${m.subtask}/${m.name}`;
-    const recordsIn = all.filter(this.isSource).reduce((n, m) => n + m.recordsOut, 0);
-    const recordsOut = all.filter(this.isSink).reduce((n, m) => n + m.recordsIn, 0);
+    // Sources' records out are read records; sinks' records in are written ones.
+    const recordsIn = all.filter((m) => m.role === 'source').reduce((n, m) => n + m.recordsOut, 0);
+    const recordsOut = all.filter((m) => m.role === 'sink').reduce((n, m) => n + m.recordsIn, 0);
     const wms = all.map((m) => m.watermark).filter((w): w is number => w !== null && w > -Infinity && w < Infinity);
     const watermark = wms.length === 0 ? null : Math.min(...wms);
     const maxTs = all.map((m) => m.maxEventTime).filter((t): t is number => t !== undefined);

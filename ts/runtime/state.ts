@@ -16,15 +16,6 @@ import { batchFromRecords } from '../batch/builder.js';
 import type { Schema } from '../batch/schema.js';
 import { mapKey } from '../keys/map-key.js';
 
-/**
- * Rescaling: the entries of an old subtask's snapshot whose key (`keyOf`) is in one of this
- * subtask's key groups (`mine`), the groups computed by `groupsOf` as the input exchange does.
- */
-export function entriesOfMine<E>(entries: readonly E[], keyOf: (e: E) => unknown, groupsOf: (keys: unknown[]) => Int32Array, mine: (keyGroup: number) => boolean): E[] {
-  const groups = groupsOf(entries.map(keyOf));
-  return entries.filter((_, i) => mine(groups[i]!));
-}
-
 /** One value of one key; `t` is when its time to live (re)started. */
 interface Entry {
   readonly key: unknown;

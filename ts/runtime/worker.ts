@@ -9,7 +9,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { StreamEnvironment } from '../api/environment.js';
 import { buildPlan } from '../plan/physical.js';
 import { operatorOf } from './errors.js';
-import { executeJob } from './executor.js';
+import { runTask } from './executor.js';
 import { ManagedMemory } from './memory.js';
 import { WatermarkBoard } from './alignment.js';
 import { CheckpointTask } from './checkpoint.js';
@@ -54,18 +54,20 @@ async function main(): Promise<void> {
     else if (m.t === 'stop') stop.abort();
   };
   parentPort!.on('message', onCoordinator);
-  const placement = { ...placementOf(plan, setup.subtask, table), ...(task !== null ? { checkpoints: { task, restore: setup.restore } } : {}) };
+  const part = { placement: placementOf(plan, setup.subtask, table), checkpoints: task === null ? null : { task, restore: setup.restore } };
   try {
     const every = setup.progressIntervalMs;
     const options = { signal: stop.signal, ...(every !== null ? { progress: (p: Progress) => post({ t: 'metrics', operators: p.operators }), progressIntervalMs: every } : {}) };
-    const result = await executeJob(setup.jobName, graph, env.engine, env.batchSize, options, placement, memory, new WatermarkBoard(setup.watermarks));
-    post({ t: 'done', metrics: result.operators, final: task?.finalEntries(0) ?? [] });
+    const run = await runTask({ jobName: setup.jobName, graph, plan, engine: env.engine, batchSize: env.batchSize, options, memory, board: new WatermarkBoard(setup.watermarks), part });
+    // Without checkpoints nothing is committed after the input ended: close now.
+    if (task === null) await run.close();
+    post({ t: 'done', metrics: run.result.operators, final: task?.finalEntries(0) ?? [] });
     if (task !== null) {
       // The final checkpoint is written on the calling thread, then committed here; sinks
       // (whose close comes after their last commit) close only then.
       await close;
       await commits;
-      for (const o of task.operators) await o.closeDeferred();
+      await run.close();
       post({ t: 'closed' });
     }
   } finally {

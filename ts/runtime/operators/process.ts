@@ -11,15 +11,15 @@
  * Flink); they are counted in the metrics as `unfiredTimers`.
  */
 
-import type { AggregatingStateDescriptor, AnyStateDescriptor, Collector, KeyedProcessFunction, ListStateDescriptor, MapStateDescriptor, OnTimerContext, ReducingStateDescriptor, RuntimeContext, TimerService, ValueStateDescriptor } from '../api/state.js';
-import { BatchBuilder } from '../batch/builder.js';
-import { getI64, i32View } from '../batch/i64.js';
-import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/record-batch.js';
-import type { Schema } from '../batch/schema.js';
-import { mapKey } from '../keys/map-key.js';
-import { Operator } from './operator.js';
-import { KeyedStateStore, type StateSnapshot } from './state.js';
-import { keyGroupsOf } from '../keys/key-groups.js';
+import type { AggregatingStateDescriptor, AnyStateDescriptor, Collector, KeyedProcessFunction, ListStateDescriptor, MapStateDescriptor, OnTimerContext, ReducingStateDescriptor, RuntimeContext, TimerService, ValueStateDescriptor } from '../../api/state.js';
+import { BatchBuilder } from '../../batch/builder.js';
+import { getI64, i32View } from '../../batch/i64.js';
+import { rowReader, valueReader, type RecordBatch, type Row } from '../../batch/record-batch.js';
+import type { Schema } from '../../batch/schema.js';
+import { mapKey } from '../../keys/map-key.js';
+import { Operator, type OperatorContext } from '../operator.js';
+import { KeyedStateStore, type StateSnapshot } from '../state.js';
+import type { KeyGroupFilter, KeyGrouper } from '../rescale.js';
 
 interface Timer {
   readonly t: number;
@@ -117,6 +117,15 @@ interface TimersSnapshot {
   readonly keys: unknown[];
 }
 
+export interface KeyedProcessSpec {
+  readonly keyFields: readonly string[];
+  readonly fn: KeyedProcessFunction<unknown, Row, object>;
+  readonly schema: Schema;
+  /** Whether records carry event time (event-time timers need it). */
+  readonly timestamps: 'event' | 'none';
+  readonly keyGroups: KeyGrouper;
+}
+
 /**
  * Key groups are not stored: a restore at the same parallelism takes every key, and a rescaled
  * one computes them from the keys (the snapshot, taken every interval, stays smaller).
@@ -146,21 +155,22 @@ export class KeyedProcessOperator extends Operator {
   private readonly ctx: OnTimerContext<unknown>;
   private readonly collector: Collector<object>;
 
-  constructor(
-    id: number,
-    name: string,
-    private readonly keyFields: readonly string[],
-    private readonly fn: KeyedProcessFunction<unknown, Row, object>,
-    private readonly schema: Schema,
-    private readonly hasEventTime: boolean,
-    subtask: number,
-    parallelism: number,
-    /** The key fields' schema and the job's key groups: the key group of each key in snapshots. */
-    private readonly keySchema: Schema,
-    private readonly maxParallelism: number,
-  ) {
+  private readonly keyFields: readonly string[];
+  private readonly fn: KeyedProcessFunction<unknown, Row, object>;
+  private readonly schema: Schema;
+  private readonly hasEventTime: boolean;
+  /** The key group of each key in snapshots (as the input exchange computes it). */
+  private readonly keyGroups: KeyGrouper;
+  private readonly runtime: Omit<RuntimeContext, 'subtask' | 'parallelism'>;
+
+  constructor(id: number, name: string, spec: KeyedProcessSpec) {
     super(id, name);
-    this.out = new BatchBuilder(schema, 256);
+    this.keyFields = spec.keyFields;
+    this.fn = spec.fn;
+    this.schema = spec.schema;
+    this.hasEventTime = spec.timestamps === 'event';
+    this.keyGroups = spec.keyGroups;
+    this.out = new BatchBuilder(spec.schema, 256);
     this.metrics.unfiredTimers = 0;
     const timers: TimerService = {
       currentWatermark: () => this.watermark,
@@ -196,9 +206,7 @@ export class KeyedProcessOperator extends Operator {
       descriptors.set(d.name, d);
       return d;
     };
-    const runtime: RuntimeContext = {
-      subtask,
-      parallelism,
+    this.runtime = {
       getState: <T>(d: ValueStateDescriptor<T>) => store.value(register(d as AnyStateDescriptor) as ValueStateDescriptor<T>),
       getListState: <T>(d: ListStateDescriptor<T>) => store.list(register(d as AnyStateDescriptor) as ListStateDescriptor<T>),
       getMapState: <K, V>(d: MapStateDescriptor<K, V>) => store.map(register(d as AnyStateDescriptor) as MapStateDescriptor<K, V>),
@@ -206,7 +214,19 @@ export class KeyedProcessOperator extends Operator {
       getAggregatingState: <IN, ACC, OUT>(d: AggregatingStateDescriptor<IN, ACC, OUT>) =>
         store.aggregating(register(d as AnyStateDescriptor) as AggregatingStateDescriptor<IN, ACC, OUT>),
     };
-    this.fn.open?.(runtime);
+  }
+
+  /** The user function's close (Flink calls it when the operator closes, after success or failure). */
+  override close(): void {
+    if (this.wallTimer !== null) clearTimeout(this.wallTimer);
+    this.wallTimer = null;
+    this.fn.close?.();
+  }
+
+  /** The user function's open, with its runtime context (before a restore, which needs its state registered). */
+  override open(context: OperatorContext): void {
+    super.open(context);
+    this.fn.open?.({ ...this.runtime, subtask: context.subtask, parallelism: context.parallelism });
   }
 
   private currentKs: unknown = '';
@@ -302,7 +322,6 @@ export class KeyedProcessOperator extends Operator {
       if (this.wallTimer !== null) clearTimeout(this.wallTimer);
       this.wallTimer = null;
       this.metrics.unfiredTimers = this.processingTimers.size;
-      this.fn.close?.();
       await this.flush();
       await this.emitEnd();
     });
@@ -320,8 +339,8 @@ export class KeyedProcessOperator extends Operator {
     this.restore(state as ProcessSnapshot, null);
   }
 
-  override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
-    for (const s of states as ProcessSnapshot[]) this.restore(s, mine);
+  override restoreRescaled(states: readonly unknown[], keep: KeyGroupFilter): boolean {
+    for (const s of states as ProcessSnapshot[]) this.restore(s, keep);
     return true;
   }
 
@@ -339,14 +358,9 @@ export class KeyedProcessOperator extends Operator {
     };
   }
 
-  /** Loads a snapshot's state and timers of the key groups `mine` accepts (this subtask's). */
-  restore(s: ProcessSnapshot, mine: ((keyGroup: number) => boolean) | null): void {
-    // Rescaling: which keys are this subtask's, by key group.
-    const take = (keys: unknown[]): ((i: number) => boolean) => {
-      if (mine === null) return () => true;
-      const groups = keyGroupsOf(keys, this.keySchema, this.maxParallelism);
-      return (i) => mine(groups[i]!);
-    };
+  /** Loads a snapshot's state and timers; rescaling, of this subtask's key groups only (`keep`). */
+  restore(s: ProcessSnapshot, keep: KeyGroupFilter | null): void {
+    const take = (keys: unknown[]): ((i: number) => boolean) => (keep === null ? () => true : keep.mask(keys, this.keyGroups));
     this.store.restore(s.state, take, (name, kind) => {
       const d = this.descriptors.get(name);
       if (d === undefined) throw new Error(`${this.metrics.name}: the checkpoint has state '${name}' (${kind}), which the function does not register in open(); restore with the job that wrote it`);

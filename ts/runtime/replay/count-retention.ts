@@ -12,8 +12,8 @@
  * kept, and the counts need not be stored: the replay makes them.
  */
 
-import type { RecordBatch } from '../batch/record-batch.js';
-import { encodeKey, keyViews, KeyScratch } from '../keys/key-bytes.js';
+import type { RecordBatch } from '../../batch/record-batch.js';
+import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
 
 /** How many of a key's last records a restore replays after `count` records. */
 export function replayedRecords(count: number, size: number, slide: number): number {

@@ -5,15 +5,15 @@
  * watermark for interval joins) are dropped and counted.
  */
 
-import { BatchBuilder } from '../batch/builder.js';
-import { getI64, i32View } from '../batch/i64.js';
-import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/record-batch.js';
-import type { Schema } from '../batch/schema.js';
-import { windowStarts } from '../engine/window-spec.js';
+import { BatchBuilder } from '../../batch/builder.js';
+import { getI64, i32View } from '../../batch/i64.js';
+import { rowReader, valueReader, type RecordBatch, type Row } from '../../batch/record-batch.js';
+import type { Schema } from '../../batch/schema.js';
+import { windowStarts } from '../../engine/window-spec.js';
 import { IntervalBuffer } from './interval-buffer.js';
-import { MultiInputOperator } from './operator.js';
-import { entriesOfMine } from './state.js';
-import { keyString, mapKey } from '../keys/map-key.js';
+import { MultiInputOperator } from '../operator.js';
+import type { KeyGroupFilter, KeyGrouper } from '../rescale.js';
+import { keyString, mapKey } from '../../keys/map-key.js';
 
 /** Event time of row i as a number (event times are checked to be within ±2^53 at sources). */
 function timeOf(batch: RecordBatch): (i: number) => number {
@@ -24,11 +24,6 @@ function timeOf(batch: RecordBatch): (i: number) => number {
 
 export type KeyFn = (r: Row) => unknown;
 
-/**
- * Key groups of keys as a join compares them (its key functions' results), computed as its
- * input exchanges do, so that a snapshot's keys can move to the subtask that owns them now.
- */
-export type KeyGrouper = (keys: readonly unknown[]) => Int32Array;
 
 /** Builds output batches, one event time per output row. */
 class Output {
@@ -110,6 +105,16 @@ interface Group {
   readonly sides: Row[][];
 }
 
+export interface WindowCoGroupSpec {
+  readonly keys: readonly [KeyFn, KeyFn];
+  readonly windows: JoinWindows;
+  readonly fn: (left: Row[], right: Row[], window: { start: number; end: number }) => Iterable<unknown>;
+  readonly schema: Schema;
+  /** join: pairs only; coGroup: every key seen on either side. */
+  readonly join: 'inner' | 'coGroup';
+  readonly keyGroups: KeyGrouper | null;
+}
+
 /**
  * Window join and coGroup: both inputs keyed by their own key function and assigned to the same
  * windows; when the watermark passes a window's end, the function gets, per key, the records of
@@ -131,16 +136,13 @@ export class WindowCoGroupOperator extends MultiInputOperator {
     this.produced = s.produced;
   }
 
-  /** Keyed inputs (set by the runtime): the key groups of keys, for rescaling. */
-  keyGroups: KeyGrouper | null = null;
-
-  override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
+  override restoreRescaled(states: readonly unknown[], keep: KeyGroupFilter): boolean {
     if (this.keyGroups === null) return false;
     const olds = states as { inputs: unknown; windows: [number, [unknown, Group][]][]; sessions: [unknown, Session[]][]; arrivals: number; produced: number }[];
     this.restoreInputsRescaled(olds.map((s) => s.inputs));
     for (const s of olds) {
       for (const [start, groups] of s.windows) {
-        const kept = entriesOfMine(groups, ([, g]) => g.key, this.keyGroups, mine);
+        const kept = keep.entries(groups, ([, g]) => g.key, this.keyGroups);
         if (kept.length === 0) continue;
         let w = this.windows.get(start);
         if (w === undefined) {
@@ -151,7 +153,7 @@ export class WindowCoGroupOperator extends MultiInputOperator {
         for (const [k, g] of kept) w.set(k, g);
       }
       const sessions = s.sessions.filter(([, ss]) => ss.length > 0);
-      for (const [k, ss] of entriesOfMine(sessions, ([, ss]) => ss[0]!.key, this.keyGroups, mine)) this.sessions.set(k, ss);
+      for (const [k, ss] of keep.entries(sessions, ([, ss]) => ss[0]!.key, this.keyGroups)) this.sessions.set(k, ss);
       // Arrival numbers order firings within a window end: keep them increasing past every old subtask's.
       this.arrivals = Math.max(this.arrivals, s.arrivals);
       this.produced = Math.max(this.produced, s.produced);
@@ -164,16 +166,22 @@ export class WindowCoGroupOperator extends MultiInputOperator {
   private readonly starts: number[] = [];
   private produced = 0;
 
-  constructor(
-    id: number,
-    name: string,
-    private readonly keys: readonly [KeyFn, KeyFn],
-    private readonly assigner: JoinWindows,
-    private readonly fn: (left: Row[], right: Row[], window: { start: number; end: number }) => Iterable<unknown>,
-    private readonly schema: Schema,
-    private readonly innerJoin: boolean,
-  ) {
+  private readonly keys: readonly [KeyFn, KeyFn];
+  private readonly assigner: JoinWindows;
+  private readonly fn: (left: Row[], right: Row[], window: { start: number; end: number }) => Iterable<unknown>;
+  private readonly schema: Schema;
+  private readonly innerJoin: boolean;
+  /** Keyed inputs: the key groups of keys, for rescaling; null when the inputs are not keyed. */
+  private readonly keyGroups: KeyGrouper | null;
+
+  constructor(id: number, name: string, spec: WindowCoGroupSpec) {
     super(id, name, 2);
+    this.keys = spec.keys;
+    this.assigner = spec.windows;
+    this.fn = spec.fn;
+    this.schema = spec.schema;
+    this.innerJoin = spec.join === 'inner';
+    this.keyGroups = spec.keyGroups;
     this.metrics.lateRecordsDropped = 0;
   }
 
@@ -295,6 +303,16 @@ export class WindowCoGroupOperator extends MultiInputOperator {
   }
 }
 
+export interface IntervalJoinSpec {
+  readonly keys: readonly [KeyFn, KeyFn];
+  readonly keyFields: readonly [readonly string[] | null, readonly string[] | null];
+  readonly lower: number;
+  readonly upper: number;
+  readonly fn: (left: Row, right: Row, ctx: { leftTimestamp: number; rightTimestamp: number }) => unknown;
+  readonly schema: Schema;
+  readonly keyGroups: KeyGrouper | null;
+}
+
 /**
  * Interval join: a left record at time t joins every right record of the same key with time in
  * [t + lower, t + upper] (both ends included); the result's event time is the later of the two.
@@ -321,16 +339,14 @@ export class IntervalJoinOperator extends MultiInputOperator {
     side.forEach(([k, t], i) => b.add(k, t, i));
   }
 
-  /** Keyed inputs (set by the runtime): the key groups of keys, for rescaling. */
-  keyGroups: KeyGrouper | null = null;
-
-  override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
-    if (this.keyGroups === null) return false;
+  override restoreRescaled(states: readonly unknown[], keep: KeyGroupFilter): boolean {
+    const grouper = this.keyGroups;
+    if (grouper === null) return false;
     const olds = states as IntervalJoinState[];
     this.restoreInputsRescaled(olds.map((s) => s.inputs));
     for (const j of [0, 1]) {
       // The key as the operator compares it, from each buffered record.
-      const kept = olds.flatMap((s) => entriesOfMine(s.sides[j]!, ([, , r]) => this.keys[j]!(r), this.keyGroups!, mine));
+      const kept = olds.flatMap((s) => keep.entries(s.sides[j]!, ([, , r]) => this.keys[j]!(r), grouper));
       // Each old subtask's records stay in arrival order (a key's matches come oldest first);
       // expiry from the oldest may then wait behind another subtask's younger records.
       this.restoreSide(j, kept);
@@ -342,18 +358,25 @@ export class IntervalJoinOperator extends MultiInputOperator {
   private readonly buffers: [IntervalBuffer, IntervalBuffer] = [new IntervalBuffer(), new IntervalBuffer()];
   private produced = 0;
 
-  constructor(
-    id: number,
-    name: string,
-    private readonly keys: readonly [KeyFn, KeyFn],
-    /** Key fields per side when keyed by fields (read from the columns), else null. */
-    private readonly keyFields: readonly [readonly string[] | null, readonly string[] | null],
-    private readonly lower: number,
-    private readonly upper: number,
-    private readonly fn: (left: Row, right: Row, ctx: { leftTimestamp: number; rightTimestamp: number }) => unknown,
-    private readonly schema: Schema,
-  ) {
+  private readonly keys: readonly [KeyFn, KeyFn];
+  /** Key fields per side when keyed by fields (read from the columns), else null. */
+  private readonly keyFields: readonly [readonly string[] | null, readonly string[] | null];
+  private readonly lower: number;
+  private readonly upper: number;
+  private readonly fn: (left: Row, right: Row, ctx: { leftTimestamp: number; rightTimestamp: number }) => unknown;
+  private readonly schema: Schema;
+  /** Keyed inputs: the key groups of keys, for rescaling; null when the inputs are not keyed. */
+  private readonly keyGroups: KeyGrouper | null;
+
+  constructor(id: number, name: string, spec: IntervalJoinSpec) {
     super(id, name, 2);
+    this.keys = spec.keys;
+    this.keyFields = spec.keyFields;
+    this.lower = spec.lower;
+    this.upper = spec.upper;
+    this.fn = spec.fn;
+    this.schema = spec.schema;
+    this.keyGroups = spec.keyGroups;
     this.metrics.lateRecordsDropped = 0;
   }
 

@@ -9,7 +9,7 @@
  * took 3.1 of 4.6 s.)
  */
 
-import type { Row } from '../batch/record-batch.js';
+import type { Row } from '../../batch/record-batch.js';
 
 const NONE = -1;
 

@@ -9,16 +9,15 @@
  * of the window's first record of the key. Results carry the window's last timestamp (end - 1) as event time.
  */
 
-import { BatchBuilder } from '../batch/builder.js';
-import { getI64, i32View } from '../batch/i64.js';
-import { rowReader, type RecordBatch, type Row } from '../batch/record-batch.js';
-import type { Schema } from '../batch/schema.js';
-import { lastWindowStart, windowStarts } from '../engine/window-spec.js';
-import { Operator } from './operator.js';
-import { mapKey } from '../keys/map-key.js';
-import { entriesOfMine } from './state.js';
-import { keyGroupsOf } from '../keys/key-groups.js';
-import type { GlobalWindowSpec, UserWindowAssigner, UserWindowFunction } from '../api/window-functions.js';
+import { BatchBuilder } from '../../batch/builder.js';
+import { getI64, i32View } from '../../batch/i64.js';
+import { rowReader, type RecordBatch, type Row } from '../../batch/record-batch.js';
+import type { Schema } from '../../batch/schema.js';
+import { lastWindowStart, windowStarts } from '../../engine/window-spec.js';
+import { Operator } from '../operator.js';
+import { mapKey } from '../../keys/map-key.js';
+import type { KeyGroupFilter, KeyGrouper } from '../rescale.js';
+import type { GlobalWindowSpec, UserWindowAssigner, UserWindowFunction } from '../../api/window-functions.js';
 
 interface Pane {
   start: number;
@@ -57,19 +56,26 @@ function addToState(fn: UserWindowFunction, state: unknown, empty: boolean, r: R
   }
 }
 
-/** Keyed windows: the key fields' schema and the key groups' count, so that snapshots can be rescaled. */
-export interface WindowKeys {
-  readonly schema: Schema;
-  readonly maxParallelism: number;
+/** Rescaling: the panes of old subtasks' snapshots that belong to this subtask's key groups. */
+function keptEntries<P>(keep: KeyGroupFilter, grouper: KeyGrouper, olds: readonly { readonly panes: readonly [unknown, P][] }[], keyOf: (p: P) => unknown): [unknown, P][] {
+  return olds.flatMap(({ panes }) => keep.entries(panes, ([, p]) => keyOf(p), grouper));
 }
 
-/**
- * Rescaling: the panes of old subtasks' snapshots whose key group is this subtask's (`mine`),
- * the groups computed from the keys as the input exchange computes them.
- */
-function keptEntries<P>(keyed: WindowKeys, olds: readonly { readonly panes: readonly [unknown, P][] }[], keyOf: (p: P) => unknown, mine: (keyGroup: number) => boolean): [unknown, P][] {
-  const groupsOf = (keys: unknown[]): Int32Array => keyGroupsOf(keys, keyed.schema, keyed.maxParallelism);
-  return olds.flatMap(({ panes }) => entriesOfMine(panes, ([, p]) => keyOf(p), groupsOf, mine));
+export interface UserWindowSpec {
+  readonly key: (r: Row) => unknown;
+  readonly assigner: UserWindowAssigner;
+  readonly fn: UserWindowFunction;
+  /** reduce/aggregate: the result's schema plus windowStart/windowEnd; process: the user's schema. */
+  readonly schema: Schema;
+  /** Side output for late records, or null to drop (and count) them. */
+  readonly lateTag: string | null;
+  /**
+   * Allowed lateness (ms): a window is kept until the watermark passes end - 1 + lateness, and
+   * each record that still reaches a fired window fires it again with the updated result.
+   */
+  readonly lateness: number;
+  /** Keyed by fields: the key groups of keys, for rescaling; null otherwise. */
+  readonly keyGroups: KeyGrouper | null;
 }
 
 /** No key yet (a key compares unequal to it). */
@@ -82,29 +88,25 @@ export class UserWindowOperator extends Operator {
   private seq = 0;
   private produced = 0;
 
-  constructor(
-    id: number,
-    name: string,
-    private readonly key: (r: Row) => unknown,
-    private readonly assigner: UserWindowAssigner,
-    private readonly fn: UserWindowFunction,
-    /** reduce/aggregate: the result's schema plus windowStart/windowEnd; process: the user's schema. */
-    private readonly schema: Schema,
-    /** Side output for late records, or null to drop (and count) them. */
-    private readonly lateTag: string | null = null,
-    /**
-     * Allowed lateness (ms): a window is kept until the watermark passes end - 1 + lateness, and
-     * each record that still reaches a fired window fires it again with the updated result.
-     */
-    private readonly lateness = 0,
-  ) {
+  private readonly key: (r: Row) => unknown;
+  private readonly assigner: UserWindowAssigner;
+  private readonly fn: UserWindowFunction;
+  private readonly schema: Schema;
+  private readonly lateTag: string | null;
+  private readonly lateness: number;
+  private readonly keyGroups: KeyGrouper | null;
+
+  constructor(id: number, name: string, spec: UserWindowSpec) {
     super(id, name);
+    this.key = spec.key;
+    this.assigner = spec.assigner;
+    this.fn = spec.fn;
+    this.schema = spec.schema;
+    this.lateTag = spec.lateTag;
+    this.lateness = spec.lateness;
+    this.keyGroups = spec.keyGroups;
     this.metrics.lateRecordsDropped = 0;
   }
-
-
-  /** Keyed windows (set by the runtime), for rescaling. */
-  keyed: WindowKeys | null = null;
 
   override snapshotState(): unknown {
     return { panes: [...this.panes].filter(([, ps]) => ps.length > 0), seq: this.seq, produced: this.produced };
@@ -117,10 +119,10 @@ export class UserWindowOperator extends Operator {
     this.produced = s.produced;
   }
 
-  override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
-    if (this.keyed === null) return false;
+  override restoreRescaled(states: readonly unknown[], keep: KeyGroupFilter): boolean {
+    if (this.keyGroups === null) return false;
     const olds = states as { panes: [unknown, Pane[]][]; seq: number }[];
-    for (const [k, ps] of keptEntries(this.keyed, olds, (ps) => ps[0]!.key, mine)) this.panes.set(k, ps);
+    for (const [k, ps] of keptEntries(keep, this.keyGroups, olds, (ps) => ps[0]!.key)) this.panes.set(k, ps);
     // Arrival numbers order firings within a window end: keep them increasing past every old subtask's.
     this.seq = Math.max(this.seq, ...olds.map((st) => st.seq));
     return true;
@@ -305,10 +307,16 @@ interface GlobalPane {
  * Deviation from Flink: a continuous trigger whose watermark jumps over several intervals at
  * once fires once (Flink fires once per interval, with the same contents).
  */
-export class GlobalWindowOperator extends Operator {
-  /** Keyed windows (set by the runtime), for rescaling. */
-  keyed: WindowKeys | null = null;
+export interface GlobalWindowOperatorSpec {
+  readonly key: (r: Row) => unknown;
+  readonly spec: GlobalWindowSpec;
+  readonly fn: UserWindowFunction;
+  readonly schema: Schema;
+  /** Keyed by fields: the key groups of keys, for rescaling; null otherwise. */
+  readonly keyGroups: KeyGrouper | null;
+}
 
+export class GlobalWindowOperator extends Operator {
   override snapshotState(): unknown {
     return { panes: [...this.panes], seq: this.seq, produced: this.produced, ended: this.ended };
   }
@@ -321,10 +329,10 @@ export class GlobalWindowOperator extends Operator {
     this.ended = s.ended;
   }
 
-  override restoreRescaled(states: readonly unknown[], mine: (keyGroup: number) => boolean): boolean {
-    if (this.keyed === null) return false;
+  override restoreRescaled(states: readonly unknown[], keep: KeyGroupFilter): boolean {
+    if (this.keyGroups === null) return false;
     const olds = states as { panes: [unknown, GlobalPane][]; seq: number }[];
-    const kept = keptEntries(this.keyed, olds, (p) => p.key, mine);
+    const kept = keptEntries(keep, this.keyGroups, olds, (p) => p.key);
     this.seq = Math.max(this.seq, ...olds.map((st) => st.seq));
     // Watermark firings go by the keys' first arrival; across old subtasks that is unknown, so by their numbers.
     kept.sort((a, b) => a[1].seq - b[1].seq);
@@ -338,16 +346,20 @@ export class GlobalWindowOperator extends Operator {
   private readonly keepRecords: boolean;
   private ended = false;
 
-  constructor(
-    id: number,
-    name: string,
-    private readonly key: (r: Row) => unknown,
-    private readonly spec: GlobalWindowSpec,
-    private readonly fn: UserWindowFunction,
-    private readonly schema: Schema,
-  ) {
+  private readonly key: (r: Row) => unknown;
+  private readonly spec: GlobalWindowSpec;
+  private readonly fn: UserWindowFunction;
+  private readonly schema: Schema;
+  private readonly keyGroups: KeyGrouper | null;
+
+  constructor(id: number, name: string, spec: GlobalWindowOperatorSpec) {
     super(id, name);
-    this.keepRecords = spec.evictCount !== null || fn.kind === 'process';
+    this.key = spec.key;
+    this.spec = spec.spec;
+    this.fn = spec.fn;
+    this.schema = spec.schema;
+    this.keyGroups = spec.keyGroups;
+    this.keepRecords = spec.spec.evictCount !== null || spec.fn.kind === 'process';
   }
 
   async processBatch(batch: RecordBatch): Promise<void> {

@@ -1,0 +1,69 @@
+/**
+ * Checkpoint set-up of a run, the same for a run on one thread and a parallel run: what the
+ * options ask for is checked against the job, the checkpoint to resume from is found, and the
+ * coordinator is started with the threads that take part and a handle for savepoints.
+ */
+
+import type { CheckpointConfig, ExecuteOptions } from '../api/job.js';
+import { CheckpointCoordinator, type CheckpointThread } from './checkpoint.js';
+import { findLatest, type CheckpointData } from './checkpoint-store.js';
+
+/** The checkpoint a run resumes from, and the newer ones passed over. */
+export interface Restore {
+  readonly from: CheckpointData;
+  readonly skipped: readonly string[];
+}
+
+/** Checks the options against the job's checkpointing and finds the checkpoint to resume from (null: a fresh start). */
+export function prepareRestore(options: ExecuteOptions, config: CheckpointConfig | null): Restore | null {
+  if (options.client !== undefined && config === null) {
+    throw new Error('savepoints need checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job');
+  }
+  if (options.restoreFrom === undefined) return null;
+  if (config === null) throw new Error('restoreFrom needs a job with checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job');
+  return locateRestore(options.restoreFrom, config);
+}
+
+/** Finds the checkpoint to resume from (see ExecuteOptions.restoreFrom); null for a fresh start. */
+export function locateRestore(from: string, config: CheckpointConfig | null): Restore | null {
+  const root = from === 'latest' ? config?.dir : from;
+  if (root === undefined) throw new Error("restoreFrom: 'latest' needs a job with checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job");
+  const { checkpoint, skipped } = findLatest(root);
+  for (const s of skipped) process.emitWarning(`skipping checkpoint: ${s}`, { code: 'SLUICE_CHECKPOINT_SKIPPED' });
+  if (checkpoint !== null) return { from: checkpoint, skipped };
+  if (from === 'latest') return null;
+  throw new Error(`restoreFrom: no complete checkpoint in ${from}${skipped.length > 0 ? ` (${skipped.join('; ')})` : ''}`);
+}
+
+export interface CoordinatorSetup {
+  readonly config: CheckpointConfig;
+  readonly jobName: string;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+  /** By thread index (a worker's subtask; the calling thread's index comes last). */
+  readonly threads: readonly CheckpointThread[];
+  readonly restore: Restore | null;
+  readonly options: ExecuteOptions;
+  /** Stops the run's sources and receivers (stop with savepoint). */
+  readonly stop: () => void;
+}
+
+/** Starts the coordinator and attaches the job client (savepoints, stop with savepoint). */
+export function startCoordinator(s: CoordinatorSetup): CheckpointCoordinator {
+  const c = new CheckpointCoordinator(s.config, s.jobName, s.parallelism, s.maxParallelism, s.threads, s.restore);
+  c.start();
+  s.options.client?.attach({
+    savepoint: (dir) => c.savepoint(dir),
+    stop: () => {
+      c.stop(); // no checkpoint after the savepoint: its output is what a restore continues from
+      s.stop();
+    },
+  });
+  return c;
+}
+
+/** Warns once per run about sinks that cannot commit with checkpoints. */
+export function warnAtLeastOnce(sinks: readonly string[]): void {
+  if (sinks.length === 0) return;
+  process.emitWarning(`${sinks.join(', ')}: no two-phase commit, so after a restore these sinks get the records since the checkpoint again (at-least-once)`, { code: 'SLUICE_AT_LEAST_ONCE' });
+}

@@ -1,0 +1,73 @@
+/**
+ * The end of a stream: a sink's writer. A writer with two-phase commit (preCommit/commit)
+ * runs in a CommittingSinkOperator, the only operator that takes part in commits.
+ */
+
+import type { SinkWriter } from '../../api/connector.js';
+import type { RecordBatch } from '../../batch/record-batch.js';
+import { Operator } from '../operator.js';
+import type { TwoPhaseCommitting } from '../two-phase-commit.js';
+
+export interface SinkSpec {
+  readonly writer: SinkWriter;
+  /**
+   * 'end-of-input': the writer closes when its input ends; 'close': when the operator closes,
+   * i.e. after the final checkpoint committed (checkpointing jobs).
+   */
+  readonly closeWriterAt: 'end-of-input' | 'close';
+}
+
+export class SinkOperator extends Operator {
+  protected readonly writer: SinkWriter;
+  private readonly closeAtEnd: boolean;
+  private closed = false;
+
+  constructor(id: number, name: string, spec: SinkSpec) {
+    super(id, name, 'sink');
+    this.writer = spec.writer;
+    this.closeAtEnd = spec.closeWriterAt === 'end-of-input';
+  }
+
+  override async finish(): Promise<void> {
+    this.task?.finished(this);
+    if (this.closeAtEnd) await this.closeWriter();
+  }
+
+  override close(): Promise<void> {
+    return this.closeWriter();
+  }
+
+  private async closeWriter(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.writer.close();
+  }
+
+  processBatch(batch: RecordBatch): Promise<void> | void {
+    const r = this.writer.write(batch);
+    if (r instanceof Promise) return this.waitFor(r);
+  }
+
+  private async waitFor(p: Promise<void>): Promise<void> {
+    const t0 = performance.now();
+    await p;
+    this.blocked(performance.now() - t0);
+  }
+
+  override processWatermark(): void {}
+}
+
+/** A sink whose writer publishes output only when a checkpoint completes (exactly-once). */
+export class CommittingSinkOperator extends SinkOperator implements TwoPhaseCommitting {
+  preCommit(id: number): unknown {
+    return this.writer.preCommit!(id);
+  }
+
+  commit(id: number): Promise<void> | void {
+    return this.writer.commit!(id);
+  }
+
+  restoreCommit(state: unknown): void {
+    this.writer.restore!(state);
+  }
+}

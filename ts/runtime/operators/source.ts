@@ -1,0 +1,79 @@
+/**
+ * A source as the head of its chain: checks what the source produces before anyone reads it,
+ * and tells its watermark generator (chained right behind it) about splits and quiet spells.
+ * The task drives it (reads the reader, injects barriers); the operator holds the reader's
+ * position for checkpoints.
+ */
+
+import type { SourceReader } from '../../api/connector.js';
+import type { RecordBatch } from '../../batch/record-batch.js';
+import type { Schema } from '../../batch/schema.js';
+import { maxEventTime } from '../event-time.js';
+import { Operator } from '../operator.js';
+import type { TimestampsOperator } from './timestamps.js';
+
+export class SourceOperator extends Operator {
+  constructor(
+    id: number,
+    name: string,
+    readonly reader: SourceReader,
+    private readonly schema: Schema,
+    /** The source's watermark strategy, chained behind it; null without one. */
+    private readonly watermarks: TimestampsOperator | null,
+  ) {
+    super(id, name, 'source');
+  }
+
+  processBatch(): void {
+    throw new Error('a source has no input');
+  }
+
+  override checkpointGap(): string | null {
+    return this.reader.checkpoint === undefined ? 'the source cannot record its read position, so a restore could not rewind it' : null;
+  }
+
+  override snapshotState(): unknown {
+    return this.reader.checkpoint!();
+  }
+
+  override restoreState(state: unknown): void {
+    this.reader.restore!(state);
+  }
+
+  push(batch: RecordBatch): Promise<void> {
+    if (batch.length === 0) return this.tick();
+    const position = this.metrics.recordsOut;
+    if (!batch.schema.equals(this.schema)) {
+      const kinds = (s: Schema) => s.fields.map((f) => `${f.name}: ${f.type}`).join(', ');
+      if (kinds(batch.schema) !== kinds(this.schema)) {
+        throw new Error(`${this.metrics.name} produced a batch of { ${kinds(batch.schema)} } but declared { ${kinds(this.schema)} }`);
+      }
+    }
+    batch.columns.forEach((c, k) => {
+      if (c.type !== this.schema.fields[k]!.type) {
+        throw new Error(`${this.metrics.name}: column '${this.schema.fields[k]!.name}' holds ${c.type} values but is declared ${this.schema.fields[k]!.type}`);
+      }
+    });
+    if (batch.eventTime !== null) maxEventTime(batch.eventTime, batch.length, this.metrics.name, position, '(event time)');
+    const splits = this.reader.splits?.();
+    if (splits !== undefined) this.watermarks?.setSplits(splits.current, splits.active);
+    return this.emit(batch);
+  }
+
+  /** Nothing to read right now: let the watermark generator consider the input idle. */
+  private async tick(): Promise<void> {
+    await this.watermarks?.tick(performance.now());
+  }
+
+  end(): Promise<void> {
+    return this.emitWatermark(Infinity).then(() => this.emitEnd());
+  }
+
+  override async close(): Promise<void> {
+    try {
+      await this.reader.close();
+    } catch {
+      // Closing after a failure must not hide the failure (and a read to the end has nothing left to lose).
+    }
+  }
+}

@@ -1,0 +1,185 @@
+/** Event time and watermarks: where a stream's records get their timestamps and the watermark comes from. */
+
+import { BadValueError } from '../../batch/builder.js';
+import { rowReader, type RecordBatch, type Row } from '../../batch/record-batch.js';
+import { i32View, setI64 } from '../../batch/i64.js';
+import type { Schema } from '../../batch/schema.js';
+import { jsonCells } from '../../batch/text-format.js';
+import type { TimestampAssigner, WatermarkStrategy } from '../../api/watermark.js';
+import { DeadLetterFile, type DeadLetterPosition } from '../dead-letters.js';
+import { HI_EXACT, maxEventTime } from '../event-time.js';
+import { Operator } from '../operator.js';
+
+/**
+ * Assigns event time (from a field, zero-copy, or a function) and emits watermarks after each
+ * batch: highest timestamp seen - bound - 1. Upstream watermarks are replaced, as in Flink.
+ */
+export class TimestampsOperator extends Operator {
+  private maxTs = -Infinity;
+  private readonly field: number | null;
+  private readonly fn: TimestampAssigner<Row> | null;
+  private readonly bound: number | null;
+  private readonly idleMs: number | null;
+  private readonly deadLetters: DeadLetterFile | null;
+
+  constructor(
+    id: number,
+    name: string,
+    strategy: WatermarkStrategy<never>,
+    private readonly schema: Schema,
+    /** Names the origin of the records in error messages (the source). */
+    private readonly origin: string,
+  ) {
+    super(id, name);
+    const a = strategy.assigner as string | TimestampAssigner<Row> | null;
+    this.field = typeof a === 'string' ? schema.indexOf(a) : null;
+    this.fn = typeof a === 'function' ? a : null;
+    this.bound = strategy.boundMs;
+    this.idleMs = strategy.idleMs;
+    this.deadLetters = strategy.invalidTimestampsPath === null ? null : new DeadLetterFile(strategy.invalidTimestampsPath);
+  }
+
+  processBatch(batch: RecordBatch): Promise<void> {
+    const n = batch.length;
+    const base = this.metrics.recordsIn - n;
+    const fieldName = this.field === null ? (this.fn === null ? '(event time)' : '(timestamp assigner)') : this.schema.fields[this.field]!.name;
+    const bad: { i: number; detail: string }[] = [];
+    // Without a dead-letter file the first invalid timestamp fails the job, naming source, record and field.
+    const reject = (i: number, detail: string): void => {
+      if (this.deadLetters === null) throw new BadValueError(this.origin, base + i, fieldName, detail);
+      bad.push({ i, detail });
+    };
+    let et: BigInt64Array;
+    if (this.field !== null) {
+      const col = batch.columns[this.field]!;
+      if (col.validity !== null) {
+        for (let i = 0; i < n; i++) {
+          if ((col.validity[i >>> 3]! & (1 << (i & 7))) === 0) reject(i, 'has no valid timestamp (null); every record needs its event time');
+        }
+      }
+      et = (col as { values: BigInt64Array }).values;
+    } else if (this.fn !== null) {
+      et = new BigInt64Array(n);
+      const v = i32View(et);
+      const read = rowReader(batch);
+      let prev = this.maxTs === -Infinity ? Number.MIN_SAFE_INTEGER : this.maxTs;
+      for (let i = 0; i < n; i++) {
+        const t = this.fn(read(i), prev);
+        if (typeof t !== 'number' || !Number.isSafeInteger(t)) {
+          reject(i, `the timestamp assigner returned ${String(t)}; it must return ms since the epoch as a whole number within ±2^53`);
+          continue;
+        }
+        setI64(v, i, t);
+        prev = t;
+      }
+    } else {
+      if (batch.eventTime === null) {
+        throw new Error(`${this.origin}: records carry no event time; add .withTimestampAssigner(field or function)`);
+      }
+      et = batch.eventTime;
+    }
+    if (this.deadLetters !== null) {
+      const v = i32View(et);
+      const known = new Set(bad.map((b) => b.i));
+      for (let i = 0; i < n; i++) {
+        const hi = v[2 * i + 1]!;
+        if (!known.has(i) && (hi < -HI_EXACT || hi >= HI_EXACT)) reject(i, `timestamp ${et[i]} ms is outside ±2^53 ms`);
+      }
+    }
+    let out = batch.eventTime === et ? batch : batch.withEventTime(et);
+    if (bad.length > 0) {
+      // Exact rendering from the columns (a raw i64 beyond 2^53 must not be rounded here either).
+      const cells = jsonCells(batch);
+      const names = batch.schema.names();
+      for (const { i, detail } of bad) {
+        const raw = `{${names.map((name, k) => `${JSON.stringify(name)}:${cells[k]!(i) ?? 'null'}`).join(',')}}`;
+        this.deadLetters!.writeEntry({ source: this.origin, record: base + i, field: fieldName, error: `${this.origin}, record ${base + i}, field '${fieldName}': ${detail}`, raw });
+      }
+      this.metrics.deadLetters = (this.metrics.deadLetters ?? 0) + bad.length;
+      const badRows = new Set(bad.map((b) => b.i));
+      const keep = Int32Array.from({ length: n }, (_, i) => i).filter((i) => !badRows.has(i));
+      out = out.take(keep, keep.length);
+    }
+    const batchMax = maxEventTime(out.eventTime!, out.length, this.origin, base, fieldName);
+    this.maxTs = Math.max(this.maxTs, batchMax);
+    if (this.maxTs > -Infinity) this.metrics.maxEventTime = this.maxTs;
+    if (this.split !== null) this.splitMax.set(this.split, Math.max(this.splitMax.get(this.split) ?? -Infinity, batchMax));
+    return this.emitThenWatermark(out);
+  }
+
+  override snapshotState(): unknown {
+    return { maxTs: this.maxTs, splitMax: [...this.splitMax], deadLetters: this.deadLetters?.position() ?? null };
+  }
+
+  override restoreState(state: unknown): void {
+    const s = state as { maxTs: number; splitMax: [string, number][]; deadLetters?: DeadLetterPosition | null };
+    this.maxTs = s.maxTs;
+    for (const [k, v] of s.splitMax) this.splitMax.set(k, v);
+    if (this.deadLetters !== null && s.deadLetters != null) {
+      this.deadLetters.restore(s.deadLetters);
+      this.metrics.deadLetters = s.deadLetters.count;
+    }
+  }
+
+  /** Per-split watermarks: the split of the next batch, and the splits that have not ended. */
+  private split: string | null = null;
+  private active: readonly string[] = [];
+  private readonly splitMax = new Map<string, number>();
+
+  setSplits(current: string, active: readonly string[]): void {
+    this.split = current;
+    for (const s of this.splitMax.keys()) if (!active.includes(s) && s !== current) this.splitMax.delete(s);
+    this.active = active;
+  }
+
+  /** The highest event time that bounds the watermark: the minimum over active splits, or over the whole input. */
+  private watermarkBase(): number {
+    if (this.split === null) return this.maxTs;
+    if (this.active.length === 0) return this.maxTs;
+    let m = Infinity;
+    for (const s of this.active) m = Math.min(m, this.splitMax.get(s) ?? -Infinity);
+    return m;
+  }
+
+  override async finish(input: number): Promise<void> {
+    await super.finish(input);
+    this.deadLetters?.close();
+  }
+
+  override close(): void {
+    this.deadLetters?.close();
+  }
+
+  /** Wall time of the last record, and whether this input has been declared idle. */
+  private lastActivity = performance.now();
+  private idle = false;
+
+  /** Declared idle (withIdleness) and not active again yet. */
+  get isIdle(): boolean {
+    return this.idle;
+  }
+
+  /** Called by the source when it had nothing to read: declare the input idle once quiet long enough. */
+  async tick(now: number): Promise<void> {
+    if (this.idleMs !== null && !this.idle && now - this.lastActivity >= this.idleMs) {
+      this.idle = true;
+      await this.emitIdle(true);
+    }
+  }
+
+  private async emitThenWatermark(batch: RecordBatch): Promise<void> {
+    this.lastActivity = performance.now();
+    if (this.idle) {
+      this.idle = false;
+      await this.emitIdle(false);
+    }
+    await this.emit(batch);
+    const base = this.watermarkBase();
+    if (this.bound !== null && base !== -Infinity) await this.emitWatermark(base - this.bound - 1);
+  }
+
+  override processWatermark(watermark: number): Promise<void> | void {
+    // Only end of input passes through; this operator generates its own watermarks.
+    if (watermark === Infinity) return this.emitWatermark(watermark);
+  }
+}
