@@ -18,11 +18,12 @@ describe.each(ENGINES)('savepoints and rescaling (%s engine)', (engine) => {
     {
       const tag = `${engine}-${kind}-${from}-${to}`;
       // The source runs as one subtask (its position is not keyed state); the keyed operator rescales.
-      const args = (out: string, p: number, extra: string[]) => [cli, 'run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(p), '--no-progress', ...extra, '--', kind, out, join(work, `sp-chk-${tag}`), EVENTS, RATE, '1'];
+      const args = (out: string, p: number, extra: string[], checkpoints = join(work, `sp-chk-${tag}`)) => [cli, 'run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(p), '--no-progress', ...extra, '--', kind, out, checkpoints, EVENTS, RATE, '1'];
       // One uninterrupted run per engine and kind: the output is the same multiset at either parallelism.
       const ref = join(work, `sp-ref-${engine}-${kind}.jsonl`);
       if (!existsSync(ref)) {
-        const r = spawnSync(process.execPath, args(ref, from, []), { cwd: root, encoding: 'utf8' });
+        // Its checkpoints go elsewhere: the run below waits for its own first one.
+        const r = spawnSync(process.execPath, args(ref, from, [], join(work, `sp-ref-chk-${engine}-${kind}`)), { cwd: root, encoding: 'utf8' });
         expect(r.status, r.stderr).toBe(0);
       }
       const out = join(work, `sp-${tag}.jsonl`);

@@ -36,6 +36,8 @@ export interface ChannelOut {
   /** Resolves once the receiver had room (a credit), with the ms waited for it. `owned`: the batch may be moved. */
   send(batch: RecordBatch, owned: boolean): Promise<number>;
   control(m: Message): void;
+  /** The job is stopping: nothing more is sent, and a producer waiting for room goes on. */
+  abort(): void;
 }
 
 /** The receiving end: messages in order; `credit()` after a batch is processed. */
@@ -76,7 +78,20 @@ abstract class CreditedChannel {
   /** Hands the batch to the receiver (it has room). */
   protected abstract post(batch: RecordBatch, owned: boolean): void;
 
+  /**
+   * Stopping: the receiver no longer reads (nor returns credits), so a producer waiting for a
+   * credit would wait forever and its source never see the stop; what is not sent is dropped,
+   * as the receiver drops what it holds.
+   */
+  private aborted = false;
+
+  abort(): void {
+    this.aborted = true;
+    for (const w of this.waiting.splice(0)) w.go();
+  }
+
   async send(batch: RecordBatch, owned: boolean): Promise<number> {
+    if (this.aborted) return 0;
     const bytes = batchBytes(batch);
     if (bytes > this.windowBytes / 2 && batch.length > 1) {
       const parts = Math.ceil(bytes / (this.windowBytes / 2));
@@ -90,6 +105,7 @@ abstract class CreditedChannel {
       const t0 = performance.now();
       await new Promise<void>((go) => this.waiting.push({ bytes, go }));
       waited = performance.now() - t0;
+      if (this.aborted) return waited;
     } else this.admit(bytes);
     this.post(batch, owned);
     return waited;
@@ -399,6 +415,11 @@ export class ExchangeSender extends Operator {
   override async finish(): Promise<void> {
     if (this.sampling.length > 0) await this.flushSample();
     for (const c of this.channels) c.control({ t: 'e' });
+  }
+
+  /** The job is stopping: producers waiting for room in a channel go on (see CreditedChannel.abort). */
+  abort(): void {
+    for (const c of this.channels) c.abort();
   }
 }
 

@@ -148,6 +148,76 @@ export async function executeParallel(
   }
 }
 
+/** A port of a channel between two threads, held by `thread` (-1: the calling thread). */
+interface ThreadPort {
+  readonly thread: number;
+  readonly edge: string;
+  readonly from: number;
+  readonly to: number;
+  readonly port: MessagePort;
+}
+
+/** The ports of every exchange channel that crosses threads (within one worker, channels are local). */
+function threadPorts(plan: PhysicalPlan): ThreadPort[] {
+  const ports: ThreadPort[] = [];
+  for (const c of plan.all) {
+    c.edges.forEach((e, j) => {
+      if (e.kind === 'chain') return;
+      const edge = edgeKey(c.node.id, j);
+      for (let a = 0; a < e.from.parallelism; a++) {
+        for (const b of edgeTargets(e.kind, a, e.from.parallelism, c.parallelism)) {
+          const receiver = c.onMain ? -1 : b;
+          if (receiver === a) continue; // same worker: a local channel
+          const { port1, port2 } = new MessageChannel();
+          ports.push({ thread: a, edge, from: a, to: b, port: port1 }, { thread: receiver, edge, from: a, to: b, port: port2 });
+        }
+      }
+    });
+  }
+  return ports;
+}
+
+/** What the calling thread does with a worker's messages. */
+interface WorkerHandlers {
+  readonly closed: () => void;
+  readonly ack: (id: number, entries: StateEntry[]) => void;
+  readonly metrics: (operators: readonly OperatorMetrics[]) => void;
+  readonly done: (final: StateEntry[]) => void;
+  /** Whether the run failed already (a worker then exits without saying why). */
+  readonly failed: () => boolean;
+  readonly fail: (e: JobFailedError) => void;
+}
+
+/** Resolves with a worker's metrics when it is done; rejects with the operator and subtask that failed. */
+function watchWorker(w: Worker, i: number, jobName: string, on: WorkerHandlers): Promise<OperatorMetrics[]> {
+  return new Promise<OperatorMetrics[]>((resolve, reject) => {
+    let done = false;
+    const failWith = (e: JobFailedError): void => {
+      on.fail(e);
+      reject(e);
+    };
+    w.on('message', (m: WorkerMessage) => {
+      if (m.t === 'closed') on.closed();
+      else if (m.t === 'ack') on.ack(m.id, m.entries);
+      else if (m.t === 'metrics') on.metrics(m.operators);
+      else if (m.t === 'done') {
+        done = true;
+        on.done(m.final);
+        resolve([...m.metrics]);
+      } else {
+        const original = new Error(m.message);
+        if (m.stack !== undefined) original.stack = m.stack;
+        failWith(new JobFailedError(jobName, m.operator, m.subtask, original));
+      }
+    });
+    w.on('error', (err) => failWith(new JobFailedError(jobName, `worker ${i}`, i, err)));
+    w.on('exit', (code) => {
+      if (done || on.failed()) return;
+      failWith(new JobFailedError(jobName, `worker ${i}`, i, new Error(`the worker thread exited (code ${code}) before the job ended`)));
+    });
+  });
+}
+
 async function runParallel(
   jobName: string,
   graph: JobGraph,
@@ -168,22 +238,7 @@ async function runParallel(
   let coordinator: CheckpointCoordinator | null = null;
   const mainTask = config !== null && hasMain ? new CheckpointTask(0, (id, entries) => coordinator!.acknowledge(slots, id, entries)) : null;
   const workers: Worker[] = [];
-  // Ports between threads: `main` is -1.
-  const ports: { thread: number; edge: string; from: number; to: number; port: MessagePort }[] = [];
-  for (const c of plan.all) {
-    c.edges.forEach((e, j) => {
-      if (e.kind === 'chain') return;
-      const edge = edgeKey(c.node.id, j);
-      for (let a = 0; a < e.from.parallelism; a++) {
-        for (const b of edgeTargets(e.kind, a, e.from.parallelism, c.parallelism)) {
-          const receiver = c.onMain ? -1 : b;
-          if (receiver === a) continue; // same worker: a local channel
-          const { port1, port2 } = new MessageChannel();
-          ports.push({ thread: a, edge, from: a, to: b, port: port1 }, { thread: receiver, edge, from: a, to: b, port: port2 });
-        }
-      }
-    });
-  }
+  const ports = threadPorts(plan);
   const mainPortsClosed = ports.filter((p) => p.thread === -1).map((p) => new Promise<void>((r) => p.port.once('close', () => r())));
   const portsOf = (t: number) => ports.filter((p) => p.thread === t).map(({ edge, from, to, port }) => ({ edge, from, to, port }));
 
@@ -225,35 +280,13 @@ async function runParallel(
     const w = new Worker(workerScript(), { workerData: setup, transferList: mine.map((p) => p.port) });
     workers.push(w);
     results.push(
-      new Promise<OperatorMetrics[]>((resolve, reject) => {
-        let done = false;
-        w.on('message', (m: WorkerMessage) => {
-          if (m.t === 'closed') closed[i]?.();
-          else if (m.t === 'ack') coordinator?.acknowledge(i, m.id, m.entries);
-          else if (m.t === 'metrics') latest.set(i, m.operators);
-          else if (m.t === 'done') {
-            done = true;
-            coordinator?.threadEnded(i, () => m.final);
-            resolve([...m.metrics]);
-          } else {
-            const original = new Error(m.message);
-            if (m.stack !== undefined) original.stack = m.stack;
-            const e = new JobFailedError(jobName, m.operator, m.subtask, original);
-            fail(e);
-            reject(e);
-          }
-        });
-        w.on('error', (err) => {
-          const e = new JobFailedError(jobName, `worker ${i}`, i, err);
-          fail(e);
-          reject(e);
-        });
-        w.on('exit', (code) => {
-          if (done || failure !== null) return;
-          const e = new JobFailedError(jobName, `worker ${i}`, i, new Error(`the worker thread exited (code ${code}) before the job ended`));
-          fail(e);
-          reject(e);
-        });
+      watchWorker(w, i, jobName, {
+        closed: () => closed[i]?.(),
+        ack: (id, entries) => coordinator?.acknowledge(i, id, entries),
+        metrics: (operators) => latest.set(i, operators),
+        done: (final) => coordinator?.threadEnded(i, () => final),
+        failed: () => failure !== null,
+        fail,
       }),
     );
   }

@@ -251,9 +251,10 @@ export class Task {
     }
   }
 
-  /** Stops receivers waiting on their channels (a stop or a failure elsewhere). */
+  /** Stopping: receivers stop waiting on their channels, senders stop waiting for room in theirs. */
   abort(): void {
     for (const r of this.receivers) r.abort();
+    for (const s of this.senders) s.abort();
   }
 
   /**
