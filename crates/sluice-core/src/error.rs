@@ -14,6 +14,18 @@ pub enum ErrorKind {
     Overflow,
 }
 
+impl ErrorKind {
+    /// The kind's name as both engines report it (`EngineError.kind` in TypeScript).
+    pub fn name(&self) -> &'static str {
+        match self {
+            ErrorKind::Config => "config",
+            ErrorKind::Data => "data",
+            ErrorKind::Memory => "memory",
+            ErrorKind::Overflow => "overflow",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Error {
     pub kind: ErrorKind,

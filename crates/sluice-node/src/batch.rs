@@ -9,23 +9,18 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use sluice_core::batch::{BatchRef, ColumnData, ColumnRef, DataType, Field, RecordBatch, Schema, ValuesRef};
 
+use crate::error::{config_error, to_napi};
+use crate::kinds::FieldType;
+
 #[napi(object)]
 pub struct FieldSpec {
     pub name: String,
     #[napi(js_name = "type")]
-    pub data_type: String,
+    pub data_type: FieldType,
 }
 
-pub fn parse_schema(fields: &[FieldSpec]) -> Result<Schema> {
-    let fields = fields
-        .iter()
-        .map(|f| Ok(Field::new(f.name.clone(), DataType::parse(&f.data_type).map_err(to_napi)?)))
-        .collect::<Result<Vec<_>>>()?;
-    Ok(Schema::new(fields))
-}
-
-pub fn to_napi(e: sluice_core::Error) -> Error {
-    Error::new(Status::GenericFailure, e.message)
+pub fn parse_schema(fields: &[FieldSpec]) -> Schema {
+    Schema::new(fields.iter().map(|f| Field::new(f.name.clone(), DataType::from(f.data_type))).collect())
 }
 
 /// Reinterprets bytes as a slice of `T`, refusing misaligned or ragged input.
@@ -35,10 +30,10 @@ fn cast<'a, T: Copy>(bytes: &'a [u8], what: &str) -> Result<&'a [T]> {
     // whose start is misaligned or whose length is not a whole number of elements.
     let (pre, mid, post) = unsafe { bytes.align_to::<T>() };
     if !pre.is_empty() || !post.is_empty() {
-        return Err(Error::new(
-            Status::InvalidArg,
-            format!("{what}: buffer is not aligned to {} bytes or not a whole number of values", std::mem::size_of::<T>()),
-        ));
+        return Err(config_error(format!(
+            "{what}: buffer is not aligned to {} bytes or not a whole number of values",
+            std::mem::size_of::<T>()
+        )));
     }
     Ok(mid)
 }
@@ -52,10 +47,7 @@ pub fn batch_ref<'a>(
 ) -> Result<BatchRef<'a>> {
     let need: usize = schema.fields.iter().map(|f| f.data_type.buffer_count()).sum();
     if buffers.len() != need {
-        return Err(Error::new(
-            Status::InvalidArg,
-            format!("expected {need} buffers for schema, got {}", buffers.len()),
-        ));
+        return Err(config_error(format!("expected {need} buffers for schema, got {}", buffers.len())));
     }
     let mut columns = Vec::with_capacity(schema.fields.len());
     let mut b = 0;

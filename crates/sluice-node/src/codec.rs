@@ -12,7 +12,9 @@ use napi_derive::napi;
 use sluice_core::batch::{DataType, Field, Schema};
 use sluice_core::codec;
 
-use crate::batch::{batch_out, batch_ref, event_time_slice, to_napi, BatchOut};
+use crate::batch::{batch_out, batch_ref, event_time_slice, BatchOut};
+use crate::error::{config_error, to_napi};
+use crate::kinds::FieldType;
 
 /// A field as the codec sees it: `FieldSpec` plus nullability (absent means nullable, the
 /// schema default). A type of its own so that `FieldSpec`, which other bindings build, keeps
@@ -21,7 +23,7 @@ use crate::batch::{batch_out, batch_ref, event_time_slice, to_napi, BatchOut};
 pub struct CodecFieldSpec {
     pub name: String,
     #[napi(js_name = "type")]
-    pub data_type: String,
+    pub data_type: FieldType,
     pub nullable: Option<bool>,
 }
 
@@ -40,25 +42,17 @@ pub fn encode_batch(
     length: u32,
     event_time: Option<Uint8Array>,
 ) -> Result<Uint8Array> {
-    let schema = Schema::new(
-        fields
-            .iter()
-            .map(|f| Ok(Field::new(f.name.clone(), DataType::parse(&f.data_type).map_err(to_napi)?)))
-            .collect::<Result<Vec<_>>>()?,
-    );
+    let schema = Schema::new(fields.iter().map(|f| Field::new(f.name.clone(), DataType::from(f.data_type))).collect());
     let nullable: Vec<bool> = fields.iter().map(|f| f.nullable.unwrap_or(true)).collect();
     let et = event_time_slice(&event_time)?;
     // Validates the buffers against the schema and length, so `encode` cannot index out of bounds.
     let batch = batch_ref(&schema, &buffers, length as usize, et)?;
     let hint = codec::encoded_size_hint(&batch);
     if hint > codec::MAX_ENCODED_SIZE {
-        return Err(Error::new(
-            Status::InvalidArg,
-            format!(
-                "cannot encode record batch: {length} rows need up to {hint} bytes but FlatBuffers allows {}; split it into smaller batches",
-                codec::MAX_ENCODED_SIZE
-            ),
-        ));
+        return Err(config_error(format!(
+            "cannot encode record batch: {length} rows need up to {hint} bytes but FlatBuffers allows {}; split it into smaller batches",
+            codec::MAX_ENCODED_SIZE
+        )));
     }
     Ok(Uint8Array::new(codec::encode(&batch, &nullable)))
 }
@@ -72,7 +66,7 @@ pub fn decode_batch(env: &Env, bytes: Uint8Array) -> Result<DecodedBatch<'_>> {
         .fields
         .iter()
         .zip(nullable)
-        .map(|(f, n)| CodecFieldSpec { name: f.name.clone(), data_type: f.data_type.name().to_string(), nullable: Some(n) })
+        .map(|(f, n)| CodecFieldSpec { name: f.name.clone(), data_type: f.data_type.into(), nullable: Some(n) })
         .collect();
     Ok(DecodedBatch { fields, batch: batch_out(env, batch)? })
 }

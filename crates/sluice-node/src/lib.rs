@@ -7,7 +7,9 @@
 
 mod batch;
 mod codec;
+mod error;
 mod hash;
+mod kinds;
 mod memory;
 mod nexmark;
 mod partition;

@@ -9,6 +9,8 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use sluice_core::memory::{MemoryPool, MemoryPoolRef};
 
+use crate::error::config_error;
+
 fn pools() -> &'static Mutex<HashMap<String, MemoryPoolRef>> {
     static POOLS: OnceLock<Mutex<HashMap<String, MemoryPoolRef>>> = OnceLock::new();
     POOLS.get_or_init(|| Mutex::new(HashMap::new()))
@@ -22,7 +24,7 @@ fn locked() -> Result<std::sync::MutexGuard<'static, HashMap<String, MemoryPoolR
 #[napi(js_name = "openMemoryPool")]
 pub fn open_memory_pool(id: String, budget_bytes: f64) -> Result<()> {
     if budget_bytes.is_nan() || budget_bytes < 0.0 {
-        return Err(Error::new(Status::InvalidArg, format!("a memory budget must be >= 0 bytes, got {budget_bytes}")));
+        return Err(config_error(format!("a memory budget must be >= 0 bytes, got {budget_bytes}")));
     }
     locked()?.entry(id).or_insert_with(|| MemoryPool::new(budget_bytes as u64));
     Ok(())
@@ -54,6 +56,6 @@ pub fn pool_for(id: Option<&str>) -> Result<MemoryPoolRef> {
         Some(id) => locked()?
             .get(id)
             .cloned()
-            .ok_or_else(|| Error::new(Status::InvalidArg, format!("no memory pool '{id}' is open; open it with openMemoryPool first"))),
+            .ok_or_else(|| config_error(format!("no memory pool '{id}' is open; open it with openMemoryPool first"))),
     }
 }

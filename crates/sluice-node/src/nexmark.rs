@@ -4,7 +4,9 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use sluice_core::nexmark::{EventKind, NexmarkConfig, NexmarkGenerator};
 
-use crate::batch::{batch_out, to_napi, BatchOut, FieldSpec};
+use crate::batch::{batch_out, BatchOut, FieldSpec};
+use crate::error::{config_error, to_napi};
+use crate::kinds::NexmarkKind;
 
 #[napi(object)]
 pub struct NexmarkConfigSpec {
@@ -18,7 +20,7 @@ pub struct NexmarkConfigSpec {
 
 fn whole(v: f64, what: &str) -> Result<u64> {
     if v.fract() != 0.0 || !(0.0..=9_007_199_254_740_991.0).contains(&v) {
-        return Err(Error::new(Status::InvalidArg, format!("Nexmark {what} must be a whole number >= 0, got {v}")));
+        return Err(config_error(format!("Nexmark {what} must be a whole number >= 0, got {v}")));
     }
     Ok(v as u64)
 }
@@ -31,7 +33,7 @@ pub struct NativeNexmarkGenerator {
 #[napi]
 impl NativeNexmarkGenerator {
     #[napi(constructor)]
-    pub fn new(config: NexmarkConfigSpec, kind: String, fields: Option<Vec<String>>) -> Result<Self> {
+    pub fn new(config: NexmarkConfigSpec, kind: NexmarkKind, fields: Option<Vec<String>>) -> Result<Self> {
         let config = NexmarkConfig {
             seed: config.seed,
             event_count: whole(config.event_count, "eventCount")?,
@@ -40,7 +42,7 @@ impl NativeNexmarkGenerator {
             split_index: whole(config.split_index, "splitIndex")?,
             split_count: whole(config.split_count, "splitCount")?,
         };
-        let kind = EventKind::parse(&kind).map_err(to_napi)?;
+        let kind = EventKind::from(kind);
         let inner = NexmarkGenerator::new(config, kind, fields.as_deref()).map_err(to_napi)?;
         Ok(NativeNexmarkGenerator { inner })
     }
@@ -68,7 +70,7 @@ impl NativeNexmarkGenerator {
             .output_schema()
             .fields
             .iter()
-            .map(|f| FieldSpec { name: f.name.clone(), data_type: f.data_type.name().to_string() })
+            .map(|f| FieldSpec { name: f.name.clone(), data_type: f.data_type.into() })
             .collect()
     }
 }

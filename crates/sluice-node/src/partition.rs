@@ -9,7 +9,8 @@ use sluice_core::partition::{
     hash_routing, part_sizes, scatter, target_routing, ColumnMut, PartMut, Routing, ValuesMut,
 };
 
-use crate::batch::{batch_ref, event_time_slice, parse_schema, to_napi, BatchOut, FieldSpec};
+use crate::batch::{batch_ref, event_time_slice, parse_schema, BatchOut, FieldSpec};
+use crate::error::to_napi;
 
 /// Splits a batch (fields, buffers, row count, event time) by key group into `parallelism`
 /// batches, rows in their original order.
@@ -25,7 +26,7 @@ pub fn hash_partition_batch<'env>(
     parallelism: u32,
     max_parallelism: u32,
 ) -> Result<Vec<BatchOut<'env>>> {
-    let schema = parse_schema(&fields)?;
+    let schema = parse_schema(&fields);
     let et = event_time_slice(&event_time)?;
     let batch = batch_ref(&schema, &buffers, length as usize, et)?;
     let keys: Vec<usize> = key_fields.iter().map(|&k| k as usize).collect();
@@ -44,7 +45,7 @@ pub fn partition_by_targets<'env>(
     targets: Uint32Array,
     n: u32,
 ) -> Result<Vec<BatchOut<'env>>> {
-    let schema = parse_schema(&fields)?;
+    let schema = parse_schema(&fields);
     let et = event_time_slice(&event_time)?;
     let batch = batch_ref(&schema, &buffers, length as usize, et)?;
     let routing = target_routing(&batch, &targets, n).map_err(to_napi)?;

@@ -7,21 +7,23 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use sluice_core::window::{AggKind, AggSpec, WindowAggSpec, WindowAggregator, Windows};
 
-use crate::batch::{batch_out, batch_ref, event_time_slice, parse_schema, to_napi, BatchOut, FieldSpec};
+use crate::batch::{batch_out, batch_ref, event_time_slice, parse_schema, BatchOut, FieldSpec};
+use crate::error::{config_error, to_napi};
+use crate::kinds::{AggregateKind, WindowKind};
 
 #[napi(object)]
 pub struct AggregateSpec {
     pub name: String,
-    pub kind: String,
+    pub kind: AggregateKind,
     /// Input field index; absent for count().
     pub field: Option<u32>,
 }
 
-/// The window assigner: `kind` is 'tumbling' (sizeMs, offsetMs), 'sliding' (sizeMs, slideMs,
-/// offsetMs) or 'session' (gapMs, or dynamicGapField: an i64 input column of gaps).
+/// The window assigner: tumbling (sizeMs, offsetMs), sliding (sizeMs, slideMs, offsetMs),
+/// session (gapMs, or dynamicGapField: an i64 input column of gaps) or count (size, slide).
 #[napi(object)]
 pub struct WindowDescriptor {
-    pub kind: String,
+    pub kind: WindowKind,
     pub size_ms: Option<i64>,
     pub slide_ms: Option<i64>,
     pub offset_ms: Option<i64>,
@@ -45,24 +47,18 @@ pub struct WindowAggregatorSpec {
 }
 
 fn windows_of(w: &WindowDescriptor) -> Result<Windows> {
-    let need = |v: Option<i64>, what: &str| {
-        v.ok_or_else(|| Error::new(Status::InvalidArg, format!("a {} window descriptor needs {what}", w.kind)))
-    };
-    match w.kind.as_str() {
-        "tumbling" => Windows::tumbling(need(w.size_ms, "sizeMs")?, w.offset_ms.unwrap_or(0)).map_err(to_napi),
-        "sliding" => {
+    let need = |v: Option<i64>, what: &str| v.ok_or_else(|| config_error(format!("a {} window descriptor needs {what}", w.kind.name())));
+    match w.kind {
+        WindowKind::Tumbling => Windows::tumbling(need(w.size_ms, "sizeMs")?, w.offset_ms.unwrap_or(0)).map_err(to_napi),
+        WindowKind::Sliding => {
             Windows::sliding(need(w.size_ms, "sizeMs")?, need(w.slide_ms, "slideMs")?, w.offset_ms.unwrap_or(0)).map_err(to_napi)
         }
-        "session" => match (w.gap_ms, w.dynamic_gap_field) {
+        WindowKind::Session => match (w.gap_ms, w.dynamic_gap_field) {
             (Some(gap), None) => Windows::session(gap).map_err(to_napi),
             (None, Some(f)) => Ok(Windows::DynamicSession { gap_field: f as usize }),
-            _ => Err(Error::new(Status::InvalidArg, "a session window descriptor needs either gapMs or dynamicGapField")),
+            _ => Err(config_error("a session window descriptor needs either gapMs or dynamicGapField")),
         },
-        "count" => Windows::count(need(w.size, "size")?, need(w.slide, "slide")?).map_err(to_napi),
-        other => Err(Error::new(
-            Status::InvalidArg,
-            format!("unknown window kind '{other}'; use tumbling, sliding, session or count"),
-        )),
+        WindowKind::Count => Windows::count(need(w.size, "size")?, need(w.slide, "slide")?).map_err(to_napi),
     }
 }
 
@@ -86,14 +82,12 @@ pub fn watermark_to_i64(wm: f64) -> i64 {
 impl NativeWindowAggregator {
     #[napi(constructor)]
     pub fn new(spec: WindowAggregatorSpec) -> Result<Self> {
-        let input = Arc::new(parse_schema(&spec.input)?);
+        let input = Arc::new(parse_schema(&spec.input));
         let aggs = spec
             .aggregates
             .iter()
-            .map(|a| {
-                Ok(AggSpec { name: a.name.clone(), kind: AggKind::parse(&a.kind).map_err(to_napi)?, field: a.field.map(|f| f as usize) })
-            })
-            .collect::<Result<Vec<_>>>()?;
+            .map(|a| AggSpec { name: a.name.clone(), kind: AggKind::from(a.kind), field: a.field.map(|f| f as usize) })
+            .collect();
         let windows = windows_of(&spec.window)?;
         let pool = crate::memory::pool_for(spec.memory_pool.as_deref())?;
         let mut inner = WindowAggregator::with_pool(

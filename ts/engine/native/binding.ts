@@ -1,6 +1,6 @@
 /**
- * The native addon's surface, typed by hand (the generated loader is only a loader), and the
- * function that finds and loads it. Loading never throws: it reports why it failed, so `auto`
+ * The native addon's surface, typed from the declarations napi-rs generates, and the function
+ * that finds and loads it. Loading never throws: it reports why it failed, so `auto`
  * can fall back to the TS engine with one clear warning.
  */
 
@@ -8,73 +8,41 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { NexmarkConfig } from '../nexmark-config.js';
+import type * as Napi from '#native-binding';
+import type { DataType } from '../../batch/schema.js';
+import type { AggKind, WindowDescriptor } from '../engine.js';
+import type { NexmarkKind } from '../nexmark-config.js';
 
-export interface FieldSpecN {
-  name: string;
-  type: string;
-  /** Absent means nullable (the schema default); `decodeBatch` always sets it. */
-  nullable?: boolean;
-}
+/**
+ * The addon as napi-rs declares it (`native/binding.d.cts`, generated from the `#[napi]` items of
+ * crates/sluice-node by `npm run build:native`): the Rust signatures and the calls in this
+ * folder are checked against each other by tsc, so they cannot drift.
+ */
+export type NativeBinding = typeof Napi;
+export type NativeWindowAggregatorN = Napi.NativeWindowAggregator;
+export type NativeNexmarkGeneratorN = Napi.NativeNexmarkGenerator;
+export type BatchOutN = Napi.BatchOut;
+/** A field with its nullability, as the codec takes and gives it. */
+export type FieldSpecN = Napi.CodecFieldSpec;
 
-/** A batch from Rust: buffers grouped by element type, schema order within each group. */
-export interface BatchOutN {
-  length: number;
-  u8: Uint8Array[];
-  i32: Int32Array[];
-  i64: BigInt64Array[];
-  f64: Float64Array[];
-  eventTime?: BigInt64Array | null;
-}
+/**
+ * Kinds cross as napi string enums. Their string values must be exactly the TypeScript types'
+ * (tsc fails here when a variant is added or renamed on one side only); the conversions below
+ * are then only a change of type.
+ */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+export const KINDS_AGREE: [Same<`${Napi.AggregateKind}`, AggKind>, Same<`${Napi.FieldType}`, DataType>, Same<`${Napi.WindowKind}`, WindowDescriptor['kind']>, Same<`${Napi.NexmarkKind}`, NexmarkKind>] = [
+  true,
+  true,
+  true,
+  true,
+];
 
-export interface NativeWindowAggregatorN {
-  push(buffers: Uint8Array[], length: number, eventTime?: Uint8Array | null): number;
-  advanceWatermark(watermark: number): BatchOutN | null;
-  flush(): BatchOutN | null;
-  lateRows(): Uint32Array;
-  earliestStart(): number;
-  takePushedOutput(): BatchOutN | null;
-  readonly unfiredRows: number;
-  readonly lateDropped: number;
-  readonly memoryBytes: number;
-  readonly groupCount: number;
-}
-
-export interface NativeNexmarkGeneratorN {
-  nextBatch(maxRows: number): BatchOutN | null;
-  position(): number;
-  seek(position: number): void;
-  readonly fields: FieldSpecN[];
-}
-
-
-export interface NativeBinding {
-  NativeWindowAggregator: new (spec: {
-    input: FieldSpecN[];
-    keyFields: number[];
-    window: { kind: string; sizeMs?: number; slideMs?: number; offsetMs?: number; gapMs?: number; dynamicGapField?: number; size?: number; slide?: number };
-    aggregates: { name: string; kind: string; field?: number }[];
-    allowedLatenessMs?: number;
-    memoryPool?: string;
-  }) => NativeWindowAggregatorN;
-  NativeNexmarkGenerator: new (config: NexmarkConfig, kind: string, fields?: string[] | null) => NativeNexmarkGeneratorN;
-  encodeBatch(fields: FieldSpecN[], buffers: Uint8Array[], length: number, eventTime?: Uint8Array | null): Uint8Array;
-  decodeBatch(bytes: Uint8Array): { fields: FieldSpecN[]; batch: BatchOutN };
-  murmur3(data: Uint8Array, seed: number): number;
-  hashPartition(
-    fields: FieldSpecN[],
-    buffers: Uint8Array[],
-    length: number,
-    eventTime: Uint8Array | null,
-    keyFields: number[],
-    parallelism: number,
-    maxParallelism: number,
-  ): BatchOutN[];
-  openMemoryPool(id: string, budgetBytes: number): void;
-  memoryPoolUse(id: string): { budget: number; used: number; peak: number } | null;
-  closeMemoryPool(id: string): void;
-  partitionByTargets(fields: FieldSpecN[], buffers: Uint8Array[], length: number, eventTime: Uint8Array | null, targets: Uint32Array, n: number): BatchOutN[];
-}
+export const aggregateKind = (k: AggKind): Napi.AggregateKind => k as `${Napi.AggregateKind}` as Napi.AggregateKind;
+export const fieldType = (t: DataType): Napi.FieldType => t as `${Napi.FieldType}` as Napi.FieldType;
+export const windowKind = (k: WindowDescriptor['kind']): Napi.WindowKind => k as `${Napi.WindowKind}` as Napi.WindowKind;
+export const nexmarkKind = (k: NexmarkKind): Napi.NexmarkKind => k as `${Napi.NexmarkKind}` as Napi.NexmarkKind;
+export const dataType = (t: Napi.FieldType): DataType => t as `${Napi.FieldType}`;
 
 export type LoadResult = { ok: true; binding: NativeBinding } | { ok: false; reason: string };
 

@@ -2,8 +2,8 @@
 
 import type { Column } from '../../batch/column.js';
 import { RecordBatch } from '../../batch/record-batch.js';
-import { Schema, type DataType } from '../../batch/schema.js';
-import type { BatchOutN, FieldSpecN } from './binding.js';
+import { Schema } from '../../batch/schema.js';
+import { dataType, fieldType, type BatchOutN, type FieldSpecN } from './binding.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -28,11 +28,11 @@ export function eventTimeBytes(batch: RecordBatch): Uint8Array | null {
 }
 
 export function fieldSpecs(schema: Schema): FieldSpecN[] {
-  return schema.fields.map((f) => ({ name: f.name, type: f.type, nullable: f.nullable }));
+  return schema.fields.map((f) => ({ name: f.name, type: fieldType(f.type), nullable: f.nullable }));
 }
 
 export function schemaFromSpecs(fields: readonly FieldSpecN[]): Schema {
-  return new Schema(fields.map((f) => ({ name: f.name, type: f.type as DataType, nullable: f.nullable ?? true })));
+  return new Schema(fields.map((f) => ({ name: f.name, type: dataType(f.type), nullable: f.nullable ?? true })));
 }
 
 /** Rebuilds a RecordBatch from a native BatchOut, in schema order. */

@@ -5,8 +5,18 @@ import { Schema } from '../../batch/schema.js';
 import type { Engine, NexmarkGenerator, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
 import { windowOutputSchema } from '../window-spec.js';
-import type { NativeBinding, NativeNexmarkGeneratorN, NativeWindowAggregatorN } from './binding.js';
+import { fromNative } from '../errors.js';
+import { aggregateKind, nexmarkKind, windowKind, type NativeBinding, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN } from './binding.js';
 import { batchBuffers, eventTimeBytes, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
+
+/** A call into the addon: its errors become EngineErrors with their kind. */
+function call<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    throw fromNative(e);
+  }
+}
 
 class NativeWindowAggregator implements WindowAggregator {
   readonly outputSchema: Schema;
@@ -14,27 +24,30 @@ class NativeWindowAggregator implements WindowAggregator {
 
   constructor(binding: NativeBinding, spec: WindowAggregatorSpec) {
     this.outputSchema = windowOutputSchema(spec);
-    this.inner = new binding.NativeWindowAggregator({
-      input: fieldSpecs(spec.input),
-      keyFields: [...spec.keyFields],
-      window: { ...spec.window },
-      aggregates: spec.aggregates.map((a) => (a.field === null ? { name: a.name, kind: a.kind } : { name: a.name, kind: a.kind, field: a.field })),
-      allowedLatenessMs: spec.allowedLatenessMs ?? 0,
-      ...(spec.memoryPool === undefined ? {} : { memoryPool: spec.memoryPool }),
-    });
+    this.inner = call(
+      () =>
+        new binding.NativeWindowAggregator({
+          input: fieldSpecs(spec.input),
+          keyFields: [...spec.keyFields],
+          window: { ...spec.window, kind: windowKind(spec.window.kind) },
+          aggregates: spec.aggregates.map((a) => ({ name: a.name, kind: aggregateKind(a.kind), ...(a.field === null ? {} : { field: a.field }) })),
+          allowedLatenessMs: spec.allowedLatenessMs ?? 0,
+          ...(spec.memoryPool === undefined ? {} : { memoryPool: spec.memoryPool }),
+        }),
+    );
   }
 
   push(batch: RecordBatch): number {
-    return this.inner.push(batchBuffers(batch), batch.length, eventTimeBytes(batch));
+    return call(() => this.inner.push(batchBuffers(batch), batch.length, eventTimeBytes(batch)));
   }
 
   advanceWatermark(watermark: number): RecordBatch | null {
-    const out = this.inner.advanceWatermark(watermark);
+    const out = call(() => this.inner.advanceWatermark(watermark));
     return out === null ? null : fromBatchOut(this.outputSchema, out);
   }
 
   flush(): RecordBatch | null {
-    const out = this.inner.flush();
+    const out = call(() => this.inner.flush());
     return out === null ? null : fromBatchOut(this.outputSchema, out);
   }
 
@@ -51,7 +64,7 @@ class NativeWindowAggregator implements WindowAggregator {
   }
 
   takePushedOutput(): RecordBatch | null {
-    const out = this.inner.takePushedOutput();
+    const out = call(() => this.inner.takePushedOutput());
     return out === null ? null : fromBatchOut(this.outputSchema, out);
   }
 
@@ -73,14 +86,14 @@ class NativeNexmark implements NexmarkGenerator {
     this.schema = schema;
   }
   nextBatch(maxRows: number): RecordBatch | null {
-    const out = this.inner.nextBatch(maxRows);
+    const out = call(() => this.inner.nextBatch(maxRows));
     return out === null ? null : fromBatchOut(this.schema, out);
   }
   position(): number {
     return this.inner.position();
   }
   seek(position: number): void {
-    this.inner.seek(position);
+    call(() => this.inner.seek(position));
   }
 }
 
@@ -94,42 +107,42 @@ export class NativeEngine implements Engine {
   }
 
   createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[]): NexmarkGenerator {
-    const inner = new this.binding.NativeNexmarkGenerator({ ...config }, kind, fields === undefined ? null : [...fields]);
+    const inner = call(() => new this.binding.NativeNexmarkGenerator({ ...config }, nexmarkKind(kind), fields === undefined ? null : [...fields]));
     const full = Schema.from(NEXMARK_SCHEMAS[kind]);
     const names = new Set(inner.fields.map((f) => f.name));
     return new NativeNexmark(inner, new Schema(full.fields.filter((f) => names.has(f.name))));
   }
 
   encodeBatch(batch: RecordBatch): Uint8Array {
-    return this.binding.encodeBatch(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch));
+    return call(() => this.binding.encodeBatch(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch)));
   }
 
   decodeBatch(bytes: Uint8Array): RecordBatch {
-    const { fields, batch } = this.binding.decodeBatch(bytes);
+    const { fields, batch } = call(() => this.binding.decodeBatch(bytes));
     return fromBatchOut(schemaFromSpecs(fields), batch);
   }
 
   murmur3(bytes: Uint8Array, seed: number): number {
-    return this.binding.murmur3(bytes, seed);
+    return call(() => this.binding.murmur3(bytes, seed));
   }
 
   hashPartition(batch: RecordBatch, keyFields: readonly number[], parallelism: number, maxParallelism: number): RecordBatch[] {
-    return this.binding
-      .hashPartition(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), [...keyFields], parallelism, maxParallelism)
-      .map((o) => fromBatchOut(batch.schema, o));
+    return call(() => this.binding.hashPartition(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), [...keyFields], parallelism, maxParallelism)).map((o) =>
+      fromBatchOut(batch.schema, o),
+    );
   }
 
   openMemoryPool(id: string, budgetBytes: number): void {
-    this.binding.openMemoryPool(id, budgetBytes);
+    call(() => this.binding.openMemoryPool(id, budgetBytes));
   }
   memoryPoolUse(id: string): { used: number; peak: number } | null {
-    return this.binding.memoryPoolUse(id);
+    return call(() => this.binding.memoryPoolUse(id));
   }
   closeMemoryPool(id: string): void {
-    this.binding.closeMemoryPool(id);
+    call(() => this.binding.closeMemoryPool(id));
   }
 
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[] {
-    return this.binding.partitionByTargets(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), targets, n).map((o) => fromBatchOut(batch.schema, o));
+    return call(() => this.binding.partitionByTargets(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), targets, n)).map((o) => fromBatchOut(batch.schema, o));
   }
 }
