@@ -1,10 +1,11 @@
 //! Accumulators of the built-in aggregates: one slot per group, updated column-at-a-time and
 //! merged slot into slot (sliding windows combine slices, sessions merge).
 
-use super::{agg_output_type, bitmap_from, canonical_f64_bits, AggKind, AggSpec};
-use crate::batch::{bit_get, bit_set, bitmap_len, BatchRef, Column, ColumnData, ColumnRef, DataType, Schema, Utf8Builder, ValuesRef};
+use super::{agg_output_type, AggKind, AggSpec};
+use crate::batch::{bit_get, bit_set, bitmap_from, bitmap_len, BatchRef, Column, ColumnData, ColumnRef, DataType, Schema, Utf8Builder, ValuesRef};
 use crate::error::{Error, Result};
 use crate::hash::{fmix32, murmur3_32, murmur3_u64};
+use crate::keys::canonical_f64_bits;
 
 /// The group id of a row that is dropped (late).
 pub const LATE: u32 = u32::MAX;

@@ -10,10 +10,11 @@
 //! on a partial window); `unfired_rows` counts them for the job result.
 
 use super::acc::{Accs, LATE};
-use super::keys::{KeyData, KeyRef, KeyTable};
-use super::{encode_key, WindowAggSpec};
+use super::key_table::{KeyData, KeyRef, KeyTable};
+use super::WindowAggSpec;
 use crate::batch::{bit_get, BatchRef, ColumnRef, RecordBatch, SchemaRef, ValuesRef};
 use crate::error::Result;
+use crate::keys::encode_key;
 use crate::memory::{MemoryPoolRef, Reservation};
 
 const NONE: u32 = u32::MAX;

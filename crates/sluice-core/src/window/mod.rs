@@ -62,13 +62,13 @@
 
 mod acc;
 mod count;
-mod keys;
+mod key_table;
 mod session;
 mod sliced;
 
 use std::sync::Arc;
 
-use crate::batch::{bit_get, bit_set, bitmap_len, BatchRef, Column, ColumnData, ColumnRef, DataType, Field, Schema, SchemaRef, ValuesRef};
+use crate::batch::{BatchRef, Column, ColumnData, DataType, Field, RecordBatch, Schema, SchemaRef};
 use crate::error::{Error, Result};
 use crate::memory::{MemoryPool, MemoryPoolRef};
 
@@ -526,64 +526,6 @@ impl WindowAggregator {
     }
 }
 
-use crate::batch::RecordBatch;
-
-/// Canonical key bytes of row `i`: per field a tag byte (0 null, 1 value) then the value
-/// (i32 4 bytes LE, i64/timestamp 8 LE, f64 bits 8 LE with -0 and NaN canonicalised,
-/// bool 1 byte, utf8 u32 LE length + bytes). The same bytes in both engines.
-pub fn encode_key(cols: &[ColumnRef<'_>], i: usize, out: &mut Vec<u8>) {
-    for c in cols {
-        if !c.is_valid(i) {
-            out.push(0);
-            continue;
-        }
-        out.push(1);
-        match c.values {
-            ValuesRef::I32(v) => out.extend_from_slice(&v[i].to_le_bytes()),
-            ValuesRef::I64(v) | ValuesRef::Timestamp(v) => out.extend_from_slice(&v[i].to_le_bytes()),
-            ValuesRef::F64(v) => out.extend_from_slice(&canonical_f64_bits(v[i]).to_le_bytes()),
-            ValuesRef::Bool(v) => out.push(bit_get(v, i) as u8),
-            ValuesRef::Utf8 { offsets, data } => {
-                let s = ColumnRef::utf8_bytes(offsets, data, i);
-                out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-                out.extend_from_slice(s);
-            }
-        }
-    }
-}
-
-#[inline]
-pub fn canonical_f64_bits(x: f64) -> u64 {
-    if x.is_nan() {
-        0x7ff8_0000_0000_0000
-    } else if x == 0.0 {
-        0
-    } else {
-        x.to_bits()
-    }
-}
-
-pub(crate) fn bitmap_from(bits: impl ExactSizeIterator<Item = bool>) -> Vec<u8> {
-    let mut out = vec![0u8; bitmap_len(bits.len())];
-    for (i, b) in bits.enumerate() {
-        if b {
-            bit_set(&mut out, i, true);
-        }
-    }
-    out
-}
-
-/// A single integer-like key column from (value, valid) pairs.
-pub(crate) fn int_key_column(dtype: DataType, keys: impl ExactSizeIterator<Item = (i64, bool)> + Clone) -> Column {
-    let validity = if keys.clone().all(|(_, v)| v) { None } else { Some(bitmap_from(keys.clone().map(|(_, v)| v))) };
-    let data = match dtype {
-        DataType::I32 => ColumnData::I32(keys.map(|(k, _)| k as i32).collect()),
-        DataType::I64 => ColumnData::I64(keys.map(|(k, _)| k).collect()),
-        _ => ColumnData::Timestamp(keys.map(|(k, _)| k).collect()),
-    };
-    Column { data, validity }
-}
-
 /// The output batch: key columns, window bounds, aggregates of `accs` slots `rows` (in
 /// order); event time is each window's last timestamp.
 pub(crate) fn build_output(
@@ -601,65 +543,4 @@ pub(crate) fn build_output(
     columns.push(Column::new(ColumnData::Timestamp(ends)));
     columns.extend(accs.emit(specs, rows)?);
     Ok(RecordBatch { schema: output.clone(), columns, len: n, event_time: Some(event_time) })
-}
-
-/// Rebuilds key columns from canonical key bytes (see [`encode_key`]).
-pub fn decode_keys(keys: &[&[u8]], types: impl Iterator<Item = DataType>) -> Vec<Column> {
-    let types: Vec<DataType> = types.collect();
-    let n = keys.len();
-    let mut pos = vec![0usize; n];
-    let mut out = Vec::with_capacity(types.len());
-    for t in types {
-        let mut valid = vec![true; n];
-        let mut i64s = Vec::new();
-        let mut i32s = Vec::new();
-        let mut f64s = Vec::new();
-        let mut bools = vec![0u8; if t == DataType::Bool { bitmap_len(n) } else { 0 }];
-        let mut ub = crate::batch::Utf8Builder::with_capacity(n, 0);
-        for (r, k) in keys.iter().enumerate() {
-            let p = &mut pos[r];
-            let tag = k[*p];
-            *p += 1;
-            let present = tag == 1;
-            valid[r] = present;
-            let take = |p: &mut usize, len: usize| {
-                let s = &k[*p..*p + len];
-                *p += len;
-                s
-            };
-            match t {
-                DataType::I32 => i32s.push(if present { i32::from_le_bytes(take(p, 4).try_into().unwrap()) } else { 0 }),
-                DataType::I64 | DataType::Timestamp => {
-                    i64s.push(if present { i64::from_le_bytes(take(p, 8).try_into().unwrap()) } else { 0 })
-                }
-                DataType::F64 => {
-                    f64s.push(if present { f64::from_bits(u64::from_le_bytes(take(p, 8).try_into().unwrap())) } else { 0.0 })
-                }
-                DataType::Bool => {
-                    if present && take(p, 1)[0] == 1 {
-                        bit_set(&mut bools, r, true);
-                    }
-                }
-                DataType::Utf8 => {
-                    if present {
-                        let len = u32::from_le_bytes(take(p, 4).try_into().unwrap()) as usize;
-                        ub.push(take(p, len));
-                    } else {
-                        ub.push(b"");
-                    }
-                }
-            }
-        }
-        let data = match t {
-            DataType::I32 => ColumnData::I32(i32s),
-            DataType::I64 => ColumnData::I64(i64s),
-            DataType::Timestamp => ColumnData::Timestamp(i64s),
-            DataType::F64 => ColumnData::F64(f64s),
-            DataType::Bool => ColumnData::Bool(bools),
-            DataType::Utf8 => ub.finish(),
-        };
-        let validity = if valid.iter().all(|&v| v) { None } else { Some(bitmap_from(valid.into_iter())) };
-        out.push(Column { data, validity });
-    }
-    out
 }

@@ -7,10 +7,11 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::acc::{pick, Accs, LATE};
-use super::keys::{KeyData, KeyRef, KeyTable, EMPTY_SLOT};
-use super::{build_output, encode_key, WindowAggSpec};
+use super::key_table::{KeyData, KeyRef, KeyTable, EMPTY_SLOT};
+use super::{build_output, WindowAggSpec};
 use crate::batch::{bit_get, BatchRef, ColumnRef, DataType, RecordBatch, SchemaRef, ValuesRef};
 use crate::error::{Error, Result};
+use crate::keys::encode_key;
 use crate::memory::{MemoryPoolRef, Reservation};
 
 const NONE: u32 = u32::MAX;

@@ -1,13 +1,12 @@
 //! Tumbling and sliding windows over slices: one group per (slice, key), numbered in creation
 //! order; a firing window merges the slices it spans (tumbling: one slice, emitted as is).
 
-
-use super::keys::bytes_eq;
 use super::acc::{pick, Accs, LATE};
-use super::{build_output, decode_keys, encode_key, int_key_column, WindowAggSpec};
+use super::{build_output, WindowAggSpec};
 use crate::batch::{bit_get, BatchRef, Column, ColumnRef, DataType, RecordBatch, SchemaRef, ValuesRef};
 use crate::error::Result;
 use crate::hash::{fmix32, murmur3_32, murmur3_u64};
+use crate::keys::{bytes_eq, decode_keys, encode_key, int_key_column};
 use crate::memory::{MemoryPoolRef, Reservation};
 
 const EMPTY_SLOT: u64 = u64::MAX;
