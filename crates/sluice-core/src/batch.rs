@@ -123,6 +123,17 @@ pub fn bitmap_len(n: usize) -> usize {
     n.div_ceil(8)
 }
 
+/// A validity (or bool) bitmap of `bits`.
+pub(crate) fn bitmap_from(bits: impl ExactSizeIterator<Item = bool>) -> Vec<u8> {
+    let mut out = vec![0u8; bitmap_len(bits.len())];
+    for (i, b) in bits.enumerate() {
+        if b {
+            bit_set(&mut out, i, true);
+        }
+    }
+    out
+}
+
 /// Owned column values.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ColumnData {

@@ -4,6 +4,7 @@ pub mod batch;
 pub mod codec;
 pub mod error;
 pub mod hash;
+pub mod keys;
 pub mod memory;
 pub mod nexmark;
 pub mod partition;

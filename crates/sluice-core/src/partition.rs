@@ -3,15 +3,14 @@
 //! batch into one batch per target subtask, rows in their original order (so the order of
 //! records per key is kept across an exchange).
 //!
-//! The canonical key bytes are those of `window::encode_key`; a single non-null integer key
-//! (tag byte 1, then 8 little-endian bytes) is hashed without building the bytes.
+//! Rows are hashed by their canonical key bytes (`keys::hash_keys`), as window state groups them.
 
 use std::borrow::Cow;
 
 use crate::batch::{bit_get, bit_set, bitmap_len, BatchRef, Column, ColumnData, ColumnRef, RecordBatch, ValuesRef};
 use crate::error::{Error, Result};
-use crate::hash::{fmix32, murmur3_32, subtask_for_key_group};
-use crate::window::encode_key;
+use crate::hash::subtask_for_key_group;
+use crate::keys::hash_keys;
 
 /// Checks a parallelism against a max parallelism (Flink's rules).
 pub fn check_parallelism(parallelism: u32, max_parallelism: u32) -> Result<()> {
@@ -24,27 +23,6 @@ pub fn check_parallelism(parallelism: u32, max_parallelism: u32) -> Result<()> {
         )));
     }
     Ok(())
-}
-
-#[inline(always)]
-fn mix_k(k: u32) -> u32 {
-    k.wrapping_mul(0xcc9e_2d51).rotate_left(15).wrapping_mul(0x1b87_3593)
-}
-
-#[inline(always)]
-fn mix_h(h: u32, k: u32) -> u32 {
-    (h ^ mix_k(k)).rotate_left(13).wrapping_mul(5).wrapping_add(0xe654_6b64)
-}
-
-/// murmur3_32 (seed 0) of the 9 canonical bytes of a non-null i64 key: [1, v as 8 LE bytes].
-#[inline(always)]
-pub fn hash_i64_key(v: i64) -> u32 {
-    let v = v as u64;
-    let k1 = 1 | ((v as u32) << 8);
-    let k2 = (v >> 24) as u32;
-    let tail = (v >> 56) as u32;
-    let h = mix_h(mix_h(0, k1), k2);
-    fmix32((h ^ mix_k(tail)) ^ 9)
 }
 
 /// The key group of every row.
@@ -62,24 +40,8 @@ fn key_hashes(batch: &BatchRef<'_>, key_fields: &[usize]) -> Result<Vec<u32>> {
     if let Some(&k) = key_fields.iter().find(|&&k| k >= batch.columns.len()) {
         return Err(Error::config(format!("key field index {k} is out of range for a batch of {} columns", batch.columns.len())));
     }
-    let n = batch.len;
     let cols: Vec<ColumnRef<'_>> = key_fields.iter().map(|&k| batch.columns[k]).collect();
-    Ok(match (cols.as_slice(), cols[0].validity) {
-        ([c], None) if matches!(c.values, ValuesRef::I64(_) | ValuesRef::Timestamp(_)) => {
-            let (ValuesRef::I64(v) | ValuesRef::Timestamp(v)) = c.values else { unreachable!() };
-            v[..n].iter().map(|&x| hash_i64_key(x)).collect()
-        }
-        _ => {
-            let mut scratch = Vec::with_capacity(64);
-            (0..n)
-                .map(|i| {
-                    scratch.clear();
-                    encode_key(&cols, i, &mut scratch);
-                    murmur3_32(&scratch, 0)
-                })
-                .collect()
-        }
-    })
+    Ok(hash_keys(&cols, batch.len))
 }
 
 /// Where the rows of one batch go: the target of every row (computed here, or the caller's) and
@@ -323,15 +285,6 @@ mod tests {
     use super::*;
     use crate::batch::{DataType, Field, Schema, Utf8Builder};
     use std::sync::Arc;
-
-    #[test]
-    fn the_i64_fast_path_hashes_the_canonical_bytes() {
-        for v in [0i64, 1, -1, 42, 1000, i64::MIN, i64::MAX, 1 << 62, 0x0102_0304_0506_0708] {
-            let mut bytes = vec![1u8];
-            bytes.extend_from_slice(&v.to_le_bytes());
-            assert_eq!(hash_i64_key(v), murmur3_32(&bytes, 0), "{v}");
-        }
-    }
 
     #[test]
     fn key_groups_are_pinned() {

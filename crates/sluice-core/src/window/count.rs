@@ -10,17 +10,19 @@
 //! on a partial window); `unfired_rows` counts them for the job result.
 
 use super::acc::{Accs, LATE};
-use super::keys::{KeyData, KeyRef, KeyTable};
-use super::{encode_key, WindowAggSpec};
+use super::kernel::{Pushed, WindowKernel};
+use super::key_table::{KeyData, KeyRef, KeyTable};
+use super::WindowAggSpec;
 use crate::batch::{bit_get, BatchRef, ColumnRef, RecordBatch, SchemaRef, ValuesRef};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::keys::encode_key;
 use crate::memory::{MemoryPoolRef, Reservation};
 
 const NONE: u32 = u32::MAX;
 
 pub(crate) struct CountAggregator {
-    pub(crate) spec: WindowAggSpec,
-    pub(crate) output: SchemaRef,
+    spec: WindowAggSpec,
+    output: SchemaRef,
     slide: u64,
     slice: u64,
     /// Slices per window (`size / slice`).
@@ -77,62 +79,9 @@ impl CountAggregator {
         })
     }
 
-    pub fn group_count(&self) -> usize {
-        self.live
-    }
-
-    pub fn memory_held(&self) -> u64 {
-        self.reservation.held()
-    }
-
-    /// Records of every key since its last firing (never emitted if no more records come).
-    pub fn unfired_rows(&self) -> u64 {
-        self.count.iter().map(|&c| c % self.slide).sum()
-    }
-
     fn account(&mut self) -> Result<()> {
         let bytes = self.keys.bytes() + self.count.capacity() * 8 + self.ring.capacity() * 4 + self.accs.bytes() + self.scratch.bytes();
         self.reservation.resize(bytes as u64)
-    }
-
-    /// Adds a batch and returns the windows it completed (in the order of the records that
-    /// completed them), or None.
-    pub fn push(&mut self, batch: &BatchRef<'_>) -> Result<Option<RecordBatch>> {
-        let n = batch.len;
-        self.gids.clear();
-        self.gids.resize(n, LATE);
-        self.fired.clear();
-        self.fired_groups.clear();
-        match &self.keys.data {
-            KeyData::Int { col, .. } => {
-                let c = batch.columns[*col];
-                match c.values {
-                    ValuesRef::I32(v) => self.assign(n, |_, i| {
-                        let ok = c.validity.is_none_or(|b| bit_get(b, i));
-                        KeyRef::Int(if ok { v[i] as i64 } else { 0 }, ok)
-                    }),
-                    ValuesRef::I64(v) | ValuesRef::Timestamp(v) => self.assign(n, |_, i| {
-                        let ok = c.validity.is_none_or(|b| bit_get(b, i));
-                        KeyRef::Int(if ok { v[i] } else { 0 }, ok)
-                    }),
-                    _ => unreachable!("the int key path is chosen for integer columns only"),
-                }
-            }
-            KeyData::Bytes { cols, .. } => {
-                let key_cols: Vec<ColumnRef<'_>> = cols.iter().map(|&(c, _)| batch.columns[c]).collect();
-                self.assign(n, |scratch, i| {
-                    scratch.clear();
-                    encode_key(&key_cols, i, scratch);
-                    KeyRef::Bytes
-                })
-            }
-        }
-        self.accs.update(batch, &self.gids[..n], self.seq_base);
-        self.seq_base += n as i64;
-        let out = if self.fired.is_empty() { None } else { Some(self.emit()?) };
-        self.maybe_compact();
-        self.account()?;
-        Ok(out)
     }
 
     fn assign(&mut self, n: usize, mut key_of: impl FnMut(&mut Vec<u8>, usize) -> KeyRef) {
@@ -256,5 +205,71 @@ impl CountAggregator {
             }
         }
         self.accs.compact(&keep);
+    }
+}
+
+impl WindowKernel for CountAggregator {
+    fn uses_event_time(&self) -> bool {
+        false
+    }
+
+    fn set_lateness(&mut self, ms: i64) -> Result<()> {
+        if ms == 0 {
+            return Ok(());
+        }
+        Err(Error::config("count windows never end, so allowed lateness does not apply; remove it"))
+    }
+
+    /// Adds a batch and returns the windows it completed (in the order of the records that
+    /// completed them), or None.
+    fn push(&mut self, batch: &BatchRef<'_>, _ts: &[i64]) -> Result<Pushed> {
+        let n = batch.len;
+        self.gids.clear();
+        self.gids.resize(n, LATE);
+        self.fired.clear();
+        self.fired_groups.clear();
+        match &self.keys.data {
+            KeyData::Int { col, .. } => {
+                let c = batch.columns[*col];
+                match c.values {
+                    ValuesRef::I32(v) => self.assign(n, |_, i| {
+                        let ok = c.validity.is_none_or(|b| bit_get(b, i));
+                        KeyRef::Int(if ok { v[i] as i64 } else { 0 }, ok)
+                    }),
+                    ValuesRef::I64(v) | ValuesRef::Timestamp(v) => self.assign(n, |_, i| {
+                        let ok = c.validity.is_none_or(|b| bit_get(b, i));
+                        KeyRef::Int(if ok { v[i] } else { 0 }, ok)
+                    }),
+                    _ => unreachable!("the int key path is chosen for integer columns only"),
+                }
+            }
+            KeyData::Bytes { cols, .. } => {
+                let key_cols: Vec<ColumnRef<'_>> = cols.iter().map(|&(c, _)| batch.columns[c]).collect();
+                self.assign(n, |scratch, i| {
+                    scratch.clear();
+                    encode_key(&key_cols, i, scratch);
+                    KeyRef::Bytes
+                })
+            }
+        }
+        self.accs.update(batch, &self.gids[..n], self.seq_base);
+        self.seq_base += n as i64;
+        let out = if self.fired.is_empty() { None } else { Some(self.emit()?) };
+        self.maybe_compact();
+        self.account()?;
+        Ok(Pushed { late: 0, fired: out })
+    }
+
+    /// Records of every key since its last firing (never emitted if no more records come).
+    fn unfired_rows(&self) -> u64 {
+        self.count.iter().map(|&c| c % self.slide).sum()
+    }
+
+    fn group_count(&self) -> usize {
+        self.live
+    }
+
+    fn memory_held(&self) -> u64 {
+        self.reservation.held()
     }
 }

@@ -62,15 +62,17 @@
 
 mod acc;
 mod count;
-mod keys;
+mod kernel;
+mod key_table;
 mod session;
 mod sliced;
 
 use std::sync::Arc;
 
-use crate::batch::{bit_get, bit_set, bitmap_len, BatchRef, Column, ColumnData, ColumnRef, DataType, Field, Schema, SchemaRef, ValuesRef};
+use crate::batch::{BatchRef, Column, ColumnData, DataType, Field, RecordBatch, Schema, SchemaRef};
 use crate::error::{Error, Result};
 use crate::memory::{MemoryPool, MemoryPoolRef};
+use kernel::WindowKernel;
 
 pub use acc::LATE;
 
@@ -271,21 +273,18 @@ pub(crate) fn drop_watermark(watermark: i64, lateness: i64) -> i64 {
     }
 }
 
-/// Keyed event-time window aggregation: tumbling and sliding windows (slices) or sessions.
+/// Keyed event-time window aggregation: tumbling and sliding windows (slices), sessions, or
+/// count windows.
 pub struct WindowAggregator {
-    inner: Inner,
+    kernel: Box<dyn WindowKernel>,
+    input: SchemaRef,
+    output: SchemaRef,
     /// Rows produced by the last push (count windows; time windows fired again by records
     /// within their allowed lateness), until taken.
     pushed_out: Option<RecordBatch>,
     lateness: i64,
     /// The late rows of the last push when it was split into parts (allowed lateness).
     split_late: Option<Vec<u32>>,
-}
-
-enum Inner {
-    Sliced(Box<sliced::SlicedAggregator>),
-    Session(Box<session::SessionAggregator>),
-    Count(Box<count::CountAggregator>),
 }
 
 impl WindowAggregator {
@@ -295,20 +294,22 @@ impl WindowAggregator {
 
     pub fn with_pool(spec: WindowAggSpec, pool: MemoryPoolRef) -> Result<WindowAggregator> {
         let output = Arc::new(spec.output_schema()?);
+        let input = spec.input.clone();
+        let out = output.clone();
         // No key fields: one group per window (windowAll); the empty key bytes are that group.
         // Re-check the assigner (the fields are public).
-        let inner = match spec.windows {
+        let kernel: Box<dyn WindowKernel> = match spec.windows {
             Windows::Tumbling { size, offset } => {
                 Windows::tumbling(size, offset)?;
-                Inner::Sliced(Box::new(sliced::SlicedAggregator::new(spec, output, size, size, offset, pool)?))
+                Box::new(sliced::SlicedAggregator::new(spec, out, size, size, offset, pool)?)
             }
             Windows::Sliding { size, slide, offset } => {
                 Windows::sliding(size, slide, offset)?;
-                Inner::Sliced(Box::new(sliced::SlicedAggregator::new(spec, output, size, slide, offset, pool)?))
+                Box::new(sliced::SlicedAggregator::new(spec, out, size, slide, offset, pool)?)
             }
             Windows::Session { gap } => {
                 Windows::session(gap)?;
-                Inner::Session(Box::new(session::SessionAggregator::new(spec, output, session::Gap::Fixed(gap), pool)?))
+                Box::new(session::SessionAggregator::new(spec, out, session::Gap::Fixed(gap), pool)?)
             }
             Windows::DynamicSession { gap_field } => {
                 let f = spec.input.fields.get(gap_field).ok_or_else(|| {
@@ -320,66 +321,39 @@ impl WindowAggregator {
                         f.name, f.data_type
                     )));
                 }
-                Inner::Session(Box::new(session::SessionAggregator::new(spec, output, session::Gap::Field(gap_field), pool)?))
+                Box::new(session::SessionAggregator::new(spec, out, session::Gap::Field(gap_field), pool)?)
             }
             Windows::Count { size, slide } => {
                 Windows::count(size, slide)?;
-                Inner::Count(Box::new(count::CountAggregator::new(spec, output, size as u64, slide as u64, pool)?))
+                Box::new(count::CountAggregator::new(spec, out, size as u64, slide as u64, pool)?)
             }
         };
-        Ok(WindowAggregator { inner, pushed_out: None, lateness: 0, split_late: None })
+        Ok(WindowAggregator { kernel, input, output, pushed_out: None, lateness: 0, split_late: None })
     }
 
     pub fn output_schema(&self) -> SchemaRef {
-        match &self.inner {
-            Inner::Sliced(a) => a.output.clone(),
-            Inner::Session(a) => a.output.clone(),
-            Inner::Count(a) => a.output.clone(),
-        }
+        self.output.clone()
     }
     pub fn input_schema(&self) -> SchemaRef {
-        match &self.inner {
-            Inner::Sliced(a) => a.spec.input.clone(),
-            Inner::Session(a) => a.spec.input.clone(),
-            Inner::Count(a) => a.spec.input.clone(),
-        }
+        self.input.clone()
     }
     pub fn late_dropped(&self) -> u64 {
-        match &self.inner {
-            Inner::Sliced(a) => a.late_dropped,
-            Inner::Session(a) => a.late_dropped,
-            Inner::Count(_) => 0,
-        }
+        self.kernel.late_dropped()
     }
     pub fn watermark(&self) -> i64 {
-        match &self.inner {
-            Inner::Sliced(a) => a.watermark,
-            Inner::Session(a) => a.watermark,
-            Inner::Count(_) => i64::MIN,
-        }
+        self.kernel.watermark()
     }
     /// Session windows: the earliest start of a session in state (None when there is none).
     /// Other windows do not track it: Some(i64::MIN).
     pub fn earliest_start(&self) -> Option<i64> {
-        match &self.inner {
-            Inner::Session(a) => a.earliest_start(),
-            _ => Some(i64::MIN),
-        }
+        self.kernel.earliest_start()
     }
     /// Groups held: (slice, key) pairs, or open sessions.
     pub fn group_count(&self) -> usize {
-        match &self.inner {
-            Inner::Sliced(a) => a.group_count(),
-            Inner::Session(a) => a.group_count(),
-            Inner::Count(a) => a.group_count(),
-        }
+        self.kernel.group_count()
     }
     pub fn memory_held(&self) -> u64 {
-        match &self.inner {
-            Inner::Sliced(a) => a.reservation.held(),
-            Inner::Session(a) => a.reservation.held(),
-            Inner::Count(a) => a.memory_held(),
-        }
+        self.kernel.memory_held()
     }
 
     /// Allowed lateness (Flink's `allowedLateness`): a time window's state is kept until the
@@ -390,53 +364,35 @@ impl WindowAggregator {
         if ms < 0 {
             return Err(Error::config(format!("allowed lateness must be 0 ms or more, got {ms}")));
         }
-        match &mut self.inner {
-            Inner::Sliced(a) => a.set_lateness(ms),
-            Inner::Session(a) => a.set_lateness(ms),
-            Inner::Count(_) if ms == 0 => {}
-            Inner::Count(_) => {
-                return Err(Error::config("count windows never end, so allowed lateness does not apply; remove it"))
-            }
-        }
+        self.kernel.set_lateness(ms)?;
         self.lateness = ms;
         Ok(())
     }
 
     /// Adds a batch. Returns the number of late rows dropped from it.
     pub fn push(&mut self, batch: &BatchRef<'_>) -> Result<u64> {
-        let input = self.input_schema();
-        if batch.schema.fields != input.fields {
+        if batch.schema.fields != self.input.fields {
             return Err(Error::data("the batch's schema differs from the window operator's input schema"));
         }
         self.split_late = None;
         if self.pushed_out.is_some() {
             return Err(Error::data("the rows fired by the previous batch were not taken (take_pushed_output) before this push"));
         }
-        if let Inner::Count(a) = &mut self.inner {
-            self.pushed_out = a.push(batch)?;
-            return Ok(0);
-        }
-        let ts = batch.event_time.ok_or_else(|| {
-            Error::data("the window operator got rows without event timestamps; assign them with assignTimestampsAndWatermarks")
-        })?;
-        let candidates = match &self.inner {
-            _ if self.lateness == 0 => vec![],
-            Inner::Sliced(a) => a.refire_candidates(&ts[..batch.len]),
-            Inner::Session(a) => a.refire_candidates(batch, &ts[..batch.len]),
-            Inner::Count(_) => unreachable!(),
+        let ts: &[i64] = if self.kernel.uses_event_time() {
+            batch.event_time.ok_or_else(|| {
+                Error::data("the window operator got rows without event timestamps; assign them with assignTimestampsAndWatermarks")
+            })?
+        } else {
+            &[]
         };
+        // Only time windows take allowed lateness (count windows refuse it).
+        let candidates = if self.lateness == 0 { vec![] } else { self.kernel.refire_candidates(batch, &ts[..batch.len]) };
         if candidates.is_empty() {
-            return self.push_part(batch, ts);
+            let pushed = self.kernel.push(batch, ts)?;
+            self.pushed_out = pushed.fired;
+            return Ok(pushed.late);
         }
         self.push_refiring(batch, &candidates)
-    }
-
-    fn push_part(&mut self, batch: &BatchRef<'_>, ts: &[i64]) -> Result<u64> {
-        match &mut self.inner {
-            Inner::Sliced(a) => a.push(batch, ts),
-            Inner::Session(a) => a.push(batch, ts),
-            Inner::Count(_) => unreachable!(),
-        }
     }
 
     /// Allowed lateness: the rows that reach a fired window go one at a time, each firing
@@ -461,15 +417,12 @@ impl WindowAggregator {
         for (start, end) in parts {
             let part = batch.slice_owned(start, end);
             let pref = part.as_ref();
-            dropped += self.push_part(&pref, part.event_time.as_deref().unwrap())?;
-            late.extend(self.late_rows().into_iter().map(|r| r + start as u32));
+            let pushed = self.kernel.push(&pref, part.event_time.as_deref().unwrap())?;
+            dropped += pushed.late;
+            fired.extend(pushed.fired);
+            late.extend(self.kernel.late_rows().into_iter().map(|r| r + start as u32));
             if end - start == 1 && candidates.binary_search(&start).is_ok() {
-                let out = match &mut self.inner {
-                    Inner::Sliced(a) => a.refire_last_row()?,
-                    Inner::Session(a) => a.refire_last_row()?,
-                    Inner::Count(_) => unreachable!(),
-                };
-                fired.extend(out);
+                fired.extend(self.kernel.refire_last_row()?);
             }
         }
         self.split_late = Some(late);
@@ -487,10 +440,7 @@ impl WindowAggregator {
     /// Count windows: records after the last firing of their key (not emitted at the end of
     /// input, as in Flink). 0 for time windows.
     pub fn unfired_rows(&self) -> u64 {
-        match &self.inner {
-            Inner::Count(a) => a.unfired_rows(),
-            _ => 0,
-        }
+        self.kernel.unfired_rows()
     }
 
     /// The rows of the last pushed batch that were late (dropped), for a side output.
@@ -498,90 +448,20 @@ impl WindowAggregator {
         if let Some(l) = &self.split_late {
             return l.clone();
         }
-        let (gids, n) = match &self.inner {
-            Inner::Sliced(a) => (&a.gids, a.last_len),
-            Inner::Session(a) => (&a.gids, a.last_len),
-            Inner::Count(_) => return vec![],
-        };
-        gids[..n].iter().enumerate().filter(|(_, &g)| g == LATE).map(|(i, _)| i as u32).collect()
+        self.kernel.late_rows()
     }
 
     /// Advances the watermark (never backwards) and returns the rows of every window it
     /// completes, or None when none fires. `i64::MAX` (end of input) fires everything.
     pub fn advance_watermark(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {
-        match &mut self.inner {
-            Inner::Sliced(a) => a.advance_watermark(watermark),
-            Inner::Session(a) => a.advance_watermark(watermark),
-            Inner::Count(_) => Ok(None),
-        }
+        self.kernel.advance_watermark(watermark)
     }
 
     /// Tumbling and sliding windows: fires every window in state whatever the watermark and
     /// forgets it, back to no watermark (a pre-aggregation of one batch at a time).
     pub fn flush(&mut self) -> Result<Option<RecordBatch>> {
-        match &mut self.inner {
-            Inner::Sliced(a) => a.flush(),
-            _ => Err(Error::config("flush is for tumbling and sliding windows: sessions and count windows cannot be pre-aggregated per batch")),
-        }
+        self.kernel.flush()
     }
-}
-
-use crate::batch::RecordBatch;
-
-/// Canonical key bytes of row `i`: per field a tag byte (0 null, 1 value) then the value
-/// (i32 4 bytes LE, i64/timestamp 8 LE, f64 bits 8 LE with -0 and NaN canonicalised,
-/// bool 1 byte, utf8 u32 LE length + bytes). The same bytes in both engines.
-pub fn encode_key(cols: &[ColumnRef<'_>], i: usize, out: &mut Vec<u8>) {
-    for c in cols {
-        if !c.is_valid(i) {
-            out.push(0);
-            continue;
-        }
-        out.push(1);
-        match c.values {
-            ValuesRef::I32(v) => out.extend_from_slice(&v[i].to_le_bytes()),
-            ValuesRef::I64(v) | ValuesRef::Timestamp(v) => out.extend_from_slice(&v[i].to_le_bytes()),
-            ValuesRef::F64(v) => out.extend_from_slice(&canonical_f64_bits(v[i]).to_le_bytes()),
-            ValuesRef::Bool(v) => out.push(bit_get(v, i) as u8),
-            ValuesRef::Utf8 { offsets, data } => {
-                let s = ColumnRef::utf8_bytes(offsets, data, i);
-                out.extend_from_slice(&(s.len() as u32).to_le_bytes());
-                out.extend_from_slice(s);
-            }
-        }
-    }
-}
-
-#[inline]
-pub fn canonical_f64_bits(x: f64) -> u64 {
-    if x.is_nan() {
-        0x7ff8_0000_0000_0000
-    } else if x == 0.0 {
-        0
-    } else {
-        x.to_bits()
-    }
-}
-
-pub(crate) fn bitmap_from(bits: impl ExactSizeIterator<Item = bool>) -> Vec<u8> {
-    let mut out = vec![0u8; bitmap_len(bits.len())];
-    for (i, b) in bits.enumerate() {
-        if b {
-            bit_set(&mut out, i, true);
-        }
-    }
-    out
-}
-
-/// A single integer-like key column from (value, valid) pairs.
-pub(crate) fn int_key_column(dtype: DataType, keys: impl ExactSizeIterator<Item = (i64, bool)> + Clone) -> Column {
-    let validity = if keys.clone().all(|(_, v)| v) { None } else { Some(bitmap_from(keys.clone().map(|(_, v)| v))) };
-    let data = match dtype {
-        DataType::I32 => ColumnData::I32(keys.map(|(k, _)| k as i32).collect()),
-        DataType::I64 => ColumnData::I64(keys.map(|(k, _)| k).collect()),
-        _ => ColumnData::Timestamp(keys.map(|(k, _)| k).collect()),
-    };
-    Column { data, validity }
 }
 
 /// The output batch: key columns, window bounds, aggregates of `accs` slots `rows` (in
@@ -601,65 +481,4 @@ pub(crate) fn build_output(
     columns.push(Column::new(ColumnData::Timestamp(ends)));
     columns.extend(accs.emit(specs, rows)?);
     Ok(RecordBatch { schema: output.clone(), columns, len: n, event_time: Some(event_time) })
-}
-
-/// Rebuilds key columns from canonical key bytes (see [`encode_key`]).
-pub fn decode_keys(keys: &[&[u8]], types: impl Iterator<Item = DataType>) -> Vec<Column> {
-    let types: Vec<DataType> = types.collect();
-    let n = keys.len();
-    let mut pos = vec![0usize; n];
-    let mut out = Vec::with_capacity(types.len());
-    for t in types {
-        let mut valid = vec![true; n];
-        let mut i64s = Vec::new();
-        let mut i32s = Vec::new();
-        let mut f64s = Vec::new();
-        let mut bools = vec![0u8; if t == DataType::Bool { bitmap_len(n) } else { 0 }];
-        let mut ub = crate::batch::Utf8Builder::with_capacity(n, 0);
-        for (r, k) in keys.iter().enumerate() {
-            let p = &mut pos[r];
-            let tag = k[*p];
-            *p += 1;
-            let present = tag == 1;
-            valid[r] = present;
-            let take = |p: &mut usize, len: usize| {
-                let s = &k[*p..*p + len];
-                *p += len;
-                s
-            };
-            match t {
-                DataType::I32 => i32s.push(if present { i32::from_le_bytes(take(p, 4).try_into().unwrap()) } else { 0 }),
-                DataType::I64 | DataType::Timestamp => {
-                    i64s.push(if present { i64::from_le_bytes(take(p, 8).try_into().unwrap()) } else { 0 })
-                }
-                DataType::F64 => {
-                    f64s.push(if present { f64::from_bits(u64::from_le_bytes(take(p, 8).try_into().unwrap())) } else { 0.0 })
-                }
-                DataType::Bool => {
-                    if present && take(p, 1)[0] == 1 {
-                        bit_set(&mut bools, r, true);
-                    }
-                }
-                DataType::Utf8 => {
-                    if present {
-                        let len = u32::from_le_bytes(take(p, 4).try_into().unwrap()) as usize;
-                        ub.push(take(p, len));
-                    } else {
-                        ub.push(b"");
-                    }
-                }
-            }
-        }
-        let data = match t {
-            DataType::I32 => ColumnData::I32(i32s),
-            DataType::I64 => ColumnData::I64(i64s),
-            DataType::Timestamp => ColumnData::Timestamp(i64s),
-            DataType::F64 => ColumnData::F64(f64s),
-            DataType::Bool => ColumnData::Bool(bools),
-            DataType::Utf8 => ub.finish(),
-        };
-        let validity = if valid.iter().all(|&v| v) { None } else { Some(bitmap_from(valid.into_iter())) };
-        out.push(Column { data, validity });
-    }
-    out
 }

@@ -7,10 +7,12 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use super::acc::{pick, Accs, LATE};
-use super::keys::{KeyData, KeyRef, KeyTable, EMPTY_SLOT};
-use super::{build_output, encode_key, WindowAggSpec};
+use super::kernel::{late_rows_of, Pushed, WindowKernel};
+use super::key_table::{KeyData, KeyRef, KeyTable, EMPTY_SLOT};
+use super::{build_output, WindowAggSpec};
 use crate::batch::{bit_get, BatchRef, ColumnRef, DataType, RecordBatch, SchemaRef, ValuesRef};
 use crate::error::{Error, Result};
+use crate::keys::encode_key;
 use crate::memory::{MemoryPoolRef, Reservation};
 
 const NONE: u32 = u32::MAX;
@@ -40,8 +42,8 @@ struct Session {
 }
 
 pub(crate) struct SessionAggregator {
-    pub(crate) spec: WindowAggSpec,
-    pub(crate) output: SchemaRef,
+    spec: WindowAggSpec,
+    output: SchemaRef,
     gap: Gap,
     keys: KeyTable,
     sessions: Vec<Session>,
@@ -53,13 +55,13 @@ pub(crate) struct SessionAggregator {
     lateness: i64,
     cleanup: BinaryHeap<Reverse<(i64, u32)>>,
     live: usize,
-    pub(crate) watermark: i64,
-    pub(crate) late_dropped: u64,
+    watermark: i64,
+    late_dropped: u64,
     seq_base: i64,
-    pub(crate) gids: Vec<u32>,
+    gids: Vec<u32>,
     /// Rows of the last pushed batch (the prefix of `gids` that is valid).
-    pub(crate) last_len: usize,
-    pub(crate) reservation: Reservation,
+    last_len: usize,
+    reservation: Reservation,
 }
 
 impl SessionAggregator {
@@ -86,17 +88,6 @@ impl SessionAggregator {
         })
     }
 
-    pub fn group_count(&self) -> usize {
-        self.live
-    }
-
-    /// The earliest start of a session in state (open, or fired and kept for allowed
-    /// lateness), or None. Checkpoints keep the input from there on. O(sessions): called per
-    /// checkpoint, not per batch.
-    pub fn earliest_start(&self) -> Option<i64> {
-        self.sessions.iter().filter(|s| s.fwd == ALIVE).map(|s| s.start).min()
-    }
-
     fn account(&mut self) -> Result<()> {
         let bytes = self.keys.bytes()
             + self.sessions.capacity() * std::mem::size_of::<Session>()
@@ -105,114 +96,8 @@ impl SessionAggregator {
         self.reservation.resize(bytes as u64)
     }
 
-    pub fn set_lateness(&mut self, ms: i64) {
-        self.lateness = ms;
-    }
-
     fn drop_watermark(&self) -> i64 {
         super::drop_watermark(self.watermark, self.lateness)
-    }
-
-    /// Rows (ascending) whose own window is complete: within the allowed lateness they may
-    /// reach a fired session, which fires again, so they are pushed one at a time.
-    pub fn refire_candidates(&self, batch: &BatchRef<'_>, ts: &[i64]) -> Vec<usize> {
-        let wm = self.watermark;
-        if self.lateness == 0 || wm == i64::MIN {
-            return vec![];
-        }
-        let gaps: Option<&[i64]> = match self.gap {
-            Gap::Fixed(_) => None,
-            Gap::Field(f) => match batch.columns[f].values {
-                ValuesRef::I64(v) => Some(v),
-                _ => None,
-            },
-        };
-        let fixed = if let Gap::Fixed(g) = self.gap { g } else { 1 };
-        (0..batch.len).filter(|&i| ts[i].saturating_add(gaps.map_or(fixed, |g| g[i].max(1))).saturating_sub(1) <= wm).collect()
-    }
-
-    /// After a one-row push: the session the row landed in, when it is complete (it fires
-    /// again with the row), or None.
-    pub fn refire_last_row(&mut self) -> Result<Option<RecordBatch>> {
-        let g = self.gids[0];
-        if self.last_len != 1 || g == LATE {
-            return Ok(None);
-        }
-        let s = self.sessions[g as usize];
-        if s.end.saturating_sub(1) > self.watermark {
-            return Ok(None);
-        }
-        let out = build_output(&self.output, self.keys.emit([s.kid].into_iter()), vec![s.start], vec![s.end], &self.accs, &self.spec.aggs, &[g])?;
-        self.sessions[g as usize].done = true;
-        self.cleanup.push(Reverse((s.end, g)));
-        Ok(Some(out))
-    }
-
-    pub fn push(&mut self, batch: &BatchRef<'_>, ts: &[i64]) -> Result<u64> {
-        let n = batch.len;
-        // Check every gap before touching any state.
-        let gaps: Option<&[i64]> = match self.gap {
-            Gap::Fixed(_) => None,
-            Gap::Field(f) => {
-                let c = batch.columns[f];
-                let ValuesRef::I64(v) = c.values else {
-                    return Err(Error::data("the session gap column must hold i64 values"));
-                };
-                for (i, &g) in v[..n].iter().enumerate() {
-                    if !c.is_valid(i) || g <= 0 {
-                        let shown = if c.is_valid(i) { format!("{g} ms") } else { "null".to_string() };
-                        return Err(Error::data(format!(
-                            "the session gap of row {i} of the batch is {shown}; a session gap must be above 0 ms"
-                        )));
-                    }
-                }
-                Some(&v[..n])
-            }
-        };
-        self.gids.clear();
-        self.gids.resize(n, LATE);
-        self.last_len = n;
-        let before = self.late_dropped;
-        let merged = match &self.keys.data {
-            KeyData::Int { col, .. } => {
-                let col = *col;
-                let c = batch.columns[col];
-                match c.values {
-                    ValuesRef::I32(v) => self.assign(ts, gaps, |_, i| {
-                        let ok = c.validity.is_none_or(|b| bit_get(b, i));
-                        KeyRef::Int(if ok { v[i] as i64 } else { 0 }, ok)
-                    }),
-                    ValuesRef::I64(v) | ValuesRef::Timestamp(v) => self.assign(ts, gaps, |_, i| {
-                        let ok = c.validity.is_none_or(|b| bit_get(b, i));
-                        KeyRef::Int(if ok { v[i] } else { 0 }, ok)
-                    }),
-                    _ => unreachable!("the int key path is chosen for integer columns only"),
-                }
-            }
-            KeyData::Bytes { cols, .. } => {
-                let key_cols: Vec<ColumnRef<'_>> = cols.iter().map(|&(c, _)| batch.columns[c]).collect();
-                self.assign(ts, gaps, |scratch, i| {
-                    scratch.clear();
-                    encode_key(&key_cols, i, scratch);
-                    KeyRef::Bytes
-                })
-            }
-        };
-        if merged {
-            // Rows assigned to a session that a later row merged away go to its survivor.
-            for g in self.gids.iter_mut() {
-                if *g != LATE {
-                    while self.sessions[*g as usize].fwd != ALIVE {
-                        *g = self.sessions[*g as usize].fwd;
-                    }
-                }
-            }
-        }
-        self.accs.update(batch, &self.gids[..n], self.seq_base);
-        self.seq_base += n as i64;
-        self.maybe_compact();
-        self.account()?;
-        Ok(self.late_dropped - before)
     }
 
     /// Assigns every row to a session; returns whether any sessions merged.
@@ -317,71 +202,6 @@ impl SessionAggregator {
         g
     }
 
-    /// Advances the watermark (never backwards) and returns the sessions it completes, by
-    /// end, then start, then first arrival.
-    pub fn advance_watermark(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {
-        if watermark <= self.watermark {
-            return Ok(None);
-        }
-        self.watermark = watermark;
-        let mut due: Vec<u32> = Vec::new();
-        while let Some(&Reverse((e, g))) = self.heap.peek() {
-            if e.saturating_sub(1) > watermark {
-                break;
-            }
-            self.heap.pop();
-            let sess = &mut self.sessions[g as usize];
-            sess.queued = false;
-            if sess.fwd != ALIVE || sess.done {
-                continue;
-            }
-            if sess.end != e {
-                sess.queued = true;
-                self.heap.push(Reverse((sess.end, g)));
-                continue;
-            }
-            due.push(g);
-        }
-        if due.is_empty() {
-            self.clean_up()?;
-            return Ok(None);
-        }
-        let ss = &self.sessions;
-        due.sort_unstable_by_key(|&g| (ss[g as usize].end, ss[g as usize].start, ss[g as usize].seq));
-        let starts = due.iter().map(|&g| ss[g as usize].start).collect();
-        let ends = due.iter().map(|&g| ss[g as usize].end).collect();
-        let out = build_output(
-            &self.output,
-            self.keys.emit(due.iter().map(|&g| ss[g as usize].kid)),
-            starts,
-            ends,
-            &self.accs,
-            &self.spec.aggs,
-            &due,
-        );
-        let out = match out {
-            Ok(b) => b,
-            Err(e) => {
-                // Leave the sessions as they were (their heap entries back).
-                for &g in &due {
-                    self.sessions[g as usize].queued = true;
-                    self.heap.push(Reverse((self.sessions[g as usize].end, g)));
-                }
-                return Err(e);
-            }
-        };
-        for &g in &due {
-            if self.lateness == 0 {
-                self.remove(g);
-            } else {
-                self.sessions[g as usize].done = true;
-                self.cleanup.push(Reverse((self.sessions[g as usize].end, g)));
-            }
-        }
-        self.clean_up()?;
-        Ok(Some(out))
-    }
-
     /// Removes the fired sessions whose allowed lateness has passed.
     fn clean_up(&mut self) -> Result<()> {
         let wm = self.drop_watermark();
@@ -469,5 +289,206 @@ impl SessionAggregator {
                 s.kid = if r == NONE { 0 } else { r };
             }
         }
+    }
+}
+
+impl WindowKernel for SessionAggregator {
+    fn set_lateness(&mut self, ms: i64) -> Result<()> {
+        self.lateness = ms;
+        Ok(())
+    }
+
+    fn push(&mut self, batch: &BatchRef<'_>, ts: &[i64]) -> Result<Pushed> {
+        let n = batch.len;
+        // Check every gap before touching any state.
+        let gaps: Option<&[i64]> = match self.gap {
+            Gap::Fixed(_) => None,
+            Gap::Field(f) => {
+                let c = batch.columns[f];
+                let ValuesRef::I64(v) = c.values else {
+                    return Err(Error::data("the session gap column must hold i64 values"));
+                };
+                for (i, &g) in v[..n].iter().enumerate() {
+                    if !c.is_valid(i) || g <= 0 {
+                        let shown = if c.is_valid(i) { format!("{g} ms") } else { "null".to_string() };
+                        return Err(Error::data(format!(
+                            "the session gap of row {i} of the batch is {shown}; a session gap must be above 0 ms"
+                        )));
+                    }
+                }
+                Some(&v[..n])
+            }
+        };
+        self.gids.clear();
+        self.gids.resize(n, LATE);
+        self.last_len = n;
+        let before = self.late_dropped;
+        let merged = match &self.keys.data {
+            KeyData::Int { col, .. } => {
+                let col = *col;
+                let c = batch.columns[col];
+                match c.values {
+                    ValuesRef::I32(v) => self.assign(ts, gaps, |_, i| {
+                        let ok = c.validity.is_none_or(|b| bit_get(b, i));
+                        KeyRef::Int(if ok { v[i] as i64 } else { 0 }, ok)
+                    }),
+                    ValuesRef::I64(v) | ValuesRef::Timestamp(v) => self.assign(ts, gaps, |_, i| {
+                        let ok = c.validity.is_none_or(|b| bit_get(b, i));
+                        KeyRef::Int(if ok { v[i] } else { 0 }, ok)
+                    }),
+                    _ => unreachable!("the int key path is chosen for integer columns only"),
+                }
+            }
+            KeyData::Bytes { cols, .. } => {
+                let key_cols: Vec<ColumnRef<'_>> = cols.iter().map(|&(c, _)| batch.columns[c]).collect();
+                self.assign(ts, gaps, |scratch, i| {
+                    scratch.clear();
+                    encode_key(&key_cols, i, scratch);
+                    KeyRef::Bytes
+                })
+            }
+        };
+        if merged {
+            // Rows assigned to a session that a later row merged away go to its survivor.
+            for g in self.gids.iter_mut() {
+                if *g != LATE {
+                    while self.sessions[*g as usize].fwd != ALIVE {
+                        *g = self.sessions[*g as usize].fwd;
+                    }
+                }
+            }
+        }
+        self.accs.update(batch, &self.gids[..n], self.seq_base);
+        self.seq_base += n as i64;
+        self.maybe_compact();
+        self.account()?;
+        Ok(Pushed { late: self.late_dropped - before, fired: None })
+    }
+
+    /// Rows (ascending) whose own window is complete: within the allowed lateness they may
+    /// reach a fired session, which fires again, so they are pushed one at a time.
+    fn refire_candidates(&self, batch: &BatchRef<'_>, ts: &[i64]) -> Vec<usize> {
+        let wm = self.watermark;
+        if self.lateness == 0 || wm == i64::MIN {
+            return vec![];
+        }
+        let gaps: Option<&[i64]> = match self.gap {
+            Gap::Fixed(_) => None,
+            Gap::Field(f) => match batch.columns[f].values {
+                ValuesRef::I64(v) => Some(v),
+                _ => None,
+            },
+        };
+        let fixed = if let Gap::Fixed(g) = self.gap { g } else { 1 };
+        (0..batch.len).filter(|&i| ts[i].saturating_add(gaps.map_or(fixed, |g| g[i].max(1))).saturating_sub(1) <= wm).collect()
+    }
+
+    /// After a one-row push: the session the row landed in, when it is complete (it fires
+    /// again with the row), or None.
+    fn refire_last_row(&mut self) -> Result<Option<RecordBatch>> {
+        let g = self.gids[0];
+        if self.last_len != 1 || g == LATE {
+            return Ok(None);
+        }
+        let s = self.sessions[g as usize];
+        if s.end.saturating_sub(1) > self.watermark {
+            return Ok(None);
+        }
+        let out = build_output(&self.output, self.keys.emit([s.kid].into_iter()), vec![s.start], vec![s.end], &self.accs, &self.spec.aggs, &[g])?;
+        self.sessions[g as usize].done = true;
+        self.cleanup.push(Reverse((s.end, g)));
+        Ok(Some(out))
+    }
+
+    fn late_rows(&self) -> Vec<u32> {
+        late_rows_of(&self.gids[..self.last_len])
+    }
+
+    /// Advances the watermark (never backwards) and returns the sessions it completes, by
+    /// end, then start, then first arrival.
+    fn advance_watermark(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {
+        if watermark <= self.watermark {
+            return Ok(None);
+        }
+        self.watermark = watermark;
+        let mut due: Vec<u32> = Vec::new();
+        while let Some(&Reverse((e, g))) = self.heap.peek() {
+            if e.saturating_sub(1) > watermark {
+                break;
+            }
+            self.heap.pop();
+            let sess = &mut self.sessions[g as usize];
+            sess.queued = false;
+            if sess.fwd != ALIVE || sess.done {
+                continue;
+            }
+            if sess.end != e {
+                sess.queued = true;
+                self.heap.push(Reverse((sess.end, g)));
+                continue;
+            }
+            due.push(g);
+        }
+        if due.is_empty() {
+            self.clean_up()?;
+            return Ok(None);
+        }
+        let ss = &self.sessions;
+        due.sort_unstable_by_key(|&g| (ss[g as usize].end, ss[g as usize].start, ss[g as usize].seq));
+        let starts = due.iter().map(|&g| ss[g as usize].start).collect();
+        let ends = due.iter().map(|&g| ss[g as usize].end).collect();
+        let out = build_output(
+            &self.output,
+            self.keys.emit(due.iter().map(|&g| ss[g as usize].kid)),
+            starts,
+            ends,
+            &self.accs,
+            &self.spec.aggs,
+            &due,
+        );
+        let out = match out {
+            Ok(b) => b,
+            Err(e) => {
+                // Leave the sessions as they were (their heap entries back).
+                for &g in &due {
+                    self.sessions[g as usize].queued = true;
+                    self.heap.push(Reverse((self.sessions[g as usize].end, g)));
+                }
+                return Err(e);
+            }
+        };
+        for &g in &due {
+            if self.lateness == 0 {
+                self.remove(g);
+            } else {
+                self.sessions[g as usize].done = true;
+                self.cleanup.push(Reverse((self.sessions[g as usize].end, g)));
+            }
+        }
+        self.clean_up()?;
+        Ok(Some(out))
+    }
+
+    fn late_dropped(&self) -> u64 {
+        self.late_dropped
+    }
+
+    fn watermark(&self) -> i64 {
+        self.watermark
+    }
+
+    /// The earliest start of a session in state (open, or fired and kept for allowed
+    /// lateness), or None. Checkpoints keep the input from there on. O(sessions): called per
+    /// checkpoint, not per batch.
+    fn earliest_start(&self) -> Option<i64> {
+        self.sessions.iter().filter(|s| s.fwd == ALIVE).map(|s| s.start).min()
+    }
+
+    fn group_count(&self) -> usize {
+        self.live
+    }
+
+    fn memory_held(&self) -> u64 {
+        self.reservation.held()
     }
 }

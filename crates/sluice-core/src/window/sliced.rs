@@ -1,13 +1,13 @@
 //! Tumbling and sliding windows over slices: one group per (slice, key), numbered in creation
 //! order; a firing window merges the slices it spans (tumbling: one slice, emitted as is).
 
-
-use super::keys::bytes_eq;
 use super::acc::{pick, Accs, LATE};
-use super::{build_output, decode_keys, encode_key, int_key_column, WindowAggSpec};
+use super::kernel::{late_rows_of, Pushed, WindowKernel};
+use super::{build_output, WindowAggSpec};
 use crate::batch::{bit_get, BatchRef, Column, ColumnRef, DataType, RecordBatch, SchemaRef, ValuesRef};
 use crate::error::Result;
 use crate::hash::{fmix32, murmur3_32, murmur3_u64};
+use crate::keys::{bytes_eq, decode_keys, encode_key, int_key_column};
 use crate::memory::{MemoryPoolRef, Reservation};
 
 const EMPTY_SLOT: u64 = u64::MAX;
@@ -231,8 +231,8 @@ struct Scratch {
 }
 
 pub(crate) struct SlicedAggregator {
-    pub(crate) spec: WindowAggSpec,
-    pub(crate) output: SchemaRef,
+    spec: WindowAggSpec,
+    output: SchemaRef,
     size: i64,
     slide: i64,
     offset: i64,
@@ -257,13 +257,13 @@ pub(crate) struct SlicedAggregator {
     /// Allowed lateness (ms): a fired window's slices are kept until the watermark passes its
     /// end - 1 + lateness, and a record that still reaches it fires it again.
     lateness: i64,
-    pub(crate) watermark: i64,
-    pub(crate) late_dropped: u64,
+    watermark: i64,
+    late_dropped: u64,
     seq_base: i64,
-    pub(crate) gids: Vec<u32>,
+    gids: Vec<u32>,
     /// Rows of the last pushed batch (the prefix of `gids` that is valid).
-    pub(crate) last_len: usize,
-    pub(crate) reservation: Reservation,
+    last_len: usize,
+    reservation: Reservation,
 }
 
 fn gcd(a: i64, b: i64) -> i64 {
@@ -330,10 +330,6 @@ impl SlicedAggregator {
         })
     }
 
-    pub fn group_count(&self) -> usize {
-        self.pane.len()
-    }
-
     /// The start of the slice holding `ts`.
     #[inline(always)]
     fn slice_of(&self, ts: i64) -> i64 {
@@ -352,10 +348,6 @@ impl SlicedAggregator {
         self.last_start(start).saturating_add(self.size - 1) <= wm
     }
 
-    pub fn set_lateness(&mut self, ms: i64) {
-        self.lateness = ms;
-    }
-
     fn drop_watermark(&self) -> i64 {
         super::drop_watermark(self.watermark, self.lateness)
     }
@@ -369,47 +361,6 @@ impl SlicedAggregator {
         } else {
             f
         }
-    }
-
-    /// Rows (ascending) that reach a window that already fired but is within the allowed
-    /// lateness: each fires that window again, so they are pushed one at a time.
-    pub fn refire_candidates(&self, ts: &[i64]) -> Vec<usize> {
-        let (wm, drop) = (self.watermark, self.drop_watermark());
-        if self.lateness == 0 || wm == i64::MIN {
-            return vec![];
-        }
-        (0..ts.len())
-            .filter(|&i| {
-                let a = self.slice_of(ts[i]);
-                self.first_start(a).saturating_add(self.size - 1) <= wm && !self.slice_late(a, drop)
-            })
-            .collect()
-    }
-
-    /// After a one-row push: the rows of every fired window (within lateness) that the row
-    /// reached, latest start first (Flink's assignment order), or None.
-    pub fn refire_last_row(&mut self) -> Result<Option<RecordBatch>> {
-        let g = self.gids[0];
-        if self.last_len != 1 || g == LATE {
-            return Ok(None);
-        }
-        let (wm, drop) = (self.watermark, self.drop_watermark());
-        let a = self.pane[g as usize];
-        let mut ws = self.last_start(a);
-        let first = self.first_start(a);
-        let mut parts = Vec::new();
-        while ws >= first {
-            let end_1 = ws.saturating_add(self.size - 1);
-            if end_1 <= wm && end_1 > drop {
-                parts.push(self.emit_one(g as usize, ws)?);
-            }
-            ws -= self.slide;
-        }
-        Ok(match parts.len() {
-            0 => None,
-            1 => parts.pop(),
-            _ => Some(RecordBatch::concat(self.output.clone(), &parts)),
-        })
     }
 
     /// The group holding the key of group `g` in the slice starting at `start`.
@@ -464,40 +415,6 @@ impl SlicedAggregator {
         sc.accs.grow(1);
         sc.accs.merge_pairs(&self.accs, &pairs);
         build_output(&self.output, self.keys.emit(&[g as u32]), starts, ends, &sc.accs, &self.spec.aggs, &[0])
-    }
-
-    pub fn push(&mut self, batch: &BatchRef<'_>, ts: &[i64]) -> Result<u64> {
-        let n = batch.len;
-        self.gids.clear();
-        self.gids.resize(n, LATE);
-        self.last_len = n;
-        let before = self.late_dropped;
-        let groups_before = self.pane.len();
-        match &self.keys {
-            Keys::Int { col, .. } => {
-                let col = *col;
-                match batch.columns[col].values {
-                    ValuesRef::I32(v) => self.assign_int(ts, v, batch.columns[col].validity, |x| x as i64),
-                    ValuesRef::I64(v) | ValuesRef::Timestamp(v) => self.assign_int(ts, v, batch.columns[col].validity, |x| x),
-                    _ => unreachable!("the int key path is chosen for integer columns only"),
-                }
-            }
-            Keys::Bytes { .. } => self.assign_bytes(ts, batch),
-        }
-        let groups = self.pane.len();
-        if groups != groups_before {
-            self.accs.grow(groups);
-            if let Some(sc) = &mut self.scratch {
-                for g in groups_before..groups {
-                    let k = sc.ids.intern(&self.keys, g);
-                    self.gkid.push(k);
-                }
-            }
-            self.account()?;
-        }
-        self.accs.update(batch, &self.gids[..n], self.seq_base);
-        self.seq_base += n as i64;
-        Ok(self.late_dropped - before)
     }
 
     fn account(&mut self) -> Result<()> {
@@ -678,57 +595,6 @@ impl SlicedAggregator {
         (out, fired_to)
     }
 
-    /// Advances the watermark (never backwards) and returns the rows of every window it
-    /// completes, or None when none fires. `i64::MAX` (end of input) fires everything.
-    pub fn advance_watermark(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {
-        if watermark <= self.watermark {
-            return Ok(None);
-        }
-        self.watermark = watermark;
-        let (windows, fired_to) = self.due_windows(watermark);
-        let batch = if windows.is_empty() {
-            None
-        } else if self.scratch.is_none() {
-            Some(self.emit_tumbling(&windows)?)
-        } else {
-            Some(self.emit_sliding(&windows)?)
-        };
-        // Forget fired windows only once their rows exist (an emit error leaves state as it was).
-        self.fired_to = fired_to;
-        // Slices stay while a window holding them is within its allowed lateness.
-        let clean_to = if self.lateness == 0 { fired_to } else { self.complete_to(self.drop_watermark()).min(fired_to) };
-        if let Some(f) = clean_to {
-            let dead = self.slices.iter().take_while(|(a, _)| self.last_start(*a) <= f).count();
-            if dead > 0 {
-                self.slices.drain(..dead);
-                // Sliding windows drop one slice at a time: compact once the dropped groups are
-                // half of all (tumbling windows usually drop everything, which is cheap).
-                let live = if self.scratch.is_none() {
-                    0
-                } else {
-                    // A slice outlives the fired windows when it starts after the last one's
-                    // start + slide (`f` is a window start).
-                    let live_from = f.saturating_add(self.slide);
-                    self.pane.iter().filter(|&&a| a >= live_from).count()
-                };
-                if self.scratch.is_none() || live * 2 <= self.pane.len() {
-                    self.retain_open(f);
-                    self.account()?;
-                }
-            }
-        }
-        Ok(batch)
-    }
-
-    /// Fires every window in state whatever the watermark, then starts over from no watermark
-    /// with the allocations kept: a pre-aggregation that emits each batch's partial results.
-    pub fn flush(&mut self) -> Result<Option<RecordBatch>> {
-        let out = self.advance_watermark(i64::MAX)?;
-        self.watermark = i64::MIN;
-        self.fired_to = None;
-        Ok(out)
-    }
-
     /// Tumbling: each fired window is one slice; its groups in creation order.
     fn emit_tumbling(&self, windows: &[i64]) -> Result<RecordBatch> {
         let (first, last) = (windows[0], *windows.last().unwrap());
@@ -897,6 +763,159 @@ impl SlicedAggregator {
             let at = slice_index(&mut self.slices, a);
             self.slices[at].1.push(g as u32);
         }
+    }
+}
+
+impl WindowKernel for SlicedAggregator {
+    fn set_lateness(&mut self, ms: i64) -> Result<()> {
+        self.lateness = ms;
+        Ok(())
+    }
+
+    fn push(&mut self, batch: &BatchRef<'_>, ts: &[i64]) -> Result<Pushed> {
+        let n = batch.len;
+        self.gids.clear();
+        self.gids.resize(n, LATE);
+        self.last_len = n;
+        let before = self.late_dropped;
+        let groups_before = self.pane.len();
+        match &self.keys {
+            Keys::Int { col, .. } => {
+                let col = *col;
+                match batch.columns[col].values {
+                    ValuesRef::I32(v) => self.assign_int(ts, v, batch.columns[col].validity, |x| x as i64),
+                    ValuesRef::I64(v) | ValuesRef::Timestamp(v) => self.assign_int(ts, v, batch.columns[col].validity, |x| x),
+                    _ => unreachable!("the int key path is chosen for integer columns only"),
+                }
+            }
+            Keys::Bytes { .. } => self.assign_bytes(ts, batch),
+        }
+        let groups = self.pane.len();
+        if groups != groups_before {
+            self.accs.grow(groups);
+            if let Some(sc) = &mut self.scratch {
+                for g in groups_before..groups {
+                    let k = sc.ids.intern(&self.keys, g);
+                    self.gkid.push(k);
+                }
+            }
+            self.account()?;
+        }
+        self.accs.update(batch, &self.gids[..n], self.seq_base);
+        self.seq_base += n as i64;
+        Ok(Pushed { late: self.late_dropped - before, fired: None })
+    }
+
+    /// Rows (ascending) that reach a window that already fired but is within the allowed
+    /// lateness: each fires that window again, so they are pushed one at a time.
+    fn refire_candidates(&self, _batch: &BatchRef<'_>, ts: &[i64]) -> Vec<usize> {
+        let (wm, drop) = (self.watermark, self.drop_watermark());
+        if self.lateness == 0 || wm == i64::MIN {
+            return vec![];
+        }
+        (0..ts.len())
+            .filter(|&i| {
+                let a = self.slice_of(ts[i]);
+                self.first_start(a).saturating_add(self.size - 1) <= wm && !self.slice_late(a, drop)
+            })
+            .collect()
+    }
+
+    /// After a one-row push: the rows of every fired window (within lateness) that the row
+    /// reached, latest start first (Flink's assignment order), or None.
+    fn refire_last_row(&mut self) -> Result<Option<RecordBatch>> {
+        let g = self.gids[0];
+        if self.last_len != 1 || g == LATE {
+            return Ok(None);
+        }
+        let (wm, drop) = (self.watermark, self.drop_watermark());
+        let a = self.pane[g as usize];
+        let mut ws = self.last_start(a);
+        let first = self.first_start(a);
+        let mut parts = Vec::new();
+        while ws >= first {
+            let end_1 = ws.saturating_add(self.size - 1);
+            if end_1 <= wm && end_1 > drop {
+                parts.push(self.emit_one(g as usize, ws)?);
+            }
+            ws -= self.slide;
+        }
+        Ok(match parts.len() {
+            0 => None,
+            1 => parts.pop(),
+            _ => Some(RecordBatch::concat(self.output.clone(), &parts)),
+        })
+    }
+
+    fn late_rows(&self) -> Vec<u32> {
+        late_rows_of(&self.gids[..self.last_len])
+    }
+
+    /// Advances the watermark (never backwards) and returns the rows of every window it
+    /// completes, or None when none fires. `i64::MAX` (end of input) fires everything.
+    fn advance_watermark(&mut self, watermark: i64) -> Result<Option<RecordBatch>> {
+        if watermark <= self.watermark {
+            return Ok(None);
+        }
+        self.watermark = watermark;
+        let (windows, fired_to) = self.due_windows(watermark);
+        let batch = if windows.is_empty() {
+            None
+        } else if self.scratch.is_none() {
+            Some(self.emit_tumbling(&windows)?)
+        } else {
+            Some(self.emit_sliding(&windows)?)
+        };
+        // Forget fired windows only once their rows exist (an emit error leaves state as it was).
+        self.fired_to = fired_to;
+        // Slices stay while a window holding them is within its allowed lateness.
+        let clean_to = if self.lateness == 0 { fired_to } else { self.complete_to(self.drop_watermark()).min(fired_to) };
+        if let Some(f) = clean_to {
+            let dead = self.slices.iter().take_while(|(a, _)| self.last_start(*a) <= f).count();
+            if dead > 0 {
+                self.slices.drain(..dead);
+                // Sliding windows drop one slice at a time: compact once the dropped groups are
+                // half of all (tumbling windows usually drop everything, which is cheap).
+                let live = if self.scratch.is_none() {
+                    0
+                } else {
+                    // A slice outlives the fired windows when it starts after the last one's
+                    // start + slide (`f` is a window start).
+                    let live_from = f.saturating_add(self.slide);
+                    self.pane.iter().filter(|&&a| a >= live_from).count()
+                };
+                if self.scratch.is_none() || live * 2 <= self.pane.len() {
+                    self.retain_open(f);
+                    self.account()?;
+                }
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Fires every window in state whatever the watermark, then starts over from no watermark
+    /// with the allocations kept: a pre-aggregation that emits each batch's partial results.
+    fn flush(&mut self) -> Result<Option<RecordBatch>> {
+        let out = self.advance_watermark(i64::MAX)?;
+        self.watermark = i64::MIN;
+        self.fired_to = None;
+        Ok(out)
+    }
+
+    fn late_dropped(&self) -> u64 {
+        self.late_dropped
+    }
+
+    fn watermark(&self) -> i64 {
+        self.watermark
+    }
+
+    fn group_count(&self) -> usize {
+        self.pane.len()
+    }
+
+    fn memory_held(&self) -> u64 {
+        self.reservation.held()
     }
 }
 
