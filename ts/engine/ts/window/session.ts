@@ -5,16 +5,16 @@
  * order; sessions fire by end, then start, then first arrival.
  */
 
-import { i32View } from '../../batch/i64.js';
-import { RecordBatch } from '../../batch/record-batch.js';
-import { grown, type Column } from '../../batch/column.js';
-import type { Schema } from '../../batch/schema.js';
-import type { WindowAggregator, WindowAggregatorSpec } from '../engine.js';
-import { windowOutputSchema } from '../window-spec.js';
-import { fmix32, mixH, murmur3_32 } from '../../keys/hash.js';
-import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
-import { setExact, type Accs } from './window-acc.js';
-import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn, dropWatermark, Refires } from './window-common.js';
+import { i32View } from '../../../batch/i64.js';
+import { RecordBatch } from '../../../batch/record-batch.js';
+import { grown, type Column } from '../../../batch/column.js';
+import type { Schema } from '../../../batch/schema.js';
+import type { WindowAggregator, WindowAggregatorSpec } from '../../engine.js';
+import { windowOutputSchema } from '../../window-spec.js';
+import { fmix32, mixH, murmur3_32 } from '../../../keys/hash.js';
+import { encodeKey, keyViews, KeyScratch } from '../../../keys/key-bytes.js';
+import { setExact, type Accs } from './acc.js';
+import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn, dropWatermark, Refires } from './common.js';
 
 const TWO32 = 4294967296;
 const NONE = -1;

@@ -4,14 +4,14 @@
  * bytes in an arena; open addressing. `head` is free per key for the table's user.
  */
 
-import { grown, type Column } from '../../batch/column.js';
-import { i32View } from '../../batch/i64.js';
-import type { RecordBatch } from '../../batch/record-batch.js';
-import type { DataType } from '../../batch/schema.js';
-import type { WindowAggregatorSpec } from '../engine.js';
-import { fmix32, mixH, murmur3_32 } from '../../keys/hash.js';
-import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
-import { decodeKeyColumns, intKeyColumn } from './window-common.js';
+import { grown, type Column } from '../../../batch/column.js';
+import { i32View } from '../../../batch/i64.js';
+import type { RecordBatch } from '../../../batch/record-batch.js';
+import type { DataType } from '../../../batch/schema.js';
+import type { WindowAggregatorSpec } from '../../engine.js';
+import { fmix32, mixH, murmur3_32 } from '../../../keys/hash.js';
+import { encodeKey, keyViews, KeyScratch } from '../../../keys/key-bytes.js';
+import { decodeKeyColumns, intKeyColumn } from './common.js';
 
 const NONE = -1;
 const SEED = 0x5e551000;

@@ -3,25 +3,25 @@
  * addressing, column-at-a-time updates, no per-record allocation.
  *
  * Tumbling and sliding windows aggregate per slice (gcd of size and slide) and merge slices
- * when a window fires; sessions are in window-session.ts. Both mirror
+ * when a window fires; sessions are in session.ts. Both mirror
  * crates/sluice-core/src/window exactly: groups numbered in first-arrival order, fired rows by
  * window end, then start, then first arrival of the key in the window, the same arithmetic per
  * aggregate (f64 sums in row order within a slice, slices merged in slice order, exact integer
  * sums, avg = exact sum rounded once, then divided), so both engines produce identical batches.
  */
 
-import { grown, type Column } from '../../batch/column.js';
-import { i32View } from '../../batch/i64.js';
-import { RecordBatch } from '../../batch/record-batch.js';
-import type { Schema } from '../../batch/schema.js';
-import type { WindowAggregator, WindowAggregatorSpec } from '../engine.js';
-import { windowOutputSchema } from '../window-spec.js';
-import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
-import { fmix32, mixH, murmur3_32 } from '../../keys/hash.js';
-import { setExact, type Accs } from './window-acc.js';
-import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn, dropWatermark, Refires } from './window-common.js';
-import { TsSessionAggregator } from './window-session.js';
-import { TsCountAggregator } from './window-count.js';
+import { grown, type Column } from '../../../batch/column.js';
+import { i32View } from '../../../batch/i64.js';
+import { RecordBatch } from '../../../batch/record-batch.js';
+import type { Schema } from '../../../batch/schema.js';
+import type { WindowAggregator, WindowAggregatorSpec } from '../../engine.js';
+import { windowOutputSchema } from '../../window-spec.js';
+import { encodeKey, keyViews, KeyScratch } from '../../../keys/key-bytes.js';
+import { fmix32, mixH, murmur3_32 } from '../../../keys/hash.js';
+import { setExact, type Accs } from './acc.js';
+import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn, dropWatermark, Refires } from './common.js';
+import { TsSessionAggregator } from './session.js';
+import { TsCountAggregator } from './count.js';
 
 const TWO32 = 4294967296;
 const LATE = -1;
