@@ -20,7 +20,7 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
-export class TsCountAggregator implements WindowAggregator {
+export class CountAggregator implements WindowAggregator {
   readonly outputSchema: Schema;
   readonly lateDropped = 0;
   private readonly slide: number;

@@ -86,7 +86,7 @@ class EndHeap {
   }
 }
 
-export class TsSessionAggregator implements WindowAggregator {
+export class SessionAggregator implements WindowAggregator {
   readonly outputSchema: Schema;
   private readonly fixedGap: number;
   private readonly gapField: number;
