@@ -41,7 +41,12 @@ interface Scratch {
   touched: number[];
 }
 
-/** Tumbling and sliding windows: one group per (slice, key). */
+/**
+ * Tumbling and sliding windows: one group per (slice, key). Groups are found in one table keyed
+ * by (key, slice), as in sliced.rs, not through the shared KeyTable (keys.ts) plus a
+ * (key id, slice) map: that pair costs a second lookup per row, measured 18% slower on the
+ * tumbling kernel with 10 000 keys and 29% with 1 000 000 (CPU time, median of 3).
+ */
 export class SlicedAggregator implements WindowAggregator {
   readonly outputSchema: Schema;
   private readonly size: number;
