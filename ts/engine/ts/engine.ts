@@ -7,7 +7,7 @@ import { decodeBatch, encodeBatch } from './codec.js';
 import { murmur3_32 } from '../../keys/hash.js';
 import { hashPartition, partitionByTargets } from './partition.js';
 import { TsNexmarkGenerator } from './nexmark.js';
-import { createTsWindowAggregator } from './window.js';
+import { createTsWindowAggregator } from './window/index.js';
 
 export class TsEngine implements Engine {
   readonly name = 'ts' as const;

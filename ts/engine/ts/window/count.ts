@@ -4,14 +4,14 @@
  * last size / slice slices (oldest first). Fired in push, in the order of the completing records.
  */
 
-import { RecordBatch } from '../../batch/record-batch.js';
-import type { Schema } from '../../batch/schema.js';
-import type { WindowAggregator, WindowAggregatorSpec } from '../engine.js';
-import { windowOutputSchema } from '../window-spec.js';
-import { grown } from '../../batch/column.js';
-import { KeyTable } from './key-table.js';
-import type { Accs } from './window-acc.js';
-import { accsFor } from './window-common.js';
+import { RecordBatch } from '../../../batch/record-batch.js';
+import type { Schema } from '../../../batch/schema.js';
+import type { WindowAggregator, WindowAggregatorSpec } from '../../engine.js';
+import { windowOutputSchema } from '../../window-spec.js';
+import { grown } from '../../../batch/column.js';
+import { KeyTable } from './keys.js';
+import type { Accs } from './acc.js';
+import { accsFor } from './common.js';
 
 const NONE = -1;
 
@@ -20,7 +20,7 @@ function gcd(a: number, b: number): number {
   return a;
 }
 
-export class TsCountAggregator implements WindowAggregator {
+export class CountAggregator implements WindowAggregator {
   readonly outputSchema: Schema;
   readonly lateDropped = 0;
   private readonly slide: number;

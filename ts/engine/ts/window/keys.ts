@@ -1,17 +1,18 @@
 /**
  * Window state's key table in TypeScript (crates/sluice-core/src/window/keys.rs): one id per
  * distinct key, an integer key column kept inline as two words, any other key as canonical
- * bytes in an arena; open addressing. `head` is free per key for the table's user.
+ * bytes in an arena; open addressing. `head` and `live` are free per key and per table for
+ * the table's user (sessions: the first open session of a key, and the keys with one).
  */
 
-import { grown, type Column } from '../../batch/column.js';
-import { i32View } from '../../batch/i64.js';
-import type { RecordBatch } from '../../batch/record-batch.js';
-import type { DataType } from '../../batch/schema.js';
-import type { WindowAggregatorSpec } from '../engine.js';
-import { fmix32, mixH, murmur3_32 } from '../../keys/hash.js';
-import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
-import { decodeKeyColumns, intKeyColumn } from './window-common.js';
+import { grown, type Column } from '../../../batch/column.js';
+import { i32View } from '../../../batch/i64.js';
+import type { RecordBatch } from '../../../batch/record-batch.js';
+import type { DataType } from '../../../batch/schema.js';
+import type { WindowAggregatorSpec } from '../../engine.js';
+import { fmix32, mixH, murmur3_32 } from '../../../keys/hash.js';
+import { encodeKey, keyViews, KeyScratch } from '../../../keys/key-bytes.js';
+import { decodeKeyColumns, intKeyColumn } from './common.js';
 
 const NONE = -1;
 const SEED = 0x5e551000;
@@ -21,6 +22,8 @@ export class KeyTable {
   private readonly keyFields: readonly number[];
   private readonly types: readonly DataType[];
   size = 0;
+  /** Keys in use, counted by the table's user (sessions: keys with an open session). */
+  live = 0;
   private cap = 1024;
   private klo = new Int32Array(1024);
   private khi = new Int32Array(1024);
@@ -38,6 +41,12 @@ export class KeyTable {
   private views: (Int32Array | null)[] = [];
   private kv: Int32Array | null = null;
   private validity: Uint8Array | null = null;
+  // The key `find` missed last, for `addMissing` (no stores on the hit path).
+  private missSlot = 0;
+  private missHash = 0;
+  private missLo = 0;
+  private missHi = 0;
+  private missOk = 0;
 
   constructor(spec: WindowAggregatorSpec) {
     this.keyFields = spec.keyFields;
@@ -64,6 +73,15 @@ export class KeyTable {
 
   /** The id of row `i`'s key, added when new. */
   idOf(i: number): number {
+    const kid = this.find(i);
+    return kid !== NONE ? kid : this.addMissing();
+  }
+
+  /**
+   * The id of row `i`'s key, or NONE (-1) when it is new; `addMissing()` then adds it, unless
+   * the caller drops the row (a late record must not leave its key behind).
+   */
+  find(i: number): number {
     let lo = 0;
     let hi = 0;
     let ok = 1;
@@ -92,10 +110,22 @@ export class KeyTable {
     let s = h & mask;
     for (;;) {
       const kid = index[s]!;
-      if (kid === NONE) return this.insert(s, h, lo, hi, ok);
+      if (kid === NONE) {
+        this.missSlot = s;
+        this.missHash = h;
+        this.missLo = lo;
+        this.missHi = hi;
+        this.missOk = ok;
+        return NONE;
+      }
       if (this.khash[kid] === h && (bytes ? this.sameBytes(kid) : this.klo[kid] === lo && this.khi[kid] === hi && this.kvalid[kid] === ok)) return kid;
       s = (s + 1) & mask;
     }
+  }
+
+  /** Adds the key the last `find` missed (no other key read in between); returns its id. */
+  addMissing(): number {
+    return this.insert(this.missSlot, this.missHash, this.missLo, this.missHi, this.missOk);
   }
 
   private sameBytes(kid: number): boolean {
@@ -135,17 +165,62 @@ export class KeyTable {
       this.arenaLen += kl;
     }
     this.index[slot] = kid;
-    if (this.size * 2 > this.index.length) {
-      const index = new Int32Array(this.index.length * 2).fill(NONE);
-      const m = index.length - 1;
-      for (let k = 0; k < this.size; k++) {
-        let x = this.khash[k]! & m;
-        while (index[x] !== NONE) x = (x + 1) & m;
-        index[x] = k;
-      }
-      this.index = index;
-    }
+    if (this.size * 2 > this.index.length) this.rehash(this.index.length * 2);
     return kid;
+  }
+
+  private rehash(slots: number): void {
+    const index = new Int32Array(slots).fill(NONE);
+    const m = slots - 1;
+    for (let k = 0; k < this.size; k++) {
+      let x = this.khash[k]! & m;
+      while (index[x] !== NONE) x = (x + 1) & m;
+      index[x] = k;
+    }
+    this.index = index;
+  }
+
+  /** Forgets every key (ids start again from 0). */
+  clear(): void {
+    this.size = 0;
+    this.live = 0;
+    this.arenaLen = 0;
+    this.index.fill(NONE);
+  }
+
+  /**
+   * Keeps the keys whose `head` is set, renumbered in id order; returns old id -> new id
+   * (NONE for a dropped key). The index shrinks to fit (2048 slots at least).
+   */
+  compact(): Int32Array {
+    const remap = new Int32Array(this.size).fill(NONE);
+    let m = 0;
+    let arenaLen = 0;
+    for (let k = 0; k < this.size; k++) {
+      if (this.head[k] === NONE) continue;
+      remap[k] = m;
+      this.klo[m] = this.klo[k]!;
+      this.khi[m] = this.khi[k]!;
+      this.kvalid[m] = this.kvalid[k]!;
+      this.khash[m] = this.khash[k]!;
+      this.head[m] = this.head[k]!;
+      if (this.mode === 'bytes') {
+        const p = this.spanStart[k]!;
+        const l = this.spanLen[k]!;
+        this.arena.copyWithin(arenaLen, p, p + l);
+        this.spanStart[m] = arenaLen;
+        this.spanLen[m] = l;
+        arenaLen += l;
+      }
+      m++;
+    }
+    this.size = m;
+    this.live = m;
+    this.arenaLen = arenaLen;
+    let slots = 2048;
+    while (slots < m * 2) slots *= 2;
+    this.rehash(slots);
+    return remap;
   }
 
   /** The key columns of keys `kids[0..n)`. */

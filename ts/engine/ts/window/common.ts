@@ -1,11 +1,11 @@
 /** Helpers shared by the TS window operators (slices and sessions). */
 
-import { bitmapBytes, type Column } from '../../batch/column.js';
-import { i32View } from '../../batch/i64.js';
-import type { DataType, Schema } from '../../batch/schema.js';
-import { RecordBatch } from '../../batch/record-batch.js';
-import type { WindowAggregatorSpec } from '../engine.js';
-import { Accs } from './window-acc.js';
+import { bitmapBytes, type Column } from '../../../batch/column.js';
+import { i32View } from '../../../batch/i64.js';
+import type { DataType, Schema } from '../../../batch/schema.js';
+import { RecordBatch } from '../../../batch/record-batch.js';
+import type { WindowAggregatorSpec } from '../../engine.js';
+import { Accs } from './acc.js';
 
 /** The accumulators of a spec's aggregates (input and output types resolved). */
 export function accsFor(spec: WindowAggregatorSpec, outputSchema: Schema, cap: number): Accs {

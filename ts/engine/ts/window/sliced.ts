@@ -1,38 +1,30 @@
 /**
- * Keyed event-time window aggregation in TypeScript, written for speed: typed arrays, open
- * addressing, column-at-a-time updates, no per-record allocation.
+ * Tumbling and sliding windows in TypeScript, mirroring crates/sluice-core/src/window/sliced.rs:
+ * one group per (slice, key), slices of gcd(size, slide), merged when a window fires (tumbling:
+ * one slice, emitted as is). Written for speed: typed arrays, open addressing,
+ * column-at-a-time updates, no per-record allocation.
  *
- * Tumbling and sliding windows aggregate per slice (gcd of size and slide) and merge slices
- * when a window fires; sessions are in window-session.ts. Both mirror
- * crates/sluice-core/src/window exactly: groups numbered in first-arrival order, fired rows by
- * window end, then start, then first arrival of the key in the window, the same arithmetic per
- * aggregate (f64 sums in row order within a slice, slices merged in slice order, exact integer
- * sums, avg = exact sum rounded once, then divided), so both engines produce identical batches.
+ * Like the Rust engine: groups numbered in first-arrival order, fired rows by window end, then
+ * start, then first arrival of the key in the window, the same arithmetic per aggregate (f64
+ * sums in row order within a slice, slices merged in slice order, exact integer sums, avg =
+ * exact sum rounded once, then divided), so both engines produce identical batches.
  */
 
-import { grown, type Column } from '../../batch/column.js';
-import { i32View } from '../../batch/i64.js';
-import { RecordBatch } from '../../batch/record-batch.js';
-import type { Schema } from '../../batch/schema.js';
-import type { WindowAggregator, WindowAggregatorSpec } from '../engine.js';
-import { windowOutputSchema } from '../window-spec.js';
-import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
-import { fmix32, mixH, murmur3_32 } from '../../keys/hash.js';
-import { setExact, type Accs } from './window-acc.js';
-import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn, dropWatermark, Refires } from './window-common.js';
-import { TsSessionAggregator } from './window-session.js';
-import { TsCountAggregator } from './window-count.js';
+import { grown, type Column } from '../../../batch/column.js';
+import { i32View } from '../../../batch/i64.js';
+import { RecordBatch } from '../../../batch/record-batch.js';
+import type { Schema } from '../../../batch/schema.js';
+import type { WindowAggregator, WindowAggregatorSpec } from '../../engine.js';
+import { windowOutputSchema } from '../../window-spec.js';
+import { encodeKey, keyViews, KeyScratch } from '../../../keys/key-bytes.js';
+import { fmix32, mixH, murmur3_32 } from '../../../keys/hash.js';
+import { setExact, type Accs } from './acc.js';
+import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn, dropWatermark, Refires } from './common.js';
 
 const TWO32 = 4294967296;
 const LATE = -1;
 
 type KeyMode = 'i32' | 'i64' | 'bytes';
-
-/** The TS window operator for a spec: slices (tumbling, sliding) or sessions. */
-export function createTsWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator {
-  const k = spec.window.kind;
-  return k === 'session' ? new TsSessionAggregator(spec) : k === 'count' ? new TsCountAggregator(spec) : new TsWindowAggregator(spec);
-}
 
 function gcd(a: number, b: number): number {
   while (b !== 0) [a, b] = [b, a % b];
@@ -49,8 +41,13 @@ interface Scratch {
   touched: number[];
 }
 
-/** Tumbling and sliding windows: one group per (slice, key). */
-export class TsWindowAggregator implements WindowAggregator {
+/**
+ * Tumbling and sliding windows: one group per (slice, key). Groups are found in one table keyed
+ * by (key, slice), as in sliced.rs, not through the shared KeyTable (keys.ts) plus a
+ * (key id, slice) map: that pair costs a second lookup per row, measured 18% slower on the
+ * tumbling kernel with 10 000 keys and 29% with 1 000 000 (CPU time, median of 3).
+ */
+export class SlicedAggregator implements WindowAggregator {
   readonly outputSchema: Schema;
   private readonly size: number;
   private readonly slide: number;

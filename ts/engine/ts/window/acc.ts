@@ -7,11 +7,11 @@
  */
 
 import { Buffer } from 'node:buffer';
-import { bitmapBytes, grown, type Column } from '../../batch/column.js';
-import { i32View } from '../../batch/i64.js';
-import type { RecordBatch } from '../../batch/record-batch.js';
-import type { DataType } from '../../batch/schema.js';
-import type { AggregateSpec } from '../engine.js';
+import { bitmapBytes, grown, type Column } from '../../../batch/column.js';
+import { i32View } from '../../../batch/i64.js';
+import type { RecordBatch } from '../../../batch/record-batch.js';
+import type { DataType } from '../../../batch/schema.js';
+import type { AggregateSpec } from '../../engine.js';
 
 const TWO32 = 4294967296;
 const TWO52 = 4503599627370496;

@@ -5,16 +5,15 @@
  * order; sessions fire by end, then start, then first arrival.
  */
 
-import { i32View } from '../../batch/i64.js';
-import { RecordBatch } from '../../batch/record-batch.js';
-import { grown, type Column } from '../../batch/column.js';
-import type { Schema } from '../../batch/schema.js';
-import type { WindowAggregator, WindowAggregatorSpec } from '../engine.js';
-import { windowOutputSchema } from '../window-spec.js';
-import { fmix32, mixH, murmur3_32 } from '../../keys/hash.js';
-import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
-import { setExact, type Accs } from './window-acc.js';
-import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn, dropWatermark, Refires } from './window-common.js';
+import { i32View } from '../../../batch/i64.js';
+import { RecordBatch } from '../../../batch/record-batch.js';
+import { grown, type Column } from '../../../batch/column.js';
+import type { Schema } from '../../../batch/schema.js';
+import type { WindowAggregator, WindowAggregatorSpec } from '../../engine.js';
+import { windowOutputSchema } from '../../window-spec.js';
+import { setExact, type Accs } from './acc.js';
+import { lateRowsOf, accsFor, dropWatermark, Refires } from './common.js';
+import { KeyTable } from './keys.js';
 
 const TWO32 = 4294967296;
 const NONE = -1;
@@ -86,26 +85,12 @@ class EndHeap {
   }
 }
 
-export class TsSessionAggregator implements WindowAggregator {
+export class SessionAggregator implements WindowAggregator {
   readonly outputSchema: Schema;
   private readonly fixedGap: number;
   private readonly gapField: number;
-  private readonly mode: 'i32' | 'i64' | 'bytes';
-  private readonly keyCol: number;
-  // Keys by id.
-  private keys = 0;
-  private liveKeys = 0;
-  private kcap = 1024;
-  private klo = new Int32Array(1024);
-  private khi = new Int32Array(1024);
-  private kvalid = new Uint8Array(1024);
-  private khash = new Int32Array(1024);
-  private head = new Int32Array(1024).fill(NONE);
-  private arena = new Uint8Array(4096);
-  private arenaLen = 0;
-  private spanStart = new Int32Array(1024);
-  private spanLen = new Int32Array(1024);
-  private kindex = new Int32Array(2048).fill(-1);
+  /** Keys by id; `head` is the first open session of a key, `live` the keys with one. */
+  private readonly keys: KeyTable;
   // Sessions.
   private sessions = 0;
   private live = 0;
@@ -131,7 +116,6 @@ export class TsSessionAggregator implements WindowAggregator {
   private readonly cleanup = new EndHeap();
   /** Windows fired again by records within their allowed lateness. */
   private readonly refires = new Refires();
-  private readonly keyScratch = new KeyScratch();
   private watermark = -Infinity;
   private seqBase = 0;
   private gids = new Int32Array(1024);
@@ -139,22 +123,20 @@ export class TsSessionAggregator implements WindowAggregator {
   private lastLen = 0;
   lateDropped = 0;
 
-  constructor(private readonly spec: WindowAggregatorSpec) {
+  constructor(spec: WindowAggregatorSpec) {
     this.outputSchema = windowOutputSchema(spec);
     const w = spec.window;
     if (w.kind !== 'session') throw new Error('TsSessionAggregator handles session windows');
     this.fixedGap = 'gapMs' in w ? w.gapMs : 0;
     this.gapField = 'dynamicGapField' in w ? w.dynamicGapField : -1;
-    // No key fields (windowAll): the canonical-bytes path with empty keys puts all rows in one group.
-    const k0 = spec.keyFields.length === 1 ? spec.input.fields[spec.keyFields[0]!]!.type : null;
-    this.mode = spec.keyFields.length === 1 && (k0 === 'i32' || k0 === 'i64' || k0 === 'timestamp') ? (k0 === 'i32' ? 'i32' : 'i64') : 'bytes';
-    this.keyCol = spec.keyFields[0] ?? -1;
+    // No key fields (windowAll): the table's canonical-bytes path with empty keys puts all rows in one group.
+    this.keys = new KeyTable(spec);
     this.lateness = spec.allowedLatenessMs ?? 0;
     this.accs = accsFor(spec, this.outputSchema, this.scap);
   }
 
   get memoryBytes(): number {
-    return this.kcap * 29 + this.kindex.length * 4 + this.arena.length + this.scap * (8 * 3 + 4 * 3 + 2 + this.accs.bytesPerSlot) + this.heap.bytes + this.cleanup.bytes;
+    return this.keys.bytes + this.scap * (8 * 3 + 4 * 3 + 2 + this.accs.bytesPerSlot) + this.heap.bytes + this.cleanup.bytes;
   }
 
   /** Sessions fired again by records within their allowed lateness. */
@@ -256,63 +238,25 @@ export class TsSessionAggregator implements WindowAggregator {
     const wm = this.dropWatermark();
     const gids = this.gids;
     let merged = false;
-    const bytes = this.mode === 'bytes';
-    const keyCols = bytes ? this.spec.keyFields.map((k) => batch.columns[k]!) : [];
-    const views = keyViews(keyCols);
-    // The int fast path reads one key column; the bytes path (and windowAll, with no key) does not.
-    const col = bytes ? null : batch.columns[this.keyCol]!;
-    const validity = col === null ? null : col.validity;
-    const wide = this.mode === 'i64';
-    const kv = col === null ? null : wide ? i32View((col as { values: BigInt64Array }).values) : (col as { values: Int32Array }).values;
-    const sc = this.keyScratch;
+    const keys = this.keys;
+    keys.bind(batch);
     for (let i = 0; i < n; i++) {
       const t = ts[2 * i + 1]! * TWO32 + (ts[2 * i]! >>> 0);
       const gap = gaps === null ? this.fixedGap : gaps[2 * i + 1]! * TWO32 + (gaps[2 * i]! >>> 0);
       const wEnd = t + gap;
-      let lo = 0;
-      let hi = 0;
-      let ok = 1;
-      let h: number;
-      if (bytes) {
-        sc.len = 0;
-        encodeKey(keyCols, views, i, sc);
-        h = murmur3_32(sc.buf, 0x5e551000, sc.len) | 0;
-      } else {
-        ok = validity === null || (validity[i >>> 3]! & (1 << (i & 7))) !== 0 ? 1 : 0;
-        if (ok === 1) {
-          if (wide) {
-            lo = kv![2 * i]!;
-            hi = kv![2 * i + 1]!;
-          } else {
-            lo = kv![i]!;
-            hi = lo >> 31;
-          }
-        }
-        h = fmix32(mixH(mixH(0x5e551000, lo), hi) ^ ok) | 0;
-      }
-      // Find the key.
-      const index = this.kindex;
-      const mask = index.length - 1;
-      let s = h & mask;
-      let kid: number;
-      for (;;) {
-        kid = index[s]!;
-        if (kid === -1) break;
-        if (this.khash[kid] === h && (bytes ? this.sameBytes(kid) : this.klo[kid] === lo && this.khi[kid] === hi && this.kvalid[kid] === ok)) break;
-        s = (s + 1) & mask;
-      }
+      let kid = keys.find(i);
       let g: number;
-      if (kid === -1) {
+      if (kid === NONE) {
         if (wEnd - 1 <= wm) {
           gids[i] = LATE;
           this.lateDropped++;
           continue;
         }
-        kid = this.newKey(s, h, lo, hi, ok);
-        this.liveKeys++;
+        kid = keys.addMissing();
+        keys.live++;
         g = this.newSession(kid, NONE, NONE, t, wEnd, this.seqBase + i);
       } else {
-        const headS = this.head[kid]!;
+        const headS = keys.head[kid]!;
         // Skip the sessions that end before the window starts.
         let prev = NONE;
         let cur = headS;
@@ -353,71 +297,13 @@ export class TsSessionAggregator implements WindowAggregator {
             this.lateDropped++;
             continue;
           }
-          if (headS === NONE) this.liveKeys++;
+          if (headS === NONE) keys.live++;
           g = this.newSession(kid, prev, cur, t, wEnd, this.seqBase + i);
         }
       }
       gids[i] = g;
     }
     return merged;
-  }
-
-  private sameBytes(kid: number): boolean {
-    const sc = this.keyScratch;
-    const l = sc.len;
-    if (this.spanLen[kid] !== l) return false;
-    const a = this.arena;
-    const p = this.spanStart[kid]!;
-    const b = sc.buf;
-    for (let j = 0; j < l; j++) if (a[p + j] !== b[j]) return false;
-    return true;
-  }
-
-  private newKey(slot: number, h: number, lo: number, hi: number, ok: number): number {
-    if (this.keys === this.kcap) {
-      const cap = this.kcap * 2;
-      this.klo = grown(this.klo, cap);
-      this.khi = grown(this.khi, cap);
-      this.kvalid = grown(this.kvalid, cap);
-      this.khash = grown(this.khash, cap);
-      this.head = grown(this.head, cap, NONE);
-      this.spanStart = grown(this.spanStart, cap);
-      this.spanLen = grown(this.spanLen, cap);
-      this.kcap = cap;
-    }
-    const kid = this.keys++;
-    this.klo[kid] = lo;
-    this.khi[kid] = hi;
-    this.kvalid[kid] = ok;
-    this.khash[kid] = h;
-    this.head[kid] = NONE;
-    if (this.mode === 'bytes') {
-      const sc = this.keyScratch;
-      const kl = sc.len;
-      if (this.arenaLen + kl > this.arena.length) {
-        const a = new Uint8Array(Math.max(this.arena.length * 2, this.arenaLen + kl));
-        a.set(this.arena.subarray(0, this.arenaLen));
-        this.arena = a;
-      }
-      this.arena.set(sc.buf.subarray(0, kl), this.arenaLen);
-      this.spanStart[kid] = this.arenaLen;
-      this.spanLen[kid] = kl;
-      this.arenaLen += kl;
-    }
-    this.kindex[slot] = kid;
-    if (this.keys * 2 > this.kindex.length) this.rehashKeys(this.kindex.length * 2);
-    return kid;
-  }
-
-  private rehashKeys(slots: number): void {
-    const index = new Int32Array(slots).fill(-1);
-    const mask = slots - 1;
-    for (let k = 0; k < this.keys; k++) {
-      let s = this.khash[k]! & mask;
-      while (index[s] !== -1) s = (s + 1) & mask;
-      index[s] = k;
-    }
-    this.kindex = index;
   }
 
   /** A new session for key `kid` between sessions `prev` and `next` of its list. */
@@ -445,7 +331,7 @@ export class TsSessionAggregator implements WindowAggregator {
     this.fwd[g] = ALIVE;
     this.done[g] = 0;
     this.queued[g] = 1;
-    if (prev === NONE) this.head[kid] = g;
+    if (prev === NONE) this.keys.head[kid] = g;
     else this.next[prev] = g;
     this.heap.push(end, g);
     this.live++;
@@ -521,15 +407,16 @@ export class TsSessionAggregator implements WindowAggregator {
     this.fwd[g] = FIRED;
     this.live--;
     const k = this.kid[g]!;
+    const head = this.keys.head;
     let prev = NONE;
-    let cur = this.head[k]!;
+    let cur = head[k]!;
     while (cur !== g) {
       prev = cur;
       cur = this.next[cur]!;
     }
     if (prev === NONE) {
-      this.head[k] = this.next[g]!;
-      if (this.head[k] === NONE) this.liveKeys--;
+      head[k] = this.next[g]!;
+      if (head[k] === NONE) this.keys.live--;
     } else this.next[prev] = this.next[g]!;
   }
 
@@ -537,10 +424,7 @@ export class TsSessionAggregator implements WindowAggregator {
     const n = groups.length;
     const kids = new Int32Array(n);
     for (let i = 0; i < n; i++) kids[i] = this.kid[groups[i]!]!;
-    const columns: Column[] =
-      this.mode === 'bytes'
-        ? decodeKeyColumns(this.arena, this.spanStart, this.spanLen, kids, n, this.spec.keyFields.map((k) => this.spec.input.fields[k]!.type))
-        : [intKeyColumn(this.mode, this.spec.input.fields[this.keyCol]!.type, this.klo, this.khi, this.kvalid, kids, n)];
+    const columns: Column[] = this.keys.emit(kids, n);
     const s = new BigInt64Array(n);
     const e = new BigInt64Array(n);
     const et = new BigInt64Array(n);
@@ -585,7 +469,8 @@ export class TsSessionAggregator implements WindowAggregator {
         this.done[to] = this.done[g]!;
         if (to !== g) this.accs.move(g, to);
       }
-      for (let k = 0; k < this.keys; k++) this.head[k] = re(this.head[k]!);
+      const head = this.keys.head;
+      for (let k = 0; k < this.keys.size; k++) head[k] = re(head[k]!);
       this.accs.reset(m, total);
       this.sessions = m;
       this.heap.clear();
@@ -596,43 +481,16 @@ export class TsSessionAggregator implements WindowAggregator {
         else this.heap.push(this.end[g]!, g);
       }
     }
-    const deadKeys = this.keys - this.liveKeys;
-    if (this.liveKeys === 0 && this.keys > 0) {
-      this.keys = 0;
-      this.arenaLen = 0;
-      this.kindex.fill(-1);
-    } else if (deadKeys > this.liveKeys && deadKeys >= 1024) {
-      const remap = new Int32Array(this.keys).fill(NONE);
-      let m = 0;
-      let arenaLen = 0;
-      for (let k = 0; k < this.keys; k++) {
-        if (this.head[k] === NONE) continue;
-        remap[k] = m;
-        this.klo[m] = this.klo[k]!;
-        this.khi[m] = this.khi[k]!;
-        this.kvalid[m] = this.kvalid[k]!;
-        this.khash[m] = this.khash[k]!;
-        this.head[m] = this.head[k]!;
-        if (this.mode === 'bytes') {
-          const p = this.spanStart[k]!;
-          const l = this.spanLen[k]!;
-          this.arena.copyWithin(arenaLen, p, p + l);
-          this.spanStart[m] = arenaLen;
-          this.spanLen[m] = l;
-          arenaLen += l;
-        }
-        m++;
-      }
-      this.keys = m;
-      this.arenaLen = arenaLen;
+    const keys = this.keys;
+    const deadKeys = keys.size - keys.live;
+    if (keys.live === 0 && keys.size > 0) keys.clear();
+    else if (deadKeys > keys.live && deadKeys >= 1024) {
+      const remap = keys.compact();
       // Dead sessions may name dropped keys; they are never read again.
       for (let g = 0; g < this.sessions; g++) {
         const r = remap[this.kid[g]!]!;
         this.kid[g] = r === NONE ? 0 : r;
       }
-      let slots = 2048;
-      while (slots < m * 2) slots *= 2;
-      this.rehashKeys(slots);
     }
   }
 }
