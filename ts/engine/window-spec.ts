@@ -5,23 +5,24 @@
 
 import { Schema, type DataType, type Field } from '../batch/schema.js';
 import type { AggregateSpec, WindowAggregatorSpec, WindowDescriptor } from './engine.js';
+import { EngineError } from './errors.js';
 
 export function aggregateOutputType(a: AggregateSpec, input: Schema): DataType {
   if (a.field === null) {
     if (a.kind === 'count') return 'i64';
-    throw new Error(`aggregate '${a.name}' needs a field`);
+    throw new EngineError('config', `aggregate '${a.name}' needs a field`);
   }
   const f = input.fields[a.field];
-  if (f === undefined) throw new Error(`aggregate '${a.name}': field index ${a.field} out of range`);
+  if (f === undefined) throw new EngineError('config', `aggregate '${a.name}': field index ${a.field} out of range`);
   const t = f.type;
   if (a.kind === 'count' || a.kind === 'countDistinct') return 'i64';
   if (a.kind === 'first' || a.kind === 'last') return t;
   if (t !== 'i32' && t !== 'i64' && t !== 'f64' && t !== 'timestamp') {
-    throw new Error(`aggregate '${a.name}' needs a numeric field (i32, i64, f64, timestamp), but '${f.name}' is ${t}`);
+    throw new EngineError('config', `aggregate '${a.name}' needs a numeric field (i32, i64, f64, timestamp), but '${f.name}' is ${t}`);
   }
   switch (a.kind) {
     case 'sum':
-      if (t === 'timestamp') throw new Error(`aggregate '${a.name}': a sum of timestamps is meaningless`);
+      if (t === 'timestamp') throw new EngineError('config', `aggregate '${a.name}': a sum of timestamps is meaningless`);
       return t === 'f64' ? 'f64' : 'i64';
     case 'min':
     case 'max':
@@ -47,47 +48,48 @@ export function checkWindow(w: WindowDescriptor): void {
   switch (w.kind) {
     case 'tumbling':
       if (!whole(w.sizeMs) || w.sizeMs <= 0) {
-        throw new RangeError(`a tumbling window needs a size above 0 ms (a whole number), got ${w.sizeMs}; pass the window length in ms`);
+        throw new EngineError('config', `a tumbling window needs a size above 0 ms (a whole number), got ${w.sizeMs}; pass the window length in ms`);
       }
       if (!whole(w.offsetMs) || Math.abs(w.offsetMs) >= w.sizeMs) {
-        throw new RangeError(`a window offset must be a whole number of ms smaller than the window size (${w.sizeMs} ms), got ${w.offsetMs}`);
+        throw new EngineError('config', `a window offset must be a whole number of ms smaller than the window size (${w.sizeMs} ms), got ${w.offsetMs}`);
       }
       return;
     case 'sliding':
       if (!whole(w.sizeMs) || w.sizeMs <= 0) {
-        throw new RangeError(`a sliding window needs a size above 0 ms (a whole number), got ${w.sizeMs}; pass the window length in ms`);
+        throw new EngineError('config', `a sliding window needs a size above 0 ms (a whole number), got ${w.sizeMs}; pass the window length in ms`);
       }
       if (!whole(w.slideMs) || w.slideMs <= 0) {
-        throw new RangeError(`a sliding window needs a slide above 0 ms (a whole number), got ${w.slideMs}; pass how often a window starts, in ms`);
+        throw new EngineError('config', `a sliding window needs a slide above 0 ms (a whole number), got ${w.slideMs}; pass how often a window starts, in ms`);
       }
       if (w.slideMs > w.sizeMs) {
-        throw new RangeError(
+        throw new EngineError(
+          'config',
           `a sliding window's slide (${w.slideMs} ms) is larger than its size (${w.sizeMs} ms), so records between windows would be lost; use a slide of at most the size`,
         );
       }
       if (!whole(w.offsetMs) || Math.abs(w.offsetMs) >= w.slideMs) {
-        throw new RangeError(`a sliding window's offset must be a whole number of ms smaller than its slide (${w.slideMs} ms), got ${w.offsetMs}`);
+        throw new EngineError('config', `a sliding window's offset must be a whole number of ms smaller than its slide (${w.slideMs} ms), got ${w.offsetMs}`);
       }
       return;
     case 'session':
       if ('gapMs' in w) {
         if (!whole(w.gapMs) || w.gapMs <= 0) {
-          throw new RangeError(`a session window needs a gap above 0 ms (a whole number), got ${w.gapMs}; pass the inactivity gap that ends a session, in ms`);
+          throw new EngineError('config', `a session window needs a gap above 0 ms (a whole number), got ${w.gapMs}; pass the inactivity gap that ends a session, in ms`);
         }
       } else if (!Number.isInteger(w.dynamicGapField) || w.dynamicGapField < 0) {
-        throw new RangeError(`a dynamic session gap needs an input column index, got ${String(w.dynamicGapField)}`);
+        throw new EngineError('config', `a dynamic session gap needs an input column index, got ${String(w.dynamicGapField)}`);
       }
       return;
     case 'count':
       if (!whole(w.size) || w.size < 1) {
-        throw new RangeError(`a count window needs a size of at least 1 record (a whole number), got ${w.size}`);
+        throw new EngineError('config', `a count window needs a size of at least 1 record (a whole number), got ${w.size}`);
       }
       if (!whole(w.slide) || w.slide < 1) {
-        throw new RangeError(`a count window needs a slide of at least 1 record (a whole number), got ${w.slide}; pass how many records of a key start the next window`);
+        throw new EngineError('config', `a count window needs a slide of at least 1 record (a whole number), got ${w.slide}; pass how many records of a key start the next window`);
       }
       return;
     default:
-      throw new TypeError(`unknown window kind '${String((w as { kind: unknown }).kind)}'; use tumbling, sliding, session or count`);
+      throw new EngineError('config', `unknown window kind '${String((w as { kind: unknown }).kind)}'; use tumbling, sliding, session or count`);
   }
 }
 
@@ -116,7 +118,7 @@ export function windowOutputSchema(spec: WindowAggregatorSpec): Schema {
   if (spec.window.kind === 'session' && 'dynamicGapField' in spec.window) {
     const g = spec.input.fields[spec.window.dynamicGapField];
     if (g === undefined || g.type !== 'i64') {
-      throw new Error(`the session gap field must be an i64 input column (ms), got ${g === undefined ? 'no such column' : g.type}`);
+      throw new EngineError('config', `the session gap field must be an i64 input column (ms), got ${g === undefined ? 'no such column' : g.type}`);
     }
   }
   const fields: Field[] = spec.keyFields.map((k) => spec.input.fields[k]!);
@@ -131,7 +133,7 @@ export function windowOutputSchema(spec: WindowAggregatorSpec): Schema {
   const seen = new Set<string>();
   for (const f of fields) {
     if (seen.has(f.name)) {
-      throw new Error(`the window result would have two fields named '${f.name}'; rename the aggregate`);
+      throw new EngineError('config', `the window result would have two fields named '${f.name}'; rename the aggregate`);
     }
     seen.add(f.name);
   }

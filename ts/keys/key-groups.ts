@@ -13,15 +13,6 @@ import { fmix32, mixH, mixK, murmur3_32 } from './hash.js';
 import { encodeKey, keyViews, KeyScratch } from './key-bytes.js';
 import { keyString } from './map-key.js';
 
-export function checkParallelism(parallelism: number, maxParallelism: number): void {
-  if (!Number.isInteger(maxParallelism) || maxParallelism < 1 || maxParallelism > 32768) {
-    throw new RangeError(`maxParallelism must be between 1 and 32768, got ${maxParallelism}`);
-  }
-  if (!Number.isInteger(parallelism) || parallelism < 1 || parallelism > maxParallelism) {
-    throw new RangeError(`parallelism must be between 1 and maxParallelism (${maxParallelism}), got ${parallelism}`);
-  }
-}
-
 /** murmur3 (seed 0) of the 9 canonical bytes [1, v as 8 LE bytes] of a non-null i64 key (lo/hi words). */
 export function hashI64Key(lo: number, hi: number): number {
   const k1 = 1 | (lo << 8);

@@ -10,6 +10,7 @@
 import { totalmem } from 'node:os';
 import type { Schema } from '../batch/schema.js';
 import type { Engine } from '../engine/engine.js';
+import { EngineError } from '../engine/errors.js';
 import { edgeTargets, PlanError, type PhysicalPlan } from '../plan/physical.js';
 import type { MemoryUse } from '../api/job.js';
 
@@ -160,8 +161,10 @@ export class ManagedMemory {
     for (;;) {
       const cur = Atomics.load(this.c, HELD);
       if (cur + BigInt(more) > budget) {
-        throw new Error(
-          `${consumer} needs ${Math.ceil(more / 1024)} KiB more managed memory but the budget of ${Math.round(this.operatorBudgetBytes / MiB)} MiB for operator state has ${(Number(budget - cur) / 1024).toFixed(0)} KiB free; raise the job's managed memory budget (StreamEnvironment.create({ memory }) or --memory) or reduce the key space`,
+        // The native pool's words (crates/sluice-core/src/memory.rs), so both engines fail alike.
+        throw new EngineError(
+          'memory',
+          `${consumer} needs ${Math.ceil(more / 1024)} KiB more managed memory but the budget of ${Math.round(this.operatorBudgetBytes / MiB)} MiB has ${(Number(budget - cur) / 1024).toFixed(0)} KiB free; raise the job's managed memory budget or reduce the key space`,
         );
       }
       if (Atomics.compareExchange(this.c, HELD, cur, cur + BigInt(more)) === cur) {

@@ -21,6 +21,7 @@ import { RecordBatch } from '../../batch/record-batch.js';
 import { Schema, type DataType, type Field } from '../../batch/schema.js';
 import { Column as FbColumn, Field as FbField, RecordBatch as FbRecordBatch } from '../../batch/fb/sluice/fb.js';
 import { TYPE_BY_CODE, TYPE_CODE } from '../../batch/type-codes.js';
+import { EngineError } from '../errors.js';
 
 export const FILE_IDENTIFIER = 'SLB1';
 
@@ -90,7 +91,8 @@ export function encodeBatch(batch: RecordBatch): Uint8Array {
   const bits = bitmapBytes(n);
   const hint = sizeHint(batch);
   if (hint > MAX_ENCODED_SIZE) {
-    throw new Error(
+    throw new EngineError(
+      'config',
       `cannot encode record batch: ${n} rows need up to ${hint} bytes but FlatBuffers allows ${MAX_ENCODED_SIZE}; split it into smaller batches`,
     );
   }
@@ -282,14 +284,15 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
  */
 export function decodeBatch(bytes: Uint8Array): RecordBatch {
   if (bytes.length < 8) {
-    throw new Error(
+    throw new EngineError(
+      'data',
       `not a Sluice record batch: ${bytes.length} bytes is too short (a FlatBuffer with a file identifier has at least 8)`,
     );
   }
   const r = new Reader(bytes);
   if (!FbRecordBatch.bufferHasIdentifier(r.bb)) {
     const got = String.fromCharCode(bytes[4]!, bytes[5]!, bytes[6]!, bytes[7]!);
-    throw new Error(`not a Sluice record batch: file identifier is ${JSON.stringify(got)}, expected "${FILE_IDENTIFIER}"`);
+    throw new EngineError('data', `not a Sluice record batch: file identifier is ${JSON.stringify(got)}, expected "${FILE_IDENTIFIER}"`);
   }
   const root = r.bb.readUint32(0);
   r.table(root, 'record batch');
@@ -404,14 +407,14 @@ function cutColumn(c: Column, n: number, bits: number): Column {
  */
 function checkBatch(schema: Schema, columns: readonly Column[], n: number, eventTime: BigInt64Array | null, prefix: string): void {
   if (columns.length !== schema.length) {
-    throw new Error(`${prefix}batch has ${columns.length} columns but its schema has ${schema.length} fields`);
+    throw new EngineError('data', `${prefix}batch has ${columns.length} columns but its schema has ${schema.length} fields`);
   }
   const bits = bitmapBytes(n);
   for (let i = 0; i < columns.length; i++) {
     const c = columns[i]!;
     const f = schema.fields[i]!;
     if (c.type !== f.type) {
-      throw new Error(`${prefix}column '${f.name}' holds ${c.type} values but the schema says ${f.type}`);
+      throw new EngineError('data', `${prefix}column '${f.name}' holds ${c.type} values but the schema says ${f.type}`);
     }
     const short = (what: string, have: number, need: number) =>
       new Error(`${prefix}column '${f.name}': ${what} has ${have} entries, ${need} needed for ${n} rows`);
@@ -430,10 +433,10 @@ function checkBatch(schema: Schema, columns: readonly Column[], n: number, event
         const o = c.offsets;
         if (o.length < n + 1) throw short('offsets', o.length, n + 1);
         let prev = o[0]!;
-        if (prev < 0) throw new Error(`${prefix}column '${f.name}': negative utf8 offset`);
+        if (prev < 0) throw new EngineError('data', `${prefix}column '${f.name}': negative utf8 offset`);
         for (let k = 1; k <= n; k++) {
           const x = o[k]!;
-          if (x < prev) throw new Error(`${prefix}column '${f.name}': utf8 offsets decrease`);
+          if (x < prev) throw new EngineError('data', `${prefix}column '${f.name}': utf8 offsets decrease`);
           prev = x;
         }
         if (prev > c.data.length) throw short('utf8 data', c.data.length, prev);
@@ -442,6 +445,6 @@ function checkBatch(schema: Schema, columns: readonly Column[], n: number, event
     }
   }
   if (eventTime !== null && eventTime.length < n) {
-    throw new Error(`${prefix}event-time column has ${eventTime.length} entries, ${n} needed`);
+    throw new EngineError('data', `${prefix}event-time column has ${eventTime.length} entries, ${n} needed`);
   }
 }

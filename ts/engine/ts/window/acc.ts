@@ -12,6 +12,7 @@ import { i32View } from '../../../batch/i64.js';
 import type { RecordBatch } from '../../../batch/record-batch.js';
 import type { DataType } from '../../../batch/schema.js';
 import type { AggregateSpec } from '../../engine.js';
+import { EngineError } from '../../errors.js';
 
 const TWO32 = 4294967296;
 const TWO52 = 4503599627370496;
@@ -444,7 +445,8 @@ export class Acc {
         h = high + c;
         l = total - c * TWO32;
         if (h < -2147483648 || h > 2147483647) {
-          throw new RangeError(
+          throw new EngineError(
+            'overflow',
             `sum '${this.spec.name}' = ${BigInt(hi[g]!) * 2n ** 32n + BigInt(f[g]!)} does not fit in i64; aggregate a narrower value or use an f64 field`,
           );
         }

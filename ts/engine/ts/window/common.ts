@@ -6,6 +6,7 @@ import type { DataType, Schema } from '../../../batch/schema.js';
 import { RecordBatch } from '../../../batch/record-batch.js';
 import type { WindowAggregatorSpec } from '../../engine.js';
 import { Accs } from './acc.js';
+import { EngineError } from '../../errors.js';
 
 /** The accumulators of a spec's aggregates (input and output types resolved). */
 export function accsFor(spec: WindowAggregatorSpec, outputSchema: Schema, cap: number): Accs {
@@ -171,7 +172,7 @@ export class Refires {
   /** Pushes in bulk when no row reaches a fired window (`candidates` empty), else in parts. */
   push(op: RefiringOperator, batch: RecordBatch, candidates: readonly number[], schema: Schema): number {
     this.splitLate = null;
-    if (this.pushed !== null) throw new Error('the rows fired by the previous batch were not taken (takePushedOutput) before this push');
+    if (this.pushed !== null) throw new EngineError('data', 'the rows fired by the previous batch were not taken (takePushedOutput) before this push');
     if (candidates.length === 0) return op.pushPart(batch);
     const r = pushRefiring(op, batch, candidates, schema);
     this.splitLate = r.late;

@@ -9,9 +9,10 @@ import type { Schema } from '../../../batch/schema.js';
 import type { WindowAggregator, WindowAggregatorSpec } from '../../engine.js';
 import { windowOutputSchema } from '../../window-spec.js';
 import { grown } from '../../../batch/column.js';
-import { KeyTable } from './keys.js';
+import { KeyTable } from './key-table.js';
 import type { Accs } from './acc.js';
 import { accsFor } from './common.js';
+import { EngineError } from '../../errors.js';
 
 const NONE = -1;
 
@@ -46,7 +47,7 @@ export class CountAggregator implements WindowAggregator {
 
   constructor(private readonly spec: WindowAggregatorSpec) {
     const w = spec.window;
-    if (w.kind !== 'count') throw new Error('TsCountAggregator handles count windows');
+    if (w.kind !== 'count') throw new EngineError('config', 'TsCountAggregator handles count windows');
     this.outputSchema = windowOutputSchema(spec);
     this.slide = w.slide;
     this.slice = gcd(w.size, w.slide);
@@ -76,7 +77,7 @@ export class CountAggregator implements WindowAggregator {
   }
 
   flush(): RecordBatch | null {
-    throw new Error('flush is for tumbling and sliding windows: sessions and count windows cannot be pre-aggregated per batch');
+    throw new EngineError('config', 'flush is for tumbling and sliding windows: sessions and count windows cannot be pre-aggregated per batch');
   }
 
   advanceWatermark(): RecordBatch | null {
@@ -90,7 +91,7 @@ export class CountAggregator implements WindowAggregator {
   }
 
   push(batch: RecordBatch): number {
-    if (this.pushed !== null) throw new Error('the rows fired by the previous batch were not taken (takePushedOutput) before this push');
+    if (this.pushed !== null) throw new EngineError('data', 'the rows fired by the previous batch were not taken (takePushedOutput) before this push');
     const n = batch.length;
     if (this.gids.length < n) this.gids = new Int32Array(n);
     this.fired = 0;

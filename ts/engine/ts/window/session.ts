@@ -13,7 +13,8 @@ import type { WindowAggregator, WindowAggregatorSpec } from '../../engine.js';
 import { windowOutputSchema } from '../../window-spec.js';
 import { setExact, type Accs } from './acc.js';
 import { lateRowsOf, accsFor, dropWatermark, Refires } from './common.js';
-import { KeyTable } from './keys.js';
+import { KeyTable } from './key-table.js';
+import { EngineError } from '../../errors.js';
 
 const TWO32 = 4294967296;
 const NONE = -1;
@@ -126,7 +127,7 @@ export class SessionAggregator implements WindowAggregator {
   constructor(spec: WindowAggregatorSpec) {
     this.outputSchema = windowOutputSchema(spec);
     const w = spec.window;
-    if (w.kind !== 'session') throw new Error('TsSessionAggregator handles session windows');
+    if (w.kind !== 'session') throw new EngineError('config', 'TsSessionAggregator handles session windows');
     this.fixedGap = 'gapMs' in w ? w.gapMs : 0;
     this.gapField = 'dynamicGapField' in w ? w.dynamicGapField : -1;
     // No key fields (windowAll): the table's canonical-bytes path with empty keys puts all rows in one group.
@@ -196,7 +197,7 @@ export class SessionAggregator implements WindowAggregator {
   pushPart(batch: RecordBatch): number {
     const et = batch.eventTime;
     if (et === null) {
-      throw new Error('the window operator got rows without event timestamps; assign them with assignTimestampsAndWatermarks');
+      throw new EngineError('data', 'the window operator got rows without event timestamps; assign them with assignTimestampsAndWatermarks');
     }
     const n = batch.length;
     let gaps: Int32Array | null = null;
@@ -208,7 +209,7 @@ export class SessionAggregator implements WindowAggregator {
         const valid = c.validity === null || (c.validity[i >>> 3]! & (1 << (i & 7))) !== 0;
         const h = gaps[2 * i + 1]!;
         if (!valid || h < 0 || (h === 0 && gaps[2 * i] === 0)) {
-          throw new Error(`the session gap of row ${i} of the batch is ${valid ? `${c.values[i]} ms` : 'null'}; a session gap must be above 0 ms`);
+          throw new EngineError('data', `the session gap of row ${i} of the batch is ${valid ? `${c.values[i]} ms` : 'null'}; a session gap must be above 0 ms`);
         }
       }
     }
@@ -339,7 +340,7 @@ export class SessionAggregator implements WindowAggregator {
   }
 
   flush(): RecordBatch | null {
-    throw new Error('flush is for tumbling and sliding windows: sessions and count windows cannot be pre-aggregated per batch');
+    throw new EngineError('config', 'flush is for tumbling and sliding windows: sessions and count windows cannot be pre-aggregated per batch');
   }
 
   advanceWatermark(watermark: number): RecordBatch | null {

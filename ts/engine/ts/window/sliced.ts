@@ -20,6 +20,7 @@ import { encodeKey, keyViews, KeyScratch } from '../../../keys/key-bytes.js';
 import { fmix32, mixH, murmur3_32 } from '../../../keys/hash.js';
 import { setExact, type Accs } from './acc.js';
 import { lateRowsOf, accsFor, decodeKeyColumns, intKeyColumn, dropWatermark, Refires } from './common.js';
+import { EngineError } from '../../errors.js';
 
 const TWO32 = 4294967296;
 const LATE = -1;
@@ -92,7 +93,7 @@ export class SlicedAggregator implements WindowAggregator {
   constructor(private readonly spec: WindowAggregatorSpec) {
     this.outputSchema = windowOutputSchema(spec);
     const w = spec.window;
-    if (w.kind === 'session' || w.kind === 'count') throw new Error('TsWindowAggregator handles tumbling and sliding windows');
+    if (w.kind === 'session' || w.kind === 'count') throw new EngineError('config', 'TsWindowAggregator handles tumbling and sliding windows');
     this.size = w.sizeMs;
     this.slide = w.kind === 'sliding' ? w.slideMs : w.sizeMs;
     // Offsets are normalised into [0, slide) (the same window starts).
@@ -283,7 +284,7 @@ export class SlicedAggregator implements WindowAggregator {
   pushPart(batch: RecordBatch): number {
     const et = batch.eventTime;
     if (et === null) {
-      throw new Error('the window operator got rows without event timestamps; assign them with assignTimestampsAndWatermarks');
+      throw new EngineError('data', 'the window operator got rows without event timestamps; assign them with assignTimestampsAndWatermarks');
     }
     const n = batch.length;
     if (this.gids.length < n) this.gids = new Int32Array(n);
