@@ -68,3 +68,4 @@ export { CollectSink, DiscardingSink } from './connectors/memory-sinks.js';
 
 export type { Engine, EngineName, WindowDescriptor } from './engine/engine.js';
 export { selectEngine, nativeAvailable, type EngineChoice } from './engine/select.js';
+export { EngineError, type EngineErrorKind } from './engine/errors.js';

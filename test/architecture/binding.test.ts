@@ -1,7 +1,8 @@
 /**
  * One binding contract: the native addon's declarations are what napi-rs generates from the
  * Rust (committed, and regenerated identically by the build), and both engines raise the same
- * error class, with the same kind and message, for the same bad input: one test per kind.
+ * error class, with the same kind and message, for the same bad input: one test per kind (memory
+ * in test/parallel/memory.test.ts, where the job that needs too much is).
  */
 
 import { execFileSync } from 'node:child_process';
@@ -11,7 +12,7 @@ import { batchFromRecords } from '../../ts/batch/builder.js';
 import { Schema } from '../../ts/batch/schema.js';
 import type { Engine, WindowAggregatorSpec } from '../../ts/engine/engine.js';
 import { EngineError } from '../../ts/engine/errors.js';
-import { agg, DiscardingSink, JobFailedError, selectEngine, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy } from '../../ts/index.js';
+import { selectEngine } from '../../ts/index.js';
 import { ENGINES, requireNative } from '../engines.js';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -91,30 +92,6 @@ describe('both engines raise the same EngineError for the same bad input', () =>
     );
   });
 
-  it('memory: window state beyond the managed-memory budget fails the job with the same kind and words', async () => {
-    requireNative();
-    const records = Array.from({ length: 200_000 }, (_, i) => ({ k: `key-${i}`, t: i % 1000 }));
-    const failures = [];
-    for (const engine of ENGINES) {
-      const env = StreamEnvironment.create({ engine, memory: '2mb' });
-      env
-        .fromRecords(records, { k: 'utf8', t: 'i64' }, WatermarkStrategy.forMonotonousTimestamps<{ k: string; t: number }>().withTimestampAssigner('t'))
-        .keyBy('k')
-        .window(TumblingEventTimeWindows.of(10_000))
-        .aggregate({ n: agg.count() })
-        .sinkTo(new DiscardingSink());
-      const e = await env.execute().then(
-        () => null,
-        (err: unknown) => err,
-      );
-      expect(e, engine).toBeInstanceOf(JobFailedError);
-      failures.push((e as JobFailedError).original);
-    }
-    for (const original of failures) {
-      expect(original).toBeInstanceOf(EngineError);
-      expect((original as EngineError).kind).toBe('memory');
-      // The amounts differ (each engine lays its state out its own way); the words do not.
-      expect((original as EngineError).message).toMatch(/ needs \d+ KiB more managed memory but the budget of 2 MiB has \d+ KiB free; raise the job's managed memory budget or reduce the key space$/);
-    }
-  });
+  // memory: test/parallel/memory.test.ts ('window state that outgrows the budget ...') asserts the
+  // same kind and words on both engines (the amounts differ: each engine lays its state out its own way).
 });

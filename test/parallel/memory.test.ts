@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { agg, CollectSink, DiscardingSink, NexmarkSource, runJob, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy } from '../../ts/index.js';
+import { agg, CollectSink, DiscardingSink, EngineError, JobFailedError, NexmarkSource, runJob, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy } from '../../ts/index.js';
 import { parseMemorySize } from '../../ts/runtime/memory.js';
 import { requireNative } from '../engines.js';
 
@@ -49,7 +49,17 @@ describe('managed memory', () => {
         .window(TumblingEventTimeWindows.of(10_000))
         .aggregate({ n: agg.count() })
         .sinkTo(new DiscardingSink());
-      await expect(env.execute('too much state')).rejects.toThrow(/Window\(TumblingEventTimeWindows\(10000 ms\)\) aggregate .*needs \d+ KiB more managed memory but the budget of 2 MiB .* raise the job's managed memory budget/);
+      const failure = await env.execute('too much state').then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(failure).toBeInstanceOf(JobFailedError);
+      expect((failure as Error).message).toMatch(/Window\(TumblingEventTimeWindows\(10000 ms\)\) aggregate .*needs \d+ KiB more managed memory but the budget of 2 MiB .* raise the job's managed memory budget/);
+      // The engine's error kind, in the same words on both engines (the amounts differ: each lays its state out its own way).
+      const original = (failure as JobFailedError).original;
+      expect(original).toBeInstanceOf(EngineError);
+      expect((original as EngineError).kind).toBe('memory');
+      expect((original as EngineError).message).toMatch(/ needs \d+ KiB more managed memory but the budget of 2 MiB has \d+ KiB free; raise the job's managed memory budget or reduce the key space$/);
       // The same job in a budget that holds it.
       const env2 = StreamEnvironment.create({ engine, memory: '256mb' });
       env2
