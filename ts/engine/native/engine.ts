@@ -9,7 +9,10 @@ import { fromNative } from '../errors.js';
 import { aggregateKind, nexmarkKind, windowKind, type NativeBinding, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN } from './binding.js';
 import { batchBuffers, eventTimeBytes, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
 
-/** A call into the addon: its errors become EngineErrors with their kind. */
+/**
+ * A call into the addon: its errors become EngineErrors with their kind. Per-batch calls catch
+ * inline instead (a closure per call measured 3.6% of native hash partitioning).
+ */
 function call<T>(f: () => T): T {
   try {
     return f();
@@ -38,17 +41,29 @@ class NativeWindowAggregator implements WindowAggregator {
   }
 
   push(batch: RecordBatch): number {
-    return call(() => this.inner.push(batchBuffers(batch), batch.length, eventTimeBytes(batch)));
+    try {
+      return this.inner.push(batchBuffers(batch), batch.length, eventTimeBytes(batch));
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   advanceWatermark(watermark: number): RecordBatch | null {
-    const out = call(() => this.inner.advanceWatermark(watermark));
-    return out === null ? null : fromBatchOut(this.outputSchema, out);
+    try {
+      const out = this.inner.advanceWatermark(watermark);
+      return out === null ? null : fromBatchOut(this.outputSchema, out);
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   flush(): RecordBatch | null {
-    const out = call(() => this.inner.flush());
-    return out === null ? null : fromBatchOut(this.outputSchema, out);
+    try {
+      const out = this.inner.flush();
+      return out === null ? null : fromBatchOut(this.outputSchema, out);
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   get lateDropped(): number {
@@ -64,8 +79,12 @@ class NativeWindowAggregator implements WindowAggregator {
   }
 
   takePushedOutput(): RecordBatch | null {
-    const out = call(() => this.inner.takePushedOutput());
-    return out === null ? null : fromBatchOut(this.outputSchema, out);
+    try {
+      const out = this.inner.takePushedOutput();
+      return out === null ? null : fromBatchOut(this.outputSchema, out);
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   get unfiredRows(): number {
@@ -86,8 +105,12 @@ class NativeNexmark implements NexmarkGenerator {
     this.schema = schema;
   }
   nextBatch(maxRows: number): RecordBatch | null {
-    const out = call(() => this.inner.nextBatch(maxRows));
-    return out === null ? null : fromBatchOut(this.schema, out);
+    try {
+      const out = this.inner.nextBatch(maxRows);
+      return out === null ? null : fromBatchOut(this.schema, out);
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
   position(): number {
     return this.inner.position();
@@ -114,35 +137,58 @@ export class NativeEngine implements Engine {
   }
 
   encodeBatch(batch: RecordBatch): Uint8Array {
-    return call(() => this.binding.encodeBatch(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch)));
+    try {
+      return this.binding.encodeBatch(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch));
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   decodeBatch(bytes: Uint8Array): RecordBatch {
-    const { fields, batch } = call(() => this.binding.decodeBatch(bytes));
-    return fromBatchOut(schemaFromSpecs(fields), batch);
+    try {
+      const { fields, batch } = this.binding.decodeBatch(bytes);
+      return fromBatchOut(schemaFromSpecs(fields), batch);
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   murmur3(bytes: Uint8Array, seed: number): number {
-    return call(() => this.binding.murmur3(bytes, seed));
+    try {
+      return this.binding.murmur3(bytes, seed);
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   hashPartition(batch: RecordBatch, keyFields: readonly number[], parallelism: number, maxParallelism: number): RecordBatch[] {
-    return call(() => this.binding.hashPartition(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), [...keyFields], parallelism, maxParallelism)).map((o) =>
-      fromBatchOut(batch.schema, o),
-    );
+    try {
+      const parts = this.binding.hashPartition(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), [...keyFields], parallelism, maxParallelism);
+      return parts.map((o) => fromBatchOut(batch.schema, o));
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 
   openMemoryPool(id: string, budgetBytes: number): void {
     call(() => this.binding.openMemoryPool(id, budgetBytes));
   }
   memoryPoolUse(id: string): { used: number; peak: number } | null {
-    return call(() => this.binding.memoryPoolUse(id));
+    try {
+      return this.binding.memoryPoolUse(id);
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
   closeMemoryPool(id: string): void {
     call(() => this.binding.closeMemoryPool(id));
   }
 
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[] {
-    return call(() => this.binding.partitionByTargets(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), targets, n)).map((o) => fromBatchOut(batch.schema, o));
+    try {
+      return this.binding.partitionByTargets(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), targets, n).map((o) => fromBatchOut(batch.schema, o));
+    } catch (e) {
+      throw fromNative(e);
+    }
   }
 }
