@@ -54,6 +54,7 @@ export { JobFailedError } from './api/errors.js';
 
 export { Schema, type SchemaSpec, type RecordOf, type DataType, type FieldType, type Field } from './batch/schema.js';
 export { RecordBatch, type Row } from './batch/record-batch.js';
+export { copyRecord } from './batch/row-reader.js';
 export type { Column } from './batch/column.js';
 export { BadValueError, batchFromRecords } from './batch/builder.js';
 

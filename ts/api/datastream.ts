@@ -81,7 +81,7 @@ export class DataStream<T extends object> {
   map<S extends SchemaSpec>(fn: (record: T) => RecordOf<S>, schema: S): DataStream<RecordOf<S>>;
   map(fn: (record: T) => object, schema?: SchemaSpec): DataStream<object> {
     checkFn(fn, 'map');
-    return this.add('Map', { kind: 'map', fn: fn as never }, schema === undefined ? this.schema : Schema.from(schema));
+    return this.add('Map', { kind: 'map', fn: fn as never, assumedSchema: schema === undefined }, schema === undefined ? this.schema : Schema.from(schema));
   }
 
   /** Keeps the records for which `fn` returns true. */
@@ -95,7 +95,7 @@ export class DataStream<T extends object> {
   flatMap<S extends SchemaSpec>(fn: (record: T) => Iterable<RecordOf<S>>, schema: S): DataStream<RecordOf<S>>;
   flatMap(fn: (record: T) => Iterable<object>, schema?: SchemaSpec): DataStream<object> {
     checkFn(fn, 'flatMap');
-    return this.add('FlatMap', { kind: 'flatMap', fn: fn as never }, schema === undefined ? this.schema : Schema.from(schema));
+    return this.add('FlatMap', { kind: 'flatMap', fn: fn as never, assumedSchema: schema === undefined }, schema === undefined ? this.schema : Schema.from(schema));
   }
 
   /** Assigns event time and generates watermarks (replacing any from upstream). */
@@ -344,7 +344,7 @@ export class KeyedStream<T extends object, K> {
     checkFn(fn, 'map');
     const node = this.env.graph.add({
       name: 'Map (keyed)',
-      op: { kind: 'map', fn: fn as never },
+      op: { kind: 'map', fn: fn as never, assumedSchema: false },
       input: this.node,
       partitioning: { kind: 'hash', keyFields: this.keyFields },
       schema: Schema.from(schema),

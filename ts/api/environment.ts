@@ -40,6 +40,8 @@ export interface EnvironmentOptions {
    * that cannot run in it fails before it starts; state that outgrows it fails the job.
    */
   readonly memory?: string | number;
+  /** Hand user functions reused row views instead of fresh records (see enableObjectReuse). */
+  readonly objectReuse?: boolean;
   /** @internal The module that builds this job (set by runJob and the command line). */
   readonly job?: JobModule;
 }
@@ -67,6 +69,30 @@ export class StreamEnvironment {
     this.memoryBytes = options.memory === undefined ? defaultMemoryBytes() : parseMemorySize(options.memory);
     if (options.maxParallelism !== undefined) this.setMaxParallelism(options.maxParallelism);
     if (options.parallelism !== undefined) this.setParallelism(options.parallelism);
+    if (options.objectReuse === true) this.enableObjectReuse();
+  }
+
+  /**
+   * Flink's object reuse. By default every user function (map, filter, flatMap, keyBy
+   * selectors) gets each record as a fresh plain object, which it may keep, spread or change.
+   * With object reuse it gets one view per operator, moved from row to row, whose fields are
+   * read from the batch's columns only when the function reads them (a string is decoded only
+   * if read): faster, but the record is valid only during the call, and its fields are getters
+   * (`{ ...record }` and `Object.keys(record)` do not see them). Keep a record with
+   * `copyRecord(record)`, which returns a plain object.
+   */
+  enableObjectReuse(): this {
+    this.graph.objectReuse = true;
+    return this;
+  }
+
+  disableObjectReuse(): this {
+    this.graph.objectReuse = false;
+    return this;
+  }
+
+  get objectReuse(): boolean {
+    return this.graph.objectReuse;
   }
 
   /** Subtasks of every operator that does not set its own (Flink's setParallelism). */

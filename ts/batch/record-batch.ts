@@ -7,9 +7,10 @@
 import { Buffer } from 'node:buffer';
 import { bitGet, columnBuffers, concatColumns, emptyColumn, takeColumn, type Column } from './column.js';
 import { getI64, i32View, i64IsExact, inexactI64Error } from './i64.js';
+import { RowReader, type Row } from './row-reader.js';
 import { Schema, type SchemaSpec } from './schema.js';
 
-export type Row = Record<string, unknown>;
+export type { Row } from './row-reader.js';
 
 export class RecordBatch {
   constructor(
@@ -136,25 +137,8 @@ export function valueReader(col: Column, fieldName: string): (i: number) => unkn
   return (i) => (bitGet(validity, i) ? get(i) : null);
 }
 
-/**
- * Builds rows as objects of one fixed shape (one hidden class), so user functions stay
- * monomorphic. The property list is generated once per schema.
- */
+/** Row i of `batch` as a fresh plain object (see row-reader.ts). */
 export function rowReader(batch: RecordBatch): (i: number) => Row {
-  const readers = batch.columns.map((c, k) => valueReader(c, batch.schema.fields[k]!.name));
-  const make = shapeFactory(batch.schema);
-  return (i) => make(readers, i);
-}
-
-const factories = new WeakMap<Schema, (readers: ((i: number) => unknown)[], i: number) => Row>();
-
-function shapeFactory(schema: Schema): (readers: ((i: number) => unknown)[], i: number) => Row {
-  let f = factories.get(schema);
-  if (f === undefined) {
-    const props = schema.fields.map((fl, k) => `${JSON.stringify(fl.name)}: r[${k}](i)`).join(', ');
-    // Generated once per schema from field names (JSON-quoted), never from data.
-    f = new Function('r', 'i', `return { ${props} };`) as (readers: ((i: number) => unknown)[], i: number) => Row;
-    factories.set(schema, f);
-  }
-  return f;
+  const reader = new RowReader(batch.schema).reset(batch);
+  return (i) => reader.record(i);
 }

@@ -17,9 +17,10 @@ export type UserFn = (...args: never[]) => unknown;
 
 export type NodeOp =
   | { readonly kind: 'source'; readonly source: Source; readonly watermarks: WatermarkStrategy<never> | null }
-  | { readonly kind: 'map'; readonly fn: UserFn }
+  /** assumedSchema: no output schema was given, the input's is kept (records are checked against it). */
+  | { readonly kind: 'map'; readonly fn: UserFn; readonly assumedSchema: boolean }
   | { readonly kind: 'filter'; readonly fn: UserFn }
-  | { readonly kind: 'flatMap'; readonly fn: UserFn }
+  | { readonly kind: 'flatMap'; readonly fn: UserFn; readonly assumedSchema: boolean }
   | { readonly kind: 'timestamps'; readonly strategy: WatermarkStrategy<never> }
   | { readonly kind: 'keySelector'; readonly fn: UserFn; readonly keyType: DataType }
   | {
@@ -134,6 +135,8 @@ export class JobGraph {
   readonly parallel: ParallelSettings;
   /** Set by env.enableCheckpointing. */
   checkpoint: CheckpointConfig | null = null;
+  /** Set by env.enableObjectReuse: user functions get reused row views instead of fresh records. */
+  objectReuse = false;
 
   constructor(parallel: ParallelSettings = new ParallelSettings()) {
     this.parallel = parallel;
@@ -169,6 +172,7 @@ export class JobGraph {
     sinks.forEach(visit);
     const g = new JobGraph(this.parallel);
     g.checkpoint = this.checkpoint;
+    g.objectReuse = this.objectReuse;
     g.nodes.push(...this.nodes.filter((n) => keep.has(n)));
     return g;
   }

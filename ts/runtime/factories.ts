@@ -40,6 +40,8 @@ export interface OperatorSetup {
   /** The job takes checkpoints; and this run resumes from one. */
   readonly checkpointing: boolean;
   readonly restoring: boolean;
+  /** User functions get reused row views (env.enableObjectReuse) instead of fresh records. */
+  readonly objectReuse: boolean;
 }
 
 /**
@@ -82,11 +84,14 @@ const FACTORIES: { readonly [K in NodeOp['kind']]: Factory<K> } = {
     };
     return { head, tail: ts ?? head, source };
   },
-  map: (op, { node: n, physical: p }) => new MapOperator(n.id, n.name, op.fn as (r: Row) => unknown, p.outputSchema),
-  filter: (op, { node: n }) => new FilterOperator(n.id, n.name, op.fn as (r: Row) => unknown),
-  flatMap: (op, { node: n, physical: p }) => new FlatMapOperator(n.id, n.name, op.fn as (r: Row) => Iterable<unknown>, p.outputSchema),
+  map: (op, { node: n, physical: p, objectReuse }) =>
+    new MapOperator(n.id, n.name, op.fn as (r: Row) => unknown, p.outputSchema, { objectReuse, assumedSchema: op.assumedSchema }),
+  filter: (op, { node: n, objectReuse }) => new FilterOperator(n.id, n.name, op.fn as (r: Row) => unknown, objectReuse),
+  flatMap: (op, { node: n, physical: p, objectReuse }) =>
+    new FlatMapOperator(n.id, n.name, op.fn as (r: Row) => Iterable<unknown>, p.outputSchema, { objectReuse, assumedSchema: op.assumedSchema }),
   timestamps: (op, { node: n, physical: p }) => new TimestampsOperator(n.id, n.name, op.strategy, p.outputSchema, sourceName(n)),
-  keySelector: (op, { node: n, physical: p }) => new KeySelectorOperator(n.id, n.name, op.fn as (r: Row) => unknown, op.keyType, p.outputSchema),
+  keySelector: (op, { node: n, physical: p, objectReuse }) =>
+    new KeySelectorOperator(n.id, n.name, op.fn as (r: Row) => unknown, op.keyType, p.outputSchema, objectReuse),
   windowPreAggregate: (op, s) => {
     const f = windowFields(s, op);
     const agg = s.engine.createWindowAggregator({ input: s.physical.inputSchema!, keyFields: f.keyFields, window: op.window, aggregates: f.aggregates, memoryPool: s.memory.id });
@@ -169,6 +174,7 @@ const FACTORIES: { readonly [K in NodeOp['kind']]: Factory<K> } = {
       schema: s.physical.outputSchema,
       timestamps: s.node.hasEventTime ? 'event' : 'none',
       keyGroups: fieldKeyGrouper(keySchema(s.physical, op.keyFields), s.plan.maxParallelism),
+      objectReuse: s.objectReuse,
     }),
 };
 

@@ -119,6 +119,7 @@ export class Task {
         memory: this.setup.memory,
         checkpointing: graph.checkpoint !== null,
         restoring: this.setup.restoring,
+        objectReuse: graph.objectReuse,
       });
       if (built.head !== built.tail) this.operators.push(built.head);
       this.operators.push(built.tail);

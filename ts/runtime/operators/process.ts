@@ -14,7 +14,8 @@
 import type { AggregatingStateDescriptor, AnyStateDescriptor, Collector, KeyedProcessFunction, ListStateDescriptor, MapStateDescriptor, OnTimerContext, ReducingStateDescriptor, RuntimeContext, TimerService, ValueStateDescriptor } from '../../api/state.js';
 import { BatchBuilder } from '../../batch/builder.js';
 import { getI64, i32View } from '../../batch/i64.js';
-import { rowReader, valueReader, type RecordBatch, type Row } from '../../batch/record-batch.js';
+import { valueReader, type RecordBatch, type Row } from '../../batch/record-batch.js';
+import { Rows } from './rows.js';
 import type { Schema } from '../../batch/schema.js';
 import { mapKey } from '../../keys/map-key.js';
 import { Operator, type OperatorContext } from '../operator.js';
@@ -124,6 +125,8 @@ export interface KeyedProcessSpec {
   /** Whether records carry event time (event-time timers need it). */
   readonly timestamps: 'event' | 'none';
   readonly keyGroups: KeyGrouper;
+  /** env.enableObjectReuse: processElement gets the operator's one row view. */
+  readonly objectReuse: boolean;
 }
 
 /**
@@ -163,6 +166,8 @@ export class KeyedProcessOperator extends Operator {
   private readonly keyGroups: KeyGrouper;
   private readonly runtime: Omit<RuntimeContext, 'subtask' | 'parallelism'>;
 
+  private readonly rows: Rows;
+
   constructor(id: number, name: string, spec: KeyedProcessSpec) {
     super(id, name);
     this.keyFields = spec.keyFields;
@@ -171,6 +176,7 @@ export class KeyedProcessOperator extends Operator {
     this.hasEventTime = spec.timestamps === 'event';
     this.keyGroups = spec.keyGroups;
     this.out = new BatchBuilder(spec.schema, 256);
+    this.rows = new Rows(spec.objectReuse);
     this.metrics.unfiredTimers = 0;
     const timers: TimerService = {
       currentWatermark: () => this.watermark,
@@ -248,7 +254,8 @@ export class KeyedProcessOperator extends Operator {
 
   processBatch(batch: RecordBatch): Promise<void> {
     return this.serial(async () => {
-      const read = rowReader(batch);
+      const reader = this.rows.of(batch);
+      const reuse = this.rows.reuse;
       const cols = this.keyFields.map((f) => valueReader(batch.column(f), f));
       const key = cols.length === 1 ? cols[0]! : (i: number) => cols.map((c) => c(i));
       const tv = batch.eventTime === null ? null : i32View(batch.eventTime);
@@ -257,7 +264,7 @@ export class KeyedProcessOperator extends Operator {
         const k = key(i);
         this.setKey(mapKey(k), k);
         this.time = tv === null ? null : getI64(tv, i);
-        this.fn.processElement(read(i), this.ctx, this.collector);
+        this.fn.processElement(reuse ? reader.view(i) : reader.record(i), this.ctx, this.collector);
       }
       this.store.sweep();
       this.fireProcessingTimers(Date.now());

@@ -1,10 +1,19 @@
 /** Operators that call a user function once per record: map, filter, flatMap, keyBy with a selector. */
 
-import { BatchBuilder, ColumnBuilder } from '../../batch/builder.js';
-import { RecordBatch, rowReader, type Row } from '../../batch/record-batch.js';
+import { BatchBuilder, columnBuilder } from '../../batch/builder.js';
+import { RecordBatch, type Row } from '../../batch/record-batch.js';
+import { Rows } from './rows.js';
 import { i32View } from '../../batch/i64.js';
 import type { Schema, DataType } from '../../batch/schema.js';
 import { Operator } from '../operator.js';
+
+/** How a record-function operator hands rows to its function and checks what it returns. */
+export interface RecordFunctionOptions {
+  /** env.enableObjectReuse: one reused view per operator instead of a fresh record per call. */
+  readonly objectReuse: boolean;
+  /** No output schema was declared (the input's is kept): a record with another field is an error. */
+  readonly assumedSchema: boolean;
+}
 
 /** Copies the event time of rows idx[0..n) (for operators that change the row set). */
 function takeEventTime(et: BigInt64Array | null, idx: Int32Array, n: number): BigInt64Array | null {
@@ -20,21 +29,27 @@ function takeEventTime(et: BigInt64Array | null, idx: Int32Array, n: number): Bi
 }
 
 export class MapOperator extends Operator {
+  private readonly rows: Rows;
   constructor(
     id: number,
     name: string,
     private readonly fn: (r: Row) => unknown,
     private readonly schema: Schema,
+    private readonly options: RecordFunctionOptions,
   ) {
     super(id, name);
+    this.rows = new Rows(options.objectReuse);
   }
 
   processBatch(batch: RecordBatch): Promise<void> {
-    const read = rowReader(batch);
-    const b = new BatchBuilder(this.schema, batch.length);
+    const reader = this.rows.of(batch);
+    const b = new BatchBuilder(this.schema, batch.length, { from: { batch, reader }, assumedSchema: this.options.assumedSchema });
     const where = `${this.metrics.name} output`;
     const base = this.metrics.recordsIn - batch.length;
-    for (let i = 0; i < batch.length; i++) b.append(this.fn(read(i)), where, base + i);
+    const fn = this.fn;
+    // Row i of the output comes from row i of the input: unchanged values are taken as they are.
+    if (this.rows.reuse) for (let i = 0; i < batch.length; i++) b.append(fn(reader.view(i)), where, base + i, undefined, i);
+    else for (let i = 0; i < batch.length; i++) b.append(fn(reader.record(i)), where, base + i, undefined, i);
     // One output per input: the event time is unchanged.
     return this.emit(b.finish().withEventTime(batch.eventTime));
   }
@@ -42,48 +57,58 @@ export class MapOperator extends Operator {
 
 export class FilterOperator extends Operator {
   private sel = new Int32Array(1024);
+  private readonly rows: Rows;
   constructor(
     id: number,
     name: string,
     private readonly fn: (r: Row) => unknown,
+    objectReuse: boolean,
   ) {
     super(id, name);
+    this.rows = new Rows(objectReuse);
   }
 
   processBatch(batch: RecordBatch): Promise<void> | void {
-    const read = rowReader(batch);
+    const reader = this.rows.of(batch);
     if (this.sel.length < batch.length) this.sel = new Int32Array(batch.length);
     const sel = this.sel;
+    const fn = this.fn;
     let m = 0;
-    for (let i = 0; i < batch.length; i++) if (this.fn(read(i)) === true) sel[m++] = i;
+    if (this.rows.reuse) {
+      for (let i = 0; i < batch.length; i++) if (fn(reader.view(i)) === true) sel[m++] = i;
+    } else for (let i = 0; i < batch.length; i++) if (fn(reader.record(i)) === true) sel[m++] = i;
     if (m === batch.length) return this.emit(batch);
     return this.emit(batch.take(sel, m));
   }
 }
 
 export class FlatMapOperator extends Operator {
+  private readonly rows: Rows;
   constructor(
     id: number,
     name: string,
     private readonly fn: (r: Row) => Iterable<unknown>,
     private readonly schema: Schema,
+    private readonly options: RecordFunctionOptions,
   ) {
     super(id, name);
+    this.rows = new Rows(options.objectReuse);
   }
 
   processBatch(batch: RecordBatch): Promise<void> {
-    const read = rowReader(batch);
-    const b = new BatchBuilder(this.schema, batch.length);
+    const reader = this.rows.of(batch);
+    const b = new BatchBuilder(this.schema, batch.length, { from: { batch, reader }, assumedSchema: this.options.assumedSchema });
     const src: number[] = [];
     const where = `${this.metrics.name} output`;
     const base = this.metrics.recordsIn - batch.length;
+    const reuse = this.rows.reuse;
     for (let i = 0; i < batch.length; i++) {
-      const out = this.fn(read(i));
+      const out = this.fn(reuse ? reader.view(i) : reader.record(i));
       if (out === null || typeof out !== 'object' || !(Symbol.iterator in out)) {
         throw new TypeError(`${this.metrics.name}: the function must return an iterable (e.g. an array) of records, got ${typeof out} for record ${base + i}`);
       }
       for (const r of out) {
-        b.append(r, where, base + i);
+        b.append(r, where, base + i, undefined, i);
         src.push(i);
       }
     }
@@ -94,19 +119,23 @@ export class FlatMapOperator extends Operator {
 
 /** keyBy(selector): appends the computed key as a `key` column. */
 export class KeySelectorOperator extends Operator {
+  private readonly rows: Rows;
   constructor(
     id: number,
     name: string,
     private readonly fn: (r: Row) => unknown,
     private readonly keyType: DataType,
     private readonly schema: Schema,
+    objectReuse: boolean,
   ) {
     super(id, name);
+    this.rows = new Rows(objectReuse);
   }
 
   processBatch(batch: RecordBatch): Promise<void> {
-    const read = rowReader(batch);
-    const kb = new ColumnBuilder({ name: 'key', type: this.keyType, nullable: false }, batch.length);
+    const reader = this.rows.of(batch);
+    const read = this.rows.reuse ? (i: number) => reader.view(i) : (i: number) => reader.record(i);
+    const kb = columnBuilder({ name: 'key', type: this.keyType, nullable: false }, batch.length);
     const where = `${this.metrics.name} (key selector; change the key type with keyBy(fn, type))`;
     const base = this.metrics.recordsIn - batch.length;
     for (let i = 0; i < batch.length; i++) kb.append(this.fn(read(i)), where, base + i);
