@@ -30,7 +30,9 @@ export interface CaseResult {
   readonly extra?: Record<string, number>;
 }
 
-export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | NexmarkCase | ParallelCase | CheckpointCase;
+export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | NexmarkCase | ReuseCase | ParallelCase | CheckpointCase;
+/** A user-function query with env.enableObjectReuse() (Flink's pipeline.object-reuse). */
+export type ReuseCase = `${'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2'}-reuse`;
 /** A keyed process function with state per bidder, without checkpoints and with one every second; 1 M keys of state snapshotted and restored. */
 export type CheckpointCase = 'checkpoint-off' | 'checkpoint-1s' | 'state-1m-keys' | 'window-checkpoint-off' | 'window-checkpoint-1s';
 /** A Nexmark query module run as a job at parallelism 1 or 2 (worker threads), into its discarding sink. */
@@ -48,8 +50,8 @@ const QUERIES: Record<NexmarkCase, (env: StreamEnvironment, source: NexmarkOptio
 };
 
 /** A Nexmark query from examples/nexmark over `events` generated events, into a checksum sink. */
-async function nexmarkQuery(name: NexmarkCase, engine: EngineName, events: number): Promise<CaseResult> {
-  const env = StreamEnvironment.create({ engine });
+async function nexmarkQuery(name: NexmarkCase, engine: EngineName, events: number, objectReuse = false): Promise<CaseResult> {
+  const env = StreamEnvironment.create({ engine, objectReuse });
   const sink = new ChecksumSink();
   QUERIES[name](env, { events }).sinkTo(sink);
   const t0 = performance.now();
@@ -362,6 +364,7 @@ export async function runCase(name: CaseName, engine: EngineName, events: number
       return partition(engine, events);
     default:
       if (name.startsWith('parallel-')) return parallelQuery(name as ParallelCase, engine, events);
+      if (name.endsWith('-reuse')) return nexmarkQuery(name.slice(0, -'-reuse'.length) as NexmarkCase, engine, events, true);
       return nexmarkQuery(name as NexmarkCase, engine, events);
   }
 }
