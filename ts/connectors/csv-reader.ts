@@ -10,7 +10,8 @@
  * given: then the record goes there and is counted.
  */
 
-import { BadValueError, type BatchBuilder } from '../batch/builder.js';
+import { BadValueError, BatchBuilder } from '../batch/builder.js';
+import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import { CsvParser, type CsvStep } from './csv-parser.js';
 import { textParser, type TextParser } from './csv-values.js';
@@ -150,6 +151,12 @@ export class CsvFileReader implements RecordFileReader {
     this.columnOf = columnOf;
     this.width = header.length;
     return true;
+  }
+
+  async read(schema: Schema, limit: number): Promise<RecordBatch | null> {
+    const rows = new BatchBuilder(schema, limit);
+    const more = await this.fill(rows, limit);
+    return rows.length === 0 && !more ? null : rows.finish();
   }
 
   async fill(rows: BatchBuilder, limit: number): Promise<boolean> {

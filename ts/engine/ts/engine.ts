@@ -1,13 +1,17 @@
 /** The pure-TypeScript engine: the same operators as the native one, in TypeScript. */
 
 import type { RecordBatch } from '../../batch/record-batch.js';
-import type { Engine, NexmarkGenerator, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import { Buffer } from 'node:buffer';
+import type { Schema } from '../../batch/schema.js';
+import { toLines } from '../../batch/text-format.js';
+import type { Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
 import { decodeBatch, encodeBatch } from './codec.js';
 import { murmur3_32 } from '../../keys/hash.js';
 import { hashPartition, partitionByTargets } from './partition.js';
 import { TsNexmarkGenerator } from './nexmark.js';
 import { createTsWindowAggregator } from './window/index.js';
+import { TsJsonlDecoder } from './text/jsonl.js';
 
 export class TsEngine implements Engine {
   readonly name = 'ts' as const;
@@ -44,5 +48,13 @@ export class TsEngine implements Engine {
 
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[] {
     return partitionByTargets(batch, targets, n);
+  }
+
+  createJsonlDecoder(schema: Schema, where: string): LineDecoder {
+    return new TsJsonlDecoder(schema, where);
+  }
+
+  encodeText(batch: RecordBatch, format: TextFormat): Uint8Array {
+    return Buffer.from(toLines(batch, format), 'utf8');
   }
 }

@@ -1,0 +1,78 @@
+//! Text formats across N-API: a JSON Lines decoder (one call per chunk of whole lines, a batch
+//! out) and the JSONL/CSV encoder (one call per batch, bytes out). The work is in
+//! `sluice_core::text`.
+
+// Under `cargo test` napi-derive does not register exports, so they look unused.
+#![cfg_attr(test, allow(dead_code))]
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use sluice_core::batch::{DataType, Field, Schema};
+use sluice_core::text::{encode, jsonl::JsonlDecoder, TextField};
+
+use crate::batch::{batch_out, batch_ref, BatchOut};
+use crate::codec::CodecFieldSpec;
+
+#[napi(string_enum = "camelCase")]
+#[derive(Clone, Copy)]
+pub enum TextFormatKind {
+    Jsonl,
+    Csv,
+}
+
+#[napi(object)]
+pub struct BadLineOut {
+    pub line: f64,
+    pub message: String,
+    pub raw: String,
+}
+
+#[napi(object)]
+pub struct TextDecodedOut<'env> {
+    pub batch: BatchOut<'env>,
+    pub consumed: u32,
+    pub lines: f64,
+    pub bad: Vec<BadLineOut>,
+}
+
+#[napi]
+pub struct NativeJsonlDecoder {
+    inner: JsonlDecoder,
+}
+
+#[napi]
+impl NativeJsonlDecoder {
+    /// `where_` (`where` in JavaScript) names the input in error messages (`file '<path>'`).
+    #[napi(constructor)]
+    pub fn new(fields: Vec<CodecFieldSpec>, where_: String) -> NativeJsonlDecoder {
+        let fields = fields
+            .into_iter()
+            .map(|f| TextField { name: f.name, data_type: DataType::from(f.data_type), nullable: f.nullable.unwrap_or(true) })
+            .collect();
+        NativeJsonlDecoder { inner: JsonlDecoder::new(fields, where_) }
+    }
+
+    /// Whole lines of `bytes` (see `JsonlDecoder::decode`), read in place.
+    #[napi]
+    pub fn decode<'env>(&self, env: &'env Env, bytes: Uint8Array, first_line: f64, max_rows: u32) -> Result<TextDecodedOut<'env>> {
+        let d = self.inner.decode(&bytes, first_line as u64, max_rows as usize);
+        Ok(TextDecodedOut {
+            batch: batch_out(env, d.batch)?,
+            consumed: d.consumed as u32,
+            lines: d.lines as f64,
+            bad: d.bad.into_iter().map(|b| BadLineOut { line: b.line as f64, message: b.message, raw: b.raw }).collect(),
+        })
+    }
+}
+
+/// Every row of a batch as JSON Lines or CSV rows (no header), one call per batch.
+#[napi(js_name = "encodeText")]
+pub fn encode_text(fields: Vec<CodecFieldSpec>, buffers: Vec<Uint8Array>, length: u32, format: TextFormatKind) -> Result<Uint8Array> {
+    let schema = Schema::new(fields.iter().map(|f| Field::new(f.name.clone(), DataType::from(f.data_type))).collect());
+    let batch = batch_ref(&schema, &buffers, length as usize, None)?;
+    let format = match format {
+        TextFormatKind::Jsonl => encode::TextFormat::Jsonl,
+        TextFormatKind::Csv => encode::TextFormat::Csv,
+    };
+    Ok(Uint8Array::new(encode::encode(&batch, format)))
+}
