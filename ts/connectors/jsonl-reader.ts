@@ -14,7 +14,7 @@ import type { Engine, LineDecoder } from '../engine/engine.js';
 import { EngineError } from '../engine/errors.js';
 import { selectEngine } from '../engine/select.js';
 import type { DeadLetterFile } from '../runtime/dead-letters.js';
-import { ByteLines, concatBatches, DEFAULT_MAX_LINE_BYTES, type FilePosition, type RecordFileReader } from './text-file.js';
+import { ByteLines, CHUNK_BYTES, concatBatches, DEFAULT_MAX_LINE_BYTES, type FilePosition, type RecordFileReader } from './text-file.js';
 
 export interface TextReaderOptions {
   /** The engine that decodes (the job's); the TS engine when absent. */
@@ -54,11 +54,13 @@ export class JsonlFileReader implements RecordFileReader {
     let rows = 0;
     while (rows < limit) {
       const pending = this.lines.pending();
-      if (pending.length === 0) {
-        if (this.lines.ended) break;
+      // Top up before decoding, so that a batch is mostly decoded in one call over contiguous
+      // bytes (pieces would have to be concatenated); memory stays under about two chunks.
+      if (!this.lines.ended && pending.length < CHUNK_BYTES) {
         await this.lines.more(this.lineNo); // at the end of the file, pending() holds the last line
         continue;
       }
+      if (pending.length === 0) break;
       const out = decoder.decode(pending, this.lineNo, limit - rows);
       this.lines.consume(out.consumed);
       this.lineNo += out.lines;

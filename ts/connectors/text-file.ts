@@ -151,27 +151,37 @@ export class ByteLines {
     }
   }
 
-  /** Fails on a line longer than maxLineBytes: the one continued from earlier reads, any in the new bytes, the unfinished one. */
+  /**
+   * Fails on a line longer than maxLineBytes: the one continued from earlier reads, any that
+   * starts in the new bytes [from, end), the unfinished one. Bytes before `from` were checked.
+   */
   private checkLineLengths(from: number, whole: number, linesBefore: number): void {
     const max = this.maxLineBytes;
-    const tooLong = (line: number): Error =>
-      new Error(
+    const buf = this.buf;
+    // The line the new bytes continue starts after the last line feed of the older bytes.
+    const oldNl = from > this.start ? buf.lastIndexOf(10, from - 1) : -1;
+    const lineStart = oldNl >= this.start ? oldNl + 1 : this.start;
+    const tooLong = (index: number): Error => {
+      let line = linesBefore + index;
+      for (let p = buf.indexOf(10, this.start); p >= 0 && p < lineStart; p = buf.indexOf(10, p + 1)) line++;
+      return new Error(
         `file '${this.path}', line ${line}: the line is longer than maxLineBytes (${max} bytes); is the file in the declared format (one record per line)? ` +
           'If such lines are expected, raise maxLineBytes in the source options',
       );
-    const firstNl = this.buf.indexOf(10, Math.max(from, this.start));
+    };
+    const firstNl = buf.indexOf(10, from);
     const firstEnd = firstNl < 0 || firstNl >= this.end ? this.end : firstNl;
-    if (firstEnd - this.start > max) throw tooLong(linesBefore + 1);
+    if (firstEnd - lineStart > max) throw tooLong(1);
     if (max < this.chunkBytes && firstNl >= 0 && firstNl < whole) {
       // Lines that start in the new bytes can only exceed a maximum below the chunk size.
-      let line = linesBefore + 1;
+      let index = 1;
       for (let p = firstNl + 1; p < whole; ) {
-        const nl = this.buf.indexOf(10, p);
-        line++;
-        if (nl - p > max) throw tooLong(line);
+        const nl = buf.indexOf(10, p);
+        index++;
+        if (nl - p > max) throw tooLong(index);
         p = nl + 1;
       }
-      if (this.end - whole > max) throw tooLong(line + 1);
+      if (this.end - whole > max) throw tooLong(index + 1);
     }
   }
 

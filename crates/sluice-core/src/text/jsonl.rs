@@ -62,7 +62,7 @@ impl JsonlDecoder {
                     continue;
                 }
             };
-            if is_js_blank(text) {
+            if text.as_bytes().first() != Some(&b'{') && is_js_blank(text) {
                 continue;
             }
             slots.iter_mut().for_each(|s| *s = None);
@@ -139,7 +139,9 @@ impl<'de, 's> Visitor<'de> for RowSeed<'s, 'de> {
         f.write_str("a JSON object")
     }
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
-        while let Some(k) = map.next_key_seed(KeySeed(self.fields))? {
+        let mut next = 0;
+        while let Some(k) = map.next_key_seed(KeySeed { fields: self.fields, next })? {
+            next = k.map_or(0, |k| k + 1);
             match k {
                 Some(k) => self.slots[k] = Some(map.next_value::<&'de RawValue>()?),
                 None => {
@@ -151,8 +153,12 @@ impl<'de, 's> Visitor<'de> for RowSeed<'s, 'de> {
     }
 }
 
-/// A key -> the index of the declared field it names, if any.
-struct KeySeed<'s>(&'s [TextField]);
+/// A key -> the index of the declared field it names, if any. Keys usually come in schema
+/// order, so the field after the previous key is tried first.
+struct KeySeed<'s> {
+    fields: &'s [TextField],
+    next: usize,
+}
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     type Value = Option<usize>;
@@ -167,7 +173,10 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
         f.write_str("a key")
     }
     fn visit_str<E>(self, v: &str) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|f| f.name == v))
+        if self.fields.get(self.next).is_some_and(|f| f.name == v) {
+            return Ok(Some(self.next));
+        }
+        Ok(self.fields.iter().position(|f| f.name == v))
     }
 }
 
