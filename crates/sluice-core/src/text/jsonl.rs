@@ -40,6 +40,7 @@ impl JsonlDecoder {
         let mut cols = Columns::new(&self.fields, max_rows.min(bytes.len() / 16 + 1));
         let mut slots: Vec<Option<&RawValue>> = vec![None; n];
         let mut row: Vec<Value<'_>> = Vec::with_capacity(n);
+        let mut fast: Vec<Option<Value<'_>>> = Vec::with_capacity(n);
         let mut bad = Vec::new();
         let mut pos = 0;
         let mut line = first_line;
@@ -65,6 +66,11 @@ impl JsonlDecoder {
             if text.as_bytes().first() != Some(&b'{') && is_js_blank(text) {
                 continue;
             }
+            row.clear();
+            if self.fast_line(text, &mut fast, &mut row) {
+                cols.push_row(&mut row);
+                continue;
+            }
             slots.iter_mut().for_each(|s| *s = None);
             row.clear();
             match self.line(text, line, &mut slots, &mut row) {
@@ -73,6 +79,31 @@ impl JsonlDecoder {
             }
         }
         Decoded { batch: cols.finish(self.schema.clone()), consumed: pos, lines: line - first_line, bad }
+    }
+
+    /// The common case in one pass: each declared field read straight into its type. Anything
+    /// this path is not sure to read exactly as `line` would (a number that is not a plain
+    /// i64/u64 where an integer is due, a float that may overflow, an error, a null or missing
+    /// value where none is allowed) gives up, and `line` reads the line again, giving the
+    /// value or the message.
+    fn fast_line<'a>(&self, text: &'a str, fast: &mut Vec<Option<Value<'a>>>, row: &mut Vec<Value<'a>>) -> bool {
+        if text.as_bytes().first() != Some(&b'{') {
+            return false;
+        }
+        fast.clear();
+        fast.resize_with(self.fields.len(), || None);
+        let mut de = serde_json::Deserializer::from_str(text);
+        if (FastRow { fields: &self.fields, values: fast }).deserialize(&mut de).and_then(|_| de.end()).is_err() {
+            return false;
+        }
+        for (f, v) in self.fields.iter().zip(fast.iter_mut()) {
+            match v.take() {
+                Some(Value::Null) | None if !f.nullable => return false,
+                Some(v) => row.push(v),
+                None => row.push(Value::Null),
+            }
+        }
+        true
     }
 
     fn line<'a>(&self, text: &'a str, line: u64, slots: &mut [Option<&'a RawValue>], row: &mut Vec<Value<'a>>) -> Result<(), String> {
@@ -150,6 +181,112 @@ impl<'de, 's> Visitor<'de> for RowSeed<'s, 'de> {
             }
         }
         Ok(())
+    }
+}
+
+/// The fast path's object: declared fields read by `FieldSeed`, others skipped.
+struct FastRow<'s, 'a> {
+    fields: &'s [TextField],
+    values: &'s mut [Option<Value<'a>>],
+}
+
+impl<'de, 's> DeserializeSeed<'de> for FastRow<'s, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, 's> Visitor<'de> for FastRow<'s, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
+        let mut next = 0;
+        while let Some(k) = map.next_key_seed(KeySeed { fields: self.fields, next })? {
+            next = k.map_or(0, |k| k + 1);
+            match k {
+                Some(k) => self.values[k] = Some(map.next_value_seed(FieldSeed(self.fields[k].data_type))?),
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One value read straight into a field's type; an error means "read this line the exact way".
+struct FieldSeed(DataType);
+
+fn give_up<T, E: serde::de::Error>() -> Result<T, E> {
+    Err(E::custom("not the fast path"))
+}
+
+impl<'de> DeserializeSeed<'de> for FieldSeed {
+    type Value = Value<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldSeed {
+    type Value = Value<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a value")
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Value<'de>, E> {
+        Ok(Value::Null)
+    }
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value<'de>, E> {
+        if self.0 == DataType::Bool {
+            return Ok(Value::Bool(v));
+        }
+        give_up()
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value<'de>, E> {
+        match self.0 {
+            DataType::I32 => i32::try_from(v).map(Value::I32).or_else(|_| give_up()),
+            DataType::I64 | DataType::Timestamp => Ok(Value::I64(v)),
+            // Zero may have been -0, which is a float -0.0 on the exact path.
+            DataType::F64 if v != 0 => Ok(Value::F64(v as f64)),
+            _ => give_up(),
+        }
+    }
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value<'de>, E> {
+        match i64::try_from(v) {
+            Ok(v) => self.visit_i64(v),
+            Err(_) if self.0 == DataType::F64 => Ok(Value::F64(v as f64)),
+            Err(_) => give_up(),
+        }
+    }
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value<'de>, E> {
+        if self.0 == DataType::F64 && v.is_finite() {
+            return Ok(Value::F64(v));
+        }
+        give_up()
+    }
+    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Value<'de>, E> {
+        match self.0 {
+            DataType::Utf8 => Ok(Value::Str(Cow::Borrowed(v))),
+            _ => self.visit_str(v),
+        }
+    }
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value<'de>, E> {
+        match self.0 {
+            DataType::Utf8 => Ok(Value::Str(Cow::Owned(v.to_string()))),
+            DataType::I64 | DataType::Timestamp => {
+                let digits = v.strip_prefix('-').unwrap_or(v);
+                if !digits.is_empty() && digits.len() <= 19 && digits.bytes().all(|b| b.is_ascii_digit()) {
+                    if let Ok(x) = v.parse::<i64>() {
+                        return Ok(Value::I64(x));
+                    }
+                }
+                give_up()
+            }
+            _ => give_up(),
+        }
     }
 }
 
