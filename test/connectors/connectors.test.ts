@@ -696,6 +696,10 @@ describe('bad input, the same on both engines', () => {
     writeFileSync(p, '{"id":1,"name":"a","x":1.5}\n{"id":2,"name":"b","x":-1e400}\n');
     const { native } = await onBothEngines((engine) => failureOn(engine, FileSource.jsonl(p, SPEC)));
     expect(native).toContain(`: file '${p}', line 2, field 'x': a number beyond ±1.7976931348623157e+308 does not fit in an f64 (it would be Infinity)`);
+    const c = join(fresh(), 'big.csv');
+    writeFileSync(c, 'id,name,x\n1,a,Infinity\n2,b,1e400\n');
+    const csv = await onBothEngines((engine) => failureOn(engine, FileSource.csv(c, SPEC)));
+    expect(csv.native).toContain(`: file '${c}', line 3, field 'x': a number beyond ±1.7976931348623157e+308 does not fit in an f64 (it would be Infinity)`);
   });
 
   it('a line longer than maxLineBytes is an error naming it, within a chunk or across chunks', async () => {
@@ -731,5 +735,18 @@ describe('bad input, the same on both engines', () => {
     }
     await r.close();
     expect(message).toMatch(new RegExp(`file '${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}': the file changed size while it was read \\([0-9]+ bytes when opened, [0-9]+ bytes now`));
+    // CSV alike.
+    const c = join(fresh(), 'growing.csv');
+    writeFileSync(c, 'id,name\n' + Array.from({ length: 20_000 }, (_, i) => `${i},${'n'.repeat(100)}\n`).join(''));
+    const csvSchema = Schema.from({ id: 'i64', name: 'utf8' });
+    const csvReader = new CsvFileReader(c, csvSchema, { header: true, delimiter: ',' }, null);
+    expect((await csvReader.read(csvSchema, 100))?.length).toBe(100);
+    appendFileSync(c, '20000,torn');
+    await expect(
+      (async () => {
+        while ((await csvReader.read(csvSchema, 10_000)) !== null);
+      })(),
+    ).rejects.toThrow(/the file changed size while it was read/);
+    await csvReader.close();
   });
 });

@@ -44,7 +44,12 @@ export function textParser(type: DataType): TextParser {
       };
     case 'f64':
       return (s) => {
-        if (FLOAT.test(s)) return Number(s);
+        if (FLOAT.test(s)) {
+          const x = Number(s);
+          // Text that overflows is refused: only the words NaN and Infinity mean those values.
+          if (!Number.isFinite(x)) throw new Error('a number beyond ±1.7976931348623157e+308 does not fit in an f64 (it would be Infinity)');
+          return x;
+        }
         const v = NON_FINITE.get(s);
         if (v === undefined) throw new Error(`expected an f64 number, got ${quote(s)}`);
         return v;

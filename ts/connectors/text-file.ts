@@ -214,6 +214,8 @@ export class TextChunks {
   /** Line feeds before the current chunk (to name the line of invalid UTF-8). */
   private lines = 0;
   private readonly skipped: number;
+  private sizeAtOpen = 0;
+  private read = 0;
   private first = true;
   private done = false;
   /** Lines still to skip (a restore continues after the lines a checkpoint had read). */
@@ -237,13 +239,12 @@ export class TextChunks {
   async next(): Promise<string | null> {
     while (!this.done) {
       if (this.fh === null) {
-        try {
-          this.fh = await open(this.path, 'r');
-        } catch (e) {
-          throw new Error(`file '${this.path}': cannot open it (${e instanceof Error ? e.message : String(e)})`, { cause: e });
-        }
+        this.fh = await openFile(this.path);
+        this.sizeAtOpen = (await this.fh.stat()).size;
       }
       const { bytesRead } = await this.fh.read(this.buf, 0, this.buf.length, null);
+      this.read += bytesRead;
+      if (bytesRead === 0) await checkUnchanged(this.fh, this.path, this.sizeAtOpen, this.read);
       let from = 0;
       if (this.skip > 0) {
         // Line feeds are single bytes in UTF-8 (never inside a multi-byte character): count them raw.
