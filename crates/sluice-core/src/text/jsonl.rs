@@ -112,7 +112,7 @@ impl JsonlDecoder {
         let parsed = if first == Some(b'{') {
             RowSeed { fields: &self.fields, slots }.deserialize(&mut de).and_then(|_| de.end())
         } else {
-            IgnoredAny::deserialize_seed(&mut de).and_then(|_| de.end())
+            <IgnoredAny as serde::Deserialize>::deserialize(&mut de).and_then(|_| de.end())
         };
         if parsed.is_err() {
             return Err(format!(
@@ -137,16 +137,6 @@ impl JsonlDecoder {
             }
         }
         Ok(())
-    }
-}
-
-trait SeedExt<'de>: Sized {
-    fn deserialize_seed<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error>;
-}
-
-impl<'de> SeedExt<'de> for IgnoredAny {
-    fn deserialize_seed<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        serde::Deserialize::deserialize(d)
     }
 }
 
