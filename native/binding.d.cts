@@ -9,6 +9,15 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeCsvDecoder {
+  /** `where_` (`where` in JavaScript) names the input in error messages (`file '<path>'`). */
+  constructor(fields: Array<CodecFieldSpec>, where: string, delimiter: string, header: boolean)
+  /** Whole records of `bytes` (see `CsvDecoder::decode`), read in place; header errors throw. */
+  decode(bytes: Uint8Array, firstLine: number, maxRows: number, eof: boolean): TextDecodedOut
+  header(): CsvHeaderOut | null
+  setHeader(columnOf: Array<number>, width: number): void
+}
+
 export declare class NativeJsonlDecoder {
   /** `where_` (`where` in JavaScript) names the input in error messages (`file '<path>'`). */
   constructor(fields: Array<CodecFieldSpec>, where: string)
@@ -107,6 +116,11 @@ export interface CodecFieldSpec {
   name: string
   type: FieldType
   nullable?: boolean
+}
+
+export interface CsvHeaderOut {
+  columnOf: Array<number>
+  width: number
 }
 
 /** Decodes a FlatBuffers `RecordBatch` into its fields (with nullability) and buffers. */

@@ -207,3 +207,108 @@ describe('text encoders, native vs TS', () => {
     }
   });
 });
+
+describe('CSV decoders, native vs TS', () => {
+  const CSV_SPEC: SchemaSpec = { id: 'i64', x: 'f64?', s: 'utf8', at: 'timestamp', ok: 'bool', n: 'i32?' };
+  const csvSchema = Schema.from(CSV_SPEC);
+  const CELLS = [
+    '1', '-0', '+5', '007', '9007199254740993', '-9223372036854775808', '9223372036854775808', '99999999999999999999999',
+    '1.5', '.5', '1.', '1e400', '-1e-400', 'NaN', '-Infinity', 'true', 'FALSE', 'TrUe', 'yes', '', '""', '"a,b"', '"say ""hi"""',
+    '"multi\nline"', '"multi\r\nline"', 'é', '𝄞', 'a"b', '"ab"c', '"ab"𝄞', '2024-05-01T12:00:00.250Z', '2024-05-01T14:00:00+02:00',
+    '1970-01-02', '2024-05-01 12:00:00', '2024-02-30T00:00:00Z', '0001-01-01T00:00Z', '2147483647', '2147483648', ' 1', 'x',
+  ];
+
+  const GOOD: Record<string, readonly string[]> = {
+    id: ['1', '-42', '9007199254740993', '+7', '-9223372036854775808'],
+    x: ['1.5', '', '-0', '1e-7', 'NaN', '3'],
+    s: ['a', '""', '"a,b"', '"q ""x"""', 'é𝄞', '"l1\nl2"'],
+    at: ['0', '1714564800250', '2024-05-01T12:00:00.250Z', '1970-01-02'],
+    ok: ['true', 'false', 'TRUE'],
+    n: ['7', '', '-2147483648'],
+  };
+  const goodCell = (r: Rand, name: string): string => pick(r, GOOD[name] ?? ['x']);
+
+  function csvText(r: Rand, header: boolean, delim: string): string {
+    const names = csvSchema.names();
+    const order = [...names];
+    if (r() < 0.5) order.reverse();
+    if (r() < 0.2) order.push('extra');
+    const lines: string[] = [];
+    if (header) lines.push(r() < 0.05 ? order.slice(1).join(delim) : order.join(delim));
+    const count = 1 + Math.floor(r() * 8);
+    for (let i = 0; i < count; i++) {
+      if (r() < 0.05) {
+        lines.push('');
+        continue;
+      }
+      const width = header ? order.length : names.length;
+      const cells: string[] = [];
+      const n = r() < 0.05 ? width + (r() < 0.5 ? 1 : -1) : width;
+      for (let c = 0; c < n; c++) cells.push(r() < 0.85 ? goodCell(r, order[c] ?? 'x') : pick(r, CELLS));
+      lines.push(cells.join(delim));
+    }
+    const end = pick(r, ['\n', '\r\n']);
+    return lines.join(end) + (r() < 0.7 ? end : '');
+  }
+
+  function decodeCsv(engine: Engine, bytes: Uint8Array, header: boolean, delimiter: string, maxRows: number): unknown[] {
+    const d = engine.createCsvDecoder(csvSchema, "file 'fuzz.csv'", { delimiter, header });
+    const steps: unknown[] = [];
+    let at = 0;
+    let line = 0;
+    // Fed as a reader would: a growing prefix, then the end of the file.
+    let upTo = Math.min(bytes.length, 1 + (bytes.length >>> 1));
+    for (let guard = 0; guard < 10_000; guard++) {
+      const eof = upTo === bytes.length;
+      let out: DecodedLines;
+      try {
+        out = d.decode(bytes.subarray(at, upTo), line, maxRows, eof);
+      } catch (e) {
+        steps.push({ error: (e as Error).message, kind: (e as { kind?: string }).kind });
+        return steps;
+      }
+      steps.push({ ...out, header: d.header() });
+      at += out.consumed;
+      line += out.lines;
+      if (at >= bytes.length) return steps;
+      if (out.consumed === 0 && out.batch.length === 0 && out.bad.length === 0) upTo = bytes.length;
+    }
+    throw new Error('no progress');
+  }
+
+  it('agree on 3000 seeded random and mutated inputs (headers, delimiters, quotes, chunk ends inside records)', () => {
+    const r = rng(4180);
+    let rows = 0;
+    let bad = 0;
+    for (let iter = 0; iter < 3000; iter++) {
+      const header = r() < 0.7;
+      const delimiter = pick(r, [',', ',', ';', '\t', '§']);
+      let bytes = Buffer.from(csvText(r, header, delimiter));
+      if (r() < 0.35) bytes = mutate(r, bytes);
+      const maxRows = r() < 0.3 ? 1 + Math.floor(r() * 3) : 1000;
+      const a = decodeCsv(native, bytes, header, delimiter, maxRows);
+      const b = decodeCsv(ts, bytes, header, delimiter, maxRows);
+      if (JSON.stringify(a, big) !== JSON.stringify(b, big)) {
+        expect({ input: bytes.toString('latin1'), header, delimiter, steps: JSON.parse(JSON.stringify(b, big)) as unknown }).toEqual({
+          input: bytes.toString('latin1'),
+          header,
+          delimiter,
+          steps: JSON.parse(JSON.stringify(a, big)) as unknown,
+        });
+      }
+      expect(b).toEqual(a);
+      for (const s of a as { batch?: { length: number }; bad?: unknown[] }[]) {
+        rows += s.batch?.length ?? 0;
+        bad += s.bad?.length ?? 0;
+      }
+    }
+    expect(rows).toBeGreaterThan(1000);
+    expect(bad).toBeGreaterThan(1000);
+  });
+});
+
+function big(_k: string, v: unknown): unknown {
+  if (typeof v === 'bigint') return `${v}n`;
+  if (ArrayBuffer.isView(v)) return Array.from(v as unknown as ArrayLike<number | bigint>, (x) => (typeof x === 'bigint' ? `${x}n` : Object.is(x, -0) ? '-0' : x));
+  return v;
+}

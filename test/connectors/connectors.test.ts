@@ -688,7 +688,7 @@ describe('bad input, the same on both engines', () => {
     const c = join(dir, 'bad-utf8.csv');
     writeFileSync(c, Buffer.concat([Buffer.from('id,name\n1,a\n2,b'), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]));
     const csv = await onBothEngines((engine) => failureOn(engine, FileSource.csv(c, { id: 'i64', name: 'utf8' })));
-    expect(csv.native).toContain(`file '${c}', line 3: invalid UTF-8; the file must be UTF-8 text (convert it, e.g. with iconv -t UTF-8)`);
+    expect(csv.native).toContain(`file '${c}', line 3: invalid UTF-8 at byte 4 of the record; the file must be UTF-8 text (convert it, e.g. with iconv -t UTF-8)`);
   });
 
   it('a float that overflows an f64 is an error naming the field, never Infinity', async () => {

@@ -34,6 +34,8 @@ export interface CsvSourceOptions {
   readonly header?: boolean;
   /** Field separator, one character (default ','). */
   readonly delimiter?: string;
+  /** The longest line or record read, in bytes (default 64 MiB): a longer one fails the job naming it. */
+  readonly maxLineBytes?: number;
 }
 
 export interface DirectorySourceOptions<S extends SchemaSpec> {
@@ -43,7 +45,7 @@ export interface DirectorySourceOptions<S extends SchemaSpec> {
   readonly pattern?: FilePattern;
   /** Route bad records of every file here (JSONL: file, line, error, raw) instead of failing the job. */
   readonly deadLetterPath?: string;
-  /** JSONL only: see JsonlSourceOptions. */
+  /** See JsonlSourceOptions / CsvSourceOptions. */
   readonly maxLineBytes?: number;
   /** CSV only: see CsvSourceOptions. */
   readonly header?: boolean;
@@ -63,7 +65,7 @@ export interface WatchSourceOptions<S extends SchemaSpec> extends DirectorySourc
   readonly pollIntervalMs?: number;
 }
 
-type Format = { readonly kind: 'jsonl'; readonly maxLineBytes: number } | ({ readonly kind: 'csv' } & CsvFormat);
+type Format = { readonly kind: 'jsonl'; readonly maxLineBytes: number } | ({ readonly kind: 'csv'; readonly maxLineBytes: number } & CsvFormat);
 
 type Feed =
   | { readonly kind: 'file'; readonly path: string }
@@ -141,7 +143,7 @@ export class FileSource<T extends object> implements Source<T> {
     const schema = this.schema;
     const openFile = (path: string, at: FilePosition | null): RecordFileReader =>
       format.kind === 'csv'
-        ? new CsvFileReader(path, schema, format, dead, at)
+        ? new CsvFileReader(path, schema, format, dead, at, { engine: ctx.engine, maxLineBytes: format.maxLineBytes })
         : new JsonlFileReader(path, dead, at, { engine: ctx.engine, maxLineBytes: format.maxLineBytes });
     if (f.kind === 'directory' && f.interleave === true) return new InterleavedFilesReader(feed, openFile, schema, ctx.batchSize, dead);
     return new FilesReader(feed, openFile, schema, ctx.batchSize, dead);
@@ -343,12 +345,16 @@ function deadLetters(options: { readonly deadLetterPath?: string }): string | nu
   return p;
 }
 
-function jsonlFormat(options: { readonly maxLineBytes?: number }): Format {
+function maxLineBytes(options: { readonly maxLineBytes?: number }): number {
   const max = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   if (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1) {
     throw new RangeError(`maxLineBytes must be a whole number of bytes >= 1, got ${String(max)}`);
   }
-  return { kind: 'jsonl', maxLineBytes: max };
+  return max;
+}
+
+function jsonlFormat(options: { readonly maxLineBytes?: number }): Format {
+  return { kind: 'jsonl', maxLineBytes: maxLineBytes(options) };
 }
 
 function csvFormat(options: CsvSourceOptions): Format {
@@ -356,7 +362,7 @@ function csvFormat(options: CsvSourceOptions): Format {
   if (typeof delimiter !== 'string' || delimiter.length !== 1 || delimiter === '"' || delimiter === '\r' || delimiter === '\n') {
     throw new TypeError(`CSV delimiter must be one character other than a quote or a line break, got ${JSON.stringify(delimiter)}`);
   }
-  return { kind: 'csv', header: options.header ?? true, delimiter };
+  return { kind: 'csv', header: options.header ?? true, delimiter, maxLineBytes: maxLineBytes(options) };
 }
 
 function fileFormat(options: DirectorySourceOptions<SchemaSpec>): Format {

@@ -127,6 +127,26 @@ export interface LineDecoder {
 
 export type TextFormat = 'jsonl' | 'csv';
 
+/** Where a CSV file's declared fields are: schema field k is column columnOf[k] of `width`. */
+export interface CsvHeader {
+  readonly columnOf: readonly number[];
+  readonly width: number;
+}
+
+/**
+ * Decodes the CSV (RFC 4180) of one file into batches of a declared schema. A record may span
+ * lines (quoted line breaks): a call reads whole records and stops where the bytes end inside
+ * one, unless they are the end of the file. With a header, the first record maps columns by
+ * name; a header that does not fit the schema throws an EngineError (kind data).
+ */
+export interface CsvDecoder {
+  decode(bytes: Uint8Array, firstLine: number, maxRows: number, eof: boolean): DecodedLines;
+  /** The column map the header gave, null before it is read (or without a header). */
+  header(): CsvHeader | null;
+  /** Continues after a header read earlier (a restore). */
+  setHeader(columnOf: readonly number[], width: number): void;
+}
+
 export interface Engine {
   readonly name: EngineName;
   createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator;
@@ -153,6 +173,8 @@ export interface Engine {
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[];
   /** A JSON Lines decoder for one input; `where` names it in messages (`file '<path>'`). */
   createJsonlDecoder(schema: Schema, where: string): LineDecoder;
+  /** A CSV decoder for one input (`delimiter`: one character; `header`: the first record names the columns). */
+  createCsvDecoder(schema: Schema, where: string, format: { readonly delimiter: string; readonly header: boolean }): CsvDecoder;
   /**
    * Every row of a batch as JSON Lines or CSV rows (RFC 4180, no header), each ended by a line
    * feed, UTF-8; byte-identical on both engines. One call per batch.

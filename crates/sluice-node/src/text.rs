@@ -1,5 +1,5 @@
-//! Text formats across N-API: a JSON Lines decoder (one call per chunk of whole lines, a batch
-//! out) and the JSONL/CSV encoder (one call per batch, bytes out). The work is in
+//! Text formats across N-API: JSON Lines and CSV decoders (one call per chunk of whole lines or
+//! records, a batch out) and the JSONL/CSV encoder (one call per batch, bytes out). The work is in
 //! `sluice_core::text`.
 
 // Under `cargo test` napi-derive does not register exports, so they look unused.
@@ -8,10 +8,11 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use sluice_core::batch::{DataType, Field, Schema};
-use sluice_core::text::{encode, jsonl::JsonlDecoder, TextField};
+use sluice_core::text::{csv::CsvDecoder, encode, jsonl::JsonlDecoder, Decoded, TextField};
 
 use crate::batch::{batch_out, batch_ref, BatchOut};
 use crate::codec::CodecFieldSpec;
+use crate::error::to_napi;
 
 #[napi(string_enum = "camelCase")]
 #[derive(Clone, Copy)]
@@ -35,6 +36,59 @@ pub struct TextDecodedOut<'env> {
     pub bad: Vec<BadLineOut>,
 }
 
+fn text_fields(fields: Vec<CodecFieldSpec>) -> Vec<TextField> {
+    fields
+        .into_iter()
+        .map(|f| TextField { name: f.name, data_type: DataType::from(f.data_type), nullable: f.nullable.unwrap_or(true) })
+        .collect()
+}
+
+fn decoded_out(env: &Env, d: Decoded) -> Result<TextDecodedOut<'_>> {
+    Ok(TextDecodedOut {
+        batch: batch_out(env, d.batch)?,
+        consumed: d.consumed as u32,
+        lines: d.lines as f64,
+        bad: d.bad.into_iter().map(|b| BadLineOut { line: b.line as f64, message: b.message, raw: b.raw }).collect(),
+    })
+}
+
+#[napi(object)]
+pub struct CsvHeaderOut {
+    pub column_of: Vec<u32>,
+    pub width: u32,
+}
+
+#[napi]
+pub struct NativeCsvDecoder {
+    inner: CsvDecoder,
+}
+
+#[napi]
+impl NativeCsvDecoder {
+    /// `where_` (`where` in JavaScript) names the input in error messages (`file '<path>'`).
+    #[napi(constructor)]
+    pub fn new(fields: Vec<CodecFieldSpec>, where_: String, delimiter: String, header: bool) -> NativeCsvDecoder {
+        NativeCsvDecoder { inner: CsvDecoder::new(text_fields(fields), where_, &delimiter, header) }
+    }
+
+    /// Whole records of `bytes` (see `CsvDecoder::decode`), read in place; header errors throw.
+    #[napi]
+    pub fn decode<'env>(&mut self, env: &'env Env, bytes: Uint8Array, first_line: f64, max_rows: u32, eof: bool) -> Result<TextDecodedOut<'env>> {
+        let d = self.inner.decode(&bytes, first_line as u64, max_rows as usize, eof).map_err(to_napi)?;
+        decoded_out(env, d)
+    }
+
+    #[napi]
+    pub fn header(&self) -> Option<CsvHeaderOut> {
+        self.inner.header().map(|(c, w)| CsvHeaderOut { column_of: c.into_iter().map(|x| x as u32).collect(), width: w as u32 })
+    }
+
+    #[napi]
+    pub fn set_header(&mut self, column_of: Vec<u32>, width: u32) {
+        self.inner.set_header(column_of.into_iter().map(|x| x as usize).collect(), width as usize);
+    }
+}
+
 #[napi]
 pub struct NativeJsonlDecoder {
     inner: JsonlDecoder,
@@ -45,23 +99,13 @@ impl NativeJsonlDecoder {
     /// `where_` (`where` in JavaScript) names the input in error messages (`file '<path>'`).
     #[napi(constructor)]
     pub fn new(fields: Vec<CodecFieldSpec>, where_: String) -> NativeJsonlDecoder {
-        let fields = fields
-            .into_iter()
-            .map(|f| TextField { name: f.name, data_type: DataType::from(f.data_type), nullable: f.nullable.unwrap_or(true) })
-            .collect();
-        NativeJsonlDecoder { inner: JsonlDecoder::new(fields, where_) }
+        NativeJsonlDecoder { inner: JsonlDecoder::new(text_fields(fields), where_) }
     }
 
     /// Whole lines of `bytes` (see `JsonlDecoder::decode`), read in place.
     #[napi]
     pub fn decode<'env>(&self, env: &'env Env, bytes: Uint8Array, first_line: f64, max_rows: u32) -> Result<TextDecodedOut<'env>> {
-        let d = self.inner.decode(&bytes, first_line as u64, max_rows as usize);
-        Ok(TextDecodedOut {
-            batch: batch_out(env, d.batch)?,
-            consumed: d.consumed as u32,
-            lines: d.lines as f64,
-            bad: d.bad.into_iter().map(|b| BadLineOut { line: b.line as f64, message: b.message, raw: b.raw }).collect(),
-        })
+        decoded_out(env, self.inner.decode(&bytes, first_line as u64, max_rows as usize))
     }
 }
 

@@ -2,11 +2,11 @@
 
 import type { RecordBatch } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
-import type { DecodedLines, Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { CsvDecoder, CsvHeader, DecodedLines, Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
 import { windowOutputSchema } from '../window-spec.js';
 import { fromNative } from '../errors.js';
-import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN } from './binding.js';
+import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN } from './binding.js';
 import { batchBuffers, eventTimeBytes, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
 
 /**
@@ -40,6 +40,37 @@ class NativeJsonlDecoder implements LineDecoder {
     } catch (e) {
       throw fromNative(e);
     }
+  }
+}
+
+/** CSV decoded in Rust: one call per chunk of whole records, read in place. */
+class NativeCsvDecoder implements CsvDecoder {
+  private readonly inner: NativeCsvDecoderN;
+
+  constructor(
+    binding: NativeBinding,
+    private readonly schema: Schema,
+    where: string,
+    format: { readonly delimiter: string; readonly header: boolean },
+  ) {
+    this.inner = call(() => new binding.NativeCsvDecoder(fieldSpecs(schema), where, format.delimiter, format.header));
+  }
+
+  decode(bytes: Uint8Array, firstLine: number, maxRows: number, eof: boolean): DecodedLines {
+    try {
+      const out = this.inner.decode(bytes, firstLine, maxRows, eof);
+      return { batch: fromBatchOut(this.schema, out.batch), consumed: out.consumed, lines: out.lines, bad: out.bad };
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  header(): CsvHeader | null {
+    return this.inner.header() ?? null;
+  }
+
+  setHeader(columnOf: readonly number[], width: number): void {
+    this.inner.setHeader([...columnOf], width);
   }
 }
 
@@ -216,6 +247,10 @@ export class NativeEngine implements Engine {
 
   createJsonlDecoder(schema: Schema, where: string): LineDecoder {
     return new NativeJsonlDecoder(this.binding, schema, where);
+  }
+
+  createCsvDecoder(schema: Schema, where: string, format: { readonly delimiter: string; readonly header: boolean }): CsvDecoder {
+    return new NativeCsvDecoder(this.binding, schema, where, format);
   }
 
   encodeText(batch: RecordBatch, format: TextFormat): Uint8Array {

@@ -4,7 +4,7 @@ import type { RecordBatch } from '../../batch/record-batch.js';
 import { Buffer } from 'node:buffer';
 import type { Schema } from '../../batch/schema.js';
 import { toLines } from '../../batch/text-format.js';
-import type { Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { CsvDecoder, Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
 import { decodeBatch, encodeBatch } from './codec.js';
 import { murmur3_32 } from '../../keys/hash.js';
@@ -12,6 +12,7 @@ import { hashPartition, partitionByTargets } from './partition.js';
 import { TsNexmarkGenerator } from './nexmark.js';
 import { createTsWindowAggregator } from './window/index.js';
 import { TsJsonlDecoder } from './text/jsonl.js';
+import { TsCsvDecoder } from './text/csv.js';
 
 export class TsEngine implements Engine {
   readonly name = 'ts' as const;
@@ -52,6 +53,10 @@ export class TsEngine implements Engine {
 
   createJsonlDecoder(schema: Schema, where: string): LineDecoder {
     return new TsJsonlDecoder(schema, where);
+  }
+
+  createCsvDecoder(schema: Schema, where: string, format: { readonly delimiter: string; readonly header: boolean }): CsvDecoder {
+    return new TsCsvDecoder(schema, where, format);
   }
 
   encodeText(batch: RecordBatch, format: TextFormat): Uint8Array {

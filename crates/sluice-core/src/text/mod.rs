@@ -4,6 +4,7 @@
 //! messages here are written in JavaScript's terms (numbers as `String(x)`, strings as
 //! `JSON.stringify`).
 
+pub mod csv;
 pub mod encode;
 pub mod jsonl;
 
@@ -211,6 +212,11 @@ pub(crate) fn is_js_blank(s: &str) -> bool {
                 ..='\u{200a}' | '\u{2028}' | '\u{2029}' | '\u{202f}' | '\u{205f}' | '\u{3000}' | '\u{feff}'
         )
     })
+}
+
+/// Ok, or the index of the first byte of the first invalid UTF-8 sequence.
+pub(crate) fn is_valid_utf8_at(b: &[u8]) -> std::result::Result<(), usize> {
+    std::str::from_utf8(b).map(|_| ()).map_err(|e| e.valid_up_to())
 }
 
 /// The message for a line that is not UTF-8, at byte `at` (0-based) of the line.
