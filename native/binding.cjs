@@ -844,6 +844,7 @@ module.exports.closeMemoryPool = nativeBinding.closeMemoryPool
 module.exports.decodeBatch = nativeBinding.decodeBatch
 module.exports.encodeBatch = nativeBinding.encodeBatch
 module.exports.encodeText = nativeBinding.encodeText
+module.exports.encodeTextRows = nativeBinding.encodeTextRows
 module.exports.FieldType = nativeBinding.FieldType
 module.exports.hashPartition = nativeBinding.hashPartition
 module.exports.memoryPoolUse = nativeBinding.memoryPoolUse

@@ -137,8 +137,17 @@ export interface DecodedBatch {
  */
 export declare function encodeBatch(fields: Array<CodecFieldSpec>, buffers: Array<Uint8Array>, length: number, eventTime?: Uint8Array | undefined | null): Uint8Array
 
+export interface EncodedRows {
+  bytes: Uint8Array
+  /** Where each row ends in `bytes`. */
+  rowEnds: Array<number>
+}
+
 /** Every row of a batch as JSON Lines or CSV rows (no header), one call per batch. */
 export declare function encodeText(fields: Array<CodecFieldSpec>, buffers: Array<Uint8Array>, length: number, format: TextFormatKind): Uint8Array
+
+/** As `encodeText`, with where each row ends (for a sink that splits parts at rows). */
+export declare function encodeTextRows(fields: Array<CodecFieldSpec>, buffers: Array<Uint8Array>, length: number, format: TextFormatKind): EncodedRows
 
 export interface FieldSpec {
   name: string

@@ -165,7 +165,7 @@ function safeRows(s: DecodedLines): unknown {
 }
 
 describe('text encoders, native vs TS', () => {
-  it('write identical JSONL and CSV bytes for 2000 seeded random batches, and read their JSONL back exactly', () => {
+  it('write identical JSONL and CSV bytes (and row ends) for 2000 seeded random batches, and read their JSONL back exactly', () => {
     const r = rng(17);
     for (let iter = 0; iter < 2000; iter++) {
       const n = Math.floor(r() * 6);
@@ -192,6 +192,11 @@ describe('text encoders, native vs TS', () => {
         const a = Buffer.from(native.encodeText(batch, format));
         const t = Buffer.from(ts.encodeText(batch, format));
         if (!a.equals(t)) expect(t.toString()).toBe(a.toString());
+        // With row ends (rolling sinks): the same bytes, and the same ends on both engines.
+        const ra = native.encodeTextRows(batch, format);
+        const rt = ts.encodeTextRows(batch, format);
+        expect(Buffer.from(ra.bytes).equals(a)).toBe(true);
+        expect(Array.from(rt.rowEnds)).toEqual(Array.from(ra.rowEnds));
       }
       // JSONL read back: the same columns (skipped: batches with a non-finite f64, written as
       // null, or -0, written as 0 as String(-0) does).

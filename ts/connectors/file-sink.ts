@@ -56,7 +56,15 @@ export class FileSink implements Sink {
     }
     if (this.rollover !== null) {
       const subtask = (ctx?.parallelism ?? 1) > 1 ? (ctx?.subtask ?? 0) : null;
-      return new RollingFileWriter(this.path, this.format, schema, this.rollover, ctx?.checkpointing === true ? { restoring: ctx.restoring === true } : null, subtask);
+      return new RollingFileWriter(
+        this.path,
+        this.format,
+        schema,
+        this.rollover,
+        ctx?.checkpointing === true ? { restoring: ctx.restoring === true } : null,
+        subtask,
+        ctx?.engine,
+      );
     }
     const fd = openSync(this.path, 'w');
     if (this.format === 'csv') writeSync(fd, csvHeader(schema));

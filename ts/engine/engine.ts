@@ -180,4 +180,6 @@ export interface Engine {
    * feed, UTF-8; byte-identical on both engines. One call per batch.
    */
   encodeText(batch: RecordBatch, format: TextFormat): Uint8Array;
+  /** As `encodeText`, with where each row ends in the bytes (a rolling sink splits parts at rows). */
+  encodeTextRows(batch: RecordBatch, format: TextFormat): { readonly bytes: Uint8Array; readonly rowEnds: ArrayLike<number> };
 }

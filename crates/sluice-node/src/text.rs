@@ -109,14 +109,36 @@ impl NativeJsonlDecoder {
     }
 }
 
+#[napi(object)]
+pub struct EncodedRows {
+    pub bytes: Uint8Array,
+    /// Where each row ends in `bytes`.
+    pub row_ends: Vec<u32>,
+}
+
+/// As `encodeText`, with where each row ends (for a sink that splits parts at rows).
+#[napi(js_name = "encodeTextRows")]
+pub fn encode_text_rows(fields: Vec<CodecFieldSpec>, buffers: Vec<Uint8Array>, length: u32, format: TextFormatKind) -> Result<EncodedRows> {
+    let schema = Schema::new(fields.iter().map(|f| Field::new(f.name.clone(), DataType::from(f.data_type))).collect());
+    let batch = batch_ref(&schema, &buffers, length as usize, None)?;
+    let (bytes, ends) = encode::encode_with_row_ends(&batch, text_format(format));
+    if bytes.len() > u32::MAX as usize {
+        return Err(crate::error::config_error("a batch encodes to more than 4 GiB of text; use smaller batches"));
+    }
+    Ok(EncodedRows { bytes: Uint8Array::new(bytes), row_ends: ends.into_iter().map(|e| e as u32).collect() })
+}
+
+fn text_format(format: TextFormatKind) -> encode::TextFormat {
+    match format {
+        TextFormatKind::Jsonl => encode::TextFormat::Jsonl,
+        TextFormatKind::Csv => encode::TextFormat::Csv,
+    }
+}
+
 /// Every row of a batch as JSON Lines or CSV rows (no header), one call per batch.
 #[napi(js_name = "encodeText")]
 pub fn encode_text(fields: Vec<CodecFieldSpec>, buffers: Vec<Uint8Array>, length: u32, format: TextFormatKind) -> Result<Uint8Array> {
     let schema = Schema::new(fields.iter().map(|f| Field::new(f.name.clone(), DataType::from(f.data_type))).collect());
     let batch = batch_ref(&schema, &buffers, length as usize, None)?;
-    let format = match format {
-        TextFormatKind::Jsonl => encode::TextFormat::Jsonl,
-        TextFormatKind::Csv => encode::TextFormat::Csv,
-    };
-    Ok(Uint8Array::new(encode::encode(&batch, format)))
+    Ok(Uint8Array::new(encode::encode(&batch, text_format(format))))
 }

@@ -260,4 +260,12 @@ export class NativeEngine implements Engine {
       throw fromNative(e);
     }
   }
+
+  encodeTextRows(batch: RecordBatch, format: TextFormat): { bytes: Uint8Array; rowEnds: number[] } {
+    try {
+      return this.binding.encodeTextRows(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, textFormatKind(format));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
 }

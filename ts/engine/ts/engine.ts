@@ -3,7 +3,7 @@
 import type { RecordBatch } from '../../batch/record-batch.js';
 import { Buffer } from 'node:buffer';
 import type { Schema } from '../../batch/schema.js';
-import { toLines } from '../../batch/text-format.js';
+import { rowRenderer, toLines } from '../../batch/text-format.js';
 import type { CsvDecoder, Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
 import { decodeBatch, encodeBatch } from './codec.js';
@@ -61,5 +61,19 @@ export class TsEngine implements Engine {
 
   encodeText(batch: RecordBatch, format: TextFormat): Uint8Array {
     return Buffer.from(toLines(batch, format), 'utf8');
+  }
+
+  encodeTextRows(batch: RecordBatch, format: TextFormat): { bytes: Uint8Array; rowEnds: number[] } {
+    const row = rowRenderer(batch, format);
+    const rowEnds: number[] = [];
+    let text = '';
+    let bytes = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const line = row(i);
+      text += line;
+      bytes += Buffer.byteLength(line);
+      rowEnds.push(bytes);
+    }
+    return { bytes: Buffer.from(text, 'utf8'), rowEnds };
   }
 }

@@ -14,6 +14,18 @@ pub enum TextFormat {
 
 /// Every row of `batch`, each ended by a line feed.
 pub fn encode(batch: &BatchRef<'_>, format: TextFormat) -> Vec<u8> {
+    encode_rows(batch, format, None)
+}
+
+/// As `encode`, also giving where each row ends in the bytes (a rolling sink splits parts at
+/// row ends; a CSV row may hold line feeds, so they cannot be found afterwards).
+pub fn encode_with_row_ends(batch: &BatchRef<'_>, format: TextFormat) -> (Vec<u8>, Vec<usize>) {
+    let mut ends = Vec::with_capacity(batch.len);
+    let bytes = encode_rows(batch, format, Some(&mut ends));
+    (bytes, ends)
+}
+
+fn encode_rows(batch: &BatchRef<'_>, format: TextFormat, mut ends: Option<&mut Vec<usize>>) -> Vec<u8> {
     let mut out = Vec::with_capacity(batch.len * 16 * batch.columns.len().max(1));
     let keys: Vec<Vec<u8>> = batch
         .schema
@@ -69,6 +81,9 @@ pub fn encode(batch: &BatchRef<'_>, format: TextFormat) -> Vec<u8> {
             }
         }
         out.extend_from_slice(if format == TextFormat::Jsonl { b"}\n" } else { b"\n" });
+        if let Some(e) = ends.as_deref_mut() {
+            e.push(out.len());
+        }
     }
     out
 }
