@@ -44,9 +44,11 @@ impl JsonlDecoder {
         let mut bad = Vec::new();
         let mut pos = 0;
         let mut line = first_line;
+        // One search over the chunk (per-line searches pay their setup each time).
+        let mut ends = memchr::memchr_iter(b'\n', bytes);
         while pos < bytes.len() && cols.len() < max_rows {
-            let (end, next) = match memchr::memchr(b'\n', &bytes[pos..]) {
-                Some(i) => (pos + i, pos + i + 1),
+            let (end, next) = match ends.next() {
+                Some(i) => (i, i + 1),
                 None => (bytes.len(), bytes.len()),
             };
             line += 1;
