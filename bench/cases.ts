@@ -3,10 +3,11 @@
  * peak RSS belongs to one engine and one case.
  */
 
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync, rmSync, statSync, writeSync, mkdtempSync } from 'node:fs';
+import { Buffer } from 'node:buffer';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agg, DiscardingSink, NexmarkSource, runJob, StreamEnvironment, ValueStateDescriptor, type KeyedProcessFunction, type Source, type ValueState, type NexmarkOptions, TumblingEventTimeWindows, WatermarkStrategy, type Sink, type SinkWriter } from '../ts/index.js';
+import { agg, DiscardingSink, FileSink, FileSource, NexmarkSource, runJob, StreamEnvironment, ValueStateDescriptor, type KeyedProcessFunction, type Source, type ValueState, type NexmarkOptions, TumblingEventTimeWindows, WatermarkStrategy, type Sink, type SinkWriter } from '../ts/index.js';
 import { murmur3_32 } from '../ts/keys/hash.js';
 import { q0 } from '../examples/nexmark/q0.js';
 import { q1 } from '../examples/nexmark/q1.js';
@@ -30,7 +31,7 @@ export interface CaseResult {
   readonly extra?: Record<string, number>;
 }
 
-export type CaseName = 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | NexmarkCase | ReuseCase | ParallelCase | CheckpointCase;
+export type CaseName = 'decode-jsonl' | 'decode-csv' | 'file-job' | 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | NexmarkCase | ReuseCase | ParallelCase | CheckpointCase;
 /** A user-function query with env.enableObjectReuse() (Flink's pipeline.object-reuse). */
 export type ReuseCase = `${'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2'}-reuse`;
 /** A keyed process function with state per bidder, without checkpoints and with one every second; 1 M keys of state snapshotted and restored. */
@@ -333,8 +334,114 @@ async function stateSnapshot(engine: EngineName, keys: number): Promise<CaseResu
   }
 }
 
+/** Input files, written once per size and kept (their writing is not measured). */
+function benchFile(kind: 'records.jsonl' | 'records.csv' | 'window.jsonl', lines: number): string {
+  const dir = join(tmpdir(), 'sluice-bench-files');
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${lines}-${kind}`);
+  if (existsSync(path)) return path;
+  const tmp = `${path}.${process.pid}.tmp`;
+  const fd = openSync(tmp, 'w');
+  let text = kind === 'records.csv' ? 'id,price,name,at,ok,note\n' : '';
+  const names = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel'];
+  for (let i = 0; i < lines; i++) {
+    const at = 1_700_000_000_000 + i * 7;
+    if (kind === 'window.jsonl') {
+      text += `{"key":${(i * 7919) % 10_000},"at":${1_700_000_000_000 + i},"value":${(i % 1000) / 8}}\n`;
+    } else {
+      // About 100 bytes: i64, f64, utf8, timestamp, bool, nullable utf8 (null every 4th).
+      const id = 1_000_000_000_000 + i;
+      const price = ((i * 37) % 100_000) / 100;
+      const name = `${names[i % 8]}-${i % 1000}`;
+      const note = i % 4 === 0 ? null : `note ${i % 97}`;
+      text +=
+        kind === 'records.csv'
+          ? `${id},${price},${name},${at},${i % 3 === 0},${note ?? ''}\n`
+          : `{"id":${id},"price":${price},"name":"${name}","at":${at},"ok":${i % 3 === 0},"note":${note === null ? 'null' : `"${note}"`}}\n`;
+    }
+    if (text.length > 1 << 20) {
+      writeSync(fd, text);
+      text = '';
+    }
+  }
+  writeSync(fd, text);
+  closeSync(fd);
+  renameSync(tmp, path);
+  return path;
+}
+
+const RECORD_SPEC = { id: 'i64', price: 'f64', name: 'utf8', at: 'timestamp', ok: 'bool', note: 'utf8?' } as const;
+
+/** The file source alone: every batch of a file of `lines` records, read and decoded by the engine. */
+async function decodeFile(format: 'jsonl' | 'csv', engine: EngineName, lines: number): Promise<CaseResult> {
+  const path = benchFile(format === 'jsonl' ? 'records.jsonl' : 'records.csv', lines);
+  const source = format === 'jsonl' ? FileSource.jsonl(path, RECORD_SPEC) : FileSource.csv(path, RECORD_SPEC);
+  const eng = selectEngine(engine); // loading the addon is not decoding
+  const t0 = performance.now();
+  const reader = source.open({ engine: eng, batchSize: 8192, projection: null });
+  let rows = 0;
+  let check = 0;
+  for (let b = await reader.next(); b !== null; b = await reader.next()) {
+    rows += b.length;
+    check = (check + b.length * 31) >>> 0;
+  }
+  await reader.close();
+  const seconds = (performance.now() - t0) / 1000;
+  if (rows !== lines) throw new Error(`read ${rows} rows of ${lines}`);
+  // The baseline in the same process: a bare loop over the same bytes, per line JSON.parse (JSONL)
+  // or split(',') (CSV), building nothing.
+  const b0 = performance.now();
+  const fd = openSync(path, 'r');
+  const buf = Buffer.alloc(1 << 20);
+  const dec = new TextDecoder();
+  let rest = '';
+  let parsed = 0;
+  for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
+    const text = rest + dec.decode(buf.subarray(0, n), { stream: true });
+    let from = 0;
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', from)) {
+      const line = text.slice(from, nl);
+      from = nl + 1;
+      if (format === 'jsonl') {
+        if ((JSON.parse(line) as { ok: boolean }).ok) parsed++;
+      } else if (line.split(',').length === 6) parsed++;
+    }
+    rest = text.slice(from);
+  }
+  closeSync(fd);
+  const baseline = (performance.now() - b0) / 1000;
+  void parsed;
+  return { events: lines, seconds, check, extra: { baselineSeconds: baseline, baselineOverEngine: baseline / seconds, fileMiB: statSync(path).size / 2 ** 20 } };
+}
+
+/** The file job: JSONL -> keyBy -> 10 s tumbling window -> JSONL sink. */
+async function fileJob(engine: EngineName, lines: number): Promise<CaseResult> {
+  const input = benchFile('window.jsonl', lines);
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-filejob-'));
+  const out = join(dir, 'out.jsonl');
+  const env = StreamEnvironment.create({ engine });
+  env
+    .fromSource(FileSource.jsonl(input, { key: 'i64', at: 'timestamp', value: 'f64' }), WatermarkStrategy.forBoundedOutOfOrderness(1000).withTimestampAssigner('at'))
+    .keyBy('key')
+    .window(TumblingEventTimeWindows.of(10_000))
+    .aggregate({ n: agg.count(), total: agg.sum('value') })
+    .sinkTo(FileSink.jsonl(out));
+  const t0 = performance.now();
+  await env.execute('bench file job');
+  const seconds = (performance.now() - t0) / 1000;
+  const size = statSync(out).size;
+  rmSync(dir, { recursive: true, force: true });
+  return { events: lines, seconds, check: size, extra: { outputMiB: size / 2 ** 20 } };
+}
+
 export async function runCase(name: CaseName, engine: EngineName, events: number): Promise<CaseResult> {
   switch (name) {
+    case 'decode-jsonl':
+      return decodeFile('jsonl', engine, events);
+    case 'decode-csv':
+      return decodeFile('csv', engine, events);
+    case 'file-job':
+      return fileJob(engine, events);
     case 'checkpoint-off':
       return checkpointOverhead(engine, events, null);
     case 'checkpoint-1s':

@@ -30,6 +30,9 @@ interface Case {
 }
 
 const CASES: Case[] = [
+  { name: 'decode-jsonl', title: 'JSONL file source alone, ~100-byte records of six fields (extra: a bare JSON.parse loop)', events: quick ? 500_000 : 2_000_000, target: 'native >= 5x TS, >= 4x the JSON.parse loop' },
+  { name: 'decode-csv', title: 'CSV file source alone, the same records (extra: a bare split loop)', events: quick ? 500_000 : 2_000_000, target: 'native >= 5x TS' },
+  { name: 'file-job', title: 'file job: JSONL -> keyBy -> 10 s tumbling window -> JSONL sink', events: quick ? 500_000 : 4_000_000, target: 'native >= 2.5x TS, peak RSS < 250 MB' },
   { name: 'kernel-10k', title: 'window kernel, 10 000 keys', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 60 M/s, >= 2x TS' },
   { name: 'kernel-1m', title: 'window kernel, 1 000 000 keys', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 2x TS' },
   { name: 'kernel-sliding', title: 'sliding window kernel, 10 000 keys, 10 s every 2 s', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 2x TS' },

@@ -835,12 +835,16 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeCsvDecoder = nativeBinding.NativeCsvDecoder
+module.exports.NativeJsonlDecoder = nativeBinding.NativeJsonlDecoder
 module.exports.NativeNexmarkGenerator = nativeBinding.NativeNexmarkGenerator
 module.exports.NativeWindowAggregator = nativeBinding.NativeWindowAggregator
 module.exports.AggregateKind = nativeBinding.AggregateKind
 module.exports.closeMemoryPool = nativeBinding.closeMemoryPool
 module.exports.decodeBatch = nativeBinding.decodeBatch
 module.exports.encodeBatch = nativeBinding.encodeBatch
+module.exports.encodeText = nativeBinding.encodeText
+module.exports.encodeTextRows = nativeBinding.encodeTextRows
 module.exports.FieldType = nativeBinding.FieldType
 module.exports.hashPartition = nativeBinding.hashPartition
 module.exports.memoryPoolUse = nativeBinding.memoryPoolUse
@@ -848,4 +852,5 @@ module.exports.murmur3 = nativeBinding.murmur3
 module.exports.NexmarkKind = nativeBinding.NexmarkKind
 module.exports.openMemoryPool = nativeBinding.openMemoryPool
 module.exports.partitionByTargets = nativeBinding.partitionByTargets
+module.exports.TextFormatKind = nativeBinding.TextFormatKind
 module.exports.WindowKind = nativeBinding.WindowKind

@@ -9,6 +9,22 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeCsvDecoder {
+  /** `where_` (`where` in JavaScript) names the input in error messages (`file '<path>'`). */
+  constructor(fields: Array<CodecFieldSpec>, where: string, delimiter: string, header: boolean)
+  /** Whole records of `bytes` (see `CsvDecoder::decode`), read in place; header errors throw. */
+  decode(bytes: Uint8Array, firstLine: number, maxRows: number, eof: boolean): TextDecodedOut
+  header(): CsvHeaderOut | null
+  setHeader(columnOf: Array<number>, width: number): void
+}
+
+export declare class NativeJsonlDecoder {
+  /** `where_` (`where` in JavaScript) names the input in error messages (`file '<path>'`). */
+  constructor(fields: Array<CodecFieldSpec>, where: string)
+  /** Whole lines of `bytes` (see `JsonlDecoder::decode`), read in place. */
+  decode(bytes: Uint8Array, firstLine: number, maxRows: number): TextDecodedOut
+}
+
 export declare class NativeNexmarkGenerator {
   constructor(config: NexmarkConfigSpec, kind: NexmarkKind, fields?: Array<string> | undefined | null)
   /** The next batch of up to `max_rows` events of this kind, or null when exhausted. */
@@ -63,6 +79,12 @@ export interface AggregateSpec {
   field?: number
 }
 
+export interface BadLineOut {
+  line: number
+  message: string
+  raw: string
+}
+
 /**
  * A batch handed to JavaScript: buffers grouped by element type, in schema order within each
  * group (validity bitmaps, bool bitmaps and utf8 data in `u8`, empty for "no validity";
@@ -96,6 +118,11 @@ export interface CodecFieldSpec {
   nullable?: boolean
 }
 
+export interface CsvHeaderOut {
+  columnOf: Array<number>
+  width: number
+}
+
 /** Decodes a FlatBuffers `RecordBatch` into its fields (with nullability) and buffers. */
 export declare function decodeBatch(bytes: Uint8Array): DecodedBatch
 
@@ -109,6 +136,18 @@ export interface DecodedBatch {
  * FlatBuffers `RecordBatch`.
  */
 export declare function encodeBatch(fields: Array<CodecFieldSpec>, buffers: Array<Uint8Array>, length: number, eventTime?: Uint8Array | undefined | null): Uint8Array
+
+export interface EncodedRows {
+  bytes: Uint8Array
+  /** Where each row ends in `bytes`. */
+  rowEnds: Array<number>
+}
+
+/** Every row of a batch as JSON Lines or CSV rows (no header), one call per batch. */
+export declare function encodeText(fields: Array<CodecFieldSpec>, buffers: Array<Uint8Array>, length: number, format: TextFormatKind): Uint8Array
+
+/** As `encodeText`, with where each row ends (for a sink that splits parts at rows). */
+export declare function encodeTextRows(fields: Array<CodecFieldSpec>, buffers: Array<Uint8Array>, length: number, format: TextFormatKind): EncodedRows
 
 export interface FieldSpec {
   name: string
@@ -161,6 +200,18 @@ export declare function openMemoryPool(id: string, budgetBytes: number): void
 
 /** Splits a batch into `n` batches by a target per row (computed by the runtime), rows in order. */
 export declare function partitionByTargets(fields: Array<FieldSpec>, buffers: Array<Uint8Array>, length: number, eventTime: Uint8Array | undefined | null, targets: Uint32Array, n: number): Array<BatchOut>
+
+export interface TextDecodedOut {
+  batch: BatchOut
+  consumed: number
+  lines: number
+  bad: Array<BadLineOut>
+}
+
+export declare const enum TextFormatKind {
+  Jsonl = 'jsonl',
+  Csv = 'csv',
+}
 
 export interface WindowAggregatorSpec {
   input: Array<FieldSpec>

@@ -197,11 +197,21 @@ describe('file connectors', () => {
     const env2 = StreamEnvironment.create({ engine: 'ts' });
     env2.fromSource(FileSource.jsonl(input, SCHEMA)).sinkTo(new CollectSink());
     await expect(env2.execute()).rejects.toThrow(`file '${input}', line 2: malformed JSON`);
-    // An unquoted integer beyond 2^53 has been rounded by JSON.parse: rejected, with the fix.
-    writeFileSync(input, '{"id": 9007199254740993, "name": "a", "score": 1, "ok": true, "at": 1}\n');
-    const env3 = StreamEnvironment.create({ engine: 'ts' });
-    env3.fromSource(FileSource.jsonl(input, SCHEMA)).sinkTo(new CollectSink());
-    await expect(env3.execute()).rejects.toThrow(/line 1, field 'id'.*beyond ±2\^53.*decimal string/);
+    // An unquoted integer beyond 2^53 is read exactly on both engines (JSON.parse alone would round it).
+    writeFileSync(input, '{"id": 9007199254740993, "name": "a", "score": 1, "ok": true, "at": -9223372036854775808}\n');
+    await onBothEngines(async (engine) => {
+      const env3 = StreamEnvironment.create({ engine });
+      env3.fromSource(FileSource.jsonl(input, SCHEMA)).sinkTo(FileSink.jsonl(join(dir, `exact-${engine}.jsonl`)));
+      await env3.execute();
+      const text = readFileSync(join(dir, `exact-${engine}.jsonl`), 'utf8');
+      expect(text).toBe('{"id":9007199254740993,"name":"a","score":1,"ok":true,"at":-9223372036854775808}\n');
+      return text;
+    });
+    // A float-looking integer beyond 2^53 (1e20) is not an exact integer: rejected, with the fix.
+    writeFileSync(input, '{"id": 1e20, "name": "a", "score": 1, "ok": true, "at": 1}\n');
+    const env4 = StreamEnvironment.create({ engine: 'ts' });
+    env4.fromSource(FileSource.jsonl(input, SCHEMA)).sinkTo(new CollectSink());
+    await expect(env4.execute()).rejects.toThrow(/line 1, field 'id'.*beyond ±2\^53.*decimal string/);
   });
 
   it('bad lines go to the dead-letter file when one is configured, and are counted', async () => {

@@ -661,3 +661,92 @@ describe('rolling file sinks under checkpoints (two-phase commit)', () => {
     w2.close();
   });
 });
+
+describe('bad input, the same on both engines', () => {
+  const SPEC = { id: 'i64', name: 'utf8', x: 'f64?' } as const;
+
+  async function failureOn(engine: EngineName, source: Source<object>): Promise<string> {
+    const env = StreamEnvironment.create({ engine });
+    env.fromSource(source).sinkTo(new CollectSink());
+    try {
+      await env.execute();
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error('the job did not fail');
+  }
+
+  it('invalid UTF-8 is an error naming the file and line (JSONL: and the byte), or a dead letter; never replaced', async () => {
+    const dir = fresh();
+    const p = join(dir, 'bad-utf8.jsonl');
+    writeFileSync(p, Buffer.concat([Buffer.from('{"id":1,"name":"a"}\n{"id":2,"name":"b'), Buffer.from([0xff]), Buffer.from('"}\n{"id":3,"name":"c"}\n')]));
+    const { native } = await onBothEngines((engine) => failureOn(engine, FileSource.jsonl(p, SPEC)));
+    expect(native).toContain(`: file '${p}', line 2: invalid UTF-8 at byte 18 of the line; the file must be UTF-8 text (convert it, e.g. with iconv -t UTF-8)`);
+    const dead = join(dir, 'dead.jsonl');
+    const out = await onBothEngines((engine) => toJsonl(engine, FileSource.jsonl(p, SPEC, { deadLetterPath: dead })));
+    expect(out.native).toEqual({ text: '{"id":1,"name":"a","x":null}\n{"id":3,"name":"c","x":null}\n', deadLetters: 1 });
+    const c = join(dir, 'bad-utf8.csv');
+    writeFileSync(c, Buffer.concat([Buffer.from('id,name\n1,a\n2,b'), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]));
+    const csv = await onBothEngines((engine) => failureOn(engine, FileSource.csv(c, { id: 'i64', name: 'utf8' })));
+    expect(csv.native).toContain(`file '${c}', line 3: invalid UTF-8 at byte 4 of the record; the file must be UTF-8 text (convert it, e.g. with iconv -t UTF-8)`);
+  });
+
+  it('a float that overflows an f64 is an error naming the field, never Infinity', async () => {
+    const p = join(fresh(), 'big.jsonl');
+    writeFileSync(p, '{"id":1,"name":"a","x":1.5}\n{"id":2,"name":"b","x":-1e400}\n');
+    const { native } = await onBothEngines((engine) => failureOn(engine, FileSource.jsonl(p, SPEC)));
+    expect(native).toContain(`: file '${p}', line 2, field 'x': a number beyond ±1.7976931348623157e+308 does not fit in an f64 (it would be Infinity)`);
+    const c = join(fresh(), 'big.csv');
+    writeFileSync(c, 'id,name,x\n1,a,Infinity\n2,b,1e400\n');
+    const csv = await onBothEngines((engine) => failureOn(engine, FileSource.csv(c, SPEC)));
+    expect(csv.native).toContain(`: file '${c}', line 3, field 'x': a number beyond ±1.7976931348623157e+308 does not fit in an f64 (it would be Infinity)`);
+  });
+
+  it('a line longer than maxLineBytes is an error naming it, within a chunk or across chunks', async () => {
+    const dir = fresh();
+    const p = join(dir, 'long.jsonl');
+    writeFileSync(p, `{"id":1,"name":"a"}\n{"id":2,"name":"${'x'.repeat(200)}"}\n`);
+    const short = await onBothEngines((engine) => failureOn(engine, FileSource.jsonl(p, SPEC, { maxLineBytes: 100 })));
+    expect(short.native).toContain(
+      `file '${p}', line 2: the line is longer than maxLineBytes (100 bytes); is the file in the declared format (one record per line)? If such lines are expected, raise maxLineBytes in the source options`,
+    );
+    // 3 MiB without a line feed: refused once 2 MiB are buffered, not read to its end.
+    const q = join(dir, 'huge.jsonl');
+    writeFileSync(q, `{"id":1,"name":"a"}\n{"id":2,"name":"${'y'.repeat(3 << 20)}"}\n`);
+    const huge = await onBothEngines((engine) => failureOn(engine, FileSource.jsonl(q, SPEC, { maxLineBytes: 2 << 20 })));
+    expect(huge.native).toContain(`file '${q}', line 2: the line is longer than maxLineBytes (2097152 bytes)`);
+    expect(() => FileSource.jsonl(q, SPEC, { maxLineBytes: 0 })).toThrow(/maxLineBytes must be a whole number of bytes >= 1/);
+  });
+
+  it('a bounded file that changes size while it is read is an error saying so (a torn last line)', async () => {
+    const p = join(fresh(), 'growing.jsonl');
+    const line = (i: number): string => `{"id":${i},"name":"${'n'.repeat(100)}"}\n`;
+    writeFileSync(p, Array.from({ length: 20_000 }, (_, i) => line(i)).join('')); // about 2.3 MB: several chunks
+    const schema = Schema.from(SPEC);
+    const r = new JsonlFileReader(p, null);
+    const first = await r.read(schema, 100);
+    expect(first?.length).toBe(100);
+    appendFileSync(p, '{"id":20000,"na'); // a writer is still appending
+    let message = '';
+    try {
+      while ((await r.read(schema, 10_000)) !== null);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    await r.close();
+    expect(message).toMatch(new RegExp(`file '${p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}': the file changed size while it was read \\([0-9]+ bytes when opened, [0-9]+ bytes now`));
+    // CSV alike.
+    const c = join(fresh(), 'growing.csv');
+    writeFileSync(c, 'id,name\n' + Array.from({ length: 20_000 }, (_, i) => `${i},${'n'.repeat(100)}\n`).join(''));
+    const csvSchema = Schema.from({ id: 'i64', name: 'utf8' });
+    const csvReader = new CsvFileReader(c, csvSchema, { header: true, delimiter: ',' }, null);
+    expect((await csvReader.read(csvSchema, 100))?.length).toBe(100);
+    appendFileSync(c, '20000,torn');
+    await expect(
+      (async () => {
+        while ((await csvReader.read(csvSchema, 10_000)) !== null);
+      })(),
+    ).rejects.toThrow(/the file changed size while it was read/);
+    await csvReader.close();
+  });
+});

@@ -57,7 +57,7 @@ export class CommittingFileWriter implements SinkWriter {
     /** Written once at the start of the published file (a CSV header), or ''. */
     header: string,
     restoring: boolean,
-    private readonly encode: (batch: RecordBatch) => string,
+    private readonly encode: (batch: RecordBatch) => Uint8Array | string,
   ) {
     if (!restoring) {
       // A fresh run: pending files of an earlier one are not ours to publish.

@@ -4,7 +4,9 @@
  * (rolling-sink.ts).
  */
 
+import { Buffer } from 'node:buffer';
 import { closeSync, openSync, writeSync } from 'node:fs';
+import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import type { Sink, SinkContext, SinkWriter } from '../api/connector.js';
 import { CommittingFileWriter } from './committing-file.js';
@@ -46,20 +48,30 @@ export class FileSink implements Sink {
   }
 
   open(schema: Schema, ctx?: SinkContext): SinkWriter {
+    // The job's engine encodes (natively: one call per batch, bytes back); without a context, the TS rendering.
+    const encode = ctx === undefined ? (b: RecordBatch, f: TextFormat) => Buffer.from(toLines(b, f)) : (b: RecordBatch, f: TextFormat) => ctx.engine.encodeText(b, f);
     if (ctx?.checkpointing === true && this.rollover === null) {
       // Exactly-once: records become visible when the checkpoint that covers them completes.
-      return new CommittingFileWriter(this.path, this.format === 'csv' ? csvHeader(schema) : '', ctx.restoring === true, (b) => toLines(b, this.format));
+      return new CommittingFileWriter(this.path, this.format === 'csv' ? csvHeader(schema) : '', ctx.restoring === true, (b) => encode(b, this.format));
     }
     if (this.rollover !== null) {
       const subtask = (ctx?.parallelism ?? 1) > 1 ? (ctx?.subtask ?? 0) : null;
-      return new RollingFileWriter(this.path, this.format, schema, this.rollover, ctx?.checkpointing === true ? { restoring: ctx.restoring === true } : null, subtask);
+      return new RollingFileWriter(
+        this.path,
+        this.format,
+        schema,
+        this.rollover,
+        ctx?.checkpointing === true ? { restoring: ctx.restoring === true } : null,
+        subtask,
+        ctx?.engine,
+      );
     }
     const fd = openSync(this.path, 'w');
     if (this.format === 'csv') writeSync(fd, csvHeader(schema));
     let open = true;
     return {
       write: (batch) => {
-        writeSync(fd, toLines(batch, this.format));
+        if (batch.length > 0) writeSync(fd, encode(batch, this.format));
       },
       close: () => {
         if (open) {

@@ -15,11 +15,16 @@ import { CsvFileReader, type CsvFormat } from './csv-reader.js';
 import { DeadLetterFile, type DeadLetterPosition } from '../runtime/dead-letters.js';
 import { DirectoryFiles, IDLE, nameMatcher, SingleFile, WatchedFiles, type FileFeed, type FilePattern } from './directory-source.js';
 import { JsonlFileReader } from './jsonl-reader.js';
-import type { FilePosition, RecordFileReader } from './text-file.js';
+import { concatBatches, DEFAULT_MAX_LINE_BYTES, type FilePosition, type RecordFileReader } from './text-file.js';
 
 export interface JsonlSourceOptions {
   /** Route bad lines here (JSONL: file, line, error, raw) instead of failing the job. */
   readonly deadLetterPath?: string;
+  /**
+   * The longest line read, in bytes (default 64 MiB): a longer line fails the job with an
+   * error naming it (memory stays bounded whatever the file holds).
+   */
+  readonly maxLineBytes?: number;
 }
 
 export interface CsvSourceOptions {
@@ -29,6 +34,8 @@ export interface CsvSourceOptions {
   readonly header?: boolean;
   /** Field separator, one character (default ','). */
   readonly delimiter?: string;
+  /** The longest line or record read, in bytes (default 64 MiB): a longer one fails the job naming it. */
+  readonly maxLineBytes?: number;
 }
 
 export interface DirectorySourceOptions<S extends SchemaSpec> {
@@ -38,6 +45,8 @@ export interface DirectorySourceOptions<S extends SchemaSpec> {
   readonly pattern?: FilePattern;
   /** Route bad records of every file here (JSONL: file, line, error, raw) instead of failing the job. */
   readonly deadLetterPath?: string;
+  /** See JsonlSourceOptions / CsvSourceOptions. */
+  readonly maxLineBytes?: number;
   /** CSV only: see CsvSourceOptions. */
   readonly header?: boolean;
   /** CSV only: see CsvSourceOptions. */
@@ -56,7 +65,7 @@ export interface WatchSourceOptions<S extends SchemaSpec> extends DirectorySourc
   readonly pollIntervalMs?: number;
 }
 
-type Format = { readonly kind: 'jsonl' } | ({ readonly kind: 'csv' } & CsvFormat);
+type Format = { readonly kind: 'jsonl'; readonly maxLineBytes: number } | ({ readonly kind: 'csv'; readonly maxLineBytes: number } & CsvFormat);
 
 type Feed =
   | { readonly kind: 'file'; readonly path: string }
@@ -81,7 +90,7 @@ export class FileSource<T extends object> implements Source<T> {
 
   /** One JSON Lines file. */
   static jsonl<S extends SchemaSpec>(path: string, schema: S, options: JsonlSourceOptions = {}): FileSource<RecordOf<S>> {
-    return new FileSource<RecordOf<S>>(`jsonl ${path}`, Schema.from(schema), { kind: 'file', path }, { kind: 'jsonl' }, deadLetters(options));
+    return new FileSource<RecordOf<S>>(`jsonl ${path}`, Schema.from(schema), { kind: 'file', path }, jsonlFormat(options), deadLetters(options));
   }
 
   /** One CSV file (RFC 4180). */
@@ -133,7 +142,9 @@ export class FileSource<T extends object> implements Source<T> {
     const format = this.format;
     const schema = this.schema;
     const openFile = (path: string, at: FilePosition | null): RecordFileReader =>
-      format.kind === 'csv' ? new CsvFileReader(path, schema, format, dead, at) : new JsonlFileReader(path, dead, at);
+      format.kind === 'csv'
+        ? new CsvFileReader(path, schema, format, dead, at, { engine: ctx.engine, maxLineBytes: format.maxLineBytes })
+        : new JsonlFileReader(path, dead, at, { engine: ctx.engine, maxLineBytes: format.maxLineBytes });
     if (f.kind === 'directory' && f.interleave === true) return new InterleavedFilesReader(feed, openFile, schema, ctx.batchSize, dead);
     return new FilesReader(feed, openFile, schema, ctx.batchSize, dead);
   }
@@ -252,16 +263,16 @@ class InterleavedFilesReader extends FeedReader {
     while (this.open.length > 0) {
       this.turn %= this.open.length;
       const f = this.open[this.turn]!;
-      const rows = new BatchBuilder(this.schema, this.batchSize);
-      const more = await f.reader.fill(rows, this.batchSize);
+      const batch = await f.reader.read(this.schema, this.batchSize);
       this.current = f.path;
+      const more = batch !== null && batch.length === this.batchSize;
       if (more) this.turn++;
       else {
         // The split ended: it no longer holds the watermark back.
         this.open.splice(this.turn, 1);
         await f.reader.close();
       }
-      if (rows.length > 0) return rows.finish();
+      if (batch !== null && batch.length > 0) return batch;
     }
     return null;
   }
@@ -291,10 +302,11 @@ class FilesReader extends FeedReader {
    */
   async next(): Promise<RecordBatch | null> {
     if (this.ended) return null;
-    const rows = new BatchBuilder(this.schema, this.batchSize);
-    while (rows.length < this.batchSize) {
+    const parts: RecordBatch[] = [];
+    let rows = 0;
+    while (rows < this.batchSize) {
       if (this.current === null) {
-        const f = this.resumed.shift() ?? (await this.nextFile(rows.length === 0));
+        const f = this.resumed.shift() ?? (await this.nextFile(rows === 0));
         if (f === null) {
           this.ended = true;
           break;
@@ -302,13 +314,20 @@ class FilesReader extends FeedReader {
         if (f === IDLE) break;
         this.current = f;
       }
-      if (!(await this.current.reader.fill(rows, this.batchSize))) {
+      const want = this.batchSize - rows;
+      const batch = await this.current.reader.read(this.schema, want);
+      if (batch !== null && batch.length > 0) {
+        parts.push(batch);
+        rows += batch.length;
+      }
+      if (batch === null || batch.length < want) {
         const done = this.current;
         this.current = null;
         await done.reader.close();
       }
     }
-    return this.ended && rows.length === 0 ? null : rows.finish();
+    if (this.ended && rows === 0) return null;
+    return parts.length === 0 ? new BatchBuilder(this.schema, 0).finish() : concatBatches(this.schema, parts);
   }
 
   protected async closeFiles(): Promise<void> {
@@ -326,12 +345,24 @@ function deadLetters(options: { readonly deadLetterPath?: string }): string | nu
   return p;
 }
 
+function maxLineBytes(options: { readonly maxLineBytes?: number }): number {
+  const max = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  if (typeof max !== 'number' || !Number.isSafeInteger(max) || max < 1) {
+    throw new RangeError(`maxLineBytes must be a whole number of bytes >= 1, got ${String(max)}`);
+  }
+  return max;
+}
+
+function jsonlFormat(options: { readonly maxLineBytes?: number }): Format {
+  return { kind: 'jsonl', maxLineBytes: maxLineBytes(options) };
+}
+
 function csvFormat(options: CsvSourceOptions): Format {
   const delimiter = options.delimiter ?? ',';
   if (typeof delimiter !== 'string' || delimiter.length !== 1 || delimiter === '"' || delimiter === '\r' || delimiter === '\n') {
     throw new TypeError(`CSV delimiter must be one character other than a quote or a line break, got ${JSON.stringify(delimiter)}`);
   }
-  return { kind: 'csv', header: options.header ?? true, delimiter };
+  return { kind: 'csv', header: options.header ?? true, delimiter, maxLineBytes: maxLineBytes(options) };
 }
 
 function fileFormat(options: DirectorySourceOptions<SchemaSpec>): Format {
@@ -340,7 +371,7 @@ function fileFormat(options: DirectorySourceOptions<SchemaSpec>): Format {
     if (options.header !== undefined || options.delimiter !== undefined) {
       throw new TypeError("header and delimiter are CSV options; with format: 'jsonl' leave them out");
     }
-    return { kind: 'jsonl' };
+    return jsonlFormat(options);
   }
   throw new TypeError(`file format must be 'jsonl' or 'csv', got ${JSON.stringify((options as { format?: unknown }).format)}`);
 }

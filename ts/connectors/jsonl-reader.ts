@@ -1,30 +1,45 @@
 /**
- * Reads one JSON Lines file into batches of a declared schema. A malformed line or a value of
- * the wrong type is an error naming the file, the line and the field, unless a dead-letter
- * file is given: then the line goes there (with its error) and is counted. Blank lines are
- * skipped; CRLF line ends are accepted.
+ * Reads one JSON Lines file into batches of a declared schema. The engine decodes the bytes
+ * (`Engine.createJsonlDecoder`: natively, in Rust, one call per chunk of whole lines); this
+ * reader feeds it whole lines from the file, counts lines for checkpoints, and routes bad
+ * lines. A malformed line, a value of the wrong type or invalid UTF-8 is an error naming the
+ * file, the line and the field, unless a dead-letter file is given: then the line goes there
+ * (with its error) and is counted. Blank lines are skipped; CRLF line ends are accepted.
  */
 
-import { BadValueError, type BatchBuilder } from '../batch/builder.js';
+import type { BatchBuilder } from '../batch/builder.js';
+import { rowReader, type RecordBatch } from '../batch/record-batch.js';
+import type { Schema } from '../batch/schema.js';
+import type { Engine, LineDecoder } from '../engine/engine.js';
+import { EngineError } from '../engine/errors.js';
+import { selectEngine } from '../engine/select.js';
 import type { DeadLetterFile } from '../runtime/dead-letters.js';
-import { TextChunks, type FilePosition, type RecordFileReader } from './text-file.js';
+import { ByteLines, CHUNK_BYTES, concatBatches, DEFAULT_MAX_LINE_BYTES, type FilePosition, type RecordFileReader } from './text-file.js';
+
+export interface TextReaderOptions {
+  /** The engine that decodes (the job's); the TS engine when absent. */
+  readonly engine?: Engine;
+  /** The longest line read (default 64 MiB); a longer one is an error naming it. */
+  readonly maxLineBytes?: number;
+}
 
 export class JsonlFileReader implements RecordFileReader {
-  private readonly chunks: TextChunks;
+  private readonly lines: ByteLines;
   private readonly where: string;
-  private text = '';
-  private pos = 0;
-  private eof = false;
+  private readonly engine: Engine;
+  private decoder: LineDecoder | null = null;
   private lineNo = 0;
 
   constructor(
     private readonly path: string,
     private readonly deadLetters: DeadLetterFile | null,
     at: FilePosition | null = null,
+    options: TextReaderOptions = {},
   ) {
     this.lineNo = at?.lines ?? 0;
-    this.chunks = new TextChunks(path, this.lineNo);
+    this.lines = new ByteLines(path, this.lineNo, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
     this.where = `file '${path}'`;
+    this.engine = options.engine ?? selectEngine('ts');
   }
 
   position(): FilePosition {
@@ -32,61 +47,46 @@ export class JsonlFileReader implements RecordFileReader {
     return { lines: this.lineNo };
   }
 
-  private async readLine(): Promise<string | null> {
-    for (;;) {
-      const nl = this.text.indexOf('\n', this.pos);
-      if (nl >= 0) {
-        const line = this.text.slice(this.pos, nl);
-        this.pos = nl + 1;
-        return line;
-      }
-      if (this.eof) {
-        if (this.pos >= this.text.length) return null;
-        const line = this.text.slice(this.pos);
-        this.pos = this.text.length;
-        return line;
-      }
-      const more = await this.chunks.next();
-      if (more === null) this.eof = true;
-      else {
-        // Keep only the unfinished line: memory stays at about one chunk plus one line.
-        this.text = this.text.slice(this.pos) + more;
-        this.pos = 0;
-      }
-    }
-  }
-
-  async fill(rows: BatchBuilder, limit: number): Promise<boolean> {
-    while (rows.length < limit) {
-      const raw = await this.readLine();
-      if (raw === null) return false;
-      this.lineNo++;
-      const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-      if (line.trim() === '') continue;
-      let value: unknown;
-      try {
-        value = JSON.parse(line);
-      } catch (e) {
-        this.reject(line, new SyntaxError(`${this.where}, line ${this.lineNo}: malformed JSON (${e instanceof Error ? e.message : String(e)})`));
+  /** Up to `limit` rows (fewer only at the end of the file); null once the file has ended. */
+  async read(schema: Schema, limit: number): Promise<RecordBatch | null> {
+    const decoder = (this.decoder ??= this.engine.createJsonlDecoder(schema, this.where));
+    const parts: RecordBatch[] = [];
+    let rows = 0;
+    while (rows < limit) {
+      const pending = this.lines.pending();
+      // Top up before decoding, so that a batch is mostly decoded in one call over contiguous
+      // bytes (pieces would have to be concatenated); memory stays under about two chunks.
+      if (!this.lines.ended && pending.length < CHUNK_BYTES) {
+        await this.lines.more(this.lineNo); // at the end of the file, pending() holds the last line
         continue;
       }
-      try {
-        rows.append(value, this.where, this.lineNo);
-      } catch (e) {
-        if (!(e instanceof BadValueError)) throw e;
-        this.reject(line, new BadValueError(e.where, e.position, e.field, e.detail, 'line'));
+      if (pending.length === 0) break;
+      const out = decoder.decode(pending, this.lineNo, limit - rows);
+      this.lines.consume(out.consumed);
+      this.lineNo += out.lines;
+      for (const b of out.bad) {
+        if (this.deadLetters === null) throw new EngineError('data', b.message);
+        this.deadLetters.write(this.path, b.line, b.message, b.raw);
+      }
+      if (out.batch.length > 0) {
+        parts.push(out.batch);
+        rows += out.batch.length;
       }
     }
-    return true;
+    return rows === 0 ? null : concatBatches(schema, parts);
   }
 
-  /** Without a dead-letter file a bad line fails the job; with one it is set aside. */
-  private reject(line: string, error: Error): void {
-    if (this.deadLetters === null) throw error;
-    this.deadLetters.write(this.path, this.lineNo, error.message, line);
+  /** Appends up to `limit` rows to `rows` as records (for callers that build batches from records). */
+  async fill(rows: BatchBuilder, limit: number): Promise<boolean> {
+    const want = limit - rows.length;
+    const b = await this.read(rows.schema, want);
+    if (b === null) return false;
+    const read = rowReader(b);
+    for (let i = 0; i < b.length; i++) rows.append(read(i), this.where, this.lineNo);
+    return b.length === want;
   }
 
   close(): Promise<void> {
-    return this.chunks.close();
+    return this.lines.close();
   }
 }

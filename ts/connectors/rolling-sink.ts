@@ -25,7 +25,9 @@ import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import type { SinkWriter } from '../api/connector.js';
 import { fsyncDir } from './committing-file.js';
-import { csvHeader, rowRenderer, type TextFormat } from '../batch/text-format.js';
+import { csvHeader, type TextFormat } from '../batch/text-format.js';
+import type { Engine } from '../engine/engine.js';
+import { selectEngine } from '../engine/select.js';
 
 export interface RolloverPolicy {
   /** Start a new part before the current one would exceed this many bytes (whole rows only). */
@@ -71,9 +73,6 @@ export interface RollingFileState {
   readonly pending: readonly PendingParts[];
 }
 
-/** Flush rendered rows to the file past this many characters (bounds memory per batch). */
-const FLUSH_CHARS = 1 << 20;
-
 export class RollingFileWriter implements SinkWriter {
   private part: Part | null = null;
   private index = 0;
@@ -98,6 +97,8 @@ export class RollingFileWriter implements SinkWriter {
     private readonly committing: { readonly restoring: boolean } | null = null,
     /** A parallel sink's subtask (its parts are `part-<subtask>-NNNNN`), or null for one writer. */
     subtask: number | null = null,
+    /** The engine that encodes rows (the job's); the TS engine when absent. */
+    private readonly engine: Engine = selectEngine('ts'),
   ) {
     mkdirSync(dir, { recursive: true });
     this.prefix = subtask === null ? 'part-' : `part-${subtask}-`;
@@ -120,24 +121,26 @@ export class RollingFileWriter implements SinkWriter {
     if (batch.length === 0) return;
     this.rollIfDue();
     const max = this.policy.maxBytes;
-    const row = rowRenderer(batch, this.format);
-    let text = '';
+    // One call per batch (natively in Rust): the rows' bytes and where each ends.
+    const { bytes, rowEnds } = this.engine.encodeTextRows(batch, this.format);
+    let from = 0; // the first byte not yet written
+    let prev = 0; // where the previous row ends
     for (let i = 0; i < batch.length; i++) {
-      const line = row(i);
-      const n = Buffer.byteLength(line);
+      const end = rowEnds[i]!;
+      const n = end - prev;
       let part = this.part;
       if (part !== null && max !== undefined && part.rows > 0 && part.bytes + n > max) {
-        text = this.flush(part, text);
+        this.flush(part, bytes.subarray(from, prev));
+        from = prev;
         this.finishPart();
         part = null;
       }
       part ??= this.openPart();
-      text += line;
       part.bytes += n;
       part.rows++;
-      if (text.length > FLUSH_CHARS) text = this.flush(part, text);
+      prev = end;
     }
-    if (this.part !== null) this.flush(this.part, text);
+    if (this.part !== null) this.flush(this.part, bytes.subarray(from, prev));
   }
 
   close(): void {
@@ -226,9 +229,8 @@ export class RollingFileWriter implements SinkWriter {
     if (p !== null && this.policy.intervalMs !== undefined && Date.now() - p.openedAt >= this.policy.intervalMs) this.finishPart();
   }
 
-  private flush(part: Part, text: string): string {
-    if (text.length > 0) writeSync(part.fd, text);
-    return '';
+  private flush(part: Part, bytes: Uint8Array): void {
+    if (bytes.length > 0) writeSync(part.fd, bytes);
   }
 
   private openPart(): Part {

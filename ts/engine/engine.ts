@@ -91,6 +91,62 @@ export interface NexmarkGenerator {
   seek(position: number): void;
 }
 
+/** A line (or record) that could not be decoded: where, why, and its text for a dead letter. */
+export interface BadLine {
+  /** 1-based line number in the file. */
+  readonly line: number;
+  /** The whole message: file, line, field when there is one, what to do. */
+  readonly message: string;
+  /** The line without its line end (invalid UTF-8 shown as U+FFFD; the message says so). */
+  readonly raw: string;
+}
+
+/** What one `LineDecoder.decode` call read. */
+export interface DecodedLines {
+  /** The good rows, in the declared schema. */
+  readonly batch: RecordBatch;
+  /** Bytes of the input consumed: whole lines only. */
+  readonly consumed: number;
+  /** Lines consumed (line feeds, and one for a last line without one). */
+  readonly lines: number;
+  readonly bad: readonly BadLine[];
+}
+
+/**
+ * Decodes JSON Lines of one file into batches of a declared schema: one call per chunk of
+ * whole lines, no object per record natively. Blank lines are skipped, CRLF accepted;
+ * integers are read exactly (all 64 bits) on both engines.
+ */
+export interface LineDecoder {
+  /**
+   * Decodes `bytes` (whole lines; the last may lack its line feed only at the end of the file)
+   * until `maxRows` good rows are read. `firstLine` is the number of lines before `bytes`.
+   */
+  decode(bytes: Uint8Array, firstLine: number, maxRows: number): DecodedLines;
+}
+
+export type TextFormat = 'jsonl' | 'csv';
+
+/** Where a CSV file's declared fields are: schema field k is column columnOf[k] of `width`. */
+export interface CsvHeader {
+  readonly columnOf: readonly number[];
+  readonly width: number;
+}
+
+/**
+ * Decodes the CSV (RFC 4180) of one file into batches of a declared schema. A record may span
+ * lines (quoted line breaks): a call reads whole records and stops where the bytes end inside
+ * one, unless they are the end of the file. With a header, the first record maps columns by
+ * name; a header that does not fit the schema throws an EngineError (kind data).
+ */
+export interface CsvDecoder {
+  decode(bytes: Uint8Array, firstLine: number, maxRows: number, eof: boolean): DecodedLines;
+  /** The column map the header gave, null before it is read (or without a header). */
+  header(): CsvHeader | null;
+  /** Continues after a header read earlier (a restore). */
+  setHeader(columnOf: readonly number[], width: number): void;
+}
+
 export interface Engine {
   readonly name: EngineName;
   createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator;
@@ -115,4 +171,15 @@ export interface Engine {
   closeMemoryPool(id: string): void;
   /** Splits a batch into `n` batches, row i into batch `targets[i]`, rows kept in order; one call per batch. */
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[];
+  /** A JSON Lines decoder for one input; `where` names it in messages (`file '<path>'`). */
+  createJsonlDecoder(schema: Schema, where: string): LineDecoder;
+  /** A CSV decoder for one input (`delimiter`: one character; `header`: the first record names the columns). */
+  createCsvDecoder(schema: Schema, where: string, format: { readonly delimiter: string; readonly header: boolean }): CsvDecoder;
+  /**
+   * Every row of a batch as JSON Lines or CSV rows (RFC 4180, no header), each ended by a line
+   * feed, UTF-8; byte-identical on both engines. One call per batch.
+   */
+  encodeText(batch: RecordBatch, format: TextFormat): Uint8Array;
+  /** As `encodeText`, with where each row ends in the bytes (a rolling sink splits parts at rows). */
+  encodeTextRows(batch: RecordBatch, format: TextFormat): { readonly bytes: Uint8Array; readonly rowEnds: ArrayLike<number> };
 }

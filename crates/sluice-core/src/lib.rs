@@ -8,6 +8,7 @@ pub mod keys;
 pub mod memory;
 pub mod nexmark;
 pub mod partition;
+pub mod text;
 pub mod window;
 
 pub use error::{Error, ErrorKind, Result};

@@ -13,4 +13,5 @@ mod kinds;
 mod memory;
 mod nexmark;
 mod partition;
+mod text;
 mod window;

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type * as Napi from '#native-binding';
 import type { DataType } from '../../batch/schema.js';
-import type { AggKind, WindowDescriptor } from '../engine.js';
+import type { AggKind, TextFormat, WindowDescriptor } from '../engine.js';
 import type { NexmarkKind } from '../nexmark-config.js';
 
 /**
@@ -21,6 +21,8 @@ import type { NexmarkKind } from '../nexmark-config.js';
 export type NativeBinding = typeof Napi;
 export type NativeWindowAggregatorN = Napi.NativeWindowAggregator;
 export type NativeNexmarkGeneratorN = Napi.NativeNexmarkGenerator;
+export type NativeJsonlDecoderN = Napi.NativeJsonlDecoder;
+export type NativeCsvDecoderN = Napi.NativeCsvDecoder;
 export type BatchOutN = Napi.BatchOut;
 /** A field with its nullability, as the codec takes and gives it. */
 export type FieldSpecN = Napi.CodecFieldSpec;
@@ -31,7 +33,14 @@ export type FieldSpecN = Napi.CodecFieldSpec;
  * are then only a change of type.
  */
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-export const KINDS_AGREE: [Same<`${Napi.AggregateKind}`, AggKind>, Same<`${Napi.FieldType}`, DataType>, Same<`${Napi.WindowKind}`, WindowDescriptor['kind']>, Same<`${Napi.NexmarkKind}`, NexmarkKind>] = [
+export const KINDS_AGREE: [
+  Same<`${Napi.AggregateKind}`, AggKind>,
+  Same<`${Napi.FieldType}`, DataType>,
+  Same<`${Napi.WindowKind}`, WindowDescriptor['kind']>,
+  Same<`${Napi.NexmarkKind}`, NexmarkKind>,
+  Same<`${Napi.TextFormatKind}`, TextFormat>,
+] = [
+  true,
   true,
   true,
   true,
@@ -42,6 +51,7 @@ export const aggregateKind = (k: AggKind): Napi.AggregateKind => k as `${Napi.Ag
 export const fieldType = (t: DataType): Napi.FieldType => t as `${Napi.FieldType}` as Napi.FieldType;
 export const windowKind = (k: WindowDescriptor['kind']): Napi.WindowKind => k as `${Napi.WindowKind}` as Napi.WindowKind;
 export const nexmarkKind = (k: NexmarkKind): Napi.NexmarkKind => k as `${Napi.NexmarkKind}` as Napi.NexmarkKind;
+export const textFormatKind = (k: TextFormat): Napi.TextFormatKind => k as `${Napi.TextFormatKind}` as Napi.TextFormatKind;
 export const dataType = (t: Napi.FieldType): DataType => t as `${Napi.FieldType}`;
 
 export type LoadResult = { ok: true; binding: NativeBinding } | { ok: false; reason: string };

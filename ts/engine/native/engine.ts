@@ -2,11 +2,11 @@
 
 import type { RecordBatch } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
-import type { Engine, NexmarkGenerator, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { CsvDecoder, CsvHeader, DecodedLines, Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
 import { windowOutputSchema } from '../window-spec.js';
 import { fromNative } from '../errors.js';
-import { aggregateKind, nexmarkKind, windowKind, type NativeBinding, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN } from './binding.js';
+import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN } from './binding.js';
 import { batchBuffers, eventTimeBytes, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
 
 /**
@@ -18,6 +18,59 @@ function call<T>(f: () => T): T {
     return f();
   } catch (e) {
     throw fromNative(e);
+  }
+}
+
+/** JSON Lines decoded in Rust: one call per chunk of whole lines, read in place. */
+class NativeJsonlDecoder implements LineDecoder {
+  private readonly inner: NativeJsonlDecoderN;
+
+  constructor(
+    binding: NativeBinding,
+    private readonly schema: Schema,
+    where: string,
+  ) {
+    this.inner = call(() => new binding.NativeJsonlDecoder(fieldSpecs(schema), where));
+  }
+
+  decode(bytes: Uint8Array, firstLine: number, maxRows: number): DecodedLines {
+    try {
+      const out = this.inner.decode(bytes, firstLine, maxRows);
+      return { batch: fromBatchOut(this.schema, out.batch), consumed: out.consumed, lines: out.lines, bad: out.bad };
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+}
+
+/** CSV decoded in Rust: one call per chunk of whole records, read in place. */
+class NativeCsvDecoder implements CsvDecoder {
+  private readonly inner: NativeCsvDecoderN;
+
+  constructor(
+    binding: NativeBinding,
+    private readonly schema: Schema,
+    where: string,
+    format: { readonly delimiter: string; readonly header: boolean },
+  ) {
+    this.inner = call(() => new binding.NativeCsvDecoder(fieldSpecs(schema), where, format.delimiter, format.header));
+  }
+
+  decode(bytes: Uint8Array, firstLine: number, maxRows: number, eof: boolean): DecodedLines {
+    try {
+      const out = this.inner.decode(bytes, firstLine, maxRows, eof);
+      return { batch: fromBatchOut(this.schema, out.batch), consumed: out.consumed, lines: out.lines, bad: out.bad };
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  header(): CsvHeader | null {
+    return this.inner.header() ?? null;
+  }
+
+  setHeader(columnOf: readonly number[], width: number): void {
+    this.inner.setHeader([...columnOf], width);
   }
 }
 
@@ -187,6 +240,30 @@ export class NativeEngine implements Engine {
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[] {
     try {
       return this.binding.partitionByTargets(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), targets, n).map((o) => fromBatchOut(batch.schema, o));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  createJsonlDecoder(schema: Schema, where: string): LineDecoder {
+    return new NativeJsonlDecoder(this.binding, schema, where);
+  }
+
+  createCsvDecoder(schema: Schema, where: string, format: { readonly delimiter: string; readonly header: boolean }): CsvDecoder {
+    return new NativeCsvDecoder(this.binding, schema, where, format);
+  }
+
+  encodeText(batch: RecordBatch, format: TextFormat): Uint8Array {
+    try {
+      return this.binding.encodeText(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, textFormatKind(format));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  encodeTextRows(batch: RecordBatch, format: TextFormat): { bytes: Uint8Array; rowEnds: number[] } {
+    try {
+      return this.binding.encodeTextRows(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, textFormatKind(format));
     } catch (e) {
       throw fromNative(e);
     }

@@ -1,13 +1,18 @@
 /** The pure-TypeScript engine: the same operators as the native one, in TypeScript. */
 
 import type { RecordBatch } from '../../batch/record-batch.js';
-import type { Engine, NexmarkGenerator, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import { Buffer } from 'node:buffer';
+import type { Schema } from '../../batch/schema.js';
+import { rowRenderer, toLines } from '../../batch/text-format.js';
+import type { CsvDecoder, Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
 import { decodeBatch, encodeBatch } from './codec.js';
 import { murmur3_32 } from '../../keys/hash.js';
 import { hashPartition, partitionByTargets } from './partition.js';
 import { TsNexmarkGenerator } from './nexmark.js';
 import { createTsWindowAggregator } from './window/index.js';
+import { TsJsonlDecoder } from './text/jsonl.js';
+import { TsCsvDecoder } from './text/csv.js';
 
 export class TsEngine implements Engine {
   readonly name = 'ts' as const;
@@ -44,5 +49,31 @@ export class TsEngine implements Engine {
 
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[] {
     return partitionByTargets(batch, targets, n);
+  }
+
+  createJsonlDecoder(schema: Schema, where: string): LineDecoder {
+    return new TsJsonlDecoder(schema, where);
+  }
+
+  createCsvDecoder(schema: Schema, where: string, format: { readonly delimiter: string; readonly header: boolean }): CsvDecoder {
+    return new TsCsvDecoder(schema, where, format);
+  }
+
+  encodeText(batch: RecordBatch, format: TextFormat): Uint8Array {
+    return Buffer.from(toLines(batch, format), 'utf8');
+  }
+
+  encodeTextRows(batch: RecordBatch, format: TextFormat): { bytes: Uint8Array; rowEnds: number[] } {
+    const row = rowRenderer(batch, format);
+    const rowEnds: number[] = [];
+    let text = '';
+    let bytes = 0;
+    for (let i = 0; i < batch.length; i++) {
+      const line = row(i);
+      text += line;
+      bytes += Buffer.byteLength(line);
+      rowEnds.push(bytes);
+    }
+    return { bytes: Buffer.from(text, 'utf8'), rowEnds };
   }
 }
