@@ -259,10 +259,15 @@ export async function startBroker(options = {}) {
   };
 }
 
-// `node scripts/kafka/broker.mjs`: a broker in the foreground until Ctrl-C.
+// `node scripts/kafka/broker.mjs`: a broker in the foreground until Ctrl-C;
+// `node scripts/kafka/broker.mjs --fetch`: only fetch the jars (CI does this before the tests).
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const log = (line) => process.stderr.write(`${line}\n`);
   try {
+    if (process.argv.includes('--fetch')) {
+      log(`Kafka ${kafkaVersion()} jars: ${fetchKafkaJars({ log })}`);
+      process.exit(0);
+    }
     const started = Date.now();
     const broker = await startBroker({ log, dir: process.env.SLUICE_KAFKA_DIR });
     log(`started in ${((Date.now() - started) / 1000).toFixed(1)} s; broker log: ${broker.logFile}`);
