@@ -278,6 +278,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     process.on('SIGTERM', stop);
     const { code, signal } = await broker.exited;
     log(`broker exited (code ${code}, signal ${signal})`);
+    // A folder of our own goes with the broker; one named by SLUICE_KAFKA_DIR is kept for next time.
+    if (!process.env.SLUICE_KAFKA_DIR) rmSync(broker.dir, { recursive: true, force: true });
     process.exitCode = code === 0 || code === 143 ? 0 : 1;
   } catch (e) {
     log(e instanceof Error ? e.message : String(e));

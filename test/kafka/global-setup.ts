@@ -1,6 +1,7 @@
 // Starts one real Kafka broker (scripts/kafka/broker.mjs) for the `kafka` vitest project, i.e.
 // the test files under test/kafka/, and stops it when they are done. Tests read its address
 // with `inject('kafkaBootstrap')`. Other test files are in another project and never wait for it.
+import { rmSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
 import { startBroker } from '../../scripts/kafka/broker.mjs';
 
@@ -19,5 +20,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('kafkaLogFile', broker.logFile);
   return async () => {
     await broker.stop();
+    // Its data and log go with it, unless SLUICE_KAFKA_KEEP=1 (to read server.log afterwards).
+    if (process.env.SLUICE_KAFKA_KEEP === '1') process.stderr.write(`[kafka] kept ${broker.dir}\n`);
+    else rmSync(broker.dir, { recursive: true, force: true });
   };
 }
