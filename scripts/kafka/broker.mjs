@@ -212,11 +212,13 @@ export async function startBroker(options = {}) {
     '-cp', join(libs, '*'), 'kafka.Kafka', props,
   ];
   // The wrapper: the JVM in the background, its stdin from /dev/null; a reader of our pipe on
-  // fd 3 that sends it SIGTERM at end of file; the wrapper's status is the JVM's.
+  // fd 3 that sends it SIGTERM at end of file; SIGTERM or SIGINT to the wrapper are passed on;
+  // the wrapper exits once the JVM has (a signal interrupts `wait`, hence the loop), with its status.
   const wrapper = 'exec 3<&0; "$@" </dev/null & j=$!; '
     + '(cat <&3 >/dev/null; kill -TERM $j 2>/dev/null) & w=$!; '
     + 'trap \'kill -TERM $j 2>/dev/null\' TERM INT; '
-    + 'wait $j; s=$?; kill $w 2>/dev/null; exit $s';
+    + 'while :; do wait $j; s=$?; kill -0 $j 2>/dev/null || break; done; '
+    + 'kill $w 2>/dev/null; exit $s';
   const child = spawn('sh', ['-c', wrapper, 'sluice-kafka', java, ...jvm], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
