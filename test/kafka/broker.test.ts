@@ -49,7 +49,7 @@ describe('Kafka broker + client', () => {
       deserializers: stringDeserializers,
       isolationLevel: FetchIsolationLevels.READ_COMMITTED,
     });
-    closers.push(() => consumer.close(true));
+    closers.push(() => consumer.close());
     // The last stable offsets: all transactions have ended, so this is the end of each partition.
     const ends = (await consumer.listOffsets({ topics: [topic], isolationLevel: FetchIsolationLevels.READ_COMMITTED }))
       .get(topic);
