@@ -1,0 +1,35 @@
+// Types of broker.mjs for TypeScript callers (the test set-up in test/kafka/).
+
+export interface BrokerOptions {
+  /** Folder for server.properties, data and server.log; a formatted one is reused as it is. */
+  dir?: string;
+  /** Broker listener port on 127.0.0.1 (default: a free one). */
+  port?: number;
+  /** Controller listener port on 127.0.0.1 (default: a free one). */
+  controllerPort?: number;
+  /** JVM maximum heap, e.g. '512m' (the default). */
+  heap?: string;
+  /** Progress lines (fetching jars, ready). */
+  log?: (line: string) => void;
+}
+
+export interface Broker {
+  /** host:port for bootstrap.servers. */
+  readonly bootstrap: string;
+  readonly port: number;
+  readonly controllerPort: number;
+  readonly dir: string;
+  /** The broker's log (Log4j 2, everything at INFO). */
+  readonly logFile: string;
+  readonly pid: number | undefined;
+  /** Resolves when the broker process has exited, for whatever reason. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM, then resolves once it has exited (Kafka's clean shutdown). */
+  stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function kafkaVersion(): string;
+export function kafkaHome(version?: string): string;
+export function fetchKafkaJars(options?: { log?: (line: string) => void }): string;
+export function freePort(): Promise<number>;
+export function startBroker(options?: BrokerOptions): Promise<Broker>;
