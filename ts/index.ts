@@ -50,7 +50,7 @@ export {
 } from './api/windows.js';
 export { agg, type AggregateCall } from './api/agg.js';
 export type { Source, SourceReader, SourceContext, Sink, SinkWriter, SinkContext } from './api/connector.js';
-export { JobFailedError } from './api/errors.js';
+export { JobFailedError, UserFunctionError } from './api/errors.js';
 
 export { Schema, type SchemaSpec, type RecordOf, type DataType, type FieldType, type Field } from './batch/schema.js';
 export { RecordBatch, type Row } from './batch/record-batch.js';

@@ -5,6 +5,8 @@ import { describe, expect, it } from 'vitest';
 import {
   agg,
   CollectSink,
+  JobFailedError,
+  UserFunctionError,
   FileSink,
   FileSource,
   NexmarkSource,
@@ -92,16 +94,51 @@ describe('a pipeline with user functions', () => {
     });
   });
 
-  it('a failing user function rejects execute() with the operator and the original error', async () => {
-    const env = StreamEnvironment.create({ engine: 'ts' });
-    env
-      .fromRecords(clicks, CLICKS)
-      .map((c) => {
-        if (c.user === 'cid') throw new Error('boom on cid');
-        return c;
-      })
-      .sinkTo(new CollectSink());
-    await expect(env.execute('failing')).rejects.toThrow("job 'failing' failed in operator 'Map' (subtask 0): boom on cid");
+  it('a failing user function rejects execute() with the operator, the record, its position and the original error with its stack', async () => {
+    await onBothEngines(async (engine) => {
+      for (const reuse of [false, true]) {
+        const env = StreamEnvironment.create({ engine, objectReuse: reuse });
+        env
+          .fromRecords(clicks, CLICKS)
+          .filter((c) => c.ms > 0)
+          .map(function throwsOnCid(c) {
+            if (c.user === 'cid') throw new Error('boom on cid');
+            return c;
+          })
+          .sinkTo(new CollectSink());
+        const e = (await env.execute('failing').catch((err: unknown) => err)) as JobFailedError;
+        expect(e).toBeInstanceOf(JobFailedError);
+        expect(e.message).toBe(
+          `job 'failing' failed in operator 'Map' (subtask 0): the function of 'Map' threw on record 3 {"user":"cid","page":"/a","ms":10,"at":9000}: Error: boom on cid`,
+        );
+        const cause = e.original as UserFunctionError;
+        expect(cause).toBeInstanceOf(UserFunctionError);
+        expect(cause.position).toBe(3);
+        expect((cause.original as Error).message).toBe('boom on cid');
+        // The user's frame is kept: the stack names the function that threw, in this file.
+        expect(cause.stack).toMatch(/at throwsOnCid \(.*pipeline\.test\.ts:\d+:\d+\)/);
+      }
+      return 'ok';
+    });
+  });
+
+  it('the functions of filter, flatMap, keyBy and process name their record when they throw; a long record is truncated', async () => {
+    const long = [{ ...clicks[0]!, page: 'x'.repeat(1000) }];
+    const cases: [string, (env: StreamEnvironment) => void][] = [
+      ['Filter', (env) => void env.fromRecords(long, CLICKS).filter(() => { throw new RangeError('f'); }).sinkTo(new CollectSink())],
+      ['FlatMap', (env) => void env.fromRecords(long, CLICKS).flatMap(function* () { yield* []; throw new RangeError('f'); }).sinkTo(new CollectSink())],
+      ['KeyBy', (env) => void env.fromRecords(long, CLICKS).keyBy((): string => { throw new RangeError('f'); }).map((x) => x, { ...CLICKS, key: 'utf8' }).sinkTo(new CollectSink())],
+      ['KeyedProcess', (env) => void env.fromRecords(long, CLICKS).keyBy('user').process({ processElement() { throw new RangeError('f'); } }, { user: 'utf8' }).sinkTo(new CollectSink())],
+    ];
+    for (const [what, build] of cases) {
+      const env = StreamEnvironment.create({ engine: 'ts' });
+      build(env);
+      const e = (await env.execute(what).catch((err: unknown) => err)) as JobFailedError;
+      const cause = e.original as UserFunctionError;
+      expect(cause, what).toBeInstanceOf(UserFunctionError);
+      expect(cause.message).toMatch(/threw on record 0 \{"user":"ann","page":"x+…: RangeError: f$/);
+      expect(cause.record.length).toBeLessThanOrEqual(301);
+    }
   });
 
   it('a map whose output does not fit the schema names the operator, record and field', async () => {

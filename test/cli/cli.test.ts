@@ -86,11 +86,55 @@ describe('the sluice command', () => {
     expect(text).toMatch(/sluice_records_out_total\{job="cli-pipeline",operator="Source: nexmark bids",operator_id="1",subtask="1"\} [1-9]\d*/);
     expect(text).toMatch(/sluice_current_watermark_ms\{[^}]*operator="Window/);
     expect(text).toMatch(/sluice_records_out_per_second\{[^}]*operator="Source: nexmark bids"[^}]*\} [1-9]/);
+    // HEAD (what monitors probe with): the headers of a GET, no body.
+    const head = await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toContain('text/plain');
+    expect(Number(head.headers.get('content-length'))).toBeGreaterThan(0);
+    expect(await head.text()).toBe('');
     child.kill('SIGINT');
     expect(await exited).toBe(130);
-    expect(stderr).toContain('sluice: stopping (sources stop reading; sinks are flushed and closed)');
+    expect(stderr).toContain('sluice: Ctrl-C: stopping (sources stop reading; sinks are flushed and closed)');
     expect(stderr).toMatch(/stopped by Ctrl-C after \d+ records in [\d.]+ s; all sinks are closed/);
     // The sink was closed: every line is complete JSON.
     for (const line of readFileSync(out, 'utf8').trim().split('\n')) if (line !== '') JSON.parse(line);
+  });
+
+  it('prints its version', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-v']) {
+      const r = sluice([flag]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toBe(`sluice ${pkg.version}\n`);
+    }
+  });
+
+  it('stops cleanly on SIGTERM as on Ctrl-C, with exit code 143', async () => {
+    const out = join(dir, 'sigterm.jsonl');
+    const child = spawn(process.execPath, [cli, 'run', fixture, '--engine', 'ts', '--parallelism', '1', '--progress-interval', '100', '--', '100000000', out, '1000000'], { cwd: root });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    // Ready: the job reports progress (its signal handlers are installed before it starts).
+    const line = /\[cli-pipeline\] in [\d.]+[KM]?, out/;
+    while (!line.test(stderr) && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    expect(stderr).toMatch(line);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(143);
+    expect(stderr).toContain('sluice: SIGTERM: stopping (sources stop reading; sinks are flushed and closed)');
+    expect(stderr).toMatch(/stopped by SIGTERM after \d+ records in [\d.]+ s; all sinks are closed/);
+    for (const l of readFileSync(out, 'utf8').trim().split('\n')) if (l !== '') JSON.parse(l);
+  });
+
+  it("a failing job names the record and shows the user function's stack; --metrics-json is written for it too", () => {
+    const json = join(dir, 'failed.json');
+    const r = sluice(['run', join(root, 'test', 'fixtures', 'jobs', 'failing.ts'), '--engine', 'native', '--parallelism', '1', '--no-progress', '--metrics-json', json, '--', '1009']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^sluice: job 'failing' failed in operator 'Map' \(subtask 0\): the function of 'Map' threw on record \d+ \{"auction":1009,[^\n]*\}: Error: bad auction 1009\n/m);
+    expect(r.stderr).toMatch(/^\s+at .*failing\.ts:\d+:\d+/m);
+    const result = JSON.parse(readFileSync(json, 'utf8')) as { failed: boolean; error: string; operators: unknown[] };
+    expect(result.failed).toBe(true);
+    expect(result.error).toContain('bad auction 1009');
+    expect(Array.isArray(result.operators)).toBe(true);
   });
 });

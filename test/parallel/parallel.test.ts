@@ -113,7 +113,7 @@ describe('parallel execution', () => {
       (e: unknown) => e as { message: string; operator: string; subtask: number },
     );
     expect(err).not.toBeNull();
-    expect(err!.message).toMatch(/failed in operator 'Map' \(subtask [01]\): bad auction 1009/);
+    expect(err!.message).toMatch(/failed in operator 'Map' \(subtask [01]\): the function of 'Map' threw on record \d+ \{"auction":1009,.*\}: Error: bad auction 1009$/);
     expect(err!.operator).toBe('Map');
     expect(process.getActiveResourcesInfo().filter((r) => r === 'Worker' || r === 'MessagePort')).toEqual([]);
     // The same job without the bad record runs to the end.

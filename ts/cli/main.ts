@@ -8,7 +8,7 @@
 import { JobClient } from '../api/job-client.js';
 import { defaultParallelism } from '../api/environment.js';
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { register } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -51,8 +51,14 @@ Commands:
 A pipeline module exports its job as a function:
   export default function (env: StreamEnvironment, args: string[]) { env.fromSource(...)...sinkTo(...); }
 
-Run 'sluice <command> --help' for the options of a command.
+Run 'sluice <command> --help' for the options of a command; 'sluice --version' for the version.
 `;
+
+/** The package's version (package.json sits three folders above dist/ts/cli). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(join(here, '..', '..', '..', 'package.json'), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
 
 type PipelineFn = (env: StreamEnvironment, args: readonly string[]) => void | Promise<void>;
 
@@ -97,7 +103,14 @@ function envOptions(options: Map<string, string | true>): EnvironmentOptions {
 async function run(argv: readonly string[]): Promise<number> {
   const { positional, options, rest } = parseArgs(argv, RUN);
   if (options.has('help') || positional.length !== 1) {
-    process.stdout.write(usage('run', '<pipeline.ts> [options] [-- pipeline args]', 'Runs a pipeline to the end of its input, or until Ctrl-C, which stops it cleanly:\nsources stop, sinks are flushed and closed.', RUN));
+    process.stdout.write(
+      usage(
+        'run',
+        '<pipeline.ts> [options] [-- pipeline args]',
+        'Runs a pipeline to the end of its input, or until Ctrl-C (SIGINT) or SIGTERM, which stop it\ncleanly: sources stop, sinks are flushed and closed (with --savepoint-dir, after a savepoint).\nExit code: 0 at end of input, 130 after SIGINT, 143 after SIGTERM, 1 when the job fails,\n2 for a usage error.',
+        RUN,
+      ),
+    );
     return options.has('help') ? 0 : 2;
   }
   const { fn, name } = await loadPipeline(positional[0]!);
@@ -107,16 +120,17 @@ async function run(argv: readonly string[]): Promise<number> {
 
   const abort = new AbortController();
   const client = new JobClient();
-  let interrupted = false;
-  const onSigint = (): void => {
-    if (interrupted) {
-      process.stderr.write('\nsluice: second Ctrl-C, exiting without waiting\n');
-      process.exit(130);
+  // SIGINT (Ctrl-C) and SIGTERM (containers, systemd) stop the job the same way; a second one exits at once.
+  let stoppedBy: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stoppedBy !== null) {
+      process.stderr.write(`\nsluice: second ${signalName(signal)}, exiting without waiting\n`);
+      process.exit(signalExitCode(signal));
     }
-    interrupted = true;
+    stoppedBy = signal;
     const dir = options.get('savepoint-dir');
     if (typeof dir === 'string') {
-      process.stderr.write('\nsluice: stopping with a savepoint. Ctrl-C again to exit at once.\n');
+      process.stderr.write(`\nsluice: ${signalName(signal)}: stopping with a savepoint. Ctrl-C again to exit at once.\n`);
       client.stopWithSavepoint(dir).then(
         (path) => process.stderr.write(`sluice: savepoint at ${path}\n`),
         (e: unknown) => {
@@ -126,10 +140,11 @@ async function run(argv: readonly string[]): Promise<number> {
       );
       return;
     }
-    process.stderr.write('\nsluice: stopping (sources stop reading; sinks are flushed and closed). Ctrl-C again to exit at once.\n');
+    process.stderr.write(`\nsluice: ${signalName(signal)}: stopping (sources stop reading; sinks are flushed and closed). Ctrl-C again to exit at once.\n`);
     abort.abort();
   };
-  process.on('SIGINT', onSigint);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 
   let latest: Progress | null = null;
   const started = performance.now();
@@ -158,28 +173,59 @@ async function run(argv: readonly string[]): Promise<number> {
   };
 
   let result: JobResult;
+  const json = options.get('metrics-json');
   try {
     const restoreFrom = options.get('restore-from');
     if (restoreFrom === true) throw new UsageError("--restore-from needs a checkpoint directory or 'latest'");
     const withSavepoint = typeof options.get('savepoint-dir') === 'string' ? { client } : {};
     result = await env.execute(name, { progress, progressIntervalMs: Math.min(interval, 500), signal: abort.signal, ...withSavepoint, ...(typeof restoreFrom === 'string' ? { restoreFrom } : {}) });
+  } catch (e) {
+    // A failed job still leaves its metrics: the last progress sample and the error.
+    if (typeof json === 'string' && !(e instanceof UsageError)) {
+      const last = latest as Progress | null; // set by the progress callback
+      writeJson(json, { jobName: name, failed: true, error: e instanceof Error ? e.message : String(e), elapsedMs: last?.elapsedMs ?? null, operators: last?.operators ?? [] });
+    }
+    throw e;
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     if (tty && showProgress) process.stderr.write('\n');
     if (server !== null) await new Promise((r) => server!.close(r));
   }
-  const json = options.get('metrics-json');
-  if (typeof json === 'string') {
-    const text = JSON.stringify(result, null, 2) + '\n';
-    if (json === '-') process.stdout.write(text);
-    else writeFileSync(json, text);
-  }
+  if (typeof json === 'string') writeJson(json, result);
   process.stderr.write(summary(result));
   if (result.cancelled) {
-    process.stderr.write(`sluice: stopped by Ctrl-C after ${result.recordsIn} records in ${(result.durationMs / 1000).toFixed(1)} s; all sinks are closed\n`);
-    return 130;
+    const by = stoppedBy ?? 'SIGINT';
+    process.stderr.write(`sluice: stopped by ${signalName(by)} after ${result.recordsIn} records in ${(result.durationMs / 1000).toFixed(1)} s; all sinks are closed\n`);
+    return signalExitCode(by);
   }
   return 0;
+}
+
+/** Where the innermost error with a stack was thrown (a user function's own frames), at most 12 frames. */
+function stackOf(e: unknown): string {
+  let frames: string[] = [];
+  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 8; depth++) {
+    const own = (x.stack ?? '').split('\n').filter((l) => /^\s+at /.test(l));
+    if (own.length > 0) frames = own;
+    x = (x as { original?: unknown }).original ?? x.cause;
+  }
+  return frames.length === 0 ? '' : frames.slice(0, 12).join('\n') + '\n';
+}
+
+function writeJson(to: string, value: unknown): void {
+  const text = JSON.stringify(value, null, 2) + '\n';
+  if (to === '-') process.stdout.write(text);
+  else writeFileSync(to, text);
+}
+
+function signalName(signal: NodeJS.Signals): string {
+  return signal === 'SIGINT' ? 'Ctrl-C' : signal;
+}
+
+/** 128 + the signal's number, as shells report a process ended by it. */
+function signalExitCode(signal: NodeJS.Signals): number {
+  return signal === 'SIGTERM' ? 143 : 130;
 }
 
 function summary(r: JobResult): string {
@@ -238,6 +284,11 @@ async function main(argv: readonly string[]): Promise<number> {
       return explain(rest);
     case 'bench':
       return bench(rest);
+    case '--version':
+    case '-v':
+    case 'version':
+      process.stdout.write(`sluice ${version()}\n`);
+      return 0;
     case undefined:
     case 'help':
     case '--help':
@@ -256,7 +307,7 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`sluice: ${e.message}\nRun 'sluice --help' for usage.\n`);
       process.exit(2);
     }
-    process.stderr.write(`sluice: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`sluice: ${e instanceof Error ? e.message : String(e)}\n${stackOf(e)}`);
     process.exit(1);
   },
 );

@@ -1,5 +1,6 @@
 /** Job metrics in the Prometheus text exposition format, served over HTTP on request. */
 
+import { Buffer } from 'node:buffer';
 import { createServer, type Server } from 'node:http';
 import type { OperatorMetrics } from '../api/job.js';
 
@@ -46,12 +47,14 @@ export function prometheusText(job: string, operators: readonly OperatorMetrics[
   return out.join('\n') + '\n';
 }
 
-/** Serves GET /metrics on 127.0.0.1:port from whatever `current()` returns at request time. */
+/** Serves GET (and HEAD) /metrics on 127.0.0.1:port from whatever `current()` returns at request time. */
 export function serveMetrics(port: number, current: () => string): Promise<Server> {
   const server = createServer((req, res) => {
-    if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(current());
+    if ((req.method === 'GET' || req.method === 'HEAD') && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
+      const body = current();
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+      // HEAD: the same headers, no body (monitors probe with it).
+      res.end(req.method === 'HEAD' ? undefined : body);
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('metrics are at /metrics\n');

@@ -260,11 +260,17 @@ export class KeyedProcessOperator extends Operator {
       const key = cols.length === 1 ? cols[0]! : (i: number) => cols.map((c) => c(i));
       const tv = batch.eventTime === null ? null : i32View(batch.eventTime);
       this.domain = 'eventTime';
-      for (let i = 0; i < batch.length; i++) {
-        const k = key(i);
-        this.setKey(mapKey(k), k);
-        this.time = tv === null ? null : getI64(tv, i);
-        this.fn.processElement(reuse ? reader.view(i) : reader.record(i), this.ctx, this.collector);
+      const base = this.metrics.recordsIn - batch.length;
+      let i = 0;
+      try {
+        for (; i < batch.length; i++) {
+          const k = key(i);
+          this.setKey(mapKey(k), k);
+          this.time = tv === null ? null : getI64(tv, i);
+          this.fn.processElement(reuse ? reader.view(i) : reader.record(i), this.ctx, this.collector);
+        }
+      } catch (e) {
+        throw this.rows.failure(e, this.metrics.name, i, base + i);
       }
       this.store.sweep();
       this.fireProcessingTimers(Date.now());

@@ -48,8 +48,13 @@ export class MapOperator extends Operator {
     const base = this.metrics.recordsIn - batch.length;
     const fn = this.fn;
     // Row i of the output comes from row i of the input: unchanged values are taken as they are.
-    if (this.rows.reuse) for (let i = 0; i < batch.length; i++) b.append(fn(reader.view(i)), where, base + i, undefined, i);
-    else for (let i = 0; i < batch.length; i++) b.append(fn(reader.record(i)), where, base + i, undefined, i);
+    let i = 0;
+    try {
+      if (this.rows.reuse) for (; i < batch.length; i++) b.append(fn(reader.view(i)), where, base + i, undefined, i);
+      else for (; i < batch.length; i++) b.append(fn(reader.record(i)), where, base + i, undefined, i);
+    } catch (e) {
+      throw this.rows.failure(e, this.metrics.name, i, base + i);
+    }
     // One output per input: the event time is unchanged.
     return this.emit(b.finish().withEventTime(batch.eventTime));
   }
@@ -74,9 +79,14 @@ export class FilterOperator extends Operator {
     const sel = this.sel;
     const fn = this.fn;
     let m = 0;
-    if (this.rows.reuse) {
-      for (let i = 0; i < batch.length; i++) if (fn(reader.view(i)) === true) sel[m++] = i;
-    } else for (let i = 0; i < batch.length; i++) if (fn(reader.record(i)) === true) sel[m++] = i;
+    let i = 0;
+    try {
+      if (this.rows.reuse) {
+        for (; i < batch.length; i++) if (fn(reader.view(i)) === true) sel[m++] = i;
+      } else for (; i < batch.length; i++) if (fn(reader.record(i)) === true) sel[m++] = i;
+    } catch (e) {
+      throw this.rows.failure(e, this.metrics.name, i, this.metrics.recordsIn - batch.length + i);
+    }
     if (m === batch.length) return this.emit(batch);
     return this.emit(batch.take(sel, m));
   }
@@ -103,13 +113,23 @@ export class FlatMapOperator extends Operator {
     const base = this.metrics.recordsIn - batch.length;
     const reuse = this.rows.reuse;
     for (let i = 0; i < batch.length; i++) {
-      const out = this.fn(reuse ? reader.view(i) : reader.record(i));
+      let out: Iterable<unknown>;
+      try {
+        out = this.fn(reuse ? reader.view(i) : reader.record(i));
+      } catch (e) {
+        throw this.rows.failure(e, this.metrics.name, i, base + i);
+      }
       if (out === null || typeof out !== 'object' || !(Symbol.iterator in out)) {
         throw new TypeError(`${this.metrics.name}: the function must return an iterable (e.g. an array) of records, got ${typeof out} for record ${base + i}`);
       }
-      for (const r of out) {
-        b.append(r, where, base + i, undefined, i);
-        src.push(i);
+      try {
+        // A generator runs the user's code while it is iterated.
+        for (const r of out) {
+          b.append(r, where, base + i, undefined, i);
+          src.push(i);
+        }
+      } catch (e) {
+        throw this.rows.failure(e, this.metrics.name, i, base + i);
       }
     }
     const out = b.finish();
@@ -138,7 +158,12 @@ export class KeySelectorOperator extends Operator {
     const kb = columnBuilder({ name: 'key', type: this.keyType, nullable: false }, batch.length);
     const where = `${this.metrics.name} (key selector; change the key type with keyBy(fn, type))`;
     const base = this.metrics.recordsIn - batch.length;
-    for (let i = 0; i < batch.length; i++) kb.append(this.fn(read(i)), where, base + i);
+    let i = 0;
+    try {
+      for (; i < batch.length; i++) kb.append(this.fn(read(i)), where, base + i);
+    } catch (e) {
+      throw this.rows.failure(e, this.metrics.name, i, base + i);
+    }
     return this.emit(new RecordBatch(this.schema, [...batch.columns, kb.finish()], batch.length, batch.eventTime));
   }
 }
