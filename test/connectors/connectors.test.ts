@@ -20,7 +20,7 @@ import { CsvParser } from '../../ts/connectors/csv-parser.js';
 import { CsvFileReader } from '../../ts/connectors/csv-reader.js';
 import { JsonlFileReader } from '../../ts/connectors/jsonl-reader.js';
 import { RollingFileWriter } from '../../ts/connectors/rolling-sink.js';
-import type { FilePosition } from '../../ts/connectors/text-file.js';
+import type { FilePosition, RecordFileReader } from '../../ts/connectors/text-file.js';
 import { parseIsoTimestamp } from '../../ts/connectors/csv-values.js';
 import { onBothEngines, rng } from '../engines.js';
 
@@ -560,16 +560,14 @@ describe('rolling file sinks', () => {
 
 describe('file read positions (checkpoints)', () => {
   const schema = Schema.from({ id: 'i64', name: 'utf8' });
-  type Reader = { fill(rows: BatchBuilder, limit: number): Promise<boolean>; position(): FilePosition; close(): Promise<void> };
-  async function readAll(r: Reader, limit: number): Promise<unknown[]> {
+  /** The next `limit` records (fewer at the end of the file). */
+  async function readAll(r: RecordFileReader, limit: number): Promise<unknown[]> {
     const out: unknown[] = [];
-    for (let more = true; more; ) {
-      const rows = new BatchBuilder(schema, limit);
-      more = await r.fill(rows, limit);
-      const b = rows.finish();
+    while (out.length < limit) {
+      const b = await r.read(schema, limit - out.length);
+      if (b === null) break;
       const read = rowReader(b);
       for (let i = 0; i < b.length; i++) out.push(read(i));
-      if (rows.length === limit) break;
     }
     return out;
   }

@@ -12,8 +12,7 @@
  * a dead-letter file is given: then the record goes there and is counted.
  */
 
-import type { BatchBuilder } from '../batch/builder.js';
-import { rowReader, type RecordBatch } from '../batch/record-batch.js';
+import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import type { CsvDecoder } from '../engine/engine.js';
 import { EngineError } from '../engine/errors.js';
@@ -92,16 +91,6 @@ export class CsvFileReader implements RecordFileReader {
       }
     }
     return rows === 0 ? null : concatBatches(schema, parts);
-  }
-
-  /** Appends up to `limit` rows to `rows` as records (for callers that build batches from records). */
-  async fill(rows: BatchBuilder, limit: number): Promise<boolean> {
-    const want = limit - rows.length;
-    const b = await this.read(rows.schema, want);
-    if (b === null) return false;
-    const read = rowReader(b);
-    for (let i = 0; i < b.length; i++) rows.append(read(i), this.where, this.lineNo);
-    return b.length === want;
   }
 
   close(): Promise<void> {

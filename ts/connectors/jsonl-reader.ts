@@ -7,8 +7,7 @@
  * (with its error) and is counted. Blank lines are skipped; CRLF line ends are accepted.
  */
 
-import type { BatchBuilder } from '../batch/builder.js';
-import { rowReader, type RecordBatch } from '../batch/record-batch.js';
+import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import type { Engine, LineDecoder } from '../engine/engine.js';
 import { EngineError } from '../engine/errors.js';
@@ -74,16 +73,6 @@ export class JsonlFileReader implements RecordFileReader {
       }
     }
     return rows === 0 ? null : concatBatches(schema, parts);
-  }
-
-  /** Appends up to `limit` rows to `rows` as records (for callers that build batches from records). */
-  async fill(rows: BatchBuilder, limit: number): Promise<boolean> {
-    const want = limit - rows.length;
-    const b = await this.read(rows.schema, want);
-    if (b === null) return false;
-    const read = rowReader(b);
-    for (let i = 0; i < b.length; i++) rows.append(read(i), this.where, this.lineNo);
-    return b.length === want;
   }
 
   close(): Promise<void> {

@@ -334,7 +334,7 @@ export interface FilePosition {
 export interface RecordFileReader {
   /** Up to `limit` rows of `schema` (fewer only at the end of the file); null once the file has ended. */
   read(schema: Schema, limit: number): Promise<RecordBatch | null>;
-  /** Where the next `fill` continues. */
+  /** Where the next `read` continues. */
   position(): FilePosition;
   close(): Promise<void>;
 }
