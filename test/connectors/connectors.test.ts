@@ -44,8 +44,8 @@ async function toJsonl(engine: EngineName, source: Source<object>, batchSize = 3
   return { text: readFileSync(out, 'utf8'), deadLetters: r.deadLetters };
 }
 
-async function failure(source: Source<object>): Promise<string> {
-  const env = StreamEnvironment.create({ engine: 'ts' });
+async function failure(source: Source<object>, engine: EngineName = 'ts'): Promise<string> {
+  const env = StreamEnvironment.create({ engine });
   env.fromSource(source).sinkTo(new CollectSink());
   try {
     await env.execute();
@@ -663,40 +663,29 @@ describe('rolling file sinks under checkpoints (two-phase commit)', () => {
 describe('bad input, the same on both engines', () => {
   const SPEC = { id: 'i64', name: 'utf8', x: 'f64?' } as const;
 
-  async function failureOn(engine: EngineName, source: Source<object>): Promise<string> {
-    const env = StreamEnvironment.create({ engine });
-    env.fromSource(source).sinkTo(new CollectSink());
-    try {
-      await env.execute();
-    } catch (e) {
-      return (e as Error).message;
-    }
-    throw new Error('the job did not fail');
-  }
-
   it('invalid UTF-8 is an error naming the file and line (JSONL: and the byte), or a dead letter; never replaced', async () => {
     const dir = fresh();
     const p = join(dir, 'bad-utf8.jsonl');
     writeFileSync(p, Buffer.concat([Buffer.from('{"id":1,"name":"a"}\n{"id":2,"name":"b'), Buffer.from([0xff]), Buffer.from('"}\n{"id":3,"name":"c"}\n')]));
-    const { native } = await onBothEngines((engine) => failureOn(engine, FileSource.jsonl(p, SPEC)));
+    const { native } = await onBothEngines((engine) => failure(FileSource.jsonl(p, SPEC), engine));
     expect(native).toContain(`: file '${p}', line 2: invalid UTF-8 at byte 18 of the line; the file must be UTF-8 text (convert it, e.g. with iconv -t UTF-8)`);
     const dead = join(dir, 'dead.jsonl');
     const out = await onBothEngines((engine) => toJsonl(engine, FileSource.jsonl(p, SPEC, { deadLetterPath: dead })));
     expect(out.native).toEqual({ text: '{"id":1,"name":"a","x":null}\n{"id":3,"name":"c","x":null}\n', deadLetters: 1 });
     const c = join(dir, 'bad-utf8.csv');
     writeFileSync(c, Buffer.concat([Buffer.from('id,name\n1,a\n2,b'), Buffer.from([0xc3, 0x28]), Buffer.from('\n')]));
-    const csv = await onBothEngines((engine) => failureOn(engine, FileSource.csv(c, { id: 'i64', name: 'utf8' })));
+    const csv = await onBothEngines((engine) => failure(FileSource.csv(c, { id: 'i64', name: 'utf8' }), engine));
     expect(csv.native).toContain(`file '${c}', line 3: invalid UTF-8 at byte 4 of the record; the file must be UTF-8 text (convert it, e.g. with iconv -t UTF-8)`);
   });
 
   it('a float that overflows an f64 is an error naming the field, never Infinity', async () => {
     const p = join(fresh(), 'big.jsonl');
     writeFileSync(p, '{"id":1,"name":"a","x":1.5}\n{"id":2,"name":"b","x":-1e400}\n');
-    const { native } = await onBothEngines((engine) => failureOn(engine, FileSource.jsonl(p, SPEC)));
+    const { native } = await onBothEngines((engine) => failure(FileSource.jsonl(p, SPEC), engine));
     expect(native).toContain(`: file '${p}', line 2, field 'x': a number beyond ±1.7976931348623157e+308 does not fit in an f64 (it would be Infinity)`);
     const c = join(fresh(), 'big.csv');
     writeFileSync(c, 'id,name,x\n1,a,Infinity\n2,b,1e400\n');
-    const csv = await onBothEngines((engine) => failureOn(engine, FileSource.csv(c, SPEC)));
+    const csv = await onBothEngines((engine) => failure(FileSource.csv(c, SPEC), engine));
     expect(csv.native).toContain(`: file '${c}', line 3, field 'x': a number beyond ±1.7976931348623157e+308 does not fit in an f64 (it would be Infinity)`);
   });
 
@@ -704,14 +693,14 @@ describe('bad input, the same on both engines', () => {
     const dir = fresh();
     const p = join(dir, 'long.jsonl');
     writeFileSync(p, `{"id":1,"name":"a"}\n{"id":2,"name":"${'x'.repeat(200)}"}\n`);
-    const short = await onBothEngines((engine) => failureOn(engine, FileSource.jsonl(p, SPEC, { maxLineBytes: 100 })));
+    const short = await onBothEngines((engine) => failure(FileSource.jsonl(p, SPEC, { maxLineBytes: 100 }), engine));
     expect(short.native).toContain(
       `file '${p}', line 2: the line is longer than maxLineBytes (100 bytes); is the file in the declared format (one record per line)? If such lines are expected, raise maxLineBytes in the source options`,
     );
     // 3 MiB without a line feed: refused once 2 MiB are buffered, not read to its end.
     const q = join(dir, 'huge.jsonl');
     writeFileSync(q, `{"id":1,"name":"a"}\n{"id":2,"name":"${'y'.repeat(3 << 20)}"}\n`);
-    const huge = await onBothEngines((engine) => failureOn(engine, FileSource.jsonl(q, SPEC, { maxLineBytes: 2 << 20 })));
+    const huge = await onBothEngines((engine) => failure(FileSource.jsonl(q, SPEC, { maxLineBytes: 2 << 20 }), engine));
     expect(huge.native).toContain(`file '${q}', line 2: the line is longer than maxLineBytes (2097152 bytes)`);
     expect(() => FileSource.jsonl(q, SPEC, { maxLineBytes: 0 })).toThrow(/maxLineBytes must be a whole number of bytes >= 1/);
   });

@@ -130,7 +130,7 @@ export class RowColumns {
 }
 
 /** The expression reading field k of row `i` from RowColumns `c` (generated code). */
-function readExpr(type: DataType, k: number, nullable: boolean): string {
+function readExpr(type: DataType, k: number): string {
   let e: string;
   switch (type) {
     case 'i32':
@@ -150,7 +150,6 @@ function readExpr(type: DataType, k: number, nullable: boolean): string {
       break;
   }
   // Every column may carry a validity bitmap (a nullable input), whatever its declaration.
-  void nullable;
   return `(c.n[${k}] !== null && (c.n[${k}][i >>> 3] & (1 << (i & 7))) === 0 ? null : ${e})`;
 }
 
@@ -180,10 +179,10 @@ function generate(schema: Schema): Generated {
   if (g !== undefined) return g;
   const fields = schema.fields;
   // Generated from field names (JSON-quoted) and indexes only, never from data.
-  const props = fields.map((f, k) => `${JSON.stringify(f.name)}: ${readExpr(f.type, k, f.nullable)}`).join(',\n');
+  const props = fields.map((f, k) => `${JSON.stringify(f.name)}: ${readExpr(f.type, k)}`).join(',\n');
   const record = new Function('c', 'i', `let h = 0;\nreturn {\n${props}\n};`) as RecordFn;
   const getters = fields
-    .map((f, k) => `get [${JSON.stringify(f.name)}]() { const c = this.#c, i = this.#i; let h = 0; return ${readExpr(f.type, k, f.nullable)}; }`)
+    .map((f, k) => `get [${JSON.stringify(f.name)}]() { const c = this.#c, i = this.#i; let h = 0; return ${readExpr(f.type, k)}; }`)
     .join('\n');
   const names = JSON.stringify(fields.map((f) => f.name));
   const hasToJson = fields.some((f) => f.name === 'toJSON');

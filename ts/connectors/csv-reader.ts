@@ -19,7 +19,7 @@ import { EngineError } from '../engine/errors.js';
 import { selectEngine } from '../engine/select.js';
 import type { DeadLetterFile } from '../runtime/dead-letters.js';
 import type { TextReaderOptions } from './jsonl-reader.js';
-import { ByteLines, CHUNK_BYTES, concatBatches, DEFAULT_MAX_LINE_BYTES, type FilePosition, type RecordFileReader } from './text-file.js';
+import { ByteLines, CHUNK_BYTES, concatBatches, routeBadLines, DEFAULT_MAX_LINE_BYTES, type FilePosition, type RecordFileReader } from './text-file.js';
 
 export interface CsvFormat {
   /** True: the first record names the columns. */
@@ -71,10 +71,7 @@ export class CsvFileReader implements RecordFileReader {
       const out = this.decoder.decode(pending, this.lineNo, limit - rows, this.lines.ended);
       this.lines.consume(out.consumed);
       this.lineNo += out.lines;
-      for (const b of out.bad) {
-        if (this.deadLetters === null) throw new EngineError('data', b.message);
-        this.deadLetters.write(this.path, b.line, b.message, b.raw);
-      }
+      routeBadLines(out.bad, this.deadLetters, this.path);
       if (out.batch.length > 0) {
         parts.push(out.batch);
         rows += out.batch.length;

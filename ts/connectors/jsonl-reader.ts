@@ -10,10 +10,9 @@
 import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import type { Engine, LineDecoder } from '../engine/engine.js';
-import { EngineError } from '../engine/errors.js';
 import { selectEngine } from '../engine/select.js';
 import type { DeadLetterFile } from '../runtime/dead-letters.js';
-import { ByteLines, CHUNK_BYTES, concatBatches, DEFAULT_MAX_LINE_BYTES, type FilePosition, type RecordFileReader } from './text-file.js';
+import { ByteLines, CHUNK_BYTES, concatBatches, routeBadLines, DEFAULT_MAX_LINE_BYTES, type FilePosition, type RecordFileReader } from './text-file.js';
 
 export interface TextReaderOptions {
   /** The engine that decodes (the job's); the TS engine when absent. */
@@ -63,10 +62,7 @@ export class JsonlFileReader implements RecordFileReader {
       const out = decoder.decode(pending, this.lineNo, limit - rows);
       this.lines.consume(out.consumed);
       this.lineNo += out.lines;
-      for (const b of out.bad) {
-        if (this.deadLetters === null) throw new EngineError('data', b.message);
-        this.deadLetters.write(this.path, b.line, b.message, b.raw);
-      }
+      routeBadLines(out.bad, this.deadLetters, this.path);
       if (out.batch.length > 0) {
         parts.push(out.batch);
         rows += out.batch.length;

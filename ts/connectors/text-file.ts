@@ -11,6 +11,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { concatColumns } from '../batch/column.js';
 import { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
+import { EngineError } from '../engine/errors.js';
+import type { DeadLetterFile } from '../runtime/dead-letters.js';
 
 /** Bytes read per call: large enough to amortise the syscalls, small enough to bound memory. */
 export const CHUNK_BYTES = 1 << 20;
@@ -344,4 +346,15 @@ export function countNewlines(text: string, from: number, to: number): number {
   let n = 0;
   for (let i = text.indexOf('\n', from); i >= 0 && i < to; i = text.indexOf('\n', i + 1)) n++;
   return n;
+}
+
+/**
+ * The one rule for records a decoder rejected: without a dead-letter file the first fails the
+ * job (its message names file, line and field); with one each goes there and is counted.
+ */
+export function routeBadLines(bad: readonly { readonly line: number; readonly message: string; readonly raw: string }[], deadLetters: DeadLetterFile | null, path: string): void {
+  for (const b of bad) {
+    if (deadLetters === null) throw new EngineError('data', b.message);
+    deadLetters.write(path, b.line, b.message, b.raw);
+  }
 }
