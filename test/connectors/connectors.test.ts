@@ -689,6 +689,26 @@ describe('bad input, the same on both engines', () => {
     expect(csv.native).toContain(`: file '${c}', line 3, field 'x': a number beyond ±1.7976931348623157e+308 does not fit in an f64 (it would be Infinity)`);
   });
 
+  it('JSONL timestamps: integer ms, a decimal string, or ISO-8601 text (no offset: UTC); anything else names the field', async () => {
+    const p = join(fresh(), 'times.jsonl');
+    const lines = [
+      '{"at":1714564800250}',
+      '{"at":"1714564800250"}',
+      '{"at":"2024-05-01T12:00:00.250Z"}',
+      '{"at":"2024-05-01T14:00:00.250+02:00"}',
+      '{"at":"2024-05-01 12:00:00.250"}',
+      '{"at":"1970-01-02"}',
+    ];
+    writeFileSync(p, lines.join('\n') + '\n');
+    const { native } = await onBothEngines((engine) => toJsonl(engine, FileSource.jsonl(p, { at: 'timestamp' })));
+    expect(native.text).toBe('{"at":1714564800250}\n'.repeat(5) + '{"at":86400000}\n');
+    for (const [bad, got] of [['"2024-02-30T00:00:00Z"', 'string "2024-02-30T00:00:00Z"'], ['"yesterday"', 'string "yesterday"'], ['true', 'boolean true']]) {
+      writeFileSync(p, `{"at":1}\n{"at":${bad}}\n`);
+      const out = await onBothEngines((engine) => failure(FileSource.jsonl(p, { at: 'timestamp' }), engine));
+      expect(out.native).toContain(`file '${p}', line 2, field 'at': expected a timestamp: integer ms since the epoch or ISO-8601 text such as 2024-05-01T12:00:00.250Z, got ${got}`);
+    }
+  });
+
   it('a line longer than maxLineBytes is an error naming it, within a chunk or across chunks', async () => {
     const dir = fresh();
     const p = join(dir, 'long.jsonl');

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
+use super::csv::parse_iso_timestamp;
 use super::{invalid_utf8, is_js_blank, js_number, quote_js, BadLine, Columns, Decoded, TextField, Value};
 use crate::batch::{DataType, Field, Schema, SchemaRef};
 
@@ -21,6 +22,9 @@ pub struct JsonlDecoder {
     schema: SchemaRef,
     where_: String,
 }
+
+/// What a timestamp field takes, for its error messages (the CSV decoder's words).
+const ISO_EXPECTED: &str = "expected a timestamp: integer ms since the epoch or ISO-8601 text such as 2024-05-01T12:00:00.250Z";
 
 /// 2^53 - 1: the largest integer a JavaScript number holds exactly.
 const MAX_SAFE: f64 = 9007199254740991.0;
@@ -274,6 +278,10 @@ impl<'de> Visitor<'de> for FieldSeed {
                     if let Ok(x) = v.parse::<i64>() {
                         return Ok(Value::I64(x));
                     }
+                } else if self.0 == DataType::Timestamp {
+                    if let Some(ms) = parse_iso_timestamp(v) {
+                        return Ok(Value::I64(ms));
+                    }
                 }
                 give_up()
             }
@@ -391,6 +399,12 @@ fn value<'a>(f: &TextField, raw: Option<&'a RawValue>) -> Result<Value<'a>, Stri
                 if !digits.is_empty() && digits.len() <= 19 && digits.bytes().all(|b| b.is_ascii_digit()) {
                     return s.parse::<i64>().map(Value::I64).map_err(|_| format!("string {} does not fit in 64 bits", quote_js(&s)));
                 }
+                if f.data_type == DataType::Timestamp {
+                    return parse_iso_timestamp(&s).map(Value::I64).ok_or_else(|| format!("{ISO_EXPECTED}, got {}", describe(raw)));
+                }
+            }
+            if f.data_type == DataType::Timestamp {
+                return Err(format!("{ISO_EXPECTED}, got {}", describe(raw)));
             }
             Err(format!("expected {what}, got {}", describe(raw)))
         }

@@ -15,6 +15,7 @@ import { isLosslessNumber, parse as parseLossless } from 'lossless-json';
 import { columnBuilder } from '../../../batch/builder.js';
 import { RecordBatch } from '../../../batch/record-batch.js';
 import type { Field, Schema } from '../../../batch/schema.js';
+import { parseIsoTimestamp } from '../../../batch/timestamp-text.js';
 import type { BadLine, DecodedLines, LineDecoder } from '../../engine.js';
 import { invalidUtf8At, invalidUtf8Message } from './utf8.js';
 
@@ -26,6 +27,8 @@ const INTEGER_TOKEN = /^-?[0-9]+$/;
 const LONE_SURROGATE = /[\ud800-\udfff]/u;
 const SURROGATE = 'a string with an unpaired UTF-16 surrogate escape (such as \\ud800), which is not Unicode text';
 const MALFORMED = 'malformed JSON (a line must hold one complete JSON object, nothing after it)';
+/** What a timestamp field takes, for its error messages (the CSV decoder's words). */
+const ISO_EXPECTED = 'expected a timestamp: integer ms since the epoch or ISO-8601 text such as 2024-05-01T12:00:00.250Z';
 const OVERFLOW = 'a number beyond ±1.7976931348623157e+308 does not fit in an f64 (it would be Infinity)';
 
 /** A field's value is refused: the detail of the message. */
@@ -162,6 +165,10 @@ function value(f: Field, v: unknown, has: boolean): unknown {
       if (typeof v === 'string' && DECIMAL_I64.test(v)) {
         const b = BigInt(v);
         return b >= I64_MIN && b <= I64_MAX ? b : new Refused(`string ${quoteJs(v)} does not fit in 64 bits`);
+      }
+      if (f.type === 'timestamp') {
+        const ms = typeof v === 'string' ? parseIsoTimestamp(v) : null;
+        return ms ?? new Refused(`${ISO_EXPECTED}, got ${describe(v)}`);
       }
       return new Refused(`expected ${what}, got ${describe(v)}`);
     }
