@@ -70,13 +70,13 @@ describe('the sluice command', () => {
     // Wait for two progress lines (not a terminal: plain log lines).
     // Progress combines the worker threads' metrics; the first lines may come while they start.
     const line = /\[cli-pipeline\] in [\d.]+[KM]?, out [\d.]+[KM]?, [\d.]+[KM]?\/s, watermark 2015-07-15T\S+ \(lag [\d.]+ s\), [\d.]+ s/;
-    for (let i = 0; i < 200 && !line.test(stderr); i++) await new Promise((r) => setTimeout(r, 50));
+    while (!line.test(stderr) && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
     expect(stderr).toMatch(line);
     // Every subtask appears once its thread reported (each worker reports on its own clock).
     const bothSources = /subtask="0"\} [1-9][\s\S]*subtask="1"\} [1-9]|subtask="1"\} [1-9][\s\S]*subtask="0"\} [1-9]/;
     const sourceOut = (t: string) => t.split('\n').filter((l) => l.startsWith('sluice_records_out_total{job="cli-pipeline",operator="Source: nexmark bids",')).join('\n');
     let text = '';
-    for (let i = 0; i < 100; i++) {
+    while (child.exitCode === null) {
       text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       if (bothSources.test(sourceOut(text))) break;
       await new Promise((r) => setTimeout(r, 50));

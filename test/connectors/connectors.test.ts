@@ -27,12 +27,9 @@ import { onBothEngines, rng } from '../engines.js';
 const fresh = (): string => mkdtempSync(join(tmpdir(), 'sluice-conn-'));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
+/** Waits until `cond` holds: as long as the machine needs (the test's timeout only catches a hang). */
+async function waitFor(cond: () => boolean): Promise<void> {
+  while (!cond()) await sleep(5);
 }
 
 /** Runs `source` into a JSONL file and returns its text and the job's dead-letter count. */
@@ -377,7 +374,7 @@ describe('watched directory', () => {
       const stop = new AbortController();
       const job = env.execute('watch', { signal: stop.signal });
       const count = (): number => sink.batches.reduce((n, b) => n + b.length, 0);
-      await waitFor('the existing file', () => count() === 5);
+      await waitFor(() => count() === 5);
       // Written at once.
       writeFileSync(join(dir, 'b.csv'), csvFile('b', 100, 7));
       // Written under a hidden name and renamed into place.
@@ -391,9 +388,9 @@ describe('watched directory', () => {
       // Never complete (hidden), and not matching the pattern.
       writeFileSync(join(dir, '_e.csv'), csvFile('e', 400, 2));
       writeFileSync(join(dir, 'f.txt'), csvFile('f', 500, 2));
-      await waitFor('all files', () => count() === 35);
+      await waitFor(() => count() === 35);
       writeFileSync(join(dir, 'g.csv'), csvFile('g', 600, 1));
-      await waitFor('a file added later', () => count() === 36);
+      await waitFor(() => count() === 36);
       await sleep(100); // several polls: nothing is read twice
       stop.abort();
       const result = await job;
@@ -474,8 +471,12 @@ describe('rolling file sinks', () => {
   });
 
   it('by time: a new part once the current one has been open intervalMs; an idle part is completed', async () => {
-    /** A slow source: one row per batch, 10 ms apart, with a pause of 120 ms after row 10. */
-    function slowSource(onPause: () => void): Source<(typeof rows)[number]> {
+    /**
+     * A slow source: one row per batch, 10 ms apart, pausing after row 10 until `resume()`
+     * holds (the idle part's timer has fired): waiting for it, not for a guessed time, keeps
+     * the test right on a busy machine; a timer that never fires shows as a hang.
+     */
+    function slowSource(resume: () => boolean): Source<(typeof rows)[number]> {
       const schema = Schema.from(SPEC);
       return {
         name: 'slow',
@@ -488,8 +489,7 @@ describe('rolling file sinks', () => {
             next: async (): Promise<RecordBatch | null> => {
               if (i >= 20) return null;
               if (i === 10) {
-                await sleep(120);
-                onPause();
+                while (!resume()) await sleep(10);
               } else await sleep(10);
               return batchFromRecords([rows[i++]!], schema);
             },
@@ -503,7 +503,8 @@ describe('rolling file sinks', () => {
       const rolled = join(dir, 'parts');
       let duringPause: string[] = [];
       const env = StreamEnvironment.create({ engine, batchSize: 1 });
-      const s = env.fromSource(slowSource(() => (duringPause = parts(rolled))));
+      // The pause ends once a part exists and none is in progress (hidden while written).
+      const s = env.fromSource(slowSource(() => (duringPause = parts(rolled)).length > 0 && !duringPause.some((n) => n.startsWith('.'))));
       s.sinkTo(FileSink.jsonl(rolled, { rollover: { intervalMs: 50 } }));
       s.sinkTo(FileSink.jsonl(join(dir, 'all.jsonl')));
       await env.execute();

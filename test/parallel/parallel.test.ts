@@ -44,7 +44,7 @@ describe('parallel execution', () => {
           expect(norm(await rows(q, engine, p)), `${engine} p=${p}`).toEqual(base);
         }
       }
-    }, 120_000);
+    });
   }
 
   it('rolling part files are written by every sink subtask, each its own parts; together they hold every record once', async () => {
@@ -70,7 +70,7 @@ describe('parallel execution', () => {
       rmSync(out, { recursive: true, force: true });
     }
     rmSync(base, { recursive: true, force: true });
-  }, 120_000);
+  });
 
   it('explain shows parallelism, the tasks and the exchanges; sinks that write as one subtask run on the calling thread', () => {
     const env = StreamEnvironment.create({ engine: 'ts', parallelism: 2 });

@@ -124,7 +124,7 @@ describe('partitioners', () => {
             // Shuffle is random per record: both halves are near 50%; by batch, rebalance too.
             for (const n of parts) expect(n / rows.length, how).toBeGreaterThan(how === 'shuffle' ? 0.45 : 0.2);
           }
-        }, 60_000);
+        });
 
         it('global sends every record to one subtask; broadcast sends every record to every subtask', async () => {
           requireNative();
@@ -136,7 +136,7 @@ describe('partitioners', () => {
           const threads = byThread(b);
           expect(threads.size).toBe(2);
           for (const rows of threads.values()) expectAllOnce(rows);
-        }, 60_000);
+        });
 
         it('partitionCustom sends each record where the function says', async () => {
           requireNative();
@@ -147,7 +147,7 @@ describe('partitioners', () => {
           expect(threads.length).toBe(2);
           // auction % 2: one subtask has the even auctions, the other the odd ones.
           for (const t of threads) expect(new Set(t.map((r) => r.auction % 2)).size).toBe(1);
-        }, 60_000);
+        });
 
         it('partitionByRange splits at the given boundary, or at the median of a sample', async () => {
           requireNative();
@@ -165,7 +165,7 @@ describe('partitioners', () => {
             // Sampled: the boundary is the sample's median, so the halves are close to even.
             else expect(Math.abs(low.length - high.length) / rows.length).toBeLessThan(0.1);
           }
-        }, 60_000);
+        });
       });
     }
 
@@ -187,7 +187,7 @@ describe('partitioners', () => {
       const mod = (await import('../fixtures/jobs/fn-join.js')) as { default: (env: StreamEnvironment, args: string[]) => void };
       mod.default(env, ['/dev/null']);
       expect(env.explain()).toMatch(/--HASH\(key selector\) \(input 1 of 2\)--> #\d+ WindowJoin.* \(p=2\)/);
-    }, 60_000);
+    });
 
     it('rescale feeds local groups of subtasks', () => {
       expect([0, 1].map((a) => edgeTargets('rescale', a, 2, 4))).toEqual([[0, 1], [2, 3]]);

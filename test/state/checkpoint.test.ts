@@ -36,7 +36,7 @@ describe.each(ENGINES)('exactly-once recovery from SIGKILL (%s engine)', (engine
     await killAndResume({ args: jobArgs(kind, out, dir, engine, parallelism, ['--restore-from', 'latest']), out, dir, reference, ordered: parallelism === 1, seed: parallelism * 100 + kind.length });
     // Only the published file remains: no pending or in-progress files.
     expect(readdirSync(work).filter((n) => n.startsWith(`kill-${engine}-${kind}-${parallelism}.jsonl.`))).toEqual([]);
-  }, 120_000);
+  });
 });
 
 describe.each(ENGINES)('exactly-once rolling part files after SIGKILL (%s engine)', (engine) => {
@@ -58,7 +58,7 @@ describe.each(ENGINES)('exactly-once rolling part files after SIGKILL (%s engine
       expect(mine).toEqual(mine.map((_, i) => `${prefix}${String(i).padStart(5, '0')}.jsonl`));
     }
     expect(files.every((n) => /^part-(\d+-)?\d{5}\.jsonl$/.test(n))).toBe(true);
-  }, 120_000);
+  });
 });
 
 /** Four input files of 50 000 records (bad ones among them), CSV or JSONL, with a BOM, CRLF line ends and an unterminated last line. */
@@ -103,7 +103,7 @@ describe.each(ENGINES)('exactly-once recovery of file sources from SIGKILL (%s e
     await killAndResume({ args: args(name, ['--restore-from', 'latest']), out: join(work, `${name}.jsonl`), dir: join(work, `${name}-chk`), reference, ordered: parallelism === 1, seed: 7 + parallelism });
     // The source is one subtask: its rejected records come in file order, each once.
     expect(readFileSync(join(work, `${name}-dead.jsonl`), 'utf8')).toBe(deadReference);
-  }, 120_000);
+  });
 });
 
 describe('damaged checkpoints', () => {
@@ -213,7 +213,7 @@ describe.each(ENGINES)('restart strategies in parallel runs (%s engine)', (engin
     expect(failed.r.checkpoints!.restoredFrom).toMatch(/chk-\d+$/);
     expect(failed.lines.length).toBeGreaterThan(1000);
     expect(failed.lines).toEqual(ref.lines);
-  }, 60_000);
+  });
 });
 
 describe('checkpointing configuration', () => {

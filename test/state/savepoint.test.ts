@@ -46,7 +46,7 @@ describe.each(ENGINES)('savepoints and rescaling (%s engine)', (engine) => {
       expect(resumed.stderr).toMatch(/resumed from .*chk-\d+/);
       expect(sortedLines(readFileSync(out, 'utf8'))).toEqual(sortedLines(readFileSync(ref, 'utf8')));
     }
-  }, 240_000);
+  });
 
   it('refuses to move state that is not keyed to another parallelism', async () => {
     const dir = join(work, `nk-${engine}`);
