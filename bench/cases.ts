@@ -20,6 +20,7 @@ import { RecordBatch } from '../ts/batch/record-batch.js';
 import { Schema } from '../ts/batch/schema.js';
 import { i32View, setI64 } from '../ts/batch/i64.js';
 import { selectEngine } from '../ts/engine/select.js';
+import { exchangeBench } from './exchange.js';
 import { DEFAULT_NEXMARK_CONFIG } from '../ts/engine/nexmark-config.js';
 import type { EngineName, WindowDescriptor } from '../ts/engine/engine.js';
 
@@ -31,7 +32,7 @@ export interface CaseResult {
   readonly extra?: Record<string, number>;
 }
 
-export type CaseName = 'decode-jsonl' | 'decode-csv' | 'file-job' | 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | NexmarkCase | ReuseCase | ParallelCase | CheckpointCase;
+export type CaseName = 'decode-jsonl' | 'decode-csv' | 'file-job' | 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | 'exchange' | NexmarkCase | ReuseCase | ParallelCase | CheckpointCase;
 /** A user-function query with env.enableObjectReuse() (Flink's pipeline.object-reuse). */
 export type ReuseCase = `${'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2'}-reuse`;
 /** A keyed process function with state per bidder, without checkpoints and with one every second; 1 M keys of state snapshotted and restored. */
@@ -469,6 +470,10 @@ export async function runCase(name: CaseName, engine: EngineName, events: number
       return endToEnd(engine, events);
     case 'partition':
       return partition(engine, events);
+    case 'exchange': {
+      const f = await exchangeBench(engine, events);
+      return { events: f.rows, seconds: f.exchangeSeconds, check: f.rows, extra: { ...f } };
+    }
     default:
       if (name.startsWith('parallel-')) return parallelQuery(name as ParallelCase, engine, events);
       if (name.endsWith('-reuse')) return nexmarkQuery(name.slice(0, -'-reuse'.length) as NexmarkCase, engine, events, true);
