@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
+import { existsSync, rmSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -724,6 +724,39 @@ describe('bad input, the same on both engines', () => {
     const huge = await onBothEngines((engine) => failure(FileSource.jsonl(q, SPEC, { maxLineBytes: 2 << 20 }), engine));
     expect(huge.native).toContain(`file '${q}', line 2: the line is longer than maxLineBytes (2097152 bytes)`);
     expect(() => FileSource.jsonl(q, SPEC, { maxLineBytes: 0 })).toThrow(/maxLineBytes must be a whole number of bytes >= 1/);
+  });
+
+  it('with a dead-letter file an over-long JSONL line is a dead letter keeping its first KiB, read past without holding it', async () => {
+    const dir = fresh();
+    const dead = join(dir, 'dead.jsonl');
+    const read = async (p: string, maxLineBytes: number): Promise<{ text: string; letters: { line: number; error: string; raw: string }[] }> => {
+      rmSync(dead, { force: true });
+      const { native } = await onBothEngines(async (engine) => {
+        const out = await toJsonl(engine, FileSource.jsonl(p, SPEC, { maxLineBytes, deadLetterPath: dead }));
+        const letters = readFileSync(dead, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; error: string; raw: string });
+        expect(letters).toHaveLength(out.deadLetters);
+        return { text: out.text, letters };
+      });
+      return native;
+    };
+    // Within one chunk: between good lines, and two in a row.
+    const p = join(dir, 'long.jsonl');
+    const long = `{"id":2,"name":"${'x'.repeat(200)}"}`;
+    writeFileSync(p, `{"id":1,"name":"a"}\n${long}\n${long}\n{"id":4,"name":"d"}\n`);
+    const small = await read(p, 100);
+    expect(small.text).toBe('{"id":1,"name":"a","x":null}\n{"id":4,"name":"d","x":null}\n');
+    expect(small.letters.map((l) => [l.line, l.raw])).toEqual([[2, long], [3, long]]);
+    expect(small.letters[0]!.error).toBe(
+      `file '${p}', line 2: the line is longer than maxLineBytes (100 bytes); is the file in the declared format (one record per line)? If such lines are expected, raise maxLineBytes in the source options (the dead letter keeps its first 1024 bytes)`,
+    );
+    // 3 MiB across chunks, then more lines; and one as the unterminated last line.
+    const q = join(dir, 'huge.jsonl');
+    const huge = `{"id":2,"name":"${'y'.repeat(3 << 20)}"}`;
+    writeFileSync(q, `{"id":1,"name":"a"}\n${huge}\n{"id":3,"name":"c"}\n${huge}`);
+    const big = await read(q, 2 << 20);
+    expect(big.text).toBe('{"id":1,"name":"a","x":null}\n{"id":3,"name":"c","x":null}\n');
+    expect(big.letters.map((l) => l.line)).toEqual([2, 4]);
+    expect(big.letters[0]!.raw).toBe(`${huge.slice(0, 1024)}… (${huge.length} bytes in all)`);
   });
 
   it('a bounded file that changes size while it is read is an error saying so (a torn last line)', async () => {

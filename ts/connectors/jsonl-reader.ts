@@ -4,7 +4,8 @@
  * reader feeds it whole lines from the file, counts lines for checkpoints, and routes bad
  * lines. A malformed line, a value of the wrong type or invalid UTF-8 is an error naming the
  * file, the line and the field, unless a dead-letter file is given: then the line goes there
- * (with its error) and is counted. Blank lines are skipped; CRLF line ends are accepted.
+ * (with its error) and is counted, and so does a line longer than maxLineBytes (its first KiB).
+ * Blank lines are skipped; CRLF line ends are accepted.
  */
 
 import type { RecordBatch } from '../batch/record-batch.js';
@@ -17,7 +18,7 @@ import { ByteLines, CHUNK_BYTES, concatBatches, routeBadLines, DEFAULT_MAX_LINE_
 export interface TextReaderOptions {
   /** The engine that decodes (the job's); the TS engine when absent. */
   readonly engine?: Engine;
-  /** The longest line read (default 64 MiB); a longer one is an error naming it. */
+  /** The longest line read (default 64 MiB); a longer one is an error naming it (JSONL with a dead-letter file: a dead letter keeping its first KiB). */
   readonly maxLineBytes?: number;
 }
 
@@ -35,7 +36,8 @@ export class JsonlFileReader implements RecordFileReader {
     options: TextReaderOptions = {},
   ) {
     this.lineNo = at?.lines ?? 0;
-    this.lines = new ByteLines(path, this.lineNo, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES);
+    // A line is a record: with a dead-letter file an over-long one is skipped and dead-lettered.
+    this.lines = new ByteLines(path, this.lineNo, options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES, undefined, deadLetters !== null);
     this.where = `file '${path}'`;
     this.engine = options.engine ?? selectEngine('ts');
   }
@@ -51,10 +53,15 @@ export class JsonlFileReader implements RecordFileReader {
     const parts: RecordBatch[] = [];
     let rows = 0;
     while (rows < limit) {
+      if (this.lines.atLongLine) {
+        routeBadLines([await this.lines.skipLongLine(this.lineNo + 1)], this.deadLetters, this.path);
+        this.lineNo++;
+        continue;
+      }
       const pending = this.lines.pending();
       // Top up before decoding, so that a batch is mostly decoded in one call over contiguous
       // bytes (pieces would have to be concatenated); memory stays under about two chunks.
-      if (!this.lines.ended && pending.length < CHUNK_BYTES) {
+      if (!this.lines.ended && !this.lines.longLineAhead && pending.length < CHUNK_BYTES) {
         await this.lines.more(this.lineNo); // at the end of the file, pending() holds the last line
         continue;
       }

@@ -20,6 +20,16 @@ export const CHUNK_BYTES = 1 << 20;
 /** The default longest line (or CSV record) a file source reads: 64 MiB. */
 export const DEFAULT_MAX_LINE_BYTES = 64 << 20;
 
+/** How much of an over-long line its dead letter keeps. */
+export const LONG_LINE_KEPT_BYTES = 1024;
+
+function tooLongMessage(path: string, line: number, max: number): string {
+  return (
+    `file '${path}', line ${line}: the line is longer than maxLineBytes (${max} bytes); is the file in the declared format (one record per line)? ` +
+    'If such lines are expected, raise maxLineBytes in the source options'
+  );
+}
+
 async function openFile(path: string): Promise<FileHandle> {
   try {
     return await open(path, 'r');
@@ -46,7 +56,8 @@ async function checkUnchanged(fh: FileHandle, path: string, sizeAtOpen: number, 
  * The bytes of one file as whole lines, a chunk at a time: `pending()` holds the bytes not yet
  * consumed, `wholeLines()` how many of them end in a line feed (all of them at the end of the
  * file). Memory stays at about one chunk plus one line; a line longer than `maxLineBytes` is
- * an error naming it, never unbounded memory.
+ * an error naming it, never unbounded memory, or with `routeLongLines` it is skipped without
+ * being held (`skipLongLine`) so that its reader can dead-letter it.
  */
 export class ByteLines {
   private fh: FileHandle | null = null;
@@ -63,6 +74,8 @@ export class ByteLines {
   private skip: number;
   /** While skipping: bytes follow the last line feed seen (an unterminated last line). */
   private partial = false;
+  /** With routeLongLines: where an over-long line starts in `buf` (-1: none); `lineEnd` stops there. */
+  private longAt = -1;
 
   constructor(
     readonly path: string,
@@ -70,6 +83,8 @@ export class ByteLines {
     skipLines: number,
     private readonly maxLineBytes = DEFAULT_MAX_LINE_BYTES,
     private readonly chunkBytes = CHUNK_BYTES,
+    /** An over-long line is marked for `skipLongLine` instead of failing (a line is a record: JSONL). */
+    private readonly routeLongLines = false,
   ) {
     this.buf = Buffer.alloc(chunkBytes);
     this.skip = skipLines;
@@ -78,6 +93,16 @@ export class ByteLines {
 
   get ended(): boolean {
     return this.eof;
+  }
+
+  /** An over-long line lies ahead: `pending()` ends before it, and reading more waits for `skipLongLine()`. */
+  get longLineAhead(): boolean {
+    return this.longAt >= 0;
+  }
+
+  /** The whole lines before it are consumed and an over-long line is next: `skipLongLine()`. */
+  get atLongLine(): boolean {
+    return this.longAt >= 0 && this.start === this.longAt;
   }
 
   /** The whole lines not yet consumed (a view, valid until the next `more`). */
@@ -96,6 +121,8 @@ export class ByteLines {
    */
   async more(linesBefore: number): Promise<boolean> {
     if (this.eof) return false;
+    if (this.longAt >= 0) return true; // the lines before it first, then skipLongLine
+
     this.fh ??= await openFile(this.path);
     if (this.read === 0 && this.sizeAtOpen === 0) this.sizeAtOpen = (await this.fh.stat()).size;
     for (;;) {
@@ -145,46 +172,97 @@ export class ByteLines {
         this.first = false;
         if (this.buf[this.start] === 0xef && this.buf[this.start + 1] === 0xbb && this.buf[this.start + 2] === 0xbf) this.start += 3; // byte-order mark (spreadsheet exports)
       }
-      const nl = this.buf.lastIndexOf(10, this.end - 1);
-      const whole = nl >= this.start ? nl + 1 : this.start;
-      this.checkLineLengths(from, whole, linesBefore);
-      this.lineEnd = whole;
-      if (whole > this.start) return true;
+      if (this.scan(from, linesBefore)) return true;
     }
   }
 
+  /** Finds the whole lines among the bytes up to `end` (those from `from` are new); true when there are some, or an over-long line. */
+  private scan(from: number, linesBefore: number): boolean {
+    const nl = this.buf.lastIndexOf(10, this.end - 1);
+    const whole = nl >= this.start ? nl + 1 : this.start;
+    const long = this.checkLineLengths(from, whole, linesBefore);
+    if (long >= 0) {
+      this.longAt = long;
+      this.lineEnd = long;
+      return true;
+    }
+    this.lineEnd = whole;
+    return whole > this.start;
+  }
+
   /**
-   * Fails on a line longer than maxLineBytes: the one continued from earlier reads, any that
+   * Skips the over-long line that is next (`atLongLine`), reading on to its line feed without
+   * holding it; returns its first LONG_LINE_KEPT_BYTES bytes, its length and the message for it.
+   * `line` is its line number.
+   */
+  async skipLongLine(line: number): Promise<{ readonly line: number; readonly message: string; readonly raw: string }> {
+    const kept: Buffer[] = [];
+    let keptBytes = 0;
+    let total = 0;
+    const keep = (to: number): void => {
+      const n = Math.min(to - this.start, LONG_LINE_KEPT_BYTES - keptBytes);
+      if (n > 0) kept.push(Buffer.from(this.buf.subarray(this.start, this.start + n)));
+      keptBytes += Math.max(0, n);
+      total += to - this.start;
+    };
+    for (;;) {
+      const nl = this.buf.indexOf(10, this.start);
+      if (nl >= 0 && nl < this.end) {
+        keep(nl);
+        this.start = nl + 1;
+        break;
+      }
+      keep(this.end);
+      this.start = this.end = 0;
+      const { bytesRead } = await this.fh!.read(this.buf, 0, this.chunkBytes, null);
+      this.read += bytesRead;
+      if (bytesRead === 0) {
+        await checkUnchanged(this.fh!, this.path, this.sizeAtOpen, this.read);
+        this.eof = true;
+        break;
+      }
+      this.end = bytesRead;
+    }
+    this.longAt = -1;
+    if (this.eof) this.lineEnd = this.end;
+    else this.scan(this.start, line);
+    let raw = Buffer.concat(kept).toString('utf8');
+    if (total > keptBytes) raw += `… (${total} bytes in all)`;
+    return { line, message: `${tooLongMessage(this.path, line, this.maxLineBytes)} (the dead letter keeps its first ${LONG_LINE_KEPT_BYTES} bytes)`, raw };
+  }
+
+  /**
+   * Fails on (or with routeLongLines, returns the start of) a line longer than maxLineBytes: the one continued from earlier reads, any that
    * starts in the new bytes [from, end), the unfinished one. Bytes before `from` were checked.
    */
-  private checkLineLengths(from: number, whole: number, linesBefore: number): void {
+  private checkLineLengths(from: number, whole: number, linesBefore: number): number {
     const max = this.maxLineBytes;
     const buf = this.buf;
     // The line the new bytes continue starts after the last line feed of the older bytes.
     const oldNl = from > this.start ? buf.lastIndexOf(10, from - 1) : -1;
     const lineStart = oldNl >= this.start ? oldNl + 1 : this.start;
-    const tooLong = (index: number): Error => {
+    /** The line starting at `at`, the index-th from `lineStart`, is too long: its start, or the error. */
+    const tooLong = (index: number, at: number): number => {
+      if (this.routeLongLines) return at;
       let line = linesBefore + index;
       for (let p = buf.indexOf(10, this.start); p >= 0 && p < lineStart; p = buf.indexOf(10, p + 1)) line++;
-      return new Error(
-        `file '${this.path}', line ${line}: the line is longer than maxLineBytes (${max} bytes); is the file in the declared format (one record per line)? ` +
-          'If such lines are expected, raise maxLineBytes in the source options',
-      );
+      throw new Error(tooLongMessage(this.path, line, max));
     };
     const firstNl = buf.indexOf(10, from);
     const firstEnd = firstNl < 0 || firstNl >= this.end ? this.end : firstNl;
-    if (firstEnd - lineStart > max) throw tooLong(1);
+    if (firstEnd - lineStart > max) return tooLong(1, lineStart);
     if (max < this.chunkBytes && firstNl >= 0 && firstNl < whole) {
       // Lines that start in the new bytes can only exceed a maximum below the chunk size.
       let index = 1;
       for (let p = firstNl + 1; p < whole; ) {
         const nl = buf.indexOf(10, p);
         index++;
-        if (nl - p > max) throw tooLong(index);
+        if (nl - p > max) return tooLong(index, p);
         p = nl + 1;
       }
-      if (this.end - whole > max) throw tooLong(index + 1);
+      if (this.end - whole > max) return tooLong(index + 1, whole);
     }
+    return -1;
   }
 
   async close(): Promise<void> {
