@@ -584,7 +584,9 @@ describe('file read positions (checkpoints)', () => {
   };
 
   it.each(['csv', 'jsonl'] as const)('%s: a reader opened at the position of another continues exactly after its last record, at every record', async (format) => {
-    const whole = await readAll(open[format](null), 1000);
+    const all = open[format](null);
+    const whole = await readAll(all, 1000);
+    await all.close();
     expect(whole).toHaveLength(5);
     for (let k = 1; k <= 5; k++) {
       const first = open[format](null);
@@ -601,6 +603,7 @@ describe('file read positions (checkpoints)', () => {
   it('a file shorter than the position is an error naming it', async () => {
     const r = open.jsonl({ lines: 40 });
     await expect(readAll(r, 10)).rejects.toThrow(/p\.jsonl'.*ends 3[0-9] lines before the position the checkpoint had read to/);
+    await r.close();
   });
 });
 
