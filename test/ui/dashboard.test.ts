@@ -77,8 +77,8 @@ function call(base: string, method: string, path: string, headers: Record<string
 }
 
 /** The checkpointed Nexmark job: bids -> map -> keyed 10 s windows (2 subtasks) -> JSONL, paced at 20 000 events/s (runs for minutes unless stopped). */
-function windowJob(engine: string, parallelism: number, tag: string): string[] {
-  return ['test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(parallelism), '--no-progress', '--ui', '--', 'window', join(work, `${tag}.jsonl`), join(work, `${tag}-chk`), '20000000', '20000', '1'];
+function windowJob(engine: string, parallelism: number, tag: string, extra: readonly string[] = []): string[] {
+  return ['test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(parallelism), '--no-progress', '--ui', ...extra, '--', 'window', join(work, `${tag}.jsonl`), join(work, `${tag}-chk`), '20000000', '20000', '1'];
 }
 
 describe('web dashboard', () => {
@@ -178,7 +178,7 @@ describe('web dashboard', () => {
   }, 120_000);
 
   it('refuses state-changing requests without the run token (403) and serves GET read-only', async () => {
-    const job = await start(windowJob('ts', 1, 'token'));
+    const job = await start(windowJob('ts', 1, 'token', ['--metrics-port', '0']));
     const savepoints = join(work, 'token-savepoints');
     const body = JSON.stringify({ dir: savepoints });
     const json = { 'content-type': 'application/json' };
@@ -208,6 +208,12 @@ describe('web dashboard', () => {
     expect(path).toMatch(/token-savepoints\/chk-\d+$/);
     expect(findLatest(savepoints).checkpoint?.savepoint).toBe(true);
     expect(job.child.exitCode).toBe(null);
+    // What colours the graph is on the Prometheus endpoint too.
+    const metricsAt = /sluice: metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(job.stderr())![1]!;
+    const busy = /^sluice_busy_ms_per_second\{job="checkpointed",operator="Map",operator_id="2",subtask="0"\} [\d.e-]+$/m;
+    await expect.poll(async () => (await call(metricsAt, 'GET', '/metrics')).body).toMatch(busy);
+    const metrics = (await call(metricsAt, 'GET', '/metrics')).body;
+    for (const f of ['backpressured', 'idle']) expect(metrics).toMatch(new RegExp(`^sluice_${f}_ms_per_second\\{job="checkpointed",operator="Map",operator_id="2",subtask="0"\\} [\\d.e-]+$`, 'm'));
     job.child.kill('SIGINT');
     expect(await job.exited, job.stderr()).toBe(130);
   }, 120_000);
