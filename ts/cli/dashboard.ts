@@ -43,6 +43,8 @@ const HEADERS = {
 };
 
 const MAX_BODY = 64 * 1024;
+/** A page that does not read its events (a suspended tab) is dropped past this much unsent; it reconnects and gets the state replayed. */
+const MAX_UNSENT = 1024 * 1024;
 const KEPT_RESTARTS = 20;
 const KEPT_SAVEPOINTS = 20;
 
@@ -138,7 +140,12 @@ export class Dashboard {
   private send<K extends keyof Events>(event: K, data: Events[K]): void {
     if (this.clients.size === 0) return;
     const frame = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const c of this.clients) c.write(frame);
+    for (const c of this.clients) {
+      if (c.writableLength > MAX_UNSENT) {
+        this.clients.delete(c);
+        c.destroy();
+      } else c.write(frame);
+    }
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
