@@ -1,6 +1,9 @@
 // The layers of ts/ (ARCHITECTURE.md), checked by `npm run lint:layers` and by
 // test/architecture/layers.test.ts. From the ground up:
 //   batch < keys < engine < api < plan < runtime < connectors < cli (and ts/index.ts on top).
+// Beside them, ts/ui is the dashboard page (browser code, bundled by esbuild): it reads the
+// types of api and plan and imports nothing else of Sluice; only cli/dashboard.ts reaches it,
+// for ui/protocol.ts (what server and page exchange).
 // A file may import its own layer and the layers below it, with two named exceptions: the
 // DataStream API builds the logical graph (api -> plan/graph, plan/two-phase), and
 // api/environment.ts is where a job is planned and executed (api -> plan, runtime).
@@ -83,6 +86,32 @@ module.exports = {
       severity: 'error',
       from: { path: '^ts/connectors/' },
       to: { path: '^ts/cli/' },
+    },
+    {
+      name: 'the-page-runs-in-the-browser',
+      comment: 'ts/ui is bundled for the browser: it imports no Sluice code at run time, only the types of api and plan.',
+      severity: 'error',
+      from: { path: '^ts/ui/' },
+      to: { path: '^ts/', pathNot: '^ts/ui/', dependencyTypesNot: ['type-only'] },
+    },
+    {
+      name: 'the-page-reads-api-and-plan-types',
+      severity: 'error',
+      from: { path: '^ts/ui/' },
+      to: { path: '^ts/', pathNot: '^ts/(ui|api|plan)/' },
+    },
+    {
+      name: 'only-the-dashboard-server-reaches-the-page',
+      comment: 'cli/dashboard.ts serves the page and shares ui/protocol.ts with it; nothing else imports ts/ui.',
+      severity: 'error',
+      from: { path: '^ts/', pathNot: '^ts/(ui/|cli/dashboard\\.ts$)' },
+      to: { path: '^ts/ui/' },
+    },
+    {
+      name: 'the-server-shares-only-the-protocol',
+      severity: 'error',
+      from: { path: '^ts/cli/dashboard\\.ts$' },
+      to: { path: '^ts/ui/', pathNot: '^ts/ui/protocol\\.ts$' },
     },
     {
       name: 'public-api-is-the-top',

@@ -56,6 +56,11 @@ describe('layers', () => {
     ['ts/engine/ts/window/sliced.ts', 'ts/runtime/operator.ts', 'engine-below-api'],
     ['ts/index.ts', 'ts/runtime/executor.ts', 'public-types-live-in-api'],
     ['ts/runtime/executor.ts', 'ts/index.ts', 'public-api-is-the-top'],
+    // The dashboard page: browser code that reads types only; only the server shares its protocol.
+    ['ts/ui/graph.ts', 'ts/runtime/progress.ts', 'the-page-runs-in-the-browser'],
+    ['ts/ui/charts.ts', 'ts/connectors/memory-sinks.ts', 'the-page-reads-api-and-plan-types'],
+    ['ts/runtime/progress.ts', 'ts/ui/protocol.ts', 'only-the-dashboard-server-reaches-the-page'],
+    ['ts/cli/dashboard.ts', 'ts/ui/graph.ts', 'the-server-shares-only-the-protocol'],
   ];
 
   const copy = mkdtempSync(join(tmpdir(), 'sluice-layers-'));

@@ -163,15 +163,18 @@ describe('the npm package, installed from its tarballs', () => {
 
   it('the root tarball holds the built library and its declarations only; the binary is in the platform package', () => {
     const files = packed.root.files;
-    for (const f of ['package.json', 'README.md', 'dist/ts/index.js', 'dist/ts/index.d.ts', 'native/binding.cjs', 'native/binding.d.cts']) {
+    // The dashboard page (sluice run --ui) is built into dist/ui and ships with its libraries' licences.
+    const page = ['dist/ui/index.html', 'dist/ui/dashboard.js', 'dist/ui/dashboard.css', 'dist/ui/THIRD-PARTY-LICENSES.txt'];
+    for (const f of ['package.json', 'README.md', 'dist/ts/index.js', 'dist/ts/index.d.ts', 'native/binding.cjs', 'native/binding.d.cts', ...page]) {
       expect(files).toContain(f);
     }
     const unexpected = files.filter(
-      (f) => !/^dist\/ts\/.+(\.js|\.d\.ts)$/.test(f) && !['package.json', 'README.md', 'LICENSE', 'native/binding.cjs', 'native/binding.d.cts'].includes(f),
+      (f) => !/^dist\/ts\/.+(\.js|\.d\.ts)$/.test(f) && !['package.json', 'README.md', 'LICENSE', 'native/binding.cjs', 'native/binding.d.cts', ...page].includes(f),
     );
     expect(unexpected).toEqual([]);
     expect(files.filter((f) => /\.(node|rs|map)$|^(test|bench|examples|crates)\/|\.test\./.test(f))).toEqual([]);
-    expect(packed.root.size).toBeLessThan(256 * 1024);
+    // About 50 KiB of it is the dashboard's bundle (uPlot and dagre, minified and gzipped).
+    expect(packed.root.size).toBeLessThan(320 * 1024);
 
     const manifest = JSON.parse(readFileSync(join(nativeProject, 'node_modules', 'sluice', 'package.json'), 'utf8'));
     expect(manifest.type).toBe('module');
@@ -233,7 +236,7 @@ describe('the npm package, installed from its tarballs', () => {
     expect(strict.stderr).toContain(`the native engine cannot load on ${process.platform}-${process.arch}`);
   });
 
-  it('the installed sluice command runs a TypeScript pipeline, shows progress, serves metrics and stops on Ctrl-C', async () => {
+  it('the installed sluice command runs a TypeScript pipeline, shows progress, serves metrics and its dashboard, and stops on Ctrl-C', async () => {
     writeFileSync(
       join(nativeProject, 'job.ts'),
       `import { agg, FileSink, NexmarkSource, TumblingEventTimeWindows, WatermarkStrategy, type StreamEnvironment } from 'sluice';
@@ -247,7 +250,7 @@ export default function (env: StreamEnvironment, args: readonly string[]): void 
     );
     const port = 20000 + Math.floor(Math.random() * 20000);
     const bin = join(nativeProject, 'node_modules', '.bin', 'sluice');
-    const child = spawn(bin, ['run', 'job.ts', '--metrics-port', String(port), '--progress-interval', '100', '--', '1000000'], { cwd: nativeProject, env: userEnv() });
+    const child = spawn(bin, ['run', 'job.ts', '--metrics-port', String(port), '--ui', '--progress-interval', '100', '--', '1000000'], { cwd: nativeProject, env: userEnv() });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -263,6 +266,13 @@ export default function (env: StreamEnvironment, args: readonly string[]): void 
       metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     }
     expect(metrics).toMatch(source0);
+    // The dashboard's page and bundle come from the installed package.
+    const ui = /sluice: dashboard at (http:\/\/127\.0\.0\.1:\d+\/)#token=/.exec(stderr);
+    expect(ui, stderr).not.toBeNull();
+    expect(await (await fetch(ui![1]!)).text()).toContain('<script type="module" src="dashboard.js">');
+    const bundle = await fetch(new URL('dashboard.js', ui![1]!));
+    expect(bundle.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect((await bundle.text()).length).toBeGreaterThan(10_000);
     child.kill('SIGINT');
     expect(await exited).toBe(130);
     expect(stderr).toContain('on the native engine');

@@ -215,6 +215,7 @@ export class StreamEnvironment {
         const delay = this.restartStrategy.nextDelay(failures);
         if (delay === null) throw e;
         process.emitWarning(`job '${jobName}' failed (${e.message}); restarting from its latest checkpoint in ${delay} ms (${this.restartStrategy.description}, restart ${failures.length})`, { code: 'SLUICE_RESTART' });
+        options.onRestart?.({ restart: failures.length, failedAt: failures[failures.length - 1]!, error: e, delayMs: delay });
         await new Promise((r) => setTimeout(r, delay));
         opts = { ...options, restoreFrom: 'latest' };
       }

@@ -33,6 +33,27 @@ export interface CheckpointStats {
   readonly skipped: readonly string[];
   /** Savepoints taken during the run (their directories). */
   readonly savepoints: readonly string[];
+  /** The newest checkpoints and savepoints of this run (at most 50), oldest first, the one in progress included. */
+  readonly history: readonly CheckpointRecord[];
+}
+
+/** One checkpoint or savepoint of a run, as Flink's checkpoint history shows it. */
+export interface CheckpointRecord {
+  readonly id: number;
+  readonly savepoint: boolean;
+  readonly status: 'in progress' | 'completed' | 'failed';
+  /** When it was triggered (epoch ms). */
+  readonly triggeredAt: number;
+  /** From the trigger until every thread acknowledged its snapshot (barriers aligned), ms; null while in progress. */
+  readonly alignMs: number | null;
+  /** From the trigger until it was durable and the sinks committed, ms; null unless completed. */
+  readonly durationMs: number | null;
+  /** State size before compression, bytes; null unless completed. */
+  readonly bytes: number | null;
+  /** Its directory, once written. */
+  readonly path: string | null;
+  /** Why it failed. */
+  readonly error: string | null;
 }
 
 export interface OperatorMetrics {
@@ -72,6 +93,17 @@ export interface OperatorMetrics {
   deadLetters?: number;
   /** Highest event time seen (watermark generators), ms. */
   maxEventTime?: number;
+  /**
+   * Live snapshots only: of each second over the last interval, the ms this subtask was busy
+   * (its own work; a sink's wait on its destination included), backpressured (unable to hand
+   * its output on), and idle (the rest), as Flink's busyTimeMsPerSecond,
+   * backPressuredTimeMsPerSecond and idleTimeMsPerSecond.
+   */
+  busyMsPerSecond?: number;
+  backPressuredMsPerSecond?: number;
+  idleMsPerSecond?: number;
+  /** Live snapshots of checkpointing jobs: this subtask's state in the last completed checkpoint, bytes before compression. */
+  checkpointedBytes?: number;
 }
 
 /** What a run used, in the job result. */
@@ -84,6 +116,9 @@ export interface MemoryUse {
   /** The rest, for operator state; the most held at once (whole segments). */
   readonly operatorBudgetBytes: number;
   readonly operatorPeakBytes: number;
+  /** At the moment of the snapshot: bytes in exchange channels, and operator state held. */
+  readonly exchangeInFlightBytes: number;
+  readonly operatorUsedBytes: number;
 }
 
 export interface JobResult {
@@ -124,6 +159,22 @@ export interface Progress {
   readonly backpressured: { readonly operator: string; readonly blockedBy: string | null; readonly share: number } | null;
   /** Every operator's metrics at this moment. */
   readonly operators: readonly OperatorMetrics[];
+  /** Managed memory now (budget, split, use and peaks). */
+  readonly memory?: MemoryUse;
+  /** Checkpointing jobs: the checkpoints so far, with their history. */
+  readonly checkpoints?: CheckpointStats;
+}
+
+/** A failure after which the job's restart strategy restarts it (ExecuteOptions.onRestart). */
+export interface RestartInfo {
+  /** 1 for the first restart. */
+  readonly restart: number;
+  /** When the job failed (epoch ms). */
+  readonly failedAt: number;
+  /** The failure (a JobFailedError naming the operator and subtask, with the original as its cause). */
+  readonly error: Error;
+  /** The job restarts from its latest checkpoint after this delay, ms. */
+  readonly delayMs: number;
 }
 
 export interface ExecuteOptions {
@@ -139,8 +190,10 @@ export interface ExecuteOptions {
    * reported in `JobResult.checkpoints.skipped`.
    */
   readonly restoreFrom?: string;
-  /** A handle for savepoints while the job runs (checkpointing jobs at parallelism 1). */
+  /** A handle for savepoints while the job runs (checkpointing jobs). */
   readonly client?: JobClient;
+  /** Called when the job failed and its restart strategy restarts it, before the delay. */
+  readonly onRestart?: (r: RestartInfo) => void;
 }
 
 /** How a worker thread rebuilds a job: the module whose default export builds it, and its arguments. */

@@ -3,6 +3,8 @@
 export interface OptionSpec {
   readonly name: string;
   readonly value?: string; // placeholder when the option takes a value
+  /** The value may be left out: the next argument is taken as it only when it matches. */
+  readonly optionalValue?: RegExp;
   readonly help: string;
 }
 
@@ -28,6 +30,8 @@ export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[])
       if (spec === undefined) throw new UsageError(`unknown option --${name}`);
       if (spec.value === undefined) {
         if (inline !== undefined) throw new UsageError(`--${name} takes no value`);
+        options.set(name, true);
+      } else if (spec.optionalValue !== undefined && inline === undefined && !spec.optionalValue.test(argv[i + 1] ?? '')) {
         options.set(name, true);
       } else {
         const v = inline ?? argv[++i];

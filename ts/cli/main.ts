@@ -19,7 +19,8 @@ import { formatProgress } from '../runtime/executor.js';
 import { formatMiB } from '../runtime/memory.js';
 import { parseArgs, usage, UsageError, type OptionSpec } from './args.js';
 import { prometheusText, serveMetrics } from './prometheus.js';
-import type { JobResult, Progress } from '../api/job.js';
+import { openDashboard } from './dashboard.js';
+import type { JobResult, Progress, RestartInfo } from '../api/job.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -36,6 +37,8 @@ const RUN: OptionSpec[] = [
   { name: 'progress-interval', value: '<ms>', help: 'how often progress is reported (default 500 on a terminal, 5000 otherwise)' },
   { name: 'metrics-port', value: '<port>', help: 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics while the job runs' },
   { name: 'metrics-json', value: '<file|->', help: 'write the job result with per-operator metrics as JSON' },
+  { name: 'ui', value: '[port]', optionalValue: /^\d+$/, help: 'serve a live web dashboard on http://127.0.0.1:<port>/ (default: a free port); its address and token are printed' },
+  { name: 'ui-host', value: '<host>', help: 'the address the dashboard listens on (default 127.0.0.1; 0.0.0.0 exposes it to the network)' },
   { name: 'savepoint-dir', value: '<dir>', help: 'on Ctrl-C, stop with a savepoint into <dir> (checkpointing jobs; restore it with --restore-from)' },
   { name: 'restore-from', value: '<dir|latest>', help: "resume from a checkpoint: its directory, a checkpoint root (newest intact one), or 'latest' under the job's checkpoint dir" },
 ];
@@ -107,7 +110,7 @@ async function run(argv: readonly string[]): Promise<number> {
       usage(
         'run',
         '<pipeline.ts> [options] [-- pipeline args]',
-        'Runs a pipeline to the end of its input, or until Ctrl-C (SIGINT) or SIGTERM, which stop it\ncleanly: sources stop, sinks are flushed and closed (with --savepoint-dir, after a savepoint).\nExit code: 0 at end of input, 130 after SIGINT, 143 after SIGTERM, 1 when the job fails,\n2 for a usage error.',
+        'Runs a pipeline to the end of its input, or until Ctrl-C (SIGINT) or SIGTERM, which stop it\ncleanly: sources stop, sinks are flushed and closed (with --savepoint-dir, after a savepoint).\nExit code: 0 at end of input (or after a stop with a savepoint from the --ui dashboard),\n130 after SIGINT, 143 after SIGTERM, 1 when the job fails, 2 for a usage error.',
         RUN,
       ),
     );
@@ -146,6 +149,20 @@ async function run(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // The dashboard's savepoint and stop-with-savepoint buttons act through the job client.
+  let stoppedFromUi = false;
+  const dashboard = await openDashboard(options, env, name, async (dir, stop) => {
+    stoppedFromUi ||= stop;
+    try {
+      const path = await (stop ? client.stopWithSavepoint(dir) : client.triggerSavepoint(dir));
+      process.stderr.write(`\nsluice: savepoint at ${path}${stop ? ' (requested from the dashboard); stopping' : ' (requested from the dashboard)'}\n`);
+      return path;
+    } catch (e) {
+      if (stop) stoppedFromUi = false;
+      throw e;
+    }
+  });
+
   let latest: Progress | null = null;
   const started = performance.now();
   let server: Server | null = null;
@@ -166,6 +183,7 @@ async function run(argv: readonly string[]): Promise<number> {
   let lastPrinted = 0;
   const progress = (p: Progress): void => {
     latest = p;
+    dashboard?.progress(p);
     if (!showProgress || p.elapsedMs - lastPrinted < interval) return;
     lastPrinted = p.elapsedMs;
     const line = formatProgress(p);
@@ -177,9 +195,12 @@ async function run(argv: readonly string[]): Promise<number> {
   try {
     const restoreFrom = options.get('restore-from');
     if (restoreFrom === true) throw new UsageError("--restore-from needs a checkpoint directory or 'latest'");
-    const withSavepoint = typeof options.get('savepoint-dir') === 'string' ? { client } : {};
-    result = await env.execute(name, { progress, progressIntervalMs: Math.min(interval, 500), signal: abort.signal, ...withSavepoint, ...(typeof restoreFrom === 'string' ? { restoreFrom } : {}) });
+    const withSavepoint = typeof options.get('savepoint-dir') === 'string' || (dashboard !== null && env.pendingGraph().checkpoint !== null) ? { client } : {};
+    const onRestart = dashboard === null ? {} : { onRestart: (r: RestartInfo) => dashboard.restart(r) };
+    result = await env.execute(name, { progress, progressIntervalMs: Math.min(interval, 500), signal: abort.signal, ...withSavepoint, ...onRestart, ...(typeof restoreFrom === 'string' ? { restoreFrom } : {}) });
+    dashboard?.status(result.cancelled ? 'stopped' : 'finished');
   } catch (e) {
+    dashboard?.status('failed', { error: e });
     // A failed job still leaves its metrics: the last progress sample and the error.
     if (typeof json === 'string' && !(e instanceof UsageError)) {
       const last = latest as Progress | null; // set by the progress callback
@@ -191,9 +212,14 @@ async function run(argv: readonly string[]): Promise<number> {
     process.off('SIGTERM', onSignal);
     if (tty && showProgress) process.stderr.write('\n');
     if (server !== null) await new Promise((r) => server!.close(r));
+    await dashboard?.close();
   }
   if (typeof json === 'string') writeJson(json, result);
   process.stderr.write(summary(result));
+  if (result.cancelled && stoppedBy === null && stoppedFromUi) {
+    process.stderr.write(`sluice: stopped with a savepoint from the dashboard after ${result.recordsIn} records in ${(result.durationMs / 1000).toFixed(1)} s; all sinks are closed\n`);
+    return 0;
+  }
   if (result.cancelled) {
     const by = stoppedBy ?? 'SIGINT';
     process.stderr.write(`sluice: stopped by ${signalName(by)} after ${result.recordsIn} records in ${(result.durationMs / 1000).toFixed(1)} s; all sinks are closed\n`);

@@ -285,3 +285,45 @@ export function explainMermaid(plan: PhysicalPlan): string {
   for (const p of plan.all) for (const c of p.children) lines.push(`  n${p.node.id} -->|${edgeLabel(edgeTo(c, p))}| n${c.node.id}`);
   return lines.join('\n');
 }
+
+/** The plan as data (the dashboard draws it): operators with their task and parallelism, edges with their partitioner. */
+export interface PlanGraph {
+  readonly maxParallelism: number;
+  /** Worker threads of a parallel run (1: the calling thread alone). */
+  readonly slots: number;
+  readonly nodes: readonly {
+    readonly id: number;
+    readonly name: string;
+    readonly kind: string;
+    readonly parallelism: number;
+    /** Operators with the same chain run as one task (chained: records stay in the thread); numbered from 0. */
+    readonly chain: number;
+    /** A sink on the thread that called execute() (parallel runs). */
+    readonly onMain: boolean;
+  }[];
+  readonly edges: readonly {
+    readonly from: number;
+    readonly to: number;
+    /** Which input of `to` (joins and connected streams have two). */
+    readonly input: number;
+    /** 'chain', or the exchange: forward, hash, rebalance, ... */
+    readonly kind: EdgeKind;
+    /** The partitioning, as explain() prints it: HASH(auction), FORWARD, REBALANCE, ... */
+    readonly label: string;
+  }[];
+}
+
+export function planGraph(plan: PhysicalPlan): PlanGraph {
+  const chainOf = new Map<PhysicalNode, number>();
+  let chains = 0;
+  for (const p of plan.all) {
+    const j = p.edges.findIndex((e) => e.kind === 'chain');
+    chainOf.set(p, j < 0 ? chains++ : chainOf.get(p.edges[j]!.from)!);
+  }
+  return {
+    maxParallelism: plan.maxParallelism,
+    slots: plan.slots,
+    nodes: plan.all.map((p) => ({ id: p.node.id, name: p.node.name, kind: p.node.op.kind, parallelism: p.parallelism, chain: chainOf.get(p)!, onMain: p.onMain && plan.slots > 1 })),
+    edges: plan.all.flatMap((p) => p.edges.map((e, input) => ({ from: e.from.node.id, to: p.node.id, input, kind: e.kind, label: edgeLabel(e) }))),
+  };
+}

@@ -13,7 +13,7 @@
 import { serialize } from 'node:v8';
 import type { Operator, SnapshotListener } from './operator.js';
 import { pruneCheckpoints, writeCheckpoint, type CheckpointData, type StateEntry } from './checkpoint-store.js';
-import type { CheckpointConfig, CheckpointStats } from '../api/job.js';
+import type { CheckpointConfig, CheckpointRecord, CheckpointStats } from '../api/job.js';
 import { isTwoPhaseCommitting } from './two-phase-commit.js';
 
 /** The name under which a sink's pre-commit state is stored. */
@@ -133,6 +133,9 @@ export interface CheckpointThread {
   complete(id: number): Promise<void> | void;
 }
 
+/** Checkpoints kept in a run's history (CheckpointStats.history). */
+const HISTORY = 50;
+
 interface Savepoint {
   readonly dir: string;
   readonly resolve: (path: string) => void;
@@ -150,6 +153,9 @@ export class CheckpointCoordinator {
   private readonly savepointQueue: Savepoint[] = [];
   private readonly savepointDirs: string[] = [];
   private stats = { completed: 0, lastId: null as number | null, lastBytes: 0, lastDurationMs: 0, lastAlignMs: 0, largestBytes: 0, longestMs: 0 };
+  private readonly history: CheckpointRecord[] = [];
+  /** Per operator subtask (`nodeId/subtask`): its state in the last completed checkpoint, bytes. */
+  private stateBytes = new Map<string, number>();
   /** Set by the runtime once the restore is done. */
   restoreMs = 0;
 
@@ -192,6 +198,8 @@ export class CheckpointCoordinator {
   private begin(savepoint: Savepoint | null): void {
     const id = this.nextId++;
     this.current = { id, acks: new Map(), t0: performance.now(), savepoint };
+    this.history.push({ id, savepoint: savepoint !== null, status: 'in progress', triggeredAt: Date.now(), alignMs: null, durationMs: null, bytes: null, path: null, error: null });
+    if (this.history.length > HISTORY) this.history.shift();
     for (const [t, final] of this.finals) this.current.acks.set(t, final(id));
     this.threads.forEach((th, t) => {
       if (!this.finals.has(t)) th.trigger(id);
@@ -222,6 +230,7 @@ export class CheckpointCoordinator {
     if (c === null || c.acks.size < this.threads.length) return;
     this.current = null;
     this.stats.lastAlignMs = performance.now() - c.t0;
+    this.record(c.id, { alignMs: this.stats.lastAlignMs });
     const entries = [...c.acks.values()].flat();
     this.writing = this.persist(c.id, entries, c.t0, c.savepoint).finally(() => {
       this.writing = null;
@@ -241,6 +250,10 @@ export class CheckpointCoordinator {
       this.stats.lastDurationMs = performance.now() - t0;
       this.stats.largestBytes = Math.max(this.stats.largestBytes, this.stats.lastBytes);
       this.stats.longestMs = Math.max(this.stats.longestMs, this.stats.lastDurationMs);
+      const bytes = new Map<string, number>();
+      for (const e of entries) bytes.set(`${e.nodeId}/${e.subtask}`, (bytes.get(`${e.nodeId}/${e.subtask}`) ?? 0) + e.data.length);
+      this.stateBytes = bytes;
+      this.record(id, { status: 'completed', durationMs: this.stats.lastDurationMs, bytes: this.stats.lastBytes, path: dir });
       if (savepoint !== null) {
         this.savepointDirs.push(dir);
         savepoint.resolve(dir);
@@ -248,6 +261,7 @@ export class CheckpointCoordinator {
     } catch (e) {
       const err = new Error(`checkpoint ${id} to ${savepoint?.dir ?? this.config.dir} failed: ${e instanceof Error ? e.message : String(e)}`);
       this.failure ??= err;
+      this.record(id, { status: 'failed', error: err.message });
       savepoint?.reject(err);
     }
   }
@@ -286,11 +300,29 @@ export class CheckpointCoordinator {
   /** The run failed or was stopped: wait for a write in progress, commit nothing more. */
   async abandon(): Promise<void> {
     this.stop();
+    if (this.current !== null) this.record(this.current.id, { status: 'failed', error: 'the job stopped before every thread acknowledged it' });
     for (const sp of this.savepointQueue.splice(0)) sp.reject(new Error('the job stopped before the savepoint was taken'));
     if (this.writing !== null) await this.writing.catch(() => {});
   }
 
   result(): CheckpointStats {
-    return { ...this.stats, restoreMs: this.restoreMs, restoredFrom: this.restored?.from.path ?? null, skipped: this.restored?.skipped ?? [], savepoints: [...this.savepointDirs] };
+    return {
+      ...this.stats,
+      restoreMs: this.restoreMs,
+      restoredFrom: this.restored?.from.path ?? null,
+      skipped: this.restored?.skipped ?? [],
+      savepoints: [...this.savepointDirs],
+      history: this.history.map((r) => ({ ...r })),
+    };
+  }
+
+  /** An operator subtask's state in the last completed checkpoint (bytes before compression), or undefined before the first. */
+  checkpointedBytes(nodeId: number, subtask: number): number | undefined {
+    return this.stateBytes.get(`${nodeId}/${subtask}`);
+  }
+
+  private record(id: number, change: Partial<CheckpointRecord>): void {
+    const i = this.history.findIndex((r) => r.id === id);
+    if (i >= 0) this.history[i] = { ...this.history[i]!, ...change };
   }
 }

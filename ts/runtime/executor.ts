@@ -131,7 +131,7 @@ export async function runTask(s: TaskRunSetup): Promise<TaskRun> {
     const report = typeof options.progress === 'function' ? options.progress : options.progress === true ? printProgress : null;
     if (report !== null) {
       const tracker = new ProgressTracker(jobName, started);
-      timer = setInterval(() => report(tracker.tick(t.metrics())), options.progressIntervalMs ?? 500);
+      timer = setInterval(() => report(tracker.tick(t.metrics(), { memory: s.memory.use(engine), coordinator })), options.progressIntervalMs ?? 500);
     }
     const c = coordinator as CheckpointCoordinator | null;
     cancelled = await t.run({

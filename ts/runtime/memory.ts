@@ -174,7 +174,7 @@ export class ManagedMemory {
     }
   }
 
-  /** The run's use: operator state natively from the engine's pool, else from the shared counters. */
+  /** The run's use now and at its peak: operator state natively from the engine's pool, else from the shared counters. */
   use(engine: Engine): MemoryUse {
     const native = engine.memoryPoolUse(this.id);
     return {
@@ -183,6 +183,8 @@ export class ManagedMemory {
       exchangePeakBytes: Number(Atomics.load(this.c, IN_FLIGHT_PEAK)),
       operatorBudgetBytes: this.operatorBudgetBytes,
       operatorPeakBytes: native?.peak ?? Number(Atomics.load(this.c, HELD_PEAK)),
+      exchangeInFlightBytes: Number(Atomics.load(this.c, IN_FLIGHT)),
+      operatorUsedBytes: native?.used ?? Number(Atomics.load(this.c, HELD)),
     };
   }
 }

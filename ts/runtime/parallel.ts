@@ -302,8 +302,9 @@ async function runParallel(
   }
   let progressTimer: NodeJS.Timeout | undefined;
   if (report !== null) {
-    const tracker = new ProgressTracker(jobName, started);
-    progressTimer = setInterval(() => report(tracker.tick([...latest.values()].flat())), interval);
+    // Each thread computes its operators' rates over its own interval.
+    const tracker = new ProgressTracker(jobName, started, true);
+    progressTimer = setInterval(() => report(tracker.tick([...latest.values()].flat(), { memory: memory.use(engine), coordinator })), interval);
   }
   const mainOptions: ExecuteOptions = { signal: stop.signal, ...(report !== null ? { progress: (p) => latest.set(-1, p.operators), progressIntervalMs: interval } : {}) };
   const part = { placement: placementOf(plan, 'main', table), checkpoints: mainTask === null ? null : { task: mainTask, restore: restore?.from ?? null } };
