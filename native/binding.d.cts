@@ -9,6 +9,13 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeCalc {
+  /** `spec`: the JSON of a `CalcSpec` (ts/engine/calc-spec.ts) over `input`. */
+  constructor(input: Array<FieldSpec>, spec: string)
+  /** The kept rows of one batch, computed. */
+  process(buffers: Array<Uint8Array>, length: number, eventTime?: Uint8Array | undefined | null): BatchOut
+}
+
 export declare class NativeCsvDecoder {
   /** `where_` (`where` in JavaScript) names the input in error messages (`file '<path>'`). */
   constructor(fields: Array<CodecFieldSpec>, where: string, delimiter: string, header: boolean)

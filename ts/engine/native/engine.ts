@@ -2,11 +2,12 @@
 
 import type { RecordBatch } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
-import type { CsvDecoder, CsvHeader, DecodedLines, Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { Calc, CsvDecoder, CsvHeader, DecodedLines, Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
 import { windowOutputSchema } from '../window-spec.js';
+import { calcOutputSchema, checkCalcSpec, type CalcSpec } from '../calc-spec.js';
 import { fromNative } from '../errors.js';
-import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN } from './binding.js';
+import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN, type NativeCalcN } from './binding.js';
 import { batchBuffers, eventTimeBytes, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
 
 /**
@@ -149,6 +150,26 @@ class NativeWindowAggregator implements WindowAggregator {
   }
 }
 
+/** The calc kernels in Rust: the spec crosses once as JSON, then one call per batch. */
+class NativeCalc implements Calc {
+  readonly outputSchema: Schema;
+  private readonly inner: NativeCalcN;
+
+  constructor(binding: NativeBinding, input: Schema, spec: CalcSpec) {
+    checkCalcSpec(input, spec);
+    this.outputSchema = calcOutputSchema(spec);
+    this.inner = call(() => new binding.NativeCalc(fieldSpecs(input), JSON.stringify(spec)));
+  }
+
+  process(batch: RecordBatch): RecordBatch {
+    try {
+      return fromBatchOut(this.outputSchema, this.inner.process(batchBuffers(batch), batch.length, eventTimeBytes(batch)));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+}
+
 class NativeNexmark implements NexmarkGenerator {
   readonly schema: Schema;
   constructor(
@@ -177,6 +198,10 @@ export class NativeEngine implements Engine {
   readonly name = 'native' as const;
 
   constructor(private readonly binding: NativeBinding) {}
+
+  createCalc(input: Schema, spec: CalcSpec): Calc {
+    return new NativeCalc(this.binding, input, spec);
+  }
 
   createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator {
     return new NativeWindowAggregator(this.binding, spec);
