@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { $, CollectSink, concat, ifThenElse, lit, NexmarkSource, StreamEnvironment, TableEnvironment, TableError, type EngineName } from '../../ts/index.js';
+import { $, agg, CollectSink, concat, countStar, EventTimeSessionWindows, ifThenElse, lit, NexmarkSource, Session, Slide, SlidingEventTimeWindows, StreamEnvironment, TableEnvironment, TableError, Tumble, TumblingEventTimeWindows, WatermarkStrategy, type Bid, type EngineName } from '../../ts/index.js';
 import { onBothEngines } from '../engines.js';
 
 const ORDERS = { id: 'i64', product: 'utf8', price: 'f64', qty: 'i32', note: 'utf8?' } as const;
@@ -101,5 +101,58 @@ describe('Table API', () => {
     expect(() => t.where($('qty').isGreater(1))).toThrow("where: unknown column 'qty'; the columns are: id, price");
     expect(() => t.select($('id'), $('id'))).toThrow("the column 'id' appears twice");
     expect(t.explain()).toContain('Calc(select=[id, price])');
+  });
+});
+
+describe('Table API group windows', () => {
+  it('Tumble / Slide / Session grouped by window and key run as the built-in window aggregation, like the DataStream API, on both engines', async () => {
+    const wm = () => WatermarkStrategy.forBoundedOutOfOrderness<Bid>(1000).withTimestampAssigner('dateTime');
+    for (const [name, win, ds] of [
+      ['tumble', Tumble.over(lit(10).seconds()).on($('dateTime')).as('w'), TumblingEventTimeWindows.of(10_000)],
+      ['slide', Slide.over(lit(10).seconds()).every(lit(5).seconds()).on($('dateTime')).as('w'), SlidingEventTimeWindows.of(10_000, 5_000)],
+      ['session', Session.withGap(lit(2).seconds()).on($('dateTime')).as('w'), EventTimeSessionWindows.withGap(2_000)],
+    ] as const) {
+      const { native } = await onBothEngines(async (engine: EngineName) => {
+        const env = StreamEnvironment.create({ engine });
+        const bids = env.fromSource(NexmarkSource.bids({ events: 30_000 }), wm());
+        const t = TableEnvironment.create(env)
+          .fromDataStream(bids)
+          .where($('auction').mod(10).isEqual(0))
+          .window(win)
+          .groupBy($('w'), $('auction'))
+          .select($('auction'), $('w').start().as('ws'), $('w').end().as('we'), $('price').max().as('top'), countStar().as('n'), $('price').times(2).sum().as('twice'));
+        expect(t.getSchema().toString()).toBe('{ auction: i64, ws: timestamp, we: timestamp, top: i64, n: i64, twice: i64 }');
+        const sink = new CollectSink();
+        t.toDataStream().sinkTo(sink);
+        expect(env.explain()).toContain('GroupWindowAggregate(');
+        await env.execute();
+        return sink.records;
+      });
+      // The same through the DataStream API.
+      const env = StreamEnvironment.create({ engine: 'native' });
+      const sink = new CollectSink();
+      env
+        .fromSource(NexmarkSource.bids({ events: 30_000 }), wm())
+        .filter((b) => b.auction % 10 === 0)
+        .map((b) => ({ auction: b.auction, price: b.price, twice: b.price * 2 }), { auction: 'i64', price: 'i64', twice: 'i64' })
+        .keyBy('auction')
+        .window(ds)
+        .aggregate({ top: agg.max('price'), n: agg.count(), twice: agg.sum('twice') })
+        .map((r) => ({ auction: r.auction, ws: r.windowStart, we: r.windowEnd, top: r.top, n: r.n, twice: r.twice }), { auction: 'i64', ws: 'timestamp', we: 'timestamp', top: 'i64', n: 'i64', twice: 'i64' })
+        .sinkTo(sink);
+      await env.execute();
+      expect(native, name).toEqual(sink.records);
+      expect(native.length, name).toBeGreaterThan(20);
+    }
+  });
+
+  it('names what is neither grouped nor aggregated', () => {
+    const env = StreamEnvironment.create({ engine: 'ts' });
+    const t = TableEnvironment.create(env).fromDataStream(env.fromSource(NexmarkSource.bids({ events: 10 }), WatermarkStrategy.forMonotonousTimestamps<Bid>().withTimestampAssigner('dateTime')));
+    const g = t.window(Tumble.over(lit(1).seconds()).on($('dateTime')).as('w')).groupBy($('w'), $('auction'));
+    expect(() => g.select($('bidder'), $('price').sum())).toThrow("the column 'bidder' is neither grouped nor aggregated");
+    expect(() => t.select($('price').sum())).toThrow("aggregates and window bounds belong in a grouped window's select");
+    const noTime = TableEnvironment.create(env).fromDataStream(env.fromRecords([{ t: 1 }], { t: 'timestamp' }));
+    expect(() => noTime.window(Tumble.over(lit(1).seconds()).on($('t')).as('w'))).toThrow('the table has no event time');
   });
 });

@@ -153,6 +153,44 @@ export class Expression {
     return this.cast('i64');
   }
 
+  /** Aggregates, for a grouped window's select: `$('price').sum().as('total')`. */
+  sum(): Expression {
+    return this.agg('sum');
+  }
+  count(): Expression {
+    return this.agg('count');
+  }
+  min(): Expression {
+    return this.agg('min');
+  }
+  max(): Expression {
+    return this.agg('max');
+  }
+  avg(): Expression {
+    return this.agg('avg');
+  }
+  countDistinct(): Expression {
+    return this.agg('countDistinct');
+  }
+  firstValue(): Expression {
+    return this.agg('first');
+  }
+  lastValue(): Expression {
+    return this.agg('last');
+  }
+  private agg(kind: string): Expression {
+    return new Expression({ k: 'call', op: 'agg', args: [this.node], s: kind });
+  }
+
+  /** The start of the group window this names (`$('w').start()`), a timestamp. */
+  start(): Expression {
+    return new Expression({ k: 'call', op: 'windowStart', args: [this.node] });
+  }
+  /** The end of the group window this names (exclusive), a timestamp. */
+  end(): Expression {
+    return new Expression({ k: 'call', op: 'windowEnd', args: [this.node] });
+  }
+
   /** An interval of this many milliseconds (this is a number literal). */
   milliseconds(): Expression {
     return this.interval(1);
@@ -249,9 +287,19 @@ export function render(n: ExprNode): string {
           return `CASE WHEN ${a[0]} THEN ${a[1]} ELSE ${a[2]} END`;
         case 'extract':
           return `EXTRACT(${n.s} FROM ${a[0]})`;
+        case 'agg':
+          return `${n.s === 'countDistinct' ? 'COUNT(DISTINCT ' : `${n.s!.toUpperCase()}(`}${a[0]})`;
+        case 'windowStart':
+        case 'windowEnd':
+          return `${n.op === 'windowStart' ? 'START' : 'END'}(${a[0]})`;
         default:
           return `${FN[n.op] ?? n.op}(${a.join(', ')})`;
       }
     }
   }
+}
+
+/** Counts rows: `count(*)` in a grouped window's select (Flink's `lit(1).count()`). */
+export function countStar(): Expression {
+  return new Expression({ k: 'call', op: 'agg', args: [{ k: 'lit', v: 1 }], s: 'count' });
 }

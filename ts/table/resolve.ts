@@ -231,6 +231,7 @@ class Resolver {
         return mk('extract', 'i64', args, args[0]!.n, { s: n.s! });
       }
     }
+    if (op === 'agg' || op === 'windowStart' || op === 'windowEnd') this.fail(n, "aggregates and window bounds belong in a grouped window's select: table.window(...).groupBy($('w'), ...).select(...)");
     return this.fail(n, `unknown function '${op}'`);
   }
 

@@ -10,10 +10,14 @@
 import type { Row } from '../batch/record-batch.js';
 import { Schema } from '../batch/schema.js';
 import type { CalcSpec } from '../engine/calc-spec.js';
+import type { AggKind, AggregateSpec, WindowDescriptor } from '../engine/engine.js';
+import { aggregateOutputType, checkWindow, describeAggregates, describeWindow, windowOutputSchema } from '../engine/window-spec.js';
+import { addWindowAggregate } from '../plan/two-phase.js';
 import { DataStream } from '../api/datastream.js';
 import type { StreamEnvironment } from '../api/environment.js';
 import type { GraphNode } from '../plan/graph.js';
-import { Expression, render, type ExprNode } from './expression.js';
+import type { Expression } from './expression.js';
+import { render, type ExprNode } from './expression.js';
 import { resolve, TableError } from './resolve.js';
 
 /** One column of a table: its name and its expression over the input node's fields. */
@@ -159,12 +163,104 @@ export class Table {
 
   /** The table as a stream of records (one calc operator for everything pending). */
   toDataStream(): DataStream<Row> {
-    const env = this.tEnv.env;
-    if (this.isIdentity()) return new DataStream<Row>(env, this.input);
-    const { calc, then } = this.spec('toDataStream');
+    return new DataStream<Row>(this.tEnv.env, this.materialize('toDataStream'));
+  }
+
+  /** The graph node whose output is this table: the input itself, or one calc node over it. */
+  private materialize(where: string): GraphNode {
+    if (this.isIdentity()) return this.input;
+    const { calc, then } = this.spec(where);
     const name = `Calc(${this.describe()})`;
-    const node = env.graph.add({ name, op: { kind: 'calc', spec: { ...calc, name } }, input: this.input, partitioning: { kind: 'forward' }, schema: then, hasEventTime: this.input.hasEventTime });
-    return new DataStream<Row>(env, node);
+    return this.tEnv.env.graph.add({ name, op: { kind: 'calc', spec: { ...calc, name } }, input: this.input, partitioning: { kind: 'forward' }, schema: then, hasEventTime: this.input.hasEventTime });
+  }
+
+  /**
+   * A group window over the table's event time (Flink's `window(Tumble.over(...).on($('t')).as('w'))`).
+   * The rows' event time is the stream's (set by its watermark strategy, which should read the
+   * `on` column); windows fire on its watermarks.
+   */
+  window(w: GroupWindow): GroupWindowedTable {
+    const col = this.cols.find((c) => c.name === w.on);
+    if (col === undefined) throw new TableError(`window: unknown column '${w.on}'; the columns are: ${this.cols.map((c) => c.name).join(', ')}`);
+    if (this.getSchema().field(w.on).type !== 'timestamp') throw new TableError(`window: the time column '${w.on}' must be a timestamp, got ${this.getSchema().field(w.on).type}`);
+    if (!this.input.hasEventTime) {
+      throw new TableError(`window: the table has no event time; assign it on the stream (e.g. WatermarkStrategy.forBoundedOutOfOrderness(ms).withTimestampAssigner('${w.on}')) before fromDataStream`);
+    }
+    return new GroupWindowedTable(this, w);
+  }
+
+  /** @internal Plans a grouped window's select (see WindowGroupedTable). */
+  windowAggregate(w: GroupWindow, keys: readonly string[], exprs: readonly Expression[]): Table {
+    const names = new Set(this.cols.map((c) => c.name));
+    for (const k of keys) if (!names.has(k)) throw new TableError(`groupBy: unknown column '${k}'; the columns are: ${[...names].join(', ')}`);
+    const argCols: Col[] = [];
+    const aggs: { name: string; kind: AggKind; arg: string | null }[] = [];
+    const rewrite = (n: ExprNode): ExprNode => {
+      switch (n.k) {
+        case 'ref':
+          if (keys.includes(n.name)) return n;
+          if (n.name === w.alias) throw new TableError(`select: the window '${w.alias}' is not a value; use $('${w.alias}').start() or .end()`);
+          if (!names.has(n.name)) throw new TableError(`select: unknown column '${n.name}'; the columns are: ${[...names].join(', ')}`);
+          throw new TableError(`select: the column '${n.name}' is neither grouped nor aggregated; add it to groupBy or aggregate it (e.g. $('${n.name}').max())`);
+        case 'alias':
+          return { ...n, e: rewrite(n.e) };
+        case 'call': {
+          if (n.op === 'windowStart' || n.op === 'windowEnd') {
+            const a = n.args[0]!;
+            if (a.k !== 'ref' || a.name !== w.alias) throw new TableError(`select: ${render(n)}: start() and end() belong to the window '${w.alias}'`);
+            return { k: 'ref', name: n.op };
+          }
+          if (n.op === 'agg') {
+            const a = n.args[0]!;
+            const kind = n.s as AggKind;
+            let arg: string | null;
+            if (kind === 'count' && a.k === 'lit' && a.v !== null) arg = null;
+            else if (a.k === 'ref' && names.has(a.name)) arg = a.name;
+            else {
+              arg = `$arg${argCols.length}`;
+              argCols.push({ name: arg, expr: a });
+            }
+            const name = `EXPR$agg${aggs.length}`;
+            aggs.push({ name, kind, arg });
+            return { k: 'ref', name };
+          }
+          return { ...n, args: n.args.map(rewrite) };
+        }
+        default:
+          return n;
+      }
+    };
+    const post = exprs.map((x, k) => {
+      const n = x.node;
+      const name = n.k === 'alias' ? n.name : n.k === 'ref' ? n.name : `EXPR$${k}`;
+      return { name, expr: rewrite(n.k === 'alias' ? n.e : n) };
+    });
+    if (aggs.length === 0) throw new TableError('select: a grouped window needs at least one aggregate, e.g. $(\'price\').max()');
+    // Before the window: the keys and the aggregates' arguments, as one calc.
+    const used = [...new Set([...keys, ...aggs.flatMap((a) => (a.arg === null || a.arg.startsWith('$arg') ? [] : [a.arg]))])];
+    const pre = this.derive([...used.map((u) => this.cols.find((c) => c.name === u)!), ...argCols.map((c) => ({ name: c.name, expr: this.inline(c.expr, 'select') }))], this.pred, 'select');
+    const preNode = pre.materialize('select');
+    const input = preNode.schema;
+    const keyFields = keys.map((k) => input.indexOf(k));
+    const aggregates: AggregateSpec[] = aggs.map((a) => ({ name: a.name, kind: a.kind, field: a.arg === null ? null : input.indexOf(a.arg) }));
+    for (const a of aggregates) {
+      try {
+        aggregateOutputType(a, input);
+      } catch (e) {
+        throw new TableError(`select: ${(e as Error).message}`);
+      }
+    }
+    const schema = windowOutputSchema({ input, keyFields, window: w.window, aggregates });
+    const env = this.tEnv.env;
+    const node = addWindowAggregate(
+      env.graph,
+      preNode,
+      `GroupWindowAggregate(${describeWindow(w.window)}${keys.length === 0 ? '' : `, groupBy=[${keys.join(', ')}]`}) [${describeAggregates(aggregates, input)}]`,
+      { kind: 'windowAggregate', keyFields, window: w.window, gapFn: null, aggregates, lateTag: null, lateness: 0 },
+      keys.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: keys },
+      schema,
+    );
+    return new Table(this.tEnv, node, node.schema.fields.map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } })), null).derive(post, null, 'select');
   }
 
   /** The pending operations as one line: `select=[...], where=[...]`. */
@@ -177,5 +273,90 @@ export class Table {
   explain(): string {
     const { then } = this.spec('explain');
     return `== Logical plan ==\nCalc(${this.describe()}) -> ${then}\n  <- ${this.input.name} ${this.input.schema}`;
+  }
+}
+
+/** A group window: its assigner, time column and alias (see Tumble, Slide, Session). */
+export interface GroupWindow {
+  readonly window: WindowDescriptor;
+  readonly on: string;
+  readonly alias: string;
+}
+
+function intervalMs(e: Expression, what: string): number {
+  const n = e.node;
+  if (n.k === 'interval') return n.ms;
+  if (n.k === 'lit' && typeof n.v === 'number' && Number.isSafeInteger(n.v)) return n.v;
+  throw new TableError(`${what}: give an interval, e.g. lit(10).seconds(); got ${render(n)}`);
+}
+
+function onField(e: Expression): string {
+  if (e.node.k !== 'ref') throw new TableError(`on(): name the time column, e.g. $('dateTime'); got ${render(e.node)}`);
+  return e.node.name;
+}
+
+class WindowOn {
+  constructor(private readonly window: WindowDescriptor) {
+    checkWindow(window);
+  }
+  on(time: Expression): { as(alias: string): GroupWindow } {
+    const on = onField(time);
+    return { as: (alias: string) => ({ window: this.window, on, alias }) };
+  }
+}
+
+/** Tumbling group windows: `Tumble.over(lit(10).seconds()).on($('dateTime')).as('w')`. */
+export class Tumble {
+  static over(size: Expression): WindowOn {
+    return new WindowOn({ kind: 'tumbling', sizeMs: intervalMs(size, 'Tumble.over'), offsetMs: 0 });
+  }
+}
+
+/** Sliding group windows: `Slide.over(lit(10).seconds()).every(lit(2).seconds()).on($('t')).as('w')`. */
+export class Slide {
+  static over(size: Expression): { every(slide: Expression): WindowOn } {
+    const sizeMs = intervalMs(size, 'Slide.over');
+    return { every: (slide: Expression) => new WindowOn({ kind: 'sliding', sizeMs, slideMs: intervalMs(slide, 'Slide.every'), offsetMs: 0 }) };
+  }
+}
+
+/** Session group windows: `Session.withGap(lit(5).minutes()).on($('t')).as('w')`. */
+export class Session {
+  static withGap(gap: Expression): WindowOn {
+    return new WindowOn({ kind: 'session', gapMs: intervalMs(gap, 'Session.withGap') });
+  }
+}
+
+/** A table with a group window: group it by the window (and keys). */
+export class GroupWindowedTable {
+  /** @internal */
+  constructor(
+    private readonly table: Table,
+    private readonly w: GroupWindow,
+  ) {}
+
+  /** `groupBy($('w'), $('key'), ...)`: the window's alias and the key columns. */
+  groupBy(...exprs: Expression[]): WindowGroupedTable {
+    const names = exprs.map((x) => {
+      if (x.node.k !== 'ref') throw new TableError(`groupBy: ${render(x.node)}: group by columns and the window alias, e.g. groupBy($('w'), $('auction'))`);
+      return x.node.name;
+    });
+    if (!names.includes(this.w.alias)) throw new TableError(`groupBy: a windowed table is grouped by its window: add $('${this.w.alias}')`);
+    return new WindowGroupedTable(this.table, this.w, names.filter((n) => n !== this.w.alias));
+  }
+}
+
+/** A table grouped by a window and keys: `select` its keys, window bounds and aggregates. */
+export class WindowGroupedTable {
+  /** @internal */
+  constructor(
+    private readonly table: Table,
+    private readonly w: GroupWindow,
+    private readonly keys: readonly string[],
+  ) {}
+
+  /** Keys, `$('w').start()` / `.end()`, and aggregates (`$('price').max().as('top')`), or expressions over them. */
+  select(...exprs: Expression[]): Table {
+    return this.table.windowAggregate(this.w, this.keys, exprs);
   }
 }

@@ -150,6 +150,54 @@ fn bin<A: Prim, R: Prim>(a: Kernel, b: Kernel, f: impl Fn(A, A, u32, &Ctx<'_>) -
     })
 }
 
+/// A literal operand's value, so a binary kernel with a constant side runs as a unary loop.
+trait FromLit: Prim {
+    fn from_lit(e: &Expr) -> Option<Self>;
+}
+impl FromLit for i32 {
+    fn from_lit(e: &Expr) -> Option<i32> {
+        match e {
+            Expr::Lit { v: Lit::I32(x), .. } => Some(*x),
+            _ => None,
+        }
+    }
+}
+impl FromLit for i64 {
+    fn from_lit(e: &Expr) -> Option<i64> {
+        match e {
+            Expr::Lit { v: Lit::I64(x), .. } => Some(*x),
+            _ => None,
+        }
+    }
+}
+impl FromLit for f64 {
+    fn from_lit(e: &Expr) -> Option<f64> {
+        match e {
+            Expr::Lit { v: Lit::F64(x), .. } => Some(*x),
+            _ => None,
+        }
+    }
+}
+impl FromLit for bool {
+    fn from_lit(e: &Expr) -> Option<bool> {
+        match e {
+            Expr::Lit { v: Lit::Bool(x), .. } => Some(*x),
+            _ => None,
+        }
+    }
+}
+
+/// A strict binary operator: over two vectors, or, when a side is a literal, one vector and a constant.
+fn binop<A: FromLit, R: Prim>(a: Kernel, b: Kernel, args: &[Expr], f: impl Fn(A, A, u32, &Ctx<'_>) -> R + Send + Sync + 'static) -> Kernel {
+    if let Some(c) = A::from_lit(&args[1]) {
+        return un::<A, R>(a, move |x, r, ctx| f(x, c, r, ctx));
+    }
+    if let Some(c) = A::from_lit(&args[0]) {
+        return un::<A, R>(b, move |y, r, ctx| f(c, y, r, ctx));
+    }
+    bin::<A, R>(a, b, f)
+}
+
 /// A strict kernel from strings to strings (`f` appends the result).
 fn str_map(a: Kernel, f: impl Fn(&str, u32, &Ctx<'_>, &mut StrVec) + Send + Sync + 'static) -> Kernel {
     Box::new(move |ctx, sel| {
@@ -195,9 +243,9 @@ fn to_str<A: Prim>(a: Kernel, f: impl Fn(A, u32, &Ctx<'_>) -> String + Send + Sy
 }
 
 macro_rules! int_arith {
-    ($t:ty, $ty_name:expr, $op:ident, $a:expr, $b:expr, $site:expr) => {{
+    ($t:ty, $ty_name:expr, $op:ident, $a:expr, $b:expr, $args:expr, $site:expr) => {{
         let site = $site;
-        bin::<$t, $t>($a, $b, move |x, y, r, ctx| match x.$op(y) {
+        binop::<$t, $t>($a, $b, $args, move |x, y, r, ctx| match x.$op(y) {
             Some(v) => v,
             None => {
                 ctx.fail(r, || rules::overflow(&site.name, &site.text, r as usize, $ty_name));
@@ -208,9 +256,9 @@ macro_rules! int_arith {
 }
 
 macro_rules! int_div {
-    ($t:ty, $ty_name:expr, $a:expr, $b:expr, $site:expr, $rem:expr) => {{
+    ($t:ty, $ty_name:expr, $a:expr, $b:expr, $args:expr, $site:expr, $rem:expr) => {{
         let site = $site;
-        bin::<$t, $t>($a, $b, move |x, y, r, ctx| {
+        binop::<$t, $t>($a, $b, $args, move |x, y, r, ctx| {
             if y == 0 {
                 ctx.fail(r, || rules::div_by_zero(&site.name, &site.text, r as usize));
                 return 0;
@@ -230,15 +278,15 @@ macro_rules! int_div {
 }
 
 macro_rules! compare {
-    ($t:ty, $op:expr, $a:expr, $b:expr) => {{
+    ($t:ty, $op:expr, $a:expr, $b:expr, $args:expr) => {{
         let op: &str = $op;
         match op {
-            "eq" => bin::<$t, bool>($a, $b, |x, y, _, _| x == y),
-            "ne" => bin::<$t, bool>($a, $b, |x, y, _, _| x != y),
-            "lt" => bin::<$t, bool>($a, $b, |x, y, _, _| x < y),
-            "le" => bin::<$t, bool>($a, $b, |x, y, _, _| x <= y),
-            "gt" => bin::<$t, bool>($a, $b, |x, y, _, _| x > y),
-            _ => bin::<$t, bool>($a, $b, |x, y, _, _| x >= y),
+            "eq" => binop::<$t, bool>($a, $b, $args, |x, y, _, _| x == y),
+            "ne" => binop::<$t, bool>($a, $b, $args, |x, y, _, _| x != y),
+            "lt" => binop::<$t, bool>($a, $b, $args, |x, y, _, _| x < y),
+            "le" => binop::<$t, bool>($a, $b, $args, |x, y, _, _| x <= y),
+            "gt" => binop::<$t, bool>($a, $b, $args, |x, y, _, _| x > y),
+            _ => binop::<$t, bool>($a, $b, $args, |x, y, _, _| x >= y),
         }
     }};
 }
@@ -494,21 +542,21 @@ fn call(op: &str, t: DataType, at: Option<DataType>, args: &[Expr], mut ks: Vec<
             let b = ks.pop().unwrap();
             let a = ks.pop().unwrap();
             Ok(match (op, t) {
-                ("add", F64) => bin::<f64, f64>(a, b, |x, y, _, _| x + y),
-                ("sub", F64) => bin::<f64, f64>(a, b, |x, y, _, _| x - y),
-                ("mul", F64) => bin::<f64, f64>(a, b, |x, y, _, _| x * y),
-                ("div", F64) => bin::<f64, f64>(a, b, |x, y, _, _| x / y),
-                ("mod", F64) => bin::<f64, f64>(a, b, |x, y, _, _| x % y),
-                ("add", I32) => int_arith!(i32, "i32", checked_add, a, b, site),
-                ("sub", I32) => int_arith!(i32, "i32", checked_sub, a, b, site),
-                ("mul", I32) => int_arith!(i32, "i32", checked_mul, a, b, site),
-                ("div", I32) => int_div!(i32, "i32", a, b, site, false),
-                ("mod", I32) => int_div!(i32, "i32", a, b, site, true),
-                ("add", t) if is_int64(t) => int_arith!(i64, "i64", checked_add, a, b, site),
-                ("sub", t) if is_int64(t) => int_arith!(i64, "i64", checked_sub, a, b, site),
-                ("mul", t) if is_int64(t) => int_arith!(i64, "i64", checked_mul, a, b, site),
-                ("div", t) if is_int64(t) => int_div!(i64, "i64", a, b, site, false),
-                ("mod", t) if is_int64(t) => int_div!(i64, "i64", a, b, site, true),
+                ("add", F64) => binop::<f64, f64>(a, b, args, |x, y, _, _| x + y),
+                ("sub", F64) => binop::<f64, f64>(a, b, args, |x, y, _, _| x - y),
+                ("mul", F64) => binop::<f64, f64>(a, b, args, |x, y, _, _| x * y),
+                ("div", F64) => binop::<f64, f64>(a, b, args, |x, y, _, _| x / y),
+                ("mod", F64) => binop::<f64, f64>(a, b, args, |x, y, _, _| x % y),
+                ("add", I32) => int_arith!(i32, "i32", checked_add, a, b, args, site),
+                ("sub", I32) => int_arith!(i32, "i32", checked_sub, a, b, args, site),
+                ("mul", I32) => int_arith!(i32, "i32", checked_mul, a, b, args, site),
+                ("div", I32) => int_div!(i32, "i32", a, b, args, site, false),
+                ("mod", I32) => int_div!(i32, "i32", a, b, args, site, true),
+                ("add", t) if is_int64(t) => int_arith!(i64, "i64", checked_add, a, b, args, site),
+                ("sub", t) if is_int64(t) => int_arith!(i64, "i64", checked_sub, a, b, args, site),
+                ("mul", t) if is_int64(t) => int_arith!(i64, "i64", checked_mul, a, b, args, site),
+                ("div", t) if is_int64(t) => int_div!(i64, "i64", a, b, args, site, false),
+                ("mod", t) if is_int64(t) => int_div!(i64, "i64", a, b, args, site, true),
                 _ => return Err(cfg(format!("{}: '{op}' over {t}", site.text))),
             })
         }
@@ -556,10 +604,10 @@ fn call(op: &str, t: DataType, at: Option<DataType>, args: &[Expr], mut ks: Vec<
             let b = ks.pop().unwrap();
             let a = ks.pop().unwrap();
             Ok(match at.unwrap() {
-                I32 => compare!(i32, op, a, b),
-                I64 | Timestamp => compare!(i64, op, a, b),
-                F64 => compare!(f64, op, a, b),
-                Bool => compare!(bool, op, a, b),
+                I32 => compare!(i32, op, a, b, args),
+                I64 | Timestamp => compare!(i64, op, a, b, args),
+                F64 => compare!(f64, op, a, b, args),
+                Bool => compare!(bool, op, a, b, args),
                 Utf8 => str_compare(op, a, b),
             })
         }

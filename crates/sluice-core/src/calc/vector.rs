@@ -66,7 +66,7 @@ impl Vector {
 }
 
 /// The values a kernel loop reads and writes as plain vectors.
-pub trait Prim: Copy + Default + PartialEq + PartialOrd + 'static {
+pub trait Prim: Copy + Default + PartialEq + PartialOrd + Send + Sync + 'static {
     fn take(v: Vals) -> Vec<Self>;
     fn wrap(v: Vec<Self>) -> Vals;
 }
