@@ -97,8 +97,10 @@ class Gen {
 
   private field(e: CalcExpr & { k: 'field' }): Val {
     const i = e.i;
-    const out = this.slot();
     const nul = this.input.fields[i]!.nullable || e.n;
+    const slot = this.slot();
+    // A field that cannot be null has no null flag: the operators above it drop their null checks.
+    const out: Val = nul ? slot : { v: slot.v, n: 'false' };
     if (nul) this.emit(`${out.n} = V${i} !== null && (V${i}[i >>> 3] & (1 << (i & 7))) === 0;`);
     switch (e.t) {
       case 'i32':
@@ -199,7 +201,10 @@ class Gen {
         return this.strict(e, ([a, b], o) => {
           if (t === 'f64') return this.emit(`${o} = ${a} % ${b};`);
           this.emit(`if (${b} == 0) ${this.err('div', e)}`);
-          this.emit(this.big && IS64(t) ? `${o} = ${a} % ${b};` : `${o} = ${a} % ${b} + 0;`);
+          if (this.big && IS64(t)) this.emit(`${o} = ${a} % ${b};`);
+          // Numbers within ±2^53: truncated division is exact, and V8's % on doubles is a call to fmod.
+          else if (IS64(t)) this.emit(`${o} = ${a} - Math.trunc(${a} / ${b}) * ${b};`);
+          else this.emit(`${o} = ${a} % ${b} + 0;`);
         });
       case 'neg':
         return this.strict(e, ([a], o) => {
