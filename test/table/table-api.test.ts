@@ -101,6 +101,10 @@ describe('Table API', () => {
     expect(() => t.where($('qty').isGreater(1))).toThrow("where: unknown column 'qty'; the columns are: id, price");
     expect(() => t.select($('id'), $('id'))).toThrow("the column 'id' appears twice");
     expect(t.explain()).toContain('Calc(select=[id, price])');
+    const plan = t.where($('id').isGreater(3)).explain().split('\n');
+    expect(plan.slice(0, 5)).toEqual(['== Logical plan ==', 'select(id, price)', 'where((id > 3))', '', '== Optimised plan ==']);
+    expect(plan[5]).toBe('Calc(select=[id, price], where=[(id > 3)]) -> { id: i64, price: f64 }');
+    expect(plan[6]).toMatch(/^ {2}<- Source: records -> \{ id: i64, product: utf8, price: f64, qty: i32, note: utf8\? \}$/);
   });
 });
 

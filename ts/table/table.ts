@@ -50,6 +50,8 @@ export class Table {
     private readonly cols: readonly Col[],
     /** Rows are kept where this is true (over the input's fields). */
     private readonly pred: ExprNode | null,
+    /** The operations as written since the input node (explain's logical plan). */
+    private readonly ops: readonly string[] = [],
   ) {}
 
   /** The columns and their types, as the table's records will have them. */
@@ -82,27 +84,27 @@ export class Table {
     });
   }
 
-  private derive(cols: readonly Col[], pred: ExprNode | null, where: string): Table {
+  private derive(cols: readonly Col[], pred: ExprNode | null, where: string, op?: string): Table {
     const seen = new Set<string>();
     for (const c of cols) {
       if (seen.has(c.name)) throw new TableError(`${where}: the column '${c.name}' appears twice; rename one with .as('...')`);
       seen.add(c.name);
     }
-    const t = new Table(this.tEnv, this.input, cols, pred);
+    const t = new Table(this.tEnv, this.input, cols, pred, op === undefined ? this.ops : [...this.ops, op]);
     t.spec(where); // resolves every expression now: errors surface where the table is built
     return t;
   }
 
   /** The columns `exprs` (each a column, or a computed expression named with `.as(name)`). */
   select(...exprs: Expression[]): Table {
-    return this.derive(this.columnsOf(exprs, 'select'), this.pred, 'select');
+    return this.derive(this.columnsOf(exprs, 'select'), this.pred, 'select', `select(${exprs.map((x) => render(x.node)).join(', ')})`);
   }
 
   /** Keeps the rows for which `predicate` is true (null and false drop the row). */
   where(predicate: Expression): Table {
     const p = this.inline(predicate.node, 'where');
     const pred: ExprNode = this.pred === null ? p : { k: 'call', op: 'and', args: [this.pred, p] };
-    return this.derive(this.cols, pred, 'where');
+    return this.derive(this.cols, pred, 'where', `where(${render(predicate.node)})`);
   }
 
   filter(predicate: Expression): Table {
@@ -111,7 +113,7 @@ export class Table {
 
   /** Adds computed columns after the existing ones (a name that exists is an error: use addOrReplaceColumns). */
   addColumns(...exprs: Expression[]): Table {
-    return this.derive([...this.cols, ...this.columnsOf(exprs, 'addColumns')], this.pred, 'addColumns');
+    return this.derive([...this.cols, ...this.columnsOf(exprs, 'addColumns')], this.pred, 'addColumns', `addColumns(${exprs.map((x) => render(x.node)).join(', ')})`);
   }
 
   /** Adds columns, replacing those of the same name in place. */
@@ -119,7 +121,7 @@ export class Table {
     const added = this.columnsOf(exprs, 'addOrReplaceColumns');
     const cols = this.cols.map((c) => added.find((a) => a.name === c.name) ?? c);
     for (const a of added) if (!this.cols.some((c) => c.name === a.name)) cols.push(a);
-    return this.derive(cols, this.pred, 'addOrReplaceColumns');
+    return this.derive(cols, this.pred, 'addOrReplaceColumns', `addOrReplaceColumns(${exprs.map((x) => render(x.node)).join(', ')})`);
   }
 
   /** Renames columns: `renameColumns($('a').as('b'))`. */
@@ -131,7 +133,7 @@ export class Table {
       this.inline(n.e, 'renameColumns');
       renames.set(n.e.name, n.name);
     }
-    return this.derive(this.cols.map((c) => ({ name: renames.get(c.name) ?? c.name, expr: c.expr })), this.pred, 'renameColumns');
+    return this.derive(this.cols.map((c) => ({ name: renames.get(c.name) ?? c.name, expr: c.expr })), this.pred, 'renameColumns', `renameColumns(${exprs.map((x) => render(x.node)).join(', ')})`);
   }
 
   /** Drops columns: `dropColumns($('a'), $('b'))`. */
@@ -142,7 +144,7 @@ export class Table {
       this.inline(x.node, 'dropColumns');
       drop.add(x.node.name);
     }
-    return this.derive(this.cols.filter((c) => !drop.has(c.name)), this.pred, 'dropColumns');
+    return this.derive(this.cols.filter((c) => !drop.has(c.name)), this.pred, 'dropColumns', `dropColumns(${exprs.map((x) => render(x.node)).join(', ')})`);
   }
 
   /** The pending calc as an engine spec over the input node's schema, and the table's schema. */
@@ -260,7 +262,8 @@ export class Table {
       keys.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: keys },
       schema,
     );
-    return new Table(this.tEnv, node, node.schema.fields.map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } })), null).derive(post, null, 'select');
+    const written = `window(${describeWindow(w.window)} on ${w.on} as ${w.alias}).groupBy(${[w.alias, ...keys].join(', ')}).select(${exprs.map((x) => render(x.node)).join(', ')})`;
+    return new Table(this.tEnv, node, node.schema.fields.map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } })), null, [...this.ops, written]).derive(post, null, 'select');
   }
 
   /** The pending operations as one line: `select=[...], where=[...]`. */
@@ -269,10 +272,19 @@ export class Table {
     return this.pred === null ? `select=[${sel}]` : `select=[${sel}], where=[${render(this.pred)}]`;
   }
 
-  /** The logical plan of this table: the pending calc over its input. */
+  /**
+   * The table's plans: the operations as written (logical), and what they become (optimised:
+   * one calc per chain of operations, group windows as the built-in window aggregation, down
+   * to the stream the table came from). The environment's explain() shows the physical plan
+   * (parallelism, chains, exchanges, projection into the sources) once the table is used.
+   */
   explain(): string {
     const { then } = this.spec('explain');
-    return `== Logical plan ==\nCalc(${this.describe()}) -> ${then}\n  <- ${this.input.name} ${this.input.schema}`;
+    const chain: string[] = [];
+    for (let n: GraphNode | null = this.input; n !== null; n = n.input) chain.push(`${n.name} -> ${n.schema}`);
+    const calc = this.isIdentity() ? [] : [`Calc(${this.describe()}) -> ${then}`];
+    const optimised = [...calc, ...chain].map((l, i) => `${'  '.repeat(i)}${i === 0 ? '' : '<- '}${l}`);
+    return ['== Logical plan ==', ...(this.ops.length === 0 ? ['(the stream as it is)'] : this.ops), '', '== Optimised plan ==', ...optimised].join('\n');
   }
 }
 
