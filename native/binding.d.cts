@@ -12,8 +12,11 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeCalc {
   /** `spec`: the JSON of a `CalcSpec` (ts/engine/calc-spec.ts) over `input`. */
   constructor(input: Array<FieldSpec>, spec: string)
-  /** The kept rows of one batch, computed. */
-  process(buffers: Array<Uint8Array>, length: number, eventTime?: Uint8Array | undefined | null): BatchOut
+  /**
+   * One batch: the computed columns of the kept rows, and the kept rows' indices when some
+   * were dropped (the caller takes the pass-through columns from its own batch).
+   */
+  process(buffers: Array<Uint8Array>, length: number, eventTime?: Uint8Array | undefined | null): CalcOut
 }
 
 export declare class NativeCsvDecoder {
@@ -109,6 +112,11 @@ export interface BatchOut {
   i64: Array<BigInt64Array>
   f64: Array<Float64Array>
   eventTime?: BigInt64Array
+}
+
+export interface CalcOut {
+  computed: BatchOut
+  selection?: Uint32Array
 }
 
 /** Drops the registry's hold on a pool (operators still holding it keep it alive). */

@@ -9,6 +9,12 @@ use sluice_core::calc::Calc;
 use crate::batch::{batch_out, batch_ref, event_time_slice, parse_schema, BatchOut, FieldSpec};
 use crate::error::to_napi;
 
+#[napi(object)]
+pub struct CalcOut<'env> {
+    pub computed: BatchOut<'env>,
+    pub selection: Option<Uint32Array>,
+}
+
 #[napi]
 pub struct NativeCalc {
     input: Schema,
@@ -25,12 +31,13 @@ impl NativeCalc {
         Ok(NativeCalc { input, inner })
     }
 
-    /// The kept rows of one batch, computed.
+    /// One batch: the computed columns of the kept rows, and the kept rows' indices when some
+    /// were dropped (the caller takes the pass-through columns from its own batch).
     #[napi]
-    pub fn process<'env>(&self, env: &'env Env, buffers: Vec<Uint8Array>, length: u32, event_time: Option<Uint8Array>) -> Result<BatchOut<'env>> {
+    pub fn process<'env>(&self, env: &'env Env, buffers: Vec<Uint8Array>, length: u32, event_time: Option<Uint8Array>) -> Result<CalcOut<'env>> {
         let et = event_time_slice(&event_time)?;
         let batch = batch_ref(&self.input, &buffers, length as usize, et)?;
         let out = self.inner.process(&batch).map_err(to_napi)?;
-        batch_out(env, out)
+        Ok(CalcOut { computed: batch_out(env, out.computed)?, selection: out.selection.map(Uint32Array::new) })
     }
 }

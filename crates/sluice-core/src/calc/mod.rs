@@ -11,21 +11,25 @@ pub mod vector;
 
 use std::sync::Arc;
 
-use crate::batch::{bit_get, BatchRef, Column, ColumnData, DataType, Field, RecordBatch, Schema, SchemaRef, ValuesRef};
+use crate::batch::{BatchRef, Column, DataType, Field, RecordBatch, Schema, SchemaRef};
 use crate::error::Result;
 use kernel::{compile, Ctx, Kernel};
 use spec::{CalcSpec, Expr};
 
-enum Out {
-    /// An input field unchanged.
-    Pass(usize),
-    Compute(Kernel, DataType),
+/// What one batch gave: the computed columns (in spec order, pass-through columns left out),
+/// and the kept rows unless every row was kept.
+pub struct CalcOutput {
+    /// Computed columns only, with the kept rows' event time when rows were dropped.
+    pub computed: RecordBatch,
+    /// Indices of the kept rows; None when all were kept.
+    pub selection: Option<Vec<u32>>,
 }
 
 pub struct Calc {
-    output: SchemaRef,
+    /// The schema of the computed columns.
+    computed_schema: SchemaRef,
     filter: Option<Kernel>,
-    columns: Vec<Out>,
+    computed: Vec<(Kernel, DataType)>,
 }
 
 impl Calc {
@@ -33,24 +37,25 @@ impl Calc {
         let spec = CalcSpec::from_json(spec_json, input)?;
         let name: Arc<str> = Arc::from(spec.name.as_str());
         let filter = spec.filter.as_ref().map(|f| compile(f, &name)).transpose()?;
-        let mut fields = Vec::with_capacity(spec.columns.len());
-        let mut columns = Vec::with_capacity(spec.columns.len());
+        let mut fields = Vec::new();
+        let mut computed = Vec::new();
         for (n, e) in &spec.columns {
+            // An input field unchanged is taken by the caller: it holds the batch already.
+            if let Expr::Field { .. } = e {
+                continue;
+            }
             fields.push(Field::new(n.clone(), e.ty()));
-            columns.push(match e {
-                Expr::Field { i, .. } => Out::Pass(*i),
-                _ => Out::Compute(compile(e, &name)?, e.ty()),
-            });
+            computed.push((compile(e, &name)?, e.ty()));
         }
-        Ok(Calc { output: Arc::new(Schema::new(fields)), filter, columns })
+        Ok(Calc { computed_schema: Arc::new(Schema::new(fields)), filter, computed })
     }
 
-    pub fn output_schema(&self) -> &SchemaRef {
-        &self.output
+    pub fn computed_schema(&self) -> &SchemaRef {
+        &self.computed_schema
     }
 
     /// The kept rows of `batch`, computed; the first error by row when one fails.
-    pub fn process(&self, batch: &BatchRef<'_>) -> Result<RecordBatch> {
+    pub fn process(&self, batch: &BatchRef<'_>) -> Result<CalcOutput> {
         let ctx = Ctx::new(batch);
         let all: Vec<u32> = (0..batch.len as u32).collect();
         let sel = match &self.filter {
@@ -65,59 +70,12 @@ impl Calc {
             }
         };
         let full = sel.len() == batch.len;
-        let mut columns = Vec::with_capacity(self.columns.len());
-        for c in &self.columns {
-            columns.push(match c {
-                Out::Pass(i) => gather(&batch.columns[*i], &sel, full, batch.len),
-                Out::Compute(k, t) => k(&ctx, &sel).into_column(*t),
-            });
-        }
+        let columns: Vec<Column> = self.computed.iter().map(|(k, t)| k(&ctx, &sel).into_column(*t)).collect();
         if let Some(e) = ctx.take_error() {
             return Err(e);
         }
-        let event_time = batch.event_time.map(|et| sel.iter().map(|&r| et[r as usize]).collect());
-        Ok(RecordBatch { schema: self.output.clone(), columns, len: sel.len(), event_time })
+        let event_time = if full { None } else { batch.event_time.map(|et| sel.iter().map(|&r| et[r as usize]).collect()) };
+        let computed = RecordBatch { schema: self.computed_schema.clone(), columns, len: sel.len(), event_time };
+        Ok(CalcOutput { computed, selection: if full { None } else { Some(sel) } })
     }
-}
-
-fn gather(col: &crate::batch::ColumnRef<'_>, sel: &[u32], full: bool, len: usize) -> Column {
-    if full {
-        return col.to_owned_column(len);
-    }
-    let validity = col.validity.map(|v| {
-        let mut out = vec![0u8; crate::batch::bitmap_len(sel.len())];
-        for (k, &r) in sel.iter().enumerate() {
-            if bit_get(v, r as usize) {
-                crate::batch::bit_set(&mut out, k, true);
-            }
-        }
-        out
-    });
-    let g = |v: &[i64]| sel.iter().map(|&r| v[r as usize]).collect::<Vec<_>>();
-    let data = match col.values {
-        ValuesRef::I32(v) => ColumnData::I32(sel.iter().map(|&r| v[r as usize]).collect()),
-        ValuesRef::I64(v) => ColumnData::I64(g(v)),
-        ValuesRef::Timestamp(v) => ColumnData::Timestamp(g(v)),
-        ValuesRef::F64(v) => ColumnData::F64(sel.iter().map(|&r| v[r as usize]).collect()),
-        ValuesRef::Bool(v) => {
-            let mut out = vec![0u8; crate::batch::bitmap_len(sel.len())];
-            for (k, &r) in sel.iter().enumerate() {
-                if bit_get(v, r as usize) {
-                    crate::batch::bit_set(&mut out, k, true);
-                }
-            }
-            ColumnData::Bool(out)
-        }
-        ValuesRef::Utf8 { offsets, data } => {
-            let mut o = Vec::with_capacity(sel.len() + 1);
-            let mut d = Vec::new();
-            o.push(0);
-            for &r in sel {
-                d.extend_from_slice(&data[offsets[r as usize] as usize..offsets[r as usize + 1] as usize]);
-                o.push(d.len() as i32);
-            }
-            ColumnData::Utf8 { offsets: o, data: d }
-        }
-    };
-    Column { data, validity }
 }
