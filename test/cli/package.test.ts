@@ -171,7 +171,8 @@ describe('the npm package, installed from its tarballs', () => {
     );
     expect(unexpected).toEqual([]);
     expect(files.filter((f) => /\.(node|rs|map)$|^(test|bench|examples|crates)\/|\.test\./.test(f))).toEqual([]);
-    expect(packed.root.size).toBeLessThan(256 * 1024);
+    // Compressed: the library and declarations (the Table API took it past 256 KiB); anything big that slips in still fails.
+    expect(packed.root.size).toBeLessThan(384 * 1024);
 
     const manifest = JSON.parse(readFileSync(join(nativeProject, 'node_modules', 'sluice', 'package.json'), 'utf8'));
     expect(manifest.type).toBe('module');

@@ -182,7 +182,7 @@ describe('calc: projection, filter and computed columns', () => {
     const sch = Schema.from({ a: 'i64', b: 'i64' });
     const big = 2n ** 60n + 12345n;
     const b = batchFromRecords([{ a: 1, b: 2 }, { a: big, b: -3 }, { a: -big, b: 5 }], sch);
-    const got = both(sch, b, specOf(sch, { p: $('a').times($('b')), d: $('a').dividedBy($('b')), m: $('a').mod($('b')), s: $('a').cast('utf8'), f: $('a').cast('f64'), g: $('a').isGreater(lit(2n ** 59n)) }));
+    const got = both(sch, b, specOf(sch, { p: $('a').times($('b')), d: $('a').dividedBy($('b')), m: $('a').mod($('b')), s: $('a').cast('utf8'), f: $('a').cast('f64'), g: $('a').isGreater(lit(2n ** 59n)) })) as Record<string, unknown[]>;
     expect(got['p:i64']).toEqual([2n, big * -3n, -big * 5n]);
     expect(got['d:i64']).toEqual([0n, big / -3n, -big / 5n]);
     expect(got['m:i64']).toEqual([1n, big % -3n, -big % 5n]);
