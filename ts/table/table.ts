@@ -163,9 +163,12 @@ export class Table {
     return this.pred === null && this.cols.length === f.length && this.cols.every((c, i) => c.name === f[i]!.name && c.expr.k === 'ref' && c.expr.name === f[i]!.name);
   }
 
-  /** The table as a stream of records (one calc operator for everything pending). */
-  toDataStream(): DataStream<Row> {
-    return new DataStream<Row>(this.tEnv.env, this.materialize('toDataStream'));
+  /**
+   * The table as a stream of records (one calc operator for everything pending). `T` names the
+   * record type the caller expects; the records have the fields of getSchema().
+   */
+  toDataStream<T extends object = Row>(): DataStream<T> {
+    return new DataStream<T>(this.tEnv.env, this.materialize('toDataStream'));
   }
 
   /** The graph node whose output is this table: the input itself, or one calc node over it. */
