@@ -1,6 +1,6 @@
 // The layers of ts/ (ARCHITECTURE.md), checked by `npm run lint:layers` and by
 // test/architecture/layers.test.ts. From the ground up:
-//   batch < keys < engine < api < plan < runtime < connectors < cli (and ts/index.ts on top).
+//   batch < keys < engine < api < table < plan < runtime < connectors < cli (and ts/index.ts on top).
 // Beside them, ts/ui is the dashboard page (browser code, bundled by esbuild): it reads the
 // types of api and plan and imports nothing else of Sluice; only cli/dashboard.ts reaches it,
 // for ui/protocol.ts (what server and page exchange).
@@ -59,6 +59,20 @@ module.exports = {
       comment: 'The API builds the logical graph (plan/graph, plan/two-phase); only api/environment.ts plans and runs a job.',
       severity: 'error',
       from: { path: '^ts/api/', pathNot: '^ts/api/environment\\.ts$' },
+      to: { path: '^ts/(plan|runtime|connectors|cli)/', pathNot: '^ts/plan/(graph|two-phase)\\.ts$' },
+    },
+    {
+      name: 'api-below-table',
+      comment: 'The Table API builds on the DataStream API; the DataStream API knows nothing of tables.',
+      severity: 'error',
+      from: { path: '^ts/(batch|keys|engine|api)/' },
+      to: { path: '^ts/table/' },
+    },
+    {
+      name: 'table-below-plan',
+      comment: 'ts/table (expressions, Table, its planning into calc nodes) adds nodes to the logical graph (plan/graph) and runs jobs through the environment; it never imports the physical plan, the runtime, connectors or the CLI.',
+      severity: 'error',
+      from: { path: '^ts/table/' },
       to: { path: '^ts/(plan|runtime|connectors|cli)/', pathNot: '^ts/plan/(graph|two-phase)\\.ts$' },
     },
     {

@@ -21,6 +21,10 @@ import { Schema } from '../ts/batch/schema.js';
 import { i32View, setI64 } from '../ts/batch/i64.js';
 import { selectEngine } from '../ts/engine/select.js';
 import { exchangeBench } from './exchange.js';
+import { $, lit, TableEnvironment } from '../ts/index.js';
+import { batchFromRecords } from '../ts/batch/builder.js';
+import type { CalcSpec } from '../ts/engine/calc-spec.js';
+import { resolve } from '../ts/table/resolve.js';
 import { DEFAULT_NEXMARK_CONFIG } from '../ts/engine/nexmark-config.js';
 import type { EngineName, WindowDescriptor } from '../ts/engine/engine.js';
 
@@ -32,7 +36,9 @@ export interface CaseResult {
   readonly extra?: Record<string, number>;
 }
 
-export type CaseName = 'decode-jsonl' | 'decode-csv' | 'file-job' | 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | 'exchange' | NexmarkCase | ReuseCase | ParallelCase | CheckpointCase;
+export type CaseName = 'calc-kernel' | TableCase | 'decode-jsonl' | 'decode-csv' | 'file-job' | 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | 'exchange' | NexmarkCase | ReuseCase | ParallelCase | CheckpointCase;
+/** Nexmark q0-q2 through the Table API (one calc operator), and the generator alone into the same sink. */
+export type TableCase = 'table-q0' | 'table-q1' | 'table-q2';
 /** A user-function query with env.enableObjectReuse() (Flink's pipeline.object-reuse). */
 export type ReuseCase = `${'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2'}-reuse`;
 /** A keyed process function with state per bidder, without checkpoints and with one every second; 1 M keys of state snapshotted and restored. */
@@ -435,8 +441,93 @@ async function fileJob(engine: EngineName, lines: number): Promise<CaseResult> {
   return { events: lines, seconds, check: size, extra: { outputMiB: size / 2 ** 20 } };
 }
 
+/**
+ * The calc kernel: `WHERE MOD(a, 10) < 8` and two computed columns, `x * 0.908 + 1.5` (f64) and
+ * `a * 3 + 7` (i64), over batches of 8192 rows built beforehand. Extra: the same work as a
+ * per-record lambda (a record object per row, a filter and a map, a batch built from the
+ * results), timed in the same process.
+ */
+function calcKernel(engine: EngineName, events: number): CaseResult {
+  const eng = selectEngine(engine);
+  const schema = Schema.from({ a: 'i64', x: 'f64' });
+  const batches: RecordBatch[] = [];
+  for (let at = 0; at < events; at += 8192) {
+    const n = Math.min(8192, events - at);
+    const a = new BigInt64Array(n);
+    const x = new Float64Array(n);
+    const a32 = i32View(a);
+    for (let i = 0; i < n; i++) {
+      setI64(a32, i, ((at + i) * 2654435761) % 1_000_003);
+      x[i] = ((at + i) % 1000) / 7;
+    }
+    batches.push(new RecordBatch(schema, [{ type: 'i64', values: a, validity: null }, { type: 'f64', values: x, validity: null }], n));
+  }
+  const spec: CalcSpec = {
+    name: 'Calc(bench)',
+    filter: resolve($('a').mod(10).isLess(8).node, schema, 'bench'),
+    columns: [
+      { name: 'p', expr: resolve($('x').times(0.908).plus(1.5).node, schema, 'bench') },
+      { name: 'q', expr: resolve($('a').times(3).plus(7).node, schema, 'bench') },
+    ],
+  };
+  const calc = eng.createCalc(schema, spec);
+  let check = 0;
+  const t0 = performance.now();
+  for (const b of batches) check = checksum(calc.process(b), check);
+  const seconds = (performance.now() - t0 - checksumMs) / 1000;
+  const outSchema = calc.outputSchema;
+  const l0 = performance.now();
+  let rows = 0;
+  for (const b of batches) {
+    const out: { p: number; q: number }[] = [];
+    for (const r of b.toRecords() as { a: number; x: number }[]) if (r.a % 10 < 8) out.push({ p: r.x * 0.908 + 1.5, q: r.a * 3 + 7 });
+    rows += batchFromRecords(out, outSchema).length;
+  }
+  const lambdaSeconds = (performance.now() - l0) / 1000;
+  void rows;
+  return { events, seconds, check, extra: { lambdaSeconds, lambdaOverEngine: lambdaSeconds / seconds } };
+}
+
+/**
+ * Nexmark q0-q2 in the Table API (q0: every bid column as in Flink's q0 `SELECT * FROM bid`; q1,
+ * q2 as in the suite) into the checksum sink. Extra: the generator alone producing the
+ * columns the query reads (its source reader in a loop, nothing else), in the same process.
+ */
+async function tableQuery(name: TableCase, engine: EngineName, events: number): Promise<CaseResult> {
+  const env = StreamEnvironment.create({ engine });
+  const sink = new ChecksumSink();
+  const bids = env.fromSource(NexmarkSource.bids({ events }));
+  const t = TableEnvironment.create(env).fromDataStream(bids);
+  const cols = ['auction', 'bidder', 'price', 'channel', 'url', 'dateTime', 'extra'];
+  const q =
+    name === 'table-q0'
+      ? t.select(...cols.map((c) => $(c)))
+      : name === 'table-q1'
+        ? t.select($('auction'), $('bidder'), lit(0.908).times($('price')).as('price'), $('dateTime'), $('extra'))
+        : t.where($('auction').mod(123).isEqual(0)).select($('auction'), $('price'));
+  q.toDataStream().sinkTo(sink);
+  const t0 = performance.now();
+  await env.execute(name);
+  const seconds = (performance.now() - t0 - checksumMs) / 1000;
+  const read = name === 'table-q0' ? null : name === 'table-q1' ? ['auction', 'bidder', 'price', 'dateTime', 'extra'] : ['auction', 'price'];
+  const g0 = performance.now();
+  const reader = NexmarkSource.bids({ events }).open({ engine: selectEngine(engine), batchSize: 8192, projection: read });
+  let rows = 0;
+  for (let b = await reader.next(); b !== null; b = await reader.next()) rows += b.length;
+  await reader.close();
+  const generatorSeconds = (performance.now() - g0) / 1000;
+  void rows;
+  return { events, seconds, check: sink.checksum, extra: { generatorSeconds, queryOverGenerator: generatorSeconds / seconds } };
+}
+
 export async function runCase(name: CaseName, engine: EngineName, events: number): Promise<CaseResult> {
   switch (name) {
+    case 'calc-kernel':
+      return calcKernel(engine, events);
+    case 'table-q0':
+    case 'table-q1':
+    case 'table-q2':
+      return tableQuery(name, engine, events);
     case 'decode-jsonl':
       return decodeFile('jsonl', engine, events);
     case 'decode-csv':

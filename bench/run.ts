@@ -30,6 +30,10 @@ interface Case {
 }
 
 const CASES: Case[] = [
+  { name: 'calc-kernel', title: 'calc kernel: WHERE MOD(a, 10) < 8, x * 0.908 + 1.5, a * 3 + 7 over i64/f64 batches (extra: a per-record lambda)', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 3x TS; TS >= 5x the lambda' },
+  { name: 'table-q0', title: 'Nexmark q0 in the Table API (select of every bid column)', events: quick ? 500_000 : 10_000_000, target: 'native >= 0.8x the generator alone' },
+  { name: 'table-q1', title: 'Nexmark q1 in the Table API (0.908 * price: one calc)', events: quick ? 500_000 : 10_000_000, target: 'native >= 0.8x the generator alone' },
+  { name: 'table-q2', title: 'Nexmark q2 in the Table API (WHERE MOD(auction, 123) = 0: one calc)', events: quick ? 500_000 : 10_000_000, target: 'native >= 0.8x the generator alone' },
   { name: 'decode-jsonl', title: 'JSONL file source alone, ~100-byte records of six fields (extra: a bare JSON.parse loop)', events: quick ? 500_000 : 2_000_000, target: 'native >= 5x TS, >= 4x the JSON.parse loop' },
   { name: 'decode-csv', title: 'CSV file source alone, the same records (extra: a bare split loop)', events: quick ? 500_000 : 2_000_000, target: 'native >= 5x TS' },
   { name: 'file-job', title: 'file job: JSONL -> keyBy -> 10 s tumbling window -> JSONL sink', events: quick ? 500_000 : 4_000_000, target: 'native >= 2.5x TS, peak RSS < 250 MB' },
@@ -116,7 +120,7 @@ for (const c of CASES) {
   const ts = measure(c, 'ts');
   if (native.check !== ts.check) throw new Error(`${c.name}: engines disagree (result checksums ${native.check} vs ${ts.check})`);
   const ratio = native.medianEventsPerSec / ts.medianEventsPerSec;
-  console.log(`${c.title}: native ${M(native.medianEventsPerSec)}, ts ${M(ts.medianEventsPerSec)}, ratio ${ratio.toFixed(2)}x, peak RSS ${native.maxRssMb.toFixed(0)} / ${ts.maxRssMb.toFixed(0)} MB`);
+  console.log(`${c.title}: native ${M(native.medianEventsPerSec)}, ts ${M(ts.medianEventsPerSec)}, ratio ${ratio.toFixed(2)}x, peak RSS ${native.maxRssMb.toFixed(0)} / ${ts.maxRssMb.toFixed(0)} MB${native.extra === undefined ? '' : `, extra native ${JSON.stringify(native.extra)} ts ${JSON.stringify(ts.extra)}`}`);
   results.push({ case: c.name, title: c.title, events: c.events, target: c.target, native, ts, ratio, ...(only !== null ? { measured: new Date().toISOString() } : {}) });
 }
 

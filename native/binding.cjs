@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeCalc = nativeBinding.NativeCalc
 module.exports.NativeCsvDecoder = nativeBinding.NativeCsvDecoder
 module.exports.NativeJsonlDecoder = nativeBinding.NativeJsonlDecoder
 module.exports.NativeNexmarkGenerator = nativeBinding.NativeNexmarkGenerator

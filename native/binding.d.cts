@@ -9,6 +9,16 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeCalc {
+  /** `spec`: the JSON of a `CalcSpec` (ts/engine/calc-spec.ts) over `input`. */
+  constructor(input: Array<FieldSpec>, spec: string)
+  /**
+   * One batch: the computed columns of the kept rows, and the kept rows' indices when some
+   * were dropped (the caller takes the pass-through columns from its own batch).
+   */
+  process(buffers: Array<Uint8Array>, length: number, eventTime?: Uint8Array | undefined | null): CalcOut
+}
+
 export declare class NativeCsvDecoder {
   /** `where_` (`where` in JavaScript) names the input in error messages (`file '<path>'`). */
   constructor(fields: Array<CodecFieldSpec>, where: string, delimiter: string, header: boolean)
@@ -102,6 +112,11 @@ export interface BatchOut {
   i64: Array<BigInt64Array>
   f64: Array<Float64Array>
   eventTime?: BigInt64Array
+}
+
+export interface CalcOut {
+  computed: BatchOut
+  selection?: Uint32Array
 }
 
 /** Drops the registry's hold on a pool (operators still holding it keep it alive). */

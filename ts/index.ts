@@ -70,3 +70,8 @@ export { CollectSink, DiscardingSink } from './connectors/memory-sinks.js';
 export type { Engine, EngineName, WindowDescriptor } from './engine/engine.js';
 export { selectEngine, nativeAvailable, type EngineChoice } from './engine/select.js';
 export { EngineError, type EngineErrorKind } from './engine/errors.js';
+
+export { TableEnvironment, Table, Tumble, Slide, Session, GroupWindowedTable, WindowGroupedTable, type GroupWindow } from './table/table.js';
+export { Expression, $, lit, ifThenElse, concat, coalesce, and, or, countStar, type ExprLike } from './table/expression.js';
+export { TableError } from './table/resolve.js';
+export type { ExtractUnit } from './engine/calc-spec.js';

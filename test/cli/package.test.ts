@@ -173,8 +173,9 @@ describe('the npm package, installed from its tarballs', () => {
     );
     expect(unexpected).toEqual([]);
     expect(files.filter((f) => /\.(node|rs|map)$|^(test|bench|examples|crates)\/|\.test\./.test(f))).toEqual([]);
-    // About 50 KiB of it is the dashboard's bundle (uPlot and dagre, minified and gzipped).
-    expect(packed.root.size).toBeLessThan(320 * 1024);
+    // Compressed: the library and declarations (the Table API took it past 256 KiB) and the
+    // dashboard's bundle (about 50 KiB: uPlot and dagre, minified); anything big that slips in still fails.
+    expect(packed.root.size).toBeLessThan(448 * 1024);
 
     const manifest = JSON.parse(readFileSync(join(nativeProject, 'node_modules', 'sluice', 'package.json'), 'utf8'));
     expect(manifest.type).toBe('module');

@@ -8,6 +8,7 @@
 import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import type { NexmarkConfig, NexmarkKind } from './nexmark-config.js';
+import type { CalcSpec } from './calc-spec.js';
 
 export type EngineName = 'native' | 'ts';
 export type AggKind = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'first' | 'last' | 'countDistinct';
@@ -147,8 +148,20 @@ export interface CsvDecoder {
   setHeader(columnOf: readonly number[], width: number): void;
 }
 
+/**
+ * Projection, filter and computed columns fused (engine/calc-spec.ts): one call per batch, the
+ * kept rows' columns out, event time carried along.
+ */
+export interface Calc {
+  readonly outputSchema: Schema;
+  /** The kept rows, computed; throws an EngineError (kind data or overflow) naming the row of the batch. */
+  process(batch: RecordBatch): RecordBatch;
+}
+
 export interface Engine {
   readonly name: EngineName;
+  /** Compiles a calc spec over `input` once (native: a kernel tree; TS: generated code). */
+  createCalc(input: Schema, spec: CalcSpec): Calc;
   createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator;
   createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[]): NexmarkGenerator;
   /** Encodes a batch as a FlatBuffers `RecordBatch` (schema/sluice.fbs). */

@@ -8,6 +8,7 @@ import type { Schema } from '../batch/schema.js';
 import type { Sink, Source } from '../api/connector.js';
 import type { WatermarkStrategy } from '../api/watermark.js';
 import type { AggregateSpec, WindowDescriptor } from '../engine/engine.js';
+import type { CalcSpec } from '../engine/calc-spec.js';
 import type { DataType } from '../batch/schema.js';
 import type { KeyedProcessFunction } from '../api/state.js';
 import type { GlobalWindowSpec, UserWindowAssigner, UserWindowFunction } from '../api/window-functions.js';
@@ -20,6 +21,8 @@ export type NodeOp =
   /** assumedSchema: no output schema was given, the input's is kept (records are checked against it). */
   | { readonly kind: 'map'; readonly fn: UserFn; readonly assumedSchema: boolean }
   | { readonly kind: 'filter'; readonly fn: UserFn }
+  /** Projection, filter and computed columns fused (Table API / SQL): field indices refer to the input's schema. */
+  | { readonly kind: 'calc'; readonly spec: CalcSpec }
   | { readonly kind: 'flatMap'; readonly fn: UserFn; readonly assumedSchema: boolean }
   | { readonly kind: 'timestamps'; readonly strategy: WatermarkStrategy<never> }
   | { readonly kind: 'keySelector'; readonly fn: UserFn; readonly keyType: DataType }

@@ -9,6 +9,7 @@
  */
 
 import { Schema } from '../batch/schema.js';
+import type { CalcExpr, CalcSpec } from '../engine/calc-spec.js';
 import { partitioningOf, type GraphNode, type JobGraph, type ParallelSettings, type Partitioning } from './graph.js';
 
 /** How one input of an operator is fed. */
@@ -136,6 +137,18 @@ export function edgeTargets(kind: EdgeKind, from: number, fromWidth: number, toW
   return Array.from({ length: toWidth }, (_, i) => i);
 }
 
+/** The input fields a calc spec reads. */
+function calcFields(spec: CalcSpec): Set<number> {
+  const out = new Set<number>();
+  const walk = (e: CalcExpr): void => {
+    if (e.k === 'field') out.add(e.i);
+    else if (e.k === 'call') e.args.forEach(walk);
+  };
+  if (spec.filter !== null) walk(spec.filter);
+  for (const c of spec.columns) walk(c.expr);
+  return out;
+}
+
 /** Fields of `node`'s output that its consumers read; null when some consumer needs whole records. */
 export function requiredFields(graph: JobGraph, node: GraphNode): Set<string> | null {
   const need = new Set<string>();
@@ -157,6 +170,9 @@ export function requiredFields(graph: JobGraph, node: GraphNode): Set<string> | 
         for (const f of down) need.add(f);
         break;
       }
+      case 'calc':
+        for (const i of calcFields(op.spec)) need.add(node.schema.fields[i]!.name);
+        break;
       case 'windowAggregate':
       case 'windowPreAggregate':
         // A dynamic session gap function reads whole records, and so does a side output of late records.

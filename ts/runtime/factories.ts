@@ -21,6 +21,7 @@ import { KeyedProcessOperator } from './operators/process.js';
 import { ProcessingTimeOperator } from './operators/processing-time.js';
 import { FilterOperator, FlatMapOperator, KeySelectorOperator, MapOperator } from './operators/record-functions.js';
 import { SideOutputOperator } from './operators/side-output.js';
+import { CalcOperator, remapCalcSpec } from './operators/calc.js';
 import { CommittingSinkOperator, SinkOperator, type SinkSpec } from './operators/sink.js';
 import { SourceOperator } from './operators/source.js';
 import { TimestampsOperator } from './operators/timestamps.js';
@@ -86,6 +87,8 @@ const FACTORIES: { readonly [K in NodeOp['kind']]: Factory<K> } = {
   },
   map: (op, { node: n, physical: p, objectReuse }) =>
     new MapOperator(n.id, n.name, op.fn as (r: Row) => unknown, p.outputSchema, { objectReuse, assumedSchema: op.assumedSchema }),
+  calc: (op, { node: n, physical: p, engine }) =>
+    new CalcOperator(n.id, n.name, engine.createCalc(p.inputSchema!, remapCalcSpec(op.spec, n.input!.schema, p.inputSchema!))),
   filter: (op, { node: n, objectReuse }) => new FilterOperator(n.id, n.name, op.fn as (r: Row) => unknown, objectReuse),
   flatMap: (op, { node: n, physical: p, objectReuse }) =>
     new FlatMapOperator(n.id, n.name, op.fn as (r: Row) => Iterable<unknown>, p.outputSchema, { objectReuse, assumedSchema: op.assumedSchema }),

@@ -1,6 +1,7 @@
 //! Sluice core: the engine. Knows nothing of Node; `sluice-node` binds it.
 
 pub mod batch;
+pub mod calc;
 pub mod codec;
 pub mod error;
 pub mod hash;

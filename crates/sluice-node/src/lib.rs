@@ -6,6 +6,7 @@
 #![cfg_attr(test, allow(dead_code))]
 
 mod batch;
+mod calc;
 mod codec;
 mod error;
 mod hash;

@@ -1,12 +1,14 @@
 /** The native engine: operators run in Rust through the napi-rs addon, one call per batch. */
 
-import type { RecordBatch } from '../../batch/record-batch.js';
+import { RecordBatch } from '../../batch/record-batch.js';
+import { takeColumn } from '../../batch/column.js';
 import { Schema } from '../../batch/schema.js';
-import type { CsvDecoder, CsvHeader, DecodedLines, Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { Calc, CsvDecoder, CsvHeader, DecodedLines, Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
 import { windowOutputSchema } from '../window-spec.js';
+import { calcOutputSchema, checkCalcSpec, type CalcSpec } from '../calc-spec.js';
 import { fromNative } from '../errors.js';
-import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN } from './binding.js';
+import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN, type NativeCalcN } from './binding.js';
 import { batchBuffers, eventTimeBytes, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
 
 /**
@@ -149,6 +151,43 @@ class NativeWindowAggregator implements WindowAggregator {
   }
 }
 
+/**
+ * The calc kernels in Rust: the spec crosses once as JSON, then one call per batch. Rust
+ * returns the computed columns and, when rows were dropped, the kept rows' indices; columns
+ * that are input fields unchanged are taken from the batch here (no copy when every row is kept).
+ */
+class NativeCalc implements Calc {
+  readonly outputSchema: Schema;
+  private readonly inner: NativeCalcN;
+  private readonly computedSchema: Schema;
+  /** Per output column: the input field it passes through, or its index among the computed ones. */
+  private readonly plan: readonly ({ readonly pass: number } | { readonly computed: number })[];
+
+  constructor(binding: NativeBinding, input: Schema, spec: CalcSpec) {
+    checkCalcSpec(input, spec);
+    this.outputSchema = calcOutputSchema(spec);
+    let k = 0;
+    this.plan = spec.columns.map((c) => (c.expr.k === 'field' ? { pass: c.expr.i } : { computed: k++ }));
+    this.computedSchema = new Schema(this.outputSchema.fields.filter((_, j) => spec.columns[j]!.expr.k !== 'field'));
+    this.inner = call(() => new binding.NativeCalc(fieldSpecs(input), JSON.stringify(spec)));
+  }
+
+  process(batch: RecordBatch): RecordBatch {
+    let out;
+    try {
+      out = this.inner.process(batchBuffers(batch), batch.length, eventTimeBytes(batch));
+    } catch (e) {
+      throw fromNative(e);
+    }
+    const computed = fromBatchOut(this.computedSchema, out.computed);
+    const sel = out.selection ?? null;
+    const columns = this.plan.map((p) =>
+      'pass' in p ? (sel === null ? batch.columns[p.pass]! : takeColumn(batch.columns[p.pass]!, sel, sel.length)) : computed.columns[p.computed]!,
+    );
+    return new RecordBatch(this.outputSchema, columns, computed.length, sel === null ? batch.eventTime : computed.eventTime);
+  }
+}
+
 class NativeNexmark implements NexmarkGenerator {
   readonly schema: Schema;
   constructor(
@@ -177,6 +216,10 @@ export class NativeEngine implements Engine {
   readonly name = 'native' as const;
 
   constructor(private readonly binding: NativeBinding) {}
+
+  createCalc(input: Schema, spec: CalcSpec): Calc {
+    return new NativeCalc(this.binding, input, spec);
+  }
 
   createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator {
     return new NativeWindowAggregator(this.binding, spec);

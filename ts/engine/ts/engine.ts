@@ -4,7 +4,7 @@ import type { RecordBatch } from '../../batch/record-batch.js';
 import { Buffer } from 'node:buffer';
 import type { Schema } from '../../batch/schema.js';
 import { rowRenderer, toLines } from '../../batch/text-format.js';
-import type { CsvDecoder, Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { Calc, CsvDecoder, Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
 import { decodeBatch, encodeBatch } from './codec.js';
 import { murmur3_32 } from '../../keys/hash.js';
@@ -13,9 +13,15 @@ import { TsNexmarkGenerator } from './nexmark.js';
 import { createTsWindowAggregator } from './window/index.js';
 import { TsJsonlDecoder } from './text/jsonl.js';
 import { TsCsvDecoder } from './text/csv.js';
+import { TsCalc } from './calc.js';
+import type { CalcSpec } from '../calc-spec.js';
 
 export class TsEngine implements Engine {
   readonly name = 'ts' as const;
+
+  createCalc(input: Schema, spec: CalcSpec): Calc {
+    return new TsCalc(input, spec);
+  }
 
   createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator {
     return createTsWindowAggregator(spec);

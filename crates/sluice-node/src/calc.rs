@@ -1,0 +1,43 @@
+//! `NativeCalc`: the calc operator (projection, filter, computed columns), compiled once from
+//! its spec, one call per batch.
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use sluice_core::batch::Schema;
+use sluice_core::calc::Calc;
+
+use crate::batch::{batch_out, batch_ref, event_time_slice, parse_schema, BatchOut, FieldSpec};
+use crate::error::to_napi;
+
+#[napi(object)]
+pub struct CalcOut<'env> {
+    pub computed: BatchOut<'env>,
+    pub selection: Option<Uint32Array>,
+}
+
+#[napi]
+pub struct NativeCalc {
+    input: Schema,
+    inner: Calc,
+}
+
+#[napi]
+impl NativeCalc {
+    /// `spec`: the JSON of a `CalcSpec` (ts/engine/calc-spec.ts) over `input`.
+    #[napi(constructor)]
+    pub fn new(input: Vec<FieldSpec>, spec: String) -> Result<Self> {
+        let input = parse_schema(&input);
+        let inner = Calc::new(&input, &spec).map_err(to_napi)?;
+        Ok(NativeCalc { input, inner })
+    }
+
+    /// One batch: the computed columns of the kept rows, and the kept rows' indices when some
+    /// were dropped (the caller takes the pass-through columns from its own batch).
+    #[napi]
+    pub fn process<'env>(&self, env: &'env Env, buffers: Vec<Uint8Array>, length: u32, event_time: Option<Uint8Array>) -> Result<CalcOut<'env>> {
+        let et = event_time_slice(&event_time)?;
+        let batch = batch_ref(&self.input, &buffers, length as usize, et)?;
+        let out = self.inner.process(&batch).map_err(to_napi)?;
+        Ok(CalcOut { computed: batch_out(env, out.computed)?, selection: out.selection.map(Uint32Array::new) })
+    }
+}

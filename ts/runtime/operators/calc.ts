@@ -1,0 +1,40 @@
+/**
+ * The calc operator (Table API / SQL): projection, filter and computed columns fused, run by
+ * the engine over whole batches (native kernels, or generated code in the TS engine).
+ */
+
+import type { RecordBatch } from '../../batch/record-batch.js';
+import type { Schema } from '../../batch/schema.js';
+import type { CalcExpr, CalcSpec } from '../../engine/calc-spec.js';
+import type { Calc } from '../../engine/engine.js';
+import { Operator } from '../operator.js';
+
+export class CalcOperator extends Operator {
+  constructor(
+    id: number,
+    name: string,
+    private readonly calc: Calc,
+  ) {
+    super(id, name);
+  }
+
+  processBatch(batch: RecordBatch): Promise<void> | void {
+    const out = this.calc.process(batch);
+    if (out.length === 0) return;
+    return this.emit(out);
+  }
+}
+
+/**
+ * The spec with its field indices moved from the logical input (`logical`) to the input as
+ * planned (`physical`, narrowed by projection pushdown).
+ */
+export function remapCalcSpec(spec: CalcSpec, logical: Schema, physical: Schema): CalcSpec {
+  if (logical.equals(physical)) return spec;
+  const map = (e: CalcExpr): CalcExpr => {
+    if (e.k === 'field') return { ...e, i: physical.indexOf(logical.fields[e.i]!.name) };
+    if (e.k === 'call') return { ...e, args: e.args.map(map) };
+    return e;
+  };
+  return { ...spec, filter: spec.filter === null ? null : map(spec.filter), columns: spec.columns.map((c) => ({ name: c.name, expr: map(c.expr) })) };
+}
