@@ -66,6 +66,9 @@ export type { FilePattern } from './connectors/directory-source.js';
 export type { FileSinkOptions } from './connectors/file-sink.js';
 export type { RolloverPolicy } from './connectors/rolling-sink.js';
 export { CollectSink, DiscardingSink } from './connectors/memory-sinks.js';
+export { KafkaSource, KafkaSourceBuilder, type IsolationLevel } from './connectors/kafka/source.js';
+export { OffsetsInitializer, type OffsetsSpec, type OffsetReset } from './connectors/kafka/offsets.js';
+export type { MetadataField } from './connectors/kafka/records.js';
 
 export type { Engine, EngineName, WindowDescriptor } from './engine/engine.js';
 export { selectEngine, nativeAvailable, type EngineChoice } from './engine/select.js';
