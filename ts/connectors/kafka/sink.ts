@@ -272,7 +272,7 @@ class KafkaWriter implements SinkWriter {
     try {
       meta = await client.metadata({ topics: [topic], autocreateTopics: false });
     } catch (e) {
-      if (/UNKNOWN_TOPIC/i.test(String(e) + String((e as { errors?: unknown[] }).errors?.map(String)))) throw new Error(`${this.who}: topic '${topic}' does not exist on ${this.c.bootstrap.join(',')}; create it first (or check the name)`, { cause: e });
+      if (/UNKNOWN_TOPIC|Unknown topic/i.test(String(e) + String((e as { errors?: unknown[] }).errors?.map(String)))) throw new Error(`${this.who}: topic '${topic}' does not exist on ${this.c.bootstrap.join(',')}; create it first (or check the name)`, { cause: e });
       throw kafkaError(this.who, this.c.bootstrap, `reading the metadata of topic '${topic}'`, e);
     } finally {
       if (client !== this.producer && client !== this.open?.producer) await client.close().catch(() => undefined);

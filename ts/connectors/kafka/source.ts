@@ -286,6 +286,9 @@ interface KafkaPosition {
 
 const key = (topic: string, partition: number): string => `${topic}:${partition}`;
 
+/** The snapshot of a job's final state (taken without a checkpoint id). */
+const FINAL = -1;
+
 class KafkaReader implements SourceReader {
   private consumer: Consumer | null = null;
   private ready: Promise<void> | null = null;
@@ -344,7 +347,7 @@ class KafkaReader implements SourceReader {
     try {
       meta = await consumer.metadata({ topics: names, forceUpdate: true, autocreateTopics: false });
     } catch (e) {
-      const missing = /UNKNOWN_TOPIC/i.test(String((e as Error)?.message) + JSON.stringify((e as { errors?: unknown })?.errors ?? '', (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+      const missing = /UNKNOWN_TOPIC|Unknown topic/i.test(String((e as Error)?.message) + JSON.stringify((e as { errors?: unknown })?.errors ?? '', (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
       if (missing) throw new Error(`${this.who}: topic ${names.map((t) => `'${t}'`).join(' or ')} does not exist on ${c.bootstrap.join(',')}; create it first (or check the name)`, { cause: e });
       throw kafkaError(this.who, c.bootstrap, 'reading topic metadata', e);
     }
@@ -567,7 +570,7 @@ class KafkaReader implements SourceReader {
       this.splitsByKey.size === 0 && this.restored !== null
         ? this.restored.splits
         : [...this.splitsByKey.values()].map((s) => ({ topic: s.topic, partition: s.partition, next: String(s.emitted), stop: s.stop === null ? null : String(s.stop) }));
-    if (checkpointId !== undefined && this.config.commitOffsets) this.snapshots.set(checkpointId, splits);
+    if (this.config.commitOffsets) this.snapshots.set(checkpointId ?? FINAL, splits);
     return { splits, deadLetters: this.dead?.position() ?? null };
   }
 
@@ -578,10 +581,12 @@ class KafkaReader implements SourceReader {
   }
 
   async checkpointComplete(checkpointId: number): Promise<void> {
-    const splits = this.snapshots.get(checkpointId);
+    // The job's final state is taken without a checkpoint id (FINAL); its checkpoint completes after the source closed.
+    const splits = this.snapshots.get(checkpointId) ?? this.snapshots.get(FINAL);
     for (const id of [...this.snapshots.keys()]) if (id <= checkpointId) this.snapshots.delete(id);
-    if (splits === undefined || splits.length === 0 || this.consumer === null) return;
-    const consumer = this.consumer;
+    if (splits === undefined || splits.length === 0) return;
+    const kafka = await loadKafka();
+    const consumer = this.consumer ?? new kafka.Consumer({ clientId: `${this.config.clientId}-source-${this.subtask}`, groupId: this.config.groupId!, bootstrapBrokers: [...this.config.bootstrap], retries: 1 });
     // Not a member of the group (Sluice assigns partitions): commit as a simple consumer does.
     consumer.generationId = -1;
     consumer.memberId = '';
@@ -590,6 +595,8 @@ class KafkaReader implements SourceReader {
     } catch {
       // Monitoring only (recovery uses the checkpoint): a failed commit is counted, not fatal.
       this.commitFailures++;
+    } finally {
+      if (consumer !== this.consumer) await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
     }
   }
 
