@@ -6,7 +6,8 @@
  * checkpoints (a restore continues exactly there) and are committed to the consumer group when
  * a checkpoint completes, for monitoring only. The reader fetches with the Kafka protocol
  * directly (no consumer-group membership: Sluice assigns the partitions) and hands each
- * partition's fetched values to the job's engine decoder in one call.
+ * partition's fetched values to the job's engine decoder in one call per batch (up to the job's
+ * batch size).
  */
 
 import { randomUUID } from 'node:crypto';
@@ -19,7 +20,7 @@ import { EngineError } from '../../engine/errors.js';
 import { DeadLetterFile, type DeadLetterPosition } from '../../runtime/dead-letters.js';
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { OffsetsInitializer, type OffsetsSpec } from './offsets.js';
-import { PartitionDecoder, takeRecords, type ExtraColumns, type FetchedBatch, type MetadataField, type ValueFormat } from './records.js';
+import { PartitionDecoder, takeRecords, type BadRecord, type ExtraColumns, type FetchedBatch, type MetadataField, type ValueFormat } from './records.js';
 
 export type IsolationLevel = 'read_committed' | 'read_uncommitted';
 
@@ -294,7 +295,8 @@ class KafkaReader implements SourceReader {
   private ready: Promise<void> | null = null;
   private readonly splitsByKey = new Map<string, Split>();
   private restored: KafkaPosition | null = null;
-  private readonly queue: { split: Split; batch: RecordBatch; next: bigint }[] = [];
+  /** Decoded, not yet handed out; a batch's rejected records go to the dead-letter file when it is (so checkpoints cover both alike). */
+  private readonly queue: { split: Split; batch: RecordBatch; bad: readonly BadRecord[]; next: bigint }[] = [];
   private current = '';
   private readonly dead: DeadLetterFile | null;
   private readonly who: string;
@@ -478,6 +480,7 @@ class KafkaReader implements SourceReader {
       const item = this.queue.shift();
       if (item !== undefined) {
         item.split.emitted = item.next;
+        for (const b of item.bad) this.dead!.writeEntry({ topic: item.split.topic, partition: item.split.partition, offset: Number(b.offset), error: b.message, raw: b.raw });
         if (item.batch.length === 0) continue;
         this.current = key(item.split.topic, item.split.partition);
         return item.batch;
@@ -548,12 +551,17 @@ class KafkaReader implements SourceReader {
           if (next === split.fetchAt) continue;
           split.fetchAt = next;
           any = true;
-          const { batch, bad } = records.length === 0 ? { batch: new BatchBuilder(this.schema, 0).finish(), bad: [] } : split.decoder.decode(records);
-          for (const b of bad) {
-            if (this.dead === null) throw new EngineError('data', b.message);
-            this.dead.writeEntry({ topic, partition: p.partitionIndex, offset: Number(b.offset), error: b.message, raw: b.raw });
+          if (records.length === 0) this.queue.push({ split, batch: new BatchBuilder(this.schema, 0).finish(), bad: [], next });
+          // Batches of at most batchSize rows: barriers (checkpoints) fall between batches, so a
+          // large fetch must not make one batch that holds a checkpoint back.
+          const size = this.ctx.batchSize;
+          for (let from = 0; from < records.length; from += size) {
+            const chunk = records.slice(from, from + size);
+            const last = from + size >= records.length;
+            const { batch, bad } = split.decoder.decode(chunk);
+            if (bad.length > 0 && this.dead === null) throw new EngineError('data', bad[0]!.message);
+            this.queue.push({ split, batch, bad, next: last ? next : chunk[chunk.length - 1]!.offset + 1n });
           }
-          this.queue.push({ split, batch, next });
         }
       }
     }

@@ -16,8 +16,9 @@ function errorCodes(e: unknown): number[] {
   const codes: number[] = [];
   const visit = (x: unknown, depth: number): void => {
     if (depth > 5 || x === null || typeof x !== 'object') return;
-    const o = x as { errorCode?: unknown; errors?: unknown; cause?: unknown; response?: { errorCode?: unknown } };
+    const o = x as { errorCode?: unknown; apiCode?: unknown; errors?: unknown; cause?: unknown; response?: { errorCode?: unknown } };
     if (typeof o.errorCode === 'number') codes.push(o.errorCode);
+    if (typeof o.apiCode === 'number') codes.push(o.apiCode);
     if (typeof o.response?.errorCode === 'number') codes.push(o.response.errorCode);
     if (Array.isArray(o.errors)) for (const i of o.errors) visit(i, depth + 1);
     else if (o.errors !== null && typeof o.errors === 'object') for (const v of Object.values(o.errors)) if (Array.isArray(v) && typeof v[0] === 'number') codes.push(v[0]);
