@@ -5,7 +5,7 @@
  * hash (Kafka's murmur2, as the Java client), round robin, or from a field.
  *
  * Delivery guarantees:
- * - 'none': records are sent without waiting at checkpoints.
+ * - 'none': records are sent without waiting for them at checkpoints.
  * - 'at-least-once': every write is acknowledged before the next, so at a checkpoint all
  *   records before it are in Kafka (a restore may write some again).
  * - 'exactly-once': Flink's two-phase commit with Kafka transactions. Each subtask writes the
@@ -18,7 +18,7 @@
  *   until an id that was never used. Consumers with read_committed see each record once.
  */
 
-import type { Producer } from '@platformatic/kafka';
+import type { Admin, Producer } from '@platformatic/kafka';
 import type { Sink, SinkContext, SinkWriter } from '../../api/connector.js';
 import { RecordBatch, valueReader } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
@@ -193,11 +193,12 @@ interface Open {
 
 class KafkaWriter implements SinkWriter {
   private producer: Producer | null = null;
+  private admin: Admin | null = null;
   private ready: Promise<void> | null = null;
   private readonly who: string;
   private partitions = new Map<string, { count: number; at: number }>();
   private roundRobin = 0;
-  /** 'none': sends not yet acknowledged (bounded). */
+  /** 'none': sends not yet acknowledged (at most two, chained). */
   private inFlight: Promise<unknown>[] = [];
   // Exactly-once.
   private open: Open | null = null;
@@ -225,7 +226,7 @@ class KafkaWriter implements SinkWriter {
   private async start(): Promise<void> {
     const kafka = await loadKafka();
     if (this.c.guarantee !== 'exactly-once') {
-      this.producer = new kafka.Producer({ clientId: `${this.c.clientId}-sink-${this.subtask}`, bootstrapBrokers: [...this.c.bootstrap], idempotent: this.c.guarantee === 'at-least-once', acks: -1, autocreateTopics: false });
+      this.producer = new kafka.Producer({ clientId: `${this.c.clientId}-sink-${this.subtask}`, bootstrapBrokers: [...this.c.bootstrap], idempotent: true, acks: -1, autocreateTopics: false });
       return;
     }
     // Recovery first: commit what the restored checkpoint prepared, then fence (abort) every id a failed run may have left open.
@@ -267,15 +268,14 @@ class KafkaWriter implements SinkWriter {
     const cached = this.partitions.get(topic);
     if (cached !== undefined && performance.now() - cached.at < 10_000) return cached.count;
     const kafka = await loadKafka();
-    const client = this.producer ?? this.open?.producer ?? new kafka.Producer({ clientId: `${this.c.clientId}-meta-${this.subtask}`, bootstrapBrokers: [...this.c.bootstrap] });
+    // An admin client for metadata: the producer's own lookup waits for a missing topic forever.
+    this.admin ??= new kafka.Admin({ clientId: `${this.c.clientId}-sink-meta-${this.subtask}`, bootstrapBrokers: [...this.c.bootstrap] });
     let meta;
     try {
-      meta = await client.metadata({ topics: [topic], autocreateTopics: false });
+      meta = await this.admin.metadata({ topics: [topic], autocreateTopics: false, forceUpdate: true });
     } catch (e) {
       if (/UNKNOWN_TOPIC|Unknown topic/i.test(String(e) + String((e as { errors?: unknown[] }).errors?.map(String)))) throw new Error(`${this.who}: topic '${topic}' does not exist on ${this.c.bootstrap.join(',')}; create it first (or check the name)`, { cause: e });
       throw kafkaError(this.who, this.c.bootstrap, `reading the metadata of topic '${topic}'`, e);
-    } finally {
-      if (client !== this.producer && client !== this.open?.producer) await client.close().catch(() => undefined);
     }
     const t = meta.topics.get(topic);
     if (t === undefined) throw new Error(`${this.who}: topic '${topic}' does not exist on ${this.c.bootstrap.join(',')}; create it first (or check the name)`);
@@ -318,7 +318,8 @@ class KafkaWriter implements SinkWriter {
     for (let i = 0; i < n; i++) {
       const end = rowEnds[i]!;
       const topic = topicOf(i);
-      const count = await this.partitionCount(topic);
+      const cached = this.partitions.get(topic);
+      const count = cached !== undefined && performance.now() - cached.at < 10_000 ? cached.count : await this.partitionCount(topic);
       let partition: number;
       if (partField !== null) {
         const p = partField(i);
@@ -346,14 +347,16 @@ class KafkaWriter implements SinkWriter {
       o.sent += messages.length;
       return;
     }
-    const sent = this.call('writing records', () => this.producer!.send({ messages }));
+    const previous = this.inFlight[this.inFlight.length - 1];
+    const sent = (previous ?? Promise.resolve()).then(() => this.call('writing records', () => this.producer!.send({ messages })));
     if (this.c.guarantee === 'at-least-once') {
       await sent;
       return;
     }
-    // 'none': a few sends in flight, no waiting at checkpoints; a failure still fails the job.
+    // 'none': one send in flight while the next batch is encoded, no waiting at checkpoints; a
+    // failure still fails the job. (The client's sends must not overlap: sequence numbers.)
     this.inFlight.push(sent);
-    if (this.inFlight.length >= 8) await this.inFlight.shift();
+    if (this.inFlight.length >= 2) await this.inFlight.shift();
   }
 
   /** The open transaction, begun on the first write after a checkpoint. */
@@ -424,6 +427,8 @@ class KafkaWriter implements SinkWriter {
     for (const p of this.prepared) if (p.live !== null) await p.live.producer.close().catch(() => undefined);
     if (this.producer !== null) await this.producer.close().catch((e: unknown) => errors.push(e));
     this.producer = null;
+    await this.admin?.close().catch(() => undefined);
+    this.admin = null;
     if (errors.length > 0) throw errors[0];
   }
 }
