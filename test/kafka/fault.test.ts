@@ -11,45 +11,20 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
 import { checkpointIds } from '../../ts/runtime/checkpoint-store.js';
 import { requireNative, rng } from '../engines.js';
-import { createTopic, produce, readCommitted, uid, type TestRecord } from './helpers.js';
+import { createTopic, expectedWindows, produce, readCommitted, uid, windowInput, windowOf } from './helpers.js';
 
 const bootstrap = inject('kafkaBootstrap');
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = `${root}dist/ts/cli/main.js`;
 const work = mkdtempSync(join(tmpdir(), 'sluice-kafka-fault-'));
-const T0 = 1_700_000_000_000;
-const N = 20_000;
-const USERS = 40;
-
-/** The windows the job must produce: per user and 10 s window, count and sum of amount. */
-function expectedWindows(): string[] {
-  const m = new Map<string, { records: number; total: number }>();
-  for (let i = 0; i < N; i++) {
-    const user = i % USERS;
-    const start = Math.floor((T0 + i * 10) / 10_000) * 10_000;
-    const k = `${user}@${start}`;
-    const w = m.get(k) ?? { records: 0, total: 0 };
-    w.records++;
-    w.total += i % 97;
-    m.set(k, w);
-  }
-  return [...m].map(([k, w]) => `${k} ${w.records} ${w.total}`).sort();
-}
-
-/** An output record as `user@windowStart records total`. */
-function windowOf(value: string): string {
-  const r = JSON.parse(value) as Record<string, number>;
-  const start = r.windowStart ?? r.window_start ?? r.start;
-  return `${r.user}@${start} ${r.records} ${r.total}`;
-}
+const N = 12_000;
 
 let input: Promise<string> | null = null;
 function inputTopic(): Promise<string> {
   input ??= (async () => {
     const topic = `fault-in-${uid()}`;
     await createTopic(bootstrap, topic, 2);
-    const records: TestRecord[] = Array.from({ length: N }, (_, i) => ({ partition: i % 2, value: JSON.stringify({ user: i % USERS, amount: i % 97, ts: T0 + i * 10 }) }));
-    await produce(bootstrap, topic, records);
+    await produce(bootstrap, topic, windowInput(N));
     return topic;
   })();
   return input;
@@ -83,7 +58,7 @@ describe('Kafka exactly-once under SIGKILL', () => {
     const dir = join(work, `chk-${out}`);
     const args = ['run', 'test/fixtures/jobs/kafka-window.ts', '--engine', engine, '--parallelism', String(parallelism), '--no-progress', '--batch-size', '200', '--restore-from', 'latest', '--', bootstrap, topic, out, `eo-${out}`, dir];
     const random = rng(parallelism * 10 + (engine === 'native' ? 1 : 2));
-    const want = expectedWindows();
+    const want = expectedWindows(N);
     let kills = 0;
     let finished = false;
     for (let attempt = 0; attempt < 20 && !finished; attempt++) {

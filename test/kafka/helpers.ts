@@ -83,3 +83,32 @@ export async function readCommitted(bootstrap: string, topic: string): Promise<R
     await consumer.close(true);
   }
 }
+
+// The windowed job of test/fixtures/jobs/kafka-window.ts: its input and the windows it must produce.
+const T0 = 1_700_000_000_000;
+const USERS = 40;
+
+/** `n` JSON records { user, amount, ts } over 2 partitions, 10 ms apart. */
+export function windowInput(n: number): TestRecord[] {
+  return Array.from({ length: n }, (_, i) => ({ partition: i % 2, value: JSON.stringify({ user: i % USERS, amount: i % 97, ts: T0 + i * 10 }) }));
+}
+
+/** Per user and 10 s window of `windowInput(n)`: `user@start count sum`, sorted. */
+export function expectedWindows(n: number): string[] {
+  const m = new Map<string, { records: number; total: number }>();
+  for (let i = 0; i < n; i++) {
+    const start = Math.floor((T0 + i * 10) / 10_000) * 10_000;
+    const k = `${i % USERS}@${start}`;
+    const w = m.get(k) ?? { records: 0, total: 0 };
+    w.records++;
+    w.total += i % 97;
+    m.set(k, w);
+  }
+  return [...m].map(([k, w]) => `${k} ${w.records} ${w.total}`).sort();
+}
+
+/** An output record of the windowed job as `user@windowStart records total`. */
+export function windowOf(value: string): string {
+  const r = JSON.parse(value) as Record<string, number>;
+  return `${r.user}@${r.windowStart ?? r.window_start ?? r.start} ${r.records} ${r.total}`;
+}
