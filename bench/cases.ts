@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agg, DiscardingSink, FileSink, FileSource, NexmarkSource, runJob, StreamEnvironment, ValueStateDescriptor, type KeyedProcessFunction, type Source, type ValueState, type NexmarkOptions, TumblingEventTimeWindows, WatermarkStrategy, type Sink, type SinkWriter } from '../ts/index.js';
 import { murmur3_32 } from '../ts/keys/hash.js';
+import { kafkaSource } from './kafka.js';
 import { q0 } from '../examples/nexmark/q0.js';
 import { q1 } from '../examples/nexmark/q1.js';
 import { q2 } from '../examples/nexmark/q2.js';
@@ -31,7 +32,7 @@ export interface CaseResult {
   readonly extra?: Record<string, number>;
 }
 
-export type CaseName = 'decode-jsonl' | 'decode-csv' | 'file-job' | 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | NexmarkCase | ReuseCase | ParallelCase | CheckpointCase;
+export type CaseName = 'decode-jsonl' | 'decode-csv' | 'kafka-source' | 'file-job' | 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | NexmarkCase | ReuseCase | ParallelCase | CheckpointCase;
 /** A user-function query with env.enableObjectReuse() (Flink's pipeline.object-reuse). */
 export type ReuseCase = `${'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2'}-reuse`;
 /** A keyed process function with state per bidder, without checkpoints and with one every second; 1 M keys of state snapshotted and restored. */
@@ -440,6 +441,8 @@ export async function runCase(name: CaseName, engine: EngineName, events: number
       return decodeFile('jsonl', engine, events);
     case 'decode-csv':
       return decodeFile('csv', engine, events);
+    case 'kafka-source':
+      return kafkaSource(engine, events);
     case 'file-job':
       return fileJob(engine, events);
     case 'checkpoint-off':
