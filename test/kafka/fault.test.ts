@@ -90,7 +90,7 @@ describe('Kafka exactly-once under SIGKILL', () => {
     }
     expect(kills).toBeGreaterThanOrEqual(2);
     expect(finished).toBe(true);
-    const final = (await readCommitted(bootstrap, out)).map((r) => windowOf(r.value)).sort();
+    const final = (await readCommitted(bootstrap, out, true)).map((r) => windowOf(r.value)).sort();
     expect(final).toEqual(want);
   }, 120_000);
 });

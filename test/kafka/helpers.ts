@@ -51,8 +51,13 @@ export interface ReadRecord {
   readonly value: string;
 }
 
-/** Every record of `topic` visible under read_committed, read to the end offsets; by partition, then offset. */
-export async function readCommitted(bootstrap: string, topic: string): Promise<ReadRecord[]> {
+/**
+ * Every record of `topic` visible under read_committed, read to the end offsets; by partition,
+ * then offset. `settled`: first wait (up to 60 s) until no transaction is open on the topic (the
+ * last stable offsets reach the high watermarks), since a committed transaction's markers are
+ * written by the coordinator after the commit returns.
+ */
+export async function readCommitted(bootstrap: string, topic: string, settled = false): Promise<ReadRecord[]> {
   const consumer = new Consumer({
     clientId: `reader-${uid()}`,
     groupId: `reader-${uid()}`,
@@ -61,7 +66,14 @@ export async function readCommitted(bootstrap: string, topic: string): Promise<R
     isolationLevel: FetchIsolationLevels.READ_COMMITTED,
   });
   try {
-    const ends = (await consumer.listOffsets({ topics: [topic], isolationLevel: FetchIsolationLevels.READ_COMMITTED })).get(topic)!;
+    let ends = (await consumer.listOffsets({ topics: [topic], isolationLevel: FetchIsolationLevels.READ_COMMITTED })).get(topic)!;
+    for (const until = Date.now() + 60_000; settled; ) {
+      const high = (await consumer.listOffsets({ topics: [topic], isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED })).get(topic)!;
+      if (high.every((h, p) => h === ends[p])) break;
+      if (Date.now() > until) throw new Error(`topic '${topic}': a transaction is still open after 60 s (last stable offsets ${ends.join(',')}, high watermarks ${high.join(',')})`);
+      await new Promise((r) => setTimeout(r, 50));
+      ends = (await consumer.listOffsets({ topics: [topic], isolationLevel: FetchIsolationLevels.READ_COMMITTED })).get(topic)!;
+    }
     if (ends.every((e) => e === 0n)) return [];
     const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false, maxWaitTime: 100 });
     const read: ReadRecord[] = [];

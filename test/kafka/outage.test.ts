@@ -51,7 +51,7 @@ describe('Kafka broker outage', () => {
       expect(code, stderr).toBe(0);
       // (Whether it rode through on the client's retries or failed and restarted from its
       // checkpoint depends on how long the broker takes to come back; either way:)
-      const got = (await readCommitted(bootstrap, 'outage-out')).map((r) => windowOf(r.value)).sort();
+      const got = (await readCommitted(bootstrap, 'outage-out', true)).map((r) => windowOf(r.value)).sort();
       expect(got).toEqual(expectedWindows(N));
     } finally {
       await broker.stop();

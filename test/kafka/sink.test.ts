@@ -30,7 +30,7 @@ describe('KafkaSink', () => {
       await createTopic(bootstrap, topic, 3);
       const sink = KafkaSink.builder().setBootstrapServers(bootstrap).setTopic(topic).setKeyFields('name').setDeliveryGuarantee(guarantee).setTransactionalIdPrefix(`tx-${topic}`).build();
       await write(engine, sink, guarantee === 'exactly-once');
-      return (await readCommitted(bootstrap, topic)).map((r) => ({ partition: r.partition, key: r.key, value: r.value }));
+      return (await readCommitted(bootstrap, topic, true)).map((r) => ({ partition: r.partition, key: r.key, value: r.value }));
     });
     const got = out.native;
     expect(got.map((r) => JSON.parse(r.value) as unknown).sort((a, b) => (a as { id: number }).id - (b as { id: number }).id)).toEqual(rows);
@@ -49,8 +49,8 @@ describe('KafkaSink', () => {
     const env = StreamEnvironment.create({ engine: 'native' });
     env.fromRecords(named, schema).sinkTo(KafkaSink.builder().setBootstrapServers(bootstrap).setTopicField('city').setPartitioner({ field: 'part' }).setValueFormat('csv').build());
     await env.execute();
-    const a = await readCommitted(bootstrap, oslo);
-    const b = await readCommitted(bootstrap, lima);
+    const a = await readCommitted(bootstrap, oslo, true);
+    const b = await readCommitted(bootstrap, lima, true);
     expect(a.length + b.length).toBe(rows.length);
     for (const [records, topic] of [[a, oslo], [b, lima]] as const) {
       for (const r of records) {
@@ -80,7 +80,7 @@ describe('KafkaSink', () => {
       await createTopic(bootstrap, out, 2);
       const r = await runJob(new URL('../fixtures/jobs/kafka-copy.ts', import.meta.url), { engine, parallelism: 2, args: [bootstrap, input, `kafka:${out}:exactly-once:tx-${out}`, join(work, `chk-${out}`)] });
       expect(r.operators.filter((m) => m.name.startsWith('Sink')).map((m) => m.subtask).sort()).toEqual([0, 1]);
-      const ids = (await readCommitted(bootstrap, out)).map((x) => (JSON.parse(x.value) as { id: number }).id).sort((a, b) => a - b);
+      const ids = (await readCommitted(bootstrap, out, true)).map((x) => (JSON.parse(x.value) as { id: number }).id).sort((a, b) => a - b);
       expect(ids).toEqual(Array.from({ length: 2000 }, (_, i) => i));
     }
   });
