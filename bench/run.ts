@@ -36,6 +36,7 @@ const CASES: Case[] = [
   { name: 'table-q2', title: 'Nexmark q2 in the Table API (WHERE MOD(auction, 123) = 0: one calc)', events: quick ? 500_000 : 10_000_000, target: 'native >= 0.8x the generator alone' },
   { name: 'decode-jsonl', title: 'JSONL file source alone, ~100-byte records of six fields (extra: a bare JSON.parse loop)', events: quick ? 500_000 : 2_000_000, target: 'native >= 5x TS, >= 4x the JSON.parse loop' },
   { name: 'decode-csv', title: 'CSV file source alone, the same records (extra: a bare split loop)', events: quick ? 500_000 : 2_000_000, target: 'native >= 5x TS' },
+  { name: 'kafka-source', title: 'Kafka source alone: JSON bids (~150 bytes) from one partition of a local broker, decoded into batches', events: quick ? 200_000 : 1_000_000, target: 'native >= 2 M/s' },
   { name: 'file-job', title: 'file job: JSONL -> keyBy -> 10 s tumbling window -> JSONL sink', events: quick ? 500_000 : 4_000_000, target: 'native >= 2.5x TS, peak RSS < 250 MB' },
   { name: 'kernel-10k', title: 'window kernel, 10 000 keys', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 60 M/s, >= 2x TS' },
   { name: 'kernel-1m', title: 'window kernel, 1 000 000 keys', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 2x TS' },

@@ -3,7 +3,7 @@
  * Everything exported here is the public API; other modules are internal.
  */
 
-export { StreamEnvironment, runJob, type EnvironmentOptions, type RunJobOptions } from './api/environment.js';
+export { StreamEnvironment, runJob, type EnvironmentOptions, type RunJobOptions, type SocketTextOptions } from './api/environment.js';
 export { DataStream, KeyedStream, WindowedStream, type WindowResult, type WindowBounds, type NoBounds } from './api/datastream.js';
 export { ConnectedStreams, JoinedStreams, WindowJoin, IntervalJoin, type JoinWindowAssigner } from './api/joins.js';
 export type { AggregateFunction } from './api/window-functions.js';
@@ -66,6 +66,11 @@ export type { FilePattern } from './connectors/directory-source.js';
 export type { FileSinkOptions } from './connectors/file-sink.js';
 export type { RolloverPolicy } from './connectors/rolling-sink.js';
 export { CollectSink, DiscardingSink } from './connectors/memory-sinks.js';
+export { SocketSource, type SocketSourceOptions } from './connectors/socket-source.js';
+export { KafkaSource, KafkaSourceBuilder, type IsolationLevel } from './connectors/kafka/source.js';
+export { OffsetsInitializer, type OffsetsSpec, type OffsetReset } from './connectors/kafka/offsets.js';
+export type { MetadataField } from './connectors/kafka/records.js';
+export { KafkaSink, KafkaSinkBuilder, type DeliveryGuarantee, type KafkaPartitioner } from './connectors/kafka/sink.js';
 
 export type { Engine, EngineName, WindowDescriptor } from './engine/engine.js';
 export { selectEngine, nativeAvailable, type EngineChoice } from './engine/select.js';

@@ -37,7 +37,12 @@ export interface SourceReader {
    * continue right after the last batch `next()` returned. A source without it cannot run
    * in a checkpointed job.
    */
-  checkpoint?(): unknown;
+  checkpoint?(checkpointId?: number): unknown;
+  /**
+   * Checkpoint `checkpointId` is complete (the job could resume from it): for side effects
+   * such as committing offsets to a Kafka consumer group (monitoring; recovery never uses them).
+   */
+  checkpointComplete?(checkpointId: number): Promise<void> | void;
   /** Continues from a position `checkpoint()` returned (called right after open, before `next`). */
   restore?(position: unknown): void;
 }

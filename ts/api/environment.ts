@@ -22,6 +22,27 @@ import type { WatermarkStrategy } from './watermark.js';
 import { JobFailedError } from './errors.js';
 import type { ExecuteOptions, JobModule, JobResult } from './job.js';
 
+/** Options of StreamEnvironment.socketTextStream (SocketSource takes the same and more). */
+export interface SocketTextOptions {
+  /** Connect again this many times after the connection closes or fails (default 0: the stream ends; Infinity: always). */
+  readonly maxRetries?: number;
+  /** Wait this long before connecting again, ms (default 500). */
+  readonly retryDelayMs?: number;
+  /** The longest line, bytes (default 64 MiB). */
+  readonly maxLineBytes?: number;
+}
+
+/**
+ * The socket source lives with the connectors, above this layer: it registers itself here when
+ * the package's entry point loads it, so that socketTextStream needs no import from above.
+ */
+let socketTextSource: ((host: string, port: number, options: SocketTextOptions) => Source<{ line: string }>) | null = null;
+
+/** @internal Called once by connectors/socket-source.ts. */
+export function registerSocketTextSource(f: (host: string, port: number, options: SocketTextOptions) => Source<{ line: string }>): void {
+  socketTextSource = f;
+}
+
 export interface EnvironmentOptions {
   /** 'native', 'ts' or 'auto' (default; SLUICE_ENGINE overrides the default). */
   readonly engine?: EngineChoice;
@@ -165,6 +186,17 @@ export class StreamEnvironment {
   /** A stream of in-memory records of a declared schema (checked when the job runs). */
   fromRecords<S extends SchemaSpec>(records: readonly RecordOf<S>[], schema: S, watermarks?: WatermarkStrategy<RecordOf<S>>): DataStream<RecordOf<S>> {
     return this.fromSource(new RecordsSource<RecordOf<S>>(records, Schema.from(schema)), watermarks);
+  }
+
+  /**
+   * Lines of text from a TCP server, as rows { line } (Flink's socketTextStream); see
+   * SocketSource for JSON/CSV lines of a schema. The stream ends when the server closes the
+   * connection, unless `maxRetries` says to connect again. Not replayable: at-most-once with
+   * checkpoints.
+   */
+  socketTextStream(host: string, port: number, options: SocketTextOptions = {}): DataStream<{ line: string }> {
+    if (socketTextSource === null) throw new Error('socketTextStream: the socket source is not loaded; import Sluice from its package entry point');
+    return this.fromSource(socketTextSource(host, port, options));
   }
 
   /** The physical plan as text (or as a Mermaid flowchart). */

@@ -22,8 +22,8 @@ export function commitEntryName(operator: string): string {
 }
 
 /** An operator subtask's state and watermark, as a checkpoint stores them. */
-function stateEntry(op: Operator, subtask: number): StateEntry {
-  return { nodeId: op.metrics.id, subtask, name: op.metrics.name, data: serialize({ watermark: op.watermark, state: op.snapshotState() }) };
+function stateEntry(op: Operator, subtask: number, id?: number): StateEntry {
+  return { nodeId: op.metrics.id, subtask, name: op.metrics.name, data: serialize({ watermark: op.watermark, state: op.snapshotState(id) }) };
 }
 
 /** A sink's pre-commit for checkpoint `id` (two-phase commit), or none. */
@@ -35,7 +35,7 @@ function commitEntries(op: Operator, subtask: number, id: number): StateEntry[] 
 
 /** What checkpoint `id` stores of one operator subtask: its state and watermark, and a sink's pre-commit. */
 export function snapshotEntries(op: Operator, subtask: number, id: number): StateEntry[] {
-  return [stateEntry(op, subtask), ...commitEntries(op, subtask, id)];
+  return [stateEntry(op, subtask, id), ...commitEntries(op, subtask, id)];
 }
 
 /** One thread's part in the checkpoints of a run. */
@@ -123,7 +123,10 @@ export class CheckpointTask implements SnapshotListener {
   }
 
   async commit(id: number): Promise<void> {
-    for (const op of this.operators) if (isTwoPhaseCommitting(op)) await op.commit(id);
+    for (const op of this.operators) {
+      if (isTwoPhaseCommitting(op)) await op.commit(id);
+      else await op.notifyCheckpointComplete(id);
+    }
   }
 }
 

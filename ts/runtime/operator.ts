@@ -86,10 +86,20 @@ export abstract class Operator {
     return null;
   }
 
-  /** Its state as a structured-cloneable value (the runtime saves the watermark of every operator itself). */
-  snapshotState(): unknown {
+  /**
+   * Its state as a structured-cloneable value (the runtime saves the watermark of every operator
+   * itself); `checkpointId` is the checkpoint it belongs to (absent for a job's final state).
+   */
+  snapshotState(_checkpointId?: number): unknown {
     return null;
   }
+
+  /**
+   * Checkpoint `id` is complete (Flink's notifyCheckpointComplete): for side effects that must
+   * wait for it and are not output, e.g. a Kafka source committing its offsets to the group.
+   * Committing sinks publish through TwoPhaseCommitting instead.
+   */
+  notifyCheckpointComplete(_id: number): Promise<void> | void {}
 
   restoreState(_state: unknown): void {}
 

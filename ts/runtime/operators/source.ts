@@ -32,8 +32,12 @@ export class SourceOperator extends Operator {
     return this.reader.checkpoint === undefined ? 'the source cannot record its read position, so a restore could not rewind it' : null;
   }
 
-  override snapshotState(): unknown {
-    return this.reader.checkpoint!();
+  override snapshotState(checkpointId?: number): unknown {
+    return this.reader.checkpoint!(checkpointId);
+  }
+
+  override notifyCheckpointComplete(id: number): Promise<void> | void {
+    return this.reader.checkpointComplete?.(id);
   }
 
   override restoreState(state: unknown): void {

@@ -103,7 +103,10 @@ export class TimestampsOperator extends Operator {
     const batchMax = maxEventTime(out.eventTime!, out.length, this.origin, base, fieldName);
     this.maxTs = Math.max(this.maxTs, batchMax);
     if (this.maxTs > -Infinity) this.metrics.maxEventTime = this.maxTs;
-    if (this.split !== null) this.splitMax.set(this.split, Math.max(this.splitMax.get(this.split) ?? -Infinity, batchMax));
+    if (this.split !== null) {
+      this.splitMax.set(this.split, Math.max(this.splitMax.get(this.split) ?? -Infinity, batchMax));
+      this.splitSeen.set(this.split, performance.now());
+    }
     return this.emitThenWatermark(out);
   }
 
@@ -125,20 +128,35 @@ export class TimestampsOperator extends Operator {
   private split: string | null = null;
   private active: readonly string[] = [];
   private readonly splitMax = new Map<string, number>();
+  /** Wall time of each active split's last batch (or of when it appeared), for per-split idleness. */
+  private readonly splitSeen = new Map<string, number>();
 
   setSplits(current: string, active: readonly string[]): void {
     this.split = current;
     for (const s of this.splitMax.keys()) if (!active.includes(s) && s !== current) this.splitMax.delete(s);
+    const now = performance.now();
+    for (const s of active) if (!this.splitSeen.has(s)) this.splitSeen.set(s, now);
+    for (const s of this.splitSeen.keys()) if (!active.includes(s) && s !== current) this.splitSeen.delete(s);
     this.active = active;
   }
 
-  /** The highest event time that bounds the watermark: the minimum over active splits, or over the whole input. */
+  /**
+   * The highest event time that bounds the watermark: the minimum over active splits, or over
+   * the whole input. With withIdleness, a split quiet that long no longer holds it back (Flink's
+   * per-split idleness: e.g. a Kafka partition without new records); -Infinity when all are.
+   */
   private watermarkBase(): number {
     if (this.split === null) return this.maxTs;
     if (this.active.length === 0) return this.maxTs;
+    const now = performance.now();
     let m = Infinity;
-    for (const s of this.active) m = Math.min(m, this.splitMax.get(s) ?? -Infinity);
-    return m;
+    let any = false;
+    for (const s of this.active) {
+      if (this.idleMs !== null && now - (this.splitSeen.get(s) ?? now) >= this.idleMs) continue;
+      any = true;
+      m = Math.min(m, this.splitMax.get(s) ?? -Infinity);
+    }
+    return any ? m : -Infinity;
   }
 
   override async finish(input: number): Promise<void> {
@@ -164,6 +182,11 @@ export class TimestampsOperator extends Operator {
     if (this.idleMs !== null && !this.idle && now - this.lastActivity >= this.idleMs) {
       this.idle = true;
       await this.emitIdle(true);
+    }
+    // A split that went idle may let the watermark of the splits still active advance.
+    if (this.idleMs !== null && !this.idle && this.split !== null && this.bound !== null) {
+      const base = this.watermarkBase();
+      if (base !== -Infinity) await this.emitWatermark(base - this.bound - 1);
     }
   }
 

@@ -1,0 +1,434 @@
+/**
+ * KafkaSink (Flink's KafkaSink, built the same way): each row becomes a record, its value the
+ * row as JSON or CSV (Engine.encodeTextRows: one call per batch, identical bytes on both
+ * engines), its key the key fields, its topic fixed or taken from a field, its partition by key
+ * hash (Kafka's murmur2, as the Java client), round robin, or from a field.
+ *
+ * Delivery guarantees:
+ * - 'none': records are sent without waiting for them at checkpoints.
+ * - 'at-least-once': every write is acknowledged before the next, so at a checkpoint all
+ *   records before it are in Kafka (a restore may write some again).
+ * - 'exactly-once': Flink's two-phase commit with Kafka transactions. Each subtask writes the
+ *   records between two checkpoints in one transaction, with its own transactional id
+ *   `<prefix>-<subtask>-<n>`; at a checkpoint the transaction is prepared (everything sent and
+ *   acknowledged) and its id, producer id and epoch go into the checkpoint; when the checkpoint
+ *   completes it is committed. On restore, the prepared transactions in the checkpoint are
+ *   committed (they belong to a complete checkpoint; committing twice is harmless), then the ids
+ *   from the checkpoint's next `n` on are fenced, which aborts what the failed run left open,
+ *   until an id that was never used. Consumers with read_committed see each record once.
+ */
+
+import type { Admin, Producer } from '@platformatic/kafka';
+import type { Sink, SinkContext, SinkWriter } from '../../api/connector.js';
+import { RecordBatch, valueReader } from '../../batch/record-batch.js';
+import { Schema } from '../../batch/schema.js';
+import type { Engine, TextFormat } from '../../engine/engine.js';
+import { bootstrapList, kafkaError, loadKafka } from './client.js';
+import { TransactionCoordinatorClient } from './transactions.js';
+
+export type DeliveryGuarantee = 'none' | 'at-least-once' | 'exactly-once';
+export type KafkaPartitioner = 'key-hash' | 'round-robin' | { readonly field: string };
+
+interface SinkConfig {
+  readonly bootstrap: readonly string[];
+  readonly topic: { readonly fixed: string } | { readonly field: string };
+  readonly keyFields: readonly string[];
+  readonly partitioner: KafkaPartitioner;
+  readonly format: TextFormat;
+  readonly guarantee: DeliveryGuarantee;
+  readonly transactionalIdPrefix: string | null;
+  readonly transactionTimeoutMs: number;
+  readonly clientId: string;
+}
+
+export class KafkaSinkBuilder {
+  private bootstrap: readonly string[] | null = null;
+  private topic: SinkConfig['topic'] | null = null;
+  private keyFields: readonly string[] = [];
+  private partitioner: KafkaPartitioner | null = null;
+  private format: TextFormat = 'jsonl';
+  private guarantee: DeliveryGuarantee = 'at-least-once';
+  private prefix: string | null = null;
+  private timeoutMs = 60_000;
+  private clientId = 'sluice';
+
+  setBootstrapServers(servers: string | readonly string[]): this {
+    this.bootstrap = bootstrapList(servers, 'KafkaSink');
+    return this;
+  }
+
+  setTopic(topic: string): this {
+    if (typeof topic !== 'string' || topic === '') throw new TypeError('KafkaSink.setTopic: give a topic name');
+    this.topic = { fixed: topic };
+    return this;
+  }
+
+  /** Each row goes to the topic named by its utf8 field `field`. */
+  setTopicField(field: string): this {
+    this.topic = { field };
+    return this;
+  }
+
+  /** The record key: the values of these fields as a CSV row (one plain text field: that text). */
+  setKeyFields(...fields: string[]): this {
+    this.keyFields = fields;
+    return this;
+  }
+
+  /** 'key-hash' (default with key fields: Kafka's murmur2 of the key), 'round-robin' (default without), or `{ field }` (an i32/i64 partition number). */
+  setPartitioner(p: KafkaPartitioner): this {
+    if (p !== 'key-hash' && p !== 'round-robin' && (typeof p !== 'object' || p === null || typeof p.field !== 'string')) {
+      throw new TypeError(`KafkaSink.setPartitioner: 'key-hash', 'round-robin' or { field: 'name' }, got ${JSON.stringify(p)}`);
+    }
+    this.partitioner = p;
+    return this;
+  }
+
+  /** Values as JSON objects (default) or CSV rows. */
+  setValueFormat(format: 'json' | 'csv'): this {
+    if (format !== 'json' && format !== 'csv') throw new TypeError(`KafkaSink.setValueFormat: 'json' or 'csv', got ${JSON.stringify(format)}`);
+    this.format = format === 'json' ? 'jsonl' : 'csv';
+    return this;
+  }
+
+  setDeliveryGuarantee(g: DeliveryGuarantee): this {
+    if (g !== 'none' && g !== 'at-least-once' && g !== 'exactly-once') throw new TypeError(`KafkaSink.setDeliveryGuarantee: 'none', 'at-least-once' or 'exactly-once', got ${JSON.stringify(g)}`);
+    this.guarantee = g;
+    return this;
+  }
+
+  /** Exactly-once: the start of every transactional id; unique per job writing to the same cluster. */
+  setTransactionalIdPrefix(prefix: string): this {
+    if (typeof prefix !== 'string' || prefix === '') throw new TypeError('KafkaSink.setTransactionalIdPrefix: give a prefix');
+    this.prefix = prefix;
+    return this;
+  }
+
+  /** Exactly-once: the broker aborts a transaction open longer than this (default 60 s); above the checkpoint interval plus the time to complete one. */
+  setTransactionTimeout(ms: number): this {
+    if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms <= 0) throw new RangeError(`KafkaSink.setTransactionTimeout: a whole number of ms above 0, got ${String(ms)}`);
+    this.timeoutMs = ms;
+    return this;
+  }
+
+  setClientId(id: string): this {
+    this.clientId = id;
+    return this;
+  }
+
+  build(): KafkaSink {
+    if (this.bootstrap === null) throw new TypeError('KafkaSink: setBootstrapServers(...) is required');
+    if (this.topic === null) throw new TypeError('KafkaSink: setTopic(name) or setTopicField(field) is required');
+    if (this.guarantee === 'exactly-once' && this.prefix === null) throw new TypeError("KafkaSink: 'exactly-once' needs setTransactionalIdPrefix(...), unique to this job");
+    const partitioner = this.partitioner ?? (this.keyFields.length > 0 ? 'key-hash' : 'round-robin');
+    if (partitioner === 'key-hash' && this.keyFields.length === 0) throw new TypeError("KafkaSink: the 'key-hash' partitioner needs setKeyFields(...)");
+    return new KafkaSink({
+      bootstrap: this.bootstrap,
+      topic: this.topic,
+      keyFields: this.keyFields,
+      partitioner,
+      format: this.format,
+      guarantee: this.guarantee,
+      transactionalIdPrefix: this.prefix,
+      transactionTimeoutMs: this.timeoutMs,
+      clientId: this.clientId,
+    });
+  }
+}
+
+export class KafkaSink implements Sink {
+  readonly parallel = true;
+  readonly name: string;
+
+  constructor(private readonly config: SinkConfig) {
+    this.name = `Kafka ${'fixed' in config.topic ? config.topic.fixed : `topic of '${config.topic.field}'`} (${config.guarantee})`;
+  }
+
+  static builder(): KafkaSinkBuilder {
+    return new KafkaSinkBuilder();
+  }
+
+  open(schema: Schema, ctx: SinkContext): SinkWriter {
+    const c = this.config;
+    const check = (field: string, what: string, types: readonly string[]): void => {
+      const i = schema.names().indexOf(field);
+      if (i < 0) throw new TypeError(`KafkaSink: ${what} field '${field}' is not in the stream's fields (${schema.names().join(', ')})`);
+      if (!types.includes(schema.fields[i]!.type)) throw new TypeError(`KafkaSink: ${what} field '${field}' is ${schema.fields[i]!.type}; it must be ${types.join(' or ')}`);
+    };
+    if ('field' in c.topic) check(c.topic.field, 'topic', ['utf8']);
+    for (const k of c.keyFields) check(k, 'key', ['utf8', 'i32', 'i64', 'f64', 'bool', 'timestamp']);
+    if (typeof c.partitioner === 'object') check(c.partitioner.field, 'partition', ['i32', 'i64']);
+    const writer = new KafkaWriter(c, schema, ctx.engine, ctx.subtask ?? 0);
+    if (c.guarantee !== 'exactly-once') return writer;
+    return {
+      write: (b) => writer.write(b),
+      close: () => writer.close(),
+      preCommit: (id) => writer.preCommit(id),
+      commit: (id) => writer.commit(id),
+      restore: (state) => writer.restore(state),
+    };
+  }
+}
+
+interface Prepared {
+  readonly checkpointId: number;
+  readonly transactionalId: string;
+  readonly producerId: string;
+  readonly epoch: number;
+}
+
+/** What a checkpoint holds of an exactly-once writer. */
+interface KafkaSinkState {
+  readonly prepared: readonly Prepared[];
+  /** The `n` of the next transactional id. */
+  readonly next: number;
+}
+
+interface Open {
+  readonly producer: Producer;
+  readonly transactionalId: string;
+  readonly tx: Awaited<ReturnType<Producer['beginTransaction']>>;
+  sent: number;
+}
+
+class KafkaWriter implements SinkWriter {
+  private producer: Producer | null = null;
+  private admin: Admin | null = null;
+  private ready: Promise<void> | null = null;
+  private readonly who: string;
+  private partitions = new Map<string, { count: number; at: number }>();
+  private roundRobin = 0;
+  /** 'none': sends not yet acknowledged (at most two, chained). */
+  private inFlight: Promise<unknown>[] = [];
+  // Exactly-once.
+  private open: Open | null = null;
+  private prepared: (Prepared & { live: Open | null })[] = [];
+  private next = 0;
+  private restored: KafkaSinkState | null = null;
+
+  constructor(
+    private readonly c: SinkConfig,
+    private readonly schema: Schema,
+    private readonly engine: Engine,
+    private readonly subtask: number,
+  ) {
+    this.who = `Kafka sink (${'fixed' in c.topic ? `topic '${c.topic.fixed}'` : `topic from field '${c.topic.field}'`})`;
+  }
+
+  private async call<R>(doing: string, f: () => Promise<R>): Promise<R> {
+    try {
+      return await f();
+    } catch (e) {
+      throw kafkaError(this.who, this.c.bootstrap, doing, e);
+    }
+  }
+
+  private async start(): Promise<void> {
+    const kafka = await loadKafka();
+    if (this.c.guarantee !== 'exactly-once') {
+      this.producer = new kafka.Producer({ clientId: `${this.c.clientId}-sink-${this.subtask}`, bootstrapBrokers: [...this.c.bootstrap], idempotent: true, acks: -1, autocreateTopics: false });
+      return;
+    }
+    // Recovery first: commit what the restored checkpoint prepared, then fence (abort) every id a failed run may have left open.
+    const coordinator = new TransactionCoordinatorClient(this.c.bootstrap, `${this.c.clientId}-recovery-${this.subtask}`);
+    try {
+      if (this.restored !== null) {
+        for (const p of this.restored.prepared) {
+          await this.call(`committing transaction '${p.transactionalId}' of checkpoint ${p.checkpointId} on restore`, () => coordinator.commit(p.transactionalId, BigInt(p.producerId), p.epoch));
+        }
+        this.prepared = this.prepared.filter((p) => !this.restored!.prepared.some((r) => r.transactionalId === p.transactionalId));
+      }
+      for (let n = this.next; ; n++) {
+        const epoch = await this.call('aborting transactions left open by an earlier run', () => coordinator.fence(this.transactionalId(n), this.c.transactionTimeoutMs));
+        if (epoch === 0) break; // never used before: nothing further can be open
+      }
+    } finally {
+      await coordinator.closeAll();
+    }
+  }
+
+  private transactionalId(n: number): string {
+    return `${this.c.transactionalIdPrefix!}-${this.subtask}-${n}`;
+  }
+
+  private whenReady(): Promise<void> {
+    this.ready ??= this.start();
+    return this.ready;
+  }
+
+  restore(state: unknown): void {
+    const s = state as KafkaSinkState;
+    this.restored = s;
+    this.next = s.next;
+    this.prepared = s.prepared.map((p) => ({ ...p, live: null }));
+  }
+
+  /** Partition count of `topic` (metadata cached for 10 s). */
+  private async partitionCount(topic: string): Promise<number> {
+    const cached = this.partitions.get(topic);
+    if (cached !== undefined && performance.now() - cached.at < 10_000) return cached.count;
+    const kafka = await loadKafka();
+    // An admin client for metadata: the producer's own lookup waits for a missing topic forever.
+    this.admin ??= new kafka.Admin({ clientId: `${this.c.clientId}-sink-meta-${this.subtask}`, bootstrapBrokers: [...this.c.bootstrap] });
+    let meta;
+    try {
+      meta = await this.admin.metadata({ topics: [topic], autocreateTopics: false, forceUpdate: true });
+    } catch (e) {
+      if (/UNKNOWN_TOPIC|Unknown topic/i.test(String(e) + String((e as { errors?: unknown[] }).errors?.map(String)))) throw new Error(`${this.who}: topic '${topic}' does not exist on ${this.c.bootstrap.join(',')}; create it first (or check the name)`, { cause: e });
+      throw kafkaError(this.who, this.c.bootstrap, `reading the metadata of topic '${topic}'`, e);
+    }
+    const t = meta.topics.get(topic);
+    if (t === undefined) throw new Error(`${this.who}: topic '${topic}' does not exist on ${this.c.bootstrap.join(',')}; create it first (or check the name)`);
+    this.partitions.set(topic, { count: t.partitionsCount, at: performance.now() });
+    return t.partitionsCount;
+  }
+
+  /** The batch as records: values, keys, topics, partitions. */
+  private async records(batch: RecordBatch): Promise<{ topic: string; key?: Buffer; value: Buffer; partition: number }[]> {
+    const n = batch.length;
+    const { bytes, rowEnds } = this.engine.encodeTextRows(batch, this.c.format);
+    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const names = this.schema.names();
+    const topicOf: (i: number) => string =
+      'fixed' in this.c.topic
+        ? ((t: string) => () => t)(this.c.topic.fixed)
+        : ((read: (i: number) => unknown, f: string) => (i: number) => {
+            const t = read(i);
+            if (typeof t !== 'string' || t === '') throw new Error(`${this.who}: row ${i} of a batch has no topic in field '${f}' (${JSON.stringify(t)})`);
+            return t;
+          })(valueReader(batch.columns[names.indexOf(this.c.topic.field)]!, this.c.topic.field), this.c.topic.field);
+    let keys: Buffer[] | null = null;
+    if (this.c.keyFields.length > 0) {
+      const idx = this.c.keyFields.map((f) => names.indexOf(f));
+      const keyBatch = new RecordBatch(new Schema(idx.map((k) => this.schema.fields[k]!)), idx.map((k) => batch.columns[k]!), n, null);
+      const k = this.engine.encodeTextRows(keyBatch, 'csv');
+      const kb = Buffer.from(k.bytes.buffer, k.bytes.byteOffset, k.bytes.byteLength);
+      keys = [];
+      let start = 0;
+      for (let i = 0; i < n; i++) {
+        const end = k.rowEnds[i]!;
+        keys.push(kb.subarray(start, end - 1));
+        start = end;
+      }
+    }
+    const partField = typeof this.c.partitioner === 'object' ? valueReader(batch.columns[names.indexOf(this.c.partitioner.field)]!, this.c.partitioner.field) : null;
+    const kafka = await loadKafka();
+    const out: { topic: string; key?: Buffer; value: Buffer; partition: number }[] = new Array(n);
+    let start = 0;
+    for (let i = 0; i < n; i++) {
+      const end = rowEnds[i]!;
+      const topic = topicOf(i);
+      const cached = this.partitions.get(topic);
+      const count = cached !== undefined && performance.now() - cached.at < 10_000 ? cached.count : await this.partitionCount(topic);
+      let partition: number;
+      if (partField !== null) {
+        const p = partField(i);
+        if (typeof p !== 'number' || !Number.isInteger(p) || p < 0 || p >= count) {
+          throw new Error(`${this.who}: row ${i} of a batch names partition ${String(p)} in field '${(this.c.partitioner as { field: string }).field}', but topic '${topic}' has partitions 0..${count - 1}`);
+        }
+        partition = p;
+      } else if (this.c.partitioner === 'key-hash') partition = (kafka.murmur2(keys![i]!, false) & 0x7fffffff) % count;
+      else partition = this.roundRobin++ % count;
+      const rec: { topic: string; key?: Buffer; value: Buffer; partition: number } = { topic, value: buf.subarray(start, end - 1), partition };
+      if (keys !== null) rec.key = keys[i]!;
+      out[i] = rec;
+      start = end;
+    }
+    return out;
+  }
+
+  async write(batch: RecordBatch): Promise<void> {
+    if (batch.length === 0) return;
+    await this.whenReady();
+    const messages = await this.records(batch);
+    if (this.c.guarantee === 'exactly-once') {
+      const o = await this.transaction();
+      await this.call(`writing to transaction '${o.transactionalId}'`, () => o.tx.send({ messages }));
+      o.sent += messages.length;
+      return;
+    }
+    const previous = this.inFlight[this.inFlight.length - 1];
+    const sent = (previous ?? Promise.resolve()).then(() => this.call('writing records', () => this.producer!.send({ messages })));
+    if (this.c.guarantee === 'at-least-once') {
+      await sent;
+      return;
+    }
+    // 'none': one send in flight while the next batch is encoded, no waiting at checkpoints; a
+    // failure still fails the job. (The client's sends must not overlap: sequence numbers.)
+    this.inFlight.push(sent);
+    if (this.inFlight.length >= 2) await this.inFlight.shift();
+  }
+
+  /** The open transaction, begun on the first write after a checkpoint. */
+  private async transaction(): Promise<Open> {
+    if (this.open !== null) return this.open;
+    const kafka = await loadKafka();
+    const transactionalId = this.transactionalId(this.next++);
+    const producer = new kafka.Producer({
+      clientId: `${this.c.clientId}-sink-${this.subtask}`,
+      bootstrapBrokers: [...this.c.bootstrap],
+      idempotent: true,
+      transactionalId,
+      acks: -1,
+      autocreateTopics: false,
+      // The client sends its request timeout as the transaction timeout (InitProducerId).
+      timeout: this.c.transactionTimeoutMs,
+      // "No producer yet" in InitProducerId (the client's default, 0/0, is fenced once the id exists).
+      producerId: -1n,
+      producerEpoch: -1,
+    });
+    const tx = await this.call(`beginning transaction '${transactionalId}'`, () => producer.beginTransaction());
+    this.open = { producer, transactionalId, tx, sent: 0 };
+    return this.open;
+  }
+
+  /** Phase one: the open transaction (all acknowledged: writes are awaited) is prepared for checkpoint `id`. */
+  preCommit(checkpointId: number): KafkaSinkState {
+    const o = this.open;
+    if (o !== null && o.sent > 0) {
+      this.prepared.push({ checkpointId, transactionalId: o.transactionalId, producerId: String(o.producer.producerId), epoch: o.producer.producerEpoch!, live: o });
+      this.open = null;
+    }
+    return { prepared: this.prepared.map(({ live: _live, ...p }) => p), next: this.next };
+  }
+
+  /** Phase two: checkpoint `id` completed: commit its transactions (and earlier ones not yet committed). */
+  async commit(checkpointId: number): Promise<void> {
+    await this.whenReady();
+    while (this.prepared.length > 0 && this.prepared[0]!.checkpointId <= checkpointId) {
+      const p = this.prepared[0]!;
+      if (p.live !== null) {
+        const live = p.live;
+        await this.call(`committing transaction '${p.transactionalId}' of checkpoint ${p.checkpointId}`, () => live.tx.commit());
+        await live.producer.close().catch(() => undefined);
+      } else {
+        const coordinator = new TransactionCoordinatorClient(this.c.bootstrap, `${this.c.clientId}-commit-${this.subtask}`);
+        await this.call(`committing transaction '${p.transactionalId}' of checkpoint ${p.checkpointId}`, () => coordinator.commit(p.transactionalId, BigInt(p.producerId), p.epoch));
+      }
+      this.prepared.shift();
+    }
+  }
+
+  async close(): Promise<void> {
+    const errors: unknown[] = [];
+    try {
+      await Promise.all(this.inFlight.splice(0));
+    } catch (e) {
+      errors.push(e);
+    }
+    // An open transaction was never prepared (a failed run, or no final checkpoint): abort it;
+    // prepared ones are left for the commit or for a restore to commit.
+    const o = this.open;
+    this.open = null;
+    if (o !== null) {
+      await o.tx.abort().catch(() => undefined);
+      await o.producer.close().catch(() => undefined);
+    }
+    for (const p of this.prepared) if (p.live !== null) await p.live.producer.close().catch(() => undefined);
+    if (this.producer !== null) await this.producer.close().catch((e: unknown) => errors.push(e));
+    this.producer = null;
+    await this.admin?.close().catch(() => undefined);
+    this.admin = null;
+    if (errors.length > 0) throw errors[0];
+  }
+}
