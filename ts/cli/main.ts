@@ -19,6 +19,7 @@ import { formatProgress } from '../runtime/executor.js';
 import { formatMiB } from '../runtime/memory.js';
 import { parseArgs, usage, UsageError, type OptionSpec } from './args.js';
 import { prometheusText, serveMetrics } from './prometheus.js';
+import { Log, parseLogLevel } from './log.js';
 import type { JobResult, Progress } from '../api/job.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,6 +39,8 @@ const RUN: OptionSpec[] = [
   { name: 'metrics-json', value: '<file|->', help: 'write the job result with per-operator metrics as JSON' },
   { name: 'savepoint-dir', value: '<dir>', help: 'on Ctrl-C, stop with a savepoint into <dir> (checkpointing jobs; restore it with --restore-from)' },
   { name: 'restore-from', value: '<dir|latest>', help: "resume from a checkpoint: its directory, a checkpoint root (newest intact one), or 'latest' under the job's checkpoint dir" },
+  { name: 'allow-fresh-start', help: 'with --restore-from: start from scratch when no checkpoint is usable (all damaged), instead of failing' },
+  { name: 'log-level', value: '<error|warn|info|debug>', help: 'what goes to stderr besides progress (default info: one line per start, restore, checkpoint, restart, stop)' },
 ];
 const EXPLAIN: OptionSpec[] = [...COMMON, { name: 'mermaid', help: 'print the plan as a Mermaid flowchart' }];
 
@@ -68,6 +71,8 @@ async function loadPipeline(file: string): Promise<{ fn: PipelineFn; name: strin
   // here = <package>/dist/ts/cli: the library's sources are <package>/ts, its build <package>/dist/ts.
   const root = resolve(here, '..', '..', '..');
   const data = { sources: pathToFileURL(join(root, 'ts')).href + '/', build: pathToFileURL(join(root, 'dist', 'ts')).href + '/' };
+  // Stacks name the pipeline's TypeScript lines: the hooks emit inline source maps.
+  process.setSourceMapsEnabled(true);
   register(new URL('./ts-hooks.js', import.meta.url).href, { parentURL: import.meta.url, data });
   const mod = (await import(pathToFileURL(path).href)) as { default?: unknown; name?: unknown };
   if (typeof mod.default !== 'function') {
@@ -113,6 +118,8 @@ async function run(argv: readonly string[]): Promise<number> {
     );
     return options.has('help') ? 0 : 2;
   }
+  const log = new Log(parseLogLevel(options.get('log-level')));
+  log.captureWarnings();
   const { fn, name } = await loadPipeline(positional[0]!);
   // Worker threads of a parallel run rebuild the job from the same module and arguments.
   const env = StreamEnvironment.create({ ...envOptions(options), job: { url: pathToFileURL(resolve(positional[0]!)).href, args: rest } });
@@ -170,6 +177,7 @@ async function run(argv: readonly string[]): Promise<number> {
     lastPrinted = p.elapsedMs;
     const line = formatProgress(p);
     process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+    log.statusLine = tty;
   };
 
   let result: JobResult;
@@ -178,7 +186,17 @@ async function run(argv: readonly string[]): Promise<number> {
     const restoreFrom = options.get('restore-from');
     if (restoreFrom === true) throw new UsageError("--restore-from needs a checkpoint directory or 'latest'");
     const withSavepoint = typeof options.get('savepoint-dir') === 'string' ? { client } : {};
-    result = await env.execute(name, { progress, progressIntervalMs: Math.min(interval, 500), signal: abort.signal, ...withSavepoint, ...(typeof restoreFrom === 'string' ? { restoreFrom } : {}) });
+    log.info(`job '${name}' starting on the ${env.engine.name} engine at parallelism ${env.parallelism}${typeof restoreFrom === 'string' ? `, restoring from ${restoreFrom}` : ''}`);
+    if (log.enabled('debug')) log.debug(`plan:\n${env.explain('text')}`);
+    result = await env.execute(name, {
+      progress,
+      progressIntervalMs: Math.min(interval, 500),
+      signal: abort.signal,
+      onEvent: (e) => log.event(e),
+      allowFreshStart: options.has('allow-fresh-start'),
+      ...withSavepoint,
+      ...(typeof restoreFrom === 'string' ? { restoreFrom } : {}),
+    });
   } catch (e) {
     // A failed job still leaves its metrics: the last progress sample and the error.
     if (typeof json === 'string' && !(e instanceof UsageError)) {
@@ -193,12 +211,13 @@ async function run(argv: readonly string[]): Promise<number> {
     if (server !== null) await new Promise((r) => server!.close(r));
   }
   if (typeof json === 'string') writeJson(json, result);
-  process.stderr.write(summary(result));
+  if (log.enabled('info')) process.stderr.write(summary(result));
   if (result.cancelled) {
     const by = stoppedBy ?? 'SIGINT';
-    process.stderr.write(`sluice: stopped by ${signalName(by)} after ${result.recordsIn} records in ${(result.durationMs / 1000).toFixed(1)} s; all sinks are closed\n`);
+    log.info(`stopped by ${signalName(by)} after ${result.recordsIn} records in ${(result.durationMs / 1000).toFixed(1)} s; all sinks are closed`);
     return signalExitCode(by);
   }
+  log.info(`job '${name}' finished at the end of its input`);
   return 0;
 }
 

@@ -13,7 +13,7 @@
 import { serialize } from 'node:v8';
 import type { Operator, SnapshotListener } from './operator.js';
 import { pruneCheckpoints, writeCheckpoint, type CheckpointData, type StateEntry } from './checkpoint-store.js';
-import type { CheckpointConfig, CheckpointStats } from '../api/job.js';
+import type { CheckpointConfig, CheckpointStats, JobEvent } from '../api/job.js';
 import { isTwoPhaseCommitting } from './two-phase-commit.js';
 
 /** The name under which a sink's pre-commit state is stored. */
@@ -161,6 +161,8 @@ export class CheckpointCoordinator {
     /** By thread index (a worker's subtask; the calling thread's index comes last). */
     private readonly threads: readonly CheckpointThread[],
     private readonly restored: { readonly from: CheckpointData; readonly skipped: readonly string[] } | null,
+    /** Told of each checkpoint completed or failed. */
+    private readonly onEvent: (event: JobEvent) => void = () => {},
   ) {
     this.nextId = (restored?.from.id ?? 0) + 1;
   }
@@ -241,6 +243,7 @@ export class CheckpointCoordinator {
       this.stats.lastDurationMs = performance.now() - t0;
       this.stats.largestBytes = Math.max(this.stats.largestBytes, this.stats.lastBytes);
       this.stats.longestMs = Math.max(this.stats.longestMs, this.stats.lastDurationMs);
+      this.onEvent({ kind: 'checkpoint', id, savepoint: savepoint !== null, path: dir, durationMs: this.stats.lastDurationMs, alignMs: this.stats.lastAlignMs, bytes: this.stats.lastBytes });
       if (savepoint !== null) {
         this.savepointDirs.push(dir);
         savepoint.resolve(dir);
@@ -248,6 +251,7 @@ export class CheckpointCoordinator {
     } catch (e) {
       const err = new Error(`checkpoint ${id} to ${savepoint?.dir ?? this.config.dir} failed: ${e instanceof Error ? e.message : String(e)}`);
       this.failure ??= err;
+      this.onEvent({ kind: 'checkpoint-failed', id, error: err.message });
       savepoint?.reject(err);
     }
   }
