@@ -18,7 +18,7 @@ import type { EngineChoice } from '../engine/select.js';
 import { formatProgress } from '../runtime/executor.js';
 import { formatMiB } from '../runtime/memory.js';
 import { parseArgs, usage, UsageError, type OptionSpec } from './args.js';
-import { prometheusText, serveMetrics } from './prometheus.js';
+import { CheckpointMetrics, prometheusText, serveMetrics } from './prometheus.js';
 import { Log, parseLogLevel } from './log.js';
 import type { JobResult, Progress } from '../api/job.js';
 
@@ -154,13 +154,14 @@ async function run(argv: readonly string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
 
   let latest: Progress | null = null;
+  const checkpointMetrics = new CheckpointMetrics();
   const started = performance.now();
   let server: Server | null = null;
   const port = options.get('metrics-port');
   if (typeof port === 'string') {
     const p = Number(port);
     if (!Number.isSafeInteger(p) || p < 0 || p > 65535) throw new UsageError(`--metrics-port must be a port number, got '${port}'`);
-    server = await serveMetrics(p, () => prometheusText(name, latest?.operators ?? [], (performance.now() - started) / 1000));
+    server = await serveMetrics(p, () => prometheusText(name, latest?.operators ?? [], (performance.now() - started) / 1000, checkpointMetrics));
     const address = server.address();
     process.stderr.write(`sluice: metrics at http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : p}/metrics\n`);
   }
@@ -192,7 +193,10 @@ async function run(argv: readonly string[]): Promise<number> {
       progress,
       progressIntervalMs: Math.min(interval, 500),
       signal: abort.signal,
-      onEvent: (e) => log.event(e),
+      onEvent: (e) => {
+        checkpointMetrics.record(e);
+        log.event(e);
+      },
       allowFreshStart: options.has('allow-fresh-start'),
       ...withSavepoint,
       ...(typeof restoreFrom === 'string' ? { restoreFrom } : {}),
