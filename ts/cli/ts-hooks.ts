@@ -43,7 +43,12 @@ export async function resolve(specifier: string, context: { parentURL?: string }
   if (parent !== undefined && isTs(parent) && /^\.\.?\//.test(specifier) && specifier.endsWith('.js')) {
     const js = new URL(specifier, parent);
     const ts = new URL(specifier.replace(/\.js$/, '.ts'), parent);
-    if (!existsSync(fileURLToPath(js)) && existsSync(fileURLToPath(ts))) return { url: toOwnBuild(ts.href), shortCircuit: true };
+    if (!existsSync(fileURLToPath(js))) {
+      if (existsSync(fileURLToPath(ts))) return { url: toOwnBuild(ts.href), shortCircuit: true };
+      // The installed package ships examples/*.ts but not ts/: their `../ts/index.js` is the build.
+      const built = toOwnBuild(ts.href);
+      if (built !== ts.href) return { url: built, shortCircuit: true };
+    }
   }
   const r = await next(specifier, context);
   return { ...r, url: toOwnBuild(r.url) };
