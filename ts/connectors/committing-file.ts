@@ -147,8 +147,6 @@ export class CommittingFileWriter implements SinkWriter {
   restore(state: unknown): void {
     const s = state as CommittingFileState;
     for (const p of s.pending) this.publish(p);
-    // A checkpoint taken before the run's first byte published nothing: the file may not exist yet.
-    if (!existsSync(this.path) && s.lengthAfter === 0) closeSync(openSync(this.path, 'w'));
     if (!existsSync(this.path)) throw new Error(`cannot restore the exactly-once file ${this.path}: it is missing (it holds the output published before the checkpoint)`);
     if (statSync(this.path).size < s.lengthAfter) {
       throw new Error(`cannot restore the exactly-once file ${this.path}: it has ${statSync(this.path).size} bytes but the checkpoint published ${s.lengthAfter}; was it modified?`);
