@@ -101,34 +101,6 @@ describe('an existing output file is never destroyed', () => {
     });
   });
 
-  it('with checkpoints, the existing file stays until the first checkpoint publishes; an empty output still replaces it (both engines)', async () => {
-    await onBothEngines(async (engine) => {
-      const dir = fresh();
-      const out = join(dir, 'out.jsonl');
-      const job = (failAt: number | null, rows: number) => {
-        const env = StreamEnvironment.create({ engine, batchSize: 10 });
-        // No periodic checkpoint during the run: only the final one, at the end of the input.
-        env.enableCheckpointing(3_600_000, { dir: join(dir, `chk-${rows}-${failAt}`) });
-        env
-          .fromRecords(Array.from({ length: rows }, (_, i) => ({ i })), { i: 'i64' })
-          .map((r) => {
-            if (r.i === failAt) throw new Error(`record ${r.i} is bad`);
-            return r;
-          })
-          .sinkTo(FileSink.jsonl(out));
-        return env.execute('checkpointed-output').then(() => 'finished', (e: Error) => e.message.split('\n')[0]!);
-      };
-      writeFileSync(out, OLD);
-      expect(await job(57, 100)).toMatch(/record 57 is bad/);
-      expect(readFileSync(out, 'utf8')).toBe(OLD);
-      expect(await job(null, 100)).toBe('finished');
-      expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(100);
-      expect(await job(null, 0)).toBe('finished');
-      expect(readFileSync(out, 'utf8')).toBe('');
-      return readdirSync(dir).filter((f) => !f.startsWith('chk-'));
-    });
-  });
-
   for (const engine of ENGINES) {
     it(`a run killed with SIGKILL while writing leaves the existing file whole (${engine} engine)`, async () => {
       requireNative();

@@ -51,8 +51,6 @@ export class CommittingFileWriter implements SinkWriter {
   private prepared: number;
   private pending: Pending[] = [];
   private closed = false;
-  /** Not restoring: nothing of this run is in `path` until its first commit. */
-  private readonly fresh: boolean;
 
   constructor(
     private readonly path: string,
@@ -61,14 +59,17 @@ export class CommittingFileWriter implements SinkWriter {
     restoring: boolean,
     private readonly encode: (batch: RecordBatch) => Uint8Array | string,
   ) {
-    // A fresh run: pending files of an earlier one are not ours to publish. An existing `path`
-    // is left as it is until the first checkpoint publishes: the header goes into the first
-    // pending file, which replaces the file's content from byte 0.
-    this.fresh = !restoring;
-    if (!restoring) this.removeStale(() => true);
-    this.prepared = 0;
+    if (!restoring) {
+      // A fresh run: pending files of an earlier one are not ours to publish.
+      this.removeStale(() => true);
+      const fd = openSync(path, 'w');
+      writeAll(fd, header);
+      fsyncSync(fd);
+      closeSync(fd);
+      fsyncDir(dirname(path));
+    }
+    this.prepared = Buffer.byteLength(header);
     this.fd = openSync(this.inProgress, 'w');
-    if (!restoring) this.written = writeAll(this.fd, header);
   }
 
   private get inProgress(): string {
@@ -87,18 +88,6 @@ export class CommittingFileWriter implements SinkWriter {
     for (const n of readdirSync(dir)) {
       if (n.startsWith(prefix) && drop(Number(n.slice(prefix.length)))) rmSync(join(dir, n), { force: true });
     }
-  }
-
-  /**
-   * The input ended. A fresh run that wrote no byte (JSON Lines, no rows) has nothing for a
-   * checkpoint to publish, yet its output is an empty file: put one in place of `path` now.
-   */
-  finish(reason: 'end' | 'stop'): void {
-    if (reason !== 'end' || !this.fresh || this.prepared > 0 || this.written > 0 || this.pending.length > 0) return;
-    const tmp = `${this.path}.empty`;
-    closeSync(openSync(tmp, 'w'));
-    renameSync(tmp, this.path);
-    fsyncDir(dirname(this.path));
   }
 
   write(batch: RecordBatch): void {
@@ -130,8 +119,7 @@ export class CommittingFileWriter implements SinkWriter {
   private publish(p: Pending): void {
     const src = this.pendingFile(p.id);
     if (!existsSync(src)) return; // published and deleted by an earlier run
-    // The first checkpoint of a run creates the file (or takes over an earlier run's).
-    const fd = openSync(this.path, existsSync(this.path) ? 'r+' : 'w');
+    const fd = openSync(this.path, 'r+');
     try {
       ftruncateSync(fd, p.before);
       const bytes = readFileSync(src);
@@ -146,8 +134,8 @@ export class CommittingFileWriter implements SinkWriter {
 
   restore(state: unknown): void {
     const s = state as CommittingFileState;
-    for (const p of s.pending) this.publish(p);
     if (!existsSync(this.path)) throw new Error(`cannot restore the exactly-once file ${this.path}: it is missing (it holds the output published before the checkpoint)`);
+    for (const p of s.pending) this.publish(p);
     if (statSync(this.path).size < s.lengthAfter) {
       throw new Error(`cannot restore the exactly-once file ${this.path}: it has ${statSync(this.path).size} bytes but the checkpoint published ${s.lengthAfter}; was it modified?`);
     }
