@@ -28,8 +28,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-/** What must never be in the root tarball. */
-const FORBIDDEN_IN_ROOT = [/\.node$/, /\.rs$/, /(^|\/)Cargo\.(toml|lock)$/, /^(test|bench|examples|crates|target|scripts|schema|npm)\//, /^dist\/(test|bench|examples)\//, /\.map$/, /\.test\.(js|d\.ts)$/];
+/** What must never be in the root tarball (examples ship: their sources and their build). */
+const FORBIDDEN_IN_ROOT = [/\.node$/, /\.rs$/, /(^|\/)Cargo\.(toml|lock)$/, /^(test|bench|crates|target|scripts|schema|npm)\//, /^dist\/(test|bench)\//, /\.map$/, /\.test\.(js|d\.ts)$/];
 
 function readJson(path) {
   return JSON.parse(readFileSync(path, 'utf8'));

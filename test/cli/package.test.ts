@@ -168,13 +168,18 @@ describe('the npm package, installed from its tarballs', () => {
     for (const f of ['package.json', 'README.md', 'dist/ts/index.js', 'dist/ts/index.d.ts', 'native/binding.cjs', 'native/binding.d.cts', ...page]) {
       expect(files).toContain(f);
     }
+    // The examples ship as sources to read (and run with `sluice run`) and built.
+    for (const f of ['examples/file-pipeline.ts', 'examples/keyed-process.ts', 'dist/examples/file-pipeline.js', 'dist/examples/keyed-process.js']) expect(files).toContain(f);
     const unexpected = files.filter(
-      (f) => !/^dist\/ts\/.+(\.js|\.d\.ts)$/.test(f) && !['package.json', 'README.md', 'LICENSE', 'native/binding.cjs', 'native/binding.d.cts', ...page].includes(f),
+      (f) =>
+        !/^dist\/ts\/.+(\.js|\.d\.ts)$|^dist\/examples\/.+\.js$|^examples\/.+\.ts$/.test(f) &&
+        !['package.json', 'README.md', 'LICENSE', 'native/binding.cjs', 'native/binding.d.cts', ...page].includes(f),
     );
     expect(unexpected).toEqual([]);
-    expect(files.filter((f) => /\.(node|rs|map)$|^(test|bench|examples|crates)\/|\.test\./.test(f))).toEqual([]);
-    // Compressed: the library and declarations (the Table API took it past 256 KiB) and the
-    // dashboard's bundle (about 50 KiB: uPlot and dagre, minified); anything big that slips in still fails.
+    expect(files.filter((f) => /\.(node|rs|map)$|^(test|bench|crates)\/|\.test\./.test(f))).toEqual([]);
+    // Compressed: the library and declarations (the Table API took it past 256 KiB), the
+    // dashboard's bundle (about 50 KiB: uPlot and dagre, minified) and the examples; anything big
+    // that slips in still fails.
     expect(packed.root.size).toBeLessThan(448 * 1024);
 
     const manifest = JSON.parse(readFileSync(join(nativeProject, 'node_modules', 'sluice', 'package.json'), 'utf8'));
@@ -279,6 +284,15 @@ export default function (env: StreamEnvironment, args: readonly string[]): void 
     expect(stderr).toContain('on the native engine');
     expect(stderr).toMatch(/stopped by Ctrl-C after \d+ records/);
   });
+
+  it('the installed package runs its shipped examples with sluice run', () => {
+    const bin = join(nativeProject, 'node_modules', '.bin', 'sluice');
+    const example = join(nativeProject, 'node_modules', 'sluice', 'examples', 'keyed-process.ts');
+    const r = spawnSync(bin, ['run', example, '--parallelism', '1', '--no-progress', '--', '20000', 'bursts.jsonl'], { cwd: nativeProject, env: userEnv(), encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const lines = readFileSync(join(nativeProject, 'bursts.jsonl'), 'utf8').trim().split('\n');
+    expect(JSON.parse(lines[0]!)).toHaveProperty('bids');
+  }, 60_000);
 
   it("the installed declarations type-check a user's pipeline, and reject a field the schema lacks", () => {
     const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');

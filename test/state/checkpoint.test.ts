@@ -131,9 +131,16 @@ describe('damaged checkpoints', () => {
     expect(found.checkpoint).toBeNull();
     expect(found.skipped[1]).toMatch(/_manifest fails its checksum/);
     // Asked for explicitly, no intact checkpoint is an error that says why.
-    const env = StreamEnvironment.create({ engine: 'ts' });
-    env.enableCheckpointing(1000, { dir }).fromRecords([{ a: 1 }], { a: 'i64' }).sinkTo(FileSink.jsonl(join(work, 'x.jsonl')));
-    await expect(env.execute('x', { restoreFrom: dir })).rejects.toThrow(/no complete checkpoint in .*damaged-chk \(.*fails its checksum/);
+    const job = () => {
+      const env = StreamEnvironment.create({ engine: 'ts' });
+      env.enableCheckpointing(1000, { dir }).fromRecords([{ a: 1 }], { a: 'i64' }).sinkTo(FileSink.jsonl(join(work, 'x.jsonl')));
+      return env;
+    };
+    await expect(job().execute('x', { restoreFrom: dir })).rejects.toThrow(/no usable checkpoint in .*damaged-chk: all 2 found are damaged or incomplete \(.*fails its checksum/);
+    // 'latest' too: completed checkpoints, all damaged, are not a first run.
+    await expect(job().execute('x', { restoreFrom: 'latest' })).rejects.toThrow(/restoreFrom: no usable checkpoint in .*damaged-chk: .*The job did not start; its state would be lost/);
+    const fresh = await job().execute('x', { restoreFrom: 'latest', allowFreshStart: true });
+    expect(fresh.checkpoints?.restoredFrom).toBeNull();
   });
 });
 

@@ -67,6 +67,12 @@ export interface Source<T extends object = Record<string, unknown>> {
 
 export interface SinkWriter {
   write(batch: RecordBatch): Promise<void> | void;
+  /**
+   * The sink's input ended ('end') or the job was stopped ('stop': Ctrl-C, SIGTERM, an abort
+   * signal): publish what was written. Called before `close`; a `close` without it follows a
+   * failure, whose output must not replace anything published before.
+   */
+  finish?(reason: 'end' | 'stop'): Promise<void> | void;
   close(): Promise<void> | void;
   /**
    * Exactly-once output (two-phase commit), phase one: make everything written so far durable

@@ -246,6 +246,7 @@ export class StreamEnvironment {
         failures.push(Date.now());
         const delay = this.restartStrategy.nextDelay(failures);
         if (delay === null) throw e;
+        options.onEvent?.({ kind: 'restart', attempt: failures.length, delayMs: delay, error: e.message });
         process.emitWarning(`job '${jobName}' failed (${e.message}); restarting from its latest checkpoint in ${delay} ms (${this.restartStrategy.description}, restart ${failures.length})`, { code: 'SLUICE_RESTART' });
         options.onRestart?.({ restart: failures.length, failedAt: failures[failures.length - 1]!, error: e, delayMs: delay });
         await new Promise((r) => setTimeout(r, delay));

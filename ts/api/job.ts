@@ -177,6 +177,25 @@ export interface RestartInfo {
   readonly delayMs: number;
 }
 
+/** A lifecycle event of a run (ExecuteOptions.onEvent). */
+export type JobEvent =
+  | {
+      readonly kind: 'checkpoint';
+      readonly id: number;
+      /** True for a savepoint. */
+      readonly savepoint: boolean;
+      readonly path: string;
+      /** From the barriers' injection to the checkpoint written and committed. */
+      readonly durationMs: number;
+      /** Until every thread acknowledged (barrier alignment included). */
+      readonly alignMs: number;
+      /** Snapshot bytes before compression. */
+      readonly bytes: number;
+    }
+  | { readonly kind: 'checkpoint-failed'; readonly id: number; readonly error: string }
+  | { readonly kind: 'restored'; readonly path: string; readonly skipped: readonly string[] }
+  | { readonly kind: 'restart'; readonly attempt: number; readonly delayMs: number; readonly error: string };
+
 export interface ExecuteOptions {
   /** true prints a status line to stderr; a function receives progress snapshots instead. */
   readonly progress?: boolean | ((p: Progress) => void);
@@ -190,6 +209,14 @@ export interface ExecuteOptions {
    * reported in `JobResult.checkpoints.skipped`.
    */
   readonly restoreFrom?: string;
+  /**
+   * When `restoreFrom` finds checkpoints but none of them is usable (all damaged or
+   * incomplete), start from scratch with a warning instead of failing. Default false: the
+   * run fails, naming every checkpoint and what is wrong with it.
+   */
+  readonly allowFreshStart?: boolean;
+  /** Lifecycle events as they happen: checkpoints completed or failed, restores, restarts. */
+  readonly onEvent?: (event: JobEvent) => void;
   /** A handle for savepoints while the job runs (checkpointing jobs). */
   readonly client?: JobClient;
   /** Called when the job failed and its restart strategy restarts it, before the delay. */

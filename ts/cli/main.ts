@@ -18,7 +18,8 @@ import type { EngineChoice } from '../engine/select.js';
 import { formatProgress } from '../runtime/executor.js';
 import { formatMiB } from '../runtime/memory.js';
 import { parseArgs, usage, UsageError, type OptionSpec } from './args.js';
-import { prometheusText, serveMetrics } from './prometheus.js';
+import { CheckpointMetrics, prometheusText, serveMetrics } from './prometheus.js';
+import { Log, parseLogLevel } from './log.js';
 import { openDashboard } from './dashboard.js';
 import type { JobResult, Progress, RestartInfo } from '../api/job.js';
 
@@ -41,6 +42,8 @@ const RUN: OptionSpec[] = [
   { name: 'ui-host', value: '<host>', help: 'the address the dashboard listens on (default 127.0.0.1; 0.0.0.0 exposes it to the network)' },
   { name: 'savepoint-dir', value: '<dir>', help: 'on Ctrl-C, stop with a savepoint into <dir> (checkpointing jobs; restore it with --restore-from)' },
   { name: 'restore-from', value: '<dir|latest>', help: "resume from a checkpoint: its directory, a checkpoint root (newest intact one), or 'latest' under the job's checkpoint dir" },
+  { name: 'allow-fresh-start', help: 'with --restore-from: start from scratch when no checkpoint is usable (all damaged), instead of failing' },
+  { name: 'log-level', value: '<error|warn|info|debug>', help: 'what goes to stderr besides progress (default info: one line per start, restore, checkpoint, restart, stop)' },
 ];
 const EXPLAIN: OptionSpec[] = [...COMMON, { name: 'mermaid', help: 'print the plan as a Mermaid flowchart' }];
 
@@ -71,6 +74,8 @@ async function loadPipeline(file: string): Promise<{ fn: PipelineFn; name: strin
   // here = <package>/dist/ts/cli: the library's sources are <package>/ts, its build <package>/dist/ts.
   const root = resolve(here, '..', '..', '..');
   const data = { sources: pathToFileURL(join(root, 'ts')).href + '/', build: pathToFileURL(join(root, 'dist', 'ts')).href + '/' };
+  // Stacks name the pipeline's TypeScript lines: the hooks emit inline source maps.
+  process.setSourceMapsEnabled(true);
   register(new URL('./ts-hooks.js', import.meta.url).href, { parentURL: import.meta.url, data });
   const mod = (await import(pathToFileURL(path).href)) as { default?: unknown; name?: unknown };
   if (typeof mod.default !== 'function') {
@@ -116,6 +121,8 @@ async function run(argv: readonly string[]): Promise<number> {
     );
     return options.has('help') ? 0 : 2;
   }
+  const log = new Log(parseLogLevel(options.get('log-level')));
+  log.captureWarnings();
   const { fn, name } = await loadPipeline(positional[0]!);
   // Worker threads of a parallel run rebuild the job from the same module and arguments.
   const env = StreamEnvironment.create({ ...envOptions(options), job: { url: pathToFileURL(resolve(positional[0]!)).href, args: rest } });
@@ -164,13 +171,14 @@ async function run(argv: readonly string[]): Promise<number> {
   });
 
   let latest: Progress | null = null;
+  const checkpointMetrics = new CheckpointMetrics();
   const started = performance.now();
   let server: Server | null = null;
   const port = options.get('metrics-port');
   if (typeof port === 'string') {
     const p = Number(port);
     if (!Number.isSafeInteger(p) || p < 0 || p > 65535) throw new UsageError(`--metrics-port must be a port number, got '${port}'`);
-    server = await serveMetrics(p, () => prometheusText(name, latest?.operators ?? [], (performance.now() - started) / 1000));
+    server = await serveMetrics(p, () => prometheusText(name, latest?.operators ?? [], (performance.now() - started) / 1000, checkpointMetrics));
     const address = server.address();
     process.stderr.write(`sluice: metrics at http://127.0.0.1:${typeof address === 'object' && address !== null ? address.port : p}/metrics\n`);
   }
@@ -188,6 +196,7 @@ async function run(argv: readonly string[]): Promise<number> {
     lastPrinted = p.elapsedMs;
     const line = formatProgress(p);
     process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+    log.statusLine = tty;
   };
 
   let result: JobResult;
@@ -197,7 +206,21 @@ async function run(argv: readonly string[]): Promise<number> {
     if (restoreFrom === true) throw new UsageError("--restore-from needs a checkpoint directory or 'latest'");
     const withSavepoint = typeof options.get('savepoint-dir') === 'string' || (dashboard !== null && env.pendingGraph().checkpoint !== null) ? { client } : {};
     const onRestart = dashboard === null ? {} : { onRestart: (r: RestartInfo) => dashboard.restart(r) };
-    result = await env.execute(name, { progress, progressIntervalMs: Math.min(interval, 500), signal: abort.signal, ...withSavepoint, ...onRestart, ...(typeof restoreFrom === 'string' ? { restoreFrom } : {}) });
+    log.info(`job '${name}' starting on the ${env.engine.name} engine at parallelism ${env.parallelism}${typeof restoreFrom === 'string' ? `, restoring from ${restoreFrom}` : ''}`);
+    if (log.enabled('debug')) log.debug(`plan:\n${env.explain('text')}`);
+    result = await env.execute(name, {
+      progress,
+      progressIntervalMs: Math.min(interval, 500),
+      signal: abort.signal,
+      onEvent: (e) => {
+        checkpointMetrics.record(e);
+        log.event(e);
+      },
+      allowFreshStart: options.has('allow-fresh-start'),
+      ...withSavepoint,
+      ...onRestart,
+      ...(typeof restoreFrom === 'string' ? { restoreFrom } : {}),
+    });
     dashboard?.status(result.cancelled ? 'stopped' : 'finished');
   } catch (e) {
     dashboard?.status('failed', { error: e });
@@ -215,16 +238,17 @@ async function run(argv: readonly string[]): Promise<number> {
     await dashboard?.close();
   }
   if (typeof json === 'string') writeJson(json, result);
-  process.stderr.write(summary(result));
+  if (log.enabled('info')) process.stderr.write(summary(result));
   if (result.cancelled && stoppedBy === null && stoppedFromUi) {
-    process.stderr.write(`sluice: stopped with a savepoint from the dashboard after ${result.recordsIn} records in ${(result.durationMs / 1000).toFixed(1)} s; all sinks are closed\n`);
+    log.info(`stopped with a savepoint from the dashboard after ${result.recordsIn} records in ${(result.durationMs / 1000).toFixed(1)} s; all sinks are closed`);
     return 0;
   }
   if (result.cancelled) {
     const by = stoppedBy ?? 'SIGINT';
-    process.stderr.write(`sluice: stopped by ${signalName(by)} after ${result.recordsIn} records in ${(result.durationMs / 1000).toFixed(1)} s; all sinks are closed\n`);
+    log.info(`stopped by ${signalName(by)} after ${result.recordsIn} records in ${(result.durationMs / 1000).toFixed(1)} s; all sinks are closed`);
     return signalExitCode(by);
   }
+  log.info(`job '${name}' finished at the end of its input`);
   return 0;
 }
 

@@ -2,7 +2,7 @@
 
 import { Buffer } from 'node:buffer';
 import { createServer, type Server } from 'node:http';
-import type { OperatorMetrics } from '../api/job.js';
+import type { JobEvent, OperatorMetrics } from '../api/job.js';
 
 interface Family {
   readonly name: string;
@@ -32,12 +32,47 @@ function label(v: string): string {
   return v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-export function prometheusText(job: string, operators: readonly OperatorMetrics[], uptimeSeconds: number): string {
-  const out: string[] = [
-    '# HELP sluice_job_uptime_seconds Time since the job started.',
-    '# TYPE sluice_job_uptime_seconds gauge',
-    `sluice_job_uptime_seconds{job="${label(job)}"} ${uptimeSeconds}`,
-  ];
+/** Checkpoints and restarts of a run so far, kept from its lifecycle events (ExecuteOptions.onEvent). */
+export class CheckpointMetrics {
+  completed = 0;
+  failed = 0;
+  restarts = 0;
+  /** The last completed checkpoint (savepoints included): its duration, size and id. */
+  last: { readonly id: number; readonly durationMs: number; readonly bytes: number } | null = null;
+
+  record(e: JobEvent): void {
+    if (e.kind === 'checkpoint') {
+      this.completed++;
+      this.last = { id: e.id, durationMs: e.durationMs, bytes: e.bytes };
+    } else if (e.kind === 'checkpoint-failed') this.failed++;
+    else if (e.kind === 'restart') this.restarts++;
+  }
+}
+
+function jobFamily(name: string, help: string, type: 'counter' | 'gauge', job: string, value: number): string[] {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}{job="${label(job)}"} ${value}`];
+}
+
+export function prometheusText(job: string, operators: readonly OperatorMetrics[], uptimeSeconds: number, checkpoints: CheckpointMetrics | null = null): string {
+  const out: string[] = jobFamily('sluice_job_uptime_seconds', 'Time since the job started.', 'gauge', job, uptimeSeconds);
+  // Dead letters of the whole job (each source's are below, per operator): 0 until the first.
+  const dead = operators.reduce((s, m) => s + (m.deadLetters ?? 0), 0);
+  out.push(...jobFamily('sluice_job_dead_letters_total', 'Bad input records routed to dead-letter files, all sources.', 'counter', job, dead));
+  if (checkpoints !== null) {
+    const c = checkpoints;
+    out.push(
+      ...jobFamily('sluice_checkpoints_completed_total', 'Checkpoints (and savepoints) completed.', 'counter', job, c.completed),
+      ...jobFamily('sluice_checkpoints_failed_total', 'Checkpoints that failed (each fails the run).', 'counter', job, c.failed),
+      ...jobFamily('sluice_job_restarts_total', 'Restarts from the latest checkpoint after a failure.', 'counter', job, c.restarts),
+    );
+    if (c.last !== null) {
+      out.push(
+        ...jobFamily('sluice_last_checkpoint_id', 'Id of the last completed checkpoint.', 'gauge', job, c.last.id),
+        ...jobFamily('sluice_last_checkpoint_duration_seconds', 'Duration of the last completed checkpoint, barriers to commit.', 'gauge', job, c.last.durationMs / 1000),
+        ...jobFamily('sluice_last_checkpoint_size_bytes', 'State bytes of the last completed checkpoint (before compression).', 'gauge', job, c.last.bytes),
+      );
+    }
+  }
   for (const f of FAMILIES) {
     const rows = operators.flatMap((m) => {
       const v = f.value(m);

@@ -1,15 +1,17 @@
 /**
  * File sinks: JSON Lines and CSV (RFC 4180, header row; null as an empty field, "" for an
  * empty string). One file, or with a rollover policy a directory of part files
- * (rolling-sink.ts).
+ * (rolling-sink.ts). One file is written under a temporary name and replaces `path` only when
+ * the sink's input ended (replacing-file.ts), or under checkpoints committed per checkpoint
+ * (committing-file.ts): a failed or killed run never empties or half-overwrites it.
  */
 
 import { Buffer } from 'node:buffer';
-import { closeSync, openSync, writeSync } from 'node:fs';
 import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import type { Sink, SinkContext, SinkWriter } from '../api/connector.js';
 import { CommittingFileWriter } from './committing-file.js';
+import { ReplacingFileWriter } from './replacing-file.js';
 import { csvHeader, toLines, type TextFormat } from '../batch/text-format.js';
 import { checkRollover, RollingFileWriter, type RolloverPolicy } from './rolling-sink.js';
 
@@ -66,19 +68,6 @@ export class FileSink implements Sink {
         ctx?.engine,
       );
     }
-    const fd = openSync(this.path, 'w');
-    if (this.format === 'csv') writeSync(fd, csvHeader(schema));
-    let open = true;
-    return {
-      write: (batch) => {
-        if (batch.length > 0) writeSync(fd, encode(batch, this.format));
-      },
-      close: () => {
-        if (open) {
-          open = false;
-          closeSync(fd);
-        }
-      },
-    };
+    return new ReplacingFileWriter(this.path, this.format === 'csv' ? csvHeader(schema) : '', (b) => encode(b, this.format));
   }
 }

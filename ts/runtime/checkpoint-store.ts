@@ -161,18 +161,22 @@ export function checkpointIds(root: string): number[] {
  * The newest complete, intact checkpoint under `root` (or `root` itself when it is one), and
  * the newer ones that were skipped with the reason.
  */
-export function findLatest(root: string): { checkpoint: CheckpointData | null; skipped: string[] } {
-  if (existsSync(join(root, MANIFEST))) return { checkpoint: readCheckpoint(root), skipped: [] };
+export function findLatest(root: string): { checkpoint: CheckpointData | null; skipped: string[]; damaged: number } {
+  if (existsSync(join(root, MANIFEST))) return { checkpoint: readCheckpoint(root), skipped: [], damaged: 0 };
   const skipped: string[] = [];
+  // Skipped ones that had completed (a manifest) but fail their checks; the rest never completed.
+  let damaged = 0;
   for (const id of checkpointIds(root)) {
+    const dir = join(root, checkpointDirName(id));
     try {
-      return { checkpoint: readCheckpoint(join(root, checkpointDirName(id))), skipped };
+      return { checkpoint: readCheckpoint(dir), skipped, damaged };
     } catch (e) {
       if (!(e instanceof CorruptCheckpointError)) throw e;
       skipped.push(e.message);
+      if (existsSync(join(dir, MANIFEST))) damaged++;
     }
   }
-  return { checkpoint: null, skipped };
+  return { checkpoint: null, skipped, damaged };
 }
 
 /** Deletes all but the newest `retain` complete checkpoints (and anything older than them). */

@@ -13,7 +13,7 @@
 import { serialize } from 'node:v8';
 import type { Operator, SnapshotListener } from './operator.js';
 import { pruneCheckpoints, writeCheckpoint, type CheckpointData, type StateEntry } from './checkpoint-store.js';
-import type { CheckpointConfig, CheckpointRecord, CheckpointStats } from '../api/job.js';
+import type { CheckpointConfig, CheckpointRecord, CheckpointStats, JobEvent } from '../api/job.js';
 import { isTwoPhaseCommitting } from './two-phase-commit.js';
 
 /** The name under which a sink's pre-commit state is stored. */
@@ -170,6 +170,8 @@ export class CheckpointCoordinator {
     /** By thread index (a worker's subtask; the calling thread's index comes last). */
     private readonly threads: readonly CheckpointThread[],
     private readonly restored: { readonly from: CheckpointData; readonly skipped: readonly string[] } | null,
+    /** Told of each checkpoint completed or failed. */
+    private readonly onEvent: (event: JobEvent) => void = () => {},
   ) {
     this.nextId = (restored?.from.id ?? 0) + 1;
   }
@@ -257,6 +259,7 @@ export class CheckpointCoordinator {
       for (const e of entries) bytes.set(`${e.nodeId}/${e.subtask}`, (bytes.get(`${e.nodeId}/${e.subtask}`) ?? 0) + e.data.length);
       this.stateBytes = bytes;
       this.record(id, { status: 'completed', durationMs: this.stats.lastDurationMs, bytes: this.stats.lastBytes, path: dir });
+      this.onEvent({ kind: 'checkpoint', id, savepoint: savepoint !== null, path: dir, durationMs: this.stats.lastDurationMs, alignMs: this.stats.lastAlignMs, bytes: this.stats.lastBytes });
       if (savepoint !== null) {
         this.savepointDirs.push(dir);
         savepoint.resolve(dir);
@@ -265,6 +268,7 @@ export class CheckpointCoordinator {
       const err = new Error(`checkpoint ${id} to ${savepoint?.dir ?? this.config.dir} failed: ${e instanceof Error ? e.message : String(e)}`);
       this.failure ??= err;
       this.record(id, { status: 'failed', error: err.message });
+      this.onEvent({ kind: 'checkpoint-failed', id, error: err.message });
       savepoint?.reject(err);
     }
   }

@@ -157,6 +157,7 @@ export async function runTask(s: TaskRunSetup): Promise<TaskRun> {
     if (own) options.client?.detach();
     const c = coordinator as CheckpointCoordinator | null;
     if (c !== null && (failed || cancelled)) await c.abandon().catch(() => {});
+    if (cancelled && !failed) await (task as Task | null)?.stopped();
     if (failed || cancelled) await (task as Task | null)?.close(true);
   }
   const durationMs = performance.now() - started;

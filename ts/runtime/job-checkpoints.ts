@@ -21,18 +21,35 @@ export function prepareRestore(options: ExecuteOptions, config: CheckpointConfig
   }
   if (options.restoreFrom === undefined) return null;
   if (config === null) throw new Error('restoreFrom needs a job with checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job');
-  return locateRestore(options.restoreFrom, config);
+  const r = locateRestore(options.restoreFrom, config, options.allowFreshStart === true);
+  if (r !== null) options.onEvent?.({ kind: 'restored', path: r.from.path, skipped: r.skipped });
+  return r;
 }
 
-/** Finds the checkpoint to resume from (see ExecuteOptions.restoreFrom); null for a fresh start. */
-export function locateRestore(from: string, config: CheckpointConfig | null): Restore | null {
+/**
+ * Finds the checkpoint to resume from (see ExecuteOptions.restoreFrom); null for a fresh
+ * start: 'latest' before any checkpoint completed, or, with `allowFreshStart`, when none is usable.
+ */
+export function locateRestore(from: string, config: CheckpointConfig | null, allowFreshStart = false): Restore | null {
   const root = from === 'latest' ? config?.dir : from;
   if (root === undefined) throw new Error("restoreFrom: 'latest' needs a job with checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job");
-  const { checkpoint, skipped } = findLatest(root);
+  const { checkpoint, skipped, damaged } = findLatest(root);
   for (const s of skipped) process.emitWarning(`skipping checkpoint: ${s}`, { code: 'SLUICE_CHECKPOINT_SKIPPED' });
   if (checkpoint !== null) return { from: checkpoint, skipped };
-  if (from === 'latest') return null;
-  throw new Error(`restoreFrom: no complete checkpoint in ${from}${skipped.length > 0 ? ` (${skipped.join('; ')})` : ''}`);
+  // 'latest' where no checkpoint ever completed (none yet, or only one cut short by a crash) is
+  // a first run; completed checkpoints that are all damaged would lose the job's state.
+  if (from === 'latest' && damaged === 0) return null;
+  const what =
+    skipped.length === 0
+      ? `no checkpoint in ${root}`
+      : `no usable checkpoint in ${root}: all ${skipped.length} found are damaged or incomplete (${skipped.join('; ')})`;
+  if (allowFreshStart) {
+    process.emitWarning(`restoreFrom: ${what}; starting from scratch as allowed (allowFreshStart / --allow-fresh-start)`, { code: 'SLUICE_FRESH_START' });
+    return null;
+  }
+  throw new Error(
+    `restoreFrom: ${what}. The job did not start; its state would be lost. Restore from an intact checkpoint or savepoint, or start from scratch on purpose with allowFreshStart (sluice run --allow-fresh-start)`,
+  );
 }
 
 export interface CoordinatorSetup {
@@ -50,7 +67,7 @@ export interface CoordinatorSetup {
 
 /** Starts the coordinator and attaches the job client (savepoints, stop with savepoint). */
 export function startCoordinator(s: CoordinatorSetup): CheckpointCoordinator {
-  const c = new CheckpointCoordinator(s.config, s.jobName, s.parallelism, s.maxParallelism, s.threads, s.restore);
+  const c = new CheckpointCoordinator(s.config, s.jobName, s.parallelism, s.maxParallelism, s.threads, s.restore, s.options.onEvent);
   c.start();
   s.options.client?.attach({
     savepoint: (dir) => c.savepoint(dir),

@@ -66,6 +66,12 @@ export abstract class Operator {
    */
   close(): Promise<void> | void {}
 
+  /**
+   * The job was stopped (Ctrl-C, SIGTERM, a signal), not failed: called before `close` on
+   * every operator that did not finish. Sinks publish what they received (see SinkWriter.finish).
+   */
+  stopped(): Promise<void> | void {}
+
   /** `input` says which input a multi-input operator receives on (0 for the rest). */
   abstract processBatch(batch: RecordBatch, input: number): Promise<void> | void;
 

@@ -365,6 +365,12 @@ export class Task {
     return this.operators.map((o) => o.metrics);
   }
 
+  /** The job was stopped (not failed): operators that did not finish are told before they close. */
+  async stopped(): Promise<void> {
+    if (this.closed) return;
+    for (const o of this.all) await o.stopped();
+  }
+
   /**
    * Closes every operator once (Flink's close), in plan order. After a failure, errors while
    * closing are swallowed so that they do not hide it; otherwise the first one is thrown.

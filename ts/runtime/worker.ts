@@ -21,6 +21,8 @@ const setup = workerData as WorkerSetup;
 
 async function main(): Promise<void> {
   if (setup.typescript) {
+    // Stacks from the job's TypeScript name its own lines (the hooks emit inline source maps).
+    process.setSourceMapsEnabled(true);
     const root = new URL('../../../', import.meta.url);
     register(new URL('../cli/ts-hooks.js', import.meta.url).href, {
       parentURL: import.meta.url,

@@ -190,8 +190,8 @@ const NEEDED: Readonly<Record<DataType, readonly number[]>> = {
   utf8: [4, 5],
 };
 
-function malformed(detail: string): Error {
-  return new Error(`malformed record batch: ${detail}`);
+function malformed(detail: string): EngineError {
+  return new EngineError('data', `malformed record batch: ${detail}`);
 }
 
 interface VecRef {
@@ -250,8 +250,19 @@ class Reader {
     this.inBounds(v, 4, what);
     this.aligned(v, 4, what);
     const length = this.bb.readUint32(v);
+    // Elements aligned to their size, as the FlatBuffers verifier requires (and Rust's checks).
+    this.aligned(v + 4, elemSize, `${what} elements`);
     this.inBounds(v + 4, length * elemSize, what);
     return { start: v + 4, length };
+  }
+
+  /** A string field: a byte vector followed by its NUL terminator, within the buffer; null when absent. */
+  string(table: number, slot: number, what: string): VecRef | null {
+    const v = this.vector(table, slot, 1, what);
+    if (v === null) return null;
+    const end = v.start + v.length;
+    if (end >= this.size || this.bytes[end] !== 0) throw malformed(`${what}: string in range [${v.start}, ${end}) is missing its null terminator`);
+    return v;
   }
 
   /** The `i`th table of a vector of tables, checked. */
@@ -315,7 +326,7 @@ export function decodeBatch(bytes: Uint8Array): RecordBatch {
   const fbField = new FbField();
   for (let i = 0; i < fieldsVec.length; i++) {
     const t = r.tableAt(fieldsVec, i, `field ${i}`);
-    const nameVec = r.vector(t, SLOT.field.name, 1, `field ${i} name`);
+    const nameVec = r.string(t, SLOT.field.name, `field ${i} name`);
     if (nameVec === null) throw malformed(`field ${i}: missing required field \`name\``);
     r.field(t, SLOT.field.type, 1, `field ${i} type`);
     r.field(t, SLOT.field.nullable, 1, `field ${i} nullable`);
@@ -373,6 +384,7 @@ export function decodeBatch(bytes: Uint8Array): RecordBatch {
   const eventTime = eventTimeVec === null ? null : r.typed(eventTimeVec, BigInt64Array);
 
   checkBatch(schema, columns, n, eventTime, 'malformed record batch: ');
+  checkUtf8(schema, columns, n);
   // Cut vectors longer than `n` rows need to size (views, no copies).
   return new RecordBatch(
     schema,
@@ -380,6 +392,29 @@ export function decodeBatch(bytes: Uint8Array): RecordBatch {
     n,
     eventTime === null ? null : eventTime.subarray(0, n),
   );
+}
+
+/**
+ * Every utf8 value is valid UTF-8 (never replaced later): the used data is UTF-8 and each value
+ * starts on a character boundary (not on a continuation byte). The same check as Rust's.
+ */
+function checkUtf8(schema: Schema, columns: readonly Column[], n: number): void {
+  columns.forEach((c, k) => {
+    if (c.type !== 'utf8') return;
+    const name = schema.fields[k]!.name;
+    const first = c.offsets[0]!;
+    const last = c.offsets[n]!;
+    const used = c.data.subarray(first, last);
+    try {
+      utf8Decoder.decode(used);
+    } catch {
+      throw malformed(`column '${name}': utf8 data is not valid UTF-8`);
+    }
+    for (let i = 0; i <= n; i++) {
+      const o = c.offsets[i]!;
+      if (o < last && (c.data[o]! & 0xc0) === 0x80) throw malformed(`column '${name}': value ${i} does not start on a UTF-8 character boundary`);
+    }
+  });
 }
 
 function cutColumn(c: Column, n: number, bits: number): Column {
@@ -417,7 +452,7 @@ function checkBatch(schema: Schema, columns: readonly Column[], n: number, event
       throw new EngineError('data', `${prefix}column '${f.name}' holds ${c.type} values but the schema says ${f.type}`);
     }
     const short = (what: string, have: number, need: number) =>
-      new Error(`${prefix}column '${f.name}': ${what} has ${have} entries, ${need} needed for ${n} rows`);
+      new EngineError('data', `${prefix}column '${f.name}': ${what} has ${have} entries, ${need} needed for ${n} rows`);
     if (c.validity !== null && c.validity.length < bits) throw short('validity bitmap', c.validity.length, bits);
     switch (c.type) {
       case 'i32':

@@ -30,7 +30,12 @@ export class SinkOperator extends Operator {
 
   override async finish(): Promise<void> {
     this.task?.finished(this);
+    if (this.writer.finish !== undefined && !this.closed) await this.writer.finish('end');
     if (this.closeAtEnd) await this.closeWriter();
+  }
+
+  override async stopped(): Promise<void> {
+    if (this.writer.finish !== undefined && !this.closed) await this.writer.finish('stop');
   }
 
   override close(): Promise<void> {

@@ -28,8 +28,9 @@
 //! [`decode`] checks the identifier, runs the FlatBuffers verifier, requires each column to carry
 //! exactly the vectors its type needs, and validates the result with [`BatchRef::validate`]:
 //! malformed input is an [`Error`] of kind `Data`, never a panic. Vectors longer than `length`
-//! needs are accepted and cut to size. An empty validity vector means "no nulls". Utf8 data is
-//! not checked to be UTF-8 (as for batches handed over from JavaScript).
+//! needs are accepted and cut to size. An empty validity vector means "no nulls". Utf8 values
+//! must be valid UTF-8, and a table's inline size must lie in the buffer (two checks the
+//! verifier leaves out); the TypeScript decoder checks the same things.
 
 #[allow(clippy::all, clippy::pedantic, unused_imports, dead_code, deprecated, non_camel_case_types)]
 #[rustfmt::skip]
@@ -209,6 +210,7 @@ pub fn decode(bytes: &[u8]) -> Result<(RecordBatch, Vec<bool>)> {
         )));
     }
     let rb = fb::root_as_record_batch(bytes).map_err(|e| malformed(e.to_string().trim_end()))?;
+    inline_in_bounds(&rb._tab, "record batch")?;
 
     let fb_fields = rb.fields();
     let fb_columns = rb.columns();
@@ -225,7 +227,8 @@ pub fn decode(bytes: &[u8]) -> Result<(RecordBatch, Vec<bool>)> {
     let mut fields = Vec::with_capacity(fb_fields.len());
     let mut nullable = Vec::with_capacity(fb_fields.len());
     let mut names = HashSet::with_capacity(fb_fields.len());
-    for f in fb_fields.iter() {
+    for (i, f) in fb_fields.iter().enumerate() {
+        inline_in_bounds(&f._tab, &format!("field {i}"))?;
         let name = f.name();
         let t = from_fb_type(f.type_()).ok_or_else(|| {
             malformed(format!("field '{name}' has unknown type code {}", f.type_().0))
@@ -239,6 +242,7 @@ pub fn decode(bytes: &[u8]) -> Result<(RecordBatch, Vec<bool>)> {
 
     let mut columns = Vec::with_capacity(fields.len());
     for (f, c) in fields.iter().zip(fb_columns.iter()) {
+        inline_in_bounds(&c._tab, &format!("column '{}'", f.name))?;
         columns.push(decode_column(f, &c)?);
     }
 
@@ -266,7 +270,38 @@ pub fn decode(bytes: &[u8]) -> Result<(RecordBatch, Vec<bool>)> {
     if let Some(t) = &mut batch.event_time {
         t.truncate(n);
     }
+    check_utf8(&batch)?;
     Ok((batch, nullable))
+}
+
+/// Every utf8 value is valid UTF-8 (never replaced later): the used data is UTF-8 and each
+/// value starts on a character boundary. The same check as the TypeScript decoder's.
+fn check_utf8(batch: &RecordBatch) -> Result<()> {
+    for (f, c) in batch.schema.fields.iter().zip(&batch.columns) {
+        let ColumnData::Utf8 { offsets, data } = &c.data else { continue };
+        let first = offsets.first().map_or(0, |&o| o as usize);
+        let text = std::str::from_utf8(&data[first..])
+            .map_err(|_| malformed(format!("column '{}': utf8 data is not valid UTF-8", f.name)))?;
+        if let Some(i) = offsets.iter().position(|&o| !text.is_char_boundary(o as usize - first)) {
+            return Err(malformed(format!(
+                "column '{}': value {i} does not start on a UTF-8 character boundary",
+                f.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The verifier checks every field a table has, but not the table's inline size (the second
+/// entry of its vtable); a table whose inline part runs past the buffer is malformed here too,
+/// as in the TypeScript decoder.
+fn inline_in_bounds(t: &flatbuffers::Table<'_>, what: &str) -> Result<()> {
+    let (pos, len) = (t.loc(), t.buf().len());
+    let end = pos + t.vtable().object_inline_num_bytes();
+    if end > len {
+        return Err(malformed(format!("{what}: range [{pos}, {end}) is out of bounds of {len} bytes")));
+    }
+    Ok(())
 }
 
 const VECTOR_NAMES: [&str; 6] = ["i32_values", "i64_values", "f64_values", "bool_values", "offsets", "data"];
@@ -386,6 +421,22 @@ mod tests {
                 (x, y) => assert_eq!(x, y),
             }
         }
+    }
+
+    #[test]
+    fn rejects_utf8_values_that_are_not_utf8() {
+        let batch = |offsets: Vec<i32>, data: Vec<u8>| {
+            let len = offsets.len() - 1;
+            let columns = vec![Column { data: ColumnData::Utf8 { offsets, data }, validity: None }];
+            RecordBatch { schema: Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8)])), columns, len, event_time: None }
+        };
+        let bad = encode(&batch(vec![0, 1, 2], vec![b'a', 0xff]).as_ref(), &[false]);
+        assert_eq!(decode(&bad).unwrap_err().message, "malformed record batch: column 's': utf8 data is not valid UTF-8");
+        // 'é' cut in two: valid bytes, but the second value starts inside a character.
+        let cut = encode(&batch(vec![0, 1, 2], "é".as_bytes().to_vec()).as_ref(), &[false]);
+        assert_eq!(decode(&cut).unwrap_err().message, "malformed record batch: column 's': value 1 does not start on a UTF-8 character boundary");
+        let whole = encode(&batch(vec![0, 2], "é".as_bytes().to_vec()).as_ref(), &[false]);
+        assert!(decode(&whole).is_ok());
     }
 
     #[test]
