@@ -69,7 +69,7 @@ export { CollectSink, DiscardingSink } from './connectors/memory-sinks.js';
 export { SocketSource, type SocketSourceOptions } from './connectors/socket-source.js';
 export { KafkaSource, KafkaSourceBuilder, type IsolationLevel } from './connectors/kafka/source.js';
 export { OffsetsInitializer, type OffsetsSpec, type OffsetReset } from './connectors/kafka/offsets.js';
-export type { MetadataField } from './connectors/kafka/records.js';
+export type { MetadataField } from './connectors/kafka/formats.js';
 export { KafkaSink, KafkaSinkBuilder, type DeliveryGuarantee, type KafkaPartitioner } from './connectors/kafka/sink.js';
 
 export type { Engine, EngineName, WindowDescriptor } from './engine/engine.js';

@@ -14,7 +14,7 @@ import { RecordBatch } from '../../batch/record-batch.js';
 import type { Schema } from '../../batch/schema.js';
 import type { CsvDecoder, DecodedLines, LineDecoder } from '../../engine/engine.js';
 import { EngineError } from '../../engine/errors.js';
-import type { DeadLetterFile } from '../../runtime/dead-letters.js';
+import type { ExtraColumns, MetadataField, ValueFormat } from './formats.js';
 
 /** The parts of a fetched record batch (the client's RecordsBatch) used here. */
 export interface FetchedBatch {
@@ -84,20 +84,6 @@ export function takeRecords(
     if (stop === null || last + 1n <= stop) next = last + 1n > next ? last + 1n : next;
   }
   return { records, next };
-}
-
-export type ValueFormat =
-  | { readonly kind: 'json'; readonly schema: Schema }
-  | { readonly kind: 'csv'; readonly schema: Schema; readonly delimiter: string }
-  | { readonly kind: 'raw' };
-
-export type MetadataField = 'topic' | 'partition' | 'offset' | 'timestamp' | 'headers';
-
-/** What the source adds after the value's columns: the key, then metadata, each under a column name. */
-export interface ExtraColumns {
-  /** Column name of the key (utf8, null for a record without one), or null. */
-  readonly key: string | null;
-  readonly metadata: readonly { readonly field: MetadataField; readonly column: string }[];
 }
 
 function utf8Column(values: readonly (Uint8Array | null)[]): Utf8Column {

@@ -20,7 +20,8 @@ import { EngineError } from '../../engine/errors.js';
 import { DeadLetterFile, type DeadLetterPosition } from '../../runtime/dead-letters.js';
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { OffsetsInitializer, type OffsetsSpec } from './offsets.js';
-import { PartitionDecoder, takeRecords, type BadRecord, type ExtraColumns, type FetchedBatch, type MetadataField, type ValueFormat } from './records.js';
+import type { ExtraColumns, MetadataField, ValueFormat } from './formats.js';
+import { PartitionDecoder, takeRecords, type BadRecord, type FetchedBatch } from './records.js';
 
 export type IsolationLevel = 'read_committed' | 'read_uncommitted';
 
