@@ -1,7 +1,7 @@
 /** Runs a pipeline on both engines and checks they agree. */
 
 import { expect } from 'vitest';
-import { nativeAvailable, type EngineName } from '../ts/index.js';
+import { CollectSink, nativeAvailable, StreamEnvironment, type EngineName, type Source } from '../ts/index.js';
 
 export const ENGINES: readonly EngineName[] = ['native', 'ts'];
 
@@ -29,4 +29,16 @@ export function rng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** The message of the error `source` fails a job with (source -> collect) on `engine`. */
+export async function failure(source: Source<object>, engine: EngineName = 'ts'): Promise<string> {
+  const env = StreamEnvironment.create({ engine });
+  env.fromSource(source).sinkTo(new CollectSink());
+  try {
+    await env.execute();
+  } catch (e) {
+    return (e as Error).message;
+  }
+  throw new Error('the job did not fail');
 }

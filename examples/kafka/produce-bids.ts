@@ -19,14 +19,5 @@ export default async function (env: StreamEnvironment, args: readonly string[]):
   }
   env
     .fromSource(NexmarkSource.bids({ events: Number(events) }))
-    .map((b) => ({ auction: b.auction, bidder: b.bidder, price: b.price, channel: b.channel, url: b.url, dateTime: b.dateTime, extra: b.extra }), {
-      auction: 'i64',
-      bidder: 'i64',
-      price: 'i64',
-      channel: 'utf8',
-      url: 'utf8',
-      dateTime: 'timestamp',
-      extra: 'utf8',
-    })
     .sinkTo(KafkaSink.builder().setBootstrapServers(bootstrap).setTopic(topic).setKeyFields('auction').setDeliveryGuarantee('at-least-once').build());
 }

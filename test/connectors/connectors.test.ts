@@ -22,7 +22,7 @@ import { JsonlFileReader } from '../../ts/connectors/jsonl-reader.js';
 import { RollingFileWriter } from '../../ts/connectors/rolling-sink.js';
 import type { FilePosition, RecordFileReader } from '../../ts/connectors/text-file.js';
 import { parseIsoTimestamp } from '../../ts/connectors/csv-values.js';
-import { onBothEngines, rng } from '../engines.js';
+import { failure, onBothEngines, rng } from '../engines.js';
 
 const fresh = (): string => mkdtempSync(join(tmpdir(), 'sluice-conn-'));
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -41,16 +41,6 @@ async function toJsonl(engine: EngineName, source: Source<object>, batchSize = 3
   return { text: readFileSync(out, 'utf8'), deadLetters: r.deadLetters };
 }
 
-async function failure(source: Source<object>, engine: EngineName = 'ts'): Promise<string> {
-  const env = StreamEnvironment.create({ engine });
-  env.fromSource(source).sinkTo(new CollectSink());
-  try {
-    await env.execute();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('the job did not fail');
-}
 
 describe('CSV source', () => {
   const SCHEMA = { id: 'i64', n: 'i32', name: 'utf8?', note: 'utf8?', score: 'f64', ok: 'bool', at: 'timestamp' } as const;

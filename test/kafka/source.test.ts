@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { CollectSink, KafkaSource, KafkaSourceBuilder, OffsetsInitializer, runJob, StreamEnvironment, type EngineName } from '../../ts/index.js';
 import { freePort } from '../../scripts/kafka/broker.mjs';
-import { onBothEngines, requireNative } from '../engines.js';
+import { failure, onBothEngines, requireNative } from '../engines.js';
 import { createTopic, produce, uid, type TestRecord } from './helpers.js';
 
 const bootstrap = inject('kafkaBootstrap');
@@ -47,16 +47,6 @@ async function read(engine: EngineName, source: KafkaSource<object>): Promise<Ro
   return (sink.records as Row[]).sort(byPlace);
 }
 
-async function failure(engine: EngineName, source: KafkaSource<object>): Promise<string> {
-  const env = StreamEnvironment.create({ engine });
-  env.fromSource(source).sinkTo(new CollectSink());
-  try {
-    await env.execute();
-  } catch (e) {
-    return (e as Error).message;
-  }
-  throw new Error('the job did not fail');
-}
 
 let shared: Promise<string> | null = null;
 /** The topic of `records`, created once. */
@@ -114,7 +104,7 @@ describe('KafkaSource', () => {
       return rest;
     });
     // A group without committed offsets: the default fails, naming the partitions.
-    const msg = await failure('ts', base(topic).setGroupId(`empty-${uid()}`).setStartingOffsets(OffsetsInitializer.committedOffsets()).setBounded(OffsetsInitializer.latest()).build());
+    const msg = await failure(base(topic).setGroupId(`empty-${uid()}`).setStartingOffsets(OffsetsInitializer.committedOffsets()).setBounded(OffsetsInitializer.latest()).build());
     expect(msg).toMatch(new RegExp(`no committed offset in group 'empty-[0-9a-f]+' for ${topic}:0, ${topic}:1`));
   });
 
@@ -149,7 +139,7 @@ describe('KafkaSource', () => {
       { partition: 0, value: '{"id":5,' },
     ]);
     const source = () => KafkaSource.builder().setBootstrapServers(bootstrap).setTopics(topic).setBounded(OffsetsInitializer.latest()).setJsonValue({ id: 'i64', name: 'utf8' });
-    const messages = await onBothEngines((engine) => failure(engine, source().build()));
+    const messages = await onBothEngines((engine) => failure(source().build(), engine));
     expect(messages.native).toContain(`Kafka topic '${topic}', partition 0, offset 1, field 'id'`);
     const dead = await onBothEngines(async (engine) => {
       const path = join(work, `dead-${topic}-${engine}.jsonl`);
@@ -171,10 +161,10 @@ describe('KafkaSource', () => {
 
   it('a topic that does not exist and an unreachable broker are clear errors', async () => {
     const missing = `missing-${uid()}`;
-    const m = await onBothEngines((engine) => failure(engine, KafkaSource.builder().setBootstrapServers(bootstrap).setTopics(missing).setRawValue().setBounded(OffsetsInitializer.latest()).build()));
+    const m = await onBothEngines((engine) => failure(KafkaSource.builder().setBootstrapServers(bootstrap).setTopics(missing).setRawValue().setBounded(OffsetsInitializer.latest()).build(), engine));
     expect(m.native).toContain(`topic '${missing}' does not exist on ${bootstrap}; create it first`);
     const port = await freePort();
-    const u = await failure('ts', KafkaSource.builder().setBootstrapServers(`127.0.0.1:${port}`).setTopics('t').setRawValue().setBounded(OffsetsInitializer.latest()).build());
+    const u = await failure(KafkaSource.builder().setBootstrapServers(`127.0.0.1:${port}`).setTopics('t').setRawValue().setBounded(OffsetsInitializer.latest()).build());
     expect(u).toContain(`cannot reach the Kafka broker(s) at 127.0.0.1:${port}`);
   });
 

@@ -1,4 +1,3 @@
-import type { JobFailedError } from '../api/errors.js';
 /** Which operator an error passed through first (the one that threw), for JobFailedError. */
 
 const ANNOTATED = Symbol('sluice.operator');

@@ -12,8 +12,6 @@
  */
 
 import type { AggregatingState, AggregatingStateDescriptor, AnyStateDescriptor, ListState, ListStateDescriptor, MapState, MapStateDescriptor, ReducingState, ReducingStateDescriptor, ValueState, ValueStateDescriptor } from '../api/state.js';
-import { batchFromRecords } from '../batch/builder.js';
-import type { Schema } from '../batch/schema.js';
 import { mapKey } from '../keys/map-key.js';
 
 /** One value of one key; `t` is when its time to live (re)started. */
