@@ -62,8 +62,8 @@ async function runWorkers(engine: EngineName, events: number, mode: Setup['mode'
   return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, rows: results.reduce((n, r) => n + (r.rows ?? 0), 0) };
 }
 
-/** Both modes, `runs` times each (alternating), medians. */
-export async function exchangeBench(engine: EngineName, events: number, runs = 3): Promise<ExchangeFigures> {
+/** The three modes, `runs` times each (alternating), medians (the harness takes medians over processes too). */
+export async function exchangeBench(engine: EngineName, events: number, runs = 1): Promise<ExchangeFigures> {
   const direct: { seconds: number; cpuSeconds: number; rows: number }[] = [];
   const partition: typeof direct = [];
   const exchange: typeof direct = [];
