@@ -4,7 +4,7 @@
  */
 
 export { StreamEnvironment, runJob, type EnvironmentOptions, type RunJobOptions, type SocketTextOptions } from './api/environment.js';
-export { DataStream, KeyedStream, WindowedStream, type WindowResult, type WindowBounds, type NoBounds } from './api/datastream.js';
+export { DataStream, DataStreamSink, KeyedStream, WindowedStream, type WindowResult, type WindowBounds, type NoBounds } from './api/datastream.js';
 export { ConnectedStreams, JoinedStreams, WindowJoin, IntervalJoin, type JoinWindowAssigner } from './api/joins.js';
 export type { AggregateFunction } from './api/window-functions.js';
 export { OutputTag } from './api/output-tag.js';

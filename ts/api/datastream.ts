@@ -7,7 +7,7 @@ import type { KeyedProcessFunction } from './state.js';
 import { Schema, type DataType, type RecordOf, type SchemaSpec } from '../batch/schema.js';
 import type { AggregateSpec } from '../engine/engine.js';
 import { aggregateOutputType, describeAggregates, describeWindow, windowOutputSchema, withGapColumn } from '../engine/window-spec.js';
-import type { GraphNode, NodeOp, Partitioning, UserFn } from '../plan/graph.js';
+import type { GraphNode, JobGraph, NodeOp, Partitioning, UserFn } from '../plan/graph.js';
 import { addWindowAggregate } from '../plan/two-phase.js';
 import type { AggregateCall } from './agg.js';
 import type { Sink } from './connector.js';
@@ -47,8 +47,24 @@ export class DataStream<T extends object> {
 
   /** Subtasks of the operator that produces this stream (checked against the max parallelism when the job is planned). */
   setParallelism(n: number): this {
-    if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`${this.node.name}: parallelism must be a whole number >= 1, got ${n}`);
+    checkParallelism(this.node, n);
     this.env.graph.parallel.byNode.set(this.node.id, n);
+    return this;
+  }
+
+  /**
+   * Names the operator's state in checkpoints (Flink's uid): a changed job (operators added or
+   * removed) still restores it, as long as the operator keeps its uid. Unique within the job;
+   * without one, the state's identity is generated from the operator's position and kind.
+   */
+  uid(uid: string): this {
+    setUid(this.env.graph.nodes, this.node, uid);
+    return this;
+  }
+
+  /** The operator's name in metrics, plans, the dashboard and errors (not part of its state's identity: see uid). */
+  name(name: string): this {
+    setName(this.node, name);
     return this;
   }
 
@@ -311,9 +327,9 @@ export class DataStream<T extends object> {
     return new KeyedStream<T, object>(this.env, this.node, []).countWindow(size, slide);
   }
 
-  /** Writes the stream to a sink. */
-  sinkTo(sink: Sink): void {
-    this.add(`Sink: ${sink.name}`, { kind: 'sink', sink }, this.schema);
+  /** Writes the stream to a sink; the result sets the sink operator's uid, name and parallelism. */
+  sinkTo(sink: Sink): DataStreamSink {
+    return new DataStreamSink(this.env.graph, this.add(`Sink: ${sink.name}`, { kind: 'sink', sink }, this.schema).node);
   }
 
   /**
@@ -323,6 +339,60 @@ export class DataStream<T extends object> {
   collect(): AsyncIterableIterator<T> {
     return this.env.collectStream(this) as AsyncIterableIterator<T>;
   }
+}
+
+/** A sink operator, as `sinkTo` returns it (Flink's DataStreamSink): its uid, name and parallelism. */
+export class DataStreamSink {
+  /** @internal */
+  constructor(
+    private readonly graph: JobGraph,
+    /** @internal */
+    readonly node: GraphNode,
+  ) {}
+
+  /** Names the sink's state in checkpoints (see DataStream.uid). */
+  uid(uid: string): this {
+    setUid(this.graph.nodes, this.node, uid);
+    return this;
+  }
+
+  /** The sink's name in metrics, plans, the dashboard and errors. */
+  name(name: string): this {
+    setName(this.node, name);
+    return this;
+  }
+
+  /** Subtasks of the sink (checked against the max parallelism when the job is planned). */
+  setParallelism(n: number): this {
+    checkParallelism(this.node, n);
+    this.graph.parallel.byNode.set(this.node.id, n);
+    return this;
+  }
+
+  /** Never chains the sink to its input: it runs as its own task. */
+  disableChaining(): this {
+    this.graph.parallel.noChain.add(this.node.id);
+    return this;
+  }
+}
+
+function setUid(nodes: readonly GraphNode[], node: GraphNode, uid: string): void {
+  // Generated state identities start with '#' and use it between their parts (runtime/state-identity.ts).
+  if (typeof uid !== 'string' || uid.length === 0 || uid.includes('#')) {
+    throw new TypeError(`${node.name}: uid(${JSON.stringify(uid)}) is not a valid uid; give a non-empty string without '#'`);
+  }
+  const other = nodes.find((n) => n !== node && n.uid === uid);
+  if (other !== undefined) throw new Error(`uid '${uid}' is already the uid of '${other.name}'; an operator's uid must be unique within the job`);
+  node.uid = uid;
+}
+
+function setName(node: GraphNode, name: string): void {
+  if (typeof name !== 'string' || name.trim().length === 0) throw new TypeError(`${node.name}: name(${JSON.stringify(name)}) is not a valid name; give a non-empty string`);
+  node.name = name;
+}
+
+function checkParallelism(node: GraphNode, n: number): void {
+  if (!Number.isSafeInteger(n) || n < 1) throw new RangeError(`${node.name}: parallelism must be a whole number >= 1, got ${n}`);
 }
 
 export class KeyedStream<T extends object, K> {

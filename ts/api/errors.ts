@@ -6,9 +6,11 @@ export class JobFailedError extends Error {
     readonly operator: string,
     readonly subtask: number,
     readonly original: unknown,
+    /** The operator's uid, when the job gave it one. */
+    readonly uid?: string,
   ) {
     const msg = original instanceof Error ? original.message : String(original);
-    super(`job '${jobName}' failed in operator '${operator}' (subtask ${subtask}): ${msg}`, { cause: original });
+    super(`job '${jobName}' failed in operator '${operator}' (${uid === undefined ? '' : `uid '${uid}', `}subtask ${subtask}): ${msg}`, { cause: original });
     this.name = 'JobFailedError';
   }
 }

@@ -215,6 +215,12 @@ export interface ExecuteOptions {
    * run fails, naming every checkpoint and what is wrong with it.
    */
   readonly allowFreshStart?: boolean;
+  /**
+   * Restores even when the checkpoint holds state that no operator of the job claims (an
+   * operator removed, or its uid changed), dropping that state (Flink's allowNonRestoredState).
+   * Default false: the restore fails and lists those operators.
+   */
+  readonly allowNonRestoredState?: boolean;
   /** Lifecycle events as they happen: checkpoints completed or failed, restores, restarts. */
   readonly onEvent?: (event: JobEvent) => void;
   /** A handle for savepoints while the job runs (checkpointing jobs). */

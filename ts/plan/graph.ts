@@ -101,7 +101,14 @@ export type Partitioning =
 
 export interface GraphNode {
   readonly id: number;
-  readonly name: string;
+  /** Shown in metrics, plans, the dashboard and errors; `name()` changes it. Not part of the state's identity. */
+  name: string;
+  /**
+   * Set by `uid()`: the identity of the node's state in checkpoints, so that a changed job still
+   * finds it (Flink's operator uid). Without one, the identity is generated from the node's
+   * position and kind.
+   */
+  uid?: string;
   readonly op: NodeOp;
   /** The first input (null for sources); `inputs` has them all. */
   readonly input: GraphNode | null;

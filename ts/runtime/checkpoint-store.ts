@@ -19,7 +19,10 @@ const gzipAsync = promisify(gzip);
 export interface StateEntry {
   readonly nodeId: number;
   readonly subtask: number;
+  /** The operator's name when written (for messages); a commit entry's ends in ' (commit)'. */
   readonly name: string;
+  /** The operator's state identity (see `stateUid`); undefined in checkpoints written before uids. */
+  readonly uid?: string;
   readonly data: Uint8Array;
 }
 
@@ -65,7 +68,8 @@ function encodeSnapshot(c: Omit<CheckpointData, 'path' | 'savepoint'>): Uint8Arr
   const ops = c.entries.map((e) => {
     const name = b.createString(e.name);
     const data = b.createByteVector(e.data);
-    return OperatorState.createOperatorState(b, e.nodeId, e.subtask, name, data);
+    const uid = e.uid === undefined ? 0 : b.createString(e.uid);
+    return OperatorState.createOperatorState(b, e.nodeId, e.subtask, name, data, uid);
   });
   const vec = Snapshot.createOperatorsVector(b, ops);
   const job = b.createString(c.job);
@@ -134,7 +138,8 @@ export function readCheckpoint(dir: string): CheckpointData {
   const entries: StateEntry[] = [];
   for (let i = 0; i < snap.operatorsLength(); i++) {
     const o = snap.operators(i)!;
-    entries.push({ nodeId: o.nodeId(), subtask: o.subtask(), name: o.name() ?? '', data: o.dataArray()!.slice() });
+    const uid = o.uid();
+    entries.push({ nodeId: o.nodeId(), subtask: o.subtask(), name: o.name() ?? '', ...(uid === null ? {} : { uid }), data: o.dataArray()!.slice() });
   }
   return {
     id: Number(snap.checkpointId()),

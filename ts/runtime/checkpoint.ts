@@ -14,23 +14,19 @@ import { serialize } from 'node:v8';
 import type { Operator, SnapshotListener } from './operator.js';
 import { pruneCheckpoints, writeCheckpoint, type CheckpointData, type StateEntry } from './checkpoint-store.js';
 import type { CheckpointConfig, CheckpointRecord, CheckpointStats, JobEvent } from '../api/job.js';
+import { commitEntryName, commitUid } from './state-identity.js';
 import { isTwoPhaseCommitting } from './two-phase-commit.js';
-
-/** The name under which a sink's pre-commit state is stored. */
-export function commitEntryName(operator: string): string {
-  return `${operator} (commit)`;
-}
 
 /** An operator subtask's state and watermark, as a checkpoint stores them. */
 function stateEntry(op: Operator, subtask: number, id?: number): StateEntry {
-  return { nodeId: op.metrics.id, subtask, name: op.metrics.name, data: serialize({ watermark: op.watermark, state: op.snapshotState(id) }) };
+  return { nodeId: op.metrics.id, subtask, name: op.metrics.name, uid: op.stateUid, data: serialize({ watermark: op.watermark, state: op.snapshotState(id) }) };
 }
 
 /** A sink's pre-commit for checkpoint `id` (two-phase commit), or none. */
 function commitEntries(op: Operator, subtask: number, id: number): StateEntry[] {
   if (!isTwoPhaseCommitting(op)) return [];
   const pc = op.preCommit(id);
-  return pc === undefined ? [] : [{ nodeId: op.metrics.id, subtask, name: commitEntryName(op.metrics.name), data: serialize(pc) }];
+  return pc === undefined ? [] : [{ nodeId: op.metrics.id, subtask, name: commitEntryName(op.metrics.name), uid: commitUid(op.stateUid), data: serialize(pc) }];
 }
 
 /** What checkpoint `id` stores of one operator subtask: its state and watermark, and a sink's pre-commit. */

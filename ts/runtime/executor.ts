@@ -87,7 +87,7 @@ export async function runTask(s: TaskRunSetup): Promise<TaskRun> {
   // A run on this thread alone coordinates its own checkpoints; in a parallel run the calling
   // thread does, and each thread brings its task.
   const own = part === undefined;
-  const restore: Restore | null = own ? prepareRestore(options, config) : part.checkpoints?.restore != null ? { from: part.checkpoints.restore, skipped: [] } : null;
+  const restore: Restore | null = own ? prepareRestore(options, config, plan) : part.checkpoints?.restore != null ? { from: part.checkpoints.restore, skipped: [] } : null;
   let checkpoints: CheckpointTask | null = part?.checkpoints?.task ?? null;
   let coordinator: CheckpointCoordinator | null = null;
   let stopped = false;
@@ -150,7 +150,8 @@ export async function runTask(s: TaskRunSetup): Promise<TaskRun> {
     if (!cancelled) t.checkEnded();
   } catch (e) {
     failed = true;
-    throw new JobFailedError(jobName, operatorOf(e) ?? 'job setup', task?.subtask ?? 0, e);
+    const where = operatorOf(e);
+    throw new JobFailedError(jobName, where?.name ?? 'job setup', task?.subtask ?? 0, e, where?.uid);
   } finally {
     if (timer !== undefined) clearInterval(timer);
     options.signal?.removeEventListener('abort', abort);

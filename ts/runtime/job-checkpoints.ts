@@ -7,6 +7,8 @@
 import type { CheckpointConfig, ExecuteOptions } from '../api/job.js';
 import { CheckpointCoordinator, type CheckpointThread } from './checkpoint.js';
 import { findLatest, type CheckpointData } from './checkpoint-store.js';
+import type { PhysicalPlan } from '../plan/physical.js';
+import { unclaimedState } from './state-identity.js';
 
 /** The checkpoint a run resumes from, and the newer ones passed over. */
 export interface Restore {
@@ -14,15 +16,30 @@ export interface Restore {
   readonly skipped: readonly string[];
 }
 
-/** Checks the options against the job's checkpointing and finds the checkpoint to resume from (null: a fresh start). */
-export function prepareRestore(options: ExecuteOptions, config: CheckpointConfig | null): Restore | null {
+/**
+ * Checks the options against the job's checkpointing and finds the checkpoint to resume from
+ * (null: a fresh start); fails when the checkpoint holds state no operator of `plan` claims,
+ * unless the options allow non-restored state.
+ */
+export function prepareRestore(options: ExecuteOptions, config: CheckpointConfig | null, plan: PhysicalPlan): Restore | null {
   if (options.client !== undefined && config === null) {
     throw new Error('savepoints need checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job');
   }
   if (options.restoreFrom === undefined) return null;
   if (config === null) throw new Error('restoreFrom needs a job with checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job');
   const r = locateRestore(options.restoreFrom, config, options.allowFreshStart === true);
-  if (r !== null) options.onEvent?.({ kind: 'restored', path: r.from.path, skipped: r.skipped });
+  if (r === null) return null;
+  const lost = unclaimedState(r.from, plan);
+  if (lost.length > 0) {
+    const list = lost.join(', ');
+    if (options.allowNonRestoredState !== true) {
+      throw new Error(
+        `restoreFrom: ${r.from.path} holds state that no operator of this job claims: ${list}. Operators are matched by their uid(), or without one by their position and kind in the job, which change when operators are added or removed before them. Give those operators the uid they had when the checkpoint was taken, or drop that state on purpose with allowNonRestoredState (sluice run --allow-non-restored-state)`,
+      );
+    }
+    process.emitWarning(`restoreFrom: dropping the state of ${list}, which no operator of this job claims (allowNonRestoredState)`, { code: 'SLUICE_NON_RESTORED_STATE' });
+  }
+  options.onEvent?.({ kind: 'restored', path: r.from.path, skipped: r.skipped });
   return r;
 }
 

@@ -49,6 +49,8 @@ export abstract class Operator {
   private downstreamMs = 0;
   /** @internal Time blocked in this operator or below it, cumulative. */
   waitMs = 0;
+  /** @internal What checkpoints know this operator's state by (state-identity.ts); set by the task that builds it. */
+  stateUid = '';
 
   constructor(id: number, name: string, role?: OperatorMetrics['role']) {
     this.metrics = { id, name, subtask: 0, recordsIn: 0, recordsOut: 0, watermark: null, busyMs: 0, backpressuredMs: 0, ...(role === undefined ? {} : { role }) };
@@ -220,7 +222,7 @@ export abstract class Operator {
     try {
       await f();
     } catch (e) {
-      throw annotate(e, o.metrics.name);
+      throw annotate(e, o);
     }
     const total = now() - t0;
     o.metrics.busyMs += total - (o.downstreamMs - down0);

@@ -54,7 +54,7 @@ export type WorkerMessage =
   | { t: 'closed' }
   | { t: 'ack'; id: number; entries: StateEntry[] }
   | { t: 'metrics'; operators: readonly OperatorMetrics[] }
-  | { t: 'error'; operator: string; subtask: number; message: string; stack?: string };
+  | { t: 'error'; operator: string; uid: string | undefined; subtask: number; message: string; stack?: string };
 
 
 /** The worker entry: next to this module when built; the build's when running from sources (tests). */
@@ -207,7 +207,7 @@ function watchWorker(w: Worker, i: number, jobName: string, on: WorkerHandlers):
       } else {
         const original = new Error(m.message);
         if (m.stack !== undefined) original.stack = m.stack;
-        failWith(new JobFailedError(jobName, m.operator, m.subtask, original));
+        failWith(new JobFailedError(jobName, m.operator, m.subtask, original, m.uid));
       }
     });
     w.on('error', (err) => failWith(new JobFailedError(jobName, `worker ${i}`, i, err)));
@@ -234,7 +234,7 @@ async function runParallel(
   const hasMain = plan.all.some((p) => p.onMain);
   // Checkpoints: the coordinator runs here; every worker (and this thread, when it runs sinks) has a task.
   const config = graph.checkpoint;
-  const restore = prepareRestore(options, config);
+  const restore = prepareRestore(options, config, plan);
   let coordinator: CheckpointCoordinator | null = null;
   const mainTask = config !== null && hasMain ? new CheckpointTask(0, (id, entries) => coordinator!.acknowledge(slots, id, entries)) : null;
   const workers: Worker[] = [];

@@ -13,7 +13,7 @@ import type { Engine } from '../engine/engine.js';
 import type { JobGraph } from '../plan/graph.js';
 import type { PhysicalNode, PhysicalPlan } from '../plan/physical.js';
 import { WatermarkBoard } from './alignment.js';
-import { commitEntryName, type CheckpointTask } from './checkpoint.js';
+import type { CheckpointTask } from './checkpoint.js';
 import type { CheckpointData } from './checkpoint-store.js';
 import { annotate } from './errors.js';
 import { ExchangeReceiver, ExchangeSender, type ChannelIn, type ChannelOut } from './exchange.js';
@@ -21,6 +21,7 @@ import { buildOperator, type DrivenSource } from './factories.js';
 import type { ManagedMemory } from './memory.js';
 import type { Operator } from './operator.js';
 import { KeyGroupFilter } from './rescale.js';
+import { ownedBy, stateUids } from './state-identity.js';
 import { isTwoPhaseCommitting } from './two-phase-commit.js';
 
 /**
@@ -121,7 +122,13 @@ export class Task {
         restoring: this.setup.restoring,
         objectReuse: graph.objectReuse,
       });
-      if (built.head !== built.tail) this.operators.push(built.head);
+      const uids = stateUids(p.node);
+      built.head.stateUid = uids.head;
+      if (built.head !== built.tail) {
+        if (uids.tail === null) throw new Error(`${p.node.name}: two operators built for a node with one state identity`);
+        built.tail.stateUid = uids.tail;
+        this.operators.push(built.head);
+      }
       this.operators.push(built.tail);
       this.heads.set(p.node.id, built.head);
       tails.set(p, built.tail);
@@ -188,7 +195,7 @@ export class Task {
       try {
         await o.open({ subtask: this.subtask, parallelism: this.parallelismOf(o), checkpoints });
       } catch (e) {
-        throw annotate(e, o.metrics.name);
+        throw annotate(e, o);
       }
     }
     if (checkpoints !== null) {
@@ -229,9 +236,12 @@ export class Task {
     const sub = this.subtask;
     for (const o of this.operators) {
       const name = o.metrics.name;
-      const mine = c.entries.filter((e) => e.nodeId === o.metrics.id && e.name === name);
-      if (mine.length === 0) throw new Error(`checkpoint ${c.path} has no state for '${name}' (operator ${o.metrics.id}): it was written by a different job; restore with the job that wrote it`);
-      const commits = c.entries.filter((e) => e.nodeId === o.metrics.id && e.name === commitEntryName(name));
+      const legacy = { nodeId: o.metrics.id, name };
+      const mine = c.entries.filter((e) => ownedBy(e, o.stateUid, legacy, false));
+      // An operator the checkpoint does not know (added since, or its uid changed) starts empty,
+      // as in Flink; state that no operator claims was reported before the run started.
+      if (mine.length === 0) continue;
+      const commits = c.entries.filter((e) => ownedBy(e, o.stateUid, legacy, true));
       const now = this.parallelismOf(o);
       if (mine.length === now) {
         const e = mine.find((x) => x.subtask === sub)!;
@@ -316,7 +326,7 @@ export class Task {
         await op.end();
       } catch (e) {
         this.failed = true;
-        throw annotate(e, op.metrics.name);
+        throw annotate(e, op);
       }
     });
     await Promise.all([...drains, ...driven]);
@@ -351,7 +361,7 @@ export class Task {
       const expected = p.node.inputs.length;
       const head = this.heads.get(p.node.id)!;
       if (expected > 0 && head.endedInputs !== expected) {
-        throw annotate(new Error(`internal error: ${head.endedInputs} of its ${expected} inputs ended`), head.metrics.name);
+        throw annotate(new Error(`internal error: ${head.endedInputs} of its ${expected} inputs ended`), head);
       }
     }
   }
@@ -383,7 +393,7 @@ export class Task {
       try {
         await o.close();
       } catch (e) {
-        first ??= annotate(e, o.metrics.name);
+        first ??= annotate(e, o);
       }
     }
     if (first !== null && !afterFailure) throw first;

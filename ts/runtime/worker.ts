@@ -86,7 +86,8 @@ main().catch((e: unknown) => {
   const err = original instanceof Error ? original : new Error(String(original));
   post({
     t: 'error',
-    operator: e instanceof JobFailedError ? e.operator : (operatorOf(e) ?? 'job setup'),
+    operator: e instanceof JobFailedError ? e.operator : (operatorOf(e)?.name ?? 'job setup'),
+    uid: e instanceof JobFailedError ? e.uid : operatorOf(e)?.uid,
     subtask: setup.subtask,
     message: err.message,
     stack: err.stack,

@@ -911,6 +911,7 @@ impl<'a> OperatorState<'a> {
   pub const VT_SUBTASK: ::flatbuffers::VOffsetT = 6;
   pub const VT_NAME: ::flatbuffers::VOffsetT = 8;
   pub const VT_DATA: ::flatbuffers::VOffsetT = 10;
+  pub const VT_UID: ::flatbuffers::VOffsetT = 12;
 
   #[inline]
   pub unsafe fn init_from_table(table: ::flatbuffers::Table<'a>) -> Self {
@@ -922,6 +923,7 @@ impl<'a> OperatorState<'a> {
     args: &'args OperatorStateArgs<'args>
   ) -> ::flatbuffers::WIPOffset<OperatorState<'bldr>> {
     let mut builder = OperatorStateBuilder::new(_fbb);
+    if let Some(x) = args.uid { builder.add_uid(x); }
     if let Some(x) = args.data { builder.add_data(x); }
     if let Some(x) = args.name { builder.add_name(x); }
     builder.add_subtask(args.subtask);
@@ -944,7 +946,7 @@ impl<'a> OperatorState<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<u32>(OperatorState::VT_SUBTASK, Some(0)).unwrap()}
   }
-  /// The operator's name when the checkpoint was taken: a restore checks it is the same job.
+  /// The operator's name when the checkpoint was taken (shown in errors about unmatched state).
   #[inline]
   pub fn name(&self) -> &'a str {
     // Safety:
@@ -959,6 +961,16 @@ impl<'a> OperatorState<'a> {
     // which contains a valid value in this slot
     unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'a, u8>>>(OperatorState::VT_DATA, None).unwrap()}
   }
+  /// The operator's state identity: its uid() or one generated from its position and kind. A
+  /// restore gives each operator the entries of its uid. Absent in checkpoints written before
+  /// uids: those match by node id and name.
+  #[inline]
+  pub fn uid(&self) -> Option<&'a str> {
+    // Safety:
+    // Created from valid Table for this object
+    // which contains a valid value in this slot
+    unsafe { self._tab.get::<::flatbuffers::ForwardsUOffset<&str>>(OperatorState::VT_UID, None)}
+  }
 }
 
 impl ::flatbuffers::Verifiable for OperatorState<'_> {
@@ -971,6 +983,7 @@ impl ::flatbuffers::Verifiable for OperatorState<'_> {
      .visit_field::<u32>("subtask", Self::VT_SUBTASK, false)?
      .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("name", Self::VT_NAME, true)?
      .visit_field::<::flatbuffers::ForwardsUOffset<::flatbuffers::Vector<'_, u8>>>("data", Self::VT_DATA, true)?
+     .visit_field::<::flatbuffers::ForwardsUOffset<&str>>("uid", Self::VT_UID, false)?
      .finish();
     Ok(())
   }
@@ -980,6 +993,7 @@ pub struct OperatorStateArgs<'a> {
     pub subtask: u32,
     pub name: Option<::flatbuffers::WIPOffset<&'a str>>,
     pub data: Option<::flatbuffers::WIPOffset<::flatbuffers::Vector<'a, u8>>>,
+    pub uid: Option<::flatbuffers::WIPOffset<&'a str>>,
 }
 impl<'a> Default for OperatorStateArgs<'a> {
   #[inline]
@@ -989,6 +1003,7 @@ impl<'a> Default for OperatorStateArgs<'a> {
       subtask: 0,
       name: None, // required field
       data: None, // required field
+      uid: None,
     }
   }
 }
@@ -1015,6 +1030,10 @@ impl<'a: 'b, 'b, A: ::flatbuffers::Allocator + 'a> OperatorStateBuilder<'a, 'b, 
     self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(OperatorState::VT_DATA, data);
   }
   #[inline]
+  pub fn add_uid(&mut self, uid: ::flatbuffers::WIPOffset<&'b  str>) {
+    self.fbb_.push_slot_always::<::flatbuffers::WIPOffset<_>>(OperatorState::VT_UID, uid);
+  }
+  #[inline]
   pub fn new(_fbb: &'b mut ::flatbuffers::FlatBufferBuilder<'a, A>) -> OperatorStateBuilder<'a, 'b, A> {
     let start = _fbb.start_table();
     OperatorStateBuilder {
@@ -1038,6 +1057,7 @@ impl ::core::fmt::Debug for OperatorState<'_> {
       ds.field("subtask", &self.subtask());
       ds.field("name", &self.name());
       ds.field("data", &self.data());
+      ds.field("uid", &self.uid());
       ds.finish()
   }
 }

@@ -37,7 +37,7 @@ subtask():number {
 }
 
 /**
- * The operator's name when the checkpoint was taken: a restore checks it is the same job.
+ * The operator's name when the checkpoint was taken (shown in errors about unmatched state).
  */
 name():string|null
 name(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
@@ -61,8 +61,20 @@ dataArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+/**
+ * The operator's state identity: its uid() or one generated from its position and kind. A
+ * restore gives each operator the entries of its uid. Absent in checkpoints written before
+ * uids: those match by node id and name.
+ */
+uid():string|null
+uid(optionalEncoding:flatbuffers.Encoding):string|Uint8Array|null
+uid(optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.__string(this.bb_pos + offset, optionalEncoding) : null;
+}
+
 static startOperatorState(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addNodeId(builder:flatbuffers.Builder, nodeId:number) {
@@ -93,6 +105,10 @@ static startDataVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
 }
 
+static addUid(builder:flatbuffers.Builder, uidOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(4, uidOffset, 0);
+}
+
 static endOperatorState(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   builder.requiredField(offset, 8) // name
@@ -100,12 +116,13 @@ static endOperatorState(builder:flatbuffers.Builder):flatbuffers.Offset {
   return offset;
 }
 
-static createOperatorState(builder:flatbuffers.Builder, nodeId:number, subtask:number, nameOffset:flatbuffers.Offset, dataOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createOperatorState(builder:flatbuffers.Builder, nodeId:number, subtask:number, nameOffset:flatbuffers.Offset, dataOffset:flatbuffers.Offset, uidOffset:flatbuffers.Offset):flatbuffers.Offset {
   OperatorState.startOperatorState(builder);
   OperatorState.addNodeId(builder, nodeId);
   OperatorState.addSubtask(builder, subtask);
   OperatorState.addName(builder, nameOffset);
   OperatorState.addData(builder, dataOffset);
+  OperatorState.addUid(builder, uidOffset);
   return OperatorState.endOperatorState(builder);
 }
 }
