@@ -20,7 +20,10 @@ import type { Sink, SinkWriter, Source } from './connector.js';
 import { checkTimestampAssigner, DataStream } from './datastream.js';
 import type { WatermarkStrategy } from './watermark.js';
 import { JobFailedError } from './errors.js';
-import type { ExecuteOptions, JobModule, JobResult } from './job.js';
+import type { ExecuteOptions, JobEvent, JobModule, JobResult, Rescale } from './job.js';
+
+const NEEDS_MODULE =
+  'parallelism above 1 runs the job on worker threads, which rebuild it from its module: put the pipeline in a module that exports default (env, args) => { ... } and run it with runJob(url, { parallelism }) or `sluice run job.ts --parallelism n`; or use parallelism 1';
 
 /** Options of StreamEnvironment.socketTextStream (SocketSource takes the same and more). */
 export interface SocketTextOptions {
@@ -217,20 +220,72 @@ export class StreamEnvironment {
   execute(jobName = 'sluice job', options: ExecuteOptions = {}): Promise<JobResult> {
     const sinks = this.graph.sinks().filter((s) => !this.executed.has(s));
     const graph = this.graph.lineageOf(sinks);
-    if (sinks.length > 0 && buildPlan(graph).slots > 1) {
-      if (this.job === null) {
-        return Promise.reject(
-          new Error(
-            'parallelism above 1 runs the job on worker threads, which rebuild it from its module: put the pipeline in a module that exports default (env, args) => { ... } and run it with runJob(url, { parallelism }) or `sluice run job.ts --parallelism n`; or use parallelism 1',
-          ),
-        );
-      }
-      for (const s of sinks) this.executed.add(s);
-      const job = this.job;
-      return this.runWithRestarts(jobName, graph, options, (o) => executeParallel(jobName, graph, this.engine, this.batchSize, o, job, this.memoryBytes));
-    }
+    if (sinks.length > 0 && buildPlan(graph).slots > 1 && this.job === null) return Promise.reject(new Error(NEEDS_MODULE));
     for (const s of sinks) this.executed.add(s);
-    return this.runWithRestarts(jobName, graph, options, (o) => executeJob(jobName, graph, this.engine, this.batchSize, o, this.memoryBytes));
+    return this.runRescalable(jobName, graph, options);
+  }
+
+  /** One run at the graph's parallelism: on worker threads when its plan has more than one slot. */
+  private runOnce(jobName: string, graph: JobGraph, o: ExecuteOptions): Promise<JobResult> {
+    const job = this.job;
+    if (job !== null && buildPlan(graph).slots > 1) return executeParallel(jobName, graph, this.engine, this.batchSize, o, job, this.memoryBytes);
+    return executeJob(jobName, graph, this.engine, this.batchSize, o, this.memoryBytes);
+  }
+
+  /**
+   * Runs the job (with restarts); when a run stopped for a rescale (JobClient.rescale), runs it
+   * again at the new parallelism from the rescale's savepoint, or, when it cannot start there,
+   * at the old one.
+   */
+  private async runRescalable(jobName: string, graph: JobGraph, options: ExecuteOptions): Promise<JobResult> {
+    const client = options.client;
+    if (client !== undefined) client.rescaleCheck = (n) => this.rescaleProblem(graph, n);
+    const rescales: Rescale[] = [];
+    let opts = options;
+    let from: number | null = null; // until a rescaled run completed its first checkpoint: the parallelism before it
+    const onEvent = (e: JobEvent): void => {
+      if (e.kind === 'checkpoint' && from !== null) {
+        from = null;
+        client?.rescaleSettled(null);
+      }
+      options.onEvent?.(e);
+    };
+    for (;;) {
+      let r: JobResult;
+      try {
+        r = await this.runWithRestarts(jobName, graph, { ...opts, onEvent }, (o) => this.runOnce(jobName, graph, o));
+      } catch (e) {
+        if (client === undefined || from === null || !client.rescaleSettled(e)) throw e;
+        const failed = rescales.pop()!;
+        graph.parallel.parallelism = failed.from;
+        from = null;
+        options.onEvent?.({ ...failed, kind: 'rescale', error: e instanceof Error ? e.message : String(e) });
+        continue;
+      }
+      if (from !== null) client?.rescaleSettled(null);
+      from = null;
+      const request = client?.takeRescale(r.cancelled && options.signal?.aborted !== true, r.cancelled ? 'the job was stopped' : 'the job ended before it could be rescaled') ?? null;
+      if (request === null) return rescales.length === 0 ? r : { ...r, rescales };
+      from = graph.parallel.parallelism;
+      graph.parallel.parallelism = request.parallelism;
+      rescales.push({ from, to: request.parallelism, savepoint: request.savepoint, at: Date.now() });
+      options.onEvent?.({ kind: 'rescale', from, to: request.parallelism, savepoint: request.savepoint });
+      opts = { ...options, restoreFrom: request.savepoint };
+    }
+  }
+
+  /** Why the job cannot run at parallelism `n` (null: it can). */
+  private rescaleProblem(graph: JobGraph, n: number): string | null {
+    const before = graph.parallel.parallelism;
+    graph.parallel.parallelism = n;
+    try {
+      if (buildPlan(graph).slots > 1 && this.job === null) return NEEDS_MODULE;
+      return null;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    } finally {
+      graph.parallel.parallelism = before;
+    }
   }
 
   /** Runs the job; after a failure, restarts it from its latest checkpoint while the strategy allows. */

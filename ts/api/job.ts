@@ -121,6 +121,16 @@ export interface MemoryUse {
   readonly operatorUsedBytes: number;
 }
 
+/** One rescale of a running job. */
+export interface Rescale {
+  readonly from: number;
+  readonly to: number;
+  /** The savepoint the job stopped with and resumed from. */
+  readonly savepoint: string;
+  /** When the job resumed at the new parallelism (epoch ms). */
+  readonly at: number;
+}
+
 export interface JobResult {
   readonly jobName: string;
   readonly engine: string;
@@ -139,6 +149,11 @@ export interface JobResult {
   readonly memory: MemoryUse;
   /** Restarts after failures (restart strategy) before the run that succeeded. */
   readonly restarts?: number;
+  /**
+   * Rescales while the job ran (`JobClient.rescale`), in order. The other figures are those of
+   * the last run, from the last rescale (or restart) to the end.
+   */
+  readonly rescales?: readonly Rescale[];
   /** With checkpointing: what was checkpointed, and what the run resumed from. */
   readonly checkpoints?: CheckpointStats;
 }
@@ -194,7 +209,9 @@ export type JobEvent =
     }
   | { readonly kind: 'checkpoint-failed'; readonly id: number; readonly error: string }
   | { readonly kind: 'restored'; readonly path: string; readonly skipped: readonly string[] }
-  | { readonly kind: 'restart'; readonly attempt: number; readonly delayMs: number; readonly error: string };
+  | { readonly kind: 'restart'; readonly attempt: number; readonly delayMs: number; readonly error: string }
+  /** A rescale: the job stopped with `savepoint` and resumes at parallelism `to` (or, when `error`, could not and resumes at `from`). */
+  | { readonly kind: 'rescale'; readonly from: number; readonly to: number; readonly savepoint: string; readonly error?: string };
 
 export interface ExecuteOptions {
   /** true prints a status line to stderr; a function receives progress snapshots instead. */

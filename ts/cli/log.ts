@@ -73,6 +73,10 @@ export class Log {
       case 'restart':
         this.warn(`restart ${e.attempt} in ${e.delayMs} ms from the latest checkpoint after a failure: ${e.error}`);
         return;
+      case 'rescale':
+        if (e.error === undefined) this.info(`rescaled from parallelism ${e.from} to ${e.to} through savepoint ${e.savepoint}`);
+        else this.warn(`rescale from parallelism ${e.from} to ${e.to} failed, going on at ${e.from} from savepoint ${e.savepoint}: ${e.error}`);
+        return;
     }
   }
 }

@@ -87,6 +87,7 @@ export function startCoordinator(s: CoordinatorSetup): CheckpointCoordinator {
   const c = new CheckpointCoordinator(s.config, s.jobName, s.parallelism, s.maxParallelism, s.threads, s.restore, s.options.onEvent);
   c.start();
   s.options.client?.attach({
+    checkpointDir: s.config.dir,
     savepoint: (dir) => c.savepoint(dir),
     stop: () => {
       c.stop(); // no checkpoint after the savepoint: its output is what a restore continues from
