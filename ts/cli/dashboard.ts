@@ -15,7 +15,7 @@ import type { StreamEnvironment } from '../api/environment.js';
 import type { Progress, RestartInfo } from '../api/job.js';
 import { buildPlan, planGraph } from '../plan/physical.js';
 import { UsageError } from './args.js';
-import { TOKEN_HEADER, type ErrorView, type Events, type JobInfo, type JobState, type SavepointRequest } from '../ui/protocol.js';
+import { TOKEN_HEADER, type ErrorView, type Events, type JobInfo, type JobState, type RescaleRequest, type SavepointRequest } from '../ui/protocol.js';
 
 export interface DashboardSetup {
   readonly host: string;
@@ -26,6 +26,8 @@ export interface DashboardSetup {
   readonly job: JobInfo;
   /** Takes a savepoint into `dir` (and then stops the job when `stop`); resolves with its directory. */
   readonly savepoint: (dir: string, stop: boolean) => Promise<string>;
+  /** Rescales the job (JobClient.rescale); resolves with the savepoint and the job as it runs now. */
+  readonly rescale: (parallelism: number) => Promise<{ readonly path: string; readonly job: JobInfo }>;
 }
 
 const ASSETS: Readonly<Record<string, { file: string; type: string }>> = {
@@ -69,10 +71,14 @@ export class Dashboard {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly assets = new Map<string, Buffer>();
 
+  /** The job as it runs now (a rescale changes its parallelism and plan). */
+  private job: JobInfo;
+
   private constructor(
     private readonly setup: DashboardSetup,
     private readonly server: Server,
   ) {
+    this.job = setup.job;
     // Proxies and browsers drop a silent stream; a comment line every 15 s keeps it open.
     this.heartbeat = setInterval(() => {
       for (const c of this.clients) c.write(': keep-alive\n\n');
@@ -153,7 +159,8 @@ export class Dashboard {
     if (!this.hostAllowed(req)) return json(res, 421, { error: `this dashboard answers on ${this.setup.host} only` });
     if (req.method === 'POST') {
       if (url.pathname === '/api/savepoint' || url.pathname === '/api/stop-with-savepoint') return void this.savepointRequest(req, res, url.pathname === '/api/stop-with-savepoint');
-      return json(res, 404, { error: `no ${url.pathname} to POST to; the actions are /api/savepoint and /api/stop-with-savepoint` });
+      if (url.pathname === '/api/rescale') return void this.rescaleRequest(req, res);
+      return json(res, 404, { error: `no ${url.pathname} to POST to; the actions are /api/savepoint, /api/stop-with-savepoint and /api/rescale` });
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { ...HEADERS, allow: 'GET, HEAD, POST', 'content-type': 'text/plain' });
@@ -165,7 +172,7 @@ export class Dashboard {
       res.writeHead(200, { ...HEADERS, 'content-type': asset.type, 'content-length': body.length });
       return void res.end(req.method === 'HEAD' ? undefined : body);
     }
-    if (url.pathname === '/api/job') return json(res, 200, this.setup.job, req.method === 'HEAD');
+    if (url.pathname === '/api/job') return json(res, 200, this.job, req.method === 'HEAD');
     if (url.pathname === '/api/progress') return json(res, 200, this.latest, req.method === 'HEAD');
     if (url.pathname === '/api/events') return this.subscribe(req, res);
     json(res, 404, { error: `nothing at ${url.pathname}; the dashboard is at /` });
@@ -215,8 +222,8 @@ export class Dashboard {
     } catch (e) {
       return json(res, 400, { error: e instanceof Error ? e.message : String(e) });
     }
-    if (this.setup.job.checkpoints === null) return json(res, 409, { error: 'savepoints need checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job' });
-    const dir = typeof body.dir === 'string' && body.dir.trim() !== '' ? body.dir.trim() : this.setup.job.savepointDir;
+    if (this.job.checkpoints === null) return json(res, 409, { error: 'savepoints need checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job' });
+    const dir = typeof body.dir === 'string' && body.dir.trim() !== '' ? body.dir.trim() : this.job.savepointDir;
     if (dir === null) return json(res, 400, { error: 'name the savepoint directory ({"dir": "..."}), or start the job with --savepoint-dir' });
     if (!['running', 'starting', 'restarting'].includes(this.state.state)) return json(res, 409, { error: `the job is ${this.state.state}` });
     if (stop) this.status('stopping', { detail: `stopping with a savepoint into ${dir}` });
@@ -228,6 +235,33 @@ export class Dashboard {
       const error = e instanceof Error ? e.message : String(e);
       if (stop) this.status('running');
       this.noteSavepoint({ at: Date.now(), stop, error });
+      json(res, 500, { error });
+    }
+  }
+
+  private async rescaleRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!this.tokenOk(req)) {
+      req.resume();
+      return json(res, 403, { error: `a rescale needs the run's token in the ${TOKEN_HEADER} header (sluice printed it on the console with the dashboard's address)` });
+    }
+    let body: SavepointRequest | RescaleRequest;
+    try {
+      body = await readJson(req);
+    } catch (e) {
+      return json(res, 400, { error: e instanceof Error ? e.message : String(e) });
+    }
+    const to = (body as Partial<RescaleRequest>).parallelism;
+    if (typeof to !== 'number' || !Number.isSafeInteger(to) || to < 1) return json(res, 400, { error: 'give the parallelism to run at as a whole number >= 1: {"parallelism": 2}' });
+    if (this.job.checkpoints === null) return json(res, 409, { error: 'rescaling needs checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job' });
+    if (!['running', 'starting', 'restarting'].includes(this.state.state)) return json(res, 409, { error: `the job is ${this.state.state}` });
+    try {
+      const { path, job } = await this.setup.rescale(to);
+      this.job = job;
+      this.send('rescale', { at: Date.now(), to, path, job });
+      json(res, 200, { path });
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      this.send('rescale', { at: Date.now(), to, error });
       json(res, 500, { error });
     }
   }
@@ -280,6 +314,7 @@ export async function openDashboard(
   env: StreamEnvironment,
   jobName: string,
   savepoint: DashboardSetup['savepoint'],
+  rescale: (parallelism: number) => Promise<string>,
 ): Promise<Dashboard | null> {
   const ui = options.get('ui');
   if (ui === undefined) {
@@ -293,20 +328,23 @@ export async function openDashboard(
   const graph = env.pendingGraph();
   const dir = options.get('savepoint-dir');
   const c = graph.checkpoint;
+  const info = (): Omit<JobInfo, 'startedAt'> => ({
+    jobName,
+    engine: env.engine.name,
+    parallelism: env.parallelism,
+    plan: planGraph(buildPlan(graph)),
+    checkpoints: c === null ? null : { intervalMs: c.intervalMs, dir: c.dir },
+    savepointDir: typeof dir === 'string' ? dir : null,
+  });
+  const startedAt = Date.now();
   const d = await Dashboard.start({
     host,
     port,
     assets: assetsDir(),
     savepoint,
-    job: {
-      jobName,
-      engine: env.engine.name,
-      parallelism: env.parallelism,
-      startedAt: Date.now(),
-      plan: planGraph(buildPlan(graph)),
-      checkpoints: c === null ? null : { intervalMs: c.intervalMs, dir: c.dir },
-      savepointDir: typeof dir === 'string' ? dir : null,
-    },
+    // The graph shares the environment's parallelism, which a rescale changes.
+    rescale: async (n) => ({ path: await rescale(n), job: { ...info(), startedAt } }),
+    job: { ...info(), startedAt },
   });
   process.stderr.write(`sluice: dashboard at ${d.url} (the token after #token= allows savepoints and stopping; it is shown only here)\n`);
   return d;

@@ -157,7 +157,7 @@ async function run(argv: readonly string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  // The dashboard's savepoint and stop-with-savepoint buttons act through the job client.
+  // The dashboard's savepoint, stop-with-savepoint and rescale requests act through the job client.
   let stoppedFromUi = false;
   const dashboard = await openDashboard(options, env, name, async (dir, stop) => {
     stoppedFromUi ||= stop;
@@ -169,7 +169,7 @@ async function run(argv: readonly string[]): Promise<number> {
       if (stop) stoppedFromUi = false;
       throw e;
     }
-  });
+  }, (n) => client.rescale(n));
 
   let latest: Progress | null = null;
   const checkpointMetrics = new CheckpointMetrics();

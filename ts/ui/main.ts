@@ -66,6 +66,11 @@ class Page {
     on('status', (s) => this.status(s));
     on('restart', (r) => this.restart(r));
     on('savepoint', (s) => this.savepointDone(s));
+    on('rescale', (r) => {
+      // The job runs with another plan now: load the page again (the token stays in the address).
+      if (r.job !== undefined) location.reload();
+      else this.showResult('rescale-result', false, `${clock(r.at)}: rescale to ${r.to} failed: ${r.error ?? ''}`);
+    });
     events.addEventListener('error', () => {
       // The process ended: the job's last status came before the stream closed.
       if (this.ended) events.close();
@@ -192,8 +197,34 @@ class Page {
     e.className = s.path !== undefined ? 'ok' : 'error';
   }
 
+  private showResult(id: string, ok: boolean, message: string): void {
+    const e = byId(id);
+    e.textContent = message;
+    e.className = ok ? 'ok' : 'error';
+  }
+
+  private async requestRescale(): Promise<void> {
+    const to = Number(byId<HTMLInputElement>('rescale-to').value);
+    const token = this.token !== '' ? this.token : byId<HTMLInputElement>('token').value.trim();
+    byId('rescale-result').className = 'muted';
+    byId('rescale-result').textContent = `rescaling to ${to}…`;
+    try {
+      const res = await fetch('/api/rescale', { method: 'POST', headers: { 'content-type': 'application/json', [TOKEN_HEADER]: token }, body: JSON.stringify({ parallelism: to }) });
+      const body = (await res.json()) as SavepointResponse;
+      if ('error' in body) this.showResult('rescale-result', false, `${res.status}: ${body.error}`);
+      else this.showResult('rescale-result', true, `rescaled to ${to} through the savepoint ${body.path}`);
+    } catch (e) {
+      this.showResult('rescale-result', false, `the request failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
   private controls(): void {
     const canSave = this.job.checkpoints !== null;
+    const rescale = byId<HTMLButtonElement>('rescale');
+    byId<HTMLInputElement>('rescale-to').value = String(this.job.parallelism);
+    rescale.disabled = !canSave;
+    if (!canSave) rescale.title = 'rescaling needs checkpointing (env.enableCheckpointing in the job)';
+    rescale.addEventListener('click', () => void this.requestRescale());
     for (const [id, stop] of [['savepoint', false], ['stop-savepoint', true]] as const) {
       const b = byId<HTMLButtonElement>(id);
       b.disabled = !canSave;

@@ -1,7 +1,7 @@
 /**
  * What the dashboard server (cli/dashboard.ts) and the page (ui/main.ts) exchange: the job
  * (GET /api/job), live events (GET /api/events, Server-Sent Events), and the answers to the
- * state-changing requests (POST /api/savepoint, POST /api/stop-with-savepoint), which need the
+ * state-changing requests (POST /api/savepoint, POST /api/stop-with-savepoint, POST /api/rescale), which need the
  * run's token in the TOKEN_HEADER header.
  */
 
@@ -40,6 +40,13 @@ export interface Events {
   readonly restart: { readonly restart: number; readonly failedAt: number; readonly delayMs: number; readonly error: ErrorView };
   /** A savepoint requested from the dashboard finished (or failed). */
   readonly savepoint: { readonly at: number; readonly stop: boolean; readonly path?: string; readonly error?: string };
+  /** A rescale requested from the dashboard (POST /api/rescale) finished: the job as it runs now, or the error. */
+  readonly rescale: { readonly at: number; readonly to: number; readonly path?: string; readonly job?: JobInfo; readonly error?: string };
+}
+
+/** The body of POST /api/rescale: the parallelism to run at. Answered like a savepoint (its path). */
+export interface RescaleRequest {
+  readonly parallelism: number;
 }
 
 /** The body of POST /api/savepoint and /api/stop-with-savepoint (dir: the target directory, else the default). */
