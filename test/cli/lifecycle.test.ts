@@ -64,7 +64,12 @@ describe('restoring', () => {
     expect(failed.stderr).toMatch(new RegExp(`restoreFrom: no usable checkpoint in .*damaged-chk: all ${ids.length} found are damaged or incomplete \\(.*state\\.bin fails its checksum`));
     expect(failed.stderr).toContain('start from scratch on purpose with allowFreshStart (sluice run --allow-fresh-start)');
     expect(readFileSync(out, 'utf8')).toBe(published);
-    const fresh = run(['--restore-from', 'latest', '--allow-fresh-start']);
+    // Starting fresh over the published output also needs --overwrite (the file is not empty).
+    const refused = run(['--restore-from', 'latest', '--allow-fresh-start']);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(`file sink '${out}': the file exists`);
+    expect(readFileSync(out, 'utf8')).toBe(published);
+    const fresh = run(['--restore-from', 'latest', '--allow-fresh-start', '--overwrite']);
     expect(fresh.status, fresh.stderr).toBe(0);
     expect(fresh.stderr).toMatch(/sluice: warn: SLUICE_FRESH_START Warning: restoreFrom: no usable checkpoint in .*; starting from scratch as allowed/);
     expect(fresh.stderr).not.toMatch(/restored from/);

@@ -1,6 +1,6 @@
 // Shared by the checkpoint tests: the checkpointed job run through the real `sluice` command.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +35,11 @@ export function publishedOutput(out: string): string {
 /** Runs to the end without interruption; returns the published output. */
 export function uninterrupted(engine: string, kind: string, parallelism: number): string {
   const out = join(work, `ref-${engine}-${kind}-${parallelism}.jsonl`);
-  const p = spawnSync(process.execPath, [cli, ...jobArgs(kind, out, join(work, `ref-${engine}-${kind}-${parallelism}-chk`), engine, parallelism)], { cwd: root, encoding: 'utf8' });
+  const chk = join(work, `ref-${engine}-${kind}-${parallelism}-chk`);
+  // A fresh run: another test may have computed this reference already (a checkpointed run does not start over a non-empty output).
+  rmSync(out, { force: true });
+  rmSync(chk, { recursive: true, force: true });
+  const p = spawnSync(process.execPath, [cli, ...jobArgs(kind, out, chk, engine, parallelism)], { cwd: root, encoding: 'utf8' });
   expect(p.status, p.stderr).toBe(0);
   return publishedOutput(out);
 }

@@ -22,7 +22,7 @@ import type { CheckpointData, StateEntry } from './checkpoint-store.js';
 import { channelWindowBytes, ManagedMemory, planMemory, type SharedMemorySetup } from './memory.js';
 import { ProgressTracker } from './progress.js';
 import { printProgress, runTask, type TaskRun } from './executor.js';
-import { prepareRestore, startCoordinator } from './job-checkpoints.js';
+import { checkOutputs, prepareRestore, startCoordinator } from './job-checkpoints.js';
 import { jobResult } from './job-result.js';
 import { edgeKey, type Placement } from './task.js';
 import { JobFailedError } from '../api/errors.js';
@@ -235,6 +235,7 @@ async function runParallel(
   // Checkpoints: the coordinator runs here; every worker (and this thread, when it runs sinks) has a task.
   const config = graph.checkpoint;
   const restore = prepareRestore(options, config);
+  checkOutputs(graph, options, restore);
   let coordinator: CheckpointCoordinator | null = null;
   const mainTask = config !== null && hasMain ? new CheckpointTask(0, (id, entries) => coordinator!.acknowledge(slots, id, entries)) : null;
   const workers: Worker[] = [];
