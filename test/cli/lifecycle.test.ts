@@ -99,6 +99,19 @@ describe('the log', () => {
     expect(sluice(args(['--log-level', 'loud'])).stderr).toContain("--log-level is 'loud'; use error, warn, info, debug");
   });
 
+  it('shows warnings raised on worker threads at warn, once, and not at --log-level error (both engines)', () => {
+    for (const engine of ['native', 'ts']) {
+      const args = (level: string[]) => ['run', join(jobs, 'worker-warning.ts'), '--engine', engine, '--parallelism', '2', '--no-progress', ...level];
+      const shown = sluice(args([]));
+      expect(shown.status, shown.stderr).toBe(0);
+      // Both subtasks raise it; the calling thread shows it once, through the log.
+      expect(shown.stderr.split('\n').filter((l) => l.includes('the job saw its first bid'))).toEqual(['sluice: warn: JOB_FIRST_BID Warning: the job saw its first bid']);
+      const quiet = sluice(args(['--log-level', 'error']));
+      expect(quiet.status, quiet.stderr).toBe(0);
+      expect(quiet.stderr).toBe('');
+    }
+  });
+
   it('says when the job restarts, once, instead of a process warning', () => {
     const out = join(dir, 'restart.jsonl');
     const r = sluice(['run', join(jobs, 'fail-once.ts'), '--engine', 'ts', '--parallelism', '1', '--no-progress', '--', join(dir, 'marker'), out, join(dir, 'restart-chk')]);

@@ -54,7 +54,9 @@ export type WorkerMessage =
   | { t: 'closed' }
   | { t: 'ack'; id: number; entries: StateEntry[] }
   | { t: 'metrics'; operators: readonly OperatorMetrics[] }
-  | { t: 'error'; operator: string; subtask: number; message: string; stack?: string };
+  | { t: 'error'; operator: string; subtask: number; message: string; stack?: string }
+  /** A process warning raised on the worker, emitted again on the calling thread. */
+  | { t: 'warning'; name: string; message: string; code?: string };
 
 
 /** The worker entry: next to this module when built; the build's when running from sources (tests). */
@@ -186,6 +188,7 @@ interface WorkerHandlers {
   /** Whether the run failed already (a worker then exits without saying why). */
   readonly failed: () => boolean;
   readonly fail: (e: JobFailedError) => void;
+  readonly warning: (w: { name: string; message: string; code?: string }) => void;
 }
 
 /** Resolves with a worker's metrics when it is done; rejects with the operator and subtask that failed. */
@@ -200,6 +203,7 @@ function watchWorker(w: Worker, i: number, jobName: string, on: WorkerHandlers):
       if (m.t === 'closed') on.closed();
       else if (m.t === 'ack') on.ack(m.id, m.entries);
       else if (m.t === 'metrics') on.metrics(m.operators);
+      else if (m.t === 'warning') on.warning(m);
       else if (m.t === 'done') {
         done = true;
         on.done(m.final);
@@ -264,6 +268,14 @@ async function runParallel(
     if (failure === null) failure = e;
     for (const w of workers) void w.terminate();
   };
+  // Each worker raises the same warnings (e.g. an at-least-once sink of every subtask): shown once.
+  const warned = new Set<string>();
+  const warning = (w: { name: string; message: string; code?: string }): void => {
+    const id = `${w.code ?? ''}\0${w.name}\0${w.message}`;
+    if (warned.has(id)) return;
+    warned.add(id);
+    process.emitWarning(w.message, { type: w.name, ...(w.code !== undefined ? { code: w.code } : {}) });
+  };
   for (let i = 0; i < slots; i++) {
     const mine = portsOf(i);
     const setup: WorkerSetup = {
@@ -288,6 +300,7 @@ async function runParallel(
         done: (final) => coordinator?.threadEnded(i, () => final),
         failed: () => failure !== null,
         fail,
+        warning,
       }),
     );
   }
