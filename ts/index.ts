@@ -49,7 +49,7 @@ export {
   type WindowAssigner,
 } from './api/windows.js';
 export { agg, type AggregateCall } from './api/agg.js';
-export type { Source, SourceReader, SourceContext, Sink, SinkWriter, SinkContext } from './api/connector.js';
+export type { Source, SourceReader, SourceContext, Sink, SinkWriter, SinkContext, OutputCheck } from './api/connector.js';
 export { JobFailedError, UserFunctionError } from './api/errors.js';
 
 export { Schema, type SchemaSpec, type RecordOf, type DataType, type FieldType, type Field } from './batch/schema.js';

@@ -64,7 +64,12 @@ describe('restoring', () => {
     expect(failed.stderr).toMatch(new RegExp(`restoreFrom: no usable checkpoint in .*damaged-chk: all ${ids.length} found are damaged or incomplete \\(.*state\\.bin fails its checksum`));
     expect(failed.stderr).toContain('start from scratch on purpose with allowFreshStart (sluice run --allow-fresh-start)');
     expect(readFileSync(out, 'utf8')).toBe(published);
-    const fresh = run(['--restore-from', 'latest', '--allow-fresh-start']);
+    // Starting fresh over the published output also needs --overwrite (the file is not empty).
+    const refused = run(['--restore-from', 'latest', '--allow-fresh-start']);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(`file sink '${out}': the file exists`);
+    expect(readFileSync(out, 'utf8')).toBe(published);
+    const fresh = run(['--restore-from', 'latest', '--allow-fresh-start', '--overwrite']);
     expect(fresh.status, fresh.stderr).toBe(0);
     expect(fresh.stderr).toMatch(/sluice: warn: SLUICE_FRESH_START Warning: restoreFrom: no usable checkpoint in .*; starting from scratch as allowed/);
     expect(fresh.stderr).not.toMatch(/restored from/);
@@ -92,6 +97,19 @@ describe('the log', () => {
     const debug = sluice(args(['--log-level', 'debug'], ['--restore-from', 'latest']));
     expect(debug.stderr).toMatch(/sluice: debug: plan:\n/);
     expect(sluice(args(['--log-level', 'loud'])).stderr).toContain("--log-level is 'loud'; use error, warn, info, debug");
+  });
+
+  it('shows warnings raised on worker threads at warn, once, and not at --log-level error (both engines)', () => {
+    for (const engine of ['native', 'ts']) {
+      const args = (level: string[]) => ['run', join(jobs, 'worker-warning.ts'), '--engine', engine, '--parallelism', '2', '--no-progress', ...level];
+      const shown = sluice(args([]));
+      expect(shown.status, shown.stderr).toBe(0);
+      // Both subtasks raise it; the calling thread shows it once, through the log.
+      expect(shown.stderr.split('\n').filter((l) => l.includes('the job saw its first bid'))).toEqual(['sluice: warn: JOB_FIRST_BID Warning: the job saw its first bid']);
+      const quiet = sluice(args(['--log-level', 'error']));
+      expect(quiet.status, quiet.stderr).toBe(0);
+      expect(quiet.stderr).toBe('');
+    }
   });
 
   it('says when the job restarts, once, instead of a process warning', () => {

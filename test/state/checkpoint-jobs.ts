@@ -1,6 +1,6 @@
 // Shared by the checkpoint tests: the checkpointed job run through the real `sluice` command.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,10 +15,20 @@ export const work = mkdtempSync(join(tmpdir(), 'sluice-ckpt-'));
 export const EVENTS = '200000';
 export const RATE = '40000'; // about 5 s of wall time without restarts: room for four kills after progress, also on a loaded machine
 
-export function jobArgs(kind: string, out: string, dir: string, engine: string, parallelism: number, extra: string[] = []): string[] {
+export function jobArgs(kind: string, out: string, dir: string, engine: string, parallelism: number, extra: string[] = [], rate = RATE): string[] {
   // (q8's sparse persons source needs no smaller batches: a paced Nexmark source emits what is due every 10 ms.)
   const batches = kind === 'q7' ? ['--batch-size', '1024'] : [];
-  return ['run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(parallelism), '--no-progress', ...batches, ...extra, '--', kind, out, dir, EVENTS, RATE];
+  return ['run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(parallelism), '--no-progress', ...batches, ...extra, '--', kind, out, dir, EVENTS, rate];
+}
+
+/** The same job paced `slowdown` times slower (its output does not depend on the pace: event time comes from the generator). */
+export function pacedJobArgs(kind: string, out: string, dir: string, engine: string, parallelism: number, extra: string[] = []): (slowdown: number) => string[] {
+  return (slowdown) => jobArgs(kind, out, dir, engine, parallelism, extra, String(Math.max(1, Math.floor(Number(RATE) / slowdown))));
+}
+
+/** Ids of the checkpoints under `dir` that completed (their manifest, written last, exists), newest first. */
+function completedIds(dir: string): number[] {
+  return checkpointIds(dir).filter((id) => existsSync(join(dir, `chk-${id}`, '_manifest')));
 }
 
 /** What a file sink published: the file, or (`dir/`) its visible part files in name order, concatenated. */
@@ -35,7 +45,11 @@ export function publishedOutput(out: string): string {
 /** Runs to the end without interruption; returns the published output. */
 export function uninterrupted(engine: string, kind: string, parallelism: number): string {
   const out = join(work, `ref-${engine}-${kind}-${parallelism}.jsonl`);
-  const p = spawnSync(process.execPath, [cli, ...jobArgs(kind, out, join(work, `ref-${engine}-${kind}-${parallelism}-chk`), engine, parallelism)], { cwd: root, encoding: 'utf8' });
+  const chk = join(work, `ref-${engine}-${kind}-${parallelism}-chk`);
+  // A fresh run: another test may have computed this reference already (a checkpointed run does not start over a non-empty output).
+  rmSync(out, { force: true });
+  rmSync(chk, { recursive: true, force: true });
+  const p = spawnSync(process.execPath, [cli, ...jobArgs(kind, out, chk, engine, parallelism)], { cwd: root, encoding: 'utf8' });
   expect(p.status, p.stderr).toBe(0);
   return publishedOutput(out);
 }
@@ -59,23 +73,46 @@ export function subMultiset(part: string, whole: string): boolean {
  * runs at a random moment after it completed a new checkpoint, until a run finishes. After
  * every kill the published output must be part of `reference` (a prefix on one thread); at
  * the end it must equal it (on one thread byte for byte, else as a multiset).
+ *
+ * A paced job (`args` a function of a slowdown) lasts a fixed wall-clock time however loaded
+ * the machine is, while each kill waits for a checkpoint, which takes longer on a loaded one: when
+ * a run finishes before the fourth kill, its output is checked and the whole sequence starts
+ * again from scratch at half the pace (up to 16 times slower), instead of depending on speed.
  */
-export async function killAndResume(o: { args: readonly string[]; out: string; dir: string; reference: string; ordered: boolean; seed: number }): Promise<void> {
+export async function killAndResume(o: { args: readonly string[] | ((slowdown: number) => readonly string[]); out: string; dir: string; reference: string; ordered: boolean; seed: number }): Promise<void> {
   const published = (): string => publishedOutput(o.out);
   const random = rng(o.seed);
+  for (let slowdown = 1; ; slowdown *= 2) {
+    const args = typeof o.args === 'function' ? o.args(slowdown) : o.args;
+    const kills = await killRuns(args, o, published, random);
+    const final = published();
+    if (o.ordered) expect(final).toBe(o.reference);
+    else expect(sortedLines(final)).toEqual(sortedLines(o.reference));
+    if (kills >= 4 || typeof o.args !== 'function' || slowdown >= 16) {
+      expect(kills).toBeGreaterThanOrEqual(4);
+      return;
+    }
+    rmSync(o.out, { recursive: true, force: true });
+    rmSync(o.dir, { recursive: true, force: true });
+  }
+}
+
+/** The kill-and-resume sequence until a run finishes; returns the number of kills. */
+async function killRuns(args: readonly string[], o: { out: string; dir: string; reference: string; ordered: boolean }, published: () => string, random: () => number): Promise<number> {
   let kills = 0;
   let finished = false;
   for (let attempt = 0; attempt < 40 && !finished; attempt++) {
-    const before = checkpointIds(o.dir)[0] ?? 0;
-    const child = spawn(process.execPath, [cli, ...o.args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const before = completedIds(o.dir)[0] ?? 0;
+    const child = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
     let done: { code: number | null; signal: NodeJS.Signals | null } | null = null;
     void exited.then((d) => (done = d));
-    // Kill only after this run made progress (a new checkpoint), at a random moment after it.
+    // Kill only after this run made progress (a new completed checkpoint: a kill during the
+    // first one would leave nothing to resume from), at a random moment after it.
     const killAfterProgress = kills < 4;
-    while (done === null && killAfterProgress && (checkpointIds(o.dir)[0] ?? 0) <= before) await new Promise((r) => setTimeout(r, 5));
+    while (done === null && killAfterProgress && (completedIds(o.dir)[0] ?? 0) <= before) await new Promise((r) => setTimeout(r, 5));
     if (done === null && killAfterProgress) {
       await new Promise((r) => setTimeout(r, Math.floor(random() * 250)));
       child.kill('SIGKILL');
@@ -100,9 +137,6 @@ export async function killAndResume(o: { args: readonly string[]; out: string; d
       finished = true;
     }
   }
-  expect(kills).toBeGreaterThanOrEqual(4);
   expect(finished).toBe(true);
-  const final = published();
-  if (o.ordered) expect(final).toBe(o.reference);
-  else expect(sortedLines(final)).toEqual(sortedLines(o.reference));
+  return kills;
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FileSink, MapStateDescriptor, RestartStrategies, StreamEnvironment, ValueStateDescriptor, type ValueState } from '../../ts/index.js';
 import { checkpointIds, findLatest } from '../../ts/runtime/checkpoint-store.js';
-import { cli, jobArgs, killAndResume, root, sortedLines, uninterrupted, work } from './checkpoint-jobs.js';
+import { cli, jobArgs, killAndResume, pacedJobArgs, root, sortedLines, uninterrupted, work } from './checkpoint-jobs.js';
 import { ENGINES, rng } from '../engines.js';
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -33,7 +33,7 @@ describe.each(ENGINES)('exactly-once recovery from SIGKILL (%s engine)', (engine
     expect(sortedLines(reference).length).toBeGreaterThan(kind === 'q7' ? 0 : 100);
     const out = join(work, `kill-${engine}-${kind}-${parallelism}.jsonl`);
     const dir = join(work, `kill-${engine}-${kind}-${parallelism}-chk`);
-    await killAndResume({ args: jobArgs(kind, out, dir, engine, parallelism, ['--restore-from', 'latest']), out, dir, reference, ordered: parallelism === 1, seed: parallelism * 100 + kind.length });
+    await killAndResume({ args: pacedJobArgs(kind, out, dir, engine, parallelism, ['--restore-from', 'latest']), out, dir, reference, ordered: parallelism === 1, seed: parallelism * 100 + kind.length });
     // Only the published file remains: no pending or in-progress files.
     expect(readdirSync(work).filter((n) => n.startsWith(`kill-${engine}-${kind}-${parallelism}.jsonl.`))).toEqual([]);
   });
@@ -47,7 +47,7 @@ describe.each(ENGINES)('exactly-once rolling part files after SIGKILL (%s engine
     const reference = uninterrupted(engine, kind, parallelism);
     const out = join(work, `parts-${engine}-${kind}-${parallelism}/`);
     const dir = join(work, `parts-${engine}-${kind}-${parallelism}-chk`);
-    await killAndResume({ args: jobArgs(kind, out, dir, engine, parallelism, ['--restore-from', 'latest']), out, dir, reference, ordered: parallelism === 1, seed: 31 + parallelism });
+    await killAndResume({ args: pacedJobArgs(kind, out, dir, engine, parallelism, ['--restore-from', 'latest']), out, dir, reference, ordered: parallelism === 1, seed: 31 + parallelism });
     // Only published parts remain, each subtask's numbered without gaps (a restore deletes the
     // parts after its checkpoint and writes them again); in parallel each subtask writes its own.
     const files = readdirSync(out).sort();

@@ -45,6 +45,14 @@ interface Running {
 }
 
 /** Starts `sluice run <args>` and resolves once it printed the dashboard's address (its ready line). */
+/**
+ * Waits until `wait` resolves or the job's process exits, whichever comes first: no guessed
+ * timeout, and a job that dies ends the wait (the assertions after it then say what is wrong).
+ */
+async function untilOrExit(job: Running, wait: Promise<unknown>): Promise<void> {
+  await Promise.race([wait.catch(() => undefined), job.exited]);
+}
+
 async function start(args: readonly string[]): Promise<Running> {
   const child = spawn(process.execPath, [cli, 'run', ...args], { cwd: root });
   children.push(child);
@@ -145,7 +153,9 @@ describe('web dashboard', () => {
     await page.fill('#savepoint-dir', savepoints);
     page.once('dialog', (d) => void d.accept());
     await page.click('#stop-savepoint');
-    await expect.poll(() => page.getByTestId('savepoint-result').textContent(), { timeout: 60_000 }).toMatch(/savepoint at .*browser-savepoints\/chk-\d+; the job stops/);
+    const stopping = /savepoint at .*browser-savepoints\/chk-\d+; the job stops/;
+    await untilOrExit(job, page.waitForFunction((re) => new RegExp(re).test(document.querySelector('[data-testid="savepoint-result"]')?.textContent ?? ''), stopping.source, { timeout: 0 }));
+    expect(await page.getByTestId('savepoint-result').textContent(), job.stderr()).toMatch(stopping);
     expect(await job.exited, job.stderr()).toBe(0);
     expect(job.stderr()).toMatch(/sluice: savepoint at .*browser-savepoints\/chk-\d+ \(requested from the dashboard\); stopping/);
     expect(job.stderr()).toMatch(/stopped with a savepoint from the dashboard after \d+ records/);
@@ -164,11 +174,13 @@ describe('web dashboard', () => {
     await page.goto(`${job.base}#token=${job.token}`);
     // Live, or replayed to a page that connects after the restart.
     const failure = page.locator('#failures details.failure');
-    await failure.waitFor({ timeout: 60_000 });
+    await untilOrExit(job, failure.waitFor({ timeout: 0 }));
+    expect(await failure.count(), job.stderr()).toBe(1);
     expect(await failure.locator('summary').textContent()).toMatch(/^failure at .*: restart 1 after 100 ms: job 'restart-once' failed in operator 'Map' \(subtask 0\): .*injected failure for the dashboard/);
     expect(await failure.locator('pre').textContent()).toMatch(/\n\s+at .*restart-once\.ts:\d+:\d+/);
     // After the restart the job runs again and reports progress.
-    await expect.poll(() => page.getByTestId('status').textContent(), { timeout: 60_000 }).toBe('running');
+    await untilOrExit(job, page.waitForFunction(() => document.querySelector('[data-testid="status"]')?.textContent === 'running', undefined, { timeout: 0 }));
+    expect(await page.getByTestId('status').textContent(), job.stderr()).toBe('running');
     const n = Number(await page.evaluate(() => document.body.dataset['updates'] ?? '0'));
     await page.waitForFunction((k) => Number(document.body.dataset['updates'] ?? '0') > k, n);
     mkdirSync(artifacts, { recursive: true });

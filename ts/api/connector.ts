@@ -97,6 +97,16 @@ export interface SinkContext {
   readonly parallelism?: number;
 }
 
+/** How a run will use a sink's output, for `Sink.checkOutput` before anything opens. */
+export interface OutputCheck {
+  /** The job takes checkpoints. */
+  readonly checkpointing: boolean;
+  /** The run resumes from a checkpoint (its output continues what earlier runs published). */
+  readonly restoring: boolean;
+  /** The run was told it may replace existing output (ExecuteOptions.overwrite, `--overwrite`). */
+  readonly overwrite: boolean;
+}
+
 export interface Sink {
   readonly name: string;
   /**
@@ -104,5 +114,10 @@ export interface Sink {
    * one subtask, on the thread that called execute(), fed by every upstream subtask.
    */
   readonly parallel?: boolean;
+  /**
+   * Called on the thread that called execute() before any part of the job opens: throws when
+   * this run would destroy output that exists (the job then fails without touching any output).
+   */
+  checkOutput?(check: OutputCheck): void;
   open(schema: Schema, ctx: SinkContext): SinkWriter;
 }

@@ -305,7 +305,9 @@ export class StreamEnvironment {
         process.emitWarning(`job '${jobName}' failed (${e.message}); restarting from its latest checkpoint in ${delay} ms (${this.restartStrategy.description}, restart ${failures.length})`, { code: 'SLUICE_RESTART' });
         options.onRestart?.({ restart: failures.length, failedAt: failures[failures.length - 1]!, error: e, delayMs: delay });
         await new Promise((r) => setTimeout(r, delay));
-        opts = { ...options, restoreFrom: 'latest' };
+        // The first attempt was allowed to write its outputs (Sink.checkOutput): a restart that
+        // finds no checkpoint yet starts over the files that attempt began.
+        opts = { ...options, restoreFrom: 'latest', overwrite: true };
       }
     }
   }

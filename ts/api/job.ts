@@ -238,6 +238,13 @@ export interface ExecuteOptions {
    * Default false: the restore fails and lists those operators.
    */
   readonly allowNonRestoredState?: boolean;
+  /**
+   * A fresh run (not a restore) of a checkpointing job may replace existing, non-empty output
+   * files of its single-file sinks. Default false: such a run fails before it touches any
+   * output, naming the file (a run without checkpoints replaces its output only when it
+   * succeeds, so it needs no permission). Per sink: `FileSink.jsonl(path, { overwrite: true })`.
+   */
+  readonly overwrite?: boolean;
   /** Lifecycle events as they happen: checkpoints completed or failed, restores, restarts. */
   readonly onEvent?: (event: JobEvent) => void;
   /** A handle for savepoints while the job runs (checkpointing jobs). */

@@ -44,6 +44,7 @@ const RUN: OptionSpec[] = [
   { name: 'restore-from', value: '<dir|latest>', help: "resume from a checkpoint: its directory, a checkpoint root (newest intact one), or 'latest' under the job's checkpoint dir" },
   { name: 'allow-fresh-start', help: 'with --restore-from: start from scratch when no checkpoint is usable (all damaged), instead of failing' },
   { name: 'allow-non-restored-state', help: 'with --restore-from: drop state that no operator of the job claims (an operator removed or its uid changed), instead of failing' },
+  { name: 'overwrite', help: 'a fresh run of a checkpointing job may replace existing, non-empty output files (otherwise it refuses to start)' },
   { name: 'log-level', value: '<error|warn|info|debug>', help: 'what goes to stderr besides progress (default info: one line per start, restore, checkpoint, restart, stop)' },
 ];
 const EXPLAIN: OptionSpec[] = [...COMMON, { name: 'mermaid', help: 'print the plan as a Mermaid flowchart' }];
@@ -219,6 +220,7 @@ async function run(argv: readonly string[]): Promise<number> {
       },
       allowFreshStart: options.has('allow-fresh-start'),
       allowNonRestoredState: options.has('allow-non-restored-state'),
+      overwrite: options.has('overwrite'),
       ...withSavepoint,
       ...onRestart,
       ...(typeof restoreFrom === 'string' ? { restoreFrom } : {}),

@@ -15,7 +15,7 @@ import { WatermarkBoard } from './alignment.js';
 import { CheckpointTask, type CheckpointCoordinator } from './checkpoint.js';
 import type { CheckpointData } from './checkpoint-store.js';
 import { operatorOf } from './errors.js';
-import { prepareRestore, startCoordinator, warnAtLeastOnce, type Restore } from './job-checkpoints.js';
+import { checkOutputs, prepareRestore, startCoordinator, warnAtLeastOnce, type Restore } from './job-checkpoints.js';
 import { jobResult } from './job-result.js';
 import { defaultMemoryBytes, ManagedMemory, planMemory } from './memory.js';
 import { ProgressTracker } from './progress.js';
@@ -88,6 +88,7 @@ export async function runTask(s: TaskRunSetup): Promise<TaskRun> {
   // thread does, and each thread brings its task.
   const own = part === undefined;
   const restore: Restore | null = own ? prepareRestore(options, config, plan) : part.checkpoints?.restore != null ? { from: part.checkpoints.restore, skipped: [] } : null;
+  if (own) checkOutputs(graph, options, restore);
   let checkpoints: CheckpointTask | null = part?.checkpoints?.task ?? null;
   let coordinator: CheckpointCoordinator | null = null;
   let stopped = false;

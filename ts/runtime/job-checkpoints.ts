@@ -5,6 +5,7 @@
  */
 
 import type { CheckpointConfig, ExecuteOptions } from '../api/job.js';
+import type { JobGraph } from '../plan/graph.js';
 import { CheckpointCoordinator, type CheckpointThread } from './checkpoint.js';
 import { findLatest, type CheckpointData } from './checkpoint-store.js';
 import type { PhysicalPlan } from '../plan/physical.js';
@@ -41,6 +42,16 @@ export function prepareRestore(options: ExecuteOptions, config: CheckpointConfig
   }
   options.onEvent?.({ kind: 'restored', path: r.from.path, skipped: r.skipped });
   return r;
+}
+
+/**
+ * Asks every sink whether this run may start over its existing output (Sink.checkOutput), on
+ * the calling thread before any part of the job opens: a refusal fails the run with nothing
+ * touched (and, being a set-up error, is never retried by a restart strategy).
+ */
+export function checkOutputs(graph: JobGraph, options: ExecuteOptions, restore: Restore | null): void {
+  const check = { checkpointing: graph.checkpoint !== null, restoring: restore !== null, overwrite: options.overwrite === true };
+  for (const n of graph.sinks()) if (n.op.kind === 'sink') n.op.sink.checkOutput?.(check);
 }
 
 /**

@@ -22,7 +22,7 @@ import type { CheckpointData, StateEntry } from './checkpoint-store.js';
 import { channelWindowBytes, ManagedMemory, planMemory, type SharedMemorySetup } from './memory.js';
 import { ProgressTracker } from './progress.js';
 import { printProgress, runTask, type TaskRun } from './executor.js';
-import { prepareRestore, startCoordinator } from './job-checkpoints.js';
+import { checkOutputs, prepareRestore, startCoordinator } from './job-checkpoints.js';
 import { jobResult } from './job-result.js';
 import { edgeKey, type Placement } from './task.js';
 import { JobFailedError } from '../api/errors.js';
@@ -54,7 +54,9 @@ export type WorkerMessage =
   | { t: 'closed' }
   | { t: 'ack'; id: number; entries: StateEntry[] }
   | { t: 'metrics'; operators: readonly OperatorMetrics[] }
-  | { t: 'error'; operator: string; uid: string | undefined; subtask: number; message: string; stack?: string };
+  | { t: 'error'; operator: string; uid: string | undefined; subtask: number; message: string; stack?: string }
+  /** A process warning raised on the worker, emitted again on the calling thread. */
+  | { t: 'warning'; name: string; message: string; code?: string };
 
 
 /** The worker entry: next to this module when built; the build's when running from sources (tests). */
@@ -186,6 +188,7 @@ interface WorkerHandlers {
   /** Whether the run failed already (a worker then exits without saying why). */
   readonly failed: () => boolean;
   readonly fail: (e: JobFailedError) => void;
+  readonly warning: (w: { name: string; message: string; code?: string }) => void;
 }
 
 /** Resolves with a worker's metrics when it is done; rejects with the operator and subtask that failed. */
@@ -200,6 +203,7 @@ function watchWorker(w: Worker, i: number, jobName: string, on: WorkerHandlers):
       if (m.t === 'closed') on.closed();
       else if (m.t === 'ack') on.ack(m.id, m.entries);
       else if (m.t === 'metrics') on.metrics(m.operators);
+      else if (m.t === 'warning') on.warning(m);
       else if (m.t === 'done') {
         done = true;
         on.done(m.final);
@@ -235,6 +239,7 @@ async function runParallel(
   // Checkpoints: the coordinator runs here; every worker (and this thread, when it runs sinks) has a task.
   const config = graph.checkpoint;
   const restore = prepareRestore(options, config, plan);
+  checkOutputs(graph, options, restore);
   let coordinator: CheckpointCoordinator | null = null;
   const mainTask = config !== null && hasMain ? new CheckpointTask(0, (id, entries) => coordinator!.acknowledge(slots, id, entries)) : null;
   const workers: Worker[] = [];
@@ -263,6 +268,14 @@ async function runParallel(
     if (failure === null) failure = e;
     for (const w of workers) void w.terminate();
   };
+  // Each worker raises the same warnings (e.g. an at-least-once sink of every subtask): shown once.
+  const warned = new Set<string>();
+  const warning = (w: { name: string; message: string; code?: string }): void => {
+    const id = `${w.code ?? ''}\0${w.name}\0${w.message}`;
+    if (warned.has(id)) return;
+    warned.add(id);
+    process.emitWarning(w.message, { type: w.name, ...(w.code !== undefined ? { code: w.code } : {}) });
+  };
   for (let i = 0; i < slots; i++) {
     const mine = portsOf(i);
     const setup: WorkerSetup = {
@@ -287,6 +300,7 @@ async function runParallel(
         done: (final) => coordinator?.threadEnded(i, () => final),
         failed: () => failure !== null,
         fail,
+        warning,
       }),
     );
   }

@@ -19,6 +19,11 @@ import type { Progress } from '../api/job.js';
 
 const setup = workerData as WorkerSetup;
 
+// Warnings (Sluice's and the job's own) go to the calling thread, which emits them as its own:
+// printed or filtered there like every other warning (`sluice run --log-level`), never here.
+process.removeAllListeners('warning');
+process.on('warning', (w: Error & { code?: string }) => post({ t: 'warning', name: w.name, message: w.message, ...(w.code !== undefined ? { code: w.code } : {}) }));
+
 async function main(): Promise<void> {
   if (setup.typescript) {
     // Stacks from the job's TypeScript name its own lines (the hooks emit inline source maps).
