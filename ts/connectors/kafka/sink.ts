@@ -15,7 +15,9 @@
  *   completes it is committed. On restore, the prepared transactions in the checkpoint are
  *   committed (they belong to a complete checkpoint; committing twice is harmless), then the ids
  *   from the checkpoint's next `n` on are fenced, which aborts what the failed run left open,
- *   until an id that was never used. Consumers with read_committed see each record once.
+ *   until an id that was never used; new transactions continue from that one, so that each
+ *   transactional id (and so each producer id) writes one transaction at most, as in Flink, whose
+ *   ids follow checkpoint ids that never repeat. Consumers with read_committed see each record once.
  */
 
 import type { Admin, Producer } from '@platformatic/kafka';
@@ -240,7 +242,14 @@ class KafkaWriter implements SinkWriter {
       }
       for (let n = this.next; ; n++) {
         const epoch = await this.call('aborting transactions left open by an earlier run', () => coordinator.fence(this.transactionalId(n), this.c.transactionTimeoutMs));
-        if (epoch === 0) break; // never used before: nothing further can be open
+        if (epoch === 0) {
+          // Never used before: nothing further can be open. New transactions start here, not at
+          // the ids a failed run used: a transactional id keeps its producer id, and consumers
+          // whose read_committed filter tracks one aborted transaction per producer id
+          // (@platformatic/kafka 1.35) would let the earlier ones through.
+          this.next = n;
+          break;
+        }
       }
     } finally {
       await coordinator.closeAll();
