@@ -194,3 +194,12 @@ export function windowOf(value: string): string {
   const r = JSON.parse(value) as Record<string, number>;
   return `${r.user}@${r.windowStart ?? r.window_start ?? r.start} ${r.records} ${r.total}`;
 }
+
+/** The sum of a topic's high watermarks (records and transaction markers written, committed or not), polled through one client. */
+export function highWatermarks(bootstrap: string, topic: string): { total: () => Promise<bigint>; close: () => Promise<void> } {
+  const consumer = new Consumer({ clientId: `probe-${uid()}`, groupId: `probe-${uid()}`, bootstrapBrokers: [bootstrap] });
+  return {
+    total: async () => ((await consumer.listOffsets({ topics: [topic], isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED })).get(topic) ?? []).reduce((a, b) => a + b, 0n),
+    close: () => consumer.close(true),
+  };
+}
