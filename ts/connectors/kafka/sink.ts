@@ -28,6 +28,11 @@ import type { Engine, TextFormat } from '../../engine/engine.js';
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { TransactionCoordinatorClient } from './transactions.js';
 
+/** Bytes of keys and values per send: a record batch per partition stays well under the broker's default 1 MiB limit. */
+const SEND_BYTES = 512 * 1024;
+/** A record's framing in a record batch (varints, attributes, deltas, headers count), at most. */
+const RECORD_OVERHEAD = 32;
+
 export type DeliveryGuarantee = 'none' | 'at-least-once' | 'exactly-once';
 export type KafkaPartitioner = 'key-hash' | 'round-robin' | { readonly field: string };
 
@@ -350,6 +355,22 @@ class KafkaWriter implements SinkWriter {
     if (batch.length === 0) return;
     await this.whenReady();
     const messages = await this.records(batch);
+    // The client puts a send's records for one partition into one record batch, which the broker
+    // rejects above its message.max.bytes (1 MiB by default): a large batch goes as several sends.
+    let from = 0;
+    while (from < messages.length) {
+      let to = from;
+      let bytes = 0;
+      while (to < messages.length && (to === from || bytes < SEND_BYTES)) {
+        const m = messages[to++]!;
+        bytes += m.value.length + (m.key?.length ?? 0) + RECORD_OVERHEAD;
+      }
+      await this.send(from === 0 && to === messages.length ? messages : messages.slice(from, to));
+      from = to;
+    }
+  }
+
+  private async send(messages: { topic: string; key?: Buffer; value: Buffer; partition: number }[]): Promise<void> {
     if (this.c.guarantee === 'exactly-once') {
       const o = await this.transaction();
       await this.call(`writing to transaction '${o.transactionalId}'`, () => o.tx.send({ messages }));
@@ -362,7 +383,7 @@ class KafkaWriter implements SinkWriter {
       await sent;
       return;
     }
-    // 'none': one send in flight while the next batch is encoded, no waiting at checkpoints; a
+    // 'none': one send in flight while the next is encoded, no waiting at checkpoints; a
     // failure still fails the job. (The client's sends must not overlap: sequence numbers.)
     this.inFlight.push(sent);
     if (this.inFlight.length >= 2) await this.inFlight.shift();
