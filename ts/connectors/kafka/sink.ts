@@ -212,6 +212,10 @@ class KafkaWriter implements SinkWriter {
   private prepared: (Prepared & { live: Open | null })[] = [];
   private next = 0;
   private restored: KafkaSinkState | null = null;
+  /** Closed: a write still under way must not leave a transaction open (see zombie). */
+  private closed = false;
+  /** The producer of a transaction being begun. */
+  private opening: Producer | null = null;
 
   constructor(
     private readonly c: SinkConfig,
@@ -374,6 +378,7 @@ class KafkaWriter implements SinkWriter {
     if (this.c.guarantee === 'exactly-once') {
       const o = await this.transaction();
       await this.call(`writing to transaction '${o.transactionalId}'`, () => o.tx.send({ messages }));
+      if (this.closed) await this.zombie(o, o.transactionalId);
       o.sent += messages.length;
       return;
     }
@@ -407,7 +412,14 @@ class KafkaWriter implements SinkWriter {
       producerId: -1n,
       producerEpoch: -1,
     });
-    const tx = await this.call(`beginning transaction '${transactionalId}'`, () => producer.beginTransaction());
+    this.opening = producer;
+    let tx;
+    try {
+      tx = await this.call(`beginning transaction '${transactionalId}'`, () => producer.beginTransaction());
+    } finally {
+      this.opening = null;
+    }
+    if (this.closed) await this.zombie({ producer, tx }, transactionalId);
     this.open = { producer, transactionalId, tx, sent: 0 };
     return this.open;
   }
@@ -439,7 +451,21 @@ class KafkaWriter implements SinkWriter {
     }
   }
 
+  /**
+   * A write still under way when the writer was closed (a failed run closes its operators while
+   * the client retries, e.g. through a broker outage) has just opened or written to a
+   * transaction: abort it and stop, or it would stay open, holding read_committed consumers back
+   * until its timeout, under an id that the restored writer's fencing has already passed.
+   */
+  private async zombie(t: { producer: Producer; tx: Open['tx'] }, transactionalId: string): Promise<never> {
+    await t.tx.abort().catch(() => undefined);
+    await t.producer.close().catch(() => undefined);
+    throw new Error(`${this.who}: transaction '${transactionalId}' aborted: the writer was closed while writing to it`);
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
+    await this.opening?.close().catch(() => undefined);
     const errors: unknown[] = [];
     try {
       await Promise.all(this.inFlight.splice(0));
