@@ -1,14 +1,19 @@
 /**
- * The Kafka source benchmark: JSON bids (~150 bytes) in one partition of a local broker, read
- * to the end by a KafkaSource (one subtask) and decoded into batches by the engine. The broker
- * (scripts/kafka/broker.mjs) keeps its folder between runs, so the topic is produced once; its
- * start (about 15 s) is not timed.
+ * The Kafka benchmarks, against a local broker (scripts/kafka/broker.mjs, its folder kept
+ * between runs; its start, about 15 s, is not timed):
+ * - source: JSON bids (~150 bytes) in one partition, read to the end by a KafkaSource (one
+ *   subtask) and decoded into batches by the engine (the topic is produced once);
+ * - sink: generated bids written by a KafkaSink as JSON, keyed by auction, to a new topic of two
+ *   partitions, with a checkpoint every second, at-least-once against exactly-once (a
+ *   transaction per checkpoint interval, committed when the checkpoint completes).
  */
 
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
-import { KafkaSource, OffsetsInitializer, StreamEnvironment, type EngineName, type Sink, type SinkWriter } from '../ts/index.js';
+import { KafkaSink, KafkaSource, NexmarkSource, OffsetsInitializer, StreamEnvironment, type EngineName, type Sink, type SinkWriter } from '../ts/index.js';
 import type { RecordBatch } from '../ts/batch/record-batch.js';
 
 type BrokerModule = typeof import('../scripts/kafka/broker.mjs');
@@ -66,6 +71,33 @@ export async function kafkaSource(engine: EngineName, events: number): Promise<{
     const seconds = (performance.now() - t0) / 1000;
     return { events: sink.rows, seconds, check: sink.rows, extra: { bytesPerRecord: bid(events >> 1).length, ...(produceSeconds > 0 ? { produceSeconds } : {}) } };
   } finally {
+    await broker.stop();
+  }
+}
+
+/** Generated bids into a new topic through a KafkaSink with 1 s checkpoints; `check`: the records the sink took. */
+export async function kafkaSink(engine: EngineName, events: number, guarantee: 'at-least-once' | 'exactly-once'): Promise<{ events: number; seconds: number; check: number; extra: Record<string, number> }> {
+  const { startBroker } = (await import(new URL('../../scripts/kafka/broker.mjs', import.meta.url).href)) as BrokerModule;
+  const broker = await startBroker({ dir: join(tmpdir(), 'sluice-bench-kafka'), log: () => undefined });
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-sink-'));
+  const topic = `bench-sink-${randomUUID().slice(0, 8)}`;
+  const admin = new Admin({ clientId: 'bench', bootstrapBrokers: [broker.bootstrap] });
+  try {
+    await admin.createTopics({ topics: [topic], partitions: 2, replicas: 1 });
+    const env = StreamEnvironment.create({ engine });
+    env.enableCheckpointing(1000, { dir });
+    env
+      .fromSource(NexmarkSource.bids({ events }))
+      .sinkTo(KafkaSink.builder().setBootstrapServers(broker.bootstrap).setTopic(topic).setKeyFields('auction').setDeliveryGuarantee(guarantee).setTransactionalIdPrefix(`bench-${topic}`).build());
+    const t0 = performance.now();
+    const r = await env.execute(`bench kafka sink ${guarantee}`);
+    const seconds = (performance.now() - t0) / 1000;
+    const written = r.operators.filter((o) => o.role === 'sink').reduce((n, o) => n + o.recordsIn, 0);
+    return { events: written, seconds, check: written, extra: { checkpoints: r.checkpoints?.completed ?? 0 } };
+  } finally {
+    await admin.deleteTopics({ topics: [topic] }).catch(() => undefined);
+    await admin.close();
+    rmSync(dir, { recursive: true, force: true });
     await broker.stop();
   }
 }

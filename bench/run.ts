@@ -37,6 +37,8 @@ const CASES: Case[] = [
   { name: 'decode-jsonl', title: 'JSONL file source alone, ~100-byte records of six fields (extra: a bare JSON.parse loop)', events: quick ? 500_000 : 2_000_000, target: 'native >= 5x TS, >= 4x the JSON.parse loop' },
   { name: 'decode-csv', title: 'CSV file source alone, the same records (extra: a bare split loop)', events: quick ? 500_000 : 2_000_000, target: 'native >= 5x TS' },
   { name: 'kafka-source', title: 'Kafka source alone: JSON bids (~150 bytes) from one partition of a local broker, decoded into batches', events: quick ? 200_000 : 1_000_000, target: 'native >= 2 M/s' },
+  { name: 'kafka-sink-alo', title: 'Kafka sink, at-least-once: generated bids as JSON keyed by auction into 2 partitions, a checkpoint every 1 s', events: quick ? 200_000 : 1_000_000, target: '-' },
+  { name: 'kafka-sink-eo', title: 'Kafka sink, exactly-once (a transaction per checkpoint), otherwise as at-least-once', events: quick ? 200_000 : 1_000_000, target: 'at most 15% below at-least-once' },
   { name: 'file-job', title: 'file job: JSONL -> keyBy -> 10 s tumbling window -> JSONL sink', events: quick ? 500_000 : 4_000_000, target: 'native >= 2.5x TS, peak RSS < 250 MB' },
   { name: 'kernel-10k', title: 'window kernel, 10 000 keys', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 60 M/s, >= 2x TS' },
   { name: 'kernel-1m', title: 'window kernel, 1 000 000 keys', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 2x TS' },
@@ -161,6 +163,11 @@ const table = [
   ...(['native', 'ts'] as const).map((e) => {
     const x = results.find((r) => r.case === 'exchange')![e].extra!;
     return `Exchange, ${e}: ${(x.rows! / 1e6).toFixed(1)} M rows; both threads consuming their own batches ${x.directSeconds!.toFixed(2)} s (${x.directCpuSeconds!.toFixed(2)} s CPU), with the exchange ${x.exchangeSeconds!.toFixed(2)} s (${x.exchangeCpuSeconds!.toFixed(2)} s CPU): **${x.addedNsPerRow!.toFixed(1)} ns of CPU added per row**, of which partitioning alone ${x.partitionNsPerRow!.toFixed(1)} ns (target natively <= 5 in all).`;
+  }),
+  '',
+  ...(['native', 'ts'] as const).map((e) => {
+    const [alo, eo] = (['kafka-sink-alo', 'kafka-sink-eo'] as const).map((n) => results.find((r) => r.case === n)![e].medianEventsPerSec);
+    return `Kafka sink, ${e}, 1 s checkpoints: at-least-once ${M(alo!)}, exactly-once ${M(eo!)}: **exactly-once costs ${((1 - eo! / alo!) * 100).toFixed(1)}%** (target <= 15%).`;
   }),
   '',
   'Checkpoints (parallelism 1; throughput with a checkpoint every second against none, and 1 000 000 keys of ValueState):',

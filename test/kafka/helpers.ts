@@ -1,7 +1,7 @@
 // Shared by the Kafka tests: topics on the real broker, producing test records with the client
 // directly, and reading a topic back independently of Sluice's source (the client's own
 // read_committed consumer, up to the end offsets).
-import { Admin, Consumer, FetchIsolationLevels, Producer, stringDeserializers } from '@platformatic/kafka';
+import { Admin, Consumer, FetchIsolationLevels, Producer } from '@platformatic/kafka';
 import { randomUUID } from 'node:crypto';
 
 export const uid = (): string => randomUUID().slice(0, 8);
@@ -49,48 +49,118 @@ export interface ReadRecord {
   readonly offset: bigint;
   readonly key: string | null;
   readonly value: string;
+  /** The producer that wrote it (-1 for a producer without an id). */
+  readonly producerId: bigint;
+}
+
+/** The parts of a fetched record batch read here (the client's raw fetch response). */
+interface RawBatch {
+  readonly firstOffset: bigint;
+  readonly lastOffsetDelta: number;
+  readonly attributes: number;
+  readonly producerId: bigint;
+  readonly records: readonly { readonly offsetDelta: number; readonly key: Buffer | null; readonly value: Buffer | null }[];
+}
+
+const IS_TRANSACTIONAL = 1 << 4;
+const IS_CONTROL = 1 << 5;
+
+/**
+ * Every record of `topic` that a read_committed consumer sees, read to the last stable offsets;
+ * by partition, then offset. `settled`: first wait (up to 60 s) until no transaction is open on
+ * the topic (the last stable offsets reach the high watermarks), since a committed
+ * transaction's markers are written by the coordinator after the commit returns.
+ *
+ * Which transaction committed is decided here from the log itself, independently of Sluice's
+ * source and of the client's read_committed filter (@platformatic/kafka 1.35 keeps one aborted
+ * range per producer id per fetch, so a producer id with two aborted transactions in one fetch
+ * had the first one's records delivered as if committed: the "duplicate window" of issue 19):
+ * the whole partition is fetched read_uncommitted, and each transactional producer's records
+ * belong to the transaction that its next control marker (commit or abort) ends.
+ */
+export async function readCommitted(bootstrap: string, topic: string, settled = false): Promise<ReadRecord[]> {
+  return (await readLog(bootstrap, topic, settled)).records;
+}
+
+/** A transaction found in a topic's log: its producer, partition, first offset and outcome. */
+export interface LoggedTransaction {
+  readonly producerId: bigint;
+  readonly partition: number;
+  readonly firstOffset: bigint;
+  readonly committed: boolean;
 }
 
 /**
- * Every record of `topic` visible under read_committed, read to the end offsets; by partition,
- * then offset. `settled`: first wait (up to 60 s) until no transaction is open on the topic (the
- * last stable offsets reach the high watermarks), since a committed transaction's markers are
- * written by the coordinator after the commit returns.
+ * What readCommitted reads, and every ended transaction in the log (by partition, in the order
+ * they ended).
  */
-export async function readCommitted(bootstrap: string, topic: string, settled = false): Promise<ReadRecord[]> {
-  const consumer = new Consumer({
-    clientId: `reader-${uid()}`,
-    groupId: `reader-${uid()}`,
-    bootstrapBrokers: [bootstrap],
-    deserializers: stringDeserializers,
-    isolationLevel: FetchIsolationLevels.READ_COMMITTED,
-  });
+export async function readLog(bootstrap: string, topic: string, settled = false): Promise<{ records: ReadRecord[]; transactions: LoggedTransaction[] }> {
+  const consumer = new Consumer({ clientId: `reader-${uid()}`, groupId: `reader-${uid()}`, bootstrapBrokers: [bootstrap] });
   try {
-    let ends = (await consumer.listOffsets({ topics: [topic], isolationLevel: FetchIsolationLevels.READ_COMMITTED })).get(topic)!;
+    const committedEnds = async () => (await consumer.listOffsets({ topics: [topic], isolationLevel: FetchIsolationLevels.READ_COMMITTED })).get(topic)!;
+    const highs = async () => (await consumer.listOffsets({ topics: [topic], isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED })).get(topic)!;
+    let ends = await committedEnds();
     for (const until = Date.now() + 60_000; settled; ) {
-      const high = (await consumer.listOffsets({ topics: [topic], isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED })).get(topic)!;
+      const high = await highs();
       if (high.every((h, p) => h === ends[p])) break;
       if (Date.now() > until) throw new Error(`topic '${topic}': a transaction is still open after 60 s (last stable offsets ${ends.join(',')}, high watermarks ${high.join(',')})`);
       await new Promise((r) => setTimeout(r, 50));
-      ends = (await consumer.listOffsets({ topics: [topic], isolationLevel: FetchIsolationLevels.READ_COMMITTED })).get(topic)!;
+      ends = await committedEnds();
     }
-    if (ends.every((e) => e === 0n)) return [];
-    const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false, maxWaitTime: 100 });
+    // Read after the last stable offsets: every transaction with a record before them has ended by now, its marker below these.
+    const high = await highs();
+    const meta = (await consumer.metadata({ topics: [topic], forceUpdate: true })).topics.get(topic)!;
     const read: ReadRecord[] = [];
-    const reachedEnd = () => ends.every((end, p) => (stream.offsetsToFetch.get(`${topic}:${p}`) ?? 0n) >= end);
-    await new Promise<void>((resolve, reject) => {
-      const check = () => {
-        if (reachedEnd()) resolve();
-      };
-      stream.on('data', (m) => {
-        if (m.offset < ends[m.partition]!) read.push({ partition: m.partition, offset: m.offset, key: m.key === undefined || m.key === '' ? (m.key ?? null) : m.key, value: m.value });
-        check();
-      });
-      stream.on('fetch', check);
-      stream.on('error', reject);
-    });
-    await stream.close();
-    return read.sort((a, b) => a.partition - b.partition || (a.offset < b.offset ? -1 : 1));
+    const transactions: LoggedTransaction[] = [];
+    for (let p = 0; p < ends.length; p++) {
+      const batches: RawBatch[] = [];
+      for (let at = 0n; at < high[p]!; ) {
+        const r = await consumer.fetch({
+          node: meta.partitions[p]!.leader,
+          topics: [{ topicId: meta.id, partitions: [{ partition: p, currentLeaderEpoch: meta.partitions[p]!.leaderEpoch, fetchOffset: at, lastFetchedEpoch: -1, partitionMaxBytes: 1 << 20 }] }],
+          maxWaitTime: 100,
+          minBytes: 1,
+          maxBytes: 8 << 20,
+          isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED,
+        });
+        const part = r.responses[0]!.partitions[0]!;
+        if (part.errorCode !== 0) throw new Error(`fetching '${topic}' partition ${p} at ${at}: Kafka error code ${part.errorCode}`);
+        const got = (part.records ?? []) as unknown as RawBatch[];
+        for (const b of got) {
+          const last = b.firstOffset + BigInt(b.lastOffsetDelta);
+          if (last < at) continue;
+          batches.push(b);
+          at = last + 1n;
+        }
+      }
+      const open = new Map<bigint, ReadRecord[]>();
+      const out: ReadRecord[] = [];
+      for (const b of batches) {
+        if ((b.attributes & IS_CONTROL) !== 0) {
+          // A control record's key: version (int16), type (int16: 0 abort, 1 commit).
+          const committed = b.records[0]!.key!.readInt16BE(2) === 1;
+          const rs = open.get(b.producerId) ?? [];
+          if (committed) out.push(...rs);
+          transactions.push({ producerId: b.producerId, partition: p, firstOffset: rs[0]?.offset ?? b.firstOffset, committed });
+          open.delete(b.producerId);
+          continue;
+        }
+        const records = b.records.map((x) => ({
+          partition: p,
+          offset: b.firstOffset + BigInt(x.offsetDelta),
+          key: x.key === null || x.key.length === 0 ? null : x.key.toString(),
+          value: x.value?.toString() ?? '',
+          producerId: b.producerId,
+        }));
+        if ((b.attributes & IS_TRANSACTIONAL) === 0) out.push(...records);
+        else open.set(b.producerId, [...(open.get(b.producerId) ?? []), ...records]);
+      }
+      for (const rs of open.values()) {
+        if (rs.some((x) => x.offset < ends[p]!)) throw new Error(`topic '${topic}' partition ${p}: a transaction of producer ${rs[0]!.producerId} from offset ${rs[0]!.offset} has no marker, below the last stable offset ${ends[p]}`);
+      }
+      read.push(...out.filter((x) => x.offset < ends[p]!).sort((a, b) => (a.offset < b.offset ? -1 : 1)));
+    }
+    return { records: read, transactions };
   } finally {
     await consumer.close(true);
   }
@@ -123,4 +193,13 @@ export function expectedWindows(n: number): string[] {
 export function windowOf(value: string): string {
   const r = JSON.parse(value) as Record<string, number>;
   return `${r.user}@${r.windowStart ?? r.window_start ?? r.start} ${r.records} ${r.total}`;
+}
+
+/** The sum of a topic's high watermarks (records and transaction markers written, committed or not), polled through one client. */
+export function highWatermarks(bootstrap: string, topic: string): { total: () => Promise<bigint>; close: () => Promise<void> } {
+  const consumer = new Consumer({ clientId: `probe-${uid()}`, groupId: `probe-${uid()}`, bootstrapBrokers: [bootstrap] });
+  return {
+    total: async () => ((await consumer.listOffsets({ topics: [topic], isolationLevel: FetchIsolationLevels.READ_UNCOMMITTED })).get(topic) ?? []).reduce((a, b) => a + b, 0n),
+    close: () => consumer.close(true),
+  };
 }

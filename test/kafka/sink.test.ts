@@ -84,4 +84,17 @@ describe('KafkaSink', () => {
       expect(ids).toEqual(Array.from({ length: 2000 }, (_, i) => i));
     }
   });
+  it.each(['none', 'at-least-once', 'exactly-once'] as const)('%s: a batch of 2.4 MB into one partition (over the broker\'s 1 MiB record batch limit) is written in several sends, every row once', async (guarantee: DeliveryGuarantee) => {
+    const topic = `sink-big-${guarantee}-${uid()}`;
+    await createTopic(bootstrap, topic, 1);
+    const big = Array.from({ length: 4000 }, (_, i) => ({ id: i, text: `${i}:${'x'.repeat(590)}` }));
+    const env = StreamEnvironment.create({ engine: 'native', batchSize: 4000 });
+    if (guarantee === 'exactly-once') env.enableCheckpointing(1000, { dir: join(work, `chk-${uid()}`) });
+    env.fromRecords(big, { id: 'i64', text: 'utf8' }).sinkTo(KafkaSink.builder().setBootstrapServers(bootstrap).setTopic(topic).setDeliveryGuarantee(guarantee).setTransactionalIdPrefix(`tx-${topic}`).build());
+    await env.execute();
+    const got = (await readCommitted(bootstrap, topic, true)).map((r) => JSON.parse(r.value) as { id: number; text: string });
+    expect(got.map((r) => r.id)).toEqual(big.map((r) => r.id));
+    expect(got.every((r) => r.text === big[r.id]!.text)).toBe(true);
+  });
 });
+

@@ -207,6 +207,8 @@ export type JobEvent =
       /** Snapshot bytes before compression. */
       readonly bytes: number;
     }
+  /** The checkpoint is durable and complete; its sinks commit next ('checkpoint' follows once they have). */
+  | { readonly kind: 'checkpoint-written'; readonly id: number; readonly savepoint: boolean; readonly path: string }
   | { readonly kind: 'checkpoint-failed'; readonly id: number; readonly error: string }
   | { readonly kind: 'restored'; readonly path: string; readonly skipped: readonly string[] }
   | { readonly kind: 'restart'; readonly attempt: number; readonly delayMs: number; readonly error: string }

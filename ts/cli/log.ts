@@ -63,6 +63,9 @@ export class Log {
       case 'checkpoint':
         this.info(`${e.savepoint ? 'savepoint' : 'checkpoint'} ${e.id} completed in ${e.durationMs.toFixed(0)} ms (${formatKiB(e.bytes)}, barriers aligned in ${e.alignMs.toFixed(1)} ms): ${e.path}`);
         return;
+      case 'checkpoint-written':
+        this.debug(`${e.savepoint ? 'savepoint' : 'checkpoint'} ${e.id} written, sinks committing: ${e.path}`);
+        return;
       case 'checkpoint-failed':
         this.error(`checkpoint ${e.id} failed: ${e.error}`);
         return;

@@ -243,6 +243,7 @@ export class CheckpointCoordinator {
     try {
       const meta = { id, job: this.job, parallelism: this.parallelism, maxParallelism: this.maxParallelism, entries };
       const dir = await writeCheckpoint(savepoint?.dir ?? this.config.dir, { ...meta, savepoint: savepoint !== null });
+      this.onEvent({ kind: 'checkpoint-written', id, savepoint: savepoint !== null, path: dir });
       for (const th of this.threads) await th.complete(id);
       if (savepoint === null) pruneCheckpoints(this.config.dir, this.config.retain, id);
       this.stats.completed++;

@@ -15,7 +15,9 @@
  *   completes it is committed. On restore, the prepared transactions in the checkpoint are
  *   committed (they belong to a complete checkpoint; committing twice is harmless), then the ids
  *   from the checkpoint's next `n` on are fenced, which aborts what the failed run left open,
- *   until an id that was never used. Consumers with read_committed see each record once.
+ *   until an id that was never used; new transactions continue from that one, so that each
+ *   transactional id (and so each producer id) writes one transaction at most, as in Flink, whose
+ *   ids follow checkpoint ids that never repeat. Consumers with read_committed see each record once.
  */
 
 import type { Admin, Producer } from '@platformatic/kafka';
@@ -25,6 +27,11 @@ import { Schema } from '../../batch/schema.js';
 import type { Engine, TextFormat } from '../../engine/engine.js';
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { TransactionCoordinatorClient } from './transactions.js';
+
+/** Bytes of keys and values per send: a record batch per partition stays well under the broker's default 1 MiB limit. */
+const SEND_BYTES = 512 * 1024;
+/** A record's framing in a record batch (varints, attributes, deltas, headers count), at most. */
+const RECORD_OVERHEAD = 32;
 
 export type DeliveryGuarantee = 'none' | 'at-least-once' | 'exactly-once';
 export type KafkaPartitioner = 'key-hash' | 'round-robin' | { readonly field: string };
@@ -205,6 +212,10 @@ class KafkaWriter implements SinkWriter {
   private prepared: (Prepared & { live: Open | null })[] = [];
   private next = 0;
   private restored: KafkaSinkState | null = null;
+  /** Closed: a write still under way must not leave a transaction open (see zombie). */
+  private closed = false;
+  /** The producer of a transaction being begun. */
+  private opening: Producer | null = null;
 
   constructor(
     private readonly c: SinkConfig,
@@ -240,7 +251,14 @@ class KafkaWriter implements SinkWriter {
       }
       for (let n = this.next; ; n++) {
         const epoch = await this.call('aborting transactions left open by an earlier run', () => coordinator.fence(this.transactionalId(n), this.c.transactionTimeoutMs));
-        if (epoch === 0) break; // never used before: nothing further can be open
+        if (epoch === 0) {
+          // Never used before: nothing further can be open. New transactions start here, not at
+          // the ids a failed run used: a transactional id keeps its producer id, and consumers
+          // whose read_committed filter tracks one aborted transaction per producer id
+          // (@platformatic/kafka 1.35) would let the earlier ones through.
+          this.next = n;
+          break;
+        }
       }
     } finally {
       await coordinator.closeAll();
@@ -341,9 +359,26 @@ class KafkaWriter implements SinkWriter {
     if (batch.length === 0) return;
     await this.whenReady();
     const messages = await this.records(batch);
+    // The client puts a send's records for one partition into one record batch, which the broker
+    // rejects above its message.max.bytes (1 MiB by default): a large batch goes as several sends.
+    let from = 0;
+    while (from < messages.length) {
+      let to = from;
+      let bytes = 0;
+      while (to < messages.length && (to === from || bytes < SEND_BYTES)) {
+        const m = messages[to++]!;
+        bytes += m.value.length + (m.key?.length ?? 0) + RECORD_OVERHEAD;
+      }
+      await this.send(from === 0 && to === messages.length ? messages : messages.slice(from, to));
+      from = to;
+    }
+  }
+
+  private async send(messages: { topic: string; key?: Buffer; value: Buffer; partition: number }[]): Promise<void> {
     if (this.c.guarantee === 'exactly-once') {
       const o = await this.transaction();
       await this.call(`writing to transaction '${o.transactionalId}'`, () => o.tx.send({ messages }));
+      if (this.closed) await this.zombie(o, o.transactionalId);
       o.sent += messages.length;
       return;
     }
@@ -353,7 +388,7 @@ class KafkaWriter implements SinkWriter {
       await sent;
       return;
     }
-    // 'none': one send in flight while the next batch is encoded, no waiting at checkpoints; a
+    // 'none': one send in flight while the next is encoded, no waiting at checkpoints; a
     // failure still fails the job. (The client's sends must not overlap: sequence numbers.)
     this.inFlight.push(sent);
     if (this.inFlight.length >= 2) await this.inFlight.shift();
@@ -377,7 +412,14 @@ class KafkaWriter implements SinkWriter {
       producerId: -1n,
       producerEpoch: -1,
     });
-    const tx = await this.call(`beginning transaction '${transactionalId}'`, () => producer.beginTransaction());
+    this.opening = producer;
+    let tx;
+    try {
+      tx = await this.call(`beginning transaction '${transactionalId}'`, () => producer.beginTransaction());
+    } finally {
+      this.opening = null;
+    }
+    if (this.closed) await this.zombie({ producer, tx }, transactionalId);
     this.open = { producer, transactionalId, tx, sent: 0 };
     return this.open;
   }
@@ -409,7 +451,21 @@ class KafkaWriter implements SinkWriter {
     }
   }
 
+  /**
+   * A write still under way when the writer was closed (a failed run closes its operators while
+   * the client retries, e.g. through a broker outage) has just opened or written to a
+   * transaction: abort it and stop, or it would stay open, holding read_committed consumers back
+   * until its timeout, under an id that the restored writer's fencing has already passed.
+   */
+  private async zombie(t: { producer: Producer; tx: Open['tx'] }, transactionalId: string): Promise<never> {
+    await t.tx.abort().catch(() => undefined);
+    await t.producer.close().catch(() => undefined);
+    throw new Error(`${this.who}: transaction '${transactionalId}' aborted: the writer was closed while writing to it`);
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
+    await this.opening?.close().catch(() => undefined);
     const errors: unknown[] = [];
     try {
       await Promise.all(this.inFlight.splice(0));
