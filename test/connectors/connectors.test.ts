@@ -536,6 +536,15 @@ describe('rolling file sinks', () => {
     const again = StreamEnvironment.create({ engine: 'ts' });
     again.fromRecords(rows, SPEC).sinkTo(FileSink.csv(dir, { rollover: { maxBytes: 10 } }));
     await expect(again.execute()).rejects.toThrow(`directory '${dir}' already holds part files (part-00000.csv) from an earlier run; remove them or write to another directory`);
+    // Hidden parts a killed run never published do not count: a fresh run starts over without them.
+    const killed = join(fresh(), 'killed');
+    mkdirSync(killed, { recursive: true });
+    writeFileSync(join(killed, '.part-00000.csv.inprogress'), 'id,text,v\n1,half');
+    writeFileSync(join(killed, '.part-00001.csv.pending'), 'id,text,v\n');
+    const rerun = StreamEnvironment.create({ engine: 'ts' });
+    rerun.fromRecords(rows, SPEC).sinkTo(FileSink.csv(killed, { rollover: { maxBytes: 1 << 20 } }));
+    await rerun.execute();
+    expect(readdirSync(killed)).toEqual(['part-00000.csv']);
     expect(() => FileSink.jsonl(dir, { rollover: {} })).toThrow(/rollover needs maxBytes, intervalMs or both/);
     expect(() => FileSink.jsonl(dir, { rollover: { maxBytes: 0 } })).toThrow(/maxBytes must be a whole number of bytes >= 1/);
     expect(() => FileSink.csv(dir, { rollover: { intervalMs: -1 } })).toThrow(/intervalMs must be a number of ms above 0/);

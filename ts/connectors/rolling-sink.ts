@@ -104,7 +104,13 @@ export class RollingFileWriter implements SinkWriter {
     this.prefix = subtask === null ? 'part-' : `part-${subtask}-`;
     this.partName = new RegExp(`^\\.?${this.prefix}([0-9]{5,})\\.${format}(\\.inprogress|\\.pending)?$`);
     // Another subtask's parts of this run may appear meanwhile: only this writer's names count here.
-    const old = readdirSync(dir).filter((n) => this.partName.test(n));
+    const mine = readdirSync(dir).filter((n) => this.partName.test(n));
+    const old = mine.filter((n) => !n.startsWith('.'));
+    if (committing?.restoring !== true) {
+      // Hidden parts (in progress, or waiting for a checkpoint that never completed) were never
+      // published: a run killed before its first checkpoint leaves them, and a fresh run starts over.
+      if (old.length === 0) for (const n of mine) rmSync(join(dir, n), { force: true });
+    }
     if (old.length > 0 && committing?.restoring !== true) {
       // As Spark's default save mode: never mix two runs' parts, never delete a user's files.
       throw new Error(
