@@ -53,6 +53,17 @@ async function untilOrExit(job: Running, wait: Promise<unknown>): Promise<void> 
   await Promise.race([wait.catch(() => undefined), job.exited]);
 }
 
+/** Reads `read` until `ok` holds of its value or the job's process exited; returns the last value (the caller asserts on it). */
+async function pollOrExit<T>(job: Running, read: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  let ended = false;
+  void job.exited.then(() => (ended = true));
+  for (;;) {
+    const v = await read();
+    if (ok(v) || ended) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function start(args: readonly string[]): Promise<Running> {
   const child = spawn(process.execPath, [cli, 'run', ...args], { cwd: root });
   children.push(child);
@@ -109,12 +120,14 @@ describe('web dashboard', () => {
     const job = await start(windowJob('native', 2, 'browser'));
     browser = await chromium.launch({ executablePath: chromiumPath(), headless: true });
     const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    // No guessed timeouts: every wait below ends on its condition or on the job's exit.
+    page.setDefaultTimeout(0);
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(`${job.base}#token=${job.token}`);
 
     // The graph: four operators in three tasks (source + map chained; the keyed window; the sink on the calling thread), with the hash exchange.
-    await page.waitForSelector('#graph svg g.operator');
+    await untilOrExit(job, page.waitForSelector('#graph svg g.operator'));
     const titles = await page.locator('#graph g.operator title').allTextContents();
     expect(titles).toEqual([
       '#1 Source: nexmark bids (source), parallelism 1',
@@ -125,25 +138,25 @@ describe('web dashboard', () => {
     expect(await page.locator('#graph g.chain').count()).toBe(3);
     expect(await page.locator('#graph .edge-label').allTextContents()).toEqual(['HASH(auction)', 'GLOBAL']);
     expect(await page.locator('#graph g.operator[data-op="3"] .op-par').textContent()).toContain('parallelism 2');
-    await expect.poll(() => page.locator('#facts').textContent()).toContain('native engine · parallelism 2');
+    expect(await pollOrExit(job, () => page.locator('#facts').textContent(), (t) => t?.includes('parallelism 2') === true)).toContain('native engine · parallelism 2');
 
     // Live: every progress event updates the page; the records read grow from one event to the next.
     const updates = async (): Promise<number> => Number(await page.evaluate(() => document.body.dataset['updates'] ?? '0'));
-    await page.waitForFunction(() => Number(document.body.dataset['updates'] ?? '0') >= 1);
+    await untilOrExit(job, page.waitForFunction(() => Number(document.body.dataset['updates'] ?? '0') >= 1));
     const before = { n: await updates(), recordsIn: await page.getByTestId('records-in').textContent() };
-    await page.waitForFunction((n) => Number(document.body.dataset['updates'] ?? '0') >= n + 2, before.n);
+    await untilOrExit(job, page.waitForFunction((n) => Number(document.body.dataset['updates'] ?? '0') >= n + 2, before.n));
     expect(await page.getByTestId('records-in').textContent()).not.toBe(before.recordsIn);
     // Rates per operator subtask, busy time colouring the graph, a chart per operator.
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="rate-in-3-0"]')?.textContent?.replace(/[^\d.]/g, '') || '0') > 0);
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="rate-in-3-1"]')?.textContent?.replace(/[^\d.]/g, '') || '0') > 0);
+    for (const sub of [0, 1]) await untilOrExit(job, page.waitForFunction((id) => Number(document.querySelector(`[data-testid="${id}"]`)?.textContent?.replace(/[^\d.]/g, '') || '0') > 0, `rate-in-3-${sub}`));
     expect(await page.locator('#graph g.operator[data-op="3"] .op-box').getAttribute('data-busy')).toMatch(/^\d+$/);
     expect(await page.locator('#graph g.operator[data-op="3"] .op-detail').textContent()).toMatch(/^busy \d+% · backpressured \d+%$/);
     expect(await page.locator('#graph g.operator[data-op="3"] .op-rates').textContent()).toMatch(/^in [\d.]+K?\/s · out [\d.]+K?\/s$/);
     for (const id of [1, 2, 3, 4]) expect(await page.getByTestId(`chart-${id}`).locator('canvas').count()).toBe(1);
-    await expect.poll(() => page.getByTestId('watermark').textContent()).toMatch(/^2015-07-15 /);
+    expect(await pollOrExit(job, () => page.getByTestId('watermark').textContent(), (t) => /^2015-07-15 /.test(t ?? ''))).toMatch(/^2015-07-15 /);
     // Checkpoints complete every 100 ms: the history fills; memory shows the budget and its split.
-    await page.waitForFunction(() => [...document.querySelectorAll('#checkpoints tbody tr td:nth-child(3)')].some((td) => td.textContent === 'completed'));
-    await expect.poll(() => page.getByTestId('memory').textContent()).toMatch(/budget .*operator state: .* now, peak .* of .*exchange buffers/);
+    await untilOrExit(job, page.waitForFunction(() => [...document.querySelectorAll('#checkpoints tbody tr td:nth-child(3)')].some((td) => td.textContent === 'completed')));
+    const memory = /budget .*operator state: .* now, peak .* of .*exchange buffers/;
+    expect(await pollOrExit(job, () => page.getByTestId('memory').textContent(), (t) => memory.test(t ?? ''))).toMatch(memory);
 
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, 'dashboard.png'), fullPage: true });
@@ -162,15 +175,17 @@ describe('web dashboard', () => {
     const sp = findLatest(savepoints).checkpoint;
     expect(sp?.savepoint).toBe(true);
     expect(sp?.job).toBe('checkpointed');
-    // The page saw the job stop before the process ended.
-    await expect.poll(() => page.getByTestId('status').textContent()).toBe('stopped');
+    // The page saw the job stop before the process ended: its last status, not 'disconnected' (the stream closed without it).
+    await page.waitForFunction(() => ['stopped', 'disconnected'].includes(document.querySelector('[data-testid="status"]')?.textContent ?? ''));
+    expect(await page.getByTestId('status').textContent()).toBe('stopped');
     expect(pageErrors).toEqual([]);
-  }, 180_000);
+  });
 
   it('shows a failure the restart strategy recovered from, with its stack, while the job runs on', async () => {
     const job = await start(['test/fixtures/jobs/restart-once.ts', '--engine', 'ts', '--parallelism', '1', '--no-progress', '--ui', '--', join(work, 'restart-marker'), join(work, 'restart.jsonl'), join(work, 'restart-chk')]);
     browser ??= await chromium.launch({ executablePath: chromiumPath(), headless: true });
     const page = await browser.newPage();
+    page.setDefaultTimeout(0);
     await page.goto(`${job.base}#token=${job.token}`);
     // Live, or replayed to a page that connects after the restart.
     const failure = page.locator('#failures details.failure');
@@ -182,12 +197,32 @@ describe('web dashboard', () => {
     await untilOrExit(job, page.waitForFunction(() => document.querySelector('[data-testid="status"]')?.textContent === 'running', undefined, { timeout: 0 }));
     expect(await page.getByTestId('status').textContent(), job.stderr()).toBe('running');
     const n = Number(await page.evaluate(() => document.body.dataset['updates'] ?? '0'));
-    await page.waitForFunction((k) => Number(document.body.dataset['updates'] ?? '0') > k, n);
+    await untilOrExit(job, page.waitForFunction((k) => Number(document.body.dataset['updates'] ?? '0') > k, n));
     mkdirSync(artifacts, { recursive: true });
     await page.screenshot({ path: join(artifacts, 'dashboard-restart.png'), fullPage: true });
     job.child.kill('SIGINT');
     expect(await job.exited, job.stderr()).toBe(130);
-  }, 120_000);
+  });
+
+  it('rescales the running job from the page: the Rescale control, then the page shows the new plan', async () => {
+    const job = await start(windowJob('ts', 1, 'rescale'));
+    browser ??= await chromium.launch({ executablePath: chromiumPath(), headless: true });
+    const page = await browser.newPage();
+    page.setDefaultTimeout(0);
+    await page.goto(`${job.base}#token=${job.token}`);
+    await untilOrExit(job, page.waitForSelector('#graph svg g.operator'));
+    expect(await page.locator('#graph g.operator[data-op="3"] .op-par').textContent()).toContain('parallelism 1');
+    await page.fill('#rescale-to', '2');
+    await page.click('#rescale');
+    // The page reloads with the job as it runs now.
+    // (Read through a locator, which finds the element again after the reload.)
+    const par = () => page.locator('#graph g.operator[data-op="3"] .op-par').textContent().catch(() => null);
+    expect(await pollOrExit(job, par, (t) => t?.includes('parallelism 2') === true), job.stderr()).toContain('parallelism 2');
+    expect(await page.locator('#facts').textContent()).toContain('ts engine · parallelism 2');
+    expect(job.stderr()).toMatch(/rescaled from parallelism 1 to 2 through savepoint .*rescale-chk\/chk-\d+/);
+    job.child.kill('SIGINT');
+    expect(await job.exited, job.stderr()).toBe(130);
+  });
 
   it('refuses state-changing requests without the run token (403) and serves GET read-only', async () => {
     const job = await start(windowJob('ts', 1, 'token', ['--metrics-port', '0']));
@@ -223,10 +258,10 @@ describe('web dashboard', () => {
     // What colours the graph is on the Prometheus endpoint too.
     const metricsAt = /sluice: metrics at (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(job.stderr())![1]!;
     const busy = /^sluice_busy_ms_per_second\{job="checkpointed",operator="Map",operator_id="2",subtask="0"\} [\d.e-]+$/m;
-    await expect.poll(async () => (await call(metricsAt, 'GET', '/metrics')).body).toMatch(busy);
+    expect(await pollOrExit(job, async () => (await call(metricsAt, 'GET', '/metrics')).body, (b) => busy.test(b))).toMatch(busy);
     const metrics = (await call(metricsAt, 'GET', '/metrics')).body;
     for (const f of ['backpressured', 'idle']) expect(metrics).toMatch(new RegExp(`^sluice_${f}_ms_per_second\\{job="checkpointed",operator="Map",operator_id="2",subtask="0"\\} [\\d.e-]+$`, 'm'));
     job.child.kill('SIGINT');
     expect(await job.exited, job.stderr()).toBe(130);
-  }, 120_000);
+  });
 });
