@@ -33,7 +33,8 @@ export interface TableDef {
   readonly columns: readonly ColumnDef[];
   /** WATERMARK FOR column AS column - INTERVAL ...: the event-time column and the delay (ms). */
   readonly watermark: { readonly column: string; readonly delayMs: number } | null;
-  readonly options: ReadonlyMap<string, { readonly value: string; readonly node: SqlNode }>;
+  /** Each option's value, the value's node and the whole property's node. */
+  readonly options: ReadonlyMap<string, { readonly value: string; readonly node: SqlNode; readonly key: SqlNode }>;
   readonly node: SqlNode;
 }
 
@@ -60,7 +61,7 @@ export function checkTableDef(def: TableDef): void {
   }
   const allowed = OPTIONS[c.value]!;
   for (const [k, v] of def.options) {
-    if (!allowed.includes(k)) fail(v.node, `connector '${c.value}' has no option '${k}'; its options are: ${allowed.join(', ')}`);
+    if (!allowed.includes(k)) fail(v.key, `connector '${c.value}' has no option '${k}'; its options are: ${allowed.join(', ')}`);
   }
   for (const k of ['events', 'seed', 'event-rate', 'rate']) {
     const v = def.options.get(k);
@@ -107,7 +108,7 @@ function schemaSpec(def: TableDef): SchemaSpec {
 }
 
 /** The table as a stream: its source, with the declared watermark. */
-export function openSource(def: TableDef, env: StreamEnvironment): DataStream<object> {
+export function openSource(def: TableDef, env: StreamEnvironment, at: SqlNode): DataStream<object> {
   const connector = option(def, 'connector')!;
   const wm = def.watermark === null ? undefined : WatermarkStrategy.forBoundedOutOfOrderness<Record<string, unknown>>(def.watermark.delayMs).withTimestampAssigner(def.watermark.column);
   const num = (k: string): number | undefined => (option(def, k) === undefined ? undefined : Number(option(def, k)));
@@ -127,12 +128,12 @@ export function openSource(def: TableDef, env: StreamEnvironment): DataStream<ob
       return env.fromSource(src as FileSource<Record<string, unknown>>, wm, def.name);
     }
     default:
-      fail(def.node, `the table ${def.name} (connector '${connector}') is a sink only; read from a 'nexmark' or 'filesystem' table`);
+      fail(at, `the table ${def.name} (connector '${connector}') is a sink only; read from a 'nexmark' or 'filesystem' table`);
   }
 }
 
 /** The table as a sink. */
-export function openSink(def: TableDef): Sink {
+export function openSink(def: TableDef, at: SqlNode): Sink {
   const connector = option(def, 'connector')!;
   switch (connector) {
     case 'filesystem':
@@ -142,7 +143,7 @@ export function openSink(def: TableDef): Sink {
     case 'print':
       return new PrintSink(def.name);
     default:
-      fail(def.node, `the table ${def.name} (connector '${connector}') is a source only; insert into a 'filesystem', 'blackhole' or 'print' table`);
+      fail(at, `the table ${def.name} (connector '${connector}') is a source only; insert into a 'filesystem', 'blackhole' or 'print' table`);
   }
 }
 

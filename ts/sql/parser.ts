@@ -78,8 +78,9 @@ function syntaxMessage(msg: string, offending: string | undefined): string {
     const items = list.split(', ');
     return items.length <= 6 ? ` expecting one of ${items.join(', ')}` : '';
   });
+  m = m.replace(/^mismatched input '<EOF>'.*$/s, 'the statement is incomplete');
   m = m.replace(/^no viable alternative at input '.*?([^\s(]+)'$/s, "this is not valid Flink SQL here (near '$1')");
-  if (offending !== undefined && /^[A-Za-z_]\w*$/.test(offending)) {
+  if (offending !== undefined && /^[A-Za-z_]\w*$/.test(offending) && !/^(SELECT|FROM|WHERE|GROUP|BY|AND|OR|NOT|AS|ON|JOIN)$/i.test(offending)) {
     m += `; if '${offending}' is a name, quote it with backticks (\`${offending}\`): it may be a keyword of Flink SQL`;
   }
   return m;

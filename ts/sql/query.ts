@@ -41,6 +41,24 @@ function at<T>(n: SqlNode, f: () => T): T {
   }
 }
 
+/** Runs `all`; on a Table API error, finds the first item that fails alone and reports it at that item. */
+function atItem<T>(items: readonly Item[], all: () => T, one: (it: Item) => unknown): T {
+  try {
+    return all();
+  } catch (e) {
+    if (!(e instanceof TableError)) throw e;
+    for (const it of items) {
+      try {
+        one(it);
+      } catch (e1) {
+        if (e1 instanceof TableError) fail(it.node, e1.message.replace(/^(select|where|window|groupBy): /, ''));
+        throw e1;
+      }
+    }
+    fail(items[0]!.node, e.message.replace(/^(select|where|window|groupBy): /, ''));
+  }
+}
+
 export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   // QueryStatement: a SELECT, possibly in parentheses; anything else is not supported.
   if (q.kind === 'QueryStatement') {
@@ -64,7 +82,7 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   if (where !== undefined) {
     const t = new ExprTranslator(scope(rel, null));
     const pred = t.expr(where.kids[1]!);
-    rel = { ...rel, table: at(where, () => rel.table.where(new Expression(pred))) };
+    rel = { ...rel, table: at(where.kids[1]!, () => rel.table.where(new Expression(pred))) };
   }
   const select = kids(q, 'SelectClause')[0]!;
   const groupBy = kids(q, 'GroupByClause')[0];
@@ -98,6 +116,15 @@ function selectItems(select: SqlNode, rel: Relation, t: ExprTranslator): Item[] 
     }
     const body = item.kids.find((k) => k.kind !== 'ColumnAlias' && k.kind !== 'tok')!;
     const alias = kids(item, 'ColumnAlias')[0];
+    // The grammar reads `f(x)` with a function name it does not know as a column `f` and `(x)`.
+    const paren = item.kids.find((k) => k.kind === 'Expression' && find(k, 'ParenthesizedExpression') !== null && k.text.startsWith('('));
+    if (body.kind === 'SelectLiteralColumnName' && paren !== undefined) {
+      const inner = find(paren, 'ParenthesizedExpression')!.kids.filter((k) => k.kind !== 'tok');
+      const fn: SqlNode = { kind: 'FunctionCallExpression', text: `${body.text}${paren.text}`, line: body.line, col: body.col, kids: [body, ...inner.map((e) => ({ ...e, kind: 'FunctionParam', kids: [e] }))] };
+      const expr = t.expr(fn);
+      items.push({ name: alias === undefined ? null : nameParts(alias.kids[alias.kids.length - 1]!).join('.'), node: fn, expr });
+      continue;
+    }
     const expr = t.expr(body);
     const aliasName = alias === undefined ? null : nameParts(alias.kids[alias.kids.length - 1]!).join('.');
     // A plain column keeps its name (window_start too, which becomes the window's start).
@@ -114,7 +141,7 @@ function named(items: readonly Item[]): Expression[] {
 function project(select: SqlNode, rel: Relation): Relation {
   const t = new ExprTranslator(scope(rel, null));
   const items = selectItems(select, rel, t);
-  const table = at(select, () => rel.table.select(...named(items)));
+  const table = atItem(items, () => rel.table.select(...named(items)), (it) => rel.table.select(...named([it])));
   const keep = items.find((it) => it.expr.k === 'ref' && it.expr.name === rel.rowtime);
   return { table, qualifiers: new Set(), rowtime: keep === undefined ? null : (keep.name ?? null) };
 }
@@ -238,7 +265,10 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   const t = new ExprTranslator(scope(rel, WINDOW_ALIAS));
   const items = selectItems(select, rel, t);
   const w = window;
-  const table = at(select, () => rel.table.window(w).groupBy(new Expression({ k: 'ref', name: WINDOW_ALIAS }), ...keys.map((k) => new Expression({ k: 'ref', name: k }))).select(...named(items)));
+  const grouped = (its: readonly Item[]): Table => rel.table.window(w).groupBy(new Expression({ k: 'ref', name: WINDOW_ALIAS }), ...keys.map((k) => new Expression({ k: 'ref', name: k }))).select(...named(its));
+  // Trying one item alone must not add graph nodes: only items without aggregates are tried.
+  const plain = (e: ExprNode): boolean => e.k !== 'call' || (e.op !== 'agg' && e.op !== 'windowStart' && e.op !== 'windowEnd' && e.args.every(plain));
+  const table = atItem(items, () => grouped(items), (it) => (plain(it.expr) ? rel.table.select(...named([it])) : null));
   void q;
   return { table, qualifiers: new Set(), rowtime: null };
 }

@@ -43,12 +43,11 @@ function catalogOf(tEnv: TableEnvironment): Catalog {
         const r = translateQuery(def.query, catalog);
         return { ...r, qualifiers: new Set([name]) };
       }
-      const stream = openSource(def, tEnv.env);
+      const stream = openSource(def, tEnv.env, at);
       let table = tEnv.fromDataStream(stream);
       const declared = def.columns.map((c) => c.name);
       const have = table.getSchema().names();
       if (declared.length !== have.length || declared.some((c, i) => have[i] !== c)) table = table.select(...declared.map((c) => new Expression({ k: 'ref', name: c })));
-      void at;
       return { table, qualifiers: new Set([name]), rowtime: def.watermark?.column ?? null };
     },
   };
@@ -96,13 +95,13 @@ function createTable(n: SqlNode): TableDef {
   for (const k of simple.kids) {
     if (['PartitionDefinition', 'TableConstraint', 'LikeDefinition'].includes(k.kind)) fail(k, `${k.text.split(/\s/)[0]}: ${k.kind} is not supported in CREATE TABLE`);
   }
-  const options = new Map<string, { value: string; node: SqlNode }>();
+  const options = new Map<string, { value: string; node: SqlNode; key: SqlNode }>();
   const withOpt = kids(simple, 'WithOption')[0];
   if (withOpt !== undefined) {
     for (const p of kids(find(withOpt, 'TablePropertyList')!, 'TableProperty')) {
       const key = unquoteString(kids(p, 'TablePropertyKey')[0]!.text);
-      const value = unquoteString(kids(p, 'TablePropertyValue')[0]?.text ?? '');
-      options.set(key, { value, node: p });
+      const valueNode = kids(p, 'TablePropertyValue')[0];
+      options.set(key, { value: unquoteString(valueNode?.text ?? ''), node: valueNode ?? p, key: p });
     }
   }
   const seen = new Set<string>();
@@ -181,7 +180,7 @@ async function planStatement(tEnv: TableEnvironment, n: SqlNode): Promise<Planne
         if (q === null) fail(ins, 'write INSERT INTO table SELECT ...');
         const rel = translateQuery(q, catalogOf(tEnv));
         const table = conform(rel, def, q);
-        table.toDataStream<Row>().sinkTo(openSink(def));
+        table.toDataStream<Row>().sinkTo(openSink(def, path));
         return 'sink';
       }
       if (find(n, 'InsertStatement') !== null) fail(n, 'only INSERT INTO table SELECT ... is supported (not statement sets or VALUES); several INSERTs in one executeSql run as one job');
