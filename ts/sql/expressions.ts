@@ -18,6 +18,10 @@ export interface Scope {
   readonly qualifiers: ReadonlySet<string>;
   /** In a grouped window's select: the window's alias; aggregates and window_start/end allowed. */
   readonly window: string | null;
+  /** After a join: each qualifier's columns by their names there -> the joined column. */
+  readonly columnsBy?: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** After a join: names both sides have (they must be qualified). */
+  readonly ambiguous?: ReadonlySet<string>;
 }
 
 const AGGREGATES: Readonly<Record<string, string>> = { COUNT: 'count', SUM: 'sum', MIN: 'min', MAX: 'max', AVG: 'avg', FIRST_VALUE: 'first', LAST_VALUE: 'last' };
@@ -124,6 +128,15 @@ export class ExprTranslator {
     if (parts.length > 2) fail(n, `${parts.join('.')}: write a column as name or table.name`);
     if (parts.length === 2 && !this.scope.qualifiers.has(parts[0]!)) {
       fail(n, `unknown table '${parts[0]}' in ${parts.join('.')}; the tables here are: ${[...this.scope.qualifiers].join(', ')}`);
+    }
+    const side = parts.length === 2 ? this.scope.columnsBy?.get(parts[0]!) : undefined;
+    if (side !== undefined) {
+      const mapped = side.get(name);
+      if (mapped === undefined) fail(n, `unknown column '${parts.join('.')}'; the columns of ${parts[0]} are: ${[...side.keys()].join(', ')}`);
+      return { k: 'ref', name: mapped };
+    }
+    if (parts.length === 1 && this.scope.ambiguous?.has(name)) {
+      fail(n, `the column '${name}' is on both sides of the join; qualify it (${[...(this.scope.columnsBy?.keys() ?? [])].map((q) => `${q}.${name}`).join(' or ')})`);
     }
     if (this.scope.window !== null) {
       const lower = name.toLowerCase();

@@ -7,27 +7,14 @@
 
 import { Expression, type ExprNode } from '../table/expression.js';
 import { TableError } from '../table/resolve.js';
-import { Session, Slide, Tumble, type GroupWindow, type Table, type TableEnvironment } from '../table/table.js';
+import { Session, Slide, Tumble, type GroupWindow, type Table } from '../table/table.js';
 import { nearest } from './errors.js';
 import { ExprTranslator, intervalMs, type Scope } from './expressions.js';
+import { intervalJoin } from './join.js';
+import type { Catalog, Relation } from './relation.js';
+
+export type { Catalog, Relation };
 import { fail, find, kids, nameParts, type SqlNode } from './parser.js';
-
-/** A table in a query, with what SQL knows beyond its columns. */
-export interface Relation {
-  readonly table: Table;
-  /** Names its columns may be qualified with. */
-  readonly qualifiers: ReadonlySet<string>;
-  /** Its event-time column (WATERMARK FOR), kept through plain projections. */
-  readonly rowtime: string | null;
-}
-
-/** How a query finds the tables it names. */
-export interface Catalog {
-  readonly tEnv: TableEnvironment;
-  /** A fresh scan of a table or view, or null when there is none of this name. */
-  scan(name: string, at: SqlNode): Relation | null;
-  names(): string[];
-}
 
 const WINDOW_ALIAS = '$window';
 
@@ -92,7 +79,7 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
 }
 
 function scope(rel: Relation, window: string | null): Scope {
-  return { columns: rel.table.getSchema().names(), qualifiers: rel.qualifiers, window };
+  return { columns: rel.table.getSchema().names(), qualifiers: rel.qualifiers, window, ...(rel.columnsBy !== undefined ? { columnsBy: rel.columnsBy } : {}), ...(rel.ambiguous !== undefined ? { ambiguous: rel.ambiguous } : {}) };
 }
 
 /** A select item's output name and expression. */
@@ -111,7 +98,9 @@ function selectItems(select: SqlNode, rel: Relation, t: ExprTranslator): Item[] 
     if (all !== null) {
       const parts = nameParts(all).filter((p) => p !== '*');
       if (parts.length > 0 && !rel.qualifiers.has(parts[0]!)) fail(all, `unknown table '${parts[0]}'; the tables here are: ${[...rel.qualifiers].join(', ')}`);
-      for (const c of rel.table.getSchema().names()) items.push({ name: c, node: all, expr: { k: 'ref', name: c } });
+      const side = parts.length > 0 ? rel.columnsBy?.get(parts[0]!) : undefined;
+      if (side !== undefined) for (const [c, joined] of side) items.push({ name: c, node: all, expr: { k: 'ref', name: joined } });
+      else for (const c of rel.table.getSchema().names()) items.push({ name: c, node: all, expr: { k: 'ref', name: c } });
       continue;
     }
     const body = item.kids.find((k) => k.kind !== 'ColumnAlias' && k.kind !== 'tok')!;
@@ -146,9 +135,27 @@ function project(select: SqlNode, rel: Relation): Relation {
   return { table, qualifiers: new Set(), rowtime: keep === undefined ? null : (keep.name ?? null) };
 }
 
+function join(te: SqlNode, catalog: Catalog): Relation {
+  const toks = te.kids.filter((k) => k.kind === 'tok').map((k) => k.text.toUpperCase());
+  const sides = kids(te, 'TableExpression');
+  const on = kids(te, 'JoinCondition')[0];
+  if (toks.some((t) => t !== 'JOIN' && t !== 'INNER') || sides.length !== 2) {
+    fail(te, `${toks.join(' ')}: only [INNER] JOIN ... ON is supported (an interval join); outer, cross and lateral joins are not`);
+  }
+  if (on === undefined || !on.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'ON')) fail(te, 'write the join condition with ON (USING is not supported)');
+  const left = tableExpression(sides[0]!, catalog);
+  const right = tableExpression(sides[1]!, catalog);
+  return intervalJoin(catalog.tEnv, left, right, on.kids.find((k) => k.kind !== 'tok')!, te);
+}
+
 function fromClause(from: SqlNode, catalog: Catalog): Relation {
   const te = kids(from, 'TableExpression')[0];
   if (te === undefined) fail(from, 'FROM needs a table');
+  return tableExpression(te, catalog);
+}
+
+function tableExpression(te: SqlNode, catalog: Catalog): Relation {
+  if (te.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'JOIN')) return join(te, catalog);
   const refs = kids(te, 'TableReference');
   if (refs.length !== 1 || te.kids.some((k) => k.kind !== 'TableReference')) {
     fail(te, 'joins are not supported in Sluice\'s SQL yet (FROM a, b / JOIN); join in the DataStream API (intervalJoin, window joins) and use tEnv.fromDataStream on the result');
