@@ -37,9 +37,11 @@ interface Ctx {
 }
 interface Antlr {
   CharStreams: { fromString(s: string): unknown };
+  PredictionMode: { SLL: number };
   CommonTokenStream: new (lexer: unknown) => unknown;
 }
 interface FlinkParser {
+  interpreter: { predictionMode: number };
   removeErrorListeners(): void;
   addErrorListener(l: object): void;
   program(): Ctx;
@@ -48,6 +50,8 @@ interface Loaded {
   readonly antlr: Antlr;
   readonly Lexer: new (input: unknown) => { removeErrorListeners(): void; addErrorListener(l: object): void };
   readonly Parser: new (tokens: unknown) => FlinkParser;
+  /** PredictionMode.SLL. */
+  readonly SLL: number;
 }
 
 // The package's directory imports (`../SQLParserBase`) get their `.js` (or `/index.js`).
@@ -67,7 +71,8 @@ function load(): Promise<Loaded> {
     const lexer = 'dt-sql-parser/dist/lib/flink/FlinkSqlLexer.js';
     const parser = 'dt-sql-parser/dist/lib/flink/FlinkSqlParser.js';
     const [antlr, l, p] = await Promise.all([import('antlr4ng'), import(lexer) as Promise<{ FlinkSqlLexer: Loaded['Lexer'] }>, import(parser) as Promise<{ FlinkSqlParser: Loaded['Parser'] }>]);
-    return { antlr: antlr as unknown as Antlr, Lexer: l.FlinkSqlLexer, Parser: p.FlinkSqlParser };
+    const a = antlr as unknown as Antlr;
+    return { antlr: a, Lexer: l.FlinkSqlLexer, Parser: p.FlinkSqlParser, SLL: a.PredictionMode.SLL };
   })();
   return loading;
 }
@@ -86,26 +91,61 @@ function syntaxMessage(msg: string, offending: string | undefined): string {
   return m;
 }
 
+/** Constructs the grammar does not know, each with the form to write instead. */
+const GAPS: readonly [RegExp, string][] = [
+  [/\bSESSION\s*\(\s*TABLE\b/i, "the SESSION window TVF is not supported (the Flink grammar Sluice parses with lacks it); the nearest supported form is Flink's group-window function: GROUP BY key, SESSION(ts, INTERVAL '10' SECOND) with SESSION_START(ts, INTERVAL '10' SECOND) / SESSION_END(...) in the select list"],
+  [/\bEXTRACT\s*\(\s*\w+\s+FROM\b/i, 'EXTRACT(unit FROM ts) is not supported by the parser; write the unit as a function: YEAR(ts), MONTH(ts), DAYOFMONTH(ts), HOUR(ts), MINUTE(ts), SECOND(ts)'],
+  [/\bSUBSTRING\s*\([^()]*\bFROM\b/i, 'SUBSTRING(s FROM a FOR b) is not supported by the parser; write SUBSTRING(s, a, b)'],
+  [/\bPARTITION\s+BY\b[^;]*\bDESCRIPTOR\s*\(/i, 'PARTITION BY in a window TVF is not supported by the parser; group by the keys instead (GROUP BY key, window_start, window_end)'],
+];
+
+/** A syntax error caused by a known gap of the grammar, reported at the construct with what to write. */
+function known(sql: string, err: SqlError): SqlError | null {
+  for (const [re, reason] of GAPS) {
+    const m = re.exec(sql);
+    if (m === null) continue;
+    const before = sql.slice(0, m.index).split('\n');
+    return new SqlError(reason, before.length, before[before.length - 1]!.length + 1);
+  }
+  void err;
+  return null;
+}
+
 /** Parses one or more statements (separated by ';'); a syntax error is a SqlError at its position. */
 export async function parseSql(sql: string): Promise<SqlNode[]> {
-  const { antlr, Lexer, Parser } = await load();
+  const { antlr, Lexer, Parser, SLL } = await load();
+  // SLL prediction first (fast; exact for valid input), LL again when it reports an error
+  // (an SLL error may be a false one, and LL's message is the one to show). Parsing stops at
+  // the first error: ANTLR's recovery would only take time and report follow-on errors.
+  let tree: Ctx | null = null;
   let first: SqlError | null = null;
-  const listener = {
-    syntaxError: (_r: unknown, sym: Token | null, line: number, col: number, msg: string) => {
-      first ??= new SqlError(syntaxMessage(msg, sym?.text), line, col + 1);
-    },
-    reportAmbiguity: () => undefined,
-    reportAttemptingFullContext: () => undefined,
-    reportContextSensitivity: () => undefined,
-  };
-  const lexer = new Lexer(antlr.CharStreams.fromString(sql));
-  lexer.removeErrorListeners();
-  lexer.addErrorListener(listener);
-  const parser = new Parser(new antlr.CommonTokenStream(lexer));
-  parser.removeErrorListeners();
-  parser.addErrorListener(listener);
-  const tree = parser.program();
-  if (first !== null) throw first;
+  for (const mode of [SLL, null]) {
+    first = null;
+    const stop = new Error('stop');
+    const listener = {
+      syntaxError: (_r: unknown, sym: Token | null, line: number, col: number, msg: string) => {
+        first ??= new SqlError(syntaxMessage(msg, sym?.text), line, col + 1);
+        throw stop;
+      },
+      reportAmbiguity: () => undefined,
+      reportAttemptingFullContext: () => undefined,
+      reportContextSensitivity: () => undefined,
+    };
+    const lexer = new Lexer(antlr.CharStreams.fromString(sql));
+    lexer.removeErrorListeners();
+    lexer.addErrorListener(listener);
+    const parser = new Parser(new antlr.CommonTokenStream(lexer));
+    parser.removeErrorListeners();
+    parser.addErrorListener(listener);
+    if (mode !== null) parser.interpreter.predictionMode = mode;
+    try {
+      tree = parser.program();
+      break;
+    } catch (e) {
+      if (e !== stop) throw e;
+    }
+  }
+  if (first !== null || tree === null) throw known(sql, first!) ?? first!;
   const convert = (c: Ctx): SqlNode => {
     if (c.symbol !== undefined) {
       const t = c.symbol;
@@ -116,7 +156,7 @@ export async function parseSql(sql: string): Promise<SqlNode[]> {
     const name = (c as object).constructor.name.replace(/Context$/, '');
     return { kind: name, text: sql.slice(start.start, stop.stop + 1), line: start.line, col: start.column + 1, kids: (c.children ?? []).map(convert) };
   };
-  const program = convert(tree);
+  const program = convert(tree!);
   const out: SqlNode[] = [];
   const walk = (n: SqlNode): void => {
     if (n.kind === 'SqlStatement') out.push(n.kids[0]!);
