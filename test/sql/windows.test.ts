@@ -76,6 +76,16 @@ describe('SQL window aggregations', () => {
     expect(sqlPlan).toBe(api.explain().split('== Optimised plan ==')[1]);
   });
 
+  it('HAVING filters the window results in the calc after the window', async () => {
+    const q = "SELECT auction, window_start, COUNT(*) AS num FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '10' SECOND)) GROUP BY auction, window_start, window_end HAVING COUNT(*) >= 20 AND MAX(price) > 1000";
+    const { native } = await onBothEngines((engine) => run(engine, q));
+    const expected = windowAgg(await bids(), (t) => [[t - (t % 10_000), t - (t % 10_000) + 10_000]], (b) => b.auction)
+      .filter((r) => (r.num as number) >= 20 && (r.top as number) > 1000)
+      .map((r) => ({ auction: r.auction, window_start: r.window_start, num: r.num }));
+    expect(sortRows(native)).toEqual(sortRows(expected));
+    expect(native.length).toBeGreaterThan(5);
+  });
+
   it('HOP TVF (slide first, then size) without keys, on both engines', async () => {
     const q = "SELECT window_start, window_end, COUNT(*) AS num, MAX(price) AS top, SUM(price) AS total FROM TABLE(HOP(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '2' SECOND, INTERVAL '6' SECOND)) GROUP BY window_start, window_end";
     const { native } = await onBothEngines((engine) => run(engine, q));

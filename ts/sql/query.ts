@@ -59,8 +59,8 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   const from = kids(q, 'FromClause')[0];
   if (from === undefined) fail(q, 'SELECT needs FROM: a table, a subquery or a window TVF');
   for (const k of q.kids) {
-    if (!['SelectClause', 'FromClause', 'WhereClause', 'GroupByClause'].includes(k.kind)) {
-      fail(k, `${k.text.split(/\s/)[0]} (${k.kind}) is not supported; supported clauses: SELECT, FROM, WHERE, GROUP BY (over a window)`);
+    if (!['SelectClause', 'FromClause', 'WhereClause', 'GroupByClause', 'HavingClause'].includes(k.kind)) {
+      fail(k, `${k.text.split(/\s/)[0]} (${k.kind}) is not supported; supported clauses: SELECT, FROM, WHERE, GROUP BY (over a window), HAVING`);
     }
   }
   const tvf = find(from, 'WindowTVFClause');
@@ -73,7 +73,9 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   }
   const select = kids(q, 'SelectClause')[0]!;
   const groupBy = kids(q, 'GroupByClause')[0];
-  if (tvf !== null || groupBy !== undefined) return windowed(select, groupBy, tvf, rel, q);
+  const having = kids(q, 'HavingClause')[0];
+  if (tvf !== null || groupBy !== undefined) return windowed(select, groupBy, tvf, rel, having);
+  if (having !== undefined) fail(having, 'HAVING belongs to a window aggregation (GROUP BY window_start, window_end, ...); filter rows with WHERE');
   if (kids(select, 'tok').some((k) => k.text.toUpperCase() === 'DISTINCT')) fail(select, 'SELECT DISTINCT is not supported (it is an updating operation); use a window aggregation');
   return project(select, rel);
 }
@@ -231,7 +233,7 @@ function windowOf(n: SqlNode, kind: string, timeCol: SqlNode, intervals: SqlNode
   });
 }
 
-function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | null, rel: Relation, q: SqlNode): Relation {
+function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | null, rel: Relation, having: SqlNode | undefined): Relation {
   if (groupBy === undefined) {
     fail(tvf!, "a window TVF is supported in a window aggregation: add GROUP BY window_start, window_end (and keys); a TVF's rows on their own are not supported yet");
   }
@@ -270,12 +272,17 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
     fail(groupBy, "GROUP BY without a window is an updating aggregation, which Sluice's SQL does not support yet; the nearest supported form is a window aggregation: FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end, keys");
   }
   const t = new ExprTranslator(scope(rel, WINDOW_ALIAS));
-  const items = selectItems(select, rel, t);
+  const selected = selectItems(select, rel, t);
+  // HAVING: one more (hidden) column of the aggregation's select, filtered on and dropped in
+  // the calc after the window (the same calc as the select's expressions).
+  const HAVING = '$having';
+  const items = having === undefined ? selected : [...selected, { name: HAVING, node: having.kids[1]!, expr: t.expr(having.kids[1]!) }];
   const w = window;
   const grouped = (its: readonly Item[]): Table => rel.table.window(w).groupBy(new Expression({ k: 'ref', name: WINDOW_ALIAS }), ...keys.map((k) => new Expression({ k: 'ref', name: k }))).select(...named(its));
   // Trying one item alone must not add graph nodes: only items without aggregates are tried.
   const plain = (e: ExprNode): boolean => e.k !== 'call' || (e.op !== 'agg' && e.op !== 'windowStart' && e.op !== 'windowEnd' && e.args.every(plain));
   const table = atItem(items, () => grouped(items), (it) => (plain(it.expr) ? rel.table.select(...named([it])) : null));
-  void q;
-  return { table, qualifiers: new Set(), rowtime: null };
+  if (having === undefined) return { table, qualifiers: new Set(), rowtime: null };
+  const filtered = at(having.kids[1]!, () => table.where(new Expression({ k: 'ref', name: HAVING })).dropColumns(new Expression({ k: 'ref', name: HAVING })));
+  return { table: filtered, qualifiers: new Set(), rowtime: null };
 }
