@@ -21,7 +21,7 @@ const dir = mkdtempSync(join(tmpdir(), 'sluice-nexmark-sql-'));
 function script(name: string, out: string): string {
   const text = readFileSync(join(root, 'examples', 'nexmark-sql', `${name}.sql`), 'utf8');
   expect(text).toContain("'connector' = 'blackhole'");
-  return text.replace(/'events' = '\d+'/, `'events' = '${EVENTS}'`).replace("'connector' = 'blackhole'", `'connector' = 'filesystem', 'path' = '${out}', 'format' = 'json'`);
+  return text.replace(/'events' = '\d+'/g, `'events' = '${EVENTS}'`).replace("'connector' = 'blackhole'", `'connector' = 'filesystem', 'path' = '${out}', 'format' = 'json'`);
 }
 
 const readRows = (file: string): Record<string, unknown>[] => readFileSync(file, 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -45,6 +45,19 @@ beforeAll(async () => {
   const file = join(dir, 'bids.jsonl');
   writeFileSync(file, sink.records.map((b) => JSON.stringify(b)).join('\n') + '\n');
   duck = await (await DuckDBInstance.create(':memory:')).connect();
+  // Persons and auctions (q8) through JSON Lines files the same way.
+  for (const [table, source, columns] of [
+    ['person', NexmarkSource.persons({ events: EVENTS }), "id: 'BIGINT', name: 'VARCHAR', emailAddress: 'VARCHAR', creditCard: 'VARCHAR', city: 'VARCHAR', state: 'VARCHAR', dateTime: 'BIGINT', extra: 'VARCHAR'"],
+    ['auction', NexmarkSource.auctions({ events: EVENTS }), "id: 'BIGINT', itemName: 'VARCHAR', description: 'VARCHAR', initialBid: 'BIGINT', reserve: 'BIGINT', dateTime: 'BIGINT', expires: 'BIGINT', seller: 'BIGINT', category: 'BIGINT', extra: 'VARCHAR'"],
+  ] as const) {
+    const e2 = StreamEnvironment.create({ engine: 'native' });
+    const s2 = new CollectSink<object>();
+    e2.fromSource(source as NexmarkSource<object>).sinkTo(s2);
+    await e2.execute();
+    const f = join(dir, `${table}.jsonl`);
+    writeFileSync(f, s2.records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    await duck.run(`CREATE TABLE ${table} AS SELECT * FROM read_json('${f}', format = 'newline_delimited', columns = {${columns}})`);
+  }
   await duck.run(`CREATE TABLE bid AS SELECT * FROM read_json('${file}', format = 'newline_delimited', columns = {auction: 'BIGINT', bidder: 'BIGINT', price: 'BIGINT', channel: 'VARCHAR', url: 'VARCHAR', dateTime: 'BIGINT', extra: 'VARCHAR'})`);
 });
 
@@ -64,6 +77,10 @@ const ORACLE: Readonly<Record<string, string>> = {
           SELECT bidder, dateTime, CASE WHEN dateTime - LAG(dateTime) OVER (PARTITION BY bidder ORDER BY dateTime) < 10000 THEN 0 ELSE 1 END AS starts FROM bid),
         numbered AS (SELECT bidder, dateTime, SUM(starts) OVER (PARTITION BY bidder ORDER BY dateTime ROWS UNBOUNDED PRECEDING) AS session FROM marked)
         SELECT bidder, COUNT(*) AS bid_count, MIN(dateTime) AS starttime, MAX(dateTime) + 10000 AS endtime FROM numbered GROUP BY bidder, session`,
+  q8: `SELECT P.id, P.name, P.starttime AS stime
+        FROM (SELECT id, name, (dateTime // 10000) * 10000 AS starttime FROM person GROUP BY ALL) P
+        JOIN (SELECT seller, (dateTime // 10000) * 10000 AS starttime FROM auction GROUP BY ALL) A
+        ON P.id = A.seller AND P.starttime = A.starttime`,
   'window-counts': 'SELECT auction, (dateTime // 10000) * 10000 AS window_start, (dateTime // 10000) * 10000 + 10000 AS window_end, COUNT(*) AS num, MAX(price) AS top FROM bid GROUP BY ALL',
 };
 

@@ -94,7 +94,14 @@ export function intervalJoin(tEnv: TableEnvironment, left: Relation, right: Rela
     residual.push(c);
   }
   const form = "a.k = b.k AND b.ts BETWEEN a.ts - INTERVAL '10' SECOND AND a.ts + INTERVAL '10' SECOND";
-  if (lt === null || rt === null) fail(at, `a join needs event time on both sides (WATERMARK FOR in each CREATE TABLE): Sluice's SQL joins are interval joins, ON ${form}`);
+  // A window join: two window aggregations' results equated on window_end. Their rows' event
+  // time is window_end - 1 on both sides, so an interval join with bounds [0, 0] keyed by the
+  // equalities (window_end among them) pairs exactly the rows of the same window.
+  const windowJoin = left.windowEnd !== undefined && right.windowEnd !== undefined && keys.some(([a, b]) => a === left.windowEnd && b === right.windowEnd);
+  if (windowJoin && lower === -Infinity && upper === Infinity) {
+    lower = 0;
+    upper = 0;
+  } else if (lt === null || rt === null) fail(at, `a join needs event time on both sides (WATERMARK FOR in each CREATE TABLE): Sluice's SQL joins are interval joins, ON ${form}`);
   if (keys.length === 0) fail(on, `the join needs an equality between a column of each side (ON ${form})`);
   if (lower === -Infinity || upper === Infinity) {
     fail(on, `regular joins are updating and not supported; bound the time of both sides against each other (an interval join) on their event-time columns ${lt} and ${right.rowtime}: ON ${form}`);

@@ -63,7 +63,8 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
       fail(k, `${k.text.split(/\s/)[0]} (${k.kind}) is not supported; supported clauses: SELECT, FROM, WHERE, GROUP BY (over a window), HAVING`);
     }
   }
-  const tvf = find(from, 'WindowTVFClause');
+  // A window TVF directly in this FROM (not one inside a subquery or a join's side).
+  const tvf = kids(kids(from, 'TableExpression')[0] ?? from, 'WindowTVFClause')[0] ?? null;
   let rel = tvf !== null ? scanTvfTable(tvf, catalog) : fromClause(from, catalog);
   const where = kids(q, 'WhereClause')[0];
   if (where !== undefined) {
@@ -134,7 +135,8 @@ function project(select: SqlNode, rel: Relation): Relation {
   const items = selectItems(select, rel, t);
   const table = atItem(items, () => rel.table.select(...named(items)), (it) => rel.table.select(...named([it])));
   const keep = items.find((it) => it.expr.k === 'ref' && it.expr.name === rel.rowtime);
-  return { table, qualifiers: new Set(), rowtime: keep === undefined ? null : (keep.name ?? null) };
+  const end = rel.windowEnd === undefined ? undefined : items.find((it) => it.expr.k === 'ref' && it.expr.name === rel.windowEnd);
+  return { table, qualifiers: new Set(), rowtime: keep === undefined ? null : (keep.name ?? null), ...(end?.name != null ? { windowEnd: end.name } : {}) };
 }
 
 function join(te: SqlNode, catalog: Catalog): Relation {
@@ -276,13 +278,21 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   // HAVING: one more (hidden) column of the aggregation's select, filtered on and dropped in
   // the calc after the window (the same calc as the select's expressions).
   const HAVING = '$having';
-  const items = having === undefined ? selected : [...selected, { name: HAVING, node: having.kids[1]!, expr: t.expr(having.kids[1]!) }];
+  const withHaving = having === undefined ? selected : [...selected, { name: HAVING, node: having.kids[1]!, expr: t.expr(having.kids[1]!) }];
+  // Without an aggregate (GROUP BY as one row per key and window, as in Nexmark q8), a hidden
+  // COUNT(*) gives the window aggregation its aggregate; it is dropped after.
+  const COUNT = '$count';
+  const noAgg = t.sawAggregate === null;
+  const items = noAgg ? [...withHaving, { name: COUNT, node: select, expr: { k: 'call', op: 'agg', args: [{ k: 'lit', v: 1 }], s: 'count' } as ExprNode }] : withHaving;
   const w = window;
   const grouped = (its: readonly Item[]): Table => rel.table.window(w).groupBy(new Expression({ k: 'ref', name: WINDOW_ALIAS }), ...keys.map((k) => new Expression({ k: 'ref', name: k }))).select(...named(its));
   // Trying one item alone must not add graph nodes: only items without aggregates are tried.
   const plain = (e: ExprNode): boolean => e.k !== 'call' || (e.op !== 'agg' && e.op !== 'windowStart' && e.op !== 'windowEnd' && e.args.every(plain));
   const table = atItem(items, () => grouped(items), (it) => (plain(it.expr) ? rel.table.select(...named([it])) : null));
-  if (having === undefined) return { table, qualifiers: new Set(), rowtime: null };
-  const filtered = at(having.kids[1]!, () => table.where(new Expression({ k: 'ref', name: HAVING })).dropColumns(new Expression({ k: 'ref', name: HAVING })));
-  return { table: filtered, qualifiers: new Set(), rowtime: null };
+  const endItem = selected.find((it) => it.expr.k === 'call' && it.expr.op === 'windowEnd' && it.name !== null);
+  const windowEnd = endItem === undefined ? {} : { windowEnd: endItem.name! };
+  let out = table;
+  if (having !== undefined) out = at(having.kids[1]!, () => out.where(new Expression({ k: 'ref', name: HAVING })).dropColumns(new Expression({ k: 'ref', name: HAVING })));
+  if (noAgg) out = out.dropColumns(new Expression({ k: 'ref', name: COUNT }));
+  return { table: out, qualifiers: new Set(), rowtime: null, ...windowEnd };
 }

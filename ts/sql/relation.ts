@@ -13,6 +13,12 @@ export interface Relation {
   /** A join's: each side's columns by qualifier, and the names both sides have. */
   readonly columnsBy?: ReadonlyMap<string, ReadonlyMap<string, string>>;
   readonly ambiguous?: ReadonlySet<string>;
+  /**
+   * A window aggregation's result: the column holding each row's window_end (its rows' event
+   * time is window_end - 1), kept through plain projections. Two such relations equated on
+   * it join as a window join.
+   */
+  readonly windowEnd?: string;
 }
 
 /** How a query finds the tables it names. */
