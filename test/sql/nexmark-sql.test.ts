@@ -10,18 +10,22 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CollectSink, NexmarkSource, planSql, StreamEnvironment, TableEnvironment, type Bid, type EngineName } from '../../ts/index.js';
+import { CollectSink, NexmarkSource, planSql, StreamEnvironment, TableEnvironment, type EngineName } from '../../ts/index.js';
 import { onBothEngines } from '../engines.js';
 
 const EVENTS = 20_000;
+/** q7 and q8 run on a slower timeline (50 events per second of event time: 400 s, 40 windows of 10 s). */
+const SLOW = 50;
+const SLOW_QUERIES = new Set(['q7', 'q8']);
 const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'sluice-nexmark-sql-'));
 
 /** The example with a small event count and its blackhole sink replaced by a JSON Lines file. */
 function script(name: string, out: string): string {
+  const rate = SLOW_QUERIES.has(name) ? `, 'event-rate' = '${SLOW}'` : '';
   const text = readFileSync(join(root, 'examples', 'nexmark-sql', `${name}.sql`), 'utf8');
   expect(text).toContain("'connector' = 'blackhole'");
-  return text.replace(/'events' = '\d+'/g, `'events' = '${EVENTS}'`).replace("'connector' = 'blackhole'", `'connector' = 'filesystem', 'path' = '${out}', 'format' = 'json'`);
+  return text.replace(/'events' = '\d+'/g, `'events' = '${EVENTS}'${rate}`).replace("'connector' = 'blackhole'", `'connector' = 'filesystem', 'path' = '${out}', 'format' = 'json'`);
 }
 
 const readRows = (file: string): Record<string, unknown>[] => readFileSync(file, 'utf8').trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -37,28 +41,29 @@ async function runExample(name: string, engine: EngineName): Promise<Record<stri
 
 let duck: Awaited<ReturnType<DuckDBInstance['connect']>>;
 
+const COLUMNS = {
+  bid: "auction: 'BIGINT', bidder: 'BIGINT', price: 'BIGINT', channel: 'VARCHAR', url: 'VARCHAR', dateTime: 'BIGINT', extra: 'VARCHAR'",
+  person: "id: 'BIGINT', name: 'VARCHAR', emailAddress: 'VARCHAR', creditCard: 'VARCHAR', city: 'VARCHAR', state: 'VARCHAR', dateTime: 'BIGINT', extra: 'VARCHAR'",
+  auction: "id: 'BIGINT', itemName: 'VARCHAR', description: 'VARCHAR', initialBid: 'BIGINT', reserve: 'BIGINT', dateTime: 'BIGINT', expires: 'BIGINT', seller: 'BIGINT', category: 'BIGINT', extra: 'VARCHAR'",
+} as const;
+
 beforeAll(async () => {
-  const env = StreamEnvironment.create({ engine: 'native' });
-  const sink = new CollectSink<Bid>();
-  env.fromSource(NexmarkSource.bids({ events: EVENTS })).sinkTo(sink);
-  await env.execute();
-  const file = join(dir, 'bids.jsonl');
-  writeFileSync(file, sink.records.map((b) => JSON.stringify(b)).join('\n') + '\n');
   duck = await (await DuckDBInstance.create(':memory:')).connect();
-  // Persons and auctions (q8) through JSON Lines files the same way.
-  for (const [table, source, columns] of [
-    ['person', NexmarkSource.persons({ events: EVENTS }), "id: 'BIGINT', name: 'VARCHAR', emailAddress: 'VARCHAR', creditCard: 'VARCHAR', city: 'VARCHAR', state: 'VARCHAR', dateTime: 'BIGINT', extra: 'VARCHAR'"],
-    ['auction', NexmarkSource.auctions({ events: EVENTS }), "id: 'BIGINT', itemName: 'VARCHAR', description: 'VARCHAR', initialBid: 'BIGINT', reserve: 'BIGINT', dateTime: 'BIGINT', expires: 'BIGINT', seller: 'BIGINT', category: 'BIGINT', extra: 'VARCHAR'"],
-  ] as const) {
-    const e2 = StreamEnvironment.create({ engine: 'native' });
-    const s2 = new CollectSink<object>();
-    e2.fromSource(source as NexmarkSource<object>).sinkTo(s2);
-    await e2.execute();
-    const f = join(dir, `${table}.jsonl`);
-    writeFileSync(f, s2.records.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    await duck.run(`CREATE TABLE ${table} AS SELECT * FROM read_json('${f}', format = 'newline_delimited', columns = {${columns}})`);
+  // The generator's events at both rates, through JSON Lines files into DuckDB tables
+  // (bid, person, auction; bid_slow, person_slow, auction_slow).
+  for (const [suffix, rate] of [['', undefined], ['_slow', SLOW]] as const) {
+    for (const kind of ['bid', 'person', 'auction'] as const) {
+      const o = { events: EVENTS, ...(rate === undefined ? {} : { eventRatePerSec: rate }) };
+      const source = kind === 'bid' ? NexmarkSource.bids(o) : kind === 'person' ? NexmarkSource.persons(o) : NexmarkSource.auctions(o);
+      const env = StreamEnvironment.create({ engine: 'native' });
+      const sink = new CollectSink<object>();
+      env.fromSource(source as NexmarkSource<object>).sinkTo(sink);
+      await env.execute();
+      const f = join(dir, `${kind}${suffix}.jsonl`);
+      writeFileSync(f, sink.records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      await duck.run(`CREATE TABLE ${kind}${suffix} AS SELECT * FROM read_json('${f}', format = 'newline_delimited', columns = {${COLUMNS[kind]}})`);
+    }
   }
-  await duck.run(`CREATE TABLE bid AS SELECT * FROM read_json('${file}', format = 'newline_delimited', columns = {auction: 'BIGINT', bidder: 'BIGINT', price: 'BIGINT', channel: 'VARCHAR', url: 'VARCHAR', dateTime: 'BIGINT', extra: 'VARCHAR'})`);
 });
 
 afterAll(() => duck?.closeSync());
@@ -77,9 +82,13 @@ const ORACLE: Readonly<Record<string, string>> = {
           SELECT bidder, dateTime, CASE WHEN dateTime - LAG(dateTime) OVER (PARTITION BY bidder ORDER BY dateTime) < 10000 THEN 0 ELSE 1 END AS starts FROM bid),
         numbered AS (SELECT bidder, dateTime, SUM(starts) OVER (PARTITION BY bidder ORDER BY dateTime ROWS UNBOUNDED PRECEDING) AS session FROM marked)
         SELECT bidder, COUNT(*) AS bid_count, MIN(dateTime) AS starttime, MAX(dateTime) + 10000 AS endtime FROM numbered GROUP BY bidder, session`,
+  // The sink's columns are (auction, bidder, price, ...) and the query's (auction, price, bidder, ...): by position, as in the suite.
+  q7: `SELECT B.auction, B.price AS bidder, B.bidder AS price, B.dateTime AS "dateTime", B.extra
+        FROM bid_slow B JOIN (SELECT MAX(price) AS maxprice, (dateTime // 10000) * 10000 + 10000 AS dt FROM bid_slow GROUP BY dateTime // 10000) B1
+        ON B.price = B1.maxprice WHERE B.dateTime BETWEEN B1.dt - 10000 AND B1.dt`,
   q8: `SELECT P.id, P.name, P.starttime AS stime
-        FROM (SELECT id, name, (dateTime // 10000) * 10000 AS starttime FROM person GROUP BY ALL) P
-        JOIN (SELECT seller, (dateTime // 10000) * 10000 AS starttime FROM auction GROUP BY ALL) A
+        FROM (SELECT id, name, (dateTime // 10000) * 10000 AS starttime FROM person_slow GROUP BY ALL) P
+        JOIN (SELECT seller, (dateTime // 10000) * 10000 AS starttime FROM auction_slow GROUP BY ALL) A
         ON P.id = A.seller AND P.starttime = A.starttime`,
   'window-counts': 'SELECT auction, (dateTime // 10000) * 10000 AS window_start, (dateTime // 10000) * 10000 + 10000 AS window_end, COUNT(*) AS num, MAX(price) AS top FROM bid GROUP BY ALL',
 };
@@ -91,7 +100,7 @@ describe('Nexmark in SQL against DuckDB', () => {
       const expected = sorted(await oracle(ORACLE[name]!));
       expect(native.length).toBe(expected.length);
       expect(native).toEqual(expected);
-      expect(native.length).toBeGreaterThan(30);
+      expect(native.length).toBeGreaterThan(20);
     });
   }
 

@@ -3,7 +3,10 @@
  * a.ts + INTERVAL ...` planned onto the DataStream API's interval join (keyed by the equality
  * columns, right rows whose event time lies in [left time + lower, left time + upper]). The
  * joined rows have the left columns, then the right ones (a name both have gets `0` appended
- * on the right, as Flink does); other ON conditions filter the joined rows.
+ * on the right, as Flink does); other ON conditions filter the joined rows. A side's time is
+ * its WATERMARK column, or after a window aggregation its window_end (rows' event time
+ * window_end - 1): two window aggregations equated on window_end join as a window join
+ * (bounds [0, 0]); WHERE conditions count as ON conditions (Nexmark q7 bounds time there).
  */
 
 import type { Row } from '../batch/record-batch.js';
@@ -27,7 +30,7 @@ function timeTerm(e: ExprNode): [string, number] | null {
   return null;
 }
 
-export function intervalJoin(tEnv: TableEnvironment, left: Relation, right: Relation, on: SqlNode, at: SqlNode): Relation {
+export function intervalJoin(tEnv: TableEnvironment, left: Relation, right: Relation, on: SqlNode, where: SqlNode | null, at: SqlNode): Relation {
   const ls = left.table.getSchema();
   const rs = right.table.getSchema();
   const lq = [...left.qualifiers];
@@ -47,7 +50,10 @@ export function intervalJoin(tEnv: TableEnvironment, left: Relation, right: Rela
   const ambiguous = new Set(ls.names().filter((n) => rs.has(n)));
   const joinedCols = [...ls.names(), ...rightNames.values()];
   const scope = { columns: joinedCols, qualifiers: new Set([...lq, ...rq]), window: null, columnsBy, ambiguous };
-  const cond = new ExprTranslator(scope).expr(on);
+  // WHERE conditions join the ON ones (a time bound may be written in either).
+  const tr = new ExprTranslator(scope);
+  const onCond = tr.expr(on);
+  const cond: ExprNode = where === null ? onCond : { k: 'call', op: 'and', args: [onCond, tr.expr(where)] };
 
   const sideOf = (c: string): 'L' | 'R' => (ls.has(c) ? 'L' : 'R');
   const leftOf = (c: string): string => c;
@@ -57,8 +63,13 @@ export function intervalJoin(tEnv: TableEnvironment, left: Relation, right: Rela
   let lower = -Infinity;
   let upper = Infinity;
   const residual: ExprNode[] = [];
-  const lt = left.rowtime;
-  const rt = right.rowtime === null ? null : rightNames.get(right.rowtime)!;
+  // Each side's time: its WATERMARK column (the rows' event time), or after a window
+  // aggregation its window_end column (the rows' event time is window_end - 1: delta 1).
+  const lt = left.rowtime ?? left.windowEnd ?? null;
+  const ld = left.rowtime !== null ? 0 : 1;
+  const rt0 = right.rowtime ?? right.windowEnd ?? null;
+  const rt = rt0 === null ? null : rightNames.get(rt0)!;
+  const rd = right.rowtime !== null ? 0 : 1;
   for (const c of conjuncts(cond)) {
     if (c.k === 'call' && c.op === 'eq' && c.args[0]!.k === 'ref' && c.args[1]!.k === 'ref') {
       const [a, b] = [c.args[0]!.name, c.args[1]!.name];
@@ -67,22 +78,22 @@ export function intervalJoin(tEnv: TableEnvironment, left: Relation, right: Rela
         continue;
       }
     }
-    if (c.k === 'call' && ['ge', 'gt', 'le', 'lt'].includes(c.op)) {
+    if (c.k === 'call' && ['eq', 'ge', 'gt', 'le', 'lt'].includes(c.op) && lt !== null && rt !== null) {
       const x = timeTerm(c.args[0]!);
       const y = timeTerm(c.args[1]!);
-      if (x !== null && y !== null && lt !== null && rt !== null) {
-        const [xc, xo] = x;
-        const [yc, yo] = y;
-        // In terms of d = right time - left time.
+      if (x !== null && y !== null) {
+        // A term col + o is event time + delta + o; d = right event time - left event time.
+        const [xc, xo0] = x;
+        const [yc, yo0] = y;
         let bound: { lo?: number; hi?: number } | null = null;
         if (xc === lt && yc === rt) {
           // L + xo op R + yo  <=>  d op' xo - yo
-          const v = xo - yo;
-          bound = c.op === 'ge' ? { hi: v } : c.op === 'gt' ? { hi: v - 1 } : c.op === 'le' ? { lo: v } : { lo: v + 1 };
+          const v = xo0 + ld - (yo0 + rd);
+          bound = c.op === 'eq' ? { lo: v, hi: v } : c.op === 'ge' ? { hi: v } : c.op === 'gt' ? { hi: v - 1 } : c.op === 'le' ? { lo: v } : { lo: v + 1 };
         } else if (xc === rt && yc === lt) {
           // R + xo op L + yo  <=>  d op yo - xo
-          const v = yo - xo;
-          bound = c.op === 'ge' ? { lo: v } : c.op === 'gt' ? { lo: v + 1 } : c.op === 'le' ? { hi: v } : { hi: v - 1 };
+          const v = yo0 + ld - (xo0 + rd);
+          bound = c.op === 'eq' ? { lo: v, hi: v } : c.op === 'ge' ? { lo: v } : c.op === 'gt' ? { lo: v + 1 } : c.op === 'le' ? { hi: v } : { hi: v - 1 };
         }
         if (bound !== null) {
           if (bound.lo !== undefined) lower = Math.max(lower, bound.lo);
@@ -94,17 +105,10 @@ export function intervalJoin(tEnv: TableEnvironment, left: Relation, right: Rela
     residual.push(c);
   }
   const form = "a.k = b.k AND b.ts BETWEEN a.ts - INTERVAL '10' SECOND AND a.ts + INTERVAL '10' SECOND";
-  // A window join: two window aggregations' results equated on window_end. Their rows' event
-  // time is window_end - 1 on both sides, so an interval join with bounds [0, 0] keyed by the
-  // equalities (window_end among them) pairs exactly the rows of the same window.
-  const windowJoin = left.windowEnd !== undefined && right.windowEnd !== undefined && keys.some(([a, b]) => a === left.windowEnd && b === right.windowEnd);
-  if (windowJoin && lower === -Infinity && upper === Infinity) {
-    lower = 0;
-    upper = 0;
-  } else if (lt === null || rt === null) fail(at, `a join needs event time on both sides (WATERMARK FOR in each CREATE TABLE): Sluice's SQL joins are interval joins, ON ${form}`);
+  if (lt === null || rt === null) fail(at, `a join needs event time on both sides (WATERMARK FOR in each CREATE TABLE, or a window aggregation's window_end): Sluice's SQL joins are interval joins, ON ${form}`);
   if (keys.length === 0) fail(on, `the join needs an equality between a column of each side (ON ${form})`);
   if (lower === -Infinity || upper === Infinity) {
-    fail(on, `regular joins are updating and not supported; bound the time of both sides against each other (an interval join) on their event-time columns ${lt} and ${right.rowtime}: ON ${form}`);
+    fail(on, `regular joins are updating and not supported; bound the time of both sides against each other (an interval join) on their event-time columns ${lt} and ${rt0}: ON ${form}`);
   }
   if (lower > upper) fail(on, `the time bounds leave no interval: the right side's time minus the left's must lie in [${lower}, ${upper}] ms`);
   for (const [a, b] of keys) {

@@ -65,9 +65,12 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   }
   // A window TVF directly in this FROM (not one inside a subquery or a join's side).
   const tvf = kids(kids(from, 'TableExpression')[0] ?? from, 'WindowTVFClause')[0] ?? null;
-  let rel = tvf !== null ? scanTvfTable(tvf, catalog) : fromClause(from, catalog);
   const where = kids(q, 'WhereClause')[0];
-  if (where !== undefined) {
+  const te = kids(from, 'TableExpression')[0];
+  const isJoin = te !== undefined && te.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'JOIN');
+  // A join takes the WHERE conditions too: its time bounds may be written there (Nexmark q7).
+  let rel = tvf !== null ? scanTvfTable(tvf, catalog) : isJoin ? join(te, catalog, where?.kids[1] ?? null) : fromClause(from, catalog);
+  if (where !== undefined && !isJoin) {
     const t = new ExprTranslator(scope(rel, null));
     const pred = t.expr(where.kids[1]!);
     rel = { ...rel, table: at(where.kids[1]!, () => rel.table.where(new Expression(pred))) };
@@ -139,7 +142,7 @@ function project(select: SqlNode, rel: Relation): Relation {
   return { table, qualifiers: new Set(), rowtime: keep === undefined ? null : (keep.name ?? null), ...(end?.name != null ? { windowEnd: end.name } : {}) };
 }
 
-function join(te: SqlNode, catalog: Catalog): Relation {
+function join(te: SqlNode, catalog: Catalog, where: SqlNode | null): Relation {
   const toks = te.kids.filter((k) => k.kind === 'tok').map((k) => k.text.toUpperCase());
   const sides = kids(te, 'TableExpression');
   const on = kids(te, 'JoinCondition')[0];
@@ -149,7 +152,7 @@ function join(te: SqlNode, catalog: Catalog): Relation {
   if (on === undefined || !on.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'ON')) fail(te, 'write the join condition with ON (USING is not supported)');
   const left = tableExpression(sides[0]!, catalog);
   const right = tableExpression(sides[1]!, catalog);
-  return intervalJoin(catalog.tEnv, left, right, on.kids.find((k) => k.kind !== 'tok')!, te);
+  return intervalJoin(catalog.tEnv, left, right, on.kids.find((k) => k.kind !== 'tok')!, where, te);
 }
 
 function fromClause(from: SqlNode, catalog: Catalog): Relation {
@@ -159,7 +162,7 @@ function fromClause(from: SqlNode, catalog: Catalog): Relation {
 }
 
 function tableExpression(te: SqlNode, catalog: Catalog): Relation {
-  if (te.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'JOIN')) return join(te, catalog);
+  if (te.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'JOIN')) return join(te, catalog, null);
   const refs = kids(te, 'TableReference');
   if (refs.length !== 1 || te.kids.some((k) => k.kind !== 'TableReference')) {
     fail(te, 'joins are not supported in Sluice\'s SQL yet (FROM a, b / JOIN); join in the DataStream API (intervalJoin, window joins) and use tEnv.fromDataStream on the result');
