@@ -273,6 +273,15 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
     if (desc === null) fail(e, 'name the time column with DESCRIPTOR(ts)');
     window = windowOf(e, find(e, 'WindowTVFName')!.text.toUpperCase(), find(desc, 'ColumnName')!, params.map((p) => find(p, 'TimeIntervalExpression')).filter((x): x is SqlNode => x !== null), rel);
   }
+  // GROUP BY a window aggregation's window columns (Flink's window propagation, Nexmark q5):
+  // its rows of one window all have the event time window_end - 1, so a 1 ms tumbling window
+  // keyed by the grouped columns collects exactly them, and fires as the window did.
+  let propagated = false;
+  if (window === null && rel.windowEnd !== undefined && keys.includes(rel.windowEnd)) {
+    const end = rel.windowEnd;
+    window = at(groupBy, () => Tumble.over(new Expression({ k: 'interval', ms: 1 })).on(new Expression({ k: 'ref', name: end })).as(WINDOW_ALIAS));
+    propagated = true;
+  }
   if (window === null) {
     fail(groupBy, "GROUP BY without a window is an updating aggregation, which Sluice's SQL does not support yet; the nearest supported form is a window aggregation: FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end, keys");
   }
@@ -292,7 +301,9 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   // Trying one item alone must not add graph nodes: only items without aggregates are tried.
   const plain = (e: ExprNode): boolean => e.k !== 'call' || (e.op !== 'agg' && e.op !== 'windowStart' && e.op !== 'windowEnd' && e.args.every(plain));
   const table = atItem(items, () => grouped(items), (it) => (plain(it.expr) ? rel.table.select(...named([it])) : null));
-  const endItem = selected.find((it) => it.expr.k === 'call' && it.expr.op === 'windowEnd' && it.name !== null);
+  const endItem = propagated
+    ? selected.find((it) => it.expr.k === 'ref' && it.expr.name === rel.windowEnd && it.name !== null)
+    : selected.find((it) => it.expr.k === 'call' && it.expr.op === 'windowEnd' && it.name !== null);
   const windowEnd = endItem === undefined ? {} : { windowEnd: endItem.name! };
   let out = table;
   if (having !== undefined) out = at(having.kids[1]!, () => out.where(new Expression({ k: 'ref', name: HAVING })).dropColumns(new Expression({ k: 'ref', name: HAVING })));
