@@ -7,6 +7,7 @@
 
 import type { Row } from '../batch/record-batch.js';
 import type { DataType } from '../batch/schema.js';
+import type { DataStream } from '../api/datastream.js';
 import { Expression, type ExprNode } from '../table/expression.js';
 import { registerSqlPlanner, type Table, type TableEnvironment, type TableResult } from '../table/table.js';
 import { checkTableDef, openSink, openSource, PrintSink, sqlType, type ColumnDef, type TableDef } from './connectors.js';
@@ -18,6 +19,9 @@ import { translateQuery, type Catalog, type Relation } from './query.js';
 interface ViewDef {
   readonly query: SqlNode;
 }
+
+/** The source stream of each SQL table read so far, per TableEnvironment. */
+const sources = new WeakMap<TableEnvironment, Map<string, DataStream<object>>>();
 
 /** The SQL tables and views of each TableEnvironment. */
 const catalogs = new WeakMap<TableEnvironment, Map<string, TableDef | ViewDef>>();
@@ -43,7 +47,12 @@ function catalogOf(tEnv: TableEnvironment): Catalog {
         const r = translateQuery(def.query, catalog);
         return { ...r, qualifiers: new Set([name]) };
       }
-      const stream = openSource(def, tEnv.env, at);
+      // One source per table and environment, as Flink reuses a scan: a query reading a
+      // table twice (Nexmark q5, q7) generates or reads its input once, fanned out.
+      let scans = sources.get(tEnv);
+      if (scans === undefined) sources.set(tEnv, (scans = new Map()));
+      let stream = scans.get(name);
+      if (stream === undefined) scans.set(name, (stream = openSource(def, tEnv.env, at)));
       let table = tEnv.fromDataStream(stream);
       const declared = def.columns.map((c) => c.name);
       const have = table.getSchema().names();
