@@ -305,7 +305,13 @@ export class Table {
     // Before the window: the keys and the aggregates' arguments, as one calc.
     const used = [...new Set([...keys, ...aggs.flatMap((a) => (a.arg === null || a.arg.startsWith('$arg') ? [] : [a.arg]))])];
     const pre = this.derive([...used.map((u) => this.cols.find((c) => c.name === u)!), ...argCols.map((c) => ({ name: c.name, expr: this.inline(c.expr, 'select') }))], this.pred, 'select');
-    const preNode = pre.materialize('select');
+    // A pre-calc that would only pick input columns is left out: the window reads its key and
+    // argument fields from the input itself (and the source is still narrowed to them).
+    const picksOnly = this.pred === null && argCols.length === 0 && used.every((u) => {
+      const c = this.cols.find((x) => x.name === u)!;
+      return c.expr.k === 'ref' && c.expr.name === u && this.input.schema.has(u);
+    });
+    const preNode = picksOnly ? this.input : pre.materialize('select');
     const input = preNode.schema;
     const keyFields = keys.map((k) => input.indexOf(k));
     const aggregates: AggregateSpec[] = aggs.map((a) => ({ name: a.name, kind: a.kind, field: a.arg === null ? null : input.indexOf(a.arg) }));
