@@ -130,4 +130,18 @@ describe('Nexmark in SQL against DuckDB', () => {
     expect(results.ts).toEqual(results.native);
     expect(results.native!.length).toBeGreaterThan(30);
   });
+
+  it('sluice sql at parallelism 2 runs the windows and the join of q7 on worker threads, equal to DuckDB', async () => {
+    const cli = join(root, 'dist', 'ts', 'cli', 'main.js');
+    if (!existsSync(cli)) throw new Error('run `npm run build` first (the test runs dist/ts/cli/main.js)');
+    const out = join(dir, 'cli-q7-p2.jsonl');
+    const file = join(dir, 'q7-p2.sql');
+    writeFileSync(file, script('q7', out));
+    const r = spawnSync(process.execPath, [cli, 'sql', file, '--engine', 'native', '--parallelism', '2', '--no-progress'], { cwd: root, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain('at parallelism 2');
+    const rows = sorted(readRows(out));
+    expect(rows).toEqual(sorted(await oracle(ORACLE.q7!)));
+    expect(rows.length).toBeGreaterThan(30);
+  });
 });
