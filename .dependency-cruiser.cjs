@@ -1,6 +1,6 @@
 // The layers of ts/ (ARCHITECTURE.md), checked by `npm run lint:layers` and by
 // test/architecture/layers.test.ts. From the ground up:
-//   batch < keys < engine < api < table < plan < runtime < connectors < cli (and ts/index.ts on top).
+//   batch < keys < engine < api < table < plan < runtime < connectors < sql < cli (and ts/index.ts on top).
 // Beside them, ts/ui is the dashboard page (browser code, bundled by esbuild): it reads the
 // types of api and plan and imports nothing else of Sluice; only cli/dashboard.ts reaches it,
 // for ui/protocol.ts (what server and page exchange).
@@ -94,6 +94,19 @@ module.exports = {
       severity: 'error',
       from: { path: '^ts/runtime/' },
       to: { path: '^ts/(connectors|cli)/' },
+    },
+    {
+      name: 'sql-above-connectors',
+      comment: 'ts/sql (Flink SQL: parser, CREATE TABLE connectors, queries into Table operations) builds on table and connectors; only the CLI and the public API import it (TableEnvironment reaches it through registerSqlPlanner).',
+      severity: 'error',
+      from: { path: '^ts/(batch|keys|engine|api|table|plan|runtime|connectors)/' },
+      to: { path: '^ts/sql/' },
+    },
+    {
+      name: 'sql-never-imports-runtime-or-cli',
+      severity: 'error',
+      from: { path: '^ts/sql/' },
+      to: { path: '^ts/(runtime|cli)/|^ts/plan/physical' },
     },
     {
       name: 'connectors-below-cli',

@@ -169,10 +169,10 @@ describe('the npm package, installed from its tarballs', () => {
       expect(files).toContain(f);
     }
     // The examples ship as sources to read (and run with `sluice run`) and built.
-    for (const f of ['examples/file-pipeline.ts', 'examples/keyed-process.ts', 'dist/examples/file-pipeline.js', 'dist/examples/keyed-process.js']) expect(files).toContain(f);
+    for (const f of ['examples/file-pipeline.ts', 'examples/keyed-process.ts', 'dist/examples/file-pipeline.js', 'dist/examples/keyed-process.js', 'examples/nexmark-sql/q2.sql']) expect(files).toContain(f);
     const unexpected = files.filter(
       (f) =>
-        !/^dist\/ts\/.+(\.js|\.d\.ts)$|^dist\/examples\/.+\.js$|^examples\/.+\.ts$/.test(f) &&
+        !/^dist\/ts\/.+(\.js|\.d\.ts)$|^dist\/examples\/.+\.js$|^examples\/.+\.(ts|sql)$/.test(f) &&
         !['package.json', 'README.md', 'LICENSE', 'native/binding.cjs', 'native/binding.d.cts', ...page].includes(f),
     );
     expect(unexpected).toEqual([]);
@@ -292,6 +292,14 @@ export default function (env: StreamEnvironment, args: readonly string[]): void 
     expect(r.status, r.stderr).toBe(0);
     const lines = readFileSync(join(nativeProject, 'bursts.jsonl'), 'utf8').trim().split('\n');
     expect(JSON.parse(lines[0]!)).toHaveProperty('bids');
+  }, 60_000);
+
+  it('the installed sluice sql runs a shipped SQL example (the parser loads from the installed dependency)', () => {
+    const bin = join(nativeProject, 'node_modules', '.bin', 'sluice');
+    const example = join(nativeProject, 'node_modules', 'sluice', 'examples', 'nexmark-sql', 'q2.sql');
+    const r = spawnSync(bin, ['sql', example, '--parallelism', '1', '--no-progress'], { cwd: nativeProject, env: userEnv(), encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/Calc\(select=\[auction, price\], where=\[\(\(auction % 123\) = 0\)\]\): in \d+, out [1-9]\d*/);
   }, 60_000);
 
   it("the installed declarations type-check a user's pipeline, and reject a field the schema lacks", () => {

@@ -53,6 +53,7 @@ const HELP = `Usage: sluice <command> [options]
 
 Commands:
   run <pipeline.ts> [options] [-- args]      run a pipeline, with live progress and metrics
+  sql <script.sql> [options]                 run a Flink SQL script (CREATE TABLE, INSERT INTO ...), as run does
   explain <pipeline.ts> [options] [-- args]  print the physical plan of a pipeline
   bench [options]                            run the benchmarks (from a source checkout)
 
@@ -70,9 +71,15 @@ function version(): string {
 
 type PipelineFn = (env: StreamEnvironment, args: readonly string[]) => void | Promise<void>;
 
-async function loadPipeline(file: string): Promise<{ fn: PipelineFn; name: string }> {
+async function loadPipeline(file: string, args: readonly string[] = []): Promise<{ fn: PipelineFn; name: string; job: { url: string; args: readonly string[] } }> {
   const path = resolve(file);
   if (!existsSync(path)) throw new UsageError(`no pipeline at ${path}`);
+  if (path.endsWith('.sql')) {
+    // A SQL script runs as the sql-job module with the script's path as its first argument.
+    const url = new URL('./sql-job.js', import.meta.url).href;
+    const mod = (await import(url)) as { default: PipelineFn };
+    return { fn: mod.default, name: basename(path).replace(/\.sql$/, ''), job: { url, args: [path, ...args] } };
+  }
   // here = <package>/dist/ts/cli: the library's sources are <package>/ts, its build <package>/dist/ts.
   const root = resolve(here, '..', '..', '..');
   const data = { sources: pathToFileURL(join(root, 'ts')).href + '/', build: pathToFileURL(join(root, 'dist', 'ts')).href + '/' };
@@ -83,7 +90,7 @@ async function loadPipeline(file: string): Promise<{ fn: PipelineFn; name: strin
   if (typeof mod.default !== 'function') {
     throw new UsageError(`${file} must export its job as a function: export default function (env, args) { ... }`);
   }
-  return { fn: mod.default as PipelineFn, name: typeof mod.name === 'string' ? mod.name : basename(path).replace(/\.[cm]?[jt]s$/, '') };
+  return { fn: mod.default as PipelineFn, name: typeof mod.name === 'string' ? mod.name : basename(path).replace(/\.[cm]?[jt]s$/, ''), job: { url: pathToFileURL(path).href, args } };
 }
 
 function envOptions(options: Map<string, string | true>): EnvironmentOptions {
@@ -125,10 +132,10 @@ async function run(argv: readonly string[]): Promise<number> {
   }
   const log = new Log(parseLogLevel(options.get('log-level')));
   log.captureWarnings();
-  const { fn, name } = await loadPipeline(positional[0]!);
+  const { fn, name, job } = await loadPipeline(positional[0]!, rest);
   // Worker threads of a parallel run rebuild the job from the same module and arguments.
-  const env = StreamEnvironment.create({ ...envOptions(options), job: { url: pathToFileURL(resolve(positional[0]!)).href, args: rest } });
-  await fn(env, rest);
+  const env = StreamEnvironment.create({ ...envOptions(options), job });
+  await fn(env, job.args);
 
   const abort = new AbortController();
   const client = new JobClient();
@@ -306,9 +313,9 @@ async function explain(argv: readonly string[]): Promise<number> {
     process.stdout.write(usage('explain', '<pipeline.ts> [options] [-- pipeline args]', 'Builds a pipeline without running it and prints its physical plan: tasks, operator chains,\nparallelism, partitioning on every edge and the fields each source reads.', EXPLAIN));
     return options.has('help') ? 0 : 2;
   }
-  const { fn } = await loadPipeline(positional[0]!);
+  const { fn, job } = await loadPipeline(positional[0]!, rest);
   const env = StreamEnvironment.create(envOptions(options));
-  await fn(env, rest);
+  await fn(env, job.args);
   process.stdout.write(env.explain(options.has('mermaid') ? 'mermaid' : 'text') + '\n');
   return 0;
 }
@@ -333,6 +340,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'run':
+      return run(rest);
+    case 'sql':
+      if (rest[0] !== undefined && !rest[0].startsWith('-') && !rest[0].endsWith('.sql')) throw new UsageError(`sluice sql runs a .sql file, got '${rest[0]}'`);
       return run(rest);
     case 'explain':
       return explain(rest);

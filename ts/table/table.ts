@@ -15,6 +15,7 @@ import { aggregateOutputType, checkWindow, describeAggregates, describeWindow, w
 import { addWindowAggregate } from '../plan/two-phase.js';
 import { DataStream } from '../api/datastream.js';
 import type { StreamEnvironment } from '../api/environment.js';
+import type { JobResult } from '../api/job.js';
 import type { GraphNode } from '../plan/graph.js';
 import type { Expression } from './expression.js';
 import { render, type ExprNode } from './expression.js';
@@ -26,8 +27,68 @@ interface Col {
   readonly expr: ExprNode;
 }
 
+/** What executeSql did: DDL registers a table (no job); INSERT INTO (or a SELECT) ran a job. */
+export interface TableResult {
+  readonly kind: 'ddl' | 'job';
+  /** The job's result, for statements that ran one. */
+  readonly job: JobResult | null;
+}
+
+/**
+ * The SQL planner (ts/sql, above this layer since CREATE TABLE names connectors) registers
+ * itself here when the package's entry point loads it, as the socket source does for
+ * socketTextStream: executeSql and sqlQuery need no import from above.
+ */
+export interface SqlPlanner {
+  executeSql(tEnv: TableEnvironment, sql: string): Promise<TableResult>;
+  sqlQuery(tEnv: TableEnvironment, sql: string): Promise<Table>;
+}
+let sqlPlanner: SqlPlanner | null = null;
+
+/** @internal Called once by sql/sql.ts. */
+export function registerSqlPlanner(p: SqlPlanner): void {
+  sqlPlanner = p;
+}
+
+function planner(): SqlPlanner {
+  if (sqlPlanner === null) throw new TableError('SQL is not loaded; import Sluice from its package entry point');
+  return sqlPlanner;
+}
+
 export class TableEnvironment {
+  private readonly views = new Map<string, Table>();
+
   private constructor(readonly env: StreamEnvironment) {}
+
+  /**
+   * Runs SQL statements (Flink's executeSql): CREATE TABLE ... WITH (...) and CREATE VIEW
+   * register tables; INSERT INTO sink SELECT ... plans into the environment, and the job runs
+   * once all statements are planned (several INSERTs run as one job, like Flink's statement
+   * set). Parsing is asynchronous (the parser loads on first use), hence the Promise.
+   */
+  executeSql(sql: string): Promise<TableResult> {
+    return planner().executeSql(this, sql);
+  }
+
+  /** A SELECT as a Table (Flink's sqlQuery): the same plan the Table API builds. */
+  sqlQuery(sql: string): Promise<Table> {
+    return planner().sqlQuery(this, sql);
+  }
+
+  /** Makes `table` visible to SQL under `name` (Flink's createTemporaryView). */
+  createTemporaryView(name: string, table: Table): void {
+    this.views.set(name, table);
+  }
+
+  /** @internal A view registered with createTemporaryView, for the SQL planner. */
+  view(name: string): Table | undefined {
+    return this.views.get(name);
+  }
+
+  /** @internal The names of the registered views. */
+  viewNames(): string[] {
+    return [...this.views.keys()];
+  }
 
   /** The Table API over a stream environment (Flink's StreamTableEnvironment.create). */
   static create(env: StreamEnvironment): TableEnvironment {
@@ -244,7 +305,13 @@ export class Table {
     // Before the window: the keys and the aggregates' arguments, as one calc.
     const used = [...new Set([...keys, ...aggs.flatMap((a) => (a.arg === null || a.arg.startsWith('$arg') ? [] : [a.arg]))])];
     const pre = this.derive([...used.map((u) => this.cols.find((c) => c.name === u)!), ...argCols.map((c) => ({ name: c.name, expr: this.inline(c.expr, 'select') }))], this.pred, 'select');
-    const preNode = pre.materialize('select');
+    // A pre-calc that would only pick input columns is left out: the window reads its key and
+    // argument fields from the input itself (and the source is still narrowed to them).
+    const picksOnly = this.pred === null && argCols.length === 0 && used.every((u) => {
+      const c = this.cols.find((x) => x.name === u)!;
+      return c.expr.k === 'ref' && c.expr.name === u && this.input.schema.has(u);
+    });
+    const preNode = picksOnly ? this.input : pre.materialize('select');
     const input = preNode.schema;
     const keyFields = keys.map((k) => input.indexOf(k));
     const aggregates: AggregateSpec[] = aggs.map((a) => ({ name: a.name, kind: a.kind, field: a.arg === null ? null : input.indexOf(a.arg) }));

@@ -1,0 +1,166 @@
+/**
+ * CREATE TABLE ... WITH ('connector' = ...): a table definition and the source or sink it
+ * stands for. Sources: 'nexmark' (the generator), 'filesystem' (JSON Lines or CSV files).
+ * Sinks: 'filesystem', 'blackhole' (discards), 'print' (rows to stdout). Unknown options are
+ * errors (a misspelt option must not be ignored).
+ */
+
+import type { RecordBatch } from '../batch/record-batch.js';
+import { Schema, type DataType, type SchemaSpec } from '../batch/schema.js';
+import { toLines } from '../batch/text-format.js';
+import type { Sink, SinkWriter } from '../api/connector.js';
+import type { DataStream } from '../api/datastream.js';
+import type { StreamEnvironment } from '../api/environment.js';
+import { WatermarkStrategy } from '../api/watermark.js';
+import { FileSink } from '../connectors/file-sink.js';
+import { FileSource } from '../connectors/file-source.js';
+import { DiscardingSink } from '../connectors/memory-sinks.js';
+import { NexmarkSource } from '../connectors/nexmark-source.js';
+import { AUCTION_SCHEMA, BID_SCHEMA, PERSON_SCHEMA } from '../engine/nexmark-config.js';
+import { nearest } from './errors.js';
+import { fail, type SqlNode } from './parser.js';
+
+export interface ColumnDef {
+  readonly name: string;
+  readonly type: DataType;
+  readonly nullable: boolean;
+  readonly node: SqlNode;
+}
+
+/** A table made by CREATE TABLE. */
+export interface TableDef {
+  readonly name: string;
+  readonly columns: readonly ColumnDef[];
+  /** WATERMARK FOR column AS column - INTERVAL ...: the event-time column and the delay (ms). */
+  readonly watermark: { readonly column: string; readonly delayMs: number } | null;
+  /** Each option's value, the value's node and the whole property's node. */
+  readonly options: ReadonlyMap<string, { readonly value: string; readonly node: SqlNode; readonly key: SqlNode }>;
+  readonly node: SqlNode;
+}
+
+const CONNECTORS = ['nexmark', 'filesystem', 'blackhole', 'print'];
+const OPTIONS: Readonly<Record<string, readonly string[]>> = {
+  nexmark: ['connector', 'kind', 'events', 'seed', 'event-rate', 'rate'],
+  filesystem: ['connector', 'path', 'format', 'csv.header', 'csv.delimiter'],
+  blackhole: ['connector'],
+  print: ['connector'],
+};
+const NEXMARK = { bid: BID_SCHEMA, auction: AUCTION_SCHEMA, person: PERSON_SCHEMA } as const;
+
+function option(def: TableDef, key: string): string | undefined {
+  return def.options.get(key)?.value;
+}
+
+/** Checks the connector and its options when the table is created. */
+export function checkTableDef(def: TableDef): void {
+  const c = def.options.get('connector');
+  if (c === undefined) fail(def.node, `CREATE TABLE ${def.name}: add WITH ('connector' = '...'), one of ${CONNECTORS.join(', ')}`);
+  if (!CONNECTORS.includes(c.value)) {
+    const extra = c.value === 'datagen' ? "; for generated data use 'nexmark'" : c.value === 'kafka' ? '; use the DataStream API (KafkaSource/KafkaSink) and tEnv.fromDataStream' : '';
+    fail(c.node, `connector '${c.value}' is not supported in SQL; the nearest is '${nearest(c.value, CONNECTORS)}' (supported: ${CONNECTORS.join(', ')})${extra}`);
+  }
+  const allowed = OPTIONS[c.value]!;
+  for (const [k, v] of def.options) {
+    if (!allowed.includes(k)) fail(v.key, `connector '${c.value}' has no option '${k}'; its options are: ${allowed.join(', ')}`);
+  }
+  for (const k of ['events', 'seed', 'event-rate', 'rate']) {
+    const v = def.options.get(k);
+    if (v !== undefined && !/^\d+$/.test(v.value)) fail(v.node, `'${k}' must be a whole number, got '${v.value}'`);
+  }
+  if (c.value === 'nexmark') {
+    const kind = nexmarkKind(def);
+    const spec: SchemaSpec = NEXMARK[kind];
+    for (const col of def.columns) {
+      const t = spec[col.name];
+      if (t === undefined) fail(col.node, `the Nexmark ${kind} table has no column '${col.name}'; its columns are: ${Object.keys(spec).join(', ')}`);
+      if (t !== col.type) fail(col.node, `the Nexmark ${kind} column '${col.name}' is ${sqlType(t as DataType)}, declared ${sqlType(col.type)}`);
+    }
+  }
+  if (c.value === 'filesystem') {
+    const path = def.options.get('path');
+    if (path === undefined) fail(def.node, `CREATE TABLE ${def.name}: the filesystem connector needs 'path' = '...'`);
+    const format = def.options.get('format');
+    if (format === undefined || (format.value !== 'json' && format.value !== 'csv')) fail(format?.node ?? def.node, `the filesystem connector needs 'format' = 'json' or 'csv'${format === undefined ? '' : `, got '${format.value}'`}`);
+  }
+  if (def.watermark !== null) {
+    const col = def.columns.find((x) => x.name === def.watermark!.column);
+    if (col === undefined) fail(def.node, `WATERMARK FOR ${def.watermark.column}: no such column; the columns are: ${def.columns.map((x) => x.name).join(', ')}`);
+    if (col.type !== 'timestamp') fail(col.node, `WATERMARK FOR ${col.name}: the column must be TIMESTAMP(3), it is ${sqlType(col.type)}`);
+  }
+}
+
+function nexmarkKind(def: TableDef): keyof typeof NEXMARK {
+  const k = option(def, 'kind') ?? def.name.toLowerCase();
+  if (k !== 'bid' && k !== 'auction' && k !== 'person') {
+    fail(def.options.get('kind')?.node ?? def.node, `a Nexmark table needs 'kind' = 'bid', 'auction' or 'person' (or the table's name is one of them), got '${k}'`);
+  }
+  return k;
+}
+
+export function sqlType(t: DataType): string {
+  return { i32: 'INT', i64: 'BIGINT', f64: 'DOUBLE', bool: 'BOOLEAN', utf8: 'STRING', timestamp: 'TIMESTAMP(3)' }[t];
+}
+
+function schemaSpec(def: TableDef): SchemaSpec {
+  const spec: Record<string, `${DataType}` | `${DataType}?`> = {};
+  for (const c of def.columns) spec[c.name] = c.nullable ? `${c.type}?` : c.type;
+  return spec;
+}
+
+/** The table as a stream: its source, with the declared watermark. */
+export function openSource(def: TableDef, env: StreamEnvironment, at: SqlNode): DataStream<object> {
+  const connector = option(def, 'connector')!;
+  const wm = def.watermark === null ? undefined : WatermarkStrategy.forBoundedOutOfOrderness<Record<string, unknown>>(def.watermark.delayMs).withTimestampAssigner(def.watermark.column);
+  const num = (k: string): number | undefined => (option(def, k) === undefined ? undefined : Number(option(def, k)));
+  switch (connector) {
+    case 'nexmark': {
+      const kind = nexmarkKind(def);
+      const o = { events: num('events') ?? 1_000_000, ...(num('seed') !== undefined ? { seed: num('seed')! } : {}), ...(num('event-rate') !== undefined ? { eventRatePerSec: num('event-rate')! } : {}), ...(num('rate') !== undefined ? { targetRatePerSec: num('rate')! } : {}) };
+      const src = kind === 'bid' ? NexmarkSource.bids(o) : kind === 'auction' ? NexmarkSource.auctions(o) : NexmarkSource.persons(o);
+      return env.fromSource(src as NexmarkSource<Record<string, unknown>>, wm, def.name);
+    }
+    case 'filesystem': {
+      const path = option(def, 'path')!;
+      const spec = schemaSpec(def);
+      const header = option(def, 'csv.header');
+      const delimiter = option(def, 'csv.delimiter');
+      const src = option(def, 'format') === 'json' ? FileSource.jsonl(path, spec) : FileSource.csv(path, spec, { ...(header !== undefined ? { header: header === 'true' } : {}), ...(delimiter !== undefined ? { delimiter } : {}) });
+      return env.fromSource(src as FileSource<Record<string, unknown>>, wm, def.name);
+    }
+    default:
+      fail(at, `the table ${def.name} (connector '${connector}') is a sink only; read from a 'nexmark' or 'filesystem' table`);
+  }
+}
+
+/** The table as a sink. */
+export function openSink(def: TableDef, at: SqlNode): Sink {
+  const connector = option(def, 'connector')!;
+  switch (connector) {
+    case 'filesystem':
+      return option(def, 'format') === 'json' ? FileSink.jsonl(option(def, 'path')!) : FileSink.csv(option(def, 'path')!);
+    case 'blackhole':
+      return new DiscardingSink();
+    case 'print':
+      return new PrintSink(def.name);
+    default:
+      fail(at, `the table ${def.name} (connector '${connector}') is a source only; insert into a 'filesystem', 'blackhole' or 'print' table`);
+  }
+}
+
+/** Rows to stdout as JSON, one a line, prefixed `+I` (Flink's print connector marks inserts so). */
+export class PrintSink implements Sink {
+  readonly name: string;
+  constructor(table: string) {
+    this.name = `print ${table}`;
+  }
+  open(_schema: Schema): SinkWriter {
+    return {
+      write: (b: RecordBatch) => {
+        if (b.length === 0) return;
+        const lines = toLines(b, 'jsonl');
+        process.stdout.write(lines.replace(/^(?=.)/gm, '+I '));
+      },
+      close: () => undefined,
+    };
+  }
+}
