@@ -9,12 +9,13 @@ import { ENGINES } from '../engines.js';
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const args = (engine: string, out: string, dir: string, extra: string[]) => [cli, 'run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', '1', '--no-progress', ...extra, '--', 'window', out, dir, '400000', '40000', '1'];
+// Paced at 40 000 events a second (10 s: room for the requests); the reference at full speed (the output does not depend on the pace).
+const args = (engine: string, out: string, dir: string, extra: string[], rate = '40000') => [cli, 'run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', '1', '--no-progress', ...extra, '--', 'window', out, dir, '400000', rate, '1'];
 
 describe.each(ENGINES)('sluice run: rescale through the dashboard (%s engine)', (engine) => {
   it('POST /api/rescale with the token rescales the running job; without it, or with a bad body, nothing happens', async () => {
     const ref = join(work, `cli-rs-ref-${engine}.jsonl`);
-    const r = spawnSync(process.execPath, args(engine, ref, join(work, `cli-rs-ref-chk-${engine}`), []), { cwd: root, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, args(engine, ref, join(work, `cli-rs-ref-chk-${engine}`), [], '1000000000'), { cwd: root, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
 
     const out = join(work, `cli-rs-${engine}.jsonl`);

@@ -103,9 +103,9 @@ describe('backpressure', () => {
   for (const engine of ['native', 'ts'] as const) {
     it(`${engine}: a slow sink slows the source down and peak memory stays bounded as the event count grows eightfold`, () => {
       requireNative();
-      const small = run(engine, 500_000);
-      const big = run(engine, 4_000_000);
-      // 4M events carry ~3.7M bids, about 0.45 GB of column data through the exchange: queued
+      const small = run(engine, 250_000);
+      const big = run(engine, 2_000_000);
+      // 2M events carry ~1.85M bids, about 0.22 GB of column data through the exchange: queued
       // without backpressure they would raise the peak by that much.
       expect(big.maxRss - small.maxRss).toBeLessThan(96 * MiB);
       expect(big.maxRss).toBeLessThan(512 * MiB);

@@ -13,6 +13,7 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const JOB = new URL('../fixtures/jobs/checkpointed.ts', import.meta.url);
 const EVENTS = '400000';
 const RATE = '40000'; // about 10 s of wall time: room for two rescales, also on a loaded machine
+const UNPACED = '1000000000'; // the uninterrupted reference runs at full speed (its output does not depend on the pace)
 
 /** Waits until the job wrote a checkpoint newer than `after` (the job is paced: far from its end then), or the run ended. */
 async function checkpointAfter(dir: string, after: number, run: Promise<unknown>): Promise<void> {
@@ -29,7 +30,7 @@ const idOf = (path: string): number => Number(/chk-(\d+)$/.exec(path)![1]);
 describe.each(ENGINES)('rescaling a running job (%s engine)', (engine) => {
   it('rescales 1 -> 2 -> 1 while it runs: keyed state moves by key group, the output equals an uninterrupted run, the result lists both rescales', async () => {
     const ref = join(work, `rs-ref-${engine}.jsonl`);
-    await runJob(JOB, { engine, parallelism: 1, args: ['window', ref, join(work, `rs-ref-chk-${engine}`), EVENTS, RATE, '1'] });
+    await runJob(JOB, { engine, parallelism: 1, args: ['window', ref, join(work, `rs-ref-chk-${engine}`), EVENTS, UNPACED, '1'] });
 
     const out = join(work, `rs-${engine}.jsonl`);
     const dir = join(work, `rs-chk-${engine}`);
@@ -54,7 +55,7 @@ describe.each(ENGINES)('rescaling a running job (%s engine)', (engine) => {
 
   it('a rescale the job cannot take (state that is not keyed, at a parallelism that would change) fails, and the job goes on at its parallelism from the savepoint: output as uninterrupted', async () => {
     const ref = join(work, `rsf-ref-${engine}.jsonl`);
-    await runJob(JOB, { engine, parallelism: 1, args: ['process', ref, join(work, `rsf-ref-chk-${engine}`), EVENTS, RATE] });
+    await runJob(JOB, { engine, parallelism: 1, args: ['process', ref, join(work, `rsf-ref-chk-${engine}`), EVENTS, UNPACED] });
     const out = join(work, `rsf-${engine}.jsonl`);
     const dir = join(work, `rsf-chk-${engine}`);
     const client = new JobClient();
