@@ -11,22 +11,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { $, CollectSink, ifThenElse, lit, NexmarkSource, SqlError, StreamEnvironment, TableEnvironment, type Bid, type EngineName } from '../../ts/index.js';
 import { onBothEngines } from '../engines.js';
+import { bidDdl, generatedBids } from './bids.js';
 
 const EVENTS = 20_000;
-const BID_DDL = `CREATE TABLE bid (
-  auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING,
-  \`dateTime\` TIMESTAMP(3), extra STRING,
-  WATERMARK FOR \`dateTime\` AS \`dateTime\` - INTERVAL '4' SECOND
-) WITH ('connector' = 'nexmark', 'kind' = 'bid', 'events' = '${EVENTS}')`;
-
-/** The bids of the generator, through the DataStream API alone (the independent side). */
-async function bids(): Promise<Bid[]> {
-  const env = StreamEnvironment.create({ engine: 'native' });
-  const sink = new CollectSink<Bid>();
-  env.fromSource(NexmarkSource.bids({ events: EVENTS })).sinkTo(sink);
-  await env.execute();
-  return sink.records;
-}
+const BID_DDL = bidDdl(EVENTS);
+const bids = (): Promise<Bid[]> => generatedBids(EVENTS);
 
 async function sqlRows(engine: EngineName, ddl: readonly string[], query: string, check?: (env: StreamEnvironment) => void): Promise<Record<string, unknown>[]> {
   const env = StreamEnvironment.create({ engine });

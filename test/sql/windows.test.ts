@@ -8,20 +8,11 @@
 import { describe, expect, it } from 'vitest';
 import { $, CollectSink, lit, NexmarkSource, StreamEnvironment, TableEnvironment, Tumble, WatermarkStrategy, type Bid, type EngineName } from '../../ts/index.js';
 import { onBothEngines } from '../engines.js';
+import { bidDdl, generatedBids } from './bids.js';
 
 const EVENTS = 30_000;
-const BID_DDL = `CREATE TABLE bid (
-  auction BIGINT, bidder BIGINT, price BIGINT, channel STRING, url STRING, \`dateTime\` TIMESTAMP(3), extra STRING,
-  WATERMARK FOR \`dateTime\` AS \`dateTime\` - INTERVAL '4' SECOND
-) WITH ('connector' = 'nexmark', 'events' = '${EVENTS}')`;
-
-async function bids(): Promise<Bid[]> {
-  const env = StreamEnvironment.create({ engine: 'native' });
-  const sink = new CollectSink<Bid>();
-  env.fromSource(NexmarkSource.bids({ events: EVENTS })).sinkTo(sink);
-  await env.execute();
-  return sink.records;
-}
+const BID_DDL = bidDdl(EVENTS);
+const bids = (): Promise<Bid[]> => generatedBids(EVENTS);
 
 async function run(engine: EngineName, query: string): Promise<Record<string, unknown>[]> {
   const env = StreamEnvironment.create({ engine });
