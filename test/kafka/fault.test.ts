@@ -15,19 +15,15 @@
 //   kill 3: 'checkpoint N completed', then a seeded random delay under 300 ms: any moment.
 // CI runs native at parallelism 1 and TS at parallelism 2; SLUICE_KAFKA_KILL_TESTS=1 runs all
 // four combinations.
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
 import { requireNative, rng } from '../engines.js';
-import { createTopic, expectedWindows, highWatermarks, produce, readCommitted, readLog, uid, windowInput, windowOf } from './helpers.js';
+import { createTopic, expectedWindows, produce, uid, windowInput } from './helpers.js';
+import { COMPLETED, expectExactlyOnce, expectPartOf, run, WRITTEN, type Kill } from './job-runs.js';
 
 const bootstrap = inject('kafkaBootstrap');
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const cli = `${root}dist/ts/cli/main.js`;
 const work = mkdtempSync(join(tmpdir(), 'sluice-kafka-fault-'));
 const N = 12_000;
 
@@ -40,51 +36,6 @@ function inputTopic(): Promise<string> {
     return topic;
   })();
   return input;
-}
-
-interface Kill {
-  /** The log line to kill on (once armed). */
-  readonly on: RegExp;
-  /** Extra delay after the line, ms. */
-  readonly delayMs: number;
-}
-
-const WRITTEN = /^sluice: debug: checkpoint \d+ written/;
-const COMPLETED = /^sluice: checkpoint \d+ completed/;
-
-/** One run of the job; killed as `kill` says once this run wrote records, or left to finish. */
-async function run(args: readonly string[], out: string, kill: Kill | null): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-  const child = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  let armed = false;
-  let fired = false;
-  let exited = false;
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-    child.on('exit', (code, signal) => {
-      exited = true;
-      r({ code, signal });
-    }),
-  );
-  createInterface({ input: child.stderr }).on('line', (line) => {
-    stderr += `${line}\n`;
-    if (kill === null || !armed || fired || !kill.on.test(line)) return;
-    fired = true;
-    if (kill.delayMs === 0) child.kill('SIGKILL');
-    else setTimeout(() => child.kill('SIGKILL'), kill.delayMs);
-  });
-  if (kill !== null) {
-    // Armed once this run has written records into a transaction.
-    const probe = highWatermarks(bootstrap, out);
-    try {
-      const start = await probe.total();
-      while (!exited && (await probe.total()) < start + 20n) await new Promise((r) => setTimeout(r, 20));
-    } finally {
-      await probe.close();
-    }
-    armed = true;
-  }
-  const { code, signal } = await exit;
-  return { code, signal, stderr };
 }
 
 const all = process.env.SLUICE_KAFKA_KILL_TESTS === '1';
@@ -111,27 +62,12 @@ describe('Kafka exactly-once under SIGKILL', () => {
     ];
     const want = expectedWindows(N);
     for (const [k, kill] of kills.entries()) {
-      const r = await run(args, out, kill);
+      const r = await run(bootstrap, args, out, kill);
       expect(r.signal, `run ${k + 1} was to be killed but ended by itself (code ${r.code}):\n${r.stderr}`).toBe('SIGKILL');
-      // What is committed so far is part of the expected output: no window twice, none foreign.
-      const now = (await readCommitted(bootstrap, out)).map((x) => windowOf(x.value)).sort();
-      const left = new Map<string, number>();
-      for (const w of want) left.set(w, (left.get(w) ?? 0) + 1);
-      for (const w of now) {
-        expect(left.get(w) ?? 0, `after kill ${k + 1}: ${w}`).toBeGreaterThan(0);
-        left.set(w, left.get(w)! - 1);
-      }
+      await expectPartOf(bootstrap, out, want, `after kill ${k + 1}`);
     }
-    const last = await run(args, out, null);
+    const last = await run(bootstrap, args, out, null);
     expect(last.code, last.stderr).toBe(0);
-    const log = await readLog(bootstrap, out, true);
-    expect(log.records.map((x) => windowOf(x.value)).sort()).toEqual(want);
-    // Every transaction under its own producer id (one transaction per transactional id, restores included).
-    const seen = new Set<string>();
-    for (const t of log.transactions) {
-      const key = `${t.partition}/${t.producerId}`;
-      expect(seen.has(key), `producer ${t.producerId} wrote two transactions to partition ${t.partition}`).toBe(false);
-      seen.add(key);
-    }
+    await expectExactlyOnce(bootstrap, out, want);
   });
 });

@@ -170,9 +170,9 @@ export async function readLog(bootstrap: string, topic: string, settled = false)
 const T0 = 1_700_000_000_000;
 const USERS = 40;
 
-/** `n` JSON records { user, amount, ts } over 2 partitions, 10 ms apart. */
-export function windowInput(n: number): TestRecord[] {
-  return Array.from({ length: n }, (_, i) => ({ partition: i % 2, value: JSON.stringify({ user: i % USERS, amount: i % 97, ts: T0 + i * 10 }) }));
+/** `n` JSON records { user, amount, ts } over `partitions` partitions, 10 ms apart. */
+export function windowInput(n: number, partitions = 2): TestRecord[] {
+  return Array.from({ length: n }, (_, i) => ({ partition: i % partitions, value: JSON.stringify({ user: i % USERS, amount: i % 97, ts: T0 + i * 10 }) }));
 }
 
 /** Per user and 10 s window of `windowInput(n)`: `user@start count sum`, sorted. */

@@ -169,20 +169,29 @@ describe('KafkaSource', () => {
     expect(u).toContain(`cannot reach the Kafka broker(s) at 127.0.0.1:${port}`);
   });
 
-  it('spreads the partitions over parallel subtasks (worker threads); together they read every record once', async () => {
+  it('spreads the partitions over parallel subtasks (worker threads); together they read every record once, each subtask its own dead-letter file', async () => {
     requireNative();
     const topic = `par-${uid()}`;
     await createTopic(bootstrap, topic, 4);
-    const input: TestRecord[] = Array.from({ length: 400 }, (_, i) => ({ partition: i % 4, value: JSON.stringify({ id: i, name: `n${i}` }) }));
+    // Two records in 50 do not decode (their id is text): dead letters, in every partition.
+    const bad = (i: number): boolean => i % 50 === 7 || i % 50 === 8;
+    const input: TestRecord[] = Array.from({ length: 400 }, (_, i) => ({ partition: i % 4, value: JSON.stringify({ id: bad(i) ? `x${i}` : i, name: `n${i}` }) }));
     await produce(bootstrap, topic, input);
-    const want = input.map((r, i) => JSON.stringify({ id: i, name: `n${i}`, partition: r.partition, offset: Math.floor(i / 4) })).sort();
+    const want = input.flatMap((r, i) => (bad(i) ? [] : [JSON.stringify({ id: i, name: `n${i}`, partition: r.partition, offset: Math.floor(i / 4) })])).sort();
+    const wantDead = input.flatMap((r, i) => (bad(i) ? [`${r.partition}/${Math.floor(i / 4)} ${r.value}`] : [])).sort();
     for (const engine of ['native', 'ts'] as const) {
       const out = join(work, `par-${topic}-${engine}.jsonl`);
-      const r = await runJob(new URL('../fixtures/jobs/kafka-copy.ts', import.meta.url), { engine, parallelism: 2, args: [bootstrap, topic, `file:${out}`] });
+      const dead = join(work, `par-dead-${topic}-${engine}.jsonl`);
+      const r = await runJob(new URL('../fixtures/jobs/kafka-copy.ts', import.meta.url), { engine, parallelism: 2, args: [bootstrap, topic, `file:${out}`, '', dead] });
       const sources = r.operators.filter((m) => m.name.startsWith('Source'));
       expect(sources.map((m) => m.subtask).sort()).toEqual([0, 1]);
       expect(sources.every((m) => m.recordsOut > 0)).toBe(true);
       expect(readFileSync(out, 'utf8').trim().split('\n').sort()).toEqual(want);
+      // Subtask 0 writes the path given, subtask 1 `<name>-1<ext>`: both hold dead letters, together each once.
+      const files = [dead, dead.replace(/\.jsonl$/, '-1.jsonl')].map((f) => readFileSync(f, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { partition: number; offset: number; raw: string }));
+      expect(files.every((f) => f.length > 0)).toBe(true);
+      expect(files.flat().map((e) => `${e.partition}/${e.offset} ${e.raw}`).sort()).toEqual(wantDead);
+      expect(r.deadLetters).toBe(wantDead.length);
     }
   });
   it('read_committed: a producer with several aborted transactions between committed ones (one fetch) yields exactly the committed records', async () => {

@@ -45,6 +45,12 @@ export interface SourceReader {
   checkpointComplete?(checkpointId: number): Promise<void> | void;
   /** Continues from a position `checkpoint()` returned (called right after open, before `next`). */
   restore?(position: unknown): void;
+  /**
+   * Restoring at another parallelism: the positions of every subtask of the checkpoint (in
+   * subtask order); the reader continues the splits it owns now at their positions (Flink's
+   * split reassignment). A reader without it can only be restored at its old parallelism.
+   */
+  restoreRescaled?(positions: readonly unknown[]): void;
 }
 
 /** `T` is the record type the source produces (for typing only). */
@@ -84,6 +90,12 @@ export interface SinkWriter {
   commit?(checkpointId: number): Promise<void> | void;
   /** Resuming from a checkpoint: publish what its preCommit value covers (once), discard the rest. */
   restore?(state: unknown): void;
+  /**
+   * Resuming from a checkpoint taken at another parallelism: the preCommit values of every old
+   * subtask (in subtask order); this subtask publishes (once) and cleans up after those it takes
+   * over. A writer without it can only be restored at its old parallelism.
+   */
+  restoreRescaled?(states: readonly unknown[]): void;
 }
 
 export interface SinkContext {

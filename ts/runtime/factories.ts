@@ -72,7 +72,7 @@ const FACTORIES: { readonly [K in NodeOp['kind']]: Factory<K> } = {
     const { node: n, physical: p } = s;
     const reader = (op.source as Source).open({ engine: s.engine, batchSize: s.batchSize, projection: p.projection, subtask: s.subtask, parallelism: p.parallelism });
     // The source's watermark strategy runs chained right behind it.
-    const ts = op.watermarks === null ? null : new TimestampsOperator(n.id, `${n.name} timestamps/watermarks`, op.watermarks as WatermarkStrategy<never>, p.outputSchema, n.name);
+    const ts = op.watermarks === null ? null : new TimestampsOperator(n.id, `${n.name} timestamps/watermarks`, op.watermarks as WatermarkStrategy<never>, p.outputSchema, n.name, s.subtask);
     const head = new SourceOperator(n.id, n.name, reader, p.outputSchema, ts);
     if (ts !== null) head.addOutput(ts);
     const alignment = op.watermarks?.alignment ?? null;
@@ -92,7 +92,7 @@ const FACTORIES: { readonly [K in NodeOp['kind']]: Factory<K> } = {
   filter: (op, { node: n, objectReuse }) => new FilterOperator(n.id, n.name, op.fn as (r: Row) => unknown, objectReuse),
   flatMap: (op, { node: n, physical: p, objectReuse }) =>
     new FlatMapOperator(n.id, n.name, op.fn as (r: Row) => Iterable<unknown>, p.outputSchema, { objectReuse, assumedSchema: op.assumedSchema }),
-  timestamps: (op, { node: n, physical: p }) => new TimestampsOperator(n.id, n.name, op.strategy, p.outputSchema, sourceName(n)),
+  timestamps: (op, { node: n, physical: p, subtask }) => new TimestampsOperator(n.id, n.name, op.strategy, p.outputSchema, sourceName(n), subtask),
   keySelector: (op, { node: n, physical: p, objectReuse }) =>
     new KeySelectorOperator(n.id, n.name, op.fn as (r: Row) => unknown, op.keyType, p.outputSchema, objectReuse),
   windowPreAggregate: (op, s) => {

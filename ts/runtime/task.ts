@@ -252,13 +252,16 @@ export class Task {
         if (pc !== undefined && isTwoPhaseCommitting(o)) o.restoreCommit(deserialize(pc.data));
         continue;
       }
-      const olds = mine.map((e) => deserialize(e.data) as { watermark: number; state: unknown });
+      // Rescaled: every old subtask's state, in subtask order.
+      const bySubtask = (a: { subtask: number }, b: { subtask: number }): number => a.subtask - b.subtask;
+      const olds = [...mine].sort(bySubtask).map((e) => deserialize(e.data) as { watermark: number; state: unknown });
       o.restoreWatermark(Math.min(...olds.map((x) => x.watermark)));
-      if (olds.every((x) => x.state === null)) continue;
-      if (!o.restoreRescaled(olds.map((x) => x.state), new KeyGroupFilter(sub, now, plan.maxParallelism))) {
-        throw new Error(`'${name}' has state of ${mine.length} subtasks in checkpoint ${c.path} and runs at parallelism ${now} now; only keyed state moves between subtasks, so run it at parallelism ${mine.length} (setParallelism(${mine.length}))`);
+      if (olds.some((x) => x.state !== null) && !o.restoreRescaled(olds.map((x) => x.state), new KeyGroupFilter(sub, now, plan.maxParallelism))) {
+        throw new Error(`'${name}' has state of ${mine.length} subtasks in checkpoint ${c.path} and runs at parallelism ${now} now; only keyed state (and sources that reassign their splits, such as Kafka's) moves between subtasks, so run it at parallelism ${mine.length} (setParallelism(${mine.length}))`);
       }
-      if (commits.length > 0) throw new Error(`'${name}': a sink's commit state cannot change parallelism (${commits.length} -> ${now})`);
+      if (commits.length > 0 && !(isTwoPhaseCommitting(o) && o.restoreCommitRescaled([...commits].sort(bySubtask).map((e) => deserialize(e.data))))) {
+        throw new Error(`'${name}' has output of ${commits.length} subtasks to publish in checkpoint ${c.path} and runs at parallelism ${now} now; this sink cannot take over other subtasks' output, so run it at parallelism ${commits.length} (setParallelism(${commits.length}))`);
+      }
     }
   }
 

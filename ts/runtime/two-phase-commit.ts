@@ -14,6 +14,8 @@ export interface TwoPhaseCommitting {
   commit(id: number): Promise<void> | void;
   /** Resuming from a checkpoint: its stored pre-commit state. */
   restoreCommit(state: unknown): void;
+  /** Resuming at another parallelism: every old subtask's pre-commit state, in subtask order; false when the operator cannot. */
+  restoreCommitRescaled(states: readonly unknown[]): boolean;
 }
 
 export function isTwoPhaseCommitting(op: Operator): op is Operator & TwoPhaseCommitting {

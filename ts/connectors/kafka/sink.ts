@@ -165,7 +165,7 @@ export class KafkaSink implements Sink {
     if ('field' in c.topic) check(c.topic.field, 'topic', ['utf8']);
     for (const k of c.keyFields) check(k, 'key', ['utf8', 'i32', 'i64', 'f64', 'bool', 'timestamp']);
     if (typeof c.partitioner === 'object') check(c.partitioner.field, 'partition', ['i32', 'i64']);
-    const writer = new KafkaWriter(c, schema, ctx.engine, ctx.subtask ?? 0);
+    const writer = new KafkaWriter(c, schema, ctx.engine, ctx.subtask ?? 0, ctx.parallelism ?? 1);
     if (c.guarantee !== 'exactly-once') return writer;
     return {
       write: (b) => writer.write(b),
@@ -173,6 +173,7 @@ export class KafkaSink implements Sink {
       preCommit: (id) => writer.preCommit(id),
       commit: (id) => writer.commit(id),
       restore: (state) => writer.restore(state),
+      restoreRescaled: (states) => writer.restoreRescaled(states),
     };
   }
 }
@@ -189,6 +190,10 @@ interface KafkaSinkState {
   readonly prepared: readonly Prepared[];
   /** The `n` of the next transactional id. */
   readonly next: number;
+  /** The subtask whose state this is (absent in checkpoints of earlier versions: its index). */
+  readonly subtask?: number;
+  /** Transactional id sequences of former subtasks this one took over on a rescaled restore and has not yet fenced. */
+  readonly adopted?: readonly { readonly subtask: number; readonly next: number }[];
 }
 
 interface Open {
@@ -212,6 +217,8 @@ class KafkaWriter implements SinkWriter {
   private prepared: (Prepared & { live: Open | null })[] = [];
   private next = 0;
   private restored: KafkaSinkState | null = null;
+  /** Former subtasks' id sequences to fence (see restoreRescaled). */
+  private adopted: readonly { readonly subtask: number; readonly next: number }[] = [];
   /** Closed: a write still under way must not leave a transaction open (see zombie). */
   private closed = false;
   /** The producer of a transaction being begun. */
@@ -222,6 +229,7 @@ class KafkaWriter implements SinkWriter {
     private readonly schema: Schema,
     private readonly engine: Engine,
     private readonly subtask: number,
+    private readonly parallelism: number,
   ) {
     this.who = `Kafka sink (${'fixed' in c.topic ? `topic '${c.topic.fixed}'` : `topic from field '${c.topic.field}'`})`;
   }
@@ -249,24 +257,30 @@ class KafkaWriter implements SinkWriter {
         }
         this.prepared = this.prepared.filter((p) => !this.restored!.prepared.some((r) => r.transactionalId === p.transactionalId));
       }
-      for (let n = this.next; ; n++) {
-        const epoch = await this.call('aborting transactions left open by an earlier run', () => coordinator.fence(this.transactionalId(n), this.c.transactionTimeoutMs));
-        if (epoch === 0) {
-          // Never used before: nothing further can be open. New transactions start here, not at
-          // the ids a failed run used: a transactional id keeps its producer id, and consumers
-          // whose read_committed filter tracks one aborted transaction per producer id
-          // (@platformatic/kafka 1.35) would let the earlier ones through.
-          this.next = n;
-          break;
-        }
-      }
+      // New transactions start at the first id never used, not at the ids a failed run used: a
+      // transactional id keeps its producer id, and consumers whose read_committed filter tracks
+      // one aborted transaction per producer id (@platformatic/kafka 1.35) would let the earlier
+      // ones through.
+      this.next = await this.fenceFrom(coordinator, this.subtask, this.next);
+      // Former subtasks taken over at a lower parallelism: nothing of theirs may stay open either.
+      for (const a of this.adopted) await this.fenceFrom(coordinator, a.subtask, a.next);
+      this.adopted = [];
     } finally {
       await coordinator.closeAll();
     }
   }
 
-  private transactionalId(n: number): string {
-    return `${this.c.transactionalIdPrefix!}-${this.subtask}-${n}`;
+  /** Fences (aborts what is open under) subtask `subtask`'s ids from `n` on, up to the first never used, which it returns. */
+  private async fenceFrom(coordinator: TransactionCoordinatorClient, subtask: number, n: number): Promise<number> {
+    for (; ; n++) {
+      const epoch = await this.call('aborting transactions left open by an earlier run', () => coordinator.fence(this.transactionalId(n, subtask), this.c.transactionTimeoutMs));
+      // Never used before: nothing further can be open.
+      if (epoch === 0) return n;
+    }
+  }
+
+  private transactionalId(n: number, subtask = this.subtask): string {
+    return `${this.c.transactionalIdPrefix!}-${subtask}-${n}`;
   }
 
   private whenReady(): Promise<void> {
@@ -279,6 +293,21 @@ class KafkaWriter implements SinkWriter {
     this.restored = s;
     this.next = s.next;
     this.prepared = s.prepared.map((p) => ({ ...p, live: null }));
+    this.adopted = s.adopted ?? [];
+  }
+
+  /**
+   * At another parallelism: this subtask continues its own id sequence (if it had one) and takes
+   * over the former subtasks no subtask has now (those numbered from `parallelism` on, each by
+   * the one at its number mod `parallelism`): their prepared transactions are committed and
+   * their ids fenced, as its own.
+   */
+  restoreRescaled(states: readonly unknown[]): void {
+    const olds = (states as readonly KafkaSinkState[]).map((s, j) => ({ ...s, subtask: s.subtask ?? j }));
+    const taken = olds.flatMap((s) => [{ subtask: s.subtask, next: s.next }, ...(s.adopted ?? [])]).filter((a) => a.subtask >= this.parallelism && a.subtask % this.parallelism === this.subtask);
+    const own = olds.find((s) => s.subtask === this.subtask);
+    const mine = olds.filter((s) => s === own || taken.some((a) => a.subtask === s.subtask));
+    this.restore({ prepared: mine.flatMap((s) => s.prepared), next: own?.next ?? 0, adopted: taken });
   }
 
   /** Partition count of `topic` (metadata cached for 10 s). */
@@ -431,7 +460,7 @@ class KafkaWriter implements SinkWriter {
       this.prepared.push({ checkpointId, transactionalId: o.transactionalId, producerId: String(o.producer.producerId), epoch: o.producer.producerEpoch!, live: o });
       this.open = null;
     }
-    return { prepared: this.prepared.map(({ live: _live, ...p }) => p), next: this.next };
+    return { prepared: this.prepared.map(({ live: _live, ...p }) => p), next: this.next, subtask: this.subtask, ...(this.adopted.length === 0 ? {} : { adopted: this.adopted }) };
   }
 
   /** Phase two: checkpoint `id` completed: commit its transactions (and earlier ones not yet committed). */

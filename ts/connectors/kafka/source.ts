@@ -313,8 +313,8 @@ class KafkaReader implements SourceReader {
     private readonly schema: Schema,
     private readonly ctx: SourceContext,
   ) {
-    this.dead = config.deadLetterPath === null ? null : new DeadLetterFile(config.deadLetterPath);
     this.subtask = ctx.subtask ?? 0;
+    this.dead = config.deadLetterPath === null ? null : new DeadLetterFile(config.deadLetterPath, this.subtask);
     this.parallelism = ctx.parallelism ?? 1;
     this.who = `Kafka source (${config.topics?.map((t) => `'${t}'`).join(', ') ?? `topics matching /${config.pattern!.source}/`})`;
   }
@@ -587,6 +587,14 @@ class KafkaReader implements SourceReader {
     const p = position as KafkaPosition;
     this.restored = p;
     if (p.deadLetters !== null) this.dead?.restore(p.deadLetters);
+  }
+
+  /** At another parallelism: every old subtask's partitions, of which this subtask continues those it owns now. */
+  restoreRescaled(positions: readonly unknown[]): void {
+    const ps = positions as readonly (KafkaPosition | null)[];
+    const splits = ps.flatMap((p) => p?.splits ?? []).filter((s) => ownerOf(s.topic, s.partition, this.parallelism) === this.subtask);
+    this.restored = { splits, deadLetters: null };
+    this.dead?.restoreRescaled(ps.map((p) => p?.deadLetters ?? null), this.parallelism);
   }
 
   async checkpointComplete(checkpointId: number): Promise<void> {

@@ -75,4 +75,10 @@ export class CommittingSinkOperator extends SinkOperator implements TwoPhaseComm
   restoreCommit(state: unknown): void {
     this.writer.restore!(state);
   }
+
+  restoreCommitRescaled(states: readonly unknown[]): boolean {
+    if (this.writer.restoreRescaled === undefined) return false;
+    this.writer.restoreRescaled(states);
+    return true;
+  }
 }

@@ -44,6 +44,13 @@ export class SourceOperator extends Operator {
     this.reader.restore!(state);
   }
 
+  /** Splits move between subtasks when the reader can reassign them; its positions are not keyed. */
+  override restoreRescaled(states: readonly unknown[]): boolean {
+    if (this.reader.restoreRescaled === undefined) return false;
+    this.reader.restoreRescaled(states);
+    return true;
+  }
+
   push(batch: RecordBatch): Promise<void> {
     if (batch.length === 0) return this.tick();
     const position = this.metrics.recordsOut;

@@ -9,6 +9,13 @@ import type { TimestampAssigner, WatermarkStrategy } from '../../api/watermark.j
 import { DeadLetterFile, type DeadLetterPosition } from '../dead-letters.js';
 import { HI_EXACT, maxEventTime } from '../event-time.js';
 import { Operator } from '../operator.js';
+import type { KeyGroupFilter } from '../rescale.js';
+
+interface TimestampsState {
+  readonly maxTs: number;
+  readonly splitMax: readonly [string, number][];
+  readonly deadLetters?: DeadLetterPosition | null;
+}
 
 /**
  * Assigns event time (from a field, zero-copy, or a function) and emits watermarks after each
@@ -29,6 +36,7 @@ export class TimestampsOperator extends Operator {
     private readonly schema: Schema,
     /** Names the origin of the records in error messages (the source). */
     private readonly origin: string,
+    subtask: number,
   ) {
     super(id, name);
     const a = strategy.assigner as string | TimestampAssigner<Row> | null;
@@ -36,7 +44,7 @@ export class TimestampsOperator extends Operator {
     this.fn = typeof a === 'function' ? a : null;
     this.bound = strategy.boundMs;
     this.idleMs = strategy.idleMs;
-    this.deadLetters = strategy.invalidTimestampsPath === null ? null : new DeadLetterFile(strategy.invalidTimestampsPath);
+    this.deadLetters = strategy.invalidTimestampsPath === null ? null : new DeadLetterFile(strategy.invalidTimestampsPath, subtask);
   }
 
   processBatch(batch: RecordBatch): Promise<void> {
@@ -115,13 +123,31 @@ export class TimestampsOperator extends Operator {
   }
 
   override restoreState(state: unknown): void {
-    const s = state as { maxTs: number; splitMax: [string, number][]; deadLetters?: DeadLetterPosition | null };
+    const s = state as TimestampsState;
     this.maxTs = s.maxTs;
     for (const [k, v] of s.splitMax) this.splitMax.set(k, v);
     if (this.deadLetters !== null && s.deadLetters != null) {
       this.deadLetters.restore(s.deadLetters);
-      this.metrics.deadLetters = s.deadLetters.count;
+      this.metrics.deadLetters = this.deadLetters.count;
     }
+  }
+
+  /**
+   * Restoring at another parallelism (behind a source whose splits moved between subtasks):
+   * every old subtask's split watermarks (the source then says which splits are this
+   * subtask's), the lowest maximum timestamp (so the watermark never runs ahead of any split's
+   * records), and the dead-letter files as DeadLetterFile.restoreRescaled says.
+   */
+  override restoreRescaled(states: readonly unknown[], keep: KeyGroupFilter): boolean {
+    const olds = states as readonly (TimestampsState | null)[];
+    const known = olds.filter((s): s is TimestampsState => s !== null);
+    if (known.length > 0) this.maxTs = Math.min(...known.map((s) => s.maxTs));
+    for (const s of known) for (const [k, v] of s.splitMax) this.splitMax.set(k, Math.max(this.splitMax.get(k) ?? -Infinity, v));
+    if (this.deadLetters !== null) {
+      this.deadLetters.restoreRescaled(olds.map((s) => s?.deadLetters ?? null), keep.parallelism);
+      this.metrics.deadLetters = this.deadLetters.count;
+    }
+    return true;
   }
 
   /** Per-split watermarks: the split of the next batch, and the splits that have not ended. */
