@@ -11,7 +11,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { Consumer } from '@platformatic/kafka';
+import type { Consumer, ConnectionPool } from '@platformatic/kafka';
 import type { Source, SourceContext, SourceReader } from '../../api/connector.js';
 import { BatchBuilder } from '../../batch/builder.js';
 import type { RecordBatch } from '../../batch/record-batch.js';
@@ -21,7 +21,9 @@ import { DeadLetterFile, type DeadLetterPosition } from '../../runtime/dead-lett
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { OffsetsInitializer, type OffsetsSpec } from './offsets.js';
 import type { ExtraColumns, MetadataField, ValueFormat } from './formats.js';
-import { PartitionDecoder, takeRecords, type BadRecord, type FetchedBatch } from './records.js';
+import { PartitionDecoder, recordSetOf, takeRecords, type BadRecord, type FetchedBatch } from './records.js';
+import { rawFetch, type RawFetchResponse, type RawFetchTopic } from './fetch.js';
+import type { KafkaRecordSet } from '../../engine/engine.js';
 
 export type IsolationLevel = 'read_committed' | 'read_uncommitted';
 
@@ -293,6 +295,8 @@ const FINAL = -1;
 
 class KafkaReader implements SourceReader {
   private consumer: Consumer | null = null;
+  /** Connections of the raw fetches (the consumer's own are for metadata, offsets and commits). */
+  private pool: ConnectionPool | null = null;
   private ready: Promise<void> | null = null;
   private readonly splitsByKey = new Map<string, Split>();
   private restored: KafkaPosition | null = null;
@@ -330,6 +334,7 @@ class KafkaReader implements SourceReader {
       retries: 3,
       timeout: 10_000,
     });
+    this.pool = new kafka.ConnectionPool(`${c.clientId}-source-${this.subtask}`, { connectTimeout: 10_000 });
     await this.discover(true);
   }
 
@@ -511,7 +516,7 @@ class KafkaReader implements SourceReader {
     const c = this.config;
     const topics = [...new Set(splits.map((s) => s.topic))];
     const meta = await this.call('reading topic metadata', () => consumer.metadata({ topics }));
-    const byLeader = new Map<number, Map<string, { topicId: string; partitions: { partition: number; currentLeaderEpoch: number; fetchOffset: bigint; lastFetchedEpoch: number; partitionMaxBytes: number }[] }>>();
+    const byLeader = new Map<number, Map<string, { topicId: string; partitions: RawFetchTopic['partitions'][number][] }>>();
     const topicOfId = new Map<string, string>();
     for (const s of splits) {
       const tm = meta.topics.get(s.topic)!;
@@ -524,20 +529,15 @@ class KafkaReader implements SourceReader {
       t.partitions.push({ partition: s.partition, currentLeaderEpoch: pm.leaderEpoch, fetchOffset: s.fetchAt, lastFetchedEpoch: -1, partitionMaxBytes: c.maxBytesPerPartition });
     }
     const kafka = await loadKafka();
+    const isolationLevel = c.isolation === 'read_committed' ? kafka.FetchIsolationLevels.READ_COMMITTED : kafka.FetchIsolationLevels.READ_UNCOMMITTED;
     const responses = await Promise.all(
-      [...byLeader].map(([node, req]) =>
-        this.call('fetching records', () =>
-          consumer.fetch({
-            node,
-            topics: [...req.values()],
-            maxWaitTime: c.pollMs,
-            minBytes: 1,
-            maxBytes: 8 << 20,
-            isolationLevel: c.isolation === 'read_committed' ? kafka.FetchIsolationLevels.READ_COMMITTED : kafka.FetchIsolationLevels.READ_UNCOMMITTED,
-          }),
-        ),
-      ),
+      [...byLeader].map(([node, req]) => {
+        const broker = meta.brokers.get(node);
+        if (broker === undefined) throw new Error(`${this.who}: the leader (node ${node}) is not among the brokers the cluster listed; the cluster is changing, restart the job`);
+        return this.call('fetching records', () => this.fetchWithRetries(broker, { maxWaitMs: c.pollMs, maxBytes: 8 << 20, isolationLevel, topics: [...req.values()] }));
+      }),
     );
+    const engine = this.ctx.engine;
     let any = false;
     for (const r of responses) {
       for (const t of r.responses) {
@@ -545,28 +545,49 @@ class KafkaReader implements SourceReader {
         for (const p of t.partitions) {
           const split = this.splitsByKey.get(key(topic, p.partitionIndex))!;
           if (p.errorCode !== 0) throw new Error(`${this.who}: fetching topic '${topic}', partition ${p.partitionIndex} at offset ${split.fetchAt} failed with Kafka error code ${p.errorCode}`);
-          const batches = (p.records ?? []) as unknown as FetchedBatch[];
-          if (batches.length === 0) continue;
+          if (p.records === null) continue;
           const aborted = c.isolation === 'read_committed' ? p.abortedTransactions : [];
-          const { records, next } = takeRecords(batches, aborted, split.fetchAt, split.stop);
+          const wanted = split.decoder.wanted;
+          let set: KafkaRecordSet;
+          if (engine.takeKafkaRecords !== undefined) {
+            // Native: the record batches are read in Rust, no object per record.
+            set = engine.takeKafkaRecords(p.records, aborted, split.fetchAt, split.stop, wanted);
+          } else {
+            const batches = kafka.readRecordsBatches(kafka.Reader.from(p.records)) as unknown as FetchedBatch[];
+            const { records, next } = takeRecords(batches, aborted, split.fetchAt, split.stop);
+            set = recordSetOf(records, next, wanted);
+          }
+          const next = set.next;
           if (next === split.fetchAt) continue;
           split.fetchAt = next;
           any = true;
-          if (records.length === 0) this.queue.push({ split, batch: new BatchBuilder(this.schema, 0).finish(), bad: [], next });
+          const n = set.offsets.length;
+          if (n === 0) this.queue.push({ split, batch: new BatchBuilder(this.schema, 0).finish(), bad: [], next });
           // Batches of at most batchSize rows: barriers (checkpoints) fall between batches, so a
           // large fetch must not make one batch that holds a checkpoint back.
           const size = this.ctx.batchSize;
-          for (let from = 0; from < records.length; from += size) {
-            const chunk = records.slice(from, from + size);
-            const last = from + size >= records.length;
-            const { batch, bad } = split.decoder.decode(chunk);
+          for (let from = 0; from < n; from += size) {
+            const to = Math.min(n, from + size);
+            const { batch, bad } = split.decoder.decode(set, from, to);
             if (bad.length > 0 && this.dead === null) throw new EngineError('data', bad[0]!.message);
-            this.queue.push({ split, batch, bad, next: last ? next : chunk[chunk.length - 1]!.offset + 1n });
+            this.queue.push({ split, batch, bad, next: to === n ? next : set.offsets[to - 1]! + 1n });
           }
         }
       }
     }
     return any;
+  }
+
+  /** A fetch, tried again (up to 3 times, 1 s apart) when the connection fails, as the client's own calls are. */
+  private async fetchWithRetries(broker: { readonly host: string; readonly port: number }, request: Parameters<typeof rawFetch>[2]): Promise<RawFetchResponse> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await rawFetch(this.pool!, broker, request);
+      } catch (e) {
+        if (attempt >= 3) throw e;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   }
 
   splits(): { current: string; active: readonly string[] } {
@@ -619,6 +640,9 @@ class KafkaReader implements SourceReader {
     this.dead?.close();
     const consumer = this.consumer;
     this.consumer = null;
+    const pool = this.pool;
+    this.pool = null;
+    if (pool !== null) await pool.close().catch(() => undefined);
     if (consumer !== null) await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
   }
 }
