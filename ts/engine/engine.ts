@@ -188,11 +188,9 @@ export interface Engine {
    * The records of one Kafka partition's fetched record set (the raw bytes of a Fetch
    * response's `records` field), read in one call into columns: batches decompressed, control
    * batches and (under read_committed) aborted transactions skipped by Kafka's rule, from
-   * offset `from` on and before `stop`. Only the native engine has it (the record-batch format
-   * is read in Rust); the TypeScript engine reads the same bytes with the JavaScript client and
-   * builds the same set (connectors/kafka/records.ts).
+   * offset `from` on and before `stop`; a batch cut off at the end is left for the next fetch.
    */
-  takeKafkaRecords?(records: Uint8Array, aborted: readonly KafkaAbortedTxn[], from: bigint, stop: bigint | null, wanted: KafkaWanted): KafkaRecordSet;
+  takeKafkaRecords(records: Uint8Array, aborted: readonly KafkaAbortedTxn[], from: bigint, stop: bigint | null, wanted: KafkaWanted): KafkaRecordSet;
   /** A JSON Lines decoder for one input; `where` names it in messages (`file '<path>'`). */
   createJsonlDecoder(schema: Schema, where: string): LineDecoder;
   /** A CSV decoder for one input (`delimiter`: one character; `header`: the first record names the columns). */

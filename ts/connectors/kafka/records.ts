@@ -1,13 +1,12 @@
 /**
- * Fetched Kafka records of one partition into one columnar batch: the values of all records of
- * a fetch go to the job's engine decoder in one call (JSON or CSV with the declared schema, the
- * same decoders the file sources use; natively in Rust), then the key and metadata columns are
- * added for the rows that decoded. Under read_committed, records of aborted transactions are
- * skipped here (the broker sends them along with the list of aborted transactions; filtering
- * is the client's job, as in Kafka's own consumer).
+ * Fetched Kafka records of one partition (a KafkaRecordSet, read from the fetch's bytes by the
+ * engine: engine.takeKafkaRecords, which also skips control records and, under read_committed,
+ * aborted transactions) into columnar batches: the values of a chunk of records go to the job's
+ * engine decoder in one call (JSON or CSV with the declared schema, the same decoders the file
+ * sources use; natively in Rust), then the key and metadata columns are added for the rows
+ * that decoded.
  */
 
-import { isUtf8 } from 'node:buffer';
 import type { I32Column, I64Column, Utf8Column } from '../../batch/column.js';
 import { bitmapBytes } from '../../batch/column.js';
 import { RecordBatch } from '../../batch/record-batch.js';
@@ -15,76 +14,6 @@ import type { Schema } from '../../batch/schema.js';
 import type { CsvDecoder, DecodedLines, KafkaRecordSet, KafkaWanted, LineDecoder } from '../../engine/engine.js';
 import { EngineError } from '../../engine/errors.js';
 import type { ExtraColumns, ValueFormat } from './formats.js';
-
-/** The parts of a fetched record batch (the client's RecordsBatch) used here. */
-export interface FetchedBatch {
-  readonly firstOffset: bigint;
-  readonly attributes: number;
-  readonly lastOffsetDelta: number;
-  readonly firstTimestamp: bigint;
-  readonly producerId: bigint;
-  readonly records: readonly {
-    readonly timestampDelta: bigint;
-    readonly offsetDelta: number;
-    readonly key: Buffer | null;
-    readonly value: Buffer | null;
-    readonly headers: readonly (readonly [Buffer | null, Buffer | null])[];
-  }[];
-}
-
-const IS_TRANSACTIONAL = 1 << 4;
-const IS_CONTROL = 1 << 5;
-
-/** One record taken from a fetch, with its offset and timestamp resolved. */
-export interface TakenRecord {
-  readonly offset: bigint;
-  readonly timestamp: bigint;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly headers: readonly (readonly [Buffer | null, Buffer | null])[];
-}
-
-/**
- * The records of a partition's fetch from `from` on and before `stop` (null: no stop), aborted
- * transactions skipped; `next` is the position after what was looked at (past control
- * markers and aborted records too, so a restore never reads them again).
- */
-export function takeRecords(
-  batches: readonly FetchedBatch[],
-  aborted: readonly { readonly producerId: bigint; readonly firstOffset: bigint }[],
-  from: bigint,
-  stop: bigint | null,
-): { records: TakenRecord[]; next: bigint } {
-  const records: TakenRecord[] = [];
-  let next = from;
-  // Kafka's rule: an aborted transaction's records lie between its first offset and its abort marker.
-  const pendingAborts = [...aborted].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
-  const abortedProducers = new Set<bigint>();
-  for (const b of batches) {
-    const last = b.firstOffset + BigInt(b.lastOffsetDelta);
-    if (last < from) continue;
-    while (pendingAborts.length > 0 && pendingAborts[0]!.firstOffset <= last) abortedProducers.add(pendingAborts.shift()!.producerId);
-    const transactional = (b.attributes & IS_TRANSACTIONAL) !== 0;
-    if ((b.attributes & IS_CONTROL) !== 0) {
-      // A control record's key: version (int16), type (int16: 0 abort, 1 commit).
-      const key = b.records[0]?.key;
-      if (key != null && key.length >= 4 && key.readInt16BE(2) === 0) abortedProducers.delete(b.producerId);
-      if (stop !== null && b.firstOffset >= stop) break;
-      next = last + 1n > next ? last + 1n : next;
-      continue;
-    }
-    const skip = transactional && abortedProducers.has(b.producerId);
-    for (const r of b.records) {
-      const offset = b.firstOffset + BigInt(r.offsetDelta);
-      if (offset < from) continue;
-      if (stop !== null && offset >= stop) return { records, next };
-      if (!skip) records.push({ offset, timestamp: b.firstTimestamp + r.timestampDelta, key: r.key, value: r.value, headers: r.headers });
-      next = offset + 1n;
-    }
-    if (stop === null || last + 1n <= stop) next = last + 1n > next ? last + 1n : next;
-  }
-  return { records, next };
-}
 
 /** Bits of KafkaRecordSet.flags (the same as crates/sluice-core/src/kafka/record_batch.rs). */
 const VALUE_NULL = 1;
@@ -96,96 +25,6 @@ const KEY_NULL = 32;
 const VALUE_NOT_UTF8 = 64;
 
 const text = new TextEncoder();
-
-/** Headers (checked to be text) as JSON [[key, value], ...]: order and repeated keys kept. */
-function headersJson(h: TakenRecord['headers']): string {
-  if (h.length === 0) return '[]';
-  const dec = (b: Buffer | null): string | null => (b === null ? null : b.toString('utf8'));
-  return JSON.stringify(h.map(([k, v]) => [dec(k), dec(v)]));
-}
-
-/**
- * The TypeScript engine's record set: the records the JavaScript client parsed, laid out in the
- * columns the native engine reads straight from the fetched bytes (engine.takeKafkaRecords),
- * by the same rules, so both go through the same decoding below.
- */
-export function recordSetOf(records: readonly TakenRecord[], next: bigint, wanted: KafkaWanted): KafkaRecordSet {
-  const n = records.length;
-  const flags = new Uint8Array(n);
-  const valueEnds = new Int32Array(n + 1);
-  let size = 0;
-  for (const r of records) if (r.value !== null) size += r.value.length + 1;
-  const values = Buffer.allocUnsafe(size);
-  const originals = new Map<number, Uint8Array>();
-  const keyParts: (Buffer | null)[] = [];
-  const headerParts: Uint8Array[] = [];
-  let at = 0;
-  for (let i = 0; i < n; i++) {
-    const r = records[i]!;
-    let f = 0;
-    const v = r.value;
-    if (v === null) f |= VALUE_NULL;
-    else {
-      const start = at;
-      at += v.copy(values, at);
-      const lf = v.indexOf(10) >= 0;
-      if (wanted.kind === 'json') {
-        if (blank(v)) f |= VALUE_EMPTY;
-        if (lf) {
-          // A line feed in valid JSON is whitespace: one record stays one line.
-          f |= VALUE_HAS_LF;
-          for (let p = start; p < at; p++) if (values[p] === 10) values[p] = 32;
-          originals.set(i, v);
-        }
-      } else if (wanted.kind === 'csv') {
-        if (v.length === 0) f |= VALUE_EMPTY;
-        if (lf) f |= VALUE_HAS_LF;
-      } else if (!isUtf8(v)) f |= VALUE_NOT_UTF8;
-      values[at++] = 10;
-    }
-    valueEnds[i + 1] = at;
-    if (wanted.keys) {
-      if (r.key === null) f |= KEY_NULL;
-      else if (!isUtf8(r.key)) f |= KEY_NOT_UTF8;
-      keyParts.push(r.key);
-    }
-    if (wanted.headers) {
-      if (r.headers.some(([k, hv]) => (k !== null && !isUtf8(k)) || (hv !== null && !isUtf8(hv)))) f |= HEADER_NOT_UTF8;
-      headerParts.push(text.encode(headersJson(r.headers)));
-    }
-    flags[i] = f;
-  }
-  const joined = (parts: readonly (Uint8Array | null)[]): { data: Uint8Array; ends: Int32Array } => {
-    const ends = new Int32Array(parts.length + 1);
-    let bytes = 0;
-    for (const p of parts) bytes += p?.length ?? 0;
-    const data = new Uint8Array(bytes);
-    let o = 0;
-    parts.forEach((p, i) => {
-      if (p !== null) {
-        data.set(p, o);
-        o += p.length;
-      }
-      ends[i + 1] = o;
-    });
-    return { data, ends };
-  };
-  const keys = wanted.keys ? joined(keyParts) : null;
-  const headers = wanted.headers ? joined(headerParts) : null;
-  return {
-    next,
-    offsets: BigInt64Array.from(records, (r) => r.offset),
-    timestamps: BigInt64Array.from(records, (r) => r.timestamp),
-    flags,
-    values,
-    valueEnds,
-    originals,
-    keys: keys?.data ?? null,
-    keyEnds: keys?.ends ?? null,
-    headers: headers?.data ?? null,
-    headerEnds: headers?.ends ?? null,
-  };
-}
 
 /** Rows `idx` (or all of from..to) of a text column stored as data + ends, nulls where `nullBit` is set. */
 function utf8Slice(data: Uint8Array, ends: Int32Array, flags: Uint8Array, nullBit: number, from: number, to: number, idx: Int32Array | null, trim: number): Utf8Column {
@@ -412,13 +251,4 @@ function keptOf(excluded: Uint8Array, bad: Uint8Array | null): Int32Array {
   let j = 0;
   for (let k = 0; k < excluded.length; k++) if (excluded[k] === 0 && (bad === null || bad[k] === 0)) out[j++] = k;
   return out;
-}
-
-/** Only JSON whitespace (or nothing): the decoders would skip such a line as blank. */
-function blank(v: Buffer): boolean {
-  for (let i = 0; i < v.length; i++) {
-    const c = v[i]!;
-    if (c !== 32 && c !== 9 && c !== 10 && c !== 13) return false;
-  }
-  return true;
 }

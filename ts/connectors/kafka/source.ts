@@ -21,7 +21,7 @@ import { DeadLetterFile, type DeadLetterPosition } from '../../runtime/dead-lett
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { OffsetsInitializer, type OffsetsSpec } from './offsets.js';
 import type { ExtraColumns, MetadataField, ValueFormat } from './formats.js';
-import { PartitionDecoder, recordSetOf, takeRecords, type BadRecord, type FetchedBatch } from './records.js';
+import { PartitionDecoder, type BadRecord } from './records.js';
 import { rawFetch, type RawFetchResponse, type RawFetchTopic } from './fetch.js';
 import type { KafkaRecordSet } from '../../engine/engine.js';
 
@@ -76,7 +76,9 @@ export class KafkaSourceBuilder<T extends object = Record<string, never>> {
   private deadLetterPath: string | null = null;
   private pollMs = 100;
   private discoveryMs: number | null = null;
-  private maxBytesPerPartition = 1 << 20;
+  // Larger than the Java consumer's 1 MiB default: fewer round trips (1 MiB fetches bound a
+  // source at ~0.6 M JSON bids/s on the local broker, 8 MiB ones at ~1.3 M/s before prefetching).
+  private maxBytesPerPartition = 8 << 20;
   private clientId = 'sluice';
 
   /** `'host:port'`, a comma-separated list, or an array. */
@@ -200,6 +202,17 @@ export class KafkaSourceBuilder<T extends object = Record<string, never>> {
     return this;
   }
 
+  /**
+   * Most bytes one fetch returns per partition (Kafka's max.partition.fetch.bytes; default 8 MiB).
+   * The broker still returns a first record batch larger than this whole, and cuts the last
+   * one off at the limit (read again by the next fetch).
+   */
+  setMaxPartitionFetchBytes(bytes: number): this {
+    if (!Number.isInteger(bytes) || bytes < 1 || bytes > 2 ** 31 - 1) throw new RangeError(`KafkaSource.setMaxPartitionFetchBytes: a whole number of bytes from 1 to 2^31 - 1, got ${String(bytes)}`);
+    this.maxBytesPerPartition = bytes;
+    return this;
+  }
+
   setClientId(id: string): this {
     this.clientId = id;
     return this;
@@ -300,8 +313,12 @@ class KafkaReader implements SourceReader {
   private ready: Promise<void> | null = null;
   private readonly splitsByKey = new Map<string, Split>();
   private restored: KafkaPosition | null = null;
-  /** Decoded, not yet handed out; a batch's rejected records go to the dead-letter file when it is (so checkpoints cover both alike). */
-  private readonly queue: { split: Split; batch: RecordBatch; bad: readonly BadRecord[]; next: bigint }[] = [];
+  /**
+   * Fetched, not yet handed out: records from..to of a fetch's record set, decoded when handed
+   * out (so the next fetch is on its way while these decode); a batch's rejected records go to
+   * the dead-letter file then too (so checkpoints cover both alike).
+   */
+  private readonly queue: { split: Split; set: KafkaRecordSet | null; from: number; to: number; next: bigint }[] = [];
   private current = '';
   private readonly dead: DeadLetterFile | null;
   private readonly who: string;
@@ -485,29 +502,66 @@ class KafkaReader implements SourceReader {
     for (;;) {
       const item = this.queue.shift();
       if (item !== undefined) {
+        // The next fetch goes out while the batches of this one decode, so the broker reads and
+        // sends while this thread works (one fetch in flight, at most about two fetches' records
+        // held: memory stays bounded).
+        if (this.queue.length <= 8 && this.inflight === null) this.prefetch();
+        if (item.set === null) {
+          item.split.emitted = item.next;
+          continue;
+        }
+        const { batch, bad } = item.split.decoder.decode(item.set, item.from, item.to);
+        if (bad.length > 0 && this.dead === null) throw new EngineError('data', bad[0]!.message);
         item.split.emitted = item.next;
-        for (const b of item.bad) this.dead!.writeEntry({ topic: item.split.topic, partition: item.split.partition, offset: Number(b.offset), error: b.message, raw: b.raw });
-        if (item.batch.length === 0) continue;
+        for (const b of bad) this.dead!.writeEntry({ topic: item.split.topic, partition: item.split.partition, offset: Number(b.offset), error: b.message, raw: b.raw });
+        if (batch.length === 0) continue;
         this.current = key(item.split.topic, item.split.partition);
-        return item.batch;
+        return batch;
       }
       const c = this.config;
-      if (c.discoveryMs !== null && performance.now() - this.lastDiscovery >= c.discoveryMs) await this.discover(false);
-      const toFetch = [...this.splitsByKey.values()].filter((s) => s.stop === null || s.fetchAt < s.stop);
-      if (toFetch.length === 0) {
-        // Bounded and every partition has reached its stop (an unbounded source with no partition yet waits for discovery).
-        if (c.stopping !== null) return null;
-        await new Promise((r) => setTimeout(r, c.pollMs));
-        this.idleMs += c.pollMs;
-        return new BatchBuilder(this.schema, 0).finish();
-      }
       const t0 = performance.now();
-      const got = await this.fetch(toFetch);
-      if (!got) {
+      let got: boolean;
+      if (this.inflight !== null) {
+        const f = this.inflight;
+        this.inflight = null;
+        got = await f;
+      } else {
+        if (c.discoveryMs !== null && performance.now() - this.lastDiscovery >= c.discoveryMs) await this.discover(false);
+        const toFetch = this.toFetch();
+        if (toFetch.length === 0) {
+          // Bounded and every partition has reached its stop (an unbounded source with no partition yet waits for discovery).
+          if (c.stopping !== null) return null;
+          await new Promise((r) => setTimeout(r, c.pollMs));
+          this.idleMs += c.pollMs;
+          return new BatchBuilder(this.schema, 0).finish();
+        }
+        got = await this.fetch(toFetch);
+      }
+      if (!got && this.queue.length === 0) {
         this.idleMs += performance.now() - t0;
         return new BatchBuilder(this.schema, 0).finish();
       }
     }
+  }
+
+  /** A fetch round started before the queue runs dry; awaited (errors included) by next() or close(). */
+  private inflight: Promise<boolean> | null = null;
+
+  private toFetch(): Split[] {
+    return [...this.splitsByKey.values()].filter((s) => s.stop === null || s.fetchAt < s.stop);
+  }
+
+  private prefetch(): void {
+    if (this.toFetch().length === 0) return;
+    const f = (async () => {
+      const c = this.config;
+      // New partitions are looked for here too: under steady load a fetch is always in flight.
+      if (c.discoveryMs !== null && performance.now() - this.lastDiscovery >= c.discoveryMs) await this.discover(false);
+      const toFetch = this.toFetch();
+      return toFetch.length > 0 && (await this.fetch(toFetch));
+    })();
+    f.catch(() => undefined); // seen when awaited
+    this.inflight = f;
   }
 
   /** One fetch round over `splits`, grouped by leader; queues a batch per partition. False when nothing came back. */
@@ -534,7 +588,7 @@ class KafkaReader implements SourceReader {
       [...byLeader].map(([node, req]) => {
         const broker = meta.brokers.get(node);
         if (broker === undefined) throw new Error(`${this.who}: the leader (node ${node}) is not among the brokers the cluster listed; the cluster is changing, restart the job`);
-        return this.call('fetching records', () => this.fetchWithRetries(broker, { maxWaitMs: c.pollMs, maxBytes: 8 << 20, isolationLevel, topics: [...req.values()] }));
+        return this.call('fetching records', () => this.fetchWithRetries(broker, { maxWaitMs: c.pollMs, maxBytes: 32 << 20, isolationLevel, topics: [...req.values()] }));
       }),
     );
     const engine = this.ctx.engine;
@@ -548,29 +602,20 @@ class KafkaReader implements SourceReader {
           if (p.records === null) continue;
           const aborted = c.isolation === 'read_committed' ? p.abortedTransactions : [];
           const wanted = split.decoder.wanted;
-          let set: KafkaRecordSet;
-          if (engine.takeKafkaRecords !== undefined) {
-            // Native: the record batches are read in Rust, no object per record.
-            set = engine.takeKafkaRecords(p.records, aborted, split.fetchAt, split.stop, wanted);
-          } else {
-            const batches = kafka.readRecordsBatches(kafka.Reader.from(p.records)) as unknown as FetchedBatch[];
-            const { records, next } = takeRecords(batches, aborted, split.fetchAt, split.stop);
-            set = recordSetOf(records, next, wanted);
-          }
+          // The record batches are read by the engine (in Rust on the native engine): no object per record.
+          const set: KafkaRecordSet = engine.takeKafkaRecords(p.records, aborted, split.fetchAt, split.stop, split.decoder.wanted);
           const next = set.next;
           if (next === split.fetchAt) continue;
           split.fetchAt = next;
           any = true;
           const n = set.offsets.length;
-          if (n === 0) this.queue.push({ split, batch: new BatchBuilder(this.schema, 0).finish(), bad: [], next });
+          if (n === 0) this.queue.push({ split, set: null, from: 0, to: 0, next });
           // Batches of at most batchSize rows: barriers (checkpoints) fall between batches, so a
           // large fetch must not make one batch that holds a checkpoint back.
           const size = this.ctx.batchSize;
           for (let from = 0; from < n; from += size) {
             const to = Math.min(n, from + size);
-            const { batch, bad } = split.decoder.decode(set, from, to);
-            if (bad.length > 0 && this.dead === null) throw new EngineError('data', bad[0]!.message);
-            this.queue.push({ split, batch, bad, next: to === n ? next : set.offsets[to - 1]! + 1n });
+            this.queue.push({ split, set, from, to, next: to === n ? next : set.offsets[to - 1]! + 1n });
           }
         }
       }
@@ -637,6 +682,8 @@ class KafkaReader implements SourceReader {
   }
 
   async close(): Promise<void> {
+    await this.inflight?.catch(() => undefined);
+    this.inflight = null;
     this.dead?.close();
     const consumer = this.consumer;
     this.consumer = null;
