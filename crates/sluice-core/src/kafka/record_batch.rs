@@ -337,7 +337,8 @@ impl RecordSet {
 /// aborted records too, so a restore never reads them again. (The rule of `takeRecords` in
 /// records.ts, which the TypeScript engine runs on the client's parse.)
 pub fn take_records(bytes: &[u8], aborted: &[AbortedTxn], from: i64, stop: Option<i64>, wanted: &Wanted) -> Result<RecordSet> {
-    let mut set = RecordSet { next: from, ..RecordSet::default() };
+    // The values are at most the record set's size when uncompressed: one allocation.
+    let mut set = RecordSet { next: from, values: Vec::with_capacity(bytes.len()), ..RecordSet::default() };
     set.start(wanted);
     // Kafka's rule: an aborted transaction's records lie between its first offset and its abort marker.
     let mut pending: Vec<AbortedTxn> = aborted.to_vec();
@@ -427,4 +428,134 @@ pub fn take_records(bytes: &[u8], aborted: &[AbortedTxn], from: i64, stop: Optio
         }
     }
     Ok(set)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn varint(out: &mut Vec<u8>, v: i64) {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        loop {
+            if z < 0x80 {
+                out.push(z as u8);
+                return;
+            }
+            out.push((z as u8 & 0x7f) | 0x80);
+            z >>= 7;
+        }
+    }
+
+    fn bytes(out: &mut Vec<u8>, b: Option<&[u8]>) {
+        match b {
+            None => varint(out, -1),
+            Some(b) => {
+                varint(out, b.len() as i64);
+                out.extend_from_slice(b);
+            }
+        }
+    }
+
+    /// A test record: key, value, headers.
+    type Rec<'a> = (Option<&'a [u8]>, Option<&'a [u8]>, &'a [(&'a [u8], &'a [u8])]);
+
+    /// One uncompressed batch (CRC left 0: not checked here).
+    fn batch(base: i64, attributes: i16, producer: i64, records: &[Rec<'_>]) -> Vec<u8> {
+        let mut recs = Vec::new();
+        for (i, (k, v, hs)) in records.iter().enumerate() {
+            let mut r = vec![0u8];
+            varint(&mut r, i as i64 * 10); // timestamp delta
+            varint(&mut r, i as i64);
+            bytes(&mut r, *k);
+            bytes(&mut r, *v);
+            varint(&mut r, hs.len() as i64);
+            for (hk, hv) in hs.iter() {
+                bytes(&mut r, Some(hk));
+                bytes(&mut r, Some(hv));
+            }
+            varint(&mut recs, r.len() as i64);
+            recs.extend_from_slice(&r);
+        }
+        let mut b = Vec::new();
+        b.extend_from_slice(&base.to_be_bytes());
+        b.extend_from_slice(&0i32.to_be_bytes()); // length, set below
+        b.extend_from_slice(&0i32.to_be_bytes());
+        b.push(2);
+        b.extend_from_slice(&0u32.to_be_bytes());
+        b.extend_from_slice(&attributes.to_be_bytes());
+        b.extend_from_slice(&(records.len() as i32 - 1).to_be_bytes());
+        b.extend_from_slice(&1000i64.to_be_bytes());
+        b.extend_from_slice(&1000i64.to_be_bytes());
+        b.extend_from_slice(&producer.to_be_bytes());
+        b.extend_from_slice(&0i16.to_be_bytes());
+        b.extend_from_slice(&0i32.to_be_bytes());
+        b.extend_from_slice(&(records.len() as i32).to_be_bytes());
+        b.extend_from_slice(&recs);
+        let len = (b.len() - 12) as i32;
+        b[8..12].copy_from_slice(&len.to_be_bytes());
+        b
+    }
+
+    const JSON: Wanted = Wanted { kind: ValueKind::Json, keys: true, headers: true };
+
+    #[test]
+    fn reads_records_keys_headers_and_leaves_a_cut_off_batch() {
+        let mut set = batch(5, 0, -1, &[(Some(b"k"), Some(b"{\"a\":\n1}"), &[(b"h", b"q\"\x01")]), (None, None, &[])]);
+        let whole = set.len();
+        set.extend_from_slice(&batch(7, 0, -1, &[(None, Some(b"{}"), &[])])[..20]);
+        let r = take_records(&set, &[], 0, None, &JSON).unwrap();
+        assert_eq!(r.offsets, [5, 6]);
+        assert_eq!(r.timestamps, [1000, 1010]);
+        assert_eq!(r.flags, [VALUE_HAS_LF, VALUE_NULL | KEY_NULL]);
+        assert_eq!(r.values, b"{\"a\": 1}\n");
+        assert_eq!(r.value_ends, [0, 9, 9]);
+        assert_eq!(r.originals, [(0, b"{\"a\":\n1}".to_vec())]);
+        assert_eq!(r.keys, b"k");
+        assert_eq!(std::str::from_utf8(&r.headers).unwrap(), "[[\"h\",\"q\\\"\\u0001\"]][]");
+        assert_eq!(r.next, 7, "the cut-off batch at offset 7 is read by the next fetch");
+        assert!(whole < set.len());
+    }
+
+    #[test]
+    fn skips_aborted_transactions_and_control_batches() {
+        let txn = IS_TRANSACTIONAL;
+        let abort_key: &[u8] = &[0, 0, 0, 0];
+        let commit_key: &[u8] = &[0, 0, 0, 1];
+        let mut set = Vec::new();
+        set.extend(batch(0, txn, 9, &[(None, Some(b"{\"x\":0}"), &[]), (None, Some(b"{\"x\":1}"), &[])]));
+        set.extend(batch(2, txn | IS_CONTROL, 9, &[(Some(abort_key), Some(b""), &[])]));
+        set.extend(batch(3, txn, 9, &[(None, Some(b"{\"x\":3}"), &[])]));
+        set.extend(batch(4, txn | IS_CONTROL, 9, &[(Some(commit_key), Some(b""), &[])]));
+        let committed = take_records(&set, &[AbortedTxn { producer_id: 9, first_offset: 0 }], 0, None, &JSON).unwrap();
+        assert_eq!(committed.offsets, [3]);
+        assert_eq!(committed.next, 5);
+        let all = take_records(&set, &[], 0, None, &JSON).unwrap();
+        assert_eq!(all.offsets, [0, 1, 3]);
+        let stopped = take_records(&set, &[], 1, Some(3), &JSON).unwrap();
+        assert_eq!((stopped.offsets.as_slice(), stopped.next), ([1].as_slice(), 3));
+    }
+
+    #[test]
+    fn decompresses_each_codec() {
+        use std::io::Write;
+        let plain = batch(0, 0, -1, &[(None, Some(b"{\"x\":1}"), &[]), (None, Some(b"{\"x\":2}"), &[])]);
+        let records = &plain[HEADER..];
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(records).unwrap();
+        let mut lz = lz4_flex::frame::FrameEncoder::new(Vec::new());
+        lz.write_all(records).unwrap();
+        let raw_snappy = snap::raw::Encoder::new().compress_vec(records).unwrap();
+        let mut xerial = b"\x82SNAPPY\x00\x00\x00\x00\x01\x00\x00\x00\x01".to_vec();
+        xerial.extend_from_slice(&(raw_snappy.len() as i32).to_be_bytes());
+        xerial.extend_from_slice(&raw_snappy);
+        for (codec, body) in [(1i16, gz.finish().unwrap()), (2, raw_snappy.clone()), (2, xerial), (3, lz.finish().unwrap())] {
+            let mut b = plain[..HEADER].to_vec();
+            b[21..23].copy_from_slice(&codec.to_be_bytes());
+            b.extend_from_slice(&body);
+            let len = (b.len() - 12) as i32;
+            b[8..12].copy_from_slice(&len.to_be_bytes());
+            let r = take_records(&b, &[], 0, None, &JSON).unwrap();
+            assert_eq!(r.values, b"{\"x\":1}\n{\"x\":2}\n", "codec {codec}");
+        }
+    }
 }
