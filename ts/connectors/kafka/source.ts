@@ -623,13 +623,18 @@ class KafkaReader implements SourceReader {
     return any;
   }
 
-  /** A fetch, tried again (up to 3 times, 1 s apart) when the connection fails, as the client's own calls are. */
+  /**
+   * A fetch, tried again every second while the broker cannot be reached, for up to 60 s
+   * (Kafka's default.api.timeout.ms): the Java consumer rides through a broker restart the
+   * same way, and the job fails (to restart from its checkpoint) only after that.
+   */
   private async fetchWithRetries(broker: { readonly host: string; readonly port: number }, request: Parameters<typeof rawFetch>[2]): Promise<RawFetchResponse> {
-    for (let attempt = 0; ; attempt++) {
+    const t0 = performance.now();
+    for (;;) {
       try {
         return await rawFetch(this.pool!, broker, request);
       } catch (e) {
-        if (attempt >= 3) throw e;
+        if (this.pool === null || performance.now() - t0 > 60_000) throw e;
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
@@ -682,13 +687,14 @@ class KafkaReader implements SourceReader {
   }
 
   async close(): Promise<void> {
+    // Closed first: a fetch still retrying stops at its next attempt.
+    const pool = this.pool;
+    this.pool = null;
     await this.inflight?.catch(() => undefined);
     this.inflight = null;
     this.dead?.close();
     const consumer = this.consumer;
     this.consumer = null;
-    const pool = this.pool;
-    this.pool = null;
     if (pool !== null) await pool.close().catch(() => undefined);
     if (consumer !== null) await new Promise<void>((resolve) => consumer.close(true, () => resolve()));
   }
