@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConnectionPool, Consumer, Producer } from '@platformatic/kafka';
+import { Admin, ConnectionPool, Consumer, Producer } from '@platformatic/kafka';
 import { describe, expect, inject, it } from 'vitest';
 import { CollectSink, KafkaSource, OffsetsInitializer, StreamEnvironment, type EngineName } from '../../ts/index.js';
 import { rawFetch } from '../../ts/connectors/kafka/fetch.js';
@@ -131,6 +131,27 @@ describe('Kafka record batches', () => {
       const got = await onBothEngines((engine) => read(engine, json(topic).withMetadata('offset').setMaxPartitionFetchBytes(max).build(), 5));
       expect(got.native, `max ${max} bytes`).toEqual(want.map((v, i) => ({ ...v, offset: i })));
     }
+  });
+
+  it("a LogAppendTime topic's records carry the broker's append time, not the producer's", async () => {
+    const topic = `lat-${uid()}`;
+    const admin = new Admin({ clientId: `lat-${uid()}`, bootstrapBrokers: [bootstrap] });
+    try {
+      await admin.createTopics({ topics: [topic], partitions: 1, replicas: 1, configs: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] });
+    } finally {
+      await admin.close();
+    }
+    const before = Date.now();
+    const producer = new Producer({ clientId: `lat-${uid()}`, bootstrapBrokers: [bootstrap] });
+    try {
+      await producer.send({ messages: [0, 1, 2].map((id) => ({ topic, partition: 0, value: Buffer.from(JSON.stringify({ id, name: 'x' })), timestamp: 1_000_000n + BigInt(id) })) });
+    } finally {
+      await producer.close();
+    }
+    const got = await onBothEngines((engine) => read(engine, json(topic).withMetadata('offset', 'timestamp').build()));
+    const times = got.native.map((r) => r.timestamp as number);
+    expect(new Set(times).size).toBe(1); // one batch, one append time
+    expect(times[0]).toBeGreaterThanOrEqual(before - 5_000); // the broker's clock, not 1_000_000
   });
 
   it('keys (text or null), headers (repeated, none, characters JSON escapes) and JSON values with line feeds; a key or header that is not UTF-8 names its field', async () => {

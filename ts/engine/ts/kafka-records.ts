@@ -21,6 +21,7 @@ const VALUE_HAS_LF = 16;
 const KEY_NULL = 32;
 const VALUE_NOT_UTF8 = 64;
 
+const TIMESTAMP_TYPE = 1 << 3;
 const IS_TRANSACTIONAL = 1 << 4;
 const IS_CONTROL = 1 << 5;
 const HEADER = 61;
@@ -239,6 +240,9 @@ export function takeKafkaRecords(records: Uint8Array, aborted: readonly KafkaAbo
     const attributes = batch.readInt16BE(21);
     const last = baseOffset + BigInt(batch.readInt32BE(23));
     const baseTimestamp = batch.readBigInt64BE(27);
+    // LogAppendTime topics: every record's timestamp is the batch's (the broker's) max timestamp.
+    const logAppendTime = (attributes & TIMESTAMP_TYPE) !== 0;
+    const maxTimestamp = batch.readBigInt64BE(35);
     const producerId = batch.readBigInt64BE(43);
     const count = batch.readInt32BE(57);
     if (last < from) continue;
@@ -333,7 +337,7 @@ export function takeKafkaRecords(records: Uint8Array, aborted: readonly KafkaAbo
         }
         if (c.at > end) throw truncated();
         offsets.push(offset);
-        timestamps.push(baseTimestamp + BigInt(tsDelta));
+        timestamps.push(logAppendTime ? maxTimestamp : baseTimestamp + BigInt(tsDelta));
         flags.push(f);
       }
       c.at = end;

@@ -82,6 +82,7 @@ pub struct AbortedTxn {
     pub first_offset: i64,
 }
 
+const TIMESTAMP_TYPE: i16 = 1 << 3;
 const IS_TRANSACTIONAL: i16 = 1 << 4;
 const IS_CONTROL: i16 = 1 << 5;
 /// baseOffset .. recordsCount.
@@ -364,6 +365,9 @@ pub fn take_records(bytes: &[u8], aborted: &[AbortedTxn], from: i64, stop: Optio
         let attributes = be_i16(batch, 21);
         let last = base_offset + i64::from(be_i32(batch, 23));
         let base_timestamp = be_i64(batch, 27);
+        // LogAppendTime topics: every record's timestamp is the batch's (the broker's) max timestamp.
+        let log_append_time = attributes & TIMESTAMP_TYPE != 0;
+        let max_timestamp = be_i64(batch, 35);
         let producer_id = be_i64(batch, 43);
         let count = be_i32(batch, 57);
         if last < from {
@@ -418,7 +422,8 @@ pub fn take_records(bytes: &[u8], aborted: &[AbortedTxn], from: i64, stop: Optio
                 return Ok(set);
             }
             if !skip {
-                set.push(wanted, offset, base_timestamp + ts_delta, &mut c, end)?;
+                let timestamp = if log_append_time { max_timestamp } else { base_timestamp + ts_delta };
+                set.push(wanted, offset, timestamp, &mut c, end)?;
             }
             c.at = end;
             set.next = offset + 1;
