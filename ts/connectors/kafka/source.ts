@@ -603,7 +603,12 @@ class KafkaReader implements SourceReader {
           const aborted = c.isolation === 'read_committed' ? p.abortedTransactions : [];
           const wanted = split.decoder.wanted;
           // The record batches are read by the engine (in Rust on the native engine): no object per record.
-          const set: KafkaRecordSet = engine.takeKafkaRecords(p.records, aborted, split.fetchAt, split.stop, split.decoder.wanted);
+          let set: KafkaRecordSet;
+          try {
+            set = engine.takeKafkaRecords(p.records, aborted, split.fetchAt, split.stop, split.decoder.wanted);
+          } catch (e) {
+            throw new EngineError('data', `${this.who}: topic '${topic}', partition ${p.partitionIndex}, fetched at offset ${split.fetchAt}: ${(e as Error).message}`);
+          }
           const next = set.next;
           if (next === split.fetchAt) continue;
           split.fetchAt = next;

@@ -8,7 +8,7 @@
 
 import { isUtf8 } from 'node:buffer';
 import { gunzipSync } from 'node:zlib';
-import { lz4Decompress, snappyDecompress } from '@platformatic/wasm-utils';
+import { crc32c, lz4Decompress, snappyDecompress } from '@platformatic/wasm-utils';
 import { decompress as zstdDecompress } from 'fzstd';
 import { EngineError } from '../errors.js';
 import type { KafkaAbortedTxn, KafkaRecordSet, KafkaWanted } from '../engine.js';
@@ -246,6 +246,12 @@ export function takeKafkaRecords(records: Uint8Array, aborted: readonly KafkaAbo
     const producerId = batch.readBigInt64BE(43);
     const count = batch.readInt32BE(57);
     if (last < from) continue;
+    // The CRC-32C of everything after it, checked as the Java consumer does (check.crcs).
+    const stored = batch.readUInt32BE(17);
+    const computed = crc32c(batch.subarray(21));
+    if (stored !== computed) {
+      throw new EngineError('data', `the record batch at offset ${baseOffset} fails its CRC-32C check (stored ${stored}, computed ${computed}): the data was corrupted on the broker or on the way; check the topic with kafka-dump-log`);
+    }
     while (p < pending.length && pending[p]!.firstOffset <= last) abortedProducers.push(pending[p++]!.producerId);
     const codec = attributes & 7;
     const recs = codec === 0 ? batch.subarray(HEADER) : decompress(codec, batch.subarray(HEADER));

@@ -373,6 +373,12 @@ pub fn take_records(bytes: &[u8], aborted: &[AbortedTxn], from: i64, stop: Optio
         if last < from {
             continue;
         }
+        // The CRC-32C of everything after it, checked as the Java consumer does (check.crcs).
+        let stored = u32::from_be_bytes(batch[17..21].try_into().expect("4 bytes"));
+        let computed = crc32c::crc32c(&batch[21..]);
+        if stored != computed {
+            return Err(Error::data(format!("the record batch at offset {base_offset} fails its CRC-32C check (stored {stored}, computed {computed}): the data was corrupted on the broker or on the way; check the topic with kafka-dump-log")));
+        }
         while let Some(a) = pending.next_if(|a| a.first_offset <= last) {
             aborted_producers.push(a.producer_id);
         }
@@ -464,7 +470,7 @@ mod tests {
     /// A test record: key, value, headers.
     type Rec<'a> = (Option<&'a [u8]>, Option<&'a [u8]>, &'a [(&'a [u8], &'a [u8])]);
 
-    /// One uncompressed batch (CRC left 0: not checked here).
+    /// One uncompressed batch.
     fn batch(base: i64, attributes: i16, producer: i64, records: &[Rec<'_>]) -> Vec<u8> {
         let mut recs = Vec::new();
         for (i, (k, v, hs)) in records.iter().enumerate() {
@@ -496,9 +502,16 @@ mod tests {
         b.extend_from_slice(&0i32.to_be_bytes());
         b.extend_from_slice(&(records.len() as i32).to_be_bytes());
         b.extend_from_slice(&recs);
+        seal(&mut b);
+        b
+    }
+
+    /// Sets a batch's length and CRC.
+    fn seal(b: &mut [u8]) {
         let len = (b.len() - 12) as i32;
         b[8..12].copy_from_slice(&len.to_be_bytes());
-        b
+        let crc = crc32c::crc32c(&b[21..]);
+        b[17..21].copy_from_slice(&crc.to_be_bytes());
     }
 
     const JSON: Wanted = Wanted { kind: ValueKind::Json, keys: true, headers: true };
@@ -557,10 +570,18 @@ mod tests {
             let mut b = plain[..HEADER].to_vec();
             b[21..23].copy_from_slice(&codec.to_be_bytes());
             b.extend_from_slice(&body);
-            let len = (b.len() - 12) as i32;
-            b[8..12].copy_from_slice(&len.to_be_bytes());
+            seal(&mut b);
             let r = take_records(&b, &[], 0, None, &JSON).unwrap();
             assert_eq!(r.values, b"{\"x\":1}\n{\"x\":2}\n", "codec {codec}");
         }
+    }
+
+    #[test]
+    fn a_corrupted_batch_fails_its_crc_check() {
+        let mut b = batch(3, 0, -1, &[(None, Some(b"{\"x\":1}"), &[])]);
+        let last = b.len() - 2;
+        b[last] ^= 1;
+        let e = take_records(&b, &[], 0, None, &JSON).unwrap_err();
+        assert!(e.message.starts_with("the record batch at offset 3 fails its CRC-32C check"), "{}", e.message);
     }
 }
