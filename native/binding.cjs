@@ -848,6 +848,7 @@ module.exports.encodeText = nativeBinding.encodeText
 module.exports.encodeTextRows = nativeBinding.encodeTextRows
 module.exports.FieldType = nativeBinding.FieldType
 module.exports.hashPartition = nativeBinding.hashPartition
+module.exports.kafkaTakeRecords = nativeBinding.kafkaTakeRecords
 module.exports.memoryPoolUse = nativeBinding.memoryPoolUse
 module.exports.murmur3 = nativeBinding.murmur3
 module.exports.NexmarkKind = nativeBinding.NexmarkKind

@@ -184,6 +184,27 @@ export declare const enum FieldType {
  */
 export declare function hashPartition(fields: Array<FieldSpec>, buffers: Array<Uint8Array>, length: number, eventTime: Uint8Array | undefined | null, keyFields: Array<number>, parallelism: number, maxParallelism: number): Array<BatchOut>
 
+export interface KafkaRecordSetOut {
+  next: bigint
+  offsets: BigInt64Array
+  timestamps: BigInt64Array
+  flags: Uint8Array
+  values: Uint8Array
+  valueEnds: Int32Array
+  originalIndex: Array<number>
+  originals: Array<Uint8Array>
+  keys?: Uint8Array
+  keyEnds?: Int32Array
+  headers?: Uint8Array
+  headerEnds?: Int32Array
+}
+
+/**
+ * The records of one partition's fetched record set (see `take_records`), as columns.
+ * `kind`: 'json' | 'csv' | 'raw'.
+ */
+export declare function kafkaTakeRecords(records: Uint8Array, abortedProducers: BigInt64Array, abortedFirstOffsets: BigInt64Array, from: bigint, stop: bigint | undefined | null, kind: string, keys: boolean, headers: boolean): KafkaRecordSetOut
+
 export declare function memoryPoolUse(id: string): MemoryUse | null
 
 export interface MemoryUse {

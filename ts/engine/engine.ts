@@ -184,6 +184,13 @@ export interface Engine {
   closeMemoryPool(id: string): void;
   /** Splits a batch into `n` batches, row i into batch `targets[i]`, rows kept in order; one call per batch. */
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[];
+  /**
+   * The records of one Kafka partition's fetched record set (the raw bytes of a Fetch
+   * response's `records` field), read in one call into columns: batches decompressed, control
+   * batches and (under read_committed) aborted transactions skipped by Kafka's rule, from
+   * offset `from` on and before `stop`; a batch cut off at the end is left for the next fetch.
+   */
+  takeKafkaRecords(records: Uint8Array, aborted: readonly KafkaAbortedTxn[], from: bigint, stop: bigint | null, wanted: KafkaWanted): KafkaRecordSet;
   /** A JSON Lines decoder for one input; `where` names it in messages (`file '<path>'`). */
   createJsonlDecoder(schema: Schema, where: string): LineDecoder;
   /** A CSV decoder for one input (`delimiter`: one character; `header`: the first record names the columns). */
@@ -195,4 +202,40 @@ export interface Engine {
   encodeText(batch: RecordBatch, format: TextFormat): Uint8Array;
   /** As `encodeText`, with where each row ends in the bytes (a rolling sink splits parts at rows). */
   encodeTextRows(batch: RecordBatch, format: TextFormat): { readonly bytes: Uint8Array; readonly rowEnds: ArrayLike<number> };
+}
+
+/** An aborted transaction listed in a Fetch response. */
+export interface KafkaAbortedTxn {
+  readonly producerId: bigint;
+  readonly firstOffset: bigint;
+}
+
+/** How a Kafka record set's values are laid out, and which of keys and headers are wanted. */
+export interface KafkaWanted {
+  readonly kind: 'json' | 'csv' | 'raw';
+  readonly keys: boolean;
+  readonly headers: boolean;
+}
+
+/**
+ * A partition's fetched Kafka records, column by column (see
+ * crates/sluice-core/src/kafka/record_batch.rs for the layout and the flag bits).
+ */
+export interface KafkaRecordSet {
+  /** The offset after everything looked at (past control markers and aborted records). */
+  readonly next: bigint;
+  readonly offsets: BigInt64Array;
+  readonly timestamps: BigInt64Array;
+  readonly flags: Uint8Array;
+  /** Each non-null value followed by a line feed (JSON: its line feeds made spaces). */
+  readonly values: Uint8Array;
+  /** Value i is values[valueEnds[i], valueEnds[i + 1] - 1) (a null takes no bytes). */
+  readonly valueEnds: Int32Array;
+  /** JSON values that held line feeds, as they were: record index -> bytes. */
+  readonly originals: ReadonlyMap<number, Uint8Array>;
+  readonly keys: Uint8Array | null;
+  readonly keyEnds: Int32Array | null;
+  /** Headers of each record as JSON text [[key, value], ...]. */
+  readonly headers: Uint8Array | null;
+  readonly headerEnds: Int32Array | null;
 }

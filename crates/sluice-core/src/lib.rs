@@ -5,6 +5,7 @@ pub mod calc;
 pub mod codec;
 pub mod error;
 pub mod hash;
+pub mod kafka;
 pub mod keys;
 pub mod memory;
 pub mod nexmark;

@@ -10,6 +10,7 @@ mod calc;
 mod codec;
 mod error;
 mod hash;
+mod kafka;
 mod kinds;
 mod memory;
 mod nexmark;

@@ -3,7 +3,7 @@
 import { RecordBatch } from '../../batch/record-batch.js';
 import { takeColumn } from '../../batch/column.js';
 import { Schema } from '../../batch/schema.js';
-import type { Calc, CsvDecoder, CsvHeader, DecodedLines, Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { Calc, CsvDecoder, CsvHeader, DecodedLines, Engine, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
 import { windowOutputSchema } from '../window-spec.js';
 import { calcOutputSchema, checkCalcSpec, type CalcSpec } from '../calc-spec.js';
@@ -283,6 +283,38 @@ export class NativeEngine implements Engine {
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[] {
     try {
       return this.binding.partitionByTargets(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), targets, n).map((o) => fromBatchOut(batch.schema, o));
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  takeKafkaRecords(records: Uint8Array, aborted: readonly KafkaAbortedTxn[], from: bigint, stop: bigint | null, wanted: KafkaWanted): KafkaRecordSet {
+    try {
+      const o = this.binding.kafkaTakeRecords(
+        records,
+        BigInt64Array.from(aborted, (a) => a.producerId),
+        BigInt64Array.from(aborted, (a) => a.firstOffset),
+        from,
+        stop ?? undefined,
+        wanted.kind,
+        wanted.keys,
+        wanted.headers,
+      );
+      const originals = new Map<number, Uint8Array>();
+      o.originalIndex.forEach((i, k) => originals.set(i, o.originals[k]!));
+      return {
+        next: o.next,
+        offsets: o.offsets,
+        timestamps: o.timestamps,
+        flags: o.flags,
+        values: o.values,
+        valueEnds: o.valueEnds,
+        originals,
+        keys: o.keys ?? null,
+        keyEnds: o.keyEnds ?? null,
+        headers: o.headers ?? null,
+        headerEnds: o.headerEnds ?? null,
+      };
     } catch (e) {
       throw fromNative(e);
     }
