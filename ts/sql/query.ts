@@ -11,6 +11,7 @@ import { Session, Slide, Tumble, type GroupWindow, type Table } from '../table/t
 import { nearest } from './errors.js';
 import { ExprTranslator, intervalMs, type Scope } from './expressions.js';
 import { intervalJoin } from './join.js';
+import { hasOver, overOutsideTopN, windowTopN, type TopNDeps } from './topn.js';
 import type { Catalog, Relation } from './relation.js';
 
 export type { Catalog, Relation };
@@ -69,8 +70,10 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   const te = kids(from, 'TableExpression')[0];
   const isJoin = te !== undefined && te.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'JOIN');
   // A join takes the WHERE conditions too: its time bounds may be written there (Nexmark q7).
-  let rel = tvf !== null ? scanTvfTable(tvf, catalog) : isJoin ? join(te, catalog, where?.kids[1] ?? null) : fromClause(from, catalog);
-  if (where !== undefined && !isJoin) {
+  // FROM a ranking subquery (window top-N): the enclosing WHERE holds the rank's limit.
+  const ranked = tvf === null && !isJoin ? windowTopN(from, where, catalog, TOP_N) : null;
+  let rel = ranked ?? (tvf !== null ? scanTvfTable(tvf, catalog) : isJoin ? join(te, catalog, where?.kids[1] ?? null) : fromClause(from, catalog));
+  if (where !== undefined && !isJoin && ranked === null) {
     const t = new ExprTranslator(scope(rel, null));
     const pred = t.expr(where.kids[1]!);
     rel = { ...rel, table: at(where.kids[1]!, () => rel.table.where(new Expression(pred))) };
@@ -78,6 +81,7 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   const select = kids(q, 'SelectClause')[0]!;
   const groupBy = kids(q, 'GroupByClause')[0];
   const having = kids(q, 'HavingClause')[0];
+  if (hasOver(select)) overOutsideTopN(select);
   if (tvf !== null || groupBy !== undefined) return windowed(select, groupBy, tvf, rel, having);
   if (having !== undefined) fail(having, 'HAVING belongs to a window aggregation (GROUP BY window_start, window_end, ...); filter rows with WHERE');
   if (kids(select, 'tok').some((k) => k.text.toUpperCase() === 'DISTINCT')) fail(select, 'SELECT DISTINCT is not supported (it is an updating operation); use a window aggregation');
@@ -200,6 +204,20 @@ function scanTvfTable(tvf: SqlNode, catalog: Catalog): Relation {
   if (table === null) fail(params[0]!, 'a window TVF reads TABLE <name> first, e.g. TUMBLE(TABLE bid, DESCRIPTOR(ts), INTERVAL \'10\' SECOND)');
   return scanTable(table, catalog);
 }
+
+/** What window top-N (topn.ts) uses of this module. */
+const TOP_N: TopNDeps = {
+  from: (from, catalog) => fromClause(from, catalog),
+  tvf: (tvf, catalog) => {
+    const rel = scanTvfTable(tvf, catalog);
+    const e = find(tvf, 'WindowTVFExpression')!;
+    const desc = find(e, 'ColumnDescriptor');
+    if (desc === null) fail(e, 'name the time column with DESCRIPTOR(ts)');
+    const kind = find(e, 'WindowTVFName')!.text.toUpperCase();
+    const intervals = kids(e, 'WindowTVFParam').map((p) => find(p, 'TimeIntervalExpression')).filter((x): x is SqlNode => x !== null);
+    return { rel, window: windowOf(e, kind, find(desc, 'ColumnName')!, intervals, rel), kind };
+  },
+};
 
 /** The group window of a TVF or a GROUP BY window function, checked against the relation's event time. */
 function windowOf(n: SqlNode, kind: string, timeCol: SqlNode, intervals: SqlNode[], rel: Relation): GroupWindow {
