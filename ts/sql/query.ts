@@ -11,6 +11,7 @@ import { Session, Slide, Tumble, type GroupWindow, type Table } from '../table/t
 import { nearest } from './errors.js';
 import { ExprTranslator, intervalMs, type Scope } from './expressions.js';
 import { intervalJoin } from './join.js';
+import { cumulateOf, cumulateSteps, startFromEnd, type Cumulate } from './cumulate.js';
 import { hasOver, overOutsideTopN, windowTopN, type TopNDeps } from './topn.js';
 import type { Catalog, Relation } from './relation.js';
 
@@ -205,6 +206,24 @@ function scanTvfTable(tvf: SqlNode, catalog: Catalog): Relation {
   return scanTable(table, catalog);
 }
 
+/**
+ * A SESSION TVF's sessions are per PARTITION BY key; the window aggregation keeps sessions per
+ * group key, so the two must be the same columns.
+ */
+function checkSessionKeys(tvf: SqlNode, keys: readonly string[], rel: Relation, groupBy: SqlNode): void {
+  const part = kids(tvf, 'TvfPartitionBy')[0];
+  const names = rel.table.getSchema().names();
+  const partKeys = (part?.kids ?? []).map((k) => {
+    const c = nameParts(k)[0]!;
+    if (!names.includes(c)) fail(k, `unknown column '${c}'; the columns are: ${names.join(', ')}`);
+    return c;
+  });
+  const same = partKeys.length === keys.length && partKeys.every((k) => keys.includes(k));
+  if (!same) {
+    fail(part ?? groupBy, `a SESSION window's sessions are per PARTITION BY key: group by exactly its keys (GROUP BY window_start, window_end${partKeys.map((k) => `, ${k}`).join('')}), or partition by the grouped keys (SESSION(TABLE t PARTITION BY ${keys.length === 0 ? 'key' : keys.join(', ')}, DESCRIPTOR(ts), INTERVAL ...))`);
+  }
+}
+
 /** What window top-N (topn.ts) uses of this module. */
 const TOP_N: TopNDeps = {
   from: (from, catalog) => fromClause(from, catalog),
@@ -214,6 +233,9 @@ const TOP_N: TopNDeps = {
     const desc = find(e, 'ColumnDescriptor');
     if (desc === null) fail(e, 'name the time column with DESCRIPTOR(ts)');
     const kind = find(e, 'WindowTVFName')!.text.toUpperCase();
+    if (kind !== 'TUMBLE' && kind !== 'HOP') {
+      fail(tvf, `window top-N directly over ${kind} rows is not supported; rank the result of a window aggregation (SELECT *, ROW_NUMBER() OVER (...) AS rownum FROM (SELECT ... FROM TABLE(${kind}(...)) GROUP BY window_start, window_end, ...)) or use TUMBLE / HOP`);
+    }
     const intervals = kids(e, 'WindowTVFParam').map((p) => find(p, 'TimeIntervalExpression')).filter((x): x is SqlNode => x !== null);
     return { rel, window: windowOf(e, kind, find(desc, 'ColumnName')!, intervals, rel), kind };
   },
@@ -249,7 +271,7 @@ function windowOf(n: SqlNode, kind: string, timeCol: SqlNode, intervals: SqlNode
         need(1, "a gap: SESSION(ts, INTERVAL '10' SECOND)");
         return Session.withGap(lit(ms[0]!)).on(on).as(WINDOW_ALIAS);
       case 'CUMULATE':
-        fail(n, 'CUMULATE windows are not supported yet; the nearest supported window is HOP (sliding): HOP(TABLE t, DESCRIPTOR(ts), INTERVAL step, INTERVAL size)');
+        fail(n, 'CUMULATE is a window TVF: FROM TABLE(CUMULATE(TABLE t, DESCRIPTOR(ts), INTERVAL step, INTERVAL max)) GROUP BY window_start, window_end, ...');
       default:
         fail(n, `window ${kind} is not supported; use TUMBLE, HOP or SESSION`);
     }
@@ -261,6 +283,7 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
     fail(tvf!, "a window TVF is supported in a window aggregation: add GROUP BY window_start, window_end (and keys); a TVF's rows on their own are not supported yet");
   }
   let window: GroupWindow | null = null;
+  let cumulate: Cumulate | null = null;
   const keys: string[] = [];
   let sawStart = false;
   let sawEnd = false;
@@ -289,7 +312,14 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
     const params = kids(e, 'WindowTVFParam');
     const desc = find(e, 'ColumnDescriptor');
     if (desc === null) fail(e, 'name the time column with DESCRIPTOR(ts)');
-    window = windowOf(e, find(e, 'WindowTVFName')!.text.toUpperCase(), find(desc, 'ColumnName')!, params.map((p) => find(p, 'TimeIntervalExpression')).filter((x): x is SqlNode => x !== null), rel);
+    const kind = find(e, 'WindowTVFName')!.text.toUpperCase();
+    const intervals = params.map((p) => find(p, 'TimeIntervalExpression')).filter((x): x is SqlNode => x !== null);
+    if (kind === 'CUMULATE') {
+      // Planned as one tumbling aggregation per step (cumulate.ts); the max size's window checks the time column.
+      cumulate = cumulateOf(e, intervals.map((i) => intervalMs(i)));
+      window = windowOf(e, 'TUMBLE', find(desc, 'ColumnName')!, intervals.slice(1), rel);
+    } else window = windowOf(e, kind, find(desc, 'ColumnName')!, intervals, rel);
+    if (kind === 'SESSION') checkSessionKeys(e, keys, rel, groupBy);
   }
   // GROUP BY a window aggregation's window columns (Flink's window propagation, Nexmark q5):
   // its rows of one window all have the event time window_end - 1, so a 1 ms tumbling window
@@ -315,7 +345,13 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   const noAgg = t.sawAggregate === null;
   const items = noAgg ? [...withHaving, { name: COUNT, node: select, expr: { k: 'call', op: 'agg', args: [{ k: 'lit', v: 1 }], s: 'count' } as ExprNode }] : withHaving;
   const w = window;
-  const grouped = (its: readonly Item[]): Table => rel.table.window(w).groupBy(new Expression({ k: 'ref', name: WINDOW_ALIAS }), ...keys.map((k) => new Expression({ k: 'ref', name: k }))).select(...named(its));
+  const groupedBy = (t: Table, gw: GroupWindow, its: readonly Item[]): Table => t.window(gw).groupBy(new Expression({ k: 'ref', name: WINDOW_ALIAS }), ...keys.map((k) => new Expression({ k: 'ref', name: k }))).select(...named(its));
+  const c = cumulate;
+  const grouped = (its: readonly Item[]): Table => {
+    if (c === null) return groupedBy(rel.table, w, its);
+    const parts = cumulateSteps(c, w.on, WINDOW_ALIAS).map((s) => groupedBy(s.filter === null ? rel.table : rel.table.where(new Expression(s.filter)), s.window, its.map((it) => ({ ...it, expr: startFromEnd(it.expr, WINDOW_ALIAS, s.spanMs) }))));
+    return parts.length === 1 ? parts[0]! : parts[0]!.unionAll(...parts.slice(1));
+  };
   // Trying one item alone must not add graph nodes: only items without aggregates are tried.
   const plain = (e: ExprNode): boolean => e.k !== 'call' || (e.op !== 'agg' && e.op !== 'windowStart' && e.op !== 'windowEnd' && e.args.every(plain));
   const table = atItem(items, () => grouped(items), (it) => (plain(it.expr) ? rel.table.select(...named([it])) : null));
