@@ -19,6 +19,7 @@ import { DiscardingSink } from '../connectors/memory-sinks.js';
 import { NexmarkSource } from '../connectors/nexmark-source.js';
 import { AUCTION_SCHEMA, BID_SCHEMA, PERSON_SCHEMA } from '../engine/nexmark-config.js';
 import { nearest } from './errors.js';
+import { checkKafkaTable, KAFKA_OPTIONS, kafkaSink, kafkaSource } from './kafka-table.js';
 import { fail, type SqlNode } from './parser.js';
 
 export interface ColumnDef {
@@ -39,11 +40,12 @@ export interface TableDef {
   readonly node: SqlNode;
 }
 
-const CONNECTORS = ['nexmark', 'filesystem', 'datagen', 'blackhole', 'print'];
+const CONNECTORS = ['nexmark', 'filesystem', 'datagen', 'kafka', 'blackhole', 'print'];
 const OPTIONS: Readonly<Record<string, readonly string[]>> = {
   nexmark: ['connector', 'kind', 'events', 'seed', 'event-rate', 'rate'],
   filesystem: ['connector', 'path', 'format', 'csv.header', 'csv.delimiter'],
   datagen: ['connector', 'rows-per-second', 'number-of-rows', 'seed', 'fields.<column>.kind', 'fields.<column>.min', 'fields.<column>.max', 'fields.<column>.length', 'fields.<column>.start', 'fields.<column>.end', 'fields.<column>.max-past'],
+  kafka: KAFKA_OPTIONS,
   blackhole: ['connector'],
   print: ['connector'],
 };
@@ -67,6 +69,7 @@ export function checkTableDef(def: TableDef): void {
     if (!allowed.includes(generic)) fail(v.key, `connector '${c.value}' has no option '${k}'; its options are: ${allowed.join(', ')}`);
   }
   if (c.value === 'datagen') datagenOptions(def);
+  if (c.value === 'kafka') checkKafkaTable(def);
   for (const k of ['events', 'seed', 'event-rate', 'rate']) {
     const v = def.options.get(k);
     if (v !== undefined && !/^\d+$/.test(v.value)) fail(v.node, `'${k}' must be a whole number, got '${v.value}'`);
@@ -178,6 +181,8 @@ export function openSource(def: TableDef, env: StreamEnvironment, at: SqlNode): 
       const src = option(def, 'format') === 'json' ? FileSource.jsonl(path, spec) : FileSource.csv(path, spec, { ...(header !== undefined ? { header: header === 'true' } : {}), ...(delimiter !== undefined ? { delimiter } : {}) });
       return env.fromSource(src as FileSource<Record<string, unknown>>, wm, def.name);
     }
+    case 'kafka':
+      return env.fromSource(kafkaSource(def, schemaSpec(def)), wm, def.name);
     case 'datagen':
       return env.fromSource(new DataGenSource(Schema.from(schemaSpec(def)), datagenOptions(def)) as unknown as Source<Record<string, unknown>>, wm, def.name);
     default:
@@ -191,12 +196,14 @@ export function openSink(def: TableDef, at: SqlNode): Sink {
   switch (connector) {
     case 'filesystem':
       return option(def, 'format') === 'json' ? FileSink.jsonl(option(def, 'path')!) : FileSink.csv(option(def, 'path')!);
+    case 'kafka':
+      return kafkaSink(def);
     case 'blackhole':
       return new DiscardingSink();
     case 'print':
       return new PrintSink(def.name);
     default:
-      fail(at, `the table ${def.name} (connector '${connector}') is a source only; insert into a 'filesystem', 'blackhole' or 'print' table`);
+      fail(at, `the table ${def.name} (connector '${connector}') is a source only; insert into a 'filesystem', 'kafka', 'blackhole' or 'print' table`);
   }
 }
 
