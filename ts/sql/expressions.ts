@@ -218,6 +218,8 @@ export class ExprTranslator {
 
   private unsupported(n: SqlNode): never {
     const t = n.text.length > 40 ? `${n.text.slice(0, 40)}...` : n.text;
+    // Supported units were rewritten into functions before parsing (function-forms.ts).
+    if (n.kind === 'Extract') fail(n, `${t}: EXTRACT takes one of the units YEAR, QUARTER, MONTH, WEEK, DAY, DOY, DOW, HOUR, MINUTE, SECOND: EXTRACT(HOUR FROM ts)`);
     fail(n, `'${t}' (${n.kind}) is not supported in Sluice's SQL; supported: columns, literals, + - * / % ||, comparisons, AND/OR/NOT, IS [NOT] NULL, [NOT] IN, [NOT] BETWEEN, [NOT] LIKE, CASE, CAST and the functions ${FUNCTIONS.join(', ')}`);
   }
 

@@ -7,6 +7,8 @@
  * their positions in the text).
  */
 
+import { codeMask } from './function-forms.js';
+
 /** parser.ts's SqlNode (declared here too: parser.ts imports this module). */
 interface SqlNode {
   readonly kind: string;
@@ -34,8 +36,10 @@ function position(sql: string, offset: number): { line: number; col: number } {
 export function rewriteSessionTvfs(sql: string): { text: string; sessions: SessionAt[] } {
   const sessions: SessionAt[] = [];
   let text = sql;
+  const code = codeMask(sql);
   for (const m of sql.matchAll(SESSION_TVF)) {
     const at = m.index;
+    if (!code[at]) continue;
     const keys: SessionAt['keys'][number][] = [];
     const clause = m[2];
     if (clause !== undefined) {
