@@ -37,7 +37,7 @@ describe('SQL errors', () => {
       ['SELECT auction FROM bid\nWHERE MOD(bidder, 2) = 0 AND x.price > 1', 2, 30, "unknown table 'x' in x.price; the tables here are: bid"],
       ['SELECT auction FROM bids', 1, 21, "unknown table 'bids'; did you mean 'bid'?"],
       ['SELECT UPPR(channel) FROM bid', 1, 8, 'unknown function UPPR; the nearest supported one is UPPER'],
-      ['SELECT auction FROM bid ORDER BY price', 1, 25, 'only SELECT ... FROM ... [WHERE ...] [GROUP BY window ...] is supported'],
+      ['WITH x AS (SELECT auction FROM bid) SELECT auction FROM x', 1, 1, 'only SELECT ... FROM ... [WHERE ...] [GROUP BY window ...] [UNION ALL ...] [ORDER BY time, ...] [LIMIT n] is supported (no VALUES or WITH)'],
       ['SELECT auction, COUNT(*) FROM bid GROUP BY auction', 1, 35, 'GROUP BY without a window is an updating aggregation'],
       ['SELECT a.auction FROM bid a JOIN bid b ON a.auction = b.auction', 1, 43, 'regular joins are updating and not supported; bound the time of both sides against each other (an interval join)'],
       ["SELECT window_start, COUNT(*) FROM TABLE(CUMULATE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '3' SECOND, INTERVAL '10' SECOND)) GROUP BY window_start, window_end", 1, 42, "CUMULATE's max size (10000 ms) must be a whole multiple of its step (3000 ms)"],

@@ -13,6 +13,7 @@ import { ExprTranslator, intervalMs, type Scope } from './expressions.js';
 import { intervalJoin } from './join.js';
 import { cumulateOf, cumulateSteps, startFromEnd, type Cumulate } from './cumulate.js';
 import { isSetOperation, unionAll } from './union.js';
+import { hasOrderOrLimit, orderAndLimit } from './order-limit.js';
 import { hasOver, overOutsideTopN, windowTopN, type TopNDeps } from './topn.js';
 import type { Catalog, Relation } from './relation.js';
 
@@ -55,9 +56,10 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
     const sel = q.kids.filter((k) => k.kind !== 'tok');
     const toks = q.kids.filter((k) => k.kind === 'tok').map((k) => k.text.toUpperCase());
     if (sel.length === 1 && (toks.length === 0 || (toks[0] === '(' && toks[toks.length - 1] === ')'))) return translateQuery(sel[0]!, catalog);
+    if (hasOrderOrLimit(q)) return orderAndLimit(q, catalog, translateQuery);
     if (isSetOperation(q)) return unionAll(q, catalog, translateQuery);
     const what = q.kids.find((k) => ['ORDER', 'LIMIT', 'UNION', 'INTERSECT', 'EXCEPT', 'VALUES', 'WITH'].includes(k.text.toUpperCase()) || k.kind === 'OrderByClause' || k.kind === 'LimitClause');
-    fail(what ?? q, `${what?.text ?? q.text.slice(0, 30)}: only SELECT ... FROM ... [WHERE ...] [GROUP BY window ...] is supported (no ORDER BY, LIMIT, UNION, VALUES or WITH); the nearest supported form is a plain SELECT`);
+    fail(what ?? q, `${what?.text ?? q.text.slice(0, 30)}: only SELECT ... FROM ... [WHERE ...] [GROUP BY window ...] [UNION ALL ...] [ORDER BY time, ...] [LIMIT n] is supported (no VALUES or WITH); the nearest supported form is a plain SELECT (a WITH query as a subquery in FROM or a CREATE VIEW)`);
   }
   if (q.kind !== 'SelectStatement') fail(q, `${q.kind} is not supported; write SELECT ... FROM ...`);
   const from = kids(q, 'FromClause')[0];
