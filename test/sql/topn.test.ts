@@ -93,6 +93,16 @@ describe('SQL window top-N', () => {
   });
 });
 
+describe('SQL window top-N columns', () => {
+  it("SELECT * of a TVF's rows has the table's columns, window_start, window_end and the rank", async () => {
+    const tEnv = TableEnvironment.create(StreamEnvironment.create({ engine: 'ts' }));
+    await tEnv.executeSql(bidDdl(1000));
+    const t = await tEnv.sqlQuery("SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY price DESC) AS rownum FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '1' SECOND))) WHERE rownum <= 1");
+    expect(t.getSchema().names()).toEqual(['auction', 'bidder', 'price', 'channel', 'url', 'dateTime', 'extra', 'window_start', 'window_end', 'rownum']);
+    expect(t.getSchema().field('rownum').type).toBe('i64');
+  });
+});
+
 describe('SQL window top-N errors', () => {
   it('name line and column and the form to write', async () => {
     const env = StreamEnvironment.create({ engine: 'ts' });

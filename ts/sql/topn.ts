@@ -283,7 +283,8 @@ export function windowTopN(from: SqlNode, where: SqlNode | undefined, catalog: C
     }
     const all = find(it, 'TableAllColumns');
     if (all !== null) {
-      for (const c of inCols) {
+      // A TVF's rows have its window's bounds too (Flink's window_time is not supported).
+      for (const c of window !== null ? [...inCols, 'window_start', 'window_end'] : inCols) {
         exprs.push(new Expression({ k: 'ref', name: c }));
         outNames.push(c);
       }
