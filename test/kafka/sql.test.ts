@@ -106,6 +106,9 @@ describe("SQL 'connector' = 'kafka'", () => {
       [`CREATE TABLE a (x BIGINT) WITH (${base}, 'properties.acks' = 'all')`, "connector 'kafka' has no option 'properties.acks'"],
     ];
     for (const [ddl, msg] of cases) await expect(tEnv.executeSql(ddl), ddl).rejects.toThrow(msg);
+    await tEnv.executeSql(`CREATE TABLE semi (x BIGINT) WITH ('connector' = 'kafka', 'topic' = 't', 'properties.bootstrap.servers' = '${bootstrap}', 'format' = 'csv', 'csv.field-delimiter' = ';')`);
+    await tEnv.executeSql("CREATE TABLE xs (x BIGINT) WITH ('connector' = 'datagen', 'number-of-rows' = '1')");
+    await expect(tEnv.executeSql('INSERT INTO semi SELECT x FROM xs')).rejects.toThrow("INSERT INTO semi: the kafka sink writes CSV with ',' only");
     // A table only written to needs no start; reading one needs a group for 'group-offsets'.
     await tEnv.executeSql(`CREATE TABLE a (x BIGINT) WITH (${base})`);
     await expect(tEnv.sqlQuery('SELECT x FROM a')).rejects.toThrow("line 1, column 1: reading a from 'group-offsets' (Flink's default 'scan.startup.mode') needs 'properties.group.id'; or set 'scan.startup.mode' = 'earliest-offset'");

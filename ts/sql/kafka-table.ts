@@ -169,6 +169,8 @@ export function kafkaSource(def: KafkaTableDef, spec: SchemaSpec): Source<Record
 export function kafkaSink(def: KafkaTableDef): Sink {
   const topics = topicsOf(def);
   if (topics === null || topics.length !== 1) fail(def.node, `INSERT INTO ${def.name}: a kafka sink table writes one 'topic' (not a list or a pattern)`);
+  const d = opt(def, 'csv.field-delimiter');
+  if (d !== undefined && d !== ',') fail(at(def, 'csv.field-delimiter'), `INSERT INTO ${def.name}: the kafka sink writes CSV with ',' only; drop 'csv.field-delimiter' or use 'format' = 'json'`);
   const b = KafkaSink.builder().setBootstrapServers(opt(def, 'properties.bootstrap.servers')!).setTopic(topics[0]!).setValueFormat(formatOf(def));
   const keys = keyFields(def);
   if (keys.length > 0) b.setKeyFields(...keys);
