@@ -93,6 +93,26 @@ describe('SQL window top-N', () => {
   });
 });
 
+describe('SQL window top-N over a ranking view', () => {
+  it('CREATE VIEW ranked AS SELECT ..., ROW_NUMBER() ...; SELECT ... FROM ranked r WHERE rn <= 2 equals the subquery form', async () => {
+    const agg = "SELECT window_start, window_end, auction, COUNT(*) AS num FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '200' MILLISECOND)) GROUP BY window_start, window_end, auction";
+    const ranking = `SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY num DESC) AS rn FROM (${agg})`;
+    const viaView = await onBothEngines(async (engine) => {
+      const env = StreamEnvironment.create({ engine });
+      const tEnv = TableEnvironment.create(env);
+      await tEnv.executeSql(bidDdl(EVENTS));
+      await tEnv.executeSql(`CREATE VIEW ranked AS ${ranking}`);
+      const sink = new CollectSink();
+      (await tEnv.sqlQuery('SELECT r.window_start, r.auction, r.num, rn FROM ranked r WHERE rn <= 2 AND r.num > 1')).toDataStream().sinkTo(sink);
+      await env.execute();
+      return sink.records;
+    });
+    const direct = await run('native', `SELECT window_start, auction, num, rn FROM (${ranking}) WHERE rn <= 2 AND num > 1`);
+    expect(sortRows(viaView.native)).toEqual(sortRows(direct));
+    expect(direct.length).toBeGreaterThan(10);
+  });
+});
+
 describe('SQL window top-N columns', () => {
   it("SELECT * of a TVF's rows has the table's columns, window_start, window_end and the rank", async () => {
     const tEnv = TableEnvironment.create(StreamEnvironment.create({ engine: 'ts' }));

@@ -41,6 +41,17 @@ export function hasOver(select: SqlNode): boolean {
   return find(select, 'OverWindowItem') !== null;
 }
 
+/** The SELECT of a query that ranks with ROW_NUMBER() OVER (parentheses unwrapped), or null. */
+export function rankingSelect(q: SqlNode): SqlNode | null {
+  let sub = q;
+  while (sub.kind === 'QueryStatement' && sub.kids.filter((k) => k.kind !== 'tok').length === 1 && kids(sub, 'SelectStatement').length + kids(sub, 'QueryStatement').length === 1) {
+    sub = sub.kids.find((k) => k.kind !== 'tok')!;
+  }
+  if (sub.kind !== 'SelectStatement') return null;
+  const select = kids(sub, 'SelectClause')[0];
+  return select !== undefined && hasOver(select) ? sub : null;
+}
+
 /** The error for a ROW_NUMBER() OVER anywhere but in window top-N. */
 export function overOutsideTopN(select: SqlNode): never {
   fail(find(select, 'OverWindowItem')!, `OVER windows are supported only as window top-N: ${FORM}`);
@@ -114,14 +125,13 @@ export function windowTopN(from: SqlNode, where: SqlNode | undefined, catalog: C
   const ref = te === undefined ? undefined : kids(te, 'TableReference')[0];
   const primary = ref === undefined ? undefined : kids(ref, 'TablePrimary')[0];
   if (te === undefined || ref === undefined || primary === undefined || te.kids.length !== 1) return null;
-  let sub = find(primary, 'QueryStatement');
+  // A subquery, or a view whose query ranks (CREATE VIEW v AS SELECT ..., ROW_NUMBER() ...).
+  const path = kids(primary, 'TablePath')[0];
+  let sub = path !== undefined ? (catalog.viewQuery?.(nameParts(path).join('.')) ?? null) : find(primary, 'QueryStatement');
   if (sub === null) return null;
-  while (sub.kind === 'QueryStatement' && sub.kids.filter((k) => k.kind !== 'tok').length === 1 && kids(sub, 'SelectStatement').length + kids(sub, 'QueryStatement').length === 1) {
-    sub = sub.kids.find((k) => k.kind !== 'tok')!;
-  }
-  if (sub.kind !== 'SelectStatement') return null;
-  const select = kids(sub, 'SelectClause')[0];
-  if (select === undefined || !hasOver(select)) return null;
+  sub = rankingSelect(sub);
+  if (sub === null) return null;
+  const select = kids(sub, 'SelectClause')[0]!;
 
   for (const k of sub.kids) {
     if (!['SelectClause', 'FromClause', 'WhereClause'].includes(k.kind)) {
@@ -300,7 +310,9 @@ export function windowTopN(from: SqlNode, where: SqlNode | undefined, catalog: C
   }
   let table: Table = tableAt(list, () => rankedTable.select(...exprs));
   // The enclosing WHERE's other conditions, over the ranking query's columns.
-  const outer = new ExprTranslator({ columns: outNames, qualifiers: new Set(), window: null });
+  const alias = kids(primary, 'TableAlias')[0] ?? kids(ref, 'TableAlias')[0];
+  const qualifier = alias !== undefined ? nameParts(alias.kids[alias.kids.length - 1]!).join('.') : path !== undefined ? nameParts(path).join('.') : null;
+  const outer = new ExprTranslator({ columns: outNames, qualifiers: new Set(qualifier === null ? [] : [qualifier]), window: null });
   for (const c of rest) {
     const pred = new Expression(outer.expr(c));
     table = tableAt(c, () => table.where(pred));
@@ -308,7 +320,7 @@ export function windowTopN(from: SqlNode, where: SqlNode | undefined, catalog: C
   // The ranked rows keep their window's end as event time (window_end - 1): a later window
   // aggregation grouped by it (window propagation) or a window join finds them.
   const endName = window !== null ? (items.some((it) => find(it, 'TableAllColumns') !== null) || outNames.includes('window_end') ? 'window_end' : undefined) : outNames.includes(base.windowEnd!) ? base.windowEnd : undefined;
-  return { table, qualifiers: new Set(), rowtime: null, ...(endName !== undefined ? { windowEnd: endName } : {}) };
+  return { table, qualifiers: new Set(qualifier === null ? [] : [qualifier]), rowtime: null, ...(endName !== undefined ? { windowEnd: endName } : {}) };
 }
 
 function tableAt<T>(n: SqlNode, f: () => T): T {
