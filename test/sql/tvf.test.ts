@@ -118,6 +118,25 @@ describe('SQL CUMULATE and SESSION window TVFs', () => {
     expect(sortRows(two.native)).toEqual(sortRows(expectedTwo));
   });
 
+  it('window_time (window_end - 1 ms) is a time attribute: a 1 s TUMBLE over 200 ms counts equals the 1 s counts', async () => {
+    const cascaded = await onBothEngines(async (engine) => {
+      const env = StreamEnvironment.create({ engine });
+      const tEnv = TableEnvironment.create(env);
+      await tEnv.executeSql(bidDdl(EVENTS));
+      await tEnv.executeSql("CREATE VIEW fine AS SELECT window_start AS ws, window_time, channel, COUNT(*) AS num FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '200' MILLISECOND)) GROUP BY window_start, window_end, channel");
+      const sink = new CollectSink();
+      (await tEnv.sqlQuery("SELECT window_start, window_end, channel, SUM(num) AS num, MAX(window_time) AS last FROM TABLE(TUMBLE(TABLE fine, DESCRIPTOR(window_time), INTERVAL '1' SECOND)) GROUP BY window_start, window_end, channel")).toDataStream().sinkTo(sink);
+      await env.execute();
+      return sink.records;
+    });
+    const expected = await duckRows(
+      duck,
+      'SELECT (dateTime // 1000) * 1000 AS window_start, (dateTime // 1000) * 1000 + 1000 AS window_end, channel, COUNT(*) AS num, MAX((dateTime // 200) * 200 + 199) AS last FROM bid GROUP BY ALL',
+    );
+    expect(sortRows(cascaded.native)).toEqual(sortRows(expected));
+    expect(cascaded.native.length).toBeGreaterThan(20);
+  });
+
   it('errors name line and column and the form to write', async () => {
     const tEnv = TableEnvironment.create(StreamEnvironment.create({ engine: 'ts' }));
     await tEnv.executeSql(bidDdl(1000));

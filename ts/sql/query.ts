@@ -366,5 +366,8 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   let out = table;
   if (having !== undefined) out = at(having.kids[1]!, () => out.where(new Expression({ k: 'ref', name: HAVING })).dropColumns(new Expression({ k: 'ref', name: HAVING })));
   if (noAgg) out = out.dropColumns(new Expression({ k: 'ref', name: COUNT }));
-  return { table: out, qualifiers: new Set(), rowtime: null, ...windowEnd };
+  // window_time (window_end - 1 ms) is the rows' event time: a time attribute for later windows.
+  const isTime = (e: ExprNode): boolean => e.k === 'call' && e.op === 'sub' && e.args[0]!.k === 'call' && e.args[0]!.op === 'windowEnd' && e.args[1]!.k === 'interval' && e.args[1]!.ms === 1;
+  const timeItem = propagated ? undefined : selected.find((it) => isTime(it.expr) && it.name !== null);
+  return { table: out, qualifiers: new Set(), rowtime: timeItem?.name ?? null, ...windowEnd };
 }
