@@ -66,6 +66,7 @@ export type { FilePattern } from './connectors/directory-source.js';
 export type { FileSinkOptions } from './connectors/file-sink.js';
 export type { RolloverPolicy } from './connectors/rolling-sink.js';
 export { CollectSink, DiscardingSink } from './connectors/memory-sinks.js';
+export { DataGenSource, type DataGenOptions, type DataGenField } from './connectors/datagen-source.js';
 export { SocketSource, type SocketSourceOptions } from './connectors/socket-source.js';
 export { KafkaSource, KafkaSourceBuilder, type IsolationLevel } from './connectors/kafka/source.js';
 export { OffsetsInitializer, type OffsetsSpec, type OffsetReset } from './connectors/kafka/offsets.js';

@@ -8,16 +8,18 @@
 import type { RecordBatch } from '../batch/record-batch.js';
 import { Schema, type DataType, type SchemaSpec } from '../batch/schema.js';
 import { toLines } from '../batch/text-format.js';
-import type { Sink, SinkWriter } from '../api/connector.js';
+import type { Sink, SinkWriter, Source } from '../api/connector.js';
 import type { DataStream } from '../api/datastream.js';
 import type { StreamEnvironment } from '../api/environment.js';
 import { WatermarkStrategy } from '../api/watermark.js';
 import { FileSink } from '../connectors/file-sink.js';
 import { FileSource } from '../connectors/file-source.js';
+import { DataGenSource, type DataGenField, type DataGenOptions } from '../connectors/datagen-source.js';
 import { DiscardingSink } from '../connectors/memory-sinks.js';
 import { NexmarkSource } from '../connectors/nexmark-source.js';
 import { AUCTION_SCHEMA, BID_SCHEMA, PERSON_SCHEMA } from '../engine/nexmark-config.js';
 import { nearest } from './errors.js';
+import { checkKafkaTable, KAFKA_OPTIONS, kafkaSink, kafkaSource } from './kafka-table.js';
 import { fail, type SqlNode } from './parser.js';
 
 export interface ColumnDef {
@@ -38,10 +40,12 @@ export interface TableDef {
   readonly node: SqlNode;
 }
 
-const CONNECTORS = ['nexmark', 'filesystem', 'blackhole', 'print'];
+const CONNECTORS = ['nexmark', 'filesystem', 'datagen', 'kafka', 'blackhole', 'print'];
 const OPTIONS: Readonly<Record<string, readonly string[]>> = {
   nexmark: ['connector', 'kind', 'events', 'seed', 'event-rate', 'rate'],
   filesystem: ['connector', 'path', 'format', 'csv.header', 'csv.delimiter'],
+  datagen: ['connector', 'rows-per-second', 'number-of-rows', 'seed', 'fields.<column>.kind', 'fields.<column>.min', 'fields.<column>.max', 'fields.<column>.length', 'fields.<column>.start', 'fields.<column>.end', 'fields.<column>.max-past'],
+  kafka: KAFKA_OPTIONS,
   blackhole: ['connector'],
   print: ['connector'],
 };
@@ -56,13 +60,16 @@ export function checkTableDef(def: TableDef): void {
   const c = def.options.get('connector');
   if (c === undefined) fail(def.node, `CREATE TABLE ${def.name}: add WITH ('connector' = '...'), one of ${CONNECTORS.join(', ')}`);
   if (!CONNECTORS.includes(c.value)) {
-    const extra = c.value === 'datagen' ? "; for generated data use 'nexmark'" : c.value === 'kafka' ? '; use the DataStream API (KafkaSource/KafkaSink) and tEnv.fromDataStream' : '';
+    const extra = '';
     fail(c.node, `connector '${c.value}' is not supported in SQL; the nearest is '${nearest(c.value, CONNECTORS)}' (supported: ${CONNECTORS.join(', ')})${extra}`);
   }
   const allowed = OPTIONS[c.value]!;
   for (const [k, v] of def.options) {
-    if (!allowed.includes(k)) fail(v.key, `connector '${c.value}' has no option '${k}'; its options are: ${allowed.join(', ')}`);
+    const generic = c.value === 'datagen' ? k.replace(/^fields\.(.+)\.([a-z-]+)$/, 'fields.<column>.$2') : k;
+    if (!allowed.includes(generic)) fail(v.key, `connector '${c.value}' has no option '${k}'; its options are: ${allowed.join(', ')}`);
   }
+  if (c.value === 'datagen') datagenOptions(def);
+  if (c.value === 'kafka') checkKafkaTable(def);
   for (const k of ['events', 'seed', 'event-rate', 'rate']) {
     const v = def.options.get(k);
     if (v !== undefined && !/^\d+$/.test(v.value)) fail(v.node, `'${k}' must be a whole number, got '${v.value}'`);
@@ -87,6 +94,53 @@ export function checkTableDef(def: TableDef): void {
     if (col === undefined) fail(def.node, `WATERMARK FOR ${def.watermark.column}: no such column; the columns are: ${def.columns.map((x) => x.name).join(', ')}`);
     if (col.type !== 'timestamp') fail(col.node, `WATERMARK FOR ${col.name}: the column must be TIMESTAMP(3), it is ${sqlType(col.type)}`);
   }
+}
+
+const DURATION_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, sec: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** The datagen connector's options (Flink's names), checked: each error at its option. */
+function datagenOptions(def: TableDef): DataGenOptions {
+  const num = (k: string, whole: boolean): number | undefined => {
+    const o = def.options.get(k);
+    if (o === undefined) return undefined;
+    const v = Number(o.value);
+    if (o.value.trim() === '' || !Number.isFinite(v) || (whole && !Number.isSafeInteger(v))) fail(o.node, `'${k}' must be ${whole ? 'a whole number' : 'a number'}, got '${o.value}'`);
+    return v;
+  };
+  const fields: Record<string, DataGenField> = {};
+  for (const [k, o] of def.options) {
+    const m = /^fields\.(.+)\.([a-z-]+)$/.exec(k);
+    if (m === null) continue;
+    const [, col, opt] = m as unknown as [string, string, string];
+    const column = def.columns.find((x) => x.name === col);
+    if (column === undefined) fail(o.key, `'${k}': the table has no column '${col}'; its columns are: ${def.columns.map((x) => x.name).join(', ')}`);
+    const f = (fields[col] ??= {}) as { -readonly [K in keyof DataGenField]: DataGenField[K] };
+    switch (opt) {
+      case 'kind':
+        if (o.value !== 'random' && o.value !== 'sequence') fail(o.node, `'${k}' is 'random' or 'sequence', got '${o.value}'`);
+        f.kind = o.value;
+        break;
+      case 'max-past': {
+        const d = /^\s*(\d+)\s*(ms|s|sec|min|h|d)?\s*$/.exec(o.value);
+        if (d === null) fail(o.node, `'${k}' is a duration, e.g. '5000' (ms), '10 s', '5 min', got '${o.value}'`);
+        f.maxPastMs = Number(d[1]) * DURATION_MS[d[2] ?? 'ms']!;
+        break;
+      }
+      default:
+        f[opt as 'min' | 'max' | 'length' | 'start' | 'end'] = num(k, !(column.type === 'f64' && (opt === 'min' || opt === 'max')))!;
+    }
+  }
+  const rows = num('number-of-rows', true);
+  const rate = num('rows-per-second', false);
+  const seed = num('seed', true);
+  const options: DataGenOptions = { fields, ...(rows !== undefined ? { numberOfRows: rows } : {}), ...(rate !== undefined ? { rowsPerSecond: rate } : {}), ...(seed !== undefined ? { seed } : {}) };
+  try {
+    new DataGenSource(Schema.from(schemaSpec(def)), options);
+  } catch (e) {
+    if (e instanceof RangeError) fail(def.options.get('connector')!.node, e.message);
+    throw e;
+  }
+  return options;
 }
 
 function nexmarkKind(def: TableDef): keyof typeof NEXMARK {
@@ -127,8 +181,12 @@ export function openSource(def: TableDef, env: StreamEnvironment, at: SqlNode): 
       const src = option(def, 'format') === 'json' ? FileSource.jsonl(path, spec) : FileSource.csv(path, spec, { ...(header !== undefined ? { header: header === 'true' } : {}), ...(delimiter !== undefined ? { delimiter } : {}) });
       return env.fromSource(src as FileSource<Record<string, unknown>>, wm, def.name);
     }
+    case 'kafka':
+      return env.fromSource(kafkaSource(def, schemaSpec(def)), wm, def.name);
+    case 'datagen':
+      return env.fromSource(new DataGenSource(Schema.from(schemaSpec(def)), datagenOptions(def)) as unknown as Source<Record<string, unknown>>, wm, def.name);
     default:
-      fail(at, `the table ${def.name} (connector '${connector}') is a sink only; read from a 'nexmark' or 'filesystem' table`);
+      fail(at, `the table ${def.name} (connector '${connector}') is a sink only; read from a 'nexmark', 'filesystem', 'datagen' or 'kafka' table`);
   }
 }
 
@@ -138,12 +196,14 @@ export function openSink(def: TableDef, at: SqlNode): Sink {
   switch (connector) {
     case 'filesystem':
       return option(def, 'format') === 'json' ? FileSink.jsonl(option(def, 'path')!) : FileSink.csv(option(def, 'path')!);
+    case 'kafka':
+      return kafkaSink(def);
     case 'blackhole':
       return new DiscardingSink();
     case 'print':
       return new PrintSink(def.name);
     default:
-      fail(at, `the table ${def.name} (connector '${connector}') is a source only; insert into a 'filesystem', 'blackhole' or 'print' table`);
+      fail(at, `the table ${def.name} (connector '${connector}') is a source only; insert into a 'filesystem', 'kafka', 'blackhole' or 'print' table`);
   }
 }
 

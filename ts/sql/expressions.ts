@@ -142,7 +142,8 @@ export class ExprTranslator {
       const lower = name.toLowerCase();
       if (lower === 'window_start') return call('windowStart', [{ k: 'ref', name: this.scope.window }]);
       if (lower === 'window_end') return call('windowEnd', [{ k: 'ref', name: this.scope.window }]);
-      if (lower === 'window_time') fail(n, 'window_time is not supported; use window_end (window_time is window_end minus 1 ms)');
+      // The window's last millisecond: its rows' event time (a later window may run on it).
+      if (lower === 'window_time' && !this.scope.columns.includes(name)) return call('sub', [call('windowEnd', [{ k: 'ref', name: this.scope.window }]), { k: 'interval', ms: 1 }]);
     }
     if (!this.scope.columns.includes(name)) {
       const ci = this.scope.columns.find((c) => c.toLowerCase() === name.toLowerCase());
@@ -218,6 +219,8 @@ export class ExprTranslator {
 
   private unsupported(n: SqlNode): never {
     const t = n.text.length > 40 ? `${n.text.slice(0, 40)}...` : n.text;
+    // Supported units were rewritten into functions before parsing (function-forms.ts).
+    if (n.kind === 'Extract') fail(n, `${t}: EXTRACT takes one of the units YEAR, QUARTER, MONTH, WEEK, DAY, DOY, DOW, HOUR, MINUTE, SECOND: EXTRACT(HOUR FROM ts)`);
     fail(n, `'${t}' (${n.kind}) is not supported in Sluice's SQL; supported: columns, literals, + - * / % ||, comparisons, AND/OR/NOT, IS [NOT] NULL, [NOT] IN, [NOT] BETWEEN, [NOT] LIKE, CASE, CAST and the functions ${FUNCTIONS.join(', ')}`);
   }
 

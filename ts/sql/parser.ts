@@ -9,6 +9,8 @@
 
 import { register } from 'node:module';
 import { SqlError } from './errors.js';
+import { rewriteFunctionForms } from './function-forms.js';
+import { restoreSessionTvfs, rewriteSessionTvfs } from './session-tvf.js';
 
 /** One node of the parse tree: a grammar rule (`kind` is its name) or a token (`kind` 'tok'). */
 export interface SqlNode {
@@ -93,10 +95,8 @@ function syntaxMessage(msg: string, offending: string | undefined): string {
 
 /** Constructs the grammar does not know, each with the form to write instead. */
 const GAPS: readonly [RegExp, string][] = [
-  [/\bSESSION\s*\(\s*TABLE\b/i, "the SESSION window TVF is not supported (the Flink grammar Sluice parses with lacks it); the nearest supported form is Flink's group-window function: GROUP BY key, SESSION(ts, INTERVAL '10' SECOND) with SESSION_START(ts, INTERVAL '10' SECOND) / SESSION_END(...) in the select list"],
-  [/\bEXTRACT\s*\(\s*\w+\s+FROM\b/i, 'EXTRACT(unit FROM ts) is not supported by the parser; write the unit as a function: YEAR(ts), MONTH(ts), DAYOFMONTH(ts), HOUR(ts), MINUTE(ts), SECOND(ts)'],
-  [/\bSUBSTRING\s*\([^()]*\bFROM\b/i, 'SUBSTRING(s FROM a FOR b) is not supported by the parser; write SUBSTRING(s, a, b)'],
-  [/\bPARTITION\s+BY\b[^;]*\bDESCRIPTOR\s*\(/i, 'PARTITION BY in a window TVF is not supported by the parser; group by the keys instead (GROUP BY key, window_start, window_end)'],
+  [/\bEXTRACT\s*\(\s*\w+\s+FROM\b/i, 'EXTRACT takes one of the units YEAR, QUARTER, MONTH, WEEK, DAY, DOY, DOW, HOUR, MINUTE, SECOND: EXTRACT(HOUR FROM ts)'],
+  [/\b(?:TUMBLE|HOP|CUMULATE)\s*\(\s*TABLE\s+(?:`[^`]*`|[\w.]+)\s+PARTITION\s+BY\b/i, 'PARTITION BY belongs to the SESSION window TVF; for TUMBLE, HOP and CUMULATE group by the keys instead (GROUP BY key, window_start, window_end)'],
 ];
 
 /** A syntax error caused by a known gap of the grammar, reported at the construct with what to write. */
@@ -117,6 +117,10 @@ export async function parseSql(sql: string): Promise<SqlNode[]> {
   // SLL prediction first (fast; exact for valid input), LL again when it reports an error
   // (an SLL error may be a false one, and LL's message is the one to show). Parsing stops at
   // the first error: ANTLR's recovery would only take time and report follow-on errors.
+  // Forms the grammar lacks, rewritten in place (every position kept): EXTRACT(u FROM e) and
+  // SUBSTRING(s FROM a FOR b) as function calls, the SESSION TVF as a TUMBLE call (restored below).
+  const session = rewriteSessionTvfs(rewriteFunctionForms(sql));
+  const text = session.text;
   let tree: Ctx | null = null;
   let first: SqlError | null = null;
   for (const mode of [SLL, null]) {
@@ -131,7 +135,7 @@ export async function parseSql(sql: string): Promise<SqlNode[]> {
       reportAttemptingFullContext: () => undefined,
       reportContextSensitivity: () => undefined,
     };
-    const lexer = new Lexer(antlr.CharStreams.fromString(sql));
+    const lexer = new Lexer(antlr.CharStreams.fromString(session.text));
     lexer.removeErrorListeners();
     lexer.addErrorListener(listener);
     const parser = new Parser(new antlr.CommonTokenStream(lexer));
@@ -145,7 +149,8 @@ export async function parseSql(sql: string): Promise<SqlNode[]> {
       if (e !== stop) throw e;
     }
   }
-  if (first !== null || tree === null) throw known(sql, first!) ?? first!;
+  // The gaps are looked for in the rewritten text: the forms rewritten are supported.
+  if (first !== null || tree === null) throw known(text, first!) ?? first!;
   const convert = (c: Ctx): SqlNode => {
     if (c.symbol !== undefined) {
       const t = c.symbol;
@@ -154,9 +159,9 @@ export async function parseSql(sql: string): Promise<SqlNode[]> {
     const start = c.start!;
     const stop = c.stop ?? start;
     const name = (c as object).constructor.name.replace(/Context$/, '');
-    return { kind: name, text: sql.slice(start.start, stop.stop + 1), line: start.line, col: start.column + 1, kids: (c.children ?? []).map(convert) };
+    return { kind: name, text: text.slice(start.start, stop.stop + 1), line: start.line, col: start.column + 1, kids: (c.children ?? []).map(convert) };
   };
-  const program = convert(tree!);
+  const program = restoreSessionTvfs(convert(tree!), session.sessions);
   const out: SqlNode[] = [];
   const walk = (n: SqlNode): void => {
     if (n.kind === 'SqlStatement') out.push(n.kids[0]!);

@@ -11,6 +11,10 @@ import { Session, Slide, Tumble, type GroupWindow, type Table } from '../table/t
 import { nearest } from './errors.js';
 import { ExprTranslator, intervalMs, type Scope } from './expressions.js';
 import { intervalJoin } from './join.js';
+import { cumulateOf, cumulateSteps, startFromEnd, type Cumulate } from './cumulate.js';
+import { isSetOperation, unionAll } from './union.js';
+import { hasOrderOrLimit, orderAndLimit } from './order-limit.js';
+import { hasOver, overOutsideTopN, windowTopN, type TopNDeps } from './topn.js';
 import type { Catalog, Relation } from './relation.js';
 
 export type { Catalog, Relation };
@@ -52,8 +56,10 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
     const sel = q.kids.filter((k) => k.kind !== 'tok');
     const toks = q.kids.filter((k) => k.kind === 'tok').map((k) => k.text.toUpperCase());
     if (sel.length === 1 && (toks.length === 0 || (toks[0] === '(' && toks[toks.length - 1] === ')'))) return translateQuery(sel[0]!, catalog);
+    if (hasOrderOrLimit(q)) return orderAndLimit(q, catalog, translateQuery);
+    if (isSetOperation(q)) return unionAll(q, catalog, translateQuery);
     const what = q.kids.find((k) => ['ORDER', 'LIMIT', 'UNION', 'INTERSECT', 'EXCEPT', 'VALUES', 'WITH'].includes(k.text.toUpperCase()) || k.kind === 'OrderByClause' || k.kind === 'LimitClause');
-    fail(what ?? q, `${what?.text ?? q.text.slice(0, 30)}: only SELECT ... FROM ... [WHERE ...] [GROUP BY window ...] is supported (no ORDER BY, LIMIT, UNION, VALUES or WITH); the nearest supported form is a plain SELECT`);
+    fail(what ?? q, `${what?.text ?? q.text.slice(0, 30)}: only SELECT ... FROM ... [WHERE ...] [GROUP BY window ...] [UNION ALL ...] [ORDER BY time, ...] [LIMIT n] is supported (no VALUES or WITH); the nearest supported form is a plain SELECT (a WITH query as a subquery in FROM or a CREATE VIEW)`);
   }
   if (q.kind !== 'SelectStatement') fail(q, `${q.kind} is not supported; write SELECT ... FROM ...`);
   const from = kids(q, 'FromClause')[0];
@@ -69,8 +75,10 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   const te = kids(from, 'TableExpression')[0];
   const isJoin = te !== undefined && te.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'JOIN');
   // A join takes the WHERE conditions too: its time bounds may be written there (Nexmark q7).
-  let rel = tvf !== null ? scanTvfTable(tvf, catalog) : isJoin ? join(te, catalog, where?.kids[1] ?? null) : fromClause(from, catalog);
-  if (where !== undefined && !isJoin) {
+  // FROM a ranking subquery (window top-N): the enclosing WHERE holds the rank's limit.
+  const ranked = tvf === null && !isJoin ? windowTopN(from, where, catalog, TOP_N) : null;
+  let rel = ranked ?? (tvf !== null ? scanTvfTable(tvf, catalog) : isJoin ? join(te, catalog, where?.kids[1] ?? null) : fromClause(from, catalog));
+  if (where !== undefined && !isJoin && ranked === null) {
     const t = new ExprTranslator(scope(rel, null));
     const pred = t.expr(where.kids[1]!);
     rel = { ...rel, table: at(where.kids[1]!, () => rel.table.where(new Expression(pred))) };
@@ -78,6 +86,7 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   const select = kids(q, 'SelectClause')[0]!;
   const groupBy = kids(q, 'GroupByClause')[0];
   const having = kids(q, 'HavingClause')[0];
+  if (hasOver(select)) overOutsideTopN(select);
   if (tvf !== null || groupBy !== undefined) return windowed(select, groupBy, tvf, rel, having);
   if (having !== undefined) fail(having, 'HAVING belongs to a window aggregation (GROUP BY window_start, window_end, ...); filter rows with WHERE');
   if (kids(select, 'tok').some((k) => k.text.toUpperCase() === 'DISTINCT')) fail(select, 'SELECT DISTINCT is not supported (it is an updating operation); use a window aggregation');
@@ -201,6 +210,41 @@ function scanTvfTable(tvf: SqlNode, catalog: Catalog): Relation {
   return scanTable(table, catalog);
 }
 
+/**
+ * A SESSION TVF's sessions are per PARTITION BY key; the window aggregation keeps sessions per
+ * group key, so the two must be the same columns.
+ */
+function checkSessionKeys(tvf: SqlNode, keys: readonly string[], rel: Relation, groupBy: SqlNode): void {
+  const part = kids(tvf, 'TvfPartitionBy')[0];
+  const names = rel.table.getSchema().names();
+  const partKeys = (part?.kids ?? []).map((k) => {
+    const c = nameParts(k)[0]!;
+    if (!names.includes(c)) fail(k, `unknown column '${c}'; the columns are: ${names.join(', ')}`);
+    return c;
+  });
+  const same = partKeys.length === keys.length && partKeys.every((k) => keys.includes(k));
+  if (!same) {
+    fail(part ?? groupBy, `a SESSION window's sessions are per PARTITION BY key: group by exactly its keys (GROUP BY window_start, window_end${partKeys.map((k) => `, ${k}`).join('')}), or partition by the grouped keys (SESSION(TABLE t PARTITION BY ${keys.length === 0 ? 'key' : keys.join(', ')}, DESCRIPTOR(ts), INTERVAL ...))`);
+  }
+}
+
+/** What window top-N (topn.ts) uses of this module. */
+const TOP_N: TopNDeps = {
+  from: (from, catalog) => fromClause(from, catalog),
+  tvf: (tvf, catalog) => {
+    const rel = scanTvfTable(tvf, catalog);
+    const e = find(tvf, 'WindowTVFExpression')!;
+    const desc = find(e, 'ColumnDescriptor');
+    if (desc === null) fail(e, 'name the time column with DESCRIPTOR(ts)');
+    const kind = find(e, 'WindowTVFName')!.text.toUpperCase();
+    if (kind !== 'TUMBLE' && kind !== 'HOP') {
+      fail(tvf, `window top-N directly over ${kind} rows is not supported; rank the result of a window aggregation (SELECT *, ROW_NUMBER() OVER (...) AS rownum FROM (SELECT ... FROM TABLE(${kind}(...)) GROUP BY window_start, window_end, ...)) or use TUMBLE / HOP`);
+    }
+    const intervals = kids(e, 'WindowTVFParam').map((p) => find(p, 'TimeIntervalExpression')).filter((x): x is SqlNode => x !== null);
+    return { rel, window: windowOf(e, kind, find(desc, 'ColumnName')!, intervals, rel), kind };
+  },
+};
+
 /** The group window of a TVF or a GROUP BY window function, checked against the relation's event time. */
 function windowOf(n: SqlNode, kind: string, timeCol: SqlNode, intervals: SqlNode[], rel: Relation): GroupWindow {
   const parts = nameParts(timeCol);
@@ -231,7 +275,7 @@ function windowOf(n: SqlNode, kind: string, timeCol: SqlNode, intervals: SqlNode
         need(1, "a gap: SESSION(ts, INTERVAL '10' SECOND)");
         return Session.withGap(lit(ms[0]!)).on(on).as(WINDOW_ALIAS);
       case 'CUMULATE':
-        fail(n, 'CUMULATE windows are not supported yet; the nearest supported window is HOP (sliding): HOP(TABLE t, DESCRIPTOR(ts), INTERVAL step, INTERVAL size)');
+        fail(n, 'CUMULATE is a window TVF: FROM TABLE(CUMULATE(TABLE t, DESCRIPTOR(ts), INTERVAL step, INTERVAL max)) GROUP BY window_start, window_end, ...');
       default:
         fail(n, `window ${kind} is not supported; use TUMBLE, HOP or SESSION`);
     }
@@ -243,6 +287,7 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
     fail(tvf!, "a window TVF is supported in a window aggregation: add GROUP BY window_start, window_end (and keys); a TVF's rows on their own are not supported yet");
   }
   let window: GroupWindow | null = null;
+  let cumulate: Cumulate | null = null;
   const keys: string[] = [];
   let sawStart = false;
   let sawEnd = false;
@@ -271,7 +316,14 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
     const params = kids(e, 'WindowTVFParam');
     const desc = find(e, 'ColumnDescriptor');
     if (desc === null) fail(e, 'name the time column with DESCRIPTOR(ts)');
-    window = windowOf(e, find(e, 'WindowTVFName')!.text.toUpperCase(), find(desc, 'ColumnName')!, params.map((p) => find(p, 'TimeIntervalExpression')).filter((x): x is SqlNode => x !== null), rel);
+    const kind = find(e, 'WindowTVFName')!.text.toUpperCase();
+    const intervals = params.map((p) => find(p, 'TimeIntervalExpression')).filter((x): x is SqlNode => x !== null);
+    if (kind === 'CUMULATE') {
+      // Planned as one tumbling aggregation per step (cumulate.ts); the max size's window checks the time column.
+      cumulate = cumulateOf(e, intervals.map((i) => intervalMs(i)));
+      window = windowOf(e, 'TUMBLE', find(desc, 'ColumnName')!, intervals.slice(1), rel);
+    } else window = windowOf(e, kind, find(desc, 'ColumnName')!, intervals, rel);
+    if (kind === 'SESSION') checkSessionKeys(e, keys, rel, groupBy);
   }
   // GROUP BY a window aggregation's window columns (Flink's window propagation, Nexmark q5):
   // its rows of one window all have the event time window_end - 1, so a 1 ms tumbling window
@@ -297,7 +349,13 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   const noAgg = t.sawAggregate === null;
   const items = noAgg ? [...withHaving, { name: COUNT, node: select, expr: { k: 'call', op: 'agg', args: [{ k: 'lit', v: 1 }], s: 'count' } as ExprNode }] : withHaving;
   const w = window;
-  const grouped = (its: readonly Item[]): Table => rel.table.window(w).groupBy(new Expression({ k: 'ref', name: WINDOW_ALIAS }), ...keys.map((k) => new Expression({ k: 'ref', name: k }))).select(...named(its));
+  const groupedBy = (t: Table, gw: GroupWindow, its: readonly Item[]): Table => t.window(gw).groupBy(new Expression({ k: 'ref', name: WINDOW_ALIAS }), ...keys.map((k) => new Expression({ k: 'ref', name: k }))).select(...named(its));
+  const c = cumulate;
+  const grouped = (its: readonly Item[]): Table => {
+    if (c === null) return groupedBy(rel.table, w, its);
+    const parts = cumulateSteps(c, w.on, WINDOW_ALIAS).map((s) => groupedBy(s.filter === null ? rel.table : rel.table.where(new Expression(s.filter)), s.window, its.map((it) => ({ ...it, expr: startFromEnd(it.expr, WINDOW_ALIAS, s.spanMs) }))));
+    return parts.length === 1 ? parts[0]! : parts[0]!.unionAll(...parts.slice(1));
+  };
   // Trying one item alone must not add graph nodes: only items without aggregates are tried.
   const plain = (e: ExprNode): boolean => e.k !== 'call' || (e.op !== 'agg' && e.op !== 'windowStart' && e.op !== 'windowEnd' && e.args.every(plain));
   const table = atItem(items, () => grouped(items), (it) => (plain(it.expr) ? rel.table.select(...named([it])) : null));
@@ -308,5 +366,8 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   let out = table;
   if (having !== undefined) out = at(having.kids[1]!, () => out.where(new Expression({ k: 'ref', name: HAVING })).dropColumns(new Expression({ k: 'ref', name: HAVING })));
   if (noAgg) out = out.dropColumns(new Expression({ k: 'ref', name: COUNT }));
-  return { table: out, qualifiers: new Set(), rowtime: null, ...windowEnd };
+  // window_time (window_end - 1 ms) is the rows' event time: a time attribute for later windows.
+  const isTime = (e: ExprNode): boolean => e.k === 'call' && e.op === 'sub' && e.args[0]!.k === 'call' && e.args[0]!.op === 'windowEnd' && e.args[1]!.k === 'interval' && e.args[1]!.ms === 1;
+  const timeItem = propagated ? undefined : selected.find((it) => isTime(it.expr) && it.name !== null);
+  return { table: out, qualifiers: new Set(), rowtime: timeItem?.name ?? null, ...windowEnd };
 }

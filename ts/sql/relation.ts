@@ -27,4 +27,6 @@ export interface Catalog {
   /** A fresh scan of a table or view, or null when there is none of this name. */
   scan(name: string, at: SqlNode): Relation | null;
   names(): string[];
+  /** A SQL view's query (CREATE VIEW), or null when `name` is no such view. */
+  viewQuery?(name: string): SqlNode | null;
 }

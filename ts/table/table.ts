@@ -336,6 +336,27 @@ export class Table {
     return new Table(this.tEnv, node, node.schema.fields.map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } })), null, [...this.ops, written]).derive(post, null, 'select');
   }
 
+  /**
+   * The rows of this table and of `others` (Flink's unionAll, a bag union): every table needs
+   * the same column names, types and nullability, in the same order.
+   */
+  unionAll(...others: Table[]): Table {
+    if (others.length === 0) throw new TableError('unionAll: give at least one other table');
+    const mine = this.getSchema();
+    const show = (t: Table): string => t.getSchema().fields.map((f) => `${f.name} ${f.type}${f.nullable ? '' : ' NOT NULL'}`).join(', ');
+    for (const o of others) {
+      if (o.tEnv !== this.tEnv) throw new TableError('unionAll: the tables come from different TableEnvironments');
+      const theirs = o.getSchema();
+      if (!theirs.equals(mine)) {
+        throw new TableError(`unionAll: the tables' columns differ: (${show(this)}) and (${show(o)}); select the same column names and types on both sides (CAST, AS, COALESCE for a nullable column)`);
+      }
+    }
+    const streams = [this, ...others].map((t) => t.toDataStream<Row>());
+    const u = streams[0]!.union(...streams.slice(1));
+    const t = this.tEnv.fromDataStream(u);
+    return new Table(this.tEnv, t.input, t.cols, null, [...this.ops, `unionAll(${others.length} more)`]);
+  }
+
   /** The pending operations as one line: `select=[...], where=[...]`. */
   private describe(): string {
     const sel = this.cols.map((c) => (c.expr.k === 'ref' && c.expr.name === c.name ? c.name : `${render(c.expr)} AS ${c.name}`)).join(', ');

@@ -1,0 +1,185 @@
+/**
+ * CREATE TABLE ... WITH ('connector' = 'kafka', ...): Flink's Kafka SQL connector options on
+ * the DataStream API's KafkaSource and KafkaSink. The table's columns are the record values'
+ * fields (format 'json' or 'csv'). Scan: topic (or topic-pattern), properties.bootstrap.servers,
+ * properties.group.id, scan.startup.mode (earliest-offset, latest-offset, group-offsets,
+ * timestamp, specific-offsets), scan.bounded.mode (the same, or unbounded: the default; a
+ * bounded table ends where the mode says, as Flink's), properties.isolation.level. Sink:
+ * sink.delivery-guarantee (none, at-least-once, exactly-once with sink.transactional-id-prefix
+ * and checkpoints), sink.partitioner (round-robin, or by key.fields with the default).
+ */
+
+import { Schema, type SchemaSpec } from '../batch/schema.js';
+import type { Sink, Source } from '../api/connector.js';
+import { KafkaSink, type DeliveryGuarantee } from '../connectors/kafka/sink.js';
+import { KafkaSource, type IsolationLevel } from '../connectors/kafka/source.js';
+import { OffsetsInitializer, type OffsetReset, type OffsetsSpec } from '../connectors/kafka/offsets.js';
+import { fail, type SqlNode } from './parser.js';
+
+/** What this module needs of a table definition (connectors.ts's TableDef). */
+interface KafkaTableDef {
+  readonly name: string;
+  readonly columns: readonly { readonly name: string; readonly nullable: boolean; readonly type: string }[];
+  readonly options: ReadonlyMap<string, { readonly value: string; readonly node: SqlNode; readonly key: SqlNode }>;
+  readonly node: SqlNode;
+}
+
+export const KAFKA_OPTIONS: readonly string[] = [
+  'connector',
+  'topic',
+  'topic-pattern',
+  'properties.bootstrap.servers',
+  'properties.group.id',
+  'properties.client.id',
+  'properties.isolation.level',
+  'properties.auto.offset.reset',
+  'format',
+  'value.format',
+  'csv.field-delimiter',
+  'scan.startup.mode',
+  'scan.startup.timestamp-millis',
+  'scan.startup.specific-offsets',
+  'scan.bounded.mode',
+  'scan.bounded.timestamp-millis',
+  'scan.bounded.specific-offsets',
+  'scan.topic-partition-discovery.interval',
+  'sink.delivery-guarantee',
+  'sink.transactional-id-prefix',
+  'sink.partitioner',
+  'key.fields',
+];
+
+const MODES = ['earliest-offset', 'latest-offset', 'group-offsets', 'timestamp', 'specific-offsets'];
+
+function opt(def: KafkaTableDef, key: string): string | undefined {
+  return def.options.get(key)?.value;
+}
+
+function at(def: KafkaTableDef, key: string): SqlNode {
+  return def.options.get(key)?.node ?? def.node;
+}
+
+/** 'partition:0,offset:42;partition:1,offset:300' (Flink's form) for each topic. */
+function specificOffsets(def: KafkaTableDef, key: string, topics: readonly string[]): Record<string, number> {
+  const text = opt(def, key);
+  if (text === undefined) fail(def.node, `'${key}' is needed with the mode 'specific-offsets', e.g. 'partition:0,offset:42;partition:1,offset:300'`);
+  const out: Record<string, number> = {};
+  for (const part of text.split(';').filter((p) => p.trim() !== '')) {
+    const m = /^\s*partition\s*:\s*(\d+)\s*,\s*offset\s*:\s*(\d+)\s*$/.exec(part);
+    if (m === null) fail(at(def, key), `'${key}': '${part}' is not 'partition:<n>,offset:<n>'`);
+    for (const t of topics) out[`${t}:${m[1]}`] = Number(m[2]);
+  }
+  return out;
+}
+
+function offsetsOf(def: KafkaTableDef, prefix: 'scan.startup' | 'scan.bounded', mode: string, topics: readonly string[] | null): OffsetsSpec {
+  const reset = (opt(def, 'properties.auto.offset.reset') ?? (prefix === 'scan.startup' ? 'earliest' : 'latest')) as OffsetReset;
+  switch (mode) {
+    case 'earliest-offset':
+      return OffsetsInitializer.earliest();
+    case 'latest-offset':
+      return OffsetsInitializer.latest();
+    case 'group-offsets':
+      return OffsetsInitializer.committedOffsets(reset);
+    case 'timestamp': {
+      const k = `${prefix}.timestamp-millis`;
+      const v = opt(def, k);
+      if (v === undefined || !/^\d+$/.test(v)) fail(v === undefined ? at(def, `${prefix}.mode`) : at(def, k), `the mode 'timestamp' needs '${k}' = '<ms since the epoch>'`);
+      return OffsetsInitializer.timestamp(Number(v));
+    }
+    case 'specific-offsets':
+      if (topics === null) fail(at(def, `${prefix}.mode`), "'specific-offsets' needs 'topic' (not 'topic-pattern')");
+      return OffsetsInitializer.offsets(specificOffsets(def, `${prefix}.specific-offsets`, topics), reset);
+    default:
+      fail(at(def, `${prefix}.mode`), `'${prefix}.mode' = '${mode}' is not one of ${(prefix === 'scan.bounded' ? ['unbounded', ...MODES] : MODES).join(', ')}`);
+  }
+}
+
+function topicsOf(def: KafkaTableDef): string[] | null {
+  const t = opt(def, 'topic');
+  return t === undefined ? null : t.split(';').map((x) => x.trim()).filter((x) => x !== '');
+}
+
+function formatOf(def: KafkaTableDef): 'json' | 'csv' {
+  const key = def.options.has('value.format') ? 'value.format' : 'format';
+  const f = opt(def, key);
+  if (f !== 'json' && f !== 'csv') fail(f === undefined ? def.node : at(def, key), `the kafka connector needs 'format' = 'json' or 'csv'${f === undefined ? '' : `, got '${f}'`}`);
+  return f;
+}
+
+/** Checks the options when the table is created (without connecting). */
+export function checkKafkaTable(def: KafkaTableDef): void {
+  if (opt(def, 'properties.bootstrap.servers') === undefined) fail(def.node, `CREATE TABLE ${def.name}: the kafka connector needs 'properties.bootstrap.servers' = 'host:port'`);
+  const topics = topicsOf(def);
+  if ((topics === null) === (opt(def, 'topic-pattern') === undefined)) fail(def.node, `CREATE TABLE ${def.name}: give the kafka connector one of 'topic' = 'name' or 'topic-pattern' = 'regex'`);
+  formatOf(def);
+  const reset = opt(def, 'properties.auto.offset.reset');
+  if (reset !== undefined && !['earliest', 'latest', 'fail'].includes(reset)) fail(at(def, 'properties.auto.offset.reset'), `'properties.auto.offset.reset' is 'earliest', 'latest' or 'fail', got '${reset}'`);
+  offsetsOf(def, 'scan.startup', opt(def, 'scan.startup.mode') ?? 'group-offsets', topics);
+  const bounded = opt(def, 'scan.bounded.mode');
+  if (bounded !== undefined && bounded !== 'unbounded') offsetsOf(def, 'scan.bounded', bounded, topics);
+  const iso = opt(def, 'properties.isolation.level');
+  if (iso !== undefined && iso !== 'read_committed' && iso !== 'read_uncommitted') fail(at(def, 'properties.isolation.level'), `'properties.isolation.level' is 'read_committed' or 'read_uncommitted', got '${iso}'`);
+  const g = opt(def, 'sink.delivery-guarantee');
+  if (g !== undefined && !['none', 'at-least-once', 'exactly-once'].includes(g)) fail(at(def, 'sink.delivery-guarantee'), `'sink.delivery-guarantee' is 'none', 'at-least-once' or 'exactly-once', got '${g}'`);
+  if (g === 'exactly-once' && opt(def, 'sink.transactional-id-prefix') === undefined) fail(at(def, 'sink.delivery-guarantee'), "'exactly-once' needs 'sink.transactional-id-prefix' = '<unique to this job>' (and checkpoints)");
+  const p = opt(def, 'sink.partitioner');
+  if (p !== undefined && p !== 'default' && p !== 'round-robin') fail(at(def, 'sink.partitioner'), `'sink.partitioner' is 'default' (by key.fields, else round-robin) or 'round-robin', got '${p}'`);
+  for (const k of keyFields(def)) if (!def.columns.some((c) => c.name === k)) fail(at(def, 'key.fields'), `'key.fields': no column '${k}'; the columns are: ${def.columns.map((c) => c.name).join(', ')}`);
+  const d = opt(def, 'csv.field-delimiter');
+  if (d !== undefined && d.length !== 1) fail(at(def, 'csv.field-delimiter'), `'csv.field-delimiter' is one character, got '${d}'`);
+}
+
+function keyFields(def: KafkaTableDef): string[] {
+  const k = opt(def, 'key.fields');
+  return k === undefined ? [] : k.split(';').map((x) => x.trim()).filter((x) => x !== '');
+}
+
+/** The table's source: its columns from the values (json or csv). */
+export function kafkaSource(def: KafkaTableDef, spec: SchemaSpec): Source<Record<string, unknown>> {
+  // Checked when the table is read (a table only written to needs no start).
+  if ((opt(def, 'scan.startup.mode') ?? 'group-offsets') === 'group-offsets' && opt(def, 'properties.group.id') === undefined) {
+    fail(at(def, 'scan.startup.mode'), `reading ${def.name} from 'group-offsets' (Flink's default 'scan.startup.mode') needs 'properties.group.id'; or set 'scan.startup.mode' = 'earliest-offset'`);
+  }
+  const topics = topicsOf(def);
+  let b = KafkaSource.builder().setBootstrapServers(opt(def, 'properties.bootstrap.servers')!);
+  b = topics !== null ? b.setTopics(...topics) : b.setTopicPattern(new RegExp(opt(def, 'topic-pattern')!));
+  const group = opt(def, 'properties.group.id');
+  if (group !== undefined) b.setGroupId(group);
+  const client = opt(def, 'properties.client.id');
+  if (client !== undefined) b.setClientId(client);
+  const iso = opt(def, 'properties.isolation.level');
+  if (iso !== undefined) b.setIsolationLevel(iso as IsolationLevel);
+  b.setStartingOffsets(offsetsOf(def, 'scan.startup', opt(def, 'scan.startup.mode') ?? 'group-offsets', topics));
+  const bounded = opt(def, 'scan.bounded.mode');
+  if (bounded !== undefined && bounded !== 'unbounded') b.setBounded(offsetsOf(def, 'scan.bounded', bounded, topics));
+  const discovery = opt(def, 'scan.topic-partition-discovery.interval');
+  if (discovery !== undefined) {
+    const ms = /^\d+$/.test(discovery) ? Number(discovery) : NaN;
+    if (!(ms > 0)) fail(at(def, 'scan.topic-partition-discovery.interval'), `'scan.topic-partition-discovery.interval' is a number of ms above 0, got '${discovery}'`);
+    b.setPartitionDiscoveryInterval(ms);
+  }
+  const delimiter = opt(def, 'csv.field-delimiter');
+  const built = formatOf(def) === 'json' ? b.setJsonValue(spec).build() : b.setCsvValue(spec, delimiter === undefined ? {} : { delimiter }).build();
+  if (!built.schema.equals(Schema.from(spec))) fail(def.node, `the kafka table ${def.name}'s columns differ from what its source reads: ${String(built.schema)}`);
+  return built as unknown as Source<Record<string, unknown>>;
+}
+
+/** The table's sink: rows as json or csv values. */
+export function kafkaSink(def: KafkaTableDef): Sink {
+  const topics = topicsOf(def);
+  if (topics === null || topics.length !== 1) fail(def.node, `INSERT INTO ${def.name}: a kafka sink table writes one 'topic' (not a list or a pattern)`);
+  const d = opt(def, 'csv.field-delimiter');
+  if (d !== undefined && d !== ',') fail(at(def, 'csv.field-delimiter'), `INSERT INTO ${def.name}: the kafka sink writes CSV with ',' only; drop 'csv.field-delimiter' or use 'format' = 'json'`);
+  const b = KafkaSink.builder().setBootstrapServers(opt(def, 'properties.bootstrap.servers')!).setTopic(topics[0]!).setValueFormat(formatOf(def));
+  const keys = keyFields(def);
+  if (keys.length > 0) b.setKeyFields(...keys);
+  if (opt(def, 'sink.partitioner') === 'round-robin') b.setPartitioner('round-robin');
+  const g = opt(def, 'sink.delivery-guarantee');
+  if (g !== undefined) b.setDeliveryGuarantee(g as DeliveryGuarantee);
+  const prefix = opt(def, 'sink.transactional-id-prefix');
+  if (prefix !== undefined) b.setTransactionalIdPrefix(prefix);
+  const client = opt(def, 'properties.client.id');
+  if (client !== undefined) b.setClientId(client);
+  return b.build();
+}
