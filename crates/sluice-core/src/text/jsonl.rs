@@ -50,18 +50,32 @@ impl JsonlDecoder {
         let mut line = first_line;
         // One search over the chunk (per-line searches pay their setup each time).
         let mut ends = memchr::memchr_iter(b'\n', bytes);
+        // bytes[..valid_to] is known to be UTF-8: checked a block of lines at a time, which costs
+        // less than one check per line; a line past it (an invalid byte ahead) is checked alone.
+        let mut valid_to = 0;
         while pos < bytes.len() && cols.len() < max_rows {
             let (end, next) = match ends.next() {
                 Some(i) => (i, i + 1),
                 None => (bytes.len(), bytes.len()),
             };
             line += 1;
+            let start = pos;
             let mut raw = &bytes[pos..end];
             pos = next;
             if raw.last() == Some(&b'\r') {
                 raw = &raw[..raw.len() - 1];
             }
-            let text = match std::str::from_utf8(raw) {
+            if end > valid_to {
+                valid_to = start + valid_utf8_ahead(&bytes[start..]);
+            }
+            let checked = if end <= valid_to {
+                // SAFETY: bytes[start..valid_to] was checked to be UTF-8 by valid_utf8_ahead and
+                // `raw` lies within it; it starts at a line start, so at a character boundary.
+                Ok(unsafe { std::str::from_utf8_unchecked(raw) })
+            } else {
+                std::str::from_utf8(raw)
+            };
+            let text = match checked {
                 Ok(t) => t,
                 Err(e) => {
                     let raw = String::from_utf8_lossy(raw).into_owned();
@@ -317,6 +331,17 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
     }
 }
 
+/// How many bytes from the start of `bytes` (a line start) are valid UTF-8: a block of about
+/// 64 KiB, up to a line end, or as far as the first invalid byte.
+fn valid_utf8_ahead(bytes: &[u8]) -> usize {
+    const BLOCK: usize = 64 * 1024;
+    let end = if bytes.len() <= BLOCK { bytes.len() } else { memchr::memchr(b'\n', &bytes[BLOCK..]).map_or(bytes.len(), |i| BLOCK + i) };
+    match std::str::from_utf8(&bytes[..end]) {
+        Ok(_) => end,
+        Err(e) => e.valid_up_to(),
+    }
+}
+
 /// How error messages describe a JSON value (JavaScript's words for what JSON.parse gives).
 fn describe(raw: &str) -> String {
     match raw.as_bytes()[0] {
@@ -443,6 +468,32 @@ mod tests {
             vec![f("id", DataType::I64, false), f("x", DataType::F64, false), f("s", DataType::Utf8, true)],
             "file 't'".into(),
         )
+    }
+
+    #[test]
+    fn invalid_utf8_is_found_wherever_it_lies_in_a_chunk_of_many_blocks() {
+        // 3000 lines of ~40 bytes (several 64 KiB validation blocks); invalid bytes in lines 5,
+        // 1700 (inside a character: a lone continuation byte after a valid é) and the last.
+        let mut input = Vec::new();
+        for i in 1..=3000u32 {
+            match i {
+                5 => input.extend_from_slice(b"{\"id\":5,\"x\":1,\"s\":\"\xff\"}\n"),
+                1700 => {
+                    input.extend_from_slice("{\"id\":1700,\"x\":1,\"s\":\"é".as_bytes());
+                    input.extend_from_slice(b"\xa9\"}\n");
+                }
+                3000 => input.extend_from_slice(b"{\"id\":3000,\"x\":1,\"s\":\"\xc3\"}"),
+                _ => input.extend_from_slice(format!("{{\"id\":{i},\"x\":1.5,\"s\":\"é line {i}\"}}\n").as_bytes()),
+            }
+        }
+        let d = decoder().decode(&input, 0, 10_000);
+        assert_eq!(d.batch.len, 2997);
+        assert_eq!(d.consumed, input.len());
+        let lines: Vec<u64> = d.bad.iter().map(|b| b.line).collect();
+        assert_eq!(lines, [5, 1700, 3000]);
+        assert!(d.bad.iter().all(|b| b.message.contains("invalid UTF-8")));
+        let ColumnData::I64(ids) = &d.batch.columns[0].data else { panic!() };
+        assert_eq!(ids.iter().sum::<i64>(), (1..=3000).sum::<i64>() - 5 - 1700 - 3000);
     }
 
     #[test]
