@@ -4,7 +4,7 @@ import type { RecordBatch } from '../../batch/record-batch.js';
 import { Buffer } from 'node:buffer';
 import type { Schema } from '../../batch/schema.js';
 import { rowRenderer, toLines } from '../../batch/text-format.js';
-import type { Calc, CsvDecoder, Engine, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { Calc, CsvDecoder, Engine, GroupAggregator, GroupAggregatorSpec, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
 import { decodeBatch, encodeBatch } from './codec.js';
 import { murmur3_32 } from '../../keys/hash.js';
@@ -14,6 +14,7 @@ import { createTsWindowAggregator } from './window/index.js';
 import { TsJsonlDecoder } from './text/jsonl.js';
 import { TsCsvDecoder } from './text/csv.js';
 import { TsCalc } from './calc.js';
+import { TsGroupAggregator } from './group-agg.js';
 import type { CalcSpec } from '../calc-spec.js';
 
 export class TsEngine implements Engine {
@@ -25,6 +26,10 @@ export class TsEngine implements Engine {
 
   createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator {
     return createTsWindowAggregator(spec);
+  }
+
+  createGroupAggregator(spec: GroupAggregatorSpec): GroupAggregator {
+    return new TsGroupAggregator(spec);
   }
 
   createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[]): NexmarkGenerator {
