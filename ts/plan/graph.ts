@@ -13,7 +13,7 @@ import type { DataType } from '../batch/schema.js';
 import type { KeyedProcessFunction } from '../api/state.js';
 import type { GlobalWindowSpec, UserWindowAssigner, UserWindowFunction } from '../api/window-functions.js';
 import type { CheckpointConfig } from '../api/job.js';
-import type { RegularJoinSpec } from './regular-join-spec.js';
+import type { RegularJoinSpec } from '../engine/regular-join-spec.js';
 
 export type UserFn = (...args: never[]) => unknown;
 

@@ -12,6 +12,7 @@ import { nearest } from './errors.js';
 import { ExprTranslator, intervalMs, type Scope } from './expressions.js';
 import { intervalJoin } from './join.js';
 import type { Catalog, Relation } from './relation.js';
+import type { JoinType } from '../engine/regular-join-spec.js';
 
 export type { Catalog, Relation };
 import { fail, find, kids, nameParts, type SqlNode } from './parser.js';
@@ -67,7 +68,7 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   const tvf = kids(kids(from, 'TableExpression')[0] ?? from, 'WindowTVFClause')[0] ?? null;
   const where = kids(q, 'WhereClause')[0];
   const te = kids(from, 'TableExpression')[0];
-  const isJoin = te !== undefined && te.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'JOIN');
+  const isJoin = te !== undefined && (te.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'JOIN') || isCommaJoin(te));
   // A join takes the WHERE conditions too: its time bounds may be written there (Nexmark q7).
   let rel = tvf !== null ? scanTvfTable(tvf, catalog) : isJoin ? join(te, catalog, where?.kids[1] ?? null) : fromClause(from, catalog);
   if (where !== undefined && !isJoin) {
@@ -80,8 +81,10 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   const having = kids(q, 'HavingClause')[0];
   if (tvf !== null || groupBy !== undefined) return windowed(select, groupBy, tvf, rel, having);
   if (having !== undefined) fail(having, 'HAVING belongs to a window aggregation (GROUP BY window_start, window_end, ...); filter rows with WHERE');
-  if (kids(select, 'tok').some((k) => k.text.toUpperCase() === 'DISTINCT')) fail(select, 'SELECT DISTINCT is not supported (it is an updating operation); use a window aggregation');
-  return project(select, rel);
+  const projected = project(select, rel);
+  // SELECT DISTINCT: an updating aggregation grouped by every selected column.
+  if (kids(select, 'tok').some((k) => k.text.toUpperCase() === 'DISTINCT')) return { ...projected, table: at(select, () => projected.table.distinct()), rowtime: null };
+  return projected;
 }
 
 function scope(rel: Relation, window: string | null): Scope {
@@ -143,16 +146,23 @@ function project(select: SqlNode, rel: Relation): Relation {
 }
 
 function join(te: SqlNode, catalog: Catalog, where: SqlNode | null): Relation {
+  if (isCommaJoin(te)) {
+    // FROM a, b WHERE ...: an inner join whose condition is the WHERE.
+    if (where === null) fail(te, 'FROM a, b needs a WHERE condition equating a column of each (a cross join is not supported)');
+    const [l, r] = kids(te, 'TableReference').map((ref) => tableExpression({ ...ref, kind: 'TableExpression', kids: [ref] }, catalog));
+    return intervalJoin(catalog.tEnv, l!, r!, where, null, te, 'inner');
+  }
   const toks = te.kids.filter((k) => k.kind === 'tok').map((k) => k.text.toUpperCase());
   const sides = kids(te, 'TableExpression');
   const on = kids(te, 'JoinCondition')[0];
-  if (toks.some((t) => t !== 'JOIN' && t !== 'INNER') || sides.length !== 2) {
-    fail(te, `${toks.join(' ')}: only [INNER] JOIN ... ON is supported (an interval join); outer, cross and lateral joins are not`);
+  const type = joinType(toks);
+  if (type === null || sides.length !== 2) {
+    fail(te, `${toks.join(' ')}: only [INNER] JOIN and LEFT / RIGHT / FULL [OUTER] JOIN ... ON are supported; cross and lateral joins are not`);
   }
   if (on === undefined || !on.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'ON')) fail(te, 'write the join condition with ON (USING is not supported)');
   const left = tableExpression(sides[0]!, catalog);
   const right = tableExpression(sides[1]!, catalog);
-  return intervalJoin(catalog.tEnv, left, right, on.kids.find((k) => k.kind !== 'tok')!, where, te);
+  return intervalJoin(catalog.tEnv, left, right, on.kids.find((k) => k.kind !== 'tok')!, where, te, type);
 }
 
 function fromClause(from: SqlNode, catalog: Catalog): Relation {
@@ -282,10 +292,9 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
     window = at(groupBy, () => Tumble.over(new Expression({ k: 'interval', ms: 1 })).on(new Expression({ k: 'ref', name: end })).as(WINDOW_ALIAS));
     propagated = true;
   }
-  if (window === null) {
-    fail(groupBy, "GROUP BY without a window is an updating aggregation, which Sluice's SQL does not support yet; the nearest supported form is a window aggregation: FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end, keys");
-  }
-  const t = new ExprTranslator(scope(rel, WINDOW_ALIAS));
+  // GROUP BY without a window: the updating aggregation (Flink's GroupAggregate).
+  const updating = window === null;
+  const t = new ExprTranslator(updating ? { ...scope(rel, null), grouped: true } : scope(rel, WINDOW_ALIAS));
   const selected = selectItems(select, rel, t);
   // HAVING: one more (hidden) column of the aggregation's select, filtered on and dropped in
   // the calc after the window (the same calc as the select's expressions).
@@ -294,10 +303,11 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   // Without an aggregate (GROUP BY as one row per key and window, as in Nexmark q8), a hidden
   // COUNT(*) gives the window aggregation its aggregate; it is dropped after.
   const COUNT = '$count';
-  const noAgg = t.sawAggregate === null;
+  const noAgg = t.sawAggregate === null && !updating;
   const items = noAgg ? [...withHaving, { name: COUNT, node: select, expr: { k: 'call', op: 'agg', args: [{ k: 'lit', v: 1 }], s: 'count' } as ExprNode }] : withHaving;
   const w = window;
-  const grouped = (its: readonly Item[]): Table => rel.table.window(w).groupBy(new Expression({ k: 'ref', name: WINDOW_ALIAS }), ...keys.map((k) => new Expression({ k: 'ref', name: k }))).select(...named(its));
+  const keyExprs = keys.map((k) => new Expression({ k: 'ref', name: k }));
+  const grouped = (its: readonly Item[]): Table => w === null ? rel.table.groupBy(...keyExprs).select(...named(its)) : rel.table.window(w).groupBy(new Expression({ k: 'ref', name: WINDOW_ALIAS }), ...keys.map((k) => new Expression({ k: 'ref', name: k }))).select(...named(its));
   // Trying one item alone must not add graph nodes: only items without aggregates are tried.
   const plain = (e: ExprNode): boolean => e.k !== 'call' || (e.op !== 'agg' && e.op !== 'windowStart' && e.op !== 'windowEnd' && e.args.every(plain));
   const table = atItem(items, () => grouped(items), (it) => (plain(it.expr) ? rel.table.select(...named([it])) : null));
@@ -309,4 +319,18 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   if (having !== undefined) out = at(having.kids[1]!, () => out.where(new Expression({ k: 'ref', name: HAVING })).dropColumns(new Expression({ k: 'ref', name: HAVING })));
   if (noAgg) out = out.dropColumns(new Expression({ k: 'ref', name: COUNT }));
   return { table: out, qualifiers: new Set(), rowtime: null, ...windowEnd };
+}
+
+/** The join's type from its keywords, or null when it is not one Sluice runs. */
+function joinType(toks: readonly string[]): JoinType | null {
+  const t = toks.filter((x) => x !== 'OUTER' && x !== 'JOIN');
+  if (!toks.includes('JOIN')) return null;
+  if (t.length === 0 || (t.length === 1 && t[0] === 'INNER')) return 'inner';
+  if (t.length === 1 && toks.includes('JOIN')) return t[0] === 'LEFT' ? 'left' : t[0] === 'RIGHT' ? 'right' : t[0] === 'FULL' ? 'full' : null;
+  return null;
+}
+
+/** FROM a, b (two tables separated by a comma). */
+function isCommaJoin(te: SqlNode): boolean {
+  return kids(te, 'TableReference').length === 2 && te.kids.some((k) => k.kind === 'tok' && k.text === ',');
 }

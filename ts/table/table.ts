@@ -21,7 +21,8 @@ import type { Expression } from './expression.js';
 import { render, type ExprNode } from './expression.js';
 import { resolve, TableError } from './resolve.js';
 import { ROW_KIND, ROW_KIND_FIELD, isUpdating } from '../batch/row-kind.js';
-import { changelogStream, planDistinct, planGroupAggregate, updatingOrigin, type TableParts } from './updating.js';
+import { changelogStream, planDistinct, planGroupAggregate, regularJoinNode, updatingOrigin, type TableParts } from './updating.js';
+import type { JoinType } from '../engine/regular-join-spec.js';
 
 /** One column of a table: its name and its expression over the input node's fields. */
 interface Col {
@@ -244,7 +245,7 @@ export class Table {
 
   /**
    * The table as a stream of changes (Flink's toChangelogStream): records with the table's
-   * fields and \`rowKind\` ('+I' insert, '-U' / '+U' the row before and after an update, '-D'
+   * fields and `rowKind` ('+I' insert, '-U' / '+U' the row before and after an update, '-D'
    * delete); an append-only table's records are all '+I'.
    */
   toChangelogStream<T extends object = Row & { rowKind: '+I' | '-U' | '+U' | '-D' }>(): DataStream<T> {
@@ -261,11 +262,16 @@ export class Table {
   }
 
   /**
-   * @internal The graph node of the table's rows with their kinds (\`$rowkind\` last when
+   * @internal The graph node of the table's rows with their kinds (`$rowkind` last when
    * updating), for sinks that accept changes (SQL's print and blackhole).
    */
   changelogNode(where: string): GraphNode {
     return this.materialize(where);
+  }
+
+  /** @internal The environment the table's job is planned in. */
+  environment(): StreamEnvironment {
+    return this.tEnv.env;
   }
 
   /** @internal What makes the table updating, for messages ('' when append-only). */
@@ -289,6 +295,17 @@ export class Table {
   /** The distinct rows (an updating aggregation grouped by every column). */
   distinct(): Table {
     return planDistinct(this.parts(), this.getSchema().names());
+  }
+
+  /**
+   * @internal A regular (unbounded) join with `right` on equal key columns (SQL's JOIN without
+   * time bounds): `names` are the joined columns (this table's, then right's). Outer joins and
+   * updating inputs make the result updating.
+   */
+  regularJoin(right: Table, type: JoinType, keys: readonly [readonly string[], readonly string[]], names: readonly string[]): Table {
+    const node = regularJoinNode(this.tEnv.env.graph, this.materialize('join'), right.changelogNode('join'), { type, keyFields: keys, names });
+    const cols = node.schema.fields.filter((f) => f.name !== ROW_KIND).map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } as ExprNode }));
+    return new Table(this.tEnv, node, cols, null, [...this.ops, `${type} join on ${keys[0].map((k, i) => `${k} = ${keys[1][i]}`).join(' AND ')}`]);
   }
 
   /** @internal Plans a grouped select (see GroupedTable). */
@@ -441,7 +458,7 @@ export class Table {
   }
 }
 
-/** A table grouped by keys (no window): \`select\` its keys and aggregates. */
+/** A table grouped by keys (no window): `select` its keys and aggregates. */
 export class GroupedTable {
   /** @internal */
   constructor(
@@ -449,7 +466,7 @@ export class GroupedTable {
     private readonly keys: readonly string[],
   ) {}
 
-  /** Keys and aggregates (\`$('price').max().as('top')\`), or expressions over them. */
+  /** Keys and aggregates (`$('price').max().as('top')`), or expressions over them. */
   select(...exprs: Expression[]): Table {
     return this.table.groupAggregate(this.keys, exprs);
   }

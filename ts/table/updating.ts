@@ -13,6 +13,7 @@ import { groupOutputSchema } from '../engine/group-agg-spec.js';
 import { describeAggregates } from '../engine/window-spec.js';
 import { calcOutputSchema, type CalcSpec } from '../engine/calc-spec.js';
 import type { GraphNode, JobGraph } from '../plan/graph.js';
+import { describeJoin, regularJoinSchema, type RegularJoinSpec } from '../engine/regular-join-spec.js';
 import type { Expression, ExprNode } from './expression.js';
 import { render } from './expression.js';
 import { resolve, TableError } from './resolve.js';
@@ -132,4 +133,28 @@ export function changelogStream(graph: JobGraph, node: GraphNode, schema: Schema
   const columns = [...schema.names().map((n) => ({ name: n, expr: resolve({ k: 'ref', name: n }, input, 'toChangelogStream') })), { name: 'rowKind', expr: resolve(kindText, input, 'toChangelogStream') }];
   const spec: CalcSpec = { filter: null, columns, name: 'Calc(changelog)' };
   return graph.add({ name: 'Calc(changelog: rowKind)', op: { kind: 'calc', spec }, input: node, partitioning: { kind: 'forward' }, schema: calcOutputSchema(spec), hasEventTime: node.hasEventTime });
+}
+
+/** A regular join node of two tables' nodes (keys: field names of each; equal types, checked by the caller). */
+export function regularJoinNode(graph: JobGraph, left: GraphNode, right: GraphNode, spec: RegularJoinSpec): GraphNode {
+  for (const [i, k] of spec.keyFields[0].entries()) {
+    const a = left.schema.field(k).type;
+    const b = right.schema.field(spec.keyFields[1][i]!).type;
+    if (a !== b) throw new TableError(`join: the keys ${k} (${a}) and ${spec.keyFields[1][i]} (${b}) have different types; cast one of them first`);
+    if (a === 'f64') throw new TableError(`join: the key ${k} is a DOUBLE (f64), whose equality the key bytes do not follow (0 and -0); join on an integer or text key`);
+  }
+  return graph.add({
+    name: describeJoin(spec),
+    op: { kind: 'regularJoin', spec },
+    input: left,
+    inputs: [left, right],
+    partitioning: { kind: 'hash', keyFields: [...spec.keyFields[0]] },
+    inputPartitioning: [
+      { kind: 'hash', keyFields: [...spec.keyFields[0]] },
+      { kind: 'hash', keyFields: [...spec.keyFields[1]] },
+    ],
+    schema: regularJoinSchema(spec, left.schema, right.schema),
+    // No time attribute after a regular join (Flink's: its rows' order in time is lost).
+    hasEventTime: false,
+  });
 }

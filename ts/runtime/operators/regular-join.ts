@@ -15,7 +15,7 @@ import { DELETE, INSERT, isUpdating, UPDATE_AFTER } from '../../batch/row-kind.j
 import { Schema } from '../../batch/schema.js';
 import type { Engine } from '../../engine/engine.js';
 import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
-import type { RegularJoinSpec } from '../../plan/regular-join-spec.js';
+import type { RegularJoinSpec } from '../../engine/regular-join-spec.js';
 import { MultiInputOperator } from '../operator.js';
 import type { KeyGroupFilter, KeyGrouper } from '../rescale.js';
 
