@@ -83,7 +83,7 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   if (having !== undefined) fail(having, 'HAVING belongs to a window aggregation (GROUP BY window_start, window_end, ...); filter rows with WHERE');
   const projected = project(select, rel);
   // SELECT DISTINCT: an updating aggregation grouped by every selected column.
-  if (kids(select, 'tok').some((k) => k.text.toUpperCase() === 'DISTINCT')) return { ...projected, table: at(select, () => projected.table.distinct()), rowtime: null };
+  if ([...kids(select, 'tok'), ...kids(select, 'SetQuantifier')].some((k) => k.text.toUpperCase() === 'DISTINCT')) return { ...projected, table: at(select, () => projected.table.distinct()), rowtime: null };
   return projected;
 }
 
@@ -127,7 +127,9 @@ function selectItems(select: SqlNode, rel: Relation, t: ExprTranslator): Item[] 
     const aliasName = alias === undefined ? null : nameParts(alias.kids[alias.kids.length - 1]!).join('.');
     // A plain column keeps its name (window_start too, which becomes the window's start).
     const plain = body.kind === 'SelectLiteralColumnName' || body.kind === 'ColumnName' ? nameParts(body) : null;
-    items.push({ name: aliasName ?? (expr.k === 'ref' ? expr.name : plain !== null && /^[A-Za-z_]/.test(plain[0]!) ? plain[plain.length - 1]! : null), node: body, expr });
+    // A qualified column keeps its own name (P.id is id, not the join's id0), unless an earlier item has it.
+    const own = plain !== null && plain.length > 1 && expr.k === 'ref' && !items.some((it) => it.name === plain[plain.length - 1]) ? plain[plain.length - 1]! : null;
+    items.push({ name: aliasName ?? own ?? (expr.k === 'ref' ? expr.name : plain !== null && /^[A-Za-z_]/.test(plain[0]!) ? plain[plain.length - 1]! : null), node: body, expr });
   }
   return items;
 }
@@ -213,6 +215,9 @@ function scanTvfTable(tvf: SqlNode, catalog: Catalog): Relation {
 
 /** The group window of a TVF or a GROUP BY window function, checked against the relation's event time. */
 function windowOf(n: SqlNode, kind: string, timeCol: SqlNode, intervals: SqlNode[], rel: Relation): GroupWindow {
+  if (rel.table.isUpdating()) {
+    fail(n, `the ${kind} window doesn't support consuming update and delete changes, which ${rel.table.updatingOrigin()} produces; window the append-only input (aggregate in the window, then join or group its result)`);
+  }
   const parts = nameParts(timeCol);
   const col = parts[parts.length - 1]!;
   const names = rel.table.getSchema().names();
@@ -310,6 +315,15 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   const grouped = (its: readonly Item[]): Table => w === null ? rel.table.groupBy(...keyExprs).select(...named(its)) : rel.table.window(w).groupBy(new Expression({ k: 'ref', name: WINDOW_ALIAS }), ...keys.map((k) => new Expression({ k: 'ref', name: k }))).select(...named(its));
   // Trying one item alone must not add graph nodes: only items without aggregates are tried.
   const plain = (e: ExprNode): boolean => e.k !== 'call' || (e.op !== 'agg' && e.op !== 'windowStart' && e.op !== 'windowEnd' && e.args.every(plain));
+  if (updating) {
+    // A column outside an aggregate must be a key: said at the item that has it.
+    const loose = (e: ExprNode): string | null =>
+      e.k === 'ref' ? (keys.includes(e.name) ? null : e.name) : e.k === 'call' ? (e.op === 'agg' ? null : e.args.map(loose).find((x) => x !== null) ?? null) : e.k === 'alias' ? loose(e.e) : null;
+    for (const it of selected) {
+      const c = loose(it.expr);
+      if (c !== null) fail(it.node, `the column '${c}' is neither grouped nor aggregated; add it to GROUP BY or aggregate it (e.g. MAX(${c}))`);
+    }
+  }
   const table = atItem(items, () => grouped(items), (it) => (plain(it.expr) ? rel.table.select(...named([it])) : null));
   const endItem = propagated
     ? selected.find((it) => it.expr.k === 'ref' && it.expr.name === rel.windowEnd && it.name !== null)
