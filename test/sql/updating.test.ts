@@ -7,6 +7,7 @@
  * give DuckDB's batch result; every retraction must retract a row that is there.
  */
 
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -193,5 +194,23 @@ describe('updating SQL against DuckDB', () => {
       got.push([sql, err.line, err.column, err.message.includes(text) ? text : err.message]);
     }
     expect(got).toEqual(cases);
+  });
+});
+
+describe('updating SQL under sluice sql', () => {
+  it("q4 into a 'print' table: +I/-U/+U lines whose final state equals DuckDB, natively at parallelism 2 and on the TS engine", async () => {
+    const cli = join(root, 'dist', 'ts', 'cli', 'main.js');
+    const file = join(dir, 'q4-print.sql');
+    writeFileSync(file, readFileSync(join(root, 'examples', 'nexmark-sql', 'q4.sql'), 'utf8').replace(/'events' = '\d+'/g, `'events' = '${EVENTS}'`).replace("'connector' = 'blackhole'", "'connector' = 'print'"));
+    const expected = await oracle(`SELECT Q.category AS id, AVG(Q.final) AS final FROM (SELECT MAX(B.price) AS final, A.category FROM auction A, bid B
+      WHERE A.id = B.auction AND B.dateTime BETWEEN A.dateTime AND A.expires GROUP BY A.id, A.category) Q GROUP BY Q.category`);
+    for (const [engine, parallelism] of [['native', '2'], ['ts', '1']] as const) {
+      const r = spawnSync(process.execPath, [cli, 'sql', file, '--engine', engine, '--parallelism', parallelism, '--no-progress'], { cwd: root, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const lines = r.stdout.trim().split('\n');
+      expect(new Set(lines.map((l) => l.slice(0, 2)))).toEqual(new Set(['+I', '-U', '+U']));
+      const changes = lines.map((l) => ({ rowKind: l.slice(0, 2), ...(JSON.parse(l.slice(3)) as Record<string, unknown>) }));
+      expect(applied(changes), engine).toEqual(expected);
+    }
   });
 });
