@@ -17,11 +17,11 @@ import { DataStream } from '../api/datastream.js';
 import type { StreamEnvironment } from '../api/environment.js';
 import type { JobResult } from '../api/job.js';
 import type { GraphNode } from '../plan/graph.js';
-import type { Expression } from './expression.js';
+import { Expression } from './expression.js';
 import { render, type ExprNode } from './expression.js';
 import { resolve, TableError } from './resolve.js';
 import { ROW_KIND, ROW_KIND_FIELD, isUpdating } from '../batch/row-kind.js';
-import { changelogStream, planDistinct, planGroupAggregate, regularJoinNode, updatingOrigin, type TableParts } from './updating.js';
+import { changelogStream, joinKeys, planDistinct, planGroupAggregate, regularJoinNode, updatingOrigin, type TableParts } from './updating.js';
 import type { JoinType } from '../engine/regular-join-spec.js';
 
 /** One column of a table: its name and its expression over the input node's fields. */
@@ -306,6 +306,40 @@ export class Table {
     const node = regularJoinNode(this.tEnv.env.graph, this.materialize('join'), right.changelogNode('join'), { type, keyFields: keys, names });
     const cols = node.schema.fields.filter((f) => f.name !== ROW_KIND).map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } as ExprNode }));
     return new Table(this.tEnv, node, cols, null, [...this.ops, `${type} join on ${keys[0].map((k, i) => `${k} = ${keys[1][i]}`).join(' AND ')}`]);
+  }
+
+  /**
+   * The regular (unbounded) inner join with `right` (Flink's `join(right, condition)`): both
+   * tables' rows are kept per key; `condition` equates columns of each (other conjuncts filter
+   * the joined rows). The columns are this table's, then right's; their names must differ.
+   * Updating when an input is.
+   */
+  join(right: Table, condition: Expression): Table {
+    return this.tableJoin(right, condition, 'inner');
+  }
+
+  /** LEFT OUTER JOIN: rows without a match padded with nulls (retracted when a match arrives); an updating table. */
+  leftOuterJoin(right: Table, condition: Expression): Table {
+    return this.tableJoin(right, condition, 'left');
+  }
+
+  rightOuterJoin(right: Table, condition: Expression): Table {
+    return this.tableJoin(right, condition, 'right');
+  }
+
+  fullOuterJoin(right: Table, condition: Expression): Table {
+    return this.tableJoin(right, condition, 'full');
+  }
+
+  private tableJoin(right: Table, condition: Expression, type: JoinType): Table {
+    const where = type === 'inner' ? 'join' : `${type}OuterJoin`;
+    const l = this.cols.map((c) => c.name);
+    const r = right.getSchema().names();
+    for (const n of r) if (l.includes(n)) throw new TableError(`${where}: both tables have a column '${n}'; rename one first, e.g. renameColumns($('${n}').as('${n}2'))`);
+    const { keys, residual } = joinKeys(condition.node, l, r, where);
+    if (type !== 'inner' && residual.length > 0) throw new TableError(`${where}: an outer join's condition takes only equalities between the tables' columns; filter a table before the join`);
+    const joined = this.regularJoin(right, type, [keys.map((k) => k[0]), keys.map((k) => k[1])], [...l, ...r]);
+    return residual.length === 0 ? joined : joined.where(new Expression(residual.reduce((a, b) => ({ k: 'call', op: 'and', args: [a, b] }))));
   }
 
   /** @internal Plans a grouped select (see GroupedTable). */

@@ -158,3 +158,37 @@ export function regularJoinNode(graph: JobGraph, left: GraphNode, right: GraphNo
     hasEventTime: false,
   });
 }
+
+/**
+ * A Table API join condition (over both tables' columns) as key pairs [left, right] and the
+ * other conjuncts. Throws when there is no equality between a column of each.
+ */
+export function joinKeys(cond: ExprNode, left: readonly string[], right: readonly string[], where: string): { keys: [string, string][]; residual: ExprNode[] } {
+  const conj = (e: ExprNode): ExprNode[] => (e.k === 'call' && e.op === 'and' ? e.args.flatMap(conj) : [e]);
+  const keys: [string, string][] = [];
+  const residual: ExprNode[] = [];
+  for (const c of conj(cond)) {
+    if (c.k === 'call' && c.op === 'eq' && c.args[0]!.k === 'ref' && c.args[1]!.k === 'ref') {
+      const [a, b] = [c.args[0]!.name, c.args[1]!.name];
+      if (left.includes(a) && right.includes(b)) {
+        keys.push([a, b]);
+        continue;
+      }
+      if (left.includes(b) && right.includes(a)) {
+        keys.push([b, a]);
+        continue;
+      }
+    }
+    for (const n of refNames(c)) if (!left.includes(n) && !right.includes(n)) throw new TableError(`${where}: unknown column '${n}'; the columns are: ${[...left, ...right].join(', ')}`);
+    residual.push(c);
+  }
+  if (keys.length === 0) throw new TableError(`${where}: the condition needs an equality between a column of each table, e.g. $('a').isEqual($('b')); got ${render(cond)}`);
+  return { keys, residual };
+}
+
+function refNames(e: ExprNode, out: string[] = []): string[] {
+  if (e.k === 'ref') out.push(e.name);
+  else if (e.k === 'call') e.args.forEach((a) => refNames(a, out));
+  else if (e.k === 'alias') refNames(e.e, out);
+  return out;
+}
