@@ -275,13 +275,22 @@ impl GroupAggregator {
                     Acc::Distinct(m) => {
                         vkey.clear();
                         encode_key(std::slice::from_ref(col.as_ref().expect("distinct field")), i, &mut vkey);
-                        let e = m.entry(vkey.clone()).or_insert(0);
-                        *e += d;
-                        if *e < 0 {
+                        // The key is copied only for a value not seen yet in the group.
+                        let now = match m.get_mut(vkey.as_slice()) {
+                            Some(e) => {
+                                *e += d;
+                                *e
+                            }
+                            None => {
+                                m.insert(vkey.clone(), d);
+                                d
+                            }
+                        };
+                        if now < 0 {
                             return Err(retract_missing());
                         }
-                        if *e == 0 {
-                            m.remove(&vkey);
+                        if now == 0 {
+                            m.remove(vkey.as_slice());
                         }
                     }
                 }
