@@ -1,5 +1,5 @@
-// Updating aggregations in checkpoints: a job of two chained updating GROUP BYs (the second
-// consuming the first's retractions) killed with SIGKILL at random moments and resumed from
+// Updating tables in checkpoints: a job of an updating GROUP BY, a regular join of its result
+// with another stream, and a GROUP BY consuming the join's retractions, killed with SIGKILL at random moments and resumed from
 // its latest checkpoint; the published changes, applied as upserts and retractions, give the
 // same final table as an uninterrupted run (the groups' state, multisets included, restored),
 // on both engines.
@@ -17,30 +17,30 @@ const RATE = '25000';
 
 const args = (engine: string, out: string, dir: string, rate: string, extra: string[] = []): string[] => ['run', 'test/fixtures/jobs/changelog-checkpointed.ts', '--engine', engine, '--no-progress', ...extra, '--', out, dir, EVENTS, rate];
 
-/** The final table of a changelog (JSON Lines with rowKind), by `n`; each retraction must match what is in the table. */
+/** The final table of a changelog (JSON Lines with rowKind), by `category`; each retraction must match what is in the table. */
 function finalTable(text: string): string[] {
   const t = new Map<number, string>();
   for (const line of text.split('\n')) {
     if (line === '') continue;
-    const { rowKind, ...row } = JSON.parse(line) as { rowKind: string; n: number };
+    const { rowKind, ...row } = JSON.parse(line) as { rowKind: string; category: number };
     const s = JSON.stringify(row);
-    if (rowKind === '+I' || rowKind === '+U') t.set(row.n, s);
+    if (rowKind === '+I' || rowKind === '+U') t.set(row.category, s);
     else {
-      expect(t.get(row.n), `${rowKind} ${s}`).toBe(s);
-      t.delete(row.n);
+      expect(t.get(row.category), `${rowKind} ${s}`).toBe(s);
+      t.delete(row.category);
     }
   }
   return [...t.values()].sort();
 }
 
-describe.each(ENGINES)('updating aggregations resume from checkpoints (%s engine)', (engine) => {
+describe.each(ENGINES)('updating aggregations and a regular join resume from checkpoints (%s engine)', (engine) => {
   it('killed with SIGKILL and resumed: the changes give the uninterrupted run\'s final table', async () => {
     const refOut = join(work, `changelog-ref-${engine}.jsonl`);
     const r = spawnSync(process.execPath, [cli, ...args(engine, refOut, join(work, `changelog-ref-chk-${engine}`), '10000000')], { cwd: root, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const reference = publishedOutput(refOut);
     const expected = finalTable(reference);
-    expect(expected.length).toBeGreaterThan(5);
+    expect(expected.length).toBe(5);
     const out = join(work, `changelog-${engine}.jsonl`);
     const dir = join(work, `changelog-chk-${engine}`);
     // The output is compared as a final table, not line by line: after a restore the source's
