@@ -168,6 +168,32 @@ describe('updating aggregation kernel (both engines)', () => {
     }
   });
 
+  it('grouped by a nullable i64 key and by an i32 key: identical changes and state on both engines, restorable across them', () => {
+    requireNative();
+    const batches = workload(11);
+    for (const keyFields of [[1], [3]]) {
+      const aggregates = aggs.filter((a) => a.field === null || !keyFields.includes(a.field));
+      const runOn = (engine: EngineName, restoreFrom: EngineName | null) => {
+        let a = selectEngine(restoreFrom ?? engine).createGroupAggregator({ input, keyFields, aggregates });
+        const out: unknown[] = [];
+        batches.forEach((b, j) => {
+          if (j === 20 && restoreFrom !== null) {
+            const snap = a.snapshot();
+            a = selectEngine(engine).createGroupAggregator({ input, keyFields, aggregates });
+            a.restore(snap);
+          }
+          out.push(...(a.push(b)?.toRecords() ?? []));
+        });
+        return { out, state: a.snapshot().toRecords().length, groups: a.groups };
+      };
+      const native = runOn('native', null);
+      expect(runOn('ts', null), `keys ${keyFields}`).toEqual(native);
+      expect(runOn('ts', 'native')).toEqual(native);
+      expect(runOn('native', 'ts')).toEqual(native);
+      expect(native.out.length).toBeGreaterThan(100);
+    }
+  });
+
   it('refuses a retraction of a row it never had, an i64 sum overflow and FIRST_VALUE, alike on both engines', () => {
     requireNative();
     const msgs = ENGINES.map((e) => {

@@ -10,7 +10,7 @@ import { RecordBatch, valueReader } from '../../batch/record-batch.js';
 import { DELETE, INSERT, isUpdating, UPDATE_AFTER, UPDATE_BEFORE } from '../../batch/row-kind.js';
 import type { Schema } from '../../batch/schema.js';
 import { Buffer } from 'node:buffer';
-import { I64_MAX, I64_MIN } from '../../batch/i64.js';
+import { getI64, I64_MAX, I64_MIN, i32View, i64IsExact } from '../../batch/i64.js';
 import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
 import type { AggregateSpec, GroupAggregator, GroupAggregatorSpec } from '../engine.js';
 import { EngineError } from '../errors.js';
@@ -43,7 +43,10 @@ export class TsGroupAggregator implements GroupAggregator {
   private readonly keyFields: readonly number[];
   private readonly aggs: readonly AggregateSpec[];
   private readonly sumF64: readonly boolean[];
-  private readonly state = new Map<string, Group>();
+  /** By group id: the key bytes as a latin1 string, or the value of a single integer key (ids.ts below). */
+  private readonly state = new Map<unknown, Group>();
+  /** One i32 / i64 / timestamp key: its value is the group's id (no key bytes per row). */
+  private readonly intKey: boolean;
   private readonly sc = new KeyScratch();
   private readonly vsc = new KeyScratch();
 
@@ -54,6 +57,8 @@ export class TsGroupAggregator implements GroupAggregator {
     this.updating = isUpdating(spec.input);
     this.keyFields = spec.keyFields;
     this.aggs = spec.aggregates;
+    const k0 = spec.keyFields.length === 1 ? spec.input.fields[spec.keyFields[0]!]!.type : null;
+    this.intKey = k0 === 'i32' || k0 === 'i64' || k0 === 'timestamp';
     this.sumF64 = spec.aggregates.map((a) => (a.kind === 'sum' || a.kind === 'avg') && sumType(a, spec.input) === 'f64');
   }
 
@@ -111,20 +116,16 @@ export class TsGroupAggregator implements GroupAggregator {
   push(batch: RecordBatch): RecordBatch | null {
     const n = batch.length;
     if (n === 0) return null;
-    const keyCols = this.keyFields.map((k) => batch.columns[k]!);
-    const views = keyViews(keyCols);
+    const idOf = this.ids(batch.columns, this.keyFields);
     const keyReaders = this.keyFields.map((k) => reader(batch.columns[k]!, this.input.fields[k]!.name));
     const argReaders = this.aggs.map((a) => (a.field === null ? null : reader(batch.columns[a.field]!, this.input.fields[a.field]!.name)));
     const distinctCols = this.aggs.map((a) => (a.kind === 'countDistinct' ? [batch.columns[a.field!]!] : null));
     const distinctViews = distinctCols.map((c) => (c === null ? null : keyViews(c)));
     const kinds = this.updating ? (batch.columns[batch.columns.length - 1] as { values: Int32Array }).values : null;
     // Per group touched: its result before the batch, in first-touch order.
-    const touched = new Map<string, unknown[] | null>();
-    const sc = this.sc;
+    const touched = new Map<unknown, unknown[] | null>();
     for (let i = 0; i < n; i++) {
-      sc.len = 0;
-      encodeKey(keyCols, views, i, sc);
-      const id = latin1(sc.buf, sc.len);
+      const id = idOf(i);
       let g = this.state.get(id);
       if (!touched.has(id)) touched.set(id, this.result(g));
       const kind = kinds === null ? INSERT : kinds[i]!;
@@ -176,7 +177,7 @@ export class TsGroupAggregator implements GroupAggregator {
   }
 
   /** The changes of the groups touched (see GroupAggregator). */
-  private changes(touched: Map<string, unknown[] | null>): RecordBatch | null {
+  private changes(touched: Map<unknown, unknown[] | null>): RecordBatch | null {
     const out: { key: unknown[]; kind: number; values: unknown[] }[] = [];
     for (const [id, before] of touched) {
       const g = this.state.get(id)!;
@@ -231,6 +232,35 @@ export class TsGroupAggregator implements GroupAggregator {
     return new RecordBatch(this.stateSchema, builders.map((b) => b.finish()), groups.length, null);
   }
 
+  /**
+   * The group id of each row of `columns` (keys at `keyFields`): a single integer key's value
+   * (a number while exact, else a bigint; null keys one string), else the canonical key bytes
+   * as a latin1 string. The same id for the same key in every batch and in a restore.
+   */
+  private ids(columns: readonly Column[], keyFields: readonly number[]): (i: number) => unknown {
+    const cols = keyFields.map((k) => columns[k]!);
+    if (this.intKey) {
+      const c = cols[0]!;
+      const validity = c.validity;
+      const NULL = '\u0000null';
+      if (c.type === 'i32') {
+        const v = c.values;
+        return validity === null ? (i) => v[i]! : (i) => ((validity[i >>> 3]! & (1 << (i & 7))) === 0 ? NULL : v[i]!);
+      }
+      const v = (c as { values: BigInt64Array }).values;
+      const v32 = i32View(v);
+      const get = (i: number): unknown => (i64IsExact(v32, i) ? getI64(v32, i) : v[i]!);
+      return validity === null ? get : (i) => ((validity[i >>> 3]! & (1 << (i & 7))) === 0 ? NULL : get(i));
+    }
+    const views = keyViews(cols);
+    const sc = this.sc;
+    return (i) => {
+      sc.len = 0;
+      encodeKey(cols, views, i, sc);
+      return latin1(sc.buf, sc.len);
+    };
+  }
+
   private isF64(a: AggregateSpec): boolean {
     return this.input.fields[a.field!]!.type === 'f64';
   }
@@ -238,12 +268,8 @@ export class TsGroupAggregator implements GroupAggregator {
   restore(state: RecordBatch): void {
     const readers = state.schema.fields.map((f, c) => reader(state.columns[c]!, f.name));
     const nk = this.keyFields.length;
-    const sc = this.sc;
-    const keyCols: Column[] = state.columns.slice(0, nk);
-    const views = keyViews(keyCols);
+    const idOf = this.ids(state.columns, Array.from({ length: nk }, (_, k) => k));
     for (let i = 0; i < state.length; i++) {
-      sc.len = 0;
-      encodeKey(keyCols, views, i, sc);
       const g = this.newGroup(readers.slice(0, nk).map((r) => r(i)));
       let c = nk;
       g.rows = Number(readers[c++]!(i));
@@ -267,7 +293,7 @@ export class TsGroupAggregator implements GroupAggregator {
           }
         }
       });
-      this.state.set(latin1(sc.buf, sc.len), g);
+      this.state.set(idOf(i), g);
     }
   }
 }
