@@ -79,7 +79,7 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   const select = kids(q, 'SelectClause')[0]!;
   const groupBy = kids(q, 'GroupByClause')[0];
   const having = kids(q, 'HavingClause')[0];
-  if (tvf !== null || groupBy !== undefined) return windowed(select, groupBy, tvf, rel, having);
+  if (tvf !== null || groupBy !== undefined || hasAggregate(select, rel)) return windowed(select, groupBy, tvf, rel, having);
   if (having !== undefined) fail(having, 'HAVING belongs to a window aggregation (GROUP BY window_start, window_end, ...); filter rows with WHERE');
   const projected = project(select, rel);
   // SELECT DISTINCT: an updating aggregation grouped by every selected column.
@@ -254,15 +254,16 @@ function windowOf(n: SqlNode, kind: string, timeCol: SqlNode, intervals: SqlNode
 }
 
 function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | null, rel: Relation, having: SqlNode | undefined): Relation {
-  if (groupBy === undefined) {
-    fail(tvf!, "a window TVF is supported in a window aggregation: add GROUP BY window_start, window_end (and keys); a TVF's rows on their own are not supported yet");
+  if (groupBy === undefined && tvf !== null) {
+    fail(tvf, "a window TVF is supported in a window aggregation: add GROUP BY window_start, window_end (and keys); a TVF's rows on their own are not supported yet");
   }
   let window: GroupWindow | null = null;
   const keys: string[] = [];
   let sawStart = false;
   let sawEnd = false;
   const names = rel.table.getSchema().names();
-  for (const item of kids(groupBy, 'GroupItemDefinition')) {
+  // No GROUP BY (aggregates only): one group of every row, an updating aggregation without keys.
+  for (const item of groupBy === undefined ? [] : kids(groupBy, 'GroupItemDefinition')) {
     const gw = find(item, 'GroupWindowFunction');
     if (gw !== null) {
       if (tvf !== null || window !== null) fail(gw, 'one window per query: group by window_start, window_end of the TVF, or by one window function');
@@ -281,7 +282,7 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
     else keys.push(col);
   }
   if (tvf !== null) {
-    if (!sawStart || !sawEnd) fail(groupBy, 'a window TVF aggregation groups by both window_start and window_end (and keys)');
+    if (!sawStart || !sawEnd) fail(groupBy!, 'a window TVF aggregation groups by both window_start and window_end (and keys)');
     const e = find(tvf, 'WindowTVFExpression')!;
     const params = kids(e, 'WindowTVFParam');
     const desc = find(e, 'ColumnDescriptor');
@@ -294,7 +295,7 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   let propagated = false;
   if (window === null && rel.windowEnd !== undefined && keys.includes(rel.windowEnd)) {
     const end = rel.windowEnd;
-    window = at(groupBy, () => Tumble.over(new Expression({ k: 'interval', ms: 1 })).on(new Expression({ k: 'ref', name: end })).as(WINDOW_ALIAS));
+    window = at(groupBy!, () => Tumble.over(new Expression({ k: 'interval', ms: 1 })).on(new Expression({ k: 'ref', name: end })).as(WINDOW_ALIAS));
     propagated = true;
   }
   // GROUP BY without a window: the updating aggregation (Flink's GroupAggregate).
@@ -347,4 +348,22 @@ function joinType(toks: readonly string[]): JoinType | null {
 /** FROM a, b (two tables separated by a comma). */
 function isCommaJoin(te: SqlNode): boolean {
   return kids(te, 'TableReference').length === 2 && te.kids.some((k) => k.kind === 'tok' && k.text === ',');
+}
+
+/** Whether the select list aggregates (a global aggregation when there is no GROUP BY). */
+function hasAggregate(select: SqlNode, rel: Relation): boolean {
+  const list = kids(select, 'SelectList')[0];
+  if (list === undefined) return false;
+  const t = new ExprTranslator({ ...scope(rel, null), grouped: true });
+  for (const item of kids(list, 'ColumnProjectItem')) {
+    if (find(item, 'TableAllColumns') !== null) continue;
+    const body = item.kids.find((k) => k.kind !== 'ColumnAlias' && k.kind !== 'tok');
+    if (body === undefined) continue;
+    try {
+      t.expr(body);
+    } catch {
+      // Errors are reported where the select list is translated.
+    }
+  }
+  return t.sawAggregate !== null;
 }
