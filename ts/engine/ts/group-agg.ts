@@ -76,8 +76,12 @@ export class TsGroupAggregator implements GroupAggregator {
             return 0;
           case 'sum':
           case 'avg':
-            return [this.sumF64[k] ? 0 : 0n, 0];
+            return [0, 0];
+          case 'countDistinct':
+            return new Map<unknown, number>();
           default:
+            // An append-only input's MIN/MAX keeps the extreme value only; an updating one's the multiset.
+            if (!this.updating) return null;
             return new Map<unknown, number>();
         }
       }),
@@ -103,6 +107,7 @@ export class TsGroupAggregator implements GroupAggregator {
           return n === 0 ? null : Number(s) / n;
         }
         default: {
+          if (!this.updating) return acc;
           const m = acc as Map<Num, number>;
           if (m.size === 0) return null;
           let best: Num | null = null;
@@ -153,10 +158,16 @@ export class TsGroupAggregator implements GroupAggregator {
             const acc = g.accs[k] as [Num, number];
             if (this.sumF64[k]) acc[0] = add ? (acc[0] as number) + (v as number) : (acc[0] as number) - (v as number);
             else {
-              const x = typeof v === 'bigint' ? v : BigInt(v as number);
-              const s = add ? (acc[0] as bigint) + x : (acc[0] as bigint) - x;
-              if (s > I64_MAX || s < I64_MIN) throw new EngineError('overflow', sumOverflow(a.name));
-              acc[0] = s;
+              // Exact: numbers while the sum is a safe integer, else bigints.
+              const y = acc[0];
+              const fast = typeof y === 'number' && typeof v === 'number' ? (add ? y + v : y - v) : NaN;
+              if (Number.isSafeInteger(fast)) acc[0] = fast;
+              else {
+                const x = typeof v === 'bigint' ? v : BigInt(v as number);
+                const s = add ? BigInt(y) + x : BigInt(y) - x;
+                if (s > I64_MAX || s < I64_MIN) throw new EngineError('overflow', sumOverflow(a.name));
+                acc[0] = norm(s);
+              }
             }
             acc[1] += d;
             break;
@@ -168,8 +179,13 @@ export class TsGroupAggregator implements GroupAggregator {
             bump(g.accs[k] as Map<unknown, number>, latin1(vs.buf, vs.len), d);
             break;
           }
-          default:
-            bump(g.accs[k] as Map<unknown, number>, typeof v === 'number' && v === 0 ? 0 : v, d);
+          default: {
+            const x = typeof v === 'number' && v === 0 ? 0 : v;
+            if (!this.updating) {
+              const cur = g.accs[k] as Num | null;
+              if (cur === null || (a.kind === 'min' ? (x as Num) < cur : (x as Num) > cur)) g.accs[k] = x;
+            } else bump(g.accs[k] as Map<unknown, number>, x, d);
+          }
         }
       }
     }
@@ -224,8 +240,11 @@ export class TsGroupAggregator implements GroupAggregator {
           case 'countDistinct':
             builders[c++]!.append(entries(acc as Map<string, number>, (s) => Buffer.from(s, 'latin1').toString('hex')), 'values', j);
             break;
-          default:
-            builders[c++]!.append(entries(acc as Map<Num, number>, (v) => (typeof v === 'number' && this.isF64(a) ? bitsOf(v) : String(v))), 'values', j);
+          default: {
+            const text = (v: Num): string => (typeof v === 'number' && this.isF64(a) ? bitsOf(v) : String(v));
+            const m = this.updating ? (acc as Map<Num, number>) : new Map<Num, number>(acc === null ? [] : [[acc as Num, 1]]);
+            builders[c++]!.append(entries(m, text), 'values', j);
+          }
         }
       });
     });
@@ -281,7 +300,7 @@ export class TsGroupAggregator implements GroupAggregator {
           case 'sum':
           case 'avg': {
             const s = readers[c++]!(i) as Num;
-            g.accs[k] = [this.sumF64[k] ? Number(s) : BigInt(s), Number(readers[c++]!(i))];
+            g.accs[k] = [this.sumF64[k] ? Number(s) : norm(BigInt(s)), Number(readers[c++]!(i))];
             break;
           }
           case 'countDistinct':
@@ -289,7 +308,14 @@ export class TsGroupAggregator implements GroupAggregator {
             break;
           default: {
             const t = this.input.fields[a.field!]!.type;
-            parseEntries(readers[c++]!(i) as string, g.accs[k] as Map<unknown, number>, (s) => (t === 'f64' ? fromBits(s) : t === 'i32' ? Number(s) : BigInt(s)));
+            const m = new Map<unknown, number>();
+            parseEntries(readers[c++]!(i) as string, m, (s) => (t === 'f64' ? fromBits(s) : t === 'i32' ? Number(s) : norm(BigInt(s))));
+            if (this.updating) g.accs[k] = m;
+            else {
+              let best: Num | null = null;
+              for (const v of m.keys() as IterableIterator<Num>) if (best === null || (a.kind === 'min' ? v < best : v > best)) best = v;
+              g.accs[k] = best;
+            }
           }
         }
       });
@@ -299,11 +325,14 @@ export class TsGroupAggregator implements GroupAggregator {
 }
 
 /** A reader of JS values: i64 and timestamp as bigint (exact), others as valueReader's. */
+/** A reader of JS values: i64 and timestamp as numbers while exact (|x| < 2^53), else bigints (one form per value). */
 function reader(col: Column, name: string): (i: number) => unknown {
   if (col.type === 'i64' || col.type === 'timestamp') {
     const v = col.values;
+    const v32 = i32View(v);
     const validity = col.validity;
-    return validity === null ? (i) => v[i]! : (i) => ((validity[i >>> 3]! & (1 << (i & 7))) === 0 ? null : v[i]!);
+    const get = (i: number): Num => (i64IsExact(v32, i) ? getI64(v32, i) : v[i]!);
+    return validity === null ? get : (i) => ((validity[i >>> 3]! & (1 << (i & 7))) === 0 ? null : get(i));
   }
   return valueReader(col, name);
 }
@@ -342,4 +371,11 @@ function bitsOf(x: number): string {
 function fromBits(s: string): number {
   f64Bits[0] = BigInt(s);
   return f64[0]!;
+}
+
+const EXACT = 2n ** 53n;
+
+/** A bigint as the reader gives it: a number while exact. */
+function norm(b: bigint): Num {
+  return b >= -EXACT && b < EXACT ? Number(b) : b;
 }

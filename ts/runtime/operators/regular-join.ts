@@ -111,8 +111,19 @@ export class RegularJoinOperator extends MultiInputOperator {
       }
     }
     const b = out.finish();
-    if (b !== null) return this.emit(b);
+    if (b === null) return this.emitting ?? undefined;
+    // The two inputs' receivers call in concurrently: a batch's changes go out after the ones
+    // computed before it, or a -D could overtake its +I while an emit waits downstream.
+    const prev = this.emitting;
+    const next: Promise<void> = (prev === null ? Promise.resolve(this.emit(b)) : prev.then(() => this.emit(b))).finally(() => {
+      if (this.emitting === next) this.emitting = null;
+    });
+    this.emitting = next;
+    return next;
   }
+
+  /** The emit still in progress, or null. */
+  private emitting: Promise<void> | null = null;
 
   override snapshotState(): unknown {
     const st: State = { inputs: super.snapshotState(), sides: this.sides.map((s) => encodeSide(s, this.engine)) };
