@@ -300,7 +300,19 @@ impl GroupAggregator {
                     Acc::Values(m) => {
                         let c = col.as_ref().expect("min/max field");
                         let v = if self.arg_f64[k] { f64_ord(f64_at(c, i)) } else { int_at(c, i) };
-                        bump(m, v, d)?;
+                        if self.updating {
+                            bump(m, v, d)?;
+                        } else {
+                            // Append-only: nothing is retracted, so the extreme value alone is kept.
+                            let better = match m.keys().next() {
+                                None => true,
+                                Some(&cur) => (a.kind == AggKind::Min && v < cur) || (a.kind == AggKind::Max && v > cur),
+                            };
+                            if better {
+                                m.clear();
+                                m.insert(v, 1);
+                            }
+                        }
                     }
                     Acc::Distinct(m) => {
                         vkey.clear();
