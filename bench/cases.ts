@@ -40,7 +40,7 @@ export interface CaseResult {
   readonly extra?: Record<string, number>;
 }
 
-export type CaseName = 'calc-kernel' | TableCase | SqlCase | 'decode-jsonl' | 'decode-csv' | 'kafka-source' | 'kafka-sink-alo' | 'kafka-sink-eo' | 'file-job' | 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | 'exchange' | NexmarkCase | ReuseCase | ParallelCase | CheckpointCase;
+export type CaseName = 'calc-kernel' | 'group-agg' | TableCase | SqlCase | 'decode-jsonl' | 'decode-csv' | 'kafka-source' | 'kafka-sink-alo' | 'kafka-sink-eo' | 'file-job' | 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | 'exchange' | NexmarkCase | ReuseCase | ParallelCase | CheckpointCase;
 /** Nexmark q0-q2 through the Table API (one calc operator), and the generator alone into the same sink. */
 export type TableCase = 'table-q0' | 'table-q1' | 'table-q2';
 /** Nexmark q0-q2 from examples/nexmark-sql (the example's DDL and SELECT). */
@@ -208,6 +208,47 @@ class ChecksumSink implements Sink {
       close: () => undefined,
     };
   }
+}
+
+/**
+ * The updating aggregation kernel (Engine.createGroupAggregator): Nexmark bids (auction, bidder,
+ * price) generated beforehand, grouped by auction with COUNT(*), SUM(price), MAX(price) and
+ * COUNT(DISTINCT bidder), each 8192-row batch's changes (+I / -U / +U) taken. Extra: the
+ * changes emitted per input row.
+ */
+function groupAgg(engine: EngineName, events: number): CaseResult {
+  const eng = selectEngine(engine);
+  const gen = eng.createNexmarkGenerator({ ...DEFAULT_NEXMARK_CONFIG, eventCount: events }, 'bid', ['auction', 'bidder', 'price']);
+  const batches: RecordBatch[] = [];
+  let rows = 0;
+  for (let b = gen.nextBatch(8192); b !== null; b = gen.nextBatch(8192)) {
+    batches.push(b.withEventTime(null));
+    rows += b.length;
+  }
+  const input = batches[0]!.schema;
+  const agg = eng.createGroupAggregator({
+    input,
+    keyFields: [input.indexOf('auction')],
+    aggregates: [
+      { name: 'n', kind: 'count', field: null },
+      { name: 'total', kind: 'sum', field: input.indexOf('price') },
+      { name: 'top', kind: 'max', field: input.indexOf('price') },
+      { name: 'bidders', kind: 'countDistinct', field: input.indexOf('bidder') },
+    ],
+  });
+  let check = 0;
+  let changes = 0;
+  const c0 = checksumMs;
+  const t0 = performance.now();
+  for (const b of batches) {
+    const out = agg.push(b);
+    if (out !== null) {
+      changes += out.length;
+      check = checksum(out, check);
+    }
+  }
+  const seconds = (performance.now() - t0 - (checksumMs - c0)) / 1000;
+  return { events: rows, seconds, check, extra: { changesPerRow: changes / rows, groups: agg.groups } };
 }
 
 /**
@@ -580,6 +621,8 @@ export async function runCase(name: CaseName, engine: EngineName, events: number
       return sqlQuery(name, engine, events);
     case 'calc-kernel':
       return calcKernel(engine, events);
+    case 'group-agg':
+      return groupAgg(engine, events);
     case 'table-q0':
     case 'table-q1':
     case 'table-q2':

@@ -31,6 +31,7 @@ interface Case {
 
 const CASES: Case[] = [
   { name: 'calc-kernel', title: 'calc kernel: WHERE MOD(a, 10) < 8, x * 0.908 + 1.5, a * 3 + 7 over i64/f64 batches (extra: a per-record lambda)', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 3x TS; TS >= 5x the lambda' },
+  { name: 'group-agg', title: 'updating aggregation kernel: bids GROUP BY auction, COUNT(*), SUM, MAX(price), COUNT(DISTINCT bidder), changes per 8192-row batch', events: quick ? 1_000_000 : 10_000_000, target: '-' },
   { name: 'table-q0', title: 'Nexmark q0 in the Table API (select of every bid column)', events: quick ? 500_000 : 10_000_000, target: 'native >= 0.8x the generator alone' },
   { name: 'table-q1', title: 'Nexmark q1 in the Table API (0.908 * price: one calc)', events: quick ? 500_000 : 10_000_000, target: 'native >= 0.8x the generator alone' },
   { name: 'table-q2', title: 'Nexmark q2 in the Table API (WHERE MOD(auction, 123) = 0: one calc)', events: quick ? 500_000 : 10_000_000, target: 'native >= 0.8x the generator alone' },

@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.NativeCalc = nativeBinding.NativeCalc
 module.exports.NativeCsvDecoder = nativeBinding.NativeCsvDecoder
+module.exports.NativeGroupAggregator = nativeBinding.NativeGroupAggregator
 module.exports.NativeJsonlDecoder = nativeBinding.NativeJsonlDecoder
 module.exports.NativeNexmarkGenerator = nativeBinding.NativeNexmarkGenerator
 module.exports.NativeWindowAggregator = nativeBinding.NativeWindowAggregator

@@ -28,6 +28,18 @@ export declare class NativeCsvDecoder {
   setHeader(columnOf: Array<number>, width: number): void
 }
 
+export declare class NativeGroupAggregator {
+  /** `input` may end with the `$rowkind` i32 column (an updating input). */
+  constructor(input: Array<FieldSpec>, keyFields: Array<number>, aggregates: Array<AggregateSpec>)
+  /** Applies one batch; returns its changes (keys, aggregates, `$rowkind`), or null. */
+  push(buffers: Array<Uint8Array>, length: number, eventTime?: Uint8Array | undefined | null): BatchOut | null
+  /** The state as rows (see sluice_core::group). */
+  snapshot(): BatchOut
+  /** Adds the groups of a snapshot. */
+  restore(buffers: Array<Uint8Array>, length: number): void
+  get groups(): number
+}
+
 export declare class NativeJsonlDecoder {
   /** `where_` (`where` in JavaScript) names the input in error messages (`file '<path>'`). */
   constructor(fields: Array<CodecFieldSpec>, where: string)

@@ -77,7 +77,9 @@ export type { Engine, EngineName, WindowDescriptor } from './engine/engine.js';
 export { selectEngine, nativeAvailable, type EngineChoice } from './engine/select.js';
 export { EngineError, type EngineErrorKind } from './engine/errors.js';
 
-export { TableEnvironment, Table, Tumble, Slide, Session, GroupWindowedTable, WindowGroupedTable, type GroupWindow, type TableResult } from './table/table.js';
+export { TableEnvironment, Table, Tumble, Slide, Session, GroupWindowedTable, WindowGroupedTable, GroupedTable, type GroupWindow, type TableResult } from './table/table.js';
+export { ROW_KIND_NAMES, type RowKindName } from './batch/row-kind.js';
+export type { JoinType } from './engine/regular-join-spec.js';
 export { Expression, $, lit, ifThenElse, concat, coalesce, and, or, countStar, type ExprLike } from './table/expression.js';
 export { TableError } from './table/resolve.js';
 // Loading the SQL planner registers it with TableEnvironment (executeSql, sqlQuery).

@@ -65,8 +65,8 @@ describe('SQL interval joins', () => {
     const tEnv = TableEnvironment.create(env);
     for (const d of DDL) await tEnv.executeSql(d);
     const cases: [string, string][] = [
-      ['SELECT B.auction FROM bid B JOIN auction A ON B.auction = A.id', 'regular joins are updating and not supported; bound the time of both sides'],
-      ['SELECT auction FROM bid B LEFT JOIN auction A ON B.auction = A.id', 'only [INNER] JOIN ... ON is supported'],
+      ['SELECT B.auction FROM bid B CROSS JOIN auction A', 'only [INNER] JOIN and LEFT / RIGHT / FULL [OUTER] JOIN ... ON are supported'],
+      ['SELECT B.auction FROM bid B LEFT JOIN auction A ON B.auction = A.id AND B.price > A.reserve', "an outer join's ON takes only equalities"],
       ["SELECT extra FROM bid B JOIN auction A ON B.auction = A.id AND B.`dateTime` BETWEEN A.`dateTime` AND A.`dateTime` + INTERVAL '5' SECOND", "the column 'extra' is on both sides of the join; qualify it (B.extra or A.extra)"],
       ["SELECT B.auction FROM bid B JOIN auction A ON B.`dateTime` BETWEEN A.`dateTime` AND A.`dateTime` + INTERVAL '5' SECOND", 'the join needs an equality between a column of each side'],
     ];

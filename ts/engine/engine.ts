@@ -163,6 +163,7 @@ export interface Engine {
   /** Compiles a calc spec over `input` once (native: a kernel tree; TS: generated code). */
   createCalc(input: Schema, spec: CalcSpec): Calc;
   createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator;
+  createGroupAggregator(spec: GroupAggregatorSpec): GroupAggregator;
   createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[]): NexmarkGenerator;
   /** Encodes a batch as a FlatBuffers `RecordBatch` (schema/sluice.fbs). */
   encodeBatch(batch: RecordBatch): Uint8Array;
@@ -238,4 +239,35 @@ export interface KafkaRecordSet {
   /** Headers of each record as JSON text [[key, value], ...]. */
   readonly headers: Uint8Array | null;
   readonly headerEnds: Int32Array | null;
+}
+
+/**
+ * An updating (non-windowed) aggregation, Flink's GroupAggFunction: keyed state per group,
+ * consuming inserts and retractions (the input's `$rowkind`, batch/row-kind.ts; none means
+ * every row is an insert) and emitting the changes (engine/group-agg-spec.ts).
+ */
+export interface GroupAggregatorSpec {
+  /** The input; a last `$rowkind` column makes it updating. */
+  readonly input: Schema;
+  readonly keyFields: readonly number[];
+  /** count, sum, min, max, avg, countDistinct (first/last have no retraction). */
+  readonly aggregates: readonly AggregateSpec[];
+}
+
+/**
+ * The changes of a batch at once (Flink's mini-batch aggregation): per group the batch touched,
+ * in the order it first touched them, +I for a new group, -U then +U for a changed result,
+ * -D when its rows are all retracted, nothing when its result did not change.
+ */
+export interface GroupAggregator {
+  /** The keys, the aggregates, `$rowkind`. */
+  readonly outputSchema: Schema;
+  /** Applies a batch; returns its changes, or null when none. */
+  push(batch: RecordBatch): RecordBatch | null;
+  /** The state as rows of `groupStateSchema(spec)` (the same on both engines), for checkpoints. */
+  snapshot(): RecordBatch;
+  /** Adds the groups of a snapshot (of either engine; several, for a rescaled restore). */
+  restore(state: RecordBatch): void;
+  /** Groups in state. */
+  readonly groups: number;
 }

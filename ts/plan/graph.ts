@@ -13,6 +13,7 @@ import type { DataType } from '../batch/schema.js';
 import type { KeyedProcessFunction } from '../api/state.js';
 import type { GlobalWindowSpec, UserWindowAssigner, UserWindowFunction } from '../api/window-functions.js';
 import type { CheckpointConfig } from '../api/job.js';
+import type { RegularJoinSpec } from '../engine/regular-join-spec.js';
 
 export type UserFn = (...args: never[]) => unknown;
 
@@ -51,6 +52,10 @@ export type NodeOp =
    * carries one row per key and slice of a batch instead of every record.
    */
   | { readonly kind: 'windowPreAggregate'; readonly keyFields: readonly number[]; readonly window: WindowDescriptor; readonly aggregates: readonly AggregateSpec[] }
+  /** The updating (non-windowed) aggregation: field indices refer to the input's schema (a last `$rowkind` makes the input updating). */
+  | { readonly kind: 'groupAggregate'; readonly keyFields: readonly number[]; readonly aggregates: readonly AggregateSpec[] }
+  /** The regular (unbounded) join of two tables by equal keys (ts/runtime/operators/regular-join.ts). */
+  | { readonly kind: 'regularJoin'; readonly spec: RegularJoinSpec }
   | { readonly kind: 'keyedProcess'; readonly keyFields: readonly string[]; readonly fn: KeyedProcessFunction<unknown, never, object> }
   | { readonly kind: 'sink'; readonly sink: Sink }
   | { readonly kind: 'union' }

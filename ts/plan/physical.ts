@@ -173,6 +173,11 @@ export function requiredFields(graph: JobGraph, node: GraphNode): Set<string> | 
       case 'calc':
         for (const i of calcFields(op.spec)) need.add(node.schema.fields[i]!.name);
         break;
+      case 'groupAggregate':
+        for (const k of op.keyFields) need.add(node.schema.fields[k]!.name);
+        for (const a of op.aggregates) if (a.field !== null) need.add(node.schema.fields[a.field]!.name);
+        if (node.schema.has('$rowkind')) need.add('$rowkind');
+        break;
       case 'windowAggregate':
       case 'windowPreAggregate':
         // A dynamic session gap function reads whole records, and so does a side output of late records.

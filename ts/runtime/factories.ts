@@ -22,6 +22,8 @@ import { ProcessingTimeOperator } from './operators/processing-time.js';
 import { FilterOperator, FlatMapOperator, KeySelectorOperator, MapOperator } from './operators/record-functions.js';
 import { SideOutputOperator } from './operators/side-output.js';
 import { CalcOperator, remapCalcSpec } from './operators/calc.js';
+import { GroupAggregateOperator } from './operators/group-aggregate.js';
+import { RegularJoinOperator } from './operators/regular-join.js';
 import { CommittingSinkOperator, SinkOperator, type SinkSpec } from './operators/sink.js';
 import { SourceOperator } from './operators/source.js';
 import { TimestampsOperator } from './operators/timestamps.js';
@@ -128,6 +130,13 @@ const FACTORIES: { readonly [K in NodeOp['kind']]: Factory<K> } = {
       replay,
     });
   },
+  groupAggregate: (op, s) => {
+    const f = windowFields(s, op);
+    const input = s.physical.inputSchema!;
+    const agg = s.engine.createGroupAggregator({ input, keyFields: f.keyFields, aggregates: f.aggregates });
+    return new GroupAggregateOperator(s.node.id, s.node.name, agg, s.engine, f.keyFields.length);
+  },
+  regularJoin: (op, s) => new RegularJoinOperator(s.node.id, s.node.name, op.spec, s.physical.inputSchemas, s.physical.outputSchema, inputKeyGroups(s), s.engine),
   sink: (op, s) => {
     const writer = op.sink.open(s.physical.outputSchema, { engine: s.engine, checkpointing: s.checkpointing, restoring: s.restoring, subtask: s.subtask, parallelism: s.physical.parallelism });
     // With checkpoints the writer closes after the final checkpoint committed, not at end of input.

@@ -18,6 +18,8 @@ export interface Scope {
   readonly qualifiers: ReadonlySet<string>;
   /** In a grouped window's select: the window's alias; aggregates and window_start/end allowed. */
   readonly window: string | null;
+  /** In a GROUP BY's select without a window (an updating aggregation): aggregates allowed. */
+  readonly grouped?: boolean;
   /** After a join: each qualifier's columns by their names there -> the joined column. */
   readonly columnsBy?: ReadonlyMap<string, ReadonlyMap<string, string>>;
   /** After a join: names both sides have (they must be qualified). */
@@ -320,8 +322,8 @@ export class ExprTranslator {
     const distinct = kids(n, 'SetQuantifier').some((q) => q.text.toUpperCase() === 'DISTINCT');
     const agg = AGGREGATES[name];
     if (agg !== undefined) {
-      if (this.scope.window === null) {
-        fail(n, `${name}(...) outside a window aggregation: Sluice's SQL has no updating (non-windowed) aggregation yet; aggregate over a window TVF, e.g. FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end`);
+      if (this.scope.window === null && this.scope.grouped !== true) {
+        fail(n, `${name}(...) without GROUP BY: add GROUP BY keys (an updating aggregation), or aggregate over a window TVF, e.g. FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end`);
       }
       this.sawAggregate ??= n;
       if (params.length !== 1) fail(n, `${name} takes one argument`);

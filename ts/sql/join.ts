@@ -15,6 +15,8 @@ import { Expression, type ExprNode } from '../table/expression.js';
 import type { TableEnvironment } from '../table/table.js';
 import { ExprTranslator } from './expressions.js';
 import { fail, type SqlNode } from './parser.js';
+import type { JoinType } from '../engine/regular-join-spec.js';
+import { regularJoin } from './regular-join.js';
 import type { Relation } from './relation.js';
 
 function conjuncts(e: ExprNode): ExprNode[] {
@@ -30,7 +32,7 @@ function timeTerm(e: ExprNode): [string, number] | null {
   return null;
 }
 
-export function intervalJoin(tEnv: TableEnvironment, left: Relation, right: Relation, on: SqlNode, where: SqlNode | null, at: SqlNode): Relation {
+export function intervalJoin(tEnv: TableEnvironment, left: Relation, right: Relation, on: SqlNode, where: SqlNode | null, at: SqlNode, type: JoinType = 'inner'): Relation {
   const ls = left.table.getSchema();
   const rs = right.table.getSchema();
   const lq = [...left.qualifiers];
@@ -53,7 +55,8 @@ export function intervalJoin(tEnv: TableEnvironment, left: Relation, right: Rela
   // WHERE conditions join the ON ones (a time bound may be written in either).
   const tr = new ExprTranslator(scope);
   const onCond = tr.expr(on);
-  const cond: ExprNode = where === null ? onCond : { k: 'call', op: 'and', args: [onCond, tr.expr(where)] };
+  // An outer join's WHERE filters its result (it is not part of the join condition).
+  const cond: ExprNode = where === null || type !== 'inner' ? onCond : { k: 'call', op: 'and', args: [onCond, tr.expr(where)] };
 
   const sideOf = (c: string): 'L' | 'R' => (ls.has(c) ? 'L' : 'R');
   const leftOf = (c: string): string => c;
@@ -63,6 +66,8 @@ export function intervalJoin(tEnv: TableEnvironment, left: Relation, right: Rela
   let lower = -Infinity;
   let upper = Infinity;
   const residual: ExprNode[] = [];
+  /** The conditions taken as time bounds (a regular join filters on them instead). */
+  const timeConds: ExprNode[] = [];
   // Each side's time: its WATERMARK column (the rows' event time), or after a window
   // aggregation its window_end column (the rows' event time is window_end - 1: delta 1).
   const lt = left.rowtime ?? left.windowEnd ?? null;
@@ -96,6 +101,7 @@ export function intervalJoin(tEnv: TableEnvironment, left: Relation, right: Rela
           bound = c.op === 'eq' ? { lo: v, hi: v } : c.op === 'ge' ? { lo: v } : c.op === 'gt' ? { lo: v + 1 } : c.op === 'le' ? { hi: v } : { hi: v - 1 };
         }
         if (bound !== null) {
+          timeConds.push(c);
           if (bound.lo !== undefined) lower = Math.max(lower, bound.lo);
           if (bound.hi !== undefined) upper = Math.min(upper, bound.hi);
           continue;
@@ -105,10 +111,11 @@ export function intervalJoin(tEnv: TableEnvironment, left: Relation, right: Rela
     residual.push(c);
   }
   const form = "a.k = b.k AND b.ts BETWEEN a.ts - INTERVAL '10' SECOND AND a.ts + INTERVAL '10' SECOND";
-  if (lt === null || rt === null) fail(at, `a join needs event time on both sides (WATERMARK FOR in each CREATE TABLE, or a window aggregation's window_end): Sluice's SQL joins are interval joins, ON ${form}`);
-  if (keys.length === 0) fail(on, `the join needs an equality between a column of each side (ON ${form})`);
-  if (lower === -Infinity || upper === Infinity) {
-    fail(on, `regular joins are updating and not supported; bound the time of both sides against each other (an interval join) on their event-time columns ${lt} and ${rt0}: ON ${form}`);
+  if (keys.length === 0) fail(on, `the join needs an equality between a column of each side (ON a.k = b.k${lt !== null && rt !== null ? `, or an interval join: ON ${form}` : ''})`);
+  // Without time bounds on both ends (or event time on both sides), or an outer join: a regular join.
+  if (lt === null || rt === null || lower === -Infinity || upper === Infinity || type !== 'inner') {
+    const wherePred = where !== null && type !== 'inner' ? tr.expr(where) : null;
+    return regularJoin({ left, right, keys, residual: [...timeConds, ...residual], where: wherePred, rightNames, type, on, at, columnsBy, ambiguous, qualifiers: new Set([...lq, ...rq]) });
   }
   if (lower > upper) fail(on, `the time bounds leave no interval: the right side's time minus the left's must lie in [${lower}, ${upper}] ms`);
   for (const [a, b] of keys) {

@@ -16,6 +16,7 @@ import { isSetOperation, unionAll } from './union.js';
 import { hasOrderOrLimit, orderAndLimit } from './order-limit.js';
 import { hasOver, overOutsideTopN, windowTopN, type TopNDeps } from './topn.js';
 import type { Catalog, Relation } from './relation.js';
+import type { JoinType } from '../engine/regular-join-spec.js';
 
 export type { Catalog, Relation };
 import { fail, find, kids, nameParts, type SqlNode } from './parser.js';
@@ -59,7 +60,7 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
     if (hasOrderOrLimit(q)) return orderAndLimit(q, catalog, translateQuery);
     if (isSetOperation(q)) return unionAll(q, catalog, translateQuery);
     const what = q.kids.find((k) => ['ORDER', 'LIMIT', 'UNION', 'INTERSECT', 'EXCEPT', 'VALUES', 'WITH'].includes(k.text.toUpperCase()) || k.kind === 'OrderByClause' || k.kind === 'LimitClause');
-    fail(what ?? q, `${what?.text ?? q.text.slice(0, 30)}: only SELECT ... FROM ... [WHERE ...] [GROUP BY window ...] [UNION ALL ...] [ORDER BY time, ...] [LIMIT n] is supported (no VALUES or WITH); the nearest supported form is a plain SELECT (a WITH query as a subquery in FROM or a CREATE VIEW)`);
+    fail(what ?? q, `${what?.text ?? q.text.slice(0, 30)}: only SELECT ... FROM ... [WHERE ...] [GROUP BY ...] [UNION ALL ...] [ORDER BY time, ...] [LIMIT n] is supported (no VALUES or WITH); the nearest supported form is a plain SELECT (a WITH query as a subquery in FROM or a CREATE VIEW)`);
   }
   if (q.kind !== 'SelectStatement') fail(q, `${q.kind} is not supported; write SELECT ... FROM ...`);
   const from = kids(q, 'FromClause')[0];
@@ -73,7 +74,7 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   const tvf = kids(kids(from, 'TableExpression')[0] ?? from, 'WindowTVFClause')[0] ?? null;
   const where = kids(q, 'WhereClause')[0];
   const te = kids(from, 'TableExpression')[0];
-  const isJoin = te !== undefined && te.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'JOIN');
+  const isJoin = te !== undefined && (te.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'JOIN') || isCommaJoin(te));
   // A join takes the WHERE conditions too: its time bounds may be written there (Nexmark q7).
   // FROM a ranking subquery (window top-N): the enclosing WHERE holds the rank's limit.
   const ranked = tvf === null && !isJoin ? windowTopN(from, where, catalog, TOP_N) : null;
@@ -87,10 +88,12 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   const groupBy = kids(q, 'GroupByClause')[0];
   const having = kids(q, 'HavingClause')[0];
   if (hasOver(select)) overOutsideTopN(select);
-  if (tvf !== null || groupBy !== undefined) return windowed(select, groupBy, tvf, rel, having);
+  if (tvf !== null || groupBy !== undefined || hasAggregate(select, rel)) return windowed(select, groupBy, tvf, rel, having);
   if (having !== undefined) fail(having, 'HAVING belongs to a window aggregation (GROUP BY window_start, window_end, ...); filter rows with WHERE');
-  if (kids(select, 'tok').some((k) => k.text.toUpperCase() === 'DISTINCT')) fail(select, 'SELECT DISTINCT is not supported (it is an updating operation); use a window aggregation');
-  return project(select, rel);
+  const projected = project(select, rel);
+  // SELECT DISTINCT: an updating aggregation grouped by every selected column.
+  if ([...kids(select, 'tok'), ...kids(select, 'SetQuantifier')].some((k) => k.text.toUpperCase() === 'DISTINCT')) return { ...projected, table: at(select, () => projected.table.distinct()), rowtime: null };
+  return projected;
 }
 
 function scope(rel: Relation, window: string | null): Scope {
@@ -133,7 +136,9 @@ function selectItems(select: SqlNode, rel: Relation, t: ExprTranslator): Item[] 
     const aliasName = alias === undefined ? null : nameParts(alias.kids[alias.kids.length - 1]!).join('.');
     // A plain column keeps its name (window_start too, which becomes the window's start).
     const plain = body.kind === 'SelectLiteralColumnName' || body.kind === 'ColumnName' ? nameParts(body) : null;
-    items.push({ name: aliasName ?? (expr.k === 'ref' ? expr.name : plain !== null && /^[A-Za-z_]/.test(plain[0]!) ? plain[plain.length - 1]! : null), node: body, expr });
+    // A qualified column keeps its own name (P.id is id, not the join's id0), unless an earlier item has it.
+    const own = plain !== null && plain.length > 1 && expr.k === 'ref' && !items.some((it) => it.name === plain[plain.length - 1]) ? plain[plain.length - 1]! : null;
+    items.push({ name: aliasName ?? own ?? (expr.k === 'ref' ? expr.name : plain !== null && /^[A-Za-z_]/.test(plain[0]!) ? plain[plain.length - 1]! : null), node: body, expr });
   }
   return items;
 }
@@ -152,16 +157,23 @@ function project(select: SqlNode, rel: Relation): Relation {
 }
 
 function join(te: SqlNode, catalog: Catalog, where: SqlNode | null): Relation {
+  if (isCommaJoin(te)) {
+    // FROM a, b WHERE ...: an inner join whose condition is the WHERE.
+    if (where === null) fail(te, 'FROM a, b needs a WHERE condition equating a column of each (a cross join is not supported)');
+    const [l, r] = kids(te, 'TableReference').map((ref) => tableExpression({ ...ref, kind: 'TableExpression', kids: [ref] }, catalog));
+    return intervalJoin(catalog.tEnv, l!, r!, where, null, te, 'inner');
+  }
   const toks = te.kids.filter((k) => k.kind === 'tok').map((k) => k.text.toUpperCase());
   const sides = kids(te, 'TableExpression');
   const on = kids(te, 'JoinCondition')[0];
-  if (toks.some((t) => t !== 'JOIN' && t !== 'INNER') || sides.length !== 2) {
-    fail(te, `${toks.join(' ')}: only [INNER] JOIN ... ON is supported (an interval join); outer, cross and lateral joins are not`);
+  const type = joinType(toks);
+  if (type === null || sides.length !== 2) {
+    fail(te, `${toks.join(' ')}: only [INNER] JOIN and LEFT / RIGHT / FULL [OUTER] JOIN ... ON are supported; cross and lateral joins are not`);
   }
   if (on === undefined || !on.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'ON')) fail(te, 'write the join condition with ON (USING is not supported)');
   const left = tableExpression(sides[0]!, catalog);
   const right = tableExpression(sides[1]!, catalog);
-  return intervalJoin(catalog.tEnv, left, right, on.kids.find((k) => k.kind !== 'tok')!, where, te);
+  return intervalJoin(catalog.tEnv, left, right, on.kids.find((k) => k.kind !== 'tok')!, where, te, type);
 }
 
 function fromClause(from: SqlNode, catalog: Catalog): Relation {
@@ -247,6 +259,9 @@ const TOP_N: TopNDeps = {
 
 /** The group window of a TVF or a GROUP BY window function, checked against the relation's event time. */
 function windowOf(n: SqlNode, kind: string, timeCol: SqlNode, intervals: SqlNode[], rel: Relation): GroupWindow {
+  if (rel.table.isUpdating()) {
+    fail(n, `the ${kind} window doesn't support consuming update and delete changes, which ${rel.table.updatingOrigin()} produces; window the append-only input (aggregate in the window, then join or group its result)`);
+  }
   const parts = nameParts(timeCol);
   const col = parts[parts.length - 1]!;
   const names = rel.table.getSchema().names();
@@ -283,8 +298,8 @@ function windowOf(n: SqlNode, kind: string, timeCol: SqlNode, intervals: SqlNode
 }
 
 function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | null, rel: Relation, having: SqlNode | undefined): Relation {
-  if (groupBy === undefined) {
-    fail(tvf!, "a window TVF is supported in a window aggregation: add GROUP BY window_start, window_end (and keys); a TVF's rows on their own are not supported yet");
+  if (groupBy === undefined && tvf !== null) {
+    fail(tvf, "a window TVF is supported in a window aggregation: add GROUP BY window_start, window_end (and keys); a TVF's rows on their own are not supported yet");
   }
   let window: GroupWindow | null = null;
   let cumulate: Cumulate | null = null;
@@ -292,7 +307,8 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   let sawStart = false;
   let sawEnd = false;
   const names = rel.table.getSchema().names();
-  for (const item of kids(groupBy, 'GroupItemDefinition')) {
+  // No GROUP BY (aggregates only): one group of every row, an updating aggregation without keys.
+  for (const item of groupBy === undefined ? [] : kids(groupBy, 'GroupItemDefinition')) {
     const gw = find(item, 'GroupWindowFunction');
     if (gw !== null) {
       if (tvf !== null || window !== null) fail(gw, 'one window per query: group by window_start, window_end of the TVF, or by one window function');
@@ -311,7 +327,7 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
     else keys.push(col);
   }
   if (tvf !== null) {
-    if (!sawStart || !sawEnd) fail(groupBy, 'a window TVF aggregation groups by both window_start and window_end (and keys)');
+    if (!sawStart || !sawEnd) fail(groupBy!, 'a window TVF aggregation groups by both window_start and window_end (and keys)');
     const e = find(tvf, 'WindowTVFExpression')!;
     const params = kids(e, 'WindowTVFParam');
     const desc = find(e, 'ColumnDescriptor');
@@ -331,13 +347,12 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   let propagated = false;
   if (window === null && rel.windowEnd !== undefined && keys.includes(rel.windowEnd)) {
     const end = rel.windowEnd;
-    window = at(groupBy, () => Tumble.over(new Expression({ k: 'interval', ms: 1 })).on(new Expression({ k: 'ref', name: end })).as(WINDOW_ALIAS));
+    window = at(groupBy!, () => Tumble.over(new Expression({ k: 'interval', ms: 1 })).on(new Expression({ k: 'ref', name: end })).as(WINDOW_ALIAS));
     propagated = true;
   }
-  if (window === null) {
-    fail(groupBy, "GROUP BY without a window is an updating aggregation, which Sluice's SQL does not support yet; the nearest supported form is a window aggregation: FROM TABLE(TUMBLE(TABLE t, DESCRIPTOR(ts), INTERVAL '10' SECOND)) GROUP BY window_start, window_end, keys");
-  }
-  const t = new ExprTranslator(scope(rel, WINDOW_ALIAS));
+  // GROUP BY without a window: the updating aggregation (Flink's GroupAggregate).
+  const updating = window === null;
+  const t = new ExprTranslator(updating ? { ...scope(rel, null), grouped: true } : scope(rel, WINDOW_ALIAS));
   const selected = selectItems(select, rel, t);
   // HAVING: one more (hidden) column of the aggregation's select, filtered on and dropped in
   // the calc after the window (the same calc as the select's expressions).
@@ -346,18 +361,29 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   // Without an aggregate (GROUP BY as one row per key and window, as in Nexmark q8), a hidden
   // COUNT(*) gives the window aggregation its aggregate; it is dropped after.
   const COUNT = '$count';
-  const noAgg = t.sawAggregate === null;
+  const noAgg = t.sawAggregate === null && !updating;
   const items = noAgg ? [...withHaving, { name: COUNT, node: select, expr: { k: 'call', op: 'agg', args: [{ k: 'lit', v: 1 }], s: 'count' } as ExprNode }] : withHaving;
   const w = window;
-  const groupedBy = (t: Table, gw: GroupWindow, its: readonly Item[]): Table => t.window(gw).groupBy(new Expression({ k: 'ref', name: WINDOW_ALIAS }), ...keys.map((k) => new Expression({ k: 'ref', name: k }))).select(...named(its));
+  const keyExprs = keys.map((k) => new Expression({ k: 'ref', name: k }));
+  const groupedBy = (t: Table, gw: GroupWindow, its: readonly Item[]): Table => t.window(gw).groupBy(new Expression({ k: 'ref', name: WINDOW_ALIAS }), ...keyExprs).select(...named(its));
   const c = cumulate;
   const grouped = (its: readonly Item[]): Table => {
+    if (w === null) return rel.table.groupBy(...keyExprs).select(...named(its));
     if (c === null) return groupedBy(rel.table, w, its);
     const parts = cumulateSteps(c, w.on, WINDOW_ALIAS).map((s) => groupedBy(s.filter === null ? rel.table : rel.table.where(new Expression(s.filter)), s.window, its.map((it) => ({ ...it, expr: startFromEnd(it.expr, WINDOW_ALIAS, s.spanMs) }))));
     return parts.length === 1 ? parts[0]! : parts[0]!.unionAll(...parts.slice(1));
   };
   // Trying one item alone must not add graph nodes: only items without aggregates are tried.
   const plain = (e: ExprNode): boolean => e.k !== 'call' || (e.op !== 'agg' && e.op !== 'windowStart' && e.op !== 'windowEnd' && e.args.every(plain));
+  if (updating) {
+    // A column outside an aggregate must be a key: said at the item that has it.
+    const loose = (e: ExprNode): string | null =>
+      e.k === 'ref' ? (keys.includes(e.name) ? null : e.name) : e.k === 'call' ? (e.op === 'agg' ? null : e.args.map(loose).find((x) => x !== null) ?? null) : e.k === 'alias' ? loose(e.e) : null;
+    for (const it of selected) {
+      const c = loose(it.expr);
+      if (c !== null) fail(it.node, `the column '${c}' is neither grouped nor aggregated; add it to GROUP BY or aggregate it (e.g. MAX(${c}))`);
+    }
+  }
   const table = atItem(items, () => grouped(items), (it) => (plain(it.expr) ? rel.table.select(...named([it])) : null));
   const endItem = propagated
     ? selected.find((it) => it.expr.k === 'ref' && it.expr.name === rel.windowEnd && it.name !== null)
@@ -370,4 +396,36 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   const isTime = (e: ExprNode): boolean => e.k === 'call' && e.op === 'sub' && e.args[0]!.k === 'call' && e.args[0]!.op === 'windowEnd' && e.args[1]!.k === 'interval' && e.args[1]!.ms === 1;
   const timeItem = propagated ? undefined : selected.find((it) => isTime(it.expr) && it.name !== null);
   return { table: out, qualifiers: new Set(), rowtime: timeItem?.name ?? null, ...windowEnd };
+}
+
+/** The join's type from its keywords, or null when it is not one Sluice runs. */
+function joinType(toks: readonly string[]): JoinType | null {
+  const t = toks.filter((x) => x !== 'OUTER' && x !== 'JOIN');
+  if (!toks.includes('JOIN')) return null;
+  if (t.length === 0 || (t.length === 1 && t[0] === 'INNER')) return 'inner';
+  if (t.length === 1 && toks.includes('JOIN')) return t[0] === 'LEFT' ? 'left' : t[0] === 'RIGHT' ? 'right' : t[0] === 'FULL' ? 'full' : null;
+  return null;
+}
+
+/** FROM a, b (two tables separated by a comma). */
+function isCommaJoin(te: SqlNode): boolean {
+  return kids(te, 'TableReference').length === 2 && te.kids.some((k) => k.kind === 'tok' && k.text === ',');
+}
+
+/** Whether the select list aggregates (a global aggregation when there is no GROUP BY). */
+function hasAggregate(select: SqlNode, rel: Relation): boolean {
+  const list = kids(select, 'SelectList')[0];
+  if (list === undefined) return false;
+  const t = new ExprTranslator({ ...scope(rel, null), grouped: true });
+  for (const item of kids(list, 'ColumnProjectItem')) {
+    if (find(item, 'TableAllColumns') !== null) continue;
+    const body = item.kids.find((k) => k.kind !== 'ColumnAlias' && k.kind !== 'tok');
+    if (body === undefined) continue;
+    try {
+      t.expr(body);
+    } catch {
+      // Errors are reported where the select list is translated.
+    }
+  }
+  return t.sawAggregate !== null;
 }

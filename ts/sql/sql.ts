@@ -12,6 +12,7 @@ import { Expression, type ExprNode } from '../table/expression.js';
 import { registerSqlPlanner, type Table, type TableEnvironment, type TableResult } from '../table/table.js';
 import { checkTableDef, openSink, openSource, PrintSink, sqlType, type ColumnDef, type TableDef } from './connectors.js';
 import { SqlError } from './errors.js';
+import { sinkTable } from './changelog-sink.js';
 import { dataType, intervalMs } from './expressions.js';
 import { fail, find, kids, nameParts, parseSql, type SqlNode } from './parser.js';
 import { translateQuery, type Catalog, type Relation } from './query.js';
@@ -196,14 +197,14 @@ async function planStatement(tEnv: TableEnvironment, n: SqlNode): Promise<Planne
         if (q === null) fail(ins, 'write INSERT INTO table SELECT ...');
         const rel = translateQuery(q, catalogOf(tEnv));
         const table = conform(rel, def, q);
-        table.toDataStream<Row>().sinkTo(openSink(def, path));
+        sinkTable(table, openSink(def, path), def.name, def.options.get('connector')?.value ?? '', q);
         return 'sink';
       }
       if (find(n, 'InsertStatement') !== null) fail(n, 'only INSERT INTO table SELECT ... is supported (not statement sets or VALUES); several INSERTs in one executeSql run as one job');
       const q = kids(n, 'QueryStatement')[0];
       if (q !== undefined) {
         const rel = translateQuery(q, catalogOf(tEnv));
-        rel.table.toDataStream<Row>().sinkTo(new PrintSink('select'));
+        sinkTable(rel.table, new PrintSink('select'), 'select', 'print', q);
         return 'sink';
       }
       fail(n, `${n.text.split(/\s+/)[0]} is not supported; supported statements: CREATE TABLE, CREATE VIEW, INSERT INTO ... SELECT, SELECT`);

@@ -17,9 +17,12 @@ import { DataStream } from '../api/datastream.js';
 import type { StreamEnvironment } from '../api/environment.js';
 import type { JobResult } from '../api/job.js';
 import type { GraphNode } from '../plan/graph.js';
-import type { Expression } from './expression.js';
+import { Expression } from './expression.js';
 import { render, type ExprNode } from './expression.js';
 import { resolve, TableError } from './resolve.js';
+import { ROW_KIND, ROW_KIND_FIELD, isUpdating } from '../batch/row-kind.js';
+import { changelogStream, joinKeys, planDistinct, planGroupAggregate, regularJoinNode, updatingOrigin, type TableParts } from './updating.js';
+import type { JoinType } from '../engine/regular-join-spec.js';
 
 /** One column of a table: its name and its expression over the input node's fields. */
 interface Col {
@@ -98,7 +101,7 @@ export class TableEnvironment {
   /** A table whose columns are the stream's fields (its event time, if any, is kept). */
   fromDataStream<T extends object>(stream: DataStream<T>): Table {
     const node = stream.node;
-    return new Table(this, node, node.schema.fields.map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } })), null);
+    return new Table(this, node, node.schema.fields.filter((f) => f.name !== ROW_KIND).map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } })), null);
   }
 }
 
@@ -214,13 +217,16 @@ export class Table {
     const filter = this.pred === null ? null : resolve(this.pred, input, where);
     if (filter !== null && filter.t !== 'bool') throw new TableError(`${where}: a condition must be bool, got ${filter.t}: ${render(this.pred!)}`);
     const columns = this.cols.map((c) => ({ name: c.name, expr: resolve(c.expr, input, where) }));
+    const then = new Schema(columns.map((c) => ({ name: c.name, type: c.expr.t, nullable: c.expr.n })));
+    // An updating table's rows keep their kind through the calc (Flink's Calc passes changes on).
+    if (this.updating) columns.push({ name: ROW_KIND, expr: resolve({ k: 'ref', name: ROW_KIND }, input, where) });
     const calc: CalcSpec = { filter, columns, name: 'Calc' };
-    return { calc, then: new Schema(columns.map((c) => ({ name: c.name, type: c.expr.t, nullable: c.expr.n }))) };
+    return { calc, then };
   }
 
   /** True when the pending calc keeps every row and field unchanged. */
   private isIdentity(): boolean {
-    const f = this.input.schema.fields;
+    const f = this.input.schema.fields.filter((x) => x.name !== ROW_KIND);
     return this.pred === null && this.cols.length === f.length && this.cols.every((c, i) => c.name === f[i]!.name && c.expr.k === 'ref' && c.expr.name === f[i]!.name);
   }
 
@@ -229,7 +235,132 @@ export class Table {
    * record type the caller expects; the records have the fields of getSchema().
    */
   toDataStream<T extends object = Row>(): DataStream<T> {
+    if (this.updating) {
+      throw new TableError(
+        `toDataStream: the table is updating (its rows are changed by ${updatingOrigin(this.input)}), not append-only; use toChangelogStream() to receive its inserts, updates and deletes`,
+      );
+    }
     return new DataStream<T>(this.tEnv.env, this.materialize('toDataStream'));
+  }
+
+  /**
+   * The table as a stream of changes (Flink's toChangelogStream): records with the table's
+   * fields and `rowKind` ('+I' insert, '-U' / '+U' the row before and after an update, '-D'
+   * delete); an append-only table's records are all '+I'.
+   */
+  toChangelogStream<T extends object = Row & { rowKind: '+I' | '-U' | '+U' | '-D' }>(): DataStream<T> {
+    return new DataStream<T>(this.tEnv.env, changelogStream(this.tEnv.env.graph, this.materialize('toChangelogStream'), this.getSchema()));
+  }
+
+  /** Whether the table's rows carry row kinds (it is the result of an updating aggregation or join). */
+  isUpdating(): boolean {
+    return this.updating;
+  }
+
+  private get updating(): boolean {
+    return isUpdating(this.input.schema);
+  }
+
+  /**
+   * @internal The graph node of the table's rows with their kinds (`$rowkind` last when
+   * updating), for sinks that accept changes (SQL's print and blackhole).
+   */
+  changelogNode(where: string): GraphNode {
+    return this.materialize(where);
+  }
+
+  /** @internal The environment the table's job is planned in. */
+  environment(): StreamEnvironment {
+    return this.tEnv.env;
+  }
+
+  /** @internal What makes the table updating, for messages ('' when append-only). */
+  updatingOrigin(): string {
+    return this.updating ? updatingOrigin(this.input) : '';
+  }
+
+  /**
+   * Groups the rows by keys for an updating aggregation (Flink's non-windowed groupBy): its
+   * select's aggregates are kept per group and change as rows arrive (or are retracted).
+   */
+  groupBy(...keys: Expression[]): GroupedTable {
+    const names = keys.map((x) => {
+      if (x.node.k !== 'ref') throw new TableError(`groupBy: ${render(x.node)}: group by columns; compute an expression first with addColumns(...)`);
+      this.inline(x.node, 'groupBy');
+      return x.node.name;
+    });
+    return new GroupedTable(this, names);
+  }
+
+  /** The distinct rows (an updating aggregation grouped by every column). */
+  distinct(): Table {
+    return planDistinct(this.parts(), this.getSchema().names());
+  }
+
+  /**
+   * @internal A regular (unbounded) join with `right` on equal key columns (SQL's JOIN without
+   * time bounds): `names` are the joined columns (this table's, then right's). Outer joins and
+   * updating inputs make the result updating.
+   */
+  regularJoin(right: Table, type: JoinType, keys: readonly [readonly string[], readonly string[]], names: readonly string[]): Table {
+    const node = regularJoinNode(this.tEnv.env.graph, this.materialize('join'), right.changelogNode('join'), { type, keyFields: keys, names });
+    const cols = node.schema.fields.filter((f) => f.name !== ROW_KIND).map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } as ExprNode }));
+    return new Table(this.tEnv, node, cols, null, [...this.ops, `${type} join on ${keys[0].map((k, i) => `${k} = ${keys[1][i]}`).join(' AND ')}`]);
+  }
+
+  /**
+   * The regular (unbounded) inner join with `right` (Flink's `join(right, condition)`): both
+   * tables' rows are kept per key; `condition` equates columns of each (other conjuncts filter
+   * the joined rows). The columns are this table's, then right's; their names must differ.
+   * Updating when an input is.
+   */
+  join(right: Table, condition: Expression): Table {
+    return this.tableJoin(right, condition, 'inner');
+  }
+
+  /** LEFT OUTER JOIN: rows without a match padded with nulls (retracted when a match arrives); an updating table. */
+  leftOuterJoin(right: Table, condition: Expression): Table {
+    return this.tableJoin(right, condition, 'left');
+  }
+
+  rightOuterJoin(right: Table, condition: Expression): Table {
+    return this.tableJoin(right, condition, 'right');
+  }
+
+  fullOuterJoin(right: Table, condition: Expression): Table {
+    return this.tableJoin(right, condition, 'full');
+  }
+
+  private tableJoin(right: Table, condition: Expression, type: JoinType): Table {
+    const where = type === 'inner' ? 'join' : `${type}OuterJoin`;
+    const l = this.cols.map((c) => c.name);
+    const r = right.getSchema().names();
+    for (const n of r) if (l.includes(n)) throw new TableError(`${where}: both tables have a column '${n}'; rename one first, e.g. renameColumns($('${n}').as('${n}2'))`);
+    const { keys, residual } = joinKeys(condition.node, l, r, where);
+    if (type !== 'inner' && residual.length > 0) throw new TableError(`${where}: an outer join's condition takes only equalities between the tables' columns; filter a table before the join`);
+    const joined = this.regularJoin(right, type, [keys.map((k) => k[0]), keys.map((k) => k[1])], [...l, ...r]);
+    return residual.length === 0 ? joined : joined.where(new Expression(residual.reduce((a, b) => ({ k: 'call', op: 'and', args: [a, b] }))));
+  }
+
+  /** @internal Plans a grouped select (see GroupedTable). */
+  groupAggregate(keys: readonly string[], exprs: readonly Expression[]): Table {
+    return planGroupAggregate(this.parts(), keys, exprs);
+  }
+
+  /** The pieces the updating planners (updating.ts) build on. */
+  private parts(): TableParts<Table> {
+    return {
+      env: this.tEnv.env,
+      columns: this.cols.map((c) => c.name),
+      ops: this.ops,
+      inline: (e, where) => this.inline(e, where),
+      preCalc: (cols) => {
+        const t = this.derive(cols, this.pred, 'select');
+        return t.materialize('select');
+      },
+      over: (node, post, written) =>
+        new Table(this.tEnv, node, node.schema.fields.filter((f) => f.name !== ROW_KIND).map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } })), null, [...this.ops, written]).derive(post, null, 'select'),
+    };
   }
 
   /** The graph node whose output is this table: the input itself, or one calc node over it. */
@@ -237,7 +368,7 @@ export class Table {
     if (this.isIdentity()) return this.input;
     const { calc, then } = this.spec(where);
     const name = `Calc(${this.describe()})`;
-    return this.tEnv.env.graph.add({ name, op: { kind: 'calc', spec: { ...calc, name } }, input: this.input, partitioning: { kind: 'forward' }, schema: then, hasEventTime: this.input.hasEventTime });
+    return this.tEnv.env.graph.add({ name, op: { kind: 'calc', spec: { ...calc, name } }, input: this.input, partitioning: { kind: 'forward' }, schema: this.updating ? new Schema([...then.fields, ROW_KIND_FIELD]) : then, hasEventTime: this.input.hasEventTime });
   }
 
   /**
@@ -246,6 +377,9 @@ export class Table {
    * `on` column); windows fire on its watermarks.
    */
   window(w: GroupWindow): GroupWindowedTable {
+    if (this.updating) {
+      throw new TableError(`window: a group window doesn't support consuming update and delete changes, which ${updatingOrigin(this.input)} produces; aggregate the append-only input in the window instead`);
+    }
     const col = this.cols.find((c) => c.name === w.on);
     if (col === undefined) throw new TableError(`window: unknown column '${w.on}'; the columns are: ${this.cols.map((c) => c.name).join(', ')}`);
     if (this.getSchema().field(w.on).type !== 'timestamp') throw new TableError(`window: the time column '${w.on}' must be a timestamp, got ${this.getSchema().field(w.on).type}`);
@@ -376,6 +510,20 @@ export class Table {
     const calc = this.isIdentity() ? [] : [`Calc(${this.describe()}) -> ${then}`];
     const optimised = [...calc, ...chain].map((l, i) => `${'  '.repeat(i)}${i === 0 ? '' : '<- '}${l}`);
     return ['== Logical plan ==', ...(this.ops.length === 0 ? ['(the stream as it is)'] : this.ops), '', '== Optimised plan ==', ...optimised].join('\n');
+  }
+}
+
+/** A table grouped by keys (no window): `select` its keys and aggregates. */
+export class GroupedTable {
+  /** @internal */
+  constructor(
+    private readonly table: Table,
+    private readonly keys: readonly string[],
+  ) {}
+
+  /** Keys and aggregates (`$('price').max().as('top')`), or expressions over them. */
+  select(...exprs: Expression[]): Table {
+    return this.table.groupAggregate(this.keys, exprs);
   }
 }
 

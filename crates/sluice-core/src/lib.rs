@@ -4,6 +4,7 @@ pub mod batch;
 pub mod calc;
 pub mod codec;
 pub mod error;
+pub mod group;
 pub mod hash;
 pub mod kafka;
 pub mod keys;

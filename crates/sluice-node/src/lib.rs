@@ -9,6 +9,7 @@ mod batch;
 mod calc;
 mod codec;
 mod error;
+mod group;
 mod hash;
 mod kafka;
 mod kinds;

@@ -3,12 +3,13 @@
 import { RecordBatch } from '../../batch/record-batch.js';
 import { takeColumn } from '../../batch/column.js';
 import { Schema } from '../../batch/schema.js';
-import type { Calc, CsvDecoder, CsvHeader, DecodedLines, Engine, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { Calc, CsvDecoder, CsvHeader, DecodedLines, Engine, GroupAggregator, GroupAggregatorSpec, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
 import { windowOutputSchema } from '../window-spec.js';
 import { calcOutputSchema, checkCalcSpec, type CalcSpec } from '../calc-spec.js';
 import { fromNative } from '../errors.js';
-import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN, type NativeCalcN } from './binding.js';
+import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN, type NativeCalcN, type NativeGroupAggregatorN } from './binding.js';
+import { groupOutputSchema, groupStateSchema } from '../group-agg-spec.js';
 import { batchBuffers, eventTimeBytes, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
 
 /**
@@ -188,6 +189,47 @@ class NativeCalc implements Calc {
   }
 }
 
+/** The updating aggregation in Rust (sluice_core::group): one call per batch. */
+class NativeGroupAggregator implements GroupAggregator {
+  readonly outputSchema: Schema;
+  private readonly stateSchema: Schema;
+  private readonly inner: NativeGroupAggregatorN;
+
+  constructor(binding: NativeBinding, spec: GroupAggregatorSpec) {
+    this.outputSchema = groupOutputSchema(spec);
+    this.stateSchema = groupStateSchema(spec);
+    this.inner = call(
+      () =>
+        new binding.NativeGroupAggregator(
+          fieldSpecs(spec.input),
+          [...spec.keyFields],
+          spec.aggregates.map((a) => ({ name: a.name, kind: aggregateKind(a.kind), ...(a.field === null ? {} : { field: a.field }) })),
+        ),
+    );
+  }
+
+  push(batch: RecordBatch): RecordBatch | null {
+    try {
+      const out = this.inner.push(batchBuffers(batch), batch.length, null);
+      return out === null ? null : fromBatchOut(this.outputSchema, out);
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  snapshot(): RecordBatch {
+    return call(() => fromBatchOut(this.stateSchema, this.inner.snapshot()));
+  }
+
+  restore(state: RecordBatch): void {
+    call(() => this.inner.restore(batchBuffers(state), state.length));
+  }
+
+  get groups(): number {
+    return this.inner.groups;
+  }
+}
+
 class NativeNexmark implements NexmarkGenerator {
   readonly schema: Schema;
   constructor(
@@ -223,6 +265,10 @@ export class NativeEngine implements Engine {
 
   createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator {
     return new NativeWindowAggregator(this.binding, spec);
+  }
+
+  createGroupAggregator(spec: GroupAggregatorSpec): GroupAggregator {
+    return new NativeGroupAggregator(this.binding, spec);
   }
 
   createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[]): NexmarkGenerator {

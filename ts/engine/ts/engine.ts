@@ -4,7 +4,7 @@ import type { RecordBatch } from '../../batch/record-batch.js';
 import { Buffer } from 'node:buffer';
 import type { Schema } from '../../batch/schema.js';
 import { rowRenderer, toLines } from '../../batch/text-format.js';
-import type { Calc, CsvDecoder, Engine, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { Calc, CsvDecoder, Engine, GroupAggregator, GroupAggregatorSpec, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
 import { decodeBatch, encodeBatch } from './codec.js';
 import { murmur3_32 } from '../../keys/hash.js';
@@ -15,6 +15,7 @@ import { TsJsonlDecoder } from './text/jsonl.js';
 import { TsCsvDecoder } from './text/csv.js';
 import { TsCalc } from './calc.js';
 import { takeKafkaRecords } from './kafka-records.js';
+import { TsGroupAggregator } from './group-agg.js';
 import type { CalcSpec } from '../calc-spec.js';
 
 export class TsEngine implements Engine {
@@ -26,6 +27,10 @@ export class TsEngine implements Engine {
 
   createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator {
     return createTsWindowAggregator(spec);
+  }
+
+  createGroupAggregator(spec: GroupAggregatorSpec): GroupAggregator {
+    return new TsGroupAggregator(spec);
   }
 
   createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[]): NexmarkGenerator {

@@ -228,7 +228,7 @@ impl WindowAggSpec {
     }
 }
 
-pub(crate) fn agg_output_type(a: &AggSpec, input: &Schema) -> Result<DataType> {
+pub fn agg_output_type(a: &AggSpec, input: &Schema) -> Result<DataType> {
     let input_type = match a.field {
         None if a.kind == AggKind::Count => return Ok(DataType::I64),
         None => return Err(Error::config(format!("aggregate '{}' needs a field", a.name))),

@@ -1,0 +1,86 @@
+/**
+ * The updating aggregation's schemas and rules, shared by both engines (the Rust core applies
+ * the same in `group.rs`): its output (keys, aggregates, `$rowkind`) and its state as rows
+ * (what a checkpoint stores, identical on both engines, split by key group on a rescale).
+ *
+ * State rows: the keys, `$rows` (i64: rows accumulated), then per aggregate k
+ * - count: `$acc<k>` i64;
+ * - sum, avg: `$acc<k>` the sum (i64, or f64 for an f64 argument) and `$cnt<k>` i64 (non-null values);
+ * - min, max, countDistinct: `$acc<k>` utf8, the multiset of values as `value*count` entries joined
+ *   by commas (min/max: the value as a decimal i64, an f64 as the decimal of its bits;
+ *   countDistinct: the value's canonical key bytes in hex).
+ */
+
+import { Schema, type Field } from '../batch/schema.js';
+import { ROW_KIND_FIELD, isUpdating } from '../batch/row-kind.js';
+import type { AggregateSpec, GroupAggregatorSpec } from './engine.js';
+import { EngineError } from './errors.js';
+import { aggregateOutputType } from './window-spec.js';
+
+export function checkGroupAggregates(spec: GroupAggregatorSpec): void {
+  const width = isUpdating(spec.input) ? spec.input.length - 1 : spec.input.length;
+  for (const k of spec.keyFields) {
+    if (!Number.isInteger(k) || k < 0 || k >= width) throw new EngineError('config', `group key field index ${k} out of range`);
+  }
+  for (const a of spec.aggregates) {
+    if (a.kind === 'first' || a.kind === 'last') {
+      throw new EngineError('config', `aggregate '${a.name}': ${a.kind === 'first' ? 'FIRST_VALUE' : 'LAST_VALUE'} is not supported in an updating (non-windowed) aggregation; use it in a window aggregation, or MIN/MAX`);
+    }
+    if (a.field !== null && a.field >= width) throw new EngineError('config', `aggregate '${a.name}': field index ${a.field} out of range`);
+    aggregateOutputType(a, spec.input);
+  }
+}
+
+/** Whether an aggregate's result can be null (no non-null value among the group's rows). */
+function nullable(a: AggregateSpec, input: Schema): boolean {
+  if (a.kind === 'count' || a.kind === 'countDistinct') return false;
+  return a.field !== null && input.fields[a.field]!.nullable;
+}
+
+export function groupOutputSchema(spec: GroupAggregatorSpec): Schema {
+  checkGroupAggregates(spec);
+  const fields: Field[] = spec.keyFields.map((k) => spec.input.fields[k]!);
+  for (const a of spec.aggregates) fields.push({ name: a.name, type: aggregateOutputType(a, spec.input), nullable: nullable(a, spec.input) });
+  const seen = new Set<string>();
+  for (const f of fields) {
+    if (seen.has(f.name)) throw new EngineError('config', `the aggregation result would have two fields named '${f.name}'; rename the aggregate`);
+    seen.add(f.name);
+  }
+  fields.push(ROW_KIND_FIELD);
+  return new Schema(fields);
+}
+
+/** The type of an aggregate's running sum (sum, avg): f64 for an f64 argument, else i64. */
+export function sumType(a: AggregateSpec, input: Schema): 'i64' | 'f64' {
+  return input.fields[a.field!]!.type === 'f64' ? 'f64' : 'i64';
+}
+
+export function groupStateSchema(spec: GroupAggregatorSpec): Schema {
+  const fields: Field[] = spec.keyFields.map((k) => spec.input.fields[k]!);
+  fields.push({ name: '$rows', type: 'i64', nullable: false });
+  spec.aggregates.forEach((a, k) => {
+    switch (a.kind) {
+      case 'count':
+        fields.push({ name: `$acc${k}`, type: 'i64', nullable: false });
+        break;
+      case 'sum':
+      case 'avg':
+        fields.push({ name: `$acc${k}`, type: sumType(a, spec.input), nullable: false });
+        fields.push({ name: `$cnt${k}`, type: 'i64', nullable: false });
+        break;
+      default:
+        fields.push({ name: `$acc${k}`, type: 'utf8', nullable: false });
+    }
+  });
+  return new Schema(fields);
+}
+
+/** The message of an i64 sum that overflows (both engines). */
+export function sumOverflow(name: string): string {
+  return `aggregate '${name}': the i64 sum overflows; cast the argument to DOUBLE (f64) to sum it`;
+}
+
+/** The message of a retraction of a row the state never had (both engines). */
+export function retractMissing(): string {
+  return 'an updating aggregation received a retraction (-U/-D) of a group it has no row of; its input retracts rows it never inserted';
+}

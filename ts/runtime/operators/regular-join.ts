@@ -1,0 +1,235 @@
+/**
+ * The regular join (Flink's StreamingJoinOperator): both sides' rows are kept per key, every
+ * arrival is joined with the other side's rows of its key, and inputs may be updating.
+ * Inner: an accumulating row (+I/+U) emits +I per match, a retracting one (-U/-D) -D per match.
+ * Outer: a row without matches is emitted padded with nulls; when the first match of a padded
+ * row arrives the padded row is retracted (-D) before the joined one (+I), and when the last
+ * match leaves the padded row comes back. Rows with a null key never match (SQL equality).
+ * State: both sides' rows as batches of the inputs' schemas (split by key group on a rescale).
+ */
+
+import { columnBuilder, type ColumnBuilder } from '../../batch/column-builder.js';
+import type { Column } from '../../batch/column.js';
+import { RecordBatch, valueReader } from '../../batch/record-batch.js';
+import { DELETE, INSERT, isUpdating, UPDATE_AFTER } from '../../batch/row-kind.js';
+import { Schema } from '../../batch/schema.js';
+import type { Engine } from '../../engine/engine.js';
+import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
+import type { RegularJoinSpec } from '../../engine/regular-join-spec.js';
+import { MultiInputOperator } from '../operator.js';
+import type { KeyGroupFilter, KeyGrouper } from '../rescale.js';
+
+type Values = unknown[];
+
+interface Side {
+  /** Key -> rows (data fields' values), each once per occurrence. */
+  readonly rows: Map<string, Values[]>;
+  readonly schema: Schema;
+  readonly width: number;
+  readonly updating: boolean;
+  readonly keyIdx: readonly number[];
+}
+
+interface State {
+  readonly inputs: unknown;
+  readonly sides: readonly Uint8Array[];
+}
+
+export class RegularJoinOperator extends MultiInputOperator {
+  private readonly sides: [Side, Side];
+  private readonly outer: readonly [boolean, boolean];
+  private readonly updatingOut: boolean;
+  private readonly sc = new KeyScratch();
+
+  constructor(
+    id: number,
+    name: string,
+    spec: RegularJoinSpec,
+    inputs: readonly Schema[],
+    private readonly output: Schema,
+    private readonly keyGroups: KeyGrouper | null,
+    private readonly engine: Engine,
+  ) {
+    super(id, name, 2);
+    const side = (j: 0 | 1): Side => {
+      const s = inputs[j]!;
+      const updating = isUpdating(s);
+      return { rows: new Map(), schema: s, width: updating ? s.length - 1 : s.length, updating, keyIdx: spec.keyFields[j].map((f) => s.indexOf(f)) };
+    };
+    this.sides = [side(0), side(1)];
+    // outer[j]: rows of side j without a match are emitted padded.
+    this.outer = [spec.type === 'left' || spec.type === 'full', spec.type === 'right' || spec.type === 'full'];
+    this.updatingOut = output.has('$rowkind');
+  }
+
+  processBatch(batch: RecordBatch, input: number): Promise<void> | void {
+    const j = input as 0 | 1;
+    const me = this.sides[j];
+    const other = this.sides[(1 - j) as 0 | 1];
+    const n = batch.length;
+    if (n === 0) return;
+    const readers = Array.from({ length: me.width }, (_, c) => reader(batch.columns[c]!, me.schema.fields[c]!.name));
+    const keyCols = me.keyIdx.map((k) => batch.columns[k]!);
+    const views = keyViews(keyCols);
+    const kinds = me.updating ? (batch.columns[me.width] as { values: Int32Array }).values : null;
+    const out = new Emitter(this.output, this.updatingOut, me.width, other.width, j);
+    for (let i = 0; i < n; i++) {
+      const row = readers.map((r) => r(i));
+      const kind = kinds === null ? INSERT : kinds[i]!;
+      const add = kind === INSERT || kind === UPDATE_AFTER;
+      const nullKey = keyCols.some((c) => c.validity !== null && (c.validity[i >>> 3]! & (1 << (i & 7))) === 0);
+      if (nullKey) {
+        // Never matches: outer rows are emitted padded, nothing is kept.
+        if (this.outer[j]) out.row(row, null, add ? INSERT : DELETE);
+        continue;
+      }
+      this.sc.len = 0;
+      encodeKey(keyCols, views, i, this.sc);
+      const key = latin1(this.sc.buf, this.sc.len);
+      const matches = other.rows.get(key) ?? [];
+      const mine = me.rows.get(key);
+      if (add) {
+        // The other side's padded rows lose their padding with this first match.
+        if (matches.length > 0 && this.outer[1 - j] && (mine === undefined || mine.length === 0)) for (const m of matches) out.row(null, m, DELETE);
+        if (matches.length === 0) {
+          if (this.outer[j]) out.row(row, null, INSERT);
+        } else for (const m of matches) out.row(row, m, INSERT);
+        if (mine === undefined) me.rows.set(key, [row]);
+        else mine.push(row);
+      } else {
+        const at = mine === undefined ? -1 : mine.findIndex((r) => sameRow(r, row));
+        if (at < 0) {
+          throw new Error(`${this.metrics.name}: input ${j + 1} retracts a row it never inserted (${describe(row)}); its input's changes are inconsistent`);
+        }
+        mine!.splice(at, 1);
+        if (mine!.length === 0) me.rows.delete(key);
+        if (matches.length === 0) {
+          if (this.outer[j]) out.row(row, null, DELETE);
+        } else for (const m of matches) out.row(row, m, DELETE);
+        // The other side's rows are padded again when their last match left.
+        if (matches.length > 0 && this.outer[1 - j] && mine!.length === 0) for (const m of matches) out.row(null, m, INSERT);
+      }
+    }
+    const b = out.finish();
+    if (b === null) return this.emitting ?? undefined;
+    // The two inputs' receivers call in concurrently: a batch's changes go out after the ones
+    // computed before it, or a -D could overtake its +I while an emit waits downstream.
+    const prev = this.emitting;
+    const next: Promise<void> = (prev === null ? Promise.resolve(this.emit(b)) : prev.then(() => this.emit(b))).finally(() => {
+      if (this.emitting === next) this.emitting = null;
+    });
+    this.emitting = next;
+    return next;
+  }
+
+  /** The emit still in progress, or null. */
+  private emitting: Promise<void> | null = null;
+
+  override snapshotState(): unknown {
+    const st: State = { inputs: super.snapshotState(), sides: this.sides.map((s) => encodeSide(s, this.engine)) };
+    return st;
+  }
+
+  override restoreState(state: unknown): void {
+    const s = state as State;
+    super.restoreState(s.inputs);
+    s.sides.forEach((b, j) => this.restoreSide(j as 0 | 1, this.engine.decodeBatch(b)));
+  }
+
+  override restoreRescaled(states: readonly unknown[], keep: KeyGroupFilter): boolean {
+    if (this.keyGroups === null) return false;
+    const olds = states as State[];
+    this.restoreInputsRescaled(olds.map((s) => s.inputs));
+    for (const j of [0, 1] as const) {
+      for (const s of olds) {
+        const mine = keep.rows(this.engine.decodeBatch(s.sides[j]!), this.sides[j].keyIdx);
+        if (mine !== null) this.restoreSide(j, mine);
+      }
+    }
+    return true;
+  }
+
+  private restoreSide(j: 0 | 1, b: RecordBatch): void {
+    const side = this.sides[j];
+    const readers = Array.from({ length: side.width }, (_, c) => reader(b.columns[c]!, side.schema.fields[c]!.name));
+    const keyCols = side.keyIdx.map((k) => b.columns[k]!);
+    const views = keyViews(keyCols);
+    for (let i = 0; i < b.length; i++) {
+      this.sc.len = 0;
+      encodeKey(keyCols, views, i, this.sc);
+      const key = latin1(this.sc.buf, this.sc.len);
+      const row = readers.map((r) => r(i));
+      const rows = side.rows.get(key);
+      if (rows === undefined) side.rows.set(key, [row]);
+      else rows.push(row);
+    }
+  }
+}
+
+/** A side's rows as a batch of its data fields (what a checkpoint keeps, in the wire format). */
+function encodeSide(s: Side, engine: Engine): Uint8Array {
+  const fields = s.schema.fields.slice(0, s.width);
+  const all: Values[] = [];
+  for (const rows of s.rows.values()) all.push(...rows);
+  const b = fields.map((f) => columnBuilder(f, all.length));
+  all.forEach((r, i) => fields.forEach((f, c) => b[c]!.append(r[c], f.name, i)));
+  return engine.encodeBatch(new RecordBatch(new Schema(fields), b.map((x) => x.finish()), all.length));
+}
+
+
+/** Builds the output rows of one input batch. */
+class Emitter {
+  private readonly builders: ColumnBuilder[];
+  private n = 0;
+  constructor(
+    private readonly schema: Schema,
+    private readonly updating: boolean,
+    private readonly myWidth: number,
+    private readonly otherWidth: number,
+    /** Which input `mine` is: 0 left, 1 right. */
+    private readonly j: 0 | 1,
+  ) {
+    this.builders = schema.fields.map((f) => columnBuilder(f, 64));
+  }
+
+  /** One output row from this side's row and the other side's (null: padded). */
+  row(mine: Values | null, other: Values | null, kind: number): void {
+    const [l, r, lw, rw] = this.j === 0 ? [mine, other, this.myWidth, this.otherWidth] : [other, mine, this.otherWidth, this.myWidth];
+    let c = 0;
+    for (let k = 0; k < lw; k++) this.builders[c++]!.append(l === null ? null : l[k], 'join', this.n);
+    for (let k = 0; k < rw; k++) this.builders[c++]!.append(r === null ? null : r[k], 'join', this.n);
+    if (this.updating) this.builders[c]!.append(kind, '$rowkind', this.n);
+    else if (kind !== INSERT) throw new Error('internal error: an append-only join emitted a retraction');
+    this.n++;
+  }
+
+  finish(): RecordBatch | null {
+    if (this.n === 0) return null;
+    return new RecordBatch(this.schema, this.builders.map((b) => b.finish()), this.n);
+  }
+}
+
+function reader(col: Column, name: string): (i: number) => unknown {
+  if (col.type === 'i64' || col.type === 'timestamp') {
+    const v = col.values;
+    const validity = col.validity;
+    return validity === null ? (i) => v[i]! : (i) => ((validity[i >>> 3]! & (1 << (i & 7))) === 0 ? null : v[i]!);
+  }
+  return valueReader(col, name);
+}
+
+function sameRow(a: Values, b: Values): boolean {
+  for (let i = 0; i < a.length; i++) if (!(a[i] === b[i] || Object.is(a[i], b[i]))) return false;
+  return true;
+}
+
+function describe(r: Values): string {
+  const s = r.map((v) => (typeof v === 'bigint' ? v.toString() : JSON.stringify(v))).join(', ');
+  return s.length > 200 ? `${s.slice(0, 200)}…` : s;
+}
+
+const latin1 = (b: Uint8Array, n: number): string => {
+  let s = '';
+  for (let i = 0; i < n; i += 4096) s += String.fromCharCode.apply(null, b.subarray(i, Math.min(n, i + 4096)) as unknown as number[]);
+  return s;
+};
