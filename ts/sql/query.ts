@@ -339,7 +339,7 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
       cumulate = cumulateOf(e, intervals.map((i) => intervalMs(i)));
       window = windowOf(e, 'TUMBLE', find(desc, 'ColumnName')!, intervals.slice(1), rel);
     } else window = windowOf(e, kind, find(desc, 'ColumnName')!, intervals, rel);
-    if (kind === 'SESSION') checkSessionKeys(e, keys, rel, groupBy);
+    if (kind === 'SESSION') checkSessionKeys(e, keys, rel, groupBy!);
   }
   // GROUP BY a window aggregation's window columns (Flink's window propagation, Nexmark q5):
   // its rows of one window all have the event time window_end - 1, so a 1 ms tumbling window
