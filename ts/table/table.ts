@@ -10,7 +10,7 @@
 import type { Row } from '../batch/record-batch.js';
 import { Schema } from '../batch/schema.js';
 import type { CalcSpec } from '../engine/calc-spec.js';
-import type { AggKind, AggregateSpec, WindowDescriptor } from '../engine/engine.js';
+import type { AggregateSpec, WindowDescriptor } from '../engine/engine.js';
 import { aggregateOutputType, checkWindow, describeAggregates, describeWindow, windowOutputSchema } from '../engine/window-spec.js';
 import { addWindowAggregate } from '../plan/two-phase.js';
 import { DataStream } from '../api/datastream.js';
@@ -20,6 +20,7 @@ import type { GraphNode } from '../plan/graph.js';
 import { Expression } from './expression.js';
 import { render, type ExprNode } from './expression.js';
 import { resolve, TableError } from './resolve.js';
+import { splitAggregates } from './aggregates.js';
 import { ROW_KIND, ROW_KIND_FIELD, isUpdating } from '../batch/row-kind.js';
 import { changelogStream, joinKeys, planDistinct, planGroupAggregate, regularJoinNode, updatingOrigin, type TableParts } from './updating.js';
 import type { JoinType } from '../engine/regular-join-spec.js';
@@ -393,48 +394,11 @@ export class Table {
   windowAggregate(w: GroupWindow, keys: readonly string[], exprs: readonly Expression[]): Table {
     const names = new Set(this.cols.map((c) => c.name));
     for (const k of keys) if (!names.has(k)) throw new TableError(`groupBy: unknown column '${k}'; the columns are: ${[...names].join(', ')}`);
-    const argCols: Col[] = [];
-    const aggs: { name: string; kind: AggKind; arg: string | null }[] = [];
-    const rewrite = (n: ExprNode): ExprNode => {
-      switch (n.k) {
-        case 'ref':
-          if (keys.includes(n.name)) return n;
-          if (n.name === w.alias) throw new TableError(`select: the window '${w.alias}' is not a value; use $('${w.alias}').start() or .end()`);
-          if (!names.has(n.name)) throw new TableError(`select: unknown column '${n.name}'; the columns are: ${[...names].join(', ')}`);
-          throw new TableError(`select: the column '${n.name}' is neither grouped nor aggregated; add it to groupBy or aggregate it (e.g. $('${n.name}').max())`);
-        case 'alias':
-          return { ...n, e: rewrite(n.e) };
-        case 'call': {
-          if (n.op === 'windowStart' || n.op === 'windowEnd') {
-            const a = n.args[0]!;
-            if (a.k !== 'ref' || a.name !== w.alias) throw new TableError(`select: ${render(n)}: start() and end() belong to the window '${w.alias}'`);
-            return { k: 'ref', name: n.op };
-          }
-          if (n.op === 'agg') {
-            const a = n.args[0]!;
-            const kind = n.s as AggKind;
-            let arg: string | null;
-            if (kind === 'count' && a.k === 'lit' && a.v !== null) arg = null;
-            else if (a.k === 'ref' && names.has(a.name)) arg = a.name;
-            else {
-              arg = `$arg${argCols.length}`;
-              argCols.push({ name: arg, expr: a });
-            }
-            const name = `EXPR$agg${aggs.length}`;
-            aggs.push({ name, kind, arg });
-            return { k: 'ref', name };
-          }
-          return { ...n, args: n.args.map(rewrite) };
-        }
-        default:
-          return n;
-      }
-    };
-    const post = exprs.map((x, k) => {
-      const n = x.node;
-      const name = n.k === 'alias' ? n.name : n.k === 'ref' ? n.name : `EXPR$${k}`;
-      return { name, expr: rewrite(n.k === 'alias' ? n.e : n) };
-    });
+    const { aggs, argCols, post } = splitAggregates(exprs, keys, [...names], (n) => {
+      const a = n.args[0]!;
+      if (a.k !== 'ref' || a.name !== w.alias) throw new TableError(`select: ${render(n)}: start() and end() belong to the window '${w.alias}'`);
+      return { k: 'ref', name: n.op };
+    }, w.alias);
     if (aggs.length === 0) throw new TableError('select: a grouped window needs at least one aggregate, e.g. $(\'price\').max()');
     // Before the window: the keys and the aggregates' arguments, as one calc.
     const used = [...new Set([...keys, ...aggs.flatMap((a) => (a.arg === null || a.arg.startsWith('$arg') ? [] : [a.arg]))])];

@@ -17,6 +17,7 @@ import { describeJoin, regularJoinSchema, type RegularJoinSpec } from '../engine
 import type { Expression, ExprNode } from './expression.js';
 import { render } from './expression.js';
 import { resolve, TableError } from './resolve.js';
+import { splitAggregates } from './aggregates.js';
 import type { StreamEnvironment } from '../api/environment.js';
 
 /** What the updating planners need of a Table (T: the Table class, which imports this module). */
@@ -50,43 +51,11 @@ export function updatingOrigin(node: GraphNode): string {
 export function planGroupAggregate<T>(t: TableParts<T>, keys: readonly string[], exprs: readonly Expression[]): T {
   const names = new Set(t.columns);
   for (const k of keys) if (!names.has(k)) throw new TableError(`groupBy: unknown column '${k}'; the columns are: ${t.columns.join(', ')}`);
-  const argCols: { name: string; expr: ExprNode }[] = [];
-  const aggs: { name: string; kind: AggKind; arg: string | null }[] = [];
-  const rewrite = (n: ExprNode): ExprNode => {
-    switch (n.k) {
-      case 'ref':
-        if (keys.includes(n.name)) return n;
-        if (!names.has(n.name)) throw new TableError(`select: unknown column '${n.name}'; the columns are: ${t.columns.join(', ')}`);
-        throw new TableError(`select: the column '${n.name}' is neither grouped nor aggregated; add it to groupBy or aggregate it (e.g. $('${n.name}').max())`);
-      case 'alias':
-        return { ...n, e: rewrite(n.e) };
-      case 'call': {
-        if (n.op === 'windowStart' || n.op === 'windowEnd') throw new TableError(`select: ${render(n)}: the table has no group window; use window(...) first`);
-        if (n.op === 'agg') {
-          const a = n.args[0]!;
-          const kind = n.s as AggKind;
-          let arg: string | null;
-          if (kind === 'count' && a.k === 'lit' && a.v !== null) arg = null;
-          else if (a.k === 'ref' && names.has(a.name)) arg = a.name;
-          else {
-            arg = `$arg${argCols.length}`;
-            argCols.push({ name: arg, expr: t.inline(a, 'select') });
-          }
-          const name = `EXPR$agg${aggs.length}`;
-          aggs.push({ name, kind, arg });
-          return { k: 'ref', name };
-        }
-        return { ...n, args: n.args.map(rewrite) };
-      }
-      default:
-        return n;
-    }
-  };
-  const post = exprs.map((x, k) => {
-    const n = x.node;
-    const name = n.k === 'alias' ? n.name : n.k === 'ref' ? n.name : `EXPR$${k}`;
-    return { name, expr: rewrite(n.k === 'alias' ? n.e : n) };
-  });
+  const split = splitAggregates(exprs, keys, t.columns, (n) => {
+    throw new TableError(`select: ${render(n)}: the table has no group window; use window(...) first`);
+  }, null);
+  const { aggs, post } = split;
+  const argCols = split.argCols.map((c) => ({ name: c.name, expr: t.inline(c.expr, 'select') }));
   const written = `groupBy(${keys.join(', ')}).select(${exprs.map((x) => render(x.node)).join(', ')})`;
   return t.over(aggregateNode(t, keys, aggs, argCols), post, written);
 }
