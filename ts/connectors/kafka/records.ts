@@ -13,16 +13,9 @@ import { RecordBatch } from '../../batch/record-batch.js';
 import type { Schema } from '../../batch/schema.js';
 import type { CsvDecoder, DecodedLines, KafkaRecordSet, KafkaWanted, LineDecoder } from '../../engine/engine.js';
 import { EngineError } from '../../engine/errors.js';
+import { HEADER_NOT_UTF8, KEY_NOT_UTF8, KEY_NULL, VALUE_EMPTY, VALUE_HAS_LF, VALUE_NOT_UTF8, VALUE_NULL } from '../../engine/kafka-flags.js';
 import type { ExtraColumns, ValueFormat } from './formats.js';
 
-/** Bits of KafkaRecordSet.flags (the same as crates/sluice-core/src/kafka/record_batch.rs). */
-const VALUE_NULL = 1;
-const VALUE_EMPTY = 2;
-const KEY_NOT_UTF8 = 4;
-const HEADER_NOT_UTF8 = 8;
-const VALUE_HAS_LF = 16;
-const KEY_NULL = 32;
-const VALUE_NOT_UTF8 = 64;
 
 const text = new TextEncoder();
 

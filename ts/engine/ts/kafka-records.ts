@@ -11,15 +11,9 @@ import { gunzipSync } from 'node:zlib';
 import { crc32c, lz4Decompress, snappyDecompress } from '@platformatic/wasm-utils';
 import { decompress as zstdDecompress } from 'fzstd';
 import { EngineError } from '../errors.js';
+import { HEADER_NOT_UTF8, KEY_NOT_UTF8, KEY_NULL, VALUE_EMPTY, VALUE_HAS_LF, VALUE_NOT_UTF8, VALUE_NULL } from '../kafka-flags.js';
 import type { KafkaAbortedTxn, KafkaRecordSet, KafkaWanted } from '../engine.js';
 
-const VALUE_NULL = 1;
-const VALUE_EMPTY = 2;
-const KEY_NOT_UTF8 = 4;
-const HEADER_NOT_UTF8 = 8;
-const VALUE_HAS_LF = 16;
-const KEY_NULL = 32;
-const VALUE_NOT_UTF8 = 64;
 
 const TIMESTAMP_TYPE = 1 << 3;
 const IS_TRANSACTIONAL = 1 << 4;
