@@ -14,6 +14,7 @@
 
 use std::io::Read;
 
+use crate::text::is_valid_utf8_at;
 use crate::{Error, Result};
 
 /// Per-record flags in [`RecordSet::flags`] (the TypeScript side reads the same bits).
@@ -271,7 +272,7 @@ impl RecordSet {
                         }
                     }
                     ValueKind::Raw => {
-                        if std::str::from_utf8(v).is_err() {
+                        if is_valid_utf8_at(v).is_err() {
                             flags |= VALUE_NOT_UTF8;
                         }
                     }
@@ -284,7 +285,7 @@ impl RecordSet {
             match key {
                 None => flags |= KEY_NULL,
                 Some(k) => {
-                    if std::str::from_utf8(k).is_err() {
+                    if is_valid_utf8_at(k).is_err() {
                         flags |= KEY_NOT_UTF8;
                     }
                     self.keys.extend_from_slice(k);
@@ -309,7 +310,7 @@ impl RecordSet {
                     match part {
                         None => self.headers.extend_from_slice(b"null"),
                         Some(p) => {
-                            if std::str::from_utf8(p).is_err() {
+                            if is_valid_utf8_at(p).is_err() {
                                 flags |= HEADER_NOT_UTF8;
                             }
                             json_string(&mut self.headers, p);

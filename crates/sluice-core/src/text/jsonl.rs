@@ -14,7 +14,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::csv::parse_iso_timestamp;
-use super::{invalid_utf8, is_js_blank, js_number, quote_js, BadLine, Columns, Decoded, TextField, Value};
+use super::{invalid_utf8, is_js_blank, is_valid_utf8_at, js_number, quote_js, BadLine, Columns, Decoded, TextField, Value};
 use crate::batch::{DataType, Field, Schema, SchemaRef};
 
 pub struct JsonlDecoder {
@@ -44,7 +44,7 @@ impl JsonlDecoder {
         let mut cols = Columns::new(&self.fields, max_rows.min(bytes.len() / 16 + 1));
         let mut slots: Vec<Option<&RawValue>> = vec![None; n];
         let mut row: Vec<Value<'_>> = Vec::with_capacity(n);
-        let mut fast: Vec<Option<Value<'_>>> = Vec::with_capacity(n);
+        let mut seen = vec![false; n];
         let mut bad = Vec::new();
         let mut pos = 0;
         let mut line = first_line;
@@ -86,11 +86,11 @@ impl JsonlDecoder {
             if text.as_bytes().first() != Some(&b'{') && is_js_blank(text) {
                 continue;
             }
-            row.clear();
-            if self.fast_line(text, &mut fast, &mut row) {
-                cols.push_row(&mut row);
+            if self.fast_line(text, &mut cols, &mut seen) {
+                cols.commit_row();
                 continue;
             }
+            cols.rollback_row();
             slots.iter_mut().for_each(|s| *s = None);
             row.clear();
             match self.line(text, line, &mut slots, &mut row) {
@@ -101,26 +101,26 @@ impl JsonlDecoder {
         Decoded { batch: cols.finish(self.schema.clone()), consumed: pos, lines: line - first_line, bad }
     }
 
-    /// The common case in one pass: each declared field read straight into its type. Anything
+    /// The common case in one pass: each declared field read straight into its column. Anything
     /// this path is not sure to read exactly as `line` would (a number that is not a plain
     /// i64/u64 where an integer is due, a float that may overflow, an error, a null or missing
-    /// value where none is allowed) gives up, and `line` reads the line again, giving the
-    /// value or the message.
-    fn fast_line<'a>(&self, text: &'a str, fast: &mut Vec<Option<Value<'a>>>, row: &mut Vec<Value<'a>>) -> bool {
+    /// value where none is allowed, a repeated key) gives up, the caller rolls back what was
+    /// written of the row, and `line` reads the line again, giving the value or the message.
+    fn fast_line(&self, text: &str, cols: &mut Columns, seen: &mut [bool]) -> bool {
         if text.as_bytes().first() != Some(&b'{') {
             return false;
         }
-        fast.clear();
-        fast.resize_with(self.fields.len(), || None);
+        seen.fill(false);
         let mut de = serde_json::Deserializer::from_str(text);
-        if (FastRow { fields: &self.fields, values: fast }).deserialize(&mut de).and_then(|_| de.end()).is_err() {
+        if (FastRow { fields: &self.fields, cols: &mut *cols, seen: &mut *seen }).deserialize(&mut de).and_then(|_| de.end()).is_err() {
             return false;
         }
-        for (f, v) in self.fields.iter().zip(fast.iter_mut()) {
-            match v.take() {
-                Some(Value::Null) | None if !f.nullable => return false,
-                Some(v) => row.push(v),
-                None => row.push(Value::Null),
+        for (k, f) in self.fields.iter().enumerate() {
+            if !seen[k] {
+                if !f.nullable {
+                    return false;
+                }
+                cols.put_null(k);
             }
         }
         true
@@ -194,20 +194,22 @@ impl<'de, 's> Visitor<'de> for RowSeed<'s, 'de> {
     }
 }
 
-/// The fast path's object: declared fields read by `FieldSeed`, others skipped.
-struct FastRow<'s, 'a> {
+/// The fast path's object: declared fields written into their columns by `FieldSeed`, others
+/// skipped.
+struct FastRow<'s> {
     fields: &'s [TextField],
-    values: &'s mut [Option<Value<'a>>],
+    cols: &'s mut Columns,
+    seen: &'s mut [bool],
 }
 
-impl<'de, 's> DeserializeSeed<'de> for FastRow<'s, 'de> {
+impl<'de> DeserializeSeed<'de> for FastRow<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_map(self)
     }
 }
 
-impl<'de, 's> Visitor<'de> for FastRow<'s, 'de> {
+impl<'de> Visitor<'de> for FastRow<'_> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a JSON object")
@@ -217,7 +219,13 @@ impl<'de, 's> Visitor<'de> for FastRow<'s, 'de> {
         while let Some(k) = map.next_key_seed(KeySeed { fields: self.fields, next })? {
             next = k.map_or(0, |k| k + 1);
             match k {
-                Some(k) => self.values[k] = Some(map.next_value_seed(FieldSeed(self.fields[k].data_type))?),
+                // A repeated key: JSON.parse keeps the last value, which `line` does.
+                Some(k) if self.seen[k] => return give_up(),
+                Some(k) => {
+                    self.seen[k] = true;
+                    let f = &self.fields[k];
+                    map.next_value_seed(FieldSeed { k, data_type: f.data_type, nullable: f.nullable, cols: &mut *self.cols })?;
+                }
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }
@@ -227,80 +235,94 @@ impl<'de, 's> Visitor<'de> for FastRow<'s, 'de> {
     }
 }
 
-/// One value read straight into a field's type; an error means "read this line the exact way".
-struct FieldSeed(DataType);
+/// One value written straight into column `k`; an error means "read this line the exact way".
+struct FieldSeed<'c> {
+    k: usize,
+    data_type: DataType,
+    nullable: bool,
+    cols: &'c mut Columns,
+}
 
 fn give_up<T, E: serde::de::Error>() -> Result<T, E> {
     Err(E::custom("not the fast path"))
 }
 
-impl<'de> DeserializeSeed<'de> for FieldSeed {
-    type Value = Value<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value<'de>, D::Error> {
+impl<'de> DeserializeSeed<'de> for FieldSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for FieldSeed {
-    type Value = Value<'de>;
+impl<'de> Visitor<'de> for FieldSeed<'_> {
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a value")
     }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Value<'de>, E> {
-        Ok(Value::Null)
-    }
-    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Value<'de>, E> {
-        if self.0 == DataType::Bool {
-            return Ok(Value::Bool(v));
+    fn visit_unit<E: serde::de::Error>(self) -> Result<(), E> {
+        if !self.nullable {
+            return give_up();
         }
-        give_up()
+        self.cols.put_null(self.k);
+        Ok(())
     }
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value<'de>, E> {
-        match self.0 {
-            DataType::I32 => i32::try_from(v).map(Value::I32).or_else(|_| give_up()),
-            DataType::I64 | DataType::Timestamp => Ok(Value::I64(v)),
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
+        if self.data_type != DataType::Bool {
+            return give_up();
+        }
+        self.cols.put_bool(self.k, v);
+        Ok(())
+    }
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
+        match self.data_type {
+            DataType::I32 => match i32::try_from(v) {
+                Ok(x) => self.cols.put_i32(self.k, x),
+                Err(_) => return give_up(),
+            },
+            DataType::I64 | DataType::Timestamp => self.cols.put_i64(self.k, v),
             // Zero may have been -0, which is a float -0.0 on the exact path.
-            DataType::F64 if v != 0 => Ok(Value::F64(v as f64)),
-            _ => give_up(),
+            DataType::F64 if v != 0 => self.cols.put_f64(self.k, v as f64),
+            _ => return give_up(),
         }
+        Ok(())
     }
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value<'de>, E> {
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
         match i64::try_from(v) {
             Ok(v) => self.visit_i64(v),
-            Err(_) if self.0 == DataType::F64 => Ok(Value::F64(v as f64)),
+            Err(_) if self.data_type == DataType::F64 => {
+                self.cols.put_f64(self.k, v as f64);
+                Ok(())
+            }
             Err(_) => give_up(),
         }
     }
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value<'de>, E> {
-        if self.0 == DataType::F64 && v.is_finite() {
-            return Ok(Value::F64(v));
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
+        if self.data_type == DataType::F64 && v.is_finite() {
+            self.cols.put_f64(self.k, v);
+            return Ok(());
         }
         give_up()
     }
-    fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Value<'de>, E> {
-        match self.0 {
-            DataType::Utf8 => Ok(Value::Str(Cow::Borrowed(v))),
-            _ => self.visit_str(v),
-        }
-    }
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value<'de>, E> {
-        match self.0 {
-            DataType::Utf8 => Ok(Value::Str(Cow::Owned(v.to_string()))),
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        match self.data_type {
+            DataType::Utf8 => self.cols.put_str(self.k, v),
             DataType::I64 | DataType::Timestamp => {
                 let digits = v.strip_prefix('-').unwrap_or(v);
                 if !digits.is_empty() && digits.len() <= 19 && digits.bytes().all(|b| b.is_ascii_digit()) {
-                    if let Ok(x) = v.parse::<i64>() {
-                        return Ok(Value::I64(x));
+                    match v.parse::<i64>() {
+                        Ok(x) => self.cols.put_i64(self.k, x),
+                        Err(_) => return give_up(),
                     }
-                } else if self.0 == DataType::Timestamp {
-                    if let Some(ms) = parse_iso_timestamp(v) {
-                        return Ok(Value::I64(ms));
+                } else {
+                    match parse_iso_timestamp(v) {
+                        Some(ms) if self.data_type == DataType::Timestamp => self.cols.put_i64(self.k, ms),
+                        _ => return give_up(),
                     }
                 }
-                give_up()
             }
-            _ => give_up(),
+            _ => return give_up(),
         }
+        Ok(())
     }
 }
 
@@ -336,9 +358,9 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
 fn valid_utf8_ahead(bytes: &[u8]) -> usize {
     const BLOCK: usize = 64 * 1024;
     let end = if bytes.len() <= BLOCK { bytes.len() } else { memchr::memchr(b'\n', &bytes[BLOCK..]).map_or(bytes.len(), |i| BLOCK + i) };
-    match std::str::from_utf8(&bytes[..end]) {
-        Ok(_) => end,
-        Err(e) => e.valid_up_to(),
+    match is_valid_utf8_at(&bytes[..end]) {
+        Ok(()) => end,
+        Err(at) => at,
     }
 }
 
@@ -514,6 +536,26 @@ mod tests {
                 "file 't', line 16: invalid UTF-8 at byte 1 of the line; the file must be UTF-8 text (convert it, e.g. with iconv -t UTF-8)",
             ]
         );
+    }
+
+    #[test]
+    fn a_row_the_fast_path_gives_up_on_leaves_nothing_of_it_in_the_columns() {
+        // Each bad or unusual line writes some columns on the fast path before it gives up: a null
+        // (creating the validity bitmap), a string, an id; a repeated key is read the exact way
+        // (the last value wins).
+        let input = b"{\"id\":1,\"x\":1.5,\"s\":\"a\"}\n{\"s\":null,\"id\":\"abc\",\"x\":1}\n{\"id\":5,\"s\":\"zz\",\"x\":1e400}\n{\"id\":7,\"x\":2,\"s\":\"b\",\"id\":8}\n{\"x\":3,\"id\":9}\n";
+        let d = decoder().decode(input, 0, 100);
+        assert_eq!(d.bad.iter().map(|b| b.line).collect::<Vec<_>>(), [2, 3]);
+        assert_eq!(d.batch.len, 3);
+        assert_eq!(d.batch.columns[0].data, ColumnData::I64(vec![1, 8, 9]));
+        assert_eq!(d.batch.columns[1].data, ColumnData::F64(vec![1.5, 2.0, 3.0]));
+        assert_eq!(d.batch.columns[2].data, ColumnData::Utf8 { offsets: vec![0, 1, 2, 2], data: b"ab".to_vec() });
+        assert_eq!(d.batch.columns[2].validity, Some(vec![0b011]));
+        assert_eq!(d.batch.columns[0].validity, None);
+        // Without the last row's null, no validity bitmap at all (the rolled-back null made one).
+        let d = decoder().decode(&input[..input.len() - 16], 0, 100);
+        assert_eq!(d.batch.len, 2);
+        assert_eq!(d.batch.columns[2].validity, None);
     }
 
     #[test]

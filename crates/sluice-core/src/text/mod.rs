@@ -55,6 +55,8 @@ pub(crate) enum Value<'a> {
 pub(crate) struct Columns {
     cols: Vec<(ColumnData, Option<Vec<u8>>)>,
     len: usize,
+    /// Columns whose validity bitmap the row being written created (a rollback removes them).
+    new_validity: Vec<usize>,
 }
 
 impl Columns {
@@ -77,7 +79,7 @@ impl Columns {
                 (data, None)
             })
             .collect();
-        Columns { cols, len: 0 }
+        Columns { cols, len: 0, new_validity: Vec::new() }
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -124,10 +126,136 @@ impl Columns {
         self.len += 1;
     }
 
+    // Per-value appends for decoders that write a row's fields straight into their columns (in
+    // any order, each field once) and then `commit_row`, or `rollback_row` to drop what they
+    // wrote of it: no row of values in between.
+
+    /// Marks row `self.len` of column `k` valid (its bitmap exists only once a null appeared).
+    #[inline]
+    fn valid(&mut self, k: usize) {
+        let i = self.len;
+        if let Some(bits) = &mut self.cols[k].1 {
+            bits.resize(bitmap_len(i + 1), 0);
+            bit_set(bits, i, true);
+        }
+    }
+
+    #[inline]
+    pub(crate) fn put_null(&mut self, k: usize) {
+        let i = self.len;
+        let (data, validity) = &mut self.cols[k];
+        if validity.is_none() {
+            self.new_validity.push(k);
+        }
+        let bits = validity.get_or_insert_with(|| {
+            let mut bits = vec![0u8; bitmap_len(i + 1)];
+            (0..i).for_each(|j| bit_set(&mut bits, j, true));
+            bits
+        });
+        bits.resize(bitmap_len(i + 1), 0);
+        match data {
+            ColumnData::I32(d) => d.push(0),
+            ColumnData::I64(d) | ColumnData::Timestamp(d) => d.push(0),
+            ColumnData::F64(d) => d.push(0.0),
+            ColumnData::Bool(d) => d.resize(bitmap_len(i + 1), 0),
+            ColumnData::Utf8 { offsets, data } => offsets.push(data.len() as i32),
+        }
+    }
+
+    /// Column `k` must be i32.
+    #[inline]
+    pub(crate) fn put_i32(&mut self, k: usize, x: i32) {
+        self.valid(k);
+        if let ColumnData::I32(d) = &mut self.cols[k].0 {
+            d.push(x);
+        }
+    }
+
+    /// Column `k` must be i64 or a timestamp.
+    #[inline]
+    pub(crate) fn put_i64(&mut self, k: usize, x: i64) {
+        self.valid(k);
+        if let ColumnData::I64(d) | ColumnData::Timestamp(d) = &mut self.cols[k].0 {
+            d.push(x);
+        }
+    }
+
+    /// Column `k` must be f64.
+    #[inline]
+    pub(crate) fn put_f64(&mut self, k: usize, x: f64) {
+        self.valid(k);
+        if let ColumnData::F64(d) = &mut self.cols[k].0 {
+            d.push(x);
+        }
+    }
+
+    /// Column `k` must be bool.
+    #[inline]
+    pub(crate) fn put_bool(&mut self, k: usize, x: bool) {
+        self.valid(k);
+        let i = self.len;
+        if let ColumnData::Bool(d) = &mut self.cols[k].0 {
+            d.resize(bitmap_len(i + 1), 0);
+            if x {
+                bit_set(d, i, true);
+            }
+        }
+    }
+
+    /// Column `k` must be utf8.
+    #[inline]
+    pub(crate) fn put_str(&mut self, k: usize, s: &str) {
+        self.valid(k);
+        if let ColumnData::Utf8 { offsets, data } = &mut self.cols[k].0 {
+            data.extend_from_slice(s.as_bytes());
+            offsets.push(data.len() as i32);
+        }
+    }
+
+    /// The row every column has been written for becomes part of the batch.
+    #[inline]
+    pub(crate) fn commit_row(&mut self) {
+        self.len += 1;
+        self.new_validity.clear();
+    }
+
+    /// Drops whatever was written of row `self.len` (any subset of its columns).
+    pub(crate) fn rollback_row(&mut self) {
+        let i = self.len;
+        for k in self.new_validity.drain(..) {
+            self.cols[k].1 = None;
+        }
+        for (data, validity) in &mut self.cols {
+            if let Some(bits) = validity {
+                cut_bits(bits, i);
+            }
+            match data {
+                ColumnData::I32(d) => d.truncate(i),
+                ColumnData::I64(d) | ColumnData::Timestamp(d) => d.truncate(i),
+                ColumnData::F64(d) => d.truncate(i),
+                ColumnData::Bool(d) => cut_bits(d, i),
+                ColumnData::Utf8 { offsets, data } => {
+                    offsets.truncate(i + 1);
+                    data.truncate(offsets[i] as usize);
+                }
+            }
+        }
+    }
+
     pub(crate) fn finish(self, schema: SchemaRef) -> RecordBatch {
         let len = self.len;
         let columns = self.cols.into_iter().map(|(data, validity)| Column { data, validity }).collect();
         RecordBatch { schema, columns, len, event_time: None }
+    }
+}
+
+/// Keeps the first `n` bits of a bitmap, as many bytes as they need, the rest of the last byte clear.
+fn cut_bits(bits: &mut Vec<u8>, n: usize) {
+    bits.truncate(bitmap_len(n));
+    if n & 7 != 0 {
+        if let Some(last) = bits.last_mut() {
+            *last &= (1u8 << (n & 7)) - 1;
+        }
     }
 }
 
@@ -216,6 +344,10 @@ pub(crate) fn is_js_blank(s: &str) -> bool {
 
 /// Ok, or the index of the first byte of the first invalid UTF-8 sequence.
 pub(crate) fn is_valid_utf8_at(b: &[u8]) -> std::result::Result<(), usize> {
+    if simdutf8::basic::from_utf8(b).is_ok() {
+        return Ok(());
+    }
+    // Only invalid input pays for a second, position-finding pass.
     std::str::from_utf8(b).map(|_| ()).map_err(|e| e.valid_up_to())
 }
 
