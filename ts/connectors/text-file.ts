@@ -76,6 +76,13 @@ export class ByteLines {
   private partial = false;
   /** With routeLongLines: where an over-long line starts in `buf` (-1: none); `lineEnd` stops there. */
   private longAt = -1;
+  /**
+   * The next chunk, being read into `spare` while the caller decodes the previous one (the read
+   * runs on libuv's pool: file reading overlaps decoding instead of adding to it). One read in
+   * flight at a time, so the file is read in order.
+   */
+  private ahead: Promise<number> | null = null;
+  private spare: Buffer;
 
   constructor(
     readonly path: string,
@@ -87,8 +94,23 @@ export class ByteLines {
     private readonly routeLongLines = false,
   ) {
     this.buf = Buffer.alloc(chunkBytes);
+    this.spare = Buffer.alloc(chunkBytes);
     this.skip = skipLines;
     this.first = skipLines === 0; // a byte-order mark lies in the skipped first line
+  }
+
+  /** Reads the next chunk of the file into `buf` at `at` (up to chunkBytes); 0 at its end. */
+  private async readChunk(fh: FileHandle, at: number): Promise<number> {
+    const n = await (this.ahead ?? fh.read(this.spare, 0, this.chunkBytes, null).then((r) => r.bytesRead));
+    this.ahead = null;
+    this.spare.copy(this.buf, at, 0, n);
+    this.read += n;
+    if (n > 0) {
+      const next = fh.read(this.spare, 0, this.chunkBytes, null).then((r) => r.bytesRead);
+      next.catch(() => 0); // handled: its error surfaces when the next chunk is taken
+      this.ahead = next;
+    }
+    return n;
   }
 
   get ended(): boolean {
@@ -138,8 +160,7 @@ export class ByteLines {
         this.buf.copy(bigger, 0, 0, this.end);
         this.buf = bigger;
       }
-      const { bytesRead } = await this.fh.read(this.buf, this.end, this.chunkBytes, null);
-      this.read += bytesRead;
+      const bytesRead = await this.readChunk(this.fh, this.end);
       if (bytesRead === 0) {
         if (this.skip > 0 && !(this.skip === 1 && this.partial)) {
           throw new Error(`file '${this.path}': it ends ${this.skip} lines before the position the checkpoint had read to; was it changed since?`);
@@ -214,8 +235,7 @@ export class ByteLines {
       }
       keep(this.end);
       this.start = this.end = 0;
-      const { bytesRead } = await this.fh!.read(this.buf, 0, this.chunkBytes, null);
-      this.read += bytesRead;
+      const bytesRead = await this.readChunk(this.fh!, 0);
       if (bytesRead === 0) {
         await checkUnchanged(this.fh!, this.path, this.sizeAtOpen, this.read);
         this.eof = true;
@@ -269,6 +289,9 @@ export class ByteLines {
     const fh = this.fh;
     this.fh = null;
     this.eof = true;
+    // A read still in flight must end before its file is closed (its outcome no longer matters).
+    await this.ahead?.catch(() => 0);
+    this.ahead = null;
     await fh?.close();
   }
 }
