@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use super::{is_valid_utf8_at, quote_js, BadLine, Columns, Decoded, TextField, Value};
+use super::{is_valid_utf8_at, quote_js, valid_utf8_ahead, BadLine, Columns, Decoded, TextField, Value};
 use crate::batch::{DataType, Field, Schema, SchemaRef};
 use crate::error::{Error, Result};
 
@@ -64,9 +64,10 @@ impl CsvDecoder {
     pub fn decode(&mut self, t: &[u8], first_line: u64, max_rows: usize, eof: bool) -> Result<Decoded> {
         let mut cols = Columns::new(&self.fields, max_rows.min(t.len() / 16 + 1));
         let mut bad = Vec::new();
-        let mut row: Vec<Value<'_>> = Vec::with_capacity(self.fields.len());
         let mut pos = 0;
         let mut line = first_line + 1;
+        // t[..valid_to] is known to be UTF-8 (checked a block at a time, as in the JSONL decoder).
+        let mut valid_to = 0;
         while pos < t.len() && cols.len() < max_rows {
             let step = self.parse(t, pos, eof);
             let end = match &step {
@@ -74,11 +75,17 @@ impl CsvDecoder {
                 Step::Record(end) | Step::Bad(end, _) => *end,
             };
             let (start, at) = (pos, line);
-            line += memchr::memchr_iter(LF, &t[start..end]).count() as u64;
+            // Only a quoted field (or a bad record) can hold a line feed before the record's end.
+            let plain = matches!(step, Step::Record(_)) && !self.spans.iter().any(|s| s.2);
+            line += if plain { u64::from(t[end - 1] == LF) } else { memchr::memchr_iter(LF, &t[start..end]).count() as u64 };
             pos = end;
             let rec = &t[start..end];
             let raw = || String::from_utf8_lossy(without_line_end(rec)).into_owned();
-            if let Err(k) = is_valid_utf8_at(rec) {
+            if end > valid_to {
+                valid_to = start + valid_utf8_ahead(&t[start..]);
+            }
+            let checked = if end <= valid_to { Ok(()) } else { is_valid_utf8_at(rec) };
+            if let Err(k) = checked {
                 let message = format!(
                     "{}, line {at}: invalid UTF-8 at byte {} of the record; the file must be UTF-8 text (convert it, e.g. with iconv -t UTF-8)",
                     self.where_,
@@ -111,10 +118,10 @@ impl CsvDecoder {
                 bad.push(BadLine { line: at, message, raw: raw() });
                 continue;
             }
-            row.clear();
-            match self.values(t, &mut row) {
-                Ok(()) => cols.push_row(&mut row),
+            match self.values(t, &mut cols) {
+                Ok(()) => cols.commit_row(),
                 Err((k, detail)) => {
+                    cols.rollback_row();
                     let message = format!("{}, line {at}, field '{}': {detail}", self.where_, self.fields[k].name);
                     bad.push(BadLine { line: at, message, raw: raw() });
                 }
@@ -154,7 +161,8 @@ impl CsvDecoder {
         Ok(())
     }
 
-    fn values<'a>(&self, t: &'a [u8], row: &mut Vec<Value<'a>>) -> std::result::Result<(), (usize, String)> {
+    /// Writes the record's fields into their columns; on an error the caller rolls the row back.
+    fn values(&self, t: &[u8], cols: &mut Columns) -> std::result::Result<(), (usize, String)> {
         let column_of = self.column_of.as_deref().unwrap_or_default();
         for (k, f) in self.fields.iter().enumerate() {
             let span = self.spans[column_of[k]];
@@ -167,11 +175,11 @@ impl CsvDecoder {
                     };
                     return Err((k, format!("is empty (null) but the field is not nullable{hint}")));
                 }
-                row.push(Value::Null);
+                cols.put_null(k);
                 continue;
             }
             let text = field_text(t, span);
-            row.push(value(f.data_type, text).map_err(|d| (k, d))?);
+            cols.put(k, value(f.data_type, text).map_err(|d| (k, d))?);
         }
         Ok(())
     }
@@ -357,6 +365,15 @@ fn bigint_text(s: &str) -> String {
 /// An integer text exactly, or the builder's message when it does not fit in 64 bits.
 fn exact_i64(s: &str) -> std::result::Result<i64, String> {
     let d = s.strip_prefix('+').unwrap_or(s);
+    // Up to 18 digits cannot overflow: summed without the per-digit checks of `parse`.
+    let (neg, digits) = match d.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, d),
+    };
+    if !digits.is_empty() && digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit()) {
+        let x = digits.bytes().fold(0i64, |a, b| a * 10 + i64::from(b - b'0'));
+        return Ok(if neg { -x } else { x });
+    }
     d.parse::<i64>().map_err(|_| format!("bigint {} does not fit in 64 bits", bigint_text(s)))
 }
 
@@ -566,5 +583,21 @@ mod tests {
         let msgs: Vec<&str> = out.bad.iter().map(|b| b.message.as_str()).collect();
         assert_eq!(msgs[0], "file 'c', line 6, field 'id': expected an i64 (a decimal integer), got \"y\"");
         assert!(msgs[1].starts_with("file 'c', line 7: malformed CSV: unexpected character \"z\" after the closing quote of field 1"));
+    }
+
+    #[test]
+    fn a_record_with_a_bad_field_leaves_nothing_in_the_columns_and_line_numbers_count_quoted_line_feeds() {
+        let f = |n: &str, t, nl| TextField { name: n.into(), data_type: t, nullable: nl };
+        let fields = vec![f("s", DataType::Utf8, true), f("name", DataType::Utf8, false), f("id", DataType::I64, false)];
+        let mut d = CsvDecoder::new(fields, "file 'c'".into(), ",", false);
+        // Line 2 writes a null (making a validity bitmap) and a name before its id fails; line 3
+        // holds a quoted line feed, so the bad record after it is on line 5; ids of 18 and 19 digits.
+        let input = b"a,x,1\n,y,oops\nb,\"two\nlines\",-999999999999999999\nc,z,nope\nd,w,9223372036854775807\n";
+        let out = d.decode(input, 0, 100, true).unwrap();
+        assert_eq!(out.bad.iter().map(|b| b.line).collect::<Vec<_>>(), [2, 5]);
+        assert_eq!(out.lines, 6);
+        assert_eq!(out.batch.columns[2].data, ColumnData::I64(vec![1, -999999999999999999, i64::MAX]));
+        assert_eq!(out.batch.columns[1].data, ColumnData::Utf8 { offsets: vec![0, 1, 10, 11], data: b"xtwo\nlinesw".to_vec() });
+        assert_eq!(out.batch.columns[0].validity, None);
     }
 }

@@ -14,7 +14,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::csv::parse_iso_timestamp;
-use super::{invalid_utf8, is_js_blank, is_valid_utf8_at, js_number, quote_js, BadLine, Columns, Decoded, TextField, Value};
+use super::{invalid_utf8, is_js_blank, valid_utf8_ahead, js_number, quote_js, BadLine, Columns, Decoded, TextField, Value};
 use crate::batch::{DataType, Field, Schema, SchemaRef};
 
 pub struct JsonlDecoder {
@@ -350,17 +350,6 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
             return Ok(Some(self.next));
         }
         Ok(self.fields.iter().position(|f| f.name == v))
-    }
-}
-
-/// How many bytes from the start of `bytes` (a line start) are valid UTF-8: a block of about
-/// 64 KiB, up to a line end, or as far as the first invalid byte.
-fn valid_utf8_ahead(bytes: &[u8]) -> usize {
-    const BLOCK: usize = 64 * 1024;
-    let end = if bytes.len() <= BLOCK { bytes.len() } else { memchr::memchr(b'\n', &bytes[BLOCK..]).map_or(bytes.len(), |i| BLOCK + i) };
-    match is_valid_utf8_at(&bytes[..end]) {
-        Ok(()) => end,
-        Err(at) => at,
     }
 }
 

@@ -212,6 +212,19 @@ impl Columns {
         }
     }
 
+    /// Column `k` takes `v`, which has its type (or is null).
+    #[inline]
+    pub(crate) fn put(&mut self, k: usize, v: Value<'_>) {
+        match v {
+            Value::Null => self.put_null(k),
+            Value::I32(x) => self.put_i32(k, x),
+            Value::I64(x) => self.put_i64(k, x),
+            Value::F64(x) => self.put_f64(k, x),
+            Value::Bool(x) => self.put_bool(k, x),
+            Value::Str(s) => self.put_str(k, &s),
+        }
+    }
+
     /// The row every column has been written for becomes part of the batch.
     #[inline]
     pub(crate) fn commit_row(&mut self) {
@@ -349,6 +362,17 @@ pub(crate) fn is_valid_utf8_at(b: &[u8]) -> std::result::Result<(), usize> {
     }
     // Only invalid input pays for a second, position-finding pass.
     std::str::from_utf8(b).map(|_| ()).map_err(|e| e.valid_up_to())
+}
+
+/// How many bytes from the start of `bytes` (a record's start) are valid UTF-8: a block of about
+/// 64 KiB, up to a line end, or as far as the first invalid byte.
+pub(crate) fn valid_utf8_ahead(bytes: &[u8]) -> usize {
+    const BLOCK: usize = 64 * 1024;
+    let end = if bytes.len() <= BLOCK { bytes.len() } else { memchr::memchr(b'\n', &bytes[BLOCK..]).map_or(bytes.len(), |i| BLOCK + i) };
+    match is_valid_utf8_at(&bytes[..end]) {
+        Ok(()) => end,
+        Err(at) => at,
+    }
 }
 
 /// The message for a line that is not UTF-8, at byte `at` (0-based) of the line.

@@ -1,14 +1,17 @@
-//! Times the JSON Lines decoder alone over a file (for profiling; not a test):
-//! `cargo run --release -p sluice-core --example decode_jsonl -- <file> [runs]`.
+//! Times the JSON Lines or CSV decoder alone over a file (for profiling; not a test):
+//! `cargo run --release -p sluice-core --example decode_text -- <jsonl|csv> <file> [runs]`.
 //! The schema is the `decode-jsonl` bench case's (bench/cases.ts).
 use sluice_core::batch::DataType;
+use sluice_core::text::csv::CsvDecoder;
 use sluice_core::text::jsonl::JsonlDecoder;
 use sluice_core::text::TextField;
 use std::time::Instant;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let path = args.next().expect("usage: decode_jsonl <file> [runs]");
+    let usage = "usage: decode_text <jsonl|csv> <file> [runs]";
+    let format = args.next().expect(usage);
+    let path = args.next().expect(usage);
     let runs: usize = args.next().map_or(5, |r| r.parse().expect("runs: a number"));
     let bytes = std::fs::read(&path).expect("readable file");
     let f = |name: &str, data_type, nullable| TextField { name: name.into(), data_type, nullable };
@@ -20,9 +23,10 @@ fn main() {
         f("ok", DataType::Bool, false),
         f("note", DataType::Utf8, true),
     ];
-    let dec = JsonlDecoder::new(fields, format!("file '{path}'"));
+    let jsonl = JsonlDecoder::new(fields.clone(), format!("file '{path}'"));
     for _ in 0..runs {
         let t0 = Instant::now();
+        let mut csv = CsvDecoder::new(fields.clone(), format!("file '{path}'"), ",", true);
         let (mut pos, mut line, mut rows) = (0usize, 0u64, 0usize);
         while pos < bytes.len() {
             // The file reader's chunks: 1 MiB of whole lines, 8192 rows a batch.
@@ -30,7 +34,11 @@ fn main() {
             if end < bytes.len() {
                 end = pos + bytes[pos..end].iter().rposition(|&b| b == b'\n').expect("lines under 1 MiB") + 1;
             }
-            let d = dec.decode(&bytes[pos..end], line, 8192);
+            let d = match format.as_str() {
+                "jsonl" => jsonl.decode(&bytes[pos..end], line, 8192),
+                "csv" => csv.decode(&bytes[pos..end], line, 8192, end == bytes.len()).expect("a good header"),
+                _ => panic!("{usage}"),
+            };
             assert!(d.bad.is_empty(), "{:?}", d.bad.first());
             pos += d.consumed;
             line += d.lines;
