@@ -77,7 +77,7 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   const isJoin = te !== undefined && (te.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'JOIN') || isCommaJoin(te));
   // A join takes the WHERE conditions too: its time bounds may be written there (Nexmark q7).
   // FROM a ranking subquery (window top-N): the enclosing WHERE holds the rank's limit.
-  const ranked = tvf === null && !isJoin ? windowTopN(from, where, catalog, TOP_N) : null;
+  const ranked = tvf === null && !isJoin ? windowTopN(from, where, kids(q, 'SelectClause')[0]!, catalog, TOP_N) : null;
   let rel = ranked ?? (tvf !== null ? scanTvfTable(tvf, catalog) : isJoin ? join(te, catalog, where?.kids[1] ?? null) : fromClause(from, catalog));
   if (where !== undefined && !isJoin && ranked === null) {
     const t = new ExprTranslator(scope(rel, null));
