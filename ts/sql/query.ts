@@ -308,6 +308,7 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   let sawEnd = false;
   const names = rel.table.getSchema().names();
   // No GROUP BY (aggregates only): one group of every row, an updating aggregation without keys.
+  const groupExprs: { name: string; expr: ExprNode; key: string }[] = [];
   for (const item of groupBy === undefined ? [] : kids(groupBy, 'GroupItemDefinition')) {
     const gw = find(item, 'GroupWindowFunction');
     if (gw !== null) {
@@ -317,14 +318,28 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
       continue;
     }
     const cn = item.kids[0]!;
-    if (item.kids.length !== 1 || (cn.kind !== 'ColumnName' && cn.kind !== 'Expression')) fail(item, `GROUP BY ${item.text}: group by columns (and the window), not expressions`);
+    if (item.kids.length !== 1) fail(item, `GROUP BY ${item.text}: group by columns, expressions (and the window); GROUPING SETS, ROLLUP and CUBE are not supported`);
     const parts = nameParts(cn);
+    if (parts.length > 2 || !parts.every((p) => /^[A-Za-z_$][\w$]*$/.test(p))) {
+      // An expression (GROUP BY price / 100, a CASE): a hidden computed column is the key, and
+      // the same expression in the select list or HAVING reads it.
+      const e = new ExprTranslator(scope(rel, null)).expr(cn);
+      const name = `$group${groupExprs.length}`;
+      groupExprs.push({ name, expr: e, key: exprKey(e) });
+      keys.push(name);
+      continue;
+    }
     const col = parts[parts.length - 1]!;
     if (parts.length === 2 && !rel.qualifiers.has(parts[0]!)) fail(cn, `unknown table '${parts[0]}'; the tables here are: ${[...rel.qualifiers].join(', ')}`);
     if (col.toLowerCase() === 'window_start' && tvf !== null) sawStart = true;
     else if (col.toLowerCase() === 'window_end' && tvf !== null) sawEnd = true;
     else if (!names.includes(col)) fail(cn, `unknown column '${col}'; the columns are: ${names.join(', ')}${tvf !== null ? ', window_start, window_end' : ''}`);
     else keys.push(col);
+  }
+  if (groupExprs.length > 0) {
+    const computed = groupExprs.map((g) => new Expression({ k: 'alias', e: g.expr, name: g.name }));
+    const base = rel.table;
+    rel = { ...rel, table: at(groupBy!, () => base.addColumns(...computed)) };
   }
   if (tvf !== null) {
     if (!sawStart || !sawEnd) fail(groupBy!, 'a window TVF aggregation groups by both window_start and window_end (and keys)');
@@ -353,11 +368,20 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   // GROUP BY without a window: the updating aggregation (Flink's GroupAggregate).
   const updating = window === null;
   const t = new ExprTranslator(updating ? { ...scope(rel, null), grouped: true } : scope(rel, WINDOW_ALIAS));
-  const selected = selectItems(select, rel, t);
+  // A grouped expression written again in the select list (or HAVING) is its key column.
+  const byKey = new Map(groupExprs.map((g) => [g.key, g.name]));
+  const subst = (e: ExprNode): ExprNode => {
+    const g = byKey.size === 0 ? undefined : byKey.get(exprKey(e));
+    if (g !== undefined) return { k: 'ref', name: g };
+    if (e.k === 'call') return { ...e, args: e.args.map(subst) };
+    if (e.k === 'alias') return { ...e, e: subst(e.e) };
+    return e;
+  };
+  const selected = selectItems(select, rel, t).map((it) => ({ ...it, expr: subst(it.expr) }));
   // HAVING: one more (hidden) column of the aggregation's select, filtered on and dropped in
   // the calc after the window (the same calc as the select's expressions).
   const HAVING = '$having';
-  const withHaving = having === undefined ? selected : [...selected, { name: HAVING, node: having.kids[1]!, expr: t.expr(having.kids[1]!) }];
+  const withHaving = having === undefined ? selected : [...selected, { name: HAVING, node: having.kids[1]!, expr: subst(t.expr(having.kids[1]!)) }];
   // Without an aggregate (GROUP BY as one row per key and window, as in Nexmark q8), a hidden
   // COUNT(*) gives the window aggregation its aggregate; it is dropped after.
   const COUNT = '$count';
@@ -396,6 +420,11 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   const isTime = (e: ExprNode): boolean => e.k === 'call' && e.op === 'sub' && e.args[0]!.k === 'call' && e.args[0]!.op === 'windowEnd' && e.args[1]!.k === 'interval' && e.args[1]!.ms === 1;
   const timeItem = propagated ? undefined : selected.find((it) => isTime(it.expr) && it.name !== null);
   return { table: out, qualifiers: new Set(), rowtime: timeItem?.name ?? null, ...windowEnd };
+}
+
+/** An expression's identity (structural), for matching a GROUP BY expression written again. */
+function exprKey(e: ExprNode): string {
+  return JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
 }
 
 /** The join's type from its keywords, or null when it is not one Sluice runs. */
