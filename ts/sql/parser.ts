@@ -11,6 +11,7 @@ import { register } from 'node:module';
 import { SqlError } from './errors.js';
 import { rewriteFunctionForms } from './function-forms.js';
 import { restoreSessionTvfs, rewriteSessionTvfs } from './session-tvf.js';
+import { restoreOffsets, rewriteOffsets } from './offset.js';
 
 /** One node of the parse tree: a grammar rule (`kind` is its name) or a token (`kind` 'tok'). */
 export interface SqlNode {
@@ -119,7 +120,8 @@ export async function parseSql(sql: string): Promise<SqlNode[]> {
   // the first error: ANTLR's recovery would only take time and report follow-on errors.
   // Forms the grammar lacks, rewritten in place (every position kept): EXTRACT(u FROM e) and
   // SUBSTRING(s FROM a FOR b) as function calls, the SESSION TVF as a TUMBLE call (restored below).
-  const session = rewriteSessionTvfs(rewriteFunctionForms(sql));
+  const offsets = rewriteOffsets(sql);
+  const session = rewriteSessionTvfs(rewriteFunctionForms(offsets.text));
   const text = session.text;
   let tree: Ctx | null = null;
   let first: SqlError | null = null;
@@ -161,7 +163,7 @@ export async function parseSql(sql: string): Promise<SqlNode[]> {
     const name = (c as object).constructor.name.replace(/Context$/, '');
     return { kind: name, text: text.slice(start.start, stop.stop + 1), line: start.line, col: start.column + 1, kids: (c.children ?? []).map(convert) };
   };
-  const program = restoreSessionTvfs(convert(tree!), session.sessions);
+  const program = restoreOffsets(restoreSessionTvfs(convert(tree!), session.sessions), offsets.offsets);
   const out: SqlNode[] = [];
   const walk = (n: SqlNode): void => {
     if (n.kind === 'SqlStatement') out.push(n.kids[0]!);

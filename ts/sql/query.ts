@@ -54,13 +54,15 @@ function atItem<T>(items: readonly Item[], all: () => T, one: (it: Item) => unkn
 export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   // QueryStatement: a SELECT, possibly in parentheses; anything else is not supported.
   if (q.kind === 'QueryStatement') {
+    const w = kids(q, 'WithClause')[0];
+    if (w !== undefined) return withQuery(q, w, catalog);
     const sel = q.kids.filter((k) => k.kind !== 'tok');
     const toks = q.kids.filter((k) => k.kind === 'tok').map((k) => k.text.toUpperCase());
     if (sel.length === 1 && (toks.length === 0 || (toks[0] === '(' && toks[toks.length - 1] === ')'))) return translateQuery(sel[0]!, catalog);
     if (hasOrderOrLimit(q)) return orderAndLimit(q, catalog, translateQuery);
     if (isSetOperation(q)) return unionAll(q, catalog, translateQuery);
-    const what = q.kids.find((k) => ['ORDER', 'LIMIT', 'UNION', 'INTERSECT', 'EXCEPT', 'VALUES', 'WITH'].includes(k.text.toUpperCase()) || k.kind === 'OrderByClause' || k.kind === 'LimitClause');
-    fail(what ?? q, `${what?.text ?? q.text.slice(0, 30)}: only SELECT ... FROM ... [WHERE ...] [GROUP BY ...] [UNION ALL ...] [ORDER BY time, ...] [LIMIT n] is supported (no VALUES or WITH); the nearest supported form is a plain SELECT (a WITH query as a subquery in FROM or a CREATE VIEW)`);
+    const what = q.kids.find((k) => ['ORDER', 'LIMIT', 'UNION', 'INTERSECT', 'EXCEPT', 'VALUES'].includes(k.text.toUpperCase()) || k.kind === 'OrderByClause' || k.kind === 'LimitClause');
+    fail(what ?? q, `${what?.text ?? q.text.slice(0, 30)}: only [WITH ...] SELECT ... FROM ... [WHERE ...] [GROUP BY ...] [UNION ALL ...] [ORDER BY ...] [LIMIT n [OFFSET m]] is supported (no VALUES); the nearest supported form is a plain SELECT`);
   }
   if (q.kind !== 'SelectStatement') fail(q, `${q.kind} is not supported; write SELECT ... FROM ...`);
   const from = kids(q, 'FromClause')[0];
@@ -94,6 +96,42 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   // SELECT DISTINCT: an updating aggregation grouped by every selected column.
   if ([...kids(select, 'tok'), ...kids(select, 'SetQuantifier')].some((k) => k.text.toUpperCase() === 'DISTINCT')) return { ...projected, table: at(select, () => projected.table.distinct()), rowtime: null };
   return projected;
+}
+
+/**
+ * WITH name [(columns)] AS (query), ... query: each name is a view for the queries after it
+ * (a CTE sees the ones before it and the catalog's tables; a name may shadow a table).
+ */
+function withQuery(q: SqlNode, w: SqlNode, catalog: Catalog): Relation {
+  const body = q.kids.filter((k) => k.kind !== 'tok' && k.kind !== 'WithClause');
+  if (body.length !== 1) fail(q, 'write WITH name AS (SELECT ...) SELECT ...');
+  let scope = catalog;
+  for (const item of kids(w, 'WithItem')) {
+    const name = nameParts(kids(item, 'WithItemName')[0]!).join('.');
+    const query = kids(item, 'QueryStatement')[0];
+    if (query === undefined) fail(item, `WITH ${name}: write ${name} AS (SELECT ...)`);
+    const columns = kids(item, 'ColumnName');
+    const outer = scope;
+    const relation = (): Relation => {
+      const r = translateQuery(query, outer);
+      if (columns.length === 0) return { ...r, qualifiers: new Set([name]) };
+      const have = r.table.getSchema().names();
+      if (have.length !== columns.length) fail(columns[0]!, `WITH ${name} names ${columns.length} columns, its query has ${have.length} (${have.join(', ')})`);
+      const renamed = columns.map((c, i) => new Expression({ k: 'alias', e: { k: 'ref', name: have[i]! }, name: nameParts(c).join('.') }));
+      const rename = (col: string | null | undefined): string | undefined => (col == null || !have.includes(col) ? undefined : nameParts(columns[have.indexOf(col)]!).join('.'));
+      const rowtime = rename(r.rowtime);
+      const windowEnd = rename(r.windowEnd);
+      return { table: at(item, () => r.table.select(...renamed)), qualifiers: new Set([name]), rowtime: rowtime ?? null, ...(windowEnd !== undefined ? { windowEnd } : {}) };
+    };
+    scope = {
+      tEnv: outer.tEnv,
+      names: () => [name, ...outer.names().filter((n) => n !== name)],
+      // A ranking CTE (window top-N) is read as a view query; with a column list it is not one.
+      viewQuery: (n) => (n === name ? (columns.length === 0 ? query : null) : (outer.viewQuery?.(n) ?? null)),
+      scan: (n, at) => (n === name ? relation() : outer.scan(n, at)),
+    };
+  }
+  return translateQuery(body[0]!, scope);
 }
 
 function scope(rel: Relation, window: string | null): Scope {
