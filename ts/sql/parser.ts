@@ -97,6 +97,10 @@ function syntaxMessage(msg: string, offending: string | undefined): string {
 /** Constructs the grammar does not know, each with the form to write instead. */
 const GAPS: readonly [RegExp, string][] = [
   [/\bEXTRACT\s*\(\s*\w+\s+FROM\b/i, 'EXTRACT takes one of the units YEAR, QUARTER, MONTH, WEEK, DAY, DOY, DOW, HOUR, MINUTE, SECOND: EXTRACT(HOUR FROM ts)'],
+  [
+    /\bPRIMARY\s+KEY(?:\s*\([^)]*\))?(?!\s*NOT\s+ENFORCED)/i,
+    "Flink doesn't support ENFORCED mode for PRIMARY KEY constraint. ENFORCED/NOT ENFORCED controls if the constraint checks are performed on the incoming/outgoing data. Flink does not own the data therefore the only supported mode is the NOT ENFORCED mode: write PRIMARY KEY (...) NOT ENFORCED",
+  ],
   [/\b(?:TUMBLE|HOP|CUMULATE)\s*\(\s*TABLE\s+(?:`[^`]*`|[\w.]+)\s+PARTITION\s+BY\b/i, 'PARTITION BY belongs to the SESSION window TVF; for TUMBLE, HOP and CUMULATE group by the keys instead (GROUP BY key, window_start, window_end)'],
 ];
 
