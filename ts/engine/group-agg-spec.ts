@@ -8,7 +8,10 @@
  * - sum, avg: `$acc<k>` the sum (i64, or f64 for an f64 argument) and `$cnt<k>` i64 (non-null values);
  * - min, max, countDistinct: `$acc<k>` utf8, the multiset of values as `value*count` entries joined
  *   by commas (min/max: the value as a decimal i64, an f64 as the decimal of its bits;
- *   countDistinct: the value's canonical key bytes in hex).
+ *   countDistinct: the value's canonical key bytes in hex);
+ * - first, last: `$acc<k>` utf8, the live non-null values in arrival order, each as its canonical
+ *   key bytes in hex, joined by commas (a retraction removes the value's earliest occurrence, as
+ *   Flink's retracting FIRST/LAST_VALUE; an append-only input keeps the first value, or the latest).
  */
 
 import { Schema, type Field } from '../batch/schema.js';
@@ -23,9 +26,6 @@ export function checkGroupAggregates(spec: GroupAggregatorSpec): void {
     if (!Number.isInteger(k) || k < 0 || k >= width) throw new EngineError('config', `group key field index ${k} out of range`);
   }
   for (const a of spec.aggregates) {
-    if (a.kind === 'first' || a.kind === 'last') {
-      throw new EngineError('config', `aggregate '${a.name}': ${a.kind === 'first' ? 'FIRST_VALUE' : 'LAST_VALUE'} is not supported in an updating (non-windowed) aggregation; use it in a window aggregation, or MIN/MAX`);
-    }
     if (a.field !== null && a.field >= width) throw new EngineError('config', `aggregate '${a.name}': field index ${a.field} out of range`);
     aggregateOutputType(a, spec.input);
   }
