@@ -5,6 +5,9 @@
 // one partition, in order), the latest value per key equals DuckDB's result over the same
 // bids. The planner refuses an updating query into an append-only sink, and an upsert-kafka
 // table without a primary key, with Flink's messages at their line and column.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { SqlError, StreamEnvironment, TableEnvironment, type EngineName } from '../../ts/index.js';
 import { onBothEngines } from '../engines.js';
@@ -14,6 +17,7 @@ import { createTopic, readCommitted, uid } from './helpers.js';
 
 const bootstrap = inject('kafkaBootstrap');
 const EVENTS = 10_000;
+const work = mkdtempSync(join(tmpdir(), 'sluice-upsert-kafka-'));
 let duck: Duck;
 beforeAll(async () => {
   duck = await duckWithBids(EVENTS);
@@ -21,15 +25,16 @@ beforeAll(async () => {
 afterAll(() => duck?.closeSync());
 
 /** Runs `INSERT INTO out_t <query>` into a fresh upsert-kafka topic; the topic's records. */
-async function upsertRun(engine: EngineName, columns: string, query: string, extra = ''): Promise<{ key: string | null; value: string }[]> {
+async function upsertRun(engine: EngineName, columns: string, query: string, extra = '', checkpoints = false): Promise<{ key: string | null; value: string }[]> {
   const topic = `upsert-${engine}-${uid()}`;
   await createTopic(bootstrap, topic, 3);
   const env = StreamEnvironment.create({ engine, batchSize: 256 });
+  if (checkpoints) env.enableCheckpointing(50, { dir: join(work, `chk-${uid()}`) });
   const tEnv = TableEnvironment.create(env);
   await tEnv.executeSql(bidDdl(EVENTS));
   await tEnv.executeSql(`CREATE TABLE out_t (${columns}) WITH ('connector' = 'upsert-kafka', 'topic' = '${topic}', 'properties.bootstrap.servers' = '${bootstrap}', 'key.format' = 'json', 'value.format' = 'json'${extra})`);
   await tEnv.executeSql(`INSERT INTO out_t ${query}`);
-  return (await readCommitted(bootstrap, topic)).map((r) => ({ key: r.key, value: r.value }));
+  return (await readCommitted(bootstrap, topic, checkpoints)).map((r) => ({ key: r.key, value: r.value }));
 }
 
 /** The table the records leave: per key its last value; a tombstone (the reader gives '' for a null value) deletes it. */
@@ -61,9 +66,15 @@ describe("SQL 'connector' = 'upsert-kafka'", () => {
     expect(out.native).toEqual(expected);
   });
 
-  it('a top 3 by price (ORDER BY ... LIMIT: deletes as tombstones), keyed by three columns', async () => {
+  it('a top 3 by price (ORDER BY ... LIMIT: deletes as tombstones), keyed by three columns, exactly-once with checkpoints', async () => {
     const out = await onBothEngines(async (engine) => {
-      const records = await upsertRun(engine, 'auction BIGINT, bidder BIGINT, `dateTime` TIMESTAMP(3), price BIGINT, PRIMARY KEY (auction, bidder, `dateTime`) NOT ENFORCED', 'SELECT auction, bidder, `dateTime`, price FROM bid ORDER BY price DESC, auction LIMIT 3');
+      const records = await upsertRun(
+        engine,
+        'auction BIGINT, bidder BIGINT, `dateTime` TIMESTAMP(3), price BIGINT, PRIMARY KEY (auction, bidder, `dateTime`) NOT ENFORCED',
+        'SELECT auction, bidder, `dateTime`, price FROM bid ORDER BY price DESC, auction LIMIT 3',
+        `, 'sink.delivery-guarantee' = 'exactly-once', 'sink.transactional-id-prefix' = 'tx-${uid()}'`,
+        true,
+      );
       const { table, tombstones } = latest(records);
       expect(tombstones).toBeGreaterThan(0);
       for (const [k, v] of table) expect(JSON.parse(k)).toEqual({ auction: (v as { auction: number }).auction, bidder: (v as { bidder: number }).bidder, dateTime: (v as { dateTime: number }).dateTime });
