@@ -156,50 +156,49 @@ export class RankOperator extends Operator {
     return rows.length;
   }
 
-  /** Emits the changes from one top N to the next. */
+  /**
+   * Emits the changes from one top N to the next. Rows are compared by identity (each kept row
+   * is its own array), so unchanged ranks cost no comparison of values.
+   */
   private diff(old: readonly Ranked[], now: readonly Ranked[], emit: (r: Ranked, kind: number) => void): void {
-    const withRank = this.spec.rankField !== null;
-    const id = (r: Ranked): string => `${withRank ? r.rank : ''}|${describe(r.row)}`;
-    const count = new Map<string, number>();
-    for (const r of now) count.set(id(r), (count.get(id(r)) ?? 0) + 1);
-    const gone: Ranked[] = [];
-    for (const r of old) {
-      const k = id(r);
-      const c = count.get(k) ?? 0;
-      if (c > 0) count.set(k, c - 1);
-      else gone.push(r);
-    }
-    const left = new Map<string, number>();
-    for (const r of old) left.set(id(r), (left.get(id(r)) ?? 0) + 1);
-    const added: Ranked[] = [];
-    for (const r of now) {
-      const k = id(r);
-      const c = left.get(k) ?? 0;
-      if (c > 0) left.set(k, c - 1);
-      else added.push(r);
-    }
-    if (!withRank) {
-      for (const r of gone) emit(r, DELETE);
-      for (const r of added) emit(r, INSERT);
+    if (this.spec.rankField === null) {
+      const before = new Set(old.map((r) => r.row));
+      const after = new Set(now.map((r) => r.row));
+      for (const r of old) if (!after.has(r.row)) emit(r, DELETE);
+      for (const r of now) if (!before.has(r.row)) emit(r, INSERT);
       return;
     }
-    // A rank whose row changed: -U old, +U new (paired by rank, in rank order).
-    const byRank = new Map<number, Ranked[]>();
-    for (const r of added) {
-      const l = byRank.get(r.rank);
-      if (l === undefined) byRank.set(r.rank, [r]);
-      else l.push(r);
-    }
-    for (const r of gone) {
-      const l = byRank.get(r.rank);
-      const next = l?.shift();
-      if (next === undefined) emit(r, DELETE);
-      else {
-        emit(r, UPDATE_BEFORE);
-        emit(next, UPDATE_AFTER);
+    // Per rank: the rows that left it and the rows that came; paired as -U old / +U new (in
+    // rank order), the rest -D / +I. A pair of equal values (a row replaced by its equal) is no change.
+    const byRank = (list: readonly Ranked[]): Map<number, Values[]> => {
+      const m = new Map<number, Values[]>();
+      for (const r of list) {
+        const l = m.get(r.rank);
+        if (l === undefined) m.set(r.rank, [r.row]);
+        else l.push(r.row);
       }
+      return m;
+    };
+    const was = byRank(old);
+    const is = byRank(now);
+    const ranks = [...new Set([...was.keys(), ...is.keys()])].sort((x, y) => x - y);
+    const inserts: Ranked[] = [];
+    for (const rank of ranks) {
+      const o = was.get(rank) ?? [];
+      const n = is.get(rank) ?? [];
+      const gone = o.filter((r) => !n.includes(r));
+      const came = n.filter((r) => !o.includes(r));
+      for (let i = 0; i < gone.length; i++) {
+        const next = came[i];
+        if (next === undefined) emit({ row: gone[i]!, rank }, DELETE);
+        else if (!sameRow(gone[i]!, next)) {
+          emit({ row: gone[i]!, rank }, UPDATE_BEFORE);
+          emit({ row: next, rank }, UPDATE_AFTER);
+        }
+      }
+      for (let i = gone.length; i < came.length; i++) inserts.push({ row: came[i]!, rank });
     }
-    for (const l of byRank.values()) for (const r of l) emit(r, INSERT);
+    for (const r of inserts) emit(r, INSERT);
   }
 
   /** The position after the last row ordered before or equal to `row`. */
