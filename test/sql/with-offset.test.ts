@@ -111,6 +111,7 @@ describe('SQL WITH / OFFSET errors', () => {
       ['WITH x (a, b) AS (SELECT auction FROM bid)\nSELECT a FROM x', 1, 9, 'WITH x names 2 columns, its query has 1 (auction)'],
       ['WITH x AS (SELECT auction FROM bid)\nSELECT price FROM x', 2, 8, "unknown column 'price'"],
       ['SELECT auction, price FROM bid ORDER BY price', 1, 41, 'or add LIMIT n for a top-N'],
+      ['SELECT auction FROM bid ORDER BY `dateTime`\nOFFSET 5', 2, 1, 'OFFSET takes LIMIT before it: write [ORDER BY ...] LIMIT n OFFSET m'],
     ];
     const got: [string, number, number, string][] = [];
     for (const [sql, line, col, text] of cases) {

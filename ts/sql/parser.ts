@@ -101,6 +101,8 @@ const GAPS: readonly [RegExp, string][] = [
     /\bPRIMARY\s+KEY(?:\s*\([^)]*\))?(?!\s*NOT\s+ENFORCED)/i,
     "Flink doesn't support ENFORCED mode for PRIMARY KEY constraint. ENFORCED/NOT ENFORCED controls if the constraint checks are performed on the incoming/outgoing data. Flink does not own the data therefore the only supported mode is the NOT ENFORCED mode: write PRIMARY KEY (...) NOT ENFORCED",
   ],
+  // LIMIT n OFFSET m is rewritten before parsing (offset.ts): an OFFSET left is one without LIMIT, or FETCH's form.
+  [/\bOFFSET\s+\d+/i, 'OFFSET takes LIMIT before it: write [ORDER BY ...] LIMIT n OFFSET m (OFFSET m ROWS FETCH ... and OFFSET without LIMIT are not supported)'],
   [/\b(?:TUMBLE|HOP|CUMULATE)\s*\(\s*TABLE\s+(?:`[^`]*`|[\w.]+)\s+PARTITION\s+BY\b/i, 'PARTITION BY belongs to the SESSION window TVF; for TUMBLE, HOP and CUMULATE group by the keys instead (GROUP BY key, window_start, window_end)'],
 ];
 
