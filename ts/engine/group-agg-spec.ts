@@ -80,6 +80,11 @@ export function sumOverflow(name: string): string {
   return `aggregate '${name}': the i64 sum overflows; cast the argument to DOUBLE (f64) to sum it`;
 }
 
+/** The message of a FIRST_VALUE / LAST_VALUE retraction of a value the group does not have (both engines). */
+export function retractMissingValue(name: string, kind: 'first' | 'last'): string {
+  return `aggregate '${name}': ${kind === 'first' ? 'FIRST_VALUE' : 'LAST_VALUE'} received a retraction (-U/-D) of a value its group does not have; its input retracts rows it never inserted`;
+}
+
 /** The message of a retraction of a row the state never had (both engines). */
 export function retractMissing(): string {
   return 'an updating aggregation received a retraction (-U/-D) of a group it has no row of; its input retracts rows it never inserted';

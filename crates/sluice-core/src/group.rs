@@ -345,7 +345,13 @@ impl GroupAggregator {
                         encode_key(std::slice::from_ref(col.as_ref().expect("first/last field")), i, &mut vkey);
                         if !add {
                             // The value's earliest occurrence leaves (Flink's retracting FIRST/LAST_VALUE).
-                            let at = q.iter().position(|b| *b == vkey).ok_or_else(retract_missing)?;
+                            let at = q.iter().position(|b| *b == vkey).ok_or_else(|| {
+                                let f = if a.kind == AggKind::First { "FIRST_VALUE" } else { "LAST_VALUE" };
+                                Error::data(format!(
+                                    "aggregate '{}': {f} received a retraction (-U/-D) of a value its group does not have; its input retracts rows it never inserted",
+                                    a.name
+                                ))
+                            })?;
                             q.remove(at);
                         } else if self.updating {
                             q.push_back(vkey.clone());

@@ -15,7 +15,7 @@ import { getI64, I64_MAX, I64_MIN, i32View, i64IsExact } from '../../batch/i64.j
 import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
 import type { AggregateSpec, GroupAggregator, GroupAggregatorSpec } from '../engine.js';
 import { EngineError } from '../errors.js';
-import { groupOutputSchema, groupStateSchema, retractMissing, sumOverflow, sumType } from '../group-agg-spec.js';
+import { groupOutputSchema, groupStateSchema, retractMissing, retractMissingValue, sumOverflow, sumType } from '../group-agg-spec.js';
 
 type Num = number | bigint;
 
@@ -204,7 +204,7 @@ export class TsGroupAggregator implements GroupAggregator {
             if (!add) {
               // The value's earliest occurrence leaves (Flink's retracting FIRST/LAST_VALUE).
               const at = q.findIndex((e) => e.k === kb);
-              if (at < 0) throw new EngineError('data', retractMissing());
+              if (at < 0) throw new EngineError('data', retractMissingValue(a.name, a.kind));
               q.splice(at, 1);
             } else if (this.updating) q.push({ v, k: kb });
             else if (a.kind === 'last' || q.length === 0) q[0] = { v, k: kb };
