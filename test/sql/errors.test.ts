@@ -37,7 +37,7 @@ describe('SQL errors', () => {
       ['SELECT auction FROM bid\nWHERE MOD(bidder, 2) = 0 AND x.price > 1', 2, 30, "unknown table 'x' in x.price; the tables here are: bid"],
       ['SELECT auction FROM bids', 1, 21, "unknown table 'bids'; did you mean 'bid'?"],
       ['SELECT UPPR(channel) FROM bid', 1, 8, 'unknown function UPPR; the nearest supported one is UPPER'],
-      ['WITH x AS (SELECT auction FROM bid) SELECT auction FROM x', 1, 1, 'only SELECT ... FROM ... [WHERE ...] [GROUP BY ...] [UNION ALL ...] [ORDER BY time, ...] [LIMIT n] is supported (no VALUES or WITH)'],
+      ['WITH x (a, b) AS (SELECT auction FROM bid) SELECT a FROM x', 1, 9, 'WITH x names 2 columns, its query has 1 (auction)'],
       ["SELECT window_start, COUNT(*) FROM TABLE(CUMULATE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '3' SECOND, INTERVAL '10' SECOND)) GROUP BY window_start, window_end", 1, 42, "CUMULATE's max size (10000 ms) must be a whole multiple of its step (3000 ms)"],
       ['SELECT auction, price FROM bid GROUP BY auction', 1, 17, "the column 'price' is neither grouped nor aggregated; add it to GROUP BY or aggregate it (e.g. MAX(price))"],
       ['SELECT a.auction FROM bid a LEFT JOIN bid b ON a.auction = b.auction AND a.price > 5', 1, 48, "an outer join's ON takes only equalities between the sides' columns"],

@@ -131,12 +131,12 @@ describe('SQL window top-N errors', () => {
     const tvf = "TABLE(TUMBLE(TABLE bid, DESCRIPTOR(`dateTime`), INTERVAL '1' SECOND))";
     const cases: [string, string][] = [
       [`SELECT * FROM (SELECT price, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY price DESC) AS rn FROM ${tvf})`, 'line 1, column 16: window top-N needs a limit on the rank in the enclosing WHERE'],
-      [`SELECT * FROM (SELECT price, RANK() OVER (PARTITION BY window_start, window_end ORDER BY price DESC) AS rn FROM ${tvf}) WHERE rn <= 2`, 'line 1, column 30: RANK(): only ROW_NUMBER() is supported'],
+      [`SELECT * FROM (SELECT price, SUM(price) OVER (PARTITION BY window_start, window_end ORDER BY price DESC) AS rn FROM ${tvf}) WHERE rn <= 2`, 'line 1, column 30: SUM(price): only ROW_NUMBER(), RANK() and DENSE_RANK() are supported with OVER'],
       [`SELECT * FROM (SELECT price, ROW_NUMBER() OVER (PARTITION BY auction ORDER BY price DESC) AS rn FROM ${tvf}) WHERE rn <= 2`, 'line 1, column 49: window top-N partitions by the window: PARTITION BY window_start, window_end'],
       [`SELECT price, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY price DESC) AS rn FROM bid`, 'line 1, column 15: OVER windows are supported only as window top-N'],
       [`SELECT * FROM (SELECT price, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY prise DESC) AS rn FROM ${tvf}) WHERE rn <= 2`, "unknown column 'prise'; the columns are: auction, bidder, price"],
-      [`SELECT * FROM (SELECT price, ROW_NUMBER() OVER (PARTITION BY bidder ORDER BY price DESC) AS rn FROM bid) WHERE rn <= 2`, "window top-N ranks a window TVF's rows or a window aggregation's"],
-      [`SELECT * FROM (SELECT price, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY price DESC) AS rn FROM ${tvf}) WHERE rn >= 2`, '>=: limit the rank with rn <= N'],
+      [`SELECT * FROM (SELECT price, ROW_NUMBER() OVER (PARTITION BY bidder ORDER BY price DESC) AS rn FROM bid) WHERE rn <= 0`, 'line 1, column 118: compare rn with a whole number of at least 1'],
+      [`SELECT * FROM (SELECT price, ROW_NUMBER() OVER (PARTITION BY window_start, window_end ORDER BY price DESC) AS rn FROM ${tvf}) WHERE rn >= 2`, 'window top-N needs a limit on the rank in the enclosing WHERE'],
     ];
     for (const [q, msg] of cases) await expect(tEnv.sqlQuery(q), q).rejects.toThrow(msg);
   });

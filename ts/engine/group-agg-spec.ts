@@ -8,7 +8,10 @@
  * - sum, avg: `$acc<k>` the sum (i64, or f64 for an f64 argument) and `$cnt<k>` i64 (non-null values);
  * - min, max, countDistinct: `$acc<k>` utf8, the multiset of values as `value*count` entries joined
  *   by commas (min/max: the value as a decimal i64, an f64 as the decimal of its bits;
- *   countDistinct: the value's canonical key bytes in hex).
+ *   countDistinct: the value's canonical key bytes in hex);
+ * - first, last: `$acc<k>` utf8, the live non-null values in arrival order, each as its canonical
+ *   key bytes in hex, joined by commas (a retraction removes the value's earliest occurrence, as
+ *   Flink's retracting FIRST/LAST_VALUE; an append-only input keeps the first value, or the latest).
  */
 
 import { Schema, type Field } from '../batch/schema.js';
@@ -23,9 +26,6 @@ export function checkGroupAggregates(spec: GroupAggregatorSpec): void {
     if (!Number.isInteger(k) || k < 0 || k >= width) throw new EngineError('config', `group key field index ${k} out of range`);
   }
   for (const a of spec.aggregates) {
-    if (a.kind === 'first' || a.kind === 'last') {
-      throw new EngineError('config', `aggregate '${a.name}': ${a.kind === 'first' ? 'FIRST_VALUE' : 'LAST_VALUE'} is not supported in an updating (non-windowed) aggregation; use it in a window aggregation, or MIN/MAX`);
-    }
     if (a.field !== null && a.field >= width) throw new EngineError('config', `aggregate '${a.name}': field index ${a.field} out of range`);
     aggregateOutputType(a, spec.input);
   }
@@ -78,6 +78,11 @@ export function groupStateSchema(spec: GroupAggregatorSpec): Schema {
 /** The message of an i64 sum that overflows (both engines). */
 export function sumOverflow(name: string): string {
   return `aggregate '${name}': the i64 sum overflows; cast the argument to DOUBLE (f64) to sum it`;
+}
+
+/** The message of a FIRST_VALUE / LAST_VALUE retraction of a value the group does not have (both engines). */
+export function retractMissingValue(name: string, kind: 'first' | 'last'): string {
+  return `aggregate '${name}': ${kind === 'first' ? 'FIRST_VALUE' : 'LAST_VALUE'} received a retraction (-U/-D) of a value its group does not have; its input retracts rows it never inserted`;
 }
 
 /** The message of a retraction of a row the state never had (both engines). */

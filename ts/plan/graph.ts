@@ -13,6 +13,7 @@ import type { DataType } from '../batch/schema.js';
 import type { KeyedProcessFunction } from '../api/state.js';
 import type { GlobalWindowSpec, UserWindowAssigner, UserWindowFunction } from '../api/window-functions.js';
 import type { CheckpointConfig } from '../api/job.js';
+import type { RankSpec } from '../engine/rank-spec.js';
 import type { RegularJoinSpec } from '../engine/regular-join-spec.js';
 
 export type UserFn = (...args: never[]) => unknown;
@@ -56,6 +57,8 @@ export type NodeOp =
   | { readonly kind: 'groupAggregate'; readonly keyFields: readonly number[]; readonly aggregates: readonly AggregateSpec[] }
   /** The regular (unbounded) join of two tables by equal keys (ts/runtime/operators/regular-join.ts). */
   | { readonly kind: 'regularJoin'; readonly spec: RegularJoinSpec }
+  /** The non-windowed (updating) top-N (ts/runtime/operators/rank.ts). */
+  | { readonly kind: 'rank'; readonly spec: RankSpec }
   | { readonly kind: 'keyedProcess'; readonly keyFields: readonly string[]; readonly fn: KeyedProcessFunction<unknown, never, object> }
   | { readonly kind: 'sink'; readonly sink: Sink }
   | { readonly kind: 'union' }

@@ -23,6 +23,7 @@ import { FilterOperator, FlatMapOperator, KeySelectorOperator, MapOperator } fro
 import { SideOutputOperator } from './operators/side-output.js';
 import { CalcOperator, remapCalcSpec } from './operators/calc.js';
 import { GroupAggregateOperator } from './operators/group-aggregate.js';
+import { RankOperator } from './operators/rank.js';
 import { RegularJoinOperator } from './operators/regular-join.js';
 import { CommittingSinkOperator, SinkOperator, type SinkSpec } from './operators/sink.js';
 import { SourceOperator } from './operators/source.js';
@@ -136,6 +137,7 @@ const FACTORIES: { readonly [K in NodeOp['kind']]: Factory<K> } = {
     const agg = s.engine.createGroupAggregator({ input, keyFields: f.keyFields, aggregates: f.aggregates });
     return new GroupAggregateOperator(s.node.id, s.node.name, agg, s.engine, f.keyFields.length);
   },
+  rank: (op, s) => new RankOperator(s.node.id, s.node.name, op.spec, s.physical.inputSchema!, s.physical.outputSchema, s.engine),
   regularJoin: (op, s) => new RegularJoinOperator(s.node.id, s.node.name, op.spec, s.physical.inputSchemas, s.physical.outputSchema, inputKeyGroups(s), s.engine),
   sink: (op, s) => {
     const writer = op.sink.open(s.physical.outputSchema, { engine: s.engine, checkpointing: s.checkpointing, restoring: s.restoring, subtask: s.subtask, parallelism: s.physical.parallelism });

@@ -1,7 +1,8 @@
 /**
  * Where an updating query's changes may go (Flink's changelog mode check at planning time):
  * the print and blackhole connectors consume updates (print marks each row +I, -U, +U or -D,
- * as Flink's print connector); the filesystem sinks are append-only, so INSERT INTO one of an
+ * as Flink's print connector), upsert-kafka writes them as upserts and tombstones by its
+ * primary key; the filesystem and kafka sinks are append-only, so INSERT INTO one of an
  * updating query fails at planning, naming the node that produces the updates.
  */
 
@@ -21,11 +22,11 @@ export function sinkTable(table: Table, sink: Sink, name: string, connector: str
     table.toDataStream<Row>().sinkTo(sink);
     return;
   }
-  if (connector !== 'print' && connector !== 'blackhole') {
+  if (connector !== 'print' && connector !== 'blackhole' && connector !== 'upsert-kafka') {
     fail(
       at,
       `Table sink '${name}' (connector '${connector}') doesn't support consuming update and delete changes which is produced by ${table.updatingOrigin()}; ` +
-        "insert into a 'print' or 'blackhole' table, or make the query append-only (a window aggregation instead of GROUP BY without a window, an interval join instead of a regular join)",
+        "insert into an 'upsert-kafka' table (with a PRIMARY KEY ... NOT ENFORCED), a 'print' or 'blackhole' table, or make the query append-only (a window aggregation instead of GROUP BY without a window, an interval join instead of a regular join)",
     );
   }
   const node = table.changelogNode(`INSERT INTO ${name}`);

@@ -19,7 +19,7 @@ import { DiscardingSink } from '../connectors/memory-sinks.js';
 import { NexmarkSource } from '../connectors/nexmark-source.js';
 import { AUCTION_SCHEMA, BID_SCHEMA, PERSON_SCHEMA } from '../engine/nexmark-config.js';
 import { nearest } from './errors.js';
-import { checkKafkaTable, KAFKA_OPTIONS, kafkaSink, kafkaSource } from './kafka-table.js';
+import { checkKafkaTable, checkUpsertKafkaTable, KAFKA_OPTIONS, kafkaSink, kafkaSource, UPSERT_KAFKA_OPTIONS, upsertKafkaSink } from './kafka-table.js';
 import { fail, type SqlNode } from './parser.js';
 
 export interface ColumnDef {
@@ -38,14 +38,17 @@ export interface TableDef {
   /** Each option's value, the value's node and the whole property's node. */
   readonly options: ReadonlyMap<string, { readonly value: string; readonly node: SqlNode; readonly key: SqlNode }>;
   readonly node: SqlNode;
+  /** PRIMARY KEY (...) NOT ENFORCED: an upsert sink's key (its columns are NOT NULL). */
+  readonly primaryKey: { readonly columns: readonly string[]; readonly node: SqlNode } | null;
 }
 
-const CONNECTORS = ['nexmark', 'filesystem', 'datagen', 'kafka', 'blackhole', 'print'];
+const CONNECTORS = ['nexmark', 'filesystem', 'datagen', 'kafka', 'upsert-kafka', 'blackhole', 'print'];
 const OPTIONS: Readonly<Record<string, readonly string[]>> = {
   nexmark: ['connector', 'kind', 'events', 'seed', 'event-rate', 'rate'],
   filesystem: ['connector', 'path', 'format', 'csv.header', 'csv.delimiter'],
   datagen: ['connector', 'rows-per-second', 'number-of-rows', 'seed', 'fields.<column>.kind', 'fields.<column>.min', 'fields.<column>.max', 'fields.<column>.length', 'fields.<column>.start', 'fields.<column>.end', 'fields.<column>.max-past'],
   kafka: KAFKA_OPTIONS,
+  'upsert-kafka': UPSERT_KAFKA_OPTIONS,
   blackhole: ['connector'],
   print: ['connector'],
 };
@@ -70,6 +73,7 @@ export function checkTableDef(def: TableDef): void {
   }
   if (c.value === 'datagen') datagenOptions(def);
   if (c.value === 'kafka') checkKafkaTable(def);
+  if (c.value === 'upsert-kafka') checkUpsertKafkaTable(def);
   for (const k of ['events', 'seed', 'event-rate', 'rate']) {
     const v = def.options.get(k);
     if (v !== undefined && !/^\d+$/.test(v.value)) fail(v.node, `'${k}' must be a whole number, got '${v.value}'`);
@@ -185,6 +189,8 @@ export function openSource(def: TableDef, env: StreamEnvironment, at: SqlNode): 
       return env.fromSource(kafkaSource(def, schemaSpec(def)), wm, def.name);
     case 'datagen':
       return env.fromSource(new DataGenSource(Schema.from(schemaSpec(def)), datagenOptions(def)) as unknown as Source<Record<string, unknown>>, wm, def.name);
+    case 'upsert-kafka':
+      fail(at, `reading the table ${def.name} ('upsert-kafka') is not supported yet: Sluice's upsert-kafka is a sink; read the topic's values with a 'kafka' table (the latest value per key is then yours to keep)`);
     default:
       fail(at, `the table ${def.name} (connector '${connector}') is a sink only; read from a 'nexmark', 'filesystem', 'datagen' or 'kafka' table`);
   }
@@ -198,6 +204,8 @@ export function openSink(def: TableDef, at: SqlNode): Sink {
       return option(def, 'format') === 'json' ? FileSink.jsonl(option(def, 'path')!) : FileSink.csv(option(def, 'path')!);
     case 'kafka':
       return kafkaSink(def);
+    case 'upsert-kafka':
+      return upsertKafkaSink(def);
     case 'blackhole':
       return new DiscardingSink();
     case 'print':

@@ -22,6 +22,7 @@ interface KafkaTableDef {
   readonly columns: readonly { readonly name: string; readonly nullable: boolean; readonly type: string }[];
   readonly options: ReadonlyMap<string, { readonly value: string; readonly node: SqlNode; readonly key: SqlNode }>;
   readonly node: SqlNode;
+  readonly primaryKey: { readonly columns: readonly string[]; readonly node: SqlNode } | null;
 }
 
 export const KAFKA_OPTIONS: readonly string[] = [
@@ -175,6 +176,63 @@ export function kafkaSink(def: KafkaTableDef): Sink {
   const keys = keyFields(def);
   if (keys.length > 0) b.setKeyFields(...keys);
   if (opt(def, 'sink.partitioner') === 'round-robin') b.setPartitioner('round-robin');
+  const g = opt(def, 'sink.delivery-guarantee');
+  if (g !== undefined) b.setDeliveryGuarantee(g as DeliveryGuarantee);
+  const prefix = opt(def, 'sink.transactional-id-prefix');
+  if (prefix !== undefined) b.setTransactionalIdPrefix(prefix);
+  const client = opt(def, 'properties.client.id');
+  if (client !== undefined) b.setClientId(client);
+  return b.build();
+}
+
+/** Flink's 'upsert-kafka' options Sluice has (a sink only). */
+export const UPSERT_KAFKA_OPTIONS: readonly string[] = [
+  'connector',
+  'topic',
+  'properties.bootstrap.servers',
+  'properties.client.id',
+  'key.format',
+  'value.format',
+  'value.fields-include',
+  'sink.delivery-guarantee',
+  'sink.transactional-id-prefix',
+];
+
+/** Checks an 'upsert-kafka' table when it is created. */
+export function checkUpsertKafkaTable(def: KafkaTableDef): void {
+  if (def.primaryKey === null) {
+    fail(
+      def.node,
+      `CREATE TABLE ${def.name}: 'upsert-kafka' tables require to define a PRIMARY KEY constraint. The PRIMARY KEY specifies which columns should be read from or write to the Kafka message key. The PRIMARY KEY also defines records in the 'upsert-kafka' table should update or delete on which keys. Add PRIMARY KEY (col, ...) NOT ENFORCED`,
+    );
+  }
+  if (opt(def, 'properties.bootstrap.servers') === undefined) fail(def.node, `CREATE TABLE ${def.name}: the upsert-kafka connector needs 'properties.bootstrap.servers' = 'host:port'`);
+  const topics = topicsOf(def);
+  if (topics === null || topics.length !== 1) fail(def.options.get('topic')?.node ?? def.node, `CREATE TABLE ${def.name}: the upsert-kafka connector needs one 'topic' = 'name'`);
+  for (const k of ['key.format', 'value.format']) {
+    const f = opt(def, k);
+    if (f === undefined) fail(def.node, `CREATE TABLE ${def.name}: the upsert-kafka connector needs '${k}' = 'json'`);
+    if (f !== 'json') fail(at(def, k), `'${k}' = '${f}': Sluice's upsert-kafka writes 'json' only`);
+  }
+  const inc = opt(def, 'value.fields-include');
+  if (inc !== undefined && inc !== 'ALL' && inc !== 'EXCEPT_KEY') fail(at(def, 'value.fields-include'), `'value.fields-include' is 'ALL' or 'EXCEPT_KEY', got '${inc}'`);
+  const g = opt(def, 'sink.delivery-guarantee');
+  if (g !== undefined && !['none', 'at-least-once', 'exactly-once'].includes(g)) fail(at(def, 'sink.delivery-guarantee'), `'sink.delivery-guarantee' is 'none', 'at-least-once' or 'exactly-once', got '${g}'`);
+  if (g === 'exactly-once' && opt(def, 'sink.transactional-id-prefix') === undefined) fail(at(def, 'sink.delivery-guarantee'), "'exactly-once' needs 'sink.transactional-id-prefix' = '<unique to this job>' (and checkpoints)");
+}
+
+/**
+ * The 'upsert-kafka' table's sink: keyed by the primary key (a JSON object), an insert or
+ * update-after the row as the value, a delete a tombstone, an update-before nothing; records of
+ * a key go to the partition of the key's murmur2 hash (Kafka's default partitioner).
+ */
+export function upsertKafkaSink(def: KafkaTableDef): Sink {
+  const b = KafkaSink.builder()
+    .setBootstrapServers(opt(def, 'properties.bootstrap.servers')!)
+    .setTopic(topicsOf(def)![0]!)
+    .setValueFormat('json')
+    .setKeyFields(...def.primaryKey!.columns)
+    .setUpsert({ valueFieldsInclude: opt(def, 'value.fields-include') === 'EXCEPT_KEY' ? 'except-key' : 'all' });
   const g = opt(def, 'sink.delivery-guarantee');
   if (g !== undefined) b.setDeliveryGuarantee(g as DeliveryGuarantee);
   const prefix = opt(def, 'sink.transactional-id-prefix');

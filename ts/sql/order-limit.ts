@@ -7,8 +7,10 @@
  *   columns, then by the row's other columns (ascending, nulls first), so the order is the same
  *   on both engines. Planned as a 1 ms tumbling window over all rows (the windows fire in time
  *   order) with a sorting process function; rows behind the watermark are dropped, as Flink's.
- * - `LIMIT n`: the first n rows (after the sort, if any), counted by one keyed subtask in a
- *   checkpointed value state; then nothing more.
+ * - `LIMIT n [OFFSET m]`: the first n rows (after the sort, if any) after skipping m, counted by
+ *   one keyed subtask in a checkpointed value state; then nothing more.
+ * - `ORDER BY` other columns (or time descending) with `LIMIT n [OFFSET m]`: Flink's sort-limit,
+ *   the non-windowed top-N over all rows (ranks m+1 .. m+n, an updating result).
  */
 
 import type { Row } from '../batch/record-batch.js';
@@ -45,16 +47,30 @@ export function orderAndLimit(q: SqlNode, catalog: Catalog, translate: (q: SqlNo
   let rel = translate(body[0]!, catalog);
   const order = kids(q, 'OrderByClause')[0];
   const limit = kids(q, 'LimitClause')[0];
-  if (order !== undefined) rel = temporalSort(order, rel, catalog);
-  if (limit !== undefined) rel = firstRows(limit, rel, catalog);
+  const bounds = limit === undefined ? null : limitOf(limit);
+  const items = order === undefined ? null : orderItems(order, rel);
+  const time = rel.rowtime ?? rel.windowEnd ?? null;
+  if (items !== null && bounds !== null && (time === null || items[0]!.col !== time || items[0]!.desc)) {
+    // ORDER BY other columns with LIMIT: Flink's sort-limit, a top-N over all rows (updating).
+    const { n, skip } = bounds;
+    const spec = { fn: 'row_number' as const, partitionFields: [], order: items.map((i) => ({ field: i.col, desc: i.desc, nullsFirst: i.nullsFirst })), lo: skip + 1, hi: skip + n, rankField: null };
+    return { ...rel, table: rel.table.rank(spec), qualifiers: new Set(), rowtime: null };
+  }
+  if (items !== null) rel = temporalSort(items, time, rel, catalog);
+  if (bounds !== null) rel = firstRows(bounds, rel, catalog);
   return rel;
 }
 
-function temporalSort(order: SqlNode, rel: Relation, catalog: Catalog): Relation {
-  const schema = rel.table.getSchema();
-  const names = schema.names();
-  const time = rel.rowtime ?? rel.windowEnd ?? null;
-  const items = kids(order, 'OrderItemDefinition').map((o) => {
+interface OrderItem {
+  readonly col: string;
+  readonly desc: boolean;
+  readonly nullsFirst: boolean;
+  readonly node: SqlNode;
+}
+
+function orderItems(order: SqlNode, rel: Relation): OrderItem[] {
+  const names = rel.table.getSchema().names();
+  return kids(order, 'OrderItemDefinition').map((o) => {
     const e = o.kids.find((k) => k.kind !== 'tok')!;
     const parts = nameParts(e);
     if (e.kind !== 'ColumnName' || parts.length === 0) fail(e, 'ORDER BY columns of the query (name them in the select list), not expressions');
@@ -65,13 +81,18 @@ function temporalSort(order: SqlNode, rel: Relation, catalog: Catalog): Relation
     const desc = toks.includes('DESC');
     return { col, desc, nullsFirst: toks.includes('NULLS') ? toks.includes('FIRST') : !desc, node: e };
   });
+}
+
+function temporalSort(items: readonly OrderItem[], time: string | null, rel: Relation, catalog: Catalog): Relation {
+  const schema = rel.table.getSchema();
+  const names = schema.names();
   const first = items[0]!;
   if (time === null || first.col !== time || first.desc) {
     fail(
       first.node,
       time === null
-        ? "a streaming ORDER BY sorts on event time first, and this query has no event-time column (select the table's WATERMARK column, or a window aggregation's window_end)"
-        : `a streaming ORDER BY sorts on event time first, ascending: ORDER BY ${time}${items.length > 1 ? ', ...' : ''} (other columns may follow, in either direction)`,
+        ? "a streaming ORDER BY sorts on event time first, and this query has no event-time column (select the table's WATERMARK column, or a window aggregation's window_end); or add LIMIT n for a top-N (an updating result)"
+        : `a streaming ORDER BY sorts on event time first, ascending: ORDER BY ${time}${items.length > 1 ? ', ...' : ''} (other columns may follow, in either direction); or add LIMIT n for a top-N (an updating result)`,
     );
   }
   const rest = items.slice(1);
@@ -107,6 +128,8 @@ class FirstRows implements KeyedProcessFunction<unknown, Row, Row> {
   private seen!: ValueState<number>;
   constructor(
     private readonly n: number,
+    /** Rows skipped first (OFFSET). */
+    private readonly skip: number,
     private readonly columns: readonly string[],
   ) {}
   open(ctx: RuntimeContext): void {
@@ -114,22 +137,29 @@ class FirstRows implements KeyedProcessFunction<unknown, Row, Row> {
   }
   processElement(record: Row, _ctx: KeyedContext<unknown>, out: Collector<Row>): void {
     const seen = this.seen.value() ?? 0;
-    if (seen >= this.n) return;
+    if (seen >= this.skip + this.n) return;
     this.seen.update(seen + 1);
+    if (seen < this.skip) return;
     const r: Row = {};
     for (const c of this.columns) r[c] = record[c];
     out.collect(r);
   }
 }
 
-function firstRows(limit: SqlNode, rel: Relation, catalog: Catalog): Relation {
-  const e = limit.kids.find((k) => k.kind !== 'tok');
+/** LIMIT n [OFFSET m]. */
+function limitOf(limit: SqlNode): { n: number; skip: number } {
+  const e = limit.kids.find((k) => k.kind !== 'tok' && k.kind !== 'OffsetClause');
   const text = e?.text.trim() ?? '';
   if (e === undefined || !/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) fail(e ?? limit, `LIMIT takes a whole number of rows, e.g. LIMIT 10; got '${text}'`);
-  const n = Number(text);
+  const off = kids(limit, 'OffsetClause')[0];
+  if (off !== undefined && !Number.isSafeInteger(Number(off.text))) fail(off, `OFFSET takes a whole number of rows, e.g. LIMIT 10 OFFSET 20; got '${off.text}'`);
+  return { n: Number(text), skip: off === undefined ? 0 : Number(off.text) };
+}
+
+function firstRows({ n, skip }: { n: number; skip: number }, rel: Relation, catalog: Catalog): Relation {
   const schema = rel.table.getSchema();
   // One constant key: a single subtask counts the rows.
   const keyed = rel.table.addColumns(new Expression({ k: 'alias', e: { k: 'lit', v: 0 }, name: LIMIT_KEY })).toDataStream<Row>().keyBy(LIMIT_KEY as never);
-  const out = keyed.process(new FirstRows(n, schema.names()) as never, spec(schema));
+  const out = keyed.process(new FirstRows(n, skip, schema.names()) as never, spec(schema));
   return { ...rel, table: catalog.tEnv.fromDataStream(out as never), qualifiers: new Set() };
 }

@@ -11,6 +11,7 @@ import { register } from 'node:module';
 import { SqlError } from './errors.js';
 import { rewriteFunctionForms } from './function-forms.js';
 import { restoreSessionTvfs, rewriteSessionTvfs } from './session-tvf.js';
+import { restoreOffsets, rewriteOffsets } from './offset.js';
 
 /** One node of the parse tree: a grammar rule (`kind` is its name) or a token (`kind` 'tok'). */
 export interface SqlNode {
@@ -96,6 +97,12 @@ function syntaxMessage(msg: string, offending: string | undefined): string {
 /** Constructs the grammar does not know, each with the form to write instead. */
 const GAPS: readonly [RegExp, string][] = [
   [/\bEXTRACT\s*\(\s*\w+\s+FROM\b/i, 'EXTRACT takes one of the units YEAR, QUARTER, MONTH, WEEK, DAY, DOY, DOW, HOUR, MINUTE, SECOND: EXTRACT(HOUR FROM ts)'],
+  [
+    /\bPRIMARY\s+KEY(?:\s*\([^)]*\))?(?!\s*NOT\s+ENFORCED)/i,
+    "Flink doesn't support ENFORCED mode for PRIMARY KEY constraint. ENFORCED/NOT ENFORCED controls if the constraint checks are performed on the incoming/outgoing data. Flink does not own the data therefore the only supported mode is the NOT ENFORCED mode: write PRIMARY KEY (...) NOT ENFORCED",
+  ],
+  // LIMIT n OFFSET m is rewritten before parsing (offset.ts): an OFFSET left is one without LIMIT, or FETCH's form.
+  [/\bOFFSET\s+\d+/i, 'OFFSET takes LIMIT before it: write [ORDER BY ...] LIMIT n OFFSET m (OFFSET m ROWS FETCH ... and OFFSET without LIMIT are not supported)'],
   [/\b(?:TUMBLE|HOP|CUMULATE)\s*\(\s*TABLE\s+(?:`[^`]*`|[\w.]+)\s+PARTITION\s+BY\b/i, 'PARTITION BY belongs to the SESSION window TVF; for TUMBLE, HOP and CUMULATE group by the keys instead (GROUP BY key, window_start, window_end)'],
 ];
 
@@ -119,7 +126,8 @@ export async function parseSql(sql: string): Promise<SqlNode[]> {
   // the first error: ANTLR's recovery would only take time and report follow-on errors.
   // Forms the grammar lacks, rewritten in place (every position kept): EXTRACT(u FROM e) and
   // SUBSTRING(s FROM a FOR b) as function calls, the SESSION TVF as a TUMBLE call (restored below).
-  const session = rewriteSessionTvfs(rewriteFunctionForms(sql));
+  const offsets = rewriteOffsets(sql);
+  const session = rewriteSessionTvfs(rewriteFunctionForms(offsets.text));
   const text = session.text;
   let tree: Ctx | null = null;
   let first: SqlError | null = null;
@@ -161,7 +169,7 @@ export async function parseSql(sql: string): Promise<SqlNode[]> {
     const name = (c as object).constructor.name.replace(/Context$/, '');
     return { kind: name, text: text.slice(start.start, stop.stop + 1), line: start.line, col: start.column + 1, kids: (c.children ?? []).map(convert) };
   };
-  const program = restoreSessionTvfs(convert(tree!), session.sessions);
+  const program = restoreOffsets(restoreSessionTvfs(convert(tree!), session.sessions), offsets.offsets);
   const out: SqlNode[] = [];
   const walk = (n: SqlNode): void => {
     if (n.kind === 'SqlStatement') out.push(n.kids[0]!);

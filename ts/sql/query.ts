@@ -54,13 +54,15 @@ function atItem<T>(items: readonly Item[], all: () => T, one: (it: Item) => unkn
 export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   // QueryStatement: a SELECT, possibly in parentheses; anything else is not supported.
   if (q.kind === 'QueryStatement') {
+    const w = kids(q, 'WithClause')[0];
+    if (w !== undefined) return withQuery(q, w, catalog);
     const sel = q.kids.filter((k) => k.kind !== 'tok');
     const toks = q.kids.filter((k) => k.kind === 'tok').map((k) => k.text.toUpperCase());
     if (sel.length === 1 && (toks.length === 0 || (toks[0] === '(' && toks[toks.length - 1] === ')'))) return translateQuery(sel[0]!, catalog);
     if (hasOrderOrLimit(q)) return orderAndLimit(q, catalog, translateQuery);
     if (isSetOperation(q)) return unionAll(q, catalog, translateQuery);
-    const what = q.kids.find((k) => ['ORDER', 'LIMIT', 'UNION', 'INTERSECT', 'EXCEPT', 'VALUES', 'WITH'].includes(k.text.toUpperCase()) || k.kind === 'OrderByClause' || k.kind === 'LimitClause');
-    fail(what ?? q, `${what?.text ?? q.text.slice(0, 30)}: only SELECT ... FROM ... [WHERE ...] [GROUP BY ...] [UNION ALL ...] [ORDER BY time, ...] [LIMIT n] is supported (no VALUES or WITH); the nearest supported form is a plain SELECT (a WITH query as a subquery in FROM or a CREATE VIEW)`);
+    const what = q.kids.find((k) => ['ORDER', 'LIMIT', 'UNION', 'INTERSECT', 'EXCEPT', 'VALUES'].includes(k.text.toUpperCase()) || k.kind === 'OrderByClause' || k.kind === 'LimitClause');
+    fail(what ?? q, `${what?.text ?? q.text.slice(0, 30)}: only [WITH ...] SELECT ... FROM ... [WHERE ...] [GROUP BY ...] [UNION ALL ...] [ORDER BY ...] [LIMIT n [OFFSET m]] is supported (no VALUES); the nearest supported form is a plain SELECT`);
   }
   if (q.kind !== 'SelectStatement') fail(q, `${q.kind} is not supported; write SELECT ... FROM ...`);
   const from = kids(q, 'FromClause')[0];
@@ -77,7 +79,7 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   const isJoin = te !== undefined && (te.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'JOIN') || isCommaJoin(te));
   // A join takes the WHERE conditions too: its time bounds may be written there (Nexmark q7).
   // FROM a ranking subquery (window top-N): the enclosing WHERE holds the rank's limit.
-  const ranked = tvf === null && !isJoin ? windowTopN(from, where, catalog, TOP_N) : null;
+  const ranked = tvf === null && !isJoin ? windowTopN(from, where, kids(q, 'SelectClause')[0]!, catalog, TOP_N) : null;
   let rel = ranked ?? (tvf !== null ? scanTvfTable(tvf, catalog) : isJoin ? join(te, catalog, where?.kids[1] ?? null) : fromClause(from, catalog));
   if (where !== undefined && !isJoin && ranked === null) {
     const t = new ExprTranslator(scope(rel, null));
@@ -94,6 +96,42 @@ export function translateQuery(q: SqlNode, catalog: Catalog): Relation {
   // SELECT DISTINCT: an updating aggregation grouped by every selected column.
   if ([...kids(select, 'tok'), ...kids(select, 'SetQuantifier')].some((k) => k.text.toUpperCase() === 'DISTINCT')) return { ...projected, table: at(select, () => projected.table.distinct()), rowtime: null };
   return projected;
+}
+
+/**
+ * WITH name [(columns)] AS (query), ... query: each name is a view for the queries after it
+ * (a CTE sees the ones before it and the catalog's tables; a name may shadow a table).
+ */
+function withQuery(q: SqlNode, w: SqlNode, catalog: Catalog): Relation {
+  const body = q.kids.filter((k) => k.kind !== 'tok' && k.kind !== 'WithClause');
+  if (body.length !== 1) fail(q, 'write WITH name AS (SELECT ...) SELECT ...');
+  let scope = catalog;
+  for (const item of kids(w, 'WithItem')) {
+    const name = nameParts(kids(item, 'WithItemName')[0]!).join('.');
+    const query = kids(item, 'QueryStatement')[0];
+    if (query === undefined) fail(item, `WITH ${name}: write ${name} AS (SELECT ...)`);
+    const columns = kids(item, 'ColumnName');
+    const outer = scope;
+    const relation = (): Relation => {
+      const r = translateQuery(query, outer);
+      if (columns.length === 0) return { ...r, qualifiers: new Set([name]) };
+      const have = r.table.getSchema().names();
+      if (have.length !== columns.length) fail(columns[0]!, `WITH ${name} names ${columns.length} columns, its query has ${have.length} (${have.join(', ')})`);
+      const renamed = columns.map((c, i) => new Expression({ k: 'alias', e: { k: 'ref', name: have[i]! }, name: nameParts(c).join('.') }));
+      const rename = (col: string | null | undefined): string | undefined => (col == null || !have.includes(col) ? undefined : nameParts(columns[have.indexOf(col)]!).join('.'));
+      const rowtime = rename(r.rowtime);
+      const windowEnd = rename(r.windowEnd);
+      return { table: at(item, () => r.table.select(...renamed)), qualifiers: new Set([name]), rowtime: rowtime ?? null, ...(windowEnd !== undefined ? { windowEnd } : {}) };
+    };
+    scope = {
+      tEnv: outer.tEnv,
+      names: () => [name, ...outer.names().filter((n) => n !== name)],
+      // A ranking CTE (window top-N) is read as a view query; with a column list it is not one.
+      viewQuery: (n) => (n === name ? (columns.length === 0 ? query : null) : (outer.viewQuery?.(n) ?? null)),
+      scan: (n, at) => (n === name ? relation() : outer.scan(n, at)),
+    };
+  }
+  return translateQuery(body[0]!, scope);
 }
 
 function scope(rel: Relation, window: string | null): Scope {
@@ -308,6 +346,7 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   let sawEnd = false;
   const names = rel.table.getSchema().names();
   // No GROUP BY (aggregates only): one group of every row, an updating aggregation without keys.
+  const groupExprs: { name: string; expr: ExprNode; key: string }[] = [];
   for (const item of groupBy === undefined ? [] : kids(groupBy, 'GroupItemDefinition')) {
     const gw = find(item, 'GroupWindowFunction');
     if (gw !== null) {
@@ -317,14 +356,28 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
       continue;
     }
     const cn = item.kids[0]!;
-    if (item.kids.length !== 1 || (cn.kind !== 'ColumnName' && cn.kind !== 'Expression')) fail(item, `GROUP BY ${item.text}: group by columns (and the window), not expressions`);
+    if (item.kids.length !== 1) fail(item, `GROUP BY ${item.text}: group by columns, expressions (and the window); GROUPING SETS, ROLLUP and CUBE are not supported`);
     const parts = nameParts(cn);
+    if (parts.length > 2 || !parts.every((p) => /^[A-Za-z_$][\w$]*$/.test(p))) {
+      // An expression (GROUP BY price / 100, a CASE): a hidden computed column is the key, and
+      // the same expression in the select list or HAVING reads it.
+      const e = new ExprTranslator(scope(rel, null)).expr(cn);
+      const name = `$group${groupExprs.length}`;
+      groupExprs.push({ name, expr: e, key: exprKey(e) });
+      keys.push(name);
+      continue;
+    }
     const col = parts[parts.length - 1]!;
     if (parts.length === 2 && !rel.qualifiers.has(parts[0]!)) fail(cn, `unknown table '${parts[0]}'; the tables here are: ${[...rel.qualifiers].join(', ')}`);
     if (col.toLowerCase() === 'window_start' && tvf !== null) sawStart = true;
     else if (col.toLowerCase() === 'window_end' && tvf !== null) sawEnd = true;
     else if (!names.includes(col)) fail(cn, `unknown column '${col}'; the columns are: ${names.join(', ')}${tvf !== null ? ', window_start, window_end' : ''}`);
     else keys.push(col);
+  }
+  if (groupExprs.length > 0) {
+    const computed = groupExprs.map((g) => new Expression({ k: 'alias', e: g.expr, name: g.name }));
+    const base = rel.table;
+    rel = { ...rel, table: at(groupBy!, () => base.addColumns(...computed)) };
   }
   if (tvf !== null) {
     if (!sawStart || !sawEnd) fail(groupBy!, 'a window TVF aggregation groups by both window_start and window_end (and keys)');
@@ -353,11 +406,20 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   // GROUP BY without a window: the updating aggregation (Flink's GroupAggregate).
   const updating = window === null;
   const t = new ExprTranslator(updating ? { ...scope(rel, null), grouped: true } : scope(rel, WINDOW_ALIAS));
-  const selected = selectItems(select, rel, t);
+  // A grouped expression written again in the select list (or HAVING) is its key column.
+  const byKey = new Map(groupExprs.map((g) => [g.key, g.name]));
+  const subst = (e: ExprNode): ExprNode => {
+    const g = byKey.size === 0 ? undefined : byKey.get(exprKey(e));
+    if (g !== undefined) return { k: 'ref', name: g };
+    if (e.k === 'call') return { ...e, args: e.args.map(subst) };
+    if (e.k === 'alias') return { ...e, e: subst(e.e) };
+    return e;
+  };
+  const selected = selectItems(select, rel, t).map((it) => ({ ...it, expr: subst(it.expr) }));
   // HAVING: one more (hidden) column of the aggregation's select, filtered on and dropped in
   // the calc after the window (the same calc as the select's expressions).
   const HAVING = '$having';
-  const withHaving = having === undefined ? selected : [...selected, { name: HAVING, node: having.kids[1]!, expr: t.expr(having.kids[1]!) }];
+  const withHaving = having === undefined ? selected : [...selected, { name: HAVING, node: having.kids[1]!, expr: subst(t.expr(having.kids[1]!)) }];
   // Without an aggregate (GROUP BY as one row per key and window, as in Nexmark q8), a hidden
   // COUNT(*) gives the window aggregation its aggregate; it is dropped after.
   const COUNT = '$count';
@@ -396,6 +458,11 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   const isTime = (e: ExprNode): boolean => e.k === 'call' && e.op === 'sub' && e.args[0]!.k === 'call' && e.args[0]!.op === 'windowEnd' && e.args[1]!.k === 'interval' && e.args[1]!.ms === 1;
   const timeItem = propagated ? undefined : selected.find((it) => isTime(it.expr) && it.name !== null);
   return { table: out, qualifiers: new Set(), rowtime: timeItem?.name ?? null, ...windowEnd };
+}
+
+/** An expression's identity (structural), for matching a GROUP BY expression written again. */
+function exprKey(e: ExprNode): string {
+  return JSON.stringify(e, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
 }
 
 /** The join's type from its keywords, or null when it is not one Sluice runs. */

@@ -81,6 +81,7 @@ function createTable(n: SqlNode): TableDef {
   if (simple === null) fail(n, 'only CREATE TABLE name (columns, WATERMARK ...) WITH (...) is supported (not CREATE TABLE AS or LIKE)');
   const name = nameParts(kids(simple, 'TablePathCreate')[0]!).join('.');
   const columns: ColumnDef[] = [];
+  let primaryKey: { columns: string[]; node: SqlNode } | null = null;
   for (const cd of kids(simple, 'ColumnOptionDefinition')) {
     const phys = find(cd, 'PhysicalColumnDefinition');
     if (phys === null) fail(cd, `${cd.text}: computed and metadata columns are not supported; declare physical columns (name TYPE)`);
@@ -88,6 +89,11 @@ function createTable(n: SqlNode): TableDef {
     const typeNode = kids(phys, 'ColumnType')[0]!;
     const notNull = /\bNOT\s+NULL\b/i.test(phys.text);
     columns.push({ name: colName, type: dataType(typeNode), nullable: !notNull, node: phys });
+    for (const cc of kids(phys, 'ColumnConstraint')) {
+      if (!/^PRIMARY\s+KEY\b/i.test(cc.text)) continue;
+      if (primaryKey !== null) fail(cc, `${name} has a PRIMARY KEY already; declare one: PRIMARY KEY (a, b) NOT ENFORCED`);
+      primaryKey = { columns: [colName], node: cc };
+    }
   }
   let watermark: TableDef['watermark'] = null;
   const wd = kids(simple, 'WatermarkDefinition')[0];
@@ -108,7 +114,21 @@ function createTable(n: SqlNode): TableDef {
     watermark = { column, delayMs };
   }
   for (const k of simple.kids) {
+    if (k.kind === 'TableConstraint' && /^PRIMARY\s+KEY\b/i.test(k.text) && kids(k, 'ColumnNameList').length === 1) {
+      if (primaryKey !== null) fail(k, `${name} has a PRIMARY KEY already; declare one: PRIMARY KEY (a, b) NOT ENFORCED`);
+      primaryKey = { columns: kids(kids(k, 'ColumnNameList')[0]!, 'ColumnName').map((c) => nameParts(c).join('.')), node: k };
+      continue;
+    }
     if (['PartitionDefinition', 'TableConstraint', 'LikeDefinition'].includes(k.kind)) fail(k, `${k.text.split(/\s/)[0]}: ${k.kind} is not supported in CREATE TABLE`);
+  }
+  if (primaryKey !== null) {
+    const pk = primaryKey;
+    if (!/\bNOT\s+ENFORCED\s*$/i.test(pk.node.text)) {
+      fail(pk.node, "Flink doesn't support ENFORCED mode for PRIMARY KEY constraint. ENFORCED/NOT ENFORCED controls if the constraint checks are performed on the incoming/outgoing data. Flink does not own the data therefore the only supported mode is the NOT ENFORCED mode: write PRIMARY KEY (...) NOT ENFORCED");
+    }
+    for (const c of pk.columns) if (!columns.some((d) => d.name === c)) fail(pk.node, `PRIMARY KEY: no column '${c}'; the columns are: ${columns.map((d) => d.name).join(', ')}`);
+    // The key's columns are NOT NULL (as in Flink).
+    for (let i = 0; i < columns.length; i++) if (pk.columns.includes(columns[i]!.name)) columns[i] = { ...columns[i]!, nullable: false };
   }
   const options = new Map<string, { value: string; node: SqlNode; key: SqlNode }>();
   const withOpt = kids(simple, 'WithOption')[0];
@@ -124,7 +144,7 @@ function createTable(n: SqlNode): TableDef {
     if (seen.has(c.name)) fail(c.node, `the column '${c.name}' is declared twice`);
     seen.add(c.name);
   }
-  const def: TableDef = { name, columns, watermark, options, node: n };
+  const def: TableDef = { name, columns, watermark, options, node: n, primaryKey };
   checkTableDef(def);
   return def;
 }

@@ -18,6 +18,7 @@ import type { Row } from '../batch/record-batch.js';
 import type { DataType, FieldType, Schema, SchemaSpec } from '../batch/schema.js';
 import type { DataStream, KeyedStream } from '../api/datastream.js';
 import { SlidingEventTimeWindows, TumblingEventTimeWindows, type WindowAssigner } from '../api/windows.js';
+import type { RankFunction } from '../engine/rank-spec.js';
 import { Expression, type ExprNode } from '../table/expression.js';
 import { TableError } from '../table/resolve.js';
 import type { GroupWindow, Table } from '../table/table.js';
@@ -86,13 +87,16 @@ function rankFilter(where: SqlNode | undefined, rank: string, sub: SqlNode): { l
       continue;
     }
     const v = Number(sides[1]!.text.trim());
-    if (!Number.isSafeInteger(v) || v < 1) fail(sides[1]!, `compare ${rank} with a whole number of at least 1, e.g. ${rank} <= 3`);
+    if (!Number.isSafeInteger(v) || v < 0 || (v === 0 && (op === '<=' || op === '<' || op === '='))) fail(sides[1]!, `compare ${rank} with a whole number of at least 1, e.g. ${rank} <= 3`);
     if (op === '<=') hi = Math.min(hi ?? v, v);
     else if (op === '<') hi = Math.min(hi ?? v - 1, v - 1);
     else if (op === '=') {
       lo = Math.max(lo, v);
       hi = Math.min(hi ?? v, v);
-    } else fail(cmp!, `${op}: limit the rank with ${rank} <= N, ${rank} < N or ${rank} = N`);
+    } else if (op === '>=') lo = Math.max(lo, v);
+    else if (op === '>') lo = Math.max(lo, v + 1);
+    // Other comparisons (<>) filter the ranked rows.
+    else rest.push(c);
   }
   if (hi === null) fail(where ?? sub, `window top-N needs a limit on the rank in the enclosing WHERE: ${FORM}`);
   return { lo, hi, rest };
@@ -120,7 +124,7 @@ function fieldSpec(schema: Schema): Record<string, FieldType> {
  * The relation of a query whose FROM is a ranking subquery (window top-N), with the enclosing
  * WHERE applied (its rank bounds inside the ranking); null when the FROM is something else.
  */
-export function windowTopN(from: SqlNode, where: SqlNode | undefined, catalog: Catalog, deps: TopNDeps): Relation | null {
+export function windowTopN(from: SqlNode, where: SqlNode | undefined, outerSelect: SqlNode, catalog: Catalog, deps: TopNDeps): Relation | null {
   const te = kids(from, 'TableExpression')[0];
   const ref = te === undefined ? undefined : kids(te, 'TableReference')[0];
   const primary = ref === undefined ? undefined : kids(ref, 'TablePrimary')[0];
@@ -145,7 +149,9 @@ export function windowTopN(from: SqlNode, where: SqlNode | undefined, catalog: C
   const overItem = overItems[0]!;
   const over = find(overItem, 'OverWindowItem')!;
   const fn = find(over, 'FunctionCall');
-  if (fn === null || !/^ROW_NUMBER\s*\(\s*\)$/i.test(fn.text)) fail(fn ?? over, `${fn?.text ?? over.text}: only ROW_NUMBER() is supported over a window (RANK and DENSE_RANK are not); ${FORM}`);
+  const fnName = fn === null ? null : (/^(ROW_NUMBER|RANK|DENSE_RANK)\s*\(\s*\)$/i.exec(fn.text)?.[1]?.toLowerCase() ?? null);
+  if (fn === null || fnName === null) fail(fn ?? over, `${fn?.text ?? over.text}: only ROW_NUMBER(), RANK() and DENSE_RANK() are supported with OVER (other OVER aggregations are not); ${FORM}`);
+  const rankFn = fnName as RankFunction;
   const aliasNode = overItem.kids.find((k) => k.kind === 'ColumnAlias') ?? over.kids.filter((k) => k.kind !== 'tok')[over.kids.filter((k) => k.kind !== 'tok').length - 1];
   const hasAlias = overItem.kids.some((k) => k.kind === 'ColumnAlias') || over.kids.some((k) => k.kind === 'tok' && k.text.toUpperCase() === 'AS');
   if (!hasAlias || aliasNode === undefined || aliasNode.kind === 'WindowSpec') fail(over, `name the rank: ROW_NUMBER() OVER (...) AS rownum`);
@@ -153,7 +159,6 @@ export function windowTopN(from: SqlNode, where: SqlNode | undefined, catalog: C
   const spec = find(over, 'WindowSpec')!;
   const partition = kids(spec, 'PartitionByClause')[0];
   const orderBy = kids(spec, 'OrderByClause')[0];
-  if (partition === undefined) fail(spec, `window top-N partitions by the window: PARTITION BY window_start, window_end [, keys]; ${FORM}`);
   if (orderBy === undefined) fail(spec, 'window top-N needs ORDER BY inside OVER (...), e.g. ORDER BY price DESC');
   if (spec.kids.some((k) => k.kind !== 'tok' && k.kind !== 'PartitionByClause' && k.kind !== 'OrderByClause')) fail(spec, 'a window frame (ROWS/RANGE) is not supported with ROW_NUMBER()');
   const { lo, hi, rest } = rankFilter(where, rankName, sub);
@@ -191,16 +196,15 @@ export function windowTopN(from: SqlNode, where: SqlNode | undefined, catalog: C
     if (ci !== undefined) return ci;
     fail(n, `unknown column '${c}'; the columns are: ${[...names, ...(window !== null ? ['window_start', 'window_end'] : [])].join(', ')}`);
   };
-  const partCols = partition.kids.filter((k) => k.kind !== 'tok').map((k) => {
+  const partCols = (partition?.kids ?? []).filter((k) => k.kind !== 'tok').map((k) => {
     if (k.kind !== 'ColumnName' && nameParts(k).length === 0) fail(k, 'PARTITION BY columns, not expressions');
     return colOf(k, true);
   });
   if (window !== null) {
-    if (!partCols.includes('window_start') || !partCols.includes('window_end')) fail(partition, `window top-N partitions by the window: PARTITION BY window_start, window_end [, keys]; ${FORM}`);
-  } else {
-    if (base.windowEnd === undefined) fail(innerFrom, `window top-N ranks a window TVF's rows or a window aggregation's (grouped by window_start, window_end); ${FORM}`);
-    if (!partCols.includes(base.windowEnd)) fail(partition, `window top-N partitions by the window: PARTITION BY window_start, ${base.windowEnd} [, keys] (the window aggregation's columns)`);
+    if (!partCols.includes('window_start') || !partCols.includes('window_end')) fail(partition ?? spec, `window top-N partitions by the window: PARTITION BY window_start, window_end [, keys]; ${FORM}`);
   }
+  // Not partitioned by a window: Flink's (updating) top-N over the whole stream.
+  const updating = window === null && (base.windowEnd === undefined || !partCols.includes(base.windowEnd));
   const order: OrderKey[] = kids(orderBy, 'OrderItemDefinition').map((o) => {
     const e = o.kids.find((k) => k.kind !== 'tok')!;
     if (e.kind !== 'ColumnName' && find(e, 'FunctionCall') !== null) fail(e, 'ORDER BY columns of the ranked rows in OVER (...), not expressions; compute the value in a subquery');
@@ -254,31 +258,43 @@ export function windowTopN(from: SqlNode, where: SqlNode | undefined, catalog: C
         }
         return 0;
       });
-      for (let i = lo - 1; i < Math.min(hi, rows.length); i++) {
+      let rk = 0;
+      for (let i = 0; i < rows.length; i++) {
+        const tie = i > 0 && order.every((o) => compareValues(valueOf(rows[i - 1]!, o.col), valueOf(rows[i]!, o.col)) === 0);
+        rk = rankFn === 'row_number' ? i + 1 : rankFn === 'rank' ? (tie ? rk : i + 1) : tie ? rk : rk + 1;
+        if (rk > hi) break;
+        if (rk < lo) continue;
         const r: Row = { ...rows[i]! };
         if (withWindow) {
           r.window_start = w.start;
           r.window_end = w.end;
         }
-        r[RANK] = i + 1;
+        r[RANK] = rk;
         out.push(r);
       }
     }
     return out;
   };
-  const stream = base.table.toDataStream<Row>();
-  const keyed: KeyedStream<Row, object> | DataStream<Row> = keyCols.length === 0 ? stream : stream.keyBy(keyCols as never);
-  const assigner: WindowAssigner<Row> =
-    window === null
-      ? TumblingEventTimeWindows.of(1)
-      : window.window.kind === 'tumbling'
-        ? TumblingEventTimeWindows.of(window.window.sizeMs, window.window.offsetMs)
-        : window.window.kind === 'sliding'
-          ? SlidingEventTimeWindows.of(window.window.sizeMs, window.window.slideMs, window.window.offsetMs)
-          : fail(innerFrom, 'window top-N over this window is not supported; use TUMBLE or HOP');
-  const windowed = 'windowAll' in keyed && keyCols.length === 0 ? (keyed as DataStream<Row>).windowAll(assigner) : (keyed as KeyedStream<Row, object>).window(assigner);
-  const ranked = windowed.process(rank as never, outSpec as SchemaSpec) as unknown as DataStream<Row>;
-  const rankedTable = catalog.tEnv.fromDataStream(ranked);
+  const windowRanked = (from: SqlNode): Table => {
+    const stream = base.table.toDataStream<Row>();
+    const keyed: KeyedStream<Row, object> | DataStream<Row> = keyCols.length === 0 ? stream : stream.keyBy(keyCols as never);
+    const assigner: WindowAssigner<Row> =
+      window === null
+        ? TumblingEventTimeWindows.of(1)
+        : window.window.kind === 'tumbling'
+          ? TumblingEventTimeWindows.of(window.window.sizeMs, window.window.offsetMs)
+          : window.window.kind === 'sliding'
+            ? SlidingEventTimeWindows.of(window.window.sizeMs, window.window.slideMs, window.window.offsetMs)
+            : fail(from, 'window top-N over this window is not supported; use TUMBLE or HOP');
+    const windowed = 'windowAll' in keyed && keyCols.length === 0 ? (keyed as DataStream<Row>).windowAll(assigner) : (keyed as KeyedStream<Row, object>).window(assigner);
+    const ranked = windowed.process(rank as never, outSpec as SchemaSpec) as unknown as DataStream<Row>;
+    return catalog.tEnv.fromDataStream(ranked);
+  };
+  // Whether the query reads the rank (else the updating top-N does not emit shifted rows).
+  const rankUsed = !updating || mentions(outerSelect, rankName) || rest.some((c) => mentions(c, rankName));
+  const rankedTable = updating
+    ? tableAt(over, () => base.table.rank({ fn: rankFn, partitionFields: partCols, order: order.map((o) => ({ field: o.col, desc: o.desc, nullsFirst: o.nullsFirst })), lo, hi, rankField: rankUsed ? RANK : null }))
+    : windowRanked(innerFrom);
 
   // The ranking query's select list over the ranked rows (window_start / window_end are columns now).
   const rankedNames = rankedTable.getSchema().names();
@@ -287,6 +303,7 @@ export function windowTopN(from: SqlNode, where: SqlNode | undefined, catalog: C
   const outNames: string[] = [];
   for (const it of items) {
     if (it === overItem) {
+      if (!rankUsed) continue;
       exprs.push(new Expression({ k: 'alias', e: { k: 'ref', name: RANK }, name: rankName }));
       outNames.push(rankName);
       continue;
@@ -319,8 +336,14 @@ export function windowTopN(from: SqlNode, where: SqlNode | undefined, catalog: C
   }
   // The ranked rows keep their window's end as event time (window_end - 1): a later window
   // aggregation grouped by it (window propagation) or a window join finds them.
-  const endName = window !== null ? (items.some((it) => find(it, 'TableAllColumns') !== null) || outNames.includes('window_end') ? 'window_end' : undefined) : outNames.includes(base.windowEnd!) ? base.windowEnd : undefined;
+  const endName = updating ? undefined : window !== null ? (items.some((it) => find(it, 'TableAllColumns') !== null) || outNames.includes('window_end') ? 'window_end' : undefined) : outNames.includes(base.windowEnd!) ? base.windowEnd : undefined;
   return { table, qualifiers: new Set(qualifier === null ? [] : [qualifier]), rowtime: null, ...(endName !== undefined ? { windowEnd: endName } : {}) };
+}
+
+/** Whether `n` may read the column `name`: it names it, or selects `*`. */
+function mentions(n: SqlNode, name: string): boolean {
+  const words = n.text.toLowerCase().split(/[^a-z0-9_$*]+/);
+  return words.includes(name.toLowerCase()) || n.text.includes('*');
 }
 
 function tableAt<T>(n: SqlNode, f: () => T): T {

@@ -22,8 +22,9 @@ import { render, type ExprNode } from './expression.js';
 import { resolve, TableError } from './resolve.js';
 import { splitAggregates } from './aggregates.js';
 import { ROW_KIND, ROW_KIND_FIELD, isUpdating } from '../batch/row-kind.js';
-import { changelogStream, joinKeys, planDistinct, planGroupAggregate, regularJoinNode, updatingOrigin, type TableParts } from './updating.js';
+import { changelogStream, joinKeys, planDistinct, planGroupAggregate, rankNode, regularJoinNode, updatingOrigin, type TableParts } from './updating.js';
 import type { JoinType } from '../engine/regular-join-spec.js';
+import { describeRank, type RankSpec } from '../engine/rank-spec.js';
 
 /** One column of a table: its name and its expression over the input node's fields. */
 interface Col {
@@ -307,6 +308,17 @@ export class Table {
     const node = regularJoinNode(this.tEnv.env.graph, this.materialize('join'), right.changelogNode('join'), { type, keyFields: keys, names });
     const cols = node.schema.fields.filter((f) => f.name !== ROW_KIND).map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } as ExprNode }));
     return new Table(this.tEnv, node, cols, null, [...this.ops, `${type} join on ${keys[0].map((k, i) => `${k} = ${keys[1][i]}`).join(' AND ')}`]);
+  }
+
+  /**
+   * @internal The non-windowed top-N (SQL's `ROW_NUMBER() / RANK() / DENSE_RANK() OVER
+   * (PARTITION BY ... ORDER BY ...) ... WHERE rank <= N` without a window): an updating table of
+   * the rows ranked lo..hi per partition, with the rank as `spec.rankField` when set.
+   */
+  rank(spec: RankSpec): Table {
+    const node = rankNode(this.tEnv.env.graph, this.materialize('rank'), spec);
+    const cols = node.schema.fields.filter((f) => f.name !== ROW_KIND).map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } as ExprNode }));
+    return new Table(this.tEnv, node, cols, null, [...this.ops, describeRank(spec)]);
   }
 
   /**

@@ -13,6 +13,7 @@ import { groupOutputSchema } from '../engine/group-agg-spec.js';
 import { describeAggregates } from '../engine/window-spec.js';
 import { calcOutputSchema, type CalcSpec } from '../engine/calc-spec.js';
 import type { GraphNode, JobGraph } from '../plan/graph.js';
+import { describeRank, rankSchema, type RankSpec } from '../engine/rank-spec.js';
 import { describeJoin, regularJoinSchema, type RegularJoinSpec } from '../engine/regular-join-spec.js';
 import type { Expression, ExprNode } from './expression.js';
 import { render } from './expression.js';
@@ -41,7 +42,7 @@ export function updatingOrigin(node: GraphNode): string {
     const n = todo.shift()!;
     if (seen.has(n)) continue;
     seen.add(n);
-    if (n.op.kind === 'groupAggregate' || (n.op.kind === 'regularJoin' && n.op.spec.type !== 'inner')) return `node ${n.name}`;
+    if (n.op.kind === 'groupAggregate' || n.op.kind === 'rank' || (n.op.kind === 'regularJoin' && n.op.spec.type !== 'inner')) return `node ${n.name}`;
     todo.push(...n.inputs.filter((i) => isUpdating(i.schema)));
   }
   return `node ${node.name}`;
@@ -102,6 +103,28 @@ export function changelogStream(graph: JobGraph, node: GraphNode, schema: Schema
   const columns = [...schema.names().map((n) => ({ name: n, expr: resolve({ k: 'ref', name: n }, input, 'toChangelogStream') })), { name: 'rowKind', expr: resolve(kindText, input, 'toChangelogStream') }];
   const spec: CalcSpec = { filter: null, columns, name: 'Calc(changelog)' };
   return graph.add({ name: 'Calc(changelog: rowKind)', op: { kind: 'calc', spec }, input: node, partitioning: { kind: 'forward' }, schema: calcOutputSchema(spec), hasEventTime: node.hasEventTime });
+}
+
+/** A non-windowed top-N node over `input`'s rows (field names checked here). */
+export function rankNode(graph: JobGraph, input: GraphNode, spec: RankSpec): GraphNode {
+  const names = dataFieldNames(input.schema);
+  for (const f of [...spec.partitionFields, ...spec.order.map((o) => o.field)]) {
+    if (!names.includes(f)) throw new TableError(`rank: unknown column '${f}'; the columns are: ${names.join(', ')}`);
+  }
+  if (spec.rankField !== null && names.includes(spec.rankField)) throw new TableError(`rank: the table has a column '${spec.rankField}' already; name the rank otherwise`);
+  return graph.add({
+    name: describeRank(spec),
+    op: { kind: 'rank', spec },
+    input,
+    partitioning: spec.partitionFields.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: [...spec.partitionFields] },
+    schema: rankSchema(spec, input.schema),
+    // No time attribute after a non-windowed top-N (as in Flink: its output is updating).
+    hasEventTime: false,
+  });
+}
+
+function dataFieldNames(schema: Schema): string[] {
+  return schema.names().filter((n) => n !== ROW_KIND);
 }
 
 /** A regular join node of two tables' nodes (keys: field names of each; equal types, checked by the caller). */

@@ -4,12 +4,15 @@
 //! the changes of the groups it touched, in first-touch order: +I for a new group, -U then +U
 //! for a changed result, -D when all of a group's rows were retracted, nothing when unchanged.
 //! MIN/MAX and COUNT DISTINCT keep the multiset of their values, so they retract exactly.
+//! FIRST_VALUE / LAST_VALUE keep their non-null values in arrival order (canonical key bytes);
+//! a retraction removes the value's earliest occurrence (Flink's retracting FIRST/LAST_VALUE),
+//! the result is the earliest / latest still there. An append-only input keeps one value.
 //!
 //! The same rules, messages and state rows as `ts/engine/group-agg-spec.ts` and
 //! `ts/engine/ts/group-agg.ts` (state rows: keys, `$rows`, then per aggregate its accumulator;
 //! multisets as `value*count` text).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
@@ -66,13 +69,17 @@ enum Acc {
     /// min/max: value (f64 in total-order form) -> count.
     Values(BTreeMap<i64, i64>),
     Distinct(FastMap<Vec<u8>, i64>),
+    /// first/last: the live values' key bytes, in arrival order.
+    Ordered(VecDeque<Vec<u8>>),
 }
 
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, PartialEq)]
 enum Val {
     Null,
     I(i64),
     F(f64),
+    /// A value as its canonical key bytes (first/last).
+    K(Vec<u8>),
 }
 
 struct Group {
@@ -114,13 +121,6 @@ impl GroupAggregator {
         }
         let mut out_types = Vec::new();
         for a in &aggs {
-            if matches!(a.kind, AggKind::First | AggKind::Last) {
-                let f = if a.kind == AggKind::First { "FIRST_VALUE" } else { "LAST_VALUE" };
-                return Err(Error::config(format!(
-                    "aggregate '{}': {f} is not supported in an updating (non-windowed) aggregation; use it in a window aggregation, or MIN/MAX",
-                    a.name
-                )));
-            }
             if a.field.is_some_and(|f| f >= width) {
                 return Err(Error::config(format!("aggregate '{}': field index {} out of range", a.name, a.field.unwrap_or(0))));
             }
@@ -175,6 +175,7 @@ impl GroupAggregator {
                 AggKind::Sum | AggKind::Avg if self.arg_f64[k] => Acc::SumF(0.0, 0),
                 AggKind::Sum | AggKind::Avg => Acc::SumI(0, 0),
                 AggKind::CountDistinct => Acc::Distinct(FastMap::default()),
+                AggKind::First | AggKind::Last => Acc::Ordered(VecDeque::new()),
                 _ => Acc::Values(BTreeMap::new()),
             })
             .collect()
@@ -209,6 +210,10 @@ impl GroupAggregator {
                             Some(&o) => Val::I(o),
                         }
                     }
+                    Acc::Ordered(q) => match if a.kind == AggKind::First { q.front() } else { q.back() } {
+                        None => Val::Null,
+                        Some(b) => Val::K(b.clone()),
+                    },
                 })
                 .collect(),
         )
@@ -335,6 +340,27 @@ impl GroupAggregator {
                             m.remove(vkey.as_slice());
                         }
                     }
+                    Acc::Ordered(q) => {
+                        vkey.clear();
+                        encode_key(std::slice::from_ref(col.as_ref().expect("first/last field")), i, &mut vkey);
+                        if !add {
+                            // The value's earliest occurrence leaves (Flink's retracting FIRST/LAST_VALUE).
+                            let at = q.iter().position(|b| *b == vkey).ok_or_else(|| {
+                                let f = if a.kind == AggKind::First { "FIRST_VALUE" } else { "LAST_VALUE" };
+                                Error::data(format!(
+                                    "aggregate '{}': {f} received a retraction (-U/-D) of a value its group does not have; its input retracts rows it never inserted",
+                                    a.name
+                                ))
+                            })?;
+                            q.remove(at);
+                        } else if self.updating {
+                            q.push_back(vkey.clone());
+                        } else if a.kind == AggKind::Last || q.is_empty() {
+                            // Append-only: the first value, or the latest, alone.
+                            q.clear();
+                            q.push_back(vkey.clone());
+                        }
+                    }
                 }
             }
         }
@@ -373,7 +399,13 @@ impl GroupAggregator {
             let key_bytes: Vec<&[u8]> = keys.iter().map(|&gi| self.groups[gi].as_ref().expect("live group").key.as_slice()).collect();
             let mut columns = decode_keys(&key_bytes, self.key_fields.iter().map(|&k| self.input.fields[k].data_type));
             for (k, t) in self.out_types.iter().enumerate() {
-                columns.push(val_column(*t, values.iter().map(|v| v[k])));
+                if matches!(self.aggs[k].kind, AggKind::First | AggKind::Last) {
+                    // Key bytes back into a column (a null result is the null tag).
+                    let bytes: Vec<&[u8]> = values.iter().map(|v| if let Val::K(b) = &v[k] { b.as_slice() } else { &[0u8][..] }).collect();
+                    columns.extend(decode_keys(&bytes, std::iter::once(*t)));
+                } else {
+                    columns.push(val_column(*t, values.iter().map(|v| v[k].clone())));
+                }
             }
             let n = kinds_out.len();
             columns.push(Column::new(ColumnData::I32(kinds_out)));
@@ -424,6 +456,7 @@ impl GroupAggregator {
                                 .collect::<Vec<_>>()
                                 .join(","),
                             Acc::Distinct(m) => m.iter().map(|(b, c)| format!("{}*{c}", hex(b))).collect::<Vec<_>>().join(","),
+                            Acc::Ordered(q) => q.iter().map(|b| hex(b)).collect::<Vec<_>>().join(","),
                             _ => String::new(),
                         };
                         ub.push(text.as_bytes());
@@ -477,6 +510,12 @@ impl GroupAggregator {
                     Acc::Distinct(m) => {
                         for (v, cnt) in entries(utf8_at(&state.columns[c], i)).map_err(|_| bad())? {
                             m.insert(unhex(v).ok_or_else(bad)?, cnt);
+                        }
+                        c += 1;
+                    }
+                    Acc::Ordered(q) => {
+                        for v in utf8_at(&state.columns[c], i).split(',').filter(|v| !v.is_empty()) {
+                            q.push_back(unhex(v).ok_or_else(bad)?);
                         }
                         c += 1;
                     }

@@ -46,6 +46,12 @@ interface SinkConfig {
   readonly transactionalIdPrefix: string | null;
   readonly transactionTimeoutMs: number;
   readonly clientId: string;
+  /**
+   * Upsert mode (Flink's upsert-kafka sink): keys as JSON of the key fields, +I/+U rows as
+   * values, -D rows as tombstones (null values), -U rows dropped; the stream may carry row kinds
+   * (a last `$rowkind` field). `exceptKey`: values without the key fields.
+   */
+  readonly upsert: { readonly exceptKey: boolean } | null;
 }
 
 export class KafkaSinkBuilder {
@@ -58,6 +64,7 @@ export class KafkaSinkBuilder {
   private prefix: string | null = null;
   private timeoutMs = 60_000;
   private clientId = 'sluice';
+  private upsert: SinkConfig['upsert'] = null;
 
   setBootstrapServers(servers: string | readonly string[]): this {
     this.bootstrap = bootstrapList(servers, 'KafkaSink');
@@ -123,12 +130,27 @@ export class KafkaSinkBuilder {
     return this;
   }
 
+  /**
+   * Writes a changelog as upserts (Flink's upsert-kafka): the record key is the key fields
+   * (setKeyFields) as a JSON object, an insert or update-after the row's value, a delete a
+   * tombstone (null value), an update-before nothing. `valueFieldsInclude` 'except-key' leaves
+   * the key fields out of the values ('all' by default, as Flink's 'value.fields-include').
+   */
+  setUpsert(options: { valueFieldsInclude?: 'all' | 'except-key' } = {}): this {
+    const v = options.valueFieldsInclude ?? 'all';
+    if (v !== 'all' && v !== 'except-key') throw new TypeError(`KafkaSink.setUpsert: valueFieldsInclude is 'all' or 'except-key', got ${JSON.stringify(v)}`);
+    this.upsert = { exceptKey: v === 'except-key' };
+    return this;
+  }
+
   build(): KafkaSink {
     if (this.bootstrap === null) throw new TypeError('KafkaSink: setBootstrapServers(...) is required');
     if (this.topic === null) throw new TypeError('KafkaSink: setTopic(name) or setTopicField(field) is required');
     if (this.guarantee === 'exactly-once' && this.prefix === null) throw new TypeError("KafkaSink: 'exactly-once' needs setTransactionalIdPrefix(...), unique to this job");
     const partitioner = this.partitioner ?? (this.keyFields.length > 0 ? 'key-hash' : 'round-robin');
     if (partitioner === 'key-hash' && this.keyFields.length === 0) throw new TypeError("KafkaSink: the 'key-hash' partitioner needs setKeyFields(...)");
+    if (this.upsert !== null && this.keyFields.length === 0) throw new TypeError('KafkaSink: upsert mode needs setKeyFields(...) (the primary key)');
+    if (this.upsert !== null && this.format !== 'jsonl') throw new TypeError("KafkaSink: upsert mode writes JSON values; setValueFormat('json')");
     return new KafkaSink({
       bootstrap: this.bootstrap,
       topic: this.topic,
@@ -139,6 +161,7 @@ export class KafkaSinkBuilder {
       transactionalIdPrefix: this.prefix,
       transactionTimeoutMs: this.timeoutMs,
       clientId: this.clientId,
+      upsert: this.upsert,
     });
   }
 }
@@ -331,9 +354,16 @@ class KafkaWriter implements SinkWriter {
   }
 
   /** The batch as records: values, keys, topics, partitions. */
-  private async records(batch: RecordBatch): Promise<{ topic: string; key?: Buffer; value: Buffer; partition: number }[]> {
+  private async records(batch: RecordBatch): Promise<{ topic: string; key?: Buffer; value: Buffer | null; partition: number }[]> {
     const n = batch.length;
-    const { bytes, rowEnds } = this.engine.encodeTextRows(batch, this.c.format);
+    // Upsert mode: the values leave out the row kind (and the key with 'except-key').
+    const kinds = this.c.upsert !== null && this.schema.names()[this.schema.length - 1] === '$rowkind' ? (batch.columns[this.schema.length - 1] as { values: Int32Array }).values : null;
+    let valueBatch = batch;
+    if (this.c.upsert !== null) {
+      const keep = this.schema.fields.map((_, i) => i).filter((i) => !(kinds !== null && i === this.schema.length - 1) && !(this.c.upsert!.exceptKey && this.c.keyFields.includes(this.schema.fields[i]!.name)));
+      valueBatch = new RecordBatch(new Schema(keep.map((i) => this.schema.fields[i]!)), keep.map((i) => batch.columns[i]!), n, null);
+    }
+    const { bytes, rowEnds } = this.engine.encodeTextRows(valueBatch, this.c.format);
     const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const names = this.schema.names();
     const topicOf: (i: number) => string =
@@ -348,7 +378,8 @@ class KafkaWriter implements SinkWriter {
     if (this.c.keyFields.length > 0) {
       const idx = this.c.keyFields.map((f) => names.indexOf(f));
       const keyBatch = new RecordBatch(new Schema(idx.map((k) => this.schema.fields[k]!)), idx.map((k) => batch.columns[k]!), n, null);
-      const k = this.engine.encodeTextRows(keyBatch, 'csv');
+      // Upsert keys are JSON objects of the key fields (Flink's 'key.format' = 'json').
+      const k = this.engine.encodeTextRows(keyBatch, this.c.upsert !== null ? 'jsonl' : 'csv');
       const kb = Buffer.from(k.bytes.buffer, k.bytes.byteOffset, k.bytes.byteLength);
       keys = [];
       let start = 0;
@@ -360,10 +391,15 @@ class KafkaWriter implements SinkWriter {
     }
     const partField = typeof this.c.partitioner === 'object' ? valueReader(batch.columns[names.indexOf(this.c.partitioner.field)]!, this.c.partitioner.field) : null;
     const kafka = await loadKafka();
-    const out: { topic: string; key?: Buffer; value: Buffer; partition: number }[] = new Array(n);
+    const out: { topic: string; key?: Buffer; value: Buffer | null; partition: number }[] = [];
     let start = 0;
     for (let i = 0; i < n; i++) {
       const end = rowEnds[i]!;
+      // An upsert sink writes nothing for an update-before (the update-after replaces the key's value).
+      if (kinds !== null && kinds[i] === 1) {
+        start = end;
+        continue;
+      }
       const topic = topicOf(i);
       const cached = this.partitions.get(topic);
       const count = cached !== undefined && performance.now() - cached.at < 10_000 ? cached.count : await this.partitionCount(topic);
@@ -376,9 +412,10 @@ class KafkaWriter implements SinkWriter {
         partition = p;
       } else if (this.c.partitioner === 'key-hash') partition = (kafka.murmur2(keys![i]!, false) & 0x7fffffff) % count;
       else partition = this.roundRobin++ % count;
-      const rec: { topic: string; key?: Buffer; value: Buffer; partition: number } = { topic, value: buf.subarray(start, end - 1), partition };
+      // A delete is a tombstone: the key with a null value.
+      const rec: { topic: string; key?: Buffer; value: Buffer | null; partition: number } = { topic, value: kinds !== null && kinds[i] === 3 ? null : buf.subarray(start, end - 1), partition };
       if (keys !== null) rec.key = keys[i]!;
-      out[i] = rec;
+      out.push(rec);
       start = end;
     }
     return out;
@@ -396,14 +433,17 @@ class KafkaWriter implements SinkWriter {
       let bytes = 0;
       while (to < messages.length && (to === from || bytes < SEND_BYTES)) {
         const m = messages[to++]!;
-        bytes += m.value.length + (m.key?.length ?? 0) + RECORD_OVERHEAD;
+        bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0) + RECORD_OVERHEAD;
       }
       await this.send(from === 0 && to === messages.length ? messages : messages.slice(from, to));
       from = to;
     }
   }
 
-  private async send(messages: { topic: string; key?: Buffer; value: Buffer; partition: number }[]): Promise<void> {
+  private async send(records: { topic: string; key?: Buffer; value: Buffer | null; partition: number }[]): Promise<void> {
+    // A tombstone's value is null: the client writes it as length -1 (its types say Buffer only,
+    // and its message check wants the property present, which undefined is not).
+    const messages = records as { topic: string; key?: Buffer; value: Buffer; partition: number }[];
     if (this.c.guarantee === 'exactly-once') {
       const o = await this.transaction();
       await this.call(`writing to transaction '${o.transactionalId}'`, () => o.tx.send({ messages }));

@@ -1,7 +1,8 @@
 /**
  * The updating aggregation in TypeScript (crates/sluice-core/src/group.rs): groups by canonical
  * key bytes, accumulators that also retract (min/max and count distinct keep the multiset of
- * their values, as Flink's retracting MIN/MAX), and the changes of a batch per group it touched.
+ * their values, as Flink's retracting MIN/MAX; first/last their values in arrival order), and
+ * the changes of a batch per group it touched.
  */
 
 import { columnBuilder } from '../../batch/column-builder.js';
@@ -14,7 +15,7 @@ import { getI64, I64_MAX, I64_MIN, i32View, i64IsExact } from '../../batch/i64.j
 import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
 import type { AggregateSpec, GroupAggregator, GroupAggregatorSpec } from '../engine.js';
 import { EngineError } from '../errors.js';
-import { groupOutputSchema, groupStateSchema, retractMissing, sumOverflow, sumType } from '../group-agg-spec.js';
+import { groupOutputSchema, groupStateSchema, retractMissing, retractMissingValue, sumOverflow, sumType } from '../group-agg-spec.js';
 
 type Num = number | bigint;
 
@@ -22,8 +23,14 @@ interface Group {
   /** The key's values (i64 and timestamp as bigint). */
   readonly key: unknown[];
   rows: number;
-  /** count: number; sum/avg: [sum, n]; min/max: Map value -> count; countDistinct: Map key bytes -> count. */
+  /** count: number; sum/avg: [sum, n]; min/max: Map value -> count; countDistinct: Map key bytes -> count; first/last: Ordered[]. */
   readonly accs: unknown[];
+}
+
+/** A first/last value: the JS value and its canonical key bytes (latin1). */
+interface Ordered {
+  readonly v: unknown;
+  readonly k: string;
 }
 
 const latin1 = (b: Uint8Array, n: number): string => {
@@ -79,6 +86,9 @@ export class TsGroupAggregator implements GroupAggregator {
             return [0, 0];
           case 'countDistinct':
             return new Map<unknown, number>();
+          case 'first':
+          case 'last':
+            return [] as Ordered[];
           default:
             // An append-only input's MIN/MAX keeps the extreme value only; an updating one's the multiset.
             if (!this.updating) return null;
@@ -98,6 +108,11 @@ export class TsGroupAggregator implements GroupAggregator {
           return acc as number;
         case 'countDistinct':
           return (acc as Map<unknown, number>).size;
+        case 'first':
+        case 'last': {
+          const q = acc as Ordered[];
+          return q.length === 0 ? null : q[a.kind === 'first' ? 0 : q.length - 1]!.v;
+        }
         case 'sum': {
           const [s, n] = acc as [Num, number];
           return n === 0 ? null : s;
@@ -124,7 +139,7 @@ export class TsGroupAggregator implements GroupAggregator {
     const idOf = this.ids(batch.columns, this.keyFields);
     const keyReaders = this.keyFields.map((k) => reader(batch.columns[k]!, this.input.fields[k]!.name));
     const argReaders = this.aggs.map((a) => (a.field === null ? null : reader(batch.columns[a.field]!, this.input.fields[a.field]!.name)));
-    const distinctCols = this.aggs.map((a) => (a.kind === 'countDistinct' ? [batch.columns[a.field!]!] : null));
+    const distinctCols = this.aggs.map((a) => (a.kind === 'countDistinct' || a.kind === 'first' || a.kind === 'last' ? [batch.columns[a.field!]!] : null));
     const distinctViews = distinctCols.map((c) => (c === null ? null : keyViews(c)));
     const kinds = this.updating ? (batch.columns[batch.columns.length - 1] as { values: Int32Array }).values : null;
     // Per group touched: its result before the batch, in first-touch order.
@@ -177,6 +192,22 @@ export class TsGroupAggregator implements GroupAggregator {
             vs.len = 0;
             encodeKey(distinctCols[k]!, distinctViews[k]!, i, vs);
             bump(g.accs[k] as Map<unknown, number>, latin1(vs.buf, vs.len), d);
+            break;
+          }
+          case 'first':
+          case 'last': {
+            const vs = this.vsc;
+            vs.len = 0;
+            encodeKey(distinctCols[k]!, distinctViews[k]!, i, vs);
+            const kb = latin1(vs.buf, vs.len);
+            const q = g.accs[k] as Ordered[];
+            if (!add) {
+              // The value's earliest occurrence leaves (Flink's retracting FIRST/LAST_VALUE).
+              const at = q.findIndex((e) => e.k === kb);
+              if (at < 0) throw new EngineError('data', retractMissingValue(a.name, a.kind));
+              q.splice(at, 1);
+            } else if (this.updating) q.push({ v, k: kb });
+            else if (a.kind === 'last' || q.length === 0) q[0] = { v, k: kb };
             break;
           }
           default: {
@@ -239,6 +270,10 @@ export class TsGroupAggregator implements GroupAggregator {
             break;
           case 'countDistinct':
             builders[c++]!.append(entries(acc as Map<string, number>, (s) => Buffer.from(s, 'latin1').toString('hex')), 'values', j);
+            break;
+          case 'first':
+          case 'last':
+            builders[c++]!.append((acc as Ordered[]).map((e) => Buffer.from(e.k, 'latin1').toString('hex')).join(','), 'values', j);
             break;
           default: {
             const text = (v: Num): string => (typeof v === 'number' && this.isF64(a) ? bitsOf(v) : String(v));
@@ -306,6 +341,14 @@ export class TsGroupAggregator implements GroupAggregator {
           case 'countDistinct':
             parseEntries(readers[c++]!(i) as string, g.accs[k] as Map<unknown, number>, (t) => Buffer.from(t, 'hex').toString('latin1'));
             break;
+          case 'first':
+          case 'last': {
+            const t = this.input.fields[a.field!]!.type;
+            const text = readers[c++]!(i) as string;
+            const q = g.accs[k] as Ordered[];
+            if (text.length > 0) for (const h of text.split(',')) q.push({ v: keyValue(Buffer.from(h, 'hex'), t), k: Buffer.from(h, 'hex').toString('latin1') });
+            break;
+          }
           default: {
             const t = this.input.fields[a.field!]!.type;
             const m = new Map<unknown, number>();
@@ -360,6 +403,24 @@ function parseEntries(s: string, m: Map<unknown, number>, value: (t: string) => 
   for (const e of s.split(',')) {
     const star = e.lastIndexOf('*');
     m.set(value(e.slice(0, star)), Number(e.slice(star + 1)));
+  }
+}
+
+/** One value from its canonical key bytes (keys/key-bytes.ts): the tag byte, then the value. */
+function keyValue(b: Buffer, type: string): unknown {
+  if (b[0] === 0) return null;
+  switch (type) {
+    case 'i32':
+      return b.readInt32LE(1);
+    case 'i64':
+    case 'timestamp':
+      return norm(b.readBigInt64LE(1));
+    case 'f64':
+      return b.readDoubleLE(1);
+    case 'bool':
+      return b[1] !== 0;
+    default:
+      return b.subarray(5, 5 + b.readUInt32LE(1)).toString('utf8');
   }
 }
 

@@ -1,0 +1,66 @@
+/**
+ * `LIMIT n OFFSET m`, which dt-sql-parser's Flink grammar does not parse (its OFFSET is only a
+ * window TVF's parameter name): before parsing, `OFFSET m` after a LIMIT is blanked in place
+ * (same length, so every position stays); after parsing, the LIMIT clause gets an
+ * `OffsetClause` child holding m at its position. Strings, quoted names and comments are left
+ * alone.
+ */
+
+import { codeMask } from './function-forms.js';
+
+/** parser.ts's SqlNode (declared here too: parser.ts imports this module). */
+interface SqlNode {
+  readonly kind: string;
+  readonly text: string;
+  readonly line: number;
+  readonly col: number;
+  readonly kids: readonly SqlNode[];
+}
+
+interface OffsetAt {
+  /** 1-based position of the LIMIT keyword. */
+  readonly line: number;
+  readonly col: number;
+  /** m, and its position. */
+  readonly value: string;
+  readonly valueLine: number;
+  readonly valueCol: number;
+}
+
+const LIMIT_OFFSET = /\bLIMIT(\s+\d+\s+)(OFFSET\s+)(\d+)\b/gi;
+
+function position(sql: string, offset: number): { line: number; col: number } {
+  const before = sql.slice(0, offset).split('\n');
+  return { line: before.length, col: before[before.length - 1]!.length + 1 };
+}
+
+/** The text with each `LIMIT n OFFSET m`'s `OFFSET m` blanked, and where they were. */
+export function rewriteOffsets(sql: string): { text: string; offsets: OffsetAt[] } {
+  const offsets: OffsetAt[] = [];
+  const code = codeMask(sql);
+  let text = sql;
+  for (const m of sql.matchAll(LIMIT_OFFSET)) {
+    if (code[m.index] !== 1) continue;
+    const at = m.index + 'LIMIT'.length + m[1]!.length;
+    const valueAt = at + m[2]!.length;
+    const end = valueAt + m[3]!.length;
+    if (code[at] !== 1) continue;
+    text = text.slice(0, at) + text.slice(at, end).replace(/[^\n]/g, ' ') + text.slice(end);
+    const l = position(sql, m.index);
+    const v = position(sql, valueAt);
+    offsets.push({ line: l.line, col: l.col, value: m[3]!, valueLine: v.line, valueCol: v.col });
+  }
+  return { text, offsets };
+}
+
+/** Gives each LIMIT clause whose OFFSET was blanked an `OffsetClause` child. */
+export function restoreOffsets(n: SqlNode, offsets: readonly OffsetAt[]): SqlNode {
+  if (offsets.length === 0 || n.kind === 'tok') return n;
+  if (n.kind === 'LimitClause') {
+    const o = offsets.find((x) => x.line === n.line && x.col === n.col);
+    if (o === undefined) return n;
+    const tok: SqlNode = { kind: 'tok', text: o.value, line: o.valueLine, col: o.valueCol, kids: [] };
+    return { ...n, kids: [...n.kids, { kind: 'OffsetClause', text: o.value, line: o.valueLine, col: o.valueCol, kids: [tok] }] };
+  }
+  return { ...n, kids: n.kids.map((k) => restoreOffsets(k, offsets)) };
+}
