@@ -158,9 +158,16 @@ function log4jProperties(logFile) {
   ].join('\n');
 }
 
-/** A random Kafka cluster id: 16 bytes, URL-safe base64 without padding (as `random-uuid`). */
+/**
+ * A random Kafka cluster id: 16 bytes, URL-safe base64 without padding (as `random-uuid`). Not
+ * one starting with '-', which StorageTool's argument parser takes for an option (Kafka's
+ * Uuid.randomUuid() avoids those too): 1 format in 64 failed with "expected one argument".
+ */
 function clusterId() {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 function tail(file, lines = 30) {
