@@ -16,6 +16,8 @@ export interface BrokerOptions {
    * and broker certificate made with openssl, PLAIN and SCRAM-SHA-256/512 users (TEST_USERS).
    */
   secure?: boolean;
+  /** Extra server.properties lines (`name=value`) for a new folder. */
+  properties?: readonly string[];
 }
 
 export interface TestUser {

@@ -270,7 +270,7 @@ async function startOnce(options) {
     controllerPort = options.controllerPort ?? await freePort();
     if (options.secure) secure = { ssl: await freePort(), saslPlaintext: await freePort(), saslSsl: await freePort() };
     const certs = secure === null ? null : makeCertificates(certDir);
-    writeFileSync(props, serverProperties(dir, port, controllerPort, secure, certs));
+    writeFileSync(props, serverProperties(dir, port, controllerPort, secure, certs) + (options.properties ?? []).map((l) => `${l}\n`).join(''));
     writeFileSync(join(dir, 'log4j2.properties'), log4jProperties(logFile));
     const { scram } = TEST_USERS;
     const scramUsers = secure === null ? [] : ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${scram.username},password=${scram.password}]`]);

@@ -87,6 +87,8 @@ async function writeTxnMarkers(): Promise<WriteTxnMarkers> {
 export class CommitMarkerCheck {
   private pending: CommittedTransaction[] = [];
   private lastCheck = performance.now();
+  /** Where the last pass found each transaction still open (by transactional id). */
+  private readonly openOn = new Map<string, readonly { readonly topic: string; readonly partition: number }[]>();
   /** The pass under way (one at a time). */
   private running: Promise<void> | null = null;
 
@@ -120,7 +122,7 @@ export class CommitMarkerCheck {
       if (this.pending.length === 0) return;
       if (performance.now() > until) {
         const t = this.pending[0]!;
-        throw new Error(`${this.who}: transaction '${t.transactionalId}' (producer id ${t.producerId}) was committed but is still open on ${t.partitions.map((p) => `'${p.topic}' partition ${p.partition}`).join(', ')} after ${Math.round(timeoutMs / 1000)} s; read_committed consumers wait there: check the broker's log for its commit markers`);
+        throw new Error(`${this.who}: transaction '${t.transactionalId}' (producer id ${t.producerId}) was committed but is still open on ${(this.openOn.get(t.transactionalId) ?? t.partitions).map((p) => `'${p.topic}' partition ${p.partition}`).join(', ')} after ${Math.round(timeoutMs / 1000)} s; read_committed consumers wait there: check the broker's log for its commit markers`);
       }
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -185,7 +187,11 @@ export class CommitMarkerCheck {
       const still: CommittedTransaction[] = [];
       for (const t of this.pending) {
         const hanging = t.partitions.filter((p) => open.get(`${p.topic}:${p.partition}`)?.has(t.producerId) === true);
-        if (hanging.length === 0) continue;
+        if (hanging.length === 0) {
+          this.openOn.delete(t.transactionalId);
+          continue;
+        }
+        this.openOn.set(t.transactionalId, hanging);
         // Open somewhere: the coordinator says whether its markers are still on their way.
         const coord = await kafka.findCoordinatorV6.api.async(await connect(...hostPort(this.bootstrap[0]!)), 1 /* transaction */, [t.transactionalId]);
         const co = coord.coordinators[0]!;
