@@ -114,15 +114,25 @@ export class CommitMarkerCheck {
     await this.check();
   }
 
-  /** Checks until every committed transaction has ended on all its partitions (markers on their way are waited for, up to `timeoutMs`). */
+  /**
+   * Checks until every committed transaction has ended on all its partitions (markers on their
+   * way are waited for, and a failed pass is tried again, up to `timeoutMs`).
+   */
   async settle(timeoutMs: number): Promise<void> {
     const until = performance.now() + timeoutMs;
+    let failure: unknown = null;
     while (this.pending.length > 0) {
-      await this.check();
+      try {
+        await this.check();
+        failure = null;
+      } catch (e) {
+        failure = e;
+      }
       if (this.pending.length === 0) return;
       if (performance.now() > until) {
         const t = this.pending[0]!;
-        throw new Error(`${this.who}: transaction '${t.transactionalId}' (producer id ${t.producerId}) was committed but is still open on ${(this.openOn.get(t.transactionalId) ?? t.partitions).map((p) => `'${p.topic}' partition ${p.partition}`).join(', ')} after ${Math.round(timeoutMs / 1000)} s; read_committed consumers wait there: check the broker's log for its commit markers`);
+        const why = failure === null ? '' : ` (the last check failed: ${failure instanceof Error ? failure.message : String(failure)})`;
+        throw new Error(`${this.who}: transaction '${t.transactionalId}' (producer id ${t.producerId}) was committed but is still open on ${(this.openOn.get(t.transactionalId) ?? t.partitions).map((p) => `'${p.topic}' partition ${p.partition}`).join(', ')} after ${Math.round(timeoutMs / 1000)} s${why}; read_committed consumers wait there: check the broker's log for its commit markers`, { cause: failure ?? undefined });
       }
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -172,18 +182,21 @@ export class CommitMarkerCheck {
         }
       }
       const open = new Map<string, Map<string, { epoch: number; coordinatorEpoch: number; leader: number }>>();
-      for (const [leader, ts] of byLeader) {
-        const broker = meta.brokers.get(leader)!;
-        const c = await connect(broker.host, broker.port);
-        const r = await kafka.describeProducersV0.api.async(c, [...ts].map(([name, ps]) => ({ name, partitionIndexes: [...ps] })));
-        for (const t of r.topics) {
-          for (const p of t.partitions) {
-            const m = new Map<string, { epoch: number; coordinatorEpoch: number; leader: number }>();
-            for (const a of p.activeProducers) if (a.currentTxnStartOffset >= 0n) m.set(String(a.producerId), { epoch: a.producerEpoch, coordinatorEpoch: a.coordinatorEpoch, leader });
-            open.set(`${t.name}:${p.partitionIndex}`, m);
+      const describe = async (leaders: Map<number, Map<string, Set<number>>>): Promise<void> => {
+        for (const [leader, ts] of leaders) {
+          const broker = meta.brokers.get(leader)!;
+          const c = await connect(broker.host, broker.port);
+          const r = await kafka.describeProducersV0.api.async(c, [...ts].map(([name, ps]) => ({ name, partitionIndexes: [...ps] })));
+          for (const t of r.topics) {
+            for (const p of t.partitions) {
+              const m = new Map<string, { epoch: number; coordinatorEpoch: number; leader: number }>();
+              for (const a of p.activeProducers) if (a.currentTxnStartOffset >= 0n) m.set(String(a.producerId), { epoch: a.producerEpoch, coordinatorEpoch: a.coordinatorEpoch, leader });
+              open.set(`${t.name}:${p.partitionIndex}`, m);
+            }
           }
         }
-      }
+      };
+      await describe(byLeader);
       const still: CommittedTransaction[] = [];
       for (const t of this.pending) {
         const hanging = t.partitions.filter((p) => open.get(`${p.topic}:${p.partition}`)?.has(t.producerId) === true);
@@ -201,6 +214,23 @@ export class CommitMarkerCheck {
           still.push(t);
           continue;
         }
+        // CompleteCommit is recorded after the markers were acknowledged (or skipped): a partition
+        // still open now, looked at after that, lost its marker. (Looked at before, it may only
+        // have been waiting for it.)
+        const again = new Map<number, Map<string, Set<number>>>();
+        for (const p of hanging) {
+          const leader = meta.topics.get(p.topic)!.partitions[p.partition]!.leader;
+          const ts = again.get(leader) ?? new Map<string, Set<number>>();
+          again.set(leader, ts);
+          ts.set(p.topic, (ts.get(p.topic) ?? new Set<number>()).add(p.partition));
+        }
+        await describe(again);
+        const lost = hanging.filter((p) => open.get(`${p.topic}:${p.partition}`)?.has(t.producerId) === true);
+        if (lost.length === 0) {
+          this.openOn.delete(t.transactionalId);
+          continue;
+        }
+        hanging.splice(0, hanging.length, ...lost);
         // Committed, yet open here: its markers were lost. Write them.
         const write = await writeTxnMarkers();
         const byBroker = new Map<number, { epoch: number; coordinatorEpoch: number; parts: { topic: string; partition: number }[] }>();
