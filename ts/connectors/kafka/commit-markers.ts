@@ -23,7 +23,8 @@
 
 import type { Connection, Reader, Writer } from '@platformatic/kafka';
 import { loadKafka } from './client.js';
-import { connectionOptions, type KafkaSecurity } from './security.js';
+import { connectionOptions } from './client-options.js';
+import { type KafkaSecurity } from './security.js';
 
 /** A transaction the sink committed, and the partitions it wrote. */
 export interface CommittedTransaction {

@@ -12,7 +12,6 @@
  */
 
 import { readFileSync } from 'node:fs';
-import type { ConnectionOptions as TlsOptions } from 'node:tls';
 
 export type SecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
 export type SaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
@@ -21,7 +20,7 @@ export interface KafkaSecurity {
   readonly protocol: SecurityProtocol;
   readonly sasl: { readonly mechanism: SaslMechanism; readonly username: string; readonly password: string } | null;
   /** Node TLS options (PEM text, not paths: read when the connector was built). */
-  readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly pfx?: Buffer; readonly passphrase?: string; readonly verifyHostname: boolean } | null;
+  readonly tls: { readonly ca?: string; readonly cert?: string; readonly key?: string; readonly pfx?: Uint8Array; readonly passphrase?: string; readonly verifyHostname: boolean } | null;
 }
 
 export const PLAINTEXT: KafkaSecurity = { protocol: 'PLAINTEXT', sasl: null, tls: null };
@@ -124,7 +123,7 @@ export function parseSecurity(props: ReadonlyMap<string, string>, who: string): 
   }
   let tls: KafkaSecurity['tls'] = null;
   if (usesTls) {
-    const t: { ca?: string; cert?: string; key?: string; pfx?: Buffer; passphrase?: string; verifyHostname: boolean } = { verifyHostname: true };
+    const t: { ca?: string; cert?: string; key?: string; pfx?: Uint8Array; passphrase?: string; verifyHostname: boolean } = { verifyHostname: true };
     const alg = get('ssl.endpoint.identification.algorithm');
     if (alg !== undefined && alg !== '' && alg.toLowerCase() !== 'https') throw new TypeError(`${who}: 'ssl.endpoint.identification.algorithm' is 'https' (check the broker's host name, the default) or '' (do not), got '${alg}'`);
     t.verifyHostname = alg === undefined || alg !== '';
@@ -177,17 +176,6 @@ export function parseSecurity(props: ReadonlyMap<string, string>, who: string): 
     if (set.length > 0) throw new TypeError(`${who}: ${set.map((k) => `'${k}'`).join(', ')} set but 'security.protocol' is ${protocol}; set it to SSL or SASL_SSL to use TLS`);
   }
   return { protocol, sasl, tls };
-}
-
-/** The client's connection options (`tls`, `sasl`) for every client and connection a connector opens. */
-export function connectionOptions(s: KafkaSecurity): { tls?: TlsOptions; sasl?: { mechanism: SaslMechanism; username: string; password: string } } {
-  const out: { tls?: TlsOptions; sasl?: { mechanism: SaslMechanism; username: string; password: string } } = {};
-  if (s.tls !== null) {
-    const { verifyHostname, ...pem } = s.tls;
-    out.tls = { ...pem, rejectUnauthorized: true, ...(verifyHostname ? {} : { checkServerIdentity: () => undefined }) };
-  }
-  if (s.sasl !== null) out.sasl = { mechanism: s.sasl.mechanism, username: s.sasl.username, password: s.sasl.password };
-  return out;
 }
 
 /** How a connector names its security in errors: "SASL_SSL (SCRAM-SHA-256 as 'alice')". */

@@ -26,7 +26,8 @@ import { RecordBatch, valueReader } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
 import type { Engine, TextFormat } from '../../engine/engine.js';
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
-import { connectionOptions, PLAINTEXT, parseSecurity, type KafkaSecurity } from './security.js';
+import { connectionOptions } from './client-options.js';
+import { PLAINTEXT, parseSecurity, type KafkaSecurity } from './security.js';
 import { CommitMarkerCheck, type CommittedTransaction } from './commit-markers.js';
 import { TransactionCoordinatorClient } from './transactions.js';
 

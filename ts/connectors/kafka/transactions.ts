@@ -8,7 +8,8 @@
 
 import type { Connection } from '@platformatic/kafka';
 import { loadKafka } from './client.js';
-import { connectionOptions, PLAINTEXT, type KafkaSecurity } from './security.js';
+import { connectionOptions } from './client-options.js';
+import { PLAINTEXT, type KafkaSecurity } from './security.js';
 
 /** Kafka error codes retried here: the coordinator is busy, moving or still loading. */
 const RETRIABLE = new Set([14 /* COORDINATOR_LOAD_IN_PROGRESS */, 15 /* COORDINATOR_NOT_AVAILABLE */, 16 /* NOT_COORDINATOR */, 51 /* CONCURRENT_TRANSACTIONS */]);
