@@ -11,6 +11,29 @@ export interface BrokerOptions {
   heap?: string;
   /** Progress lines (fetching jars, ready). */
   log?: (line: string) => void;
+  /**
+   * Also SSL, SASL_PLAINTEXT and SASL_SSL listeners on free ports (a new folder only): a test CA
+   * and broker certificate made with openssl, PLAIN and SCRAM-SHA-256/512 users (TEST_USERS).
+   */
+  secure?: boolean;
+  /** Extra server.properties lines (`name=value`) for a new folder. */
+  properties?: readonly string[];
+}
+
+export interface TestUser {
+  readonly username: string;
+  readonly password: string;
+}
+
+export interface SecureListeners {
+  /** host:port of each listener. */
+  readonly ssl: string;
+  readonly saslPlaintext: string;
+  readonly saslSsl: string;
+  /** The test CA's certificate (PEM): what clients trust. */
+  readonly caFile: string;
+  /** `plain`: a PLAIN user; `scram`: a SCRAM-SHA-256 and SCRAM-SHA-512 user. */
+  readonly users: { readonly plain: TestUser; readonly scram: TestUser };
 }
 
 export interface Broker {
@@ -18,6 +41,8 @@ export interface Broker {
   readonly bootstrap: string;
   readonly port: number;
   readonly controllerPort: number;
+  /** The secure listeners, if started with `secure`. */
+  readonly secure: SecureListeners | null;
   readonly dir: string;
   /** The broker's log (Log4j 2, everything at INFO). */
   readonly logFile: string;
@@ -28,6 +53,7 @@ export interface Broker {
   stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+export const TEST_USERS: SecureListeners['users'];
 export function kafkaVersion(): string;
 export function kafkaHome(version?: string): string;
 export function fetchKafkaJars(options?: { log?: (line: string) => void }): string;

@@ -101,13 +101,58 @@ function checkJava() {
   return java;
 }
 
-function serverProperties(dir, port, controllerPort) {
+/** The test users of the SASL listeners: PLAIN ones in the broker's JAAS entry, SCRAM ones added at format time. */
+export const TEST_USERS = Object.freeze({ plain: { username: 'alice', password: 'alice-secret' }, scram: { username: 'bob', password: 'bob-secret' } });
+
+/**
+ * A test CA and a broker certificate for 127.0.0.1 and localhost, signed by it, made with
+ * openssl in `dir`: ca.pem (what clients trust) and broker-keystore.pem (key and certificate,
+ * Kafka's PEM key store). Valid for two days: made afresh for every new broker folder.
+ */
+function makeCertificates(dir) {
+  mkdirSync(dir, { recursive: true });
+  const run = (args) => {
+    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+    if (r.error || r.status !== 0) {
+      throw new Error(`could not make the test broker's TLS certificates (openssl ${args[0]}): ${r.error?.message ?? `${r.stdout}${r.stderr}`.trim()}; `
+        + 'the SSL and SASL_SSL listeners need openssl on PATH');
+    }
+  };
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
+  run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=Sluice test CA']);
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'broker.key', '-out', 'broker.csr', '-subj', '/CN=localhost']);
+  run(['x509', '-req', '-in', 'broker.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'broker.pem', '-days', '2', '-extfile', 'san.ext']);
+  writeFileSync(join(dir, 'broker-keystore.pem'), readFileSync(join(dir, 'broker.key'), 'utf8') + readFileSync(join(dir, 'broker.pem'), 'utf8'));
+  return { caFile: join(dir, 'ca.pem'), keystore: join(dir, 'broker-keystore.pem') };
+}
+
+/** Listener lines of the optional SSL, SASL_PLAINTEXT and SASL_SSL listeners. */
+function secureProperties(secure, certs) {
+  const { plain } = TEST_USERS;
+  const jaasPlain = `org.apache.kafka.common.security.plain.PlainLoginModule required user_${plain.username}="${plain.password}";`;
+  const jaasScram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;';
+  const lines = [
+    'ssl.keystore.type=PEM',
+    `ssl.keystore.location=${certs.keystore}`,
+    'sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
+  ];
+  for (const l of ['sasl_plaintext', 'sasl_ssl']) {
+    lines.push(`listener.name.${l}.plain.sasl.jaas.config=${jaasPlain}`);
+    lines.push(`listener.name.${l}.scram-sha-256.sasl.jaas.config=${jaasScram}`);
+    lines.push(`listener.name.${l}.scram-sha-512.sasl.jaas.config=${jaasScram}`);
+  }
+  return lines;
+}
+
+function serverProperties(dir, port, controllerPort, secure, certs) {
+  const extra = secure === null ? '' : `,SSL://127.0.0.1:${secure.ssl},SASL_PLAINTEXT://127.0.0.1:${secure.saslPlaintext},SASL_SSL://127.0.0.1:${secure.saslSsl}`;
   return [
     'process.roles=broker,controller',
     'node.id=1',
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}`,
-    'listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}${extra}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port}${extra}`,
+    `listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT${secure === null ? '' : ',SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL'}`,
+    ...(secure === null ? [] : secureProperties(secure, certs)),
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
     `controller.quorum.bootstrap.servers=127.0.0.1:${controllerPort}`,
@@ -158,9 +203,16 @@ function log4jProperties(logFile) {
   ].join('\n');
 }
 
-/** A random Kafka cluster id: 16 bytes, URL-safe base64 without padding (as `random-uuid`). */
+/**
+ * A random Kafka cluster id: 16 bytes, URL-safe base64 without padding (as `random-uuid`). Not
+ * one starting with '-', which StorageTool's argument parser takes for an option (Kafka's
+ * Uuid.randomUuid() avoids those too): 1 format in 64 failed with "expected one argument".
+ */
 function clusterId() {
-  return randomBytes(16).toString('base64url');
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 function tail(file, lines = 30) {
@@ -180,6 +232,22 @@ function tail(file, lines = 30) {
  * @returns {Promise<import('./broker.mjs').Broker>}
  */
 export async function startBroker(options = {}) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(options);
+    } catch (e) {
+      // A port picked as free was taken by another process before the broker bound it (other
+      // brokers start at the same time in parallel test runs): a new folder with new ports.
+      if (attempt >= 3 || !e?.portTaken) throw e;
+      options.log?.(`a port was taken before the broker bound it; starting again with other ports (${e.message.split('\n')[0]})`);
+      if (options.dir === undefined) rmSync(e.portTaken, { recursive: true, force: true });
+      else for (const f of readdirSync(e.portTaken)) rmSync(join(e.portTaken, f), { recursive: true, force: true });
+    }
+  }
+}
+
+/** One start; an error with `portTaken` (the folder) when a port it chose was in use. */
+async function startOnce(options) {
   const java = checkJava();
   const libs = fetchKafkaJars({ log: options.log });
   const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'sluice-kafka-'));
@@ -187,18 +255,28 @@ export async function startBroker(options = {}) {
   const props = join(dir, 'server.properties');
   const logFile = join(dir, 'server.log');
   let port, controllerPort;
+  const fresh = !existsSync(join(dir, 'formatted'));
+  /** @type {{ ssl: number, saslPlaintext: number, saslSsl: number } | null} */
+  let secure = null;
+  const certDir = join(dir, 'certs');
+  const listener = (text, name) => Number(new RegExp(`(?:=|,)${name}://127\\.0\\.0\\.1:(\\d+)`).exec(text)?.[1]);
   if (existsSync(join(dir, 'formatted'))) {
     const text = readFileSync(props, 'utf8');
-    port = Number(/PLAINTEXT:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1]);
-    controllerPort = Number(/CONTROLLER:\/\/127\.0\.0\.1:(\d+)/.exec(text)?.[1]);
+    port = listener(text, 'PLAINTEXT');
+    controllerPort = listener(text, 'CONTROLLER');
+    if (text.includes('SASL_SSL://')) secure = { ssl: listener(text, 'SSL'), saslPlaintext: listener(text, 'SASL_PLAINTEXT'), saslSsl: listener(text, 'SASL_SSL') };
   } else {
     port = options.port ?? await freePort();
     controllerPort = options.controllerPort ?? await freePort();
-    writeFileSync(props, serverProperties(dir, port, controllerPort));
+    if (options.secure) secure = { ssl: await freePort(), saslPlaintext: await freePort(), saslSsl: await freePort() };
+    const certs = secure === null ? null : makeCertificates(certDir);
+    writeFileSync(props, serverProperties(dir, port, controllerPort, secure, certs) + (options.properties ?? []).map((l) => `${l}\n`).join(''));
     writeFileSync(join(dir, 'log4j2.properties'), log4jProperties(logFile));
+    const { scram } = TEST_USERS;
+    const scramUsers = secure === null ? [] : ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${scram.username},password=${scram.password}]`]);
     const format = spawnSync(java, ['-Xmx256m', `-Dlog4j2.configurationFile=${join(dir, 'log4j2.properties')}`,
       '-cp', join(libs, '*'), 'kafka.tools.StorageTool', 'format', '--standalone',
-      '--cluster-id', clusterId(), '--config', props], { encoding: 'utf8' });
+      '--cluster-id', clusterId(), '--config', props, ...scramUsers], { encoding: 'utf8' });
     if (format.error || format.status !== 0) {
       throw new Error(`could not format the Kafka storage in ${dir} (kafka.tools.StorageTool format): `
         + `${format.error?.message ?? `${format.stdout}${format.stderr}`.trim()}`);
@@ -234,9 +312,13 @@ export async function startBroker(options = {}) {
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
     child.on('error', (e) => reject(new Error(`could not start the Kafka broker (${java}): ${e.message}`)));
-    exited.then(({ code, signal }) => reject(new Error(
-      `the Kafka broker exited before it was ready (code ${code}, signal ${signal}); `
-      + `its log ${logFile} ends with:\n${tail(logFile)}\n${output.trim()}`)));
+    exited.then(({ code, signal }) => {
+      const e = new Error(`the Kafka broker exited before it was ready (code ${code}, signal ${signal}); `
+        + `its log ${logFile} ends with:\n${tail(logFile)}\n${output.trim()}`);
+      const chosen = fresh && options.port === undefined && options.controllerPort === undefined;
+      if (chosen && /Address already in use/.test(`${tail(logFile, 200)}${output}`)) e.portTaken = dir;
+      reject(e);
+    });
   });
   await ready;
   options.log?.(`Kafka ${kafkaVersion()} broker ready at ${bootstrap} (dir ${dir})`);
@@ -245,6 +327,13 @@ export async function startBroker(options = {}) {
     bootstrap,
     port,
     controllerPort,
+    secure: secure === null ? null : {
+      ssl: `127.0.0.1:${secure.ssl}`,
+      saslPlaintext: `127.0.0.1:${secure.saslPlaintext}`,
+      saslSsl: `127.0.0.1:${secure.saslSsl}`,
+      caFile: join(certDir, 'ca.pem'),
+      users: TEST_USERS,
+    },
     dir,
     logFile,
     pid: child.pid,

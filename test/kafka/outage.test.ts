@@ -4,7 +4,7 @@
 // same data and ports. The job rides through (the client retries) or fails and restarts from its
 // latest checkpoint under its restart strategy; a read_committed consumer then sees every window once.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,8 @@ describe('Kafka broker outage', () => {
     const dir = join(work, 'broker');
     const log = (line: string) => process.stderr.write(`[kafka outage] ${line}\n`);
     let broker: Broker = await startBroker({ dir, log });
+    let passed = false;
+    let stderr = '';
     try {
       const bootstrap = broker.bootstrap;
       await createTopic(bootstrap, 'outage-in', 2);
@@ -33,11 +35,15 @@ describe('Kafka broker outage', () => {
       const chk = join(work, 'chk');
       const child = spawn(
         process.execPath,
-        [cli, 'run', 'test/fixtures/jobs/kafka-window.ts', '--engine', 'native', '--no-progress', '--batch-size', '200', '--', bootstrap, 'outage-in', 'outage-out', 'outage', chk, '60'],
+        [cli, 'run', 'test/fixtures/jobs/kafka-window.ts', '--engine', 'native', '--no-progress', '--log-level', 'debug', '--batch-size', '200', '--', bootstrap, 'outage-in', 'outage-out', 'outage', chk, '60'],
         { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] },
       );
-      let stderr = '';
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      // Also into a file as it comes (kept with SLUICE_KAFKA_KEEP=1 when the test fails, even by timing out).
+      const jobLog = createWriteStream(join(work, 'job.log'));
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        jobLog.write(d);
+      });
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       let done = false;
       void exited.then(() => (done = true));
@@ -53,9 +59,15 @@ describe('Kafka broker outage', () => {
       // checkpoint depends on how long the broker takes to come back; either way:)
       const got = (await readCommitted(bootstrap, 'outage-out', true)).map((r) => windowOf(r.value)).sort();
       expect(got).toEqual(expectedWindows(N));
+      passed = true;
+      // How often the broker lost a commit's markers during its shutdown (the sink completes them; commit-markers.ts).
+      const repaired = stderr.split('SLUICE_KAFKA_COMMIT_MARKERS').length - 1;
+      if (repaired > 0) log(`the sink completed ${repaired} committed transaction(s) whose commit markers the broker lost`);
     } finally {
       await broker.stop();
-      rmSync(work, { recursive: true, force: true });
+      // SLUICE_KAFKA_KEEP=1 keeps a failed run's broker (its log and data) and the job's log.
+      if (!passed && process.env.SLUICE_KAFKA_KEEP === '1') log(`kept ${work} (job.log, broker/server.log, broker/data)`);
+      else rmSync(work, { recursive: true, force: true });
     }
   }, 180_000);
 });

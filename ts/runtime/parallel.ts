@@ -264,8 +264,14 @@ async function runParallel(
   const interval = options.progressIntervalMs ?? 500;
   const latest = new Map<number, readonly OperatorMetrics[]>();
   let failure: JobFailedError | null = null;
+  // Rejects on the first failure: what waits for workers after they reported 'done' (their
+  // sinks' final commit and close) must not wait for ever on one that failed there instead.
+  let onFailure: (e: JobFailedError) => void = () => undefined;
+  const failedAt = new Promise<never>((_, reject) => (onFailure = reject));
+  failedAt.catch(() => undefined);
   const fail = (e: JobFailedError): void => {
     if (failure === null) failure = e;
+    onFailure(e);
     for (const w of workers) void w.terminate();
   };
   // Each worker raises the same warnings (e.g. an at-least-once sink of every subtask): shown once.
@@ -347,13 +353,16 @@ async function runParallel(
       await (mainRun as TaskRun | null)?.close();
       // Sinks in workers commit the final checkpoint there (its 'complete' came first on the
       // same port) and then close; only then may the workers end.
-      await Promise.all(
-        workers.map((w, i) => {
-          const p = new Promise<void>((r) => (closed[i] = r));
-          w.postMessage({ t: 'close' });
-          return p;
-        }),
-      );
+      await Promise.race([
+        Promise.all(
+          workers.map((w, i) => {
+            const p = new Promise<void>((r) => (closed[i] = r));
+            w.postMessage({ t: 'close' });
+            return p;
+          }),
+        ),
+        failedAt,
+      ]);
     }
     await (mainRun as TaskRun | null)?.close();
   } catch (e) {

@@ -7,6 +7,8 @@
  * bounded table ends where the mode says, as Flink's), properties.isolation.level. Sink:
  * sink.delivery-guarantee (none, at-least-once, exactly-once with sink.transactional-id-prefix
  * and checkpoints), sink.partitioner (round-robin, or by key.fields with the default).
+ * Security: properties.security.protocol, properties.sasl.mechanism, properties.sasl.jaas.config
+ * and properties.ssl.* (TLS and SASL, as the Java client's properties; connectors/kafka/security.ts).
  */
 
 import { Schema, type SchemaSpec } from '../batch/schema.js';
@@ -14,6 +16,7 @@ import type { Sink, Source } from '../api/connector.js';
 import { KafkaSink, type DeliveryGuarantee } from '../connectors/kafka/sink.js';
 import { KafkaSource, type IsolationLevel } from '../connectors/kafka/source.js';
 import { OffsetsInitializer, type OffsetReset, type OffsetsSpec } from '../connectors/kafka/offsets.js';
+import { parseSecurity, SECURITY_PROPERTIES } from '../connectors/kafka/security.js';
 import { fail, type SqlNode } from './parser.js';
 
 /** What this module needs of a table definition (connectors.ts's TableDef). */
@@ -48,7 +51,18 @@ export const KAFKA_OPTIONS: readonly string[] = [
   'sink.transactional-id-prefix',
   'sink.partitioner',
   'key.fields',
+  ...SECURITY_PROPERTIES.map((p) => `properties.${p}`),
 ];
+
+/** The table's TLS/SASL client properties, without the `properties.` prefix. */
+function securityProperties(def: KafkaTableDef): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const p of SECURITY_PROPERTIES) {
+    const v = opt(def, `properties.${p}`);
+    if (v !== undefined) out[p] = v;
+  }
+  return out;
+}
 
 const MODES = ['earliest-offset', 'latest-offset', 'group-offsets', 'timestamp', 'specific-offsets'];
 
@@ -129,6 +143,15 @@ export function checkKafkaTable(def: KafkaTableDef): void {
   for (const k of keyFields(def)) if (!def.columns.some((c) => c.name === k)) fail(at(def, 'key.fields'), `'key.fields': no column '${k}'; the columns are: ${def.columns.map((c) => c.name).join(', ')}`);
   const d = opt(def, 'csv.field-delimiter');
   if (d !== undefined && d.length !== 1) fail(at(def, 'csv.field-delimiter'), `'csv.field-delimiter' is one character, got '${d}'`);
+  const security = securityProperties(def);
+  if (Object.keys(security).length > 0) {
+    try {
+      parseSecurity(new Map(Object.entries(security)), `CREATE TABLE ${def.name}`);
+    } catch (e) {
+      const named = Object.keys(security).find((k) => (e as Error).message.includes(`'${k}'`));
+      fail(named === undefined ? def.node : at(def, `properties.${named}`), (e as Error).message.replace(/'((?:security|sasl|ssl)\.[\w.]+)'/g, "'properties.$1'"));
+    }
+  }
 }
 
 function keyFields(def: KafkaTableDef): string[] {
@@ -149,6 +172,7 @@ export function kafkaSource(def: KafkaTableDef, spec: SchemaSpec): Source<Record
   if (group !== undefined) b.setGroupId(group);
   const client = opt(def, 'properties.client.id');
   if (client !== undefined) b.setClientId(client);
+  b.setProperties(securityProperties(def));
   const iso = opt(def, 'properties.isolation.level');
   if (iso !== undefined) b.setIsolationLevel(iso as IsolationLevel);
   b.setStartingOffsets(offsetsOf(def, 'scan.startup', opt(def, 'scan.startup.mode') ?? 'group-offsets', topics));
@@ -182,6 +206,7 @@ export function kafkaSink(def: KafkaTableDef): Sink {
   if (prefix !== undefined) b.setTransactionalIdPrefix(prefix);
   const client = opt(def, 'properties.client.id');
   if (client !== undefined) b.setClientId(client);
+  b.setProperties(securityProperties(def));
   return b.build();
 }
 

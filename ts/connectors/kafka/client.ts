@@ -4,6 +4,8 @@
  * errors that say what happened and what to do.
  */
 
+import type { KafkaSecurity } from './security.js';
+
 type KafkaModule = typeof import('@platformatic/kafka');
 
 let loading: Promise<KafkaModule> | null = null;
@@ -39,6 +41,26 @@ function causes(e: unknown): string {
   return seen.join(': ');
 }
 
+/** The client's error codes (`PLT_KFK_...`) in an error and its causes. */
+function errorCodes(e: unknown): string[] {
+  const out: string[] = [];
+  const visit = (x: unknown, depth: number): void => {
+    if (depth > 6 || !(x instanceof Error)) return;
+    const code = (x as { code?: unknown }).code;
+    if (typeof code === 'string') out.push(code);
+    visit(x.cause, depth + 1);
+    const inner = (x as { errors?: unknown }).errors;
+    if (Array.isArray(inner)) for (const i of inner) visit(i, depth + 1);
+  };
+  visit(e, 0);
+  return out;
+}
+
+/** True for a refused SASL login or a failed TLS handshake (retrying will not help). */
+export function isAuthenticationError(e: unknown): boolean {
+  return errorCodes(e).includes('PLT_KFK_AUTHENTICATION') || /SASL authentication failed|certificate|self[- ]signed|ERR_TLS|ERR_SSL/i.test(causes(e));
+}
+
 /** True when the client could not reach any broker (refused, timed out, closed). */
 export function isNetworkError(e: unknown): boolean {
   const text = causes(e);
@@ -49,8 +71,22 @@ export function isNetworkError(e: unknown): boolean {
  * A client failure as an error naming the connector, the brokers and the operation, and what
  * to do; the client's own error stays as the cause.
  */
-export function kafkaError(who: string, bootstrap: readonly string[], doing: string, e: unknown): Error {
+export function kafkaError(who: string, bootstrap: readonly string[], doing: string, e: unknown, security?: KafkaSecurity): Error {
   const detail = causes(e);
+  const codes = errorCodes(e);
+  if (security?.sasl && (codes.includes('PLT_KFK_AUTHENTICATION') || /SASL authentication failed|Authentication failed/i.test(detail))) {
+    const { mechanism, username } = security.sasl;
+    return new Error(
+      `${who}: the Kafka broker(s) at ${bootstrap.join(',')} refused SASL authentication with mechanism ${mechanism} as user '${username}' (${security.protocol}) while ${doing} (${detail}); check the user name and password in 'sasl.jaas.config', and that the user exists for ${mechanism} on the broker`,
+      { cause: e },
+    );
+  }
+  if (security?.tls && /certificate|self[- ]signed|ERR_TLS|ERR_SSL|SSL routines|altnames|wrong version number|secure TLS/i.test(detail)) {
+    return new Error(
+      `${who}: the TLS connection to the Kafka broker(s) at ${bootstrap.join(',')} failed while ${doing} (${detail}); check that the broker's listener there is ${security.protocol}, that 'ssl.truststore.*' holds the CA that signed its certificate, and that the certificate names the host (or set 'ssl.endpoint.identification.algorithm' to '')`,
+      { cause: e },
+    );
+  }
   if (isNetworkError(e)) {
     return new Error(`${who}: cannot reach the Kafka broker(s) at ${bootstrap.join(',')} while ${doing} (${detail}); is Kafka running there and is the address right?`, { cause: e });
   }

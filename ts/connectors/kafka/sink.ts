@@ -26,6 +26,9 @@ import { RecordBatch, valueReader } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
 import type { Engine, TextFormat } from '../../engine/engine.js';
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
+import { connectionOptions } from './client-options.js';
+import { PLAINTEXT, parseSecurity, type KafkaSecurity } from './security.js';
+import { CommitMarkerCheck, type CommittedTransaction } from './commit-markers.js';
 import { TransactionCoordinatorClient } from './transactions.js';
 
 /** Bytes of keys and values per send: a record batch per partition stays well under the broker's default 1 MiB limit. */
@@ -52,6 +55,7 @@ interface SinkConfig {
    * (a last `$rowkind` field). `exceptKey`: values without the key fields.
    */
   readonly upsert: { readonly exceptKey: boolean } | null;
+  readonly security: KafkaSecurity;
 }
 
 export class KafkaSinkBuilder {
@@ -65,9 +69,28 @@ export class KafkaSinkBuilder {
   private timeoutMs = 60_000;
   private clientId = 'sluice';
   private upsert: SinkConfig['upsert'] = null;
+  private readonly properties = new Map<string, string>();
 
   setBootstrapServers(servers: string | readonly string[]): this {
     this.bootstrap = bootstrapList(servers, 'KafkaSink');
+    return this;
+  }
+
+  /**
+   * A Kafka client property, named as for the Java client (Flink's `setProperty`): the security
+   * ones (`security.protocol`, `sasl.mechanism`, `sasl.jaas.config`, `ssl.*`; see
+   * docs/kafka-security.md) and `bootstrap.servers`.
+   */
+  setProperty(key: string, value: string): this {
+    if (typeof key !== 'string' || typeof value !== 'string') throw new TypeError('KafkaSink.setProperty: give a property name and a string value');
+    if (key === 'bootstrap.servers') return this.setBootstrapServers(value);
+    this.properties.set(key, value);
+    return this;
+  }
+
+  /** Several properties at once (see setProperty). */
+  setProperties(properties: Readonly<Record<string, string>>): this {
+    for (const [k, v] of Object.entries(properties)) this.setProperty(k, v);
     return this;
   }
 
@@ -162,6 +185,7 @@ export class KafkaSinkBuilder {
       transactionTimeoutMs: this.timeoutMs,
       clientId: this.clientId,
       upsert: this.upsert,
+      security: this.properties.size === 0 ? PLAINTEXT : parseSecurity(this.properties, 'KafkaSink'),
     });
   }
 }
@@ -206,6 +230,8 @@ interface Prepared {
   readonly transactionalId: string;
   readonly producerId: string;
   readonly epoch: number;
+  /** The partitions it wrote (absent in checkpoints of earlier versions). */
+  readonly partitions?: readonly { readonly topic: string; readonly partition: number }[];
 }
 
 /** What a checkpoint holds of an exactly-once writer. */
@@ -217,6 +243,8 @@ interface KafkaSinkState {
   readonly subtask?: number;
   /** Transactional id sequences of former subtasks this one took over on a rescaled restore and has not yet fenced. */
   readonly adopted?: readonly { readonly subtask: number; readonly next: number }[];
+  /** Committed transactions not yet seen ended on all their partitions (see commit-markers.ts). */
+  readonly unchecked?: readonly CommittedTransaction[];
 }
 
 interface Open {
@@ -224,6 +252,8 @@ interface Open {
   readonly transactionalId: string;
   readonly tx: Awaited<ReturnType<Producer['beginTransaction']>>;
   sent: number;
+  /** `topic:partition` of every partition written. */
+  readonly partitions: Set<string>;
 }
 
 class KafkaWriter implements SinkWriter {
@@ -246,6 +276,8 @@ class KafkaWriter implements SinkWriter {
   private closed = false;
   /** The producer of a transaction being begun. */
   private opening: Producer | null = null;
+  /** Exactly-once: committed transactions checked for lost commit markers. */
+  private readonly markers: CommitMarkerCheck;
 
   constructor(
     private readonly c: SinkConfig,
@@ -255,28 +287,30 @@ class KafkaWriter implements SinkWriter {
     private readonly parallelism: number,
   ) {
     this.who = `Kafka sink (${'fixed' in c.topic ? `topic '${c.topic.fixed}'` : `topic from field '${c.topic.field}'`})`;
+    this.markers = new CommitMarkerCheck(c.bootstrap, c.security, `${c.clientId}-sink-${subtask}`, this.who);
   }
 
   private async call<R>(doing: string, f: () => Promise<R>): Promise<R> {
     try {
       return await f();
     } catch (e) {
-      throw kafkaError(this.who, this.c.bootstrap, doing, e);
+      throw kafkaError(this.who, this.c.bootstrap, doing, e, this.c.security);
     }
   }
 
   private async start(): Promise<void> {
     const kafka = await loadKafka();
     if (this.c.guarantee !== 'exactly-once') {
-      this.producer = new kafka.Producer({ clientId: `${this.c.clientId}-sink-${this.subtask}`, bootstrapBrokers: [...this.c.bootstrap], idempotent: true, acks: -1, autocreateTopics: false });
+      this.producer = new kafka.Producer({ clientId: `${this.c.clientId}-sink-${this.subtask}`, bootstrapBrokers: [...this.c.bootstrap], ...connectionOptions(this.c.security), idempotent: true, acks: -1, autocreateTopics: false });
       return;
     }
     // Recovery first: commit what the restored checkpoint prepared, then fence (abort) every id a failed run may have left open.
-    const coordinator = new TransactionCoordinatorClient(this.c.bootstrap, `${this.c.clientId}-recovery-${this.subtask}`);
+    const coordinator = new TransactionCoordinatorClient(this.c.bootstrap, `${this.c.clientId}-recovery-${this.subtask}`, this.c.security);
     try {
       if (this.restored !== null) {
         for (const p of this.restored.prepared) {
           await this.call(`committing transaction '${p.transactionalId}' of checkpoint ${p.checkpointId} on restore`, () => coordinator.commit(p.transactionalId, BigInt(p.producerId), p.epoch));
+          this.markers.add({ transactionalId: p.transactionalId, producerId: p.producerId, epoch: p.epoch, partitions: p.partitions ?? [] });
         }
         this.prepared = this.prepared.filter((p) => !this.restored!.prepared.some((r) => r.transactionalId === p.transactionalId));
       }
@@ -317,6 +351,7 @@ class KafkaWriter implements SinkWriter {
     this.next = s.next;
     this.prepared = s.prepared.map((p) => ({ ...p, live: null }));
     this.adopted = s.adopted ?? [];
+    for (const t of s.unchecked ?? []) this.markers.add(t);
   }
 
   /**
@@ -330,7 +365,7 @@ class KafkaWriter implements SinkWriter {
     const taken = olds.flatMap((s) => [{ subtask: s.subtask, next: s.next }, ...(s.adopted ?? [])]).filter((a) => a.subtask >= this.parallelism && a.subtask % this.parallelism === this.subtask);
     const own = olds.find((s) => s.subtask === this.subtask);
     const mine = olds.filter((s) => s === own || taken.some((a) => a.subtask === s.subtask));
-    this.restore({ prepared: mine.flatMap((s) => s.prepared), next: own?.next ?? 0, adopted: taken });
+    this.restore({ prepared: mine.flatMap((s) => s.prepared), next: own?.next ?? 0, adopted: taken, unchecked: mine.flatMap((s) => s.unchecked ?? []) });
   }
 
   /** Partition count of `topic` (metadata cached for 10 s). */
@@ -339,13 +374,13 @@ class KafkaWriter implements SinkWriter {
     if (cached !== undefined && performance.now() - cached.at < 10_000) return cached.count;
     const kafka = await loadKafka();
     // An admin client for metadata: the producer's own lookup waits for a missing topic forever.
-    this.admin ??= new kafka.Admin({ clientId: `${this.c.clientId}-sink-meta-${this.subtask}`, bootstrapBrokers: [...this.c.bootstrap] });
+    this.admin ??= new kafka.Admin({ clientId: `${this.c.clientId}-sink-meta-${this.subtask}`, bootstrapBrokers: [...this.c.bootstrap], ...connectionOptions(this.c.security) });
     let meta;
     try {
       meta = await this.admin.metadata({ topics: [topic], autocreateTopics: false, forceUpdate: true });
     } catch (e) {
       if (/UNKNOWN_TOPIC|Unknown topic/i.test(String(e) + String((e as { errors?: unknown[] }).errors?.map(String)))) throw new Error(`${this.who}: topic '${topic}' does not exist on ${this.c.bootstrap.join(',')}; create it first (or check the name)`, { cause: e });
-      throw kafkaError(this.who, this.c.bootstrap, `reading the metadata of topic '${topic}'`, e);
+      throw kafkaError(this.who, this.c.bootstrap, `reading the metadata of topic '${topic}'`, e, this.c.security);
     }
     const t = meta.topics.get(topic);
     if (t === undefined) throw new Error(`${this.who}: topic '${topic}' does not exist on ${this.c.bootstrap.join(',')}; create it first (or check the name)`);
@@ -449,6 +484,7 @@ class KafkaWriter implements SinkWriter {
       await this.call(`writing to transaction '${o.transactionalId}'`, () => o.tx.send({ messages }));
       if (this.closed) await this.zombie(o, o.transactionalId);
       o.sent += messages.length;
+      for (const m of messages) o.partitions.add(`${m.topic}:${m.partition}`);
       return;
     }
     const previous = this.inFlight[this.inFlight.length - 1];
@@ -471,6 +507,7 @@ class KafkaWriter implements SinkWriter {
     const producer = new kafka.Producer({
       clientId: `${this.c.clientId}-sink-${this.subtask}`,
       bootstrapBrokers: [...this.c.bootstrap],
+      ...connectionOptions(this.c.security),
       idempotent: true,
       transactionalId,
       acks: -1,
@@ -489,7 +526,7 @@ class KafkaWriter implements SinkWriter {
       this.opening = null;
     }
     if (this.closed) await this.zombie({ producer, tx }, transactionalId);
-    this.open = { producer, transactionalId, tx, sent: 0 };
+    this.open = { producer, transactionalId, tx, sent: 0, partitions: new Set() };
     return this.open;
   }
 
@@ -497,10 +534,21 @@ class KafkaWriter implements SinkWriter {
   preCommit(checkpointId: number): KafkaSinkState {
     const o = this.open;
     if (o !== null && o.sent > 0) {
-      this.prepared.push({ checkpointId, transactionalId: o.transactionalId, producerId: String(o.producer.producerId), epoch: o.producer.producerEpoch!, live: o });
+      const partitions = [...o.partitions].map((k) => {
+        const i = k.lastIndexOf(':');
+        return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)) };
+      });
+      this.prepared.push({ checkpointId, transactionalId: o.transactionalId, producerId: String(o.producer.producerId), epoch: o.producer.producerEpoch!, partitions, live: o });
       this.open = null;
     }
-    return { prepared: this.prepared.map(({ live: _live, ...p }) => p), next: this.next, subtask: this.subtask, ...(this.adopted.length === 0 ? {} : { adopted: this.adopted }) };
+    const unchecked = this.markers.unchecked;
+    return {
+      prepared: this.prepared.map(({ live: _live, ...p }) => p),
+      next: this.next,
+      subtask: this.subtask,
+      ...(this.adopted.length === 0 ? {} : { adopted: this.adopted }),
+      ...(unchecked.length === 0 ? {} : { unchecked: [...unchecked] }),
+    };
   }
 
   /** Phase two: checkpoint `id` completed: commit its transactions (and earlier ones not yet committed). */
@@ -513,11 +561,14 @@ class KafkaWriter implements SinkWriter {
         await this.call(`committing transaction '${p.transactionalId}' of checkpoint ${p.checkpointId}`, () => live.tx.commit());
         await live.producer.close().catch(() => undefined);
       } else {
-        const coordinator = new TransactionCoordinatorClient(this.c.bootstrap, `${this.c.clientId}-commit-${this.subtask}`);
+        const coordinator = new TransactionCoordinatorClient(this.c.bootstrap, `${this.c.clientId}-commit-${this.subtask}`, this.c.security);
         await this.call(`committing transaction '${p.transactionalId}' of checkpoint ${p.checkpointId}`, () => coordinator.commit(p.transactionalId, BigInt(p.producerId), p.epoch));
       }
       this.prepared.shift();
+      this.markers.add({ transactionalId: p.transactionalId, producerId: p.producerId, epoch: p.epoch, partitions: p.partitions ?? [] });
     }
+    // Now and then: were the committed transactions' markers written? (A failed check is tried again later.)
+    await this.markers.maybeCheck().catch(() => undefined);
   }
 
   /**
@@ -550,6 +601,10 @@ class KafkaWriter implements SinkWriter {
       await o.producer.close().catch(() => undefined);
     }
     for (const p of this.prepared) if (p.live !== null) await p.live.producer.close().catch(() => undefined);
+    // Everything prepared was committed (the end of a job, not a failure): nothing committed may stay open.
+    if (this.c.guarantee === 'exactly-once' && o === null && this.prepared.length === 0 && this.ready !== null) {
+      await this.markers.settle(60_000).catch((e: unknown) => errors.push(e));
+    }
     if (this.producer !== null) await this.producer.close().catch((e: unknown) => errors.push(e));
     this.producer = null;
     await this.admin?.close().catch(() => undefined);

@@ -18,7 +18,9 @@ import type { RecordBatch } from '../../batch/record-batch.js';
 import { Schema, type RecordOf, type SchemaSpec } from '../../batch/schema.js';
 import { EngineError } from '../../engine/errors.js';
 import { DeadLetterFile, type DeadLetterPosition } from '../../runtime/dead-letters.js';
-import { bootstrapList, kafkaError, loadKafka } from './client.js';
+import { bootstrapList, isAuthenticationError, kafkaError, loadKafka } from './client.js';
+import { connectionOptions } from './client-options.js';
+import { PLAINTEXT, parseSecurity, type KafkaSecurity } from './security.js';
 import { OffsetsInitializer, type OffsetsSpec } from './offsets.js';
 import type { ExtraColumns, MetadataField, ValueFormat } from './formats.js';
 import { PartitionDecoder, type BadRecord } from './records.js';
@@ -51,6 +53,7 @@ interface SourceConfig {
   readonly discoveryMs: number | null;
   readonly maxBytesPerPartition: number;
   readonly clientId: string;
+  readonly security: KafkaSecurity;
 }
 
 /** Flink's KafkaSourceEnumerator rule: a topic's partitions go round the readers from a start that depends on the topic. */
@@ -80,10 +83,32 @@ export class KafkaSourceBuilder<T extends object = Record<string, never>> {
   // source at ~0.6 M JSON bids/s on the local broker, 8 MiB ones at ~1.3 M/s before prefetching).
   private maxBytesPerPartition = 8 << 20;
   private clientId = 'sluice';
+  private readonly properties = new Map<string, string>();
 
   /** `'host:port'`, a comma-separated list, or an array. */
   setBootstrapServers(servers: string | readonly string[]): this {
     this.bootstrap = bootstrapList(servers, 'KafkaSource');
+    return this;
+  }
+
+  /**
+   * A Kafka client property, named as for the Java client (Flink's `setProperty`): the security
+   * ones (`security.protocol`, `sasl.mechanism`, `sasl.jaas.config`, `ssl.*`; see
+   * docs/kafka-security.md), `bootstrap.servers`, `group.id`, `client.id` and `isolation.level`.
+   */
+  setProperty(key: string, value: string): this {
+    if (typeof key !== 'string' || typeof value !== 'string') throw new TypeError('KafkaSource.setProperty: give a property name and a string value');
+    if (key === 'bootstrap.servers') return this.setBootstrapServers(value);
+    if (key === 'group.id') return this.setGroupId(value);
+    if (key === 'client.id') return this.setClientId(value);
+    if (key === 'isolation.level') return this.setIsolationLevel(value as IsolationLevel);
+    this.properties.set(key, value);
+    return this;
+  }
+
+  /** Several properties at once (see setProperty). */
+  setProperties(properties: Readonly<Record<string, string>>): this {
+    for (const [k, v] of Object.entries(properties)) this.setProperty(k, v);
     return this;
   }
 
@@ -251,6 +276,7 @@ export class KafkaSourceBuilder<T extends object = Record<string, never>> {
       discoveryMs: this.discoveryMs ?? (bounded ? null : 10_000),
       maxBytesPerPartition: this.maxBytesPerPartition,
       clientId: this.clientId,
+      security: this.properties.size === 0 ? PLAINTEXT : parseSecurity(this.properties, 'KafkaSource'),
     });
   }
 }
@@ -347,11 +373,13 @@ class KafkaReader implements SourceReader {
       clientId: `${c.clientId}-source-${this.subtask}`,
       groupId: c.groupId ?? `sluice-${randomUUID()}`,
       bootstrapBrokers: [...c.bootstrap],
+      ...connectionOptions(c.security),
       isolationLevel: c.isolation === 'read_committed' ? kafka.FetchIsolationLevels.READ_COMMITTED : kafka.FetchIsolationLevels.READ_UNCOMMITTED,
       retries: 3,
       timeout: 10_000,
     });
-    this.pool = new kafka.ConnectionPool(`${c.clientId}-source-${this.subtask}`, { connectTimeout: 10_000 });
+    // The raw fetches' connections authenticate as the client's own do.
+    this.pool = new kafka.ConnectionPool(`${c.clientId}-source-${this.subtask}`, { connectTimeout: 10_000, ...connectionOptions(c.security) });
     await this.discover(true);
   }
 
@@ -374,7 +402,7 @@ class KafkaReader implements SourceReader {
     } catch (e) {
       const missing = /UNKNOWN_TOPIC|Unknown topic/i.test(String((e as Error)?.message) + JSON.stringify((e as { errors?: unknown })?.errors ?? '', (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
       if (missing) throw new Error(`${this.who}: topic ${names.map((t) => `'${t}'`).join(' or ')} does not exist on ${c.bootstrap.join(',')}; create it first (or check the name)`, { cause: e });
-      throw kafkaError(this.who, c.bootstrap, 'reading topic metadata', e);
+      throw kafkaError(this.who, c.bootstrap, 'reading topic metadata', e, c.security);
     }
     for (const t of names) {
       const m = meta.topics.get(t);
@@ -488,7 +516,7 @@ class KafkaReader implements SourceReader {
     try {
       return await f();
     } catch (e) {
-      throw kafkaError(this.who, this.config.bootstrap, doing, e);
+      throw kafkaError(this.who, this.config.bootstrap, doing, e, this.config.security);
     }
   }
 
@@ -639,7 +667,8 @@ class KafkaReader implements SourceReader {
       try {
         return await rawFetch(this.pool!, broker, request);
       } catch (e) {
-        if (this.pool === null || performance.now() - t0 > 60_000) throw e;
+        // A refused login or certificate does not get better by waiting.
+        if (this.pool === null || performance.now() - t0 > 60_000 || isAuthenticationError(e)) throw e;
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
@@ -679,7 +708,7 @@ class KafkaReader implements SourceReader {
     for (const id of [...this.snapshots.keys()]) if (id <= checkpointId) this.snapshots.delete(id);
     if (splits === undefined || splits.length === 0) return;
     const kafka = await loadKafka();
-    const consumer = this.consumer ?? new kafka.Consumer({ clientId: `${this.config.clientId}-source-${this.subtask}`, groupId: this.config.groupId!, bootstrapBrokers: [...this.config.bootstrap], retries: 1 });
+    const consumer = this.consumer ?? new kafka.Consumer({ clientId: `${this.config.clientId}-source-${this.subtask}`, groupId: this.config.groupId!, bootstrapBrokers: [...this.config.bootstrap], ...connectionOptions(this.config.security), retries: 1 });
     // Not a member of the group (Sluice assigns partitions): commit as a simple consumer does.
     consumer.generationId = -1;
     consumer.memberId = '';

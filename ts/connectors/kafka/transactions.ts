@@ -8,6 +8,8 @@
 
 import type { Connection } from '@platformatic/kafka';
 import { loadKafka } from './client.js';
+import { connectionOptions } from './client-options.js';
+import { PLAINTEXT, type KafkaSecurity } from './security.js';
 
 /** Kafka error codes retried here: the coordinator is busy, moving or still loading. */
 const RETRIABLE = new Set([14 /* COORDINATOR_LOAD_IN_PROGRESS */, 15 /* COORDINATOR_NOT_AVAILABLE */, 16 /* NOT_COORDINATOR */, 51 /* CONCURRENT_TRANSACTIONS */]);
@@ -34,11 +36,12 @@ export class TransactionCoordinatorClient {
   constructor(
     private readonly bootstrap: readonly string[],
     private readonly clientId: string,
+    private readonly security: KafkaSecurity = PLAINTEXT,
   ) {}
 
   private async connect(host: string, port: number): Promise<Connection> {
     const kafka = await loadKafka();
-    const c = new kafka.Connection(this.clientId);
+    const c = new kafka.Connection(this.clientId, connectionOptions(this.security));
     await (c.connect(host, port) as Promise<void>);
     this.connections.push(c);
     return c;
