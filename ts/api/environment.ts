@@ -46,6 +46,19 @@ export function registerSocketTextSource(f: (host: string, port: number, options
   socketTextSource = f;
 }
 
+/**
+ * Running as one instance of a Kafka application (ExecuteOptions.application) is the Kafka
+ * connectors' business, above this layer: they register the runner here when loaded. It gets
+ * the job's graph and a function that runs a graph (one task's copy) with restarts.
+ */
+export type ApplicationRunner = (jobName: string, graph: JobGraph, options: ExecuteOptions, run: (graph: JobGraph, options: ExecuteOptions) => Promise<JobResult>) => Promise<JobResult>;
+let applicationRunner: ApplicationRunner | null = null;
+
+/** @internal Called once by connectors/kafka/application.ts. */
+export function registerApplicationRunner(f: ApplicationRunner): void {
+  applicationRunner = f;
+}
+
 export interface EnvironmentOptions {
   /** 'native', 'ts' or 'auto' (default; SLUICE_ENGINE overrides the default). */
   readonly engine?: EngineChoice;
@@ -222,6 +235,10 @@ export class StreamEnvironment {
     const graph = this.graph.lineageOf(sinks);
     if (sinks.length > 0 && buildPlan(graph).slots > 1 && this.job === null) return Promise.reject(new Error(NEEDS_MODULE));
     for (const s of sinks) this.executed.add(s);
+    if (options.application !== undefined) {
+      if (applicationRunner === null) return Promise.reject(new Error('ExecuteOptions.application: the Kafka application runner is not loaded; import Sluice from its package entry point'));
+      return applicationRunner(jobName, graph, options, (g, o) => this.runWithRestarts(jobName, g, o, (oo) => this.runOnce(jobName, g, oo)));
+    }
     return this.runRescalable(jobName, graph, options);
   }
 

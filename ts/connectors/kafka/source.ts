@@ -51,6 +51,8 @@ interface SourceConfig {
   readonly discoveryMs: number | null;
   readonly maxBytesPerPartition: number;
   readonly clientId: string;
+  /** An application's task: only these partitions (of every topic) are read; null: all. */
+  readonly only: ReadonlySet<number> | null;
 }
 
 /** Flink's KafkaSourceEnumerator rule: a topic's partitions go round the readers from a start that depends on the topic. */
@@ -251,6 +253,7 @@ export class KafkaSourceBuilder<T extends object = Record<string, never>> {
       discoveryMs: this.discoveryMs ?? (bounded ? null : 10_000),
       maxBytesPerPartition: this.maxBytesPerPartition,
       clientId: this.clientId,
+      only: null,
     });
   }
 }
@@ -276,6 +279,16 @@ export class KafkaSource<T extends object = Record<string, unknown>> implements 
 
   static builder(): KafkaSourceBuilder {
     return new KafkaSourceBuilder();
+  }
+
+  /** @internal The named topics (null for a pattern) and the brokers: what an application's tasks are made of. */
+  get topicsAndBootstrap(): { readonly topics: readonly string[] | null; readonly bootstrap: readonly string[] } {
+    return { topics: this.config.topics, bootstrap: this.config.bootstrap };
+  }
+
+  /** @internal This source reading only partitions `partitions` of its topics (an application's task). */
+  forPartitions(partitions: readonly number[]): KafkaSource<T> {
+    return new KafkaSource<T>(this.schema, { ...this.config, only: new Set(partitions) });
   }
 
   open(ctx: SourceContext): SourceReader {
@@ -391,6 +404,7 @@ class KafkaReader implements SourceReader {
     const fresh: { topic: string; partition: number }[] = [];
     for (const [topic, count] of topics) {
       for (let p = 0; p < count; p++) {
+        if (this.config.only !== null && !this.config.only.has(p)) continue;
         if (ownerOf(topic, p, this.parallelism) === this.subtask && !this.splitsByKey.has(key(topic, p))) fresh.push({ topic, partition: p });
       }
     }
