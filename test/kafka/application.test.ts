@@ -9,7 +9,7 @@
 // Every step waits for what the processes report (their log lines) or for what the broker
 // holds, never for a guessed time.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -161,6 +161,8 @@ describe('a job as a Kafka application of several processes', () => {
       const r = await i.exited;
       expect(r.signal === null ? r.code : r.signal, i.lines.join('\n')).not.toBe('SIGKILL');
     }
+    // SLUICE_APP_TEST_LOG=<file>: what each instance reported, to read afterwards.
+    if (process.env.SLUICE_APP_TEST_LOG !== undefined) writeFileSync(process.env.SLUICE_APP_TEST_LOG, [...trio, d].map((i) => `--- ${i.name}\n${i.lines.join('\n')}`).join('\n'));
     const got = (await readCommitted(bootstrap, out, true)).map((r) => windowOf(r.value)).sort();
     expect(got).toEqual(reference);
     await expectExactlyOnce(bootstrap, out, want);

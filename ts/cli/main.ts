@@ -311,7 +311,7 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
         log.info(`application '${id}': task ${e.task} finished (${e.recordsIn} records read)`);
         return;
       case 'task-revoked':
-        log.info(`application '${id}': task ${e.task} stopped (moved to another instance)`);
+        log.info(`application '${id}': task ${e.task} stopped (given up: moved to another instance, or the instance stops)`);
         return;
     }
   };
