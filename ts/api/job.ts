@@ -284,7 +284,9 @@ export type ApplicationEvent =
   | { readonly kind: 'assigned'; readonly member: string; readonly generation: number; readonly leader: boolean; readonly tasks: readonly number[]; readonly taskCount: number }
   | { readonly kind: 'task-started'; readonly task: number; readonly checkpointDir: string }
   | { readonly kind: 'task-finished'; readonly task: number; readonly recordsIn: number }
-  | { readonly kind: 'task-revoked'; readonly task: number };
+  | { readonly kind: 'task-revoked'; readonly task: number }
+  /** The task's transactions were fenced by another instance that took it over (this one had left the group): given up. */
+  | { readonly kind: 'task-fenced'; readonly task: number };
 
 /** How a worker thread rebuilds a job: the module whose default export builds it, and its arguments. */
 export interface JobModule {

@@ -310,6 +310,9 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
       case 'task-finished':
         log.info(`application '${id}': task ${e.task} finished (${e.recordsIn} records read)`);
         return;
+      case 'task-fenced':
+        log.warn(`application '${id}': task ${e.task} was fenced by the instance that took it over (this one had missed its session); given up, joining again`);
+        return;
       case 'task-revoked':
         log.info(`application '${id}': task ${e.task} stopped (given up: moved to another instance, or the instance stops)`);
         return;

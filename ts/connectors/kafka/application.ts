@@ -20,6 +20,7 @@ import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { KafkaSink } from './sink.js';
 import { KafkaSource } from './source.js';
 import { TaskGroup } from './task-group.js';
+import { errorCodes } from './transactions.js';
 
 interface RunningTask {
   readonly abort: AbortController;
@@ -88,7 +89,13 @@ async function partitionCounts(bootstrap: readonly string[], topics: readonly st
   }
 }
 
-async function runApplication(jobName: string, graph: JobGraph, options: ExecuteOptions, run: (graph: JobGraph, options: ExecuteOptions) => Promise<JobResult>): Promise<JobResult> {
+async function runApplication(
+  jobName: string,
+  graph: JobGraph,
+  options: ExecuteOptions,
+  build: () => Promise<JobGraph>,
+  run: (graph: JobGraph, options: ExecuteOptions) => Promise<JobResult>,
+): Promise<JobResult> {
   const app = options.application!;
   const who = `application '${app.id}'`;
   if (typeof app.id !== 'string' || !/^[A-Za-z0-9._-]+$/.test(app.id)) throw new TypeError(`ExecuteOptions.application.id: letters, digits, '.', '_' and '-' only (it names the consumer group and directories), got ${JSON.stringify(app.id)}`);
@@ -117,13 +124,24 @@ async function runApplication(jobName: string, graph: JobGraph, options: Execute
     const abort = new AbortController();
     emit({ kind: 'task-started', task, checkpointDir: dir });
     const { application: _a, client: _c, progress: _p, signal: _s, ...rest } = options;
-    const done = run(taskGraph(graph, app.id, task, dir), { ...rest, signal: abort.signal, restoreFrom: 'latest' }).then(
+    // Built again from the job's module: the task's own user function objects.
+    const done = build().then((g) => run(taskGraph(g, app.id, task, dir), { ...rest, signal: abort.signal, restoreFrom: 'latest' })).then(
       (r) => {
         results.push(r);
         if (!abort.signal.aborted) emit({ kind: 'task-finished', task, recordsIn: r.recordsIn });
       },
       (e: unknown) => {
-        // A task that fails (after its restart strategy gave up) fails the instance: its tasks go to the others.
+        if (abort.signal.aborted) return;
+        if (fenced(e)) {
+          // Kafka Streams' TaskMigratedException: another instance took the task over (this one
+          // missed its session, e.g. its thread stalled) and fenced its transactions. Give it
+          // up and join again; nothing of this run was committed after the fencing.
+          running.delete(task);
+          emit({ kind: 'task-fenced', task });
+          group.release(task);
+          return;
+        }
+        // Any other failure (after the job's restart strategy gave up) fails the instance: its tasks go to the others.
         failure ??= new Error(`${who}: task ${task} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
         stop.abort();
       },
@@ -158,6 +176,17 @@ async function runApplication(jobName: string, graph: JobGraph, options: Execute
   }
   if (failure !== null) throw failure;
   return combine(jobName, results, Date.now() - started);
+}
+
+/** The error of a task whose sink was fenced (its transactional id reinitialized by another instance). */
+function fenced(e: unknown): boolean {
+  const codes = errorCodes(e);
+  // INVALID_PRODUCER_EPOCH, PRODUCER_FENCED, INVALID_TXN_STATE after a fencing.
+  if (codes.includes(47) || codes.includes(90)) return true;
+  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 8; x = x.cause, depth++) {
+    if (/old epoch|INVALID_PRODUCER_EPOCH|PRODUCER_FENCED|fenced/i.test(x.message)) return true;
+  }
+  return false;
 }
 
 /** One result for the instance: its tasks' runs summed (operators listed per run). */

@@ -62,6 +62,8 @@ export class TaskGroup {
   private readonly heartbeatMs: number;
   /** How long the coordinator waits for every member to join again (stopping tasks included). */
   private readonly rebalanceTimeoutMs = 60_000;
+  /** Ends the heartbeat wait early: a task was given up here, the group must hear of it. */
+  private rejoin = new AbortController();
 
   constructor(
     private readonly o: TaskGroupOptions,
@@ -102,10 +104,19 @@ export class TaskGroup {
     }
   }
 
+  /**
+   * This instance no longer runs `task` (it was fenced: another instance runs it now, or will):
+   * it stops claiming it and joins again, so that the group gives it to someone.
+   */
+  release(task: number): void {
+    if (this.owned.delete(task)) this.rejoin.abort();
+  }
+
   /** One generation: join, sync, apply the assignment, then heartbeat until the group rebalances. */
   private async round(signal: AbortSignal): Promise<void> {
     const kafka = await loadKafka();
     const c = await this.coordinator();
+    this.rejoin = new AbortController();
     const metadata = Buffer.from(JSON.stringify({ owned: [...this.owned].sort((a, b) => a - b), taskCount: this.o.taskCount }));
     let joined;
     for (;;) {
@@ -149,9 +160,10 @@ export class TaskGroup {
     this.handler.assigned({ member: this.memberId, generation: this.generation, leader, tasks: [...this.owned].sort((a, b) => a - b) });
     if (gained.length > 0) this.handler.assign(gained);
     if (lost.length > 0) return;
+    const wake = AbortSignal.any([signal, this.rejoin.signal]);
     while (!signal.aborted) {
-      await sleep(this.heartbeatMs, signal);
-      if (signal.aborted) return;
+      await sleep(this.heartbeatMs, wake);
+      if (wake.aborted) return;
       try {
         await kafka.heartbeatV4.api.async(c, this.o.groupId, this.generation, this.memberId, null);
       } catch (e) {
