@@ -184,7 +184,7 @@ function fenced(e: unknown): boolean {
   // INVALID_PRODUCER_EPOCH, PRODUCER_FENCED, INVALID_TXN_STATE after a fencing.
   if (codes.includes(47) || codes.includes(90)) return true;
   for (let x: unknown = e, depth = 0; x instanceof Error && depth < 8; x = x.cause, depth++) {
-    if (/old epoch|INVALID_PRODUCER_EPOCH|PRODUCER_FENCED|fenced/i.test(x.message)) return true;
+    if (/old epoch|INVALID_PRODUCER_EPOCH|PRODUCER_FENCED|fenced|fences the current one/i.test(x.message)) return true;
   }
   return false;
 }

@@ -151,15 +151,20 @@ export class TaskGroup {
     const mine = new Set((JSON.parse(synced.assignment.length === 0 ? '{"tasks":[]}' : synced.assignment.toString()) as { tasks: number[] }).tasks);
     const lost = [...this.owned].filter((t) => !mine.has(t));
     if (lost.length > 0) {
-      // Cooperative: stop what moves, then join again so that the next generation can give it away.
-      await this.handler.revoke(lost);
+      // Cooperative: stop what moves, then join again so that the next generation can give it
+      // away. Heartbeats go on meanwhile: a slow stop must not cost the session (the broker
+      // would give every task of this instance away while they still run).
+      const stopping = this.handler.revoke(lost);
+      await this.heartbeatUntil(stopping, c, kafka);
       for (const t of lost) this.owned.delete(t);
+      return;
     }
+    // A task given up while this generation was being formed (fenced): the group must hear of it first.
+    if (this.rejoin.signal.aborted) return;
     const gained = [...mine].filter((t) => !this.owned.has(t)).sort((a, b) => a - b);
     for (const t of gained) this.owned.add(t);
     this.handler.assigned({ member: this.memberId, generation: this.generation, leader, tasks: [...this.owned].sort((a, b) => a - b) });
     if (gained.length > 0) this.handler.assign(gained);
-    if (lost.length > 0) return;
     const wake = AbortSignal.any([signal, this.rejoin.signal]);
     while (!signal.aborted) {
       await sleep(this.heartbeatMs, wake);
@@ -171,6 +176,24 @@ export class TaskGroup {
         throw e;
       }
     }
+  }
+
+  /** Heartbeats until `done` settles (errors of the heartbeat are left to the next join). */
+  private async heartbeatUntil(done: Promise<void>, c: Connection, kafka: Awaited<ReturnType<typeof loadKafka>>): Promise<void> {
+    let settled = false;
+    const finished = done.finally(() => {
+      settled = true;
+    });
+    while (!settled) {
+      await Promise.race([finished, new Promise((r) => setTimeout(r, this.heartbeatMs))]);
+      if (settled) break;
+      try {
+        await kafka.heartbeatV4.api.async(c, this.o.groupId, this.generation, this.memberId, null);
+      } catch {
+        // REBALANCE_IN_PROGRESS and the like: this member joins again right after anyway.
+      }
+    }
+    await finished;
   }
 
   private async dropAll(): Promise<void> {
