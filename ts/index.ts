@@ -10,7 +10,7 @@ export type { AggregateFunction } from './api/window-functions.js';
 export { OutputTag } from './api/output-tag.js';
 export { RestartStrategies, type RestartStrategy } from './api/restart.js';
 export { JobClient } from './api/job-client.js';
-export type { CheckpointConfig, CheckpointRecord, CheckpointStats, ExecuteOptions, JobResult, MemoryUse, OperatorMetrics, Progress, Rescale, RestartInfo } from './api/job.js';
+export type { ApplicationEvent, ApplicationOptions, CheckpointConfig, CheckpointRecord, CheckpointStats, ExecuteOptions, JobResult, MemoryUse, OperatorMetrics, Progress, Rescale, RestartInfo } from './api/job.js';
 export {
   ValueStateDescriptor,
   ListStateDescriptor,
@@ -72,6 +72,8 @@ export { KafkaSource, KafkaSourceBuilder, type IsolationLevel } from './connecto
 export { OffsetsInitializer, type OffsetsSpec, type OffsetReset } from './connectors/kafka/offsets.js';
 export type { MetadataField } from './connectors/kafka/formats.js';
 export { KafkaSink, KafkaSinkBuilder, type DeliveryGuarantee, type KafkaPartitioner } from './connectors/kafka/sink.js';
+// Registers the runner of ExecuteOptions.application (a job as one instance of a Kafka application).
+import './connectors/kafka/application.js';
 
 export type { Engine, EngineName, WindowDescriptor } from './engine/engine.js';
 export { selectEngine, nativeAvailable, type EngineChoice } from './engine/select.js';

@@ -50,6 +50,23 @@ describe('the sluice command', () => {
     expect(outs[0]!.split('\n').length).toBeGreaterThan(100);
   });
 
+  it('refuses application options that do not fit, and a job that cannot run as a Kafka application, before touching any broker', () => {
+    const job = ['--', '1000', join(dir, 'app-out.jsonl')];
+    const lone = sluice(['run', fixture, '--bootstrap', '127.0.0.1:1', ...job]);
+    expect(lone.status).toBe(2);
+    expect(lone.stderr).toContain('--bootstrap, --state-dir and --session-timeout go with --application-id');
+    const noBroker = sluice(['run', fixture, '--application-id', 'app', ...job]);
+    expect(noBroker.status).toBe(2);
+    expect(noBroker.stderr).toContain('--application-id needs --bootstrap');
+    const badSession = sluice(['run', fixture, '--application-id', 'app', '--bootstrap', '127.0.0.1:1', '--session-timeout', 'soon', ...job]);
+    expect(badSession.status).toBe(2);
+    expect(badSession.stderr).toContain("--session-timeout must be a number of ms above 0, got 'soon'");
+    // A Nexmark job: not made of Kafka partitions (and not checkpointing), so no tasks to share.
+    const notKafka = sluice(['run', fixture, '--application-id', 'app', '--bootstrap', '127.0.0.1:1', '--no-progress', ...job]);
+    expect(notKafka.status).not.toBe(0);
+    expect(notKafka.stderr).toMatch(/application 'app': the job must checkpoint|is not a KafkaSource/);
+  });
+
   it('explains a pipeline without running it', () => {
     const r = sluice(['explain', fixture, '--engine', 'ts', '--', '1000', join(dir, 'never.jsonl')]);
     expect(r.status).toBe(0);

@@ -46,6 +46,27 @@ export function registerSocketTextSource(f: (host: string, port: number, options
   socketTextSource = f;
 }
 
+/**
+ * Running as one instance of a Kafka application (ExecuteOptions.application) is the Kafka
+ * connectors' business, above this layer: they register the runner here when loaded. It gets
+ * the job's graph, a function that builds the job again from its module (each task gets its
+ * own user function objects, as each worker thread does), and one that runs a graph (one
+ * task's copy) with restarts.
+ */
+export type ApplicationRunner = (
+  jobName: string,
+  graph: JobGraph,
+  options: ExecuteOptions,
+  build: () => Promise<JobGraph>,
+  run: (graph: JobGraph, options: ExecuteOptions) => Promise<JobResult>,
+) => Promise<JobResult>;
+let applicationRunner: ApplicationRunner | null = null;
+
+/** @internal Called once by connectors/kafka/application.ts. */
+export function registerApplicationRunner(f: ApplicationRunner): void {
+  applicationRunner = f;
+}
+
 export interface EnvironmentOptions {
   /** 'native', 'ts' or 'auto' (default; SLUICE_ENGINE overrides the default). */
   readonly engine?: EngineChoice;
@@ -222,6 +243,20 @@ export class StreamEnvironment {
     const graph = this.graph.lineageOf(sinks);
     if (sinks.length > 0 && buildPlan(graph).slots > 1 && this.job === null) return Promise.reject(new Error(NEEDS_MODULE));
     for (const s of sinks) this.executed.add(s);
+    if (options.application !== undefined) {
+      if (applicationRunner === null) return Promise.reject(new Error('ExecuteOptions.application: the Kafka application runner is not loaded; import Sluice from its package entry point'));
+      const job = this.job;
+      // Each task needs its own instances of the job's functions (a process function keeps its state handles in its closure).
+      if (job === null) return Promise.reject(new Error('ExecuteOptions.application: an instance runs several tasks, each built from the job\'s module: run it with runJob(moduleUrl, { application }) or `sluice run job.ts --application-id ...`'));
+      const build = async (): Promise<JobGraph> => {
+        const mod = (await import(job.url)) as { default?: unknown };
+        if (typeof mod.default !== 'function') throw new Error(`${job.url} has no default export that builds the job`);
+        const env = new StreamEnvironment({ engine: this.engine.name as EngineChoice, batchSize: this.batchSize, parallelism: this.graph.parallel.parallelism, maxParallelism: this.graph.parallel.maxParallelism, job });
+        await (mod.default as (env: StreamEnvironment, args: readonly string[]) => unknown)(env, job.args);
+        return env.pendingGraph();
+      };
+      return applicationRunner(jobName, graph, options, build, (g, o) => this.runWithRestarts(jobName, g, o, (oo) => this.runOnce(jobName, g, oo)));
+    }
     return this.runRescalable(jobName, graph, options);
   }
 

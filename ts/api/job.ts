@@ -253,7 +253,40 @@ export interface ExecuteOptions {
   readonly client?: JobClient;
   /** Called when the job failed and its restart strategy restarts it, before the delay. */
   readonly onRestart?: (r: RestartInfo) => void;
+  /**
+   * Runs this process as one instance of a Kafka application (docs/application-mode.md): the
+   * job's tasks (one per input partition) are shared among every process started with the same
+   * id through a Kafka consumer group; each task checkpoints into the shared state directory.
+   * The run lasts until `signal` stops it.
+   */
+  readonly application?: ApplicationOptions;
 }
+
+/** One instance of a Kafka application (ExecuteOptions.application, `sluice run --application-id`). */
+export interface ApplicationOptions {
+  /** The application id: the consumer group's id and the prefix of everything the application owns. */
+  readonly id: string;
+  /** `host:port` of a broker (comma-separated for several): where the group is coordinated. */
+  readonly bootstrap: string;
+  /**
+   * The directory every instance reaches (shared disk or mount), holding each task's
+   * checkpoints under `<stateDir>/<id>/task-<n>`; default: the job's checkpoint directory.
+   */
+  readonly stateDir?: string;
+  /** An instance that sends no heartbeat for this long loses its tasks, ms (default 10 000; the broker's minimum is 6 000). */
+  readonly sessionTimeoutMs?: number;
+  /** What this instance is given and does, as it happens. */
+  readonly onEvent?: (event: ApplicationEvent) => void;
+}
+
+/** An event of an application instance (ApplicationOptions.onEvent). */
+export type ApplicationEvent =
+  | { readonly kind: 'assigned'; readonly member: string; readonly generation: number; readonly leader: boolean; readonly tasks: readonly number[]; readonly taskCount: number }
+  | { readonly kind: 'task-started'; readonly task: number; readonly checkpointDir: string }
+  | { readonly kind: 'task-finished'; readonly task: number; readonly recordsIn: number }
+  | { readonly kind: 'task-revoked'; readonly task: number }
+  /** The task's transactions were fenced by another instance that took it over (this one had left the group): given up. */
+  | { readonly kind: 'task-fenced'; readonly task: number };
 
 /** How a worker thread rebuilds a job: the module whose default export builds it, and its arguments. */
 export interface JobModule {

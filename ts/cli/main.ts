@@ -21,7 +21,9 @@ import { parseArgs, usage, UsageError, type OptionSpec } from './args.js';
 import { CheckpointMetrics, prometheusText, serveMetrics } from './prometheus.js';
 import { Log, parseLogLevel } from './log.js';
 import { openDashboard } from './dashboard.js';
-import type { JobResult, Progress, RestartInfo } from '../api/job.js';
+// Registers the runner of --application-id (jobs that import Sluice's entry point load it too).
+import '../connectors/kafka/application.js';
+import type { ApplicationEvent, ExecuteOptions, JobResult, Progress, RestartInfo } from '../api/job.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -45,6 +47,10 @@ const RUN: OptionSpec[] = [
   { name: 'allow-fresh-start', help: 'with --restore-from: start from scratch when no checkpoint is usable (all damaged), instead of failing' },
   { name: 'allow-non-restored-state', help: 'with --restore-from: drop state that no operator of the job claims (an operator removed or its uid changed), instead of failing' },
   { name: 'overwrite', help: 'a fresh run of a checkpointing job may replace existing, non-empty output files (otherwise it refuses to start)' },
+  { name: 'application-id', value: '<id>', help: 'run as one instance of a Kafka application (docs/application-mode.md): the tasks (input partitions) are shared with every instance of the same id' },
+  { name: 'bootstrap', value: '<host:port>', help: "with --application-id: the Kafka broker(s) coordinating the application's instances" },
+  { name: 'session-timeout', value: '<ms>', help: 'with --application-id: an instance silent this long loses its tasks to the others (default 10000; the broker allows 6000 and up)' },
+  { name: 'state-dir', value: '<dir>', help: "with --application-id: the shared directory of the tasks' checkpoints (default: the job's checkpoint dir)" },
   { name: 'log-level', value: '<error|warn|info|debug>', help: 'what goes to stderr besides progress (default info: one line per start, restore, checkpoint, restart, stop)' },
 ];
 const EXPLAIN: OptionSpec[] = [...COMMON, { name: 'mermaid', help: 'print the plan as a Mermaid flowchart' }];
@@ -231,6 +237,7 @@ async function run(argv: readonly string[]): Promise<number> {
       ...withSavepoint,
       ...onRestart,
       ...(typeof restoreFrom === 'string' ? { restoreFrom } : {}),
+      ...applicationOption(options, log),
     });
     dashboard?.status(result.cancelled ? 'stopped' : 'finished');
   } catch (e) {
@@ -278,6 +285,44 @@ function writeJson(to: string, value: unknown): void {
   const text = JSON.stringify(value, null, 2) + '\n';
   if (to === '-') process.stdout.write(text);
   else writeFileSync(to, text);
+}
+
+/** `--application-id` and its companions as ExecuteOptions.application, its events logged. */
+function applicationOption(options: Map<string, string | true>, log: Log): Pick<ExecuteOptions, 'application'> {
+  const id = options.get('application-id');
+  const bootstrap = options.get('bootstrap');
+  const stateDir = options.get('state-dir');
+  const session = options.get('session-timeout');
+  if (id === undefined) {
+    if (bootstrap !== undefined || stateDir !== undefined || session !== undefined) throw new UsageError('--bootstrap, --state-dir and --session-timeout go with --application-id');
+    return {};
+  }
+  if (id === true) throw new UsageError('--application-id needs an id');
+  if (typeof bootstrap !== 'string') throw new UsageError('--application-id needs --bootstrap <host:port>: the Kafka broker coordinating the instances');
+  if (stateDir === true) throw new UsageError('--state-dir needs a directory');
+  if (options.has('restore-from')) throw new UsageError('--restore-from does not go with --application-id: each task resumes from its newest checkpoint under the state directory');
+  const onEvent = (e: ApplicationEvent): void => {
+    switch (e.kind) {
+      case 'assigned':
+        log.info(`application '${id}': member ${e.member}${e.leader ? ' (leader)' : ''}, generation ${e.generation}: tasks [${e.tasks.join(',')}] of ${e.taskCount}`);
+        return;
+      case 'task-started':
+        log.info(`application '${id}': task ${e.task} started (checkpoints in ${e.checkpointDir})`);
+        return;
+      case 'task-finished':
+        log.info(`application '${id}': task ${e.task} finished (${e.recordsIn} records read)`);
+        return;
+      case 'task-fenced':
+        log.warn(`application '${id}': task ${e.task} was fenced by the instance that took it over (this one had missed its session); given up, joining again`);
+        return;
+      case 'task-revoked':
+        log.info(`application '${id}': task ${e.task} stopped (given up: moved to another instance, or the instance stops)`);
+        return;
+    }
+  };
+  const sessionTimeoutMs = session === undefined ? undefined : Number(session);
+  if (sessionTimeoutMs !== undefined && !(Number.isSafeInteger(sessionTimeoutMs) && sessionTimeoutMs > 0)) throw new UsageError(`--session-timeout must be a number of ms above 0, got '${String(session)}'`);
+  return { application: { id, bootstrap, ...(typeof stateDir === 'string' ? { stateDir } : {}), ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }), onEvent } };
 }
 
 function signalName(signal: NodeJS.Signals): string {

@@ -202,6 +202,21 @@ export class KafkaSink implements Sink {
     return new KafkaSinkBuilder();
   }
 
+  /**
+   * @internal This sink as an application's task `task` writes it: its own transactional ids
+   * (`<prefix>-<application>-task<n>-<subtask>-<k>`), the same on whichever instance runs the
+   * task, so the instance that takes the task over commits or fences what the former one left.
+   */
+  forTask(application: string, task: number): KafkaSink {
+    const c = this.config;
+    return new KafkaSink({ ...c, transactionalIdPrefix: c.transactionalIdPrefix === null ? null : `${c.transactionalIdPrefix}-${application}-task${task}` });
+  }
+
+  /** @internal The delivery guarantee (an application checks it). */
+  get guarantee(): DeliveryGuarantee {
+    return this.config.guarantee;
+  }
+
   open(schema: Schema, ctx: SinkContext): SinkWriter {
     const c = this.config;
     const check = (field: string, what: string, types: readonly string[]): void => {

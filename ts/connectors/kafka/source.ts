@@ -54,6 +54,8 @@ interface SourceConfig {
   readonly maxBytesPerPartition: number;
   readonly clientId: string;
   readonly security: KafkaSecurity;
+  /** An application's task: only these partitions (of every topic) are read; null: all. */
+  readonly only: ReadonlySet<number> | null;
 }
 
 /** Flink's KafkaSourceEnumerator rule: a topic's partitions go round the readers from a start that depends on the topic. */
@@ -277,6 +279,7 @@ export class KafkaSourceBuilder<T extends object = Record<string, never>> {
       maxBytesPerPartition: this.maxBytesPerPartition,
       clientId: this.clientId,
       security: this.properties.size === 0 ? PLAINTEXT : parseSecurity(this.properties, 'KafkaSource'),
+      only: null,
     });
   }
 }
@@ -302,6 +305,16 @@ export class KafkaSource<T extends object = Record<string, unknown>> implements 
 
   static builder(): KafkaSourceBuilder {
     return new KafkaSourceBuilder();
+  }
+
+  /** @internal The named topics (null for a pattern) and the brokers: what an application's tasks are made of. */
+  get topicsAndBootstrap(): { readonly topics: readonly string[] | null; readonly bootstrap: readonly string[] } {
+    return { topics: this.config.topics, bootstrap: this.config.bootstrap };
+  }
+
+  /** @internal This source reading only partitions `partitions` of its topics (an application's task). */
+  forPartitions(partitions: readonly number[]): KafkaSource<T> {
+    return new KafkaSource<T>(this.schema, { ...this.config, only: new Set(partitions) });
   }
 
   open(ctx: SourceContext): SourceReader {
@@ -419,6 +432,7 @@ class KafkaReader implements SourceReader {
     const fresh: { topic: string; partition: number }[] = [];
     for (const [topic, count] of topics) {
       for (let p = 0; p < count; p++) {
+        if (this.config.only !== null && !this.config.only.has(p)) continue;
         if (ownerOf(topic, p, this.parallelism) === this.subtask && !this.splitsByKey.has(key(topic, p))) fresh.push({ topic, partition: p });
       }
     }

@@ -14,7 +14,7 @@ import { PLAINTEXT, type KafkaSecurity } from './security.js';
 /** Kafka error codes retried here: the coordinator is busy, moving or still loading. */
 const RETRIABLE = new Set([14 /* COORDINATOR_LOAD_IN_PROGRESS */, 15 /* COORDINATOR_NOT_AVAILABLE */, 16 /* NOT_COORDINATOR */, 51 /* CONCURRENT_TRANSACTIONS */]);
 
-function errorCodes(e: unknown): number[] {
+export function errorCodes(e: unknown): number[] {
   const codes: number[] = [];
   const visit = (x: unknown, depth: number): void => {
     if (depth > 5 || x === null || typeof x !== 'object') return;

@@ -1,0 +1,192 @@
+// A job run as a Kafka application across processes (docs/application-mode.md), against the real
+// broker: 3 instances of a keyed windowed job (the built-in window, or a keyed process function
+// with state and event-time timers) (`sluice run --application-id`, separate processes)
+// share an input topic of 6 partitions (JSON events, partitioned by the key); one instance is
+// SIGKILLed while it works (the first that has completed checkpoints of an unfinished task once all 3 joined), the survivors take its tasks over once the broker has dropped it
+// (session timeout), and a new instance started later is given a share. At the end the output
+// read with read_committed must equal a single-process run's: every window exactly once, and
+// each transaction under its own producer id.
+//
+// Every step waits for what the processes report (their log lines) or for what the broker
+// holds, never for a guessed time.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { requireNative } from '../engines.js';
+import { createTopic, expectedWindows, produce, readCommitted, uid, windowOf, type TestRecord } from './helpers.js';
+import { expectExactlyOnce, run } from './job-runs.js';
+
+const bootstrap = inject('kafkaBootstrap');
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const cli = `${root}dist/ts/cli/main.js`;
+const work = mkdtempSync(join(tmpdir(), 'sluice-kafka-app-'));
+const JOB = 'test/fixtures/jobs/kafka-app-window.ts';
+const N = 48_000;
+const PARTITIONS = 6;
+const T0 = 1_700_000_000_000;
+
+/** The records of expectedWindows(N) (user i % 40, 10 ms apart), each in the partition of its user: the input is partitioned by the job's key. */
+function keyedInput(n: number): TestRecord[] {
+  return Array.from({ length: n }, (_, i) => ({ partition: (i % 40) % PARTITIONS, key: String(i % 40), value: JSON.stringify({ user: i % 40, amount: i % 97, ts: T0 + i * 10 }) }));
+}
+
+interface Instance {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly lines: string[];
+  /** Resolves with the first line (seen so far or later) that matches; rejects when the process ends first. */
+  waitFor(re: RegExp, what: string): Promise<string>;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const started: Instance[] = [];
+afterEach(() => {
+  for (const i of started.splice(0)) if (i.child.exitCode === null && i.child.signalCode === null) i.child.kill('SIGKILL');
+});
+
+function instance(name: string, engine: string, args: readonly string[]): Instance {
+  const child = spawn(process.execPath, [cli, 'run', JOB, '--engine', engine, '--no-progress', '--batch-size', '200', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+  const lines: string[] = [];
+  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  let ended = false;
+  const enders: (() => void)[] = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => {
+    lines.push(line);
+    for (const w of waiters.splice(0)) {
+      if (w.re.test(line)) w.resolve(line);
+      else waiters.push(w);
+    }
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+    child.on('exit', (code, signal) => {
+      ended = true;
+      enders.splice(0).forEach((f) => f());
+      r({ code, signal });
+    }),
+  );
+  const i: Instance = {
+    name,
+    child,
+    lines,
+    exited,
+    waitFor: (re, what) =>
+      new Promise((resolve, reject) => {
+        const seen = lines.find((l) => re.test(l));
+        if (seen !== undefined) return resolve(seen);
+        const fail = (): void => reject(new Error(`instance ${name} ended before ${what}:\n${lines.join('\n')}`));
+        if (ended) return fail();
+        waiters.push({ re, resolve });
+        enders.push(fail);
+      }),
+  };
+  started.push(i);
+  return i;
+}
+
+/** The tasks an instance holds after its latest assignment. */
+function tasksOf(i: Instance): number[] {
+  const last = [...i.lines].reverse().find((l) => / generation \d+: tasks \[/.test(l));
+  const m = last === undefined ? null : /tasks \[([\d,]*)\]/.exec(last);
+  return m === null || m[1] === '' ? [] : m[1]!.split(',').map(Number);
+}
+
+/** Task `t` has finished on instance `i` since it last started there. */
+function finishedOn(i: Instance, t: number): boolean {
+  const started = i.lines.findLastIndex((l) => new RegExp(`task ${t} started`).test(l));
+  return started >= 0 && i.lines.findLastIndex((l) => new RegExp(`task ${t} finished`).test(l)) > started;
+}
+
+/** Waits (polling the instances' lines) until `cond` holds. */
+async function until(cond: () => boolean, what: string, instances: readonly Instance[]): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}:\n${instances.map((i) => `--- ${i.name}\n${i.lines.join('\n')}`).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// CI runs the window job on the native engine and the process-function job on the TS engine;
+// SLUICE_KAFKA_KILL_TESTS=1 runs all four combinations.
+const all = process.env.SLUICE_KAFKA_KILL_TESTS === '1';
+const cases = ([
+  ['native', 'window'],
+  ['ts', 'process'],
+  ['ts', 'window'],
+  ['native', 'process'],
+] as const).filter((_, i) => all || i < 2);
+
+describe('a job as a Kafka application of several processes', () => {
+  it.each(cases)('%s engine, %s job: 3 instances, one SIGKILLed mid-run, a new one later: every window exactly once, as a single process', async (engine, how) => {
+    requireNative();
+    const input = `app-in-${uid()}`;
+    const out = `app-out-${uid()}`;
+    const single = `app-single-${uid()}`;
+    await createTopic(bootstrap, input, PARTITIONS);
+    await createTopic(bootstrap, out, 3);
+    await createTopic(bootstrap, single, 3);
+    await produce(bootstrap, input, keyedInput(N));
+    const want = expectedWindows(N);
+
+    // The reference: the same job as one process (not an application), unpaced.
+    const ref = await run(bootstrap, ['run', JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`), '0', how], single, null);
+    expect(ref.code, ref.stderr).toBe(0);
+    const reference = (await readCommitted(bootstrap, single, true)).map((r) => windowOf(r.value)).sort();
+    expect(reference).toEqual(want);
+
+    const app = `app-${uid()}`;
+    // Paced to 1 record per ms per task, on one thread per instance: an instance of 2 tasks has at least 16 s of work.
+    // A session of 20 s: on a loaded machine a paced instance's thread can stall for seconds, and this test is about a killed instance, not a stalled one.
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '20000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1', how];
+    const a = instance('a', engine, args);
+    const b = instance('b', engine, args);
+    const c = instance('c', engine, args);
+    const trio = [a, b, c];
+    // The victim: once all 3 have joined, the first instance that runs a task not finished yet
+    // and has completed 3 checkpoints since it last started a task (part of its output
+    // committed), while it still works.
+    const ready = (i: Instance): boolean => {
+      const lastStart = i.lines.findLastIndex((l) => /task \d+ started/.test(l));
+      return lastStart >= 0 && tasksOf(i).some((t) => !finishedOn(i, t)) && i.lines.slice(lastStart).filter((l) => /checkpoint \d+ completed/.test(l)).length >= 3;
+    };
+    await until(() => trio.every((i) => tasksOf(i).length > 0 || i.lines.some((l) => / generation \d+: tasks/.test(l))) && trio.some(ready), 'all 3 joined and one has worked on its tasks', trio);
+    const victim = trio.find(ready)!;
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    const unfinished = tasksOf(victim).filter((t) => !finishedOn(victim, t));
+    expect(unfinished.length, `instance ${victim.name} finished its tasks before it was killed:\n${victim.lines.join('\n')}`).toBeGreaterThan(0);
+
+    // The survivors take the dead instance's tasks once the broker dropped it (its session timed out).
+    const pair = trio.filter((i) => i !== victim);
+    await until(() => new Set(pair.flatMap(tasksOf)).size === PARTITIONS && pair.every((i) => tasksOf(i).length === 3), 'the 2 survivors hold 3 tasks each', trio);
+    for (const t of unfinished) {
+      const taker = pair.find((i) => tasksOf(i).includes(t))!;
+      await taker.waitFor(new RegExp(`task ${t} started`), `task ${t} restarting`);
+    }
+
+    // A new instance: the others hand it tasks (cooperatively: each stops one, then it is given them).
+    const d = instance('d', engine, args);
+    const quartet = [...pair, d];
+    await until(() => tasksOf(d).length === 2 && new Set(quartet.flatMap(tasksOf)).size === PARTITIONS, 'the new instance holds 2 tasks', [...trio, d]);
+
+    // Every task finished on the instance that holds it now (each restores its checkpoint and runs to the end of its partition).
+    await until(
+      () => Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => quartet.some((i) => tasksOf(i).includes(t) && finishedOn(i, t))),
+      'every task finished',
+      [...trio, d],
+    );
+    for (const i of quartet) i.child.kill('SIGTERM');
+    for (const i of quartet) {
+      const r = await i.exited;
+      expect(r.signal === null ? r.code : r.signal, i.lines.join('\n')).not.toBe('SIGKILL');
+    }
+    // SLUICE_APP_TEST_LOG=<file>: what each instance reported, to read afterwards.
+    if (process.env.SLUICE_APP_TEST_LOG !== undefined) writeFileSync(process.env.SLUICE_APP_TEST_LOG, [...trio, d].map((i) => `--- ${i.name}\n${i.lines.join('\n')}`).join('\n'));
+    const got = (await readCommitted(bootstrap, out, true)).map((r) => windowOf(r.value)).sort();
+    expect(got).toEqual(reference);
+    await expectExactlyOnce(bootstrap, out, want);
+  });
+});

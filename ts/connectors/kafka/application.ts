@@ -1,0 +1,214 @@
+/**
+ * A job run as one instance of a Kafka application (ExecuteOptions.application; design and
+ * limits in docs/application-mode.md). The job's tasks are its input partitions: task n reads
+ * partition n of every input topic (co-partitioned, as Kafka Streams' tasks) and runs the
+ * whole job on them, so a keyed operator sees all records of a key only when the input topics
+ * are partitioned by that key (no repartition topic yet). Tasks are shared among the instances
+ * through the consumer group `<application id>` (task-group.ts); each task runs as its own job
+ * at parallelism 1 on this thread, checkpointing into `<stateDir>/<id>/task-<n>` (a directory
+ * every instance reaches), with its own transactional ids in its Kafka sinks. An instance
+ * given a task resumes it from the newest checkpoint there: its source offsets, its keyed
+ * state, and the sink transactions it had prepared (committed on restore; anything the former
+ * owner left open is fenced by the sink's restore, as after a crash of a single process).
+ */
+
+import { join } from 'node:path';
+import { registerApplicationRunner } from '../../api/environment.js';
+import type { ApplicationEvent, ExecuteOptions, JobResult, OperatorMetrics } from '../../api/job.js';
+import { JobGraph, ParallelSettings, type GraphNode } from '../../plan/graph.js';
+import { bootstrapList, kafkaError, loadKafka } from './client.js';
+import { KafkaSink } from './sink.js';
+import { KafkaSource } from './source.js';
+import { TaskGroup } from './task-group.js';
+import { errorCodes } from './transactions.js';
+
+interface RunningTask {
+  readonly abort: AbortController;
+  readonly done: Promise<void>;
+}
+
+/** The graph of task `task`: its Kafka sources read partition `task` only, its Kafka sinks write under the task's transactional ids, its checkpoints go to `dir`. */
+function taskGraph(graph: JobGraph, application: string, task: number, dir: string): JobGraph {
+  const parallel = new ParallelSettings();
+  parallel.maxParallelism = graph.parallel.maxParallelism;
+  for (const id of graph.parallel.newChain) parallel.newChain.add(id);
+  for (const id of graph.parallel.noChain) parallel.noChain.add(id);
+  const g = new JobGraph(parallel);
+  g.checkpoint = { ...graph.checkpoint!, dir };
+  g.objectReuse = graph.objectReuse;
+  const copies = new Map<GraphNode, GraphNode>();
+  for (const n of graph.nodes) {
+    let op = n.op;
+    if (op.kind === 'source' && op.source instanceof KafkaSource) op = { ...op, source: op.source.forPartitions([task]) };
+    if (op.kind === 'sink' && op.sink instanceof KafkaSink) op = { ...op, sink: op.sink.forTask(application, task) };
+    const copy: GraphNode = { ...n, op, input: n.input === null ? null : copies.get(n.input)!, inputs: n.inputs.map((i) => copies.get(i)!) };
+    copies.set(n, copy);
+    g.nodes.push(copy);
+  }
+  return g;
+}
+
+/** The job's input topics and brokers; fails for a job that cannot run as an application. */
+function inputTopics(graph: JobGraph): { topics: string[]; bootstrap: readonly string[] } {
+  const sources = graph.sources();
+  const topics: string[] = [];
+  let bootstrap: readonly string[] = [];
+  for (const s of sources) {
+    const src = s.op.kind === 'source' ? s.op.source : null;
+    if (!(src instanceof KafkaSource)) throw new Error(`ExecuteOptions.application: source '${s.name}' is not a KafkaSource; an application's tasks are its input partitions, so every source must read Kafka topics`);
+    const t = src.topicsAndBootstrap;
+    if (t.topics === null) throw new Error(`ExecuteOptions.application: source '${s.name}' reads a topic pattern; give the topics by name (setTopics), since the tasks are fixed by their partitions`);
+    topics.push(...t.topics);
+    bootstrap = t.bootstrap;
+  }
+  if (topics.length === 0) throw new Error('ExecuteOptions.application: the job has no source');
+  for (const s of graph.sinks()) {
+    const sink = s.op.kind === 'sink' ? s.op.sink : null;
+    if (!(sink instanceof KafkaSink)) throw new Error(`ExecuteOptions.application: sink '${s.name}' is not a KafkaSink; an application's output must be a Kafka topic (its tasks move between instances)`);
+  }
+  return { topics, bootstrap };
+}
+
+async function partitionCounts(bootstrap: readonly string[], topics: readonly string[], who: string): Promise<Map<string, number>> {
+  const kafka = await loadKafka();
+  const admin = new kafka.Admin({ clientId: `${who}-admin`, bootstrapBrokers: [...bootstrap], retries: 3 });
+  try {
+    const meta = await admin.metadata({ topics: [...topics], forceUpdate: true, autocreateTopics: false });
+    const out = new Map<string, number>();
+    for (const t of topics) {
+      const m = meta.topics.get(t);
+      if (m === undefined) throw new Error(`${who}: input topic '${t}' does not exist; create it first`);
+      out.set(t, m.partitionsCount);
+    }
+    return out;
+  } catch (e) {
+    if (e instanceof Error && e.message.startsWith(who)) throw e;
+    throw kafkaError(who, bootstrap, 'reading the input topics\' metadata', e);
+  } finally {
+    await admin.close();
+  }
+}
+
+async function runApplication(
+  jobName: string,
+  graph: JobGraph,
+  options: ExecuteOptions,
+  build: () => Promise<JobGraph>,
+  run: (graph: JobGraph, options: ExecuteOptions) => Promise<JobResult>,
+): Promise<JobResult> {
+  const app = options.application!;
+  const who = `application '${app.id}'`;
+  if (typeof app.id !== 'string' || !/^[A-Za-z0-9._-]+$/.test(app.id)) throw new TypeError(`ExecuteOptions.application.id: letters, digits, '.', '_' and '-' only (it names the consumer group and directories), got ${JSON.stringify(app.id)}`);
+  if (graph.checkpoint === null) throw new Error(`${who}: the job must checkpoint (env.enableCheckpointing(intervalMs, { dir })): a task's state and offsets move to another instance through its checkpoints`);
+  if (options.restoreFrom !== undefined) throw new Error(`${who}: restoreFrom does not apply: each task resumes from its own newest checkpoint under the state directory`);
+  const { topics, bootstrap: sourceBootstrap } = inputTopics(graph);
+  const bootstrap = bootstrapList(app.bootstrap, 'ExecuteOptions.application.bootstrap');
+  const counts = await partitionCounts(sourceBootstrap, topics, who);
+  const taskCount = Math.max(...counts.values());
+  for (const [t, n] of counts) {
+    if (n !== taskCount) throw new Error(`${who}: input topics must have the same number of partitions (task n reads partition n of each): '${t}' has ${n}, another ${taskCount}`);
+  }
+  const stateDir = join(app.stateDir ?? graph.checkpoint.dir, app.id);
+  const emit = (e: ApplicationEvent): void => app.onEvent?.(e);
+  const started = Date.now();
+  const running = new Map<number, RunningTask>();
+  const results: JobResult[] = [];
+  let failure: unknown = null;
+  const stop = new AbortController();
+  const onOuterAbort = (): void => stop.abort();
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (options.signal?.aborted === true) stop.abort();
+
+  const start = (task: number): void => {
+    const dir = join(stateDir, `task-${task}`);
+    const abort = new AbortController();
+    emit({ kind: 'task-started', task, checkpointDir: dir });
+    const { application: _a, client: _c, progress: _p, signal: _s, ...rest } = options;
+    // Built again from the job's module: the task's own user function objects.
+    const done = build().then((g) => run(taskGraph(g, app.id, task, dir), { ...rest, signal: abort.signal, restoreFrom: 'latest' })).then(
+      (r) => {
+        results.push(r);
+        if (!abort.signal.aborted) emit({ kind: 'task-finished', task, recordsIn: r.recordsIn });
+      },
+      (e: unknown) => {
+        if (abort.signal.aborted) return;
+        if (fenced(e)) {
+          // Kafka Streams' TaskMigratedException: another instance took the task over (this one
+          // missed its session, e.g. its thread stalled) and fenced its transactions. Give it
+          // up and join again; nothing of this run was committed after the fencing.
+          running.delete(task);
+          emit({ kind: 'task-fenced', task });
+          group.release(task);
+          return;
+        }
+        // Any other failure (after the job's restart strategy gave up) fails the instance: its tasks go to the others.
+        failure ??= new Error(`${who}: task ${task} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        stop.abort();
+      },
+    );
+    running.set(task, { abort, done });
+  };
+  const group = new TaskGroup(
+    { bootstrap, groupId: app.id, taskCount, sessionTimeoutMs: app.sessionTimeoutMs ?? 10_000, clientId: `sluice-${app.id}` },
+    {
+      assign: (tasks) => tasks.forEach(start),
+      revoke: async (tasks) => {
+        // All stop at once (the rebalance waits for the slowest, not for their sum).
+        const stopping = tasks.flatMap((t) => {
+          const r = running.get(t);
+          if (r === undefined) return [];
+          r.abort.abort();
+          return [
+            r.done.then(() => {
+              running.delete(t);
+              emit({ kind: 'task-revoked', task: t });
+            }),
+          ];
+        });
+        await Promise.all(stopping);
+      },
+      assigned: (info) => emit({ kind: 'assigned', ...info, taskCount }),
+    },
+  );
+  try {
+    await group.run(stop.signal);
+  } catch (e) {
+    failure ??= e;
+  } finally {
+    options.signal?.removeEventListener('abort', onOuterAbort);
+    for (const r of running.values()) r.abort.abort();
+    await Promise.all([...running.values()].map((r) => r.done));
+  }
+  if (failure !== null) throw failure;
+  return combine(jobName, results, Date.now() - started);
+}
+
+/** The error of a task whose sink was fenced (its transactional id reinitialized by another instance). */
+function fenced(e: unknown): boolean {
+  const codes = errorCodes(e);
+  // INVALID_PRODUCER_EPOCH, PRODUCER_FENCED, INVALID_TXN_STATE after a fencing.
+  if (codes.includes(47) || codes.includes(90)) return true;
+  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 8; x = x.cause, depth++) {
+    if (/old epoch|INVALID_PRODUCER_EPOCH|PRODUCER_FENCED|fenced|fences the current one/i.test(x.message)) return true;
+  }
+  return false;
+}
+
+/** One result for the instance: its tasks' runs summed (operators listed per run). */
+function combine(jobName: string, results: readonly JobResult[], durationMs: number): JobResult {
+  const operators: OperatorMetrics[] = results.flatMap((r) => r.operators);
+  const first = results[0];
+  return {
+    jobName,
+    engine: first?.engine ?? 'none',
+    durationMs,
+    recordsIn: results.reduce((a, r) => a + r.recordsIn, 0),
+    operators,
+    lateRecordsDropped: results.reduce((a, r) => a + r.lateRecordsDropped, 0),
+    deadLetters: results.reduce((a, r) => a + r.deadLetters, 0),
+    cancelled: true,
+    memory: first?.memory ?? { budgetBytes: 0, exchangeReservedBytes: 0, exchangePeakBytes: 0, operatorBudgetBytes: 0, operatorPeakBytes: 0, exchangeInFlightBytes: 0, operatorUsedBytes: 0 },
+  };
+}
+
+registerApplicationRunner(runApplication);
