@@ -23,7 +23,7 @@ import type { EdgeKind } from '../plan/physical.js';
 import { CHANNEL_CREDITS, type ManagedMemory } from './memory.js';
 import { MultiInputOperator, Operator } from './operator.js';
 
-type Message =
+export type Message =
   | { readonly t: 'b'; readonly batch: RecordBatch }
   | { readonly t: 'w'; readonly wm: number }
   | { readonly t: 'i'; readonly idle: boolean }
