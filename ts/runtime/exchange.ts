@@ -13,39 +13,20 @@
  * once. Within a thread the batch object itself is passed on.
  */
 
+import { ownedBatch } from '../batch/segment.js';
+import type { ChannelIn, ChannelOut, Message, PortLike } from './channel.js';
+
+export type { ChannelIn, ChannelOut, Message, PortLike } from './channel.js';
 import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/record-batch.js';
 import { decodeBatchHeader, encodeBatchHeader } from '../batch/wire.js';
 import type { Schema } from '../batch/schema.js';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, SegmentRoute } from '../engine/engine.js';
+import { SegmentChannel, SegmentWriter } from './segment-channel.js';
 import { keyFnGroup } from '../keys/key-groups.js';
 import type { Partitioning } from '../plan/graph.js';
 import type { EdgeKind } from '../plan/physical.js';
 import { CHANNEL_CREDITS, type ManagedMemory } from './memory.js';
 import { MultiInputOperator, Operator } from './operator.js';
-
-export type Message =
-  | { readonly t: 'b'; readonly batch: RecordBatch }
-  | { readonly t: 'w'; readonly wm: number }
-  | { readonly t: 'i'; readonly idle: boolean }
-  /** Checkpoint barrier `id`: everything before it on this channel belongs to checkpoint `id`. */
-  | { readonly t: 'k'; readonly id: number }
-  | { readonly t: 'e' };
-
-/** The sending end of a channel. */
-export interface ChannelOut {
-  /** Resolves once the receiver had room (a credit), with the ms waited for it. `owned`: the batch may be moved. */
-  send(batch: RecordBatch, owned: boolean): Promise<number>;
-  control(m: Message): void;
-  /** The job is stopping: nothing more is sent, and a producer waiting for room goes on. */
-  abort(): void;
-}
-
-/** The receiving end: messages in order; `credit()` after a batch is processed. */
-export interface ChannelIn {
-  onMessage(f: (m: Message) => void): void;
-  credit(): void;
-  close(): void;
-}
 
 /** The bytes of a batch's buffers (what a channel holds while the batch is in flight). */
 function batchBytes(batch: RecordBatch): number {
@@ -163,13 +144,6 @@ export class LocalChannel extends CreditedChannel implements ChannelOut, Channel
   close(): void {}
 }
 
-/** What a channel needs of a MessagePort (declared here so the package's types need no Node typings). */
-export interface PortLike {
-  postMessage(message: unknown, transfer?: readonly ArrayBuffer[]): void;
-  on(event: 'message', listener: (message: never) => void): unknown;
-  close(): void;
-}
-
 /** A channel end on a MessagePort to another thread. */
 export class PortChannel extends CreditedChannel implements ChannelOut, ChannelIn {
   constructor(
@@ -252,6 +226,18 @@ export class ExchangeSender extends Operator {
   ) {
     super(id, name);
     this.boundaries = edge.partitioning.kind === 'range' ? edge.partitioning.boundaries : null;
+    // Channels of segments (a parallel run): a split batch is written straight into each
+    // target's segments by one writer, instead of into parts that are then sent.
+    const segs = out.filter((c): c is SegmentChannel => c instanceof SegmentChannel);
+    if (segs.length > 0 && segs.length === out.length) this.writer = new SegmentWriter(engine, segs[0]!.pool, segs[0]!.layout, segs);
+  }
+
+  private readonly writer: SegmentWriter | null = null;
+
+  /** Splits the batch among the channels: into segments when they are segment channels, else into parts. */
+  private split(batch: RecordBatch, route: () => SegmentRoute, parts: () => RecordBatch[]): Promise<void> {
+    if (this.writer === null) return this.sendParts(parts());
+    return this.track(this.writer.write(batch, route));
   }
 
   private get channels(): ChannelOut[] {
@@ -264,7 +250,11 @@ export class ExchangeSender extends Operator {
     const n = this.out.length;
     switch (this.edge.kind) {
       case 'hash':
-        return this.sendParts(this.engine.hashPartition(batch, this.edge.keyFields, n, this.edge.maxParallelism));
+        return this.split(
+          batch,
+          () => ({ kind: 'hash', keyFields: this.edge.keyFields, maxParallelism: this.edge.maxParallelism, targets: this.writer!.scratch(batch.length) }),
+          () => this.engine.hashPartition(batch, this.edge.keyFields, n, this.edge.maxParallelism),
+        );
       case 'rebalance':
       case 'rescale': {
         // Round-robin by batch over the channels this subtask feeds (all, or its rescale group),
@@ -276,14 +266,19 @@ export class ExchangeSender extends Operator {
       case 'keyFn':
       case 'custom':
       case 'shuffle':
-        return this.sendParts(this.engine.partitionByTargets(batch, this.targets(batch), n));
+        return this.splitByTargets(batch);
       case 'range':
         if (this.boundaries === null) return this.sample(batch);
-        return this.sendParts(this.engine.partitionByTargets(batch, this.targets(batch), n));
+        return this.splitByTargets(batch);
       default:
         // forward: the one channel to the same subtask; global: to subtask 0; broadcast: to all.
         for (const c of this.channels) await this.send(c, batch, false);
     }
+  }
+
+  private splitByTargets(batch: RecordBatch): Promise<void> {
+    const targets = this.targets(batch);
+    return this.split(batch, () => ({ kind: 'targets', targets }), () => this.engine.partitionByTargets(batch, targets, this.out.length));
   }
 
   private async sendParts(parts: RecordBatch[]): Promise<void> {
@@ -294,8 +289,11 @@ export class ExchangeSender extends Operator {
   private readonly sending = new Set<Promise<number>>();
 
   /** Time spent waiting for the receiver's room is backpressure on the operators upstream. */
-  private async send(c: ChannelOut, batch: RecordBatch, owned: boolean): Promise<void> {
-    const p = c.send(batch, owned);
+  private send(c: ChannelOut, batch: RecordBatch, owned: boolean): Promise<void> {
+    return this.track(c.send(batch, owned));
+  }
+
+  private async track(p: Promise<number>): Promise<void> {
     this.sending.add(p);
     try {
       const waited = await p;
@@ -373,7 +371,7 @@ export class ExchangeSender extends Operator {
 
   /** Range partitioning without boundaries: holds batches until the sample is full (or the input ends). */
   private async sample(batch: RecordBatch): Promise<void> {
-    this.sampling.push(batch);
+    this.sampling.push(ownedBatch(batch));
     this.sampled += batch.length;
     const part = this.edge.partitioning as Extract<Partitioning, { kind: 'range' }>;
     if (this.sampled >= part.sampleSize) await this.flushSample();
@@ -395,7 +393,7 @@ export class ExchangeSender extends Operator {
     this.boundaries = values.length === 0 ? new Array(n - 1).fill(0) : Array.from({ length: n - 1 }, (_, k) => values[Math.floor(((k + 1) * values.length) / n)]!);
     const held = this.sampling;
     this.sampling = [];
-    for (const b of held) await this.sendParts(this.engine.partitionByTargets(b, this.targets(b), n));
+    for (const b of held) await this.splitByTargets(b);
     if (this.watermark > -Infinity) for (const c of this.channels) c.control({ t: 'w', wm: this.watermark });
   }
 
@@ -415,11 +413,14 @@ export class ExchangeSender extends Operator {
   override async finish(): Promise<void> {
     if (this.sampling.length > 0) await this.flushSample();
     for (const c of this.channels) c.control({ t: 'e' });
+    // Nothing more is written: the writer's spare segments go back to the pool.
+    this.writer?.close();
   }
 
   /** The job is stopping: producers waiting for room in a channel go on (see CreditedChannel.abort). */
   abort(): void {
     for (const c of this.channels) c.abort();
+    this.writer?.close();
   }
 }
 

@@ -15,8 +15,8 @@ import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import { segmentBatch, segmentLayout, type SegmentLayout } from '../batch/segment.js';
 import type { Engine, SegmentIo, SegmentRoute } from '../engine/engine.js';
-import type { ChannelIn, ChannelOut, Message, PortLike } from './exchange.js';
-import type { ManagedMemory } from './memory.js';
+import type { ChannelIn, ChannelOut, Message, PortLike } from './channel.js';
+import { writerSpares, type ManagedMemory } from './memory.js';
 import { waitAsync, type SegmentPool } from './segment-pool.js';
 
 // Ring words: entries read, entries written, data segments in flight, a sender waiting for a
@@ -149,7 +149,7 @@ export class SegmentChannel implements ChannelOut, ChannelIn {
   async send(batch: RecordBatch, _owned: boolean): Promise<number> {
     if (this.aborted) return 0;
     this.writer ??= new SegmentWriter(this.engine, this.pool, this.layout, [this]);
-    return this.writer.write(batch, { kind: 'single' });
+    return this.writer.write(batch, () => ({ kind: 'single' }));
   }
 
   control(m: Message): void {
@@ -245,11 +245,6 @@ export class SegmentChannel implements ChannelOut, ChannelIn {
   }
 }
 
-/** Spare segments a writer holds beyond one current segment per target. */
-export function writerSpares(targets: number): number {
-  return targets + 1;
-}
-
 /**
  * One sender's segments (Flink's RecordWriter): the current one per target and a few spares,
  * filled by the engine's partitioner in one call per batch; full ones are pushed to their
@@ -278,8 +273,20 @@ export class SegmentWriter {
     return this.targets;
   }
 
-  /** Writes the batch and hands every segment it filled over; resolves with the ms waited for credits and segments. */
-  async write(batch: RecordBatch, route: SegmentRoute): Promise<number> {
+  /** The write in progress: writes run one after the other (two inputs of an operator may emit at once). */
+  private last: Promise<unknown> = Promise.resolve();
+
+  /**
+   * Writes the batch and hands every segment it filled over; resolves with the ms waited for
+   * credits and segments. `route` is asked for when the write starts (it may use `scratch`).
+   */
+  write(batch: RecordBatch, route: () => SegmentRoute): Promise<number> {
+    const p = this.last.then(() => this.writeNow(batch, route()));
+    this.last = p.catch(() => undefined);
+    return p;
+  }
+
+  private async writeNow(batch: RecordBatch, route: SegmentRoute): Promise<number> {
     const { cur, spares, full } = this.io;
     let waited = 0;
     let row = 0;

@@ -42,6 +42,13 @@ export const waitAsync: WaitAsync = (a, index, value) => {
   return { async: true, value: r.value.finally(() => clearInterval(keep)) };
 };
 
+/**
+ * SLUICE_POISON_SEGMENTS=1 overwrites every segment given back (tests): an operator that still
+ * reads a batch it was handed from an exchange after its call then reads garbage at once,
+ * instead of only when the segment happens to be reused.
+ */
+const POISON = typeof process !== 'undefined' && process.env.SLUICE_POISON_SEGMENTS === '1';
+
 /** Stops a wait for a segment (the job is stopping). */
 export class PoolAborted extends Error {}
 
@@ -166,6 +173,7 @@ export class SegmentPool {
   /** Gives segment `i` back; a thread waiting for one wakes. */
   release(i: number): void {
     if (!(i >= 0 && i < this.count)) throw new RangeError(`segment ${i} is not in this pool of ${this.count}`);
+    if (POISON) this.bytes.fill(0xa5, i * this.segmentBytes, (i + 1) * this.segmentBytes);
     const bit = 1 << (i & 31);
     const before = Atomics.or(this.c, BITMAP + (i >>> 5), bit);
     if ((before & bit) !== 0) throw new Error(`internal error: exchange segment ${i} was released twice`);
