@@ -79,8 +79,15 @@ function regions(schema: Schema, segmentBytes: number, c: number): SegmentLayout
 export function segmentLayout(schema: Schema, segmentBytes: number): SegmentLayout {
   // Bytes per row without padding, for a first guess from above; then down to what fits.
   const perRow = 8 + schema.fields.reduce((n, f) => n + 0.125 + (f.type === 'i32' ? 4 : f.type === 'bool' ? 0.125 : f.type === 'utf8' ? 4 + UTF8_BYTES_PER_ROW : 8), 0);
-  let c = Math.max(0, Math.ceil(segmentBytes / perRow));
-  while (c > 0 && regions(schema, segmentBytes, c).end > segmentBytes) c--;
+  // The largest capacity that fits (the regions grow with it): a binary search below the guess.
+  let lo = 0;
+  let hi = Math.max(0, Math.ceil(segmentBytes / perRow));
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (regions(schema, segmentBytes, mid).end <= segmentBytes) lo = mid;
+    else hi = mid - 1;
+  }
+  const c = lo;
   if (c < 1) throw new RangeError(`an exchange segment of ${segmentBytes} bytes cannot hold one row of the schema ${schema}; raise the segment size`);
   const { end: _end, ...layout } = regions(schema, segmentBytes, c);
   return layout;

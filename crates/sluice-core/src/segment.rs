@@ -94,10 +94,17 @@ impl SegmentLayout {
                         }
                 })
                 .sum::<f64>();
-        let mut c = (segment_bytes as f64 / per_row).ceil() as usize;
-        while c > 0 && regions(types, segment_bytes, c).1 > segment_bytes {
-            c -= 1;
+        // The largest capacity that fits (the regions grow with it): a binary search below the guess.
+        let (mut lo, mut hi) = (0usize, (segment_bytes as f64 / per_row).ceil() as usize);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if regions(types, segment_bytes, mid).1 <= segment_bytes {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
         }
+        let c = lo;
         if c < 1 {
             return Err(Error::config(format!(
                 "an exchange segment of {segment_bytes} bytes cannot hold one row of this schema; raise the segment size"
@@ -182,6 +189,15 @@ pub fn scatter_to_segments(
             load(pool, t, s, &mut rows, &mut used);
         }
     }
+    let u = utf8.len();
+    let utf8_offsets: Vec<&[i32]> = utf8
+        .iter()
+        .map(|&k| match batch.columns[k].values {
+            ValuesRef::Utf8 { offsets, .. } => offsets,
+            _ => &[],
+        })
+        .collect();
+    let utf8_bytes: Vec<usize> = utf8.iter().map(|&k| layout.columns[k].data_bytes).collect();
     // Pass 1: each row's segment and position (rolling over to spares), up to where spares last.
     let mut place: Vec<(u32, u32)> = Vec::with_capacity(batch.len - from.min(batch.len));
     let mut end = batch.len;
@@ -216,14 +232,19 @@ pub fn scatter_to_segments(
             end = r;
             break;
         }
-        let len_of = |k: usize| match batch.columns[k].values {
-            ValuesRef::Utf8 { offsets, .. } => (offsets[r + 1] - offsets[r]) as usize,
-            _ => 0,
-        };
-        let fits = |rows: &[usize], used: &[usize]| rows[t] < cap && utf8.iter().enumerate().all(|(j, &k)| used[t * utf8.len() + j] + len_of(k) <= layout.columns[k].data_bytes);
-        if !fits(&rows, &used) {
+        let mut fits = rows[t] < cap;
+        if fits {
+            for j in 0..u {
+                let o = utf8_offsets[j];
+                if used[t * u + j] + (o[r + 1] - o[r]) as usize > utf8_bytes[j] {
+                    fits = false;
+                    break;
+                }
+            }
+        }
+        if !fits {
             if rows[t] == 0 {
-                let bytes: usize = utf8.iter().map(|&k| len_of(k)).sum();
+                let bytes: usize = utf8_offsets.iter().map(|o| (o[r + 1] - o[r]) as usize).sum();
                 return Err(Error::data(format!(
                     "row {r} of the batch ({bytes} bytes of text) does not fit an exchange segment of {seg} bytes ({} bytes per text column); raise the exchange segment size",
                     UTF8_BYTES_PER_ROW * cap
@@ -240,8 +261,8 @@ pub fn scatter_to_segments(
                 break;
             }
         }
-        for (j, &k) in utf8.iter().enumerate() {
-            used[t * utf8.len() + j] += len_of(k);
+        for (j, o) in utf8_offsets.iter().enumerate() {
+            used[t * u + j] += (o[r + 1] - o[r]) as usize;
         }
         place.push((cur[t] as u32, rows[t] as u32));
         rows[t] += 1;
