@@ -334,3 +334,21 @@ pub fn scatter_to_segments(
     }
     Ok(end)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_capacity_is_the_largest_that_fits() {
+        for types in [vec![DataType::I64, DataType::Utf8, DataType::Bool], vec![DataType::I32], vec![DataType::Utf8, DataType::Utf8, DataType::F64]] {
+            for bytes in [256, 4096, 256 * 1024] {
+                let l = SegmentLayout::new(&types, bytes).unwrap();
+                assert!(l.capacity > 0);
+                assert!(regions(&types, bytes, l.capacity).1 <= bytes);
+                assert!(regions(&types, bytes, l.capacity + 1).1 > bytes);
+            }
+        }
+        assert!(SegmentLayout::new(&[DataType::Utf8], 64).is_err());
+    }
+}
