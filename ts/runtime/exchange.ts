@@ -1,201 +1,27 @@
 /**
  * Exchanges between subtasks: a sender partitions each batch (hash by key groups, rebalance,
- * global, forward) and hands the parts to channels; a receiver merges its channels (one per
- * upstream subtask) into one input: batches in arrival order, the watermark the minimum over
- * the channels, the end when every channel ended.
+ * global, forward) and hands it to channels; a receiver merges its channels (one per upstream
+ * subtask) into one input: batches in arrival order, the watermark the minimum over the
+ * channels, barriers aligned, the end when every channel ended.
  *
- * Channels are bounded with credits (Flink's credit-based flow control): a sender holds one
- * credit per batch the receiver has room for and waits when it has none, so a slow consumer
- * slows its producers down instead of letting batches pile up. Between threads a batch travels
- * as a FlatBuffers header (batch/wire.ts) with its column buffers transferred (moved, not
- * copied) when the batch was made for this channel
- * (the parts of a partitioned batch); a batch that other consumers may still read is copied
- * once. Within a thread the batch object itself is passed on.
+ * The channels (channel.ts) are bounded with credits (Flink's credit-based flow control): a
+ * sender waits when the receiver has no room, so a slow consumer slows its producers down
+ * instead of letting batches pile up. In a parallel run they are segment channels
+ * (segment-channel.ts): a split batch is written straight into each target's segments of the
+ * run's shared pool by one writer per sender, and the receiver reads them in place.
  */
 
 import { ownedBatch } from '../batch/segment.js';
-import type { ChannelIn, ChannelOut, Message, PortLike } from './channel.js';
+import type { ChannelIn, ChannelOut, Message } from './channel.js';
 
 export type { ChannelIn, ChannelOut, Message, PortLike } from './channel.js';
 import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/record-batch.js';
-import { decodeBatchHeader, encodeBatchHeader } from '../batch/wire.js';
-import type { Schema } from '../batch/schema.js';
 import type { Engine, SegmentRoute } from '../engine/engine.js';
 import { SegmentChannel, SegmentWriter } from './segment-channel.js';
 import { keyFnGroup } from '../keys/key-groups.js';
 import type { Partitioning } from '../plan/graph.js';
 import type { EdgeKind } from '../plan/physical.js';
-import { CHANNEL_CREDITS, type ManagedMemory } from './memory.js';
 import { MultiInputOperator, Operator } from './operator.js';
-
-/** The bytes of a batch's buffers (what a channel holds while the batch is in flight). */
-function batchBytes(batch: RecordBatch): number {
-  let n = batch.eventTime?.byteLength ?? 0;
-  for (const b of batch.buffers()) n += b.byteLength;
-  return n;
-}
-
-/**
- * The sending side of a bounded channel, shared by both channel kinds. A batch may go when the
- * receiver has a credit (at most CHANNEL_CREDITS batches in flight) and the channel's byte
- * window has room for it; the window is the channel's share of managed memory, so a batch
- * larger than half of it is cut into row slices first. Several producers of one thread may
- * wait on the same channel (an operator with two inputs emits from both), so waiters queue in
- * order; credits come back in the order batches were sent.
- */
-abstract class CreditedChannel {
-  private credits = CHANNEL_CREDITS;
-  private free: number;
-  private readonly sizes: number[] = [];
-  private readonly waiting: { readonly bytes: number; readonly go: () => void }[] = [];
-
-  constructor(
-    private readonly windowBytes: number,
-    private readonly memory: ManagedMemory | null,
-  ) {
-    this.free = windowBytes;
-  }
-
-  /** Hands the batch to the receiver (it has room). */
-  protected abstract post(batch: RecordBatch, owned: boolean): void;
-
-  /**
-   * Stopping: the receiver no longer reads (nor returns credits), so a producer waiting for a
-   * credit would wait forever and its source never see the stop; what is not sent is dropped,
-   * as the receiver drops what it holds.
-   */
-  private aborted = false;
-
-  abort(): void {
-    this.aborted = true;
-    for (const w of this.waiting.splice(0)) w.go();
-  }
-
-  async send(batch: RecordBatch, owned: boolean): Promise<number> {
-    if (this.aborted) return 0;
-    const bytes = batchBytes(batch);
-    if (bytes > this.windowBytes / 2 && batch.length > 1) {
-      const parts = Math.ceil(bytes / (this.windowBytes / 2));
-      const rows = Math.ceil(batch.length / parts);
-      let waited = 0;
-      for (let at = 0; at < batch.length; at += rows) waited += await this.send(batch.slice(at, Math.min(batch.length, at + rows)), true);
-      return waited;
-    }
-    let waited = 0;
-    if (this.waiting.length > 0 || !this.fits(bytes)) {
-      const t0 = performance.now();
-      await new Promise<void>((go) => this.waiting.push({ bytes, go }));
-      waited = performance.now() - t0;
-      if (this.aborted) return waited;
-    } else this.admit(bytes);
-    this.post(batch, owned);
-    return waited;
-  }
-
-  /** A row wider than the window alone still goes, when the channel is empty. */
-  private fits(bytes: number): boolean {
-    return this.credits > 0 && (bytes <= this.free || this.sizes.length === 0);
-  }
-
-  private admit(bytes: number): void {
-    this.credits--;
-    this.free -= bytes;
-    this.sizes.push(bytes);
-    this.memory?.inFlight(bytes);
-  }
-
-  /** The receiver processed the oldest batch in flight. */
-  protected returned(): void {
-    const bytes = this.sizes.shift() ?? 0;
-    this.credits++;
-    this.free += bytes;
-    this.memory?.inFlight(-bytes);
-    while (this.waiting.length > 0 && this.fits(this.waiting[0]!.bytes)) {
-      const w = this.waiting.shift()!;
-      this.admit(w.bytes);
-      w.go();
-    }
-  }
-}
-
-/** Both ends of a channel within one thread: the batch object is passed on. */
-export class LocalChannel extends CreditedChannel implements ChannelOut, ChannelIn {
-  private handler: ((m: Message) => void) | null = null;
-  private pending: Message[] = [];
-
-  protected post(batch: RecordBatch): void {
-    this.deliver({ t: 'b', batch });
-  }
-  control(m: Message): void {
-    this.deliver(m);
-  }
-  private deliver(m: Message): void {
-    if (this.handler === null) this.pending.push(m);
-    else this.handler(m);
-  }
-  onMessage(f: (m: Message) => void): void {
-    this.handler = f;
-    for (const m of this.pending) f(m);
-    this.pending = [];
-  }
-  credit(): void {
-    this.returned();
-  }
-  close(): void {}
-}
-
-/** A channel end on a MessagePort to another thread. */
-export class PortChannel extends CreditedChannel implements ChannelOut, ChannelIn {
-  constructor(
-    private readonly port: PortLike,
-    private readonly schema: Schema,
-    windowBytes: number,
-    memory: ManagedMemory | null,
-  ) {
-    super(windowBytes, memory);
-    // Credits come back on the same port. Open ports keep the thread alive while a sender
-    // waits; the receiver closes the channel after the end (the job's threads are then ended).
-    port.on('message', (m: { t: string }) => {
-      if (m.t === 'c') this.returned();
-    });
-  }
-
-  protected post(batch: RecordBatch, owned: boolean): void {
-    const buffers: ArrayBuffer[] = [];
-    const header = encodeBatchHeader(batch, (a) => {
-      // A view of part of a buffer, or of a buffer others may still read, is copied once.
-      const whole = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer;
-      const b = owned && whole ? (a.buffer as ArrayBuffer) : (new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice().buffer as ArrayBuffer);
-      const at = buffers.indexOf(b);
-      if (at >= 0) return at;
-      buffers.push(b);
-      return buffers.length - 1;
-    });
-    const h = header.slice().buffer as ArrayBuffer;
-    this.port.postMessage({ t: 'b', h, bufs: buffers }, [h, ...buffers]);
-  }
-
-  control(m: Message): void {
-    this.port.postMessage(m);
-  }
-
-  onMessage(f: (m: Message) => void): void {
-    this.port.on('message', (m: WireMessage) => {
-      if (m.t === 'b') f({ t: 'b', batch: decodeBatchHeader(new Uint8Array(m.h), m.bufs, this.schema, 'exchange') });
-      else if (m.t !== 'c') f(m);
-    });
-  }
-
-  credit(): void {
-    this.port.postMessage({ t: 'c' });
-  }
-
-  close(): void {
-    this.port.close();
-  }
-}
-
-type WireMessage = { t: 'b'; h: ArrayBuffer; bufs: ArrayBuffer[] } | { t: 'c' } | Exclude<Message, { t: 'b' }>;
 
 /** What a sender needs to know of its edge. */
 export interface SenderEdge {

@@ -8,7 +8,6 @@
  */
 
 import { totalmem } from 'node:os';
-import type { Schema } from '../batch/schema.js';
 import type { Engine } from '../engine/engine.js';
 import { EngineError } from '../engine/errors.js';
 import { edgeTargets, PlanError, type PhysicalPlan } from '../plan/physical.js';
@@ -59,13 +58,6 @@ export function defaultMemoryBytes(): number {
   return Math.min(Math.floor(totalmem() / 4), 2048 * MiB);
 }
 
-/** A generous size of one batch of `rows` rows (utf8 values estimated at 32 bytes). */
-export function estimateBatchBytes(schema: Schema, rows: number): number {
-  let perRow = 8; // event time
-  for (const f of schema.fields) perRow += (f.type === 'i32' ? 4 : f.type === 'bool' ? 1 : f.type === 'utf8' ? 36 : 8) + (f.nullable ? 1 : 0);
-  return perRow * rows;
-}
-
 /** Operator state each window operator subtask needs at least (a small table). */
 export const MIN_STATE_BYTES = 1024 * 1024;
 
@@ -99,11 +91,6 @@ export function planMemory(plan: PhysicalPlan, budgetBytes: number): { exchangeR
     );
   }
   return { exchangeReservedBytes: exchange, channels, segments };
-}
-
-/** A byte window of `credits` batches of the estimated size (the heap channels' bound: LocalChannel, PortChannel). */
-export function channelWindowBytes(schema: Schema, batchSize: number, credits = CHANNEL_CREDITS): number {
-  return credits * estimateBatchBytes(schema, batchSize);
 }
 
 /** What workers need to share one run's counters. */
