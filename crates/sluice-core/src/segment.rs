@@ -352,3 +352,52 @@ mod tests {
         assert!(SegmentLayout::new(&[DataType::Utf8], 64).is_err());
     }
 }
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::batch::{ColumnRef, Field, Schema};
+    use crate::partition::hash_routing;
+
+    /// `cargo test --release -p sluice-core segment::timing -- --ignored --nocapture`: the kernel alone.
+    #[test]
+    #[ignore]
+    fn scatter_ns_per_row() {
+        let n = 8192usize;
+        let a: Vec<i64> = (0..n as i64).map(|i| (i * 7919) % 10007).collect();
+        let b: Vec<i64> = (0..n as i64).collect();
+        let offsets: Vec<i32> = (0..=n as i32).map(|i| i * 6).collect();
+        let data = vec![b'x'; n * 6];
+        let schema = Schema::new(vec![Field::new("a", DataType::I64), Field::new("b", DataType::I64), Field::new("c", DataType::I64), Field::new("s", DataType::Utf8), Field::new("t", DataType::Timestamp)]);
+        let cols = vec![
+            ColumnRef { values: ValuesRef::I64(&a), validity: None },
+            ColumnRef { values: ValuesRef::I64(&b), validity: None },
+            ColumnRef { values: ValuesRef::I64(&b), validity: None },
+            ColumnRef { values: ValuesRef::Utf8 { offsets: &offsets, data: &data }, validity: None },
+            ColumnRef { values: ValuesRef::Timestamp(&b), validity: None },
+        ];
+        let batch = BatchRef { schema: &schema, columns: cols, len: n, event_time: Some(&b) };
+        let types: Vec<DataType> = schema.fields.iter().map(|f| f.data_type).collect();
+        let seg = 256 * 1024;
+        let layout = SegmentLayout::new(&types, seg).unwrap();
+        let mut pool = vec![0u8; 16 * seg];
+        let reps = 500;
+        let t0 = std::time::Instant::now();
+        let mut hashed = 0;
+        for _ in 0..reps {
+            hashed += hash_routing(&batch, &[0], 2, 128).unwrap().targets.len();
+        }
+        let th = t0.elapsed().as_nanos() as f64 / (reps * n) as f64;
+        let routing = hash_routing(&batch, &[0], 2, 128).unwrap();
+        let t0 = std::time::Instant::now();
+        for _ in 0..reps {
+            let mut cur = [-1i32, -1];
+            let mut spares = [8i32, 0, 1, 2, 3, 4, 5, 6, 7];
+            let mut full = [0i32; 40];
+            let io = SegmentIo { cur: &mut cur, spares: &mut spares, full: &mut full };
+            assert_eq!(scatter_to_segments(&batch, SegmentTargets::Each(&routing.targets), &mut pool, &layout, io, 0).unwrap(), n);
+        }
+        let ts = t0.elapsed().as_nanos() as f64 / (reps * n) as f64;
+        println!("hash {th:.1} ns/row, scatter {ts:.1} ns/row ({hashed})");
+    }
+}
