@@ -17,7 +17,7 @@ import { segmentBatch, segmentLayout, type SegmentLayout } from '../batch/segmen
 import type { Engine, SegmentIo, SegmentRoute } from '../engine/engine.js';
 import type { ChannelIn, ChannelOut, Message, PortLike } from './channel.js';
 import { writerSpares, type ManagedMemory } from './memory.js';
-import { waitAsync, type SegmentPool } from './segment-pool.js';
+import { rawWaitAsync, waitAsync, type SegmentPool } from './segment-pool.js';
 
 // Ring words: entries read, entries written, data segments in flight, a sender waiting for a
 // credit or for room, a receiver waiting for entries.
@@ -191,7 +191,10 @@ export class SegmentChannel implements ChannelOut, ChannelIn {
       let head = Atomics.load(w, HEAD);
       if (head === tail) {
         Atomics.store(w, RECEIVER_WAITS, 1);
-        const r = waitAsync(w, TAIL, tail);
+        // A channel with a port is kept alive by it until closed; then a receiver whose job
+        // failed or stopped does not hold its thread (or the process) open. Without one (within a
+        // thread), waiting for entries keeps the thread alive.
+        const r = this.keepAlive === null ? waitAsync(w, TAIL, tail) : rawWaitAsync(w, TAIL, tail);
         if (r.async) await r.value;
         Atomics.store(w, RECEIVER_WAITS, 0);
         continue;
@@ -239,7 +242,6 @@ export class SegmentChannel implements ChannelOut, ChannelIn {
     if (this.closed) return;
     this.closed = true;
     // Wake the pump if it waits (it then sees closed).
-    Atomics.add(this.w, TAIL, 0);
     Atomics.notify(this.w, TAIL);
     this.keepAlive?.close();
   }

@@ -29,7 +29,7 @@ const BITMAP = 4;
 
 type WaitAsync = (a: Int32Array, index: number, value: number) => { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
 /** Atomics.waitAsync (ES2024; Node has it, the project's lib is ES2022). A pending wait does not keep a thread alive. */
-const rawWaitAsync: WaitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
+export const rawWaitAsync: WaitAsync = (Atomics as unknown as { waitAsync: WaitAsync }).waitAsync;
 
 /**
  * Atomics.waitAsync that keeps the thread alive while it waits (a pending wait alone does not:
