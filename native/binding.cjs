@@ -855,5 +855,7 @@ module.exports.murmur3 = nativeBinding.murmur3
 module.exports.NexmarkKind = nativeBinding.NexmarkKind
 module.exports.openMemoryPool = nativeBinding.openMemoryPool
 module.exports.partitionByTargets = nativeBinding.partitionByTargets
+module.exports.scatterToSegments = nativeBinding.scatterToSegments
+module.exports.segmentLayout = nativeBinding.segmentLayout
 module.exports.TextFormatKind = nativeBinding.TextFormatKind
 module.exports.WindowKind = nativeBinding.WindowKind

@@ -249,6 +249,16 @@ export declare function openMemoryPool(id: string, budgetBytes: number): void
 /** Splits a batch into `n` batches by a target per row (computed by the runtime), rows in order. */
 export declare function partitionByTargets(fields: Array<FieldSpec>, buffers: Array<Uint8Array>, length: number, eventTime: Uint8Array | undefined | null, targets: Uint32Array, n: number): Array<BatchOut>
 
+/**
+ * Writes rows `from`.. of a batch into segments: by key group when `key_fields` is given (the
+ * targets computed into `targets` when `from` is 0), by `targets` when only that is given, else
+ * all to target 0. Returns the row to go on from.
+ */
+export declare function scatterToSegments(fields: Array<FieldSpec>, buffers: Array<Uint8Array>, length: number, eventTime: Uint8Array | undefined | null, keyFields: Array<number> | undefined | null, maxParallelism: number, targets: Uint32Array | undefined | null, pool: Uint8Array, segmentBytes: number, cur: Int32Array, spares: Int32Array, full: Int32Array, from: number): number
+
+/** The capacity and regions of a schema's segment layout (for the test that both engines agree). */
+export declare function segmentLayout(fields: Array<FieldSpec>, segmentBytes: number): Array<number>
+
 export interface TextDecodedOut {
   batch: BatchOut
   consumed: number

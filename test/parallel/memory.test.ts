@@ -30,7 +30,9 @@ describe('managed memory', () => {
     const env = StreamEnvironment.create({ engine: 'ts', parallelism: 2, memory: '4mb' });
     env.fromSource(NexmarkSource.bids({ events: 10 })).keyBy('auction').window(TumblingEventTimeWindows.of(1000)).aggregate({ n: agg.count() }).sinkTo(new CollectSink());
     expect(() => env.explain()).toThrow(
-      /the managed memory budget of 4\.0 MiB is too small to run this plan: it needs at least .* MiB \(.* for the buffers of 6 exchange channels, 4 batches of 8192 rows each, and 2\.0 MiB for 2 window operator subtasks\); raise memory/,
+      // Segments: per source subtask 2 channels x 4 credits + 2 current + 3 spares (hash), per
+      // window subtask 1 channel x 4 credits + 1 current + 2 spares (to the sink): 2 x 13 + 2 x 7.
+      /the managed memory budget of 4\.0 MiB is too small to run this plan: it needs at least 12\.0 MiB \(10\.0 MiB for the buffers of 6 exchange channels, 40 segments of 256 KiB: 4 in flight per channel and each sender's current and spare ones, and 2\.0 MiB for 2 window operator subtasks\); raise memory/,
     );
     await expect(runJob(new URL('../../examples/nexmark/q5.ts', import.meta.url), { engine: 'ts', parallelism: 2, memory: '4mb', args: ['1000'] })).rejects.toThrow(/too small to run this plan/);
     const ok = StreamEnvironment.create({ engine: 'ts', parallelism: 2, memory: '64mb' });

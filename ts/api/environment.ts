@@ -226,7 +226,7 @@ export class StreamEnvironment {
   /** The physical plan as text (or as a Mermaid flowchart). */
   explain(format: 'text' | 'mermaid' = 'text'): string {
     const plan = buildPlan(this.graph.lineageOf(this.graph.sinks().filter((s) => !this.executed.has(s))));
-    const mem = planMemory(plan, this.batchSize, this.memoryBytes);
+    const mem = planMemory(plan, this.memoryBytes);
     if (format === 'mermaid') return explainMermaid(plan);
     const exchange = plan.slots > 1 ? `${formatMiB(mem.exchangeReservedBytes)} for the buffers of ${mem.channels} exchange channels, ` : '';
     const c = this.graph.checkpoint;

@@ -5,6 +5,7 @@
  * shared tests together.
  */
 
+import type { SegmentLayout } from '../batch/segment.js';
 import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import type { NexmarkConfig, NexmarkKind } from './nexmark-config.js';
@@ -158,6 +159,27 @@ export interface Calc {
   process(batch: RecordBatch): RecordBatch;
 }
 
+/**
+ * Where each row of a batch goes among `io.cur.length` targets: by key group (the targets are
+ * computed into `targets` when `from` is 0 and read from there after), by given targets, or all
+ * to target 0.
+ */
+export type SegmentRoute =
+  | { readonly kind: 'hash'; readonly keyFields: readonly number[]; readonly maxParallelism: number; readonly targets: Uint32Array }
+  | { readonly kind: 'targets'; readonly targets: Uint32Array }
+  | { readonly kind: 'single' };
+
+/**
+ * The segments of one writer: `cur[t]` the segment being filled for target t (-1: none);
+ * `spares[0]` how many free segments follow it (taken from the end); `full[0]` how many
+ * (target, segment) pairs follow it, in the order they filled.
+ */
+export interface SegmentIo {
+  readonly cur: Int32Array;
+  readonly spares: Int32Array;
+  readonly full: Int32Array;
+}
+
 export interface Engine {
   readonly name: EngineName;
   /** Compiles a calc spec over `input` once (native: a kernel tree; TS: generated code). */
@@ -185,6 +207,14 @@ export interface Engine {
   closeMemoryPool(id: string): void;
   /** Splits a batch into `n` batches, row i into batch `targets[i]`, rows kept in order; one call per batch. */
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[];
+  /**
+   * Writes rows `from`.. of a batch into exchange segments (batch/segment.ts), each row into
+   * the current segment of its target (`io.cur`, -1: none yet), taking a new one from
+   * `io.spares` when that is full and listing the full one in `io.full`; stops where no spare is
+   * left. Returns the row to go on from (the batch's length when all are written). One call per
+   * batch (or per run out of spares); nothing allocated per row or per part.
+   */
+  scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool: Uint8Array, layout: SegmentLayout, io: SegmentIo, from: number): number;
   /**
    * The records of one Kafka partition's fetched record set (the raw bytes of a Fetch
    * response's `records` field), read in one call into columns: batches decompressed, control

@@ -1,227 +1,27 @@
 /**
  * Exchanges between subtasks: a sender partitions each batch (hash by key groups, rebalance,
- * global, forward) and hands the parts to channels; a receiver merges its channels (one per
- * upstream subtask) into one input: batches in arrival order, the watermark the minimum over
- * the channels, the end when every channel ended.
+ * global, forward) and hands it to channels; a receiver merges its channels (one per upstream
+ * subtask) into one input: batches in arrival order, the watermark the minimum over the
+ * channels, barriers aligned, the end when every channel ended.
  *
- * Channels are bounded with credits (Flink's credit-based flow control): a sender holds one
- * credit per batch the receiver has room for and waits when it has none, so a slow consumer
- * slows its producers down instead of letting batches pile up. Between threads a batch travels
- * as a FlatBuffers header (batch/wire.ts) with its column buffers transferred (moved, not
- * copied) when the batch was made for this channel
- * (the parts of a partitioned batch); a batch that other consumers may still read is copied
- * once. Within a thread the batch object itself is passed on.
+ * The channels (channel.ts) are bounded with credits (Flink's credit-based flow control): a
+ * sender waits when the receiver has no room, so a slow consumer slows its producers down
+ * instead of letting batches pile up. In a parallel run they are segment channels
+ * (segment-channel.ts): a split batch is written straight into each target's segments of the
+ * run's shared pool by one writer per sender, and the receiver reads them in place.
  */
 
+import { ownedBatch } from '../batch/segment.js';
+import type { ChannelIn, ChannelOut, Message } from './channel.js';
+
+export type { ChannelIn, ChannelOut, Message, PortLike } from './channel.js';
 import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/record-batch.js';
-import { decodeBatchHeader, encodeBatchHeader } from '../batch/wire.js';
-import type { Schema } from '../batch/schema.js';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, SegmentRoute } from '../engine/engine.js';
+import { SegmentChannel, SegmentWriter } from './segment-channel.js';
 import { keyFnGroup } from '../keys/key-groups.js';
 import type { Partitioning } from '../plan/graph.js';
 import type { EdgeKind } from '../plan/physical.js';
-import { CHANNEL_CREDITS, type ManagedMemory } from './memory.js';
 import { MultiInputOperator, Operator } from './operator.js';
-
-type Message =
-  | { readonly t: 'b'; readonly batch: RecordBatch }
-  | { readonly t: 'w'; readonly wm: number }
-  | { readonly t: 'i'; readonly idle: boolean }
-  /** Checkpoint barrier `id`: everything before it on this channel belongs to checkpoint `id`. */
-  | { readonly t: 'k'; readonly id: number }
-  | { readonly t: 'e' };
-
-/** The sending end of a channel. */
-export interface ChannelOut {
-  /** Resolves once the receiver had room (a credit), with the ms waited for it. `owned`: the batch may be moved. */
-  send(batch: RecordBatch, owned: boolean): Promise<number>;
-  control(m: Message): void;
-  /** The job is stopping: nothing more is sent, and a producer waiting for room goes on. */
-  abort(): void;
-}
-
-/** The receiving end: messages in order; `credit()` after a batch is processed. */
-export interface ChannelIn {
-  onMessage(f: (m: Message) => void): void;
-  credit(): void;
-  close(): void;
-}
-
-/** The bytes of a batch's buffers (what a channel holds while the batch is in flight). */
-function batchBytes(batch: RecordBatch): number {
-  let n = batch.eventTime?.byteLength ?? 0;
-  for (const b of batch.buffers()) n += b.byteLength;
-  return n;
-}
-
-/**
- * The sending side of a bounded channel, shared by both channel kinds. A batch may go when the
- * receiver has a credit (at most CHANNEL_CREDITS batches in flight) and the channel's byte
- * window has room for it; the window is the channel's share of managed memory, so a batch
- * larger than half of it is cut into row slices first. Several producers of one thread may
- * wait on the same channel (an operator with two inputs emits from both), so waiters queue in
- * order; credits come back in the order batches were sent.
- */
-abstract class CreditedChannel {
-  private credits = CHANNEL_CREDITS;
-  private free: number;
-  private readonly sizes: number[] = [];
-  private readonly waiting: { readonly bytes: number; readonly go: () => void }[] = [];
-
-  constructor(
-    private readonly windowBytes: number,
-    private readonly memory: ManagedMemory | null,
-  ) {
-    this.free = windowBytes;
-  }
-
-  /** Hands the batch to the receiver (it has room). */
-  protected abstract post(batch: RecordBatch, owned: boolean): void;
-
-  /**
-   * Stopping: the receiver no longer reads (nor returns credits), so a producer waiting for a
-   * credit would wait forever and its source never see the stop; what is not sent is dropped,
-   * as the receiver drops what it holds.
-   */
-  private aborted = false;
-
-  abort(): void {
-    this.aborted = true;
-    for (const w of this.waiting.splice(0)) w.go();
-  }
-
-  async send(batch: RecordBatch, owned: boolean): Promise<number> {
-    if (this.aborted) return 0;
-    const bytes = batchBytes(batch);
-    if (bytes > this.windowBytes / 2 && batch.length > 1) {
-      const parts = Math.ceil(bytes / (this.windowBytes / 2));
-      const rows = Math.ceil(batch.length / parts);
-      let waited = 0;
-      for (let at = 0; at < batch.length; at += rows) waited += await this.send(batch.slice(at, Math.min(batch.length, at + rows)), true);
-      return waited;
-    }
-    let waited = 0;
-    if (this.waiting.length > 0 || !this.fits(bytes)) {
-      const t0 = performance.now();
-      await new Promise<void>((go) => this.waiting.push({ bytes, go }));
-      waited = performance.now() - t0;
-      if (this.aborted) return waited;
-    } else this.admit(bytes);
-    this.post(batch, owned);
-    return waited;
-  }
-
-  /** A row wider than the window alone still goes, when the channel is empty. */
-  private fits(bytes: number): boolean {
-    return this.credits > 0 && (bytes <= this.free || this.sizes.length === 0);
-  }
-
-  private admit(bytes: number): void {
-    this.credits--;
-    this.free -= bytes;
-    this.sizes.push(bytes);
-    this.memory?.inFlight(bytes);
-  }
-
-  /** The receiver processed the oldest batch in flight. */
-  protected returned(): void {
-    const bytes = this.sizes.shift() ?? 0;
-    this.credits++;
-    this.free += bytes;
-    this.memory?.inFlight(-bytes);
-    while (this.waiting.length > 0 && this.fits(this.waiting[0]!.bytes)) {
-      const w = this.waiting.shift()!;
-      this.admit(w.bytes);
-      w.go();
-    }
-  }
-}
-
-/** Both ends of a channel within one thread: the batch object is passed on. */
-export class LocalChannel extends CreditedChannel implements ChannelOut, ChannelIn {
-  private handler: ((m: Message) => void) | null = null;
-  private pending: Message[] = [];
-
-  protected post(batch: RecordBatch): void {
-    this.deliver({ t: 'b', batch });
-  }
-  control(m: Message): void {
-    this.deliver(m);
-  }
-  private deliver(m: Message): void {
-    if (this.handler === null) this.pending.push(m);
-    else this.handler(m);
-  }
-  onMessage(f: (m: Message) => void): void {
-    this.handler = f;
-    for (const m of this.pending) f(m);
-    this.pending = [];
-  }
-  credit(): void {
-    this.returned();
-  }
-  close(): void {}
-}
-
-/** What a channel needs of a MessagePort (declared here so the package's types need no Node typings). */
-export interface PortLike {
-  postMessage(message: unknown, transfer?: readonly ArrayBuffer[]): void;
-  on(event: 'message', listener: (message: never) => void): unknown;
-  close(): void;
-}
-
-/** A channel end on a MessagePort to another thread. */
-export class PortChannel extends CreditedChannel implements ChannelOut, ChannelIn {
-  constructor(
-    private readonly port: PortLike,
-    private readonly schema: Schema,
-    windowBytes: number,
-    memory: ManagedMemory | null,
-  ) {
-    super(windowBytes, memory);
-    // Credits come back on the same port. Open ports keep the thread alive while a sender
-    // waits; the receiver closes the channel after the end (the job's threads are then ended).
-    port.on('message', (m: { t: string }) => {
-      if (m.t === 'c') this.returned();
-    });
-  }
-
-  protected post(batch: RecordBatch, owned: boolean): void {
-    const buffers: ArrayBuffer[] = [];
-    const header = encodeBatchHeader(batch, (a) => {
-      // A view of part of a buffer, or of a buffer others may still read, is copied once.
-      const whole = a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer;
-      const b = owned && whole ? (a.buffer as ArrayBuffer) : (new Uint8Array(a.buffer, a.byteOffset, a.byteLength).slice().buffer as ArrayBuffer);
-      const at = buffers.indexOf(b);
-      if (at >= 0) return at;
-      buffers.push(b);
-      return buffers.length - 1;
-    });
-    const h = header.slice().buffer as ArrayBuffer;
-    this.port.postMessage({ t: 'b', h, bufs: buffers }, [h, ...buffers]);
-  }
-
-  control(m: Message): void {
-    this.port.postMessage(m);
-  }
-
-  onMessage(f: (m: Message) => void): void {
-    this.port.on('message', (m: WireMessage) => {
-      if (m.t === 'b') f({ t: 'b', batch: decodeBatchHeader(new Uint8Array(m.h), m.bufs, this.schema, 'exchange') });
-      else if (m.t !== 'c') f(m);
-    });
-  }
-
-  credit(): void {
-    this.port.postMessage({ t: 'c' });
-  }
-
-  close(): void {
-    this.port.close();
-  }
-}
-
-type WireMessage = { t: 'b'; h: ArrayBuffer; bufs: ArrayBuffer[] } | { t: 'c' } | Exclude<Message, { t: 'b' }>;
 
 /** What a sender needs to know of its edge. */
 export interface SenderEdge {
@@ -252,6 +52,18 @@ export class ExchangeSender extends Operator {
   ) {
     super(id, name);
     this.boundaries = edge.partitioning.kind === 'range' ? edge.partitioning.boundaries : null;
+    // Channels of segments (a parallel run): a split batch is written straight into each
+    // target's segments by one writer, instead of into parts that are then sent.
+    const segs = out.filter((c): c is SegmentChannel => c instanceof SegmentChannel);
+    if (segs.length > 0 && segs.length === out.length) this.writer = new SegmentWriter(engine, segs[0]!.pool, segs[0]!.layout, segs);
+  }
+
+  private readonly writer: SegmentWriter | null = null;
+
+  /** Splits the batch among the channels: into segments when they are segment channels, else into parts. */
+  private split(batch: RecordBatch, route: () => SegmentRoute, parts: () => RecordBatch[]): Promise<void> {
+    if (this.writer === null) return this.sendParts(parts());
+    return this.track(this.writer.write(batch, route));
   }
 
   private get channels(): ChannelOut[] {
@@ -264,7 +76,11 @@ export class ExchangeSender extends Operator {
     const n = this.out.length;
     switch (this.edge.kind) {
       case 'hash':
-        return this.sendParts(this.engine.hashPartition(batch, this.edge.keyFields, n, this.edge.maxParallelism));
+        return this.split(
+          batch,
+          () => ({ kind: 'hash', keyFields: this.edge.keyFields, maxParallelism: this.edge.maxParallelism, targets: this.writer!.scratch(batch.length) }),
+          () => this.engine.hashPartition(batch, this.edge.keyFields, n, this.edge.maxParallelism),
+        );
       case 'rebalance':
       case 'rescale': {
         // Round-robin by batch over the channels this subtask feeds (all, or its rescale group),
@@ -276,14 +92,19 @@ export class ExchangeSender extends Operator {
       case 'keyFn':
       case 'custom':
       case 'shuffle':
-        return this.sendParts(this.engine.partitionByTargets(batch, this.targets(batch), n));
+        return this.splitByTargets(batch);
       case 'range':
         if (this.boundaries === null) return this.sample(batch);
-        return this.sendParts(this.engine.partitionByTargets(batch, this.targets(batch), n));
+        return this.splitByTargets(batch);
       default:
         // forward: the one channel to the same subtask; global: to subtask 0; broadcast: to all.
         for (const c of this.channels) await this.send(c, batch, false);
     }
+  }
+
+  private splitByTargets(batch: RecordBatch): Promise<void> {
+    const targets = this.targets(batch);
+    return this.split(batch, () => ({ kind: 'targets', targets }), () => this.engine.partitionByTargets(batch, targets, this.out.length));
   }
 
   private async sendParts(parts: RecordBatch[]): Promise<void> {
@@ -294,8 +115,11 @@ export class ExchangeSender extends Operator {
   private readonly sending = new Set<Promise<number>>();
 
   /** Time spent waiting for the receiver's room is backpressure on the operators upstream. */
-  private async send(c: ChannelOut, batch: RecordBatch, owned: boolean): Promise<void> {
-    const p = c.send(batch, owned);
+  private send(c: ChannelOut, batch: RecordBatch, owned: boolean): Promise<void> {
+    return this.track(c.send(batch, owned));
+  }
+
+  private async track(p: Promise<number>): Promise<void> {
     this.sending.add(p);
     try {
       const waited = await p;
@@ -373,7 +197,7 @@ export class ExchangeSender extends Operator {
 
   /** Range partitioning without boundaries: holds batches until the sample is full (or the input ends). */
   private async sample(batch: RecordBatch): Promise<void> {
-    this.sampling.push(batch);
+    this.sampling.push(ownedBatch(batch));
     this.sampled += batch.length;
     const part = this.edge.partitioning as Extract<Partitioning, { kind: 'range' }>;
     if (this.sampled >= part.sampleSize) await this.flushSample();
@@ -395,7 +219,7 @@ export class ExchangeSender extends Operator {
     this.boundaries = values.length === 0 ? new Array(n - 1).fill(0) : Array.from({ length: n - 1 }, (_, k) => values[Math.floor(((k + 1) * values.length) / n)]!);
     const held = this.sampling;
     this.sampling = [];
-    for (const b of held) await this.sendParts(this.engine.partitionByTargets(b, this.targets(b), n));
+    for (const b of held) await this.splitByTargets(b);
     if (this.watermark > -Infinity) for (const c of this.channels) c.control({ t: 'w', wm: this.watermark });
   }
 
@@ -415,11 +239,14 @@ export class ExchangeSender extends Operator {
   override async finish(): Promise<void> {
     if (this.sampling.length > 0) await this.flushSample();
     for (const c of this.channels) c.control({ t: 'e' });
+    // Nothing more is written: the writer's spare segments go back to the pool.
+    this.writer?.close();
   }
 
   /** The job is stopping: producers waiting for room in a channel go on (see CreditedChannel.abort). */
   abort(): void {
     for (const c of this.channels) c.abort();
+    this.writer?.close();
   }
 }
 

@@ -52,7 +52,7 @@ export async function executeJob(
 ): Promise<JobResult> {
   checkHasSink(graph);
   const plan = buildPlan(graph);
-  const memory = ManagedMemory.create(memoryBytes, planMemory(plan, batchSize, memoryBytes).exchangeReservedBytes);
+  const memory = ManagedMemory.create(memoryBytes, planMemory(plan, memoryBytes).exchangeReservedBytes);
   engine.openMemoryPool(memory.id, memory.operatorBudgetBytes);
   try {
     const run = await runTask({ jobName, graph, plan, engine, batchSize, options, memory, board: WatermarkBoard.forPlan(plan) });

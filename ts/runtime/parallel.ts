@@ -15,11 +15,13 @@ import type { Engine } from '../engine/engine.js';
 import { buildPlan, edgeTargets, type PhysicalEdge, type PhysicalNode, type PhysicalPlan } from '../plan/physical.js';
 import type { Schema } from '../batch/schema.js';
 import type { JobGraph } from '../plan/graph.js';
-import { LocalChannel, PortChannel, type ChannelIn, type ChannelOut, type PortLike } from './exchange.js';
+import type { ChannelIn, ChannelOut, PortLike } from './exchange.js';
+import { createRing, SegmentChannel } from './segment-channel.js';
+import { SegmentPool, type SegmentPoolSetup } from './segment-pool.js';
 import { WatermarkBoard } from './alignment.js';
 import { CheckpointTask, type CheckpointCoordinator, type CheckpointThread } from './checkpoint.js';
 import type { CheckpointData, StateEntry } from './checkpoint-store.js';
-import { channelWindowBytes, ManagedMemory, planMemory, type SharedMemorySetup } from './memory.js';
+import { CHANNEL_CREDITS, EXCHANGE_SEGMENT_BYTES, ManagedMemory, planMemory, type SharedMemorySetup } from './memory.js';
 import { ProgressTracker } from './progress.js';
 import { printProgress, runTask, type TaskRun } from './executor.js';
 import { checkOutputs, prepareRestore, startCoordinator } from './job-checkpoints.js';
@@ -35,7 +37,9 @@ export interface WorkerSetup {
   readonly jobName: string;
   readonly env: { readonly engine: string; readonly batchSize: number; readonly parallelism: number; readonly maxParallelism: number };
   readonly subtask: number;
-  readonly ports: readonly { readonly edge: string; readonly from: number; readonly to: number; readonly port: MessagePort }[];
+  readonly ports: readonly { readonly edge: string; readonly from: number; readonly to: number; readonly port: MessagePort; readonly ring: SharedArrayBuffer }[];
+  /** The run's exchange segments (null when the plan has no exchange). */
+  readonly segments: SegmentPoolSetup | null;
   /** Registers the TypeScript loader first (the job module is a .ts file). */
   readonly typescript: boolean;
   readonly memory: SharedMemorySetup;
@@ -68,27 +72,38 @@ function workerScript(): URL {
   return built;
 }
 
-/** Channels of one thread, by edge and subtasks: ports to other threads, local ones within. */
+/**
+ * Channels of one thread, by edge and subtasks: segment channels (segment-channel.ts) over the
+ * run's segment pool, with a ring shared with the other thread (its port only keeps the thread
+ * alive until the channel is closed) or, within the thread, a ring of its own.
+ */
 export class ChannelTable {
-  private readonly ends = new Map<string, ChannelIn & ChannelOut>();
+  private readonly ends = new Map<string, SegmentChannel>();
+  private readonly pool: SegmentPool | null;
 
   constructor(
     ports: WorkerSetup['ports'],
     private readonly schemaOf: (edge: string) => Schema,
-    private readonly batchSize: number,
     private readonly memory: ManagedMemory,
+    private readonly engine: Engine,
+    segments: SegmentPoolSetup | null,
   ) {
+    this.pool = segments === null ? null : SegmentPool.attach(segments);
     for (const p of ports) {
-      const schema = schemaOf(p.edge);
-      this.ends.set(`${p.edge}/${p.from}/${p.to}`, new PortChannel(p.port as unknown as PortLike, schema, channelWindowBytes(schema, batchSize), memory));
+      this.ends.set(`${p.edge}/${p.from}/${p.to}`, new SegmentChannel(p.ring, this.segmentPool(), schemaOf(p.edge), CHANNEL_CREDITS, engine, memory, p.port as unknown as PortLike));
     }
   }
 
-  private get(edge: string, from: number, to: number): ChannelIn & ChannelOut {
+  private segmentPool(): SegmentPool {
+    if (this.pool === null) throw new Error('internal error: an exchange channel in a plan without exchange segments');
+    return this.pool;
+  }
+
+  private get(edge: string, from: number, to: number): SegmentChannel {
     const k = `${edge}/${from}/${to}`;
     let c = this.ends.get(k);
     if (c === undefined) {
-      c = new LocalChannel(channelWindowBytes(this.schemaOf(edge), this.batchSize), this.memory);
+      c = new SegmentChannel(createRing(), this.segmentPool(), this.schemaOf(edge), CHANNEL_CREDITS, this.engine, this.memory);
       this.ends.set(k, c);
     }
     return c;
@@ -139,12 +154,14 @@ export async function executeParallel(
   memoryBytes: number,
 ): Promise<JobResult> {
   const plan = buildPlan(graph);
-  const { exchangeReservedBytes } = planMemory(plan, batchSize, memoryBytes);
+  const { exchangeReservedBytes, segments } = planMemory(plan, memoryBytes);
   const memory = ManagedMemory.create(memoryBytes, exchangeReservedBytes);
+  // The exchange's segments, allocated once for the run (its exchange share of the budget).
+  const pool = segments > 0 ? SegmentPool.create(segments, EXCHANGE_SEGMENT_BYTES) : null;
   // One pool for the window operators of every thread (the addon is loaded once per process).
   engine.openMemoryPool(memory.id, memory.operatorBudgetBytes);
   try {
-    return await runParallel(jobName, graph, plan, engine, batchSize, options, job, memory);
+    return await runParallel(jobName, graph, plan, engine, batchSize, options, job, memory, pool);
   } finally {
     engine.closeMemoryPool(memory.id);
   }
@@ -157,6 +174,8 @@ interface ThreadPort {
   readonly from: number;
   readonly to: number;
   readonly port: MessagePort;
+  /** The channel's ring, shared by both ends. */
+  readonly ring: SharedArrayBuffer;
 }
 
 /** The ports of every exchange channel that crosses threads (within one worker, channels are local). */
@@ -171,7 +190,8 @@ function threadPorts(plan: PhysicalPlan): ThreadPort[] {
           const receiver = c.onMain ? -1 : b;
           if (receiver === a) continue; // same worker: a local channel
           const { port1, port2 } = new MessageChannel();
-          ports.push({ thread: a, edge, from: a, to: b, port: port1 }, { thread: receiver, edge, from: a, to: b, port: port2 });
+          const ring = createRing();
+          ports.push({ thread: a, edge, from: a, to: b, port: port1, ring }, { thread: receiver, edge, from: a, to: b, port: port2, ring });
         }
       }
     });
@@ -231,6 +251,7 @@ async function runParallel(
   options: ExecuteOptions,
   job: JobModule,
   memory: ManagedMemory,
+  pool: SegmentPool | null,
 ): Promise<JobResult> {
   const started = performance.now();
   const slots = plan.slots;
@@ -245,7 +266,7 @@ async function runParallel(
   const workers: Worker[] = [];
   const ports = threadPorts(plan);
   const mainPortsClosed = ports.filter((p) => p.thread === -1).map((p) => new Promise<void>((r) => p.port.once('close', () => r())));
-  const portsOf = (t: number) => ports.filter((p) => p.thread === t).map(({ edge, from, to, port }) => ({ edge, from, to, port }));
+  const portsOf = (t: number) => ports.filter((p) => p.thread === t).map(({ edge, from, to, port, ring }) => ({ edge, from, to, port, ring }));
 
   const results: Promise<OperatorMetrics[]>[] = [];
   /** Per worker: resolves its 'closed' (after the final checkpoint it commits and closes its sinks). */
@@ -292,6 +313,7 @@ async function runParallel(
       ports: mine,
       typescript: /\.[cm]?ts$/.test(job.url),
       memory: memory.setup,
+      segments: pool?.setup ?? null,
       watermarks: board.buffer,
       restore: restore?.from ?? null,
       progressIntervalMs: report === null ? null : interval,
@@ -311,7 +333,7 @@ async function runParallel(
     );
   }
   // This thread runs the sinks that write as one subtask, fed by the workers.
-  const table = new ChannelTable(portsOf(-1), (edge) => edgeOf(plan, edge).from.outputSchema, batchSize, memory);
+  const table = new ChannelTable(portsOf(-1), (edge) => edgeOf(plan, edge).from.outputSchema, memory, engine, pool?.setup ?? null);
   if (config !== null) {
     const threads: CheckpointThread[] = workers.map((w) => ({
       trigger: (id: number) => w.postMessage({ t: 'trigger', id }),

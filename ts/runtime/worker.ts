@@ -46,7 +46,7 @@ async function main(): Promise<void> {
   const graph = env.pendingGraph();
   const plan = buildPlan(graph);
   const memory = ManagedMemory.attach(setup.memory);
-  const table = new ChannelTable(setup.ports, (edge) => edgeOf(plan, edge).from.outputSchema, env.batchSize, memory);
+  const table = new ChannelTable(setup.ports, (edge) => edgeOf(plan, edge).from.outputSchema, memory, env.engine, setup.segments);
   // Checkpoints: this thread's task answers the coordinator's triggers with its snapshots.
   const task = graph.checkpoint === null ? null : new CheckpointTask(setup.subtask, (id, entries) => post({ t: 'ack', id, entries }));
   const stop = new AbortController();

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod memory;
 pub mod nexmark;
 pub mod partition;
+pub mod segment;
 pub mod text;
 pub mod window;
 

@@ -16,5 +16,6 @@ mod kinds;
 mod memory;
 mod nexmark;
 mod partition;
+mod segment;
 mod text;
 mod window;

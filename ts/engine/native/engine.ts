@@ -3,7 +3,8 @@
 import { RecordBatch } from '../../batch/record-batch.js';
 import { takeColumn } from '../../batch/column.js';
 import { Schema } from '../../batch/schema.js';
-import type { Calc, CsvDecoder, CsvHeader, DecodedLines, Engine, GroupAggregator, GroupAggregatorSpec, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { SegmentLayout } from '../../batch/segment.js';
+import type { SegmentIo, SegmentRoute, Calc, CsvDecoder, CsvHeader, DecodedLines, Engine, GroupAggregator, GroupAggregatorSpec, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
 import { windowOutputSchema } from '../window-spec.js';
 import { calcOutputSchema, checkCalcSpec, type CalcSpec } from '../calc-spec.js';
@@ -332,6 +333,33 @@ export class NativeEngine implements Engine {
     } catch (e) {
       throw fromNative(e);
     }
+  }
+
+  scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool: Uint8Array, layout: SegmentLayout, io: SegmentIo, from: number): number {
+    try {
+      return this.binding.scatterToSegments(
+        fieldSpecs(batch.schema),
+        batchBuffers(batch),
+        batch.length,
+        eventTimeBytes(batch),
+        route.kind === 'hash' ? [...route.keyFields] : undefined,
+        route.kind === 'hash' ? route.maxParallelism : 0,
+        route.kind === 'single' ? undefined : route.targets,
+        pool,
+        layout.segmentBytes,
+        io.cur,
+        io.spares,
+        io.full,
+        from,
+      );
+    } catch (e) {
+      throw fromNative(e);
+    }
+  }
+
+  /** The native layout's numbers (capacity, header, event time, then per column validity, values, data, data bytes). */
+  segmentLayoutNumbers(schema: Schema, segmentBytes: number): number[] {
+    return call(() => this.binding.segmentLayout(fieldSpecs(schema), segmentBytes));
   }
 
   takeKafkaRecords(records: Uint8Array, aborted: readonly KafkaAbortedTxn[], from: bigint, stop: bigint | null, wanted: KafkaWanted): KafkaRecordSet {

@@ -4,7 +4,9 @@ import type { RecordBatch } from '../../batch/record-batch.js';
 import { Buffer } from 'node:buffer';
 import type { Schema } from '../../batch/schema.js';
 import { rowRenderer, toLines } from '../../batch/text-format.js';
-import type { Calc, CsvDecoder, Engine, GroupAggregator, GroupAggregatorSpec, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
+import type { SegmentLayout } from '../../batch/segment.js';
+import { scatterToSegments } from './segments.js';
+import type { SegmentIo, SegmentRoute, Calc, CsvDecoder, Engine, GroupAggregator, GroupAggregatorSpec, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import type { NexmarkConfig, NexmarkKind } from '../nexmark-config.js';
 import { decodeBatch, encodeBatch } from './codec.js';
 import { murmur3_32 } from '../../keys/hash.js';
@@ -61,6 +63,10 @@ export class TsEngine implements Engine {
 
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[] {
     return partitionByTargets(batch, targets, n);
+  }
+
+  scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool: Uint8Array, layout: SegmentLayout, io: SegmentIo, from: number): number {
+    return scatterToSegments(batch, route, pool, layout, io, from);
   }
 
   takeKafkaRecords(records: Uint8Array, aborted: readonly KafkaAbortedTxn[], from: bigint, stop: bigint | null, wanted: KafkaWanted): KafkaRecordSet {

@@ -5,6 +5,7 @@
  * watermark for interval joins) are dropped and counted.
  */
 
+import { ownedBatch } from '../../batch/segment.js';
 import { BatchBuilder } from '../../batch/builder.js';
 import { getI64, i32View } from '../../batch/i64.js';
 import { rowReader, valueReader, type RecordBatch, type Row } from '../../batch/record-batch.js';
@@ -395,7 +396,9 @@ export class IntervalJoinOperator extends MultiInputOperator {
     return (i) => keyString(cols.map((c) => c(i)));
   }
 
-  processBatch(batch: RecordBatch, input: number): Promise<void> | void {
+  processBatch(input0: RecordBatch, input: number): Promise<void> | void {
+    // The buffer reads its rows lazily, later: never from an exchange segment given back by then.
+    const batch = ownedBatch(input0);
     const time = timeOf(batch);
     const row = lazyRows(batch);
     const key = this.keyReader(batch, input, row);

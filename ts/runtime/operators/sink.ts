@@ -3,6 +3,7 @@
  * runs in a CommittingSinkOperator, the only operator that takes part in commits.
  */
 
+import { ownedBatch } from '../../batch/segment.js';
 import type { SinkWriter } from '../../api/connector.js';
 import type { RecordBatch } from '../../batch/record-batch.js';
 import { Operator } from '../operator.js';
@@ -49,7 +50,9 @@ export class SinkOperator extends Operator {
   }
 
   processBatch(batch: RecordBatch): Promise<void> | void {
-    const r = this.writer.write(batch);
+    // A sink may keep what it is given (collecting sinks, pending commits): never a view of an
+    // exchange segment, which goes back to the pool once this call is done.
+    const r = this.writer.write(ownedBatch(batch));
     if (r instanceof Promise) return this.waitFor(r);
   }
 

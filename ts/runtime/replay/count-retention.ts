@@ -12,6 +12,7 @@
  * kept, and the counts need not be stored: the replay makes them.
  */
 
+import { ownedBatch } from '../../batch/segment.js';
 import type { RecordBatch } from '../../batch/record-batch.js';
 import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
 
@@ -57,7 +58,8 @@ export class CountRetention {
       const k = key(i);
       this.counts.set(k, (this.counts.get(k) ?? 0) + 1);
     }
-    this.retained.push(batch);
+    // Kept past this call: a batch read from an exchange segment is copied out of it.
+    this.retained.push(ownedBatch(batch));
     this.retainedRows += batch.length;
     if (this.retainedRows > Math.max(1 << 20, 4 * this.keptRows)) this.prune();
   }

@@ -18,6 +18,7 @@
  * Count windows: per key, the last records that decide what fires next (count-retention.ts).
  */
 
+import { ownedBatch } from '../../batch/segment.js';
 import type { RecordBatch } from '../../batch/record-batch.js';
 import type { Engine, WindowDescriptor } from '../../engine/engine.js';
 import { lastWindowStart } from '../../engine/window-spec.js';
@@ -70,7 +71,7 @@ export class InputReplay {
       this.counts ??= new CountRetention(this.spec.keyFields, w.size, w.slide);
       this.counts.add(batch);
     } else {
-      this.retained.push({ batch, until: this.neededUntil(batch), watermark });
+      this.retained.push({ batch: ownedBatch(batch), until: this.neededUntil(batch), watermark });
     }
   }
 

@@ -1,0 +1,207 @@
+/**
+ * The exchange's segments: the layout both engines compute alike, the partitioner writing rows
+ * into segments (the consumer's views equal the hash partitioner's parts, on both engines),
+ * the pool (exhaustion, a taker waiting until another thread gives one back), and the channel
+ * carrying segments and control messages in order between real worker threads.
+ */
+
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { batchFromRecords } from '../../ts/batch/builder.js';
+import { RecordBatch } from '../../ts/batch/record-batch.js';
+import { Schema } from '../../ts/batch/schema.js';
+import { isBorrowed, ownedBatch, segmentBatch, segmentLayout } from '../../ts/batch/segment.js';
+import type { EngineName, SegmentIo } from '../../ts/engine/engine.js';
+import { NativeEngine } from '../../ts/engine/native/engine.js';
+import { selectEngine } from '../../ts/engine/select.js';
+import { encodeBatch } from '../../ts/engine/ts/codec.js';
+import { hashPartition } from '../../ts/engine/ts/partition.js';
+import type { Message } from '../../ts/runtime/exchange.js';
+import { createRing, SegmentChannel } from '../../ts/runtime/segment-channel.js';
+import { SegmentPool } from '../../ts/runtime/segment-pool.js';
+import { ENGINES, requireNative, rng } from '../engines.js';
+
+const r = rng(11);
+const schema = Schema.from({ id: 'i64', name: 'utf8?', score: 'f64', ok: 'bool', n: 'i32?', at: 'timestamp' });
+const records = Array.from({ length: 5000 }, (_, i) => ({
+  id: Math.floor(r() * 300) - 100,
+  name: r() < 0.1 ? null : 'x'.repeat(Math.floor(r() * 60)),
+  score: Math.floor(r() * 20) / 4,
+  ok: r() < 0.5,
+  n: r() < 0.2 ? null : i,
+  at: i,
+}));
+const batch = batchFromRecords(records, schema).withEventTime(BigInt64Array.from(records.map((x) => BigInt(x.at))));
+const wire = (b: RecordBatch): string => Buffer.from(encodeBatch(b)).toString('base64');
+
+describe('segment layout', () => {
+  it('is the same on both engines, with regions inside the segment that do not overlap', () => {
+    requireNative();
+    const native = selectEngine('native') as NativeEngine;
+    for (const s of [schema, Schema.from({ a: 'i64' }), Schema.from({ a: 'utf8', b: 'utf8?', c: 'bool' }), Schema.from({ a: 'i32', b: 'bool?' })]) {
+      for (const bytes of [256, 4096, 32 * 1024, 256 * 1024]) {
+        const l = segmentLayout(s, bytes);
+        expect(native.segmentLayoutNumbers(s, bytes)).toEqual([l.capacity, l.headerBytes, l.eventTime, ...l.columns.flatMap((c) => [c.validity, c.values, c.data, c.dataBytes])]);
+        expect(l.capacity).toBeGreaterThan(0);
+        const spans: [number, number][] = [[0, l.headerBytes], [l.eventTime, l.eventTime + 8 * l.capacity]];
+        s.fields.forEach((f, k) => {
+          const c = l.columns[k]!;
+          spans.push([c.validity, c.validity + Math.ceil(l.capacity / 8)]);
+          const w = f.type === 'i32' ? 4 * l.capacity : f.type === 'utf8' ? 4 * (l.capacity + 1) : f.type === 'bool' ? Math.ceil(l.capacity / 8) : 8 * l.capacity;
+          spans.push([c.values, c.values + w]);
+          if (f.type === 'utf8') spans.push([c.data, c.data + c.dataBytes]);
+        });
+        spans.sort((a, b) => a[0] - b[0]);
+        for (let i = 0; i < spans.length; i++) {
+          expect(spans[i]![1]).toBeLessThanOrEqual(i + 1 < spans.length ? spans[i + 1]![0] : bytes);
+          expect(spans[i]![0] % 8).toBe(0);
+        }
+      }
+    }
+    expect(() => segmentLayout(Schema.from({ a: 'utf8' }), 64)).toThrow(/cannot hold one row/);
+  });
+});
+
+/** Scatters `b` with few spares (so the writer stops and goes on), returns each target's segments' views in order. */
+function scatterAll(engine: EngineName, b: RecordBatch, p: number, segmentBytes: number): RecordBatch[][] {
+  const eng = selectEngine(engine);
+  const pool = SegmentPool.create(400, segmentBytes);
+  const layout = segmentLayout(b.schema, segmentBytes);
+  const io: SegmentIo = { cur: new Int32Array(p).fill(-1), spares: new Int32Array(3), full: new Int32Array(1 + 2 * (2 + p)) };
+  const out: RecordBatch[][] = Array.from({ length: p }, () => []);
+  const view = (s: number): RecordBatch => segmentBatch(pool.memory, pool.base(s), layout, b.schema);
+  const targets = new Uint32Array(b.length);
+  let row = 0;
+  let calls = 0;
+  while (row < b.length) {
+    while (io.spares[0]! < 2) io.spares[++io.spares[0]!] = pool.tryAcquire();
+    io.full[0] = 0;
+    row = eng.scatterToSegments(b, { kind: 'hash', keyFields: [0], maxParallelism: 128, targets }, pool.bytes, layout, io, row);
+    for (let f = 0; f < io.full[0]!; f++) out[io.full[1 + 2 * f]!]!.push(view(io.full[2 + 2 * f]!));
+    calls++;
+  }
+  for (let t = 0; t < p; t++) if (io.cur[t]! >= 0) out[t]!.push(view(io.cur[t]!));
+  expect(calls).toBeGreaterThan(1);
+  return out;
+}
+
+describe('the partitioner writing into segments', () => {
+  it('gives each target its rows in order, as the hash partitioner does, on both engines', () => {
+    requireNative();
+    for (const engine of ENGINES) {
+      for (const p of [1, 2, 3]) {
+        const parts = hashPartition(batch, [0], p, 128);
+        const segs = scatterAll(engine, batch, p, 4096);
+        for (let t = 0; t < p; t++) {
+          expect(segs[t]!.every((s) => s.length > 0 && isBorrowed(s))).toBe(true);
+          expect(wire(RecordBatch.concat(schema, segs[t]!))).toEqual(wire(parts[t]!));
+        }
+      }
+    }
+  });
+
+  it('refuses a row larger than a segment, with the same words on both engines', () => {
+    requireNative();
+    const big = batchFromRecords([{ s: 'y'.repeat(5000) }], Schema.from({ s: 'utf8' }));
+    const msgs = ENGINES.map((engine) => {
+      try {
+        scatterAll(engine, big, 1, 4096);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    });
+    expect(msgs[0]).toMatch(/row 0 of the batch \(5000 bytes of text\) does not fit an exchange segment of 4096 bytes .* raise the exchange segment size/);
+    expect(msgs[1]).toEqual(msgs[0]);
+  });
+
+  it('ownedBatch copies a view out of shared memory', () => {
+    const segs = scatterAll('ts', batch, 2, 4096);
+    const v = segs[0]![0]!;
+    const o = ownedBatch(v);
+    expect(isBorrowed(o)).toBe(false);
+    expect(wire(o)).toEqual(wire(v));
+    expect(ownedBatch(batch)).toBe(batch);
+  });
+});
+
+describe('the segment pool', () => {
+  it('hands out each segment once, reports use, and refuses past its size', () => {
+    const pool = SegmentPool.create(40, 1024);
+    const got = Array.from({ length: 40 }, () => pool.tryAcquire());
+    expect(new Set(got).size).toBe(40);
+    expect(got.every((s) => s >= 0 && s < 40)).toBe(true);
+    expect(pool.tryAcquire()).toBe(-1);
+    expect(pool.used).toBe(40);
+    pool.release(got[7]!);
+    expect(pool.used).toBe(39);
+    expect(pool.tryAcquire()).toBe(got[7]);
+    expect(pool.peak).toBe(40);
+    expect(() => pool.release(99)).toThrow(/not in this pool/);
+    pool.release(3);
+    expect(() => pool.release(3)).toThrow(/released twice/);
+  });
+
+  it('a taker waits while the pool is empty and goes on when another thread gives a segment back', async () => {
+    const pool = SegmentPool.create(2, 1024);
+    const a = pool.tryAcquire();
+    pool.tryAcquire();
+    let got = -2;
+    const waiting = pool.acquire().then((s) => (got = s));
+    await new Promise((go) => setTimeout(go, 50));
+    expect(got).toBe(-2);
+    const w = new Worker(
+      `const { workerData, parentPort } = require('node:worker_threads');
+       import(workerData.url).then(({ SegmentPool }) => { SegmentPool.attach(workerData.pool).release(workerData.seg); parentPort.postMessage('released'); });`,
+      { eval: true, workerData: { url: new URL('../../dist/ts/runtime/segment-pool.js', import.meta.url).href, pool: pool.setup, seg: a } },
+    );
+    await new Promise((go) => w.once('message', go));
+    await waiting;
+    expect(got).toBe(a);
+    await w.terminate();
+  });
+});
+
+describe('the segment channel between worker threads', () => {
+  for (const engine of ENGINES) {
+    it(`carries batches with watermarks, barriers, idleness and the end in order (${engine}), under backpressure`, async () => {
+      if (engine === 'native') requireNative();
+      const pool = SegmentPool.create(16, 4096);
+      const ring = createRing();
+      const parts = [batch.slice(0, 1000), batch.slice(1000, 1001), batch.slice(1001, 5000)];
+      const script = [
+        { t: 'w', wm: 5 },
+        { t: 'b', bytes: encodeBatch(parts[0]!) },
+        { t: 'k', id: 1 },
+        { t: 'i', idle: true },
+        { t: 'b', bytes: encodeBatch(parts[1]!) },
+        { t: 'w', wm: 9 },
+        { t: 'b', bytes: encodeBatch(parts[2]!) },
+        { t: 'e' },
+      ];
+      // One credit: the sender waits for every segment to be given back before the next.
+      const w = new Worker(new URL('./segment-sender.mjs', import.meta.url), { workerData: { engine, pool: pool.setup, ring, credits: 1, script } });
+      const rx = new SegmentChannel(ring, pool, schema, 1, selectEngine(engine), null);
+      const seen: string[] = [];
+      const rows: RecordBatch[] = [];
+      await new Promise<void>((done) =>
+        rx.onMessage((m: Message) => {
+          if (m.t === 'b') {
+            rows.push(ownedBatch(m.batch));
+            seen.push('b');
+            // Processed later: the sender meanwhile has no credit.
+            setTimeout(() => rx.credit(), 1);
+          } else seen.push(m.t === 'w' ? `w${m.wm}` : m.t === 'k' ? `k${m.id}` : m.t === 'i' ? `i${m.idle}` : 'e');
+          if (m.t === 'e') done();
+        }),
+      );
+      rx.close();
+      await w.terminate();
+      const compact = seen.join(' ').replace(/(b )+b|b/g, 'B');
+      expect(compact).toBe('w5 B k1 itrue B w9 B e');
+      expect(wire(RecordBatch.concat(schema, rows))).toEqual(wire(batch));
+      await new Promise((go) => setTimeout(go, 20));
+      expect(pool.used).toBe(0);
+    });
+  }
+});

@@ -1,0 +1,167 @@
+/**
+ * The layout of a batch in an exchange segment: a fixed-size block of shared memory (one of a
+ * run's segment pool) that a partitioner fills with the rows it sends one downstream subtask
+ * and the consumer reads in place. The layout is a pure function of the schema and the segment
+ * size (crates/sluice-core/src/segment.rs computes the same), so nothing describes it per batch:
+ *
+ *   header: u32 rows, u32 flags (bit 0: the event-time column is present), then one byte per
+ *           column (1: the column has nulls, its validity bitmap is read), padded to 8 bytes;
+ *   regions (each 8-byte aligned), for a capacity of C rows: the event time (8 C), the 8-byte
+ *           values (i64, timestamp, f64) in schema order, the 4-byte ones (i32 values, utf8
+ *           offsets of C + 1), the bitmaps (bool values, then every column's validity), then
+ *           each utf8 column's bytes (UTF8_BYTES_PER_ROW C each).
+ *
+ * C is the largest capacity whose regions fit. A segment is full when it holds C rows or a utf8
+ * column's bytes would not fit; a row that does not fit an empty segment is refused by the
+ * partitioner with its size.
+ */
+
+import { RecordBatch } from './record-batch.js';
+import type { Column } from './column.js';
+import type { Schema } from './schema.js';
+
+/** Bytes reserved per row and utf8 column for its text (longer text fills a segment sooner). */
+export const UTF8_BYTES_PER_ROW = 32;
+
+export interface ColumnRegion {
+  /** Byte offset of the validity bitmap. */
+  readonly validity: number;
+  /** Byte offset of the values (utf8: the offsets). */
+  readonly values: number;
+  /** utf8: byte offset and capacity of the text; 0 and 0 otherwise. */
+  readonly data: number;
+  readonly dataBytes: number;
+}
+
+export interface SegmentLayout {
+  readonly segmentBytes: number;
+  /** Rows one segment holds at most. */
+  readonly capacity: number;
+  readonly headerBytes: number;
+  readonly eventTime: number;
+  readonly columns: readonly ColumnRegion[];
+}
+
+const align8 = (n: number): number => (n + 7) & ~7;
+const bitmap = (n: number): number => (n + 7) >>> 3;
+
+function regions(schema: Schema, segmentBytes: number, c: number): SegmentLayout & { readonly end: number } {
+  const types = schema.fields.map((f) => f.type);
+  const headerBytes = align8(8 + types.length);
+  let at = headerBytes;
+  const take = (bytes: number): number => {
+    const o = at;
+    at += align8(bytes);
+    return o;
+  };
+  const eventTime = take(8 * c);
+  const values = new Array<number>(types.length).fill(-1);
+  types.forEach((t, k) => {
+    if (t === 'i64' || t === 'timestamp' || t === 'f64') values[k] = take(8 * c);
+  });
+  types.forEach((t, k) => {
+    if (t === 'i32') values[k] = take(4 * c);
+    else if (t === 'utf8') values[k] = take(4 * (c + 1));
+  });
+  types.forEach((t, k) => {
+    if (t === 'bool') values[k] = take(bitmap(c));
+  });
+  const validity = types.map(() => take(bitmap(c)));
+  const columns = types.map((t, k): ColumnRegion => {
+    if (t !== 'utf8') return { validity: validity[k]!, values: values[k]!, data: 0, dataBytes: 0 };
+    const dataBytes = UTF8_BYTES_PER_ROW * c;
+    return { validity: validity[k]!, values: values[k]!, data: take(dataBytes), dataBytes };
+  });
+  return { segmentBytes, capacity: c, headerBytes, eventTime, columns, end: at };
+}
+
+/** The layout of `schema` in segments of `segmentBytes`; fails when not even one row fits. */
+export function segmentLayout(schema: Schema, segmentBytes: number): SegmentLayout {
+  // Bytes per row without padding, for a first guess from above; then down to what fits.
+  const perRow = 8 + schema.fields.reduce((n, f) => n + 0.125 + (f.type === 'i32' ? 4 : f.type === 'bool' ? 0.125 : f.type === 'utf8' ? 4 + UTF8_BYTES_PER_ROW : 8), 0);
+  // The largest capacity that fits (the regions grow with it): a binary search below the guess.
+  let lo = 0;
+  let hi = Math.max(0, Math.ceil(segmentBytes / perRow));
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (regions(schema, segmentBytes, mid).end <= segmentBytes) lo = mid;
+    else hi = mid - 1;
+  }
+  const c = lo;
+  if (c < 1) throw new RangeError(`an exchange segment of ${segmentBytes} bytes cannot hold one row of the schema ${schema}; raise the segment size`);
+  const { end: _end, ...layout } = regions(schema, segmentBytes, c);
+  return layout;
+}
+
+/** Rows the segment at `base` of `memory` holds. */
+export function segmentRows(memory: Int32Array, base: number): number {
+  return memory[base >>> 2]!;
+}
+
+/**
+ * The rows of the segment at byte `base` of `buffer` as a batch of typed-array views over it
+ * (no copy): valid until the segment is released back to its pool. `ownedBatch` copies it.
+ */
+export function segmentBatch(buffer: ArrayBufferLike, base: number, layout: SegmentLayout, schema: Schema): RecordBatch {
+  const head = new Uint32Array(buffer, base, 2);
+  const rows = head[0]!;
+  const flags = head[1]!;
+  const hasNulls = new Uint8Array(buffer, base + 8, layout.columns.length);
+  const columns = schema.fields.map((f, k): Column => {
+    const r = layout.columns[k]!;
+    const validity = hasNulls[k] === 0 ? null : new Uint8Array(buffer, base + r.validity, bitmap(rows));
+    switch (f.type) {
+      case 'i32':
+        return { type: 'i32', values: new Int32Array(buffer, base + r.values, rows), validity };
+      case 'i64':
+      case 'timestamp':
+        return { type: f.type, values: new BigInt64Array(buffer, base + r.values, rows), validity };
+      case 'f64':
+        return { type: 'f64', values: new Float64Array(buffer, base + r.values, rows), validity };
+      case 'bool':
+        return { type: 'bool', values: new Uint8Array(buffer, base + r.values, bitmap(rows)), validity };
+      case 'utf8': {
+        const offsets = new Int32Array(buffer, base + r.values, rows + 1);
+        return { type: 'utf8', offsets, data: new Uint8Array(buffer, base + r.data, offsets[rows]!), validity };
+      }
+    }
+  });
+  const eventTime = (flags & 1) !== 0 ? new BigInt64Array(buffer, base + layout.eventTime, rows) : null;
+  return new RecordBatch(schema, columns, rows, eventTime);
+}
+
+/** Whether any buffer of the batch lies in shared memory (an exchange segment it must not outlive). */
+export function isBorrowed(batch: RecordBatch): boolean {
+  if (batch.eventTime !== null && batch.eventTime.buffer instanceof SharedArrayBuffer) return true;
+  for (const c of batch.columns) {
+    if (c.validity !== null && c.validity.buffer instanceof SharedArrayBuffer) return true;
+    if ((c.type === 'utf8' ? c.data.buffer : c.values.buffer) instanceof SharedArrayBuffer) return true;
+    if (c.type === 'utf8' && c.offsets.buffer instanceof SharedArrayBuffer) return true;
+  }
+  return false;
+}
+
+function copyColumn(c: Column): Column {
+  const validity = c.validity === null ? null : c.validity.slice();
+  switch (c.type) {
+    case 'utf8':
+      return { type: 'utf8', offsets: c.offsets.slice(), data: c.data.slice(), validity };
+    case 'i32':
+      return { type: 'i32', values: c.values.slice(), validity };
+    case 'f64':
+      return { type: 'f64', values: c.values.slice(), validity };
+    case 'bool':
+      return { type: 'bool', values: c.values.slice(), validity };
+    default:
+      return { type: c.type, values: c.values.slice(), validity };
+  }
+}
+
+/**
+ * The batch itself, or a copy of it on the heap when it borrows an exchange segment: what an
+ * operator that keeps a batch past its `processBatch` (replay buffers, collecting sinks) stores.
+ */
+export function ownedBatch(batch: RecordBatch): RecordBatch {
+  if (!isBorrowed(batch)) return batch;
+  return new RecordBatch(batch.schema, batch.columns.map(copyColumn), batch.length, batch.eventTime === null ? null : batch.eventTime.slice());
+}
