@@ -12,17 +12,16 @@
  */
 
 import { columnBuilder, type ColumnBuilder } from '../../batch/column-builder.js';
-import type { Column } from '../../batch/column.js';
-import { RecordBatch, valueReader } from '../../batch/record-batch.js';
+import { RecordBatch } from '../../batch/record-batch.js';
 import { DELETE, INSERT, isUpdating, UPDATE_AFTER, UPDATE_BEFORE } from '../../batch/row-kind.js';
 import { Schema } from '../../batch/schema.js';
 import type { Engine } from '../../engine/engine.js';
 import type { RankSpec } from '../../engine/rank-spec.js';
 import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
 import { Operator } from '../operator.js';
+import { columnReader, sameRow, type Values } from './row-values.js';
 import type { KeyGroupFilter } from '../rescale.js';
 
-type Values = unknown[];
 
 /** One ranked row of a partition's top N. */
 interface Ranked {
@@ -85,7 +84,7 @@ export class RankOperator extends Operator {
   processBatch(batch: RecordBatch): Promise<void> | void {
     const n = batch.length;
     if (n === 0) return;
-    const readers = Array.from({ length: this.width }, (_, c) => reader(batch.columns[c]!, this.input.fields[c]!.name));
+    const readers = Array.from({ length: this.width }, (_, c) => columnReader(batch.columns[c]!, this.input.fields[c]!.name));
     const keyCols = this.partIdx.map((k) => batch.columns[k]!);
     const views = keyViews(keyCols);
     const kinds = this.updating ? (batch.columns[this.width] as { values: Int32Array }).values : null;
@@ -250,7 +249,7 @@ export class RankOperator extends Operator {
   }
 
   private restoreRows(b: RecordBatch): void {
-    const readers = Array.from({ length: this.width }, (_, c) => reader(b.columns[c]!, this.input.fields[c]!.name));
+    const readers = Array.from({ length: this.width }, (_, c) => columnReader(b.columns[c]!, this.input.fields[c]!.name));
     const keyCols = this.partIdx.map((k) => b.columns[k]!);
     const views = keyViews(keyCols);
     for (let i = 0; i < b.length; i++) {
@@ -271,20 +270,6 @@ function compareValues(a: unknown, b: unknown): number {
   if (a === null || a === undefined) return -1;
   if (b === null || b === undefined) return 1;
   return (a as number | string) < (b as number | string) ? -1 : (a as number | string) > (b as number | string) ? 1 : 0;
-}
-
-function reader(col: Column, name: string): (i: number) => unknown {
-  if (col.type === 'i64' || col.type === 'timestamp') {
-    const v = col.values;
-    const validity = col.validity;
-    return validity === null ? (i) => v[i]! : (i) => ((validity[i >>> 3]! & (1 << (i & 7))) === 0 ? null : v[i]!);
-  }
-  return valueReader(col, name);
-}
-
-function sameRow(a: Values, b: Values): boolean {
-  for (let i = 0; i < a.length; i++) if (!(a[i] === b[i] || Object.is(a[i], b[i]))) return false;
-  return true;
 }
 
 function describe(r: Values): string {

@@ -9,17 +9,16 @@
  */
 
 import { columnBuilder, type ColumnBuilder } from '../../batch/column-builder.js';
-import type { Column } from '../../batch/column.js';
-import { RecordBatch, valueReader } from '../../batch/record-batch.js';
+import { RecordBatch } from '../../batch/record-batch.js';
 import { DELETE, INSERT, isUpdating, UPDATE_AFTER } from '../../batch/row-kind.js';
 import { Schema } from '../../batch/schema.js';
 import type { Engine } from '../../engine/engine.js';
 import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
 import type { RegularJoinSpec } from '../../engine/regular-join-spec.js';
 import { MultiInputOperator } from '../operator.js';
+import { columnReader, sameRow, type Values } from './row-values.js';
 import type { KeyGroupFilter, KeyGrouper } from '../rescale.js';
 
-type Values = unknown[];
 
 interface Side {
   /** Key -> rows (data fields' values), each once per occurrence. */
@@ -68,7 +67,7 @@ export class RegularJoinOperator extends MultiInputOperator {
     const other = this.sides[(1 - j) as 0 | 1];
     const n = batch.length;
     if (n === 0) return;
-    const readers = Array.from({ length: me.width }, (_, c) => reader(batch.columns[c]!, me.schema.fields[c]!.name));
+    const readers = Array.from({ length: me.width }, (_, c) => columnReader(batch.columns[c]!, me.schema.fields[c]!.name));
     const keyCols = me.keyIdx.map((k) => batch.columns[k]!);
     const views = keyViews(keyCols);
     const kinds = me.updating ? (batch.columns[me.width] as { values: Int32Array }).values : null;
@@ -151,7 +150,7 @@ export class RegularJoinOperator extends MultiInputOperator {
 
   private restoreSide(j: 0 | 1, b: RecordBatch): void {
     const side = this.sides[j];
-    const readers = Array.from({ length: side.width }, (_, c) => reader(b.columns[c]!, side.schema.fields[c]!.name));
+    const readers = Array.from({ length: side.width }, (_, c) => columnReader(b.columns[c]!, side.schema.fields[c]!.name));
     const keyCols = side.keyIdx.map((k) => b.columns[k]!);
     const views = keyViews(keyCols);
     for (let i = 0; i < b.length; i++) {
@@ -207,20 +206,6 @@ class Emitter {
     if (this.n === 0) return null;
     return new RecordBatch(this.schema, this.builders.map((b) => b.finish()), this.n);
   }
-}
-
-function reader(col: Column, name: string): (i: number) => unknown {
-  if (col.type === 'i64' || col.type === 'timestamp') {
-    const v = col.values;
-    const validity = col.validity;
-    return validity === null ? (i) => v[i]! : (i) => ((validity[i >>> 3]! & (1 << (i & 7))) === 0 ? null : v[i]!);
-  }
-  return valueReader(col, name);
-}
-
-function sameRow(a: Values, b: Values): boolean {
-  for (let i = 0; i < a.length; i++) if (!(a[i] === b[i] || Object.is(a[i], b[i]))) return false;
-  return true;
 }
 
 function describe(r: Values): string {
