@@ -94,7 +94,10 @@ impl JsonlDecoder {
             slots.iter_mut().for_each(|s| *s = None);
             row.clear();
             match self.line(text, line, &mut slots, &mut row) {
-                Ok(()) => cols.push_row(&mut row),
+                Ok(()) => {
+                    row.drain(..).enumerate().for_each(|(k, v)| cols.put(k, v));
+                    cols.commit_row();
+                }
                 Err(message) => bad.push(BadLine { line, message, raw: text.to_string() }),
             }
         }

@@ -86,49 +86,8 @@ impl Columns {
         self.len
     }
 
-    /// Appends one row; `row[k]` has field k's type (or is null, for a nullable field).
-    pub(crate) fn push_row(&mut self, row: &mut [Value<'_>]) {
-        let i = self.len;
-        for (k, v) in row.iter_mut().enumerate() {
-            let (data, validity) = &mut self.cols[k];
-            let null = matches!(v, Value::Null);
-            if null && validity.is_none() {
-                let mut bits = vec![0u8; bitmap_len(i + 1).max(1)];
-                for j in 0..i {
-                    bit_set(&mut bits, j, true);
-                }
-                *validity = Some(bits);
-            }
-            if let Some(bits) = validity {
-                bits.resize(bitmap_len(i + 1), 0);
-                if !null {
-                    bit_set(bits, i, true);
-                }
-            }
-            match data {
-                ColumnData::I32(d) => d.push(if let Value::I32(x) = v { *x } else { 0 }),
-                ColumnData::I64(d) | ColumnData::Timestamp(d) => d.push(if let Value::I64(x) = v { *x } else { 0 }),
-                ColumnData::F64(d) => d.push(if let Value::F64(x) = v { *x } else { 0.0 }),
-                ColumnData::Bool(d) => {
-                    d.resize(bitmap_len(i + 1), 0);
-                    if let Value::Bool(true) = v {
-                        bit_set(d, i, true);
-                    }
-                }
-                ColumnData::Utf8 { offsets, data } => {
-                    if let Value::Str(s) = v {
-                        data.extend_from_slice(s.as_bytes());
-                    }
-                    offsets.push(data.len() as i32);
-                }
-            }
-        }
-        self.len += 1;
-    }
-
-    // Per-value appends for decoders that write a row's fields straight into their columns (in
-    // any order, each field once) and then `commit_row`, or `rollback_row` to drop what they
-    // wrote of it: no row of values in between.
+    // Per-value appends: a decoder writes a row's fields into their columns (in any order, each
+    // field once), then `commit_row`, or `rollback_row` to drop what it wrote of it.
 
     /// Marks row `self.len` of column `k` valid (its bitmap exists only once a null appeared).
     #[inline]
