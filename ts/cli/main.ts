@@ -409,14 +409,25 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    if (e instanceof UsageError) {
-      process.stderr.write(`sluice: ${e.message}\nRun 'sluice --help' for usage.\n`);
-      process.exit(2);
-    }
-    process.stderr.write(`sluice: ${e instanceof Error ? e.message : String(e)}\n${stackOf(e)}`);
-    process.exit(1);
-  },
-);
+/**
+ * Exits once stdout and stderr have taken everything written: into a pipe Node writes them
+ * asynchronously, and `process.exit` drops what is still queued (a `print` table's last rows).
+ */
+function exitAfterOutput(code: number): void {
+  let pending = 2;
+  const written = (): void => {
+    if (--pending === 0) process.exit(code);
+  };
+  process.stdout.write('', written);
+  process.stderr.write('', written);
+}
+
+main(process.argv.slice(2)).then(exitAfterOutput, (e: unknown) => {
+  if (e instanceof UsageError) {
+    process.stderr.write(`sluice: ${e.message}\nRun 'sluice --help' for usage.\n`);
+    exitAfterOutput(2);
+    return;
+  }
+  process.stderr.write(`sluice: ${e instanceof Error ? e.message : String(e)}\n${stackOf(e)}`);
+  exitAfterOutput(1);
+});

@@ -67,7 +67,10 @@ async function main(): Promise<void> {
     const options = { signal: stop.signal, ...(every !== null ? { progress: (p: Progress) => post({ t: 'metrics', operators: p.operators }), progressIntervalMs: every } : {}) };
     const run = await runTask({ jobName: setup.jobName, graph, plan, engine: env.engine, batchSize: env.batchSize, options, memory, board: new WatermarkBoard(setup.watermarks), part });
     // Without checkpoints nothing is committed after the input ended: close now.
-    if (task === null) await run.close();
+    if (task === null) {
+      await run.close();
+      await stdioFlushed();
+    }
     post({ t: 'done', metrics: run.result.operators, final: task?.finalEntries(0) ?? [] });
     if (task !== null) {
       // The final checkpoint is written on the calling thread, then committed here; sinks
@@ -75,11 +78,22 @@ async function main(): Promise<void> {
       await close;
       await commits;
       await run.close();
+      await stdioFlushed();
       post({ t: 'closed' });
     }
   } finally {
     parentPort!.off('message', onCoordinator);
   }
+}
+
+/**
+ * A worker's stdout and stderr reach the process's through the calling thread, asynchronously:
+ * a sink that printed (the `print` connector) must see its lines there before the calling thread
+ * ends the process, or the last ones are lost. A write's callback runs once the calling thread
+ * has taken the data.
+ */
+async function stdioFlushed(): Promise<void> {
+  await Promise.all([process.stdout, process.stderr].map((s) => new Promise<void>((r) => s.write('', () => r()))));
 }
 
 function post(m: WorkerMessage): void {
