@@ -1,5 +1,8 @@
 //! JSON Lines -> a columnar batch of the declared schema, a chunk of whole lines per call.
 //!
+//! A line is first read on a fast path (sonic-rs's deserializer writing each declared field
+//! straight into its column); what that path is not sure to read exactly as the next one would
+//! goes to the exact path:
 //! serde_json checks each line and hands each declared field's value over as its source text
 //! (`RawValue`), which is then read by the field's type: integers exactly (all 64 bits, never
 //! through a double), floats that overflow refused rather than read as Infinity. Blank lines
@@ -114,7 +117,7 @@ impl JsonlDecoder {
             return false;
         }
         seen.fill(false);
-        let mut de = serde_json::Deserializer::from_str(text);
+        let mut de = sonic_rs::Deserializer::from_str(text);
         if (FastRow { fields: &self.fields, cols: &mut *cols, seen: &mut *seen }).deserialize(&mut de).and_then(|_| de.end()).is_err() {
             return false;
         }
@@ -300,7 +303,8 @@ impl<'de> Visitor<'de> for FieldSeed<'_> {
         }
     }
     fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
-        if self.data_type == DataType::F64 && v.is_finite() {
+        // A zero's sign is left to the exact path (the fast parser reads "-0.0" as +0.0).
+        if self.data_type == DataType::F64 && v.is_finite() && v != 0.0 {
             self.cols.put_f64(self.k, v);
             return Ok(());
         }
@@ -528,6 +532,13 @@ mod tests {
                 "file 't', line 16: invalid UTF-8 at byte 1 of the line; the file must be UTF-8 text (convert it, e.g. with iconv -t UTF-8)",
             ]
         );
+    }
+
+    #[test]
+    fn negative_zero_keeps_its_sign_as_json_parse_does() {
+        let d = decoder().decode(b"{\"id\":1,\"x\":-0.0}\n{\"id\":2,\"x\":-0}\n{\"id\":3,\"x\":0.0}\n{\"id\":4,\"x\":-0e3}\n", 0, 100);
+        let ColumnData::F64(x) = &d.batch.columns[1].data else { panic!("an f64 column") };
+        assert_eq!(x.iter().map(|v| v.is_sign_negative()).collect::<Vec<_>>(), [true, true, false, true]);
     }
 
     #[test]
