@@ -221,7 +221,10 @@ async function run(argv: readonly string[]): Promise<number> {
     if (restoreFrom === true) throw new UsageError("--restore-from needs a checkpoint directory or 'latest'");
     const withSavepoint = typeof options.get('savepoint-dir') === 'string' || (dashboard !== null && env.pendingGraph().checkpoint !== null) ? { client } : {};
     const onRestart = dashboard === null ? {} : { onRestart: (r: RestartInfo) => dashboard.restart(r) };
-    log.info(`job '${name}' starting on the ${env.engine.name} engine at parallelism ${env.parallelism}${typeof restoreFrom === 'string' ? `, restoring from ${restoreFrom}` : ''}`);
+    const appId = options.get('application-id');
+    // An application's tasks each run the whole job at parallelism 1 (docs/application-mode.md).
+    const placement = typeof appId === 'string' ? `as Kafka application '${appId}' (each task at parallelism 1)` : `at parallelism ${env.parallelism}`;
+    log.info(`job '${name}' starting on the ${env.engine.name} engine ${placement}${typeof restoreFrom === 'string' ? `, restoring from ${restoreFrom}` : ''}`);
     if (log.enabled('debug')) log.debug(`plan:\n${env.explain('text')}`);
     result = await env.execute(name, {
       progress,
