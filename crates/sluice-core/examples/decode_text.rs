@@ -1,6 +1,7 @@
 //! Times the JSON Lines or CSV decoder alone over a file (for profiling; not a test):
-//! `cargo run --release -p sluice-core --example decode_text -- <jsonl|csv> <file> [runs]`.
-//! The schema is the `decode-jsonl` bench case's (bench/cases.ts).
+//! `cargo run --release -p sluice-core --example decode_text -- <jsonl|csv|bids> <file> [runs]`.
+//! The schema is the `decode-jsonl` bench case's (bench/cases.ts); `bids`: JSON Lines of the
+//! `kafka-source` case's bids (bench/kafka.ts).
 use sluice_core::batch::DataType;
 use sluice_core::text::csv::CsvDecoder;
 use sluice_core::text::jsonl::JsonlDecoder;
@@ -9,7 +10,7 @@ use std::time::Instant;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: decode_text <jsonl|csv> <file> [runs]";
+    let usage = "usage: decode_text <jsonl|csv|bids> <file> [runs]";
     let format = args.next().expect(usage);
     let path = args.next().expect(usage);
     let runs: usize = args.next().map_or(5, |r| r.parse().expect("runs: a number"));
@@ -23,7 +24,16 @@ fn main() {
         f("ok", DataType::Bool, false),
         f("note", DataType::Utf8, true),
     ];
-    let jsonl = JsonlDecoder::new(fields.clone(), format!("file '{path}'"));
+    let bids = vec![
+        f("auction", DataType::I64, false),
+        f("bidder", DataType::I64, false),
+        f("price", DataType::I64, false),
+        f("channel", DataType::Utf8, false),
+        f("url", DataType::Utf8, false),
+        f("dateTime", DataType::Timestamp, false),
+        f("extra", DataType::Utf8, false),
+    ];
+    let jsonl = JsonlDecoder::new(if format == "bids" { bids } else { fields.clone() }, format!("file '{path}'"));
     for _ in 0..runs {
         let t0 = Instant::now();
         let mut csv = CsvDecoder::new(fields.clone(), format!("file '{path}'"), ",", true);
@@ -35,7 +45,7 @@ fn main() {
                 end = pos + bytes[pos..end].iter().rposition(|&b| b == b'\n').expect("lines under 1 MiB") + 1;
             }
             let d = match format.as_str() {
-                "jsonl" => jsonl.decode(&bytes[pos..end], line, 8192),
+                "jsonl" | "bids" => jsonl.decode(&bytes[pos..end], line, 8192),
                 "csv" => csv.decode(&bytes[pos..end], line, 8192, end == bytes.len()).expect("a good header"),
                 _ => panic!("{usage}"),
             };
