@@ -7,7 +7,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, rena
 import { Buffer } from 'node:buffer';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agg, DiscardingSink, FileSink, FileSource, NexmarkSource, runJob, StreamEnvironment, ValueStateDescriptor, type KeyedProcessFunction, type Source, type ValueState, type NexmarkOptions, TumblingEventTimeWindows, WatermarkStrategy, type Sink, type SinkWriter } from '../ts/index.js';
+import { agg, DataStream, DiscardingSink, FileSink, FileSource, NexmarkSource, runJob, StreamEnvironment, ValueStateDescriptor, type KeyedProcessFunction, type Source, type ValueState, type NexmarkOptions, TumblingEventTimeWindows, WatermarkStrategy, type Sink, type SinkWriter } from '../ts/index.js';
 import { murmur3_32 } from '../ts/keys/hash.js';
 import { kafkaSink, kafkaSource } from './kafka.js';
 import { q0 } from '../examples/nexmark/q0.js';
@@ -45,8 +45,8 @@ export type CaseName = 'calc-kernel' | 'group-agg' | TableCase | SqlCase | 'deco
 export type TableCase = 'table-q0' | 'table-q1' | 'table-q2';
 /** Nexmark q0-q2 from examples/nexmark-sql (the example's DDL and SELECT). */
 export type SqlCase = 'sql-q0' | 'sql-q1' | 'sql-q2' | 'sql-q5' | 'sql-q7' | 'sql-q11' | 'sql-q19';
-/** A user-function query with env.enableObjectReuse() (Flink's pipeline.object-reuse). */
-export type ReuseCase = `${'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2'}-reuse`;
+/** A user-function query with its functions called per record (not compiled into a calc), also with env.enableObjectReuse() (Flink's pipeline.object-reuse). */
+export type ReuseCase = `${'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2'}-${'called' | 'reuse'}`;
 /** A keyed process function with state per bidder, without checkpoints and with one every second; 1 M keys of state snapshotted and restored. */
 export type CheckpointCase = 'checkpoint-off' | 'checkpoint-1s' | 'state-1m-keys' | 'window-checkpoint-off' | 'window-checkpoint-1s';
 /** A Nexmark query module run as a job at parallelism 1 or 2 (worker threads), into its discarding sink. */
@@ -63,11 +63,38 @@ const QUERIES: Record<NexmarkCase, (env: StreamEnvironment, source: NexmarkOptio
   'nexmark-q11': q11,
 };
 
-/** A Nexmark query from examples/nexmark over `events` generated events, into a checksum sink. */
-async function nexmarkQuery(name: NexmarkCase, engine: EngineName, events: number, objectReuse = false): Promise<CaseResult> {
+/**
+ * Builds a job with every `map` and `filter` function wrapped in a closure that calls it, which
+ * the planner cannot compile into a calc (ts/plan/record-functions.ts): the cost of calling the
+ * same functions once per record.
+ */
+function calledPerRecord<T>(build: () => T): T {
+  const proto = DataStream.prototype as unknown as Record<'map' | 'filter', (this: unknown, fn: (r: unknown) => unknown, ...rest: unknown[]) => unknown>;
+  const { map, filter } = proto;
+  proto.map = function (fn, ...rest) {
+    return map.call(this, (r) => fn(r), ...rest);
+  };
+  proto.filter = function (fn, ...rest) {
+    return filter.call(this, (r) => fn(r), ...rest);
+  };
+  try {
+    return build();
+  } finally {
+    proto.map = map;
+    proto.filter = filter;
+  }
+}
+
+/**
+ * A Nexmark query from examples/nexmark over `events` generated events, into a checksum sink;
+ * `perRecord`: its functions called per record rather than compiled.
+ */
+async function nexmarkQuery(name: NexmarkCase, engine: EngineName, events: number, objectReuse = false, perRecord = false): Promise<CaseResult> {
   const env = StreamEnvironment.create({ engine, objectReuse });
   const sink = new ChecksumSink();
-  QUERIES[name](env, { events }).sinkTo(sink);
+  const build = (): void => QUERIES[name](env, { events }).sinkTo(sink);
+  if (perRecord) calledPerRecord(build);
+  else build();
   const t0 = performance.now();
   await env.execute(name);
   return { events, seconds: (performance.now() - t0 - checksumMs) / 1000, check: sink.checksum };
@@ -675,7 +702,8 @@ export async function runCase(name: CaseName, engine: EngineName, events: number
     }
     default:
       if (name.startsWith('parallel-')) return parallelQuery(name as ParallelCase, engine, events);
-      if (name.endsWith('-reuse')) return nexmarkQuery(name.slice(0, -'-reuse'.length) as NexmarkCase, engine, events, true);
+      if (name.endsWith('-reuse')) return nexmarkQuery(name.slice(0, -'-reuse'.length) as NexmarkCase, engine, events, true, true);
+      if (name.endsWith('-called')) return nexmarkQuery(name.slice(0, -'-called'.length) as NexmarkCase, engine, events, false, true);
       return nexmarkQuery(name as NexmarkCase, engine, events);
   }
 }

@@ -11,6 +11,7 @@
 import { Schema } from '../batch/schema.js';
 import type { CalcExpr, CalcSpec } from '../engine/calc-spec.js';
 import { partitioningOf, type GraphNode, type JobGraph, type ParallelSettings, type Partitioning } from './graph.js';
+import { compileFilterFunction, compileMapFunction, exprFields } from './record-functions.js';
 
 /** How one input of an operator is fed. */
 export type EdgeKind = 'chain' | 'forward' | 'hash' | 'keyFn' | 'rebalance' | 'shuffle' | 'rescale' | 'broadcast' | 'custom' | 'range' | 'global';
@@ -140,13 +141,17 @@ export function edgeTargets(kind: EdgeKind, from: number, fromWidth: number, toW
 /** The input fields a calc spec reads. */
 function calcFields(spec: CalcSpec): Set<number> {
   const out = new Set<number>();
-  const walk = (e: CalcExpr): void => {
-    if (e.k === 'field') out.add(e.i);
-    else if (e.k === 'call') e.args.forEach(walk);
-  };
-  if (spec.filter !== null) walk(spec.filter);
-  for (const c of spec.columns) walk(c.expr);
+  if (spec.filter !== null) exprFields(spec.filter, out);
+  for (const c of spec.columns) exprFields(c.expr, out);
   return out;
+}
+
+/** Whether `node` is a map or filter whose function runs as a calc (plan/record-functions.ts). */
+function compiledRecordFunction(node: GraphNode): boolean {
+  const op = node.op;
+  if (op.kind === 'map') return compileMapFunction(op.fn, node.input!.schema, node.schema, node.name) !== null;
+  if (op.kind === 'filter') return compileFilterFunction(op.fn, node.input!.schema) !== null;
+  return false;
 }
 
 /** Fields of `node`'s output that its consumers read; null when some consumer needs whole records. */
@@ -173,6 +178,22 @@ export function requiredFields(graph: JobGraph, node: GraphNode): Set<string> | 
       case 'calc':
         for (const i of calcFields(op.spec)) need.add(node.schema.fields[i]!.name);
         break;
+      case 'map': {
+        // A map compiled into a calc reads the fields it names; a function called per record reads them all.
+        const spec = compileMapFunction(op.fn, node.schema, c.schema, c.name);
+        if (spec === null) return null;
+        for (const i of calcFields(spec)) need.add(node.schema.fields[i]!.name);
+        break;
+      }
+      case 'filter': {
+        const predicate = compileFilterFunction(op.fn, node.schema);
+        if (predicate === null) return null;
+        for (const i of exprFields(predicate)) need.add(node.schema.fields[i]!.name);
+        const down = requiredFields(graph, c);
+        if (down === null) return null;
+        for (const f of down) need.add(f);
+        break;
+      }
       case 'groupAggregate':
         for (const k of op.keyFields) need.add(node.schema.fields[k]!.name);
         for (const a of op.aggregates) if (a.field !== null) need.add(node.schema.fields[a.field]!.name);
@@ -291,7 +312,8 @@ export function explainText(plan: PhysicalPlan, engine: string): string {
       printed.add(p);
       const proj = p.projection !== null ? ` [reads ${p.projection.join(', ')}]` : '';
       const wm = p.node.op.kind === 'source' && p.node.op.watermarks !== null ? ` [watermarks: ${p.node.op.watermarks.describe()}]` : '';
-      lines.push(`${pad}${edge}#${p.node.id} ${p.node.name} (p=${p.parallelism})${task}${where}${proj}${wm} -> ${p.outputSchema}`);
+      const calc = compiledRecordFunction(p.node) ? ' [compiled to a calc]' : '';
+      lines.push(`${pad}${edge}#${p.node.id} ${p.node.name} (p=${p.parallelism})${task}${where}${proj}${wm}${calc} -> ${p.outputSchema}`);
       for (const c of p.children) walk(c, p, depth + 1);
     };
     walk(root, null, 0);

@@ -21,7 +21,8 @@ import { KeyedProcessOperator } from './operators/process.js';
 import { ProcessingTimeOperator } from './operators/processing-time.js';
 import { FilterOperator, FlatMapOperator, KeySelectorOperator, MapOperator } from './operators/record-functions.js';
 import { SideOutputOperator } from './operators/side-output.js';
-import { CalcOperator, remapCalcSpec } from './operators/calc.js';
+import { CalcOperator, compiledCalc, remapCalcSpec } from './operators/calc.js';
+import { compileFilterFunction, compileMapFunction } from '../plan/record-functions.js';
 import { GroupAggregateOperator } from './operators/group-aggregate.js';
 import { RankOperator } from './operators/rank.js';
 import { RegularJoinOperator } from './operators/regular-join.js';
@@ -88,11 +89,20 @@ const FACTORIES: { readonly [K in NodeOp['kind']]: Factory<K> } = {
     };
     return { head, tail: ts ?? head, source };
   },
-  map: (op, { node: n, physical: p, objectReuse }) =>
-    new MapOperator(n.id, n.name, op.fn as (r: Row) => unknown, p.outputSchema, { objectReuse, assumedSchema: op.assumedSchema }),
+  map: (op, { node: n, physical: p, objectReuse, engine }) => {
+    const spec = compileMapFunction(op.fn, n.input!.schema, n.schema, n.name);
+    const compiled = spec === null ? null : compiledCalc(engine, { ...spec, name: n.name }, n.input!.schema, p.inputSchema!);
+    return new MapOperator(n.id, n.name, op.fn as (r: Row) => unknown, p.outputSchema, { objectReuse, assumedSchema: op.assumedSchema, compiled });
+  },
   calc: (op, { node: n, physical: p, engine }) =>
     new CalcOperator(n.id, n.name, engine.createCalc(p.inputSchema!, remapCalcSpec(op.spec, n.input!.schema, p.inputSchema!))),
-  filter: (op, { node: n, objectReuse }) => new FilterOperator(n.id, n.name, op.fn as (r: Row) => unknown, objectReuse),
+  filter: (op, { node: n, physical: p, objectReuse, engine }) => {
+    const predicate = compileFilterFunction(op.fn, n.input!.schema);
+    // The compiled filter keeps every field it is given (its input as planned).
+    const input = p.inputSchema!;
+    const spec = predicate === null ? null : { name: n.name, filter: remapCalcSpec({ name: n.name, filter: predicate, columns: [] }, n.input!.schema, input).filter, columns: input.fields.map((f, i) => ({ name: f.name, expr: { k: 'field' as const, i, t: f.type, n: f.nullable } })) };
+    return new FilterOperator(n.id, n.name, op.fn as (r: Row) => unknown, objectReuse, spec === null ? null : compiledCalc(engine, spec, input, input));
+  },
   flatMap: (op, { node: n, physical: p, objectReuse }) =>
     new FlatMapOperator(n.id, n.name, op.fn as (r: Row) => Iterable<unknown>, p.outputSchema, { objectReuse, assumedSchema: op.assumedSchema }),
   timestamps: (op, { node: n, physical: p, subtask }) => new TimestampsOperator(n.id, n.name, op.strategy, p.outputSchema, sourceName(n), subtask),

@@ -6,7 +6,8 @@
 import type { RecordBatch } from '../../batch/record-batch.js';
 import type { Schema } from '../../batch/schema.js';
 import type { CalcExpr, CalcSpec } from '../../engine/calc-spec.js';
-import type { Calc } from '../../engine/engine.js';
+import type { Calc, Engine } from '../../engine/engine.js';
+import { exprFields, needsRecords } from '../../plan/record-functions.js';
 import { Operator } from '../operator.js';
 
 export class CalcOperator extends Operator {
@@ -37,4 +38,36 @@ export function remapCalcSpec(spec: CalcSpec, logical: Schema, physical: Schema)
     return e;
   };
   return { ...spec, filter: spec.filter === null ? null : map(spec.filter), columns: spec.columns.map((c) => ({ name: c.name, expr: map(c.expr) })) };
+}
+
+/**
+ * A map or filter function compiled into a calc (plan/record-functions.ts): the engine's calc
+ * over the input as planned, and the fields it reads, checked per batch for the values that only
+ * the function called per record reads as JavaScript does.
+ */
+export class CompiledCalc {
+  private readonly fields: readonly number[];
+  constructor(
+    readonly calc: Calc,
+    spec: CalcSpec,
+  ) {
+    const read = new Set<number>();
+    if (spec.filter !== null) exprFields(spec.filter, read);
+    for (const c of spec.columns) exprFields(c.expr, read);
+    this.fields = [...read];
+  }
+
+  /** Whether `batch` must go through the function instead (a null, or an i64 beyond ±2^53, in a field read). */
+  needsRecords(batch: RecordBatch): boolean {
+    return needsRecords(
+      this.fields.map((k) => batch.columns[k]!),
+      batch.length,
+    );
+  }
+}
+
+/** `spec` (field indices of `logical`) compiled by `engine` over the input as planned. */
+export function compiledCalc(engine: Engine, spec: CalcSpec, logical: Schema, physical: Schema): CompiledCalc {
+  const remapped = remapCalcSpec(spec, logical, physical);
+  return new CompiledCalc(engine.createCalc(physical, remapped), remapped);
 }

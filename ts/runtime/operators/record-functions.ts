@@ -6,6 +6,7 @@ import { Rows } from './rows.js';
 import { i32View } from '../../batch/i64.js';
 import type { Schema, DataType } from '../../batch/schema.js';
 import { Operator } from '../operator.js';
+import type { CompiledCalc } from './calc.js';
 
 /** How a record-function operator hands rows to its function and checks what it returns. */
 export interface RecordFunctionOptions {
@@ -13,6 +14,8 @@ export interface RecordFunctionOptions {
   readonly objectReuse: boolean;
   /** No output schema was declared (the input's is kept): a record with another field is an error. */
   readonly assumedSchema: boolean;
+  /** The function as a calc (plan/record-functions.ts), or null: it is called per record. */
+  readonly compiled?: CompiledCalc | null;
 }
 
 /** Copies the event time of rows idx[0..n) (for operators that change the row set). */
@@ -42,6 +45,11 @@ export class MapOperator extends Operator {
   }
 
   processBatch(batch: RecordBatch): Promise<void> {
+    const compiled = this.options.compiled ?? null;
+    if (compiled !== null && !compiled.needsRecords(batch)) {
+      const out = compiled.calc.process(batch);
+      return this.emit(new RecordBatch(this.schema, out.columns, out.length, batch.eventTime));
+    }
     const reader = this.rows.of(batch);
     const b = new BatchBuilder(this.schema, batch.length, { from: { batch, reader }, assumedSchema: this.options.assumedSchema });
     const where = `${this.metrics.name} output`;
@@ -68,12 +76,19 @@ export class FilterOperator extends Operator {
     name: string,
     private readonly fn: (r: Row) => unknown,
     objectReuse: boolean,
+    /** The predicate as a calc keeping every field (plan/record-functions.ts), or null. */
+    private readonly compiled: CompiledCalc | null = null,
   ) {
     super(id, name);
     this.rows = new Rows(objectReuse);
   }
 
   processBatch(batch: RecordBatch): Promise<void> | void {
+    if (this.compiled !== null && !this.compiled.needsRecords(batch)) {
+      const out = this.compiled.calc.process(batch);
+      if (out.length === batch.length) return this.emit(batch);
+      return this.emit(new RecordBatch(batch.schema, out.columns, out.length, out.eventTime));
+    }
     const reader = this.rows.of(batch);
     if (this.sel.length < batch.length) this.sel = new Int32Array(batch.length);
     const sel = this.sel;
@@ -106,6 +121,11 @@ export class FlatMapOperator extends Operator {
   }
 
   processBatch(batch: RecordBatch): Promise<void> {
+    const compiled = this.options.compiled ?? null;
+    if (compiled !== null && !compiled.needsRecords(batch)) {
+      const out = compiled.calc.process(batch);
+      return this.emit(new RecordBatch(this.schema, out.columns, out.length, batch.eventTime));
+    }
     const reader = this.rows.of(batch);
     const b = new BatchBuilder(this.schema, batch.length, { from: { batch, reader }, assumedSchema: this.options.assumedSchema });
     const src: number[] = [];
