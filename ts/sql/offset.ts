@@ -1,7 +1,10 @@
 /**
- * `LIMIT n OFFSET m`, which dt-sql-parser's Flink grammar does not parse (its OFFSET is only a
- * window TVF's parameter name): before parsing, `OFFSET m` after a LIMIT is blanked in place
- * (same length, so every position stays); after parsing, the LIMIT clause gets an
+ * `LIMIT n OFFSET m [ROW|ROWS]` and the standard's `[OFFSET m {ROW|ROWS}] FETCH {FIRST|NEXT} [n]
+ * {ROW|ROWS} ONLY` (Flink SQL takes both, with LIMIT's semantics; FETCH without a count is one
+ * row), which dt-sql-parser's Flink grammar does not parse (its OFFSET is only a window TVF's
+ * parameter name, FETCH is only a token): before parsing, `OFFSET m` after a LIMIT is blanked in
+ * place, and a FETCH clause (with its OFFSET) becomes `LIMIT n` padded with blanks (same length,
+ * newlines kept, so every position stays); after parsing, the LIMIT clause gets an
  * `OffsetClause` child holding m at its position. Strings, quoted names and comments are left
  * alone.
  */
@@ -27,7 +30,13 @@ interface OffsetAt {
   readonly valueCol: number;
 }
 
-const LIMIT_OFFSET = /\bLIMIT(\s+\d+\s+)(OFFSET\s+)(\d+)\b/gi;
+const LIMIT_OFFSET = /\bLIMIT(\s+\d+\s+)(OFFSET\s+)(\d+)(\s+ROWS?)?\b/gi;
+const FETCH = /\b(?:OFFSET\s+(\d+)\s+ROWS?\s+)?FETCH\s+(?:FIRST|NEXT)\s+(?:(\d+)\s+)?ROWS?\s+ONLY\b/gi;
+
+/** `s` with every character but newlines blanked. */
+function blank(s: string): string {
+  return s.replace(/[^\n]/g, ' ');
+}
 
 function position(sql: string, offset: number): { line: number; col: number } {
   const before = sql.slice(0, offset).split('\n');
@@ -43,12 +52,22 @@ export function rewriteOffsets(sql: string): { text: string; offsets: OffsetAt[]
     if (code[m.index] !== 1) continue;
     const at = m.index + 'LIMIT'.length + m[1]!.length;
     const valueAt = at + m[2]!.length;
-    const end = valueAt + m[3]!.length;
+    const end = valueAt + m[3]!.length + (m[4]?.length ?? 0);
     if (code[at] !== 1) continue;
-    text = text.slice(0, at) + text.slice(at, end).replace(/[^\n]/g, ' ') + text.slice(end);
+    text = text.slice(0, at) + blank(text.slice(at, end)) + text.slice(end);
     const l = position(sql, m.index);
     const v = position(sql, valueAt);
     offsets.push({ line: l.line, col: l.col, value: m[3]!, valueLine: v.line, valueCol: v.col });
+  }
+  for (const m of sql.matchAll(FETCH)) {
+    if (code[m.index] !== 1) continue;
+    const limit = `LIMIT ${m[2] ?? '1'}`;
+    const end = m.index + m[0].length;
+    text = text.slice(0, m.index) + limit + blank(text.slice(m.index + limit.length, end)) + text.slice(end);
+    if (m[1] === undefined) continue;
+    const l = position(sql, m.index);
+    const v = position(sql, m.index + m[0].indexOf(m[1], 'OFFSET'.length));
+    offsets.push({ line: l.line, col: l.col, value: m[1], valueLine: v.line, valueCol: v.col });
   }
   return { text, offsets };
 }
