@@ -11,7 +11,9 @@
  *   countDistinct: the value's canonical key bytes in hex);
  * - first, last: `$acc<k>` utf8, the live non-null values in arrival order, each as its canonical
  *   key bytes in hex, joined by commas (a retraction removes the value's earliest occurrence, as
- *   Flink's retracting FIRST/LAST_VALUE; an append-only input keeps the first value, or the latest).
+ *   Flink's retracting FIRST/LAST_VALUE; an append-only input keeps the first value, or the latest);
+ * - with a state TTL (`stateTtlMs` > 0), last `$access` i64: the processing time (epoch ms) of the
+ *   group's last write.
  */
 
 import { Schema, type Field } from '../batch/schema.js';
@@ -72,6 +74,7 @@ export function groupStateSchema(spec: GroupAggregatorSpec): Schema {
         fields.push({ name: `$acc${k}`, type: 'utf8', nullable: false });
     }
   });
+  if ((spec.stateTtlMs ?? 0) > 0) fields.push({ name: '$access', type: 'i64', nullable: false });
   return new Schema(fields);
 }
 

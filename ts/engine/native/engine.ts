@@ -205,13 +205,14 @@ class NativeGroupAggregator implements GroupAggregator {
           fieldSpecs(spec.input),
           [...spec.keyFields],
           spec.aggregates.map((a) => ({ name: a.name, kind: aggregateKind(a.kind), ...(a.field === null ? {} : { field: a.field }) })),
+          spec.stateTtlMs ?? 0,
         ),
     );
   }
 
-  push(batch: RecordBatch): RecordBatch | null {
+  push(batch: RecordBatch, now = 0): RecordBatch | null {
     try {
-      const out = this.inner.push(batchBuffers(batch), batch.length, null);
+      const out = this.inner.push(batchBuffers(batch), batch.length, null, now);
       return out === null ? null : fromBatchOut(this.outputSchema, out);
     } catch (e) {
       throw fromNative(e);
