@@ -249,3 +249,54 @@ describe('updating aggregation kernel (both engines)', () => {
     expect(msgs[0]![2]).toBe("aggregate 'f': FIRST_VALUE received a retraction (-U/-D) of a value its group does not have; its input retracts rows it never inserted");
   });
 });
+
+describe('updating aggregation kernel with a state TTL (both engines)', () => {
+  const small: AggregateSpec[] = [
+    { name: 'cnt', kind: 'count', field: null },
+    { name: 'sx', kind: 'sum', field: 1 },
+    { name: 'mx', kind: 'max', field: 3 },
+  ];
+  const row = (k: string, x: number, kind = 0) => ({ k, x: BigInt(x), y: 0, z: x, kind });
+  const changes = (b: RecordBatch | null): string[] => (b === null ? [] : b.toRecords().map((r) => `${['+I', '-U', '+U', '-D'][r.$rowkind as number]} ${r.k} ${r.cnt} ${r.sx} ${r.mx}`));
+
+  it("a group not written for the TTL (by the pushes' now) is gone silently: its key starts again with +I, a retraction for it is dropped; the boundary is last write + TTL <= now", () => {
+    requireNative();
+    const results = ENGINES.map((e) => {
+      const agg = selectEngine(e).createGroupAggregator({ input, keyFields: [0], aggregates: small, stateTtlMs: 100 });
+      const log: string[][] = [];
+      log.push(changes(agg.push(batchOf([row('a', 1), row('a', 2), row('b', 5)]), 1000)));
+      // 50 ms later: a is alive (1000 + 100 > 1050).
+      log.push(changes(agg.push(batchOf([row('a', 3)]), 1050)));
+      // b was last written at 1000: at 1100 it expired; its retraction is dropped, no change.
+      log.push(changes(agg.push(batchOf([row('b', 5, 3)]), 1100)));
+      // a was last written at 1050: alive at 1149, expired at 1150 (a new group: +I, not -U/+U).
+      log.push(changes(agg.push(batchOf([row('a', 4)]), 1149)));
+      log.push(changes(agg.push(batchOf([row('a', 6)]), 1249)));
+      return { log, groups: agg.groups, state: agg.snapshot().toRecords() };
+    });
+    expect(results[1]).toEqual(results[0]);
+    expect(results[0]!.log).toEqual([['+I a 2 3 2', '+I b 1 5 5'], ['-U a 2 3 2', '+U a 3 6 3'], [], ['-U a 3 6 3', '+U a 4 10 4'], ['+I a 1 6 6']]);
+    // The state rows end with each group's last write time.
+    expect(results[0]!.state).toEqual([{ k: 'a', $rows: 1, $acc0: 1, $acc1: 6, $cnt1: 1, $acc2: '6*1', $access: 1249 }]);
+  });
+
+  it('a snapshot keeps the last write times: restored into either engine, a group expires TTL after its last write, not after the restore; expired groups leave memory', () => {
+    requireNative();
+    for (const from of ENGINES) {
+      for (const to of ENGINES) {
+        const a = selectEngine(from).createGroupAggregator({ input, keyFields: [0], aggregates: small, stateTtlMs: 100 });
+        a.push(batchOf([row('a', 1), row('b', 2)]), 1000);
+        a.push(batchOf([row('b', 3)]), 1060);
+        const snap = selectEngine(from).decodeBatch(selectEngine(from).encodeBatch(a.snapshot()));
+        const r = selectEngine(to).createGroupAggregator({ input, keyFields: [0], aggregates: small, stateTtlMs: 100 });
+        r.restore(snap);
+        // At 1100 (restored "later"): a (written at 1000) is gone, b (1060) is not.
+        expect(changes(r.push(batchOf([row('a', 7), row('b', 4)]), 1100)), `${from} -> ${to}`).toEqual(['+I a 1 7 7', '-U b 2 5 3', '+U b 3 9 4']);
+        expect(r.groups).toBe(2);
+        // Much later, a push of another key frees the expired groups.
+        r.push(batchOf([row('c', 1)]), 5000);
+        expect(r.groups).toBe(1);
+      }
+    }
+  });
+});
