@@ -300,3 +300,34 @@ describe('updating aggregation kernel with a state TTL (both engines)', () => {
     }
   });
 });
+
+describe('updating aggregation state written with another TTL setting', () => {
+  it('is refused with the same message on both engines', () => {
+    requireNative();
+    const small: AggregateSpec[] = [{ name: 'cnt', kind: 'count', field: null }];
+    const msgs = ENGINES.flatMap((from) =>
+      ENGINES.flatMap((to) =>
+        [
+          [0, 100],
+          [100, 0],
+        ].map(([written, now]) => {
+          const a = selectEngine(from).createGroupAggregator({ input, keyFields: [0], aggregates: small, stateTtlMs: written });
+          a.push(batchOf([{ k: 'a', x: 1n, y: 1, z: 1, kind: 0 }]), 1000);
+          const b = selectEngine(to).createGroupAggregator({ input, keyFields: [0], aggregates: small, stateTtlMs: now });
+          try {
+            b.restore(a.snapshot());
+            return 'restored';
+          } catch (e) {
+            return (e as Error).message;
+          }
+        }),
+      ),
+    );
+    expect(new Set(msgs)).toEqual(
+      new Set([
+        "the aggregation's checkpointed state was written without a state TTL (table.exec.state.ttl) and this job runs with one; restore with the setting the checkpoint was written with",
+        "the aggregation's checkpointed state was written with a state TTL (table.exec.state.ttl) and this job runs without one; restore with the setting the checkpoint was written with",
+      ]),
+    );
+  });
+});

@@ -78,6 +78,20 @@ export function groupStateSchema(spec: GroupAggregatorSpec): Schema {
   return new Schema(fields);
 }
 
+/** Refuses state rows of another form (another query, or written with / without a state TTL), before either engine reads them. */
+export function checkGroupState(expected: Schema, state: Schema): void {
+  const want = expected.names();
+  const got = state.names();
+  if (want.length === got.length && want.every((n, i) => n === got[i])) return;
+  const ttl = want.includes('$access') !== got.includes('$access');
+  throw new EngineError(
+    'data',
+    ttl
+      ? `the aggregation's checkpointed state was written ${got.includes('$access') ? 'with' : 'without'} a state TTL (table.exec.state.ttl) and this job runs ${want.includes('$access') ? 'with' : 'without'} one; restore with the setting the checkpoint was written with`
+      : `the aggregation's checkpointed state has the columns ${got.join(', ')}, this job's has ${want.join(', ')}; restore from a checkpoint this query wrote`,
+  );
+}
+
 /** The message of an i64 sum that overflows (both engines). */
 export function sumOverflow(name: string): string {
   return `aggregate '${name}': the i64 sum overflows; cast the argument to DOUBLE (f64) to sum it`;

@@ -16,7 +16,7 @@ import { getI64, I64_MAX, I64_MIN, i32View, i64IsExact } from '../../batch/i64.j
 import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
 import type { AggregateSpec, GroupAggregator, GroupAggregatorSpec } from '../engine.js';
 import { EngineError } from '../errors.js';
-import { groupOutputSchema, groupStateSchema, retractMissing, retractMissingValue, sumOverflow, sumType } from '../group-agg-spec.js';
+import { checkGroupState, groupOutputSchema, groupStateSchema, retractMissing, retractMissingValue, sumOverflow, sumType } from '../group-agg-spec.js';
 
 type Num = number | bigint;
 
@@ -346,6 +346,7 @@ export class TsGroupAggregator implements GroupAggregator {
   }
 
   restore(state: RecordBatch): void {
+    checkGroupState(this.stateSchema, state.schema);
     const readers = state.schema.fields.map((f, c) => reader(state.columns[c]!, f.name));
     const nk = this.keyFields.length;
     const idOf = this.ids(state.columns, Array.from({ length: nk }, (_, k) => k));
