@@ -112,6 +112,43 @@ describe("SQL reading 'connector' = 'upsert-kafka'", () => {
     expect(agg.native).toEqual([JSON.stringify({ n: sum.n, s: Number(sum.s) })]);
   });
 
+  it("with a state TTL a key without records for the TTL is forgotten (its next value +I, its tombstone nothing); without one it is kept", async () => {
+    const TTL = 500;
+    const changes = await onBothEngines(async (engine) => {
+      const out: Record<string, string[]> = {};
+      for (const ttl of [TTL, 0]) {
+        const topic = `upsert-ttl-${uid()}`;
+        await createTopic(bootstrap, topic, 1);
+        await produce(bootstrap, topic, [
+          { partition: 0, key: JSON.stringify({ id: 1 }), value: JSON.stringify({ id: 1, v: 'a' }) },
+          { partition: 0, key: JSON.stringify({ id: 2 }), value: JSON.stringify({ id: 2, v: 'b' }) },
+        ]);
+        const env = StreamEnvironment.create({ engine, batchSize: 256 });
+        const tEnv = TableEnvironment.create(env);
+        if (ttl > 0) await tEnv.executeSql(`SET 'table.exec.state.ttl' = '${ttl} ms'`);
+        // Bounded at offset 5: the job reads the two records above, then waits for the three below.
+        await tEnv.executeSql(upsertTable('t', 'id BIGINT, v STRING, PRIMARY KEY (id) NOT ENFORCED', topic).replace("'latest-offset'", "'specific-offsets', 'scan.bounded.specific-offsets' = 'partition:0,offset:5'"));
+        const sink = new CollectSink<Change>();
+        (await tEnv.sqlQuery('SELECT * FROM t')).toChangelogStream().sinkTo(sink);
+        const job = env.execute();
+        // The first two records were processed once their changes are out; then the TTL elapses (wall clock, as the job's).
+        while (sink.records.length < 2) await new Promise((r) => setTimeout(r, 10));
+        const seen = Date.now();
+        while (Date.now() <= seen + ttl) await new Promise((r) => setTimeout(r, 10));
+        await produce(bootstrap, topic, [
+          { partition: 0, key: JSON.stringify({ id: 1 }), value: JSON.stringify({ id: 1, v: 'c' }) },
+          { partition: 0, key: JSON.stringify({ id: 2 }), value: null },
+          { partition: 0, key: JSON.stringify({ id: 3 }), value: JSON.stringify({ id: 3, v: 'd' }) },
+        ]);
+        await job;
+        out[ttl] = sink.records.map(show);
+      }
+      return out;
+    });
+    expect(changes.native[TTL]).toEqual(['+I 1 "a"', '+I 2 "b"', '+I 1 "c"', '+I 3 "d"']);
+    expect(changes.native[0]).toEqual(['+I 1 "a"', '+I 2 "b"', '-U 1 "a"', '+U 1 "c"', '-D 2 "b"', '+I 3 "d"']);
+  });
+
   it('a value that does not fit the columns fails the job, naming topic, partition, offset and column', async () => {
     const topic = `upsert-bad-${uid()}`;
     await createTopic(bootstrap, topic, 1);

@@ -167,7 +167,7 @@ function schemaSpec(def: TableDef): SchemaSpec {
 }
 
 /** The table as a stream: its source, with the declared watermark. */
-export function openSource(def: TableDef, env: StreamEnvironment, at: SqlNode): DataStream<object> {
+export function openSource(def: TableDef, env: StreamEnvironment, at: SqlNode, stateTtlMs = 0): DataStream<object> {
   const connector = option(def, 'connector')!;
   const wm = def.watermark === null ? undefined : WatermarkStrategy.forBoundedOutOfOrderness<Record<string, unknown>>(def.watermark.delayMs).withTimestampAssigner(def.watermark.column);
   const num = (k: string): number | undefined => (option(def, k) === undefined ? undefined : Number(option(def, k)));
@@ -192,7 +192,7 @@ export function openSource(def: TableDef, env: StreamEnvironment, at: SqlNode): 
       return env.fromSource(new DataGenSource(Schema.from(schemaSpec(def)), datagenOptions(def)) as unknown as Source<Record<string, unknown>>, wm, def.name);
     case 'upsert-kafka':
       if (def.watermark !== null) fail(at, `reading the table ${def.name} ('upsert-kafka'): a WATERMARK on an upsert-kafka table is not supported; its rows are an updating table, which windows cannot consume`);
-      return upsertKafkaStream(upsertKafkaSourceConfig(def), env);
+      return upsertKafkaStream(upsertKafkaSourceConfig(def), env, stateTtlMs);
     default:
       fail(at, `the table ${def.name} (connector '${connector}') is a sink only; read from a 'nexmark', 'filesystem', 'datagen' or 'kafka' table`);
   }

@@ -59,7 +59,7 @@ function catalogOf(tEnv: TableEnvironment): Catalog {
       let scans = sources.get(tEnv);
       if (scans === undefined) sources.set(tEnv, (scans = new Map()));
       let stream = scans.get(name);
-      if (stream === undefined) scans.set(name, (stream = openSource(def, tEnv.env, at)));
+      if (stream === undefined) scans.set(name, (stream = openSource(def, tEnv.env, at, tEnv.getConfig().getIdleStateRetention())));
       let table = tEnv.fromDataStream(stream);
       const declared = def.columns.map((c) => c.name);
       const have = table.getSchema().names();

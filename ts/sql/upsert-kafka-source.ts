@@ -10,12 +10,18 @@
  * their order is kept. The result is an updating table (`$rowkind`). Values are checked against
  * the column types (exactly: an integer beyond 2^53, a wrong type, a missing NOT NULL column is
  * an error naming the topic, partition and offset).
+ *
+ * With a state TTL (table.exec.state.ttl) a key's kept row expires when the key had no record
+ * for the TTL (processing time), as Flink's ChangelogNormalize with a TTL: its next value is +I
+ * again, a tombstone for it nothing, and an update equal to the kept row emits nothing (Flink
+ * drops such redundant updates only with a TTL). A processing-time timer per key (one at a time)
+ * removes expired rows from state.
  */
 
 import type { DataType, FieldType, SchemaSpec } from '../batch/schema.js';
 import type { DataStream } from '../api/datastream.js';
 import type { StreamEnvironment } from '../api/environment.js';
-import { ValueStateDescriptor, type Collector, type KeyedContext, type KeyedProcessFunction, type RuntimeContext, type ValueState } from '../api/state.js';
+import { ValueStateDescriptor, type Collector, type KeyedContext, type KeyedProcessFunction, type OnTimerContext, type RuntimeContext, type ValueState } from '../api/state.js';
 import { KafkaSource } from '../connectors/kafka/source.js';
 import { OffsetsInitializer, type OffsetsSpec } from '../connectors/kafka/offsets.js';
 
@@ -85,35 +91,66 @@ function parseObject(text: string, what: string, where: () => string): Record<st
   return o as Record<string, unknown>;
 }
 
+/** A key's kept row, with a TTL its last write (processing time) and its pending clean-up timer. */
+interface Kept {
+  readonly row: Record<string, unknown>;
+  readonly access: number;
+  readonly timer: number | null;
+}
+
 /** Keeps the last row per key and emits the changes between them (Flink's ChangelogNormalize). */
 class ChangelogNormalize implements KeyedProcessFunction<unknown, Decoded, Record<string, unknown>> {
-  private last!: ValueState<Record<string, unknown> | null>;
-  constructor(private readonly columns: readonly string[]) {}
+  private last!: ValueState<Kept | null>;
+  /** The processing time, never going back. */
+  private clock = -Infinity;
+  constructor(
+    private readonly columns: readonly string[],
+    private readonly ttl: number,
+  ) {}
   open(ctx: RuntimeContext): void {
-    this.last = ctx.getState(new ValueStateDescriptor<Record<string, unknown> | null>('last-row', null));
+    this.last = ctx.getState(new ValueStateDescriptor<Kept | null>('last-row', null));
   }
-  processElement(r: Decoded, _ctx: KeyedContext<unknown>, out: Collector<Record<string, unknown>>): void {
-    const prev = this.last.value() ?? null;
+  processElement(r: Decoded, ctx: KeyedContext<unknown>, out: Collector<Record<string, unknown>>): void {
+    let kept = this.last.value() ?? null;
+    const now = (this.clock = Math.max(this.clock, ctx.timerService().currentProcessingTime()));
+    if (kept !== null && this.ttl > 0 && kept.access + this.ttl <= now) kept = null; // expired: as if never kept
+    const prev = kept?.row ?? null;
     const emit = (row: Record<string, unknown>, kind: number): void => out.collect({ ...row, $rowkind: kind });
     if (r[TOMB] === true) {
-      if (prev === null) return;
-      emit(prev, 3);
+      if (prev !== null) emit(prev, 3);
       this.last.clear();
       return;
     }
     const row: Record<string, unknown> = {};
     for (const c of this.columns) row[c] = r[c];
     if (prev === null) emit(row, 0);
-    else {
+    else if (!(this.ttl > 0 && this.columns.every((c) => Object.is(row[c], prev[c])))) {
       emit(prev, 1);
       emit(row, 2);
     }
-    this.last.update(row);
+    let timer = kept?.timer ?? null;
+    if (this.ttl > 0 && timer === null) {
+      timer = now + this.ttl;
+      ctx.timerService().registerProcessingTimeTimer(timer);
+    }
+    this.last.update({ row, access: now, timer });
+  }
+  onTimer(timestamp: number, ctx: OnTimerContext<unknown>): void {
+    const kept = this.last.value() ?? null;
+    if (kept === null || kept.timer !== timestamp) return;
+    if (kept.access + this.ttl <= timestamp) {
+      this.last.clear();
+      return;
+    }
+    // Written since: clean up one TTL after that write.
+    const timer = kept.access + this.ttl;
+    ctx.timerService().registerProcessingTimeTimer(timer);
+    this.last.update({ ...kept, timer });
   }
 }
 
 /** The table as an updating stream (its rows with `$rowkind`). */
-export function upsertKafkaStream(config: UpsertSourceConfig, env: StreamEnvironment): DataStream<object> {
+export function upsertKafkaStream(config: UpsertSourceConfig, env: StreamEnvironment, stateTtlMs: number): DataStream<object> {
   let b = KafkaSource.builder().setBootstrapServers(config.bootstrap).setTopics(config.topic).setStartingOffsets(OffsetsInitializer.earliest());
   if (config.groupId !== undefined) b.setGroupId(config.groupId);
   if (config.clientId !== undefined) b.setClientId(config.clientId);
@@ -148,5 +185,5 @@ export function upsertKafkaStream(config: UpsertSourceConfig, env: StreamEnviron
   const outSpec: Record<string, FieldType> = {};
   for (const c of config.columns) outSpec[c.name] = (c.nullable ? `${c.type}?` : c.type) as FieldType;
   outSpec.$rowkind = 'i32';
-  return (decoded as unknown as DataStream<Decoded>).keyBy(PK as never).process(new ChangelogNormalize(names) as never, outSpec as SchemaSpec) as unknown as DataStream<object>;
+  return (decoded as unknown as DataStream<Decoded>).keyBy(PK as never).process(new ChangelogNormalize(names, stateTtlMs) as never, outSpec as SchemaSpec) as unknown as DataStream<object>;
 }
