@@ -1,5 +1,6 @@
 /**
- * WITH (common table expressions) and OFFSET (LIMIT n OFFSET m, after ORDER BY or not) in SQL,
+ * WITH (common table expressions), OFFSET (LIMIT n OFFSET m, after ORDER BY or not) and the
+ * standard's [OFFSET m ROWS] FETCH {FIRST | NEXT} n ROWS ONLY (LIMIT's semantics) in SQL,
  * on both engines against DuckDB over the same bids. ORDER BY a non-time column with LIMIT is
  * Flink's sort-limit: a top-N over all rows, an updating result (its changes applied give
  * DuckDB's rows); ORDER BY event time with LIMIT / OFFSET stays append-only.
