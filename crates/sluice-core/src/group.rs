@@ -17,7 +17,8 @@
 //! access to the push's `now` (the caller's processing-time clock); a group whose last access is
 //! `ttl` or more before `now` is gone (silently: no change is emitted for it), so the next row of
 //! its key starts a new group (+I), and a retraction for a key without a group is dropped (as
-//! Flink's GroupAggFunction does after a state clean-up). Expired groups leave memory at most
+//! Flink's GroupAggFunction does after a state clean-up), as is a retraction its group has
+//! nothing of (a row from before the group expired). Expired groups leave memory at most
 //! one TTL after they expired; the outputs never depend on when.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -334,6 +335,10 @@ impl GroupAggregator {
             let g = self.groups[gi].as_mut().expect("live group");
             g.mark = mark;
             g.access = now;
+            if !add && self.ttl > 0 && !retractable(&self.aggs, &self.arg_f64, self.updating, g, batch, i, &mut vkey) {
+                // With a TTL the retracted row may predate its group's expiry: dropped (Flink tolerates these too).
+                continue;
+            }
             if !add && g.rows == 0 {
                 return Err(retract_missing());
             }
@@ -594,6 +599,38 @@ impl GroupAggregator {
         }
         Ok(())
     }
+}
+
+/// Whether row `i`'s retraction finds what it retracts in group `g`: a row, and each value a
+/// multiset or ordered list keeps.
+fn retractable(aggs: &[AggSpec], arg_f64: &[bool], updating: bool, g: &Group, batch: &BatchRef<'_>, i: usize, vkey: &mut Vec<u8>) -> bool {
+    if g.rows == 0 {
+        return false;
+    }
+    for (k, a) in aggs.iter().enumerate() {
+        let Some(c) = a.field.map(|f| batch.columns[f]) else { continue };
+        if !c.is_valid(i) {
+            continue;
+        }
+        let ok = match &g.accs[k] {
+            Acc::Values(m) if updating => m.contains_key(&if arg_f64[k] { f64_ord(f64_at(&c, i)) } else { int_at(&c, i) }),
+            Acc::Distinct(m) => {
+                vkey.clear();
+                encode_key(std::slice::from_ref(&c), i, vkey);
+                m.contains_key(vkey.as_slice())
+            }
+            Acc::Ordered(q) => {
+                vkey.clear();
+                encode_key(std::slice::from_ref(&c), i, vkey);
+                q.iter().any(|b| b == vkey)
+            }
+            _ => true,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
 }
 
 fn keys_touched_empty(groups: &[Option<Group>], mark: u64) -> Vec<usize> {

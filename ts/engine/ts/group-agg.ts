@@ -181,6 +181,8 @@ export class TsGroupAggregator implements GroupAggregator {
         this.state.set(id, g);
       }
       g.access = now;
+      // With a TTL the retracted row may predate its group's expiry: dropped (Flink tolerates these too).
+      if (!add && this.ttl > 0 && !this.retractable(g, i, argReaders, distinctCols, distinctViews)) continue;
       if (!add && g.rows === 0) throw new EngineError('data', retractMissing());
       g.rows += add ? 1 : -1;
       const d = add ? 1 : -1;
@@ -246,6 +248,36 @@ export class TsGroupAggregator implements GroupAggregator {
       }
     }
     return this.changes(touched);
+  }
+
+  /** Whether row `i`'s retraction finds what it retracts in `g`: a row, and each value a multiset or ordered list keeps. */
+  private retractable(g: Group, i: number, argReaders: readonly (((i: number) => unknown) | null)[], cols: readonly (Column[] | null)[], views: readonly (ReturnType<typeof keyViews> | null)[]): boolean {
+    if (g.rows === 0) return false;
+    for (let k = 0; k < this.aggs.length; k++) {
+      const a = this.aggs[k]!;
+      const r = argReaders[k];
+      if (r === null || r === undefined) continue;
+      const v = r(i);
+      if (v === null) continue;
+      const vs = this.vsc;
+      switch (a.kind) {
+        case 'countDistinct':
+        case 'first':
+        case 'last': {
+          vs.len = 0;
+          encodeKey(cols[k]!, views[k]!, i, vs);
+          const kb = latin1(vs.buf, vs.len);
+          if (a.kind === 'countDistinct' ? !(g.accs[k] as Map<unknown, number>).has(kb) : !(g.accs[k] as Ordered[]).some((e) => e.k === kb)) return false;
+          break;
+        }
+        case 'min':
+        case 'max':
+          if (this.updating && !(g.accs[k] as Map<unknown, number>).has(typeof v === 'number' && v === 0 ? 0 : v)) return false;
+          break;
+        default:
+      }
+    }
+    return true;
   }
 
   /** The changes of the groups touched (see GroupAggregator). */
