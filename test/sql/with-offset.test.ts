@@ -130,6 +130,24 @@ describe('SQL FETCH FIRST / NEXT', () => {
   });
 });
 
+describe('SQL OFFSET alone', () => {
+  it('OFFSET m ROWS without LIMIT or FETCH: every row after the first m, without ORDER BY (arrival order), after a temporal sort, and in a sort-limit (updating), equal to DuckDB', async () => {
+    const bids = (await generatedBids(EVENTS)).map((b) => JSON.stringify({ auction: b.auction, price: b.price }));
+    const plain = await onBothEngines((engine) => run(engine, 'SELECT auction, price FROM bid OFFSET 18000 ROWS'));
+    expect(plain.native.rows).toEqual(bids.slice(18000));
+    expect(plain.native.rows.length).toBeGreaterThan(10);
+    const sorted = await onBothEngines((engine) => run(engine, 'SELECT `dateTime`, auction, price FROM bid ORDER BY `dateTime`, price OFFSET 18000'));
+    expect(sorted.native.updating).toBe(false);
+    const expected = await duckRows(duck, 'SELECT dateTime, auction, price FROM bid ORDER BY dateTime, price, auction OFFSET 18000');
+    expect(sorted.native.rows).toEqual(expected.map((r) => JSON.stringify(r)));
+    const ranked = await onBothEngines((engine) => run(engine, 'SELECT auction, bidder, price FROM bid ORDER BY price DESC, auction OFFSET 18000 ROWS'));
+    expect(ranked.native.updating).toBe(true);
+    const low = await duckRows(duck, 'SELECT auction, bidder, price FROM bid ORDER BY price DESC, auction, bidder, channel, url, dateTime, extra OFFSET 18000');
+    expect(ranked.native.rows).toEqual(sortRows(low));
+    expect(ranked.native.rows.length).toBeGreaterThan(10);
+  });
+});
+
 describe('SQL WITH / OFFSET errors', () => {
   it('name line and column and what to write', async () => {
     const tEnv = TableEnvironment.create(StreamEnvironment.create({ engine: 'ts' }));
@@ -138,9 +156,9 @@ describe('SQL WITH / OFFSET errors', () => {
       ['WITH x (a, b) AS (SELECT auction FROM bid)\nSELECT a FROM x', 1, 9, 'WITH x names 2 columns, its query has 1 (auction)'],
       ['WITH x AS (SELECT auction FROM bid)\nSELECT price FROM x', 2, 8, "unknown column 'price'"],
       ['SELECT auction, price FROM bid ORDER BY price', 1, 41, 'or add LIMIT n for a top-N'],
-      ['SELECT auction FROM bid ORDER BY `dateTime`\nOFFSET 5', 2, 1, 'OFFSET takes LIMIT before it or FETCH after it'],
+      ['SELECT auction FROM bid ORDER BY `dateTime`\nOFFSET -5', 2, 1, 'OFFSET takes a whole number of rows'],
       ['SELECT auction FROM bid ORDER BY `dateTime`\nFETCH FIRST 5 ROWS', 2, 1, 'FETCH is written FETCH {FIRST | NEXT} [n] {ROW | ROWS} ONLY'],
-      ['SELECT auction FROM bid\nORDER BY `dateTime` OFFSET x ROWS FETCH NEXT 5 ROWS ONLY', 2, 21, 'OFFSET takes LIMIT before it'],
+      ['SELECT auction FROM bid\nORDER BY `dateTime` OFFSET x ROWS FETCH NEXT 5 ROWS ONLY', 2, 21, 'OFFSET takes a whole number of rows'],
     ];
     const got: [string, number, number, string][] = [];
     for (const [sql, line, col, text] of cases) {
