@@ -29,10 +29,13 @@ export declare class NativeCsvDecoder {
 }
 
 export declare class NativeGroupAggregator {
-  /** `input` may end with the `$rowkind` i32 column (an updating input). */
-  constructor(input: Array<FieldSpec>, keyFields: Array<number>, aggregates: Array<AggregateSpec>)
-  /** Applies one batch; returns its changes (keys, aggregates, `$rowkind`), or null. */
-  push(buffers: Array<Uint8Array>, length: number, eventTime?: Uint8Array | undefined | null): BatchOut | null
+  /**
+   * `input` may end with the `$rowkind` i32 column (an updating input); `state_ttl_ms` > 0:
+   * idle state retention (groups not written for that long expire).
+   */
+  constructor(input: Array<FieldSpec>, keyFields: Array<number>, aggregates: Array<AggregateSpec>, stateTtlMs?: number | undefined | null)
+  /** Applies one batch at processing time `now` (epoch ms); returns its changes (keys, aggregates, `$rowkind`), or null. */
+  push(buffers: Array<Uint8Array>, length: number, eventTime: Uint8Array | undefined | null, now: number): BatchOut | null
   /** The state as rows (see sluice_core::group). */
   snapshot(): BatchOut
   /** Adds the groups of a snapshot. */

@@ -84,6 +84,7 @@ export { ROW_KIND_NAMES, type RowKindName } from './batch/row-kind.js';
 export type { JoinType } from './engine/regular-join-spec.js';
 export { Expression, $, lit, ifThenElse, concat, coalesce, and, or, countStar, type ExprLike } from './table/expression.js';
 export { TableError } from './table/resolve.js';
+export { TableConfig } from './table/config.js';
 // Loading the SQL planner registers it with TableEnvironment (executeSql, sqlQuery).
 export { SqlError, planSql } from './sql/sql.js';
 export type { ExtractUnit } from './engine/calc-spec.js';

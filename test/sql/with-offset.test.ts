@@ -1,5 +1,6 @@
 /**
- * WITH (common table expressions) and OFFSET (LIMIT n OFFSET m, after ORDER BY or not) in SQL,
+ * WITH (common table expressions), OFFSET (LIMIT n OFFSET m, after ORDER BY or not) and the
+ * standard's [OFFSET m ROWS] FETCH {FIRST | NEXT} n ROWS ONLY (LIMIT's semantics) in SQL,
  * on both engines against DuckDB over the same bids. ORDER BY a non-time column with LIMIT is
  * Flink's sort-limit: a top-N over all rows, an updating result (its changes applied give
  * DuckDB's rows); ORDER BY event time with LIMIT / OFFSET stays append-only.
@@ -103,6 +104,50 @@ describe('SQL OFFSET', () => {
   });
 });
 
+describe('SQL FETCH FIRST / NEXT', () => {
+  it('ORDER BY price DESC OFFSET 3 ROWS FETCH NEXT 5 ROWS ONLY: the same sort-limit as LIMIT 5 OFFSET 3, equal to DuckDB', async () => {
+    const q = 'SELECT auction, bidder, price FROM bid\nORDER BY price DESC, auction\nOFFSET 3 ROWS\nFETCH NEXT 5 ROWS ONLY';
+    const { native } = await onBothEngines((engine) => run(engine, q));
+    expect(native.updating).toBe(true);
+    const expected = await duckRows(duck, 'SELECT auction, bidder, price FROM bid ORDER BY price DESC, auction, bidder, channel, url, dateTime, extra OFFSET 3 ROWS FETCH NEXT 5 ROWS ONLY');
+    expect(native.rows).toEqual(sortRows(expected));
+    expect(native.rows.length).toBe(5);
+  });
+
+  it('FETCH FIRST n ROWS ONLY after ORDER BY event time, FETCH FIRST ROW ONLY (one row) and OFFSET 2 ROW FETCH FIRST 3 ROWS ONLY without ORDER BY, LIMIT 3 OFFSET 2 ROWS', async () => {
+    const sorted = await onBothEngines((engine) => run(engine, 'SELECT `dateTime`, auction, price FROM bid ORDER BY `dateTime`, price fetch first 4 rows only'));
+    expect(sorted.native.updating).toBe(false);
+    const expected = await duckRows(duck, 'SELECT dateTime, auction, price FROM bid ORDER BY dateTime, price, auction FETCH FIRST 4 ROWS ONLY');
+    expect(sorted.native.rows).toEqual(expected.map((r) => JSON.stringify(r)));
+    expect(sorted.native.rows.length).toBe(4);
+    const bids = (await generatedBids(EVENTS)).map((b) => JSON.stringify({ auction: b.auction, price: b.price }));
+    const one = await onBothEngines((engine) => run(engine, 'SELECT auction, price FROM bid FETCH FIRST ROW ONLY'));
+    expect(one.native.rows).toEqual(bids.slice(0, 1));
+    const skipped = await onBothEngines((engine) => run(engine, 'SELECT auction, price FROM bid OFFSET 2 ROW FETCH FIRST 3 ROWS ONLY'));
+    expect(skipped.native.rows).toEqual(bids.slice(2, 5));
+    const limit = await onBothEngines((engine) => run(engine, 'SELECT auction, price FROM bid LIMIT 3 OFFSET 2 ROWS'));
+    expect(limit.native.rows).toEqual(bids.slice(2, 5));
+  });
+});
+
+describe('SQL OFFSET alone', () => {
+  it('OFFSET m ROWS without LIMIT or FETCH: every row after the first m, without ORDER BY (arrival order), after a temporal sort, and in a sort-limit (updating), equal to DuckDB', async () => {
+    const bids = (await generatedBids(EVENTS)).map((b) => JSON.stringify({ auction: b.auction, price: b.price }));
+    const plain = await onBothEngines((engine) => run(engine, 'SELECT auction, price FROM bid OFFSET 18000 ROWS'));
+    expect(plain.native.rows).toEqual(bids.slice(18000));
+    expect(plain.native.rows.length).toBeGreaterThan(10);
+    const sorted = await onBothEngines((engine) => run(engine, 'SELECT `dateTime`, auction, price FROM bid ORDER BY `dateTime`, price OFFSET 18000'));
+    expect(sorted.native.updating).toBe(false);
+    const expected = await duckRows(duck, 'SELECT dateTime, auction, price FROM bid ORDER BY dateTime, price, auction OFFSET 18000');
+    expect(sorted.native.rows).toEqual(expected.map((r) => JSON.stringify(r)));
+    const ranked = await onBothEngines((engine) => run(engine, 'SELECT auction, bidder, price FROM bid ORDER BY price DESC, auction OFFSET 18000 ROWS'));
+    expect(ranked.native.updating).toBe(true);
+    const low = await duckRows(duck, 'SELECT auction, bidder, price FROM bid ORDER BY price DESC, auction, bidder, channel, url, dateTime, extra OFFSET 18000');
+    expect(ranked.native.rows).toEqual(sortRows(low));
+    expect(ranked.native.rows.length).toBeGreaterThan(10);
+  });
+});
+
 describe('SQL WITH / OFFSET errors', () => {
   it('name line and column and what to write', async () => {
     const tEnv = TableEnvironment.create(StreamEnvironment.create({ engine: 'ts' }));
@@ -111,7 +156,9 @@ describe('SQL WITH / OFFSET errors', () => {
       ['WITH x (a, b) AS (SELECT auction FROM bid)\nSELECT a FROM x', 1, 9, 'WITH x names 2 columns, its query has 1 (auction)'],
       ['WITH x AS (SELECT auction FROM bid)\nSELECT price FROM x', 2, 8, "unknown column 'price'"],
       ['SELECT auction, price FROM bid ORDER BY price', 1, 41, 'or add LIMIT n for a top-N'],
-      ['SELECT auction FROM bid ORDER BY `dateTime`\nOFFSET 5', 2, 1, 'OFFSET takes LIMIT before it: write [ORDER BY ...] LIMIT n OFFSET m'],
+      ['SELECT auction FROM bid ORDER BY `dateTime`\nOFFSET -5', 2, 1, 'OFFSET takes a whole number of rows'],
+      ['SELECT auction FROM bid ORDER BY `dateTime`\nFETCH FIRST 5 ROWS', 2, 1, 'FETCH is written FETCH {FIRST | NEXT} [n] {ROW | ROWS} ONLY'],
+      ['SELECT auction FROM bid\nORDER BY `dateTime` OFFSET x ROWS FETCH NEXT 5 ROWS ONLY', 2, 21, 'OFFSET takes a whole number of rows'],
     ];
     const got: [string, number, number, string][] = [];
     for (const [sql, line, col, text] of cases) {

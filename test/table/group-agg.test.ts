@@ -249,3 +249,103 @@ describe('updating aggregation kernel (both engines)', () => {
     expect(msgs[0]![2]).toBe("aggregate 'f': FIRST_VALUE received a retraction (-U/-D) of a value its group does not have; its input retracts rows it never inserted");
   });
 });
+
+describe('updating aggregation kernel with a state TTL (both engines)', () => {
+  const small: AggregateSpec[] = [
+    { name: 'cnt', kind: 'count', field: null },
+    { name: 'sx', kind: 'sum', field: 1 },
+    { name: 'mx', kind: 'max', field: 3 },
+  ];
+  const row = (k: string, x: number, kind = 0) => ({ k, x: BigInt(x), y: 0, z: x, kind });
+  const changes = (b: RecordBatch | null): string[] => (b === null ? [] : b.toRecords().map((r) => `${['+I', '-U', '+U', '-D'][r.$rowkind as number]} ${r.k} ${r.cnt} ${r.sx} ${r.mx}`));
+
+  it("a group not written for the TTL (by the pushes' now) is gone silently: its key starts again with +I, a retraction for it is dropped; the boundary is last write + TTL <= now", () => {
+    requireNative();
+    const results = ENGINES.map((e) => {
+      const agg = selectEngine(e).createGroupAggregator({ input, keyFields: [0], aggregates: small, stateTtlMs: 100 });
+      const log: string[][] = [];
+      log.push(changes(agg.push(batchOf([row('a', 1), row('a', 2), row('b', 5)]), 1000)));
+      // 50 ms later: a is alive (1000 + 100 > 1050).
+      log.push(changes(agg.push(batchOf([row('a', 3)]), 1050)));
+      // b was last written at 1000: at 1100 it expired; its retraction is dropped, no change.
+      log.push(changes(agg.push(batchOf([row('b', 5, 3)]), 1100)));
+      // a was last written at 1050: alive at 1149, expired at 1150 (a new group: +I, not -U/+U).
+      log.push(changes(agg.push(batchOf([row('a', 4)]), 1149)));
+      log.push(changes(agg.push(batchOf([row('a', 6)]), 1249)));
+      return { log, groups: agg.groups, state: agg.snapshot().toRecords() };
+    });
+    expect(results[1]).toEqual(results[0]);
+    expect(results[0]!.log).toEqual([['+I a 2 3 2', '+I b 1 5 5'], ['-U a 2 3 2', '+U a 3 6 3'], [], ['-U a 3 6 3', '+U a 4 10 4'], ['+I a 1 6 6']]);
+    // The state rows end with each group's last write time.
+    expect(results[0]!.state).toEqual([{ k: 'a', $rows: 1, $acc0: 1, $acc1: 6, $cnt1: 1, $acc2: '6*1', $access: 1249 }]);
+  });
+
+  it('a retraction of a row from before its group expired (the value is not in the re-created group) is dropped, alike on both engines', () => {
+    requireNative();
+    const all: AggregateSpec[] = [...small, { name: 'dz', kind: 'countDistinct', field: 3 }, { name: 'fz', kind: 'first', field: 3 }];
+    const results = ENGINES.map((e) => {
+      const agg = selectEngine(e).createGroupAggregator({ input, keyFields: [0], aggregates: all, stateTtlMs: 100 });
+      const show = (b: RecordBatch | null): string[] => (b === null ? [] : b.toRecords().map((r) => `${['+I', '-U', '+U', '-D'][r.$rowkind as number]} ${r.k} ${r.cnt} ${r.sx} ${r.mx} ${r.dz} ${r.fz}`));
+      return [
+        show(agg.push(batchOf([row('a', 1)]), 1000)),
+        // Expired at 1100: a new group of the row x = 2.
+        show(agg.push(batchOf([row('a', 2)]), 1100)),
+        // The old row's update arrives: its -U (x = 1) finds nothing to retract and is dropped; its +U applies.
+        show(agg.push(batchOf([row('a', 1, 1), row('a', 3, 2)]), 1150)),
+      ];
+    });
+    expect(results[1]).toEqual(results[0]);
+    expect(results[0]).toEqual([['+I a 1 1 1 1 1'], ['+I a 1 2 2 1 2'], ['-U a 1 2 2 1 2', '+U a 2 5 3 2 2']]);
+  });
+
+  it('a snapshot keeps the last write times: restored into either engine, a group expires TTL after its last write, not after the restore; expired groups leave memory', () => {
+    requireNative();
+    for (const from of ENGINES) {
+      for (const to of ENGINES) {
+        const a = selectEngine(from).createGroupAggregator({ input, keyFields: [0], aggregates: small, stateTtlMs: 100 });
+        a.push(batchOf([row('a', 1), row('b', 2)]), 1000);
+        a.push(batchOf([row('b', 3)]), 1060);
+        const snap = selectEngine(from).decodeBatch(selectEngine(from).encodeBatch(a.snapshot()));
+        const r = selectEngine(to).createGroupAggregator({ input, keyFields: [0], aggregates: small, stateTtlMs: 100 });
+        r.restore(snap);
+        // At 1100 (restored "later"): a (written at 1000) is gone, b (1060) is not.
+        expect(changes(r.push(batchOf([row('a', 7), row('b', 4)]), 1100)), `${from} -> ${to}`).toEqual(['+I a 1 7 7', '-U b 2 5 3', '+U b 3 9 4']);
+        expect(r.groups).toBe(2);
+        // Much later, a push of another key frees the expired groups.
+        r.push(batchOf([row('c', 1)]), 5000);
+        expect(r.groups).toBe(1);
+      }
+    }
+  });
+});
+
+describe('updating aggregation state written with another TTL setting', () => {
+  it('is refused with the same message on both engines', () => {
+    requireNative();
+    const small: AggregateSpec[] = [{ name: 'cnt', kind: 'count', field: null }];
+    const msgs = ENGINES.flatMap((from) =>
+      ENGINES.flatMap((to) =>
+        [
+          [0, 100],
+          [100, 0],
+        ].map(([written, now]) => {
+          const a = selectEngine(from).createGroupAggregator({ input, keyFields: [0], aggregates: small, stateTtlMs: written });
+          a.push(batchOf([{ k: 'a', x: 1n, y: 1, z: 1, kind: 0 }]), 1000);
+          const b = selectEngine(to).createGroupAggregator({ input, keyFields: [0], aggregates: small, stateTtlMs: now });
+          try {
+            b.restore(a.snapshot());
+            return 'restored';
+          } catch (e) {
+            return (e as Error).message;
+          }
+        }),
+      ),
+    );
+    expect(new Set(msgs)).toEqual(
+      new Set([
+        "the aggregation's checkpointed state was written without a state TTL (table.exec.state.ttl) and this job runs with one; restore with the setting the checkpoint was written with",
+        "the aggregation's checkpointed state was written with a state TTL (table.exec.state.ttl) and this job runs without one; restore with the setting the checkpoint was written with",
+      ]),
+    );
+  });
+});

@@ -8,6 +8,12 @@
  * on both engines, whatever the batch size, and a restored run continues with the same rows.
  * Random timestamps are the exception, as in Flink: `now - u * maxPastMs` of the reader's
  * open time; a sequence of timestamps (epoch ms, a Sluice addition) is deterministic.
+ *
+ * Parallel: subtask i of n generates the rows i, i + n, i + 2n, ... (a split), so the subtasks'
+ * rows together are exactly the rows of one subtask, and `rowsPerSecond` is the total pace
+ * (each subtask 1/n of it), as Flink's. A checkpoint holds each split's position; restored at
+ * another parallelism, the splits are dealt out to the new subtasks (Flink's split
+ * reassignment), a subtask then generating from each of its splits in turn.
  */
 
 import type { Column } from '../batch/column.js';
@@ -60,11 +66,20 @@ interface Gen {
   readonly hash: number;
 }
 
+/** Rows `start + step * t` for `next <= t`, within the table's rows. */
+interface Split {
+  readonly start: number;
+  readonly step: number;
+  next: number;
+}
+
 export class DataGenSource implements Source {
   readonly name = 'datagen';
   readonly schema: Schema;
   readonly hasEventTime = false;
   readonly supportsProjection = false;
+  /** Subtask i of n generates every n-th row from row i. */
+  readonly parallel = true;
   private readonly gens: Gen[];
   private readonly total: number;
   private readonly rate: number;
@@ -117,7 +132,7 @@ export class DataGenSource implements Source {
   }
 
   open(ctx: SourceContext): SourceReader {
-    return new DataGenReader(this, ctx.batchSize, Date.now());
+    return new DataGenReader(this, ctx.batchSize, Date.now(), ctx.subtask ?? 0, ctx.parallelism ?? 1);
   }
 
   /** @internal */
@@ -129,8 +144,8 @@ export class DataGenSource implements Source {
     return this.rate;
   }
 
-  /** @internal The column of field `k` for rows [from, from + n). */
-  column(k: number, from: number, n: number, openedAt: number): Column {
+  /** @internal The column of field `k` for rows from, from + step, ... (n rows). */
+  column(k: number, from: number, n: number, openedAt: number, step = 1): Column {
     const { field, spec, hash } = this.gens[k]!;
     const seq = spec.kind === 'sequence';
     // u(row, j): uniform in [0, 1), 53 bits from two murmur3 mixes of (field, row, j).
@@ -149,7 +164,7 @@ export class DataGenSource implements Source {
     switch (field.type) {
       case 'i32': {
         const v = new Int32Array(n);
-        for (let i = 0; i < n; i++) v[i] = int(from + i);
+        for (let i = 0; i < n; i++) v[i] = int(from + i * step);
         return { type: 'i32', values: v, validity: null };
       }
       case 'i64':
@@ -157,7 +172,7 @@ export class DataGenSource implements Source {
         const v = new BigInt64Array(n);
         const w = new Int32Array(v.buffer);
         for (let i = 0; i < n; i++) {
-          const row = from + i;
+          const row = from + i * step;
           const x = field.type === 'timestamp' && !seq ? openedAt - Math.floor(u(row, 0) * ((spec.maxPastMs ?? 0) + 1)) : int(row);
           setI64(w, i, x);
         }
@@ -167,21 +182,21 @@ export class DataGenSource implements Source {
         const v = new Float64Array(n);
         const [lo, hi] = this.range('f64', spec);
         for (let i = 0; i < n; i++) {
-          const x = u(from + i, 0);
+          const x = u(from + i * step, 0);
           v[i] = lo * (1 - x) + hi * x;
         }
         return { type: 'f64', values: v, validity: null };
       }
       case 'bool': {
         const v = new Uint8Array((n + 7) >>> 3);
-        for (let i = 0; i < n; i++) if (u(from + i, 0) < 0.5) v[i >>> 3]! |= 1 << (i & 7);
+        for (let i = 0; i < n; i++) if (u(from + i * step, 0) < 0.5) v[i >>> 3]! |= 1 << (i & 7);
         return { type: 'bool', values: v, validity: null };
       }
       case 'utf8': {
         const len = spec.length ?? 100;
         const parts: string[] = [];
         for (let i = 0; i < n; i++) {
-          const row = from + i;
+          const row = from + i * step;
           if (seq) parts.push(String(spec.start! + row));
           else {
             let s = '';
@@ -199,25 +214,39 @@ export class DataGenSource implements Source {
   }
 }
 
+/** How many rows split `s` has in a table of `total` rows. */
+function splitRows(s: Split, total: number): number {
+  return total === Infinity ? Infinity : Math.max(0, Math.ceil((total - s.start) / s.step));
+}
+
 class DataGenReader implements SourceReader {
-  private row = 0;
+  private parts: Split[];
+  /** The split the next batch comes from (in turn). */
+  private turn = 0;
+  /** Rows this reader generated in this run, for the pace. */
+  private emitted = 0;
   private readonly started = Date.now();
-  private startRow = 0;
 
   constructor(
     private readonly src: DataGenSource,
     private readonly batchSize: number,
     private readonly openedAt: number,
-  ) {}
+    private readonly subtask: number,
+    private readonly parallelism: number,
+  ) {
+    this.parts = [{ start: subtask, step: parallelism, next: 0 }];
+  }
 
   async next(): Promise<RecordBatch | null> {
     const total = this.src.rowsTotal;
-    if (this.row >= total) return null;
-    let n = Math.min(this.batchSize, total - this.row);
-    const rate = this.src.rowsPerSecond;
+    this.parts = this.parts.filter((s) => s.next < splitRows(s, total));
+    if (this.parts.length === 0) return null;
+    const split = this.parts[this.turn++ % this.parts.length]!;
+    let n = Math.min(this.batchSize, splitRows(split, total) - split.next);
+    const rate = this.src.rowsPerSecond / this.parallelism;
     if (rate !== Infinity) {
-      // Rows due by now at the pace; wait (at most 100 ms, then an empty batch) when none is.
-      const due = this.startRow + Math.floor(((Date.now() - this.started) * rate) / 1000) - this.row;
+      // Rows due by now at this subtask's pace; wait (at most 100 ms, then an empty batch) when none is.
+      const due = Math.floor(((Date.now() - this.started) * rate) / 1000) - this.emitted;
       if (due <= 0) {
         const wait = Math.min(100, Math.ceil(((1 - due) * 1000) / rate));
         await new Promise((r) => setTimeout(r, wait));
@@ -225,19 +254,32 @@ class DataGenReader implements SourceReader {
       }
       n = Math.min(n, due);
     }
-    const cols = this.src.schema.fields.map((_, k) => this.src.column(k, this.row, n, this.openedAt));
-    this.row += n;
+    const from = split.start + split.step * split.next;
+    const cols = this.src.schema.fields.map((_, k) => this.src.column(k, from, n, this.openedAt, split.step));
+    split.next += n;
+    this.emitted += n;
     return new RecordBatch(this.src.schema, cols, n);
   }
 
   checkpoint(): unknown {
-    return this.row;
+    return this.parts.map((s) => ({ ...s }));
   }
 
   restore(position: unknown): void {
-    this.row = position as number;
-    this.startRow = this.row;
+    this.parts = splitsOf(position);
+  }
+
+  /** At another parallelism: every old split, dealt out in order; this subtask continues every n-th. */
+  restoreRescaled(positions: readonly unknown[]): void {
+    this.parts = positions.flatMap(splitsOf).filter((_, k) => k % this.parallelism === this.subtask);
   }
 
   close(): void {}
+}
+
+/** A checkpoint's splits (a plain row number is one subtask's position before datagen was parallel). */
+function splitsOf(position: unknown): Split[] {
+  if (typeof position === 'number') return [{ start: 0, step: 1, next: position }];
+  if (position === null || position === undefined) return [];
+  return (position as readonly Split[]).map((s) => ({ start: s.start, step: s.step, next: s.next }));
 }

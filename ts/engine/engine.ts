@@ -282,6 +282,13 @@ export interface GroupAggregatorSpec {
   readonly keyFields: readonly number[];
   /** count, sum, min, max, avg, countDistinct (first/last have no retraction). */
   readonly aggregates: readonly AggregateSpec[];
+  /**
+   * Idle state retention in ms (Flink's table.exec.state.ttl; 0 or absent: never): a group not
+   * written for this long, by the pushes' `now`, is gone (silently); the next row of its key
+   * starts a new group (+I) and a retraction for a key without a group is dropped. The state
+   * rows then end with `$access` (the last write's `now`), which a restore keeps.
+   */
+  readonly stateTtlMs?: number;
 }
 
 /**
@@ -292,8 +299,8 @@ export interface GroupAggregatorSpec {
 export interface GroupAggregator {
   /** The keys, the aggregates, `$rowkind`. */
   readonly outputSchema: Schema;
-  /** Applies a batch; returns its changes, or null when none. */
-  push(batch: RecordBatch): RecordBatch | null;
+  /** Applies a batch at processing time `now` (epoch ms; it matters with a state TTL only); returns its changes, or null when none. */
+  push(batch: RecordBatch, now?: number): RecordBatch | null;
   /** The state as rows of `groupStateSchema(spec)` (the same on both engines), for checkpoints. */
   snapshot(): RecordBatch;
   /** Adds the groups of a snapshot (of either engine; several, for a rescaled restore). */

@@ -11,7 +11,9 @@
  *   countDistinct: the value's canonical key bytes in hex);
  * - first, last: `$acc<k>` utf8, the live non-null values in arrival order, each as its canonical
  *   key bytes in hex, joined by commas (a retraction removes the value's earliest occurrence, as
- *   Flink's retracting FIRST/LAST_VALUE; an append-only input keeps the first value, or the latest).
+ *   Flink's retracting FIRST/LAST_VALUE; an append-only input keeps the first value, or the latest);
+ * - with a state TTL (`stateTtlMs` > 0), last `$access` i64: the processing time (epoch ms) of the
+ *   group's last write.
  */
 
 import { Schema, type Field } from '../batch/schema.js';
@@ -72,7 +74,22 @@ export function groupStateSchema(spec: GroupAggregatorSpec): Schema {
         fields.push({ name: `$acc${k}`, type: 'utf8', nullable: false });
     }
   });
+  if ((spec.stateTtlMs ?? 0) > 0) fields.push({ name: '$access', type: 'i64', nullable: false });
   return new Schema(fields);
+}
+
+/** Refuses state rows of another form (another query, or written with / without a state TTL), before either engine reads them. */
+export function checkGroupState(expected: Schema, state: Schema): void {
+  const want = expected.names();
+  const got = state.names();
+  if (want.length === got.length && want.every((n, i) => n === got[i])) return;
+  const ttl = want.includes('$access') !== got.includes('$access');
+  throw new EngineError(
+    'data',
+    ttl
+      ? `the aggregation's checkpointed state was written ${got.includes('$access') ? 'with' : 'without'} a state TTL (table.exec.state.ttl) and this job runs ${want.includes('$access') ? 'with' : 'without'} one; restore with the setting the checkpoint was written with`
+      : `the aggregation's checkpointed state has the columns ${got.join(', ')}, this job's has ${want.join(', ')}; restore from a checkpoint this query wrote`,
+  );
 }
 
 /** The message of an i64 sum that overflows (both engines). */

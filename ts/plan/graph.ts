@@ -53,12 +53,14 @@ export type NodeOp =
    * carries one row per key and slice of a batch instead of every record.
    */
   | { readonly kind: 'windowPreAggregate'; readonly keyFields: readonly number[]; readonly window: WindowDescriptor; readonly aggregates: readonly AggregateSpec[] }
-  /** The updating (non-windowed) aggregation: field indices refer to the input's schema (a last `$rowkind` makes the input updating). */
-  | { readonly kind: 'groupAggregate'; readonly keyFields: readonly number[]; readonly aggregates: readonly AggregateSpec[] }
+  /**
+   * The non-windowed operators' `stateTtlMs`: idle state retention (table.exec.state.ttl), 0 for never.
+   * The updating (non-windowed) aggregation: field indices refer to the input's schema (a last `$rowkind` makes the input updating). */
+  | { readonly kind: 'groupAggregate'; readonly keyFields: readonly number[]; readonly aggregates: readonly AggregateSpec[]; readonly stateTtlMs: number }
   /** The regular (unbounded) join of two tables by equal keys (ts/runtime/operators/regular-join.ts). */
-  | { readonly kind: 'regularJoin'; readonly spec: RegularJoinSpec }
+  | { readonly kind: 'regularJoin'; readonly spec: RegularJoinSpec; readonly stateTtlMs: number }
   /** The non-windowed (updating) top-N (ts/runtime/operators/rank.ts). */
-  | { readonly kind: 'rank'; readonly spec: RankSpec }
+  | { readonly kind: 'rank'; readonly spec: RankSpec; readonly stateTtlMs: number }
   | { readonly kind: 'keyedProcess'; readonly keyFields: readonly string[]; readonly fn: KeyedProcessFunction<unknown, never, object> }
   | { readonly kind: 'sink'; readonly sink: Sink }
   | { readonly kind: 'union' }

@@ -144,11 +144,11 @@ const FACTORIES: { readonly [K in NodeOp['kind']]: Factory<K> } = {
   groupAggregate: (op, s) => {
     const f = windowFields(s, op);
     const input = s.physical.inputSchema!;
-    const agg = s.engine.createGroupAggregator({ input, keyFields: f.keyFields, aggregates: f.aggregates });
+    const agg = s.engine.createGroupAggregator({ input, keyFields: f.keyFields, aggregates: f.aggregates, stateTtlMs: op.stateTtlMs });
     return new GroupAggregateOperator(s.node.id, s.node.name, agg, s.engine, f.keyFields.length);
   },
-  rank: (op, s) => new RankOperator(s.node.id, s.node.name, op.spec, s.physical.inputSchema!, s.physical.outputSchema, s.engine),
-  regularJoin: (op, s) => new RegularJoinOperator(s.node.id, s.node.name, op.spec, s.physical.inputSchemas, s.physical.outputSchema, inputKeyGroups(s), s.engine),
+  rank: (op, s) => new RankOperator(s.node.id, s.node.name, op.spec, s.physical.inputSchema!, s.physical.outputSchema, s.engine, op.stateTtlMs),
+  regularJoin: (op, s) => new RegularJoinOperator(s.node.id, s.node.name, op.spec, s.physical.inputSchemas, s.physical.outputSchema, inputKeyGroups(s), s.engine, op.stateTtlMs),
   sink: (op, s) => {
     const writer = op.sink.open(s.physical.outputSchema, { engine: s.engine, checkpointing: s.checkpointing, restoring: s.restoring, subtask: s.subtask, parallelism: s.physical.parallelism });
     // With checkpoints the writer closes after the final checkpoint committed, not at end of input.

@@ -19,7 +19,8 @@ import { DiscardingSink } from '../connectors/memory-sinks.js';
 import { NexmarkSource } from '../connectors/nexmark-source.js';
 import { AUCTION_SCHEMA, BID_SCHEMA, PERSON_SCHEMA } from '../engine/nexmark-config.js';
 import { nearest } from './errors.js';
-import { checkKafkaTable, checkUpsertKafkaTable, KAFKA_OPTIONS, kafkaSink, kafkaSource, UPSERT_KAFKA_OPTIONS, upsertKafkaSink } from './kafka-table.js';
+import { checkKafkaTable, checkUpsertKafkaTable, KAFKA_OPTIONS, kafkaSink, kafkaSource, UPSERT_KAFKA_OPTIONS, upsertKafkaSink, upsertKafkaSourceConfig } from './kafka-table.js';
+import { upsertKafkaStream } from './upsert-kafka-source.js';
 import { fail, type SqlNode } from './parser.js';
 
 export interface ColumnDef {
@@ -166,7 +167,7 @@ function schemaSpec(def: TableDef): SchemaSpec {
 }
 
 /** The table as a stream: its source, with the declared watermark. */
-export function openSource(def: TableDef, env: StreamEnvironment, at: SqlNode): DataStream<object> {
+export function openSource(def: TableDef, env: StreamEnvironment, at: SqlNode, stateTtlMs = 0): DataStream<object> {
   const connector = option(def, 'connector')!;
   const wm = def.watermark === null ? undefined : WatermarkStrategy.forBoundedOutOfOrderness<Record<string, unknown>>(def.watermark.delayMs).withTimestampAssigner(def.watermark.column);
   const num = (k: string): number | undefined => (option(def, k) === undefined ? undefined : Number(option(def, k)));
@@ -190,7 +191,8 @@ export function openSource(def: TableDef, env: StreamEnvironment, at: SqlNode): 
     case 'datagen':
       return env.fromSource(new DataGenSource(Schema.from(schemaSpec(def)), datagenOptions(def)) as unknown as Source<Record<string, unknown>>, wm, def.name);
     case 'upsert-kafka':
-      fail(at, `reading the table ${def.name} ('upsert-kafka') is not supported yet: Sluice's upsert-kafka is a sink; read the topic's values with a 'kafka' table (the latest value per key is then yours to keep)`);
+      if (def.watermark !== null) fail(at, `reading the table ${def.name} ('upsert-kafka'): a WATERMARK on an upsert-kafka table is not supported; its rows are an updating table, which windows cannot consume`);
+      return upsertKafkaStream(upsertKafkaSourceConfig(def), env, stateTtlMs);
     default:
       fail(at, `the table ${def.name} (connector '${connector}') is a sink only; read from a 'nexmark', 'filesystem', 'datagen' or 'kafka' table`);
   }

@@ -18,6 +18,7 @@ import { KafkaSource, type IsolationLevel } from '../connectors/kafka/source.js'
 import { OffsetsInitializer, type OffsetReset, type OffsetsSpec } from '../connectors/kafka/offsets.js';
 import { parseSecurity, SECURITY_PROPERTIES } from '../connectors/kafka/security.js';
 import { fail, type SqlNode } from './parser.js';
+import type { UpsertSourceConfig } from './upsert-kafka-source.js';
 
 /** What this module needs of a table definition (connectors.ts's TableDef). */
 interface KafkaTableDef {
@@ -210,12 +211,18 @@ export function kafkaSink(def: KafkaTableDef): Sink {
   return b.build();
 }
 
-/** Flink's 'upsert-kafka' options Sluice has (a sink only). */
+/** Flink's 'upsert-kafka' options Sluice has. */
 export const UPSERT_KAFKA_OPTIONS: readonly string[] = [
   'connector',
   'topic',
   'properties.bootstrap.servers',
   'properties.client.id',
+  'properties.group.id',
+  'properties.isolation.level',
+  'scan.bounded.mode',
+  'scan.bounded.timestamp-millis',
+  'scan.bounded.specific-offsets',
+  ...SECURITY_PROPERTIES.map((p) => `properties.${p}`),
   'key.format',
   'value.format',
   'value.fields-include',
@@ -244,6 +251,27 @@ export function checkUpsertKafkaTable(def: KafkaTableDef): void {
   const g = opt(def, 'sink.delivery-guarantee');
   if (g !== undefined && !['none', 'at-least-once', 'exactly-once'].includes(g)) fail(at(def, 'sink.delivery-guarantee'), `'sink.delivery-guarantee' is 'none', 'at-least-once' or 'exactly-once', got '${g}'`);
   if (g === 'exactly-once' && opt(def, 'sink.transactional-id-prefix') === undefined) fail(at(def, 'sink.delivery-guarantee'), "'exactly-once' needs 'sink.transactional-id-prefix' = '<unique to this job>' (and checkpoints)");
+  const bounded = opt(def, 'scan.bounded.mode');
+  if (bounded !== undefined && bounded !== 'unbounded') offsetsOf(def, 'scan.bounded', bounded, topics);
+  const iso = opt(def, 'properties.isolation.level');
+  if (iso !== undefined && iso !== 'read_committed' && iso !== 'read_uncommitted') fail(at(def, 'properties.isolation.level'), `'properties.isolation.level' is 'read_committed' or 'read_uncommitted', got '${iso}'`);
+}
+
+/** What reading an 'upsert-kafka' table needs (upsert-kafka-source.ts): from the earliest offset, as Flink's. */
+export function upsertKafkaSourceConfig(def: KafkaTableDef): UpsertSourceConfig {
+  const bounded = opt(def, 'scan.bounded.mode');
+  return {
+    table: def.name,
+    topic: topicsOf(def)![0]!,
+    bootstrap: opt(def, 'properties.bootstrap.servers')!,
+    columns: def.columns,
+    key: def.primaryKey!.columns,
+    bounded: bounded === undefined || bounded === 'unbounded' ? null : offsetsOf(def, 'scan.bounded', bounded, topicsOf(def)),
+    groupId: opt(def, 'properties.group.id'),
+    clientId: opt(def, 'properties.client.id'),
+    isolation: opt(def, 'properties.isolation.level') as UpsertSourceConfig['isolation'],
+    security: securityProperties(def),
+  };
 }
 
 /**

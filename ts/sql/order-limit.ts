@@ -7,7 +7,7 @@
  *   columns, then by the row's other columns (ascending, nulls first), so the order is the same
  *   on both engines. Planned as a 1 ms tumbling window over all rows (the windows fire in time
  *   order) with a sorting process function; rows behind the watermark are dropped, as Flink's.
- * - `LIMIT n [OFFSET m]`: the first n rows (after the sort, if any) after skipping m, counted by
+ * - `LIMIT n [OFFSET m]` (also `[OFFSET m ROWS] FETCH ...`, and `OFFSET m` alone: n unbounded): the first n rows (after the sort, if any) after skipping m, counted by
  *   one keyed subtask in a checkpointed value state; then nothing more.
  * - `ORDER BY` other columns (or time descending) with `LIMIT n [OFFSET m]`: Flink's sort-limit,
  *   the non-windowed top-N over all rows (ranks m+1 .. m+n, an updating result).
@@ -148,12 +148,14 @@ class FirstRows implements KeyedProcessFunction<unknown, Row, Row> {
 
 /** LIMIT n [OFFSET m]. */
 function limitOf(limit: SqlNode): { n: number; skip: number } {
-  const e = limit.kids.find((k) => k.kind !== 'tok' && k.kind !== 'OffsetClause');
+  const e = limit.kids.find((k) => k.kind !== 'tok' && k.kind !== 'OffsetClause' && k.kind !== 'FetchAll');
   const text = e?.text.trim() ?? '';
   if (e === undefined || !/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) fail(e ?? limit, `LIMIT takes a whole number of rows, e.g. LIMIT 10; got '${text}'`);
   const off = kids(limit, 'OffsetClause')[0];
   if (off !== undefined && !Number.isSafeInteger(Number(off.text))) fail(off, `OFFSET takes a whole number of rows, e.g. LIMIT 10 OFFSET 20; got '${off.text}'`);
-  return { n: Number(text), skip: off === undefined ? 0 : Number(off.text) };
+  // OFFSET alone: every row after the skipped ones.
+  const all = kids(limit, 'FetchAll').length > 0;
+  return { n: all ? Infinity : Number(text), skip: off === undefined ? 0 : Number(off.text) };
 }
 
 function firstRows({ n, skip }: { n: number; skip: number }, rel: Relation, catalog: Catalog): Relation {

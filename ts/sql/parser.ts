@@ -101,8 +101,9 @@ const GAPS: readonly [RegExp, string][] = [
     /\bPRIMARY\s+KEY(?:\s*\([^)]*\))?(?!\s*NOT\s+ENFORCED)/i,
     "Flink doesn't support ENFORCED mode for PRIMARY KEY constraint. ENFORCED/NOT ENFORCED controls if the constraint checks are performed on the incoming/outgoing data. Flink does not own the data therefore the only supported mode is the NOT ENFORCED mode: write PRIMARY KEY (...) NOT ENFORCED",
   ],
-  // LIMIT n OFFSET m is rewritten before parsing (offset.ts): an OFFSET left is one without LIMIT, or FETCH's form.
-  [/\bOFFSET\s+\d+/i, 'OFFSET takes LIMIT before it: write [ORDER BY ...] LIMIT n OFFSET m (OFFSET m ROWS FETCH ... and OFFSET without LIMIT are not supported)'],
+  // LIMIT n OFFSET m, OFFSET m ROWS [FETCH ...] are rewritten before parsing (offset.ts): an OFFSET left has no number of rows.
+  [/\bOFFSET\s+(?!=>)[-+\w']/i, 'OFFSET takes a whole number of rows: write [ORDER BY ...] LIMIT n OFFSET m, OFFSET m ROWS FETCH NEXT n ROWS ONLY, or OFFSET m ROWS (all rows after the first m)'],
+  [/\bFETCH\b/i, 'FETCH is written FETCH {FIRST | NEXT} [n] {ROW | ROWS} ONLY, after ORDER BY (and OFFSET m ROWS), e.g. FETCH FIRST 10 ROWS ONLY'],
   [/\b(?:TUMBLE|HOP|CUMULATE)\s*\(\s*TABLE\s+(?:`[^`]*`|[\w.]+)\s+PARTITION\s+BY\b/i, 'PARTITION BY belongs to the SESSION window TVF; for TUMBLE, HOP and CUMULATE group by the keys instead (GROUP BY key, window_start, window_end)'],
 ];
 

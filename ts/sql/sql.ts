@@ -14,7 +14,8 @@ import { checkTableDef, openSink, openSource, PrintSink, sqlType, type ColumnDef
 import { SqlError } from './errors.js';
 import { sinkTable } from './changelog-sink.js';
 import { dataType, intervalMs } from './expressions.js';
-import { fail, find, kids, nameParts, parseSql, type SqlNode } from './parser.js';
+import { fail, find, kids, nameParts, parseSql, unquote, type SqlNode } from './parser.js';
+import { TableError } from '../table/resolve.js';
 import { translateQuery, type Catalog, type Relation } from './query.js';
 import { rankingSelect } from './topn.js';
 
@@ -58,7 +59,7 @@ function catalogOf(tEnv: TableEnvironment): Catalog {
       let scans = sources.get(tEnv);
       if (scans === undefined) sources.set(tEnv, (scans = new Map()));
       let stream = scans.get(name);
-      if (stream === undefined) scans.set(name, (stream = openSource(def, tEnv.env, at)));
+      if (stream === undefined) scans.set(name, (stream = openSource(def, tEnv.env, at, tEnv.getConfig().getIdleStateRetention())));
       let table = tEnv.fromDataStream(stream);
       const declared = def.columns.map((c) => c.name);
       const have = table.getSchema().names();
@@ -184,6 +185,20 @@ type Planned = 'ddl' | 'sink';
 async function planStatement(tEnv: TableEnvironment, n: SqlNode): Promise<Planned> {
   const defs = defsOf(tEnv);
   switch (n.kind) {
+    case 'SetStatement': {
+      // SET 'key' = 'value': an option of the TableEnvironment, read by what is planned after it.
+      const prop = kids(n, 'TableProperty')[0];
+      const key = prop === undefined ? undefined : kids(prop, 'TablePropertyKey')[0];
+      const value = prop === undefined ? undefined : kids(prop, 'TablePropertyValue')[0];
+      if (key === undefined || value === undefined) fail(n, "write SET 'key' = 'value', e.g. SET 'table.exec.state.ttl' = '1 h'");
+      const text = (x: SqlNode): string => (/^'.*'$/s.test(x.text) ? x.text.slice(1, -1).replace(/''/g, "'") : unquote(x.text));
+      try {
+        tEnv.getConfig().set(text(key), text(value));
+      } catch (e) {
+        fail(e instanceof TableError && /^unknown option/.test(e.message) ? key : value, (e as Error).message);
+      }
+      return 'ddl';
+    }
     case 'DdlStatement': {
       const ct = find(n, 'CreateTable');
       if (ct !== null) {

@@ -25,6 +25,7 @@ import { ROW_KIND, ROW_KIND_FIELD, isUpdating } from '../batch/row-kind.js';
 import { changelogStream, joinKeys, planDistinct, planGroupAggregate, rankNode, regularJoinNode, updatingOrigin, type TableParts } from './updating.js';
 import type { JoinType } from '../engine/regular-join-spec.js';
 import { describeRank, type RankSpec } from '../engine/rank-spec.js';
+import { TableConfig } from './config.js';
 
 /** One column of a table: its name and its expression over the input node's fields. */
 interface Col {
@@ -62,6 +63,12 @@ function planner(): SqlPlanner {
 
 export class TableEnvironment {
   private readonly views = new Map<string, Table>();
+  private readonly config = new TableConfig();
+
+  /** The options read when a query is planned (Flink's getConfig; SQL's SET writes them). */
+  getConfig(): TableConfig {
+    return this.config;
+  }
 
   private constructor(readonly env: StreamEnvironment) {}
 
@@ -305,7 +312,7 @@ export class Table {
    * updating inputs make the result updating.
    */
   regularJoin(right: Table, type: JoinType, keys: readonly [readonly string[], readonly string[]], names: readonly string[]): Table {
-    const node = regularJoinNode(this.tEnv.env.graph, this.materialize('join'), right.changelogNode('join'), { type, keyFields: keys, names });
+    const node = regularJoinNode(this.tEnv.env.graph, this.materialize('join'), right.changelogNode('join'), { type, keyFields: keys, names }, this.tEnv.getConfig().getIdleStateRetention());
     const cols = node.schema.fields.filter((f) => f.name !== ROW_KIND).map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } as ExprNode }));
     return new Table(this.tEnv, node, cols, null, [...this.ops, `${type} join on ${keys[0].map((k, i) => `${k} = ${keys[1][i]}`).join(' AND ')}`]);
   }
@@ -316,7 +323,7 @@ export class Table {
    * the rows ranked lo..hi per partition, with the rank as `spec.rankField` when set.
    */
   rank(spec: RankSpec): Table {
-    const node = rankNode(this.tEnv.env.graph, this.materialize('rank'), spec);
+    const node = rankNode(this.tEnv.env.graph, this.materialize('rank'), spec, this.tEnv.getConfig().getIdleStateRetention());
     const cols = node.schema.fields.filter((f) => f.name !== ROW_KIND).map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } as ExprNode }));
     return new Table(this.tEnv, node, cols, null, [...this.ops, describeRank(spec)]);
   }
@@ -364,6 +371,7 @@ export class Table {
   private parts(): TableParts<Table> {
     return {
       env: this.tEnv.env,
+      stateTtlMs: this.tEnv.getConfig().getIdleStateRetention(),
       columns: this.cols.map((c) => c.name),
       ops: this.ops,
       inline: (e, where) => this.inline(e, where),

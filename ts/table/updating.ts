@@ -24,6 +24,8 @@ import type { StreamEnvironment } from '../api/environment.js';
 /** What the updating planners need of a Table (T: the Table class, which imports this module). */
 export interface TableParts<T> {
   readonly env: StreamEnvironment;
+  /** Idle state retention of the nodes planned (table.exec.state.ttl; 0: never). */
+  readonly stateTtlMs: number;
   readonly columns: readonly string[];
   readonly ops: readonly string[];
   /** An expression over the table's columns as one over its input node's fields. */
@@ -83,7 +85,7 @@ function aggregateNode<T>(t: TableParts<T>, keys: readonly string[], aggs: reado
   const select = [...keys, ...aggregates.length === 0 ? [] : [describeAggregates(aggregates, input)]].join(', ');
   return t.env.graph.add({
     name: `GroupAggregate(${keys.length === 0 ? '' : `groupBy=[${keys.join(', ')}], `}select=[${select}])`,
-    op: { kind: 'groupAggregate', keyFields, aggregates },
+    op: { kind: 'groupAggregate', keyFields, aggregates, stateTtlMs: t.stateTtlMs },
     input: pre,
     partitioning: keys.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: [...keys] },
     schema,
@@ -106,7 +108,7 @@ export function changelogStream(graph: JobGraph, node: GraphNode, schema: Schema
 }
 
 /** A non-windowed top-N node over `input`'s rows (field names checked here). */
-export function rankNode(graph: JobGraph, input: GraphNode, spec: RankSpec): GraphNode {
+export function rankNode(graph: JobGraph, input: GraphNode, spec: RankSpec, stateTtlMs: number): GraphNode {
   const names = dataFieldNames(input.schema);
   for (const f of [...spec.partitionFields, ...spec.order.map((o) => o.field)]) {
     if (!names.includes(f)) throw new TableError(`rank: unknown column '${f}'; the columns are: ${names.join(', ')}`);
@@ -114,7 +116,7 @@ export function rankNode(graph: JobGraph, input: GraphNode, spec: RankSpec): Gra
   if (spec.rankField !== null && names.includes(spec.rankField)) throw new TableError(`rank: the table has a column '${spec.rankField}' already; name the rank otherwise`);
   return graph.add({
     name: describeRank(spec),
-    op: { kind: 'rank', spec },
+    op: { kind: 'rank', spec, stateTtlMs },
     input,
     partitioning: spec.partitionFields.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: [...spec.partitionFields] },
     schema: rankSchema(spec, input.schema),
@@ -128,7 +130,7 @@ function dataFieldNames(schema: Schema): string[] {
 }
 
 /** A regular join node of two tables' nodes (keys: field names of each; equal types, checked by the caller). */
-export function regularJoinNode(graph: JobGraph, left: GraphNode, right: GraphNode, spec: RegularJoinSpec): GraphNode {
+export function regularJoinNode(graph: JobGraph, left: GraphNode, right: GraphNode, spec: RegularJoinSpec, stateTtlMs: number): GraphNode {
   for (const [i, k] of spec.keyFields[0].entries()) {
     const a = left.schema.field(k).type;
     const b = right.schema.field(spec.keyFields[1][i]!).type;
@@ -137,7 +139,7 @@ export function regularJoinNode(graph: JobGraph, left: GraphNode, right: GraphNo
   }
   return graph.add({
     name: describeJoin(spec),
-    op: { kind: 'regularJoin', spec },
+    op: { kind: 'regularJoin', spec, stateTtlMs },
     input: left,
     inputs: [left, right],
     partitioning: { kind: 'hash', keyFields: [...spec.keyFields[0]] },

@@ -10,7 +10,16 @@
 //!
 //! The same rules, messages and state rows as `ts/engine/group-agg-spec.ts` and
 //! `ts/engine/ts/group-agg.ts` (state rows: keys, `$rows`, then per aggregate its accumulator;
-//! multisets as `value*count` text).
+//! multisets as `value*count` text; with a state TTL a last `$access` i64).
+//!
+//! Idle state retention (Flink's `table.exec.state.ttl`, StateTtlConfig OnCreateAndWrite,
+//! NeverReturnExpired, processing time): with a TTL, every row a group applies sets its last
+//! access to the push's `now` (the caller's processing-time clock); a group whose last access is
+//! `ttl` or more before `now` is gone (silently: no change is emitted for it), so the next row of
+//! its key starts a new group (+I), and a retraction for a key without a group is dropped (as
+//! Flink's GroupAggFunction does after a state clean-up), as is a retraction its group has
+//! nothing of (a row from before the group expired). Expired groups leave memory at most
+//! one TTL after they expired; the outputs never depend on when.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -88,6 +97,8 @@ struct Group {
     accs: Vec<Acc>,
     /// The batch that last touched the group.
     mark: u64,
+    /// The `now` of the last push that applied a row to it (with a TTL).
+    access: i64,
 }
 
 pub struct GroupAggregator {
@@ -104,6 +115,10 @@ pub struct GroupAggregator {
     groups: Vec<Option<Group>>,
     free: Vec<usize>,
     batch_no: u64,
+    /// Idle state retention in ms (0: none).
+    ttl: i64,
+    /// When expired groups are next removed from memory.
+    next_purge: i64,
 }
 
 fn retract_missing() -> Error {
@@ -159,7 +174,34 @@ impl GroupAggregator {
             groups: Vec::new(),
             free: Vec::new(),
             batch_no: 0,
+            ttl: 0,
+            next_purge: i64::MIN,
         })
+    }
+
+    /// Idle state retention: groups not written for `ttl_ms` (> 0) expire; the state rows get `$access`.
+    pub fn with_ttl(mut self, ttl_ms: i64) -> Result<GroupAggregator> {
+        if ttl_ms < 0 {
+            return Err(Error::config(format!("the state TTL must be >= 0 ms, got {ttl_ms}")));
+        }
+        self.ttl = ttl_ms;
+        if ttl_ms > 0 {
+            let mut fields = self.state_schema.fields.clone();
+            fields.push(Field::new("$access", DataType::I64));
+            self.state_schema = Arc::new(Schema::new(fields));
+        }
+        Ok(self)
+    }
+
+    fn expired(&self, g: &Group, now: i64) -> bool {
+        self.ttl > 0 && g.access.saturating_add(self.ttl) <= now
+    }
+
+    fn drop_group(&mut self, gi: usize) {
+        if let Some(g) = self.groups[gi].take() {
+            self.index.remove(&g.key);
+            self.free.push(gi);
+        }
     }
 
     pub fn groups(&self) -> usize {
@@ -219,10 +261,19 @@ impl GroupAggregator {
         )
     }
 
-    /// Applies a batch; returns its changes (None when there are none).
-    pub fn push(&mut self, batch: &BatchRef<'_>) -> Result<Option<RecordBatch>> {
+    /// Applies a batch at processing time `now` (ms; it matters with a TTL only); returns its
+    /// changes (None when there are none).
+    pub fn push(&mut self, batch: &BatchRef<'_>, now: i64) -> Result<Option<RecordBatch>> {
         self.batch_no += 1;
         let mark = self.batch_no;
+        if self.ttl > 0 && now >= self.next_purge {
+            // Expired groups are invisible already; this only frees their memory.
+            let old: Vec<usize> = (0..self.groups.len()).filter(|&gi| self.groups[gi].as_ref().is_some_and(|g| self.expired(g, now))).collect();
+            for gi in old {
+                self.drop_group(gi);
+            }
+            self.next_purge = now.saturating_add(self.ttl);
+        }
         let key_cols: Vec<ColumnRef<'_>> = self.key_fields.iter().map(|&k| batch.columns[k]).collect();
         let kinds = if self.updating {
             match batch.columns[batch.columns.len() - 1].values {
@@ -244,13 +295,24 @@ impl GroupAggregator {
                 1 | 3 => false,
                 other => return Err(Error::data(format!("row {i}: '$rowkind' is {other}; it must be 0 (+I), 1 (-U), 2 (+U) or 3 (-D)"))),
             };
-            let gi = match self.index.get(&key) {
-                Some(&gi) => gi,
+            let mut found = self.index.get(&key).copied();
+            if let Some(gi) = found {
+                if self.expired(self.groups[gi].as_ref().expect("live group"), now) {
+                    self.drop_group(gi);
+                    found = None;
+                }
+            }
+            let gi = match found {
+                Some(gi) => gi,
                 None => {
                     if !add {
+                        if self.ttl > 0 {
+                            // Its group expired (or never was): dropped, as Flink's after a state clean-up.
+                            continue;
+                        }
                         return Err(retract_missing());
                     }
-                    let g = Group { key: key.clone(), rows: 0, accs: self.new_accs(), mark: 0 };
+                    let g = Group { key: key.clone(), rows: 0, accs: self.new_accs(), mark: 0, access: now };
                     let gi = match self.free.pop() {
                         Some(f) => {
                             self.groups[f] = Some(g);
@@ -272,6 +334,11 @@ impl GroupAggregator {
             }
             let g = self.groups[gi].as_mut().expect("live group");
             g.mark = mark;
+            g.access = now;
+            if !add && self.ttl > 0 && !retractable(&self.aggs, &self.arg_f64, self.updating, g, batch, i, &mut vkey) {
+                // With a TTL the retracted row may predate its group's expiry: dropped (Flink tolerates these too).
+                continue;
+            }
             if !add && g.rows == 0 {
                 return Err(retract_missing());
             }
@@ -465,6 +532,9 @@ impl GroupAggregator {
                 }
             }
         }
+        if self.ttl > 0 {
+            columns.push(Column::new(ColumnData::I64(live.iter().map(|g| g.access).collect())));
+        }
         RecordBatch { schema: self.state_schema.clone(), columns, len: live.len(), event_time: None }
     }
 
@@ -521,12 +591,46 @@ impl GroupAggregator {
                     }
                 }
             }
+            // The last access as written (a restore does not refresh it), or now-less state: never expires before its first row.
+            let access = if self.ttl > 0 { int_at(&state.columns[c], i) } else { 0 };
             let gi = self.groups.len();
-            self.groups.push(Some(Group { key: key.clone(), rows, accs, mark: 0 }));
+            self.groups.push(Some(Group { key: key.clone(), rows, accs, mark: 0, access }));
             self.index.insert(key, gi);
         }
         Ok(())
     }
+}
+
+/// Whether row `i`'s retraction finds what it retracts in group `g`: a row, and each value a
+/// multiset or ordered list keeps.
+fn retractable(aggs: &[AggSpec], arg_f64: &[bool], updating: bool, g: &Group, batch: &BatchRef<'_>, i: usize, vkey: &mut Vec<u8>) -> bool {
+    if g.rows == 0 {
+        return false;
+    }
+    for (k, a) in aggs.iter().enumerate() {
+        let Some(c) = a.field.map(|f| batch.columns[f]) else { continue };
+        if !c.is_valid(i) {
+            continue;
+        }
+        let ok = match &g.accs[k] {
+            Acc::Values(m) if updating => m.contains_key(&if arg_f64[k] { f64_ord(f64_at(&c, i)) } else { int_at(&c, i) }),
+            Acc::Distinct(m) => {
+                vkey.clear();
+                encode_key(std::slice::from_ref(&c), i, vkey);
+                m.contains_key(vkey.as_slice())
+            }
+            Acc::Ordered(q) => {
+                vkey.clear();
+                encode_key(std::slice::from_ref(&c), i, vkey);
+                q.iter().any(|b| b == vkey)
+            }
+            _ => true,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
 }
 
 fn keys_touched_empty(groups: &[Option<Group>], mark: u64) -> Vec<usize> {
@@ -648,10 +752,10 @@ mod tests {
     #[test]
     fn max_under_retraction_falls_back_to_the_next_value_and_a_group_without_rows_is_deleted() {
         let mut a = agg();
-        let out = a.push(&batch(&[1, 1, 2], &[5, 9, 4], &[0, 0, 0]).as_ref()).unwrap().unwrap();
+        let out = a.push(&batch(&[1, 1, 2], &[5, 9, 4], &[0, 0, 0]).as_ref(), 0).unwrap().unwrap();
         assert_eq!(rows(&out), vec![(1, 9, 0), (2, 4, 0)]);
         // Retracting the 9 of key 1: its max is 5 again; key 2 loses its only row.
-        let out = a.push(&batch(&[1, 2], &[9, 4], &[1, 3]).as_ref()).unwrap().unwrap();
+        let out = a.push(&batch(&[1, 2], &[9, 4], &[1, 3]).as_ref(), 0).unwrap().unwrap();
         assert_eq!(rows(&out), vec![(1, 9, 1), (1, 5, 2), (2, 4, 3)]);
         assert_eq!(a.groups(), 1);
         // The state as rows restores into a fresh aggregator that continues alike.
@@ -659,7 +763,7 @@ mod tests {
         let mut b = agg();
         b.restore(&snap.as_ref()).unwrap();
         let next = batch(&[1], &[5], &[3]);
-        assert_eq!(rows(&b.push(&next.as_ref()).unwrap().unwrap()), rows(&a.push(&next.as_ref()).unwrap().unwrap()));
-        assert!(b.push(&batch(&[7], &[1], &[3]).as_ref()).is_err());
+        assert_eq!(rows(&b.push(&next.as_ref(), 0).unwrap().unwrap()), rows(&a.push(&next.as_ref(), 0).unwrap().unwrap()));
+        assert!(b.push(&batch(&[7], &[1], &[3]).as_ref(), 0).is_err());
     }
 }

@@ -18,21 +18,24 @@ pub struct NativeGroupAggregator {
 
 #[napi]
 impl NativeGroupAggregator {
-    /// `input` may end with the `$rowkind` i32 column (an updating input).
+    /// `input` may end with the `$rowkind` i32 column (an updating input); `state_ttl_ms` > 0:
+    /// idle state retention (groups not written for that long expire).
     #[napi(constructor)]
-    pub fn new(input: Vec<FieldSpec>, key_fields: Vec<u32>, aggregates: Vec<AggregateSpec>) -> Result<Self> {
+    pub fn new(input: Vec<FieldSpec>, key_fields: Vec<u32>, aggregates: Vec<AggregateSpec>, state_ttl_ms: Option<i64>) -> Result<Self> {
         let input = parse_schema(&input);
         let aggs = aggregates.iter().map(|a| AggSpec { name: a.name.clone(), kind: AggKind::from(a.kind), field: a.field.map(|f| f as usize) }).collect();
-        let inner = GroupAggregator::new(input.clone(), key_fields.iter().map(|&k| k as usize).collect(), aggs).map_err(to_napi)?;
+        let inner = GroupAggregator::new(input.clone(), key_fields.iter().map(|&k| k as usize).collect(), aggs)
+            .and_then(|g| g.with_ttl(state_ttl_ms.unwrap_or(0)))
+            .map_err(to_napi)?;
         Ok(NativeGroupAggregator { input, inner })
     }
 
-    /// Applies one batch; returns its changes (keys, aggregates, `$rowkind`), or null.
+    /// Applies one batch at processing time `now` (epoch ms); returns its changes (keys, aggregates, `$rowkind`), or null.
     #[napi]
-    pub fn push<'env>(&mut self, env: &'env Env, buffers: Vec<Uint8Array>, length: u32, event_time: Option<Uint8Array>) -> Result<Option<BatchOut<'env>>> {
+    pub fn push<'env>(&mut self, env: &'env Env, buffers: Vec<Uint8Array>, length: u32, event_time: Option<Uint8Array>, now: i64) -> Result<Option<BatchOut<'env>>> {
         let et = event_time_slice(&event_time)?;
         let batch = batch_ref(&self.input, &buffers, length as usize, et)?;
-        self.inner.push(&batch).map_err(to_napi)?.map(|b| batch_out(env, b)).transpose()
+        self.inner.push(&batch, now).map_err(to_napi)?.map(|b| batch_out(env, b)).transpose()
     }
 
     /// The state as rows (see sluice_core::group).

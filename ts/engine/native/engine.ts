@@ -10,7 +10,7 @@ import { windowOutputSchema } from '../window-spec.js';
 import { calcOutputSchema, checkCalcSpec, type CalcSpec } from '../calc-spec.js';
 import { fromNative } from '../errors.js';
 import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN, type NativeCalcN, type NativeGroupAggregatorN } from './binding.js';
-import { groupOutputSchema, groupStateSchema } from '../group-agg-spec.js';
+import { checkGroupState, groupOutputSchema, groupStateSchema } from '../group-agg-spec.js';
 import { batchBuffers, eventTimeBytes, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
 
 /**
@@ -205,13 +205,14 @@ class NativeGroupAggregator implements GroupAggregator {
           fieldSpecs(spec.input),
           [...spec.keyFields],
           spec.aggregates.map((a) => ({ name: a.name, kind: aggregateKind(a.kind), ...(a.field === null ? {} : { field: a.field }) })),
+          spec.stateTtlMs ?? 0,
         ),
     );
   }
 
-  push(batch: RecordBatch): RecordBatch | null {
+  push(batch: RecordBatch, now = 0): RecordBatch | null {
     try {
-      const out = this.inner.push(batchBuffers(batch), batch.length, null);
+      const out = this.inner.push(batchBuffers(batch), batch.length, null, now);
       return out === null ? null : fromBatchOut(this.outputSchema, out);
     } catch (e) {
       throw fromNative(e);
@@ -223,6 +224,7 @@ class NativeGroupAggregator implements GroupAggregator {
   }
 
   restore(state: RecordBatch): void {
+    checkGroupState(this.stateSchema, state.schema);
     call(() => this.inner.restore(batchBuffers(state), state.length));
   }
 

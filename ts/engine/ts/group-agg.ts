@@ -2,7 +2,8 @@
  * The updating aggregation in TypeScript (crates/sluice-core/src/group.rs): groups by canonical
  * key bytes, accumulators that also retract (min/max and count distinct keep the multiset of
  * their values, as Flink's retracting MIN/MAX; first/last their values in arrival order), and
- * the changes of a batch per group it touched.
+ * the changes of a batch per group it touched. With a state TTL, groups not written for the TTL
+ * (by the pushes' `now`) expire silently, as group.rs's.
  */
 
 import { columnBuilder } from '../../batch/column-builder.js';
@@ -15,7 +16,7 @@ import { getI64, I64_MAX, I64_MIN, i32View, i64IsExact } from '../../batch/i64.j
 import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
 import type { AggregateSpec, GroupAggregator, GroupAggregatorSpec } from '../engine.js';
 import { EngineError } from '../errors.js';
-import { groupOutputSchema, groupStateSchema, retractMissing, retractMissingValue, sumOverflow, sumType } from '../group-agg-spec.js';
+import { checkGroupState, groupOutputSchema, groupStateSchema, retractMissing, retractMissingValue, sumOverflow, sumType } from '../group-agg-spec.js';
 
 type Num = number | bigint;
 
@@ -23,6 +24,8 @@ interface Group {
   /** The key's values (i64 and timestamp as bigint). */
   readonly key: unknown[];
   rows: number;
+  /** The `now` of the last push that applied a row to it (with a TTL). */
+  access: number;
   /** count: number; sum/avg: [sum, n]; min/max: Map value -> count; countDistinct: Map key bytes -> count; first/last: Ordered[]. */
   readonly accs: unknown[];
 }
@@ -56,6 +59,10 @@ export class TsGroupAggregator implements GroupAggregator {
   private readonly intKey: boolean;
   private readonly sc = new KeyScratch();
   private readonly vsc = new KeyScratch();
+  /** Idle state retention in ms (0: none). */
+  private readonly ttl: number;
+  /** When expired groups are next removed from memory. */
+  private nextPurge = -Infinity;
 
   constructor(spec: GroupAggregatorSpec) {
     this.outputSchema = groupOutputSchema(spec);
@@ -67,6 +74,12 @@ export class TsGroupAggregator implements GroupAggregator {
     const k0 = spec.keyFields.length === 1 ? spec.input.fields[spec.keyFields[0]!]!.type : null;
     this.intKey = k0 === 'i32' || k0 === 'i64' || k0 === 'timestamp';
     this.sumF64 = spec.aggregates.map((a) => (a.kind === 'sum' || a.kind === 'avg') && sumType(a, spec.input) === 'f64');
+    this.ttl = spec.stateTtlMs ?? 0;
+    if (!Number.isSafeInteger(this.ttl) || this.ttl < 0) throw new EngineError('config', `the state TTL must be >= 0 ms, got ${this.ttl}`);
+  }
+
+  private expired(g: Group, now: number): boolean {
+    return this.ttl > 0 && g.access + this.ttl <= now;
   }
 
   get groups(): number {
@@ -77,6 +90,7 @@ export class TsGroupAggregator implements GroupAggregator {
     return {
       key,
       rows: 0,
+      access: 0,
       accs: this.aggs.map((a, k) => {
         switch (a.kind) {
           case 'count':
@@ -133,9 +147,14 @@ export class TsGroupAggregator implements GroupAggregator {
     });
   }
 
-  push(batch: RecordBatch): RecordBatch | null {
+  push(batch: RecordBatch, now = 0): RecordBatch | null {
     const n = batch.length;
     if (n === 0) return null;
+    if (this.ttl > 0 && now >= this.nextPurge) {
+      // Expired groups are invisible already; this only frees their memory.
+      for (const [id, g] of this.state) if (this.expired(g, now)) this.state.delete(id);
+      this.nextPurge = now + this.ttl;
+    }
     const idOf = this.ids(batch.columns, this.keyFields);
     const keyReaders = this.keyFields.map((k) => reader(batch.columns[k]!, this.input.fields[k]!.name));
     const argReaders = this.aggs.map((a) => (a.field === null ? null : reader(batch.columns[a.field]!, this.input.fields[a.field]!.name)));
@@ -147,15 +166,23 @@ export class TsGroupAggregator implements GroupAggregator {
     for (let i = 0; i < n; i++) {
       const id = idOf(i);
       let g = this.state.get(id);
-      if (!touched.has(id)) touched.set(id, this.result(g));
       const kind = kinds === null ? INSERT : kinds[i]!;
       const add = kind === INSERT || kind === UPDATE_AFTER;
       if (!add && kind !== UPDATE_BEFORE && kind !== DELETE) throw new EngineError('data', `row ${i}: '$rowkind' is ${kind}; it must be 0 (+I), 1 (-U), 2 (+U) or 3 (-D)`);
+      if (g !== undefined && this.expired(g, now)) {
+        this.state.delete(id);
+        g = undefined;
+      }
+      if (g === undefined && !add && this.ttl > 0) continue; // its group expired (or never was): dropped, as Flink's after a state clean-up
+      if (!touched.has(id)) touched.set(id, this.result(g));
       if (g === undefined) {
         if (!add) throw new EngineError('data', retractMissing());
         g = this.newGroup(keyReaders.map((r) => r(i)));
         this.state.set(id, g);
       }
+      g.access = now;
+      // With a TTL the retracted row may predate its group's expiry: dropped (Flink tolerates these too).
+      if (!add && this.ttl > 0 && !this.retractable(g, i, argReaders, distinctCols, distinctViews)) continue;
       if (!add && g.rows === 0) throw new EngineError('data', retractMissing());
       g.rows += add ? 1 : -1;
       const d = add ? 1 : -1;
@@ -223,6 +250,36 @@ export class TsGroupAggregator implements GroupAggregator {
     return this.changes(touched);
   }
 
+  /** Whether row `i`'s retraction finds what it retracts in `g`: a row, and each value a multiset or ordered list keeps. */
+  private retractable(g: Group, i: number, argReaders: readonly (((i: number) => unknown) | null)[], cols: readonly (Column[] | null)[], views: readonly (ReturnType<typeof keyViews> | null)[]): boolean {
+    if (g.rows === 0) return false;
+    for (let k = 0; k < this.aggs.length; k++) {
+      const a = this.aggs[k]!;
+      const r = argReaders[k];
+      if (r === null || r === undefined) continue;
+      const v = r(i);
+      if (v === null) continue;
+      const vs = this.vsc;
+      switch (a.kind) {
+        case 'countDistinct':
+        case 'first':
+        case 'last': {
+          vs.len = 0;
+          encodeKey(cols[k]!, views[k]!, i, vs);
+          const kb = latin1(vs.buf, vs.len);
+          if (a.kind === 'countDistinct' ? !(g.accs[k] as Map<unknown, number>).has(kb) : !(g.accs[k] as Ordered[]).some((e) => e.k === kb)) return false;
+          break;
+        }
+        case 'min':
+        case 'max':
+          if (this.updating && !(g.accs[k] as Map<unknown, number>).has(typeof v === 'number' && v === 0 ? 0 : v)) return false;
+          break;
+        default:
+      }
+    }
+    return true;
+  }
+
   /** The changes of the groups touched (see GroupAggregator). */
   private changes(touched: Map<unknown, unknown[] | null>): RecordBatch | null {
     const out: { key: unknown[]; kind: number; values: unknown[] }[] = [];
@@ -282,6 +339,7 @@ export class TsGroupAggregator implements GroupAggregator {
           }
         }
       });
+      if (this.ttl > 0) builders[c]!.append(g.access, '$access', j);
     });
     return new RecordBatch(this.stateSchema, builders.map((b) => b.finish()), groups.length, null);
   }
@@ -320,6 +378,7 @@ export class TsGroupAggregator implements GroupAggregator {
   }
 
   restore(state: RecordBatch): void {
+    checkGroupState(this.stateSchema, state.schema);
     const readers = state.schema.fields.map((f, c) => reader(state.columns[c]!, f.name));
     const nk = this.keyFields.length;
     const idOf = this.ids(state.columns, Array.from({ length: nk }, (_, k) => k));
@@ -362,6 +421,8 @@ export class TsGroupAggregator implements GroupAggregator {
           }
         }
       });
+      // The last access as written: a restore does not refresh it.
+      if (this.ttl > 0) g.access = Number(readers[c]!(i));
       this.state.set(idOf(i), g);
     }
   }

@@ -3,15 +3,19 @@
  * window, DISTINCT): the engine's GroupAggregator holds the groups; each batch's changes are
  * emitted at once. Its state is the aggregator's state rows (the same on both engines), split
  * by key group on a rescaled restore. Its output has no event time (Flink's: no time attribute
- * after a non-windowed aggregation); watermarks pass through.
+ * after a non-windowed aggregation); watermarks pass through. With a state TTL the aggregator
+ * is given the processing time of each batch (groups not written for the TTL expire).
  */
 
 import type { RecordBatch } from '../../batch/record-batch.js';
 import type { Engine, GroupAggregator } from '../../engine/engine.js';
 import { Operator } from '../operator.js';
+import { ProcessingClock } from '../processing-clock.js';
 import type { KeyGroupFilter } from '../rescale.js';
 
 export class GroupAggregateOperator extends Operator {
+  private readonly clock = new ProcessingClock();
+
   constructor(
     id: number,
     name: string,
@@ -25,7 +29,7 @@ export class GroupAggregateOperator extends Operator {
 
   processBatch(batch: RecordBatch): Promise<void> | void {
     if (batch.length === 0) return;
-    const out = this.agg.push(batch.eventTime === null ? batch : batch.withEventTime(null));
+    const out = this.agg.push(batch.eventTime === null ? batch : batch.withEventTime(null), this.clock.now());
     if (out !== null) return this.emit(out);
   }
 

@@ -9,6 +9,12 @@
  * updating: -U/-D retract a kept row. Like the regular join, it runs over JavaScript rows on
  * both engines. State: every kept row as a batch of the input's data fields (split by key group
  * on a rescale).
+ *
+ * Idle state retention (table.exec.state.ttl): a partition not written (no row arrived for it)
+ * for the TTL, in processing time read once per batch, is gone silently (Flink's TTL of the
+ * rank state, NeverReturnExpired): its next row starts from an empty top N (+I), and a
+ * retraction of a row no longer there is dropped (Flink's lenient retract rank with a TTL). The
+ * state rows then carry their partition's last write time (`$access`), which a restore keeps.
  */
 
 import { columnBuilder, type ColumnBuilder } from '../../batch/column-builder.js';
@@ -19,6 +25,7 @@ import type { Engine } from '../../engine/engine.js';
 import type { RankSpec } from '../../engine/rank-spec.js';
 import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
 import { Operator } from '../operator.js';
+import { ProcessingClock } from '../processing-clock.js';
 import { columnReader, sameRow, type Values } from './row-values.js';
 import type { KeyGroupFilter } from '../rescale.js';
 
@@ -32,6 +39,10 @@ interface Ranked {
 export class RankOperator extends Operator {
   /** Partition key -> its live rows, sorted. */
   private readonly parts = new Map<string, Values[]>();
+  /** Partition key -> the processing time of its last write (with a TTL). */
+  private readonly access = new Map<string, number>();
+  private readonly clock = new ProcessingClock();
+  private nextPurge = -Infinity;
   private readonly width: number;
   private readonly updating: boolean;
   private readonly partIdx: readonly number[];
@@ -47,6 +58,8 @@ export class RankOperator extends Operator {
     private readonly input: Schema,
     private readonly output: Schema,
     private readonly engine: Engine,
+    /** Idle state retention in ms (0: never). */
+    private readonly ttl = 0,
   ) {
     super(id, name);
     this.updating = isUpdating(input);
@@ -88,6 +101,12 @@ export class RankOperator extends Operator {
     const keyCols = this.partIdx.map((k) => batch.columns[k]!);
     const views = keyViews(keyCols);
     const kinds = this.updating ? (batch.columns[this.width] as { values: Int32Array }).values : null;
+    const now = this.ttl > 0 ? this.clock.now() : 0;
+    if (this.ttl > 0 && now >= this.nextPurge) {
+      // Expired partitions are invisible already; this only frees their memory.
+      for (const [key, t] of this.access) if (t + this.ttl <= now) this.expire(key);
+      this.nextPurge = now + this.ttl;
+    }
     // Each touched partition's top N before this batch.
     const before = new Map<string, Ranked[]>();
     for (let i = 0; i < n; i++) {
@@ -96,6 +115,11 @@ export class RankOperator extends Operator {
       this.sc.len = 0;
       encodeKey(keyCols, views, i, this.sc);
       const key = latin1(this.sc.buf, this.sc.len);
+      if (this.ttl > 0) {
+        const t = this.access.get(key);
+        if (t !== undefined && t + this.ttl <= now) this.expire(key);
+        this.access.set(key, now);
+      }
       let rows = this.parts.get(key);
       if (!before.has(key)) before.set(key, rows === undefined ? [] : this.top(rows));
       if (kind === INSERT || kind === UPDATE_AFTER) {
@@ -103,7 +127,11 @@ export class RankOperator extends Operator {
         rows.splice(this.upper(rows, row), 0, row);
       } else {
         const at = rows === undefined ? -1 : this.find(rows, row);
-        if (at < 0) throw new Error(`${this.metrics.name}: the input retracts a row it never inserted (${describe(row)}); its input's changes are inconsistent`);
+        if (at < 0) {
+          // With a TTL the row may have expired with its partition: dropped, as Flink's lenient retract rank.
+          if (this.ttl > 0) continue;
+          throw new Error(`${this.metrics.name}: the input retracts a row it never inserted (${describe(row)}); its input's changes are inconsistent`);
+        }
         rows!.splice(at, 1);
         if (rows!.length === 0) this.parts.delete(key);
       }
@@ -126,6 +154,12 @@ export class RankOperator extends Operator {
     }
     if (m === 0) return;
     return this.emit(new RecordBatch(this.output, out.map((b) => b.finish()), m));
+  }
+
+  /** Drops a partition whose state expired (no change is emitted: Flink's TTL is silent). */
+  private expire(key: string): void {
+    this.parts.delete(key);
+    this.access.delete(key);
   }
 
   /** The rows of ranks lo..hi of a sorted partition, with their ranks. */
@@ -228,10 +262,17 @@ export class RankOperator extends Operator {
   override snapshotState(): unknown {
     const fields = this.input.fields.slice(0, this.width);
     const all: Values[] = [];
-    for (const rows of this.parts.values()) all.push(...rows);
+    const times: number[] = [];
+    for (const [key, rows] of this.parts) {
+      all.push(...rows);
+      if (this.ttl > 0) for (const _ of rows) times.push(this.access.get(key) ?? 0);
+    }
     const b = fields.map((f) => columnBuilder(f, all.length));
     all.forEach((r, i) => fields.forEach((f, c) => b[c]!.append(r[c], f.name, i)));
-    return { rows: this.engine.encodeBatch(new RecordBatch(new Schema(fields), b.map((x) => x.finish()), all.length)) };
+    const cols = b.map((x) => x.finish());
+    const schema = this.ttl > 0 ? new Schema([...fields, ACCESS_FIELD]) : new Schema(fields);
+    if (this.ttl > 0) cols.push({ type: 'i64', values: BigInt64Array.from(times, (t) => BigInt(t)), validity: null });
+    return { rows: this.engine.encodeBatch(new RecordBatch(schema, cols, all.length)) };
   }
 
   override restoreState(state: unknown): void {
@@ -249,6 +290,7 @@ export class RankOperator extends Operator {
   }
 
   private restoreRows(b: RecordBatch): void {
+    const access = this.ttl > 0 && b.schema.has(ACCESS_FIELD.name) ? (b.columns[b.schema.indexOf(ACCESS_FIELD.name)] as { values: BigInt64Array }) : null;
     const readers = Array.from({ length: this.width }, (_, c) => columnReader(b.columns[c]!, this.input.fields[c]!.name));
     const keyCols = this.partIdx.map((k) => b.columns[k]!);
     const views = keyViews(keyCols);
@@ -260,9 +302,16 @@ export class RankOperator extends Operator {
       let rows = this.parts.get(key);
       if (rows === undefined) this.parts.set(key, (rows = []));
       rows.splice(this.upper(rows, row), 0, row);
+      // The partition's last write as checkpointed: a restore does not refresh it.
+      // (State written without a TTL: its partitions count as written at the restore.)
+      if (access !== null) this.access.set(key, Math.max(this.access.get(key) ?? -Infinity, Number(access.values[i]!)));
+      else if (this.ttl > 0 && !this.access.has(key)) this.access.set(key, this.clock.now());
     }
   }
 }
+
+/** The state rows' last write time of their partition (with a TTL). */
+const ACCESS_FIELD = { name: '$access', type: 'i64', nullable: false } as const;
 
 /** Compares two non-null values of one column: numbers, bigints, strings (by code unit), booleans. */
 function compareValues(a: unknown, b: unknown): number {

@@ -6,6 +6,13 @@
  * row arrives the padded row is retracted (-D) before the joined one (+I), and when the last
  * match leaves the padded row comes back. Rows with a null key never match (SQL equality).
  * State: both sides' rows as batches of the inputs' schemas (split by key group on a rescale).
+ *
+ * Idle state retention (table.exec.state.ttl): each kept row expires when it was written (its
+ * arrival) the TTL or more ago, in processing time read once per batch (Flink's per-record TTL
+ * of the join state, NeverReturnExpired): expired rows silently stop matching (an arrival on
+ * the other side finds none; an outer row is then emitted padded), and a retraction of a row no
+ * longer kept is still joined with the other side's rows and emitted, without an error. The
+ * state rows then carry their write time (`$access`), which a restore keeps.
  */
 
 import { columnBuilder, type ColumnBuilder } from '../../batch/column-builder.js';
@@ -16,6 +23,7 @@ import type { Engine } from '../../engine/engine.js';
 import { encodeKey, keyViews, KeyScratch } from '../../keys/key-bytes.js';
 import type { RegularJoinSpec } from '../../engine/regular-join-spec.js';
 import { MultiInputOperator } from '../operator.js';
+import { ProcessingClock } from '../processing-clock.js';
 import { columnReader, sameRow, type Values } from './row-values.js';
 import type { KeyGroupFilter, KeyGrouper } from '../rescale.js';
 
@@ -23,6 +31,8 @@ import type { KeyGroupFilter, KeyGrouper } from '../rescale.js';
 interface Side {
   /** Key -> rows (data fields' values), each once per occurrence. */
   readonly rows: Map<string, Values[]>;
+  /** Key -> each row's write time, parallel to `rows` (with a TTL). */
+  readonly times: Map<string, number[]>;
   readonly schema: Schema;
   readonly width: number;
   readonly updating: boolean;
@@ -39,6 +49,8 @@ export class RegularJoinOperator extends MultiInputOperator {
   private readonly outer: readonly [boolean, boolean];
   private readonly updatingOut: boolean;
   private readonly sc = new KeyScratch();
+  private readonly clock = new ProcessingClock();
+  private nextPurge = -Infinity;
 
   constructor(
     id: number,
@@ -48,12 +60,14 @@ export class RegularJoinOperator extends MultiInputOperator {
     private readonly output: Schema,
     private readonly keyGroups: KeyGrouper | null,
     private readonly engine: Engine,
+    /** Idle state retention in ms (0: never). */
+    private readonly ttl = 0,
   ) {
     super(id, name, 2);
     const side = (j: 0 | 1): Side => {
       const s = inputs[j]!;
       const updating = isUpdating(s);
-      return { rows: new Map(), schema: s, width: updating ? s.length - 1 : s.length, updating, keyIdx: spec.keyFields[j].map((f) => s.indexOf(f)) };
+      return { rows: new Map(), times: new Map(), schema: s, width: updating ? s.length - 1 : s.length, updating, keyIdx: spec.keyFields[j].map((f) => s.indexOf(f)) };
     };
     this.sides = [side(0), side(1)];
     // outer[j]: rows of side j without a match are emitted padded.
@@ -72,6 +86,12 @@ export class RegularJoinOperator extends MultiInputOperator {
     const views = keyViews(keyCols);
     const kinds = me.updating ? (batch.columns[me.width] as { values: Int32Array }).values : null;
     const out = new Emitter(this.output, this.updatingOut, me.width, other.width, j);
+    const now = this.ttl > 0 ? this.clock.now() : 0;
+    if (this.ttl > 0 && now >= this.nextPurge) {
+      // Expired rows are invisible already; this only frees their memory.
+      for (const s of this.sides) for (const key of [...s.rows.keys()]) this.expire(s, key, now);
+      this.nextPurge = now + this.ttl;
+    }
     for (let i = 0; i < n; i++) {
       const row = readers.map((r) => r(i));
       const kind = kinds === null ? INSERT : kinds[i]!;
@@ -85,6 +105,10 @@ export class RegularJoinOperator extends MultiInputOperator {
       this.sc.len = 0;
       encodeKey(keyCols, views, i, this.sc);
       const key = latin1(this.sc.buf, this.sc.len);
+      if (this.ttl > 0) {
+        this.expire(me, key, now);
+        this.expire(other, key, now);
+      }
       const matches = other.rows.get(key) ?? [];
       const mine = me.rows.get(key);
       if (add) {
@@ -95,18 +119,30 @@ export class RegularJoinOperator extends MultiInputOperator {
         } else for (const m of matches) out.row(row, m, INSERT);
         if (mine === undefined) me.rows.set(key, [row]);
         else mine.push(row);
+        if (this.ttl > 0) {
+          const t = me.times.get(key);
+          if (t === undefined) me.times.set(key, [now]);
+          else t.push(now);
+        }
       } else {
         const at = mine === undefined ? -1 : mine.findIndex((r) => sameRow(r, row));
-        if (at < 0) {
+        if (at < 0 && this.ttl === 0) {
           throw new Error(`${this.metrics.name}: input ${j + 1} retracts a row it never inserted (${describe(row)}); its input's changes are inconsistent`);
         }
-        mine!.splice(at, 1);
-        if (mine!.length === 0) me.rows.delete(key);
+        // (With a TTL a row not kept may have expired: its retraction is still joined and emitted, as Flink's.)
+        if (at >= 0) {
+          mine!.splice(at, 1);
+          me.times.get(key)?.splice(at, 1);
+          if (mine!.length === 0) {
+            me.rows.delete(key);
+            me.times.delete(key);
+          }
+        }
         if (matches.length === 0) {
           if (this.outer[j]) out.row(row, null, DELETE);
         } else for (const m of matches) out.row(row, m, DELETE);
         // The other side's rows are padded again when their last match left.
-        if (matches.length > 0 && this.outer[1 - j] && mine!.length === 0) for (const m of matches) out.row(null, m, INSERT);
+        if (matches.length > 0 && this.outer[1 - j] && (mine?.length ?? 0) === 0) for (const m of matches) out.row(null, m, INSERT);
       }
     }
     const b = out.finish();
@@ -121,11 +157,27 @@ export class RegularJoinOperator extends MultiInputOperator {
     return next;
   }
 
+  /** Drops a side's rows of `key` written the TTL or more before `now` (silently, as Flink's TTL). */
+  private expire(side: Side, key: string, now: number): void {
+    const times = side.times.get(key);
+    if (times === undefined || times[0]! + this.ttl > now) return; // rows are kept in write order: the first is the oldest
+    const rows = side.rows.get(key)!;
+    let k = 0;
+    while (k < times.length && times[k]! + this.ttl <= now) k++;
+    if (k === times.length) {
+      side.rows.delete(key);
+      side.times.delete(key);
+    } else {
+      rows.splice(0, k);
+      times.splice(0, k);
+    }
+  }
+
   /** The emit still in progress, or null. */
   private emitting: Promise<void> | null = null;
 
   override snapshotState(): unknown {
-    const st: State = { inputs: super.snapshotState(), sides: this.sides.map((s) => encodeSide(s, this.engine)) };
+    const st: State = { inputs: super.snapshotState(), sides: this.sides.map((s) => encodeSide(s, this.engine, this.ttl > 0)) };
     return st;
   }
 
@@ -153,6 +205,9 @@ export class RegularJoinOperator extends MultiInputOperator {
     const readers = Array.from({ length: side.width }, (_, c) => columnReader(b.columns[c]!, side.schema.fields[c]!.name));
     const keyCols = side.keyIdx.map((k) => b.columns[k]!);
     const views = keyViews(keyCols);
+    // Each row's write time as checkpointed (a restore does not refresh it); state written without a TTL counts as written now.
+    const access = this.ttl > 0 && b.schema.has(ACCESS) ? (b.columns[b.schema.indexOf(ACCESS)] as { values: BigInt64Array }).values : null;
+    const restoredAt = this.ttl > 0 ? this.clock.now() : 0;
     for (let i = 0; i < b.length; i++) {
       this.sc.len = 0;
       encodeKey(keyCols, views, i, this.sc);
@@ -161,18 +216,40 @@ export class RegularJoinOperator extends MultiInputOperator {
       const rows = side.rows.get(key);
       if (rows === undefined) side.rows.set(key, [row]);
       else rows.push(row);
+      if (this.ttl > 0) {
+        const t = access === null ? restoredAt : Number(access[i]!);
+        const times = side.times.get(key);
+        if (times === undefined) side.times.set(key, [t]);
+        else {
+          // Keep write order (the oldest first): rows of one key may come from several checkpoints' subtasks.
+          let at = times.length;
+          while (at > 0 && times[at - 1]! > t) at--;
+          times.splice(at, 0, t);
+          const r = side.rows.get(key)!;
+          r.splice(at, 0, r.pop()!);
+        }
+      }
     }
   }
 }
 
-/** A side's rows as a batch of its data fields (what a checkpoint keeps, in the wire format). */
-function encodeSide(s: Side, engine: Engine): Uint8Array {
+const ACCESS = '$access';
+
+/** A side's rows as a batch of its data fields, with a TTL their write times (what a checkpoint keeps, in the wire format). */
+function encodeSide(s: Side, engine: Engine, ttl: boolean): Uint8Array {
   const fields = s.schema.fields.slice(0, s.width);
   const all: Values[] = [];
-  for (const rows of s.rows.values()) all.push(...rows);
+  const times: number[] = [];
+  for (const [key, rows] of s.rows) {
+    all.push(...rows);
+    if (ttl) times.push(...s.times.get(key)!);
+  }
   const b = fields.map((f) => columnBuilder(f, all.length));
   all.forEach((r, i) => fields.forEach((f, c) => b[c]!.append(r[c], f.name, i)));
-  return engine.encodeBatch(new RecordBatch(new Schema(fields), b.map((x) => x.finish()), all.length));
+  const cols = b.map((x) => x.finish());
+  if (!ttl) return engine.encodeBatch(new RecordBatch(new Schema(fields), cols, all.length));
+  cols.push({ type: 'i64', values: BigInt64Array.from(times, (t) => BigInt(t)), validity: null });
+  return engine.encodeBatch(new RecordBatch(new Schema([...fields, { name: ACCESS, type: 'i64', nullable: false }]), cols, all.length));
 }
 
 
