@@ -156,8 +156,8 @@ fn init(mem: &mut [u8], base: usize, layout: &SegmentLayout, types: &[DataType],
     }
 }
 
-/// Rows of one call that went to one segment: `rows[t][a..b]` (row numbers of the batch, in
-/// order) at positions `p0`.. of segment `seg`.
+/// Rows of one call that went to one segment: target t's rows a..b of this call (counted in
+/// row order) at positions `p0`.. of segment `seg`.
 struct Run {
     t: usize,
     seg: usize,
@@ -167,7 +167,7 @@ struct Run {
 }
 
 /// Pass 1's state: per target its current segment's rows and utf8 bytes used, the rows placed in
-/// this call, and where its open run began.
+/// this call and where its open run began; the target of every row placed.
 struct Placement<'l> {
     layout: &'l SegmentLayout,
     types: Vec<DataType>,
@@ -176,7 +176,8 @@ struct Placement<'l> {
     utf8: Vec<usize>,
     rows: Vec<usize>,
     used: Vec<usize>,
-    lists: Vec<Vec<u32>>,
+    placed: Vec<usize>,
+    to: Vec<u32>,
     run_p0: Vec<usize>,
     run_a: Vec<usize>,
     runs: Vec<Run>,
@@ -204,13 +205,13 @@ impl Placement<'_> {
         let u = self.utf8.len();
         self.used[t * u..(t + 1) * u].fill(0);
         self.run_p0[t] = 0;
-        self.run_a[t] = self.lists[t].len();
+        self.run_a[t] = self.placed[t];
         Ok(true)
     }
 
     /// Target t's open run ends (its segment filled, or the call ends); its row count goes into the header.
     fn close(&mut self, t: usize, seg: usize, pool: &mut [u8]) {
-        let b = self.lists[t].len();
+        let b = self.placed[t];
         if b > self.run_a[t] {
             self.runs.push(Run { t, seg, p0: self.run_p0[t], a: self.run_a[t], b });
         }
@@ -241,7 +242,8 @@ pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: 
         segments: pool.len() / seg,
         rows: vec![0; n],
         used: vec![0; n * u],
-        lists: (0..n).map(|_| Vec::with_capacity((batch.len - from) / n.max(1) + 64)).collect(),
+        placed: vec![0; n],
+        to: Vec::with_capacity(batch.len - from),
         run_p0: vec![0; n],
         run_a: vec![0; n],
         runs: Vec::with_capacity(2 * n + 4),
@@ -290,8 +292,20 @@ pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: 
             }
         }
     };
+    // The rows grouped by target, in row order (a counting sort): target t's k-th row of this
+    // call is order[first[t] + k].
+    let mut first = vec![0usize; n + 1];
+    for t in 0..n {
+        first[t + 1] = first[t] + pl.placed[t];
+    }
+    let mut order = vec![0u32; pl.to.len()];
+    let mut fill = first.clone();
+    for (r, &t) in (from..).zip(&pl.to) {
+        order[fill[t as usize]] = r as u32;
+        fill[t as usize] += 1;
+    }
     for run in &pl.runs {
-        copy_run(batch, layout, pool, run, &pl.lists[run.t][run.a..run.b]);
+        copy_run(batch, layout, pool, run, &order[first[run.t] + run.a..first[run.t] + run.b]);
     }
     Ok(end)
 }
@@ -350,7 +364,8 @@ fn place(batch: &BatchRef<'_>, pl: &mut Placement<'_>, io: &mut SegmentIo<'_>, p
         for (used, o) in pl.used[t * u..(t + 1) * u].iter_mut().zip(&utf8_offsets) {
             *used += (o[r + 1] - o[r]) as usize;
         }
-        pl.lists[t].push(r as u32);
+        pl.to.push(t as u32);
+        pl.placed[t] += 1;
         pl.rows[t] += 1;
     }
     for t in 0..n {
