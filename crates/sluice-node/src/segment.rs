@@ -4,6 +4,10 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use sluice_core::batch::DataType;
 use sluice_core::segment::{scatter_to_segments as scatter, SegmentIo, SegmentLayout, SegmentRoute};
 
 use crate::batch::{batch_ref, event_time_slice, parse_schema, FieldSpec};
@@ -32,7 +36,7 @@ pub fn scatter_to_segments(
     let et = event_time_slice(&event_time)?;
     let batch = batch_ref(&schema, &buffers, length as usize, et)?;
     let types: Vec<_> = schema.fields.iter().map(|f| f.data_type).collect();
-    let layout = SegmentLayout::new(&types, segment_bytes as usize).map_err(to_napi)?;
+    let layout = layout_of(types, segment_bytes as usize)?;
     let keys: Vec<usize> = key_fields.iter().flatten().map(|&k| k as usize).collect();
     let route = match (&key_fields, &targets) {
         // The partitioner hashes the keys itself (the targets array is not needed natively).
@@ -52,6 +56,28 @@ pub fn scatter_to_segments(
     let io = unsafe { SegmentIo { cur: cur.as_mut(), spares: spares.as_mut(), full: full.as_mut() } };
     let end = scatter(&batch, route, pool, &layout, io, from as usize).map_err(to_napi)?;
     Ok(end as u32)
+}
+
+/// A layout with the column types and segment size it was computed for.
+type CachedLayout = (Vec<DataType>, usize, Rc<SegmentLayout>);
+
+thread_local! {
+    /// The layout last computed on this thread: a writer asks for the same one batch after batch.
+    static LAST_LAYOUT: RefCell<Option<CachedLayout>> = const { RefCell::new(None) };
+}
+
+fn layout_of(types: Vec<DataType>, segment_bytes: usize) -> Result<Rc<SegmentLayout>> {
+    LAST_LAYOUT.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((t, b, l)) = last.as_ref() {
+            if *t == types && *b == segment_bytes {
+                return Ok(l.clone());
+            }
+        }
+        let l = Rc::new(SegmentLayout::new(&types, segment_bytes).map_err(to_napi)?);
+        *last = Some((types, segment_bytes, l.clone()));
+        Ok(l)
+    })
 }
 
 /// The capacity and regions of a schema's segment layout (for the test that both engines agree).
