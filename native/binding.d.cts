@@ -253,9 +253,8 @@ export declare function openMemoryPool(id: string, budgetBytes: number): void
 export declare function partitionByTargets(fields: Array<FieldSpec>, buffers: Array<Uint8Array>, length: number, eventTime: Uint8Array | undefined | null, targets: Uint32Array, n: number): Array<BatchOut>
 
 /**
- * Writes rows `from`.. of a batch into segments: by key group when `key_fields` is given (the
- * targets computed into `targets` when `from` is 0), by `targets` when only that is given, else
- * all to target 0. Returns the row to go on from.
+ * Writes rows `from`.. of a batch into segments: by key group when `key_fields` is given, by
+ * `targets` when only that is given, else all to target 0. Returns the row to go on from.
  */
 export declare function scatterToSegments(fields: Array<FieldSpec>, buffers: Array<Uint8Array>, length: number, eventTime: Uint8Array | undefined | null, keyFields: Array<number> | undefined | null, maxParallelism: number, targets: Uint32Array | undefined | null, pool: Uint8Array, segmentBytes: number, cur: Int32Array, spares: Int32Array, full: Int32Array, from: number): number
 

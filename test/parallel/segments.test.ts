@@ -25,7 +25,8 @@ const r = rng(11);
 const schema = Schema.from({ id: 'i64', name: 'utf8?', score: 'f64', ok: 'bool', n: 'i32?', at: 'timestamp' });
 const records = Array.from({ length: 5000 }, (_, i) => ({
   id: Math.floor(r() * 300) - 100,
-  name: r() < 0.1 ? null : 'x'.repeat(Math.floor(r() * 60)),
+  // Text of 0 to 59 bytes that differs by row and position (a byte copied from the wrong place shows), some not ASCII.
+  name: r() < 0.1 ? null : `${i}:${'abcdefghijklmnopqrstuvwxyzäöü'.repeat(3)}`.slice(0, Math.floor(r() * 60)),
   score: Math.floor(r() * 20) / 4,
   ok: r() < 0.5,
   n: r() < 0.2 ? null : i,

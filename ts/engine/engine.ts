@@ -160,9 +160,10 @@ export interface Calc {
 }
 
 /**
- * Where each row of a batch goes among `io.cur.length` targets: by key group (the targets are
- * computed into `targets` when `from` is 0 and read from there after), by given targets, or all
- * to target 0.
+ * Where each row of a batch goes among `io.cur.length` targets: by key group (`targets` is
+ * scratch an engine may use: the TS engine computes the targets into it when `from` is 0 and
+ * reads them from there after; the native one hashes in its partitioner's loop), by given
+ * targets, or all to target 0.
  */
 export type SegmentRoute =
   | { readonly kind: 'hash'; readonly keyFields: readonly number[]; readonly maxParallelism: number; readonly targets: Uint32Array }

@@ -4,8 +4,11 @@
 //! word for word as `ts/batch/segment.ts` does (see there for the picture); the scatter is the
 //! same algorithm as `ts/engine/ts/segments.ts`.
 
-use crate::batch::{BatchRef, DataType, ValuesRef};
+use crate::batch::{bit_get, BatchRef, ColumnRef, DataType, ValuesRef};
 use crate::error::{Error, Result};
+use crate::hash::subtask_for_key_group;
+use crate::keys::hash_i64_key;
+use crate::partition::{check_parallelism, key_groups};
 
 /// Bytes reserved per row and utf8 column for its text.
 pub const UTF8_BYTES_PER_ROW: usize = 32;
@@ -114,8 +117,10 @@ impl SegmentLayout {
     }
 }
 
-/// Where rows go: computed targets (hash or given), or all to target 0.
-pub enum SegmentTargets<'a> {
+/// Where rows go: by key group of the key fields (Flink's `keyGroup * n / maxParallelism`, the
+/// same assignment as `partition::hash_routing`), to given targets, or all to target 0.
+pub enum SegmentRoute<'a> {
+    Hash { key_fields: &'a [usize], max_parallelism: u32 },
     Each(&'a [u32]),
     Single,
 }
@@ -151,189 +156,332 @@ fn init(mem: &mut [u8], base: usize, layout: &SegmentLayout, types: &[DataType],
     }
 }
 
-/// Writes rows `from`.. of `batch` into the segments of `pool`; returns the row to go on from.
-pub fn scatter_to_segments(
-    batch: &BatchRef<'_>,
-    targets: SegmentTargets<'_>,
-    pool: &mut [u8],
-    layout: &SegmentLayout,
-    io: SegmentIo<'_>,
-    from: usize,
-) -> Result<usize> {
+/// Rows of one call that went to one segment: target t's rows a..b of this call (counted in
+/// row order) at positions `p0`.. of segment `seg`.
+struct Run {
+    t: usize,
+    seg: usize,
+    p0: usize,
+    a: usize,
+    b: usize,
+}
+
+/// Pass 1's state: per target its current segment's rows and utf8 bytes used, the rows placed in
+/// this call and where its open run began; the target of every row placed.
+struct Placement<'l> {
+    layout: &'l SegmentLayout,
+    types: Vec<DataType>,
+    has_et: bool,
+    segments: usize,
+    utf8: Vec<usize>,
+    rows: Vec<usize>,
+    used: Vec<usize>,
+    placed: Vec<usize>,
+    to: Vec<u32>,
+    run_p0: Vec<usize>,
+    run_a: Vec<usize>,
+    runs: Vec<Run>,
+}
+
+impl Placement<'_> {
+    fn check(&self, s: i32) -> Result<usize> {
+        if s < 0 || s as usize >= self.segments {
+            return Err(Error::config(format!("segment {s} is not in a pool of {}", self.segments)));
+        }
+        Ok(s as usize)
+    }
+
+    /// A spare becomes target t's current segment; false when none is left.
+    fn take(&mut self, t: usize, io: &mut SegmentIo<'_>, pool: &mut [u8]) -> Result<bool> {
+        let left = io.spares[0];
+        if left <= 0 {
+            return Ok(false);
+        }
+        let s = self.check(io.spares[left as usize])?;
+        io.spares[0] = left - 1;
+        io.cur[t] = s as i32;
+        init(pool, s * self.layout.segment_bytes, self.layout, &self.types, self.has_et);
+        self.rows[t] = 0;
+        let u = self.utf8.len();
+        self.used[t * u..(t + 1) * u].fill(0);
+        self.run_p0[t] = 0;
+        self.run_a[t] = self.placed[t];
+        Ok(true)
+    }
+
+    /// Target t's open run ends (its segment filled, or the call ends); its row count goes into the header.
+    fn close(&mut self, t: usize, seg: usize, pool: &mut [u8]) {
+        let b = self.placed[t];
+        if b > self.run_a[t] {
+            self.runs.push(Run { t, seg, p0: self.run_p0[t], a: self.run_a[t], b });
+        }
+        wr_u32(pool, seg * self.layout.segment_bytes, self.rows[t] as u32);
+    }
+}
+
+/// Writes rows `from`.. of `batch` into the segments of `pool`; returns the row to go on from
+/// (where the spares ran out, or the batch's length).
+///
+/// Two passes: the first routes each row (hashing the key in the same loop) and places it in
+/// its target's current segment, rolling over to spares in row order, as a list of row numbers
+/// per target; the second copies column by column, per run of rows that went to one segment,
+/// into contiguous positions (a gather), so each region of a segment is written in order.
+pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: &mut [u8], layout: &SegmentLayout, mut io: SegmentIo<'_>, from: usize) -> Result<usize> {
     let types: Vec<DataType> = batch.columns.iter().map(|c| c.data_type()).collect();
     if layout.columns.len() != types.len() {
         return Err(Error::config(format!("a segment layout of {} columns for a batch of {}", layout.columns.len(), types.len())));
     }
-    let seg = layout.segment_bytes;
-    let segments = pool.len() / seg;
-    let cap = layout.capacity;
     let n = io.cur.len();
-    let SegmentIo { cur, spares, full } = io;
-    let has_et = batch.event_time.is_some();
-    // Rows per target's current segment, and each utf8 column's text bytes used in it.
+    let seg = layout.segment_bytes;
+    let from = from.min(batch.len);
     let utf8: Vec<usize> = (0..types.len()).filter(|&k| types[k] == DataType::Utf8).collect();
-    let mut rows = vec![0usize; n];
-    let mut used = vec![0usize; n * utf8.len()];
-    let load = |pool: &[u8], t: usize, s: i32, rows: &mut [usize], used: &mut [usize]| {
-        let base = s as usize * seg;
-        rows[t] = rd_u32(pool, base) as usize;
-        for (j, &k) in utf8.iter().enumerate() {
-            used[t * utf8.len() + j] = rd_u32(pool, base + layout.columns[k].values + 4 * rows[t]) as usize;
-        }
+    let u = utf8.len();
+    let mut pl = Placement {
+        layout,
+        has_et: batch.event_time.is_some(),
+        segments: pool.len() / seg,
+        rows: vec![0; n],
+        used: vec![0; n * u],
+        placed: vec![0; n],
+        to: Vec::with_capacity(batch.len - from),
+        run_p0: vec![0; n],
+        run_a: vec![0; n],
+        runs: Vec::with_capacity(2 * n + 4),
+        utf8,
+        types,
     };
-    for (t, &s) in cur.iter().enumerate() {
-        if s >= 0 {
-            if s as usize >= segments {
-                return Err(Error::config(format!("segment {s} is not in a pool of {segments}")));
+    for t in 0..n {
+        if io.cur[t] >= 0 {
+            let base = pl.check(io.cur[t])? * seg;
+            let rows = rd_u32(pool, base) as usize;
+            pl.rows[t] = rows;
+            pl.run_p0[t] = rows;
+            for j in 0..u {
+                pl.used[t * u + j] = rd_u32(pool, base + layout.columns[pl.utf8[j]].values + 4 * rows) as usize;
             }
-            load(pool, t, s, &mut rows, &mut used);
         }
     }
-    let u = utf8.len();
-    let utf8_offsets: Vec<&[i32]> = utf8
+    let end = match route {
+        SegmentRoute::Single => place(batch, &mut pl, &mut io, pool, from, |_| 0)?,
+        SegmentRoute::Each(ts) => {
+            if ts.len() < batch.len {
+                return Err(Error::config(format!("{} targets for a batch of {} rows", ts.len(), batch.len)));
+            }
+            place(batch, &mut pl, &mut io, pool, from, |r| ts[r] as usize)?
+        }
+        SegmentRoute::Hash { key_fields, max_parallelism } => {
+            check_parallelism(n as u32, max_parallelism)?;
+            // The subtask of every key group, looked up instead of divided per row.
+            let table: Vec<u32> = (0..max_parallelism).map(|kg| subtask_for_key_group(kg, n as u32, max_parallelism)).collect();
+            let single_i64 = match key_fields {
+                [k] => match batch.columns.get(*k) {
+                    Some(ColumnRef { values: ValuesRef::I64(v) | ValuesRef::Timestamp(v), validity: None }) => Some(*v),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let mask = max_parallelism - 1;
+            match (single_i64, max_parallelism.is_power_of_two()) {
+                // The common key (one non-null integer column): hashed here, no key bytes built.
+                (Some(v), true) => place(batch, &mut pl, &mut io, pool, from, |r| table[(hash_i64_key(v[r]) & mask) as usize] as usize)?,
+                (Some(v), false) => place(batch, &mut pl, &mut io, pool, from, |r| table[(hash_i64_key(v[r]) % max_parallelism) as usize] as usize)?,
+                (None, _) => {
+                    let groups = key_groups(batch, key_fields, max_parallelism)?;
+                    place(batch, &mut pl, &mut io, pool, from, |r| table[groups[r] as usize] as usize)?
+                }
+            }
+        }
+    };
+    // The rows grouped by target, in row order (a counting sort): target t's k-th row of this
+    // call is order[first[t] + k].
+    let mut first = vec![0usize; n + 1];
+    for t in 0..n {
+        first[t + 1] = first[t] + pl.placed[t];
+    }
+    let mut order = vec![0u32; pl.to.len()];
+    let mut fill = first.clone();
+    for (r, &t) in (from..).zip(&pl.to) {
+        order[fill[t as usize]] = r as u32;
+        fill[t as usize] += 1;
+    }
+    for run in &pl.runs {
+        copy_run(batch, layout, pool, run, &order[first[run.t] + run.a..first[run.t] + run.b]);
+    }
+    Ok(end)
+}
+
+/// Pass 1 (see `scatter_to_segments`), `target` giving each row's target.
+#[inline(always)]
+fn place(batch: &BatchRef<'_>, pl: &mut Placement<'_>, io: &mut SegmentIo<'_>, pool: &mut [u8], from: usize, target: impl Fn(usize) -> usize) -> Result<usize> {
+    let n = io.cur.len();
+    let cap = pl.layout.capacity;
+    let u = pl.utf8.len();
+    let utf8_offsets: Vec<&[i32]> = pl
+        .utf8
         .iter()
         .map(|&k| match batch.columns[k].values {
             ValuesRef::Utf8 { offsets, .. } => offsets,
             _ => &[],
         })
         .collect();
-    let utf8_bytes: Vec<usize> = utf8.iter().map(|&k| layout.columns[k].data_bytes).collect();
-    // Pass 1: each row's segment and position (rolling over to spares), up to where spares last.
-    let mut place: Vec<(u32, u32)> = Vec::with_capacity(batch.len - from.min(batch.len));
+    let utf8_bytes: Vec<usize> = pl.utf8.iter().map(|&k| pl.layout.columns[k].data_bytes).collect();
     let mut end = batch.len;
-    let mut take = |t: usize, cur: &mut [i32], pool: &mut [u8], rows: &mut [usize], used: &mut [usize]| -> Result<bool> {
-        let left = spares[0];
-        if left <= 0 {
-            return Ok(false);
-        }
-        let s = spares[left as usize];
-        if s < 0 || s as usize >= segments {
-            return Err(Error::config(format!("segment {s} is not in a pool of {segments}")));
-        }
-        spares[0] = left - 1;
-        cur[t] = s;
-        init(pool, s as usize * seg, layout, &types, has_et);
-        rows[t] = 0;
-        used[t * utf8.len()..(t + 1) * utf8.len()].fill(0);
-        Ok(true)
-    };
     for r in from..batch.len {
-        let t = match targets {
-            SegmentTargets::Each(ts) => {
-                let t = ts[r] as usize;
-                if t >= n {
-                    return Err(Error::config(format!("row {r} is sent to partition {t}, but there are only {n} (0 to {})", n - 1)));
-                }
-                t
-            }
-            SegmentTargets::Single => 0,
-        };
-        if cur[t] < 0 && !take(t, cur, pool, &mut rows, &mut used)? {
+        let t = target(r);
+        if t >= n {
+            return Err(Error::config(format!("row {r} is sent to partition {t}, but there are only {n} (0 to {})", n.saturating_sub(1))));
+        }
+        if io.cur[t] < 0 && !pl.take(t, io, pool)? {
             end = r;
             break;
         }
-        let mut fits = rows[t] < cap;
-        if fits {
-            for j in 0..u {
-                let o = utf8_offsets[j];
-                if used[t * u + j] + (o[r + 1] - o[r]) as usize > utf8_bytes[j] {
-                    fits = false;
-                    break;
-                }
-            }
+        let mut fits = pl.rows[t] < cap;
+        for j in 0..u {
+            let o = utf8_offsets[j];
+            fits &= pl.used[t * u + j] + (o[r + 1] - o[r]) as usize <= utf8_bytes[j];
         }
         if !fits {
-            if rows[t] == 0 {
+            if pl.rows[t] == 0 {
                 let bytes: usize = utf8_offsets.iter().map(|o| (o[r + 1] - o[r]) as usize).sum();
                 return Err(Error::data(format!(
-                    "row {r} of the batch ({bytes} bytes of text) does not fit an exchange segment of {seg} bytes ({} bytes per text column); raise the exchange segment size",
+                    "row {r} of the batch ({bytes} bytes of text) does not fit an exchange segment of {} bytes ({} bytes per text column); raise the exchange segment size",
+                    pl.layout.segment_bytes,
                     UTF8_BYTES_PER_ROW * cap
                 )));
             }
-            let f = full[0] as usize;
-            full[1 + 2 * f] = t as i32;
-            full[2 + 2 * f] = cur[t];
-            full[0] += 1;
-            wr_u32(pool, cur[t] as usize * seg, rows[t] as u32);
-            cur[t] = -1;
-            if !take(t, cur, pool, &mut rows, &mut used)? {
+            let s = io.cur[t] as usize;
+            pl.close(t, s, pool);
+            let f = io.full[0] as usize;
+            io.full[1 + 2 * f] = t as i32;
+            io.full[2 + 2 * f] = s as i32;
+            io.full[0] += 1;
+            io.cur[t] = -1;
+            if !pl.take(t, io, pool)? {
                 end = r;
                 break;
             }
         }
-        for (j, o) in utf8_offsets.iter().enumerate() {
-            used[t * u + j] += (o[r + 1] - o[r]) as usize;
+        for (used, o) in pl.used[t * u..(t + 1) * u].iter_mut().zip(&utf8_offsets) {
+            *used += (o[r + 1] - o[r]) as usize;
         }
-        place.push((cur[t] as u32, rows[t] as u32));
-        rows[t] += 1;
+        pl.to.push(t as u32);
+        pl.placed[t] += 1;
+        pl.rows[t] += 1;
     }
-    for (t, &s) in cur.iter().enumerate() {
-        if s >= 0 {
-            wr_u32(pool, s as usize * seg, rows[t] as u32);
-        }
-    }
-    // Pass 2: column by column, each row to its place.
-    let rows_range = from..end;
-    for (k, c) in batch.columns.iter().enumerate() {
-        let reg = layout.columns[k];
-        if let Some(v) = c.validity {
-            for (r, &(s, p)) in rows_range.clone().zip(&place) {
-                let base = s as usize * seg;
-                let (s, p) = (s as usize, p as usize);
-                let valid = crate::batch::bit_get(v, r);
-                let flag = base + 8 + k;
-                if !valid && pool[flag] == 0 {
-                    // The first null of this column in the segment: the rows before it were valid.
-                    pool[flag] = 1;
-                    for i in 0..p {
-                        pool[base + reg.validity + i / 8] |= 1 << (i % 8);
-                    }
-                }
-                if valid && pool[flag] != 0 {
-                    pool[base + reg.validity + p / 8] |= 1 << (p % 8);
-                }
-                let _ = s;
-            }
-        }
-        macro_rules! fixed {
-            ($vals:expr, $w:expr) => {
-                for (r, &(s, p)) in rows_range.clone().zip(&place) {
-                    let at = s as usize * seg + reg.values + $w * p as usize;
-                    pool[at..at + $w].copy_from_slice(&$vals[r].to_le_bytes());
-                }
-            };
-        }
-        match c.values {
-            ValuesRef::I32(v) => fixed!(v, 4),
-            ValuesRef::I64(v) | ValuesRef::Timestamp(v) => fixed!(v, 8),
-            ValuesRef::F64(v) => fixed!(v, 8),
-            ValuesRef::Bool(v) => {
-                for (r, &(s, p)) in rows_range.clone().zip(&place) {
-                    if crate::batch::bit_get(v, r) {
-                        pool[s as usize * seg + reg.values + p as usize / 8] |= 1 << (p % 8);
-                    }
-                }
-            }
-            ValuesRef::Utf8 { offsets, data } => {
-                for (r, &(s, p)) in rows_range.clone().zip(&place) {
-                    let base = s as usize * seg;
-                    let o = base + reg.values + 4 * p as usize;
-                    let at = rd_u32(pool, o) as usize;
-                    let (a, b) = (offsets[r] as usize, offsets[r + 1] as usize);
-                    pool[base + reg.data + at..base + reg.data + at + (b - a)].copy_from_slice(&data[a..b]);
-                    wr_u32(pool, o + 4, (at + b - a) as u32);
-                }
-            }
-        }
-    }
-    if let Some(et) = batch.event_time {
-        for (r, &(s, p)) in rows_range.zip(&place) {
-            let at = s as usize * seg + layout.event_time + 8 * p as usize;
-            pool[at..at + 8].copy_from_slice(&et[r].to_le_bytes());
+    for t in 0..n {
+        if io.cur[t] >= 0 {
+            pl.close(t, io.cur[t] as usize, pool);
         }
     }
     Ok(end)
 }
+
+/// Pass 2 for one run: every column's values of rows `idx` into positions `run.p0`.. of its segment.
+fn copy_run(batch: &BatchRef<'_>, layout: &SegmentLayout, pool: &mut [u8], run: &Run, idx: &[u32]) {
+    let base = run.seg * layout.segment_bytes;
+    let (p0, m) = (run.p0, idx.len());
+    let segment = &mut pool[base..base + layout.segment_bytes];
+    for (k, c) in batch.columns.iter().enumerate() {
+        let reg = layout.columns[k];
+        match c.validity {
+            Some(v) => copy_validity(segment, 8 + k, reg.validity, p0, v, idx),
+            // All valid, but the segment already has a null in this column (from an earlier batch).
+            None if segment[8 + k] != 0 => set_bits(&mut segment[reg.validity..], p0, p0 + m),
+            None => {}
+        }
+        match c.values {
+            ValuesRef::I32(v) => gather(&mut segment[reg.values + 4 * p0..reg.values + 4 * (p0 + m)], v, idx),
+            ValuesRef::I64(v) | ValuesRef::Timestamp(v) => gather(&mut segment[reg.values + 8 * p0..reg.values + 8 * (p0 + m)], v, idx),
+            ValuesRef::F64(v) => gather(&mut segment[reg.values + 8 * p0..reg.values + 8 * (p0 + m)], v, idx),
+            ValuesRef::Bool(v) => {
+                let bits = &mut segment[reg.values..reg.values + bitmap(layout.capacity)];
+                for (i, &r) in idx.iter().enumerate() {
+                    let p = p0 + i;
+                    bits[p >> 3] |= u8::from(bit_get(v, r as usize)) << (p & 7);
+                }
+            }
+            ValuesRef::Utf8 { offsets, data } => copy_utf8(segment, reg, p0, offsets, data, idx),
+        }
+    }
+    if let Some(et) = batch.event_time {
+        gather(&mut segment[layout.event_time + 8 * p0..layout.event_time + 8 * (p0 + m)], et, idx);
+    }
+}
+
+/// Fixed-width values to consecutive little-endian slots.
+trait Le: Copy {
+    const W: usize;
+    fn put(self, to: &mut [u8]);
+}
+macro_rules! le {
+    ($($t:ty),*) => {$(
+        impl Le for $t {
+            const W: usize = std::mem::size_of::<$t>();
+            #[inline(always)]
+            fn put(self, to: &mut [u8]) {
+                to.copy_from_slice(&self.to_le_bytes());
+            }
+        }
+    )*};
+}
+le!(i32, i64, f64);
+
+#[inline(always)]
+fn gather<T: Le>(dst: &mut [u8], src: &[T], idx: &[u32]) {
+    for (d, &r) in dst.chunks_exact_mut(T::W).zip(idx) {
+        src[r as usize].put(d);
+    }
+}
+
+/// A column's validity for rows `idx` at positions `p0`..: the segment's bitmap is read only once
+/// its flag byte says the column has a null there; the first null sets the flag and marks every
+/// earlier row of the segment valid.
+fn copy_validity(segment: &mut [u8], flag: usize, at: usize, p0: usize, v: &[u8], idx: &[u32]) {
+    if segment[flag] == 0 {
+        let Some(first) = idx.iter().position(|&r| !bit_get(v, r as usize)) else { return };
+        segment[flag] = 1;
+        set_bits(&mut segment[at..], 0, p0 + first);
+        for (i, &r) in idx.iter().enumerate().skip(first) {
+            let p = p0 + i;
+            segment[at + (p >> 3)] |= u8::from(bit_get(v, r as usize)) << (p & 7);
+        }
+        return;
+    }
+    for (i, &r) in idx.iter().enumerate() {
+        let p = p0 + i;
+        segment[at + (p >> 3)] |= u8::from(bit_get(v, r as usize)) << (p & 7);
+    }
+}
+
+fn set_bits(bits: &mut [u8], from: usize, to: usize) {
+    for p in from..to {
+        bits[p >> 3] |= 1 << (p & 7);
+    }
+}
+
+/// Text of rows `idx` appended after the segment's text so far, offsets after `offsets[p0]`.
+fn copy_utf8(segment: &mut [u8], reg: ColumnRegion, p0: usize, offsets: &[i32], data: &[u8], idx: &[u32]) {
+    let mut at = rd_u32(segment, reg.values + 4 * p0) as usize;
+    let (text, offs) = {
+        let (head, text) = segment.split_at_mut(reg.data);
+        (&mut text[..reg.data_bytes], &mut head[reg.values + 4 * (p0 + 1)..reg.values + 4 * (p0 + 1 + idx.len())])
+    };
+    for (o, &r) in offs.chunks_exact_mut(4).zip(idx) {
+        let (a, b) = (offsets[r as usize] as usize, offsets[r as usize + 1] as usize);
+        let l = b - a;
+        // Short text (most keys and names) as one 16-byte copy where both sides have room: the
+        // bytes past this row's end are overwritten by the next row or never read.
+        if l <= 16 && a + 16 <= data.len() && at + 16 <= text.len() {
+            let chunk: [u8; 16] = data[a..a + 16].try_into().expect("16 bytes");
+            text[at..at + 16].copy_from_slice(&chunk);
+        } else {
+            text[at..at + l].copy_from_slice(&data[a..b]);
+        }
+        at += l;
+        o.copy_from_slice(&(at as u32).to_le_bytes());
+    }
+}
+
 
 #[cfg(test)]
 mod tests {
@@ -389,15 +537,207 @@ mod timing {
         }
         let th = t0.elapsed().as_nanos() as f64 / (reps * n) as f64;
         let routing = hash_routing(&batch, &[0], 2, 128).unwrap();
-        let t0 = std::time::Instant::now();
-        for _ in 0..reps {
-            let mut cur = [-1i32, -1];
-            let mut spares = [8i32, 0, 1, 2, 3, 4, 5, 6, 7];
-            let mut full = [0i32; 40];
-            let io = SegmentIo { cur: &mut cur, spares: &mut spares, full: &mut full };
-            assert_eq!(scatter_to_segments(&batch, SegmentTargets::Each(&routing.targets), &mut pool, &layout, io, 0).unwrap(), n);
+        let run = |hash: bool, pool: &mut [u8]| {
+            let t0 = std::time::Instant::now();
+            for _ in 0..reps {
+                let mut cur = [-1i32, -1];
+                let mut spares = [8i32, 0, 1, 2, 3, 4, 5, 6, 7];
+                let mut full = [0i32; 40];
+                let io = SegmentIo { cur: &mut cur, spares: &mut spares, full: &mut full };
+                let route = if hash { SegmentRoute::Hash { key_fields: &[0], max_parallelism: 128 } } else { SegmentRoute::Each(&routing.targets) };
+                assert_eq!(scatter_to_segments(&batch, route, pool, &layout, io, 0).unwrap(), n);
+            }
+            t0.elapsed().as_nanos() as f64 / (reps * n) as f64
+        };
+        let ts = run(false, &mut pool);
+        let tf = run(true, &mut pool);
+        println!("hash {th:.1} ns/row, scatter by given targets {ts:.1} ns/row, hashing and scattering {tf:.1} ns/row ({hashed})");
+    }
+}
+
+#[cfg(test)]
+mod scatter_tests {
+    use super::*;
+    use crate::batch::{bit_set, bitmap_len, Column, ColumnData, Field, RecordBatch, Schema, Utf8Builder};
+    use crate::partition::{hash_partition, split_by_targets};
+    use std::sync::Arc;
+
+    /// Every row of a batch as text (values or "null"), to compare what went through segments.
+    fn rows_of(b: &BatchRef<'_>) -> Vec<String> {
+        (0..b.len)
+            .map(|i| {
+                let mut s: Vec<String> = b
+                    .columns
+                    .iter()
+                    .map(|c| {
+                        if !c.is_valid(i) {
+                            return "null".into();
+                        }
+                        match c.values {
+                            ValuesRef::I32(v) => v[i].to_string(),
+                            ValuesRef::I64(v) | ValuesRef::Timestamp(v) => v[i].to_string(),
+                            ValuesRef::F64(v) => v[i].to_string(),
+                            ValuesRef::Bool(v) => bit_get(v, i).to_string(),
+                            ValuesRef::Utf8 { offsets, data } => String::from_utf8(ColumnRef::utf8_bytes(offsets, data, i).to_vec()).unwrap(),
+                        }
+                    })
+                    .collect();
+                s.push(b.event_time.map_or("-".into(), |e| e[i].to_string()));
+                s.join("|")
+            })
+            .collect()
+    }
+
+    /// The rows of segment `s` read as the consumer does (batch/segment.ts).
+    fn segment_rows(pool: &[u8], s: usize, layout: &SegmentLayout, types: &[DataType]) -> Vec<String> {
+        let base = s * layout.segment_bytes;
+        let m = &pool[base..base + layout.segment_bytes];
+        let rows = rd_u32(m, 0) as usize;
+        let has_et = rd_u32(m, 4) & 1 != 0;
+        let i64_at = |at: usize| i64::from_le_bytes(m[at..at + 8].try_into().unwrap());
+        (0..rows)
+            .map(|p| {
+                let mut out: Vec<String> = types
+                    .iter()
+                    .enumerate()
+                    .map(|(k, t)| {
+                        let r = layout.columns[k];
+                        if m[8 + k] != 0 && !bit_get(&m[r.validity..], p) {
+                            return "null".into();
+                        }
+                        match t {
+                            DataType::I32 => i32::from_le_bytes(m[r.values + 4 * p..r.values + 4 * p + 4].try_into().unwrap()).to_string(),
+                            DataType::I64 | DataType::Timestamp => i64_at(r.values + 8 * p).to_string(),
+                            DataType::F64 => f64::from_bits(i64_at(r.values + 8 * p) as u64).to_string(),
+                            DataType::Bool => bit_get(&m[r.values..], p).to_string(),
+                            DataType::Utf8 => {
+                                let (a, b) = (rd_u32(m, r.values + 4 * p) as usize, rd_u32(m, r.values + 4 * p + 4) as usize);
+                                String::from_utf8(m[r.data + a..r.data + b].to_vec()).unwrap()
+                            }
+                        }
+                    })
+                    .collect();
+                out.push(if has_et { i64_at(layout.event_time + 8 * p).to_string() } else { "-".into() });
+                out.join("|")
+            })
+            .collect()
+    }
+
+    /// Rows with every type, nulls in some columns (none in the first `clean` rows), text of
+    /// 0 to 40 bytes, keys repeating.
+    fn batch(n: usize, seed: usize, key_nulls: bool) -> RecordBatch {
+        let nulls = |i: usize, m: usize| (i * 7 + seed).is_multiple_of(m);
+        let mut text = Utf8Builder::with_capacity(n, 0);
+        let (mut vk, mut vs, mut vf, mut bools) = (vec![0u8; bitmap_len(n)], vec![0u8; bitmap_len(n)], vec![0u8; bitmap_len(n)], vec![0u8; bitmap_len(n)]);
+        for i in 0..n {
+            text.push(format!("t{}-{}", i + seed, "x".repeat((i * 13 + seed) % 38)).as_bytes());
+            bit_set(&mut vk, i, !(key_nulls && nulls(i, 11)));
+            bit_set(&mut vs, i, !nulls(i, 5));
+            bit_set(&mut vf, i, !(i > n / 2 && nulls(i, 3)));
+            bit_set(&mut bools, i, (i + seed).is_multiple_of(3));
         }
-        let ts = t0.elapsed().as_nanos() as f64 / (reps * n) as f64;
-        println!("hash {th:.1} ns/row, scatter {ts:.1} ns/row ({hashed})");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("k", DataType::I64),
+            Field::new("s", DataType::Utf8),
+            Field::new("f", DataType::F64),
+            Field::new("b", DataType::Bool),
+            Field::new("i", DataType::I32),
+        ]));
+        RecordBatch {
+            schema,
+            columns: vec![
+                Column { data: ColumnData::I64((0..n).map(|i| ((i * 31 + seed) % 97) as i64 - 40).collect()), validity: key_nulls.then_some(vk) },
+                Column { data: text.finish(), validity: Some(vs) },
+                Column { data: ColumnData::F64((0..n).map(|i| i as f64 / 4.0).collect()), validity: Some(vf) },
+                Column::new(ColumnData::Bool(bools)),
+                Column::new(ColumnData::I32((0..n).map(|i| (i + seed) as i32).collect())),
+            ],
+            len: n,
+            event_time: Some((0..n).map(|i| (i * 3 + seed) as i64).collect()),
+        }
+    }
+
+    /// Scatters the batches one after the other (segments left open between them, a few spares
+    /// at a time so calls resume), then reads every target's segments in the order they filled.
+    fn through_segments<'r>(batches: &[RecordBatch], route: impl Fn(&RecordBatch) -> SegmentRoute<'r>, n: usize, layout: &SegmentLayout) -> Vec<Vec<String>> {
+        let types: Vec<DataType> = batches[0].schema.fields.iter().map(|f| f.data_type).collect();
+        let mut pool = vec![0xa5u8; 64 * layout.segment_bytes];
+        let mut free: Vec<i32> = (0..64).rev().collect();
+        let mut cur = vec![-1i32; n];
+        let mut got = vec![Vec::new(); n];
+        for b in batches {
+            let mut from = 0;
+            while from < b.len {
+                let mut spares = vec![0i32; 3];
+                while spares[0] < 2 {
+                    spares[0] += 1;
+                    let at = spares[0] as usize;
+                    spares[at] = free.pop().unwrap();
+                }
+                let mut full = vec![0i32; 1 + 2 * (2 + n)];
+                let io = SegmentIo { cur: &mut cur, spares: &mut spares, full: &mut full };
+                from = scatter_to_segments(&b.as_ref(), route(b), &mut pool, layout, io, from).unwrap();
+                for f in 0..full[0] as usize {
+                    let (t, s) = (full[1 + 2 * f] as usize, full[2 + 2 * f] as usize);
+                    got[t].extend(segment_rows(&pool, s, layout, &types));
+                    free.push(s as i32);
+                }
+                for &s in &spares[1..=spares[0] as usize] {
+                    free.push(s);
+                }
+            }
+        }
+        for (t, &s) in cur.iter().enumerate() {
+            if s >= 0 {
+                got[t].extend(segment_rows(&pool, s as usize, layout, &types));
+            }
+        }
+        got
+    }
+
+    fn expected(parts: Vec<Vec<RecordBatch>>, n: usize) -> Vec<Vec<String>> {
+        (0..n).map(|t| parts.iter().flat_map(|p| rows_of(&p[t].as_ref())).collect()).collect()
+    }
+
+    #[test]
+    fn hashing_into_segments_routes_as_the_key_groups_and_keeps_every_value() {
+        let types = [DataType::I64, DataType::Utf8, DataType::F64, DataType::Bool, DataType::I32];
+        // Small segments: a few dozen rows each, so rows roll over and calls stop for spares.
+        let layout = SegmentLayout::new(&types, 4096).unwrap();
+        for key_nulls in [false, true] {
+            let batches = [batch(700, 1, key_nulls), batch(333, 2, key_nulls), batch(1, 3, key_nulls)];
+            for n in [1usize, 2, 3] {
+                // One i64 key (hashed in the kernel unless it has nulls), and two keys (key bytes).
+                for keys in [&[0usize][..], &[0, 1]] {
+                    let got = through_segments(&batches, |_| SegmentRoute::Hash { key_fields: keys, max_parallelism: 128 }, n, &layout);
+                    let parts = batches.iter().map(|b| hash_partition(&b.as_ref(), keys, n as u32, 128).unwrap()).collect();
+                    assert_eq!(got, expected(parts, n), "n = {n}, keys {keys:?}, key nulls {key_nulls}");
+                }
+                // A max parallelism that is not a power of two.
+                let got = through_segments(&batches, |_| SegmentRoute::Hash { key_fields: &[0], max_parallelism: 100 }, n, &layout);
+                let parts = batches.iter().map(|b| hash_partition(&b.as_ref(), &[0], n as u32, 100).unwrap()).collect();
+                assert_eq!(got, expected(parts, n));
+            }
+        }
+    }
+
+    #[test]
+    fn given_targets_and_a_single_target_keep_row_order() {
+        let types = [DataType::I64, DataType::Utf8, DataType::F64, DataType::Bool, DataType::I32];
+        let layout = SegmentLayout::new(&types, 4096).unwrap();
+        let batches = [batch(500, 5, true), batch(77, 6, false)];
+        let targets: Vec<Vec<u32>> = batches.iter().map(|b| (0..b.len).map(|i| ((i * i) % 3) as u32).collect()).collect();
+        let got = through_segments(&batches, |b| SegmentRoute::Each(&targets[if b.len == 500 { 0 } else { 1 }]), 3, &layout);
+        let parts = batches.iter().zip(&targets).map(|(b, t)| split_by_targets(&b.as_ref(), t, 3).unwrap()).collect();
+        assert_eq!(got, expected(parts, 3));
+        let got = through_segments(&batches, |_| SegmentRoute::Single, 1, &layout);
+        assert_eq!(got, vec![batches.iter().flat_map(|b| rows_of(&b.as_ref())).collect::<Vec<_>>()]);
+        // A target out of range is refused with the row.
+        let bad: Vec<u32> = (0..500).map(|i| if i == 42 { 3 } else { 0 }).collect();
+        let mut pool = vec![0u8; 8 * 4096];
+        let (mut cur, mut spares, mut full) = (vec![-1; 3], vec![2, 0, 1], vec![0; 12]);
+        let io = SegmentIo { cur: &mut cur, spares: &mut spares, full: &mut full };
+        let err = scatter_to_segments(&batches[0].as_ref(), SegmentRoute::Each(&bad), &mut pool, &layout, io, 0).unwrap_err();
+        assert!(err.message.contains("row 42 is sent to partition 3, but there are only 3"), "{}", err.message);
     }
 }

@@ -4,15 +4,17 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use sluice_core::partition::hash_routing;
-use sluice_core::segment::{scatter_to_segments as scatter, SegmentIo, SegmentLayout, SegmentTargets};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use sluice_core::batch::DataType;
+use sluice_core::segment::{scatter_to_segments as scatter, SegmentIo, SegmentLayout, SegmentRoute};
 
 use crate::batch::{batch_ref, event_time_slice, parse_schema, FieldSpec};
-use crate::error::{config_error, to_napi};
+use crate::error::to_napi;
 
-/// Writes rows `from`.. of a batch into segments: by key group when `key_fields` is given (the
-/// targets computed into `targets` when `from` is 0), by `targets` when only that is given, else
-/// all to target 0. Returns the row to go on from.
+/// Writes rows `from`.. of a batch into segments: by key group when `key_fields` is given, by
+/// `targets` when only that is given, else all to target 0. Returns the row to go on from.
 #[napi(js_name = "scatterToSegments")]
 #[allow(clippy::too_many_arguments)]
 pub fn scatter_to_segments(
@@ -22,7 +24,7 @@ pub fn scatter_to_segments(
     event_time: Option<Uint8Array>,
     key_fields: Option<Vec<u32>>,
     max_parallelism: u32,
-    mut targets: Option<Uint32Array>,
+    targets: Option<Uint32Array>,
     mut pool: Uint8Array,
     segment_bytes: u32,
     mut cur: Int32Array,
@@ -34,29 +36,13 @@ pub fn scatter_to_segments(
     let et = event_time_slice(&event_time)?;
     let batch = batch_ref(&schema, &buffers, length as usize, et)?;
     let types: Vec<_> = schema.fields.iter().map(|f| f.data_type).collect();
-    let layout = SegmentLayout::new(&types, segment_bytes as usize).map_err(to_napi)?;
-    let n = cur.len() as u32;
-    if let Some(keys) = &key_fields {
-        let ts = targets.as_mut().ok_or_else(|| config_error("hash routing into segments needs a targets array"))?;
-        if ts.len() < batch.len {
-            return Err(config_error(format!("a targets array of {} for a batch of {} rows", ts.len(), batch.len)));
-        }
-        if from == 0 {
-            let keys: Vec<usize> = keys.iter().map(|&k| k as usize).collect();
-            let routing = hash_routing(&batch, &keys, n, max_parallelism).map_err(to_napi)?;
-            // SAFETY: the targets array is this writer's scratch, read by nothing else during the call.
-            let ts: &mut [u32] = unsafe { ts.as_mut() };
-            ts[..batch.len].copy_from_slice(&routing.targets);
-        }
-    }
-    let route = match &targets {
-        Some(ts) => {
-            if ts.len() < batch.len {
-                return Err(config_error(format!("a targets array of {} for a batch of {} rows", ts.len(), batch.len)));
-            }
-            SegmentTargets::Each(&ts[..batch.len])
-        }
-        None => SegmentTargets::Single,
+    let layout = layout_of(types, segment_bytes as usize)?;
+    let keys: Vec<usize> = key_fields.iter().flatten().map(|&k| k as usize).collect();
+    let route = match (&key_fields, &targets) {
+        // The partitioner hashes the keys itself (the targets array is not needed natively).
+        (Some(_), _) => SegmentRoute::Hash { key_fields: &keys, max_parallelism },
+        (None, Some(ts)) => SegmentRoute::Each(ts),
+        (None, None) => SegmentRoute::Single,
     };
     // SAFETY: the pool is a view of shared memory that other threads read and write too, but
     // only in segments they hold: this writer holds the segments in `cur` and `spares`, the only
@@ -70,6 +56,28 @@ pub fn scatter_to_segments(
     let io = unsafe { SegmentIo { cur: cur.as_mut(), spares: spares.as_mut(), full: full.as_mut() } };
     let end = scatter(&batch, route, pool, &layout, io, from as usize).map_err(to_napi)?;
     Ok(end as u32)
+}
+
+/// A layout with the column types and segment size it was computed for.
+type CachedLayout = (Vec<DataType>, usize, Rc<SegmentLayout>);
+
+thread_local! {
+    /// The layout last computed on this thread: a writer asks for the same one batch after batch.
+    static LAST_LAYOUT: RefCell<Option<CachedLayout>> = const { RefCell::new(None) };
+}
+
+fn layout_of(types: Vec<DataType>, segment_bytes: usize) -> Result<Rc<SegmentLayout>> {
+    LAST_LAYOUT.with(|last| {
+        let mut last = last.borrow_mut();
+        if let Some((t, b, l)) = last.as_ref() {
+            if *t == types && *b == segment_bytes {
+                return Ok(l.clone());
+            }
+        }
+        let l = Rc::new(SegmentLayout::new(&types, segment_bytes).map_err(to_napi)?);
+        *last = Some((types, segment_bytes, l.clone()));
+        Ok(l)
+    })
 }
 
 /// The capacity and regions of a schema's segment layout (for the test that both engines agree).

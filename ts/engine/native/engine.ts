@@ -346,7 +346,8 @@ export class NativeEngine implements Engine {
         eventTimeBytes(batch),
         route.kind === 'hash' ? [...route.keyFields] : undefined,
         route.kind === 'hash' ? route.maxParallelism : 0,
-        route.kind === 'single' ? undefined : route.targets,
+        // A hash route is hashed natively in the partitioner's loop: no targets array.
+        route.kind === 'targets' ? route.targets : undefined,
         pool,
         layout.segmentBytes,
         io.cur,

@@ -18,6 +18,7 @@ interface Views {
   readonly u32: Uint32Array;
   readonly i64: BigInt64Array;
   readonly f64: Float64Array;
+  readonly dv: DataView;
 }
 
 const viewsOf = new WeakMap<ArrayBufferLike, Views>();
@@ -27,7 +28,7 @@ function views(pool: Uint8Array): Views {
   if (v === undefined) {
     const b = pool.buffer;
     const n = pool.buffer.byteLength;
-    v = { u8: new Uint8Array(b), i32: new Int32Array(b, 0, n >>> 2), u32: new Uint32Array(b, 0, n >>> 2), i64: new BigInt64Array(b, 0, n >>> 3), f64: new Float64Array(b, 0, n >>> 3) };
+    v = { u8: new Uint8Array(b), i32: new Int32Array(b, 0, n >>> 2), u32: new Uint32Array(b, 0, n >>> 2), i64: new BigInt64Array(b, 0, n >>> 3), f64: new Float64Array(b, 0, n >>> 3), dv: new DataView(b) };
     viewsOf.set(b, v);
   }
   return v;
@@ -99,25 +100,38 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
     used.fill(0, t * U, (t + 1) * U);
     return true;
   };
-  const len = batch.length - from;
-  if (placeBase.length < len) {
-    placeBase = new Int32Array(len);
-    placePos = new Int32Array(len);
-  }
-  const pb = placeBase;
-  const pp = placePos;
-  // Pass 1: each row's segment and position (rolling over to spares), up to where spares last.
+  // Pass 1: each row placed in its target's current segment (rolling over to spares), up to
+  // where spares last; what is recorded is the runs: per segment the target's rows a..b (its
+  // rows counted in order) at positions p0.. of that segment.
+  const placed = new Int32Array(n);
+  const runStart = new Int32Array(n);
+  const runP0 = new Int32Array(n);
+  for (let t = 0; t < n; t++) runP0[t] = rowsOf[t]!;
+  const runs: number[] = []; // (t, segment, p0, a, b) each
+  const close = (t: number, s: number): void => {
+    if (placed[t]! > runStart[t]!) runs.push(t, s, runP0[t]!, runStart[t]!, placed[t]!);
+    v.u32[(s * seg) >>> 2] = rowsOf[t]!;
+  };
+  const takeRun = (t: number): boolean => {
+    if (!take(t)) return false;
+    runStart[t] = placed[t]!;
+    runP0[t] = 0;
+    return true;
+  };
+  // Each utf8 column's offsets and text capacity, looked up once.
+  const uOffsets = utf8.map((k) => (cols[k] as Utf8Column).offsets);
+  const uBytes = Int32Array.from(utf8, (k) => regions[k]!.dataBytes);
   let end = batch.length;
   for (let r = from; r < batch.length; r++) {
     const t = targets === null ? 0 : targets[r]!;
-    if (cur[t]! < 0 && !take(t)) {
+    if (cur[t]! < 0 && !takeRun(t)) {
       end = r;
       break;
     }
     let fits = rowsOf[t]! < cap;
     for (let j = 0; j < U && fits; j++) {
-      const c = cols[utf8[j]!] as Utf8Column;
-      if (used[t * U + j]! + c.offsets[r + 1]! - c.offsets[r]! > regions[utf8[j]!]!.dataBytes) fits = false;
+      const o = uOffsets[j]!;
+      if (used[t * U + j]! + o[r + 1]! - o[r]! > uBytes[j]!) fits = false;
     }
     if (!fits) {
       if (rowsOf[t] === 0) throw new EngineError('data', `row ${r} of the batch (${rowBytes(batch, r)} bytes of text) does not fit an exchange segment of ${seg} bytes (${UTF8_BYTES_PER_ROW * cap} bytes per text column); raise the exchange segment size`);
@@ -125,97 +139,131 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
       full[1 + 2 * f] = t;
       full[2 + 2 * f] = cur[t]!;
       full[0] = f + 1;
-      v.u32[(cur[t]! * seg) >>> 2] = rowsOf[t]!;
+      close(t, cur[t]!);
       cur[t] = -1;
-      if (!take(t)) {
+      if (!takeRun(t)) {
         end = r;
         break;
       }
     }
     for (let j = 0; j < U; j++) {
-      const c = cols[utf8[j]!] as Utf8Column;
-      used[t * U + j]! += c.offsets[r + 1]! - c.offsets[r]!;
+      const o = uOffsets[j]!;
+      used[t * U + j]! += o[r + 1]! - o[r]!;
     }
-    pb[r - from] = cur[t]! * seg;
-    pp[r - from] = rowsOf[t]!++;
+    placed[t]!++;
+    rowsOf[t]!++;
   }
-  for (let t = 0; t < n; t++) if (cur[t]! >= 0) v.u32[(cur[t]! * seg) >>> 2] = rowsOf[t]!;
-  // Pass 2: column by column, each row to its place (8-byte values as two 32-bit words: exact bits, no BigInt).
+  for (let t = 0; t < n; t++) if (cur[t]! >= 0) close(t, cur[t]!);
+  // The rows grouped by target, in order (a counting sort): target t's k-th row is order[first[t] + k].
   const m = end - from;
+  if (order.length < m) order = new Int32Array(m);
+  const first = new Int32Array(n + 1);
+  for (let t = 0; t < n; t++) first[t + 1] = first[t]! + placed[t]!;
+  if (targets === null) for (let x = 0; x < m; x++) order[x] = from + x;
+  else {
+    const fill = first.slice(0, n);
+    for (let r = from; r < end; r++) order[fill[targets[r]!]!++] = r;
+  }
+  // Pass 2: per run, column by column, its rows to consecutive positions (8-byte values as two
+  // 32-bit words: exact bits, no BigInt).
   const u8 = v.u8;
   const i32 = v.i32;
-  for (let k = 0; k < nCols; k++) {
-    const c = cols[k]!;
-    const reg = regions[k]!;
-    if (c.validity !== null) {
-      const val = c.validity;
-      for (let x = 0; x < m; x++) {
-        const r = from + x;
-        const base = pb[x]!;
-        const p = pp[x]!;
-        const flag = base + 8 + k;
-        const valid = (val[r >>> 3]! & (1 << (r & 7))) !== 0;
-        if (!valid && u8[flag] === 0) {
-          // The first null of this column in the segment: the rows before it were all valid.
-          u8[flag] = 1;
-          for (let i = 0; i < p; i++) u8[base + reg.validity + (i >>> 3)]! |= 1 << (i & 7);
+  for (let q = 0; q < runs.length; q += 5) {
+    const t = runs[q]!;
+    const base = runs[q + 1]! * seg;
+    const p0 = runs[q + 2]!;
+    const a = first[t]! + runs[q + 3]!;
+    const b = first[t]! + runs[q + 4]!;
+    for (let k = 0; k < nCols; k++) {
+      const c = cols[k]!;
+      const reg = regions[k]!;
+      const flag = base + 8 + k;
+      const bits = base + reg.validity;
+      if (c.validity !== null) copyValidity(u8, flag, bits, p0, c.validity, a, b);
+      else if (u8[flag] !== 0) for (let p = p0; p < p0 + b - a; p++) u8[bits + (p >>> 3)]! |= 1 << (p & 7);
+      switch (c.type) {
+        case 'i32': {
+          const src = c.values;
+          const d = ((base + reg.values) >>> 2) + p0 - a;
+          for (let x = a; x < b; x++) i32[d + x] = src[order[x]!]!;
+          break;
         }
-        if (valid && u8[flag] !== 0) u8[base + reg.validity + (p >>> 3)]! |= 1 << (p & 7);
+        case 'i64':
+        case 'timestamp':
+        case 'f64':
+          copy64(new Int32Array(c.values.buffer, c.values.byteOffset, c.values.length * 2), i32, ((base + reg.values) >>> 2) + 2 * p0, a, b);
+          break;
+        case 'bool': {
+          const src = c.values;
+          const d = base + reg.values;
+          for (let x = a; x < b; x++) {
+            const r = order[x]!;
+            const p = p0 + x - a;
+            if ((src[r >>> 3]! & (1 << (r & 7))) !== 0) u8[d + (p >>> 3)]! |= 1 << (p & 7);
+          }
+          break;
+        }
+        case 'utf8': {
+          const offs = c.offsets;
+          const data = c.data;
+          const o = ((base + reg.values) >>> 2) + p0 - a;
+          const text = base + reg.data;
+          let at = i32[o + a]!;
+          const src = new DataView(data.buffer, data.byteOffset, data.byteLength);
+          const textEnd = text + reg.dataBytes;
+          for (let x = a; x < b; x++) {
+            const r = order[x]!;
+            const s0 = offs[r]!;
+            const l = offs[r + 1]! - s0;
+            const d = text + at;
+            if (l > 32) u8.set(data.subarray(s0, s0 + l), d);
+            // Short text in 4-byte words where both sides have room for the last whole word:
+            // the bytes past this row's end are overwritten by the next row or never read.
+            else if (s0 + l + 3 <= data.length && d + l + 3 <= textEnd) for (let i = 0; i < l; i += 4) v.dv.setInt32(d + i, src.getInt32(s0 + i, true), true);
+            else for (let i = 0; i < l; i++) u8[d + i] = data[s0 + i]!;
+            at += l;
+            i32[o + x + 1] = at;
+          }
+          break;
+        }
       }
     }
-    switch (c.type) {
-      case 'i32': {
-        const src = c.values;
-        for (let x = 0; x < m; x++) i32[((pb[x]! + reg.values) >>> 2) + pp[x]!] = src[from + x]!;
-        break;
-      }
-      case 'i64':
-      case 'timestamp':
-      case 'f64':
-        copy64(new Int32Array(c.values.buffer, c.values.byteOffset, c.values.length * 2), i32, reg.values, from, m, pb, pp);
-        break;
-      case 'bool': {
-        const src = c.values;
-        for (let x = 0; x < m; x++) {
-          const r = from + x;
-          const p = pp[x]!;
-          if ((src[r >>> 3]! & (1 << (r & 7))) !== 0) u8[pb[x]! + reg.values + (p >>> 3)]! |= 1 << (p & 7);
-        }
-        break;
-      }
-      case 'utf8': {
-        const offs = c.offsets;
-        const data = c.data;
-        for (let x = 0; x < m; x++) {
-          const r = from + x;
-          const base = pb[x]!;
-          const o = ((base + reg.values) >>> 2) + pp[x]!;
-          const at = i32[o]!;
-          const a = offs[r]!;
-          const l = offs[r + 1]! - a;
-          const d = base + reg.data + at;
-          if (l > 32) u8.set(data.subarray(a, a + l), d);
-          else for (let i = 0; i < l; i++) u8[d + i] = data[a + i]!;
-          i32[o + 1] = at + l;
-        }
-        break;
-      }
-    }
+    if (et !== null) copy64(new Int32Array(et.buffer, et.byteOffset, et.length * 2), i32, ((base + layout.eventTime) >>> 2) + 2 * p0, a, b);
   }
-  if (et !== null) copy64(new Int32Array(et.buffer, et.byteOffset, et.length * 2), i32, layout.eventTime, from, m, pb, pp);
   return end;
 }
 
-/** Where pass 1 placed each row: its segment's byte offset and its position there (reused between calls). */
-let placeBase = new Int32Array(0);
-let placePos = new Int32Array(0);
+/** The rows of a call grouped by target (reused between calls). */
+let order = new Int32Array(0);
 
-function copy64(src: Int32Array, i32: Int32Array, region: number, from: number, m: number, pb: Int32Array, pp: Int32Array): void {
-  for (let x = 0; x < m; x++) {
-    const d = ((pb[x]! + region) >>> 2) + 2 * pp[x]!;
-    const s = 2 * (from + x);
-    i32[d] = src[s]!;
-    i32[d + 1] = src[s + 1]!;
+/** 8-byte values of rows order[a..b] to consecutive slots from 32-bit word `d`. */
+function copy64(src: Int32Array, i32: Int32Array, d: number, a: number, b: number): void {
+  const o = order;
+  for (let x = a, w = d; x < b; x++, w += 2) {
+    const s = 2 * o[x]!;
+    i32[w] = src[s]!;
+    i32[w + 1] = src[s + 1]!;
+  }
+}
+
+/**
+ * Validity of rows order[a..b] at positions p0..: the segment's bitmap is kept only once its
+ * flag says the column has a null there; the first null sets the flag and marks every earlier
+ * row of the segment valid.
+ */
+function copyValidity(u8: Uint8Array, flag: number, bits: number, p0: number, val: Uint8Array, a: number, b: number): void {
+  const o = order;
+  let x = a;
+  if (u8[flag] === 0) {
+    while (x < b && (val[o[x]! >>> 3]! & (1 << (o[x]! & 7))) !== 0) x++;
+    if (x === b) return;
+    u8[flag] = 1;
+    for (let p = 0; p < p0 + x - a; p++) u8[bits + (p >>> 3)]! |= 1 << (p & 7);
+  }
+  for (; x < b; x++) {
+    const r = o[x]!;
+    const p = p0 + x - a;
+    if ((val[r >>> 3]! & (1 << (r & 7))) !== 0) u8[bits + (p >>> 3)]! |= 1 << (p & 7);
   }
 }
 
