@@ -260,6 +260,12 @@ export interface ExecuteOptions {
    * The run lasts until `signal` stops it.
    */
   readonly application?: ApplicationOptions;
+  /**
+   * @internal An application task's ownership check (connectors/kafka/task-ownership.ts): throws
+   * once another instance has claimed the task. Called before the run restores, before each
+   * checkpoint is written, and after it is written before the sinks commit it.
+   */
+  readonly ownership?: (doing: string) => void;
 }
 
 /** One instance of a Kafka application (ExecuteOptions.application, `sluice run --application-id`). */
@@ -286,7 +292,11 @@ export type ApplicationEvent =
   | { readonly kind: 'task-finished'; readonly task: number; readonly recordsIn: number }
   | { readonly kind: 'task-revoked'; readonly task: number }
   /** The task's transactions were fenced by another instance that took it over (this one had left the group): given up. */
-  | { readonly kind: 'task-fenced'; readonly task: number };
+  | { readonly kind: 'task-fenced'; readonly task: number }
+  /** Another instance claimed the task (this one had lost its session): this one's checkpoint, commit or restore was refused, and the task given up. */
+  | { readonly kind: 'task-refused'; readonly task: number; readonly reason: string }
+  /** The task's owner claim: the checkpoint it resumes from (null: a fresh start), in the claim's directory. */
+  | { readonly kind: 'task-claimed'; readonly task: number; readonly owner: string; readonly from: string | null };
 
 /** How a worker thread rebuilds a job: the module whose default export builds it, and its arguments. */
 export interface JobModule {

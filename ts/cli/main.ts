@@ -315,6 +315,12 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
       case 'task-fenced':
         log.warn(`application '${id}': task ${e.task} was fenced by the instance that took it over (this one had missed its session); given up, joining again`);
         return;
+      case 'task-refused':
+        log.warn(`application '${id}': ${e.reason}; given up, joining again`);
+        return;
+      case 'task-claimed':
+        log.info(`application '${id}': task ${e.task} claimed as ${e.owner}, resuming from ${e.from ?? 'the start (no checkpoint yet)'}`);
+        return;
       case 'task-revoked':
         log.info(`application '${id}': task ${e.task} stopped (given up: moved to another instance, or the instance stops)`);
         return;

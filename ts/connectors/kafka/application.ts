@@ -19,7 +19,8 @@ import { JobGraph, ParallelSettings, type GraphNode } from '../../plan/graph.js'
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { KafkaSink } from './sink.js';
 import { KafkaSource } from './source.js';
-import { TaskGroup } from './task-group.js';
+import { TaskGroupThread } from './task-group-thread.js';
+import { CLAIMED_ELSEWHERE, TaskClaim } from './task-ownership.js';
 import { errorCodes } from './transactions.js';
 
 interface RunningTask {
@@ -120,24 +121,41 @@ async function runApplication(
   if (options.signal?.aborted === true) stop.abort();
 
   const start = (task: number): void => {
-    const dir = join(stateDir, `task-${task}`);
+    const taskDir = join(stateDir, `task-${task}`);
     const abort = new AbortController();
-    emit({ kind: 'task-started', task, checkpointDir: dir });
     const { application: _a, client: _c, progress: _p, signal: _s, ...rest } = options;
-    // Built again from the job's module: the task's own user function objects.
-    const done = build().then((g) => run(taskGraph(g, app.id, task, dir), { ...rest, signal: abort.signal, restoreFrom: 'latest' })).then(
+    let refused = false;
+    const run1 = async (): Promise<JobResult> => {
+      // Claim first (a new owner epoch from the broker, its own directory), then choose the checkpoint: see task-ownership.ts.
+      const claim = await TaskClaim.claim(bootstrap, app.id, task, taskDir);
+      emit({ kind: 'task-claimed', task, owner: claim.owner, from: claim.from });
+      emit({ kind: 'task-started', task, checkpointDir: claim.dir });
+      const ownership = (doing: string): void => {
+        try {
+          claim.check(doing);
+        } catch (e) {
+          if (!refused) emit({ kind: 'task-refused', task, reason: e instanceof Error ? e.message : String(e) });
+          refused = true;
+          throw e;
+        }
+      };
+      // Built again from the job's module: the task's own user function objects.
+      const g = await build();
+      return run(taskGraph(g, app.id, task, claim.dir), { ...rest, signal: abort.signal, restoreFrom: 'latest', ownership });
+    };
+    const done = run1().then(
       (r) => {
         results.push(r);
         if (!abort.signal.aborted) emit({ kind: 'task-finished', task, recordsIn: r.recordsIn });
       },
       (e: unknown) => {
-        if (abort.signal.aborted) return;
-        if (fenced(e)) {
+        if (abort.signal.aborted && !refused) return;
+        if (refused || claimedElsewhere(e) || fenced(e)) {
           // Kafka Streams' TaskMigratedException: another instance took the task over (this one
-          // missed its session, e.g. its thread stalled) and fenced its transactions. Give it
-          // up and join again; nothing of this run was committed after the fencing.
+          // missed its session, e.g. its process was paused) and refused or fenced what this
+          // one still tried. Give it up and join again; nothing of this run is committed any more.
           running.delete(task);
-          emit({ kind: 'task-fenced', task });
+          if (!refused) emit({ kind: 'task-fenced', task });
           group.release(task);
           return;
         }
@@ -148,7 +166,7 @@ async function runApplication(
     );
     running.set(task, { abort, done });
   };
-  const group = new TaskGroup(
+  const group = new TaskGroupThread(
     { bootstrap, groupId: app.id, taskCount, sessionTimeoutMs: app.sessionTimeoutMs ?? 10_000, clientId: `sluice-${app.id}` },
     {
       assign: (tasks) => tasks.forEach(start),
@@ -181,6 +199,12 @@ async function runApplication(
   }
   if (failure !== null) throw failure;
   return combine(jobName, results, Date.now() - started);
+}
+
+/** The error of a task refused by its ownership check (another instance claimed it). */
+function claimedElsewhere(e: unknown): boolean {
+  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 8; x = x.cause, depth++) if (x.message.includes(CLAIMED_ELSEWHERE)) return true;
+  return false;
 }
 
 /** The error of a task whose sink was fenced (its transactional id reinitialized by another instance). */
