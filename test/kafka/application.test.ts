@@ -190,3 +190,71 @@ describe('a job as a Kafka application of several processes', () => {
     await expectExactlyOnce(bootstrap, out, want);
   });
 });
+
+// A zombie: an instance paused (SIGSTOP) until the group has given its tasks to the others, then
+// resumed (SIGCONT) while its tasks still run. The others claimed those tasks (a larger owner
+// epoch, see task-ownership.ts) before choosing their checkpoints, so whatever the zombie still
+// tries (a checkpoint, a commit, a write to a fenced transaction) is refused, and the output
+// stays exactly once. Its heartbeats run on a thread of their own, so only a paused process
+// (not a busy main thread) loses its place.
+describe('a paused instance (a zombie) cannot corrupt the tasks it lost', () => {
+  it.each(cases.slice(0, 1))('%s engine, %s job: 3 instances, one paused until the others run its tasks, then resumed: refused, every window exactly once', async (engine, how) => {
+    requireNative();
+    const input = `zin-${uid()}`;
+    const out = `zout-${uid()}`;
+    const single = `zsingle-${uid()}`;
+    await createTopic(bootstrap, input, PARTITIONS);
+    await createTopic(bootstrap, out, 3);
+    await createTopic(bootstrap, single, 3);
+    await produce(bootstrap, input, keyedInput(N));
+    const want = expectedWindows(N);
+    const ref = await run(bootstrap, ['run', JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`), '0', how], single, null);
+    expect(ref.code, ref.stderr).toBe(0);
+    const reference = (await readCommitted(bootstrap, single, true)).map((r) => windowOf(r.value)).sort();
+    expect(reference).toEqual(want);
+
+    const app = `zapp-${uid()}`;
+    // The broker's shortest session (6 s): the zombie is dropped soon after it is paused.
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '6000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1', how];
+    const trio = [instance('a', engine, args), instance('b', engine, args), instance('c', engine, args)];
+    const ready = (i: Instance): boolean => {
+      const lastStart = i.lines.findLastIndex((l) => /task \d+ started/.test(l));
+      return lastStart >= 0 && tasksOf(i).some((t) => !finishedOn(i, t)) && i.lines.slice(lastStart).filter((l) => /checkpoint \d+ completed/.test(l)).length >= 3;
+    };
+    await until(() => trio.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))) && trio.some(ready), 'all 3 joined and one has worked on its tasks', trio);
+    const zombie = trio.find(ready)!;
+    const pair = trio.filter((i) => i !== zombie);
+    // The tasks it runs as it is paused: started and not yet stopped, finished or given up.
+    const held = Array.from({ length: PARTITIONS }, (_, t) => t).filter((t) => {
+      const lastStart = zombie.lines.findLastIndex((l) => new RegExp(`task ${t} started`).test(l));
+      return lastStart >= 0 && !zombie.lines.slice(lastStart).some((l) => new RegExp(`task ${t} (stopped|finished|was fenced)|task ${t}: .* refused`).test(l));
+    });
+    expect(held.length, zombie.lines.join('\n')).toBeGreaterThan(0);
+    const before = pair.map((i) => i.lines.length);
+    zombie.child.kill('SIGSTOP');
+    // The others claim its tasks once the broker dropped it; the zombie's tasks still "run" (paused).
+    await until(() => new Set(pair.flatMap(tasksOf)).size === PARTITIONS, 'the 2 others hold every task', trio);
+    for (const t of held) {
+      const taker = pair.find((i) => tasksOf(i).includes(t))!;
+      await until(() => taker.lines.slice(before[pair.indexOf(taker)]).some((l) => new RegExp(`task ${t} claimed as owner-`).test(l)), `task ${t} claimed by ${taker.name}`, trio);
+    }
+    const resumedAt = zombie.lines.length;
+    zombie.child.kill('SIGCONT');
+    // Resumed, the zombie learns it lost its tasks: from the group (its member is gone), from its
+    // ownership check (a checkpoint or commit refused) or from the broker (a fenced transaction).
+    await until(() => held.every((t) => zombie.lines.slice(resumedAt).some((l) => new RegExp(`task ${t} (stopped|was fenced)|task ${t}: .* refused`).test(l))), 'the zombie gave up its tasks', trio);
+    const refusals = zombie.lines.slice(resumedAt).filter((l) => /refused|was fenced/.test(l));
+    // It joins again and is given a share once more; every task finishes on its holder.
+    await until(() => tasksOf(zombie).length > 0 && new Set(trio.flatMap(tasksOf)).size === PARTITIONS, 'the resumed instance holds tasks again', trio);
+    await until(() => Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => trio.some((i) => tasksOf(i).includes(t) && finishedOn(i, t))), 'every task finished', trio);
+    for (const i of trio) i.child.kill('SIGTERM');
+    for (const i of trio) {
+      const r = await i.exited;
+      expect(r.signal === null ? r.code : r.signal, i.lines.join('\n')).not.toBe('SIGKILL');
+    }
+    if (process.env.SLUICE_APP_TEST_LOG !== undefined) writeFileSync(`${process.env.SLUICE_APP_TEST_LOG}.zombie`, [`refusals: ${refusals.length}`, ...trio.map((i) => `--- ${i.name}\n${i.lines.join('\n')}`)].join('\n'));
+    const got = (await readCommitted(bootstrap, out, true)).map((r) => windowOf(r.value)).sort();
+    expect(got).toEqual(reference);
+    await expectExactlyOnce(bootstrap, out, want);
+  });
+});

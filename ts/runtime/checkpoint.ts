@@ -268,7 +268,14 @@ export class CheckpointCoordinator {
         this.savepointDirs.push(dir);
         savepoint.resolve(dir);
       }
-    } catch (e) {
+    } catch (failed) {
+      let e = failed;
+      // A write that failed because another owner took the run's directory over says so.
+      try {
+        this.ownership(`writing checkpoint ${id}`);
+      } catch (refused) {
+        e = refused;
+      }
       const err = new Error(`checkpoint ${id} to ${savepoint?.dir ?? this.config.dir} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
       this.failure ??= err;
       this.record(id, { status: 'failed', error: err.message });

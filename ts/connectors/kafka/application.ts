@@ -5,11 +5,15 @@
  * whole job on them, so a keyed operator sees all records of a key only when the input topics
  * are partitioned by that key (no repartition topic yet). Tasks are shared among the instances
  * through the consumer group `<application id>` (task-group.ts); each task runs as its own job
- * at parallelism 1 on this thread, checkpointing into `<stateDir>/<id>/task-<n>` (a directory
- * every instance reaches), with its own transactional ids in its Kafka sinks. An instance
- * given a task resumes it from the newest checkpoint there: its source offsets, its keyed
- * state, and the sink transactions it had prepared (committed on restore; anything the former
- * owner left open is fenced by the sink's restore, as after a crash of a single process).
+ * at parallelism 1 on this thread, checkpointing into its owner directory under
+ * `<stateDir>/<id>/task-<n>` (a directory every instance reaches), with its own transactional
+ * ids in its Kafka sinks. An instance given a task first claims it (task-ownership.ts: a new
+ * owner epoch, after which the former owner can no longer restore, checkpoint or commit), then
+ * resumes it from the checkpoint the task's lineage gives: its source offsets, its keyed state,
+ * and the sink transactions it had prepared (committed on restore; anything the former owner
+ * left open is fenced by the sink's restore, as after a crash of a single process). The group
+ * membership runs on a worker thread (task-group-thread.ts), so heartbeats go on while tasks
+ * keep this thread busy.
  */
 
 import { join } from 'node:path';
