@@ -243,7 +243,10 @@ describe('a paused instance (a zombie) cannot corrupt the tasks it lost', () => 
     // Resumed, the zombie learns it lost its tasks: from the group (its member is gone), from its
     // ownership check (a checkpoint or commit refused) or from the broker (a fenced transaction).
     await until(() => held.every((t) => zombie.lines.slice(resumedAt).some((l) => new RegExp(`task ${t} (stopped|was fenced)|task ${t}: .* refused`).test(l))), 'the zombie gave up its tasks', trio);
+    // What it still tried was refused: its ownership check (a checkpoint written or committed
+    // after the others' claims) or the broker (a write to a transaction the new owner fenced).
     const refusals = zombie.lines.slice(resumedAt).filter((l) => /refused|was fenced/.test(l));
+    expect(refusals.length, zombie.lines.join('\n')).toBeGreaterThan(0);
     // It joins again and is given a share once more; every task finishes on its holder.
     await until(() => tasksOf(zombie).length > 0 && new Set(trio.flatMap(tasksOf)).size === PARTITIONS, 'the resumed instance holds tasks again', trio);
     await until(() => Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => trio.some((i) => tasksOf(i).includes(t) && finishedOn(i, t))), 'every task finished', trio);
