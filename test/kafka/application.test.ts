@@ -261,3 +261,84 @@ describe('a paused instance (a zombie) cannot corrupt the tasks it lost', () => 
     await expectExactlyOnce(bootstrap, out, want);
   });
 });
+
+// The other side of the same coin: an instance whose main thread is merely busy (a user function
+// blocks it for longer than the session) keeps its place and its tasks, because its heartbeats
+// run on a thread of their own (task-group-thread.ts). Before, it was dropped and became a zombie.
+describe('an instance whose main thread is busy past its session', () => {
+  it.each(cases.slice(0, 1))('%s engine, %s job: keeps its tasks, no rebalance, every window exactly once', async (engine, how) => {
+    requireNative();
+    const input = `bin-${uid()}`;
+    const out = `bout-${uid()}`;
+    const single = `bsingle-${uid()}`;
+    await createTopic(bootstrap, input, PARTITIONS);
+    await createTopic(bootstrap, out, 3);
+    await createTopic(bootstrap, single, 3);
+    await produce(bootstrap, input, keyedInput(N));
+    const want = expectedWindows(N);
+    const ref = await run(bootstrap, ['run', JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`), '0', how], single, null);
+    expect(ref.code, ref.stderr).toBe(0);
+    const reference = (await readCommitted(bootstrap, single, true)).map((r) => windowOf(r.value)).sort();
+
+    const app = `bapp-${uid()}`;
+    // A session of 6 s, a stall of 10 s.
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '6000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1', how, `${join(work, `stall-${out}`)}:10000`];
+    const pair = [instance('a', engine, args), instance('b', engine, args)];
+    await until(() => pair.some((i) => i.lines.some((l) => /stalling the main thread/.test(l))), 'one instance stalls', pair);
+    const stalled = pair.find((i) => i.lines.some((l) => /stalling the main thread/.test(l)))!;
+    const from = pair.map((i) => i.lines.length);
+    // The group was settled when the stall began: 3 tasks each.
+    expect(pair.map((i) => tasksOf(i).length), pair.map((i) => i.lines.join('\n')).join('\n---\n')).toEqual([3, 3]);
+    await stalled.waitFor(/stall over/, 'the stall ends');
+    await until(() => Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => pair.some((i) => tasksOf(i).includes(t) && finishedOn(i, t))), 'every task finished', pair);
+    // No rebalance and no task moved or given up since the stall began.
+    pair.forEach((i, k) => {
+      const since = i.lines.slice(from[k]);
+      expect(since.filter((l) => / generation \d+: tasks|task \d+ (started|stopped|was fenced)|refused/.test(l)), i.lines.join('\n')).toEqual([]);
+    });
+    for (const i of pair) i.child.kill('SIGTERM');
+    for (const i of pair) await i.exited;
+    const got = (await readCommitted(bootstrap, out, true)).map((r) => windowOf(r.value)).sort();
+    expect(got).toEqual(reference);
+    await expectExactlyOnce(bootstrap, out, want);
+  });
+});
+
+// A main thread that hangs for longer than --max-stall: the instance leaves the group by itself
+// (its heartbeat thread would otherwise keep its tasks forever), the other takes them over, and
+// what the hung one still tries when it wakes is refused.
+describe('an instance whose main thread hangs past --max-stall', () => {
+  it.each(cases.slice(0, 1))('%s engine, %s job: leaves the group, the other takes its tasks over, every window exactly once', async (engine, how) => {
+    requireNative();
+    const input = `hin-${uid()}`;
+    const out = `hout-${uid()}`;
+    const single = `hsingle-${uid()}`;
+    await createTopic(bootstrap, input, PARTITIONS);
+    await createTopic(bootstrap, out, 3);
+    await createTopic(bootstrap, single, 3);
+    await produce(bootstrap, input, keyedInput(N));
+    const want = expectedWindows(N);
+    const ref = await run(bootstrap, ['run', JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`), '0', how], single, null);
+    expect(ref.code, ref.stderr).toBe(0);
+    const reference = (await readCommitted(bootstrap, single, true)).map((r) => windowOf(r.value)).sort();
+
+    const app = `happ-${uid()}`;
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '6000', '--max-stall', '5000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1', how, `${join(work, `stall-${out}`)}:30000`];
+    const pair = [instance('a', engine, args), instance('b', engine, args)];
+    await until(() => pair.some((i) => i.lines.some((l) => /stalling the main thread/.test(l))), 'one instance stalls', pair);
+    const hung = pair.find((i) => i.lines.some((l) => /stalling the main thread/.test(l)))!;
+    const other = pair.find((i) => i !== hung)!;
+    // The other gets every task while the hung one still sleeps.
+    await until(() => tasksOf(other).length === PARTITIONS || hung.lines.some((l) => /stall over/.test(l)), 'the other instance holds every task', pair);
+    expect(hung.lines.some((l) => /stall over/.test(l)), 'the other instance took the tasks over only after the stall ended').toBe(false);
+    await hung.waitFor(/stall over/, 'the stall ends');
+    await hung.waitFor(/main thread did not respond for \d+ ms \(more than --max-stall 5000\); it left the group/, 'the hung instance reports it left');
+    await until(() => tasksOf(hung).length > 0, 'the hung instance holds tasks again', pair);
+    await until(() => Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => pair.some((i) => tasksOf(i).includes(t) && finishedOn(i, t))), 'every task finished', pair);
+    for (const i of pair) i.child.kill('SIGTERM');
+    for (const i of pair) await i.exited;
+    const got = (await readCommitted(bootstrap, out, true)).map((r) => windowOf(r.value)).sort();
+    expect(got).toEqual(reference);
+    await expectExactlyOnce(bootstrap, out, want);
+  });
+});

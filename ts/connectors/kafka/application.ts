@@ -171,7 +171,7 @@ async function runApplication(
     running.set(task, { abort, done });
   };
   const group = new TaskGroupThread(
-    { bootstrap, groupId: app.id, taskCount, sessionTimeoutMs: app.sessionTimeoutMs ?? 10_000, clientId: `sluice-${app.id}` },
+    { bootstrap, groupId: app.id, taskCount, sessionTimeoutMs: app.sessionTimeoutMs ?? 10_000, clientId: `sluice-${app.id}`, maxStallMs: app.maxStallMs ?? 300_000 },
     {
       assign: (tasks) => tasks.forEach(start),
       revoke: async (tasks) => {
@@ -190,6 +190,7 @@ async function runApplication(
         await Promise.all(stopping);
       },
       assigned: (info) => emit({ kind: 'assigned', ...info, taskCount }),
+      stalled: (ms) => emit({ kind: 'stalled', stalledMs: ms, maxStallMs: app.maxStallMs ?? 300_000 }),
     },
   );
   try {

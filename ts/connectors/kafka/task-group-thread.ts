@@ -9,11 +9,12 @@ import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { TaskGroupHandler, TaskGroupOptions } from './task-group.js';
 
-export type ToGroup = { t: 'revoked'; id: number } | { t: 'release'; task: number } | { t: 'stop' };
+export type ToGroup = { t: 'revoked'; id: number } | { t: 'release'; task: number } | { t: 'alive' } | { t: 'stop' };
 export type FromGroup =
   | { t: 'assign'; tasks: number[] }
   | { t: 'assigned'; info: { member: string; generation: number; leader: boolean; tasks: number[] } }
   | { t: 'revoke'; id: number; tasks: number[] }
+  | { t: 'stalled'; ms: number }
   | { t: 'done' }
   | { t: 'error'; message: string; stack?: string };
 
@@ -40,11 +41,15 @@ export class TaskGroupThread {
     this.worker = w;
     const send = (m: ToGroup): void => w.postMessage(m);
     const onAbort = (): void => send({ t: 'stop' });
+    // This thread runs the tasks: while it answers, it is alive (see TaskGroupOptions.maxStallMs).
+    const alive = setInterval(() => send({ t: 'alive' }), 1000);
+    alive.unref();
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       const end = (e: Error | null): void => {
         if (settled) return;
         settled = true;
+        clearInterval(alive);
         signal.removeEventListener('abort', onAbort);
         this.worker = null;
         void w.terminate();
@@ -64,6 +69,9 @@ export class TaskGroupThread {
               () => send({ t: 'revoked', id: m.id }),
               () => send({ t: 'revoked', id: m.id }),
             );
+            break;
+          case 'stalled':
+            this.handler.stalled(m.ms);
             break;
           case 'done':
             end(null);

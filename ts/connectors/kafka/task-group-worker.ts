@@ -17,6 +17,7 @@ let nextRevoke = 0;
 
 const group = new TaskGroup(workerData as TaskGroupOptions, {
   assign: (tasks) => post({ t: 'assign', tasks: [...tasks] }),
+  stalled: (ms) => post({ t: 'stalled', ms }),
   assigned: (info) => post({ t: 'assigned', info: { ...info, tasks: [...info.tasks] } }),
   revoke: (tasks) =>
     new Promise<void>((resolve) => {
@@ -30,7 +31,8 @@ port.on('message', (m: ToGroup) => {
   if (m.t === 'revoked') {
     revoking.get(m.id)?.();
     revoking.delete(m.id);
-  } else if (m.t === 'release') group.release(m.task);
+  } else if (m.t === 'alive') group.alive();
+  else if (m.t === 'release') group.release(m.task);
   else stop.abort();
 });
 
