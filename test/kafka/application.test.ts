@@ -337,6 +337,7 @@ describe('an instance whose main thread hangs past --max-stall', () => {
     await until(() => Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => pair.some((i) => tasksOf(i).includes(t) && finishedOn(i, t))), 'every task finished', pair);
     for (const i of pair) i.child.kill('SIGTERM');
     for (const i of pair) await i.exited;
+    if (process.env.SLUICE_APP_TEST_LOG !== undefined) writeFileSync(`${process.env.SLUICE_APP_TEST_LOG}.hang`, pair.map((i) => `--- ${i.name}\n${i.lines.join('\n')}`).join('\n'));
     const got = (await readCommitted(bootstrap, out, true)).map((r) => windowOf(r.value)).sort();
     expect(got).toEqual(reference);
     await expectExactlyOnce(bootstrap, out, want);

@@ -56,6 +56,8 @@ interface SinkConfig {
    */
   readonly upsert: { readonly exceptKey: boolean } | null;
   readonly security: KafkaSecurity;
+  /** An application task's ownership check (throws once another instance claimed the task): before each transaction begins. */
+  readonly beforeTransaction?: () => void;
 }
 
 export class KafkaSinkBuilder {
@@ -207,9 +209,9 @@ export class KafkaSink implements Sink {
    * (`<prefix>-<application>-task<n>-<subtask>-<k>`), the same on whichever instance runs the
    * task, so the instance that takes the task over commits or fences what the former one left.
    */
-  forTask(application: string, task: number): KafkaSink {
+  forTask(application: string, task: number, beforeTransaction?: () => void): KafkaSink {
     const c = this.config;
-    return new KafkaSink({ ...c, transactionalIdPrefix: c.transactionalIdPrefix === null ? null : `${c.transactionalIdPrefix}-${application}-task${task}` });
+    return new KafkaSink({ ...c, transactionalIdPrefix: c.transactionalIdPrefix === null ? null : `${c.transactionalIdPrefix}-${application}-task${task}`, ...(beforeTransaction === undefined ? {} : { beforeTransaction }) });
   }
 
   /** @internal The delivery guarantee (an application checks it). */
@@ -517,6 +519,8 @@ class KafkaWriter implements SinkWriter {
   /** The open transaction, begun on the first write after a checkpoint. */
   private async transaction(): Promise<Open> {
     if (this.open !== null) return this.open;
+    // A former owner of an application task begins nothing: the new owner continues this id sequence.
+    this.c.beforeTransaction?.();
     const kafka = await loadKafka();
     const transactionalId = this.transactionalId(this.next++);
     const producer = new kafka.Producer({
