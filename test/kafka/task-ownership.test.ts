@@ -31,6 +31,7 @@ describe('task ownership: a zombie owner cannot touch the task any more', () => 
     // b resumes from a's newest checkpoint, as its own first one (in its own directory).
     expect(b.from).toBe(join(b.dir, 'chk-2'));
     expect(existsSync(a.dir)).toBe(false); // no longer in the lineage
+    expect(b.predecessors).toEqual([a.owner]); // whose transactional ids b's run fences
     for (const doing of ['restoring the task', 'writing checkpoint 3', 'committing checkpoint 3']) {
       let refusal: unknown = null;
       try {
@@ -47,6 +48,7 @@ describe('task ownership: a zombie owner cannot touch the task any more', () => 
     await checkpoint(a.dir, 3);
     const c = await TaskClaim.claim([bootstrap], app, 3, taskDir);
     expect(c.from).toBe(join(c.dir, 'chk-2'));
+    expect([...c.predecessors].sort()).toEqual([a.owner, b.owner].sort());
     expect(() => b.check('committing checkpoint 3')).toThrow(TaskClaimedError);
     c.check('writing checkpoint 3');
   });

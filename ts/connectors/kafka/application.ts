@@ -33,7 +33,8 @@ interface RunningTask {
 }
 
 /** The graph of task `task`: its Kafka sources read partition `task` only, its Kafka sinks write under the task's transactional ids, its checkpoints go to `dir`. */
-function taskGraph(graph: JobGraph, application: string, task: number, dir: string, ownership: (doing: string) => void): JobGraph {
+function taskGraph(graph: JobGraph, application: string, task: number, claim: TaskClaim, ownership: (doing: string) => void): JobGraph {
+  const dir = claim.dir;
   const parallel = new ParallelSettings();
   parallel.maxParallelism = graph.parallel.maxParallelism;
   for (const id of graph.parallel.newChain) parallel.newChain.add(id);
@@ -45,7 +46,7 @@ function taskGraph(graph: JobGraph, application: string, task: number, dir: stri
   for (const n of graph.nodes) {
     let op = n.op;
     if (op.kind === 'source' && op.source instanceof KafkaSource) op = { ...op, source: op.source.forPartitions([task]) };
-    if (op.kind === 'sink' && op.sink instanceof KafkaSink) op = { ...op, sink: op.sink.forTask(application, task, () => ownership('beginning a transaction')) };
+    if (op.kind === 'sink' && op.sink instanceof KafkaSink) op = { ...op, sink: op.sink.forTask(application, task, { name: claim.owner, predecessors: claim.predecessors, beforeTransaction: () => ownership('beginning a transaction') }) };
     const copy: GraphNode = { ...n, op, input: n.input === null ? null : copies.get(n.input)!, inputs: n.inputs.map((i) => copies.get(i)!) };
     copies.set(n, copy);
     g.nodes.push(copy);
@@ -145,7 +146,7 @@ async function runApplication(
       };
       // Built again from the job's module: the task's own user function objects.
       const g = await build();
-      return run(taskGraph(g, app.id, task, claim.dir, ownership), { ...rest, signal: abort.signal, restoreFrom: 'latest', ownership });
+      return run(taskGraph(g, app.id, task, claim, ownership), { ...rest, signal: abort.signal, restoreFrom: 'latest', ownership });
     };
     const done = run1().then(
       (r) => {

@@ -14,8 +14,10 @@
  *     same choice even if this owner dies before its first checkpoint;
  *  3. hard-links that checkpoint into its directory (its first checkpoint: a restart of this
  *     owner resumes from its own directory), then deletes the older owners' directories.
- * The task's run then fences the sink's transactional ids from that checkpoint on (the sink's
- * restore), so whatever a former owner prepared later is aborted.
+ * The task's run then writes under transactional ids of its own owner (KafkaSink.forTask) and
+ * fences the former owners' ids (the restored checkpoint's owner's from the checkpoint on, the
+ * other predecessors' from their first), so whatever a former owner prepared later is aborted,
+ * and a former owner never takes an id the new one uses.
  *
  * A former owner checks (`check`) that no later owner directory exists before it restores,
  * before it writes a checkpoint, and after writing it before its sinks commit: a checkpoint it
@@ -93,6 +95,8 @@ export class TaskClaim {
     private readonly me: Owner,
     /** The checkpoint resumed from (in the claim's own directory), or null. */
     readonly from: string | null,
+    /** The former owners whose directories were there at the claim (their transactional ids are fenced by the task's run). */
+    readonly predecessors: readonly string[],
   ) {}
 
   get dir(): string {
@@ -137,8 +141,9 @@ export class TaskClaim {
       from = own;
     }
     // Older owners' directories are no longer in the lineage: this one has its first checkpoint (or chose none).
-    for (const o of owners(taskDir)) if (newer(me, o)) rmSync(join(taskDir, o.name), { recursive: true, force: true });
-    return new TaskClaim(task, taskDir, me, from);
+    const predecessors = owners(taskDir).filter((o) => newer(me, o));
+    for (const o of predecessors) rmSync(join(taskDir, o.name), { recursive: true, force: true });
+    return new TaskClaim(task, taskDir, me, from, predecessors.map((o) => o.name));
   }
 
   /** Throws TaskClaimedError when a newer owner has claimed the task. */
