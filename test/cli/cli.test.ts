@@ -54,7 +54,7 @@ describe('the sluice command', () => {
     const job = ['--', '1000', join(dir, 'app-out.jsonl')];
     const lone = sluice(['run', fixture, '--bootstrap', '127.0.0.1:1', ...job]);
     expect(lone.status).toBe(2);
-    expect(lone.stderr).toContain('--bootstrap, --state-dir and --session-timeout go with --application-id');
+    expect(lone.stderr).toContain('--bootstrap, --state-dir, --session-timeout and --max-stall go with --application-id');
     const noBroker = sluice(['run', fixture, '--application-id', 'app', ...job]);
     expect(noBroker.status).toBe(2);
     expect(noBroker.stderr).toContain('--application-id needs --bootstrap');

@@ -190,3 +190,156 @@ describe('a job as a Kafka application of several processes', () => {
     await expectExactlyOnce(bootstrap, out, want);
   });
 });
+
+// A zombie: an instance paused (SIGSTOP) until the group has given its tasks to the others, then
+// resumed (SIGCONT) while its tasks still run. The others claimed those tasks (a larger owner
+// epoch, see task-ownership.ts) before choosing their checkpoints, so whatever the zombie still
+// tries (a checkpoint, a commit, a write to a fenced transaction) is refused, and the output
+// stays exactly once. Its heartbeats run on a thread of their own, so only a paused process
+// (not a busy main thread) loses its place.
+describe('a paused instance (a zombie) cannot corrupt the tasks it lost', () => {
+  it.each(cases)('%s engine, %s job: 3 instances, one paused until the others run its tasks, then resumed: refused, every window exactly once', async (engine, how) => {
+    requireNative();
+    const input = `zin-${uid()}`;
+    const out = `zout-${uid()}`;
+    const single = `zsingle-${uid()}`;
+    await createTopic(bootstrap, input, PARTITIONS);
+    await createTopic(bootstrap, out, 3);
+    await createTopic(bootstrap, single, 3);
+    await produce(bootstrap, input, keyedInput(N));
+    const want = expectedWindows(N);
+    const ref = await run(bootstrap, ['run', JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`), '0', how], single, null);
+    expect(ref.code, ref.stderr).toBe(0);
+    const reference = (await readCommitted(bootstrap, single, true)).map((r) => windowOf(r.value)).sort();
+    expect(reference).toEqual(want);
+
+    const app = `zapp-${uid()}`;
+    // The broker's shortest session (6 s): the zombie is dropped soon after it is paused.
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '6000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1', how];
+    const trio = [instance('a', engine, args), instance('b', engine, args), instance('c', engine, args)];
+    const ready = (i: Instance): boolean => {
+      const lastStart = i.lines.findLastIndex((l) => /task \d+ started/.test(l));
+      return lastStart >= 0 && tasksOf(i).some((t) => !finishedOn(i, t)) && i.lines.slice(lastStart).filter((l) => /checkpoint \d+ completed/.test(l)).length >= 3;
+    };
+    await until(() => trio.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))) && trio.some(ready), 'all 3 joined and one has worked on its tasks', trio);
+    const zombie = trio.find(ready)!;
+    const pair = trio.filter((i) => i !== zombie);
+    // The tasks it runs as it is paused: started and not yet stopped, finished or given up.
+    const held = Array.from({ length: PARTITIONS }, (_, t) => t).filter((t) => {
+      const lastStart = zombie.lines.findLastIndex((l) => new RegExp(`task ${t} started`).test(l));
+      return lastStart >= 0 && !zombie.lines.slice(lastStart).some((l) => new RegExp(`task ${t} (stopped|finished|was fenced)|task ${t}: .* refused`).test(l));
+    });
+    expect(held.length, zombie.lines.join('\n')).toBeGreaterThan(0);
+    const before = pair.map((i) => i.lines.length);
+    zombie.child.kill('SIGSTOP');
+    // The others claim its tasks once the broker dropped it; the zombie's tasks still "run" (paused).
+    await until(() => new Set(pair.flatMap(tasksOf)).size === PARTITIONS, 'the 2 others hold every task', trio);
+    for (const t of held) {
+      const taker = pair.find((i) => tasksOf(i).includes(t))!;
+      await until(() => taker.lines.slice(before[pair.indexOf(taker)]).some((l) => new RegExp(`task ${t} claimed as owner-`).test(l)), `task ${t} claimed by ${taker.name}`, trio);
+    }
+    const resumedAt = zombie.lines.length;
+    zombie.child.kill('SIGCONT');
+    // Resumed, the zombie learns it lost its tasks: from the group (its member is gone), from its
+    // ownership check (a checkpoint or commit refused) or from the broker (a fenced transaction).
+    await until(() => held.every((t) => zombie.lines.slice(resumedAt).some((l) => new RegExp(`task ${t} (stopped|was fenced)|task ${t}: .* refused`).test(l))), 'the zombie gave up its tasks', trio);
+    // What it still tried was refused: its ownership check (a checkpoint written or committed
+    // after the others' claims) or the broker (a write to a transaction the new owner fenced).
+    const refusals = zombie.lines.slice(resumedAt).filter((l) => /refused|was fenced/.test(l));
+    expect(refusals.length, zombie.lines.join('\n')).toBeGreaterThan(0);
+    // It joins again and is given a share once more; every task finishes on its holder.
+    await until(() => tasksOf(zombie).length > 0 && new Set(trio.flatMap(tasksOf)).size === PARTITIONS, 'the resumed instance holds tasks again', trio);
+    await until(() => Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => trio.some((i) => tasksOf(i).includes(t) && finishedOn(i, t))), 'every task finished', trio);
+    for (const i of trio) i.child.kill('SIGTERM');
+    for (const i of trio) {
+      const r = await i.exited;
+      expect(r.signal === null ? r.code : r.signal, i.lines.join('\n')).not.toBe('SIGKILL');
+    }
+    if (process.env.SLUICE_APP_TEST_LOG !== undefined) writeFileSync(`${process.env.SLUICE_APP_TEST_LOG}.zombie`, [`refusals: ${refusals.length}`, ...trio.map((i) => `--- ${i.name}\n${i.lines.join('\n')}`)].join('\n'));
+    const got = (await readCommitted(bootstrap, out, true)).map((r) => windowOf(r.value)).sort();
+    expect(got).toEqual(reference);
+    await expectExactlyOnce(bootstrap, out, want);
+  });
+});
+
+// The other side of the same coin: an instance whose main thread is merely busy (a user function
+// blocks it for longer than the session) keeps its place and its tasks, because its heartbeats
+// run on a thread of their own (task-group-thread.ts). Before, it was dropped and became a zombie.
+describe('an instance whose main thread is busy past its session', () => {
+  it.each(cases.slice(0, 1))('%s engine, %s job: keeps its tasks, no rebalance, every window exactly once', async (engine, how) => {
+    requireNative();
+    const input = `bin-${uid()}`;
+    const out = `bout-${uid()}`;
+    const single = `bsingle-${uid()}`;
+    await createTopic(bootstrap, input, PARTITIONS);
+    await createTopic(bootstrap, out, 3);
+    await createTopic(bootstrap, single, 3);
+    await produce(bootstrap, input, keyedInput(N));
+    const want = expectedWindows(N);
+    const ref = await run(bootstrap, ['run', JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`), '0', how], single, null);
+    expect(ref.code, ref.stderr).toBe(0);
+    const reference = (await readCommitted(bootstrap, single, true)).map((r) => windowOf(r.value)).sort();
+
+    const app = `bapp-${uid()}`;
+    // A session of 6 s, a stall of 10 s.
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '6000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1', how, `${join(work, `stall-${out}`)}:10000`];
+    const pair = [instance('a', engine, args), instance('b', engine, args)];
+    await until(() => pair.some((i) => i.lines.some((l) => /stalling the main thread/.test(l))), 'one instance stalls', pair);
+    const stalled = pair.find((i) => i.lines.some((l) => /stalling the main thread/.test(l)))!;
+    const from = pair.map((i) => i.lines.length);
+    // The group was settled when the stall began: 3 tasks each.
+    expect(pair.map((i) => tasksOf(i).length), pair.map((i) => i.lines.join('\n')).join('\n---\n')).toEqual([3, 3]);
+    await stalled.waitFor(/stall over/, 'the stall ends');
+    await until(() => Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => pair.some((i) => tasksOf(i).includes(t) && finishedOn(i, t))), 'every task finished', pair);
+    // No rebalance and no task moved or given up since the stall began.
+    pair.forEach((i, k) => {
+      const since = i.lines.slice(from[k]);
+      expect(since.filter((l) => / generation \d+: tasks|task \d+ (started|stopped|was fenced)|refused/.test(l)), i.lines.join('\n')).toEqual([]);
+    });
+    for (const i of pair) i.child.kill('SIGTERM');
+    for (const i of pair) await i.exited;
+    const got = (await readCommitted(bootstrap, out, true)).map((r) => windowOf(r.value)).sort();
+    expect(got).toEqual(reference);
+    await expectExactlyOnce(bootstrap, out, want);
+  });
+});
+
+// A main thread that hangs for longer than --max-stall: the instance leaves the group by itself
+// (its heartbeat thread would otherwise keep its tasks forever), the other takes them over, and
+// what the hung one still tries when it wakes is refused.
+describe('an instance whose main thread hangs past --max-stall', () => {
+  it.each(cases.slice(0, 1))('%s engine, %s job: leaves the group, the other takes its tasks over, every window exactly once', async (engine, how) => {
+    requireNative();
+    const input = `hin-${uid()}`;
+    const out = `hout-${uid()}`;
+    const single = `hsingle-${uid()}`;
+    await createTopic(bootstrap, input, PARTITIONS);
+    await createTopic(bootstrap, out, 3);
+    await createTopic(bootstrap, single, 3);
+    await produce(bootstrap, input, keyedInput(N));
+    const want = expectedWindows(N);
+    const ref = await run(bootstrap, ['run', JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`), '0', how], single, null);
+    expect(ref.code, ref.stderr).toBe(0);
+    const reference = (await readCommitted(bootstrap, single, true)).map((r) => windowOf(r.value)).sort();
+
+    const app = `happ-${uid()}`;
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '6000', '--max-stall', '5000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1', how, `${join(work, `stall-${out}`)}:30000`];
+    const pair = [instance('a', engine, args), instance('b', engine, args)];
+    await until(() => pair.some((i) => i.lines.some((l) => /stalling the main thread/.test(l))), 'one instance stalls', pair);
+    const hung = pair.find((i) => i.lines.some((l) => /stalling the main thread/.test(l)))!;
+    const other = pair.find((i) => i !== hung)!;
+    // The other gets every task while the hung one still sleeps.
+    await until(() => tasksOf(other).length === PARTITIONS || hung.lines.some((l) => /stall over/.test(l)), 'the other instance holds every task', pair);
+    expect(hung.lines.some((l) => /stall over/.test(l)), 'the other instance took the tasks over only after the stall ended').toBe(false);
+    await hung.waitFor(/stall over/, 'the stall ends');
+    await hung.waitFor(/main thread did not respond for \d+ ms \(more than --max-stall 5000\); it left the group/, 'the hung instance reports it left');
+    await until(() => tasksOf(hung).length > 0, 'the hung instance holds tasks again', pair);
+    await until(() => Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => pair.some((i) => tasksOf(i).includes(t) && finishedOn(i, t))), 'every task finished', pair);
+    for (const i of pair) i.child.kill('SIGTERM');
+    for (const i of pair) await i.exited;
+    if (process.env.SLUICE_APP_TEST_LOG !== undefined) writeFileSync(`${process.env.SLUICE_APP_TEST_LOG}.hang`, pair.map((i) => `--- ${i.name}\n${i.lines.join('\n')}`).join('\n'));
+    const got = (await readCommitted(bootstrap, out, true)).map((r) => windowOf(r.value)).sort();
+    expect(got).toEqual(reference);
+    await expectExactlyOnce(bootstrap, out, want);
+  });
+});

@@ -260,6 +260,12 @@ export interface ExecuteOptions {
    * The run lasts until `signal` stops it.
    */
   readonly application?: ApplicationOptions;
+  /**
+   * @internal An application task's ownership check (connectors/kafka/task-ownership.ts): throws
+   * once another instance has claimed the task. Called before the run restores, before each
+   * checkpoint is written, and after it is written before the sinks commit it.
+   */
+  readonly ownership?: (doing: string) => void;
 }
 
 /** One instance of a Kafka application (ExecuteOptions.application, `sluice run --application-id`). */
@@ -275,6 +281,12 @@ export interface ApplicationOptions {
   readonly stateDir?: string;
   /** An instance that sends no heartbeat for this long loses its tasks, ms (default 10 000; the broker's minimum is 6 000). */
   readonly sessionTimeoutMs?: number;
+  /**
+   * The longest the instance's main thread (which runs its tasks) may be unresponsive, ms
+   * (default 300 000, as the Java consumer's max.poll.interval.ms): heartbeats run on a thread
+   * of their own, so past this the instance leaves the group itself and its tasks go to the others.
+   */
+  readonly maxStallMs?: number;
   /** What this instance is given and does, as it happens. */
   readonly onEvent?: (event: ApplicationEvent) => void;
 }
@@ -286,7 +298,13 @@ export type ApplicationEvent =
   | { readonly kind: 'task-finished'; readonly task: number; readonly recordsIn: number }
   | { readonly kind: 'task-revoked'; readonly task: number }
   /** The task's transactions were fenced by another instance that took it over (this one had left the group): given up. */
-  | { readonly kind: 'task-fenced'; readonly task: number };
+  | { readonly kind: 'task-fenced'; readonly task: number }
+  /** Another instance claimed the task (this one had lost its session): this one's checkpoint, commit or restore was refused, and the task given up. */
+  | { readonly kind: 'task-refused'; readonly task: number; readonly reason: string }
+  /** The task's owner claim: the checkpoint it resumes from (null: a fresh start), in the claim's directory. */
+  /** The instance's main thread did not respond for longer than maxStallMs: the instance left the group (its tasks go to the others) and joins again once it has stopped them. */
+  | { readonly kind: 'stalled'; readonly stalledMs: number; readonly maxStallMs: number }
+  | { readonly kind: 'task-claimed'; readonly task: number; readonly owner: string; readonly from: string | null };
 
 /** How a worker thread rebuilds a job: the module whose default export builds it, and its arguments. */
 export interface JobModule {

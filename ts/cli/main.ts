@@ -49,6 +49,7 @@ const RUN: OptionSpec[] = [
   { name: 'overwrite', help: 'a fresh run of a checkpointing job may replace existing, non-empty output files (otherwise it refuses to start)' },
   { name: 'application-id', value: '<id>', help: 'run as one instance of a Kafka application (docs/application-mode.md): the tasks (input partitions) are shared with every instance of the same id' },
   { name: 'bootstrap', value: '<host:port>', help: "with --application-id: the Kafka broker(s) coordinating the application's instances" },
+  { name: 'max-stall', value: '<ms>', help: "with --application-id: past this long without a response from the instance's main thread (its tasks), the instance leaves the group and its tasks go to the others (default 300000)" },
   { name: 'session-timeout', value: '<ms>', help: 'with --application-id: an instance silent this long loses its tasks to the others (default 10000; the broker allows 6000 and up)' },
   { name: 'state-dir', value: '<dir>', help: "with --application-id: the shared directory of the tasks' checkpoints (default: the job's checkpoint dir)" },
   { name: 'log-level', value: '<error|warn|info|debug>', help: 'what goes to stderr besides progress (default info: one line per start, restore, checkpoint, restart, stop)' },
@@ -296,8 +297,9 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
   const bootstrap = options.get('bootstrap');
   const stateDir = options.get('state-dir');
   const session = options.get('session-timeout');
+  const stall = options.get('max-stall');
   if (id === undefined) {
-    if (bootstrap !== undefined || stateDir !== undefined || session !== undefined) throw new UsageError('--bootstrap, --state-dir and --session-timeout go with --application-id');
+    if (bootstrap !== undefined || stateDir !== undefined || session !== undefined || stall !== undefined) throw new UsageError('--bootstrap, --state-dir, --session-timeout and --max-stall go with --application-id');
     return {};
   }
   if (id === true) throw new UsageError('--application-id needs an id');
@@ -318,6 +320,15 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
       case 'task-fenced':
         log.warn(`application '${id}': task ${e.task} was fenced by the instance that took it over (this one had missed its session); given up, joining again`);
         return;
+      case 'task-refused':
+        log.warn(`application '${id}': ${e.reason}; given up, joining again`);
+        return;
+      case 'stalled':
+        log.warn(`application '${id}': this instance's main thread did not respond for ${e.stalledMs} ms (more than --max-stall ${e.maxStallMs}); it left the group, its tasks go to other instances; it joins again once they are stopped here`);
+        return;
+      case 'task-claimed':
+        log.info(`application '${id}': task ${e.task} claimed as ${e.owner}, resuming from ${e.from ?? 'the start (no checkpoint yet)'}`);
+        return;
       case 'task-revoked':
         log.info(`application '${id}': task ${e.task} stopped (given up: moved to another instance, or the instance stops)`);
         return;
@@ -325,7 +336,9 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
   };
   const sessionTimeoutMs = session === undefined ? undefined : Number(session);
   if (sessionTimeoutMs !== undefined && !(Number.isSafeInteger(sessionTimeoutMs) && sessionTimeoutMs > 0)) throw new UsageError(`--session-timeout must be a number of ms above 0, got '${String(session)}'`);
-  return { application: { id, bootstrap, ...(typeof stateDir === 'string' ? { stateDir } : {}), ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }), onEvent } };
+  const maxStallMs = stall === undefined ? undefined : Number(stall);
+  if (maxStallMs !== undefined && !(Number.isSafeInteger(maxStallMs) && maxStallMs > 0)) throw new UsageError(`--max-stall must be a number of ms above 0, got '${String(stall)}'`);
+  return { application: { id, bootstrap, ...(typeof stateDir === 'string' ? { stateDir } : {}), ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }), ...(maxStallMs === undefined ? {} : { maxStallMs }), onEvent } };
 }
 
 function signalName(signal: NodeJS.Signals): string {

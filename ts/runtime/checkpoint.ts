@@ -168,6 +168,8 @@ export class CheckpointCoordinator {
     private readonly restored: { readonly from: CheckpointData; readonly skipped: readonly string[] } | null,
     /** Told of each checkpoint completed or failed. */
     private readonly onEvent: (event: JobEvent) => void = () => {},
+    /** Throws when this run may no longer checkpoint or commit (ExecuteOptions.ownership). */
+    private readonly ownership: (doing: string) => void = () => {},
   ) {
     this.nextId = (restored?.from.id ?? 0) + 1;
   }
@@ -242,8 +244,13 @@ export class CheckpointCoordinator {
   private async persist(id: number, entries: StateEntry[], t0: number, savepoint: Savepoint | null): Promise<void> {
     try {
       const meta = { id, job: this.job, parallelism: this.parallelism, maxParallelism: this.maxParallelism, entries };
+      this.ownership(`writing checkpoint ${id}`);
       const dir = await writeCheckpoint(savepoint?.dir ?? this.config.dir, { ...meta, savepoint: savepoint !== null });
       this.onEvent({ kind: 'checkpoint-written', id, savepoint: savepoint !== null, path: dir });
+      // Checked again once the checkpoint is durable: an owner that claimed the task before this
+      // point reads it (and commits its transactions itself); one that claimed it later must not
+      // see its transactions committed here.
+      this.ownership(`committing checkpoint ${id}`);
       for (const th of this.threads) await th.complete(id);
       if (savepoint === null) pruneCheckpoints(this.config.dir, this.config.retain, id);
       this.stats.completed++;
@@ -261,8 +268,15 @@ export class CheckpointCoordinator {
         this.savepointDirs.push(dir);
         savepoint.resolve(dir);
       }
-    } catch (e) {
-      const err = new Error(`checkpoint ${id} to ${savepoint?.dir ?? this.config.dir} failed: ${e instanceof Error ? e.message : String(e)}`);
+    } catch (failed) {
+      let e = failed;
+      // A write that failed because another owner took the run's directory over says so.
+      try {
+        this.ownership(`writing checkpoint ${id}`);
+      } catch (refused) {
+        e = refused;
+      }
+      const err = new Error(`checkpoint ${id} to ${savepoint?.dir ?? this.config.dir} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
       this.failure ??= err;
       this.record(id, { status: 'failed', error: err.message });
       this.onEvent({ kind: 'checkpoint-failed', id, error: err.message });

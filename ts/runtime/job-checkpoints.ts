@@ -27,6 +27,8 @@ export function prepareRestore(options: ExecuteOptions, config: CheckpointConfig
     throw new Error('savepoints need checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job');
   }
   if (options.restoreFrom === undefined) return null;
+  // An application task: a former owner must not restore (and commit what it prepared) once another instance claimed it.
+  options.ownership?.('restoring the task');
   if (config === null) throw new Error('restoreFrom needs a job with checkpointing: call env.enableCheckpointing(intervalMs, { dir }) in the job');
   const r = locateRestore(options.restoreFrom, config, options.allowFreshStart === true);
   if (r === null) return null;
@@ -95,7 +97,7 @@ export interface CoordinatorSetup {
 
 /** Starts the coordinator and attaches the job client (savepoints, stop with savepoint). */
 export function startCoordinator(s: CoordinatorSetup): CheckpointCoordinator {
-  const c = new CheckpointCoordinator(s.config, s.jobName, s.parallelism, s.maxParallelism, s.threads, s.restore, s.options.onEvent);
+  const c = new CheckpointCoordinator(s.config, s.jobName, s.parallelism, s.maxParallelism, s.threads, s.restore, s.options.onEvent, s.options.ownership);
   c.start();
   s.options.client?.attach({
     checkpointDir: s.config.dir,

@@ -5,11 +5,15 @@
  * whole job on them, so a keyed operator sees all records of a key only when the input topics
  * are partitioned by that key (no repartition topic yet). Tasks are shared among the instances
  * through the consumer group `<application id>` (task-group.ts); each task runs as its own job
- * at parallelism 1 on this thread, checkpointing into `<stateDir>/<id>/task-<n>` (a directory
- * every instance reaches), with its own transactional ids in its Kafka sinks. An instance
- * given a task resumes it from the newest checkpoint there: its source offsets, its keyed
- * state, and the sink transactions it had prepared (committed on restore; anything the former
- * owner left open is fenced by the sink's restore, as after a crash of a single process).
+ * at parallelism 1 on this thread, checkpointing into its owner directory under
+ * `<stateDir>/<id>/task-<n>` (a directory every instance reaches), with its own transactional
+ * ids in its Kafka sinks. An instance given a task first claims it (task-ownership.ts: a new
+ * owner epoch, after which the former owner can no longer restore, checkpoint or commit), then
+ * resumes it from the checkpoint the task's lineage gives: its source offsets, its keyed state,
+ * and the sink transactions it had prepared (committed on restore; anything the former owner
+ * left open is fenced by the sink's restore, as after a crash of a single process). The group
+ * membership runs on a worker thread (task-group-thread.ts), so heartbeats go on while tasks
+ * keep this thread busy.
  */
 
 import { join } from 'node:path';
@@ -19,7 +23,8 @@ import { JobGraph, ParallelSettings, type GraphNode } from '../../plan/graph.js'
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { KafkaSink } from './sink.js';
 import { KafkaSource } from './source.js';
-import { TaskGroup } from './task-group.js';
+import { TaskGroupThread } from './task-group-thread.js';
+import { CLAIMED_ELSEWHERE, TaskClaim } from './task-ownership.js';
 import { errorCodes } from './transactions.js';
 
 interface RunningTask {
@@ -28,7 +33,8 @@ interface RunningTask {
 }
 
 /** The graph of task `task`: its Kafka sources read partition `task` only, its Kafka sinks write under the task's transactional ids, its checkpoints go to `dir`. */
-function taskGraph(graph: JobGraph, application: string, task: number, dir: string): JobGraph {
+function taskGraph(graph: JobGraph, application: string, task: number, claim: TaskClaim, ownership: (doing: string) => void): JobGraph {
+  const dir = claim.dir;
   const parallel = new ParallelSettings();
   parallel.maxParallelism = graph.parallel.maxParallelism;
   for (const id of graph.parallel.newChain) parallel.newChain.add(id);
@@ -40,7 +46,7 @@ function taskGraph(graph: JobGraph, application: string, task: number, dir: stri
   for (const n of graph.nodes) {
     let op = n.op;
     if (op.kind === 'source' && op.source instanceof KafkaSource) op = { ...op, source: op.source.forPartitions([task]) };
-    if (op.kind === 'sink' && op.sink instanceof KafkaSink) op = { ...op, sink: op.sink.forTask(application, task) };
+    if (op.kind === 'sink' && op.sink instanceof KafkaSink) op = { ...op, sink: op.sink.forTask(application, task, { name: claim.owner, predecessors: claim.predecessors, beforeTransaction: () => ownership('beginning a transaction') }) };
     const copy: GraphNode = { ...n, op, input: n.input === null ? null : copies.get(n.input)!, inputs: n.inputs.map((i) => copies.get(i)!) };
     copies.set(n, copy);
     g.nodes.push(copy);
@@ -120,24 +126,41 @@ async function runApplication(
   if (options.signal?.aborted === true) stop.abort();
 
   const start = (task: number): void => {
-    const dir = join(stateDir, `task-${task}`);
+    const taskDir = join(stateDir, `task-${task}`);
     const abort = new AbortController();
-    emit({ kind: 'task-started', task, checkpointDir: dir });
     const { application: _a, client: _c, progress: _p, signal: _s, ...rest } = options;
-    // Built again from the job's module: the task's own user function objects.
-    const done = build().then((g) => run(taskGraph(g, app.id, task, dir), { ...rest, signal: abort.signal, restoreFrom: 'latest' })).then(
+    let refused = false;
+    const run1 = async (): Promise<JobResult> => {
+      // Claim first (a new owner epoch from the broker, its own directory), then choose the checkpoint: see task-ownership.ts.
+      const claim = await TaskClaim.claim(bootstrap, app.id, task, taskDir);
+      emit({ kind: 'task-claimed', task, owner: claim.owner, from: claim.from });
+      emit({ kind: 'task-started', task, checkpointDir: claim.dir });
+      const ownership = (doing: string): void => {
+        try {
+          claim.check(doing);
+        } catch (e) {
+          if (!refused) emit({ kind: 'task-refused', task, reason: e instanceof Error ? e.message : String(e) });
+          refused = true;
+          throw e;
+        }
+      };
+      // Built again from the job's module: the task's own user function objects.
+      const g = await build();
+      return run(taskGraph(g, app.id, task, claim, ownership), { ...rest, signal: abort.signal, restoreFrom: 'latest', ownership });
+    };
+    const done = run1().then(
       (r) => {
         results.push(r);
         if (!abort.signal.aborted) emit({ kind: 'task-finished', task, recordsIn: r.recordsIn });
       },
       (e: unknown) => {
-        if (abort.signal.aborted) return;
-        if (fenced(e)) {
+        if (abort.signal.aborted && !refused) return;
+        if (refused || claimedElsewhere(e) || fenced(e)) {
           // Kafka Streams' TaskMigratedException: another instance took the task over (this one
-          // missed its session, e.g. its thread stalled) and fenced its transactions. Give it
-          // up and join again; nothing of this run was committed after the fencing.
+          // missed its session, e.g. its process was paused) and refused or fenced what this
+          // one still tried. Give it up and join again; nothing of this run is committed any more.
           running.delete(task);
-          emit({ kind: 'task-fenced', task });
+          if (!refused) emit({ kind: 'task-fenced', task });
           group.release(task);
           return;
         }
@@ -148,8 +171,8 @@ async function runApplication(
     );
     running.set(task, { abort, done });
   };
-  const group = new TaskGroup(
-    { bootstrap, groupId: app.id, taskCount, sessionTimeoutMs: app.sessionTimeoutMs ?? 10_000, clientId: `sluice-${app.id}` },
+  const group = new TaskGroupThread(
+    { bootstrap, groupId: app.id, taskCount, sessionTimeoutMs: app.sessionTimeoutMs ?? 10_000, clientId: `sluice-${app.id}`, maxStallMs: app.maxStallMs ?? 300_000 },
     {
       assign: (tasks) => tasks.forEach(start),
       revoke: async (tasks) => {
@@ -168,6 +191,7 @@ async function runApplication(
         await Promise.all(stopping);
       },
       assigned: (info) => emit({ kind: 'assigned', ...info, taskCount }),
+      stalled: (ms) => emit({ kind: 'stalled', stalledMs: ms, maxStallMs: app.maxStallMs ?? 300_000 }),
     },
   );
   try {
@@ -181,6 +205,12 @@ async function runApplication(
   }
   if (failure !== null) throw failure;
   return combine(jobName, results, Date.now() - started);
+}
+
+/** The error of a task refused by its ownership check (another instance claimed it). */
+function claimedElsewhere(e: unknown): boolean {
+  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 8; x = x.cause, depth++) if (x.message.includes(CLAIMED_ELSEWHERE)) return true;
+  return false;
 }
 
 /** The error of a task whose sink was fenced (its transactional id reinitialized by another instance). */

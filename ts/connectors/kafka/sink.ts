@@ -56,6 +56,10 @@ interface SinkConfig {
    */
   readonly upsert: { readonly exceptKey: boolean } | null;
   readonly security: KafkaSecurity;
+  /** An application task's ownership check (throws once another instance claimed the task): before each transaction begins. */
+  readonly beforeTransaction?: () => void;
+  /** An application task's former owners' transactional id prefixes: fenced from their first id on start (anything they left open is aborted). */
+  readonly formerPrefixes?: readonly string[];
 }
 
 export class KafkaSinkBuilder {
@@ -207,9 +211,14 @@ export class KafkaSink implements Sink {
    * (`<prefix>-<application>-task<n>-<subtask>-<k>`), the same on whichever instance runs the
    * task, so the instance that takes the task over commits or fences what the former one left.
    */
-  forTask(application: string, task: number): KafkaSink {
+  forTask(application: string, task: number, owner?: { readonly name: string; readonly predecessors: readonly string[]; readonly beforeTransaction: () => void }): KafkaSink {
     const c = this.config;
-    return new KafkaSink({ ...c, transactionalIdPrefix: c.transactionalIdPrefix === null ? null : `${c.transactionalIdPrefix}-${application}-task${task}` });
+    if (c.transactionalIdPrefix === null) return new KafkaSink({ ...c });
+    const base = `${c.transactionalIdPrefix}-${application}-task${task}`;
+    if (owner === undefined) return new KafkaSink({ ...c, transactionalIdPrefix: base });
+    // Each owner of the task has ids of its own (a former owner still running never takes an id
+    // the new one uses); the new owner fences the former owners' ids.
+    return new KafkaSink({ ...c, transactionalIdPrefix: `${base}-${owner.name}`, beforeTransaction: owner.beforeTransaction, formerPrefixes: owner.predecessors.map((p) => `${base}-${p}`) });
   }
 
   /** @internal The delivery guarantee (an application checks it). */
@@ -260,6 +269,8 @@ interface KafkaSinkState {
   readonly adopted?: readonly { readonly subtask: number; readonly next: number }[];
   /** Committed transactions not yet seen ended on all their partitions (see commit-markers.ts). */
   readonly unchecked?: readonly CommittedTransaction[];
+  /** The transactional id prefix `next` and `adopted` count under (absent in checkpoints of earlier versions: the sink's own). */
+  readonly prefix?: string;
 }
 
 interface Open {
@@ -287,6 +298,8 @@ class KafkaWriter implements SinkWriter {
   private restored: KafkaSinkState | null = null;
   /** Former subtasks' id sequences to fence (see restoreRescaled). */
   private adopted: readonly { readonly subtask: number; readonly next: number }[] = [];
+  /** Restored under another prefix (an application task's former owner): its id sequence, fenced on start. */
+  private former: { readonly prefix: string; readonly next: number; readonly adopted: readonly { readonly subtask: number; readonly next: number }[] } | null = null;
   /** Closed: a write still under way must not leave a transaction open (see zombie). */
   private closed = false;
   /** The producer of a transaction being begun. */
@@ -333,6 +346,15 @@ class KafkaWriter implements SinkWriter {
       // transactional id keeps its producer id, and consumers whose read_committed filter tracks
       // one aborted transaction per producer id (@platformatic/kafka 1.35) would let the earlier
       // ones through.
+      // A former owner's ids (an application task taken over): from the restored checkpoint's on,
+      // and every other former owner's from its first (it may have left one open).
+      const former = this.former;
+      if (former !== null) {
+        await this.fenceFrom(coordinator, this.subtask, former.next, former.prefix);
+        for (const a of former.adopted) await this.fenceFrom(coordinator, a.subtask, a.next, former.prefix);
+      }
+      for (const p of this.c.formerPrefixes ?? []) if (p !== former?.prefix) await this.fenceFrom(coordinator, this.subtask, 0, p);
+      this.former = null;
       this.next = await this.fenceFrom(coordinator, this.subtask, this.next);
       // Former subtasks taken over at a lower parallelism: nothing of theirs may stay open either.
       for (const a of this.adopted) await this.fenceFrom(coordinator, a.subtask, a.next);
@@ -343,16 +365,16 @@ class KafkaWriter implements SinkWriter {
   }
 
   /** Fences (aborts what is open under) subtask `subtask`'s ids from `n` on, up to the first never used, which it returns. */
-  private async fenceFrom(coordinator: TransactionCoordinatorClient, subtask: number, n: number): Promise<number> {
+  private async fenceFrom(coordinator: TransactionCoordinatorClient, subtask: number, n: number, prefix = this.c.transactionalIdPrefix!): Promise<number> {
     for (; ; n++) {
-      const epoch = await this.call('aborting transactions left open by an earlier run', () => coordinator.fence(this.transactionalId(n, subtask), this.c.transactionTimeoutMs));
+      const epoch = await this.call('aborting transactions left open by an earlier run', () => coordinator.fence(this.transactionalId(n, subtask, prefix), this.c.transactionTimeoutMs));
       // Never used before: nothing further can be open.
       if (epoch === 0) return n;
     }
   }
 
-  private transactionalId(n: number, subtask = this.subtask): string {
-    return `${this.c.transactionalIdPrefix!}-${subtask}-${n}`;
+  private transactionalId(n: number, subtask = this.subtask, prefix = this.c.transactionalIdPrefix!): string {
+    return `${prefix}-${subtask}-${n}`;
   }
 
   private whenReady(): Promise<void> {
@@ -366,6 +388,12 @@ class KafkaWriter implements SinkWriter {
     this.next = s.next;
     this.prepared = s.prepared.map((p) => ({ ...p, live: null }));
     this.adopted = s.adopted ?? [];
+    if (s.prefix !== undefined && s.prefix !== this.c.transactionalIdPrefix) {
+      // Another prefix's sequence (a former owner of an application task): fenced on start; this one's own ids start at its first.
+      this.former = { prefix: s.prefix, next: s.next, adopted: this.adopted };
+      this.next = 0;
+      this.adopted = [];
+    }
     for (const t of s.unchecked ?? []) this.markers.add(t);
   }
 
@@ -380,7 +408,8 @@ class KafkaWriter implements SinkWriter {
     const taken = olds.flatMap((s) => [{ subtask: s.subtask, next: s.next }, ...(s.adopted ?? [])]).filter((a) => a.subtask >= this.parallelism && a.subtask % this.parallelism === this.subtask);
     const own = olds.find((s) => s.subtask === this.subtask);
     const mine = olds.filter((s) => s === own || taken.some((a) => a.subtask === s.subtask));
-    this.restore({ prepared: mine.flatMap((s) => s.prepared), next: own?.next ?? 0, adopted: taken, unchecked: mine.flatMap((s) => s.unchecked ?? []) });
+    const prefix = own?.prefix ?? olds[0]?.prefix;
+    this.restore({ prepared: mine.flatMap((s) => s.prepared), next: own?.next ?? 0, adopted: taken, unchecked: mine.flatMap((s) => s.unchecked ?? []), ...(prefix === undefined ? {} : { prefix }) });
   }
 
   /** Partition count of `topic` (metadata cached for 10 s). */
@@ -517,6 +546,8 @@ class KafkaWriter implements SinkWriter {
   /** The open transaction, begun on the first write after a checkpoint. */
   private async transaction(): Promise<Open> {
     if (this.open !== null) return this.open;
+    // A former owner of an application task begins nothing: the new owner continues this id sequence.
+    this.c.beforeTransaction?.();
     const kafka = await loadKafka();
     const transactionalId = this.transactionalId(this.next++);
     const producer = new kafka.Producer({
@@ -561,6 +592,7 @@ class KafkaWriter implements SinkWriter {
       prepared: this.prepared.map(({ live: _live, ...p }) => p),
       next: this.next,
       subtask: this.subtask,
+      ...(this.c.transactionalIdPrefix === null ? {} : { prefix: this.c.transactionalIdPrefix }),
       ...(this.adopted.length === 0 ? {} : { adopted: this.adopted }),
       ...(unchecked.length === 0 ? {} : { unchecked: [...unchecked] }),
     };

@@ -28,6 +28,8 @@ export interface TaskGroupHandler {
   revoke(tasks: readonly number[]): Promise<void>;
   /** Starts these tasks (without waiting for them). */
   assign(tasks: readonly number[]): void;
+  /** The tasks' thread did not respond for `ms` (more than maxStallMs): the member left the group. */
+  stalled(ms: number): void;
   /** The generation's assignment, for the log. */
   assigned(info: { member: string; generation: number; leader: boolean; tasks: readonly number[] }): void;
 }
@@ -38,6 +40,8 @@ export interface TaskGroupOptions {
   readonly taskCount: number;
   readonly sessionTimeoutMs: number;
   readonly clientId: string;
+  /** Past this long without `alive()`, the member leaves the group (its tasks' thread hangs); infinite when absent. */
+  readonly maxStallMs?: number;
 }
 
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
@@ -62,6 +66,8 @@ export class TaskGroup {
   private readonly heartbeatMs: number;
   /** How long the coordinator waits for every member to join again (stopping tasks included). */
   private readonly rebalanceTimeoutMs = 60_000;
+  /** When the tasks' thread last showed it runs (see alive). */
+  private lastAlive = Date.now();
   /** Ends the heartbeat wait early: a task was given up here, the group must hear of it. */
   private rejoin = new AbortController();
 
@@ -102,6 +108,11 @@ export class TaskGroup {
       await this.leave();
       await this.disconnect();
     }
+  }
+
+  /** The thread that runs the tasks is responsive (called every second or so from it). */
+  alive(): void {
+    this.lastAlive = Date.now();
   }
 
   /**
@@ -169,6 +180,16 @@ export class TaskGroup {
     while (!signal.aborted) {
       await sleep(this.heartbeatMs, wake);
       if (wake.aborted) return;
+      const stalled = Date.now() - this.lastAlive;
+      if (this.o.maxStallMs !== undefined && stalled > this.o.maxStallMs) {
+        // The tasks' thread hangs: leave, so that the others take the tasks over now; rejoin
+        // only once it has stopped them (dropAll waits for it), as the Java consumer does past
+        // max.poll.interval.ms. Anything it still tries meanwhile is refused (task-ownership.ts).
+        this.handler.stalled(stalled);
+        await this.leave();
+        await this.dropAll();
+        return;
+      }
       try {
         await kafka.heartbeatV4.api.async(c, this.o.groupId, this.generation, this.memberId, null);
       } catch (e) {

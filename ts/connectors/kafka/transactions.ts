@@ -88,6 +88,17 @@ export class TransactionCoordinatorClient {
     return r.producerEpoch;
   }
 
+  /**
+   * Initializes `transactionalId` (fencing whoever had it) and returns its producer id and the
+   * epoch now in force: a number the broker raises on every call, so later callers get larger
+   * (producer id, epoch) pairs.
+   */
+  async initProducer(transactionalId: string, timeoutMs: number): Promise<{ producerId: bigint; epoch: number }> {
+    const kafka = await loadKafka();
+    const r = await this.retrying(transactionalId, (c) => kafka.initProducerIdV5.api.async(c, transactionalId, timeoutMs, -1n, -1));
+    return { producerId: BigInt(r.producerId), epoch: r.producerEpoch };
+  }
+
   async closeAll(): Promise<void> {
     const all = this.connections.splice(0);
     for (const c of all) await c.close().catch(() => undefined);

@@ -1,0 +1,76 @@
+// The records of an application's repartition topic (ts/connectors/kafka/repartition-records.ts):
+// rows go to the partition of their key group's range, each record a batch in the wire format
+// (event time and nulls included) that decodes to exactly the rows sent; watermark and end
+// records; a downstream watermark is the minimum over the upstream tasks.
+import { describe, expect, it } from 'vitest';
+import { batchFromRecords } from '../../ts/batch/builder.js';
+import { Schema } from '../../ts/batch/schema.js';
+import { keyGroups } from '../../ts/keys/key-groups.js';
+import { decodeRecord, endRecords, partitionOfKeyGroup, repartitionTopic, rowRecords, UpstreamWatermarks, watermarkRecords } from '../../ts/connectors/kafka/repartition-records.js';
+
+const schema = Schema.from({ user: 'i64', name: 'utf8?', amount: 'f64', ts: 'timestamp' });
+
+function rows(n: number): { user: number; name: string | null; amount: number; ts: number }[] {
+  return Array.from({ length: n }, (_, i) => ({ user: i % 37, name: i % 5 === 0 ? null : `n${i}`, amount: i / 4, ts: 1_700_000_000_000 + i }));
+}
+
+describe('repartition records', () => {
+  it('each row goes to the partition of its key group range, and the records decode to exactly the rows sent, event time included', () => {
+    const input = rows(500);
+    const batch = batchFromRecords(input, schema);
+    const withTime = batch.withEventTime(BigInt64Array.from(input, (r) => BigInt(r.ts) * 2n));
+    const maxParallelism = 128;
+    const partitions = 6;
+    const records = rowRecords(withTime, [0], maxParallelism, partitions, 4);
+    expect(records.length).toBeGreaterThan(1);
+    const back: unknown[] = [];
+    const times: bigint[] = [];
+    for (const r of records) {
+      const d = decodeRecord(r.value, schema, 'test');
+      if (d.kind !== 'rows') throw new Error(`rows expected, got ${d.kind}`);
+      expect(d.task).toBe(4);
+      for (const g of keyGroups(d.batch, [0], maxParallelism)) expect(partitionOfKeyGroup(g, maxParallelism, partitions)).toBe(r.partition);
+      back.push(...d.batch.toRecords().map((x) => ({ ...x })));
+      times.push(...d.batch.eventTime!);
+    }
+    const key = (r: unknown): string => JSON.stringify(r);
+    expect(back.map(key).sort()).toEqual(input.map((r) => key({ ...r })).sort());
+    expect(times.map(String).sort()).toEqual(input.map((r) => String(BigInt(r.ts) * 2n)).sort());
+  });
+
+  it('key-group ranges cover the partitions in order; a topic name from the application and the operator', () => {
+    const seen = Array.from({ length: 128 }, (_, g) => partitionOfKeyGroup(g, 128, 6));
+    expect(seen[0]).toBe(0);
+    expect(seen[127]).toBe(5);
+    for (let g = 1; g < 128; g++) expect(seen[g]! - seen[g - 1]!).toBeGreaterThanOrEqual(0);
+    expect(new Set(seen).size).toBe(6);
+    expect(repartitionTopic('orders-app', 'window by user')).toBe('orders-app-window_by_user-repartition');
+  });
+
+  it('watermark and end records, and a downstream watermark that is the minimum over the upstream tasks', () => {
+    const w = watermarkRecords(3, 2, 12_345);
+    expect(w.map((r) => r.partition)).toEqual([0, 1, 2]);
+    expect(decodeRecord(w[1]!.value, schema, 'test')).toEqual({ kind: 'watermark', task: 2, watermark: 12_345 });
+    expect(decodeRecord(endRecords(2, 1)[0]!.value, schema, 'test')).toEqual({ kind: 'end', task: 1 });
+
+    const m = new UpstreamWatermarks(3);
+    expect(m.observe(0, 100)).toBeNull(); // tasks 1 and 2 not heard from: held back
+    expect(m.observe(1, 50)).toBeNull();
+    expect(m.observe(2, 70)).toBe(50);
+    expect(m.observe(1, 80)).toBe(70);
+    expect(m.observe(1, 10)).toBeNull(); // a replayed older watermark does not go back
+    expect(m.watermark).toBe(70);
+    const saved = m.snapshot();
+    expect(m.end(2)).toBe(80);
+    const restored = new UpstreamWatermarks(3);
+    restored.restore(saved);
+    expect(restored.watermark).toBe(70);
+    expect(() => m.observe(3, 1)).toThrow(/upstream task 3, but the sub-topology has tasks 0..2/);
+  });
+
+  it('refuses a record that is not a repartition record, and rows of another schema, loudly', () => {
+    expect(() => decodeRecord(Buffer.from('{"user":1}'), schema, 'repartition topic t partition 0 offset 7')).toThrow(/repartition topic t partition 0 offset 7: a record that is not a Sluice repartition record/);
+    const [r] = rowRecords(batchFromRecords(rows(3), schema), [0], 128, 1, 0);
+    expect(() => decodeRecord(r!.value, Schema.from({ user: 'i64' }), 'where')).toThrow(/where: a batch arrived with the schema/);
+  });
+});

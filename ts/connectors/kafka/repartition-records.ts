@@ -1,0 +1,184 @@
+/**
+ * The records of a repartition topic (docs/application-mode.md, "Repartition topics"): the
+ * keyed exchange between an application's sub-topologies, as Kafka Streams' internal topic
+ * `<application id>-<name>-repartition`. NOT YET WIRED INTO A JOB: this module is the topic's
+ * format and the downstream watermark rule, the parts a repartitioning sink and source share.
+ *
+ * - Partitions are key-group ranges, as a hash exchange's subtasks (Flink's operator index for
+ *   a key group): partition p of P holds the key groups g with floor(g * P / maxParallelism) = p,
+ *   so a downstream task's keyed state is a key-group range and restores or rescales as one.
+ * - A rows record carries the rows of one upstream batch that go to that partition, in the
+ *   wire format of batches between threads (batch/wire.ts: a FlatBuffers header naming the
+ *   schema, then the column buffers), event time included: no per-row encoding.
+ * - A watermark record carries an upstream task's watermark; an end record says the upstream
+ *   task's input ended. Every upstream task writes them to every partition. A downstream task's
+ *   watermark is the minimum over all upstream tasks' latest watermarks (a task not heard from
+ *   yet holds it back; an ended one no longer does), as an exchange receiver combines its channels.
+ */
+
+import { encodeBatchHeader, decodeBatchHeader } from '../../batch/wire.js';
+import type { RecordBatch } from '../../batch/record-batch.js';
+import type { Schema } from '../../batch/schema.js';
+import { keyGroups } from '../../keys/key-groups.js';
+
+const MAGIC = 0x53; // 'S'
+const VERSION = 1;
+const ROWS = 0;
+const WATERMARK = 1;
+const END = 2;
+
+/** The repartition topic of operator `operatorUid` in application `application` (Kafka topic names: letters, digits, '.', '_', '-'; at most 249). */
+export function repartitionTopic(application: string, operatorUid: string): string {
+  const name = `${application}-${operatorUid.replace(/[^A-Za-z0-9._-]/g, '_')}-repartition`;
+  if (name.length > 249) throw new Error(`repartition topic '${name.slice(0, 60)}...' is longer than Kafka's 249 characters: give the operator a shorter uid()`);
+  return name;
+}
+
+/** The partition of key group `keyGroup`: key-group ranges, as a hash exchange's subtasks. */
+export function partitionOfKeyGroup(keyGroup: number, maxParallelism: number, partitions: number): number {
+  return Math.floor((keyGroup * partitions) / maxParallelism);
+}
+
+export interface RepartitionRecord {
+  readonly partition: number;
+  readonly value: Buffer;
+}
+
+function head(kind: number, task: number, extra: number): Buffer {
+  const b = Buffer.alloc(7 + extra);
+  b[0] = MAGIC;
+  b[1] = VERSION;
+  b[2] = kind;
+  b.writeUInt32LE(task, 3);
+  return b;
+}
+
+/** The rows of `batch` as one record per partition they go to (by the key group of `keyFields`), written by upstream task `task`. */
+export function rowRecords(batch: RecordBatch, keyFields: readonly number[], maxParallelism: number, partitions: number, task: number): RepartitionRecord[] {
+  const groups = keyGroups(batch, keyFields, maxParallelism);
+  const rows: number[][] = Array.from({ length: partitions }, () => []);
+  for (let i = 0; i < batch.length; i++) rows[partitionOfKeyGroup(groups[i]!, maxParallelism, partitions)]!.push(i);
+  const out: RepartitionRecord[] = [];
+  rows.forEach((idx, partition) => {
+    if (idx.length === 0) return;
+    const part = batch.take(Int32Array.from(idx), idx.length);
+    const buffers: Uint8Array[] = [];
+    const header = encodeBatchHeader(part, (v) => buffers.push(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)) - 1);
+    const size = 4 + header.length + 4 + buffers.reduce((s, b) => s + 4 + b.length, 0);
+    const value = head(ROWS, task, size);
+    let at = 7;
+    value.writeUInt32LE(header.length, at);
+    value.set(header, at + 4);
+    at += 4 + header.length;
+    value.writeUInt32LE(buffers.length, at);
+    at += 4;
+    for (const b of buffers) {
+      value.writeUInt32LE(b.length, at);
+      value.set(b, at + 4);
+      at += 4 + b.length;
+    }
+    out.push({ partition, value });
+  });
+  return out;
+}
+
+/** Upstream task `task`'s watermark (ms) for every partition. */
+export function watermarkRecords(partitions: number, task: number, watermark: number): RepartitionRecord[] {
+  return Array.from({ length: partitions }, (_, partition) => {
+    const value = head(WATERMARK, task, 8);
+    value.writeDoubleLE(watermark, 7);
+    return { partition, value };
+  });
+}
+
+/** Upstream task `task`'s input ended, for every partition. */
+export function endRecords(partitions: number, task: number): RepartitionRecord[] {
+  return Array.from({ length: partitions }, (_, partition) => ({ partition, value: head(END, task, 0) }));
+}
+
+export type DecodedRecord =
+  | { readonly kind: 'rows'; readonly task: number; readonly batch: RecordBatch }
+  | { readonly kind: 'watermark'; readonly task: number; readonly watermark: number }
+  | { readonly kind: 'end'; readonly task: number };
+
+/** A repartition record's content; rows must have `schema` (else a loud error naming `where`). */
+export function decodeRecord(value: Uint8Array, schema: Schema, where: string): DecodedRecord {
+  const b = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  if (b.length < 7 || b[0] !== MAGIC) throw new Error(`${where}: a record that is not a Sluice repartition record (${b.length} bytes); is another producer writing to this internal topic?`);
+  if (b[1] !== VERSION) throw new Error(`${where}: a repartition record of format version ${b[1]}, this Sluice reads version ${VERSION}; run one Sluice version across the application`);
+  const task = b.readUInt32LE(3);
+  switch (b[2]) {
+    case WATERMARK:
+      return { kind: 'watermark', task, watermark: b.readDoubleLE(7) };
+    case END:
+      return { kind: 'end', task };
+    case ROWS: {
+      let at = 7;
+      const hlen = b.readUInt32LE(at);
+      const header = new Uint8Array(b.subarray(at + 4, at + 4 + hlen));
+      at += 4 + hlen;
+      const count = b.readUInt32LE(at);
+      at += 4;
+      const buffers: ArrayBuffer[] = [];
+      for (let i = 0; i < count; i++) {
+        const len = b.readUInt32LE(at);
+        if (at + 4 + len > b.length) throw new Error(`${where}: a repartition record is truncated (buffer ${i} of ${count} needs ${len} bytes)`);
+        // Copied into its own buffer: typed arrays need their alignment.
+        const own = new ArrayBuffer(len);
+        new Uint8Array(own).set(b.subarray(at + 4, at + 4 + len));
+        buffers.push(own);
+        at += 4 + len;
+      }
+      return { kind: 'rows', task, batch: decodeBatchHeader(header, buffers, schema, where) };
+    }
+    default:
+      throw new Error(`${where}: a repartition record of unknown kind ${b[2]}`);
+  }
+}
+
+/**
+ * A downstream task's watermark from its upstream tasks' (Kafka Streams keeps stream time per
+ * partition; here every upstream task's watermark arrives on every partition): the minimum
+ * over the upstream tasks, each at its latest; a task not heard from holds it at -Infinity, an
+ * ended one counts as +Infinity.
+ */
+export class UpstreamWatermarks {
+  private readonly latest: Float64Array;
+  private current = -Infinity;
+
+  constructor(readonly tasks: number) {
+    this.latest = new Float64Array(tasks).fill(-Infinity);
+  }
+
+  /** Upstream task `task` reached `watermark`; returns the combined watermark when it advanced, else null. */
+  observe(task: number, watermark: number): number | null {
+    if (!Number.isInteger(task) || task < 0 || task >= this.tasks) throw new RangeError(`a watermark from upstream task ${task}, but the sub-topology has tasks 0..${this.tasks - 1}; did the input topics' partition count change?`);
+    // A task's watermark never goes back (a replay after its restore repeats older ones).
+    if (watermark > this.latest[task]!) this.latest[task] = watermark;
+    let min = Infinity;
+    for (const w of this.latest) if (w < min) min = w;
+    if (min <= this.current) return null;
+    this.current = min;
+    return min;
+  }
+
+  /** Upstream task `task` ended (its watermark is +Infinity from now on). */
+  end(task: number): number | null {
+    return this.observe(task, Infinity);
+  }
+
+  get watermark(): number {
+    return this.current;
+  }
+
+  /** For a checkpoint: each upstream task's latest watermark. */
+  snapshot(): number[] {
+    return [...this.latest];
+  }
+
+  restore(latest: readonly number[]): void {
+    if (latest.length !== this.tasks) throw new Error(`a checkpoint holds watermarks of ${latest.length} upstream tasks, the sub-topology has ${this.tasks}; the input topics' partition count changed`);
+    this.latest.set(latest);
+    this.current = Math.min(...latest);
+  }
+}
