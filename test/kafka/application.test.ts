@@ -182,6 +182,8 @@ describe('a job as a Kafka application of several processes', () => {
     for (const i of quartet) {
       const r = await i.exited;
       expect(r.signal === null ? r.code : r.signal, i.lines.join('\n')).not.toBe('SIGKILL');
+      // The start line says how the job runs: tasks at parallelism 1, not the environment's.
+      expect(i.lines.some((l) => l.includes(`as Kafka application '${app}' (each task at parallelism 1)`)), i.lines.join('\n')).toBe(true);
     }
     // SLUICE_APP_TEST_LOG=<file>: what each instance reported, to read afterwards.
     if (process.env.SLUICE_APP_TEST_LOG !== undefined) writeFileSync(process.env.SLUICE_APP_TEST_LOG, [...trio, d].map((i) => `--- ${i.name}\n${i.lines.join('\n')}`).join('\n'));
