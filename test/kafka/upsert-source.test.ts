@@ -10,6 +10,7 @@ import { onBothEngines } from '../engines.js';
 import { bidDdl } from '../sql/bids.js';
 import { duckRows, duckWithBids, type Duck } from '../sql/duck.js';
 import { createTopic, produce, uid } from './helpers.js';
+import { applied, type Change } from '../sql/changes.js';
 
 const bootstrap = inject('kafkaBootstrap');
 const EVENTS = 10_000;
@@ -19,23 +20,8 @@ beforeAll(async () => {
 });
 afterAll(() => duck?.closeSync());
 
-type Change = Record<string, unknown> & { rowKind: string };
 const show = (r: Change): string => `${r.rowKind} ${Object.entries(r).filter(([k]) => k !== 'rowKind').map(([, v]) => JSON.stringify(v)).join(' ')}`;
 
-function applied(changes: readonly Change[]): string[] {
-  const rows = new Map<string, number>();
-  for (const { rowKind, ...row } of changes) {
-    const k = JSON.stringify(row);
-    const n = rows.get(k) ?? 0;
-    if (rowKind === '+I' || rowKind === '+U') rows.set(k, n + 1);
-    else {
-      expect(n, `${rowKind} of a row that is not there: ${k}`).toBeGreaterThan(0);
-      if (n === 1) rows.delete(k);
-      else rows.set(k, n - 1);
-    }
-  }
-  return [...rows.keys()].sort();
-}
 
 const upsertTable = (name: string, columns: string, topic: string, extra = ''): string =>
   `CREATE TABLE ${name} (${columns}) WITH ('connector' = 'upsert-kafka', 'topic' = '${topic}', 'properties.bootstrap.servers' = '${bootstrap}', 'key.format' = 'json', 'value.format' = 'json', 'scan.bounded.mode' = 'latest-offset'${extra})`;

@@ -15,6 +15,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { describe, expect, it } from 'vitest';
 import { DataGenSource, Schema, selectEngine, type EngineName, type RecordBatch } from '../../ts/index.js';
 import { duckRows, sortRows } from './duck.js';
+import { applied, printedChanges } from './changes.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'sluice-datagen-p-'));
@@ -45,23 +46,6 @@ const readRows = (file: string): Record<string, unknown>[] =>
     .filter((l) => l !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 
-/** print's `+I {json}` lines applied: the rows left. */
-function applied(stdout: string): string[] {
-  const rows = new Map<string, number>();
-  for (const line of stdout.split('\n')) {
-    const m = /^([+-][IUD]) (\{.*\})$/.exec(line);
-    if (m === null) continue;
-    const k = JSON.stringify(JSON.parse(m[2]!));
-    const n = rows.get(k) ?? 0;
-    if (m[1] === '+I' || m[1] === '+U') rows.set(k, n + 1);
-    else {
-      expect(n, `${m[1]} of a row that is not there: ${k}`).toBeGreaterThan(0);
-      if (n === 1) rows.delete(k);
-      else rows.set(k, n - 1);
-    }
-  }
-  return [...rows.keys()].sort();
-}
 
 interface Run {
   rows: string[];
@@ -81,7 +65,7 @@ function runCli(engine: EngineName, parallelism: number): Run {
   // The source runs as `parallelism` subtasks, each with its share of the rows.
   const shares = [...r.stderr.matchAll(/#\d+ g: in 0, out (\d+)/g)].map((m) => Number(m[1]));
   expect(shares).toEqual(Array<number>(parallelism).fill(30_000 / parallelism));
-  return { rows: sortRows(readRows(join(dir, `rows-${tag}.jsonl`))), windows: sortRows(readRows(join(dir, `win-${tag}.jsonl`))), perV: applied(r.stdout) };
+  return { rows: sortRows(readRows(join(dir, `rows-${tag}.jsonl`))), windows: sortRows(readRows(join(dir, `win-${tag}.jsonl`))), perV: applied(printedChanges(r.stdout)) };
 }
 
 describe("SQL 'connector' = 'datagen' at parallelism 2", () => {

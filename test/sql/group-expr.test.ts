@@ -9,6 +9,7 @@ import { CollectSink, SqlError, StreamEnvironment, TableEnvironment, type Engine
 import { onBothEngines } from '../engines.js';
 import { bidDdl } from './bids.js';
 import { duckRows, duckWithBids, sortRows, type Duck } from './duck.js';
+import { applied, type Change } from './changes.js';
 
 const EVENTS = 20_000;
 let duck: Duck;
@@ -17,23 +18,7 @@ beforeAll(async () => {
 });
 afterAll(() => duck?.closeSync());
 
-type Change = Record<string, unknown> & { rowKind: string };
 
-/** Applies changes as a multiset (every retraction must find its row). */
-function applied(changes: readonly Change[]): string[] {
-  const rows = new Map<string, number>();
-  for (const { rowKind, ...row } of changes) {
-    const k = JSON.stringify(row);
-    const n = rows.get(k) ?? 0;
-    if (rowKind === '+I' || rowKind === '+U') rows.set(k, n + 1);
-    else {
-      expect(n, `${rowKind} of a row that is not there: ${k}`).toBeGreaterThan(0);
-      if (n === 1) rows.delete(k);
-      else rows.set(k, n - 1);
-    }
-  }
-  return [...rows].flatMap(([k, n]) => Array<string>(n).fill(k)).sort();
-}
 
 async function run(engine: EngineName, query: string, updating: boolean): Promise<string[]> {
   const env = StreamEnvironment.create({ engine, batchSize: 512 });

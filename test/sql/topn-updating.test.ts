@@ -17,6 +17,7 @@ import { CollectSink, StreamEnvironment, TableEnvironment, type EngineName } fro
 import { onBothEngines } from '../engines.js';
 import { bidDdl } from './bids.js';
 import { duckRows, duckWithBids, sortRows, type Duck } from './duck.js';
+import { applied, type Change } from './changes.js';
 
 const EVENTS = 20_000;
 const root = resolve(import.meta.dirname, '../..');
@@ -26,23 +27,7 @@ beforeAll(async () => {
 });
 afterAll(() => duck?.closeSync());
 
-type Change = Record<string, unknown> & { rowKind: string };
 
-/** The changes applied as a multiset: +I/+U add a row, -U/-D remove one that must be there. */
-function applied(changes: readonly Change[]): string[] {
-  const rows = new Map<string, number>();
-  for (const { rowKind, ...row } of changes) {
-    const k = JSON.stringify(row);
-    const n = rows.get(k) ?? 0;
-    if (rowKind === '+I' || rowKind === '+U') rows.set(k, n + 1);
-    else {
-      expect(n, `${rowKind} of a row that is not there: ${k}`).toBeGreaterThan(0);
-      if (n === 1) rows.delete(k);
-      else rows.set(k, n - 1);
-    }
-  }
-  return [...rows].flatMap(([k, n]) => Array<string>(n).fill(k)).sort();
-}
 
 async function changes(engine: EngineName, query: string, ddl: readonly string[] = [bidDdl(EVENTS)]): Promise<{ rows: string[]; kinds: string[]; records: Change[]; plan: string }> {
   const env = StreamEnvironment.create({ engine, batchSize: 512 });

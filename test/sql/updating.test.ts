@@ -15,6 +15,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CollectSink, NexmarkSource, planSql, SqlError, StreamEnvironment, TableEnvironment, type EngineName } from '../../ts/index.js';
 import { onBothEngines } from '../engines.js';
+import { applied, type Change } from './changes.js';
 
 const EVENTS = 20_000;
 const root = resolve(import.meta.dirname, '../..');
@@ -63,23 +64,7 @@ async function oracle(sql: string): Promise<string[]> {
   return rows.map((r) => canon(Object.fromEntries(Object.entries(r).map(([k, v]) => [k, typeof v === 'bigint' ? Number(v) : v])))).sort();
 }
 
-type Change = Record<string, unknown> & { rowKind: string };
 
-/** The changes applied as a multiset: +I/+U add a row, -U/-D remove one that must be there. */
-function applied(changes: readonly Change[]): string[] {
-  const rows = new Map<string, number>();
-  for (const { rowKind, ...row } of changes) {
-    const k = canon(row);
-    const n = rows.get(k) ?? 0;
-    if (rowKind === '+I' || rowKind === '+U') rows.set(k, n + 1);
-    else {
-      expect(n, `${rowKind} of a row that is not there: ${k}`).toBeGreaterThan(0);
-      if (n === 1) rows.delete(k);
-      else rows.set(k, n - 1);
-    }
-  }
-  return [...rows].flatMap(([k, n]) => Array<string>(n).fill(k)).sort();
-}
 
 async function changes(engine: EngineName, query: string, ddl: readonly string[] = DDL): Promise<{ rows: string[]; kinds: string[]; plan: string }> {
   const env = StreamEnvironment.create({ engine, batchSize: 512 });
@@ -89,7 +74,7 @@ async function changes(engine: EngineName, query: string, ddl: readonly string[]
   (await tEnv.sqlQuery(query)).toChangelogStream().sinkTo(sink);
   const plan = env.explain().replace(/engine: \w+/, 'engine: either');
   await env.execute();
-  return { rows: applied(sink.records), kinds: [...new Set(sink.records.map((c) => c.rowKind))].sort(), plan };
+  return { rows: applied(sink.records, { key: canon }), kinds: [...new Set(sink.records.map((c) => c.rowKind))].sort(), plan };
 }
 
 const CASES: readonly { readonly name: string; readonly sql: string; readonly duck?: string; readonly kinds: readonly string[]; readonly rows?: number }[] = [
@@ -216,7 +201,7 @@ describe('updating SQL under sluice sql', () => {
       const lines = r.stdout.trim().split('\n');
       expect(new Set(lines.map((l) => l.slice(0, 2)))).toEqual(new Set(['+I', '-U', '+U']));
       const changes = lines.map((l) => ({ rowKind: l.slice(0, 2), ...(JSON.parse(l.slice(3)) as Record<string, unknown>) }));
-      expect(applied(changes), engine).toEqual(expected);
+      expect(applied(changes, { key: canon }), engine).toEqual(expected);
     }
   });
 });
