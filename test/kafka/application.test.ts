@@ -119,23 +119,35 @@ const cases = ([
   ['native', 'process'],
 ] as const).filter((_, i) => all || i < 2);
 
+/**
+ * Topics for one test (`prefix`: their names' start), the input produced, and the reference:
+ * the same job as one process (not an application), unpaced, whose windows must be the expected.
+ */
+async function prepare(prefix: string, engine: string, how: string): Promise<{ input: string; out: string; want: string[]; reference: string[] }> {
+  const input = `${prefix}in-${uid()}`;
+  const out = `${prefix}out-${uid()}`;
+  const single = `${prefix}single-${uid()}`;
+  await createTopic(bootstrap, input, PARTITIONS);
+  await createTopic(bootstrap, out, 3);
+  await createTopic(bootstrap, single, 3);
+  await produce(bootstrap, input, keyedInput(N));
+  const want = expectedWindows(N);
+  const ref = await run(bootstrap, ['run', JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`), '0', how], single, null);
+  expect(ref.code, ref.stderr).toBe(0);
+  const reference = (await readCommitted(bootstrap, single, true)).map((r) => windowOf(r.value)).sort();
+  expect(reference).toEqual(want);
+  return { input, out, want, reference };
+}
+
+/** Whether every task has finished on the instance that holds it. */
+function allFinished(instances: readonly Instance[]): boolean {
+  return Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => instances.some((i) => tasksOf(i).includes(t) && finishedOn(i, t)));
+}
+
 describe('a job as a Kafka application of several processes', () => {
   it.each(cases)('%s engine, %s job: 3 instances, one SIGKILLed mid-run, a new one later: every window exactly once, as a single process', async (engine, how) => {
     requireNative();
-    const input = `app-in-${uid()}`;
-    const out = `app-out-${uid()}`;
-    const single = `app-single-${uid()}`;
-    await createTopic(bootstrap, input, PARTITIONS);
-    await createTopic(bootstrap, out, 3);
-    await createTopic(bootstrap, single, 3);
-    await produce(bootstrap, input, keyedInput(N));
-    const want = expectedWindows(N);
-
-    // The reference: the same job as one process (not an application), unpaced.
-    const ref = await run(bootstrap, ['run', JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`), '0', how], single, null);
-    expect(ref.code, ref.stderr).toBe(0);
-    const reference = (await readCommitted(bootstrap, single, true)).map((r) => windowOf(r.value)).sort();
-    expect(reference).toEqual(want);
+    const { input, out, want, reference } = await prepare('app-', engine, how);
 
     const app = `app-${uid()}`;
     // Paced to 1 record per ms per task, on one thread per instance: an instance of 2 tasks has at least 16 s of work.
@@ -174,7 +186,7 @@ describe('a job as a Kafka application of several processes', () => {
 
     // Every task finished on the instance that holds it now (each restores its checkpoint and runs to the end of its partition).
     await until(
-      () => Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => quartet.some((i) => tasksOf(i).includes(t) && finishedOn(i, t))),
+      () => allFinished(quartet),
       'every task finished',
       [...trio, d],
     );
@@ -202,18 +214,7 @@ describe('a job as a Kafka application of several processes', () => {
 describe('a paused instance (a zombie) cannot corrupt the tasks it lost', () => {
   it.each(cases)('%s engine, %s job: 3 instances, one paused until the others run its tasks, then resumed: refused, every window exactly once', async (engine, how) => {
     requireNative();
-    const input = `zin-${uid()}`;
-    const out = `zout-${uid()}`;
-    const single = `zsingle-${uid()}`;
-    await createTopic(bootstrap, input, PARTITIONS);
-    await createTopic(bootstrap, out, 3);
-    await createTopic(bootstrap, single, 3);
-    await produce(bootstrap, input, keyedInput(N));
-    const want = expectedWindows(N);
-    const ref = await run(bootstrap, ['run', JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`), '0', how], single, null);
-    expect(ref.code, ref.stderr).toBe(0);
-    const reference = (await readCommitted(bootstrap, single, true)).map((r) => windowOf(r.value)).sort();
-    expect(reference).toEqual(want);
+    const { input, out, want, reference } = await prepare('z', engine, how);
 
     const app = `zapp-${uid()}`;
     // The broker's shortest session (6 s): the zombie is dropped soon after it is paused.
@@ -251,7 +252,7 @@ describe('a paused instance (a zombie) cannot corrupt the tasks it lost', () => 
     expect(refusals.length, zombie.lines.join('\n')).toBeGreaterThan(0);
     // It joins again and is given a share once more; every task finishes on its holder.
     await until(() => tasksOf(zombie).length > 0 && new Set(trio.flatMap(tasksOf)).size === PARTITIONS, 'the resumed instance holds tasks again', trio);
-    await until(() => Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => trio.some((i) => tasksOf(i).includes(t) && finishedOn(i, t))), 'every task finished', trio);
+    await until(() => allFinished(trio), 'every task finished', trio);
     for (const i of trio) i.child.kill('SIGTERM');
     for (const i of trio) {
       const r = await i.exited;
@@ -270,17 +271,7 @@ describe('a paused instance (a zombie) cannot corrupt the tasks it lost', () => 
 describe('an instance whose main thread is busy past its session', () => {
   it.each(cases.slice(0, 1))('%s engine, %s job: keeps its tasks, no rebalance, every window exactly once', async (engine, how) => {
     requireNative();
-    const input = `bin-${uid()}`;
-    const out = `bout-${uid()}`;
-    const single = `bsingle-${uid()}`;
-    await createTopic(bootstrap, input, PARTITIONS);
-    await createTopic(bootstrap, out, 3);
-    await createTopic(bootstrap, single, 3);
-    await produce(bootstrap, input, keyedInput(N));
-    const want = expectedWindows(N);
-    const ref = await run(bootstrap, ['run', JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`), '0', how], single, null);
-    expect(ref.code, ref.stderr).toBe(0);
-    const reference = (await readCommitted(bootstrap, single, true)).map((r) => windowOf(r.value)).sort();
+    const { input, out, want, reference } = await prepare('b', engine, how);
 
     const app = `bapp-${uid()}`;
     // A session of 6 s, a stall of 10 s.
@@ -292,7 +283,7 @@ describe('an instance whose main thread is busy past its session', () => {
     // The group was settled when the stall began: 3 tasks each.
     expect(pair.map((i) => tasksOf(i).length), pair.map((i) => i.lines.join('\n')).join('\n---\n')).toEqual([3, 3]);
     await stalled.waitFor(/stall over/, 'the stall ends');
-    await until(() => Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => pair.some((i) => tasksOf(i).includes(t) && finishedOn(i, t))), 'every task finished', pair);
+    await until(() => allFinished(pair), 'every task finished', pair);
     // No rebalance and no task moved or given up since the stall began.
     pair.forEach((i, k) => {
       const since = i.lines.slice(from[k]);
@@ -312,17 +303,7 @@ describe('an instance whose main thread is busy past its session', () => {
 describe('an instance whose main thread hangs past --max-stall', () => {
   it.each(cases.slice(0, 1))('%s engine, %s job: leaves the group, the other takes its tasks over, every window exactly once', async (engine, how) => {
     requireNative();
-    const input = `hin-${uid()}`;
-    const out = `hout-${uid()}`;
-    const single = `hsingle-${uid()}`;
-    await createTopic(bootstrap, input, PARTITIONS);
-    await createTopic(bootstrap, out, 3);
-    await createTopic(bootstrap, single, 3);
-    await produce(bootstrap, input, keyedInput(N));
-    const want = expectedWindows(N);
-    const ref = await run(bootstrap, ['run', JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`), '0', how], single, null);
-    expect(ref.code, ref.stderr).toBe(0);
-    const reference = (await readCommitted(bootstrap, single, true)).map((r) => windowOf(r.value)).sort();
+    const { input, out, want, reference } = await prepare('h', engine, how);
 
     const app = `happ-${uid()}`;
     const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '6000', '--max-stall', '5000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1', how, `${join(work, `stall-${out}`)}:30000`];
@@ -336,7 +317,7 @@ describe('an instance whose main thread hangs past --max-stall', () => {
     await hung.waitFor(/stall over/, 'the stall ends');
     await hung.waitFor(/main thread did not respond for \d+ ms \(more than --max-stall 5000\); it left the group/, 'the hung instance reports it left');
     await until(() => tasksOf(hung).length > 0, 'the hung instance holds tasks again', pair);
-    await until(() => Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => pair.some((i) => tasksOf(i).includes(t) && finishedOn(i, t))), 'every task finished', pair);
+    await until(() => allFinished(pair), 'every task finished', pair);
     for (const i of pair) i.child.kill('SIGTERM');
     for (const i of pair) await i.exited;
     if (process.env.SLUICE_APP_TEST_LOG !== undefined) writeFileSync(`${process.env.SLUICE_APP_TEST_LOG}.hang`, pair.map((i) => `--- ${i.name}\n${i.lines.join('\n')}`).join('\n'));
