@@ -126,6 +126,8 @@ describe('record functions compiled into calc kernels', () => {
       [(r) => { return { id: r.id }; }, { id: 'i64' }], // a block body
       [function (r: In) { return { id: r.id }; }, { id: 'i64' }], // not an arrow function
       [({ id }: In) => ({ id }), { id: 'i64' }], // destructuring
+      [(r) => ({ id: r.id, y: -0 }), { id: 'i64', y: 'f64' }], // -0 (JSON, which carries the spec to Rust, writes 0)
+      [(r) => ({ id: r.id, s: '\ud800' }), { id: 'i64', s: 'utf8' }], // no UTF-8 for a lone surrogate
     ];
     for (const [fn, out] of notMaps) expect(compileMapFunction(fn as UserFn, input, Schema.from(out), 'Map'), String(fn)).toBeNull();
     const d = 0;

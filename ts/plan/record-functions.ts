@@ -125,6 +125,7 @@ type Typed =
   | { readonly dom: 'field'; readonly e: CalcExpr & { k: 'field' } }
   | { readonly dom: 'lit'; readonly v: number | string | boolean };
 
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const NUMERIC: ReadonlySet<DataType> = new Set(['i32', 'i64', 'f64', 'timestamp']);
 const INTEGER: ReadonlySet<DataType> = new Set(['i32', 'i64', 'timestamp']);
 const ARITH: Readonly<Record<string, CalcOp>> = { '+': 'add', '-': 'sub', '*': 'mul', '/': 'div' };
@@ -153,7 +154,8 @@ class Compiler {
           if (t === 'i64' && Number.isSafeInteger(x.v) && !Object.is(x.v, -0)) return { k: 'lit', t, n: false, v: String(x.v) };
           return null;
         }
-        if (typeof x.v === 'string') return t === 'utf8' ? { k: 'lit', t, n: false, v: x.v } : null;
+        // (A lone surrogate has no UTF-8: JavaScript's writer would replace it.)
+        if (typeof x.v === 'string') return t === 'utf8' && !LONE_SURROGATE.test(x.v) ? { k: 'lit', t, n: false, v: x.v } : null;
         return t === 'bool' ? { k: 'lit', t, n: false, v: x.v } : null;
       case 'int':
       case 'bool':
@@ -279,6 +281,8 @@ class Compiler {
   }
 }
 
-function f64Lit(v: number): CalcExpr {
+/** A double literal; not -0, which the spec's JSON (how it crosses N-API) would write as 0. */
+function f64Lit(v: number): CalcExpr | null {
+  if (Object.is(v, -0)) return null;
   return { k: 'lit', t: 'f64', n: false, v: Number.isFinite(v) ? v : String(v) };
 }

@@ -101,7 +101,7 @@ const FACTORIES: { readonly [K in NodeOp['kind']]: Factory<K> } = {
     // The compiled filter keeps every field it is given (its input as planned).
     const input = p.inputSchema!;
     const spec = predicate === null ? null : { name: n.name, filter: remapCalcSpec({ name: n.name, filter: predicate, columns: [] }, n.input!.schema, input).filter, columns: input.fields.map((f, i) => ({ name: f.name, expr: { k: 'field' as const, i, t: f.type, n: f.nullable } })) };
-    return new FilterOperator(n.id, n.name, op.fn as (r: Row) => unknown, objectReuse, spec === null ? null : compiledCalc(engine, spec, input, input));
+    return new FilterOperator(n.id, n.name, op.fn as (r: Row) => unknown, objectReuse, spec === null ? null : compiledCalc(engine, spec, input, input, true));
   },
   flatMap: (op, { node: n, physical: p, objectReuse }) =>
     new FlatMapOperator(n.id, n.name, op.fn as (r: Row) => Iterable<unknown>, p.outputSchema, { objectReuse, assumedSchema: op.assumedSchema }),

@@ -47,13 +47,15 @@ export function remapCalcSpec(spec: CalcSpec, logical: Schema, physical: Schema)
  */
 export class CompiledCalc {
   private readonly fields: readonly number[];
+  /** `passThrough`: the columns only carry the input's rows on (a filter): only its predicate's fields are checked. */
   constructor(
     readonly calc: Calc,
     spec: CalcSpec,
+    passThrough: boolean,
   ) {
     const read = new Set<number>();
     if (spec.filter !== null) exprFields(spec.filter, read);
-    for (const c of spec.columns) exprFields(c.expr, read);
+    if (!passThrough) for (const c of spec.columns) exprFields(c.expr, read);
     this.fields = [...read];
   }
 
@@ -67,7 +69,7 @@ export class CompiledCalc {
 }
 
 /** `spec` (field indices of `logical`) compiled by `engine` over the input as planned. */
-export function compiledCalc(engine: Engine, spec: CalcSpec, logical: Schema, physical: Schema): CompiledCalc {
+export function compiledCalc(engine: Engine, spec: CalcSpec, logical: Schema, physical: Schema, passThrough = false): CompiledCalc {
   const remapped = remapCalcSpec(spec, logical, physical);
-  return new CompiledCalc(engine.createCalc(physical, remapped), remapped);
+  return new CompiledCalc(engine.createCalc(physical, remapped), remapped, passThrough);
 }
