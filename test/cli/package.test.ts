@@ -178,9 +178,11 @@ describe('the npm package, installed from its tarballs', () => {
     expect(unexpected).toEqual([]);
     expect(files.filter((f) => /\.(node|rs|map)$|^(test|bench|crates)\/|\.test\./.test(f))).toEqual([]);
     // Compressed: the library and declarations (the Table API took it past 256 KiB, SQL with
-    // updating tables and the Kafka record reader to 470 KiB), the dashboard's bundle (about
-    // 50 KiB: uPlot and dagre, minified) and the examples; anything big that slips in still fails.
-    expect(packed.root.size).toBeLessThan(512 * 1024);
+    // updating tables and the Kafka record reader to 470 KiB; state TTL, the upsert-kafka source,
+    // application mode's task ownership and compiled record functions to 513 KiB), the
+    // dashboard's bundle (about 50 KiB: uPlot and dagre, minified) and the examples; anything big
+    // that slips in (a test folder, a source map, a binary: over 100 KiB) still fails.
+    expect(packed.root.size).toBeLessThan(640 * 1024);
 
     const manifest = JSON.parse(readFileSync(join(nativeProject, 'node_modules', 'sluice', 'package.json'), 'utf8'));
     expect(manifest.type).toBe('module');
