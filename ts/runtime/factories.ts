@@ -21,7 +21,7 @@ import { KeyedProcessOperator } from './operators/process.js';
 import { ProcessingTimeOperator } from './operators/processing-time.js';
 import { FilterOperator, FlatMapOperator, KeySelectorOperator, MapOperator } from './operators/record-functions.js';
 import { SideOutputOperator } from './operators/side-output.js';
-import { CalcOperator, compiledCalc, remapCalcSpec } from './operators/calc.js';
+import { CalcOperator, compiledFilter, compiledMap, remapCalcSpec } from './operators/calc.js';
 import { compileFilterFunction, compileMapFunction } from '../plan/record-functions.js';
 import { GroupAggregateOperator } from './operators/group-aggregate.js';
 import { RankOperator } from './operators/rank.js';
@@ -91,17 +91,15 @@ const FACTORIES: { readonly [K in NodeOp['kind']]: Factory<K> } = {
   },
   map: (op, { node: n, physical: p, objectReuse, engine }) => {
     const spec = compileMapFunction(op.fn, n.input!.schema, n.schema, n.name);
-    const compiled = spec === null ? null : compiledCalc(engine, { ...spec, name: n.name }, n.input!.schema, p.inputSchema!);
+    const compiled = spec === null ? null : compiledMap(engine, { ...spec, name: n.name }, n.input!.schema, p.inputSchema!);
     return new MapOperator(n.id, n.name, op.fn as (r: Row) => unknown, p.outputSchema, { objectReuse, assumedSchema: op.assumedSchema, compiled });
   },
   calc: (op, { node: n, physical: p, engine }) =>
     new CalcOperator(n.id, n.name, engine.createCalc(p.inputSchema!, remapCalcSpec(op.spec, n.input!.schema, p.inputSchema!))),
   filter: (op, { node: n, physical: p, objectReuse, engine }) => {
     const predicate = compileFilterFunction(op.fn, n.input!.schema);
-    // The compiled filter keeps every field it is given (its input as planned).
-    const input = p.inputSchema!;
-    const spec = predicate === null ? null : { name: n.name, filter: remapCalcSpec({ name: n.name, filter: predicate, columns: [] }, n.input!.schema, input).filter, columns: input.fields.map((f, i) => ({ name: f.name, expr: { k: 'field' as const, i, t: f.type, n: f.nullable } })) };
-    return new FilterOperator(n.id, n.name, op.fn as (r: Row) => unknown, objectReuse, spec === null ? null : compiledCalc(engine, spec, input, input, true));
+    const compiled = predicate === null ? null : compiledFilter(engine, n.name, predicate, n.input!.schema, p.inputSchema!);
+    return new FilterOperator(n.id, n.name, op.fn as (r: Row) => unknown, objectReuse, compiled);
   },
   flatMap: (op, { node: n, physical: p, objectReuse }) =>
     new FlatMapOperator(n.id, n.name, op.fn as (r: Row) => Iterable<unknown>, p.outputSchema, { objectReuse, assumedSchema: op.assumedSchema }),

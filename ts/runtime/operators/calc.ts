@@ -42,34 +42,38 @@ export function remapCalcSpec(spec: CalcSpec, logical: Schema, physical: Schema)
 
 /**
  * A map or filter function compiled into a calc (plan/record-functions.ts): the engine's calc
- * over the input as planned, and the fields it reads, checked per batch for the values that only
- * the function called per record reads as JavaScript does.
+ * over the input as planned, and the fields whose values it checks per batch for what only the
+ * function called per record reads as JavaScript does.
  */
 export class CompiledCalc {
-  private readonly fields: readonly number[];
-  /** `passThrough`: the columns only carry the input's rows on (a filter): only its predicate's fields are checked. */
   constructor(
     readonly calc: Calc,
-    spec: CalcSpec,
-    passThrough: boolean,
-  ) {
-    const read = new Set<number>();
-    if (spec.filter !== null) exprFields(spec.filter, read);
-    if (!passThrough) for (const c of spec.columns) exprFields(c.expr, read);
-    this.fields = [...read];
-  }
+    private readonly checked: readonly number[],
+  ) {}
 
-  /** Whether `batch` must go through the function instead (a null, or an i64 beyond ±2^53, in a field read). */
+  /** Whether `batch` must go through the function instead (a null, or an i64 beyond ±2^53, in a field checked). */
   needsRecords(batch: RecordBatch): boolean {
     return needsRecords(
-      this.fields.map((k) => batch.columns[k]!),
+      this.checked.map((k) => batch.columns[k]!),
       batch.length,
     );
   }
 }
 
-/** `spec` (field indices of `logical`) compiled by `engine` over the input as planned. */
-export function compiledCalc(engine: Engine, spec: CalcSpec, logical: Schema, physical: Schema, passThrough = false): CompiledCalc {
+/** A compiled map's `spec` (field indices of `logical`) over the input as planned: every field it reads is checked. */
+export function compiledMap(engine: Engine, spec: CalcSpec, logical: Schema, physical: Schema): CompiledCalc {
   const remapped = remapCalcSpec(spec, logical, physical);
-  return new CompiledCalc(engine.createCalc(physical, remapped), remapped, passThrough);
+  const read = new Set<number>();
+  for (const c of remapped.columns) exprFields(c.expr, read);
+  return new CompiledCalc(engine.createCalc(physical, remapped), [...read]);
+}
+
+/**
+ * A compiled filter's `predicate` (field indices of `logical`) over the input as planned: it
+ * keeps every field it is given, which pass through as they are; only the predicate's are checked.
+ */
+export function compiledFilter(engine: Engine, name: string, predicate: CalcExpr, logical: Schema, physical: Schema): CompiledCalc {
+  const filter = remapCalcSpec({ name, filter: predicate, columns: [] }, logical, physical).filter!;
+  const columns = physical.fields.map((f, i) => ({ name: f.name, expr: { k: 'field' as const, i, t: f.type, n: f.nullable } }));
+  return new CompiledCalc(engine.createCalc(physical, { name, filter, columns }), [...exprFields(filter)]);
 }
