@@ -49,8 +49,8 @@ export type SqlCase = 'sql-q0' | 'sql-q1' | 'sql-q2' | 'sql-q5' | 'sql-q7' | 'sq
 export type ReuseCase = `${'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2'}-${'called' | 'reuse'}`;
 /** A keyed process function with state per bidder, without checkpoints and with one every second; 1 M keys of state snapshotted and restored. */
 export type CheckpointCase = 'checkpoint-off' | 'checkpoint-1s' | 'state-1m-keys' | 'window-checkpoint-off' | 'window-checkpoint-1s';
-/** A Nexmark query module run as a job at parallelism 1 or 2 (worker threads), into its discarding sink. */
-export type ParallelCase = `parallel-${'q0' | 'q5' | 'q7'}-p${1 | 2}`;
+/** A Nexmark query module (or the e2e window job, bench/e2e-window-job.ts) run as a job at parallelism 1, 2 or 4 (worker threads), into its discarding sink. */
+export type ParallelCase = `parallel-${'q0' | 'q5' | 'q7' | 'e2e'}-p${1 | 2 | 4}`;
 type NexmarkCase = 'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2' | 'nexmark-q5' | 'nexmark-q7' | 'nexmark-q8' | 'nexmark-q11';
 
 const QUERIES: Record<NexmarkCase, (env: StreamEnvironment, source: NexmarkOptions) => { sinkTo(s: Sink): void }> = {
@@ -106,10 +106,15 @@ async function nexmarkQuery(name: NexmarkCase, engine: EngineName, events: numbe
  * worker threads; the check is the number of result rows.
  */
 async function parallelQuery(name: ParallelCase, engine: EngineName, events: number): Promise<CaseResult> {
-  const [, q, p] = /^parallel-(q\d+)-p(\d)$/.exec(name)!;
-  const r = await runJob(new URL(`../examples/nexmark/${q}.js`, import.meta.url), { engine, parallelism: Number(p), args: [String(events)], jobName: name });
+  const [, q, p] = /^parallel-(q\d+|e2e)-p(\d)$/.exec(name)!;
+  const job = q === 'e2e' ? './e2e-window-job.js' : `../examples/nexmark/${q}.js`;
+  // CPU of every thread of the process (the workers' included) per event: the cost that decides
+  // how far more threads can go on a machine with more cores.
+  const cpu0 = process.cpuUsage();
+  const r = await runJob(new URL(job, import.meta.url), { engine, parallelism: Number(p), args: [String(events)], jobName: name });
+  const cpu = process.cpuUsage(cpu0);
   const rows = r.operators.filter((m) => m.name.startsWith('Sink:')).reduce((n, m) => n + m.recordsIn, 0);
-  return { events, seconds: r.durationMs / 1000, check: rows };
+  return { events, seconds: r.durationMs / 1000, check: rows, extra: { cpuNsPerEvent: ((cpu.user + cpu.system) * 1000) / events } };
 }
 
 /** Time spent checksumming results, excluded from the measured time (it is the harness, not the engine). */
@@ -469,14 +474,28 @@ async function decodeFile(format: 'jsonl' | 'csv', engine: EngineName, lines: nu
   await reader.close();
   const seconds = (performance.now() - t0) / 1000;
   if (rows !== lines) throw new Error(`read ${rows} rows of ${lines}`);
-  // The baseline in the same process: a bare loop over the same bytes, per line JSON.parse (JSONL)
-  // or split(',') (CSV), building nothing.
+  // The baselines in the same process: a bare loop over the same bytes, per line JSON.parse
+  // (JSONL), or for CSV split(',') building nothing and, CSV's counterpart of JSON.parse (which
+  // yields typed values), split(',') with each field turned into its value.
+  const baseline = bareLoop(path, format, 'split');
+  const typed: Record<string, number> = {};
+  if (format === 'csv') {
+    typed.typedBaselineSeconds = bareLoop(path, format, 'typed');
+    typed.typedBaselineOverEngine = typed.typedBaselineSeconds / seconds;
+  }
+  return { events: lines, seconds, check, extra: { baselineSeconds: baseline, baselineOverEngine: baseline / seconds, ...typed, fileMiB: statSync(path).size / 2 ** 20 } };
+}
+
+/** Seconds for one pass of a bare per-line loop over a file (see decodeFile). */
+function bareLoop(path: string, format: 'jsonl' | 'csv', csv: 'split' | 'typed'): number {
   const b0 = performance.now();
   const fd = openSync(path, 'r');
   const buf = Buffer.alloc(1 << 20);
   const dec = new TextDecoder();
   let rest = '';
   let parsed = 0;
+  let sum = 0;
+  let header = format === 'csv';
   for (let n = readSync(fd, buf); n > 0; n = readSync(fd, buf)) {
     const text = rest + dec.decode(buf.subarray(0, n), { stream: true });
     let from = 0;
@@ -485,14 +504,24 @@ async function decodeFile(format: 'jsonl' | 'csv', engine: EngineName, lines: nu
       from = nl + 1;
       if (format === 'jsonl') {
         if ((JSON.parse(line) as { ok: boolean }).ok) parsed++;
-      } else if (line.split(',').length === 6) parsed++;
+      } else if (csv === 'split') {
+        if (line.split(',').length === 6) parsed++;
+      } else if (header) {
+        header = false;
+      } else {
+        const f = line.split(',');
+        const note = f[5] === '' ? null : f[5]!;
+        // The values are used, so the conversions cannot be left out.
+        sum += Number(f[0]) + Number(f[1]) + Number(f[3]) + f[2]!.length + (note === null ? 0 : note.length);
+        if (f[4] === 'true') parsed++;
+      }
     }
     rest = text.slice(from);
   }
   closeSync(fd);
-  const baseline = (performance.now() - b0) / 1000;
+  if (Number.isNaN(sum)) throw new Error('a CSV field did not read as a number');
   void parsed;
-  return { events: lines, seconds, check, extra: { baselineSeconds: baseline, baselineOverEngine: baseline / seconds, fileMiB: statSync(path).size / 2 ** 20 } };
+  return (performance.now() - b0) / 1000;
 }
 
 /** The file job: JSONL -> keyBy -> 10 s tumbling window -> JSONL sink. */

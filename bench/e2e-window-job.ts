@@ -1,0 +1,18 @@
+/**
+ * The e2e keyed window job (bench case `e2e-q-window`) as a job module, so that the parallel-*
+ * cases run it through runJob at parallelism 1, 2 and 4 like the Nexmark query modules:
+ * Nexmark bids -> keyBy(auction) -> 10 s tumbling max(price), count -> discard.
+ */
+
+import { agg, NexmarkSource, TumblingEventTimeWindows, WatermarkStrategy, type StreamEnvironment } from '../ts/index.js';
+import { parseQueryArgs } from '../examples/nexmark/common.js';
+
+export default function (env: StreamEnvironment, args: readonly string[]): void {
+  const { events, sink } = parseQueryArgs(args);
+  env
+    .fromSource(NexmarkSource.bids({ events }), WatermarkStrategy.forBoundedOutOfOrderness(4000))
+    .keyBy('auction')
+    .window(TumblingEventTimeWindows.of(10_000))
+    .aggregate({ maxPrice: agg.max('price'), bids: agg.count() })
+    .sinkTo(sink);
+}
