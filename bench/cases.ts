@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agg, DataStream, DiscardingSink, FileSink, FileSource, NexmarkSource, runJob, StreamEnvironment, ValueStateDescriptor, type KeyedProcessFunction, type Source, type ValueState, type NexmarkOptions, TumblingEventTimeWindows, WatermarkStrategy, type Sink, type SinkWriter } from '../ts/index.js';
 import { murmur3_32 } from '../ts/keys/hash.js';
-import { kafkaSink, kafkaSource } from './kafka.js';
+import { kafkaApplication, kafkaSink, kafkaSource } from './kafka.js';
 import { q0 } from '../examples/nexmark/q0.js';
 import { q1 } from '../examples/nexmark/q1.js';
 import { q2 } from '../examples/nexmark/q2.js';
@@ -40,7 +40,7 @@ export interface CaseResult {
   readonly extra?: Record<string, number>;
 }
 
-export type CaseName = 'calc-kernel' | 'group-agg' | TableCase | SqlCase | 'decode-jsonl' | 'decode-csv' | 'kafka-source' | 'kafka-sink-alo' | 'kafka-sink-eo' | 'file-job' | 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | 'exchange' | NexmarkCase | ReuseCase | ParallelCase | CheckpointCase;
+export type CaseName = 'calc-kernel' | 'group-agg' | TableCase | SqlCase | 'decode-jsonl' | 'decode-csv' | 'kafka-source' | 'kafka-sink-alo' | 'kafka-sink-eo' | 'kafka-app' | 'file-job' | 'kernel-10k' | 'kernel-1m' | 'kernel-sliding' | 'kernel-session' | 'kernel-count' | 'e2e-q-window' | 'partition' | 'exchange' | NexmarkCase | ReuseCase | ParallelCase | CheckpointCase;
 /** Nexmark q0-q2 through the Table API (one calc operator), and the generator alone into the same sink. */
 export type TableCase = 'table-q0' | 'table-q1' | 'table-q2';
 /** Nexmark q0-q2 from examples/nexmark-sql (the example's DDL and SELECT). */
@@ -696,6 +696,8 @@ export async function runCase(name: CaseName, engine: EngineName, events: number
       return kafkaSink(engine, events, 'at-least-once');
     case 'kafka-sink-eo':
       return kafkaSink(engine, events, 'exactly-once');
+    case 'kafka-app':
+      return kafkaApplication(engine, events);
     case 'file-job':
       return fileJob(engine, events);
     case 'checkpoint-off':

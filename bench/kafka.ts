@@ -6,13 +6,17 @@
  *   two passes is timed);
  * - sink: generated bids written by a KafkaSink as JSON, keyed by auction, to a new topic of two
  *   partitions, with a checkpoint every second, at-least-once against exactly-once (a
- *   transaction per checkpoint interval, committed when the checkpoint completes).
+ *   transaction per checkpoint interval, committed when the checkpoint completes);
+ * - application: a keyed window job as a Kafka application of 1, 2 and 3 processes.
  */
 
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import { KafkaSink, KafkaSource, NexmarkSource, OffsetsInitializer, StreamEnvironment, type EngineName, type Sink, type SinkWriter } from '../ts/index.js';
 import type { RecordBatch } from '../ts/batch/record-batch.js';
@@ -109,4 +113,123 @@ export async function kafkaSink(engine: EngineName, events: number, guarantee: '
     rmSync(dir, { recursive: true, force: true });
     await broker.stop();
   }
+}
+
+const APP_PARTITIONS = 6;
+const APP_USERS = 1000;
+
+/**
+ * A job as a Kafka application (docs/application-mode.md) run by 1, 2 and 3 instances, each a
+ * separate `sluice run --application-id` process: the application test's keyed window job
+ * (test/fixtures/jobs/kafka-app-window.ts: JSON events partitioned by user -> keyBy(user) ->
+ * 10 s tumbling count and sum -> Kafka exactly-once, a checkpoint every 300 ms), unpaced, over
+ * `events` records in 6 partitions. Timed from starting the processes until every task has
+ * finished on the instance holding it (start-up, joining the group and rebalances included);
+ * also from the first task's start. The seconds are the one-instance run's; the extras give
+ * each count's events/s.
+ */
+export async function kafkaApplication(engine: EngineName, events: number): Promise<{ events: number; seconds: number; check: number; extra: Record<string, number> }> {
+  const { startBroker } = (await import(new URL('../../scripts/kafka/broker.mjs', import.meta.url).href)) as BrokerModule;
+  const broker = await startBroker({ dir: join(tmpdir(), 'sluice-bench-kafka'), log: () => undefined });
+  const work = mkdtempSync(join(tmpdir(), 'sluice-bench-app-'));
+  const admin = new Admin({ clientId: 'bench', bootstrapBrokers: [broker.bootstrap] });
+  const made: string[] = [];
+  try {
+    const bootstrap = broker.bootstrap;
+    const input = `bench-app-in-${events}`;
+    if (!(await admin.listTopics()).includes(input)) {
+      await admin.createTopics({ topics: [input], partitions: APP_PARTITIONS, replicas: 1 });
+      const producer = new Producer({ clientId: 'bench', bootstrapBrokers: [bootstrap], idempotent: true, compression: 'none' });
+      for (let i = 0; i < events; i += 6000) {
+        const n = Math.min(6000, events - i);
+        const messages = Array.from({ length: n }, (_, k) => {
+          const user = (i + k) % APP_USERS;
+          return { topic: input, partition: user % APP_PARTITIONS, key: Buffer.from(String(user)), value: Buffer.from(JSON.stringify({ user, amount: (i + k) % 97, ts: 1_700_000_000_000 + i + k })) };
+        });
+        await producer.send({ messages });
+      }
+      await producer.close();
+    }
+    const rate: Record<string, number> = {};
+    let seconds = 0;
+    let outputRows = 0;
+    for (const count of [1, 2, 3]) {
+      const out = `bench-app-out-${randomUUID().slice(0, 8)}`;
+      made.push(out);
+      await admin.createTopics({ topics: [out], partitions: 3, replicas: 1 });
+      const app = `bench-app-${randomUUID().slice(0, 8)}`;
+      const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, out), '0', 'window'];
+      const t0 = performance.now();
+      const instances = Array.from({ length: count }, () => appInstance(engine, args));
+      try {
+        const firstStart = await untilAllFinished(instances);
+        const t1 = performance.now();
+        rate[`instances${count}`] = events / ((t1 - t0) / 1000);
+        rate[`instances${count}FromFirstTask`] = events / ((t1 - firstStart) / 1000);
+        if (count === 1) seconds = (t1 - t0) / 1000;
+      } finally {
+        for (const i of instances) i.child.kill('SIGTERM');
+        await Promise.all(instances.map((i) => i.exited));
+      }
+      if (count === 1) outputRows = await committedCount(bootstrap, out);
+    }
+    rate.instances2Over1 = rate.instances2! / rate.instances1!;
+    rate.instances3Over1 = rate.instances3! / rate.instances1!;
+    return { events, seconds, check: outputRows, extra: rate };
+  } finally {
+    await admin.deleteTopics({ topics: made }).catch(() => undefined);
+    await admin.close();
+    rmSync(work, { recursive: true, force: true });
+    await broker.stop();
+  }
+}
+
+interface AppInstance {
+  readonly child: ChildProcess;
+  readonly lines: string[];
+  readonly exited: Promise<void>;
+}
+
+function appInstance(engine: EngineName, args: readonly string[]): AppInstance {
+  const cli = fileURLToPath(new URL('../ts/cli/main.js', import.meta.url));
+  const job = fileURLToPath(new URL('../../test/fixtures/jobs/kafka-app-window.ts', import.meta.url));
+  const child = spawn(process.execPath, [cli, 'run', job, '--engine', engine, '--no-progress', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const lines: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (l) => lines.push(l));
+  const exited = new Promise<void>((r) => child.on('exit', () => r()));
+  return { child, lines, exited };
+}
+
+/** Waits until every task has finished on the instance that holds it; resolves with the time the first task started. */
+async function untilAllFinished(instances: readonly AppInstance[]): Promise<number> {
+  let firstStart = -1;
+  for (;;) {
+    if (firstStart < 0 && instances.some((i) => i.lines.some((l) => / task \d+ started/.test(l)))) firstStart = performance.now();
+    const done = Array.from({ length: APP_PARTITIONS }, (_, t) => t).every((t) =>
+      instances.some((i) => {
+        const holds = [...i.lines].reverse().find((l) => / generation \d+: tasks \[/.test(l));
+        const tasks = holds === undefined ? [] : (/tasks \[([\d,]*)\]/.exec(holds)?.[1] ?? '').split(',').filter((x) => x !== '').map(Number);
+        const started = lastLine(i.lines, `task ${t} started`);
+        return tasks.includes(t) && started >= 0 && lastLine(i.lines, `task ${t} finished`) > started;
+      }),
+    );
+    if (done) return firstStart;
+    const dead = instances.find((i) => i.child.exitCode !== null);
+    if (dead !== undefined) throw new Error(`an application instance ended before every task finished:\n${dead.lines.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function lastLine(lines: readonly string[], text: string): number {
+  for (let k = lines.length - 1; k >= 0; k--) if (lines[k]!.includes(text)) return k;
+  return -1;
+}
+
+/** Records in a topic's committed transactions (read_committed, to the end). */
+async function committedCount(bootstrap: string, topic: string): Promise<number> {
+  const env = StreamEnvironment.create({ engine: 'ts' });
+  const sink = new CountSink();
+  env.fromSource(KafkaSource.builder().setBootstrapServers(bootstrap).setTopics(topic).setBounded(OffsetsInitializer.latest()).setJsonValue({ user: 'i64' }).build()).sinkTo(sink);
+  await env.execute('bench kafka application output');
+  return sink.rows;
 }

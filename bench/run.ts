@@ -46,6 +46,7 @@ const CASES: Case[] = [
   { name: 'decode-csv', title: 'CSV file source alone, the same records (extra: a bare split loop, and split with each field turned into its value)', events: quick ? 500_000 : 2_000_000, target: 'native >= 5x TS, >= 4x the typed split loop' },
   { name: 'kafka-source', title: 'Kafka source alone: JSON bids (~150 bytes) from one partition of a local broker, decoded into batches', events: quick ? 200_000 : 1_000_000, target: 'native >= 2 M/s' },
   { name: 'kafka-sink-alo', title: 'Kafka sink, at-least-once: generated bids as JSON keyed by auction into 2 partitions, a checkpoint every 1 s', events: quick ? 200_000 : 1_000_000, target: '-' },
+  { name: 'kafka-app', title: 'Kafka application (issue 20): a keyed window job over JSON events in 6 partitions, exactly-once, as 1 instance (extra: 2 and 3 instances, each a process)', events: quick ? 60_000 : 3_000_000, target: 'measure: 1 / 2 / 3 instances' },
   { name: 'kafka-sink-eo', title: 'Kafka sink, exactly-once (a transaction per checkpoint), otherwise as at-least-once', events: quick ? 200_000 : 1_000_000, target: 'at most 15% below at-least-once' },
   { name: 'file-job', title: 'file job: JSONL -> keyBy -> 10 s tumbling window -> JSONL sink', events: quick ? 500_000 : 4_000_000, target: 'native >= 2.5x TS, peak RSS < 250 MB' },
   { name: 'kernel-10k', title: 'window kernel, 10 000 keys', events: quick ? 2_000_000 : 20_000_000, target: 'native >= 60 M/s, >= 2x TS' },
