@@ -1,7 +1,8 @@
 //! The calc operator: projection, filter and computed columns fused, over whole batches. A
 //! spec (`spec.rs`, written by the planner in `ts/table`) is compiled once into kernels
-//! (`kernel.rs`); a batch is one pass per kernel over its columns: the filter first, giving a
-//! selection vector, then each computed column over the kept rows only. The TS engine's
+//! (`kernel.rs`); a batch is one pass per kernel over each chunk of its rows: the filter first,
+//! giving a selection vector, then each computed column over the kept rows only, written into
+//! the output buffers of the batch before (`Calc::recycle`). The TS engine's
 //! generated code (`ts/engine/ts/calc.ts`) gives the same rows, nulls and errors.
 
 pub mod kernel;
