@@ -228,6 +228,41 @@ describe('calc: projection, filter and computed columns', () => {
     expect(err({ q: lit(1).dividedBy($('i').minus(3)), c: $('s').cast('i64') })).toMatchObject({ error: expect.stringContaining("CAST(s AS i64) at row 1 of the batch: 'x'") });
   });
 
+  it('batches of several thousand rows (run in chunks natively), one operator over several batches: same values, nulls and first failing row', () => {
+    const sch = Schema.from({ a: 'i64', b: 'i64?', s: 'utf8?' });
+    // Nulls only from row 1500 on (past the first chunks), a zero divisor first at row 2402.
+    const rows = (n: number, nulls: boolean): Record<string, unknown>[] =>
+      Array.from({ length: n }, (_, k) => ({ a: k, b: nulls && k >= 1500 && k % 7 === 0 ? null : k === 2402 ? 4 : (k % 11) + 6, s: nulls && k >= 2000 && k % 5 === 0 ? null : `w${k % 13}` }));
+    const spec = specOf(sch, { sum: $('a').plus($('b')), big: $('b').isGreater(10), txt: concat($('s'), '!'), q: $('a').dividedBy($('b').minus(4)) }, $('a').mod(3).isNotEqual(0));
+    const engines = (['native', 'ts'] as const).map((name) => selectEngine(name).createCalc(sch, spec));
+    requireNative();
+    const check = (recs: Record<string, unknown>[]): void => {
+      const batch = batchFromRecords(recs, sch);
+      const [native, ts] = engines.map((c) => dump(c.process(batch)));
+      expect(native).toEqual(ts);
+      const kept = recs.filter((r) => (r.a as number) % 3 !== 0);
+      expect(native!['sum:i64?']).toEqual(kept.map((r) => (r.b === null ? null : BigInt((r.a as number) + (r.b as number)))));
+      expect(native!['big:bool?']).toEqual(kept.map((r) => (r.b === null ? null : (r.b as number) > 10)));
+      expect(native!['txt:utf8?']).toEqual(kept.map((r) => (r.s === null ? null : `${r.s as string}!`)));
+    };
+    check(rows(2400, true));
+    check(rows(3000, false).slice(0, 1100));
+    check(rows(2401, true).slice(0, 7));
+    check(rows(2401, true));
+    // Row 2402 (kept: 2402 % 3 is 2) divides by zero, in the last column.
+    const failing = batchFromRecords(rows(2600, true), sch);
+    const errs = engines.map((c) => {
+      try {
+        c.process(failing);
+        return null;
+      } catch (e) {
+        return (e as Error).message;
+      }
+    });
+    expect(errs[0]).toEqual(errs[1]);
+    expect(errs[0]).toBe('Calc(test): (a / (b - 4)) at row 2402 of the batch: division by zero; guard the divisor (CASE WHEN d <> 0 THEN ... END) or divide as f64');
+  });
+
   it('unknown columns and type errors are named when the expression is resolved', () => {
     expect(() => resolve($('nope').plus(1).node, schema, 'select')).toThrow("select: unknown column 'nope'; the columns are: a, b, x, y, i, s, t, ok, ts");
     expect(() => resolve($('s').plus(1).node, schema, 'select')).toThrow('select: (s + 1): needs numbers, got utf8 and i32');

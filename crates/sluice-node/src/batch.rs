@@ -96,10 +96,15 @@ pub struct BatchOut<'env> {
 }
 
 pub fn batch_out<'env>(env: &'env Env, batch: RecordBatch) -> Result<BatchOut<'env>> {
+    batch_out_ref(env, &batch)
+}
+
+/// As `batch_out`, leaving the batch to the caller (whose buffers it may reuse).
+pub fn batch_out_ref<'env>(env: &'env Env, batch: &RecordBatch) -> Result<BatchOut<'env>> {
     let mut out = BatchOut { length: batch.len as u32, u8: vec![], i32: vec![], i64: vec![], f64: vec![], event_time: None };
-    for c in batch.columns {
-        out.u8.push(Uint8ArraySlice::copy_from(env, c.validity.unwrap_or_default())?);
-        match c.data {
+    for c in &batch.columns {
+        out.u8.push(Uint8ArraySlice::copy_from(env, c.validity.as_deref().unwrap_or_default())?);
+        match &c.data {
             ColumnData::I32(v) => out.i32.push(Int32ArraySlice::copy_from(env, v)?),
             ColumnData::I64(v) | ColumnData::Timestamp(v) => out.i64.push(BigInt64ArraySlice::copy_from(env, v)?),
             ColumnData::F64(v) => out.f64.push(Float64ArraySlice::copy_from(env, v)?),
@@ -110,7 +115,7 @@ pub fn batch_out<'env>(env: &'env Env, batch: RecordBatch) -> Result<BatchOut<'e
             }
         }
     }
-    if let Some(t) = batch.event_time {
+    if let Some(t) = &batch.event_time {
         out.event_time = Some(BigInt64ArraySlice::copy_from(env, t)?);
     }
     Ok(out)

@@ -6,13 +6,13 @@ use napi_derive::napi;
 use sluice_core::batch::Schema;
 use sluice_core::calc::Calc;
 
-use crate::batch::{batch_out, batch_ref, event_time_slice, parse_schema, BatchOut, FieldSpec};
+use crate::batch::{batch_out_ref, batch_ref, event_time_slice, parse_schema, BatchOut, FieldSpec};
 use crate::error::to_napi;
 
 #[napi(object)]
 pub struct CalcOut<'env> {
     pub computed: BatchOut<'env>,
-    pub selection: Option<Uint32Array>,
+    pub selection: Option<Uint32ArraySlice<'env>>,
 }
 
 #[napi]
@@ -38,6 +38,10 @@ impl NativeCalc {
         let et = event_time_slice(&event_time)?;
         let batch = batch_ref(&self.input, &buffers, length as usize, et)?;
         let out = self.inner.process(&batch).map_err(to_napi)?;
-        Ok(CalcOut { computed: batch_out(env, out.computed)?, selection: out.selection.map(Uint32Array::new) })
+        let computed = batch_out_ref(env, &out.computed)?;
+        // Copied, like the columns (see batch_out), and its buffer recycled with them.
+        let selection = out.selection.as_deref().map(|s| Uint32ArraySlice::copy_from(env, s)).transpose()?;
+        self.inner.recycle(out.computed.columns);
+        Ok(CalcOut { computed, selection })
     }
 }

@@ -14,13 +14,22 @@ function bytes(v: ArrayBufferView): Uint8Array {
 /** Every buffer of every column as a byte view of the same memory. */
 export function batchBuffers(batch: RecordBatch): Uint8Array[] {
   const out: Uint8Array[] = [];
-  for (const c of batch.columns) {
-    out.push(c.validity ?? EMPTY);
-    if (c.type === 'utf8') {
-      out.push(bytes(c.offsets), c.data);
-    } else out.push(bytes(c.values));
-  }
+  for (const c of batch.columns) pushBuffers(out, c);
   return out;
+}
+
+/** As batchBuffers, of the columns `which` (indices into `columns`) only. */
+export function columnBuffers(columns: readonly Column[], which: readonly number[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const k of which) pushBuffers(out, columns[k]!);
+  return out;
+}
+
+function pushBuffers(out: Uint8Array[], c: Column): void {
+  out.push(c.validity ?? EMPTY);
+  if (c.type === 'utf8') {
+    out.push(bytes(c.offsets), c.data);
+  } else out.push(bytes(c.values));
 }
 
 export function eventTimeBytes(batch: RecordBatch): Uint8Array | null {

@@ -7,11 +7,11 @@ import type { SegmentLayout } from '../../batch/segment.js';
 import type { SegmentIo, SegmentRoute, Calc, CsvDecoder, CsvHeader, DecodedLines, Engine, GroupAggregator, GroupAggregatorSpec, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
 import { windowOutputSchema } from '../window-spec.js';
-import { calcOutputSchema, checkCalcSpec, type CalcSpec } from '../calc-spec.js';
+import { calcOutputSchema, checkCalcSpec, type CalcExpr, type CalcSpec } from '../calc-spec.js';
 import { fromNative } from '../errors.js';
 import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN, type NativeCalcN, type NativeGroupAggregatorN } from './binding.js';
 import { checkGroupState, groupOutputSchema, groupStateSchema } from '../group-agg-spec.js';
-import { batchBuffers, eventTimeBytes, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
+import { batchBuffers, columnBuffers, eventTimeBytes, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
 
 /**
  * A call into the addon: its errors become EngineErrors with their kind. Per-batch calls catch
@@ -157,13 +157,17 @@ class NativeWindowAggregator implements WindowAggregator {
  * The calc kernels in Rust: the spec crosses once as JSON, then one call per batch. Rust
  * returns the computed columns and, when rows were dropped, the kept rows' indices; columns
  * that are input fields unchanged are taken from the batch here (no copy when every row is kept).
+ * Only the fields the filter and the computed columns read cross to Rust (Rust's calc is
+ * compiled over those alone): the others would be converted and checked per batch for nothing.
  */
 class NativeCalc implements Calc {
   readonly outputSchema: Schema;
-  private readonly inner: NativeCalcN;
+  private readonly inner: NativeCalcN | null;
   private readonly computedSchema: Schema;
   /** Per output column: the input field it passes through, or its index among the computed ones. */
   private readonly plan: readonly ({ readonly pass: number } | { readonly computed: number })[];
+  /** The input fields Rust reads, ascending (Rust's field i is input field read[i]). */
+  private readonly read: readonly number[];
 
   constructor(binding: NativeBinding, input: Schema, spec: CalcSpec) {
     checkCalcSpec(input, spec);
@@ -171,13 +175,28 @@ class NativeCalc implements Calc {
     let k = 0;
     this.plan = spec.columns.map((c) => (c.expr.k === 'field' ? { pass: c.expr.i } : { computed: k++ }));
     this.computedSchema = new Schema(this.outputSchema.fields.filter((_, j) => spec.columns[j]!.expr.k !== 'field'));
-    this.inner = call(() => new binding.NativeCalc(fieldSpecs(input), JSON.stringify(spec)));
+    const computed = spec.columns.filter((c) => c.expr.k !== 'field');
+    const read = new Set<number>();
+    const walk = (e: CalcExpr): void => {
+      if (e.k === 'field') read.add(e.i);
+      else if (e.k === 'call') e.args.forEach(walk);
+    };
+    if (spec.filter !== null) walk(spec.filter);
+    computed.forEach((c) => walk(c.expr));
+    this.read = [...read].sort((a, b) => a - b);
+    const at = new Map(this.read.map((i, j) => [i, j]));
+    const remap = (e: CalcExpr): CalcExpr => (e.k === 'field' ? { ...e, i: at.get(e.i)! } : e.k === 'call' ? { ...e, args: e.args.map(remap) } : e);
+    const narrowed: CalcSpec = { name: spec.name, filter: spec.filter === null ? null : remap(spec.filter), columns: computed.map((c) => ({ name: c.name, expr: remap(c.expr) })) };
+    const fields = new Schema(this.read.map((i) => input.fields[i]!));
+    // A projection (no filter, nothing computed) keeps every row and computes nothing: no call.
+    this.inner = spec.filter === null && computed.length === 0 ? null : call(() => new binding.NativeCalc(fieldSpecs(fields), JSON.stringify(narrowed)));
   }
 
   process(batch: RecordBatch): RecordBatch {
+    if (this.inner === null) return new RecordBatch(this.outputSchema, this.plan.map((p) => batch.columns[(p as { pass: number }).pass]!), batch.length, batch.eventTime);
     let out;
     try {
-      out = this.inner.process(batchBuffers(batch), batch.length, eventTimeBytes(batch));
+      out = this.inner.process(columnBuffers(batch.columns, this.read), batch.length, eventTimeBytes(batch));
     } catch (e) {
       throw fromNative(e);
     }

@@ -508,6 +508,10 @@ export class TsCalc implements Calc {
 
   process(batch: RecordBatch): RecordBatch {
     const n = batch.length;
+    // A projection (no filter, nothing computed) keeps every row and computes nothing.
+    if (this.spec.filter === null && this.computed.length === 0) {
+      return new RecordBatch(this.outputSchema, this.passFrom.map((from) => batch.columns[from!]!), n, batch.eventTime);
+    }
     let out = this.buffers(n);
     let m: number;
     try {

@@ -67,12 +67,13 @@ pub fn compile(e: &Expr, name: &Arc<str>) -> Result<Kernel> {
 fn field(i: usize) -> Kernel {
     Box::new(move |ctx, sel| {
         let col = &ctx.batch.columns[i];
-        let full = sel.len() == ctx.batch.len;
+        // Rows in a run (the selection ascends): their values are copied as one slice.
+        let run = sel.first().map(|&f| f as usize..f as usize + sel.len()).filter(|r| sel.last().is_some_and(|&l| l as usize + 1 == r.end));
         let valid = col.validity.map(|v| sel.iter().map(|&r| bit_get(v, r as usize)).collect());
         macro_rules! gather {
             ($v:expr) => {
-                if full {
-                    $v[..sel.len()].to_vec()
+                if let Some(r) = run.clone() {
+                    $v[r].to_vec()
                 } else {
                     sel.iter().map(|&r| $v[r as usize]).collect()
                 }
@@ -132,6 +133,46 @@ fn un<A: Prim, R: Prim>(a: Kernel, f: impl Fn(A, u32, &Ctx<'_>) -> R + Send + Sy
         };
         Vector { vals: R::wrap(out), valid: x.valid }
     })
+}
+
+/// `un` for a result of the operand's type: computed in the operand's vector, without a new one.
+fn un_same<A: Prim>(a: Kernel, f: impl Fn(A, u32, &Ctx<'_>) -> A + Send + Sync + 'static) -> Kernel {
+    Box::new(move |ctx, sel| {
+        let x = a(ctx, sel);
+        let mut xs = A::take(x.vals);
+        match &x.valid {
+            None => xs.iter_mut().zip(sel).for_each(|(v, &r)| *v = f(*v, r, ctx)),
+            Some(ok) => xs.iter_mut().zip(sel).zip(ok).for_each(|((v, &r), &ok)| *v = if ok { f(*v, r, ctx) } else { A::default() }),
+        }
+        Vector { vals: A::wrap(xs), valid: x.valid }
+    })
+}
+
+/// `bin` for a result of the operands' type: computed in the left operand's vector.
+fn bin_same<A: Prim>(a: Kernel, b: Kernel, f: impl Fn(A, A, u32, &Ctx<'_>) -> A + Send + Sync + 'static) -> Kernel {
+    Box::new(move |ctx, sel| {
+        let x = a(ctx, sel);
+        let y = b(ctx, sel);
+        let valid = and_valid(x.valid, &y.valid);
+        let mut xs = A::take(x.vals);
+        let ys = A::take(y.vals);
+        match &valid {
+            None => xs.iter_mut().zip(&ys).zip(sel).for_each(|((u, &v), &r)| *u = f(*u, v, r, ctx)),
+            Some(ok) => (0..sel.len()).for_each(|k| xs[k] = if ok[k] { f(xs[k], ys[k], sel[k], ctx) } else { A::default() }),
+        }
+        Vector { vals: A::wrap(xs), valid }
+    })
+}
+
+/// `binop` for a result of the operands' type (arithmetic), in place.
+fn binop_same<A: FromLit>(a: Kernel, b: Kernel, args: &[Expr], f: impl Fn(A, A, u32, &Ctx<'_>) -> A + Send + Sync + 'static) -> Kernel {
+    if let Some(c) = A::from_lit(&args[1]) {
+        return un_same::<A>(a, move |x, r, ctx| f(x, c, r, ctx));
+    }
+    if let Some(c) = A::from_lit(&args[0]) {
+        return un_same::<A>(b, move |y, r, ctx| f(c, y, r, ctx));
+    }
+    bin_same::<A>(a, b, f)
 }
 
 /// A strict binary kernel over plain values of one type.
@@ -245,7 +286,7 @@ fn to_str<A: Prim>(a: Kernel, f: impl Fn(A, u32, &Ctx<'_>) -> String + Send + Sy
 macro_rules! int_arith {
     ($t:ty, $ty_name:expr, $op:ident, $a:expr, $b:expr, $args:expr, $site:expr) => {{
         let site = $site;
-        binop::<$t, $t>($a, $b, $args, move |x, y, r, ctx| match x.$op(y) {
+        binop_same::<$t>($a, $b, $args, move |x, y, r, ctx| match x.$op(y) {
             Some(v) => v,
             None => {
                 ctx.fail(r, || rules::overflow(&site.name, &site.text, r as usize, $ty_name));
@@ -258,7 +299,7 @@ macro_rules! int_arith {
 macro_rules! int_div {
     ($t:ty, $ty_name:expr, $a:expr, $b:expr, $args:expr, $site:expr, $rem:expr) => {{
         let site = $site;
-        binop::<$t, $t>($a, $b, $args, move |x, y, r, ctx| {
+        binop_same::<$t>($a, $b, $args, move |x, y, r, ctx| {
             if y == 0 {
                 ctx.fail(r, || rules::div_by_zero(&site.name, &site.text, r as usize));
                 return 0;
@@ -542,11 +583,11 @@ fn call(op: &str, t: DataType, at: Option<DataType>, args: &[Expr], mut ks: Vec<
             let b = ks.pop().unwrap();
             let a = ks.pop().unwrap();
             Ok(match (op, t) {
-                ("add", F64) => binop::<f64, f64>(a, b, args, |x, y, _, _| x + y),
-                ("sub", F64) => binop::<f64, f64>(a, b, args, |x, y, _, _| x - y),
-                ("mul", F64) => binop::<f64, f64>(a, b, args, |x, y, _, _| x * y),
-                ("div", F64) => binop::<f64, f64>(a, b, args, |x, y, _, _| x / y),
-                ("mod", F64) => binop::<f64, f64>(a, b, args, |x, y, _, _| x % y),
+                ("add", F64) => binop_same::<f64>(a, b, args, |x, y, _, _| x + y),
+                ("sub", F64) => binop_same::<f64>(a, b, args, |x, y, _, _| x - y),
+                ("mul", F64) => binop_same::<f64>(a, b, args, |x, y, _, _| x * y),
+                ("div", F64) => binop_same::<f64>(a, b, args, |x, y, _, _| x / y),
+                ("mod", F64) => binop_same::<f64>(a, b, args, |x, y, _, _| x % y),
                 ("add", I32) => int_arith!(i32, "i32", checked_add, a, b, args, site),
                 ("sub", I32) => int_arith!(i32, "i32", checked_sub, a, b, args, site),
                 ("mul", I32) => int_arith!(i32, "i32", checked_mul, a, b, args, site),
@@ -565,14 +606,14 @@ fn call(op: &str, t: DataType, at: Option<DataType>, args: &[Expr], mut ks: Vec<
             let a = ks.pop().unwrap();
             let neg = op == "neg";
             Ok(match t {
-                F64 => un::<f64, f64>(a, move |x, _, _| if neg { -x } else { x.abs() }),
-                I32 => un::<i32, i32>(a, move |x, r, ctx| {
+                F64 => un_same::<f64>(a, move |x, _, _| if neg { -x } else { x.abs() }),
+                I32 => un_same::<i32>(a, move |x, r, ctx| {
                     (if neg { x.checked_neg() } else { x.checked_abs() }).unwrap_or_else(|| {
                         ctx.fail(r, || rules::overflow(&site.name, &site.text, r as usize, "i32"));
                         0
                     })
                 }),
-                t if is_int64(t) => un::<i64, i64>(a, move |x, r, ctx| {
+                t if is_int64(t) => un_same::<i64>(a, move |x, r, ctx| {
                     (if neg { x.checked_neg() } else { x.checked_abs() }).unwrap_or_else(|| {
                         ctx.fail(r, || rules::overflow(&site.name, &site.text, r as usize, "i64"));
                         0
@@ -587,15 +628,15 @@ fn call(op: &str, t: DataType, at: Option<DataType>, args: &[Expr], mut ks: Vec<
                 return Ok(a);
             }
             Ok(match op {
-                "floor" => un::<f64, f64>(a, |x, _, _| x.floor()),
-                "ceil" => un::<f64, f64>(a, |x, _, _| x.ceil()),
+                "floor" => un_same::<f64>(a, |x, _, _| x.floor()),
+                "ceil" => un_same::<f64>(a, |x, _, _| x.ceil()),
                 _ => {
                     let d = match args.get(1) {
                         None => 0,
                         Some(Expr::Lit { v: Lit::I32(d), .. }) => *d,
                         Some(_) => return Err(cfg(format!("{}: ROUND's digits must be an i32 literal", site.text))),
                     };
-                    un::<f64, f64>(a, move |x, _, _| rules::round_f64(x, d))
+                    un_same::<f64>(a, move |x, _, _| rules::round_f64(x, d))
                 }
             })
         }
@@ -613,7 +654,7 @@ fn call(op: &str, t: DataType, at: Option<DataType>, args: &[Expr], mut ks: Vec<
         }
         "not" => {
             arity(1)?;
-            Ok(un::<bool, bool>(ks.pop().unwrap(), |x, _, _| !x))
+            Ok(un_same::<bool>(ks.pop().unwrap(), |x, _, _| !x))
         }
         "isNull" | "isNotNull" => {
             arity(1)?;
@@ -702,7 +743,7 @@ fn call(op: &str, t: DataType, at: Option<DataType>, args: &[Expr], mut ks: Vec<
         "extract" => {
             arity(1)?;
             let unit = s.filter(|u| rules::EXTRACT_UNITS.contains(u)).ok_or_else(|| cfg(format!("{}: EXTRACT needs a unit", site.text)))?.to_string();
-            Ok(un::<i64, i64>(ks.pop().unwrap(), move |x, r, ctx| if ts_checked(&site, x, r, ctx) { rules::extract(&unit, x) } else { 0 }))
+            Ok(un_same::<i64>(ks.pop().unwrap(), move |x, r, ctx| if ts_checked(&site, x, r, ctx) { rules::extract(&unit, x) } else { 0 }))
         }
         "cast" => {
             arity(1)?;

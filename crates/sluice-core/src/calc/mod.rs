@@ -1,7 +1,8 @@
 //! The calc operator: projection, filter and computed columns fused, over whole batches. A
 //! spec (`spec.rs`, written by the planner in `ts/table`) is compiled once into kernels
-//! (`kernel.rs`); a batch is one pass per kernel over its columns: the filter first, giving a
-//! selection vector, then each computed column over the kept rows only. The TS engine's
+//! (`kernel.rs`); a batch is one pass per kernel over each chunk of its rows: the filter first,
+//! giving a selection vector, then each computed column over the kept rows only, written into
+//! the output buffers of the batch before (`Calc::recycle`). The TS engine's
 //! generated code (`ts/engine/ts/calc.ts`) gives the same rows, nulls and errors.
 
 pub mod kernel;
@@ -9,7 +10,7 @@ pub mod rules;
 pub mod spec;
 pub mod vector;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::batch::{BatchRef, Column, DataType, Field, RecordBatch, Schema, SchemaRef};
 use crate::error::Result;
@@ -25,11 +26,16 @@ pub struct CalcOutput {
     pub selection: Option<Vec<u32>>,
 }
 
+/// Rows per kernel run (see `Calc::process`).
+const CHUNK: usize = 1024;
+
 pub struct Calc {
     /// The schema of the computed columns.
     computed_schema: SchemaRef,
     filter: Option<Kernel>,
     computed: Vec<(Kernel, DataType)>,
+    /// The computed columns of a batch the caller is done with: their buffers hold the next.
+    spare: Mutex<Vec<Column>>,
 }
 
 impl Calc {
@@ -47,30 +53,73 @@ impl Calc {
             fields.push(Field::new(n.clone(), e.ty()));
             computed.push((compile(e, &name)?, e.ty()));
         }
-        Ok(Calc { computed_schema: Arc::new(Schema::new(fields)), filter, computed })
+        Ok(Calc { computed_schema: Arc::new(Schema::new(fields)), filter, computed, spare: Mutex::new(Vec::new()) })
     }
 
     pub fn computed_schema(&self) -> &SchemaRef {
         &self.computed_schema
     }
 
+    /// Gives back the computed columns of an output the caller has copied: the next batch
+    /// writes into their buffers instead of allocating (and faulting in) new ones.
+    pub fn recycle(&self, columns: Vec<Column>) {
+        *self.spare.lock().unwrap_or_else(|p| p.into_inner()) = columns;
+    }
+
     /// The kept rows of `batch`, computed; the first error by row when one fails.
+    ///
+    /// The kernels run over chunks of `CHUNK` rows, so their intermediate vectors stay in the L1
+    /// cache and are small allocations the allocator recycles (whole-batch vectors of 64 KiB
+    /// cost a page fault per 4 KiB each time the allocator gave them back to the system).
+    /// Rows are evaluated in the same order as whole, so the first error by row is the same.
     pub fn process(&self, batch: &BatchRef<'_>) -> Result<CalcOutput> {
         let ctx = Ctx::new(batch);
-        let all: Vec<u32> = (0..batch.len as u32).collect();
-        let sel = match &self.filter {
-            None => all,
+        let n = batch.len;
+        let sel: Vec<u32> = match &self.filter {
+            None => (0..n as u32).collect(),
             Some(f) => {
-                let v = f(&ctx, &all);
-                let keep = match &v.vals {
-                    vector::Vals::Bool(b) => b,
-                    _ => unreachable!("a filter is bool"),
-                };
-                (0..batch.len).filter(|&k| keep[k] && v.is_valid(k)).map(|k| k as u32).collect()
+                let mut sel = Vec::with_capacity(n);
+                let mut rows = Vec::with_capacity(CHUNK.min(n));
+                for from in (0..n).step_by(CHUNK) {
+                    rows.clear();
+                    rows.extend(from as u32..(from + CHUNK).min(n) as u32);
+                    let v = f(&ctx, &rows);
+                    let keep = match &v.vals {
+                        vector::Vals::Bool(b) => b,
+                        _ => unreachable!("a filter is bool"),
+                    };
+                    // Without branches (a kept row is written, then counted): a filter keeping
+                    // rows at random would mispredict a branch per row.
+                    let m = sel.len();
+                    sel.resize(m + rows.len(), 0);
+                    let mut at = m;
+                    match &v.valid {
+                        None => rows.iter().zip(keep).for_each(|(&r, &k)| {
+                            sel[at] = r;
+                            at += k as usize;
+                        }),
+                        Some(ok) => rows.iter().zip(keep).zip(ok).for_each(|((&r, &k), &ok)| {
+                            sel[at] = r;
+                            at += (k && ok) as usize;
+                        }),
+                    }
+                    sel.truncate(at);
+                }
+                sel
             }
         };
-        let full = sel.len() == batch.len;
-        let columns: Vec<Column> = self.computed.iter().map(|(k, t)| k(&ctx, &sel).into_column(*t)).collect();
+        let full = sel.len() == n;
+        let mut spare = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|p| p.into_inner()));
+        if spare.len() != self.computed.len() {
+            spare.clear();
+        }
+        let mut spare = spare.into_iter();
+        let mut columns: Vec<Column> = self.computed.iter().map(|(_, t)| vector::empty_column(*t, spare.next(), sel.len())).collect();
+        for (c, chunk) in sel.chunks(CHUNK).enumerate() {
+            for ((k, _), col) in self.computed.iter().zip(columns.iter_mut()) {
+                k(&ctx, chunk).append_to(col, c * CHUNK);
+            }
+        }
         if let Some(e) = ctx.take_error() {
             return Err(e);
         }

@@ -197,6 +197,51 @@ fn bitmap(bits: &[bool]) -> Vec<u8> {
 }
 
 impl Vector {
+    /// Positions held.
+    pub fn len(&self) -> usize {
+        match &self.vals {
+            Vals::I32(v) => v.len(),
+            Vals::I64(v) => v.len(),
+            Vals::F64(v) => v.len(),
+            Vals::Bool(v) => v.len(),
+            Vals::Str(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes this vector into `col` from position `at` on (`col` holds `at` positions): an
+    /// output column built chunk by chunk in buffers a previous batch left (see `Calc::recycle`).
+    pub fn append_to(self, col: &mut Column, at: usize) {
+        let end = at + self.len();
+        let nulls = self.valid.as_ref().is_some_and(|v| v.contains(&false));
+        if nulls && col.validity.is_none() {
+            let mut bits = Vec::with_capacity(bitmap_len(end));
+            put_bits(&mut bits, 0, std::iter::repeat_n(true, at), at);
+            col.validity = Some(bits);
+        }
+        if let Some(bits) = &mut col.validity {
+            match &self.valid {
+                Some(ok) => put_bits(bits, at, ok.iter().copied(), end),
+                None => put_bits(bits, at, std::iter::repeat_n(true, end - at), end),
+            }
+        }
+        match (&mut col.data, self.vals) {
+            (ColumnData::I32(d), Vals::I32(v)) => d.extend_from_slice(&v),
+            (ColumnData::I64(d) | ColumnData::Timestamp(d), Vals::I64(v)) => d.extend_from_slice(&v),
+            (ColumnData::F64(d), Vals::F64(v)) => d.extend_from_slice(&v),
+            (ColumnData::Bool(d), Vals::Bool(v)) => put_bits(d, at, v.into_iter(), end),
+            (ColumnData::Utf8 { offsets, data }, Vals::Str(s)) => {
+                let base = data.len() as i32;
+                offsets.extend(s.offsets[1..].iter().map(|&o| o as i32 + base));
+                data.extend_from_slice(&s.data);
+            }
+            (_, v) => unreachable!("calc: a {} vector for another column type", kind(&v)),
+        }
+    }
+
     /// The output column of type `t`.
     pub fn into_column(self, t: DataType) -> Column {
         let validity = self.valid.as_deref().map(bitmap);
@@ -210,4 +255,51 @@ impl Vector {
         };
         Column { data, validity }
     }
+}
+
+/// Sets the bits of positions `at..` that are true (`bits` grows to hold `end` positions).
+fn put_bits(bits: &mut Vec<u8>, at: usize, vals: impl Iterator<Item = bool>, end: usize) {
+    bits.resize(bitmap_len(end), 0);
+    for (k, b) in vals.enumerate() {
+        if b {
+            bit_set(bits, at + k, true);
+        }
+    }
+}
+
+/// An output column of type `t` with no positions, or `col` (of that type) emptied for reuse.
+pub fn empty_column(t: DataType, col: Option<Column>, cap: usize) -> Column {
+    let mut col = col.unwrap_or_else(|| {
+        Column::new(match t {
+            DataType::I32 => ColumnData::I32(Vec::new()),
+            DataType::I64 => ColumnData::I64(Vec::new()),
+            DataType::Timestamp => ColumnData::Timestamp(Vec::new()),
+            DataType::F64 => ColumnData::F64(Vec::new()),
+            DataType::Bool => ColumnData::Bool(Vec::new()),
+            DataType::Utf8 => ColumnData::Utf8 { offsets: Vec::new(), data: Vec::new() },
+        })
+    });
+    col.validity = None;
+    match &mut col.data {
+        ColumnData::I32(v) => {
+            v.clear();
+            v.reserve(cap);
+        }
+        ColumnData::I64(v) | ColumnData::Timestamp(v) => {
+            v.clear();
+            v.reserve(cap);
+        }
+        ColumnData::F64(v) => {
+            v.clear();
+            v.reserve(cap);
+        }
+        ColumnData::Bool(v) => v.clear(),
+        ColumnData::Utf8 { offsets, data } => {
+            offsets.clear();
+            offsets.reserve(cap + 1);
+            offsets.push(0);
+            data.clear();
+        }
+    }
+    col
 }
