@@ -2,8 +2,10 @@
  * A job run as one instance of a Kafka application (ExecuteOptions.application; design and
  * limits in docs/application-mode.md). The job's tasks are its input partitions: task n reads
  * partition n of every input topic (co-partitioned, as Kafka Streams' tasks) and runs the
- * whole job on them, so a keyed operator sees all records of a key only when the input topics
- * are partitioned by that key (no repartition topic yet). Tasks are shared among the instances
+ * whole job on them when every keyBy is by the input's declared partitioning; otherwise the job
+ * is cut at its keyBy (sub-topologies.ts) and tasks P..2P-1 run the rest on the partitions of a
+ * repartition topic that tasks 0..P-1 write (repartition-source.ts, KafkaSink.repartition).
+ * Tasks are shared among the instances
  * through the consumer group `<application id>` (task-group.ts); each task runs as its own job
  * at parallelism 1 on this thread, checkpointing into its owner directory under
  * `<stateDir>/<id>/task-<n>` (a directory every instance reaches), with its own transactional
