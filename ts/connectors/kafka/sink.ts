@@ -284,9 +284,9 @@ export class KafkaSink implements Sink {
     return {
       ...twoPhase,
       write: (b) => writer.writeRepartitioned(b, keys),
-      watermark: (w) => writer.watermark(w),
+      watermark: (w) => writer.repartitionWatermark(w),
       // The end of the upstream task's input: into the last transaction, committed with the final checkpoint.
-      finish: (reason) => (reason === 'end' ? writer.end() : undefined),
+      finish: (reason) => (reason === 'end' ? writer.repartitionEnd() : undefined),
     };
   }
 }
@@ -554,8 +554,12 @@ class KafkaWriter implements SinkWriter {
   /** The last watermark written to the repartition topic. */
   private sentWatermark = -Infinity;
 
-  /** A repartition topic: the upstream task's watermark, to every partition, when it advanced. */
-  async watermark(w: number): Promise<void> {
+  /**
+   * A repartition topic: the upstream task's watermark, to every partition, when it advanced.
+   * (Not named `watermark`: the writer itself is the SinkWriter of the other guarantees, whose
+   * sink operator would then pass it every watermark.)
+   */
+  async repartitionWatermark(w: number): Promise<void> {
     if (!(w > this.sentWatermark)) return;
     this.sentWatermark = w;
     await this.whenReady();
@@ -565,7 +569,7 @@ class KafkaWriter implements SinkWriter {
   }
 
   /** A repartition topic: the upstream task's input ended, to every partition. */
-  async end(): Promise<void> {
+  async repartitionEnd(): Promise<void> {
     await this.whenReady();
     const r = this.c.repartition!;
     const topic = (this.c.topic as { fixed: string }).fixed;
