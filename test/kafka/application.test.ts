@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { requireNative } from '../engines.js';
-import { createTopic, expectedWindows, produce, readCommitted, uid, windowOf, type TestRecord } from './helpers.js';
+import { createTopic, expectedWindows, produce, readCommitted, readLog, uid, windowOf, type TestRecord } from './helpers.js';
 import { expectExactlyOnce, run } from './job-runs.js';
 
 const bootstrap = inject('kafkaBootstrap');
@@ -48,8 +48,8 @@ afterEach(() => {
   for (const i of started.splice(0)) if (i.child.exitCode === null && i.child.signalCode === null) i.child.kill('SIGKILL');
 });
 
-function instance(name: string, engine: string, args: readonly string[]): Instance {
-  const child = spawn(process.execPath, [cli, 'run', JOB, '--engine', engine, '--no-progress', '--batch-size', '200', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+function instance(name: string, engine: string, args: readonly string[], job = JOB): Instance {
+  const child = spawn(process.execPath, [cli, 'run', job, '--engine', engine, '--no-progress', '--batch-size', '200', ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
   const lines: string[] = [];
   const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
   let ended = false;
@@ -139,9 +139,9 @@ async function prepare(prefix: string, engine: string, how: string): Promise<{ i
   return { input, out, want, reference };
 }
 
-/** Whether every task has finished on the instance that holds it. */
-function allFinished(instances: readonly Instance[]): boolean {
-  return Array.from({ length: PARTITIONS }, (_, t) => t).every((t) => instances.some((i) => tasksOf(i).includes(t) && finishedOn(i, t)));
+/** Whether every task (of `tasks`) has finished on the instance that holds it. */
+function allFinished(instances: readonly Instance[], tasks = PARTITIONS): boolean {
+  return Array.from({ length: tasks }, (_, t) => t).every((t) => instances.some((i) => tasksOf(i).includes(t) && finishedOn(i, t)));
 }
 
 describe('a job as a Kafka application of several processes', () => {
@@ -324,5 +324,94 @@ describe('an instance whose main thread hangs past --max-stall', () => {
     const got = (await readCommitted(bootstrap, out, true)).map((r) => windowOf(r.value)).sort();
     expect(got).toEqual(reference);
     await expectExactlyOnce(bootstrap, out, want);
+  });
+});
+
+// The repartition topic: a job keyed by a field the input is NOT partitioned by (events partitioned
+// by user, keyed by region). As an application it is cut at the keyBy into two sub-topologies:
+// tasks 0-5 read the input partitions and write each row to the repartition topic's partition of
+// its key group (with their watermarks and, at the end, an end record), exactly once; tasks 6-11
+// read those partitions read_committed and run the windows. 3 instances, one SIGKILLed after
+// checkpoints while it works; the output must equal a single process's, every window once.
+// (Without the repartition, each region's windows would be counted per input partition: the
+// per-partition run is only chosen for a declared partitioning, test/connectors/sub-topologies.test.ts.)
+const REGION_JOB = 'test/fixtures/jobs/kafka-app-region.ts';
+const REGIONS = 5;
+
+/** N events of 40 users (partitioned by user), each in one of 5 regions independently of its user, 10 ms apart. */
+function regionInput(n: number): TestRecord[] {
+  return Array.from({ length: n }, (_, i) => ({ partition: (i % 40) % PARTITIONS, key: String(i % 40), value: JSON.stringify({ user: i % 40, region: (i >> 1) % REGIONS, amount: i % 97, ts: T0 + i * 10 }) }));
+}
+
+/** Per region and 10 s window of regionInput(n): `region@start count sum`, sorted. */
+function expectedRegionWindows(n: number): string[] {
+  const m = new Map<string, { records: number; total: number }>();
+  for (let i = 0; i < n; i++) {
+    const k = `${(i >> 1) % REGIONS}@${Math.floor((T0 + i * 10) / 10_000) * 10_000}`;
+    const w = m.get(k) ?? { records: 0, total: 0 };
+    w.records++;
+    w.total += i % 97;
+    m.set(k, w);
+  }
+  return [...m].map(([k, w]) => `${k} ${w.records} ${w.total}`).sort();
+}
+
+function regionWindowOf(value: string): string {
+  const r = JSON.parse(value) as Record<string, number>;
+  return `${r.region}@${r.windowStart} ${r.records} ${r.total}`;
+}
+
+describe('a job keyed by a field the input is not partitioned by: repartitioned through a Kafka topic', () => {
+  it.each(['native', 'ts'])('%s engine: 3 instances, one SIGKILLed mid-run: every window exactly once, as a single process', async (engine) => {
+    requireNative();
+    const input = `rin-${uid()}`;
+    const out = `rout-${uid()}`;
+    const single = `rsingle-${uid()}`;
+    await createTopic(bootstrap, input, PARTITIONS);
+    await createTopic(bootstrap, out, 3);
+    await createTopic(bootstrap, single, 3);
+    await produce(bootstrap, input, regionInput(N));
+    const want = expectedRegionWindows(N);
+    const ref = await run(bootstrap, ['run', REGION_JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`), '0'], single, null);
+    expect(ref.code, ref.stderr).toBe(0);
+    const reference = (await readCommitted(bootstrap, single, true)).map((r) => regionWindowOf(r.value)).sort();
+    expect(reference).toEqual(want);
+
+    const app = `rapp-${uid()}`;
+    const TASKS = 2 * PARTITIONS;
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '20000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1'];
+    const trio = [instance('a', engine, args, REGION_JOB), instance('b', engine, args, REGION_JOB), instance('c', engine, args, REGION_JOB)];
+    const ready = (i: Instance): boolean => {
+      const lastStart = i.lines.findLastIndex((l) => /task \d+ started/.test(l));
+      return lastStart >= 0 && tasksOf(i).some((t) => !finishedOn(i, t)) && i.lines.slice(lastStart).filter((l) => /checkpoint \d+ completed/.test(l)).length >= 3;
+    };
+    await until(() => trio.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))) && trio.some(ready), 'all 3 joined and one has worked on its tasks', trio);
+    for (const i of trio) expect(i.lines.some((l) => l.includes(`keyed by region at `) && l.includes(`repartitioned through topic '${app}-`) && l.includes(`(${TASKS} tasks`)), i.lines.join('\n')).toBe(true);
+    const victim = trio.find(ready)!;
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    const unfinished = tasksOf(victim).filter((t) => !finishedOn(victim, t));
+    expect(unfinished.length, `instance ${victim.name} finished its tasks before it was killed:\n${victim.lines.join('\n')}`).toBeGreaterThan(0);
+    const pair = trio.filter((i) => i !== victim);
+    await until(() => new Set(pair.flatMap(tasksOf)).size === TASKS && pair.every((i) => tasksOf(i).length === TASKS / 2), 'the 2 survivors hold 6 tasks each', trio);
+    for (const t of unfinished) {
+      const taker = pair.find((i) => tasksOf(i).includes(t))!;
+      await taker.waitFor(new RegExp(`task ${t} started`), `task ${t} restarting`);
+    }
+    await until(() => allFinished(pair, TASKS), 'every task finished', trio);
+    for (const i of pair) i.child.kill('SIGTERM');
+    for (const i of pair) {
+      const r = await i.exited;
+      expect(r.signal === null ? r.code : r.signal, i.lines.join('\n')).not.toBe('SIGKILL');
+    }
+    if (process.env.SLUICE_APP_TEST_LOG !== undefined) writeFileSync(`${process.env.SLUICE_APP_TEST_LOG}.repartition`, trio.map((i) => `--- ${i.name}\n${i.lines.join('\n')}`).join('\n'));
+    const log = await readLog(bootstrap, out, true);
+    expect(log.records.map((r) => regionWindowOf(r.value)).sort()).toEqual(reference);
+    const seen = new Set<string>();
+    for (const t of log.transactions) {
+      const key = `${t.partition}/${t.producerId}`;
+      expect(seen.has(key), `producer ${t.producerId} wrote two transactions to partition ${t.partition}`).toBe(false);
+      seen.add(key);
+    }
   });
 });

@@ -51,6 +51,12 @@ export interface SourceReader {
    * split reassignment). A reader without it can only be restored at its old parallelism.
    */
   restoreRescaled?(positions: readonly unknown[]): void;
+  /**
+   * A source whose input carries its watermarks (an application's repartition topic, whose
+   * upstream tasks write theirs into it): the watermark after the batch `next()` returned last.
+   * The source operator emits it after that batch (a WatermarkStrategy is not needed).
+   */
+  watermark?(): number;
 }
 
 /** `T` is the record type the source produces (for typing only). */
@@ -96,6 +102,11 @@ export interface SinkWriter {
    * over. A writer without it can only be restored at its old parallelism.
    */
   restoreRescaled?(states: readonly unknown[]): void;
+  /**
+   * The sink's input watermark advanced (to `watermark`, ms; +Infinity at the end of input): for
+   * a sink that passes watermarks on (an application's repartition topic). Other sinks leave it out.
+   */
+  watermark?(watermark: number): Promise<void> | void;
 }
 
 export interface SinkContext {

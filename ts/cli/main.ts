@@ -329,6 +329,9 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
       case 'task-claimed':
         log.info(`application '${id}': task ${e.task} claimed as ${e.owner}, resuming from ${e.from ?? 'the start (no checkpoint yet)'}`);
         return;
+      case 'repartitioned':
+        log.info(`application '${id}': keyed by ${e.keyFields.join(', ')} at '${e.at}', repartitioned through topic '${e.topic}' (${e.taskCount} tasks: the first half read the input partitions, the second the topic's)`);
+        return;
       case 'task-revoked':
         log.info(`application '${id}': task ${e.task} stopped (given up: moved to another instance, or the instance stops)`);
         return;

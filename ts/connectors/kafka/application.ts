@@ -2,8 +2,10 @@
  * A job run as one instance of a Kafka application (ExecuteOptions.application; design and
  * limits in docs/application-mode.md). The job's tasks are its input partitions: task n reads
  * partition n of every input topic (co-partitioned, as Kafka Streams' tasks) and runs the
- * whole job on them, so a keyed operator sees all records of a key only when the input topics
- * are partitioned by that key (no repartition topic yet). Tasks are shared among the instances
+ * whole job on them when every keyBy is by the input's declared partitioning; otherwise the job
+ * is cut at its keyBy (sub-topologies.ts) and tasks P..2P-1 run the rest on the partitions of a
+ * repartition topic that tasks 0..P-1 write (repartition-source.ts, KafkaSink.repartition).
+ * Tasks are shared among the instances
  * through the consumer group `<application id>` (task-group.ts); each task runs as its own job
  * at parallelism 1 on this thread, checkpointing into its owner directory under
  * `<stateDir>/<id>/task-<n>` (a directory every instance reaches), with its own transactional
@@ -23,6 +25,9 @@ import { JobGraph, ParallelSettings, type GraphNode } from '../../plan/graph.js'
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { KafkaSink } from './sink.js';
 import { KafkaSource } from './source.js';
+import { repartitionTopic } from './repartition-records.js';
+import { RepartitionSource } from './repartition-source.js';
+import { repartitionCut, type RepartitionCut } from './sub-topologies.js';
 import { TaskGroupThread } from './task-group-thread.js';
 import { CLAIMED_ELSEWHERE, TaskClaim } from './task-ownership.js';
 import { errorCodes } from './transactions.js';
@@ -32,8 +37,23 @@ interface RunningTask {
   readonly done: Promise<void>;
 }
 
-/** The graph of task `task`: its Kafka sources read partition `task` only, its Kafka sinks write under the task's transactional ids, its checkpoints go to `dir`. */
-function taskGraph(graph: JobGraph, application: string, task: number, claim: TaskClaim, ownership: (doing: string) => void): JobGraph {
+/** What a task's graph is built from: the job's cut (null: the whole job per partition), its repartition topic and partition count. */
+interface Layout {
+  readonly cut: RepartitionCut | null;
+  readonly topic: string | null;
+  /** The input topics' partition count: the first sub-topology's task count (and the repartition topic's partition count). */
+  readonly partitions: number;
+  readonly bootstrap: readonly string[];
+}
+
+/**
+ * The graph of task `task`: with one sub-topology (or in the first), its Kafka sources read
+ * partition `task` only; in the second (tasks `partitions..2*partitions-1`) a repartition source
+ * reads partition `task - partitions` of the repartition topic instead of the nodes before the
+ * cut, which the first writes through a repartition sink. Kafka sinks write under the task's
+ * transactional ids; checkpoints go to the owner's directory.
+ */
+function taskGraph(graph: JobGraph, application: string, task: number, claim: TaskClaim, ownership: (doing: string) => void, layout: Layout): JobGraph {
   const dir = claim.dir;
   const parallel = new ParallelSettings();
   parallel.maxParallelism = graph.parallel.maxParallelism;
@@ -42,16 +62,61 @@ function taskGraph(graph: JobGraph, application: string, task: number, claim: Ta
   const g = new JobGraph(parallel);
   g.checkpoint = { ...graph.checkpoint!, dir };
   g.objectReuse = graph.objectReuse;
+  const owner = { name: claim.owner, predecessors: claim.predecessors, beforeTransaction: () => ownership('beginning a transaction') };
+  const cut = layout.cut;
+  // The graph is built again per task (its own user functions): the cut's nodes are found by id.
+  const cutNode = cut === null ? null : graph.nodes.find((n) => n.id === cut.node.id);
+  if (cut !== null && (cutNode === undefined || cutNode === null || cutNode.op.kind !== cut.node.op.kind)) throw new Error(`application '${application}': the job's module built another graph for task ${task} than at the start (node ${cut.node.id} is no longer '${cut.node.name}'); the module must build the same job every time`);
+  const downstream = new Set([...(cut?.downstream ?? [])].map((n) => n.id));
+  const sub = cut === null ? 0 : Math.floor(task / layout.partitions);
+  const partition = task % layout.partitions;
   const copies = new Map<GraphNode, GraphNode>();
+  let nextId = Math.max(...graph.nodes.map((n) => n.id)) + 1;
+  if (cut !== null && sub === 1) {
+    // The second sub-topology starts at the repartition topic: its rows, event time and watermarks as the cut's input had them.
+    const input = cutNode!.input!;
+    const source = new RepartitionSource(input.schema, { bootstrap: layout.bootstrap, topic: layout.topic!, partition, upstreamTasks: layout.partitions, application, hasEventTime: input.hasEventTime });
+    const node: GraphNode = { id: nextId++, name: `Source: ${source.name}`, op: { kind: 'source', source, watermarks: null }, input: null, inputs: [], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime };
+    g.nodes.push(node);
+    copies.set(input, node);
+  }
   for (const n of graph.nodes) {
+    if (cut !== null && (sub === 1) !== downstream.has(n.id)) continue;
     let op = n.op;
-    if (op.kind === 'source' && op.source instanceof KafkaSource) op = { ...op, source: op.source.forPartitions([task]) };
-    if (op.kind === 'sink' && op.sink instanceof KafkaSink) op = { ...op, sink: op.sink.forTask(application, task, { name: claim.owner, predecessors: claim.predecessors, beforeTransaction: () => ownership('beginning a transaction') }) };
+    if (op.kind === 'source' && op.source instanceof KafkaSource) op = { ...op, source: op.source.forPartitions([partition]) };
+    if (op.kind === 'sink' && op.sink instanceof KafkaSink) op = { ...op, sink: op.sink.forTask(application, task, owner) };
     const copy: GraphNode = { ...n, op, input: n.input === null ? null : copies.get(n.input)!, inputs: n.inputs.map((i) => copies.get(i)!) };
     copies.set(n, copy);
     g.nodes.push(copy);
   }
+  if (cut !== null && sub === 0) {
+    // The first sub-topology ends at the repartition topic: exactly once, as any Kafka sink of a task.
+    const input = copies.get(cutNode!.input!)!;
+    const sink = KafkaSink.repartition({ bootstrap: layout.bootstrap, topic: layout.topic!, keyFields: cut.keyFields, maxParallelism: graph.parallel.maxParallelism, partitions: layout.partitions, task: partition, application }).forTask(application, task, owner);
+    g.nodes.push({ id: nextId++, name: `Sink: repartition topic '${layout.topic!}'`, op: { kind: 'sink', sink }, input, inputs: [input], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime });
+  }
   return g;
+}
+
+/** Creates the repartition topic with `partitions` partitions, or checks the one there has them. */
+async function ensureRepartitionTopic(bootstrap: readonly string[], topic: string, partitions: number, who: string): Promise<void> {
+  const kafka = await loadKafka();
+  const admin = new kafka.Admin({ clientId: `${who}-admin`, bootstrapBrokers: [...bootstrap], retries: 3 });
+  try {
+    try {
+      await admin.createTopics({ topics: [topic], partitions });
+    } catch (e) {
+      // Another instance created it first (TOPIC_ALREADY_EXISTS, 36): its partition count is checked below.
+      if (!errorCodes(e).includes(36) && !/already exists/i.test(String(e) + String((e as { errors?: unknown[] }).errors?.map(String)))) throw kafkaError(who, bootstrap, `creating the repartition topic '${topic}'`, e);
+    }
+    const meta = await admin.metadata({ topics: [topic], forceUpdate: true, autocreateTopics: false });
+    const n = meta.topics.get(topic)?.partitionsCount;
+    if (n !== partitions) {
+      throw new Error(`${who}: the repartition topic '${topic}' has ${String(n)} partitions, the input topics ${partitions}; a task's state belongs to one repartition partition, so they must match. Delete the topic (and the application's state directory) to start over, or give the input topics their former partition count`);
+    }
+  } finally {
+    await admin.close();
+  }
 }
 
 /** The job's input topics and brokers; fails for a job that cannot run as an application. */
@@ -108,14 +173,21 @@ async function runApplication(
   if (graph.checkpoint === null) throw new Error(`${who}: the job must checkpoint (env.enableCheckpointing(intervalMs, { dir })): a task's state and offsets move to another instance through its checkpoints`);
   if (options.restoreFrom !== undefined) throw new Error(`${who}: restoreFrom does not apply: each task resumes from its own newest checkpoint under the state directory`);
   const { topics, bootstrap: sourceBootstrap } = inputTopics(graph);
-  const bootstrap = bootstrapList(app.bootstrap, 'ExecuteOptions.application.bootstrap');
-  const counts = await partitionCounts(sourceBootstrap, topics, who);
-  const taskCount = Math.max(...counts.values());
-  for (const [t, n] of counts) {
-    if (n !== taskCount) throw new Error(`${who}: input topics must have the same number of partitions (task n reads partition n of each): '${t}' has ${n}, another ${taskCount}`);
-  }
-  const stateDir = join(app.stateDir ?? graph.checkpoint.dir, app.id);
   const emit = (e: ApplicationEvent): void => app.onEvent?.(e);
+  const bootstrap = bootstrapList(app.bootstrap, 'ExecuteOptions.application.bootstrap');
+  const cut = repartitionCut(graph, who);
+  const counts = await partitionCounts(sourceBootstrap, topics, who);
+  const partitions = Math.max(...counts.values());
+  for (const [t, n] of counts) {
+    if (n !== partitions) throw new Error(`${who}: input topics must have the same number of partitions (task n reads partition n of each): '${t}' has ${n}, another ${partitions}`);
+  }
+  // With a repartition: the first sub-topology's tasks 0..P-1 (input partitions), the second's P..2P-1 (repartition topic partitions).
+  const topic = cut === null ? null : repartitionTopic(app.id, cut.node.uid ?? `node${cut.node.id}`);
+  if (topic !== null) await ensureRepartitionTopic(sourceBootstrap, topic, partitions, who);
+  const layout: Layout = { cut, topic, partitions, bootstrap: sourceBootstrap };
+  const taskCount = cut === null ? partitions : 2 * partitions;
+  if (topic !== null) emit({ kind: 'repartitioned', topic, at: cut!.node.name, keyFields: cut!.keyFields, taskCount });
+  const stateDir = join(app.stateDir ?? graph.checkpoint.dir, app.id);
   const started = Date.now();
   const running = new Map<number, RunningTask>();
   const results: JobResult[] = [];
@@ -146,7 +218,7 @@ async function runApplication(
       };
       // Built again from the job's module: the task's own user function objects.
       const g = await build();
-      return run(taskGraph(g, app.id, task, claim, ownership), { ...rest, signal: abort.signal, restoreFrom: 'latest', ownership });
+      return run(taskGraph(g, app.id, task, claim, ownership, layout), { ...rest, signal: abort.signal, restoreFrom: 'latest', ownership });
     };
     const done = run1().then(
       (r) => {

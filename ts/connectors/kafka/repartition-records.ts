@@ -1,8 +1,8 @@
 /**
  * The records of a repartition topic (docs/application-mode.md, "Repartition topics"): the
  * keyed exchange between an application's sub-topologies, as Kafka Streams' internal topic
- * `<application id>-<name>-repartition`. NOT YET WIRED INTO A JOB: this module is the topic's
- * format and the downstream watermark rule, the parts a repartitioning sink and source share.
+ * `<application id>-<name>-repartition`: the topic's format and the downstream watermark rule,
+ * the parts the repartition sink (sink.ts, KafkaSink.repartition) and source (repartition-source.ts) share.
  *
  * - Partitions are key-group ranges, as a hash exchange's subtasks (Flink's operator index for
  *   a key group): partition p of P holds the key groups g with floor(g * P / maxParallelism) = p,

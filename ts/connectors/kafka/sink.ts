@@ -30,6 +30,7 @@ import { connectionOptions } from './client-options.js';
 import { PLAINTEXT, parseSecurity, type KafkaSecurity } from './security.js';
 import { CommitMarkerCheck, type CommittedTransaction } from './commit-markers.js';
 import { TransactionCoordinatorClient } from './transactions.js';
+import { endRecords, rowRecords, watermarkRecords } from './repartition-records.js';
 
 /** Bytes of keys and values per send: a record batch per partition stays well under the broker's default 1 MiB limit. */
 const SEND_BYTES = 512 * 1024;
@@ -60,6 +61,12 @@ interface SinkConfig {
   readonly beforeTransaction?: () => void;
   /** An application task's former owners' transactional id prefixes: fenced from their first id on start (anything they left open is aborted). */
   readonly formerPrefixes?: readonly string[];
+  /**
+   * An application's repartition topic (repartition-records.ts): rows go to the partition of
+   * their key group as wire-format records, watermarks and the end of input as records of
+   * their own, all written by upstream task `task`.
+   */
+  readonly repartition?: { readonly keyFields: readonly string[]; readonly maxParallelism: number; readonly partitions: number; readonly task: number };
 }
 
 export class KafkaSinkBuilder {
@@ -207,6 +214,28 @@ export class KafkaSink implements Sink {
   }
 
   /**
+   * @internal The writer of an application's repartition topic (application.ts): exactly once,
+   * rows by key group, watermarks and the end of input passed on; run by upstream task `task`
+   * through forTask (which gives it the task's transactional ids).
+   */
+  static repartition(o: { bootstrap: readonly string[]; topic: string; keyFields: readonly string[]; maxParallelism: number; partitions: number; task: number; application: string; security?: KafkaSecurity }): KafkaSink {
+    return new KafkaSink({
+      bootstrap: o.bootstrap,
+      topic: { fixed: o.topic },
+      keyFields: [],
+      partitioner: 'round-robin',
+      format: 'jsonl',
+      guarantee: 'exactly-once',
+      transactionalIdPrefix: `sluice-repartition`,
+      transactionTimeoutMs: 60_000,
+      clientId: `sluice-${o.application}`,
+      upsert: null,
+      security: o.security ?? PLAINTEXT,
+      repartition: { keyFields: o.keyFields, maxParallelism: o.maxParallelism, partitions: o.partitions, task: o.task },
+    });
+  }
+
+  /**
    * @internal This sink as an application's task `task` writes it: its own transactional ids
    * (`<prefix>-<application>-task<n>-<subtask>-<k>`), the same on whichever instance runs the
    * task, so the instance that takes the task over commits or fences what the former one left.
@@ -238,13 +267,26 @@ export class KafkaSink implements Sink {
     if (typeof c.partitioner === 'object') check(c.partitioner.field, 'partition', ['i32', 'i64']);
     const writer = new KafkaWriter(c, schema, ctx.engine, ctx.subtask ?? 0, ctx.parallelism ?? 1);
     if (c.guarantee !== 'exactly-once') return writer;
-    return {
+    const twoPhase: SinkWriter = {
       write: (b) => writer.write(b),
       close: () => writer.close(),
       preCommit: (id) => writer.preCommit(id),
       commit: (id) => writer.commit(id),
       restore: (state) => writer.restore(state),
       restoreRescaled: (states) => writer.restoreRescaled(states),
+    };
+    if (c.repartition === undefined) return twoPhase;
+    const keys = c.repartition.keyFields.map((f) => {
+      const i = schema.names().indexOf(f);
+      if (i < 0) throw new TypeError(`${this.name}: key field '${f}' is not in the stream's fields (${schema.names().join(', ')})`);
+      return i;
+    });
+    return {
+      ...twoPhase,
+      write: (b) => writer.writeRepartitioned(b, keys),
+      watermark: (w) => writer.repartitionWatermark(w),
+      // The end of the upstream task's input: into the last transaction, committed with the final checkpoint.
+      finish: (reason) => (reason === 'end' ? writer.repartitionEnd() : undefined),
     };
   }
 }
@@ -498,6 +540,40 @@ class KafkaWriter implements SinkWriter {
       start = end;
     }
     return out;
+  }
+
+  /** A repartition topic's rows: one record per partition their key groups go to. */
+  async writeRepartitioned(batch: RecordBatch, keys: readonly number[]): Promise<void> {
+    if (batch.length === 0) return;
+    await this.whenReady();
+    const r = this.c.repartition!;
+    const topic = (this.c.topic as { fixed: string }).fixed;
+    await this.send(rowRecords(batch, keys, r.maxParallelism, r.partitions, r.task).map((x) => ({ topic, value: x.value, partition: x.partition })));
+  }
+
+  /** The last watermark written to the repartition topic. */
+  private sentWatermark = -Infinity;
+
+  /**
+   * A repartition topic: the upstream task's watermark, to every partition, when it advanced.
+   * (Not named `watermark`: the writer itself is the SinkWriter of the other guarantees, whose
+   * sink operator would then pass it every watermark.)
+   */
+  async repartitionWatermark(w: number): Promise<void> {
+    if (!(w > this.sentWatermark)) return;
+    this.sentWatermark = w;
+    await this.whenReady();
+    const r = this.c.repartition!;
+    const topic = (this.c.topic as { fixed: string }).fixed;
+    await this.send(watermarkRecords(r.partitions, r.task, w).map((x) => ({ topic, value: x.value, partition: x.partition })));
+  }
+
+  /** A repartition topic: the upstream task's input ended, to every partition. */
+  async repartitionEnd(): Promise<void> {
+    await this.whenReady();
+    const r = this.c.repartition!;
+    const topic = (this.c.topic as { fixed: string }).fixed;
+    await this.send(endRecords(r.partitions, r.task).map((x) => ({ topic, value: x.value, partition: x.partition })));
   }
 
   async write(batch: RecordBatch): Promise<void> {

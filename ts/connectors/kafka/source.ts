@@ -56,6 +56,8 @@ interface SourceConfig {
   readonly security: KafkaSecurity;
   /** An application's task: only these partitions (of every topic) are read; null: all. */
   readonly only: ReadonlySet<number> | null;
+  /** setPartitionedBy: the fields whose values decide a record's partition (all records of equal values in one partition), or null. */
+  readonly partitionedBy: readonly string[] | null;
 }
 
 /** Flink's KafkaSourceEnumerator rule: a topic's partitions go round the readers from a start that depends on the topic. */
@@ -87,6 +89,7 @@ export class KafkaSourceBuilder<T extends object = Record<string, never>> {
   // 32 MiB whatever the partition count (the fetch's own limit).
   private maxBytesPerPartition = 16 << 20;
   private clientId = 'sluice';
+  private partitionedBy: readonly string[] | null = null;
   private readonly properties = new Map<string, string>();
 
   /** `'host:port'`, a comma-separated list, or an array. */
@@ -247,6 +250,20 @@ export class KafkaSourceBuilder<T extends object = Record<string, never>> {
     return this;
   }
 
+  /**
+   * Declares how the topics are partitioned: all records with equal values of these fields are
+   * in one partition (e.g. the producer's key is that field), in every topic of the source, with
+   * the same partition for equal values across topics. Used by application mode
+   * (docs/application-mode.md): a keyBy on these fields (or on more fields including them)
+   * then runs within each input partition's task, without a repartition topic. Not checked: a
+   * wrong declaration aggregates a key's records per partition.
+   */
+  setPartitionedBy(...fields: string[]): this {
+    if (fields.length === 0 || fields.some((f) => typeof f !== 'string' || f === '')) throw new TypeError('KafkaSource.setPartitionedBy: give one or more field names');
+    this.partitionedBy = fields;
+    return this;
+  }
+
   build(): KafkaSource<T> {
     if (this.bootstrap === null) throw new TypeError('KafkaSource: setBootstrapServers(...) is required');
     if (this.topics === null && this.pattern === null) throw new TypeError('KafkaSource: setTopics(...) or setTopicPattern(...) is required');
@@ -263,6 +280,7 @@ export class KafkaSourceBuilder<T extends object = Record<string, never>> {
       if (names.has(f.name)) throw new TypeError(`KafkaSource: column '${f.name}' is both a value field and a key/metadata column; name one otherwise (withKey('k'), withMetadata({ ${f.name}: 'kafka_${f.name}' }))`);
       names.add(f.name);
     }
+    for (const f of this.partitionedBy ?? []) if (!names.has(f)) throw new TypeError(`KafkaSource.setPartitionedBy: field '${f}' is not among the source's fields (${[...names].join(', ')})`);
     const bounded = this.stopping !== null;
     return new KafkaSource<T>(new Schema(fields), {
       bootstrap: this.bootstrap,
@@ -282,6 +300,7 @@ export class KafkaSourceBuilder<T extends object = Record<string, never>> {
       clientId: this.clientId,
       security: this.properties.size === 0 ? PLAINTEXT : parseSecurity(this.properties, 'KafkaSource'),
       only: null,
+      partitionedBy: this.partitionedBy,
     });
   }
 }
@@ -312,6 +331,11 @@ export class KafkaSource<T extends object = Record<string, unknown>> implements 
   /** @internal The named topics (null for a pattern) and the brokers: what an application's tasks are made of. */
   get topicsAndBootstrap(): { readonly topics: readonly string[] | null; readonly bootstrap: readonly string[] } {
     return { topics: this.config.topics, bootstrap: this.config.bootstrap };
+  }
+
+  /** @internal setPartitionedBy's fields, or null. */
+  get partitionedBy(): readonly string[] | null {
+    return this.config.partitionedBy;
   }
 
   /** @internal This source reading only partitions `partitions` of its topics (an application's task). */

@@ -62,7 +62,12 @@ export class SinkOperator extends Operator {
     this.blocked(performance.now() - t0);
   }
 
-  override processWatermark(): void {}
+  /** Watermarks end here, unless the writer passes them on (an application's repartition topic). */
+  override processWatermark(watermark: number): Promise<void> | void {
+    if (this.writer.watermark === undefined || this.closed) return;
+    this.watermark = watermark;
+    return this.writer.watermark(watermark);
+  }
 }
 
 /** A sink whose writer publishes output only when a checkpoint completes (exactly-once). */

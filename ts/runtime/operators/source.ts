@@ -68,12 +68,20 @@ export class SourceOperator extends Operator {
     if (batch.eventTime !== null) maxEventTime(batch.eventTime, batch.length, this.metrics.name, position, '(event time)');
     const splits = this.reader.splits?.();
     if (splits !== undefined) this.watermarks?.setSplits(splits.current, splits.active);
+    if (this.reader.watermark !== undefined) return this.emit(batch).then(() => this.readerWatermark());
     return this.emit(batch);
   }
 
   /** Nothing to read right now: let the watermark generator consider the input idle. */
   private async tick(): Promise<void> {
     await this.watermarks?.tick(performance.now());
+    await this.readerWatermark();
+  }
+
+  /** A reader that knows its watermark (see SourceReader.watermark): emitted after the batch it follows. */
+  private async readerWatermark(): Promise<void> {
+    const w = this.reader.watermark?.();
+    if (w !== undefined && w > this.watermark) await this.emitWatermark(w);
   }
 
   end(): Promise<void> {
