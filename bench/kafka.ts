@@ -134,9 +134,10 @@ export async function kafkaApplication(engine: EngineName, events: number): Prom
   const work = mkdtempSync(join(tmpdir(), 'sluice-bench-app-'));
   const admin = new Admin({ clientId: 'bench', bootstrapBrokers: [broker.bootstrap] });
   const made: string[] = [];
+  const apps: string[] = [];
   try {
     const bootstrap = broker.bootstrap;
-    const input = `bench-app-in-${events}`;
+    const input = `bench-app-in2-${events}`;
     if (!(await admin.listTopics()).includes(input)) {
       await admin.createTopics({ topics: [input], partitions: APP_PARTITIONS, replicas: 1 });
       const producer = new Producer({ clientId: 'bench', bootstrapBrokers: [bootstrap], idempotent: true, compression: 'none' });
@@ -144,7 +145,8 @@ export async function kafkaApplication(engine: EngineName, events: number): Prom
         const n = Math.min(6000, events - i);
         const messages = Array.from({ length: n }, (_, k) => {
           const user = (i + k) % APP_USERS;
-          return { topic: input, partition: user % APP_PARTITIONS, key: Buffer.from(String(user)), value: Buffer.from(JSON.stringify({ user, amount: (i + k) % 97, ts: 1_700_000_000_000 + i + k })) };
+          const value = { user, region: user % 8, amount: (i + k) % 97, ts: 1_700_000_000_000 + i + k };
+          return { topic: input, partition: user % APP_PARTITIONS, key: Buffer.from(String(user)), value: Buffer.from(JSON.stringify(value)) };
         });
         await producer.send({ messages });
       }
@@ -153,31 +155,41 @@ export async function kafkaApplication(engine: EngineName, events: number): Prom
     const rate: Record<string, number> = {};
     let seconds = 0;
     let outputRows = 0;
-    for (const count of [1, 2, 3]) {
+    // The job keyed by user (the input's partitioning: 6 tasks), then the same window keyed by
+    // region (test/fixtures/jobs/kafka-app-region.ts: through a repartition topic, 12 tasks).
+    const runs = [...[1, 2, 3].map((count) => ({ count, repartition: false })), ...[1, 2].map((count) => ({ count, repartition: true }))];
+    for (const { count, repartition } of runs) {
       const out = `bench-app-out-${randomUUID().slice(0, 8)}`;
       made.push(out);
       await admin.createTopics({ topics: [out], partitions: 3, replicas: 1 });
       const app = `bench-app-${randomUUID().slice(0, 8)}`;
-      const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, out), '0', 'window'];
+      apps.push(app);
+      const jobArgs = [bootstrap, input, out, `eo-${out}`, join(work, out), '0', ...(repartition ? [] : ['window'])];
+      const args = ['--application-id', app, '--bootstrap', bootstrap, '--', ...jobArgs];
       const t0 = performance.now();
-      const instances = Array.from({ length: count }, () => appInstance(engine, args));
+      const instances = Array.from({ length: count }, () => appInstance(engine, repartition ? 'kafka-app-region' : 'kafka-app-window', args));
+      const name = `${repartition ? 'repartitioned' : 'instances'}${count}`;
       try {
-        const firstStart = await untilAllFinished(instances);
+        const firstStart = await untilAllFinished(instances, repartition ? 2 * APP_PARTITIONS : APP_PARTITIONS);
         const t1 = performance.now();
-        rate[`instances${count}`] = events / ((t1 - t0) / 1000);
-        rate[`instances${count}FromFirstTask`] = events / ((t1 - firstStart) / 1000);
-        if (count === 1) seconds = (t1 - t0) / 1000;
+        rate[name] = events / ((t1 - t0) / 1000);
+        rate[`${name}FromFirstTask`] = events / ((t1 - firstStart) / 1000);
+        if (name === 'instances1') seconds = (t1 - t0) / 1000;
       } finally {
         for (const i of instances) i.child.kill('SIGTERM');
         await Promise.all(instances.map((i) => i.exited));
       }
-      if (count === 1) outputRows = await committedCount(bootstrap, out);
+      if (name === 'instances1') outputRows = await committedCount(bootstrap, out);
     }
     rate.instances2Over1 = rate.instances2! / rate.instances1!;
     rate.instances3Over1 = rate.instances3! / rate.instances1!;
+    // What the repartition topic adds per record, on one instance (its CPU: the one process).
+    rate.repartitionNsPerRecord = ((1 / rate.repartitioned1! - 1 / rate.instances1!) * 1e9);
     return { events, seconds, check: outputRows, extra: rate };
   } finally {
-    await admin.deleteTopics({ topics: made }).catch(() => undefined);
+    // The output topics, and the applications' repartition topics.
+    const internal = (await admin.listTopics().catch(() => [] as string[])).filter((t) => apps.some((a) => t.startsWith(`${a}-`)));
+    await admin.deleteTopics({ topics: [...made, ...internal] }).catch(() => undefined);
     await admin.close();
     rmSync(work, { recursive: true, force: true });
     await broker.stop();
@@ -190,9 +202,9 @@ interface AppInstance {
   readonly exited: Promise<void>;
 }
 
-function appInstance(engine: EngineName, args: readonly string[]): AppInstance {
+function appInstance(engine: EngineName, fixture: string, args: readonly string[]): AppInstance {
   const cli = fileURLToPath(new URL('../ts/cli/main.js', import.meta.url));
-  const job = fileURLToPath(new URL('../../test/fixtures/jobs/kafka-app-window.ts', import.meta.url));
+  const job = fileURLToPath(new URL(`../../test/fixtures/jobs/${fixture}.ts`, import.meta.url));
   const child = spawn(process.execPath, [cli, 'run', job, '--engine', engine, '--no-progress', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   const lines: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (l) => lines.push(l));
@@ -201,11 +213,11 @@ function appInstance(engine: EngineName, args: readonly string[]): AppInstance {
 }
 
 /** Waits until every task has finished on the instance that holds it; resolves with the time the first task started. */
-async function untilAllFinished(instances: readonly AppInstance[]): Promise<number> {
+async function untilAllFinished(instances: readonly AppInstance[], tasks: number): Promise<number> {
   let firstStart = -1;
   for (;;) {
     if (firstStart < 0 && instances.some((i) => i.lines.some((l) => / task \d+ started/.test(l)))) firstStart = performance.now();
-    const done = Array.from({ length: APP_PARTITIONS }, (_, t) => t).every((t) =>
+    const done = Array.from({ length: tasks }, (_, t) => t).every((t) =>
       instances.some((i) => {
         const holds = [...i.lines].reverse().find((l) => / generation \d+: tasks \[/.test(l));
         const tasks = holds === undefined ? [] : (/tasks \[([\d,]*)\]/.exec(holds)?.[1] ?? '').split(',').filter((x) => x !== '').map(Number);
