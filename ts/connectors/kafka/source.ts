@@ -748,7 +748,9 @@ class KafkaReader implements SourceReader {
     for (const id of [...this.snapshots.keys()]) if (id <= checkpointId) this.snapshots.delete(id);
     if (splits === undefined || splits.length === 0) return;
     const kafka = await loadKafka();
-    const consumer = this.consumer ?? new kafka.Consumer({ clientId: `${this.config.clientId}-source-${this.subtask}`, groupId: this.config.groupId!, bootstrapBrokers: [...this.config.bootstrap], ...connectionOptions(this.config.security), retries: 1 });
+    // The final checkpoint's commit runs after the source closed, on a consumer of its own: it
+    // retries as the source's does (a group's coordinator may still be loading on the first try).
+    const consumer = this.consumer ?? new kafka.Consumer({ clientId: `${this.config.clientId}-source-${this.subtask}`, groupId: this.config.groupId!, bootstrapBrokers: [...this.config.bootstrap], ...connectionOptions(this.config.security), retries: 3 });
     // Not a member of the group (Sluice assigns partitions): commit as a simple consumer does.
     consumer.generationId = -1;
     consumer.memberId = '';
