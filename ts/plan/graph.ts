@@ -79,7 +79,8 @@ export type NodeOp =
       readonly keyFields: readonly [readonly string[] | null, readonly string[] | null];
       readonly lower: number;
       readonly upper: number;
-      readonly fn: UserFn;
+      /** null: the joined row is the left's columns, then the right's (SQL), gathered column by column. */
+      readonly fn: UserFn | null;
     }
   | { readonly kind: 'userWindow'; readonly key: UserFn; readonly assigner: UserWindowAssigner; readonly fn: UserWindowFunction; readonly lateTag: string | null; readonly lateness: number }
   /** GlobalWindows with a trigger (and evictor), user functions. */

@@ -173,6 +173,7 @@ const FACTORIES: { readonly [K in NodeOp['kind']]: Factory<K> } = {
       upper: op.upper,
       fn: op.fn as never,
       schema: s.physical.outputSchema,
+      inputSchemas: s.physical.inputSchemas,
       keyGroups: inputKeyGroups(s),
     }),
   userWindow: (op, s) =>

@@ -9,7 +9,7 @@
  * took 3.1 of 4.6 s.)
  */
 
-import type { Row } from '../../batch/record-batch.js';
+import type { RecordBatch, Row } from '../../batch/record-batch.js';
 
 const NONE = -1;
 
@@ -25,6 +25,8 @@ export class IntervalBuffer {
   private row = new Int32Array(1024);
   /** Row readers (a batch's rows, made on demand), numbered from `readerBase`; each with its first record. */
   private readers: ((i: number) => Row)[] = [];
+  /** Per reader, its batch when the operator gathers columns (matchRows), else null. */
+  private batches: (RecordBatch | null)[] = [];
   private readerFirst: number[] = [];
   private readerBase = 0;
   /** key -> its newest record: numbers in a typed-array table, other keys in a Map. */
@@ -36,9 +38,10 @@ export class IntervalBuffer {
     return this.end - this.head;
   }
 
-  /** Starts a batch's records: its row reader. */
-  addReader(read: (i: number) => Row): void {
+  /** Starts a batch's records: its row reader (and the batch, for matchRows). */
+  addReader(read: (i: number) => Row, batch: RecordBatch | null = null): void {
     this.readers.push(read);
+    this.batches.push(batch);
     this.readerFirst.push(this.end);
   }
 
@@ -75,6 +78,25 @@ export class IntervalBuffer {
     for (let j = found.length - 1; j >= 0; j--) fn(this.time[found[j]! - this.base]!, this.record(found[j]!));
   }
 
+  /**
+   * As `matches`, with each record as its batch and row (the batches given to addReader), for
+   * gathering columns without making records.
+   */
+  matchRows(key: unknown, lo: number, hi: number, fn: (t: number, batch: RecordBatch, row: number) => void): void {
+    let s = typeof key === 'number' ? this.numbers.get(key) : (this.others.get(key) ?? NONE);
+    if (s === NONE) return;
+    let found: number[] | null = null;
+    for (; s >= this.head; s = this.prev[s - this.base]!) {
+      const t = this.time[s - this.base]!;
+      if (t >= lo && t <= hi) (found ??= []).push(s);
+    }
+    if (found === null) return;
+    for (let j = found.length - 1; j >= 0; j--) {
+      const at = found[j]! - this.base;
+      fn(this.time[at]!, this.batches[this.source[at]! - this.readerBase]!, this.row[at]!);
+    }
+  }
+
   private record(s: number): Row {
     const at = s - this.base;
     return this.readers[this.source[at]! - this.readerBase]!(this.row[at]!);
@@ -92,6 +114,7 @@ export class IntervalBuffer {
     if (this.head === this.end) r = this.readers.length;
     if (r > 0) {
       this.readers.splice(0, r);
+      this.batches.splice(0, r);
       this.readerFirst.splice(0, r);
       this.readerBase += r;
     }

@@ -7,9 +7,10 @@
 
 import { ownedBatch } from '../../batch/segment.js';
 import { BatchBuilder } from '../../batch/builder.js';
+import { concatColumns, grown, takeColumn, type Column } from '../../batch/column.js';
 import { getI64, i32View } from '../../batch/i64.js';
-import { rowReader, valueReader, type RecordBatch, type Row } from '../../batch/record-batch.js';
-import type { Schema } from '../../batch/schema.js';
+import { RecordBatch, rowReader, valueReader, type Row } from '../../batch/record-batch.js';
+import type { DataType, Schema } from '../../batch/schema.js';
 import { windowStarts } from '../../engine/window-spec.js';
 import { IntervalBuffer } from './interval-buffer.js';
 import { MultiInputOperator } from '../operator.js';
@@ -309,8 +310,11 @@ export interface IntervalJoinSpec {
   readonly keyFields: readonly [readonly string[] | null, readonly string[] | null];
   readonly lower: number;
   readonly upper: number;
-  readonly fn: (left: Row, right: Row, ctx: { leftTimestamp: number; rightTimestamp: number }) => unknown;
+  /** null: the joined row is the left's columns, then the right's (SQL), gathered column by column. */
+  readonly fn: ((left: Row, right: Row, ctx: { leftTimestamp: number; rightTimestamp: number }) => unknown) | null;
   readonly schema: Schema;
+  /** The inputs' schemas (a restore of the column-gathering join rebuilds its batches). */
+  readonly inputSchemas: readonly Schema[];
   readonly keyGroups: KeyGrouper | null;
 }
 
@@ -336,7 +340,14 @@ export class IntervalJoinOperator extends MultiInputOperator {
 
   private restoreSide(j: number, side: readonly [unknown, number, Row][]): void {
     const b = this.buffers[j]!;
-    b.addReader((i) => side[i]![2]);
+    let batch: RecordBatch | null = null;
+    if (this.fn === null && side.length > 0) {
+      // The column-gathering join reads buffered rows from batches: the restored ones as one.
+      const builder = new BatchBuilder(this.inputSchemas[j]!, side.length);
+      side.forEach(([, t, r], i) => builder.append(r, `${this.metrics.name} restore`, i, t));
+      batch = builder.finish();
+    }
+    b.addReader((i) => side[i]![2], batch);
     side.forEach(([k, t], i) => b.add(k, t, i));
   }
 
@@ -364,8 +375,9 @@ export class IntervalJoinOperator extends MultiInputOperator {
   private readonly keyFields: readonly [readonly string[] | null, readonly string[] | null];
   private readonly lower: number;
   private readonly upper: number;
-  private readonly fn: (left: Row, right: Row, ctx: { leftTimestamp: number; rightTimestamp: number }) => unknown;
+  private readonly fn: ((left: Row, right: Row, ctx: { leftTimestamp: number; rightTimestamp: number }) => unknown) | null;
   private readonly schema: Schema;
+  private readonly inputSchemas: readonly Schema[];
   /** Keyed inputs: the key groups of keys, for rescaling; null when the inputs are not keyed. */
   private readonly keyGroups: KeyGrouper | null;
 
@@ -377,6 +389,7 @@ export class IntervalJoinOperator extends MultiInputOperator {
     this.upper = spec.upper;
     this.fn = spec.fn;
     this.schema = spec.schema;
+    this.inputSchemas = spec.inputSchemas;
     this.keyGroups = spec.keyGroups;
     this.metrics.lateRecordsDropped = 0;
   }
@@ -402,6 +415,8 @@ export class IntervalJoinOperator extends MultiInputOperator {
     const time = timeOf(batch);
     const row = lazyRows(batch);
     const key = this.keyReader(batch, input, row);
+    if (this.fn === null) return this.joinColumns(batch, input, time, key, row);
+    const fn = this.fn;
     const out = new Output(this.schema, `${this.metrics.name} output`);
     const mine = this.buffers[input]!;
     const other = this.buffers[1 - input]!;
@@ -415,14 +430,62 @@ export class IntervalJoinOperator extends MultiInputOperator {
       const ks = key(i);
       // Left at t matches right in [t + lower, t + upper]; right at t matches left in [t - upper, t - lower].
       if (input === 0) {
-        other.matches(ks, t + this.lower, t + this.upper, (rt, right) => out.add(this.fn(row(i), right, { leftTimestamp: t, rightTimestamp: rt }), Math.max(t, rt), this.produced++));
+        other.matches(ks, t + this.lower, t + this.upper, (rt, right) => out.add(fn(row(i), right, { leftTimestamp: t, rightTimestamp: rt }), Math.max(t, rt), this.produced++));
       } else {
-        other.matches(ks, t - this.upper, t - this.lower, (lt, left) => out.add(this.fn(left, row(i), { leftTimestamp: lt, rightTimestamp: t }), Math.max(lt, t), this.produced++));
+        other.matches(ks, t - this.upper, t - this.lower, (lt, left) => out.add(fn(left, row(i), { leftTimestamp: lt, rightTimestamp: t }), Math.max(lt, t), this.produced++));
       }
       mine.add(ks, t, i);
     }
     const b = out.take();
     if (b !== null) return this.emit(b);
+  }
+
+  /**
+   * The join without a function (SQL): the same matches in the same order as `processBatch`
+   * makes them, each a row of this batch and a buffered row of the other side; the output's
+   * columns (the left's, then the right's) are gathered from the batches, no records made.
+   */
+  private joinColumns(batch: RecordBatch, input: number, time: (i: number) => number, key: (i: number) => unknown, row: (i: number) => Row): Promise<void> | void {
+    const mine = this.buffers[input]!;
+    const other = this.buffers[1 - input]!;
+    mine.addReader(row, batch);
+    const lo = input === 0 ? this.lower : -this.upper;
+    const hi = input === 0 ? this.upper : -this.lower;
+    let n = 0;
+    let mineRows = new Int32Array(256);
+    let otherRows = new Int32Array(256);
+    let times = new Float64Array(256);
+    const otherBatches: RecordBatch[] = [];
+    for (let i = 0; i < batch.length; i++) {
+      const t = time(i);
+      if (t < this.watermark) {
+        this.metrics.lateRecordsDropped!++;
+        continue;
+      }
+      const ks = key(i);
+      other.matchRows(ks, t + lo, t + hi, (ot, b, r) => {
+        if (n === mineRows.length) {
+          mineRows = grown(mineRows, 2 * n);
+          otherRows = grown(otherRows, 2 * n);
+          times = grown(times, 2 * n);
+        }
+        mineRows[n] = i;
+        otherRows[n] = r;
+        times[n] = Math.max(t, ot);
+        otherBatches.push(b);
+        n++;
+      });
+      mine.add(ks, t, i);
+    }
+    if (n === 0) return;
+    this.produced += n;
+    const mineCols = batch.columns.map((c) => takeColumn(c, mineRows, n));
+    const otherSchema = this.inputSchemas[1 - input]!;
+    const otherCols = otherSchema.fields.map((f, c) => gatherColumn(f.type, otherBatches, otherRows, n, c));
+    const eventTime = new BigInt64Array(n);
+    for (let j = 0; j < n; j++) eventTime[j] = BigInt(times[j]!);
+    const columns = input === 0 ? [...mineCols, ...otherCols] : [...otherCols, ...mineCols];
+    return this.emit(new RecordBatch(this.schema, columns, n, eventTime));
   }
 
   protected override onWatermark(watermark: number): Promise<void> {
@@ -438,6 +501,24 @@ interface IntervalJoinState {
   readonly inputs: unknown;
   readonly sides: [unknown, number, Row][][];
   readonly produced: number;
+}
+
+/**
+ * Column `c` of rows `rows[0..n)` of `batches[0..n)` (row j from batch j): runs of one batch
+ * gathered at once, and the runs put one after another.
+ */
+function gatherColumn(type: DataType, batches: readonly RecordBatch[], rows: Int32Array, n: number, c: number): Column {
+  const parts: Column[] = [];
+  const lens: number[] = [];
+  for (let a = 0; a < n; ) {
+    const b = batches[a]!;
+    let e = a + 1;
+    while (e < n && batches[e] === b) e++;
+    parts.push(takeColumn(b.columns[c]!, rows.subarray(a, e), e - a));
+    lens.push(e - a);
+    a = e;
+  }
+  return parts.length === 1 ? parts[0]! : concatColumns(type, parts, lens);
 }
 
 /** Rows of a batch as objects, made on first request and then reused. */
