@@ -9,9 +9,52 @@
  * took 3.1 of 4.6 s.)
  */
 
+import { grown } from '../../batch/column.js';
 import type { RecordBatch, Row } from '../../batch/record-batch.js';
 
 const NONE = -1;
+
+/**
+ * Pairs found by `IntervalBuffer.matchRows`: the probing row, the buffered row (its batch and
+ * row) and the pair's event time (the later of the two).
+ */
+export class Matches {
+  n = 0;
+  probe = new Int32Array(1024);
+  rows = new Int32Array(1024);
+  times = new Float64Array(1024);
+  readonly batches: RecordBatch[] = [];
+
+  add(probe: number, batch: RecordBatch, row: number, t: number): void {
+    const n = this.n;
+    if (n === this.probe.length) {
+      this.probe = grown(this.probe, 2 * n);
+      this.rows = grown(this.rows, 2 * n);
+      this.times = grown(this.times, 2 * n);
+    }
+    this.probe[n] = probe;
+    this.rows[n] = row;
+    this.times[n] = t;
+    this.batches[n] = batch;
+    this.n = n + 1;
+  }
+
+  /** Reverses the matches from `first` on (a probe's matches, found newest first). */
+  reverseFrom(first: number): void {
+    for (let a = first, b = this.n - 1; a < b; a++, b--) {
+      let x: number = this.rows[a]!;
+      this.rows[a] = this.rows[b]!;
+      this.rows[b] = x;
+      x = this.times[a]!;
+      this.times[a] = this.times[b]!;
+      this.times[b] = x;
+      const y = this.batches[a]!;
+      this.batches[a] = this.batches[b]!;
+      this.batches[b] = y;
+      // The probing row is the same for all of them.
+    }
+  }
+}
 
 export class IntervalBuffer {
   /** Record sequence numbers in the arrays start at `base`; records before `head` have expired. */
@@ -79,22 +122,21 @@ export class IntervalBuffer {
   }
 
   /**
-   * As `matches`, with each record as its batch and row (the batches given to addReader), for
-   * gathering columns without making records.
+   * As `matches`, for gathering columns without making records: adds each match to `out` as
+   * the probing row `probe` (at time `t`), the buffered record's batch and row (the batches
+   * given to addReader), and the later of the two times.
    */
-  matchRows(key: unknown, lo: number, hi: number, fn: (t: number, batch: RecordBatch, row: number) => void): void {
+  matchRows(key: unknown, lo: number, hi: number, probe: number, t: number, out: Matches): void {
     let s = typeof key === 'number' ? this.numbers.get(key) : (this.others.get(key) ?? NONE);
     if (s === NONE) return;
-    let found: number[] | null = null;
+    const first = out.n;
+    // Newest to oldest along the key's chain, then reversed: oldest first, as `matches`.
     for (; s >= this.head; s = this.prev[s - this.base]!) {
-      const t = this.time[s - this.base]!;
-      if (t >= lo && t <= hi) (found ??= []).push(s);
+      const at = s - this.base;
+      const bt = this.time[at]!;
+      if (bt >= lo && bt <= hi) out.add(probe, this.batches[this.source[at]! - this.readerBase]!, this.row[at]!, bt > t ? bt : t);
     }
-    if (found === null) return;
-    for (let j = found.length - 1; j >= 0; j--) {
-      const at = found[j]! - this.base;
-      fn(this.time[at]!, this.batches[this.source[at]! - this.readerBase]!, this.row[at]!);
-    }
+    out.reverseFrom(first);
   }
 
   private record(s: number): Row {

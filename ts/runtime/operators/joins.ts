@@ -7,12 +7,12 @@
 
 import { ownedBatch } from '../../batch/segment.js';
 import { BatchBuilder } from '../../batch/builder.js';
-import { concatColumns, grown, takeColumn, type Column } from '../../batch/column.js';
-import { getI64, i32View } from '../../batch/i64.js';
+import { concatColumns, takeColumn, type Column } from '../../batch/column.js';
+import { getI64, i32View, setI64 } from '../../batch/i64.js';
 import { RecordBatch, rowReader, valueReader, type Row } from '../../batch/record-batch.js';
 import type { DataType, Schema } from '../../batch/schema.js';
 import { windowStarts } from '../../engine/window-spec.js';
-import { IntervalBuffer } from './interval-buffer.js';
+import { IntervalBuffer, Matches } from './interval-buffer.js';
 import { MultiInputOperator } from '../operator.js';
 import type { KeyGroupFilter, KeyGrouper } from '../rescale.js';
 import { keyString, mapKey } from '../../keys/map-key.js';
@@ -451,11 +451,8 @@ export class IntervalJoinOperator extends MultiInputOperator {
     mine.addReader(row, batch);
     const lo = input === 0 ? this.lower : -this.upper;
     const hi = input === 0 ? this.upper : -this.lower;
-    let n = 0;
-    let mineRows = new Int32Array(256);
-    let otherRows = new Int32Array(256);
-    let times = new Float64Array(256);
-    const otherBatches: RecordBatch[] = [];
+    const m = this.matched;
+    m.n = 0;
     for (let i = 0; i < batch.length; i++) {
       const t = time(i);
       if (t < this.watermark) {
@@ -463,30 +460,25 @@ export class IntervalJoinOperator extends MultiInputOperator {
         continue;
       }
       const ks = key(i);
-      other.matchRows(ks, t + lo, t + hi, (ot, b, r) => {
-        if (n === mineRows.length) {
-          mineRows = grown(mineRows, 2 * n);
-          otherRows = grown(otherRows, 2 * n);
-          times = grown(times, 2 * n);
-        }
-        mineRows[n] = i;
-        otherRows[n] = r;
-        times[n] = Math.max(t, ot);
-        otherBatches.push(b);
-        n++;
-      });
+      other.matchRows(ks, t + lo, t + hi, i, t, m);
       mine.add(ks, t, i);
     }
+    const n = m.n;
     if (n === 0) return;
     this.produced += n;
-    const mineCols = batch.columns.map((c) => takeColumn(c, mineRows, n));
+    const mineCols = batch.columns.map((c) => takeColumn(c, m.probe, n));
     const otherSchema = this.inputSchemas[1 - input]!;
-    const otherCols = otherSchema.fields.map((f, c) => gatherColumn(f.type, otherBatches, otherRows, n, c));
+    const otherCols = otherSchema.fields.map((f, c) => gatherColumn(f.type, m.batches, m.rows, n, c));
     const eventTime = new BigInt64Array(n);
-    for (let j = 0; j < n; j++) eventTime[j] = BigInt(times[j]!);
+    const et32 = i32View(eventTime);
+    for (let j = 0; j < n; j++) setI64(et32, j, m.times[j]!);
+    m.batches.length = 0;
     const columns = input === 0 ? [...mineCols, ...otherCols] : [...otherCols, ...mineCols];
     return this.emit(new RecordBatch(this.schema, columns, n, eventTime));
   }
+
+  /** The matches of the batch being joined (reused from batch to batch). */
+  private readonly matched = new Matches();
 
   protected override onWatermark(watermark: number): Promise<void> {
     // Future records have times >= watermark: a left record can still match while
