@@ -29,7 +29,8 @@ function batch(schema: Schema, rows: Row[]): RecordBatch {
   return b.finish();
 }
 
-function operator(withFunction: boolean): { op: IntervalJoinOperator; out: Collect } {
+/** Without a function: the joined columns to build (all by default), by name. */
+function operator(withFunction: boolean, build: readonly string[] = joined.names()): { op: IntervalJoinOperator; out: Collect } {
   const fn = (l: Row, r: Row) => ({ k: l.k, t: l.t, s: l.s, v: l.v, k0: r.k, t0: r.t, s0: r.s, b: r.b });
   const op = new IntervalJoinOperator(1, 'join', {
     keys: [(r) => r.k, (r) => r.k],
@@ -37,8 +38,15 @@ function operator(withFunction: boolean): { op: IntervalJoinOperator; out: Colle
     lower: -3,
     upper: 2,
     fn: withFunction ? fn : null,
-    schema: joined,
+    schema: withFunction ? joined : new Schema(joined.fields.filter((f) => build.includes(f.name))),
     inputSchemas: [left, right],
+    columns: withFunction
+      ? null
+      : joined
+          .names()
+          .map((n, k) => [n, k] as const)
+          .filter(([n]) => build.includes(n))
+          .map(([, k]) => (k < left.length ? { input: 0, column: k } : { input: 1, column: k - left.length })),
     keyGroups: null,
   });
   const out = new Collect(2, 'collect');
@@ -80,8 +88,8 @@ function steps(): ((op: IntervalJoinOperator) => Promise<void> | void)[] {
 
 describe('the interval join gathering columns (SQL)', () => {
   it('joins the same rows, in the same order, as a function copying the columns; also restored from a checkpoint at every step', async () => {
-    const run = async (withFunction: boolean, checkpointAfter: number | null): Promise<unknown[]> => {
-      let { op, out } = operator(withFunction);
+    const run = async (withFunction: boolean, checkpointAfter: number | null, build?: readonly string[]): Promise<unknown[]> => {
+      let { op, out } = operator(withFunction, build);
       const emitted: unknown[] = [];
       const all = steps();
       for (let i = 0; i < all.length; i++) {
@@ -90,7 +98,7 @@ describe('the interval join gathering columns (SQL)', () => {
           const state = structuredClone(op.snapshotState());
           const watermark = op.watermark;
           emitted.push(...out.rows);
-          ({ op, out } = operator(withFunction));
+          ({ op, out } = operator(withFunction, build));
           op.restoreWatermark(watermark);
           op.restoreState(state);
         }
@@ -106,5 +114,10 @@ describe('the interval join gathering columns (SQL)', () => {
     expect(await run(false, null)).toEqual(expected);
     const n = steps().length;
     for (let at = 0; at < n; at += 5) expect(await run(false, at)).toEqual(expected);
+    // Only some columns built (those read after the join), from both sides.
+    const some = ['v', 'k0', 's0'];
+    const pick = (r: unknown): unknown => Object.fromEntries(Object.entries(r as Row).filter(([k]) => some.includes(k) || k === '$time'));
+    expect(await run(false, null, some)).toEqual(expected.map(pick));
+    expect(await run(false, 7, some)).toEqual(expected.map(pick));
   });
 });

@@ -315,6 +315,8 @@ export interface IntervalJoinSpec {
   readonly schema: Schema;
   /** The inputs' schemas (a restore of the column-gathering join rebuilds its batches). */
   readonly inputSchemas: readonly Schema[];
+  /** Without a function: each output column's input and column there (those the plan builds). */
+  readonly columns: readonly { readonly input: 0 | 1; readonly column: number }[] | null;
   readonly keyGroups: KeyGrouper | null;
 }
 
@@ -378,6 +380,7 @@ export class IntervalJoinOperator extends MultiInputOperator {
   private readonly fn: ((left: Row, right: Row, ctx: { leftTimestamp: number; rightTimestamp: number }) => unknown) | null;
   private readonly schema: Schema;
   private readonly inputSchemas: readonly Schema[];
+  private readonly columns: readonly { readonly input: 0 | 1; readonly column: number }[] | null;
   /** Keyed inputs: the key groups of keys, for rescaling; null when the inputs are not keyed. */
   private readonly keyGroups: KeyGrouper | null;
 
@@ -390,6 +393,8 @@ export class IntervalJoinOperator extends MultiInputOperator {
     this.fn = spec.fn;
     this.schema = spec.schema;
     this.inputSchemas = spec.inputSchemas;
+    this.columns = spec.columns;
+    if (spec.fn === null && spec.columns === null) throw new Error(`internal error: ${name} has neither a function nor its output columns`);
     this.keyGroups = spec.keyGroups;
     this.metrics.lateRecordsDropped = 0;
   }
@@ -466,14 +471,14 @@ export class IntervalJoinOperator extends MultiInputOperator {
     const n = m.n;
     if (n === 0) return;
     this.produced += n;
-    const mineCols = batch.columns.map((c) => takeColumn(c, m.probe, n));
     const otherSchema = this.inputSchemas[1 - input]!;
-    const otherCols = otherSchema.fields.map((f, c) => gatherColumn(f.type, m.batches, m.rows, n, c));
+    const columns = this.columns!.map((c) =>
+      c.input === input ? takeColumn(batch.columns[c.column]!, m.probe, n) : gatherColumn(otherSchema.fields[c.column]!.type, m.batches, m.rows, n, c.column),
+    );
     const eventTime = new BigInt64Array(n);
     const et32 = i32View(eventTime);
     for (let j = 0; j < n; j++) setI64(et32, j, m.times[j]!);
     m.batches.length = 0;
-    const columns = input === 0 ? [...mineCols, ...otherCols] : [...otherCols, ...mineCols];
     return this.emit(new RecordBatch(this.schema, columns, n, eventTime));
   }
 
