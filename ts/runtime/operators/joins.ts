@@ -8,7 +8,7 @@
 import { ownedBatch } from '../../batch/segment.js';
 import { BatchBuilder } from '../../batch/builder.js';
 import { concatColumns, takeColumn, type Column } from '../../batch/column.js';
-import { getI64, i32View, setI64 } from '../../batch/i64.js';
+import { getI64, i32View, i64IsExact, setI64 } from '../../batch/i64.js';
 import { RecordBatch, rowReader, valueReader, type Row } from '../../batch/record-batch.js';
 import type { DataType, Schema } from '../../batch/schema.js';
 import { windowStarts } from '../../engine/window-spec.js';
@@ -458,14 +458,21 @@ export class IntervalJoinOperator extends MultiInputOperator {
     const hi = input === 0 ? this.upper : -this.lower;
     const m = this.matched;
     m.n = 0;
+    // A key of one i64 or timestamp column without nulls is read from its words here (the
+    // reader's exactness check kept: beyond 2^53 the reader raises its error).
+    const fields = this.keyFields[input as 0 | 1];
+    const col = fields !== null && fields.length === 1 ? batch.column(fields[0]!) : null;
+    const k32 = col !== null && (col.type === 'i64' || col.type === 'timestamp') && col.validity === null ? i32View(col.values) : null;
+    const watermark = this.watermark;
     for (let i = 0; i < batch.length; i++) {
       const t = time(i);
-      if (t < this.watermark) {
+      if (t < watermark) {
         this.metrics.lateRecordsDropped!++;
         continue;
       }
-      const ks = key(i);
-      other.matchRows(ks, t + lo, t + hi, i, t, m);
+      const ks = k32 !== null && i64IsExact(k32, i) ? getI64(k32, i) : key(i);
+      // Nothing to look up while the other side holds no records.
+      if (other.size > 0) other.matchRows(ks, t + lo, t + hi, i, t, m);
       mine.add(ks, t, i);
     }
     const n = m.n;
