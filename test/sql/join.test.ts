@@ -23,13 +23,15 @@ async function collect<T extends object>(source: NexmarkSource<T>): Promise<T[]>
   return sink.records;
 }
 
-async function run(engine: EngineName, q: string): Promise<Record<string, unknown>[]> {
+async function run(engine: EngineName, q: string, builds?: string): Promise<Record<string, unknown>[]> {
   const env = StreamEnvironment.create({ engine });
   const tEnv = TableEnvironment.create(env);
   for (const d of DDL) await tEnv.executeSql(d);
   const sink = new CollectSink();
   (await tEnv.sqlQuery(q)).toDataStream().sinkTo(sink);
   expect(env.explain()).toContain('IntervalJoin[');
+  // The join builds only the joined columns read after it.
+  if (builds !== undefined) expect(env.explain()).toContain(`IntervalJoin[-5000, 0] (p=1) [builds ${builds}]`);
   await env.execute();
   return sink.records;
 }
@@ -42,7 +44,8 @@ describe('SQL interval joins', () => {
       FROM bid AS B JOIN auction A
       ON B.auction = A.id AND B.\`dateTime\` BETWEEN A.\`dateTime\` AND A.\`dateTime\` + INTERVAL '5' SECOND AND B.price > A.initialBid
       WHERE MOD(B.bidder, 2) = 0`;
-    const { native } = await onBothEngines((engine) => run(engine, q));
+    const builds = 'auction, bidder, price, dateTime, extra, initialBid, dateTime0, seller, extra0';
+    const { native } = await onBothEngines((engine) => run(engine, q, builds));
     const bids = await collect(NexmarkSource.bids({ events: EVENTS }));
     const auctions = await collect(NexmarkSource.auctions({ events: EVENTS }));
     const byId = new Map<number, Auction[]>();

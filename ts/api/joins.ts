@@ -190,27 +190,47 @@ export class IntervalJoin<A extends object, B extends object> {
   ) {}
 
   /** Right records with time in [left time + lower, left time + upper] (ms, both included). */
-  between(lowerMs: number, upperMs: number): { process<S extends SchemaSpec>(fn: (left: A, right: B, ctx: { leftTimestamp: number; rightTimestamp: number }) => RecordOf<S>, schema: S): DataStream<RecordOf<S>> } {
+  between(
+    lowerMs: number,
+    upperMs: number,
+  ): {
+    process<S extends SchemaSpec>(fn: (left: A, right: B, ctx: { leftTimestamp: number; rightTimestamp: number }) => RecordOf<S>, schema: S): DataStream<RecordOf<S>>;
+    /**
+     * @internal SQL's interval join: each joined row is the left's columns, then the right's
+     * (`schema` names and types them in that order), gathered column by column without records.
+     */
+    concatColumns(schema: Schema): DataStream<Row>;
+  } {
     if (!Number.isSafeInteger(lowerMs) || !Number.isSafeInteger(upperMs) || lowerMs > upperMs) {
       throw new RangeError(`intervalJoin().between(lower, upper) needs whole ms with lower <= upper, got (${lowerMs}, ${upperMs})`);
     }
+    const add = (fn: ((...args: never[]) => unknown) | null, schema: Schema): DataStream<never> =>
+      this.g.add(
+        `IntervalJoin[${lowerMs}, ${upperMs}]`,
+        {
+          kind: 'intervalJoin',
+          keys: [this.a.key, this.b.key],
+          keyFields: [this.a.byFields ? this.a.fields : null, this.b.byFields ? this.b.fields : null],
+          lower: lowerMs,
+          upper: upperMs,
+          fn,
+        },
+        [this.a.stream.node, this.b.stream.node],
+        schema,
+        keyedInputs({ fn: this.a.key, fields: this.a.fields }, { fn: this.b.key, fields: this.b.fields }, this.a.stream.schema, this.b.stream.schema),
+      ) as DataStream<never>;
     return {
       process: (fn, schema) => {
         if (typeof fn !== 'function') throw new TypeError('intervalJoin().process takes a function');
-        return this.g.add(
-          `IntervalJoin[${lowerMs}, ${upperMs}]`,
-          {
-            kind: 'intervalJoin',
-            keys: [this.a.key, this.b.key],
-            keyFields: [this.a.byFields ? this.a.fields : null, this.b.byFields ? this.b.fields : null],
-            lower: lowerMs,
-            upper: upperMs,
-            fn: fn as never,
-          },
-          [this.a.stream.node, this.b.stream.node],
-          Schema.from(schema),
-          keyedInputs({ fn: this.a.key, fields: this.a.fields }, { fn: this.b.key, fields: this.b.fields }, this.a.stream.schema, this.b.stream.schema),
-        ) as DataStream<RecordOf<typeof schema>>;
+        return add(fn as never, Schema.from(schema));
+      },
+      concatColumns: (schema) => {
+        const sides = [this.a.stream.schema, this.b.stream.schema];
+        const types = sides.flatMap((s) => s.fields.map((f) => f.type));
+        if (types.length !== schema.length || schema.fields.some((f, i) => f.type !== types[i])) {
+          throw new Error(`internal error: the joined schema ${schema} is not the columns of ${sides[0]} then ${sides[1]}`);
+        }
+        return add(null, schema);
       },
     };
   }

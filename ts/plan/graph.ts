@@ -79,7 +79,8 @@ export type NodeOp =
       readonly keyFields: readonly [readonly string[] | null, readonly string[] | null];
       readonly lower: number;
       readonly upper: number;
-      readonly fn: UserFn;
+      /** null: the joined row is the left's columns, then the right's (SQL), gathered column by column. */
+      readonly fn: UserFn | null;
     }
   | { readonly kind: 'userWindow'; readonly key: UserFn; readonly assigner: UserWindowAssigner; readonly fn: UserWindowFunction; readonly lateTag: string | null; readonly lateness: number }
   /** GlobalWindows with a trigger (and evictor), user functions. */
@@ -169,6 +170,40 @@ export class JobGraph {
     return n;
   }
 
+  /**
+   * Adds a node the Table API / SQL planned, or returns one already in the graph that computes
+   * the same rows (Flink's sub-plan reuse, table.optimizer.reuse-sub-plan-enabled): the same
+   * operation (every setting equal, functions the same object), the same inputs (the same
+   * nodes), partitioning, schema and name, and no uid, parallelism or chaining set on it. A
+   * query naming the same subquery twice (Nexmark q5) then computes it once and feeds both
+   * consumers. Only for declarative operations (calc, window aggregations): their output is a
+   * function of their input alone (a calc function that is not, such as a random number, would
+   * have to keep its node apart). The DataStream API does not share: each of its nodes takes
+   * its own name, uid and parallelism after it is added.
+   */
+  addShared(node: Omit<GraphNode, 'id' | 'inputs'> & { readonly inputs?: readonly GraphNode[] }): GraphNode {
+    const kind = node.op.kind;
+    if (kind !== 'calc' && kind !== 'windowAggregate' && kind !== 'windowPreAggregate') throw new Error(`internal error: addShared takes calc and window aggregation nodes, got ${kind}`);
+    const inputs = node.inputs ?? (node.input === null ? [] : [node.input]);
+    const same = this.nodes.find(
+      (n) =>
+        n.op.kind === kind &&
+        n.uid === undefined &&
+        n.name === node.name &&
+        n.hasEventTime === node.hasEventTime &&
+        n.inputs.length === inputs.length &&
+        n.inputs.every((x, i) => x === inputs[i]) &&
+        !this.parallel.byNode.has(n.id) &&
+        !this.parallel.newChain.has(n.id) &&
+        !this.parallel.noChain.has(n.id) &&
+        n.schema.equals(node.schema) &&
+        structurallyEqual(n.op, node.op) &&
+        structurallyEqual(n.partitioning, node.partitioning) &&
+        structurallyEqual(n.inputPartitioning, node.inputPartitioning),
+    );
+    return same ?? this.add(node);
+  }
+
   consumers(node: GraphNode): GraphNode[] {
     return this.nodes.filter((n) => n.inputs.includes(node));
   }
@@ -196,4 +231,20 @@ export class JobGraph {
     g.nodes.push(...this.nodes.filter((n) => keep.has(n)));
     return g;
   }
+}
+
+/**
+ * Whether two plan settings are equal: primitives by Object.is (0 and -0 differ: a literal's
+ * sign can matter), arrays and plain objects field by field, anything else (functions, class
+ * instances) only when it is the same object.
+ */
+function structurallyEqual(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => structurallyEqual(x, b[i]));
+  const pa = Object.getPrototypeOf(a) as unknown;
+  if ((pa !== Object.prototype && pa !== null) || Object.getPrototypeOf(b) !== pa) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && structurallyEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }

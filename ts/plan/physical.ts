@@ -39,7 +39,10 @@ export interface PhysicalNode {
   /** A sink that runs as one subtask on the thread that called execute() (parallel runs). */
   readonly onMain: boolean;
   readonly children: PhysicalNode[];
-  /** For sources: fields the job reads, or null for all. */
+  /**
+   * For sources: fields the job reads; for an interval join gathering columns (SQL's): the
+   * joined columns its consumers read, the only ones it builds. null for all.
+   */
   readonly projection: readonly string[] | null;
 }
 
@@ -232,6 +235,11 @@ export function buildPlan(graph: JobGraph): PhysicalPlan {
         }
       }
       outputSchema = projection === null ? node.schema : new Schema(node.schema.fields.filter((f) => projection!.includes(f.name)));
+    } else if (node.op.kind === 'intervalJoin' && node.op.fn === null) {
+      // The joined columns no consumer reads are not gathered (consumers find fields by name).
+      const need = requiredFields(graph, node);
+      if (need !== null && need.size > 0 && need.size < node.schema.length) projection = node.schema.names().filter((n) => need.has(n));
+      outputSchema = projection === null ? node.schema : new Schema(node.schema.fields.filter((f) => projection!.includes(f.name)));
     } else if (node.op.kind === 'timestamps' || node.op.kind === 'filter' || node.op.kind === 'sink' || node.op.kind === 'union' || node.op.kind === 'processingTime') {
       outputSchema = inputs[0]!.outputSchema;
     } else if (node.op.kind === 'sideOutput') {
@@ -310,7 +318,7 @@ export function explainText(plan: PhysicalPlan, engine: string): string {
         return;
       }
       printed.add(p);
-      const proj = p.projection !== null ? ` [reads ${p.projection.join(', ')}]` : '';
+      const proj = p.projection === null ? '' : p.node.op.kind === 'source' ? ` [reads ${p.projection.join(', ')}]` : ` [builds ${p.projection.join(', ')}]`;
       const wm = p.node.op.kind === 'source' && p.node.op.watermarks !== null ? ` [watermarks: ${p.node.op.watermarks.describe()}]` : '';
       const calc = compiledRecordFunction(p.node) ? ' [compiled to a calc]' : '';
       lines.push(`${pad}${edge}#${p.node.id} ${p.node.name} (p=${p.parallelism})${task}${where}${proj}${wm}${calc} -> ${p.outputSchema}`);

@@ -63,10 +63,13 @@ export function addWindowAggregate(
   op: Omit<WindowAggregateOp, 'partialRecords'>,
   partitioning: Partitioning,
   schema: Schema,
+  /** The Table API / SQL: reuse an equal aggregation already in the graph (JobGraph.addShared). */
+  shared = false,
 ): GraphNode {
+  const add = (node: Parameters<JobGraph['add']>[0]): GraphNode => (shared ? graph.addShared(node) : graph.add(node));
   if (!preAggregable(op, input.schema)) {
     // Count windows have no time (Flink's GlobalWindow results carry none either).
-    return graph.add({ name, op: { ...op, partialRecords: null }, input, partitioning, schema, hasEventTime: op.window.kind !== 'count' });
+    return add({ name, op: { ...op, partialRecords: null }, input, partitioning, schema, hasEventTime: op.window.kind !== 'count' });
   }
   const window = op.window as Extract<WindowDescriptor, { kind: 'tumbling' | 'sliding' }>;
   const slices = slicesOf(window);
@@ -81,7 +84,7 @@ export function addWindowAggregate(
   }
   const preAggs = [...op.aggregates, ...extra];
   const preSchema = windowOutputSchema({ input: input.schema, keyFields: op.keyFields, window: slices, aggregates: preAggs });
-  const pre = graph.add({
+  const pre = add({
     name: `LocalWindowAggregate(${describeWindow(slices)} per batch) [${describeAggregates(preAggs, input.schema)}]`,
     op: { kind: 'windowPreAggregate', keyFields: op.keyFields, window: slices, aggregates: preAggs },
     input,
@@ -93,7 +96,7 @@ export function addWindowAggregate(
   const aggregates: AggregateSpec[] = op.aggregates.map((a) => ({ name: a.name, kind: MERGE[a.kind as keyof typeof MERGE], field: preSchema.indexOf(a.name) }));
   const finalSchema = windowOutputSchema({ input: preSchema, keyFields, window, aggregates });
   if (!finalSchema.equals(schema)) throw new Error(`internal error: the two-phase window aggregate's schema ${finalSchema} differs from ${schema}`);
-  return graph.add({
+  return add({
     name,
     op: { ...op, keyFields, aggregates, partialRecords: preSchema.indexOf(records) },
     input: pre,

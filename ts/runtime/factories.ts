@@ -173,6 +173,8 @@ const FACTORIES: { readonly [K in NodeOp['kind']]: Factory<K> } = {
       upper: op.upper,
       fn: op.fn as never,
       schema: s.physical.outputSchema,
+      inputSchemas: s.physical.inputSchemas,
+      columns: op.fn === null ? joinedColumns(s) : null,
       keyGroups: inputKeyGroups(s),
     }),
   userWindow: (op, s) =>
@@ -215,6 +217,19 @@ function windowFields(s: OperatorSetup, op: { readonly keyFields: readonly numbe
   const logical = s.node.input!.schema;
   const at = (i: number): number => s.physical.inputSchema!.indexOf(logical.fields[i]!.name);
   return { at, keyFields: op.keyFields.map(at), aggregates: op.aggregates.map((a) => ({ ...a, field: a.field === null ? null : at(a.field) })) };
+}
+
+/**
+ * Each output column of the interval join gathering columns: the input and its column. The
+ * joined row is the left's columns, then the right's; the plan may build only some of them.
+ */
+function joinedColumns(s: OperatorSetup): { readonly input: 0 | 1; readonly column: number }[] {
+  const full = s.node.schema;
+  const leftLength = s.physical.inputSchemas[0]!.length;
+  return s.physical.outputSchema.fields.map((f) => {
+    const k = full.indexOf(f.name);
+    return k < leftLength ? { input: 0, column: k } : { input: 1, column: k - leftLength };
+  });
 }
 
 /** The TS engine's window state is counted in the run's managed memory here; the native engine reserves from the pool itself. */

@@ -10,7 +10,7 @@
  */
 
 import type { Row } from '../batch/record-batch.js';
-import type { FieldType, SchemaSpec } from '../batch/schema.js';
+import { Schema, type FieldType, type SchemaSpec } from '../batch/schema.js';
 import { Expression, type ExprNode } from '../table/expression.js';
 import type { TableEnvironment } from '../table/table.js';
 import { ExprTranslator } from './expressions.js';
@@ -126,19 +126,13 @@ export function intervalJoin(tEnv: TableEnvironment, left: Relation, right: Rela
   const spec: Record<string, FieldType> = {};
   for (const f of ls.fields) spec[f.name] = f.nullable ? `${f.type}?` : f.type;
   for (const f of rs.fields) spec[rightNames.get(f.name)!] = f.nullable ? `${f.type}?` : f.type;
-  const rPairs = [...rightNames];
-  const lNames = ls.names();
+  // The joined rows are the left's columns, then the right's: gathered column by column.
   const joined = left.table
     .toDataStream<Row>()
     .keyBy(keys.map((k) => k[0]))
     .intervalJoin(right.table.toDataStream<Row>().keyBy(keys.map((k) => k[1])))
     .between(lower, upper)
-    .process((l: Row, r: Row) => {
-      const o: Row = {};
-      for (const n of lNames) o[n] = l[n];
-      for (const [from, to] of rPairs) o[to] = r[from];
-      return o as never;
-    }, spec as SchemaSpec);
+    .concatColumns(Schema.from(spec as SchemaSpec));
   let table = tEnv.fromDataStream(joined);
   if (residual.length > 0) table = table.where(new Expression(residual.reduce((a, b) => ({ k: 'call', op: 'and', args: [a, b] }))));
   return { table, qualifiers: new Set([...lq, ...rq]), rowtime: null, columnsBy, ambiguous };

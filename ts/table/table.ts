@@ -389,7 +389,10 @@ export class Table {
     if (this.isIdentity()) return this.input;
     const { calc, then } = this.spec(where);
     const name = `Calc(${this.describe()})`;
-    return this.tEnv.env.graph.add({ name, op: { kind: 'calc', spec: { ...calc, name } }, input: this.input, partitioning: { kind: 'forward' }, schema: this.updating ? new Schema([...then.fields, ROW_KIND_FIELD]) : then, hasEventTime: this.input.hasEventTime });
+    // An equal calc over the same input already in the graph is reused (sub-plan reuse), but
+    // not for toDataStream: the stream returned takes its own name, uid and parallelism.
+    const graph = this.tEnv.env.graph;
+    return (where === 'toDataStream' ? graph.add.bind(graph) : graph.addShared.bind(graph))({ name, op: { kind: 'calc', spec: { ...calc, name } }, input: this.input, partitioning: { kind: 'forward' }, schema: this.updating ? new Schema([...then.fields, ROW_KIND_FIELD]) : then, hasEventTime: this.input.hasEventTime });
   }
 
   /**
@@ -449,6 +452,7 @@ export class Table {
       { kind: 'windowAggregate', keyFields, window: w.window, gapFn: null, aggregates, lateTag: null, lateness: 0 },
       keys.length === 0 ? { kind: 'global' } : { kind: 'hash', keyFields: keys },
       schema,
+      true,
     );
     const written = `window(${describeWindow(w.window)} on ${w.on} as ${w.alias}).groupBy(${[w.alias, ...keys].join(', ')}).select(${exprs.map((x) => render(x.node)).join(', ')})`;
     return new Table(this.tEnv, node, node.schema.fields.map((f) => ({ name: f.name, expr: { k: 'ref', name: f.name } })), null, [...this.ops, written]).derive(post, null, 'select');

@@ -9,9 +9,52 @@
  * took 3.1 of 4.6 s.)
  */
 
-import type { Row } from '../../batch/record-batch.js';
+import { grown } from '../../batch/column.js';
+import type { RecordBatch, Row } from '../../batch/record-batch.js';
 
 const NONE = -1;
+
+/**
+ * Pairs found by `IntervalBuffer.matchRows`: the probing row, the buffered row (its batch and
+ * row) and the pair's event time (the later of the two).
+ */
+export class Matches {
+  n = 0;
+  probe = new Int32Array(1024);
+  rows = new Int32Array(1024);
+  times = new Float64Array(1024);
+  readonly batches: RecordBatch[] = [];
+
+  add(probe: number, batch: RecordBatch, row: number, t: number): void {
+    const n = this.n;
+    if (n === this.probe.length) {
+      this.probe = grown(this.probe, 2 * n);
+      this.rows = grown(this.rows, 2 * n);
+      this.times = grown(this.times, 2 * n);
+    }
+    this.probe[n] = probe;
+    this.rows[n] = row;
+    this.times[n] = t;
+    this.batches[n] = batch;
+    this.n = n + 1;
+  }
+
+  /** Reverses the matches from `first` on (a probe's matches, found newest first). */
+  reverseFrom(first: number): void {
+    for (let a = first, b = this.n - 1; a < b; a++, b--) {
+      let x: number = this.rows[a]!;
+      this.rows[a] = this.rows[b]!;
+      this.rows[b] = x;
+      x = this.times[a]!;
+      this.times[a] = this.times[b]!;
+      this.times[b] = x;
+      const y = this.batches[a]!;
+      this.batches[a] = this.batches[b]!;
+      this.batches[b] = y;
+      // The probing row is the same for all of them.
+    }
+  }
+}
 
 export class IntervalBuffer {
   /** Record sequence numbers in the arrays start at `base`; records before `head` have expired. */
@@ -25,6 +68,8 @@ export class IntervalBuffer {
   private row = new Int32Array(1024);
   /** Row readers (a batch's rows, made on demand), numbered from `readerBase`; each with its first record. */
   private readers: ((i: number) => Row)[] = [];
+  /** Per reader, its batch when the operator gathers columns (matchRows), else null. */
+  private batches: (RecordBatch | null)[] = [];
   private readerFirst: number[] = [];
   private readerBase = 0;
   /** key -> its newest record: numbers in a typed-array table, other keys in a Map. */
@@ -36,9 +81,10 @@ export class IntervalBuffer {
     return this.end - this.head;
   }
 
-  /** Starts a batch's records: its row reader. */
-  addReader(read: (i: number) => Row): void {
+  /** Starts a batch's records: its row reader (and the batch, for matchRows). */
+  addReader(read: (i: number) => Row, batch: RecordBatch | null = null): void {
     this.readers.push(read);
+    this.batches.push(batch);
     this.readerFirst.push(this.end);
   }
 
@@ -75,6 +121,24 @@ export class IntervalBuffer {
     for (let j = found.length - 1; j >= 0; j--) fn(this.time[found[j]! - this.base]!, this.record(found[j]!));
   }
 
+  /**
+   * As `matches`, for gathering columns without making records: adds each match to `out` as
+   * the probing row `probe` (at time `t`), the buffered record's batch and row (the batches
+   * given to addReader), and the later of the two times.
+   */
+  matchRows(key: unknown, lo: number, hi: number, probe: number, t: number, out: Matches): void {
+    let s = typeof key === 'number' ? this.numbers.get(key) : (this.others.get(key) ?? NONE);
+    if (s === NONE) return;
+    const first = out.n;
+    // Newest to oldest along the key's chain, then reversed: oldest first, as `matches`.
+    for (; s >= this.head; s = this.prev[s - this.base]!) {
+      const at = s - this.base;
+      const bt = this.time[at]!;
+      if (bt >= lo && bt <= hi) out.add(probe, this.batches[this.source[at]! - this.readerBase]!, this.row[at]!, bt > t ? bt : t);
+    }
+    out.reverseFrom(first);
+  }
+
   private record(s: number): Row {
     const at = s - this.base;
     return this.readers[this.source[at]! - this.readerBase]!(this.row[at]!);
@@ -92,6 +156,7 @@ export class IntervalBuffer {
     if (this.head === this.end) r = this.readers.length;
     if (r > 0) {
       this.readers.splice(0, r);
+      this.batches.splice(0, r);
       this.readerFirst.splice(0, r);
       this.readerBase += r;
     }

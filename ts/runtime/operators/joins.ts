@@ -7,11 +7,12 @@
 
 import { ownedBatch } from '../../batch/segment.js';
 import { BatchBuilder } from '../../batch/builder.js';
-import { getI64, i32View } from '../../batch/i64.js';
-import { rowReader, valueReader, type RecordBatch, type Row } from '../../batch/record-batch.js';
-import type { Schema } from '../../batch/schema.js';
+import { concatColumns, takeColumn, type Column } from '../../batch/column.js';
+import { getI64, i32View, i64IsExact, setI64 } from '../../batch/i64.js';
+import { RecordBatch, rowReader, valueReader, type Row } from '../../batch/record-batch.js';
+import type { DataType, Schema } from '../../batch/schema.js';
 import { windowStarts } from '../../engine/window-spec.js';
-import { IntervalBuffer } from './interval-buffer.js';
+import { IntervalBuffer, Matches } from './interval-buffer.js';
 import { MultiInputOperator } from '../operator.js';
 import type { KeyGroupFilter, KeyGrouper } from '../rescale.js';
 import { keyString, mapKey } from '../../keys/map-key.js';
@@ -309,8 +310,13 @@ export interface IntervalJoinSpec {
   readonly keyFields: readonly [readonly string[] | null, readonly string[] | null];
   readonly lower: number;
   readonly upper: number;
-  readonly fn: (left: Row, right: Row, ctx: { leftTimestamp: number; rightTimestamp: number }) => unknown;
+  /** null: the joined row is the left's columns, then the right's (SQL), gathered column by column. */
+  readonly fn: ((left: Row, right: Row, ctx: { leftTimestamp: number; rightTimestamp: number }) => unknown) | null;
   readonly schema: Schema;
+  /** The inputs' schemas (a restore of the column-gathering join rebuilds its batches). */
+  readonly inputSchemas: readonly Schema[];
+  /** Without a function: each output column's input and column there (those the plan builds). */
+  readonly columns: readonly { readonly input: 0 | 1; readonly column: number }[] | null;
   readonly keyGroups: KeyGrouper | null;
 }
 
@@ -336,7 +342,14 @@ export class IntervalJoinOperator extends MultiInputOperator {
 
   private restoreSide(j: number, side: readonly [unknown, number, Row][]): void {
     const b = this.buffers[j]!;
-    b.addReader((i) => side[i]![2]);
+    let batch: RecordBatch | null = null;
+    if (this.fn === null && side.length > 0) {
+      // The column-gathering join reads buffered rows from batches: the restored ones as one.
+      const builder = new BatchBuilder(this.inputSchemas[j]!, side.length);
+      side.forEach(([, t, r], i) => builder.append(r, `${this.metrics.name} restore`, i, t));
+      batch = builder.finish();
+    }
+    b.addReader((i) => side[i]![2], batch);
     side.forEach(([k, t], i) => b.add(k, t, i));
   }
 
@@ -364,8 +377,10 @@ export class IntervalJoinOperator extends MultiInputOperator {
   private readonly keyFields: readonly [readonly string[] | null, readonly string[] | null];
   private readonly lower: number;
   private readonly upper: number;
-  private readonly fn: (left: Row, right: Row, ctx: { leftTimestamp: number; rightTimestamp: number }) => unknown;
+  private readonly fn: ((left: Row, right: Row, ctx: { leftTimestamp: number; rightTimestamp: number }) => unknown) | null;
   private readonly schema: Schema;
+  private readonly inputSchemas: readonly Schema[];
+  private readonly columns: readonly { readonly input: 0 | 1; readonly column: number }[] | null;
   /** Keyed inputs: the key groups of keys, for rescaling; null when the inputs are not keyed. */
   private readonly keyGroups: KeyGrouper | null;
 
@@ -377,6 +392,9 @@ export class IntervalJoinOperator extends MultiInputOperator {
     this.upper = spec.upper;
     this.fn = spec.fn;
     this.schema = spec.schema;
+    this.inputSchemas = spec.inputSchemas;
+    this.columns = spec.columns;
+    if (spec.fn === null && spec.columns === null) throw new Error(`internal error: ${name} has neither a function nor its output columns`);
     this.keyGroups = spec.keyGroups;
     this.metrics.lateRecordsDropped = 0;
   }
@@ -402,6 +420,8 @@ export class IntervalJoinOperator extends MultiInputOperator {
     const time = timeOf(batch);
     const row = lazyRows(batch);
     const key = this.keyReader(batch, input, row);
+    if (this.fn === null) return this.joinColumns(batch, input, time, key, row);
+    const fn = this.fn;
     const out = new Output(this.schema, `${this.metrics.name} output`);
     const mine = this.buffers[input]!;
     const other = this.buffers[1 - input]!;
@@ -415,15 +435,62 @@ export class IntervalJoinOperator extends MultiInputOperator {
       const ks = key(i);
       // Left at t matches right in [t + lower, t + upper]; right at t matches left in [t - upper, t - lower].
       if (input === 0) {
-        other.matches(ks, t + this.lower, t + this.upper, (rt, right) => out.add(this.fn(row(i), right, { leftTimestamp: t, rightTimestamp: rt }), Math.max(t, rt), this.produced++));
+        other.matches(ks, t + this.lower, t + this.upper, (rt, right) => out.add(fn(row(i), right, { leftTimestamp: t, rightTimestamp: rt }), Math.max(t, rt), this.produced++));
       } else {
-        other.matches(ks, t - this.upper, t - this.lower, (lt, left) => out.add(this.fn(left, row(i), { leftTimestamp: lt, rightTimestamp: t }), Math.max(lt, t), this.produced++));
+        other.matches(ks, t - this.upper, t - this.lower, (lt, left) => out.add(fn(left, row(i), { leftTimestamp: lt, rightTimestamp: t }), Math.max(lt, t), this.produced++));
       }
       mine.add(ks, t, i);
     }
     const b = out.take();
     if (b !== null) return this.emit(b);
   }
+
+  /**
+   * The join without a function (SQL): the same matches in the same order as `processBatch`
+   * makes them, each a row of this batch and a buffered row of the other side; the output's
+   * columns (the left's, then the right's) are gathered from the batches, no records made.
+   */
+  private joinColumns(batch: RecordBatch, input: number, time: (i: number) => number, key: (i: number) => unknown, row: (i: number) => Row): Promise<void> | void {
+    const mine = this.buffers[input]!;
+    const other = this.buffers[1 - input]!;
+    mine.addReader(row, batch);
+    const lo = input === 0 ? this.lower : -this.upper;
+    const hi = input === 0 ? this.upper : -this.lower;
+    const m = this.matched;
+    m.n = 0;
+    // A key of one i64 or timestamp column without nulls is read from its words here (the
+    // reader's exactness check kept: beyond 2^53 the reader raises its error).
+    const fields = this.keyFields[input as 0 | 1];
+    const col = fields !== null && fields.length === 1 ? batch.column(fields[0]!) : null;
+    const k32 = col !== null && (col.type === 'i64' || col.type === 'timestamp') && col.validity === null ? i32View(col.values) : null;
+    const watermark = this.watermark;
+    for (let i = 0; i < batch.length; i++) {
+      const t = time(i);
+      if (t < watermark) {
+        this.metrics.lateRecordsDropped!++;
+        continue;
+      }
+      const ks = k32 !== null && i64IsExact(k32, i) ? getI64(k32, i) : key(i);
+      // Nothing to look up while the other side holds no records.
+      if (other.size > 0) other.matchRows(ks, t + lo, t + hi, i, t, m);
+      mine.add(ks, t, i);
+    }
+    const n = m.n;
+    if (n === 0) return;
+    this.produced += n;
+    const otherSchema = this.inputSchemas[1 - input]!;
+    const columns = this.columns!.map((c) =>
+      c.input === input ? takeColumn(batch.columns[c.column]!, m.probe, n) : gatherColumn(otherSchema.fields[c.column]!.type, m.batches, m.rows, n, c.column),
+    );
+    const eventTime = new BigInt64Array(n);
+    const et32 = i32View(eventTime);
+    for (let j = 0; j < n; j++) setI64(et32, j, m.times[j]!);
+    m.batches.length = 0;
+    return this.emit(new RecordBatch(this.schema, columns, n, eventTime));
+  }
+
+  /** The matches of the batch being joined (reused from batch to batch). */
+  private readonly matched = new Matches();
 
   protected override onWatermark(watermark: number): Promise<void> {
     // Future records have times >= watermark: a left record can still match while
@@ -438,6 +505,24 @@ interface IntervalJoinState {
   readonly inputs: unknown;
   readonly sides: [unknown, number, Row][][];
   readonly produced: number;
+}
+
+/**
+ * Column `c` of rows `rows[0..n)` of `batches[0..n)` (row j from batch j): runs of one batch
+ * gathered at once, and the runs put one after another.
+ */
+function gatherColumn(type: DataType, batches: readonly RecordBatch[], rows: Int32Array, n: number, c: number): Column {
+  const parts: Column[] = [];
+  const lens: number[] = [];
+  for (let a = 0; a < n; ) {
+    const b = batches[a]!;
+    let e = a + 1;
+    while (e < n && batches[e] === b) e++;
+    parts.push(takeColumn(b.columns[c]!, rows.subarray(a, e), e - a));
+    lens.push(e - a);
+    a = e;
+  }
+  return parts.length === 1 ? parts[0]! : concatColumns(type, parts, lens);
 }
 
 /** Rows of a batch as objects, made on first request and then reused. */
