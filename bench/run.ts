@@ -164,6 +164,17 @@ const table = [
     (r) => `| ${r.title} | ${(r.events / 1e6).toFixed(0)} M | ${M(r.native.medianEventsPerSec)} | ${M(r.ts.medianEventsPerSec)} | ${r.ratio.toFixed(2)}x | ${r.native.maxRssMb.toFixed(0)} / ${r.ts.maxRssMb.toFixed(0)} MB | ${r.target} |`,
   ),
   '',
+  'SQL against the DataStream versions in `examples/nexmark/` (the sql-qN and nexmark-qN rows, each in its own processes):',
+  '',
+  '| query | native SQL / DataStream | TS SQL / DataStream | target |',
+  '|---|---|---|---|',
+  ...(['q5', 'q7', 'q11'] as const).map((q) => {
+    const [sql, ds] = [results.find((r) => r.case === `sql-${q}`), results.find((r) => r.case === `nexmark-${q}`)];
+    if (sql === undefined || ds === undefined) return `| ${q} | not measured | | |`;
+    const x = (e: 'native' | 'ts') => (sql[e].medianEventsPerSec / ds[e].medianEventsPerSec).toFixed(2);
+    return `| ${q} | ${x('native')}x | ${x('ts')}x | within 15% (>= 0.87x) |`;
+  }),
+  '',
   'Scaling on this machine (the parallel-* rows: each query as a job through runJob, DiscardingSink, worker start-up included):',
   '',
   '| query | engine | p=1 | p=2 | p=4 | p2/p1 | p4/p2 | CPU ns/event p=1 / p=2 / p=4 | target |',
