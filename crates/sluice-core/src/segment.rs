@@ -1,8 +1,9 @@
 //! Exchange segments: the partitioner writes each row straight into its target's current
 //! segment (a fixed-size block of the run's shared segment pool) in the layout the consumer
 //! reads in place. The layout is a pure function of the schema and the segment size, computed
-//! word for word as `ts/batch/segment.ts` does (see there for the picture); the scatter is the
-//! same algorithm as `ts/engine/ts/segments.ts`.
+//! word for word as `ts/batch/segment.ts` does (see there for the picture); the scatter puts
+//! the same rows into the same segments as `ts/engine/ts/segments.ts`, which places them one
+//! row at a time.
 
 use crate::batch::{bit_get, BatchRef, ColumnRef, DataType, ValuesRef};
 use crate::error::{Error, Result};
