@@ -116,6 +116,21 @@ describe('the partitioner writing into segments', () => {
     expect(msgs[1]).toEqual(msgs[0]);
   });
 
+  it('refuses a row larger than a segment also after rows that partly filled its target\'s segment', () => {
+    requireNative();
+    const big = batchFromRecords([{ s: 'x' }, { s: 'y'.repeat(5000) }], Schema.from({ s: 'utf8' }));
+    const msgs = ENGINES.map((engine) => {
+      try {
+        scatterAll(engine, big, 1, 4096);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return 'no error';
+    });
+    expect(msgs[0]).toMatch(/row 1 of the batch \(5000 bytes of text\) does not fit an exchange segment of 4096 bytes .* raise the exchange segment size/);
+    expect(msgs[1]).toEqual(msgs[0]);
+  });
+
   it('ownedBatch copies a view out of shared memory', () => {
     const segs = scatterAll('ts', batch, 2, 4096);
     const v = segs[0]![0]!;

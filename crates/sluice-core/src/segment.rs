@@ -1,8 +1,9 @@
 //! Exchange segments: the partitioner writes each row straight into its target's current
 //! segment (a fixed-size block of the run's shared segment pool) in the layout the consumer
 //! reads in place. The layout is a pure function of the schema and the segment size, computed
-//! word for word as `ts/batch/segment.ts` does (see there for the picture); the scatter is the
-//! same algorithm as `ts/engine/ts/segments.ts`.
+//! word for word as `ts/batch/segment.ts` does (see there for the picture); the scatter puts
+//! the same rows into the same segments as `ts/engine/ts/segments.ts`, which places them one
+//! row at a time.
 
 use crate::batch::{bit_get, BatchRef, ColumnRef, DataType, ValuesRef};
 use crate::error::{Error, Result};
@@ -166,108 +167,52 @@ struct Run {
     b: usize,
 }
 
-/// Pass 1's state: per target its current segment's rows and utf8 bytes used, the rows placed in
-/// this call and where its open run began; the target of every row placed.
-struct Placement<'l> {
-    layout: &'l SegmentLayout,
-    types: Vec<DataType>,
-    has_et: bool,
-    segments: usize,
-    utf8: Vec<usize>,
-    rows: Vec<usize>,
-    used: Vec<usize>,
-    placed: Vec<usize>,
-    to: Vec<u32>,
-    run_p0: Vec<usize>,
-    run_a: Vec<usize>,
-    runs: Vec<Run>,
+/// Where a target needs a segment from the spares during a call: at row `row` (its `k`-th row
+/// of the call), either because it has none (`roll` false) or its current one is full (`roll`
+/// true); or (`too_big`) a row whose text does not fit even an empty segment.
+#[derive(Clone, Copy)]
+struct Need {
+    row: usize,
+    t: usize,
+    k: usize,
+    roll: bool,
+    too_big: bool,
 }
 
-impl Placement<'_> {
-    fn check(&self, s: i32) -> Result<usize> {
-        if s < 0 || s as usize >= self.segments {
-            return Err(Error::config(format!("segment {s} is not in a pool of {}", self.segments)));
-        }
-        Ok(s as usize)
+fn check_segment(s: i32, segments: usize) -> Result<usize> {
+    if s < 0 || s as usize >= segments {
+        return Err(Error::config(format!("segment {s} is not in a pool of {segments}")));
     }
-
-    /// A spare becomes target t's current segment; false when none is left.
-    fn take(&mut self, t: usize, io: &mut SegmentIo<'_>, pool: &mut [u8]) -> Result<bool> {
-        let left = io.spares[0];
-        if left <= 0 {
-            return Ok(false);
-        }
-        let s = self.check(io.spares[left as usize])?;
-        io.spares[0] = left - 1;
-        io.cur[t] = s as i32;
-        init(pool, s * self.layout.segment_bytes, self.layout, &self.types, self.has_et);
-        self.rows[t] = 0;
-        let u = self.utf8.len();
-        self.used[t * u..(t + 1) * u].fill(0);
-        self.run_p0[t] = 0;
-        self.run_a[t] = self.placed[t];
-        Ok(true)
-    }
-
-    /// Target t's open run ends (its segment filled, or the call ends); its row count goes into the header.
-    fn close(&mut self, t: usize, seg: usize, pool: &mut [u8]) {
-        let b = self.placed[t];
-        if b > self.run_a[t] {
-            self.runs.push(Run { t, seg, p0: self.run_p0[t], a: self.run_a[t], b });
-        }
-        wr_u32(pool, seg * self.layout.segment_bytes, self.rows[t] as u32);
-    }
+    Ok(s as usize)
 }
 
 /// Writes rows `from`.. of `batch` into the segments of `pool`; returns the row to go on from
 /// (where the spares ran out, or the batch's length).
 ///
-/// Two passes: the first routes each row (hashing the key in the same loop) and places it in
-/// its target's current segment, rolling over to spares in row order, as a list of row numbers
-/// per target; the second copies column by column, per run of rows that went to one segment,
-/// into contiguous positions (a gather), so each region of a segment is written in order.
-pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: &mut [u8], layout: &SegmentLayout, mut io: SegmentIo<'_>, from: usize) -> Result<usize> {
+/// Three steps, none of them a per-row state machine: every row's target (hashing the key in a
+/// loop of its own); the rows grouped by target in row order (a counting sort); per target,
+/// where its rows need a new segment (arithmetic without text columns, a walk over its rows'
+/// text lengths with them), those needs served from the spares in row order (where they run
+/// out, the call stops at that row for every target, as a row-by-row placement would), and
+/// then per run of rows that went to one segment a copy column by column into contiguous
+/// positions (a gather), so each region of a segment is written in order. The segments hold
+/// the same rows as `ts/engine/ts/segments.ts` places one by one.
+pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: &mut [u8], layout: &SegmentLayout, io: SegmentIo<'_>, from: usize) -> Result<usize> {
     let types: Vec<DataType> = batch.columns.iter().map(|c| c.data_type()).collect();
     if layout.columns.len() != types.len() {
         return Err(Error::config(format!("a segment layout of {} columns for a batch of {}", layout.columns.len(), types.len())));
     }
     let n = io.cur.len();
-    let seg = layout.segment_bytes;
     let from = from.min(batch.len);
-    let utf8: Vec<usize> = (0..types.len()).filter(|&k| types[k] == DataType::Utf8).collect();
-    let u = utf8.len();
-    let mut pl = Placement {
-        layout,
-        has_et: batch.event_time.is_some(),
-        segments: pool.len() / seg,
-        rows: vec![0; n],
-        used: vec![0; n * u],
-        placed: vec![0; n],
-        to: Vec::with_capacity(batch.len - from),
-        run_p0: vec![0; n],
-        run_a: vec![0; n],
-        runs: Vec::with_capacity(2 * n + 4),
-        utf8,
-        types,
-    };
-    for t in 0..n {
-        if io.cur[t] >= 0 {
-            let base = pl.check(io.cur[t])? * seg;
-            let rows = rd_u32(pool, base) as usize;
-            pl.rows[t] = rows;
-            pl.run_p0[t] = rows;
-            for j in 0..u {
-                pl.used[t * u + j] = rd_u32(pool, base + layout.columns[pl.utf8[j]].values + 4 * rows) as usize;
-            }
-        }
-    }
-    let end = match route {
-        SegmentRoute::Single => place(batch, &mut pl, &mut io, pool, from, |_| 0)?,
+    let rows = batch.len - from;
+    let mut to = vec![0u32; rows];
+    match route {
+        SegmentRoute::Single => {}
         SegmentRoute::Each(ts) => {
             if ts.len() < batch.len {
                 return Err(Error::config(format!("{} targets for a batch of {} rows", ts.len(), batch.len)));
             }
-            place(batch, &mut pl, &mut io, pool, from, |r| ts[r] as usize)?
+            to.copy_from_slice(&ts[from..batch.len]);
         }
         SegmentRoute::Hash { key_fields, max_parallelism } => {
             check_parallelism(n as u32, max_parallelism)?;
@@ -283,95 +228,177 @@ pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: 
             let mask = max_parallelism - 1;
             match (single_i64, max_parallelism.is_power_of_two()) {
                 // The common key (one non-null integer column): hashed here, no key bytes built.
-                (Some(v), true) => place(batch, &mut pl, &mut io, pool, from, |r| table[(hash_i64_key(v[r]) & mask) as usize] as usize)?,
-                (Some(v), false) => place(batch, &mut pl, &mut io, pool, from, |r| table[(hash_i64_key(v[r]) % max_parallelism) as usize] as usize)?,
+                (Some(v), true) => {
+                    for (d, &k) in to.iter_mut().zip(&v[from..batch.len]) {
+                        *d = table[(hash_i64_key(k) & mask) as usize];
+                    }
+                }
+                (Some(v), false) => {
+                    for (d, &k) in to.iter_mut().zip(&v[from..batch.len]) {
+                        *d = table[(hash_i64_key(k) % max_parallelism) as usize];
+                    }
+                }
                 (None, _) => {
                     let groups = key_groups(batch, key_fields, max_parallelism)?;
-                    place(batch, &mut pl, &mut io, pool, from, |r| table[groups[r] as usize] as usize)?
+                    for (d, &g) in to.iter_mut().zip(&groups[from..batch.len]) {
+                        *d = table[g as usize];
+                    }
                 }
             }
         }
-    };
+    }
     // The rows grouped by target, in row order (a counting sort): target t's k-th row of this
     // call is order[first[t] + k].
     let mut first = vec![0usize; n + 1];
-    for t in 0..n {
-        first[t + 1] = first[t] + pl.placed[t];
+    for (i, &t) in to.iter().enumerate() {
+        if t as usize >= n {
+            let r = from + i;
+            return Err(Error::config(format!("row {r} is sent to partition {t}, but there are only {n} (0 to {})", n.saturating_sub(1))));
+        }
+        first[t as usize + 1] += 1;
     }
-    let mut order = vec![0u32; pl.to.len()];
+    for t in 0..n {
+        first[t + 1] += first[t];
+    }
+    let mut order = vec![0u32; rows];
     let mut fill = first.clone();
-    for (r, &t) in (from..).zip(&pl.to) {
+    for (r, &t) in (from..).zip(&to) {
         order[fill[t as usize]] = r as u32;
         fill[t as usize] += 1;
     }
-    for run in &pl.runs {
-        copy_run(batch, layout, pool, run, &order[first[run.t] + run.a..first[run.t] + run.b]);
-    }
-    Ok(end)
+    place(batch, &types, layout, pool, io, &first, &order)
 }
 
-/// Pass 1 (see `scatter_to_segments`), `target` giving each row's target.
-#[inline(always)]
-fn place(batch: &BatchRef<'_>, pl: &mut Placement<'_>, io: &mut SegmentIo<'_>, pool: &mut [u8], from: usize, target: impl Fn(usize) -> usize) -> Result<usize> {
+/// Steps 3 and 4 of `scatter_to_segments`: the segments each target's rows (`order[first[t]..first[t + 1]]`) need, then the copies.
+fn place(batch: &BatchRef<'_>, types: &[DataType], layout: &SegmentLayout, pool: &mut [u8], io: SegmentIo<'_>, first: &[usize], order: &[u32]) -> Result<usize> {
     let n = io.cur.len();
-    let cap = pl.layout.capacity;
-    let u = pl.utf8.len();
-    let utf8_offsets: Vec<&[i32]> = pl
-        .utf8
+    let seg = layout.segment_bytes;
+    let segments = pool.len() / seg;
+    let cap = layout.capacity;
+    let utf8: Vec<usize> = (0..types.len()).filter(|&k| types[k] == DataType::Utf8).collect();
+    let utf8_offsets: Vec<&[i32]> = utf8
         .iter()
         .map(|&k| match batch.columns[k].values {
             ValuesRef::Utf8 { offsets, .. } => offsets,
             _ => &[],
         })
         .collect();
-    let utf8_bytes: Vec<usize> = pl.utf8.iter().map(|&k| pl.layout.columns[k].data_bytes).collect();
-    let mut end = batch.len;
-    for r in from..batch.len {
-        let t = target(r);
-        if t >= n {
-            return Err(Error::config(format!("row {r} is sent to partition {t}, but there are only {n} (0 to {})", n.saturating_sub(1))));
-        }
-        if io.cur[t] < 0 && !pl.take(t, io, pool)? {
-            end = r;
-            break;
-        }
-        let mut fits = pl.rows[t] < cap;
-        for j in 0..u {
-            let o = utf8_offsets[j];
-            fits &= pl.used[t * u + j] + (o[r + 1] - o[r]) as usize <= utf8_bytes[j];
-        }
-        if !fits {
-            if pl.rows[t] == 0 {
-                let bytes: usize = utf8_offsets.iter().map(|o| (o[r + 1] - o[r]) as usize).sum();
-                return Err(Error::data(format!(
-                    "row {r} of the batch ({bytes} bytes of text) does not fit an exchange segment of {} bytes ({} bytes per text column); raise the exchange segment size",
-                    pl.layout.segment_bytes,
-                    UTF8_BYTES_PER_ROW * cap
-                )));
+    let utf8_bytes: Vec<usize> = utf8.iter().map(|&k| layout.columns[k].data_bytes).collect();
+    let text_len = |j: usize, r: usize| (utf8_offsets[j][r + 1] - utf8_offsets[j][r]) as usize;
+    // Per target: rows in its current segment (None: it has none).
+    let mut held: Vec<Option<usize>> = vec![None; n];
+    let mut needs: Vec<Need> = Vec::new();
+    let mut used = vec![0usize; utf8.len()];
+    for t in 0..n {
+        let mine = &order[first[t]..first[t + 1]];
+        if io.cur[t] >= 0 {
+            let base = check_segment(io.cur[t], segments)? * seg;
+            let r0 = rd_u32(pool, base) as usize;
+            held[t] = Some(r0);
+            for (j, &k) in utf8.iter().enumerate() {
+                used[j] = rd_u32(pool, base + layout.columns[k].values + 4 * r0) as usize;
             }
-            let s = io.cur[t] as usize;
-            pl.close(t, s, pool);
+        }
+        if mine.is_empty() {
+            continue;
+        }
+        if utf8.is_empty() {
+            // Only the row count limits a segment: the needs are at fixed steps.
+            let mut k = match held[t] {
+                Some(r0) => cap - r0.min(cap),
+                None => 0,
+            };
+            let mut roll = held[t].is_some();
+            while k < mine.len() {
+                needs.push(Need { row: mine[k] as usize, t, k, roll, too_big: false });
+                roll = true;
+                k += cap;
+            }
+            continue;
+        }
+        let mut in_seg = held[t];
+        for (k, &r) in mine.iter().enumerate() {
+            let r = r as usize;
+            let fits = match in_seg {
+                None => false,
+                Some(c) => c < cap && (0..utf8.len()).all(|j| used[j] + text_len(j, r) <= utf8_bytes[j]),
+            };
+            if !fits {
+                if (0..utf8.len()).any(|j| text_len(j, r) > utf8_bytes[j]) {
+                    needs.push(Need { row: r, t, k, roll: in_seg.is_some(), too_big: true });
+                    break;
+                }
+                needs.push(Need { row: r, t, k, roll: in_seg.is_some(), too_big: false });
+                in_seg = Some(0);
+                used.fill(0);
+            }
+            in_seg = in_seg.map(|c| c + 1);
+            for (j, u) in used.iter_mut().enumerate() {
+                *u += text_len(j, r);
+            }
+        }
+    }
+    // The needs in row order get the spares; where they run out (or a row is too big), the call ends.
+    needs.sort_unstable_by_key(|x| x.row);
+    let mut end = batch.len;
+    // Per target: its segment now, where its open run began (its k) and at which position.
+    let mut run_seg: Vec<Option<usize>> = (0..n).map(|t| if io.cur[t] >= 0 { Some(io.cur[t] as usize) } else { None }).collect();
+    let mut run_a = vec![0usize; n];
+    let mut run_p0: Vec<usize> = held.iter().map(|h| h.unwrap_or(0)).collect();
+    let mut runs: Vec<Run> = Vec::with_capacity(n + needs.len());
+    let mut stop_k: Vec<usize> = (0..n).map(|t| first[t + 1] - first[t]).collect();
+    for need in &needs {
+        let t = need.t;
+        if need.too_big {
+            let r = need.row;
+            let bytes: usize = utf8_offsets.iter().map(|o| (o[r + 1] - o[r]) as usize).sum();
+            return Err(Error::data(format!(
+                "row {r} of the batch ({bytes} bytes of text) does not fit an exchange segment of {seg} bytes ({} bytes per text column); raise the exchange segment size",
+                UTF8_BYTES_PER_ROW * cap
+            )));
+        }
+        if need.roll {
+            let s = run_seg[t].expect("a full segment");
+            if need.k > run_a[t] {
+                runs.push(Run { t, seg: s, p0: run_p0[t], a: run_a[t], b: need.k });
+            }
+            wr_u32(pool, s * seg, (run_p0[t] + need.k - run_a[t]) as u32);
             let f = io.full[0] as usize;
             io.full[1 + 2 * f] = t as i32;
             io.full[2 + 2 * f] = s as i32;
             io.full[0] += 1;
             io.cur[t] = -1;
-            if !pl.take(t, io, pool)? {
-                end = r;
-                break;
-            }
+            run_seg[t] = None;
         }
-        for (used, o) in pl.used[t * u..(t + 1) * u].iter_mut().zip(&utf8_offsets) {
-            *used += (o[r + 1] - o[r]) as usize;
+        let left = io.spares[0];
+        if left <= 0 {
+            end = need.row;
+            break;
         }
-        pl.to.push(t as u32);
-        pl.placed[t] += 1;
-        pl.rows[t] += 1;
+        let s = check_segment(io.spares[left as usize], segments)?;
+        io.spares[0] = left - 1;
+        io.cur[t] = s as i32;
+        init(pool, s * seg, layout, types, batch.event_time.is_some());
+        run_seg[t] = Some(s);
+        run_a[t] = need.k;
+        run_p0[t] = 0;
     }
     for t in 0..n {
-        if io.cur[t] >= 0 {
-            pl.close(t, io.cur[t] as usize, pool);
+        // Rows at or past the end stay for the next call.
+        let mine = &order[first[t]..first[t + 1]];
+        if end < batch.len {
+            stop_k[t] = mine.partition_point(|&r| (r as usize) < end);
         }
+        if let Some(s) = run_seg[t] {
+            let b = stop_k[t].max(run_a[t]);
+            if b > run_a[t] {
+                runs.push(Run { t, seg: s, p0: run_p0[t], a: run_a[t], b });
+            }
+            wr_u32(pool, s * seg, (run_p0[t] + b - run_a[t]) as u32);
+        }
+    }
+    for run in &runs {
+        copy_run(batch, layout, pool, run, &order[first[run.t] + run.a..first[run.t] + run.b]);
     }
     Ok(end)
 }

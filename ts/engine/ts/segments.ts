@@ -134,7 +134,12 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
       if (used[t * U + j]! + o[r + 1]! - o[r]! > uBytes[j]!) fits = false;
     }
     if (!fits) {
-      if (rowsOf[t] === 0) throw new EngineError('data', `row ${r} of the batch (${rowBytes(batch, r)} bytes of text) does not fit an exchange segment of ${seg} bytes (${UTF8_BYTES_PER_ROW * cap} bytes per text column); raise the exchange segment size`);
+      // A row whose text does not fit even an empty segment: refused, also after rows that
+      // partly filled its target's segment (it must not go into a fresh one that it overflows).
+      for (let j = 0; j < U; j++) {
+        const o = uOffsets[j]!;
+        if (o[r + 1]! - o[r]! > uBytes[j]!) throw new EngineError('data', `row ${r} of the batch (${rowBytes(batch, r)} bytes of text) does not fit an exchange segment of ${seg} bytes (${UTF8_BYTES_PER_ROW * cap} bytes per text column); raise the exchange segment size`);
+      }
       const f = full[0]!;
       full[1 + 2 * f] = t;
       full[2 + 2 * f] = cur[t]!;
