@@ -109,7 +109,13 @@ function measure(c: Case, engine: string): Measured {
   let rss = 0;
   let check = -1;
   for (let i = 0; i < runs; i++) {
-    const out = execFileSync(process.execPath, [join(here, 'worker.js'), c.name, engine, String(c.events)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    let out: string;
+    try {
+      out = execFileSync(process.execPath, [join(here, 'worker.js'), c.name, engine, String(c.events)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+    } catch (e) {
+      const stderr = String((e as { stderr?: unknown }).stderr ?? '');
+      throw new Error(`${c.name} on ${engine}, run ${i + 1}, failed:\n${stderr.split('\n').slice(-40).join('\n')}`, { cause: e });
+    }
     const r = JSON.parse(out.trim().split('\n').pop()!) as { events: number; seconds: number; check: number; maxRssMb: number; extra?: Record<string, number> };
     if (r.extra !== undefined) extras.push(r.extra);
     if (check !== -1 && r.check !== check) throw new Error(`${c.name} on ${engine}: result checksums differ between runs (${check} vs ${r.check})`);
