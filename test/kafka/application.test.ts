@@ -362,7 +362,10 @@ function regionWindowOf(value: string): string {
 }
 
 describe('a job keyed by a field the input is not partitioned by: repartitioned through a Kafka topic', () => {
-  it.each(['native', 'ts'])('%s engine: 3 instances, one SIGKILLed mid-run: every window exactly once, as a single process', async (engine) => {
+  // CI runs it on the native engine (its cut, topic, sink and source are the same TypeScript on
+  // both engines; the TS engine runs the other application tests' process job), within CI's time
+  // budget; SLUICE_KAFKA_KILL_TESTS=1 runs it on both.
+  it.each(all ? ['native', 'ts'] : ['native'])('%s engine: 3 instances, one SIGKILLed mid-run: every window exactly once, as a single process', async (engine) => {
     requireNative();
     const input = `rin-${uid()}`;
     const out = `rout-${uid()}`;
