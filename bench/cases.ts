@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { agg, DataStream, DiscardingSink, FileSink, FileSource, NexmarkSource, runJob, StreamEnvironment, ValueStateDescriptor, type KeyedProcessFunction, type Source, type ValueState, type NexmarkOptions, TumblingEventTimeWindows, WatermarkStrategy, type Sink, type SinkWriter } from '../ts/index.js';
 import { murmur3_32 } from '../ts/keys/hash.js';
 import { kafkaApplication, kafkaSink, kafkaSource } from './kafka.js';
+import { e2eWindow } from './e2e-window-job.js';
 import { q0 } from '../examples/nexmark/q0.js';
 import { q1 } from '../examples/nexmark/q1.js';
 import { q2 } from '../examples/nexmark/q2.js';
@@ -211,12 +212,7 @@ async function endToEnd(engine: EngineName, events: number, checkpointEveryMs: n
   const dir = checkpointEveryMs === null ? null : mkdtempSync(join(tmpdir(), 'sluice-bench-wchk-'));
   if (dir !== null) env.enableCheckpointing(checkpointEveryMs!, { dir });
   const sink = new ChecksumSink();
-  env
-    .fromSource(NexmarkSource.bids({ events }), WatermarkStrategy.forBoundedOutOfOrderness(4000))
-    .keyBy('auction')
-    .window(TumblingEventTimeWindows.of(10_000))
-    .aggregate({ maxPrice: agg.max('price'), bids: agg.count() })
-    .sinkTo(sink);
+  e2eWindow(env, events).sinkTo(sink);
   const t0 = performance.now();
   const r = await env.execute('bench e2e');
   const seconds = (performance.now() - t0 - checksumMs) / 1000;

@@ -7,12 +7,16 @@
 import { agg, NexmarkSource, TumblingEventTimeWindows, WatermarkStrategy, type StreamEnvironment } from '../ts/index.js';
 import { parseQueryArgs } from '../examples/nexmark/common.js';
 
-export default function (env: StreamEnvironment, args: readonly string[]): void {
-  const { events, sink } = parseQueryArgs(args);
-  env
+/** The job's stream, before its sink (also built by the `e2e-q-window` case). */
+export function e2eWindow(env: StreamEnvironment, events: number) {
+  return env
     .fromSource(NexmarkSource.bids({ events }), WatermarkStrategy.forBoundedOutOfOrderness(4000))
     .keyBy('auction')
     .window(TumblingEventTimeWindows.of(10_000))
-    .aggregate({ maxPrice: agg.max('price'), bids: agg.count() })
-    .sinkTo(sink);
+    .aggregate({ maxPrice: agg.max('price'), bids: agg.count() });
+}
+
+export default function (env: StreamEnvironment, args: readonly string[]): void {
+  const { events, sink } = parseQueryArgs(args);
+  e2eWindow(env, events).sinkTo(sink);
 }
