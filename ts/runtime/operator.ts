@@ -382,12 +382,26 @@ export abstract class MultiInputOperator extends Operator {
     return this.advance();
   }
 
+  /** Inputs whose end is being processed (their final watermark may still be on its way down). */
+  private finishing = 0;
+  private endEmitted = false;
+
   override async finish(input: number): Promise<void> {
     this.ended[input] = true;
     this.idle[input] = false;
-    // An ended input has nothing more to deliver before a barrier being aligned.
-    await this.alignedYet();
-    await this.processWatermark(Infinity, input);
-    if (this.ended.every((e) => e)) await this.onEnd();
+    // Inputs fed by separate exchange receivers end concurrently: the end goes on once, from
+    // the last of them, after every input's final watermark (and what it fired) went down.
+    this.finishing++;
+    try {
+      // An ended input has nothing more to deliver before a barrier being aligned.
+      await this.alignedYet();
+      await this.processWatermark(Infinity, input);
+    } finally {
+      this.finishing--;
+    }
+    if (this.finishing === 0 && !this.endEmitted && this.ended.every((e) => e)) {
+      this.endEmitted = true;
+      await this.onEnd();
+    }
   }
 }
