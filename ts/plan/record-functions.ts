@@ -22,6 +22,7 @@
 
 import { parseExpressionAt, type ArrowFunctionExpression, type Expression, type Node } from 'acorn';
 import type { DataType, Schema } from '../batch/schema.js';
+import { firstInexact, i32View } from '../batch/i64.js';
 import type { CalcExpr, CalcOp, CalcSpec } from '../engine/calc-spec.js';
 import type { UserFn } from './graph.js';
 
@@ -68,15 +69,7 @@ export function exprFields(e: CalcExpr, into: Set<number> = new Set()): Set<numb
 export function needsRecords(columns: readonly { readonly type: DataType; readonly validity: Uint8Array | null; readonly values?: unknown }[], length: number): boolean {
   for (const c of columns) {
     if (c.validity !== null) return true;
-    if (c.type === 'i64' || c.type === 'timestamp') {
-      const v = c.values as BigInt64Array;
-      const w = new Int32Array(v.buffer, v.byteOffset, length * 2);
-      // The high word within ±2^21: the value is within ±2^53 (the row reader's test).
-      for (let i = 1; i < w.length; i += 2) {
-        const h = w[i]!;
-        if (h < -2097152 || h >= 2097152) return true;
-      }
-    }
+    if ((c.type === 'i64' || c.type === 'timestamp') && firstInexact(i32View(c.values as BigInt64Array), length) >= 0) return true;
   }
   return false;
 }

@@ -1,7 +1,7 @@
 /** Event time as the runtime checks it: every timestamp within ±2^53 ms, where both engines compute windows exactly. */
 
 import { BadValueError } from '../batch/builder.js';
-import { getI64, i32View } from '../batch/i64.js';
+import { firstInexact, i32View, maxExactI64 } from '../batch/i64.js';
 
 export const HI_EXACT = 2097152; // 2^21: |ms| < 2^53
 
@@ -22,16 +22,10 @@ export function maxEventTime(et: BigInt64Array, n: number, origin: string, first
 const checked = new WeakMap<BigInt64Array, { n: number; max: number }>();
 
 function scanEventTime(et: BigInt64Array, n: number, origin: string, firstPosition: number, field: string): number {
+  if (n === 0) return -Infinity;
   const v = i32View(et);
-  let max = -Infinity;
-  for (let i = 0; i < n; i++) {
-    const hi = v[2 * i + 1]!;
-    if (hi < -HI_EXACT || hi >= HI_EXACT) {
-      throw new BadValueError(origin, firstPosition + i, field, `timestamp ${et[i]} ms is outside ±2^53 ms`);
-    }
-    const t = getI64(v, i);
-    if (t > max) max = t;
-  }
-  return max;
+  const bad = firstInexact(v, n);
+  if (bad >= 0) throw new BadValueError(origin, firstPosition + bad, field, `timestamp ${et[bad]} ms is outside ±2^53 ms`);
+  return maxExactI64(v, n);
 }
 
