@@ -100,6 +100,15 @@ function finishedOn(i: Instance, t: number): boolean {
   return started >= 0 && i.lines.findLastIndex((l) => new RegExp(`task ${t} finished`).test(l)) > started;
 }
 
+/**
+ * Instance `i` runs a task not finished yet and has completed 3 checkpoints since it last
+ * started a task (part of its output committed), while it still works.
+ */
+function workingOnTasks(i: Instance): boolean {
+  const lastStart = i.lines.findLastIndex((l) => /task \d+ started/.test(l));
+  return lastStart >= 0 && tasksOf(i).some((t) => !finishedOn(i, t)) && i.lines.slice(lastStart).filter((l) => /checkpoint \d+ completed/.test(l)).length >= 3;
+}
+
 /** Waits (polling the instances' lines) until `cond` holds. */
 async function until(cond: () => boolean, what: string, instances: readonly Instance[]): Promise<void> {
   const deadline = Date.now() + 180_000;
@@ -157,15 +166,9 @@ describe('a job as a Kafka application of several processes', () => {
     const b = instance('b', engine, args);
     const c = instance('c', engine, args);
     const trio = [a, b, c];
-    // The victim: once all 3 have joined, the first instance that runs a task not finished yet
-    // and has completed 3 checkpoints since it last started a task (part of its output
-    // committed), while it still works.
-    const ready = (i: Instance): boolean => {
-      const lastStart = i.lines.findLastIndex((l) => /task \d+ started/.test(l));
-      return lastStart >= 0 && tasksOf(i).some((t) => !finishedOn(i, t)) && i.lines.slice(lastStart).filter((l) => /checkpoint \d+ completed/.test(l)).length >= 3;
-    };
-    await until(() => trio.every((i) => tasksOf(i).length > 0 || i.lines.some((l) => / generation \d+: tasks/.test(l))) && trio.some(ready), 'all 3 joined and one has worked on its tasks', trio);
-    const victim = trio.find(ready)!;
+    // The victim: once all 3 have joined, the first instance working on its tasks.
+    await until(() => trio.every((i) => tasksOf(i).length > 0 || i.lines.some((l) => / generation \d+: tasks/.test(l))) && trio.some(workingOnTasks), 'all 3 joined and one has worked on its tasks', trio);
+    const victim = trio.find(workingOnTasks)!;
     victim.child.kill('SIGKILL');
     await victim.exited;
     const unfinished = tasksOf(victim).filter((t) => !finishedOn(victim, t));
@@ -220,12 +223,8 @@ describe('a paused instance (a zombie) cannot corrupt the tasks it lost', () => 
     // The broker's shortest session (6 s): the zombie is dropped soon after it is paused.
     const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '6000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1', how];
     const trio = [instance('a', engine, args), instance('b', engine, args), instance('c', engine, args)];
-    const ready = (i: Instance): boolean => {
-      const lastStart = i.lines.findLastIndex((l) => /task \d+ started/.test(l));
-      return lastStart >= 0 && tasksOf(i).some((t) => !finishedOn(i, t)) && i.lines.slice(lastStart).filter((l) => /checkpoint \d+ completed/.test(l)).length >= 3;
-    };
-    await until(() => trio.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))) && trio.some(ready), 'all 3 joined and one has worked on its tasks', trio);
-    const zombie = trio.find(ready)!;
+    await until(() => trio.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))) && trio.some(workingOnTasks), 'all 3 joined and one has worked on its tasks', trio);
+    const zombie = trio.find(workingOnTasks)!;
     const pair = trio.filter((i) => i !== zombie);
     // The tasks it runs as it is paused: started and not yet stopped, finished or given up.
     const held = Array.from({ length: PARTITIONS }, (_, t) => t).filter((t) => {
@@ -384,13 +383,9 @@ describe('a job keyed by a field the input is not partitioned by: repartitioned 
     const TASKS = 2 * PARTITIONS;
     const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '20000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1'];
     const trio = [instance('a', engine, args, REGION_JOB), instance('b', engine, args, REGION_JOB), instance('c', engine, args, REGION_JOB)];
-    const ready = (i: Instance): boolean => {
-      const lastStart = i.lines.findLastIndex((l) => /task \d+ started/.test(l));
-      return lastStart >= 0 && tasksOf(i).some((t) => !finishedOn(i, t)) && i.lines.slice(lastStart).filter((l) => /checkpoint \d+ completed/.test(l)).length >= 3;
-    };
-    await until(() => trio.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))) && trio.some(ready), 'all 3 joined and one has worked on its tasks', trio);
+    await until(() => trio.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))) && trio.some(workingOnTasks), 'all 3 joined and one has worked on its tasks', trio);
     for (const i of trio) expect(i.lines.some((l) => l.includes(`keyed by region at `) && l.includes(`repartitioned through topic '${app}-`) && l.includes(`(${TASKS} tasks`)), i.lines.join('\n')).toBe(true);
-    const victim = trio.find(ready)!;
+    const victim = trio.find(workingOnTasks)!;
     victim.child.kill('SIGKILL');
     await victim.exited;
     const unfinished = tasksOf(victim).filter((t) => !finishedOn(victim, t));
