@@ -25,7 +25,8 @@ describe('i64 column scans', () => {
       const v32 = i32View(values);
       const cut = Array.from(values.subarray(0, n));
       expect(firstInexact(v32, n)).toBe(cut.findIndex((x) => !exact(x)));
-      if (cut.every(exact)) expect(maxExactI64(v32, n)).toBe(Number(cut.reduce((a, b) => (b > a ? b : a))));
+      expect(maxExactI64(v32, n)).toBe(cut.every(exact) ? Number(cut.reduce((a, b) => (b > a ? b : a))) : NaN);
     }
+    expect(maxExactI64(new Int32Array(0), 0)).toBe(-Infinity);
   });
 });

@@ -23,37 +23,31 @@ export function i64IsExact(v32: Int32Array, i: number): boolean {
 
 /**
  * The first of the first `n` elements of an i64 view beyond ±2^53, or -1. A value is exact
- * when its high word + 2^21 is below 2^22: blocks are OR-reduced with no branch per value, and
- * only a block with a hit is searched (columns are checked whole per batch, and hits are rare).
+ * when its high word + 2^21 is below 2^22: the words are OR-reduced with no branch per value
+ * (columns are checked whole per batch, and a hit is rare), then searched only on a hit.
  */
 export function firstInexact(v32: Int32Array, n: number): number {
-  for (let b = 0; b < n; b += 256) {
-    const end = Math.min(n, b + 256);
-    let out = 0;
-    for (let i = b; i < end; i++) out |= (v32[2 * i + 1]! + HI_EXACT) >>> 22;
-    if (out !== 0) {
-      for (let i = b; i < end; i++) if (!i64IsExact(v32, i)) return i;
-    }
-  }
+  let out = 0;
+  for (let i = 0; i < n; i++) out |= (v32[2 * i + 1]! + HI_EXACT) >>> 22;
+  if (out === 0) return -1;
+  for (let i = 0; i < n; i++) if (!i64IsExact(v32, i)) return i;
   return -1;
 }
 
-/** The largest of the first `n` (> 0) elements of an i64 view, all exact, as a number. */
+/**
+ * The largest of the first `n` elements of an i64 view as a number (-Infinity when `n` is 0),
+ * or NaN when one is beyond ±2^53 (find it with firstInexact): one pass, no branch per value.
+ */
 export function maxExactI64(v32: Int32Array, n: number): number {
-  let hi = v32[1]!;
-  let lo = v32[0]! >>> 0;
-  for (let i = 1; i < n; i++) {
+  let out = 0;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
     const h = v32[2 * i + 1]!;
-    // Event times mostly rise: the high word seldom changes, so this branch is predictable.
-    if (h >= hi) {
-      const l = v32[2 * i]! >>> 0;
-      if (h > hi || l > lo) {
-        hi = h;
-        lo = l;
-      }
-    }
+    out |= (h + HI_EXACT) >>> 22;
+    const x = h * TWO32 + (v32[2 * i]! >>> 0);
+    max = x > max ? x : max;
   }
-  return hi * TWO32 + lo;
+  return out === 0 ? max : NaN;
 }
 
 /** Element i as a number; the caller has checked exactness or knows the range (timestamps). */

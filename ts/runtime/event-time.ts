@@ -22,10 +22,12 @@ export function maxEventTime(et: BigInt64Array, n: number, origin: string, first
 const checked = new WeakMap<BigInt64Array, { n: number; max: number }>();
 
 function scanEventTime(et: BigInt64Array, n: number, origin: string, firstPosition: number, field: string): number {
-  if (n === 0) return -Infinity;
   const v = i32View(et);
-  const bad = firstInexact(v, n);
-  if (bad >= 0) throw new BadValueError(origin, firstPosition + bad, field, `timestamp ${et[bad]} ms is outside ±2^53 ms`);
-  return maxExactI64(v, n);
+  const max = maxExactI64(v, n);
+  if (Number.isNaN(max)) {
+    const bad = firstInexact(v, n);
+    throw new BadValueError(origin, firstPosition + bad, field, `timestamp ${et[bad]} ms is outside ±2^53 ms`);
+  }
+  return max;
 }
 
