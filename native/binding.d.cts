@@ -127,6 +127,11 @@ export interface BatchOut {
   i64: Array<BigInt64Array>
   f64: Array<Float64Array>
   eventTime?: BigInt64Array
+  /**
+   * Event time equal to this column's values (a source's timestamp field): not sent twice,
+   * and the JavaScript side gets one array, so the runtime's event-time check scans it once.
+   */
+  eventTimeColumn?: number
 }
 
 export interface CalcOut {

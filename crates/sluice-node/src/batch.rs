@@ -93,6 +93,9 @@ pub struct BatchOut<'env> {
     pub i64: Vec<BigInt64ArraySlice<'env>>,
     pub f64: Vec<Float64ArraySlice<'env>>,
     pub event_time: Option<BigInt64ArraySlice<'env>>,
+    /// Event time equal to this column's values (a source's timestamp field): not sent twice,
+    /// and the JavaScript side gets one array, so the runtime's event-time check scans it once.
+    pub event_time_column: Option<u32>,
 }
 
 pub fn batch_out<'env>(env: &'env Env, batch: RecordBatch) -> Result<BatchOut<'env>> {
@@ -101,7 +104,7 @@ pub fn batch_out<'env>(env: &'env Env, batch: RecordBatch) -> Result<BatchOut<'e
 
 /// As `batch_out`, leaving the batch to the caller (whose buffers it may reuse).
 pub fn batch_out_ref<'env>(env: &'env Env, batch: &RecordBatch) -> Result<BatchOut<'env>> {
-    let mut out = BatchOut { length: batch.len as u32, u8: vec![], i32: vec![], i64: vec![], f64: vec![], event_time: None };
+    let mut out = BatchOut { length: batch.len as u32, u8: vec![], i32: vec![], i64: vec![], f64: vec![], event_time: None, event_time_column: None };
     for c in &batch.columns {
         out.u8.push(Uint8ArraySlice::copy_from(env, c.validity.as_deref().unwrap_or_default())?);
         match &c.data {
@@ -116,7 +119,11 @@ pub fn batch_out_ref<'env>(env: &'env Env, batch: &RecordBatch) -> Result<BatchO
         }
     }
     if let Some(t) = &batch.event_time {
-        out.event_time = Some(BigInt64ArraySlice::copy_from(env, t)?);
+        let same = batch.columns.iter().position(|c| matches!(&c.data, ColumnData::I64(v) | ColumnData::Timestamp(v) if v == t && c.validity.is_none()));
+        match same {
+            Some(k) => out.event_time_column = Some(k as u32),
+            None => out.event_time = Some(BigInt64ArraySlice::copy_from(env, t)?),
+        }
     }
     Ok(out)
 }

@@ -103,6 +103,7 @@ fn parts_out<'env>(
             i64: vec![],
             f64: vec![],
             event_time: None,
+            event_time_column: None,
         };
         let mut columns = Vec::with_capacity(cols.len());
         for (c, size) in batch.columns.iter().zip(cols) {

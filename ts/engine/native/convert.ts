@@ -67,5 +67,8 @@ export function fromBatchOut(schema: Schema, out: BatchOutN): RecordBatch {
         return { type: 'utf8', offsets: out.i32[i32++]!, data: out.u8[u++]!, validity };
     }
   });
-  return new RecordBatch(schema, columns, out.length, out.eventTime ?? null);
+  const k = out.eventTimeColumn;
+  // A column equal to the event time was sent once: the batch's event time is that array.
+  const eventTime = k != null ? (columns[k] as { values: BigInt64Array }).values : (out.eventTime ?? null);
+  return new RecordBatch(schema, columns, out.length, eventTime);
 }
