@@ -132,6 +132,11 @@ export interface BatchOut {
    * and the JavaScript side gets one array, so the runtime's event-time check scans it once.
    */
   eventTimeColumn?: number
+  /**
+   * The largest event time when every one is within ±2^53 ms (found while the batch is here,
+   * vectorised), so the runtime need not scan the batch for its check and its watermark.
+   */
+  eventTimeMax?: number
 }
 
 export interface CalcOut {

@@ -50,6 +50,19 @@ export function maxExactI64(v32: Int32Array, n: number): number {
   return out === 0 ? max : NaN;
 }
 
+const knownMax = new WeakMap<BigInt64Array, { readonly n: number; readonly max: number }>();
+
+/** Records that the first `n` values of `values` are within ±2^53 and the largest is `max` (known where the array was made). */
+export function noteExactMax(values: BigInt64Array, n: number, max: number): void {
+  knownMax.set(values, { n, max });
+}
+
+/** The largest of the first `n` values if noted (noteExactMax), else undefined. */
+export function knownExactMax(values: BigInt64Array, n: number): number | undefined {
+  const k = knownMax.get(values);
+  return k !== undefined && k.n === n ? k.max : undefined;
+}
+
 /** Element i as a number; the caller has checked exactness or knows the range (timestamps). */
 export function getI64(v32: Int32Array, i: number): number {
   return v32[2 * i + 1]! * TWO32 + (v32[2 * i]! >>> 0);

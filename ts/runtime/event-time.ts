@@ -1,7 +1,7 @@
 /** Event time as the runtime checks it: every timestamp within ±2^53 ms, where both engines compute windows exactly. */
 
 import { BadValueError } from '../batch/builder.js';
-import { firstInexact, i32View, maxExactI64 } from '../batch/i64.js';
+import { firstInexact, i32View, knownExactMax, maxExactI64, noteExactMax } from '../batch/i64.js';
 
 export const HI_EXACT = 2097152; // 2^21: |ms| < 2^53
 
@@ -11,15 +11,13 @@ export const HI_EXACT = 2097152; // 2^21: |ms| < 2^53
  */
 export function maxEventTime(et: BigInt64Array, n: number, origin: string, firstPosition: number, field: string): number {
   // A source's batch is checked where it enters the job and again by its watermark generator:
-  // scan it once.
-  const known = checked.get(et);
-  if (known !== undefined && known.n === n) return known.max;
+  // scan it once (or not at all when the native engine found the maximum as it made the batch).
+  const known = knownExactMax(et, n);
+  if (known !== undefined) return known;
   const max = scanEventTime(et, n, origin, firstPosition, field);
-  checked.set(et, { n, max });
+  noteExactMax(et, n, max);
   return max;
 }
-
-const checked = new WeakMap<BigInt64Array, { n: number; max: number }>();
 
 function scanEventTime(et: BigInt64Array, n: number, origin: string, firstPosition: number, field: string): number {
   const v = i32View(et);

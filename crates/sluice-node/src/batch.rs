@@ -96,6 +96,9 @@ pub struct BatchOut<'env> {
     /// Event time equal to this column's values (a source's timestamp field): not sent twice,
     /// and the JavaScript side gets one array, so the runtime's event-time check scans it once.
     pub event_time_column: Option<u32>,
+    /// The largest event time when every one is within ±2^53 ms (found while the batch is here,
+    /// vectorised), so the runtime need not scan the batch for its check and its watermark.
+    pub event_time_max: Option<f64>,
 }
 
 pub fn batch_out<'env>(env: &'env Env, batch: RecordBatch) -> Result<BatchOut<'env>> {
@@ -104,7 +107,7 @@ pub fn batch_out<'env>(env: &'env Env, batch: RecordBatch) -> Result<BatchOut<'e
 
 /// As `batch_out`, leaving the batch to the caller (whose buffers it may reuse).
 pub fn batch_out_ref<'env>(env: &'env Env, batch: &RecordBatch) -> Result<BatchOut<'env>> {
-    let mut out = BatchOut { length: batch.len as u32, u8: vec![], i32: vec![], i64: vec![], f64: vec![], event_time: None, event_time_column: None };
+    let mut out = BatchOut { length: batch.len as u32, u8: vec![], i32: vec![], i64: vec![], f64: vec![], event_time: None, event_time_column: None, event_time_max: None };
     for c in &batch.columns {
         out.u8.push(Uint8ArraySlice::copy_from(env, c.validity.as_deref().unwrap_or_default())?);
         match &c.data {
@@ -119,6 +122,11 @@ pub fn batch_out_ref<'env>(env: &'env Env, batch: &RecordBatch) -> Result<BatchO
         }
     }
     if let Some(t) = &batch.event_time {
+        let (lo, hi) = t.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        const EXACT: i64 = 1 << 53;
+        if !t.is_empty() && lo >= -EXACT && hi < EXACT {
+            out.event_time_max = Some(hi as f64);
+        }
         let same = batch.columns.iter().position(|c| matches!(&c.data, ColumnData::I64(v) | ColumnData::Timestamp(v) if v == t && c.validity.is_none()));
         match same {
             Some(k) => out.event_time_column = Some(k as u32),

@@ -104,6 +104,7 @@ fn parts_out<'env>(
             f64: vec![],
             event_time: None,
             event_time_column: None,
+            event_time_max: None,
         };
         let mut columns = Vec::with_capacity(cols.len());
         for (c, size) in batch.columns.iter().zip(cols) {

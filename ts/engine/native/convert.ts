@@ -1,6 +1,7 @@
 /** RecordBatch <-> native buffers: byte views in (no copy), owned typed arrays out. */
 
 import type { Column } from '../../batch/column.js';
+import { noteExactMax } from '../../batch/i64.js';
 import { RecordBatch } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
 import { dataType, fieldType, type BatchOutN, type FieldSpecN } from './binding.js';
@@ -70,5 +71,6 @@ export function fromBatchOut(schema: Schema, out: BatchOutN): RecordBatch {
   const k = out.eventTimeColumn;
   // A column equal to the event time was sent once: the batch's event time is that array.
   const eventTime = k != null ? (columns[k] as { values: BigInt64Array }).values : (out.eventTime ?? null);
+  if (eventTime !== null && out.eventTimeMax != null) noteExactMax(eventTime, out.length, out.eventTimeMax);
   return new RecordBatch(schema, columns, out.length, eventTime);
 }
