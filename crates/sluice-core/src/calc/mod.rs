@@ -128,3 +128,45 @@ impl Calc {
         Ok(CalcOutput { computed, selection: if full { None } else { Some(sel) } })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::{ColumnData, ColumnRef, DataType, Field, ValuesRef};
+
+    /// `a % <literal>` (the unary kernel a constant operand gets) gives what `a % b` with `b` a
+    /// column gives, and `%`'s sign (the dividend's), at every edge of i64.
+    #[test]
+    fn remainder_by_a_constant_as_by_a_column() {
+        let schema = Schema::new(vec![Field::new("a", DataType::I64), Field::new("b", DataType::I64)]);
+        let field = |i: usize| format!(r#"{{"k":"field","i":{i},"t":"i64","n":false}}"#);
+        let spec = |divisor: &str| {
+            format!(r#"{{"name":"Calc(test)","columns":[{{"name":"m","expr":{{"k":"call","op":"mod","t":"i64","n":false,"args":[{},{divisor}],"text":"(a % b)"}}}}]}}"#, field(0))
+        };
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut a: Vec<i64> = vec![0, 1, -1, i64::MAX, i64::MIN, i64::MIN + 1, 122, 123, -123, 124, -124];
+        a.extend((0..3000).map(|k| if k % 2 == 0 { next() as i64 } else { (next() % 100_000) as i64 - 50_000 }));
+        for d in [1i64, -1, 2, -2, 3, 7, 123, -123, 1000, 1 << 32, (1 << 32) + 1, i64::MAX, i64::MIN, i64::MIN + 1, 0x1234_5678_9abc] {
+            let by_lit = Calc::new(&schema, &spec(&format!(r#"{{"k":"lit","t":"i64","n":false,"v":"{d}"}}"#))).expect("spec");
+            let by_col = Calc::new(&schema, &spec(&field(1))).expect("spec");
+            let b = vec![d; a.len()];
+            let batch = BatchRef {
+                schema: &schema,
+                columns: vec![ColumnRef { values: ValuesRef::I64(&a), validity: None }, ColumnRef { values: ValuesRef::I64(&b), validity: None }],
+                len: a.len(),
+                event_time: None,
+            };
+            let got = by_lit.process(&batch).expect("no error").computed.columns.remove(0).data;
+            let want = by_col.process(&batch).expect("no error").computed.columns.remove(0).data;
+            assert_eq!(got, want, "divisor {d}");
+            let ColumnData::I64(v) = got else { panic!("i64") };
+            assert!(v.iter().zip(&a).all(|(&r, &x)| r == x.wrapping_rem(d)), "divisor {d}");
+        }
+    }
+}
