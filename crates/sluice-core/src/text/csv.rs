@@ -502,7 +502,7 @@ fn next_mark(t: &[u8], mut from: usize, end: usize, d: u8) -> usize {
     from
 }
 
-/// `-?[0-9]{1,18}` (which cannot overflow), as `exact_i64` reads it; None for any other text.
+/// `-?[0-9]{1,18}` (which cannot overflow); None for any other text (`exact_i64` reads it then).
 #[inline]
 fn plain_i64(b: &[u8]) -> Option<i64> {
     let (neg, d) = match b {
@@ -569,13 +569,8 @@ fn plain_f64(b: &[u8]) -> Option<f64> {
 fn exact_i64(s: &str) -> std::result::Result<i64, String> {
     let d = s.strip_prefix('+').unwrap_or(s);
     // Up to 18 digits cannot overflow: summed without the per-digit checks of `parse`.
-    let (neg, digits) = match d.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, d),
-    };
-    if !digits.is_empty() && digits.len() <= 18 && digits.bytes().all(|b| b.is_ascii_digit()) {
-        let x = digits.bytes().fold(0i64, |a, b| a * 10 + i64::from(b - b'0'));
-        return Ok(if neg { -x } else { x });
+    if let Some(x) = plain_i64(d.as_bytes()) {
+        return Ok(x);
     }
     d.parse::<i64>().map_err(|_| format!("bigint {} does not fit in 64 bits", bigint_text(s)))
 }
