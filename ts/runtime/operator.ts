@@ -384,13 +384,13 @@ export abstract class MultiInputOperator extends Operator {
 
   /** Inputs whose end is being processed (their final watermark may still be on its way down). */
   private finishing = 0;
-  private endEmitted = false;
 
   override async finish(input: number): Promise<void> {
     this.ended[input] = true;
     this.idle[input] = false;
     // Inputs fed by separate exchange receivers end concurrently: the end goes on once, from
-    // the last of them, after every input's final watermark (and what it fired) went down.
+    // the last of them, after every input's final watermark (and what it fired) went down. Each
+    // input ends once, so only the last call to leave sees none in flight and all ended.
     this.finishing++;
     try {
       // An ended input has nothing more to deliver before a barrier being aligned.
@@ -399,9 +399,6 @@ export abstract class MultiInputOperator extends Operator {
     } finally {
       this.finishing--;
     }
-    if (this.finishing === 0 && !this.endEmitted && this.ended.every((e) => e)) {
-      this.endEmitted = true;
-      await this.onEnd();
-    }
+    if (this.finishing === 0 && this.ended.every((e) => e)) await this.onEnd();
   }
 }
