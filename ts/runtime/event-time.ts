@@ -3,8 +3,6 @@
 import { BadValueError } from '../batch/builder.js';
 import { firstInexact, i32View, knownExactMax, maxExactI64, noteExactMax } from '../batch/i64.js';
 
-export const HI_EXACT = 2097152; // 2^21: |ms| < 2^53
-
 /**
  * The highest event time of a batch, checking every timestamp is within ±2^53 ms (where both
  * engines compute windows exactly); -Infinity for an empty batch.

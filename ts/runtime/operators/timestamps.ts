@@ -2,12 +2,12 @@
 
 import { BadValueError } from '../../batch/builder.js';
 import { rowReader, type RecordBatch, type Row } from '../../batch/record-batch.js';
-import { i32View, setI64 } from '../../batch/i64.js';
+import { i32View, i64IsExact, setI64 } from '../../batch/i64.js';
 import type { Schema } from '../../batch/schema.js';
 import { jsonCells } from '../../batch/text-format.js';
 import type { TimestampAssigner, WatermarkStrategy } from '../../api/watermark.js';
 import { DeadLetterFile, type DeadLetterPosition } from '../dead-letters.js';
-import { HI_EXACT, maxEventTime } from '../event-time.js';
+import { maxEventTime } from '../event-time.js';
 import { Operator } from '../operator.js';
 import type { KeyGroupFilter } from '../rescale.js';
 
@@ -90,8 +90,7 @@ export class TimestampsOperator extends Operator {
       const v = i32View(et);
       const known = new Set(bad.map((b) => b.i));
       for (let i = 0; i < n; i++) {
-        const hi = v[2 * i + 1]!;
-        if (!known.has(i) && (hi < -HI_EXACT || hi >= HI_EXACT)) reject(i, `timestamp ${et[i]} ms is outside ±2^53 ms`);
+        if (!known.has(i) && !i64IsExact(v, i)) reject(i, `timestamp ${et[i]} ms is outside ±2^53 ms`);
       }
     }
     let out = batch.eventTime === et ? batch : batch.withEventTime(et);
