@@ -279,11 +279,26 @@ function groupAgg(engine: EngineName, events: number): CaseResult {
   return { events: rows, seconds, check, extra: { changesPerRow: changes / rows, groups: agg.groups } };
 }
 
+/** Batches a kernel case keeps and goes through in turn (512 Ki rows), see inTurn. */
+const HELD_BATCHES = 64;
+
+/**
+ * `batches` again and again until `rows` rows went through: a kernel case's input without
+ * holding all of it, whose heap the garbage collector would keep marking during the timing.
+ */
+function* inTurn(batches: readonly RecordBatch[], rows: number): Generator<RecordBatch> {
+  for (let done = 0, k = 0; done < rows; k++) {
+    const b = batches[k % batches.length]!;
+    yield b;
+    done += b.length;
+  }
+}
+
 /**
  * The hash-partitioning kernel: Nexmark bids (auction, price, dateTime) generated beforehand,
  * split by key group of `auction` into 4 per-subtask batches (maxParallelism 128). The first
- * 64 batches (512 Ki rows) are kept and partitioned in turn until as many rows as the events'
- * bids went through: holding every batch (18 M rows, 440 MB) made the timing mostly garbage
+ * batches are kept and partitioned in turn (inTurn) until as many rows as the events' bids
+ * went through: holding every batch (18 M rows, 440 MB) made the timing mostly garbage
  * collection marking that heap, not partitioning.
  */
 function partition(engine: EngineName, events: number): CaseResult {
@@ -292,16 +307,14 @@ function partition(engine: EngineName, events: number): CaseResult {
   const batches: RecordBatch[] = [];
   let rows = 0;
   for (let b = gen.nextBatch(8192); b !== null; b = gen.nextBatch(8192)) {
-    if (batches.length < 64) batches.push(b);
+    if (batches.length < HELD_BATCHES) batches.push(b);
     rows += b.length;
   }
   let check = 0;
   const t0 = performance.now();
-  for (let done = 0, k = 0; done < rows; k++) {
-    const b = batches[k % batches.length]!;
+  for (const b of inTurn(batches, rows)) {
     const parts = eng.hashPartition(b, [0], 4, 128);
     for (let t = 0; t < parts.length; t++) check = (check + parts[t]!.length * (t + 1)) >>> 0;
-    done += b.length;
   }
   return { events: rows, seconds: (performance.now() - t0) / 1000, check };
 }
@@ -554,10 +567,10 @@ async function fileJob(engine: EngineName, lines: number): Promise<CaseResult> {
 function calcKernel(engine: EngineName, events: number): CaseResult {
   const eng = selectEngine(engine);
   const schema = Schema.from({ a: 'i64', x: 'f64' });
-  // 64 batches (512 Ki rows) used in turn until `events` rows went through: holding all of
-  // them (20 M rows, 320 MB) made the timing partly garbage collection marking that heap.
+  // Batches used in turn (inTurn): holding all 20 M rows (320 MB) made the timing partly
+  // garbage collection marking that heap.
   const batches: RecordBatch[] = [];
-  for (let at = 0; at < Math.min(events, 64 * 8192); at += 8192) {
+  for (let at = 0; at < Math.min(events, HELD_BATCHES * 8192); at += 8192) {
     const n = Math.min(8192, events - at);
     const a = new BigInt64Array(n);
     const x = new Float64Array(n);
@@ -577,21 +590,14 @@ function calcKernel(engine: EngineName, events: number): CaseResult {
     ],
   };
   const calc = eng.createCalc(schema, spec);
-  const inTurn = function* (): Generator<RecordBatch> {
-    for (let done = 0, k = 0; done < events; k++) {
-      const b = batches[k % batches.length]!;
-      yield b;
-      done += b.length;
-    }
-  };
   let check = 0;
   const t0 = performance.now();
-  for (const b of inTurn()) check = checksum(calc.process(b), check);
+  for (const b of inTurn(batches, events)) check = checksum(calc.process(b), check);
   const seconds = (performance.now() - t0 - checksumMs) / 1000;
   const outSchema = calc.outputSchema;
   const l0 = performance.now();
   let rows = 0;
-  for (const b of inTurn()) {
+  for (const b of inTurn(batches, events)) {
     const out: { p: number; q: number }[] = [];
     for (const r of b.toRecords() as { a: number; x: number }[]) if (r.a % 10 < 8) out.push({ p: r.x * 0.908 + 1.5, q: r.a * 3 + 7 });
     rows += batchFromRecords(out, outSchema).length;
