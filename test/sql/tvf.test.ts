@@ -137,6 +137,31 @@ describe('SQL CUMULATE and SESSION window TVFs', () => {
     expect(cascaded.native.length).toBeGreaterThan(20);
   });
 
+  it("GROUP BY a window aggregation's window columns (window propagation): sessions ending together stay apart, window_end read outside and inside aggregates", async () => {
+    // Sessions per bidder (10 ms gap), then per (start, end) and per (start, end, bidder % 4): many
+    // sessions share an end with others of another start. window_end is planned as the 1 ms
+    // window's end (not a key); inside MAX it is the column.
+    const sessions = "SELECT window_start AS ws, window_end AS we, MOD(bidder, 4) AS part, COUNT(*) AS num FROM TABLE(SESSION(TABLE bid PARTITION BY bidder, DESCRIPTOR(`dateTime`), INTERVAL '10' MILLISECOND)) GROUP BY window_start, window_end, bidder";
+    const perWindow = `SELECT ws, we, COUNT(*) AS sessions, MAX(num) AS top, MAX(we) - MIN(ws) AS span FROM (${sessions}) GROUP BY ws, we HAVING we - ws > 10`;
+    const perChannel = `SELECT we, part, ws, SUM(num) AS num FROM (${sessions}) GROUP BY we, part, ws`;
+    const got = await onBothEngines(async (engine) => ({
+      perWindow: await run(engine, perWindow, (plan) => expect(plan).toContain('groupBy=[ws]')),
+      perChannel: await run(engine, perChannel, (plan) => expect(plan).toContain('groupBy=[part, ws]')),
+    }));
+    const sessionsDuck = `WITH marked AS (SELECT bidder, dateTime, CASE WHEN dateTime - LAG(dateTime) OVER (PARTITION BY bidder ORDER BY dateTime) <= 10 THEN 0 ELSE 1 END AS starts FROM bid),
+            numbered AS (SELECT *, SUM(starts) OVER (PARTITION BY bidder ORDER BY dateTime ROWS UNBOUNDED PRECEDING) AS s FROM marked),
+            sessions AS (SELECT MIN(dateTime) AS ws, MAX(dateTime) + 10 AS we, bidder % 4 AS part, COUNT(*) AS num FROM numbered GROUP BY bidder, s)`;
+    const expectedWindow = await duckRows(duck, `${sessionsDuck} SELECT ws, we, COUNT(*) AS sessions, MAX(num) AS top, MAX(we) - MIN(ws) AS span FROM sessions GROUP BY ws, we HAVING we - ws > 10`);
+    const expectedChannel = await duckRows(duck, `${sessionsDuck} SELECT we, part, ws, SUM(num) AS num FROM sessions GROUP BY we, part, ws`);
+    expect(sortRows(got.native.perWindow)).toEqual(sortRows(expectedWindow));
+    expect(sortRows(got.native.perChannel)).toEqual(sortRows(expectedChannel));
+    // Ends shared by sessions of different starts: the case a key on the end alone would merge.
+    const ends = new Map<unknown, Set<unknown>>();
+    for (const r of expectedChannel) ends.set(r.we, (ends.get(r.we) ?? new Set()).add(r.ws));
+    expect([...ends.values()].filter((s) => s.size > 1).length).toBeGreaterThan(10);
+    expect(got.native.perWindow.length).toBeGreaterThan(100);
+  });
+
   it('errors name line and column and the form to write', async () => {
     const tEnv = TableEnvironment.create(StreamEnvironment.create({ engine: 'ts' }));
     await tEnv.executeSql(bidDdl(1000));

@@ -398,21 +398,31 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
   // its rows of one window all have the event time window_end - 1, so a 1 ms tumbling window
   // keyed by the grouped columns collects exactly them, and fires as the window did.
   let propagated = false;
+  let endOfWindow: string | null = null;
   if (window === null && rel.windowEnd !== undefined && keys.includes(rel.windowEnd)) {
     const end = rel.windowEnd;
     window = at(groupBy!, () => Tumble.over(new Expression({ k: 'interval', ms: 1 })).on(new Expression({ k: 'ref', name: end })).as(WINDOW_ALIAS));
     propagated = true;
+    // window_end is then the 1 ms window's end: as a key as well it would only repeat the
+    // window, and two timestamp keys take the slower byte-key path (it stays when it is the only
+    // key, which keeps the aggregation keyed and parallel).
+    if (keys.length > 1) {
+      keys.splice(keys.indexOf(end), 1);
+      endOfWindow = end;
+    }
   }
   // GROUP BY without a window: the updating aggregation (Flink's GroupAggregate).
   const updating = window === null;
   const t = new ExprTranslator(updating ? { ...scope(rel, null), grouped: true } : scope(rel, WINDOW_ALIAS));
   // A grouped expression written again in the select list (or HAVING) is its key column.
   const byKey = new Map(groupExprs.map((g) => [g.key, g.name]));
-  const subst = (e: ExprNode): ExprNode => {
+  // Outside aggregates, the dropped window_end key is read as the window's end.
+  const subst = (e: ExprNode, inAgg = false): ExprNode => {
     const g = byKey.size === 0 ? undefined : byKey.get(exprKey(e));
     if (g !== undefined) return { k: 'ref', name: g };
-    if (e.k === 'call') return { ...e, args: e.args.map(subst) };
-    if (e.k === 'alias') return { ...e, e: subst(e.e) };
+    if (e.k === 'ref' && e.name === endOfWindow && !inAgg) return { k: 'call', op: 'windowEnd', args: [{ k: 'ref', name: WINDOW_ALIAS }] };
+    if (e.k === 'call') return { ...e, args: e.args.map((a) => subst(a, inAgg || e.op === 'agg')) };
+    if (e.k === 'alias') return { ...e, e: subst(e.e, inAgg) };
     return e;
   };
   const selected = selectItems(select, rel, t).map((it) => ({ ...it, expr: subst(it.expr) }));
@@ -447,9 +457,10 @@ function windowed(select: SqlNode, groupBy: SqlNode | undefined, tvf: SqlNode | 
     }
   }
   const table = atItem(items, () => grouped(items), (it) => (plain(it.expr) ? rel.table.select(...named([it])) : null));
-  const endItem = propagated
-    ? selected.find((it) => it.expr.k === 'ref' && it.expr.name === rel.windowEnd && it.name !== null)
-    : selected.find((it) => it.expr.k === 'call' && it.expr.op === 'windowEnd' && it.name !== null);
+  const endItem =
+    propagated && endOfWindow === null
+      ? selected.find((it) => it.expr.k === 'ref' && it.expr.name === rel.windowEnd && it.name !== null)
+      : selected.find((it) => it.expr.k === 'call' && it.expr.op === 'windowEnd' && it.name !== null);
   const windowEnd = endItem === undefined ? {} : { windowEnd: endItem.name! };
   let out = table;
   if (having !== undefined) out = at(having.kids[1]!, () => out.where(new Expression({ k: 'ref', name: HAVING })).dropColumns(new Expression({ k: 'ref', name: HAVING })));
