@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { batchFromRecords } from '../../ts/batch/builder.js';
 import { Schema } from '../../ts/batch/schema.js';
 import { keyGroups } from '../../ts/keys/key-groups.js';
-import { decodeRecord, endRecords, partitionOfKeyGroup, repartitionTopic, rowRecords, UpstreamWatermarks, watermarkRecords } from '../../ts/connectors/kafka/repartition-records.js';
+import { decodeRecord, endRecords, idleRecords, partitionOfKeyGroup, repartitionTopic, rowRecords, UpstreamWatermarks, watermarkRecords } from '../../ts/connectors/kafka/repartition-records.js';
 
 const schema = Schema.from({ user: 'i64', name: 'utf8?', amount: 'f64', ts: 'timestamp' });
 
@@ -66,6 +66,41 @@ describe('repartition records', () => {
     restored.restore(saved);
     expect(restored.watermark).toBe(70);
     expect(() => m.observe(3, 1)).toThrow(/upstream task 3, but the sub-topology has tasks 0..2/);
+  });
+
+  it('idle upstream tasks are left out of the downstream watermark, until they send again; a checkpoint keeps them', () => {
+    const r = idleRecords(2, 1, true);
+    expect(r.map((x) => x.partition)).toEqual([0, 1]);
+    expect(decodeRecord(r[0]!.value, schema, 'test')).toEqual({ kind: 'idle', task: 1, idle: true });
+    expect(decodeRecord(idleRecords(1, 0, false)[0]!.value, schema, 'test')).toEqual({ kind: 'idle', task: 0, idle: false });
+
+    const m = new UpstreamWatermarks(3);
+    expect(m.observe(0, 100)).toBeNull();
+    expect(m.setIdle(1, true)).toBeNull(); // task 2 not heard from yet
+    expect(m.observe(2, 60)).toBe(60); // task 1, never heard from, is idle: left out
+    expect(m.observe(2, 120)).toBe(100);
+    expect(m.setIdle(0, true)).toBe(120);
+    expect(m.setIdle(2, true)).toBeNull(); // every task idle: the watermark stays
+    expect(m.watermark).toBe(120);
+    expect(m.setIdle(0, false)).toBeNull(); // active again below it: no going back, held until it catches up
+    expect(m.observe(2, 200)).toBeNull(); // a watermark makes task 2 active again; task 0 holds at 100
+    expect(m.observe(0, 150)).toBe(150);
+    // Task 1 idle, the others ended: the end waits for task 1, which may still send.
+    expect(m.end(0)).toBe(200);
+    expect(m.end(2)).toBeNull();
+    expect(m.idleTasks()).toEqual([1]);
+    const restored = new UpstreamWatermarks(3);
+    restored.restore(m.snapshot(), m.idleTasks(), m.watermark);
+    expect(restored.watermark).toBe(200);
+    expect(restored.idleTasks()).toEqual([1]);
+    restored.rowsFrom(1); // rows of task 1 (restored upstream, no idle record first): active, at -Infinity
+    expect(restored.idleTasks()).toEqual([]);
+    expect(restored.observe(1, 300)).toBe(300);
+    // A checkpoint from before idleness: no idle tasks, the minimum.
+    const old = new UpstreamWatermarks(2);
+    old.restore([5, 9]);
+    expect([old.watermark, old.idleTasks()]).toEqual([5, []]);
+    expect(() => m.setIdle(3, true)).toThrow(/upstream task 3/);
   });
 
   it('refuses a record that is not a repartition record, and rows of another schema, loudly', () => {

@@ -413,3 +413,38 @@ describe('a job keyed by a field the input is not partitioned by: repartitioned 
     }
   });
 });
+
+describe('an idle input partition of a repartitioned application does not hold its windows back', () => {
+  // The input's partition 1 never gets a record: its task goes idle (withIdleness), says so in
+  // the repartition topic, and the downstream tasks' watermark follows partition 0's task alone,
+  // so the windows it passed are emitted while the (unbounded) job runs. Without idleness
+  // through the topic, the task that never sent a watermark would hold them back for good.
+  it.each(['native', 'ts'])('%s engine: one instance, the windows of partition 0 emitted, exactly', async (engine) => {
+    if (engine === 'native') requireNative();
+    const input = `iin-${uid()}`;
+    const out = `iout-${uid()}`;
+    await createTopic(bootstrap, input, 2);
+    await createTopic(bootstrap, out, 1);
+    const n = 3000; // 30 s of event time, 10 ms apart: 0-10 s and 10-20 s close, 20-30 s stays open
+    const records = regionInput(n).map((r) => ({ ...r, partition: 0 }));
+    await produce(bootstrap, input, records);
+    const maxTs = T0 + (n - 1) * 10;
+    // A window [s, s + 10 s) fires once the watermark (max - 1000 - 1) reaches its end - 1.
+    const want = expectedRegionWindows(n).filter((w) => Number(/@(\d+)/.exec(w)![1]) + 9_999 <= maxTs - 1_001);
+    expect(want.length).toBe(2 * REGIONS);
+    const app = `iapp-${uid()}`;
+    const one = instance('a', engine, ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '0', '-', '200'], REGION_JOB);
+    await one.waitFor(/repartitioned through topic/, 'the job cut at its keyBy');
+    let got: string[] = [];
+    const deadline = Date.now() + 180_000;
+    while (got.length < want.length) {
+      if (Date.now() > deadline || one.child.exitCode !== null) throw new Error(`the windows did not come (${got.length} of ${want.length}):\n${one.lines.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 500));
+      got = (await readCommitted(bootstrap, out)).map((r) => regionWindowOf(r.value)).sort();
+    }
+    one.child.kill('SIGTERM');
+    const r = await one.exited;
+    expect(r.signal === null ? r.code : r.signal, one.lines.join('\n')).not.toBe('SIGKILL');
+    expect(got).toEqual(want);
+  });
+});

@@ -107,6 +107,11 @@ export interface SinkWriter {
    * a sink that passes watermarks on (an application's repartition topic). Other sinks leave it out.
    */
   watermark?(watermark: number): Promise<void> | void;
+  /**
+   * The sink's input became idle (withIdleness upstream) or active again: for a sink that passes
+   * idleness on with its watermarks (an application's repartition topic).
+   */
+  idle?(idle: boolean): Promise<void> | void;
 }
 
 export interface SinkContext {

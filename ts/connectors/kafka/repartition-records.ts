@@ -11,9 +11,10 @@
  *   wire format of batches between threads (batch/wire.ts: a FlatBuffers header naming the
  *   schema, then the column buffers), event time included: no per-row encoding.
  * - A watermark record carries an upstream task's watermark; an end record says the upstream
- *   task's input ended. Every upstream task writes them to every partition. A downstream task's
- *   watermark is the minimum over all upstream tasks' latest watermarks (a task not heard from
- *   yet holds it back; an ended one no longer does), as an exchange receiver combines its channels.
+ *   task's input ended; an idle record says its input became idle (withIdleness) or active
+ *   again. Every upstream task writes them to every partition. A downstream task's watermark is
+ *   the minimum over the upstream tasks' latest watermarks (a task not heard from yet holds it
+ *   back; an ended or idle one does not), as an exchange receiver combines its channels.
  */
 
 import { encodeBatchHeader, decodeBatchHeader } from '../../batch/wire.js';
@@ -26,6 +27,7 @@ const VERSION = 1;
 const ROWS = 0;
 const WATERMARK = 1;
 const END = 2;
+const IDLE = 3;
 
 /** The repartition topic of operator `operatorUid` in application `application` (Kafka topic names: letters, digits, '.', '_', '-'; at most 249). */
 export function repartitionTopic(application: string, operatorUid: string): string {
@@ -96,10 +98,20 @@ export function endRecords(partitions: number, task: number): RepartitionRecord[
   return Array.from({ length: partitions }, (_, partition) => ({ partition, value: head(END, task, 0) }));
 }
 
+/** Upstream task `task`'s input became idle (`idle`) or active again, for every partition. */
+export function idleRecords(partitions: number, task: number, idle: boolean): RepartitionRecord[] {
+  return Array.from({ length: partitions }, (_, partition) => {
+    const value = head(IDLE, task, 1);
+    value[7] = idle ? 1 : 0;
+    return { partition, value };
+  });
+}
+
 export type DecodedRecord =
   | { readonly kind: 'rows'; readonly task: number; readonly batch: RecordBatch }
   | { readonly kind: 'watermark'; readonly task: number; readonly watermark: number }
-  | { readonly kind: 'end'; readonly task: number };
+  | { readonly kind: 'end'; readonly task: number }
+  | { readonly kind: 'idle'; readonly task: number; readonly idle: boolean };
 
 /** A repartition record's content; rows must have `schema` (else a loud error naming `where`). */
 export function decodeRecord(value: Uint8Array, schema: Schema, where: string): DecodedRecord {
@@ -112,6 +124,9 @@ export function decodeRecord(value: Uint8Array, schema: Schema, where: string): 
       return { kind: 'watermark', task, watermark: b.readDoubleLE(7) };
     case END:
       return { kind: 'end', task };
+    case IDLE:
+      if (b.length < 8) throw new Error(`${where}: an idle record is truncated (${b.length} bytes)`);
+      return { kind: 'idle', task, idle: b[7] === 1 };
     case ROWS: {
       let at = 7;
       const hlen = b.readUInt32LE(at);
@@ -140,31 +155,66 @@ export function decodeRecord(value: Uint8Array, schema: Schema, where: string): 
  * A downstream task's watermark from its upstream tasks' (Kafka Streams keeps stream time per
  * partition; here every upstream task's watermark arrives on every partition): the minimum
  * over the upstream tasks, each at its latest; a task not heard from holds it at -Infinity, an
- * ended one counts as +Infinity.
+ * ended one counts as +Infinity, an idle one (withIdleness upstream) is left out, as Flink's
+ * watermark valve leaves out idle channels. It never goes back: a task active again below it
+ * holds it until that task catches up; while every task left is idle it stays.
  */
 export class UpstreamWatermarks {
   private readonly latest: Float64Array;
+  private readonly idle: Uint8Array;
   private current = -Infinity;
 
   constructor(readonly tasks: number) {
     this.latest = new Float64Array(tasks).fill(-Infinity);
+    this.idle = new Uint8Array(tasks);
   }
 
-  /** Upstream task `task` reached `watermark`; returns the combined watermark when it advanced, else null. */
+  private check(task: number): void {
+    if (!Number.isInteger(task) || task < 0 || task >= this.tasks) throw new RangeError(`a record from upstream task ${task}, but the sub-topology has tasks 0..${this.tasks - 1}; did the input topics' partition count change?`);
+  }
+
+  /**
+   * Upstream task `task` reached `watermark`; returns the combined watermark when it advanced,
+   * else null. The task is active again: a task restored from a checkpoint taken while it was
+   * idle does not say so before its first records.
+   */
   observe(task: number, watermark: number): number | null {
-    if (!Number.isInteger(task) || task < 0 || task >= this.tasks) throw new RangeError(`a watermark from upstream task ${task}, but the sub-topology has tasks 0..${this.tasks - 1}; did the input topics' partition count change?`);
+    this.check(task);
+    this.idle[task] = 0;
     // A task's watermark never goes back (a replay after its restore repeats older ones).
     if (watermark > this.latest[task]!) this.latest[task] = watermark;
-    let min = Infinity;
-    for (const w of this.latest) if (w < min) min = w;
-    if (min <= this.current) return null;
-    this.current = min;
-    return min;
+    return this.advance();
   }
 
   /** Upstream task `task` ended (its watermark is +Infinity from now on). */
   end(task: number): number | null {
     return this.observe(task, Infinity);
+  }
+
+  /** Rows of upstream task `task` arrived: it is active (see observe). */
+  rowsFrom(task: number): void {
+    if (task >= 0 && task < this.tasks) this.idle[task] = 0;
+  }
+
+  /** Upstream task `task`'s input became idle or active again; returns the combined watermark when it advanced, else null. */
+  setIdle(task: number, idle: boolean): number | null {
+    this.check(task);
+    this.idle[task] = idle ? 1 : 0;
+    return this.advance();
+  }
+
+  private advance(): number | null {
+    let min = Infinity;
+    let idle = false;
+    for (let t = 0; t < this.tasks; t++) {
+      if (this.idle[t] === 1 && this.latest[t] !== Infinity) idle = true;
+      else if (this.latest[t]! < min) min = this.latest[t]!;
+    }
+    // Only ended tasks besides idle ones: the idle ones may still send, so the end waits for them.
+    if (min === Infinity && idle) return null;
+    if (min <= this.current) return null;
+    this.current = min;
+    return min;
   }
 
   get watermark(): number {
@@ -176,9 +226,22 @@ export class UpstreamWatermarks {
     return [...this.latest];
   }
 
-  restore(latest: readonly number[]): void {
+  /** For a checkpoint: the upstream tasks that are idle. */
+  idleTasks(): number[] {
+    const out: number[] = [];
+    for (let t = 0; t < this.tasks; t++) if (this.idle[t] === 1) out.push(t);
+    return out;
+  }
+
+  /** From a checkpoint: `latest` and `idle` as snapshot() and idleTasks() gave them, and the combined watermark then (absent in checkpoints before idleness: the minimum). */
+  restore(latest: readonly number[], idle: readonly number[] = [], watermark?: number): void {
     if (latest.length !== this.tasks) throw new Error(`a checkpoint holds watermarks of ${latest.length} upstream tasks, the sub-topology has ${this.tasks}; the input topics' partition count changed`);
     this.latest.set(latest);
-    this.current = Math.min(...latest);
+    this.idle.fill(0);
+    for (const t of idle) {
+      this.check(t);
+      this.idle[t] = 1;
+    }
+    this.current = watermark ?? Math.min(...latest);
   }
 }

@@ -3,8 +3,8 @@
  * "Repartition topics"): the input of a downstream sub-topology's task. It reads read_committed
  * (an upstream task's records count once its checkpoint committed them), decodes the records
  * of repartition-records.ts, and keeps the task's watermark as the minimum over the upstream
- * tasks' (UpstreamWatermarks), emitted by the source itself after the rows that precede it in
- * the partition. It ends once every upstream task's end record arrived (bounded upstream
+ * tasks' (UpstreamWatermarks: idle ones left out), emitted by the source itself after the rows
+ * that precede it in the partition. It ends once every upstream task's end record arrived (bounded upstream
  * input); its checkpoint holds the offset and the upstream tasks' watermarks and ends.
  */
 
@@ -38,6 +38,10 @@ interface RepartitionPosition {
   readonly watermarks: readonly number[];
   /** The upstream tasks whose end record was read. */
   readonly ended: readonly number[];
+  /** The upstream tasks idle then (absent in checkpoints before idleness: none). */
+  readonly idle?: readonly number[];
+  /** The combined watermark then (absent before idleness: the minimum of `watermarks`). */
+  readonly watermark?: number;
 }
 
 export class RepartitionSource implements Source {
@@ -110,11 +114,12 @@ class RepartitionReader implements SourceReader {
         this.consumed = r.offset + 1n;
         const d = decodeRecord(r.value, this.schema, `${this.who}, offset ${r.offset}`);
         if (d.kind === 'rows') {
+          this.upstream.rowsFrom(d.task);
           if (d.batch.length > 0) return d.batch;
           continue;
         }
         if (d.task >= this.o.upstreamTasks) throw new Error(`${this.who}: a record of upstream task ${d.task}, but the upstream sub-topology has ${this.o.upstreamTasks} tasks; did the input topics' partition count change?`);
-        const advanced = d.kind === 'end' ? (this.ended.add(d.task), this.upstream.end(d.task)) : this.upstream.observe(d.task, d.watermark);
+        const advanced = d.kind === 'end' ? (this.ended.add(d.task), this.upstream.end(d.task)) : d.kind === 'idle' ? this.upstream.setIdle(d.task, d.idle) : this.upstream.observe(d.task, d.watermark);
         if (advanced !== null) return new BatchBuilder(this.schema, 0).finish();
       }
       if (this.ended.size === this.o.upstreamTasks) return null;
@@ -183,13 +188,13 @@ class RepartitionReader implements SourceReader {
   }
 
   checkpoint(): RepartitionPosition {
-    return { next: String(this.consumed), watermarks: this.upstream.snapshot(), ended: [...this.ended].sort((a, b) => a - b) };
+    return { next: String(this.consumed), watermarks: this.upstream.snapshot(), ended: [...this.ended].sort((a, b) => a - b), idle: this.upstream.idleTasks(), watermark: this.upstream.watermark };
   }
 
   restore(position: unknown): void {
     const p = position as RepartitionPosition;
     this.fetchAt = this.consumed = BigInt(p.next);
-    this.upstream.restore(p.watermarks);
+    this.upstream.restore(p.watermarks, p.idle, p.watermark);
     for (const t of p.ended) this.ended.add(t);
   }
 

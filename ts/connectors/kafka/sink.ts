@@ -30,7 +30,7 @@ import { connectionOptions } from './client-options.js';
 import { PLAINTEXT, parseSecurity, type KafkaSecurity } from './security.js';
 import { CommitMarkerCheck, type CommittedTransaction } from './commit-markers.js';
 import { TransactionCoordinatorClient } from './transactions.js';
-import { endRecords, rowRecords, watermarkRecords } from './repartition-records.js';
+import { endRecords, idleRecords, rowRecords, watermarkRecords } from './repartition-records.js';
 
 /** Bytes of keys and values per send: a record batch per partition stays well under the broker's default 1 MiB limit. */
 const SEND_BYTES = 512 * 1024;
@@ -285,6 +285,7 @@ export class KafkaSink implements Sink {
       ...twoPhase,
       write: (b) => writer.writeRepartitioned(b, keys),
       watermark: (w) => writer.repartitionWatermark(w),
+      idle: (idle) => writer.repartitionIdle(idle),
       // The end of the upstream task's input: into the last transaction, committed with the final checkpoint.
       finish: (reason) => (reason === 'end' ? writer.repartitionEnd() : undefined),
     };
@@ -566,6 +567,19 @@ class KafkaWriter implements SinkWriter {
     const r = this.c.repartition!;
     const topic = (this.c.topic as { fixed: string }).fixed;
     await this.send(watermarkRecords(r.partitions, r.task, w).map((x) => ({ topic, value: x.value, partition: x.partition })));
+  }
+
+  /** Whether the last idle record written said idle. */
+  private sentIdle = false;
+
+  /** A repartition topic: the upstream task's input became idle or active again, to every partition, when that changed. */
+  async repartitionIdle(idle: boolean): Promise<void> {
+    if (idle === this.sentIdle) return;
+    this.sentIdle = idle;
+    await this.whenReady();
+    const r = this.c.repartition!;
+    const topic = (this.c.topic as { fixed: string }).fixed;
+    await this.send(idleRecords(r.partitions, r.task, idle).map((x) => ({ topic, value: x.value, partition: x.partition })));
   }
 
   /** A repartition topic: the upstream task's input ended, to every partition. */

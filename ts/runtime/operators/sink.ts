@@ -68,6 +68,12 @@ export class SinkOperator extends Operator {
     this.watermark = watermark;
     return this.writer.watermark(watermark);
   }
+
+  /** Idleness ends here too, unless the writer passes it on with its watermarks. */
+  override processIdle(idle: boolean): Promise<void> | void {
+    if (this.writer.idle === undefined || this.closed) return;
+    return this.writer.idle(idle);
+  }
 }
 
 /** A sink whose writer publishes output only when a checkpoint completes (exactly-once). */
