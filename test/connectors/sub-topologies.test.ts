@@ -3,7 +3,7 @@
 // topic; exchanges that gather by other rules, and shapes not supported yet, are refused with a
 // message saying what to do, never run per partition (wrong).
 import { describe, expect, it } from 'vitest';
-import { repartitionCut } from '../../ts/connectors/kafka/sub-topologies.js';
+import { repartitionCuts } from '../../ts/connectors/kafka/sub-topologies.js';
 import { agg, KafkaSink, KafkaSource, OffsetsInitializer, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy } from '../../ts/index.js';
 
 const schema = { user: 'i64', region: 'i64', amount: 'i64', ts: 'timestamp' } as const;
@@ -24,7 +24,9 @@ function job(key: 'user' | 'region' | ['user', 'region'], declared: string | nul
 describe('an application job cut into sub-topologies', () => {
   it('keyed by a field the input is not declared partitioned by: cut at the keyed exchange', () => {
     for (const declared of [null, 'user']) {
-      const cut = repartitionCut(job('region', declared).graph, 'app');
+      const cuts = repartitionCuts(job('region', declared).graph, 'app');
+      expect(cuts.length).toBe(1);
+      const cut = cuts[0];
       expect(cut?.node.op.kind).toBe('windowAggregate');
       expect(cut?.keyFields).toEqual(['region']);
       expect([...cut!.downstream].map((n) => n.op.kind)).toEqual(['windowAggregate', 'sink']);
@@ -32,25 +34,47 @@ describe('an application job cut into sub-topologies', () => {
   });
 
   it('keyed by the declared partitioning (or by more fields including it): one sub-topology, the whole job per input partition', () => {
-    expect(repartitionCut(job('user', 'user').graph, 'app')).toBeNull();
-    expect(repartitionCut(job(['user', 'region'], 'user').graph, 'app')).toBeNull();
+    expect(repartitionCuts(job('user', 'user').graph, 'app')).toEqual([]);
+    expect(repartitionCuts(job(['user', 'region'], 'user').graph, 'app')).toEqual([]);
     // Declared by region, keyed by user and region: equal keys have equal regions, so one partition.
-    expect(repartitionCut(job(['user', 'region'], 'region').graph, 'app')).toBeNull();
+    expect(repartitionCuts(job(['user', 'region'], 'region').graph, 'app')).toEqual([]);
   });
 
-  it('two keyed exchanges: refused, saying what to do', () => {
+  it('a chain of keyed exchanges: a cut at each, in order; after a cut even a key the input declared is cut again', () => {
+    for (const [declared, second] of [[null, 'records'], ['user', 'user']] as const) {
+      const env = StreamEnvironment.create();
+      let b = KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics('in').setJsonValue(schema);
+      if (declared !== null) b = b.setPartitionedBy(declared);
+      env
+        .fromSource(b.build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'))
+        .keyBy('region')
+        .window(TumblingEventTimeWindows.of(10_000))
+        .aggregate({ records: agg.count(), user: agg.max('user') })
+        .keyBy(second)
+        .window(TumblingEventTimeWindows.of(60_000))
+        .aggregate({ n: agg.count() })
+        .sinkTo(KafkaSink.builder().setBootstrapServers('localhost:9092').setTopic('out').build());
+      const cuts = repartitionCuts(env.graph, "application 'x'");
+      expect(cuts.map((c) => c.keyFields)).toEqual([['region'], [second]]);
+      expect(cuts[0]!.downstream.has(cuts[1]!.node)).toBe(true);
+      expect([...cuts[1]!.downstream].map((n) => n.op.kind)).toEqual(['windowAggregate', 'sink']);
+    }
+  });
+
+  it('keyed exchanges on separate branches, or a node reading from both sides of a cut: refused, saying what to do', () => {
     const env = StreamEnvironment.create();
     const src = KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics('in').setJsonValue(schema).build();
-    env
-      .fromSource(src, WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'))
-      .keyBy('region')
-      .window(TumblingEventTimeWindows.of(10_000))
-      .aggregate({ records: agg.count(), total: agg.sum('amount') })
-      .keyBy('records')
-      .window(TumblingEventTimeWindows.of(60_000))
-      .aggregate({ n: agg.count() })
-      .sinkTo(KafkaSink.builder().setBootstrapServers('localhost:9092').setTopic('out').build());
-    expect(() => repartitionCut(env.graph, "application 'x'")).toThrow(/application 'x': the job has 2 keyed exchanges that need a repartition topic .*repartitions once for now/);
+    const s = env.fromSource(src, WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
+    const sink = () => KafkaSink.builder().setBootstrapServers('localhost:9092').setTopic('out').build();
+    s.keyBy('region').window(TumblingEventTimeWindows.of(10_000)).aggregate({ n: agg.count() }).sinkTo(sink());
+    s.keyBy('amount').window(TumblingEventTimeWindows.of(10_000)).aggregate({ n: agg.count() }).sinkTo(sink());
+    expect(() => repartitionCuts(env.graph, "application 'x'")).toThrow(/application 'x': the keyed exchanges at .* are on separate branches; .*Run the job as one process/);
+
+    const env2 = StreamEnvironment.create();
+    const s2 = env2.fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics('in').setJsonValue(schema).build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
+    const counted = s2.keyBy('region').window(TumblingEventTimeWindows.of(10_000)).aggregate({ user: agg.count(), amount: agg.sum('amount'), ts: agg.max('ts') });
+    counted.map((r) => ({ user: r.user, region: r.region, amount: r.amount, ts: r.ts }), schema).union(s2).sinkTo(sink());
+    expect(() => repartitionCuts(env2.graph, "application 'x'")).toThrow(/takes input both from after the repartition at .* and from .* before it/);
   });
 
   it('a global exchange (windowAll): refused, never run per partition', () => {
@@ -61,7 +85,7 @@ describe('an application job cut into sub-topologies', () => {
       .windowAll(TumblingEventTimeWindows.of(10_000))
       .aggregate({ n: agg.count() })
       .sinkTo(KafkaSink.builder().setBootstrapServers('localhost:9092').setTopic('out').build());
-    expect(() => repartitionCut(env.graph, "application 'x'")).toThrow(/receives its input through a global exchange .* Run this job as one process/);
+    expect(() => repartitionCuts(env.graph, "application 'x'")).toThrow(/receives its input through a global exchange .* Run this job as one process/);
   });
 
   it('setPartitionedBy names a field of the source', () => {

@@ -448,3 +448,48 @@ describe('an idle input partition of a repartitioned application does not hold i
     expect(got).toEqual(want);
   });
 });
+
+describe('a job keyed twice by fields the input is not partitioned by: a chain of three sub-topologies', () => {
+  it.each(['native', 'ts'])('%s engine: 2 instances, every slot exactly once, as a single process', async (engine) => {
+    if (engine === 'native') requireNative();
+    const JOB2 = 'test/fixtures/jobs/kafka-app-chain.ts';
+    const input = `cin-${uid()}`;
+    const out = `cout-${uid()}`;
+    const single = `csingle-${uid()}`;
+    await createTopic(bootstrap, input, 3);
+    await createTopic(bootstrap, out, 2);
+    await createTopic(bootstrap, single, 2);
+    const n = 6000;
+    await produce(bootstrap, input, regionInput(n).map((r) => ({ ...r, partition: Number(r.key) % 3 })));
+    // Per 10 s slot: the regions seen, the records and their amounts.
+    const slots = new Map<number, { regions: Set<number>; records: number; total: number }>();
+    for (let i = 0; i < n; i++) {
+      const slot = Math.floor((T0 + i * 10) / 10_000) * 10_000;
+      const s = slots.get(slot) ?? { regions: new Set(), records: 0, total: 0 };
+      s.regions.add((i >> 1) % REGIONS);
+      s.records++;
+      s.total += i % 97;
+      slots.set(slot, s);
+    }
+    const want = [...slots].map(([slot, s]) => `${slot} ${s.regions.size} ${s.records} ${s.total}`).sort();
+    const slotOf = (value: string): string => {
+      const r = JSON.parse(value) as Record<string, number>;
+      return `${r.slot} ${r.regions} ${r.records} ${r.total}`;
+    };
+    const ref = await run(bootstrap, ['run', JOB2, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`)], single, null);
+    expect(ref.code, ref.stderr).toBe(0);
+    expect((await readCommitted(bootstrap, single, true)).map((r) => slotOf(r.value)).sort()).toEqual(want);
+
+    const app = `capp-${uid()}`;
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`)];
+    const pair = [instance('a', engine, args, JOB2), instance('b', engine, args, JOB2)];
+    await until(() => allFinished(pair, 9), 'every task of the 3 sub-topologies finished', pair);
+    for (const i of pair) {
+      expect(i.lines.some((l) => l.includes('keyed by region at ') && l.includes('(9 tasks: tasks 0..2 read the input partitions, 3..5 this topic')), i.lines.join('\n')).toBe(true);
+      expect(i.lines.some((l) => l.includes('keyed by slot at ') && l.includes('6..8 this topic')), i.lines.join('\n')).toBe(true);
+    }
+    for (const i of pair) i.child.kill('SIGTERM');
+    for (const i of pair) await i.exited;
+    expect((await readCommitted(bootstrap, out, true)).map((r) => slotOf(r.value)).sort()).toEqual(want);
+  });
+});

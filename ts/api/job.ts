@@ -305,8 +305,8 @@ export type ApplicationEvent =
   /** The instance's main thread did not respond for longer than maxStallMs: the instance left the group (its tasks go to the others) and joins again once it has stopped them. */
   | { readonly kind: 'stalled'; readonly stalledMs: number; readonly maxStallMs: number }
   | { readonly kind: 'task-claimed'; readonly task: number; readonly owner: string; readonly from: string | null }
-  /** The job is cut at a keyed exchange into two sub-topologies joined by a repartition topic: tasks 0..P-1 read the input partitions, P..2P-1 the topic's. */
-  | { readonly kind: 'repartitioned'; readonly topic: string; readonly at: string; readonly keyFields: readonly string[]; readonly taskCount: number };
+  /** The job is cut at a keyed exchange into sub-topologies joined by a repartition topic (one event per cut, in order): tasks 0..P-1 read the input partitions, `readers` (first and last task) this topic's. */
+  | { readonly kind: 'repartitioned'; readonly topic: string; readonly at: string; readonly keyFields: readonly string[]; readonly taskCount: number; readonly readers: readonly [number, number] };
 
 /** How a worker thread rebuilds a job: the module whose default export builds it, and its arguments. */
 export interface JobModule {

@@ -330,7 +330,7 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
         log.info(`application '${id}': task ${e.task} claimed as ${e.owner}, resuming from ${e.from ?? 'the start (no checkpoint yet)'}`);
         return;
       case 'repartitioned':
-        log.info(`application '${id}': keyed by ${e.keyFields.join(', ')} at '${e.at}', repartitioned through topic '${e.topic}' (${e.taskCount} tasks: the first half read the input partitions, the second the topic's)`);
+        log.info(`application '${id}': keyed by ${e.keyFields.join(', ')} at '${e.at}', repartitioned through topic '${e.topic}' (${e.taskCount} tasks: tasks 0..${e.readers[1] - e.readers[0]} read the input partitions, ${e.readers[0]}..${e.readers[1]} this topic's)`);
         return;
       case 'task-revoked':
         log.info(`application '${id}': task ${e.task} stopped (given up: moved to another instance, or the instance stops)`);

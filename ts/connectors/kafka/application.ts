@@ -3,8 +3,9 @@
  * limits in docs/application-mode.md). The job's tasks are its input partitions: task n reads
  * partition n of every input topic (co-partitioned, as Kafka Streams' tasks) and runs the
  * whole job on them when every keyBy is by the input's declared partitioning; otherwise the job
- * is cut at its keyBy (sub-topologies.ts) and tasks P..2P-1 run the rest on the partitions of a
- * repartition topic that tasks 0..P-1 write (repartition-source.ts, KafkaSink.repartition).
+ * is cut at its keyBys (sub-topologies.ts) and tasks kP..(k+1)P-1 run sub-topology k on the
+ * partitions of the repartition topic that sub-topology k-1's tasks write (repartition-source.ts,
+ * KafkaSink.repartition).
  * Tasks are shared among the instances
  * through the consumer group `<application id>` (task-group.ts); each task runs as its own job
  * at parallelism 1 on this thread, checkpointing into its owner directory under
@@ -27,7 +28,7 @@ import { KafkaSink } from './sink.js';
 import { KafkaSource } from './source.js';
 import { repartitionTopic } from './repartition-records.js';
 import { RepartitionSource } from './repartition-source.js';
-import { repartitionCut, type RepartitionCut } from './sub-topologies.js';
+import { repartitionCuts, type RepartitionCut } from './sub-topologies.js';
 import { TaskGroupThread } from './task-group-thread.js';
 import { CLAIMED_ELSEWHERE, TaskClaim } from './task-ownership.js';
 import { errorCodes } from './transactions.js';
@@ -37,21 +38,22 @@ interface RunningTask {
   readonly done: Promise<void>;
 }
 
-/** What a task's graph is built from: the job's cut (null: the whole job per partition), its repartition topic and partition count. */
+/** What a task's graph is built from: the job's cuts (none: the whole job per partition), their repartition topics and the partition count. */
 interface Layout {
-  readonly cut: RepartitionCut | null;
-  readonly topic: string | null;
-  /** The input topics' partition count: the first sub-topology's task count (and the repartition topic's partition count). */
+  readonly cuts: readonly RepartitionCut[];
+  /** The repartition topic of each cut. */
+  readonly topics: readonly string[];
+  /** The input topics' partition count: each sub-topology's task count (and each repartition topic's partition count). */
   readonly partitions: number;
   readonly bootstrap: readonly string[];
 }
 
 /**
  * The graph of task `task`: with one sub-topology (or in the first), its Kafka sources read
- * partition `task` only; in the second (tasks `partitions..2*partitions-1`) a repartition source
- * reads partition `task - partitions` of the repartition topic instead of the nodes before the
- * cut, which the first writes through a repartition sink. Kafka sinks write under the task's
- * transactional ids; checkpoints go to the owner's directory.
+ * partition `task` only; in sub-topology k > 0 (tasks `k*partitions..(k+1)*partitions-1`) a
+ * repartition source reads partition `task % partitions` of cut k-1's topic instead of the nodes
+ * before that cut, and every sub-topology but the last ends in a repartition sink into its cut's
+ * topic. Kafka sinks write under the task's transactional ids; checkpoints go to the owner's directory.
  */
 function taskGraph(graph: JobGraph, application: string, task: number, claim: TaskClaim, ownership: (doing: string) => void, layout: Layout): JobGraph {
   const dir = claim.dir;
@@ -63,25 +65,29 @@ function taskGraph(graph: JobGraph, application: string, task: number, claim: Ta
   g.checkpoint = { ...graph.checkpoint!, dir };
   g.objectReuse = graph.objectReuse;
   const owner = { name: claim.owner, predecessors: claim.predecessors, beforeTransaction: () => ownership('beginning a transaction') };
-  const cut = layout.cut;
-  // The graph is built again per task (its own user functions): the cut's nodes are found by id.
-  const cutNode = cut === null ? null : graph.nodes.find((n) => n.id === cut.node.id);
-  if (cut !== null && (cutNode === undefined || cutNode === null || cutNode.op.kind !== cut.node.op.kind)) throw new Error(`application '${application}': the job's module built another graph for task ${task} than at the start (node ${cut.node.id} is no longer '${cut.node.name}'); the module must build the same job every time`);
-  const downstream = new Set([...(cut?.downstream ?? [])].map((n) => n.id));
-  const sub = cut === null ? 0 : Math.floor(task / layout.partitions);
+  // The graph is built again per task (its own user functions): the cuts' nodes are found by id.
+  const cutNodes = layout.cuts.map((cut) => {
+    const n = graph.nodes.find((x) => x.id === cut.node.id);
+    if (n === undefined || n.op.kind !== cut.node.op.kind) throw new Error(`application '${application}': the job's module built another graph for task ${task} than at the start (node ${cut.node.id} is no longer '${cut.node.name}'); the module must build the same job every time`);
+    return n;
+  });
+  const sub = Math.floor(task / layout.partitions);
   const partition = task % layout.partitions;
+  const levels = layout.cuts.map((c) => new Set([...c.downstream].map((n) => n.id)));
+  const level = (n: GraphNode): number => levels.filter((d) => d.has(n.id)).length;
   const copies = new Map<GraphNode, GraphNode>();
   let nextId = Math.max(...graph.nodes.map((n) => n.id)) + 1;
-  if (cut !== null && sub === 1) {
-    // The second sub-topology starts at the repartition topic: its rows, event time and watermarks as the cut's input had them.
-    const input = cutNode!.input!;
-    const source = new RepartitionSource(input.schema, { bootstrap: layout.bootstrap, topic: layout.topic!, partition, upstreamTasks: layout.partitions, application, hasEventTime: input.hasEventTime });
+  if (sub > 0) {
+    // Sub-topology k starts at cut k-1's topic: its rows, event time and watermarks as the cut's input had them.
+    const input = cutNodes[sub - 1]!.input!;
+    const topic = layout.topics[sub - 1]!;
+    const source = new RepartitionSource(input.schema, { bootstrap: layout.bootstrap, topic, partition, upstreamTasks: layout.partitions, application, hasEventTime: input.hasEventTime });
     const node: GraphNode = { id: nextId++, name: `Source: ${source.name}`, op: { kind: 'source', source, watermarks: null }, input: null, inputs: [], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime };
     g.nodes.push(node);
     copies.set(input, node);
   }
   for (const n of graph.nodes) {
-    if (cut !== null && (sub === 1) !== downstream.has(n.id)) continue;
+    if (level(n) !== sub) continue;
     let op = n.op;
     if (op.kind === 'source' && op.source instanceof KafkaSource) op = { ...op, source: op.source.forPartitions([partition]) };
     if (op.kind === 'sink' && op.sink instanceof KafkaSink) op = { ...op, sink: op.sink.forTask(application, task, owner) };
@@ -89,11 +95,13 @@ function taskGraph(graph: JobGraph, application: string, task: number, claim: Ta
     copies.set(n, copy);
     g.nodes.push(copy);
   }
-  if (cut !== null && sub === 0) {
-    // The first sub-topology ends at the repartition topic: exactly once, as any Kafka sink of a task.
-    const input = copies.get(cutNode!.input!)!;
-    const sink = KafkaSink.repartition({ bootstrap: layout.bootstrap, topic: layout.topic!, keyFields: cut.keyFields, maxParallelism: graph.parallel.maxParallelism, partitions: layout.partitions, task: partition, application }).forTask(application, task, owner);
-    g.nodes.push({ id: nextId++, name: `Sink: repartition topic '${layout.topic!}'`, op: { kind: 'sink', sink }, input, inputs: [input], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime });
+  if (sub < layout.cuts.length) {
+    // Every sub-topology but the last ends at its cut's repartition topic: exactly once, as any Kafka sink of a task.
+    const cut = layout.cuts[sub]!;
+    const topic = layout.topics[sub]!;
+    const input = copies.get(cutNodes[sub]!.input!)!;
+    const sink = KafkaSink.repartition({ bootstrap: layout.bootstrap, topic, keyFields: cut.keyFields, maxParallelism: graph.parallel.maxParallelism, partitions: layout.partitions, task: partition, application }).forTask(application, task, owner);
+    g.nodes.push({ id: nextId++, name: `Sink: repartition topic '${topic}'`, op: { kind: 'sink', sink }, input, inputs: [input], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime });
   }
   return g;
 }
@@ -175,18 +183,18 @@ async function runApplication(
   const { topics, bootstrap: sourceBootstrap } = inputTopics(graph);
   const emit = (e: ApplicationEvent): void => app.onEvent?.(e);
   const bootstrap = bootstrapList(app.bootstrap, 'ExecuteOptions.application.bootstrap');
-  const cut = repartitionCut(graph, who);
+  const cuts = repartitionCuts(graph, who);
   const counts = await partitionCounts(sourceBootstrap, topics, who);
   const partitions = Math.max(...counts.values());
   for (const [t, n] of counts) {
     if (n !== partitions) throw new Error(`${who}: input topics must have the same number of partitions (task n reads partition n of each): '${t}' has ${n}, another ${partitions}`);
   }
-  // With a repartition: the first sub-topology's tasks 0..P-1 (input partitions), the second's P..2P-1 (repartition topic partitions).
-  const topic = cut === null ? null : repartitionTopic(app.id, cut.node.uid ?? `node${cut.node.id}`);
-  if (topic !== null) await ensureRepartitionTopic(sourceBootstrap, topic, partitions, who);
-  const layout: Layout = { cut, topic, partitions, bootstrap: sourceBootstrap };
-  const taskCount = cut === null ? partitions : 2 * partitions;
-  if (topic !== null) emit({ kind: 'repartitioned', topic, at: cut!.node.name, keyFields: cut!.keyFields, taskCount });
+  // Sub-topology k's tasks are kP..(k+1)P-1: the first's read the input partitions, the others' their repartition topic's.
+  const repartitions = cuts.map((cut) => repartitionTopic(app.id, cut.node.uid ?? `node${cut.node.id}`));
+  for (const topic of repartitions) await ensureRepartitionTopic(sourceBootstrap, topic, partitions, who);
+  const layout: Layout = { cuts, topics: repartitions, partitions, bootstrap: sourceBootstrap };
+  const taskCount = (cuts.length + 1) * partitions;
+  cuts.forEach((cut, k) => emit({ kind: 'repartitioned', topic: repartitions[k]!, at: cut.node.name, keyFields: cut.keyFields, taskCount, readers: [(k + 1) * partitions, (k + 2) * partitions - 1] }));
   const stateDir = join(app.stateDir ?? graph.checkpoint.dir, app.id);
   const started = Date.now();
   const running = new Map<number, RunningTask>();

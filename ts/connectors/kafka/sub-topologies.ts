@@ -11,18 +11,23 @@
  * - exchanges that gather by other rules (windowAll's global, broadcast, keyBy(function),
  *   partitionCustom, range) cannot run per partition at all and are refused.
  *
- * Restricted for now: at most one repartition (two sub-topologies), at a node with one input,
- * whose downstream part takes no other input.
+ * Each cut starts the next sub-topology (Kafka Streams' chain of sub-topologies): sub-topology k
+ * runs between cut k-1 and cut k. After a cut, records are partitioned by its key, so a later
+ * keyed exchange is cut again (a repartition is never assumed to match a later key: an operator
+ * between them may have changed the field).
+ *
+ * Restricted for now: the cuts form a chain (each later than the one before), at nodes with one
+ * input, and a sub-topology takes no input from an earlier one except through its cut.
  */
 
 import { partitioningOf, type GraphNode, type JobGraph, type Partitioning } from '../../plan/graph.js';
 import { KafkaSource } from './source.js';
 
-/** The exchange to repartition at: `node` receives `node.input` through it, by `keyFields`. */
+/** An exchange to repartition at: `node` receives `node.input` through it, by `keyFields`. */
 export interface RepartitionCut {
   readonly node: GraphNode;
   readonly keyFields: readonly string[];
-  /** The node and everything downstream of it: the second sub-topology. */
+  /** The node and everything downstream of it: the sub-topologies after this cut. */
   readonly downstream: ReadonlySet<GraphNode>;
 }
 
@@ -57,12 +62,22 @@ export function coPartitioned(input: GraphNode, keyFields: readonly string[]): b
   });
 }
 
+/** The node and everything downstream of it. */
+function downstreamOf(graph: JobGraph, node: GraphNode): Set<GraphNode> {
+  const out = new Set<GraphNode>([node]);
+  // graph.nodes lists every node after its inputs.
+  for (const n of graph.nodes) if (n.inputs.some((i) => out.has(i))) out.add(n);
+  return out;
+}
+
 /**
- * The cut of `graph` for an application (null: one sub-topology, the whole job per input
- * partition); throws for a job an application cannot run correctly, saying what to do.
+ * The cuts of `graph` for an application, in order (none: one sub-topology, the whole job per
+ * input partition); throws for a job an application cannot run correctly, saying what to do.
+ * Sub-topology k (tasks k*P..(k+1)*P-1) holds the nodes downstream of cuts 0..k-1 and not of cut k.
  */
-export function repartitionCut(graph: JobGraph, who: string): RepartitionCut | null {
-  const cuts: { node: GraphNode; keyFields: readonly string[] }[] = [];
+export function repartitionCuts(graph: JobGraph, who: string): RepartitionCut[] {
+  const cuts: RepartitionCut[] = [];
+  const after = new Set<GraphNode>();
   for (const n of graph.nodes) {
     n.inputs.forEach((input, j) => {
       const p = partitioningOf(n, j);
@@ -70,25 +85,28 @@ export function repartitionCut(graph: JobGraph, who: string): RepartitionCut | n
       if (gathering !== undefined) {
         throw new Error(`${who}: '${n.name}' receives its input through ${gathering}, which an application cannot run: each task holds one input partition's records. Run this job as one process (without --application-id), or key it by fields (keyBy('field'))`);
       }
-      if (p.kind === 'hash' && !coPartitioned(input, p.keyFields)) cuts.push({ node: n, keyFields: p.keyFields });
+      if (p.kind !== 'hash' || (!after.has(input) && coPartitioned(input, p.keyFields))) return;
+      if (n.inputs.length !== 1) {
+        throw new Error(`${who}: '${n.name}' joins ${n.inputs.length} keyed inputs; an application repartitions one input for now. Declare the inputs' partitioning (KafkaSource.setPartitionedBy) if they are already partitioned by the join key, or run the job as one process`);
+      }
+      const last = cuts[cuts.length - 1];
+      if (last !== undefined && !last.downstream.has(n)) {
+        throw new Error(`${who}: the keyed exchanges at '${last.node.name}' and '${n.name}' are on separate branches; an application repartitions along one chain for now. Run the job as one process`);
+      }
+      const downstream = downstreamOf(graph, n);
+      cuts.push({ node: n, keyFields: p.keyFields, downstream });
+      for (const d of downstream) after.add(d);
     });
   }
-  if (cuts.length === 0) return null;
-  if (cuts.length > 1) {
-    throw new Error(`${who}: the job has ${cuts.length} keyed exchanges that need a repartition topic (${cuts.map((c) => `'${c.node.name}' by ${c.keyFields.join(', ')}`).join('; ')}); an application repartitions once for now. Key the job once, or declare the input's partitioning (KafkaSource.setPartitionedBy) where it already matches a key`);
-  }
-  const { node, keyFields } = cuts[0]!;
-  if (node.inputs.length !== 1) {
-    throw new Error(`${who}: '${node.name}' joins ${node.inputs.length} keyed inputs; an application repartitions one input for now. Declare the inputs' partitioning (KafkaSource.setPartitionedBy) if they are already partitioned by the join key, or run the job as one process`);
-  }
-  const downstream = new Set<GraphNode>([node]);
-  for (const n of graph.nodes) if (n.inputs.some((i) => downstream.has(i))) downstream.add(n);
-  for (const n of downstream) {
-    if (n === node) continue;
-    const other = n.inputs.find((i) => !downstream.has(i));
+  // A node's inputs are in its own sub-topology, except a cut's, which arrives through the topic.
+  const level = (n: GraphNode): number => cuts.filter((c) => c.downstream.has(n)).length;
+  for (const n of graph.nodes) {
+    if (cuts.some((c) => c.node === n)) continue;
+    const other = n.inputs.find((i) => level(i) !== level(n));
     if (other !== undefined) {
-      throw new Error(`${who}: '${n.name}' takes input both from after the repartition at '${node.name}' and from '${other.name}' before it; an application cannot run that shape yet. Run the job as one process`);
+      const cut = cuts[level(n) - 1]!;
+      throw new Error(`${who}: '${n.name}' takes input both from after the repartition at '${cut.node.name}' and from '${other.name}' before it; an application cannot run that shape yet. Run the job as one process`);
     }
   }
-  return { node, keyFields, downstream };
+  return cuts;
 }
