@@ -28,7 +28,7 @@ describe('an application job cut into sub-topologies', () => {
       expect(cuts.length).toBe(1);
       const cut = cuts[0];
       expect(cut?.node.op.kind).toBe('windowAggregate');
-      expect(cut?.keyFields).toEqual(['region']);
+      expect(cut?.keys).toEqual([['region']]);
       expect([...cut!.downstream].map((n) => n.op.kind)).toEqual(['windowAggregate', 'sink']);
     }
   });
@@ -55,7 +55,7 @@ describe('an application job cut into sub-topologies', () => {
         .aggregate({ n: agg.count() })
         .sinkTo(KafkaSink.builder().setBootstrapServers('localhost:9092').setTopic('out').build());
       const cuts = repartitionCuts(env.graph, "application 'x'");
-      expect(cuts.map((c) => c.keyFields)).toEqual([['region'], [second]]);
+      expect(cuts.map((c) => c.keys)).toEqual([[['region']], [[second]]]);
       expect(cuts[0]!.downstream.has(cuts[1]!.node)).toBe(true);
       expect([...cuts[1]!.downstream].map((n) => n.op.kind)).toEqual(['windowAggregate', 'sink']);
     }
@@ -75,6 +75,27 @@ describe('an application job cut into sub-topologies', () => {
     const counted = s2.keyBy('region').window(TumblingEventTimeWindows.of(10_000)).aggregate({ user: agg.count(), amount: agg.sum('amount'), ts: agg.max('ts') });
     counted.map((r) => ({ user: r.user, region: r.region, amount: r.amount, ts: r.ts }), schema).union(s2).sinkTo(sink());
     expect(() => repartitionCuts(env2.graph, "application 'x'")).toThrow(/takes input both from after the repartition at .* and from .* before it/);
+  });
+
+  it('a join of keyed inputs: one cut repartitioning both; an unkeyed input or a self-join refused', () => {
+    const env = StreamEnvironment.create();
+    const read = (topic: string) => env.fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics(topic).setJsonValue(schema).setPartitionedBy('user').build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
+    const sink = () => KafkaSink.builder().setBootstrapServers('localhost:9092').setTopic('out').build();
+    read('a').join(read('b')).where('region').equalTo('amount').window(TumblingEventTimeWindows.of(10_000)).apply((x, y) => ({ r: x.region, n: y.amount }), { r: 'i64', n: 'i64' }).sinkTo(sink());
+    const cuts = repartitionCuts(env.graph, "application 'x'");
+    expect(cuts.map((c) => c.keys)).toEqual([[['region'], ['amount']]]);
+    expect(cuts[0]!.node.inputs.length).toBe(2);
+
+    // Keyed by the declared partitioning on both sides: no cut.
+    const env2 = StreamEnvironment.create();
+    const read2 = (topic: string) => env2.fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics(topic).setJsonValue(schema).setPartitionedBy('user').build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
+    read2('a').join(read2('b')).where('user').equalTo('user').window(TumblingEventTimeWindows.of(10_000)).apply((x, y) => ({ r: x.region, n: y.amount }), { r: 'i64', n: 'i64' }).sinkTo(sink());
+    expect(repartitionCuts(env2.graph, "application 'x'")).toEqual([]);
+
+    const env3 = StreamEnvironment.create();
+    const s3 = env3.fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics('a').setJsonValue(schema).build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
+    s3.join(s3).where('region').equalTo('region').window(TumblingEventTimeWindows.of(10_000)).apply((x, y) => ({ r: x.region, n: y.amount }), { r: 'i64', n: 'i64' }).sinkTo(sink());
+    expect(() => repartitionCuts(env3.graph, "application 'x'")).toThrow(/joins a stream with itself; .*Run the job as one process/);
   });
 
   it('a global exchange (windowAll): refused, never run per partition', () => {

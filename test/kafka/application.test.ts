@@ -493,3 +493,48 @@ describe('a job keyed twice by fields the input is not partitioned by: a chain o
     expect((await readCommitted(bootstrap, out, true)).map((r) => slotOf(r.value)).sort()).toEqual(want);
   });
 });
+
+describe('a window coGroup of two topics keyed by a field they are not partitioned by: both inputs repartitioned', () => {
+  it.each(['native', 'ts'])('%s engine: 2 instances, every region and window exactly once, as a single process', async (engine) => {
+    if (engine === 'native') requireNative();
+    const JOB3 = 'test/fixtures/jobs/kafka-app-join.ts';
+    const [left, right, out, single] = ['jl', 'jr', 'jout', 'jsingle'].map((p) => `${p}-${uid()}`) as [string, string, string, string];
+    for (const t of [left, right]) await createTopic(bootstrap, t, 3);
+    await createTopic(bootstrap, out, 2);
+    await createTopic(bootstrap, single, 2);
+    const n = 4000;
+    const side = (k: number) => regionInput(n).filter((_, i) => i % 2 === k).map((r) => ({ ...r, partition: Number(r.key) % 3 }));
+    await produce(bootstrap, left, side(0));
+    await produce(bootstrap, right, side(1));
+    // Per region and 10 s window: the records and amounts of each side (even i left, odd i right).
+    const m = new Map<string, number[]>();
+    for (let i = 0; i < n; i++) {
+      const k = `${(i >> 1) % REGIONS} ${Math.floor((T0 + i * 10) / 10_000) * 10_000}`;
+      const w = m.get(k) ?? [0, 0, 0, 0];
+      w[i % 2]! += 1;
+      w[2 + (i % 2)]! += i % 97;
+      m.set(k, w);
+    }
+    const want = [...m].map(([k, w]) => `${k} ${w.join(' ')}`).sort();
+    const rowOf = (value: string): string => {
+      const r = JSON.parse(value) as Record<string, number>;
+      return `${r.region} ${r.start} ${r.na} ${r.nb} ${r.sa} ${r.sb}`;
+    };
+    const ref = await run(bootstrap, ['run', JOB3, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, left, right, single, `ref-${single}`, join(work, `ref-${single}`)], single, null);
+    expect(ref.code, ref.stderr).toBe(0);
+    expect((await readCommitted(bootstrap, single, true)).map((r) => rowOf(r.value)).sort()).toEqual(want);
+
+    const app = `japp-${uid()}`;
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, left, right, out, `eo-${out}`, join(work, `chk-${out}`)];
+    const pair = [instance('a', engine, args, JOB3), instance('b', engine, args, JOB3)];
+    await until(() => allFinished(pair, 6), 'every task of the 2 sub-topologies finished', pair);
+    for (const i of pair) {
+      const cut = i.lines.filter((l) => l.includes('keyed by region at ') && l.includes('(6 tasks: tasks 0..2 read the input partitions, 3..5 this topic'));
+      expect(cut.length, i.lines.join('\n')).toBe(2);
+      expect(cut.some((l) => l.includes('-in0-repartition')) && cut.some((l) => l.includes('-in1-repartition')), i.lines.join('\n')).toBe(true);
+    }
+    for (const i of pair) i.child.kill('SIGTERM');
+    for (const i of pair) await i.exited;
+    expect((await readCommitted(bootstrap, out, true)).map((r) => rowOf(r.value)).sort()).toEqual(want);
+  });
+});

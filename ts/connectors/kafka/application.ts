@@ -41,8 +41,8 @@ interface RunningTask {
 /** What a task's graph is built from: the job's cuts (none: the whole job per partition), their repartition topics and the partition count. */
 interface Layout {
   readonly cuts: readonly RepartitionCut[];
-  /** The repartition topic of each cut. */
-  readonly topics: readonly string[];
+  /** The repartition topics of each cut, one per input of its node. */
+  readonly topics: readonly (readonly string[])[];
   /** The input topics' partition count: each sub-topology's task count (and each repartition topic's partition count). */
   readonly partitions: number;
   readonly bootstrap: readonly string[];
@@ -78,13 +78,14 @@ function taskGraph(graph: JobGraph, application: string, task: number, claim: Ta
   const copies = new Map<GraphNode, GraphNode>();
   let nextId = Math.max(...graph.nodes.map((n) => n.id)) + 1;
   if (sub > 0) {
-    // Sub-topology k starts at cut k-1's topic: its rows, event time and watermarks as the cut's input had them.
-    const input = cutNodes[sub - 1]!.input!;
-    const topic = layout.topics[sub - 1]!;
-    const source = new RepartitionSource(input.schema, { bootstrap: layout.bootstrap, topic, partition, upstreamTasks: layout.partitions, application, hasEventTime: input.hasEventTime });
-    const node: GraphNode = { id: nextId++, name: `Source: ${source.name}`, op: { kind: 'source', source, watermarks: null }, input: null, inputs: [], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime };
-    g.nodes.push(node);
-    copies.set(input, node);
+    // Sub-topology k starts at cut k-1's topics (one per input of its node): their rows, event time and watermarks as the cut's inputs had them.
+    cutNodes[sub - 1]!.inputs.forEach((input, j) => {
+      const topic = layout.topics[sub - 1]![j]!;
+      const source = new RepartitionSource(input.schema, { bootstrap: layout.bootstrap, topic, partition, upstreamTasks: layout.partitions, application, hasEventTime: input.hasEventTime });
+      const node: GraphNode = { id: nextId++, name: `Source: ${source.name}`, op: { kind: 'source', source, watermarks: null }, input: null, inputs: [], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime };
+      g.nodes.push(node);
+      copies.set(input, node);
+    });
   }
   for (const n of graph.nodes) {
     if (level(n) !== sub) continue;
@@ -96,12 +97,14 @@ function taskGraph(graph: JobGraph, application: string, task: number, claim: Ta
     g.nodes.push(copy);
   }
   if (sub < layout.cuts.length) {
-    // Every sub-topology but the last ends at its cut's repartition topic: exactly once, as any Kafka sink of a task.
+    // Every sub-topology but the last ends at its cut's repartition topics: exactly once, as any Kafka sink of a task.
     const cut = layout.cuts[sub]!;
-    const topic = layout.topics[sub]!;
-    const input = copies.get(cutNodes[sub]!.input!)!;
-    const sink = KafkaSink.repartition({ bootstrap: layout.bootstrap, topic, keyFields: cut.keyFields, maxParallelism: graph.parallel.maxParallelism, partitions: layout.partitions, task: partition, application }).forTask(application, task, owner);
-    g.nodes.push({ id: nextId++, name: `Sink: repartition topic '${topic}'`, op: { kind: 'sink', sink }, input, inputs: [input], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime });
+    cutNodes[sub]!.inputs.forEach((from, j) => {
+      const topic = layout.topics[sub]![j]!;
+      const input = copies.get(from)!;
+      const sink = KafkaSink.repartition({ bootstrap: layout.bootstrap, topic, keyFields: cut.keys[j]!, maxParallelism: graph.parallel.maxParallelism, partitions: layout.partitions, task: partition, application, input: j }).forTask(application, task, owner);
+      g.nodes.push({ id: nextId++, name: `Sink: repartition topic '${topic}'`, op: { kind: 'sink', sink }, input, inputs: [input], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime });
+    });
   }
   return g;
 }
@@ -190,11 +193,12 @@ async function runApplication(
     if (n !== partitions) throw new Error(`${who}: input topics must have the same number of partitions (task n reads partition n of each): '${t}' has ${n}, another ${partitions}`);
   }
   // Sub-topology k's tasks are kP..(k+1)P-1: the first's read the input partitions, the others' their repartition topic's.
-  const repartitions = cuts.map((cut) => repartitionTopic(app.id, cut.node.uid ?? `node${cut.node.id}`));
-  for (const topic of repartitions) await ensureRepartitionTopic(sourceBootstrap, topic, partitions, who);
+  // A join's inputs each have a topic of their own (`...-in<j>`); a single input keeps the plain name.
+  const repartitions = cuts.map((cut) => cut.keys.map((_, j) => repartitionTopic(app.id, `${cut.node.uid ?? `node${cut.node.id}`}${cut.keys.length > 1 ? `-in${j}` : ''}`)));
+  for (const topic of repartitions.flat()) await ensureRepartitionTopic(sourceBootstrap, topic, partitions, who);
   const layout: Layout = { cuts, topics: repartitions, partitions, bootstrap: sourceBootstrap };
   const taskCount = (cuts.length + 1) * partitions;
-  cuts.forEach((cut, k) => emit({ kind: 'repartitioned', topic: repartitions[k]!, at: cut.node.name, keyFields: cut.keyFields, taskCount, readers: [(k + 1) * partitions, (k + 2) * partitions - 1] }));
+  cuts.forEach((cut, k) => cut.keys.forEach((keyFields, j) => emit({ kind: 'repartitioned', topic: repartitions[k]![j]!, at: cut.node.name, keyFields, taskCount, readers: [(k + 1) * partitions, (k + 2) * partitions - 1] })));
   const stateDir = join(app.stateDir ?? graph.checkpoint.dir, app.id);
   const started = Date.now();
   const running = new Map<number, RunningTask>();

@@ -16,17 +16,23 @@
  * keyed exchange is cut again (a repartition is never assumed to match a later key: an operator
  * between them may have changed the field).
  *
- * Restricted for now: the cuts form a chain (each later than the one before), at nodes with one
- * input, and a sub-topology takes no input from an earlier one except through its cut.
+ * A cut at a join (a node with several keyed inputs) repartitions every input, each through a
+ * topic of its own with the same partitions (key-group ranges), so that a downstream task reads
+ * partition p of each: co-partitioned, as Kafka Streams repartitions both sides of a join.
+ *
+ * Restricted for now: the cuts form a chain (each later than the one before), every input of a
+ * cut is keyed and a distinct node, and a sub-topology takes no input from an earlier one except
+ * through its cut.
  */
 
 import { partitioningOf, type GraphNode, type JobGraph, type Partitioning } from '../../plan/graph.js';
 import { KafkaSource } from './source.js';
 
-/** An exchange to repartition at: `node` receives `node.input` through it, by `keyFields`. */
+/** Exchanges to repartition at: `node` receives each of its inputs through one, by that input's key fields. */
 export interface RepartitionCut {
   readonly node: GraphNode;
-  readonly keyFields: readonly string[];
+  /** The key fields of each input, in input order. */
+  readonly keys: readonly (readonly string[])[];
   /** The node and everything downstream of it: the sub-topologies after this cut. */
   readonly downstream: ReadonlySet<GraphNode>;
 }
@@ -79,24 +85,31 @@ export function repartitionCuts(graph: JobGraph, who: string): RepartitionCut[] 
   const cuts: RepartitionCut[] = [];
   const after = new Set<GraphNode>();
   for (const n of graph.nodes) {
-    n.inputs.forEach((input, j) => {
+    const parts = n.inputs.map((input, j) => {
       const p = partitioningOf(n, j);
       const gathering = GATHERING[p.kind];
       if (gathering !== undefined) {
         throw new Error(`${who}: '${n.name}' receives its input through ${gathering}, which an application cannot run: each task holds one input partition's records. Run this job as one process (without --application-id), or key it by fields (keyBy('field'))`);
       }
-      if (p.kind !== 'hash' || (!after.has(input) && coPartitioned(input, p.keyFields))) return;
-      if (n.inputs.length !== 1) {
-        throw new Error(`${who}: '${n.name}' joins ${n.inputs.length} keyed inputs; an application repartitions one input for now. Declare the inputs' partitioning (KafkaSource.setPartitionedBy) if they are already partitioned by the join key, or run the job as one process`);
-      }
-      const last = cuts[cuts.length - 1];
-      if (last !== undefined && !last.downstream.has(n)) {
-        throw new Error(`${who}: the keyed exchanges at '${last.node.name}' and '${n.name}' are on separate branches; an application repartitions along one chain for now. Run the job as one process`);
-      }
-      const downstream = downstreamOf(graph, n);
-      cuts.push({ node: n, keyFields: p.keyFields, downstream });
-      for (const d of downstream) after.add(d);
+      return p;
     });
+    const needs = n.inputs.some((input, j) => {
+      const p = parts[j]!;
+      return p.kind === 'hash' && (after.has(input) || !coPartitioned(input, p.keyFields));
+    });
+    if (!needs) continue;
+    const keys = parts.map((p, j) => {
+      if (p.kind !== 'hash') throw new Error(`${who}: '${n.name}' has a keyed input to repartition and input ${j} '${n.inputs[j]!.name}' that is not keyed; an application repartitions keyed inputs only. Key every input, or run the job as one process`);
+      return p.keyFields;
+    });
+    if (new Set(n.inputs).size !== n.inputs.length) throw new Error(`${who}: '${n.name}' joins a stream with itself; an application cannot repartition that yet. Run the job as one process`);
+    const last = cuts[cuts.length - 1];
+    if (last !== undefined && !last.downstream.has(n)) {
+      throw new Error(`${who}: the keyed exchanges at '${last.node.name}' and '${n.name}' are on separate branches; an application repartitions along one chain for now. Run the job as one process`);
+    }
+    const downstream = downstreamOf(graph, n);
+    cuts.push({ node: n, keys, downstream });
+    for (const d of downstream) after.add(d);
   }
   // A node's inputs are in its own sub-topology, except a cut's, which arrives through the topic.
   const level = (n: GraphNode): number => cuts.filter((c) => c.downstream.has(n)).length;
