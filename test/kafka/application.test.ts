@@ -481,12 +481,19 @@ describe('a job keyed twice by fields the input is not partitioned by: a chain o
     expect((await readCommitted(bootstrap, single, true)).map((r) => slotOf(r.value)).sort()).toEqual(want);
 
     const app = `capp-${uid()}`;
-    const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`)];
+    const args = ['--metrics-port', '0', '--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`)];
     const pair = [instance('a', engine, args, JOB2), instance('b', engine, args, JOB2)];
     await until(() => allFinished(pair, 9), 'every task of the 3 sub-topologies finished', pair);
     for (const i of pair) {
       expect(i.lines.some((l) => l.includes('keyed by region at ') && l.includes('(9 tasks: tasks 0..2 read the input partitions, 3..5 this topic')), i.lines.join('\n')).toBe(true);
       expect(i.lines.some((l) => l.includes('keyed by slot at ') && l.includes('6..8 this topic')), i.lines.join('\n')).toBe(true);
+      // The metrics show which tasks this instance runs, and every operator's task.
+      const url = /metrics at (http:\S+)/.exec(await i.waitFor(/metrics at http/, 'the metrics address'))![1]!;
+      const text = await (await fetch(url)).text();
+      const running = [...text.matchAll(/^sluice_application_task\{job="[^"]*",task="(\d+)"\} 1$/gm)].map((m) => Number(m[1]));
+      expect(running, text).toEqual([...tasksOf(i)].sort((a, b) => a - b));
+      const tagged = new Set([...text.matchAll(/^sluice_records_in_total\{[^}]*,task="(\d+)"\}/gm)].map((m) => Number(m[1])));
+      expect([...tagged].sort((a, b) => a - b), text).toEqual(running);
     }
     for (const i of pair) i.child.kill('SIGTERM');
     for (const i of pair) await i.exited;

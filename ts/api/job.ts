@@ -61,6 +61,8 @@ export interface OperatorMetrics {
   readonly name: string;
   /** Subtask index. */
   readonly subtask: number;
+  /** In an application instance (ExecuteOptions.application): the task the subtask runs in. */
+  readonly task?: number;
   /** What the operator is to the job: a source (its records out are the job's records in) or a sink. */
   readonly role?: 'source' | 'sink';
   recordsIn: number;

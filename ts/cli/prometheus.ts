@@ -73,11 +73,18 @@ export function prometheusText(job: string, operators: readonly OperatorMetrics[
       );
     }
   }
+  // An application instance: the tasks it runs now (the operators below carry them too).
+  const tasks = [...new Set(operators.flatMap((m) => (m.task === undefined ? [] : [m.task])))].sort((a, b) => a - b);
+  if (tasks.length > 0) {
+    out.push('# HELP sluice_application_task Tasks of the Kafka application this instance runs (1 each).', '# TYPE sluice_application_task gauge');
+    out.push(...tasks.map((t) => `sluice_application_task{job="${label(job)}",task="${t}"} 1`));
+  }
   for (const f of FAMILIES) {
     const rows = operators.flatMap((m) => {
       const v = f.value(m);
       if (v === undefined || !Number.isFinite(v)) return [];
-      return [`${f.name}{job="${label(job)}",operator="${label(m.name)}",operator_id="${m.id}",subtask="${m.subtask}"} ${v}`];
+      const task = m.task === undefined ? '' : `,task="${m.task}"`;
+      return [`${f.name}{job="${label(job)}",operator="${label(m.name)}",operator_id="${m.id}",subtask="${m.subtask}"${task}} ${v}`];
     });
     if (rows.length === 0) continue;
     out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`, ...rows);

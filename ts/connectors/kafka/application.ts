@@ -21,7 +21,7 @@
 
 import { join } from 'node:path';
 import { registerApplicationRunner } from '../../api/environment.js';
-import type { ApplicationEvent, ExecuteOptions, JobResult, OperatorMetrics } from '../../api/job.js';
+import type { ApplicationEvent, ExecuteOptions, JobResult, OperatorMetrics, Progress } from '../../api/job.js';
 import { JobGraph, ParallelSettings, type GraphNode } from '../../plan/graph.js';
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { KafkaSink } from './sink.js';
@@ -30,6 +30,7 @@ import { repartitionTopic } from './repartition-records.js';
 import { RepartitionSource } from './repartition-source.js';
 import { repartitionCuts, type RepartitionCut } from './sub-topologies.js';
 import { TaskGroupThread } from './task-group-thread.js';
+import { TaskProgress } from './task-progress.js';
 import { CLAIMED_ELSEWHERE, TaskClaim } from './task-ownership.js';
 import { errorCodes } from './transactions.js';
 
@@ -205,6 +206,8 @@ async function runApplication(
   const results: JobResult[] = [];
   let failure: unknown = null;
   const stop = new AbortController();
+  // A progress function gets the instance's tasks as one snapshot (each operator tagged with its task).
+  const progress = typeof options.progress === 'function' ? new TaskProgress(jobName, started, options.progress) : null;
   const onOuterAbort = (): void => stop.abort();
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   if (options.signal?.aborted === true) stop.abort();
@@ -230,11 +233,13 @@ async function runApplication(
       };
       // Built again from the job's module: the task's own user function objects.
       const g = await build();
-      return run(taskGraph(g, app.id, task, claim, ownership, layout), { ...rest, signal: abort.signal, restoreFrom: 'latest', ownership });
+      const report = progress === null ? {} : { progress: (p: Progress) => progress.reported(task, p) };
+      return run(taskGraph(g, app.id, task, claim, ownership, layout), { ...rest, ...report, signal: abort.signal, restoreFrom: 'latest', ownership });
     };
     const done = run1().then(
       (r) => {
         results.push(r);
+        progress?.finished(task, r);
         if (!abort.signal.aborted) emit({ kind: 'task-finished', task, recordsIn: r.recordsIn });
       },
       (e: unknown) => {
@@ -244,6 +249,7 @@ async function runApplication(
           // missed its session, e.g. its process was paused) and refused or fenced what this
           // one still tried. Give it up and join again; nothing of this run is committed any more.
           running.delete(task);
+          progress?.gone(task);
           if (!refused) emit({ kind: 'task-fenced', task });
           group.release(task);
           return;
@@ -268,6 +274,7 @@ async function runApplication(
           return [
             r.done.then(() => {
               running.delete(t);
+              progress?.gone(t);
               emit({ kind: 'task-revoked', task: t });
             }),
           ];
