@@ -76,6 +76,17 @@ describe('the sluice command', () => {
     expect(sluice(['explain', fixture, '--mermaid', '--', '1000', 'x']).stdout).toMatch(/^flowchart LR/);
   });
 
+  it('explains a job as a Kafka application: its sub-topologies, their tasks and repartition topics', () => {
+    const chain = join(import.meta.dirname, '..', 'fixtures', 'jobs', 'kafka-app-chain.ts');
+    const r = sluice(['explain', chain, '--application-id', 'shop', '--', '127.0.0.1:1', 'in', 'out', 'tx', join(dir, 'never-chk')]);
+    expect(r.status, r.stderr).toBe(0);
+    const app = r.stdout.slice(r.stdout.indexOf("As Kafka application 'shop'"));
+    expect(app).toMatch(/^As Kafka application 'shop': 3 sub-topologies, 3P tasks/);
+    expect(app).toContain("Sub-topology 0: tasks 0..P-1; reads partition n of every input topic; writes 'shop-node2-repartition' (by region)");
+    expect(app).toContain("Sub-topology 1: tasks P..2P-1; reads partition n of 'shop-node2-repartition'; writes 'shop-node4-repartition' (by slot)");
+    expect(app).toMatch(/Sub-topology 2: tasks 2P..3P-1; reads partition n of 'shop-node4-repartition'\n {4}#4 Window/);
+  });
+
   it('reports progress, serves Prometheus metrics while running, and stops cleanly on Ctrl-C', async () => {
     const out = join(dir, 'paced.jsonl');
     const port = 20000 + Math.floor(Math.random() * 20000);

@@ -23,6 +23,7 @@ import { Log, parseLogLevel } from './log.js';
 import { openDashboard } from './dashboard.js';
 // Registers the runner of --application-id (jobs that import Sluice's entry point load it too).
 import '../connectors/kafka/application.js';
+import { describeSubTopologies } from '../connectors/kafka/sub-topologies.js';
 import type { ApplicationEvent, ExecuteOptions, JobResult, Progress, RestartInfo } from '../api/job.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -54,7 +55,11 @@ const RUN: OptionSpec[] = [
   { name: 'state-dir', value: '<dir>', help: "with --application-id: the shared directory of the tasks' checkpoints (default: the job's checkpoint dir)" },
   { name: 'log-level', value: '<error|warn|info|debug>', help: 'what goes to stderr besides progress (default info: one line per start, restore, checkpoint, restart, stop)' },
 ];
-const EXPLAIN: OptionSpec[] = [...COMMON, { name: 'mermaid', help: 'print the plan as a Mermaid flowchart' }];
+const EXPLAIN: OptionSpec[] = [
+  ...COMMON,
+  { name: 'mermaid', help: 'print the plan as a Mermaid flowchart' },
+  { name: 'application-id', value: '<id>', help: "also print the job's sub-topologies as a Kafka application: their tasks and repartition topics (docs/application-mode.md)" },
+];
 
 const HELP = `Usage: sluice <command> [options]
 
@@ -381,6 +386,9 @@ async function explain(argv: readonly string[]): Promise<number> {
   const env = StreamEnvironment.create(envOptions(options));
   await fn(env, job.args);
   process.stdout.write(env.explain(options.has('mermaid') ? 'mermaid' : 'text') + '\n');
+  const appId = options.get('application-id');
+  if (appId === true) throw new UsageError('--application-id needs an id');
+  if (typeof appId === 'string') process.stdout.write(describeSubTopologies(env.graph, appId) + '\n');
   return 0;
 }
 

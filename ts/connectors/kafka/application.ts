@@ -26,9 +26,8 @@ import { JobGraph, ParallelSettings, type GraphNode } from '../../plan/graph.js'
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { KafkaSink } from './sink.js';
 import { KafkaSource } from './source.js';
-import { repartitionTopic } from './repartition-records.js';
 import { RepartitionSource } from './repartition-source.js';
-import { repartitionCuts, type RepartitionCut } from './sub-topologies.js';
+import { cutTopics, repartitionCuts, type RepartitionCut } from './sub-topologies.js';
 import { TaskGroupThread } from './task-group-thread.js';
 import { TaskProgress } from './task-progress.js';
 import { CLAIMED_ELSEWHERE, TaskClaim } from './task-ownership.js';
@@ -194,8 +193,7 @@ async function runApplication(
     if (n !== partitions) throw new Error(`${who}: input topics must have the same number of partitions (task n reads partition n of each): '${t}' has ${n}, another ${partitions}`);
   }
   // Sub-topology k's tasks are kP..(k+1)P-1: the first's read the input partitions, the others' their repartition topic's.
-  // A join's inputs each have a topic of their own (`...-in<j>`); a single input keeps the plain name.
-  const repartitions = cuts.map((cut) => cut.keys.map((_, j) => repartitionTopic(app.id, `${cut.node.uid ?? `node${cut.node.id}`}${cut.keys.length > 1 ? `-in${j}` : ''}`)));
+  const repartitions = cuts.map((cut) => cutTopics(app.id, cut));
   for (const topic of repartitions.flat()) await ensureRepartitionTopic(sourceBootstrap, topic, partitions, who);
   const layout: Layout = { cuts, topics: repartitions, partitions, bootstrap: sourceBootstrap };
   const taskCount = (cuts.length + 1) * partitions;

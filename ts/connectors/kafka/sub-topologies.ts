@@ -26,6 +26,7 @@
  */
 
 import { partitioningOf, type GraphNode, type JobGraph, type Partitioning } from '../../plan/graph.js';
+import { repartitionTopic } from './repartition-records.js';
 import { KafkaSource } from './source.js';
 
 /** Exchanges to repartition at: `node` receives each of its inputs through one, by that input's key fields. */
@@ -122,4 +123,31 @@ export function repartitionCuts(graph: JobGraph, who: string): RepartitionCut[] 
     }
   }
   return cuts;
+}
+
+/** The repartition topics of a cut, one per input of its node (a join's inputs each `...-in<j>`; a single input the plain name). */
+export function cutTopics(application: string, cut: RepartitionCut): string[] {
+  const base = cut.node.uid ?? `node${cut.node.id}`;
+  return cut.keys.map((_, j) => repartitionTopic(application, cut.keys.length > 1 ? `${base}-in${j}` : base));
+}
+
+/**
+ * The sub-topologies of `graph` run as application `application` (`sluice explain
+ * --application-id`): each one's tasks (P: the input topics' partition count, known at run
+ * time), what it reads and writes, and its nodes. Which instance runs which task is known only
+ * at run time: the log and the metrics say.
+ */
+export function describeSubTopologies(graph: JobGraph, application: string): string {
+  const who = `application '${application}'`;
+  const cuts = repartitionCuts(graph, who);
+  const level = (n: GraphNode): number => cuts.filter((c) => c.downstream.has(n)).length;
+  const lines = [`As Kafka application '${application}': ${cuts.length + 1} sub-topolog${cuts.length === 0 ? 'y' : 'ies'}, ${cuts.length === 0 ? 'P tasks' : `${cuts.length + 1}P tasks`} (P: the input topics' partition count; each task at parallelism 1, on whichever instance the group assigns it)`];
+  for (let k = 0; k <= cuts.length; k++) {
+    const tasks = k === 0 ? '0..P-1' : `${k === 1 ? '' : k}P..${k + 1}P-1`;
+    const reads = k === 0 ? 'partition n of every input topic' : `partition n of ${cutTopics(application, cuts[k - 1]!).map((t) => `'${t}'`).join(' and ')}`;
+    const writes = k === cuts.length ? '' : `; writes ${cutTopics(application, cuts[k]!).map((t, j) => `'${t}' (by ${cuts[k]!.keys[j]!.join(', ')})`).join(' and ')}`;
+    lines.push(`  Sub-topology ${k}: tasks ${tasks}; reads ${reads}${writes}`);
+    for (const n of graph.nodes) if (level(n) === k) lines.push(`    #${n.id} ${n.name}`);
+  }
+  return lines.join('\n');
 }
