@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { requireNative } from '../engines.js';
-import { createTopic, expectedWindows, produce, readCommitted, readLog, uid, windowOf, type TestRecord } from './helpers.js';
+import { createTopic, earliestOffsets, expectedWindows, produce, readCommitted, readLog, uid, windowOf, type TestRecord } from './helpers.js';
 import { expectExactlyOnce, run } from './job-runs.js';
 
 const bootstrap = inject('kafkaBootstrap');
@@ -419,7 +419,7 @@ describe('an idle input partition of a repartitioned application does not hold i
   // the repartition topic, and the downstream tasks' watermark follows partition 0's task alone,
   // so the windows it passed are emitted while the (unbounded) job runs. Without idleness
   // through the topic, the task that never sent a watermark would hold them back for good.
-  it.each(['native', 'ts'])('%s engine: one instance, the windows of partition 0 emitted, exactly', async (engine) => {
+  it.each(['native', 'ts'])('%s engine: one instance, the windows of partition 0 emitted, exactly; the consumed records purged', async (engine) => {
     if (engine === 'native') requireNative();
     const input = `iin-${uid()}`;
     const out = `iout-${uid()}`;
@@ -441,6 +441,14 @@ describe('an idle input partition of a repartitioned application does not hold i
       if (Date.now() > deadline || one.child.exitCode !== null) throw new Error(`the windows did not come (${got.length} of ${want.length}):\n${one.lines.join('\n')}`);
       await new Promise((r) => setTimeout(r, 500));
       got = (await readCommitted(bootstrap, out)).map((r) => regionWindowOf(r.value)).sort();
+    }
+    // Consumed records are purged from the repartition topic once the checkpoints the job keeps are past them.
+    const topic = /repartitioned through topic '([^']+)'/.exec(one.lines.join('\n'))![1]!;
+    let starts = await earliestOffsets(bootstrap, topic);
+    while (!starts.every((o) => o > 0n)) {
+      if (Date.now() > deadline || one.child.exitCode !== null) throw new Error(`the repartition topic was not purged (log start offsets ${starts.join(', ')}):\n${one.lines.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 500));
+      starts = await earliestOffsets(bootstrap, topic);
     }
     one.child.kill('SIGTERM');
     const r = await one.exited;

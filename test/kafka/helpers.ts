@@ -65,6 +65,16 @@ interface RawBatch {
 const IS_TRANSACTIONAL = 1 << 4;
 const IS_CONTROL = 1 << 5;
 
+/** Each partition's log start offset (what DeleteRecords or retention left), in partition order. */
+export async function earliestOffsets(bootstrap: string, topic: string): Promise<bigint[]> {
+  const consumer = new Consumer({ clientId: `reader-${uid()}`, groupId: `reader-${uid()}`, bootstrapBrokers: [bootstrap] });
+  try {
+    return [...(await consumer.listOffsets({ topics: [topic], timestamp: -2n })).get(topic)!];
+  } finally {
+    await consumer.close(true);
+  }
+}
+
 /**
  * Every record of `topic` that a read_committed consumer sees, read to the last stable offsets;
  * by partition, then offset. `settled`: first wait (up to 60 s) until no transaction is open on

@@ -81,7 +81,7 @@ function taskGraph(graph: JobGraph, application: string, task: number, claim: Ta
     // Sub-topology k starts at cut k-1's topics (one per input of its node): their rows, event time and watermarks as the cut's inputs had them.
     cutNodes[sub - 1]!.inputs.forEach((input, j) => {
       const topic = layout.topics[sub - 1]![j]!;
-      const source = new RepartitionSource(input.schema, { bootstrap: layout.bootstrap, topic, partition, upstreamTasks: layout.partitions, application, hasEventTime: input.hasEventTime });
+      const source = new RepartitionSource(input.schema, { bootstrap: layout.bootstrap, topic, partition, upstreamTasks: layout.partitions, application, hasEventTime: input.hasEventTime, retain: graph.checkpoint!.retain });
       const node: GraphNode = { id: nextId++, name: `Source: ${source.name}`, op: { kind: 'source', source, watermarks: null }, input: null, inputs: [], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime };
       g.nodes.push(node);
       copies.set(input, node);

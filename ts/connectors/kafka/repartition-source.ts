@@ -6,10 +6,15 @@
  * tasks' (UpstreamWatermarks: idle ones left out), emitted by the source itself after the rows
  * that precede it in the partition. It ends once every upstream task's end record arrived (bounded upstream
  * input); its checkpoint holds the offset and the upstream tasks' watermarks and ends.
+ *
+ * Once a checkpoint completes, the records below the offset of the oldest checkpoint the job
+ * keeps are deleted (DeleteRecords), as Kafka Streams purges its repartition topics after each
+ * commit: only this task reads its partition, and no restore goes back further, so the topic
+ * holds what is in flight, not the application's whole history.
  */
 
 import { randomUUID } from 'node:crypto';
-import type { Consumer, ConnectionPool } from '@platformatic/kafka';
+import type { Admin, Consumer, ConnectionPool } from '@platformatic/kafka';
 import type { Source, SourceContext, SourceReader } from '../../api/connector.js';
 import { BatchBuilder } from '../../batch/builder.js';
 import type { RecordBatch } from '../../batch/record-batch.js';
@@ -28,6 +33,8 @@ export interface RepartitionSourceOptions {
   readonly application: string;
   /** The rows carry event time (the cut's input had it). */
   readonly hasEventTime: boolean;
+  /** Checkpoints the job keeps (a restore may fall back to the oldest): records below its offset are purged. */
+  readonly retain: number;
 }
 
 /** What a checkpoint holds of the reader. */
@@ -77,6 +84,12 @@ class RepartitionReader implements SourceReader {
   private readonly ended = new Set<number>();
   private readonly who: string;
   private idleMs = 0;
+  /** The offset each checkpoint taken recorded, and the completed ones the job keeps (oldest first). */
+  private readonly taken = new Map<number, bigint>();
+  private readonly kept: bigint[] = [];
+  private purgedTo = 0n;
+  private admin: Admin | null = null;
+  private purgeErrors = 0;
 
   constructor(
     private readonly o: RepartitionSourceOptions,
@@ -187,7 +200,8 @@ class RepartitionReader implements SourceReader {
     return true;
   }
 
-  checkpoint(): RepartitionPosition {
+  checkpoint(checkpointId?: number): RepartitionPosition {
+    if (checkpointId !== undefined) this.taken.set(checkpointId, this.consumed);
     return { next: String(this.consumed), watermarks: this.upstream.snapshot(), ended: [...this.ended].sort((a, b) => a - b), idle: this.upstream.idleTasks(), watermark: this.upstream.watermark };
   }
 
@@ -198,11 +212,34 @@ class RepartitionReader implements SourceReader {
     for (const t of p.ended) this.ended.add(t);
   }
 
+  async checkpointComplete(checkpointId: number): Promise<void> {
+    const at = this.taken.get(checkpointId);
+    for (const id of this.taken.keys()) if (id <= checkpointId) this.taken.delete(id);
+    if (at === undefined) return;
+    this.kept.push(at);
+    if (this.kept.length > this.o.retain) this.kept.shift();
+    const to = this.kept[0]!;
+    if (this.kept.length < this.o.retain || to <= this.purgedTo) return;
+    try {
+      const kafka = await loadKafka();
+      this.admin ??= new kafka.Admin({ clientId: `sluice-${this.o.application}-purge-${this.o.partition}`, bootstrapBrokers: [...this.o.bootstrap], retries: 3 });
+      await this.admin.deleteRecords({ topics: [{ name: this.o.topic, partitions: [{ partition: this.o.partition, offset: to }] }] });
+      this.purgedTo = to;
+    } catch {
+      // Housekeeping only (the records stay until the next checkpoint's purge, or the topic's
+      // retention): counted in the task's metrics, not a failure of the job.
+      this.purgeErrors++;
+    }
+  }
+
   metrics(): Record<string, number> {
-    return { idleMs: this.idleMs };
+    return { idleMs: this.idleMs, purgedTo: Number(this.purgedTo), purgeErrors: this.purgeErrors };
   }
 
   async close(): Promise<void> {
+    const admin = this.admin;
+    this.admin = null;
+    if (admin !== null) await admin.close().catch(() => undefined);
     const pool = this.pool;
     this.pool = null;
     const consumer = this.consumer;
