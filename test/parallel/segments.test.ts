@@ -101,6 +101,49 @@ describe('the partitioner writing into segments', () => {
     }
   });
 
+  it('fills the same segments on both engines across batches of short texts, then long ones, then short again', () => {
+    requireNative();
+    // Short texts (at most the bytes reserved per row) let the native scatter place rows by count
+    // alone; a held segment whose text ran long earlier, or a long text now, takes the walk.
+    const tr = rng(5);
+    // Long: 33 to 59 characters, some not ASCII; short: 24 to 32 ASCII bytes, so that a segment
+    // whose earlier rows ran long fills its text before its rows.
+    const text = (i: number, long: boolean) => (long ? `${i}:${'abcdefghijklmnopqrstuvwxyzäöü'.repeat(3)}`.slice(0, 33 + Math.floor(tr() * 27)) : `${i}:${'abcdefghijklmnopqrstuvwxyz'.repeat(2)}`.slice(0, 24 + Math.floor(tr() * 9)));
+    const make = (from: number, long: boolean) =>
+      batchFromRecords(
+        Array.from({ length: 1500 }, (_, k) => ({ id: Math.floor(tr() * 300) - 100, name: tr() < 0.1 ? null : text(from + k, long), score: k / 4, ok: k % 3 === 0, n: k, at: from + k })),
+        schema,
+      ).withEventTime(BigInt64Array.from({ length: 1500 }, (_, k) => BigInt(from + k)));
+    const batches = [make(0, false), make(1500, true), make(3000, false), make(4500, false)];
+    for (const p of [1, 2, 3]) {
+      const [nat, ts] = ENGINES.map((engine) => {
+        const eng = selectEngine(engine);
+        const pool = SegmentPool.create(400, 4096);
+        const layout = segmentLayout(schema, 4096);
+        const io: SegmentIo = { cur: new Int32Array(p).fill(-1), spares: new Int32Array(3), full: new Int32Array(1 + 2 * (2 + p)) };
+        const out: RecordBatch[][] = Array.from({ length: p }, () => []);
+        const view = (seg: number): RecordBatch => segmentBatch(pool.memory, pool.base(seg), layout, schema);
+        for (const b of batches) {
+          const targets = new Uint32Array(b.length);
+          for (let row = 0; row < b.length; ) {
+            while (io.spares[0]! < 2) io.spares[++io.spares[0]!] = pool.tryAcquire();
+            io.full[0] = 0;
+            row = eng.scatterToSegments(b, { kind: 'hash', keyFields: [0], maxParallelism: 128, targets }, pool.bytes, layout, io, row);
+            for (let f = 0; f < io.full[0]!; f++) out[io.full[1 + 2 * f]!]!.push(view(io.full[2 + 2 * f]!));
+          }
+        }
+        for (let t = 0; t < p; t++) if (io.cur[t]! >= 0) out[t]!.push(view(io.cur[t]!));
+        return out.map((segs) => ({ sizes: segs.map((x) => x.length), rows: wire(RecordBatch.concat(schema, segs)) }));
+      });
+      const parts = hashPartition(RecordBatch.concat(schema, batches), [0], p, 128);
+      for (let t = 0; t < p; t++) {
+        expect(nat![t]!.sizes, `p=${p}, target ${t}`).toEqual(ts![t]!.sizes);
+        expect(nat![t]!.rows).toEqual(wire(parts[t]!));
+        expect(ts![t]!.rows).toEqual(wire(parts[t]!));
+      }
+    }
+  });
+
   it('refuses a row larger than a segment, with the same words on both engines', () => {
     requireNative();
     const big = batchFromRecords([{ s: 'y'.repeat(5000) }], Schema.from({ s: 'utf8' }));

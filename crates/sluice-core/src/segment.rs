@@ -227,11 +227,11 @@ pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: 
             };
             let mask = max_parallelism - 1;
             match (single_i64, max_parallelism.is_power_of_two()) {
-                // The common key (one non-null integer column): hashed here, no key bytes built.
+                // The common key (one non-null integer column): hashed here, no key bytes built;
+                // the subtask computed (`kg * n / maxParallelism`, a shift) rather than looked up,
+                // so the loop has no memory access but the keys and vectorises.
                 (Some(v), true) => {
-                    for (d, &k) in to.iter_mut().zip(&v[from..batch.len]) {
-                        *d = table[(hash_i64_key(k) & mask) as usize];
-                    }
+                    subtasks_of_i64_keys(&v[from..batch.len], &mut to, mask, n as u32, max_parallelism.trailing_zeros());
                 }
                 (Some(v), false) => {
                     for (d, &k) in to.iter_mut().zip(&v[from..batch.len]) {
@@ -261,15 +261,52 @@ pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: 
         first[t + 1] += first[t];
     }
     let mut order = vec![0u32; rows];
-    let mut fill = first.clone();
-    for (r, &t) in (from..).zip(&to) {
-        order[fill[t as usize]] = r as u32;
-        fill[t as usize] += 1;
+    if n == 2 {
+        // Two targets (parallelism 2): both cursors in registers, chosen without a branch; the
+        // general loop's cursor goes through memory, a store-to-load wait per row.
+        let (mut a, mut b) = (0usize, first[1]);
+        for (r, &t) in (from..).zip(&to) {
+            let second = t as usize;
+            order[if second == 0 { a } else { b }] = r as u32;
+            a += 1 - second;
+            b += second;
+        }
+    } else {
+        let mut fill = first.clone();
+        for (r, &t) in (from..).zip(&to) {
+            order[fill[t as usize]] = r as u32;
+            fill[t as usize] += 1;
+        }
     }
     place(batch, &types, layout, pool, io, &first, &order)
 }
 
-/// Steps 3 and 4 of `scatter_to_segments`: the segments each target's rows (`order[first[t]..first[t + 1]]`) need, then the copies.
+/// Each key's subtask (`kg * n / maxParallelism`, the key group `kg` from `hash_i64_key`), with
+/// AVX2 where the CPU has it: eight keys per instruction (the build targets baseline x86-64,
+/// whose SSE2 has no 32-bit lane multiply, so the portable loop hashes one key at a time).
+fn subtasks_of_i64_keys(keys: &[i64], to: &mut [u32], mask: u32, n: u32, shift: u32) {
+    #[inline(always)]
+    fn each(keys: &[i64], to: &mut [u32], mask: u32, n: u32, shift: u32) {
+        for (d, &k) in to.iter_mut().zip(keys) {
+            *d = ((hash_i64_key(k) & mask) * n) >> shift;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(keys: &[i64], to: &mut [u32], mask: u32, n: u32, shift: u32) {
+            each(keys, to, mask, n, shift);
+        }
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU was just found to have AVX2, the only requirement of `avx2`.
+            unsafe { avx2(keys, to, mask, n, shift) };
+            return;
+        }
+    }
+    each(keys, to, mask, n, shift);
+}
+
+/// Steps 3 and 4 of `scatter_to_segments`: the segments each target's rows (`order[first[t]..first[t + 1]]`; the batch's last `order.len()` rows in all) need, then the copies.
 fn place(batch: &BatchRef<'_>, types: &[DataType], layout: &SegmentLayout, pool: &mut [u8], io: SegmentIo<'_>, first: &[usize], order: &[u32]) -> Result<usize> {
     let n = io.cur.len();
     let seg = layout.segment_bytes;
@@ -289,6 +326,12 @@ fn place(batch: &BatchRef<'_>, types: &[DataType], layout: &SegmentLayout, pool:
     let mut held: Vec<Option<usize>> = vec![None; n];
     let mut needs: Vec<Need> = Vec::new();
     let mut used = vec![0usize; utf8.len()];
+    // Every text of the rows placed here within the bytes reserved per row: a segment's text
+    // region (that many bytes per row it holds) cannot fill before its rows do, so wherever a
+    // target's current segment has room for its remaining rows at that size, the needs are at
+    // fixed steps as without text, and the walk over the rows' lengths is not needed.
+    let from = batch.len - order.len();
+    let short = utf8_offsets.iter().all(|o| o[from..].windows(2).map(|w| (w[1] - w[0]) as usize).max().unwrap_or(0) <= UTF8_BYTES_PER_ROW);
     for t in 0..n {
         let mine = &order[first[t]..first[t + 1]];
         if io.cur[t] >= 0 {
@@ -302,7 +345,8 @@ fn place(batch: &BatchRef<'_>, types: &[DataType], layout: &SegmentLayout, pool:
         if mine.is_empty() {
             continue;
         }
-        if utf8.is_empty() {
+        let rows_limit = utf8.is_empty() || (short && held[t].is_none_or(|r0| (0..utf8.len()).all(|j| used[j] + UTF8_BYTES_PER_ROW * (cap - r0.min(cap)) <= utf8_bytes[j])));
+        if rows_limit {
             // Only the row count limits a segment: the needs are at fixed steps.
             let mut k = match held[t] {
                 Some(r0) => cap - r0.min(cap),
