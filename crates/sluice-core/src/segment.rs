@@ -331,7 +331,11 @@ fn place(batch: &BatchRef<'_>, types: &[DataType], layout: &SegmentLayout, pool:
     // target's current segment has room for its remaining rows at that size, the needs are at
     // fixed steps as without text, and the walk over the rows' lengths is not needed.
     let from = batch.len - order.len();
-    let short = utf8_offsets.iter().all(|o| o[from..].windows(2).map(|w| (w[1] - w[0]) as usize).max().unwrap_or(0) <= UTF8_BYTES_PER_ROW);
+    let short = utf8_offsets.iter().all(|o| {
+        let o = &o[from..];
+        // Pairs by zip, not windows(2): this form vectorises.
+        o[1..].iter().zip(o).map(|(b, a)| b - a).max().unwrap_or(0) as usize <= UTF8_BYTES_PER_ROW
+    });
     for t in 0..n {
         let mine = &order[first[t]..first[t + 1]];
         if io.cur[t] >= 0 {
