@@ -23,6 +23,7 @@ import { Schema } from '../ts/batch/schema.js';
 import { i32View, setI64 } from '../ts/batch/i64.js';
 import { selectEngine } from '../ts/engine/select.js';
 import { exchangeBench } from './exchange.js';
+import { HELD_BATCHES, inTurn } from './in-turn.js';
 import { $, lit, planSql, TableEnvironment } from '../ts/index.js';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve as resolvePath } from 'node:path';
@@ -280,20 +281,6 @@ function groupAgg(engine: EngineName, events: number): CaseResult {
 }
 
 /** Batches a kernel case keeps and goes through in turn (512 Ki rows), see inTurn. */
-const HELD_BATCHES = 64;
-
-/**
- * `batches` again and again until `rows` rows went through: a kernel case's input without
- * holding all of it, whose heap the garbage collector would keep marking during the timing.
- */
-function* inTurn(batches: readonly RecordBatch[], rows: number): Generator<RecordBatch> {
-  for (let done = 0, k = 0; done < rows; k++) {
-    const b = batches[k % batches.length]!;
-    yield b;
-    done += b.length;
-  }
-}
-
 /**
  * The hash-partitioning kernel: Nexmark bids (auction, price, dateTime) generated beforehand,
  * split by key group of `auction` into 4 per-subtask batches (maxParallelism 128). The first

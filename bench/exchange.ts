@@ -1,6 +1,7 @@
 /**
  * The exchange microbenchmark: two worker threads, each with its half of the bids of `events`
- * Nexmark events (five columns) generated beforehand, either consume their own batches (direct) or
+ * Nexmark events (five columns; its first 64 batches generated beforehand and used in turn),
+ * either consume their own batches (direct) or
  * hash-partition every batch by auction straight into segments of a shared pool, keep one
  * target's through a ring of its own and hand the other's to the other thread through a shared
  * ring, as a keyed exchange at parallelism 2 does (exchange: the runtime's SegmentWriter and
@@ -21,6 +22,7 @@ import type { SegmentIo } from '../ts/engine/engine.js';
 import { CHANNEL_CREDITS, EXCHANGE_SEGMENT_BYTES, writerSpares } from '../ts/runtime/memory.js';
 import { createRing, SegmentChannel, SegmentWriter } from '../ts/runtime/segment-channel.js';
 import { SegmentPool, type SegmentPoolSetup } from '../ts/runtime/segment-pool.js';
+import { HELD_BATCHES, inTurn } from './in-turn.js';
 
 const FIELDS = ['auction', 'bidder', 'price', 'channel', 'dateTime'];
 const BATCH = 8192;
@@ -104,8 +106,14 @@ export async function exchangeBench(engine: EngineName, events: number, runs = 1
 async function worker(s: Setup): Promise<void> {
   const eng = selectEngine(s.engine);
   const gen = eng.createNexmarkGenerator({ ...DEFAULT_NEXMARK_CONFIG, eventCount: s.events, splitIndex: s.self, splitCount: 2 }, 'bid', FIELDS);
+  // The first batches, used in turn for all of this worker's bids (inTurn): holding them all
+  // (hundreds of MB per thread) made the figure mostly the time to stream them from memory.
   const batches: RecordBatch[] = [];
-  for (let b = gen.nextBatch(BATCH); b !== null; b = gen.nextBatch(BATCH)) batches.push(b);
+  let total = 0;
+  for (let b = gen.nextBatch(BATCH); b !== null; b = gen.nextBatch(BATCH)) {
+    if (batches.length < HELD_BATCHES) batches.push(b);
+    total += b.length;
+  }
   const schema = batches[0]!.schema;
   const pool = SegmentPool.attach(s.pool);
   let rows = 0;
@@ -134,7 +142,9 @@ async function worker(s: Setup): Promise<void> {
     parentPort!.once('message', () => r());
     parentPort!.postMessage({ t: 'ready' });
   });
-  for (const b of batches) {
+  let sent = 0;
+  for (const b of inTurn(batches, total)) {
+    sent += b.length;
     if (s.mode === 'direct') {
       rows += b.length;
       continue;
@@ -155,7 +165,7 @@ async function worker(s: Setup): Promise<void> {
     await writer.write(b, () => ({ kind: 'hash', keyFields: [0], maxParallelism: 128, targets: writer.scratch(b.length) }));
   }
   // Partition only: every row was written into a segment (the scatter returned the batch's length).
-  if (s.mode === 'partition') rows = batches.reduce((n, b) => n + b.length, 0);
+  if (s.mode === 'partition') rows = sent;
   if (s.mode !== 'exchange') ends = 2;
   else {
     local.control({ t: 'e' });
