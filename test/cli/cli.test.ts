@@ -85,6 +85,10 @@ describe('the sluice command', () => {
     expect(app).toContain("Sub-topology 0: tasks 0..P-1; reads partition n of every input topic; writes 'shop-node2-repartition' (by region)");
     expect(app).toContain("Sub-topology 1: tasks P..2P-1; reads partition n of 'shop-node2-repartition'; writes 'shop-node4-repartition' (by slot)");
     expect(app).toMatch(/Sub-topology 2: tasks 2P..3P-1; reads partition n of 'shop-node4-repartition'\n {4}#4 Window/);
+    const five = sluice(['explain', chain, '--application-id', 'shop', '--repartition-partitions', '5', '--', '127.0.0.1:1', 'in', 'out', 'tx', join(dir, 'never-chk')]);
+    expect(five.stdout).toContain('3 sub-topologies, P+10 tasks');
+    expect(five.stdout).toContain('Sub-topology 1: tasks P+0..P+4;');
+    expect(five.stdout).toContain('Sub-topology 2: tasks P+5..P+9;');
   });
 
   it('reports progress, serves Prometheus metrics while running, and stops cleanly on Ctrl-C', async () => {

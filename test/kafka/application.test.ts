@@ -458,9 +458,12 @@ describe('an idle input partition of a repartitioned application does not hold i
 });
 
 describe('a job keyed twice by fields the input is not partitioned by: a chain of three sub-topologies', () => {
-  it.each(['native', 'ts'])('%s engine: 2 instances, every slot exactly once, as a single process', async (engine) => {
+  // Also with repartition topics of 5 partitions (more tasks than the input's 3 partitions): 3 + 5 + 5 tasks.
+  it.each([['native', null], ['ts', null], ['native', 5]] as const)('%s engine, repartition partitions %s: 2 instances, every slot exactly once, as a single process', async (engine, repartitions) => {
     if (engine === 'native') requireNative();
     const JOB2 = 'test/fixtures/jobs/kafka-app-chain.ts';
+    const r = repartitions ?? 3;
+    const tasks = 3 + 2 * r;
     const input = `cin-${uid()}`;
     const out = `cout-${uid()}`;
     const single = `csingle-${uid()}`;
@@ -489,19 +492,26 @@ describe('a job keyed twice by fields the input is not partitioned by: a chain o
     expect((await readCommitted(bootstrap, single, true)).map((r) => slotOf(r.value)).sort()).toEqual(want);
 
     const app = `capp-${uid()}`;
-    const args = ['--metrics-port', '0', '--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`)];
+    const args = ['--metrics-port', '0', '--application-id', app, '--bootstrap', bootstrap, ...(repartitions === null ? [] : ['--repartition-partitions', String(repartitions)]), '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`)];
     const pair = [instance('a', engine, args, JOB2), instance('b', engine, args, JOB2)];
-    await until(() => allFinished(pair, 9), 'every task of the 3 sub-topologies finished', pair);
+    // Both joined (each says its cuts before it joins) and every task finished where it is now.
+    await until(() => allFinished(pair, tasks) && pair.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))), 'both joined and every task of the 3 sub-topologies finished', pair);
     for (const i of pair) {
-      expect(i.lines.some((l) => l.includes('keyed by region at ') && l.includes('(9 tasks: tasks 0..2 read the input partitions, 3..5 this topic')), i.lines.join('\n')).toBe(true);
-      expect(i.lines.some((l) => l.includes('keyed by slot at ') && l.includes('6..8 this topic')), i.lines.join('\n')).toBe(true);
-      // The metrics show which tasks this instance runs, and every operator's task.
+      expect(i.lines.some((l) => l.includes('keyed by region at ') && l.includes(`(${tasks} tasks: tasks 0..2 read the input partitions, 3..${2 + r} this topic`)), i.lines.join('\n')).toBe(true);
+      expect(i.lines.some((l) => l.includes('keyed by slot at ') && l.includes(`${3 + r}..${2 + 2 * r} this topic`)), i.lines.join('\n')).toBe(true);
+      // The metrics show which tasks this instance runs, and every operator's task: as its
+      // latest assignment says, once that assignment held across the scrape (a rebalance may
+      // still move finished tasks between the two instances).
       const url = /metrics at (http:\S+)/.exec(await i.waitFor(/metrics at http/, 'the metrics address'))![1]!;
-      const text = await (await fetch(url)).text();
-      const running = [...text.matchAll(/^sluice_application_task\{job="[^"]*",task="(\d+)"\} 1$/gm)].map((m) => Number(m[1]));
-      expect(running, text).toEqual([...tasksOf(i)].sort((a, b) => a - b));
-      const tagged = new Set([...text.matchAll(/^sluice_records_in_total\{[^}]*,task="(\d+)"\}/gm)].map((m) => Number(m[1])));
-      expect([...tagged].sort((a, b) => a - b), text).toEqual(running);
+      for (const deadline = Date.now() + 60_000; ; ) {
+        const assigned = [...tasksOf(i)].sort((a, b) => a - b).join(',');
+        const text = await (await fetch(url)).text();
+        const running = [...text.matchAll(/^sluice_application_task\{job="[^"]*",task="(\d+)"\} 1$/gm)].map((m) => Number(m[1]));
+        const tagged = [...new Set([...text.matchAll(/^sluice_records_in_total\{[^}]*,task="(\d+)"\}/gm)].map((m) => Number(m[1])))].sort((a, b) => a - b);
+        if (running.join(',') === assigned && tagged.join(',') === assigned && [...tasksOf(i)].sort((a, b) => a - b).join(',') === assigned) break;
+        if (Date.now() > deadline) throw new Error(`instance ${i.name}: the metrics show tasks [${running.join(',')}] (operators of [${tagged.join(',')}]), its assignment [${assigned}]:\n${text}`);
+        await new Promise((res) => setTimeout(res, 200));
+      }
     }
     for (const i of pair) i.child.kill('SIGTERM');
     for (const i of pair) await i.exited;
@@ -542,7 +552,7 @@ describe('a window coGroup of two topics keyed by a field they are not partition
     const app = `japp-${uid()}`;
     const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, left, right, out, `eo-${out}`, join(work, `chk-${out}`)];
     const pair = [instance('a', engine, args, JOB3), instance('b', engine, args, JOB3)];
-    await until(() => allFinished(pair, 6), 'every task of the 2 sub-topologies finished', pair);
+    await until(() => allFinished(pair, 6) && pair.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))), 'both joined and every task of the 2 sub-topologies finished', pair);
     for (const i of pair) {
       const cut = i.lines.filter((l) => l.includes('keyed by region at ') && l.includes('(6 tasks: tasks 0..2 read the input partitions, 3..5 this topic'));
       expect(cut.length, i.lines.join('\n')).toBe(2);

@@ -289,6 +289,13 @@ export interface ApplicationOptions {
    * of their own, so past this the instance leaves the group itself and its tasks go to the others.
    */
   readonly maxStallMs?: number;
+  /**
+   * Partitions of each repartition topic, and so tasks of each sub-topology after the first
+   * (Kafka Streams' `Repartitioned.withNumberOfPartitions`); default: the input topics' count.
+   * More lets the keyed part of a job spread over more tasks than the input has partitions.
+   * Every instance of an application must give the same; changing it needs new topics and state.
+   */
+  readonly repartitionPartitions?: number;
   /** What this instance is given and does, as it happens. */
   readonly onEvent?: (event: ApplicationEvent) => void;
 }
@@ -307,8 +314,8 @@ export type ApplicationEvent =
   /** The instance's main thread did not respond for longer than maxStallMs: the instance left the group (its tasks go to the others) and joins again once it has stopped them. */
   | { readonly kind: 'stalled'; readonly stalledMs: number; readonly maxStallMs: number }
   | { readonly kind: 'task-claimed'; readonly task: number; readonly owner: string; readonly from: string | null }
-  /** The job is cut at a keyed exchange into sub-topologies joined by a repartition topic (one event per cut, in order): tasks 0..P-1 read the input partitions, `readers` (first and last task) this topic's. */
-  | { readonly kind: 'repartitioned'; readonly topic: string; readonly at: string; readonly keyFields: readonly string[]; readonly taskCount: number; readonly readers: readonly [number, number] };
+  /** The job is cut at a keyed exchange into sub-topologies joined by a repartition topic (one event per topic, in order): `readers` (first and last task) read this topic's partitions; tasks 0..`inputTasks`-1 read the input partitions. */
+  | { readonly kind: 'repartitioned'; readonly topic: string; readonly at: string; readonly keyFields: readonly string[]; readonly taskCount: number; readonly inputTasks: number; readonly readers: readonly [number, number] };
 
 /** How a worker thread rebuilds a job: the module whose default export builds it, and its arguments. */
 export interface JobModule {

@@ -51,6 +51,7 @@ const RUN: OptionSpec[] = [
   { name: 'application-id', value: '<id>', help: 'run as one instance of a Kafka application (docs/application-mode.md): the tasks (input partitions) are shared with every instance of the same id' },
   { name: 'bootstrap', value: '<host:port>', help: "with --application-id: the Kafka broker(s) coordinating the application's instances" },
   { name: 'max-stall', value: '<ms>', help: "with --application-id: past this long without a response from the instance's main thread (its tasks), the instance leaves the group and its tasks go to the others (default 300000)" },
+  { name: 'repartition-partitions', value: '<n>', help: "with --application-id: partitions of each repartition topic, i.e. tasks of each sub-topology after the first (default: the input topics' count; the same on every instance)" },
   { name: 'session-timeout', value: '<ms>', help: 'with --application-id: an instance silent this long loses its tasks to the others (default 10000; the broker allows 6000 and up)' },
   { name: 'state-dir', value: '<dir>', help: "with --application-id: the shared directory of the tasks' checkpoints (default: the job's checkpoint dir)" },
   { name: 'log-level', value: '<error|warn|info|debug>', help: 'what goes to stderr besides progress (default info: one line per start, restore, checkpoint, restart, stop)' },
@@ -59,6 +60,7 @@ const EXPLAIN: OptionSpec[] = [
   ...COMMON,
   { name: 'mermaid', help: 'print the plan as a Mermaid flowchart' },
   { name: 'application-id', value: '<id>', help: "also print the job's sub-topologies as a Kafka application: their tasks and repartition topics (docs/application-mode.md)" },
+  { name: 'repartition-partitions', value: '<n>', help: 'with --application-id: as sluice run takes it' },
 ];
 
 const HELP = `Usage: sluice <command> [options]
@@ -303,10 +305,13 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
   const stateDir = options.get('state-dir');
   const session = options.get('session-timeout');
   const stall = options.get('max-stall');
+  const repartition = options.get('repartition-partitions');
   if (id === undefined) {
-    if (bootstrap !== undefined || stateDir !== undefined || session !== undefined || stall !== undefined) throw new UsageError('--bootstrap, --state-dir, --session-timeout and --max-stall go with --application-id');
+    if (bootstrap !== undefined || stateDir !== undefined || session !== undefined || stall !== undefined || repartition !== undefined) throw new UsageError('--bootstrap, --state-dir, --session-timeout, --max-stall and --repartition-partitions go with --application-id');
     return {};
   }
+  const repartitionPartitions = repartition === undefined ? undefined : Number(repartition);
+  if (repartitionPartitions !== undefined && !(Number.isSafeInteger(repartitionPartitions) && repartitionPartitions >= 1)) throw new UsageError(`--repartition-partitions must be a whole number above 0, got '${String(repartition)}'`);
   if (id === true) throw new UsageError('--application-id needs an id');
   if (typeof bootstrap !== 'string') throw new UsageError('--application-id needs --bootstrap <host:port>: the Kafka broker coordinating the instances');
   if (stateDir === true) throw new UsageError('--state-dir needs a directory');
@@ -335,7 +340,7 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
         log.info(`application '${id}': task ${e.task} claimed as ${e.owner}, resuming from ${e.from ?? 'the start (no checkpoint yet)'}`);
         return;
       case 'repartitioned':
-        log.info(`application '${id}': keyed by ${e.keyFields.join(', ')} at '${e.at}', repartitioned through topic '${e.topic}' (${e.taskCount} tasks: tasks 0..${e.readers[1] - e.readers[0]} read the input partitions, ${e.readers[0]}..${e.readers[1]} this topic's)`);
+        log.info(`application '${id}': keyed by ${e.keyFields.join(', ')} at '${e.at}', repartitioned through topic '${e.topic}' (${e.taskCount} tasks: tasks 0..${e.inputTasks - 1} read the input partitions, ${e.readers[0]}..${e.readers[1]} this topic's)`);
         return;
       case 'task-revoked':
         log.info(`application '${id}': task ${e.task} stopped (given up: moved to another instance, or the instance stops)`);
@@ -346,7 +351,7 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
   if (sessionTimeoutMs !== undefined && !(Number.isSafeInteger(sessionTimeoutMs) && sessionTimeoutMs > 0)) throw new UsageError(`--session-timeout must be a number of ms above 0, got '${String(session)}'`);
   const maxStallMs = stall === undefined ? undefined : Number(stall);
   if (maxStallMs !== undefined && !(Number.isSafeInteger(maxStallMs) && maxStallMs > 0)) throw new UsageError(`--max-stall must be a number of ms above 0, got '${String(stall)}'`);
-  return { application: { id, bootstrap, ...(typeof stateDir === 'string' ? { stateDir } : {}), ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }), ...(maxStallMs === undefined ? {} : { maxStallMs }), onEvent } };
+  return { application: { id, bootstrap, ...(typeof stateDir === 'string' ? { stateDir } : {}), ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }), ...(maxStallMs === undefined ? {} : { maxStallMs }), ...(repartitionPartitions === undefined ? {} : { repartitionPartitions }), onEvent } };
 }
 
 function signalName(signal: NodeJS.Signals): string {
@@ -388,7 +393,10 @@ async function explain(argv: readonly string[]): Promise<number> {
   process.stdout.write(env.explain(options.has('mermaid') ? 'mermaid' : 'text') + '\n');
   const appId = options.get('application-id');
   if (appId === true) throw new UsageError('--application-id needs an id');
-  if (typeof appId === 'string') process.stdout.write(describeSubTopologies(env.graph, appId) + '\n');
+  const r = options.get('repartition-partitions');
+  const repartitionPartitions = typeof r === 'string' ? Number(r) : undefined;
+  if (r === true || (repartitionPartitions !== undefined && !(Number.isSafeInteger(repartitionPartitions) && repartitionPartitions >= 1))) throw new UsageError(`--repartition-partitions must be a whole number above 0, got '${String(r)}'`);
+  if (typeof appId === 'string') process.stdout.write(describeSubTopologies(env.graph, appId, repartitionPartitions) + '\n');
   return 0;
 }
 

@@ -43,8 +43,10 @@ interface Layout {
   readonly cuts: readonly RepartitionCut[];
   /** The repartition topics of each cut, one per input of its node. */
   readonly topics: readonly (readonly string[])[];
-  /** The input topics' partition count: each sub-topology's task count (and each repartition topic's partition count). */
-  readonly partitions: number;
+  /** Each sub-topology's task count: the input topics' partition count, then each repartition topic's. */
+  readonly counts: readonly number[];
+  /** Each sub-topology's first task (the counts before it summed). */
+  readonly firsts: readonly number[];
   readonly bootstrap: readonly string[];
 }
 
@@ -71,8 +73,9 @@ function taskGraph(graph: JobGraph, application: string, task: number, claim: Ta
     if (n === undefined || n.op.kind !== cut.node.op.kind) throw new Error(`application '${application}': the job's module built another graph for task ${task} than at the start (node ${cut.node.id} is no longer '${cut.node.name}'); the module must build the same job every time`);
     return n;
   });
-  const sub = Math.floor(task / layout.partitions);
-  const partition = task % layout.partitions;
+  let sub = 0;
+  while (sub + 1 < layout.firsts.length && layout.firsts[sub + 1]! <= task) sub++;
+  const partition = task - layout.firsts[sub]!;
   const levels = layout.cuts.map((c) => new Set([...c.downstream].map((n) => n.id)));
   const level = (n: GraphNode): number => levels.filter((d) => d.has(n.id)).length;
   const copies = new Map<GraphNode, GraphNode>();
@@ -81,7 +84,7 @@ function taskGraph(graph: JobGraph, application: string, task: number, claim: Ta
     // Sub-topology k starts at cut k-1's topics (one per input of its node): their rows, event time and watermarks as the cut's inputs had them.
     cutNodes[sub - 1]!.inputs.forEach((input, j) => {
       const topic = layout.topics[sub - 1]![j]!;
-      const source = new RepartitionSource(input.schema, { bootstrap: layout.bootstrap, topic, partition, upstreamTasks: layout.partitions, application, hasEventTime: input.hasEventTime, retain: graph.checkpoint!.retain });
+      const source = new RepartitionSource(input.schema, { bootstrap: layout.bootstrap, topic, partition, upstreamTasks: layout.counts[sub - 1]!, application, hasEventTime: input.hasEventTime, retain: graph.checkpoint!.retain });
       const node: GraphNode = { id: nextId++, name: `Source: ${source.name}`, op: { kind: 'source', source, watermarks: null }, input: null, inputs: [], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime };
       g.nodes.push(node);
       copies.set(input, node);
@@ -102,15 +105,15 @@ function taskGraph(graph: JobGraph, application: string, task: number, claim: Ta
     cutNodes[sub]!.inputs.forEach((from, j) => {
       const topic = layout.topics[sub]![j]!;
       const input = copies.get(from)!;
-      const sink = KafkaSink.repartition({ bootstrap: layout.bootstrap, topic, keyFields: cut.keys[j]!, maxParallelism: graph.parallel.maxParallelism, partitions: layout.partitions, task: partition, application, input: j }).forTask(application, task, owner);
+      const sink = KafkaSink.repartition({ bootstrap: layout.bootstrap, topic, keyFields: cut.keys[j]!, maxParallelism: graph.parallel.maxParallelism, partitions: layout.counts[sub + 1]!, task: partition, application, input: j }).forTask(application, task, owner);
       g.nodes.push({ id: nextId++, name: `Sink: repartition topic '${topic}'`, op: { kind: 'sink', sink }, input, inputs: [input], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime });
     });
   }
   return g;
 }
 
-/** Creates the repartition topic with `partitions` partitions, or checks the one there has them. */
-async function ensureRepartitionTopic(bootstrap: readonly string[], topic: string, partitions: number, who: string): Promise<void> {
+/** Creates the repartition topic with `partitions` partitions, or checks the one there has them (`source`: where that count comes from, for the error). */
+async function ensureRepartitionTopic(bootstrap: readonly string[], topic: string, partitions: number, source: string, who: string): Promise<void> {
   const kafka = await loadKafka();
   const admin = new kafka.Admin({ clientId: `${who}-admin`, bootstrapBrokers: [...bootstrap], retries: 3 });
   try {
@@ -123,7 +126,7 @@ async function ensureRepartitionTopic(bootstrap: readonly string[], topic: strin
     const meta = await admin.metadata({ topics: [topic], forceUpdate: true, autocreateTopics: false });
     const n = meta.topics.get(topic)?.partitionsCount;
     if (n !== partitions) {
-      throw new Error(`${who}: the repartition topic '${topic}' has ${String(n)} partitions, the input topics ${partitions}; a task's state belongs to one repartition partition, so they must match. Delete the topic (and the application's state directory) to start over, or give the input topics their former partition count`);
+      throw new Error(`${who}: the repartition topic '${topic}' has ${String(n)} partitions, the application needs ${partitions} (${source}); a task's state belongs to one repartition partition, so they must match. Delete the topic (and the application's state directory) to start over, or give the former count back`);
     }
   } finally {
     await admin.close();
@@ -192,12 +195,17 @@ async function runApplication(
   for (const [t, n] of counts) {
     if (n !== partitions) throw new Error(`${who}: input topics must have the same number of partitions (task n reads partition n of each): '${t}' has ${n}, another ${partitions}`);
   }
-  // Sub-topology k's tasks are kP..(k+1)P-1: the first's read the input partitions, the others' their repartition topic's.
+  // The first sub-topology's tasks read the input partitions, each later one's its repartition topic's (numbered on from there).
+  const r = app.repartitionPartitions;
+  if (r !== undefined && !(Number.isSafeInteger(r) && r >= 1 && r <= graph.parallel.maxParallelism)) throw new RangeError(`ExecuteOptions.application.repartitionPartitions: a whole number from 1 to the job's max parallelism ${graph.parallel.maxParallelism} (a partition is a key-group range), got ${r}`);
+  const tasksOf = [partitions, ...cuts.map(() => r ?? partitions)];
+  const firsts = tasksOf.map((_, k) => tasksOf.slice(0, k).reduce((a, b) => a + b, 0));
   const repartitions = cuts.map((cut) => cutTopics(app.id, cut));
-  for (const topic of repartitions.flat()) await ensureRepartitionTopic(sourceBootstrap, topic, partitions, who);
-  const layout: Layout = { cuts, topics: repartitions, partitions, bootstrap: sourceBootstrap };
-  const taskCount = (cuts.length + 1) * partitions;
-  cuts.forEach((cut, k) => cut.keys.forEach((keyFields, j) => emit({ kind: 'repartitioned', topic: repartitions[k]![j]!, at: cut.node.name, keyFields, taskCount, readers: [(k + 1) * partitions, (k + 2) * partitions - 1] })));
+  const countSource = r === undefined ? "the input topics' count" : `repartitionPartitions ${r}`;
+  for (const topic of repartitions.flat()) await ensureRepartitionTopic(sourceBootstrap, topic, r ?? partitions, countSource, who);
+  const layout: Layout = { cuts, topics: repartitions, counts: tasksOf, firsts, bootstrap: sourceBootstrap };
+  const taskCount = tasksOf.reduce((a, b) => a + b, 0);
+  cuts.forEach((cut, k) => cut.keys.forEach((keyFields, j) => emit({ kind: 'repartitioned', topic: repartitions[k]![j]!, at: cut.node.name, keyFields, taskCount, inputTasks: partitions, readers: [firsts[k + 1]!, firsts[k + 1]! + tasksOf[k + 1]! - 1] })));
   const stateDir = join(app.stateDir ?? graph.checkpoint.dir, app.id);
   const started = Date.now();
   const running = new Map<number, RunningTask>();

@@ -137,13 +137,15 @@ export function cutTopics(application: string, cut: RepartitionCut): string[] {
  * time), what it reads and writes, and its nodes. Which instance runs which task is known only
  * at run time: the log and the metrics say.
  */
-export function describeSubTopologies(graph: JobGraph, application: string): string {
+export function describeSubTopologies(graph: JobGraph, application: string, repartitionPartitions?: number): string {
   const who = `application '${application}'`;
   const cuts = repartitionCuts(graph, who);
   const level = (n: GraphNode): number => cuts.filter((c) => c.downstream.has(n)).length;
-  const lines = [`As Kafka application '${application}': ${cuts.length + 1} sub-topolog${cuts.length === 0 ? 'y' : 'ies'}, ${cuts.length === 0 ? 'P tasks' : `${cuts.length + 1}P tasks`} (P: the input topics' partition count; each task at parallelism 1, on whichever instance the group assigns it)`];
+  const r = repartitionPartitions;
+  const total = cuts.length === 0 ? 'P' : r === undefined ? `${cuts.length + 1}P` : `P+${cuts.length * r}`;
+  const lines = [`As Kafka application '${application}': ${cuts.length + 1} sub-topolog${cuts.length === 0 ? 'y' : 'ies'}, ${total} tasks (P: the input topics' partition count; each task at parallelism 1, on whichever instance the group assigns it)`];
   for (let k = 0; k <= cuts.length; k++) {
-    const tasks = k === 0 ? '0..P-1' : `${k === 1 ? '' : k}P..${k + 1}P-1`;
+    const tasks = k === 0 ? '0..P-1' : r === undefined ? `${k === 1 ? '' : k}P..${k + 1}P-1` : `P+${(k - 1) * r}..P+${k * r - 1}`;
     const reads = k === 0 ? 'partition n of every input topic' : `partition n of ${cutTopics(application, cuts[k - 1]!).map((t) => `'${t}'`).join(' and ')}`;
     const writes = k === cuts.length ? '' : `; writes ${cutTopics(application, cuts[k]!).map((t, j) => `'${t}' (by ${cuts[k]!.keys[j]!.join(', ')})`).join(' and ')}`;
     lines.push(`  Sub-topology ${k}: tasks ${tasks}; reads ${reads}${writes}`);
