@@ -57,18 +57,21 @@ describe('an application job cut into sub-topologies', () => {
       const cuts = repartitionCuts(env.graph, "application 'x'");
       expect(cuts.map((c) => c.keys)).toEqual([[['region']], [[second]]]);
       expect(cuts[0]!.downstream.has(cuts[1]!.node)).toBe(true);
+      expect(cuts.map((c) => [c.level, ...c.inputLevels])).toEqual([[1, 0], [2, 1]]);
       expect([...cuts[1]!.downstream].map((n) => n.op.kind)).toEqual(['windowAggregate', 'sink']);
     }
   });
 
-  it('keyed exchanges on separate branches, or a node reading from both sides of a cut: refused, saying what to do', () => {
+  it('keyed exchanges on separate branches: a cut on each, both starting sub-topology 1; a node reading from both sides of a cut: refused', () => {
     const env = StreamEnvironment.create();
     const src = KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics('in').setJsonValue(schema).build();
     const s = env.fromSource(src, WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
     const sink = () => KafkaSink.builder().setBootstrapServers('localhost:9092').setTopic('out').build();
     s.keyBy('region').window(TumblingEventTimeWindows.of(10_000)).aggregate({ n: agg.count() }).sinkTo(sink());
     s.keyBy('amount').window(TumblingEventTimeWindows.of(10_000)).aggregate({ n: agg.count() }).sinkTo(sink());
-    expect(() => repartitionCuts(env.graph, "application 'x'")).toThrow(/application 'x': the keyed exchanges at .* are on separate branches; .*Run the job as one process/);
+    const branches = repartitionCuts(env.graph, "application 'x'");
+    expect(branches.map((c) => [c.keys, c.level, c.inputLevels])).toEqual([[[['region']], 1, [0]], [[['amount']], 1, [0]]]);
+    expect(branches[0]!.node.inputs[0]).toBe(branches[1]!.node.inputs[0]);
 
     const env2 = StreamEnvironment.create();
     const s2 = env2.fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics('in').setJsonValue(schema).build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));

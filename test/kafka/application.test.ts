@@ -563,3 +563,39 @@ describe('a window coGroup of two topics keyed by a field they are not partition
     expect((await readCommitted(bootstrap, out, true)).map((r) => rowOf(r.value)).sort()).toEqual(want);
   });
 });
+
+describe('a job with two keyed branches from one topic: a cut on each, both starting the second sub-topology', () => {
+  it.each(['native', 'ts'])('%s engine: 2 instances, both outputs exactly once, as computed', async (engine) => {
+    if (engine === 'native') requireNative();
+    const JOB4 = 'test/fixtures/jobs/kafka-app-branches.ts';
+    const [input, byRegion, byAmount] = ['bin', 'bregion', 'bamount'].map((p) => `${p}-${uid()}`) as [string, string, string];
+    await createTopic(bootstrap, input, 3);
+    for (const t of [byRegion, byAmount]) await createTopic(bootstrap, t, 2);
+    const n = 4000;
+    await produce(bootstrap, input, regionInput(n).map((r) => ({ ...r, partition: Number(r.key) % 3 })));
+    const count = (key: (i: number) => number): string[] => {
+      const m = new Map<string, number>();
+      for (let i = 0; i < n; i++) {
+        const k = `${key(i)}@${Math.floor((T0 + i * 10) / 10_000) * 10_000}`;
+        m.set(k, (m.get(k) ?? 0) + 1);
+      }
+      return [...m].map(([k, c]) => `${k} ${c}`).sort();
+    };
+    const rowOf = (field: string) => (value: string): string => {
+      const r = JSON.parse(value) as Record<string, number>;
+      return `${r[field]}@${r.windowStart} ${r.n}`;
+    };
+    const app = `bapp-${uid()}`;
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, byRegion, byAmount, `eo-${app}`, join(work, `chk-${app}`)];
+    const pair = [instance('a', engine, args, JOB4), instance('b', engine, args, JOB4)];
+    await until(() => allFinished(pair, 6) && pair.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))), 'both joined and every task of the 2 sub-topologies finished', pair);
+    for (const i of pair) {
+      const cuts = i.lines.filter((l) => l.includes('(6 tasks: tasks 0..2 read the input partitions, 3..5 this topic'));
+      expect(cuts.some((l) => l.includes('keyed by region at ')) && cuts.some((l) => l.includes('keyed by amount at ')), i.lines.join('\n')).toBe(true);
+    }
+    for (const i of pair) i.child.kill('SIGTERM');
+    for (const i of pair) await i.exited;
+    expect((await readCommitted(bootstrap, byRegion, true)).map((r) => rowOf('region')(r.value)).sort()).toEqual(count((i) => (i >> 1) % REGIONS));
+    expect((await readCommitted(bootstrap, byAmount, true)).map((r) => rowOf('amount')(r.value)).sort()).toEqual(count((i) => i % 97));
+  });
+});

@@ -27,7 +27,7 @@ import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { KafkaSink } from './sink.js';
 import { KafkaSource } from './source.js';
 import { RepartitionSource } from './repartition-source.js';
-import { cutTopics, repartitionCuts, type RepartitionCut } from './sub-topologies.js';
+import { cutTopics, repartitionCuts, subTopologyCount, type RepartitionCut } from './sub-topologies.js';
 import { TaskGroupThread } from './task-group-thread.js';
 import { TaskProgress } from './task-progress.js';
 import { CLAIMED_ELSEWHERE, TaskClaim } from './task-ownership.js';
@@ -76,39 +76,46 @@ function taskGraph(graph: JobGraph, application: string, task: number, claim: Ta
   let sub = 0;
   while (sub + 1 < layout.firsts.length && layout.firsts[sub + 1]! <= task) sub++;
   const partition = task - layout.firsts[sub]!;
-  const levels = layout.cuts.map((c) => new Set([...c.downstream].map((n) => n.id)));
-  const level = (n: GraphNode): number => levels.filter((d) => d.has(n.id)).length;
+  const downstreams = layout.cuts.map((c) => new Set([...c.downstream].map((n) => n.id)));
+  const level = (n: GraphNode): number => downstreams.filter((d) => d.has(n.id)).length;
   const copies = new Map<GraphNode, GraphNode>();
+  // A cut's node of this sub-topology reads its inputs from its topics' sources (one input node
+  // may feed several cuts, each through a topic of its own).
+  const fromTopics = new Map<GraphNode, GraphNode[]>();
   let nextId = Math.max(...graph.nodes.map((n) => n.id)) + 1;
-  if (sub > 0) {
-    // Sub-topology k starts at cut k-1's topics (one per input of its node): their rows, event time and watermarks as the cut's inputs had them.
-    cutNodes[sub - 1]!.inputs.forEach((input, j) => {
-      const topic = layout.topics[sub - 1]![j]!;
-      const source = new RepartitionSource(input.schema, { bootstrap: layout.bootstrap, topic, partition, upstreamTasks: layout.counts[sub - 1]!, application, hasEventTime: input.hasEventTime, retain: graph.checkpoint!.retain });
+  layout.cuts.forEach((cut, c) => {
+    if (cut.level !== sub) return;
+    // Its rows, event time and watermarks as the cut's inputs had them, from the sub-topology that wrote each.
+    const sources = cutNodes[c]!.inputs.map((input, j) => {
+      const topic = layout.topics[c]![j]!;
+      const source = new RepartitionSource(input.schema, { bootstrap: layout.bootstrap, topic, partition, upstreamTasks: layout.counts[cut.inputLevels[j]!]!, application, hasEventTime: input.hasEventTime, retain: graph.checkpoint!.retain });
       const node: GraphNode = { id: nextId++, name: `Source: ${source.name}`, op: { kind: 'source', source, watermarks: null }, input: null, inputs: [], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime };
       g.nodes.push(node);
-      copies.set(input, node);
+      return node;
     });
-  }
+    fromTopics.set(cutNodes[c]!, sources);
+  });
   for (const n of graph.nodes) {
     if (level(n) !== sub) continue;
     let op = n.op;
     if (op.kind === 'source' && op.source instanceof KafkaSource) op = { ...op, source: op.source.forPartitions([partition]) };
     if (op.kind === 'sink' && op.sink instanceof KafkaSink) op = { ...op, sink: op.sink.forTask(application, task, owner) };
-    const copy: GraphNode = { ...n, op, input: n.input === null ? null : copies.get(n.input)!, inputs: n.inputs.map((i) => copies.get(i)!) };
+    const inputs = fromTopics.get(n) ?? n.inputs.map((i) => copies.get(i)!);
+    const copy: GraphNode = { ...n, op, input: n.input === null ? null : inputs[0]!, inputs };
     copies.set(n, copy);
     g.nodes.push(copy);
   }
-  if (sub < layout.cuts.length) {
-    // Every sub-topology but the last ends at its cut's repartition topics: exactly once, as any Kafka sink of a task.
-    const cut = layout.cuts[sub]!;
-    cutNodes[sub]!.inputs.forEach((from, j) => {
-      const topic = layout.topics[sub]![j]!;
+  // Every input of a cut that lives in this sub-topology ends here, in the cut's topic for it: exactly once, as any Kafka sink of a task.
+  let sinkInTask = 0;
+  layout.cuts.forEach((cut, c) => {
+    cutNodes[c]!.inputs.forEach((from, j) => {
+      if (cut.inputLevels[j] !== sub) return;
+      const topic = layout.topics[c]![j]!;
       const input = copies.get(from)!;
-      const sink = KafkaSink.repartition({ bootstrap: layout.bootstrap, topic, keyFields: cut.keys[j]!, maxParallelism: graph.parallel.maxParallelism, partitions: layout.counts[sub + 1]!, task: partition, application, input: j }).forTask(application, task, owner);
+      const sink = KafkaSink.repartition({ bootstrap: layout.bootstrap, topic, keyFields: cut.keys[j]!, maxParallelism: graph.parallel.maxParallelism, partitions: layout.counts[cut.level]!, task: partition, application, sinkInTask: sinkInTask++ }).forTask(application, task, owner);
       g.nodes.push({ id: nextId++, name: `Sink: repartition topic '${topic}'`, op: { kind: 'sink', sink }, input, inputs: [input], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime });
     });
-  }
+  });
   return g;
 }
 
@@ -198,14 +205,14 @@ async function runApplication(
   // The first sub-topology's tasks read the input partitions, each later one's its repartition topic's (numbered on from there).
   const r = app.repartitionPartitions;
   if (r !== undefined && !(Number.isSafeInteger(r) && r >= 1 && r <= graph.parallel.maxParallelism)) throw new RangeError(`ExecuteOptions.application.repartitionPartitions: a whole number from 1 to the job's max parallelism ${graph.parallel.maxParallelism} (a partition is a key-group range), got ${r}`);
-  const tasksOf = [partitions, ...cuts.map(() => r ?? partitions)];
+  const tasksOf = [partitions, ...Array.from({ length: subTopologyCount(cuts) - 1 }, () => r ?? partitions)];
   const firsts = tasksOf.map((_, k) => tasksOf.slice(0, k).reduce((a, b) => a + b, 0));
   const repartitions = cuts.map((cut) => cutTopics(app.id, cut));
   const countSource = r === undefined ? "the input topics' count" : `repartitionPartitions ${r}`;
   for (const topic of repartitions.flat()) await ensureRepartitionTopic(sourceBootstrap, topic, r ?? partitions, countSource, who);
   const layout: Layout = { cuts, topics: repartitions, counts: tasksOf, firsts, bootstrap: sourceBootstrap };
   const taskCount = tasksOf.reduce((a, b) => a + b, 0);
-  cuts.forEach((cut, k) => cut.keys.forEach((keyFields, j) => emit({ kind: 'repartitioned', topic: repartitions[k]![j]!, at: cut.node.name, keyFields, taskCount, inputTasks: partitions, readers: [firsts[k + 1]!, firsts[k + 1]! + tasksOf[k + 1]! - 1] })));
+  cuts.forEach((cut, k) => cut.keys.forEach((keyFields, j) => emit({ kind: 'repartitioned', topic: repartitions[k]![j]!, at: cut.node.name, keyFields, taskCount, inputTasks: partitions, readers: [firsts[cut.level]!, firsts[cut.level]! + tasksOf[cut.level]! - 1] })));
   const stateDir = join(app.stateDir ?? graph.checkpoint.dir, app.id);
   const started = Date.now();
   const running = new Map<number, RunningTask>();

@@ -218,7 +218,7 @@ export class KafkaSink implements Sink {
    * rows by key group, watermarks and the end of input passed on; run by upstream task `task`
    * through forTask (which gives it the task's transactional ids).
    */
-  static repartition(o: { bootstrap: readonly string[]; topic: string; keyFields: readonly string[]; maxParallelism: number; partitions: number; task: number; application: string; security?: KafkaSecurity; input?: number }): KafkaSink {
+  static repartition(o: { bootstrap: readonly string[]; topic: string; keyFields: readonly string[]; maxParallelism: number; partitions: number; task: number; application: string; security?: KafkaSecurity; sinkInTask?: number }): KafkaSink {
     return new KafkaSink({
       bootstrap: o.bootstrap,
       topic: { fixed: o.topic },
@@ -226,8 +226,8 @@ export class KafkaSink implements Sink {
       partitioner: 'round-robin',
       format: 'jsonl',
       guarantee: 'exactly-once',
-      // A join's second input is written by the same task: transactional ids of its own.
-      transactionalIdPrefix: o.input === undefined || o.input === 0 ? 'sluice-repartition' : `sluice-repartition-in${o.input}`,
+      // A task's second and later repartition sinks (a join's inputs, cuts on other branches): transactional ids of their own.
+      transactionalIdPrefix: o.sinkInTask === undefined || o.sinkInTask === 0 ? 'sluice-repartition' : `sluice-repartition-${o.sinkInTask}`,
       transactionTimeoutMs: 60_000,
       clientId: `sluice-${o.application}`,
       upsert: null,

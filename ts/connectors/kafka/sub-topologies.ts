@@ -11,18 +11,19 @@
  * - exchanges that gather by other rules (windowAll's global, broadcast, keyBy(function),
  *   partitionCustom, range) cannot run per partition at all and are refused.
  *
- * Each cut starts the next sub-topology (Kafka Streams' chain of sub-topologies): sub-topology k
- * runs between cut k-1 and cut k. After a cut, records are partitioned by its key, so a later
- * keyed exchange is cut again (a repartition is never assumed to match a later key: an operator
- * between them may have changed the field).
+ * Cuts split the job into sub-topologies by level (Kafka Streams' sub-topologies): a node's level
+ * is the number of cuts it is downstream of (the cut's own node included), and sub-topology k
+ * holds the nodes of level k, whatever branch they are on. A cut's topics are written by the
+ * sub-topology of each input and read by the cut's. After a cut, records are partitioned by its
+ * key, so a later keyed exchange is cut again (a repartition is never assumed to match a later
+ * key: an operator between them may have changed the field).
  *
  * A cut at a join (a node with several keyed inputs) repartitions every input, each through a
  * topic of its own with the same partitions (key-group ranges), so that a downstream task reads
  * partition p of each: co-partitioned, as Kafka Streams repartitions both sides of a join.
  *
- * Restricted for now: the cuts form a chain (each later than the one before), every input of a
- * cut is keyed and a distinct node, and a sub-topology takes no input from an earlier one except
- * through its cut.
+ * Restricted for now: every input of a cut is keyed and a distinct node, and a node that is not
+ * a cut takes all its inputs from its own level.
  */
 
 import { partitioningOf, type GraphNode, type JobGraph, type Partitioning } from '../../plan/graph.js';
@@ -34,8 +35,12 @@ export interface RepartitionCut {
   readonly node: GraphNode;
   /** The key fields of each input, in input order. */
   readonly keys: readonly (readonly string[])[];
-  /** The node and everything downstream of it: the sub-topologies after this cut. */
+  /** The node and everything downstream of it. */
   readonly downstream: ReadonlySet<GraphNode>;
+  /** The sub-topology the cut's node starts: its level (see above), 1 or more. */
+  readonly level: number;
+  /** The sub-topology (level) of each input, which writes that input's topic. */
+  readonly inputLevels: readonly number[];
 }
 
 const GATHERING: Readonly<Partial<Record<Partitioning['kind'], string>>> = {
@@ -83,7 +88,7 @@ function downstreamOf(graph: JobGraph, node: GraphNode): Set<GraphNode> {
  * Sub-topology k (tasks k*P..(k+1)*P-1) holds the nodes downstream of cuts 0..k-1 and not of cut k.
  */
 export function repartitionCuts(graph: JobGraph, who: string): RepartitionCut[] {
-  const cuts: RepartitionCut[] = [];
+  const found: Omit<RepartitionCut, 'level' | 'inputLevels'>[] = [];
   const after = new Set<GraphNode>();
   for (const n of graph.nodes) {
     const parts = n.inputs.map((input, j) => {
@@ -104,25 +109,26 @@ export function repartitionCuts(graph: JobGraph, who: string): RepartitionCut[] 
       return p.keyFields;
     });
     if (new Set(n.inputs).size !== n.inputs.length) throw new Error(`${who}: '${n.name}' joins a stream with itself; an application cannot repartition that yet. Run the job as one process`);
-    const last = cuts[cuts.length - 1];
-    if (last !== undefined && !last.downstream.has(n)) {
-      throw new Error(`${who}: the keyed exchanges at '${last.node.name}' and '${n.name}' are on separate branches; an application repartitions along one chain for now. Run the job as one process`);
-    }
     const downstream = downstreamOf(graph, n);
-    cuts.push({ node: n, keys, downstream });
+    found.push({ node: n, keys, downstream });
     for (const d of downstream) after.add(d);
   }
-  // A node's inputs are in its own sub-topology, except a cut's, which arrives through the topic.
-  const level = (n: GraphNode): number => cuts.filter((c) => c.downstream.has(n)).length;
+  // A node's inputs are in its own sub-topology, except a cut's, which arrive through its topics.
+  const level = (n: GraphNode): number => found.filter((c) => c.downstream.has(n)).length;
   for (const n of graph.nodes) {
-    if (cuts.some((c) => c.node === n)) continue;
+    if (found.some((c) => c.node === n)) continue;
     const other = n.inputs.find((i) => level(i) !== level(n));
     if (other !== undefined) {
-      const cut = cuts[level(n) - 1]!;
+      const cut = found.find((c) => c.downstream.has(n) !== c.downstream.has(other))!;
       throw new Error(`${who}: '${n.name}' takes input both from after the repartition at '${cut.node.name}' and from '${other.name}' before it; an application cannot run that shape yet. Run the job as one process`);
     }
   }
-  return cuts;
+  return found.map((c) => ({ ...c, level: level(c.node), inputLevels: c.node.inputs.map(level) }));
+}
+
+/** How many sub-topologies the cuts make: the highest level, plus the first. */
+export function subTopologyCount(cuts: readonly RepartitionCut[]): number {
+  return Math.max(0, ...cuts.map((c) => c.level)) + 1;
 }
 
 /** The repartition topics of a cut, one per input of its node (a join's inputs each `...-in<j>`; a single input the plain name). */
@@ -140,14 +146,19 @@ export function cutTopics(application: string, cut: RepartitionCut): string[] {
 export function describeSubTopologies(graph: JobGraph, application: string, repartitionPartitions?: number): string {
   const who = `application '${application}'`;
   const cuts = repartitionCuts(graph, who);
+  const subs = subTopologyCount(cuts);
   const level = (n: GraphNode): number => cuts.filter((c) => c.downstream.has(n)).length;
   const r = repartitionPartitions;
-  const total = cuts.length === 0 ? 'P' : r === undefined ? `${cuts.length + 1}P` : `P+${cuts.length * r}`;
-  const lines = [`As Kafka application '${application}': ${cuts.length + 1} sub-topolog${cuts.length === 0 ? 'y' : 'ies'}, ${total} tasks (P: the input topics' partition count; each task at parallelism 1, on whichever instance the group assigns it)`];
-  for (let k = 0; k <= cuts.length; k++) {
+  const total = subs === 1 ? 'P' : r === undefined ? `${subs}P` : `P+${(subs - 1) * r}`;
+  const lines = [`As Kafka application '${application}': ${subs} sub-topolog${subs === 1 ? 'y' : 'ies'}, ${total} tasks (P: the input topics' partition count; each task at parallelism 1, on whichever instance the group assigns it)`];
+  const topics = (pick: (c: RepartitionCut, j: number) => boolean, by: boolean): string[] =>
+    cuts.flatMap((c) => cutTopics(application, c).flatMap((t, j) => (pick(c, j) ? [by ? `'${t}' (by ${c.keys[j]!.join(', ')})` : `'${t}'`] : [])));
+  for (let k = 0; k < subs; k++) {
     const tasks = k === 0 ? '0..P-1' : r === undefined ? `${k === 1 ? '' : k}P..${k + 1}P-1` : `P+${(k - 1) * r}..P+${k * r - 1}`;
-    const reads = k === 0 ? 'partition n of every input topic' : `partition n of ${cutTopics(application, cuts[k - 1]!).map((t) => `'${t}'`).join(' and ')}`;
-    const writes = k === cuts.length ? '' : `; writes ${cutTopics(application, cuts[k]!).map((t, j) => `'${t}' (by ${cuts[k]!.keys[j]!.join(', ')})`).join(' and ')}`;
+    const read = topics((c) => c.level === k, false);
+    const written = topics((c, j) => c.inputLevels[j] === k, true);
+    const reads = k === 0 ? 'partition n of every input topic' : `partition n of ${read.join(' and ')}`;
+    const writes = written.length === 0 ? '' : `; writes ${written.join(' and ')}`;
     lines.push(`  Sub-topology ${k}: tasks ${tasks}; reads ${reads}${writes}`);
     for (const n of graph.nodes) if (level(n) === k) lines.push(`    #${n.id} ${n.name}`);
   }
