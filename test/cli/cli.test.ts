@@ -54,7 +54,10 @@ describe('the sluice command', () => {
     const job = ['--', '1000', join(dir, 'app-out.jsonl')];
     const lone = sluice(['run', fixture, '--bootstrap', '127.0.0.1:1', ...job]);
     expect(lone.status).toBe(2);
-    expect(lone.stderr).toContain('--bootstrap, --state-dir, --session-timeout and --max-stall go with --application-id');
+    expect(lone.stderr).toContain('--bootstrap, --state-dir, --session-timeout, --max-stall and --repartition-partitions go with --application-id');
+    const badCount = sluice(['run', fixture, '--application-id', 'app', '--bootstrap', '127.0.0.1:1', '--repartition-partitions', '0', ...job]);
+    expect(badCount.status).toBe(2);
+    expect(badCount.stderr).toContain("--repartition-partitions must be a whole number above 0, got '0'");
     const noBroker = sluice(['run', fixture, '--application-id', 'app', ...job]);
     expect(noBroker.status).toBe(2);
     expect(noBroker.stderr).toContain('--application-id needs --bootstrap');
