@@ -38,7 +38,7 @@ interface RunningTask {
   readonly done: Promise<void>;
 }
 
-/** What a task's graph is built from: the job's cuts (none: the whole job per partition), their repartition topics and the partition count. */
+/** What a task's graph is built from: the job's cuts (none: the whole job per partition), their repartition topics and each sub-topology's tasks. */
 interface Layout {
   readonly cuts: readonly RepartitionCut[];
   /** The repartition topics of each cut, one per input of its node. */
@@ -51,11 +51,12 @@ interface Layout {
 }
 
 /**
- * The graph of task `task`: with one sub-topology (or in the first), its Kafka sources read
- * partition `task` only; in sub-topology k > 0 (tasks `k*partitions..(k+1)*partitions-1`) a
- * repartition source reads partition `task % partitions` of cut k-1's topic instead of the nodes
- * before that cut, and every sub-topology but the last ends in a repartition sink into its cut's
- * topic. Kafka sinks write under the task's transactional ids; checkpoints go to the owner's directory.
+ * The graph of task `task`, of sub-topology k (the nodes of level k, sub-topologies.ts) and its
+ * partition p (the task's index in k): in sub-topology 0 the Kafka sources read input partition
+ * p only; a cut starting sub-topology k reads partition p of its topics, from repartition
+ * sources, instead of its inputs; an input of a cut that is in sub-topology k ends in a
+ * repartition sink into the cut's topic for it. Kafka sinks write under the task's
+ * transactional ids; checkpoints go to the owner's directory.
  */
 function taskGraph(graph: JobGraph, application: string, task: number, claim: TaskClaim, ownership: (doing: string) => void, layout: Layout): JobGraph {
   const dir = claim.dir;
