@@ -153,6 +153,19 @@ function allFinished(instances: readonly Instance[], tasks = PARTITIONS): boolea
   return Array.from({ length: tasks }, (_, t) => t).every((t) => instances.some((i) => tasksOf(i).includes(t) && finishedOn(i, t)));
 }
 
+/** Two instances of `job` with `args`, once both joined and every one of `tasks` tasks finished where it is now. */
+async function finishedPair(engine: string, args: readonly string[], job: string, tasks: number, what: string): Promise<Instance[]> {
+  const pair = [instance('a', engine, args, job), instance('b', engine, args, job)];
+  await until(() => allFinished(pair, tasks) && pair.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))), `both joined and every task of ${what} finished`, pair);
+  return pair;
+}
+
+/** Stops the instances (SIGTERM) and waits until they are gone. */
+async function stopAll(instances: readonly Instance[]): Promise<void> {
+  for (const i of instances) i.child.kill('SIGTERM');
+  for (const i of instances) await i.exited;
+}
+
 describe('a job as a Kafka application of several processes', () => {
   it.each(cases)('%s engine, %s job: 3 instances, one SIGKILLed mid-run, a new one later: every window exactly once, as a single process', async (engine, how) => {
     requireNative();
@@ -288,8 +301,7 @@ describe('an instance whose main thread is busy past its session', () => {
       const since = i.lines.slice(from[k]);
       expect(since.filter((l) => / generation \d+: tasks|task \d+ (started|stopped|was fenced)|refused/.test(l)), i.lines.join('\n')).toEqual([]);
     });
-    for (const i of pair) i.child.kill('SIGTERM');
-    for (const i of pair) await i.exited;
+    await stopAll(pair);
     const got = (await readCommitted(bootstrap, out, true)).map((r) => windowOf(r.value)).sort();
     expect(got).toEqual(reference);
     await expectExactlyOnce(bootstrap, out, want);
@@ -317,8 +329,7 @@ describe('an instance whose main thread hangs past --max-stall', () => {
     await hung.waitFor(/main thread did not respond for \d+ ms \(more than --max-stall 5000\); it left the group/, 'the hung instance reports it left');
     await until(() => tasksOf(hung).length > 0, 'the hung instance holds tasks again', pair);
     await until(() => allFinished(pair), 'every task finished', pair);
-    for (const i of pair) i.child.kill('SIGTERM');
-    for (const i of pair) await i.exited;
+    await stopAll(pair);
     if (process.env.SLUICE_APP_TEST_LOG !== undefined) writeFileSync(`${process.env.SLUICE_APP_TEST_LOG}.hang`, pair.map((i) => `--- ${i.name}\n${i.lines.join('\n')}`).join('\n'));
     const got = (await readCommitted(bootstrap, out, true)).map((r) => windowOf(r.value)).sort();
     expect(got).toEqual(reference);
@@ -493,9 +504,8 @@ describe('a job keyed twice by fields the input is not partitioned by: a chain o
 
     const app = `capp-${uid()}`;
     const args = ['--metrics-port', '0', '--application-id', app, '--bootstrap', bootstrap, ...(repartitions === null ? [] : ['--repartition-partitions', String(repartitions)]), '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`)];
-    const pair = [instance('a', engine, args, JOB2), instance('b', engine, args, JOB2)];
-    // Both joined (each says its cuts before it joins) and every task finished where it is now.
-    await until(() => allFinished(pair, tasks) && pair.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))), 'both joined and every task of the 3 sub-topologies finished', pair);
+    // Each instance says its cuts before it joins.
+    const pair = await finishedPair(engine, args, JOB2, tasks, 'the 3 sub-topologies');
     for (const i of pair) {
       expect(i.lines.some((l) => l.includes('keyed by region at ') && l.includes(`(${tasks} tasks: tasks 0..2 read the input partitions, 3..${2 + r} this topic`)), i.lines.join('\n')).toBe(true);
       expect(i.lines.some((l) => l.includes('keyed by slot at ') && l.includes(`${3 + r}..${2 + 2 * r} this topic`)), i.lines.join('\n')).toBe(true);
@@ -513,8 +523,7 @@ describe('a job keyed twice by fields the input is not partitioned by: a chain o
         await new Promise((res) => setTimeout(res, 200));
       }
     }
-    for (const i of pair) i.child.kill('SIGTERM');
-    for (const i of pair) await i.exited;
+    await stopAll(pair);
     expect((await readCommitted(bootstrap, out, true)).map((r) => slotOf(r.value)).sort()).toEqual(want);
   });
 });
@@ -551,15 +560,13 @@ describe('a window coGroup of two topics keyed by a field they are not partition
 
     const app = `japp-${uid()}`;
     const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, left, right, out, `eo-${out}`, join(work, `chk-${out}`)];
-    const pair = [instance('a', engine, args, JOB3), instance('b', engine, args, JOB3)];
-    await until(() => allFinished(pair, 6) && pair.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))), 'both joined and every task of the 2 sub-topologies finished', pair);
+    const pair = await finishedPair(engine, args, JOB3, 6, 'the 2 sub-topologies');
     for (const i of pair) {
       const cut = i.lines.filter((l) => l.includes('keyed by region at ') && l.includes('(6 tasks: tasks 0..2 read the input partitions, 3..5 this topic'));
       expect(cut.length, i.lines.join('\n')).toBe(2);
       expect(cut.some((l) => l.includes('-in0-repartition')) && cut.some((l) => l.includes('-in1-repartition')), i.lines.join('\n')).toBe(true);
     }
-    for (const i of pair) i.child.kill('SIGTERM');
-    for (const i of pair) await i.exited;
+    await stopAll(pair);
     expect((await readCommitted(bootstrap, out, true)).map((r) => rowOf(r.value)).sort()).toEqual(want);
   });
 });
@@ -587,14 +594,12 @@ describe('a job with two keyed branches from one topic: a cut on each, both star
     };
     const app = `bapp-${uid()}`;
     const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, byRegion, byAmount, `eo-${app}`, join(work, `chk-${app}`)];
-    const pair = [instance('a', engine, args, JOB4), instance('b', engine, args, JOB4)];
-    await until(() => allFinished(pair, 6) && pair.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))), 'both joined and every task of the 2 sub-topologies finished', pair);
+    const pair = await finishedPair(engine, args, JOB4, 6, 'the 2 sub-topologies');
     for (const i of pair) {
       const cuts = i.lines.filter((l) => l.includes('(6 tasks: tasks 0..2 read the input partitions, 3..5 this topic'));
       expect(cuts.some((l) => l.includes('keyed by region at ')) && cuts.some((l) => l.includes('keyed by amount at ')), i.lines.join('\n')).toBe(true);
     }
-    for (const i of pair) i.child.kill('SIGTERM');
-    for (const i of pair) await i.exited;
+    await stopAll(pair);
     expect((await readCommitted(bootstrap, byRegion, true)).map((r) => rowOf('region')(r.value)).sort()).toEqual(count((i) => (i >> 1) % REGIONS));
     expect((await readCommitted(bootstrap, byAmount, true)).map((r) => rowOf('amount')(r.value)).sort()).toEqual(count((i) => i % 97));
   });
