@@ -27,7 +27,7 @@ import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { KafkaSink } from './sink.js';
 import { KafkaSource } from './source.js';
 import { RepartitionSource } from './repartition-source.js';
-import { cutTopics, repartitionCuts, subTopologyCount, type RepartitionCut } from './sub-topologies.js';
+import { cutTopics, levels, repartitionCuts, subTopologyCount, type RepartitionCut } from './sub-topologies.js';
 import { TaskGroupThread } from './task-group-thread.js';
 import { TaskProgress } from './task-progress.js';
 import { CLAIMED_ELSEWHERE, TaskClaim } from './task-ownership.js';
@@ -77,8 +77,7 @@ function taskGraph(graph: JobGraph, application: string, task: number, claim: Ta
   let sub = 0;
   while (sub + 1 < layout.firsts.length && layout.firsts[sub + 1]! <= task) sub++;
   const partition = task - layout.firsts[sub]!;
-  const downstreams = layout.cuts.map((c) => new Set([...c.downstream].map((n) => n.id)));
-  const level = (n: GraphNode): number => downstreams.filter((d) => d.has(n.id)).length;
+  const level = levels(layout.cuts);
   const copies = new Map<GraphNode, GraphNode>();
   // A cut's node of this sub-topology reads its inputs from its topics' sources (one input node
   // may feed several cuts, each through a topic of its own).

@@ -83,9 +83,18 @@ function downstreamOf(graph: JobGraph, node: GraphNode): Set<GraphNode> {
 }
 
 /**
- * The cuts of `graph` for an application, in order (none: one sub-topology, the whole job per
- * input partition); throws for a job an application cannot run correctly, saying what to do.
- * Sub-topology k (tasks k*P..(k+1)*P-1) holds the nodes downstream of cuts 0..k-1 and not of cut k.
+ * A node's level (its sub-topology): the number of cuts it is downstream of. By node id, so that
+ * it also places the nodes of a graph built again from the job's module (each task builds its own).
+ */
+export function levels(cuts: readonly Pick<RepartitionCut, 'downstream'>[]): (n: GraphNode) => number {
+  const ids = cuts.map((c) => new Set([...c.downstream].map((d) => d.id)));
+  return (n) => ids.filter((d) => d.has(n.id)).length;
+}
+
+/**
+ * The cuts of `graph` for an application, in graph order (none: one sub-topology, the whole job
+ * per input partition), each with its level; throws for a job an application cannot run
+ * correctly, saying what to do.
  */
 export function repartitionCuts(graph: JobGraph, who: string): RepartitionCut[] {
   const found: Omit<RepartitionCut, 'level' | 'inputLevels'>[] = [];
@@ -114,7 +123,7 @@ export function repartitionCuts(graph: JobGraph, who: string): RepartitionCut[] 
     for (const d of downstream) after.add(d);
   }
   // A node's inputs are in its own sub-topology, except a cut's, which arrive through its topics.
-  const level = (n: GraphNode): number => found.filter((c) => c.downstream.has(n)).length;
+  const level = levels(found);
   for (const n of graph.nodes) {
     if (found.some((c) => c.node === n)) continue;
     const other = n.inputs.find((i) => level(i) !== level(n));
@@ -147,7 +156,7 @@ export function describeSubTopologies(graph: JobGraph, application: string, repa
   const who = `application '${application}'`;
   const cuts = repartitionCuts(graph, who);
   const subs = subTopologyCount(cuts);
-  const level = (n: GraphNode): number => cuts.filter((c) => c.downstream.has(n)).length;
+  const level = levels(cuts);
   const r = repartitionPartitions;
   const total = subs === 1 ? 'P' : r === undefined ? `${subs}P` : `P+${(subs - 1) * r}`;
   const lines = [`As Kafka application '${application}': ${subs} sub-topolog${subs === 1 ? 'y' : 'ies'}, ${total} tasks (P: the input topics' partition count; each task at parallelism 1, on whichever instance the group assigns it)`];
