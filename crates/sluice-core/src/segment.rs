@@ -216,8 +216,9 @@ pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: 
         }
         SegmentRoute::Hash { key_fields, max_parallelism } => {
             check_parallelism(n as u32, max_parallelism)?;
-            // The subtask of every key group, looked up instead of divided per row.
-            let table: Vec<u32> = (0..max_parallelism).map(|kg| subtask_for_key_group(kg, n as u32, max_parallelism)).collect();
+            // The subtask of every key group, looked up instead of divided per row (where the
+            // power-of-two path below does not compute it).
+            let table = || -> Vec<u32> { (0..max_parallelism).map(|kg| subtask_for_key_group(kg, n as u32, max_parallelism)).collect() };
             let single_i64 = match key_fields {
                 [k] => match batch.columns.get(*k) {
                     Some(ColumnRef { values: ValuesRef::I64(v) | ValuesRef::Timestamp(v), validity: None }) => Some(*v),
@@ -234,12 +235,14 @@ pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: 
                     subtasks_of_i64_keys(&v[from..batch.len], &mut to, mask, n as u32, max_parallelism.trailing_zeros());
                 }
                 (Some(v), false) => {
+                    let table = table();
                     for (d, &k) in to.iter_mut().zip(&v[from..batch.len]) {
                         *d = table[(hash_i64_key(k) % max_parallelism) as usize];
                     }
                 }
                 (None, _) => {
                     let groups = key_groups(batch, key_fields, max_parallelism)?;
+                    let table = table();
                     for (d, &g) in to.iter_mut().zip(&groups[from..batch.len]) {
                         *d = table[g as usize];
                     }
