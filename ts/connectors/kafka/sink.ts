@@ -30,7 +30,7 @@ import { connectionOptions } from './client-options.js';
 import { PLAINTEXT, parseSecurity, type KafkaSecurity } from './security.js';
 import { CommitMarkerCheck, type CommittedTransaction } from './commit-markers.js';
 import { TransactionCoordinatorClient } from './transactions.js';
-import { endRecords, idleRecords, rowRecords, watermarkRecords } from './repartition-records.js';
+import { endRecords, idleRecords, rowRecords, watermarkRecords, type RepartitionRecord } from './repartition-records.js';
 
 /** Bytes of keys and values per send: a record batch per partition stays well under the broker's default 1 MiB limit. */
 const SEND_BYTES = 512 * 1024;
@@ -547,10 +547,14 @@ class KafkaWriter implements SinkWriter {
   /** A repartition topic's rows: one record per partition their key groups go to. */
   async writeRepartitioned(batch: RecordBatch, keys: readonly number[]): Promise<void> {
     if (batch.length === 0) return;
+    await this.sendRepartition((r) => rowRecords(batch, keys, r.maxParallelism, r.partitions, r.task));
+  }
+
+  /** Records of this upstream task (`make` from the topic's settings) into the repartition topic. */
+  private async sendRepartition(make: (r: NonNullable<SinkConfig['repartition']>) => RepartitionRecord[]): Promise<void> {
     await this.whenReady();
-    const r = this.c.repartition!;
     const topic = (this.c.topic as { fixed: string }).fixed;
-    await this.send(rowRecords(batch, keys, r.maxParallelism, r.partitions, r.task).map((x) => ({ topic, value: x.value, partition: x.partition })));
+    await this.send(make(this.c.repartition!).map((x) => ({ topic, value: x.value, partition: x.partition })));
   }
 
   /** The last watermark written to the repartition topic. */
@@ -564,10 +568,7 @@ class KafkaWriter implements SinkWriter {
   async repartitionWatermark(w: number): Promise<void> {
     if (!(w > this.sentWatermark)) return;
     this.sentWatermark = w;
-    await this.whenReady();
-    const r = this.c.repartition!;
-    const topic = (this.c.topic as { fixed: string }).fixed;
-    await this.send(watermarkRecords(r.partitions, r.task, w).map((x) => ({ topic, value: x.value, partition: x.partition })));
+    await this.sendRepartition((r) => watermarkRecords(r.partitions, r.task, w));
   }
 
   /** Whether the last idle record written said idle. */
@@ -577,18 +578,12 @@ class KafkaWriter implements SinkWriter {
   async repartitionIdle(idle: boolean): Promise<void> {
     if (idle === this.sentIdle) return;
     this.sentIdle = idle;
-    await this.whenReady();
-    const r = this.c.repartition!;
-    const topic = (this.c.topic as { fixed: string }).fixed;
-    await this.send(idleRecords(r.partitions, r.task, idle).map((x) => ({ topic, value: x.value, partition: x.partition })));
+    await this.sendRepartition((r) => idleRecords(r.partitions, r.task, idle));
   }
 
   /** A repartition topic: the upstream task's input ended, to every partition. */
   async repartitionEnd(): Promise<void> {
-    await this.whenReady();
-    const r = this.c.repartition!;
-    const topic = (this.c.topic as { fixed: string }).fixed;
-    await this.send(endRecords(r.partitions, r.task).map((x) => ({ topic, value: x.value, partition: x.partition })));
+    await this.sendRepartition((r) => endRecords(r.partitions, r.task));
   }
 
   async write(batch: RecordBatch): Promise<void> {
