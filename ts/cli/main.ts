@@ -298,6 +298,15 @@ function writeJson(to: string, value: unknown): void {
   else writeFileSync(to, text);
 }
 
+/** `--repartition-partitions n` (run and explain), or undefined without it. */
+function repartitionPartitionsOption(options: Map<string, string | true>): number | undefined {
+  const r = options.get('repartition-partitions');
+  if (r === undefined) return undefined;
+  const n = Number(r);
+  if (r === true || !(Number.isSafeInteger(n) && n >= 1)) throw new UsageError(`--repartition-partitions must be a whole number above 0, got '${String(r)}'`);
+  return n;
+}
+
 /** `--application-id` and its companions as ExecuteOptions.application, its events logged. */
 function applicationOption(options: Map<string, string | true>, log: Log): Pick<ExecuteOptions, 'application'> {
   const id = options.get('application-id');
@@ -310,8 +319,7 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
     if (bootstrap !== undefined || stateDir !== undefined || session !== undefined || stall !== undefined || repartition !== undefined) throw new UsageError('--bootstrap, --state-dir, --session-timeout, --max-stall and --repartition-partitions go with --application-id');
     return {};
   }
-  const repartitionPartitions = repartition === undefined ? undefined : Number(repartition);
-  if (repartitionPartitions !== undefined && !(Number.isSafeInteger(repartitionPartitions) && repartitionPartitions >= 1)) throw new UsageError(`--repartition-partitions must be a whole number above 0, got '${String(repartition)}'`);
+  const repartitionPartitions = repartitionPartitionsOption(options);
   if (id === true) throw new UsageError('--application-id needs an id');
   if (typeof bootstrap !== 'string') throw new UsageError('--application-id needs --bootstrap <host:port>: the Kafka broker coordinating the instances');
   if (stateDir === true) throw new UsageError('--state-dir needs a directory');
@@ -393,10 +401,7 @@ async function explain(argv: readonly string[]): Promise<number> {
   process.stdout.write(env.explain(options.has('mermaid') ? 'mermaid' : 'text') + '\n');
   const appId = options.get('application-id');
   if (appId === true) throw new UsageError('--application-id needs an id');
-  const r = options.get('repartition-partitions');
-  const repartitionPartitions = typeof r === 'string' ? Number(r) : undefined;
-  if (r === true || (repartitionPartitions !== undefined && !(Number.isSafeInteger(repartitionPartitions) && repartitionPartitions >= 1))) throw new UsageError(`--repartition-partitions must be a whole number above 0, got '${String(r)}'`);
-  if (typeof appId === 'string') process.stdout.write(describeSubTopologies(env.graph, appId, repartitionPartitions) + '\n');
+  if (typeof appId === 'string') process.stdout.write(describeSubTopologies(env.graph, appId, repartitionPartitionsOption(options)) + '\n');
   return 0;
 }
 
