@@ -63,23 +63,26 @@ describe('segment layout', () => {
   });
 });
 
-/** Scatters `b` with few spares (so the writer stops and goes on), returns each target's segments' views in order. */
-function scatterAll(engine: EngineName, b: RecordBatch, p: number, segmentBytes: number): RecordBatch[][] {
+/** Scatters `batches` in turn (one writer: a target's segment goes on across batches) with few spares (so the writer stops and goes on), returns each target's segments' views in order. */
+function scatterAll(engine: EngineName, batches: RecordBatch | readonly RecordBatch[], p: number, segmentBytes: number): RecordBatch[][] {
   const eng = selectEngine(engine);
+  const list = batches instanceof RecordBatch ? [batches] : batches;
+  const s = list[0]!.schema;
   const pool = SegmentPool.create(400, segmentBytes);
-  const layout = segmentLayout(b.schema, segmentBytes);
+  const layout = segmentLayout(s, segmentBytes);
   const io: SegmentIo = { cur: new Int32Array(p).fill(-1), spares: new Int32Array(3), full: new Int32Array(1 + 2 * (2 + p)) };
   const out: RecordBatch[][] = Array.from({ length: p }, () => []);
-  const view = (s: number): RecordBatch => segmentBatch(pool.memory, pool.base(s), layout, b.schema);
-  const targets = new Uint32Array(b.length);
-  let row = 0;
+  const view = (seg: number): RecordBatch => segmentBatch(pool.memory, pool.base(seg), layout, s);
   let calls = 0;
-  while (row < b.length) {
-    while (io.spares[0]! < 2) io.spares[++io.spares[0]!] = pool.tryAcquire();
-    io.full[0] = 0;
-    row = eng.scatterToSegments(b, { kind: 'hash', keyFields: [0], maxParallelism: 128, targets }, pool.bytes, layout, io, row);
-    for (let f = 0; f < io.full[0]!; f++) out[io.full[1 + 2 * f]!]!.push(view(io.full[2 + 2 * f]!));
-    calls++;
+  for (const b of list) {
+    const targets = new Uint32Array(b.length);
+    for (let row = 0; row < b.length; ) {
+      while (io.spares[0]! < 2) io.spares[++io.spares[0]!] = pool.tryAcquire();
+      io.full[0] = 0;
+      row = eng.scatterToSegments(b, { kind: 'hash', keyFields: [0], maxParallelism: 128, targets }, pool.bytes, layout, io, row);
+      for (let f = 0; f < io.full[0]!; f++) out[io.full[1 + 2 * f]!]!.push(view(io.full[2 + 2 * f]!));
+      calls++;
+    }
   }
   for (let t = 0; t < p; t++) if (io.cur[t]! >= 0) out[t]!.push(view(io.cur[t]!));
   expect(calls).toBeGreaterThan(1);
@@ -116,25 +119,7 @@ describe('the partitioner writing into segments', () => {
       ).withEventTime(BigInt64Array.from({ length: 1500 }, (_, k) => BigInt(from + k)));
     const batches = [make(0, false), make(1500, true), make(3000, false), make(4500, false)];
     for (const p of [1, 2, 3]) {
-      const [nat, ts] = ENGINES.map((engine) => {
-        const eng = selectEngine(engine);
-        const pool = SegmentPool.create(400, 4096);
-        const layout = segmentLayout(schema, 4096);
-        const io: SegmentIo = { cur: new Int32Array(p).fill(-1), spares: new Int32Array(3), full: new Int32Array(1 + 2 * (2 + p)) };
-        const out: RecordBatch[][] = Array.from({ length: p }, () => []);
-        const view = (seg: number): RecordBatch => segmentBatch(pool.memory, pool.base(seg), layout, schema);
-        for (const b of batches) {
-          const targets = new Uint32Array(b.length);
-          for (let row = 0; row < b.length; ) {
-            while (io.spares[0]! < 2) io.spares[++io.spares[0]!] = pool.tryAcquire();
-            io.full[0] = 0;
-            row = eng.scatterToSegments(b, { kind: 'hash', keyFields: [0], maxParallelism: 128, targets }, pool.bytes, layout, io, row);
-            for (let f = 0; f < io.full[0]!; f++) out[io.full[1 + 2 * f]!]!.push(view(io.full[2 + 2 * f]!));
-          }
-        }
-        for (let t = 0; t < p; t++) if (io.cur[t]! >= 0) out[t]!.push(view(io.cur[t]!));
-        return out.map((segs) => ({ sizes: segs.map((x) => x.length), rows: wire(RecordBatch.concat(schema, segs)) }));
-      });
+      const [nat, ts] = ENGINES.map((engine) => scatterAll(engine, batches, p, 4096).map((segs) => ({ sizes: segs.map((x) => x.length), rows: wire(RecordBatch.concat(schema, segs)) })));
       const parts = hashPartition(RecordBatch.concat(schema, batches), [0], p, 128);
       for (let t = 0; t < p; t++) {
         expect(nat![t]!.sizes, `p=${p}, target ${t}`).toEqual(ts![t]!.sizes);
