@@ -73,6 +73,39 @@ describe('per-split watermarks', () => {
     expect(late(res)).toBeGreaterThan(1000);
   });
 
+  it('a batch that takes longer downstream than withIdleness still advances the watermark: its split had just been read, on both engines', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-splits-slow-'));
+    writeFileSync(join(dir, 'part-0.jsonl'), Array.from({ length: 1000 }, (_, i) => JSON.stringify({ f: 0, t: i * 10 })).join('\n') + '\n');
+    await onBothEngines(async (engine) => {
+      const env = StreamEnvironment.create({ engine, batchSize: 100 });
+      const pause = new Int32Array(new SharedArrayBuffer(4));
+      let n = 0;
+      const watermarks: number[] = [];
+      env
+        .fromSource(FileSource.directory(dir, { format: 'jsonl', schema: SCHEMA, interleave: true }), WatermarkStrategy.forBoundedOutOfOrderness<Ev>(0).withTimestampAssigner('t').withIdleness(20))
+        .map((r) => {
+          // Each batch's first record blocks 3 idle timeouts, before the batch's watermark is sent.
+          if (n++ % 100 === 0) Atomics.wait(pause, 0, 0, 60);
+          return r;
+        }, SCHEMA)
+        .keyBy('f')
+        .process(
+          {
+            processElement(r: Ev, ctx, out) {
+              if (r.t % 1000 === 0) watermarks.push(ctx.timerService().currentWatermark());
+              out.collect(r);
+            },
+          },
+          SCHEMA,
+        )
+        .sinkTo(new CollectSink<Ev>());
+      await env.execute();
+      // The first record of batch b sees the watermark of batch b - 1: its last event time, 10 ms before.
+      expect(watermarks).toEqual([-Infinity, ...Array.from({ length: 9 }, (_, b) => (b + 1) * 1000 - 10 - 1)]);
+      return watermarks;
+    });
+  });
+
   it('interleave is an option of directory sources only', () => {
     expect(() => FileSource.watch('/tmp', { format: 'jsonl', schema: SCHEMA, interleave: true })).toThrow(/option of FileSource.directory/);
   });

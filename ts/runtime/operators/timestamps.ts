@@ -170,10 +170,9 @@ export class TimestampsOperator extends Operator {
    * the whole input. With withIdleness, a split quiet that long no longer holds it back (Flink's
    * per-split idleness: e.g. a Kafka partition without new records); -Infinity when all are.
    */
-  private watermarkBase(): number {
+  private watermarkBase(now: number): number {
     if (this.split === null) return this.maxTs;
     if (this.active.length === 0) return this.maxTs;
-    const now = performance.now();
     let m = Infinity;
     let any = false;
     for (const s of this.active) {
@@ -210,19 +209,22 @@ export class TimestampsOperator extends Operator {
     }
     // A split that went idle may let the watermark of the splits still active advance.
     if (this.idleMs !== null && !this.idle && this.split !== null && this.bound !== null) {
-      const base = this.watermarkBase();
+      const base = this.watermarkBase(now);
       if (base !== -Infinity) await this.emitWatermark(base - this.bound - 1);
     }
   }
 
   private async emitThenWatermark(batch: RecordBatch): Promise<void> {
-    this.lastActivity = performance.now();
+    const at = performance.now();
+    this.lastActivity = at;
     if (this.idle) {
       this.idle = false;
       await this.emitIdle(false);
     }
     await this.emit(batch);
-    const base = this.watermarkBase();
+    // Idleness as of the batch's arrival: the time its rows took downstream (a slow operator, a
+    // sink waiting for the broker) must not make its own split look idle and drop its watermark.
+    const base = this.watermarkBase(at);
     if (this.bound !== null && base !== -Infinity) await this.emitWatermark(base - this.bound - 1);
   }
 
