@@ -8,6 +8,7 @@
  */
 
 import { totalmem } from 'node:os';
+import { threadId } from 'node:worker_threads';
 import type { Engine } from '../engine/engine.js';
 import { EngineError } from '../engine/errors.js';
 import { edgeTargets, PlanError, type PhysicalPlan } from '../plan/physical.js';
@@ -124,7 +125,8 @@ export class ManagedMemory {
   }
 
   static create(budgetBytes: number, exchangeReservedBytes: number): ManagedMemory {
-    return new ManagedMemory(`sluice-${process.pid}-${++runs}-${Date.now()}`, budgetBytes, exchangeReservedBytes);
+    // The native pools are per process: the thread is part of the name (an application runs a job per task on each of several threads).
+    return new ManagedMemory(`sluice-${process.pid}-${threadId}-${++runs}-${Date.now()}`, budgetBytes, exchangeReservedBytes);
   }
 
   static attach(s: SharedMemorySetup): ManagedMemory {
