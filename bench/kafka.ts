@@ -126,7 +126,7 @@ const APP_USERS = 1000;
  * `events` records in 6 partitions. Timed from starting the processes until every task has
  * finished on the instance holding it (start-up, joining the group and rebalances included);
  * also from the first task's start. The seconds are the one-instance run's; the extras give
- * each count's events/s.
+ * each count's events/s, and one instance's on one task thread instead of one per core.
  */
 export async function kafkaApplication(engine: EngineName, events: number): Promise<{ events: number; seconds: number; check: number; extra: Record<string, number> }> {
   const { startBroker } = (await import(new URL('../../scripts/kafka/broker.mjs', import.meta.url).href)) as BrokerModule;
@@ -157,18 +157,19 @@ export async function kafkaApplication(engine: EngineName, events: number): Prom
     let outputRows = 0;
     // The job keyed by user (the input's partitioning: 6 tasks), then the same window keyed by
     // region (test/fixtures/jobs/kafka-app-region.ts: through a repartition topic, 12 tasks).
-    const runs = [...[1, 2, 3].map((count) => ({ count, repartition: false })), ...[1, 2].map((count) => ({ count, repartition: true }))];
-    for (const { count, repartition } of runs) {
+    // Each instance runs its tasks on one task thread per core (the default parallelism); `oneThread`: one instance on one task thread.
+    const runs = [...[1, 2, 3].map((count) => ({ count, repartition: false, oneThread: false })), { count: 1, repartition: false, oneThread: true }, ...[1, 2].map((count) => ({ count, repartition: true, oneThread: false }))];
+    for (const { count, repartition, oneThread } of runs) {
       const out = `bench-app-out-${randomUUID().slice(0, 8)}`;
       made.push(out);
       await admin.createTopics({ topics: [out], partitions: 3, replicas: 1 });
       const app = `bench-app-${randomUUID().slice(0, 8)}`;
       apps.push(app);
       const jobArgs = [bootstrap, input, out, `eo-${out}`, join(work, out), '0', ...(repartition ? [] : ['window'])];
-      const args = ['--application-id', app, '--bootstrap', bootstrap, '--', ...jobArgs];
+      const args = ['--application-id', app, '--bootstrap', bootstrap, ...(oneThread ? ['--parallelism', '1'] : []), '--', ...jobArgs];
       const t0 = performance.now();
       const instances = Array.from({ length: count }, () => appInstance(engine, repartition ? 'kafka-app-region' : 'kafka-app-window', args));
-      const name = `${repartition ? 'repartitioned' : 'instances'}${count}`;
+      const name = `${repartition ? 'repartitioned' : 'instances'}${count}${oneThread ? 'OneThread' : ''}`;
       try {
         const firstStart = await untilAllFinished(instances, repartition ? 2 * APP_PARTITIONS : APP_PARTITIONS);
         const t1 = performance.now();
@@ -183,6 +184,7 @@ export async function kafkaApplication(engine: EngineName, events: number): Prom
     }
     rate.instances2Over1 = rate.instances2! / rate.instances1!;
     rate.instances3Over1 = rate.instances3! / rate.instances1!;
+    rate.threadsOverOneThread = rate.instances1! / rate.instances1OneThread!;
     // What the repartition topic adds per record, on one instance (its CPU: the one process).
     rate.repartitionNsPerRecord = ((1 / rate.repartitioned1! - 1 / rate.instances1!) * 1e9);
     return { events, seconds, check: outputRows, extra: rate };

@@ -172,7 +172,7 @@ describe('a job as a Kafka application of several processes', () => {
     const { input, out, want, reference } = await prepare('app-', engine, how);
 
     const app = `app-${uid()}`;
-    // Paced to 1 record per ms per task, on one thread per instance: an instance of 2 tasks has at least 16 s of work.
+    // Paced to 1 record per ms per task (8000 records each), each task on one of its instance's task threads: an instance of 2 tasks has at least 8 s of work.
     // A session of 20 s: on a loaded machine a paced instance's thread can stall for seconds, and this test is about a killed instance, not a stalled one.
     const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '20000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1', how];
     const a = instance('a', engine, args);
@@ -211,7 +211,7 @@ describe('a job as a Kafka application of several processes', () => {
       const r = await i.exited;
       expect(r.signal === null ? r.code : r.signal, i.lines.join('\n')).not.toBe('SIGKILL');
       // The start line says how the job runs: tasks at parallelism 1, not the environment's.
-      expect(i.lines.some((l) => l.includes(`as Kafka application '${app}' (each task at parallelism 1)`)), i.lines.join('\n')).toBe(true);
+      expect(i.lines.some((l) => l.includes(`as Kafka application '${app}' (each task at parallelism 1, on up to `)), i.lines.join('\n')).toBe(true);
     }
     // SLUICE_APP_TEST_LOG=<file>: what each instance reported, to read afterwards.
     if (process.env.SLUICE_APP_TEST_LOG !== undefined) writeFileSync(process.env.SLUICE_APP_TEST_LOG, [...trio, d].map((i) => `--- ${i.name}\n${i.lines.join('\n')}`).join('\n'));
@@ -226,7 +226,7 @@ describe('a job as a Kafka application of several processes', () => {
 // epoch, see task-ownership.ts) before choosing their checkpoints, so whatever the zombie still
 // tries (a checkpoint, a commit, a write to a fenced transaction) is refused, and the output
 // stays exactly once. Its heartbeats run on a thread of their own, so only a paused process
-// (not a busy main thread) loses its place.
+// (not a busy thread) loses its place.
 describe('a paused instance (a zombie) cannot corrupt the tasks it lost', () => {
   it.each(cases)('%s engine, %s job: 3 instances, one paused until the others run its tasks, then resumed: refused, every window exactly once', async (engine, how) => {
     requireNative();
@@ -277,17 +277,18 @@ describe('a paused instance (a zombie) cannot corrupt the tasks it lost', () => 
   });
 });
 
-// The other side of the same coin: an instance whose main thread is merely busy (a user function
+// The other side of the same coin: an instance whose task thread is merely busy (a user function
 // blocks it for longer than the session) keeps its place and its tasks, because its heartbeats
 // run on a thread of their own (task-group-thread.ts). Before, it was dropped and became a zombie.
-describe('an instance whose main thread is busy past its session', () => {
+// Its tasks run on worker threads, the task threads (task-thread.ts), as many as --parallelism.
+describe('an instance whose task thread is busy past its session', () => {
   it.each(cases.slice(0, 1))('%s engine, %s job: keeps its tasks, no rebalance, every window exactly once', async (engine, how) => {
     requireNative();
     const { input, out, want, reference } = await prepare('b', engine, how);
 
     const app = `bapp-${uid()}`;
     // A session of 6 s, a stall of 10 s.
-    const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '6000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1', how, `${join(work, `stall-${out}`)}:10000`];
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '6000', '--parallelism', '2', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1', how, `${join(work, `stall-${out}`)}:10000`];
     const pair = [instance('a', engine, args), instance('b', engine, args)];
     await until(() => pair.some((i) => i.lines.some((l) => /stalling the main thread/.test(l))), 'one instance stalls', pair);
     const stalled = pair.find((i) => i.lines.some((l) => /stalling the main thread/.test(l)))!;
@@ -296,6 +297,13 @@ describe('an instance whose main thread is busy past its session', () => {
     expect(pair.map((i) => tasksOf(i).length), pair.map((i) => i.lines.join('\n')).join('\n---\n')).toEqual([3, 3]);
     await stalled.waitFor(/stall over/, 'the stall ends');
     await until(() => allFinished(pair), 'every task finished', pair);
+    // Each instance ran its 3 tasks on its 2 task threads (worker threads: never the main thread, id 0).
+    for (const i of pair) {
+      const threads = new Set(i.lines.flatMap((l) => /^records on thread (\d+)$/.exec(l)?.[1] ?? []));
+      expect([...threads].some((t) => t === '0'), i.lines.join('\n')).toBe(false);
+      expect(threads.size, i.lines.join('\n')).toBe(2);
+      expect(new Set(i.lines.flatMap((l) => / started on task thread (\d+) /.exec(l)?.[1] ?? [])), i.lines.join('\n')).toEqual(new Set(['0', '1']));
+    }
     // No rebalance and no task moved or given up since the stall began.
     pair.forEach((i, k) => {
       const since = i.lines.slice(from[k]);
@@ -308,10 +316,10 @@ describe('an instance whose main thread is busy past its session', () => {
   });
 });
 
-// A main thread that hangs for longer than --max-stall: the instance leaves the group by itself
+// A task thread that hangs for longer than --max-stall: the instance leaves the group by itself
 // (its heartbeat thread would otherwise keep its tasks forever), the other takes them over, and
 // what the hung one still tries when it wakes is refused.
-describe('an instance whose main thread hangs past --max-stall', () => {
+describe('an instance whose task thread hangs past --max-stall', () => {
   it.each(cases.slice(0, 1))('%s engine, %s job: leaves the group, the other takes its tasks over, every window exactly once', async (engine, how) => {
     requireNative();
     const { input, out, want, reference } = await prepare('h', engine, how);
@@ -326,7 +334,7 @@ describe('an instance whose main thread hangs past --max-stall', () => {
     await until(() => tasksOf(other).length === PARTITIONS || hung.lines.some((l) => /stall over/.test(l)), 'the other instance holds every task', pair);
     expect(hung.lines.some((l) => /stall over/.test(l)), 'the other instance took the tasks over only after the stall ended').toBe(false);
     await hung.waitFor(/stall over/, 'the stall ends');
-    await hung.waitFor(/main thread did not respond for \d+ ms \(more than --max-stall 5000\); it left the group/, 'the hung instance reports it left');
+    await hung.waitFor(/did not respond for \d+ ms \(more than --max-stall 5000\); it left the group/, 'the hung instance reports it left');
     await until(() => tasksOf(hung).length > 0, 'the hung instance holds tasks again', pair);
     await until(() => allFinished(pair), 'every task finished', pair);
     await stopAll(pair);
@@ -468,44 +476,50 @@ describe('an idle input partition of a repartitioned application does not hold i
   });
 });
 
+const CHAIN_JOB = 'test/fixtures/jobs/kafka-app-chain.ts';
+
+/** The chain job's input topic (n events in 3 partitions) and its output as computed: per 10 s slot, `slot regions records total`, sorted. */
+async function chainInput(n: number): Promise<{ input: string; want: string[] }> {
+  const input = `cin-${uid()}`;
+  await createTopic(bootstrap, input, 3);
+  await produce(bootstrap, input, regionInput(n).map((r) => ({ ...r, partition: Number(r.key) % 3 })));
+  // Per 10 s slot: the regions seen, the records and their amounts.
+  const slots = new Map<number, { regions: Set<number>; records: number; total: number }>();
+  for (let i = 0; i < n; i++) {
+    const slot = Math.floor((T0 + i * 10) / 10_000) * 10_000;
+    const s = slots.get(slot) ?? { regions: new Set(), records: 0, total: 0 };
+    s.regions.add((i >> 1) % REGIONS);
+    s.records++;
+    s.total += i % 97;
+    slots.set(slot, s);
+  }
+  return { input, want: [...slots].map(([slot, s]) => `${slot} ${s.regions.size} ${s.records} ${s.total}`).sort() };
+}
+
+function slotOf(value: string): string {
+  const r = JSON.parse(value) as Record<string, number>;
+  return `${r.slot} ${r.regions} ${r.records} ${r.total}`;
+}
+
 describe('a job keyed twice by fields the input is not partitioned by: a chain of three sub-topologies', () => {
   // Also with repartition topics of 5 partitions (more tasks than the input's 3 partitions): 3 + 5 + 5 tasks.
   it.each([['native', null], ['ts', null], ['native', 5]] as const)('%s engine, repartition partitions %s: 2 instances, every slot exactly once, as a single process', async (engine, repartitions) => {
     if (engine === 'native') requireNative();
-    const JOB2 = 'test/fixtures/jobs/kafka-app-chain.ts';
     const r = repartitions ?? 3;
     const tasks = 3 + 2 * r;
-    const input = `cin-${uid()}`;
+    const { input, want } = await chainInput(6000);
     const out = `cout-${uid()}`;
     const single = `csingle-${uid()}`;
-    await createTopic(bootstrap, input, 3);
     await createTopic(bootstrap, out, 2);
     await createTopic(bootstrap, single, 2);
-    const n = 6000;
-    await produce(bootstrap, input, regionInput(n).map((r) => ({ ...r, partition: Number(r.key) % 3 })));
-    // Per 10 s slot: the regions seen, the records and their amounts.
-    const slots = new Map<number, { regions: Set<number>; records: number; total: number }>();
-    for (let i = 0; i < n; i++) {
-      const slot = Math.floor((T0 + i * 10) / 10_000) * 10_000;
-      const s = slots.get(slot) ?? { regions: new Set(), records: 0, total: 0 };
-      s.regions.add((i >> 1) % REGIONS);
-      s.records++;
-      s.total += i % 97;
-      slots.set(slot, s);
-    }
-    const want = [...slots].map(([slot, s]) => `${slot} ${s.regions.size} ${s.records} ${s.total}`).sort();
-    const slotOf = (value: string): string => {
-      const r = JSON.parse(value) as Record<string, number>;
-      return `${r.slot} ${r.regions} ${r.records} ${r.total}`;
-    };
-    const ref = await run(bootstrap, ['run', JOB2, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`)], single, null);
+    const ref = await run(bootstrap, ['run', CHAIN_JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`)], single, null);
     expect(ref.code, ref.stderr).toBe(0);
     expect((await readCommitted(bootstrap, single, true)).map((r) => slotOf(r.value)).sort()).toEqual(want);
 
     const app = `capp-${uid()}`;
     const args = ['--metrics-port', '0', '--application-id', app, '--bootstrap', bootstrap, ...(repartitions === null ? [] : ['--repartition-partitions', String(repartitions)]), '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`)];
     // Each instance says its cuts before it joins.
-    const pair = await finishedPair(engine, args, JOB2, tasks, 'the 3 sub-topologies');
+    const pair = await finishedPair(engine, args, CHAIN_JOB, tasks, 'the 3 sub-topologies');
     for (const i of pair) {
       expect(i.lines.some((l) => l.includes('keyed by region at ') && l.includes(`(${tasks} tasks: tasks 0..2 read the input partitions, 3..${2 + r} this topic`)), i.lines.join('\n')).toBe(true);
       expect(i.lines.some((l) => l.includes('keyed by slot at ') && l.includes(`${3 + r}..${2 + 2 * r} this topic`)), i.lines.join('\n')).toBe(true);

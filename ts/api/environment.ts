@@ -49,17 +49,19 @@ export function registerSocketTextSource(f: (host: string, port: number, options
 /**
  * Running as one instance of a Kafka application (ExecuteOptions.application) is the Kafka
  * connectors' business, above this layer: they register the runner here when loaded. It gets
- * the job's graph, a function that builds the job again from its module (each task gets its
- * own user function objects, as each worker thread does), and one that runs a graph (one
- * task's copy) with restarts.
+ * the job's graph, its module and the environment's settings: each task runs on a task thread
+ * that builds the job again from the module (its own user function objects, as each worker
+ * thread of a parallel run) and runs its copy with `executeTask`.
  */
-export type ApplicationRunner = (
-  jobName: string,
-  graph: JobGraph,
-  options: ExecuteOptions,
-  build: () => Promise<JobGraph>,
-  run: (graph: JobGraph, options: ExecuteOptions) => Promise<JobResult>,
-) => Promise<JobResult>;
+export type ApplicationRunner = (jobName: string, graph: JobGraph, options: ExecuteOptions, job: JobModule, env: EnvironmentSettings) => Promise<JobResult>;
+
+/** What a thread needs to build the same environment again (with the job's module). */
+export interface EnvironmentSettings {
+  readonly engine: string;
+  readonly batchSize: number;
+  readonly parallelism: number;
+  readonly maxParallelism: number;
+}
 let applicationRunner: ApplicationRunner | null = null;
 
 /** @internal Called once by connectors/kafka/application.ts. */
@@ -248,16 +250,15 @@ export class StreamEnvironment {
       const job = this.job;
       // Each task needs its own instances of the job's functions (a process function keeps its state handles in its closure).
       if (job === null) return Promise.reject(new Error('ExecuteOptions.application: an instance runs several tasks, each built from the job\'s module: run it with runJob(moduleUrl, { application }) or `sluice run job.ts --application-id ...`'));
-      const build = async (): Promise<JobGraph> => {
-        const mod = (await import(job.url)) as { default?: unknown };
-        if (typeof mod.default !== 'function') throw new Error(`${job.url} has no default export that builds the job`);
-        const env = new StreamEnvironment({ engine: this.engine.name as EngineChoice, batchSize: this.batchSize, parallelism: this.graph.parallel.parallelism, maxParallelism: this.graph.parallel.maxParallelism, job });
-        await (mod.default as (env: StreamEnvironment, args: readonly string[]) => unknown)(env, job.args);
-        return env.pendingGraph();
-      };
-      return applicationRunner(jobName, graph, options, build, (g, o) => this.runWithRestarts(jobName, g, o, (oo) => this.runOnce(jobName, g, oo)));
+      const settings: EnvironmentSettings = { engine: this.engine.name, batchSize: this.batchSize, parallelism: this.graph.parallel.parallelism, maxParallelism: this.graph.parallel.maxParallelism };
+      return applicationRunner(jobName, graph, options, job, settings);
     }
     return this.runRescalable(jobName, graph, options);
+  }
+
+  /** @internal One task of a Kafka application (connectors/kafka/task-thread-worker.ts): its graph run with the job's restart strategy. */
+  executeTask(jobName: string, graph: JobGraph, options: ExecuteOptions): Promise<JobResult> {
+    return this.runWithRestarts(jobName, graph, options, (o) => this.runOnce(jobName, graph, o));
   }
 
   /** One run at the graph's parallelism: on worker threads when its plan has more than one slot. */

@@ -284,9 +284,10 @@ export interface ApplicationOptions {
   /** An instance that sends no heartbeat for this long loses its tasks, ms (default 10 000; the broker's minimum is 6 000). */
   readonly sessionTimeoutMs?: number;
   /**
-   * The longest the instance's main thread (which runs its tasks) may be unresponsive, ms
-   * (default 300 000, as the Java consumer's max.poll.interval.ms): heartbeats run on a thread
-   * of their own, so past this the instance leaves the group itself and its tasks go to the others.
+   * The longest any of the instance's threads (its task threads, its main thread) may be
+   * unresponsive, ms (default 300 000, as the Java consumer's max.poll.interval.ms): heartbeats
+   * run on a thread of their own, so past this the instance leaves the group itself and its tasks
+   * go to the others.
    */
   readonly maxStallMs?: number;
   /**
@@ -303,7 +304,8 @@ export interface ApplicationOptions {
 /** An event of an application instance (ApplicationOptions.onEvent). */
 export type ApplicationEvent =
   | { readonly kind: 'assigned'; readonly member: string; readonly generation: number; readonly leader: boolean; readonly tasks: readonly number[]; readonly taskCount: number }
-  | { readonly kind: 'task-started'; readonly task: number; readonly checkpointDir: string }
+  /** `thread`: the instance's task thread that runs it (0 up to the job's parallelism - 1). */
+  | { readonly kind: 'task-started'; readonly task: number; readonly checkpointDir: string; readonly thread: number }
   | { readonly kind: 'task-finished'; readonly task: number; readonly recordsIn: number }
   | { readonly kind: 'task-revoked'; readonly task: number }
   /** The task's transactions were fenced by another instance that took it over (this one had left the group): given up. */
@@ -311,7 +313,7 @@ export type ApplicationEvent =
   /** Another instance claimed the task (this one had lost its session): this one's checkpoint, commit or restore was refused, and the task given up. */
   | { readonly kind: 'task-refused'; readonly task: number; readonly reason: string }
   /** The task's owner claim: the checkpoint it resumes from (null: a fresh start), in the claim's directory. */
-  /** The instance's main thread did not respond for longer than maxStallMs: the instance left the group (its tasks go to the others) and joins again once it has stopped them. */
+  /** A thread of the instance (a task thread or its main thread) did not respond for longer than maxStallMs: the instance left the group (its tasks go to the others) and joins again once it has stopped them. */
   | { readonly kind: 'stalled'; readonly stalledMs: number; readonly maxStallMs: number }
   | { readonly kind: 'task-claimed'; readonly task: number; readonly owner: string; readonly from: string | null }
   /** The job is cut at a keyed exchange into sub-topologies joined by a repartition topic (one event per topic, in order): `readers` (first and last task) read this topic's partitions; tasks 0..`inputTasks`-1 read the input partitions. */

@@ -50,7 +50,7 @@ const RUN: OptionSpec[] = [
   { name: 'overwrite', help: 'a fresh run of a checkpointing job may replace existing, non-empty output files (otherwise it refuses to start)' },
   { name: 'application-id', value: '<id>', help: 'run as one instance of a Kafka application (docs/application-mode.md): the tasks (input partitions) are shared with every instance of the same id' },
   { name: 'bootstrap', value: '<host:port>', help: "with --application-id: the Kafka broker(s) coordinating the application's instances" },
-  { name: 'max-stall', value: '<ms>', help: "with --application-id: past this long without a response from the instance's main thread (its tasks), the instance leaves the group and its tasks go to the others (default 300000)" },
+  { name: 'max-stall', value: '<ms>', help: "with --application-id: past this long without a response from one of the instance's threads (its task threads, its main thread), the instance leaves the group and its tasks go to the others (default 300000)" },
   { name: 'repartition-partitions', value: '<n>', help: "with --application-id: partitions of each repartition topic, i.e. tasks of each sub-topology after the first (default: the input topics' count; the same on every instance)" },
   { name: 'session-timeout', value: '<ms>', help: 'with --application-id: an instance silent this long loses its tasks to the others (default 10000; the broker allows 6000 and up)' },
   { name: 'state-dir', value: '<dir>', help: "with --application-id: the shared directory of the tasks' checkpoints (default: the job's checkpoint dir)" },
@@ -230,8 +230,8 @@ async function run(argv: readonly string[]): Promise<number> {
     const withSavepoint = typeof options.get('savepoint-dir') === 'string' || (dashboard !== null && env.pendingGraph().checkpoint !== null) ? { client } : {};
     const onRestart = dashboard === null ? {} : { onRestart: (r: RestartInfo) => dashboard.restart(r) };
     const appId = options.get('application-id');
-    // An application's tasks each run the whole job at parallelism 1 (docs/application-mode.md).
-    const placement = typeof appId === 'string' ? `as Kafka application '${appId}' (each task at parallelism 1)` : `at parallelism ${env.parallelism}`;
+    // An application's tasks each run their part of the job at parallelism 1, spread over up to parallelism task threads (docs/application-mode.md).
+    const placement = typeof appId === 'string' ? `as Kafka application '${appId}' (each task at parallelism 1, on up to ${env.parallelism} task threads)` : `at parallelism ${env.parallelism}`;
     log.info(`job '${name}' starting on the ${env.engine.name} engine ${placement}${typeof restoreFrom === 'string' ? `, restoring from ${restoreFrom}` : ''}`);
     if (log.enabled('debug')) log.debug(`plan:\n${env.explain('text')}`);
     result = await env.execute(name, {
@@ -330,7 +330,7 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
         log.info(`application '${id}': member ${e.member}${e.leader ? ' (leader)' : ''}, generation ${e.generation}: tasks [${e.tasks.join(',')}] of ${e.taskCount}`);
         return;
       case 'task-started':
-        log.info(`application '${id}': task ${e.task} started (checkpoints in ${e.checkpointDir})`);
+        log.info(`application '${id}': task ${e.task} started on task thread ${e.thread} (checkpoints in ${e.checkpointDir})`);
         return;
       case 'task-finished':
         log.info(`application '${id}': task ${e.task} finished (${e.recordsIn} records read)`);
@@ -342,7 +342,7 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
         log.warn(`application '${id}': ${e.reason}; given up, joining again`);
         return;
       case 'stalled':
-        log.warn(`application '${id}': this instance's main thread did not respond for ${e.stalledMs} ms (more than --max-stall ${e.maxStallMs}); it left the group, its tasks go to other instances; it joins again once they are stopped here`);
+        log.warn(`application '${id}': a thread of this instance (a task thread or its main thread) did not respond for ${e.stalledMs} ms (more than --max-stall ${e.maxStallMs}); it left the group, its tasks go to other instances; it joins again once they are stopped here`);
         return;
       case 'task-claimed':
         log.info(`application '${id}': task ${e.task} claimed as ${e.owner}, resuming from ${e.from ?? 'the start (no checkpoint yet)'}`);

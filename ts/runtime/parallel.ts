@@ -40,8 +40,6 @@ export interface WorkerSetup {
   readonly ports: readonly { readonly edge: string; readonly from: number; readonly to: number; readonly port: MessagePort; readonly ring: SharedArrayBuffer }[];
   /** The run's exchange segments (null when the plan has no exchange). */
   readonly segments: SegmentPoolSetup | null;
-  /** Registers the TypeScript loader first (the job module is a .ts file). */
-  readonly typescript: boolean;
   readonly memory: SharedMemorySetup;
   /** The run's source watermarks (watermark alignment). */
   readonly watermarks: SharedArrayBuffer;
@@ -311,7 +309,6 @@ async function runParallel(
       env: { engine: engine.name, batchSize, parallelism: graph.parallel.parallelism, maxParallelism: graph.parallel.maxParallelism },
       subtask: i,
       ports: mine,
-      typescript: /\.[cm]?ts$/.test(job.url),
       memory: memory.setup,
       segments: pool?.setup ?? null,
       watermarks: board.buffer,

@@ -4,9 +4,9 @@
  * Reports its operators' metrics, or the first failure with the operator and subtask.
  */
 
-import { register } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 import { StreamEnvironment } from '../api/environment.js';
+import { importJobModule } from './job-module.js';
 import { buildPlan } from '../plan/physical.js';
 import { operatorOf } from './errors.js';
 import { runTask } from './executor.js';
@@ -25,24 +25,14 @@ process.removeAllListeners('warning');
 process.on('warning', (w: Error & { code?: string }) => post({ t: 'warning', name: w.name, message: w.message, ...(w.code !== undefined ? { code: w.code } : {}) }));
 
 async function main(): Promise<void> {
-  if (setup.typescript) {
-    // Stacks from the job's TypeScript name its own lines (the hooks emit inline source maps).
-    process.setSourceMapsEnabled(true);
-    const root = new URL('../../../', import.meta.url);
-    register(new URL('../cli/ts-hooks.js', import.meta.url).href, {
-      parentURL: import.meta.url,
-      data: { sources: new URL('ts/', root).href, build: new URL('dist/ts/', root).href },
-    });
-  }
-  const mod = (await import(setup.job.url)) as { default?: unknown };
-  if (typeof mod.default !== 'function') throw new Error(`${setup.job.url} has no default export that builds the job`);
+  const build = await importJobModule(setup.job);
   const env = StreamEnvironment.create({
     engine: setup.env.engine as 'native' | 'ts',
     batchSize: setup.env.batchSize,
     parallelism: setup.env.parallelism,
     maxParallelism: setup.env.maxParallelism,
   });
-  await (mod.default as (env: StreamEnvironment, args: readonly string[]) => unknown)(env, setup.job.args);
+  await (build as (env: StreamEnvironment, args: readonly string[]) => unknown)(env, setup.job.args);
   const graph = env.pendingGraph();
   const plan = buildPlan(graph);
   const memory = ManagedMemory.attach(setup.memory);

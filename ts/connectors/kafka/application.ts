@@ -7,116 +7,36 @@
  * partitions of the repartition topic that sub-topology k-1's tasks write (repartition-source.ts,
  * KafkaSink.repartition).
  * Tasks are shared among the instances
- * through the consumer group `<application id>` (task-group.ts); each task runs as its own job
- * at parallelism 1 on this thread, checkpointing into its owner directory under
+ * through the consumer group `<application id>` (task-group.ts); the instance spreads its tasks
+ * over its task threads (task-thread.ts: as many as the job's parallelism, so that its tasks use
+ * every core), where each runs as its own job at parallelism 1, checkpointing into its owner directory under
  * `<stateDir>/<id>/task-<n>` (a directory every instance reaches), with its own transactional
  * ids in its Kafka sinks. An instance given a task first claims it (task-ownership.ts: a new
  * owner epoch, after which the former owner can no longer restore, checkpoint or commit), then
  * resumes it from the checkpoint the task's lineage gives: its source offsets, its keyed state,
  * and the sink transactions it had prepared (committed on restore; anything the former owner
  * left open is fenced by the sink's restore, as after a crash of a single process). The group
- * membership runs on a worker thread (task-group-thread.ts), so heartbeats go on while tasks
- * keep this thread busy.
+ * membership runs on a worker thread of its own (task-group-thread.ts); this thread only
+ * coordinates.
  */
 
 import { join } from 'node:path';
 import { registerApplicationRunner } from '../../api/environment.js';
-import type { ApplicationEvent, ExecuteOptions, JobResult, OperatorMetrics, Progress } from '../../api/job.js';
-import { JobGraph, ParallelSettings, type GraphNode } from '../../plan/graph.js';
+import type { EnvironmentSettings } from '../../api/environment.js';
+import type { ApplicationEvent, ExecuteOptions, JobModule, JobResult, OperatorMetrics } from '../../api/job.js';
+import type { JobGraph } from '../../plan/graph.js';
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { KafkaSink } from './sink.js';
 import { KafkaSource } from './source.js';
-import { RepartitionSource } from './repartition-source.js';
-import { cutTopics, levels, repartitionCuts, subTopologyCount, type RepartitionCut } from './sub-topologies.js';
+import { cutTopics, repartitionCuts, subTopologyCount } from './sub-topologies.js';
 import { TaskGroupThread } from './task-group-thread.js';
 import { TaskProgress } from './task-progress.js';
-import { CLAIMED_ELSEWHERE, TaskClaim } from './task-ownership.js';
+import { TaskThread, type TaskThreadHandler, type TaskThreadSetup } from './task-thread.js';
 import { errorCodes } from './transactions.js';
 
 interface RunningTask {
   readonly abort: AbortController;
   readonly done: Promise<void>;
-}
-
-/** What a task's graph is built from: the job's cuts (none: the whole job per partition), their repartition topics and each sub-topology's tasks. */
-interface Layout {
-  readonly cuts: readonly RepartitionCut[];
-  /** The repartition topics of each cut, one per input of its node. */
-  readonly topics: readonly (readonly string[])[];
-  /** Each sub-topology's task count: the input topics' partition count, then each repartition topic's. */
-  readonly counts: readonly number[];
-  /** Each sub-topology's first task (the counts before it summed). */
-  readonly firsts: readonly number[];
-  readonly bootstrap: readonly string[];
-}
-
-/**
- * The graph of task `task`, of sub-topology k (the nodes of level k, sub-topologies.ts) and its
- * partition p (the task's index in k): in sub-topology 0 the Kafka sources read input partition
- * p only; a cut starting sub-topology k reads partition p of its topics, from repartition
- * sources, instead of its inputs; an input of a cut that is in sub-topology k ends in a
- * repartition sink into the cut's topic for it. Kafka sinks write under the task's
- * transactional ids; checkpoints go to the owner's directory.
- */
-function taskGraph(graph: JobGraph, application: string, task: number, claim: TaskClaim, ownership: (doing: string) => void, layout: Layout): JobGraph {
-  const dir = claim.dir;
-  const parallel = new ParallelSettings();
-  parallel.maxParallelism = graph.parallel.maxParallelism;
-  for (const id of graph.parallel.newChain) parallel.newChain.add(id);
-  for (const id of graph.parallel.noChain) parallel.noChain.add(id);
-  const g = new JobGraph(parallel);
-  g.checkpoint = { ...graph.checkpoint!, dir };
-  g.objectReuse = graph.objectReuse;
-  const owner = { name: claim.owner, predecessors: claim.predecessors, beforeTransaction: () => ownership('beginning a transaction') };
-  // The graph is built again per task (its own user functions): the cuts' nodes are found by id.
-  const cutNodes = layout.cuts.map((cut) => {
-    const n = graph.nodes.find((x) => x.id === cut.node.id);
-    if (n === undefined || n.op.kind !== cut.node.op.kind) throw new Error(`application '${application}': the job's module built another graph for task ${task} than at the start (node ${cut.node.id} is no longer '${cut.node.name}'); the module must build the same job every time`);
-    return n;
-  });
-  let sub = 0;
-  while (sub + 1 < layout.firsts.length && layout.firsts[sub + 1]! <= task) sub++;
-  const partition = task - layout.firsts[sub]!;
-  const level = levels(layout.cuts);
-  const copies = new Map<GraphNode, GraphNode>();
-  // A cut's node of this sub-topology reads its inputs from its topics' sources (one input node
-  // may feed several cuts, each through a topic of its own).
-  const fromTopics = new Map<GraphNode, GraphNode[]>();
-  let nextId = Math.max(...graph.nodes.map((n) => n.id)) + 1;
-  layout.cuts.forEach((cut, c) => {
-    if (cut.level !== sub) return;
-    // Its rows, event time and watermarks as the cut's inputs had them, from the sub-topology that wrote each.
-    const sources = cutNodes[c]!.inputs.map((input, j) => {
-      const topic = layout.topics[c]![j]!;
-      const source = new RepartitionSource(input.schema, { bootstrap: layout.bootstrap, topic, partition, upstreamTasks: layout.counts[cut.inputLevels[j]!]!, application, hasEventTime: input.hasEventTime, retain: graph.checkpoint!.retain });
-      const node: GraphNode = { id: nextId++, name: `Source: ${source.name}`, op: { kind: 'source', source, watermarks: null }, input: null, inputs: [], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime };
-      g.nodes.push(node);
-      return node;
-    });
-    fromTopics.set(cutNodes[c]!, sources);
-  });
-  for (const n of graph.nodes) {
-    if (level(n) !== sub) continue;
-    let op = n.op;
-    if (op.kind === 'source' && op.source instanceof KafkaSource) op = { ...op, source: op.source.forPartitions([partition]) };
-    if (op.kind === 'sink' && op.sink instanceof KafkaSink) op = { ...op, sink: op.sink.forTask(application, task, owner) };
-    const inputs = fromTopics.get(n) ?? n.inputs.map((i) => copies.get(i)!);
-    const copy: GraphNode = { ...n, op, input: n.input === null ? null : inputs[0]!, inputs };
-    copies.set(n, copy);
-    g.nodes.push(copy);
-  }
-  // Every input of a cut that lives in this sub-topology ends here, in the cut's topic for it: exactly once, as any Kafka sink of a task.
-  let sinkInTask = 0;
-  layout.cuts.forEach((cut, c) => {
-    cutNodes[c]!.inputs.forEach((from, j) => {
-      if (cut.inputLevels[j] !== sub) return;
-      const topic = layout.topics[c]![j]!;
-      const input = copies.get(from)!;
-      const sink = KafkaSink.repartition({ bootstrap: layout.bootstrap, topic, keyFields: cut.keys[j]!, maxParallelism: graph.parallel.maxParallelism, partitions: layout.counts[cut.level]!, task: partition, application, sinkInTask: sinkInTask++ }).forTask(application, task, owner);
-      g.nodes.push({ id: nextId++, name: `Sink: repartition topic '${topic}'`, op: { kind: 'sink', sink }, input, inputs: [input], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime });
-    });
-  });
-  return g;
 }
 
 /** Creates the repartition topic with `partitions` partitions, or checks the one there has them (`source`: where that count comes from, for the error). */
@@ -181,13 +101,7 @@ async function partitionCounts(bootstrap: readonly string[], topics: readonly st
   }
 }
 
-async function runApplication(
-  jobName: string,
-  graph: JobGraph,
-  options: ExecuteOptions,
-  build: () => Promise<JobGraph>,
-  run: (graph: JobGraph, options: ExecuteOptions) => Promise<JobResult>,
-): Promise<JobResult> {
+async function runApplication(jobName: string, graph: JobGraph, options: ExecuteOptions, job: JobModule, env: EnvironmentSettings): Promise<JobResult> {
   const app = options.application!;
   const who = `application '${app.id}'`;
   if (typeof app.id !== 'string' || !/^[A-Za-z0-9._-]+$/.test(app.id)) throw new TypeError(`ExecuteOptions.application.id: letters, digits, '.', '_' and '-' only (it names the consumer group and directories), got ${JSON.stringify(app.id)}`);
@@ -210,10 +124,8 @@ async function runApplication(
   const repartitions = cuts.map((cut) => cutTopics(app.id, cut));
   const countSource = r === undefined ? "the input topics' count" : `repartitionPartitions ${r}`;
   for (const topic of repartitions.flat()) await ensureRepartitionTopic(sourceBootstrap, topic, r ?? partitions, countSource, who);
-  const layout: Layout = { cuts, topics: repartitions, counts: tasksOf, firsts, bootstrap: sourceBootstrap };
   const taskCount = tasksOf.reduce((a, b) => a + b, 0);
   cuts.forEach((cut, k) => cut.keys.forEach((keyFields, j) => emit({ kind: 'repartitioned', topic: repartitions[k]![j]!, at: cut.node.name, keyFields, taskCount, inputTasks: partitions, readers: [firsts[cut.level]!, firsts[cut.level]! + tasksOf[cut.level]! - 1] })));
-  const stateDir = join(app.stateDir ?? graph.checkpoint.dir, app.id);
   const started = Date.now();
   const running = new Map<number, RunningTask>();
   const results: JobResult[] = [];
@@ -225,53 +137,68 @@ async function runApplication(
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   if (options.signal?.aborted === true) stop.abort();
 
+  // The task threads: started as tasks come, at most the job's parallelism of them.
+  const setup: Omit<TaskThreadSetup, 'index'> = {
+    jobName,
+    job,
+    env,
+    application: app.id,
+    bootstrap,
+    stateDir: join(app.stateDir ?? graph.checkpoint.dir, app.id),
+    layout: { topics: repartitions, counts: tasksOf, firsts, bootstrap: sourceBootstrap },
+    cutNodes: cuts.map((c) => c.node.id),
+    options: {
+      progress: progress !== null,
+      ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
+      ...(options.allowFreshStart !== undefined ? { allowFreshStart: options.allowFreshStart } : {}),
+      ...(options.allowNonRestoredState !== undefined ? { allowNonRestoredState: options.allowNonRestoredState } : {}),
+      ...(options.overwrite !== undefined ? { overwrite: options.overwrite } : {}),
+    },
+  };
+  const handler: TaskThreadHandler = {
+    event: emit,
+    jobEvent: (_task, e) => options.onEvent?.(e),
+    restart: (_task, info) => options.onRestart?.(info),
+    progress: (task, p) => progress?.reported(task, p),
+  };
+  const threads: TaskThread[] = [];
+  const threadFor = (): TaskThread => {
+    const least = threads.reduce<TaskThread | null>((a, b) => (a === null || b.load < a.load ? b : a), null);
+    if (least !== null && (least.load === 0 || threads.length >= Math.max(1, env.parallelism))) return least;
+    const t = new TaskThread({ ...setup, index: threads.length }, handler);
+    threads.push(t);
+    return t;
+  };
+
   const start = (task: number): void => {
-    const taskDir = join(stateDir, `task-${task}`);
+    const thread = threadFor();
     const abort = new AbortController();
-    const { application: _a, client: _c, progress: _p, signal: _s, ...rest } = options;
-    let refused = false;
-    const run1 = async (): Promise<JobResult> => {
-      // Claim first (a new owner epoch from the broker, its own directory), then choose the checkpoint: see task-ownership.ts.
-      const claim = await TaskClaim.claim(bootstrap, app.id, task, taskDir);
-      emit({ kind: 'task-claimed', task, owner: claim.owner, from: claim.from });
-      emit({ kind: 'task-started', task, checkpointDir: claim.dir });
-      const ownership = (doing: string): void => {
-        try {
-          claim.check(doing);
-        } catch (e) {
-          if (!refused) emit({ kind: 'task-refused', task, reason: e instanceof Error ? e.message : String(e) });
-          refused = true;
-          throw e;
-        }
-      };
-      // Built again from the job's module: the task's own user function objects.
-      const g = await build();
-      const report = progress === null ? {} : { progress: (p: Progress) => progress.reported(task, p) };
-      return run(taskGraph(g, app.id, task, claim, ownership, layout), { ...rest, ...report, signal: abort.signal, restoreFrom: 'latest', ownership });
-    };
-    const done = run1().then(
-      (r) => {
-        results.push(r);
-        progress?.finished(task, r);
-        if (!abort.signal.aborted) emit({ kind: 'task-finished', task, recordsIn: r.recordsIn });
-      },
-      (e: unknown) => {
-        if (abort.signal.aborted && !refused) return;
-        if (refused || claimedElsewhere(e) || fenced(e)) {
+    const done = thread.start(task).then((outcome) => {
+      switch (outcome.kind) {
+        case 'finished':
+          results.push(outcome.result);
+          progress?.finished(task, outcome.result);
+          if (!abort.signal.aborted) emit({ kind: 'task-finished', task, recordsIn: outcome.result.recordsIn });
+          return;
+        case 'stopped':
+          return;
+        case 'migrated':
           // Kafka Streams' TaskMigratedException: another instance took the task over (this one
           // missed its session, e.g. its process was paused) and refused or fenced what this
           // one still tried. Give it up and join again; nothing of this run is committed any more.
           running.delete(task);
           progress?.gone(task);
-          if (!refused) emit({ kind: 'task-fenced', task });
+          if (!outcome.refused) emit({ kind: 'task-fenced', task });
           group.release(task);
           return;
-        }
-        // Any other failure (after the job's restart strategy gave up) fails the instance: its tasks go to the others.
-        failure ??= new Error(`${who}: task ${task} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
-        stop.abort();
-      },
-    );
+        case 'failed':
+          if (abort.signal.aborted) return;
+          // Any other failure (after the job's restart strategy gave up) fails the instance: its tasks go to the others.
+          failure ??= new Error(`${who}: task ${task} failed: ${outcome.error.message}`, { cause: outcome.error });
+          stop.abort();
+      }
+    });
+    abort.signal.addEventListener('abort', () => thread.stop(task), { once: true });
     running.set(task, { abort, done });
   };
   const group = new TaskGroupThread(
@@ -297,6 +224,8 @@ async function runApplication(
       assigned: (info) => emit({ kind: 'assigned', ...info, taskCount }),
       stalled: (ms) => emit({ kind: 'stalled', stalledMs: ms, maxStallMs: app.maxStallMs ?? 300_000 }),
     },
+    // The instance answers while this thread and every task thread do: the one that answered least recently counts.
+    () => Math.min(Date.now(), ...threads.map((t) => t.lastAlive)),
   );
   try {
     await group.run(stop.signal);
@@ -306,26 +235,10 @@ async function runApplication(
     options.signal?.removeEventListener('abort', onOuterAbort);
     for (const r of running.values()) r.abort.abort();
     await Promise.all([...running.values()].map((r) => r.done));
+    await Promise.all(threads.map((t) => t.close()));
   }
   if (failure !== null) throw failure;
   return combine(jobName, results, Date.now() - started);
-}
-
-/** The error of a task refused by its ownership check (another instance claimed it). */
-function claimedElsewhere(e: unknown): boolean {
-  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 8; x = x.cause, depth++) if (x.message.includes(CLAIMED_ELSEWHERE)) return true;
-  return false;
-}
-
-/** The error of a task whose sink was fenced (its transactional id reinitialized by another instance). */
-function fenced(e: unknown): boolean {
-  const codes = errorCodes(e);
-  // INVALID_PRODUCER_EPOCH, PRODUCER_FENCED, INVALID_TXN_STATE after a fencing.
-  if (codes.includes(47) || codes.includes(90)) return true;
-  for (let x: unknown = e, depth = 0; x instanceof Error && depth < 8; x = x.cause, depth++) {
-    if (/old epoch|INVALID_PRODUCER_EPOCH|PRODUCER_FENCED|fenced|fences the current one/i.test(x.message)) return true;
-  }
-  return false;
 }
 
 /** One result for the instance: its tasks' runs summed (operators listed per run). */

@@ -159,7 +159,7 @@ export function describeSubTopologies(graph: JobGraph, application: string, repa
   const level = levels(cuts);
   const r = repartitionPartitions;
   const total = subs === 1 ? 'P' : r === undefined ? `${subs}P` : `P+${(subs - 1) * r}`;
-  const lines = [`As Kafka application '${application}': ${subs} sub-topolog${subs === 1 ? 'y' : 'ies'}, ${total} tasks (P: the input topics' partition count; each task at parallelism 1, on whichever instance the group assigns it)`];
+  const lines = [`As Kafka application '${application}': ${subs} sub-topolog${subs === 1 ? 'y' : 'ies'}, ${total} tasks (P: the input topics' partition count; each task at parallelism 1, on a task thread of whichever instance the group assigns it)`];
   const topics = (pick: (c: RepartitionCut, j: number) => boolean, by: boolean): string[] =>
     cuts.flatMap((c) => cutTopics(application, c).flatMap((t, j) => (pick(c, j) ? [by ? `'${t}' (by ${c.keys[j]!.join(', ')})` : `'${t}'`] : [])));
   for (let k = 0; k < subs; k++) {

@@ -1,15 +1,15 @@
 /**
- * An instance's group membership on a worker thread of its own (task-group-worker.ts): the
- * instance's tasks run on the main thread, and a task that keeps it busy (a long batch, a slow
- * user function, a stalled event loop) must not stop the heartbeats, or the broker would drop
- * the instance and give its tasks away while they still run. Same contract as TaskGroup.
+ * An instance's group membership on a worker thread of its own (task-group-worker.ts): a task
+ * that keeps its thread busy (a long batch, a slow user function, a stalled event loop) must not
+ * stop the heartbeats, or the broker would drop the instance and give its tasks away while they
+ * still run. Same contract as TaskGroup.
  */
 
 import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { TaskGroupHandler, TaskGroupOptions } from './task-group.js';
 
-export type ToGroup = { t: 'revoked'; id: number } | { t: 'release'; task: number } | { t: 'alive' } | { t: 'stop' };
+export type ToGroup = { t: 'revoked'; id: number } | { t: 'release'; task: number } | { t: 'alive'; at: number } | { t: 'stop' };
 export type FromGroup =
   | { t: 'assign'; tasks: number[] }
   | { t: 'assigned'; info: { member: string; generation: number; leader: boolean; tasks: number[] } }
@@ -33,6 +33,8 @@ export class TaskGroupThread {
   constructor(
     private readonly o: TaskGroupOptions,
     private readonly handler: TaskGroupHandler,
+    /** When the instance's threads last all answered (ms since the epoch): the one that answered least recently counts. */
+    private readonly answered: () => number = Date.now,
   ) {}
 
   /** Takes part in the group until `signal` aborts (then leaves it, after stopping every task). */
@@ -41,8 +43,8 @@ export class TaskGroupThread {
     this.worker = w;
     const send = (m: ToGroup): void => w.postMessage(m);
     const onAbort = (): void => send({ t: 'stop' });
-    // This thread runs the tasks: while it answers, it is alive (see TaskGroupOptions.maxStallMs).
-    const alive = setInterval(() => send({ t: 'alive' }), 1000);
+    // While this thread and the task threads answer, the instance is alive (see TaskGroupOptions.maxStallMs).
+    const alive = setInterval(() => send({ t: 'alive', at: this.answered() }), 1000);
     alive.unref();
     return new Promise<void>((resolve, reject) => {
       let settled = false;

@@ -31,7 +31,7 @@ port.on('message', (m: ToGroup) => {
   if (m.t === 'revoked') {
     revoking.get(m.id)?.();
     revoking.delete(m.id);
-  } else if (m.t === 'alive') group.alive();
+  } else if (m.t === 'alive') group.alive(m.at);
   else if (m.t === 'release') group.release(m.task);
   else stop.abort();
 });

@@ -110,9 +110,9 @@ export class TaskGroup {
     }
   }
 
-  /** The thread that runs the tasks is responsive (called every second or so from it). */
-  alive(): void {
-    this.lastAlive = Date.now();
+  /** The threads that run the tasks all answered at `at` (called every second or so). */
+  alive(at = Date.now()): void {
+    this.lastAlive = at;
   }
 
   /**
