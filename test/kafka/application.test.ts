@@ -542,6 +542,29 @@ describe('a job keyed twice by fields the input is not partitioned by: a chain o
   });
 });
 
+describe('a chain of three sub-topologies, one instance SIGKILLed mid-run', () => {
+  // The first sub-topology paced to 1 record per ms (4000 per task); the others wait for its end.
+  it.each(['native', 'ts'])('%s engine: 2 instances, one killed while its tasks run, a new one later: every slot exactly once', async (engine) => {
+    if (engine === 'native') requireNative();
+    const { input, want } = await chainInput(12_000);
+    const out = `ckout-${uid()}`;
+    await createTopic(bootstrap, out, 2);
+    const app = `ckapp-${uid()}`;
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1'];
+    const pair = [instance('a', engine, args, CHAIN_JOB), instance('b', engine, args, CHAIN_JOB)];
+    await until(() => pair.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))) && pair.some(workingOnTasks), 'both joined and one has worked on its tasks', pair);
+    const victim = pair.find(workingOnTasks)!;
+    victim.child.kill('SIGKILL');
+    await victim.exited;
+    expect(tasksOf(victim).filter((t) => !finishedOn(victim, t)).length, `instance ${victim.name} finished its tasks before it was killed:\n${victim.lines.join('\n')}`).toBeGreaterThan(0);
+    // The survivor takes the dead one's tasks once its session timed out; a new instance gets a share.
+    const survivors = [pair.find((i) => i !== victim)!, instance('c', engine, args, CHAIN_JOB)];
+    await until(() => allFinished(survivors, 9) && survivors.every((i) => tasksOf(i).length > 0), 'every task of the 3 sub-topologies finished on the survivors, both holding tasks', [...pair, survivors[1]!]);
+    await stopAll(survivors);
+    expect((await readCommitted(bootstrap, out, true)).map((r) => slotOf(r.value)).sort()).toEqual(want);
+  });
+});
+
 describe('a window coGroup of two topics keyed by a field they are not partitioned by: both inputs repartitioned', () => {
   it.each(['native', 'ts'])('%s engine: 2 instances, every region and window exactly once, as a single process', async (engine) => {
     if (engine === 'native') requireNative();
