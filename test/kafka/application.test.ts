@@ -17,7 +17,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { requireNative } from '../engines.js';
-import { createTopic, earliestOffsets, expectedWindows, produce, readCommitted, readLog, uid, windowOf, type TestRecord } from './helpers.js';
+import { createTopic, earliestOffsets, expectedWindows, groupOffsets, latestOffsets, produce, readCommitted, readLog, uid, windowOf, type TestRecord } from './helpers.js';
 import { expectExactlyOnce, run } from './job-runs.js';
 
 const bootstrap = inject('kafkaBootstrap');
@@ -539,6 +539,14 @@ describe('a job keyed twice by fields the input is not partitioned by: a chain o
     }
     await stopAll(pair);
     expect((await readCommitted(bootstrap, out, true)).map((r) => slotOf(r.value)).sort()).toEqual(want);
+    // Each task committed its input offsets to the application's group in its transactions
+    // (sendOffsetsToTransaction): the input topic's to its end (every input task writes rows);
+    // a repartition partition's only if its task wrote output (a transaction carries them), never past its end.
+    expect(await groupOffsets(bootstrap, app, input, 3)).toEqual(await latestOffsets(bootstrap, input));
+    for (const m of pair[0]!.lines.join('\n').matchAll(/repartitioned through topic '([^']+)'/g)) {
+      const [committed, latest] = [await groupOffsets(bootstrap, app, m[1]!, r), await latestOffsets(bootstrap, m[1]!)];
+      expect(committed.some((o) => o > 0n) && committed.every((o, p) => o <= latest[p]!), `${m[1]}: committed ${committed.join(',')} of ${latest.join(',')}`).toBe(true);
+    }
   });
 });
 

@@ -75,6 +75,28 @@ export async function earliestOffsets(bootstrap: string, topic: string): Promise
   }
 }
 
+/** Each partition's latest offset (the next to be written), in partition order. */
+export async function latestOffsets(bootstrap: string, topic: string): Promise<bigint[]> {
+  const consumer = new Consumer({ clientId: `reader-${uid()}`, groupId: `reader-${uid()}`, bootstrapBrokers: [bootstrap] });
+  try {
+    return [...(await consumer.listOffsets({ topics: [topic], timestamp: -1n })).get(topic)!];
+  } finally {
+    await consumer.close(true);
+  }
+}
+
+/** The offsets consumer group `group` has committed for `topic`, by partition (-1: none), in partition order. */
+export async function groupOffsets(bootstrap: string, group: string, topic: string, partitions: number): Promise<bigint[]> {
+  const admin = new Admin({ clientId: `reader-${uid()}`, bootstrapBrokers: [bootstrap] });
+  try {
+    const [g] = await admin.listConsumerGroupOffsets({ groups: [{ groupId: group, topics: [{ name: topic, partitionIndexes: Array.from({ length: partitions }, (_, p) => p) }] }], requireStable: true });
+    const t = g?.topics.find((x) => x.name === topic);
+    return Array.from({ length: partitions }, (_, p) => t?.partitions.find((x) => x.partitionIndex === p)?.committedOffset ?? -1n);
+  } finally {
+    await admin.close();
+  }
+}
+
 /**
  * Every record of `topic` that a read_committed consumer sees, read to the last stable offsets;
  * by partition, then offset. `settled`: first wait (up to 60 s) until no transaction is open on

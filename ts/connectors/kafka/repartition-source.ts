@@ -23,6 +23,7 @@ import { EngineError } from '../../engine/errors.js';
 import { kafkaError, loadKafka } from './client.js';
 import { rawFetch, type RawFetchResponse } from './fetch.js';
 import { decodeRecord, UpstreamWatermarks } from './repartition-records.js';
+import type { TaskOffsets } from './task-offsets.js';
 
 export interface RepartitionSourceOptions {
   readonly bootstrap: readonly string[];
@@ -35,6 +36,8 @@ export interface RepartitionSourceOptions {
   readonly hasEventTime: boolean;
   /** Checkpoints the job keeps (a restore may fall back to the oldest): records below its offset are purged. */
   readonly retain: number;
+  /** The task's input offsets, committed to the application's group in its transactions (task-offsets.ts). */
+  readonly offsets?: TaskOffsets;
 }
 
 /** What a checkpoint holds of the reader. */
@@ -202,6 +205,7 @@ class RepartitionReader implements SourceReader {
 
   checkpoint(checkpointId?: number): RepartitionPosition {
     if (checkpointId !== undefined) this.taken.set(checkpointId, this.consumed);
+    this.o.offsets?.record(checkpointId, [{ topic: this.o.topic, partition: this.o.partition, next: String(this.consumed) }]);
     return { next: String(this.consumed), watermarks: this.upstream.snapshot(), ended: [...this.ended].sort((a, b) => a - b), idle: this.upstream.idleTasks(), watermark: this.upstream.watermark };
   }
 

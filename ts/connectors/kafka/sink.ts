@@ -31,6 +31,7 @@ import { PLAINTEXT, parseSecurity, type KafkaSecurity } from './security.js';
 import { CommitMarkerCheck, type CommittedTransaction } from './commit-markers.js';
 import { TransactionCoordinatorClient } from './transactions.js';
 import { endRecords, idleRecords, rowRecords, watermarkRecords, type RepartitionRecord } from './repartition-records.js';
+import type { TaskOffsets, TransactionOffsets } from './task-offsets.js';
 
 /** Bytes of keys and values per send: a record batch per partition stays well under the broker's default 1 MiB limit. */
 const SEND_BYTES = 512 * 1024;
@@ -61,6 +62,8 @@ interface SinkConfig {
   readonly beforeTransaction?: () => void;
   /** An application task's former owners' transactional id prefixes: fenced from their first id on start (anything they left open is aborted). */
   readonly formerPrefixes?: readonly string[];
+  /** An application task's input offsets, committed to its group inside the transaction of each checkpoint (task-offsets.ts). */
+  readonly offsets?: TaskOffsets;
   /**
    * An application's repartition topic (repartition-records.ts): rows go to the partition of
    * their key group as wire-format records, watermarks and the end of input as records of
@@ -241,14 +244,14 @@ export class KafkaSink implements Sink {
    * (`<prefix>-<application>-task<n>-<subtask>-<k>`), the same on whichever instance runs the
    * task, so the instance that takes the task over commits or fences what the former one left.
    */
-  forTask(application: string, task: number, owner?: { readonly name: string; readonly predecessors: readonly string[]; readonly beforeTransaction: () => void }): KafkaSink {
+  forTask(application: string, task: number, owner?: { readonly name: string; readonly predecessors: readonly string[]; readonly beforeTransaction: () => void; readonly offsets?: TaskOffsets }): KafkaSink {
     const c = this.config;
     if (c.transactionalIdPrefix === null) return new KafkaSink({ ...c });
     const base = `${c.transactionalIdPrefix}-${application}-task${task}`;
     if (owner === undefined) return new KafkaSink({ ...c, transactionalIdPrefix: base });
     // Each owner of the task has ids of its own (a former owner still running never takes an id
     // the new one uses); the new owner fences the former owners' ids.
-    return new KafkaSink({ ...c, transactionalIdPrefix: `${base}-${owner.name}`, beforeTransaction: owner.beforeTransaction, formerPrefixes: owner.predecessors.map((p) => `${base}-${p}`) });
+    return new KafkaSink({ ...c, transactionalIdPrefix: `${base}-${owner.name}`, beforeTransaction: owner.beforeTransaction, formerPrefixes: owner.predecessors.map((p) => `${base}-${p}`), ...(owner.offsets === undefined ? {} : { offsets: owner.offsets }) });
   }
 
   /** @internal The delivery guarantee (an application checks it). */
@@ -337,7 +340,8 @@ class KafkaWriter implements SinkWriter {
   private inFlight: Promise<unknown>[] = [];
   // Exactly-once.
   private open: Open | null = null;
-  private prepared: (Prepared & { live: Open | null })[] = [];
+  /** `sending`: the input offsets being added to the live transaction (sendOffsetsToTransaction), awaited before it commits. */
+  private prepared: (Prepared & { live: Open | null; sending?: Promise<void> })[] = [];
   private next = 0;
   private restored: KafkaSinkState | null = null;
   /** Former subtasks' id sequences to fence (see restoreRescaled). */
@@ -670,18 +674,39 @@ class KafkaWriter implements SinkWriter {
         const i = k.lastIndexOf(':');
         return { topic: k.slice(0, i), partition: Number(k.slice(i + 1)) };
       });
-      this.prepared.push({ checkpointId, transactionalId: o.transactionalId, producerId: String(o.producer.producerId), epoch: o.producer.producerEpoch!, partitions, live: o });
+      // The task's input offsets of this checkpoint, into this transaction (the first of the task's sinks to prepare one takes them).
+      const offsets = this.c.offsets?.take(checkpointId) ?? null;
+      const sending = offsets === null ? undefined : this.sendOffsets(o, offsets);
+      this.prepared.push({ checkpointId, transactionalId: o.transactionalId, producerId: String(o.producer.producerId), epoch: o.producer.producerEpoch!, partitions, live: o, ...(sending === undefined ? {} : { sending }) });
       this.open = null;
     }
     const unchecked = this.markers.unchecked;
     return {
-      prepared: this.prepared.map(({ live: _live, ...p }) => p),
+      prepared: this.prepared.map(({ live: _live, sending: _sending, ...p }) => p),
       next: this.next,
       subtask: this.subtask,
       ...(this.c.transactionalIdPrefix === null ? {} : { prefix: this.c.transactionalIdPrefix }),
       ...(this.adopted.length === 0 ? {} : { adopted: this.adopted }),
       ...(unchecked.length === 0 ? {} : { unchecked: [...unchecked] }),
     };
+  }
+
+  /**
+   * sendOffsetsToTransaction for a prepared transaction, while it is still open (preCommit runs
+   * synchronously, so this goes on until the commit awaits it). The offsets are for monitoring
+   * the group's lag: recovery resumes from the checkpoint, which holds them too. So a failure is
+   * a warning, not a failed checkpoint; a transaction prepared by a run that died before this
+   * finished commits on restore without them (the next one carries later offsets).
+   */
+  private async sendOffsets(o: Open, offsets: TransactionOffsets): Promise<void> {
+    const coordinator = new TransactionCoordinatorClient(this.c.bootstrap, `${this.c.clientId}-offsets-${this.subtask}`, this.c.security);
+    try {
+      await coordinator.sendOffsets(o.transactionalId, o.producer.producerId!, o.producer.producerEpoch!, offsets);
+    } catch (e) {
+      process.emitWarning(`${this.who}: the input offsets of transaction '${o.transactionalId}' were not committed to group '${offsets.group}' (only its lag shows them; recovery uses the checkpoint): ${e instanceof Error ? e.message : String(e)}`, { code: 'SLUICE_OFFSETS_NOT_COMMITTED' });
+    } finally {
+      await coordinator.closeAll();
+    }
   }
 
   /** Phase two: checkpoint `id` completed: commit its transactions (and earlier ones not yet committed). */
@@ -691,6 +716,7 @@ class KafkaWriter implements SinkWriter {
       const p = this.prepared[0]!;
       if (p.live !== null) {
         const live = p.live;
+        await p.sending;
         await this.call(`committing transaction '${p.transactionalId}' of checkpoint ${p.checkpointId}`, () => live.tx.commit());
         await live.producer.close().catch(() => undefined);
       } else {

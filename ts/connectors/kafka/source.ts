@@ -25,6 +25,7 @@ import { OffsetsInitializer, type OffsetsSpec } from './offsets.js';
 import type { ExtraColumns, MetadataField, ValueFormat } from './formats.js';
 import { PartitionDecoder, type BadRecord } from './records.js';
 import { rawFetch, type RawFetchResponse, type RawFetchTopic } from './fetch.js';
+import type { TaskOffsets } from './task-offsets.js';
 import type { KafkaRecordSet } from '../../engine/engine.js';
 
 export type IsolationLevel = 'read_committed' | 'read_uncommitted';
@@ -55,6 +56,8 @@ interface SourceConfig {
   readonly clientId: string;
   readonly security: KafkaSecurity;
   /** An application's task: only these partitions (of every topic) are read; null: all. */
+  /** An application task's input offsets, committed to the application's group in its transactions (task-offsets.ts). */
+  readonly taskOffsets?: TaskOffsets;
   readonly only: ReadonlySet<number> | null;
   /** setPartitionedBy: the fields whose values decide a record's partition (all records of equal values in one partition), or null. */
   readonly partitionedBy: readonly string[] | null;
@@ -338,9 +341,9 @@ export class KafkaSource<T extends object = Record<string, unknown>> implements 
     return this.config.partitionedBy;
   }
 
-  /** @internal This source reading only partitions `partitions` of its topics (an application's task). */
-  forPartitions(partitions: readonly number[]): KafkaSource<T> {
-    return new KafkaSource<T>(this.schema, { ...this.config, only: new Set(partitions) });
+  /** @internal This source reading only partitions `partitions` of its topics (an application's task), recording its offsets at checkpoints into `offsets`. */
+  forPartitions(partitions: readonly number[], offsets?: TaskOffsets): KafkaSource<T> {
+    return new KafkaSource<T>(this.schema, { ...this.config, only: new Set(partitions), ...(offsets === undefined ? {} : { taskOffsets: offsets }) });
   }
 
   open(ctx: SourceContext): SourceReader {
@@ -725,6 +728,7 @@ class KafkaReader implements SourceReader {
         ? this.restored.splits
         : [...this.splitsByKey.values()].map((s) => ({ topic: s.topic, partition: s.partition, next: String(s.emitted), stop: s.stop === null ? null : String(s.stop) }));
     if (this.config.commitOffsets) this.snapshots.set(checkpointId ?? FINAL, splits);
+    this.config.taskOffsets?.record(checkpointId, splits);
     return { splits, deadLetters: this.dead?.position() ?? null };
   }
 

@@ -9,6 +9,7 @@ import { KafkaSink } from './sink.js';
 import { KafkaSource } from './source.js';
 import { RepartitionSource } from './repartition-source.js';
 import { levels, type RepartitionCut } from './sub-topologies.js';
+import { TaskOffsets } from './task-offsets.js';
 import type { TaskClaim } from './task-ownership.js';
 
 /** What a task's graph is built from: the job's cuts (none: the whole job per partition), their repartition topics and each sub-topology's tasks. */
@@ -44,7 +45,9 @@ export function taskGraph(graph: JobGraph, application: string, task: number, cl
   const g = new JobGraph(parallel);
   g.checkpoint = { ...graph.checkpoint!, dir };
   g.objectReuse = graph.objectReuse;
-  const owner = { name: claim.owner, predecessors: claim.predecessors, beforeTransaction: () => ownership('beginning a transaction') };
+  // Its input offsets go to the application's group inside its output transactions (task-offsets.ts).
+  const offsets = new TaskOffsets(application);
+  const owner = { name: claim.owner, predecessors: claim.predecessors, beforeTransaction: () => ownership('beginning a transaction'), offsets };
   // The graph is built again per task (its own user functions): the cuts' nodes are found by id.
   const cutNodes = layout.cuts.map((cut) => {
     const n = graph.nodes.find((x) => x.id === cut.node.id);
@@ -65,7 +68,7 @@ export function taskGraph(graph: JobGraph, application: string, task: number, cl
     // Its rows, event time and watermarks as the cut's inputs had them, from the sub-topology that wrote each.
     const sources = cutNodes[c]!.inputs.map((input, j) => {
       const topic = layout.topics[c]![j]!;
-      const source = new RepartitionSource(input.schema, { bootstrap: layout.bootstrap, topic, partition, upstreamTasks: layout.counts[cut.inputLevels[j]!]!, application, hasEventTime: input.hasEventTime, retain: graph.checkpoint!.retain });
+      const source = new RepartitionSource(input.schema, { bootstrap: layout.bootstrap, topic, partition, upstreamTasks: layout.counts[cut.inputLevels[j]!]!, application, hasEventTime: input.hasEventTime, retain: graph.checkpoint!.retain, offsets });
       const node: GraphNode = { id: nextId++, name: `Source: ${source.name}`, op: { kind: 'source', source, watermarks: null }, input: null, inputs: [], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime };
       g.nodes.push(node);
       return node;
@@ -75,7 +78,7 @@ export function taskGraph(graph: JobGraph, application: string, task: number, cl
   for (const n of graph.nodes) {
     if (level(n) !== sub) continue;
     let op = n.op;
-    if (op.kind === 'source' && op.source instanceof KafkaSource) op = { ...op, source: op.source.forPartitions([partition]) };
+    if (op.kind === 'source' && op.source instanceof KafkaSource) op = { ...op, source: op.source.forPartitions([partition], offsets) };
     if (op.kind === 'sink' && op.sink instanceof KafkaSink) op = { ...op, sink: op.sink.forTask(application, task, owner) };
     const inputs = fromTopics.get(n) ?? n.inputs.map((i) => copies.get(i)!);
     const copy: GraphNode = { ...n, op, input: n.input === null ? null : inputs[0]!, inputs };

@@ -10,6 +10,7 @@ import type { Connection } from '@platformatic/kafka';
 import { loadKafka } from './client.js';
 import { connectionOptions } from './client-options.js';
 import { PLAINTEXT, type KafkaSecurity } from './security.js';
+import type { TransactionOffsets } from './task-offsets.js';
 
 /** Kafka error codes retried here: the coordinator is busy, moving or still loading. */
 const RETRIABLE = new Set([14 /* COORDINATOR_LOAD_IN_PROGRESS */, 15 /* COORDINATOR_NOT_AVAILABLE */, 16 /* NOT_COORDINATOR */, 51 /* CONCURRENT_TRANSACTIONS */]);
@@ -47,22 +48,22 @@ export class TransactionCoordinatorClient {
     return c;
   }
 
-  /** A connection to the coordinator of `transactionalId`. */
-  private async coordinator(transactionalId: string): Promise<Connection> {
+  /** A connection to the coordinator of `key`: a transactional id's, or (`group`) a consumer group's. */
+  private async coordinator(key: string, group: boolean): Promise<Connection> {
     const kafka = await loadKafka();
     const [host, port] = this.bootstrap[0]!.split(':') as [string, string];
     const boot = await this.connect(host, Number(port));
-    const r = await kafka.findCoordinatorV6.api.async(boot, 1 /* transaction */, [transactionalId]);
+    const r = await kafka.findCoordinatorV6.api.async(boot, group ? 0 : 1, [key]);
     const c = r.coordinators[0]!;
-    if (c.errorCode !== 0) throw Object.assign(new Error(`no transaction coordinator for '${transactionalId}' (Kafka error code ${c.errorCode})`), { errorCode: c.errorCode });
+    if (c.errorCode !== 0) throw Object.assign(new Error(`no ${group ? 'group' : 'transaction'} coordinator for '${key}' (Kafka error code ${c.errorCode})`), { errorCode: c.errorCode });
     return this.connect(c.host, c.port);
   }
 
-  private async retrying<R>(transactionalId: string, f: (c: Connection) => Promise<R>): Promise<R> {
+  private async retrying<R>(key: string, f: (c: Connection) => Promise<R>, group = false): Promise<R> {
     const deadline = Date.now() + 60_000;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await f(await this.coordinator(transactionalId));
+        return await f(await this.coordinator(key, group));
       } catch (e) {
         if (!errorCodes(e).some((c) => RETRIABLE.has(c)) || Date.now() > deadline) throw e;
         await new Promise((r) => setTimeout(r, Math.min(50 * 2 ** attempt, 1000)));
@@ -76,6 +77,23 @@ export class TransactionCoordinatorClient {
   async commit(transactionalId: string, producerId: bigint, epoch: number): Promise<void> {
     const kafka = await loadKafka();
     await this.retrying(transactionalId, (c) => kafka.endTxnV4.api.async(c, transactionalId, producerId, epoch, true));
+  }
+
+  /**
+   * sendOffsetsToTransaction: adds the consumer group's offsets to the open transaction
+   * `producerId`/`epoch` of `transactionalId` (AddOffsetsToTxn), then writes them to the group's
+   * coordinator as part of it (TxnOffsetCommit): they become the group's committed offsets when
+   * the transaction commits, and are dropped if it aborts. Sent without a member id or generation
+   * (as a producer that is not the group's consumer): the group's own members are not checked;
+   * zombies are fenced by the task's transactional ids (task-ownership.ts).
+   */
+  async sendOffsets(transactionalId: string, producerId: bigint, epoch: number, offsets: TransactionOffsets): Promise<void> {
+    const kafka = await loadKafka();
+    await this.retrying(transactionalId, (c) => kafka.addOffsetsToTxnV4.api.async(c, transactionalId, producerId, epoch, offsets.group));
+    const topics = offsets.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partition, committedOffset: BigInt(p.offset), committedLeaderEpoch: -1 })) }));
+    const r = await this.retrying(offsets.group, (c) => kafka.txnOffsetCommitV3.api.async(c, transactionalId, offsets.group, producerId, epoch, -1, '', null, topics), true);
+    const failed = r.topics.flatMap((t) => t.partitions.filter((p) => p.errorCode !== 0).map((p) => `${t.name}:${p.partitionIndex} (Kafka error code ${p.errorCode})`));
+    if (failed.length > 0) throw Object.assign(new Error(`committing offsets of group '${offsets.group}' in transaction '${transactionalId}' failed for ${failed.join(', ')}`), { errorCode: r.topics[0]!.partitions.find((p) => p.errorCode !== 0)!.errorCode });
   }
 
   /**
