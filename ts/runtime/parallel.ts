@@ -9,7 +9,6 @@
  * subtask index and the original error, and no worker outlives the call.
  */
 
-import { existsSync } from 'node:fs';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Engine } from '../engine/engine.js';
 import { buildPlan, edgeTargets, type PhysicalEdge, type PhysicalNode, type PhysicalPlan } from '../plan/physical.js';
@@ -29,6 +28,7 @@ import { jobResult } from './job-result.js';
 import { edgeKey, type Placement } from './task.js';
 import { JobFailedError } from '../api/errors.js';
 import type { ExecuteOptions, JobModule, JobResult, OperatorMetrics } from '../api/job.js';
+import { workerScript } from './worker-script.js';
 
 
 /** What a worker needs; ports are transferred alongside. */
@@ -60,15 +60,6 @@ export type WorkerMessage =
   /** A process warning raised on the worker, emitted again on the calling thread. */
   | { t: 'warning'; name: string; message: string; code?: string };
 
-
-/** The worker entry: next to this module when built; the build's when running from sources (tests). */
-function workerScript(): URL {
-  const here = new URL('./worker.js', import.meta.url);
-  if (existsSync(here)) return here;
-  const built = new URL(here.href.replace(/\/ts\/runtime\/worker\.js$/, '/dist/ts/runtime/worker.js'));
-  if (!existsSync(built)) throw new Error('parallel runs need the built worker (dist/ts/runtime/worker.js); run `npm run build` first');
-  return built;
-}
 
 /**
  * Channels of one thread, by edge and subtasks: segment channels (segment-channel.ts) over the
@@ -315,7 +306,7 @@ async function runParallel(
       restore: restore?.from ?? null,
       progressIntervalMs: report === null ? null : interval,
     };
-    const w = new Worker(workerScript(), { workerData: setup, transferList: mine.map((p) => p.port) });
+    const w = new Worker(workerScript('./worker.js', import.meta.url, 'a parallel run'), { workerData: setup, transferList: mine.map((p) => p.port) });
     workers.push(w);
     results.push(
       watchWorker(w, i, jobName, {

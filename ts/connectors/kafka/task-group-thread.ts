@@ -5,9 +5,9 @@
  * still run. Same contract as TaskGroup.
  */
 
-import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { TaskGroupHandler, TaskGroupOptions } from './task-group.js';
+import { workerScript } from '../../runtime/worker-script.js';
 
 export type ToGroup = { t: 'revoked'; id: number } | { t: 'release'; task: number } | { t: 'alive'; at: number } | { t: 'stop' };
 export type FromGroup =
@@ -17,15 +17,6 @@ export type FromGroup =
   | { t: 'stalled'; ms: number }
   | { t: 'done' }
   | { t: 'error'; message: string; stack?: string };
-
-/** The worker entry: next to this module when built; the build's when running from sources (tests). */
-function workerScript(): URL {
-  const here = new URL('./task-group-worker.js', import.meta.url);
-  if (existsSync(here)) return here;
-  const built = new URL(here.href.replace(/\/ts\/connectors\/kafka\/task-group-worker\.js$/, '/dist/ts/connectors/kafka/task-group-worker.js'));
-  if (!existsSync(built)) throw new Error('an application instance needs the built group worker (dist/ts/connectors/kafka/task-group-worker.js); run `npm run build` first');
-  return built;
-}
 
 export class TaskGroupThread {
   private worker: Worker | null = null;
@@ -39,7 +30,7 @@ export class TaskGroupThread {
 
   /** Takes part in the group until `signal` aborts (then leaves it, after stopping every task). */
   run(signal: AbortSignal): Promise<void> {
-    const w = new Worker(workerScript(), { workerData: this.o });
+    const w = new Worker(workerScript('./task-group-worker.js', import.meta.url, "an application instance's group thread"), { workerData: this.o });
     this.worker = w;
     const send = (m: ToGroup): void => w.postMessage(m);
     const onAbort = (): void => send({ t: 'stop' });

@@ -6,11 +6,11 @@
  * subtasks do. Only task numbers, events, progress and results cross between the threads.
  */
 
-import { existsSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import type { EnvironmentSettings } from '../../api/environment.js';
 import type { ApplicationEvent, JobEvent, JobModule, JobResult, Progress, RestartInfo } from '../../api/job.js';
 import type { LayoutSetup } from './task-graph.js';
+import { workerScript } from '../../runtime/worker-script.js';
 
 /** What a task thread is started with. */
 export interface TaskThreadSetup {
@@ -68,15 +68,6 @@ export interface TaskThreadHandler {
   progress?(task: number, p: Progress): void;
 }
 
-/** The worker entry: next to this module when built; the build's when running from sources (tests). */
-function workerScript(): URL {
-  const here = new URL('./task-thread-worker.js', import.meta.url);
-  if (existsSync(here)) return here;
-  const built = new URL(here.href.replace(/\/ts\/connectors\/kafka\/task-thread-worker\.js$/, '/dist/ts/connectors/kafka/task-thread-worker.js'));
-  if (!existsSync(built)) throw new Error('an application instance needs the built task thread (dist/ts/connectors/kafka/task-thread-worker.js); run `npm run build` first');
-  return built;
-}
-
 export class TaskThread {
   private readonly worker: Worker;
   private readonly running = new Map<number, (o: TaskOutcome) => void>();
@@ -92,7 +83,7 @@ export class TaskThread {
     private readonly handler: TaskThreadHandler,
   ) {
     this.index = setup.index;
-    this.worker = new Worker(workerScript(), { workerData: setup, name: `sluice task thread ${setup.index}` });
+    this.worker = new Worker(workerScript('./task-thread-worker.js', import.meta.url, "an application instance's task thread"), { workerData: setup, name: `sluice task thread ${setup.index}` });
     this.worker.on('message', (m: FromTaskThread) => this.received(m));
     this.worker.on('error', (e) => this.fail(e));
     this.worker.on('exit', (code) => this.fail(new Error(`task thread ${setup.index} exited${code === 0 ? '' : ` with code ${code}`} while it ran tasks`)));
