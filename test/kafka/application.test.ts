@@ -166,6 +166,24 @@ async function stopAll(instances: readonly Instance[]): Promise<void> {
   for (const i of instances) await i.exited;
 }
 
+/**
+ * Two instances of `job` with `args`; once both joined, the one working on its tasks is
+ * SIGKILLed (it must have had unfinished tasks) and a new one started; returns once every one of
+ * `tasks` tasks finished on the survivors, both holding tasks, and they are stopped.
+ */
+async function killOneOfTwo(engine: string, args: readonly string[], job: string, tasks: number, what: string): Promise<void> {
+  const pair = [instance('a', engine, args, job), instance('b', engine, args, job)];
+  await until(() => pair.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))) && pair.some(workingOnTasks), 'both joined and one has worked on its tasks', pair);
+  const victim = pair.find(workingOnTasks)!;
+  victim.child.kill('SIGKILL');
+  await victim.exited;
+  expect(tasksOf(victim).filter((t) => !finishedOn(victim, t)).length, `instance ${victim.name} finished its tasks before it was killed:\n${victim.lines.join('\n')}`).toBeGreaterThan(0);
+  // The survivor takes the dead one's tasks once its session timed out; a new instance gets a share.
+  const survivors = [pair.find((i) => i !== victim)!, instance('c', engine, args, job)];
+  await until(() => allFinished(survivors, tasks) && survivors.every((i) => tasksOf(i).length > 0), `every task of ${what} finished on the survivors, both holding tasks`, [...pair, survivors[1]!]);
+  await stopAll(survivors);
+}
+
 describe('a job as a Kafka application of several processes', () => {
   it.each(cases)('%s engine, %s job: 3 instances, one SIGKILLed mid-run, a new one later: every window exactly once, as a single process', async (engine, how) => {
     requireNative();
@@ -558,61 +576,69 @@ describe('a chain of three sub-topologies, one instance SIGKILLed mid-run', () =
     const out = `ckout-${uid()}`;
     await createTopic(bootstrap, out, 2);
     const app = `ckapp-${uid()}`;
-    const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1'];
-    const pair = [instance('a', engine, args, CHAIN_JOB), instance('b', engine, args, CHAIN_JOB)];
-    await until(() => pair.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))) && pair.some(workingOnTasks), 'both joined and one has worked on its tasks', pair);
-    const victim = pair.find(workingOnTasks)!;
-    victim.child.kill('SIGKILL');
-    await victim.exited;
-    expect(tasksOf(victim).filter((t) => !finishedOn(victim, t)).length, `instance ${victim.name} finished its tasks before it was killed:\n${victim.lines.join('\n')}`).toBeGreaterThan(0);
-    // The survivor takes the dead one's tasks once its session timed out; a new instance gets a share.
-    const survivors = [pair.find((i) => i !== victim)!, instance('c', engine, args, CHAIN_JOB)];
-    await until(() => allFinished(survivors, 9) && survivors.every((i) => tasksOf(i).length > 0), 'every task of the 3 sub-topologies finished on the survivors, both holding tasks', [...pair, survivors[1]!]);
-    await stopAll(survivors);
+    await killOneOfTwo(engine, ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1'], CHAIN_JOB, 9, 'the 3 sub-topologies');
     expect((await readCommitted(bootstrap, out, true)).map((r) => slotOf(r.value)).sort()).toEqual(want);
   });
 });
 
+const JOIN_JOB = 'test/fixtures/jobs/kafka-app-join.ts';
+
+/** The join job's two input topics (n events, even ones left, odd ones right, 3 partitions each) and its output as computed: `region start na nb sa sb`, sorted. */
+async function joinInput(n: number): Promise<{ left: string; right: string; want: string[] }> {
+  const [left, right] = ['jl', 'jr'].map((p) => `${p}-${uid()}`) as [string, string];
+  for (const t of [left, right]) await createTopic(bootstrap, t, 3);
+  const side = (k: number) => regionInput(n).filter((_, i) => i % 2 === k).map((r) => ({ ...r, partition: Number(r.key) % 3 }));
+  await produce(bootstrap, left, side(0));
+  await produce(bootstrap, right, side(1));
+  // Per region and 10 s window: the records and amounts of each side (even i left, odd i right).
+  const m = new Map<string, number[]>();
+  for (let i = 0; i < n; i++) {
+    const k = `${(i >> 1) % REGIONS} ${Math.floor((T0 + i * 10) / 10_000) * 10_000}`;
+    const w = m.get(k) ?? [0, 0, 0, 0];
+    w[i % 2]! += 1;
+    w[2 + (i % 2)]! += i % 97;
+    m.set(k, w);
+  }
+  return { left, right, want: [...m].map(([k, w]) => `${k} ${w.join(' ')}`).sort() };
+}
+
+function joinRowOf(value: string): string {
+  const r = JSON.parse(value) as Record<string, number>;
+  return `${r.region} ${r.start} ${r.na} ${r.nb} ${r.sa} ${r.sb}`;
+}
+
 describe('a window coGroup of two topics keyed by a field they are not partitioned by: both inputs repartitioned', () => {
   it.each(['native', 'ts'])('%s engine: 2 instances, every region and window exactly once, as a single process', async (engine) => {
     if (engine === 'native') requireNative();
-    const JOB3 = 'test/fixtures/jobs/kafka-app-join.ts';
-    const [left, right, out, single] = ['jl', 'jr', 'jout', 'jsingle'].map((p) => `${p}-${uid()}`) as [string, string, string, string];
-    for (const t of [left, right]) await createTopic(bootstrap, t, 3);
+    const { left, right, want } = await joinInput(4000);
+    const [out, single] = ['jout', 'jsingle'].map((p) => `${p}-${uid()}`) as [string, string];
     await createTopic(bootstrap, out, 2);
     await createTopic(bootstrap, single, 2);
-    const n = 4000;
-    const side = (k: number) => regionInput(n).filter((_, i) => i % 2 === k).map((r) => ({ ...r, partition: Number(r.key) % 3 }));
-    await produce(bootstrap, left, side(0));
-    await produce(bootstrap, right, side(1));
-    // Per region and 10 s window: the records and amounts of each side (even i left, odd i right).
-    const m = new Map<string, number[]>();
-    for (let i = 0; i < n; i++) {
-      const k = `${(i >> 1) % REGIONS} ${Math.floor((T0 + i * 10) / 10_000) * 10_000}`;
-      const w = m.get(k) ?? [0, 0, 0, 0];
-      w[i % 2]! += 1;
-      w[2 + (i % 2)]! += i % 97;
-      m.set(k, w);
-    }
-    const want = [...m].map(([k, w]) => `${k} ${w.join(' ')}`).sort();
-    const rowOf = (value: string): string => {
-      const r = JSON.parse(value) as Record<string, number>;
-      return `${r.region} ${r.start} ${r.na} ${r.nb} ${r.sa} ${r.sb}`;
-    };
-    const ref = await run(bootstrap, ['run', JOB3, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, left, right, single, `ref-${single}`, join(work, `ref-${single}`)], single, null);
+    const ref = await run(bootstrap, ['run', JOIN_JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, left, right, single, `ref-${single}`, join(work, `ref-${single}`)], single, null);
     expect(ref.code, ref.stderr).toBe(0);
-    expect((await readCommitted(bootstrap, single, true)).map((r) => rowOf(r.value)).sort()).toEqual(want);
+    expect((await readCommitted(bootstrap, single, true)).map((r) => joinRowOf(r.value)).sort()).toEqual(want);
 
     const app = `japp-${uid()}`;
     const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, left, right, out, `eo-${out}`, join(work, `chk-${out}`)];
-    const pair = await finishedPair(engine, args, JOB3, 6, 'the 2 sub-topologies');
+    const pair = await finishedPair(engine, args, JOIN_JOB, 6, 'the 2 sub-topologies');
     for (const i of pair) {
       const cut = i.lines.filter((l) => l.includes('keyed by region at ') && l.includes('(6 tasks: tasks 0..2 read the input partitions, 3..5 this topic'));
       expect(cut.length, i.lines.join('\n')).toBe(2);
       expect(cut.some((l) => l.includes('-in0-repartition')) && cut.some((l) => l.includes('-in1-repartition')), i.lines.join('\n')).toBe(true);
     }
     await stopAll(pair);
-    expect((await readCommitted(bootstrap, out, true)).map((r) => rowOf(r.value)).sort()).toEqual(want);
+    expect((await readCommitted(bootstrap, out, true)).map((r) => joinRowOf(r.value)).sort()).toEqual(want);
+  });
+
+  // The first sub-topology paced to 1 record per ms (2000 per task from each topic); the other waits for its end.
+  it.each(['native', 'ts'])('%s engine: 2 instances, one SIGKILLed while its tasks run, a new one later: every region and window exactly once', async (engine) => {
+    if (engine === 'native') requireNative();
+    const { left, right, want } = await joinInput(12_000);
+    const out = `jkout-${uid()}`;
+    await createTopic(bootstrap, out, 2);
+    const app = `jkapp-${uid()}`;
+    await killOneOfTwo(engine, ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, left, right, out, `eo-${out}`, join(work, `chk-${out}`), '1'], JOIN_JOB, 6, 'the 2 sub-topologies');
+    expect((await readCommitted(bootstrap, out, true)).map((r) => joinRowOf(r.value)).sort()).toEqual(want);
   });
 });
 
