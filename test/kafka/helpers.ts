@@ -66,20 +66,20 @@ const IS_TRANSACTIONAL = 1 << 4;
 const IS_CONTROL = 1 << 5;
 
 /** Each partition's log start offset (what DeleteRecords or retention left), in partition order. */
-export async function earliestOffsets(bootstrap: string, topic: string): Promise<bigint[]> {
-  const consumer = new Consumer({ clientId: `reader-${uid()}`, groupId: `reader-${uid()}`, bootstrapBrokers: [bootstrap] });
-  try {
-    return [...(await consumer.listOffsets({ topics: [topic], timestamp: -2n })).get(topic)!];
-  } finally {
-    await consumer.close(true);
-  }
+export function earliestOffsets(bootstrap: string, topic: string): Promise<bigint[]> {
+  return offsetsAt(bootstrap, topic, -2n);
 }
 
 /** Each partition's latest offset (the next to be written), in partition order. */
-export async function latestOffsets(bootstrap: string, topic: string): Promise<bigint[]> {
+export function latestOffsets(bootstrap: string, topic: string): Promise<bigint[]> {
+  return offsetsAt(bootstrap, topic, -1n);
+}
+
+/** ListOffsets at `timestamp` (-2: earliest, -1: latest) for every partition, in partition order. */
+async function offsetsAt(bootstrap: string, topic: string, timestamp: bigint): Promise<bigint[]> {
   const consumer = new Consumer({ clientId: `reader-${uid()}`, groupId: `reader-${uid()}`, bootstrapBrokers: [bootstrap] });
   try {
-    return [...(await consumer.listOffsets({ topics: [topic], timestamp: -1n })).get(topic)!];
+    return [...(await consumer.listOffsets({ topics: [topic], timestamp })).get(topic)!];
   } finally {
     await consumer.close(true);
   }
