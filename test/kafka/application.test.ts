@@ -642,36 +642,62 @@ describe('a window coGroup of two topics keyed by a field they are not partition
   });
 });
 
+const BRANCH_JOB = 'test/fixtures/jobs/kafka-app-branches.ts';
+
+/** The branch job's input topic (n events in 3 partitions) and its two outputs as computed: `key@windowStart count`, sorted. */
+async function branchInput(n: number): Promise<{ input: string; byRegion: string[]; byAmount: string[] }> {
+  const input = `bin-${uid()}`;
+  await createTopic(bootstrap, input, 3);
+  await produce(bootstrap, input, regionInput(n).map((r) => ({ ...r, partition: Number(r.key) % 3 })));
+  const count = (key: (i: number) => number): string[] => {
+    const m = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      const k = `${key(i)}@${Math.floor((T0 + i * 10) / 10_000) * 10_000}`;
+      m.set(k, (m.get(k) ?? 0) + 1);
+    }
+    return [...m].map(([k, c]) => `${k} ${c}`).sort();
+  };
+  return { input, byRegion: count((i) => (i >> 1) % REGIONS), byAmount: count((i) => i % 97) };
+}
+
+/** The branch outputs' rows (field: the key) as branchInput computes them. */
+async function branchRows(topic: string, field: string): Promise<string[]> {
+  return (await readCommitted(bootstrap, topic, true))
+    .map((r) => {
+      const v = JSON.parse(r.value) as Record<string, number>;
+      return `${v[field]}@${v.windowStart} ${v.n}`;
+    })
+    .sort();
+}
+
 describe('a job with two keyed branches from one topic: a cut on each, both starting the second sub-topology', () => {
   it.each(['native', 'ts'])('%s engine: 2 instances, both outputs exactly once, as computed', async (engine) => {
     if (engine === 'native') requireNative();
-    const JOB4 = 'test/fixtures/jobs/kafka-app-branches.ts';
-    const [input, byRegion, byAmount] = ['bin', 'bregion', 'bamount'].map((p) => `${p}-${uid()}`) as [string, string, string];
-    await createTopic(bootstrap, input, 3);
-    for (const t of [byRegion, byAmount]) await createTopic(bootstrap, t, 2);
-    const n = 4000;
-    await produce(bootstrap, input, regionInput(n).map((r) => ({ ...r, partition: Number(r.key) % 3 })));
-    const count = (key: (i: number) => number): string[] => {
-      const m = new Map<string, number>();
-      for (let i = 0; i < n; i++) {
-        const k = `${key(i)}@${Math.floor((T0 + i * 10) / 10_000) * 10_000}`;
-        m.set(k, (m.get(k) ?? 0) + 1);
-      }
-      return [...m].map(([k, c]) => `${k} ${c}`).sort();
-    };
-    const rowOf = (field: string) => (value: string): string => {
-      const r = JSON.parse(value) as Record<string, number>;
-      return `${r[field]}@${r.windowStart} ${r.n}`;
-    };
+    const { input, byRegion, byAmount } = await branchInput(4000);
+    const [region, amount] = ['bregion', 'bamount'].map((p) => `${p}-${uid()}`) as [string, string];
+    for (const t of [region, amount]) await createTopic(bootstrap, t, 2);
     const app = `bapp-${uid()}`;
-    const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, byRegion, byAmount, `eo-${app}`, join(work, `chk-${app}`)];
-    const pair = await finishedPair(engine, args, JOB4, 6, 'the 2 sub-topologies');
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, region, amount, `eo-${app}`, join(work, `chk-${app}`)];
+    const pair = await finishedPair(engine, args, BRANCH_JOB, 6, 'the 2 sub-topologies');
     for (const i of pair) {
       const cuts = i.lines.filter((l) => l.includes('(6 tasks: tasks 0..2 read the input partitions, 3..5 this topic'));
       expect(cuts.some((l) => l.includes('keyed by region at ')) && cuts.some((l) => l.includes('keyed by amount at ')), i.lines.join('\n')).toBe(true);
     }
     await stopAll(pair);
-    expect((await readCommitted(bootstrap, byRegion, true)).map((r) => rowOf('region')(r.value)).sort()).toEqual(count((i) => (i >> 1) % REGIONS));
-    expect((await readCommitted(bootstrap, byAmount, true)).map((r) => rowOf('amount')(r.value)).sort()).toEqual(count((i) => i % 97));
+    expect(await branchRows(region, 'region')).toEqual(byRegion);
+    expect(await branchRows(amount, 'amount')).toEqual(byAmount);
+  });
+
+  // The first sub-topology paced to 1 record per ms (4000 per task); the other waits for its end.
+  it.each(['native', 'ts'])('%s engine: 2 instances, one SIGKILLed while its tasks run, a new one later: both outputs exactly once', async (engine) => {
+    if (engine === 'native') requireNative();
+    const { input, byRegion, byAmount } = await branchInput(12_000);
+    const [region, amount] = ['bkregion', 'bkamount'].map((p) => `${p}-${uid()}`) as [string, string];
+    for (const t of [region, amount]) await createTopic(bootstrap, t, 2);
+    const app = `bkapp-${uid()}`;
+    await killOneOfTwo(engine, ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, region, amount, `eo-${app}`, join(work, `chk-${app}`), '1'], BRANCH_JOB, 6, 'the 2 sub-topologies');
+    expect(await branchRows(region, 'region')).toEqual(byRegion);
+    expect(await branchRows(amount, 'amount')).toEqual(byAmount);
   });
 });
+
