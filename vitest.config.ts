@@ -11,7 +11,7 @@ import { defineConfig } from 'vitest/config';
  */
 const SLOW_FILES: Readonly<Record<string, number>> = {
   'test/state/checkpoint.test.ts': 563,
-  'test/kafka/application.test.ts': 555,
+  'test/kafka/application.test.ts': 570,
   'test/state/savepoint.test.ts': 333,
   'test/state/rank-checkpoint.test.ts': 90,
   'test/parallel/parallel.test.ts': 62,
