@@ -2,7 +2,7 @@
  * An application task's input offsets, committed to the application's consumer group inside the
  * task's output transaction (Kafka Streams' read-process-write: sendOffsetsToTransaction), so the
  * group's committed offsets move exactly when the output they produced becomes visible, and
- * `kafka-consumer-groups.sh --describe --group <application id>` shows each task's lag. The
+ * the group's offsets (OffsetFetch) show each task's lag. The
  * task's sources record their next offsets at each checkpoint; the first of its exactly-once
  * sinks that prepares a transaction in that checkpoint takes them into it. Recovery still
  * resumes from the task's checkpoint, which holds the same offsets.
