@@ -21,8 +21,7 @@
  */
 
 import { join } from 'node:path';
-import { registerApplicationRunner } from '../../api/environment.js';
-import type { EnvironmentSettings } from '../../api/environment.js';
+import { registerApplicationRunner, type EnvironmentSettings } from '../../api/environment.js';
 import type { ApplicationEvent, ExecuteOptions, JobModule, JobResult, OperatorMetrics } from '../../api/job.js';
 import type { JobGraph } from '../../plan/graph.js';
 import { bootstrapList, kafkaError, loadKafka } from './client.js';

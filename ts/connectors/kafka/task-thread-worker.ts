@@ -67,13 +67,10 @@ async function run(task: number, stop: AbortSignal, refused: { value: boolean })
     }
   };
   const env = await build();
-  const o = setup.options;
+  const { progress, ...taken } = setup.options;
   const options: ExecuteOptions = {
-    ...(o.progressIntervalMs !== undefined ? { progressIntervalMs: o.progressIntervalMs } : {}),
-    ...(o.allowFreshStart !== undefined ? { allowFreshStart: o.allowFreshStart } : {}),
-    ...(o.allowNonRestoredState !== undefined ? { allowNonRestoredState: o.allowNonRestoredState } : {}),
-    ...(o.overwrite !== undefined ? { overwrite: o.overwrite } : {}),
-    ...(o.progress ? { progress: (p: Progress) => post({ t: 'progress', task, p }) } : {}),
+    ...taken,
+    ...(progress ? { progress: (p: Progress) => post({ t: 'progress', task, p }) } : {}),
     onEvent: (e) => post({ t: 'job-event', task, e }),
     onRestart: (r) => post({ t: 'restart', task, r }),
     signal: stop,
