@@ -169,14 +169,15 @@ export class TimestampsOperator extends Operator {
    * The highest event time that bounds the watermark: the minimum over active splits, or over
    * the whole input. With withIdleness, a split quiet that long no longer holds it back (Flink's
    * per-split idleness: e.g. a Kafka partition without new records); -Infinity when all are.
+   * `read`: the split whose batch was just read, active whatever the clock says.
    */
-  private watermarkBase(now: number): number {
+  private watermarkBase(now: number, read: string | null = null): number {
     if (this.split === null) return this.maxTs;
     if (this.active.length === 0) return this.maxTs;
     let m = Infinity;
     let any = false;
     for (const s of this.active) {
-      if (this.idleMs !== null && now - (this.splitSeen.get(s) ?? now) >= this.idleMs) continue;
+      if (s !== read && this.idleMs !== null && now - (this.splitSeen.get(s) ?? now) >= this.idleMs) continue;
       any = true;
       m = Math.min(m, this.splitMax.get(s) ?? -Infinity);
     }
@@ -216,15 +217,16 @@ export class TimestampsOperator extends Operator {
 
   private async emitThenWatermark(batch: RecordBatch): Promise<void> {
     const at = performance.now();
+    const read = this.split;
     this.lastActivity = at;
     if (this.idle) {
       this.idle = false;
       await this.emitIdle(false);
     }
     await this.emit(batch);
-    // Idleness as of the batch's arrival: the time its rows took downstream (a slow operator, a
-    // sink waiting for the broker) must not make its own split look idle and drop its watermark.
-    const base = this.watermarkBase(at);
+    // Idleness as of the batch's arrival, its own split active: the time its rows took downstream
+    // (a slow operator, a sink waiting for the broker) must not make it look idle and drop its watermark.
+    const base = this.watermarkBase(at, read);
     if (this.bound !== null && base !== -Infinity) await this.emitWatermark(base - this.bound - 1);
   }
 
