@@ -103,6 +103,25 @@ describe('repartition records', () => {
     expect(() => m.setIdle(3, true)).toThrow(/upstream task 3/);
   });
 
+  it('once every task left is idle, the watermark is the highest of theirs, whichever went idle first', () => {
+    // Task 0 sent its watermark and went idle before task 1, never heard from, did: the order an
+    // application's tasks can take when the idle one starts late (found as an intermittent
+    // failure of the idle-partition application test).
+    const m = new UpstreamWatermarks(2);
+    expect(m.observe(0, 100)).toBeNull();
+    expect(m.setIdle(0, true)).toBeNull(); // task 1 still active, at -Infinity
+    expect(m.setIdle(1, true)).toBe(100);
+    expect(m.setIdle(1, false)).toBeNull(); // active again below it: no going back
+    expect(m.observe(1, 150)).toBe(150);
+    // With an ended task: the highest of the idle ones, not the end.
+    const e = new UpstreamWatermarks(3);
+    expect(e.observe(0, 40)).toBeNull();
+    expect(e.end(2)).toBeNull();
+    expect(e.setIdle(0, true)).toBeNull();
+    expect(e.setIdle(1, true)).toBe(40);
+    expect(e.watermark).toBe(40);
+  });
+
   it('refuses a record that is not a repartition record, and rows of another schema, loudly', () => {
     expect(() => decodeRecord(Buffer.from('{"user":1}'), schema, 'repartition topic t partition 0 offset 7')).toThrow(/repartition topic t partition 0 offset 7: a record that is not a Sluice repartition record/);
     const [r] = rowRecords(batchFromRecords(rows(3), schema), [0], 128, 1, 0);

@@ -157,7 +157,8 @@ export function decodeRecord(value: Uint8Array, schema: Schema, where: string): 
  * over the upstream tasks, each at its latest; a task not heard from holds it at -Infinity, an
  * ended one counts as +Infinity, an idle one (withIdleness upstream) is left out, as Flink's
  * watermark valve leaves out idle channels. It never goes back: a task active again below it
- * holds it until that task catches up; while every task left is idle it stays.
+ * holds it until that task catches up; once every task left is idle it is the highest of
+ * theirs (Flink's valve likewise flushes the maximum then).
  */
 export class UpstreamWatermarks {
   private readonly latest: Float64Array;
@@ -206,12 +207,18 @@ export class UpstreamWatermarks {
   private advance(): number | null {
     let min = Infinity;
     let idle = false;
+    let idleMax = -Infinity;
     for (let t = 0; t < this.tasks; t++) {
-      if (this.idle[t] === 1 && this.latest[t] !== Infinity) idle = true;
-      else if (this.latest[t]! < min) min = this.latest[t]!;
+      if (this.idle[t] === 1 && this.latest[t] !== Infinity) {
+        idle = true;
+        if (this.latest[t]! > idleMax) idleMax = this.latest[t]!;
+      } else if (this.latest[t]! < min) min = this.latest[t]!;
     }
-    // Only ended tasks besides idle ones: the idle ones may still send, so the end waits for them.
-    if (min === Infinity && idle) return null;
+    // Every task left is idle: none will advance, so the highest of their watermarks holds, as
+    // Flink's valve flushes the maximum when its last active channel goes idle. (Else a task that
+    // went idle before a never-heard-from one did would hold the windows back for good.) Not the
+    // end: the idle ones may still send, so the end waits for them.
+    if (min === Infinity && idle) min = idleMax;
     if (min <= this.current) return null;
     this.current = min;
     return min;
