@@ -38,6 +38,19 @@ describe('repartition records', () => {
     expect(times.map(String).sort()).toEqual(input.map((r) => String(BigInt(r.ts) * 2n)).sort());
   });
 
+  it('without key fields (an unkeyed input of a cut), all rows of an upstream task go to one partition, its index mod the count, in order', () => {
+    const input = rows(50);
+    const batch = batchFromRecords(input, schema);
+    for (const [task, partition] of [[1, 1], [4, 0], [5, 1]] as const) {
+      const records = rowRecords(batch, [], 128, 4, task);
+      expect(records.map((r) => r.partition)).toEqual([partition]);
+      const d = decodeRecord(records[0]!.value, schema, 'test');
+      if (d.kind !== 'rows') throw new Error(`rows expected, got ${d.kind}`);
+      expect(d.task).toBe(task);
+      expect(d.batch.toRecords().map((x) => ({ ...x }))).toEqual(input);
+    }
+  });
+
   it('key-group ranges cover the partitions in order; a topic name from the application and the operator', () => {
     const seen = Array.from({ length: 128 }, (_, g) => partitionOfKeyGroup(g, 128, 6));
     expect(seen[0]).toBe(0);

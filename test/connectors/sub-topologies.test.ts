@@ -3,7 +3,7 @@
 // topic; exchanges that gather by other rules, and shapes not supported yet, are refused with a
 // message saying what to do, never run per partition (wrong).
 import { describe, expect, it } from 'vitest';
-import { repartitionCuts } from '../../ts/connectors/kafka/sub-topologies.js';
+import { cutTopics, describeSubTopologies, repartitionCuts } from '../../ts/connectors/kafka/sub-topologies.js';
 import { agg, KafkaSink, KafkaSource, OffsetsInitializer, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy } from '../../ts/index.js';
 
 const schema = { user: 'i64', region: 'i64', amount: 'i64', ts: 'timestamp' } as const;
@@ -62,7 +62,7 @@ describe('an application job cut into sub-topologies', () => {
     }
   });
 
-  it('keyed exchanges on separate branches: a cut on each, both starting sub-topology 1; a node reading from both sides of a cut: refused', () => {
+  it('keyed exchanges on separate branches: a cut on each, both starting sub-topology 1; a node reading from both sides of a cut: cut too', () => {
     const env = StreamEnvironment.create();
     const src = KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics('in').setJsonValue(schema).build();
     const s = env.fromSource(src, WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
@@ -77,10 +77,18 @@ describe('an application job cut into sub-topologies', () => {
     const s2 = env2.fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics('in').setJsonValue(schema).build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
     const counted = s2.keyBy('region').window(TumblingEventTimeWindows.of(10_000)).aggregate({ user: agg.count(), amount: agg.sum('amount'), ts: agg.max('ts') });
     counted.map((r) => ({ user: r.user, region: r.region, amount: r.amount, ts: r.ts }), schema).union(s2).sinkTo(sink());
-    expect(() => repartitionCuts(env2.graph, "application 'x'")).toThrow(/takes input both from after the repartition at .* and from .* before it/);
+    // The union takes one input from after the cut at the window and one from before it: cut too,
+    // both inputs unkeyed through topics of their own, written by sub-topologies 1 and 0.
+    const mixed = repartitionCuts(env2.graph, "application 'x'");
+    expect(mixed.map((c) => [c.node.op.kind, c.keys, c.level, c.inputLevels])).toEqual([
+      ['windowAggregate', [['region']], 1, [0]],
+      ['union', [[], []], 2, [1, 0]],
+    ]);
+    expect(describeSubTopologies(env2.graph, 'x')).toContain("writes 'x-node");
+    expect(describeSubTopologies(env2.graph, 'x')).toMatch(/Sub-topology 0: .*writes .*\(by region\) and .*-in1-repartition' \(unkeyed: each upstream task to one partition\)/);
   });
 
-  it('a join of keyed inputs: one cut repartitioning both; an unkeyed input or a self-join refused', () => {
+  it('a join of keyed inputs: one cut repartitioning both; a self-join too, each side through its own topic', () => {
     const env = StreamEnvironment.create();
     const read = (topic: string) => env.fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics(topic).setJsonValue(schema).setPartitionedBy('user').build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
     const sink = () => KafkaSink.builder().setBootstrapServers('localhost:9092').setTopic('out').build();
@@ -98,7 +106,11 @@ describe('an application job cut into sub-topologies', () => {
     const env3 = StreamEnvironment.create();
     const s3 = env3.fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics('a').setJsonValue(schema).build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
     s3.join(s3).where('region').equalTo('region').window(TumblingEventTimeWindows.of(10_000)).apply((x, y) => ({ r: x.region, n: y.amount }), { r: 'i64', n: 'i64' }).sinkTo(sink());
-    expect(() => repartitionCuts(env3.graph, "application 'x'")).toThrow(/joins a stream with itself; .*Run the job as one process/);
+    // A self-join: each side through a topic of its own, both written by the one input node.
+    const self = repartitionCuts(env3.graph, "application 'x'");
+    expect(self.map((c) => [c.keys, c.level, c.inputLevels])).toEqual([[[['region'], ['region']], 1, [0, 0]]]);
+    expect(self[0]!.node.inputs[0]).toBe(self[0]!.node.inputs[1]);
+    expect(cutTopics('x', self[0]!)).toEqual([`x-node${self[0]!.node.id}-in0-repartition`, `x-node${self[0]!.node.id}-in1-repartition`]);
   });
 
   it('a global exchange (windowAll): refused, never run per partition', () => {

@@ -630,6 +630,34 @@ describe('a window coGroup of two topics keyed by a field they are not partition
     expect((await readCommitted(bootstrap, out, true)).map((r) => joinRowOf(r.value)).sort()).toEqual(want);
   });
 
+  it.each(['native', 'ts'])('%s engine: a self-join (one stream coGrouped with itself), 2 instances: each side through its own topic, every region and window exactly once', async (engine) => {
+    if (engine === 'native') requireNative();
+    const n = 3000;
+    const input = `jself-${uid()}`;
+    await createTopic(bootstrap, input, 3);
+    await produce(bootstrap, input, regionInput(n).map((r) => ({ ...r, partition: Number(r.key) % 3 })));
+    // Both sides see every record: per region and 10 s window, na = nb and sa = sb.
+    const m = new Map<string, number[]>();
+    for (let i = 0; i < n; i++) {
+      const k = `${(i >> 1) % REGIONS} ${Math.floor((T0 + i * 10) / 10_000) * 10_000}`;
+      const w = m.get(k) ?? [0, 0];
+      w[0]! += 1;
+      w[1]! += i % 97;
+      m.set(k, w);
+    }
+    const want = [...m].map(([k, [c, s]]) => `${k} ${c} ${c} ${s} ${s}`).sort();
+    const out = `jsout-${uid()}`;
+    await createTopic(bootstrap, out, 2);
+    const app = `jsapp-${uid()}`;
+    const pair = await finishedPair(engine, ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, input, out, `eo-${out}`, join(work, `chk-${out}`)], JOIN_JOB, 6, 'the 2 sub-topologies');
+    for (const i of pair) {
+      const cut = i.lines.filter((l) => l.includes('keyed by region at ') && l.includes('(6 tasks: tasks 0..2 read the input partitions, 3..5 this topic'));
+      expect(cut.some((l) => l.includes('-in0-repartition')) && cut.some((l) => l.includes('-in1-repartition')), i.lines.join('\n')).toBe(true);
+    }
+    await stopAll(pair);
+    expect((await readCommitted(bootstrap, out, true)).map((r) => joinRowOf(r.value)).sort()).toEqual(want);
+  });
+
   // The first sub-topology paced to 1 record per ms (2000 per task from each topic); the other waits for its end.
   it.each(['native', 'ts'])('%s engine: 2 instances, one SIGKILLed while its tasks run, a new one later: every region and window exactly once', async (engine) => {
     if (engine === 'native') requireNative();
@@ -639,6 +667,32 @@ describe('a window coGroup of two topics keyed by a field they are not partition
     const app = `jkapp-${uid()}`;
     await killOneOfTwo(engine, ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, left, right, out, `eo-${out}`, join(work, `chk-${out}`), '1'], JOIN_JOB, 6, 'the 2 sub-topologies');
     expect((await readCommitted(bootstrap, out, true)).map((r) => joinRowOf(r.value)).sort()).toEqual(want);
+  });
+});
+
+const UNION_JOB = 'test/fixtures/jobs/kafka-app-union.ts';
+
+describe('a union of a stream before a keyBy with one after it: the union cut too, both inputs through topics', () => {
+  it.each(['native', 'ts'])('%s engine: 2 instances, 3 sub-topologies, every window and every record exactly once', async (engine) => {
+    if (engine === 'native') requireNative();
+    const n = 3000;
+    const input = `uin-${uid()}`;
+    await createTopic(bootstrap, input, 3);
+    const records = regionInput(n).map((r) => ({ ...r, partition: Number(r.key) % 3 }));
+    await produce(bootstrap, input, records);
+    // The windows, and each record as `region@-1 1 amount`.
+    const want = [...expectedRegionWindows(n), ...records.map((r) => JSON.parse(r.value!) as Record<string, number>).map((r) => `${r.region}@-1 1 ${r.amount}`)].sort();
+    const out = `uout-${uid()}`;
+    await createTopic(bootstrap, out, 2);
+    const app = `uapp-${uid()}`;
+    const pair = await finishedPair(engine, ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`)], UNION_JOB, 9, 'the 3 sub-topologies');
+    for (const i of pair) {
+      expect(i.lines.some((l) => l.includes('keyed by region at ') && l.includes('(9 tasks: tasks 0..2 read the input partitions, 3..5 this topic')), i.lines.join('\n')).toBe(true);
+      const unkeyed = i.lines.filter((l) => l.includes("unkeyed (each upstream task's rows to one partition) at ") && l.includes("6..8 this topic's"));
+      expect(unkeyed.length, i.lines.join('\n')).toBe(2);
+    }
+    await stopAll(pair);
+    expect((await readCommitted(bootstrap, out, true)).map((r) => regionWindowOf(r.value)).sort()).toEqual(want);
   });
 });
 

@@ -348,7 +348,7 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
         log.info(`application '${id}': task ${e.task} claimed as ${e.owner}, resuming from ${e.from ?? 'the start (no checkpoint yet)'}`);
         return;
       case 'repartitioned':
-        log.info(`application '${id}': keyed by ${e.keyFields.join(', ')} at '${e.at}', repartitioned through topic '${e.topic}' (${e.taskCount} tasks: tasks 0..${e.inputTasks - 1} read the input partitions, ${e.readers[0]}..${e.readers[1]} this topic's)`);
+        log.info(`application '${id}': ${e.keyFields.length === 0 ? "unkeyed (each upstream task's rows to one partition)" : `keyed by ${e.keyFields.join(', ')}`} at '${e.at}', repartitioned through topic '${e.topic}' (${e.taskCount} tasks: tasks 0..${e.inputTasks - 1} read the input partitions, ${e.readers[0]}..${e.readers[1]} this topic's)`);
         return;
       case 'task-revoked':
         log.info(`application '${id}': task ${e.task} stopped (given up: moved to another instance, or the instance stops)`);

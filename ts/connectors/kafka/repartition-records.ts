@@ -55,33 +55,42 @@ function head(kind: number, task: number, extra: number): Buffer {
   return b;
 }
 
-/** The rows of `batch` as one record per partition they go to (by the key group of `keyFields`), written by upstream task `task`. */
+/**
+ * The rows of `batch` as one record per partition they go to (by the key group of `keyFields`),
+ * written by upstream task `task`. Without key fields (an unkeyed input of a cut) all go to
+ * partition `task` mod `partitions`: one upstream task's rows stay in order, as through a forward exchange.
+ */
 export function rowRecords(batch: RecordBatch, keyFields: readonly number[], maxParallelism: number, partitions: number, task: number): RepartitionRecord[] {
+  if (keyFields.length === 0) return [rowsRecord(batch, task % partitions, task)];
   const groups = keyGroups(batch, keyFields, maxParallelism);
   const rows: number[][] = Array.from({ length: partitions }, () => []);
   for (let i = 0; i < batch.length; i++) rows[partitionOfKeyGroup(groups[i]!, maxParallelism, partitions)]!.push(i);
   const out: RepartitionRecord[] = [];
   rows.forEach((idx, partition) => {
     if (idx.length === 0) return;
-    const part = batch.take(Int32Array.from(idx), idx.length);
-    const buffers: Uint8Array[] = [];
-    const header = encodeBatchHeader(part, (v) => buffers.push(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)) - 1);
-    const size = 4 + header.length + 4 + buffers.reduce((s, b) => s + 4 + b.length, 0);
-    const value = head(ROWS, task, size);
-    let at = 7;
-    value.writeUInt32LE(header.length, at);
-    value.set(header, at + 4);
-    at += 4 + header.length;
-    value.writeUInt32LE(buffers.length, at);
-    at += 4;
-    for (const b of buffers) {
-      value.writeUInt32LE(b.length, at);
-      value.set(b, at + 4);
-      at += 4 + b.length;
-    }
-    out.push({ partition, value });
+    out.push(rowsRecord(batch.take(Int32Array.from(idx), idx.length), partition, task));
   });
   return out;
+}
+
+/** The rows of `part` as one record for `partition`: the batch wire format (a header, then the column buffers). */
+function rowsRecord(part: RecordBatch, partition: number, task: number): RepartitionRecord {
+  const buffers: Uint8Array[] = [];
+  const header = encodeBatchHeader(part, (v) => buffers.push(new Uint8Array(v.buffer, v.byteOffset, v.byteLength)) - 1);
+  const size = 4 + header.length + 4 + buffers.reduce((s, b) => s + 4 + b.length, 0);
+  const value = head(ROWS, task, size);
+  let at = 7;
+  value.writeUInt32LE(header.length, at);
+  value.set(header, at + 4);
+  at += 4 + header.length;
+  value.writeUInt32LE(buffers.length, at);
+  at += 4;
+  for (const b of buffers) {
+    value.writeUInt32LE(b.length, at);
+    value.set(b, at + 4);
+    at += 4 + b.length;
+  }
+  return { partition, value };
 }
 
 /** Upstream task `task`'s watermark (ms) for every partition. */

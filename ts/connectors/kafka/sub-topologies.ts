@@ -20,10 +20,12 @@
  *
  * A cut at a join (a node with several keyed inputs) repartitions every input, each through a
  * topic of its own with the same partitions (key-group ranges), so that a downstream task reads
- * partition p of each: co-partitioned, as Kafka Streams repartitions both sides of a join.
+ * partition p of each: co-partitioned, as Kafka Streams repartitions both sides of a join. A
+ * self-join too: its one input node writes each side's topic (Kafka Streams likewise gives each
+ * side of a self-join its own repartition topic).
  *
- * Restricted for now: every input of a cut is keyed and a distinct node, and a node that is not
- * a cut takes all its inputs from its own level.
+ * A node with inputs on both sides of a cut is cut as well (see repartitionCuts), so that a node
+ * that is not a cut takes all its inputs from its own level.
  */
 
 import { partitioningOf, type GraphNode, type JobGraph, type Partitioning } from '../../plan/graph.js';
@@ -33,7 +35,7 @@ import { KafkaSource } from './source.js';
 /** Exchanges to repartition at: `node` receives each of its inputs through one, by that input's key fields. */
 export interface RepartitionCut {
   readonly node: GraphNode;
-  /** The key fields of each input, in input order. */
+  /** The key fields of each input, in input order; none: unkeyed (each upstream task's rows to one partition). */
   readonly keys: readonly (readonly string[])[];
   /** The node and everything downstream of it. */
   readonly downstream: ReadonlySet<GraphNode>;
@@ -117,22 +119,34 @@ export function repartitionCuts(graph: JobGraph, who: string): RepartitionCut[] 
       if (p.kind !== 'hash') throw new Error(`${who}: '${n.name}' has a keyed input to repartition and input ${j} '${n.inputs[j]!.name}' that is not keyed; an application repartitions keyed inputs only. Key every input, or run the job as one process`);
       return p.keyFields;
     });
-    if (new Set(n.inputs).size !== n.inputs.length) throw new Error(`${who}: '${n.name}' joins a stream with itself; an application cannot repartition that yet. Run the job as one process`);
     const downstream = downstreamOf(graph, n);
     found.push({ node: n, keys, downstream });
     for (const d of downstream) after.add(d);
   }
   // A node's inputs are in its own sub-topology, except a cut's, which arrive through its topics.
-  const level = levels(found);
-  for (const n of graph.nodes) {
-    if (found.some((c) => c.node === n)) continue;
-    const other = n.inputs.find((i) => level(i) !== level(n));
-    if (other !== undefined) {
-      const cut = found.find((c) => c.downstream.has(n) !== c.downstream.has(other))!;
-      throw new Error(`${who}: '${n.name}' takes input both from after the repartition at '${cut.node.name}' and from '${other.name}' before it; an application cannot run that shape yet. Run the job as one process`);
-    }
+  // A node taking inputs from both sides of a cut (e.g. a union of a stream before a keyBy with
+  // one after it) is cut too: each input through a topic, keyed ones by their key, the others
+  // unkeyed (each upstream task's rows to one partition, as a forward exchange). Its level is
+  // then above all its inputs'. Cutting it moves the levels after it: again until none is mixed.
+  for (;;) {
+    const level = levels(found);
+    const mixed = graph.nodes.find((n) => !found.some((c) => c.node === n) && n.inputs.some((i) => level(i) !== level(n)));
+    if (mixed === undefined) break;
+    const keys = mixed.inputs.map((_, j) => {
+      const p = partitioningOf(mixed, j);
+      return p.kind === 'hash' ? p.keyFields : [];
+    });
+    found.push({ node: mixed, keys, downstream: downstreamOf(graph, mixed) });
   }
+  const level = levels(found);
+  const order = new Map(graph.nodes.map((n, i) => [n, i]));
+  found.sort((a, b) => order.get(a.node)! - order.get(b.node)!);
   return found.map((c) => ({ ...c, level: level(c.node), inputLevels: c.node.inputs.map(level) }));
+}
+
+/** How an input of a cut is repartitioned, for logs and explain. */
+export function repartitionedBy(keyFields: readonly string[]): string {
+  return keyFields.length === 0 ? 'unkeyed: each upstream task to one partition' : `by ${keyFields.join(', ')}`;
 }
 
 /** How many sub-topologies the cuts make: the highest level, plus the first. */
@@ -161,7 +175,7 @@ export function describeSubTopologies(graph: JobGraph, application: string, repa
   const total = subs === 1 ? 'P' : r === undefined ? `${subs}P` : `P+${(subs - 1) * r}`;
   const lines = [`As Kafka application '${application}': ${subs} sub-topolog${subs === 1 ? 'y' : 'ies'}, ${total} tasks (P: the input topics' partition count; each task at parallelism 1, on a task thread of whichever instance the group assigns it)`];
   const topics = (pick: (c: RepartitionCut, j: number) => boolean, by: boolean): string[] =>
-    cuts.flatMap((c) => cutTopics(application, c).flatMap((t, j) => (pick(c, j) ? [by ? `'${t}' (by ${c.keys[j]!.join(', ')})` : `'${t}'`] : [])));
+    cuts.flatMap((c) => cutTopics(application, c).flatMap((t, j) => (pick(c, j) ? [by ? `'${t}' (${repartitionedBy(c.keys[j]!)})` : `'${t}'`] : [])));
   for (let k = 0; k < subs; k++) {
     const tasks = k === 0 ? '0..P-1' : r === undefined ? `${k === 1 ? '' : k}P..${k + 1}P-1` : `P+${(k - 1) * r}..P+${k * r - 1}`;
     const read = topics((c) => c.level === k, false);
