@@ -16,7 +16,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { chromium } from 'playwright-core';
 import { requireNative } from '../engines.js';
+import { chromiumPath } from '../ui/chromium.js';
 import { createTopic, earliestOffsets, expectedWindows, groupOffsets, latestOffsets, produce, readCommitted, readLog, uid, windowOf, type TestRecord } from './helpers.js';
 import { expectExactlyOnce, run } from './job-runs.js';
 
@@ -491,6 +493,46 @@ describe('an idle input partition of a repartitioned application does not hold i
     const r = await one.exited;
     expect(r.signal === null ? r.code : r.signal, one.lines.join('\n')).not.toBe('SIGKILL');
     expect(got).toEqual(want);
+  });
+});
+
+describe('the dashboard of an application instance', () => {
+  // Every task runs its operators as subtask 0 of a job of its own: the page tells them apart by
+  // task (t<n>), each its own row, instead of showing them all as subtask 0.
+  it('shows each task the instance runs as rows of its own, in a real browser', async () => {
+    requireNative();
+    const input = `dui-${uid()}`;
+    const out = `duo-${uid()}`;
+    await createTopic(bootstrap, input, 2);
+    await createTopic(bootstrap, out, 1);
+    await produce(bootstrap, input, regionInput(400).map((r) => ({ ...r, partition: Number(r.key) % 2 })));
+    const app = `dapp-${uid()}`;
+    const one = instance('a', 'native', ['--ui', '--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '0', '-', '200'], REGION_JOB);
+    const base = /sluice: dashboard at (http:\/\/127\.0\.0\.1:\d+\/)#token=/.exec(await one.waitFor(/sluice: dashboard at /, 'the dashboard'))![1]!;
+    await one.waitFor(/task 3 started/, 'its 4 tasks');
+    const browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(base);
+      // Each row: the operator and the copy it is of. Tasks 0 and 1 read the input partitions, 2 and 3 the repartition topic.
+      const rows = (): Promise<string[]> => page.$$eval('#operators tbody tr', (trs) => trs.map((tr) => `${tr.cells[0]!.textContent} | ${tr.cells[1]!.textContent}`));
+      const copiesOf = (seen: readonly string[], name: RegExp): string[] => seen.filter((r) => name.test(r)).map((r) => r.split(' | ')[1]!).sort();
+      let seen: string[] = [];
+      while (copiesOf(seen, /Window/).length < 2 || copiesOf(seen, /Source: Kafka \S+ \|/).length < 2) {
+        if (one.child.exitCode !== null) throw new Error(`the instance ended:\n${one.lines.join('\n')}`);
+        await new Promise((r) => setTimeout(r, 200));
+        seen = await rows();
+      }
+      // Before, every row said subtask 0: the window's two tasks were indistinguishable.
+      expect(copiesOf(seen, /Window/), seen.join('\n')).toEqual(['t2', 't3']);
+      expect(copiesOf(seen, /Source: Kafka \S+ \|/), seen.join('\n')).toEqual(['t0', 't1']);
+      expect(copiesOf(seen, /Sink: repartition/), seen.join('\n')).toEqual(['t0', 't1']);
+      expect(copiesOf(seen, /Source: repartition/), seen.join('\n')).toEqual(['t2', 't3']);
+    } finally {
+      await browser.close();
+    }
+    one.child.kill('SIGTERM');
+    await one.exited;
   });
 });
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findLatest } from '../../ts/runtime/checkpoint-store.js';
+import { chromiumPath } from './chromium.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const cli = join(root, 'dist/ts/cli/main.js');
@@ -26,14 +27,6 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** Debian's chromium (apt-get install -y chromium; .ci/run installs it), or SLUICE_CHROMIUM. */
-function chromiumPath(): string {
-  const given = process.env['SLUICE_CHROMIUM'];
-  if (given !== undefined && given !== '') return given;
-  const found = spawnSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).stdout.trim();
-  if (found === '') throw new Error("the dashboard tests need a Chromium: install Debian's package (apt-get install -y chromium; .ci/run does) or set SLUICE_CHROMIUM to its path");
-  return found;
-}
 
 interface Running {
   readonly child: ChildProcessWithoutNullStreams;

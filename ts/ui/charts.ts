@@ -43,9 +43,11 @@ class OperatorChart {
   push(at: number, subtasks: readonly OperatorMetrics[]): void {
     this.times.push(at / 1000);
     for (let s = 0; s < this.parallelism; s++) {
-      const m = subtasks.find((x) => x.subtask === s);
-      this.values[2 * s]!.push(m?.recordsInPerSecond ?? null);
-      this.values[2 * s + 1]!.push(m?.recordsOutPerSecond ?? null);
+      // An application instance's tasks all run as subtask 0: their rates summed, the instance's.
+      const ms = subtasks.filter((x) => x.subtask === s);
+      const sum = (f: (m: OperatorMetrics) => number | undefined): number | null => (ms.length === 0 ? null : ms.reduce((t, m) => t + (f(m) ?? 0), 0));
+      this.values[2 * s]!.push(sum((m) => m.recordsInPerSecond));
+      this.values[2 * s + 1]!.push(sum((m) => m.recordsOutPerSecond));
     }
     if (this.times.length > KEEP) {
       this.times.shift();

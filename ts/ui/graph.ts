@@ -9,6 +9,7 @@ import { Graph, layout, type EdgeLabel, type GraphLabel, type NodeLabel } from '
 import type { OperatorMetrics } from '../api/job.js';
 import type { PlanGraph } from '../plan/physical.js';
 import { percent } from './format.js';
+import { copyOf } from './instances.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 const NODE_W = 250;
@@ -114,7 +115,7 @@ export class JobGraphView {
       const all = operators.filter((m) => m.id === id);
       const subtasks = all.filter((m) => m.name === d.name);
       if (subtasks.length === 0) continue;
-      const busy = Math.min(1000, Math.max(...subtasks.map((s) => all.filter((m) => m.subtask === s.subtask).reduce((t, m) => t + (m.busyMsPerSecond ?? 0), 0))));
+      const busy = Math.min(1000, Math.max(...subtasks.map((s) => all.filter((m) => copyOf(m) === copyOf(s)).reduce((t, m) => t + (m.busyMsPerSecond ?? 0), 0))));
       const bp = Math.max(...all.map((m) => m.backPressuredMsPerSecond ?? 0));
       d.box.setAttribute('fill', loadColour(busy / 1000, bp / 1000));
       d.box.dataset['busy'] = String(Math.round(busy));

@@ -11,6 +11,7 @@ import type { CheckpointRecord, CheckpointStats, MemoryUse, OperatorMetrics, Pro
 import { RateCharts } from './charts.js';
 import { bytes, clock, count, ms, percent, time } from './format.js';
 import { JobGraphView } from './graph.js';
+import { copyOf, copyOrder } from './instances.js';
 import { TOKEN_HEADER, type Events, type JobInfo, type SavepointResponse } from './protocol.js';
 
 function byId<T extends HTMLElement = HTMLElement>(id: string): T {
@@ -99,13 +100,13 @@ class Page {
   private operatorTable(ops: readonly OperatorMetrics[]): void {
     const body = byId<HTMLTableElement>('operators').tBodies[0]!;
     const maxTs = Math.max(...ops.map((m) => m.maxEventTime ?? -Infinity));
-    const rows = [...ops].sort((a, b) => a.id - b.id || a.subtask - b.subtask);
+    const rows = [...ops].sort((a, b) => a.id - b.id || copyOrder(a) - copyOrder(b));
     body.replaceChildren();
     for (const m of rows) {
       const r = body.insertRow();
-      const key = `${m.id}-${m.subtask}`;
+      const key = `${m.id}-${copyOf(m)}`;
       cell(r, `#${m.id} ${m.name}`).title = m.name;
-      cell(r, String(m.subtask));
+      cell(r, copyOf(m), `copy-${key}`).title = m.task === undefined ? `subtask ${m.subtask}` : `task ${m.task} of the application`;
       cell(r, count(m.recordsInPerSecond), `rate-in-${key}`);
       cell(r, count(m.recordsOutPerSecond), `rate-out-${key}`);
       cell(r, count(m.recordsIn));
