@@ -31,12 +31,36 @@ export class SinkOperator extends Operator {
 
   override async finish(): Promise<void> {
     this.task?.finished(this);
-    if (this.writer.finish !== undefined && !this.closed) await this.writer.finish('end');
+    if (this.writer.finish !== undefined && !this.closed) await this.serially(() => this.writer.finish!('end'));
     if (this.closeAtEnd) await this.closeWriter();
   }
 
+  /**
+   * The writer's call in progress, if it is asynchronous. A sink after a union (or any
+   * operator with several inputs) is called from each input's loop: its writer must still see
+   * one call at a time, in the order they came, as Flink's single-threaded task calls it (a
+   * Kafka producer's concurrent sends into one transaction break its sequence numbers).
+   */
+  private pending: Promise<void> | null = null;
+
+  private serially(f: () => Promise<void> | void): Promise<void> | void {
+    if (this.pending === null) {
+      const r = f();
+      return r instanceof Promise ? this.track(r) : r;
+    }
+    return this.track(this.pending.then(f));
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    const tracked: Promise<void> = p.finally(() => {
+      if (this.pending === tracked) this.pending = null;
+    });
+    this.pending = tracked;
+    return tracked;
+  }
+
   override async stopped(): Promise<void> {
-    if (this.writer.finish !== undefined && !this.closed) await this.writer.finish('stop');
+    if (this.writer.finish !== undefined && !this.closed) await this.serially(() => this.writer.finish!('stop'));
   }
 
   override close(): Promise<void> {
@@ -52,8 +76,11 @@ export class SinkOperator extends Operator {
   processBatch(batch: RecordBatch): Promise<void> | void {
     // A sink may keep what it is given (collecting sinks, pending commits): never a view of an
     // exchange segment, which goes back to the pool once this call is done.
-    const r = this.writer.write(ownedBatch(batch));
-    if (r instanceof Promise) return this.waitFor(r);
+    const owned = ownedBatch(batch);
+    return this.serially(() => {
+      const r = this.writer.write(owned);
+      if (r instanceof Promise) return this.waitFor(r);
+    });
   }
 
   private async waitFor(p: Promise<void>): Promise<void> {
@@ -66,13 +93,13 @@ export class SinkOperator extends Operator {
   override processWatermark(watermark: number): Promise<void> | void {
     if (this.writer.watermark === undefined || this.closed) return;
     this.watermark = watermark;
-    return this.writer.watermark(watermark);
+    return this.serially(() => this.writer.watermark!(watermark));
   }
 
   /** Idleness ends here too, unless the writer passes it on with its watermarks. */
   override processIdle(idle: boolean): Promise<void> | void {
     if (this.writer.idle === undefined || this.closed) return;
-    return this.writer.idle(idle);
+    return this.serially(() => this.writer.idle!(idle));
   }
 }
 
