@@ -54,7 +54,10 @@ describe('the sluice command', () => {
     const job = ['--', '1000', join(dir, 'app-out.jsonl')];
     const lone = sluice(['run', fixture, '--bootstrap', '127.0.0.1:1', ...job]);
     expect(lone.status).toBe(2);
-    expect(lone.stderr).toContain('--bootstrap, --state-dir, --session-timeout, --max-stall and --repartition-partitions go with --application-id');
+    expect(lone.stderr).toContain('--bootstrap, --state-dir, --session-timeout, --max-stall, --repartition-partitions and --replication-factor go with --application-id');
+    const badReplicas = sluice(['run', fixture, '--application-id', 'app', '--bootstrap', '127.0.0.1:1', '--replication-factor', 'two', ...job]);
+    expect(badReplicas.status).toBe(2);
+    expect(badReplicas.stderr).toContain("--replication-factor must be a whole number above 0, got 'two'");
     const badCount = sluice(['run', fixture, '--application-id', 'app', '--bootstrap', '127.0.0.1:1', '--repartition-partitions', '0', ...job]);
     expect(badCount.status).toBe(2);
     expect(badCount.stderr).toContain("--repartition-partitions must be a whole number above 0, got '0'");
@@ -90,7 +93,7 @@ describe('the sluice command', () => {
     expect(app).toMatch(/Sub-topology 2: tasks 2P..3P-1; reads partition n of 'shop-node4-repartition'\n {4}#4 Window/);
     const five = sluice(['explain', chain, '--application-id', 'shop', '--repartition-partitions', '5', '--', '127.0.0.1:1', 'in', 'out', 'tx', join(dir, 'never-chk')]);
     expect(five.stdout).toContain('3 sub-topologies, P+10 tasks');
-    expect(five.stdout).toContain('Sub-topology 1: tasks P+0..P+4;');
+    expect(five.stdout).toContain('Sub-topology 1: tasks P..P+4;');
     expect(five.stdout).toContain('Sub-topology 2: tasks P+5..P+9;');
   });
 

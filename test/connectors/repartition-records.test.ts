@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { batchFromRecords } from '../../ts/batch/builder.js';
 import { Schema } from '../../ts/batch/schema.js';
-import { keyGroups } from '../../ts/keys/key-groups.js';
+import { keyFnGroup, keyGroups } from '../../ts/keys/key-groups.js';
+import type { Row } from '../../ts/batch/record-batch.js';
 import { decodeRecord, endRecords, idleRecords, partitionOfKeyGroup, repartitionTopic, rowRecords, UpstreamWatermarks, watermarkRecords } from '../../ts/connectors/kafka/repartition-records.js';
 
 const schema = Schema.from({ user: 'i64', name: 'utf8?', amount: 'f64', ts: 'timestamp' });
@@ -49,6 +50,21 @@ describe('repartition records', () => {
       expect(d.task).toBe(task);
       expect(d.batch.toRecords().map((x) => ({ ...x }))).toEqual(input);
     }
+  });
+
+  it('by a key selector (a join keyed by a function), each row goes to the partition of its selected key\'s group, as a keyFn exchange', () => {
+    const input = rows(300);
+    const selector = (r: Row): unknown => `${r.user as number}-${(r.user as number) % 3}`;
+    const records = rowRecords(batchFromRecords(input, schema), selector, 128, 4, 2);
+    expect(records.length).toBeGreaterThan(1);
+    let n = 0;
+    for (const r of records) {
+      const d = decodeRecord(r.value, schema, 'test');
+      if (d.kind !== 'rows') throw new Error(`rows expected, got ${d.kind}`);
+      for (const row of d.batch.toRecords()) expect(partitionOfKeyGroup(keyFnGroup(selector(row), 128), 128, 4)).toBe(r.partition);
+      n += d.batch.length;
+    }
+    expect(n).toBe(300);
   });
 
   it('key-group ranges cover the partitions in order; a topic name from the application and the operator', () => {

@@ -3,7 +3,7 @@
 // topic; exchanges that gather by other rules, and shapes not supported yet, are refused with a
 // message saying what to do, never run per partition (wrong).
 import { describe, expect, it } from 'vitest';
-import { cutTopics, describeSubTopologies, repartitionCuts } from '../../ts/connectors/kafka/sub-topologies.js';
+import { cutTopics, describeSubTopologies, repartitionCounts, repartitionCuts } from '../../ts/connectors/kafka/sub-topologies.js';
 import { agg, KafkaSink, KafkaSource, OffsetsInitializer, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy } from '../../ts/index.js';
 
 const schema = { user: 'i64', region: 'i64', amount: 'i64', ts: 'timestamp' } as const;
@@ -88,6 +88,40 @@ describe('an application job cut into sub-topologies', () => {
     expect(describeSubTopologies(env2.graph, 'x')).toMatch(/Sub-topology 0: .*writes .*\(by region\) and .*-in1-repartition' \(unkeyed: each upstream task to one partition\)/);
   });
 
+  it('setParallelism at a cut sets its sub-topology\'s partition count, over repartitionPartitions; cuts of one sub-topology must agree', () => {
+    const chain = (first: number | null, second: number | null): StreamEnvironment => {
+      const env = StreamEnvironment.create();
+      const w = env
+        .fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics('in').setJsonValue(schema).build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'))
+        .keyBy('region')
+        .window(TumblingEventTimeWindows.of(10_000))
+        .aggregate({ records: agg.count(), user: agg.max('user') });
+      if (first !== null) w.setParallelism(first);
+      const v = w.keyBy('records').window(TumblingEventTimeWindows.of(60_000)).aggregate({ n: agg.count() });
+      if (second !== null) v.setParallelism(second);
+      v.sinkTo(KafkaSink.builder().setBootstrapServers('localhost:9092').setTopic('out').build());
+      return env;
+    };
+    const counts = (env: StreamEnvironment, r?: number): (number | undefined)[] => repartitionCounts(env.graph, repartitionCuts(env.graph, 'x'), r, 'x');
+    expect(counts(chain(null, null))).toEqual([undefined, undefined]);
+    expect(counts(chain(null, 4))).toEqual([undefined, 4]);
+    expect(counts(chain(null, 4), 5)).toEqual([5, 4]);
+    expect(counts(chain(6, null), 5)).toEqual([6, 5]);
+    expect(describeSubTopologies(chain(null, 4).graph, 'x')).toContain('3 sub-topologies, 2P+4 tasks');
+    expect(describeSubTopologies(chain(null, 4).graph, 'x')).toContain('Sub-topology 1: tasks P..2P-1;');
+    expect(describeSubTopologies(chain(null, 4).graph, 'x')).toContain('Sub-topology 2: tasks 2P..2P+3;');
+    expect(describeSubTopologies(chain(6, null).graph, 'x', 5)).toContain('Sub-topology 2: tasks P+6..P+10;');
+    expect(() => counts(chain(200, null))).toThrow(/sub-topology 1 would have 200 partitions, above the job's max parallelism 128/);
+
+    // Two branches starting sub-topology 1 with different parallelisms: refused, saying which.
+    const env = StreamEnvironment.create();
+    const s = env.fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics('in').setJsonValue(schema).build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
+    const sink = () => KafkaSink.builder().setBootstrapServers('localhost:9092').setTopic('out').build();
+    s.keyBy('region').window(TumblingEventTimeWindows.of(10_000)).aggregate({ n: agg.count() }).setParallelism(2).sinkTo(sink());
+    s.keyBy('amount').window(TumblingEventTimeWindows.of(10_000)).aggregate({ n: agg.count() }).setParallelism(3).sinkTo(sink());
+    expect(() => counts(env)).toThrow(/start sub-topology 1 with different parallelisms \(2 and 3\).*give them the same setParallelism/);
+  });
+
   it('a join of keyed inputs: one cut repartitioning both; a self-join too, each side through its own topic', () => {
     const env = StreamEnvironment.create();
     const read = (topic: string) => env.fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics(topic).setJsonValue(schema).setPartitionedBy('user').build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
@@ -106,6 +140,14 @@ describe('an application job cut into sub-topologies', () => {
     const env3 = StreamEnvironment.create();
     const s3 = env3.fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics('a').setJsonValue(schema).build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
     s3.join(s3).where('region').equalTo('region').window(TumblingEventTimeWindows.of(10_000)).apply((x, y) => ({ r: x.region, n: y.amount }), { r: 'i64', n: 'i64' }).sinkTo(sink());
+    // Keyed by functions (a join's key selectors): always cut, each side by the key group of its selected key.
+    const env4 = StreamEnvironment.create();
+    const read4 = (topic: string) => env4.fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics(topic).setJsonValue(schema).setPartitionedBy('region').build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
+    read4('a').join(read4('b')).where((r) => r.region).equalTo((r) => r.region).window(TumblingEventTimeWindows.of(10_000)).apply((x, y) => ({ r: x.region, n: y.amount }), { r: 'i64', n: 'i64' }).sinkTo(sink());
+    const byFn = repartitionCuts(env4.graph, "application 'x'");
+    expect(byFn.map((c) => [c.keys, c.selectors, c.level])).toEqual([[[[], []], ['key selector', 'key selector'], 1]]);
+    expect(describeSubTopologies(env4.graph, 'x')).toContain('(by the key selector (key selector))');
+
     // A self-join: each side through a topic of its own, both written by the one input node.
     const self = repartitionCuts(env3.graph, "application 'x'");
     expect(self.map((c) => [c.keys, c.level, c.inputLevels])).toEqual([[[['region'], ['region']], 1, [0, 0]]]);

@@ -19,7 +19,7 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { chromium } from 'playwright-core';
 import { requireNative } from '../engines.js';
 import { chromiumPath } from '../ui/chromium.js';
-import { createTopic, earliestOffsets, expectedWindows, groupOffsets, latestOffsets, produce, readCommitted, readLog, uid, windowOf, type TestRecord } from './helpers.js';
+import { createTopic, earliestOffsets, expectedWindows, groupOffsets, latestOffsets, produce, readCommitted, readLog, topicSettings, uid, windowOf, type TestRecord } from './helpers.js';
 import { expectExactlyOnce, run } from './job-runs.js';
 
 const bootstrap = inject('kafkaBootstrap');
@@ -394,6 +394,14 @@ function expectedRegionWindows(n: number): string[] {
   return [...m].map(([k, w]) => `${k} ${w.records} ${w.total}`).sort();
 }
 
+/** A new input topic of 2 partitions and an output topic of 1, named after `tag`. */
+async function inputOfTwoPartitions(tag: string): Promise<{ input: string; out: string }> {
+  const [input, out] = [`${tag}in-${uid()}`, `${tag}out-${uid()}`] as const;
+  await createTopic(bootstrap, input, 2);
+  await createTopic(bootstrap, out, 1);
+  return { input, out };
+}
+
 function regionWindowOf(value: string): string {
   const r = JSON.parse(value) as Record<string, number>;
   return `${r.region}@${r.windowStart} ${r.records} ${r.total}`;
@@ -460,10 +468,7 @@ describe('an idle input partition of a repartitioned application does not hold i
   // through the topic, the task that never sent a watermark would hold them back for good.
   it.each(['native', 'ts'])('%s engine: one instance, the windows of partition 0 emitted, exactly; the consumed records purged', async (engine) => {
     if (engine === 'native') requireNative();
-    const input = `iin-${uid()}`;
-    const out = `iout-${uid()}`;
-    await createTopic(bootstrap, input, 2);
-    await createTopic(bootstrap, out, 1);
+    const { input, out } = await inputOfTwoPartitions('i');
     const n = 3000; // 30 s of event time, 10 ms apart: 0-10 s and 10-20 s close, 20-30 s stays open
     const records = regionInput(n).map((r) => ({ ...r, partition: 0 }));
     await produce(bootstrap, input, records);
@@ -496,15 +501,35 @@ describe('an idle input partition of a repartitioned application does not hold i
   });
 });
 
+describe('repartition topics as the application creates them', () => {
+  // As Kafka Streams' internal topics: kept until the downstream task's purge deletes what it
+  // consumed, never by age (the broker's 7 days would drop records of an application stopped that
+  // long); replicas as --replication-factor asks, and more than the brokers fails the start.
+  it('kept until purged (retention.ms -1, delete), replicas as asked; more replicas than brokers: the start fails, saying so', async () => {
+    requireNative();
+    const { input, out } = await inputOfTwoPartitions('rt');
+    const args = (app: string, replicas: string): string[] => ['--application-id', app, '--bootstrap', bootstrap, '--replication-factor', replicas, '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}-${app}`), '0', '-', '200'];
+    const too = instance('a', 'native', args(`rtapp-${uid()}`, '2'), REGION_JOB);
+    const r = await too.exited;
+    expect(r.code, too.lines.join('\n')).toBe(1);
+    expect(too.lines.join('\n')).toMatch(/creating the repartition topic '[^']+-repartition'.*replication/is);
+
+    const one = instance('b', 'native', args(`rtapp-${uid()}`, '1'), REGION_JOB);
+    const topic = /repartitioned through topic '([^']+)'/.exec(await one.waitFor(/repartitioned through topic/, 'the job cut at its keyBy'))![1]!;
+    const t = await topicSettings(bootstrap, topic, ['retention.ms', 'cleanup.policy', 'segment.bytes']);
+    expect(t.configs).toEqual({ 'retention.ms': '-1', 'cleanup.policy': 'delete', 'segment.bytes': String(50 * 1024 * 1024) });
+    expect(t.replicas).toEqual([1, 1]);
+    one.child.kill('SIGTERM');
+    await one.exited;
+  });
+});
+
 describe('the dashboard of an application instance', () => {
   // Every task runs its operators as subtask 0 of a job of its own: the page tells them apart by
   // task (t<n>), each its own row, instead of showing them all as subtask 0.
   it('shows each task the instance runs as rows of its own, in a real browser', async () => {
     requireNative();
-    const input = `dui-${uid()}`;
-    const out = `duo-${uid()}`;
-    await createTopic(bootstrap, input, 2);
-    await createTopic(bootstrap, out, 1);
+    const { input, out } = await inputOfTwoPartitions('d');
     await produce(bootstrap, input, regionInput(400).map((r) => ({ ...r, partition: Number(r.key) % 2 })));
     const app = `dapp-${uid()}`;
     const one = instance('a', 'native', ['--ui', '--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '0', '-', '200'], REGION_JOB);
@@ -562,27 +587,30 @@ function slotOf(value: string): string {
 }
 
 describe('a job keyed twice by fields the input is not partitioned by: a chain of three sub-topologies', () => {
-  // Also with repartition topics of 5 partitions (more tasks than the input's 3 partitions): 3 + 5 + 5 tasks.
-  it.each([['native', null], ['ts', null], ['native', 5]] as const)('%s engine, repartition partitions %s: 2 instances, every slot exactly once, as a single process', async (engine, repartitions) => {
+  // Also with repartition topics of 5 partitions (more tasks than the input's 3 partitions): 3 + 5 + 5 tasks;
+  // and with setParallelism(4) on the slot window: its topic alone has 4 partitions, 3 + 3 + 4 tasks.
+  it.each([['native', null, null], ['ts', null, null], ['native', 5, null], ['ts', null, 4]] as const)('%s engine, repartition partitions %s, slot window parallelism %s: 2 instances, every slot exactly once, as a single process', async (engine, repartitions, slotParallelism) => {
     if (engine === 'native') requireNative();
     const r = repartitions ?? 3;
-    const tasks = 3 + 2 * r;
+    const r2 = slotParallelism ?? r;
+    const tasks = 3 + r + r2;
+    const slotArgs = slotParallelism === null ? [] : ['0', String(slotParallelism)];
     const { input, want } = await chainInput(6000);
     const out = `cout-${uid()}`;
     const single = `csingle-${uid()}`;
     await createTopic(bootstrap, out, 2);
     await createTopic(bootstrap, single, 2);
-    const ref = await run(bootstrap, ['run', CHAIN_JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`)], single, null);
+    const ref = await run(bootstrap, ['run', CHAIN_JOB, '--engine', engine, '--parallelism', '1', '--no-progress', '--', bootstrap, input, single, `ref-${single}`, join(work, `ref-${single}`), ...slotArgs], single, null);
     expect(ref.code, ref.stderr).toBe(0);
     expect((await readCommitted(bootstrap, single, true)).map((r) => slotOf(r.value)).sort()).toEqual(want);
 
     const app = `capp-${uid()}`;
-    const args = ['--metrics-port', '0', '--application-id', app, '--bootstrap', bootstrap, ...(repartitions === null ? [] : ['--repartition-partitions', String(repartitions)]), '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`)];
+    const args = ['--metrics-port', '0', '--application-id', app, '--bootstrap', bootstrap, ...(repartitions === null ? [] : ['--repartition-partitions', String(repartitions)]), '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), ...slotArgs];
     // Each instance says its cuts before it joins.
     const pair = await finishedPair(engine, args, CHAIN_JOB, tasks, 'the 3 sub-topologies');
     for (const i of pair) {
       expect(i.lines.some((l) => l.includes('keyed by region at ') && l.includes(`(${tasks} tasks: tasks 0..2 read the input partitions, 3..${2 + r} this topic`)), i.lines.join('\n')).toBe(true);
-      expect(i.lines.some((l) => l.includes('keyed by slot at ') && l.includes(`${3 + r}..${2 + 2 * r} this topic`)), i.lines.join('\n')).toBe(true);
+      expect(i.lines.some((l) => l.includes('keyed by slot at ') && l.includes(`${3 + r}..${2 + r + r2} this topic`)), i.lines.join('\n')).toBe(true);
       // The metrics show which tasks this instance runs, and every operator's task: as its
       // latest assignment says, once that assignment held across the scrape (a rebalance may
       // still move finished tasks between the two instances).
@@ -603,9 +631,10 @@ describe('a job keyed twice by fields the input is not partitioned by: a chain o
     // (sendOffsetsToTransaction): the input topic's to its end (every input task writes rows);
     // a repartition partition's only if its task wrote output (a transaction carries them), never past its end.
     expect(await groupOffsets(bootstrap, app, input, 3)).toEqual(await latestOffsets(bootstrap, input));
-    for (const m of pair[0]!.lines.join('\n').matchAll(/repartitioned through topic '([^']+)'/g)) {
-      const [committed, latest] = [await groupOffsets(bootstrap, app, m[1]!, r), await latestOffsets(bootstrap, m[1]!)];
-      expect(committed.some((o) => o > 0n) && committed.every((o, p) => o <= latest[p]!), `${m[1]}: committed ${committed.join(',')} of ${latest.join(',')}`).toBe(true);
+    for (const m of pair[0]!.lines.join('\n').matchAll(/keyed by (\w+) at .*repartitioned through topic '([^']+)'/g)) {
+      const [committed, latest] = [await groupOffsets(bootstrap, app, m[2]!, m[1] === 'slot' ? r2 : r), await latestOffsets(bootstrap, m[2]!)];
+      expect(latest.length).toBe(m[1] === 'slot' ? r2 : r);
+      expect(committed.some((o) => o > 0n) && committed.every((o, p) => o <= latest[p]!), `${m[2]}: committed ${committed.join(',')} of ${latest.join(',')}`).toBe(true);
     }
   });
 });
@@ -667,6 +696,21 @@ describe('a window coGroup of two topics keyed by a field they are not partition
       const cut = i.lines.filter((l) => l.includes('keyed by region at ') && l.includes('(6 tasks: tasks 0..2 read the input partitions, 3..5 this topic'));
       expect(cut.length, i.lines.join('\n')).toBe(2);
       expect(cut.some((l) => l.includes('-in0-repartition')) && cut.some((l) => l.includes('-in1-repartition')), i.lines.join('\n')).toBe(true);
+    }
+    await stopAll(pair);
+    expect((await readCommitted(bootstrap, out, true)).map((r) => joinRowOf(r.value)).sort()).toEqual(want);
+  });
+
+  it.each(['native', 'ts'])('%s engine: keyed by key selector functions instead of the field: 2 instances, both inputs repartitioned by the selected key, every region and window exactly once', async (engine) => {
+    if (engine === 'native') requireNative();
+    const { left, right, want } = await joinInput(4000);
+    const out = `jfout-${uid()}`;
+    await createTopic(bootstrap, out, 2);
+    const app = `jfapp-${uid()}`;
+    const pair = await finishedPair(engine, ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, left, right, out, `eo-${out}`, join(work, `chk-${out}`), '0', 'fn'], JOIN_JOB, 6, 'the 2 sub-topologies');
+    for (const i of pair) {
+      const cut = i.lines.filter((l) => l.includes('keyed by a key selector (key selector) at ') && l.includes('(6 tasks: tasks 0..2 read the input partitions, 3..5 this topic'));
+      expect(cut.length, i.lines.join('\n')).toBe(2);
     }
     await stopAll(pair);
     expect((await readCommitted(bootstrap, out, true)).map((r) => joinRowOf(r.value)).sort()).toEqual(want);

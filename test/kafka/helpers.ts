@@ -235,3 +235,15 @@ export function highWatermarks(bootstrap: string, topic: string): { total: () =>
     close: () => consumer.close(true),
   };
 }
+
+/** A topic's settings `names` (DescribeConfigs), with its replicas per partition. */
+export async function topicSettings(bootstrap: string, topic: string, names: readonly string[]): Promise<{ configs: Record<string, string | null>; replicas: number[] }> {
+  const admin = new Admin({ clientId: `admin-${uid()}`, bootstrapBrokers: [bootstrap] });
+  try {
+    const [d] = await admin.describeConfigs({ resources: [{ resourceType: 2, resourceName: topic, configurationKeys: [...names] }] });
+    const meta = await admin.metadata({ topics: [topic] });
+    return { configs: Object.fromEntries(d!.configs.map((c) => [c.name, c.value])), replicas: meta.topics.get(topic)!.partitions.map((p) => p.replicas.length) };
+  } finally {
+    await admin.close();
+  }
+}

@@ -294,9 +294,17 @@ export interface ApplicationOptions {
    * Partitions of each repartition topic, and so tasks of each sub-topology after the first
    * (Kafka Streams' `Repartitioned.withNumberOfPartitions`); default: the input topics' count.
    * More lets the keyed part of a job spread over more tasks than the input has partitions.
+   * `setParallelism(n)` on the operator a repartition leads to sets its sub-topology's count
+   * instead (one topic's count, as `Repartitioned` per repartition).
    * Every instance of an application must give the same; changing it needs new topics and state.
    */
   readonly repartitionPartitions?: number;
+  /**
+   * Replicas of each repartition topic the application creates (Kafka Streams'
+   * `replication.factor`); default: the broker's `default.replication.factor`. More than the
+   * brokers there are fails the start.
+   */
+  readonly replicationFactor?: number;
   /** What this instance is given and does, as it happens. */
   readonly onEvent?: (event: ApplicationEvent) => void;
 }
@@ -317,7 +325,8 @@ export type ApplicationEvent =
   | { readonly kind: 'stalled'; readonly stalledMs: number; readonly maxStallMs: number }
   | { readonly kind: 'task-claimed'; readonly task: number; readonly owner: string; readonly from: string | null }
   /** The job is cut at a keyed exchange into sub-topologies joined by a repartition topic (one event per topic, in order): `readers` (first and last task) read this topic's partitions; tasks 0..`inputTasks`-1 read the input partitions. */
-  | { readonly kind: 'repartitioned'; readonly topic: string; readonly at: string; readonly keyFields: readonly string[]; readonly taskCount: number; readonly inputTasks: number; readonly readers: readonly [number, number] };
+  /** `keyFields` empty: keyed by `selector` (a join's key function) if given, else unkeyed (each upstream task's rows to one partition). */
+  | { readonly kind: 'repartitioned'; readonly topic: string; readonly at: string; readonly keyFields: readonly string[]; readonly selector?: string; readonly taskCount: number; readonly inputTasks: number; readonly readers: readonly [number, number] };
 
 /** How a worker thread rebuilds a job: the module whose default export builds it, and its arguments. */
 export interface JobModule {

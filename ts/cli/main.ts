@@ -52,6 +52,7 @@ const RUN: OptionSpec[] = [
   { name: 'bootstrap', value: '<host:port>', help: "with --application-id: the Kafka broker(s) coordinating the application's instances" },
   { name: 'max-stall', value: '<ms>', help: "with --application-id: past this long without a response from one of the instance's threads (its task threads, its main thread), the instance leaves the group and its tasks go to the others (default 300000)" },
   { name: 'repartition-partitions', value: '<n>', help: "with --application-id: partitions of each repartition topic, i.e. tasks of each sub-topology after the first (default: the input topics' count; the same on every instance)" },
+  { name: 'replication-factor', value: '<n>', help: "with --application-id: replicas of each repartition topic the application creates (default: the broker's default.replication.factor)" },
   { name: 'session-timeout', value: '<ms>', help: 'with --application-id: an instance silent this long loses its tasks to the others (default 10000; the broker allows 6000 and up)' },
   { name: 'state-dir', value: '<dir>', help: "with --application-id: the shared directory of the tasks' checkpoints (default: the job's checkpoint dir)" },
   { name: 'log-level', value: '<error|warn|info|debug>', help: 'what goes to stderr besides progress (default info: one line per start, restore, checkpoint, restart, stop)' },
@@ -315,11 +316,14 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
   const session = options.get('session-timeout');
   const stall = options.get('max-stall');
   const repartition = options.get('repartition-partitions');
+  const replication = options.get('replication-factor');
   if (id === undefined) {
-    if (bootstrap !== undefined || stateDir !== undefined || session !== undefined || stall !== undefined || repartition !== undefined) throw new UsageError('--bootstrap, --state-dir, --session-timeout, --max-stall and --repartition-partitions go with --application-id');
+    if (bootstrap !== undefined || stateDir !== undefined || session !== undefined || stall !== undefined || repartition !== undefined || replication !== undefined) throw new UsageError('--bootstrap, --state-dir, --session-timeout, --max-stall, --repartition-partitions and --replication-factor go with --application-id');
     return {};
   }
   const repartitionPartitions = repartitionPartitionsOption(options);
+  const replicationFactor = replication === undefined ? undefined : Number(replication);
+  if (replicationFactor !== undefined && !(Number.isSafeInteger(replicationFactor) && replicationFactor >= 1)) throw new UsageError(`--replication-factor must be a whole number above 0, got '${String(replication)}'`);
   if (id === true) throw new UsageError('--application-id needs an id');
   if (typeof bootstrap !== 'string') throw new UsageError('--application-id needs --bootstrap <host:port>: the Kafka broker coordinating the instances');
   if (stateDir === true) throw new UsageError('--state-dir needs a directory');
@@ -348,7 +352,7 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
         log.info(`application '${id}': task ${e.task} claimed as ${e.owner}, resuming from ${e.from ?? 'the start (no checkpoint yet)'}`);
         return;
       case 'repartitioned':
-        log.info(`application '${id}': ${e.keyFields.length === 0 ? "unkeyed (each upstream task's rows to one partition)" : `keyed by ${e.keyFields.join(', ')}`} at '${e.at}', repartitioned through topic '${e.topic}' (${e.taskCount} tasks: tasks 0..${e.inputTasks - 1} read the input partitions, ${e.readers[0]}..${e.readers[1]} this topic's)`);
+        log.info(`application '${id}': ${e.selector !== undefined ? `keyed by a key selector (${e.selector})` : e.keyFields.length === 0 ? "unkeyed (each upstream task's rows to one partition)" : `keyed by ${e.keyFields.join(', ')}`} at '${e.at}', repartitioned through topic '${e.topic}' (${e.taskCount} tasks: tasks 0..${e.inputTasks - 1} read the input partitions, ${e.readers[0]}..${e.readers[1]} this topic's)`);
         return;
       case 'task-revoked':
         log.info(`application '${id}': task ${e.task} stopped (given up: moved to another instance, or the instance stops)`);
@@ -359,7 +363,7 @@ function applicationOption(options: Map<string, string | true>, log: Log): Pick<
   if (sessionTimeoutMs !== undefined && !(Number.isSafeInteger(sessionTimeoutMs) && sessionTimeoutMs > 0)) throw new UsageError(`--session-timeout must be a number of ms above 0, got '${String(session)}'`);
   const maxStallMs = stall === undefined ? undefined : Number(stall);
   if (maxStallMs !== undefined && !(Number.isSafeInteger(maxStallMs) && maxStallMs > 0)) throw new UsageError(`--max-stall must be a number of ms above 0, got '${String(stall)}'`);
-  return { application: { id, bootstrap, ...(typeof stateDir === 'string' ? { stateDir } : {}), ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }), ...(maxStallMs === undefined ? {} : { maxStallMs }), ...(repartitionPartitions === undefined ? {} : { repartitionPartitions }), onEvent } };
+  return { application: { id, bootstrap, ...(typeof stateDir === 'string' ? { stateDir } : {}), ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }), ...(maxStallMs === undefined ? {} : { maxStallMs }), ...(repartitionPartitions === undefined ? {} : { repartitionPartitions }), ...(replicationFactor === undefined ? {} : { replicationFactor }), onEvent } };
 }
 
 function signalName(signal: NodeJS.Signals): string {

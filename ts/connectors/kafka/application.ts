@@ -27,7 +27,7 @@ import type { JobGraph } from '../../plan/graph.js';
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { KafkaSink } from './sink.js';
 import { KafkaSource } from './source.js';
-import { cutTopics, repartitionCuts, subTopologyCount } from './sub-topologies.js';
+import { cutTopics, repartitionCounts, repartitionCuts } from './sub-topologies.js';
 import { TaskGroupThread } from './task-group-thread.js';
 import { TaskProgress } from './task-progress.js';
 import { TaskThread, type TaskThreadHandler, type TaskThreadSetup } from './task-thread.js';
@@ -38,13 +38,26 @@ interface RunningTask {
   readonly done: Promise<void>;
 }
 
-/** Creates the repartition topic with `partitions` partitions, or checks the one there has them (`source`: where that count comes from, for the error). */
-async function ensureRepartitionTopic(bootstrap: readonly string[], topic: string, partitions: number, source: string, who: string): Promise<void> {
+/**
+ * A repartition topic's settings, as Kafka Streams gives its internal repartition topics: the
+ * records stay until the downstream task's purge deletes them (DeleteRecords after its
+ * checkpoints), never by age, so an application stopped past the broker's retention (7 days by
+ * default) loses none in flight; smaller segments so that purged ones are dropped sooner.
+ */
+const REPARTITION_TOPIC_CONFIGS = [
+  { name: 'cleanup.policy', value: 'delete' },
+  { name: 'retention.ms', value: '-1' },
+  { name: 'segment.bytes', value: String(50 * 1024 * 1024) },
+  { name: 'message.timestamp.type', value: 'CreateTime' },
+];
+
+/** Creates the repartition topic with `partitions` partitions (and `replicas`, else the broker's default), or checks the one there has them (`source`: where that count comes from, for the error). */
+async function ensureRepartitionTopic(bootstrap: readonly string[], topic: string, partitions: number, replicas: number | undefined, source: string, who: string): Promise<void> {
   const kafka = await loadKafka();
   const admin = new kafka.Admin({ clientId: `${who}-admin`, bootstrapBrokers: [...bootstrap], retries: 3 });
   try {
     try {
-      await admin.createTopics({ topics: [topic], partitions });
+      await admin.createTopics({ topics: [topic], partitions, ...(replicas === undefined ? {} : { replicas }), configs: REPARTITION_TOPIC_CONFIGS });
     } catch (e) {
       // Another instance created it first (TOPIC_ALREADY_EXISTS, 36): its partition count is checked below.
       if (!errorCodes(e).includes(36) && !/already exists/i.test(String(e) + String((e as { errors?: unknown[] }).errors?.map(String)))) throw kafkaError(who, bootstrap, `creating the repartition topic '${topic}'`, e);
@@ -118,13 +131,20 @@ async function runApplication(jobName: string, graph: JobGraph, options: Execute
   // The first sub-topology's tasks read the input partitions, each later one's its repartition topic's (numbered on from there).
   const r = app.repartitionPartitions;
   if (r !== undefined && !(Number.isSafeInteger(r) && r >= 1 && r <= graph.parallel.maxParallelism)) throw new RangeError(`ExecuteOptions.application.repartitionPartitions: a whole number from 1 to the job's max parallelism ${graph.parallel.maxParallelism} (a partition is a key-group range), got ${r}`);
-  const tasksOf = [partitions, ...Array.from({ length: subTopologyCount(cuts) - 1 }, () => r ?? partitions)];
+  const fixed = repartitionCounts(graph, cuts, r, who);
+  const tasksOf = [partitions, ...fixed.map((n) => n ?? partitions)];
   const firsts = tasksOf.map((_, k) => tasksOf.slice(0, k).reduce((a, b) => a + b, 0));
   const repartitions = cuts.map((cut) => cutTopics(app.id, cut));
-  const countSource = r === undefined ? "the input topics' count" : `repartitionPartitions ${r}`;
-  for (const topic of repartitions.flat()) await ensureRepartitionTopic(sourceBootstrap, topic, r ?? partitions, countSource, who);
+  // Where a sub-topology's count comes from, for the error of a topic that has another.
+  const countSource = (level: number): string => {
+    const set = cuts.find((c) => c.level === level && graph.parallel.byNode.has(c.node.id));
+    return set !== undefined ? `setParallelism(${graph.parallel.byNode.get(set.node.id)}) on '${set.node.name}'` : r === undefined ? "the input topics' count" : `repartitionPartitions ${r}`;
+  };
+  const replicas = app.replicationFactor;
+  if (replicas !== undefined && !(Number.isSafeInteger(replicas) && replicas >= 1)) throw new RangeError(`ExecuteOptions.application.replicationFactor: a whole number above 0, got ${replicas}`);
+  for (const [k, cut] of cuts.entries()) for (const topic of repartitions[k]!) await ensureRepartitionTopic(sourceBootstrap, topic, tasksOf[cut.level]!, replicas, countSource(cut.level), who);
   const taskCount = tasksOf.reduce((a, b) => a + b, 0);
-  cuts.forEach((cut, k) => cut.keys.forEach((keyFields, j) => emit({ kind: 'repartitioned', topic: repartitions[k]![j]!, at: cut.node.name, keyFields, taskCount, inputTasks: partitions, readers: [firsts[cut.level]!, firsts[cut.level]! + tasksOf[cut.level]! - 1] })));
+  cuts.forEach((cut, k) => cut.keys.forEach((keyFields, j) => emit({ kind: 'repartitioned', topic: repartitions[k]![j]!, at: cut.node.name, keyFields, ...(cut.selectors[j] === null ? {} : { selector: cut.selectors[j]! }), taskCount, inputTasks: partitions, readers: [firsts[cut.level]!, firsts[cut.level]! + tasksOf[cut.level]! - 1] })));
   const started = Date.now();
   const running = new Map<number, RunningTask>();
   const results: JobResult[] = [];

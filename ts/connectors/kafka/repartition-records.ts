@@ -18,9 +18,9 @@
  */
 
 import { encodeBatchHeader, decodeBatchHeader } from '../../batch/wire.js';
-import type { RecordBatch } from '../../batch/record-batch.js';
+import { rowReader, type RecordBatch, type Row } from '../../batch/record-batch.js';
 import type { Schema } from '../../batch/schema.js';
-import { keyGroups } from '../../keys/key-groups.js';
+import { keyFnGroup, keyGroups } from '../../keys/key-groups.js';
 
 const MAGIC = 0x53; // 'S'
 const VERSION = 1;
@@ -56,13 +56,14 @@ function head(kind: number, task: number, extra: number): Buffer {
 }
 
 /**
- * The rows of `batch` as one record per partition they go to (by the key group of `keyFields`),
- * written by upstream task `task`. Without key fields (an unkeyed input of a cut) all go to
- * partition `task` mod `partitions`: one upstream task's rows stay in order, as through a forward exchange.
+ * The rows of `batch` as one record per partition they go to (by the key group of `keys`: key
+ * fields, or a key selector as a keyFn exchange applies it), written by upstream task `task`.
+ * Without key fields (an unkeyed input of a cut) all go to partition `task` mod `partitions`:
+ * one upstream task's rows stay in order, as through a forward exchange.
  */
-export function rowRecords(batch: RecordBatch, keyFields: readonly number[], maxParallelism: number, partitions: number, task: number): RepartitionRecord[] {
-  if (keyFields.length === 0) return [rowsRecord(batch, task % partitions, task)];
-  const groups = keyGroups(batch, keyFields, maxParallelism);
+export function rowRecords(batch: RecordBatch, keys: readonly number[] | ((row: Row) => unknown), maxParallelism: number, partitions: number, task: number): RepartitionRecord[] {
+  if (typeof keys !== 'function' && keys.length === 0) return [rowsRecord(batch, task % partitions, task)];
+  const groups = typeof keys === 'function' ? selectorGroups(batch, keys, maxParallelism) : keyGroups(batch, keys, maxParallelism);
   const rows: number[][] = Array.from({ length: partitions }, () => []);
   for (let i = 0; i < batch.length; i++) rows[partitionOfKeyGroup(groups[i]!, maxParallelism, partitions)]!.push(i);
   const out: RepartitionRecord[] = [];
@@ -71,6 +72,14 @@ export function rowRecords(batch: RecordBatch, keyFields: readonly number[], max
     out.push(rowsRecord(batch.take(Int32Array.from(idx), idx.length), partition, task));
   });
   return out;
+}
+
+/** Each row's key group by its selected key (keyFnGroup, as the keyed operator groups it). */
+function selectorGroups(batch: RecordBatch, selector: (row: Row) => unknown, maxParallelism: number): Int32Array {
+  const read = rowReader(batch);
+  const groups = new Int32Array(batch.length);
+  for (let i = 0; i < batch.length; i++) groups[i] = keyFnGroup(selector(read(i)), maxParallelism);
+  return groups;
 }
 
 /** The rows of `part` as one record for `partition`: the batch wire format (a header, then the column buffers). */

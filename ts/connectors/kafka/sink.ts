@@ -22,7 +22,7 @@
 
 import type { Admin, Producer } from '@platformatic/kafka';
 import type { Sink, SinkContext, SinkWriter } from '../../api/connector.js';
-import { RecordBatch, valueReader } from '../../batch/record-batch.js';
+import { RecordBatch, valueReader, type Row } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
 import type { Engine, TextFormat } from '../../engine/engine.js';
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
@@ -69,7 +69,7 @@ interface SinkConfig {
    * their key group as wire-format records, watermarks and the end of input as records of
    * their own, all written by upstream task `task`.
    */
-  readonly repartition?: { readonly keyFields: readonly string[]; readonly maxParallelism: number; readonly partitions: number; readonly task: number };
+  readonly repartition?: { readonly keyFields: readonly string[]; readonly keySelector?: (row: Row) => unknown; readonly maxParallelism: number; readonly partitions: number; readonly task: number };
 }
 
 export class KafkaSinkBuilder {
@@ -221,7 +221,7 @@ export class KafkaSink implements Sink {
    * rows by key group, watermarks and the end of input passed on; run by upstream task `task`
    * through forTask (which gives it the task's transactional ids).
    */
-  static repartition(o: { bootstrap: readonly string[]; topic: string; keyFields: readonly string[]; maxParallelism: number; partitions: number; task: number; application: string; security?: KafkaSecurity; sinkInTask?: number }): KafkaSink {
+  static repartition(o: { bootstrap: readonly string[]; topic: string; keyFields: readonly string[]; keySelector?: (row: Row) => unknown; maxParallelism: number; partitions: number; task: number; application: string; security?: KafkaSecurity; sinkInTask?: number }): KafkaSink {
     return new KafkaSink({
       bootstrap: o.bootstrap,
       topic: { fixed: o.topic },
@@ -235,7 +235,7 @@ export class KafkaSink implements Sink {
       clientId: `sluice-${o.application}`,
       upsert: null,
       security: o.security ?? PLAINTEXT,
-      repartition: { keyFields: o.keyFields, maxParallelism: o.maxParallelism, partitions: o.partitions, task: o.task },
+      repartition: { keyFields: o.keyFields, ...(o.keySelector === undefined ? {} : { keySelector: o.keySelector }), maxParallelism: o.maxParallelism, partitions: o.partitions, task: o.task },
     });
   }
 
@@ -551,7 +551,7 @@ class KafkaWriter implements SinkWriter {
   /** A repartition topic's rows: one record per partition their key groups go to. */
   async writeRepartitioned(batch: RecordBatch, keys: readonly number[]): Promise<void> {
     if (batch.length === 0) return;
-    await this.sendRepartition((r) => rowRecords(batch, keys, r.maxParallelism, r.partitions, r.task));
+    await this.sendRepartition((r) => rowRecords(batch, r.keySelector ?? keys, r.maxParallelism, r.partitions, r.task));
   }
 
   /** Records of this upstream task (`make` from the topic's settings) into the repartition topic. */

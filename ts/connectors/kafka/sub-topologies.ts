@@ -8,8 +8,10 @@
  *   feeding it declares (KafkaSource.setPartitionedBy) fields that are all among the exchange's
  *   key fields (then equal keys are in one input partition, and the whole job runs per partition
  *   as before);
- * - exchanges that gather by other rules (windowAll's global, broadcast, keyBy(function),
- *   partitionCustom, range) cannot run per partition at all and are refused.
+ * - a join keyed by a function (a key selector, or fields of different types on its sides):
+ *   always, by the key group of the selected key;
+ * - exchanges that gather by other rules (windowAll's global, broadcast, partitionCustom,
+ *   range) cannot run per partition at all and are refused.
  *
  * Cuts split the job into sub-topologies by level (Kafka Streams' sub-topologies): a node's level
  * is the number of cuts it is downstream of (the cut's own node included), and sub-topology k
@@ -35,8 +37,14 @@ import { KafkaSource } from './source.js';
 /** Exchanges to repartition at: `node` receives each of its inputs through one, by that input's key fields. */
 export interface RepartitionCut {
   readonly node: GraphNode;
-  /** The key fields of each input, in input order; none: unkeyed (each upstream task's rows to one partition). */
+  /** The key fields of each input, in input order; none: by its selector, else unkeyed (each upstream task's rows to one partition). */
   readonly keys: readonly (readonly string[])[];
+  /**
+   * Per input: keyed by a function (a join's key selector, or key fields of different types on
+   * its two sides: the node's keyFn partitioning), its description; else null. Its rows go by
+   * the key group of the selected key, as the node groups them.
+   */
+  readonly selectors: readonly (string | null)[];
   /** The node and everything downstream of it. */
   readonly downstream: ReadonlySet<GraphNode>;
   /** The sub-topology the cut's node starts: its level (see above), 1 or more. */
@@ -48,7 +56,6 @@ export interface RepartitionCut {
 const GATHERING: Readonly<Partial<Record<Partitioning['kind'], string>>> = {
   global: 'a global exchange (windowAll, or an operator at parallelism 1 fed by all)',
   broadcast: 'a broadcast exchange',
-  keyFn: 'an exchange keyed by a function (keyBy(fn) in a join)',
   custom: 'a custom partitioner (partitionCustom)',
   range: 'a range exchange',
 };
@@ -110,17 +117,18 @@ export function repartitionCuts(graph: JobGraph, who: string): RepartitionCut[] 
       }
       return p;
     });
+    // Keyed by a function: where its keys are is unknown, so always repartitioned.
     const needs = n.inputs.some((input, j) => {
       const p = parts[j]!;
-      return p.kind === 'hash' && (after.has(input) || !coPartitioned(input, p.keyFields));
+      return p.kind === 'keyFn' || (p.kind === 'hash' && (after.has(input) || !coPartitioned(input, p.keyFields)));
     });
     if (!needs) continue;
     const keys = parts.map((p, j) => {
-      if (p.kind !== 'hash') throw new Error(`${who}: '${n.name}' has a keyed input to repartition and input ${j} '${n.inputs[j]!.name}' that is not keyed; an application repartitions keyed inputs only. Key every input, or run the job as one process`);
-      return p.keyFields;
+      if (p.kind !== 'hash' && p.kind !== 'keyFn') throw new Error(`${who}: '${n.name}' has a keyed input to repartition and input ${j} '${n.inputs[j]!.name}' that is not keyed; an application repartitions keyed inputs only. Key every input, or run the job as one process`);
+      return p.kind === 'hash' ? p.keyFields : [];
     });
     const downstream = downstreamOf(graph, n);
-    found.push({ node: n, keys, downstream });
+    found.push({ node: n, keys, selectors: parts.map(selectorOf), downstream });
     for (const d of downstream) after.add(d);
   }
   // A node's inputs are in its own sub-topology, except a cut's, which arrive through its topics.
@@ -132,11 +140,8 @@ export function repartitionCuts(graph: JobGraph, who: string): RepartitionCut[] 
     const level = levels(found);
     const mixed = graph.nodes.find((n) => !found.some((c) => c.node === n) && n.inputs.some((i) => level(i) !== level(n)));
     if (mixed === undefined) break;
-    const keys = mixed.inputs.map((_, j) => {
-      const p = partitioningOf(mixed, j);
-      return p.kind === 'hash' ? p.keyFields : [];
-    });
-    found.push({ node: mixed, keys, downstream: downstreamOf(graph, mixed) });
+    const parts = mixed.inputs.map((_, j) => partitioningOf(mixed, j));
+    found.push({ node: mixed, keys: parts.map((p) => (p.kind === 'hash' ? p.keyFields : [])), selectors: parts.map(selectorOf), downstream: downstreamOf(graph, mixed) });
   }
   const level = levels(found);
   const order = new Map(graph.nodes.map((n, i) => [n, i]));
@@ -144,8 +149,35 @@ export function repartitionCuts(graph: JobGraph, who: string): RepartitionCut[] 
   return found.map((c) => ({ ...c, level: level(c.node), inputLevels: c.node.inputs.map(level) }));
 }
 
-/** How an input of a cut is repartitioned, for logs and explain. */
-export function repartitionedBy(keyFields: readonly string[]): string {
+/**
+ * The partition count of each later sub-topology's repartition topics, and so its task count
+ * (index k - 1 for sub-topology k): `setParallelism(n)` on a cut's operator sets its
+ * sub-topology's (Kafka Streams' `Repartitioned.withNumberOfPartitions` per repartition), else
+ * `repartitionPartitions` (one count for all), else undefined: the input topics' count, known
+ * at run time. The cuts of one sub-topology must agree (its task p reads partition p of each).
+ */
+export function repartitionCounts(graph: JobGraph, cuts: readonly RepartitionCut[], repartitionPartitions: number | undefined, who: string): (number | undefined)[] {
+  const max = graph.parallel.maxParallelism;
+  return Array.from({ length: subTopologyCount(cuts) - 1 }, (_, i) => {
+    const set = cuts.filter((c) => c.level === i + 1 && graph.parallel.byNode.has(c.node.id));
+    const counts = new Set(set.map((c) => graph.parallel.byNode.get(c.node.id)!));
+    if (counts.size > 1) throw new Error(`${who}: '${set[0]!.node.name}' and '${set.find((c) => graph.parallel.byNode.get(c.node.id) !== graph.parallel.byNode.get(set[0]!.node.id))!.node.name}' start sub-topology ${i + 1} with different parallelisms (${[...counts].join(' and ')}); its tasks read partition p of each of its repartition topics, so they must have one count: give them the same setParallelism`);
+    const n = counts.size === 1 ? [...counts][0]! : repartitionPartitions;
+    if (n !== undefined && n > max) throw new RangeError(`${who}: sub-topology ${i + 1} would have ${n} partitions, above the job's max parallelism ${max} (a partition is a key-group range); lower its setParallelism or raise setMaxParallelism`);
+    return n;
+  });
+}
+
+/** An input's key selector's description (keyFn partitioning), or null. */
+function selectorOf(p: Partitioning): string | null {
+  return p.kind === 'keyFn' ? p.describe : null;
+}
+
+/** How input `j` of a cut is repartitioned, for logs and explain. */
+export function repartitionedBy(cut: Pick<RepartitionCut, 'keys' | 'selectors'>, j: number): string {
+  const selector = cut.selectors[j];
+  if (selector !== null && selector !== undefined) return `by the key selector (${selector})`;
+  const keyFields = cut.keys[j]!;
   return keyFields.length === 0 ? 'unkeyed: each upstream task to one partition' : `by ${keyFields.join(', ')}`;
 }
 
@@ -171,13 +203,18 @@ export function describeSubTopologies(graph: JobGraph, application: string, repa
   const cuts = repartitionCuts(graph, who);
   const subs = subTopologyCount(cuts);
   const level = levels(cuts);
-  const r = repartitionPartitions;
-  const total = subs === 1 ? 'P' : r === undefined ? `${subs}P` : `P+${(subs - 1) * r}`;
+  const counts = repartitionCounts(graph, cuts, repartitionPartitions, who);
+  // Task numbers as aP+b: P per sub-topology of the input topics' count, the fixed counts added.
+  const term = (a: number, b: number): string => `${a === 1 ? '' : a}P${b > 0 ? `+${b}` : b < 0 ? `-${-b}` : ''}`;
+  const before = (k: number): [number, number] => [1 + counts.slice(0, k - 1).filter((n) => n === undefined).length, counts.slice(0, k - 1).reduce<number>((x, n) => x + (n ?? 0), 0)];
+  const total = term(...before(subs));
   const lines = [`As Kafka application '${application}': ${subs} sub-topolog${subs === 1 ? 'y' : 'ies'}, ${total} tasks (P: the input topics' partition count; each task at parallelism 1, on a task thread of whichever instance the group assigns it)`];
   const topics = (pick: (c: RepartitionCut, j: number) => boolean, by: boolean): string[] =>
-    cuts.flatMap((c) => cutTopics(application, c).flatMap((t, j) => (pick(c, j) ? [by ? `'${t}' (${repartitionedBy(c.keys[j]!)})` : `'${t}'`] : [])));
+    cuts.flatMap((c) => cutTopics(application, c).flatMap((t, j) => (pick(c, j) ? [by ? `'${t}' (${repartitionedBy(c, j)})` : `'${t}'`] : [])));
   for (let k = 0; k < subs; k++) {
-    const tasks = k === 0 ? '0..P-1' : r === undefined ? `${k === 1 ? '' : k}P..${k + 1}P-1` : `P+${(k - 1) * r}..P+${k * r - 1}`;
+    const [a, b] = before(k);
+    const n = counts[k - 1];
+    const tasks = k === 0 ? '0..P-1' : `${term(a, b)}..${n === undefined ? term(a + 1, b - 1) : term(a, b + n - 1)}`;
     const read = topics((c) => c.level === k, false);
     const written = topics((c, j) => c.inputLevels[j] === k, true);
     const reads = k === 0 ? 'partition n of every input topic' : `partition n of ${read.join(' and ')}`;

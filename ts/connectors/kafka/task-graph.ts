@@ -4,7 +4,8 @@
  * sinks of the cuts it feeds, with the task's transactional ids and checkpoint directory.
  */
 
-import { JobGraph, ParallelSettings, type GraphNode } from '../../plan/graph.js';
+import type { Row } from '../../batch/record-batch.js';
+import { JobGraph, ParallelSettings, partitioningOf, type GraphNode } from '../../plan/graph.js';
 import { KafkaSink } from './sink.js';
 import { KafkaSource } from './source.js';
 import { RepartitionSource } from './repartition-source.js';
@@ -92,7 +93,10 @@ export function taskGraph(graph: JobGraph, application: string, task: number, cl
       if (cut.inputLevels[j] !== sub) return;
       const topic = layout.topics[c]![j]!;
       const input = copies.get(from)!;
-      const sink = KafkaSink.repartition({ bootstrap: layout.bootstrap, topic, keyFields: cut.keys[j]!, maxParallelism: graph.parallel.maxParallelism, partitions: layout.counts[cut.level]!, task: partition, application, sinkInTask: sinkInTask++ }).forTask(application, task, owner);
+      // A join keyed by a function: this task's own copy of the selector (its graph was built here).
+      const p = partitioningOf(cutNodes[c]!, j);
+      const keySelector = p.kind === 'keyFn' ? (p.fn as (row: Row) => unknown) : undefined;
+      const sink = KafkaSink.repartition({ bootstrap: layout.bootstrap, topic, keyFields: cut.keys[j]!, ...(keySelector === undefined ? {} : { keySelector }), maxParallelism: graph.parallel.maxParallelism, partitions: layout.counts[cut.level]!, task: partition, application, sinkInTask: sinkInTask++ }).forTask(application, task, owner);
       g.nodes.push({ id: nextId++, name: `Sink: repartition topic '${topic}'`, op: { kind: 'sink', sink }, input, inputs: [input], partitioning: { kind: 'forward' }, schema: input.schema, hasEventTime: input.hasEventTime });
     });
   });
