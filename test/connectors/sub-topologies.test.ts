@@ -88,6 +88,37 @@ describe('an application job cut into sub-topologies', () => {
     expect(describeSubTopologies(env2.graph, 'x')).toMatch(/Sub-topology 0: .*writes .*\(by region\) and .*-in1-repartition' \(unkeyed: each upstream task to one partition\)/);
   });
 
+  it('a union of two cut branches stays in their sub-topology; a union of levels 1 and 2 is cut at level 3: no level without nodes', () => {
+    const env = StreamEnvironment.create();
+    const s = env.fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics('in').setJsonValue(schema).build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
+    const out = { k: 'i64', n: 'i64' } as const;
+    const byRegion = s.keyBy('region').window(TumblingEventTimeWindows.of(10_000)).aggregate({ n: agg.count() }).map((r) => ({ k: r.region, n: r.n }), out);
+    const byAmount = s.keyBy('amount').window(TumblingEventTimeWindows.of(10_000)).aggregate({ n: agg.count() }).map((r) => ({ k: r.amount, n: r.n }), out);
+    byRegion.union(byAmount).sinkTo(KafkaSink.builder().setBootstrapServers('localhost:9092').setTopic('out').build());
+    const cuts = repartitionCuts(env.graph, 'x');
+    expect(cuts.map((c) => [c.node.op.kind, c.level, c.inputLevels])).toEqual([
+      ['windowAggregate', 1, [0]],
+      ['windowAggregate', 1, [0]],
+    ]);
+    expect(describeSubTopologies(env.graph, 'x')).toMatch(/2 sub-topologies, 2P tasks[\s\S]*Sub-topology 1:[\s\S]*Union/);
+
+    // One branch keyed twice (level 2), unioned with the other (level 1): the union is cut at 3.
+    const env2 = StreamEnvironment.create();
+    const s2 = env2.fromSource(KafkaSource.builder().setBootstrapServers('localhost:9092').setTopics('in').setJsonValue(schema).build(), WatermarkStrategy.forBoundedOutOfOrderness<{ ts: number }>(1000).withTimestampAssigner('ts'));
+    const once = s2.keyBy('region').window(TumblingEventTimeWindows.of(10_000)).aggregate({ n: agg.count() }).map((r) => ({ k: r.region, n: r.n }), out);
+    const twice = s2.keyBy('amount').window(TumblingEventTimeWindows.of(10_000)).aggregate({ n: agg.count() }).map((r) => ({ k: r.amount, n: r.n }), out).keyBy('n').window(TumblingEventTimeWindows.of(10_000)).aggregate({ c: agg.count() }).map((r) => ({ k: r.n, n: r.c }), out);
+    once.union(twice).sinkTo(KafkaSink.builder().setBootstrapServers('localhost:9092').setTopic('out').build());
+    const c2 = repartitionCuts(env2.graph, 'x');
+    expect(c2.map((c) => [c.node.op.kind, c.level, c.inputLevels])).toEqual([
+      ['windowAggregate', 1, [0]],
+      ['windowAggregate', 1, [0]],
+      ['windowAggregate', 2, [1]],
+      ['union', 3, [1, 2]],
+    ]);
+    const described = describeSubTopologies(env2.graph, 'x');
+    for (const k of [0, 1, 2, 3]) expect(described).toMatch(new RegExp(`Sub-topology ${k}: [^\n]*\n    #`));
+  });
+
   it('setParallelism at a cut sets its sub-topology\'s partition count, over repartitionPartitions; cuts of one sub-topology must agree', () => {
     const chain = (first: number | null, second: number | null): StreamEnvironment => {
       const env = StreamEnvironment.create();

@@ -40,6 +40,23 @@ describe('a two-input operator whose inputs go idle', () => {
     expect(out.events).toEqual(['wm 100', 'idle', 'active', 'wm 150']);
   });
 
+  it('an input active again while the flushed watermark goes down: no idleness follows it', async () => {
+    const u = new UnionOperator(1, 'union', 2);
+    const out = new (class extends Recorder {
+      override async processWatermark(watermark: number): Promise<void> {
+        await new Promise((r) => setImmediate(r)); // as a firing window: the other input's loop runs meanwhile
+        this.events.push(`wm ${watermark}`);
+      }
+    })(2, 'out');
+    u.addOutput(out);
+    await u.processWatermark(100, 0);
+    await u.processIdle(true, 0);
+    const flushing = u.processIdle(true, 1);
+    const active = u.processIdle(false, 1);
+    await Promise.all([flushing, active]);
+    expect(out.events).toEqual(['wm 100']);
+  });
+
   it('the never-active input goes idle first: the other one alone sets the watermark, as before', async () => {
     const { union: u, out } = union();
     await u.processIdle(true, 1);

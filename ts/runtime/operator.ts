@@ -303,15 +303,19 @@ export abstract class MultiInputOperator extends Operator {
   }
 
   private async advance(): Promise<void> {
-    const c = this.combined();
-    const nowAllIdle = c === null;
-    if (nowAllIdle && !this.allIdle) {
+    let c = this.combined();
+    if (c === null && !this.allIdle) {
       // The last active input went idle: none will advance, so the highest of their watermarks
       // holds, as Flink's valve flushes the maximum (else an input that went idle before a
       // never-active one did would hold the windows back for good); then the idleness goes on.
       const max = Math.max(...this.inputWatermarks);
-      if (max > this.watermark) await this.onWatermark(max);
+      if (max > this.watermark) {
+        await this.onWatermark(max);
+        // Inputs run concurrently: one may have become active while the watermark went down.
+        c = this.combined();
+      }
     }
+    const nowAllIdle = c === null;
     if (nowAllIdle !== this.allIdle) {
       this.allIdle = nowAllIdle;
       await this.emitIdle(nowAllIdle);

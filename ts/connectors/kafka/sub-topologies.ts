@@ -14,8 +14,9 @@
  *   range) cannot run per partition at all and are refused.
  *
  * Cuts split the job into sub-topologies by level (Kafka Streams' sub-topologies): a node's level
- * is the number of cuts it is downstream of (the cut's own node included), and sub-topology k
- * holds the nodes of level k, whatever branch they are on. A cut's topics are written by the
+ * is the most cuts on any path from a source to it (the cut's own node included), and
+ * sub-topology k holds the nodes of level k, whatever branch they are on: so a cut is one level
+ * above its highest input, and every level up to the highest has nodes. A cut's topics are written by the
  * sub-topology of each input and read by the cut's. After a cut, records are partitioned by its
  * key, so a later keyed exchange is cut again (a repartition is never assumed to match a later
  * key: an operator between them may have changed the field).
@@ -92,12 +93,18 @@ function downstreamOf(graph: JobGraph, node: GraphNode): Set<GraphNode> {
 }
 
 /**
- * A node's level (its sub-topology): the number of cuts it is downstream of. By node id, so that
- * it also places the nodes of a graph built again from the job's module (each task builds its own).
+ * A node's level (its sub-topology): the most cuts on a path from a source to it, its own
+ * included; the highest of its inputs' levels, plus one at a cut. (Counting every cut upstream
+ * instead would put a union of two cut branches a level above both, leaving a level without
+ * nodes.) By node id, so that it also places the nodes of a graph built again from the job's
+ * module (each task builds its own).
  */
-export function levels(cuts: readonly Pick<RepartitionCut, 'downstream'>[]): (n: GraphNode) => number {
-  const ids = cuts.map((c) => new Set([...c.downstream].map((d) => d.id)));
-  return (n) => ids.filter((d) => d.has(n.id)).length;
+export function levels(graph: JobGraph, cuts: readonly Pick<RepartitionCut, 'node'>[]): (n: GraphNode) => number {
+  const cutIds = new Set(cuts.map((c) => c.node.id));
+  const byId = new Map<number, number>();
+  // graph.nodes lists every node after its inputs.
+  for (const n of graph.nodes) byId.set(n.id, Math.max(0, ...n.inputs.map((i) => byId.get(i.id)!)) + (cutIds.has(n.id) ? 1 : 0));
+  return (n) => byId.get(n.id) ?? 0;
 }
 
 /**
@@ -137,13 +144,13 @@ export function repartitionCuts(graph: JobGraph, who: string): RepartitionCut[] 
   // unkeyed (each upstream task's rows to one partition, as a forward exchange). Its level is
   // then above all its inputs'. Cutting it moves the levels after it: again until none is mixed.
   for (;;) {
-    const level = levels(found);
+    const level = levels(graph, found);
     const mixed = graph.nodes.find((n) => !found.some((c) => c.node === n) && n.inputs.some((i) => level(i) !== level(n)));
     if (mixed === undefined) break;
     const parts = mixed.inputs.map((_, j) => partitioningOf(mixed, j));
     found.push({ node: mixed, keys: parts.map((p) => (p.kind === 'hash' ? p.keyFields : [])), selectors: parts.map(selectorOf), downstream: downstreamOf(graph, mixed) });
   }
-  const level = levels(found);
+  const level = levels(graph, found);
   const order = new Map(graph.nodes.map((n, i) => [n, i]));
   found.sort((a, b) => order.get(a.node)! - order.get(b.node)!);
   return found.map((c) => ({ ...c, level: level(c.node), inputLevels: c.node.inputs.map(level) }));
@@ -163,7 +170,7 @@ export function repartitionCounts(graph: JobGraph, cuts: readonly RepartitionCut
     const counts = new Set(set.map((c) => graph.parallel.byNode.get(c.node.id)!));
     if (counts.size > 1) throw new Error(`${who}: '${set[0]!.node.name}' and '${set.find((c) => graph.parallel.byNode.get(c.node.id) !== graph.parallel.byNode.get(set[0]!.node.id))!.node.name}' start sub-topology ${i + 1} with different parallelisms (${[...counts].join(' and ')}); its tasks read partition p of each of its repartition topics, so they must have one count: give them the same setParallelism`);
     const n = counts.size === 1 ? [...counts][0]! : repartitionPartitions;
-    if (n !== undefined && n > max) throw new RangeError(`${who}: sub-topology ${i + 1} would have ${n} partitions, above the job's max parallelism ${max} (a partition is a key-group range); lower its setParallelism or raise setMaxParallelism`);
+    if (n !== undefined && n > max) throw new RangeError(`${who}: sub-topology ${i + 1} would have ${n} partitions, above the job's max parallelism ${max} (a partition is a key-group range); lower its setParallelism (or --repartition-partitions) or raise setMaxParallelism`);
     return n;
   });
 }
@@ -202,7 +209,7 @@ export function describeSubTopologies(graph: JobGraph, application: string, repa
   const who = `application '${application}'`;
   const cuts = repartitionCuts(graph, who);
   const subs = subTopologyCount(cuts);
-  const level = levels(cuts);
+  const level = levels(graph, cuts);
   const counts = repartitionCounts(graph, cuts, repartitionPartitions, who);
   // Task numbers as aP+b: P per sub-topology of the input topics' count, the fixed counts added.
   const term = (a: number, b: number): string => `${a === 1 ? '' : a}P${b > 0 ? `+${b}` : b < 0 ? `-${-b}` : ''}`;

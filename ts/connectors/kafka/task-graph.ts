@@ -58,7 +58,7 @@ export function taskGraph(graph: JobGraph, application: string, task: number, cl
   let sub = 0;
   while (sub + 1 < layout.firsts.length && layout.firsts[sub + 1]! <= task) sub++;
   const partition = task - layout.firsts[sub]!;
-  const level = levels(layout.cuts);
+  const level = levels(graph, cutNodes.map((node) => ({ node })));
   const copies = new Map<GraphNode, GraphNode>();
   // A cut's node of this sub-topology reads its inputs from its topics' sources (one input node
   // may feed several cuts, each through a topic of its own).

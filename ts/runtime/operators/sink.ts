@@ -63,6 +63,7 @@ export class SinkOperator extends Operator {
     if (this.writer.finish !== undefined && !this.closed) await this.serially(() => this.writer.finish!('stop'));
   }
 
+  /** Not queued behind a write in progress: a failed run closes at once, and the writer aborts what is under way (KafkaWriter.close). */
   override close(): Promise<void> {
     return this.closeWriter();
   }
