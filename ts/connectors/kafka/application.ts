@@ -27,7 +27,7 @@ import type { JobGraph } from '../../plan/graph.js';
 import { bootstrapList, kafkaError, loadKafka } from './client.js';
 import { KafkaSink } from './sink.js';
 import { KafkaSource } from './source.js';
-import { cutTopics, repartitionCounts, repartitionCuts } from './sub-topologies.js';
+import { countedCuts, cutTopics, repartitionCounts, repartitionCuts } from './sub-topologies.js';
 import { TaskGroupThread } from './task-group-thread.js';
 import { TaskProgress } from './task-progress.js';
 import { TaskThread, type TaskThreadHandler, type TaskThreadSetup } from './task-thread.js';
@@ -137,8 +137,8 @@ async function runApplication(jobName: string, graph: JobGraph, options: Execute
   const repartitions = cuts.map((cut) => cutTopics(app.id, cut));
   // Where a sub-topology's count comes from, for the error of a topic that has another.
   const countSource = (level: number): string => {
-    const set = cuts.find((c) => c.level === level && graph.parallel.byNode.has(c.node.id));
-    return set !== undefined ? `setParallelism(${graph.parallel.byNode.get(set.node.id)}) on '${set.node.name}'` : r === undefined ? "the input topics' count" : `repartitionPartitions ${r}`;
+    const set = countedCuts(graph, cuts, level)[0];
+    return set !== undefined ? `setParallelism(${set.parallelism}) on '${set.cut.node.name}'` : r === undefined ? "the input topics' count" : `repartitionPartitions ${r}`;
   };
   const replicas = app.replicationFactor;
   if (replicas !== undefined && !(Number.isSafeInteger(replicas) && replicas >= 1)) throw new RangeError(`ExecuteOptions.application.replicationFactor: a whole number above 0, got ${replicas}`);

@@ -166,12 +166,21 @@ export function repartitionCuts(graph: JobGraph, who: string): RepartitionCut[] 
 export function repartitionCounts(graph: JobGraph, cuts: readonly RepartitionCut[], repartitionPartitions: number | undefined, who: string): (number | undefined)[] {
   const max = graph.parallel.maxParallelism;
   return Array.from({ length: subTopologyCount(cuts) - 1 }, (_, i) => {
-    const set = cuts.filter((c) => c.level === i + 1 && graph.parallel.byNode.has(c.node.id));
-    const counts = new Set(set.map((c) => graph.parallel.byNode.get(c.node.id)!));
-    if (counts.size > 1) throw new Error(`${who}: '${set[0]!.node.name}' and '${set.find((c) => graph.parallel.byNode.get(c.node.id) !== graph.parallel.byNode.get(set[0]!.node.id))!.node.name}' start sub-topology ${i + 1} with different parallelisms (${[...counts].join(' and ')}); its tasks read partition p of each of its repartition topics, so they must have one count: give them the same setParallelism`);
-    const n = counts.size === 1 ? [...counts][0]! : repartitionPartitions;
+    const set = countedCuts(graph, cuts, i + 1);
+    const first = set[0];
+    const other = set.find((c) => c.parallelism !== first!.parallelism);
+    if (other !== undefined) throw new Error(`${who}: '${first!.cut.node.name}' and '${other.cut.node.name}' start sub-topology ${i + 1} with different parallelisms (${first!.parallelism} and ${other.parallelism}); its tasks read partition p of each of its repartition topics, so they must have one count: give them the same setParallelism`);
+    const n = first?.parallelism ?? repartitionPartitions;
     if (n !== undefined && n > max) throw new RangeError(`${who}: sub-topology ${i + 1} would have ${n} partitions, above the job's max parallelism ${max} (a partition is a key-group range); lower its setParallelism (or --repartition-partitions) or raise setMaxParallelism`);
     return n;
+  });
+}
+
+/** The cuts of sub-topology `level` whose operator has setParallelism, with it. */
+export function countedCuts(graph: JobGraph, cuts: readonly RepartitionCut[], level: number): { readonly cut: RepartitionCut; readonly parallelism: number }[] {
+  return cuts.flatMap((cut) => {
+    const parallelism = graph.parallel.byNode.get(cut.node.id);
+    return cut.level === level && parallelism !== undefined ? [{ cut, parallelism }] : [];
   });
 }
 
