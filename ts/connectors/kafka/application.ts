@@ -178,7 +178,11 @@ async function runApplication(jobName: string, graph: JobGraph, options: Execute
     event: emit,
     jobEvent: (_task, e) => options.onEvent?.(e),
     restart: (_task, info) => options.onRestart?.(info),
-    progress: (task, p) => progress?.reported(task, p),
+    // A report that arrives once its task is no longer running here (revoked, fenced) is stale:
+    // it must not put the task back into the instance's metrics.
+    progress: (task, p) => {
+      if (running.has(task)) progress?.reported(task, p);
+    },
   };
   const threads: TaskThread[] = [];
   const threadFor = (): TaskThread => {
