@@ -166,6 +166,10 @@ fn bin_same<A: Prim>(a: Kernel, b: Kernel, f: impl Fn(A, A, u32, &Ctx<'_>) -> A 
 
 /// `binop` for a result of the operands' type (arithmetic), in place.
 fn binop_same<A: FromLit>(a: Kernel, b: Kernel, args: &[Expr], f: impl Fn(A, A, u32, &Ctx<'_>) -> A + Send + Sync + 'static) -> Kernel {
+    if args.iter().any(|e| plain_field::<A>(e).is_some()) && args.iter().any(|e| A::from_lit(e).is_some()) {
+        // A field and a constant: the field read in place (`binop`) beats a copy computed in place.
+        return binop::<A, A>(a, b, args, f);
+    }
     if let Some(c) = A::from_lit(&args[1]) {
         return un_same::<A>(a, move |x, r, ctx| f(x, c, r, ctx));
     }
@@ -191,14 +195,23 @@ fn bin<A: Prim, R: Prim>(a: Kernel, b: Kernel, f: impl Fn(A, A, u32, &Ctx<'_>) -
     })
 }
 
-/// A literal operand's value, so a binary kernel with a constant side runs as a unary loop.
+/// A literal operand's value, so a binary kernel with a constant side runs as a unary loop; and
+/// a column's values as a slice of this type, so that loop can read a field in place.
 trait FromLit: Prim {
     fn from_lit(e: &Expr) -> Option<Self>;
+    /// The values of a column of this type (None: not a plain slice of it, as bool bitmaps).
+    fn values<'a>(v: &ValuesRef<'a>) -> Option<&'a [Self]>;
 }
 impl FromLit for i32 {
     fn from_lit(e: &Expr) -> Option<i32> {
         match e {
             Expr::Lit { v: Lit::I32(x), .. } => Some(*x),
+            _ => None,
+        }
+    }
+    fn values<'a>(v: &ValuesRef<'a>) -> Option<&'a [i32]> {
+        match v {
+            ValuesRef::I32(x) => Some(x),
             _ => None,
         }
     }
@@ -210,11 +223,23 @@ impl FromLit for i64 {
             _ => None,
         }
     }
+    fn values<'a>(v: &ValuesRef<'a>) -> Option<&'a [i64]> {
+        match v {
+            ValuesRef::I64(x) | ValuesRef::Timestamp(x) => Some(x),
+            _ => None,
+        }
+    }
 }
 impl FromLit for f64 {
     fn from_lit(e: &Expr) -> Option<f64> {
         match e {
             Expr::Lit { v: Lit::F64(x), .. } => Some(*x),
+            _ => None,
+        }
+    }
+    fn values<'a>(v: &ValuesRef<'a>) -> Option<&'a [f64]> {
+        match v {
+            ValuesRef::F64(x) => Some(x),
             _ => None,
         }
     }
@@ -225,16 +250,58 @@ impl FromLit for bool {
             Expr::Lit { v: Lit::Bool(x), .. } => Some(*x),
             _ => None,
         }
+    }    fn values<'a>(_: &ValuesRef<'a>) -> Option<&'a [bool]> {
+        None
     }
 }
 
-/// A strict binary operator: over two vectors, or, when a side is a literal, one vector and a constant.
+/// The column index of `e` when it is a field whose column is a plain slice of `A`, for `un_field`.
+fn plain_field<A: FromLit>(e: &Expr) -> Option<usize> {
+    let Expr::Field { i, t, .. } = *e else { return None };
+    let empty = match t {
+        DataType::I32 => ValuesRef::I32(&[]),
+        DataType::I64 => ValuesRef::I64(&[]),
+        DataType::Timestamp => ValuesRef::Timestamp(&[]),
+        DataType::F64 => ValuesRef::F64(&[]),
+        DataType::Bool | DataType::Utf8 => return None,
+    };
+    A::values(&empty).map(|_| i)
+}
+
+/// `un` over field `i` read in place: the column's values go through `f` in the loop that reads
+/// them (a run of rows as one slice), instead of being copied into a vector first.
+fn un_field<A: FromLit, R: Prim>(i: usize, f: impl Fn(A, u32, &Ctx<'_>) -> R + Send + Sync + 'static) -> Kernel {
+    Box::new(move |ctx, sel| {
+        let col = &ctx.batch.columns[i];
+        let vs = A::values(&col.values).expect("calc: a field of the type its spec gives");
+        let valid = col.validity.map(|v| sel.iter().map(|&r| bit_get(v, r as usize)).collect()).and_then(valid_or_none);
+        // Rows in a run (the selection ascends): read as one slice, without an index per row.
+        let run = sel.first().map(|&f| f as usize..f as usize + sel.len()).filter(|r| sel.last().is_some_and(|&l| l as usize + 1 == r.end));
+        let out: Vec<R> = match (&valid, run) {
+            (None, Some(run)) => vs[run].iter().zip(sel).map(|(&v, &r)| f(v, r, ctx)).collect(),
+            (None, None) => sel.iter().map(|&r| f(vs[r as usize], r, ctx)).collect(),
+            (Some(ok), _) => sel.iter().zip(ok).map(|(&r, &ok)| if ok { f(vs[r as usize], r, ctx) } else { R::default() }).collect(),
+        };
+        Vector { vals: R::wrap(out), valid }
+    })
+}
+
+/// A strict binary operator: over two vectors, or, when a side is a literal, one vector and a
+/// constant (a field operand then read in place).
 fn binop<A: FromLit, R: Prim>(a: Kernel, b: Kernel, args: &[Expr], f: impl Fn(A, A, u32, &Ctx<'_>) -> R + Send + Sync + 'static) -> Kernel {
     if let Some(c) = A::from_lit(&args[1]) {
-        return un::<A, R>(a, move |x, r, ctx| f(x, c, r, ctx));
+        let g = move |x, r, ctx: &Ctx<'_>| f(x, c, r, ctx);
+        return match plain_field::<A>(&args[0]) {
+            Some(i) => un_field::<A, R>(i, g),
+            None => un::<A, R>(a, g),
+        };
     }
     if let Some(c) = A::from_lit(&args[0]) {
-        return un::<A, R>(b, move |y, r, ctx| f(c, y, r, ctx));
+        let g = move |y, r, ctx: &Ctx<'_>| f(c, y, r, ctx);
+        return match plain_field::<A>(&args[1]) {
+            Some(i) => un_field::<A, R>(i, g),
+            None => un::<A, R>(b, g),
+        };
     }
     bin::<A, R>(a, b, f)
 }

@@ -169,4 +169,73 @@ mod tests {
             assert!(v.iter().zip(&a).all(|(&r, &x)| r == x.wrapping_rem(d)), "divisor {d}");
         }
     }
+
+    /// A field with a literal (the field read in place, `un_field`) gives what the same operator
+    /// over two columns gives: over a selection with gaps, with nulls, the literal on either
+    /// side; a row the filter dropped is never computed, and a kept row fails as it would.
+    #[test]
+    fn a_field_read_in_place_as_a_column() {
+        let schema = Schema::new(vec![
+            Field::new("a", DataType::I64),
+            Field::new("x", DataType::F64),
+            Field::new("k", DataType::I32),
+            Field::new("b", DataType::I64),
+            Field::new("y", DataType::F64),
+            Field::new("z", DataType::I64),
+        ]);
+        let f = |i: usize, t: &str| format!(r#"{{"k":"field","i":{i},"t":"{t}","n":true}}"#);
+        let lit = |t: &str, v: &str| format!(r#"{{"k":"lit","t":"{t}","n":false,"v":{v}}}"#);
+        let call = |op: &str, t: &str, l: &str, r: &str| format!(r#"{{"k":"call","op":"{op}","t":"{t}","n":true,"args":[{l},{r}],"text":"({op})"}}"#);
+        let (a, x, b, y, five) = (f(0, "i64"), f(1, "f64"), f(3, "i64"), f(4, "f64"), lit("i64", "\"5\""));
+        let pairs = [
+            (call("add", "i64", &a, &five), call("add", "i64", &a, &b)),
+            (call("sub", "i64", &five, &a), call("sub", "i64", &b, &a)),
+            (call("mul", "f64", &lit("f64", "2.5"), &x), call("mul", "f64", &y, &x)),
+            (call("lt", "bool", &a, &five), call("lt", "bool", &a, &b)),
+            (call("mod", "i64", &a, &five), call("mod", "i64", &a, &b)),
+            (call("mul", "i64", &f(5, "i64"), &five), call("mul", "i64", &f(5, "i64"), &b)),
+        ];
+        let columns: Vec<String> = pairs.iter().enumerate().flat_map(|(j, (l, c))| [format!(r#"{{"name":"l{j}","expr":{l}}}"#), format!(r#"{{"name":"c{j}","expr":{c}}}"#)]).collect();
+        let filter = call("lt", "bool", &f(2, "i32"), &lit("i32", "2"));
+        let spec = |cols: &[String]| Calc::new(&schema, &format!(r#"{{"name":"Calc(test)","filter":{filter},"columns":[{}]}}"#, cols.join(","))).expect("spec");
+        let n: usize = 1000;
+        let x: Vec<f64> = (0..n).map(|i| i as f64 / 3.0 - 100.0).collect();
+        // The filter keeps rows with k < 2: two in three, so the selection has gaps.
+        let k: Vec<i32> = (0..n as i32).map(|i| i % 3).collect();
+        // Every 7th a and every 11th x null; z has no nulls.
+        let bits = |every: usize| (0..n.div_ceil(8)).map(|byte| (0..8).filter(|bit| (byte * 8 + bit) % every != 0).fold(0u8, |m, bit| m | 1 << bit)).collect::<Vec<u8>>();
+        let (va, vx) = (bits(7), bits(11));
+        let (b, y, z) = (vec![5i64; n], vec![2.5f64; n], (0..n as i64).map(|i| i * 13).collect::<Vec<_>>());
+        let run = |calc: &Calc, a: &[i64]| {
+            let batch = BatchRef {
+                schema: &schema,
+                columns: vec![
+                    ColumnRef { values: ValuesRef::I64(a), validity: Some(&va) },
+                    ColumnRef { values: ValuesRef::F64(&x), validity: Some(&vx) },
+                    ColumnRef { values: ValuesRef::I32(&k), validity: None },
+                    ColumnRef { values: ValuesRef::I64(&b), validity: None },
+                    ColumnRef { values: ValuesRef::F64(&y), validity: None },
+                    ColumnRef { values: ValuesRef::I64(&z), validity: None },
+                ],
+                len: n,
+                event_time: None,
+            };
+            calc.process(&batch).map(|o| o.computed.columns).map_err(|e| e.to_string())
+        };
+        let mut a: Vec<i64> = (0..n as i64).map(|i| i * 37 - 5000).collect();
+        // Row 2 (k = 2) is dropped by the filter: a + 5 would overflow there.
+        a[2] = i64::MAX;
+        let out = run(&spec(&columns), &a).expect("a dropped row is not computed");
+        // A null row holds 0.
+        assert_eq!(out[0].data, ColumnData::I64((0..n as i64).filter(|i| i % 3 != 2).map(|i| if i % 7 == 0 { 0 } else { i * 37 - 5000 + 5 }).collect()));
+        for j in 0..pairs.len() {
+            assert_eq!(out[2 * j], out[2 * j + 1], "pair {j}");
+        }
+        assert!(out[0].validity.is_some() && out[4].validity.is_some(), "nulls kept");
+        // Row 4 (k = 1, not null) is kept: the in-place kernel fails there as the other does.
+        a[4] = i64::MAX;
+        let errs: Vec<String> = columns[..2].iter().map(|c| run(&spec(std::slice::from_ref(c)), &a).expect_err("an overflow")).collect();
+        assert_eq!(errs[0], errs[1]);
+        assert!(errs[0].contains("at row 4 "), "{}", errs[0]);
+    }
 }
