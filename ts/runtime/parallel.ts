@@ -29,6 +29,7 @@ import { edgeKey, type Placement } from './task.js';
 import { JobFailedError } from '../api/errors.js';
 import type { ExecuteOptions, JobModule, JobResult, OperatorMetrics } from '../api/job.js';
 import { workerScript } from './worker-script.js';
+import { configureWorkerHeaps } from './worker-heap.js';
 
 
 /** What a worker needs; ports are transferred alongside. */
@@ -306,6 +307,7 @@ async function runParallel(
       restore: restore?.from ?? null,
       progressIntervalMs: report === null ? null : interval,
     };
+    configureWorkerHeaps();
     const w = new Worker(workerScript('./worker.js', import.meta.url, 'a parallel run'), { workerData: setup, transferList: mine.map((p) => p.port) });
     workers.push(w);
     results.push(

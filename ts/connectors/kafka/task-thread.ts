@@ -11,6 +11,7 @@ import type { EnvironmentSettings } from '../../api/environment.js';
 import type { ApplicationEvent, JobEvent, JobModule, JobResult, Progress, RestartInfo } from '../../api/job.js';
 import type { LayoutSetup } from './task-graph.js';
 import { workerScript } from '../../runtime/worker-script.js';
+import { configureWorkerHeaps } from '../../runtime/worker-heap.js';
 
 /** What a task thread is started with. */
 export interface TaskThreadSetup {
@@ -83,6 +84,7 @@ export class TaskThread {
     private readonly handler: TaskThreadHandler,
   ) {
     this.index = setup.index;
+    configureWorkerHeaps();
     this.worker = new Worker(workerScript('./task-thread-worker.js', import.meta.url, "an application instance's task thread"), { workerData: setup, name: `sluice task thread ${setup.index}` });
     this.worker.on('message', (m: FromTaskThread) => this.received(m));
     this.worker.on('error', (e) => this.fail(e));
