@@ -879,17 +879,21 @@ impl WindowKernel for SlicedAggregator {
             let dead = self.slices.iter().take_while(|(a, _)| self.last_start(*a) <= f).count();
             if dead > 0 {
                 self.slices.drain(..dead);
-                // Sliding windows drop one slice at a time: compact once the dropped groups are
-                // half of all (tumbling windows usually drop everything, which is cheap).
+                // Compact once the dropped groups are half of all, so a firing costs the groups
+                // it drops, not every group held: sliding windows drop one slice at a time, and
+                // tumbling ones a window at a time while later windows are open (a source ahead
+                // of another in a parallel job holds many). The dropped groups' keys carry their
+                // window start, so no new row finds them. Dropping everything is the cheap case.
                 let live = if self.scratch.is_none() {
-                    0
+                    // Tumbling: a group is in one slice, its window's.
+                    self.slices.iter().map(|(_, gs)| gs.len()).sum()
                 } else {
                     // A slice outlives the fired windows when it starts after the last one's
                     // start + slide (`f` is a window start).
                     let live_from = f.saturating_add(self.slide);
                     self.pane.iter().filter(|&&a| a >= live_from).count()
                 };
-                if self.scratch.is_none() || live * 2 <= self.pane.len() {
+                if live * 2 <= self.pane.len() {
                     self.retain_open(f);
                     self.account()?;
                 }

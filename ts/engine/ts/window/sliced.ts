@@ -494,13 +494,15 @@ export class SlicedAggregator implements WindowAggregator {
     while (dead < op.length && this.lastStart(op[dead]!) <= cleanTo) dead++;
     if (dead > 0) {
       this.openPanes = op.slice(dead);
-      // Sliding windows drop one slice at a time: compact once the dropped groups are half of
-      // all (tumbling windows usually drop everything, which is cheap).
+      // Compact once the dropped groups are half of all, so a firing does not compact and
+      // rehash every group held: sliding windows drop one slice at a time, and tumbling ones a
+      // window at a time while later windows are open (a source ahead of another in a parallel
+      // job holds many). Dropped groups are keyed by their slice, so no new row finds them.
       let live = 0;
       // A slice outlives the fired windows when it starts after the last one's start + slide.
       const liveFrom = cleanTo + this.slide;
-      if (this.scratch !== null) for (let g = 0; g < this.groups; g++) if (this.pane[g]! >= liveFrom) live++;
-      if (this.scratch === null || live * 2 <= this.groups) this.retainOpen(cleanTo);
+      for (let g = 0; g < this.groups; g++) if (this.pane[g]! >= liveFrom) live++;
+      if (live * 2 <= this.groups) this.retainOpen(cleanTo);
     }
     return batch;
   }
