@@ -3,6 +3,7 @@ import { selectEngine } from '../../ts/index.js';
 import { batchFromRecords } from '../../ts/batch/builder.js';
 import { Schema } from '../../ts/batch/schema.js';
 import { encodeKey, keyViews, KeyScratch } from '../../ts/keys/key-bytes.js';
+import { keyGroupOf, keyGroups as batchKeyGroups } from '../../ts/keys/key-groups.js';
 import { requireNative } from '../engines.js';
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -44,6 +45,24 @@ describe('stable hashing', () => {
     for (const [records, spec, want] of cases) {
       expect(keyGroups(records, spec, 'ts')).toEqual(want);
       expect(keyGroups(records, spec, 'native')).toEqual(want);
+    }
+  });
+
+  it('gives the remainder of every unsigned hash for every max parallelism, in the batch path too', () => {
+    requireNative();
+    const hashes = [0, 1, 2 ** 31 - 1, 2 ** 31, 2 ** 31 + 1, 2 ** 32 - 2, 2 ** 32 - 1];
+    for (let i = 0; i < 2000; i++) hashes.push((Math.imul(i, 0x9e3779b1) ^ (i << 7)) >>> 0);
+    for (const m of [1, 2, 3, 7, 100, 127, 128, 1000, 4096, 32767, 32768]) {
+      for (const h of hashes) expect(keyGroupOf(h, m)).toBe(Number(BigInt(h) % BigInt(m)));
+      // i64 keys through the column path, against the hash of each key's canonical bytes.
+      const records = Array.from({ length: 300 }, (_, i) => ({ k: BigInt(i) * 0x9e3779b97f4an - 2n ** 40n }));
+      const b = batchFromRecords(records, Schema.from({ k: 'i64' }));
+      const want = records.map((_, i) => {
+        const sc = new KeyScratch();
+        encodeKey(b.columns, keyViews(b.columns), i, sc);
+        return Number(BigInt(selectEngine('native').murmur3(sc.buf.slice(0, sc.len), 0)) % BigInt(m));
+      });
+      expect([...batchKeyGroups(b, [0], m)]).toEqual(want);
     }
   });
 });
