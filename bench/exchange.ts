@@ -22,6 +22,7 @@ import type { SegmentIo } from '../ts/engine/engine.js';
 import { CHANNEL_CREDITS, EXCHANGE_SEGMENT_BYTES, writerSpares } from '../ts/runtime/memory.js';
 import { createRing, SegmentChannel, SegmentWriter } from '../ts/runtime/segment-channel.js';
 import { SegmentPool, type SegmentPoolSetup } from '../ts/runtime/segment-pool.js';
+import { configureWorkerHeaps } from '../ts/runtime/worker-heap.js';
 import { HELD_BATCHES, inTurn } from './in-turn.js';
 
 const FIELDS = ['auction', 'bidder', 'price', 'channel', 'dateTime'];
@@ -61,6 +62,8 @@ async function runWorkers(engine: EngineName, events: number, mode: Setup['mode'
     { engine, events, self: 0, mode, pool, local: createRing(), out: a, in: b, segmentBytes },
     { engine, events, self: 1, mode, pool, local: createRing(), out: b, in: a, segmentBytes },
   ];
+  // Heaps as the runtime gives its task threads.
+  configureWorkerHeaps();
   const workers = setups.map((s) => new Worker(new URL(import.meta.url), { workerData: s }));
   const message = (w: Worker): Promise<{ t: string; rows?: number }> => new Promise((r, j) => { w.once('message', r); w.once('error', j); });
   await Promise.all(workers.map(message)); // generated

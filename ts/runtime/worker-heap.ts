@@ -11,9 +11,11 @@
  * tasks' own threads for the cores. A larger initial limit leaves the young generation to free
  * those buffers, as it does on the main thread.
  *
- * V8 flags are per process: the flag is set once, before the first worker starts, and applies
- * to isolates created after it (the main thread's heap is already configured). A process
- * started with its own `--initial-old-space-size` or `--initial-heap-size` keeps it.
+ * V8 flags are per process: the flag is set once, before the first task thread starts, and
+ * applies to every isolate created after it, other workers of the process included (the main
+ * thread's heap is already configured). A process started with its own
+ * `--initial-old-space-size` or `--initial-heap-size` keeps it (Node refuses both in
+ * NODE_OPTIONS, so the command line is where they can be).
  */
 
 import { setFlagsFromString } from 'node:v8';
@@ -25,10 +27,9 @@ import { setFlagsFromString } from 'node:v8';
  */
 export const WORKER_INITIAL_OLD_SPACE_MB = 64;
 
-/** The V8 flag to set for task threads' heaps, or null when the process was given one (in `execArgv` or `NODE_OPTIONS`). */
-export function workerHeapFlag(execArgv: readonly string[], nodeOptions: string | undefined): string | null {
-  const given = [...execArgv, ...(nodeOptions ?? '').split(/\s+/)];
-  if (given.some((a) => /^--initial[-_](old[-_]space|heap)[-_]size\b/.test(a))) return null;
+/** The V8 flag to set for task threads' heaps, or null when the process was started with one (`execArgv`). */
+export function workerHeapFlag(execArgv: readonly string[]): string | null {
+  if (execArgv.some((a) => /^--initial[-_](old[-_]space|heap)[-_]size\b/.test(a))) return null;
   return `--initial-old-space-size=${WORKER_INITIAL_OLD_SPACE_MB}`;
 }
 
@@ -38,6 +39,6 @@ let configured = false;
 export function configureWorkerHeaps(): void {
   if (configured) return;
   configured = true;
-  const flag = workerHeapFlag(process.execArgv, process.env.NODE_OPTIONS);
+  const flag = workerHeapFlag(process.execArgv);
   if (flag !== null) setFlagsFromString(flag);
 }

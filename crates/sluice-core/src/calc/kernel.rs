@@ -250,7 +250,8 @@ impl FromLit for bool {
             Expr::Lit { v: Lit::Bool(x), .. } => Some(*x),
             _ => None,
         }
-    }    fn values<'a>(_: &ValuesRef<'a>) -> Option<&'a [bool]> {
+    }
+    fn values<'a>(_: &ValuesRef<'a>) -> Option<&'a [bool]> {
         None
     }
 }
