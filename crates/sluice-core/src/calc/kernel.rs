@@ -67,9 +67,9 @@ pub fn compile(e: &Expr, name: &Arc<str>) -> Result<Kernel> {
 fn field(i: usize) -> Kernel {
     Box::new(move |ctx, sel| {
         let col = &ctx.batch.columns[i];
-        // Rows in a run (the selection ascends): their values are copied as one slice.
-        let run = sel.first().map(|&f| f as usize..f as usize + sel.len()).filter(|r| sel.last().is_some_and(|&l| l as usize + 1 == r.end));
-        let valid = col.validity.map(|v| sel.iter().map(|&r| bit_get(v, r as usize)).collect());
+        // Rows in a run: their values are copied as one slice.
+        let run = run_of(sel);
+        let valid = selected_validity(col.validity, sel);
         macro_rules! gather {
             ($v:expr) => {
                 if let Some(r) = run.clone() {
@@ -92,8 +92,18 @@ fn field(i: usize) -> Kernel {
                 Vals::Str(s)
             }
         };
-        Vector { vals, valid: valid.and_then(valid_or_none) }
+        Vector { vals, valid }
     })
+}
+
+/// The rows of `sel` as one range when they are consecutive (a selection ascends).
+fn run_of(sel: &[u32]) -> Option<std::ops::Range<usize>> {
+    sel.first().map(|&f| f as usize..f as usize + sel.len()).filter(|r| sel.last().is_some_and(|&l| l as usize + 1 == r.end))
+}
+
+/// A column's validity at the rows of `sel`; None when none of them is null.
+fn selected_validity(validity: Option<&[u8]>, sel: &[u32]) -> Option<Vec<bool>> {
+    validity.map(|v| sel.iter().map(|&r| bit_get(v, r as usize)).collect()).and_then(valid_or_none)
 }
 
 fn literal(t: DataType, v: Lit) -> Kernel {
@@ -275,10 +285,9 @@ fn un_field<A: FromLit, R: Prim>(i: usize, f: impl Fn(A, u32, &Ctx<'_>) -> R + S
     Box::new(move |ctx, sel| {
         let col = &ctx.batch.columns[i];
         let vs = A::values(&col.values).expect("calc: a field of the type its spec gives");
-        let valid = col.validity.map(|v| sel.iter().map(|&r| bit_get(v, r as usize)).collect()).and_then(valid_or_none);
-        // Rows in a run (the selection ascends): read as one slice, without an index per row.
-        let run = sel.first().map(|&f| f as usize..f as usize + sel.len()).filter(|r| sel.last().is_some_and(|&l| l as usize + 1 == r.end));
-        let out: Vec<R> = match (&valid, run) {
+        let valid = selected_validity(col.validity, sel);
+        // Rows in a run: read as one slice, without an index per row.
+        let out: Vec<R> = match (&valid, run_of(sel)) {
             (None, Some(run)) => vs[run].iter().zip(sel).map(|(&v, &r)| f(v, r, ctx)).collect(),
             (None, None) => sel.iter().map(|&r| f(vs[r as usize], r, ctx)).collect(),
             (Some(ok), _) => sel.iter().zip(ok).map(|(&r, &ok)| if ok { f(vs[r as usize], r, ctx) } else { R::default() }).collect(),
