@@ -13,6 +13,7 @@ pub mod nexmark;
 pub mod partition;
 pub mod segment;
 pub mod text;
+pub mod wide;
 pub mod window;
 
 pub use error::{Error, ErrorKind, Result};

@@ -3,15 +3,18 @@
 //! one dispatch per node, not one per row. Lazy operators (AND, OR, IF, COALESCE) run their
 //! later operands over the sub-selection of rows that need them.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use super::int_const::{self, Int};
 use super::rules::{self, Like};
 use super::spec::{Expr, Lit};
 use super::vector::{and_valid, merge, take_str, valid_or_none, Prim, StrVec, Vals, Vector};
 use crate::batch::{bit_get, BatchRef, DataType, ValuesRef};
 use crate::error::{Error, Result};
+use crate::wide::{wide, Gather, Map, ZipMap};
 
 /// One batch being computed: its columns and the first error by row.
 pub struct Ctx<'a> {
@@ -42,9 +45,9 @@ pub type Kernel = Box<dyn Fn(&Ctx<'_>, &[u32]) -> Vector + Send + Sync>;
 
 /// Names the operator and the expression in errors.
 #[derive(Clone)]
-struct Site {
-    name: Arc<str>,
-    text: Arc<str>,
+pub(super) struct Site {
+    pub(super) name: Arc<str>,
+    pub(super) text: Arc<str>,
 }
 
 fn cfg(what: String) -> Error {
@@ -75,7 +78,7 @@ fn field(i: usize) -> Kernel {
                 if let Some(r) = run.clone() {
                     $v[r].to_vec()
                 } else {
-                    sel.iter().map(|&r| $v[r as usize]).collect()
+                    wide(Gather { xs: $v, idx: sel })
                 }
             };
         }
@@ -207,7 +210,7 @@ fn bin<A: Prim, R: Prim>(a: Kernel, b: Kernel, f: impl Fn(A, A, u32, &Ctx<'_>) -
 
 /// A literal operand's value, so a binary kernel with a constant side runs as a unary loop; and
 /// a column's values as a slice of this type, so that loop can read a field in place.
-trait FromLit: Prim {
+pub(super) trait FromLit: Prim {
     fn from_lit(e: &Expr) -> Option<Self>;
     /// The values of a column of this type (None: not a plain slice of it, as bool bitmaps).
     fn values<'a>(v: &ValuesRef<'a>) -> Option<&'a [Self]>;
@@ -267,7 +270,7 @@ impl FromLit for bool {
 }
 
 /// The column index of `e` when it is a field whose column is a plain slice of `A`, for `un_field`.
-fn plain_field<A: FromLit>(e: &Expr) -> Option<usize> {
+pub(super) fn plain_field<A: FromLit>(e: &Expr) -> Option<usize> {
     let Expr::Field { i, t, .. } = *e else { return None };
     let empty = match t {
         DataType::I32 => ValuesRef::I32(&[]),
@@ -316,6 +319,55 @@ fn binop<A: FromLit, R: Prim>(a: Kernel, b: Kernel, args: &[Expr], f: impl Fn(A,
     bin::<A, R>(a, b, f)
 }
 
+/// A strict binary operator that cannot fail (comparisons, f64 arithmetic): its loops are the
+/// `wide` ones, which vectorise for the CPU at hand. A constant side makes it unary, with a
+/// field operand read in place.
+fn pure<A: FromLit, R: Prim>(a: Kernel, b: Kernel, args: &[Expr], f: impl Fn(A, A) -> R + Copy + Send + Sync + 'static) -> Kernel {
+    if let Some(c) = A::from_lit(&args[1]) {
+        return pure_un(a, plain_field::<A>(&args[0]), move |x| f(x, c));
+    }
+    if let Some(c) = A::from_lit(&args[0]) {
+        return pure_un(b, plain_field::<A>(&args[1]), move |y| f(c, y));
+    }
+    Box::new(move |ctx, sel| {
+        let x = a(ctx, sel);
+        let y = b(ctx, sel);
+        let valid = and_valid(x.valid, &y.valid);
+        let (xs, ys) = (A::take(x.vals), A::take(y.vals));
+        let out = wide(ZipMap { xs: &xs, ys: &ys, ok: valid.as_deref(), f });
+        Vector { vals: R::wrap(out), valid }
+    })
+}
+
+/// `pure` with one operand: field `field` read in place where given, else `a`'s vector.
+fn pure_un<A: FromLit, R: Prim>(a: Kernel, field: Option<usize>, g: impl Fn(A) -> R + Copy + Send + Sync + 'static) -> Kernel {
+    Box::new(move |ctx, sel| {
+        let (xs, valid) = operand::<A>(ctx, sel, field, &a);
+        let out = wide(Map { xs: &xs, ok: valid.as_deref(), f: g });
+        Vector { vals: R::wrap(out), valid }
+    })
+}
+
+/// The values of a unary kernel's operand at the rows of `sel`, and their validity: field
+/// `field`'s column itself where the rows are a run (no copy), else gathered; or `k`'s vector.
+pub(super) fn operand<'c, A: FromLit>(ctx: &'c Ctx<'_>, sel: &[u32], field: Option<usize>, k: &Kernel) -> (Cow<'c, [A]>, Option<Vec<bool>>) {
+    match field {
+        Some(i) => {
+            let col = &ctx.batch.columns[i];
+            let vs = A::values(&col.values).expect("calc: a field of the type its spec gives");
+            let valid = selected_validity(col.validity, sel);
+            match run_of(sel) {
+                Some(run) => (Cow::Borrowed(&vs[run]), valid),
+                None => (Cow::Owned(wide(Gather { xs: vs, idx: sel })), valid),
+            }
+        }
+        None => {
+            let x = k(ctx, sel);
+            (Cow::Owned(A::take(x.vals)), x.valid)
+        }
+    }
+}
+
 /// A strict kernel from strings to strings (`f` appends the result).
 fn str_map(a: Kernel, f: impl Fn(&str, u32, &Ctx<'_>, &mut StrVec) + Send + Sync + 'static) -> Kernel {
     Box::new(move |ctx, sel| {
@@ -360,6 +412,21 @@ fn to_str<A: Prim>(a: Kernel, f: impl Fn(A, u32, &Ctx<'_>) -> String + Send + Sy
     })
 }
 
+/// Integer `op` with a constant operand through the vectorising kernels of `int_const`; the
+/// operands back (Err) when they do not apply.
+#[allow(clippy::type_complexity)]
+fn int_const<A: Int>(op: &str, a: Kernel, b: Kernel, args: &[Expr], site: Site) -> std::result::Result<Kernel, (Kernel, Kernel, Site)> {
+    let right = A::from_lit(&args[1]);
+    let (fa, fb) = (plain_field::<A>(&args[0]), plain_field::<A>(&args[1]));
+    match (op, right, A::from_lit(&args[0])) {
+        ("add" | "sub" | "mul", Some(c), _) => Ok(int_const::arith(op, a, fa, c, site)),
+        ("add" | "mul", None, Some(c)) => Ok(int_const::arith(op, b, fb, c, site)),
+        ("div", Some(c), _) if int_const::divides(c, false) => Ok(int_const::div::<A, false>(a, fa, c)),
+        ("mod", Some(c), _) if int_const::divides(c, true) => Ok(int_const::div::<A, true>(a, fa, c)),
+        _ => Err((a, b, site)),
+    }
+}
+
 macro_rules! int_arith {
     ($t:ty, $ty_name:expr, $op:ident, $a:expr, $b:expr, $args:expr, $site:expr) => {{
         let site = $site;
@@ -399,12 +466,12 @@ macro_rules! compare {
     ($t:ty, $op:expr, $a:expr, $b:expr, $args:expr) => {{
         let op: &str = $op;
         match op {
-            "eq" => binop::<$t, bool>($a, $b, $args, |x, y, _, _| x == y),
-            "ne" => binop::<$t, bool>($a, $b, $args, |x, y, _, _| x != y),
-            "lt" => binop::<$t, bool>($a, $b, $args, |x, y, _, _| x < y),
-            "le" => binop::<$t, bool>($a, $b, $args, |x, y, _, _| x <= y),
-            "gt" => binop::<$t, bool>($a, $b, $args, |x, y, _, _| x > y),
-            _ => binop::<$t, bool>($a, $b, $args, |x, y, _, _| x >= y),
+            "eq" => pure::<$t, bool>($a, $b, $args, |x, y| x == y),
+            "ne" => pure::<$t, bool>($a, $b, $args, |x, y| x != y),
+            "lt" => pure::<$t, bool>($a, $b, $args, |x, y| x < y),
+            "le" => pure::<$t, bool>($a, $b, $args, |x, y| x <= y),
+            "gt" => pure::<$t, bool>($a, $b, $args, |x, y| x > y),
+            _ => pure::<$t, bool>($a, $b, $args, |x, y| x >= y),
         }
     }};
 }
@@ -660,21 +727,31 @@ fn call(op: &str, t: DataType, at: Option<DataType>, args: &[Expr], mut ks: Vec<
             let b = ks.pop().unwrap();
             let a = ks.pop().unwrap();
             Ok(match (op, t) {
-                ("add", F64) => binop_same::<f64>(a, b, args, |x, y, _, _| x + y),
-                ("sub", F64) => binop_same::<f64>(a, b, args, |x, y, _, _| x - y),
-                ("mul", F64) => binop_same::<f64>(a, b, args, |x, y, _, _| x * y),
-                ("div", F64) => binop_same::<f64>(a, b, args, |x, y, _, _| x / y),
-                ("mod", F64) => binop_same::<f64>(a, b, args, |x, y, _, _| x % y),
-                ("add", I32) => int_arith!(i32, "i32", checked_add, a, b, args, site),
-                ("sub", I32) => int_arith!(i32, "i32", checked_sub, a, b, args, site),
-                ("mul", I32) => int_arith!(i32, "i32", checked_mul, a, b, args, site),
-                ("div", I32) => int_div!(i32, "i32", a, b, args, site, false),
-                ("mod", I32) => int_div!(i32, "i32", a, b, args, site, true),
-                ("add", t) if is_int64(t) => int_arith!(i64, "i64", checked_add, a, b, args, site),
-                ("sub", t) if is_int64(t) => int_arith!(i64, "i64", checked_sub, a, b, args, site),
-                ("mul", t) if is_int64(t) => int_arith!(i64, "i64", checked_mul, a, b, args, site),
-                ("div", t) if is_int64(t) => int_div!(i64, "i64", a, b, args, site, false),
-                ("mod", t) if is_int64(t) => int_div!(i64, "i64", a, b, args, site, true),
+                ("add", F64) => pure::<f64, f64>(a, b, args, |x, y| x + y),
+                ("sub", F64) => pure::<f64, f64>(a, b, args, |x, y| x - y),
+                ("mul", F64) => pure::<f64, f64>(a, b, args, |x, y| x * y),
+                ("div", F64) => pure::<f64, f64>(a, b, args, |x, y| x / y),
+                ("mod", F64) => pure::<f64, f64>(a, b, args, |x, y| x % y),
+                (op, I32) => match int_const::<i32>(op, a, b, args, site) {
+                    Ok(k) => k,
+                    Err((a, b, site)) => match op {
+                        "add" => int_arith!(i32, "i32", checked_add, a, b, args, site),
+                        "sub" => int_arith!(i32, "i32", checked_sub, a, b, args, site),
+                        "mul" => int_arith!(i32, "i32", checked_mul, a, b, args, site),
+                        "div" => int_div!(i32, "i32", a, b, args, site, false),
+                        _ => int_div!(i32, "i32", a, b, args, site, true),
+                    },
+                },
+                (op, t) if is_int64(t) => match int_const::<i64>(op, a, b, args, site) {
+                    Ok(k) => k,
+                    Err((a, b, site)) => match op {
+                        "add" => int_arith!(i64, "i64", checked_add, a, b, args, site),
+                        "sub" => int_arith!(i64, "i64", checked_sub, a, b, args, site),
+                        "mul" => int_arith!(i64, "i64", checked_mul, a, b, args, site),
+                        "div" => int_div!(i64, "i64", a, b, args, site, false),
+                        _ => int_div!(i64, "i64", a, b, args, site, true),
+                    },
+                },
                 _ => return Err(cfg(format!("{}: '{op}' over {t}", site.text))),
             })
         }

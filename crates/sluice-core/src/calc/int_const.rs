@@ -1,0 +1,234 @@
+//! Integer arithmetic with a constant operand (`a * 3`, `a + 7`, `MOD(a, 10)`, `a / 60000`),
+//! the common form of computed columns and filters, in loops that vectorise.
+//!
+//! The general kernels (`kernel.rs`) check every row with `checked_*` and record an error in the
+//! loop, which keeps the loop scalar, and divide with the hardware's integer divide, which no
+//! vector unit has. Here:
+//! - `+`, `-` and `*` by a constant overflow exactly where the operand is outside a range fixed by
+//!   the constant, so the loop computes wrapping and a second loop only compares; the first
+//!   valid row out of range is then reported, as the checked kernel would (a batch with an error
+//!   fails, so the wrapped values are never seen).
+//! - `/` and `%` by a constant are computed through f64 where every operand converts exactly
+//!   (|x| < 2^53; every i32): `q = trunc(x / c)` is then exact (the quotient's rounding error is
+//!   below half its unit in the last place, itself below 1/|c|, the least distance from a
+//!   non-integer x / c to an integer), and `x - q * c` is exact in f64 too. Rows that do not
+//!   convert exactly send their chunk through the integer divide.
+
+use super::kernel::{operand, Ctx, FromLit, Kernel, Site};
+use super::rules;
+use super::vector::Vector;
+use crate::wide::{wide, Any, Loop, Map};
+
+/// The calc's integer types, as the constant-operand kernels need them.
+pub(super) trait Int: FromLit + Ord {
+    const MIN: Self;
+    const MAX: Self;
+    const ZERO: Self;
+    const NEG_ONE: Self;
+    const NAME: &'static str;
+    fn wrapping_add(self, o: Self) -> Self;
+    fn wrapping_sub(self, o: Self) -> Self;
+    fn wrapping_mul(self, o: Self) -> Self;
+    fn wrapping_div(self, o: Self) -> Self;
+    fn wrapping_rem(self, o: Self) -> Self;
+    fn checked_div(self, o: Self) -> Option<Self>;
+    /// Whether `as f64` is exact (|x| < 2^53).
+    fn exact_in_f64(self) -> bool;
+    fn to_f64(self) -> f64;
+    /// An f64 back, truncated.
+    ///
+    /// # Safety
+    /// `f` is finite and within the type's range (`as` would check, and that check keeps a
+    /// loop of conversions scalar).
+    unsafe fn from_f64(f: f64) -> Self;
+}
+
+macro_rules! int {
+    ($t:ty, $name:expr, $exact:expr) => {
+        impl Int for $t {
+            const MIN: $t = <$t>::MIN;
+            const MAX: $t = <$t>::MAX;
+            const ZERO: $t = 0;
+            const NEG_ONE: $t = -1;
+            const NAME: &'static str = $name;
+            #[inline(always)]
+            fn wrapping_add(self, o: $t) -> $t {
+                <$t>::wrapping_add(self, o)
+            }
+            #[inline(always)]
+            fn wrapping_sub(self, o: $t) -> $t {
+                <$t>::wrapping_sub(self, o)
+            }
+            #[inline(always)]
+            fn wrapping_mul(self, o: $t) -> $t {
+                <$t>::wrapping_mul(self, o)
+            }
+            #[inline(always)]
+            fn wrapping_div(self, o: $t) -> $t {
+                <$t>::wrapping_div(self, o)
+            }
+            #[inline(always)]
+            fn wrapping_rem(self, o: $t) -> $t {
+                <$t>::wrapping_rem(self, o)
+            }
+            #[inline(always)]
+            fn checked_div(self, o: $t) -> Option<$t> {
+                <$t>::checked_div(self, o)
+            }
+            #[inline(always)]
+            fn exact_in_f64(self) -> bool {
+                $exact(self)
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            unsafe fn from_f64(f: f64) -> $t {
+                // SAFETY: the caller's promise (see the trait).
+                unsafe { f.to_int_unchecked() }
+            }
+        }
+    };
+}
+int!(i32, "i32", |_: i32| true);
+// |x| < 2^53, as one unsigned compare.
+int!(i64, "i64", |x: i64| (x as u64).wrapping_add((1 << 53) - 1) < (1 << 54) - 1);
+
+/// The x for which `x op c` does not overflow, as [lo, hi].
+pub(super) fn in_range<A: Int>(op: &str, c: A) -> (A, A) {
+    match op {
+        "add" if c >= A::ZERO => (A::MIN, A::MAX.wrapping_sub(c)),
+        "add" => (A::MIN.wrapping_sub(c), A::MAX),
+        "sub" if c >= A::ZERO => (A::MIN.wrapping_add(c), A::MAX),
+        "sub" => (A::MIN, A::MAX.wrapping_add(c)),
+        _ if c == A::ZERO => (A::MIN, A::MAX),
+        // `/` truncates towards zero: towards the range's inside at both ends.
+        _ if c > A::ZERO => (A::MIN.wrapping_div(c), A::MAX.wrapping_div(c)),
+        // c < 0 reverses the order; MIN / -1 itself overflows, and every x >= -MAX is fine.
+        _ => (A::MAX.wrapping_div(c), A::MIN.checked_div(c).unwrap_or(A::MAX)),
+    }
+}
+
+/// The kernel of `x op c` for `op` add, sub or mul and a constant `c` (the right operand; either
+/// for add and mul), over `x`'s kernel.
+pub(super) fn arith<A: Int>(op: &str, x: Kernel, field: Option<usize>, c: A, site: Site) -> Kernel {
+    let range = in_range(op, c);
+    match op {
+        "add" => checked_by_range(x, field, range, move |v: A| v.wrapping_add(c), site),
+        "sub" => checked_by_range(x, field, range, move |v: A| v.wrapping_sub(c), site),
+        _ => checked_by_range(x, field, range, move |v: A| v.wrapping_mul(c), site),
+    }
+}
+
+fn checked_by_range<A: Int>(x: Kernel, field: Option<usize>, (lo, hi): (A, A), g: impl Fn(A) -> A + Copy + Send + Sync + 'static, site: Site) -> Kernel {
+    Box::new(move |ctx, sel| {
+        let (xs, valid) = operand::<A>(ctx, sel, field, &x);
+        let ok = valid.as_deref();
+        let outside = |x: A| (x < lo) | (x > hi);
+        if wide(Any { xs: &xs, ok, p: outside }) {
+            let k = (0..xs.len()).find(|&k| ok.is_none_or(|ok| ok[k]) && outside(xs[k])).expect("a row out of range");
+            fail_overflow::<A>(ctx, sel[k], &site);
+        }
+        let out = wide(Map { xs: &xs, ok, f: g });
+        Vector { vals: A::wrap(out), valid }
+    })
+}
+
+#[cold]
+fn fail_overflow<A: Int>(ctx: &Ctx<'_>, r: u32, site: &Site) {
+    ctx.fail(r, || rules::overflow(&site.name, &site.text, r as usize, A::NAME));
+}
+
+/// Whether `x / c` (`rem`: `x % c`) by this constant can run here: c != 0 (division by zero is
+/// an error per row, left to the checked kernel), c exact in f64, and for `/` c != -1 (MIN / -1
+/// overflows).
+pub(super) fn divides<A: Int>(c: A, rem: bool) -> bool {
+    c != A::ZERO && c.exact_in_f64() && (rem || c != A::NEG_ONE)
+}
+
+/// The kernel of `x / c` (`REM`: `x % c`, the sign of x as Rust's and SQL's) for a constant `c`
+/// that `divides` allows, over `x`'s kernel.
+pub(super) fn div<A: Int, const REM: bool>(x: Kernel, field: Option<usize>, c: A) -> Kernel {
+    let cf = c.to_f64();
+    Box::new(move |ctx, sel| {
+        let (xs, valid) = operand::<A>(ctx, sel, field, &x);
+        let ok = valid.as_deref();
+        let through_f64 = move |x: A| {
+            let f = x.to_f64();
+            let q = (f / cf).trunc();
+            // SAFETY: |q| <= |x| and |x - q * c| < |c|, both within A's range (x and c are A's).
+            unsafe { A::from_f64(if REM { f - q * cf } else { q }) }
+        };
+        let by_int = move |x: A| if REM { x.wrapping_rem(c) } else { x.wrapping_div(c) };
+        let out = if wide(Any { xs: &xs, ok, p: |x: A| !x.exact_in_f64() }) {
+            Map { xs: &xs, ok, f: by_int }.run()
+        } else {
+            wide(Map { xs: &xs, ok, f: through_f64 })
+        };
+        Vector { vals: A::wrap(out), valid }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The range agrees with `checked_*` at every edge and on random operands, for constants
+    /// at the edges too.
+    fn ranges_agree<A: Int + std::fmt::Debug>(edges: &[A], small: impl Fn(i32) -> A, random: impl Fn(u64) -> A, checked: [fn(A, A) -> Option<A>; 3]) {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut xs: Vec<A> = edges.to_vec();
+        for e in edges {
+            for d in [1, 2, 3] {
+                let d: A = small(d);
+                xs.push(e.wrapping_add(d));
+                xs.push(e.wrapping_sub(d));
+            }
+        }
+        let cs: Vec<A> = xs.iter().copied().chain((0..200).map(|_| random(next()))).collect();
+        xs.extend((0..200).map(|_| random(next())));
+        for &c in &cs {
+            for op in ["add", "sub", "mul"] {
+                let (lo, hi) = in_range(op, c);
+                for &x in xs.iter().chain(&[lo, hi, lo.wrapping_sub(small(1)), hi.wrapping_add(small(1))]) {
+                    let fits = checked[["add", "sub", "mul"].iter().position(|o| *o == op).unwrap()](x, c).is_some();
+                    assert_eq!(fits, lo <= x && x <= hi, "{x:?} {op} {c:?}: range {lo:?}..={hi:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn overflow_ranges_are_exact() {
+        let e64 = [i64::MIN, i64::MIN / 2, i64::MIN / 3, -(1 << 53), -3, -2, -1, 0, 1, 2, 3, 1 << 53, i64::MAX / 3, i64::MAX / 2, i64::MAX];
+        ranges_agree::<i64>(&e64, |d| d as i64, |s| s as i64 >> (s % 61), [i64::checked_add, i64::checked_sub, i64::checked_mul]);
+        let e32 = [i32::MIN, i32::MIN / 2, i32::MIN / 3, -3, -2, -1, 0, 1, 2, 3, i32::MAX / 3, i32::MAX / 2, i32::MAX];
+        ranges_agree::<i32>(&e32, |d| d, |s| (s >> 32) as i32 >> (s % 29), [i32::checked_add, i32::checked_sub, i32::checked_mul]);
+    }
+
+    #[test]
+    fn division_through_f64_is_exact() {
+        let xs: Vec<i64> = [-(1i64 << 53) + 1, (1 << 53) - 1, (1 << 53) - 2, -7, -1, 0, 1, 7, 999_999_999_999, 4_503_599_627_370_497]
+            .into_iter()
+            .chain((0..20_000i64).map(|i| (i * 2_654_435_761 * 40_503) % (1 << 53)))
+            .collect();
+        for c in [1i64, -1, 2, -2, 3, 7, 10, -10, 123, 1000, 60_000, 86_400_000, (1 << 31) - 1, (1 << 52) + 1, (1 << 53) - 1] {
+            let cf = c as f64;
+            for &x in &xs {
+                assert!(x.exact_in_f64());
+                let f = x as f64;
+                let q = (f / cf).trunc();
+                assert_eq!(q as i64, x / c, "{x} / {c}");
+                assert_eq!((f - q * cf) as i64, x % c, "{x} % {c}");
+            }
+        }
+        assert!(!(1i64 << 53).exact_in_f64() && !(-(1i64 << 53)).exact_in_f64() && !i64::MIN.exact_in_f64());
+    }
+}

@@ -1,0 +1,127 @@
+//! Loops compiled for the widest vector instructions the CPU has, picked at run time.
+//!
+//! The build targets baseline x86-64 (SSE2) so one binary runs everywhere; its loops vectorise
+//! at 128 bits and without 64-bit lane multiplies or i64 <-> f64 conversions. `wide(l)` runs the
+//! loop `l` in a copy compiled with AVX-512 (F, DQ, VL, BW) or AVX2 where the CPU has them.
+//! The instructions change, the results do not: Rust never contracts `a * b + c` into a fused
+//! multiply-add, and every lane operation is the IEEE or two's-complement one the scalar code uses.
+//!
+//! A loop is a value of a `Loop` type, not a closure: its `run` is `#[inline(always)]`, so each
+//! copy gets the loop itself (a closure called from three copies is not inlined into them, and
+//! its loop would stay baseline). The element functions the loops take are small closures,
+//! which are.
+
+/// A loop over slices that `wide` runs.
+pub trait Loop {
+    type Out;
+    fn run(self) -> Self::Out;
+}
+
+/// Runs `l`, compiled for the widest instruction set this CPU has.
+#[inline(always)]
+pub fn wide<L: Loop>(l: L) -> L::Out {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512dq,avx512vl,avx512bw,avx2,bmi1,bmi2,popcnt")]
+        unsafe fn avx512<L: Loop>(l: L) -> L::Out {
+            l.run()
+        }
+        #[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
+        unsafe fn avx2<L: Loop>(l: L) -> L::Out {
+            l.run()
+        }
+        use std::arch::is_x86_feature_detected as has;
+        let base = has!("avx2") && has!("bmi1") && has!("bmi2") && has!("popcnt");
+        if base && has!("avx512f") && has!("avx512dq") && has!("avx512vl") && has!("avx512bw") {
+            // SAFETY: the CPU was just found to have every feature `avx512` is compiled for.
+            return unsafe { avx512(l) };
+        }
+        if base {
+            // SAFETY: the CPU was just found to have every feature `avx2` is compiled for.
+            return unsafe { avx2(l) };
+        }
+    }
+    l.run()
+}
+
+/// `f` of each of `xs` into a new vector, the default where not `ok`.
+pub struct Map<'a, A, F> {
+    pub xs: &'a [A],
+    pub ok: Option<&'a [bool]>,
+    pub f: F,
+}
+
+impl<A: Copy, R: Default, F: Fn(A) -> R> Loop for Map<'_, A, F> {
+    type Out = Vec<R>;
+    #[inline(always)]
+    fn run(self) -> Vec<R> {
+        let f = self.f;
+        match self.ok {
+            None => self.xs.iter().map(|&x| f(x)).collect(),
+            Some(ok) => self.xs.iter().zip(ok).map(|(&x, &ok)| if ok { f(x) } else { R::default() }).collect(),
+        }
+    }
+}
+
+/// `f(xs[k], ys[k])` into a new vector, the default where not `ok`.
+pub struct ZipMap<'a, A, B, F> {
+    pub xs: &'a [A],
+    pub ys: &'a [B],
+    pub ok: Option<&'a [bool]>,
+    pub f: F,
+}
+
+impl<A: Copy, B: Copy, R: Default, F: Fn(A, B) -> R> Loop for ZipMap<'_, A, B, F> {
+    type Out = Vec<R>;
+    #[inline(always)]
+    fn run(self) -> Vec<R> {
+        let f = self.f;
+        match self.ok {
+            None => self.xs.iter().zip(self.ys).map(|(&x, &y)| f(x, y)).collect(),
+            Some(ok) => self.xs.iter().zip(self.ys).zip(ok).map(|((&x, &y), &ok)| if ok { f(x, y) } else { R::default() }).collect(),
+        }
+    }
+}
+
+/// Whether `p` holds for any of `xs` where `ok` (all when None); every element is looked at,
+/// without an early exit, so the loop vectorises.
+pub struct Any<'a, A, P> {
+    pub xs: &'a [A],
+    pub ok: Option<&'a [bool]>,
+    pub p: P,
+}
+
+impl<A: Copy, P: Fn(A) -> bool> Loop for Any<'_, A, P> {
+    type Out = bool;
+    #[inline(always)]
+    fn run(self) -> bool {
+        let p = self.p;
+        match self.ok {
+            None => self.xs.iter().fold(false, |b, &x| b | p(x)),
+            Some(ok) => self.xs.iter().zip(ok).fold(false, |b, (&x, &ok)| b | (ok & p(x))),
+        }
+    }
+}
+
+/// `xs[i]` for each index of `idx`, into a new vector.
+pub struct Gather<'a, A> {
+    pub xs: &'a [A],
+    pub idx: &'a [u32],
+}
+
+impl<A: Copy> Loop for Gather<'_, A> {
+    type Out = Vec<A>;
+    #[inline(always)]
+    fn run(self) -> Vec<A> {
+        let (xs, idx) = (self.xs, self.idx);
+        // One bounds check for all (a max that vectorises), none per row: a checked index per
+        // row keeps the loop scalar.
+        let max = idx.iter().fold(0u32, |m, &i| m.max(i));
+        if idx.is_empty() {
+            return Vec::new();
+        }
+        assert!((max as usize) < xs.len(), "index {max} out of {} values", xs.len());
+        // SAFETY: every index is at most `max`, just checked to be within `xs`.
+        idx.iter().map(|&i| unsafe { *xs.get_unchecked(i as usize) }).collect()
+    }
+}
