@@ -10,11 +10,16 @@
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 export declare class NativeCalc {
-  /** `spec`: the JSON of a `CalcSpec` (ts/engine/calc-spec.ts) over `input`. */
-  constructor(input: Array<FieldSpec>, spec: string)
   /**
-   * One batch: the computed columns of the kept rows, and the kept rows' indices when some
-   * were dropped (the caller takes the pass-through columns from its own batch).
+   * `spec`: the JSON of a `CalcSpec` (ts/engine/calc-spec.ts) over `input`; `selection`:
+   * whether `process` returns the kept rows' indices when rows were dropped (the caller
+   * passes input columns through). Without them no copy of the selection is made.
+   */
+  constructor(input: Array<FieldSpec>, spec: string, selection: boolean)
+  /**
+   * One batch: the computed columns of the kept rows (with their event time when some were
+   * dropped), and the kept rows' indices when some were dropped and the calc was made with
+   * `selection` (the caller takes the pass-through columns from its own batch).
    */
   process(buffers: Array<Uint8Array>, length: number, eventTime?: Uint8Array | undefined | null): CalcOut
 }
@@ -115,7 +120,7 @@ export interface BadLineOut {
  * group (validity bitmaps, bool bitmaps and utf8 data in `u8`, empty for "no validity";
  * i32 values and utf8 offsets in `i32`).
  *
- * The buffers are copied into V8-owned ArrayBuffers (one memcpy per column). Handing Rust
+ * The buffers are copied into V8-owned ArrayBuffers (one memcpy per column, `CopyOut`). Handing Rust
  * `Vec`s over as external buffers would avoid the copy, but V8 does not count external memory
  * it was not told about, so garbage collection lags, freed batches are not recycled and memory
  * grows with throughput; the copy costs far less than those page faults.

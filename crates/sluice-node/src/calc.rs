@@ -6,7 +6,7 @@ use napi_derive::napi;
 use sluice_core::batch::Schema;
 use sluice_core::calc::Calc;
 
-use crate::batch::{batch_out_ref, batch_ref, event_time_slice, parse_schema, BatchOut, FieldSpec};
+use crate::batch::{batch_out_ref, batch_ref, event_time_slice, parse_schema, BatchOut, CopyOut, FieldSpec};
 use crate::error::to_napi;
 
 #[napi(object)]
@@ -19,20 +19,25 @@ pub struct CalcOut<'env> {
 pub struct NativeCalc {
     input: Schema,
     inner: Calc,
+    /// Whether the caller takes input columns through, for which it needs the kept rows.
+    selection: bool,
 }
 
 #[napi]
 impl NativeCalc {
-    /// `spec`: the JSON of a `CalcSpec` (ts/engine/calc-spec.ts) over `input`.
+    /// `spec`: the JSON of a `CalcSpec` (ts/engine/calc-spec.ts) over `input`; `selection`:
+    /// whether `process` returns the kept rows' indices when rows were dropped (the caller
+    /// passes input columns through). Without them no copy of the selection is made.
     #[napi(constructor)]
-    pub fn new(input: Vec<FieldSpec>, spec: String) -> Result<Self> {
+    pub fn new(input: Vec<FieldSpec>, spec: String, selection: bool) -> Result<Self> {
         let input = parse_schema(&input);
         let inner = Calc::new(&input, &spec).map_err(to_napi)?;
-        Ok(NativeCalc { input, inner })
+        Ok(NativeCalc { input, inner, selection })
     }
 
-    /// One batch: the computed columns of the kept rows, and the kept rows' indices when some
-    /// were dropped (the caller takes the pass-through columns from its own batch).
+    /// One batch: the computed columns of the kept rows (with their event time when some were
+    /// dropped), and the kept rows' indices when some were dropped and the calc was made with
+    /// `selection` (the caller takes the pass-through columns from its own batch).
     #[napi]
     pub fn process<'env>(&self, env: &'env Env, buffers: Vec<Uint8Array>, length: u32, event_time: Option<Uint8Array>) -> Result<CalcOut<'env>> {
         let et = event_time_slice(&event_time)?;
@@ -40,7 +45,7 @@ impl NativeCalc {
         let out = self.inner.process(&batch).map_err(to_napi)?;
         let computed = batch_out_ref(env, &out.computed)?;
         // Copied, like the columns (see batch_out), and its buffer recycled with them.
-        let selection = out.selection.as_deref().map(|s| Uint32ArraySlice::copy_from(env, s)).transpose()?;
+        let selection = out.selection.as_deref().filter(|_| self.selection).map(|s| Uint32ArraySlice::copy_out(env, s)).transpose()?;
         self.inner.recycle(out.computed.columns);
         Ok(CalcOut { computed, selection })
     }

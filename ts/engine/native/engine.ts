@@ -189,7 +189,9 @@ class NativeCalc implements Calc {
     const narrowed: CalcSpec = { name: spec.name, filter: spec.filter === null ? null : remap(spec.filter), columns: computed.map((c) => ({ name: c.name, expr: remap(c.expr) })) };
     const fields = new Schema(this.read.map((i) => input.fields[i]!));
     // A projection (no filter, nothing computed) keeps every row and computes nothing: no call.
-    this.inner = spec.filter === null && computed.length === 0 ? null : call(() => new binding.NativeCalc(fieldSpecs(fields), JSON.stringify(narrowed)));
+    // The kept rows' indices cross the boundary only where an input column is passed through.
+    const passes = this.plan.some((p) => 'pass' in p);
+    this.inner = spec.filter === null && computed.length === 0 ? null : call(() => new binding.NativeCalc(fieldSpecs(fields), JSON.stringify(narrowed), passes));
   }
 
   process(batch: RecordBatch): RecordBatch {
@@ -205,7 +207,8 @@ class NativeCalc implements Calc {
     const columns = this.plan.map((p) =>
       'pass' in p ? (sel === null ? batch.columns[p.pass]! : takeColumn(batch.columns[p.pass]!, sel, sel.length)) : computed.columns[p.computed]!,
     );
-    return new RecordBatch(this.outputSchema, columns, computed.length, sel === null ? batch.eventTime : computed.eventTime);
+    const dropped = computed.length !== batch.length;
+    return new RecordBatch(this.outputSchema, columns, computed.length, dropped ? computed.eventTime : batch.eventTime);
   }
 }
 
