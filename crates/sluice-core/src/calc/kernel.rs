@@ -462,6 +462,22 @@ macro_rules! int_div {
     }};
 }
 
+/// Integer `op`: the constant-operand kernels of `int_const` where they apply, else the checked ones.
+macro_rules! int_ops {
+    ($t:ty, $ty_name:expr, $op:expr, $a:expr, $b:expr, $args:expr, $site:expr) => {
+        match int_const::<$t>($op, $a, $b, $args, $site) {
+            Ok(k) => k,
+            Err((a, b, site)) => match $op {
+                "add" => int_arith!($t, $ty_name, checked_add, a, b, $args, site),
+                "sub" => int_arith!($t, $ty_name, checked_sub, a, b, $args, site),
+                "mul" => int_arith!($t, $ty_name, checked_mul, a, b, $args, site),
+                "div" => int_div!($t, $ty_name, a, b, $args, site, false),
+                _ => int_div!($t, $ty_name, a, b, $args, site, true),
+            },
+        }
+    };
+}
+
 macro_rules! compare {
     ($t:ty, $op:expr, $a:expr, $b:expr, $args:expr) => {{
         let op: &str = $op;
@@ -732,26 +748,8 @@ fn call(op: &str, t: DataType, at: Option<DataType>, args: &[Expr], mut ks: Vec<
                 ("mul", F64) => pure::<f64, f64>(a, b, args, |x, y| x * y),
                 ("div", F64) => pure::<f64, f64>(a, b, args, |x, y| x / y),
                 ("mod", F64) => pure::<f64, f64>(a, b, args, |x, y| x % y),
-                (op, I32) => match int_const::<i32>(op, a, b, args, site) {
-                    Ok(k) => k,
-                    Err((a, b, site)) => match op {
-                        "add" => int_arith!(i32, "i32", checked_add, a, b, args, site),
-                        "sub" => int_arith!(i32, "i32", checked_sub, a, b, args, site),
-                        "mul" => int_arith!(i32, "i32", checked_mul, a, b, args, site),
-                        "div" => int_div!(i32, "i32", a, b, args, site, false),
-                        _ => int_div!(i32, "i32", a, b, args, site, true),
-                    },
-                },
-                (op, t) if is_int64(t) => match int_const::<i64>(op, a, b, args, site) {
-                    Ok(k) => k,
-                    Err((a, b, site)) => match op {
-                        "add" => int_arith!(i64, "i64", checked_add, a, b, args, site),
-                        "sub" => int_arith!(i64, "i64", checked_sub, a, b, args, site),
-                        "mul" => int_arith!(i64, "i64", checked_mul, a, b, args, site),
-                        "div" => int_div!(i64, "i64", a, b, args, site, false),
-                        _ => int_div!(i64, "i64", a, b, args, site, true),
-                    },
-                },
+                (op, I32) => int_ops!(i32, "i32", op, a, b, args, site),
+                (op, t) if is_int64(t) => int_ops!(i64, "i64", op, a, b, args, site),
                 _ => return Err(cfg(format!("{}: '{op}' over {t}", site.text))),
             })
         }
