@@ -93,13 +93,20 @@ fn copied_typed_array(env: &Env, bytes: &[u8], kind: TypedArrayType, len: usize)
     use napi::sys;
     let raw = env.raw();
     let mut buffer = std::ptr::null_mut();
-    let mut data = std::ptr::null_mut();
-    // SAFETY: `bytes` is a live slice for the duration of the call, which copies it; the out
-    // pointers are valid locals.
-    check_status!(unsafe { sys::napi_create_buffer_copy(raw, bytes.len(), bytes.as_ptr().cast(), &mut data, &mut buffer) }, "copying a batch buffer out")?;
-    let (mut ty, mut n, mut at, mut ab, mut offset) = (0, 0usize, std::ptr::null_mut(), std::ptr::null_mut(), 0usize);
-    // SAFETY: `buffer` is the Buffer (a Uint8Array) just created; the out pointers are valid locals.
-    check_status!(unsafe { sys::napi_get_typedarray_info(raw, buffer, &mut ty, &mut n, &mut at, &mut ab, &mut offset) }, "reading a Buffer's ArrayBuffer")?;
+    // SAFETY: `bytes` is a live slice for the duration of the call, which copies it; the result
+    // pointer is a valid local, and the data pointer is not asked for (NULL is allowed).
+    check_status!(
+        unsafe { sys::napi_create_buffer_copy(raw, bytes.len(), bytes.as_ptr().cast(), std::ptr::null_mut(), &mut buffer) },
+        "copying a batch buffer out"
+    )?;
+    let (mut n, mut ab, mut offset) = (0usize, std::ptr::null_mut(), 0usize);
+    // SAFETY: `buffer` is the Buffer (a Uint8Array) just created; the out pointers are valid
+    // locals or NULL (not asked for, which Node-API allows).
+    check_status!(
+        unsafe { sys::napi_get_typedarray_info(raw, buffer, std::ptr::null_mut(), &mut n, std::ptr::null_mut(), &mut ab, &mut offset) },
+        "reading a Buffer's ArrayBuffer"
+    )?;
+    debug_assert_eq!(n, bytes.len(), "a Buffer of the bytes copied");
     let mut out = std::ptr::null_mut();
     // SAFETY: `ab` is the Buffer's ArrayBuffer of `bytes.len()` bytes from `offset`, which
     // holds `len` elements of `kind` (the caller's `bytes` are those elements).

@@ -150,17 +150,29 @@ pub(super) fn divides<A: Int>(c: A, rem: bool) -> bool {
 /// The kernel of `x / c` (`REM`: `x % c`, the sign of x as Rust's and SQL's) for a constant `c`
 /// that `divides` allows, over `x`'s kernel.
 pub(super) fn div<A: Int, const REM: bool>(x: Kernel, field: Option<usize>, c: A) -> Kernel {
+    // Once per compiled expression: the f64 path below is sound only for these constants.
+    assert!(divides(c, REM), "calc: a division by {c:?} cannot run through f64", c = c.to_f64());
     let cf = c.to_f64();
     Box::new(move |ctx, sel| {
         let (xs, valid) = operand::<A>(ctx, sel, field, &x);
         let ok = valid.as_deref();
         let through_f64 = move |x: A| {
             let f = x.to_f64();
-            let q = (f / cf).trunc();
-            // SAFETY: |q| <= |x| and |x - q * c| < |c|, both within A's range (x and c are A's).
-            unsafe { A::from_f64(if REM { f - q * cf } else { q }) }
+            if REM {
+                let q = (f / cf).trunc();
+                // SAFETY: x and c are exact in f64 (|x| < 2^53: the `Any` below routes every
+                // other batch to `by_int`; c: `divides`), so q is x / c truncated, exactly, and
+                // f - q * c is x % c, exactly: |x % c| < |c|, within A's range.
+                unsafe { A::from_f64(f - q * cf) }
+            } else {
+                // SAFETY: as above, f / c truncated is x / c exactly, and |x / c| <= |x| fits A
+                // (`divides` excludes c = -1, whose MIN / -1 would not). The conversion truncates.
+                unsafe { A::from_f64(f / cf) }
+            }
         };
         let by_int = move |x: A| if REM { x.wrapping_rem(c) } else { x.wrapping_div(c) };
+        // Null rows hold any value: `Any` and `Map` share `ok`, so a null row is neither checked
+        // nor computed (its value would not be exact).
         let out = if wide(Any { xs: &xs, ok, p: |x: A| !x.exact_in_f64() }) {
             Map { xs: &xs, ok, f: by_int }.run()
         } else {

@@ -243,7 +243,9 @@ mod tests {
     /// Integer `+ - * / %` with a constant (the vectorising kernels of `int_const`) give what the
     /// same operators give with a column holding that constant (the checked kernels): values,
     /// nulls, and the error and its row, at the edges of i32 and i64, over a selection with
-    /// gaps, with operands inside 2^53 (division through f64) and beyond it (the integer divide).
+    /// gaps and over every row (several chunks), with operands inside 2^53 (division through
+    /// f64; near its edge too, with null rows holding the extremes) and beyond it (the integer
+    /// divide).
     #[test]
     fn integer_constants_as_columns() {
         for (t, edges, consts) in [
@@ -252,7 +254,7 @@ mod tests {
         ] {
             let ty = if t == "i64" { DataType::I64 } else { DataType::I32 };
             let schema = Schema::new(vec![Field::new("a", ty), Field::new("b", ty), Field::new("k", DataType::I32)]);
-            let n = 1000usize;
+            let n = 2500usize;
             let k: Vec<i32> = (0..n as i32).map(|i| i % 3).collect();
             let va: Vec<u8> = (0..n.div_ceil(8)).map(|byte| (0..8).filter(|bit| (byte * 8 + bit) % 7 != 3).fold(0u8, |m, bit| m | 1 << bit)).collect();
             // Small operands (every one within 2^53) and the edges among them, one set each.
@@ -264,7 +266,13 @@ mod tests {
                 .enumerate()
                 .map(|(i, &v)| if i % 7 == 3 { [lo, hi][i % 2] } else if i % 5 == 1 { edges[i % edges.len()] } else { v })
                 .collect();
-            for a in [small, edged] {
+            // Every valid row within 2^53, some near it; null rows at the extremes.
+            let near: Vec<i64> = small
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| if i % 7 == 3 { [lo, hi][i % 2] } else if t == "i64" && i % 5 == 2 { [(1 << 53) - 1, -(1 << 53) + 1, (1 << 53) - 2, -(1 << 52) - 3][i % 4] } else { v })
+                .collect();
+            for a in [small, edged, near] {
                 for &c in &consts {
                     for op in ["add", "sub", "mul", "div", "mod"] {
                         for lit_left in [false, true] {
@@ -273,8 +281,9 @@ mod tests {
                             let (l, r) = if lit_left { (lit.clone(), f(0)) } else { (f(0), lit.clone()) };
                             let (lc, rc) = if lit_left { (f(1), f(0)) } else { (f(0), f(1)) };
                             let call = |l: &str, r: &str| format!(r#"{{"k":"call","op":"{op}","t":"{t}","n":true,"args":[{l},{r}],"text":"({op})"}}"#);
+                            // With a filter (a selection with gaps) and without (runs of rows, read in place).
+                            for filter in [r#"{"k":"call","op":"lt","t":"bool","n":false,"args":[{"k":"field","i":2,"t":"i32","n":false},{"k":"lit","t":"i32","n":false,"v":2}],"text":"(k < 2)"}"#, "null"] {
                             let calc = |e: String| {
-                                let filter = r#"{"k":"call","op":"lt","t":"bool","n":false,"args":[{"k":"field","i":2,"t":"i32","n":false},{"k":"lit","t":"i32","n":false,"v":2}],"text":"(k < 2)"}"#;
                                 Calc::new(&schema, &format!(r#"{{"name":"Calc(test)","filter":{filter},"columns":[{{"name":"m","expr":{e}}}]}}"#)).expect("spec")
                             };
                             let (with_lit, with_col) = (calc(call(&l, &r)), calc(call(&lc, &rc)));
@@ -290,7 +299,8 @@ mod tests {
                                 };
                                 calc.process(&batch).map(|o| o.computed.columns).map_err(|e| e.to_string())
                             };
-                            assert_eq!(run(&with_lit), run(&with_col), "{t}: {op} by {c} (constant on the {})", if lit_left { "left" } else { "right" });
+                            assert_eq!(run(&with_lit), run(&with_col), "{t}: {op} by {c} (constant on the {}, filter {filter})", if lit_left { "left" } else { "right" });
+                            }
                         }
                     }
                 }
