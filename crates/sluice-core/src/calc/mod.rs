@@ -89,22 +89,11 @@ impl Calc {
                         vector::Vals::Bool(b) => b,
                         _ => unreachable!("a filter is bool"),
                     };
-                    // Without branches (a kept row is written, then counted): a filter keeping
-                    // rows at random would mispredict a branch per row.
+                    // Without a branch per row (a filter keeping rows at random would mispredict).
                     let m = sel.len();
                     sel.resize(m + rows.len(), 0);
-                    let mut at = m;
-                    match &v.valid {
-                        None => rows.iter().zip(keep).for_each(|(&r, &k)| {
-                            sel[at] = r;
-                            at += k as usize;
-                        }),
-                        Some(ok) => rows.iter().zip(keep).zip(ok).for_each(|((&r, &k), &ok)| {
-                            sel[at] = r;
-                            at += (k && ok) as usize;
-                        }),
-                    }
-                    sel.truncate(at);
+                    let kept = crate::wide::compress(&rows, keep, v.valid.as_deref(), &mut sel[m..]);
+                    sel.truncate(m + kept);
                 }
                 sel
             }
