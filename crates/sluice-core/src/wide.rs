@@ -116,10 +116,10 @@ impl<A: Copy> Loop for Gather<'_, A> {
         let (xs, idx) = (self.xs, self.idx);
         // One bounds check for all (a max that vectorises), none per row: a checked index per
         // row keeps the loop scalar.
-        let max = idx.iter().fold(0u32, |m, &i| m.max(i));
         if idx.is_empty() {
             return Vec::new();
         }
+        let max = idx.iter().fold(0u32, |m, &i| m.max(i));
         assert!((max as usize) < xs.len(), "index {max} out of {} values", xs.len());
         // SAFETY: every index is at most `max`, just checked to be within `xs`.
         idx.iter().map(|&i| unsafe { *xs.get_unchecked(i as usize) }).collect()

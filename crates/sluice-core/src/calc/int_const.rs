@@ -44,33 +44,19 @@ pub(super) trait Int: FromLit + Ord {
 }
 
 macro_rules! int {
-    ($t:ty, $name:expr, $exact:expr) => {
+    ($t:ty, $name:expr, $exact:expr, [$($wrapping:ident),*]) => {
         impl Int for $t {
             const MIN: $t = <$t>::MIN;
             const MAX: $t = <$t>::MAX;
             const ZERO: $t = 0;
             const NEG_ONE: $t = -1;
             const NAME: &'static str = $name;
-            #[inline(always)]
-            fn wrapping_add(self, o: $t) -> $t {
-                <$t>::wrapping_add(self, o)
-            }
-            #[inline(always)]
-            fn wrapping_sub(self, o: $t) -> $t {
-                <$t>::wrapping_sub(self, o)
-            }
-            #[inline(always)]
-            fn wrapping_mul(self, o: $t) -> $t {
-                <$t>::wrapping_mul(self, o)
-            }
-            #[inline(always)]
-            fn wrapping_div(self, o: $t) -> $t {
-                <$t>::wrapping_div(self, o)
-            }
-            #[inline(always)]
-            fn wrapping_rem(self, o: $t) -> $t {
-                <$t>::wrapping_rem(self, o)
-            }
+            $(
+                #[inline(always)]
+                fn $wrapping(self, o: $t) -> $t {
+                    <$t>::$wrapping(self, o)
+                }
+            )*
             #[inline(always)]
             fn checked_div(self, o: $t) -> Option<$t> {
                 <$t>::checked_div(self, o)
@@ -91,9 +77,9 @@ macro_rules! int {
         }
     };
 }
-int!(i32, "i32", |_: i32| true);
+int!(i32, "i32", |_: i32| true, [wrapping_add, wrapping_sub, wrapping_mul, wrapping_div, wrapping_rem]);
 // |x| < 2^53, as one unsigned compare.
-int!(i64, "i64", |x: i64| (x as u64).wrapping_add((1 << 53) - 1) < (1 << 54) - 1);
+int!(i64, "i64", |x: i64| (x as u64).wrapping_add((1 << 53) - 1) < (1 << 54) - 1, [wrapping_add, wrapping_sub, wrapping_mul, wrapping_div, wrapping_rem]);
 
 /// The x for which `x op c` does not overflow, as [lo, hi].
 pub(super) fn in_range<A: Int>(op: &str, c: A) -> (A, A) {

@@ -70,22 +70,11 @@ pub fn compile(e: &Expr, name: &Arc<str>) -> Result<Kernel> {
 fn field(i: usize) -> Kernel {
     Box::new(move |ctx, sel| {
         let col = &ctx.batch.columns[i];
-        // Rows in a run: their values are copied as one slice.
-        let run = run_of(sel);
         let valid = selected_validity(col.validity, sel);
-        macro_rules! gather {
-            ($v:expr) => {
-                if let Some(r) = run.clone() {
-                    $v[r].to_vec()
-                } else {
-                    wide(Gather { xs: $v, idx: sel })
-                }
-            };
-        }
         let vals = match col.values {
-            ValuesRef::I32(v) => Vals::I32(gather!(v)),
-            ValuesRef::I64(v) | ValuesRef::Timestamp(v) => Vals::I64(gather!(v)),
-            ValuesRef::F64(v) => Vals::F64(gather!(v)),
+            ValuesRef::I32(v) => Vals::I32(values_at(v, sel).into_owned()),
+            ValuesRef::I64(v) | ValuesRef::Timestamp(v) => Vals::I64(values_at(v, sel).into_owned()),
+            ValuesRef::F64(v) => Vals::F64(values_at(v, sel).into_owned()),
             ValuesRef::Bool(v) => Vals::Bool(sel.iter().map(|&r| bit_get(v, r as usize)).collect()),
             ValuesRef::Utf8 { offsets, data } => {
                 let mut s = StrVec::with_capacity(sel.len(), 0);
@@ -99,9 +88,21 @@ fn field(i: usize) -> Kernel {
     })
 }
 
-/// The rows of `sel` as one range when they are consecutive (a selection ascends).
-fn run_of(sel: &[u32]) -> Option<std::ops::Range<usize>> {
-    sel.first().map(|&f| f as usize..f as usize + sel.len()).filter(|r| sel.last().is_some_and(|&l| l as usize + 1 == r.end))
+/// A column's values at the rows of `sel`: the column itself where the rows are a run (a
+/// selection ascends, so first and last tell), else gathered.
+fn values_at<'v, A: Copy>(vs: &'v [A], sel: &[u32]) -> Cow<'v, [A]> {
+    match (sel.first(), sel.last()) {
+        (Some(&f), Some(&l)) if f as usize + sel.len() == l as usize + 1 => Cow::Borrowed(&vs[f as usize..=l as usize]),
+        _ if sel.is_empty() => Cow::Borrowed(&[]),
+        _ => Cow::Owned(wide(Gather { xs: vs, idx: sel })),
+    }
+}
+
+/// Field `i`'s values at the rows of `sel` (`values_at`) and their validity.
+fn field_values<'c, A: FromLit>(ctx: &'c Ctx<'_>, sel: &[u32], i: usize) -> (Cow<'c, [A]>, Option<Vec<bool>>) {
+    let col = &ctx.batch.columns[i];
+    let vs = A::values(&col.values).expect("calc: a field of the type its spec gives");
+    (values_at(vs, sel), selected_validity(col.validity, sel))
 }
 
 /// A column's validity at the rows of `sel`; None when none of them is null.
@@ -282,18 +283,14 @@ pub(super) fn plain_field<A: FromLit>(e: &Expr) -> Option<usize> {
     A::values(&empty).map(|_| i)
 }
 
-/// `un` over field `i` read in place: the column's values go through `f` in the loop that reads
-/// them (a run of rows as one slice), instead of being copied into a vector first.
+/// `un` over field `i` read in place: the column's values (`field_values`: a run of rows as the
+/// column's own slice) go through `f` in the loop that reads them.
 fn un_field<A: FromLit, R: Prim>(i: usize, f: impl Fn(A, u32, &Ctx<'_>) -> R + Send + Sync + 'static) -> Kernel {
     Box::new(move |ctx, sel| {
-        let col = &ctx.batch.columns[i];
-        let vs = A::values(&col.values).expect("calc: a field of the type its spec gives");
-        let valid = selected_validity(col.validity, sel);
-        // Rows in a run: read as one slice, without an index per row.
-        let out: Vec<R> = match (&valid, run_of(sel)) {
-            (None, Some(run)) => vs[run].iter().zip(sel).map(|(&v, &r)| f(v, r, ctx)).collect(),
-            (None, None) => sel.iter().map(|&r| f(vs[r as usize], r, ctx)).collect(),
-            (Some(ok), _) => sel.iter().zip(ok).map(|(&r, &ok)| if ok { f(vs[r as usize], r, ctx) } else { R::default() }).collect(),
+        let (xs, valid) = field_values::<A>(ctx, sel, i);
+        let out: Vec<R> = match &valid {
+            None => xs.iter().zip(sel).map(|(&v, &r)| f(v, r, ctx)).collect(),
+            Some(ok) => xs.iter().zip(sel).zip(ok).map(|((&v, &r), &ok)| if ok { f(v, r, ctx) } else { R::default() }).collect(),
         };
         Vector { vals: R::wrap(out), valid }
     })
@@ -349,18 +346,10 @@ fn pure_un<A: FromLit, R: Prim>(a: Kernel, field: Option<usize>, g: impl Fn(A) -
 }
 
 /// The values of a unary kernel's operand at the rows of `sel`, and their validity: field
-/// `field`'s column itself where the rows are a run (no copy), else gathered; or `k`'s vector.
+/// `field`'s (`field_values`), or `k`'s vector.
 pub(super) fn operand<'c, A: FromLit>(ctx: &'c Ctx<'_>, sel: &[u32], field: Option<usize>, k: &Kernel) -> (Cow<'c, [A]>, Option<Vec<bool>>) {
     match field {
-        Some(i) => {
-            let col = &ctx.batch.columns[i];
-            let vs = A::values(&col.values).expect("calc: a field of the type its spec gives");
-            let valid = selected_validity(col.validity, sel);
-            match run_of(sel) {
-                Some(run) => (Cow::Borrowed(&vs[run]), valid),
-                None => (Cow::Owned(wide(Gather { xs: vs, idx: sel })), valid),
-            }
-        }
+        Some(i) => field_values(ctx, sel, i),
         None => {
             let x = k(ctx, sel);
             (Cow::Owned(A::take(x.vals)), x.valid)
