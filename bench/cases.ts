@@ -26,6 +26,7 @@ import { exchangeBench } from './exchange.js';
 import { HELD_BATCHES, inTurn } from './in-turn.js';
 import { $, lit, planSql, TableEnvironment } from '../ts/index.js';
 import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { dirname, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { batchFromRecords } from '../ts/batch/builder.js';
@@ -52,7 +53,7 @@ export type ReuseCase = `${'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2'}-${'called
 /** A keyed process function with state per bidder, without checkpoints and with one every second; 1 M keys of state snapshotted and restored. */
 export type CheckpointCase = 'checkpoint-off' | 'checkpoint-1s' | 'state-1m-keys' | 'window-checkpoint-off' | 'window-checkpoint-1s';
 /** A Nexmark query module (or the e2e window job, bench/e2e-window-job.ts) run as a job at parallelism 1, 2 or 4 (worker threads), into its discarding sink. */
-export type ParallelCase = `parallel-${'q0' | 'q5' | 'q7' | 'e2e'}-p${1 | 2 | 4}`;
+export type ParallelCase = `parallel-${'q0' | 'q5' | 'q7' | 'e2e'}-${'p1' | 'p2' | 'p4' | 'pair'}`;
 type NexmarkCase = 'nexmark-q0' | 'nexmark-q1' | 'nexmark-q2' | 'nexmark-q5' | 'nexmark-q7' | 'nexmark-q8' | 'nexmark-q11';
 
 const QUERIES: Record<NexmarkCase, (env: StreamEnvironment, source: NexmarkOptions) => { sinkTo(s: Sink): void }> = {
@@ -117,6 +118,40 @@ async function parallelQuery(name: ParallelCase, engine: EngineName, events: num
   const cpu = process.cpuUsage(cpu0);
   const rows = r.operators.filter((m) => m.name.startsWith('Sink:')).reduce((n, m) => n + m.recordsIn, 0);
   return { events, seconds: r.durationMs / 1000, check: rows, extra: { cpuNsPerEvent: ((cpu.user + cpu.system) * 1000) / events } };
+}
+
+/**
+ * Two independent jobs at parallelism 1 at once, in two processes (`parallel-qN-pair`): what
+ * this machine gives two copies of the work that share nothing, the ceiling for the same work
+ * split over two threads. Both load first and start together on "go"; the rate is both jobs'
+ * events over the slower one's time.
+ */
+async function pairOfJobs(name: ParallelCase, engine: EngineName, events: number): Promise<CaseResult> {
+  const single = name.replace(/-pair$/, '-p1');
+  const script = fileURLToPath(new URL('./worker.js', import.meta.url));
+  const children = [0, 1].map(() => spawn(process.execPath, [script, single, engine, String(events)], { env: { ...process.env, SLUICE_BENCH_AFTER_GO: '1' }, stdio: ['pipe', 'pipe', 'pipe'] }));
+  const outputs = children.map((c) => {
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const ready = new Promise<void>((r, j) => {
+      c.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (err.includes('ready\n')) r();
+      });
+      c.once('exit', () => j(new Error(`${single} (one of a pair) ended before it was ready:\n${err}`)));
+    });
+    const done = new Promise<{ seconds: number; check: number; maxRssMb: number }>((r, j) =>
+      c.once('exit', (code) => (code === 0 ? r(JSON.parse(out.trim().split('\n').pop()!) as { seconds: number; check: number; maxRssMb: number }) : j(new Error(`${single} (one of a pair) failed (exit ${code}):\n${err}`)))),
+    );
+    return { ready, done };
+  });
+  await Promise.all(outputs.map((o) => o.ready));
+  for (const c of children) c.stdin.end('go\n');
+  const [a, b] = await Promise.all(outputs.map((o) => o.done));
+  if (a!.check !== b!.check) throw new Error(`the two ${single} jobs gave different results (${a!.check} vs ${b!.check} rows)`);
+  // The jobs ran in the two children: their peak RSS, not this process's.
+  return { events: 2 * events, seconds: Math.max(a!.seconds, b!.seconds), check: a!.check, extra: { jobMaxRssMb: Math.max(a!.maxRssMb, b!.maxRssMb) } };
 }
 
 /** Time spent checksumming results, excluded from the measured time (it is the harness, not the engine). */
@@ -731,7 +766,7 @@ export async function runCase(name: CaseName, engine: EngineName, events: number
       return { events: f.rows, seconds: f.exchangeSeconds, check: f.rows, extra: { ...f } };
     }
     default:
-      if (name.startsWith('parallel-')) return parallelQuery(name as ParallelCase, engine, events);
+      if (name.startsWith('parallel-')) return name.endsWith('-pair') ? pairOfJobs(name as ParallelCase, engine, events) : parallelQuery(name as ParallelCase, engine, events);
       if (name.endsWith('-reuse')) return nexmarkQuery(name.slice(0, -'-reuse'.length) as NexmarkCase, engine, events, true, true);
       if (name.endsWith('-called')) return nexmarkQuery(name.slice(0, -'-called'.length) as NexmarkCase, engine, events, false, true);
       return nexmarkQuery(name as NexmarkCase, engine, events);
