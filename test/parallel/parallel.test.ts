@@ -5,11 +5,12 @@
  */
 
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { agg, CollectSink, NexmarkSource, runJob, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy } from '../../ts/index.js';
 import { requireNative } from '../engines.js';
+import { taskThreads } from '../../ts/runtime/parallel.js';
 
 const EVENTS = '60000';
 const dir = tmpdir();
@@ -46,6 +47,63 @@ describe('parallel execution', () => {
       }
     });
   }
+
+  it('more slots than worker threads: each thread hosts several subtasks, with the same rows, checkpoints and a result that says how many threads ran', async () => {
+    requireNative();
+    // SLUICE_TASK_THREADS caps the threads below the cores (read by the calling thread when the run starts).
+    const withThreads = async <T>(n: string, f: () => Promise<T>): Promise<T> => {
+      process.env.SLUICE_TASK_THREADS = n;
+      try {
+        return await f();
+      } finally {
+        delete process.env.SLUICE_TASK_THREADS;
+      }
+    };
+    const run = async (engine: 'native' | 'ts', parallelism: number) => {
+      const out = join(dir, `sluice-hosted-${process.pid}-${engine}-${parallelism}.jsonl`);
+      rmSync(out, { force: true });
+      const r = await runJob(new URL('../../examples/nexmark/q5.ts', import.meta.url), { engine, parallelism, args: [EVENTS, out] });
+      const lines = readFileSync(out, 'utf8').trim().split('\n').sort();
+      rmSync(out, { force: true });
+      return { r, lines };
+    };
+    const base = await run('native', 1);
+    expect(base.r.taskThreads).toBe(0);
+    for (const engine of ['native', 'ts'] as const) {
+      // Four slots on one thread, three on two (thread 0 hosts subtasks 0 and 2, thread 1 subtask 1).
+      for (const [p, threads] of [[4, '1'], [3, '2']] as const) {
+        const { r, lines } = await withThreads(threads, () => run(engine, p));
+        expect(r.taskThreads, `${engine} p=${p}`).toBe(Number(threads));
+        expect(new Set(r.operators.map((m) => m.subtask)), `${engine} p=${p}`).toEqual(new Set(Array.from({ length: p }, (_, i) => i)));
+        expect(lines, `${engine} p=${p}`).toEqual(base.lines);
+      }
+      // Checkpoints reach every hosted subtask (a trigger may come while its job is still being built).
+      const out = join(dir, `sluice-hosted-chk-${process.pid}-${engine}.jsonl`);
+      const chk = join(dir, `sluice-hosted-chk-${process.pid}-${engine}`);
+      rmSync(chk, { recursive: true, force: true });
+      rmSync(out, { force: true });
+      const job = new URL('../fixtures/jobs/checkpointed.ts', import.meta.url);
+      const one = await runJob(job, { engine, parallelism: 1, args: ['window', out, chk, '20000', '40000'] });
+      const uninterrupted = readFileSync(out, 'utf8').trim().split('\n').sort();
+      expect(one.checkpoints!.completed).toBeGreaterThan(0);
+      rmSync(chk, { recursive: true, force: true });
+      rmSync(out, { force: true });
+      const hosted = await withThreads('1', () => runJob(job, { engine, parallelism: 3, args: ['window', out, chk, '20000', '40000'] }));
+      expect(hosted.taskThreads).toBe(1);
+      expect(hosted.checkpoints!.completed).toBeGreaterThan(0);
+      expect(readFileSync(out, 'utf8').trim().split('\n').sort()).toEqual(uninterrupted);
+      rmSync(out, { force: true });
+      rmSync(chk, { recursive: true, force: true });
+    }
+  });
+
+  it('worker threads: one per core at most, SLUICE_TASK_THREADS lower or higher, and a bad value fails saying what to set', () => {
+    expect(taskThreads(1, {})).toBe(1);
+    expect(taskThreads(64, {})).toBe(availableParallelism());
+    expect(taskThreads(4, { SLUICE_TASK_THREADS: '1' })).toBe(1);
+    expect(taskThreads(4, { SLUICE_TASK_THREADS: '16' })).toBe(4);
+    for (const bad of ['0', '1.5', 'two', '-1']) expect(() => taskThreads(4, { SLUICE_TASK_THREADS: bad }), bad).toThrow(/SLUICE_TASK_THREADS must be a whole number of threads, at least 1, not '.*'; unset it to use one per core/);
+  });
 
   it('rolling part files are written by every sink subtask, each its own parts; together they hold every record once', async () => {
     requireNative();

@@ -149,6 +149,11 @@ export interface JobResult {
   readonly cancelled: boolean;
   /** Managed memory: the budget, its split, and the most used at once. */
   readonly memory: MemoryUse;
+  /**
+   * Worker threads the run's subtasks ran on: 0 when everything ran on the calling thread
+   * (parallelism 1), else at most one per core, each hosting one subtask per operator or more.
+   */
+  readonly taskThreads: number;
   /** Restarts after failures (restart strategy) before the run that succeeded. */
   readonly restarts?: number;
   /**

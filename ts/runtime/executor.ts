@@ -163,7 +163,7 @@ export async function runTask(s: TaskRunSetup): Promise<TaskRun> {
     if (failed || cancelled) await (task as Task | null)?.close(true);
   }
   const durationMs = performance.now() - started;
-  const result = jobResult({ jobName, engine: engine.name, durationMs, operators: task.metrics(), cancelled, memory: s.memory.use(engine), coordinator });
+  const result = jobResult({ jobName, engine: engine.name, durationMs, operators: task.metrics(), cancelled, memory: s.memory.use(engine), coordinator, taskThreads: 0 });
   const t = task;
   return { result, checkpoints, close: (afterFailure = false) => t.close(afterFailure) };
 }

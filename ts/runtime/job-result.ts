@@ -12,6 +12,7 @@ export interface RunOutcome {
   readonly cancelled: boolean;
   readonly memory: MemoryUse;
   readonly coordinator: CheckpointCoordinator | null;
+  readonly taskThreads: number;
 }
 
 export function jobResult(r: RunOutcome): JobResult {
@@ -30,6 +31,7 @@ export function jobResult(r: RunOutcome): JobResult {
     deadLetters: metrics.reduce((s, m) => s + (m.deadLetters ?? 0), 0),
     cancelled: r.cancelled,
     memory: r.memory,
+    taskThreads: r.taskThreads,
     ...(r.coordinator !== null ? { checkpoints: r.coordinator.result() } : {}),
   };
 }

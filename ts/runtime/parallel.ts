@@ -1,7 +1,12 @@
 /**
- * Parallel runs: one worker thread per slot (the highest parallelism in the plan), each
+ * Parallel runs: one slot per subtask index (the highest parallelism in the plan), slot i
  * running subtask i of every operator that has an i-th subtask (Flink's slot sharing), and
- * the calling thread running the sinks that write as one subtask. Workers build the same job
+ * the calling thread running the sinks that write as one subtask. The slots run on worker
+ * threads, at most one per core (`taskThreads`): with more slots than cores a thread hosts
+ * several, each with its own operators and channels on the thread's event loop, as a Flink
+ * TaskManager runs several slots, rather than more threads than cores taking turns (which
+ * measured 0.7-0.9x of the throughput of as many threads as cores, every extra isolate loading
+ * and compiling the modules again). Workers build the same job
  * by importing the job module and calling its default export, so no function is ever sent
  * between threads; only batches are, over channels wired here.
  *
@@ -10,6 +15,7 @@
  */
 
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
 import type { Engine } from '../engine/engine.js';
 import { buildPlan, edgeTargets, type PhysicalEdge, type PhysicalNode, type PhysicalPlan } from '../plan/physical.js';
 import type { Schema } from '../batch/schema.js';
@@ -29,16 +35,26 @@ import { edgeKey, type Placement } from './task.js';
 import { JobFailedError } from '../api/errors.js';
 import type { ExecuteOptions, JobModule, JobResult, OperatorMetrics } from '../api/job.js';
 import { workerScript } from './worker-script.js';
+import type { SubtaskMessage } from './subtask-mailbox.js';
 import { configureWorkerHeaps } from './worker-heap.js';
 
+
+/** One end of a channel between threads: its port (transferred) and ring. */
+export interface ChannelPort {
+  readonly edge: string;
+  readonly from: number;
+  readonly to: number;
+  readonly port: MessagePort;
+  readonly ring: SharedArrayBuffer;
+}
 
 /** What a worker needs; ports are transferred alongside. */
 export interface WorkerSetup {
   readonly job: JobModule;
   readonly jobName: string;
   readonly env: { readonly engine: string; readonly batchSize: number; readonly parallelism: number; readonly maxParallelism: number };
-  readonly subtask: number;
-  readonly ports: readonly { readonly edge: string; readonly from: number; readonly to: number; readonly port: MessagePort; readonly ring: SharedArrayBuffer }[];
+  /** The slots this thread hosts: each subtask index with the ports of its channels. */
+  readonly subtasks: readonly { readonly subtask: number; readonly ports: readonly ChannelPort[] }[];
   /** The run's exchange segments (null when the plan has no exchange). */
   readonly segments: SegmentPoolSetup | null;
   readonly memory: SharedMemorySetup;
@@ -52,11 +68,11 @@ export interface WorkerSetup {
 
 /** What a worker tells the thread that runs the job. */
 export type WorkerMessage =
-  | { t: 'done'; metrics: readonly OperatorMetrics[]; final: StateEntry[] }
-  /** Checkpointing: the worker committed the final checkpoint and closed its sinks. */
-  | { t: 'closed' }
-  | { t: 'ack'; id: number; entries: StateEntry[] }
-  | { t: 'metrics'; operators: readonly OperatorMetrics[] }
+  | { t: 'done'; subtask: number; metrics: readonly OperatorMetrics[]; final: StateEntry[] }
+  /** Checkpointing: the subtask committed the final checkpoint and closed its sinks. */
+  | { t: 'closed'; subtask: number }
+  | { t: 'ack'; subtask: number; id: number; entries: StateEntry[] }
+  | { t: 'metrics'; subtask: number; operators: readonly OperatorMetrics[] }
   | { t: 'error'; operator: string; uid: string | undefined; subtask: number; message: string; stack?: string }
   /** A process warning raised on the worker, emitted again on the calling thread. */
   | { t: 'warning'; name: string; message: string; code?: string };
@@ -72,7 +88,7 @@ export class ChannelTable {
   private readonly pool: SegmentPool | null;
 
   constructor(
-    ports: WorkerSetup['ports'],
+    ports: readonly ChannelPort[],
     private readonly schemaOf: (edge: string) => Schema,
     private readonly memory: ManagedMemory,
     private readonly engine: Engine,
@@ -157,18 +173,16 @@ export async function executeParallel(
   }
 }
 
-/** A port of a channel between two threads, held by `thread` (-1: the calling thread). */
-interface ThreadPort {
+/** A port of a channel between two slots, held by slot `thread` (-1: the calling thread). */
+interface ThreadPort extends ChannelPort {
   readonly thread: number;
-  readonly edge: string;
-  readonly from: number;
-  readonly to: number;
-  readonly port: MessagePort;
-  /** The channel's ring, shared by both ends. */
-  readonly ring: SharedArrayBuffer;
 }
 
-/** The ports of every exchange channel that crosses threads (within one worker, channels are local). */
+/**
+ * The ports of every exchange channel between two slots (within one slot, channels are local).
+ * Two slots hosted by the same worker thread still talk through a port and ring, both ends on
+ * that thread.
+ */
 function threadPorts(plan: PhysicalPlan): ThreadPort[] {
   const ports: ThreadPort[] = [];
   for (const c of plan.all) {
@@ -178,7 +192,7 @@ function threadPorts(plan: PhysicalPlan): ThreadPort[] {
       for (let a = 0; a < e.from.parallelism; a++) {
         for (const b of edgeTargets(e.kind, a, e.from.parallelism, c.parallelism)) {
           const receiver = c.onMain ? -1 : b;
-          if (receiver === a) continue; // same worker: a local channel
+          if (receiver === a) continue; // same slot: a local channel
           const { port1, port2 } = new MessageChannel();
           const ring = createRing();
           ports.push({ thread: a, edge, from: a, to: b, port: port1, ring }, { thread: receiver, edge, from: a, to: b, port: port2, ring });
@@ -189,47 +203,67 @@ function threadPorts(plan: PhysicalPlan): ThreadPort[] {
   return ports;
 }
 
-/** What the calling thread does with a worker's messages. */
+/** What the calling thread does with a worker's messages, by the subtask they concern. */
 interface WorkerHandlers {
-  readonly closed: () => void;
-  readonly ack: (id: number, entries: StateEntry[]) => void;
-  readonly metrics: (operators: readonly OperatorMetrics[]) => void;
-  readonly done: (final: StateEntry[]) => void;
+  readonly closed: (subtask: number) => void;
+  readonly ack: (subtask: number, id: number, entries: StateEntry[]) => void;
+  readonly metrics: (subtask: number, operators: readonly OperatorMetrics[]) => void;
+  readonly done: (subtask: number, final: StateEntry[]) => void;
   /** Whether the run failed already (a worker then exits without saying why). */
   readonly failed: () => boolean;
   readonly fail: (e: JobFailedError) => void;
   readonly warning: (w: { name: string; message: string; code?: string }) => void;
 }
 
-/** Resolves with a worker's metrics when it is done; rejects with the operator and subtask that failed. */
-function watchWorker(w: Worker, i: number, jobName: string, on: WorkerHandlers): Promise<OperatorMetrics[]> {
+/**
+ * Resolves with the metrics of every subtask worker `w` (thread `t`) hosts once all of them are
+ * done; rejects with the operator and subtask that failed.
+ */
+function watchWorker(w: Worker, t: number, subtasks: readonly number[], jobName: string, on: WorkerHandlers): Promise<OperatorMetrics[]> {
   return new Promise<OperatorMetrics[]>((resolve, reject) => {
-    let done = false;
+    const metrics: OperatorMetrics[] = [];
+    let running = subtasks.length;
     const failWith = (e: JobFailedError): void => {
       on.fail(e);
       reject(e);
     };
     w.on('message', (m: WorkerMessage) => {
-      if (m.t === 'closed') on.closed();
-      else if (m.t === 'ack') on.ack(m.id, m.entries);
-      else if (m.t === 'metrics') on.metrics(m.operators);
+      if (m.t === 'closed') on.closed(m.subtask);
+      else if (m.t === 'ack') on.ack(m.subtask, m.id, m.entries);
+      else if (m.t === 'metrics') on.metrics(m.subtask, m.operators);
       else if (m.t === 'warning') on.warning(m);
       else if (m.t === 'done') {
-        done = true;
-        on.done(m.final);
-        resolve([...m.metrics]);
+        on.done(m.subtask, m.final);
+        metrics.push(...m.metrics);
+        if (--running === 0) resolve(metrics);
       } else {
         const original = new Error(m.message);
         if (m.stack !== undefined) original.stack = m.stack;
         failWith(new JobFailedError(jobName, m.operator, m.subtask, original, m.uid));
       }
     });
-    w.on('error', (err) => failWith(new JobFailedError(jobName, `worker ${i}`, i, err)));
+    const name = `worker thread ${t} (subtasks ${subtasks.join(', ')})`;
+    w.on('error', (err) => failWith(new JobFailedError(jobName, name, subtasks[0]!, err)));
     w.on('exit', (code) => {
-      if (done || on.failed()) return;
-      failWith(new JobFailedError(jobName, `worker ${i}`, i, new Error(`the worker thread exited (code ${code}) before the job ended`)));
+      if (running === 0 || on.failed()) return;
+      failWith(new JobFailedError(jobName, name, subtasks[0]!, new Error(`the worker thread exited (code ${code}) before the job ended`)));
     });
   });
+}
+
+/**
+ * Worker threads for `slots` slots: one per core at most (Node's availableParallelism), so that
+ * a parallelism above the cores hosts several slots per thread instead of starting more threads
+ * than can run. `SLUICE_TASK_THREADS` overrides the cap (at least 1).
+ */
+export function taskThreads(slots: number, env: NodeJS.ProcessEnv = process.env): number {
+  const set = env.SLUICE_TASK_THREADS;
+  if (set !== undefined && set !== '') {
+    const n = Number(set);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`SLUICE_TASK_THREADS must be a whole number of threads, at least 1, not '${set}'; unset it to use one per core`);
+    return Math.min(slots, n);
+  }
+  return Math.min(slots, availableParallelism());
 }
 
 async function runParallel(
@@ -259,14 +293,17 @@ async function runParallel(
   const portsOf = (t: number) => ports.filter((p) => p.thread === t).map(({ edge, from, to, port, ring }) => ({ edge, from, to, port, ring }));
 
   const results: Promise<OperatorMetrics[]>[] = [];
-  /** Per worker: resolves its 'closed' (after the final checkpoint it commits and closes its sinks). */
+  /** Per subtask: resolves its 'closed' (after the final checkpoint it commits and closes its sinks). */
   const closed: (() => void)[] = [];
+  const threads = taskThreads(slots);
+  /** The worker that hosts each subtask: thread t hosts subtasks t, t + threads, ... */
+  const host = (subtask: number): Worker => workers[subtask % threads]!;
   // Stopping (the caller's signal, or stop with savepoint): every thread stops its sources and receivers.
   const stop = new AbortController();
   const stopAll = (): void => {
     if (stop.signal.aborted) return;
     stop.abort();
-    for (const w of workers) w.postMessage({ t: 'stop' });
+    for (const w of workers) w.postMessage({ t: 'stop' } satisfies SubtaskMessage);
   };
   if (options.signal?.aborted === true) stopAll();
   options.signal?.addEventListener('abort', stopAll, { once: true });
@@ -293,14 +330,14 @@ async function runParallel(
     warned.add(id);
     process.emitWarning(w.message, { type: w.name, ...(w.code !== undefined ? { code: w.code } : {}) });
   };
-  for (let i = 0; i < slots; i++) {
-    const mine = portsOf(i);
+  for (let t = 0; t < threads; t++) {
+    const subtasks = Array.from({ length: Math.ceil((slots - t) / threads) }, (_, k) => t + k * threads);
+    const hosted = subtasks.map((subtask) => ({ subtask, ports: portsOf(subtask) }));
     const setup: WorkerSetup = {
       job,
       jobName,
       env: { engine: engine.name, batchSize, parallelism: graph.parallel.parallelism, maxParallelism: graph.parallel.maxParallelism },
-      subtask: i,
-      ports: mine,
+      subtasks: hosted,
       memory: memory.setup,
       segments: pool?.setup ?? null,
       watermarks: board.buffer,
@@ -308,14 +345,14 @@ async function runParallel(
       progressIntervalMs: report === null ? null : interval,
     };
     configureWorkerHeaps();
-    const w = new Worker(workerScript('./worker.js', import.meta.url, 'a parallel run'), { workerData: setup, transferList: mine.map((p) => p.port) });
+    const w = new Worker(workerScript('./worker.js', import.meta.url, 'a parallel run'), { workerData: setup, transferList: hosted.flatMap((h) => h.ports.map((p) => p.port)) });
     workers.push(w);
     results.push(
-      watchWorker(w, i, jobName, {
-        closed: () => closed[i]?.(),
-        ack: (id, entries) => coordinator?.acknowledge(i, id, entries),
-        metrics: (operators) => latest.set(i, operators),
-        done: (final) => coordinator?.threadEnded(i, () => final),
+      watchWorker(w, t, subtasks, jobName, {
+        closed: (i) => closed[i]?.(),
+        ack: (i, id, entries) => coordinator?.acknowledge(i, id, entries),
+        metrics: (i, operators) => latest.set(i, operators),
+        done: (i, final) => coordinator?.threadEnded(i, () => final),
         failed: () => failure !== null,
         fail,
         warning,
@@ -325,12 +362,13 @@ async function runParallel(
   // This thread runs the sinks that write as one subtask, fed by the workers.
   const table = new ChannelTable(portsOf(-1), (edge) => edgeOf(plan, edge).from.outputSchema, memory, engine, pool?.setup ?? null);
   if (config !== null) {
-    const threads: CheckpointThread[] = workers.map((w) => ({
-      trigger: (id: number) => w.postMessage({ t: 'trigger', id }),
-      complete: (id: number) => w.postMessage({ t: 'complete', id }),
+    // One checkpoint participant per subtask (the coordinator's "thread" i is slot i), and this thread.
+    const participants: CheckpointThread[] = Array.from({ length: slots }, (_, subtask) => ({
+      trigger: (id: number) => host(subtask).postMessage({ t: 'trigger', id, subtask } satisfies SubtaskMessage),
+      complete: (id: number) => host(subtask).postMessage({ t: 'complete', id, subtask } satisfies SubtaskMessage),
     }));
-    if (mainTask !== null) threads.push({ trigger: (id) => mainTask.trigger(id), complete: (id) => mainTask.commit(id) });
-    coordinator = startCoordinator({ config, jobName, parallelism: graph.parallel.parallelism, maxParallelism: plan.maxParallelism, threads, restore, options, stop: stopAll });
+    if (mainTask !== null) participants.push({ trigger: (id) => mainTask.trigger(id), complete: (id) => mainTask.commit(id) });
+    coordinator = startCoordinator({ config, jobName, parallelism: graph.parallel.parallelism, maxParallelism: plan.maxParallelism, threads: participants, restore, options, stop: stopAll });
   }
   let progressTimer: NodeJS.Timeout | undefined;
   if (report !== null) {
@@ -367,9 +405,9 @@ async function runParallel(
       // same port) and then close; only then may the workers end.
       await Promise.race([
         Promise.all(
-          workers.map((w, i) => {
-            const p = new Promise<void>((r) => (closed[i] = r));
-            w.postMessage({ t: 'close' });
+          Array.from({ length: slots }, (_, subtask) => {
+            const p = new Promise<void>((r) => (closed[subtask] = r));
+            host(subtask).postMessage({ t: 'close', subtask } satisfies SubtaskMessage);
             return p;
           }),
         ),
@@ -395,5 +433,5 @@ async function runParallel(
   }
   const onMain = (mainRun as TaskRun | null)?.result.operators ?? [];
   const operators = [...perWorker.flat(), ...onMain].sort((a, b) => a.id - b.id || a.subtask - b.subtask);
-  return jobResult({ jobName, engine: engine.name, durationMs: performance.now() - started, operators, cancelled: stop.signal.aborted, memory: memory.use(engine), coordinator });
+  return jobResult({ jobName, engine: engine.name, durationMs: performance.now() - started, operators, cancelled: stop.signal.aborted, memory: memory.use(engine), coordinator, taskThreads: threads });
 }

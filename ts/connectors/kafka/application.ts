@@ -261,11 +261,11 @@ async function runApplication(jobName: string, graph: JobGraph, options: Execute
     await Promise.all(threads.map((t) => t.close()));
   }
   if (failure !== null) throw failure;
-  return combine(jobName, results, Date.now() - started);
+  return combine(jobName, results, Date.now() - started, threads.length);
 }
 
 /** One result for the instance: its tasks' runs summed (operators listed per run). */
-function combine(jobName: string, results: readonly JobResult[], durationMs: number): JobResult {
+function combine(jobName: string, results: readonly JobResult[], durationMs: number, taskThreads: number): JobResult {
   const operators: OperatorMetrics[] = results.flatMap((r) => r.operators);
   const first = results[0];
   return {
@@ -278,6 +278,7 @@ function combine(jobName: string, results: readonly JobResult[], durationMs: num
     deadLetters: results.reduce((a, r) => a + r.deadLetters, 0),
     cancelled: true,
     memory: first?.memory ?? { budgetBytes: 0, exchangeReservedBytes: 0, exchangePeakBytes: 0, operatorBudgetBytes: 0, operatorPeakBytes: 0, exchangeInFlightBytes: 0, operatorUsedBytes: 0 },
+    taskThreads,
   };
 }
 
