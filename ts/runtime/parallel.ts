@@ -4,9 +4,9 @@
  * the calling thread running the sinks that write as one subtask. The slots run on worker
  * threads, at most one per core (`taskThreads`): with more slots than cores a thread hosts
  * several, each with its own operators and channels on the thread's event loop, as a Flink
- * TaskManager runs several slots, rather than more threads than cores taking turns (which
- * measured 0.7-0.9x of the throughput of as many threads as cores, every extra isolate loading
- * and compiling the modules again). Workers build the same job
+ * TaskManager runs several slots, rather than more threads than cores taking turns (four
+ * threads on two cores ran at 0.8-1.0x of two, every extra isolate loading and compiling the
+ * modules again; BENCHMARKS.md). Workers build the same job
  * by importing the job module and calling its default export, so no function is ever sent
  * between threads; only batches are, over channels wired here.
  *
