@@ -77,23 +77,24 @@ describe('parallel execution', () => {
         expect(new Set(r.operators.map((m) => m.subtask)), `${engine} p=${p}`).toEqual(new Set(Array.from({ length: p }, (_, i) => i)));
         expect(lines, `${engine} p=${p}`).toEqual(base.lines);
       }
-      // Checkpoints reach every hosted subtask (a trigger may come while its job is still being built).
-      const out = join(dir, `sluice-hosted-chk-${process.pid}-${engine}.jsonl`);
-      const chk = join(dir, `sluice-hosted-chk-${process.pid}-${engine}`);
-      rmSync(chk, { recursive: true, force: true });
-      rmSync(out, { force: true });
+      // A checkpointing job whose sink subtasks (rolling part files, committed by checkpoints)
+      // are hosted: every subtask gets its triggers, commits and final close on the shared thread.
+      const out = join(dir, `sluice-hosted-chk-${process.pid}-${engine}`) + '/';
+      const chk = join(dir, `sluice-hosted-chk-${process.pid}-${engine}-chk`);
+      const clean = (): void => ['', '-1'].forEach((s) => [out.slice(0, -1) + s, chk + s].forEach((d) => rmSync(d, { recursive: true, force: true })));
+      const parts = (d: string): { names: string[]; lines: string[] } => {
+        const names = readdirSync(d).sort();
+        return { names, lines: names.flatMap((n) => readFileSync(join(d, n), 'utf8').trim().split('\n')).sort() };
+      };
+      clean();
       const job = new URL('../fixtures/jobs/checkpointed.ts', import.meta.url);
-      const one = await runJob(job, { engine, parallelism: 1, args: ['window', out, chk, '20000', '40000'] });
-      const uninterrupted = readFileSync(out, 'utf8').trim().split('\n').sort();
-      expect(one.checkpoints!.completed).toBeGreaterThan(0);
-      rmSync(chk, { recursive: true, force: true });
-      rmSync(out, { force: true });
+      await runJob(job, { engine, parallelism: 1, args: ['window', out.slice(0, -1) + '-1/', chk + '-1', '20000', '40000'] });
       const hosted = await withThreads('1', () => runJob(job, { engine, parallelism: 3, args: ['window', out, chk, '20000', '40000'] }));
       expect(hosted.taskThreads).toBe(1);
-      expect(hosted.checkpoints!.completed).toBeGreaterThan(0);
-      expect(readFileSync(out, 'utf8').trim().split('\n').sort()).toEqual(uninterrupted);
-      rmSync(out, { force: true });
-      rmSync(chk, { recursive: true, force: true });
+      const got = parts(out);
+      expect(new Set(got.names.map((n) => /^part-(\d)-\d{5}\.jsonl$/.exec(n)?.[1]))).toEqual(new Set(['0', '1', '2']));
+      expect(got.lines).toEqual(parts(out.slice(0, -1) + '-1').lines);
+      clean();
     }
   });
 

@@ -90,7 +90,13 @@ describe('partitioners', () => {
   async function run(how: string, engine: 'native' | 'ts', extra: string[] = []): Promise<Tagged[]> {
     const out = join(tmpdir(), `sluice-part-${process.pid}-${how}-${engine}.jsonl`);
     rmSync(out, { force: true });
-    await runJob(new URL('../fixtures/jobs/partitioners.ts', import.meta.url), { engine, parallelism: 2, args: [how, out, ...extra] });
+    // The fixture tells subtasks apart by thread: one thread each, even on a machine with one core.
+    process.env.SLUICE_TASK_THREADS = '2';
+    try {
+      await runJob(new URL('../fixtures/jobs/partitioners.ts', import.meta.url), { engine, parallelism: 2, args: [how, out, ...extra] });
+    } finally {
+      delete process.env.SLUICE_TASK_THREADS;
+    }
     const rows = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Tagged);
     rmSync(out, { force: true });
     return rows;

@@ -151,7 +151,8 @@ export interface JobResult {
   readonly memory: MemoryUse;
   /**
    * Worker threads the run's subtasks ran on: 0 when everything ran on the calling thread
-   * (parallelism 1), else at most one per core, each hosting one subtask per operator or more.
+   * (parallelism 1); a parallel run starts at most one per core (or SLUICE_TASK_THREADS), each
+   * hosting one slot or more; a Kafka application instance counts its task threads.
    */
   readonly taskThreads: number;
   /** Restarts after failures (restart strategy) before the run that succeeded. */

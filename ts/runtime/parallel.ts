@@ -160,6 +160,8 @@ export async function executeParallel(
   memoryBytes: number,
 ): Promise<JobResult> {
   const plan = buildPlan(graph);
+  // A bad SLUICE_TASK_THREADS fails here, before any memory or thread is taken.
+  taskThreads(plan.slots);
   const { exchangeReservedBytes, segments } = planMemory(plan, memoryBytes);
   const memory = ManagedMemory.create(memoryBytes, exchangeReservedBytes);
   // The exchange's segments, allocated once for the run (its exchange share of the budget).
