@@ -73,7 +73,7 @@ const CASES: Case[] = [
   ...(['q0', 'q5', 'q7', 'e2e'] as const).flatMap((q) =>
     ([1, 2, 4] as const).map((p) => ({
       name: `parallel-${q}-p${p}` as const,
-      title: `${q === 'e2e' ? 'the e2e keyed window job' : `Nexmark ${q}`} as a job at parallelism ${p}${p > 1 ? ` (${p} worker threads)` : ''}`,
+      title: `${q === 'e2e' ? 'the e2e keyed window job' : `Nexmark ${q}`} as a job at parallelism ${p}${p > 1 ? ` (${p > cpus().length ? `${p} subtasks on ${cpus().length}` : p} worker threads)` : ''}`,
       // Runs of several seconds at p=1 (q0 and q5 at 13-16 M/s, q7 at 3 M/s), so that starting
       // the worker threads (0.3-0.5 s of CPU each: loading and compiling the modules in every
       // isolate) does not decide the ratio.
