@@ -20,4 +20,15 @@ describe('parallel jobs', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('a worker thread that ends after the final checkpoint, before its sinks closed, fails the job (no hang)', async () => {
+    requireNative();
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-close-exits-'));
+    try {
+      const run = runJob(new URL('../fixtures/jobs/close-fails.ts', import.meta.url), { engine: 'ts', parallelism: 2, args: [join(dir, 'chk'), 'exit'] });
+      await expect(run).rejects.toThrow(/the worker thread exited \(code 7\) after the final checkpoint, before its sinks closed/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

@@ -213,6 +213,8 @@ interface WorkerHandlers {
   readonly done: (subtask: number, final: StateEntry[]) => void;
   /** Whether the run failed already (a worker then exits without saying why). */
   readonly failed: () => boolean;
+  /** Whether the calling thread waits for the subtasks to close (after the final checkpoint). */
+  readonly closing: () => boolean;
   readonly fail: (e: JobFailedError) => void;
   readonly warning: (w: { name: string; message: string; code?: string }) => void;
 }
@@ -225,12 +227,16 @@ function watchWorker(w: Worker, t: number, subtasks: readonly number[], jobName:
   return new Promise<OperatorMetrics[]>((resolve, reject) => {
     const metrics: OperatorMetrics[] = [];
     let running = subtasks.length;
+    let closed = 0;
     const failWith = (e: JobFailedError): void => {
       on.fail(e);
       reject(e);
     };
     w.on('message', (m: WorkerMessage) => {
-      if (m.t === 'closed') on.closed(m.subtask);
+      if (m.t === 'closed') {
+        closed++;
+        on.closed(m.subtask);
+      }
       else if (m.t === 'ack') on.ack(m.subtask, m.id, m.entries);
       else if (m.t === 'metrics') on.metrics(m.subtask, m.operators);
       else if (m.t === 'warning') on.warning(m);
@@ -247,8 +253,11 @@ function watchWorker(w: Worker, t: number, subtasks: readonly number[], jobName:
     const name = `worker thread ${t} (subtasks ${subtasks.join(', ')})`;
     w.on('error', (err) => failWith(new JobFailedError(jobName, name, subtasks[0]!, err)));
     w.on('exit', (code) => {
-      if (running === 0 || on.failed()) return;
-      failWith(new JobFailedError(jobName, name, subtasks[0]!, new Error(`the worker thread exited (code ${code}) before the job ended`)));
+      if (on.failed()) return;
+      // Done, and closed where the calling thread waits for that (else it would wait for ever).
+      if (running === 0 && !(on.closing() && closed < subtasks.length)) return;
+      const when = running > 0 ? 'before the job ended' : 'after the final checkpoint, before its sinks closed';
+      failWith(new JobFailedError(jobName, name, subtasks[0]!, new Error(`the worker thread exited (code ${code}) ${when}`)));
     });
   });
 }
@@ -298,6 +307,8 @@ async function runParallel(
   /** Per subtask: resolves its 'closed' (after the final checkpoint it commits and closes its sinks). */
   const closed: (() => void)[] = [];
   const threads = taskThreads(slots);
+  /** Set once the calling thread waits for every subtask's 'closed'. */
+  let closing = false;
   /** The worker that hosts each subtask: thread t hosts subtasks t, t + threads, ... */
   const host = (subtask: number): Worker => workers[subtask % threads]!;
   // Stopping (the caller's signal, or stop with savepoint): every thread stops its sources and receivers.
@@ -356,6 +367,7 @@ async function runParallel(
         metrics: (i, operators) => latest.set(i, operators),
         done: (i, final) => coordinator?.threadEnded(i, () => final),
         failed: () => failure !== null,
+        closing: () => closing,
         fail,
         warning,
       }),
@@ -405,6 +417,7 @@ async function runParallel(
       await (mainRun as TaskRun | null)?.close();
       // Sinks in workers commit the final checkpoint there (its 'complete' came first on the
       // same port) and then close; only then may the workers end.
+      closing = true;
       await Promise.race([
         Promise.all(
           Array.from({ length: slots }, (_, subtask) => {
