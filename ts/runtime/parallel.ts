@@ -161,7 +161,7 @@ export async function executeParallel(
 ): Promise<JobResult> {
   const plan = buildPlan(graph);
   // A bad SLUICE_TASK_THREADS fails here, before any memory or thread is taken.
-  taskThreads(plan.slots);
+  const threads = taskThreads(plan.slots);
   const { exchangeReservedBytes, segments } = planMemory(plan, memoryBytes);
   const memory = ManagedMemory.create(memoryBytes, exchangeReservedBytes);
   // The exchange's segments, allocated once for the run (its exchange share of the budget).
@@ -169,7 +169,7 @@ export async function executeParallel(
   // One pool for the window operators of every thread (the addon is loaded once per process).
   engine.openMemoryPool(memory.id, memory.operatorBudgetBytes);
   try {
-    return await runParallel(jobName, graph, plan, engine, batchSize, options, job, memory, pool);
+    return await runParallel(jobName, graph, plan, engine, batchSize, options, job, memory, pool, threads);
   } finally {
     engine.closeMemoryPool(memory.id);
   }
@@ -236,8 +236,7 @@ function watchWorker(w: Worker, t: number, subtasks: readonly number[], jobName:
       if (m.t === 'closed') {
         closed++;
         on.closed(m.subtask);
-      }
-      else if (m.t === 'ack') on.ack(m.subtask, m.id, m.entries);
+      } else if (m.t === 'ack') on.ack(m.subtask, m.id, m.entries);
       else if (m.t === 'metrics') on.metrics(m.subtask, m.operators);
       else if (m.t === 'warning') on.warning(m);
       else if (m.t === 'done') {
@@ -287,6 +286,8 @@ async function runParallel(
   job: JobModule,
   memory: ManagedMemory,
   pool: SegmentPool | null,
+  /** Worker threads to host the slots on (`taskThreads`). */
+  threads: number,
 ): Promise<JobResult> {
   const started = performance.now();
   const slots = plan.slots;
@@ -306,7 +307,6 @@ async function runParallel(
   const results: Promise<OperatorMetrics[]>[] = [];
   /** Per subtask: resolves its 'closed' (after the final checkpoint it commits and closes its sinks). */
   const closed: (() => void)[] = [];
-  const threads = taskThreads(slots);
   /** Set once the calling thread waits for every subtask's 'closed'. */
   let closing = false;
   /** The worker that hosts each subtask: thread t hosts subtasks t, t + threads, ... */

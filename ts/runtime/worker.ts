@@ -85,17 +85,22 @@ async function runSubtask(build: (env: StreamEnvironment, args: readonly string[
       post({ t: 'closed', subtask });
     }
   } catch (e) {
-    const original = e instanceof JobFailedError ? e.original : e;
-    const err = original instanceof Error ? original : new Error(String(original));
-    post({
-      t: 'error',
-      operator: e instanceof JobFailedError ? e.operator : (operatorOf(e)?.name ?? 'job setup'),
-      uid: e instanceof JobFailedError ? e.uid : operatorOf(e)?.uid,
-      subtask,
-      message: err.message,
-      stack: err.stack,
-    });
+    postFailure(e, subtask);
   }
+}
+
+/** Tells the calling thread that `subtask` failed: the operator where, and the original error. */
+function postFailure(e: unknown, subtask: number): void {
+  const original = e instanceof JobFailedError ? e.original : e;
+  const err = original instanceof Error ? original : new Error(String(original));
+  post({
+    t: 'error',
+    operator: e instanceof JobFailedError ? e.operator : (operatorOf(e)?.name ?? 'job setup'),
+    uid: e instanceof JobFailedError ? e.uid : operatorOf(e)?.uid,
+    subtask,
+    message: err.message,
+    stack: err.stack,
+  });
 }
 
 /**
@@ -112,7 +117,5 @@ function post(m: WorkerMessage): void {
   parentPort!.postMessage(m);
 }
 
-main().catch((e: unknown) => {
-  const err = e instanceof Error ? e : new Error(String(e));
-  post({ t: 'error', operator: 'job setup', uid: undefined, subtask: setup.subtasks[0]?.subtask ?? 0, message: err.message, stack: err.stack });
-});
+// A failure outside any one subtask (importing the job module): named after the thread's first.
+main().catch((e: unknown) => postFailure(e, setup.subtasks[0]?.subtask ?? 0));
