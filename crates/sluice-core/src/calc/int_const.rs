@@ -41,10 +41,25 @@ pub(super) trait Int: FromLit + Ord {
     /// `f` is finite and within the type's range (`as` would check, and that check keeps a
     /// loop of conversions scalar).
     unsafe fn from_f64(f: f64) -> Self;
+    /// Whether the short conversions below apply: |x| < 2^51 (every i32).
+    fn short(self) -> bool;
+    /// `as f64` for a `short` value. For i64 by the bits of 1.5 * 2^52 + x: an integer add and
+    /// an f64 subtract per lane, where AVX2 has no i64 -> f64 conversion (only AVX-512DQ has),
+    /// so `as` kept the loop scalar on such CPUs.
+    fn to_f64_short(self) -> f64;
+    /// An integral f64 with |f| < 2^51 back, the inverse of `to_f64_short`.
+    ///
+    /// # Safety
+    /// `f` is integral and |f| < 2^51 (and within the type's range).
+    unsafe fn from_f64_short(f: f64) -> Self;
 }
 
+/// 1.5 * 2^52: added to an integer of magnitude below 2^51, the sum's bits are those of
+/// 0x4338_0000_0000_0000 plus the integer.
+const SHORT_BIAS: f64 = 6_755_399_441_055_744.0;
+
 macro_rules! int {
-    ($t:ty, $name:expr, $exact:expr, [$($wrapping:ident),*]) => {
+    ($t:ty, $name:expr, $exact:expr, [$($wrapping:ident),*], {$($short:tt)*}) => {
         impl Int for $t {
             const MIN: $t = <$t>::MIN;
             const MAX: $t = <$t>::MAX;
@@ -74,12 +89,40 @@ macro_rules! int {
                 // SAFETY: the caller's promise (see the trait).
                 unsafe { f.to_int_unchecked() }
             }
+            $($short)*
         }
     };
 }
-int!(i32, "i32", |_: i32| true, [wrapping_add, wrapping_sub, wrapping_mul, wrapping_div, wrapping_rem]);
+int!(i32, "i32", |_: i32| true, [wrapping_add, wrapping_sub, wrapping_mul, wrapping_div, wrapping_rem], {
+    #[inline(always)]
+    fn short(self) -> bool {
+        true
+    }
+    #[inline(always)]
+    fn to_f64_short(self) -> f64 {
+        self as f64
+    }
+    #[inline(always)]
+    unsafe fn from_f64_short(f: f64) -> i32 {
+        // SAFETY: the caller's promise (see the trait).
+        unsafe { f.to_int_unchecked() }
+    }
+});
 // |x| < 2^53, as one unsigned compare.
-int!(i64, "i64", |x: i64| (x as u64).wrapping_add((1 << 53) - 1) < (1 << 54) - 1, [wrapping_add, wrapping_sub, wrapping_mul, wrapping_div, wrapping_rem]);
+int!(i64, "i64", |x: i64| (x as u64).wrapping_add((1 << 53) - 1) < (1 << 54) - 1, [wrapping_add, wrapping_sub, wrapping_mul, wrapping_div, wrapping_rem], {
+    #[inline(always)]
+    fn short(self) -> bool {
+        (self as u64).wrapping_add((1 << 51) - 1) < (1 << 52) - 1
+    }
+    #[inline(always)]
+    fn to_f64_short(self) -> f64 {
+        f64::from_bits(SHORT_BIAS.to_bits().wrapping_add(self as u64)) - SHORT_BIAS
+    }
+    #[inline(always)]
+    unsafe fn from_f64_short(f: f64) -> i64 {
+        (f + SHORT_BIAS).to_bits().wrapping_sub(SHORT_BIAS.to_bits()) as i64
+    }
+});
 
 /// The x for which `x op c` does not overflow, as [lo, hi].
 pub(super) fn in_range<A: Int>(op: &str, c: A) -> (A, A) {
@@ -156,10 +199,21 @@ pub(super) fn div<A: Int, const REM: bool>(x: Kernel, field: Option<usize>, c: A
                 unsafe { A::from_f64(f / cf) }
             }
         };
+        // As `through_f64`, with the conversions that vectorise on AVX2 too.
+        let through_f64_short = move |x: A| {
+            let f = x.to_f64_short();
+            let q = (f / cf).trunc();
+            // SAFETY: x and c are short (the `Any` below), so as above q is x / c truncated and
+            // f - q * c is x % c, both exactly and integral, and |x % c| < |c|, |x / c| <= |x|
+            // are below 2^51 too.
+            unsafe { A::from_f64_short(if REM { f - q * cf } else { q }) }
+        };
         let by_int = move |x: A| if REM { x.wrapping_rem(c) } else { x.wrapping_div(c) };
         // Null rows hold any value: `Any` and `Map` share `ok`, so a null row is neither checked
         // nor computed (its value would not be exact).
-        let out = if wide(Any { xs: &xs, ok, p: |x: A| !x.exact_in_f64() }) {
+        let out = if c.short() && !wide(Any { xs: &xs, ok, p: |x: A| !x.short() }) {
+            wide(Map { xs: &xs, ok, f: through_f64_short })
+        } else if wide(Any { xs: &xs, ok, p: |x: A| !x.exact_in_f64() }) {
             Map { xs: &xs, ok, f: by_int }.run()
         } else {
             wide(Map { xs: &xs, ok, f: through_f64 })

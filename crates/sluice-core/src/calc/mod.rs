@@ -160,6 +160,76 @@ mod tests {
         }
     }
 
+    /// `/` and `%` by a constant give the integer result in each of their three forms: every
+    /// operand and the constant below 2^51 (the short conversions), below 2^53 (f64 with `as`),
+    /// and beyond (the integer divide), a batch at each edge between them.
+    #[test]
+    fn division_by_a_constant_in_every_form() {
+        let schema = Schema::new(vec![Field::new("a", DataType::I64)]);
+        let spec = |op: &str, d: i64| {
+            format!(
+                r#"{{"name":"Calc(test)","columns":[{{"name":"m","expr":{{"k":"call","op":"{op}","t":"i64","n":false,"args":[{{"k":"field","i":0,"t":"i64","n":false}},{{"k":"lit","t":"i64","n":false,"v":"{d}"}}],"text":"(a {op} d)"}}}}]}}"#
+            )
+        };
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let s51 = (1i64 << 51) - 1;
+        let short: Vec<i64> = [0, 1, -1, 122, 123, -123, -124, s51, -s51, s51 - 122, -s51 + 122].into_iter().chain((0..2000).map(|_| (next() % (2 * s51 as u64)) as i64 - s51)).collect();
+        let batches: Vec<Vec<i64>> = [1i64 << 51, -(1 << 51), (1 << 53) - 1, -(1 << 53) + 1, 1 << 53, i64::MIN, i64::MAX]
+            .into_iter()
+            .map(|edge| short.iter().copied().chain([edge]).collect())
+            .chain([short.clone()])
+            .collect();
+        for d in [1i64, -1, 2, -2, 3, 7, 10, 123, -123, 60_000, s51, -s51, 1 << 51, (1 << 52) + 1, (1 << 53) - 1, 1 << 53, i64::MAX, i64::MIN] {
+            for op in ["mod", "div"] {
+                let calc = Calc::new(&schema, &spec(op, d)).expect("spec");
+                for a in &batches {
+                    let batch = BatchRef { schema: &schema, columns: vec![ColumnRef { values: ValuesRef::I64(a), validity: None }], len: a.len(), event_time: None };
+                    if op == "div" && d == -1 && a.contains(&i64::MIN) {
+                        continue;
+                    }
+                    let got = calc.process(&batch).expect("no error").computed.columns.remove(0).data;
+                    let ColumnData::I64(v) = got else { panic!("i64") };
+                    for (&r, &x) in v.iter().zip(a) {
+                        let want = if op == "mod" { x.wrapping_rem(d) } else { x.wrapping_div(d) };
+                        assert_eq!(r, want, "{x} {op} {d} (a batch ending in {})", a.last().unwrap());
+                    }
+                }
+            }
+        }
+    }
+
+    /// i64 -> f64 gives `as f64` in both forms (every value below 2^51, or not), nulls kept.
+    #[test]
+    fn i64_to_f64_as_rust_converts() {
+        let schema = Schema::new(vec![Field::new("a", DataType::I64)]);
+        let spec = r#"{"name":"Calc(test)","columns":[{"name":"f","expr":{"k":"call","op":"cast","t":"f64","n":true,"args":[{"k":"field","i":0,"t":"i64","n":true}],"text":"CAST(a AS DOUBLE)"}}]}"#;
+        let calc = Calc::new(&schema, spec).expect("spec");
+        let s51 = (1i64 << 51) - 1;
+        let short: Vec<i64> = (0..1000i64).map(|i| (i * 2_654_435_761 * 40_503) % s51 - s51 / 2).chain([0, 1, -1, s51, -s51]).collect();
+        for edge in [None, Some(1i64 << 51), Some(-(1 << 51)), Some((1 << 53) + 1), Some(i64::MIN), Some(i64::MAX)] {
+            let a: Vec<i64> = short.iter().copied().chain(edge).collect();
+            // Every third row null, holding a value that is not short (it must not matter).
+            let a: Vec<i64> = a.iter().enumerate().map(|(i, &v)| if i % 3 == 1 { i64::MAX - i as i64 } else { v }).collect();
+            let validity: Vec<u8> = (0..a.len().div_ceil(8)).map(|b| (0..8).filter(|k| (b * 8 + k) % 3 != 1).fold(0u8, |m, k| m | 1 << k)).collect();
+            let batch = BatchRef { schema: &schema, columns: vec![ColumnRef { values: ValuesRef::I64(&a), validity: Some(&validity) }], len: a.len(), event_time: None };
+            let out = calc.process(&batch).expect("no error").computed.columns.remove(0);
+            let ColumnData::F64(v) = &out.data else { panic!("f64") };
+            for (i, (&f, &x)) in v.iter().zip(&a).enumerate() {
+                let valid = out.validity.as_ref().is_none_or(|m| crate::batch::bit_get(m, i));
+                assert_eq!(valid, i % 3 != 1, "row {i}'s validity");
+                if valid {
+                    assert_eq!(f.to_bits(), (x as f64).to_bits(), "{x} (a batch ending in {edge:?})");
+                }
+            }
+        }
+    }
+
     /// A field with a literal (the field read in place, `un_field`) gives what the same operator
     /// over two columns gives: over a selection with gaps, with nulls, the literal on either
     /// side; a row the filter dropped is never computed, and a kept row fails as it would.
