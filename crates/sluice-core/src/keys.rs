@@ -62,6 +62,89 @@ pub fn hash_i64_key(v: i64) -> u32 {
     fmix32((h ^ mix_k(tail)) ^ 9)
 }
 
+/// `hash_i64_key` of each of `keys` into `out`, eight keys at a time with AVX2 where the CPU has
+/// it (the build targets baseline x86-64, whose SSE2 has no 32-bit lane multiply, so the portable
+/// loop hashes one key at a time).
+pub fn hash_i64_keys(keys: &[i64], out: &mut [u32]) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU was just found to have AVX2, the only requirement of `hash_i64_keys`.
+        done = unsafe { avx2::hash_i64_keys(keys, out) };
+    }
+    for (d, &k) in out[done..].iter_mut().zip(&keys[done..]) {
+        *d = hash_i64_key(k);
+    }
+}
+
+/// `hash_i64_key` written out in AVX2 lanes: the compiler's own vectorisation of the scalar
+/// loop used 128-bit lanes and shuffled every key apart, about 2.2 ns a key on an AVX2-only
+/// Zen 2; this form takes eight keys per step.
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2 {
+    use std::arch::x86_64::*;
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn rotl<const L: i32, const R: i32>(x: __m256i) -> __m256i {
+        _mm256_or_si256(_mm256_slli_epi32::<L>(x), _mm256_srli_epi32::<R>(x))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn mix_k(k: __m256i) -> __m256i {
+        let k = _mm256_mullo_epi32(k, _mm256_set1_epi32(0xcc9e_2d51_u32 as i32));
+        _mm256_mullo_epi32(rotl::<15, 17>(k), _mm256_set1_epi32(0x1b87_3593))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn mix_h(h: __m256i, k: __m256i) -> __m256i {
+        let h = rotl::<13, 19>(_mm256_xor_si256(h, mix_k(k)));
+        // h * 5 + 0xe6546b64
+        _mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32::<2>(h), h), _mm256_set1_epi32(0xe654_6b64_u32 as i32))
+    }
+
+    /// `hash_i64_key` of keys k0..k3 (`a`) and k4..k7 (`b`), in that order.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(crate) fn hash8(a: __m256i, b: __m256i) -> __m256i {
+        // Low and high halves of the keys, in the order k0 k1 k4 k5 | k2 k3 k6 k7 (put right by
+        // one permute of the result).
+        let lo = _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b)));
+        let hi = _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b)));
+        // The canonical bytes [1, v as 8 LE bytes] as murmur3's blocks and tail.
+        let k1 = _mm256_or_si256(_mm256_slli_epi32::<8>(lo), _mm256_set1_epi32(1));
+        let k2 = _mm256_or_si256(_mm256_srli_epi32::<24>(lo), _mm256_slli_epi32::<8>(hi));
+        let tail = _mm256_srli_epi32::<24>(hi);
+        let h = mix_h(mix_h(_mm256_setzero_si256(), k1), k2);
+        let mut h = _mm256_xor_si256(_mm256_xor_si256(h, mix_k(tail)), _mm256_set1_epi32(9));
+        // fmix32
+        h = _mm256_xor_si256(h, _mm256_srli_epi32::<16>(h));
+        h = _mm256_mullo_epi32(h, _mm256_set1_epi32(0x85eb_ca6b_u32 as i32));
+        h = _mm256_xor_si256(h, _mm256_srli_epi32::<13>(h));
+        h = _mm256_mullo_epi32(h, _mm256_set1_epi32(0xc2b2_ae35_u32 as i32));
+        h = _mm256_xor_si256(h, _mm256_srli_epi32::<16>(h));
+        _mm256_permute4x64_epi64::<0b11_01_10_00>(h)
+    }
+
+    /// The hashes of the first `keys.len() / 8 * 8` keys; returns how many it did.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn hash_i64_keys(keys: &[i64], out: &mut [u32]) -> usize {
+        let steps = keys.len().min(out.len()) / 8;
+        for i in 0..steps {
+            // SAFETY: keys[8i..8i + 8] and out[8i..8i + 8] are in bounds (i < steps); the loads
+            // and the store are unaligned ones.
+            unsafe {
+                let p = keys.as_ptr().add(8 * i) as *const __m256i;
+                let h = hash8(_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)));
+                _mm256_storeu_si256(out.as_mut_ptr().add(8 * i) as *mut __m256i, h);
+            }
+        }
+        steps * 8
+    }
+}
+
 /// murmur3_32 (seed 0) of the canonical key bytes of each of the first `n` rows of `cols` (at
 /// least one column); a single non-null i64 or timestamp column is hashed without building the
 /// bytes. Inlined into its caller: as a separate call, hash partitioning of 8192-row batches
@@ -70,7 +153,9 @@ pub fn hash_i64_key(v: i64) -> u32 {
 pub fn hash_keys(cols: &[ColumnRef<'_>], n: usize) -> Vec<u32> {
     if let ([c], None) = (cols, cols[0].validity) {
         if let ValuesRef::I64(v) | ValuesRef::Timestamp(v) = c.values {
-            return v[..n].iter().map(|&x| hash_i64_key(x)).collect();
+            let mut out = vec![0; n];
+            hash_i64_keys(&v[..n], &mut out);
+            return out;
         }
     }
     let mut scratch = Vec::with_capacity(64);
@@ -174,6 +259,27 @@ mod tests {
             let mut bytes = vec![1u8];
             bytes.extend_from_slice(&v.to_le_bytes());
             assert_eq!(hash_i64_key(v), murmur3_32(&bytes, 0), "{v}");
+        }
+    }
+
+    /// The batch form (AVX2 lanes where the CPU has them, the keys past the last eight one at a
+    /// time) gives every key `hash_i64_key`, at every length.
+    #[test]
+    fn hashing_keys_in_lanes_as_one_at_a_time() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut keys: Vec<i64> = vec![0, 1, -1, i64::MIN, i64::MAX, 255, 256, 1 << 24, (1 << 32) - 1, 1 << 32, 1 << 56, -(1 << 56)];
+        keys.extend((0..5000).map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as i64
+        }));
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, keys.len()] {
+            let mut out = vec![0; len];
+            hash_i64_keys(&keys[..len], &mut out);
+            for (i, &k) in keys[..len].iter().enumerate() {
+                assert_eq!(out[i], hash_i64_key(k), "key {k} (row {i} of {len})");
+            }
         }
     }
 }

@@ -314,65 +314,26 @@ fn subtasks_of_i64_keys_scalar(keys: &[i64], to: &mut [u32], mask: u32, n: u32, 
     }
 }
 
-/// `hash_i64_key` written out in AVX2 lanes: the compiler's own vectorisation of the scalar
-/// loop used 128-bit lanes and shuffled every key apart, about 2.2 ns a key on an AVX2-only
-/// Zen 2; this form takes eight keys per step.
+/// The subtasks of the first `keys.len() / 8 * 8` keys, eight at a time
+/// (`keys::avx2::hash8`); returns how many it did.
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
+    use crate::keys::avx2::hash8;
     use std::arch::x86_64::*;
 
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn rotl<const L: i32, const R: i32>(x: __m256i) -> __m256i {
-        _mm256_or_si256(_mm256_slli_epi32::<L>(x), _mm256_srli_epi32::<R>(x))
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn mix_k(k: __m256i) -> __m256i {
-        let k = _mm256_mullo_epi32(k, _mm256_set1_epi32(0xcc9e_2d51_u32 as i32));
-        _mm256_mullo_epi32(rotl::<15, 17>(k), _mm256_set1_epi32(0x1b87_3593))
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx2")]
-    fn mix_h(h: __m256i, k: __m256i) -> __m256i {
-        let h = rotl::<13, 19>(_mm256_xor_si256(h, mix_k(k)));
-        // h * 5 + 0xe6546b64
-        _mm256_add_epi32(_mm256_add_epi32(_mm256_slli_epi32::<2>(h), h), _mm256_set1_epi32(0xe654_6b64_u32 as i32))
-    }
-
-    /// The subtasks of the first `keys.len() / 8 * 8` keys; returns how many it did.
     #[target_feature(enable = "avx2")]
     pub(super) fn subtasks_of_i64_keys(keys: &[i64], to: &mut [u32], mask: u32, n: u32, shift: u32) -> usize {
         let steps = keys.len().min(to.len()) / 8;
         let (vmask, vn) = (_mm256_set1_epi32(mask as i32), _mm256_set1_epi32(n as i32));
         let shift = _mm_cvtsi32_si128(shift as i32);
         for i in 0..steps {
-            // SAFETY: keys[8i..8i + 8] and to[8i..8i + 8] are in bounds (i < steps); loads and
-            // stores are unaligned ones.
-            let (a, b) = unsafe {
+            // SAFETY: keys[8i..8i + 8] and to[8i..8i + 8] are in bounds (i < steps); the loads
+            // and the store are unaligned ones.
+            let h = unsafe {
                 let p = keys.as_ptr().add(8 * i) as *const __m256i;
-                (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
+                hash8(_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
             };
-            // Low and high halves of the keys, in the order k0 k1 k4 k5 | k2 k3 k6 k7 (put
-            // right by one permute of the result).
-            let lo = _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b)));
-            let hi = _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b)));
-            // The canonical bytes [1, v as 8 LE bytes] as murmur3's blocks and tail.
-            let k1 = _mm256_or_si256(_mm256_slli_epi32::<8>(lo), _mm256_set1_epi32(1));
-            let k2 = _mm256_or_si256(_mm256_srli_epi32::<24>(lo), _mm256_slli_epi32::<8>(hi));
-            let tail = _mm256_srli_epi32::<24>(hi);
-            let h = mix_h(mix_h(_mm256_setzero_si256(), k1), k2);
-            let mut h = _mm256_xor_si256(_mm256_xor_si256(h, mix_k(tail)), _mm256_set1_epi32(9));
-            // fmix32
-            h = _mm256_xor_si256(h, _mm256_srli_epi32::<16>(h));
-            h = _mm256_mullo_epi32(h, _mm256_set1_epi32(0x85eb_ca6b_u32 as i32));
-            h = _mm256_xor_si256(h, _mm256_srli_epi32::<13>(h));
-            h = _mm256_mullo_epi32(h, _mm256_set1_epi32(0xc2b2_ae35_u32 as i32));
-            h = _mm256_xor_si256(h, _mm256_srli_epi32::<16>(h));
             let sub = _mm256_srl_epi32(_mm256_mullo_epi32(_mm256_and_si256(h, vmask), vn), shift);
-            let sub = _mm256_permute4x64_epi64::<0b11_01_10_00>(sub);
             // SAFETY: as above.
             unsafe { _mm256_storeu_si256(to.as_mut_ptr().add(8 * i) as *mut __m256i, sub) };
         }
