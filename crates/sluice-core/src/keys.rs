@@ -249,6 +249,21 @@ pub fn decode_keys(keys: &[&[u8]], types: impl Iterator<Item = DataType>) -> Vec
     out
 }
 
+/// i64 keys for the tests of the AVX2 lanes: the edges of each 32-bit half and of murmur3's
+/// blocks, then random ones.
+#[cfg(test)]
+pub(crate) fn lane_test_keys() -> Vec<i64> {
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut keys: Vec<i64> = vec![0, 1, -1, i64::MIN, i64::MAX, 255, 256, 1 << 24, (1 << 32) - 1, 1 << 32, 1 << 56, -(1 << 56)];
+    keys.extend((0..5000).map(|_| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed as i64
+    }));
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,14 +281,7 @@ mod tests {
     /// time) gives every key `hash_i64_key`, at every length.
     #[test]
     fn hashing_keys_in_lanes_as_one_at_a_time() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut keys: Vec<i64> = vec![0, 1, -1, i64::MIN, i64::MAX, 255, 256, 1 << 24, (1 << 32) - 1, 1 << 32, 1 << 56, -(1 << 56)];
-        keys.extend((0..5000).map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as i64
-        }));
+        let keys = lane_test_keys();
         for len in [0, 1, 7, 8, 9, 15, 16, 17, keys.len()] {
             let mut out = vec![0; len];
             hash_i64_keys(&keys[..len], &mut out);

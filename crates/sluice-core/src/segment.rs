@@ -602,14 +602,7 @@ mod tests {
     /// runtime's `kg * n / maxParallelism` uses them.
     #[test]
     fn subtasks_of_i64_keys_agree_with_the_scalar_hash() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut keys: Vec<i64> = vec![0, 1, -1, i64::MIN, i64::MAX, 255, 256, 1 << 24, (1 << 32) - 1, 1 << 32, 1 << 56, -(1 << 56)];
-        keys.extend((0..5000).map(|_| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed as i64
-        }));
+        let keys = crate::keys::lane_test_keys();
         for (n, max) in [(2u32, 128u32), (3, 128), (4, 32768), (7, 256)] {
             for len in [0, 1, 7, 8, 9, 15, 16, 17, keys.len()] {
                 let mut to = vec![u32::MAX; len];
