@@ -66,12 +66,15 @@ pub fn hash_i64_key(v: i64) -> u32 {
 /// it (the build targets baseline x86-64, whose SSE2 has no 32-bit lane multiply, so the portable
 /// loop hashes one key at a time).
 pub fn hash_i64_keys(keys: &[i64], out: &mut [u32]) {
-    let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
+    let done = if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU was just found to have AVX2, the only requirement of `hash_i64_keys`.
-        done = unsafe { avx2::hash_i64_keys(keys, out) };
-    }
+        unsafe { avx2::hash_i64_keys(keys, out) }
+    } else {
+        0
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = 0;
     for (d, &k) in out[done..].iter_mut().zip(&keys[done..]) {
         *d = hash_i64_key(k);
     }

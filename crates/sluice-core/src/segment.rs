@@ -300,7 +300,8 @@ pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: 
 fn subtasks_of_i64_keys(keys: &[i64], to: &mut [u32], mask: u32, n: u32, shift: u32) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU was just found to have AVX2, the only requirement of `avx2`.
+        // SAFETY: the CPU was just found to have AVX2, the only requirement of
+        // `avx2::subtasks_of_i64_keys`.
         let done = unsafe { avx2::subtasks_of_i64_keys(keys, to, mask, n, shift) };
         subtasks_of_i64_keys_scalar(&keys[done..], &mut to[done..], mask, n, shift);
         return;
