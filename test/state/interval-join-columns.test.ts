@@ -4,20 +4,10 @@
 // restored at every step.
 import { describe, expect, it } from 'vitest';
 import { BatchBuilder } from '../../ts/batch/builder.js';
-import { getI64, i32View } from '../../ts/batch/i64.js';
-import { rowReader, type RecordBatch, type Row } from '../../ts/batch/record-batch.js';
+import type { RecordBatch, Row } from '../../ts/batch/record-batch.js';
 import { Schema } from '../../ts/batch/schema.js';
-import { Operator } from '../../ts/runtime/operator.js';
 import { IntervalJoinOperator } from '../../ts/runtime/operators/joins.js';
-
-class Collect extends Operator {
-  readonly rows: unknown[] = [];
-  processBatch(b: RecordBatch): void {
-    const read = rowReader(b);
-    const times = i32View(b.eventTime!);
-    for (let i = 0; i < b.length; i++) this.rows.push({ ...read(i), $time: getI64(times, i) });
-  }
-}
+import { Collect } from './collect.js';
 
 const left = Schema.from({ k: 'i64', t: 'timestamp', s: 'utf8?', v: 'f64?' });
 const right = Schema.from({ k: 'i64', t: 'timestamp', s: 'utf8?', b: 'bool' });

@@ -93,18 +93,52 @@ export interface JoinWindows {
   readonly describe: string;
 }
 
+/**
+ * Per input, the arrival number of a group's (or session's) first record there, -1 for none.
+ * Results within a firing go in this order: by first left record, then (groups with no left
+ * record) by first right one. Each input's own order is deterministic, while which input
+ * delivers first is not (two upstream tasks; a restore replays them at other speeds), so the
+ * order of first arrival over both inputs would differ between a run and its restore.
+ */
+type FirstArrivals = [number, number];
+
 interface Session {
   readonly key: unknown;
   readonly start: number;
   readonly end: number;
-  /** Arrival number of the session's first record (firing order). */
-  readonly seq: number;
+  /** Old snapshots: the first record's arrival over both inputs, the order before `first`. */
+  readonly seq?: number;
+  readonly first?: FirstArrivals;
   readonly sides: [Row[], Row[]];
 }
 
 interface Group {
   readonly key: unknown;
   readonly sides: Row[][];
+  /** Absent in snapshots taken before it existed (those groups keep their Map order). */
+  readonly first?: FirstArrivals;
+}
+
+/** -1 (none) after every arrival number. */
+function arrival(n: number): number {
+  return n < 0 ? Number.MAX_SAFE_INTEGER : n;
+}
+
+/** The firing order of two groups (or sessions) by their first arrivals (a stable sort keeps ties in their order). */
+function byFirstArrival(a: { readonly first?: FirstArrivals }, b: { readonly first?: FirstArrivals }): number {
+  if (a.first === undefined || b.first === undefined) return 0;
+  return arrival(a.first[0]) - arrival(b.first[0]) || arrival(a.first[1]) - arrival(b.first[1]);
+}
+
+/** A snapshot's arrival numbers (one number over both inputs before they were per input). */
+function arrivalsOf(a: FirstArrivals | number | undefined): FirstArrivals {
+  return typeof a === 'number' ? [a, a] : a === undefined ? [0, 0] : [a[0], a[1]];
+}
+
+/** The earlier of two first arrivals per input (-1: none). */
+function earlier(a: FirstArrivals, b: FirstArrivals): FirstArrivals {
+  const min = (x: number, y: number): number => (x < 0 ? y : y < 0 ? x : Math.min(x, y));
+  return [min(a[0], b[0]), min(a[1], b[1])];
 }
 
 export interface WindowCoGroupSpec {
@@ -129,18 +163,18 @@ export class WindowCoGroupOperator extends MultiInputOperator {
   }
 
   override restoreState(state: unknown): void {
-    const s = state as { inputs: unknown; windows: [number, [unknown, Group][]][]; starts: number[]; sessions: [unknown, Session[]][]; arrivals: number; produced: number };
+    const s = state as { inputs: unknown; windows: [number, [unknown, Group][]][]; starts: number[]; sessions: [unknown, Session[]][]; arrivals: FirstArrivals | number; produced: number };
     super.restoreState(s.inputs);
     for (const [start, groups] of s.windows) this.windows.set(start, new Map(groups));
     this.starts.push(...s.starts);
     for (const [k, ss] of s.sessions) this.sessions.set(k, ss);
-    this.arrivals = s.arrivals;
+    this.arrivals = arrivalsOf(s.arrivals);
     this.produced = s.produced;
   }
 
   override restoreRescaled(states: readonly unknown[], keep: KeyGroupFilter): boolean {
     if (this.keyGroups === null) return false;
-    const olds = states as { inputs: unknown; windows: [number, [unknown, Group][]][]; sessions: [unknown, Session[]][]; arrivals: number; produced: number }[];
+    const olds = states as { inputs: unknown; windows: [number, [unknown, Group][]][]; sessions: [unknown, Session[]][]; arrivals: FirstArrivals | number; produced: number }[];
     this.restoreInputsRescaled(olds.map((s) => s.inputs));
     for (const s of olds) {
       for (const [start, groups] of s.windows) {
@@ -157,13 +191,14 @@ export class WindowCoGroupOperator extends MultiInputOperator {
       const sessions = s.sessions.filter(([, ss]) => ss.length > 0);
       for (const [k, ss] of keep.entries(sessions, ([, ss]) => ss[0]!.key, this.keyGroups)) this.sessions.set(k, ss);
       // Arrival numbers order firings within a window end: keep them increasing past every old subtask's.
-      this.arrivals = Math.max(this.arrivals, s.arrivals);
+      const old = arrivalsOf(s.arrivals);
+      this.arrivals = [Math.max(this.arrivals[0], old[0]), Math.max(this.arrivals[1], old[1])];
       this.produced = Math.max(this.produced, s.produced);
     }
     return true;
   }
 
-  /** window start -> key -> records per side, keys in first-arrival order (Map order). */
+  /** window start -> key -> records per side (fired in `byFirstArrival` order). */
   private readonly windows = new Map<number, Map<unknown, Group>>();
   private readonly starts: number[] = [];
   private produced = 0;
@@ -189,7 +224,8 @@ export class WindowCoGroupOperator extends MultiInputOperator {
 
   /** Sessions per key (only for session windows), each with the records of both sides. */
   private readonly sessions = new Map<unknown, Session[]>();
-  private arrivals = 0;
+  /** Records that arrived so far, per input: the next arrival number of each. */
+  private arrivals: FirstArrivals = [0, 0];
 
   processBatch(batch: RecordBatch, input: number): void {
     if (this.assigner.gapMs !== undefined) return this.addToSessions(batch, input, this.assigner.gapMs);
@@ -202,6 +238,7 @@ export class WindowCoGroupOperator extends MultiInputOperator {
       windowStarts(this.assigner, ts, starts);
       const r = read(i);
       const k = key(r);
+      const seq = this.arrivals[input]!++;
       let placed = false;
       for (const start of starts) {
         if (start + this.assigner.sizeMs - 1 <= this.watermark) continue; // that window has fired
@@ -215,9 +252,10 @@ export class WindowCoGroupOperator extends MultiInputOperator {
         const ks = mapKey(k);
         let g = w.get(ks);
         if (g === undefined) {
-          g = { key: k, sides: [[], []] };
+          g = { key: k, sides: [[], []], first: [-1, -1] };
           w.set(ks, g);
         }
+        if (g.first !== undefined && g.first[input]! < 0) g.first[input] = seq;
         g.sides[input]!.push(r);
       }
       if (!placed) this.metrics.lateRecordsDropped!++;
@@ -242,7 +280,9 @@ export class WindowCoGroupOperator extends MultiInputOperator {
       const k = key(r);
       const ks = mapKey(k);
       const list = this.sessions.get(ks) ?? [];
-      let merged: Session = { key: k, start: t, end: t + gap, seq: this.arrivals++, sides: [[], []] };
+      const first: FirstArrivals = [-1, -1];
+      first[input] = this.arrivals[input]!++;
+      let merged: Session = { key: k, start: t, end: t + gap, first, sides: [[], []] };
       merged.sides[input]!.push(r);
       const keep: Session[] = [];
       for (const x of list) {
@@ -251,7 +291,7 @@ export class WindowCoGroupOperator extends MultiInputOperator {
             key: k,
             start: Math.min(x.start, merged.start),
             end: Math.max(x.end, merged.end),
-            seq: Math.min(x.seq, merged.seq),
+            first: earlier(x.first ?? [-1, -1], merged.first!),
             sides: [
               [...x.sides[0], ...merged.sides[0]],
               [...x.sides[1], ...merged.sides[1]],
@@ -275,7 +315,7 @@ export class WindowCoGroupOperator extends MultiInputOperator {
       if (rest.length === 0) this.sessions.delete(ks);
       else if (rest.length !== list.length) this.sessions.set(ks, rest);
     }
-    due.sort((a, b) => a.end - b.end || a.start - b.start || a.seq - b.seq);
+    due.sort((a, b) => a.end - b.end || a.start - b.start || byFirstArrival(a, b) || (a.seq ?? 0) - (b.seq ?? 0));
     for (const x of due) {
       const [l, r] = x.sides;
       if (this.innerJoin && (l.length === 0 || r.length === 0)) continue;
@@ -292,7 +332,7 @@ export class WindowCoGroupOperator extends MultiInputOperator {
       const w = this.windows.get(start)!;
       this.windows.delete(start);
       const window = { start, end: start + size };
-      for (const g of w.values()) {
+      for (const g of [...w.values()].sort(byFirstArrival)) {
         const [l, r] = g.sides as [Row[], Row[]];
         if (this.innerJoin && (l.length === 0 || r.length === 0)) continue;
         const res = this.fn(l, r, window);
