@@ -124,9 +124,13 @@ function arrival(n: number): number {
   return n < 0 ? Number.MAX_SAFE_INTEGER : n;
 }
 
-/** The firing order of two groups (or sessions) by their first arrivals (a stable sort keeps ties in their order). */
+/**
+ * The firing order of two groups (or sessions) by their first arrivals (a stable sort keeps ties in their order).
+ * Groups restored from a snapshot without arrivals came before every later one: they go first,
+ * in their Map order (ties among themselves; a consistent order, for a mixed window too).
+ */
 function byFirstArrival(a: { readonly first?: FirstArrivals }, b: { readonly first?: FirstArrivals }): number {
-  if (a.first === undefined || b.first === undefined) return 0;
+  if (a.first === undefined || b.first === undefined) return (a.first === undefined ? 0 : 1) - (b.first === undefined ? 0 : 1);
   return arrival(a.first[0]) - arrival(b.first[0]) || arrival(a.first[1]) - arrival(b.first[1]);
 }
 
