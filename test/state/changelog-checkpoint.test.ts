@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cli, killAndResume, publishedOutput, root, work } from './checkpoint-jobs.js';
+import { cli, killAndResume, paced, publishedOutput, root, UNPACED, work } from './checkpoint-jobs.js';
 import { checkpointIds } from '../../ts/runtime/checkpoint-store.js';
 import { ENGINES } from '../engines.js';
 
@@ -37,7 +37,7 @@ function finalTable(text: string): string[] {
 describe.each(ENGINES)('updating aggregations and a regular join resume from checkpoints (%s engine)', (engine) => {
   it('killed with SIGKILL and resumed: the changes give the uninterrupted run\'s final table', async () => {
     const refOut = join(work, `changelog-ref-${engine}.jsonl`);
-    const r = spawnSync(process.execPath, [cli, ...args(engine, refOut, join(work, `changelog-ref-chk-${engine}`), '10000000')], { cwd: root, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [cli, ...args(engine, refOut, join(work, `changelog-ref-chk-${engine}`), UNPACED)], { cwd: root, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const reference = publishedOutput(refOut);
     const expected = finalTable(reference);
@@ -46,7 +46,7 @@ describe.each(ENGINES)('updating aggregations and a regular join resume from che
     const dir = join(work, `changelog-chk-${engine}`);
     // The output is compared as a final table, not line by line: after a restore the source's
     // batches (and so the mini-batch changes) may fall differently.
-    await killAndResume({ args: (slowdown) => args(engine, out, dir, String(Math.max(1, Math.floor(Number(RATE) / slowdown))), ['--restore-from', 'latest']), out, dir, reference, ordered: false, seed: 22, compare: (final) => expect(finalTable(final)).toEqual(expected) });
+    await killAndResume({ args: (slowdown) => args(engine, out, dir, paced(RATE, slowdown), ['--restore-from', 'latest']), out, dir, reference, ordered: false, seed: 22, compare: (final) => expect(finalTable(final)).toEqual(expected) });
   });
 
   it.each([
@@ -56,7 +56,7 @@ describe.each(ENGINES)('updating aggregations and a regular join resume from che
     const tag = `${engine}-${from}-${to}`;
     const run = (out: string, p: number, extra: string[], chk: string, rate: string): string[] => [cli, 'run', 'test/fixtures/jobs/changelog-checkpointed.ts', '--engine', engine, '--parallelism', String(p), '--no-progress', ...extra, '--', out, chk, EVENTS, rate, '1'];
     const ref = join(work, `sp-ref-${tag}.jsonl`);
-    const r = spawnSync(process.execPath, run(ref, from, [], join(work, `sp-ref-chk-${tag}`), '10000000'), { cwd: root, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, run(ref, from, [], join(work, `sp-ref-chk-${tag}`), UNPACED), { cwd: root, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const expected = finalTable(publishedOutput(ref));
     const out = join(work, `sp-${tag}.jsonl`);
@@ -72,7 +72,7 @@ describe.each(ENGINES)('updating aggregations and a regular join resume from che
     while (!ended && (checkpointIds(chk)[0] ?? 0) === 0) await new Promise((res) => setTimeout(res, 5));
     child.kill('SIGINT');
     expect(await exited, stderr).toBe(130);
-    const resumed = spawnSync(process.execPath, run(out, to, ['--restore-from', savepoints], chk, RATE), { cwd: root, encoding: 'utf8' });
+    const resumed = spawnSync(process.execPath, run(out, to, ['--restore-from', savepoints], chk, UNPACED), { cwd: root, encoding: 'utf8' });
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/resumed from .*chk-\d+|restored from .*chk-\d+/);
     expect(finalTable(publishedOutput(out))).toEqual(expected);

@@ -14,6 +14,17 @@ export const work = mkdtempSync(join(tmpdir(), 'sluice-ckpt-'));
 
 export const EVENTS = '200000';
 export const RATE = '40000'; // about 5 s of wall time without restarts: room for four kills after progress, also on a loaded machine
+/**
+ * The pace of runs that need none (references, a run resumed after the last kill or from a
+ * savepoint): far above what the jobs reach. Their output does not depend on the pace (event
+ * time comes from the generator), and a paced run costs CI seconds of waiting each.
+ */
+export const UNPACED = '1000000000';
+
+/** `rate` events/s `slowdown` times slower; `null`: unpaced. */
+export function paced(rate: string, slowdown: number | null): string {
+  return slowdown === null ? UNPACED : String(Math.max(1, Math.floor(Number(rate) / slowdown)));
+}
 
 export function jobArgs(kind: string, out: string, dir: string, engine: string, parallelism: number, extra: string[] = [], rate = RATE): string[] {
   // (q8's sparse persons source needs no smaller batches: a paced Nexmark source emits what is due every 10 ms.)
@@ -21,9 +32,9 @@ export function jobArgs(kind: string, out: string, dir: string, engine: string, 
   return ['run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(parallelism), '--no-progress', ...batches, ...extra, '--', kind, out, dir, EVENTS, rate];
 }
 
-/** The same job paced `slowdown` times slower (its output does not depend on the pace: event time comes from the generator). */
-export function pacedJobArgs(kind: string, out: string, dir: string, engine: string, parallelism: number, extra: string[] = []): (slowdown: number) => string[] {
-  return (slowdown) => jobArgs(kind, out, dir, engine, parallelism, extra, String(Math.max(1, Math.floor(Number(RATE) / slowdown))));
+/** The same job paced `slowdown` times slower (`null`: unpaced; its output does not depend on the pace: event time comes from the generator). */
+export function pacedJobArgs(kind: string, out: string, dir: string, engine: string, parallelism: number, extra: string[] = []): (slowdown: number | null) => string[] {
+  return (slowdown) => jobArgs(kind, out, dir, engine, parallelism, extra, paced(RATE, slowdown));
 }
 
 /** Ids of the checkpoints under `dir` that completed (their manifest, written last, exists), newest first. */
@@ -49,7 +60,7 @@ export function uninterrupted(engine: string, kind: string, parallelism: number)
   // A fresh run: another test may have computed this reference already (a checkpointed run does not start over a non-empty output).
   rmSync(out, { force: true });
   rmSync(chk, { recursive: true, force: true });
-  const p = spawnSync(process.execPath, [cli, ...jobArgs(kind, out, chk, engine, parallelism)], { cwd: root, encoding: 'utf8' });
+  const p = spawnSync(process.execPath, [cli, ...jobArgs(kind, out, chk, engine, parallelism, [], UNPACED)], { cwd: root, encoding: 'utf8' });
   expect(p.status, p.stderr).toBe(0);
   return publishedOutput(out);
 }
@@ -78,9 +89,10 @@ export function subMultiset(part: string, whole: string): boolean {
  * the machine is, while each kill waits for a checkpoint, which takes longer on a loaded one: when
  * a run finishes before the fourth kill, its output is checked and the whole sequence starts
  * again from scratch at half the pace (up to 16 times slower), instead of depending on speed.
+ * The run after the fourth kill, which is not killed, is unpaced (`args(null)`).
  */
 export async function killAndResume(o: {
-  args: readonly string[] | ((slowdown: number) => readonly string[]);
+  args: readonly string[] | ((slowdown: number | null) => readonly string[]);
   out: string;
   dir: string;
   reference: string;
@@ -92,7 +104,7 @@ export async function killAndResume(o: {
   const published = (): string => publishedOutput(o.out);
   const random = rng(o.seed);
   for (let slowdown = 1; ; slowdown *= 2) {
-    const args = typeof o.args === 'function' ? o.args(slowdown) : o.args;
+    const args = (kills: number): readonly string[] => (typeof o.args === 'function' ? o.args(kills < 4 ? slowdown : null) : o.args);
     const kills = await killRuns(args, o, published, random);
     const final = published();
     if (o.compare !== undefined) o.compare(final);
@@ -108,12 +120,12 @@ export async function killAndResume(o: {
 }
 
 /** The kill-and-resume sequence until a run finishes; returns the number of kills. */
-async function killRuns(args: readonly string[], o: { out: string; dir: string; reference: string; ordered: boolean; compare?: (final: string) => void }, published: () => string, random: () => number): Promise<number> {
+async function killRuns(args: (kills: number) => readonly string[], o: { out: string; dir: string; reference: string; ordered: boolean; compare?: (final: string) => void }, published: () => string, random: () => number): Promise<number> {
   let kills = 0;
   let finished = false;
   for (let attempt = 0; attempt < 40 && !finished; attempt++) {
     const before = completedIds(o.dir)[0] ?? 0;
-    const child = spawn(process.execPath, [cli, ...args], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args(kills)], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));

@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cli, killAndResume, publishedOutput, root, work } from './checkpoint-jobs.js';
+import { cli, killAndResume, paced, publishedOutput, root, UNPACED, work } from './checkpoint-jobs.js';
 import { checkpointIds } from '../../ts/runtime/checkpoint-store.js';
 import { ENGINES } from '../engines.js';
 
@@ -40,20 +40,20 @@ describe.each(ENGINES)('the updating top-N resumes from checkpoints (%s engine)'
   it("killed with SIGKILL and resumed: the changes give the uninterrupted run's final table", async () => {
     const args = (out: string, dir: string, rate: string, extra: string[] = []): string[] => ['run', JOB, '--engine', engine, '--no-progress', ...extra, '--', out, dir, EVENTS, rate];
     const refOut = join(work, `rank-ref-${engine}.jsonl`);
-    const r = spawnSync(process.execPath, [cli, ...args(refOut, join(work, `rank-ref-chk-${engine}`), '10000000')], { cwd: root, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [cli, ...args(refOut, join(work, `rank-ref-chk-${engine}`), UNPACED)], { cwd: root, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const reference = publishedOutput(refOut);
     const expected = finalTable(reference);
     expect(expected.length).toBeGreaterThan(1000);
     const out = join(work, `rank-${engine}.jsonl`);
     const dir = join(work, `rank-chk-${engine}`);
-    await killAndResume({ args: (slowdown) => args(out, dir, String(Math.max(1, Math.floor(Number(RATE) / slowdown))), ['--restore-from', 'latest']), out, dir, reference, ordered: false, seed: 19, compare: (final) => expect(finalTable(final)).toEqual(expected) });
+    await killAndResume({ args: (slowdown) => args(out, dir, paced(RATE, slowdown), ['--restore-from', 'latest']), out, dir, reference, ordered: false, seed: 19, compare: (final) => expect(finalTable(final)).toEqual(expected) });
   });
 
   it('stopped with a savepoint (Ctrl-C) at parallelism 1, resumed at 2: the partitions move by key group, the final table as uninterrupted', async () => {
     const run = (out: string, p: number, extra: string[], chk: string, rate: string): string[] => [cli, 'run', JOB, '--engine', engine, '--parallelism', String(p), '--no-progress', ...extra, '--', out, chk, EVENTS, rate, '1'];
     const ref = join(work, `rank-sp-ref-${engine}.jsonl`);
-    const r = spawnSync(process.execPath, run(ref, 1, [], join(work, `rank-sp-ref-chk-${engine}`), '10000000'), { cwd: root, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, run(ref, 1, [], join(work, `rank-sp-ref-chk-${engine}`), UNPACED), { cwd: root, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     const expected = finalTable(publishedOutput(ref));
     const out = join(work, `rank-sp-${engine}.jsonl`);
@@ -68,7 +68,7 @@ describe.each(ENGINES)('the updating top-N resumes from checkpoints (%s engine)'
     while (!ended && (checkpointIds(chk)[0] ?? 0) === 0) await new Promise((res) => setTimeout(res, 5));
     child.kill('SIGINT');
     expect(await exited, stderr).toBe(130);
-    const resumed = spawnSync(process.execPath, run(out, 2, ['--restore-from', savepoints], chk, RATE), { cwd: root, encoding: 'utf8' });
+    const resumed = spawnSync(process.execPath, run(out, 2, ['--restore-from', savepoints], chk, UNPACED), { cwd: root, encoding: 'utf8' });
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stderr).toMatch(/resumed from .*chk-\d+|restored from .*chk-\d+/);
     expect(finalTable(publishedOutput(out))).toEqual(expected);

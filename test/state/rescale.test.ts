@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkpointIds } from '../../ts/runtime/checkpoint-store.js';
 import { JobClient, NexmarkSource, runJob, StreamEnvironment, FileSink } from '../../ts/index.js';
-import { sortedLines, work } from './checkpoint-jobs.js';
+import { sortedLines, UNPACED, work } from './checkpoint-jobs.js';
 import { ENGINES } from '../engines.js';
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -13,7 +13,6 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 const JOB = new URL('../fixtures/jobs/checkpointed.ts', import.meta.url);
 const EVENTS = '400000';
 const RATE = '40000'; // about 10 s of wall time: room for two rescales, also on a loaded machine
-const UNPACED = '1000000000'; // the uninterrupted reference runs at full speed (its output does not depend on the pace)
 
 /** Waits until the job wrote a checkpoint newer than `after` (the job is paced: far from its end then), or the run ended. */
 async function checkpointAfter(dir: string, after: number, run: Promise<unknown>): Promise<void> {

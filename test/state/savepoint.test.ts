@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkpointIds } from '../../ts/runtime/checkpoint-store.js';
-import { cli, EVENTS, RATE, root, sortedLines, work } from './checkpoint-jobs.js';
+import { cli, EVENTS, RATE, root, sortedLines, UNPACED, work } from './checkpoint-jobs.js';
 import { ENGINES } from '../engines.js';
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -18,17 +18,18 @@ describe.each(ENGINES)('savepoints and rescaling (%s engine)', (engine) => {
     {
       const tag = `${engine}-${kind}-${from}-${to}`;
       // The source runs as one subtask (its position is not keyed state); the keyed operator rescales.
-      const args = (out: string, p: number, extra: string[], checkpoints = join(work, `sp-chk-${tag}`)) => [cli, 'run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(p), '--no-progress', ...extra, '--', kind, out, checkpoints, EVENTS, RATE, '1'];
+      // Paced only where it must be: the run stopped before its end.
+      const args = (out: string, p: number, extra: string[], rate: string, checkpoints = join(work, `sp-chk-${tag}`)) => [cli, 'run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', String(p), '--no-progress', ...extra, '--', kind, out, checkpoints, EVENTS, rate, '1'];
       // One uninterrupted run per engine and kind: the output is the same multiset at either parallelism.
       const ref = join(work, `sp-ref-${engine}-${kind}.jsonl`);
       if (!existsSync(ref)) {
         // Its checkpoints go elsewhere: the run below waits for its own first one.
-        const r = spawnSync(process.execPath, args(ref, from, [], join(work, `sp-ref-chk-${engine}-${kind}`)), { cwd: root, encoding: 'utf8' });
+        const r = spawnSync(process.execPath, args(ref, from, [], UNPACED, join(work, `sp-ref-chk-${engine}-${kind}`)), { cwd: root, encoding: 'utf8' });
         expect(r.status, r.stderr).toBe(0);
       }
       const out = join(work, `sp-${tag}.jsonl`);
       const savepoints = join(work, `sp-${tag}`);
-      const child = spawn(process.execPath, args(out, from, ['--savepoint-dir', savepoints]), { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, args(out, from, ['--savepoint-dir', savepoints], RATE), { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
@@ -41,7 +42,7 @@ describe.each(ENGINES)('savepoints and rescaling (%s engine)', (engine) => {
       expect(stderr).toMatch(/savepoint at .*sp-.*chk-\d+/);
       const partial = readFileSync(out, 'utf8');
       expect(sortedLines(partial).length).toBeLessThan(sortedLines(readFileSync(ref, 'utf8')).length);
-      const resumed = spawnSync(process.execPath, args(out, to, ['--restore-from', savepoints]), { cwd: root, encoding: 'utf8' });
+      const resumed = spawnSync(process.execPath, args(out, to, ['--restore-from', savepoints], UNPACED), { cwd: root, encoding: 'utf8' });
       expect(resumed.status, resumed.stderr).toBe(0);
       expect(resumed.stderr).toMatch(/resumed from .*chk-\d+/);
       expect(sortedLines(readFileSync(out, 'utf8'))).toEqual(sortedLines(readFileSync(ref, 'utf8')));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkpointIds } from '../../ts/runtime/checkpoint-store.js';
 import { FileSink, NexmarkSource, StreamEnvironment, TumblingEventTimeWindows, WatermarkStrategy, agg } from '../../ts/index.js';
-import { cli, root, sortedLines, work } from './checkpoint-jobs.js';
+import { cli, root, sortedLines, UNPACED, work } from './checkpoint-jobs.js';
 import { ENGINES } from '../engines.js';
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -44,7 +44,7 @@ describe.each(ENGINES)('operator uids (%s engine)', (engine) => {
   it('a savepoint restores into a changed job (an operator inserted, operators renamed) when the stateful operators keep their uids: output as uninterrupted', async () => {
     const ref = join(work, `uid-ref-${engine}.jsonl`);
     // The reference at full speed (the output does not depend on the pace).
-    const r = run(args(engine, 'v1', 'uids', ref, join(work, `uid-ref-chk-${engine}`), [], '1000000000'));
+    const r = run(args(engine, 'v1', 'uids', ref, join(work, `uid-ref-chk-${engine}`), [], UNPACED));
     expect(r.status, r.stderr).toBe(0);
     const out = join(work, `uid-${engine}.jsonl`);
     const savepoint = await savepointOfV1(engine, 'uids', out, `${engine}-uids`);
@@ -52,13 +52,13 @@ describe.each(ENGINES)('operator uids (%s engine)', (engine) => {
 
     // The window's uid changed: its state has no owner, so the restore fails before any output is touched.
     const partial = readFileSync(out, 'utf8');
-    const v3 = run(args(engine, 'v3', 'uids', out, join(work, `uid-chk-${engine}-v3`), ['--restore-from', savepoint]));
+    const v3 = run(args(engine, 'v3', 'uids', out, join(work, `uid-chk-${engine}-v3`), ['--restore-from', savepoint], UNPACED));
     expect(v3.status).not.toBe(0);
     expect(v3.stderr).toMatch(/holds state that no operator of this job claims: 'Window\(.*' \(uid 'per-auction'\)\. .*--allow-non-restored-state/);
     expect(v3.stderr).not.toMatch(/uid 'bids'|uid 'out'/);
     expect(readFileSync(out, 'utf8')).toBe(partial);
 
-    const v2 = run(args(engine, 'v2', 'uids', out, join(work, `uid-chk-${engine}-v2`), ['--restore-from', savepoint]));
+    const v2 = run(args(engine, 'v2', 'uids', out, join(work, `uid-chk-${engine}-v2`), ['--restore-from', savepoint], UNPACED));
     expect(v2.status, v2.stderr).toBe(0);
     expect(v2.stderr).toMatch(/resumed from .*chk-\d+/);
     expect(sortedLines(readFileSync(out, 'utf8'))).toEqual(sortedLines(readFileSync(ref, 'utf8')));
@@ -67,7 +67,7 @@ describe.each(ENGINES)('operator uids (%s engine)', (engine) => {
   it('--allow-non-restored-state drops the state no operator claims, with a warning naming it', async () => {
     const out = join(work, `uid-drop-${engine}.jsonl`);
     const savepoint = await savepointOfV1(engine, 'uids', out, `${engine}-drop`);
-    const v3 = run(args(engine, 'v3', 'uids', out, join(work, `uid-chk-${engine}-drop-v3`), ['--restore-from', savepoint, '--allow-non-restored-state']));
+    const v3 = run(args(engine, 'v3', 'uids', out, join(work, `uid-chk-${engine}-drop-v3`), ['--restore-from', savepoint, '--allow-non-restored-state'], UNPACED));
     expect(v3.status, v3.stderr).toBe(0);
     expect(v3.stderr).toMatch(/dropping the state of 'Window\(.*' \(uid 'per-auction'\)/);
     expect(v3.stderr).toMatch(/resumed from .*chk-\d+/);
@@ -77,7 +77,7 @@ describe.each(ENGINES)('operator uids (%s engine)', (engine) => {
     const out = join(work, `uid-none-${engine}.jsonl`);
     const savepoint = await savepointOfV1(engine, 'none', out, `${engine}-none`);
     const partial = readFileSync(out, 'utf8');
-    const v2 = run(args(engine, 'v2', 'none', out, join(work, `uid-chk-${engine}-none-v2`), ['--restore-from', savepoint]));
+    const v2 = run(args(engine, 'v2', 'none', out, join(work, `uid-chk-${engine}-none-v2`), ['--restore-from', savepoint], UNPACED));
     expect(v2.status).not.toBe(0);
     // The source keeps its place (its position is found); the window and the sink moved.
     expect(v2.stderr).toMatch(/claims: 'Window\(.*' \(operator #2, no uid\), 'Sink: .*' \(operator #3, no uid\)\. Operators are matched by their uid\(\)/);
