@@ -193,8 +193,8 @@ describe('a job as a Kafka application of several processes', () => {
 
     const app = `app-${uid()}`;
     // Paced to 1 record per ms per task (8000 records each), each task on one of its instance's task threads: an instance of 2 tasks has at least 8 s of work.
-    // A session of 20 s: on a loaded machine a paced instance's thread can stall for seconds, and this test is about a killed instance, not a stalled one.
-    const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '20000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1', how];
+    // The default session (10 s): heartbeats run on a thread of their own, so a paced instance's busy task threads do not stall them (the zombie and stall tests below use 6 s).
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1', how];
     const a = instance('a', engine, args);
     const b = instance('b', engine, args);
     const c = instance('c', engine, args);
@@ -428,7 +428,7 @@ describe('a job keyed by a field the input is not partitioned by: repartitioned 
 
     const app = `rapp-${uid()}`;
     const TASKS = 2 * PARTITIONS;
-    const args = ['--application-id', app, '--bootstrap', bootstrap, '--session-timeout', '20000', '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1'];
+    const args = ['--application-id', app, '--bootstrap', bootstrap, '--', bootstrap, input, out, `eo-${out}`, join(work, `chk-${out}`), '1'];
     const trio = [instance('a', engine, args, REGION_JOB), instance('b', engine, args, REGION_JOB), instance('c', engine, args, REGION_JOB)];
     await until(() => trio.every((i) => i.lines.some((l) => / generation \d+: tasks/.test(l))) && trio.some(workingOnTasks), 'all 3 joined and one has worked on its tasks', trio);
     for (const i of trio) expect(i.lines.some((l) => l.includes(`keyed by region at `) && l.includes(`repartitioned through topic '${app}-`) && l.includes(`(${TASKS} tasks`)), i.lines.join('\n')).toBe(true);
