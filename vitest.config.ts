@@ -4,29 +4,29 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 import { defineConfig } from 'vitest/config';
 
 /**
- * Seconds each of the slowest files took in a clean-clone CI run (2026-12-04). A fresh clone
+ * Seconds each of the slowest files took in a clean-clone CI run (2026-12-06). A fresh clone
  * has no timing cache, and vitest's default order then is the glob's, which started the
  * 333 s savepoint file last, on one worker, while the other idled. Longest first balances the
  * two workers; files not listed keep vitest's order after these.
  */
 const SLOW_FILES: Readonly<Record<string, number>> = {
-  'test/state/checkpoint.test.ts': 563,
-  'test/kafka/application.test.ts': 570,
-  'test/state/savepoint.test.ts': 333,
-  'test/state/rank-checkpoint.test.ts': 90,
-  'test/parallel/parallel.test.ts': 62,
-  'test/state/changelog-checkpoint.test.ts': 60,
-  'test/state/rescale.test.ts': 50,
+  'test/kafka/application.test.ts': 792,
+  'test/state/checkpoint.test.ts': 374,
+  'test/state/savepoint.test.ts': 146,
+  'test/state/rank-checkpoint.test.ts': 91,
+  'test/parallel/parallel.test.ts': 58,
+  'test/state/changelog-checkpoint.test.ts': 50,
+  'test/state/rescale.test.ts': 49,
+  'test/cli/package.test.ts': 37,
   'test/parallel/partitioning.test.ts': 36,
   'test/kafka/security.test.ts': 35,
-  'test/parallel/memory.test.ts': 30,
-  'test/state/uids.test.ts': 28,
-  'test/cli/package.test.ts': 28,
+  'test/state/uids.test.ts': 30,
+  'test/kafka/fault.test.ts': 30,
+  'test/parallel/memory.test.ts': 26,
   'test/cli/rescale.test.ts': 26,
-  'test/kafka/rescale.test.ts': 25,
-  'test/kafka/outage.test.ts': 25,
-  'test/kafka/fault.test.ts': 24,
-  'test/kafka/source.test.ts': 23,
+  'test/kafka/rescale.test.ts': 24,
+  'test/kafka/outage.test.ts': 22,
+  'test/kafka/source.test.ts': 21,
 };
 
 class SlowFilesFirst extends BaseSequencer {
