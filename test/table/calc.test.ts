@@ -133,6 +133,33 @@ describe('calc: projection, filter and computed columns', () => {
     expect(got['(event time)']).toEqual(recs.flatMap((r, k) => ((r.a as number) > -500 ? [BigInt(k * 10)] : [])));
   });
 
+  // The TS engine reads a field once per row where it is read unconditionally (the filter, a
+  // column) and reuses it; a read inside a CASE branch or after AND / OR may not have run, so a
+  // later read must not reuse it.
+  it('fields read in the filter, in CASE branches, after AND / OR and again in columns agree with a per-row computation, on both engines', () => {
+    const spec = specOf(
+      schema,
+      {
+        branch: ifThenElse($('ok').isEqual(true), $('b').plus($('a')), $('a').times(2)),
+        after: $('b').minus($('a')),
+        shortCircuit: $('ok').and($('b').isGreater(0)),
+        bAgain: $('b'),
+        tUpper: ifThenElse($('t').isNull(), $('s'), $('t')).upperCase(),
+        tLength: $('t').charLength(),
+      },
+      $('a').isGreater(-900).and($('x').isLess(450)),
+    );
+    const got = both(schema, batch, spec) as Record<string, unknown[]>;
+    const kept = recs.filter((r) => (r.a as number) > -900 && (r.x as number) < 450);
+    const big = (v: unknown): bigint | null => (v === null ? null : BigInt(v as number));
+    expect(got['branch:i64?']).toEqual(kept.map((r) => (r.ok === true ? (r.b === null ? null : big(r.b)! + big(r.a)!) : big(r.a)! * 2n)));
+    expect(got['after:i64?']).toEqual(kept.map((r) => (r.b === null ? null : big(r.b)! - big(r.a)!)));
+    expect(got['shortCircuit:bool?']).toEqual(kept.map((r) => (r.ok === false ? false : r.b !== null && (r.b as number) <= 0 ? false : r.ok === null || r.b === null ? null : true)));
+    expect(got['bAgain:i64?']).toEqual(kept.map((r) => big(r.b)));
+    expect(got['tUpper:utf8?']).toEqual(kept.map((r) => ((r.t ?? r.s) as string).toUpperCase()));
+    expect(got['tLength:i32?']).toEqual(kept.map((r) => (r.t === null ? null : [...(r.t as string)].length)));
+  });
+
   it('strings, CASE, COALESCE, CAST, math and dates agree on both engines', () => {
     const spec = specOf(schema, {
       up: $('s').upperCase(),

@@ -28,6 +28,14 @@ const IS64 = (t: DataType): boolean => t === 'i64' || t === 'timestamp';
 class Gen {
   private lines: string[] = [];
   private tmp = 0;
+  /** How deep in nested (conditional) blocks the code now emitted is; 0: the row loop's body. */
+  private depth = 0;
+  /**
+   * Fields read in the row loop's body, not in a nested block: later reads in the same row (a
+   * column the filter read, or one read twice) reuse their locals instead of reading and, for
+   * i64, decoding again. A read in a nested block may not have run, so it is not reused.
+   */
+  private readonly rowFields = new Map<number, Val>();
   /** Constants the code refers to by name (regular expressions, BigInts, texts). */
   readonly consts: unknown[] = [];
 
@@ -54,7 +62,12 @@ class Gen {
   block(f: () => void): string[] {
     const saved = this.lines;
     this.lines = [];
-    f();
+    this.depth++;
+    try {
+      f();
+    } finally {
+      this.depth--;
+    }
     const out = this.lines;
     this.lines = saved;
     return out;
@@ -97,6 +110,8 @@ class Gen {
 
   private field(e: CalcExpr & { k: 'field' }): Val {
     const i = e.i;
+    const read = this.rowFields.get(i);
+    if (read !== undefined) return read;
     const nul = this.input.fields[i]!.nullable || e.n;
     const slot = this.slot();
     // A field that cannot be null has no null flag: the operators above it drop their null checks.
@@ -124,6 +139,7 @@ class Gen {
         }
         break;
     }
+    if (this.depth === 0) this.rowFields.set(i, out);
     return out;
   }
 
