@@ -4,7 +4,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { checkpointIds } from '../../ts/runtime/checkpoint-store.js';
-import { cli, root, sortedLines, work } from '../state/checkpoint-jobs.js';
+import { cli, root, sortedLines, UNPACED, work } from '../state/checkpoint-jobs.js';
 import { ENGINES } from '../engines.js';
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -15,7 +15,7 @@ const args = (engine: string, out: string, dir: string, extra: string[], rate = 
 describe.each(ENGINES)('sluice run: rescale through the dashboard (%s engine)', (engine) => {
   it('POST /api/rescale with the token rescales the running job; without it, or with a bad body, nothing happens', async () => {
     const ref = join(work, `cli-rs-ref-${engine}.jsonl`);
-    const r = spawnSync(process.execPath, args(engine, ref, join(work, `cli-rs-ref-chk-${engine}`), [], '1000000000'), { cwd: root, encoding: 'utf8' });
+    const r = spawnSync(process.execPath, args(engine, ref, join(work, `cli-rs-ref-chk-${engine}`), [], UNPACED), { cwd: root, encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
 
     const out = join(work, `cli-rs-${engine}.jsonl`);
