@@ -41,9 +41,13 @@ export class TaskProgress {
     this.report(this.combined());
   }
 
-  /** Task `task` no longer runs here (revoked, fenced). */
+  /**
+   * Task `task` no longer runs here (revoked, fenced): the instance's snapshot goes out without
+   * it. (Kept back, the metrics listed the task until some other task reported, which never
+   * happens once the rest have finished.)
+   */
   gone(task: number): void {
-    this.latest.delete(task);
+    if (this.latest.delete(task)) this.report(this.combined());
   }
 
   combined(): Progress {
