@@ -348,6 +348,32 @@ fn draw(seed: u32, id: u64, stream: u32) -> u32 {
     murmur3_u64(id, seed ^ stream.wrapping_mul(GOLDEN))
 }
 
+/// `draw` of each of `ids`, on vector lanes (`wide`): the hash is most of the work of a bid's
+/// auction, bidder and channel, and the rest of their work, scalar, keeps it scalar when fused.
+fn draws(ids: &[u64], seed: u32, stream: u32) -> Vec<u32> {
+    let mut out = vec![0; ids.len()];
+    wide(Draws { ids, seed, stream, out: &mut out });
+    out
+}
+
+/// The loop of `draws`, into a slice: a collecting loop is not inlined into `wide`'s copies.
+struct Draws<'a> {
+    ids: &'a [u64],
+    seed: u32,
+    stream: u32,
+    out: &'a mut [u32],
+}
+
+impl Loop for Draws<'_> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        for (o, &id) in self.out.iter_mut().zip(self.ids) {
+            *o = draw(self.seed, id, self.stream);
+        }
+    }
+}
+
 /// Next mixed-radix digit in `[0, n)` of `x` (n <= 2^21); `x` keeps the remaining fraction.
 #[inline(always)]
 fn digit(x: &mut u32, n: u32) -> u32 {
@@ -477,10 +503,8 @@ impl Loop for Prices<'_> {
             for ((o, &e), &k) in out.iter_mut().zip(&x[..n]).zip(&m[..n]) {
                 // `& 127` (pow has 128 entries): no bounds check in the loop; k < 96 anyway.
                 let v = t.pow[(k & 127) as usize] * e * 100.0 + 0.5;
-                // The truncation `as i64` of `price_from`, on vector lanes: `v` is positive, so
-                // its floor, which below 2^52 is exact and converts by the bits of `f + 2^52`.
-                const TWO52: f64 = 4503599627370496.0;
-                *o += ((v.floor() + TWO52).to_bits() - TWO52.to_bits()) as i64;
+                // The truncation `as i64` of `price_from`: `v` is positive, so its floor.
+                *o += lane_i64(v.floor());
             }
         }
     }
@@ -742,7 +766,7 @@ fn next_base0_person_id(event_id: u64, x: &mut u32) -> u64 {
 }
 
 /// A random in-flight auction (base 0), up to 10 ids ahead of `max`, the last auction id.
-#[inline(always)]
+#[cfg(test)]
 fn next_auction_after(max: i64, x: &mut u32) -> i64 {
     let min = (max - NUM_IN_FLIGHT_AUCTIONS as i64).max(0);
     min + digit(x, (max - min + 1 + AUCTION_ID_LEAD as i64) as u32) as i64
@@ -758,32 +782,111 @@ fn auction_id(id: u64) -> i64 {
     last_base0_auction_id(id) + FIRST_AUCTION_ID as i64
 }
 
-#[inline(always)]
-fn bid_auction(seed: u32, id: u64) -> i64 {
-    let mut x = draw(seed, id, S_B_AUCTION);
-    // Both choices computed, one taken without a branch (`select_unpredictable`: LLVM turns a
-    // plain `if` back into one): a branch taken half the time at random costs more than either.
+/// A bid's auction from its draw `x`; `BidIds` computes the same on vector lanes, which the
+/// tests hold to this.
+#[cfg(test)]
+fn bid_auction(mut x: u32, id: u64) -> i64 {
     let hot = digit(&mut x, HOT_AUCTION_RATIO) > 0;
     let last = last_base0_auction_id(id);
     let hot_id = (last / HOT_BLOCK as i64) * HOT_BLOCK as i64;
     let cold_id = next_auction_after(last, &mut x);
-    std::hint::select_unpredictable(hot, hot_id, cold_id) + FIRST_AUCTION_ID as i64
+    (if hot { hot_id } else { cold_id }) + FIRST_AUCTION_ID as i64
 }
 
-#[inline(always)]
-fn bid_bidder(seed: u32, id: u64) -> i64 {
-    let mut x = draw(seed, id, S_B_BIDDER);
-    // Without a branch, as `bid_auction`.
+/// A bid's bidder from its draw `x`, as `bid_auction`.
+#[cfg(test)]
+fn bid_bidder(mut x: u32, id: u64) -> i64 {
     let hot = digit(&mut x, HOT_BIDDERS_RATIO) > 0;
     let hot_id = (last_base0_person_id(id) / HOT_BLOCK) * HOT_BLOCK + 1;
     let cold_id = next_base0_person_id(id, &mut x);
-    (std::hint::select_unpredictable(hot, hot_id, cold_id) + FIRST_PERSON_ID) as i64
+    (if hot { hot_id } else { cold_id } + FIRST_PERSON_ID) as i64
+}
+
+/// 2^52: an integer below it is, as an f64, the bits of 2^52 plus the integer, less 2^52.
+const TWO52: f64 = 4_503_599_627_370_496.0;
+
+/// `x as f64` for x < 2^52, on vector lanes (AVX2 has no u64 -> f64 conversion).
+#[inline(always)]
+fn lane_f64(x: u64) -> f64 {
+    f64::from_bits(TWO52.to_bits() + x) - TWO52
+}
+
+/// `f as i64` for an integral 0 <= f < 2^52, on vector lanes (AVX2 has no f64 -> i64 conversion).
+#[inline(always)]
+fn lane_i64(f: f64) -> i64 {
+    ((f + TWO52).to_bits() - TWO52.to_bits()) as i64
+}
+
+/// `digit` on lanes: the next digit in `[0, n)` of `x` (n < 2^20), exact in f64 (x * n < 2^52,
+/// and the division is by a power of two).
+#[inline(always)]
+fn lane_digit(x: u32, n: f64) -> f64 {
+    (lane_f64(x as u64) * n * (1.0 / 4_294_967_296.0)).floor()
+}
+
+/// `event_id / PROPORTION_DENOMINATOR` and its remainder, of `f` = an event id as an f64. Exact:
+/// ids are below 2^43 (`MAX_EVENT_COUNT`), so the quotient's rounding error, below 2^-10, cannot
+/// carry a quotient at least 1/50 below an integer up to it.
+#[inline(always)]
+fn lane_epoch(f: f64) -> (f64, f64) {
+    let e = (f / PROPORTION_DENOMINATOR as f64).floor();
+    (e, f - e * PROPORTION_DENOMINATOR as f64)
+}
+
+/// A bid's auction or bidder (`AUCTION`) from its id: `bid_auction` and `bid_bidder`, their u64
+/// divides and branches done as exact f64 operations and selects, so the loop runs on vector
+/// lanes (the scalar form was most of the time of a bid's auction and bidder columns). Every
+/// value is an integer below 2^52 at each step, so every f64 operation is exact.
+struct BidIds<'a, const AUCTION: bool> {
+    ids: &'a [u64],
+    seed: u32,
+    out: &'a mut [i64],
+}
+
+impl<const AUCTION: bool> Loop for BidIds<'_, AUCTION> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self) {
+        let seed = self.seed;
+        for (o, &id) in self.out.iter_mut().zip(self.ids) {
+            let (e, off) = lane_epoch(lane_f64(id));
+            *o = if AUCTION {
+                let t = draw(seed, id, S_B_AUCTION) as u64 * HOT_AUCTION_RATIO as u64;
+                // last_base0_auction_id
+                let before = off < PERSON_PROPORTION as f64;
+                let past = off >= (PERSON_PROPORTION + AUCTION_PROPORTION) as f64;
+                let e = if before { e - 1.0 } else { e };
+                let off = if before || past { (AUCTION_PROPORTION - 1) as f64 } else { off - PERSON_PROPORTION as f64 };
+                let last = e * AUCTION_PROPORTION as f64 + off;
+                // i64 division truncates: -1 (no auction yet) gives 0 (-0.0 here, the same sum).
+                let hot_id = (last / HOT_BLOCK as f64).trunc() * HOT_BLOCK as f64;
+                let min = (last - NUM_IN_FLIGHT_AUCTIONS as f64).max(0.0);
+                let cold_id = min + lane_digit(t as u32, last - min + (1 + AUCTION_ID_LEAD) as f64);
+                lane_i64(if t >> 32 > 0 { hot_id } else { cold_id } + FIRST_AUCTION_ID as f64)
+            } else {
+                let t = draw(seed, id, S_B_BIDDER) as u64 * HOT_BIDDERS_RATIO as u64;
+                // last_base0_person_id
+                let last = e * PERSON_PROPORTION as f64 + off.min((PERSON_PROPORTION - 1) as f64);
+                let hot_id = (last / HOT_BLOCK as f64).floor() * HOT_BLOCK as f64 + 1.0;
+                let people = last + 1.0;
+                let active = people.min(NUM_ACTIVE_PEOPLE as f64);
+                let cold_id = people - active + lane_digit(t as u32, active + PERSON_ID_LEAD as f64);
+                lane_i64(if t >> 32 > 0 { hot_id } else { cold_id } + FIRST_PERSON_ID as f64)
+            };
+        }
+    }
+}
+
+/// The auctions (`AUCTION`) or bidders of the bids `ids`.
+fn bid_ids<const AUCTION: bool>(ids: &[u64], seed: u32) -> Vec<i64> {
+    let mut out = vec![0; ids.len()];
+    wide(BidIds::<AUCTION> { ids, seed, out: &mut out });
+    out
 }
 
 /// Index into the channel tables.
 #[inline(always)]
-fn bid_channel(seed: u32, id: u64) -> usize {
-    let mut x = draw(seed, id, S_B_CHANNEL);
+fn bid_channel(mut x: u32) -> usize {
     // Without a branch, as `bid_auction`: both digits are of the same remaining fraction.
     let hot = digit(&mut x, HOT_CHANNELS_RATIO) > 0;
     let (mut y, mut z) = (x, x);
@@ -876,6 +979,95 @@ fn push_card(out: &mut Vec<u8>, seed: u32, id: u64) {
 // ---------------------------------------------------------------------------------------------
 // Generator
 
+/// The ids and times of the events of residues `lo..hi` from `p` until `max_rows` or `total`,
+/// for a kind most events are of (bids): every event is written to the next free slot and kept
+/// by moving the length on, without a branch on its kind (the scan was a fifth of a bid
+/// column's time with one). Slots are made in rounds of at most 2^16 rows: `max_rows` may be
+/// huge. Returns the position after the scan. Not inlined: inlined next to `scan_sparse`, its
+/// loop kept the clock in memory and lost its gain (so does a clock taken by reference).
+#[inline(never)]
+fn scan_dense(mut e: Clock, (lo, hi): (u64, u64), (mut p, total): (u64, u64), max_rows: usize, base: i64, ids: &mut Vec<u64>, ts: &mut Vec<i64>) -> u64 {
+    let mut len = ids.len();
+    while p < total && len < max_rows {
+        let end = len + (max_rows - len).min(1 << 16);
+        ids.resize(end, 0);
+        ts.resize(end, 0);
+        while p < total && len < end {
+            ids[len] = e.n;
+            ts[len] = base + e.q as i64;
+            len += (e.m.wrapping_sub(lo) < hi - lo) as usize;
+            e.advance();
+            p += 1;
+        }
+        ids.truncate(len);
+        ts.truncate(len);
+    }
+    p
+}
+
+/// `scan_dense` for a kind few events are of (persons, auctions): the branch on the kind is
+/// nearly always not taken, which costs less than writing every event.
+#[inline(never)]
+fn scan_sparse(mut e: Clock, (lo, hi): (u64, u64), (mut p, total): (u64, u64), max_rows: usize, base: i64, ids: &mut Vec<u64>, ts: &mut Vec<i64>) -> u64 {
+    while p < total && ids.len() < max_rows {
+        if e.m >= lo && e.m < hi {
+            ids.push(e.n);
+            ts.push(base + e.q as i64);
+        }
+        e.advance();
+        p += 1;
+    }
+    p
+}
+
+/// Where the scan is on the timeline: the event number, its residue in the proportions and its
+/// time since the base time (`q` ms and `rem` / rate), moved on by one event of the split in
+/// `advance` with additions only.
+struct Clock {
+    n: u64,
+    m: u64,
+    q: u64,
+    rem: u64,
+    c: u64,
+    step_m: u64,
+    dq: u64,
+    dr: u64,
+    rate: u64,
+}
+
+impl Clock {
+    /// At the split's `p`-th event.
+    #[inline(always)]
+    fn at(cfg: &NexmarkConfig, p: u64) -> Clock {
+        let (c, rate) = (cfg.split_count, cfg.rate_per_sec);
+        let n = cfg.split_index + p * c;
+        Clock {
+            n,
+            m: n % PROPORTION_DENOMINATOR,
+            q: n * 1000 / rate,
+            rem: n * 1000 % rate,
+            c,
+            step_m: c % PROPORTION_DENOMINATOR,
+            dq: c * 1000 / rate,
+            dr: c * 1000 % rate,
+            rate,
+        }
+    }
+
+    /// To the split's next event, without a branch.
+    #[inline(always)]
+    fn advance(&mut self) {
+        self.n += self.c;
+        self.m += self.step_m;
+        self.m -= if self.m >= PROPORTION_DENOMINATOR { PROPORTION_DENOMINATOR } else { 0 };
+        self.q += self.dq;
+        self.rem += self.dr;
+        let carry = self.rem >= self.rate;
+        self.rem -= if carry { self.rate } else { 0 };
+        self.q += carry as u64;
+    }
+}
+
 /// Generates the events of one kind of one split of the timeline as record batches.
 pub struct NexmarkGenerator {
     config: NexmarkConfig,
@@ -961,19 +1153,11 @@ impl NexmarkGenerator {
             return None;
         }
         let cfg = &self.config;
-        let c = cfg.split_count;
-        let rate = cfg.rate_per_sec;
         let (lo, hi) = self.kind.residues();
-        let mut p = self.position;
-        let mut n = cfg.split_index + p * c;
-        let mut m = n % PROPORTION_DENOMINATOR;
-        let step_m = c % PROPORTION_DENOMINATOR;
-        let mut q = n * 1000 / rate;
-        let mut rem = n * 1000 % rate;
-        let dq = c * 1000 / rate;
-        let dr = c * 1000 % rate;
+        let (mut p, total) = (self.position, self.total);
+        let e = Clock::at(cfg, p);
         // Rows expected, for the initial capacity (capped: `max_rows` may be huge).
-        let left = (self.total - p).min(1 << 16) as usize;
+        let left = (total - p).min(1 << 16) as usize;
         let expect = match self.kind {
             EventKind::Bid => max_rows.min(left),
             _ => max_rows.min(left / 8 + 16),
@@ -982,24 +1166,11 @@ impl NexmarkGenerator {
         self.ids.reserve(expect);
         let mut ts: Vec<i64> = Vec::with_capacity(expect);
         let ids = &mut self.ids;
-        while p < self.total && ids.len() < max_rows {
-            if m >= lo && m < hi {
-                ids.push(n);
-                ts.push(cfg.base_time_ms + q as i64);
-            }
-            p += 1;
-            n += c;
-            m += step_m;
-            if m >= PROPORTION_DENOMINATOR {
-                m -= PROPORTION_DENOMINATOR;
-            }
-            q += dq;
-            rem += dr;
-            if rem >= rate {
-                rem -= rate;
-                q += 1;
-            }
-        }
+        p = if hi - lo > PROPORTION_DENOMINATOR / 2 {
+            scan_dense(e, (lo, hi), (p, total), max_rows, cfg.base_time_ms, ids, &mut ts)
+        } else {
+            scan_sparse(e, (lo, hi), (p, total), max_rows, cfg.base_time_ms, ids, &mut ts)
+        };
         self.position = p;
         if self.ids.is_empty() {
             return None;
@@ -1007,7 +1178,7 @@ impl NexmarkGenerator {
         // Channel and url share one draw.
         let chan: Vec<u16> = if self.cols.iter().any(|&c| c == Col::BChannel || c == Col::BUrl) {
             let seed = self.config.seed;
-            self.ids.iter().map(|&id| bid_channel(seed, id) as u16).collect()
+            draws(&self.ids, seed, S_B_CHANNEL).into_iter().map(|x| bid_channel(x) as u16).collect()
         } else {
             Vec::new()
         };
@@ -1026,8 +1197,8 @@ impl NexmarkGenerator {
             Col::PDateTime | Col::ADateTime | Col::BDateTime => ColumnData::Timestamp(ts.to_vec()),
             Col::PId => ColumnData::I64(ids.iter().map(|&id| person_id(id)).collect()),
             Col::AId => ColumnData::I64(ids.iter().map(|&id| auction_id(id)).collect()),
-            Col::BAuction => ColumnData::I64(ids.iter().map(|&id| bid_auction(seed, id)).collect()),
-            Col::BBidder => ColumnData::I64(ids.iter().map(|&id| bid_bidder(seed, id)).collect()),
+            Col::BAuction => ColumnData::I64(bid_ids::<true>(ids, seed)),
+            Col::BBidder => ColumnData::I64(bid_ids::<false>(ids, seed)),
             Col::BPrice => ColumnData::I64(price_column(ids, seed, &[S_B_PRICE])),
             Col::AInitialBid => ColumnData::I64(price_column(ids, seed, &[S_A_INITIAL])),
             Col::AReserve => ColumnData::I64(price_column(ids, seed, &[S_A_INITIAL, S_A_RESERVE])),
@@ -1390,6 +1561,23 @@ mod tests {
         for r in (0..u32::MAX).step_by(9_999_991) {
             let want = (10f64.powf(r as f64 / 4294967296.0 * 6.0) * 100.0).round() as i64;
             assert!((price_from(pt, r) - want).abs() <= 1, "r {r}");
+        }
+    }
+
+    #[test]
+    fn bid_ids_on_lanes_are_the_scalar_formulas() {
+        // The first epochs (no auction yet, fewer people than active), every offset in an
+        // epoch, and ids up to the largest event count.
+        let mut ids: Vec<u64> = (0..20_000).collect();
+        ids.extend((0..20_000u64).map(|i| (MAX_EVENT_COUNT - 1 - i * 7_777_777_777) % MAX_EVENT_COUNT));
+        ids.extend((0..2_000u64).map(|i| MAX_EVENT_COUNT - 1 - i));
+        for seed in [0, 42, u32::MAX] {
+            let auctions = bid_ids::<true>(&ids, seed);
+            let bidders = bid_ids::<false>(&ids, seed);
+            for (k, &id) in ids.iter().enumerate() {
+                assert_eq!(auctions[k], bid_auction(draw(seed, id, S_B_AUCTION), id), "auction of {id}, seed {seed}");
+                assert_eq!(bidders[k], bid_bidder(draw(seed, id, S_B_BIDDER), id), "bidder of {id}, seed {seed}");
+            }
         }
     }
 
