@@ -468,15 +468,13 @@ fn price_from(t: &PriceTables, r: u32) -> i64 {
     (t.pow[m] * e * 100.0 + 0.5) as i64
 }
 
-/// `price_from` of the draws `stream` of `ids`, added into `out` (zeros or earlier prices): the
+/// `price_from` of each of the draws `rs`, added into `out` (zeros or earlier prices): the
 /// same operations in the same order, split into passes over blocks of rows so the polynomial,
 /// a chain of 20 dependent operations a row, runs on vector lanes (`wide`) instead of one row at
 /// a time (it was half the generator's time for a bid's auction, price and dateTime).
 struct Prices<'a> {
     t: &'a PriceTables,
-    ids: &'a [u64],
-    seed: u32,
-    stream: u32,
+    rs: &'a [u32],
     out: &'a mut [i64],
 }
 
@@ -485,13 +483,13 @@ impl Loop for Prices<'_> {
     #[inline(always)]
     fn run(self) {
         const B: usize = 256;
-        let (t, seed, stream) = (self.t, self.seed, self.stream);
+        let t = self.t;
         let mut x = [0.0f64; B];
         let mut m = [0u32; B];
-        for (ids, out) in self.ids.chunks(B).zip(self.out.chunks_mut(B)) {
-            let n = ids.len();
-            for ((&id, x), m) in ids.iter().zip(&mut x[..n]).zip(&mut m[..n]) {
-                let s = draw(seed, id, stream) as f64 * (6.0 / 4294967296.0) * 16.0; // exact
+        for (rs, out) in self.rs.chunks(B).zip(self.out.chunks_mut(B)) {
+            let n = rs.len();
+            for ((&r, x), m) in rs.iter().zip(&mut x[..n]).zip(&mut m[..n]) {
+                let s = r as f64 * (6.0 / 4294967296.0) * 16.0; // exact
                 // floor, 0..96 (i32: a packed conversion on vector lanes, u32 is not).
                 let k = s as i32;
                 *m = k as u32;
@@ -515,7 +513,7 @@ fn price_column(ids: &[u64], seed: u32, streams: &[u32]) -> Vec<i64> {
     let t = price_tables();
     let mut out = vec![0i64; ids.len()];
     for &stream in streams {
-        wide(Prices { t, ids, seed, stream, out: &mut out });
+        wide(Prices { t, rs: &draws(ids, seed, stream), out: &mut out });
     }
     out
 }
