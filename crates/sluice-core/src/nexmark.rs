@@ -619,19 +619,34 @@ fn extra_blocks() -> &'static [[u8; 8]] {
     })
 }
 
-/// Appends the padding string: random a-z, in blocks of 8 letters, two blocks per word
-/// (the last word's blocks cut to the size).
-#[inline(always)]
-fn push_extra(out: &mut Vec<u8>, blocks: &[[u8; 8]], h: u32, current: u32, avg: u32) {
-    let size = extra_len(h, current, avg);
-    let end = out.len() + size as usize;
-    let words = size.div_ceil(16);
-    for k in 1..=words {
-        let w = word(h, k);
-        out.extend_from_slice(&blocks[(w >> (32 - EXTRA_BLOCK_BITS)) as usize]);
-        out.extend_from_slice(&blocks[((w >> (32 - 2 * EXTRA_BLOCK_BITS)) as usize) & (EXTRA_BLOCKS - 1)]);
+/// The padding strings (`nextExtra`) of rows whose draws are `hs` and whose other fields take
+/// `current(i)` bytes: random a-z in blocks of 8 letters, two blocks per word, the last word's
+/// cut to the size. In two passes, the sizes and offsets first, then every word written in place
+/// into data sized once: appending block by block made the vector's length a chain of stores
+/// and loads through memory, which took most of the column's time.
+fn extra_column(hs: &[u32], current: impl Fn(usize) -> u32, avg: u32) -> ColumnData {
+    let blocks = extra_blocks();
+    let mut offsets = Vec::with_capacity(hs.len() + 1);
+    let mut end = 0i32;
+    offsets.push(0);
+    for (i, &h) in hs.iter().enumerate() {
+        end += extra_len(h, current(i), avg) as i32;
+        offsets.push(end);
     }
-    out.truncate(end);
+    // A row writes whole words and may run up to 15 bytes into the next row's place, which the
+    // next row then writes over; the last one into the slack, cut off at the end.
+    let mut data = vec![0u8; end as usize + 16];
+    for (&h, at) in hs.iter().zip(offsets.windows(2)) {
+        let words = ((at[1] - at[0]) as usize).div_ceil(16);
+        let row = &mut data[at[0] as usize..at[0] as usize + words * 16];
+        for (k, pair) in (1..).zip(row.chunks_exact_mut(16)) {
+            let w = word(h, k);
+            pair[..8].copy_from_slice(&blocks[(w >> (32 - EXTRA_BLOCK_BITS)) as usize]);
+            pair[8..].copy_from_slice(&blocks[((w >> (32 - 2 * EXTRA_BLOCK_BITS)) as usize) & (EXTRA_BLOCKS - 1)]);
+        }
+    }
+    data.truncate(end as usize);
+    ColumnData::Utf8 { offsets, data }
 }
 
 /// Strings from a fixed list, each padded to `W` bytes so a copy has a constant length
@@ -1189,7 +1204,6 @@ impl NexmarkGenerator {
         let cfg = &self.config;
         let seed = cfg.seed;
         let t = tables();
-        let blocks = extra_blocks();
         let rows = ids.len();
         match col {
             Col::PDateTime | Col::ADateTime | Col::BDateTime => ColumnData::Timestamp(ts.to_vec()),
@@ -1229,17 +1243,9 @@ impl NexmarkGenerator {
                 let sym = syms();
                 utf8_column(rows, rows * 51, |out, i| push_string(out, sym, draw(seed, ids[i], S_A_DESC), 100))
             }
-            Col::PExtra => utf8_column(rows, rows * (AVG_PERSON_BYTES as usize), |out, i| {
-                let id = ids[i];
-                push_extra(out, blocks, draw(seed, id, S_P_EXTRA), person_size(t, seed, id), AVG_PERSON_BYTES)
-            }),
-            Col::AExtra => utf8_column(rows, rows * (AVG_AUCTION_BYTES as usize), |out, i| {
-                let id = ids[i];
-                push_extra(out, blocks, draw(seed, id, S_A_EXTRA), auction_size(seed, id), AVG_AUCTION_BYTES)
-            }),
-            Col::BExtra => utf8_column(rows, rows * (AVG_BID_BYTES as usize), |out, i| {
-                push_extra(out, blocks, draw(seed, ids[i], S_B_EXTRA), BID_SIZE, AVG_BID_BYTES)
-            }),
+            Col::PExtra => extra_column(&draws(ids, seed, S_P_EXTRA), |i| person_size(t, seed, ids[i]), AVG_PERSON_BYTES),
+            Col::AExtra => extra_column(&draws(ids, seed, S_A_EXTRA), |i| auction_size(seed, ids[i]), AVG_AUCTION_BYTES),
+            Col::BExtra => extra_column(&draws(ids, seed, S_B_EXTRA), |_| BID_SIZE, AVG_BID_BYTES),
         }
     }
 }
