@@ -1,7 +1,7 @@
 // The column scans behind event time and compiled functions: which i64 values a number holds
 // exactly (±2^53), and the largest one, compared with BigInt arithmetic on random columns.
 import { describe, expect, it } from 'vitest';
-import { firstInexact, i32View, maxExactI64 } from '../../ts/batch/i64.js';
+import { firstInexact, i32View, knownExactMax, maxExactI64, noteExactMax } from '../../ts/batch/i64.js';
 import { rng } from '../engines.js';
 
 const LIMIT = 2n ** 53n;
@@ -28,5 +28,16 @@ describe('i64 column scans', () => {
       expect(maxExactI64(v32, n)).toBe(cut.every(exact) ? Number(cut.reduce((a, b) => (b > a ? b : a))) : NaN);
     }
     expect(maxExactI64(new Int32Array(0), 0)).toBe(-Infinity);
+  });
+
+  it('remember the largest value of the arrays noted last, for their length only', () => {
+    const arrays = Array.from({ length: 20 }, (_, k) => BigInt64Array.of(BigInt(k), BigInt(k) * 10n));
+    arrays.forEach((a, k) => noteExactMax(a, 2, k * 10));
+    // The latest are known at the length noted, and not at another; the earliest were let go.
+    expect(knownExactMax(arrays[19]!, 2)).toBe(190);
+    expect(knownExactMax(arrays[12]!, 2)).toBe(120);
+    expect(knownExactMax(arrays[19]!, 1)).toBeUndefined();
+    expect(knownExactMax(arrays[0]!, 2)).toBeUndefined();
+    expect(knownExactMax(new BigInt64Array(2), 2)).toBeUndefined();
   });
 });

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { batchFromRecords } from '../../ts/batch/builder.js';
 import type { Column } from '../../ts/batch/column.js';
-import type { RecordBatch } from '../../ts/batch/record-batch.js';
+import { RecordBatch } from '../../ts/batch/record-batch.js';
 import { Schema, type SchemaSpec } from '../../ts/batch/schema.js';
 import type { CalcSpec } from '../../ts/engine/calc-spec.js';
 import { EngineError } from '../../ts/engine/errors.js';
@@ -288,6 +288,32 @@ describe('calc: projection, filter and computed columns', () => {
     });
     expect(errs[0]).toEqual(errs[1]);
     expect(errs[0]).toBe('Calc(test): (a / (b - 4)) at row 2402 of the batch: division by zero; guard the divisor (CASE WHEN d <> 0 THEN ... END) or divide as f64');
+  });
+
+  it('a filter over columns passed through (nothing computed): the same rows, nulls, event time and first failing row on both engines', () => {
+    // Natively such a calc returns the kept rows alone and the columns and event time are
+    // taken in TypeScript: several chunks, nulls in the filter and the columns, all or no rows
+    // kept, and a filter that fails.
+    const sch = Schema.from({ a: 'i64', b: 'i64?', s: 'utf8?' });
+    const make = (n: number): RecordBatch => {
+      const b = batchFromRecords(
+        Array.from({ length: n }, (_, k) => ({ a: k, b: k % 9 === 0 ? null : k === 2500 ? 0 : ((k * 7) % 23) + 1, s: k % 4 === 0 ? null : `r${k}` })),
+        sch,
+      );
+      return new RecordBatch(sch, b.columns, n, BigInt64Array.from({ length: n }, (_, k) => BigInt(1_000_000 + 3 * k)));
+    };
+    const pass = { s: $('s'), a: $('a') };
+    const batch = make(2400);
+    const kept = both(sch, batch, specOf(sch, pass, $('b').mod(5).isEqual(1).or($('a').isLess(3))));
+    const want = Array.from({ length: 2400 }, (_, k) => k).filter((k) => (k % 9 !== 0 && (((k * 7) % 23) + 1) % 5 === 1) || k < 3);
+    expect(kept).toEqual({ 's:utf8?': want.map((k) => (k % 4 === 0 ? null : `r${k}`)), 'a:i64': want.map(BigInt), '(event time)': want.map((k) => BigInt(1_000_000 + 3 * k)) });
+    expect(both(sch, batch, specOf(sch, pass, $('a').isGreaterOrEqual(0)))).toEqual(dump(new RecordBatch(Schema.from({ s: 'utf8?', a: 'i64' }), [batch.columns[2]!, batch.columns[0]!], 2400, batch.eventTime)));
+    expect(both(sch, batch, specOf(sch, pass, $('a').isLess(0)))).toEqual({ 's:utf8?': [], 'a:i64': [], '(event time)': [] });
+    // Row 2500 divides by zero in the filter; rows where b is null never divide.
+    expect(both(sch, make(3000), specOf(sch, pass, lit(100).dividedBy($('b')).isGreater(1)))).toEqual({
+      kind: 'data',
+      error: 'Calc(test): (100 / b) at row 2500 of the batch: division by zero; guard the divisor (CASE WHEN d <> 0 THEN ... END) or divide as f64',
+    });
   });
 
   it('unknown columns and type errors are named when the expression is resolved', () => {

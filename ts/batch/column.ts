@@ -142,6 +142,11 @@ export function concatColumns(type: DataType, cols: readonly Column[], lens: rea
   }
 }
 
+/** Selects rows `idx[0..n)` of a batch's event time (gather). */
+export function takeEventTime(et: BigInt64Array, idx: Uint32Array | Int32Array, n: number): BigInt64Array {
+  return (takeColumn({ type: 'timestamp', values: et, validity: null }, idx, n) as { values: BigInt64Array }).values;
+}
+
 /** Selects rows `idx[0..n)` of a column into a new column (gather). */
 export function takeColumn(col: Column, idx: Uint32Array | Int32Array, n: number): Column {
   let validity: Uint8Array | null = null;

@@ -49,4 +49,21 @@ impl NativeCalc {
         self.inner.recycle(out.computed.columns);
         Ok(CalcOut { computed, selection })
     }
+
+    /// One batch of a calc that computes no column (`selectsOnly`): the kept rows' indices, or
+    /// null when every row was kept. The caller takes the columns and the event time from its
+    /// own batch, and one typed array crosses instead of a batch object (about 4 us less of a
+    /// q2 filter's 22-28 us per 8192-row call).
+    #[napi]
+    pub fn select<'env>(&self, env: &'env Env, buffers: Vec<Uint8Array>, length: u32) -> Result<Option<Uint32ArraySlice<'env>>> {
+        let batch = batch_ref(&self.input, &buffers, length as usize, None)?;
+        let sel = self.inner.select(&batch).map_err(to_napi)?;
+        sel.as_deref().map(|s| Uint32ArraySlice::copy_out(env, s)).transpose()
+    }
+
+    /// Whether the calc computes no column, so `select` does all of its work.
+    #[napi(getter)]
+    pub fn selects_only(&self) -> bool {
+        self.inner.selects_only()
+    }
 }

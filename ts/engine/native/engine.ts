@@ -1,7 +1,7 @@
 /** The native engine: operators run in Rust through the napi-rs addon, one call per batch. */
 
 import { RecordBatch } from '../../batch/record-batch.js';
-import { takeColumn } from '../../batch/column.js';
+import { takeColumn, takeEventTime } from '../../batch/column.js';
 import { Schema } from '../../batch/schema.js';
 import type { SegmentLayout } from '../../batch/segment.js';
 import type { SegmentIo, SegmentRoute, Calc, CsvDecoder, CsvHeader, DecodedLines, Engine, GroupAggregator, GroupAggregatorSpec, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
@@ -168,6 +168,8 @@ class NativeCalc implements Calc {
   private readonly plan: readonly ({ readonly pass: number } | { readonly computed: number })[];
   /** The input fields Rust reads, ascending (Rust's field i is input field read[i]). */
   private readonly read: readonly number[];
+  /** Whether Rust computes no column (a filter over columns passed through): see `selected`. */
+  private readonly selectsOnly: boolean;
 
   constructor(binding: NativeBinding, input: Schema, spec: CalcSpec) {
     checkCalcSpec(input, spec);
@@ -192,10 +194,12 @@ class NativeCalc implements Calc {
     // The kept rows' indices cross the boundary only where an input column is passed through.
     const passes = this.plan.some((p) => 'pass' in p);
     this.inner = spec.filter === null && computed.length === 0 ? null : call(() => new binding.NativeCalc(fieldSpecs(fields), JSON.stringify(narrowed), passes));
+    this.selectsOnly = this.inner !== null && this.inner.selectsOnly;
   }
 
   process(batch: RecordBatch): RecordBatch {
     if (this.inner === null) return new RecordBatch(this.outputSchema, this.plan.map((p) => batch.columns[(p as { pass: number }).pass]!), batch.length, batch.eventTime);
+    if (this.selectsOnly) return this.selected(this.inner, batch);
     let out;
     try {
       out = this.inner.process(columnBuffers(batch.columns, this.read), batch.length, eventTimeBytes(batch));
@@ -209,6 +213,24 @@ class NativeCalc implements Calc {
     );
     const dropped = computed.length !== batch.length;
     return new RecordBatch(this.outputSchema, columns, computed.length, dropped ? computed.eventTime : batch.eventTime);
+  }
+
+  /**
+   * A filter over columns passed through: Rust gives the kept rows alone (one typed array, not a
+   * batch object: about 4 us less of a q2 filter's 22-28 us per 8192-row call), the columns and
+   * event time are taken here, as for pass-through columns in `process`.
+   */
+  private selected(inner: NativeCalcN, batch: RecordBatch): RecordBatch {
+    let sel;
+    try {
+      sel = inner.select(columnBuffers(batch.columns, this.read), batch.length);
+    } catch (e) {
+      throw fromNative(e);
+    }
+    const from = this.plan.map((p) => batch.columns[(p as { pass: number }).pass]!);
+    if (sel === null) return new RecordBatch(this.outputSchema, from, batch.length, batch.eventTime);
+    const n = sel.length;
+    return new RecordBatch(this.outputSchema, from.map((c) => takeColumn(c, sel, n)), n, batch.eventTime === null ? null : takeEventTime(batch.eventTime, sel, n));
   }
 }
 

@@ -9,7 +9,7 @@
  * 64 bits. Both forms come from the same generator.
  */
 
-import { bitmapBytes, takeColumn, type Column } from '../../batch/column.js';
+import { bitmapBytes, takeColumn, takeEventTime, type Column } from '../../batch/column.js';
 import { RecordBatch } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
 import type { DataType } from '../../batch/schema.js';
@@ -562,7 +562,7 @@ export class TsCalc implements Calc {
     });
     let et = batch.eventTime;
     if (et !== null && !all) {
-      et = (takeColumn({ type: 'timestamp', values: et, validity: null }, out.sel, m) as { values: BigInt64Array }).values;
+      et = takeEventTime(et, out.sel, m);
     }
     return new RecordBatch(this.outputSchema, columns, m, et);
   }

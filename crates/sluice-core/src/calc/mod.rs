@@ -76,7 +76,29 @@ impl Calc {
     pub fn process(&self, batch: &BatchRef<'_>) -> Result<CalcOutput> {
         let ctx = Ctx::new(batch);
         let n = batch.len;
-        let sel: Vec<u32> = match &self.filter {
+        let sel = self.select_in(&ctx, n);
+        self.compute(batch, &ctx, sel)
+    }
+
+    /// The kept rows of `batch` (None: all), for a calc that computes no column (a filter over
+    /// columns passed through): the caller takes the columns and the event time itself. The
+    /// filter's first error by row when it fails, as `process` gives.
+    pub fn select(&self, batch: &BatchRef<'_>) -> Result<Option<Vec<u32>>> {
+        let ctx = Ctx::new(batch);
+        let sel = self.select_in(&ctx, batch.len);
+        if let Some(e) = ctx.take_error() {
+            return Err(e);
+        }
+        Ok(if sel.len() == batch.len { None } else { Some(sel) })
+    }
+
+    /// Whether the calc computes no column: `select` gives all of its work.
+    pub fn selects_only(&self) -> bool {
+        self.computed.is_empty()
+    }
+
+    fn select_in(&self, ctx: &Ctx<'_>, n: usize) -> Vec<u32> {
+        match &self.filter {
             None => (0..n as u32).collect(),
             Some(f) => {
                 let mut sel = Vec::with_capacity(n);
@@ -84,7 +106,7 @@ impl Calc {
                 for from in (0..n).step_by(CHUNK) {
                     rows.clear();
                     rows.extend(from as u32..(from + CHUNK).min(n) as u32);
-                    let v = f(&ctx, &rows);
+                    let v = f(ctx, &rows);
                     let keep = match &v.vals {
                         vector::Vals::Bool(b) => b,
                         _ => unreachable!("a filter is bool"),
@@ -97,7 +119,11 @@ impl Calc {
                 }
                 sel
             }
-        };
+        }
+    }
+
+    fn compute(&self, batch: &BatchRef<'_>, ctx: &Ctx<'_>, sel: Vec<u32>) -> Result<CalcOutput> {
+        let n = batch.len;
         let full = sel.len() == n;
         let mut spare = std::mem::take(&mut *self.spare.lock().unwrap_or_else(|p| p.into_inner()));
         if spare.len() != self.computed.len() {
@@ -107,7 +133,7 @@ impl Calc {
         let mut columns: Vec<Column> = self.computed.iter().map(|(_, t)| vector::empty_column(*t, spare.next(), sel.len())).collect();
         for (c, chunk) in sel.chunks(CHUNK).enumerate() {
             for ((k, _), col) in self.computed.iter().zip(columns.iter_mut()) {
-                k(&ctx, chunk).append_to(col, c * CHUNK);
+                k(ctx, chunk).append_to(col, c * CHUNK);
             }
         }
         if let Some(e) = ctx.take_error() {
