@@ -409,8 +409,8 @@ const EXP_TERMS: usize = 11;
 struct PriceTables {
     /// 1/k! for k < EXP_TERMS.
     coef: [f64; EXP_TERMS],
-    /// 10^(m/16) for m < 96.
-    /// 10^(m/16) for m < 96 (then zeros: a power of two, for an index without bounds check).
+    /// 10^(m/16) for m < 96, then zeros (128 entries: an index masked to 7 bits needs no
+    /// bounds check).
     pow: [f64; 128],
 }
 
