@@ -1,7 +1,7 @@
 /** The native engine: operators run in Rust through the napi-rs addon, one call per batch. */
 
 import { RecordBatch } from '../../batch/record-batch.js';
-import { takeColumn, takeEventTime } from '../../batch/column.js';
+import { takeColumn, takeEventTime, type Column } from '../../batch/column.js';
 import { Schema } from '../../batch/schema.js';
 import type { SegmentLayout } from '../../batch/segment.js';
 import type { SegmentIo, SegmentRoute, Calc, CsvDecoder, CsvHeader, DecodedLines, Engine, GroupAggregator, GroupAggregatorSpec, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
@@ -194,11 +194,11 @@ class NativeCalc implements Calc {
     // The kept rows' indices cross the boundary only where an input column is passed through.
     const passes = this.plan.some((p) => 'pass' in p);
     this.inner = spec.filter === null && computed.length === 0 ? null : call(() => new binding.NativeCalc(fieldSpecs(fields), JSON.stringify(narrowed), passes));
-    this.selectsOnly = this.inner !== null && this.inner.selectsOnly;
+    this.selectsOnly = this.inner !== null && computed.length === 0;
   }
 
   process(batch: RecordBatch): RecordBatch {
-    if (this.inner === null) return new RecordBatch(this.outputSchema, this.plan.map((p) => batch.columns[(p as { pass: number }).pass]!), batch.length, batch.eventTime);
+    if (this.inner === null) return new RecordBatch(this.outputSchema, this.passed(batch), batch.length, batch.eventTime);
     if (this.selectsOnly) return this.selected(this.inner, batch);
     let out;
     try {
@@ -227,10 +227,15 @@ class NativeCalc implements Calc {
     } catch (e) {
       throw fromNative(e);
     }
-    const from = this.plan.map((p) => batch.columns[(p as { pass: number }).pass]!);
+    const from = this.passed(batch);
     if (sel === null) return new RecordBatch(this.outputSchema, from, batch.length, batch.eventTime);
     const n = sel.length;
     return new RecordBatch(this.outputSchema, from.map((c) => takeColumn(c, sel, n)), n, batch.eventTime === null ? null : takeEventTime(batch.eventTime, sel, n));
+  }
+
+  /** The output columns of a calc that computes none: every one an input column passed through. */
+  private passed(batch: RecordBatch): Column[] {
+    return this.plan.map((p) => batch.columns[(p as { pass: number }).pass]!);
   }
 }
 

@@ -92,11 +92,6 @@ impl Calc {
         Ok(if sel.len() == batch.len { None } else { Some(sel) })
     }
 
-    /// Whether the calc computes no column: `select` gives all of its work.
-    pub fn selects_only(&self) -> bool {
-        self.computed.is_empty()
-    }
-
     fn select_in(&self, ctx: &Ctx<'_>, n: usize) -> Vec<u32> {
         match &self.filter {
             None => (0..n as u32).collect(),
