@@ -21,14 +21,14 @@ export declare class NativeCalc {
    * dropped), and the kept rows' indices when some were dropped and the calc was made with
    * `selection` (the caller takes the pass-through columns from its own batch).
    */
-  process(buffers: Array<Uint8Array>, length: number, eventTime?: Uint8Array | undefined | null): CalcOut
+  process(buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number, eventTime?: BigInt64Array | undefined | null): CalcOut
   /**
    * One batch of a calc that computes no column: the kept rows' indices, or
    * null when every row was kept. The caller takes the columns and the event time from its
    * own batch, and one typed array crosses instead of a batch object (about 4 us less of a
    * q2 filter's 22-28 us per 8192-row call).
    */
-  select(buffers: Array<Uint8Array>, length: number): Uint32Array | null
+  select(buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number): Uint32Array | null
 }
 
 export declare class NativeCsvDecoder {
@@ -47,11 +47,11 @@ export declare class NativeGroupAggregator {
    */
   constructor(input: Array<FieldSpec>, keyFields: Array<number>, aggregates: Array<AggregateSpec>, stateTtlMs?: number | undefined | null)
   /** Applies one batch at processing time `now` (epoch ms); returns its changes (keys, aggregates, `$rowkind`), or null. */
-  push(buffers: Array<Uint8Array>, length: number, eventTime: Uint8Array | undefined | null, now: number): BatchOut | null
+  push(buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number, eventTime: BigInt64Array | undefined | null, now: number): BatchOut | null
   /** The state as rows (see sluice_core::group). */
   snapshot(): BatchOut
   /** Adds the groups of a snapshot. */
-  restore(buffers: Array<Uint8Array>, length: number): void
+  restore(buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number): void
   get groups(): number
 }
 
@@ -74,7 +74,7 @@ export declare class NativeNexmarkGenerator {
 export declare class NativeWindowAggregator {
   constructor(spec: WindowAggregatorSpec)
   /** Adds one batch; returns the number of late rows it dropped. */
-  push(buffers: Array<Uint8Array>, length: number, eventTime?: Uint8Array | undefined | null): number
+  push(buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number, eventTime?: BigInt64Array | undefined | null): number
   /** Advances the watermark; returns the fired rows, or null. */
   advanceWatermark(watermark: number): BatchOut | null
   /** Tumbling and sliding windows: fires everything in state and starts over (pre-aggregation). */
@@ -96,6 +96,19 @@ export declare class NativeWindowAggregator {
    */
   earliestStart(): number
   get groupCount(): number
+}
+
+/**
+ * The partitioner of one schema into exchange segments: the schema and its segment layout are
+ * read once, and each call passes only the batch's buffers and the writer's segments.
+ */
+export declare class SegmentScatter {
+  constructor(fields: Array<FieldSpec>, segmentBytes: number)
+  /**
+   * Writes rows `from`.. of a batch into segments: by key group when `key_fields` is given,
+   * by `targets` when only that is given, else all to target 0. Returns the row to go on from.
+   */
+  scatter(buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number, eventTime: BigInt64Array | undefined | null, keyFields: Array<number> | undefined | null, maxParallelism: number, targets: Uint32Array | undefined | null, pool: Uint8Array, cur: Int32Array, spares: Int32Array, full: Int32Array, from: number): number
 }
 
 export declare const enum AggregateKind {
@@ -187,7 +200,7 @@ export interface DecodedBatch {
  * Encodes a batch (fields, every buffer as bytes, row count, optional event time) as a
  * FlatBuffers `RecordBatch`.
  */
-export declare function encodeBatch(fields: Array<CodecFieldSpec>, buffers: Array<Uint8Array>, length: number, eventTime?: Uint8Array | undefined | null): Uint8Array
+export declare function encodeBatch(fields: Array<CodecFieldSpec>, buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number, eventTime?: BigInt64Array | undefined | null): Uint8Array
 
 export interface EncodedRows {
   bytes: Uint8Array
@@ -196,10 +209,10 @@ export interface EncodedRows {
 }
 
 /** Every row of a batch as JSON Lines or CSV rows (no header), one call per batch. */
-export declare function encodeText(fields: Array<CodecFieldSpec>, buffers: Array<Uint8Array>, length: number, format: TextFormatKind): Uint8Array
+export declare function encodeText(fields: Array<CodecFieldSpec>, buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number, format: TextFormatKind): Uint8Array
 
 /** As `encodeText`, with where each row ends (for a sink that splits parts at rows). */
-export declare function encodeTextRows(fields: Array<CodecFieldSpec>, buffers: Array<Uint8Array>, length: number, format: TextFormatKind): EncodedRows
+export declare function encodeTextRows(fields: Array<CodecFieldSpec>, buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number, format: TextFormatKind): EncodedRows
 
 export interface FieldSpec {
   name: string
@@ -219,7 +232,7 @@ export declare const enum FieldType {
  * Splits a batch (fields, buffers, row count, event time) by key group into `parallelism`
  * batches, rows in their original order.
  */
-export declare function hashPartition(fields: Array<FieldSpec>, buffers: Array<Uint8Array>, length: number, eventTime: Uint8Array | undefined | null, keyFields: Array<number>, parallelism: number, maxParallelism: number): Array<BatchOut>
+export declare function hashPartition(fields: Array<FieldSpec>, buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number, eventTime: BigInt64Array | undefined | null, keyFields: Array<number>, parallelism: number, maxParallelism: number): Array<BatchOut>
 
 export interface KafkaRecordSetOut {
   next: bigint
@@ -272,13 +285,7 @@ export declare const enum NexmarkKind {
 export declare function openMemoryPool(id: string, budgetBytes: number): void
 
 /** Splits a batch into `n` batches by a target per row (computed by the runtime), rows in order. */
-export declare function partitionByTargets(fields: Array<FieldSpec>, buffers: Array<Uint8Array>, length: number, eventTime: Uint8Array | undefined | null, targets: Uint32Array, n: number): Array<BatchOut>
-
-/**
- * Writes rows `from`.. of a batch into segments: by key group when `key_fields` is given, by
- * `targets` when only that is given, else all to target 0. Returns the row to go on from.
- */
-export declare function scatterToSegments(fields: Array<FieldSpec>, buffers: Array<Uint8Array>, length: number, eventTime: Uint8Array | undefined | null, keyFields: Array<number> | undefined | null, maxParallelism: number, targets: Uint32Array | undefined | null, pool: Uint8Array, segmentBytes: number, cur: Int32Array, spares: Int32Array, full: Int32Array, from: number): number
+export declare function partitionByTargets(fields: Array<FieldSpec>, buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number, eventTime: BigInt64Array | undefined | null, targets: Uint32Array, n: number): Array<BatchOut>
 
 /** The capacity and regions of a schema's segment layout (for the test that both engines agree). */
 export declare function segmentLayout(fields: Array<FieldSpec>, segmentBytes: number): Array<number>

@@ -9,7 +9,7 @@ import { I64_MAX, I64_MIN } from '../../ts/batch/i64.js';
 import { RecordBatch } from '../../ts/batch/record-batch.js';
 import { Schema, type DataType } from '../../ts/batch/schema.js';
 import { loadNative, type NativeBinding } from '../../ts/engine/native/binding.js';
-import { batchBuffers, eventTimeBytes, fieldSpecs, fromBatchOut, schemaFromSpecs } from '../../ts/engine/native/convert.js';
+import { batchBuffers, fieldSpecs, fromBatchOut, schemaFromSpecs } from '../../ts/engine/native/convert.js';
 import { decodeBatch as tsDecode, encodeBatch as tsEncode } from '../../ts/engine/ts/codec.js';
 
 const loaded = loadNative();
@@ -17,7 +17,7 @@ if (!loaded.ok) throw new Error(`the native binding is required for these tests 
 const native: NativeBinding = loaded.binding;
 
 function nativeEncode(batch: RecordBatch): Uint8Array {
-  return native.encodeBatch(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch));
+  return native.encodeBatch(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, batch.eventTime);
 }
 
 function nativeDecode(bytes: Uint8Array): RecordBatch {

@@ -416,21 +416,21 @@ impl<'a> BatchRef<'a> {
                     if offsets.len() < n + 1 {
                         return Err(short("offsets", offsets.len(), n + 1));
                     }
-                    let mut prev = offsets[0];
-                    if prev < 0 {
+                    if offsets[0] < 0 {
                         return Err(Error::data(format!("column '{}': negative utf8 offset", f.name)));
                     }
-                    for &o in &offsets[1..=n] {
-                        if o < prev {
-                            return Err(Error::data(format!(
-                                "column '{}': utf8 offsets decrease",
-                                f.name
-                            )));
-                        }
-                        prev = o;
+                    // Any decrease, found without an exit per row: this form vectorises (the
+                    // early-exit loop took about 1 ns a row of every native call on text).
+                    let o = &offsets[..=n];
+                    if o[1..].iter().zip(o).fold(false, |bad, (b, a)| bad | (b < a)) {
+                        return Err(Error::data(format!(
+                            "column '{}': utf8 offsets decrease",
+                            f.name
+                        )));
                     }
-                    if prev as usize > data.len() {
-                        return Err(short("utf8 data", data.len(), prev as usize));
+                    let last = o[n];
+                    if last as usize > data.len() {
+                        return Err(short("utf8 data", data.len(), last as usize));
                     }
                 }
                 _ => {}

@@ -6,7 +6,7 @@ use napi_derive::napi;
 use sluice_core::batch::Schema;
 use sluice_core::calc::Calc;
 
-use crate::batch::{batch_out_ref, batch_ref, event_time_slice, parse_schema, BatchOut, CopyOut, FieldSpec};
+use crate::batch::{batch_out_ref, batch_ref, event_time_slice, parse_schema, BatchOut, CopyOut, FieldSpec, TypedBytes};
 use crate::error::to_napi;
 
 #[napi(object)]
@@ -39,7 +39,7 @@ impl NativeCalc {
     /// dropped), and the kept rows' indices when some were dropped and the calc was made with
     /// `selection` (the caller takes the pass-through columns from its own batch).
     #[napi]
-    pub fn process<'env>(&self, env: &'env Env, buffers: Vec<Uint8Array>, length: u32, event_time: Option<Uint8Array>) -> Result<CalcOut<'env>> {
+    pub fn process<'env>(&self, env: &'env Env, #[napi(ts_arg_type = "Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>")] buffers: Vec<TypedBytes<'_>>, length: u32, #[napi(ts_arg_type = "BigInt64Array | undefined | null")] event_time: Option<TypedBytes<'_>>) -> Result<CalcOut<'env>> {
         let et = event_time_slice(&event_time)?;
         let batch = batch_ref(&self.input, &buffers, length as usize, et)?;
         let out = self.inner.process(&batch).map_err(to_napi)?;
@@ -55,7 +55,7 @@ impl NativeCalc {
     /// own batch, and one typed array crosses instead of a batch object (about 4 us less of a
     /// q2 filter's 22-28 us per 8192-row call).
     #[napi]
-    pub fn select<'env>(&self, env: &'env Env, buffers: Vec<Uint8Array>, length: u32) -> Result<Option<Uint32ArraySlice<'env>>> {
+    pub fn select<'env>(&self, env: &'env Env, #[napi(ts_arg_type = "Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>")] buffers: Vec<TypedBytes<'_>>, length: u32) -> Result<Option<Uint32ArraySlice<'env>>> {
         let batch = batch_ref(&self.input, &buffers, length as usize, None)?;
         let sel = self.inner.select(&batch).map_err(to_napi)?;
         sel.as_deref().map(|s| Uint32ArraySlice::copy_out(env, s)).transpose()

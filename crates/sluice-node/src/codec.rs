@@ -12,7 +12,7 @@ use napi_derive::napi;
 use sluice_core::batch::{DataType, Field, Schema};
 use sluice_core::codec;
 
-use crate::batch::{batch_out, batch_ref, event_time_slice, BatchOut};
+use crate::batch::{batch_out, batch_ref, event_time_slice, BatchOut, TypedBytes};
 use crate::error::{config_error, to_napi};
 use crate::kinds::FieldType;
 
@@ -38,9 +38,9 @@ pub struct DecodedBatch<'env> {
 #[napi(js_name = "encodeBatch")]
 pub fn encode_batch(
     fields: Vec<CodecFieldSpec>,
-    buffers: Vec<Uint8Array>,
+    #[napi(ts_arg_type = "Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>")] buffers: Vec<TypedBytes<'_>>,
     length: u32,
-    event_time: Option<Uint8Array>,
+    #[napi(ts_arg_type = "BigInt64Array | undefined | null")] event_time: Option<TypedBytes<'_>>,
 ) -> Result<Uint8Array> {
     let schema = Schema::new(fields.iter().map(|f| Field::new(f.name.clone(), DataType::from(f.data_type))).collect());
     let nullable: Vec<bool> = fields.iter().map(|f| f.nullable.unwrap_or(true)).collect();

@@ -6,7 +6,7 @@ use sluice_core::batch::Schema;
 use sluice_core::group::GroupAggregator;
 use sluice_core::window::{AggKind, AggSpec};
 
-use crate::batch::{batch_out, batch_ref, event_time_slice, parse_schema, BatchOut, FieldSpec};
+use crate::batch::{batch_out, batch_ref, event_time_slice, parse_schema, BatchOut, FieldSpec, TypedBytes};
 use crate::error::to_napi;
 use crate::window::AggregateSpec;
 
@@ -32,7 +32,7 @@ impl NativeGroupAggregator {
 
     /// Applies one batch at processing time `now` (epoch ms); returns its changes (keys, aggregates, `$rowkind`), or null.
     #[napi]
-    pub fn push<'env>(&mut self, env: &'env Env, buffers: Vec<Uint8Array>, length: u32, event_time: Option<Uint8Array>, now: i64) -> Result<Option<BatchOut<'env>>> {
+    pub fn push<'env>(&mut self, env: &'env Env, #[napi(ts_arg_type = "Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>")] buffers: Vec<TypedBytes<'_>>, length: u32, #[napi(ts_arg_type = "BigInt64Array | undefined | null")] event_time: Option<TypedBytes<'_>>, now: i64) -> Result<Option<BatchOut<'env>>> {
         let et = event_time_slice(&event_time)?;
         let batch = batch_ref(&self.input, &buffers, length as usize, et)?;
         self.inner.push(&batch, now).map_err(to_napi)?.map(|b| batch_out(env, b)).transpose()
@@ -46,7 +46,7 @@ impl NativeGroupAggregator {
 
     /// Adds the groups of a snapshot.
     #[napi]
-    pub fn restore(&mut self, buffers: Vec<Uint8Array>, length: u32) -> Result<()> {
+    pub fn restore(&mut self, #[napi(ts_arg_type = "Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>")] buffers: Vec<TypedBytes<'_>>, length: u32) -> Result<()> {
         let schema = self.inner.state_schema().clone();
         let batch = batch_ref(&schema, &buffers, length as usize, None)?;
         self.inner.restore(&batch).map_err(to_napi)

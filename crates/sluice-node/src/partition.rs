@@ -9,7 +9,7 @@ use sluice_core::partition::{
     hash_routing, part_sizes, scatter, target_routing, ColumnMut, PartMut, Routing, ValuesMut,
 };
 
-use crate::batch::{batch_ref, event_time_slice, parse_schema, BatchOut, FieldSpec};
+use crate::batch::{batch_ref, event_time_slice, parse_schema, BatchOut, FieldSpec, TypedBytes};
 use crate::error::to_napi;
 
 /// Splits a batch (fields, buffers, row count, event time) by key group into `parallelism`
@@ -19,9 +19,9 @@ use crate::error::to_napi;
 pub fn hash_partition_batch<'env>(
     env: &'env Env,
     fields: Vec<FieldSpec>,
-    buffers: Vec<Uint8Array>,
+    #[napi(ts_arg_type = "Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>")] buffers: Vec<TypedBytes<'_>>,
     length: u32,
-    event_time: Option<Uint8Array>,
+    #[napi(ts_arg_type = "BigInt64Array | undefined | null")] event_time: Option<TypedBytes<'_>>,
     key_fields: Vec<u32>,
     parallelism: u32,
     max_parallelism: u32,
@@ -39,9 +39,9 @@ pub fn hash_partition_batch<'env>(
 pub fn partition_by_targets<'env>(
     env: &'env Env,
     fields: Vec<FieldSpec>,
-    buffers: Vec<Uint8Array>,
+    #[napi(ts_arg_type = "Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>")] buffers: Vec<TypedBytes<'_>>,
     length: u32,
-    event_time: Option<Uint8Array>,
+    #[napi(ts_arg_type = "BigInt64Array | undefined | null")] event_time: Option<TypedBytes<'_>>,
     targets: Uint32Array,
     n: u32,
 ) -> Result<Vec<BatchOut<'env>>> {

@@ -10,7 +10,7 @@ use napi_derive::napi;
 use sluice_core::batch::{DataType, Field, Schema};
 use sluice_core::text::{csv::CsvDecoder, encode, jsonl::JsonlDecoder, Decoded, TextField};
 
-use crate::batch::{batch_out, batch_ref, BatchOut};
+use crate::batch::{batch_out, batch_ref, BatchOut, TypedBytes};
 use crate::codec::CodecFieldSpec;
 use crate::error::to_napi;
 
@@ -118,7 +118,7 @@ pub struct EncodedRows {
 
 /// As `encodeText`, with where each row ends (for a sink that splits parts at rows).
 #[napi(js_name = "encodeTextRows")]
-pub fn encode_text_rows(fields: Vec<CodecFieldSpec>, buffers: Vec<Uint8Array>, length: u32, format: TextFormatKind) -> Result<EncodedRows> {
+pub fn encode_text_rows(fields: Vec<CodecFieldSpec>, #[napi(ts_arg_type = "Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>")] buffers: Vec<TypedBytes<'_>>, length: u32, format: TextFormatKind) -> Result<EncodedRows> {
     let schema = Schema::new(fields.iter().map(|f| Field::new(f.name.clone(), DataType::from(f.data_type))).collect());
     let batch = batch_ref(&schema, &buffers, length as usize, None)?;
     let (bytes, ends) = encode::encode_with_row_ends(&batch, text_format(format));
@@ -137,7 +137,7 @@ fn text_format(format: TextFormatKind) -> encode::TextFormat {
 
 /// Every row of a batch as JSON Lines or CSV rows (no header), one call per batch.
 #[napi(js_name = "encodeText")]
-pub fn encode_text(fields: Vec<CodecFieldSpec>, buffers: Vec<Uint8Array>, length: u32, format: TextFormatKind) -> Result<Uint8Array> {
+pub fn encode_text(fields: Vec<CodecFieldSpec>, #[napi(ts_arg_type = "Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>")] buffers: Vec<TypedBytes<'_>>, length: u32, format: TextFormatKind) -> Result<Uint8Array> {
     let schema = Schema::new(fields.iter().map(|f| Field::new(f.name.clone(), DataType::from(f.data_type))).collect());
     let batch = batch_ref(&schema, &buffers, length as usize, None)?;
     Ok(Uint8Array::new(encode::encode(&batch, text_format(format))))

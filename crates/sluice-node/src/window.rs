@@ -7,7 +7,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use sluice_core::window::{AggKind, AggSpec, WindowAggSpec, WindowAggregator, Windows};
 
-use crate::batch::{batch_out, batch_ref, event_time_slice, parse_schema, BatchOut, FieldSpec};
+use crate::batch::{batch_out, batch_ref, event_time_slice, parse_schema, BatchOut, FieldSpec, TypedBytes};
 use crate::error::{config_error, to_napi};
 use crate::kinds::{AggregateKind, WindowKind};
 
@@ -101,7 +101,7 @@ impl NativeWindowAggregator {
 
     /// Adds one batch; returns the number of late rows it dropped.
     #[napi]
-    pub fn push(&mut self, buffers: Vec<Uint8Array>, length: u32, event_time: Option<Uint8Array>) -> Result<u32> {
+    pub fn push(&mut self, #[napi(ts_arg_type = "Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>")] buffers: Vec<TypedBytes<'_>>, length: u32, #[napi(ts_arg_type = "BigInt64Array | undefined | null")] event_time: Option<TypedBytes<'_>>) -> Result<u32> {
         let schema = self.inner_schema();
         let et = event_time_slice(&event_time)?;
         let batch = batch_ref(&schema, &buffers, length as usize, et)?;

@@ -25,6 +25,7 @@ export type NativeJsonlDecoderN = Napi.NativeJsonlDecoder;
 export type NativeCsvDecoderN = Napi.NativeCsvDecoder;
 export type NativeCalcN = Napi.NativeCalc;
 export type NativeGroupAggregatorN = Napi.NativeGroupAggregator;
+export type SegmentScatterN = Napi.SegmentScatter;
 export type BatchOutN = Napi.BatchOut;
 /** A field with its nullability, as the codec takes and gives it. */
 export type FieldSpecN = Napi.CodecFieldSpec;

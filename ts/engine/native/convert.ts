@@ -1,4 +1,4 @@
-/** RecordBatch <-> native buffers: byte views in (no copy), owned typed arrays out. */
+/** RecordBatch <-> native buffers: the columns' typed arrays in (no copy), owned typed arrays out. */
 
 import type { Column } from '../../batch/column.js';
 import { noteExactMax } from '../../batch/i64.js';
@@ -8,33 +8,28 @@ import { dataType, fieldType, type BatchOutN, type FieldSpecN } from './binding.
 
 const EMPTY = new Uint8Array(0);
 
-function bytes(v: ArrayBufferView): Uint8Array {
-  return v instanceof Uint8Array ? v : new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
-}
+/** A column buffer as the addon reads it: any of the columns' typed arrays, read as its bytes (no view made per call). */
+export type TypedBuffer = Uint8Array | Int32Array | BigInt64Array | Float64Array;
 
-/** Every buffer of every column as a byte view of the same memory. */
-export function batchBuffers(batch: RecordBatch): Uint8Array[] {
-  const out: Uint8Array[] = [];
+/** Every buffer of every column, in schema order (validity, then values or offsets and data). */
+export function batchBuffers(batch: RecordBatch): TypedBuffer[] {
+  const out: TypedBuffer[] = [];
   for (const c of batch.columns) pushBuffers(out, c);
   return out;
 }
 
 /** As batchBuffers, of the columns `which` (indices into `columns`) only. */
-export function columnBuffers(columns: readonly Column[], which: readonly number[]): Uint8Array[] {
-  const out: Uint8Array[] = [];
+export function columnBuffers(columns: readonly Column[], which: readonly number[]): TypedBuffer[] {
+  const out: TypedBuffer[] = [];
   for (const k of which) pushBuffers(out, columns[k]!);
   return out;
 }
 
-function pushBuffers(out: Uint8Array[], c: Column): void {
+function pushBuffers(out: TypedBuffer[], c: Column): void {
   out.push(c.validity ?? EMPTY);
   if (c.type === 'utf8') {
-    out.push(bytes(c.offsets), c.data);
-  } else out.push(bytes(c.values));
-}
-
-export function eventTimeBytes(batch: RecordBatch): Uint8Array | null {
-  return batch.eventTime === null ? null : bytes(batch.eventTime);
+    out.push(c.offsets, c.data);
+  } else out.push(c.values);
 }
 
 export function fieldSpecs(schema: Schema): FieldSpecN[] {

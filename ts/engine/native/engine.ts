@@ -9,9 +9,9 @@ import { NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmar
 import { windowOutputSchema } from '../window-spec.js';
 import { calcOutputSchema, checkCalcSpec, type CalcExpr, type CalcSpec } from '../calc-spec.js';
 import { fromNative } from '../errors.js';
-import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN, type NativeCalcN, type NativeGroupAggregatorN } from './binding.js';
+import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN, type NativeCalcN, type NativeGroupAggregatorN, type SegmentScatterN } from './binding.js';
 import { checkGroupState, groupOutputSchema, groupStateSchema } from '../group-agg-spec.js';
-import { batchBuffers, columnBuffers, eventTimeBytes, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
+import { batchBuffers, columnBuffers, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
 
 /**
  * A call into the addon: its errors become EngineErrors with their kind. Per-batch calls catch
@@ -99,7 +99,7 @@ class NativeWindowAggregator implements WindowAggregator {
 
   push(batch: RecordBatch): number {
     try {
-      return this.inner.push(batchBuffers(batch), batch.length, eventTimeBytes(batch));
+      return this.inner.push(batchBuffers(batch), batch.length, batch.eventTime);
     } catch (e) {
       throw fromNative(e);
     }
@@ -202,7 +202,7 @@ class NativeCalc implements Calc {
     if (this.selectsOnly) return this.selected(this.inner, batch);
     let out;
     try {
-      out = this.inner.process(columnBuffers(batch.columns, this.read), batch.length, eventTimeBytes(batch));
+      out = this.inner.process(columnBuffers(batch.columns, this.read), batch.length, batch.eventTime);
     } catch (e) {
       throw fromNative(e);
     }
@@ -332,7 +332,7 @@ export class NativeEngine implements Engine {
 
   encodeBatch(batch: RecordBatch): Uint8Array {
     try {
-      return this.binding.encodeBatch(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch));
+      return this.binding.encodeBatch(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, batch.eventTime);
     } catch (e) {
       throw fromNative(e);
     }
@@ -357,7 +357,7 @@ export class NativeEngine implements Engine {
 
   hashPartition(batch: RecordBatch, keyFields: readonly number[], parallelism: number, maxParallelism: number): RecordBatch[] {
     try {
-      const parts = this.binding.hashPartition(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), [...keyFields], parallelism, maxParallelism);
+      const parts = this.binding.hashPartition(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, batch.eventTime, [...keyFields], parallelism, maxParallelism);
       return parts.map((o) => fromBatchOut(batch.schema, o));
     } catch (e) {
       throw fromNative(e);
@@ -380,7 +380,7 @@ export class NativeEngine implements Engine {
 
   partitionByTargets(batch: RecordBatch, targets: Uint32Array, n: number): RecordBatch[] {
     try {
-      return this.binding.partitionByTargets(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, eventTimeBytes(batch), targets, n).map((o) => fromBatchOut(batch.schema, o));
+      return this.binding.partitionByTargets(fieldSpecs(batch.schema), batchBuffers(batch), batch.length, batch.eventTime, targets, n).map((o) => fromBatchOut(batch.schema, o));
     } catch (e) {
       throw fromNative(e);
     }
@@ -388,17 +388,15 @@ export class NativeEngine implements Engine {
 
   scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool: Uint8Array, layout: SegmentLayout, io: SegmentIo, from: number): number {
     try {
-      return this.binding.scatterToSegments(
-        fieldSpecs(batch.schema),
+      return this.scatterOf(batch.schema, layout.segmentBytes).scatter(
         batchBuffers(batch),
         batch.length,
-        eventTimeBytes(batch),
+        batch.eventTime,
         route.kind === 'hash' ? [...route.keyFields] : undefined,
         route.kind === 'hash' ? route.maxParallelism : 0,
         // A hash route is hashed natively in the partitioner's loop: no targets array.
         route.kind === 'targets' ? route.targets : undefined,
         pool,
-        layout.segmentBytes,
         io.cur,
         io.spares,
         io.full,
@@ -407,6 +405,18 @@ export class NativeEngine implements Engine {
     } catch (e) {
       throw fromNative(e);
     }
+  }
+
+  /** Partitioners by schema (a writer's batches share theirs): the schema's names and layout cross once, not per batch. */
+  private readonly scatters = new WeakMap<Schema, { readonly segmentBytes: number; readonly scatter: SegmentScatterN }>();
+
+  private scatterOf(schema: Schema, segmentBytes: number): SegmentScatterN {
+    let s = this.scatters.get(schema);
+    if (s === undefined || s.segmentBytes !== segmentBytes) {
+      s = { segmentBytes, scatter: new this.binding.SegmentScatter(fieldSpecs(schema), segmentBytes) };
+      this.scatters.set(schema, s);
+    }
+    return s.scatter;
   }
 
   /** The native layout's numbers (capacity, header, event time, then per column validity, values, data, data bytes). */
