@@ -104,6 +104,27 @@ describe('the partitioner writing into segments', () => {
     }
   });
 
+  it('keeps an event time that is a column once, also where batches with their own event time follow into the same segments, on both engines', () => {
+    requireNative();
+    const at = (b: RecordBatch): BigInt64Array => (b.columns[5] as { values: BigInt64Array }).values;
+    // The event time as the 'at' column itself (a source's timestamp field), then as an equal
+    // copy: a segment that went on from the first kind moves its rows' times to its own region.
+    const batches = [0, 1200, 2500, 3100].map((from, i, all) => {
+      const part = batch.slice(from, all[i + 1] ?? batch.length);
+      return part.withEventTime(i % 2 === 0 ? at(part) : at(part).slice());
+    });
+    for (const engine of ENGINES) {
+      for (const p of [1, 2, 3]) {
+        const parts = hashPartition(batch, [0], p, 128);
+        const segs = scatterAll(engine, batches, p, 4096);
+        for (let t = 0; t < p; t++) expect(wire(RecordBatch.concat(schema, segs[t]!)), `${engine}, p=${p}, target ${t}`).toEqual(wire(parts[t]!));
+        // Segments filled only from the first batch read their event time as the column's own view.
+        expect(segs[0]![0]!.eventTime).toBe(at(segs[0]![0]!));
+        expect(segs.flat().some((x) => x.eventTime !== at(x))).toBe(true);
+      }
+    }
+  });
+
   it('fills the same segments on both engines across batches of short texts, then long ones, then short again', () => {
     requireNative();
     // Short texts (at most the bytes reserved per row) let the native scatter place rows by count

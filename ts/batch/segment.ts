@@ -4,8 +4,10 @@
  * and the consumer reads in place. The layout is a pure function of the schema and the segment
  * size (crates/sluice-core/src/segment.rs computes the same), so nothing describes it per batch:
  *
- *   header: u32 rows, u32 flags (bit 0: the event-time column is present), then one byte per
- *           column (1: the column has nulls, its validity bitmap is read), padded to 8 bytes;
+ *   header: u32 rows, u32 flags (bit 0: the event time is present; bit 1: it is the values of
+ *           column `flags >>> 8`, a source's timestamp field, and its region is not written),
+ *           then one byte per column (1: the column has nulls, its validity bitmap is read),
+ *           padded to 8 bytes;
  *   regions (each 8-byte aligned), for a capacity of C rows: the event time (8 C), the 8-byte
  *           values (i64, timestamp, f64) in schema order, the 4-byte ones (i32 values, utf8
  *           offsets of C + 1), the bitmaps (bool values, then every column's validity), then
@@ -22,6 +24,10 @@ import type { Schema } from './schema.js';
 
 /** Bytes reserved per row and utf8 column for its text (longer text fills a segment sooner). */
 export const UTF8_BYTES_PER_ROW = 32;
+
+/** Header flags: the event time is present; it is column `flags >>> 8`'s values. */
+export const ET_PRESENT = 1;
+export const ET_IS_COLUMN = 2;
 
 export interface ColumnRegion {
   /** Byte offset of the validity bitmap. */
@@ -126,7 +132,13 @@ export function segmentBatch(buffer: ArrayBufferLike, base: number, layout: Segm
       }
     }
   });
-  const eventTime = (flags & 1) !== 0 ? new BigInt64Array(buffer, base + layout.eventTime, rows) : null;
+  let eventTime: BigInt64Array | null = null;
+  if ((flags & ET_IS_COLUMN) !== 0) {
+    // The column's own view, so that downstream the event time is seen to be that column too.
+    const c = columns[flags >>> 8];
+    if (c === undefined || (c.type !== 'i64' && c.type !== 'timestamp')) throw new Error(`internal error: a segment's event time is column ${flags >>> 8}, which is not an i64 or timestamp column`);
+    eventTime = c.values;
+  } else if ((flags & ET_PRESENT) !== 0) eventTime = new BigInt64Array(buffer, base + layout.eventTime, rows);
   return new RecordBatch(schema, columns, rows, eventTime);
 }
 

@@ -142,9 +142,39 @@ fn wr_u32(m: &mut [u8], at: usize, v: u32) {
     m[at..at + 4].copy_from_slice(&v.to_le_bytes());
 }
 
-fn init(mem: &mut [u8], base: usize, layout: &SegmentLayout, types: &[DataType], has_event_time: bool) {
+/// The header's flags: the event time is present; it is column `flags >> 8`'s values (not written
+/// again in the event-time region).
+const ET_PRESENT: u32 = 1;
+const ET_IS_COLUMN: u32 = 2;
+
+/// Where a batch's event time comes from: none, its own array, or the same memory as an i64 or
+/// timestamp column's values (a source's timestamp field), which the segment then keeps once.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum EventTime {
+    None,
+    Own,
+    Column(usize),
+}
+
+impl EventTime {
+    fn of(batch: &BatchRef<'_>) -> EventTime {
+        let Some(et) = batch.event_time else { return EventTime::None };
+        let same = batch.columns.iter().position(|c| matches!(c.values, ValuesRef::I64(v) | ValuesRef::Timestamp(v) if std::ptr::eq(v.as_ptr(), et.as_ptr())));
+        same.map_or(EventTime::Own, EventTime::Column)
+    }
+
+    fn flags(self) -> u32 {
+        match self {
+            EventTime::None => 0,
+            EventTime::Own => ET_PRESENT,
+            EventTime::Column(k) => ET_PRESENT | ET_IS_COLUMN | ((k as u32) << 8),
+        }
+    }
+}
+
+fn init(mem: &mut [u8], base: usize, layout: &SegmentLayout, types: &[DataType], event_time: EventTime) {
     wr_u32(mem, base, 0);
-    wr_u32(mem, base + 4, u32::from(has_event_time));
+    wr_u32(mem, base + 4, event_time.flags());
     mem[base + 8..base + 8 + types.len()].fill(0);
     let bits = bitmap(layout.capacity);
     for (r, t) in layout.columns.iter().zip(types) {
@@ -462,7 +492,7 @@ fn place(batch: &BatchRef<'_>, types: &[DataType], layout: &SegmentLayout, pool:
         let s = check_segment(io.spares[left as usize], segments)?;
         io.spares[0] = left - 1;
         io.cur[t] = s as i32;
-        init(pool, s * seg, layout, types, batch.event_time.is_some());
+        init(pool, s * seg, layout, types, EventTime::of(batch));
         run_seg[t] = Some(s);
         run_a[t] = need.k;
         run_p0[t] = 0;
@@ -515,7 +545,18 @@ fn copy_run(batch: &BatchRef<'_>, layout: &SegmentLayout, pool: &mut [u8], run: 
         }
     }
     if let Some(et) = batch.event_time {
-        gather(&mut segment[layout.event_time + 8 * p0..layout.event_time + 8 * (p0 + m)], et, idx);
+        let flags = rd_u32(segment, 4);
+        let column = (flags & ET_IS_COLUMN != 0).then_some((flags >> 8) as usize);
+        if column.is_none_or(|k| EventTime::of(batch) != EventTime::Column(k)) {
+            if let Some(k) = column {
+                // The segment's rows so far took their event time from column k; this batch's
+                // is another array: those rows' values move to the event-time region first.
+                let v = layout.columns[k].values;
+                segment.copy_within(v..v + 8 * p0, layout.event_time);
+                wr_u32(segment, 4, ET_PRESENT);
+            }
+            gather(&mut segment[layout.event_time + 8 * p0..layout.event_time + 8 * (p0 + m)], et, idx);
+        }
     }
 }
 
@@ -745,7 +786,8 @@ mod scatter_tests {
                         }
                     })
                     .collect();
-                out.push(if has_et { i64_at(layout.event_time + 8 * p).to_string() } else { "-".into() });
+                let et_at = if rd_u32(m, 4) & ET_IS_COLUMN != 0 { layout.columns[(rd_u32(m, 4) >> 8) as usize].values } else { layout.event_time };
+                out.push(if has_et { i64_at(et_at + 8 * p).to_string() } else { "-".into() });
                 out.join("|")
             })
             .collect()
@@ -788,12 +830,18 @@ mod scatter_tests {
     /// Scatters the batches one after the other (segments left open between them, a few spares
     /// at a time so calls resume), then reads every target's segments in the order they filled.
     fn through_segments<'r>(batches: &[RecordBatch], route: impl Fn(&RecordBatch) -> SegmentRoute<'r>, n: usize, layout: &SegmentLayout) -> Vec<Vec<String>> {
+        through_segments_as(batches, |_, b| b.as_ref(), route, n, layout)
+    }
+
+    /// As `through_segments`, each batch passed as `view(i, batch)` makes it.
+    fn through_segments_as<'b, 'r>(batches: &'b [RecordBatch], view: impl Fn(usize, &'b RecordBatch) -> BatchRef<'b>, route: impl Fn(&RecordBatch) -> SegmentRoute<'r>, n: usize, layout: &SegmentLayout) -> Vec<Vec<String>> {
         let types: Vec<DataType> = batches[0].schema.fields.iter().map(|f| f.data_type).collect();
         let mut pool = vec![0xa5u8; 64 * layout.segment_bytes];
         let mut free: Vec<i32> = (0..64).rev().collect();
         let mut cur = vec![-1i32; n];
         let mut got = vec![Vec::new(); n];
-        for b in batches {
+        for (i, b) in batches.iter().enumerate() {
+            let r = view(i, b);
             let mut from = 0;
             while from < b.len {
                 let mut spares = vec![0i32; 3];
@@ -804,7 +852,7 @@ mod scatter_tests {
                 }
                 let mut full = vec![0i32; 1 + 2 * (2 + n)];
                 let io = SegmentIo { cur: &mut cur, spares: &mut spares, full: &mut full };
-                from = scatter_to_segments(&b.as_ref(), route(b), &mut pool, layout, io, from).unwrap();
+                from = scatter_to_segments(&r, route(b), &mut pool, layout, io, from).unwrap();
                 for f in 0..full[0] as usize {
                     let (t, s) = (full[1 + 2 * f] as usize, full[2 + 2 * f] as usize);
                     got[t].extend(segment_rows(&pool, s, layout, &types));
@@ -847,6 +895,40 @@ mod scatter_tests {
                 assert_eq!(got, expected(parts, n));
             }
         }
+    }
+
+    /// An event time in the same memory as a column (a source's timestamp field) is kept once, as
+    /// that column; a batch whose event time is its own array, into the same open segments, first
+    /// moves the rows before it to the event-time region. Every row reads back its event time.
+    #[test]
+    fn an_event_time_that_is_a_column_is_kept_once() {
+        let types = [DataType::I64, DataType::Utf8, DataType::F64, DataType::Bool, DataType::I32];
+        let layout = SegmentLayout::new(&types, 4096).unwrap();
+        let mut batches = [batch(700, 1, false), batch(333, 2, false), batch(50, 3, false), batch(20, 4, false)];
+        for b in &mut batches {
+            let ColumnData::I64(k) = &b.columns[0].data else { panic!("i64") };
+            b.event_time = Some(k.clone());
+        }
+        // Batches 0 and 2 pass column 0's memory as their event time, 1 and 3 an equal copy.
+        fn view(i: usize, b: &RecordBatch) -> BatchRef<'_> {
+            let mut r = b.as_ref();
+            if i.is_multiple_of(2) {
+                let ValuesRef::I64(k) = r.columns[0].values else { panic!("i64") };
+                r.event_time = Some(k);
+            }
+            r
+        }
+        for n in [1usize, 2, 3] {
+            let got = through_segments_as(&batches, view, |_| SegmentRoute::Hash { key_fields: &[0], max_parallelism: 128 }, n, &layout);
+            let parts = batches.iter().map(|b| hash_partition(&b.as_ref(), &[0], n as u32, 128).unwrap()).collect();
+            assert_eq!(got, expected(parts, n), "n = {n}");
+        }
+        // The flags say so: a fresh segment of a batch whose event time is column 0.
+        let mut pool = vec![0u8; layout.segment_bytes];
+        let (mut cur, mut spares, mut full) = ([-1i32], [1i32, 0], [0i32; 5]);
+        let io = SegmentIo { cur: &mut cur, spares: &mut spares, full: &mut full };
+        scatter_to_segments(&view(0, &batches[2]), SegmentRoute::Single, &mut pool, &layout, io, 0).unwrap();
+        assert_eq!(rd_u32(&pool, 4), ET_PRESENT | ET_IS_COLUMN);
     }
 
     #[test]

@@ -5,7 +5,7 @@
  */
 
 import type { RecordBatch } from '../../batch/record-batch.js';
-import { UTF8_BYTES_PER_ROW, type SegmentLayout } from '../../batch/segment.js';
+import { ET_IS_COLUMN, ET_PRESENT, UTF8_BYTES_PER_ROW, type SegmentLayout } from '../../batch/segment.js';
 import type { Utf8Column } from '../../batch/column.js';
 import { keyGroups } from '../../keys/key-groups.js';
 import type { SegmentIo, SegmentRoute } from '../engine.js';
@@ -60,13 +60,15 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
   const regions = layout.columns;
   const cap = layout.capacity;
   const et = batch.eventTime;
+  // The column whose values are the event time (the same memory: a source's timestamp field), kept once.
+  const etColumn = eventTimeColumn(batch);
   const { cur, spares, full } = io;
 
   const nCols = cols.length;
   const init = (s: number): void => {
     const base = s * seg;
     v.u32[base >>> 2] = 0;
-    v.u32[(base >>> 2) + 1] = et === null ? 0 : 1;
+    v.u32[(base >>> 2) + 1] = et === null ? 0 : etColumn < 0 ? ET_PRESENT : ET_PRESENT | ET_IS_COLUMN | (etColumn << 8);
     v.u8.fill(0, base + 8, base + 8 + nCols);
     const bits = (cap + 7) >>> 3;
     for (let k = 0; k < nCols; k++) {
@@ -233,9 +235,29 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
         }
       }
     }
-    if (et !== null) copy64(new Int32Array(et.buffer, et.byteOffset, et.length * 2), i32, ((base + layout.eventTime) >>> 2) + 2 * p0, a, b);
+    if (et !== null) {
+      const flags = v.u32[(base >>> 2) + 1]!;
+      const column = (flags & ET_IS_COLUMN) !== 0 ? flags >>> 8 : -1;
+      if (column < 0 || column !== etColumn) {
+        if (column >= 0) {
+          // The segment's rows so far took their event time from that column; this batch's is
+          // another array: those rows' values move to the event-time region first.
+          const at = base + regions[column]!.values;
+          u8.copyWithin(base + layout.eventTime, at, at + 8 * p0);
+          v.u32[(base >>> 2) + 1] = ET_PRESENT;
+        }
+        copy64(new Int32Array(et.buffer, et.byteOffset, et.length * 2), i32, ((base + layout.eventTime) >>> 2) + 2 * p0, a, b);
+      }
+    }
   }
   return end;
+}
+
+/** The i64 or timestamp column whose values are the batch's event time (the same memory), or -1. */
+function eventTimeColumn(batch: RecordBatch): number {
+  const et = batch.eventTime;
+  if (et === null) return -1;
+  return batch.columns.findIndex((c) => (c.type === 'i64' || c.type === 'timestamp') && c.values.buffer === et.buffer && c.values.byteOffset === et.byteOffset);
 }
 
 /** The rows of a call grouped by target (reused between calls). */
