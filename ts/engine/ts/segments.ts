@@ -124,7 +124,39 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
   const uOffsets = utf8.map((k) => (cols[k] as Utf8Column).offsets);
   const uBytes = Int32Array.from(utf8, (k) => regions[k]!.dataBytes);
   let end = batch.length;
-  for (let r = from; r < batch.length; r++) {
+  // Every text of these rows within the bytes reserved per row, and every held segment with room
+  // at that size for the rows it has left: no segment's text can fill before its rows do, so
+  // rows are placed by count alone (as the native scatter does), without the texts' lengths.
+  let short = true;
+  for (let j = 0; j < U && short; j++) {
+    const o = uOffsets[j]!;
+    let longest = 0;
+    for (let r = from; r < batch.length; r++) longest = Math.max(longest, o[r + 1]! - o[r]!);
+    short = longest <= UTF8_BYTES_PER_ROW;
+    for (let t = 0; t < n && short; t++) if (cur[t]! >= 0 && used[t * U + j]! + UTF8_BYTES_PER_ROW * (cap - rowsOf[t]!) > uBytes[j]!) short = false;
+  }
+  for (let r = from; r < batch.length && short; r++) {
+    const t = targets === null ? 0 : targets[r]!;
+    if (cur[t]! < 0 && !takeRun(t)) {
+      end = r;
+      break;
+    }
+    if (rowsOf[t]! >= cap) {
+      const f = full[0]!;
+      full[1 + 2 * f] = t;
+      full[2 + 2 * f] = cur[t]!;
+      full[0] = f + 1;
+      close(t, cur[t]!);
+      cur[t] = -1;
+      if (!takeRun(t)) {
+        end = r;
+        break;
+      }
+    }
+    placed[t]!++;
+    rowsOf[t]!++;
+  }
+  for (let r = from; r < batch.length && !short; r++) {
     const t = targets === null ? 0 : targets[r]!;
     if (cur[t]! < 0 && !takeRun(t)) {
       end = r;
