@@ -120,6 +120,16 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
     runP0[t] = 0;
     return true;
   };
+  // Target t's segment is full: listed, closed, and a spare taken in its place (false: none left).
+  const roll = (t: number): boolean => {
+    const f = full[0]!;
+    full[1 + 2 * f] = t;
+    full[2 + 2 * f] = cur[t]!;
+    full[0] = f + 1;
+    close(t, cur[t]!);
+    cur[t] = -1;
+    return takeRun(t);
+  };
   // Each utf8 column's offsets and text capacity, looked up once.
   const uOffsets = utf8.map((k) => (cols[k] as Utf8Column).offsets);
   const uBytes = Int32Array.from(utf8, (k) => regions[k]!.dataBytes);
@@ -142,13 +152,7 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
       break;
     }
     if (rowsOf[t]! >= cap) {
-      const f = full[0]!;
-      full[1 + 2 * f] = t;
-      full[2 + 2 * f] = cur[t]!;
-      full[0] = f + 1;
-      close(t, cur[t]!);
-      cur[t] = -1;
-      if (!takeRun(t)) {
+      if (!roll(t)) {
         end = r;
         break;
       }
@@ -174,13 +178,7 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
         const o = uOffsets[j]!;
         if (o[r + 1]! - o[r]! > uBytes[j]!) throw new EngineError('data', `row ${r} of the batch (${rowBytes(batch, r)} bytes of text) does not fit an exchange segment of ${seg} bytes (${UTF8_BYTES_PER_ROW * cap} bytes per text column); raise the exchange segment size`);
       }
-      const f = full[0]!;
-      full[1 + 2 * f] = t;
-      full[2 + 2 * f] = cur[t]!;
-      full[0] = f + 1;
-      close(t, cur[t]!);
-      cur[t] = -1;
-      if (!takeRun(t)) {
+      if (!roll(t)) {
         end = r;
         break;
       }
