@@ -374,6 +374,7 @@ mod avx2 {
 
 /// Steps 3 and 4 of `scatter_to_segments`: the segments each target's rows (`order[first[t]..first[t + 1]]`; the batch's last `order.len()` rows in all) need, then the copies.
 fn place(batch: &BatchRef<'_>, types: &[DataType], layout: &SegmentLayout, pool: &mut [u8], io: SegmentIo<'_>, first: &[usize], order: &[u32]) -> Result<usize> {
+    let event_time = EventTime::of(batch);
     let n = io.cur.len();
     let seg = layout.segment_bytes;
     let segments = pool.len() / seg;
@@ -492,7 +493,7 @@ fn place(batch: &BatchRef<'_>, types: &[DataType], layout: &SegmentLayout, pool:
         let s = check_segment(io.spares[left as usize], segments)?;
         io.spares[0] = left - 1;
         io.cur[t] = s as i32;
-        init(pool, s * seg, layout, types, EventTime::of(batch));
+        init(pool, s * seg, layout, types, event_time);
         run_seg[t] = Some(s);
         run_a[t] = need.k;
         run_p0[t] = 0;
@@ -512,13 +513,14 @@ fn place(batch: &BatchRef<'_>, types: &[DataType], layout: &SegmentLayout, pool:
         }
     }
     for run in &runs {
-        copy_run(batch, layout, pool, run, &order[first[run.t] + run.a..first[run.t] + run.b]);
+        copy_run(batch, event_time, layout, pool, run, &order[first[run.t] + run.a..first[run.t] + run.b]);
     }
     Ok(end)
 }
 
-/// Pass 2 for one run: every column's values of rows `idx` into positions `run.p0`.. of its segment.
-fn copy_run(batch: &BatchRef<'_>, layout: &SegmentLayout, pool: &mut [u8], run: &Run, idx: &[u32]) {
+/// Pass 2 for one run: every column's values of rows `idx` into positions `run.p0`.. of its
+/// segment; `event_time` is where the batch's event time comes from (found once per call).
+fn copy_run(batch: &BatchRef<'_>, event_time: EventTime, layout: &SegmentLayout, pool: &mut [u8], run: &Run, idx: &[u32]) {
     let base = run.seg * layout.segment_bytes;
     let (p0, m) = (run.p0, idx.len());
     let segment = &mut pool[base..base + layout.segment_bytes];
@@ -547,7 +549,7 @@ fn copy_run(batch: &BatchRef<'_>, layout: &SegmentLayout, pool: &mut [u8], run: 
     if let Some(et) = batch.event_time {
         let flags = rd_u32(segment, 4);
         let column = (flags & ET_IS_COLUMN != 0).then_some((flags >> 8) as usize);
-        if column.is_none_or(|k| EventTime::of(batch) != EventTime::Column(k)) {
+        if column.is_none_or(|k| event_time != EventTime::Column(k)) {
             if let Some(k) = column {
                 // The segment's rows so far took their event time from column k; this batch's
                 // is another array: those rows' values move to the event-time region first.
