@@ -22,6 +22,15 @@ export declare class NativeCalc {
    * `selection` (the caller takes the pass-through columns from its own batch).
    */
   process(buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number, eventTime?: BigInt64Array | undefined | null): CalcOut
+  /** Whether `processInto` can take this calc's batches (its computed columns are all fixed-width). */
+  get writesInto(): boolean
+  /**
+   * As `process`, the output written into buffers of JavaScript's (`head`, one per computed
+   * column's values, and for a filter the kept rows' event time and indices; see
+   * `sluice_core::calc::into` and `ts/engine/native/calc-into.ts`): no Rust column copied
+   * out, no typed array made here. Returns the rows kept.
+   */
+  processInto(buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number, eventTime: BigInt64Array | undefined | null, head: Uint8Array, values: Array<Uint8Array>, eventTimeOut?: Uint8Array | undefined | null, selectionOut?: Uint8Array | undefined | null): number
   /**
    * One batch of a calc that computes no column: the kept rows' indices, or
    * null when every row was kept. The caller takes the columns and the event time from its

@@ -93,6 +93,18 @@ impl std::ops::Deref for TypedBytes<'_> {
     }
 }
 
+impl TypedBytes<'_> {
+    /// The bytes, to write into.
+    ///
+    /// # Safety
+    /// Nothing else reads or writes this typed array's memory while the slice is in use (no
+    /// other argument of the call views it, and no other thread holds it).
+    pub unsafe fn as_mut_slice(&mut self) -> &mut [u8] {
+        // SAFETY: as for `deref`; exclusive by the caller's promise.
+        unsafe { std::slice::from_raw_parts_mut(self.data.as_ptr(), self.len) }
+    }
+}
+
 /// Borrows a batch from the buffers JavaScript passed (see module docs).
 pub fn batch_ref<'a>(
     schema: &'a Schema,

@@ -2,7 +2,7 @@
 
 import { RecordBatch } from '../../batch/record-batch.js';
 import { takeColumn, takeEventTime, type Column } from '../../batch/column.js';
-import { Schema } from '../../batch/schema.js';
+import { Schema, type DataType } from '../../batch/schema.js';
 import type { SegmentLayout } from '../../batch/segment.js';
 import type { SegmentIo, SegmentRoute, Calc, CsvDecoder, CsvHeader, DecodedLines, Engine, GroupAggregator, GroupAggregatorSpec, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
@@ -12,6 +12,7 @@ import { fromNative } from '../errors.js';
 import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN, type NativeCalcN, type NativeGroupAggregatorN, type SegmentScatterN } from './binding.js';
 import { checkGroupState, groupOutputSchema, groupStateSchema } from '../group-agg-spec.js';
 import { batchBuffers, columnBuffers, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
+import { processInto, type IntoOutput } from './calc-into.js';
 
 /**
  * A call into the addon: its errors become EngineErrors with their kind. Per-batch calls catch
@@ -170,6 +171,11 @@ class NativeCalc implements Calc {
   private readonly read: readonly number[];
   /** Whether Rust computes no column (a filter over columns passed through): see `selected`. */
   private readonly selectsOnly: boolean;
+  private readonly filtered: boolean;
+  /** Whether input columns are passed through (the kept rows' indices are then needed). */
+  private readonly passes: boolean;
+  /** The computed columns' types when Rust writes them into buffers of ours (`calc-into.ts`), else null. */
+  private readonly intoTypes: readonly DataType[] | null;
 
   constructor(binding: NativeBinding, input: Schema, spec: CalcSpec) {
     checkCalcSpec(input, spec);
@@ -195,24 +201,35 @@ class NativeCalc implements Calc {
     const passes = this.plan.some((p) => 'pass' in p);
     this.inner = spec.filter === null && computed.length === 0 ? null : call(() => new binding.NativeCalc(fieldSpecs(fields), JSON.stringify(narrowed), passes));
     this.selectsOnly = this.inner !== null && computed.length === 0;
+    this.filtered = spec.filter !== null;
+    this.passes = passes;
+    // Fixed-width computed columns only: Rust writes them into buffers allocated here.
+    this.intoTypes = this.inner !== null && this.inner.writesInto ? this.computedSchema.fields.map((f) => f.type) : null;
   }
 
   process(batch: RecordBatch): RecordBatch {
     if (this.inner === null) return new RecordBatch(this.outputSchema, this.passed(batch), batch.length, batch.eventTime);
     if (this.selectsOnly) return this.selected(this.inner, batch);
-    let out;
+    const inner = this.inner;
+    let out: IntoOutput;
     try {
-      out = this.inner.process(columnBuffers(batch.columns, this.read), batch.length, batch.eventTime);
+      const buffers = columnBuffers(batch.columns, this.read);
+      if (this.intoTypes !== null) {
+        out = processInto(this.intoTypes, batch.length, this.filtered, batch.eventTime !== null, this.passes, (head, values, et, sel) => inner.processInto(buffers, batch.length, batch.eventTime, head, values, et, sel));
+      } else {
+        const r = inner.process(buffers, batch.length, batch.eventTime);
+        const computed = fromBatchOut(this.computedSchema, r.computed);
+        out = { length: computed.length, columns: computed.columns, eventTime: computed.eventTime, selection: r.selection ?? null };
+      }
     } catch (e) {
       throw fromNative(e);
     }
-    const computed = fromBatchOut(this.computedSchema, out.computed);
-    const sel = out.selection ?? null;
+    const sel = out.selection;
     const columns = this.plan.map((p) =>
-      'pass' in p ? (sel === null ? batch.columns[p.pass]! : takeColumn(batch.columns[p.pass]!, sel, sel.length)) : computed.columns[p.computed]!,
+      'pass' in p ? (sel === null ? batch.columns[p.pass]! : takeColumn(batch.columns[p.pass]!, sel, sel.length)) : out.columns[p.computed]!,
     );
-    const dropped = computed.length !== batch.length;
-    return new RecordBatch(this.outputSchema, columns, computed.length, dropped ? computed.eventTime : batch.eventTime);
+    const dropped = out.length !== batch.length;
+    return new RecordBatch(this.outputSchema, columns, out.length, dropped ? out.eventTime : batch.eventTime);
   }
 
   /**

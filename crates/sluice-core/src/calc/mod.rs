@@ -6,6 +6,7 @@
 //! generated code (`ts/engine/ts/calc.ts`) gives the same rows, nulls and errors.
 
 mod int_const;
+pub mod into;
 pub mod kernel;
 pub mod rules;
 pub mod spec;
