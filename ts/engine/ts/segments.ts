@@ -7,7 +7,8 @@
 import type { RecordBatch } from '../../batch/record-batch.js';
 import { ET_IS_COLUMN, ET_PRESENT, UTF8_BYTES_PER_ROW, type SegmentLayout } from '../../batch/segment.js';
 import type { Utf8Column } from '../../batch/column.js';
-import { keyGroups } from '../../keys/key-groups.js';
+import { hashI64Key, keyGroups } from '../../keys/key-groups.js';
+import { i32View } from '../../batch/i64.js';
 import type { SegmentIo, SegmentRoute } from '../engine.js';
 import { EngineError } from '../errors.js';
 import { checkParallelism } from './partition.js';
@@ -42,9 +43,20 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
     targets = route.targets;
     if (from === 0) {
       checkParallelism(n, route.maxParallelism);
-      const groups = keyGroups(batch, route.keyFields, route.maxParallelism);
       const max = route.maxParallelism;
-      for (let i = 0; i < batch.length; i++) targets[i] = Math.floor((groups[i]! * n) / max);
+      const key = route.keyFields.length === 1 ? batch.columns[route.keyFields[0]!] : undefined;
+      if (key !== undefined && key.validity === null && (key.type === 'i64' || key.type === 'timestamp') && (max & (max - 1)) === 0) {
+        // The common key (one non-null integer column) and a power-of-two maxParallelism, as
+        // natively: the key group is the hash's low bits and the subtask `kg * n / max` a shift,
+        // with no key-group array in between (a third of this call's time on 3 columns).
+        const v = i32View(key.values);
+        const mask = max - 1;
+        const shift = 31 - Math.clz32(max);
+        for (let i = 0; i < batch.length; i++) targets[i] = ((hashI64Key(v[2 * i]!, v[2 * i + 1]!) & mask) * n) >>> shift;
+      } else {
+        const groups = keyGroups(batch, route.keyFields, max);
+        for (let i = 0; i < batch.length; i++) targets[i] = Math.floor((groups[i]! * n) / max);
+      }
     }
   } else if (route.kind === 'targets') {
     targets = route.targets;
@@ -145,20 +157,41 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
     short = longest <= UTF8_BYTES_PER_ROW;
     for (let t = 0; t < n && short; t++) if (cur[t]! >= 0 && used[t * U + j]! + UTF8_BYTES_PER_ROW * (cap - rowsOf[t]!) > uBytes[j]!) short = false;
   }
-  for (let r = from; r < batch.length && short; r++) {
-    const t = targets === null ? 0 : targets[r]!;
-    if (cur[t]! < 0 && !takeRun(t)) {
-      end = r;
-      break;
+  // The rows grouped by target, in order (a counting sort): target t's k-th row is order[first[t] + k].
+  let first: Int32Array | null = null;
+  if (short) {
+    // By count alone, as natively: where each target needs a segment is arithmetic (its k-th
+    // row, for k = the room its segment has, then every `cap` rows); those needs get the spares
+    // in row order, and where the spares run out the call stops at that row, as placing the
+    // rows one by one would (the needs and the stop are the same).
+    first = groupByTarget(targets, n, from, batch.length);
+    const needs: number[] = []; // (row, target, k, roll) each
+    for (let t = 0; t < n; t++) {
+      const count = first[t + 1]! - first[t]!;
+      const held = cur[t]! >= 0;
+      for (let k = held ? cap - Math.min(rowsOf[t]!, cap) : 0, again = held; k < count; k += cap, again = true) needs.push(order[first[t]! + k]!, t, k, again ? 1 : 0);
     }
-    if (rowsOf[t]! >= cap) {
-      if (!roll(t)) {
-        end = r;
+    const byRow = Array.from({ length: needs.length / 4 }, (_, i) => 4 * i).sort((x, y) => needs[x]! - needs[y]!);
+    for (const i of byRow) {
+      const t = needs[i + 1]!;
+      placed[t] = needs[i + 2]!;
+      if (needs[i + 3] === 1) rowsOf[t] = runP0[t]! + placed[t]! - runStart[t]!;
+      if (needs[i + 3] === 1 ? !roll(t) : !takeRun(t)) {
+        end = needs[i]!;
         break;
       }
     }
-    placed[t]!++;
-    rowsOf[t]!++;
+    for (let t = 0; t < n; t++) {
+      // Rows before the end: all of the target's, or those before the row the call stopped at.
+      let k = first[t + 1]! - first[t]!;
+      if (end < batch.length) for (let lo = 0; lo < k; ) {
+        const mid = (lo + k) >>> 1;
+        if (order[first[t]! + mid]! < end) lo = mid + 1;
+        else k = mid;
+      }
+      placed[t] = k;
+      if (cur[t]! >= 0) rowsOf[t] = runP0[t]! + k - runStart[t]!;
+    }
   }
   for (let r = from; r < batch.length && !short; r++) {
     const t = targets === null ? 0 : targets[r]!;
@@ -191,16 +224,7 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
     rowsOf[t]!++;
   }
   for (let t = 0; t < n; t++) if (cur[t]! >= 0) close(t, cur[t]!);
-  // The rows grouped by target, in order (a counting sort): target t's k-th row is order[first[t] + k].
-  const m = end - from;
-  if (order.length < m) order = new Int32Array(m);
-  const first = new Int32Array(n + 1);
-  for (let t = 0; t < n; t++) first[t + 1] = first[t]! + placed[t]!;
-  if (targets === null) for (let x = 0; x < m; x++) order[x] = from + x;
-  else {
-    const fill = first.slice(0, n);
-    for (let r = from; r < end; r++) order[fill[targets[r]!]!++] = r;
-  }
+  first ??= groupByTarget(targets, n, from, end);
   // Pass 2: per run, column by column, its rows to consecutive positions (8-byte values as two
   // 32-bit words: exact bits, no BigInt).
   const u8 = v.u8;
@@ -292,6 +316,26 @@ function eventTimeColumn(batch: RecordBatch): number {
 
 /** The rows of a call grouped by target (reused between calls). */
 let order = new Int32Array(0);
+
+/**
+ * Rows from..end grouped by target in row order into `order` (a counting sort); returns where
+ * each target's rows start (`first[t]`, and `first[n]` = all of them).
+ */
+function groupByTarget(targets: Uint32Array | null, n: number, from: number, end: number): Int32Array {
+  const m = end - from;
+  if (order.length < m) order = new Int32Array(m);
+  const first = new Int32Array(n + 1);
+  if (targets === null) {
+    first.fill(m, 1);
+    for (let x = 0; x < m; x++) order[x] = from + x;
+    return first;
+  }
+  for (let r = from; r < end; r++) first[targets[r]! + 1]!++;
+  for (let t = 0; t < n; t++) first[t + 1]! += first[t]!;
+  const fill = first.slice(0, n);
+  for (let r = from; r < end; r++) order[fill[targets[r]!]!++] = r;
+  return first;
+}
 
 /** 8-byte values of rows order[a..b] to consecutive slots from 32-bit word `d`. */
 function copy64(src: Int32Array, i32: Int32Array, d: number, a: number, b: number): void {
