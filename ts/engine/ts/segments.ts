@@ -225,16 +225,48 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
   }
   for (let t = 0; t < n; t++) if (cur[t]! >= 0) close(t, cur[t]!);
   first ??= groupByTarget(targets, n, from, end);
-  // Pass 2: per run, column by column, its rows to consecutive positions (8-byte values as two
-  // 32-bit words: exact bits, no BigInt).
+  // Pass 2: per run, its rows to consecutive positions: the 8-byte columns (and the event time
+  // where the segment keeps its own) together in one generated loop (`copy8`), as two 32-bit
+  // words each (exact bits, no BigInt), then the others column by column.
   const u8 = v.u8;
   const i32 = v.i32;
+  const wide: number[] = [];
+  const wideSrc: Int32Array[] = [];
+  for (let k = 0; k < nCols; k++) {
+    const c = cols[k]!;
+    if (c.type === 'i64' || c.type === 'timestamp' || c.type === 'f64') {
+      wide.push(k);
+      wideSrc.push(new Int32Array(c.values.buffer, c.values.byteOffset, c.values.length * 2));
+    }
+  }
+  const etSrc = et === null ? null : new Int32Array(et.buffer, et.byteOffset, et.length * 2);
+  const srcs = wideSrc.slice();
+  const dsts: number[] = [];
   for (let q = 0; q < runs.length; q += 5) {
     const t = runs[q]!;
     const base = runs[q + 1]! * seg;
     const p0 = runs[q + 2]!;
     const a = first[t]! + runs[q + 3]!;
     const b = first[t]! + runs[q + 4]!;
+    dsts.length = 0;
+    srcs.length = wide.length;
+    for (const k of wide) dsts.push(((base + regions[k]!.values) >>> 2) + 2 * p0);
+    if (etSrc !== null) {
+      const flags = v.u32[(base >>> 2) + 1]!;
+      const column = (flags & ET_IS_COLUMN) !== 0 ? flags >>> 8 : -1;
+      if (column < 0 || column !== etColumn) {
+        if (column >= 0) {
+          // The segment's rows so far took their event time from that column; this batch's is
+          // another array: those rows' values move to the event-time region first.
+          const at = base + regions[column]!.values;
+          u8.copyWithin(base + layout.eventTime, at, at + 8 * p0);
+          v.u32[(base >>> 2) + 1] = ET_PRESENT;
+        }
+        srcs.push(etSrc);
+        dsts.push(((base + layout.eventTime) >>> 2) + 2 * p0);
+      }
+    }
+    if (srcs.length > 0) copy8(srcs.length)(order, a, b, i32, srcs, dsts);
     for (let k = 0; k < nCols; k++) {
       const c = cols[k]!;
       const reg = regions[k]!;
@@ -249,11 +281,6 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
           for (let x = a; x < b; x++) i32[d + x] = src[order[x]!]!;
           break;
         }
-        case 'i64':
-        case 'timestamp':
-        case 'f64':
-          copy64(new Int32Array(c.values.buffer, c.values.byteOffset, c.values.length * 2), i32, ((base + reg.values) >>> 2) + 2 * p0, a, b);
-          break;
         case 'bool': {
           const src = c.values;
           const d = base + reg.values;
@@ -287,20 +314,9 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
           }
           break;
         }
-      }
-    }
-    if (et !== null) {
-      const flags = v.u32[(base >>> 2) + 1]!;
-      const column = (flags & ET_IS_COLUMN) !== 0 ? flags >>> 8 : -1;
-      if (column < 0 || column !== etColumn) {
-        if (column >= 0) {
-          // The segment's rows so far took their event time from that column; this batch's is
-          // another array: those rows' values move to the event-time region first.
-          const at = base + regions[column]!.values;
-          u8.copyWithin(base + layout.eventTime, at, at + 8 * p0);
-          v.u32[(base >>> 2) + 1] = ET_PRESENT;
-        }
-        copy64(new Int32Array(et.buffer, et.byteOffset, et.length * 2), i32, ((base + layout.eventTime) >>> 2) + 2 * p0, a, b);
+        default:
+          // 8-byte values: copied above.
+          break;
       }
     }
   }
@@ -330,6 +346,22 @@ function groupByTarget(targets: Uint32Array | null, n: number, from: number, end
     for (let x = 0; x < m; x++) order[x] = from + x;
     return first;
   }
+  if (n === 2) {
+    // Two targets (parallelism 2), as natively: the second's rows are the sum of the targets,
+    // and both cursors stay in locals, chosen by arithmetic rather than a branch per row (a
+    // random 0 or 1 mispredicts) or a store and reload through memory.
+    let second = 0;
+    for (let r = from; r < end; r++) second += targets[r]!;
+    first[1] = m - second;
+    first[2] = m;
+    for (let r = from, a = 0, b = m - second; r < end; r++) {
+      const t = targets[r]!;
+      order[a + t * (b - a)] = r;
+      a += 1 - t;
+      b += t;
+    }
+    return first;
+  }
   for (let r = from; r < end; r++) first[targets[r]! + 1]!++;
   for (let t = 0; t < n; t++) first[t + 1]! += first[t]!;
   const fill = first.slice(0, n);
@@ -337,14 +369,31 @@ function groupByTarget(targets: Uint32Array | null, n: number, from: number, end
   return first;
 }
 
-/** 8-byte values of rows order[a..b] to consecutive slots from 32-bit word `d`. */
-function copy64(src: Int32Array, i32: Int32Array, d: number, a: number, b: number): void {
-  const o = order;
-  for (let x = a, w = d; x < b; x++, w += 2) {
-    const s = 2 * o[x]!;
-    i32[w] = src[s]!;
-    i32[w + 1] = src[s + 1]!;
+/** Copies rows order[a..b] of `k` 8-byte arrays (as 32-bit word pairs) to consecutive slots from each one's word offset. */
+type Copy8 = (order: Int32Array, a: number, b: number, i32: Int32Array, srcs: readonly Int32Array[], dsts: readonly number[]) => void;
+
+const copiers: Copy8[] = [];
+
+/**
+ * The copier for `k` arrays: generated once per count, with the arrays in locals and one pass
+ * over the rows for all of them (a loop per array read the row order again for each, and a loop
+ * over the arrays inside the row loop kept them in memory: 9.8 and 11 ns a row for three,
+ * against 4.6 so).
+ */
+function copy8(k: number): Copy8 {
+  let f = copiers[k];
+  if (f === undefined) {
+    const js = (f: (j: number) => string): string => Array.from({ length: k }, (_, j) => f(j)).join(' ');
+    const src = `"use strict";
+${js((j) => `const s${j} = srcs[${j}], d${j} = dsts[${j}];`)}
+for (let x = a, w = 0; x < b; x++, w += 2) {
+  const s = 2 * order[x];
+  ${js((j) => `i32[d${j} + w] = s${j}[s]; i32[d${j} + w + 1] = s${j}[s + 1];`)}
+}`;
+    f = new Function('order', 'a', 'b', 'i32', 'srcs', 'dsts', src) as Copy8;
+    copiers[k] = f;
   }
+  return f;
 }
 
 /**
