@@ -48,12 +48,12 @@ export function processInto(types: readonly DataType[], n: number, filtered: boo
   const k = types.length;
   const bits = align8((n + 7) >>> 3);
   const validityAt = align8(HEADER + k);
-  // Not zero-filled: Rust writes every byte that is read. Each buffer has its own offset into
-  // Node's pool or an ArrayBuffer of its own, 8-aligned either way.
-  const head = Buffer.allocUnsafe(validityAt + k * bits);
-  const values = types.map((t) => Buffer.allocUnsafe(fixedWidth(t)! * n));
-  const et = filtered && eventTime ? Buffer.allocUnsafe(8 * n) : null;
-  const sel = filtered && selection ? Buffer.allocUnsafe(4 * n) : null;
+  // Not zero-filled (Rust writes every byte that is read), and each its own ArrayBuffer, not a
+  // slice of Node's shared pool: a small batch kept downstream must not hold 8 KiB of pool.
+  const head = Buffer.allocUnsafeSlow(validityAt + k * bits);
+  const values = types.map((t) => Buffer.allocUnsafeSlow(fixedWidth(t)! * n));
+  const et = filtered && eventTime ? Buffer.allocUnsafeSlow(8 * n) : null;
+  const sel = filtered && selection ? Buffer.allocUnsafeSlow(4 * n) : null;
   const m = write(head, values, et, sel);
   const flags = head.readUInt32LE(4);
   const columns = types.map((t, j): Column => {
