@@ -1,8 +1,10 @@
 /**
  * Logical graph -> physical plan: every operator gets its parallelism (Flink's rules: the
  * operator's own setting, else the environment's; sources and sinks that cannot split run as
- * one subtask, as do global windows (windowAll) and, for now, joins), and every input edge a
- * kind: chained (forward with equal parallelism, so records stay in the thread), or an exchange
+ * one subtask, as does whatever sees every record (a window over all records, or its second
+ * phase where it runs in two; a global partitioning); keyed operators, joins included, run at
+ * the parallelism), and every input edge a kind: chained (forward with equal parallelism, so
+ * records stay in the thread), or an exchange
  * (hash by key groups, rebalance, global to subtask 0). The planner also narrows sources to
  * the fields the job reads when every consumer is declarative (projection pushdown), and
  * resolves field positions against the narrowed schemas.
