@@ -58,6 +58,30 @@ export function keyGroups(batch: RecordBatch, keyFields: readonly number[], maxP
   return out;
 }
 
+/** The subtask of a key group at parallelism `n` (Flink's `keyGroup * n / maxParallelism`). */
+export function subtaskOf(keyGroup: number, n: number, maxParallelism: number): number {
+  return Math.floor((keyGroup * n) / maxParallelism);
+}
+
+/**
+ * The subtask of every row at parallelism `n` into `out` (the hash exchange's routing). One
+ * non-null integer key with a power-of-two maxParallelism, the common case, goes as natively:
+ * the key group is the hash's low bits and the subtask a shift, with no key-group array in
+ * between (a third of the TS partitioner's time on 3 columns).
+ */
+export function subtasks(batch: RecordBatch, keyFields: readonly number[], maxParallelism: number, n: number, out: Uint32Array): void {
+  const key = keyFields.length === 1 ? batch.columns[keyFields[0]!] : undefined;
+  if (key !== undefined && key.validity === null && (key.type === 'i64' || key.type === 'timestamp') && (maxParallelism & (maxParallelism - 1)) === 0) {
+    const v = i32View(key.values);
+    const mask = maxParallelism - 1;
+    const shift = 31 - Math.clz32(maxParallelism);
+    for (let i = 0; i < batch.length; i++) out[i] = ((hashI64Key(v[2 * i]!, v[2 * i + 1]!) & mask) * n) >>> shift;
+    return;
+  }
+  const groups = keyGroups(batch, keyFields, maxParallelism);
+  for (let i = 0; i < batch.length; i++) out[i] = subtaskOf(groups[i]!, n, maxParallelism);
+}
+
 /**
  * The key group of each key as the hash exchange computes it from the key fields (`keySchema`;
  * a key of several fields is the array of their values), so that snapshots can move keys to

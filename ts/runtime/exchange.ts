@@ -18,7 +18,7 @@ export type { ChannelIn, ChannelOut, Message, PortLike } from './channel.js';
 import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/record-batch.js';
 import type { Engine, SegmentRoute } from '../engine/engine.js';
 import { SegmentChannel, SegmentWriter } from './segment-channel.js';
-import { keyFnGroup } from '../keys/key-groups.js';
+import { keyFnGroup, subtaskOf } from '../keys/key-groups.js';
 import type { Partitioning } from '../plan/graph.js';
 import type { EdgeKind } from '../plan/physical.js';
 import { MultiInputOperator, Operator } from './operator.js';
@@ -154,7 +154,7 @@ export class ExchangeSender extends Operator {
         const read = rowReader(batch);
         const fn = part.fn as (r: Row) => unknown;
         const max = this.edge.maxParallelism;
-        for (let i = 0; i < t.length; i++) t[i] = Math.floor((keyFnGroup(fn(read(i)), max) * n) / max);
+        for (let i = 0; i < t.length; i++) t[i] = subtaskOf(keyFnGroup(fn(read(i)), max), n, max);
         return t;
       }
       case 'custom': {

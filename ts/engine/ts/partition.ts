@@ -5,7 +5,7 @@
  */
 
 import type { RecordBatch } from '../../batch/record-batch.js';
-import { keyGroups } from '../../keys/key-groups.js';
+import { subtasks } from '../../keys/key-groups.js';
 import { EngineError } from '../errors.js';
 
 /** A parallelism the key groups can be split into (the native core checks the same, with the same words). */
@@ -21,9 +21,8 @@ export function checkParallelism(parallelism: number, maxParallelism: number): v
 /** Splits a batch into `parallelism` batches by key group (empty targets get empty batches). */
 export function hashPartition(batch: RecordBatch, keyFields: readonly number[], parallelism: number, maxParallelism: number): RecordBatch[] {
   checkParallelism(parallelism, maxParallelism);
-  const groups = keyGroups(batch, keyFields, maxParallelism);
   const target = new Uint32Array(batch.length);
-  for (let i = 0; i < target.length; i++) target[i] = Math.floor((groups[i]! * parallelism) / maxParallelism);
+  subtasks(batch, keyFields, maxParallelism, parallelism, target);
   return partitionByTargets(batch, target, parallelism);
 }
 
