@@ -11,7 +11,7 @@
  * each column's validity bitmap.
  */
 
-import type { Column } from '../../batch/column.js';
+import { bitmapBytes, type Column } from '../../batch/column.js';
 import { noteExactMax } from '../../batch/i64.js';
 import type { DataType } from '../../batch/schema.js';
 
@@ -46,7 +46,7 @@ export type WriteInto = (head: Uint8Array, values: Uint8Array[], eventTime: Uint
  */
 export function processInto(types: readonly DataType[], n: number, filtered: boolean, eventTime: boolean, selection: boolean, write: WriteInto): IntoOutput {
   const k = types.length;
-  const bits = align8((n + 7) >>> 3);
+  const bits = align8(bitmapBytes(n));
   const validityAt = align8(HEADER + k);
   // Not zero-filled (Rust writes every byte that is read), and each its own ArrayBuffer, not a
   // slice of Node's shared pool: a small batch kept downstream must not hold 8 KiB of pool.
@@ -57,7 +57,7 @@ export function processInto(types: readonly DataType[], n: number, filtered: boo
   const m = write(head, values, et, sel);
   const flags = head.readUInt32LE(4);
   const columns = types.map((t, j): Column => {
-    const validity = head[HEADER + j] === 0 ? null : new Uint8Array(head.buffer, head.byteOffset + validityAt + j * bits, (m + 7) >>> 3);
+    const validity = head[HEADER + j] === 0 ? null : new Uint8Array(head.buffer, head.byteOffset + validityAt + j * bits, bitmapBytes(m));
     const v = values[j]!;
     switch (t) {
       case 'i32':
