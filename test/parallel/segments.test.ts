@@ -68,7 +68,7 @@ function scatterAll(engine: EngineName, batches: RecordBatch | readonly RecordBa
   const eng = selectEngine(engine);
   const list = batches instanceof RecordBatch ? [batches] : batches;
   const s = list[0]!.schema;
-  const pool = SegmentPool.create(400, segmentBytes);
+  const pool = SegmentPool.create(1000, segmentBytes);
   const layout = segmentLayout(s, segmentBytes);
   const io: SegmentIo = { cur: new Int32Array(p).fill(-1), spares: new Int32Array(3), full: new Int32Array(1 + 2 * (2 + p)) };
   const out: RecordBatch[][] = Array.from({ length: p }, () => []);
@@ -125,20 +125,26 @@ describe('the partitioner writing into segments', () => {
     }
   });
 
-  it('fills the same segments on both engines across batches of short texts, then long ones, then short again', () => {
+  it('fills the same segments on both engines across batches of short texts, then long ones, then short again, then very long', () => {
     requireNative();
     // Short texts (at most the bytes reserved per row) let the native scatter place rows by count
     // alone; a held segment whose text ran long earlier, or a long text now, takes the walk.
     const tr = rng(5);
     // Long: 33 to 59 characters, some not ASCII; short: 24 to 32 ASCII bytes, so that a segment
-    // whose earlier rows ran long fills its text before its rows.
-    const text = (i: number, long: boolean) => (long ? `${i}:${'abcdefghijklmnopqrstuvwxyzäöü'.repeat(3)}`.slice(0, 33 + Math.floor(tr() * 27)) : `${i}:${'abcdefghijklmnopqrstuvwxyz'.repeat(2)}`.slice(0, 24 + Math.floor(tr() * 9)));
-    const make = (from: number, long: boolean) =>
+    // whose earlier rows ran long fills its text before its rows; very long: 200 to 699 bytes
+    // (the TS partitioner copies text past 256 bytes another way).
+    const text = (i: number, long: boolean | 'very') =>
+      long === 'very'
+        ? `${i}:${'abcdefghijklmnopqrstuvwxyzäöü'.repeat(25)}`.slice(0, 200 + Math.floor(tr() * 500))
+        : long
+          ? `${i}:${'abcdefghijklmnopqrstuvwxyzäöü'.repeat(3)}`.slice(0, 33 + Math.floor(tr() * 27))
+          : `${i}:${'abcdefghijklmnopqrstuvwxyz'.repeat(2)}`.slice(0, 24 + Math.floor(tr() * 9));
+    const make = (from: number, long: boolean | 'very') =>
       batchFromRecords(
         Array.from({ length: 1500 }, (_, k) => ({ id: Math.floor(tr() * 300) - 100, name: tr() < 0.1 ? null : text(from + k, long), score: k / 4, ok: k % 3 === 0, n: k, at: from + k })),
         schema,
       ).withEventTime(BigInt64Array.from({ length: 1500 }, (_, k) => BigInt(from + k)));
-    const batches = [make(0, false), make(1500, true), make(3000, false), make(4500, false)];
+    const batches = [make(0, false), make(1500, true), make(3000, false), make(4500, false), make(6000, 'very')];
     for (const p of [1, 2, 3]) {
       const [nat, ts] = ENGINES.map((engine) => scatterAll(engine, batches, p, 4096).map((segs) => ({ sizes: segs.map((x) => x.length), rows: wire(RecordBatch.concat(schema, segs)) })));
       const parts = hashPartition(RecordBatch.concat(schema, batches), [0], p, 128);

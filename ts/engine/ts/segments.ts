@@ -5,7 +5,7 @@
  */
 
 import type { RecordBatch } from '../../batch/record-batch.js';
-import { ET_IS_COLUMN, ET_PRESENT, UTF8_BYTES_PER_ROW, type SegmentLayout } from '../../batch/segment.js';
+import { ET_IS_COLUMN, ET_PRESENT, UTF8_BYTES_PER_ROW, type ColumnRegion, type SegmentLayout } from '../../batch/segment.js';
 import type { Utf8Column } from '../../batch/column.js';
 import { subtasks } from '../../keys/key-groups.js';
 import type { SegmentIo, SegmentRoute } from '../engine.js';
@@ -34,123 +34,191 @@ function views(pool: Uint8Array): Views {
   return v;
 }
 
-/** Routes, then writes row by row (see Engine.scatterToSegments). */
+/**
+ * Routes, places, then copies (see Engine.scatterToSegments). Each step is a function or method
+ * of its own: one function holding them all was recompiled again and again (15 optimisations
+ * in a run of Nexmark q7, each about 100 ms on a compiler thread) whenever a call brought a map
+ * it had not seen (another route, another column type), and ran in baseline code meanwhile.
+ */
 export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool: Uint8Array, layout: SegmentLayout, io: SegmentIo, from: number): number {
   const n = io.cur.length;
-  let targets: Uint32Array | null = null;
+  const targets = routeRows(batch, route, n, from);
+  const p = new Placement(batch, views(pool), layout, io);
+  const end = p.textWithinRows(from) ? p.byCount(targets, from) : p.byRow(targets, from);
+  for (let t = 0; t < n; t++) if (io.cur[t]! >= 0) p.close(t, io.cur[t]!);
+  copyRuns(batch, p, p.first ?? groupByTarget(targets, n, from, end));
+  return end;
+}
+
+/** Each row's target (null: all to target 0), computed into the route's scratch when `from` is 0. */
+function routeRows(batch: RecordBatch, route: SegmentRoute, n: number, from: number): Uint32Array | null {
+  if (route.kind === 'single') return null;
+  const targets = route.targets;
+  if (from !== 0) return targets;
   if (route.kind === 'hash') {
-    targets = route.targets;
-    if (from === 0) {
-      checkParallelism(n, route.maxParallelism);
-      subtasks(batch, route.keyFields, route.maxParallelism, n, targets);
-    }
-  } else if (route.kind === 'targets') {
-    targets = route.targets;
-    if (from === 0) {
-      for (let i = 0; i < batch.length; i++) {
-        if (targets[i]! >= n) throw new EngineError('config', `row ${i} is sent to partition ${targets[i]}, but there are only ${n} (0 to ${n - 1})`);
-      }
+    checkParallelism(n, route.maxParallelism);
+    subtasks(batch, route.keyFields, route.maxParallelism, n, targets);
+  } else {
+    for (let i = 0; i < batch.length; i++) {
+      if (targets[i]! >= n) throw new EngineError('config', `row ${i} is sent to partition ${targets[i]}, but there are only ${n} (0 to ${n - 1})`);
     }
   }
-  const v = views(pool);
-  const seg = layout.segmentBytes;
-  const cols = batch.columns;
-  const regions = layout.columns;
-  const cap = layout.capacity;
-  const et = batch.eventTime;
-  // The column whose values are the event time (the same memory: a source's timestamp field), kept once.
-  const etColumn = eventTimeColumn(batch);
-  const { cur, spares, full } = io;
+  return targets;
+}
 
-  const nCols = cols.length;
-  const init = (s: number): void => {
-    const base = s * seg;
+/**
+ * Pass 1 of one call: each row placed in its target's current segment (rolling over to spares),
+ * up to where spares last. What it records is the runs: per segment the target's rows a..b (its
+ * rows counted in order) at positions p0.. of that segment, five numbers each in `runs`.
+ */
+class Placement {
+  readonly seg: number;
+  readonly cap: number;
+  readonly nCols: number;
+  /** The header's flags word for a new segment. */
+  readonly etFlags: number;
+  /** The column whose values are the event time (the same memory: a source's timestamp field), kept once; or -1. */
+  readonly etColumn: number;
+  /** The utf8 columns, each one's offsets and text capacity. */
+  readonly utf8: Int32Array;
+  readonly uOffsets: Int32Array[];
+  readonly uBytes: Int32Array;
+  /** Per target: rows in its current segment, each utf8 column's text bytes used there. */
+  readonly rowsOf: Int32Array;
+  readonly used: Int32Array;
+  /** Per target: its rows placed so far, where its open run began (in its rows) and at which position. */
+  readonly placed: Int32Array;
+  readonly runStart: Int32Array;
+  readonly runP0: Int32Array;
+  readonly runs: number[] = [];
+  /** The rows grouped by target (`groupByTarget`), when placing by count found it. */
+  first: Int32Array | null = null;
+
+  constructor(
+    readonly batch: RecordBatch,
+    readonly v: Views,
+    readonly layout: SegmentLayout,
+    readonly io: SegmentIo,
+  ) {
+    const cols = batch.columns;
+    const n = io.cur.length;
+    this.seg = layout.segmentBytes;
+    this.cap = layout.capacity;
+    this.nCols = cols.length;
+    this.etColumn = eventTimeColumn(batch);
+    this.etFlags = batch.eventTime === null ? 0 : this.etColumn < 0 ? ET_PRESENT : ET_PRESENT | ET_IS_COLUMN | (this.etColumn << 8);
+    const utf8: number[] = [];
+    for (let k = 0; k < cols.length; k++) if (cols[k]!.type === 'utf8') utf8.push(k);
+    this.utf8 = Int32Array.from(utf8);
+    this.uOffsets = utf8.map((k) => (cols[k] as Utf8Column).offsets);
+    this.uBytes = Int32Array.from(utf8, (k) => layout.columns[k]!.dataBytes);
+    this.rowsOf = new Int32Array(n);
+    this.used = new Int32Array(n * utf8.length);
+    this.placed = new Int32Array(n);
+    this.runStart = new Int32Array(n);
+    this.runP0 = new Int32Array(n);
+    for (let t = 0; t < n; t++) if (io.cur[t]! >= 0) this.load(t);
+    this.runP0.set(this.rowsOf);
+  }
+
+  /** A fresh segment's header, validity flags and bitmaps, bool values and first text offset. */
+  private init(s: number): void {
+    const { v, layout, batch, nCols } = this;
+    const base = s * this.seg;
     v.u32[base >>> 2] = 0;
-    v.u32[(base >>> 2) + 1] = et === null ? 0 : etColumn < 0 ? ET_PRESENT : ET_PRESENT | ET_IS_COLUMN | (etColumn << 8);
+    v.u32[(base >>> 2) + 1] = this.etFlags;
     v.u8.fill(0, base + 8, base + 8 + nCols);
-    const bits = (cap + 7) >>> 3;
+    const bits = (this.cap + 7) >>> 3;
     for (let k = 0; k < nCols; k++) {
-      const r = regions[k]!;
+      const r = layout.columns[k]!;
+      const type = batch.columns[k]!.type;
       v.u8.fill(0, base + r.validity, base + r.validity + bits);
-      if (cols[k]!.type === 'bool') v.u8.fill(0, base + r.values, base + r.values + bits);
-      else if (cols[k]!.type === 'utf8') v.i32[(base + r.values) >>> 2] = 0;
+      if (type === 'bool') v.u8.fill(0, base + r.values, base + r.values + bits);
+      else if (type === 'utf8') v.i32[(base + r.values) >>> 2] = 0;
     }
-  };
-  // Rows in each target's current segment, and each utf8 column's text bytes used there.
-  const utf8: number[] = [];
-  for (let k = 0; k < nCols; k++) if (cols[k]!.type === 'utf8') utf8.push(k);
-  const U = utf8.length;
-  const rowsOf = new Int32Array(n);
-  const used = new Int32Array(n * U);
-  const load = (t: number): void => {
-    const base = cur[t]! * seg;
-    const rows = v.u32[base >>> 2]!;
-    rowsOf[t] = rows;
-    for (let j = 0; j < U; j++) used[t * U + j] = v.i32[((base + regions[utf8[j]!]!.values) >>> 2) + rows]!;
-  };
-  for (let t = 0; t < n; t++) if (cur[t]! >= 0) load(t);
-  const take = (t: number): boolean => {
+  }
+
+  /** What target t's current segment already holds. */
+  private load(t: number): void {
+    const base = this.io.cur[t]! * this.seg;
+    const rows = this.v.u32[base >>> 2]!;
+    const U = this.utf8.length;
+    this.rowsOf[t] = rows;
+    for (let j = 0; j < U; j++) this.used[t * U + j] = this.v.i32[((base + this.layout.columns[this.utf8[j]!]!.values) >>> 2) + rows]!;
+  }
+
+  /** Target t takes a spare as its current segment (false: none left). */
+  private take(t: number): boolean {
+    const { spares, cur } = this.io;
     const left = spares[0]!;
     if (left === 0) return false;
     const s = spares[left]!;
     spares[0] = left - 1;
     cur[t] = s;
-    init(s);
-    rowsOf[t] = 0;
-    used.fill(0, t * U, (t + 1) * U);
+    this.init(s);
+    this.rowsOf[t] = 0;
+    const U = this.utf8.length;
+    this.used.fill(0, t * U, (t + 1) * U);
     return true;
-  };
-  // Pass 1: each row placed in its target's current segment (rolling over to spares), up to
-  // where spares last; what is recorded is the runs: per segment the target's rows a..b (its
-  // rows counted in order) at positions p0.. of that segment.
-  const placed = new Int32Array(n);
-  const runStart = new Int32Array(n);
-  const runP0 = new Int32Array(n);
-  for (let t = 0; t < n; t++) runP0[t] = rowsOf[t]!;
-  const runs: number[] = []; // (t, segment, p0, a, b) each
-  const close = (t: number, s: number): void => {
-    if (placed[t]! > runStart[t]!) runs.push(t, s, runP0[t]!, runStart[t]!, placed[t]!);
-    v.u32[(s * seg) >>> 2] = rowsOf[t]!;
-  };
-  const takeRun = (t: number): boolean => {
-    if (!take(t)) return false;
-    runStart[t] = placed[t]!;
-    runP0[t] = 0;
+  }
+
+  /** Records target t's open run in segment s and writes the segment's row count. */
+  close(t: number, s: number): void {
+    if (this.placed[t]! > this.runStart[t]!) this.runs.push(t, s, this.runP0[t]!, this.runStart[t]!, this.placed[t]!);
+    this.v.u32[(s * this.seg) >>> 2] = this.rowsOf[t]!;
+  }
+
+  takeRun(t: number): boolean {
+    if (!this.take(t)) return false;
+    this.runStart[t] = this.placed[t]!;
+    this.runP0[t] = 0;
     return true;
-  };
-  // Target t's segment is full: listed, closed, and a spare taken in its place (false: none left).
-  const roll = (t: number): boolean => {
+  }
+
+  /** Target t's segment is full: listed, closed, and a spare taken in its place (false: none left). */
+  roll(t: number): boolean {
+    const { full, cur } = this.io;
     const f = full[0]!;
     full[1 + 2 * f] = t;
     full[2 + 2 * f] = cur[t]!;
     full[0] = f + 1;
-    close(t, cur[t]!);
+    this.close(t, cur[t]!);
     cur[t] = -1;
-    return takeRun(t);
-  };
-  // Each utf8 column's offsets and text capacity, looked up once.
-  const uOffsets = utf8.map((k) => (cols[k] as Utf8Column).offsets);
-  const uBytes = Int32Array.from(utf8, (k) => regions[k]!.dataBytes);
-  let end = batch.length;
-  // Every text of these rows within the bytes reserved per row, and every held segment with room
-  // at that size for the rows it has left: no segment's text can fill before its rows do, so
-  // rows are placed by count alone (as the native scatter does), without the texts' lengths.
-  let short = true;
-  for (let j = 0; j < U && short; j++) {
-    const o = uOffsets[j]!;
-    let longest = 0;
-    for (let r = from; r < batch.length; r++) longest = Math.max(longest, o[r + 1]! - o[r]!);
-    short = longest <= UTF8_BYTES_PER_ROW;
-    for (let t = 0; t < n && short; t++) if (cur[t]! >= 0 && used[t * U + j]! + UTF8_BYTES_PER_ROW * (cap - rowsOf[t]!) > uBytes[j]!) short = false;
+    return this.takeRun(t);
   }
-  // The rows grouped by target, in order (a counting sort): target t's k-th row is order[first[t] + k].
-  let first: Int32Array | null = null;
-  if (short) {
-    // By count alone, as natively: where each target needs a segment is arithmetic (its k-th
-    // row, for k = the room its segment has, then every `cap` rows); those needs get the spares
-    // in row order, and where the spares run out the call stops at that row, as placing the
-    // rows one by one would (the needs and the stop are the same).
-    first = groupByTarget(targets, n, from, batch.length);
+
+  /**
+   * Every text of rows from.. within the bytes reserved per row, and every held segment with
+   * room at that size for the rows it has left: no segment's text can fill before its rows do,
+   * so rows are placed by count alone (as the native scatter does), without the texts' lengths.
+   */
+  textWithinRows(from: number): boolean {
+    const { cur } = this.io;
+    const U = this.utf8.length;
+    const end = this.batch.length;
+    for (let j = 0; j < U; j++) {
+      const o = this.uOffsets[j]!;
+      let longest = 0;
+      for (let r = from; r < end; r++) longest = Math.max(longest, o[r + 1]! - o[r]!);
+      if (longest > UTF8_BYTES_PER_ROW) return false;
+      for (let t = 0; t < cur.length; t++) if (cur[t]! >= 0 && this.used[t * U + j]! + UTF8_BYTES_PER_ROW * (this.cap - this.rowsOf[t]!) > this.uBytes[j]!) return false;
+    }
+    return true;
+  }
+
+  /**
+   * By count alone, as natively: where each target needs a segment is arithmetic (its k-th row,
+   * for k = the room its segment has, then every `cap` rows); those needs get the spares in row
+   * order, and where the spares run out the call stops at that row, as placing the rows one by
+   * one would (the needs and the stop are the same). Returns the row the call ends at.
+   */
+  byCount(targets: Uint32Array | null, from: number): number {
+    const { cur } = this.io;
+    const { cap, rowsOf, placed, runStart, runP0 } = this;
+    const n = cur.length;
+    const length = this.batch.length;
+    const first = groupByTarget(targets, n, from, length);
+    this.first = first;
     const needs: number[] = []; // (row, target, k, roll) each
     for (let t = 0; t < n; t++) {
       const count = first[t + 1]! - first[t]!;
@@ -158,11 +226,12 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
       for (let k = held ? cap - Math.min(rowsOf[t]!, cap) : 0, again = held; k < count; k += cap, again = true) needs.push(order[first[t]! + k]!, t, k, again ? 1 : 0);
     }
     const byRow = Array.from({ length: needs.length / 4 }, (_, i) => 4 * i).sort((x, y) => needs[x]! - needs[y]!);
+    let end = length;
     for (const i of byRow) {
       const t = needs[i + 1]!;
       placed[t] = needs[i + 2]!;
       if (needs[i + 3] === 1) rowsOf[t] = runP0[t]! + placed[t]! - runStart[t]!;
-      if (needs[i + 3] === 1 ? !roll(t) : !takeRun(t)) {
+      if (needs[i + 3] === 1 ? !this.roll(t) : !this.takeRun(t)) {
         end = needs[i]!;
         break;
       }
@@ -170,7 +239,7 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
     for (let t = 0; t < n; t++) {
       // Rows before the end: all of the target's, or those before the row the call stopped at.
       let k = first[t + 1]! - first[t]!;
-      if (end < batch.length) for (let lo = 0; lo < k; ) {
+      if (end < length) for (let lo = 0; lo < k; ) {
         const mid = (lo + k) >>> 1;
         if (order[first[t]! + mid]! < end) lo = mid + 1;
         else k = mid;
@@ -178,47 +247,57 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
       placed[t] = k;
       if (cur[t]! >= 0) rowsOf[t] = runP0[t]! + k - runStart[t]!;
     }
+    return end;
   }
-  for (let r = from; r < batch.length && !short; r++) {
-    const t = targets === null ? 0 : targets[r]!;
-    if (cur[t]! < 0 && !takeRun(t)) {
-      end = r;
-      break;
-    }
-    let fits = rowsOf[t]! < cap;
-    for (let j = 0; j < U && fits; j++) {
-      const o = uOffsets[j]!;
-      if (used[t * U + j]! + o[r + 1]! - o[r]! > uBytes[j]!) fits = false;
-    }
-    if (!fits) {
-      // A row whose text does not fit even an empty segment: refused, also after rows that
-      // partly filled its target's segment (it must not go into a fresh one that it overflows).
+
+  /** Row by row, with the texts' lengths. Returns the row the call ends at. */
+  byRow(targets: Uint32Array | null, from: number): number {
+    const { cur } = this.io;
+    const { cap, rowsOf, placed, used, uOffsets, uBytes } = this;
+    const U = this.utf8.length;
+    const length = this.batch.length;
+    for (let r = from; r < length; r++) {
+      const t = targets === null ? 0 : targets[r]!;
+      if (cur[t]! < 0 && !this.takeRun(t)) return r;
+      let fits = rowsOf[t]! < cap;
+      for (let j = 0; j < U && fits; j++) {
+        const o = uOffsets[j]!;
+        if (used[t * U + j]! + o[r + 1]! - o[r]! > uBytes[j]!) fits = false;
+      }
+      if (!fits) {
+        // A row whose text does not fit even an empty segment: refused, also after rows that
+        // partly filled its target's segment (it must not go into a fresh one that it overflows).
+        for (let j = 0; j < U; j++) {
+          const o = uOffsets[j]!;
+          if (o[r + 1]! - o[r]! > uBytes[j]!) throw new EngineError('data', `row ${r} of the batch (${rowBytes(this.batch, r)} bytes of text) does not fit an exchange segment of ${this.seg} bytes (${UTF8_BYTES_PER_ROW * cap} bytes per text column); raise the exchange segment size`);
+        }
+        if (!this.roll(t)) return r;
+      }
       for (let j = 0; j < U; j++) {
         const o = uOffsets[j]!;
-        if (o[r + 1]! - o[r]! > uBytes[j]!) throw new EngineError('data', `row ${r} of the batch (${rowBytes(batch, r)} bytes of text) does not fit an exchange segment of ${seg} bytes (${UTF8_BYTES_PER_ROW * cap} bytes per text column); raise the exchange segment size`);
+        used[t * U + j]! += o[r + 1]! - o[r]!;
       }
-      if (!roll(t)) {
-        end = r;
-        break;
-      }
+      placed[t]!++;
+      rowsOf[t]!++;
     }
-    for (let j = 0; j < U; j++) {
-      const o = uOffsets[j]!;
-      used[t * U + j]! += o[r + 1]! - o[r]!;
-    }
-    placed[t]!++;
-    rowsOf[t]!++;
+    return length;
   }
-  for (let t = 0; t < n; t++) if (cur[t]! >= 0) close(t, cur[t]!);
-  first ??= groupByTarget(targets, n, from, end);
-  // Pass 2: per run, its rows to consecutive positions: the 8-byte columns (and the event time
-  // where the segment keeps its own) together in one generated loop (`copy8`), as two 32-bit
-  // words each (exact bits, no BigInt), then the others column by column.
-  const u8 = v.u8;
-  const i32 = v.i32;
+}
+
+/**
+ * Pass 2: per run, its rows to consecutive positions: the 8-byte columns (and the event time
+ * where the segment keeps its own) together in one generated loop (`copy8`), as two 32-bit
+ * words each (exact bits, no BigInt), then the others column by column, each type in a
+ * function of its own.
+ */
+function copyRuns(batch: RecordBatch, p: Placement, first: Int32Array): void {
+  const { v, layout, runs, seg, etColumn } = p;
+  const cols = batch.columns;
+  const regions = layout.columns;
+  const et = batch.eventTime;
   const wide: number[] = [];
   const wideSrc: Int32Array[] = [];
-  for (let k = 0; k < nCols; k++) {
+  for (let k = 0; k < cols.length; k++) {
     const c = cols[k]!;
     if (c.type === 'i64' || c.type === 'timestamp' || c.type === 'f64') {
       wide.push(k);
@@ -245,68 +324,76 @@ export function scatterToSegments(batch: RecordBatch, route: SegmentRoute, pool:
           // The segment's rows so far took their event time from that column; this batch's is
           // another array: those rows' values move to the event-time region first.
           const at = base + regions[column]!.values;
-          u8.copyWithin(base + layout.eventTime, at, at + 8 * p0);
+          v.u8.copyWithin(base + layout.eventTime, at, at + 8 * p0);
           v.u32[(base >>> 2) + 1] = ET_PRESENT;
         }
         srcs.push(etSrc);
         dsts.push(((base + layout.eventTime) >>> 2) + 2 * p0);
       }
     }
-    if (srcs.length > 0) copy8(srcs.length)(order, a, b, i32, srcs, dsts);
-    for (let k = 0; k < nCols; k++) {
+    if (srcs.length > 0) copy8(srcs.length)(order, a, b, v.i32, srcs, dsts);
+    for (let k = 0; k < cols.length; k++) {
       const c = cols[k]!;
       const reg = regions[k]!;
       const flag = base + 8 + k;
       const bits = base + reg.validity;
-      if (c.validity !== null) copyValidity(u8, flag, bits, p0, c.validity, a, b);
-      else if (u8[flag] !== 0) for (let p = p0; p < p0 + b - a; p++) u8[bits + (p >>> 3)]! |= 1 << (p & 7);
-      switch (c.type) {
-        case 'i32': {
-          const src = c.values;
-          const d = ((base + reg.values) >>> 2) + p0 - a;
-          for (let x = a; x < b; x++) i32[d + x] = src[order[x]!]!;
-          break;
-        }
-        case 'bool': {
-          const src = c.values;
-          const d = base + reg.values;
-          for (let x = a; x < b; x++) {
-            const r = order[x]!;
-            const p = p0 + x - a;
-            if ((src[r >>> 3]! & (1 << (r & 7))) !== 0) u8[d + (p >>> 3)]! |= 1 << (p & 7);
-          }
-          break;
-        }
-        case 'utf8': {
-          const offs = c.offsets;
-          const data = c.data;
-          const o = ((base + reg.values) >>> 2) + p0 - a;
-          const text = base + reg.data;
-          let at = i32[o + a]!;
-          const src = new DataView(data.buffer, data.byteOffset, data.byteLength);
-          const textEnd = text + reg.dataBytes;
-          for (let x = a; x < b; x++) {
-            const r = order[x]!;
-            const s0 = offs[r]!;
-            const l = offs[r + 1]! - s0;
-            const d = text + at;
-            if (l > 32) u8.set(data.subarray(s0, s0 + l), d);
-            // Short text in 4-byte words where both sides have room for the last whole word:
-            // the bytes past this row's end are overwritten by the next row or never read.
-            else if (s0 + l + 3 <= data.length && d + l + 3 <= textEnd) for (let i = 0; i < l; i += 4) v.dv.setInt32(d + i, src.getInt32(s0 + i, true), true);
-            else for (let i = 0; i < l; i++) u8[d + i] = data[s0 + i]!;
-            at += l;
-            i32[o + x + 1] = at;
-          }
-          break;
-        }
-        default:
-          // 8-byte values: copied above.
-          break;
-      }
+      if (c.validity !== null) copyValidity(v.u8, flag, bits, p0, c.validity, a, b);
+      else if (v.u8[flag] !== 0) setBits(v.u8, bits, p0, p0 + b - a);
+      if (c.type === 'i32') copyI32(v.i32, ((base + reg.values) >>> 2) + p0 - a, c.values, a, b);
+      else if (c.type === 'bool') copyBool(v.u8, base + reg.values, p0, c.values, a, b);
+      else if (c.type === 'utf8') copyUtf8(v, base, reg, p0, c, a, b);
+      // 8-byte values: copied above.
     }
   }
-  return end;
+}
+
+function setBits(u8: Uint8Array, bits: number, from: number, to: number): void {
+  for (let p = from; p < to; p++) u8[bits + (p >>> 3)]! |= 1 << (p & 7);
+}
+
+/** i32 values of rows order[a..b] to word `d + a`.. of the pool. */
+function copyI32(i32: Int32Array, d: number, src: Int32Array, a: number, b: number): void {
+  const o = order;
+  for (let x = a; x < b; x++) i32[d + x] = src[o[x]!]!;
+}
+
+/** Bits of rows order[a..b] to positions p0.. of the bitmap at byte `d` (cleared when the segment began). */
+function copyBool(u8: Uint8Array, d: number, p0: number, src: Uint8Array, a: number, b: number): void {
+  const o = order;
+  for (let x = a; x < b; x++) {
+    const r = o[x]!;
+    const p = p0 + x - a;
+    if ((src[r >>> 3]! & (1 << (r & 7))) !== 0) u8[d + (p >>> 3)]! |= 1 << (p & 7);
+  }
+}
+
+/** Text longer than this is copied with `set` (a subarray per row); shorter in 4-byte words. */
+const LONG_TEXT = 256;
+
+/** Text of rows order[a..b] appended after the segment's text so far, offsets after position p0's. */
+function copyUtf8(v: Views, base: number, reg: ColumnRegion, p0: number, c: Utf8Column, a: number, b: number): void {
+  const { u8, i32, dv } = v;
+  const offs = c.offsets;
+  const data = c.data;
+  const o = ((base + reg.values) >>> 2) + p0 - a;
+  const text = base + reg.data;
+  const textEnd = text + reg.dataBytes;
+  const src = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const rows = order;
+  let at = i32[o + a]!;
+  for (let x = a; x < b; x++) {
+    const r = rows[x]!;
+    const s0 = offs[r]!;
+    const l = offs[r + 1]! - s0;
+    const d = text + at;
+    if (l > LONG_TEXT) u8.set(data.subarray(s0, s0 + l), d);
+    // In 4-byte words where both sides have room for the last whole word: the bytes past this
+    // row's end are overwritten by the next row or never read.
+    else if (s0 + l + 3 <= data.length && d + l + 3 <= textEnd) for (let i = 0; i < l; i += 4) dv.setInt32(d + i, src.getInt32(s0 + i, true), true);
+    else for (let i = 0; i < l; i++) u8[d + i] = data[s0 + i]!;
+    at += l;
+    i32[o + x + 1] = at;
+  }
 }
 
 /** The i64 or timestamp column whose values are the batch's event time (the same memory), or -1. */
