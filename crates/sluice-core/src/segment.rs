@@ -295,6 +295,14 @@ pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: 
         let second = to.iter().map(|&t| t as usize).sum::<usize>();
         first[1] = rows - second;
         first[2] = second;
+    } else if n <= 8 {
+        // A few targets: each one's rows counted by a compare over all of them (vectorised), not
+        // an increment through memory per row, which waits on the last one of the same target
+        // (a fifth of the scatter's time at four targets).
+        for t in 0..n {
+            let t32 = t as u32;
+            first[t + 1] = to.iter().map(|&x| u32::from(x == t32)).sum::<u32>() as usize;
+        }
     } else {
         for &t in &to {
             first[t as usize + 1] += 1;
@@ -884,7 +892,8 @@ mod scatter_tests {
         let layout = SegmentLayout::new(&types, 4096).unwrap();
         for key_nulls in [false, true] {
             let batches = [batch(700, 1, key_nulls), batch(333, 2, key_nulls), batch(1, 3, key_nulls)];
-            for n in [1usize, 2, 3] {
+            // Two targets, a few (counted by compares) and more than eight (counted per row).
+            for n in [1usize, 2, 3, 9] {
                 // One i64 key (hashed in the kernel unless it has nulls), and two keys (key bytes).
                 for keys in [&[0usize][..], &[0, 1]] {
                     let got = through_segments(&batches, |_| SegmentRoute::Hash { key_fields: keys, max_parallelism: 128 }, n, &layout);
