@@ -471,6 +471,24 @@ export class TsNexmarkGenerator {
     if (Number.isNaN(maxRows)) throw new RangeError('nextBatch(maxRows): maxRows must be a number >= 1');
     maxRows = Math.max(1, Math.floor(maxRows));
     if (this.pos >= this.total) return null;
+    const rows = this.scan(maxRows);
+    if (rows === 0) return null;
+    if (this.kind === 'bid' && (this.cols.includes('b.channel') || this.cols.includes('b.url'))) this.channelIndexes(rows);
+    const columns: Column[] = this.cols.map((col) => this.column(col, rows));
+    const et = new BigInt64Array(rows);
+    const et32 = new Int32Array(et.buffer);
+    const ts = this.ts;
+    for (let i = 0; i < rows; i++) setI64(et32, i, ts[i]!);
+    return new RecordBatch(this.schema, columns, rows, et);
+  }
+
+  /**
+   * The next events of this generator's kind, up to `maxRows`, into the scratch arrays (ids,
+   * times, key halves); returns how many. A method of its own, so that the loop compiled on
+   * stack is followed by nothing but the return: code after such a loop has no type feedback
+   * when it is compiled, and was deoptimised again at every batch.
+   */
+  private scan(maxRows: number): number {
     const cfg = this.config;
     const c = cfg.splitCount;
     const rate = cfg.ratePerSec;
@@ -517,13 +535,7 @@ export class TsNexmarkGenerator {
       }
     }
     this.pos = p;
-    if (rows === 0) return null;
-    if (this.kind === 'bid' && (this.cols.includes('b.channel') || this.cols.includes('b.url'))) this.channelIndexes(rows);
-    const columns: Column[] = this.cols.map((col) => this.column(col, rows));
-    const et = new BigInt64Array(rows);
-    const et32 = new Int32Array(et.buffer);
-    for (let i = 0; i < rows; i++) setI64(et32, i, ts[i]!);
-    return new RecordBatch(this.schema, columns, rows, et);
+    return rows;
   }
 
   private growKeep(n: number): void {

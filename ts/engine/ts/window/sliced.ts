@@ -292,7 +292,9 @@ export class SlicedAggregator implements WindowAggregator {
     const before = this.lateDropped;
     const groupsBefore = this.groups;
     if (this.mode === 'bytes') this.assignBytes(batch, i32View(et), n);
-    else this.assignInt(batch, i32View(et), n);
+    // The count comes back rather than being added in assignInt after its loop: that function's
+    // loop is compiled on stack, and code after it ran with no type feedback (deoptimised).
+    else this.lateDropped += this.assignInt(batch, i32View(et), n);
     if (this.scratch !== null) for (let g = groupsBefore; g < this.groups; g++) this.khash[g] = this.keyHash(g);
     this.accs.update(batch, this.gids, n, this.seqBase);
     this.seqBase += n;
@@ -318,7 +320,8 @@ export class SlicedAggregator implements WindowAggregator {
     return true;
   }
 
-  private assignInt(batch: RecordBatch, ts: Int32Array, n: number): void {
+  /** Assigns each row its group (or LATE); returns the late rows. */
+  private assignInt(batch: RecordBatch, ts: Int32Array, n: number): number {
     const col = batch.columns[this.keyCol]!;
     const validity = col.validity;
     const wide = this.mode === 'i64';
@@ -383,7 +386,7 @@ export class SlicedAggregator implements WindowAggregator {
       }
       gids[i] = g;
     }
-    this.lateDropped += late;
+    return late;
   }
 
   private assignBytes(batch: RecordBatch, ts: Int32Array, n: number): void {
