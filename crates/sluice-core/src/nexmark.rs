@@ -634,18 +634,24 @@ fn extra_column(hs: &[u32], current: impl Fn(usize) -> u32, avg: u32) -> ColumnD
         offsets.push(end);
     }
     // A row writes whole words and may run up to 15 bytes into the next row's place, which the
-    // next row then writes over; the last one into the slack, cut off at the end.
-    let mut data = vec![0u8; end as usize + 16];
+    // next row then writes over; the last one into the slack, cut off at the end. Written into
+    // the vector's spare capacity, not over zeros first (the zero-fill was 6% of a generator
+    // producing bids with extra).
+    let mut data: Vec<u8> = Vec::with_capacity(end as usize + 16);
+    let spare = &mut data.spare_capacity_mut()[..end as usize + 16];
     for (&h, at) in hs.iter().zip(offsets.windows(2)) {
         let words = ((at[1] - at[0]) as usize).div_ceil(16);
-        let row = &mut data[at[0] as usize..at[0] as usize + words * 16];
+        let row = &mut spare[at[0] as usize..at[0] as usize + words * 16];
         for (k, pair) in (1..).zip(row.chunks_exact_mut(16)) {
             let w = word(h, k);
-            pair[..8].copy_from_slice(&blocks[(w >> (32 - EXTRA_BLOCK_BITS)) as usize]);
-            pair[8..].copy_from_slice(&blocks[((w >> (32 - 2 * EXTRA_BLOCK_BITS)) as usize) & (EXTRA_BLOCKS - 1)]);
+            pair[..8].write_copy_of_slice(&blocks[(w >> (32 - EXTRA_BLOCK_BITS)) as usize]);
+            pair[8..].write_copy_of_slice(&blocks[((w >> (32 - 2 * EXTRA_BLOCK_BITS)) as usize) & (EXTRA_BLOCKS - 1)]);
         }
     }
-    data.truncate(end as usize);
+    // SAFETY: bytes 0..end are initialised: row i wrote from offsets[i] to at least offsets[i + 1]
+    // (whole 16-byte pairs covering its length), and offsets[0] = 0, so the rows' writes cover
+    // 0..end without a gap.
+    unsafe { data.set_len(end as usize) };
     ColumnData::Utf8 { offsets, data }
 }
 
