@@ -7,7 +7,7 @@
 
 import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
-import { keyFnGroup, keyGroups, keyGroupsOf } from '../keys/key-groups.js';
+import { keyFnGroup, keyGroups, keyGroupsOf, subtaskOf } from '../keys/key-groups.js';
 
 /** The key groups of keys as an operator holds them (its key functions' or key fields' values). */
 export type KeyGrouper = (keys: readonly unknown[]) => Int32Array;
@@ -31,7 +31,7 @@ export class KeyGroupFilter {
 
   /** Whether key group `kg` belongs to this subtask (subtask = kg * parallelism / maxParallelism). */
   owns(kg: number): boolean {
-    return Math.floor((kg * this.parallelism) / this.maxParallelism) === this.subtask;
+    return subtaskOf(kg, this.parallelism, this.maxParallelism) === this.subtask;
   }
 
   /** Whether the i-th of `keys` is in this subtask's key groups. */

@@ -20,7 +20,7 @@
 import { encodeBatchHeader, decodeBatchHeader } from '../../batch/wire.js';
 import { rowReader, type RecordBatch, type Row } from '../../batch/record-batch.js';
 import type { Schema } from '../../batch/schema.js';
-import { keyFnGroup, keyGroups } from '../../keys/key-groups.js';
+import { keyFnGroup, keyGroups, subtaskOf } from '../../keys/key-groups.js';
 
 const MAGIC = 0x53; // 'S'
 const VERSION = 1;
@@ -38,7 +38,7 @@ export function repartitionTopic(application: string, operatorUid: string): stri
 
 /** The partition of key group `keyGroup`: key-group ranges, as a hash exchange's subtasks. */
 export function partitionOfKeyGroup(keyGroup: number, maxParallelism: number, partitions: number): number {
-  return Math.floor((keyGroup * partitions) / maxParallelism);
+  return subtaskOf(keyGroup, partitions, maxParallelism);
 }
 
 export interface RepartitionRecord {
