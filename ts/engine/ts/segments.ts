@@ -300,17 +300,17 @@ function copyRuns(batch: RecordBatch, p: Placement, first: Int32Array): void {
   const cols = batch.columns;
   const regions = layout.columns;
   const et = batch.eventTime;
+  // The 8-byte columns' sources first; a run may append the event time's after them.
   const wide: number[] = [];
-  const wideSrc: Int32Array[] = [];
+  const srcs: Int32Array[] = [];
   for (let k = 0; k < cols.length; k++) {
     const c = cols[k]!;
     if (c.type === 'i64' || c.type === 'timestamp' || c.type === 'f64') {
       wide.push(k);
-      wideSrc.push(new Int32Array(c.values.buffer, c.values.byteOffset, c.values.length * 2));
+      srcs.push(new Int32Array(c.values.buffer, c.values.byteOffset, c.values.length * 2));
     }
   }
   const etSrc = et === null ? null : new Int32Array(et.buffer, et.byteOffset, et.length * 2);
-  const srcs = wideSrc.slice();
   const dsts: number[] = [];
   for (let q = 0; q < runs.length; q += 5) {
     const t = runs[q]!;
@@ -486,13 +486,10 @@ function copyValidity(u8: Uint8Array, flag: number, bits: number, p0: number, va
     while (x < b && (val[o[x]! >>> 3]! & (1 << (o[x]! & 7))) !== 0) x++;
     if (x === b) return;
     u8[flag] = 1;
-    for (let p = 0; p < p0 + x - a; p++) u8[bits + (p >>> 3)]! |= 1 << (p & 7);
+    setBits(u8, bits, 0, p0 + x - a);
   }
-  for (; x < b; x++) {
-    const r = o[x]!;
-    const p = p0 + x - a;
-    if ((val[r >>> 3]! & (1 << (r & 7))) !== 0) u8[bits + (p >>> 3)]! |= 1 << (p & 7);
-  }
+  // The bits themselves from row x on, as a bool column's values are copied.
+  copyBool(u8, bits, p0 + x - a, val, x, b);
 }
 
 function rowBytes(batch: RecordBatch, r: number): number {
