@@ -218,6 +218,31 @@ describe('calc: projection, filter and computed columns', () => {
     expect(got['g:bool']).toEqual([false, true, false]);
   });
 
+  // The TS engine keeps i64 values within int32 in int32 arithmetic for `/` and `%` by a
+  // constant and writes them without the two-word split; at the int32 edges and past them it
+  // takes the double form. Both must agree with BigInt arithmetic. Every value and result here
+  // is within ±2^53, so the TS engine's number form gives them (no rerun with BigInts).
+  it('i64 division and remainder by constants and i64 results at and past the int32 edges agree with BigInt, on both engines', () => {
+    const sch = Schema.from({ a: 'i64' });
+    const edges = [0n, 1n, -1n, 9n, -9n, 10n, -10n, 2n ** 31n - 1n, -(2n ** 31n), 2n ** 31n, -(2n ** 31n) - 1n, 2n ** 32n + 5n, 2n ** 32n + 2n ** 30n + 5n, -(2n ** 40n) - 7n, 2n ** 50n + 3n];
+    const b = batchFromRecords(edges.map((a) => ({ a })), sch);
+    const divisors = [10n, -10n, 3n, 1n, -2n, 2n ** 31n - 1n, -(2n ** 31n), 2n ** 31n, -1n];
+    const cols: Record<string, Expression> = { lin: $('a').times(3).plus(7), neg: lit(0n).minus($('a')) };
+    divisors.forEach((d, k) => {
+      cols[`d${k}`] = $('a').dividedBy(lit(d));
+      cols[`m${k}`] = $('a').mod(lit(d));
+    });
+    const got = both(sch, b, specOf(sch, cols, $('a').mod(10n).isNotEqual(lit(-9n)))) as Record<string, unknown[]>;
+    const kept = edges.filter((a) => a % 10n !== -9n);
+    expect(kept.length).toBe(edges.length - 2);
+    expect(got['lin:i64']).toEqual(kept.map((a) => a * 3n + 7n));
+    expect(got['neg:i64']).toEqual(kept.map((a) => -a));
+    divisors.forEach((d, k) => {
+      expect(got[`d${k}:i64`]).toEqual(kept.map((a) => a / d));
+      expect(got[`m${k}:i64`]).toEqual(kept.map((a) => a % d));
+    });
+  });
+
   it('division by zero, overflow and bad casts fail with the same error on both engines, at the first failing row', () => {
     const sch = Schema.from({ a: 'i64', b: 'i64', i: 'i32', s: 'utf8', x: 'f64' });
     const b = batchFromRecords(

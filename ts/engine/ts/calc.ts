@@ -132,10 +132,13 @@ class Gen {
       case 'timestamp':
         if (this.big) this.emit(`${out.v} = B${i}[i];`);
         else {
+          // Values within int32 (the high word is the low word's sign) skip the two-word
+          // decode, and the integer operators below keep them in int32 arithmetic.
           const hi = this.fresh();
-          this.emit(`const ${hi} = C${i}[2 * i + 1];`);
-          this.emit(`if (${hi} < -2097152 || ${hi} >= 2097152) throw BAIL;`);
-          this.emit(`${out.v} = ${hi} * 4294967296 + (C${i}[2 * i] >>> 0);`);
+          const lo = this.fresh();
+          this.emit(`const ${hi} = C${i}[2 * i + 1], ${lo} = C${i}[2 * i];`);
+          this.emit(`if ((${lo} >> 31) === ${hi}) ${out.v} = ${lo};`);
+          this.emit(`else { if (${hi} < -2097152 || ${hi} >= 2097152) throw BAIL; ${out.v} = ${hi} * 4294967296 + (${lo} >>> 0); }`);
         }
         break;
     }
@@ -211,13 +214,16 @@ class Gen {
           } else if (this.big) {
             this.emit(`${o} = ${a} / ${b};`);
             this.emit(`if (${o} > I64MAX) ${this.err('ovf', e, 'i64')}`);
-          } else this.emit(`${o} = Math.trunc(${a} / ${b}) + 0;`);
+          } else if (int32Divisor(e.args[1]!)) this.emit(`if ((${a} | 0) === ${a}) ${o} = ((${a} | 0) / ${b}) | 0; else ${o} = Math.trunc(${a} / ${b}) + 0;`);
+          else this.emit(`${o} = Math.trunc(${a} / ${b}) + 0;`);
         });
       case 'mod':
         return this.strict(e, ([a, b], o) => {
           if (t === 'f64') return this.emit(`${o} = ${a} % ${b};`);
           this.emit(`if (${b} == 0) ${this.err('div', e)}`);
           if (this.big && IS64(t)) this.emit(`${o} = ${a} % ${b};`);
+          // An int32 dividend and constant divisor: V8's int32 % by a constant is a multiply.
+          else if (IS64(t) && int32Divisor(e.args[1]!)) this.emit(`if ((${a} | 0) === ${a}) ${o} = ((${a} | 0) % ${b}) + 0; else ${o} = ${a} - Math.trunc(${a} / ${b}) * ${b};`);
           // Numbers within ±2^53: truncated division is exact, and V8's % on doubles is a call to fmod.
           else if (IS64(t)) this.emit(`${o} = ${a} - Math.trunc(${a} / ${b}) * ${b};`);
           else this.emit(`${o} = ${a} % ${b} + 0;`);
@@ -417,6 +423,16 @@ class Gen {
   }
 }
 
+/**
+ * An integer literal divisor within int32 other than 0 and -1, for which the int32 forms of `/`
+ * and `%` are exact (int32 MIN / -1 is not).
+ */
+function int32Divisor(e: CalcExpr): boolean {
+  if (e.k !== 'lit' || e.v === null || !IS64(e.t)) return false;
+  const b = BigInt(e.v as string);
+  return b >= -2147483648n && b <= 2147483647n && b !== 0n && b !== -1n;
+}
+
 function zero(t: DataType, big: boolean): string {
   switch (t) {
     case 'utf8':
@@ -485,7 +501,7 @@ function compile(spec: CalcSpec, input: Schema, big: boolean, computed: readonly
       case 'i64':
       case 'timestamp':
         if (big) body.push(`  R${j}[m] = ${v};`);
-        else body.push(`  { const x = ${v}; const h = Math.floor(x / 4294967296); R${j}v[2 * m] = x - h * 4294967296; R${j}v[2 * m + 1] = h; }`);
+        else body.push(`  { const x = ${v}; if ((x | 0) === x) { R${j}v[2 * m] = x; R${j}v[2 * m + 1] = x >> 31; } else { const h = Math.floor(x / 4294967296); R${j}v[2 * m] = x - h * 4294967296; R${j}v[2 * m + 1] = h; } }`);
         break;
       default:
         body.push(`  R${j}[m] = ${v};`);
