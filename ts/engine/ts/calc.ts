@@ -593,11 +593,24 @@ export class TsCalc implements Calc {
         return;
       }
       const t = c.expr.t;
+      // Values and the selection are written for every kept row before they are read, so they
+      // are not zero-filled; bitmaps (bool values, validity) are set bit by bit and are.
       vals.push(
-        t === 'i32' ? new Int32Array(n) : t === 'f64' ? new Float64Array(n) : IS64(t) ? new BigInt64Array(n) : t === 'bool' ? new Uint8Array(bitmapBytes(n)) : new Array<string>(n),
+        t === 'i32' ? unfilled(Int32Array, n) : t === 'f64' ? unfilled(Float64Array, n) : IS64(t) ? unfilled(BigInt64Array, n) : t === 'bool' ? new Uint8Array(bitmapBytes(n)) : new Array<string>(n),
       );
       valid.push(c.expr.n ? new Uint8Array(bitmapBytes(n)) : null);
     });
-    return { vals, valid, nulls: new Int32Array(this.computed.length), sel: new Int32Array(n) };
+    return { vals, valid, nulls: new Int32Array(this.computed.length), sel: unfilled(Int32Array, n) };
   }
+}
+
+type FixedArray = Int32Array | Float64Array | BigInt64Array;
+
+/**
+ * `n` values not zero-filled: an ArrayBuffer of their own (not a slice of Node's shared pool, which
+ * a small batch kept downstream would hold on to), as the native calc's outputs are.
+ */
+function unfilled<A extends FixedArray>(ctor: { new (b: ArrayBuffer, at: number, n: number): A; readonly BYTES_PER_ELEMENT: number }, n: number): A {
+  const b = Buffer.allocUnsafeSlow(n * ctor.BYTES_PER_ELEMENT);
+  return new ctor(b.buffer as ArrayBuffer, b.byteOffset, n);
 }
