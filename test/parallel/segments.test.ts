@@ -8,6 +8,7 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { batchFromRecords } from '../../ts/batch/builder.js';
+import { takeColumn, takeEventTime } from '../../ts/batch/column.js';
 import { RecordBatch } from '../../ts/batch/record-batch.js';
 import { Schema } from '../../ts/batch/schema.js';
 import { isBorrowed, ownedBatch, segmentBatch, segmentLayout } from '../../ts/batch/segment.js';
@@ -156,7 +157,7 @@ describe('the partitioner writing into segments', () => {
     }
   });
 
-  it('moves i64 values whose bits are NaNs, and f64 NaNs with payloads, with their bits unchanged, on both engines', () => {
+  it('moves i64 values whose bits are NaNs, and f64 NaNs with payloads, with their bits unchanged, on both engines, as does a filter\'s gather', () => {
     requireNative();
     // The TS partitioner copies 8-byte values as doubles: a NaN made quiet or canonical on the
     // way would change these i64 values and the f64 payloads.
@@ -193,6 +194,11 @@ describe('the partitioner writing into segments', () => {
       // Every value went somewhere, with its bits.
       expect(parts.flatMap((q) => Array.from((q.columns[1] as { values: BigInt64Array }).values)).sort()).toEqual(Array.from(v).sort());
     }
+    // A filter's gather (takeColumn, takeEventTime) moves them as doubles too.
+    const idx = Uint32Array.from({ length: 1000 }, (_, i) => (i * 3 + 1) % n);
+    const want = Array.from(idx, (i) => v[i]!);
+    expect(Array.from((takeColumn(b.columns[1]!, idx, idx.length) as { values: BigInt64Array }).values)).toEqual(want);
+    expect(Array.from(takeEventTime(v, idx, idx.length))).toEqual(want);
   });
 
   it('refuses a row larger than a segment, with the same words on both engines', () => {

@@ -170,14 +170,12 @@ export function takeColumn(col: Column, idx: Uint32Array | Int32Array, n: number
     }
     case 'i64':
     case 'timestamp': {
+      // Moved as doubles, one load and store a value (the bits unchanged, NaN payloads
+      // included, as the f64 case below relies on too), not as two 32-bit words.
       const out = new BigInt64Array(n);
-      const o32 = new Int32Array(out.buffer);
-      const s32 = new Int32Array(col.values.buffer, col.values.byteOffset, col.values.length * 2);
-      for (let i = 0; i < n; i++) {
-        const j = idx[i]! * 2;
-        o32[2 * i] = s32[j]!;
-        o32[2 * i + 1] = s32[j + 1]!;
-      }
+      const o = new Float64Array(out.buffer);
+      const v = new Float64Array(col.values.buffer, col.values.byteOffset, col.values.length);
+      for (let i = 0; i < n; i++) o[i] = v[idx[i]!]!;
       return { type: col.type, values: out, validity };
     }
     case 'f64': {
