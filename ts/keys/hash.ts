@@ -24,6 +24,31 @@ export function mixH(h: number, k: number): number {
 }
 
 /** murmur3's finaliser (unsigned result). */
+/**
+ * murmur3 (seed 0) of the 9 canonical bytes [1, v as 8 LE bytes] of a non-null i64 key given as
+ * its lo/hi words: `mixH(mixH(0, [1, lo]), ...)`, the tail and `fmix32`, written out flat. Called
+ * per row by the exchange's routing; as nested calls V8 left some of them out of line there
+ * (7.6 ns a key against 5.8 flat).
+ */
+export function hashI64Words(lo: number, hi: number): number {
+  let k = Math.imul(1 | (lo << 8), C1);
+  k = Math.imul((k << 15) | (k >>> 17), C2);
+  let h = (k << 13) | (k >>> 19);
+  h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  k = Math.imul((lo >>> 24) | (hi << 8), C1);
+  k = Math.imul((k << 15) | (k >>> 17), C2);
+  h ^= k;
+  h = (h << 13) | (h >>> 19);
+  h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+  k = Math.imul(hi >>> 24, C1);
+  h ^= Math.imul((k << 15) | (k >>> 17), C2) ^ 9;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);

@@ -9,18 +9,10 @@ import { batchFromRecords } from '../batch/builder.js';
 import { i32View } from '../batch/i64.js';
 import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
-import { fmix32, mixH, mixK, murmur3_32 } from './hash.js';
+import { hashI64Words, murmur3_32 } from './hash.js';
 import { encodeKey, keyViews, KeyScratch } from './key-bytes.js';
 import { keyString } from './map-key.js';
 
-/** murmur3 (seed 0) of the 9 canonical bytes [1, v as 8 LE bytes] of a non-null i64 key (lo/hi words). */
-export function hashI64Key(lo: number, hi: number): number {
-  const k1 = 1 | (lo << 8);
-  const k2 = (lo >>> 24) | (hi << 8);
-  const tail = hi >>> 24;
-  const h = mixH(mixH(0, k1), k2);
-  return fmix32(h ^ mixK(tail) ^ 9);
-}
 
 /**
  * `hash % maxParallelism` for an unsigned 32-bit hash. Written with a float division because
@@ -45,7 +37,7 @@ export function keyGroups(batch: RecordBatch, keyFields: readonly number[], maxP
   const c0 = cols[0]!;
   if (cols.length === 1 && c0.validity === null && (c0.type === 'i64' || c0.type === 'timestamp')) {
     const v = i32View(c0.values);
-    for (let i = 0; i < n; i++) out[i] = keyGroupOf(hashI64Key(v[2 * i]!, v[2 * i + 1]!), maxParallelism);
+    for (let i = 0; i < n; i++) out[i] = keyGroupOf(hashI64Words(v[2 * i]!, v[2 * i + 1]!), maxParallelism);
     return out;
   }
   const views = keyViews(cols);
@@ -75,7 +67,7 @@ export function subtasks(batch: RecordBatch, keyFields: readonly number[], maxPa
     const v = i32View(key.values);
     const mask = maxParallelism - 1;
     const shift = 31 - Math.clz32(maxParallelism);
-    for (let i = 0; i < batch.length; i++) out[i] = ((hashI64Key(v[2 * i]!, v[2 * i + 1]!) & mask) * n) >>> shift;
+    for (let i = 0; i < batch.length; i++) out[i] = ((hashI64Words(v[2 * i]!, v[2 * i + 1]!) & mask) * n) >>> shift;
     return;
   }
   const groups = keyGroups(batch, keyFields, maxParallelism);
@@ -95,7 +87,7 @@ export function keyGroupsOf(keys: readonly unknown[], keySchema: Schema, maxPara
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i] as number;
       const hi = Math.floor(k / 4294967296);
-      out[i] = keyGroupOf(hashI64Key((k - hi * 4294967296) | 0, hi | 0), maxParallelism);
+      out[i] = keyGroupOf(hashI64Words((k - hi * 4294967296) | 0, hi | 0), maxParallelism);
     }
     return out;
   }
