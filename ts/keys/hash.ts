@@ -23,7 +23,6 @@ export function mixH(h: number, k: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
-/** murmur3's finaliser (unsigned result). */
 /**
  * murmur3 (seed 0) of the 9 canonical bytes [1, v as 8 LE bytes] of a non-null i64 key given as
  * its lo/hi words: `mixH(mixH(0, [1, lo]), ...)`, the tail and `fmix32`, written out flat. Called
@@ -49,6 +48,7 @@ export function hashI64Words(lo: number, hi: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+/** murmur3's finaliser (unsigned result). */
 export function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);

@@ -293,7 +293,7 @@ class Placement {
  * Pass 2: per run, its rows to consecutive positions: the 8-byte columns (and the event time
  * where the segment keeps its own) together in one generated loop (`copy8`), as Float64Array
  * elements (one load and store a value, not two 32-bit words: 8.0 -> 5.0 ns a row for three
- * columns; exact bits, see `copy8`), then the others column by column, each type in a function
+ * columns; exact bits, see `f64View`), then the others column by column, each type in a function
  * of its own.
  */
 function copyRuns(batch: RecordBatch, p: Placement, first: Int32Array): void {
