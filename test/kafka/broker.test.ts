@@ -50,9 +50,19 @@ describe('Kafka broker + client', () => {
       isolationLevel: FetchIsolationLevels.READ_COMMITTED,
     });
     closers.push(() => consumer.close());
-    // The last stable offsets: all transactions have ended, so this is the end of each partition.
-    const ends = (await consumer.listOffsets({ topics: [topic], isolationLevel: FetchIsolationLevels.READ_COMMITTED }))
-      .get(topic);
+    // The last stable offsets, once every transaction's markers are in: a commit or abort
+    // returns when the coordinator has logged it, and the broker writes the markers into the
+    // partitions after that, so the last stable offset can stop short of the last transaction
+    // for a moment. It has ended in a partition when that offset equals the high watermark.
+    const offsets = async (isolationLevel: (typeof FetchIsolationLevels)[keyof typeof FetchIsolationLevels]) =>
+      (await consumer.listOffsets({ topics: [topic], isolationLevel })).get(topic)!;
+    let ends = await offsets(FetchIsolationLevels.READ_COMMITTED);
+    for (;;) {
+      const high = await offsets(FetchIsolationLevels.READ_UNCOMMITTED);
+      if (ends.length === high.length && ends.every((e, p) => e === high[p])) break;
+      await new Promise((r) => setTimeout(r, 20));
+      ends = await offsets(FetchIsolationLevels.READ_COMMITTED);
+    }
     expect(ends).toHaveLength(2);
     // 25 records, 15 committed, plus 3 transaction markers in each partition that has records.
     expect(ends!.reduce((a, b) => a + b, 0n)).toBeGreaterThan(25n);
