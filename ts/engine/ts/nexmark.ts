@@ -475,10 +475,17 @@ export class TsNexmarkGenerator {
     if (rows === 0) return null;
     if (this.kind === 'bid' && (this.cols.includes('b.channel') || this.cols.includes('b.url'))) this.channelIndexes(rows);
     const columns: Column[] = this.cols.map((col) => this.column(col, rows));
-    const et = new BigInt64Array(rows);
-    const et32 = new Int32Array(et.buffer);
+    // The event time is the dateTime column itself where it is read (one array, which the
+    // exchange then sends once), else the same values built on their own.
+    const at = this.cols.indexOf('dateTime');
     const ts = this.ts;
-    for (let i = 0; i < rows; i++) setI64(et32, i, ts[i]!);
+    let et: BigInt64Array;
+    if (at >= 0) et = (columns[at] as { values: BigInt64Array }).values;
+    else {
+      et = new BigInt64Array(rows);
+      const et32 = new Int32Array(et.buffer);
+      for (let i = 0; i < rows; i++) setI64(et32, i, ts[i]!);
+    }
     // Times grow with the event number (scan), so the last is the largest: noted, as the native
     // generator notes it, so that the source's check does not scan the batch again.
     const last = ts[rows - 1]!;
