@@ -17,7 +17,7 @@ import { COMPLETED, expectExactlyOnce, expectPartOf, run, WRITTEN } from './job-
 
 const bootstrap = inject('kafkaBootstrap');
 const work = mkdtempSync(join(tmpdir(), 'sluice-kafka-rescale-'));
-const N = 8_000;
+const N = 24_000;
 const PARTITIONS = 4;
 
 let input: Promise<string> | null = null;
