@@ -3,6 +3,7 @@
  * first; null means no nulls). Bool values are a bitmap too. Utf8 is offsets plus bytes.
  */
 
+import { f64View } from './i64.js';
 import type { DataType } from './schema.js';
 
 export interface I32Column {
@@ -169,20 +170,13 @@ export function takeColumn(col: Column, idx: Uint32Array | Int32Array, n: number
       return { type: 'i32', values: out, validity };
     }
     case 'i64':
-    case 'timestamp': {
-      // Moved as doubles, one load and store a value (the bits unchanged, NaN payloads
-      // included, as the f64 case below relies on too), not as two 32-bit words.
-      const out = new BigInt64Array(n);
-      const o = new Float64Array(out.buffer);
-      const v = new Float64Array(col.values.buffer, col.values.byteOffset, col.values.length);
-      for (let i = 0; i < n; i++) o[i] = v[idx[i]!]!;
-      return { type: col.type, values: out, validity };
-    }
+    case 'timestamp':
     case 'f64': {
+      // All 8-byte values moved as doubles (f64View: bits unchanged).
       const out = new Float64Array(n);
-      const v = col.values;
+      const v = f64View(col.values);
       for (let i = 0; i < n; i++) out[i] = v[idx[i]!]!;
-      return { type: 'f64', values: out, validity };
+      return col.type === 'f64' ? { type: 'f64', values: out, validity } : { type: col.type, values: new BigInt64Array(out.buffer), validity };
     }
     case 'bool': {
       const out = new Uint8Array(bitmapBytes(n));

@@ -15,6 +15,16 @@ export function i32View(values: BigInt64Array): Int32Array {
   return new Int32Array(values.buffer, values.byteOffset, values.length * 2);
 }
 
+/**
+ * 8-byte values (i64, timestamp or f64) as doubles, to be moved, never computed with: V8 moves a
+ * double from one Float64Array to another with its bits unchanged, NaN payloads included, so an
+ * i64 whose bits are a NaN stays that i64 (test/parallel/segments.test.ts holds such values and
+ * fails if a copy ever makes a NaN quiet or canonical). One load and store a value, not two words.
+ */
+export function f64View(values: BigInt64Array | Float64Array): Float64Array {
+  return values instanceof Float64Array ? values : new Float64Array(values.buffer, values.byteOffset, values.length);
+}
+
 /** True when element i of an i64 view is exactly representable as a number. */
 export function i64IsExact(v32: Int32Array, i: number): boolean {
   const hi = v32[2 * i + 1]!;

@@ -479,13 +479,7 @@ export class TsNexmarkGenerator {
     // exchange then sends once), else the same values built on their own.
     const at = this.cols.indexOf('dateTime');
     const ts = this.ts;
-    let et: BigInt64Array;
-    if (at >= 0) et = (columns[at] as { values: BigInt64Array }).values;
-    else {
-      et = new BigInt64Array(rows);
-      const et32 = new Int32Array(et.buffer);
-      for (let i = 0; i < rows; i++) setI64(et32, i, ts[i]!);
-    }
+    const et = ((at >= 0 ? columns[at] : this.i64Col('timestamp', rows, ts)) as { values: BigInt64Array }).values;
     // Times grow with the event number (scan), so the last is the largest: noted, as the native
     // generator notes it, so that the source's check does not scan the batch again.
     const last = ts[rows - 1]!;

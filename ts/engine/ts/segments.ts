@@ -7,6 +7,7 @@
 import type { RecordBatch } from '../../batch/record-batch.js';
 import { ET_IS_COLUMN, ET_PRESENT, UTF8_BYTES_PER_ROW, type ColumnRegion, type SegmentLayout } from '../../batch/segment.js';
 import type { Utf8Column } from '../../batch/column.js';
+import { f64View } from '../../batch/i64.js';
 import { subtasks } from '../../keys/key-groups.js';
 import type { SegmentIo, SegmentRoute } from '../engine.js';
 import { EngineError } from '../errors.js';
@@ -459,16 +460,6 @@ function groupByTarget(targets: Uint32Array | null, n: number, from: number, end
 
 /** Copies rows order[a..b] of `k` 8-byte arrays to consecutive slots from each one's 8-byte offset. */
 type Copy8 = (order: Int32Array, a: number, b: number, f64: Float64Array, srcs: readonly Float64Array[], dsts: readonly number[]) => void;
-
-/**
- * An i64, timestamp or f64 column's (or the event time's) values as doubles, to be copied, never
- * computed with: V8 moves a double from one Float64Array to another with its bits unchanged, NaN
- * payloads included (an i64 whose bits are a NaN stays that i64; the segments test holds such
- * values, and fails if a NaN is ever made quiet or canonical on the way).
- */
-function f64View(values: BigInt64Array | Float64Array): Float64Array {
-  return values instanceof Float64Array ? values : new Float64Array(values.buffer, values.byteOffset, values.length);
-}
 
 const copiers: Copy8[] = [];
 
