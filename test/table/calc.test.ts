@@ -7,7 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { batchFromRecords } from '../../ts/batch/builder.js';
 import type { Column } from '../../ts/batch/column.js';
+import { BufferPool } from '../../ts/batch/lease.js';
 import { RecordBatch } from '../../ts/batch/record-batch.js';
+import { isBorrowed, ownedBatch } from '../../ts/batch/segment.js';
 import { Schema, type SchemaSpec } from '../../ts/batch/schema.js';
 import type { CalcSpec } from '../../ts/engine/calc-spec.js';
 import { EngineError } from '../../ts/engine/errors.js';
@@ -313,6 +315,39 @@ describe('calc: projection, filter and computed columns', () => {
     });
     expect(errs[0]).toEqual(errs[1]);
     expect(errs[0]).toBe('Calc(test): (a / (b - 4)) at row 2402 of the batch: division by zero; guard the divisor (CASE WHEN d <> 0 THEN ... END) or divide as f64');
+  });
+
+  it('output into lent buffers: the same rows as owned output, borrowed until released, then reused; ownedBatch keeps a copy', () => {
+    const sch = Schema.from({ a: 'i64', b: 'i64?', x: 'f64', ts: 'timestamp' });
+    const rows = (from: number): Record<string, unknown>[] =>
+      Array.from({ length: 3000 }, (_, k) => ({ a: from + k, b: k % 9 === 0 ? null : k - 1500, x: (from + k) / 8, ts: 1_700_000_000_000 + from + k }));
+    // Computed i64 / f64 columns with nulls, a column passed through (taken at the kept rows),
+    // and a filter dropping rows (the kept rows' event time is taken too).
+    const spec = specOf(sch, { a: $('a'), s: $('a').plus($('b')), y: $('x').times(2) }, $('a').mod(4).isNotEqual(1));
+    requireNative();
+    for (const name of ['native', 'ts'] as const) {
+      const calc = selectEngine(name).createCalc(sch, spec);
+      const pool = new BufferPool();
+      const first = batchFromRecords(rows(0), sch).withEventTime(null);
+      const withTime = new RecordBatch(first.schema, first.columns, first.length, (first.columns[3] as { values: BigInt64Array }).values);
+      const lease = pool.lease();
+      const lent = calc.process(withTime, lease);
+      expect(dump(lent), name).toEqual(dump(calc.process(withTime)));
+      expect(isBorrowed(lent), name).toBe(true);
+      const kept = ownedBatch(lent);
+      expect(isBorrowed(kept), name).toBe(false);
+      const before = dump(kept);
+      const buffers = new Set([...lent.columns.map((c) => (c as { values: BigInt64Array }).values.buffer), lent.eventTime!.buffer]);
+      lease.release();
+      // The next batch writes into the same memory; the copy still holds the first batch.
+      const second = batchFromRecords(rows(5000), sch);
+      const next = pool.lease();
+      const again = calc.process(new RecordBatch(second.schema, second.columns, second.length, (second.columns[3] as { values: BigInt64Array }).values), next);
+      expect(again.columns.some((c) => buffers.has((c as { values: BigInt64Array }).values.buffer)), name).toBe(true);
+      expect(dump(kept), name).toEqual(before);
+      expect(dump(lent), name).not.toEqual(before);
+      next.release();
+    }
   });
 
   it('a filter over columns passed through (nothing computed): the same rows, nulls, event time and first failing row on both engines', () => {

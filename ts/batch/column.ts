@@ -3,6 +3,7 @@
  * first; null means no nulls). Bool values are a bitmap too. Utf8 is offsets plus bytes.
  */
 
+import type { Lease } from './lease.js';
 import { f64View } from './i64.js';
 import type { DataType } from './schema.js';
 
@@ -143,13 +144,16 @@ export function concatColumns(type: DataType, cols: readonly Column[], lens: rea
   }
 }
 
-/** Selects rows `idx[0..n)` of a batch's event time (gather). */
-export function takeEventTime(et: BigInt64Array, idx: Uint32Array | Int32Array, n: number): BigInt64Array {
-  return (takeColumn({ type: 'timestamp', values: et, validity: null }, idx, n) as { values: BigInt64Array }).values;
+/** Selects rows `idx[0..n)` of a batch's event time (gather), into `lease`'s memory when given. */
+export function takeEventTime(et: BigInt64Array, idx: Uint32Array | Int32Array, n: number, lease?: Lease): BigInt64Array {
+  return (takeColumn({ type: 'timestamp', values: et, validity: null }, idx, n, lease) as { values: BigInt64Array }).values;
 }
 
-/** Selects rows `idx[0..n)` of a column into a new column (gather). */
-export function takeColumn(col: Column, idx: Uint32Array | Int32Array, n: number): Column {
+/**
+ * Selects rows `idx[0..n)` of a column into a new column (gather); with `lease`, fixed-width
+ * values go into its memory (valid until it is released).
+ */
+export function takeColumn(col: Column, idx: Uint32Array | Int32Array, n: number, lease?: Lease): Column {
   let validity: Uint8Array | null = null;
   if (col.validity !== null) {
     const src = col.validity;
@@ -164,7 +168,7 @@ export function takeColumn(col: Column, idx: Uint32Array | Int32Array, n: number
   }
   switch (col.type) {
     case 'i32': {
-      const out = new Int32Array(n);
+      const out = lease === undefined ? new Int32Array(n) : new Int32Array(lease.bytes(4 * n).buffer, 0, n);
       const v = col.values;
       for (let i = 0; i < n; i++) out[i] = v[idx[i]!]!;
       return { type: 'i32', values: out, validity };
@@ -173,10 +177,10 @@ export function takeColumn(col: Column, idx: Uint32Array | Int32Array, n: number
     case 'timestamp':
     case 'f64': {
       // All 8-byte values moved as doubles (f64View: bits unchanged).
-      const out = new Float64Array(n);
+      const out = lease === undefined ? new Float64Array(n) : new Float64Array(lease.bytes(8 * n).buffer, 0, n);
       const v = f64View(col.values);
       for (let i = 0; i < n; i++) out[i] = v[idx[i]!]!;
-      return col.type === 'f64' ? { type: 'f64', values: out, validity } : { type: col.type, values: new BigInt64Array(out.buffer), validity };
+      return col.type === 'f64' ? { type: 'f64', values: out, validity } : { type: col.type, values: new BigInt64Array(out.buffer, 0, n), validity };
     }
     case 'bool': {
       const out = new Uint8Array(bitmapBytes(n));

@@ -142,7 +142,7 @@ export function segmentBatch(buffer: ArrayBufferLike, base: number, layout: Segm
   return new RecordBatch(schema, columns, rows, eventTime);
 }
 
-/** Whether any buffer of the batch lies in shared memory (an exchange segment it must not outlive). */
+/** Whether any buffer of the batch lies in shared memory (an exchange segment or a lent buffer, batch/lease.ts, it must not outlive). */
 export function isBorrowed(batch: RecordBatch): boolean {
   if (batch.eventTime !== null && batch.eventTime.buffer instanceof SharedArrayBuffer) return true;
   for (const c of batch.columns) {
@@ -170,8 +170,9 @@ function copyColumn(c: Column): Column {
 }
 
 /**
- * The batch itself, or a copy of it on the heap when it borrows an exchange segment: what an
- * operator that keeps a batch past its `processBatch` (replay buffers, collecting sinks) stores.
+ * The batch itself, or a copy of it on the heap when it borrows an exchange segment or lent
+ * buffers: what an operator that keeps a batch past its `processBatch` (replay buffers,
+ * collecting sinks) stores.
  */
 export function ownedBatch(batch: RecordBatch): RecordBatch {
   if (!isBorrowed(batch)) return batch;

@@ -5,6 +5,7 @@
  * shared tests together.
  */
 
+import type { Lease } from '../batch/lease.js';
 import type { SegmentLayout } from '../batch/segment.js';
 import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
@@ -155,8 +156,13 @@ export interface CsvDecoder {
  */
 export interface Calc {
   readonly outputSchema: Schema;
-  /** The kept rows, computed; throws an EngineError (kind data or overflow) naming the row of the batch. */
-  process(batch: RecordBatch): RecordBatch;
+  /**
+   * The kept rows, computed; throws an EngineError (kind data or overflow) naming the row of the
+   * batch. With `lease`, the computed fixed-width columns, the kept rows' event time and the
+   * selection behind them are written into buffers taken from it: the output is valid until the
+   * lease is released (a borrowed batch, see batch/lease.ts).
+   */
+  process(batch: RecordBatch, lease?: Lease): RecordBatch;
 }
 
 /**

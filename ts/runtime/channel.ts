@@ -1,7 +1,6 @@
 /**
- * What every channel between subtasks offers (exchange.ts: on the heap, within a thread or over
- * a MessagePort; segment-channel.ts: segments of shared memory through a ring): messages in
- * order, batches bounded by credits.
+ * What every channel between subtasks offers (segment-channel.ts: segments of shared memory
+ * through a ring): messages in order, batches bounded by credits.
  */
 
 import type { RecordBatch } from '../batch/record-batch.js';

@@ -14,6 +14,7 @@
  */
 
 import type { RecordBatch } from '../batch/record-batch.js';
+import type { Lease } from '../batch/lease.js';
 import { annotate } from './errors.js';
 import type { KeyGroupFilter } from './rescale.js';
 import type { OperatorMetrics } from '../api/job.js';
@@ -250,6 +251,14 @@ export abstract class Operator {
       o.metrics.recordsIn += batch.length;
       await this.call(o, () => o.processBatch(batch, input));
     }
+  }
+
+  /**
+   * Emits a batch written into buffers `lease` lent (batch/lease.ts): they go back to its pool
+   * once downstream is done with the batch, or failed on it.
+   */
+  protected emitLent(batch: RecordBatch, lease: Lease): Promise<void> {
+    return this.emit(batch).finally(() => lease.release());
   }
 
   protected async emitWatermark(watermark: number): Promise<void> {

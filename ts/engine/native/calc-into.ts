@@ -14,6 +14,7 @@
 import { bitmapBytes, type Column } from '../../batch/column.js';
 import { noteExactMax } from '../../batch/i64.js';
 import type { DataType } from '../../batch/schema.js';
+import type { Lease } from '../../batch/lease.js';
 
 const HEADER = 16;
 const WROTE_SELECTION = 1;
@@ -44,18 +45,20 @@ export type WriteInto = (head: Uint8Array, values: Uint8Array[], eventTime: Uint
  * `filtered`: the calc has a filter (only then are event time and selection written);
  * `eventTime`: the batch has one; `selection`: the caller passes input columns through.
  */
-export function processInto(types: readonly DataType[], n: number, filtered: boolean, eventTime: boolean, selection: boolean, write: WriteInto): IntoOutput {
+export function processInto(types: readonly DataType[], n: number, filtered: boolean, eventTime: boolean, selection: boolean, lease: Lease | undefined, write: WriteInto): IntoOutput {
   const k = types.length;
   const bits = align8(bitmapBytes(n));
   const validityAt = align8(HEADER + k);
-  // Not zero-filled (Rust writes every byte that is read), and each its own ArrayBuffer, not a
-  // slice of Node's shared pool: a small batch kept downstream must not hold 8 KiB of pool.
-  const head = Buffer.allocUnsafeSlow(validityAt + k * bits);
-  const values = types.map((t) => Buffer.allocUnsafeSlow(fixedWidth(t)! * n));
-  const et = filtered && eventTime ? Buffer.allocUnsafeSlow(8 * n) : null;
-  const sel = filtered && selection ? Buffer.allocUnsafeSlow(4 * n) : null;
+  // Not zero-filled (Rust writes every byte that is read); lent, or each its own ArrayBuffer,
+  // not a slice of Node's shared pool: a small batch kept downstream must not hold 8 KiB of pool.
+  const alloc = lease === undefined ? (bytes: number): Uint8Array => Buffer.allocUnsafeSlow(bytes) : (bytes: number): Uint8Array => lease.bytes(bytes);
+  const head = alloc(validityAt + k * bits);
+  const values = types.map((t) => alloc(fixedWidth(t)! * n));
+  const et = filtered && eventTime ? alloc(8 * n) : null;
+  const sel = filtered && selection ? alloc(4 * n) : null;
   const m = write(head, values, et, sel);
-  const flags = head.readUInt32LE(4);
+  const words = new DataView(head.buffer, head.byteOffset, HEADER);
+  const flags = words.getUint32(4, true);
   const columns = types.map((t, j): Column => {
     const validity = head[HEADER + j] === 0 ? null : new Uint8Array(head.buffer, head.byteOffset + validityAt + j * bits, bitmapBytes(m));
     const v = values[j]!;
@@ -74,7 +77,7 @@ export function processInto(types: readonly DataType[], n: number, filtered: boo
   let kept: BigInt64Array | null = null;
   if (et !== null && (flags & WROTE_EVENT_TIME) !== 0) {
     kept = new BigInt64Array(et.buffer, et.byteOffset, m);
-    const max = head.readDoubleLE(8);
+    const max = words.getFloat64(8, true);
     if (!Number.isNaN(max)) noteExactMax(kept, m, max);
   }
   const indices = sel !== null && (flags & WROTE_SELECTION) !== 0 ? new Uint32Array(sel.buffer, sel.byteOffset, m) : null;

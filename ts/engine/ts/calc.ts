@@ -10,6 +10,7 @@
  */
 
 import { bitmapBytes, takeColumn, takeEventTime, type Column } from '../../batch/column.js';
+import type { Lease } from '../../batch/lease.js';
 import { RecordBatch } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
 import type { DataType } from '../../batch/schema.js';
@@ -538,26 +539,26 @@ export class TsCalc implements Calc {
     this.fast = compile(spec, input, false, this.computed);
   }
 
-  process(batch: RecordBatch): RecordBatch {
+  process(batch: RecordBatch, lease?: Lease): RecordBatch {
     const n = batch.length;
     // A projection (no filter, nothing computed) keeps every row and computes nothing.
     if (this.spec.filter === null && this.computed.length === 0) {
       return new RecordBatch(this.outputSchema, this.passFrom.map((from) => batch.columns[from!]!), n, batch.eventTime);
     }
-    let out = this.buffers(n);
+    let out = this.buffers(n, lease);
     let m: number;
     try {
       m = this.fast(batch.columns, n, out);
     } catch (e) {
       if (e !== rt.BAIL) throw e;
       this.big ??= compile(this.spec, this.input, true, this.computed);
-      out = this.buffers(n);
+      out = this.buffers(n, lease);
       m = this.big(batch.columns, n, out);
     }
     const all = m === n;
     const columns: Column[] = this.spec.columns.map((c, k) => {
       const from = this.passFrom[k]!;
-      if (from !== null) return all ? batch.columns[from]! : takeColumn(batch.columns[from]!, out.sel, m);
+      if (from !== null) return all ? batch.columns[from]! : takeColumn(batch.columns[from]!, out.sel, m, lease);
       const j = this.computed.indexOf(k);
       const validity = out.nulls[j]! > 0 ? out.valid[k]! : null;
       const vals = out.vals[k]!;
@@ -578,12 +579,12 @@ export class TsCalc implements Calc {
     });
     let et = batch.eventTime;
     if (et !== null && !all) {
-      et = takeEventTime(et, out.sel, m);
+      et = takeEventTime(et, out.sel, m, lease);
     }
     return new RecordBatch(this.outputSchema, columns, m, et);
   }
 
-  private buffers(n: number): Out {
+  private buffers(n: number, lease: Lease | undefined): Out {
     const vals: Out['vals'] = [];
     const valid: (Uint8Array | null)[] = [];
     this.spec.columns.forEach((c, k) => {
@@ -596,21 +597,21 @@ export class TsCalc implements Calc {
       // Values and the selection are written for every kept row before they are read, so they
       // are not zero-filled; bitmaps (bool values, validity) are set bit by bit and are.
       vals.push(
-        t === 'i32' ? unfilled(Int32Array, n) : t === 'f64' ? unfilled(Float64Array, n) : IS64(t) ? unfilled(BigInt64Array, n) : t === 'bool' ? new Uint8Array(bitmapBytes(n)) : new Array<string>(n),
+        t === 'i32' ? unfilled(Int32Array, n, lease) : t === 'f64' ? unfilled(Float64Array, n, lease) : IS64(t) ? unfilled(BigInt64Array, n, lease) : t === 'bool' ? new Uint8Array(bitmapBytes(n)) : new Array<string>(n),
       );
       valid.push(c.expr.n ? new Uint8Array(bitmapBytes(n)) : null);
     });
-    return { vals, valid, nulls: new Int32Array(this.computed.length), sel: unfilled(Int32Array, n) };
+    return { vals, valid, nulls: new Int32Array(this.computed.length), sel: unfilled(Int32Array, n, lease) };
   }
 }
 
 type FixedArray = Int32Array | Float64Array | BigInt64Array;
 
 /**
- * `n` values not zero-filled: an ArrayBuffer of their own (not a slice of Node's shared pool, which
- * a small batch kept downstream would hold on to), as the native calc's outputs are.
+ * `n` values not zero-filled: lent, or an ArrayBuffer of their own (not a slice of Node's shared
+ * pool, which a small batch kept downstream would hold on to), as the native calc's outputs are.
  */
-function unfilled<A extends FixedArray>(ctor: { new (b: ArrayBuffer, at: number, n: number): A; readonly BYTES_PER_ELEMENT: number }, n: number): A {
-  const b = Buffer.allocUnsafeSlow(n * ctor.BYTES_PER_ELEMENT);
-  return new ctor(b.buffer as ArrayBuffer, b.byteOffset, n);
+function unfilled<A extends FixedArray>(ctor: { new (b: ArrayBufferLike, at: number, n: number): A; readonly BYTES_PER_ELEMENT: number }, n: number, lease: Lease | undefined): A {
+  const b = lease === undefined ? Buffer.allocUnsafeSlow(n * ctor.BYTES_PER_ELEMENT) : lease.bytes(n * ctor.BYTES_PER_ELEMENT);
+  return new ctor(b.buffer, b.byteOffset, n);
 }

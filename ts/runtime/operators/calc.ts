@@ -3,6 +3,7 @@
  * the engine over whole batches (native kernels, or generated code in the TS engine).
  */
 
+import { BufferPool } from '../../batch/lease.js';
 import type { RecordBatch } from '../../batch/record-batch.js';
 import type { Schema } from '../../batch/schema.js';
 import type { CalcExpr, CalcSpec } from '../../engine/calc-spec.js';
@@ -19,10 +20,14 @@ export class CalcOperator extends Operator {
     super(id, name);
   }
 
+  /** Output buffers lent downstream and reused batch after batch. */
+  private readonly pool = new BufferPool();
+
   processBatch(batch: RecordBatch): Promise<void> | void {
-    const out = this.calc.process(batch);
-    if (out.length === 0) return;
-    return this.emit(out);
+    const lease = this.pool.lease();
+    const out = this.calc.process(batch, lease);
+    if (out.length === 0) return lease.release();
+    return this.emitLent(out, lease);
   }
 }
 
@@ -46,6 +51,9 @@ export function remapCalcSpec(spec: CalcSpec, logical: Schema, physical: Schema)
  * function called per record reads as JavaScript does.
  */
 export class CompiledCalc {
+  /** Output buffers lent downstream and reused batch after batch. */
+  readonly pool = new BufferPool();
+
   constructor(
     readonly calc: Calc,
     private readonly checked: readonly number[],

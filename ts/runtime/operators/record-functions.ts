@@ -47,8 +47,9 @@ export class MapOperator extends Operator {
   processBatch(batch: RecordBatch): Promise<void> {
     const compiled = this.options.compiled ?? null;
     if (compiled !== null && !compiled.needsRecords(batch)) {
-      const out = compiled.calc.process(batch);
-      return this.emit(new RecordBatch(this.schema, out.columns, out.length, batch.eventTime));
+      const lease = compiled.pool.lease();
+      const out = compiled.calc.process(batch, lease);
+      return this.emitLent(new RecordBatch(this.schema, out.columns, out.length, batch.eventTime), lease);
     }
     const reader = this.rows.of(batch);
     const b = new BatchBuilder(this.schema, batch.length, { from: { batch, reader }, assumedSchema: this.options.assumedSchema });
@@ -85,9 +86,13 @@ export class FilterOperator extends Operator {
 
   processBatch(batch: RecordBatch): Promise<void> | void {
     if (this.compiled !== null && !this.compiled.needsRecords(batch)) {
-      const out = this.compiled.calc.process(batch);
-      if (out.length === batch.length) return this.emit(batch);
-      return this.emit(new RecordBatch(batch.schema, out.columns, out.length, out.eventTime));
+      const lease = this.compiled.pool.lease();
+      const out = this.compiled.calc.process(batch, lease);
+      if (out.length === batch.length) {
+        lease.release();
+        return this.emit(batch);
+      }
+      return this.emitLent(new RecordBatch(batch.schema, out.columns, out.length, out.eventTime), lease);
     }
     const reader = this.rows.of(batch);
     if (this.sel.length < batch.length) this.sel = new Int32Array(batch.length);
@@ -123,8 +128,9 @@ export class FlatMapOperator extends Operator {
   processBatch(batch: RecordBatch): Promise<void> {
     const compiled = this.options.compiled ?? null;
     if (compiled !== null && !compiled.needsRecords(batch)) {
-      const out = compiled.calc.process(batch);
-      return this.emit(new RecordBatch(this.schema, out.columns, out.length, batch.eventTime));
+      const lease = compiled.pool.lease();
+      const out = compiled.calc.process(batch, lease);
+      return this.emitLent(new RecordBatch(this.schema, out.columns, out.length, batch.eventTime), lease);
     }
     const reader = this.rows.of(batch);
     const b = new BatchBuilder(this.schema, batch.length, { from: { batch, reader }, assumedSchema: this.options.assumedSchema });
