@@ -7,6 +7,8 @@
 import { describe, expect, it } from 'vitest';
 import { $, agg, CollectSink, concat, countStar, EventTimeSessionWindows, ifThenElse, lit, NexmarkSource, Session, Slide, SlidingEventTimeWindows, StreamEnvironment, TableEnvironment, TableError, Tumble, TumblingEventTimeWindows, WatermarkStrategy, type Bid, type EngineName } from '../../ts/index.js';
 import { onBothEngines } from '../engines.js';
+import { isBorrowed } from '../../ts/batch/segment.js';
+import type { Sink, SinkWriter } from '../../ts/index.js';
 
 const ORDERS = { id: 'i64', product: 'utf8', price: 'f64', qty: 'i32', note: 'utf8?' } as const;
 const orders = Array.from({ length: 500 }, (_, k) => ({
@@ -47,6 +49,46 @@ describe('Table API', () => {
       .map((o) => ({ id: o.id, name: o.product.toUpperCase(), total: o.total, remark: o.note === null ? 'none' : `note ${o.note}` }));
     expect(native).toEqual(expected);
     expect(native.length).toBeGreaterThan(50);
+  });
+
+  it('a calc lends its output buffers: a sink that borrows is given them, a sink that keeps batches a copy, and both see the same rows', async () => {
+    /** Keeps each batch's rows, and whether the batch it was given borrowed shared memory. */
+    class Recording implements Sink {
+      readonly name = 'recording';
+      readonly rows: Record<string, unknown>[] = [];
+      readonly borrowed: boolean[] = [];
+      constructor(private readonly borrows: boolean) {}
+      open(): SinkWriter {
+        return {
+          borrows: this.borrows,
+          write: (b) => {
+            this.borrowed.push(isBorrowed(b));
+            this.rows.push(...b.toRecords());
+          },
+          close: () => undefined,
+        };
+      }
+    }
+    await onBothEngines(async (engine: EngineName) => {
+      const results = [];
+      for (const borrows of [true, false]) {
+        const env = StreamEnvironment.create({ engine, batchSize: 64 });
+        const sink = new Recording(borrows);
+        TableEnvironment.create(env)
+          .fromDataStream(env.fromRecords(orders, ORDERS))
+          .where($('qty').isGreater(2))
+          .select($('id'), $('price').times($('qty')).as('total'))
+          .toDataStream()
+          .sinkTo(sink);
+        await env.execute();
+        expect(sink.borrowed.length).toBeGreaterThan(1);
+        expect(sink.borrowed.every((b) => b === borrows)).toBe(true);
+        results.push(sink.rows);
+      }
+      expect(results[0]).toEqual(results[1]);
+      expect(results[0]).toEqual(orders.filter((o) => o.qty > 2).map((o) => ({ id: o.id, total: o.price * o.qty })));
+      return results[0];
+    });
   });
 
   it('reads only the Nexmark columns a query uses (projection pushdown) and composes with the DataStream API both ways', async () => {

@@ -80,6 +80,13 @@ export interface Source<T extends object = Record<string, unknown>> {
 export interface SinkWriter {
   write(batch: RecordBatch): Promise<void> | void;
   /**
+   * True when the writer is done with each batch once `write` returned (and the promise it
+   * returned settled): it is then given batches as they are, views of exchange segments and
+   * lent buffers included. Otherwise (the default) it is given batches it may keep: a copy of
+   * those parts of a batch that are such views.
+   */
+  readonly borrows?: boolean;
+  /**
    * The sink's input ended ('end') or the job was stopped ('stop': Ctrl-C, SIGTERM, an abort
    * signal): publish what was written. Called before `close`; a `close` without it follows a
    * failure, whose output must not replace anything published before.

@@ -145,12 +145,13 @@ export function segmentBatch(buffer: ArrayBufferLike, base: number, layout: Segm
 /** Whether any buffer of the batch lies in shared memory (an exchange segment or a lent buffer, batch/lease.ts, it must not outlive). */
 export function isBorrowed(batch: RecordBatch): boolean {
   if (batch.eventTime !== null && batch.eventTime.buffer instanceof SharedArrayBuffer) return true;
-  for (const c of batch.columns) {
-    if (c.validity !== null && c.validity.buffer instanceof SharedArrayBuffer) return true;
-    if ((c.type === 'utf8' ? c.data.buffer : c.values.buffer) instanceof SharedArrayBuffer) return true;
-    if (c.type === 'utf8' && c.offsets.buffer instanceof SharedArrayBuffer) return true;
-  }
-  return false;
+  return batch.columns.some(borrowsColumn);
+}
+
+function borrowsColumn(c: Column): boolean {
+  if (c.validity !== null && c.validity.buffer instanceof SharedArrayBuffer) return true;
+  if ((c.type === 'utf8' ? c.data.buffer : c.values.buffer) instanceof SharedArrayBuffer) return true;
+  return c.type === 'utf8' && c.offsets.buffer instanceof SharedArrayBuffer;
 }
 
 function copyColumn(c: Column): Column {
@@ -176,5 +177,13 @@ function copyColumn(c: Column): Column {
  */
 export function ownedBatch(batch: RecordBatch): RecordBatch {
   if (!isBorrowed(batch)) return batch;
-  return new RecordBatch(batch.schema, batch.columns.map(copyColumn), batch.length, batch.eventTime === null ? null : batch.eventTime.slice());
+  // Only the columns that borrow are copied (a calc's lent computed column beside columns it
+  // passed through from the heap).
+  const et = batch.eventTime;
+  return new RecordBatch(
+    batch.schema,
+    batch.columns.map((c) => (borrowsColumn(c) ? copyColumn(c) : c)),
+    batch.length,
+    et === null || !(et.buffer instanceof SharedArrayBuffer) ? et : et.slice(),
+  );
 }

@@ -45,6 +45,9 @@ export function fsyncDir(dir: string): void {
 }
 
 export class CommittingFileWriter implements SinkWriter {
+  /** Each batch is encoded and written within `write`: none is kept. */
+  readonly borrows = true;
+
   private fd: number;
   private written = 0;
   /** Published length once every prepared pending file is committed. */

@@ -20,6 +20,9 @@ function writeAll(fd: number, bytes: Uint8Array): void {
 }
 
 export class ReplacingFileWriter implements SinkWriter {
+  /** Each batch is encoded and written within `write`: none is kept. */
+  readonly borrows = true;
+
   private readonly tmp: string;
   private fd: number | null;
   private published = false;

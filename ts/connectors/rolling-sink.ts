@@ -74,6 +74,9 @@ export interface RollingFileState {
 }
 
 export class RollingFileWriter implements SinkWriter {
+  /** Each batch is encoded and written within `write`: none is kept. */
+  readonly borrows = true;
+
   private part: Part | null = null;
   private index = 0;
   private timer: NodeJS.Timeout | null = null;

@@ -230,6 +230,7 @@ export class PrintSink implements Sink {
         const lines = toLines(b, 'jsonl');
         process.stdout.write(lines.replace(/^(?=.)/gm, '+I '));
       },
+      borrows: true,
       close: () => undefined,
     };
   }

@@ -76,8 +76,8 @@ export class SinkOperator extends Operator {
 
   processBatch(batch: RecordBatch): Promise<void> | void {
     // A sink may keep what it is given (collecting sinks, pending commits): never a view of an
-    // exchange segment, which goes back to the pool once this call is done.
-    const owned = ownedBatch(batch);
+    // exchange segment or a lent buffer, which go back to their pool once this call is done.
+    const owned = this.writer.borrows === true ? batch : ownedBatch(batch);
     return this.serially(() => {
       const r = this.writer.write(owned);
       if (r instanceof Promise) return this.waitFor(r);
