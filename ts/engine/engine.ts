@@ -158,9 +158,9 @@ export interface Calc {
   readonly outputSchema: Schema;
   /**
    * The kept rows, computed; throws an EngineError (kind data or overflow) naming the row of the
-   * batch. With `lease`, the computed fixed-width columns, the kept rows' event time and the
-   * selection behind them are written into buffers taken from it: the output is valid until the
-   * lease is released (a borrowed batch, see batch/lease.ts).
+   * batch. With `lease`, the fixed-width columns it computes or takes at the kept rows, their
+   * event time and the selection behind them are written into buffers taken from it: the output
+   * is valid until the lease is released (a borrowed batch, see batch/lease.ts).
    */
   process(batch: RecordBatch, lease?: Lease): RecordBatch;
 }
