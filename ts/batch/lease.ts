@@ -10,6 +10,8 @@
  * `ownedBatch` of it, which copies it.
  */
 
+import { Buffer } from 'node:buffer';
+
 /** Free buffers kept per size class: a chain of operators holds a few batches at a time. */
 const FREE_PER_CLASS = 8;
 
@@ -59,4 +61,13 @@ export class Lease {
     for (const b of this.taken) this.pool.give(b);
     this.taken.length = 0;
   }
+}
+
+/**
+ * `n` bytes for output every byte of which is written before it is read: from `lease` when
+ * given, else not zero-filled in an ArrayBuffer of their own (not a slice of Node's shared pool,
+ * which a small batch kept downstream would hold on to).
+ */
+export function outputBytes(n: number, lease: Lease | undefined): Uint8Array {
+  return lease === undefined ? Buffer.allocUnsafeSlow(n) : lease.bytes(n);
 }

@@ -144,14 +144,15 @@ export function segmentBatch(buffer: ArrayBufferLike, base: number, layout: Segm
 
 /** Whether any buffer of the batch lies in shared memory (an exchange segment or a lent buffer, batch/lease.ts, it must not outlive). */
 export function isBorrowed(batch: RecordBatch): boolean {
-  if (batch.eventTime !== null && batch.eventTime.buffer instanceof SharedArrayBuffer) return true;
-  return batch.columns.some(borrowsColumn);
+  return (batch.eventTime !== null && shared(batch.eventTime)) || batch.columns.some(borrowsColumn);
+}
+
+function shared(a: ArrayBufferView): boolean {
+  return a.buffer instanceof SharedArrayBuffer;
 }
 
 function borrowsColumn(c: Column): boolean {
-  if (c.validity !== null && c.validity.buffer instanceof SharedArrayBuffer) return true;
-  if ((c.type === 'utf8' ? c.data.buffer : c.values.buffer) instanceof SharedArrayBuffer) return true;
-  return c.type === 'utf8' && c.offsets.buffer instanceof SharedArrayBuffer;
+  return (c.validity !== null && shared(c.validity)) || shared(c.type === 'utf8' ? c.data : c.values) || (c.type === 'utf8' && shared(c.offsets));
 }
 
 function copyColumn(c: Column): Column {
@@ -184,6 +185,6 @@ export function ownedBatch(batch: RecordBatch): RecordBatch {
     batch.schema,
     batch.columns.map((c) => (borrowsColumn(c) ? copyColumn(c) : c)),
     batch.length,
-    et === null || !(et.buffer instanceof SharedArrayBuffer) ? et : et.slice(),
+    et === null || !shared(et) ? et : et.slice(),
   );
 }

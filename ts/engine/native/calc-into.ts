@@ -14,7 +14,7 @@
 import { bitmapBytes, type Column } from '../../batch/column.js';
 import { noteExactMax } from '../../batch/i64.js';
 import type { DataType } from '../../batch/schema.js';
-import type { Lease } from '../../batch/lease.js';
+import { outputBytes, type Lease } from '../../batch/lease.js';
 
 const HEADER = 16;
 const WROTE_SELECTION = 1;
@@ -49,9 +49,8 @@ export function processInto(types: readonly DataType[], n: number, filtered: boo
   const k = types.length;
   const bits = align8(bitmapBytes(n));
   const validityAt = align8(HEADER + k);
-  // Not zero-filled (Rust writes every byte that is read); lent, or each its own ArrayBuffer,
-  // not a slice of Node's shared pool: a small batch kept downstream must not hold 8 KiB of pool.
-  const alloc = lease === undefined ? (bytes: number): Uint8Array => Buffer.allocUnsafeSlow(bytes) : (bytes: number): Uint8Array => lease.bytes(bytes);
+  // Rust writes every byte that is read.
+  const alloc = (bytes: number): Uint8Array => outputBytes(bytes, lease);
   const head = alloc(validityAt + k * bits);
   const values = types.map((t) => alloc(fixedWidth(t)! * n));
   const et = filtered && eventTime ? alloc(8 * n) : null;

@@ -10,7 +10,7 @@
  */
 
 import { bitmapBytes, takeColumn, takeEventTime, type Column } from '../../batch/column.js';
-import type { Lease } from '../../batch/lease.js';
+import { outputBytes, type Lease } from '../../batch/lease.js';
 import { RecordBatch } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
 import type { DataType } from '../../batch/schema.js';
@@ -607,11 +607,8 @@ export class TsCalc implements Calc {
 
 type FixedArray = Int32Array | Float64Array | BigInt64Array;
 
-/**
- * `n` values not zero-filled: lent, or an ArrayBuffer of their own (not a slice of Node's shared
- * pool, which a small batch kept downstream would hold on to), as the native calc's outputs are.
- */
+/** `n` values not zero-filled (`outputBytes`), as the native calc's outputs are. */
 function unfilled<A extends FixedArray>(ctor: { new (b: ArrayBufferLike, at: number, n: number): A; readonly BYTES_PER_ELEMENT: number }, n: number, lease: Lease | undefined): A {
-  const b = lease === undefined ? Buffer.allocUnsafeSlow(n * ctor.BYTES_PER_ELEMENT) : lease.bytes(n * ctor.BYTES_PER_ELEMENT);
+  const b = outputBytes(n * ctor.BYTES_PER_ELEMENT, lease);
   return new ctor(b.buffer, b.byteOffset, n);
 }
