@@ -8,7 +8,7 @@ import { RestartStrategies, type RestartStrategy } from './restart.js';
 import { batchFromRecords } from '../batch/builder.js';
 import { RecordBatch, type Row } from '../batch/record-batch.js';
 import { Schema, type RecordOf, type SchemaSpec } from '../batch/schema.js';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, EngineName } from '../engine/engine.js';
 import { selectEngine, type EngineChoice } from '../engine/select.js';
 import { JobGraph, type GraphNode } from '../plan/graph.js';
 import { buildPlan, explainMermaid, explainText } from '../plan/physical.js';
@@ -57,7 +57,7 @@ export type ApplicationRunner = (jobName: string, graph: JobGraph, options: Exec
 
 /** What a thread needs to build the same environment again (with the job's module). */
 export interface EnvironmentSettings {
-  readonly engine: string;
+  readonly engine: EngineName;
   readonly batchSize: number;
   readonly parallelism: number;
   readonly maxParallelism: number;

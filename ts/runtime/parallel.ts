@@ -16,7 +16,8 @@
 
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, EngineName } from '../engine/engine.js';
+import { taskThreadData } from '../engine/select.js';
 import { buildPlan, edgeTargets, type PhysicalEdge, type PhysicalNode, type PhysicalPlan } from '../plan/physical.js';
 import type { Schema } from '../batch/schema.js';
 import type { JobGraph } from '../plan/graph.js';
@@ -52,7 +53,7 @@ export interface ChannelPort {
 export interface WorkerSetup {
   readonly job: JobModule;
   readonly jobName: string;
-  readonly env: { readonly engine: string; readonly batchSize: number; readonly parallelism: number; readonly maxParallelism: number };
+  readonly env: { readonly engine: EngineName; readonly batchSize: number; readonly parallelism: number; readonly maxParallelism: number };
   /** The slots this thread hosts: each subtask index with the ports of its channels. */
   readonly subtasks: readonly { readonly subtask: number; readonly ports: readonly ChannelPort[] }[];
   /** The run's exchange segments (null when the plan has no exchange). */
@@ -358,7 +359,7 @@ async function runParallel(
       progressIntervalMs: report === null ? null : interval,
     };
     configureWorkerHeaps();
-    const w = new Worker(workerScript('./worker.js', import.meta.url, 'a parallel run'), { workerData: setup, transferList: hosted.flatMap((h) => h.ports.map((p) => p.port)) });
+    const w = new Worker(workerScript('./worker.js', import.meta.url, 'a parallel run'), { workerData: taskThreadData(setup, engine.name), transferList: hosted.flatMap((h) => h.ports.map((p) => p.port)) });
     workers.push(w);
     results.push(
       watchWorker(w, t, subtasks, jobName, {

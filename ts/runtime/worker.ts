@@ -42,7 +42,7 @@ async function main(): Promise<void> {
 async function runSubtask(build: (env: StreamEnvironment, args: readonly string[]) => unknown, subtask: number, ports: readonly ChannelPort[], listen: (h: (m: SubtaskMessage) => void) => void): Promise<void> {
   try {
     const env = StreamEnvironment.create({
-      engine: setup.env.engine as 'native' | 'ts',
+      engine: setup.env.engine,
       batchSize: setup.env.batchSize,
       parallelism: setup.env.parallelism,
       maxParallelism: setup.env.maxParallelism,

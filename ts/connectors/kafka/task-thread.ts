@@ -12,6 +12,7 @@ import type { ApplicationEvent, JobEvent, JobModule, JobResult, Progress, Restar
 import type { LayoutSetup } from './task-graph.js';
 import { workerScript } from '../../runtime/worker-script.js';
 import { configureWorkerHeaps } from '../../runtime/worker-heap.js';
+import { taskThreadData } from '../../engine/select.js';
 
 /** What a task thread is started with. */
 export interface TaskThreadSetup {
@@ -85,7 +86,7 @@ export class TaskThread {
   ) {
     this.index = setup.index;
     configureWorkerHeaps();
-    this.worker = new Worker(workerScript('./task-thread-worker.js', import.meta.url, "an application instance's task thread"), { workerData: setup, name: `sluice task thread ${setup.index}` });
+    this.worker = new Worker(workerScript('./task-thread-worker.js', import.meta.url, "an application instance's task thread"), { workerData: taskThreadData(setup, setup.env.engine), name: `sluice task thread ${setup.index}` });
     this.worker.on('message', (m: FromTaskThread) => this.received(m));
     this.worker.on('error', (e) => this.fail(e));
     this.worker.on('exit', (code) => this.fail(new Error(`task thread ${setup.index} exited${code === 0 ? '' : ` with code ${code}`} while it ran tasks`)));
