@@ -350,6 +350,18 @@ describe('calc: projection, filter and computed columns', () => {
     }
   });
 
+  it('a buffer pool lends the power of two at least as large as asked (64 bytes at least) and lends a given-back buffer again', () => {
+    const pool = new BufferPool();
+    const sizes: [number, number][] = [[0, 64], [1, 64], [64, 64], [65, 128], [128, 128], [129, 256], [65536, 65536], [65537, 131072], [3 * 2 ** 20, 2 ** 22]];
+    for (const [asked, got] of sizes) {
+      const b = pool.take(asked);
+      expect(b.byteLength, `${asked} bytes`).toBe(got);
+      pool.give(b);
+      expect(pool.take(asked), `${asked} bytes again`).toBe(b);
+      expect(pool.take(got), `${got} bytes`).not.toBe(b);
+    }
+  });
+
   it('a filter over columns passed through (nothing computed): the same rows, nulls, event time and first failing row on both engines', () => {
     // Natively such a calc returns the kept rows alone and the columns and event time are
     // taken in TypeScript: several chunks, nulls in the filter and the columns, all or no rows

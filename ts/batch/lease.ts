@@ -15,16 +15,24 @@ import { Buffer } from 'node:buffer';
 /** Free buffers kept per size class: a chain of operators holds a few batches at a time. */
 const FREE_PER_CLASS = 8;
 
-/** Buffers are allocated in powers of two from this size (bytes). */
-const MIN_CLASS = 64;
+/** Buffers are allocated in powers of two from 2^MIN_CLASS bytes. */
+const MIN_CLASS = 6;
 
+/**
+ * The size class of `bytes`: the exponent of the power of two at least as large (at least
+ * MIN_CLASS), by counting leading zeros (`Math.log2` and `**` were 2.5% of a native calc over
+ * 1024-row batches).
+ */
 function sizeClass(bytes: number): number {
-  return bytes <= MIN_CLASS ? MIN_CLASS : 2 ** Math.ceil(Math.log2(bytes));
+  if (bytes <= 2 ** MIN_CLASS) return MIN_CLASS;
+  if (bytes > 2 ** 31) return Math.ceil(Math.log2(bytes));
+  return 32 - Math.clz32(bytes - 1);
 }
 
 /** One operator's buffers to lend: free ones by size class. */
 export class BufferPool {
-  private readonly free = new Map<number, SharedArrayBuffer[]>();
+  /** Free buffers by size class (an array, not a Map: one lookup per buffer lent). */
+  private readonly free: SharedArrayBuffer[][] = [];
 
   /** A lease for one batch's output. */
   lease(): Lease {
@@ -33,12 +41,13 @@ export class BufferPool {
 
   /** A buffer of at least `bytes`; its contents are whatever the last batch left there. */
   take(bytes: number): SharedArrayBuffer {
-    return this.free.get(sizeClass(bytes))?.pop() ?? new SharedArrayBuffer(sizeClass(bytes));
+    const c = sizeClass(bytes);
+    return this.free[c]?.pop() ?? new SharedArrayBuffer(2 ** c);
   }
 
   give(b: SharedArrayBuffer): void {
-    let list = this.free.get(b.byteLength);
-    if (list === undefined) this.free.set(b.byteLength, (list = []));
+    const c = sizeClass(b.byteLength);
+    const list = (this.free[c] ??= []);
     if (list.length < FREE_PER_CLASS) list.push(b);
   }
 }
