@@ -5,11 +5,16 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { runJob } from '../../ts/index.js';
+import { runJob, type JobResult } from '../../ts/index.js';
 import { taskThreadData } from '../../ts/engine/select.js';
 import { ENGINES, requireNative } from '../engines.js';
 
 const JOB = new URL('../fixtures/jobs/engines-loaded.ts', import.meta.url);
+
+/** Rows the job's sinks took, over every subtask. */
+function sinkRows(r: JobResult): number {
+  return r.operators.filter((m) => m.name.startsWith('Sink:')).reduce((n, m) => n + m.recordsIn, 0);
+}
 
 /** The warnings of code SLUICE_TEST_ENGINES raised while `run` runs. */
 async function warningsOf<T>(run: () => Promise<T>): Promise<{ result: T; texts: string[] }> {
@@ -39,9 +44,8 @@ describe('the engine modules a task thread loads', () => {
     it(`${engine}: a job at parallelism 2 runs, its threads having ${engine === 'native' ? 'only the native engine' : 'the TS engine'}`, async () => {
       requireNative();
       const { result, texts } = await warningsOf(() => runJob(JOB, { engine, parallelism: 2, args: ['200000'] }));
-      const rows = result.operators.filter((m) => m.name.startsWith('Sink:')).reduce((n, m) => n + m.recordsIn, 0);
-      const p1 = await runJob(JOB, { engine, parallelism: 1, args: ['200000'] });
-      expect(rows).toBe(p1.operators.filter((m) => m.name.startsWith('Sink:')).reduce((n, m) => n + m.recordsIn, 0));
+      const rows = sinkRows(result);
+      expect(rows).toBe(sinkRows(await runJob(JOB, { engine, parallelism: 1, args: ['200000'] })));
       expect(rows).toBeGreaterThan(0);
       // Both threads say the same, so it is shown once.
       expect(texts).toEqual([
