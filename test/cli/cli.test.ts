@@ -99,9 +99,8 @@ describe('the sluice command', () => {
 
   it('reports progress, serves Prometheus metrics while running, and stops cleanly on Ctrl-C', async () => {
     const out = join(dir, 'paced.jsonl');
-    const port = 20000 + Math.floor(Math.random() * 20000);
     // Two subtasks on worker threads: progress, metrics and Ctrl-C across threads.
-    const child = spawn(process.execPath, [cli, 'run', fixture, '--engine', 'native', '--parallelism', '2', '--metrics-port', String(port), '--progress-interval', '100', '--', '100000000', out, '1000000'], { cwd: root });
+    const child = spawn(process.execPath, [cli, 'run', fixture, '--engine', 'native', '--parallelism', '2', '--metrics-port', '0', '--progress-interval', '100', '--', '100000000', out, '1000000'], { cwd: root });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -110,12 +109,15 @@ describe('the sluice command', () => {
     const line = /\[cli-pipeline\] in [\d.]+[KM]?, out [\d.]+[KM]?, [\d.]+[KM]?\/s, watermark 2015-07-15T\S+ \(lag [\d.]+ s\), [\d.]+ s/;
     while (!line.test(stderr) && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
     expect(stderr).toMatch(line);
+    // Port 0: the system picked a free port and the CLI printed it (a fixed one may be taken).
+    const metricsUrl = /sluice: metrics at (http:\S+)/.exec(stderr);
+    expect(metricsUrl, stderr).not.toBeNull();
     // Every subtask appears once its thread reported (each worker reports on its own clock).
     const bothSources = /subtask="0"\} [1-9][\s\S]*subtask="1"\} [1-9]|subtask="1"\} [1-9][\s\S]*subtask="0"\} [1-9]/;
     const sourceOut = (t: string) => t.split('\n').filter((l) => l.startsWith('sluice_records_out_total{job="cli-pipeline",operator="Source: nexmark bids",')).join('\n');
     let text = '';
     while (child.exitCode === null) {
-      text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      text = await (await fetch(metricsUrl![1]!)).text();
       if (bothSources.test(sourceOut(text))) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -125,7 +127,7 @@ describe('the sluice command', () => {
     expect(text).toMatch(/sluice_current_watermark_ms\{[^}]*operator="Window/);
     expect(text).toMatch(/sluice_records_out_per_second\{[^}]*operator="Source: nexmark bids"[^}]*\} [1-9]/);
     // HEAD (what monitors probe with): the headers of a GET, no body.
-    const head = await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'HEAD' });
+    const head = await fetch(metricsUrl![1]!, { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(head.headers.get('content-type')).toContain('text/plain');
     expect(Number(head.headers.get('content-length'))).toBeGreaterThan(0);

@@ -256,9 +256,9 @@ export default function (env: StreamEnvironment, args: readonly string[]): void 
 }
 `,
     );
-    const port = 20000 + Math.floor(Math.random() * 20000);
     const bin = join(nativeProject, 'node_modules', '.bin', 'sluice');
-    const child = spawn(bin, ['run', 'job.ts', '--metrics-port', String(port), '--ui', '--progress-interval', '100', '--', '1000000'], { cwd: nativeProject, env: userEnv() });
+    // Port 0: the system picks a free port and the CLI prints it (a fixed one may be taken).
+    const child = spawn(bin, ['run', 'job.ts', '--metrics-port', '0', '--ui', '--progress-interval', '100', '--', '1000000'], { cwd: nativeProject, env: userEnv() });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
@@ -266,12 +266,14 @@ export default function (env: StreamEnvironment, args: readonly string[]): void 
     const line = /\[job\] in [\d.]+[KM]?, out [\d.]+[KM]?, [\d.]+[KM]?\/s, watermark 2015-07-15T/;
     while (!line.test(stderr) && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
     expect(stderr).toMatch(line);
+    const metricsUrl = /sluice: metrics at (http:\S+)/.exec(stderr);
+    expect(metricsUrl, stderr).not.toBeNull();
     // Each worker reports its metrics on its own schedule: wait for subtask 0's source to have read records.
     const source0 = /sluice_records_out_total\{job="job",operator="Source: nexmark bids",operator_id="1",subtask="0"\} [1-9]/;
     let metrics = '';
     for (let i = 0; !source0.test(metrics) && child.exitCode === null; i++) {
       if (i > 0) await new Promise((r) => setTimeout(r, 50));
-      metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      metrics = await (await fetch(metricsUrl![1]!)).text();
     }
     expect(metrics).toMatch(source0);
     // The dashboard's page and bundle come from the installed package.

@@ -24,19 +24,21 @@ describe('Prometheus metrics', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-prom-'));
     const watched = join(dir, 'in');
     mkdirSync(watched);
-    const port = 20000 + Math.floor(Math.random() * 20000);
-    const child = spawn(process.execPath, [cli, 'run', join(root, 'test', 'fixtures', 'jobs', 'prometheus-live.ts'), '--engine', 'native', '--parallelism', '1', '--metrics-port', String(port), '--progress-interval', '100', '--', watched, join(dir, 'dead.jsonl'), join(dir, 'out.jsonl'), join(dir, 'chk')], { cwd: root });
+    // Port 0: the system picks a free port and the CLI prints it (a fixed one may be taken).
+    const child = spawn(process.execPath, [cli, 'run', join(root, 'test', 'fixtures', 'jobs', 'prometheus-live.ts'), '--engine', 'native', '--parallelism', '1', '--metrics-port', '0', '--progress-interval', '100', '--', watched, join(dir, 'dead.jsonl'), join(dir, 'out.jsonl'), join(dir, 'chk')], { cwd: root });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     while (!stderr.includes('/metrics') && child.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+    const metricsUrl = /sluice: metrics at (http:\S+)/.exec(stderr);
+    expect(metricsUrl, stderr).not.toBeNull();
     // Three bad lines among good ones, published whole by a rename.
     writeFileSync(join(watched, '.a.jsonl'), '{"a":1}\nnot json\n{"a":2}\n{"a":"x"}\n{"a":1e400}\n{"a":3}\n');
     renameSync(join(watched, '.a.jsonl'), join(watched, 'a.jsonl'));
     let text = '';
     const ready = () => value(text, 'sluice_job_dead_letters_total') === 3 && (value(text, 'sluice_checkpoints_completed_total') ?? 0) >= 2 && (value(text, 'sluice_last_checkpoint_size_bytes') ?? 0) > 0;
     while (!ready() && child.exitCode === null) {
-      text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      text = await (await fetch(metricsUrl![1]!)).text();
       if (!ready()) await new Promise((r) => setTimeout(r, 50));
     }
     expect(child.exitCode, stderr).toBeNull();
