@@ -248,7 +248,7 @@ describe('a job as a Kafka application of several processes', () => {
 // stays exactly once. Its heartbeats run on a thread of their own, so only a paused process
 // (not a busy thread) loses its place.
 describe('a paused instance (a zombie) cannot corrupt the tasks it lost', () => {
-  it.each(cases)('%s engine, %s job: 3 instances, one paused until the others run its tasks, then resumed: refused, every window exactly once', async (engine, how) => {
+  it.each(cases)('%s engine, %s job: 3 instances, one paused until the others run its tasks, then resumed: gives them up, every window exactly once', async (engine, how) => {
     requireNative();
     const { input, out, want, reference } = await prepare('z', engine, how);
 
@@ -278,10 +278,17 @@ describe('a paused instance (a zombie) cannot corrupt the tasks it lost', () => 
     // Resumed, the zombie learns it lost its tasks: from the group (its member is gone), from its
     // ownership check (a checkpoint or commit refused) or from the broker (a fenced transaction).
     await until(() => held.every((t) => zombie.lines.slice(resumedAt).some((l) => new RegExp(`task ${t} (stopped|was fenced)|task ${t}: .* refused`).test(l))), 'the zombie gave up its tasks', trio);
-    // What it still tried was refused: its ownership check (a checkpoint written or committed
-    // after the others' claims) or the broker (a write to a transaction the new owner fenced).
-    const refusals = zombie.lines.slice(resumedAt).filter((l) => /refused|was fenced/.test(l));
-    expect(refusals.length, zombie.lines.join('\n')).toBeGreaterThan(0);
+    // Which comes first after SIGCONT is a race: the group's answer to its heartbeat (it stops the
+    // task and tries nothing more) or the task's overdue checkpoint (refused by its ownership check,
+    // or its transaction fenced by the broker); task-ownership.test.ts covers the refusal itself.
+    // Either way the zombie finished none of its held tasks before giving it up.
+    const after = zombie.lines.slice(resumedAt);
+    for (const t of held) {
+      const gaveUp = after.findIndex((l) => new RegExp(`task ${t} (stopped|was fenced)|task ${t}: .* refused`).test(l));
+      const finished = after.findIndex((l) => new RegExp(`task ${t} finished`).test(l));
+      expect(finished === -1 || finished > gaveUp, zombie.lines.join('\n')).toBe(true);
+    }
+    const refusals = after.filter((l) => /refused|was fenced/.test(l));
     // It joins again and is given a share once more; every task finishes on its holder.
     await until(() => tasksOf(zombie).length > 0 && new Set(trio.flatMap(tasksOf)).size === PARTITIONS, 'the resumed instance holds tasks again', trio);
     await until(() => allFinished(trio), 'every task finished', trio);
