@@ -1579,7 +1579,7 @@ mod tests {
         // The first epochs (no auction yet, fewer people than active), every offset in an
         // epoch, and ids up to the largest event count.
         let mut ids: Vec<u64> = (0..20_000).collect();
-        ids.extend((0..20_000u64).map(|i| (MAX_EVENT_COUNT - 1 - i * 7_777_777_777) % MAX_EVENT_COUNT));
+        ids.extend((0..20_000u64).map(|i| (MAX_EVENT_COUNT - 1).wrapping_sub(i.wrapping_mul(7_777_777_777)) % MAX_EVENT_COUNT));
         ids.extend((0..2_000u64).map(|i| MAX_EVENT_COUNT - 1 - i));
         for seed in [0, 42, u32::MAX] {
             let auctions = bid_ids::<true>(&ids, seed);
