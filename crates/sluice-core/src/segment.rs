@@ -329,7 +329,7 @@ pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: 
             fill[t as usize] += 1;
         }
     }
-    place(batch, &types, layout, pool, io, &first, &order)
+    place(batch, &types, layout, pool, io, &first, &order, &to)
 }
 
 /// Each key's subtask (`kg * n / maxParallelism`, the key group `kg` from `hash_i64_key`), with
@@ -381,7 +381,8 @@ mod avx2 {
 }
 
 /// Steps 3 and 4 of `scatter_to_segments`: the segments each target's rows (`order[first[t]..first[t + 1]]`; the batch's last `order.len()` rows in all) need, then the copies.
-fn place(batch: &BatchRef<'_>, types: &[DataType], layout: &SegmentLayout, pool: &mut [u8], io: SegmentIo<'_>, first: &[usize], order: &[u32]) -> Result<usize> {
+#[allow(clippy::too_many_arguments)]
+fn place(batch: &BatchRef<'_>, types: &[DataType], layout: &SegmentLayout, pool: &mut [u8], io: SegmentIo<'_>, first: &[usize], order: &[u32], to: &[u32]) -> Result<usize> {
     let event_time = EventTime::of(batch);
     let n = io.cur.len();
     let seg = layout.segment_bytes;
@@ -520,15 +521,23 @@ fn place(batch: &BatchRef<'_>, types: &[DataType], layout: &SegmentLayout, pool:
             wr_u32(pool, s * seg, (run_p0[t] + b - run_a[t]) as u32);
         }
     }
+    let targets = Targets { to, from };
     for run in &runs {
-        copy_run(batch, event_time, layout, pool, run, &order[first[run.t] + run.a..first[run.t] + run.b]);
+        copy_run(batch, event_time, layout, pool, run, &order[first[run.t] + run.a..first[run.t] + run.b], targets);
     }
     Ok(end)
 }
 
+/// Every row's target in a call: `to[r - from]` for row `r`.
+#[derive(Clone, Copy)]
+struct Targets<'a> {
+    to: &'a [u32],
+    from: usize,
+}
+
 /// Pass 2 for one run: every column's values of rows `idx` into positions `run.p0`.. of its
 /// segment; `event_time` is where the batch's event time comes from (found once per call).
-fn copy_run(batch: &BatchRef<'_>, event_time: EventTime, layout: &SegmentLayout, pool: &mut [u8], run: &Run, idx: &[u32]) {
+fn copy_run(batch: &BatchRef<'_>, event_time: EventTime, layout: &SegmentLayout, pool: &mut [u8], run: &Run, idx: &[u32], targets: Targets<'_>) {
     let base = run.seg * layout.segment_bytes;
     let (p0, m) = (run.p0, idx.len());
     let segment = &mut pool[base..base + layout.segment_bytes];
@@ -542,8 +551,8 @@ fn copy_run(batch: &BatchRef<'_>, event_time: EventTime, layout: &SegmentLayout,
         }
         match c.values {
             ValuesRef::I32(v) => gather(&mut segment[reg.values + 4 * p0..reg.values + 4 * (p0 + m)], v, idx),
-            ValuesRef::I64(v) | ValuesRef::Timestamp(v) => gather(&mut segment[reg.values + 8 * p0..reg.values + 8 * (p0 + m)], v, idx),
-            ValuesRef::F64(v) => gather(&mut segment[reg.values + 8 * p0..reg.values + 8 * (p0 + m)], v, idx),
+            ValuesRef::I64(v) | ValuesRef::Timestamp(v) => gather_run(&mut segment[reg.values + 8 * p0..reg.values + 8 * (p0 + m)], v, idx, targets, run.t),
+            ValuesRef::F64(v) => gather_run(&mut segment[reg.values + 8 * p0..reg.values + 8 * (p0 + m)], v, idx, targets, run.t),
             ValuesRef::Bool(v) => {
                 let bits = &mut segment[reg.values..reg.values + bitmap(layout.capacity)];
                 for (i, &r) in idx.iter().enumerate() {
@@ -565,7 +574,7 @@ fn copy_run(batch: &BatchRef<'_>, event_time: EventTime, layout: &SegmentLayout,
                 segment.copy_within(v..v + 8 * p0, layout.event_time);
                 wr_u32(segment, 4, ET_PRESENT);
             }
-            gather(&mut segment[layout.event_time + 8 * p0..layout.event_time + 8 * (p0 + m)], et, idx);
+            gather_run(&mut segment[layout.event_time + 8 * p0..layout.event_time + 8 * (p0 + m)], et, idx, targets, run.t);
         }
     }
 }
@@ -587,6 +596,52 @@ macro_rules! le {
     )*};
 }
 le!(i32, i64, f64);
+
+/// The 8-byte values of a run's rows `idx` into `dst`. The rows are every row of target `t`
+/// from the first of them to the last (a run is a stretch of one target's rows, in row order),
+/// so with AVX-512 they are taken eight rows at a time by comparing the rows' targets with `t`
+/// and compressing the kept values in a register, instead of loading one value per row (the
+/// `scatter` example, 5 columns to 2 targets: 5.36 ns a row against 5.90); else gathered.
+fn gather_run<T: Le>(dst: &mut [u8], src: &[T], idx: &[u32], targets: Targets<'_>, t: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if T::W == 8 && idx.len() >= 8 && std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512vl") && std::arch::is_x86_feature_detected!("popcnt") {
+        let (lo, hi) = (idx[0] as usize, idx[idx.len() - 1] as usize + 1);
+        assert!(lo >= targets.from && hi <= src.len() && hi - targets.from <= targets.to.len() && dst.len() == 8 * idx.len(), "a run within its batch");
+        // SAFETY: the CPU has AVX-512 F and VL and POPCNT; the bounds were just checked, and T is an
+        // 8-byte value (i64 or f64) whose bytes are copied as they are (little-endian here).
+        let done = unsafe { compress_run_avx512(dst, src.as_ptr().cast::<u8>(), targets, t as u32, lo, hi, idx.len()) };
+        gather(&mut dst[8 * done..], src, &idx[done..]);
+        return;
+    }
+    gather(dst, src, idx)
+}
+
+/// `gather_run` for the first of a run's rows, eight source rows at a time while eight more
+/// outputs fit `dst`; returns how many outputs it wrote (the rest are `idx[done..]`).
+///
+/// # Safety
+/// The CPU has AVX-512 F and VL and POPCNT; `src` points at values of 8 bytes, `lo..hi` within them and
+/// within the targets (`targets.to[lo - from..hi - from]`); `dst` holds `m` such values.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,popcnt")]
+unsafe fn compress_run_avx512(dst: &mut [u8], src: *const u8, targets: Targets<'_>, t: u32, lo: usize, hi: usize, m: usize) -> usize {
+    use std::arch::x86_64::*;
+    let want = _mm256_set1_epi32(t as i32);
+    let (mut i, mut at) = (lo, 0);
+    // The store writes eight values: only while eight more fit this run's part of `dst`.
+    while i + 8 <= hi && at + 8 <= m {
+        // SAFETY (loads and store): i + 8 <= hi, within `src` and the targets (the caller's
+        // promise); at + 8 <= m, within `dst`.
+        unsafe {
+            let k = _mm256_cmpeq_epi32_mask(_mm256_loadu_si256(targets.to.as_ptr().add(i - targets.from).cast()), want);
+            let v = _mm512_loadu_si512(src.add(8 * i).cast());
+            _mm512_storeu_si512(dst.as_mut_ptr().add(8 * at).cast(), _mm512_maskz_compress_epi64(k, v));
+            at += k.count_ones() as usize;
+        }
+        i += 8;
+    }
+    at
+}
 
 #[inline(always)]
 fn gather<T: Le>(dst: &mut [u8], src: &[T], idx: &[u32]) {
