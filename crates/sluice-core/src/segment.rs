@@ -312,7 +312,28 @@ pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: 
         first[t + 1] += first[t];
     }
     let mut order = vec![0u32; rows];
-    if n == 2 {
+    #[cfg(target_arch = "x86_64")]
+    let grouped = n <= 8 && std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("popcnt");
+    #[cfg(not(target_arch = "x86_64"))]
+    let grouped = false;
+    if grouped {
+        // A few targets: each one's rows in a pass of their own, sixteen rows at a time (compare
+        // the targets, compress the row numbers in a register), not a cursor per row.
+        #[cfg(target_arch = "x86_64")]
+        for t in 0..n {
+            let region = &mut order[first[t]..first[t + 1]];
+            // SAFETY: the CPU has AVX-512 F and POPCNT (just checked); `region` holds exactly
+            // target t's rows (counted above), so every write is within it.
+            let (mut i, mut at) = unsafe { rows_of_target_avx512(&to, t as u32, region, from) };
+            while at < region.len() {
+                if to[i] as usize == t {
+                    region[at] = (from + i) as u32;
+                    at += 1;
+                }
+                i += 1;
+            }
+        }
+    } else if n == 2 {
         // Two targets (parallelism 2): both cursors in registers, chosen without a branch; the
         // general loop's cursor goes through memory, a store-to-load wait per row.
         let (mut a, mut b) = (0usize, first[1]);
@@ -330,6 +351,32 @@ pub fn scatter_to_segments(batch: &BatchRef<'_>, route: SegmentRoute<'_>, pool: 
         }
     }
     place(batch, &types, layout, pool, io, &first, &order, &to)
+}
+
+/// The row numbers (`from` + index into `to`) whose target is `t`, in order, into `out`, sixteen
+/// at a time while sixteen more fit; returns how far it read `to` and how many it wrote.
+///
+/// # Safety
+/// The CPU has AVX-512 F and POPCNT.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,popcnt")]
+unsafe fn rows_of_target_avx512(to: &[u32], t: u32, out: &mut [u32], from: usize) -> (usize, usize) {
+    use std::arch::x86_64::*;
+    let want = _mm512_set1_epi32(t as i32);
+    let step = _mm512_set1_epi32(16);
+    let mut rows = _mm512_add_epi32(_mm512_set1_epi32(from as i32), _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    let (mut i, mut at) = (0, 0);
+    while i + 16 <= to.len() && at + 16 <= out.len() {
+        // SAFETY: i + 16 <= to.len() and at + 16 <= out.len(): both within their slices.
+        unsafe {
+            let k = _mm512_cmpeq_epi32_mask(_mm512_loadu_si512(to.as_ptr().add(i).cast()), want);
+            _mm512_storeu_si512(out.as_mut_ptr().add(at).cast(), _mm512_maskz_compress_epi32(k, rows));
+            at += k.count_ones() as usize;
+        }
+        rows = _mm512_add_epi32(rows, step);
+        i += 16;
+    }
+    (i, at)
 }
 
 /// Each key's subtask (`kg * n / maxParallelism`, the key group `kg` from `hash_i64_key`), with
