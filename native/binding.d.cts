@@ -72,9 +72,15 @@ export declare class NativeJsonlDecoder {
 }
 
 export declare class NativeNexmarkGenerator {
-  constructor(config: NexmarkConfigSpec, kind: NexmarkKind, fields?: Array<string> | undefined | null)
+  /** `filter`: a pushed filter's fields and its calc spec (JSON), or null. */
+  constructor(config: NexmarkConfigSpec, kind: NexmarkKind, fields?: Array<string> | undefined | null, filter?: PushedFilterSpec | undefined | null)
   /** The next batch of up to `max_rows` events of this kind, or null when exhausted. */
   nextBatch(maxRows: number): BatchOut | null
+  /**
+   * With a filter: the highest event time the last batch scanned, dropped rows included
+   * (-Infinity: none). Exact: event times are within ±2^53 ms.
+   */
+  readMaxEventTime(): number
   position(): number
   seek(position: number): void
   get fields(): Array<FieldSpec>
@@ -295,6 +301,14 @@ export declare function openMemoryPool(id: string, budgetBytes: number): void
 
 /** Splits a batch into `n` batches by a target per row (computed by the runtime), rows in order. */
 export declare function partitionByTargets(fields: Array<FieldSpec>, buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number, eventTime: BigInt64Array | undefined | null, targets: Uint32Array, n: number): Array<BatchOut>
+
+/** A filter the generator applies as it builds rows (filter pushdown). */
+export interface PushedFilterSpec {
+  /** The fields the filter reads, in the order its spec's field indices count them. */
+  fields: Array<string>
+  /** The calc spec (a filter, no columns) as JSON. */
+  spec: string
+}
 
 /** The capacity and regions of a schema's segment layout (for the test that both engines agree). */
 export declare function segmentLayout(fields: Array<FieldSpec>, segmentBytes: number): Array<number>

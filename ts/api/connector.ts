@@ -2,6 +2,7 @@
 
 import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
+import type { PushedFilter } from '../engine/calc-spec.js';
 import type { Engine } from '../engine/engine.js';
 
 export interface SourceContext {
@@ -10,6 +11,11 @@ export interface SourceContext {
   readonly batchSize: number;
   /** Fields the job reads, when the planner could narrow them (null: all). */
   readonly projection: readonly string[] | null;
+  /**
+   * Rows the job drops right away (filter pushdown, for a source with `supportsFilter`): the
+   * reader may leave them out, and then reports `readMaxEventTime`. null: none.
+   */
+  readonly filter?: PushedFilter | null;
   /** This reader's subtask and the source's parallelism (a parallel source reads its share). */
   readonly subtask?: number;
   readonly parallelism?: number;
@@ -57,6 +63,13 @@ export interface SourceReader {
    * The source operator emits it after that batch (a WatermarkStrategy is not needed).
    */
   watermark?(): number;
+  /**
+   * A reader applying `SourceContext.filter`: the highest event time among the records the last
+   * `next()` read, those the filter dropped included (-Infinity: none). The watermark goes on
+   * as if they had been emitted, so that it is the same as with the filter downstream; a batch
+   * whose rows were all dropped is empty.
+   */
+  readMaxEventTime?(): number;
 }
 
 /** `T` is the record type the source produces (for typing only). */
@@ -69,6 +82,10 @@ export interface Source<T extends object = Record<string, unknown>> {
   readonly hasEventTime: boolean;
   /** True when the source honours `SourceContext.projection`. */
   readonly supportsProjection: boolean;
+  /** True when the source honours `SourceContext.filter` (filter pushdown). */
+  readonly supportsFilter?: boolean;
+  /** The field its batches' event time is (with `hasEventTime`): a pushed filter needs watermarks over it. */
+  readonly eventTimeField?: string;
   /**
    * True when the source can run as several subtasks, each reading its share (subtask of
    * parallelism). Otherwise it runs as one subtask, reading its input in order.

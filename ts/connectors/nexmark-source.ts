@@ -44,6 +44,9 @@ export class NexmarkSource<T extends object> implements Source<T> {
   readonly schema: Schema;
   readonly hasEventTime = true;
   readonly supportsProjection = true;
+  /** The generator builds the rows a pushed filter keeps only (their other columns unbuilt for the rest). */
+  readonly supportsFilter = true;
+  readonly eventTimeField = 'dateTime';
   /** Subtask i of n generates split i of n of its timeline (or of its own split). */
   readonly parallel = true;
   /** Carries the record type for fromSource's typing; never set. */
@@ -94,7 +97,8 @@ export class NexmarkSource<T extends object> implements Source<T> {
     const i = ctx.subtask ?? 0;
     // Subtasks split this source's share further: split i of n of split s of c is s + c*i of c*n.
     const config = n === 1 ? this.config : { ...this.config, splitIndex: this.config.splitIndex + this.config.splitCount * i, splitCount: this.config.splitCount * n };
-    const gen = ctx.engine.createNexmarkGenerator(config, this.kind, ctx.projection ?? undefined);
+    const filter = ctx.filter ?? undefined;
+    const gen = ctx.engine.createNexmarkGenerator(config, this.kind, ctx.projection ?? undefined, filter);
     const rate = this.options.targetRatePerSec;
     let started = performance.now();
     let origin = 0;
@@ -128,6 +132,7 @@ export class NexmarkSource<T extends object> implements Source<T> {
       },
       // Time spent waiting for the target rate is idle, not busy.
       metrics: () => ({ idleMs }),
+      ...(filter === undefined ? {} : { readMaxEventTime: () => gen.readMaxEventTime() }),
     };
   }
 }

@@ -80,6 +80,17 @@ export interface CalcSpec {
   readonly name: string;
 }
 
+/**
+ * A filter a source applies to the rows it reads (filter pushdown): a spec with a filter and no
+ * columns, over the schema of `fields` (the source's fields the filter reads, in the source's
+ * order). The calc it comes from still runs it downstream; the source only saves building the
+ * other columns of the rows it drops.
+ */
+export interface PushedFilter {
+  readonly fields: readonly string[];
+  readonly spec: CalcSpec;
+}
+
 /** The calc operator's output: one field per column, typed and nullable as its expression. */
 export function calcOutputSchema(spec: CalcSpec): Schema {
   return new Schema(spec.columns.map((c) => ({ name: c.name, type: c.expr.t, nullable: c.expr.n })));

@@ -10,7 +10,7 @@ import type { SegmentLayout } from '../batch/segment.js';
 import type { RecordBatch } from '../batch/record-batch.js';
 import type { Schema } from '../batch/schema.js';
 import type { NexmarkConfig, NexmarkKind } from './nexmark-config.js';
-import type { CalcSpec } from './calc-spec.js';
+import type { CalcSpec, PushedFilter } from './calc-spec.js';
 
 export type EngineName = 'native' | 'ts';
 export type AggKind = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'first' | 'last' | 'countDistinct';
@@ -90,6 +90,11 @@ export interface NexmarkGenerator {
   readonly schema: Schema;
   /** Up to maxRows events of this kind, with event time set; null when exhausted. */
   nextBatch(maxRows: number): RecordBatch | null;
+  /**
+   * With a filter: the highest event time among the rows the last `nextBatch` read, those the
+   * filter dropped included (-Infinity: none); a batch whose rows were all dropped is empty.
+   */
+  readMaxEventTime(): number;
   position(): number;
   seek(position: number): void;
 }
@@ -193,7 +198,8 @@ export interface Engine {
   createCalc(input: Schema, spec: CalcSpec): Calc;
   createWindowAggregator(spec: WindowAggregatorSpec): WindowAggregator;
   createGroupAggregator(spec: GroupAggregatorSpec): GroupAggregator;
-  createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[]): NexmarkGenerator;
+  /** `fields`: the fields to build (projection); `filter`: only the rows it keeps are built (filter pushdown). */
+  createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[], filter?: PushedFilter): NexmarkGenerator;
   /** Encodes a batch as a FlatBuffers `RecordBatch` (schema/sluice.fbs). */
   encodeBatch(batch: RecordBatch): Uint8Array;
   decodeBatch(bytes: Uint8Array): RecordBatch;

@@ -24,7 +24,8 @@ export type NodeOp =
   | { readonly kind: 'map'; readonly fn: UserFn; readonly assumedSchema: boolean }
   | { readonly kind: 'filter'; readonly fn: UserFn }
   /** Projection, filter and computed columns fused (Table API / SQL): field indices refer to the input's schema. */
-  | { readonly kind: 'calc'; readonly spec: CalcSpec }
+  /** predicatePushdown false: its filter stays out of the source (Table config `table.optimizer.source.predicate-pushdown-enabled`). */
+  | { readonly kind: 'calc'; readonly spec: CalcSpec; readonly predicatePushdown?: boolean }
   | { readonly kind: 'flatMap'; readonly fn: UserFn; readonly assumedSchema: boolean }
   | { readonly kind: 'timestamps'; readonly strategy: WatermarkStrategy<never> }
   | { readonly kind: 'keySelector'; readonly fn: UserFn; readonly keyType: DataType }

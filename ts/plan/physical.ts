@@ -6,12 +6,13 @@
  * the parallelism), and every input edge a kind: chained (forward with equal parallelism, so
  * records stay in the thread), or an exchange
  * (hash by key groups, rebalance, global to subtask 0). The planner also narrows sources to
- * the fields the job reads when every consumer is declarative (projection pushdown), and
- * resolves field positions against the narrowed schemas.
+ * the fields the job reads when every consumer is declarative (projection pushdown), gives a
+ * source that can apply it the filter of the calc reading it (filter pushdown), and resolves
+ * field positions against the narrowed schemas.
  */
 
 import { Schema } from '../batch/schema.js';
-import type { CalcExpr, CalcSpec } from '../engine/calc-spec.js';
+import type { CalcExpr, CalcOp, CalcSpec, PushedFilter } from '../engine/calc-spec.js';
 import { partitioningOf, type GraphNode, type JobGraph, type ParallelSettings, type Partitioning } from './graph.js';
 import { compileFilterFunction, compileMapFunction, exprFields } from './record-functions.js';
 
@@ -46,6 +47,8 @@ export interface PhysicalNode {
    * joined columns its consumers read, the only ones it builds. null for all.
    */
   readonly projection: readonly string[] | null;
+  /** For sources: the filter of its calc it applies as it reads (filter pushdown), or null. */
+  readonly filter: PushedFilter | null;
 }
 
 export interface PhysicalPlan {
@@ -218,6 +221,44 @@ export function requiredFields(graph: JobGraph, node: GraphNode): Set<string> | 
   return need;
 }
 
+/** Operators whose result is a value for every input: a filter of these alone cannot fail. */
+const INFALLIBLE: ReadonlySet<CalcOp> = new Set<CalcOp>(['eq', 'ne', 'lt', 'le', 'gt', 'ge', 'and', 'or', 'not', 'isNull', 'isNotNull', 'in', 'like', 'if', 'coalesce', 'upper', 'lower', 'charLength', 'trim']);
+
+/**
+ * Whether `e` evaluates without an error for every row. Only such a filter is pushed into a
+ * source: one that can fail must fail in its calc, which names the record as the calc sees it.
+ */
+function cannotFail(e: CalcExpr): boolean {
+  if (e.k !== 'call') return true;
+  if (e.op === 'mod') {
+    // x % d with d a positive literal: no division by zero, no overflow.
+    const d = e.args[1]!;
+    if (d.k !== 'lit' || d.v === null || !(Number(d.v) > 0)) return false;
+  } else if (!INFALLIBLE.has(e.op)) return false;
+  return e.args.every(cannotFail);
+}
+
+/**
+ * The filter a source applies as it reads (Flink's SupportsFilterPushDown): that of the calc
+ * that is the source's only consumer, if it cannot fail. The calc still filters, so the
+ * source may apply it or not; its watermark must be over its own event time, which the
+ * reader then reports for the rows it dropped too.
+ */
+function pushedFilter(graph: JobGraph, node: GraphNode): PushedFilter | null {
+  const op = node.op;
+  if (op.kind !== 'source' || op.source.supportsFilter !== true) return null;
+  const wm = op.watermarks?.assigner;
+  if (wm !== undefined && wm !== null && wm !== op.source.eventTimeField) return null;
+  const consumers = graph.consumers(node);
+  const c = consumers.length === 1 ? consumers[0]!.op : null;
+  if (c?.kind !== 'calc' || c.predicatePushdown === false || c.spec.filter === null || !cannotFail(c.spec.filter)) return null;
+  const read = exprFields(c.spec.filter);
+  const fields = node.schema.fields.filter((_, i) => read.has(i));
+  const at = new Map([...read].sort((a, b) => a - b).map((i, j) => [i, j]));
+  const remap = (e: CalcExpr): CalcExpr => (e.k === 'field' ? { ...e, i: at.get(e.i)! } : e.k === 'call' ? { ...e, args: e.args.map(remap) } : e);
+  return { fields: fields.map((f) => f.name), spec: { name: c.spec.name, filter: remap(c.spec.filter), columns: [] } };
+}
+
 export function buildPlan(graph: JobGraph): PhysicalPlan {
   const s = graph.parallel;
   // Creation order is a topological order: every input is built before its consumers.
@@ -261,6 +302,7 @@ export function buildPlan(graph: JobGraph): PhysicalPlan {
       onMain: node.op.kind === 'sink' && node.op.sink.parallel !== true,
       children: [],
       projection,
+      filter: pushedFilter(graph, node),
     };
     for (const i of inputs) i.children.push(p);
     built.set(node, p);
@@ -322,8 +364,10 @@ export function explainText(plan: PhysicalPlan, engine: string): string {
       printed.add(p);
       const proj = p.projection === null ? '' : p.node.op.kind === 'source' ? ` [reads ${p.projection.join(', ')}]` : ` [builds ${p.projection.join(', ')}]`;
       const wm = p.node.op.kind === 'source' && p.node.op.watermarks !== null ? ` [watermarks: ${p.node.op.watermarks.describe()}]` : '';
+      const f = p.filter?.spec.filter;
+      const filter = f == null ? '' : ` [filters ${f.k === 'call' ? f.text : f.k === 'field' ? p.filter!.fields[f.i] : String(f.v)}]`;
       const calc = compiledRecordFunction(p.node) ? ' [compiled to a calc]' : '';
-      lines.push(`${pad}${edge}#${p.node.id} ${p.node.name} (p=${p.parallelism})${task}${where}${proj}${wm}${calc} -> ${p.outputSchema}`);
+      lines.push(`${pad}${edge}#${p.node.id} ${p.node.name} (p=${p.parallelism})${task}${where}${proj}${filter}${wm}${calc} -> ${p.outputSchema}`);
       for (const c of p.children) walk(c, p, depth + 1);
     };
     walk(root, null, 0);

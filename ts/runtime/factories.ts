@@ -74,7 +74,7 @@ type Factory<K extends NodeOp['kind']> = (op: Extract<NodeOp, { kind: K }>, s: O
 const FACTORIES: { readonly [K in NodeOp['kind']]: Factory<K> } = {
   source: (op, s) => {
     const { node: n, physical: p } = s;
-    const reader = (op.source as Source).open({ engine: s.engine, batchSize: s.batchSize, projection: p.projection, subtask: s.subtask, parallelism: p.parallelism });
+    const reader = (op.source as Source).open({ engine: s.engine, batchSize: s.batchSize, projection: p.projection, filter: p.filter, subtask: s.subtask, parallelism: p.parallelism });
     // The source's watermark strategy runs chained right behind it.
     const ts = op.watermarks === null ? null : new TimestampsOperator(n.id, `${n.name} timestamps/watermarks`, op.watermarks as WatermarkStrategy<never>, p.outputSchema, n.name, s.subtask);
     const head = new SourceOperator(n.id, n.name, reader, p.outputSchema, ts);

@@ -1,19 +1,21 @@
 /**
  * Flink's TableConfig: options of a TableEnvironment read when a query is planned (SQL's
- * `SET 'key' = 'value'` writes them too). One option so far, `table.exec.state.ttl`: idle state
- * retention of the non-windowed operators (updating aggregation, regular join, updating
- * top-N). Durations are written as Flink writes them: a number with an optional unit (`ms`
- * when none): `500`, `500 ms`, `10 s`, `5 min`, `1 h`, `2 d` (and the long names: `seconds`,
- * `minutes`, `hours`, `days`, ...).
+ * `SET 'key' = 'value'` writes them too): `table.exec.state.ttl`, idle state retention of the
+ * non-windowed operators (updating aggregation, regular join, updating top-N), and
+ * `table.optimizer.source.predicate-pushdown-enabled`. Durations are written as Flink writes
+ * them: a number with an optional unit (`ms` when none): `500`, `500 ms`, `10 s`, `5 min`,
+ * `1 h`, `2 d` (and the long names: `seconds`, `minutes`, `hours`, `days`, ...).
  */
 
 import { TableError } from './resolve.js';
 
 export const STATE_TTL = 'table.exec.state.ttl';
+export const PREDICATE_PUSHDOWN = 'table.optimizer.source.predicate-pushdown-enabled';
 
 /** The options this configuration knows, with what each does (for errors). */
 const OPTIONS: Readonly<Record<string, string>> = {
   [STATE_TTL]: "idle state retention of non-windowed aggregations, joins and top-N, a duration such as '1 h' (0: never expire)",
+  [PREDICATE_PUSHDOWN]: "whether a source that can (nexmark) drops the rows a query's WHERE drops as it reads them, 'true' (the default) or 'false'",
 };
 
 const UNITS: readonly [readonly string[], number][] = [
@@ -47,6 +49,7 @@ export class TableConfig {
       throw new TableError(`unknown option '${key}'; the options are: ${Object.entries(OPTIONS).map(([k, d]) => `'${k}' (${d})`).join(', ')}`);
     }
     if (key === STATE_TTL) parseDuration(value, key);
+    if (key === PREDICATE_PUSHDOWN && !/^(true|false)$/i.test(value.trim())) throw new TableError(`${key}: '${value}' is not a boolean; write 'true' or 'false'`);
     this.values.set(key, value);
     return this;
   }
@@ -65,6 +68,11 @@ export class TableConfig {
     if (!Number.isSafeInteger(ms) || ms < 0) throw new TableError(`setIdleStateRetention: the retention must be whole milliseconds >= 0, got ${ms}`);
     this.values.set(STATE_TTL, `${ms} ms`);
     return this;
+  }
+
+  /** Whether filters are pushed into sources that can apply them (default true). */
+  predicatePushdown(): boolean {
+    return (this.values.get(PREDICATE_PUSHDOWN) ?? 'true').trim().toLowerCase() === 'true';
   }
 
   /** The idle state retention in milliseconds (0: never expire). */

@@ -392,7 +392,7 @@ export class Table {
     // An equal calc over the same input already in the graph is reused (sub-plan reuse), but
     // not for toDataStream: the stream returned takes its own name, uid and parallelism.
     const graph = this.tEnv.env.graph;
-    return (where === 'toDataStream' ? graph.add.bind(graph) : graph.addShared.bind(graph))({ name, op: { kind: 'calc', spec: { ...calc, name } }, input: this.input, partitioning: { kind: 'forward' }, schema: this.updating ? new Schema([...then.fields, ROW_KIND_FIELD]) : then, hasEventTime: this.input.hasEventTime });
+    return (where === 'toDataStream' ? graph.add.bind(graph) : graph.addShared.bind(graph))({ name, op: { kind: 'calc', spec: { ...calc, name }, ...(this.tEnv.getConfig().predicatePushdown() ? {} : { predicatePushdown: false }) }, input: this.input, partitioning: { kind: 'forward' }, schema: this.updating ? new Schema([...then.fields, ROW_KIND_FIELD]) : then, hasEventTime: this.input.hasEventTime });
   }
 
   /**

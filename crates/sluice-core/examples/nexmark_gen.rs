@@ -15,7 +15,7 @@ fn main() {
         let mut g = NexmarkGenerator::new(cfg, kind, Some(&cols)).expect("a generator");
         let t0 = Instant::now();
         let mut rows = 0;
-        while let Some(b) = g.next_batch(8192) {
+        while let Some(b) = g.next_batch(8192).unwrap() {
             rows += b.len;
         }
         let s = t0.elapsed().as_secs_f64();

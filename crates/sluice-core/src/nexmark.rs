@@ -34,6 +34,7 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::batch::{Column, ColumnData, DataType, Field, RecordBatch, Schema, SchemaRef};
+use crate::calc::Calc;
 use crate::error::{Error, Result};
 use crate::hash::{fmix32, murmur3_u32, murmur3_u64};
 use crate::wide::{wide, Loop};
@@ -1096,6 +1097,17 @@ pub struct NexmarkGenerator {
     position: u64,
     total: u64,
     ids: Vec<u64>,
+    filter: Option<PushedFilter>,
+    /// With a filter: the highest event time the last batch scanned, dropped rows included.
+    read_max: Option<i64>,
+}
+
+/// A filter applied as the rows are generated (filter pushdown): its fields are built for every
+/// row scanned, the other columns for the rows it keeps only.
+struct PushedFilter {
+    cols: Vec<Col>,
+    schema: SchemaRef,
+    calc: Calc,
 }
 
 impl NexmarkGenerator {
@@ -1103,38 +1115,39 @@ impl NexmarkGenerator {
     /// schema's order restricted to these. None = all. Unknown name = config error.
     pub fn new(config: NexmarkConfig, kind: EventKind, fields: Option<&[String]>) -> Result<Self> {
         config.validate()?;
-        let all = cols_of(kind);
         let cols: Vec<Col> = match fields {
-            None => all.to_vec(),
+            None => cols_of(kind).to_vec(),
             Some(names) => {
-                for n in names {
-                    if !all.iter().any(|c| c.spec().0 == n) {
-                        let valid: Vec<&str> = all.iter().map(|c| c.spec().0).collect();
-                        return Err(Error::config(format!(
-                            "unknown {} field '{n}'; valid fields are: {}",
-                            kind.name(),
-                            valid.join(", ")
-                        )));
-                    }
-                }
-                all.iter().copied().filter(|c| names.iter().any(|n| n == c.spec().0)).collect()
+                check_fields(kind, names)?;
+                cols_of(kind).iter().copied().filter(|c| names.iter().any(|n| n == c.spec().0)).collect()
             }
         };
-        let schema = Arc::new(Schema::new(
-            cols.iter()
-                .map(|c| {
-                    let (n, t) = c.spec();
-                    Field::new(n, t)
-                })
-                .collect(),
-        ));
+        let schema = schema_of(&cols);
         let total = config.split_event_count();
         // Build the shared tables now rather than inside the first batch.
         tables();
         price_tables();
         syms();
         extra_blocks();
-        Ok(NexmarkGenerator { config, kind, cols, schema, position: 0, total, ids: Vec::new() })
+        Ok(NexmarkGenerator { config, kind, cols, schema, position: 0, total, ids: Vec::new(), filter: None, read_max: None })
+    }
+
+    /// Filter pushdown: batches keep only the rows for which the calc spec `spec_json` (a filter
+    /// and no columns, over `fields` in the given order) is true.
+    pub fn with_filter(mut self, fields: &[String], spec_json: &str) -> Result<Self> {
+        check_fields(self.kind, fields)?;
+        let all = cols_of(self.kind);
+        let cols: Vec<Col> = fields.iter().map(|n| *all.iter().find(|c| c.spec().0 == n).expect("checked")).collect();
+        let schema = schema_of(&cols);
+        let calc = Calc::new(&schema, spec_json)?;
+        self.filter = Some(PushedFilter { cols, schema, calc });
+        Ok(self)
+    }
+
+    /// With a filter: the highest event time of the rows the last `next_batch` scanned, those
+    /// it dropped included (None: none).
+    pub fn read_max_event_time(&self) -> Option<i64> {
+        self.read_max
     }
 
     pub fn output_schema(&self) -> SchemaRef {
@@ -1165,11 +1178,12 @@ impl NexmarkGenerator {
 
     /// Scans events from the current position; keeps only events of this generator's kind;
     /// stops after `max_rows` such rows or at the end of the split. None when exhausted.
-    /// `event_time` is each row's dateTime.
-    pub fn next_batch(&mut self, max_rows: usize) -> Option<RecordBatch> {
+    /// `event_time` is each row's dateTime. With a filter, the rows it keeps of those (maybe
+    /// none); its error, if it fails.
+    pub fn next_batch(&mut self, max_rows: usize) -> Result<Option<RecordBatch>> {
         let max_rows = max_rows.max(1);
         if self.position >= self.total {
-            return None;
+            return Ok(None);
         }
         let cfg = &self.config;
         let (lo, hi) = self.kind.residues();
@@ -1192,17 +1206,42 @@ impl NexmarkGenerator {
         };
         self.position = p;
         if self.ids.is_empty() {
-            return None;
+            return Ok(None);
         }
-        // Channel and url share one draw.
-        let chan: Vec<u16> = if self.cols.iter().any(|&c| c == Col::BChannel || c == Col::BUrl) {
-            let seed = self.config.seed;
-            draws(&self.ids, seed, S_B_CHANNEL).into_iter().map(|x| bid_channel(x) as u16).collect()
+        if self.filter.is_some() {
+            // Times grow with the event number, so the last is the highest.
+            self.read_max = ts.last().copied();
+            self.keep_filtered(&mut ts)?;
+        }
+        let chan = self.channels(&self.cols);
+        let columns: Vec<Column> = self.cols.iter().map(|&col| Column::new(self.column(col, &ts, &chan))).collect();
+        Ok(Some(RecordBatch { schema: self.schema.clone(), columns, len: self.ids.len(), event_time: Some(ts) }))
+    }
+
+    /// Channel and url share one draw: its channel numbers, when `cols` read them.
+    fn channels(&self, cols: &[Col]) -> Vec<u16> {
+        if cols.iter().any(|&c| c == Col::BChannel || c == Col::BUrl) {
+            draws(&self.ids, self.config.seed, S_B_CHANNEL).into_iter().map(|x| bid_channel(x) as u16).collect()
         } else {
             Vec::new()
-        };
-        let columns: Vec<Column> = self.cols.iter().map(|&col| Column::new(self.column(col, &ts, &chan))).collect();
-        Some(RecordBatch { schema: self.schema.clone(), columns, len: self.ids.len(), event_time: Some(ts) })
+        }
+    }
+
+    /// Filter pushdown: builds the filter's fields for the rows scanned, runs it, and keeps the
+    /// ids and times of the rows it keeps only, in order.
+    fn keep_filtered(&mut self, ts: &mut Vec<i64>) -> Result<()> {
+        let Some(f) = &self.filter else { return Ok(()) };
+        let chan = self.channels(&f.cols);
+        let columns: Vec<Column> = f.cols.iter().map(|&col| Column::new(self.column(col, ts, &chan))).collect();
+        let batch = RecordBatch { schema: f.schema.clone(), columns, len: self.ids.len(), event_time: None };
+        let Some(sel) = f.calc.select(&batch.as_ref())? else { return Ok(()) };
+        for (j, &r) in sel.iter().enumerate() {
+            self.ids[j] = self.ids[r as usize];
+            ts[j] = ts[r as usize];
+        }
+        self.ids.truncate(sel.len());
+        ts.truncate(sel.len());
+        Ok(())
     }
 
     fn column(&self, col: Col, ts: &[i64], chan: &[u16]) -> ColumnData {
@@ -1256,6 +1295,29 @@ impl NexmarkGenerator {
     }
 }
 
+/// An error naming the valid fields when `names` has one `kind` does not.
+fn check_fields(kind: EventKind, names: &[String]) -> Result<()> {
+    let all = cols_of(kind);
+    for n in names {
+        if !all.iter().any(|c| c.spec().0 == n) {
+            let valid: Vec<&str> = all.iter().map(|c| c.spec().0).collect();
+            return Err(Error::config(format!("unknown {} field '{n}'; valid fields are: {}", kind.name(), valid.join(", "))));
+        }
+    }
+    Ok(())
+}
+
+fn schema_of(cols: &[Col]) -> SchemaRef {
+    Arc::new(Schema::new(
+        cols.iter()
+            .map(|c| {
+                let (n, t) = c.spec();
+                Field::new(n, t)
+            })
+            .collect(),
+    ))
+}
+
 fn table_column<const W: usize>(t: &StrTable<W>, rows: usize, idx: impl Iterator<Item = usize>) -> ColumnData {
     let mut offsets = Vec::with_capacity(rows + 1);
     let max = t.lens.iter().copied().max().unwrap_or(0) as usize;
@@ -1296,7 +1358,7 @@ mod tests {
     fn all(config: NexmarkConfig, kind: EventKind, fields: Option<&[String]>, batch: usize) -> Vec<RecordBatch> {
         let mut g = NexmarkGenerator::new(config, kind, fields).unwrap();
         let mut out = Vec::new();
-        while let Some(b) = g.next_batch(batch) {
+        while let Some(b) = g.next_batch(batch).unwrap() {
             out.push(b);
         }
         out
@@ -1395,23 +1457,53 @@ mod tests {
     }
 
     #[test]
+    fn a_pushed_filter_keeps_the_rows_it_selects_and_reports_what_it_read() {
+        // MOD(auction, 7) = 3 over [auction, channel]: the filter reads fields the output lacks.
+        let spec = r#"{"name":"Calc(test)","columns":[],"filter":{"k":"call","op":"eq","t":"bool","n":false,"text":"((auction % 7) = 3)","args":[
+            {"k":"call","op":"mod","t":"i64","n":false,"text":"(auction % 7)","args":[{"k":"field","i":0,"t":"i64","n":false},{"k":"lit","t":"i64","n":false,"v":"7"}]},
+            {"k":"lit","t":"i64","n":false,"v":"3"}]}}"#;
+        let fields: Vec<String> = vec!["price".into(), "dateTime".into()];
+        let mut whole = NexmarkGenerator::new(cfg(20_000), EventKind::Bid, None).unwrap();
+        let mut pushed = NexmarkGenerator::new(cfg(20_000), EventKind::Bid, Some(&fields))
+            .unwrap()
+            .with_filter(&["auction".into(), "channel".into()], spec)
+            .unwrap();
+        let mut batches = 0;
+        while let Some(all) = whole.next_batch(50).unwrap() {
+            let kept = pushed.next_batch(50).unwrap().unwrap();
+            let keep: Vec<usize> = (0..all.len).filter(|&r| i64s(&all, "auction")[r] % 7 == 3).collect();
+            let price = i64s(&all, "price");
+            let et = all.event_time.clone().unwrap();
+            assert_eq!(i64s(&kept, "price"), keep.iter().map(|&r| price[r]).collect::<Vec<_>>());
+            assert_eq!(kept.event_time.clone().unwrap(), keep.iter().map(|&r| et[r]).collect::<Vec<_>>());
+            assert_eq!(pushed.read_max_event_time(), et.iter().max().copied());
+            assert_eq!(pushed.position(), whole.position());
+            batches += 1;
+        }
+        assert!(pushed.next_batch(50).unwrap().is_none());
+        assert!(batches > 100);
+        let unknown = NexmarkGenerator::new(cfg(10), EventKind::Bid, None).unwrap().with_filter(&["nope".into()], spec);
+        assert!(unknown.err().unwrap().message.contains("unknown bid field 'nope'"));
+    }
+
+    #[test]
     fn seek_and_position() {
         let mut g = NexmarkGenerator::new(cfg(10_000), EventKind::Bid, None).unwrap();
-        let b1 = g.next_batch(100).unwrap();
+        let b1 = g.next_batch(100).unwrap().unwrap();
         // 100 bids: events 4..49 (46 bids), 54..99 (46), 104..111 (8): position 112.
         assert_eq!(g.position(), 112);
-        let b2 = g.next_batch(100).unwrap();
+        let b2 = g.next_batch(100).unwrap().unwrap();
         g.seek(112);
-        assert_eq!(g.next_batch(100).unwrap(), b2);
+        assert_eq!(g.next_batch(100).unwrap().unwrap(), b2);
         g.seek(0);
-        assert_eq!(g.next_batch(100).unwrap(), b1);
+        assert_eq!(g.next_batch(100).unwrap().unwrap(), b1);
         g.seek(9_990);
-        let tail = g.next_batch(1000).unwrap();
+        let tail = g.next_batch(1000).unwrap().unwrap();
         assert_eq!(tail.len, 10); // events 9990..9999: residues 40..49, all bids
         assert_eq!(g.position(), 10_000);
-        assert!(g.next_batch(10).is_none());
+        assert!(g.next_batch(10).unwrap().is_none());
         g.seek(20_000);
-        assert!(g.next_batch(10).is_none());
+        assert!(g.next_batch(10).unwrap().is_none());
         // Persons with a split that has none.
         let mut p = NexmarkGenerator::new(
             NexmarkConfig { split_index: 1, split_count: 50, ..cfg(10_000) },
@@ -1419,7 +1511,7 @@ mod tests {
             None,
         )
         .unwrap();
-        assert!(p.next_batch(10).is_none());
+        assert!(p.next_batch(10).unwrap().is_none());
         assert_eq!(p.position(), 200);
     }
 

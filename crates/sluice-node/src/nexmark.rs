@@ -25,6 +25,15 @@ fn whole(v: f64, what: &str) -> Result<u64> {
     Ok(v as u64)
 }
 
+/// A filter the generator applies as it builds rows (filter pushdown).
+#[napi(object)]
+pub struct PushedFilterSpec {
+    /// The fields the filter reads, in the order its spec's field indices count them.
+    pub fields: Vec<String>,
+    /// The calc spec (a filter, no columns) as JSON.
+    pub spec: String,
+}
+
 #[napi]
 pub struct NativeNexmarkGenerator {
     inner: NexmarkGenerator,
@@ -33,7 +42,8 @@ pub struct NativeNexmarkGenerator {
 #[napi]
 impl NativeNexmarkGenerator {
     #[napi(constructor)]
-    pub fn new(config: NexmarkConfigSpec, kind: NexmarkKind, fields: Option<Vec<String>>) -> Result<Self> {
+    /// `filter`: a pushed filter's fields and its calc spec (JSON), or null.
+    pub fn new(config: NexmarkConfigSpec, kind: NexmarkKind, fields: Option<Vec<String>>, filter: Option<PushedFilterSpec>) -> Result<Self> {
         let config = NexmarkConfig {
             seed: config.seed,
             event_count: whole(config.event_count, "eventCount")?,
@@ -43,14 +53,24 @@ impl NativeNexmarkGenerator {
             split_count: whole(config.split_count, "splitCount")?,
         };
         let kind = EventKind::from(kind);
-        let inner = NexmarkGenerator::new(config, kind, fields.as_deref()).map_err(to_napi)?;
+        let mut inner = NexmarkGenerator::new(config, kind, fields.as_deref()).map_err(to_napi)?;
+        if let Some(f) = filter {
+            inner = inner.with_filter(&f.fields, &f.spec).map_err(to_napi)?;
+        }
         Ok(NativeNexmarkGenerator { inner })
     }
 
     /// The next batch of up to `max_rows` events of this kind, or null when exhausted.
     #[napi]
     pub fn next_batch<'env>(&mut self, env: &'env Env, max_rows: u32) -> Result<Option<BatchOut<'env>>> {
-        self.inner.next_batch(max_rows as usize).map(|b| batch_out(env, b)).transpose()
+        self.inner.next_batch(max_rows as usize).map_err(to_napi)?.map(|b| batch_out(env, b)).transpose()
+    }
+
+    /// With a filter: the highest event time the last batch scanned, dropped rows included
+    /// (-Infinity: none). Exact: event times are within ±2^53 ms.
+    #[napi]
+    pub fn read_max_event_time(&self) -> f64 {
+        self.inner.read_max_event_time().map_or(f64::NEG_INFINITY, |t| t as f64)
     }
 
     #[napi]

@@ -8,7 +8,7 @@ import type { SegmentLayout } from '../../batch/segment.js';
 import type { SegmentIo, SegmentRoute, Calc, CsvDecoder, CsvHeader, DecodedLines, Engine, GroupAggregator, GroupAggregatorSpec, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
 import { windowOutputSchema } from '../window-spec.js';
-import { calcOutputSchema, checkCalcSpec, type CalcExpr, type CalcSpec } from '../calc-spec.js';
+import { calcOutputSchema, checkCalcSpec, type CalcExpr, type CalcSpec, type PushedFilter } from '../calc-spec.js';
 import { fromNative } from '../errors.js';
 import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN, type NativeCalcN, type NativeGroupAggregatorN, type SegmentScatterN } from './binding.js';
 import { checkGroupState, groupOutputSchema, groupStateSchema } from '../group-agg-spec.js';
@@ -316,6 +316,9 @@ class NativeNexmark implements NexmarkGenerator {
       throw fromNative(e);
     }
   }
+  readMaxEventTime(): number {
+    return this.inner.readMaxEventTime();
+  }
   position(): number {
     return this.inner.position();
   }
@@ -341,8 +344,9 @@ export class NativeEngine implements Engine {
     return new NativeGroupAggregator(this.binding, spec);
   }
 
-  createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[]): NexmarkGenerator {
-    const inner = call(() => new this.binding.NativeNexmarkGenerator({ ...config }, nexmarkKind(kind), fields === undefined ? null : [...fields]));
+  createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[], filter?: PushedFilter): NexmarkGenerator {
+    const pushed = filter === undefined ? null : { fields: [...filter.fields], spec: JSON.stringify(filter.spec) };
+    const inner = call(() => new this.binding.NativeNexmarkGenerator({ ...config }, nexmarkKind(kind), fields === undefined ? null : [...fields], pushed));
     const full = Schema.from(NEXMARK_SCHEMAS[kind]);
     const names = new Set(inner.fields.map((f) => f.name));
     return new NativeNexmark(inner, new Schema(full.fields.filter((f) => names.has(f.name))));

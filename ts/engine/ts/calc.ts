@@ -545,16 +545,7 @@ export class TsCalc implements Calc {
     if (this.spec.filter === null && this.computed.length === 0) {
       return new RecordBatch(this.outputSchema, this.passFrom.map((from) => batch.columns[from!]!), n, batch.eventTime);
     }
-    let out = this.buffers(n, lease);
-    let m: number;
-    try {
-      m = this.fast(batch.columns, n, out);
-    } catch (e) {
-      if (e !== rt.BAIL) throw e;
-      this.big ??= compile(this.spec, this.input, true, this.computed);
-      out = this.buffers(n, lease);
-      m = this.big(batch.columns, n, out);
-    }
+    const { out, m } = this.run(batch, lease);
     const all = m === n;
     const columns: Column[] = this.spec.columns.map((c, k) => {
       const from = this.passFrom[k]!;
@@ -582,6 +573,29 @@ export class TsCalc implements Calc {
       et = takeEventTime(et, out.sel, m, lease);
     }
     return new RecordBatch(this.outputSchema, columns, m, et);
+  }
+
+  /**
+   * The indices of the rows the filter keeps, ascending, or null when it keeps all: for a
+   * filter whose rows are built after it (a pushed filter, over the generator's columns).
+   */
+  select(batch: RecordBatch): Int32Array | null {
+    const { out, m } = this.run(batch, undefined);
+    return m === batch.length ? null : out.sel.subarray(0, m);
+  }
+
+  /** The generated function over the batch: its outputs and how many rows it kept. */
+  private run(batch: RecordBatch, lease: Lease | undefined): { out: Out; m: number } {
+    const n = batch.length;
+    let out = this.buffers(n, lease);
+    try {
+      return { out, m: this.fast(batch.columns, n, out) };
+    } catch (e) {
+      if (e !== rt.BAIL) throw e;
+      this.big ??= compile(this.spec, this.input, true, this.computed);
+      out = this.buffers(n, lease);
+      return { out, m: this.big(batch.columns, n, out) };
+    }
   }
 
   private buffers(n: number, lease: Lease | undefined): Out {

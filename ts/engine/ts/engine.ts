@@ -18,7 +18,7 @@ import { TsCsvDecoder } from './text/csv.js';
 import { TsCalc } from './calc.js';
 import { takeKafkaRecords } from './kafka-records.js';
 import { TsGroupAggregator } from './group-agg.js';
-import type { CalcSpec } from '../calc-spec.js';
+import type { CalcSpec, PushedFilter } from '../calc-spec.js';
 
 export class TsEngine implements Engine {
   readonly name = 'ts' as const;
@@ -35,8 +35,8 @@ export class TsEngine implements Engine {
     return new TsGroupAggregator(spec);
   }
 
-  createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[]): NexmarkGenerator {
-    return new TsNexmarkGenerator(config, kind, fields);
+  createNexmarkGenerator(config: NexmarkConfig, kind: NexmarkKind, fields?: readonly string[], filter?: PushedFilter): NexmarkGenerator {
+    return new TsNexmarkGenerator(config, kind, fields, filter);
   }
 
   encodeBatch(batch: RecordBatch): Uint8Array {

@@ -20,6 +20,8 @@ import { Schema } from '../../batch/schema.js';
 import { fmix32, mixK, murmur3U32 } from '../../keys/hash.js';
 
 import { DEFAULT_NEXMARK_CONFIG, NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
+import type { PushedFilter } from '../calc-spec.js';
+import { TsCalc } from './calc.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constants (Beam's defaults)
@@ -408,12 +410,15 @@ export class TsNexmarkGenerator {
   private khi = new Int32Array(0);
   private tmp = new Uint32Array(0);
   private chan = new Uint16Array(0);
+  /** A pushed filter: its fields, built for every row scanned, and its compiled form. */
+  private readonly filter: { readonly cols: readonly ColId[]; readonly schema: Schema; readonly calc: TsCalc } | null = null;
+  private readMax = -Infinity;
 
   /**
    * `fields`: names to produce (projection), in any order; the output follows the full
    * schema's order. Omitted = all. An unknown name throws, listing the valid ones.
    */
-  constructor(config: Partial<NexmarkConfig>, kind: NexmarkKind, fields?: readonly string[]) {
+  constructor(config: Partial<NexmarkConfig>, kind: NexmarkKind, fields?: readonly string[], filter?: PushedFilter) {
     if (!(kind in NEXMARK_SCHEMAS)) {
       throw new RangeError(`unknown Nexmark event kind '${String(kind)}'; use one of person, auction, bid`);
     }
@@ -422,19 +427,27 @@ export class TsNexmarkGenerator {
     this.seed = this.config.seed | 0;
     const full = Schema.from(NEXMARK_SCHEMAS[kind]);
     const names = full.names();
-    if (fields !== undefined) {
-      for (const f of fields) {
-        if (!names.includes(f)) {
-          throw new RangeError(`unknown ${kind} field '${f}'; valid fields are: ${names.join(', ')}`);
-        }
+    for (const f of [...(fields ?? []), ...(filter?.fields ?? [])]) {
+      if (!names.includes(f)) {
+        throw new RangeError(`unknown ${kind} field '${f}'; valid fields are: ${names.join(', ')}`);
       }
     }
     const kept = fields === undefined ? full.fields : full.fields.filter((f) => fields.includes(f.name));
     this.schema = new Schema(kept);
-    this.cols = kept.map((f) => (f.name === 'dateTime' ? 'dateTime' : ((PREFIX[kind] + f.name) as ColId)));
+    const colId = (name: string): ColId => (name === 'dateTime' ? 'dateTime' : ((PREFIX[kind] + name) as ColId));
+    this.cols = kept.map((f) => colId(f.name));
+    if (filter !== undefined) {
+      const schema = new Schema(filter.fields.map((n) => full.fields.find((f) => f.name === n)!));
+      this.filter = { cols: filter.fields.map(colId), schema, calc: new TsCalc(schema, filter.spec) };
+    }
     const { eventCount, splitIndex, splitCount } = this.config;
     this.total = eventCount <= splitIndex ? 0 : Math.floor((eventCount - splitIndex - 1) / splitCount) + 1;
-    if (kind === 'bid' && (this.cols.includes('b.channel') || this.cols.includes('b.url'))) channels();
+    if (kind === 'bid' && [...this.cols, ...(this.filter?.cols ?? [])].some((c) => c === 'b.channel' || c === 'b.url')) channels();
+  }
+
+  /** With a filter: the highest event time the last nextBatch scanned, dropped rows included. */
+  readMaxEventTime(): number {
+    return this.readMax;
   }
 
   /** Events of this split consumed so far. */
@@ -471,8 +484,12 @@ export class TsNexmarkGenerator {
     if (Number.isNaN(maxRows)) throw new RangeError('nextBatch(maxRows): maxRows must be a number >= 1');
     maxRows = Math.max(1, Math.floor(maxRows));
     if (this.pos >= this.total) return null;
-    const rows = this.scan(maxRows);
+    let rows = this.scan(maxRows);
     if (rows === 0) return null;
+    if (this.filter !== null) {
+      this.readMax = this.ts[rows - 1]!;
+      rows = this.keepFiltered(this.filter, rows);
+    }
     if (this.kind === 'bid' && (this.cols.includes('b.channel') || this.cols.includes('b.url'))) this.channelIndexes(rows);
     const columns: Column[] = this.cols.map((col) => this.column(col, rows));
     // The event time is the dateTime column itself where it is read (one array, which the
@@ -483,8 +500,28 @@ export class TsNexmarkGenerator {
     // Times grow with the event number (scan), so the last is the largest: noted, as the native
     // generator notes it, so that the source's check does not scan the batch again.
     const last = ts[rows - 1]!;
-    if (ts[0]! >= -Number.MAX_SAFE_INTEGER && last <= Number.MAX_SAFE_INTEGER) noteExactMax(et, rows, last);
+    if (rows > 0 && ts[0]! >= -Number.MAX_SAFE_INTEGER && last <= Number.MAX_SAFE_INTEGER) noteExactMax(et, rows, last);
     return new RecordBatch(this.schema, columns, rows, et);
+  }
+
+  /**
+   * Filter pushdown: builds the filter's fields for the `rows` scanned, runs it, and keeps the
+   * scratch of the rows it keeps only (in order); returns how many.
+   */
+  private keepFiltered(f: NonNullable<TsNexmarkGenerator['filter']>, rows: number): number {
+    if (f.cols.some((c) => c === 'b.channel' || c === 'b.url')) this.channelIndexes(rows);
+    const sel = f.calc.select(new RecordBatch(f.schema, f.cols.map((c) => this.column(c, rows)), rows, null));
+    if (sel === null) return rows;
+    const { ids, ts, klo, khi } = this;
+    const m = sel.length;
+    for (let j = 0; j < m; j++) {
+      const i = sel[j]!;
+      ids[j] = ids[i]!;
+      ts[j] = ts[i]!;
+      klo[j] = klo[i]!;
+      khi[j] = khi[i]!;
+    }
+    return m;
   }
 
   /**

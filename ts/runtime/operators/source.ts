@@ -52,7 +52,14 @@ export class SourceOperator extends Operator {
   }
 
   push(batch: RecordBatch): Promise<void> {
-    if (batch.length === 0) return this.tick();
+    // A reader that applied a pushed filter: the rows it dropped move the watermark as they would
+    // have downstream of the filter, and a batch of none of them is not a quiet spell.
+    const read = this.reader.readMaxEventTime?.() ?? -Infinity;
+    if (batch.length === 0) {
+      if (read === -Infinity) return this.tick();
+      this.noteSplits();
+      return this.watermarks === null ? Promise.resolve() : this.watermarks.dropped(read);
+    }
     const position = this.metrics.recordsOut;
     if (!batch.schema.equals(this.schema)) {
       const kinds = (s: Schema) => s.fields.map((f) => `${f.name}: ${f.type}`).join(', ');
@@ -66,10 +73,15 @@ export class SourceOperator extends Operator {
       }
     });
     if (batch.eventTime !== null) maxEventTime(batch.eventTime, batch.length, this.metrics.name, position, '(event time)');
-    const splits = this.reader.splits?.();
-    if (splits !== undefined) this.watermarks?.setSplits(splits.current, splits.active);
+    this.noteSplits();
+    if (read !== -Infinity) this.watermarks?.seen(read);
     if (this.reader.watermark !== undefined) return this.emit(batch).then(() => this.readerWatermark());
     return this.emit(batch);
+  }
+
+  private noteSplits(): void {
+    const splits = this.reader.splits?.();
+    if (splits !== undefined) this.watermarks?.setSplits(splits.current, splits.active);
   }
 
   /** Nothing to read right now: let the watermark generator consider the input idle. */

@@ -107,14 +107,30 @@ export class TimestampsOperator extends Operator {
       const keep = Int32Array.from({ length: n }, (_, i) => i).filter((i) => !badRows.has(i));
       out = out.take(keep, keep.length);
     }
-    const batchMax = maxEventTime(out.eventTime!, out.length, this.origin, base, fieldName);
-    this.maxTs = Math.max(this.maxTs, batchMax);
+    this.seen(maxEventTime(out.eventTime!, out.length, this.origin, base, fieldName));
+    return this.emitThenWatermark(out);
+  }
+
+  /**
+   * Records up to event time `max` were read (of the current split): of a batch, or dropped by
+   * the source as it read them (filter pushdown: `SourceReader.readMaxEventTime`).
+   */
+  seen(max: number): void {
+    this.maxTs = Math.max(this.maxTs, max);
     if (this.maxTs > -Infinity) this.metrics.maxEventTime = this.maxTs;
     if (this.split !== null) {
-      this.splitMax.set(this.split, Math.max(this.splitMax.get(this.split) ?? -Infinity, batchMax));
+      this.splitMax.set(this.split, Math.max(this.splitMax.get(this.split) ?? -Infinity, max));
       this.splitSeen.set(this.split, performance.now());
     }
-    return this.emitThenWatermark(out);
+  }
+
+  /**
+   * The source read records up to event time `max` and dropped them all (filter pushdown): the
+   * watermark moves on as it would have after their batch.
+   */
+  dropped(max: number): Promise<void> {
+    this.seen(max);
+    return this.emitThenWatermark(null);
   }
 
   override snapshotState(): unknown {
@@ -215,7 +231,7 @@ export class TimestampsOperator extends Operator {
     }
   }
 
-  private async emitThenWatermark(batch: RecordBatch): Promise<void> {
+  private async emitThenWatermark(batch: RecordBatch | null): Promise<void> {
     const at = performance.now();
     const read = this.split;
     this.lastActivity = at;
@@ -223,7 +239,7 @@ export class TimestampsOperator extends Operator {
       this.idle = false;
       await this.emitIdle(false);
     }
-    await this.emit(batch);
+    if (batch !== null) await this.emit(batch);
     // Idleness as of the batch's arrival, its own split active: the time its rows took downstream
     // (a slow operator, a sink waiting for the broker) must not make it look idle and drop its watermark.
     const base = this.watermarkBase(at, read);
