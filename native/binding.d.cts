@@ -77,6 +77,14 @@ export declare class NativeNexmarkGenerator {
   /** The next batch of up to `max_rows` events of this kind, or null when exhausted. */
   nextBatch(maxRows: number): BatchOut | null
   /**
+   * The next batch, kept here: its layout, for the caller to allocate buffers (its own, to
+   * reuse) that `write_into` then fills; null when exhausted. Saves the fresh typed arrays of
+   * `next_batch`, whose memory is new to the process each batch.
+   */
+  generate(maxRows: number): BatchLayout | null
+  /** Copies the batch `generate` made into `buffers`, of the sizes its layout gave. */
+  writeInto(buffers: Array<Uint8Array>): void
+  /**
    * With a filter: the highest event time the last batch scanned, dropped rows included
    * (-Infinity: none). Exact: event times are within ±2^53 ms.
    */
@@ -148,6 +156,19 @@ export interface BadLineOut {
   line: number
   message: string
   raw: string
+}
+
+/**
+ * A batch kept in Rust until the caller gives buffers to copy it into (`copy_into`): its rows,
+ * the byte size of each buffer in the order `ts/engine/native/convert.ts` passes a batch's
+ * (per column its validity, 0 bytes when none, then its values, or offsets and data), then
+ * the event time's when it is no column's; and the event time as `BatchOut` gives it.
+ */
+export interface BatchLayout {
+  length: number
+  bytes: Array<number>
+  eventTimeColumn?: number
+  eventTimeMax?: number
 }
 
 /**

@@ -4,6 +4,7 @@
  * maximum speed, or paced to a target rate of events per second of wall-clock time.
  */
 
+import { BufferPool, type Lease } from '../batch/lease.js';
 import type { RecordBatch } from '../batch/record-batch.js';
 import { Schema, type RecordOf } from '../batch/schema.js';
 import type { Source, SourceContext, SourceReader } from '../api/connector.js';
@@ -100,12 +101,22 @@ export class NexmarkSource<T extends object> implements Source<T> {
     const filter = ctx.filter ?? undefined;
     const gen = ctx.engine.createNexmarkGenerator(config, this.kind, ctx.projection ?? undefined, filter);
     const rate = this.options.targetRatePerSec;
+    // Each batch is written into buffers lent for it and reused for a later one: the task pushes
+    // a batch through the chain before it asks for the next, and an operator that keeps one
+    // copies it (a lent batch is borrowed, see batch/lease.ts).
+    const pool = new BufferPool();
+    let lease: Lease | null = null;
+    const generate = (rows: number): RecordBatch | null => {
+      lease?.release();
+      lease = pool.lease();
+      return gen.nextBatch(rows, lease);
+    };
     let started = performance.now();
     let origin = 0;
     let idleMs = 0;
     return {
       next: async (): Promise<RecordBatch | null> => {
-        if (rate === undefined) return gen.nextBatch(ctx.batchSize);
+        if (rate === undefined) return generate(ctx.batchSize);
         // Paced by events generated so far (all kinds), in batches of 10 ms worth of this kind's
         // rows (at most batchSize), each once it is due. A sparse kind (persons are 1 event in 50)
         // thus emits small batches often instead of a full batch after a long wait, so that the
@@ -119,9 +130,9 @@ export class NexmarkSource<T extends object> implements Source<T> {
           await new Promise((r) => setTimeout(r, wait));
           idleMs += performance.now() - t0;
         }
-        return gen.nextBatch(rows);
+        return generate(rows);
       },
-      close: () => undefined,
+      close: () => lease?.release(),
       // The generator is deterministic: its position (events generated) is all a restore needs.
       checkpoint: () => gen.position(),
       restore: (p) => {

@@ -88,8 +88,12 @@ export interface WindowAggregator {
 /** A deterministic Nexmark event generator for one event kind. */
 export interface NexmarkGenerator {
   readonly schema: Schema;
-  /** Up to maxRows events of this kind, with event time set; null when exhausted. */
-  nextBatch(maxRows: number): RecordBatch | null;
+  /**
+   * Up to maxRows events of this kind, with event time set; null when exhausted. With `lease`,
+   * the columns may be written into buffers taken from it (the native generator's are): the
+   * batch is then valid until the lease is released (a borrowed batch, see batch/lease.ts).
+   */
+  nextBatch(maxRows: number, lease?: Lease): RecordBatch | null;
   /**
    * With a filter: the highest event time among the rows the last `nextBatch` read, those the
    * filter dropped included (-Infinity: none); a batch whose rows were all dropped is empty.

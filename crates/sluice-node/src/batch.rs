@@ -226,6 +226,74 @@ pub struct BatchOut<'env> {
     pub event_time_max: Option<f64>,
 }
 
+/// A batch kept in Rust until the caller gives buffers to copy it into (`copy_into`): its rows,
+/// the byte size of each buffer in the order `ts/engine/native/convert.ts` passes a batch's
+/// (per column its validity, 0 bytes when none, then its values, or offsets and data), then
+/// the event time's when it is no column's; and the event time as `BatchOut` gives it.
+#[napi(object)]
+pub struct BatchLayout {
+    pub length: u32,
+    pub bytes: Vec<u32>,
+    pub event_time_column: Option<u32>,
+    pub event_time_max: Option<f64>,
+}
+
+/// Each buffer of `batch` in `BatchLayout` order, as bytes.
+fn buffers_of(batch: &RecordBatch, event_time_column: Option<u32>) -> Vec<&[u8]> {
+    fn bytes<T: Copy>(v: &[T]) -> &[u8] {
+        // SAFETY: T is a plain integer or float type; its values' memory read as bytes.
+        unsafe { std::slice::from_raw_parts(v.as_ptr().cast(), std::mem::size_of_val(v)) }
+    }
+    let mut out: Vec<&[u8]> = Vec::new();
+    for c in &batch.columns {
+        out.push(c.validity.as_deref().unwrap_or_default());
+        match &c.data {
+            ColumnData::I32(v) => out.push(bytes(v)),
+            ColumnData::I64(v) | ColumnData::Timestamp(v) => out.push(bytes(v)),
+            ColumnData::F64(v) => out.push(bytes(v)),
+            ColumnData::Bool(v) => out.push(v),
+            ColumnData::Utf8 { offsets, data } => {
+                out.push(bytes(offsets));
+                out.push(data);
+            }
+        }
+    }
+    if let (Some(t), None) = (&batch.event_time, event_time_column) {
+        out.push(bytes(t));
+    }
+    out
+}
+
+pub fn batch_layout(batch: &RecordBatch) -> BatchLayout {
+    let (event_time_column, event_time_max) = event_time_of(batch);
+    BatchLayout { length: batch.len as u32, bytes: buffers_of(batch, event_time_column).iter().map(|b| b.len() as u32).collect(), event_time_column, event_time_max }
+}
+
+/// Copies `batch` into `into`, buffers of exactly the sizes its `layout` gave.
+pub fn copy_into(batch: &RecordBatch, layout_event_time_column: Option<u32>, into: &mut [TypedBytes<'_>]) -> Result<()> {
+    let from = buffers_of(batch, layout_event_time_column);
+    if from.len() != into.len() || from.iter().zip(into.iter()).any(|(f, t)| f.len() != t.len()) {
+        return Err(config_error("internal error: the buffers given for a batch do not have its layout's sizes"));
+    }
+    for (f, t) in from.iter().zip(into.iter_mut()) {
+        // SAFETY: each buffer is one the caller allocated for this batch alone, and nothing else
+        // runs while the call writes it.
+        unsafe { t.as_mut_slice() }.copy_from_slice(f);
+    }
+    Ok(())
+}
+
+/// The column equal to the event time (sent once), and the largest event time when every one
+/// is within ±2^53 ms (found while the batch is here, vectorised).
+fn event_time_of(batch: &RecordBatch) -> (Option<u32>, Option<f64>) {
+    let Some(t) = &batch.event_time else { return (None, None) };
+    let (lo, hi) = t.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    const EXACT: i64 = 1 << 53;
+    let max = (!t.is_empty() && lo >= -EXACT && hi < EXACT).then_some(hi as f64);
+    let same = batch.columns.iter().position(|c| matches!(&c.data, ColumnData::I64(v) | ColumnData::Timestamp(v) if v == t && c.validity.is_none()));
+    (same.map(|k| k as u32), max)
+}
+
 pub fn batch_out<'env>(env: &'env Env, batch: RecordBatch) -> Result<BatchOut<'env>> {
     batch_out_ref(env, &batch)
 }
@@ -247,14 +315,10 @@ pub fn batch_out_ref<'env>(env: &'env Env, batch: &RecordBatch) -> Result<BatchO
         }
     }
     if let Some(t) = &batch.event_time {
-        let (lo, hi) = t.iter().fold((i64::MAX, i64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
-        const EXACT: i64 = 1 << 53;
-        if !t.is_empty() && lo >= -EXACT && hi < EXACT {
-            out.event_time_max = Some(hi as f64);
-        }
-        let same = batch.columns.iter().position(|c| matches!(&c.data, ColumnData::I64(v) | ColumnData::Timestamp(v) if v == t && c.validity.is_none()));
+        let (same, max) = event_time_of(batch);
+        out.event_time_max = max;
         match same {
-            Some(k) => out.event_time_column = Some(k as u32),
+            Some(k) => out.event_time_column = Some(k),
             None => out.event_time = Some(BigInt64ArraySlice::copy_out(env, t)?),
         }
     }

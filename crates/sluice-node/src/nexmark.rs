@@ -2,9 +2,10 @@
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
+use sluice_core::batch::RecordBatch;
 use sluice_core::nexmark::{EventKind, NexmarkConfig, NexmarkGenerator};
 
-use crate::batch::{batch_out, BatchOut, FieldSpec};
+use crate::batch::{batch_layout, batch_out, copy_into, BatchLayout, BatchOut, FieldSpec, TypedBytes};
 use crate::error::{config_error, to_napi};
 use crate::kinds::NexmarkKind;
 
@@ -37,6 +38,8 @@ pub struct PushedFilterSpec {
 #[napi]
 pub struct NativeNexmarkGenerator {
     inner: NexmarkGenerator,
+    /// The batch `generate` made, until `write_into` copies it out.
+    pending: Option<(RecordBatch, Option<u32>)>,
 }
 
 #[napi]
@@ -57,13 +60,34 @@ impl NativeNexmarkGenerator {
         if let Some(f) = filter {
             inner = inner.with_filter(&f.fields, &f.spec).map_err(to_napi)?;
         }
-        Ok(NativeNexmarkGenerator { inner })
+        Ok(NativeNexmarkGenerator { inner, pending: None })
     }
 
     /// The next batch of up to `max_rows` events of this kind, or null when exhausted.
     #[napi]
     pub fn next_batch<'env>(&mut self, env: &'env Env, max_rows: u32) -> Result<Option<BatchOut<'env>>> {
         self.inner.next_batch(max_rows as usize).map_err(to_napi)?.map(|b| batch_out(env, b)).transpose()
+    }
+
+    /// The next batch, kept here: its layout, for the caller to allocate buffers (its own, to
+    /// reuse) that `write_into` then fills; null when exhausted. Saves the fresh typed arrays of
+    /// `next_batch`, whose memory is new to the process each batch.
+    #[napi]
+    pub fn generate(&mut self, max_rows: u32) -> Result<Option<BatchLayout>> {
+        let Some(batch) = self.inner.next_batch(max_rows as usize).map_err(to_napi)? else {
+            self.pending = None;
+            return Ok(None);
+        };
+        let layout = batch_layout(&batch);
+        self.pending = Some((batch, layout.event_time_column));
+        Ok(Some(layout))
+    }
+
+    /// Copies the batch `generate` made into `buffers`, of the sizes its layout gave.
+    #[napi]
+    pub fn write_into(&mut self, #[napi(ts_arg_type = "Array<Uint8Array>")] mut buffers: Vec<TypedBytes<'_>>) -> Result<()> {
+        let (batch, event_time_column) = self.pending.take().ok_or_else(|| config_error("internal error: write_into without a batch generated"))?;
+        copy_into(&batch, event_time_column, &mut buffers)
     }
 
     /// With a filter: the highest event time the last batch scanned, dropped rows included

@@ -27,6 +27,7 @@ export type NativeCalcN = Napi.NativeCalc;
 export type NativeGroupAggregatorN = Napi.NativeGroupAggregator;
 export type SegmentScatterN = Napi.SegmentScatter;
 export type BatchOutN = Napi.BatchOut;
+export type BatchLayoutN = Napi.BatchLayout;
 /** A field with its nullability, as the codec takes and gives it. */
 export type FieldSpecN = Napi.CodecFieldSpec;
 

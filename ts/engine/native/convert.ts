@@ -4,7 +4,8 @@ import type { Column } from '../../batch/column.js';
 import { noteExactMax } from '../../batch/i64.js';
 import { RecordBatch } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
-import { dataType, fieldType, type BatchOutN, type FieldSpecN } from './binding.js';
+import type { Lease } from '../../batch/lease.js';
+import { dataType, fieldType, type BatchLayoutN, type BatchOutN, type FieldSpecN } from './binding.js';
 
 const EMPTY = new Uint8Array(0);
 
@@ -68,4 +69,50 @@ export function fromBatchOut(schema: Schema, out: BatchOutN): RecordBatch {
   const eventTime = k != null ? (columns[k] as { values: BigInt64Array }).values : (out.eventTime ?? null);
   if (eventTime !== null && out.eventTimeMax != null) noteExactMax(eventTime, out.length, out.eventTimeMax);
   return new RecordBatch(schema, columns, out.length, eventTime);
+}
+
+/**
+ * A batch kept natively (`layout`), copied by `write` into buffers taken from `lease`: the
+ * columns are views of them, valid until the lease is released.
+ */
+export function intoLeased(schema: Schema, layout: BatchLayoutN, lease: Lease, write: (buffers: Uint8Array[]) => void): RecordBatch {
+  const buffers = layout.bytes.map((n) => (n === 0 ? EMPTY : lease.bytes(n)));
+  write(buffers);
+  let b = 0;
+  const next = (): Uint8Array => buffers[b++]!;
+  const n = layout.length;
+  const columns: Column[] = schema.fields.map((f) => {
+    const v = next();
+    const validity = v.length === 0 ? null : v;
+    switch (f.type) {
+      case 'i32': {
+        const x = next();
+        return { type: 'i32', values: new Int32Array(x.buffer, x.byteOffset, n), validity };
+      }
+      case 'i64':
+      case 'timestamp': {
+        const x = next();
+        return { type: f.type, values: new BigInt64Array(x.buffer, x.byteOffset, n), validity };
+      }
+      case 'f64': {
+        const x = next();
+        return { type: 'f64', values: new Float64Array(x.buffer, x.byteOffset, n), validity };
+      }
+      case 'bool':
+        return { type: 'bool', values: next(), validity };
+      case 'utf8': {
+        const o = next();
+        return { type: 'utf8', offsets: new Int32Array(o.buffer, o.byteOffset, n + 1), data: next(), validity };
+      }
+    }
+  });
+  const k = layout.eventTimeColumn;
+  let eventTime: BigInt64Array | null = null;
+  if (k != null) eventTime = (columns[k] as { values: BigInt64Array }).values;
+  else if (b < buffers.length) {
+    const t = next();
+    eventTime = new BigInt64Array(t.buffer, t.byteOffset, n);
+  }
+  if (eventTime !== null && layout.eventTimeMax != null) noteExactMax(eventTime, n, layout.eventTimeMax);
+  return new RecordBatch(schema, columns, n, eventTime);
 }

@@ -12,7 +12,7 @@ import { calcOutputSchema, checkCalcSpec, type CalcExpr, type CalcSpec, type Pus
 import { fromNative } from '../errors.js';
 import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN, type NativeCalcN, type NativeGroupAggregatorN, type SegmentScatterN } from './binding.js';
 import { checkGroupState, groupOutputSchema, groupStateSchema } from '../group-agg-spec.js';
-import { batchBuffers, columnBuffers, fieldSpecs, fromBatchOut, schemaFromSpecs } from './convert.js';
+import { batchBuffers, columnBuffers, fieldSpecs, fromBatchOut, intoLeased, schemaFromSpecs } from './convert.js';
 import { processInto, type IntoOutput } from './calc-into.js';
 
 /**
@@ -308,10 +308,14 @@ class NativeNexmark implements NexmarkGenerator {
   ) {
     this.schema = schema;
   }
-  nextBatch(maxRows: number): RecordBatch | null {
+  nextBatch(maxRows: number, lease?: Lease): RecordBatch | null {
     try {
-      const out = this.inner.nextBatch(maxRows);
-      return out === null ? null : fromBatchOut(this.schema, out);
+      if (lease === undefined) {
+        const out = this.inner.nextBatch(maxRows);
+        return out === null ? null : fromBatchOut(this.schema, out);
+      }
+      const layout = this.inner.generate(maxRows);
+      return layout === null ? null : intoLeased(this.schema, layout, lease, (buffers) => this.inner.writeInto(buffers));
     } catch (e) {
       throw fromNative(e);
     }
