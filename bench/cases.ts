@@ -270,6 +270,8 @@ class ChecksumSink implements Sink {
       write: (b: RecordBatch) => {
         this.checksum = checksum(b, this.checksum);
       },
+      // Done with a batch once it is summed: lent batches are not copied for it.
+      borrows: true,
       close: () => undefined,
     };
   }
