@@ -23,8 +23,11 @@ export type NodeOp =
   /** assumedSchema: no output schema was given, the input's is kept (records are checked against it). */
   | { readonly kind: 'map'; readonly fn: UserFn; readonly assumedSchema: boolean }
   | { readonly kind: 'filter'; readonly fn: UserFn }
-  /** Projection, filter and computed columns fused (Table API / SQL): field indices refer to the input's schema. */
-  /** predicatePushdown false: its filter stays out of the source (Table config `table.optimizer.source.predicate-pushdown-enabled`). */
+  /**
+   * Projection, filter and computed columns fused (Table API / SQL): field indices refer to the
+   * input's schema. predicatePushdown false: its filter stays out of the source (the Table
+   * config's `table.optimizer.source.predicate-pushdown-enabled`).
+   */
   | { readonly kind: 'calc'; readonly spec: CalcSpec; readonly predicatePushdown?: boolean }
   | { readonly kind: 'flatMap'; readonly fn: UserFn; readonly assumedSchema: boolean }
   | { readonly kind: 'timestamps'; readonly strategy: WatermarkStrategy<never> }
