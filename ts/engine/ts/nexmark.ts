@@ -20,6 +20,7 @@ import { Schema } from '../../batch/schema.js';
 import { fmix32, mixK, murmur3U32 } from '../../keys/hash.js';
 
 import { DEFAULT_NEXMARK_CONFIG, NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
+import type { Lease } from '../../batch/lease.js';
 import type { PushedFilter } from '../calc-spec.js';
 import { TsCalc } from './calc.js';
 
@@ -450,6 +451,28 @@ export class TsNexmarkGenerator {
     return this.readMax;
   }
 
+  /**
+   * Where the output columns of the batch being built go: the caller's lease (buffers reused
+   * batch after batch, not zero-filled: every byte read is written), or fresh arrays.
+   */
+  private lease: Lease | undefined = undefined;
+
+  private bytes(n: number): Uint8Array {
+    return this.lease === undefined ? new Uint8Array(n) : this.lease.bytes(n);
+  }
+
+  private i64s(rows: number): BigInt64Array {
+    const b = this.bytes(8 * rows);
+    return new BigInt64Array(b.buffer, b.byteOffset, rows);
+  }
+
+  private offsetsFor(rows: number): Int32Array {
+    const b = this.bytes(4 * (rows + 1));
+    const o = new Int32Array(b.buffer, b.byteOffset, rows + 1);
+    o[0] = 0;
+    return o;
+  }
+
   /** Events of this split consumed so far. */
   position(): number {
     return this.pos;
@@ -480,7 +503,7 @@ export class TsNexmarkGenerator {
    * Scans events from the current position, keeps those of this generator's kind, stops after
    * `maxRows` rows or at the end of the split; null when exhausted. `eventTime` = dateTime.
    */
-  nextBatch(maxRows: number): RecordBatch | null {
+  nextBatch(maxRows: number, lease?: Lease): RecordBatch | null {
     if (Number.isNaN(maxRows)) throw new RangeError('nextBatch(maxRows): maxRows must be a number >= 1');
     maxRows = Math.max(1, Math.floor(maxRows));
     if (this.pos >= this.total) return null;
@@ -491,12 +514,20 @@ export class TsNexmarkGenerator {
       rows = this.keepFiltered(this.filter, rows);
     }
     if (this.kind === 'bid' && (this.cols.includes('b.channel') || this.cols.includes('b.url'))) this.channelIndexes(rows);
-    const columns: Column[] = this.cols.map((col) => this.column(col, rows));
+    this.lease = lease;
+    let columns: Column[];
+    let eventTime: Column;
+    try {
+      columns = this.cols.map((col) => this.column(col, rows));
+      const at = this.cols.indexOf('dateTime');
+      eventTime = at >= 0 ? columns[at]! : this.i64Col('timestamp', rows, this.ts);
+    } finally {
+      this.lease = undefined;
+    }
     // The event time is the dateTime column itself where it is read (one array, which the
     // exchange then sends once), else the same values built on their own.
-    const at = this.cols.indexOf('dateTime');
     const ts = this.ts;
-    const et = ((at >= 0 ? columns[at] : this.i64Col('timestamp', rows, ts)) as { values: BigInt64Array }).values;
+    const et = (eventTime as { values: BigInt64Array }).values;
     // Times grow with the event number (scan), so the last is the largest: noted, as the native
     // generator notes it, so that the source's check does not scan the batch again.
     const last = ts[rows - 1]!;
@@ -640,8 +671,8 @@ export class TsNexmarkGenerator {
   }
 
   private i64Col(type: 'i64' | 'timestamp', rows: number, src: Float64Array): Column {
-    const values = new BigInt64Array(rows);
-    const v32 = new Int32Array(values.buffer);
+    const values = this.i64s(rows);
+    const v32 = new Int32Array(values.buffer, values.byteOffset, 2 * rows);
     for (let i = 0; i < rows; i++) setI64(v32, i, src[i]!);
     return { type, values, validity: null };
   }
@@ -661,8 +692,8 @@ export class TsNexmarkGenerator {
   }
 
   private bidAuction(rows: number): Column {
-    const values = new BigInt64Array(rows);
-    const v32 = new Int32Array(values.buffer);
+    const values = this.i64s(rows);
+    const v32 = new Int32Array(values.buffer, values.byteOffset, 2 * rows);
     const ss = streamSeed(this.seed, S_B_AUCTION);
     const { ids, klo, khi } = this;
     for (let i = 0; i < rows; i++) {
@@ -681,8 +712,8 @@ export class TsNexmarkGenerator {
   }
 
   private bidBidder(rows: number): Column {
-    const values = new BigInt64Array(rows);
-    const v32 = new Int32Array(values.buffer);
+    const values = this.i64s(rows);
+    const v32 = new Int32Array(values.buffer, values.byteOffset, 2 * rows);
     const ss = streamSeed(this.seed, S_B_BIDDER);
     const { ids, klo, khi } = this;
     for (let i = 0; i < rows; i++) {
@@ -703,8 +734,8 @@ export class TsNexmarkGenerator {
   }
 
   private seller(rows: number): Column {
-    const values = new BigInt64Array(rows);
-    const v32 = new Int32Array(values.buffer);
+    const values = this.i64s(rows);
+    const v32 = new Int32Array(values.buffer, values.byteOffset, 2 * rows);
     const ss = streamSeed(this.seed, S_A_SELLER);
     const { ids, klo, khi } = this;
     for (let i = 0; i < rows; i++) {
@@ -725,37 +756,42 @@ export class TsNexmarkGenerator {
   }
 
   private category(rows: number): Column {
-    const values = new BigInt64Array(rows);
-    const v32 = new Int32Array(values.buffer);
+    const values = this.i64s(rows);
+    const v32 = new Int32Array(values.buffer, values.byteOffset, 2 * rows);
     const ss = streamSeed(this.seed, S_A_CATEGORY);
     const { klo, khi } = this;
     for (let i = 0; i < rows; i++) {
       v32[2 * i] = FIRST_CATEGORY_ID + digit0(draw(ss, klo[i]!, khi[i]!), NUM_CATEGORIES);
+      v32[2 * i + 1] = 0;
     }
     return { type: 'i64', values, validity: null };
   }
 
   /** Prices of stream `s`, plus those of stream `s2` when >= 0 (reserve = initial + next). */
   private priceCol(rows: number, s: number, s2: number): Column {
-    const values = new BigInt64Array(rows);
-    const v32 = new Int32Array(values.buffer);
+    const values = this.i64s(rows);
+    const v32 = new Int32Array(values.buffer, values.byteOffset, 2 * rows);
     const ss = streamSeed(this.seed, s);
     const { klo, khi } = this;
     if (s2 < 0) {
-      // Prices are below 2^31: the high word stays 0.
-      for (let i = 0; i < rows; i++) v32[2 * i] = priceFrom(draw(ss, klo[i]!, khi[i]!));
+      // Prices are below 2^31: the high word is 0 (written: a lent buffer holds the last batch's).
+      for (let i = 0; i < rows; i++) {
+        v32[2 * i] = priceFrom(draw(ss, klo[i]!, khi[i]!));
+        v32[2 * i + 1] = 0;
+      }
     } else {
       const ss2 = streamSeed(this.seed, s2);
       for (let i = 0; i < rows; i++) {
         v32[2 * i] = priceFrom(draw(ss, klo[i]!, khi[i]!)) + priceFrom(draw(ss2, klo[i]!, khi[i]!));
+        v32[2 * i + 1] = 0;
       }
     }
     return { type: 'i64', values, validity: null };
   }
 
   private expires(rows: number): Column {
-    const values = new BigInt64Array(rows);
-    const v32 = new Int32Array(values.buffer);
+    const values = this.i64s(rows);
+    const v32 = new Int32Array(values.buffer, values.byteOffset, 2 * rows);
     const ss = streamSeed(this.seed, S_A_EXPIRES);
     const ss2 = streamSeed(this.seed, S_A_EXPIRES2);
     const { ids, ts, klo, khi } = this;
@@ -774,7 +810,8 @@ export class TsNexmarkGenerator {
   }
 
   private utf8(offsets: Int32Array, data: Uint8Array, end: number): Column {
-    const d = end >= data.length >>> 1 ? data.subarray(0, end) : data.slice(0, end);
+    // A lent buffer is reused anyway; a fresh one mostly unused is not kept whole.
+    const d = this.lease !== undefined || end >= data.length >>> 1 ? data.subarray(0, end) : data.slice(0, end);
     return { type: 'utf8', offsets, data: d, validity: null };
   }
 
@@ -782,8 +819,8 @@ export class TsNexmarkGenerator {
   private tableCol(t: StrTable, rows: number, s: number): Column {
     const ss = streamSeed(this.seed, s);
     const { klo, khi } = this;
-    const offsets = new Int32Array(rows + 1);
-    const data = new Uint8Array(rows * t.maxLen);
+    const offsets = this.offsetsFor(rows);
+    const data = this.bytes(rows * t.maxLen);
     const src = t.data;
     const so = t.offsets;
     const n = t.lens.length;
@@ -816,14 +853,14 @@ export class TsNexmarkGenerator {
 
   private chanCol(t: StrTable, rows: number): Column {
     const chan = this.chan;
-    const offsets = new Int32Array(rows + 1);
+    const offsets = this.offsetsFor(rows);
     const lens = t.lens;
     let bytes = 0;
     for (let i = 0; i < rows; i++) {
       bytes += lens[chan[i]!]!;
       offsets[i + 1] = bytes;
     }
-    const data = new Uint8Array(bytes);
+    const data = this.bytes(bytes);
     if (t.maxLen <= 16) {
       // Short strings: a byte loop beats the call overhead of `set`.
       const src = t.data;
@@ -845,8 +882,8 @@ export class TsNexmarkGenerator {
     const ss1 = streamSeed(this.seed, S_P_EMAIL1);
     const ss2 = streamSeed(this.seed, S_P_EMAIL2);
     const { klo, khi } = this;
-    const offsets = new Int32Array(rows + 1);
-    const data = new Uint8Array(rows * 15);
+    const offsets = this.offsetsFor(rows);
+    const data = this.bytes(rows * 15);
     let p = 0;
     for (let i = 0; i < rows; i++) {
       p = pushString(draw(ss1, klo[i]!, khi[i]!), 7, data, p);
@@ -866,8 +903,8 @@ export class TsNexmarkGenerator {
     const ss1 = streamSeed(this.seed, S_P_CARD1);
     const ss2 = streamSeed(this.seed, S_P_CARD2);
     const { klo, khi } = this;
-    const offsets = new Int32Array(rows + 1);
-    const data = new Uint8Array(rows * 19);
+    const offsets = this.offsetsFor(rows);
+    const data = this.bytes(rows * 19);
     let p = 0;
     for (let i = 0; i < rows; i++) {
       for (let g = 0; g < 4; g++) {
@@ -890,8 +927,8 @@ export class TsNexmarkGenerator {
   private stringCol(rows: number, s: number, max: number): Column {
     const ss = streamSeed(this.seed, s);
     const { klo, khi } = this;
-    const offsets = new Int32Array(rows + 1);
-    const data = new Uint8Array(rows * (max - 1) + 3);
+    const offsets = this.offsetsFor(rows);
+    const data = this.bytes(rows * (max - 1) + 3);
     let p = 0;
     for (let i = 0; i < rows; i++) {
       p = pushString(draw(ss, klo[i]!, khi[i]!), max, data, p);
@@ -925,7 +962,7 @@ export class TsNexmarkGenerator {
     const ss = streamSeed(this.seed, s);
     const { klo, khi } = this;
     const h = this.tmp;
-    const offsets = new Int32Array(rows + 1);
+    const offsets = this.offsetsFor(rows);
     // Pass 1: sizes, so the buffer is exact.
     let bytes = 0;
     for (let i = 0; i < rows; i++) {
@@ -936,7 +973,7 @@ export class TsNexmarkGenerator {
       offsets[i + 1] = bytes;
     }
     // Pass 2: letters (16 per word; the last word may spill up to 15 bytes, overwritten next).
-    const buf = new Uint8Array(bytes + 16);
+    const buf = this.bytes(bytes + 16);
     const view = new DataView(buf.buffer);
     for (let i = 0; i < rows; i++) {
       const p = offsets[i]!;
