@@ -860,7 +860,7 @@ export class TsNexmarkGenerator {
       bytes += lens[chan[i]!]!;
       offsets[i + 1] = bytes;
     }
-    // Not lent: \`set\` into shared memory (a url a row) was slower than the fresh array saves.
+    // Not lent: `set` into shared memory (a url a row) was slower than the fresh array saves.
     const data = new Uint8Array(bytes);
     if (t.maxLen <= 16) {
       // Short strings: a byte loop beats the call overhead of `set`.
