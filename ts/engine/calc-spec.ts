@@ -91,6 +91,32 @@ export interface PushedFilter {
   readonly spec: CalcSpec;
 }
 
+/** The input fields an expression reads. */
+export function exprFields(e: CalcExpr, into: Set<number> = new Set()): Set<number> {
+  if (e.k === 'field') into.add(e.i);
+  else if (e.k === 'call') for (const a of e.args) exprFields(a, into);
+  return into;
+}
+
+/** `spec` with each field index `i` its expressions read replaced by `to(i)`. */
+export function mapCalcFields(spec: CalcSpec, to: (i: number) => number): CalcSpec {
+  const map = (e: CalcExpr): CalcExpr => (e.k === 'field' ? { ...e, i: to(e.i) } : e.k === 'call' ? { ...e, args: e.args.map(map) } : e);
+  return { name: spec.name, filter: spec.filter === null ? null : map(spec.filter), columns: spec.columns.map((c) => ({ name: c.name, expr: map(c.expr) })) };
+}
+
+/**
+ * `spec` over only the input fields it reads: `read` (ascending input indices) and the spec
+ * with field `read[j]` renumbered `j`, for an evaluator given those columns alone.
+ */
+export function narrowCalcSpec(spec: CalcSpec): { readonly read: readonly number[]; readonly spec: CalcSpec } {
+  const fields = new Set<number>();
+  if (spec.filter !== null) exprFields(spec.filter, fields);
+  for (const c of spec.columns) exprFields(c.expr, fields);
+  const read = [...fields].sort((a, b) => a - b);
+  const at = new Map(read.map((i, j) => [i, j]));
+  return { read, spec: mapCalcFields(spec, (i) => at.get(i)!) };
+}
+
 /** The calc operator's output: one field per column, typed and nullable as its expression. */
 export function calcOutputSchema(spec: CalcSpec): Schema {
   return new Schema(spec.columns.map((c) => ({ name: c.name, type: c.expr.t, nullable: c.expr.n })));

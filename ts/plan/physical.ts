@@ -12,9 +12,9 @@
  */
 
 import { Schema } from '../batch/schema.js';
-import type { CalcExpr, CalcOp, CalcSpec, PushedFilter } from '../engine/calc-spec.js';
+import { exprFields, narrowCalcSpec, type CalcExpr, type CalcOp, type CalcSpec, type PushedFilter } from '../engine/calc-spec.js';
 import { partitioningOf, type GraphNode, type JobGraph, type ParallelSettings, type Partitioning } from './graph.js';
-import { compileFilterFunction, compileMapFunction, exprFields } from './record-functions.js';
+import { compileFilterFunction, compileMapFunction } from './record-functions.js';
 
 /** How one input of an operator is fed. */
 export type EdgeKind = 'chain' | 'forward' | 'hash' | 'keyFn' | 'rebalance' | 'shuffle' | 'rescale' | 'broadcast' | 'custom' | 'range' | 'global';
@@ -252,11 +252,8 @@ function pushedFilter(graph: JobGraph, node: GraphNode): PushedFilter | null {
   const consumers = graph.consumers(node);
   const c = consumers.length === 1 ? consumers[0]!.op : null;
   if (c?.kind !== 'calc' || c.predicatePushdown === false || c.spec.filter === null || !cannotFail(c.spec.filter)) return null;
-  const read = exprFields(c.spec.filter);
-  const fields = node.schema.fields.filter((_, i) => read.has(i));
-  const at = new Map([...read].sort((a, b) => a - b).map((i, j) => [i, j]));
-  const remap = (e: CalcExpr): CalcExpr => (e.k === 'field' ? { ...e, i: at.get(e.i)! } : e.k === 'call' ? { ...e, args: e.args.map(remap) } : e);
-  return { fields: fields.map((f) => f.name), spec: { name: c.spec.name, filter: remap(c.spec.filter), columns: [] } };
+  const { read, spec } = narrowCalcSpec({ name: c.spec.name, filter: c.spec.filter, columns: [] });
+  return { fields: read.map((i) => node.schema.fields[i]!.name), spec };
 }
 
 export function buildPlan(graph: JobGraph): PhysicalPlan {

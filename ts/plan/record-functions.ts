@@ -55,12 +55,6 @@ export function compileFilterFunction(fn: UserFn, input: Schema): CalcExpr | nul
   });
 }
 
-/** The input fields an expression reads. */
-export function exprFields(e: CalcExpr, into: Set<number> = new Set()): Set<number> {
-  if (e.k === 'field') into.add(e.i);
-  else if (e.k === 'call') for (const a of e.args) exprFields(a, into);
-  return into;
-}
 
 /**
  * Whether `columns` (the fields a compiled function reads, with their types) hold a value the

@@ -8,7 +8,7 @@ import type { SegmentLayout } from '../../batch/segment.js';
 import type { SegmentIo, SegmentRoute, Calc, CsvDecoder, CsvHeader, DecodedLines, Engine, GroupAggregator, GroupAggregatorSpec, KafkaAbortedTxn, KafkaRecordSet, KafkaWanted, LineDecoder, NexmarkGenerator, TextFormat, WindowAggregator, WindowAggregatorSpec } from '../engine.js';
 import { NEXMARK_SCHEMAS, type NexmarkConfig, type NexmarkKind } from '../nexmark-config.js';
 import { windowOutputSchema } from '../window-spec.js';
-import { calcOutputSchema, checkCalcSpec, type CalcExpr, type CalcSpec, type PushedFilter } from '../calc-spec.js';
+import { calcOutputSchema, checkCalcSpec, narrowCalcSpec, type CalcSpec, type PushedFilter } from '../calc-spec.js';
 import { fromNative } from '../errors.js';
 import { aggregateKind, nexmarkKind, textFormatKind, windowKind, type NativeBinding, type NativeJsonlDecoderN, type NativeCsvDecoderN, type NativeNexmarkGeneratorN, type NativeWindowAggregatorN, type NativeCalcN, type NativeGroupAggregatorN, type SegmentScatterN } from './binding.js';
 import { checkGroupState, groupOutputSchema, groupStateSchema } from '../group-agg-spec.js';
@@ -185,17 +185,8 @@ class NativeCalc implements Calc {
     this.plan = spec.columns.map((c) => (c.expr.k === 'field' ? { pass: c.expr.i } : { computed: k++ }));
     this.computedSchema = new Schema(this.outputSchema.fields.filter((_, j) => spec.columns[j]!.expr.k !== 'field'));
     const computed = spec.columns.filter((c) => c.expr.k !== 'field');
-    const read = new Set<number>();
-    const walk = (e: CalcExpr): void => {
-      if (e.k === 'field') read.add(e.i);
-      else if (e.k === 'call') e.args.forEach(walk);
-    };
-    if (spec.filter !== null) walk(spec.filter);
-    computed.forEach((c) => walk(c.expr));
-    this.read = [...read].sort((a, b) => a - b);
-    const at = new Map(this.read.map((i, j) => [i, j]));
-    const remap = (e: CalcExpr): CalcExpr => (e.k === 'field' ? { ...e, i: at.get(e.i)! } : e.k === 'call' ? { ...e, args: e.args.map(remap) } : e);
-    const narrowed: CalcSpec = { name: spec.name, filter: spec.filter === null ? null : remap(spec.filter), columns: computed.map((c) => ({ name: c.name, expr: remap(c.expr) })) };
+    const { read, spec: narrowed } = narrowCalcSpec({ name: spec.name, filter: spec.filter, columns: computed });
+    this.read = read;
     const fields = new Schema(this.read.map((i) => input.fields[i]!));
     // A projection (no filter, nothing computed) keeps every row and computes nothing: no call.
     // The kept rows' indices cross the boundary only where an input column is passed through.

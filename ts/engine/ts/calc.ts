@@ -16,7 +16,7 @@ import { Schema } from '../../batch/schema.js';
 import type { DataType } from '../../batch/schema.js';
 import type { Calc } from '../engine.js';
 import type { CalcExpr, CalcSpec } from '../calc-spec.js';
-import { calcOutputSchema, checkCalcSpec } from '../calc-spec.js';
+import { calcOutputSchema, checkCalcSpec, exprFields } from '../calc-spec.js';
 import * as rt from './calc-rt.js';
 
 type Val = { readonly v: string; readonly n: string };
@@ -463,12 +463,8 @@ function compile(spec: CalcSpec, input: Schema, big: boolean, computed: readonly
   const g = new Gen(big, input, spec.name);
   const body: string[] = [];
   const used = new Set<number>();
-  const walk = (e: CalcExpr): void => {
-    if (e.k === 'field') used.add(e.i);
-    else if (e.k === 'call') e.args.forEach(walk);
-  };
-  if (spec.filter !== null) walk(spec.filter);
-  for (const k of computed) walk(spec.columns[k]!.expr);
+  if (spec.filter !== null) exprFields(spec.filter, used);
+  for (const k of computed) exprFields(spec.columns[k]!.expr, used);
   for (const i of used) {
     const t = input.fields[i]!.type;
     body.push(`const V${i} = cols[${i}].validity;`);

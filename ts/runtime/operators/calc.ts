@@ -6,9 +6,9 @@
 import { BufferPool } from '../../batch/lease.js';
 import type { RecordBatch } from '../../batch/record-batch.js';
 import type { Schema } from '../../batch/schema.js';
-import type { CalcExpr, CalcSpec } from '../../engine/calc-spec.js';
+import { exprFields, mapCalcFields, type CalcExpr, type CalcSpec } from '../../engine/calc-spec.js';
 import type { Calc, Engine } from '../../engine/engine.js';
-import { exprFields, needsRecords } from '../../plan/record-functions.js';
+import { needsRecords } from '../../plan/record-functions.js';
 import { Operator } from '../operator.js';
 
 export class CalcOperator extends Operator {
@@ -37,12 +37,7 @@ export class CalcOperator extends Operator {
  */
 export function remapCalcSpec(spec: CalcSpec, logical: Schema, physical: Schema): CalcSpec {
   if (logical.equals(physical)) return spec;
-  const map = (e: CalcExpr): CalcExpr => {
-    if (e.k === 'field') return { ...e, i: physical.indexOf(logical.fields[e.i]!.name) };
-    if (e.k === 'call') return { ...e, args: e.args.map(map) };
-    return e;
-  };
-  return { ...spec, filter: spec.filter === null ? null : map(spec.filter), columns: spec.columns.map((c) => ({ name: c.name, expr: map(c.expr) })) };
+  return mapCalcFields(spec, (i) => physical.indexOf(logical.fields[i]!.name));
 }
 
 /**
