@@ -84,6 +84,12 @@ export interface Source<T extends object = Record<string, unknown>> {
   readonly supportsProjection: boolean;
   /** True when the source honours `SourceContext.filter` (filter pushdown). */
   readonly supportsFilter?: boolean;
+  /**
+   * True when every value the source produces is non-null and every i64 and timestamp is
+   * within ±2^53, so JavaScript reads each exactly: a `filter()` function compiled into a calc
+   * may then be pushed into it too (with `supportsFilter`).
+   */
+  readonly exactValues?: boolean;
   /** The field its batches' event time is (with `hasEventTime`): a pushed filter needs watermarks over it. */
   readonly eventTimeField?: string;
   /**

@@ -240,9 +240,9 @@ function cannotFail(e: CalcExpr): boolean {
 
 /**
  * The filter a source applies as it reads (Flink's SupportsFilterPushDown): that of the calc
- * that is the source's only consumer, if it cannot fail. The calc still filters, so the
- * source may apply it or not; its watermark must be over its own event time, which the
- * reader then reports for the rows it dropped too.
+ * (or the filter function compiled into one) that is the source's only consumer, if it cannot
+ * fail. The consumer still filters, so the source may apply it or not; its watermark must be
+ * over its own event time, which the reader then reports for the rows it dropped too.
  */
 function pushedFilter(graph: JobGraph, node: GraphNode): PushedFilter | null {
   const op = node.op;
@@ -250,9 +250,16 @@ function pushedFilter(graph: JobGraph, node: GraphNode): PushedFilter | null {
   const wm = op.watermarks?.assigner;
   if (wm !== undefined && wm !== null && wm !== op.source.eventTimeField) return null;
   const consumers = graph.consumers(node);
-  const c = consumers.length === 1 ? consumers[0]!.op : null;
-  if (c?.kind !== 'calc' || c.predicatePushdown === false || c.spec.filter === null || !cannotFail(c.spec.filter)) return null;
-  const { read, spec } = narrowCalcSpec({ name: c.spec.name, filter: c.spec.filter, columns: [] });
+  const consumer = consumers.length === 1 ? consumers[0]! : null;
+  const c = consumer?.op;
+  let filter: CalcExpr | null = null;
+  let name = consumer?.name ?? '';
+  if (c?.kind === 'calc' && c.predicatePushdown !== false) [filter, name] = [c.spec.filter, c.spec.name];
+  // A user's filter function compiled into a calc: it decides as JavaScript does, which the
+  // calc matches only for values JavaScript reads exactly (no null, no i64 beyond ±2^53).
+  else if (c?.kind === 'filter' && op.source.exactValues === true) filter = compileFilterFunction(c.fn, node.schema);
+  if (filter === null || !cannotFail(filter)) return null;
+  const { read, spec } = narrowCalcSpec({ name, filter, columns: [] });
   return { fields: read.map((i) => node.schema.fields[i]!.name), spec };
 }
 

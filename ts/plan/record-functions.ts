@@ -55,7 +55,6 @@ export function compileFilterFunction(fn: UserFn, input: Schema): CalcExpr | nul
   });
 }
 
-
 /**
  * Whether `columns` (the fields a compiled function reads, with their types) hold a value the
  * calc would not read as JavaScript does: a null, or an i64 beyond ±2^53 (JavaScript's error).
