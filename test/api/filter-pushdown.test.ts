@@ -8,42 +8,19 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { CollectSink, NexmarkSource, StreamEnvironment, WatermarkStrategy, type Bid, type EngineName, type JobResult } from '../../ts/index.js';
+import { CollectSink, NexmarkSource, StreamEnvironment, WatermarkStrategy, type Bid, type EngineName } from '../../ts/index.js';
 import { selectEngine } from '../../ts/engine/select.js';
 import { DEFAULT_NEXMARK_CONFIG, type NexmarkKind } from '../../ts/engine/nexmark-config.js';
 import { MAX_BASE_TIME_MS, MAX_EVENT_COUNT } from '../../ts/engine/ts/nexmark.js';
 import { onBothEngines } from '../engines.js';
-
-interface Seen {
-  auction: number;
-  price: number;
-  wm: number;
-}
+import { expectPushedAsNot, watermarksSeen } from '../watermarks-seen.js';
 
 /** Bids through `keep`, each kept one with the watermark its keyed process function saw; the plan and the result. */
-async function kept(engine: EngineName, keep: (b: Bid) => boolean): Promise<{ seen: Seen[]; plan: string; result: JobResult }> {
+async function kept(engine: EngineName, keep: (b: Bid) => boolean): ReturnType<typeof watermarksSeen> {
   // Small batches: most of them hold no row the filter keeps.
   const env = StreamEnvironment.create({ engine, batchSize: 500 });
-  const sink = new CollectSink<Seen>();
-  env
-    .fromSource(NexmarkSource.bids({ events: 200_000 }), WatermarkStrategy.forBoundedOutOfOrderness<Bid>(1000))
-    .filter(keep)
-    .keyBy('auction', 'i64')
-    .process(
-      {
-        processElement(b: Bid, ctx, out) {
-          out.collect({ auction: b.auction, price: b.price, wm: ctx.timerService().currentWatermark() });
-        },
-      },
-      { auction: 'i64', price: 'i64', wm: 'f64' },
-    )
-    .sinkTo(sink);
-  const plan = env.explain();
-  const result = await env.execute();
-  return { seen: sink.records, plan, result };
+  return watermarksSeen(env, env.fromSource(NexmarkSource.bids({ events: 200_000 }), WatermarkStrategy.forBoundedOutOfOrderness<Bid>(1000)).filter(keep));
 }
-
-const sourceOf = (r: JobResult) => r.operators.find((o) => o.name === 'Source: nexmark bids')!;
 
 describe('DataStream: a compiled filter() pushed into the Nexmark source', () => {
   it('keeps what the function called per record keeps, each record seeing the same watermark', async () => {
@@ -55,13 +32,7 @@ describe('DataStream: a compiled filter() pushed into the Nexmark source', () =>
       });
       // (The text is the function's source, which the test's transform may respell: 1000 as 1e3.)
       expect(pushed.plan).toContain('[filters b.auction % 211 === 3 && b.price > ');
-      expect(called.plan).not.toContain('[filters');
-      expect(pushed.seen).toEqual(called.seen);
-      expect(pushed.seen.length).toBeGreaterThan(20);
-      // The watermark moved between kept rows: through batches whose rows were all dropped.
-      expect(new Set(pushed.seen.map((s) => s.wm)).size).toBeGreaterThan(10);
-      expect(sourceOf(pushed.result).recordsOut).toBe(pushed.seen.length);
-      expect(sourceOf(called.result).recordsOut).toBeGreaterThan(100_000);
+      expectPushedAsNot(pushed, called, 'Source: nexmark bids');
       return pushed.seen;
     });
   });
