@@ -54,7 +54,7 @@ describe('DataStream: a compiled filter() pushed into the Nexmark source', () =>
   });
 
   it('the source may take it: at the bounds of its configuration every value is exact in JavaScript', async () => {
-    // The last 50 events of the longest timeline (2^43 events, one per ms, from the latest base
+    // The last 50 events of the longest timeline (2^43 events, one a second, from the latest base
     // time): split 2^42 - k of 2^42 holds events 2^42 - k and 2^43 - k, so every kind is there.
     // (Both engines validate the configuration against the same bounds.)
     const splits = MAX_EVENT_COUNT / 2;

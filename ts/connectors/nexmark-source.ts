@@ -48,9 +48,10 @@ export class NexmarkSource<T extends object> implements Source<T> {
   /** The generator builds the rows a pushed filter keeps only (their other columns unbuilt for the rest). */
   readonly supportsFilter = true;
   /**
-   * No field is ever null, and its configuration bounds every i64 below 2^53: ids and event
-   * times grow from event numbers below 2^43 (eventCount), times from a base within ±2^47 at
-   * one event per ms at most (test/api/filter-pushdown.test.ts checks the last events).
+   * No field is ever null, and its configuration bounds every i64 below 2^53: ids grow from
+   * event numbers below 2^43 (eventCount), times from a base within ±2^47 by at most 1000 ms
+   * an event (eventRatePerSec >= 1): 2^47 + 2^43 * 1000 < 2^53. test/api/filter-pushdown.test.ts
+   * checks the last events of the longest timeline.
    */
   readonly exactValues = true;
   readonly eventTimeField = 'dateTime';
