@@ -10,6 +10,7 @@ export type { AggregateFunction } from './api/window-functions.js';
 export { OutputTag } from './api/output-tag.js';
 export { RestartStrategies, type RestartStrategy } from './api/restart.js';
 export { JobClient } from './api/job-client.js';
+export { Autoscaler, AUTOSCALER_DEFAULTS, type AutoscalerOptions, type AutoscaleDecision } from './api/autoscaler.js';
 export type { ApplicationEvent, ApplicationOptions, CheckpointConfig, CheckpointRecord, CheckpointStats, ExecuteOptions, JobResult, MemoryUse, OperatorMetrics, Progress, Rescale, RestartInfo } from './api/job.js';
 export {
   ValueStateDescriptor,

@@ -21,6 +21,7 @@ import { parseArgs, usage, UsageError, type OptionSpec } from './args.js';
 import { CheckpointMetrics, prometheusText, serveMetrics } from './prometheus.js';
 import { Log, parseLogLevel } from './log.js';
 import { openDashboard } from './dashboard.js';
+import { AUTOSCALE_OPTIONS, autoParallelism, autoscalerOf } from './autoscale.js';
 // Registers the runner of --application-id (jobs that import Sluice's entry point load it too).
 import '../connectors/kafka/application.js';
 import { describeSubTopologies } from '../connectors/kafka/sub-topologies.js';
@@ -31,12 +32,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 const COMMON: OptionSpec[] = [
   { name: 'engine', value: '<native|ts|auto>', help: "engine to run on (default: SLUICE_ENGINE, else auto)" },
   { name: 'batch-size', value: '<rows>', help: 'rows per batch that sources aim for (default 8192)' },
-  { name: 'parallelism', value: '<n>', help: 'subtasks per operator, on n worker threads (default: one per core)' },
+  { name: 'parallelism', value: '<n|auto>', help: 'subtasks per operator, on n worker threads (default: one per core); auto (sluice run): from 1, rescaled while it runs by the busy time of its tasks (checkpointing jobs)' },
   { name: 'memory', value: '<size>', help: "managed memory, e.g. 512mb (default: a quarter of RAM, at most 2gb)" },
   { name: 'help', help: 'show this help' },
 ];
 const RUN: OptionSpec[] = [
   ...COMMON,
+  ...AUTOSCALE_OPTIONS,
   { name: 'no-progress', help: 'no status line (default: a live line on a terminal, a log line every 5 s otherwise)' },
   { name: 'progress-interval', value: '<ms>', help: 'how often progress is reported (default 500 on a terminal, 5000 otherwise)' },
   { name: 'metrics-port', value: '<port>', help: 'serve Prometheus metrics on http://127.0.0.1:<port>/metrics while the job runs' },
@@ -113,7 +115,9 @@ function envOptions(options: Map<string, string | true>): EnvironmentOptions {
   const mem = options.get('memory');
   if (typeof mem === 'string') out.memory = mem;
   const par = options.get('parallelism');
-  if (typeof par === 'string') {
+  // Autoscaled: the job starts at 1 (cli/autoscale.ts).
+  if (autoParallelism(options)) out.parallelism = 1;
+  else if (typeof par === 'string') {
     const n = Number(par);
     if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--parallelism must be a whole number >= 1, got '${par}'`);
     out.parallelism = n;
@@ -154,6 +158,7 @@ async function run(argv: readonly string[]): Promise<number> {
 
   const abort = new AbortController();
   const client = new JobClient();
+  const autoscaler = autoscalerOf(options, env, client, log);
   // SIGINT (Ctrl-C) and SIGTERM (containers, systemd) stop the job the same way; a second one exits at once.
   let stoppedBy: NodeJS.Signals | null = null;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -216,6 +221,7 @@ async function run(argv: readonly string[]): Promise<number> {
   const progress = (p: Progress): void => {
     latest = p;
     dashboard?.progress(p);
+    autoscaler?.observe(p);
     if (!showProgress || p.elapsedMs - lastPrinted < interval) return;
     lastPrinted = p.elapsedMs;
     const line = formatProgress(p);
@@ -228,7 +234,7 @@ async function run(argv: readonly string[]): Promise<number> {
   try {
     const restoreFrom = options.get('restore-from');
     if (restoreFrom === true) throw new UsageError("--restore-from needs a checkpoint directory or 'latest'");
-    const withSavepoint = typeof options.get('savepoint-dir') === 'string' || (dashboard !== null && env.pendingGraph().checkpoint !== null) ? { client } : {};
+    const withSavepoint = typeof options.get('savepoint-dir') === 'string' || autoscaler !== null || (dashboard !== null && env.pendingGraph().checkpoint !== null) ? { client } : {};
     const onRestart = dashboard === null ? {} : { onRestart: (r: RestartInfo) => dashboard.restart(r) };
     const appId = options.get('application-id');
     // An application's tasks each run their part of the job at parallelism 1, spread over up to parallelism task threads (docs/application-mode.md).
