@@ -13,10 +13,12 @@ describe.each(ENGINES)('sluice run --parallelism auto (%s engine)', (engine) => 
   it('scales a busy job up, judges the scale-up by its throughput, and stops cleanly', async () => {
     const out = join(work, `autoscale-${engine}.jsonl`);
     const dir = join(work, `autoscale-chk-${engine}`);
-    // Unpaced and practically endless (stopped below): its one source subtask and the window are
-    // busy all the time, above the low threshold given here on a loaded machine too. The source
-    // keeps parallelism 1 (its split state does not move); the window's keyed state does.
-    const args = [cli, 'run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', 'auto', '--autoscale-max', '2', '--autoscale-window', '500', '--autoscale-up-busy', '0.2', '--autoscale-down-busy', '0.01', '--no-progress', '--', 'window', out, dir, '1000000000000', UNPACED, '1'];
+    // Unpaced, and long (stopped below, once judged; a minute or more at full speed, so that an
+    // autoscaler that never acts fails the test when the job ends): its one source subtask and
+    // the window are busy all the time, above the low threshold given here on a loaded machine
+    // too. The source keeps parallelism 1 (its split state does not move); the window's keyed
+    // state does.
+    const args = [cli, 'run', 'test/fixtures/jobs/checkpointed.ts', '--engine', engine, '--parallelism', 'auto', '--autoscale-max', '2', '--autoscale-window', '500', '--autoscale-up-busy', '0.2', '--autoscale-down-busy', '0.01', '--no-progress', '--', 'window', out, dir, '200000000', UNPACED, '1'];
     const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
