@@ -131,8 +131,10 @@ export function windowOf(from: Progress, to: Progress): WindowFigures | null {
 
 /**
  * Runs the policy over a job's progress samples (`observe`, from ExecuteOptions.progress) and
- * rescales it through `client`, from `parallelism` (the job's at its start). `report` hears
- * every decision, and every rescale that failed (the job then goes on at the parallelism it had).
+ * rescales it through `client`. The parallelism it starts from is the job's as its samples show
+ * it (its subtasks), so a rescale made by other means (the dashboard) is followed too. `report`
+ * hears every decision, and every rescale that failed (the job then goes on at the parallelism
+ * it had).
  */
 export class Autoscaler {
   private state: PolicyState = { trial: null, refused: [] };
@@ -142,7 +144,6 @@ export class Autoscaler {
 
   constructor(
     private readonly client: JobClient,
-    private parallelism: number,
     private readonly options: AutoscalerOptions,
     private readonly report: (d: AutoscaleDecision, error?: Error) => void,
     /** Hears each window's figures (for a debug log). */
@@ -173,17 +174,14 @@ export class Autoscaler {
       return;
     }
     this.watch(w);
-    const { decision, state } = decide(this.options, this.state, { ...w, parallelism: this.parallelism });
+    const { decision, state } = decide(this.options, this.state, w);
     this.state = state;
     if (decision === null) return;
     this.report(decision);
     if (decision.kind === 'keep') return;
     this.rescaling = true;
     this.client.rescale(decision.to).then(
-      () => {
-        this.parallelism = decision.to;
-        this.settled();
-      },
+      () => this.settled(),
       (e: unknown) => {
         // Not at the new parallelism: no trial to judge, and not that parallelism again.
         this.state = { trial: null, refused: [...this.state.refused, decision.to] };

@@ -52,7 +52,7 @@ export function autoscalerOf(options: Map<string, string | true>, env: StreamEnv
   const downBusy = share('autoscale-down-busy', AUTOSCALER_DEFAULTS.downBusy);
   if (downBusy >= upBusy) throw new UsageError(`--autoscale-down-busy (${downBusy}) must be below --autoscale-up-busy (${upBusy}), or the job would go up and down in turn`);
   log.info(`autoscaling between parallelism 1 and ${max}, deciding every ${windowMs / 1000} s of job time`);
-  return new Autoscaler(client, env.parallelism, { ...AUTOSCALER_DEFAULTS, max, windowMs, upBusy, downBusy }, (d, error) => {
+  return new Autoscaler(client, { ...AUTOSCALER_DEFAULTS, max, windowMs, upBusy, downBusy }, (d, error) => {
     const what = d.kind === 'back' ? `back from parallelism ${d.from} to ${d.to}` : `from parallelism ${d.from} to ${d.to}`;
     if (d.kind === 'keep') log.info(`autoscaler: keeping parallelism ${d.to}: ${d.reason}`);
     else if (error === undefined) log.info(`autoscaler: rescaling ${what}: ${d.reason}`);
