@@ -56,5 +56,8 @@ describe('sluice run --parallelism auto: usage', () => {
     const s = sluice(['--parallelism', '1', '--autoscale-max', '2']);
     expect(s.status).toBe(2);
     expect(s.stderr).toMatch(/--autoscale-max goes with --parallelism auto/);
+    const a = sluice(['--parallelism', 'auto', '--application-id', 'app', '--bootstrap', '127.0.0.1:9']);
+    expect(a.status).toBe(2);
+    expect(a.stderr).toMatch(/--parallelism auto does not go with --application-id/);
   });
 });

@@ -36,6 +36,9 @@ export function autoscalerOf(options: Map<string, string | true>, env: StreamEnv
     for (const o of AUTOSCALE_OPTIONS) if (options.has(o.name)) throw new UsageError(`--${o.name} goes with --parallelism auto`);
     return null;
   }
+  if (options.has('application-id')) {
+    throw new UsageError('--parallelism auto does not go with --application-id: an application spreads its tasks over its instances, and over up to --parallelism task threads in each');
+  }
   if (env.pendingGraph().checkpoint === null) {
     throw new UsageError('--parallelism auto rescales the job through savepoints, so the job must checkpoint: call env.enableCheckpointing(intervalMs, { dir }) in it');
   }
