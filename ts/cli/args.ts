@@ -17,6 +17,15 @@ export interface Parsed {
 
 export class UsageError extends Error {}
 
+/** Option `name` as a whole number >= 1, or undefined when it is not given. */
+export function wholeOption(options: ReadonlyMap<string, string | true>, name: string): number | undefined {
+  const v = options.get(name);
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (typeof v !== 'string' || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number >= 1, got '${String(v)}'`);
+  return n;
+}
+
 export function parseArgs(argv: readonly string[], specs: readonly OptionSpec[]): Parsed {
   const positional: string[] = [];
   const options = new Map<string, string | true>();

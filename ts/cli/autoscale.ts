@@ -8,7 +8,7 @@
 import { defaultParallelism, type StreamEnvironment } from '../api/environment.js';
 import { AUTOSCALER_DEFAULTS, Autoscaler } from '../api/autoscaler.js';
 import type { JobClient } from '../api/job-client.js';
-import { UsageError, type OptionSpec } from './args.js';
+import { UsageError, wholeOption, type OptionSpec } from './args.js';
 import type { Log } from './log.js';
 
 export const AUTOSCALE_OPTIONS: readonly OptionSpec[] = [
@@ -25,13 +25,6 @@ export function autoParallelism(options: Map<string, string | true>): boolean {
 
 /** The autoscaler the options ask for, or null (it also checks that the job can be rescaled). */
 export function autoscalerOf(options: Map<string, string | true>, env: StreamEnvironment, client: JobClient, log: Log): Autoscaler | null {
-  const whole = (name: string, fallback: number): number => {
-    const v = options.get(name);
-    if (v === undefined) return fallback;
-    const n = Number(v);
-    if (typeof v !== 'string' || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--${name} must be a whole number >= 1, got '${String(v)}'`);
-    return n;
-  };
   if (!autoParallelism(options)) {
     for (const o of AUTOSCALE_OPTIONS) if (options.has(o.name)) throw new UsageError(`--${o.name} goes with --parallelism auto`);
     return null;
@@ -49,8 +42,8 @@ export function autoscalerOf(options: Map<string, string | true>, env: StreamEnv
     if (typeof v !== 'string' || !(x >= 0 && x <= 1)) throw new UsageError(`--${name} must be a share of the time between 0 and 1, got '${String(v)}'`);
     return x;
   };
-  const max = whole('autoscale-max', defaultParallelism());
-  const windowMs = whole('autoscale-window', AUTOSCALER_DEFAULTS.windowMs);
+  const max = wholeOption(options, 'autoscale-max') ?? defaultParallelism();
+  const windowMs = wholeOption(options, 'autoscale-window') ?? AUTOSCALER_DEFAULTS.windowMs;
   const upBusy = share('autoscale-up-busy', AUTOSCALER_DEFAULTS.upBusy);
   const downBusy = share('autoscale-down-busy', AUTOSCALER_DEFAULTS.downBusy);
   if (downBusy >= upBusy) throw new UsageError(`--autoscale-down-busy (${downBusy}) must be below --autoscale-up-busy (${upBusy}), or the job would go up and down in turn`);

@@ -17,7 +17,7 @@ import { StreamEnvironment, type EnvironmentOptions } from '../api/environment.j
 import type { EngineChoice } from '../engine/select.js';
 import { formatProgress } from '../runtime/executor.js';
 import { formatMiB } from '../runtime/memory.js';
-import { parseArgs, usage, UsageError, type OptionSpec } from './args.js';
+import { parseArgs, usage, UsageError, wholeOption, type OptionSpec } from './args.js';
 import { CheckpointMetrics, prometheusText, serveMetrics } from './prometheus.js';
 import { Log, parseLogLevel } from './log.js';
 import { openDashboard } from './dashboard.js';
@@ -114,25 +114,15 @@ function envOptions(options: Map<string, string | true>): EnvironmentOptions {
   const out: { engine?: EngineChoice; batchSize?: number; parallelism?: number; memory?: string } = {};
   const mem = options.get('memory');
   if (typeof mem === 'string') out.memory = mem;
-  const par = options.get('parallelism');
   // Autoscaled: the job starts at 1 (cli/autoscale.ts).
-  if (autoParallelism(options)) out.parallelism = 1;
-  else if (typeof par === 'string') {
-    const n = Number(par);
-    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--parallelism must be a whole number >= 1, got '${par}'`);
-    out.parallelism = n;
-  } else out.parallelism = defaultParallelism();
+  out.parallelism = autoParallelism(options) ? 1 : (wholeOption(options, 'parallelism') ?? defaultParallelism());
   const engine = options.get('engine');
   if (typeof engine === 'string') {
     if (engine !== 'native' && engine !== 'ts' && engine !== 'auto') throw new UsageError(`--engine is '${engine}'; use native, ts or auto`);
     out.engine = engine;
   }
-  const bs = options.get('batch-size');
-  if (typeof bs === 'string') {
-    const n = Number(bs);
-    if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`--batch-size must be a whole number >= 1, got '${bs}'`);
-    out.batchSize = n;
-  }
+  const bs = wholeOption(options, 'batch-size');
+  if (bs !== undefined) out.batchSize = bs;
   return out;
 }
 

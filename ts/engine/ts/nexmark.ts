@@ -14,7 +14,7 @@
  */
 
 import type { Column } from '../../batch/column.js';
-import { noteExactMax, setI64 } from '../../batch/i64.js';
+import { i32View, noteExactMax, setI64 } from '../../batch/i64.js';
 import { RecordBatch } from '../../batch/record-batch.js';
 import { Schema } from '../../batch/schema.js';
 import { fmix32, mixK, murmur3U32 } from '../../keys/hash.js';
@@ -672,7 +672,7 @@ export class TsNexmarkGenerator {
 
   private i64Col(type: 'i64' | 'timestamp', rows: number, src: Float64Array): Column {
     const values = this.i64s(rows);
-    const v32 = new Int32Array(values.buffer, values.byteOffset, 2 * rows);
+    const v32 = i32View(values);
     for (let i = 0; i < rows; i++) setI64(v32, i, src[i]!);
     return { type, values, validity: null };
   }
@@ -693,7 +693,7 @@ export class TsNexmarkGenerator {
 
   private bidAuction(rows: number): Column {
     const values = this.i64s(rows);
-    const v32 = new Int32Array(values.buffer, values.byteOffset, 2 * rows);
+    const v32 = i32View(values);
     const ss = streamSeed(this.seed, S_B_AUCTION);
     const { ids, klo, khi } = this;
     for (let i = 0; i < rows; i++) {
@@ -713,7 +713,7 @@ export class TsNexmarkGenerator {
 
   private bidBidder(rows: number): Column {
     const values = this.i64s(rows);
-    const v32 = new Int32Array(values.buffer, values.byteOffset, 2 * rows);
+    const v32 = i32View(values);
     const ss = streamSeed(this.seed, S_B_BIDDER);
     const { ids, klo, khi } = this;
     for (let i = 0; i < rows; i++) {
@@ -735,7 +735,7 @@ export class TsNexmarkGenerator {
 
   private seller(rows: number): Column {
     const values = this.i64s(rows);
-    const v32 = new Int32Array(values.buffer, values.byteOffset, 2 * rows);
+    const v32 = i32View(values);
     const ss = streamSeed(this.seed, S_A_SELLER);
     const { ids, klo, khi } = this;
     for (let i = 0; i < rows; i++) {
@@ -757,7 +757,7 @@ export class TsNexmarkGenerator {
 
   private category(rows: number): Column {
     const values = this.i64s(rows);
-    const v32 = new Int32Array(values.buffer, values.byteOffset, 2 * rows);
+    const v32 = i32View(values);
     const ss = streamSeed(this.seed, S_A_CATEGORY);
     const { klo, khi } = this;
     for (let i = 0; i < rows; i++) {
@@ -770,7 +770,7 @@ export class TsNexmarkGenerator {
   /** Prices of stream `s`, plus those of stream `s2` when >= 0 (reserve = initial + next). */
   private priceCol(rows: number, s: number, s2: number): Column {
     const values = this.i64s(rows);
-    const v32 = new Int32Array(values.buffer, values.byteOffset, 2 * rows);
+    const v32 = i32View(values);
     const ss = streamSeed(this.seed, s);
     const { klo, khi } = this;
     if (s2 < 0) {
@@ -791,7 +791,7 @@ export class TsNexmarkGenerator {
 
   private expires(rows: number): Column {
     const values = this.i64s(rows);
-    const v32 = new Int32Array(values.buffer, values.byteOffset, 2 * rows);
+    const v32 = i32View(values);
     const ss = streamSeed(this.seed, S_A_EXPIRES);
     const ss2 = streamSeed(this.seed, S_A_EXPIRES2);
     const { ids, ts, klo, khi } = this;
@@ -975,7 +975,7 @@ export class TsNexmarkGenerator {
     }
     // Pass 2: letters (16 per word; the last word may spill up to 15 bytes, overwritten next).
     const buf = this.bytes(bytes + 16);
-    const view = new DataView(buf.buffer);
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     for (let i = 0; i < rows; i++) {
       const p = offsets[i]!;
       writeExtra(h[i]!, offsets[i + 1]! - p, view, p);
