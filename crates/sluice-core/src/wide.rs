@@ -83,6 +83,49 @@ impl<A: Copy, B: Copy, R: Default, F: Fn(A, B) -> R> Loop for ZipMap<'_, A, B, F
     }
 }
 
+/// `Map` and `Any` in one pass: `f` of each of `xs` into a new vector (the default where not
+/// `ok`), and whether `p` holds for any of them where `ok`. A check and the computation it
+/// guards then read the values once.
+pub struct MapAny<'a, A, F, P> {
+    pub xs: &'a [A],
+    pub ok: Option<&'a [bool]>,
+    pub f: F,
+    pub p: P,
+}
+
+impl<A: Copy, R: Default, F: Fn(A) -> R, P: Fn(A) -> bool> Loop for MapAny<'_, A, F, P> {
+    type Out = (Vec<R>, bool);
+    #[inline(always)]
+    fn run(self) -> (Vec<R>, bool) {
+        let (f, p) = (self.f, self.p);
+        let mut any = false;
+        let out = match self.ok {
+            None => self
+                .xs
+                .iter()
+                .map(|&x| {
+                    any |= p(x);
+                    f(x)
+                })
+                .collect(),
+            Some(ok) => self
+                .xs
+                .iter()
+                .zip(ok)
+                .map(|(&x, &ok)| {
+                    any |= ok & p(x);
+                    if ok {
+                        f(x)
+                    } else {
+                        R::default()
+                    }
+                })
+                .collect(),
+        };
+        (out, any)
+    }
+}
+
 /// Whether `p` holds for any of `xs` where `ok` (all when None); every element is looked at,
 /// without an early exit, so the loop vectorises.
 pub struct Any<'a, A, P> {

@@ -17,7 +17,7 @@
 use super::kernel::{operand, Ctx, FromLit, Kernel, Site};
 use super::rules;
 use super::vector::Vector;
-use crate::wide::{wide, Any, Loop, Map};
+use crate::wide::{wide, Any, Loop, Map, MapAny};
 
 /// The calc's integer types, as the constant-operand kernels need them.
 pub(super) trait Int: FromLit + Ord {
@@ -47,11 +47,10 @@ pub(super) trait Int: FromLit + Ord {
     /// an f64 subtract per lane, where AVX2 has no i64 -> f64 conversion (only AVX-512DQ has),
     /// so `as` kept the loop scalar on such CPUs.
     fn to_f64_short(self) -> f64;
-    /// An integral f64 with |f| < 2^51 back, the inverse of `to_f64_short`.
-    ///
-    /// # Safety
-    /// `f` is integral and |f| < 2^51 (and within the type's range).
-    unsafe fn from_f64_short(f: f64) -> Self;
+    /// An integral f64 with |f| < 2^51 back, the inverse of `to_f64_short`, by the bits of
+    /// 1.5 * 2^52 + f. Any other f gives some value (no undefined behaviour): a loop may
+    /// convert before it knows whether its operands were short, and discard the results.
+    fn from_f64_short(f: f64) -> Self;
 }
 
 /// 1.5 * 2^52: added to an integer of magnitude below 2^51, the sum's bits are those of
@@ -103,9 +102,8 @@ int!(i32, "i32", |_: i32| true, [wrapping_add, wrapping_sub, wrapping_mul, wrapp
         self as f64
     }
     #[inline(always)]
-    unsafe fn from_f64_short(f: f64) -> i32 {
-        // SAFETY: the caller's promise (see the trait).
-        unsafe { f.to_int_unchecked() }
+    fn from_f64_short(f: f64) -> i32 {
+        (f + SHORT_BIAS).to_bits().wrapping_sub(SHORT_BIAS.to_bits()) as i32
     }
 });
 // |x| < 2^53, as one unsigned compare.
@@ -119,7 +117,7 @@ int!(i64, "i64", |x: i64| (x as u64).wrapping_add((1 << 53) - 1) < (1 << 54) - 1
         f64::from_bits(SHORT_BIAS.to_bits().wrapping_add(self as u64)) - SHORT_BIAS
     }
     #[inline(always)]
-    unsafe fn from_f64_short(f: f64) -> i64 {
+    fn from_f64_short(f: f64) -> i64 {
         (f + SHORT_BIAS).to_bits().wrapping_sub(SHORT_BIAS.to_bits()) as i64
     }
 });
@@ -150,22 +148,55 @@ pub(super) fn arith<A: Int>(op: &str, x: Kernel, field: Option<usize>, c: A, sit
     }
 }
 
+/// The kernel of `(x op1 c1) op2 c2` (`chain.rs`): `f1` and `f2` are the two steps, `r1` and
+/// `r2` the ranges (`in_range`) in which they do not overflow. One pass computes both steps and
+/// checks both ranges (the second on the first step's result); the first row by row that
+/// overflows fails with the step that overflowed there (the inner first), as the two kernels of
+/// `arith` one after the other report it.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn arith2<A: Int>(
+    x: Kernel,
+    field: Option<usize>,
+    f1: impl Fn(A) -> A + Copy + Send + Sync + 'static,
+    (lo1, hi1): (A, A),
+    site1: Site,
+    f2: impl Fn(A) -> A + Copy + Send + Sync + 'static,
+    (lo2, hi2): (A, A),
+    site2: Site,
+) -> Kernel {
+    Box::new(move |ctx, sel| {
+        let (xs, valid) = operand::<A>(ctx, sel, field, &x);
+        let ok = valid.as_deref();
+        let outside1 = move |x: A| (x < lo1) | (x > hi1);
+        let outside = move |x: A| outside1(x) | {
+            let y = f1(x);
+            (y < lo2) | (y > hi2)
+        };
+        let (out, overflows) = wide(MapAny { xs: &xs, ok, f: move |x: A| f2(f1(x)), p: outside });
+        if overflows {
+            let k = (0..xs.len()).find(|&k| ok.is_none_or(|ok| ok[k]) && outside(xs[k])).expect("a row out of range");
+            fail_overflow::<A>(ctx, sel[k], if outside1(xs[k]) { &site1 } else { &site2 });
+        }
+        Vector { vals: A::wrap(out), valid }
+    })
+}
+
 fn checked_by_range<A: Int>(x: Kernel, field: Option<usize>, (lo, hi): (A, A), g: impl Fn(A) -> A + Copy + Send + Sync + 'static, site: Site) -> Kernel {
     Box::new(move |ctx, sel| {
         let (xs, valid) = operand::<A>(ctx, sel, field, &x);
         let ok = valid.as_deref();
         let outside = |x: A| (x < lo) | (x > hi);
-        if wide(Any { xs: &xs, ok, p: outside }) {
+        let (out, overflows) = wide(MapAny { xs: &xs, ok, f: g, p: outside });
+        if overflows {
             let k = (0..xs.len()).find(|&k| ok.is_none_or(|ok| ok[k]) && outside(xs[k])).expect("a row out of range");
             fail_overflow::<A>(ctx, sel[k], &site);
         }
-        let out = wide(Map { xs: &xs, ok, f: g });
         Vector { vals: A::wrap(out), valid }
     })
 }
 
 #[cold]
-fn fail_overflow<A: Int>(ctx: &Ctx<'_>, r: u32, site: &Site) {
+pub(super) fn fail_overflow<A: Int>(ctx: &Ctx<'_>, r: u32, site: &Site) {
     ctx.fail(r, || rules::overflow(&site.name, &site.text, r as usize, A::NAME));
 }
 
@@ -199,21 +230,25 @@ pub(super) fn div<A: Int, const REM: bool>(x: Kernel, field: Option<usize>, c: A
                 unsafe { A::from_f64(f / cf) }
             }
         };
-        // As `through_f64`, with the conversions that vectorise on AVX2 too.
+        // As `through_f64`, with the conversions that vectorise on AVX2 too. Where x and c are
+        // short, as above q is x / c truncated and f - q * c is x % c, both exactly and
+        // integral, and |x % c| < |c|, |x / c| <= |x| are below 2^51 too; where x is not, the
+        // result is some value, which the check computed in the same pass discards.
         let through_f64_short = move |x: A| {
             let f = x.to_f64_short();
             let q = (f / cf).trunc();
-            // SAFETY: x and c are short (the `Any` below), so as above q is x / c truncated and
-            // f - q * c is x % c, both exactly and integral, and |x % c| < |c|, |x / c| <= |x|
-            // are below 2^51 too.
-            unsafe { A::from_f64_short(if REM { f - q * cf } else { q }) }
+            A::from_f64_short(if REM { f - q * cf } else { q })
         };
         let by_int = move |x: A| if REM { x.wrapping_rem(c) } else { x.wrapping_div(c) };
         // Null rows hold any value: `Any` and `Map` share `ok`, so a null row is neither checked
         // nor computed (its value would not be exact).
-        let out = if c.short() && !wide(Any { xs: &xs, ok, p: |x: A| !x.short() }) {
-            wide(Map { xs: &xs, ok, f: through_f64_short })
-        } else if wide(Any { xs: &xs, ok, p: |x: A| !x.exact_in_f64() }) {
+        if c.short() {
+            let (out, long) = wide(MapAny { xs: &xs, ok, f: through_f64_short, p: |x: A| !x.short() });
+            if !long {
+                return Vector { vals: A::wrap(out), valid };
+            }
+        }
+        let out = if wide(Any { xs: &xs, ok, p: |x: A| !x.exact_in_f64() }) {
             Map { xs: &xs, ok, f: by_int }.run()
         } else {
             wide(Map { xs: &xs, ok, f: through_f64 })

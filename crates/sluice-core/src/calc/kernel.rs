@@ -59,6 +59,9 @@ pub fn compile(e: &Expr, name: &Arc<str>) -> Result<Kernel> {
         Expr::Field { i, .. } => Ok(field(*i)),
         Expr::Lit { t, v } => Ok(literal(*t, v.clone())),
         Expr::Call { op, t, args, text, s, esc, .. } => {
+            if let Some(k) = super::chain::compile(e, name) {
+                return k;
+            }
             let site = Site { name: name.clone(), text: Arc::from(text.as_str()) };
             let ks = args.iter().map(|a| compile(a, name)).collect::<Result<Vec<_>>>()?;
             let at = args.first().map(Expr::ty);
@@ -337,7 +340,7 @@ fn pure<A: FromLit, R: Prim>(a: Kernel, b: Kernel, args: &[Expr], f: impl Fn(A, 
 }
 
 /// `pure` with one operand: field `field` read in place where given, else `a`'s vector.
-fn pure_un<A: FromLit, R: Prim>(a: Kernel, field: Option<usize>, g: impl Fn(A) -> R + Copy + Send + Sync + 'static) -> Kernel {
+pub(super) fn pure_un<A: FromLit, R: Prim>(a: Kernel, field: Option<usize>, g: impl Fn(A) -> R + Copy + Send + Sync + 'static) -> Kernel {
     Box::new(move |ctx, sel| {
         let (xs, valid) = operand::<A>(ctx, sel, field, &a);
         let out = wide(Map { xs: &xs, ok: valid.as_deref(), f: g });

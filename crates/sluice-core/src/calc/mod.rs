@@ -5,6 +5,7 @@
 //! the output buffers of the batch before (`Calc::recycle`). The TS engine's
 //! generated code (`ts/engine/ts/calc.ts`) gives the same rows, nulls and errors.
 
+mod chain;
 mod int_const;
 pub mod into;
 pub mod kernel;
