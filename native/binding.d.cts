@@ -25,12 +25,11 @@ export declare class NativeCalc {
   /** Whether `processInto` can take this calc's batches (its computed columns are all fixed-width). */
   get writesInto(): boolean
   /**
-   * As `process`, the output written into buffers of JavaScript's (`head`, one per computed
-   * column's values, and for a filter the kept rows' event time and indices; see
-   * `sluice_core::calc::into` and `ts/engine/native/calc-into.ts`): no Rust column copied
-   * out, no typed array made here. Returns the rows kept.
+   * As `process`, the output written into one buffer of JavaScript's (`out`, laid out as
+   * `sluice_core::calc::into::IntoLayout` and `ts/engine/native/calc-into.ts` compute it):
+   * no Rust column copied out, no typed array made here. Returns the rows kept.
    */
-  processInto(buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number, eventTime: BigInt64Array | undefined | null, head: Uint8Array, values: Array<Uint8Array>, eventTimeOut?: Uint8Array | undefined | null, selectionOut?: Uint8Array | undefined | null): number
+  processInto(buffers: Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>, length: number, eventTime: BigInt64Array | undefined | null, out: Uint8Array): number
   /**
    * One batch of a calc that computes no column: the kept rows' indices, or
    * null when every row was kept. The caller takes the columns and the event time from its

@@ -4,7 +4,6 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use sluice_core::batch::Schema;
-use sluice_core::calc::into::IntoBuffers;
 use sluice_core::calc::Calc;
 
 use crate::batch::{batch_out_ref, batch_ref, event_time_slice, parse_schema, BatchOut, CopyOut, FieldSpec, TypedBytes};
@@ -57,42 +56,28 @@ impl NativeCalc {
         self.inner.writes_into()
     }
 
-    /// As `process`, the output written into buffers of JavaScript's (`head`, one per computed
-    /// column's values, and for a filter the kept rows' event time and indices; see
-    /// `sluice_core::calc::into` and `ts/engine/native/calc-into.ts`): no Rust column copied
-    /// out, no typed array made here. Returns the rows kept.
+    /// As `process`, the output written into one buffer of JavaScript's (`out`, laid out as
+    /// `sluice_core::calc::into::IntoLayout` and `ts/engine/native/calc-into.ts` compute it):
+    /// no Rust column copied out, no typed array made here. Returns the rows kept.
     #[napi]
-    #[allow(clippy::too_many_arguments)]
     pub fn process_into(
         &self,
         #[napi(ts_arg_type = "Array<Uint8Array | Int32Array | BigInt64Array | Float64Array>")] buffers: Vec<TypedBytes<'_>>,
         length: u32,
         #[napi(ts_arg_type = "BigInt64Array | undefined | null")] event_time: Option<TypedBytes<'_>>,
-        #[napi(ts_arg_type = "Uint8Array")] mut head: TypedBytes<'_>,
-        #[napi(ts_arg_type = "Array<Uint8Array>")] mut values: Vec<TypedBytes<'_>>,
-        #[napi(ts_arg_type = "Uint8Array | undefined | null")] mut event_time_out: Option<TypedBytes<'_>>,
-        #[napi(ts_arg_type = "Uint8Array | undefined | null")] mut selection_out: Option<TypedBytes<'_>>,
+        #[napi(ts_arg_type = "Uint8Array")] mut out: TypedBytes<'_>,
     ) -> Result<u32> {
         let et = event_time_slice(&event_time)?;
         let batch = batch_ref(&self.input, &buffers, length as usize, et)?;
-        let outs: Vec<&[u8]> = std::iter::once(&*head).chain(values.iter().map(|v| &**v)).chain(event_time_out.as_deref()).chain(selection_out.as_deref()).collect();
-        let ins: Vec<&[u8]> = buffers.iter().map(|b| &**b).chain(event_time.as_deref()).collect();
         let overlap = |a: &[u8], b: &[u8]| !a.is_empty() && !b.is_empty() && (a.as_ptr() as usize) < b.as_ptr() as usize + b.len() && (b.as_ptr() as usize) < a.as_ptr() as usize + a.len();
-        if outs.iter().enumerate().any(|(i, o)| ins.iter().any(|b| overlap(o, b)) || outs[i + 1..].iter().any(|p| overlap(o, p))) {
-            return Err(config_error("internal error: a calc's output buffers overlap each other or its input"));
+        if buffers.iter().map(|b| &**b).chain(event_time.as_deref()).any(|b| overlap(&out, b)) {
+            return Err(config_error("internal error: a calc's output buffer overlaps its input"));
         }
-        // SAFETY: each output buffer is one the caller allocated for this call's output alone: it
-        // overlaps no other output and no buffer of the batch or its event time (checked above),
-        // and no other thread has it.
-        let out = unsafe {
-            IntoBuffers {
-                head: head.as_mut_slice(),
-                values: values.iter_mut().map(|v| v.as_mut_slice()).collect(),
-                event_time: event_time_out.as_mut().map(|b| b.as_mut_slice()),
-                selection: selection_out.as_mut().map(|b| b.as_mut_slice()),
-            }
-        };
-        let m = self.inner.process_into(&batch, out).map_err(to_napi)?;
+        let layout = self.inner.into_layout(length as usize, et.is_some(), self.selection);
+        // SAFETY: `out` is a buffer the caller allocated for this call's output alone: it overlaps
+        // no buffer of the batch or its event time (checked above), and no other thread has it.
+        let parts = layout.split(unsafe { out.as_mut_slice() }).map_err(to_napi)?;
+        let m = self.inner.process_into(&batch, parts).map_err(to_napi)?;
         Ok(m as u32)
     }
 

@@ -1,14 +1,15 @@
 /**
- * A native calc's output written into buffers allocated here (`NativeCalc.processInto`), for
+ * A native calc's output written into a buffer allocated here (`NativeCalc.processInto`), for
  * calcs whose computed columns are all fixed-width: Rust writes each kernel's values where they
- * belong, and the columns are typed-array views of those buffers, so no Rust column is copied
+ * belong, and the columns are typed-array views of that buffer, so no Rust column is copied
  * out and no typed array is made natively (together 15-20% of the calc kernel's time).
  *
- * One buffer per column's values, the kept rows' event time and their indices, as the copies
- * were (one buffer of all of them, above glibc's mmap threshold at 8192 rows, was mapped and
- * faulted in per batch), and a head buffer laid out as `crates/sluice-core/src/calc/into.rs`
- * computes it: rows kept, flags, largest event time kept, a has-nulls byte per column, then
- * each column's validity bitmap.
+ * One buffer of parts, each 8-aligned, laid out as `crates/sluice-core/src/calc/into.rs`
+ * (`IntoLayout`) computes it: a head (rows kept, flags, largest event time kept, a has-nulls
+ * byte per column, then each column's validity bitmap), each column's values, the kept rows'
+ * event time and their indices. One buffer is one typed array to lend and to pass (a buffer
+ * per part was 0.3-0.5 us of a 2.2 us call). Without a lease it is one allocation of its own,
+ * which above glibc's mmap threshold is mapped and faulted in per batch: the operators lend.
  */
 
 import { bitmapBytes, type Column } from '../../batch/column.js';
@@ -37,11 +38,11 @@ export interface IntoOutput {
   readonly selection: Uint32Array | null;
 }
 
-/** The native call: writes into the buffers, returns the rows kept. */
-export type WriteInto = (head: Uint8Array, values: Uint8Array[], eventTime: Uint8Array | null, selection: Uint8Array | null) => number;
+/** The native call: writes into the buffer, returns the rows kept. */
+export type WriteInto = (out: Uint8Array) => number;
 
 /**
- * Runs `write` over buffers for a batch of `n` rows and returns the columns as views of them.
+ * Runs `write` over a buffer for a batch of `n` rows and returns the columns as views of it.
  * `filtered`: the calc has a filter (only then are event time and selection written);
  * `eventTime`: the batch has one; `selection`: the caller passes input columns through.
  */
@@ -49,36 +50,44 @@ export function processInto(types: readonly DataType[], n: number, filtered: boo
   const k = types.length;
   const bits = align8(bitmapBytes(n));
   const validityAt = align8(HEADER + k);
+  // The parts, as IntoLayout places them.
+  let at = validityAt + k * bits;
+  const valuesAt = types.map((t) => {
+    const o = at;
+    at = align8(at + fixedWidth(t)! * n);
+    return o;
+  });
+  const etAt = filtered && eventTime ? at : -1;
+  if (etAt >= 0) at += 8 * n;
+  const selAt = filtered && selection ? at : -1;
+  if (selAt >= 0) at += 4 * n;
   // Rust writes every byte that is read.
-  const alloc = (bytes: number): Uint8Array => outputBytes(bytes, lease);
-  const head = alloc(validityAt + k * bits);
-  const values = types.map((t) => alloc(fixedWidth(t)! * n));
-  const et = filtered && eventTime ? alloc(8 * n) : null;
-  const sel = filtered && selection ? alloc(4 * n) : null;
-  const m = write(head, values, et, sel);
-  const words = new DataView(head.buffer, head.byteOffset, HEADER);
+  const out = outputBytes(at, lease);
+  const m = write(out);
+  const { buffer, byteOffset } = out;
+  const words = new DataView(buffer, byteOffset, HEADER);
   const flags = words.getUint32(4, true);
   const columns = types.map((t, j): Column => {
-    const validity = head[HEADER + j] === 0 ? null : new Uint8Array(head.buffer, head.byteOffset + validityAt + j * bits, bitmapBytes(m));
-    const v = values[j]!;
+    const validity = out[HEADER + j] === 0 ? null : new Uint8Array(buffer, byteOffset + validityAt + j * bits, bitmapBytes(m));
+    const o = byteOffset + valuesAt[j]!;
     switch (t) {
       case 'i32':
-        return { type: 'i32', values: new Int32Array(v.buffer, v.byteOffset, m), validity };
+        return { type: 'i32', values: new Int32Array(buffer, o, m), validity };
       case 'i64':
       case 'timestamp':
-        return { type: t, values: new BigInt64Array(v.buffer, v.byteOffset, m), validity };
+        return { type: t, values: new BigInt64Array(buffer, o, m), validity };
       case 'f64':
-        return { type: 'f64', values: new Float64Array(v.buffer, v.byteOffset, m), validity };
+        return { type: 'f64', values: new Float64Array(buffer, o, m), validity };
       default:
         throw new Error(`internal error: a ${t} column cannot be written into a buffer`);
     }
   });
   let kept: BigInt64Array | null = null;
-  if (et !== null && (flags & WROTE_EVENT_TIME) !== 0) {
-    kept = new BigInt64Array(et.buffer, et.byteOffset, m);
+  if (etAt >= 0 && (flags & WROTE_EVENT_TIME) !== 0) {
+    kept = new BigInt64Array(buffer, byteOffset + etAt, m);
     const max = words.getFloat64(8, true);
     if (!Number.isNaN(max)) noteExactMax(kept, m, max);
   }
-  const indices = sel !== null && (flags & WROTE_SELECTION) !== 0 ? new Uint32Array(sel.buffer, sel.byteOffset, m) : null;
+  const indices = selAt >= 0 && (flags & WROTE_SELECTION) !== 0 ? new Uint32Array(buffer, byteOffset + selAt, m) : null;
   return { length: m, columns, eventTime: kept, selection: indices };
 }

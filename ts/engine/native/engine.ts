@@ -207,7 +207,7 @@ class NativeCalc implements Calc {
     try {
       const buffers = columnBuffers(batch.columns, this.read);
       if (this.intoTypes !== null) {
-        out = processInto(this.intoTypes, batch.length, this.filtered, batch.eventTime !== null, this.passes, lease, (head, values, et, sel) => inner.processInto(buffers, batch.length, batch.eventTime, head, values, et, sel));
+        out = processInto(this.intoTypes, batch.length, this.filtered, batch.eventTime !== null, this.passes, lease, (buf) => inner.processInto(buffers, batch.length, batch.eventTime, buf));
       } else {
         const r = inner.process(buffers, batch.length, batch.eventTime);
         const computed = fromBatchOut(this.computedSchema, r.computed);
