@@ -4,6 +4,9 @@
 //! the intermediate vector is never written (in the calc kernel's profile the stores of the
 //! vectors its passes write were a third of the time).
 //!
+//! A comparison of a quotient or remainder by a constant with a constant (`MOD(auction, 123) =
+//! 0`, the common filter) is one pass too (`int_const::div_then`): the quotients are not written.
+//!
 //! Results are those of the two steps one after the other: the same operations in the same
 //! order, operands on the sides they were written, the same overflow checks
 //! (`int_const::arith2`), the same null handling.
@@ -47,8 +50,79 @@ pub(super) fn compile(e: &Expr, name: &Arc<str>) -> Option<Result<Kernel>> {
         DataType::I32 => ints::<i32>(e, name),
         DataType::I64 => ints::<i64>(e, name),
         DataType::F64 => floats(e, name),
+        DataType::Bool => match compared(e)?.ty() {
+            DataType::I32 => divided_compared::<i32>(e, name),
+            DataType::I64 | DataType::Timestamp => divided_compared::<i64>(e, name),
+            _ => None,
+        },
         _ => None,
     }
+}
+
+/// The side of a comparison that is not a literal.
+fn compared(e: &Expr) -> Option<&Expr> {
+    let Expr::Call { op, args, .. } = e else { return None };
+    let [l, r] = args.as_slice() else { return None };
+    if !matches!(op.as_str(), "eq" | "ne" | "lt" | "le" | "gt" | "ge") {
+        return None;
+    }
+    match (l, r) {
+        (Expr::Lit { .. }, Expr::Lit { .. }) => None,
+        (x, Expr::Lit { .. }) | (Expr::Lit { .. }, x) => Some(x),
+        _ => None,
+    }
+}
+
+/// `(x / c1) op c2` or `(x % c1) op c2` (either side of the comparison), one kernel.
+fn divided_compared<A: Int>(e: &Expr, name: &Arc<str>) -> Option<Result<Kernel>> {
+    let Expr::Call { op, args, .. } = e else { return None };
+    let [l, r] = args.as_slice() else { return None };
+    // With the constant on the left the comparison turns around: c < q is q > c.
+    let (q, c2, op) = match (A::from_lit(l), A::from_lit(r)) {
+        (_, Some(c)) => (l, c, op.as_str()),
+        (Some(c), None) => (
+            r,
+            c,
+            match op.as_str() {
+                "lt" => "gt",
+                "le" => "ge",
+                "gt" => "lt",
+                "ge" => "le",
+                same => same,
+            },
+        ),
+        _ => return None,
+    };
+    let Expr::Call { op: div, args: dargs, .. } = q else { return None };
+    let [x, d] = dargs.as_slice() else { return None };
+    let rem = match div.as_str() {
+        "div" => false,
+        "mod" => true,
+        _ => return None,
+    };
+    let c1 = A::from_lit(d).filter(|&c| int_const::divides(c, rem) && !matches!(x, Expr::Lit { .. }) && x.ty() == q.ty())?;
+    let k = match kernel::compile(x, name) {
+        Ok(k) => k,
+        Err(err) => return Some(Err(err)),
+    };
+    let field = plain_field::<A>(x);
+    macro_rules! then {
+        ($g:expr) => {
+            if rem {
+                int_const::div_then::<A, true, bool>(k, field, c1, $g)
+            } else {
+                int_const::div_then::<A, false, bool>(k, field, c1, $g)
+            }
+        };
+    }
+    Some(Ok(match op {
+        "eq" => then!(move |v: A| v == c2),
+        "ne" => then!(move |v: A| v != c2),
+        "lt" => then!(move |v: A| v < c2),
+        "le" => then!(move |v: A| v <= c2),
+        "gt" => then!(move |v: A| v > c2),
+        _ => then!(move |v: A| v >= c2),
+    }))
 }
 
 /// The two steps of `e` (outer, inner), both of `e`'s type.
@@ -245,6 +319,75 @@ mod tests {
                                     };
                                     let (got, want) = (run(&calc(&fused)), run(&calc(&kernels)));
                                     assert_eq!(got, want, "{t}: (a {op1} {c1}) {op2} {c2}, constants left {left1} {left2}, filter {filter}");
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `(a / c1) op c2` and `(a % c1) op c2`, the constant on either side of the comparison, as a
+    /// computed column and as the filter: the same as with the constants in columns `b` and `d`
+    /// (the kernels of two columns), with nulls, operands beyond 2^51 and 2^53 in some batches
+    /// (the other forms of the division), and a filter leaving gaps.
+    #[test]
+    fn a_quotient_compared_as_by_two_kernels() {
+        let n = 1500usize;
+        let valid: Vec<u8> = (0..n.div_ceil(8)).map(|byte| (0..8).filter(|bit| (byte * 8 + bit) % 7 != 3).fold(0u8, |m, bit| m | 1 << bit)).collect();
+        let k: Vec<i32> = (0..n as i32).map(|i| i % 3).collect();
+        let small: Vec<i64> = (0..n as i64).map(|i| (i * 7919) % 20011 - 10005).collect();
+        let wide_ops = |edge: i64| -> Vec<i64> { small.iter().enumerate().map(|(i, &v)| if i % 97 == 5 { edge - i as i64 } else { v }).collect() };
+        let batches = [small.clone(), wide_ops(1 << 52), wide_ops(i64::MAX), wide_ops(i64::MIN + 10_000)];
+        for t in ["i64", "i32"] {
+            let ty = if t == "i64" { DataType::I64 } else { DataType::I32 };
+            let schema = Schema::new(vec![Field::new("a", ty), Field::new("b", ty), Field::new("d", ty), Field::new("k", DataType::I32)]);
+            let lit = |c: i64| if t == "i64" { format!(r#"{{"k":"lit","t":"i64","n":false,"v":"{c}"}}"#) } else { format!(r#"{{"k":"lit","t":"i32","n":false,"v":{c}}}"#) };
+            let field = |i: usize, nullable: bool| format!(r#"{{"k":"field","i":{i},"t":"{t}","n":{nullable}}}"#);
+            for div in ["div", "mod"] {
+                for c1 in [1i64, 2, 10, 123, -7, 1000] {
+                    for c2 in [0i64, 1, 5, -3] {
+                        for cmp in ["eq", "ne", "lt", "le", "gt", "ge"] {
+                            for left in [false, true] {
+                                let build = |c1s: &str, c2s: &str| {
+                                    let q = format!(r#"{{"k":"call","op":"{div}","t":"{t}","n":true,"args":[{},{c1s}],"text":"(a {div} c1)"}}"#, field(0, true));
+                                    let (l, r) = if left { (c2s.to_string(), q) } else { (q, c2s.to_string()) };
+                                    format!(r#"{{"k":"call","op":"{cmp}","t":"bool","n":true,"args":[{l},{r}],"text":"(q {cmp} c2)"}}"#)
+                                };
+                                let (fused, kernels) = (build(&lit(c1), &lit(c2)), build(&field(1, false), &field(2, false)));
+                                let gaps = r#"{"k":"call","op":"lt","t":"bool","n":false,"args":[{"k":"field","i":3,"t":"i32","n":false},{"k":"lit","t":"i32","n":false,"v":2}],"text":"(k < 2)"}"#;
+                                // As a column (with and without a filter leaving gaps), and as the filter.
+                                let specs = |e: &str| {
+                                    [
+                                        format!(r#"{{"name":"Calc(test)","filter":{gaps},"columns":[{{"name":"m","expr":{e}}}]}}"#),
+                                        format!(r#"{{"name":"Calc(test)","columns":[{{"name":"m","expr":{e}}}]}}"#),
+                                        format!(r#"{{"name":"Calc(test)","filter":{e},"columns":[{{"name":"k1","expr":{{"k":"call","op":"add","t":"i32","n":false,"args":[{{"k":"field","i":3,"t":"i32","n":false}},{{"k":"lit","t":"i32","n":false,"v":1}}],"text":"(k + 1)"}}}}]}}"#),
+                                    ]
+                                };
+                                for (f, c) in specs(&fused).iter().zip(specs(&kernels)) {
+                                    for a in &batches {
+                                        let (b, d) = (vec![c1; n], vec![c2; n]);
+                                        let (a32, b32, d32): (Vec<i32>, Vec<i32>, Vec<i32>) = (a.iter().map(|&v| v as i32).collect(), vec![c1 as i32; n], vec![c2 as i32; n]);
+                                        let run = |spec: &str| {
+                                            let calc = Calc::new(&schema, spec).expect("spec");
+                                            let cols = if t == "i64" { [ValuesRef::I64(a), ValuesRef::I64(&b), ValuesRef::I64(&d)] } else { [ValuesRef::I32(&a32), ValuesRef::I32(&b32), ValuesRef::I32(&d32)] };
+                                            let [va, vb, vd] = cols;
+                                            let batch = BatchRef {
+                                                schema: &schema,
+                                                columns: vec![
+                                                    ColumnRef { values: va, validity: Some(&valid) },
+                                                    ColumnRef { values: vb, validity: None },
+                                                    ColumnRef { values: vd, validity: None },
+                                                    ColumnRef { values: ValuesRef::I32(&k), validity: None },
+                                                ],
+                                                len: n,
+                                                event_time: None,
+                                            };
+                                            calc.process(&batch).map(|o| (o.computed.columns, o.selection)).map_err(|e| e.to_string())
+                                        };
+                                        assert_eq!(run(f), run(&c), "{t}: (a {div} {c1}) {cmp} {c2}, constant left {left}: {f}");
+                                    }
                                 }
                             }
                         }

@@ -16,7 +16,7 @@
 
 use super::kernel::{operand, Ctx, FromLit, Kernel, Site};
 use super::rules;
-use super::vector::Vector;
+use super::vector::{Prim, Vector};
 use crate::wide::{wide, Any, Loop, Map, MapAny};
 
 /// The calc's integer types, as the constant-operand kernels need them.
@@ -210,6 +210,12 @@ pub(super) fn divides<A: Int>(c: A, rem: bool) -> bool {
 /// The kernel of `x / c` (`REM`: `x % c`, the sign of x as Rust's and SQL's) for a constant `c`
 /// that `divides` allows, over `x`'s kernel.
 pub(super) fn div<A: Int, const REM: bool>(x: Kernel, field: Option<usize>, c: A) -> Kernel {
+    div_then::<A, REM, A>(x, field, c, |q| q)
+}
+
+/// `div`, then `g` of each quotient (remainder) in the same loop: a comparison with a constant
+/// (`MOD(auction, 123) = 0`, `chain.rs`), whose quotients are never written.
+pub(super) fn div_then<A: Int, const REM: bool, R: Prim>(x: Kernel, field: Option<usize>, c: A, g: impl Fn(A) -> R + Copy + Send + Sync + 'static) -> Kernel {
     // Once per compiled expression: the f64 path below is sound only for these constants.
     assert!(divides(c, REM), "calc: a division by {c:?} cannot run through f64", c = c.to_f64());
     let cf = c.to_f64();
@@ -243,17 +249,17 @@ pub(super) fn div<A: Int, const REM: bool>(x: Kernel, field: Option<usize>, c: A
         // Null rows hold any value: `Any` and `Map` share `ok`, so a null row is neither checked
         // nor computed (its value would not be exact).
         if c.short() {
-            let (out, long) = wide(MapAny { xs: &xs, ok, f: through_f64_short, p: |x: A| !x.short() });
+            let (out, long) = wide(MapAny { xs: &xs, ok, f: move |x| g(through_f64_short(x)), p: |x: A| !x.short() });
             if !long {
-                return Vector { vals: A::wrap(out), valid };
+                return Vector { vals: R::wrap(out), valid };
             }
         }
         let out = if wide(Any { xs: &xs, ok, p: |x: A| !x.exact_in_f64() }) {
-            Map { xs: &xs, ok, f: by_int }.run()
+            Map { xs: &xs, ok, f: move |x| g(by_int(x)) }.run()
         } else {
-            wide(Map { xs: &xs, ok, f: through_f64 })
+            wide(Map { xs: &xs, ok, f: move |x| g(through_f64(x)) })
         };
-        Vector { vals: A::wrap(out), valid }
+        Vector { vals: R::wrap(out), valid }
     })
 }
 
