@@ -65,8 +65,9 @@ export function processInto(types: readonly DataType[], n: number, filtered: boo
   const out = outputBytes(at, lease);
   const m = write(out);
   const { buffer, byteOffset } = out;
-  const words = new DataView(buffer, byteOffset, HEADER);
-  const flags = words.getUint32(4, true);
+  // The flags' u32 is little-endian and below 256: its first byte (a DataView made per call
+  // only to read it cost more).
+  const flags = out[4]!;
   const columns = types.map((t, j): Column => {
     const validity = out[HEADER + j] === 0 ? null : new Uint8Array(buffer, byteOffset + validityAt + j * bits, bitmapBytes(m));
     const o = byteOffset + valuesAt[j]!;
@@ -85,7 +86,7 @@ export function processInto(types: readonly DataType[], n: number, filtered: boo
   let kept: BigInt64Array | null = null;
   if (etAt >= 0 && (flags & WROTE_EVENT_TIME) !== 0) {
     kept = new BigInt64Array(buffer, byteOffset + etAt, m);
-    const max = words.getFloat64(8, true);
+    const max = new DataView(buffer, byteOffset, HEADER).getFloat64(8, true);
     if (!Number.isNaN(max)) noteExactMax(kept, m, max);
   }
   const indices = selAt >= 0 && (flags & WROTE_SELECTION) !== 0 ? new Uint32Array(buffer, byteOffset + selAt, m) : null;
