@@ -211,6 +211,22 @@ mod tests {
     use crate::batch::{BatchRef, ColumnData, ColumnRef, DataType, Field, Schema, ValuesRef};
     use crate::calc::Calc;
 
+    /// A batch of the tests' columns: `a` (nulls where `valid` says), the constants' columns `b`
+    /// and `d`, and `k` (for the filter leaving gaps).
+    fn batch<'a>(schema: &'a Schema, [a, b, d]: [ValuesRef<'a>; 3], valid: &'a [u8], k: &'a [i32]) -> BatchRef<'a> {
+        BatchRef {
+            schema,
+            columns: vec![
+                ColumnRef { values: a, validity: Some(valid) },
+                ColumnRef { values: b, validity: None },
+                ColumnRef { values: d, validity: None },
+                ColumnRef { values: ValuesRef::I32(k), validity: None },
+            ],
+            len: k.len(),
+            event_time: None,
+        }
+    }
+
     /// A spec of one computed column `(x op1 c1) op2 c2` (each constant on the side given), with
     /// the constants as literals (fused) or as the columns `b` and `d` holding them (the kernels
     /// of two columns): both give the same values, nulls and first error, with and without a
@@ -280,29 +296,12 @@ mod tests {
                                         let (av, bv, dv) = (a.clone(), vec![c1; n], vec![c2; n]);
                                         let (a64, b64, d64) = (i64s(&av), i64s(&bv), i64s(&dv));
                                         let (a32, b32, d32) = (i32s(&av), i32s(&bv), i32s(&dv));
-                                        let vals = |f: &'static str| -> [ValuesRef<'_>; 3] {
-                                            match f {
-                                                "i32" => [ValuesRef::I32(&a32), ValuesRef::I32(&b32), ValuesRef::I32(&d32)],
-                                                "i64" => [ValuesRef::I64(&a64), ValuesRef::I64(&b64), ValuesRef::I64(&d64)],
-                                                _ => [ValuesRef::F64(&av), ValuesRef::F64(&bv), ValuesRef::F64(&dv)],
-                                            }
+                                        let cols = match t {
+                                            "i32" => [ValuesRef::I32(&a32), ValuesRef::I32(&b32), ValuesRef::I32(&d32)],
+                                            "i64" => [ValuesRef::I64(&a64), ValuesRef::I64(&b64), ValuesRef::I64(&d64)],
+                                            _ => [ValuesRef::F64(&av), ValuesRef::F64(&bv), ValuesRef::F64(&dv)],
                                         };
-                                        let [va, vb, vd] = vals(match t {
-                                            "i32" => "i32",
-                                            "i64" => "i64",
-                                            _ => "f64",
-                                        });
-                                        let batch = BatchRef {
-                                            schema: &schema,
-                                            columns: vec![
-                                                ColumnRef { values: va, validity: Some(&valid) },
-                                                ColumnRef { values: vb, validity: None },
-                                                ColumnRef { values: vd, validity: None },
-                                                ColumnRef { values: ValuesRef::I32(&k), validity: None },
-                                            ],
-                                            len: n,
-                                            event_time: None,
-                                        };
+                                        let batch = batch(&schema, cols, &valid, &k);
                                         calc.process(&batch)
                                             .map(|o| {
                                                 let c = o.computed.columns.into_iter().next().expect("one column");
@@ -372,18 +371,7 @@ mod tests {
                                         let run = |spec: &str| {
                                             let calc = Calc::new(&schema, spec).expect("spec");
                                             let cols = if t == "i64" { [ValuesRef::I64(a), ValuesRef::I64(&b), ValuesRef::I64(&d)] } else { [ValuesRef::I32(&a32), ValuesRef::I32(&b32), ValuesRef::I32(&d32)] };
-                                            let [va, vb, vd] = cols;
-                                            let batch = BatchRef {
-                                                schema: &schema,
-                                                columns: vec![
-                                                    ColumnRef { values: va, validity: Some(&valid) },
-                                                    ColumnRef { values: vb, validity: None },
-                                                    ColumnRef { values: vd, validity: None },
-                                                    ColumnRef { values: ValuesRef::I32(&k), validity: None },
-                                                ],
-                                                len: n,
-                                                event_time: None,
-                                            };
+                                            let batch = batch(&schema, cols, &valid, &k);
                                             calc.process(&batch).map(|o| (o.computed.columns, o.selection)).map_err(|e| e.to_string())
                                         };
                                         assert_eq!(run(f), run(&c), "{t}: (a {div} {c1}) {cmp} {c2}, constant left {left}: {f}");
