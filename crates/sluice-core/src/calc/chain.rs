@@ -1,5 +1,5 @@
 //! Two arithmetic steps with a constant each over one operand, `(x op1 c1) op2 c2`: a scale and
-//! an offset (`x * 0.908 + 1.5`, `a * 3 + 7`, `(t - t0) / 1000`), the most common computed
+//! an offset (`x * 0.908 + 1.5`, `a * 3 + 7`, `(f - 32) / 1.8`), the most common computed
 //! column. Kernel by kernel each step is a pass writing a vector; here both run in one pass, so
 //! the intermediate vector is never written (in the calc kernel's profile the stores of the
 //! vectors its passes write were a third of the time).

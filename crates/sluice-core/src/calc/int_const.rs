@@ -246,7 +246,7 @@ pub(super) fn div_then<A: Int, const REM: bool, R: Prim>(x: Kernel, field: Optio
             A::from_f64_short(if REM { f - q * cf } else { q })
         };
         let by_int = move |x: A| if REM { x.wrapping_rem(c) } else { x.wrapping_div(c) };
-        // Null rows hold any value: `Any` and `Map` share `ok`, so a null row is neither checked
+        // Null rows hold any value: the loops below share `ok`, so a null row is neither checked
         // nor computed (its value would not be exact).
         if c.short() {
             let (out, long) = wide(MapAny { xs: &xs, ok, f: move |x| g(through_f64_short(x)), p: |x: A| !x.short() });
