@@ -43,19 +43,19 @@ fn step<A: FromLit>(e: &Expr, div: bool) -> Option<Step<'_, A>> {
     }
 }
 
-/// The fused kernel of `e` when it is two steps of one type over an operand; None to compile it
-/// as usual.
-pub(super) fn compile(e: &Expr, name: &Arc<str>) -> Option<Result<Kernel>> {
+/// The fused kernel of `e` when it is two steps of one type over an operand, or a quotient
+/// compared with a constant; None to compile it as usual.
+pub(super) fn compile(e: &Expr, name: &Arc<str>) -> Result<Option<Kernel>> {
     match e.ty() {
         DataType::I32 => ints::<i32>(e, name),
         DataType::I64 => ints::<i64>(e, name),
         DataType::F64 => floats(e, name),
-        DataType::Bool => match compared(e)?.ty() {
-            DataType::I32 => divided_compared::<i32>(e, name),
-            DataType::I64 | DataType::Timestamp => divided_compared::<i64>(e, name),
-            _ => None,
+        DataType::Bool => match compared(e).map(Expr::ty) {
+            Some(DataType::I32) => divided_compared::<i32>(e, name),
+            Some(DataType::I64 | DataType::Timestamp) => divided_compared::<i64>(e, name),
+            _ => Ok(None),
         },
-        _ => None,
+        _ => Ok(None),
     }
 }
 
@@ -74,9 +74,9 @@ fn compared(e: &Expr) -> Option<&Expr> {
 }
 
 /// `(x / c1) op c2` or `(x % c1) op c2` (either side of the comparison), one kernel.
-fn divided_compared<A: Int>(e: &Expr, name: &Arc<str>) -> Option<Result<Kernel>> {
-    let Expr::Call { op, args, .. } = e else { return None };
-    let [l, r] = args.as_slice() else { return None };
+fn divided_compared<A: Int>(e: &Expr, name: &Arc<str>) -> Result<Option<Kernel>> {
+    let Expr::Call { op, args, .. } = e else { return Ok(None) };
+    let [l, r] = args.as_slice() else { return Ok(None) };
     // With the constant on the left the comparison turns around: c < q is q > c.
     let (q, c2, op) = match (A::from_lit(l), A::from_lit(r)) {
         (_, Some(c)) => (l, c, op.as_str()),
@@ -91,20 +91,17 @@ fn divided_compared<A: Int>(e: &Expr, name: &Arc<str>) -> Option<Result<Kernel>>
                 same => same,
             },
         ),
-        _ => return None,
+        _ => return Ok(None),
     };
-    let Expr::Call { op: div, args: dargs, .. } = q else { return None };
-    let [x, d] = dargs.as_slice() else { return None };
+    let Expr::Call { op: div, args: dargs, .. } = q else { return Ok(None) };
+    let [x, d] = dargs.as_slice() else { return Ok(None) };
     let rem = match div.as_str() {
         "div" => false,
         "mod" => true,
-        _ => return None,
+        _ => return Ok(None),
     };
-    let c1 = A::from_lit(d).filter(|&c| int_const::divides(c, rem) && !matches!(x, Expr::Lit { .. }) && x.ty() == q.ty())?;
-    let k = match kernel::compile(x, name) {
-        Ok(k) => k,
-        Err(err) => return Some(Err(err)),
-    };
+    let Some(c1) = A::from_lit(d).filter(|&c| int_const::divides(c, rem) && !matches!(x, Expr::Lit { .. }) && x.ty() == q.ty()) else { return Ok(None) };
+    let k = kernel::compile(x, name)?;
     let field = plain_field::<A>(x);
     macro_rules! then {
         ($g:expr) => {
@@ -115,7 +112,7 @@ fn divided_compared<A: Int>(e: &Expr, name: &Arc<str>) -> Option<Result<Kernel>>
             }
         };
     }
-    Some(Ok(match op {
+    Ok(Some(match op {
         "eq" => then!(move |v: A| v == c2),
         "ne" => then!(move |v: A| v != c2),
         "lt" => then!(move |v: A| v < c2),
@@ -132,12 +129,9 @@ fn steps<A: FromLit>(e: &Expr, div: bool) -> Option<(Step<'_, A>, Step<'_, A>)> 
     (inner.x.ty() == e.ty() && outer.x.ty() == e.ty()).then_some((outer, inner))
 }
 
-fn ints<A: Int>(e: &Expr, name: &Arc<str>) -> Option<Result<Kernel>> {
-    let (outer, inner) = steps::<A>(e, false)?;
-    let x = match kernel::compile(inner.x, name) {
-        Ok(k) => k,
-        Err(err) => return Some(Err(err)),
-    };
+fn ints<A: Int>(e: &Expr, name: &Arc<str>) -> Result<Option<Kernel>> {
+    let Some((outer, inner)) = steps::<A>(e, false) else { return Ok(None) };
+    let x = kernel::compile(inner.x, name)?;
     let field = plain_field::<A>(inner.x);
     let site = |text: &str| Site { name: name.clone(), text: Arc::from(text) };
     let (r1, r2) = (in_range(inner.op, inner.c), in_range(outer.op, outer.c));
@@ -162,15 +156,12 @@ fn ints<A: Int>(e: &Expr, name: &Arc<str>) -> Option<Result<Kernel>> {
             }
         };
     }
-    Some(Ok(int_step!(inner.op, c1, |f1| int_step!(outer.op, c2, |f2| int_const::arith2(x, field, f1, r1, s1, f2, r2, s2)))))
+    Ok(Some(int_step!(inner.op, c1, |f1| int_step!(outer.op, c2, |f2| int_const::arith2(x, field, f1, r1, s1, f2, r2, s2)))))
 }
 
-fn floats(e: &Expr, name: &Arc<str>) -> Option<Result<Kernel>> {
-    let (outer, inner) = steps::<f64>(e, true)?;
-    let x = match kernel::compile(inner.x, name) {
-        Ok(k) => k,
-        Err(err) => return Some(Err(err)),
-    };
+fn floats(e: &Expr, name: &Arc<str>) -> Result<Option<Kernel>> {
+    let Some((outer, inner)) = steps::<f64>(e, true) else { return Ok(None) };
+    let x = kernel::compile(inner.x, name)?;
     let field = plain_field::<f64>(inner.x);
     let (c1, c2) = (inner.c, outer.c);
     macro_rules! float_step {
@@ -203,7 +194,7 @@ fn floats(e: &Expr, name: &Arc<str>) -> Option<Result<Kernel>> {
             }
         };
     }
-    Some(Ok(float_step!(inner, c1, |f1| float_step!(outer, c2, |f2| kernel::pure_un::<f64, f64>(x, field, move |v| f2(f1(v)))))))
+    Ok(Some(float_step!(inner, c1, |f1| float_step!(outer, c2, |f2| kernel::pure_un::<f64, f64>(x, field, move |v| f2(f1(v)))))))
 }
 
 #[cfg(test)]

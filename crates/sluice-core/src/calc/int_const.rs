@@ -181,18 +181,9 @@ pub(super) fn arith2<A: Int>(
     })
 }
 
-fn checked_by_range<A: Int>(x: Kernel, field: Option<usize>, (lo, hi): (A, A), g: impl Fn(A) -> A + Copy + Send + Sync + 'static, site: Site) -> Kernel {
-    Box::new(move |ctx, sel| {
-        let (xs, valid) = operand::<A>(ctx, sel, field, &x);
-        let ok = valid.as_deref();
-        let outside = |x: A| (x < lo) | (x > hi);
-        let (out, overflows) = wide(MapAny { xs: &xs, ok, f: g, p: outside });
-        if overflows {
-            let k = (0..xs.len()).find(|&k| ok.is_none_or(|ok| ok[k]) && outside(xs[k])).expect("a row out of range");
-            fail_overflow::<A>(ctx, sel[k], &site);
-        }
-        Vector { vals: A::wrap(out), valid }
-    })
+/// `x op c` checked by `range`: `arith2` with a second step that cannot overflow.
+fn checked_by_range<A: Int>(x: Kernel, field: Option<usize>, range: (A, A), g: impl Fn(A) -> A + Copy + Send + Sync + 'static, site: Site) -> Kernel {
+    arith2(x, field, g, range, site.clone(), |v| v, (A::MIN, A::MAX), site)
 }
 
 #[cold]

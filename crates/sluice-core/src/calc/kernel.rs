@@ -59,8 +59,8 @@ pub fn compile(e: &Expr, name: &Arc<str>) -> Result<Kernel> {
         Expr::Field { i, .. } => Ok(field(*i)),
         Expr::Lit { t, v } => Ok(literal(*t, v.clone())),
         Expr::Call { op, t, args, text, s, esc, .. } => {
-            if let Some(k) = super::chain::compile(e, name) {
-                return k;
+            if let Some(k) = super::chain::compile(e, name)? {
+                return Ok(k);
             }
             let site = Site { name: name.clone(), text: Arc::from(text.as_str()) };
             let ks = args.iter().map(|a| compile(a, name)).collect::<Result<Vec<_>>>()?;
