@@ -157,6 +157,42 @@ describe('the partitioner writing into segments', () => {
     }
   });
 
+  it('fills the same segments on both engines from batches of 8-byte columns only, whatever their event time, also after a batch with nulls', () => {
+    requireNative();
+    // Every value goes through the 8-byte copies; held segments go on from batches whose event
+    // time is kept another way, or whose column had nulls.
+    const wide = Schema.from({ id: 'i64', score: 'f64', at: 'timestamp', n: 'i64?' });
+    const wr = rng(23);
+    const make = (from: number, length: number, time: 'none' | 'column' | 'own', nulls: boolean) => {
+      const b = batchFromRecords(
+        Array.from({ length }, (_, k) => ({ id: Math.floor(wr() * 300) - 100, score: wr() * 8 - 4, at: from + k, n: nulls && k % 7 === 0 ? null : from * 3 + k })),
+        wide,
+      );
+      const at = (b.columns[2] as { values: BigInt64Array }).values;
+      return time === 'none' ? b : b.withEventTime(time === 'column' ? at : at.slice());
+    };
+    const runs: [string, RecordBatch[]][] = [
+      ['no event time', [make(0, 2500, 'none', false), make(2500, 1700, 'none', false)]],
+      ['event time a column', [make(0, 2500, 'column', false), make(2500, 1700, 'column', false)]],
+      ['event time its own', [make(0, 2500, 'own', false), make(2500, 1700, 'own', false)]],
+      ['column, then own, then column', [make(0, 1200, 'column', false), make(1200, 900, 'own', false), make(2100, 1300, 'column', false)]],
+      ['nulls, then none', [make(0, 1000, 'column', false), make(1000, 800, 'column', true), make(1800, 2000, 'column', false)]],
+    ];
+    for (const [what, batches] of runs) {
+      for (const p of [1, 2, 3]) {
+        const [nat, ts] = ENGINES.map((engine) => scatterAll(engine, batches, p, 4096).map((segs) => ({ sizes: segs.map((x) => x.length), rows: wire(RecordBatch.concat(wide, segs)), times: segs.map((x) => (x.eventTime === null ? '-' : x.eventTime.join(','))).join(';') })));
+        const parts = hashPartition(RecordBatch.concat(wide, batches), [0], p, 128);
+        for (let t = 0; t < p; t++) {
+          const at = `${what}, p=${p}, target ${t}`;
+          expect(ts![t]!.sizes, at).toEqual(nat![t]!.sizes);
+          expect(ts![t]!.times, at).toEqual(nat![t]!.times);
+          expect(nat![t]!.rows, at).toEqual(wire(parts[t]!));
+          expect(ts![t]!.rows, at).toEqual(wire(parts[t]!));
+        }
+      }
+    }
+  });
+
   it('moves i64 values whose bits are NaNs, and f64 NaNs with payloads, with their bits unchanged, on both engines, as does a filter\'s gather', () => {
     requireNative();
     // The TS partitioner copies 8-byte values as doubles: a NaN made quiet or canonical on the
