@@ -256,14 +256,9 @@ pub fn decode_keys(keys: &[&[u8]], types: impl Iterator<Item = DataType>) -> Vec
 /// blocks, then random ones.
 #[cfg(test)]
 pub(crate) fn lane_test_keys() -> Vec<i64> {
-    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d);
     let mut keys: Vec<i64> = vec![0, 1, -1, i64::MIN, i64::MAX, 255, 256, 1 << 24, (1 << 32) - 1, 1 << 32, 1 << 56, -(1 << 56)];
-    keys.extend((0..5000).map(|_| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed as i64
-    }));
+    keys.extend((0..5000).map(|_| next() as i64));
     keys
 }
 

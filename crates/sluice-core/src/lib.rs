@@ -16,4 +16,7 @@ pub mod text;
 pub mod wide;
 pub mod window;
 
+#[cfg(test)]
+mod test_rng;
+
 pub use error::{Error, ErrorKind, Result};

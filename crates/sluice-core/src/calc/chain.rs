@@ -224,13 +224,7 @@ mod tests {
     /// filter leaving gaps, for every pair of steps, at the edges of each type.
     #[test]
     fn two_steps_fused_as_two_kernels() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d);
         let n = 2100usize;
         let k: Vec<i32> = (0..n as i32).map(|i| i % 3).collect();
         // Every 7th row null.

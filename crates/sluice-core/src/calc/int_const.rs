@@ -261,13 +261,7 @@ mod tests {
     /// The range agrees with `checked_*` at every edge and on random operands, for constants
     /// at the edges too.
     fn ranges_agree<A: Int + std::fmt::Debug>(edges: &[A], small: impl Fn(i32) -> A, random: impl Fn(u64) -> A, checked: [fn(A, A) -> Option<A>; 3]) {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut xs: Vec<A> = edges.to_vec();
         for e in edges {
             for d in [1, 2, 3] {

@@ -520,13 +520,7 @@ mod tests {
     fn survives_corruption_without_panicking() {
         let (batch, nullable) = sample(true);
         let bytes = encode(&batch.as_ref(), &nullable);
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15);
         let (mut ok, mut err) = (0, 0);
         for _ in 0..20_000 {
             let mut b = bytes.clone();
