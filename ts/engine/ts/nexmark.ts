@@ -394,6 +394,45 @@ function validate(c: Partial<NexmarkConfig>): NexmarkConfig {
   return cfg;
 }
 
+/*
+ * The column kernels' loops are functions of their own that end with the loop. A hot loop is
+ * compiled on stack (OSR) before the code after it has run once; V8 keeps that code for the loop
+ * when it deoptimises after it, so code there without type feedback (the column's object
+ * literal) deoptimised at every later batch: 1 259 times in one worker's bids at parallelism 2
+ * (measured 2026-12-07), the loop then running 2.5x slower.
+ */
+
+/** The bids' auction ids into `v32` (an i64 column's words). */
+function fillBidAuctions(v32: Int32Array, ss: number, ids: Float64Array, klo: Int32Array, khi: Int32Array, rows: number): void {
+  for (let i = 0; i < rows; i++) {
+    const x = draw(ss, klo[i]!, khi[i]!);
+    const t = x * HOT_AUCTION_RATIO;
+    const hot = Math.floor(t * INV32);
+    const last = lastBase0AuctionId(ids[i]!);
+    // Both choices computed and one taken by arithmetic (exact: integers below 2^53), as the
+    // native generator does: a branch taken half the time at random costs more than either.
+    const hotId = Math.floor(last / HOT_BLOCK) * HOT_BLOCK;
+    const min = Math.max(last - NUM_IN_FLIGHT_AUCTIONS, 0);
+    const coldId = min + Math.floor((t - hot * TWO32) * (last - min + 1 + AUCTION_ID_LEAD) * INV32);
+    setI64(v32, i, coldId + Math.min(hot, 1) * (hotId - coldId) + FIRST_AUCTION_ID);
+  }
+}
+
+/** Prices (stream `ss`, plus stream `ss2` where `two`) into `v32`; below 2^31, so the high word is 0 (written: a lent buffer holds the last batch's). */
+function fillPrices(v32: Int32Array, ss: number, ss2: number, two: boolean, klo: Int32Array, khi: Int32Array, rows: number): void {
+  if (!two) {
+    for (let i = 0; i < rows; i++) {
+      v32[2 * i] = priceFrom(draw(ss, klo[i]!, khi[i]!));
+      v32[2 * i + 1] = 0;
+    }
+  } else {
+    for (let i = 0; i < rows; i++) {
+      v32[2 * i] = priceFrom(draw(ss, klo[i]!, khi[i]!)) + priceFrom(draw(ss2, klo[i]!, khi[i]!));
+      v32[2 * i + 1] = 0;
+    }
+  }
+}
+
 /** Generates the events of one kind of one split of the timeline as record batches. */
 export class TsNexmarkGenerator {
   readonly schema: Schema;
@@ -693,21 +732,7 @@ export class TsNexmarkGenerator {
 
   private bidAuction(rows: number): Column {
     const values = this.i64s(rows);
-    const v32 = i32View(values);
-    const ss = streamSeed(this.seed, S_B_AUCTION);
-    const { ids, klo, khi } = this;
-    for (let i = 0; i < rows; i++) {
-      const x = draw(ss, klo[i]!, khi[i]!);
-      const t = x * HOT_AUCTION_RATIO;
-      const hot = Math.floor(t * INV32);
-      const last = lastBase0AuctionId(ids[i]!);
-      // Both choices computed and one taken by arithmetic (exact: integers below 2^53), as the
-      // native generator does: a branch taken half the time at random costs more than either.
-      const hotId = Math.floor(last / HOT_BLOCK) * HOT_BLOCK;
-      const min = Math.max(last - NUM_IN_FLIGHT_AUCTIONS, 0);
-      const coldId = min + Math.floor((t - hot * TWO32) * (last - min + 1 + AUCTION_ID_LEAD) * INV32);
-      setI64(v32, i, coldId + Math.min(hot, 1) * (hotId - coldId) + FIRST_AUCTION_ID);
-    }
+    fillBidAuctions(i32View(values), streamSeed(this.seed, S_B_AUCTION), this.ids, this.klo, this.khi, rows);
     return { type: 'i64', values, validity: null };
   }
 
@@ -770,24 +795,10 @@ export class TsNexmarkGenerator {
   /** Prices of stream `s`, plus those of stream `s2` when >= 0 (reserve = initial + next). */
   private priceCol(rows: number, s: number, s2: number): Column {
     const values = this.i64s(rows);
-    const v32 = i32View(values);
-    const ss = streamSeed(this.seed, s);
-    const { klo, khi } = this;
-    if (s2 < 0) {
-      // Prices are below 2^31: the high word is 0 (written: a lent buffer holds the last batch's).
-      for (let i = 0; i < rows; i++) {
-        v32[2 * i] = priceFrom(draw(ss, klo[i]!, khi[i]!));
-        v32[2 * i + 1] = 0;
-      }
-    } else {
-      const ss2 = streamSeed(this.seed, s2);
-      for (let i = 0; i < rows; i++) {
-        v32[2 * i] = priceFrom(draw(ss, klo[i]!, khi[i]!)) + priceFrom(draw(ss2, klo[i]!, khi[i]!));
-        v32[2 * i + 1] = 0;
-      }
-    }
+    fillPrices(i32View(values), streamSeed(this.seed, s), s2 < 0 ? 0 : streamSeed(this.seed, s2), s2 >= 0, this.klo, this.khi, rows);
     return { type: 'i64', values, validity: null };
   }
+
 
   private expires(rows: number): Column {
     const values = this.i64s(rows);
