@@ -18,7 +18,7 @@ import { selectEngine } from '../../ts/engine/select.js';
 import { encodeBatch } from '../../ts/engine/ts/codec.js';
 import { hashPartition } from '../../ts/engine/ts/partition.js';
 import type { Message } from '../../ts/runtime/exchange.js';
-import { createRing, SegmentChannel } from '../../ts/runtime/segment-channel.js';
+import { createRing, RING_ENTRIES, SegmentChannel } from '../../ts/runtime/segment-channel.js';
 import { SegmentPool } from '../../ts/runtime/segment-pool.js';
 import { ENGINES, requireNative, rng } from '../engines.js';
 
@@ -353,6 +353,35 @@ describe('the segment channel between worker threads', () => {
       expect(compact).toBe('w5 B k1 itrue B w9 B e');
       expect(wire(RecordBatch.concat(schema, rows))).toEqual(wire(batch));
       await new Promise((go) => setTimeout(go, 20));
+      expect(pool.used).toBe(0);
+    });
+
+    it(`holds what does not fit its ring until the receiver makes room, then delivers it in order (${engine})`, async () => {
+      if (engine === 'native') requireNative();
+      const pool = SegmentPool.create(16, 4096);
+      const ring = createRing();
+      // More entries than the ring holds, sent before the receiver reads any: the sender keeps the
+      // rest and waits for room, which only the receiver's reading (on this thread) makes. The
+      // batch fits one segment, within the channel's one credit.
+      const before = Array.from({ length: 2 * RING_ENTRIES + 88 }, (_, i) => ({ t: 'w', wm: i + 1 }));
+      const after = Array.from({ length: RING_ENTRIES + 44 }, (_, i) => ({ t: 'w', wm: before.length + i + 1 }));
+      const script = [...before, { t: 'b', bytes: encodeBatch(batch.slice(0, 10)) }, ...after, { t: 'e' }];
+      const w = new Worker(new URL('./segment-sender.mjs', import.meta.url), { workerData: { engine, pool: pool.setup, ring, credits: 1, script } });
+      await new Promise((go) => w.once('message', go)); // everything sent or held back
+      const rx = new SegmentChannel(ring, pool, schema, 1, selectEngine(engine), null);
+      const seen: string[] = [];
+      await new Promise<void>((done) =>
+        rx.onMessage((m: Message) => {
+          if (m.t === 'b') {
+            seen.push(`b${m.batch.length}`);
+            rx.credit();
+          } else seen.push(m.t === 'w' ? `w${m.wm}` : m.t);
+          if (m.t === 'e') done();
+        }),
+      );
+      rx.close();
+      await w.terminate();
+      expect(seen).toEqual([...before.map((c) => `w${c.wm}`), 'b10', ...after.map((c) => `w${c.wm}`), 'e']);
       expect(pool.used).toBe(0);
     });
   }

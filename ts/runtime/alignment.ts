@@ -12,7 +12,11 @@ import type { PhysicalPlan } from '../plan/physical.js';
 
 export class WatermarkBoard {
   private readonly slots: Float64Array;
-  /** Bumped on every publish, so that a paused source wakes as soon as another one moved. */
+  /**
+   * Word 0 is bumped on every publish, so that a paused source wakes as soon as another one
+   * moved; word 1 counts the sources waiting for that, so that a publish (one per source batch)
+   * notifies only while one waits (a notify takes a lock V8 shares among all threads).
+   */
   private readonly version: Int32Array;
 
   constructor(readonly buffer: SharedArrayBuffer) {
@@ -59,14 +63,21 @@ export class WatermarkBoard {
     if (this.slots[slot] === watermark) return;
     this.slots[slot] = watermark;
     Atomics.add(this.version, 0, 1);
-    Atomics.notify(this.version, 0);
+    if (Atomics.load(this.version, 1) > 0) Atomics.notify(this.version, 0);
   }
 
   /** Resolves when any slot changed after `seen` (a `changes()` value), or after `timeoutMs`. */
   async changedSince(seen: number, timeoutMs: number): Promise<void> {
     // Atomics.waitAsync is in Node 16+ but not in this project's TypeScript lib (es2024).
-    const w = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<string> | string } }).waitAsync(this.version, 0, seen, timeoutMs);
-    if (w.async) await w.value;
+    // Counted before the wait; a publish after `seen` was read either sees the count or changed
+    // word 0 before the wait looks at it (then the wait returns at once, 'not-equal').
+    Atomics.add(this.version, 1, 1);
+    try {
+      const w = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: Promise<string> | string } }).waitAsync(this.version, 0, seen, timeoutMs);
+      if (w.async) await w.value;
+    } finally {
+      Atomics.sub(this.version, 1, 1);
+    }
   }
 
   changes(): number {

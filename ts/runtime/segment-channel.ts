@@ -19,14 +19,25 @@ import type { ChannelIn, ChannelOut, Message, PortLike } from './channel.js';
 import { writerSpares, type ManagedMemory } from './memory.js';
 import { rawWaitAsync, waitAsync, type SegmentPool } from './segment-pool.js';
 
-// Ring words: entries read, entries written, data segments in flight, a sender waiting for a
-// credit or for room, a receiver waiting for entries.
+// Ring words: entries read, entries written, data segments in flight, the sender's pending waits
+// for a credit, a receiver waiting for entries, the sender's pending waits for room.
 const HEAD = 0;
 const TAIL = 1;
 const IN_FLIGHT = 2;
-const SENDER_WAITS = 3;
+const CREDIT_WAITS = 3;
 const RECEIVER_WAITS = 4;
+const ROOM_WAITS = 5;
 const WORDS = 8;
+
+/*
+ * Each side calls Atomics.notify only while the other waits on that word: every notify takes a
+ * lock V8 shares among all threads of the process (its futex emulation), and a notify that finds
+ * a waiter wakes its thread's event loop. The sender's waits are counted per word (it may wait
+ * for a credit and for ring room at once); the receiver's flag is taken by the first entry that
+ * finds it set, so a segment and the watermark after it wake the receiver once. In the e2e job
+ * at parallelism 2 this took a thread's notifies from 26 k (a sender's flag, left set after its
+ * first wait, made every entry and credit notify) to 7 k.
+ */
 
 /** Entries the ring holds (data is bounded by credits; control messages by this, then queued by the sender). */
 export const RING_ENTRIES = 256;
@@ -70,23 +81,29 @@ export class SegmentChannel implements ChannelOut, ChannelIn {
 
   // ---- sending side
 
-  /** Waits until `f()` is true, re-checked whenever word `at` changes; false when aborted. */
+  /** Waits until `f()` is true, re-checked whenever word `at` (HEAD or IN_FLIGHT) changes; false when aborted. */
   private async waitFor(at: number, f: () => boolean): Promise<boolean> {
     while (!f()) {
       if (this.aborted) return false;
       const seen = Atomics.load(this.w, at);
-      Atomics.store(this.w, SENDER_WAITS, 1);
-      if (f()) break;
-      const r = waitAsync(this.w, at, seen);
-      if (r.async) {
-        let wake!: () => void;
-        const stopped = new Promise<void>((go) => (wake = go));
-        this.wakeups.add(wake);
-        try {
-          await Promise.race([r.value, stopped]);
-        } finally {
-          this.wakeups.delete(wake);
+      const waits = at === HEAD ? ROOM_WAITS : CREDIT_WAITS;
+      Atomics.add(this.w, waits, 1);
+      try {
+        // Changed since `seen` was read: the wait returns at once ('not-equal').
+        if (f()) break;
+        const r = waitAsync(this.w, at, seen);
+        if (r.async) {
+          let wake!: () => void;
+          const stopped = new Promise<void>((go) => (wake = go));
+          this.wakeups.add(wake);
+          try {
+            await Promise.race([r.value, stopped]);
+          } finally {
+            this.wakeups.delete(wake);
+          }
         }
+      } finally {
+        Atomics.sub(this.w, waits, 1);
       }
     }
     return !this.aborted;
@@ -99,7 +116,8 @@ export class SegmentChannel implements ChannelOut, ChannelIn {
     this.entries[at] = kind;
     this.entries[at + 1] = value;
     Atomics.store(this.w, TAIL, tail + 1);
-    if (Atomics.load(this.w, RECEIVER_WAITS) !== 0) Atomics.notify(this.w, TAIL);
+    // Taken, not only read: the entries after this one find the receiver already woken.
+    if (Atomics.load(this.w, RECEIVER_WAITS) !== 0 && Atomics.exchange(this.w, RECEIVER_WAITS, 0) !== 0) Atomics.notify(this.w, TAIL);
     return true;
   }
 
@@ -204,7 +222,7 @@ export class SegmentChannel implements ChannelOut, ChannelIn {
         const kind = this.entries[at]!;
         const value = this.entries[at + 1]!;
         Atomics.store(w, HEAD, head + 1);
-        if (Atomics.load(w, SENDER_WAITS) !== 0) Atomics.notify(w, HEAD);
+        if (Atomics.load(w, ROOM_WAITS) !== 0) Atomics.notify(w, HEAD);
         switch (kind) {
           case KIND.b:
             this.delivered.push(value);
@@ -234,7 +252,7 @@ export class SegmentChannel implements ChannelOut, ChannelIn {
     this.pool.release(s);
     this.memory?.inFlight(-this.pool.segmentBytes);
     Atomics.sub(this.w, IN_FLIGHT, 1);
-    if (Atomics.load(this.w, SENDER_WAITS) !== 0) Atomics.notify(this.w, IN_FLIGHT);
+    if (Atomics.load(this.w, CREDIT_WAITS) !== 0) Atomics.notify(this.w, IN_FLIGHT);
   }
 
   /** The receiver is done (after the end, or the job stopped): segments still delivered go back. */
