@@ -50,6 +50,16 @@ describe('the sluice command', () => {
     expect(outs[0]!.split('\n').length).toBeGreaterThan(100);
   });
 
+  it('takes --buffer-timeout as whole ms from 0 up, and refuses anything else', () => {
+    const out = join(dir, 'buffered.jsonl');
+    const bad = sluice(['run', fixture, '--buffer-timeout', 'soon', '--', '1000', out]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("--buffer-timeout must be a whole number of ms >= 0 (0: after every batch), got 'soon'");
+    const held = sluice(['run', fixture, '--engine', 'ts', '--parallelism', '2', '--buffer-timeout', '50', '--no-progress', '--', '20000', out]);
+    expect(held.status, held.stderr).toBe(0);
+    expect(readFileSync(out, 'utf8').split('\n').length).toBeGreaterThan(100);
+  });
+
   it('refuses application options that do not fit, and a job that cannot run as a Kafka application, before touching any broker', () => {
     const job = ['--', '1000', join(dir, 'app-out.jsonl')];
     const lone = sluice(['run', fixture, '--bootstrap', '127.0.0.1:1', ...job]);

@@ -61,6 +61,7 @@ export interface EnvironmentSettings {
   readonly batchSize: number;
   readonly parallelism: number;
   readonly maxParallelism: number;
+  readonly bufferTimeoutMs: number;
 }
 let applicationRunner: ApplicationRunner | null = null;
 
@@ -81,6 +82,8 @@ export interface EnvironmentOptions {
   readonly parallelism?: number;
   /** Key groups, the upper bound of any operator's parallelism (default 128, as Flink). */
   readonly maxParallelism?: number;
+  /** See setBufferTimeout (default 0: after every batch). */
+  readonly bufferTimeoutMs?: number;
   /**
    * Managed memory for the run: exchange buffers between subtasks and window operator state, as
    * '512mb', '2gb' or bytes (default: a quarter of the machine's memory, at most 2 GiB). A plan
@@ -116,6 +119,7 @@ export class StreamEnvironment {
     this.memoryBytes = options.memory === undefined ? defaultMemoryBytes() : parseMemorySize(options.memory);
     if (options.maxParallelism !== undefined) this.setMaxParallelism(options.maxParallelism);
     if (options.parallelism !== undefined) this.setParallelism(options.parallelism);
+    if (options.bufferTimeoutMs !== undefined) this.setBufferTimeout(options.bufferTimeoutMs);
     if (options.objectReuse === true) this.enableObjectReuse();
   }
 
@@ -151,6 +155,28 @@ export class StreamEnvironment {
 
   get parallelism(): number {
     return this.graph.parallel.parallelism;
+  }
+
+  /**
+   * How long an exchange that splits batches among subtasks (keyBy, partitionCustom, ...) may
+   * hold rows in partly filled buffers, in ms (Flink's setBufferTimeout). 0 (the default) hands
+   * every buffer over after each batch, so a buffer carries batchSize / parallelism rows and
+   * what each costs beyond its rows grows with the parallelism. Above 0 a sender hands them
+   * over when they fill, once it has held about half a batch per subtask it feeds, before a
+   * checkpoint barrier, idleness or the end of input, and at the latest this long after it
+   * began to hold them; the watermark waits with them. That costs a slow stream up to this much
+   * latency and holds windows' watermarks back by up to parallelism / 2 batches: measured, a
+   * keyed tumbling window at parallelism 16 used 21% less CPU, a sliding one (Nexmark q5) at 4
+   * took 1.6x as long (docs/scaling.md).
+   */
+  setBufferTimeout(ms: number): this {
+    if (!Number.isSafeInteger(ms) || ms < 0) throw new RangeError(`the buffer timeout must be a whole number of ms >= 0 (0: after every batch), got ${ms}`);
+    this.graph.parallel.bufferTimeoutMs = ms;
+    return this;
+  }
+
+  get bufferTimeout(): number {
+    return this.graph.parallel.bufferTimeoutMs;
   }
 
   /** The number of key groups (1 to 32768): the most subtasks any keyed operator can have. */
@@ -250,7 +276,7 @@ export class StreamEnvironment {
       const job = this.job;
       // Each task needs its own instances of the job's functions (a process function keeps its state handles in its closure).
       if (job === null) return Promise.reject(new Error('ExecuteOptions.application: an instance runs several tasks, each built from the job\'s module: run it with runJob(moduleUrl, { application }) or `sluice run job.ts --application-id ...`'));
-      const settings: EnvironmentSettings = { engine: this.engine.name, batchSize: this.batchSize, parallelism: this.graph.parallel.parallelism, maxParallelism: this.graph.parallel.maxParallelism };
+      const settings: EnvironmentSettings = { engine: this.engine.name, batchSize: this.batchSize, parallelism: this.graph.parallel.parallelism, maxParallelism: this.graph.parallel.maxParallelism, bufferTimeoutMs: this.graph.parallel.bufferTimeoutMs };
       return applicationRunner(jobName, graph, options, job, settings);
     }
     return this.runRescalable(jobName, graph, options);

@@ -34,6 +34,7 @@ const COMMON: OptionSpec[] = [
   { name: 'batch-size', value: '<rows>', help: 'rows per batch that sources aim for (default 8192)' },
   { name: 'parallelism', value: '<n|auto>', help: 'subtasks per operator, on n worker threads (default: one per core); auto (sluice run): from 1, rescaled while it runs by the busy time of its tasks (checkpointing jobs)' },
   { name: 'memory', value: '<size>', help: "managed memory, e.g. 512mb (default: a quarter of RAM, at most 2gb)" },
+  { name: 'buffer-timeout', value: '<ms>', help: 'how long an exchange that splits batches among subtasks may hold rows in partly filled buffers, in ms (default 0: hands them over after every batch; see setBufferTimeout)' },
   { name: 'help', help: 'show this help' },
 ];
 const RUN: OptionSpec[] = [
@@ -111,7 +112,7 @@ async function loadPipeline(file: string, args: readonly string[] = []): Promise
 }
 
 function envOptions(options: Map<string, string | true>): EnvironmentOptions {
-  const out: { engine?: EngineChoice; batchSize?: number; parallelism?: number; memory?: string } = {};
+  const out: { engine?: EngineChoice; batchSize?: number; parallelism?: number; memory?: string; bufferTimeoutMs?: number } = {};
   const mem = options.get('memory');
   if (typeof mem === 'string') out.memory = mem;
   // Autoscaled: the job starts at 1 (cli/autoscale.ts).
@@ -123,6 +124,12 @@ function envOptions(options: Map<string, string | true>): EnvironmentOptions {
   }
   const bs = wholeOption(options, 'batch-size');
   if (bs !== undefined) out.batchSize = bs;
+  const timeout = options.get('buffer-timeout');
+  if (timeout !== undefined) {
+    const ms = Number(timeout);
+    if (typeof timeout !== 'string' || !Number.isSafeInteger(ms) || ms < 0) throw new UsageError(`--buffer-timeout must be a whole number of ms >= 0 (0: after every batch), got '${String(timeout)}'`);
+    out.bufferTimeoutMs = ms;
+  }
   return out;
 }
 

@@ -32,6 +32,26 @@ export interface SenderEdge {
   readonly maxParallelism: number;
 }
 
+/** How long a sender may hold rows in partly filled segments (the graph's buffer timeout), and the run's batch size. */
+export interface SenderBuffering {
+  readonly timeoutMs: number;
+  readonly batchSize: number;
+}
+
+/**
+ * A splitting sender's held rows: written into partly filled segments that it has not handed
+ * over yet, at most `rows` of them, for at most the timeout; and the watermark that follows them.
+ */
+interface Held {
+  readonly timeoutMs: number;
+  readonly rows: number;
+  count: number;
+  watermark: number | null;
+  timer: NodeJS.Timeout | null;
+  /** A hand-over the timer started failed: the next call rethrows it. */
+  failure: unknown;
+}
+
 /** Partitions batches of one edge onto its channels (one per downstream subtask). */
 export class ExchangeSender extends Operator {
   override readonly transport = true;
@@ -49,21 +69,78 @@ export class ExchangeSender extends Operator {
     private readonly out: readonly (ChannelOut | undefined)[],
     private readonly engine: Engine,
     private readonly subtask: number,
+    buffering: SenderBuffering,
   ) {
     super(id, name);
     this.boundaries = edge.partitioning.kind === 'range' ? edge.partitioning.boundaries : null;
     // Channels of segments (a parallel run): a split batch is written straight into each
     // target's segments by one writer, instead of into parts that are then sent.
     const segs = out.filter((c): c is SegmentChannel => c instanceof SegmentChannel);
-    if (segs.length > 0 && segs.length === out.length) this.writer = new SegmentWriter(engine, segs[0]!.pool, segs[0]!.layout, segs);
+    if (segs.length > 0 && segs.length === out.length) {
+      // Handing every target's partly filled segment over after each batch made segments of
+      // batchSize / n rows, and what a segment costs beyond its rows (a ring entry, a wake-up,
+      // a push into the window, a credit) grew with n: the e2e job's CPU per event went from
+      // 48.5 ns at p=2 to 79.5 at p=16 on two threads (docs/scaling.md). Held until about half
+      // a batch per target has been written, segments carry about as many rows as at p=2.
+      if (buffering.timeoutMs > 0) {
+        this.held = { timeoutMs: buffering.timeoutMs, rows: Math.max(1, Math.ceil((buffering.batchSize * out.length) / 2)), count: 0, watermark: null, timer: null, failure: undefined };
+      }
+      this.writer = new SegmentWriter(engine, segs[0]!.pool, segs[0]!.layout, segs, this.held !== null);
+    }
   }
 
   private readonly writer: SegmentWriter | null = null;
+  /** Null: segments are handed over after every batch. */
+  private readonly held: Held | null = null;
 
   /** Splits the batch among the channels: into segments when they are segment channels, else into parts. */
-  private split(batch: RecordBatch, route: () => SegmentRoute, parts: () => RecordBatch[]): Promise<void> {
+  private async split(batch: RecordBatch, route: () => SegmentRoute, parts: () => RecordBatch[]): Promise<void> {
     if (this.writer === null) return this.sendParts(parts());
-    return this.track(this.writer.write(batch, route));
+    const h = this.held;
+    if (h !== null && h.failure !== undefined) throw h.failure;
+    await this.track(this.writer.write(batch, route));
+    if (h === null) return;
+    h.count += batch.length;
+    if (h.count >= h.rows) await this.handOver();
+    else this.arm(h);
+  }
+
+  /**
+   * Puts control message `m` (if any) on every channel after everything written before it:
+   * held segments are handed over first, and the held watermark follows them.
+   */
+  private async handOver(m?: Message, fromTimer = false): Promise<void> {
+    const h = this.held;
+    if (h === null) {
+      if (m !== undefined) for (const c of this.channels) c.control(m);
+      return;
+    }
+    if (h.failure !== undefined) throw h.failure;
+    if (h.timer !== null) clearTimeout(h.timer);
+    h.timer = null;
+    h.count = 0;
+    // Taken now: a watermark that arrives while this waits for credits follows later rows.
+    const wm = h.watermark;
+    h.watermark = null;
+    const waited = await this.writer!.flush(() => {
+      for (const c of this.channels) {
+        if (wm !== null) c.control({ t: 'w', wm });
+        if (m !== undefined) c.control(m);
+      }
+    });
+    // Waiting for credits counts as backpressure within an operator call, not in a timer's.
+    if (waited > 0 && !fromTimer) this.blocked(waited);
+  }
+
+  /** Rows are held: they go at the latest after the timeout. */
+  private arm(h: Held): void {
+    if (h.timer !== null) return;
+    h.timer = setTimeout(() => {
+      h.timer = null;
+      this.handOver(undefined, true).catch((e: unknown) => {
+        h.failure ??= e;
+      });
+    }, h.timeoutMs);
   }
 
   private get channels(): ChannelOut[] {
@@ -132,7 +209,7 @@ export class ExchangeSender extends Operator {
   override async processBarrier(id: number): Promise<void> {
     if (this.sampling.length > 0) await this.flushSample();
     while (this.sending.size > 0) await Promise.all(this.sending);
-    for (const c of this.channels) c.control({ t: 'k', id });
+    await this.handOver({ t: 'k', id });
   }
 
   override checkpointGap(): string | null {
@@ -220,31 +297,40 @@ export class ExchangeSender extends Operator {
     const held = this.sampling;
     this.sampling = [];
     for (const b of held) await this.splitByTargets(b);
-    if (this.watermark > -Infinity) for (const c of this.channels) c.control({ t: 'w', wm: this.watermark });
+    if (this.watermark > -Infinity) await this.handOver({ t: 'w', wm: this.watermark });
   }
 
-  override processWatermark(watermark: number): void {
+  override async processWatermark(watermark: number): Promise<void> {
     if (!(watermark > this.watermark)) return;
     this.watermark = watermark;
     this.metrics.watermark = watermark;
     // While a range sample is held, so is the watermark: the held records must not become late.
     if (this.sampling.length > 0) return;
-    for (const c of this.channels) c.control({ t: 'w', wm: watermark });
+    const h = this.held;
+    if (h === null) {
+      for (const c of this.channels) c.control({ t: 'w', wm: watermark });
+      return;
+    }
+    // Behind held rows it waits for them (the end of input's does not).
+    h.watermark = watermark;
+    if (h.count > 0 && watermark !== Infinity) this.arm(h);
+    else await this.handOver();
   }
 
-  override processIdle(idle: boolean): void {
-    for (const c of this.channels) c.control({ t: 'i', idle });
+  override processIdle(idle: boolean): Promise<void> {
+    return this.handOver({ t: 'i', idle });
   }
 
   override async finish(): Promise<void> {
     if (this.sampling.length > 0) await this.flushSample();
-    for (const c of this.channels) c.control({ t: 'e' });
+    await this.handOver({ t: 'e' });
     // Nothing more is written: the writer's spare segments go back to the pool.
     this.writer?.close();
   }
 
   /** The job is stopping: producers waiting for room in a channel go on (see CreditedChannel.abort). */
   abort(): void {
+    if (this.held?.timer != null) clearTimeout(this.held.timer);
     for (const c of this.channels) c.abort();
     this.writer?.close();
   }

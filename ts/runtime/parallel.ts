@@ -53,7 +53,7 @@ export interface ChannelPort {
 export interface WorkerSetup {
   readonly job: JobModule;
   readonly jobName: string;
-  readonly env: { readonly engine: EngineName; readonly batchSize: number; readonly parallelism: number; readonly maxParallelism: number };
+  readonly env: { readonly engine: EngineName; readonly batchSize: number; readonly parallelism: number; readonly maxParallelism: number; readonly bufferTimeoutMs: number };
   /** The slots this thread hosts: each subtask index with the ports of its channels. */
   readonly subtasks: readonly { readonly subtask: number; readonly ports: readonly ChannelPort[] }[];
   /** The run's exchange segments (null when the plan has no exchange). */
@@ -350,7 +350,7 @@ async function runParallel(
     const setup: WorkerSetup = {
       job,
       jobName,
-      env: { engine: engine.name, batchSize, parallelism: graph.parallel.parallelism, maxParallelism: graph.parallel.maxParallelism },
+      env: { engine: engine.name, batchSize, parallelism: graph.parallel.parallelism, maxParallelism: graph.parallel.maxParallelism, bufferTimeoutMs: graph.parallel.bufferTimeoutMs },
       subtasks: hosted,
       memory: memory.setup,
       segments: pool?.setup ?? null,

@@ -17,7 +17,7 @@ import { segmentBatch, segmentLayout, type SegmentLayout } from '../batch/segmen
 import type { Engine, SegmentIo, SegmentRoute } from '../engine/engine.js';
 import type { ChannelIn, ChannelOut, Message, PortLike } from './channel.js';
 import { writerSpares, type ManagedMemory } from './memory.js';
-import { rawWaitAsync, waitAsync, type SegmentPool } from './segment-pool.js';
+import { rawWaitAsync, waitAsync, waitCounted, type SegmentPool } from './segment-pool.js';
 
 // Ring words: entries read, entries written, data segments in flight, the sender's pending waits
 // for a credit, a receiver waiting for entries, the sender's pending waits for room.
@@ -86,25 +86,9 @@ export class SegmentChannel implements ChannelOut, ChannelIn {
     while (!f()) {
       if (this.aborted) return false;
       const seen = Atomics.load(this.w, at);
-      const waits = at === HEAD ? ROOM_WAITS : CREDIT_WAITS;
-      Atomics.add(this.w, waits, 1);
-      try {
-        // Changed since `seen` was read: the wait returns at once ('not-equal').
-        if (f()) break;
-        const r = waitAsync(this.w, at, seen);
-        if (r.async) {
-          let wake!: () => void;
-          const stopped = new Promise<void>((go) => (wake = go));
-          this.wakeups.add(wake);
-          try {
-            await Promise.race([r.value, stopped]);
-          } finally {
-            this.wakeups.delete(wake);
-          }
-        }
-      } finally {
-        Atomics.sub(this.w, waits, 1);
-      }
+      // Checked again after `seen` is read: a change after that makes the wait return at once.
+      if (f()) break;
+      await waitCounted(this.w, at, seen, at === HEAD ? ROOM_WAITS : CREDIT_WAITS, this.wakeups);
     }
     return !this.aborted;
   }
@@ -268,8 +252,8 @@ export class SegmentChannel implements ChannelOut, ChannelIn {
 /**
  * One sender's segments (Flink's RecordWriter): the current one per target and a few spares,
  * filled by the engine's partitioner in one call per batch; full ones are pushed to their
- * channels, and at the end of every batch the partly filled ones too (flushed), so nothing
- * waits for a timer.
+ * channels, and the partly filled ones at the end of every batch, or, where the writer holds
+ * them (`holdPartials`), when its owner calls `flush` (see ExchangeSender).
  */
 export class SegmentWriter {
   private readonly io: SegmentIo;
@@ -281,6 +265,7 @@ export class SegmentWriter {
     private readonly pool: SegmentPool,
     private readonly layout: SegmentLayout,
     private readonly channels: readonly (SegmentChannel | undefined)[],
+    private readonly holdPartials = false,
   ) {
     const n = channels.length;
     this.spareCount = writerSpares(n);
@@ -326,6 +311,28 @@ export class SegmentWriter {
       for (let f = 0; f < nFull; f++) waited += await this.channel(full[1 + 2 * f]!).push(full[2 + 2 * f]!);
       full[0] = 0;
     }
+    if (!this.holdPartials) waited += await this.pushPartials();
+    return waited;
+  }
+
+  /**
+   * After the writes so far, hands the partly filled segments over, then calls `after` (which
+   * puts control messages in order after them) before any later write; resolves with the ms
+   * waited for credits.
+   */
+  flush(after: () => void): Promise<number> {
+    const p = this.last.then(async () => {
+      const waited = await this.pushPartials();
+      after();
+      return waited;
+    });
+    this.last = p.catch(() => undefined);
+    return p;
+  }
+
+  private async pushPartials(): Promise<number> {
+    const cur = this.io.cur;
+    let waited = 0;
     for (let t = 0; t < cur.length; t++) {
       const s = cur[t]!;
       if (s < 0) continue;

@@ -56,6 +56,31 @@ export const waitAsync: WaitAsync = (a, index, value) => {
 };
 
 /**
+ * Waits until word `index` of `words` is no longer `seen` (read before), or a stop calls the
+ * wake-up it adds to `wakeups`; counted in word `waiters` meanwhile, so that the side changing
+ * the word calls Atomics.notify (which takes a lock V8 shares among all threads) only while
+ * someone waits. A change after `seen` was read and before the count either is seen by the wait
+ * ('not-equal': it returns at once) or sees the count.
+ */
+export async function waitCounted(words: Int32Array, index: number, seen: number, waiters: number, wakeups: Set<() => void>): Promise<void> {
+  Atomics.add(words, waiters, 1);
+  try {
+    const w = waitAsync(words, index, seen);
+    if (!w.async) return;
+    let wake!: () => void;
+    const stopped = new Promise<void>((r) => (wake = r));
+    wakeups.add(wake);
+    try {
+      await Promise.race([w.value, stopped]);
+    } finally {
+      wakeups.delete(wake);
+    }
+  } finally {
+    Atomics.sub(words, waiters, 1);
+  }
+}
+
+/**
  * SLUICE_POISON_SEGMENTS=1 overwrites every segment given back (tests): an operator that still
  * reads a batch it was handed from an exchange after its call then reads garbage at once,
  * instead of only when the segment happens to be reused.
@@ -163,23 +188,8 @@ export class SegmentPool {
       const gen = Atomics.load(this.c, GEN);
       const i = this.tryAcquire();
       if (i >= 0) return i;
-      Atomics.add(this.c, WAITERS, 1);
-      try {
-        // Released since `gen` was read: the wait returns at once ('not-equal').
-        const w = waitAsync(this.c, GEN, gen);
-        if (w.async) {
-          let wake!: () => void;
-          const stopped = new Promise<void>((r) => (wake = r));
-          this.wakeups.add(wake);
-          try {
-            await Promise.race([w.value, stopped]);
-          } finally {
-            this.wakeups.delete(wake);
-          }
-        }
-      } finally {
-        Atomics.sub(this.c, WAITERS, 1);
-      }
+      // Released since `gen` was read: the wait returns at once.
+      await waitCounted(this.c, GEN, gen, WAITERS, this.wakeups);
     }
   }
 

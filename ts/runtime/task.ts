@@ -168,7 +168,7 @@ export class Task {
 
   /** Consumers in other subtasks or threads: one sender per exchange edge. */
   private connectExchanges(p: PhysicalNode, tail: Operator): void {
-    const { plan, placement, engine } = this.setup;
+    const { plan, placement, engine, graph, batchSize } = this.setup;
     if (placement === undefined) return;
     for (const c of p.children) {
       c.node.inputs.forEach((inputNode, j) => {
@@ -177,7 +177,8 @@ export class Task {
         const keys = e.keyFields.map((f) => p.outputSchema.indexOf(f));
         const name = `${p.node.name} -> ${c.node.name} (${e.kind})`;
         const edge = { kind: e.kind, partitioning: e.partitioning, keyFields: keys, maxParallelism: plan.maxParallelism };
-        const sender = new ExchangeSender(c.node.id, name, edge, placement.out(edgeKey(c.node.id, j), this.subtask), engine, this.subtask);
+        const buffering = { timeoutMs: graph.parallel.bufferTimeoutMs, batchSize };
+        const sender = new ExchangeSender(c.node.id, name, edge, placement.out(edgeKey(c.node.id, j), this.subtask), engine, this.subtask, buffering);
         this.senders.push(sender);
         tail.addOutput(sender);
       });

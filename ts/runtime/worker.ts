@@ -46,6 +46,7 @@ async function runSubtask(build: (env: StreamEnvironment, args: readonly string[
       batchSize: setup.env.batchSize,
       parallelism: setup.env.parallelism,
       maxParallelism: setup.env.maxParallelism,
+      bufferTimeoutMs: setup.env.bufferTimeoutMs,
     });
     await build(env, setup.job.args);
     const graph = env.pendingGraph();
