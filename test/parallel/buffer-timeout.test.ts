@@ -33,6 +33,27 @@ describe('the buffer timeout', () => {
     }
   }
 
+  it('hands fuller buffers over when it holds them: a sink batch then holds rows of several source batches (both engines)', async () => {
+    requireNative();
+    for (const engine of ENGINES) {
+      const sizes = async (bufferTimeoutMs: number): Promise<number[]> => {
+        const dir = mkdtempSync(join(tmpdir(), 'sluice-held-sizes-'));
+        try {
+          // 20 batches of 10 rows a source subtask; batches of 64 rows, so a holding sender at
+          // parallelism 2 hands over once it has written 64 rows (about 32 a target).
+          await runJob(new URL('../fixtures/jobs/held-rows.ts', import.meta.url), { engine, parallelism: 2, batchSize: 64, bufferTimeoutMs, args: [dir, '10', '20'] });
+          expect(readFileSync(join(dir, 'seen'), 'utf8').trim().split('\n')).toHaveLength(400);
+          return readFileSync(join(dir, 'sizes'), 'utf8').trim().split('\n').map(Number);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      };
+      // Without holding, a segment carries one source batch's rows for its target (at most 10).
+      expect(Math.max(...(await sizes(0)))).toBeLessThanOrEqual(10);
+      expect(Math.max(...(await sizes(100)))).toBeGreaterThan(10);
+    }
+  });
+
   for (const q of ['q5', 'q7']) {
     it(`${q}: the same rows at parallelism 4 with rows held as at parallelism 1, on both engines`, async () => {
       requireNative();
@@ -60,11 +81,12 @@ describe('the buffer timeout', () => {
         // Checkpoints every 20 ms, a paced source's batches of about 3 700 bids, fewer than a
         // sender holds at parallelism 2 before it hands them over by count: barriers find rows
         // held, which must go before them.
+        // The reference holds nothing.
         const run = async (tag: string, failing: boolean) => {
           const marker = join(dir, `fail-once-${tag}`);
           if (!failing) writeFileSync(marker, 'no failure');
           const out = join(dir, `${tag}.jsonl`);
-          const r = await runJob(new URL('../fixtures/jobs/fail-once.ts', import.meta.url), { engine, parallelism: 2, bufferTimeoutMs: 50, args: [marker, out, join(dir, `${tag}-chk`)] });
+          const r = await runJob(new URL('../fixtures/jobs/fail-once.ts', import.meta.url), { engine, parallelism: 2, bufferTimeoutMs: failing ? 50 : 0, args: [marker, out, join(dir, `${tag}-chk`)] });
           return { r, lines: readFileSync(out, 'utf8').split('\n').filter((l) => l !== '').sort() };
         };
         const ref = await run('ref', false);

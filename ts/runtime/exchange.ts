@@ -18,6 +18,7 @@ export type { ChannelIn, ChannelOut, Message, PortLike } from './channel.js';
 import { rowReader, valueReader, type RecordBatch, type Row } from '../batch/record-batch.js';
 import type { Engine, SegmentRoute } from '../engine/engine.js';
 import { SegmentChannel, SegmentWriter } from './segment-channel.js';
+import { SPLITTING } from './memory.js';
 import { keyFnGroup, subtaskOf } from '../keys/key-groups.js';
 import type { Partitioning } from '../plan/graph.js';
 import type { EdgeKind } from '../plan/physical.js';
@@ -39,15 +40,17 @@ export interface SenderBuffering {
 }
 
 /**
- * A splitting sender's held rows: written into partly filled segments that it has not handed
- * over yet, at most `rows` of them, for at most the timeout; and the watermark that follows them.
+ * A splitting sender's holding: partly filled segments are handed over once `rows` rows have
+ * been written since the last hand-over (the writer's `heldRows`), or the timeout after it
+ * began to hold them; `watermark` waits for them.
  */
 interface Held {
   readonly timeoutMs: number;
   readonly rows: number;
-  count: number;
   watermark: number | null;
   timer: NodeJS.Timeout | null;
+  /** The job is stopping: no timer is armed again. */
+  stopped: boolean;
   /** A hand-over the timer started failed: the next call rethrows it. */
   failure: unknown;
 }
@@ -82,8 +85,8 @@ export class ExchangeSender extends Operator {
       // a push into the window, a credit) grew with n: the e2e job's CPU per event went from
       // 48.5 ns at p=2 to 79.5 at p=16 on two threads (docs/scaling.md). Held until about half
       // a batch per target has been written, segments carry about as many rows as at p=2.
-      if (buffering.timeoutMs > 0) {
-        this.held = { timeoutMs: buffering.timeoutMs, rows: Math.max(1, Math.ceil((buffering.batchSize * out.length) / 2)), count: 0, watermark: null, timer: null, failure: undefined };
+      if (buffering.timeoutMs > 0 && SPLITTING.has(edge.kind)) {
+        this.held = { timeoutMs: buffering.timeoutMs, rows: Math.max(1, Math.ceil((buffering.batchSize * out.length) / 2)), watermark: null, timer: null, stopped: false, failure: undefined };
       }
       this.writer = new SegmentWriter(engine, segs[0]!.pool, segs[0]!.layout, segs, this.held !== null);
     }
@@ -100,9 +103,10 @@ export class ExchangeSender extends Operator {
     if (h !== null && h.failure !== undefined) throw h.failure;
     await this.track(this.writer.write(batch, route));
     if (h === null) return;
-    h.count += batch.length;
-    if (h.count >= h.rows) await this.handOver();
-    else this.arm(h);
+    // Counted by the writer: a timer's hand-over queued behind this write took its rows too.
+    const held = this.writer.heldRows;
+    if (held >= h.rows) await this.handOver();
+    else if (held > 0) this.arm(h);
   }
 
   /**
@@ -118,7 +122,6 @@ export class ExchangeSender extends Operator {
     if (h.failure !== undefined) throw h.failure;
     if (h.timer !== null) clearTimeout(h.timer);
     h.timer = null;
-    h.count = 0;
     // Taken now: a watermark that arrives while this waits for credits follows later rows.
     const wm = h.watermark;
     h.watermark = null;
@@ -134,7 +137,7 @@ export class ExchangeSender extends Operator {
 
   /** Rows are held: they go at the latest after the timeout. */
   private arm(h: Held): void {
-    if (h.timer !== null) return;
+    if (h.timer !== null || h.stopped) return;
     h.timer = setTimeout(() => {
       h.timer = null;
       this.handOver(undefined, true).catch((e: unknown) => {
@@ -313,7 +316,7 @@ export class ExchangeSender extends Operator {
     }
     // Behind held rows it waits for them (the end of input's does not).
     h.watermark = watermark;
-    if (h.count > 0 && watermark !== Infinity) this.arm(h);
+    if (this.writer!.heldRows > 0 && watermark !== Infinity) this.arm(h);
     else await this.handOver();
   }
 
@@ -330,7 +333,12 @@ export class ExchangeSender extends Operator {
 
   /** The job is stopping: producers waiting for room in a channel go on (see CreditedChannel.abort). */
   abort(): void {
-    if (this.held?.timer != null) clearTimeout(this.held.timer);
+    const h = this.held;
+    if (h !== null) {
+      h.stopped = true;
+      if (h.timer !== null) clearTimeout(h.timer);
+      h.timer = null;
+    }
     for (const c of this.channels) c.abort();
     this.writer?.close();
   }

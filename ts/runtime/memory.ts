@@ -11,7 +11,7 @@ import { totalmem } from 'node:os';
 import { threadId } from 'node:worker_threads';
 import type { Engine } from '../engine/engine.js';
 import { EngineError } from '../engine/errors.js';
-import { edgeTargets, PlanError, type PhysicalPlan } from '../plan/physical.js';
+import { edgeTargets, PlanError, type EdgeKind, type PhysicalPlan } from '../plan/physical.js';
 import type { MemoryUse } from '../api/job.js';
 
 /** Segments a channel may have in flight (its credits: the receiver has room for that many). */
@@ -32,7 +32,7 @@ export function writerSpares(targets: number): number {
 }
 
 /** Edge kinds whose sender splits a batch among targets (one writer for all); the others send whole batches per channel. */
-const SPLITTING = new Set(['hash', 'keyFn', 'custom', 'shuffle', 'range']);
+export const SPLITTING: ReadonlySet<EdgeKind> = new Set<EdgeKind>(['hash', 'keyFn', 'custom', 'shuffle', 'range']);
 
 export const SEGMENT_BYTES = 32 * 1024;
 const MiB = 1024 * 1024;

@@ -86,7 +86,8 @@ export class SegmentChannel implements ChannelOut, ChannelIn {
     while (!f()) {
       if (this.aborted) return false;
       const seen = Atomics.load(this.w, at);
-      // Checked again after `seen` is read: a change after that makes the wait return at once.
+      // Checked again after `seen` is read; a change after that either makes the wait return at
+      // once ('not-equal') or finds the wait counted and notifies.
       if (f()) break;
       await waitCounted(this.w, at, seen, at === HEAD ? ROOM_WAITS : CREDIT_WAITS, this.wakeups);
     }
@@ -280,13 +281,37 @@ export class SegmentWriter {
 
   /** The write in progress: writes run one after the other (two inputs of an operator may emit at once). */
   private last: Promise<unknown> = Promise.resolve();
+  /** With `holdPartials`: rows written since the partly filled segments were last handed over. */
+  heldRows = 0;
 
   /**
    * Writes the batch and hands every segment it filled over; resolves with the ms waited for
-   * credits and segments. `route` is asked for when the write starts (it may use `scratch`).
+   * credits and segments, and behind an earlier hand-over still waiting for them. `route` is
+   * asked for when the write starts (it may use `scratch`).
    */
   write(batch: RecordBatch, route: () => SegmentRoute): Promise<number> {
-    const p = this.last.then(() => this.writeNow(batch, route()));
+    return this.next(() => this.writeNow(batch, route()));
+  }
+
+  /**
+   * After the writes so far, hands the partly filled segments over, then calls `after` (which
+   * puts control messages in order after them) before any later write; resolves as `write`.
+   */
+  flush(after: () => void): Promise<number> {
+    return this.next(async () => {
+      const waited = await this.pushPartials();
+      after();
+      return waited;
+    });
+  }
+
+  /** Runs `f` after the write or hand-over in progress; its ms waited plus the time queued behind it. */
+  private next(f: () => Promise<number>): Promise<number> {
+    const t0 = performance.now();
+    const p = this.last.then(() => {
+      const queued = performance.now() - t0;
+      return f().then((waited) => waited + queued);
+    });
     this.last = p.catch(() => undefined);
     return p;
   }
@@ -311,27 +336,14 @@ export class SegmentWriter {
       for (let f = 0; f < nFull; f++) waited += await this.channel(full[1 + 2 * f]!).push(full[2 + 2 * f]!);
       full[0] = 0;
     }
-    if (!this.holdPartials) waited += await this.pushPartials();
+    if (this.holdPartials) this.heldRows += batch.length;
+    else waited += await this.pushPartials();
     return waited;
-  }
-
-  /**
-   * After the writes so far, hands the partly filled segments over, then calls `after` (which
-   * puts control messages in order after them) before any later write; resolves with the ms
-   * waited for credits.
-   */
-  flush(after: () => void): Promise<number> {
-    const p = this.last.then(async () => {
-      const waited = await this.pushPartials();
-      after();
-      return waited;
-    });
-    this.last = p.catch(() => undefined);
-    return p;
   }
 
   private async pushPartials(): Promise<number> {
     const cur = this.io.cur;
+    this.heldRows = 0;
     let waited = 0;
     for (let t = 0; t < cur.length; t++) {
       const s = cur[t]!;
