@@ -395,11 +395,13 @@ function validate(c: Partial<NexmarkConfig>): NexmarkConfig {
 }
 
 /*
- * The column kernels' loops are functions of their own that end with the loop. A hot loop is
- * compiled on stack (OSR) before the code after it has run once; V8 keeps that code for the loop
- * when it deoptimises after it, so code there without type feedback (the column's object
- * literal) deoptimised at every later batch: 1 259 times in one worker's bids at parallelism 2
- * (measured 2026-12-07), the loop then running 2.5x slower.
+ * The bids' auction and price loops are functions of their own that end with the loop. A hot
+ * loop is compiled on stack (OSR) before the code after it has run once; V8 keeps that code for
+ * the loop when it deoptimises after it, so code there without type feedback (the column's
+ * object literal) deoptimised at every later batch: 1 259 times in one worker's bids at
+ * parallelism 2 (measured 2026-12-07), the loop then running 2.5x slower. The other column
+ * methods keep their loops: traced at parallelism 2 on q0, q5, q7 and e2e, none deoptimised
+ * more than 25 times in a run (`extra`, in q0).
  */
 
 /** The bids' auction ids into `v32` (an i64 column's words). */
