@@ -110,15 +110,36 @@ export class IntervalBuffer {
    * [lo, hi], oldest first.
    */
   matches(key: unknown, lo: number, hi: number, fn: (t: number, record: Row) => void): void {
+    const found = this.matching(key, lo, hi);
+    if (found === null) return;
+    for (const s of found) fn(this.timeAt(s), this.record(s));
+  }
+
+  /**
+   * The buffered records of `key` whose time is in [lo, hi], oldest first (their numbers for
+   * `timeAt` and `recordAt`), or null when there are none: a probe that finds nothing, as most
+   * do, allocates nothing.
+   */
+  matching(key: unknown, lo: number, hi: number): number[] | null {
     let s = typeof key === 'number' ? this.numbers.get(key) : (this.others.get(key) ?? NONE);
-    if (s === NONE) return;
+    if (s === NONE) return null;
     let found: number[] | null = null;
     for (; s >= this.head; s = this.prev[s - this.base]!) {
       const t = this.time[s - this.base]!;
       if (t >= lo && t <= hi) (found ??= []).push(s);
     }
-    if (found === null) return;
-    for (let j = found.length - 1; j >= 0; j--) fn(this.time[found[j]! - this.base]!, this.record(found[j]!));
+    // Found along the key's chain, newest to oldest.
+    return found === null ? null : found.reverse();
+  }
+
+  /** The time of buffered record `s` (a number from `matching`). */
+  timeAt(s: number): number {
+    return this.time[s - this.base]!;
+  }
+
+  /** Buffered record `s` (a number from `matching`) as a record. */
+  recordAt(s: number): Row {
+    return this.record(s);
   }
 
   /**
