@@ -29,8 +29,7 @@ describe('interval join buffer', () => {
         const k = r() < 0.1 ? `s${Math.floor(r() * 20)}` : Math.floor(r() * 6000);
         const lo = now - Math.floor(r() * 400);
         const hi = lo + Math.floor(r() * 200);
-        const got: [number, object][] = [];
-        buf.matches(k, lo, hi, (t, row) => got.push([t, row]));
+        const got = (buf.matching(k, lo, hi) ?? []).map((s) => [buf.timeAt(s), buf.recordAt(s)]);
         const want = plain.slice(head).filter((e) => e.k === k && e.t >= lo && e.t <= hi).map((e) => [e.t, e.row]);
         expect(got).toEqual(want);
       }
@@ -54,9 +53,7 @@ describe('interval join buffer', () => {
     buf.add('1', 10, 2);
     buf.add(1, 10, 3);
     const found = (k: unknown) => {
-      const got: unknown[] = [];
-      buf.matches(k, 0, 100, (_t, row) => got.push(row));
-      return got;
+      return (buf.matching(k, 0, 100) ?? []).map((s) => buf.recordAt(s));
     };
     expect(found(-0)).toEqual([{ r: 0 }]);
     expect(found(NaN)).toEqual([{ r: 1 }]);

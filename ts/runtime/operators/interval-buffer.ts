@@ -106,16 +106,6 @@ export class IntervalBuffer {
   }
 
   /**
-   * Calls `fn` with the time and record of every buffered record of `key` whose time is in
-   * [lo, hi], oldest first.
-   */
-  matches(key: unknown, lo: number, hi: number, fn: (t: number, record: Row) => void): void {
-    const found = this.matching(key, lo, hi);
-    if (found === null) return;
-    for (const s of found) fn(this.timeAt(s), this.record(s));
-  }
-
-  /**
    * The buffered records of `key` whose time is in [lo, hi], oldest first (their numbers for
    * `timeAt` and `recordAt`), or null when there are none: a probe that finds nothing, as most
    * do, allocates nothing.
@@ -143,7 +133,7 @@ export class IntervalBuffer {
   }
 
   /**
-   * As `matches`, for gathering columns without making records: adds each match to `out` as
+   * As `matching`, for gathering columns without making records: adds each match to `out` as
    * the probing row `probe` (at time `t`), the buffered record's batch and row (the batches
    * given to addReader), and the later of the two times.
    */
@@ -151,7 +141,7 @@ export class IntervalBuffer {
     let s = typeof key === 'number' ? this.numbers.get(key) : (this.others.get(key) ?? NONE);
     if (s === NONE) return;
     const first = out.n;
-    // Newest to oldest along the key's chain, then reversed: oldest first, as `matches`.
+    // Newest to oldest along the key's chain, then reversed: oldest first, as `matching`.
     for (; s >= this.head; s = this.prev[s - this.base]!) {
       const at = s - this.base;
       const bt = this.time[at]!;
