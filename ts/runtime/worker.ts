@@ -41,13 +41,7 @@ async function main(): Promise<void> {
 /** One hosted subtask, from building its job to closing its operators; `listen` takes its coordinator handler. */
 async function runSubtask(build: (env: StreamEnvironment, args: readonly string[]) => unknown, subtask: number, ports: readonly ChannelPort[], listen: (h: (m: SubtaskMessage) => void) => void): Promise<void> {
   try {
-    const env = StreamEnvironment.create({
-      engine: setup.env.engine,
-      batchSize: setup.env.batchSize,
-      parallelism: setup.env.parallelism,
-      maxParallelism: setup.env.maxParallelism,
-      bufferTimeoutMs: setup.env.bufferTimeoutMs,
-    });
+    const env = StreamEnvironment.create(setup.env);
     await build(env, setup.job.args);
     const graph = env.pendingGraph();
     const plan = buildPlan(graph);

@@ -38,7 +38,7 @@ let layout: Promise<Layout> | null = null;
 /** A fresh environment with the job built in it (the module imported once per thread). */
 async function build(): Promise<StreamEnvironment> {
   const builder = await importJobModule(setup.job);
-  const env = StreamEnvironment.create({ engine: setup.env.engine, batchSize: setup.env.batchSize, parallelism: setup.env.parallelism, maxParallelism: setup.env.maxParallelism, bufferTimeoutMs: setup.env.bufferTimeoutMs, job: setup.job });
+  const env = StreamEnvironment.create({ ...setup.env, job: setup.job });
   await (builder as (env: StreamEnvironment, args: readonly string[]) => unknown)(env, setup.job.args);
   return env;
 }
