@@ -127,10 +127,6 @@ export class IntervalBuffer {
     return this.time[s - this.base]!;
   }
 
-  /** Buffered record `s` (a number from `matching`) as a record. */
-  recordAt(s: number): Row {
-    return this.record(s);
-  }
 
   /**
    * As `matching`, for gathering columns without making records: adds each match to `out` as
@@ -150,7 +146,8 @@ export class IntervalBuffer {
     out.reverseFrom(first);
   }
 
-  private record(s: number): Row {
+  /** Buffered record `s` (a number from `matching`) as a record. */
+  recordAt(s: number): Row {
     const at = s - this.base;
     return this.readers[this.source[at]! - this.readerBase]!(this.row[at]!);
   }
@@ -211,7 +208,7 @@ export class IntervalBuffer {
     this.numbers.forEach(chain);
     this.others.forEach((newest, k) => chain(k, newest));
     const out: [unknown, number, Row][] = [];
-    for (let s = this.head; s < this.end; s++) out.push([keyOf.get(s), this.time[s - this.base]!, this.record(s)]);
+    for (let s = this.head; s < this.end; s++) out.push([keyOf.get(s), this.time[s - this.base]!, this.recordAt(s)]);
     return out;
   }
 }
