@@ -4,34 +4,53 @@
  * records and keys to compact and grow the arrays, sweep the key map and drop row readers.
  */
 import { describe, expect, it } from 'vitest';
-import { IntervalBuffer } from '../../ts/runtime/operators/interval-buffer.js';
+import { IntervalBuffer, Matches } from '../../ts/runtime/operators/interval-buffer.js';
+import { RecordBatch } from '../../ts/batch/record-batch.js';
+import { Schema } from '../../ts/batch/schema.js';
 import { rng } from '../engines.js';
 
 describe('interval join buffer', () => {
-  it('matches, expiry, compaction and snapshots agree with a plain list', () => {
-    const r = rng(5);
+  /**
+   * `probes(batch)`: how many lookups follow the batch. Number keys wait unindexed while this
+   * side is probed rarely and are indexed once it is probed often, so the runs probe often,
+   * rarely, and rarely then often (a long unindexed tail indexed at once).
+   */
+  const agreesWithAPlainList = (seed: number, probes: (batch: number) => number): void => {
+    const r = rng(seed);
     const buf = new IntervalBuffer();
     const plain: { k: unknown; t: number; row: object }[] = [];
     let head = 0;
     let now = 0;
+    // Keys from 6000 numbers, a few strings, and now and then -0 or NaN.
+    const key = (): unknown => {
+      const x = r();
+      return x < 0.1 ? `s${Math.floor(r() * 20)}` : x < 0.12 ? -0 : x < 0.14 ? NaN : Math.floor(r() * 6000);
+    };
+    const same = (a: unknown, b: unknown): boolean => a === b || (a !== a && b !== b);
     for (let batch = 0; batch < 400; batch++) {
       const rows = Array.from({ length: 1 + Math.floor(r() * 100) }, (_, i) => ({ batch, i }));
-      buf.addReader((i) => rows[i]!);
+      buf.addReader((i) => rows[i]!, new RecordBatch(Schema.from({ i: 'i32' }), [{ type: 'i32', values: Int32Array.from(rows, (x) => x.i), validity: null }], rows.length, null));
       rows.forEach((row, i) => {
-        // Out of order by up to 50; keys from 6000 numbers and a few strings.
+        // Out of order by up to 50.
         const t = now + Math.floor(r() * 50);
         now += 1;
-        const k = r() < 0.1 ? `s${Math.floor(r() * 20)}` : Math.floor(r() * 6000);
+        const k = key();
         buf.add(k, t, i);
         plain.push({ k, t, row });
       });
-      for (let q = 0; q < 20; q++) {
-        const k = r() < 0.1 ? `s${Math.floor(r() * 20)}` : Math.floor(r() * 6000);
+      for (let q = probes(batch); q > 0; q--) {
+        const k = key();
         const lo = now - Math.floor(r() * 400);
         const hi = lo + Math.floor(r() * 200);
+        const want = plain.slice(head).filter((e) => same(e.k, k) && e.t >= lo && e.t <= hi);
         const got = (buf.matching(k, lo, hi) ?? []).map((s) => [buf.timeAt(s), buf.recordAt(s)]);
-        const want = plain.slice(head).filter((e) => e.k === k && e.t >= lo && e.t <= hi).map((e) => [e.t, e.row]);
-        expect(got).toEqual(want);
+        expect(got).toEqual(want.map((e) => [e.t, e.row]));
+        // The same matches as rows of the batches given to addReader, with the later time.
+        const m = new Matches();
+        buf.matchRows(k, lo, hi, 7, now, m);
+        expect(Array.from({ length: m.n }, (_, j) => [m.probe[j], m.batches[j]!.columns[0]!.values[m.rows[j]!], m.times[j]])).toEqual(
+          want.map((e) => [7, (e.row as { i: number }).i, Math.max(e.t, now)]),
+        );
       }
       if (batch % 3 === 0) {
         const wm = now - 300;
@@ -42,7 +61,11 @@ describe('interval join buffer', () => {
     }
     expect(plain.length - head).toBeLessThan(plain.length / 10);
     expect(buf.snapshot()).toEqual(plain.slice(head).map((e) => [e.k, e.t, e.row]));
-  });
+  };
+
+  it('matches, expiry, compaction and snapshots agree with a plain list, probed often', () => agreesWithAPlainList(5, () => 20));
+  it('... probed rarely (number keys stay unindexed)', () => agreesWithAPlainList(6, (b) => (b % 9 === 0 ? 1 : 0)));
+  it('... probed rarely, then often (a long unindexed tail indexed at once)', () => agreesWithAPlainList(7, (b) => (b < 200 ? (b % 9 === 0 ? 1 : 0) : 20)));
 
   it('compares number keys as a Map does: 0 and -0 alike, NaN equal to itself, 1 apart from "1"', () => {
     const buf = new IntervalBuffer();

@@ -7,12 +7,26 @@
  * one to look its key up from the other side. (It replaced a Map of per-key arrays of objects
  * plus an arrival list: on Nexmark q7 those allocations and the per-record key work of expiry
  * took 3.1 of 4.6 s.)
+ *
+ * Number keys are indexed lazily. A side that the other probes rarely (q7's bids: about 140 k
+ * buffered, one probe per window) would pay a random access into a table of several MB for
+ * every record it adds (27% of q7's time at p=1) to serve a handful of lookups; its records
+ * wait in an unindexed tail instead, which a probe scans in order. The tail is indexed once
+ * probes are frequent: at least PROBES_TO_INDEX per lifetime of the buffer's records, the point
+ * where scanning the tail again and again would cost more than indexing it once.
  */
 
 import { grown } from '../../batch/column.js';
 import type { RecordBatch, Row } from '../../batch/record-batch.js';
 
 const NONE = -1;
+
+/**
+ * Probes per lifetime of the buffered records above which the unindexed tail is indexed: a
+ * record's insert into a table larger than the caches costs about as much as scanning a few
+ * dozen records in order.
+ */
+const PROBES_TO_INDEX = 32;
 
 /**
  * Pairs found by `IntervalBuffer.matchRows`: the probing row, the buffered row (its batch and
@@ -62,8 +76,18 @@ export class IntervalBuffer {
   private head = 0;
   private end = 0;
   private time = new Float64Array(1024);
-  /** The previous record of the same key (sequence number), or NONE. */
+  /**
+   * The previous record of the same key (sequence number), or NONE; for a record of the
+   * unindexed tail with a number key (`numberKey`), the key itself.
+   */
   private prev = new Float64Array(1024);
+  /** 1 where the record's key is a number (indexed in `numbers`, or waiting in the tail). */
+  private numberKey = new Uint8Array(1024);
+  /** Records with number keys from here on are not in `numbers` yet (the unindexed tail). */
+  private indexedTo = 0;
+  /** Probes since record `probedSince` was added (counted again once it expires): how often this side is looked up. */
+  private probes = 0;
+  private probedSince = 0;
   private source = new Int32Array(1024);
   private row = new Int32Array(1024);
   /** Row readers (a batch's rows, made on demand), numbered from `readerBase`; each with its first record. */
@@ -94,10 +118,13 @@ export class IntervalBuffer {
     const at = this.end - this.base;
     this.time[at] = t;
     if (typeof key === 'number') {
-      this.prev[at] = this.numbers.swap(key, this.end);
+      // Indexed when the tail is (see the class comment); until then the key waits in `prev`.
+      this.prev[at] = key;
+      this.numberKey[at] = 1;
     } else {
       this.prev[at] = this.others.get(key) ?? NONE;
       this.others.set(key, this.end);
+      this.numberKey[at] = 0;
     }
     this.source[at] = this.readers.length - 1 + this.readerBase;
     this.row[at] = i;
@@ -111,15 +138,53 @@ export class IntervalBuffer {
    * do, allocates nothing.
    */
   matching(key: unknown, lo: number, hi: number): number[] | null {
-    let s = typeof key === 'number' ? this.numbers.get(key) : (this.others.get(key) ?? NONE);
-    if (s === NONE) return null;
+    let s = this.newestIndexed(key);
     let found: number[] | null = null;
     for (; s >= this.head; s = this.prev[s - this.base]!) {
       const t = this.time[s - this.base]!;
       if (t >= lo && t <= hi) (found ??= []).push(s);
     }
-    // Found along the key's chain, newest to oldest.
-    return found === null ? null : found.reverse();
+    // Found along the key's chain, newest to oldest; the tail's are newer, in order.
+    found?.reverse();
+    if (typeof key !== 'number') return found;
+    for (let s = Math.max(this.indexedTo, this.head); s < this.end; s++) {
+      const at = s - this.base;
+      const k = this.prev[at]!;
+      if (this.numberKey[at] === 1 && (k === key || (k !== k && key !== key))) {
+        const t = this.time[at]!;
+        if (t >= lo && t <= hi) (found ??= []).push(s);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * The newest indexed record of `key` (NONE: none), after indexing the tail if this side is
+   * probed often enough for that to pay (a number key's records may also be in the tail).
+   */
+  private newestIndexed(key: unknown): number {
+    if (typeof key !== 'number') return this.others.get(key) ?? NONE;
+    if (this.probedSince < this.head) {
+      // The records added since counting began have expired (a lifetime has passed): count
+      // again from here, this probe not included (with no record added since, it says nothing
+      // of the rate).
+      this.probes = 0;
+      this.probedSince = this.end;
+    } else this.probes++;
+    // Probes per lifetime of the records: probes per record added since counting began, times
+    // the records buffered.
+    if (this.indexedTo < this.end && this.probes > 0 && this.probes * this.size >= PROBES_TO_INDEX * (this.end - this.probedSince)) this.indexTail();
+    return this.numbers.get(key);
+  }
+
+  /** Puts the tail's number keys into `numbers`, chaining each record to its key's newest. */
+  private indexTail(): void {
+    for (let s = Math.max(this.indexedTo, this.head); s < this.end; s++) {
+      const at = s - this.base;
+      if (this.numberKey[at] === 1) this.prev[at] = this.numbers.swap(this.prev[at]!, s);
+    }
+    this.indexedTo = this.end;
+    if (this.numbers.size + this.others.size >= this.sweepAt) this.sweep();
   }
 
   /** The time of buffered record `s` (a number from `matching`). */
@@ -134,8 +199,7 @@ export class IntervalBuffer {
    * given to addReader), and the later of the two times.
    */
   matchRows(key: unknown, lo: number, hi: number, probe: number, t: number, out: Matches): void {
-    let s = typeof key === 'number' ? this.numbers.get(key) : (this.others.get(key) ?? NONE);
-    if (s === NONE) return;
+    let s = this.newestIndexed(key);
     const first = out.n;
     // Newest to oldest along the key's chain, then reversed: oldest first, as `matching`.
     for (; s >= this.head; s = this.prev[s - this.base]!) {
@@ -144,6 +208,15 @@ export class IntervalBuffer {
       if (bt >= lo && bt <= hi) out.add(probe, this.batches[this.source[at]! - this.readerBase]!, this.row[at]!, bt > t ? bt : t);
     }
     out.reverseFrom(first);
+    if (typeof key !== 'number') return;
+    for (let s = Math.max(this.indexedTo, this.head); s < this.end; s++) {
+      const at = s - this.base;
+      const k = this.prev[at]!;
+      if (this.numberKey[at] === 1 && (k === key || (k !== k && key !== key))) {
+        const bt = this.time[at]!;
+        if (bt >= lo && bt <= hi) out.add(probe, this.batches[this.source[at]! - this.readerBase]!, this.row[at]!, bt > t ? bt : t);
+      }
+    }
   }
 
   /** Buffered record `s` (a number from `matching`) as a record. */
@@ -182,7 +255,7 @@ export class IntervalBuffer {
     const live = this.end - this.head;
     const from = this.head - this.base;
     const cap = live * 2 > this.time.length ? this.time.length * 2 : this.time.length;
-    const move = <A extends Float64Array | Int32Array>(a: A, make: (n: number) => A): A => {
+    const move = <A extends Float64Array | Int32Array | Uint8Array>(a: A, make: (n: number) => A): A => {
       if (cap === a.length) {
         a.copyWithin(0, from, from + live);
         return a;
@@ -193,6 +266,7 @@ export class IntervalBuffer {
     };
     this.time = move(this.time, (n) => new Float64Array(n));
     this.prev = move(this.prev, (n) => new Float64Array(n));
+    this.numberKey = move(this.numberKey, (n) => new Uint8Array(n));
     this.source = move(this.source, (n) => new Int32Array(n));
     this.row = move(this.row, (n) => new Int32Array(n));
     this.base = this.head;
@@ -208,7 +282,11 @@ export class IntervalBuffer {
     this.numbers.forEach(chain);
     this.others.forEach((newest, k) => chain(k, newest));
     const out: [unknown, number, Row][] = [];
-    for (let s = this.head; s < this.end; s++) out.push([keyOf.get(s), this.time[s - this.base]!, this.recordAt(s)]);
+    for (let s = this.head; s < this.end; s++) {
+      const at = s - this.base;
+      const key = s >= this.indexedTo && this.numberKey[at] === 1 ? this.prev[at]! : keyOf.get(s);
+      out.push([key, this.time[at]!, this.recordAt(s)]);
+    }
     return out;
   }
 }
