@@ -193,7 +193,7 @@ describe('the partitioner writing into segments', () => {
     }
   });
 
-  it('moves i64 values whose bits are NaNs, and f64 NaNs with payloads, with their bits unchanged, on both engines, as does a filter\'s gather', () => {
+  it('moves i64 values whose bits are NaNs, f64 NaNs with payloads and text made of their bytes, with their bits unchanged, on both engines, as does a filter\'s gather', () => {
     requireNative();
     // The TS partitioner copies 8-byte values as doubles: a NaN made quiet or canonical on the
     // way would change these i64 values and the f64 payloads.
@@ -229,6 +229,30 @@ describe('the partitioner writing into segments', () => {
       }
       // Every value went somewhere, with its bits.
       expect(parts.flatMap((q) => Array.from((q.columns[1] as { values: BigInt64Array }).values)).sort()).toEqual(Array.from(v).sort());
+    }
+    // Text is copied in 8-byte pieces moved as doubles (TS): text whose bytes are those NaNs, at
+    // every alignment and of lengths around the piece, arrives byte for byte on both engines.
+    const st = Schema.from({ id: 'i64', s: 'utf8' });
+    const nanBytes = new Uint8Array(new BigInt64Array(patterns).buffer);
+    const lens = Array.from({ length: n }, (_, i) => (i * 7) % 41);
+    const offsets = new Int32Array(n + 1);
+    for (let i = 0; i < n; i++) offsets[i + 1] = offsets[i]! + lens[i]!;
+    const data = Uint8Array.from({ length: offsets[n]! }, (_, j) => nanBytes[(j * 5 + (j >> 6)) % nanBytes.length]!);
+    const tb = new RecordBatch(st, [{ type: 'i64', values: BigInt64Array.from({ length: n }, (_, i) => BigInt((i * 7919) % 500)), validity: null }, { type: 'utf8', offsets, data, validity: null }], n);
+    const textBytes = (c: RecordBatch['columns'][number]): number[] => {
+      const u = c as { offsets: Int32Array; data: Uint8Array };
+      return Array.from(u.data.subarray(u.offsets[0]!, u.offsets[u.offsets.length - 1]!));
+    };
+    for (const p of [1, 2, 3]) {
+      const parts = hashPartition(tb, [0], p, 128);
+      for (const engine of ENGINES) {
+        const segs = scatterAll(engine, tb, p, 4096);
+        for (let t = 0; t < p; t++) {
+          const got = RecordBatch.concat(st, segs[t]!);
+          expect(Array.from((got.columns[1] as { offsets: Int32Array }).offsets), `${engine}, p=${p}, target ${t}`).toEqual(Array.from((parts[t]!.columns[1] as { offsets: Int32Array }).offsets));
+          expect(textBytes(got.columns[1]!), `${engine}, p=${p}, target ${t}`).toEqual(textBytes(parts[t]!.columns[1]!));
+        }
+      }
     }
     // A filter's gather (takeColumn, takeEventTime) moves them as doubles too.
     const idx = Uint32Array.from({ length: 1000 }, (_, i) => (i * 3 + 1) % n);
