@@ -177,4 +177,25 @@ describe('windowAll (no key: one result per window)', () => {
       dropped: 2,
     });
   });
+  it('a window over all records in one operator drops and counts late records, several in a slice of one batch', async () => {
+    // avg keeps one operator. Batches of 4, a monotonous watermark: after the first batch
+    // [0, 10000) has fired, so three records of the second batch and two of the third are late.
+    const ts = [1000, 12000, 2000, 3000, 5000, 5001, 6000, 13000, 4000, 14000, 9999, 15000];
+    const recs: Ev[] = ts.map((t, i) => ({ k: 1, v: i, t }));
+    const { native } = await onBothEngines(async (engine) => {
+      const env = StreamEnvironment.create({ engine, batchSize: 4 });
+      const out = new CollectSink();
+      env.fromRecords(recs, SCHEMA, WatermarkStrategy.forMonotonousTimestamps<Ev>().withTimestampAssigner('t')).windowAll(TumblingEventTimeWindows.of(10_000)).aggregate({ mean: agg.avg('v') }).sinkTo(out);
+      expect(env.explain()).not.toContain('LocalWindowAggregate');
+      const r = await env.execute();
+      return { rows: out.records, dropped: r.lateRecordsDropped };
+    });
+    expect(native).toEqual({
+      rows: [
+        { windowStart: 0, windowEnd: 10_000, mean: (0 + 2 + 3) / 3 },
+        { windowStart: 10_000, windowEnd: 20_000, mean: (1 + 7 + 9 + 11) / 4 },
+      ],
+      dropped: 5,
+    });
+  });
 });
