@@ -291,13 +291,25 @@ describe('the partitioner writing into segments', () => {
     expect(msgs[1]).toEqual(msgs[0]);
   });
 
-  it('ownedBatch copies a view out of shared memory', () => {
+  it('ownedBatch copies a view out of shared memory, into one buffer, an event time that is a column kept as that column', () => {
     const segs = scatterAll('ts', batch, 2, 4096);
     const v = segs[0]![0]!;
+    const before = wire(v);
     const o = ownedBatch(v);
     expect(isBorrowed(o)).toBe(false);
-    expect(wire(o)).toEqual(wire(v));
+    expect(wire(o)).toEqual(before);
+    expect(Array.from(o.eventTime!)).toEqual(Array.from(v.eventTime!));
+    // (buffers() stands in an empty array for a column without nulls' validity)
+    const buffers = new Set([...o.buffers(), o.eventTime!].filter((b) => b.byteLength > 0).map((b) => b.buffer));
+    expect(buffers.size).toBe(1);
+    // The segment's memory used again: the copy keeps its rows.
+    for (const b of v.buffers()) new Uint8Array(b.buffer, b.byteOffset, b.byteLength).fill(0x5a);
+    expect(wire(o)).toEqual(before);
     expect(ownedBatch(batch)).toBe(batch);
+    // Event time in a column of the segment (as a source's timestamp column): the copy's too.
+    const at = (v.columns[5] as { values: BigInt64Array }).values;
+    const withColumnTime = ownedBatch(v.withEventTime(at));
+    expect(withColumnTime.eventTime).toBe((withColumnTime.columns[5] as { values: BigInt64Array }).values);
   });
 });
 
