@@ -172,7 +172,13 @@ class Arena {
   }
 
   copy<V extends ColumnBuffer>(v: V): V {
-    const out = new (v.constructor as new (b: ArrayBuffer, at: number, n: number) => V)(this.buffer, this.at, v.length);
+    // By kind, not `v.constructor`: a Node Buffer (a Uint8Array) would construct a Buffer the
+    // deprecated way.
+    const b = this.buffer;
+    const at = this.at;
+    const out = (
+      v instanceof BigInt64Array ? new BigInt64Array(b, at, v.length) : v instanceof Float64Array ? new Float64Array(b, at, v.length) : v instanceof Int32Array ? new Int32Array(b, at, v.length) : new Uint8Array(b, at, v.length)
+    ) as V;
     out.set(v as never);
     this.at += Arena.size(v);
     return out;
