@@ -29,26 +29,50 @@ function sizeClass(bytes: number): number {
   return 32 - Math.clz32(bytes - 1);
 }
 
-/** One operator's buffers to lend: free ones by size class. */
-export class BufferPool {
-  /** Free buffers by size class (an array, not a Map: one lookup per buffer lent). */
-  private readonly free: SharedArrayBuffer[][] = [];
+/** Buffers by size class, given back to be taken again: free ones by size class. */
+class SizeClassedBuffers<B extends ArrayBufferLike> {
+  /** Free buffers by size class (an array, not a Map: one lookup per buffer taken). */
+  private readonly free: B[][] = [];
+
+  constructor(
+    private readonly make: (bytes: number) => B,
+    private readonly freePerClass: number,
+  ) {}
+
+  /** A buffer of at least `bytes`; its contents are whatever its last user left there. */
+  take(bytes: number): B {
+    const c = sizeClass(bytes);
+    return this.free[c]?.pop() ?? this.make(2 ** c);
+  }
+
+  give(b: B): void {
+    const c = sizeClass(b.byteLength);
+    const list = (this.free[c] ??= []);
+    if (list.length < this.freePerClass) list.push(b);
+  }
+}
+
+/** One operator's buffers to lend. */
+export class BufferPool extends SizeClassedBuffers<SharedArrayBuffer> {
+  constructor() {
+    super((n) => new SharedArrayBuffer(n), FREE_PER_CLASS);
+  }
 
   /** A lease for one batch's output. */
   lease(): Lease {
     return new Lease(this);
   }
+}
 
-  /** A buffer of at least `bytes`; its contents are whatever the last batch left there. */
-  take(bytes: number): SharedArrayBuffer {
-    const c = sizeClass(bytes);
-    return this.free[c]?.pop() ?? new SharedArrayBuffer(2 ** c);
-  }
-
-  give(b: SharedArrayBuffer): void {
-    const c = sizeClass(b.byteLength);
-    const list = (this.free[c] ??= []);
-    if (list.length < FREE_PER_CLASS) list.push(b);
+/**
+ * Heap buffers for copies an operator keeps and drops itself (a window's input kept for its
+ * checkpoints): taken again instead of allocated, so that the copies do not grow V8's external
+ * memory and with it the major collections that free it (the e2e window with a checkpoint every
+ * second ran about 900 more samples of concurrent marking per 100 M events than without).
+ */
+export class HeapBuffers extends SizeClassedBuffers<ArrayBuffer> {
+  constructor(freePerClass: number) {
+    super((n) => new ArrayBuffer(n), freePerClass);
   }
 }
 

@@ -155,6 +155,9 @@ function borrowsColumn(c: Column): boolean {
   return (c.validity !== null && shared(c.validity)) || shared(c.type === 'utf8' ? c.data : c.values) || (c.type === 'utf8' && shared(c.offsets));
 }
 
+/** Where `ownedBatch` takes the space for its copies (`bytes` at least, not necessarily zero-filled). */
+export type CopySpace = (bytes: number) => ArrayBuffer;
+
 /** A typed array of any column buffer's kind. */
 type ColumnBuffer = Uint8Array | Int32Array | Float64Array | BigInt64Array;
 
@@ -163,8 +166,8 @@ class Arena {
   private readonly buffer: ArrayBuffer;
   private at = 0;
 
-  constructor(bytes: number) {
-    this.buffer = new ArrayBuffer(bytes);
+  constructor(bytes: number, space: CopySpace) {
+    this.buffer = space(bytes);
   }
 
   static size(v: ArrayBufferView | null): number {
@@ -192,7 +195,7 @@ class Arena {
  * per buffer (q7's bids: eleven a segment) took more time than the copying at p=2, and gave
  * V8's external-memory accounting and sweeper an object each.
  */
-export function ownedBatch(batch: RecordBatch): RecordBatch {
+export function ownedBatch(batch: RecordBatch, space: CopySpace = (n) => new ArrayBuffer(n)): RecordBatch {
   if (!isBorrowed(batch)) return batch;
   // Only the columns that borrow are copied (a calc's lent computed column beside columns it
   // passed through from the heap).
@@ -205,7 +208,7 @@ export function ownedBatch(batch: RecordBatch): RecordBatch {
   cols.forEach((c, k) => {
     if (copied[k]) bytes += Arena.size(c.validity) + (c.type === 'utf8' ? Arena.size(c.offsets) + Arena.size(c.data) : Arena.size(c.values));
   });
-  const arena = new Arena(bytes);
+  const arena = new Arena(bytes, space);
   const columns = cols.map((c, k): Column => {
     if (!copied[k]) return c;
     const validity = c.validity === null ? null : arena.copy(c.validity);

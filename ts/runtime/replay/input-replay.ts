@@ -18,6 +18,7 @@
  * Count windows: per key, the last records that decide what fires next (count-retention.ts).
  */
 
+import { HeapBuffers } from '../../batch/lease.js';
 import { ownedBatch } from '../../batch/segment.js';
 import type { RecordBatch } from '../../batch/record-batch.js';
 import type { Engine, WindowDescriptor } from '../../engine/engine.js';
@@ -48,8 +49,14 @@ interface Snapshot {
   readonly watermarks?: number[];
 }
 
+/** Free buffers kept per size class for the copies: a window drops the batches of its slices together. */
+const FREE_COPIES_PER_CLASS = 64;
+
 export class InputReplay {
-  private retained: { batch: RecordBatch; until: number; watermark: number }[] = [];
+  /** Kept batches; `space`: the buffer of the batch's copy (when it was copied), given back when it is dropped. */
+  private retained: { batch: RecordBatch; until: number; watermark: number; space: ArrayBuffer | null }[] = [];
+  /** Nothing but this class sees the copies (a snapshot encodes them at once), so their buffers can be taken again. */
+  private readonly buffers = new HeapBuffers(FREE_COPIES_PER_CLASS);
   private pruneAt = 1024;
   private counts: CountRetention | null = null;
 
@@ -71,13 +78,15 @@ export class InputReplay {
       this.counts ??= new CountRetention(this.spec.keyFields, w.size, w.slide);
       this.counts.add(batch);
     } else {
-      this.retained.push({ batch: ownedBatch(batch), until: this.neededUntil(batch), watermark });
+      let space: ArrayBuffer | null = null;
+      const kept = ownedBatch(batch, (n) => (space = this.buffers.take(n)));
+      this.retained.push({ batch: kept, until: this.neededUntil(batch), watermark, space });
     }
   }
 
   /** The watermark advanced: drops the batches no window needs any more. */
   advance(watermark: number): void {
-    if (this.retained.length > 0) this.retained = this.retained.filter((r) => r.until > watermark);
+    if (this.retained.length > 0) this.retained = this.keepOnly((r) => r.until > watermark);
     // Sessions: pruning scans the sessions, so between checkpoints only when the batches kept doubled.
     if (this.retained.length >= this.pruneAt) {
       this.prune();
@@ -126,6 +135,16 @@ export class InputReplay {
   private prune(): void {
     if (this.spec.window.kind !== 'session' || this.retained.length === 0) return;
     const earliest = this.earliestStart();
-    this.retained = this.retained.filter((r) => maxEventTime(r.batch.eventTime!, r.batch.length, this.spec.name, 0, '(event time)') >= earliest);
+    this.retained = this.keepOnly((r) => maxEventTime(r.batch.eventTime!, r.batch.length, this.spec.name, 0, '(event time)') >= earliest);
+  }
+
+  /** The kept batches that `keep` keeps; the others' copies give their buffers back. */
+  private keepOnly(keep: (r: InputReplay['retained'][number]) => boolean): InputReplay['retained'] {
+    const out: InputReplay['retained'] = [];
+    for (const r of this.retained) {
+      if (keep(r)) out.push(r);
+      else if (r.space !== null) this.buffers.give(r.space);
+    }
+    return out;
   }
 }
