@@ -147,15 +147,26 @@ export class IntervalBuffer {
     // Found along the key's chain, newest to oldest; the tail's are newer, in order.
     found?.reverse();
     if (typeof key !== 'number') return found;
-    for (let s = Math.max(this.indexedTo, this.head); s < this.end; s++) {
-      const at = s - this.base;
-      const k = this.prev[at]!;
-      if (this.numberKey[at] === 1 && (k === key || (k !== k && key !== key))) {
-        const t = this.time[at]!;
-        if (t >= lo && t <= hi) (found ??= []).push(s);
-      }
+    for (let s = this.inTail(key, this.tailStart); s < this.end; s = this.inTail(key, s + 1)) {
+      const t = this.time[s - this.base]!;
+      if (t >= lo && t <= hi) (found ??= []).push(s);
     }
     return found;
+  }
+
+  /** Where the unindexed tail's live records begin. */
+  private get tailStart(): number {
+    return Math.max(this.indexedTo, this.head);
+  }
+
+  /** The first record from `s` on in the unindexed tail whose key is `key` (as a Map compares numbers), or `end`. */
+  private inTail(key: number, s: number): number {
+    for (; s < this.end; s++) {
+      const at = s - this.base;
+      const k = this.prev[at]!;
+      if (this.numberKey[at] === 1 && (k === key || (k !== k && key !== key))) return s;
+    }
+    return this.end;
   }
 
   /**
@@ -179,7 +190,7 @@ export class IntervalBuffer {
 
   /** Puts the tail's number keys into `numbers`, chaining each record to its key's newest. */
   private indexTail(): void {
-    for (let s = Math.max(this.indexedTo, this.head); s < this.end; s++) {
+    for (let s = this.tailStart; s < this.end; s++) {
       const at = s - this.base;
       if (this.numberKey[at] === 1) this.prev[at] = this.numbers.swap(this.prev[at]!, s);
     }
@@ -209,13 +220,10 @@ export class IntervalBuffer {
     }
     out.reverseFrom(first);
     if (typeof key !== 'number') return;
-    for (let s = Math.max(this.indexedTo, this.head); s < this.end; s++) {
+    for (let s = this.inTail(key, this.tailStart); s < this.end; s = this.inTail(key, s + 1)) {
       const at = s - this.base;
-      const k = this.prev[at]!;
-      if (this.numberKey[at] === 1 && (k === key || (k !== k && key !== key))) {
-        const bt = this.time[at]!;
-        if (bt >= lo && bt <= hi) out.add(probe, this.batches[this.source[at]! - this.readerBase]!, this.row[at]!, bt > t ? bt : t);
-      }
+      const bt = this.time[at]!;
+      if (bt >= lo && bt <= hi) out.add(probe, this.batches[this.source[at]! - this.readerBase]!, this.row[at]!, bt > t ? bt : t);
     }
   }
 
