@@ -157,6 +157,42 @@ describe('the partitioner writing into segments', () => {
     }
   });
 
+  it('fills the same segments on both engines from rows with several text columns, each of its own length', () => {
+    requireNative();
+    // Two, three (the native walk keeps up to four columns' state in registers) and five text
+    // columns (the general walk); lengths 0 to 160 bytes (copied natively as 16 or 128 bytes,
+    // or past 128 another way), so that now one column fills its segment's text first, now another.
+    const tr = rng(23);
+    const word = (i: number, c: number): string => {
+      const n = [0, 5, 16, 17, 31, 33, 63, 64, 65, 96, 127, 128, 129, 160][Math.floor(tr() * 14)]!;
+      return `${i}/${c}:${'abcdefghijklmnopqrstuvwxyzäöü'.repeat(6)}`.slice(0, n);
+    };
+    for (const columns of [2, 3, 5]) {
+      const fields: Record<string, 'i64' | 'utf8' | 'utf8?'> = { id: 'i64' };
+      for (let c = 0; c < columns; c++) fields[`t${c}`] = c === 1 ? 'utf8?' : 'utf8';
+      const s = Schema.from(fields);
+      const make = (from: number) =>
+        batchFromRecords(
+          Array.from({ length: 1200 }, (_, k) => {
+            const row: Record<string, number | string | null> = { id: Math.floor(tr() * 300) - 100 };
+            for (let c = 0; c < columns; c++) row[`t${c}`] = c === 1 && tr() < 0.1 ? null : word(from + k, c);
+            return row;
+          }),
+          s,
+        );
+      const batches = [make(0), make(1200), make(2400)];
+      for (const p of [1, 2, 3]) {
+        const [nat, ts] = ENGINES.map((engine) => scatterAll(engine, batches, p, 8192).map((segs) => ({ sizes: segs.map((x) => x.length), rows: wire(RecordBatch.concat(s, segs)) })));
+        const parts = hashPartition(RecordBatch.concat(s, batches), [0], p, 128);
+        for (let t = 0; t < p; t++) {
+          expect(nat![t]!.sizes, `${columns} text columns, p=${p}, target ${t}`).toEqual(ts![t]!.sizes);
+          expect(nat![t]!.rows).toEqual(wire(parts[t]!));
+          expect(ts![t]!.rows).toEqual(wire(parts[t]!));
+        }
+      }
+    }
+  });
+
   it('fills the same segments on both engines from batches of 8-byte columns only, whatever their event time, also after a batch with nulls', () => {
     requireNative();
     // Every value goes through the 8-byte copies; held segments go on from batches whose event
