@@ -29,7 +29,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
   if kill -0 "$pid" 2>/dev/null; then
     kill -USR2 "$pid"
     sleep 5
-    kill -9 "$pid"
+    kill -9 "$pid" 2>/dev/null
     cp "$dir/run.log" "$dir/hung-$n.log"
     echo "run $n made no progress in $limit s: report and log in $dir" >&2
     exit 1
