@@ -84,7 +84,7 @@ class Placement {
   readonly utf8: Int32Array;
   readonly uOffsets: Int32Array[];
   readonly uBytes: Int32Array;
-  /** Per target: rows in its current segment, each utf8 column's text bytes used there. */
+  /** Per target: rows in its current segment; each utf8 column's text bytes used there when the call began (placing reads them before it takes spares). */
   readonly rowsOf: Int32Array;
   readonly used: Int32Array;
   /** Per target: its rows placed so far, where its open run began (in its rows) and at which position. */
@@ -158,8 +158,6 @@ class Placement {
     cur[t] = s;
     this.init(s);
     this.rowsOf[t] = 0;
-    const U = this.utf8.length;
-    this.used.fill(0, t * U, (t + 1) * U);
     return true;
   }
 
@@ -308,10 +306,10 @@ type TextWalk = (order: Int32Array, a: number, b: number, t: number, has: boolea
 const walkers: TextWalk[] = [];
 
 /**
- * The walk for `u` text columns: generated once per count, as `copy8`, with each column's
- * offsets, room and bytes used in locals. Row by row over all targets, with the state in arrays
- * indexed by target and column, the walk of q7's bids (three text columns) cost 60% of copying
- * their text; so, 30%.
+ * The walk for `u` (at least one) text columns: generated once per count, as `copy8`, with each
+ * column's offsets, room and bytes used in locals. Row by row over all targets, with the state
+ * in arrays indexed by target and column, the walk of q7's bids (three text columns) cost 60%
+ * of copying their text; so, 30%.
  */
 function textWalk(u: number): TextWalk {
   let f = walkers[u];
@@ -324,7 +322,7 @@ for (let x = a; x < b; x++) {
   const r = order[x];
   ${js((j) => `const l${j} = o${j}[r + 1] - o${j}[r];`)}
   if (c >= cap${js((j) => ` || u${j} + l${j} > m${j}`, '')}) {
-    const big = ${u === 0 ? 'false' : js((j) => `l${j} > m${j}`, ' || ')};
+    const big = ${js((j) => `l${j} > m${j}`, ' || ')};
     needs.push(r, t, x - a, (has ? ${NEED_ROLL} : 0) | (big ? ${NEED_TOO_BIG} : 0));
     if (big) return;
     has = true;
