@@ -90,6 +90,31 @@ function scatterAll(engine: EngineName, batches: RecordBatch | readonly RecordBa
   return out;
 }
 
+/**
+ * At p = 1, 2 and 3: both engines fill segments of the same sizes and event times from `batches`
+ * (scattered in turn), and each target's rows are the hash partitioner's part.
+ */
+function expectSameSegments(batches: readonly RecordBatch[], segmentBytes: number, label: string): void {
+  const s = batches[0]!.schema;
+  for (const p of [1, 2, 3]) {
+    const [nat, ts] = ENGINES.map((engine) =>
+      scatterAll(engine, batches, p, segmentBytes).map((segs) => ({
+        sizes: segs.map((x) => x.length),
+        rows: wire(RecordBatch.concat(s, segs)),
+        times: segs.map((x) => (x.eventTime === null ? '-' : x.eventTime.join(','))).join(';'),
+      })),
+    );
+    const parts = hashPartition(RecordBatch.concat(s, batches), [0], p, 128);
+    for (let t = 0; t < p; t++) {
+      const at = `${label}p=${p}, target ${t}`;
+      expect(ts![t]!.sizes, at).toEqual(nat![t]!.sizes);
+      expect(ts![t]!.times, at).toEqual(nat![t]!.times);
+      expect(nat![t]!.rows, at).toEqual(wire(parts[t]!));
+      expect(ts![t]!.rows, at).toEqual(wire(parts[t]!));
+    }
+  }
+}
+
 describe('the partitioner writing into segments', () => {
   it('gives each target its rows in order, as the hash partitioner does, on both engines', () => {
     requireNative();
@@ -145,16 +170,7 @@ describe('the partitioner writing into segments', () => {
         Array.from({ length: 1500 }, (_, k) => ({ id: Math.floor(tr() * 300) - 100, name: tr() < 0.1 ? null : text(from + k, long), score: k / 4, ok: k % 3 === 0, n: k, at: from + k })),
         schema,
       ).withEventTime(BigInt64Array.from({ length: 1500 }, (_, k) => BigInt(from + k)));
-    const batches = [make(0, false), make(1500, true), make(3000, false), make(4500, false), make(6000, 'very')];
-    for (const p of [1, 2, 3]) {
-      const [nat, ts] = ENGINES.map((engine) => scatterAll(engine, batches, p, 4096).map((segs) => ({ sizes: segs.map((x) => x.length), rows: wire(RecordBatch.concat(schema, segs)) })));
-      const parts = hashPartition(RecordBatch.concat(schema, batches), [0], p, 128);
-      for (let t = 0; t < p; t++) {
-        expect(nat![t]!.sizes, `p=${p}, target ${t}`).toEqual(ts![t]!.sizes);
-        expect(nat![t]!.rows).toEqual(wire(parts[t]!));
-        expect(ts![t]!.rows).toEqual(wire(parts[t]!));
-      }
-    }
+    expectSameSegments([make(0, false), make(1500, true), make(3000, false), make(4500, false), make(6000, 'very')], 4096, '');
   });
 
   it('fills the same segments on both engines from rows with several text columns, each of its own length', () => {
@@ -180,16 +196,7 @@ describe('the partitioner writing into segments', () => {
           }),
           s,
         );
-      const batches = [make(0), make(1200), make(2400)];
-      for (const p of [1, 2, 3]) {
-        const [nat, ts] = ENGINES.map((engine) => scatterAll(engine, batches, p, 8192).map((segs) => ({ sizes: segs.map((x) => x.length), rows: wire(RecordBatch.concat(s, segs)) })));
-        const parts = hashPartition(RecordBatch.concat(s, batches), [0], p, 128);
-        for (let t = 0; t < p; t++) {
-          expect(nat![t]!.sizes, `${columns} text columns, p=${p}, target ${t}`).toEqual(ts![t]!.sizes);
-          expect(nat![t]!.rows).toEqual(wire(parts[t]!));
-          expect(ts![t]!.rows).toEqual(wire(parts[t]!));
-        }
-      }
+      expectSameSegments([make(0), make(1200), make(2400)], 8192, `${columns} text columns, `);
     }
   });
 
@@ -214,19 +221,7 @@ describe('the partitioner writing into segments', () => {
       ['column, then own, then column', [make(0, 1200, 'column', false), make(1200, 900, 'own', false), make(2100, 1300, 'column', false)]],
       ['nulls, then none', [make(0, 1000, 'column', false), make(1000, 800, 'column', true), make(1800, 2000, 'column', false)]],
     ];
-    for (const [what, batches] of runs) {
-      for (const p of [1, 2, 3]) {
-        const [nat, ts] = ENGINES.map((engine) => scatterAll(engine, batches, p, 4096).map((segs) => ({ sizes: segs.map((x) => x.length), rows: wire(RecordBatch.concat(wide, segs)), times: segs.map((x) => (x.eventTime === null ? '-' : x.eventTime.join(','))).join(';') })));
-        const parts = hashPartition(RecordBatch.concat(wide, batches), [0], p, 128);
-        for (let t = 0; t < p; t++) {
-          const at = `${what}, p=${p}, target ${t}`;
-          expect(ts![t]!.sizes, at).toEqual(nat![t]!.sizes);
-          expect(ts![t]!.times, at).toEqual(nat![t]!.times);
-          expect(nat![t]!.rows, at).toEqual(wire(parts[t]!));
-          expect(ts![t]!.rows, at).toEqual(wire(parts[t]!));
-        }
-      }
-    }
+    for (const [what, batches] of runs) expectSameSegments(batches, 4096, `${what}, `);
   });
 
   it('moves i64 values whose bits are NaNs, f64 NaNs with payloads and text made of their bytes, with their bits unchanged, on both engines, as does a filter\'s gather', () => {
