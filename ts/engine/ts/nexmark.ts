@@ -13,6 +13,7 @@
  * Hot loops use typed arrays only: no per-record objects, no BigInt arithmetic.
  */
 
+import { copyPieces, viewOf } from './pieces.js';
 import type { Column } from '../../batch/column.js';
 import { i32View, noteExactMax, setI64 } from '../../batch/i64.js';
 import { RecordBatch } from '../../batch/record-batch.js';
@@ -274,11 +275,10 @@ function writeExtra(h: number, size: number, out: DataView, p: number): void {
 
 /** A list of ASCII strings as bytes + offsets. */
 interface StrTable {
-  data: Uint8Array;
+  /** The strings' bytes, and 8 bytes of slack after them: copied in pieces (copyPieces). */
+  view: DataView;
   offsets: Int32Array;
   lens: Uint8Array;
-  /** Each string as a view of `data` (for `TypedArray.set`, faster than a byte loop). */
-  parts: Uint8Array[];
   maxLen: number;
 }
 
@@ -289,18 +289,16 @@ function strTable(list: readonly string[]): StrTable {
     total += list[i]!.length;
     offsets[i + 1] = total;
   }
-  const data = new Uint8Array(total);
+  const data = new Uint8Array(total + 8);
   const lens = new Uint8Array(list.length);
   for (let i = 0; i < list.length; i++) {
     const s = list[i]!;
     lens[i] = s.length;
     for (let k = 0; k < s.length; k++) data[offsets[i]! + k] = s.charCodeAt(k);
   }
-  const parts: Uint8Array[] = [];
-  for (let i = 0; i < list.length; i++) parts.push(data.subarray(offsets[i]!, offsets[i + 1]!));
   let maxLen = 0;
   for (let i = 0; i < list.length; i++) maxLen = Math.max(maxLen, lens[i]!);
-  return { data, offsets, lens, parts, maxLen };
+  return { view: viewOf(data), offsets, lens, maxLen };
 }
 
 const NAMES = strTable(FIRST_NAMES.flatMap((f) => LAST_NAMES.map((l) => `${f} ${l}`)));
@@ -833,8 +831,9 @@ export class TsNexmarkGenerator {
     const ss = streamSeed(this.seed, s);
     const { klo, khi } = this;
     const offsets = this.offsetsFor(rows);
-    const data = this.bytes(rows * t.maxLen);
-    const src = t.data;
+    const data = this.bytes(rows * t.maxLen + 8);
+    const dst = viewOf(data);
+    const src = t.view;
     const so = t.offsets;
     const n = t.lens.length;
     let p = 0;
@@ -845,8 +844,10 @@ export class TsNexmarkGenerator {
         const f = digitNext(FIRST_NAMES.length);
         idx = f * LAST_NAMES.length + digitNext(LAST_NAMES.length);
       } else idx = digit0(draw(ss, klo[i]!, khi[i]!), n);
-      const e = so[idx + 1]!;
-      for (let k = so[idx]!; k < e; k++) data[p++] = src[k]!;
+      const s0 = so[idx]!;
+      const l = so[idx + 1]! - s0;
+      copyPieces(dst, p, src, s0, l);
+      p += l;
       offsets[i + 1] = p;
     }
     return this.utf8(offsets, data, p);
@@ -873,23 +874,18 @@ export class TsNexmarkGenerator {
       bytes += lens[chan[i]!]!;
       offsets[i + 1] = bytes;
     }
-    // Not lent: `set` into shared memory (a url a row) was slower than the fresh array saves.
-    const data = new Uint8Array(bytes);
-    if (t.maxLen <= 16) {
-      // Short strings: a byte loop beats the call overhead of `set`.
-      const src = t.data;
-      const so = t.offsets;
-      let p = 0;
-      for (let i = 0; i < rows; i++) {
-        const c = chan[i]!;
-        const e = so[c + 1]!;
-        for (let k = so[c]!; k < e; k++) data[p++] = src[k]!;
-      }
-    } else {
-      const parts = t.parts;
-      for (let i = 0; i < rows; i++) data.set(parts[chan[i]!]!, offsets[i]!);
+    const data = this.bytes(bytes + 8);
+    const dst = viewOf(data);
+    const src = t.view;
+    const so = t.offsets;
+    for (let i = 0, p = 0; i < rows; i++) {
+      const c = chan[i]!;
+      const s0 = so[c]!;
+      const l = so[c + 1]! - s0;
+      copyPieces(dst, p, src, s0, l);
+      p += l;
     }
-    return { type: 'utf8', offsets, data, validity: null };
+    return this.utf8(offsets, data, bytes);
   }
 
   private email(rows: number): Column {

@@ -9,6 +9,7 @@ import { ET_IS_COLUMN, ET_PRESENT, UTF8_BYTES_PER_ROW, type ColumnRegion, type S
 import type { Utf8Column } from '../../batch/column.js';
 import { f64View } from '../../batch/i64.js';
 import { subtasks } from '../../keys/key-groups.js';
+import { copyPieces, viewOf } from './pieces.js';
 import type { SegmentIo, SegmentRoute } from '../engine.js';
 import { EngineError } from '../errors.js';
 import { checkParallelism } from './partition.js';
@@ -433,7 +434,7 @@ function copyUtf8(v: Views, base: number, reg: ColumnRegion, p0: number, c: Utf8
   const o = ((base + reg.values) >>> 2) + p0 - a;
   const text = base + reg.data;
   const textEnd = text + reg.dataBytes;
-  const src = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const src = viewOf(data);
   const dataLen = data.length;
   const rows = order;
   let at = i32[o + a]!;
@@ -442,11 +443,8 @@ function copyUtf8(v: Views, base: number, reg: ColumnRegion, p0: number, c: Utf8
     const s0 = offs[r]!;
     const l = offs[r + 1]! - s0;
     const d = text + at;
-    // In 8-byte pieces, moved as doubles (V8 keeps their bits, NaN payloads included, as
-    // `f64View` relies on; the NaN test in test/parallel/segments.test.ts sends such bytes):
-    // half the loads and stores of 4-byte words (70-byte texts, q7's `extra`: 30 -> 15 ns a
-    // row measured alone). The bytes past this row's end are overwritten by the next row or
-    // never read.
+    // In 8-byte pieces (copyPieces; 70-byte texts, q7's `extra`: 30 -> 15 ns a row measured
+    // alone). The bytes past this row's end are overwritten by the next row or never read.
     if (l <= 16 && s0 + 16 <= dataLen && d + 16 <= textEnd) {
       // Short text (the common case: names, channels, codes) as two pieces whatever its length:
       // no loop whose trip count changes from row to row, so no mispredicted exit per row.
@@ -454,7 +452,7 @@ function copyUtf8(v: Views, base: number, reg: ColumnRegion, p0: number, c: Utf8
       dv.setFloat64(d + 8, src.getFloat64(s0 + 8, true), true);
     } else if (l > LONG_TEXT) u8.set(data.subarray(s0, s0 + l), d);
     // Where both sides have room for the last whole piece.
-    else if (s0 + l + 7 <= dataLen && d + l + 7 <= textEnd) for (let i = 0; i < l; i += 8) dv.setFloat64(d + i, src.getFloat64(s0 + i, true), true);
+    else if (s0 + l + 7 <= dataLen && d + l + 7 <= textEnd) copyPieces(dv, d, src, s0, l);
     else for (let i = 0; i < l; i++) u8[d + i] = data[s0 + i]!;
     at += l;
     i32[o + x + 1] = at;
