@@ -13,7 +13,6 @@
  * Hot loops use typed arrays only: no per-record objects, no BigInt arithmetic.
  */
 
-import { copyPieces, viewOf } from './pieces.js';
 import type { Column } from '../../batch/column.js';
 import { i32View, noteExactMax, setI64 } from '../../batch/i64.js';
 import { RecordBatch } from '../../batch/record-batch.js';
@@ -24,6 +23,7 @@ import { DEFAULT_NEXMARK_CONFIG, NEXMARK_SCHEMAS, type NexmarkConfig, type Nexma
 import type { Lease } from '../../batch/lease.js';
 import type { PushedFilter } from '../calc-spec.js';
 import { TsCalc } from './calc.js';
+import { copyPieces, viewOf } from './pieces.js';
 
 // ---------------------------------------------------------------------------------------------
 // Constants (Beam's defaults)

@@ -15,7 +15,7 @@ export function copyPieces(dst: DataView, d: number, src: DataView, s: number, l
   for (let k = 0; k < len; k += 8) dst.setFloat64(d + k, src.getFloat64(s + k, true), true);
 }
 
-/** A DataView of `bytes` (reading a piece may run up to 7 bytes past its end: only for a buffer with that slack). */
+/** A DataView over all of `bytes` (for copyPieces, the slack included). */
 export function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
