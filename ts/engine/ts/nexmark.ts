@@ -984,7 +984,7 @@ export class TsNexmarkGenerator {
     }
     // Pass 2: letters (16 per word; the last word may spill up to 15 bytes, overwritten next).
     const buf = this.bytes(bytes + 16);
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    const view = viewOf(buf);
     for (let i = 0; i < rows; i++) {
       const p = offsets[i]!;
       writeExtra(h[i]!, offsets[i + 1]! - p, view, p);
